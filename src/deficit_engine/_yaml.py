@@ -1,0 +1,207 @@
+"""The one YAML entry point: safe loading, node positions, duplicate keys, limits.
+
+YAML is composed into nodes with PyYAML's SafeLoader (no python tags can be
+constructed) and converted by hand, so that every value keeps its
+``line:col`` and problems are collected rather than raised one at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import Issue, format_field_path
+
+__all__ = ["MAX_FILE_BYTES", "MAX_NODES", "Loaded", "Positions", "load_yaml_file", "load_yaml_text"]
+
+MAX_FILE_BYTES = 5 * 1024 * 1024
+"""Files larger than this are refused (a KB file is a few hundred KB)."""
+
+MAX_NODES = 1_000_000
+"""Upper bound on values built from one document (guards against alias bombs)."""
+
+PathKey = tuple[str | int, ...]
+
+_SAFE_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:timestamp",
+    "tag:yaml.org,2002:seq",
+    "tag:yaml.org,2002:map",
+}
+
+
+@dataclass
+class Positions:
+    """1-based (line, col) of every value (and every mapping key) by path."""
+
+    values: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+
+    def of(self, path: PathKey, *, key: bool = False) -> tuple[int, int]:
+        """Position of ``path``, or of its nearest known ancestor."""
+        p = tuple(path)
+        while True:
+            if key and p in self.keys:
+                return self.keys[p]
+            if p in self.values:
+                return self.values[p]
+            if not p:
+                return (1, 1)
+            p = p[:-1]
+
+
+@dataclass
+class Loaded:
+    file: str
+    data: Any
+    positions: Positions
+    issues: list[Issue]
+
+    def issue(
+        self,
+        path: PathKey,
+        code: str,
+        message: str,
+        *,
+        key: bool = False,
+        suggestion: str | None = None,
+        severity: str = "error",
+    ) -> Issue:
+        line, col = self.positions.of(path, key=key)
+        return Issue(
+            self.file,
+            line,
+            col,
+            code,
+            message,
+            format_field_path(path),
+            suggestion,
+            severity,
+        )
+
+
+class _Builder:
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.positions = Positions()
+        self.issues: list[Issue] = []
+        self.count = 0
+        self.constructor = yaml.SafeLoader("")
+
+    def _issue(self, node: yaml.Node, code: str, message: str) -> None:
+        mark = node.start_mark
+        self.issues.append(Issue(self.file, mark.line + 1, mark.column + 1, code, message))
+
+    def build(self, node: yaml.Node, path: PathKey) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise _TooBig(node)
+        mark = node.start_mark
+        self.positions.values.setdefault(path, (mark.line + 1, mark.column + 1))
+        if node.tag not in _SAFE_TAGS:
+            self._issue(node, "unsafe-tag", f"tag {node.tag!r} is not allowed")
+            return None
+        if isinstance(node, yaml.MappingNode):
+            out: dict[Any, Any] = {}
+            # merge keys (<<) are resolved by flatten_mapping
+            self.constructor.flatten_mapping(node)
+            for key_node, value_node in node.value:
+                key = self.build(key_node, (*path, "<key>"))
+                if not isinstance(key, (str, int, float, bool)) and key is not None:
+                    self._issue(key_node, "bad-key", "mapping keys must be scalars")
+                    continue
+                if key in out:
+                    self._issue(key_node, "duplicate-key", f"duplicate key {key!r}")
+                    continue
+                kpath: PathKey = (*path, key if isinstance(key, (str, int)) else str(key))
+                self.positions.keys[kpath] = (
+                    key_node.start_mark.line + 1,
+                    key_node.start_mark.column + 1,
+                )
+                out[key] = self.build(value_node, kpath)
+            self.positions.values.pop((*path, "<key>"), None)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        assert isinstance(node, yaml.ScalarNode)
+        value = self.constructor.construct_object(node, deep=True)
+        if node.tag == "tag:yaml.org,2002:timestamp":
+            # Dates are kept as their text: the contract works with strings.
+            return str(node.value)
+        return value
+
+
+class _TooBig(Exception):
+    def __init__(self, node: yaml.Node) -> None:
+        self.node = node
+
+
+def load_yaml_text(text: str, file: str = "<string>") -> Loaded:
+    """Parse one YAML document; every problem becomes an Issue (never raises)."""
+    builder = _Builder(file)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = exc.problem or str(exc)
+        if exc.context:
+            problem = f"{problem} ({exc.context})"
+        return Loaded(
+            file, None, builder.positions, [Issue(file, line, col, "yaml-syntax", problem)]
+        )
+    except yaml.YAMLError as exc:  # pragma: no cover - PyYAML raises Marked errors
+        return Loaded(file, None, builder.positions, [Issue(file, 1, 1, "yaml-syntax", str(exc))])
+    if root is None:
+        return Loaded(file, None, builder.positions, [])
+    try:
+        data = builder.build(root, ())
+    except _TooBig as big:
+        mark = big.node.start_mark
+        issue = Issue(
+            file,
+            mark.line + 1,
+            mark.column + 1,
+            "too-large",
+            f"document expands to more than {MAX_NODES} values",
+        )
+        return Loaded(file, None, builder.positions, [issue])
+    except yaml.YAMLError as exc:
+        return Loaded(file, None, builder.positions, [Issue(file, 1, 1, "yaml-syntax", str(exc))])
+    return Loaded(file, data, builder.positions, builder.issues)
+
+
+def load_yaml_file(
+    path: Path, display: str | None = None, max_bytes: int = MAX_FILE_BYTES
+) -> Loaded:
+    """Read and parse a YAML file, refusing oversized or undecodable files."""
+    name = display or str(path)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            return Loaded(
+                name,
+                None,
+                Positions(),
+                [Issue(name, 1, 1, "too-large", f"file is {size} bytes; the limit is {max_bytes}")],
+            )
+        raw = path.read_bytes()
+    except OSError as exc:
+        return Loaded(
+            name, None, Positions(), [Issue(name, 0, 0, "unreadable", exc.strerror or str(exc))]
+        )
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        return Loaded(
+            name, None, Positions(), [Issue(name, line, 1, "encoding", "file is not valid UTF-8")]
+        )
+    return load_yaml_text(text, name)

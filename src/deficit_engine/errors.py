@@ -1,0 +1,115 @@
+"""The exception hierarchy and the positioned problem report.
+
+Every error the package raises derives from :class:`DeficitEngineError`.
+Problems in input files are collected as :class:`Issue` objects (one per
+problem, with its place) and raised together inside a :class:`SourceError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "DeficitEngineError",
+    "EvaluationError",
+    "FiringLimitError",
+    "Issue",
+    "KnowledgeBaseError",
+    "ProfileError",
+    "SourceError",
+    "format_field_path",
+]
+
+
+class DeficitEngineError(Exception):
+    """Root of every exception raised by deficit_engine."""
+
+
+@dataclass(frozen=True, order=True)
+class Issue:
+    """One problem found in an input, with its place.
+
+    ``file``/``line``/``col`` locate it in a source file (1-based); ``path`` is
+    the field path inside the document (``results[2].score``).
+    """
+
+    file: str
+    line: int
+    col: int
+    code: str
+    message: str
+    path: str = ""
+    suggestion: str | None = None
+    severity: str = "error"  # "error" | "warning"
+
+    @property
+    def location(self) -> str:
+        if self.file and self.line:
+            return f"{self.file}:{self.line}:{self.col}"
+        if self.file and self.path:
+            return f"{self.file}:{self.path}"
+        return self.file or self.path or "<input>"
+
+    def __str__(self) -> str:
+        text = f"{self.location}: {self.code}: {self.message}"
+        if self.suggestion:
+            text += f" (did you mean '{self.suggestion}'?)"
+        return text
+
+
+class SourceError(DeficitEngineError):
+    """An input (a KB, a rule file, a profile) has one or more problems."""
+
+    def __init__(self, issues: Iterable[Issue], what: str = "input") -> None:
+        self.issues: tuple[Issue, ...] = tuple(issues)
+        self.what = what
+        count = len(self.issues)
+        head = str(self.issues[0]) if self.issues else "no details"
+        more = f" (and {count - 1} more)" if count > 1 else ""
+        super().__init__(f"invalid {what}: {head}{more}")
+
+    def lines(self) -> list[str]:
+        return [str(issue) for issue in self.issues]
+
+
+class KnowledgeBaseError(SourceError):
+    """A knowledge base (ontology files or rule files) is invalid."""
+
+    def __init__(self, issues: Iterable[Issue]) -> None:
+        super().__init__(issues, "knowledge base")
+
+
+class ProfileError(SourceError):
+    """A diagnostic profile is invalid; issues name field paths."""
+
+    def __init__(self, issues: Iterable[Issue], profile_id: str | None = None) -> None:
+        self.profile_id = profile_id
+        super().__init__(issues, "profile")
+
+
+class EvaluationError(DeficitEngineError):
+    """Inference could not complete."""
+
+
+class FiringLimitError(EvaluationError):
+    """Rules kept asserting new facts past the firing limit."""
+
+    def __init__(self, limit: int, rules: Sequence[str]) -> None:
+        self.limit = limit
+        self.rules = tuple(rules)
+        super().__init__(
+            f"firing limit of {limit} exceeded: rules {', '.join(self.rules)} keep "
+            "asserting new facts (a loop between rules?)"
+        )
+
+
+def format_field_path(loc: Sequence[str | int]) -> str:
+    """``('results', 2, 'score')`` -> ``results[2].score``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out

@@ -1,0 +1,192 @@
+"""Diagnostic profiles: reading, validation against a KB, score normalisation.
+
+Every problem is named by its field path (``results[2].score``) and all of a
+profile's problems are reported together in one :class:`ProfileError`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from ._yaml import MAX_FILE_BYTES, PathKey, Positions, load_yaml_file
+from .errors import Issue, ProfileError, format_field_path
+from .loader import KnowledgeBase, pydantic_issues
+from .ontology import suggest
+from .schema import Profile
+
+__all__ = ["Normalised", "normalise", "parse_profile", "read_profile_file"]
+
+
+@dataclass(frozen=True)
+class Normalised:
+    """A profile's scores in percent, rolled up, with their levels."""
+
+    profile: Profile
+    competency_pct: dict[str, float]  # competency id -> score_pct (own result or indicator roll-up)
+    group_pct: dict[str, float]  # group id -> plain mean of its competencies' score_pct
+    competency_level: dict[str, str]
+    group_level: dict[str, str]
+
+
+def _pct(score: float, maximum: float) -> float:
+    return float(round(100.0 * score / maximum, 2))
+
+
+def _path_issue(
+    source: str, path: PathKey, code: str, message: str, suggestion: str | None = None
+) -> Issue:
+    return Issue(source, 0, 0, code, message, format_field_path(path), suggestion)
+
+
+class _PathOnly:
+    """A stand-in for a YAML document when only field paths are known (JSON, dicts)."""
+
+    def __init__(self, source: str) -> None:
+        self.file = source
+        self.positions = Positions()
+
+    def issue(
+        self,
+        path: PathKey,
+        code: str,
+        message: str,
+        *,
+        key: bool = False,
+        suggestion: str | None = None,
+        severity: str = "error",
+    ) -> Issue:
+        return Issue(self.file, 0, 0, code, message, format_field_path(path), suggestion, severity)
+
+
+def parse_profile(data: Any, kb: KnowledgeBase, source: str = "") -> Profile:
+    """Validate ``data`` (a mapping or a Profile) against the model and the KB."""
+    if isinstance(data, Profile):
+        profile = data
+    else:
+        if not isinstance(data, Mapping):
+            raise ProfileError(
+                [_path_issue(source, (), "wrong-type", "a profile must be a mapping")]
+            )
+        try:
+            profile = Profile.model_validate(dict(data))
+        except ValidationError as exc:
+            pid = data.get("id") if isinstance(data.get("id"), str) else None
+            raise ProfileError(pydantic_issues(_PathOnly(source), (), exc), pid) from None  # type: ignore[arg-type]
+    issues = _reference_issues(profile, kb, source)
+    if issues:
+        raise ProfileError(issues, profile.id)
+    return profile
+
+
+def _reference_issues(profile: Profile, kb: KnowledgeBase, source: str) -> list[Issue]:
+    onto = kb.ontology
+    issues: list[Issue] = []
+    seen: dict[str, int] = {}
+    for i, result in enumerate(profile.results):
+        table: Mapping[str, object]
+        if result.competency is not None:
+            key, table, kind = result.competency, onto.competencies, "competency"
+        else:
+            assert result.indicator is not None
+            key, table, kind = result.indicator, onto.indicators, "indicator"
+        if key not in table:
+            issues.append(
+                _path_issue(
+                    source,
+                    ("results", i, kind),
+                    "unknown-ref",
+                    f"unknown {kind} '{key}'",
+                    suggest(key, table),
+                )
+            )
+        elif key in seen:
+            issues.append(
+                _path_issue(
+                    source,
+                    ("results", i, kind),
+                    "duplicate",
+                    f"a second result for {kind} '{key}' (first at results[{seen[key]}])",
+                )
+            )
+        else:
+            seen[key] = i
+    for i, req in enumerate(profile.requests):
+        if req not in onto.competencies:
+            issues.append(
+                _path_issue(
+                    source,
+                    ("requests", i),
+                    "unknown-ref",
+                    f"unknown competency '{req}'",
+                    suggest(req, onto.competencies),
+                )
+            )
+    return issues
+
+
+def normalise(profile: Profile, kb: KnowledgeBase) -> Normalised:
+    """Scores to percent; indicators roll up by weighted mean; groups by plain mean."""
+    own: dict[str, float] = {}
+    indicators: dict[str, float] = {}
+    for result in profile.results:
+        pct = _pct(result.score, result.max)
+        if result.competency is not None:
+            own[result.competency] = pct
+        elif result.indicator is not None:
+            indicators[result.indicator] = pct
+    rolled = kb.ontology.rollup_indicators(indicators)
+    comp_pct = {**rolled, **own}  # a competency's own result overrides its indicators
+    comp_pct = {c: comp_pct[c] for c in sorted(comp_pct)}
+    group_pct = kb.ontology.rollup_groups(comp_pct)
+    scale = kb.scale
+    return Normalised(
+        profile=profile,
+        competency_pct=comp_pct,
+        group_pct=group_pct,
+        competency_level={c: scale.level_of(v) for c, v in comp_pct.items()},
+        group_level={g: scale.level_of(v) for g, v in group_pct.items()},
+    )
+
+
+def read_profile_file(path: Path | str, max_bytes: int = MAX_FILE_BYTES) -> Any:
+    """Read a profile document from YAML or JSON; raise ProfileError if unreadable."""
+    file = Path(path)
+    name = str(path)
+    if file.suffix.lower() == ".json":
+        try:
+            size = file.stat().st_size
+            if size > max_bytes:
+                raise ProfileError(
+                    [
+                        Issue(
+                            name,
+                            1,
+                            1,
+                            "too-large",
+                            f"file is {size} bytes; the limit is {max_bytes}",
+                        )
+                    ]
+                )
+            text = file.read_text(encoding="utf-8-sig")
+        except OSError as exc:
+            raise ProfileError(
+                [Issue(name, 0, 0, "unreadable", exc.strerror or str(exc))]
+            ) from None
+        except UnicodeDecodeError:
+            raise ProfileError([Issue(name, 1, 1, "encoding", "file is not valid UTF-8")]) from None
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ProfileError(
+                [Issue(name, exc.lineno, exc.colno, "json-syntax", exc.msg)]
+            ) from None
+    doc = load_yaml_file(file, name, max_bytes)
+    if doc.issues:
+        raise ProfileError(doc.issues)
+    return doc.data

@@ -1,0 +1,211 @@
+"""The loader finds every problem of a broken KB and names its file:line:col."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import MINI, write_kb
+from deficit_engine import KnowledgeBaseError, check_kb, load_kb
+from deficit_engine.cli import main
+
+
+def issues_of(root: Path) -> list[str]:
+    kb, issues = check_kb(root)
+    assert kb is None
+    return [str(i) for i in issues]
+
+
+def only(lines: list[str], code: str) -> list[str]:
+    return [line for line in lines if f": {code}: " in line]
+
+
+def test_mini_kb_loads(mini_kb: Path) -> None:
+    kb = load_kb(mini_kb)
+    assert sorted(kb.ontology.groups) == ["digital", "methodical", "normative"]
+    assert kb.ontology.prerequisites("methodical.assessment") == {
+        "methodical.lesson_design",
+        "normative.fgos",
+    }
+    assert kb.ontology.prerequisites("methodical.assessment", transitive=False) == {
+        "methodical.lesson_design"
+    }
+    order = kb.ontology.topological_order()
+    assert order.index("normative.fgos") < order.index("methodical.lesson_design")
+    assert order.index("methodical.lesson_design") < order.index("methodical.assessment")
+    assert kb.scale.level_of(29.99) == "critical"
+    assert kb.scale.level_of(30) == "low"
+    assert kb.scale.level_of(100) == "proficient"
+
+
+def test_yaml_syntax_error(tmp_path: Path) -> None:
+    root = write_kb(tmp_path, {"formats.yaml": "formats:\n  - {id: x, title: [broken\n  - y\n"})
+    lines = issues_of(root)
+    assert len(only(lines, "yaml-syntax")) == 1
+    assert (
+        only(lines, "yaml-syntax")[0]
+        .split(": yaml-syntax")[0]
+        .endswith("ontology/formats.yaml:4:1")
+    )
+
+
+def test_duplicate_id(tmp_path: Path) -> None:
+    text = MINI["programs.yaml"].replace("id: DPP-0002", "id: DPP-0001")
+    lines = issues_of(write_kb(tmp_path, {"programs.yaml": text}))
+    (dup,) = only(lines, "duplicate-id")
+    assert "ontology/programs.yaml:11:9: duplicate-id: duplicate programme id 'DPP-0001'" in dup
+    assert "first at line 2" in dup
+
+
+def test_unknown_competency_in_covers_suggests(tmp_path: Path) -> None:
+    text = MINI["programs.yaml"].replace("covers: [digital.distance]", "covers: [digital.distanse]")
+    lines = issues_of(write_kb(tmp_path, {"programs.yaml": text}))
+    (bad,) = only(lines, "unknown-ref")
+    assert "ontology/programs.yaml:19:14: unknown-ref: unknown competency 'digital.distanse'" in bad
+    assert "did you mean 'digital.distance'?" in bad
+
+
+def test_prerequisite_cycle_names_ids(tmp_path: Path) -> None:
+    text = MINI["competencies.yaml"].replace(
+        "    title: Требования ФГОС\n    standard: [A/01.6]\n",
+        "    title: Требования ФГОС\n    standard: [A/01.6]\n    requires: [methodical.assessment]\n",
+    )
+    lines = issues_of(write_kb(tmp_path, {"competencies.yaml": text}))
+    (cycle,) = only(lines, "cycle")
+    assert "ontology/competencies.yaml:" in cycle
+    for cid in ("normative.fgos", "methodical.lesson_design", "methodical.assessment"):
+        assert cid in cycle
+
+
+def test_self_requirement_is_a_cycle(tmp_path: Path) -> None:
+    text = MINI["competencies.yaml"].replace(
+        "requires: [digital.distance]", "requires: [digital.ai]"
+    )
+    lines = issues_of(write_kb(tmp_path, {"competencies.yaml": text}))
+    (cycle,) = only(lines, "cycle")
+    assert (
+        "ontology/competencies.yaml:31:16: cycle: competency 'digital.ai' requires itself" in cycle
+    )
+
+
+def test_negative_capacity(tmp_path: Path) -> None:
+    text = MINI["mentors.yaml"].replace("capacity: 1", "capacity: -1")
+    lines = issues_of(write_kb(tmp_path, {"mentors.yaml": text}))
+    (bad,) = only(lines, "out-of-range")
+    assert "ontology/mentors.yaml:15:15: out-of-range: capacity" in bad
+
+
+def test_zero_hours(tmp_path: Path) -> None:
+    text = MINI["formats.yaml"].replace("hours: 16", "hours: 0")
+    lines = issues_of(write_kb(tmp_path, {"formats.yaml": text}))
+    (bad,) = only(lines, "out-of-range")
+    assert "ontology/formats.yaml:2:" in bad and "hours" in bad
+
+
+def test_duplicate_key(tmp_path: Path) -> None:
+    text = MINI["mentors.yaml"].replace("    capacity: 2\n", "    capacity: 2\n    capacity: 3\n")
+    lines = issues_of(write_kb(tmp_path, {"mentors.yaml": text}))
+    (dup,) = only(lines, "duplicate-key")
+    assert "ontology/mentors.yaml:9:5: duplicate-key: duplicate key 'capacity'" in dup
+
+
+def test_unknown_field(tmp_path: Path) -> None:
+    text = MINI["programs.yaml"].replace(
+        "    provider: ККИПК\n", "    provider: ККИПК\n    cost: 100\n"
+    )
+    lines = issues_of(write_kb(tmp_path, {"programs.yaml": text}))
+    (bad,) = only(lines, "unknown-field")
+    assert "ontology/programs.yaml:17:5: unknown-field: unknown field 'cost'" in bad
+
+
+def test_wrong_type_and_bad_enum(tmp_path: Path) -> None:
+    text = (
+        MINI["programs.yaml"]
+        .replace("hours: 36", "hours: '36'")
+        .replace("delivery: blended", "delivery: online")
+    )
+    lines = issues_of(write_kb(tmp_path, {"programs.yaml": text}))
+    assert any("programs.yaml:5:12: wrong-type: hours" in line for line in lines)
+    assert any("programs.yaml:15:15: invalid-value: delivery" in line for line in lines)
+
+
+def test_python_tag_is_refused(tmp_path: Path) -> None:
+    text = MINI["formats.yaml"] + "extra: !!python/object/apply:os.system ['true']\n"
+    lines = issues_of(write_kb(tmp_path, {"formats.yaml": text}))
+    assert only(lines, "unsafe-tag")
+
+
+def test_oversized_file_is_refused(tmp_path: Path) -> None:
+    root = write_kb(tmp_path)
+    kb, issues = check_kb(root, max_bytes=200)
+    assert kb is None
+    assert any(i.code == "too-large" for i in issues)
+
+
+def test_scale_must_ascend(tmp_path: Path) -> None:
+    text = MINI["scale.yaml"].replace("below: 50", "below: 20")
+    lines = issues_of(write_kb(tmp_path, {"scale.yaml": text}))
+    (bad,) = only(lines, "scale-order")
+    assert "ontology/scale.yaml:3:" in bad
+
+
+def test_every_problem_in_one_pass(tmp_path: Path) -> None:
+    root = write_kb(
+        tmp_path,
+        {
+            "programs.yaml": MINI["programs.yaml"].replace("id: DPP-0002", "id: DPP-0001"),
+            "mentors.yaml": MINI["mentors.yaml"]
+            .replace("capacity: 1", "capacity: -1")
+            .replace("strengths: [methodical.lesson_design]", "strengths: [methodical.lesson]"),
+            "formats.yaml": "formats: [\n",
+        },
+    )
+    codes = {i.code for i in check_kb(root)[1]}
+    assert {"duplicate-id", "out-of-range", "unknown-ref", "yaml-syntax"} <= codes
+    with pytest.raises(KnowledgeBaseError) as err:
+        load_kb(root)
+    assert len(err.value.issues) >= 4
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    root = write_kb(tmp_path)
+    (root / "ontology" / "mentors.yaml").unlink()
+    assert any("mentors.yaml: missing-file" in line for line in issues_of(root))
+
+
+# --- the command ---------------------------------------------------------------
+
+
+def test_check_ok(mini_kb: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--kb", str(mini_kb)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("ok: ") and "5 competencies" in out and out.count("\n") == 1
+
+
+def test_check_bad_kb_exits_1_without_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = MINI["mentors.yaml"].replace("capacity: 1", "capacity: -1")
+    root = write_kb(tmp_path, {"mentors.yaml": text})
+    assert main(["check", "--kb", str(root)]) == 1
+    err = capsys.readouterr().err
+    assert "mentors.yaml:15:15: out-of-range" in err and "Traceback" not in err
+
+
+def test_check_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--kb", str(tmp_path / "nope")]) == 2
+    assert main(["check", "--bogus"]) == 2
+    assert main([]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_schema_command(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    assert main(["schema", "profile"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert schema["additionalProperties"] is False and "results" in schema["properties"]
+    assert main(["schema", "kb"]) == 0
+    kb_schema = json.loads(capsys.readouterr().out)
+    assert "ontology/programs.yaml" in kb_schema["files"]
