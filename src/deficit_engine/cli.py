@@ -13,8 +13,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import DeficitEngineError, SourceError
+from .engine import BACKENDS, Engine
+from .errors import DeficitEngineError, EvaluationError, KnowledgeBaseError, SourceError
 from .loader import check_kb
+from .models import Result
+from .profile import read_profile_file
 from .schema import json_schema
 
 __all__ = ["main"]
@@ -62,6 +65,108 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _engine(args: argparse.Namespace) -> Engine:
+    try:
+        return Engine.from_path(_kb_dir(args.kb), backend=args.backend)
+    except KnowledgeBaseError as exc:
+        for line in exc.lines():
+            print(line, file=sys.stderr)
+        raise _Finding(
+            f"the knowledge base has {len(exc.issues)} problem(s); run 'deficit-engine check'"
+        ) from None
+
+
+class _Finding(Exception):
+    pass
+
+
+def _evaluate(args: argparse.Namespace) -> tuple[Engine, Result]:
+    engine = _engine(args)
+    path = Path(args.profile)
+    if not path.is_file():
+        raise _Usage(f"{args.profile}: no such file")
+    data = read_profile_file(path)
+    try:
+        profile = engine.parse(data, source=str(path))
+    except SourceError as exc:
+        for line in exc.lines():
+            print(line, file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
+    return engine, engine.evaluate(profile)
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(header, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines.extend(
+        "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    )
+    return "\n".join(lines)
+
+
+def _fmt_fact(fact: dict[str, object]) -> str:
+    body = ", ".join(f"{k}={v}" for k, v in fact.items() if k != "type")
+    return f"{fact['type']}({body})"
+
+
+def render_diagnosis(engine: Engine, result: Result, explain: bool) -> str:
+    onto = engine.kb.ontology
+    titles = {r.id: r.title for r in engine.kb.rules}
+    out = [
+        f"Профиль {result.profile}: дефицитов {len(result.deficits)}, потребностей {len(result.needs)}"
+    ]
+    if result.deficits:
+        rows = [
+            [
+                d.competency,
+                onto.competencies[d.competency].title if d.competency in onto.competencies else "",
+                d.severity,
+                "" if d.score_pct is None else f"{d.score_pct:g} %",
+                d.rule,
+            ]
+            for d in result.deficits
+        ]
+        out += [
+            "",
+            "Дефициты",
+            _table(rows, ["компетенция", "название", "уровень", "результат", "правило"]),
+        ]
+    else:
+        out += ["", "Дефицитов не выявлено."]
+    if result.needs:
+        rows = [
+            [n.kind, n.competency or "", ", ".join(f"{k}={v}" for k, v in n.filters), n.rule]
+            for n in result.needs
+        ]
+        out += ["", "Потребности", _table(rows, ["вид", "компетенция", "условия", "правило"])]
+    if result.facts:
+        out += ["", "Выведенные факты"] + [f"  {_fmt_fact(f)}" for f in result.facts]
+    if explain:
+        out += [
+            "",
+            f"Объяснение (сработало правил: {len(result.fired)}, срабатываний: {len(result.trace)})",
+        ]
+        for i, entry in enumerate(result.trace, 1):
+            out.append(f"{i:>3}. {entry.rule} — {titles.get(entry.rule, '')}")
+            for fact in entry.matched:
+                out.append(f"       по: {_fmt_fact(fact)}")
+            for fact in entry.asserted:
+                out.append(f"       => {_fmt_fact(fact)}")
+            if not entry.asserted:
+                out.append("       => (ничего нового)")
+    return "\n".join(out)
+
+
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    engine, result = _evaluate(args)
+    if args.format == "json":
+        print(result.to_json(trace=True))
+    else:
+        print(render_diagnosis(engine, result, args.explain))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="deficit-engine", description="Professional deficits of teachers -> ИОМ")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -70,6 +175,21 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--kb", help="knowledge base folder (default: the shipped one)")
     check.add_argument("--strict", action="store_true", help="treat warnings as errors")
     check.set_defaults(func=cmd_check)
+
+    diagnose = sub.add_parser("diagnose", help="infer the deficits and needs of one profile")
+    diagnose.add_argument("profile", help="a profile file (YAML or JSON)")
+    diagnose.add_argument("--kb", help="knowledge base folder (default: the shipped one)")
+    diagnose.add_argument(
+        "--explain", action="store_true", help="show every rule firing (table format)"
+    )
+    diagnose.add_argument("--format", choices=["json", "table"], default="table")
+    diagnose.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=None,
+        help="inference backend (default: durable where it imports)",
+    )
+    diagnose.set_defaults(func=cmd_diagnose)
 
     schema = sub.add_parser("schema", help="print the JSON Schema of a profile or of the KB files")
     schema.add_argument("kind", choices=["profile", "kb"])
@@ -88,6 +208,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _Usage as exc:
         print(f"deficit-engine: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except _Finding as exc:
+        print(f"deficit-engine: {exc}", file=sys.stderr)
+        return EXIT_FINDING
+    except EvaluationError as exc:
+        print(f"deficit-engine: error: {exc}", file=sys.stderr)
+        return EXIT_FINDING
     except SourceError as exc:
         for line in exc.lines():
             print(line, file=sys.stderr)

@@ -9,7 +9,7 @@ cycles and the scale. All problems are raised together in one
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from ._yaml import MAX_FILE_BYTES, Loaded, PathKey, load_yaml_file
 from .errors import Issue, KnowledgeBaseError
 from .ontology import Ontology, Scale, suggest
+from .rules import Rule, load_rules
 from .schema import Competency, Format, Group, Level, Mentor, Program
 
 __all__ = ["KnowledgeBase", "check_kb", "default_kb_path", "load_kb", "pydantic_issues"]
@@ -61,7 +62,7 @@ class KnowledgeBase:
     formats: dict[str, Format]
     programs: dict[str, Program]
     mentors: dict[str, Mentor]
-    rules: list[Any] = field(default_factory=list)
+    rules: list[Rule] = field(default_factory=list)
     warnings: list[Issue] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -224,9 +225,9 @@ def check_kb(
     root: Path | str | None = None,
     *,
     max_bytes: int = MAX_FILE_BYTES,
-    rules_loader: Callable[[Path, KnowledgeBase], tuple[list[Any], list[Issue]]] | None = None,
+    with_rules: bool = True,
 ) -> tuple[KnowledgeBase | None, list[Issue]]:
-    """Validate a KB folder; return the KB (if usable) and every issue found."""
+    """Validate a KB folder (ontology, then rules); return the KB if usable, and every issue."""
     kb_root = Path(root) if root is not None else default_kb_path()
     col = _Collector(kb_root)
     if not kb_root.is_dir():
@@ -347,8 +348,8 @@ def check_kb(
             programs=dict(programs),
             mentors=dict(mentors),
         )
-        if rules_loader is not None:
-            rules, rule_issues = rules_loader(kb_root, kb)
+        if with_rules:
+            rules, rule_issues = load_rules(kb_root, kb, max_bytes)
             col.issues.extend(rule_issues)
             kb.rules = rules
             kb.warnings = [i for i in rule_issues if i.severity == "warning"]

@@ -1,0 +1,440 @@
+"""Forward chaining: the agenda, the reference matcher, and the hardened durable_rules matcher.
+
+This is the only module that imports durable_rules. Both backends only *match*:
+they report activations (a sub-rule and the facts bound to its positive
+patterns) for each fact added. The driver here owns everything else, the same
+for both backends: the fact set, the agenda (priority, then rule order, then
+fact order), ``not:`` checks, firing, the trace and the firing limit. That is
+what makes the two backends give identical results.
+
+durable_rules pitfalls and how they are met (DESIGN.md section 7):
+
+* global registry in ``durable.lang``: not used; each matcher owns a private
+  ``durable.engine.Host`` fed JSON definitions, with its timer threads disabled;
+* not thread-safe: the engine serialises calls into one matcher with a lock;
+* swallowed action errors: actions only record the match; any error they meet
+  is kept and re-raised after ``assert_fact`` returns;
+* facts asserted inside actions are lost: nothing is asserted inside actions;
+* ``MessageNotHandledException`` for a fact no pattern needs: facts go in one
+  at a time, and such a fact is simply not needed by this stratum;
+* fact identity is a 32-bit hash of the id: a fresh fact refused as "already
+  observed" gets a new id and is asserted again, so no fact is lost;
+* ``delete_state`` can abort the process and sessions are capped: one session
+  id per matcher, reused; each evaluation retracts exactly the facts it asserted;
+* ``pri`` ordering and ``not`` timing: not used; the agenda orders activations
+  and negations are checked against the complete, stratified fact set.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+from .compiler import SubRule, durable_definition, durable_message
+from .errors import EvaluationError, FiringLimitError
+from .models import Fact, TraceEntry
+from .rules import Cond, Pattern, Ref, Rule, field_kinds
+
+__all__ = [
+    "DEFAULT_FIRING_LIMIT",
+    "DurableMatcher",
+    "FactStore",
+    "PythonMatcher",
+    "durable_available",
+    "durable_import_error",
+    "run",
+]
+
+DEFAULT_FIRING_LIMIT = 10_000
+
+try:  # durable_rules does not import on Python 3.13+
+    from durable import engine as _durable_engine
+
+    _DURABLE_ERROR: str | None = None
+except Exception as exc:  # pragma: no cover - depends on the interpreter
+    _durable_engine = None
+    _DURABLE_ERROR = f"{type(exc).__name__}: {exc}"
+
+
+def durable_available() -> bool:
+    return _durable_engine is not None
+
+
+def durable_import_error() -> str | None:
+    return _DURABLE_ERROR
+
+
+Activation = tuple[SubRule, tuple[int, ...]]
+
+_MISSING = object()
+
+
+def fact_key(fact: Fact) -> str:
+    return json.dumps(fact, sort_keys=True, ensure_ascii=False)
+
+
+class FactStore:
+    """The working memory: a set of facts, each with its insertion number."""
+
+    def __init__(self) -> None:
+        self.facts: list[Fact] = []
+        self.keys: dict[str, int] = {}
+        self.by_type: dict[str, list[int]] = {}
+
+    def add(self, fact: Fact) -> int | None:
+        """Add a fact; return its number, or None if an identical fact is present."""
+        key = fact_key(fact)
+        if key in self.keys:
+            return None
+        seq = len(self.facts)
+        self.facts.append(fact)
+        self.keys[key] = seq
+        self.by_type.setdefault(fact["type"], []).append(seq)
+        return seq
+
+    def of_type(self, ftype: str) -> list[int]:
+        return self.by_type.get(ftype, [])
+
+
+# --- condition semantics (the reference; durable is compiled to match) -------
+
+
+def _resolve(value: Any, binding: Sequence[Fact], aliases: dict[str, int]) -> Any:
+    if isinstance(value, Ref):
+        return binding[aliases[value.alias]].get(value.field, _MISSING)
+    return value
+
+
+def _ordered(a: Any, b: Any) -> bool:
+    """Whether a and b can be compared with < (numbers with numbers, strings with strings)."""
+    if isinstance(a, str) and isinstance(b, str):
+        return True
+    num = (int, float)
+    return (
+        isinstance(a, num)
+        and isinstance(b, num)
+        and not isinstance(a, bool)
+        and not isinstance(b, bool)
+    )
+
+
+def holds(cond: Cond, fact: Fact, binding: Sequence[Fact], aliases: dict[str, int]) -> bool:
+    op = cond.op
+    if cond.field not in fact:
+        return op == "exists" and cond.value is False
+    x = fact[cond.field]
+    if op == "exists":
+        return bool(cond.value)
+    if op == "contains":
+        return isinstance(x, list) and cond.value in x
+    if op in ("in", "not_in"):
+        items = [_resolve(v, binding, aliases) for v in cond.value]
+        found = any(item is not _MISSING and x == item for item in items)
+        return found if op == "in" else not found
+    if op == "between":
+        lo, hi = (_resolve(v, binding, aliases) for v in cond.value)
+        if lo is _MISSING or hi is _MISSING or not (_ordered(x, lo) and _ordered(x, hi)):
+            return False
+        return bool(lo <= x <= hi)
+    v = _resolve(cond.value, binding, aliases)
+    if v is _MISSING:
+        return False
+    if op == "eq":
+        return bool(x == v)
+    if op == "ne":
+        return bool(x != v)
+    if not _ordered(x, v):
+        return False
+    if op == "lt":
+        return bool(x < v)
+    if op == "le":
+        return bool(x <= v)
+    if op == "gt":
+        return bool(x > v)
+    return bool(x >= v)  # ge
+
+
+def matches(pattern: Pattern, fact: Fact, binding: Sequence[Fact], aliases: dict[str, int]) -> bool:
+    return fact["type"] == pattern.type and all(
+        holds(c, fact, binding, aliases) for c in pattern.conds
+    )
+
+
+def negation_blocks(sub: SubRule, binding: Sequence[Fact], store: FactStore) -> bool:
+    """True if some ``not:`` pattern of the sub-rule matches a fact in the store."""
+    for pat in sub.negatives:
+        for seq in store.of_type(pat.type):
+            if matches(pat, store.facts[seq], binding, sub.aliases):
+                return True
+    return False
+
+
+# --- matchers -------------------------------------------------------------------
+
+
+class PythonMatcher:
+    """The reference backend: nested-loop joins in pure Python."""
+
+    exact = True  # its activations need no verification
+
+    def __init__(self, strata: Sequence[Sequence[SubRule]]) -> None:
+        self.strata = strata
+        self.subs: Sequence[SubRule] = ()
+        self.store = FactStore()
+        self.local: dict[str, list[int]] = {}
+
+    def begin(self, stratum: int, store: FactStore) -> None:
+        self.subs = self.strata[stratum]
+        self.store = store
+        self.local = {}
+
+    def add(self, seq: int) -> list[Activation]:
+        fact = self.store.facts[seq]
+        ftype = fact["type"]
+        out: list[Activation] = []
+        for sub in self.subs:
+            if ftype not in sub.types:
+                continue
+            for pos, pat in enumerate(sub.positives):
+                if pat.type == ftype:
+                    self._join(sub, pos, seq, 0, [], [], out)
+        self.local.setdefault(ftype, []).append(seq)
+        return out
+
+    def _join(
+        self,
+        sub: SubRule,
+        pos: int,
+        new: int,
+        i: int,
+        seqs: list[int],
+        facts: list[Fact],
+        out: list[Activation],
+    ) -> None:
+        if i == len(sub.positives):
+            out.append((sub, tuple(seqs)))
+            return
+        pat = sub.positives[i]
+        candidates = [new] if i == pos else self.local.get(pat.type, ())
+        for seq in candidates:
+            if seq in seqs or (i != pos and seq == new):
+                continue
+            fact = self.store.facts[seq]
+            if matches(pat, fact, facts, sub.aliases):
+                seqs.append(seq)
+                facts.append(fact)
+                self._join(sub, pos, new, i + 1, seqs, facts, out)
+                seqs.pop()
+                facts.pop()
+
+    def end(self) -> None:
+        self.local = {}
+
+
+_ruleset_names = itertools.count()
+
+
+class DurableMatcher:
+    """durable_rules' Rete network as the matcher, hardened (see the module doc)."""
+
+    SID = "1"
+    exact = False  # its activations are verified by the driver (see compiler.py)
+
+    def __init__(self, strata: Sequence[Sequence[SubRule]], rules: Sequence[Rule]) -> None:
+        if _durable_engine is None:
+            raise EvaluationError(f"durable_rules cannot be imported here: {_DURABLE_ERROR}")
+
+        class _QuietHost(_durable_engine.Host):  # type: ignore[misc]
+            def _run(self) -> None:  # the timer threads are not needed and race with calls
+                pass
+
+        self.strata = strata
+        self.kinds = field_kinds(rules)
+        self.host = _QuietHost()
+        self.names: list[str] = []
+        self.types: list[frozenset[str]] = []
+        self.pending: list[tuple[SubRule, tuple[str, ...]]] = []
+        self.errors: list[BaseException] = []
+        serial = next(_ruleset_names)
+        definitions: dict[str, Any] = {}
+        for k, subs in enumerate(strata):
+            name = f"deficit_engine_{serial}_{k}"
+            defs: dict[str, Any] = {}
+            for sub in subs:
+                definition = durable_definition(sub)
+                if definition is None:  # a condition that never holds
+                    continue
+                definition["run"] = self._recorder(sub)
+                defs[sub.key] = definition
+            self.names.append(name)
+            self.types.append(frozenset(t for sub in subs for t in sub.types if sub.key in defs))
+            if defs:
+                definitions[name] = defs
+        if definitions:
+            self.host.register_rulesets(definitions)
+        self.stratum = 0
+        self.store = FactStore()
+        self.ids: dict[str, int] = {}
+        self.asserted: list[tuple[str, dict[str, Any]]] = []
+
+    def _recorder(self, sub: SubRule) -> Callable[[Any], None]:
+        aliases = [f"p{i}" for i in range(len(sub.positives))]
+
+        def record(c: Any) -> None:
+            try:
+                ids = tuple(str(getattr(c, alias)._d["id"]) for alias in aliases)
+                self.pending.append((sub, ids))
+            except BaseException as exc:  # durable would swallow it
+                self.errors.append(exc)
+
+        return record
+
+    def begin(self, stratum: int, store: FactStore) -> None:
+        self.stratum = stratum
+        self.store = store
+
+    def add(self, seq: int) -> list[Activation]:
+        fact = self.store.facts[seq]
+        if fact["type"] not in self.types[self.stratum]:
+            return []
+        name = self.names[self.stratum]
+        for attempt in range(16):
+            fid = str(seq) if attempt == 0 else f"{seq}~{attempt}"
+            message = {**durable_message(fact, self.kinds), "sid": self.SID, "id": fid}
+            self.ids[fid] = seq
+            try:
+                self.host.assert_fact(name, message)
+            except _durable_engine.MessageNotHandledException:
+                # no pattern of this stratum can use the fact: durable does not keep it
+                self.ids.pop(fid)
+                break
+            except _durable_engine.MessageObservedException:
+                # a new fact refused as "observed": its id collides (32-bit hash)
+                self.ids.pop(fid)
+                continue
+            self.asserted.append((name, message))
+            break
+        else:
+            raise EvaluationError(f"durable_rules refused fact {fact_key(fact)} under 16 ids")
+        if self.errors:
+            error = self.errors[0]
+            self.errors.clear()
+            raise EvaluationError(f"durable_rules action failed: {error!r}")
+        found = [(sub, tuple(self.ids[i] for i in ids)) for sub, ids in self.pending]
+        self.pending.clear()
+        return found
+
+    def end(self) -> None:
+        """Retract what this evaluation asserted, leaving the session empty."""
+        asserted, self.asserted = self.asserted, []
+        self.ids.clear()
+        for name, message in reversed(asserted):
+            self.host.retract_fact(name, message)
+        self.pending.clear()
+
+
+# --- the driver ------------------------------------------------------------------
+
+
+def _verified(sub: SubRule, binding: Sequence[Fact]) -> bool:
+    """Check an activation with the exact semantics (durable's filter may let too much through)."""
+    return all(
+        matches(pat, binding[i], binding, sub.aliases) for i, pat in enumerate(sub.positives)
+    )
+
+
+def _value(value: Any, binding: Sequence[Fact], aliases: dict[str, int]) -> Any:
+    if isinstance(value, list):
+        items = [_value(v, binding, aliases) for v in value]
+        return [v for v in items if v is not _MISSING]
+    return _resolve(value, binding, aliases)
+
+
+def _build(sub: SubRule, binding: Sequence[Fact], enrich: Callable[[Fact], Fact]) -> list[Fact]:
+    out = []
+    for action in sub.rule.then:
+        fact: Fact = {"type": action.fact_type}
+        complete = True
+        for name, raw in action.fields:
+            if name == "type":
+                continue
+            value = _value(raw, binding, sub.aliases)
+            if value is _MISSING:
+                if name in ("competency", "severity", "kind"):
+                    complete = False
+                continue
+            fact[name] = value
+        if complete:
+            out.append(enrich(fact))
+    return out
+
+
+_Item = tuple[int, int, tuple[int, ...], tuple[int, ...], int, Activation]
+
+
+def _push(agenda: list[_Item], acts: Iterable[Activation], counter: Iterator[int]) -> None:
+    """Agenda order: priority (higher first), rule order, alternative, fact order."""
+    for sub, seqs in acts:
+        heapq.heappush(
+            agenda, (-sub.rule.priority, sub.rule.order, sub.alt, seqs, next(counter), (sub, seqs))
+        )
+
+
+def run(
+    strata: Sequence[Sequence[SubRule]],
+    base: Iterable[Fact],
+    matcher: PythonMatcher | DurableMatcher,
+    enrich: Callable[[Fact], Fact],
+    limit: int = DEFAULT_FIRING_LIMIT,
+) -> tuple[FactStore, list[TraceEntry]]:
+    """Run the rules to a fixed point, stratum by stratum."""
+    store = FactStore()
+    for fact in base:
+        store.add(fact)
+    trace: list[TraceEntry] = []
+    productive: Counter[str] = Counter()
+    fired_total = 0
+    counter = itertools.count()
+    try:
+        for k in range(len(strata)):
+            matcher.begin(k, store)
+            agenda: list[_Item] = []
+            done: set[tuple[str, tuple[int, ...]]] = set()
+
+            for seq in range(len(store.facts)):
+                _push(agenda, matcher.add(seq), counter)
+            while agenda:
+                sub, seqs = heapq.heappop(agenda)[-1]
+                key = (sub.key, seqs[: sub.n_outer] if sub.alt else seqs)
+                if key in done:
+                    continue
+                binding = [store.facts[s] for s in seqs]
+                if not matcher.exact and not _verified(sub, binding):
+                    continue
+                if sub.negatives and negation_blocks(sub, binding, store):
+                    continue
+                done.add(key)
+                new: list[Fact] = []
+                new_seqs: list[int] = []
+                for fact in _build(sub, binding, enrich):
+                    added = store.add(fact)
+                    if added is not None:
+                        new.append(fact)
+                        new_seqs.append(added)
+                trace.append(TraceEntry(sub.rule.id, tuple(binding), tuple(new)))
+                if new:
+                    fired_total += 1
+                    productive[sub.rule.id] += 1
+                    if fired_total > limit:
+                        raise FiringLimitError(limit, [rid for rid, _ in productive.most_common(5)])
+                    for seq in new_seqs:
+                        _push(agenda, matcher.add(seq), counter)
+            matcher.end()
+    except BaseException:
+        matcher.end()
+        raise
+    return store, trace

@@ -1,0 +1,113 @@
+"""Frozen value types of a Result: deficits, needs, facts, trace entries.
+
+Everything converts to plain JSON-ready dicts with stable keys; lists are in
+a deterministic order, so the same inputs give byte-identical JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Deficit", "Need", "Result", "TraceEntry", "fact_sort_key"]
+
+Fact = dict[str, Any]
+
+
+def fact_sort_key(fact: Fact) -> str:
+    return json.dumps(fact, ensure_ascii=False, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class Deficit:
+    competency: str
+    group: str | None
+    severity: str
+    score_pct: float | None
+    rule: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "competency": self.competency,
+            "group": self.group,
+            "severity": self.severity,
+            "score_pct": self.score_pct,
+            "rule": self.rule,
+        }
+
+
+@dataclass(frozen=True)
+class Need:
+    kind: str
+    competency: str | None
+    filters: tuple[tuple[str, Any], ...]
+    rule: str
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return dict(self.filters).get(name, default)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind}
+        if self.competency is not None:
+            out["competency"] = self.competency
+        out.update(self.filters)
+        out["rule"] = self.rule
+        return out
+
+
+@dataclass(frozen=True)
+class TraceEntry:
+    rule: str
+    matched: tuple[Fact, ...]
+    asserted: tuple[Fact, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "matched": list(self.matched), "asserted": list(self.asserted)}
+
+
+@dataclass(frozen=True)
+class Result:
+    """What ``Engine.evaluate`` returns for one profile."""
+
+    profile: str
+    deficits: tuple[Deficit, ...]
+    needs: tuple[Need, ...]
+    facts: tuple[Fact, ...]  # custom facts asserted by rules (not deficit/need)
+    trace: tuple[TraceEntry, ...]
+    recommendations: tuple[dict[str, Any], ...] = ()
+    unmet: tuple[dict[str, Any], ...] = ()
+    route: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fired(self) -> list[str]:
+        """Ids of the rules that fired, each once, in first-firing order."""
+        seen: dict[str, None] = {}
+        for entry in self.trace:
+            seen.setdefault(entry.rule, None)
+        return list(seen)
+
+    def deficit(self, competency: str) -> Deficit | None:
+        for d in self.deficits:
+            if d.competency == competency:
+                return d
+        return None
+
+    def to_dict(self, trace: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "profile": self.profile,
+            "deficits": [d.to_dict() for d in self.deficits],
+            "needs": [n.to_dict() for n in self.needs],
+            "facts": list(self.facts),
+            "recommendations": list(self.recommendations),
+            "unmet": list(self.unmet),
+        }
+        if self.route is not None:
+            out["route"] = self.route
+        if trace:
+            out["trace"] = [t.to_dict() for t in self.trace]
+        return out
+
+    def to_json(self, trace: bool = True, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(trace), ensure_ascii=False, indent=indent)

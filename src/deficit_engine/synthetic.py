@@ -1,0 +1,77 @@
+"""Seeded synthetic profiles drawn from a KB's ontology (for tests and benchmarks).
+
+No real people: ids are ``SYN-<seed>-<n>`` and names are never set.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from typing import Any
+
+from .loader import KnowledgeBase
+
+__all__ = ["synthetic_profiles"]
+
+_ROLES = (
+    ("teacher",) * 12
+    + ("manager",) * 3
+    + ("methodist",) * 2
+    + ("psychologist", "tutor", "counselor")
+)
+_SUBJECTS = ("mathematics", "russian", "physics", "history", "biology", "informatics", "primary")
+
+
+def synthetic_profiles(kb: KnowledgeBase, count: int, seed: int = 0) -> Iterator[dict[str, Any]]:
+    """Yield ``count`` valid profile dicts; the same seed gives the same profiles."""
+    rnd = random.Random(seed)
+    onto = kb.ontology
+    competencies = sorted(onto.competencies)
+    indicators = sorted(onto.indicators)
+    municipalities = sorted({m.municipality for m in kb.mentors.values()}) or ["Муниципалитет"]
+    for n in range(count):
+        role = rnd.choice(_ROLES)
+        experience = rnd.choice([0, 1, 2, 2.5, 3, 5, 8, 12, 15, 20, 27, 35])
+        chosen = rnd.sample(competencies, rnd.randint(0, min(30, len(competencies))))
+        results: list[dict[str, Any]] = []
+        for comp in chosen:
+            maximum = rnd.choice([5, 10, 20, 25, 100])
+            # mostly a spread, sometimes exact band edges
+            if rnd.random() < 0.15:
+                score = maximum * rnd.choice([0, 0.3, 0.5, 0.75, 0.85, 1])
+            else:
+                score = round(rnd.uniform(0, maximum), rnd.choice([0, 1, 2]))
+            results.append({"competency": comp, "score": score, "max": maximum})
+        own = set(chosen)
+        for ind in rnd.sample(indicators, rnd.randint(0, min(8, len(indicators)))):
+            if onto.indicator_parent[ind] in own and rnd.random() < 0.7:
+                continue
+            results.append({"indicator": ind, "score": rnd.randint(0, 5), "max": 5})
+        rnd.shuffle(results)
+        profile: dict[str, Any] = {
+            "id": f"SYN-{seed}-{n}",
+            "person": {
+                "role": role,
+                "experience_years": experience,
+                "subjects": rnd.sample(_SUBJECTS, rnd.randint(0, 2)),
+                "municipality": rnd.choice(municipalities),
+                "organization": f"МБОУ СОШ № {rnd.randint(1, 40)}",
+            },
+            "results": results,
+            "requests": rnd.sample(competencies, rnd.choice([0, 0, 1, 2, 3])),
+        }
+        if rnd.random() < 0.6:
+            profile["preferences"] = {
+                "delivery": rnd.sample(["in_person", "distance", "blended"], rnd.randint(0, 2)),
+                "hours_per_month": rnd.choice([8, 12, 16, 24, 36]),
+                "period": rnd.choice(
+                    [
+                        {"start": "2026-09", "end": "2027-05"},
+                        {"start": "2027-01", "end": "2027-06"},
+                        {"start": "2026-10", "end": "2026-12"},
+                    ]
+                ),
+            }
+        if rnd.random() < 0.1:
+            del profile["person"]["municipality"]
+        yield profile
