@@ -114,7 +114,8 @@ def render_diagnosis(engine: Engine, result: Result, explain: bool) -> str:
     onto = engine.kb.ontology
     titles = {r.id: r.title for r in engine.kb.rules}
     out = [
-        f"Профиль {result.profile}: дефицитов {len(result.deficits)}, потребностей {len(result.needs)}"
+        f"Профиль {result.profile}: дефицитов {len(result.deficits)}, "
+        f"потребностей {len(result.needs)}"
     ]
     if result.deficits:
         rows = [
@@ -145,7 +146,8 @@ def render_diagnosis(engine: Engine, result: Result, explain: bool) -> str:
     if explain:
         out += [
             "",
-            f"Объяснение (сработало правил: {len(result.fired)}, срабатываний: {len(result.trace)})",
+            f"Объяснение (сработало правил: {len(result.fired)}, "
+            f"срабатываний: {len(result.trace)})",
         ]
         for i, entry in enumerate(result.trace, 1):
             out.append(f"{i:>3}. {entry.rule} — {titles.get(entry.rule, '')}")
