@@ -109,7 +109,8 @@ class Cond:
     field: str
     op: str
     value: Value
-    where: tuple[str, int, int] = ("", 0, 0)
+    where: tuple[str, int, int] = ("", 0, 0)  # the field's key
+    value_where: tuple[str, int, int] = ("", 0, 0)  # the operand
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,7 @@ Element = Pattern | AnyGroup | NotGroup
 class Action:
     kind: str  # deficit | need | fact
     fields: tuple[tuple[str, Value], ...]  # for fact: includes ("type", name)
+    where: tuple[str, int, int] = ("", 0, 0)
 
     @property
     def fact_type(self) -> str:
@@ -318,9 +320,11 @@ class _Parser:
                             suggestion=suggest(str(op), OPERATORS),
                         )
                         continue
-                    out.append(self.cond(fname, op, arg, opath, _where(self.doc, opath, key=True)))
+                    out.append(self.cond(fname, op, arg, opath, where))
             else:
-                out.append(Cond(fname, "eq", self.value(spec, fpath), where))
+                out.append(
+                    Cond(fname, "eq", self.value(spec, fpath), where, _where(self.doc, fpath))
+                )
         return tuple(out)
 
     def cond(
@@ -349,7 +353,7 @@ class _Parser:
                 self.err(path, "wrong-type", "'contains' takes a literal value")
         elif isinstance(value, list):
             self.err(path, "wrong-type", f"'{op}' takes a single value, not a list")
-        return Cond(fname, op, value, where)
+        return Cond(fname, op, value, where, _where(self.doc, path))
 
     def pattern(self, raw: Any, path: PathKey) -> Pattern | None:
         if not isinstance(raw, dict):
@@ -441,7 +445,7 @@ class _Parser:
                 self.err(fpath, "bad-field", f"'{fname}' is not a field name", key=True)
                 continue
             fields.append((fname, self.value(raw_value, fpath)))
-        return Action(kind, tuple(fields))
+        return Action(kind, tuple(fields), _where(self.doc, (*path, kind), key=True))
 
 
 def _parse_file(
@@ -715,7 +719,7 @@ class _Checker:
                     STR if kind == LIST else "",
                     pat.type,
                     cond.field,
-                    cond.where,
+                    cond.value_where,
                     bound,
                     literal_only=True,
                 )
@@ -728,7 +732,7 @@ class _Checker:
                     f"'{cond.op}' cannot compare the list field '{cond.field}'",
                 )
             else:
-                self.check_value(cond.value, kind, pat.type, cond.field, cond.where, bound)
+                self.check_value(cond.value, kind, pat.type, cond.field, cond.value_where, bound)
         if pat.alias in bound:
             self.err(
                 pat.where,
@@ -752,8 +756,8 @@ class _Checker:
                 local = dict(bound)
                 for pat in el.patterns:
                     self.check_pattern(pat, local)
-        where = (self.rule.file, self.rule.line, 1)
         for act in self.rule.then:
+            where = act.where
             fields = dict(act.fields)
             if act.kind == "deficit":
                 allowed = {"competency": STR, "severity": STR}

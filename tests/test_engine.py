@@ -1,0 +1,335 @@
+"""Inference semantics, both backends, threads, limits and the diagnose command."""
+
+from __future__ import annotations
+
+import json
+import threading
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import write_kb
+from deficit_engine import Engine, EvaluationError, FiringLimitError, inference, load_kb
+from deficit_engine import engine as engine_module
+from deficit_engine.cli import main
+from deficit_engine.synthetic import synthetic_profiles
+
+needs_durable = pytest.mark.skipif(
+    not inference.durable_available(), reason="durable_rules not importable"
+)
+BACKENDS = [pytest.param("durable", marks=needs_durable), "python"]
+
+# A rule set written to DESIGN.md section 5, as an outside author would.
+EXTERNAL_RULES = """\
+ruleset: external
+rules:
+  - id: LOW
+    title: От 30 до 50 % включительно — выраженный дефицит
+    priority: 10
+    when:
+      - result: {score_pct: {between: [30, 50]}}
+    then:
+      - deficit: {competency: $result.competency, severity: high}
+  - id: CRIT
+    title: Ниже 30 % — критический дефицит
+    priority: 20
+    when:
+      - result: {score_pct: {lt: 30}}
+    then:
+      - deficit: {competency: $result.competency, severity: critical}
+  - id: THREE
+    title: Три дефицита — тройка (упорядоченное соединение)
+    when:
+      - {as: a, deficit: {}}
+      - {as: b, deficit: {competency: {gt: $a.competency}}}
+      - {as: c, deficit: {competency: {gt: $b.competency, not_in: [$a.competency]}}}
+    then:
+      - fact: {type: trio, first: $a.competency, last: $c.competency}
+  - id: TRIO-NEED
+    title: Тройка дефицитов — стажировка
+    when:
+      - trio: {}
+    then:
+      - need: {kind: format, format: internship}
+  - id: NE-JOIN
+    title: Критический дефицит и дефицит другой группы
+    when:
+      - {as: a, deficit: {severity: critical}}
+      - {as: b, deficit: {competency: {ne: $a.competency}, group: {ne: $a.group}}}
+    then:
+      - fact: {type: pair, a: $a.competency, b: $b.competency}
+  - id: REQ-ANY
+    title: Молодой педагог с методическим дефицитом или цифровым запросом
+    when:
+      - person: {experience_years: {lt: 3}}
+      - any:
+          - deficit: {group: methodical}
+          - request: {group: digital}
+    then:
+      - need: {kind: format, format: self_education}
+  - id: NO-PROGRAM
+    title: Дефицит без программы
+    when:
+      - deficit: {}
+      - not: {need: {kind: program, competency: $deficit.competency}}
+    then:
+      - fact: {type: uncovered, competency: $deficit.competency}
+  - id: PROGRAM
+    title: Методический дефицит — программа
+    when:
+      - deficit: {group: methodical}
+    then:
+      - need: {kind: program, competency: $deficit.competency}
+"""
+
+PROFILE: dict[str, Any] = {
+    "id": "EXT-1",
+    "person": {"role": "teacher", "experience_years": 2},
+    "results": [
+        {"indicator": "methodical.lesson_design.goals", "score": 3, "max": 5},  # 60 %, weight 1
+        {
+            "indicator": "methodical.lesson_design.tasks",
+            "score": 1,
+            "max": 5,
+        },  # 20 %, weight 3 -> 30 %
+        {"competency": "methodical.assessment", "score": 12, "max": 25},  # 48 %
+        {"competency": "digital.distance", "score": 50},  # 50 %: inclusive upper bound
+        {"competency": "normative.fgos", "score": 10},  # critical
+        {"competency": "digital.ai", "score": 80},
+    ],
+    "requests": ["digital.ai"],
+}
+
+
+def external_kb(tmp_path: Path, rules: str = EXTERNAL_RULES) -> Path:
+    root = write_kb(tmp_path / "ext")
+    (root / "rules").mkdir()
+    (root / "rules" / "rules.yaml").write_text(rules, encoding="utf-8")
+    return root
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_external_rule_set_diagnoses_as_the_contract_implies(tmp_path: Path, backend: str) -> None:
+    engine = Engine.from_path(external_kb(tmp_path), backend=backend)
+    result = engine.evaluate(PROFILE)
+    assert [(d.competency, d.severity, d.score_pct, d.rule) for d in result.deficits] == [
+        ("normative.fgos", "critical", 10.0, "CRIT"),
+        ("digital.distance", "high", 50.0, "LOW"),
+        ("methodical.lesson_design", "high", 30.0, "LOW"),
+        ("methodical.assessment", "high", 48.0, "LOW"),
+    ]
+    trios = sorted((f["first"], f["last"]) for f in result.facts if f["type"] == "trio")
+    assert trios == [
+        ("digital.distance", "methodical.lesson_design"),
+        ("digital.distance", "normative.fgos"),
+        ("methodical.assessment", "normative.fgos"),
+    ]
+    assert result.fired.count("THREE") == 1 and sum(t.rule == "THREE" for t in result.trace) == 4
+    pairs = sorted(f["b"] for f in result.facts if f["type"] == "pair")
+    assert pairs == ["digital.distance", "methodical.assessment", "methodical.lesson_design"]
+    # any: fires once per alternative that matches
+    assert sum(t.rule == "REQ-ANY" for t in result.trace) == 2
+    uncovered = sorted(f["competency"] for f in result.facts if f["type"] == "uncovered")
+    assert uncovered == ["digital.distance", "normative.fgos"]
+    needs = [(n.kind, n.competency, n.get("format")) for n in result.needs]
+    assert ("format", None, "internship") in needs and ("format", None, "self_education") in needs
+    assert [t.rule for t in result.trace][:1] == ["CRIT"]  # priority: higher first
+
+
+def test_chaining_custom_fact_and_set_semantics(tmp_path: Path) -> None:
+    result = Engine.from_path(external_kb(tmp_path), backend="python").evaluate(PROFILE)
+    trio_need = [t for t in result.trace if t.rule == "TRIO-NEED"]
+    assert len(trio_need) == 3  # one firing per trio fact ...
+    assert sum(len(t.asserted) for t in trio_need) == 1  # ... one need: facts are a set
+    assert all(m["type"] == "trio" for t in trio_need for m in t.matched)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_firing_limit_names_the_rules(tmp_path: Path, backend: str) -> None:
+    rules = """\
+ruleset: loop
+rules:
+  - id: PAIRS
+    when:
+      - {as: a, result: {}}
+      - {as: b, result: {competency: {ne: $a.competency}}}
+    then:
+      - fact: {type: link, x: $a.competency, y: $b.competency}
+  - id: ECHO
+    when:
+      - link: {}
+    then:
+      - fact: {type: echo, x: $link.y, y: $link.x}
+"""
+    engine = Engine.from_path(external_kb(tmp_path, rules), backend=backend, firing_limit=7)
+    with pytest.raises(FiringLimitError) as err:
+        engine.evaluate(PROFILE)
+    assert "firing limit of 7 exceeded" in str(err.value) and "PAIRS" in err.value.rules
+    # the same engine is still usable afterwards: its session was cleaned up
+    small = {**PROFILE, "results": PROFILE["results"][2:4]}
+    result = engine.evaluate(small)
+    assert sorted((f["type"], f["x"]) for f in result.facts) == [
+        ("echo", "digital.distance"),
+        ("echo", "methodical.assessment"),
+        ("link", "digital.distance"),
+        ("link", "methodical.assessment"),
+    ]
+    assert (
+        result.to_json()
+        == Engine.from_path(engine.kb.root, backend="python").evaluate(small).to_json()
+    )
+
+
+@needs_durable
+def test_backends_agree_on_2000_generated_profiles() -> None:
+    kb = load_kb()
+    durable = Engine(kb, backend="durable")
+    python = Engine(kb, backend="python")
+    mismatches = []
+    for profile in synthetic_profiles(kb, 2000, seed=2026):
+        a, b = durable.evaluate(profile), python.evaluate(profile)
+        if a.to_json() != b.to_json():
+            mismatches.append(profile["id"])
+    assert mismatches == []
+
+
+@needs_durable
+def test_backends_agree_on_the_external_rule_set(tmp_path: Path) -> None:
+    kb = load_kb(external_kb(tmp_path))
+    durable, python = Engine(kb, backend="durable"), Engine(kb, backend="python")
+    for profile in synthetic_profiles(kb, 500, seed=7):
+        assert durable.evaluate(profile).to_json() == python.evaluate(profile).to_json()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_threads_give_the_sequential_results(backend: str) -> None:
+    engine = Engine.from_path(backend=backend)
+    profiles = list(synthetic_profiles(engine.kb, 500, seed=11))
+    expected = [engine.evaluate(p).to_json() for p in profiles]
+    outcomes: dict[int, list[str]] = {}
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            order = profiles if n % 2 == 0 else list(reversed(profiles))
+            got = [engine.evaluate(p).to_json() for p in order]
+            outcomes[n] = got if n % 2 == 0 else list(reversed(got))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert all(outcomes[n] == expected for n in range(8))
+
+
+def test_several_engines_with_different_kbs(tmp_path: Path) -> None:
+    ext = Engine.from_path(external_kb(tmp_path))
+    shipped = Engine.from_path()
+    profile = {
+        "id": "P",
+        "person": {"role": "teacher", "experience_years": 10},
+        "results": [{"competency": "methodical.assessment", "score": 5, "max": 25}],
+    }
+    first = (ext.evaluate(profile).to_json(), shipped.evaluate(profile).to_json())
+    again = (ext.evaluate(profile).to_json(), shipped.evaluate(profile).to_json())
+    assert first == again and first[0] != first[1]
+    assert {r.id for r in ext.rules}.isdisjoint({r.id for r in shipped.rules})
+
+
+def test_output_is_deterministic() -> None:
+    a = Engine.from_path(backend="python")
+    b = Engine.from_path(backend="python")
+    for profile in synthetic_profiles(a.kb, 50, seed=3):
+        assert (
+            a.evaluate(profile).to_json()
+            == b.evaluate(dict(reversed(list(profile.items())))).to_json()
+        )
+
+
+def test_fallback_without_durable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(inference, "_durable_engine", None)
+    monkeypatch.setattr(
+        inference, "_DURABLE_ERROR", "ImportError: undefined symbol: PyEval_CallObject"
+    )
+    monkeypatch.setattr(engine_module, "_warned", False)
+    kb = load_kb(external_kb(tmp_path))
+    with pytest.warns(RuntimeWarning, match="pure-Python backend") as caught:
+        engine = Engine(kb)
+    assert engine.backend == "python" and len(caught) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Engine(kb)  # warned once per process
+    with pytest.raises(EvaluationError, match="durable_rules cannot be imported"):
+        Engine(kb, backend="durable")
+
+
+def test_bad_backend_and_profile_errors(tmp_path: Path) -> None:
+    kb = load_kb(external_kb(tmp_path))
+    with pytest.raises(ValueError, match="unknown backend"):
+        Engine(kb, backend="drools")
+    from deficit_engine import ProfileError
+
+    with pytest.raises(ProfileError) as err:
+        Engine(kb, backend="python").evaluate(
+            {"id": "x", "person": {"role": "teacher", "experience_years": -1}}
+        )
+    assert err.value.issues[0].path == "person.experience_years"
+
+
+# --- the command -------------------------------------------------------------------
+
+
+def test_diagnose_json_and_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    kb = external_kb(tmp_path)
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(PROFILE), encoding="utf-8")
+    assert main(["diagnose", str(path), "--kb", str(kb), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["profile"] == "EXT-1" and data["deficits"][0]["rule"] == "CRIT" and data["trace"]
+    assert main(["diagnose", str(path), "--kb", str(kb), "--explain"]) == 0
+    out = capsys.readouterr().out
+    assert "normative.fgos" in out and "CRIT — Ниже 30 %" in out and "=> deficit(" in out
+
+
+def test_diagnose_bad_profile_exits_2_with_field_paths(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kb = external_kb(tmp_path)
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "id: B\nperson: {role: teacher, experience_years: 2}\nresults:\n"
+        "  - {competency: methodical.assesment, score: 1}\n  - {competency: digital.ai, score: 30, max: 25}\n",
+        encoding="utf-8",
+    )
+    assert main(["diagnose", str(path), "--kb", str(kb)]) == 2
+    err = capsys.readouterr().err
+    assert "results[1]: invalid-value: score 30 is above its max 25" in err
+    assert "Traceback" not in err
+    assert main(["diagnose", str(tmp_path / "missing.yaml"), "--kb", str(kb)]) == 2
+
+
+def test_diagnose_on_a_looping_rule_set_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = """\
+ruleset: loop
+rules:
+  - id: PAIRS
+    when:
+      - {as: a, result: {}}
+      - {as: b, result: {competency: {ne: $a.competency}}}
+    then:
+      - fact: {type: link, x: $a.competency, y: $b.competency}
+"""
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(PROFILE), encoding="utf-8")
+    kb = external_kb(tmp_path, rules)
+    code = main(["diagnose", str(path), "--kb", str(kb), "--backend", "python"])
+    assert code == 0  # 20 links stay under the default limit
+    capsys.readouterr()
