@@ -277,6 +277,7 @@ class DurableMatcher:
         if definitions:
             self.host.register_rulesets(definitions)
         self.stratum = 0
+        self.collisions = 0  # facts re-asserted under a new id after a hash collision
         self.store = FactStore()
         self.ids: dict[str, int] = {}
         self.asserted: list[tuple[str, dict[str, Any]]] = []
@@ -297,13 +298,18 @@ class DurableMatcher:
         self.stratum = stratum
         self.store = store
 
+    @staticmethod
+    def fact_id(seq: int, attempt: int) -> str:
+        """The id durable hashes to identify a fact; a retry after a collision changes it."""
+        return str(seq) if attempt == 0 else f"{seq}~{attempt}"
+
     def add(self, seq: int) -> list[Activation]:
         fact = self.store.facts[seq]
         if fact["type"] not in self.types[self.stratum]:
             return []
         name = self.names[self.stratum]
         for attempt in range(16):
-            fid = str(seq) if attempt == 0 else f"{seq}~{attempt}"
+            fid = self.fact_id(seq, attempt)
             message = {**durable_message(fact, self.kinds), "sid": self.SID, "id": fid}
             self.ids[fid] = seq
             try:
@@ -315,6 +321,7 @@ class DurableMatcher:
             except _durable_engine.MessageObservedException:
                 # a new fact refused as "observed": its id collides (32-bit hash)
                 self.ids.pop(fid)
+                self.collisions += 1
                 continue
             self.asserted.append((name, message))
             break
