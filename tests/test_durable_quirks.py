@@ -6,6 +6,7 @@ compiler.py / inference.py can be revisited.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +40,8 @@ def _host(name: str, definition: dict[str, Any]) -> tuple[Any, list[tuple[str, s
 
 def _assert_all(host: Any, name: str, facts: list[dict[str, Any]]) -> None:
     for i, fact in enumerate(facts):
-        try:
+        with contextlib.suppress(durable_engine.MessageNotHandledException):
             host.assert_fact(name, {"sid": "s", "id": f"f{i}", "type": "d", **fact})
-        except durable_engine.MessageNotHandledException:
-            pass
 
 
 def test_reference_dropped_next_to_a_nested_and() -> None:
