@@ -16,7 +16,14 @@ from typing import Any
 
 from .rules import Cond, NotGroup, Pattern, Ref, Rule
 
-__all__ = ["SENTINEL", "SubRule", "compile_rules", "durable_definition", "durable_message"]
+__all__ = [
+    "CONSTANT",
+    "SENTINEL",
+    "SubRule",
+    "compile_rules",
+    "durable_definition",
+    "durable_message",
+]
 
 
 @dataclass(frozen=True)
@@ -54,19 +61,30 @@ def compile_rules(rules: Sequence[Rule]) -> list[list[SubRule]]:
 # --- durable_rules JSON -------------------------------------------------------
 #
 # durable_rules 2.0.28 mishandles some condition shapes (found by experiment;
-# see tests/test_durable_quirks.py):
-#   * a reference comparison in a pattern that also holds a nested $and is
-#     silently dropped, and a reference inside $or is mis-evaluated;
+# pinned in tests/test_durable_quirks.py):
+#   * its join ("beta") evaluator scans one slot too far after a short-circuit
+#     (reads past the expression array: wrong matches or a crash), and a nested
+#     $and/$or ends the evaluation of its parent, so a reference comparison
+#     placed after one is silently dropped;
 #   * a reference comparison against a missing or null field raises
-#     "error code: 311" from inside assert_fact.
-# So the definition is a *filter that may let too much through*, never too
-# little: every pattern is one flat $and; operators durable cannot do right
-# ($ex/$nex, `in` with references) are left out; facts sent to durable carry
-# every field of their type (missing ones filled with a sentinel of the
-# field's kind). The driver then verifies each activation with the exact
-# semantics (inference.matches), so what fires is exactly what should.
+#     "error code: 311" from inside assert_fact;
+#   * its JSON reader refuses numbers with an exponent but no fraction
+#     ("1e-05", "-1e+300": error 204), which Python writes for very small and
+#     very large floats; the rule parser therefore limits numeric literals to
+#     a range Python writes plainly, and profile numbers are rounded.
+# So each pattern is laid out the one way found correct against brute force:
+# a constant-field leaf, literal leaves, reference leaves, an always-true
+# reference to the constant field of the first pattern (the end sentinel),
+# then nested literal groups ($or, $iany) last. Facts sent to durable carry
+# the constant field and every field of their type (missing ones filled with a
+# sentinel of the field's kind). Shapes durable cannot do right (`exists`,
+# `in` with references) are left out, so the definition is a filter that may
+# let too much through, never too little; the driver verifies each activation
+# with the exact semantics (inference.matches), so what fires is exactly what
+# should.
 
-SENTINEL: dict[str, Any] = {"number": -1.0e300, "string": "\u0000", "boolean": False, "list": []}
+CONSTANT = "__k"  # no rule field can be named like this (fields start with a letter)
+SENTINEL: dict[str, Any] = {"number": -1.0e9, "string": "~absent~", "boolean": False, "list": []}
 
 
 def _alias(i: int) -> str:
@@ -77,6 +95,14 @@ def _operand(value: Any, aliases: dict[str, int]) -> Any:
     if isinstance(value, Ref):
         return {_alias(aliases[value.alias]): value.field}
     return value
+
+
+def _is_join(term: dict[str, Any]) -> bool:
+    """A leaf whose operand is a reference: {f: {"p0": g}} or {"$op": {f: {"p0": g}}}."""
+    ((key, value),) = term.items()
+    if key.startswith("$"):
+        ((_field, value),) = value.items()
+    return isinstance(value, dict)
 
 
 def _terms(cond: Cond, aliases: dict[str, int]) -> list[dict[str, Any]] | None:
@@ -116,19 +142,30 @@ def durable_definition(sub: SubRule) -> dict[str, Any] | None:
     """
     patterns = []
     for i, pat in enumerate(sub.positives):
-        terms: list[dict[str, Any]] = [{"type": pat.type}]
+        literals: list[dict[str, Any]] = [{CONSTANT: 1}, {"type": pat.type}]
+        joins: list[dict[str, Any]] = []
+        groups: list[dict[str, Any]] = []
         for cond in pat.conds:
-            more = _terms(cond, sub.aliases)
-            if more is None:
+            terms = _terms(cond, sub.aliases)
+            if terms is None:
                 return None
-            terms.extend(more)
-        patterns.append({_alias(i): {"$and": terms} if len(terms) > 1 else terms[0]})
+            for term in terms:
+                if "$or" in term or "$iany" in term:
+                    groups.append(term)
+                elif _is_join(term):
+                    joins.append(term)
+                else:
+                    literals.append(term)
+        if joins:
+            joins.append({CONSTANT: {_alias(0): CONSTANT}})
+        patterns.append({_alias(i): {"$and": literals + joins + groups}})
     return {"all": patterns}
 
 
 def durable_message(fact: dict[str, Any], kinds: dict[str, dict[str, str]]) -> dict[str, Any]:
     """The fact as durable sees it: every field of its type present."""
     message = dict(fact)
+    message[CONSTANT] = 1
     for name, kind in kinds.get(fact["type"], {}).items():
         if name not in message:
             message[name] = SENTINEL.get(kind, SENTINEL["string"])

@@ -53,7 +53,7 @@ def base_facts(norm: Normalised, kb: KnowledgeBase) -> list[Fact]:
     pfact: Fact = {
         "type": "person",
         "role": person.role,
-        "experience_years": float(person.experience_years),
+        "experience_years": float(round(person.experience_years, 4)),
         "subjects": list(person.subjects),
     }
     if person.organization is not None:

@@ -19,8 +19,10 @@ durable_rules pitfalls and how they are met (DESIGN.md section 7):
   at a time, and such a fact is simply not needed by this stratum;
 * fact identity is a 32-bit hash of the id: a fresh fact refused as "already
   observed" gets a new id and is asserted again, so no fact is lost;
-* ``delete_state`` can abort the process and sessions are capped: one session
-  id per matcher, reused; each evaluation retracts exactly the facts it asserted;
+* ``delete_state`` on a session where no action ran can abort the process, and
+  sessions are capped: one session id per matcher, reused; a guard rule fires
+  on a guard fact first thing in each evaluation, and ``delete_state`` clears
+  the session at its end (retracting facts one by one was seen to crash);
 * ``pri`` ordering and ``not`` timing: not used; the agenda orders activations
   and negations are checked against the complete, stratified fact set.
 """
@@ -238,10 +240,15 @@ class PythonMatcher:
 _ruleset_names = itertools.count()
 
 
+def _noop(c: Any) -> None:
+    return None
+
+
 class DurableMatcher:
     """durable_rules' Rete network as the matcher, hardened (see the module doc)."""
 
     SID = "1"
+    GUARD = "__alive"
     exact = False  # its activations are verified by the driver (see compiler.py)
 
     def __init__(self, strata: Sequence[Sequence[SubRule]], rules: Sequence[Rule]) -> None:
@@ -273,6 +280,8 @@ class DurableMatcher:
             self.names.append(name)
             self.types.append(frozenset(t for sub in subs for t in sub.types if sub.key in defs))
             if defs:
+                # the guard: an action must have run on a session before delete_state is safe
+                defs[self.GUARD] = {"all": [{"p0": {"type": self.GUARD}}], "run": _noop}
                 definitions[name] = defs
         if definitions:
             self.host.register_rulesets(definitions)
@@ -280,7 +289,7 @@ class DurableMatcher:
         self.collisions = 0  # facts re-asserted under a new id after a hash collision
         self.store = FactStore()
         self.ids: dict[str, int] = {}
-        self.asserted: list[tuple[str, dict[str, Any]]] = []
+        self.live: list[str] = []  # rulesets holding this evaluation's session
 
     def _recorder(self, sub: SubRule) -> Callable[[Any], None]:
         aliases = [f"p{i}" for i in range(len(sub.positives))]
@@ -308,6 +317,9 @@ class DurableMatcher:
         if fact["type"] not in self.types[self.stratum]:
             return []
         name = self.names[self.stratum]
+        if name not in self.live:
+            self.live.append(name)
+            self.host.assert_fact(name, {"type": self.GUARD, "sid": self.SID, "id": self.GUARD})
         for attempt in range(16):
             fid = self.fact_id(seq, attempt)
             message = {**durable_message(fact, self.kinds), "sid": self.SID, "id": fid}
@@ -323,7 +335,6 @@ class DurableMatcher:
                 self.ids.pop(fid)
                 self.collisions += 1
                 continue
-            self.asserted.append((name, message))
             break
         else:
             raise EvaluationError(f"durable_rules refused fact {fact_key(fact)} under 16 ids")
@@ -336,12 +347,12 @@ class DurableMatcher:
         return found
 
     def end(self) -> None:
-        """Retract what this evaluation asserted, leaving the session empty."""
-        asserted, self.asserted = self.asserted, []
+        """Delete the session's state (its guard action has run, so this is safe)."""
+        live, self.live = self.live, []
         self.ids.clear()
-        for name, message in reversed(asserted):
-            self.host.retract_fact(name, message)
         self.pending.clear()
+        for name in live:
+            self.host.delete_state(name, self.SID)
 
 
 # --- the driver ------------------------------------------------------------------

@@ -49,6 +49,9 @@ OPERATORS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "not_in", "between", "con
 
 NUM, STR, LIST = "number", "string", "list"
 
+# Numbers Python writes without an exponent (durable_rules cannot read "1e-05").
+MIN_NUMBER, MAX_NUMBER = 1e-4, 1e15
+
 # Fact types the engine provides (from the profile) and derives (from actions).
 FIELDS: dict[str, dict[str, str]] = {
     "person": {
@@ -278,7 +281,15 @@ class _Parser:
         if isinstance(raw, (bool, str)):
             return raw
         if isinstance(raw, (int, float)):
-            return float(raw)
+            number = float(raw)
+            if number != 0 and not (MIN_NUMBER <= abs(number) < MAX_NUMBER):
+                self.err(
+                    path,
+                    "out-of-range",
+                    f"{raw!r}: numbers in rules are 0 or between "
+                    f"{MIN_NUMBER:g} and {MAX_NUMBER:g} in size",
+                )
+            return number
         if isinstance(raw, list):
             return [self.value(item, (*path, i)) for i, item in enumerate(raw)]
         if raw is None:
