@@ -8,17 +8,21 @@ to stderr, one line each, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from .engine import BACKENDS, Engine
 from .errors import DeficitEngineError, EvaluationError, KnowledgeBaseError, SourceError
+from .export import FORMATS, render
 from .loader import check_kb
 from .models import Result
 from .profile import read_profile_file
-from .schema import json_schema
+from .schema import Profile, json_schema
 
 __all__ = ["main"]
 
@@ -80,19 +84,22 @@ class _Finding(Exception):
     pass
 
 
-def _evaluate(args: argparse.Namespace) -> tuple[Engine, Result]:
-    engine = _engine(args)
+def _profile(args: argparse.Namespace, engine: Engine) -> Profile:
     path = Path(args.profile)
     if not path.is_file():
         raise _Usage(f"{args.profile}: no such file")
     data = read_profile_file(path)
     try:
-        profile = engine.parse(data, source=str(path))
+        return engine.parse(data, source=str(path))
     except SourceError as exc:
         for line in exc.lines():
             print(line, file=sys.stderr)
         raise SystemExit(EXIT_USAGE) from None
-    return engine, engine.evaluate(profile)
+
+
+def _evaluate(args: argparse.Namespace) -> tuple[Engine, Result]:
+    engine = _engine(args)
+    return engine, engine.evaluate(_profile(args, engine))
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
@@ -169,6 +176,50 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _write_whole(name: str, text: str) -> None:
+    """Write ``text`` to ``name`` whole or not at all (a temp file, then os.replace)."""
+    target = Path(name)
+    if target.is_dir():
+        raise _Usage(f"-o {name}: is a directory")
+    folder = target.parent
+    try:
+        mode = target.stat().st_mode & 0o777 if target.exists() else None
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise _Usage(f"-o {name}: cannot write: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        if mode is None:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise _Usage(f"-o {name}: cannot write: {exc.strerror or exc}") from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def cmd_route(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    profile = _profile(args, engine)
+    result = engine.evaluate(profile)
+    text = render(args.format, engine.kb, profile, result)
+    if args.output:
+        _write_whole(args.output, text)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="deficit-engine", description="Professional deficits of teachers -> ИОМ")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -192,6 +243,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="inference backend (default: durable where it imports)",
     )
     diagnose.set_defaults(func=cmd_diagnose)
+
+    route = sub.add_parser(
+        "route", help="recommend programmes, mentors and formats; build and render the ИОМ"
+    )
+    route.add_argument("profile", help="a profile file (YAML or JSON)")
+    route.add_argument("--kb", help="knowledge base folder (default: the shipped one)")
+    route.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="md",
+        help="json: the whole Result with the trace; md/html: the ИОМ document; "
+        "mermaid/dot: the route graph (default: md)",
+    )
+    route.add_argument("-o", "--output", metavar="FILE", help="write to FILE (whole or not at all)")
+    route.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=None,
+        help="inference backend (default: durable where it imports)",
+    )
+    route.set_defaults(func=cmd_route)
 
     schema = sub.add_parser("schema", help="print the JSON Schema of a profile or of the KB files")
     schema.add_argument("kind", choices=["profile", "kb"])

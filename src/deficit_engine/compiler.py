@@ -37,10 +37,7 @@ class SubRule:
     n_outer: int  # how many of the positives are outside any:
     negatives: tuple[Pattern, ...]
     aliases: dict[str, int]  # rule alias -> index in positives
-
-    @property
-    def types(self) -> frozenset[str]:
-        return frozenset(p.type for p in self.positives)
+    types: frozenset[str]  # fact types of the positive patterns
 
 
 def compile_rules(rules: Sequence[Rule]) -> list[list[SubRule]]:
@@ -53,7 +50,16 @@ def compile_rules(rules: Sequence[Rule]) -> list[list[SubRule]]:
             key = f"r{rule.order}" + "".join(f".{i}" for i in alt)
             aliases = {p.alias: i for i, p in enumerate(positives)}
             strata.setdefault(rule.stratum, []).append(
-                SubRule(key, rule, alt, positives, n_outer, negatives, aliases)
+                SubRule(
+                    key,
+                    rule,
+                    alt,
+                    positives,
+                    n_outer,
+                    negatives,
+                    aliases,
+                    frozenset(p.type for p in positives),
+                )
             )
     return [strata[k] for k in sorted(strata)]
 

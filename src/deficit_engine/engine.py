@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import copy
+import gc
+import multiprocessing
+import os
+import pickle
 import threading
 import warnings
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from .compiler import compile_rules
+from .errors import EvaluationError, SourceError
 from .inference import (
     DEFAULT_FIRING_LIMIT,
     DurableMatcher,
     FactStore,
+    FastMatcher,
     PythonMatcher,
     durable_available,
     durable_import_error,
@@ -21,12 +30,13 @@ from .inference import (
 from .loader import KnowledgeBase, load_kb
 from .models import Deficit, Fact, Need, Result, TraceEntry, fact_sort_key
 from .profile import Normalised, normalise, parse_profile
+from .route import plan
 from .rules import NEED_KINDS, SEVERITIES
 from .schema import Profile
 
 __all__ = ["BACKENDS", "Engine"]
 
-BACKENDS = ("durable", "python")
+BACKENDS = ("durable", "python", "fast")
 
 _warned = False
 
@@ -126,6 +136,8 @@ class Engine:
         self.strata = compile_rules(kb.rules)
         self._lock = threading.Lock()
         self._durable = DurableMatcher(self.strata, kb.rules) if backend == "durable" else None
+        # compiled once; each evaluation works on a shallow copy with its own memories
+        self._fast = FastMatcher(self.strata) if backend == "fast" else None
 
     @classmethod
     def from_path(
@@ -146,7 +158,12 @@ class Engine:
         return parse_profile(profile, self.kb, source)
 
     def evaluate(self, profile: Mapping[str, Any] | Profile) -> Result:
-        """Diagnose one profile: deficits, needs, custom facts and the trace."""
+        """Diagnose one profile and plan its route.
+
+        The Result holds deficits, needs, custom facts, the trace, and the
+        resolver's recommendations and unmet needs with the scheduled route
+        (see :func:`deficit_engine.route.plan`).
+        """
         prof = self.parse(profile)
         norm = normalise(prof, self.kb)
         facts = base_facts(norm, self.kb)
@@ -155,10 +172,29 @@ class Engine:
             with self._lock:
                 store, trace = run(self.strata, facts, self._durable, enrich, self.firing_limit)
         else:
-            store, trace = run(
-                self.strata, facts, PythonMatcher(self.strata), enrich, self.firing_limit
-            )
-        return self._result(prof, store, trace)
+            matcher = copy.copy(self._fast) if self._fast else PythonMatcher(self.strata)
+            store, trace = run(self.strata, facts, matcher, enrich, self.firing_limit)
+        return plan(self.kb, prof, self._result(prof, store, trace))
+
+    def evaluate_many(
+        self,
+        profiles: Iterable[Mapping[str, Any] | Profile],
+        workers: int | None = None,
+        *,
+        backend: str = "fast",
+        chunk_size: int = 64,
+    ) -> Iterator[Result]:
+        """Evaluate a cohort, yielding Results in input order.
+
+        ``profiles`` may be any iterable, a generator too large for memory
+        included: at most a few chunks per worker are in flight at once.
+        ``workers`` processes (default: one per core; 1 evaluates in this
+        process) each run their own engine on the same KB with ``backend``
+        (default ``"fast"``, the compiled matcher, whose Results equal the
+        durable backend's). A profile that fails validation yields a Result
+        whose ``errors`` name its problems, and the run goes on.
+        """
+        return evaluate_many(self, profiles, workers, backend=backend, chunk_size=chunk_size)
 
     def _enricher(self, norm: Normalised) -> Any:
         onto = self.kb.ontology
@@ -235,3 +271,111 @@ class Engine:
         )
         custom.sort(key=fact_sort_key)
         return Result(profile.id, tuple(deficits), tuple(needs), tuple(custom), tuple(trace))
+
+
+# --- cohorts -------------------------------------------------------------------------
+
+ProfileInput = Mapping[str, Any] | Profile
+
+
+def _profile_label(profile: Any, index: int) -> str:
+    if isinstance(profile, Profile):
+        return profile.id
+    if isinstance(profile, Mapping) and isinstance(profile.get("id"), str) and profile["id"]:
+        return str(profile["id"])
+    return f"#{index}"
+
+
+def _evaluate_safely(engine: Engine, profile: Any, index: int) -> Result:
+    """A Result, or an error Result naming the reasons: a batch never stops on one profile."""
+    try:
+        return engine.evaluate(profile)
+    except SourceError as exc:
+        return Result.failed(_profile_label(profile, index), exc.lines())
+    except EvaluationError as exc:
+        return Result.failed(_profile_label(profile, index), [f"evaluation: {exc}"])
+
+
+_worker_engine: Engine | None = None
+
+
+def _worker_start(root: str, backend: str, firing_limit: int) -> None:
+    global _worker_engine
+    _worker_engine = Engine.from_path(root, backend=backend, firing_limit=firing_limit)
+
+
+def _worker_chunk(start: int, chunk: list[Any]) -> bytes:
+    assert _worker_engine is not None, "worker not initialised"
+    results = [_evaluate_safely(_worker_engine, p, start + i) for i, p in enumerate(chunk)]
+    return pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _unpickle(blob: bytes) -> list[Result]:
+    """Unpickle a chunk with the cyclic GC paused: a Result is thousands of small
+    containers, and collections triggered while they are rebuilt cost 5x the work."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        results: list[Result] = pickle.loads(blob)
+    finally:
+        if enabled:
+            gc.enable()
+    return results
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterator[tuple[int, list[Any]]]:
+    chunk: list[Any] = []
+    start = 0
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield start, chunk
+            start += size
+            chunk = []
+    if chunk:
+        yield start, chunk
+
+
+def evaluate_many(
+    engine: Engine,
+    profiles: Iterable[ProfileInput],
+    workers: int | None = None,
+    *,
+    backend: str = "fast",
+    chunk_size: int = 64,
+    window: int | None = None,
+) -> Iterator[Result]:
+    """Evaluate a cohort; see :meth:`Engine.evaluate_many`."""
+    if workers is None:
+        workers = os.cpu_count() or 1
+    if workers < 1:
+        raise ValueError("workers must be at least 1")
+    if chunk_size < 1:
+        raise ValueError("chunk_size must be at least 1")
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}: expected one of {', '.join(BACKENDS)}")
+    if workers == 1:
+        local = (
+            engine
+            if engine.backend == backend
+            else Engine(engine.kb, backend=backend, firing_limit=engine.firing_limit)
+        )
+        for index, profile in enumerate(profiles):
+            yield _evaluate_safely(local, profile, index)
+        return
+    in_flight = window if window is not None else 4 * workers
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    context = multiprocessing.get_context(method)
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=_worker_start,
+        initargs=(str(engine.kb.root), backend, engine.firing_limit),
+    ) as pool:
+        pending: deque[Future[bytes]] = deque()
+        for start, chunk in _chunks(profiles, chunk_size):
+            pending.append(pool.submit(_worker_chunk, start, chunk))
+            if len(pending) >= in_flight:
+                yield from _unpickle(pending.popleft().result())
+        while pending:
+            yield from _unpickle(pending.popleft().result())

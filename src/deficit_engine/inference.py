@@ -34,6 +34,7 @@ import itertools
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .compiler import SubRule, durable_definition, durable_message
@@ -45,6 +46,7 @@ __all__ = [
     "DEFAULT_FIRING_LIMIT",
     "DurableMatcher",
     "FactStore",
+    "FastMatcher",
     "PythonMatcher",
     "durable_available",
     "durable_import_error",
@@ -75,8 +77,15 @@ Activation = tuple[SubRule, tuple[int, ...]]
 _MISSING = object()
 
 
-def fact_key(fact: Fact) -> str:
-    return json.dumps(fact, sort_keys=True, ensure_ascii=False)
+def _frozen(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    return (type(value) is bool, value)  # True and 1.0 are different values in a fact
+
+
+def fact_key(fact: Fact) -> tuple[Any, ...]:
+    """Identity of a fact: its type and fields (facts are a set)."""
+    return tuple(sorted((k, _frozen(v)) for k, v in fact.items()))
 
 
 class FactStore:
@@ -84,7 +93,7 @@ class FactStore:
 
     def __init__(self) -> None:
         self.facts: list[Fact] = []
-        self.keys: dict[str, int] = {}
+        self.keys: dict[tuple[Any, ...], int] = {}
         self.by_type: dict[str, list[int]] = {}
 
     def add(self, fact: Fact) -> int | None:
@@ -237,6 +246,223 @@ class PythonMatcher:
         self.local = {}
 
 
+# --- the fast matcher: rules compiled to closures, alpha memories ---------------
+
+Pred = Callable[[Fact, Sequence[Fact]], bool]
+
+
+def _is_literal(value: Any) -> bool:
+    return not isinstance(value, Ref) and not (
+        isinstance(value, list) and any(isinstance(v, Ref) for v in value)
+    )
+
+
+def _compile_cond(cond: Cond, aliases: dict[str, int]) -> Pred:
+    """A closure with exactly the semantics of :func:`holds` (shapes that are common get
+    a specialised body; the rest call :func:`holds`)."""
+    name, op, value = cond.field, cond.op, cond.value
+    missing = _MISSING
+    if op == "eq" and _is_literal(value):
+
+        def eq_lit(f: Fact, b: Sequence[Fact]) -> bool:
+            return bool(f.get(name, missing) == value)
+
+        return eq_lit
+    if op == "ne" and _is_literal(value):
+
+        def ne_lit(f: Fact, b: Sequence[Fact]) -> bool:
+            return name in f and bool(f[name] != value)
+
+        return ne_lit
+    if op in ("lt", "le", "gt", "ge") and isinstance(value, float):
+        compare = {"lt": float.__gt__, "le": float.__ge__, "gt": float.__lt__, "ge": float.__le__}[
+            op
+        ]
+
+        def cmp_num(f: Fact, b: Sequence[Fact]) -> bool:
+            x = f.get(name, missing)
+            return type(x) in (float, int) and bool(compare(value, float(x)))
+
+        return cmp_num
+    if op in ("eq", "ne") and isinstance(value, Ref):
+        index, other = aliases[value.alias], value.field
+        equal = op == "eq"
+
+        def cmp_ref(f: Fact, b: Sequence[Fact]) -> bool:
+            x = f.get(name, missing)
+            y = b[index].get(other, missing)
+            if x is missing or y is missing:
+                return False
+            return bool(x == y) if equal else bool(x != y)
+
+        return cmp_ref
+
+    if op in ("in", "not_in") and _is_literal(value):
+        items = tuple(value)
+        inside = op == "in"
+
+        def member(f: Fact, b: Sequence[Fact]) -> bool:
+            x = f.get(name, missing)
+            if x is missing:
+                return False
+            return any(x == item for item in items) is inside
+
+        return member
+    if op == "between" and _is_literal(value) and all(isinstance(v, float) for v in value):
+        lo, hi = value
+
+        def between(f: Fact, b: Sequence[Fact]) -> bool:
+            x = f.get(name, missing)
+            return type(x) in (float, int) and lo <= x <= hi
+
+        return between
+    if op == "exists":
+        present = bool(value)
+
+        def exists(f: Fact, b: Sequence[Fact]) -> bool:
+            return (name in f) is present
+
+        return exists
+
+    def general(f: Fact, b: Sequence[Fact]) -> bool:
+        return holds(cond, f, b, aliases)
+
+    return general
+
+
+def _always(f: Fact, b: Sequence[Fact]) -> bool:
+    return True
+
+
+def _all_of(preds: Sequence[Pred]) -> Pred | None:
+    """One closure for a conjunction (None when there is nothing to test)."""
+    if not preds:
+        return None
+    if len(preds) == 1:
+        return preds[0]
+    if len(preds) == 2:
+        first, second = preds
+
+        def both(f: Fact, b: Sequence[Fact]) -> bool:
+            return first(f, b) and second(f, b)
+
+        return both
+    chain = tuple(preds)
+
+    def every(f: Fact, b: Sequence[Fact]) -> bool:
+        return all(test(f, b) for test in chain)
+
+    return every
+
+
+@dataclass(frozen=True)
+class _PatternPlan:
+    sub: int  # index of the sub-rule in its stratum
+    pos: int
+    alpha: Pred | None  # conditions on the fact alone
+    beta: Pred | None  # conditions that read earlier patterns
+
+
+class FastMatcher:
+    """The reference semantics, compiled: per-pattern closures, alpha memories, and
+    joins over the facts that already passed each pattern's own conditions."""
+
+    exact = True
+
+    def __init__(self, strata: Sequence[Sequence[SubRule]]) -> None:
+        self.strata = strata
+        self.plans: list[list[list[_PatternPlan]]] = []
+        self.by_type: list[dict[str, list[_PatternPlan]]] = []
+        for subs in strata:
+            plans: list[list[_PatternPlan]] = []
+            by_type: dict[str, list[_PatternPlan]] = {}
+            for i, sub in enumerate(subs):
+                row = []
+                for pos, pat in enumerate(sub.positives):
+                    conds = [(c, _compile_cond(c, sub.aliases)) for c in pat.conds]
+                    alpha = _all_of([f for c, f in conds if _is_literal(c.value)])
+                    beta = _all_of([f for c, f in conds if not _is_literal(c.value)])
+                    plan = _PatternPlan(i, pos, alpha, beta)
+                    row.append(plan)
+                    by_type.setdefault(pat.type, []).append(plan)
+                plans.append(row)
+            self.plans.append(plans)
+            self.by_type.append(by_type)
+        self.negatives: dict[str, tuple[tuple[str, Pred], ...]] = {
+            sub.key: tuple(
+                (pat.type, _all_of([_compile_cond(c, sub.aliases) for c in pat.conds]) or _always)
+                for pat in sub.negatives
+            )
+            for subs in strata
+            for sub in subs
+            if sub.negatives
+        }
+        self.subs: Sequence[SubRule] = ()
+        self.current: list[list[_PatternPlan]] = []
+        self.types: dict[str, list[_PatternPlan]] = {}
+        self.memory: list[list[list[int]]] = []
+        self.store = FactStore()
+
+    def begin(self, stratum: int, store: FactStore) -> None:
+        self.subs = self.strata[stratum]
+        self.current = self.plans[stratum]
+        self.types = self.by_type[stratum]
+        self.memory = [[[] for _ in row] for row in self.current]
+        self.store = store
+
+    def add(self, seq: int) -> list[Activation]:
+        plans = self.types.get(self.store.facts[seq]["type"])
+        if not plans:
+            return []
+        fact = self.store.facts[seq]
+        hits = [p for p in plans if p.alpha is None or p.alpha(fact, ())]
+        for plan in hits:
+            self.memory[plan.sub][plan.pos].append(seq)
+        out: list[Activation] = []
+        for plan in hits:
+            self._join(plan.sub, plan.pos, seq, out)
+        return out
+
+    def _join(self, sub_index: int, pos: int, new: int, out: list[Activation]) -> None:
+        sub = self.subs[sub_index]
+        row = self.current[sub_index]
+        memory = self.memory[sub_index]
+        facts = self.store.facts
+        n = len(row)
+        seqs: list[int] = []
+        bound: list[Fact] = []
+
+        def step(i: int) -> None:
+            if i == n:
+                out.append((sub, tuple(seqs)))
+                return
+            beta = row[i].beta
+            for seq in (new,) if i == pos else memory[i]:
+                if (i != pos and seq == new) or seq in seqs:
+                    continue
+                fact = facts[seq]
+                if beta is None or beta(fact, bound):
+                    seqs.append(seq)
+                    bound.append(fact)
+                    step(i + 1)
+                    seqs.pop()
+                    bound.pop()
+
+        step(0)
+
+    def blocked(self, sub: SubRule, binding: Sequence[Fact], store: FactStore) -> bool:
+        """:func:`negation_blocks` with compiled conditions."""
+        facts = store.facts
+        for ftype, test in self.negatives[sub.key]:
+            for seq in store.of_type(ftype):
+                if test(facts[seq], binding):
+                    return True
+        return False
+
+    def end(self) -> None:
+        self.memory = []
+
+
 _ruleset_names = itertools.count()
 
 
@@ -337,7 +563,7 @@ class DurableMatcher:
                 continue
             break
         else:
-            raise EvaluationError(f"durable_rules refused fact {fact_key(fact)} under 16 ids")
+            raise EvaluationError(f"durable_rules refused fact {json.dumps(fact)} under 16 ids")
         if self.errors:
             error = self.errors[0]
             self.errors.clear()
@@ -405,7 +631,7 @@ def _push(agenda: list[_Item], acts: Iterable[Activation], counter: Iterator[int
 def run(
     strata: Sequence[Sequence[SubRule]],
     base: Iterable[Fact],
-    matcher: PythonMatcher | DurableMatcher,
+    matcher: PythonMatcher | FastMatcher | DurableMatcher,
     enrich: Callable[[Fact], Fact],
     limit: int = DEFAULT_FIRING_LIMIT,
 ) -> tuple[FactStore, list[TraceEntry]]:
@@ -433,7 +659,11 @@ def run(
                 binding = [store.facts[s] for s in seqs]
                 if not matcher.exact and not _verified(sub, binding):
                     continue
-                if sub.negatives and negation_blocks(sub, binding, store):
+                if sub.negatives and (
+                    matcher.blocked(sub, binding, store)
+                    if isinstance(matcher, FastMatcher)
+                    else negation_blocks(sub, binding, store)
+                ):
                     continue
                 done.add(key)
                 new: list[Fact] = []

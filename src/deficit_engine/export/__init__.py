@@ -1,0 +1,53 @@
+"""Renderers of a Result: JSON, the ИОМ document (Markdown, HTML), the graph (Mermaid, DOT).
+
+Every renderer is deterministic: the same Result gives byte-identical text.
+"""
+
+from __future__ import annotations
+
+from ..loader import KnowledgeBase
+from ..models import Result
+from ..schema import Profile
+from .document import COLUMNS, Document, build_document
+from .dot import render_dot, route_dot
+from .html import render_html
+from .markdown import render_markdown
+from .mermaid import render_mermaid, route_mermaid
+
+__all__ = [
+    "COLUMNS",
+    "FORMATS",
+    "Document",
+    "build_document",
+    "render",
+    "render_dot",
+    "render_html",
+    "render_json",
+    "render_markdown",
+    "render_mermaid",
+    "route_dot",
+    "route_mermaid",
+]
+
+#: The formats :func:`render` knows, as ``deficit-engine route --format`` names them.
+FORMATS = ("json", "md", "html", "mermaid", "dot")
+
+
+def render_json(result: Result) -> str:
+    """The whole Result, trace included, as indented JSON (a trailing newline)."""
+    return result.to_json(trace=True) + "\n"
+
+
+def render(fmt: str, kb: KnowledgeBase, profile: Profile, result: Result) -> str:
+    """Render ``result`` (for ``profile``, evaluated on ``kb``) in format ``fmt``."""
+    if fmt == "json":
+        return render_json(result)
+    if fmt == "md":
+        return render_markdown(kb, profile, result)
+    if fmt == "html":
+        return render_html(kb, profile, result)
+    if fmt == "mermaid":
+        return render_mermaid(result)
+    if fmt == "dot":
+        return render_dot(result)
+    raise ValueError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")

@@ -1,0 +1,123 @@
+"""The ИОМ document as Markdown (GitHub-flavoured tables)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..loader import KnowledgeBase
+from ..models import Result
+from ..schema import Profile
+from .document import BLANK, COLUMNS, Document, build_document, months_label
+
+__all__ = ["render_markdown"]
+
+
+def _cell(value: str | Sequence[str]) -> str:
+    parts = [value] if isinstance(value, str) else list(value)
+    text = "<br>".join(" ".join(p.split()) for p in parts if p)
+    return text.replace("|", "\\|") or " "
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str | Sequence[str]]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out.extend("| " + " | ".join(_cell(c) for c in row) + " |" for row in rows)
+    return out
+
+
+def document_markdown(doc: Document) -> str:
+    out: list[str] = [f"# {doc.title}", ""]
+    out += _table(["Сведения", ""], doc.header)
+    out += ["", "## 1. Результаты диагностики", ""]
+    if doc.summary:
+        out += _table(
+            ["Группа компетенций / компетенция", "Результат", "Уровень", "Дефицит"],
+            [
+                [f"**{n}**", f"**{p}**", f"**{lv}**", d] if g else [n, p, lv, d]
+                for n, p, lv, d, g in doc.summary
+            ],
+        )
+    else:
+        out.append("Результатов диагностики нет.")
+    if doc.requests:
+        out += ["", "Запросы педагога: " + "; ".join(doc.requests) + "."]
+    out += [f"\n{note}" for note in doc.notes]
+    out += ["", "## 2. Индивидуальный образовательный маршрут", ""]
+    rows: list[list[str | Sequence[str]]] = []
+    for row in doc.rows:
+        for i, s in enumerate(row.steps or [None]):
+            first = i == 0
+            head: list[str | Sequence[str]] = (
+                [row.topic, row.tasks, row.content] if first else ["", "", ""]
+            )
+            if s is None:
+                rows.append([*head, "—", "—", "—", "—", "—", "—"])
+            else:
+                rows.append(
+                    [
+                        *head,
+                        [f"[{s.step}] {s.forms[0]}", *s.forms[1:]],
+                        s.education,
+                        s.period,
+                        s.responsible,
+                        s.result,
+                        s.report,
+                    ]
+                )
+    if doc.overflow:
+        out += [f"> **Внимание.** {doc.overflow}", ""]
+    for c in doc.conflicts:
+        out += [f"> Порядок: {c}", ""]
+    if rows:
+        out += _table(COLUMNS, rows)
+    else:
+        out.append("Маршрут не содержит шагов.")
+    out += ["", "## 3. Календарный план", ""]
+    if doc.schedule:
+        out += _table(
+            ["Шаг", "Содержание", "Этап", "Компетенции", "Сроки", "Часы", "После шагов"],
+            [
+                [
+                    s["id"],
+                    f"{s['title']} ({s['ref']})" if s["ref"] else s["title"],
+                    s["phase"],
+                    ", ".join(s["competencies"]) or "—",
+                    s["period"],
+                    s["hours"],
+                    s["after"],
+                ]
+                for s in doc.schedule
+            ],
+        )
+        if doc.period[0]:
+            out += ["", f"Период маршрута: {months_label(*doc.period)}."]
+    else:
+        out.append("Шагов нет.")
+    out += ["", "## 4. Неудовлетворённые потребности", ""]
+    if doc.unmet:
+        out += _table(["Вид", "Компетенция", "Условия", "Правило", "Причина"], doc.unmet)
+    else:
+        out.append("Все потребности обеспечены каталогами.")
+    out += ["", "## 5. Обоснование выбора", ""]
+    if doc.reasons:
+        out += _table(["Рекомендация", "Правило", "Обоснование"], doc.reasons)
+    else:
+        out.append("Рекомендаций нет.")
+    out += ["", "## 6. Повторная диагностика", ""]
+    redo = [[name, before, "", ""] for name, before in doc.rediagnosis] or [
+        ["", "", "", ""] for _ in range(3)
+    ]
+    out += _table(["Компетенция", "Результат до", "Результат после", "Вывод"], redo)
+    out += [
+        "",
+        "## 7. Подписи",
+        "",
+        *(f"{who}: {BLANK} / {BLANK}  " for who in doc.signatures),
+        "Дата: «____» ____________ 20___ г.",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def render_markdown(kb: KnowledgeBase, profile: Profile, result: Result) -> str:
+    """The printable ИОМ document in Markdown."""
+    return document_markdown(build_document(kb, profile, result))
