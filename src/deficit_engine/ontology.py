@@ -61,6 +61,7 @@ class Ontology:
                 if req in self.competencies:
                     graph.add_edge(req, comp.id)
         self.graph = graph
+        self._ancestors: dict[str, frozenset[str]] = {}  # filled lazily; the graph never changes
         self._order = {c: i for i, c in enumerate(self._topological_order())}
 
     # --- lookups -----------------------------------------------------------
@@ -74,7 +75,9 @@ class Ontology:
     def prerequisites(self, competency_id: str, transitive: bool = True) -> set[str]:
         """Competencies that must come before ``competency_id``."""
         if transitive:
-            return set(nx.ancestors(self.graph, competency_id))
+            if competency_id not in self._ancestors:
+                self._ancestors[competency_id] = frozenset(nx.ancestors(self.graph, competency_id))
+            return set(self._ancestors[competency_id])
         return set(self.graph.predecessors(competency_id))
 
     def dependents(self, competency_id: str, transitive: bool = True) -> set[str]:
