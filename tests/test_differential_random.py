@@ -199,9 +199,9 @@ def test_random_rule_sets_agree(tmp_path: Path, seed: int) -> None:
     (root / "rules" / "r.yaml").write_text(random_rules(rnd), encoding="utf-8")
     kb = load_kb(root)
     durable, python = Engine(kb, backend="durable"), Engine(kb, backend="python")
+    fast = Engine(kb, backend="fast")
     for n in range(25):
         profile = random_profile(rnd, n)
-        assert durable.evaluate(profile).to_json() == python.evaluate(profile).to_json(), (
-            seed,
-            profile,
-        )
+        expected = python.evaluate(profile).to_json()
+        assert durable.evaluate(profile).to_json() == expected, (seed, profile)
+        assert fast.evaluate(profile).to_json() == expected, (seed, profile)

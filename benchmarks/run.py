@@ -1,0 +1,269 @@
+"""Benchmarks: load+compile, evaluate latency per backend, cohort throughput, memory.
+
+Prints a table and a JSON document (``--json FILE`` also writes it). Ratios are
+measured in the same run against a hand-written plain-Python baseline that
+applies the same threshold rules, so they hold on a noisy shared machine where
+absolute times do not.
+
+    python benchmarks/run.py                      # the full run (minutes)
+    python benchmarks/run.py --quick              # a smoke run (seconds)
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from deficit_engine import Engine, synthetic_profiles
+from deficit_engine.engine import base_facts
+from deficit_engine.inference import FastMatcher, PythonMatcher, durable_available, run
+from deficit_engine.profile import normalise
+
+
+def rss_mb() -> float:
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+# --- the plain-Python baseline ------------------------------------------------------
+
+BANDS = ((30.0, "critical"), (50.0, "high"), (75.0, "moderate"))
+FORMAL = ("critical", "high")
+
+
+def baseline_diagnose(
+    competency_pct: dict[str, float],
+) -> tuple[list[tuple[str, str]], list[tuple[str, ...]]]:
+    """The shipped threshold rules written by hand: level bands to severities
+    (DEF-LEVEL-*), severities to needs (EDU-SEVERE-*, EDU-MODERATE-*), and a
+    re-diagnosis after each serious deficit (FU-REDIAGNOSIS-DEFICIT)."""
+    deficits = []
+    needs = []
+    for comp, pct in competency_pct.items():
+        for bound, severity in BANDS:
+            if pct < bound:
+                deficits.append((comp, severity))
+                if severity in FORMAL:
+                    needs.append(("program", comp))
+                    needs.append(("format", comp, "internship"))
+                else:
+                    needs.append(("format", comp, "master_class"))
+                    needs.append(("format", comp, "horizontal_learning"))
+                needs.append(("format", comp, "rediagnosis"))
+                break
+    return deficits, needs
+
+
+# --- measurements --------------------------------------------------------------------
+
+
+def measure_load(backends: list[str], repeats: int) -> dict[str, float]:
+    out = {}
+    for backend in backends:
+        times = [timed(lambda b=backend: Engine.from_path(backend=b)) for _ in range(repeats)]
+        out[backend] = statistics.median(times) * 1000
+    return out
+
+
+def measure_latency(
+    engines: dict[str, Engine], profiles: list[dict[str, Any]]
+) -> dict[str, dict[str, float]]:
+    out = {}
+    for name, engine in engines.items():
+        for p in profiles[:50]:  # warm up
+            engine.evaluate(p)
+        samples = []
+        for p in profiles:
+            start = time.perf_counter()
+            engine.evaluate(p)
+            samples.append((time.perf_counter() - start) * 1000)
+        out[name] = {
+            "p50_ms": percentile(samples, 50),
+            "p99_ms": percentile(samples, 99),
+            "mean_ms": statistics.fmean(samples),
+        }
+    return out
+
+
+def measure_diagnose(
+    engines: dict[str, Engine], profiles: list[dict[str, Any]]
+) -> dict[str, float]:
+    """Mean ms per profile of the diagnose stage (normalised scores -> deficits and needs)."""
+    engine = next(iter(engines.values()))
+    kb = engine.kb
+    prepared = []
+    for p in profiles:
+        norm = normalise(engine.parse(p), kb)
+        prepared.append((norm, base_facts(norm, kb), engine._enricher(norm)))
+    out: dict[str, float] = {}
+    n = len(prepared)
+    out["baseline"] = (
+        timed(lambda: [baseline_diagnose(norm.competency_pct) for norm, _f, _e in prepared])
+        / n
+        * 1000
+    )
+    strata = engine.strata
+    fast = FastMatcher(strata)
+    import copy
+
+    out["fast"] = (
+        timed(lambda: [run(strata, f, copy.copy(fast), e) for _n, f, e in prepared]) / n * 1000
+    )
+    out["python"] = (
+        timed(lambda: [run(strata, f, PythonMatcher(strata), e) for _n, f, e in prepared])
+        / n
+        * 1000
+    )
+    if "durable" in engines:
+        matcher = engines["durable"]._durable
+        assert matcher is not None
+        out["durable"] = (
+            timed(lambda: [run(strata, f, matcher, e) for _n, f, e in prepared]) / n * 1000
+        )
+    return out
+
+
+def measure_throughput(
+    engine: Engine, count: int, seed: int, workers_list: list[int]
+) -> dict[str, float]:
+    out = {}
+    for workers in workers_list:
+        profiles = synthetic_profiles(
+            engine.kb, count, seed=seed
+        )  # a generator: never all in memory
+        start = time.perf_counter()
+        done = sum(1 for _ in engine.evaluate_many(profiles, workers=workers))
+        elapsed = time.perf_counter() - start
+        out[f"workers_{workers}"] = done / elapsed
+    return out
+
+
+def measure_rss(backend: str, count: int, seed: int) -> dict[str, float]:
+    engine = Engine.from_path(backend=backend)
+    profiles = synthetic_profiles(engine.kb, count, seed=seed)
+    warm = 2_000 if count > 10_000 else count // 10
+    before = None
+    for i, profile in enumerate(profiles):
+        engine.evaluate(profile)
+        if i + 1 == warm:
+            gc.collect()
+            before = rss_mb()
+    gc.collect()
+    after = rss_mb()
+    assert before is not None
+    return {
+        "evaluations": count,
+        "rss_before_mb": before,
+        "rss_after_mb": after,
+        "growth_mb": after - before,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--latency-profiles", type=int, default=2_000)
+    parser.add_argument("--cohort", type=int, default=20_000, help="profiles per throughput run")
+    parser.add_argument("--rss-evaluations", type=int, default=200_000)
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument("--json", help="also write the JSON figures to this file")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.latency_profiles, args.cohort, args.rss_evaluations = 200, 1_000, 2_000
+
+    backends = ["durable", "python", "fast"] if durable_available() else ["python", "fast"]
+    figures: dict[str, Any] = {
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+        },
+        "seed": args.seed,
+    }
+    figures["load_compile_ms"] = measure_load(backends, 5)
+    engines = {b: Engine.from_path(backend=b) for b in backends}
+    profiles = list(synthetic_profiles(engines["fast"].kb, args.latency_profiles, seed=args.seed))
+    figures["evaluate_latency"] = measure_latency(engines, profiles)
+    diagnose = measure_diagnose(engines, profiles)
+    figures["diagnose_ms"] = diagnose
+    figures["diagnose_ratio_to_baseline"] = {
+        k: v / diagnose["baseline"] for k, v in diagnose.items()
+    }
+    figures["evaluate_many_per_s"] = measure_throughput(
+        engines["fast"], args.cohort, args.seed + 1, [1, 2]
+    )
+    figures["rss"] = {
+        b: measure_rss(b, args.rss_evaluations, args.seed + 2)
+        for b in ("durable", "fast")
+        if b in backends
+    }
+
+    print(
+        f"deficit_engine benchmarks: Python {figures['machine']['python']}, "
+        f"{figures['machine']['cpus']} CPUs, seed {args.seed}"
+    )
+    print(
+        f"{'KB load + compile (median of 5)':<44}"
+        + "  ".join(f"{b} {ms:.0f} ms" for b, ms in figures["load_compile_ms"].items())
+    )
+    for b, lat in figures["evaluate_latency"].items():
+        print(
+            f"{'evaluate (diagnose+resolve+route) ' + b:<44}p50 {lat['p50_ms']:.2f} ms  "
+            f"p99 {lat['p99_ms']:.2f} ms  ({len(profiles)} profiles)"
+        )
+    for k, v in diagnose.items():
+        print(
+            f"{'diagnose stage ' + k:<44}{v:.3f} ms/profile  "
+            f"x{figures['diagnose_ratio_to_baseline'][k]:.1f} baseline"
+        )
+    for k, v in figures["evaluate_many_per_s"].items():
+        print(
+            f"{'evaluate_many (fast) ' + k.replace('_', ' '):<44}{v:,.0f} profiles/s "
+            f"({args.cohort} profiles)"
+        )
+    for b, r in figures["rss"].items():
+        print(
+            f"{'RSS growth ' + b:<44}{r['growth_mb']:+.1f} MB over "
+            f"{r['evaluations']:,} evaluations "
+            f"({r['rss_before_mb']:.0f} -> {r['rss_after_mb']:.0f} MB)"
+        )
+    text = json.dumps(figures, ensure_ascii=False, indent=2)
+    print(text)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as out:
+            out.write(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
