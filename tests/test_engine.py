@@ -382,3 +382,31 @@ def test_evaluate_many_rejects_bad_arguments() -> None:
         list(engine.evaluate_many([], workers=0))
     with pytest.raises(ValueError, match="backend"):
         list(engine.evaluate_many([], workers=1, backend="jess"))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_rule_of_negations_only_fires_once(tmp_path: Path, backend: str) -> None:
+    rules = """\
+ruleset: neg
+rules:
+  - id: LOW
+    when:
+      - result: {score_pct: {lt: 50}}
+    then:
+      - deficit: {competency: $result.competency, severity: high}
+  - id: NONE-AT-ALL
+    when:
+      - not: {deficit: {}}
+    then:
+      - need: {kind: format, format: self_education}
+"""
+    engine = Engine.from_path(external_kb(tmp_path, rules), backend=backend)
+    strong = {
+        "id": "S",
+        "person": {"role": "teacher", "experience_years": 9},
+        "results": [{"competency": "digital.ai", "score": 90}],
+    }
+    weak = {**strong, "results": [{"competency": "digital.ai", "score": 10}]}
+    fired = engine.evaluate(strong).trace
+    assert [t.rule for t in fired] == ["NONE-AT-ALL"] and fired[0].matched == ()
+    assert "NONE-AT-ALL" not in engine.evaluate(weak).fired

@@ -144,8 +144,11 @@ def _terms(cond: Cond, aliases: dict[str, int]) -> list[dict[str, Any]] | None:
 def durable_definition(sub: SubRule) -> dict[str, Any] | None:
     """The durable_rules definition of one sub-rule (without its action).
 
-    None if some condition can never hold (the sub-rule can never fire).
+    None if some condition can never hold, or if there is nothing to match (a
+    rule of `not:` patterns only: the driver activates it once by itself).
     """
+    if not sub.positives:
+        return None
     patterns = []
     for i, pat in enumerate(sub.positives):
         literals: list[dict[str, Any]] = [{CONSTANT: 1}, {"type": pat.type}]

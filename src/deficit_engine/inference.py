@@ -649,6 +649,8 @@ def run(
             agenda: list[_Item] = []
             done: set[tuple[str, tuple[int, ...]]] = set()
 
+            # a rule made only of `not:` patterns has one activation, with nothing bound
+            _push(agenda, ((sub, ()) for sub in strata[k] if not sub.positives), counter)
             for seq in range(len(store.facts)):
                 _push(agenda, matcher.add(seq), counter)
             while agenda:
