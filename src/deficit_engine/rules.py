@@ -9,10 +9,10 @@ code. Every problem of every file is reported in one pass with its place.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import networkx as nx
 
@@ -459,6 +459,34 @@ class _Parser:
         return Action(kind, tuple(fields), _where(self.doc, (*path, kind), key=True))
 
 
+T = TypeVar("T")
+
+
+def _each(
+    parser: _Parser,
+    raw: dict[str, Any],
+    rpath: PathKey,
+    key: str,
+    what: str,
+    parse: Callable[[Any, PathKey], T | None],
+) -> tuple[list[T], bool]:
+    """Parse ``raw[key]`` (one item, or a list of items); False if any item is bad."""
+    value = raw.get(key)
+    items = value if isinstance(value, list) else [value]
+    out: list[T] = []
+    ok = True
+    for j, item in enumerate(items):
+        parsed = parse(item, (*rpath, key, j) if isinstance(value, list) else (*rpath, key))
+        if parsed is None:
+            ok = False
+        else:
+            out.append(parsed)
+    if key in raw and not items:
+        parser.err((*rpath, key), "wrong-type", f"'{key}' needs at least one {what}")
+        ok = False
+    return out, ok
+
+
 def _parse_file(
     doc: Loaded, ctx: _Ctx, start_order: int
 ) -> tuple[list[Rule], list[tuple[Rule, PathKey]]]:
@@ -541,34 +569,9 @@ def _parse_file(
                 (*rpath, "priority"), "out-of-range", "'priority' is an integer from -1000 to 1000"
             )
             priority = 0
-        when_raw = raw.get("when")
-        when_items = when_raw if isinstance(when_raw, list) else [when_raw]
-        when: list[Element] = []
-        for j, item in enumerate(when_items):
-            el = parser.element(
-                item, (*rpath, "when", j) if isinstance(when_raw, list) else (*rpath, "when")
-            )
-            if el is None:
-                ok = False
-            else:
-                when.append(el)
-        if "when" in raw and not when_items:
-            parser.err((*rpath, "when"), "wrong-type", "'when' needs at least one pattern")
-            ok = False
-        then_raw = raw.get("then")
-        then_items = then_raw if isinstance(then_raw, list) else [then_raw]
-        then: list[Action] = []
-        for j, item in enumerate(then_items):
-            act = parser.action(
-                item, (*rpath, "then", j) if isinstance(then_raw, list) else (*rpath, "then")
-            )
-            if act is None:
-                ok = False
-            else:
-                then.append(act)
-        if "then" in raw and not then_items:
-            parser.err((*rpath, "then"), "wrong-type", "'then' needs at least one action")
-            ok = False
+        when, when_ok = _each(parser, raw, rpath, "when", "pattern", parser.element)
+        then, then_ok = _each(parser, raw, rpath, "then", "action", parser.action)
+        ok = ok and when_ok and then_ok
         if not ok:
             continue
         line = doc.positions.of(rpath)[0]
@@ -577,7 +580,7 @@ def _parse_file(
             title,
             source,
             priority,
-            tuple(when),
+            tuple(cast("list[Element]", when)),  # mypy joins the union to object
             tuple(then),
             doc.file,
             line,
