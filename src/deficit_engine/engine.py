@@ -302,6 +302,7 @@ _worker_engine: Engine | None = None
 def _worker_start(root: str, backend: str, firing_limit: int) -> None:
     global _worker_engine
     _worker_engine = Engine.from_path(root, backend=backend, firing_limit=firing_limit)
+    gc.freeze()  # the KB lives as long as the worker: keep it out of every collection
 
 
 def _worker_chunk(start: int, chunk: list[Any]) -> bytes:
