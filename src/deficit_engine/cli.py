@@ -17,7 +17,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .engine import BACKENDS, Engine
-from .errors import DeficitEngineError, EvaluationError, KnowledgeBaseError, SourceError
+from .errors import (
+    DeficitEngineError,
+    EvaluationError,
+    Issue,
+    KnowledgeBaseError,
+    SourceError,
+)
 from .export import FORMATS, render
 from .loader import check_kb
 from .models import Result
@@ -50,18 +56,38 @@ class _Usage(Exception):
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    """Validate a KB, then analyse its rules (deficit_engine.analysis).
+
+    Errors are printed first (``path:line:col: code: message``), then warnings
+    (``path:line:col: warning: code: message``); only errors make the check
+    fail, unless ``--strict`` promotes the warnings to errors.
+    """
+    from .analysis import analyse
+
     kb, issues = check_kb(_kb_dir(args.kb))
+    if kb is not None:
+        issues = [*issues, *analyse(kb)]
     errors = [i for i in issues if i.severity == "error"]
     warnings = [i for i in issues if i.severity == "warning"]
-    for issue in issues:
-        print(str(issue) if issue.severity == "error" else f"{issue} [warning]", file=sys.stderr)
-    if errors or (args.strict and warnings):
+    if args.strict:
+        errors, warnings = [*errors, *warnings], []
+    for issue in errors:
+        print(f"{issue.location}: {issue.code}: {_issue_text(issue)}", file=sys.stderr)
+    for issue in warnings:
+        print(f"{issue.location}: warning: {issue.code}: {_issue_text(issue)}", file=sys.stderr)
+    if errors:
         print(f"{len(errors)} error(s), {len(warnings)} warning(s)", file=sys.stderr)
         return EXIT_FINDING
     assert kb is not None
     tail = f", {len(warnings)} warning(s)" if warnings else ""
     print(f"ok: {kb.root}: {kb.summary()}{tail}")
     return EXIT_OK
+
+
+def _issue_text(issue: Issue) -> str:
+    if issue.suggestion:
+        return f"{issue.message} (did you mean '{issue.suggestion}'?)"
+    return issue.message
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -220,6 +246,16 @@ def cmd_route(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_test(args: argparse.Namespace) -> int:
+    """Run Gherkin scenarios (default: the KB's own features/), then print rule coverage."""
+    from .testing.runner import UsageError, run_features
+
+    try:
+        return run_features(args.features, kb=args.kb, min_coverage=args.min_coverage)
+    except UsageError as exc:
+        raise _Usage(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="deficit-engine", description="Professional deficits of teachers -> ИОМ")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -264,6 +300,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="inference backend (default: durable where it imports)",
     )
     route.set_defaults(func=cmd_route)
+
+    test = sub.add_parser(
+        "test", help="run Gherkin scenarios; print each result and the rule coverage"
+    )
+    test.add_argument(
+        "features",
+        nargs="*",
+        metavar="FEATURE",
+        help="feature files or folders (default: the KB's features/)",
+    )
+    test.add_argument("--kb", help="knowledge base for every scenario (default: the shipped one)")
+    test.add_argument(
+        "--min-coverage",
+        type=float,
+        metavar="N",
+        default=None,
+        help="fail when fewer than N %% of the rules fired",
+    )
+    test.set_defaults(func=cmd_test)
 
     schema = sub.add_parser("schema", help="print the JSON Schema of a profile or of the KB files")
     schema.add_argument("kind", choices=["profile", "kb"])

@@ -1,0 +1,328 @@
+"""``deficit-engine test``: run Gherkin scenarios in process and report rule coverage.
+
+The feature files are bound to generated two-line test modules in a temporary
+folder (``scenarios("<feature>")``), run with ``pytest.main`` under a private
+configuration (so a project's own ``pytest.ini`` or ``conftest.py`` does not
+interfere), and observed by a small plugin object that records every
+scenario's outcome and the session's rule coverage.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import pytest
+
+from ._state import RuleCoverage, coverage
+
+__all__ = ["ScenarioOutcome", "TestRun", "UsageError", "find_features", "run_features"]
+
+PLUGIN = "deficit_engine.testing.plugin"
+_AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
+
+
+class UsageError(Exception):
+    """Bad arguments: no such feature file, no features folder, a bad --min-coverage."""
+
+
+@dataclass
+class ScenarioOutcome:
+    feature: str  # the feature file as shown to the user
+    name: str  # the scenario's name, with the example's parameters for an outline
+    line: int
+    passed: bool
+    skipped: bool = False
+    message: str = ""
+
+
+@dataclass
+class TestRun:
+    """What one run found: scenario outcomes, collection errors, coverage per KB."""
+
+    __test__ = False  # not a pytest test class
+
+    outcomes: list[ScenarioOutcome] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    coverage: dict[Path, RuleCoverage] = field(default_factory=dict)
+    exit_status: int = 0
+
+    @property
+    def failed(self) -> list[ScenarioOutcome]:
+        return [o for o in self.outcomes if not o.passed and not o.skipped]
+
+
+def _display(path: Path) -> str:
+    try:
+        rel = path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return str(path)
+    return str(path.resolve()) if str(rel) == "." else str(rel)
+
+
+def find_features(paths: Sequence[str | Path]) -> list[Path]:
+    """Feature files named by ``paths`` (files, or folders searched recursively)."""
+    out: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            out.extend(sorted(p for p in path.rglob("*.feature") if p.is_file()))
+        elif path.is_file():
+            out.append(path)
+        else:
+            raise UsageError(f"{raw}: no such feature file or folder")
+    seen: dict[Path, None] = {}
+    for p in out:
+        seen.setdefault(p.resolve(), None)
+    return list(seen)
+
+
+class _Observer:
+    """A pytest plugin object that records what ``deficit-engine test`` prints."""
+
+    def __init__(self, run: TestRun, modules: dict[str, Path]) -> None:
+        self.run = run
+        self.modules = modules  # generated module file name -> feature file
+        self.config: pytest.Config | None = None
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def _feature_of(self, nodeid: str) -> str:
+        module = nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
+        feature = self.modules.get(module)
+        return _display(feature) if feature is not None else nodeid
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            text = str(report.longrepr)
+            lines = [ln for ln in text.splitlines() if ln.strip()]
+            marked = [ln[1:].strip() for ln in lines if ln.startswith("E ")]
+            tail = "\n  ".join(marked or lines[-6:])
+            self.run.errors.append(f"{self._feature_of(report.nodeid)}: {tail}")
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+        report = yield
+        if call.when == "call" or (call.when == "setup" and report.outcome != "passed"):
+            self._record(item, call, report)
+        return report
+
+    def _record(self, item: pytest.Item, call: pytest.CallInfo[None], report: Any) -> None:
+        from .plugin import _FEATURE, _SCENARIO
+
+        feature, _lang = item.stash.get(_FEATURE, (None, ""))
+        name, line = item.stash.get(_SCENARIO, (item.name, 0))
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None:
+            example = callspec.params.get("_pytest_bdd_example")
+            if isinstance(example, dict):
+                name += " [" + ", ".join(f"{k}={v}" for k, v in example.items()) + "]"
+        message = ""
+        if report.outcome == "failed" and call.excinfo is not None:
+            exc = call.excinfo.value
+            failed = isinstance(exc, pytest.fail.Exception)
+            message = str(exc) if failed else call.excinfo.exconly()
+        self.run.outcomes.append(
+            ScenarioOutcome(
+                feature=_display(feature) if feature else self._feature_of(item.nodeid),
+                name=name,
+                line=line,
+                passed=report.outcome == "passed",
+                skipped=report.outcome == "skipped",
+                message=message,
+            )
+        )
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self.run.coverage = dict(coverage(session.config))
+
+
+def run_scenarios(features: Sequence[Path], kb: Path | None = None) -> TestRun:
+    """Run the scenarios of ``features`` in this process; return what happened."""
+    run = TestRun()
+    with tempfile.TemporaryDirectory(prefix="deficit-engine-test-") as tmp:
+        folder = Path(tmp)
+        token = uuid.uuid4().hex[:10]
+        modules: dict[str, Path] = {}
+        for i, feature in enumerate(features):
+            name = f"test_features_{token}_{i}.py"
+            (folder / name).write_text(
+                f"from pytest_bdd import scenarios\n\nscenarios({str(feature.resolve())!r})\n",
+                encoding="utf-8",
+            )
+            modules[name] = feature
+        ini = folder / "pytest.ini"
+        ini.write_text("[pytest]\n", encoding="utf-8")
+        args = [
+            str(folder),
+            "-c",
+            str(ini),
+            "--rootdir",
+            str(folder),
+            "--import-mode=importlib",
+            "--continue-on-collection-errors",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:terminal",
+            # Only the step library and pytest-bdd: other installed plugins
+            # (reordering, parallelism, reporting) have no say in a scenario run.
+            "-p",
+            "pytest_bdd.plugin",
+            "-p",
+            PLUGIN,
+        ]
+        if kb is not None:
+            args += ["--deficit-kb", str(kb.resolve())]
+        observer = _Observer(run, modules)
+        before = set(sys.modules)
+        autoload = os.environ.get(_AUTOLOAD)
+        os.environ[_AUTOLOAD] = "1"
+        try:
+            status = pytest.main(args, plugins=[observer])
+        finally:
+            if autoload is None:
+                os.environ.pop(_AUTOLOAD, None)
+            else:
+                os.environ[_AUTOLOAD] = autoload
+            for mod in set(sys.modules) - before:
+                if mod.startswith(f"test_features_{token}_"):
+                    del sys.modules[mod]
+        run.exit_status = int(status)
+    return run
+
+
+def _fmt_pct(value: float) -> str:
+    return f"{value:.1f}".replace(".", ",")
+
+
+def run_features(
+    paths: Sequence[str | Path] = (),
+    *,
+    kb: str | Path | None = None,
+    min_coverage: float | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """Run scenarios, print each one's result and the rule coverage; return the exit code.
+
+    ``paths`` are feature files or folders (default: the KB's own ``features/``);
+    ``kb`` sets the KB of every scenario. Returns 0 when every scenario passes
+    (and coverage is at least ``min_coverage`` percent), 1 otherwise; raises
+    :class:`UsageError` for bad arguments.
+    """
+    out = out or sys.stdout
+    err = err or sys.stderr
+    if min_coverage is not None and not 0 <= min_coverage <= 100:
+        raise UsageError(f"--min-coverage {min_coverage:g}: expected a percentage from 0 to 100")
+    kb_dir = Path(kb) if kb is not None else None
+    if kb_dir is not None and not kb_dir.is_dir():
+        raise UsageError(f"--kb {kb}: not a directory")
+    if paths:
+        features = find_features(paths)
+    else:
+        from ..loader import default_kb_path
+
+        home = kb_dir if kb_dir is not None else default_kb_path()
+        folder = home / "features"
+        if not folder.is_dir():
+            raise UsageError(f"{_display(folder)}: no features folder; name feature files to run")
+        features = find_features([folder])
+    if not features:
+        raise UsageError("no .feature files found")
+    target = kb_dir.resolve() if kb_dir is not None else None
+    if kb_dir is not None:
+        from ..loader import check_kb
+
+        _kb, issues = check_kb(kb_dir)
+        errors = [i for i in issues if i.severity == "error"]
+        if errors:
+            for issue in errors:
+                print(str(issue), file=err)
+            print(
+                f"deficit-engine: the knowledge base has {len(errors)} problem(s); "
+                "run 'deficit-engine check'",
+                file=err,
+            )
+            return 1
+
+    run = run_scenarios(features, kb_dir)
+    if run.exit_status in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
+        for line in run.errors:
+            print(line, file=err)
+        print(f"deficit-engine: pytest stopped with exit status {run.exit_status}", file=err)
+        return 1
+
+    current = None
+    for o in run.outcomes:
+        if o.feature != current:
+            current = o.feature
+            print(current, file=out)
+        mark = "ok  " if o.passed else ("skip" if o.skipped else "FAIL")
+        print(f"  {mark}  {o.name}", file=out)
+        if o.message and not o.passed:
+            for line in o.message.splitlines():
+                print(f"        {line}", file=out)
+    for e in run.errors:
+        print(f"ERROR {e}", file=out)
+    passed = sum(1 for o in run.outcomes if o.passed)
+    failed = len(run.failed)
+    skipped = sum(1 for o in run.outcomes if o.skipped)
+    summary = f"Сценариев: {len(run.outcomes)}; пройдено: {passed}; не пройдено: {failed}"
+    if skipped:
+        summary += f"; пропущено: {skipped}"
+    if run.errors:
+        summary += f"; ошибок сбора: {len(run.errors)}"
+    print("", file=out)
+    print(summary, file=out)
+
+    reports = dict(run.coverage)
+    if target is not None and target not in reports:
+        reports[target] = _empty_coverage(target)
+    low = False
+    for path, cov in reports.items():
+        print("", file=out)
+        print(
+            f"Покрытие правил ({_display(path)}): {cov.fired_count}/{cov.total} "
+            f"({_fmt_pct(cov.percent)} %)",
+            file=out,
+        )
+        never = cov.never_fired()
+        if never:
+            print(f"Ни разу не сработали ({len(never)}):", file=out)
+            for rid, title in never:
+                print(f"  {rid} — {title}", file=out)
+        if min_coverage is not None and cov.percent < min_coverage:
+            low = True
+            print(
+                f"Покрытие {_fmt_pct(cov.percent)} % ниже требуемого --min-coverage "
+                f"{min_coverage:g} %",
+                file=out,
+            )
+    if not reports:
+        print("\nПокрытие правил: ни один сценарий не применил правила.", file=out)
+        if min_coverage:
+            low = True
+    ok = failed == 0 and not run.errors and not low and run.exit_status in (0, 5)
+    if run.exit_status == 5 and not run.outcomes:
+        print("Сценариев не найдено.", file=out)
+        ok = False
+    return 0 if ok else 1
+
+
+def _empty_coverage(path: Path) -> RuleCoverage:
+    from ..errors import KnowledgeBaseError
+    from ..loader import load_kb
+
+    try:
+        kb = load_kb(path)
+    except KnowledgeBaseError:
+        return RuleCoverage(path, ())
+    return RuleCoverage(path, tuple((r.id, r.title) for r in kb.rules))

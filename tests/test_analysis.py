@@ -1,0 +1,439 @@
+"""Static rule analysis (deficit_engine.analysis) and its place in ``deficit-engine check``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import MINI, write_kb
+from deficit_engine import load_kb
+from deficit_engine.analysis import CODES, analyse
+from deficit_engine.cli import main
+from deficit_engine.errors import Issue
+
+# Level rules covering 0..75 % for every competency, and needs for every severity:
+# a clean base that the tests below extend with one problem each.
+BASE = """\
+  - id: CRIT
+    title: critical
+    when:
+      - result: {level: critical}
+    then:
+      - deficit: {competency: $result.competency, severity: critical}
+  - id: LOW
+    title: low
+    when:
+      - result: {level: low}
+    then:
+      - deficit: {competency: $result.competency, severity: high}
+  - id: PART
+    title: partial
+    when:
+      - result: {level: partial}
+    then:
+      - deficit: {competency: $result.competency, severity: moderate}
+  - id: NEED
+    title: every deficit -> internship
+    when:
+      - deficit: {}
+    then:
+      - need: {kind: format, format: internship, competency: $deficit.competency}
+"""
+
+
+def kb_with(tmp_path: Path, extra: str = "", base: str = BASE, **files: str) -> Path:
+    root = write_kb(tmp_path / "kb", files or None)
+    (root / "rules").mkdir()
+    (root / "rules" / "r.yaml").write_text("ruleset: t\nrules:\n" + base + extra, encoding="utf-8")
+    return root
+
+
+def findings(root: Path, code: str | None = None) -> list[Issue]:
+    issues = analyse(load_kb(root))
+    assert all(i.severity == "warning" for i in issues)
+    assert all(i.code in CODES for i in issues)
+    return [i for i in issues if code is None or i.code == code]
+
+
+def line_of(root: Path, text: str) -> int:
+    lines = (root / "rules" / "r.yaml").read_text(encoding="utf-8").splitlines()
+    return next(i for i, line in enumerate(lines, 1) if text in line)
+
+
+def test_a_clean_rule_set_has_no_findings(tmp_path: Path) -> None:
+    assert findings(kb_with(tmp_path)) == []
+
+
+def test_a_kb_without_rules_has_no_findings(mini_kb: Path) -> None:
+    assert analyse(load_kb(mini_kb)) == []
+
+
+# --- unreachable rules ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("when", "reason"),
+    [
+        ("result: {score_pct: {lt: 0}}", "no value satisfies score_pct lt 0"),
+        ("result: {score_pct: {between: [120, 150]}}", "score_pct is within [0, 100]"),
+        ("result: {competency: {in: []}}", "no value satisfies competency in []"),
+        ("result: {level: {not_in: [critical, low, partial, proficient]}}", "no value satisfies"),
+        (
+            "result: {score_pct: {ge: 50, lt: 40}}",
+            "no value satisfies score_pct ge 50, score_pct lt 40",
+        ),
+        ("result: {level: critical, score_pct: {ge: 50}}", "exclude each other on the scale"),
+        ("result: {competency: digital.ai, group: methodical}", "no competency satisfies"),
+        ("result: {competency: {eq: digital.ai, ne: digital.ai}}", "no value satisfies"),
+        ("result: {score_pct: {exists: false}}", "always present in a result fact"),
+        ("person: {experience_years: {gt: 70}}", "experience_years is within [0, 70]"),
+        ("person: {municipality: {exists: false, eq: X}}", "must be absent"),
+    ],
+)
+def test_impossible_conditions_make_a_rule_unreachable(
+    tmp_path: Path, when: str, reason: str
+) -> None:
+    extra = f"""\
+  - id: DEAD
+    title: dead
+    when:
+      - {when}
+    then:
+      - fact: {{type: marker, x: 1}}
+"""
+    root = kb_with(tmp_path, extra)
+    (issue,) = findings(root, "unreachable-rule")
+    assert "rule 'DEAD' can never fire" in issue.message and reason in issue.message
+    assert issue.file.endswith("r.yaml") and issue.line == line_of(root, when)
+
+
+def test_a_pattern_nothing_asserts_makes_a_rule_unreachable(tmp_path: Path) -> None:
+    extra = """\
+  - id: WANTS-LOW
+    title: low deficits
+    when:
+      - deficit: {severity: low}
+    then:
+      - need: {kind: format, format: self_education}
+  - id: WANTS-MENTOR
+    title: mentor needs
+    when:
+      - need: {kind: mentor}
+    then:
+      - fact: {type: seen, x: 1}
+  - id: CHAINED
+    title: fed only by an unreachable rule
+    when:
+      - seen: {}
+    then:
+      - fact: {type: seen2, x: 1}
+"""
+    root = kb_with(tmp_path, extra)
+    by_rule = {i.message.split("'")[1]: i for i in findings(root, "unreachable-rule")}
+    assert set(by_rule) == {"WANTS-LOW", "WANTS-MENTOR", "CHAINED"}
+    assert "no rule asserts a deficit fact matching {deficit: severity eq low}" in (
+        by_rule["WANTS-LOW"].message
+    )
+    assert "rules asserting deficit: CRIT, LOW, PART" in by_rule["WANTS-LOW"].message
+    assert "no rule asserts a need fact matching" in by_rule["WANTS-MENTOR"].message
+    assert "(WANTS-MENTOR) can never fire themselves" in by_rule["CHAINED"].message
+    assert by_rule["WANTS-LOW"].line == line_of(root, "deficit: {severity: low}")
+
+
+def test_indicator_patterns_without_indicators_are_unreachable(tmp_path: Path) -> None:
+    plain = "\n".join(
+        line
+        for line in MINI["competencies.yaml"].splitlines()
+        if "indicators" not in line and "weight:" not in line
+    )
+    extra = """\
+  - id: IND
+    title: indicator
+    when:
+      - indicator_result: {level: critical}
+    then:
+      - fact: {type: marker, x: 1}
+"""
+    root = kb_with(tmp_path, extra, **{"competencies.yaml": plain + "\n"})
+    (issue,) = findings(root, "unreachable-rule")
+    assert "no profile provides indicator_result facts" in issue.message
+
+
+def test_dead_alternatives_and_vacuous_negations(tmp_path: Path) -> None:
+    extra = """\
+  - id: ALT
+    title: any with a dead branch
+    when:
+      - any:
+          - result: {score_pct: {lt: 0}}
+          - request: {}
+    then:
+      - fact: {type: marker, x: 1}
+  - id: VAC
+    title: negation of the impossible
+    when:
+      - result: {}
+      - not: {as: r2, result: {score_pct: {gt: 100}}}
+    then:
+      - fact: {type: marker, x: 2}
+"""
+    root = kb_with(tmp_path, extra)
+    (alt,) = findings(root, "dead-alternative")
+    assert "rule 'ALT': alternative 1 of 'any' can never match" in alt.message
+    (vac,) = findings(root, "vacuous-not")
+    assert "rule 'VAC'" in vac.message and "'not' always holds" in vac.message
+    assert findings(root, "unreachable-rule") == []
+
+
+# --- conflicts and gaps ----------------------------------------------------------------
+
+
+def test_overlapping_bands_with_different_severities_conflict(tmp_path: Path) -> None:
+    extra = """\
+  - id: STRICT
+    title: stricter for lesson design
+    when:
+      - result: {competency: methodical.lesson_design, score_pct: {ge: 40, lt: 60}}
+    then:
+      - deficit: {competency: $result.competency, severity: critical}
+"""
+    root = kb_with(tmp_path, extra)
+    issues = findings(root, "severity-conflict")
+    texts = sorted(i.message for i in issues)
+    assert len(texts) == 2
+    assert "'LOW' (high" in texts[0] and "'STRICT' (critical)" in texts[0]
+    assert "methodical.lesson_design with score_pct in [40, 50)" in texts[0]
+    assert "'PART' (moderate" in texts[1] and "[50, 60)" in texts[1]
+    assert "the Result keeps the most severe (critical)" in texts[1]
+
+
+def test_rules_for_different_people_do_not_conflict(tmp_path: Path) -> None:
+    base = """\
+  - id: YOUNG
+    title: young
+    when:
+      - person: {experience_years: {lt: 3}}
+      - result: {score_pct: {lt: 75}}
+    then:
+      - deficit: {competency: $result.competency, severity: high}
+  - id: SENIOR
+    title: senior
+    when:
+      - person: {experience_years: {ge: 3}}
+      - result: {score_pct: {lt: 75}}
+    then:
+      - deficit: {competency: $result.competency, severity: moderate}
+  - id: NEED
+    title: need
+    when:
+      - deficit: {}
+    then:
+      - need: {kind: format, format: internship}
+"""
+    root = kb_with(tmp_path, base=base)
+    assert findings(root, "severity-conflict") == []
+
+
+def test_gaps_are_reported_per_group_as_ranges(tmp_path: Path) -> None:
+    base = BASE.replace("result: {level: partial}", "result: {score_pct: {ge: 50, lt: 60}}")
+    extra = """\
+  - id: DIGITAL-ONLY
+    title: digital 60-75 for managers
+    when:
+      - person: {role: manager}
+      - result: {group: digital, score_pct: {ge: 60, lt: 75}}
+    then:
+      - deficit: {competency: $result.competency, severity: moderate}
+"""
+    root = kb_with(tmp_path, extra, base=base)
+    gaps = {i.message.split("'")[1]: i for i in findings(root, "gap")}
+    assert set(gaps) == {"normative", "methodical", "digital"}
+    assert "no deficit rule decides score_pct in [60, 75)" in gaps["methodical"].message
+    assert "for every competency of the group" in gaps["methodical"].message
+    assert "only conditional rules cover part of it: DIGITAL-ONLY" in gaps["digital"].message
+    assert gaps["methodical"].file.endswith("competencies.yaml") and gaps["methodical"].line == 3
+
+
+# --- needs -------------------------------------------------------------------------------
+
+
+def test_deficits_without_needs(tmp_path: Path) -> None:
+    base = BASE.replace(
+        "      - deficit: {}\n    then:\n      - need:",
+        "      - deficit: {group: methodical}\n    then:\n      - need:",
+    )
+    root = kb_with(tmp_path, base=base)
+    issues = findings(root, "deficit-without-need")
+    assert len(issues) == 3
+    assert all("group digital, normative.fgos lead to no need" in i.message for i in issues)
+    # a chain through a custom fact counts
+    extra = """\
+  - id: FLAG
+    title: flag the rest
+    when:
+      - deficit: {group: {ne: methodical}}
+    then:
+      - fact: {type: flagged, competency: $deficit.competency}
+  - id: FLAG-NEED
+    title: flagged -> self-education
+    when:
+      - flagged: {}
+    then:
+      - need: {kind: format, format: self_education, competency: $flagged.competency}
+"""
+    root2 = kb_with(tmp_path / "2", extra, base=base)
+    assert findings(root2, "deficit-without-need") == []
+
+
+def test_needs_no_catalogue_item_can_serve(tmp_path: Path) -> None:
+    extra = """\
+  - id: PROGRAM
+    title: programme
+    when:
+      - deficit: {severity: {in: [critical, high]}}
+    then:
+      - need: {kind: program, competency: $deficit.competency}
+  - id: GROUP-MENTOR
+    title: group mentoring for methodical deficits
+    when:
+      - deficit: {group: methodical}
+    then:
+      - need: {kind: mentor, competency: $deficit.competency, form: group}
+  - id: FORMAL-FORMAT
+    title: a formal format
+    when:
+      - deficit: {severity: critical}
+    then:
+      - need: {kind: format, education: formal}
+  - id: MANAGER-PROGRAM
+    title: managers' programme
+    when:
+      - person: {role: manager}
+      - deficit: {group: methodical}
+    then:
+      - need: {kind: program, competency: $deficit.competency}
+"""
+    root = kb_with(tmp_path, extra)
+    by_rule = {i.message.split("'")[1]: i.message for i in findings(root, "unmet-by-construction")}
+    assert set(by_rule) == {"PROGRAM", "GROUP-MENTOR", "FORMAL-FORMAT", "MANAGER-PROGRAM"}
+    assert (
+        "for 2 of 5 competencies: no programme covers digital.ai, normative.fgos"
+        in (by_rule["PROGRAM"])
+    )
+    assert "can ever serve its mentor need form=group" in by_rule["GROUP-MENTOR"]
+    assert "works in the form 'group'" in by_rule["GROUP-MENTOR"]
+    assert "no format meets education=formal" in by_rule["FORMAL-FORMAT"]
+    assert "(roles: manager)" in by_rule["MANAGER-PROGRAM"]
+    assert "none is for the role(s) manager" in by_rule["MANAGER-PROGRAM"]
+
+
+# --- cycles and joins ----------------------------------------------------------------------
+
+
+def test_rule_cycles(tmp_path: Path) -> None:
+    extra = """\
+  - id: SEED
+    title: seed
+    when:
+      - deficit: {severity: moderate}
+    then:
+      - fact: {type: ping, n: 1}
+  - id: PING
+    title: ping -> pong
+    when:
+      - ping: {}
+    then:
+      - fact: {type: pong, n: 1}
+  - id: PONG
+    title: pong -> ping
+    when:
+      - pong: {}
+    then:
+      - fact: {type: ping, n: 2}
+  - id: NOT-A-LOOP
+    title: programme need -> format need (a different shape)
+    when:
+      - need: {kind: format, format: internship}
+    then:
+      - need: {kind: format, format: self_education}
+"""
+    root = kb_with(tmp_path, extra)
+    (cycle,) = findings(root, "rule-cycle")
+    assert "PING -> PONG -> PING" in cycle.message
+    assert cycle.line == line_of(root, "id: PING")
+
+
+def test_joins_of_three_patterns_of_one_type(tmp_path: Path) -> None:
+    extra = """\
+  - id: TRIO
+    title: three deficits
+    when:
+      - {as: a, deficit: {}}
+      - {as: b, deficit: {competency: {gt: $a.competency}}}
+      - {as: c, deficit: {competency: {gt: $b.competency}}}
+    then:
+      - fact: {type: trio, first: $a.competency}
+  - id: PAIR
+    title: two deficits are fine
+    when:
+      - {as: a, deficit: {}}
+      - {as: b, deficit: {competency: {ne: $a.competency}}}
+    then:
+      - fact: {type: pair, first: $a.competency}
+"""
+    root = kb_with(tmp_path, extra)
+    (join,) = findings(root, "large-join")
+    assert "rule 'TRIO' joins 3 deficit patterns" in join.message
+    assert "the patterns are ordered" in join.message
+    assert join.line == line_of(root, "{as: c, deficit")
+
+
+# --- the shipped KB and the command -------------------------------------------------------
+
+
+def test_the_shipped_kb_has_only_conflicts_and_catalogue_gaps() -> None:
+    issues = analyse(load_kb())
+    assert issues == analyse(load_kb())  # deterministic
+    assert {i.code for i in issues} <= {"severity-conflict", "unmet-by-construction"}
+    assert all(i.file.startswith("rules/") or "rules" in i.file for i in issues)
+    gaps = [i for i in issues if "digital.ai" in i.message]
+    assert gaps, "the catalogue leaves digital.ai uncovered on purpose"
+
+
+def test_check_prints_errors_and_warnings_apart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    extra = """\
+  - id: DEAD
+    title: dead
+    when:
+      - result: {score_pct: {lt: 0}}
+    then:
+      - fact: {type: marker, x: 1}
+"""
+    root = kb_with(tmp_path, extra)
+    assert main(["check", "--kb", str(root)]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("ok: ") and out.rstrip().endswith("1 warning(s)")
+    line = line_of(root, "score_pct: {lt: 0}")
+    assert f"r.yaml:{line}:18: warning: unreachable-rule: rule 'DEAD' can never fire" in err
+    assert main(["check", "--strict", "--kb", str(root)]) == 1
+    err = capsys.readouterr().err
+    assert f"r.yaml:{line}:18: unreachable-rule: rule 'DEAD'" in err
+    assert "1 error(s), 0 warning(s)" in err
+    bad = root / "rules" / "z.yaml"
+    bad.write_text("ruleset: z\nrules:\n  - {id: Z, when: {reslt: {}}, then: {deficit: {}}}\n")
+    assert main(["check", "--kb", str(root)]) == 1
+    err = capsys.readouterr().err
+    assert "z.yaml:3:20: unknown-fact-type" in err
+    # a KB that does not load is not analysed: its errors alone are reported
+    assert "warning:" not in err
+
+
+def test_check_of_the_shipped_kb_passes_with_warnings(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("ok: ") and "warning(s)" in out
+    assert err and all(": warning: " in line for line in err.splitlines())
+    assert main(["check", "--strict"]) == 1
