@@ -1,9 +1,15 @@
 """deficit_engine: professional deficits of teachers, inferred by rules, routed as an ИОМ.
 
 The public API is what this module exports; everything else is internal.
+Names are imported on first use, so that importing the package (as pytest does
+for the step library's entry point) costs milliseconds, not the whole engine.
 """
 
-from .engine import BACKENDS, Engine
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     DeficitEngineError,
     EvaluationError,
@@ -13,16 +19,54 @@ from .errors import (
     ProfileError,
     SourceError,
 )
-from .export import FORMATS as EXPORT_FORMATS
-from .export import render
-from .loader import KnowledgeBase, check_kb, default_kb_path, load_kb
-from .models import Deficit, Need, Result, TraceEntry
-from .ontology import Ontology, Scale
-from .profile import Normalised, normalise, parse_profile, read_profile_file
-from .resolve import Recommendation, Resolution, Unmet, resolve
-from .route import Conflict, Overflow, Route, Step, build_route, plan, route_graph, school_year
-from .schema import Profile
-from .synthetic import synthetic_profiles
+
+if TYPE_CHECKING:
+    from .engine import BACKENDS, Engine
+    from .export import FORMATS as EXPORT_FORMATS
+    from .export import render
+    from .loader import KnowledgeBase, check_kb, default_kb_path, load_kb
+    from .models import Deficit, Need, Result, TraceEntry
+    from .ontology import Ontology, Scale
+    from .profile import Normalised, normalise, parse_profile, read_profile_file
+    from .resolve import Recommendation, Resolution, Unmet, resolve
+    from .route import Conflict, Overflow, Route, Step, build_route, plan, route_graph, school_year
+    from .schema import Profile
+    from .synthetic import synthetic_profiles
+
+_LAZY: dict[str, tuple[str, str]] = {
+    "BACKENDS": ("engine", "BACKENDS"),
+    "Conflict": ("route", "Conflict"),
+    "Deficit": ("models", "Deficit"),
+    "EXPORT_FORMATS": ("export", "FORMATS"),
+    "Engine": ("engine", "Engine"),
+    "KnowledgeBase": ("loader", "KnowledgeBase"),
+    "Need": ("models", "Need"),
+    "Normalised": ("profile", "Normalised"),
+    "Ontology": ("ontology", "Ontology"),
+    "Overflow": ("route", "Overflow"),
+    "Profile": ("schema", "Profile"),
+    "Recommendation": ("resolve", "Recommendation"),
+    "Resolution": ("resolve", "Resolution"),
+    "Result": ("models", "Result"),
+    "Route": ("route", "Route"),
+    "Scale": ("ontology", "Scale"),
+    "Step": ("route", "Step"),
+    "TraceEntry": ("models", "TraceEntry"),
+    "Unmet": ("resolve", "Unmet"),
+    "build_route": ("route", "build_route"),
+    "check_kb": ("loader", "check_kb"),
+    "default_kb_path": ("loader", "default_kb_path"),
+    "load_kb": ("loader", "load_kb"),
+    "normalise": ("profile", "normalise"),
+    "parse_profile": ("profile", "parse_profile"),
+    "plan": ("route", "plan"),
+    "read_profile_file": ("profile", "read_profile_file"),
+    "render": ("export", "render"),
+    "resolve": ("resolve", "resolve"),
+    "route_graph": ("route", "route_graph"),
+    "school_year": ("route", "school_year"),
+    "synthetic_profiles": ("synthetic", "synthetic_profiles"),
+}
 
 __all__ = [
     "BACKENDS",
@@ -67,3 +111,17 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'deficit_engine' has no attribute {name!r}") from None
+    value = getattr(import_module(f".{module}", __name__), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
