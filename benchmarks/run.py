@@ -210,49 +210,51 @@ def main(argv: list[str] | None = None) -> int:
         },
         "seed": args.seed,
     }
+
+    def say(text: str) -> None:
+        print(text, flush=True)
+
+    say(
+        f"deficit_engine benchmarks: Python {figures['machine']['python']}, "
+        f"{figures['machine']['cpus']} CPUs, seed {args.seed}"
+    )
     figures["load_compile_ms"] = measure_load(backends, 5)
+    say(
+        f"{'KB load + compile (median of 5)':<44}"
+        + "  ".join(f"{b} {ms:.0f} ms" for b, ms in figures["load_compile_ms"].items())
+    )
     engines = {b: Engine.from_path(backend=b) for b in backends}
     profiles = list(synthetic_profiles(engines["fast"].kb, args.latency_profiles, seed=args.seed))
     figures["evaluate_latency"] = measure_latency(engines, profiles)
+    for b, lat in figures["evaluate_latency"].items():
+        say(
+            f"{'evaluate (diagnose+resolve+route) ' + b:<44}p50 {lat['p50_ms']:.2f} ms  "
+            f"p99 {lat['p99_ms']:.2f} ms  ({len(profiles)} profiles)"
+        )
     diagnose = measure_diagnose(engines, profiles)
     figures["diagnose_ms"] = diagnose
     figures["diagnose_ratio_to_baseline"] = {
         k: v / diagnose["baseline"] for k, v in diagnose.items()
     }
-    figures["evaluate_many_per_s"] = measure_throughput(
-        engines["fast"], args.cohort, args.seed + 1, [1, 2]
-    )
-    figures["rss"] = {
-        b: measure_rss(b, args.rss_evaluations, args.seed + 2)
-        for b in ("durable", "fast")
-        if b in backends
-    }
-
-    print(
-        f"deficit_engine benchmarks: Python {figures['machine']['python']}, "
-        f"{figures['machine']['cpus']} CPUs, seed {args.seed}"
-    )
-    print(
-        f"{'KB load + compile (median of 5)':<44}"
-        + "  ".join(f"{b} {ms:.0f} ms" for b, ms in figures["load_compile_ms"].items())
-    )
-    for b, lat in figures["evaluate_latency"].items():
-        print(
-            f"{'evaluate (diagnose+resolve+route) ' + b:<44}p50 {lat['p50_ms']:.2f} ms  "
-            f"p99 {lat['p99_ms']:.2f} ms  ({len(profiles)} profiles)"
-        )
     for k, v in diagnose.items():
-        print(
+        say(
             f"{'diagnose stage ' + k:<44}{v:.3f} ms/profile  "
             f"x{figures['diagnose_ratio_to_baseline'][k]:.1f} baseline"
         )
+    figures["evaluate_many_per_s"] = measure_throughput(
+        engines["fast"], args.cohort, args.seed + 1, [1, 2]
+    )
     for k, v in figures["evaluate_many_per_s"].items():
-        print(
+        say(
             f"{'evaluate_many (fast) ' + k.replace('_', ' '):<44}{v:,.0f} profiles/s "
             f"({args.cohort} profiles)"
         )
-    for b, r in figures["rss"].items():
-        print(
+    figures["rss"] = {}
+    for b in ("durable", "fast"):
+        if b not in backends:
+            continue
+        r = figures["rss"][b] = measure_rss(b, args.rss_evaluations, args.seed + 2)
+        say(
             f"{'RSS growth ' + b:<44}{r['growth_mb']:+.1f} MB over "
             f"{r['evaluations']:,} evaluations "
             f"({r['rss_before_mb']:.0f} -> {r['rss_after_mb']:.0f} MB)"
