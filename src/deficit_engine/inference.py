@@ -89,7 +89,10 @@ def _frozen(value: Any) -> Any:
 
 def fact_key(fact: Fact) -> tuple[Any, ...]:
     """Identity of a fact: its type and fields (facts are a set)."""
-    return tuple(sorted((k, _frozen(v)) for k, v in fact.items()))
+    for value in fact.values():
+        if isinstance(value, (list, bool)):
+            return tuple(sorted((k, _frozen(v)) for k, v in fact.items()))
+    return tuple(sorted(fact.items()))  # strings and numbers: they are their own keys
 
 
 class FactStore:
@@ -367,6 +370,38 @@ class _PatternPlan:
     beta: Pred | None  # conditions that read earlier patterns
 
 
+# (field, plans by that field's required literal, plans that do not test it)
+_Index = tuple[str | None, dict[Any, tuple[_PatternPlan, ...]], tuple[_PatternPlan, ...]]
+
+
+def _discriminate(subs: Sequence[SubRule], plans: Sequence[_PatternPlan]) -> _Index:
+    """Index a fact type's patterns by the field most of them require to equal a
+    literal (group, level, severity, kind...), so that a new fact is tested only
+    against the patterns that can take it. Plan order is kept."""
+
+    def required(plan: _PatternPlan) -> dict[str, Any]:
+        pattern = subs[plan.sub].positives[plan.pos]
+        return {
+            c.field: c.value
+            for c in pattern.conds
+            if c.op == "eq" and isinstance(c.value, (str, float)) and not isinstance(c.value, bool)
+        }
+
+    counts: Counter[str] = Counter(f for plan in plans for f in required(plan))
+    if not counts or counts.most_common(1)[0][1] < 2:
+        return (None, {}, tuple(plans))
+    field = counts.most_common(1)[0][0]
+    keyed: dict[Any, list[_PatternPlan]] = {}
+    rest: list[_PatternPlan] = []
+    for plan in plans:
+        need = required(plan)
+        if field in need:
+            keyed.setdefault(need[field], []).append(plan)
+        else:
+            rest.append(plan)
+    return (field, {k: tuple(v) for k, v in keyed.items()}, tuple(rest))
+
+
 class FastMatcher:
     """The reference semantics, compiled: per-pattern closures, alpha memories, and
     joins over the facts that already passed each pattern's own conditions."""
@@ -377,6 +412,7 @@ class FastMatcher:
         self.strata = strata
         self.plans: list[list[list[_PatternPlan]]] = []
         self.by_type: list[dict[str, list[_PatternPlan]]] = []
+        self.index: list[dict[str, _Index]] = []
         for subs in strata:
             plans: list[list[_PatternPlan]] = []
             by_type: dict[str, list[_PatternPlan]] = {}
@@ -392,6 +428,7 @@ class FastMatcher:
                 plans.append(row)
             self.plans.append(plans)
             self.by_type.append(by_type)
+            self.index.append({t: _discriminate(subs, ps) for t, ps in by_type.items()})
         self.negatives: dict[str, tuple[tuple[str, Pred], ...]] = {
             sub.key: tuple(
                 (pat.type, _all_of([_compile_cond(c, sub.aliases) for c in pat.conds]) or _always)
@@ -403,22 +440,28 @@ class FastMatcher:
         }
         self.subs: Sequence[SubRule] = ()
         self.current: list[list[_PatternPlan]] = []
-        self.types: dict[str, list[_PatternPlan]] = {}
+        self.types: dict[str, _Index] = {}
         self.memory: list[list[list[int]]] = []
         self.store = FactStore()
 
     def begin(self, stratum: int, store: FactStore) -> None:
         self.subs = self.strata[stratum]
         self.current = self.plans[stratum]
-        self.types = self.by_type[stratum]
+        self.types = self.index[stratum]
         self.memory = [[[] for _ in row] for row in self.current]
         self.store = store
 
     def add(self, seq: int) -> list[Activation]:
-        plans = self.types.get(self.store.facts[seq]["type"])
-        if not plans:
-            return []
         fact = self.store.facts[seq]
+        index = self.types.get(fact["type"])
+        if index is None:
+            return []
+        field, keyed, rest = index
+        plans = rest
+        if field is not None:
+            value = fact.get(field, _MISSING)
+            if isinstance(value, (str, float, int)):
+                plans = keyed.get(value, ()) + rest if keyed.get(value) else rest
         hits = [p for p in plans if p.alpha is None or p.alpha(fact, ())]
         for plan in hits:
             self.memory[plan.sub][plan.pos].append(seq)
