@@ -16,5 +16,7 @@ def test_every_exported_name_resolves() -> None:
 
 def test_importing_the_package_does_not_load_the_engine() -> None:
     code = "import sys, deficit_engine; print(sorted(m for m in sys.modules if m.startswith('deficit_engine')))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "['deficit_engine', 'deficit_engine.errors']"

@@ -174,5 +174,8 @@ def test_yaml_errors_in_rule_files_are_placed(tmp_path: Path) -> None:
 
 
 def test_numbers_outside_the_supported_range(tmp_path: Path) -> None:
-    line = one(rules_issues(tmp_path, GOOD_HEAD + rule("      - result: {score_pct: {lt: 0.00001}}")), "out-of-range")
+    line = one(
+        rules_issues(tmp_path, GOOD_HEAD + rule("      - result: {score_pct: {lt: 0.00001}}")),
+        "out-of-range",
+    )
     assert "rules/00.yaml:6:34: out-of-range: 1e-05: numbers in rules are 0 or between" in line

@@ -35,8 +35,6 @@ class _HasId(Protocol):
 
 ItemT = TypeVar("ItemT", bound=_HasId)
 
-ONTOLOGY_FILES = ("competencies", "scale", "formats", "programs", "mentors")
-
 
 def default_kb_path() -> Path:
     """The shipped KB: package data when installed, the repository in a checkout."""

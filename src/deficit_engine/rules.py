@@ -14,8 +14,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-import networkx as nx
-
 from ._yaml import MAX_FILE_BYTES, Loaded, PathKey, load_yaml_file
 from .errors import Issue
 from .ontology import suggest
@@ -999,15 +997,3 @@ def load_rules(
             display = str(path)
         docs.append(load_yaml_file(path, display, max_bytes))
     return parse_rules(docs, kb)
-
-
-def dependency_graph(rules: Sequence[Rule]) -> nx.DiGraph:
-    """Rule -> rule edges where the first asserts a fact type the second matches."""
-    graph: nx.DiGraph = nx.DiGraph()
-    for r in rules:
-        graph.add_node(r.id)
-    for a in rules:
-        for b in rules:
-            if a.produced_types() & (b.positive_types() | b.negated_types()):
-                graph.add_edge(a.id, b.id)
-    return graph
