@@ -246,6 +246,107 @@ def cmd_route(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    """Evaluate a cohort file into OUTDIR; exit 1 if any profile was set aside."""
+    from .cohort import run_batch
+
+    source = Path(args.input)
+    if not source.is_file():
+        raise _Usage(f"{args.input}: no such file")
+    if args.workers is not None and args.workers < 1:
+        raise _Usage("--workers must be at least 1")
+    engine = _engine(args)
+    summary = run_batch(engine, source, Path(args.output), workers=args.workers, trace=args.trace)
+    print(
+        f"{summary.profiles} profile(s): {summary.evaluated} evaluated, "
+        f"{summary.set_aside} set aside; results in {args.output}"
+    )
+    if summary.set_aside:
+        print(f"see {Path(args.output) / 'errors.jsonl'} for the reasons", file=sys.stderr)
+        return EXIT_FINDING
+    return EXIT_OK
+
+
+def render_report(summary: dict[str, object], top: int) -> str:
+    """Cohort analytics as text tables, in Russian."""
+
+    def rows(key: str) -> list[list[object]]:
+        value = summary.get(key)
+        return [list(r) for r in value] if isinstance(value, list) else []
+
+    out = [
+        f"Профилей: {summary.get('profiles')}; оценено: {summary.get('evaluated')}; "
+        f"отложено с ошибками: {summary.get('set_aside')}; "
+        f"маршрутов, не умещающихся в период: {summary.get('routes_over_period')}",
+        "",
+        "Распространённость дефицитов (педагогов)",
+        _table(
+            [[str(c), str(n)] for c, n in rows("deficit_prevalence")[:top]],
+            ["компетенция", "педагогов"],
+        ),
+        "",
+        "По группам компетенций (педагогов с дефицитом в группе)",
+        _table([[str(g), str(n)] for g, n in rows("groups_people")], ["группа", "педагогов"]),
+        "",
+        "По муниципалитетам",
+        _table(
+            [[str(m), str(n), str(d)] for m, n, d in rows("municipalities")],
+            ["муниципалитет", "оценено", "с дефицитами"],
+        ),
+        "",
+        "Спрос на программы ДПП",
+        _table(
+            [[str(p), str(n), str(h)] for p, n, h in rows("programme_demand")[:top]],
+            ["программа", "слушателей", "часов всего"],
+        ),
+    ]
+    mentors = summary.get("mentor_load")
+    if isinstance(mentors, list) and mentors:
+        over = [m for m in mentors if isinstance(m, dict) and m.get("over_capacity")]
+        out += [
+            "",
+            f"Нагрузка наставников (сверх свободных мест: {len(over)})",
+            _table(
+                [
+                    [
+                        str(m.get("id")),
+                        str(m.get("municipality")),
+                        str(m.get("recommended")),
+                        str(m.get("capacity")),
+                    ]
+                    for m in mentors[:top]
+                    if isinstance(m, dict)
+                ],
+                ["наставник", "муниципалитет", "рекомендован", "мест"],
+            ),
+        ]
+    unmet = rows("unmet")
+    if unmet:
+        out += [
+            "",
+            "Неудовлетворённые потребности",
+            _table([[str(k), str(n)] for k, n in unmet[:top]], ["потребность", "педагогов"]),
+        ]
+    return "\n".join(out)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    path = Path(args.outdir) / "summary.json"
+    if not path.is_file():
+        raise _Usage(f"{path}: not found (run 'deficit-engine batch' first)")
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise _Usage(f"{path}: unreadable: {exc}") from None
+    if not isinstance(summary, dict):
+        raise _Usage(f"{path}: not a batch summary")
+    if args.format == "json":
+        print(json.dumps(summary, ensure_ascii=False, indent=2))
+    else:
+        print(render_report(summary, args.top))
+    return EXIT_OK
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     """Run Gherkin scenarios (default: the KB's own features/), then print rule coverage."""
     from .testing.runner import UsageError, run_features
@@ -319,6 +420,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="fail when fewer than N %% of the rules fired",
     )
     test.set_defaults(func=cmd_test)
+
+    batch = sub.add_parser("batch", help="evaluate a cohort (CSV, JSONL or XLSX) into a folder")
+    batch.add_argument("input", help="a .csv, .jsonl or .xlsx file of profiles")
+    batch.add_argument("-o", "--output", required=True, help="the output folder (new or empty)")
+    batch.add_argument("--kb", help="knowledge base folder (default: the shipped one)")
+    batch.add_argument(
+        "--workers", type=int, default=None, help="processes (default: one per core)"
+    )
+    batch.add_argument(
+        "--trace", action="store_true", help="keep each Result's trace in results.jsonl"
+    )
+    batch.add_argument("--backend", choices=BACKENDS, default=None, help=argparse.SUPPRESS)
+    batch.set_defaults(func=cmd_batch)
+
+    report = sub.add_parser("report", help="cohort analytics of a batch output folder")
+    report.add_argument("outdir", help="a folder written by 'deficit-engine batch'")
+    report.add_argument("--format", choices=["table", "json"], default="table")
+    report.add_argument("--top", type=int, default=15, help="rows per ranking (default 15)")
+    report.set_defaults(func=cmd_report)
 
     schema = sub.add_parser("schema", help="print the JSON Schema of a profile or of the KB files")
     schema.add_argument("kind", choices=["profile", "kb"])

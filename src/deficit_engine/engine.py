@@ -288,6 +288,8 @@ def _profile_label(profile: Any, index: int) -> str:
 
 def _evaluate_safely(engine: Engine, profile: Any, index: int) -> Result:
     """A Result, or an error Result naming the reasons: a batch never stops on one profile."""
+    if isinstance(profile, Exception):  # an input row the reader could not make a profile of
+        return Result.failed(_profile_label(profile, index), [str(profile)])
     try:
         return engine.evaluate(profile)
     except SourceError as exc:
