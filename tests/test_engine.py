@@ -204,7 +204,7 @@ def test_backends_agree_on_the_external_rule_set(tmp_path: Path) -> None:
         assert durable.evaluate(profile).to_json() == python.evaluate(profile).to_json()
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", [*BACKENDS, "fast"])
 def test_threads_give_the_sequential_results(backend: str) -> None:
     engine = Engine.from_path(backend=backend)
     profiles = list(synthetic_profiles(engine.kb, 500, seed=11))
