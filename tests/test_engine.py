@@ -410,3 +410,24 @@ rules:
     fired = engine.evaluate(strong).trace
     assert [t.rule for t in fired] == ["NONE-AT-ALL"] and fired[0].matched == ()
     assert "NONE-AT-ALL" not in engine.evaluate(weak).fired
+
+
+def test_the_command_says_the_fallback_in_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, deficit_engine.inference as i\n"
+        "i._durable_engine = None\n"
+        "i._DURABLE_ERROR = 'ImportError: undefined symbol: PyEval_CallObject'\n"
+        "from deficit_engine.cli import main\n"
+        "sys.exit(main(['diagnose', sys.argv[1], '--format', 'json']))\n"
+    )
+    profile = tmp_path / "p.json"
+    profile.write_text(json.dumps(PROFILE | {"results": PROFILE["results"][2:3]}), encoding="utf-8")
+    done = subprocess.run([sys.executable, "-c", code, str(profile)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        "deficit-engine: warning: durable_rules is unavailable (ImportError: undefined symbol: "
+        "PyEval_CallObject); using the pure-Python backend, which gives the same results"
+    ]
