@@ -28,11 +28,13 @@ from ..schema import Profile
 
 __all__ = [
     "COLUMNS",
+    "SCHEDULE_COLUMNS",
     "Document",
     "RouteRow",
     "build_document",
     "month_label",
     "months_label",
+    "schedule_rows",
 ]
 
 #: The columns of the ИОМ table, as the regional regulations name them.
@@ -492,6 +494,25 @@ class _Builder:
             (f"{self.title_of(d.competency)} ({d.competency})", _pct(d.score_pct))
             for d in self.result.deficits
         ]
+
+
+SCHEDULE_COLUMNS = ("Шаг", "Содержание", "Этап", "Компетенции", "Сроки", "Часы", "После шагов")
+
+
+def schedule_rows(doc: Document) -> list[list[str]]:
+    """The calendar plan's rows (columns: SCHEDULE_COLUMNS), for every renderer."""
+    return [
+        [
+            s["id"],
+            f"{s['title']} ({s['ref']})" if s["ref"] else s["title"],
+            s["phase"],
+            ", ".join(s["competencies"]) or "—",
+            s["period"],
+            s["hours"],
+            s["after"],
+        ]
+        for s in doc.schedule
+    ]
 
 
 def build_document(kb: KnowledgeBase, profile: Profile, result: Result) -> Document:

@@ -8,7 +8,16 @@ from html import escape
 from ..loader import KnowledgeBase
 from ..models import Result
 from ..schema import Profile
-from .document import BLANK, COLUMNS, Document, build_document, month_label, months_label
+from .document import (
+    BLANK,
+    COLUMNS,
+    SCHEDULE_COLUMNS,
+    Document,
+    build_document,
+    month_label,
+    months_label,
+    schedule_rows,
+)
 
 __all__ = ["render_html"]
 
@@ -191,19 +200,8 @@ def document_html(doc: Document) -> str:
             "в ячейках — часы в месяц; красным — за пределами периода.</p>"
         )
         out += _table(
-            ["Шаг", "Содержание", "Этап", "Компетенции", "Сроки", "Часы", "После шагов"],
-            [
-                [
-                    s["id"],
-                    f"{s['title']} ({s['ref']})" if s["ref"] else s["title"],
-                    s["phase"],
-                    ", ".join(s["competencies"]) or "—",
-                    s["period"],
-                    s["hours"],
-                    s["after"],
-                ]
-                for s in doc.schedule
-            ],
+            list(SCHEDULE_COLUMNS),
+            schedule_rows(doc),
         )
     else:
         out.append("<p>Шагов нет.</p>")

@@ -7,7 +7,15 @@ from collections.abc import Sequence
 from ..loader import KnowledgeBase
 from ..models import Result
 from ..schema import Profile
-from .document import BLANK, COLUMNS, Document, build_document, months_label
+from .document import (
+    BLANK,
+    COLUMNS,
+    SCHEDULE_COLUMNS,
+    Document,
+    build_document,
+    months_label,
+    schedule_rows,
+)
 
 __all__ = ["render_markdown"]
 
@@ -74,19 +82,8 @@ def document_markdown(doc: Document) -> str:
     out += ["", "## 3. Календарный план", ""]
     if doc.schedule:
         out += _table(
-            ["Шаг", "Содержание", "Этап", "Компетенции", "Сроки", "Часы", "После шагов"],
-            [
-                [
-                    s["id"],
-                    f"{s['title']} ({s['ref']})" if s["ref"] else s["title"],
-                    s["phase"],
-                    ", ".join(s["competencies"]) or "—",
-                    s["period"],
-                    s["hours"],
-                    s["after"],
-                ]
-                for s in doc.schedule
-            ],
+            list(SCHEDULE_COLUMNS),
+            schedule_rows(doc),
         )
         if doc.period[0]:
             out += ["", f"Период маршрута: {months_label(*doc.period)}."]
