@@ -59,10 +59,14 @@ class Positions:
 
 @dataclass
 class Loaded:
+    """A parsed document. ``placed`` is False for data that has no source text
+    (a dict, JSON): its issues then name field paths only, not lines."""
+
     file: str
     data: Any
     positions: Positions
     issues: list[Issue]
+    placed: bool = True
 
     def issue(
         self,
@@ -74,7 +78,7 @@ class Loaded:
         suggestion: str | None = None,
         severity: str = "error",
     ) -> Issue:
-        line, col = self.positions.of(path, key=key)
+        line, col = self.positions.of(path, key=key) if self.placed else (0, 0)
         return Issue(
             self.file,
             line,

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ._yaml import MAX_FILE_BYTES, PathKey, Positions, load_yaml_file
+from ._yaml import MAX_FILE_BYTES, Loaded, PathKey, Positions, load_yaml_file
 from .errors import Issue, ProfileError, format_field_path
 from .loader import KnowledgeBase, pydantic_issues
 from .ontology import suggest
@@ -44,26 +44,6 @@ def _path_issue(
     return Issue(source, 0, 0, code, message, format_field_path(path), suggestion)
 
 
-class _PathOnly:
-    """A stand-in for a YAML document when only field paths are known (JSON, dicts)."""
-
-    def __init__(self, source: str) -> None:
-        self.file = source
-        self.positions = Positions()
-
-    def issue(
-        self,
-        path: PathKey,
-        code: str,
-        message: str,
-        *,
-        key: bool = False,
-        suggestion: str | None = None,
-        severity: str = "error",
-    ) -> Issue:
-        return Issue(self.file, 0, 0, code, message, format_field_path(path), suggestion, severity)
-
-
 def parse_profile(data: Any, kb: KnowledgeBase, source: str = "") -> Profile:
     """Validate ``data`` (a mapping or a Profile) against the model and the KB."""
     if isinstance(data, Profile):
@@ -77,7 +57,8 @@ def parse_profile(data: Any, kb: KnowledgeBase, source: str = "") -> Profile:
             profile = Profile.model_validate(dict(data))
         except ValidationError as exc:
             pid = data.get("id") if isinstance(data.get("id"), str) else None
-            raise ProfileError(pydantic_issues(_PathOnly(source), (), exc), pid) from None  # type: ignore[arg-type]
+            unplaced = Loaded(source, None, Positions(), [], placed=False)
+            raise ProfileError(pydantic_issues(unplaced, (), exc), pid) from None
     issues = _reference_issues(profile, kb, source)
     if issues:
         raise ProfileError(issues, profile.id)
