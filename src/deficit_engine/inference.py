@@ -473,9 +473,25 @@ class FastMatcher:
     def _join(self, sub_index: int, pos: int, new: int, out: list[Activation]) -> None:
         sub = self.subs[sub_index]
         row = self.current[sub_index]
+        n = len(row)
+        if n == 1:  # the new fact passed the pattern's own conditions: that is the match
+            out.append((sub, (new,)))
+            return
         memory = self.memory[sub_index]
         facts = self.store.facts
-        n = len(row)
+        if n == 2:  # most joins: two patterns, the second may read the first
+            beta = row[1].beta
+            if pos == 0:
+                first = (facts[new],)
+                for seq in memory[1]:
+                    if seq != new and (beta is None or beta(facts[seq], first)):
+                        out.append((sub, (new, seq)))
+            else:
+                fact = facts[new]
+                for seq in memory[0]:
+                    if seq != new and (beta is None or beta(fact, (facts[seq],))):
+                        out.append((sub, (seq, new)))
+            return
         seqs: list[int] = []
         bound: list[Fact] = []
 

@@ -22,8 +22,14 @@ _ROLES = (
 _SUBJECTS = ("mathematics", "russian", "physics", "history", "biology", "informatics", "primary")
 
 
-def synthetic_profiles(kb: KnowledgeBase, count: int, seed: int = 0) -> Iterator[dict[str, Any]]:
-    """Yield ``count`` valid profile dicts; the same seed gives the same profiles."""
+def synthetic_profiles(
+    kb: KnowledgeBase, count: int, seed: int = 0, *, max_results: int = 30
+) -> Iterator[dict[str, Any]]:
+    """Yield ``count`` valid profile dicts; the same seed gives the same profiles.
+
+    Each has 0 to ``max_results`` competency results (a real diagnostic
+    instrument covers 10-15 competencies; the default makes heavier profiles).
+    """
     rnd = random.Random(seed)
     onto = kb.ontology
     competencies = sorted(onto.competencies)
@@ -32,7 +38,7 @@ def synthetic_profiles(kb: KnowledgeBase, count: int, seed: int = 0) -> Iterator
     for n in range(count):
         role = rnd.choice(_ROLES)
         experience = rnd.choice([0, 1, 2, 2.5, 3, 5, 8, 12, 15, 20, 27, 35])
-        chosen = rnd.sample(competencies, rnd.randint(0, min(30, len(competencies))))
+        chosen = rnd.sample(competencies, rnd.randint(0, min(max_results, len(competencies))))
         results: list[dict[str, Any]] = []
         for comp in chosen:
             maximum = rnd.choice([5, 10, 20, 25, 100])
