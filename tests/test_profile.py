@@ -71,6 +71,9 @@ def test_every_problem_by_field_path(mini_kb: Path) -> None:
     assert found["results[2].score"] == "out-of-range"
     assert found["results[4].score"] == "wrong-type"
     assert "score 30 is above its max 25" in str(err.value.issues)
+    # unknown ids are named in the same pass as the shape problems
+    assert found["results[0].competency"] == "unknown-ref"
+    assert found["results[3].indicator"] == "unknown-ref"
     # references are checked once the shape is right
     data["results"] = [data["results"][0], data["results"][3]]
     with pytest.raises(ProfileError) as err:

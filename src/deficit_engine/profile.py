@@ -58,24 +58,39 @@ def parse_profile(data: Any, kb: KnowledgeBase, source: str = "") -> Profile:
         except ValidationError as exc:
             pid = data.get("id") if isinstance(data.get("id"), str) else None
             unplaced = Loaded(source, None, Positions(), [], placed=False)
-            raise ProfileError(pydantic_issues(unplaced, (), exc), pid) from None
-    issues = _reference_issues(profile, kb, source)
+            issues = pydantic_issues(unplaced, (), exc)
+            # the ids are checked too, as far as the shape allows: every problem at once
+            placed = {i.path for i in issues}
+            issues += [
+                i
+                for i in _reference_issues(data.get("results"), data.get("requests"), kb, source)
+                if i.path not in placed
+            ]
+            raise ProfileError(issues, pid) from None
+    issues = _reference_issues(profile.results, profile.requests, kb, source)
     if issues:
         raise ProfileError(issues, profile.id)
     return profile
 
 
-def _reference_issues(profile: Profile, kb: KnowledgeBase, source: str) -> list[Issue]:
+def _field(item: Any, name: str) -> Any:
+    return item.get(name) if isinstance(item, Mapping) else getattr(item, name, None)
+
+
+def _reference_issues(results: Any, requests: Any, kb: KnowledgeBase, source: str) -> list[Issue]:
+    """Unknown or repeated competency/indicator ids (on models or on raw data)."""
     onto = kb.ontology
     issues: list[Issue] = []
     seen: dict[str, int] = {}
-    for i, result in enumerate(profile.results):
+    for i, result in enumerate(results if isinstance(results, (list, tuple)) else ()):
         table: Mapping[str, object]
-        if result.competency is not None:
-            key, table, kind = result.competency, onto.competencies, "competency"
+        competency, indicator = _field(result, "competency"), _field(result, "indicator")
+        if isinstance(competency, str):
+            key, table, kind = competency, onto.competencies, "competency"
+        elif isinstance(indicator, str):
+            key, table, kind = indicator, onto.indicators, "indicator"
         else:
-            assert result.indicator is not None
-            key, table, kind = result.indicator, onto.indicators, "indicator"
+            continue
         if key not in table:
             issues.append(
                 _path_issue(
@@ -97,8 +112,8 @@ def _reference_issues(profile: Profile, kb: KnowledgeBase, source: str) -> list[
             )
         else:
             seen[key] = i
-    for i, req in enumerate(profile.requests):
-        if req not in onto.competencies:
+    for i, req in enumerate(requests if isinstance(requests, (list, tuple)) else ()):
+        if isinstance(req, str) and req not in onto.competencies:
             issues.append(
                 _path_issue(
                     source,
