@@ -30,22 +30,23 @@ An empty cell means "not given".
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import os
 import shutil
 import tempfile
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .engine import Engine
+from .engine import Engine, evaluate_many
 from .errors import DeficitEngineError, Issue, SourceError
 from .models import Result
 from .ontology import suggest
 
-__all__ = ["BatchSummary", "read_profiles", "run_batch"]
+__all__ = ["BatchSummary", "Digest", "digest", "read_profiles", "run_batch"]
 
 PERSON_COLUMNS = ("role", "experience_years", "organization", "municipality", "subjects")
 OTHER_COLUMNS = ("id", "requests", "delivery", "hours_per_month", "period_start", "period_end")
@@ -54,6 +55,40 @@ KNOWN_COLUMNS = (*OTHER_COLUMNS[:1], *PERSON_COLUMNS, *OTHER_COLUMNS[1:])
 
 class _RowError(Exception):
     """A row that cannot become a profile; the batch sets it aside."""
+
+
+@dataclass(frozen=True)
+class Digest:
+    """What a batch keeps of one Result: its JSON line and the figures the summary
+    counts. Made in the worker, so only this small value crosses processes."""
+
+    ok: bool
+    profile: str
+    errors: tuple[str, ...]
+    line: str  # the Result as one JSON line ("" when it could not be evaluated)
+    deficits: tuple[tuple[str, str, str | None], ...]  # competency, severity, group
+    recommendations: tuple[tuple[str, str, int], ...]  # kind, id, hours
+    unmet: tuple[tuple[str, str], ...]  # kind, competency
+    overflow: bool
+
+
+def digest(result: Result, trace: bool = False) -> Digest:
+    """The batch's view of one Result (a module-level function: it runs in workers)."""
+    if not result.ok:
+        return Digest(False, result.profile, result.errors, "", (), (), (), False)
+    return Digest(
+        True,
+        result.profile,
+        (),
+        json.dumps(result.to_dict(trace=trace), ensure_ascii=False),
+        tuple((d.competency, d.severity, d.group) for d in result.deficits),
+        tuple(
+            (str(r.get("kind")), str(r.get("id")), int(r.get("hours") or 0))
+            for r in result.recommendations
+        ),
+        tuple((str(u.get("kind")), str(u.get("competency") or "—")) for u in result.unmet),
+        bool(result.route and result.route.get("overflow")),
+    )
 
 
 @dataclass
@@ -75,33 +110,32 @@ class BatchSummary:
     unmet: Counter[str] = field(default_factory=Counter)  # "kind competency"
     overflow: int = 0
 
-    def add(self, result: Result, municipality: str | None) -> None:
+    def add(self, item: Digest, municipality: str | None) -> None:
         self.profiles += 1
-        if not result.ok:
+        if not item.ok:
             self.set_aside += 1
             return
         self.evaluated += 1
         place = municipality or "—"
         self.people_by_municipality[place] += 1
-        if result.deficits:
+        if item.deficits:
             self.municipalities[place] += 1
-        for group in {d.group for d in result.deficits if d.group}:
+        for group in {group for _c, _s, group in item.deficits if group}:
             self.groups[group] += 1
-        for d in result.deficits:
-            self.deficits[d.competency] += 1
-            self.severities[f"{d.competency} {d.severity}"] += 1
-        for rec in result.recommendations:
-            kind, ref = rec.get("kind"), str(rec.get("id"))
+        for competency, severity, _group in item.deficits:
+            self.deficits[competency] += 1
+            self.severities[f"{competency} {severity}"] += 1
+        for kind, ref, hours in item.recommendations:
             if kind == "program":
                 self.programmes[ref] += 1
-                self.programme_hours[ref] += int(rec.get("hours") or 0)
+                self.programme_hours[ref] += hours
             elif kind == "mentor":
                 self.mentors[ref] += 1
             elif kind == "format":
                 self.formats[ref] += 1
-        for need in result.unmet:
-            self.unmet[f"{need.get('kind')} {need.get('competency') or '—'}"] += 1
-        if result.route and result.route.get("overflow"):
+        for kind, competency in item.unmet:
+            self.unmet[f"{kind} {competency}"] += 1
+        if item.overflow:
             self.overflow += 1
 
     def to_dict(self, engine: Engine) -> dict[str, Any]:
@@ -331,7 +365,7 @@ def run_batch(
     parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.", dir=parent))
     summary = BatchSummary()
-    lines: list[tuple[int, str | None]] = []  # (line, municipality) of the profiles in flight
+    lines: deque[tuple[int, str | None]] = deque()  # (line, municipality) of profiles in flight
     try:
 
         def profiles() -> Iterable[Any]:
@@ -343,20 +377,16 @@ def run_batch(
             (staging / "results.jsonl").open("w", encoding="utf-8") as results,
             (staging / "errors.jsonl").open("w", encoding="utf-8") as errors,
         ):
-            for index, result in enumerate(engine.evaluate_many(profiles(), workers=workers)):
-                line_no, place = lines[index]
-                lines[index] = (0, None)  # the bookkeeping of a done profile is dropped
-                summary.add(result, place)
-                if result.ok:
-                    results.write(
-                        json.dumps(result.to_dict(trace=trace), ensure_ascii=False) + "\n"
-                    )
+            digests = evaluate_many(
+                engine, profiles(), workers, transform=functools.partial(digest, trace=trace)
+            )
+            for item in digests:
+                line_no, place = lines.popleft()  # results come back in input order
+                summary.add(item, place)
+                if item.ok:
+                    results.write(item.line + "\n")
                 else:
-                    record = {
-                        "line": line_no,
-                        "profile": result.profile,
-                        "errors": list(result.errors),
-                    }
+                    record = {"line": line_no, "profile": item.profile, "errors": list(item.errors)}
                     errors.write(json.dumps(record, ensure_ascii=False) + "\n")
         (staging / "summary.json").write_text(
             json.dumps(summary.to_dict(engine), ensure_ascii=False, indent=2) + "\n",

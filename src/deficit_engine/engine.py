@@ -10,7 +10,7 @@ import pickle
 import threading
 import warnings
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -307,19 +307,23 @@ def _worker_start(root: str, backend: str, firing_limit: int) -> None:
     gc.freeze()  # the KB lives as long as the worker: keep it out of every collection
 
 
-def _worker_chunk(start: int, chunk: list[Any]) -> bytes:
+def _worker_chunk(start: int, chunk: list[Any], transform: Callable[[Result], Any] | None) -> bytes:
     assert _worker_engine is not None, "worker not initialised"
-    results = [_evaluate_safely(_worker_engine, p, start + i) for i, p in enumerate(chunk)]
+    results: list[Any] = [
+        _evaluate_safely(_worker_engine, p, start + i) for i, p in enumerate(chunk)
+    ]
+    if transform is not None:
+        results = [transform(r) for r in results]
     return pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _unpickle(blob: bytes) -> list[Result]:
+def _unpickle(blob: bytes) -> list[Any]:
     """Unpickle a chunk with the cyclic GC paused: a Result is thousands of small
     containers, and collections triggered while they are rebuilt cost 5x the work."""
     enabled = gc.isenabled()
     gc.disable()
     try:
-        results: list[Result] = pickle.loads(blob)
+        results: list[Any] = pickle.loads(blob)
     finally:
         if enabled:
             gc.enable()
@@ -347,8 +351,15 @@ def evaluate_many(
     backend: str = "fast",
     chunk_size: int = 64,
     window: int | None = None,
-) -> Iterator[Result]:
-    """Evaluate a cohort; see :meth:`Engine.evaluate_many`."""
+    transform: Callable[[Result], Any] | None = None,
+) -> Iterator[Any]:
+    """Evaluate a cohort; see :meth:`Engine.evaluate_many`.
+
+    ``transform``, a module-level function (it travels to the workers by
+    name), is applied to each Result where it was made, and its value is
+    yielded instead: a batch that only needs, say, a JSON line per person
+    saves the parent rebuilding every Result.
+    """
     if workers is None:
         workers = os.cpu_count() or 1
     if workers < 1:
@@ -364,7 +375,8 @@ def evaluate_many(
             else Engine(engine.kb, backend=backend, firing_limit=engine.firing_limit)
         )
         for index, profile in enumerate(profiles):
-            yield _evaluate_safely(local, profile, index)
+            result = _evaluate_safely(local, profile, index)
+            yield result if transform is None else transform(result)
         return
     in_flight = window if window is not None else 4 * workers
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
@@ -377,7 +389,7 @@ def evaluate_many(
     ) as pool:
         pending: deque[Future[bytes]] = deque()
         for start, chunk in _chunks(profiles, chunk_size):
-            pending.append(pool.submit(_worker_chunk, start, chunk))
+            pending.append(pool.submit(_worker_chunk, start, chunk, transform))
             if len(pending) >= in_flight:
                 yield from _unpickle(pending.popleft().result())
         while pending:
