@@ -316,7 +316,7 @@ def test_diagnose_bad_profile_exits_2_with_field_paths(
 
 
 def test_diagnose_on_a_looping_rule_set_exits_1(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rules = """\
 ruleset: loop
@@ -331,9 +331,18 @@ rules:
     path = tmp_path / "p.json"
     path.write_text(json.dumps(PROFILE), encoding="utf-8")
     kb = external_kb(tmp_path, rules)
-    code = main(["diagnose", str(path), "--kb", str(kb), "--backend", "python"])
-    assert code == 0  # 20 links stay under the default limit
+    args = ["diagnose", str(path), "--kb", str(kb), "--backend", "python"]
+    assert main(args) == 0  # 20 links stay under the default limit
     capsys.readouterr()
+    from deficit_engine import cli
+
+    # the same rule set against a low limit: one clear line naming the rule, exit 1
+    monkeypatch.setattr(
+        cli, "_engine", lambda a: Engine.from_path(a.kb, backend=a.backend, firing_limit=5)
+    )
+    assert main(args) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "firing limit of 5 exceeded" in err[0] and "PAIRS" in err[0]
 
 
 def test_evaluate_many_matches_evaluate_and_sets_bad_profiles_aside() -> None:
@@ -425,7 +434,9 @@ def test_the_command_says_the_fallback_in_one_line(tmp_path: Path) -> None:
     )
     profile = tmp_path / "p.json"
     profile.write_text(json.dumps(PROFILE | {"results": PROFILE["results"][2:3]}), encoding="utf-8")
-    done = subprocess.run([sys.executable, "-c", code, str(profile)], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(profile)], capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines() == [
         "deficit-engine: warning: durable_rules is unavailable (ImportError: undefined symbol: "
