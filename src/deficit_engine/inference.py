@@ -411,7 +411,6 @@ class FastMatcher:
     def __init__(self, strata: Sequence[Sequence[SubRule]]) -> None:
         self.strata = strata
         self.plans: list[list[list[_PatternPlan]]] = []
-        self.by_type: list[dict[str, list[_PatternPlan]]] = []
         self.index: list[dict[str, _Index]] = []
         for subs in strata:
             plans: list[list[_PatternPlan]] = []
@@ -427,7 +426,6 @@ class FastMatcher:
                     by_type.setdefault(pat.type, []).append(plan)
                 plans.append(row)
             self.plans.append(plans)
-            self.by_type.append(by_type)
             self.index.append({t: _discriminate(subs, ps) for t, ps in by_type.items()})
         self.negatives: dict[str, tuple[tuple[str, Pred], ...]] = {
             sub.key: tuple(
