@@ -249,6 +249,9 @@ class PythonMatcher:
                 seqs.pop()
                 facts.pop()
 
+    def blocked(self, sub: SubRule, binding: Sequence[Fact], store: FactStore) -> bool:
+        return negation_blocks(sub, binding, store)
+
     def end(self) -> None:
         self.local = {}
 
@@ -651,6 +654,9 @@ class DurableMatcher:
         self.pending.clear()
         return found
 
+    def blocked(self, sub: SubRule, binding: Sequence[Fact], store: FactStore) -> bool:
+        return negation_blocks(sub, binding, store)
+
     def end(self) -> None:
         """Delete the session's state (its guard action has run, so this is safe)."""
         assert _dre is not None
@@ -741,11 +747,7 @@ def run(
                 binding = [store.facts[s] for s in seqs]
                 if not matcher.exact and not _verified(sub, binding):
                     continue
-                if sub.negatives and (
-                    matcher.blocked(sub, binding, store)
-                    if isinstance(matcher, FastMatcher)
-                    else negation_blocks(sub, binding, store)
-                ):
+                if sub.negatives and matcher.blocked(sub, binding, store):
                     continue
                 done.add(key)
                 new: list[Fact] = []
