@@ -18,11 +18,16 @@ from .rules import Cond, NotGroup, Pattern, Ref, Rule
 
 __all__ = [
     "CONSTANT",
+    "FIELD",
+    "LITERAL",
+    "MIXED",
     "SENTINEL",
     "SubRule",
+    "Template",
     "compile_rules",
     "durable_definition",
     "durable_message",
+    "templates",
 ]
 
 
@@ -38,6 +43,36 @@ class SubRule:
     negatives: tuple[Pattern, ...]
     aliases: dict[str, int]  # rule alias -> index in positives
     types: frozenset[str]  # fact types of the positive patterns
+    actions: tuple[Template, ...] = ()  # the rule's `then`, precompiled (see `templates`)
+    rank: tuple[int, int, tuple[int, ...]] = (0, 0, ())  # agenda order: -priority, order, alt
+
+
+# An action, ready to fill in: the asserted fact's type, then per field its name, how
+# its value is found (LITERAL: payload is the value; FIELD: payload is (position of
+# the matched fact, field name); MIXED: payload is a list of literals and Refs),
+# and whether a missing value leaves the whole fact out (competency, severity, kind).
+LITERAL, FIELD, MIXED = 0, 1, 2
+Template = tuple[str, tuple[tuple[str, int, Any, bool], ...]]
+REQUIRED_FIELDS = ("competency", "severity", "kind")
+
+
+def templates(rule: Rule, aliases: dict[str, int]) -> tuple[Template, ...]:
+    """A rule's actions with each `$alias.field` resolved to a position in the binding."""
+    out: list[Template] = []
+    for action in rule.then:
+        fields: list[tuple[str, int, Any, bool]] = []
+        for name, raw in action.fields:
+            if name == "type":
+                continue
+            required = name in REQUIRED_FIELDS
+            if isinstance(raw, Ref):
+                fields.append((name, FIELD, (aliases[raw.alias], raw.field), required))
+            elif isinstance(raw, list):
+                fields.append((name, MIXED, raw, required))
+            else:
+                fields.append((name, LITERAL, raw, required))
+        out.append((action.fact_type, tuple(fields)))
+    return tuple(out)
 
 
 def compile_rules(rules: Sequence[Rule]) -> list[list[SubRule]]:
@@ -59,6 +94,8 @@ def compile_rules(rules: Sequence[Rule]) -> list[list[SubRule]]:
                     negatives,
                     aliases,
                     frozenset(p.type for p in positives),
+                    templates(rule, aliases),
+                    (-rule.priority, rule.order, alt),
                 )
             )
     return [strata[k] for k in sorted(strata)]

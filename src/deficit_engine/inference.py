@@ -39,13 +39,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .compiler import SubRule, durable_definition, durable_message
+from .compiler import FIELD, LITERAL, SubRule, durable_definition, durable_message
 from .errors import EvaluationError, FiringLimitError
 from .models import Fact, TraceEntry
 from .rules import Cond, Pattern, Ref, Rule, field_kinds
 
 __all__ = [
     "DEFAULT_FIRING_LIMIT",
+    "Compiled",
     "DurableMatcher",
     "FactStore",
     "FastMatcher",
@@ -87,12 +88,14 @@ def _frozen(value: Any) -> Any:
     return (type(value) is bool, value)  # True and 1.0 are different values in a fact
 
 
+_PLAIN_EXCEPT = frozenset((list, bool))
+
+
 def fact_key(fact: Fact) -> tuple[Any, ...]:
     """Identity of a fact: its type and fields (facts are a set)."""
-    for value in fact.values():
-        if isinstance(value, (list, bool)):
-            return tuple(sorted((k, _frozen(v)) for k, v in fact.items()))
-    return tuple(sorted(fact.items()))  # strings and numbers: they are their own keys
+    if _PLAIN_EXCEPT.isdisjoint(map(type, fact.values())):
+        return tuple(sorted(fact.items()))  # strings and numbers: they are their own keys
+    return tuple(sorted((k, _frozen(v)) for k, v in fact.items()))
 
 
 class FactStore:
@@ -249,6 +252,9 @@ class PythonMatcher:
                 seqs.pop()
                 facts.pop()
 
+    def verify(self, sub: SubRule, binding: Sequence[Fact]) -> bool:
+        return True  # exact: its activations match by construction
+
     def blocked(self, sub: SubRule, binding: Sequence[Fact], store: FactStore) -> bool:
         return negation_blocks(sub, binding, store)
 
@@ -371,6 +377,7 @@ class _PatternPlan:
     pos: int
     alpha: Pred | None  # conditions on the fact alone
     beta: Pred | None  # conditions that read earlier patterns
+    literal: tuple[Cond, ...] = ()  # the conditions `alpha` tests
 
 
 # (field, plans by that field's required literal, plans that do not test it)
@@ -405,16 +412,85 @@ def _discriminate(subs: Sequence[SubRule], plans: Sequence[_PatternPlan]) -> _In
     return (field, {k: tuple(v) for k, v in keyed.items()}, tuple(rest))
 
 
-class FastMatcher:
-    """The reference semantics, compiled: per-pattern closures, alpha memories, and
-    joins over the facts that already passed each pattern's own conditions."""
+def _hits_function(index: _Index) -> Callable[[Fact], list[_PatternPlan]]:
+    """One fact type's alpha tests as a single generated function: each field the
+    patterns test is read once, the discriminating field picks the keyed patterns,
+    and each test is inlined (calling a closure per condition and per conjunction
+    cost a quarter of an evaluation). The source holds only local names: every
+    field name and value is a constant bound by name in the function's namespace,
+    so nothing from a rule file becomes code. Its answers are those of
+    :meth:`Compiled.hits`; the differential tests hold them to the reference."""
+    field, keyed, rest = index
+    env: dict[str, Any] = {"M": _MISSING, "KEYS": (str, float, int, bool)}
+    names: dict[str, str] = {}  # field -> local variable
+    lines: list[str] = []
 
-    exact = True
+    def const(value: Any) -> str:
+        name = f"c{len(env)}"
+        env[name] = value
+        return name
+
+    def var(name: str) -> str:
+        if name not in names:
+            names[name] = f"x{len(names)}"
+            lines.append(f"    {names[name]} = get({const(name)}, M)")
+        return names[name]
+
+    def test(cond: Cond) -> str:
+        op, value = cond.op, cond.value
+        x = var(cond.field)
+        number = f"(type({x}) is float or type({x}) is int)"
+        if op == "eq" and not isinstance(value, list):
+            return f"{x} == {const(value)}"
+        if op == "ne" and not isinstance(value, list):
+            return f"({x} is not M and {x} != {const(value)})"
+        if op in ("lt", "le", "gt", "ge") and isinstance(value, float):
+            sign = {"lt": "<", "le": "<=", "gt": ">", "ge": ">="}[op]
+            return f"({number} and {x} {sign} {const(value)})"
+        if op in ("in", "not_in") and isinstance(value, list):
+            found = " or ".join(f"{x} == {const(item)}" for item in value) or "False"
+            return f"({x} is not M and {'' if op == 'in' else 'not '}({found}))"
+        if op == "between" and all(isinstance(v, float) for v in value):
+            lo, hi = value
+            return f"({number} and {const(lo)} <= {x} <= {const(hi)})"
+        if op == "exists":
+            return f"({x} is {'not ' if value else ''}M)"
+        return f"{const(_compile_cond(cond, {}))}(f, ())"  # any other shape: its closure
+
+    body: list[str] = []
+
+    def emit(plans: Sequence[_PatternPlan], indent: str) -> None:
+        for plan in plans:
+            tests = " and ".join(test(c) for c in plan.literal) or "True"
+            body.append(f"{indent}if {tests}:")
+            body.append(f"{indent}    out.append({const(plan)})")
+
+    if field is not None and keyed:
+        d = var(field)
+        body.append(f"    if type({d}) in KEYS:")
+        for i, (key, plans) in enumerate(keyed.items()):
+            body.append(f"        {'if' if i == 0 else 'elif'} {d} == {const(key)}:")
+            emit(plans, "            ")
+    emit(rest, "    ")
+    source = "\n".join(
+        ["def hits(f):", "    get = f.get", *lines, "    out = []", *body, "    return out"]
+    )
+    exec(compile(source, "<deficit_engine alpha>", "exec"), env)
+    return env["hits"]  # type: ignore[no-any-return]
+
+
+class Compiled:
+    """A rule set's patterns compiled once: per-pattern closures (conditions on the fact
+    alone, and conditions that read earlier patterns), indexed per stratum and fact
+    type, and the ``not:`` patterns. The fast matcher joins with them; the durable
+    matcher pre-filters the facts it sends with them and verifies its activations."""
 
     def __init__(self, strata: Sequence[Sequence[SubRule]]) -> None:
-        self.strata = strata
         self.plans: list[list[list[_PatternPlan]]] = []
         self.index: list[dict[str, _Index]] = []
+        self.rows: dict[str, tuple[tuple[str, _PatternPlan], ...]] = {}
+        # per stratum and fact type: the fact -> patterns it passes, as one generated function
+        self.hitters: list[dict[str, Callable[[Fact], list[_PatternPlan]]]] = []
         for subs in strata:
             plans: list[list[_PatternPlan]] = []
             by_type: dict[str, list[_PatternPlan]] = {}
@@ -424,12 +500,16 @@ class FastMatcher:
                     conds = [(c, _compile_cond(c, sub.aliases)) for c in pat.conds]
                     alpha = _all_of([f for c, f in conds if _is_literal(c.value)])
                     beta = _all_of([f for c, f in conds if not _is_literal(c.value)])
-                    plan = _PatternPlan(i, pos, alpha, beta)
+                    own = tuple(c for c in pat.conds if _is_literal(c.value))
+                    plan = _PatternPlan(i, pos, alpha, beta, own)
                     row.append(plan)
                     by_type.setdefault(pat.type, []).append(plan)
                 plans.append(row)
+                self.rows[sub.key] = tuple(zip((p.type for p in sub.positives), row, strict=True))
             self.plans.append(plans)
-            self.index.append({t: _discriminate(subs, ps) for t, ps in by_type.items()})
+            index = {t: _discriminate(subs, ps) for t, ps in by_type.items()}
+            self.index.append(index)
+            self.hitters.append({t: _hits_function(ix) for t, ix in index.items()})
         self.negatives: dict[str, tuple[tuple[str, Pred], ...]] = {
             sub.key: tuple(
                 (pat.type, _all_of([_compile_cond(c, sub.aliases) for c in pat.conds]) or _always)
@@ -439,22 +519,12 @@ class FastMatcher:
             for sub in subs
             if sub.negatives
         }
-        self.subs: Sequence[SubRule] = ()
-        self.current: list[list[_PatternPlan]] = []
-        self.types: dict[str, _Index] = {}
-        self.memory: list[list[list[int]]] = []
-        self.store = FactStore()
 
-    def begin(self, stratum: int, store: FactStore) -> None:
-        self.subs = self.strata[stratum]
-        self.current = self.plans[stratum]
-        self.types = self.index[stratum]
-        self.memory = [[[] for _ in row] for row in self.current]
-        self.store = store
-
-    def add(self, seq: int) -> list[Activation]:
-        fact = self.store.facts[seq]
-        index = self.types.get(fact["type"])
+    @staticmethod
+    def hits(types: dict[str, _Index], fact: Fact) -> list[_PatternPlan]:
+        """The patterns (of one stratum's index) whose own conditions the fact meets:
+        what the generated functions in ``hitters`` compute, by closures."""
+        index = types.get(fact["type"])
         if index is None:
             return []
         field, keyed, rest = index
@@ -463,7 +533,59 @@ class FastMatcher:
             value = fact.get(field, _MISSING)
             if isinstance(value, (str, float, int)):
                 plans = keyed.get(value, ()) + rest if keyed.get(value) else rest
-        hits = [p for p in plans if p.alpha is None or p.alpha(fact, ())]
+        return [p for p in plans if p.alpha is None or p.alpha(fact, ())]
+
+    def verify(self, sub: SubRule, binding: Sequence[Fact]) -> bool:
+        """Whether the bound facts match the sub-rule's positive patterns, exactly."""
+        for fact, (ftype, plan) in zip(binding, self.rows[sub.key], strict=True):
+            if fact["type"] != ftype:
+                return False
+            if plan.alpha is not None and not plan.alpha(fact, binding):
+                return False
+            if plan.beta is not None and not plan.beta(fact, binding):
+                return False
+        return True
+
+    def blocked(self, sub: SubRule, binding: Sequence[Fact], store: FactStore) -> bool:
+        """:func:`negation_blocks` with compiled conditions."""
+        facts = store.facts
+        for ftype, test in self.negatives[sub.key]:
+            for seq in store.of_type(ftype):
+                if test(facts[seq], binding):
+                    return True
+        return False
+
+
+class FastMatcher:
+    """The reference semantics, compiled: per-pattern closures, alpha memories, and
+    joins over the facts that already passed each pattern's own conditions."""
+
+    exact = True
+
+    def __init__(self, strata: Sequence[Sequence[SubRule]]) -> None:
+        self.strata = strata
+        self.compiled = Compiled(strata)
+        self.subs: Sequence[SubRule] = ()
+        self.current: list[list[_PatternPlan]] = []
+        self.hitters: dict[str, Callable[[Fact], list[_PatternPlan]]] = {}
+        self.memory: list[list[list[int]]] = []
+        self.store = FactStore()
+
+    def begin(self, stratum: int, store: FactStore) -> None:
+        self.subs = self.strata[stratum]
+        self.current = self.compiled.plans[stratum]
+        self.hitters = self.compiled.hitters[stratum]
+        self.memory = [[[] for _ in row] for row in self.current]
+        self.store = store
+
+    def add(self, seq: int) -> list[Activation]:
+        fact = self.store.facts[seq]
+        hitter = self.hitters.get(fact["type"])
+        if hitter is None:
+            return []
+        hits = hitter(fact)
+        if not hits:
+            return []
         for plan in hits:
             self.memory[plan.sub][plan.pos].append(seq)
         out: list[Activation] = []
@@ -514,20 +636,19 @@ class FastMatcher:
 
         step(0)
 
+    def verify(self, sub: SubRule, binding: Sequence[Fact]) -> bool:
+        return True  # exact: its activations match by construction
+
     def blocked(self, sub: SubRule, binding: Sequence[Fact], store: FactStore) -> bool:
-        """:func:`negation_blocks` with compiled conditions."""
-        facts = store.facts
-        for ftype, test in self.negatives[sub.key]:
-            for seq in store.of_type(ftype):
-                if test(facts[seq], binding):
-                    return True
-        return False
+        return self.compiled.blocked(sub, binding, store)
 
     def end(self) -> None:
         self.memory = []
 
 
 _ruleset_names = itertools.count()
+_encode = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps without its per-call setup
+_decode = json.JSONDecoder().decode
 
 
 def _noop(c: Any) -> None:
@@ -557,6 +678,7 @@ class DurableMatcher:
                 pass
 
         self.strata = strata
+        self.compiled = Compiled(strata)  # pre-filters facts, verifies activations exactly
         self.kinds = field_kinds(rules)
         self.host = _QuietHost()
         self.names: list[str] = []
@@ -605,7 +727,7 @@ class DurableMatcher:
         """Assert one fact and drain the actions it completes; durable's result code."""
         assert _dre is not None
         try:
-            code, offset = _dre.assert_fact(handle, json.dumps(message, ensure_ascii=False))
+            code, offset = _dre.assert_fact(handle, _encode(message))
         except _dre.error as exc:
             raise EvaluationError(
                 f"durable_rules refused fact {message.get('type')!r}: {exc}"
@@ -613,7 +735,7 @@ class DurableMatcher:
         if code in (0, 3):  # handled (3: deferred, drained all the same)
             result = _dre.start_action_for_state(handle, offset)
             while result:
-                for key, bound in json.loads(result[1]).items():
+                for key, bound in _decode(result[1]).items():
                     sub = self.subs.get(key)
                     if sub is not None:
                         self.pending.append((sub, bound))
@@ -624,6 +746,9 @@ class DurableMatcher:
     def add(self, seq: int) -> list[Activation]:
         fact = self.store.facts[seq]
         if fact["type"] not in self.types[self.stratum]:
+            return []
+        if not self.compiled.hitters[self.stratum][fact["type"]](fact):
+            # no pattern's own conditions hold: no verified activation can bind the fact
             return []
         name = self.names[self.stratum]
         handle = self.handles[name]
@@ -654,8 +779,11 @@ class DurableMatcher:
         self.pending.clear()
         return found
 
+    def verify(self, sub: SubRule, binding: Sequence[Fact]) -> bool:
+        return self.compiled.verify(sub, binding)
+
     def blocked(self, sub: SubRule, binding: Sequence[Fact], store: FactStore) -> bool:
-        return negation_blocks(sub, binding, store)
+        return self.compiled.blocked(sub, binding, store)
 
     def end(self) -> None:
         """Delete the session's state (its guard action has run, so this is safe)."""
@@ -670,13 +798,6 @@ class DurableMatcher:
 # --- the driver ------------------------------------------------------------------
 
 
-def _verified(sub: SubRule, binding: Sequence[Fact]) -> bool:
-    """Check an activation with the exact semantics (durable's filter may let too much through)."""
-    return all(
-        matches(pat, binding[i], binding, sub.aliases) for i, pat in enumerate(sub.positives)
-    )
-
-
 def _value(value: Any, binding: Sequence[Fact], aliases: dict[str, int]) -> Any:
     if isinstance(value, list):
         items = [_value(v, binding, aliases) for v in value]
@@ -685,16 +806,21 @@ def _value(value: Any, binding: Sequence[Fact], aliases: dict[str, int]) -> Any:
 
 
 def _build(sub: SubRule, binding: Sequence[Fact], enrich: Callable[[Fact], Fact]) -> list[Fact]:
+    """The facts a firing asserts, from the sub-rule's precompiled action templates."""
     out = []
-    for action in sub.rule.then:
-        fact: Fact = {"type": action.fact_type}
+    for ftype, fields in sub.actions:
+        fact: Fact = {"type": ftype}
         complete = True
-        for name, raw in action.fields:
-            if name == "type":
+        for name, mode, payload, required in fields:
+            if mode == LITERAL:
+                fact[name] = payload
                 continue
-            value = _value(raw, binding, sub.aliases)
+            if mode == FIELD:
+                value = binding[payload[0]].get(payload[1], _MISSING)
+            else:
+                value = _value(payload, binding, sub.aliases)
             if value is _MISSING:
-                if name in ("competency", "severity", "kind"):
+                if required:
                     complete = False
                 continue
             fact[name] = value
@@ -703,15 +829,13 @@ def _build(sub: SubRule, binding: Sequence[Fact], enrich: Callable[[Fact], Fact]
     return out
 
 
-_Item = tuple[int, int, tuple[int, ...], tuple[int, ...], int, Activation]
+_Item = tuple[tuple[int, int, tuple[int, ...]], tuple[int, ...], int, SubRule]
 
 
 def _push(agenda: list[_Item], acts: Iterable[Activation], counter: Iterator[int]) -> None:
     """Agenda order: priority (higher first), rule order, alternative, fact order."""
     for sub, seqs in acts:
-        heapq.heappush(
-            agenda, (-sub.rule.priority, sub.rule.order, sub.alt, seqs, next(counter), (sub, seqs))
-        )
+        heapq.heappush(agenda, (sub.rank, seqs, next(counter), sub))
 
 
 def run(
@@ -740,12 +864,12 @@ def run(
             for seq in range(len(store.facts)):
                 _push(agenda, matcher.add(seq), counter)
             while agenda:
-                sub, seqs = heapq.heappop(agenda)[-1]
+                _rank, seqs, _n, sub = heapq.heappop(agenda)
                 key = (sub.key, seqs[: sub.n_outer] if sub.alt else seqs)
                 if key in done:
                     continue
                 binding = [store.facts[s] for s in seqs]
-                if not matcher.exact and not _verified(sub, binding):
+                if not matcher.exact and not matcher.verify(sub, binding):
                     continue
                 if sub.negatives and matcher.blocked(sub, binding, store):
                     continue
