@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import gc
 import multiprocessing
 import os
@@ -54,6 +55,24 @@ def _default_backend() -> str:
             stacklevel=3,
         )
     return "python"
+
+
+_KIND_RANK = {k: i for i, k in enumerate(NEED_KINDS)}
+
+
+@functools.lru_cache(maxsize=4096)
+def _filters_order(filters: tuple[tuple[str, Any], ...]) -> str:
+    return fact_sort_key(dict(filters))
+
+
+def _need_order(need: Need) -> tuple[str, int, str]:
+    """Needs sort by competency, kind, then their filters as canonical JSON (cached:
+    a rule set asks for few distinct filter combinations)."""
+    try:
+        filters = _filters_order(need.filters)
+    except TypeError:  # a list among the filters: not hashable, not cached
+        filters = fact_sort_key(dict(need.filters))
+    return (need.competency or "", _KIND_RANK.get(need.kind, 9), filters)
 
 
 def base_facts(norm: Normalised, kb: KnowledgeBase) -> list[Fact]:
@@ -261,14 +280,7 @@ class Engine:
                 d.competency,
             )
         )
-        kind_rank = {k: i for i, k in enumerate(NEED_KINDS)}
-        needs.sort(
-            key=lambda n: (
-                n.competency or "",
-                kind_rank.get(n.kind, 9),
-                fact_sort_key(dict(n.filters)),
-            )
-        )
+        needs.sort(key=_need_order)
         custom.sort(key=fact_sort_key)
         return Result(profile.id, tuple(deficits), tuple(needs), tuple(custom), tuple(trace))
 

@@ -22,7 +22,13 @@ class _Value:
     in cohort runs)."""
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        return (type(self), tuple(getattr(self, f.name) for f in fields(self)))  # type: ignore[arg-type]
+        names = _FIELD_NAMES.get(type(self))
+        if names is None:
+            names = _FIELD_NAMES[type(self)] = tuple(f.name for f in fields(self))  # type: ignore[arg-type]
+        return (type(self), tuple(getattr(self, name) for name in names))
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 def fact_sort_key(fact: Fact) -> str:
@@ -94,6 +100,27 @@ class Result(_Value):
     def ok(self) -> bool:
         return not self.errors
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """One flat tuple per Result (its parts as plain tuples, rebuilt on load): a
+        Result holds a hundred small value objects, and a reduce call for each was
+        most of the cost of sending Results between processes."""
+        return (
+            _rebuild_result,
+            (
+                self.profile,
+                tuple(
+                    (d.competency, d.group, d.severity, d.score_pct, d.rule) for d in self.deficits
+                ),
+                tuple((n.kind, n.competency, n.filters, n.rule) for n in self.needs),
+                self.facts,
+                tuple((t.rule, t.matched, t.asserted) for t in self.trace),
+                self.recommendations,
+                self.unmet,
+                self.route,
+                self.errors,
+            ),
+        )
+
     @classmethod
     def failed(cls, profile: str, errors: Sequence[str]) -> Result:
         """The Result of a profile that could not be evaluated, with the reasons."""
@@ -132,3 +159,27 @@ class Result(_Value):
 
     def to_json(self, trace: bool = True, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(trace), ensure_ascii=False, indent=indent)
+
+
+def _rebuild_result(
+    profile: str,
+    deficits: tuple[tuple[Any, ...], ...],
+    needs: tuple[tuple[Any, ...], ...],
+    facts: tuple[Fact, ...],
+    trace: tuple[tuple[Any, ...], ...],
+    recommendations: tuple[dict[str, Any], ...],
+    unmet: tuple[dict[str, Any], ...],
+    route: dict[str, Any] | None,
+    errors: tuple[str, ...],
+) -> Result:
+    return Result(
+        profile,
+        tuple(Deficit(*d) for d in deficits),
+        tuple(Need(*n) for n in needs),
+        facts,
+        tuple(TraceEntry(*t) for t in trace),
+        recommendations,
+        unmet,
+        route,
+        errors,
+    )
