@@ -755,11 +755,12 @@ class DurableMatcher:
         if name not in self.live:
             self.live.append(name)
             self._assert(handle, {"type": self.GUARD, "sid": self.SID, "id": self.GUARD})
-        body = durable_message(fact, self.kinds)
+        message = durable_message(fact, self.kinds)
+        message["sid"] = self.SID
         for attempt in range(16):
-            fid = self.fact_id(seq, attempt)
+            fid = message["id"] = self.fact_id(seq, attempt)
             self.ids[fid] = seq
-            code = self._assert(handle, {**body, "sid": self.SID, "id": fid})
+            code = self._assert(handle, message)
             if code == 1:
                 # no pattern of this stratum can use the fact: durable does not keep it
                 self.ids.pop(fid)
@@ -863,32 +864,32 @@ def run(
             _push(agenda, ((sub, ()) for sub in strata[k] if not sub.positives), counter)
             for seq in range(len(store.facts)):
                 _push(agenda, matcher.add(seq), counter)
+            pop, push, facts, add = heapq.heappop, heapq.heappush, store.facts, store.add
+            exact, verify, blocked = matcher.exact, matcher.verify, matcher.blocked
             while agenda:
-                _rank, seqs, _n, sub = heapq.heappop(agenda)
+                _rank, seqs, _n, sub = pop(agenda)
                 key = (sub.key, seqs[: sub.n_outer] if sub.alt else seqs)
                 if key in done:
                     continue
-                binding = [store.facts[s] for s in seqs]
-                if not matcher.exact and not matcher.verify(sub, binding):
+                binding = tuple([facts[s] for s in seqs])
+                if not exact and not verify(sub, binding):
                     continue
-                if sub.negatives and matcher.blocked(sub, binding, store):
+                if sub.negatives and blocked(sub, binding, store):
                     continue
                 done.add(key)
                 new: list[Fact] = []
-                new_seqs: list[int] = []
                 for fact in _build(sub, binding, enrich):
-                    added = store.add(fact)
+                    added = add(fact)
                     if added is not None:
                         new.append(fact)
-                        new_seqs.append(added)
-                trace.append(TraceEntry(sub.rule.id, tuple(binding), tuple(new)))
+                        for act in matcher.add(added):
+                            push(agenda, (act[0].rank, act[1], next(counter), act[0]))
+                trace.append(TraceEntry(sub.rule.id, binding, tuple(new)))
                 if new:
                     fired_total += 1
                     productive[sub.rule.id] += 1
                     if fired_total > limit:
                         raise FiringLimitError(limit, [rid for rid, _ in productive.most_common(5)])
-                    for seq in new_seqs:
-                        _push(agenda, matcher.add(seq), counter)
             matcher.end()
     except BaseException:
         matcher.end()
