@@ -16,6 +16,7 @@ import copy
 import gc
 import json
 import os
+import pickle
 import platform
 import statistics
 import sys
@@ -147,6 +148,42 @@ def measure_diagnose(
     return out
 
 
+def measure_stages(engine: Engine, profiles: list[dict[str, Any]]) -> dict[str, float]:
+    """Ms per profile in each stage of ``evaluate`` (the fastest of 3 passes), and the
+    cost of sending the Result to another process (pickling it, then unpickling)."""
+    from deficit_engine.route import plan
+
+    kb = engine.kb
+    stages = ("validate+normalise", "diagnose", "result", "resolve+route", "pickle", "unpickle")
+    best = dict.fromkeys(stages, float("inf"))
+    for _ in range(3):
+        spent = dict.fromkeys(stages, 0.0)
+        for p in profiles:
+            t0 = time.perf_counter()
+            prof = engine.parse(p)
+            norm = normalise(prof, kb)
+            facts = base_facts(norm, kb)
+            t1 = time.perf_counter()
+            matcher = engine._durable or (copy.copy(engine._fast) if engine._fast else None)
+            assert matcher is not None
+            store, trace = run(engine.strata, facts, matcher, engine._enricher(norm))
+            t2 = time.perf_counter()
+            partial = engine._result(prof, store, trace)
+            t3 = time.perf_counter()
+            result = plan(kb, prof, partial)
+            t4 = time.perf_counter()
+            blob = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+            t5 = time.perf_counter()
+            pickle.loads(blob)
+            t6 = time.perf_counter()
+            for stage, (a, b) in zip(
+                stages, ((t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5), (t5, t6)), strict=True
+            ):
+                spent[stage] += b - a
+        best = {k: min(best[k], spent[k] / len(profiles) * 1000) for k in stages}
+    return best
+
+
 def measure_throughput(
     engine: Engine, count: int, seed: int, workers_list: list[int], max_results: int
 ) -> dict[str, float]:
@@ -237,6 +274,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{'evaluate (diagnose+resolve+route) ' + b:<44}p50 {lat['p50_ms']:.2f} ms  "
             f"p99 {lat['p99_ms']:.2f} ms  ({len(profiles)} profiles)"
         )
+    figures["stages_ms"] = {}
+    for b in ("durable", "fast"):
+        if b in engines:
+            st = figures["stages_ms"][b] = measure_stages(engines[b], profiles[:500])
+            say(
+                f"{'stages (ms/profile) ' + b:<44}"
+                + "  ".join(f"{k} {v:.3f}" for k, v in st.items())
+            )
     diagnose = measure_diagnose(engines, profiles)
     figures["diagnose_ms"] = diagnose
     figures["diagnose_ratio_to_baseline"] = {
