@@ -321,12 +321,19 @@ def _worker_start(root: str, backend: str, firing_limit: int) -> None:
 
 def _worker_chunk(start: int, chunk: list[Any], transform: Callable[[Result], Any] | None) -> bytes:
     assert _worker_engine is not None, "worker not initialised"
-    results: list[Any] = [
-        _evaluate_safely(_worker_engine, p, start + i) for i, p in enumerate(chunk)
-    ]
-    if transform is not None:
-        results = [transform(r) for r in results]
-    return pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)
+    # A chunk's Results are thousands of live containers: with the cyclic GC on, every
+    # collection triggered while they are made walks them again. Evaluations leave no
+    # cycles behind (tests/test_engine.py checks), so the GC waits until the chunk is sent.
+    gc.disable()
+    try:
+        results: list[Any] = [
+            _evaluate_safely(_worker_engine, p, start + i) for i, p in enumerate(chunk)
+        ]
+        if transform is not None:
+            results = [transform(r) for r in results]
+        return pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)
+    finally:
+        gc.enable()
 
 
 def _unpickle(blob: bytes) -> list[Any]:

@@ -615,26 +615,37 @@ class FastMatcher:
                     if seq != new and (beta is None or beta(fact, (facts[seq],))):
                         out.append((sub, (seq, new)))
             return
-        seqs: list[int] = []
-        bound: list[Fact] = []
+        self._step(sub, row, memory, pos, new, 0, [], [], out)
 
-        def step(i: int) -> None:
-            if i == n:
-                out.append((sub, tuple(seqs)))
-                return
-            beta = row[i].beta
-            for seq in (new,) if i == pos else memory[i]:
-                if (i != pos and seq == new) or seq in seqs:
-                    continue
-                fact = facts[seq]
-                if beta is None or beta(fact, bound):
-                    seqs.append(seq)
-                    bound.append(fact)
-                    step(i + 1)
-                    seqs.pop()
-                    bound.pop()
-
-        step(0)
+    def _step(
+        self,
+        sub: SubRule,
+        row: list[_PatternPlan],
+        memory: list[list[int]],
+        pos: int,
+        new: int,
+        i: int,
+        seqs: list[int],
+        bound: list[Fact],
+        out: list[Activation],
+    ) -> None:
+        """Joins of three or more patterns, pattern by pattern (a method, not a nested
+        recursive closure: that made a reference cycle, left for the cyclic GC, per call)."""
+        if i == len(row):
+            out.append((sub, tuple(seqs)))
+            return
+        beta = row[i].beta
+        facts = self.store.facts
+        for seq in (new,) if i == pos else memory[i]:
+            if (i != pos and seq == new) or seq in seqs:
+                continue
+            fact = facts[seq]
+            if beta is None or beta(fact, bound):
+                seqs.append(seq)
+                bound.append(fact)
+                self._step(sub, row, memory, pos, new, i + 1, seqs, bound, out)
+                seqs.pop()
+                bound.pop()
 
     def verify(self, sub: SubRule, binding: Sequence[Fact]) -> bool:
         return True  # exact: its activations match by construction
