@@ -23,9 +23,11 @@ its reason, never dropped and never invented.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import heapq
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .loader import KnowledgeBase
 from .models import Need
@@ -154,7 +156,7 @@ class Recommendation:
 
     @property
     def rules(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(n.rule for n in self.needs))
+        return tuple(dict.fromkeys([n.rule for n in self.needs]))
 
     def get(self, name: str, default: Any = None) -> Any:
         return dict(self.attrs).get(name, default)
@@ -172,8 +174,9 @@ class Recommendation:
             elif isinstance(value, tuple):
                 value = list(value)
             out[key] = value
-        out["rule"] = self.rule
-        out["rules"] = list(self.rules)
+        rules = self.rules
+        out["rule"] = rules[0] if rules else ""  # == self.rule: the first need's
+        out["rules"] = list(rules)
         out["reason"] = self.reason
         return out
 
@@ -205,8 +208,8 @@ class Resolution:
 
     def to_dicts(self) -> tuple[tuple[dict[str, Any], ...], tuple[dict[str, Any], ...]]:
         return (
-            tuple(r.to_dict() for r in self.recommendations),
-            tuple(u.to_dict() for u in self.unmet),
+            tuple([r.to_dict() for r in self.recommendations]),
+            tuple([u.to_dict() for u in self.unmet]),
         )
 
 
@@ -217,19 +220,175 @@ def _filters_text(pairs: Sequence[tuple[str, Any]]) -> str:
     return ", ".join(f"{k}={v}" for k, v in pairs)
 
 
-class _Order:
-    """Competency ids in ontology order (prerequisites first); unknown ids last."""
+class _CompKeys(dict[str, tuple[int, str]]):
+    """Competency -> sort key, (10**9, id) for an id not in the ontology (not
+    stored). A dict, so that ``__getitem__`` makes a fast sort key."""
 
-    def __init__(self, kb: KnowledgeBase) -> None:
-        self.onto = kb.ontology
-
-    def key(self, comp: str) -> tuple[int, str]:
-        if comp in self.onto.competencies:
-            return (self.onto.order_key(comp), comp)
+    def __missing__(self, comp: str) -> tuple[int, str]:
         return (10**9, comp)
 
+
+class _Index:
+    """Per-KB lookup tables for the resolver and the route builder.
+
+    Everything here is a function of the KB's catalogues and ontology only, so
+    it is built once per KB (see :func:`_index`) instead of once per profile:
+    the catalogues in id order, programmes by (role, competency), mentors by
+    strength, the fixed filter attributes of every item, competency sort keys
+    and prerequisite sets. The tables are read-only once built; the memos
+    (``filtered``, ``program_texts``, ``format_texts``) only gain entries, each
+    a pure function of the KB, so threads at worst compute one twice.
+    It assumes the catalogue dicts are not edited in place; replacing one (or
+    changing its size) is noticed by :func:`_index`, which builds a new index.
+    """
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        # The objects the tables were built from; a KB whose catalogue or
+        # ontology was replaced (or resized) since gets a fresh index.
+        self.kb_ref = weakref.ref(kb)
+        self.sources = (kb.programs, kb.mentors, kb.formats, kb.ontology)
+        self.sizes = (len(kb.programs), len(kb.mentors), len(kb.formats))
+        onto = kb.ontology
+        #: competency -> its ontology sort key (prerequisites first).
+        self.comp_keys = _CompKeys({c: (onto.order_key(c), c) for c in onto.competencies})
+        #: A competency's sort key: ontology order; unknown ids last, by id.
+        self.comp_key: Callable[[str], tuple[int, str]] = self.comp_keys.__getitem__
+        #: competency -> its transitive prerequisites.
+        self.prerequisites: dict[str, frozenset[str]] = {
+            c: frozenset(onto.prerequisites(c)) for c in onto.competencies
+        }
+        self.programs: list[Program] = [kb.programs[k] for k in sorted(kb.programs)]
+        self.program_attrs: dict[str, dict[str, Any]] = {
+            p.id: _program_attrs(p) for p in self.programs
+        }
+        #: the role-independent tail of a programme's ranking key.
+        self.program_rank: dict[str, tuple[int, float, str]] = {
+            p.id: (0 if p.federal_registry else 1, float(p.hours), p.id) for p in self.programs
+        }
+        #: competency -> programmes covering it (any role), in id order.
+        self.programs_by_comp: dict[str, list[Program]] = {}
+        #: role -> competency -> programmes for the role covering it, in id order.
+        self.programs_by_role: dict[str, dict[str, list[Program]]] = {}
+        for p in self.programs:
+            for comp in dict.fromkeys(p.covers):
+                self.programs_by_comp.setdefault(comp, []).append(p)
+            for role in dict.fromkeys(p.audience):
+                by_comp = self.programs_by_role.setdefault(role, {})
+                for comp in dict.fromkeys(p.covers):
+                    by_comp.setdefault(comp, []).append(p)
+        self.mentoring = mentoring_defaults(kb)
+        education, phase, _hours = self.mentoring
+        self.mentors: list[Mentor] = [kb.mentors[k] for k in sorted(kb.mentors)]
+        #: mentor id -> free places when no load is given (their capacity).
+        self.capacity: dict[str, int] = {m.id: m.capacity for m in self.mentors}
+        self.mentor_attrs: dict[str, dict[str, Any]] = {
+            m.id: _mentor_attrs(m, education, phase) for m in self.mentors
+        }
+        #: competency -> mentors with it among their strengths, in id order.
+        self.mentors_by_strength: dict[str, list[Mentor]] = {}
+        for m in self.mentors:
+            for comp in dict.fromkeys(m.strengths):
+                self.mentors_by_strength.setdefault(comp, []).append(m)
+        self.formats: list[Format] = [kb.formats[k] for k in sorted(kb.formats)]
+        self.format_attrs: dict[str, dict[str, Any]] = {
+            f.id: _format_attrs(f) for f in self.formats
+        }
+        #: the formats by preference for a filter-only need: (phase, hours, id).
+        self.formats_ranked: list[Format] = sorted(
+            self.formats, key=lambda f: (PHASE_ORDER.get(f.phase, 9), float(f.hours), f.id)
+        )
+        #: programme id -> what program_text() returns, filled on first use.
+        self.program_texts: dict[str, tuple[str, str, str, tuple[tuple[str, Any], ...]]] = {}
+        #: format id -> what format_text() returns, filled on first use.
+        self.format_texts: dict[str, tuple[str, str, tuple[tuple[str, Any], ...]]] = {}
+        self.attrs: dict[str, dict[str, dict[str, Any]]] = {
+            "program": self.program_attrs,
+            "mentor": self.mentor_attrs,
+            "format": self.format_attrs,
+        }
+        #: item kind -> a need's filters -> what they select (see _filtered).
+        #: Needs come from the KB's rules, so there are a handful of distinct
+        #: filter sets; at most _FILTERED_LIMIT a kind are kept all the same.
+        self.filtered: dict[str, dict[tuple[tuple[str, Any], ...], _Filtered]] = {
+            kind: {} for kind in self.attrs
+        }
+
+    def fresh_for(self, kb: KnowledgeBase) -> bool:
+        programs, mentors, formats, ontology = self.sources
+        return (
+            self.kb_ref() is kb
+            and kb.programs is programs
+            and kb.mentors is mentors
+            and kb.formats is formats
+            and kb.ontology is ontology
+            and self.sizes == (len(programs), len(mentors), len(formats))
+        )
+
     def sort(self, comps: Sequence[str]) -> tuple[str, ...]:
-        return tuple(sorted(dict.fromkeys(comps), key=self.key))
+        """Distinct competency ids in ontology order (prerequisites first)."""
+        if len(comps) == 1:
+            return (comps[0],)
+        return tuple(sorted(dict.fromkeys(comps), key=self.comp_key))
+
+    def program_text(self, p: Program) -> tuple[str, str, str, tuple[tuple[str, Any], ...]]:
+        """A programme's delivery in Russian, its ФР ДПП and hours parts of the
+        reason and its recommendation attrs (made on first use)."""
+        found = self.program_texts.get(p.id)
+        if found is None:
+            found = self.program_texts[p.id] = (
+                DELIVERY_RU[p.delivery],
+                "входит в ФР ДПП" if p.federal_registry else "не входит в ФР ДПП",
+                f"{format_hours(p.hours)} ч",
+                (
+                    ("hours", float(p.hours)),
+                    ("delivery", p.delivery),
+                    ("provider", p.provider),
+                    ("federal_registry", p.federal_registry),
+                    ("program_kind", p.kind),
+                ),
+            )
+        return found
+
+    def format_text(self, fmt: Format) -> tuple[str, str, tuple[tuple[str, Any], ...]]:
+        """A format's reason line, hours text and recommendation attrs (made on
+        first use: they are the same for every person)."""
+        found = self.format_texts.get(fmt.id)
+        if found is None:
+            found = self.format_texts[fmt.id] = (
+                f"{EDUCATION_RU[fmt.education]} образование, этап «{PHASE_RU[fmt.phase]}», "
+                f"{LEVEL_RU[fmt.level]} уровень",
+                format_hours(fmt.hours),
+                (
+                    ("hours", float(fmt.hours)),
+                    ("education", fmt.education),
+                    ("phase", fmt.phase),
+                    ("level", fmt.level),
+                ),
+            )
+        return found
+
+
+#: id(kb) -> its :class:`_Index`: built once per KB, not per profile. Keyed by
+#: identity (a KnowledgeBase is not hashable) and dropped when the KB is
+#: garbage-collected, so it holds one entry per live KB. An index is stored
+#: only once built, so threads never see a half-built one (two threads may
+#: both build one: harmless, the last stored wins).
+_INDEXES: dict[int, _Index] = {}
+#: How many filter sets a kind one KB's ``filtered`` memo keeps.
+_FILTERED_LIMIT = 1024
+
+
+def _index(kb: KnowledgeBase) -> _Index:
+    """The lookup tables of ``kb``, built on first use."""
+    key = id(kb)
+    index = _INDEXES.get(key)
+    if index is not None and index.fresh_for(kb):
+        return index
+    if index is None or index.kb_ref() is not kb:
+        weakref.finalize(kb, _INDEXES.pop, key, None)
+    index = _Index(kb)
+    _INDEXES[key] = index
+    return index
 
 
 def _mismatch(attrs: Mapping[str, Any], need: Need) -> tuple[str, Any, Any] | None:
@@ -246,6 +405,41 @@ def _mismatch(attrs: Mapping[str, Any], need: Need) -> tuple[str, Any, Any] | No
         elif have != wanted:
             return (name, wanted, have)
     return None
+
+
+class _Filtered(NamedTuple):
+    """What a need's filters select among the items of one kind."""
+
+    passing: frozenset[str]  # ids of the items of which the filters find no _mismatch
+    named: Any  # need.get("format"): the format id the need names, if any
+
+
+def _filtered(index: _Index, kind: str, need: Need) -> _Filtered:
+    """:class:`_Filtered` for ``need`` and the ``kind`` items (program, mentor,
+    format): a function of ``need.filters``, memoised per KB by them.
+
+    Filters that compare equal select the same items (item attributes are
+    strings), but a memoised ``named`` that is not a ``str`` may be an equal
+    value of another type (``1`` for ``True``): re-read it from the need before
+    printing it.
+    """
+    memo = index.filtered[kind]
+    filters = need.filters
+    try:
+        hit = memo.get(filters)
+        hashable = True
+    except TypeError:  # an unhashable filter value: not memoised
+        hit, hashable = None, False
+    if hit is None:
+        hit = _Filtered(
+            frozenset(
+                item for item, attrs in index.attrs[kind].items() if _mismatch(attrs, need) is None
+            ),
+            need.get("format"),
+        )
+        if hashable and len(memo) < _FILTERED_LIMIT:
+            memo[filters] = hit
+    return hit
 
 
 def _program_attrs(p: Program) -> dict[str, Any]:
@@ -267,21 +461,45 @@ def _mismatch_text(name: str, wanted: Any, have: Any, what: str) -> str:
 # --- programmes -----------------------------------------------------------------
 
 
-def _program_key(p: Program, count: int, prefs: Sequence[str]) -> tuple[int, int, int, float, str]:
-    return (
-        -count,
-        0 if (not prefs or p.delivery in prefs) else 1,
-        0 if p.federal_registry else 1,
-        float(p.hours),
-        p.id,
-    )
+def _greedy(
+    fits: Mapping[str, set[int]], key_of: Callable[[str, int], tuple[Any, ...]]
+) -> Iterator[tuple[tuple[Any, ...], str, set[int], tuple[tuple[Any, ...], str] | None]]:
+    """Greedy set cover of the needs in ``fits`` (candidate id -> need indexes).
+
+    Each round picks the candidate with the least ``key_of(id, uncovered needs
+    it covers)`` (keys are unique: they end with the id) and yields (its key,
+    its id, the needs it now serves, (key, id) of the runner-up: the least of
+    the other candidates sharing one of those needs, or None). A key only grows
+    as needs get covered, so instead of re-ranking every candidate each round
+    a heap keeps (key, uncovered needs it covers, id) as they were when pushed:
+    the least entry still up to date is the least candidate (lazy greedy).
+    """
+    uncovered: set[int] = set().union(*fits.values()) if fits else set()
+    sharing: dict[int, list[str]] = {}  # need -> the candidates covering it
+    for cid, needs in fits.items():
+        for i in needs:
+            sharing.setdefault(i, []).append(cid)
+    heap = [(key_of(cid, len(needs)), len(needs), cid) for cid, needs in fits.items()]
+    heapq.heapify(heap)
+    while uncovered:
+        key, left, cid = heapq.heappop(heap)
+        served = fits[cid] & uncovered
+        while len(served) != left:  # out of date: push it back as it is now
+            if served:  # (else all its needs are covered: out for good)
+                heapq.heappush(heap, (key_of(cid, len(served)), len(served), cid))
+            key, left, cid = heapq.heappop(heap)
+            served = fits[cid] & uncovered
+        others = {a for i in served for a in sharing[i] if a != cid}
+        alt = min([(key_of(a, len(fits[a] & uncovered)), a) for a in others]) if others else None
+        uncovered -= served
+        yield key, cid, served, alt
 
 
 def _program_versus(
     best: Program,
     alt: Program,
-    kb_: tuple[int, int, int, float, str],
-    ka: tuple[int, int, int, float, str],
+    kb_: tuple[Any, ...],
+    ka: tuple[Any, ...],
 ) -> str:
     if kb_[0] != ka[0]:
         return f"охватывает больше потребностей ({-kb_[0]} против {-ka[0]})"
@@ -300,41 +518,41 @@ def _resolve_programs(
     prefs: Sequence[str],
     needs: Sequence[Need],
     idx: Sequence[int],
-    order: _Order,
+    index: _Index,
 ) -> tuple[list[Recommendation], dict[int, str]]:
-    programs = [kb.programs[k] for k in sorted(kb.programs)]
+    by_comp = index.programs_by_role.get(role, {})
     fits: dict[str, set[int]] = {}
-    for p in programs:
-        if role not in p.audience:
-            continue
-        attrs = _program_attrs(p)
-        matched = {
-            i for i in idx if needs[i].competency in p.covers and _mismatch(attrs, needs[i]) is None
-        }
-        if matched:
-            fits[p.id] = matched
-    uncovered: set[int] = set().union(*fits.values()) if fits else set()
-    unmet = {i: _program_unmet(kb, role, programs, needs[i]) for i in idx if i not in uncovered}
+    for i in idx:
+        need = needs[i]
+        cands = by_comp.get(need.competency, ())  # type: ignore[arg-type]
+        if cands and need.filters:
+            ok = _filtered(index, "program", need).passing
+            cands = [p for p in cands if p.id in ok]
+        for p in cands:
+            if p.id in fits:
+                fits[p.id].add(i)
+            else:
+                fits[p.id] = {i}
+    covered: set[int] = set().union(*fits.values()) if fits else set()
+    unmet = {i: _program_unmet(role, index, needs[i]) for i in idx if i not in covered}
+    # Ranking key: (-needs covered, not in a requested delivery, not in ФР ДПП,
+    # hours, id); all but the first are fixed for this call.
+    rank = index.program_rank
+    fixed = {
+        pid: (0 if (not prefs or kb.programs[pid].delivery in prefs) else 1, *rank[pid])
+        for pid in fits
+    }
     recs: list[Recommendation] = []
-    while uncovered:
-        ranked = sorted(
-            (_program_key(kb.programs[pid], len(s & uncovered), prefs), pid)
-            for pid, s in fits.items()
-            if s & uncovered
-        )
-        key, pid = ranked[0]
+    for key, pid, served_set, alt in _greedy(fits, lambda pid, left: (-left, *fixed[pid])):
         best = kb.programs[pid]
-        served_set = fits[pid] & uncovered
         served = sorted(served_set)
-        alt = next(((k, a) for k, a in ranked[1:] if fits[a] & served_set), None)
-        uncovered -= served_set
-        comps = order.sort([str(needs[i].competency) for i in served])
+        comps = index.sort([str(needs[i].competency) for i in served])
         n = len(served)
         parts = [
             f"Покрывает {n} {plural_ru(n, 'потребность', 'потребности', 'потребностей')}"
             f" ({', '.join(comps)})"
         ]
-        d = DELIVERY_RU[best.delivery]
+        d, registry, hours, attrs = index.program_text(best)
         if not prefs:
             parts.append(f"форма обучения {d} (предпочтения не указаны)")
         elif best.delivery in prefs:
@@ -345,8 +563,8 @@ def _resolve_programs(
                 f"{d} форма не запрошена (запрошена: {asked}); "
                 "программ с тем же охватом в запрошенной форме нет"
             )
-        parts.append("входит в ФР ДПП" if best.federal_registry else "не входит в ФР ДПП")
-        parts.append(f"{format_hours(best.hours)} ч")
+        parts.append(registry)
+        parts.append(hours)
         if alt is None:
             parts.append("других подходящих программ нет")
         else:
@@ -359,22 +577,16 @@ def _resolve_programs(
                 id=best.id,
                 title=best.title,
                 competencies=comps,
-                needs=tuple(needs[i] for i in served),
+                needs=tuple([needs[i] for i in served]),
                 reason="; ".join(parts) + ".",
-                attrs=(
-                    ("hours", float(best.hours)),
-                    ("delivery", best.delivery),
-                    ("provider", best.provider),
-                    ("federal_registry", best.federal_registry),
-                    ("program_kind", best.kind),
-                ),
+                attrs=attrs,
             )
         )
     return recs, unmet
 
 
-def _program_unmet(kb: KnowledgeBase, role: str, programs: Sequence[Program], need: Need) -> str:
-    covering = [p for p in programs if need.competency in p.covers]
+def _program_unmet(role: str, index: _Index, need: Need) -> str:
+    covering = index.programs_by_comp.get(need.competency, [])  # type: ignore[arg-type]
     if not covering:
         return "в каталоге нет программы, покрывающей компетенцию"
     for_role = [p for p in covering if role in p.audience]
@@ -407,54 +619,38 @@ def _resolve_mentors(
     needs: Sequence[Need],
     idx: Sequence[int],
     load: Mapping[str, int],
-    order: _Order,
+    index: _Index,
 ) -> tuple[list[Recommendation], dict[int, str]]:
-    education, phase, _hours = mentoring_defaults(kb)
-    mentors = [kb.mentors[k] for k in sorted(kb.mentors)]
-    free = {m.id: m.capacity - load.get(m.id, 0) for m in mentors}
+    education, phase, _hours = index.mentoring
+    mentors = index.mentors
+    free = {m.id: m.capacity - load.get(m.id, 0) for m in mentors} if load else index.capacity
+    by_strength = index.mentors_by_strength
     fits: dict[str, set[int]] = {}
-    for m in mentors:
-        if free[m.id] <= 0:
-            continue
-        attrs = _mentor_attrs(m, education, phase)
-        matched = {
-            i
-            for i in idx
-            if needs[i].competency in m.strengths and _mismatch(attrs, needs[i]) is None
-        }
-        if matched:
-            fits[m.id] = matched
-    uncovered: set[int] = set().union(*fits.values()) if fits else set()
+    for i in idx:
+        need = needs[i]
+        cands = by_strength.get(need.competency, ())  # type: ignore[arg-type]
+        if cands and need.filters:
+            ok = _filtered(index, "mentor", need).passing
+            cands = [m for m in cands if m.id in ok]
+        for m in cands:
+            if free[m.id] > 0:
+                if m.id in fits:
+                    fits[m.id].add(i)
+                else:
+                    fits[m.id] = {i}
+    covered: set[int] = set().union(*fits.values()) if fits else set()
     unmet = {
-        i: _mentor_unmet(mentors, free, needs[i], education, phase)
-        for i in idx
-        if i not in uncovered
+        i: _mentor_unmet(index, free, needs[i], education, phase) for i in idx if i not in covered
     }
+    # Ranking key: (not in the person's municipality, -needs served, id). A
+    # mentor, once chosen, has no uncovered need left: the person counts once.
+    local = {mid: 0 if kb.mentors[mid].municipality == municipality else 1 for mid in fits}
     recs: list[Recommendation] = []
-    while uncovered:
-        ranked = sorted(
-            (
-                (
-                    0 if kb.mentors[mid].municipality == municipality else 1,
-                    -len(s & uncovered),
-                    mid,
-                ),
-                mid,
-            )
-            for mid, s in fits.items()
-            if s & uncovered
-        )
-        k, mid = ranked[0]
+    for k, mid, served_set, alt in _greedy(fits, lambda mid, left: (local[mid], -left, mid)):
         best = kb.mentors[mid]
-        served_set = fits[mid] & uncovered
         served = sorted(served_set)
-        alt = next(((ka, a) for ka, a in ranked[1:] if fits[a] & served_set), None)
-        uncovered -= served_set
-        del fits[mid]  # the person counts once: this mentor is now theirs
-        comps = order.sort([str(needs[i].competency) for i in served])
-        forms = tuple(
-            dict.fromkeys(str(needs[i].get("form")) for i in served if needs[i].get("form"))
-        )
+        comps = index.sort([str(needs[i].competency) for i in served])
+        forms = tuple(dict.fromkeys(str(f) for f in [needs[i].get("form") for i in served] if f))
         n = len(comps)
         head = (
             f"Наставник по компетенции {comps[0]}"
@@ -492,7 +688,7 @@ def _resolve_mentors(
                 id=best.id,
                 title=best.name,
                 competencies=comps,
-                needs=tuple(needs[i] for i in served),
+                needs=tuple([needs[i] for i in served]),
                 reason="; ".join(parts) + ".",
                 attrs=(
                     ("forms", forms),
@@ -507,9 +703,9 @@ def _resolve_mentors(
 
 
 def _mentor_unmet(
-    mentors: Sequence[Mentor], free: Mapping[str, int], need: Need, education: str, phase: str
+    index: _Index, free: Mapping[str, int], need: Need, education: str, phase: str
 ) -> str:
-    strong = [m for m in mentors if need.competency in m.strengths]
+    strong = index.mentors_by_strength.get(need.competency, [])  # type: ignore[arg-type]
     if not strong:
         return "в пуле нет наставника с этой компетенцией"
     fitting = [m for m in strong if _mismatch(_mentor_attrs(m, education, phase), need) is None]
@@ -532,41 +728,47 @@ def _mentor_unmet(
 
 
 def _resolve_formats(
-    kb: KnowledgeBase, needs: Sequence[Need], idx: Sequence[int], order: _Order
+    kb: KnowledgeBase, needs: Sequence[Need], idx: Sequence[int], index: _Index
 ) -> tuple[list[Recommendation], dict[int, str]]:
-    formats = [kb.formats[k] for k in sorted(kb.formats)]
     chosen: dict[str, list[int]] = {}
     how: dict[str, set[str]] = {}
     unmet: dict[int, str] = {}
+    selected = {i: _filtered(index, "format", needs[i]) for i in idx}
+    named = [i for i in idx if selected[i].named is not None]
     # Needs naming a format id first, so that filter-only needs can reuse them.
-    for i in sorted(idx, key=lambda j: needs[j].get("format") is None):
+    for i in named + [i for i in idx if selected[i].named is None]:
         need = needs[i]
-        named = need.get("format")
-        if named is not None:
-            fmt = kb.formats.get(str(named))
+        ok, name = selected[i]
+        if name is not None and type(name) is not str:  # see _filtered
+            name = need.get("format")
+        if name is not None:
+            fmt = kb.formats.get(str(name))
             if fmt is None:
-                unmet[i] = f"в каталоге нет формы работы «{named}»"
+                unmet[i] = f"в каталоге нет формы работы «{name}»"
                 continue
-            bad = _mismatch(_format_attrs(fmt), need)
-            if bad is not None:
+            if fmt.id not in ok:
+                bad = _mismatch(_format_attrs(fmt), need)
+                assert bad is not None
                 unmet[i] = f"форма работы «{fmt.id}»: " + _mismatch_text(*bad, "формы работы")
                 continue
-            chosen.setdefault(fmt.id, []).append(i)
-            how.setdefault(fmt.id, set()).add("названа в потребности")
+            if fmt.id in chosen:
+                chosen[fmt.id].append(i)
+                how[fmt.id].add("названа в потребности")
+            else:
+                chosen[fmt.id] = [i]
+                how[fmt.id] = {"названа в потребности"}
             continue
-        cands = [f for f in formats if _mismatch(_format_attrs(f), need) is None]
+        cands = [f for f in index.formats_ranked if f.id in ok]
         if not cands:
             unmet[i] = (
                 "в каталоге нет формы работы, удовлетворяющей условиям потребности"
                 f" ({_filters_text(need.filters) or 'условий нет'})"
             )
             continue
-        best = min(
-            cands,
-            key=lambda f: (f.id not in chosen, PHASE_ORDER.get(f.phase, 9), float(f.hours), f.id),
-        )
+        # the best already chosen for an earlier need, else the best overall
+        best = next((f for f in cands if f.id in chosen), cands[0])
         chosen.setdefault(best.id, []).append(i)
-        ids = ", ".join(f.id for f in cands)
+        ids = ", ".join(f.id for f in index.formats if f.id in ok)
         how.setdefault(best.id, set()).add(
             f"подобрана по условиям ({_filters_text(need.filters) or 'без условий'})"
             f" из {len(cands)} подходящих ({ids})"
@@ -575,39 +777,29 @@ def _resolve_formats(
     for fid in sorted(chosen, key=lambda f: (PHASE_ORDER.get(kb.formats[f].phase, 9), f)):
         fmt = kb.formats[fid]
         served = sorted(chosen[fid])
-        comps = order.sort([str(needs[i].competency) for i in served if needs[i].competency])
-        general = any(needs[i].competency is None for i in served)
-        parts = [f"Форма работы {'; '.join(sorted(how[fid]))}"]
-        parts.append(
-            f"{EDUCATION_RU[fmt.education]} образование, этап «{PHASE_RU[fmt.phase]}», "
-            f"{LEVEL_RU[fmt.level]} уровень"
-        )
-        scope = []
+        comps = index.sort([str(needs[i].competency) for i in served if needs[i].competency])
+        general = None in [needs[i].competency for i in served]
+        line, hours, attrs = index.format_text(fmt)
+        parts = [f"Форма работы {'; '.join(sorted(how[fid]))}", line]
         if comps:
             n = len(comps)
-            scope.append(
-                f"{format_hours(fmt.hours)} ч по каждой из {n} "
+            parts.append(
+                f"{hours} ч по каждой из {n} "
                 f"{plural_ru(n, 'компетенции', 'компетенций', 'компетенций')}"
                 if n > 1
-                else f"{format_hours(fmt.hours)} ч по компетенции {comps[0]}"
+                else f"{hours} ч по компетенции {comps[0]}"
             )
         if general:
-            scope.append(f"{format_hours(fmt.hours)} ч — общий шаг маршрута")
-        parts.extend(scope)
+            parts.append(f"{hours} ч — общий шаг маршрута")
         recs.append(
             Recommendation(
                 kind="format",
                 id=fmt.id,
                 title=fmt.title,
                 competencies=comps,
-                needs=tuple(needs[i] for i in served),
+                needs=tuple([needs[i] for i in served]),
                 reason="; ".join(parts) + ".",
-                attrs=(
-                    ("hours", float(fmt.hours)),
-                    ("education", fmt.education),
-                    ("phase", fmt.phase),
-                    ("level", fmt.level),
-                ),
+                attrs=attrs,
             )
         )
     return recs, unmet
@@ -640,23 +832,22 @@ def resolve(
         if not isinstance(taken, int) or isinstance(taken, bool) or taken < 0:
             raise ValueError(f"mentor_load[{mid!r}] must be a non-negative integer, not {taken!r}")
     needs = list(needs)
-    for n in needs:
-        if not isinstance(n, Need):
-            raise TypeError(f"resolve() needs Need objects, not {type(n).__name__}")
-    order = _Order(kb)
     by_kind: dict[str, list[int]] = {"program": [], "mentor": [], "format": []}
     unmet: dict[int, str] = {}
     for i, n in enumerate(needs):
+        if not isinstance(n, Need):
+            raise TypeError(f"resolve() needs Need objects, not {type(n).__name__}")
         if n.kind in by_kind:
             by_kind[n.kind].append(i)
         else:
             unmet[i] = f"неизвестный вид потребности «{n.kind}»"
+    index = _index(kb)
     person = profile.person
     programs, u1 = _resolve_programs(
-        kb, person.role, list(profile.preferences.delivery), needs, by_kind["program"], order
+        kb, person.role, list(profile.preferences.delivery), needs, by_kind["program"], index
     )
-    mentors, u2 = _resolve_mentors(kb, person.municipality, needs, by_kind["mentor"], load, order)
-    formats, u3 = _resolve_formats(kb, needs, by_kind["format"], order)
+    mentors, u2 = _resolve_mentors(kb, person.municipality, needs, by_kind["mentor"], load, index)
+    formats, u3 = _resolve_formats(kb, needs, by_kind["format"], index)
     unmet.update(u1)
     unmet.update(u2)
     unmet.update(u3)

@@ -17,7 +17,7 @@ import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 import networkx as nx
 
@@ -26,8 +26,8 @@ from .models import Result
 from .resolve import (
     PHASE_ORDER,
     Resolution,
+    _index,
     format_hours,
-    mentoring_defaults,
     resolve,
 )
 from .rules import SEVERITIES
@@ -82,6 +82,23 @@ def _month(index: int) -> str:
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
+#: month index -> ``_month(index)``: the months routes are scheduled in recur
+#: from profile to profile. A pure function's memo, so shared by every KB;
+#: bounded by _MONTH_TEXT_LIMIT entries (about 80 years of months).
+_MONTH_TEXT: dict[int, str] = {}
+_MONTH_TEXT_LIMIT = 1000
+
+
+def _month_text(index: int) -> str:
+    """``_month(index)``, memoised."""
+    text = _MONTH_TEXT.get(index)
+    if text is None:
+        text = _month(index)
+        if len(_MONTH_TEXT) < _MONTH_TEXT_LIMIT:
+            _MONTH_TEXT[index] = text
+    return text
+
+
 def month_range(start: str, end: str) -> list[str]:
     """Every month from ``start`` to ``end`` inclusive, as ``YYYY-MM``."""
     return [_month(i) for i in range(_month_index(start), _month_index(end) + 1)]
@@ -124,26 +141,66 @@ class Step:
     extra: tuple[tuple[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "id": self.id,
-            "kind": self.kind,
-            "ref": self.ref,
-            "title": self.title,
-            "competencies": list(self.competencies),
-            "education": self.education,
-            "phase": self.phase,
-            "level": self.level,
-            "start": self.start,
-            "end": self.end,
-            "hours": _hours(round(self.hours * 100)),
-            "allocation": {m: _hours(round(h * 100)) for m, h in self.allocation},
-            "after": list(self.after),
-            "responsible": self.responsible,
-            "rules": list(self.rules),
-        }
-        for key, value in self.extra:
-            out[key] = list(value) if isinstance(value, tuple) else value
-        return out
+        return _step_dict(
+            self.id,
+            self.kind,
+            self.ref,
+            self.title,
+            self.competencies,
+            self.education,
+            self.phase,
+            self.level,
+            self.start,
+            self.end,
+            round(self.hours * 100),
+            [(m, round(h * 100)) for m, h in self.allocation],
+            self.after,
+            self.responsible,
+            self.rules,
+            self.extra,
+        )
+
+
+def _step_dict(
+    step_id: str,
+    kind: str,
+    ref: str | None,
+    title: str,
+    competencies: Sequence[str],
+    education: str,
+    phase: str,
+    level: str | None,
+    start: str,
+    end: str,
+    centi: int,
+    allocation: Sequence[tuple[str, int]],
+    after: Sequence[str],
+    responsible: str,
+    rules: Sequence[str],
+    extra: Sequence[tuple[str, Any]],
+) -> dict[str, Any]:
+    """:meth:`Step.to_dict` of a step with these fields, hours in hundredths
+    (so :func:`plan` can export a route without making its Step objects)."""
+    out: dict[str, Any] = {
+        "id": step_id,
+        "kind": kind,
+        "ref": ref,
+        "title": title,
+        "competencies": list(competencies),
+        "education": education,
+        "phase": phase,
+        "level": level,
+        "start": start,
+        "end": end,
+        "hours": _hours(centi),
+        "allocation": {m: c // 100 if c % 100 == 0 else c / 100 for m, c in allocation},
+        "after": list(after),
+        "responsible": responsible,
+        "rules": list(rules),
+    }
+    for key, value in extra:
+        out[key] = list(value) if isinstance(value, tuple) else value
+    return out
 
 
 @dataclass(frozen=True)
@@ -201,26 +258,50 @@ class Route:
         for s in self.steps:
             for m, h in s.allocation:
                 load[m] = load.get(m, 0) + round(h * 100)
-        total = sum(round(s.hours * 100) for s in self.steps)
-        return {
-            "period": {"start": self.period[0], "end": self.period[1]},
-            "hours_per_month": _hours(round(self.hours_per_month * 100)),
-            "defaults": list(self.defaults),
-            "start": min((s.start for s in self.steps), default=None),
-            "end": max((s.end for s in self.steps), default=None),
-            "total_hours": _hours(total),
-            "steps": [s.to_dict() for s in self.steps],
-            "load": {m: _hours(load[m]) for m in sorted(load)},
-            "overflow": None if self.overflow is None else self.overflow.to_dict(),
-            "conflicts": [c.to_dict() for c in self.conflicts],
-        }
+        return _route_dict(
+            self.period,
+            self.hours_per_month,
+            self.defaults,
+            [s.to_dict() for s in self.steps],
+            load,
+            sum(round(s.hours * 100) for s in self.steps),
+            self.overflow,
+            self.conflicts,
+        )
+
+
+def _route_dict(
+    period: tuple[str, str],
+    hours_per_month: float,
+    defaults: tuple[str, ...],
+    steps: Sequence[dict[str, Any]],
+    load: Mapping[str, int],
+    total: int,
+    overflow: Overflow | None,
+    conflicts: Sequence[Conflict],
+) -> dict[str, Any]:
+    """:meth:`Route.to_dict` of a route with these fields: ``steps`` as dicts,
+    ``load`` (month -> hours) and ``total`` in hundredths of an hour."""
+    return {
+        "period": {"start": period[0], "end": period[1]},
+        "hours_per_month": _hours(round(hours_per_month * 100)),
+        "defaults": list(defaults),
+        "start": min([s["start"] for s in steps], default=None),
+        "end": max([s["end"] for s in steps], default=None),
+        "total_hours": _hours(total),
+        "steps": list(steps),
+        "load": {m: _hours(load[m]) for m in sorted(load)},
+        "overflow": None if overflow is None else overflow.to_dict(),
+        "conflicts": [c.to_dict() for c in conflicts],
+    }
 
 
 # --- building ------------------------------------------------------------------------
 
 
-@dataclass
-class _Draft:
+class _Draft(NamedTuple):
+    """A step before it is ordered and scheduled (a tuple: cheap to make)."""
+
     kind: str
     ref: str | None
     title: str
@@ -260,23 +341,21 @@ def _settings(profile: Profile, today: date | None) -> tuple[str, str, float, tu
     return start, end, hours, tuple(defaults)
 
 
-def _comp_key(kb: KnowledgeBase, comp: str) -> tuple[int, str]:
-    onto = kb.ontology
-    return (onto.order_key(comp), comp) if comp in onto.competencies else (10**9, comp)
-
-
 def _drafts(
     kb: KnowledgeBase, profile: Profile, result: Result, resolution: Resolution
 ) -> list[_Draft]:
+    index = _index(kb)
+    comp_key = index.comp_key
     drafts: list[_Draft] = []
     closing_comps: list[str] = []
     closing_rules: list[str] = []
     closing_asked = False
     org = profile.person.organization
     institutional = f"{org} (методический совет)" if org else "методический совет ОО"
-    m_education, m_phase, m_hours = mentoring_defaults(kb)
+    m_education, m_phase, m_hours = index.mentoring  # mentoring_defaults(kb)
     for rec in resolution.recommendations:
         if rec.kind == "program":
+            attrs = dict(rec.attrs)
             drafts.append(
                 _Draft(
                     "program",
@@ -286,19 +365,20 @@ def _drafts(
                     "formal",
                     "learn",
                     None,
-                    _centi(rec.get("hours")),
-                    str(rec.get("provider")),
+                    _centi(attrs.get("hours")),  # type: ignore[arg-type]  # as rec.get()
+                    str(attrs.get("provider")),
                     rec.rules,
                     (
-                        ("delivery", rec.get("delivery")),
-                        ("provider", rec.get("provider")),
-                        ("federal_registry", rec.get("federal_registry")),
-                        ("program_kind", rec.get("program_kind")),
+                        ("delivery", attrs.get("delivery")),
+                        ("provider", attrs.get("provider")),
+                        ("federal_registry", attrs.get("federal_registry")),
+                        ("program_kind", attrs.get("program_kind")),
                     ),
                 )
             )
         elif rec.kind == "mentor":
-            org_m = rec.get("organization")
+            attrs = dict(rec.attrs)
+            org_m = attrs.get("organization")
             drafts.append(
                 _Draft(
                     "mentoring",
@@ -312,8 +392,8 @@ def _drafts(
                     f"{rec.title} ({org_m})" if org_m else rec.title,
                     rec.rules,
                     (
-                        ("forms", tuple(rec.get("forms", ()))),
-                        ("municipality", rec.get("municipality")),
+                        ("forms", tuple(attrs.get("forms", ()))),
+                        ("municipality", attrs.get("municipality")),
                         ("organization", org_m),
                     ),
                 )
@@ -332,8 +412,13 @@ def _drafts(
             groups: dict[tuple[str, ...], list[str]] = {}
             for need in rec.needs:
                 key = (str(need.competency),) if need.competency is not None else ()
-                groups.setdefault(key, []).append(need.rule)
-            for comps in sorted(groups, key=lambda c: [_comp_key(kb, x) for x in c]):
+                if key in groups:
+                    groups[key].append(need.rule)
+                else:
+                    groups[key] = [need.rule]
+            centi = _centi(fmt.hours)
+            # the group without a competency first, then in ontology order
+            for comps in sorted(groups, key=lambda c: comp_key(c[0]) if c else (-1, "")):
                 drafts.append(
                     _Draft(
                         kind,
@@ -343,7 +428,7 @@ def _drafts(
                         fmt.education,
                         fmt.phase,
                         fmt.level,
-                        _centi(fmt.hours),
+                        centi,
                         responsible,
                         tuple(dict.fromkeys(groups[comps])),
                     )
@@ -359,7 +444,7 @@ def _drafts(
                 "rediagnosis",
                 rfmt.id if rfmt else None,
                 title,
-                tuple(sorted(rcomps, key=lambda c: _comp_key(kb, c))),
+                tuple(sorted(rcomps, key=comp_key)),
                 education,
                 "reflect",
                 rfmt.level if rfmt else "regional",
@@ -372,23 +457,38 @@ def _drafts(
 
 
 def _order_edges(
-    kb: KnowledgeBase, drafts: Sequence[_Draft], priority: Sequence[tuple[Any, ...]]
-) -> tuple[list[set[int]], list[tuple[int, int]]]:
-    """The order DAG over draft indexes (successor sets), and the edges dropped to
-    break cycles."""
-    onto = kb.ontology
-    stages = [d.stage for d in drafts]
+    kb: KnowledgeBase,
+    drafts: Sequence[_Draft],
+    stages: Sequence[int],
+    priority: Sequence[tuple[Any, ...]],
+) -> tuple[list[set[int]], list[tuple[int, int]], list[int], list[int]]:
+    """The order DAG over draft indexes (successor sets), the edges dropped to
+    break cycles, its topological order (see :func:`_topological`) and the
+    closing steps. ``stages`` are the drafts' stages, ``priority`` their
+    priorities.
+
+    A closing step (the re-diagnosis) comes after every other step and before
+    none: instead of an edge from every other step, it is left out of ``succ``
+    and put last in the order; :func:`_reduction` gives it its direct
+    predecessors (the other steps without a successor).
+    """
+    prerequisites = _index(kb).prerequisites
+    rank = _ranks(priority)
+    closing = [i for i, d in enumerate(drafts) if d.kind == "rediagnosis"]
     with_comp: dict[str, list[int]] = {}
     for i, d in enumerate(drafts):
-        for c in d.comps:
-            with_comp.setdefault(c, []).append(i)
+        if d.kind != "rediagnosis":
+            for c in d.comps:
+                with_comp.setdefault(c, []).append(i)
     present = set(with_comp)
-    prereqs = {
-        c: sorted(onto.prerequisites(c) & present) if c in onto.competencies else []
-        for c in present
-    }
+    # competency -> the steps holding one of its prerequisites
+    before: dict[str, list[int]] = {}
+    for c in with_comp:
+        found = before[c] = []
+        if c in prerequisites:
+            for y in prerequisites[c] & present:
+                found.extend(with_comp[y])
     succ: list[set[int]] = [set() for _ in drafts]
-    closing = [i for i, d in enumerate(drafts) if d.kind == "rediagnosis"]
     for t, dt in enumerate(drafts):
         if dt.kind == "rediagnosis":
             continue
@@ -399,14 +499,12 @@ def _order_edges(
                 if stages[s] < st:
                     succ[s].add(t)
             # prerequisite competencies first (same phase or an earlier one)
-            for y in prereqs[c]:
-                for s in with_comp[y]:
-                    if s != t and stages[s] <= st:
-                        succ[s].add(t)
-        for z in closing:
-            succ[t].add(z)
+            for s in before[c]:
+                if s != t and stages[s] <= st:
+                    succ[s].add(t)
     dropped: list[tuple[int, int]] = []
-    if _topological(succ, priority) is None:
+    topo = _topological(succ, rank, closing)
+    if topo is None:
         # Cycles lie within one phase (edges never go to an earlier phase): a
         # bundled step holds competencies on both sides of a prerequisite.
         # Keep the priority order inside each cycle and report the rest.
@@ -420,30 +518,48 @@ def _order_edges(
                 if priority[s] > priority[t]:
                     succ[s].discard(t)
                     dropped.append((s, t))
-    return succ, dropped
+        topo = _topological(succ, rank, closing)
+        if topo is None:  # pragma: no cover - every cycle is broken above
+            raise RuntimeError("internal error: the route graph has a cycle")
+    return succ, dropped, topo, closing
 
 
-def _topological(succ: Sequence[set[int]], priority: Sequence[tuple[Any, ...]]) -> list[int] | None:
-    """Kahn's algorithm, ties by (priority, index); None when there is a cycle."""
+def _topological(
+    succ: Sequence[set[int]], rank: Sequence[int], last: Sequence[int] = ()
+) -> list[int] | None:
+    """Kahn's algorithm, ties by ``rank`` (the position in priority order, see
+    :func:`_ranks`); None when there is a cycle. The nodes in ``last`` (which
+    have no edges) come after all the others, by rank: as if every other node
+    had an edge to each of them."""
     indegree = [0] * len(succ)
     for targets in succ:
         for t in targets:
             indegree[t] += 1
-    ready = [(priority[i], i) for i, deg in enumerate(indegree) if deg == 0]
+    for z in last:
+        indegree[z] = -1  # never ready in the loop below
+    node = [0] * len(rank)
+    for i, r in enumerate(rank):
+        node[r] = i
+    ready = [rank[i] for i, deg in enumerate(indegree) if deg == 0]
     heapq.heapify(ready)
     order: list[int] = []
     while ready:
-        _, node = heapq.heappop(ready)
-        order.append(node)
-        for t in succ[node]:
+        n = node[heapq.heappop(ready)]
+        order.append(n)
+        for t in succ[n]:
             indegree[t] -= 1
             if indegree[t] == 0:
-                heapq.heappush(ready, (priority[t], t))
+                heapq.heappush(ready, rank[t])
+    order.extend(sorted(last, key=rank.__getitem__))
     return order if len(order) == len(succ) else None
 
 
-def _reduction(succ: Sequence[set[int]], topo: Sequence[int]) -> list[list[int]]:
-    """Direct predecessors in the transitive reduction (reachability as bit sets)."""
+def _reduction(
+    succ: Sequence[set[int]], topo: Sequence[int], last: Sequence[int] = ()
+) -> list[list[int]]:
+    """Direct predecessors in the transitive reduction (reachability as bit
+    sets). The nodes in ``last`` are as in :func:`_topological`: their direct
+    predecessors are the other nodes without a successor."""
     below = [0] * len(succ)
     for u in reversed(topo):
         mask = 0
@@ -458,25 +574,40 @@ def _reduction(succ: Sequence[set[int]], topo: Sequence[int]) -> list[list[int]]
         for v in targets:
             if not (covered >> v) & 1:
                 preds[v].append(u)
+    if last:
+        ends = set(last)
+        sinks = [u for u, targets in enumerate(succ) if not targets and u not in ends]
+        for z in last:
+            preds[z] = list(sinks)
     return preds
 
 
 def _priorities(
-    kb: KnowledgeBase, result: Result, drafts: Sequence[_Draft]
+    kb: KnowledgeBase, result: Result, drafts: Sequence[_Draft], stages: Sequence[int]
 ) -> list[tuple[Any, ...]]:
     """Scheduling priority: most severe deficit, stage, ontology order, kind, id."""
+    comp_key = _index(kb).comp_key
     severity = {d.competency: _SEVERITY_RANK.get(d.severity, 9) for d in result.deficits}
-    return [
-        (
-            min((severity.get(c, 9) for c in d.comps), default=9),
-            d.stage,
-            min((_comp_key(kb, c) for c in d.comps), default=(10**9, "")),
-            _KIND_RANK[d.kind],
-            d.ref or "",
-            d.comps,
-        )
-        for d in drafts
-    ]
+    out: list[tuple[Any, ...]] = []
+    for d, stage in zip(drafts, stages, strict=True):
+        comps = d.comps
+        if len(comps) == 1:  # most steps: the min of one is itself
+            worst: int = severity.get(comps[0], 9)
+            first = comp_key(comps[0])
+        else:
+            worst = min((severity.get(c, 9) for c in comps), default=9)
+            first = min((comp_key(c) for c in comps), default=(10**9, ""))
+        out.append((worst, stage, first, _KIND_RANK[d.kind], d.ref or "", comps))
+    return out
+
+
+def _ranks(priority: Sequence[tuple[Any, ...]]) -> list[int]:
+    """Each draft's position when ordered by (priority, index): ties broken the
+    way the scheduler breaks them, as plain ints that are cheap to compare."""
+    rank = [0] * len(priority)
+    for r, i in enumerate(sorted(range(len(priority)), key=priority.__getitem__)):
+        rank[i] = r
+    return rank
 
 
 def _schedule(
@@ -493,22 +624,203 @@ def _schedule(
     and takes what the monthly budget leaves, month after month, until done.
     """
     used: dict[int, int] = {}
+    # Full month -> a later month such that every month in between is full:
+    # a step jumps over a run of full months at once (paths are shortened).
+    skip: dict[int, int] = {}
     alloc: dict[int, list[tuple[int, int]]] = {}
     for n in topo:
-        month = max((alloc[p][-1][0] for p in direct[n]), default=first)
+        month = first  # no step ends before the first month: max(ends) == max(first, ends)
+        for p in direct[n]:
+            end = alloc[p][-1][0]
+            if end > month:
+                month = end
         left = drafts[n].centi
         parts: list[tuple[int, int]] = []
         while left > 0:
+            if month in skip:
+                passed = []
+                while month in skip:
+                    passed.append(month)
+                    month = skip[month]
+                for m in passed:
+                    skip[m] = month
             free = budget - used.get(month, 0)
             if free > 0:
-                take = min(free, left)
-                used[month] = used.get(month, 0) + take
+                take = free if free < left else left
+                used[month] = budget - free + take
                 parts.append((month, take))
+                if take == free:
+                    skip[month] = month + 1
                 left -= take
-            if left > 0:
-                month += 1
+                if not left:
+                    break
+            month += 1
         alloc[n] = parts or [(month, 0)]
     return alloc
+
+
+class _Layout(NamedTuple):
+    """The ordered and scheduled drafts, before they become :class:`Step`
+    objects (:func:`build_route`) or step dicts (:func:`plan`)."""
+
+    period: tuple[str, str]
+    hours_per_month: float
+    defaults: tuple[str, ...]
+    drafts: list[_Draft]
+    ordered: list[int]  # draft indexes in step order (step ids s1, s2, ...)
+    ids: dict[int, str]  # draft index -> step id
+    after: dict[int, tuple[str, ...]]  # draft index -> ids of its direct predecessors
+    alloc: dict[int, list[tuple[int, int]]]  # draft index -> (month index, centi-hours)
+    months: dict[int, str]  # month index -> "YYYY-MM", every month in alloc
+    overflow: Overflow | None
+    conflicts: tuple[Conflict, ...]
+
+
+def _layout(
+    kb: KnowledgeBase,
+    profile: Profile,
+    result: Result,
+    resolution: Resolution,
+    today: date | None,
+) -> _Layout:
+    """Order and schedule the steps of the route."""
+    start, end, per_month, defaults = _settings(profile, today)
+    drafts = _drafts(kb, profile, result, resolution)
+    stages = [d.stage for d in drafts]
+    priority = _priorities(kb, result, drafts, stages)
+    succ, dropped, topo, closing = _order_edges(kb, drafts, stages, priority)
+    direct = _reduction(succ, topo, closing)
+    alloc = _schedule(drafts, topo, direct, _month_index(start), _centi(per_month))
+
+    # by start month, ties in topological order (sorted() is stable)
+    ordered = sorted(topo, key=lambda n: alloc[n][0][0])
+    ids = {n: f"s{i}" for i, n in enumerate(ordered, 1)}
+    rank = {n: i for i, n in enumerate(ordered)}
+    after: dict[int, tuple[str, ...]] = {}
+    for n in ordered:
+        preds = direct[n]
+        if len(preds) > 1:
+            preds = sorted(preds, key=rank.__getitem__)
+        after[n] = tuple([ids[p] for p in preds])
+    months = {m: _month_text(m) for m in {m for parts in alloc.values() for m, _c in parts}}
+
+    last = _month_index(end)
+    late = [n for n in ordered if alloc[n][-1][0] > last]
+    overflow = None
+    if late:
+        route_end = max([alloc[n][-1][0] for n in ordered])
+        over_hours = sum([c for n in topo for m, c in alloc[n] if m > last]) / 100
+        months_over = route_end - last
+        late_ids = tuple(ids[n] for n in late)
+        overflow = Overflow(
+            months=months_over,
+            end=_month(route_end),
+            hours=over_hours,
+            steps=late_ids,
+            message=(
+                f"Маршрут не умещается в период {start} – {end} при {format_hours(per_month)} ч "
+                f"в месяц: нужно ещё {months_over} мес. (до {_month(route_end)}), "
+                f"{format_hours(over_hours)} ч после окончания периода; "
+                f"выходят за период шаги {', '.join(late_ids)}."
+            ),
+        )
+    conflicts = tuple(
+        Conflict(
+            ids[s],
+            ids[t],
+            f"порядок {ids[s]} → {ids[t]} не соблюдён: шаги {ids[s]} и {ids[t]} объединяют "
+            "компетенции, которые по онтологии идут в обратном порядке друг относительно друга",
+        )
+        for s, t in sorted(dropped, key=lambda e: (rank[e[0]], rank[e[1]]))
+    )
+    return _Layout(
+        (start, end),
+        per_month,
+        defaults,
+        drafts,
+        ordered,
+        ids,
+        after,
+        alloc,
+        months,
+        overflow,
+        conflicts,
+    )
+
+
+def _route_steps(lay: _Layout) -> tuple[Step, ...]:
+    """The :class:`Step` objects of a layout, in step order."""
+    months = lay.months
+    steps: list[Step] = []
+    for n in lay.ordered:
+        d = lay.drafts[n]
+        parts = lay.alloc[n]
+        steps.append(
+            Step(
+                id=lay.ids[n],
+                kind=d.kind,
+                ref=d.ref,
+                title=d.title,
+                competencies=d.comps,
+                education=d.education,
+                phase=d.phase,
+                level=d.level,
+                start=months[parts[0][0]],
+                end=months[parts[-1][0]],
+                hours=d.centi / 100,
+                allocation=tuple([(months[m], c / 100) for m, c in parts if c > 0]),
+                after=lay.after[n],
+                responsible=d.responsible,
+                rules=d.rules,
+                extra=d.extra,
+            )
+        )
+    return tuple(steps)
+
+
+def _layout_dict(lay: _Layout) -> dict[str, Any]:
+    """``Route.to_dict()`` of the route of a layout, without making the Route."""
+    months, drafts, alloc, ids, after = lay.months, lay.drafts, lay.alloc, lay.ids, lay.after
+    steps: list[dict[str, Any]] = []
+    load: dict[str, int] = {}
+    total = 0
+    for n in lay.ordered:
+        d = drafts[n]
+        parts = alloc[n]
+        allocation = [(months[m], c) for m, c in parts if c > 0]
+        for m, c in allocation:
+            load[m] = load.get(m, 0) + c
+        total += d.centi
+        steps.append(
+            _step_dict(
+                ids[n],
+                d.kind,
+                d.ref,
+                d.title,
+                d.comps,
+                d.education,
+                d.phase,
+                d.level,
+                months[parts[0][0]],
+                months[parts[-1][0]],
+                d.centi,
+                allocation,
+                after[n],
+                d.responsible,
+                d.rules,
+                d.extra,
+            )
+        )
+    return _route_dict(
+        lay.period,
+        lay.hours_per_month,
+        lay.defaults,
+        steps,
+        load,
+        total,
+        lay.overflow,
+        lay.conflicts,
+    )
 
 
 def build_route(
@@ -526,79 +838,14 @@ def build_route(
         raise TypeError(f"build_route() needs a validated Profile, not {type(profile).__name__}")
     if not isinstance(resolution, Resolution):
         raise TypeError(f"build_route() needs a Resolution, not {type(resolution).__name__}")
-    start, end, per_month, defaults = _settings(profile, today)
-    drafts = _drafts(kb, profile, result, resolution)
-    priority = _priorities(kb, result, drafts)
-    succ, dropped = _order_edges(kb, drafts, priority)
-    topo = _topological(succ, priority)
-    if topo is None:  # pragma: no cover - _order_edges breaks every cycle
-        raise RuntimeError("internal error: the route graph has a cycle")
-    direct = _reduction(succ, topo)
-    alloc = _schedule(drafts, topo, direct, _month_index(start), _centi(per_month))
-
-    position = {n: i for i, n in enumerate(topo)}
-    ordered = sorted(topo, key=lambda n: (alloc[n][0][0], position[n]))
-    ids = {n: f"s{i}" for i, n in enumerate(ordered, 1)}
-    rank = {n: i for i, n in enumerate(ordered)}
-    steps: list[Step] = []
-    out: nx.DiGraph = nx.DiGraph()
-    for n in ordered:
-        d = drafts[n]
-        preds = sorted(direct[n], key=rank.__getitem__)
-        step = Step(
-            id=ids[n],
-            kind=d.kind,
-            ref=d.ref,
-            title=d.title,
-            competencies=d.comps,
-            education=d.education,
-            phase=d.phase,
-            level=d.level,
-            start=_month(alloc[n][0][0]),
-            end=_month(alloc[n][-1][0]),
-            hours=d.centi / 100,
-            allocation=tuple((_month(m), c / 100) for m, c in alloc[n] if c > 0),
-            after=tuple(ids[p] for p in preds),
-            responsible=d.responsible,
-            rules=d.rules,
-            extra=d.extra,
-        )
-        steps.append(step)
-        out.add_node(step.id, step=step)
-    out.add_edges_from(
-        (ids[p], ids[n]) for n in ordered for p in sorted(direct[n], key=rank.__getitem__)
+    lay = _layout(kb, profile, result, resolution, today)
+    steps = _route_steps(lay)
+    graph: nx.DiGraph = nx.DiGraph()
+    graph.add_nodes_from((s.id, {"step": s}) for s in steps)
+    graph.add_edges_from((p, s.id) for s in steps for p in s.after)
+    return Route(
+        lay.period, lay.hours_per_month, lay.defaults, steps, lay.overflow, lay.conflicts, graph
     )
-
-    last = _month_index(end)
-    late = [s for s in steps if _month_index(s.end) > last]
-    overflow = None
-    if late:
-        route_end = max(_month_index(s.end) for s in steps)
-        over_hours = sum(c for n in topo for m, c in alloc[n] if m > last) / 100
-        months = route_end - last
-        late_ids = tuple(s.id for s in late)
-        overflow = Overflow(
-            months=months,
-            end=_month(route_end),
-            hours=over_hours,
-            steps=late_ids,
-            message=(
-                f"Маршрут не умещается в период {start} – {end} при {format_hours(per_month)} ч "
-                f"в месяц: нужно ещё {months} мес. (до {_month(route_end)}), "
-                f"{format_hours(over_hours)} ч после окончания периода; "
-                f"выходят за период шаги {', '.join(late_ids)}."
-            ),
-        )
-    conflicts = tuple(
-        Conflict(
-            ids[s],
-            ids[t],
-            f"порядок {ids[s]} → {ids[t]} не соблюдён: шаги {ids[s]} и {ids[t]} объединяют "
-            "компетенции, которые по онтологии идут в обратном порядке друг относительно друга",
-        )
-        for s, t in sorted(dropped, key=lambda e: (rank[e[0]], rank[e[1]]))
-    )
-    return Route((start, end), per_month, defaults, tuple(steps), overflow, conflicts, out)
 
 
 def route_graph(route: Mapping[str, Any]) -> nx.DiGraph:
@@ -618,10 +865,10 @@ def route_graph(route: Mapping[str, Any]) -> nx.DiGraph:
 
 
 def _unaddressed(
-    result: Result, route: Route, unmet: Sequence[dict[str, Any]]
+    result: Result, steps: Sequence[_Draft], unmet: Sequence[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """Deficits with no step (besides the closing re-diagnosis) and no unmet need."""
-    covered = {c for s in route.steps if s.kind != "rediagnosis" for c in s.competencies}
+    covered = {c for s in steps if s.kind != "rediagnosis" for c in s.comps}
     reported = {u.get("competency") for u in unmet}
     return [
         {
@@ -652,7 +899,9 @@ def plan(
     if isinstance(profile, Profile) and result.profile != profile.id:
         raise ValueError(f"the result is for profile {result.profile!r}, not {profile.id!r}")
     resolution = resolve(kb, profile, result.needs, mentor_load=mentor_load)
-    route = build_route(kb, profile, result, resolution, today=today)
+    # build_route(...).to_dict(), without the Step objects and the graph
+    lay = _layout(kb, profile, result, resolution, today)
+    route = _layout_dict(lay)
     recs, unmet = resolution.to_dicts()
-    unmet = unmet + tuple(_unaddressed(result, route, unmet))
-    return dataclasses.replace(result, recommendations=recs, unmet=unmet, route=route.to_dict())
+    unmet = unmet + tuple(_unaddressed(result, lay.drafts, unmet))
+    return dataclasses.replace(result, recommendations=recs, unmet=unmet, route=route)
