@@ -121,6 +121,17 @@ def test_period_must_be_ordered(mini_kb: Path) -> None:
     assert "preferences.period" in paths(err.value)
 
 
+@pytest.mark.parametrize("hours", [0.004, 0.5, 0, -3, 301])
+def test_hours_per_month_from_1_to_300(mini_kb: Path, hours: float) -> None:
+    """Under 1 h a month the schedule would run for centuries (under 0.005 h it
+    rounded to nothing and never ended): the profile is rejected instead."""
+    kb = load_kb(mini_kb)
+    data = base_profile(preferences={"hours_per_month": hours})
+    with pytest.raises(ProfileError) as err:
+        parse_profile(data, kb)
+    assert paths(err.value) == {"preferences.hours_per_month": "out-of-range"}
+
+
 def test_read_yaml_and_json(tmp_path: Path, mini_kb: Path) -> None:
     kb = load_kb(mini_kb)
     as_json = tmp_path / "p.json"

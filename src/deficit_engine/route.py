@@ -623,6 +623,8 @@ def _schedule(
     last predecessor ends (or the first month; later when that month is full)
     and takes what the monthly budget leaves, month after month, until done.
     """
+    if budget <= 0:  # the profile schema asks for at least 1 h a month; never loop forever
+        raise ValueError(f"monthly budget of {budget / 100} h: nothing could ever be scheduled")
     used: dict[int, int] = {}
     # Full month -> a later month such that every month in between is full:
     # a step jumps over a run of full months at once (paths are shortened).

@@ -183,7 +183,7 @@ class Period(_Model):
 
 class Preferences(_Model):
     delivery: list[Delivery] = []
-    hours_per_month: Annotated[float, Field(gt=0, le=300)] | None = None
+    hours_per_month: Annotated[float, Field(ge=1, le=300)] | None = None
     period: Period | None = None
 
 
