@@ -695,6 +695,7 @@ class DurableMatcher:
         self.names: list[str] = []
         self.types: list[frozenset[str]] = []
         self.subs: dict[str, SubRule] = {}
+        self.slots: dict[str, tuple[str, ...]] = {}  # sub-rule key -> its patterns' names
         serial = next(_ruleset_names)
         definitions: dict[str, Any] = {}
         for k, subs in enumerate(strata):
@@ -707,6 +708,7 @@ class DurableMatcher:
                 definition["run"] = _noop  # activations are drained, never dispatched
                 defs[sub.key] = definition
                 self.subs[sub.key] = sub
+                self.slots[sub.key] = tuple(f"p{i}" for i in range(len(sub.positives)))
             self.names.append(name)
             self.types.append(frozenset(t for sub in subs for t in sub.types if sub.key in defs))
             if defs:
@@ -723,7 +725,7 @@ class DurableMatcher:
         self.store = FactStore()
         self.ids: dict[str, int] = {}
         self.live: list[str] = []  # rulesets holding this evaluation's session
-        self.pending: list[tuple[SubRule, dict[str, Any]]] = []
+        self.pending: list[Activation] = []
 
     def begin(self, stratum: int, store: FactStore) -> None:
         self.stratum = stratum
@@ -749,7 +751,9 @@ class DurableMatcher:
                 for key, bound in _decode(result[1]).items():
                     sub = self.subs.get(key)
                     if sub is not None:
-                        self.pending.append((sub, bound))
+                        ids = self.ids
+                        seqs = tuple([ids[str(bound[slot]["id"])] for slot in self.slots[key]])
+                        self.pending.append((sub, seqs))
                 following = _dre.complete_and_start_action(handle, offset)
                 result = (None, following) if following else None
         return int(code)
@@ -784,11 +788,7 @@ class DurableMatcher:
             break
         else:
             raise EvaluationError(f"durable_rules refused fact {json.dumps(fact)} under 16 ids")
-        found = [
-            (sub, tuple(self.ids[str(bound[f"p{i}"]["id"])] for i in range(len(sub.positives))))
-            for sub, bound in self.pending
-        ]
-        self.pending.clear()
+        found, self.pending = self.pending, []
         return found
 
     def verify(self, sub: SubRule, binding: Sequence[Fact]) -> bool:
