@@ -58,6 +58,9 @@ def _default_backend() -> str:
 
 
 _KIND_RANK = {k: i for i, k in enumerate(NEED_KINDS)}
+_SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+_NEED_OWN_FIELDS = frozenset(("type", "kind", "competency"))
+_BASE_TYPES = frozenset(("person", "result", "indicator_result", "group_result", "request"))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -233,41 +236,28 @@ class Engine:
         return enrich
 
     def _result(self, profile: Profile, store: FactStore, trace: list[TraceEntry]) -> Result:
-        first_rule: dict[int, str] = {}
-        for entry in trace:
-            for fact in entry.asserted:
-                first_rule.setdefault(id(fact), entry.rule)
-        rank = {s: i for i, s in enumerate(SEVERITIES)}
+        # Derived facts, in the order they were added to the store, are the trace
+        # entries' new facts; each is new in exactly one entry, whose rule made it.
+        rank = _SEVERITY_RANK
         best: dict[str, tuple[int, Fact, str]] = {}
         needs: list[Need] = []
         custom: list[Fact] = []
-        for fact in store.facts:
-            ftype = fact["type"]
-            if ftype == "deficit":
-                comp = str(fact["competency"])
-                r = rank.get(str(fact.get("severity")), len(rank))
-                if comp not in best or r < best[comp][0]:
-                    best[comp] = (r, fact, first_rule.get(id(fact), ""))
-            elif ftype == "need":
-                filters = tuple(
-                    (k, v) for k, v in fact.items() if k not in ("type", "kind", "competency")
-                )
-                needs.append(
-                    Need(
-                        str(fact["kind"]),
-                        fact.get("competency"),
-                        filters,
-                        first_rule.get(id(fact), ""),
+        for entry in trace:
+            for fact in entry.asserted:
+                ftype = fact["type"]
+                if ftype == "deficit":
+                    comp = str(fact["competency"])
+                    r = rank.get(str(fact.get("severity")), len(rank))
+                    if comp not in best or r < best[comp][0]:
+                        best[comp] = (r, fact, entry.rule)
+                elif ftype == "need":
+                    filters = tuple(
+                        [item for item in fact.items() if item[0] not in _NEED_OWN_FIELDS]
                     )
-                )
-            elif fact.get("type") not in (
-                "person",
-                "result",
-                "indicator_result",
-                "group_result",
-                "request",
-            ):
-                custom.append(fact)
+                    kind = str(fact["kind"])
+                    needs.append(Need(kind, fact.get("competency"), filters, entry.rule))
+                elif ftype not in _BASE_TYPES:
+                    custom.append(fact)
         deficits = [
             Deficit(comp, f.get("group"), str(f.get("severity")), f.get("score_pct"), rule)
             for comp, (_r, f, rule) in best.items()
