@@ -512,6 +512,34 @@ def _program_versus(
     return "при равных условиях — по порядку идентификаторов"
 
 
+def _fits(
+    index: _Index,
+    kind: str,
+    needs: Sequence[Need],
+    idx: Sequence[int],
+    by_competency: Mapping[str, Sequence[Program | Mentor]],
+    free: Mapping[str, int] | None = None,
+) -> dict[str, set[int]]:
+    """Candidate id -> the needs (indexes into ``needs``) it can serve: those of a
+    competency it is listed under whose filters it passes (and, given ``free``,
+    only candidates with a free place)."""
+    fits: dict[str, set[int]] = {}
+    for i in idx:
+        need = needs[i]
+        cands = by_competency.get(need.competency, ())  # type: ignore[arg-type]
+        if cands and need.filters:
+            ok = _filtered(index, kind, need).passing
+            cands = [c for c in cands if c.id in ok]
+        for c in cands:
+            if free is not None and free[c.id] <= 0:
+                continue
+            if c.id in fits:
+                fits[c.id].add(i)
+            else:
+                fits[c.id] = {i}
+    return fits
+
+
 def _resolve_programs(
     kb: KnowledgeBase,
     role: str,
@@ -520,19 +548,7 @@ def _resolve_programs(
     idx: Sequence[int],
     index: _Index,
 ) -> tuple[list[Recommendation], dict[int, str]]:
-    by_comp = index.programs_by_role.get(role, {})
-    fits: dict[str, set[int]] = {}
-    for i in idx:
-        need = needs[i]
-        cands = by_comp.get(need.competency, ())  # type: ignore[arg-type]
-        if cands and need.filters:
-            ok = _filtered(index, "program", need).passing
-            cands = [p for p in cands if p.id in ok]
-        for p in cands:
-            if p.id in fits:
-                fits[p.id].add(i)
-            else:
-                fits[p.id] = {i}
+    fits = _fits(index, "program", needs, idx, index.programs_by_role.get(role, {}))
     covered: set[int] = set().union(*fits.values()) if fits else set()
     unmet = {i: _program_unmet(role, index, needs[i]) for i in idx if i not in covered}
     # Ranking key: (-needs covered, not in a requested delivery, not in ФР ДПП,
@@ -624,20 +640,7 @@ def _resolve_mentors(
     education, phase, _hours = index.mentoring
     mentors = index.mentors
     free = {m.id: m.capacity - load.get(m.id, 0) for m in mentors} if load else index.capacity
-    by_strength = index.mentors_by_strength
-    fits: dict[str, set[int]] = {}
-    for i in idx:
-        need = needs[i]
-        cands = by_strength.get(need.competency, ())  # type: ignore[arg-type]
-        if cands and need.filters:
-            ok = _filtered(index, "mentor", need).passing
-            cands = [m for m in cands if m.id in ok]
-        for m in cands:
-            if free[m.id] > 0:
-                if m.id in fits:
-                    fits[m.id].add(i)
-                else:
-                    fits[m.id] = {i}
+    fits = _fits(index, "mentor", needs, idx, index.mentors_by_strength, free)
     covered: set[int] = set().union(*fits.values()) if fits else set()
     unmet = {
         i: _mentor_unmet(index, free, needs[i], education, phase) for i in idx if i not in covered
