@@ -168,6 +168,42 @@ def test_every_problem_in_one_pass(tmp_path: Path) -> None:
     assert len(err.value.issues) >= 4
 
 
+def test_rules_are_checked_in_the_same_pass_as_a_broken_ontology(tmp_path: Path) -> None:
+    """A broken catalogue does not hide the rules' own problems, and the rules' ids
+    are not reported as unknown because of it (they may be in the broken part)."""
+    root = write_kb(
+        tmp_path, {"programs.yaml": MINI["programs.yaml"].replace("id: DPP-0002", "id: DPP-0001")}
+    )
+    (root / "rules").mkdir()
+    (root / "rules" / "r.yaml").write_text(
+        """\
+ruleset: r
+rules:
+  - id: OK-IDS
+    when:
+      - result: {competency: methodical.lesson_design, level: critical}
+    then:
+      - need: {kind: format, competency: $result.competency, format: no_such_format}
+  - id: BAD-OP
+    when:
+      - result: {score_pct: {below: 50}}
+    then:
+      - deficit: {competency: $result.competency, severity: high}
+""",
+        encoding="utf-8",
+    )
+    kb, issues = check_kb(root)
+    assert kb is None
+    codes = [(i.file.rsplit("/", 1)[-1], i.code) for i in issues]
+    assert ("programs.yaml", "duplicate-id") in codes
+    assert ("r.yaml", "unknown-operator") in codes
+    assert not [c for c in codes if c == ("r.yaml", "unknown-ref")]  # no_such_format: unknowable
+    # with the ontology mended, the same rules get their ids checked too
+    (root / "ontology" / "programs.yaml").write_text(MINI["programs.yaml"], encoding="utf-8")
+    codes = [(i.file.rsplit("/", 1)[-1], i.code) for i in check_kb(root)[1]]
+    assert ("r.yaml", "unknown-ref") in codes and ("r.yaml", "unknown-operator") in codes
+
+
 def test_missing_file(tmp_path: Path) -> None:
     root = write_kb(tmp_path)
     (root / "ontology" / "mentors.yaml").unlink()

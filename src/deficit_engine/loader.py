@@ -353,6 +353,20 @@ def check_kb(
             kb.warnings = [i for i in rule_issues if i.severity == "warning"]
             if any(i.severity == "error" for i in rule_issues):
                 kb = None
+    elif with_rules:
+        # The ontology or a catalogue has errors: the rules are still checked in this
+        # pass, for everything but the ids the KB defines (a broken file would make
+        # its ids look unknown). Only errors: analysis of a partial KB would mislead.
+        partial = KnowledgeBase(
+            root=kb_root,
+            ontology=Ontology([], []),
+            scale=Scale([]),
+            formats={},
+            programs={},
+            mentors={},
+        )
+        _rules, rule_issues = load_rules(kb_root, partial, max_bytes, kb_ids=False)
+        col.issues.extend(i for i in rule_issues if i.severity == "error")
     return kb, sorted(col.issues, key=_issue_order)
 
 

@@ -205,14 +205,21 @@ class Rule:
         return out
 
 
+# fields whose values are ids from the KB's ontology and catalogues
+KB_VOCABULARIES = frozenset(("competency", "group", "indicator", "level", "format"))
+
+
 @dataclass
 class _Ctx:
     kb: KnowledgeBase
     issues: list[Issue] = field(default_factory=list)
     custom_fields: dict[str, dict[str, tuple[str, int, int]]] = field(default_factory=dict)
+    kb_ids: bool = True  # False: the KB's own ids are not known (its ontology has errors)
 
     def vocab(self, fact_type: str, name: str) -> Sequence[str] | None:
         if fact_type not in FIELDS:
+            return None
+        if not self.kb_ids and name in KB_VOCABULARIES:
             return None
         onto = self.kb.ontology
         table: dict[str, Sequence[str]] = {
@@ -943,9 +950,14 @@ def _stratify(rules: Sequence[Rule], ctx: _Ctx) -> list[Rule]:
     return [replace(r, stratum=index[stratum[r.order]]) for r in rules]
 
 
-def parse_rules(docs: Sequence[Loaded], kb: KnowledgeBase) -> tuple[list[Rule], list[Issue]]:
-    """Parse and validate already-loaded rule documents against a KB."""
-    ctx = _Ctx(kb)
+def parse_rules(
+    docs: Sequence[Loaded], kb: KnowledgeBase, kb_ids: bool = True
+) -> tuple[list[Rule], list[Issue]]:
+    """Parse and validate already-loaded rule documents against a KB (with
+    ``kb_ids=False``, everything but the ids the KB defines: for a KB whose
+    ontology or catalogues have errors, so that the rules' own problems are
+    reported in the same pass without false unknown ids)."""
+    ctx = _Ctx(kb, kb_ids=kb_ids)
     for doc in docs:
         ctx.issues.extend(doc.issues)
     rules: list[Rule] = []
@@ -986,9 +998,10 @@ def rule_files(root: Path) -> list[Path]:
 
 
 def load_rules(
-    root: Path, kb: KnowledgeBase, max_bytes: int = MAX_FILE_BYTES
+    root: Path, kb: KnowledgeBase, max_bytes: int = MAX_FILE_BYTES, kb_ids: bool = True
 ) -> tuple[list[Rule], list[Issue]]:
-    """Read ``root/rules/*.yaml`` (in file-name order) and validate them against ``kb``."""
+    """Read ``root/rules/*.yaml`` (in file-name order) and validate them against ``kb``
+    (see :func:`parse_rules` for ``kb_ids``)."""
     docs = []
     for path in rule_files(root):
         try:
@@ -996,4 +1009,4 @@ def load_rules(
         except ValueError:
             display = str(path)
         docs.append(load_yaml_file(path, display, max_bytes))
-    return parse_rules(docs, kb)
+    return parse_rules(docs, kb, kb_ids)
