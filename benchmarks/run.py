@@ -19,11 +19,16 @@ import json
 import os
 import pickle
 import platform
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from deficit_engine import Engine, synthetic_profiles
 from deficit_engine.engine import base_facts
@@ -59,30 +64,73 @@ def timed(fn: Callable[[], Any]) -> float:
 # --- the plain-Python baseline ------------------------------------------------------
 
 BANDS = ((30.0, "critical"), (50.0, "high"), (75.0, "moderate"))
-FORMAL = ("critical", "high")
+# the shipped rules the baseline writes by hand (rules/10_deficits, 40_education, 60_followup)
+THRESHOLD_RULES = (
+    "DEF-LEVEL-CRITICAL",
+    "DEF-LEVEL-LOW",
+    "DEF-LEVEL-PARTIAL",
+    "EDU-SEVERE-PROGRAM",
+    "EDU-SEVERE-INTERNSHIP",
+    "EDU-MODERATE-MASTER-CLASS",
+    "EDU-MODERATE-HORIZONTAL",
+    "FU-REDIAGNOSIS-DEFICIT",
+)
 
 
 def baseline_diagnose(
     competency_pct: dict[str, float],
 ) -> tuple[list[tuple[str, str]], list[tuple[str, ...]]]:
-    """The shipped threshold rules written by hand: level bands to severities
-    (DEF-LEVEL-*), severities to needs (EDU-SEVERE-*, EDU-MODERATE-*), and a
-    re-diagnosis after each serious deficit (FU-REDIAGNOSIS-DEFICIT)."""
+    """The threshold rules written by hand: level bands to severities (DEF-LEVEL-*),
+    severe deficits to a programme, critical ones to an internship (EDU-SEVERE-*),
+    moderate ones to a master class and horizontal learning (EDU-MODERATE-*), and a
+    re-diagnosis after each (FU-REDIAGNOSIS-DEFICIT). ``check_baseline`` holds it
+    to the engine running exactly these rules."""
     deficits: list[tuple[str, str]] = []
     needs: list[tuple[str, ...]] = []
     for comp, pct in competency_pct.items():
         for bound, severity in BANDS:
             if pct < bound:
                 deficits.append((comp, severity))
-                if severity in FORMAL:
-                    needs.append(("program", comp))
-                    needs.append(("format", comp, "internship"))
-                else:
+                if severity == "moderate":
                     needs.append(("format", comp, "master_class"))
                     needs.append(("format", comp, "horizontal_learning"))
+                else:
+                    needs.append(("program", comp))
+                    if severity == "critical":
+                        needs.append(("format", comp, "internship"))
                 needs.append(("format", comp, "rediagnosis"))
                 break
     return deficits, needs
+
+
+def threshold_kb(shipped: Path, dest: Path) -> Path:
+    """The shipped ontology with only the THRESHOLD_RULES: the rule set the baseline
+    hand-codes, for a ratio of like to like."""
+    shutil.copytree(shipped / "ontology", dest / "ontology")
+    picked = []
+    for path in sorted((shipped / "rules").glob("*.yaml")):
+        picked += [r for r in yaml.safe_load(path.read_text("utf-8"))["rules"]]
+    picked = [r for r in picked if r["id"] in THRESHOLD_RULES]
+    assert len(picked) == len(THRESHOLD_RULES), "a threshold rule is missing from the shipped KB"
+    (dest / "rules").mkdir()
+    text = yaml.safe_dump({"ruleset": "threshold", "rules": picked}, allow_unicode=True)
+    (dest / "rules" / "threshold.yaml").write_text(text, encoding="utf-8")
+    return dest
+
+
+def check_baseline(engine: Engine, profiles: list[dict[str, Any]]) -> None:
+    """The baseline must find exactly what the engine finds on the threshold rules."""
+    for p in profiles:
+        result = engine.evaluate(p)
+        deficits, needs = baseline_diagnose(normalise(engine.parse(p), engine.kb).competency_pct)
+        found = {(d.competency, d.severity) for d in result.deficits}
+        asked = {
+            (n.kind, str(n.competency))
+            if n.kind == "program"
+            else (n.kind, str(n.competency), str(n.get("format")))
+            for n in result.needs
+        }
+        assert found == set(deficits) and asked == set(needs), p["id"]
 
 
 # --- measurements --------------------------------------------------------------------
@@ -308,6 +356,18 @@ def main(argv: list[str] | None = None) -> int:
         say(
             f"{'diagnose stage ' + k:<44}{v:.3f} ms/profile  "
             f"x{figures['diagnose_ratio_to_baseline'][k]:.1f} baseline"
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        subset = threshold_kb(engines["fast"].kb.root, Path(tmp) / "kb")
+        like = {b: Engine.from_path(subset, backend=b) for b in backends}
+        check_baseline(like["fast"], profiles[:500])
+        same = measure_diagnose(like, profiles)
+    figures["diagnose_same_rules_ms"] = same
+    figures["diagnose_same_rules_ratio"] = {k: v / same["baseline"] for k, v in same.items()}
+    for k, v in same.items():
+        say(
+            f"{'diagnose, threshold rules only ' + k:<44}{v:.3f} ms/profile  "
+            f"x{figures['diagnose_same_rules_ratio'][k]:.1f} baseline"
         )
     figures["evaluate_many_per_s"] = measure_throughput(
         engines["fast"], args.cohort, args.seed + 1, [1, 2], args.max_results
