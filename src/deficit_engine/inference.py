@@ -875,7 +875,7 @@ def run(
             _push(agenda, ((sub, ()) for sub in strata[k] if not sub.positives), counter)
             for seq in range(len(store.facts)):
                 _push(agenda, matcher.add(seq), counter)
-            pop, push, facts, add = heapq.heappop, heapq.heappush, store.facts, store.add
+            pop, facts, add = heapq.heappop, store.facts, store.add
             exact, verify, blocked = matcher.exact, matcher.verify, matcher.blocked
             while agenda:
                 _rank, seqs, _n, sub = pop(agenda)
@@ -893,8 +893,7 @@ def run(
                     added = add(fact)
                     if added is not None:
                         new.append(fact)
-                        for act in matcher.add(added):
-                            push(agenda, (act[0].rank, act[1], next(counter), act[0]))
+                        _push(agenda, matcher.add(added), counter)
                 trace.append(TraceEntry(sub.rule.id, binding, tuple(new)))
                 if new:
                     fired_total += 1
