@@ -231,9 +231,9 @@ def measure_stages(engine: Engine, profiles: list[dict[str, Any]]) -> dict[str, 
             t1 = time.perf_counter()
             matcher = engine._durable or (copy.copy(engine._fast) if engine._fast else None)
             assert matcher is not None
-            store, trace = run(engine.strata, facts, matcher, engine._enricher(norm))
+            _store, trace = run(engine.strata, facts, matcher, engine._enricher(norm))
             t2 = time.perf_counter()
-            partial = engine._result(prof, store, trace)
+            partial = engine._result(prof, trace)
             t3 = time.perf_counter()
             result = plan(kb, prof, partial)
             t4 = time.perf_counter()
@@ -347,28 +347,30 @@ def main(argv: list[str] | None = None) -> int:
                 f"{'stages (ms/profile) ' + b:<44}"
                 + "  ".join(f"{k} {v:.3f}" for k, v in st.items())
             )
-    diagnose = measure_diagnose(engines, profiles)
-    figures["diagnose_ms"] = diagnose
-    figures["diagnose_ratio_to_baseline"] = {
-        k: v / diagnose["baseline"] for k, v in diagnose.items()
-    }
-    for k, v in diagnose.items():
-        say(
-            f"{'diagnose stage ' + k:<44}{v:.3f} ms/profile  "
-            f"x{figures['diagnose_ratio_to_baseline'][k]:.1f} baseline"
-        )
+
+    def diagnose_figures(ms: dict[str, float], key: str, ratio_key: str, label: str) -> None:
+        figures[key] = ms
+        figures[ratio_key] = {k: v / ms["baseline"] for k, v in ms.items()}
+        for k, v in ms.items():
+            say(f"{label + k:<44}{v:.3f} ms/profile  x{figures[ratio_key][k]:.1f} baseline")
+
+    diagnose_figures(
+        measure_diagnose(engines, profiles),
+        "diagnose_ms",
+        "diagnose_ratio_to_baseline",
+        "diagnose stage ",
+    )
     with tempfile.TemporaryDirectory() as tmp:
         subset = threshold_kb(engines["fast"].kb.root, Path(tmp) / "kb")
         like = {b: Engine.from_path(subset, backend=b) for b in backends}
         check_baseline(like["fast"], profiles[:500])
         same = measure_diagnose(like, profiles)
-    figures["diagnose_same_rules_ms"] = same
-    figures["diagnose_same_rules_ratio"] = {k: v / same["baseline"] for k, v in same.items()}
-    for k, v in same.items():
-        say(
-            f"{'diagnose, threshold rules only ' + k:<44}{v:.3f} ms/profile  "
-            f"x{figures['diagnose_same_rules_ratio'][k]:.1f} baseline"
-        )
+    diagnose_figures(
+        same,
+        "diagnose_same_rules_ms",
+        "diagnose_same_rules_ratio",
+        "diagnose, threshold rules only ",
+    )
     figures["evaluate_many_per_s"] = measure_throughput(
         engines["fast"], args.cohort, args.seed + 1, [1, 2], args.max_results
     )

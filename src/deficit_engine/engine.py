@@ -21,7 +21,6 @@ from .errors import EvaluationError, SourceError
 from .inference import (
     DEFAULT_FIRING_LIMIT,
     DurableMatcher,
-    FactStore,
     FastMatcher,
     PythonMatcher,
     durable_available,
@@ -192,11 +191,11 @@ class Engine:
         enrich = self._enricher(norm)
         if self._durable is not None:
             with self._lock:
-                store, trace = run(self.strata, facts, self._durable, enrich, self.firing_limit)
+                _store, trace = run(self.strata, facts, self._durable, enrich, self.firing_limit)
         else:
             matcher = copy.copy(self._fast) if self._fast else PythonMatcher(self.strata)
-            store, trace = run(self.strata, facts, matcher, enrich, self.firing_limit)
-        return plan(self.kb, prof, self._result(prof, store, trace))
+            _store, trace = run(self.strata, facts, matcher, enrich, self.firing_limit)
+        return plan(self.kb, prof, self._result(prof, trace))
 
     def evaluate_many(
         self,
@@ -235,7 +234,7 @@ class Engine:
 
         return enrich
 
-    def _result(self, profile: Profile, store: FactStore, trace: list[TraceEntry]) -> Result:
+    def _result(self, profile: Profile, trace: list[TraceEntry]) -> Result:
         # Derived facts, in the order they were added to the store, are the trace
         # entries' new facts; each is new in exactly one entry, whose rule made it.
         rank = _SEVERITY_RANK
