@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 __all__ = [
     "DeficitEngineError",
@@ -18,6 +19,7 @@ __all__ = [
     "KnowledgeBaseError",
     "ProfileError",
     "SourceError",
+    "display_path",
     "format_field_path",
 ]
 
@@ -113,3 +115,23 @@ def format_field_path(loc: Sequence[str | int]) -> str:
         else:
             out += f".{part}" if out else str(part)
     return out
+
+
+def display_path(path: Path) -> str:
+    """How an issue names a file: relative to the working directory when it is below it
+    (what a user typed, and what an editor opens), else as given.
+
+    Parameters
+    ----------
+    path : Path
+        The file as the program opened it.
+
+    Returns
+    -------
+    str
+        The path to show in ``file:line:col``.
+    """
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
