@@ -1,0 +1,44 @@
+"""The individual educational route (ИОМ): a graph of steps and its schedule.
+
+:func:`build_route` turns a :class:`~deficit_engine.resolve.Resolution` into a
+``networkx.DiGraph`` with one node per step (programme, mentoring, format,
+self-education, re-diagnosis) and edges for order, then schedules the steps
+into the months of the profile's period within its hours per month.
+:func:`plan` runs the resolver and the route builder on a Result; the engine
+calls it at the end of every evaluation. Everything here is a pure function
+of its arguments: no clock (unless the caller passes ``today``), no shared
+state. See docs/route.md for the defaults and the algorithm.
+
+The package, in the order its modules import each other:
+
+- :mod:`.model`: the value types (Step, Overflow, Conflict, Route) and their JSON;
+- :mod:`.drafts`: a resolution's recommendations as step drafts;
+- :mod:`.order`: the order DAG over the drafts and its topological order;
+- :mod:`.schedule`: the period, the hours a month, and list scheduling into months;
+- :mod:`.build`: the whole stage, :func:`build_route` and :func:`plan`.
+"""
+
+from __future__ import annotations
+
+from ..months import month_range
+from .build import build_route, plan, route_graph
+from .drafts import REDIAGNOSIS_FORMAT, SELF_EDUCATION_FORMAT
+from .model import STEP_KINDS, Conflict, Overflow, Route, Step
+from .schedule import DEFAULT_HOURS_PER_MONTH, DEFAULT_PERIOD, school_year
+
+__all__ = [
+    "DEFAULT_HOURS_PER_MONTH",
+    "DEFAULT_PERIOD",
+    "REDIAGNOSIS_FORMAT",
+    "SELF_EDUCATION_FORMAT",
+    "STEP_KINDS",
+    "Conflict",
+    "Overflow",
+    "Route",
+    "Step",
+    "build_route",
+    "month_range",
+    "plan",
+    "route_graph",
+    "school_year",
+]

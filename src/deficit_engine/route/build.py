@@ -1,0 +1,275 @@
+"""The route stage as a whole: drafts -> order -> schedule -> a Route or its JSON.
+
+:func:`build_route` makes the :class:`~deficit_engine.route.model.Route` of a
+resolution; :func:`plan` runs the resolver and writes the same route straight
+to ``Result.route`` as a dict, without the Step objects and the graph, because
+the engine calls it once per profile. Both go through :func:`_layout`, so they
+cannot disagree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Any, NamedTuple
+
+import networkx as nx
+
+from ..loader import KnowledgeBase
+from ..models import Result
+from ..months import month_index, month_text
+from ..resolve import Resolution, _index, format_hours, resolve
+from ..schema import Profile
+from .drafts import Draft, step_drafts
+from .model import Conflict, Overflow, Route, Step, centi, route_dict, step_dict
+from .order import order_edges, priorities, reduction
+from .schedule import schedule, settings
+
+__all__ = ["build_route", "plan", "route_graph"]
+
+
+class _Layout(NamedTuple):
+    """The ordered and scheduled drafts, before they become :class:`Step`
+    objects (:func:`build_route`) or step dicts (:func:`plan`)."""
+
+    period: tuple[str, str]
+    hours_per_month: float
+    defaults: tuple[str, ...]
+    drafts: list[Draft]
+    ordered: list[int]  # draft indexes in step order (step ids s1, s2, ...)
+    ids: dict[int, str]  # draft index -> step id
+    after: dict[int, tuple[str, ...]]  # draft index -> ids of its direct predecessors
+    alloc: dict[int, list[tuple[int, int]]]  # draft index -> (month index, centi-hours)
+    months: dict[int, str]  # month index -> "YYYY-MM", every month in alloc
+    overflow: Overflow | None
+    conflicts: tuple[Conflict, ...]
+
+
+def _layout(
+    kb: KnowledgeBase,
+    profile: Profile,
+    result: Result,
+    resolution: Resolution,
+    today: date | None,
+) -> _Layout:
+    """Order and schedule the steps of the route."""
+    start, end, per_month, defaults = settings(profile, today)
+    index = _index(kb)
+    drafts = step_drafts(kb, profile, result, resolution, index.comp_key, index.mentoring)
+    stages = [d.stage for d in drafts]
+    priority = priorities(result, drafts, stages, index.comp_key)
+    succ, dropped, topo, closing = order_edges(drafts, stages, priority, index.prerequisites)
+    direct = reduction(succ, topo, closing)
+    alloc = schedule(drafts, topo, direct, month_index(start), centi(per_month))
+
+    # by start month, ties in topological order (sorted() is stable)
+    ordered = sorted(topo, key=lambda n: alloc[n][0][0])
+    ids = {n: f"s{i}" for i, n in enumerate(ordered, 1)}
+    rank = {n: i for i, n in enumerate(ordered)}
+    after: dict[int, tuple[str, ...]] = {}
+    for n in ordered:
+        preds = direct[n]
+        if len(preds) > 1:
+            preds = sorted(preds, key=rank.__getitem__)
+        after[n] = tuple([ids[p] for p in preds])
+    months = {m: month_text(m) for m in {m for parts in alloc.values() for m, _c in parts}}
+
+    last = month_index(end)
+    late = [n for n in ordered if alloc[n][-1][0] > last]
+    overflow = None
+    if late:
+        route_end = max([alloc[n][-1][0] for n in ordered])
+        over_hours = sum([c for n in topo for m, c in alloc[n] if m > last]) / 100
+        months_over = route_end - last
+        late_ids = tuple(ids[n] for n in late)
+        overflow = Overflow(
+            months=months_over,
+            end=month_text(route_end),
+            hours=over_hours,
+            steps=late_ids,
+            message=(
+                f"Маршрут не умещается в период {start} – {end} при {format_hours(per_month)} ч "
+                f"в месяц: нужно ещё {months_over} мес. (до {month_text(route_end)}), "
+                f"{format_hours(over_hours)} ч после окончания периода; "
+                f"выходят за период шаги {', '.join(late_ids)}."
+            ),
+        )
+    conflicts = tuple(
+        Conflict(
+            ids[s],
+            ids[t],
+            f"порядок {ids[s]} → {ids[t]} не соблюдён: шаги {ids[s]} и {ids[t]} объединяют "
+            "компетенции, которые по онтологии идут в обратном порядке друг относительно друга",
+        )
+        for s, t in sorted(dropped, key=lambda e: (rank[e[0]], rank[e[1]]))
+    )
+    return _Layout(
+        (start, end),
+        per_month,
+        defaults,
+        drafts,
+        ordered,
+        ids,
+        after,
+        alloc,
+        months,
+        overflow,
+        conflicts,
+    )
+
+
+def _route_steps(lay: _Layout) -> tuple[Step, ...]:
+    """The :class:`Step` objects of a layout, in step order."""
+    months = lay.months
+    steps: list[Step] = []
+    for n in lay.ordered:
+        d = lay.drafts[n]
+        parts = lay.alloc[n]
+        steps.append(
+            Step(
+                id=lay.ids[n],
+                kind=d.kind,
+                ref=d.ref,
+                title=d.title,
+                competencies=d.comps,
+                education=d.education,
+                phase=d.phase,
+                level=d.level,
+                start=months[parts[0][0]],
+                end=months[parts[-1][0]],
+                hours=d.centi / 100,
+                allocation=tuple([(months[m], c / 100) for m, c in parts if c > 0]),
+                after=lay.after[n],
+                responsible=d.responsible,
+                rules=d.rules,
+                extra=d.extra,
+            )
+        )
+    return tuple(steps)
+
+
+def _layout_dict(lay: _Layout) -> dict[str, Any]:
+    """``Route.to_dict()`` of the route of a layout, without making the Route."""
+    months, drafts, alloc, ids, after = lay.months, lay.drafts, lay.alloc, lay.ids, lay.after
+    steps: list[dict[str, Any]] = []
+    load: dict[str, int] = {}
+    total = 0
+    for n in lay.ordered:
+        d = drafts[n]
+        parts = alloc[n]
+        allocation = [(months[m], c) for m, c in parts if c > 0]
+        for m, c in allocation:
+            load[m] = load.get(m, 0) + c
+        total += d.centi
+        steps.append(
+            step_dict(
+                ids[n],
+                d.kind,
+                d.ref,
+                d.title,
+                d.comps,
+                d.education,
+                d.phase,
+                d.level,
+                months[parts[0][0]],
+                months[parts[-1][0]],
+                d.centi,
+                allocation,
+                after[n],
+                d.responsible,
+                d.rules,
+                d.extra,
+            )
+        )
+    return route_dict(
+        lay.period,
+        lay.hours_per_month,
+        lay.defaults,
+        steps,
+        load,
+        total,
+        lay.overflow,
+        lay.conflicts,
+    )
+
+
+def build_route(
+    kb: KnowledgeBase,
+    profile: Profile,
+    result: Result,
+    resolution: Resolution,
+    *,
+    today: date | None = None,
+) -> Route:
+    """Order and schedule the recommendations of ``resolution`` for one person."""
+    if not isinstance(kb, KnowledgeBase):
+        raise TypeError(f"build_route() needs a KnowledgeBase, not {type(kb).__name__}")
+    if not isinstance(profile, Profile):
+        raise TypeError(f"build_route() needs a validated Profile, not {type(profile).__name__}")
+    if not isinstance(resolution, Resolution):
+        raise TypeError(f"build_route() needs a Resolution, not {type(resolution).__name__}")
+    lay = _layout(kb, profile, result, resolution, today)
+    steps = _route_steps(lay)
+    graph: nx.DiGraph = nx.DiGraph()
+    graph.add_nodes_from((s.id, {"step": s}) for s in steps)
+    graph.add_edges_from((p, s.id) for s in steps for p in s.after)
+    return Route(
+        lay.period, lay.hours_per_month, lay.defaults, steps, lay.overflow, lay.conflicts, graph
+    )
+
+
+def route_graph(route: Mapping[str, Any]) -> nx.DiGraph:
+    """Rebuild the step graph from a route dict (``Result.route``, or its JSON)."""
+    if not isinstance(route, Mapping) or not isinstance(route.get("steps"), list):
+        raise TypeError("route_graph() needs a route dict with a 'steps' list")
+    graph: nx.DiGraph = nx.DiGraph()
+    for step in route["steps"]:
+        graph.add_node(step["id"], **{k: v for k, v in step.items() if k != "id"})
+    for step in route["steps"]:
+        for pred in step.get("after", []):
+            graph.add_edge(pred, step["id"])
+    return graph
+
+
+def _unaddressed(
+    result: Result, steps: Sequence[Draft], unmet: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Deficits with no step (besides the closing re-diagnosis) and no unmet need."""
+    covered = {c for s in steps if s.kind != "rediagnosis" for c in s.comps}
+    reported = {u.get("competency") for u in unmet}
+    return [
+        {
+            "kind": "deficit",
+            "competency": d.competency,
+            "severity": d.severity,
+            "rule": d.rule,
+            "reason": "правила не назначили по дефициту ни обучения, ни практики: "
+            "в маршруте есть только повторная диагностика",
+        }
+        for d in result.deficits
+        if d.competency not in covered and d.competency not in reported
+    ]
+
+
+def plan(
+    kb: KnowledgeBase,
+    profile: Profile,
+    result: Result,
+    *,
+    today: date | None = None,
+    mentor_load: Mapping[str, int] | None = None,
+) -> Result:
+    """Resolve ``result``'s needs and build the route: a copy with
+    ``recommendations``, ``unmet`` and ``route`` filled in."""
+    if not isinstance(result, Result):
+        raise TypeError(f"plan() needs a Result, not {type(result).__name__}")
+    if isinstance(profile, Profile) and result.profile != profile.id:
+        raise ValueError(f"the result is for profile {result.profile!r}, not {profile.id!r}")
+    resolution = resolve(kb, profile, result.needs, mentor_load=mentor_load)
+    # build_route(...).to_dict(), without the Step objects and the graph
+    lay = _layout(kb, profile, result, resolution, today)
+    route = _layout_dict(lay)
+    recs, unmet = resolution.to_dicts()
+    unmet = unmet + tuple(_unaddressed(result, lay.drafts, unmet))
+    return dataclasses.replace(result, recommendations=recs, unmet=unmet, route=route)
