@@ -12,6 +12,7 @@ from typing import Any
 
 from ..loader import KnowledgeBase
 from ..models import Result
+from ..months import month_label, month_range, months_label
 from ..profile import normalise
 from ..resolve import (
     DELIVERY_RU,
@@ -48,21 +49,6 @@ COLUMNS = (
     "Ответственный",
     "Планируемый результат",
     "Форма отчётности",
-)
-
-MONTHS_RU = (
-    "январь",
-    "февраль",
-    "март",
-    "апрель",
-    "май",
-    "июнь",
-    "июль",
-    "август",
-    "сентябрь",
-    "октябрь",
-    "ноябрь",
-    "декабрь",
 )
 
 _SUBJECTS_RU = {
@@ -110,21 +96,6 @@ _REPORT_BY_PHASE = {
 }
 
 BLANK = "________________"
-
-
-def month_label(month: str) -> str:
-    """``2026-09`` -> ``сентябрь 2026``."""
-    year, mon = month.split("-")
-    return f"{MONTHS_RU[int(mon) - 1]} {year}"
-
-
-def months_label(start: str, end: str) -> str:
-    """A month range in words: ``сентябрь – ноябрь 2026``, ``декабрь 2026 – январь 2027``."""
-    if start == end:
-        return month_label(start)
-    if start[:4] == end[:4]:
-        return f"{MONTHS_RU[int(start[5:]) - 1]} – {month_label(end)}"
-    return f"{month_label(start)} – {month_label(end)}"
 
 
 def _pct(value: float | None) -> str:
@@ -444,13 +415,7 @@ class _Builder:
         if not period:
             return []
         start, end = period["start"], period["end"]
-        last = max([end, *(s["end"] for s in self.steps)])
-        out, m = [], start
-        while m <= last:
-            out.append(m)
-            year, mon = int(m[:4]), int(m[5:])
-            m = f"{year + mon // 12:04d}-{mon % 12 + 1:02d}"
-        return out
+        return month_range(start, max([end, *(s["end"] for s in self.steps)]))
 
     def unmet(self) -> list[tuple[str, str, str, str, str]]:
         kinds = {
