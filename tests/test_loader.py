@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 from pathlib import Path
 
+import networkx as nx
 import pytest
 
+import deficit_engine
 from conftest import MINI, write_kb
 from deficit_engine import KnowledgeBaseError, check_kb, load_kb
 from deficit_engine.cli import main
+from deficit_engine.loader import rule_files, vocabulary_of
 
 
 def issues_of(root: Path) -> list[str]:
@@ -245,3 +250,128 @@ def test_schema_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["schema", "kb"]) == 0
     kb_schema = json.loads(capsys.readouterr().out)
     assert "ontology/programs.yaml" in kb_schema["files"]
+
+
+# --- the frozen KB ---------------------------------------------------------------
+
+
+def test_the_kb_is_frozen_and_built_once_with_its_rules(mini_kb: Path) -> None:
+    kb = load_kb(mini_kb)
+    assert isinstance(kb.rules, tuple) and isinstance(kb.warnings, tuple)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        kb.rules = ()  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        kb.programs = {}  # type: ignore[misc]
+    # it hashes and compares by identity: two loads of one folder are two KBs
+    again = load_kb(mini_kb)
+    assert kb != again and len({kb, again, kb}) == 2
+    # a variant is a new KB; the original is unchanged
+    fewer = dataclasses.replace(kb, programs={})
+    assert fewer.programs == {} and len(kb.programs) == 2 and fewer.rules == kb.rules
+
+
+def test_the_kb_knows_where_each_of_its_ids_is_defined(mini_kb: Path) -> None:
+    kb = load_kb(mini_kb)
+    comp_file = kb.files["competencies"]
+    assert comp_file.endswith("ontology/competencies.yaml")
+    assert set(kb.files) == {"competencies", "scale", "formats", "programs", "mentors"}
+    assert kb.positions[("group", "methodical")] == (comp_file, 3, 5)
+    assert kb.positions[("competency", "methodical.lesson_design")] == (comp_file, 10, 5)
+    assert kb.positions[("indicator", "methodical.lesson_design.tasks")] == (comp_file, 17, 9)
+    assert kb.positions[("level", "partial")] == (kb.files["scale"], 4, 5)
+    assert kb.positions[("format", "self_education")] == (kb.files["formats"], 3, 5)
+    assert kb.positions[("programme", "DPP-0002")] == (kb.files["programs"], 11, 5)
+    assert kb.positions[("mentor", "M-001")] == (kb.files["mentors"], 2, 5)
+    kinds = {kind for kind, _id in kb.positions}
+    assert kinds == {"group", "competency", "indicator", "level", "format", "programme", "mentor"}
+    assert len(kb.positions) == (
+        len(kb.ontology.groups)
+        + len(kb.ontology.competencies)
+        + len(kb.ontology.indicators)
+        + len(kb.scale.levels)
+        + len(kb.formats)
+        + len(kb.programs)
+        + len(kb.mentors)
+    )
+
+
+def test_the_vocabulary_is_the_kbs_ids(mini_kb: Path) -> None:
+    kb = load_kb(mini_kb)
+    vocabulary = vocabulary_of(kb.ontology, kb.scale, kb.formats)
+    assert vocabulary.groups == ("digital", "methodical", "normative")
+    assert vocabulary.levels == ("critical", "low", "partial", "proficient")  # scale order
+    assert vocabulary.formats == ("internship", "self_education")
+    assert vocabulary.ids_of("indicator") == (
+        "methodical.lesson_design.goals",
+        "methodical.lesson_design.tasks",
+    )
+    assert vocabulary.ids_of("severity") is None  # a fixed list of the language, not the KB's
+
+
+def test_rule_files_are_found_by_the_loader_in_name_order(tmp_path: Path) -> None:
+    root = write_kb(tmp_path)
+    assert rule_files(root) == []  # no rules folder: no rules
+    (root / "rules").mkdir()
+    for name in ("b.yml", "a.yaml", "notes.txt"):
+        (root / "rules" / name).write_text("ruleset: x\nrules: []\n", encoding="utf-8")
+    (root / "rules" / "sub.yaml").mkdir()
+    assert [p.name for p in rule_files(root)] == ["a.yaml", "b.yml"]
+
+
+def test_without_rules_the_kb_has_none(tmp_path: Path) -> None:
+    root = write_kb(tmp_path)
+    (root / "rules").mkdir()
+    (root / "rules" / "bad.yaml").write_text("rules: 3\n", encoding="utf-8")
+    kb, issues = check_kb(root, with_rules=False)
+    assert kb is not None and kb.rules == () and issues == []
+    assert check_kb(root)[0] is None
+
+
+def test_no_import_cycle_and_rules_below_the_loader() -> None:
+    """Module-level imports (TYPE_CHECKING blocks included) form no cycle, and the rule
+    language imports neither the loader nor the KB (the KB is built from the rules)."""
+    graph = _import_graph(Path(deficit_engine.__file__).parent)
+    assert list(nx.simple_cycles(graph)) == []
+    below = nx.descendants(graph, "deficit_engine.rules")
+    assert not below & {"deficit_engine.loader", "deficit_engine.kb"}
+    assert "deficit_engine.rules.model" in nx.descendants(graph, "deficit_engine.kb")
+
+
+def _import_graph(package: Path) -> nx.DiGraph:
+    """deficit_engine module -> the package modules it imports at module level."""
+    names = {}
+    for path in package.rglob("*.py"):
+        parts = path.relative_to(package.parent).with_suffix("").parts
+        names[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph: nx.DiGraph = nx.DiGraph()
+    for module, path in names.items():
+        graph.add_node(module)
+        here = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        for target in _module_level_imports(ast.parse(path.read_text(encoding="utf-8")).body, here):
+            if target in names and target != module:
+                graph.add_edge(module, target)
+    return graph
+
+
+def _module_level_imports(body: list[ast.stmt], package: str) -> list[str]:
+    out: list[str] = []
+    for node in body:
+        if isinstance(node, ast.If):  # if TYPE_CHECKING: counts as well
+            out += _module_level_imports(node.body + node.orelse, package)
+        elif isinstance(node, ast.Try):
+            out += _module_level_imports(node.body, package)
+        elif isinstance(node, ast.Import):
+            out += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            module = _absolute(node, package)
+            out += [module, *(f"{module}.{alias.name}" for alias in node.names)]
+    return out
+
+
+def _absolute(node: ast.ImportFrom, package: str) -> str:
+    """The module ``from <module> import ...`` names, written in ``package``."""
+    if not node.level:
+        return node.module or ""
+    parts = package.split(".")
+    parts = parts[: len(parts) - node.level + 1]
+    return ".".join([*parts, node.module] if node.module else parts)

@@ -7,6 +7,7 @@ which rule of the contract it checks.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -291,7 +292,7 @@ def test_fewer_hours_then_id(route_kb: Path) -> None:
     assert "при равных условиях — по порядку идентификаторов" in res.recommendations[0].reason
     kb = load_kb(route_kb)
     without_twin = {k: v for k, v in kb.programs.items() if k != "P-E3"}
-    kb.programs = without_twin
+    kb = dataclasses.replace(kb, programs=without_twin)  # the KB is frozen: a variant is a new KB
     res = resolve(kb, parse_profile(_profile(), kb), [program("digital.e")])
     assert "меньше часов (18 против 24)" in res.recommendations[0].reason
 

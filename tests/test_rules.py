@@ -8,6 +8,8 @@ import pytest
 
 from conftest import write_kb
 from deficit_engine import check_kb
+from deficit_engine._yaml import load_yaml_text
+from deficit_engine.rules import Vocabulary, parse_rules
 
 
 def rules_issues(tmp_path: Path, *files: str) -> list[str]:
@@ -179,3 +181,81 @@ def test_numbers_outside_the_supported_range(tmp_path: Path) -> None:
         "out-of-range",
     )
     assert "rules/00.yaml:6:34: out-of-range: 1e-05: numbers in rules are 0 or between" in line
+
+
+# --- parsing takes documents and a vocabulary ---------------------------------------
+
+VOCABULARY = Vocabulary(
+    competencies=("methodical.assessment", "methodical.lesson_design"),
+    groups=("methodical",),
+    indicators=(),
+    levels=("critical", "low", "proficient"),
+    formats=("internship",),
+)
+
+UNKNOWN_IDS_AND_A_BAD_OPERATOR = (
+    GOOD_HEAD
+    + rule(
+        "      - result: {competency: methodical.lesson, level: lowest}",
+        "      - need: {kind: format, competency: $result.competency, format: internshp}",
+        rid="IDS",
+    )
+    + rule("      - result: {score_pct: {below: 50}}", rid="OP")
+)
+
+
+def test_parsing_against_no_vocabulary_reports_only_the_rules_own_errors() -> None:
+    """None: the KB's ids are unknown (its ontology is broken), so ids are not judged,
+    while everything else about the rules is."""
+    doc = load_yaml_text(UNKNOWN_IDS_AND_A_BAD_OPERATOR, "rules/r.yaml")
+    rules, issues = parse_rules([doc], None)
+    assert [i.code for i in issues] == ["unknown-operator"]
+    assert str(issues[0]).startswith("rules/r.yaml:12:30: unknown-operator:")
+    assert [r.id for r in rules] == ["IDS", "OP"]
+    # the same documents against the KB's ids: the ids are judged too
+    _rules, issues = parse_rules([doc], VOCABULARY)
+    assert sorted(i.code for i in issues) == ["unknown-operator", *["unknown-ref"] * 3]
+    messages = {i.message for i in issues}
+    assert {"unknown level 'lowest'", "unknown format 'internshp'"} <= messages
+    # fixed vocabularies of the language are checked with or without the KB's
+    fixed = load_yaml_text(
+        GOOD_HEAD + rule("      - result: {}", "      - deficit: {competency: x, severity: dire}"),
+        "rules/f.yaml",
+    )
+    assert [i.message for i in parse_rules([fixed], None)[1]] == ["unknown severity 'dire'"]
+
+
+def test_rule_parsing_does_no_io(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loader reads; parse_rules takes loaded documents (they need not exist on disk)."""
+    docs = [
+        load_yaml_text(GOOD_HEAD + rule("      - result: {level: critical}", rid="A"), "a.yaml"),
+        load_yaml_text(GOOD_HEAD + rule("      - result: {level: low}", rid="B"), "b.yaml"),
+    ]
+
+    def no_io(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("rule parsing touched the file system")
+
+    for name in (
+        "open",
+        "read_text",
+        "read_bytes",
+        "stat",
+        "exists",
+        "is_file",
+        "is_dir",
+        "iterdir",
+    ):
+        monkeypatch.setattr(Path, name, no_io)
+    monkeypatch.setattr("builtins.open", no_io)
+    rules, issues = parse_rules(docs, VOCABULARY)
+    assert issues == []
+    assert [(r.id, r.file, r.line, r.order, r.stratum) for r in rules] == [
+        ("A", "a.yaml", 3, 0, 0),
+        ("B", "b.yaml", 3, 1, 0),
+    ]
+
+
+def test_a_documents_own_problems_come_first_and_stop_its_parsing() -> None:
+    broken = load_yaml_text("rules: [\n", "rules/broken.yaml")
+    rules, issues = parse_rules([broken], VOCABULARY)
+    assert rules == () and [i.code for i in issues] == ["yaml-syntax"]

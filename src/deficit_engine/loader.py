@@ -3,14 +3,21 @@
 ``load_kb`` reads a KB folder (``ontology/*.yaml`` and ``rules/*.yaml``),
 validates each file and each list item on its own (so one bad item does not
 hide the others), then checks cross-references, unique ids, prerequisite
-cycles and the scale. All problems are raised together in one
-:class:`~deficit_engine.errors.KnowledgeBaseError`.
+cycles and the scale, one small function per file and check. All problems are
+raised together in one :class:`~deficit_engine.errors.KnowledgeBaseError`.
+
+The loader does all the reading: it finds and reads the rule files and hands
+the documents, with the :class:`~deficit_engine.rules.Vocabulary` of the ids
+the ontology defines, to :func:`~deficit_engine.rules.parse_rules`, which does
+no I/O. Then it builds the frozen :class:`~deficit_engine.kb.KnowledgeBase`
+once, rules included. When the ontology is broken the rules are still parsed
+in the same pass, against no vocabulary, so their own problems are reported
+too without false "unknown id" errors.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -18,12 +25,33 @@ import networkx as nx
 from pydantic import BaseModel, ValidationError
 
 from ._yaml import MAX_FILE_BYTES, Loaded, PathKey, load_yaml_file
-from .errors import Issue, KnowledgeBaseError
+from .errors import Issue, KnowledgeBaseError, display_path
+from .kb import KnowledgeBase
 from .ontology import Ontology, Scale, suggest
-from .rules import Rule, load_rules
+from .rules import Rule, Vocabulary, Where, parse_rules
+from .rules.model import where_of
 from .schema import Competency, Format, Group, Level, Mentor, Program
 
-__all__ = ["KnowledgeBase", "check_kb", "default_kb_path", "load_kb", "pydantic_issues"]
+__all__ = [
+    "ONTOLOGY_FILES",
+    "KnowledgeBase",
+    "check_kb",
+    "default_kb_path",
+    "load_kb",
+    "load_rules",
+    "pydantic_issues",
+    "rule_files",
+    "vocabulary_of",
+]
+
+ONTOLOGY_FILES: dict[str, tuple[str, ...]] = {
+    "competencies": ("groups", "competencies"),
+    "scale": ("levels",),
+    "formats": ("formats",),
+    "programs": ("programs",),
+    "mentors": ("mentors",),
+}
+"""Each file of ``ontology/`` (by stem, in reading order) -> its top-level sections."""
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -48,29 +76,6 @@ def default_kb_path() -> Path:
     raise KnowledgeBaseError(
         [Issue(str(packaged), 0, 0, "missing-kb", "the shipped knowledge base is not installed")]
     )
-
-
-@dataclass
-class KnowledgeBase:
-    """A validated knowledge base. Build it with :func:`load_kb`."""
-
-    root: Path
-    ontology: Ontology
-    scale: Scale
-    formats: dict[str, Format]
-    programs: dict[str, Program]
-    mentors: dict[str, Mentor]
-    rules: list[Rule] = field(default_factory=list)
-    warnings: list[Issue] = field(default_factory=list)
-
-    def summary(self) -> str:
-        onto = self.ontology
-        return (
-            f"{len(onto.groups)} groups, {len(onto.competencies)} competencies, "
-            f"{len(onto.indicators)} indicators, {onto.graph.number_of_edges()} prerequisites, "
-            f"{len(self.scale.levels)} levels, {len(self.formats)} formats, "
-            f"{len(self.programs)} programmes, {len(self.mentors)} mentors, {len(self.rules)} rules"
-        )
 
 
 _CODES = {
@@ -113,26 +118,30 @@ def pydantic_issues(doc: Loaded, base: PathKey, exc: ValidationError) -> list[Is
 
 
 class _Collector:
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    """One :func:`check_kb` pass: every issue found, and where each valid item is.
+
+    Each file and each list item is validated on its own, so one bad item does
+    not hide the others; the helpers below add what they find and go on.
+    """
+
+    def __init__(self) -> None:
         self.issues: list[Issue] = []
-        self.docs: dict[str, Loaded] = {}
+        self.positions: dict[tuple[str, str], Where] = {}
+        self.files: dict[str, str] = {}
 
-    def rel(self, path: Path) -> str:
-        try:
-            return str(path.relative_to(Path.cwd()))
-        except ValueError:
-            return str(path)
+    def has_errors(self) -> bool:
+        return any(i.severity == "error" for i in self.issues)
 
-    def read(self, name: str, max_bytes: int) -> Loaded | None:
-        path = self.root / "ontology" / f"{name}.yaml"
-        display = self.rel(path)
+    def read(self, root: Path, stem: str, max_bytes: int) -> Loaded | None:
+        """Read ``ontology/<stem>.yaml``; None if it is missing, unreadable or not a mapping."""
+        path = root / "ontology" / f"{stem}.yaml"
+        display = display_path(path)
+        self.files[stem] = display
         if not path.is_file():
             self.issues.append(Issue(display, 0, 0, "missing-file", "file not found"))
             return None
         doc = load_yaml_file(path, display, max_bytes)
         self.issues.extend(doc.issues)
-        self.docs[name] = doc
         if doc.data is None:
             if not doc.issues:
                 self.issues.append(Issue(display, 1, 1, "empty", "file is empty"))
@@ -186,6 +195,11 @@ class _Collector:
         entries: Iterable[tuple[PathKey, ItemT]],
         taken: dict[str, PathKey] | None = None,
     ) -> dict[str, ItemT]:
+        """The first item of each id; a later one is a ``duplicate-id``.
+
+        ``taken`` holds the ids already used in the same namespace (with their
+        paths) and receives the new ones.
+        """
         seen: dict[str, ItemT] = {}
         first: dict[str, PathKey] = {} if taken is None else taken
         for path, item in entries:
@@ -204,10 +218,11 @@ class _Collector:
             seen[item.id] = item
         return seen
 
-    def ref(self, doc: Loaded, path: PathKey, kind: str, value: str, known: Iterable[str]) -> bool:
+    def ref(self, doc: Loaded, path: PathKey, kind: str, value: str, known: Iterable[str]) -> None:
+        """Report ``value`` at ``path`` if it is not one of the ``known`` ids."""
         known_list = list(known)
         if value in known_list:
-            return True
+            return
         self.issues.append(
             doc.issue(
                 path,
@@ -216,7 +231,258 @@ class _Collector:
                 suggestion=suggest(value, known_list),
             )
         )
-        return False
+
+    def place(
+        self,
+        doc: Loaded | None,
+        kind: str,
+        entries: Iterable[tuple[PathKey, ItemT]],
+        kept: Mapping[str, ItemT],
+    ) -> None:
+        """Record where each kept item of ``entries`` is defined."""
+        if doc is None:
+            return
+        for path, item in entries:
+            if kept.get(item.id) is item:
+                self.positions[(kind, item.id)] = where_of(doc, path)
+
+
+# --- one check per file ---------------------------------------------------------
+
+
+def _check_competencies(
+    col: _Collector, doc: Loaded | None
+) -> tuple[dict[str, Group], dict[str, Competency]]:
+    """competencies.yaml: the valid groups and competencies, their ids unique (indicators
+    share the competencies' namespace), their references known and acyclic."""
+    group_items = col.items(doc, "groups", Group)
+    groups = col.unique(doc, "group", group_items)
+    comp_paths: dict[str, PathKey] = {}
+    comp_items = col.items(doc, "competencies", Competency)
+    competencies = col.unique(doc, "competency", comp_items, comp_paths)
+    entries = [(p, c) for p, c in comp_items if competencies.get(c.id) is c]
+    indicator_entries = [
+        ((*p, "indicators", j), ind) for p, c in entries for j, ind in enumerate(c.indicators)
+    ]
+    # indicators share the id namespace with competencies: a result names either
+    indicators = col.unique(doc, "indicator or competency", indicator_entries, dict(comp_paths))
+    if doc is not None:
+        _check_competency_refs(col, doc, entries, groups, competencies)
+        _check_prerequisite_cycles(col, doc, entries, competencies, comp_paths)
+    col.place(doc, "group", group_items, groups)
+    col.place(doc, "competency", entries, competencies)
+    col.place(doc, "indicator", indicator_entries, indicators)
+    return groups, competencies
+
+
+def _check_competency_refs(
+    col: _Collector,
+    doc: Loaded,
+    entries: Sequence[tuple[PathKey, Competency]],
+    groups: Mapping[str, Group],
+    competencies: Mapping[str, Competency],
+) -> None:
+    """Each competency's group exists, and each competency it requires (not itself)."""
+    for path, comp in entries:
+        col.ref(doc, (*path, "group"), "group", comp.group, groups)
+        for j, req in enumerate(comp.requires):
+            if req == comp.id:
+                col.issues.append(
+                    doc.issue(
+                        (*path, "requires", j), "cycle", f"competency '{comp.id}' requires itself"
+                    )
+                )
+            else:
+                col.ref(doc, (*path, "requires", j), "competency", req, competencies)
+
+
+def _check_prerequisite_cycles(
+    col: _Collector,
+    doc: Loaded,
+    entries: Sequence[tuple[PathKey, Competency]],
+    competencies: Mapping[str, Competency],
+    paths: Mapping[str, PathKey],
+) -> None:
+    """Each cycle of ``requires`` (longer than a self-requirement), once, in a fixed order."""
+    graph: nx.DiGraph = nx.DiGraph()
+    for _path, comp in entries:
+        for req in comp.requires:
+            if req in competencies and req != comp.id:
+                graph.add_edge(req, comp.id)
+    for cycle in sorted(nx.simple_cycles(graph), key=lambda c: sorted(c)):
+        start = min(cycle)
+        i = cycle.index(start)
+        ring = cycle[i:] + cycle[:i]
+        # cycle lists a -> b meaning a is required by b; report at b's requires entry
+        dependent = ring[1 % len(ring)]
+        req_index = competencies[dependent].requires.index(ring[0])
+        names = " -> ".join([*ring, ring[0]])
+        col.issues.append(
+            doc.issue(
+                (*paths[dependent], "requires", req_index),
+                "cycle",
+                f"prerequisite cycle: {names}",
+            )
+        )
+
+
+def _check_scale(col: _Collector, doc: Loaded | None) -> list[Level]:
+    """scale.yaml: the valid levels, ids unique, bounds ascending to an open last level."""
+    level_items = col.items(doc, "levels", Level)
+    levels = col.unique(doc, "level", level_items)
+    entries = [(p, lvl) for p, lvl in level_items if levels.get(lvl.id) is lvl]
+    if doc is not None:
+        _check_scale_order(col, doc, entries)
+    col.place(doc, "level", entries, levels)
+    return [lvl for _p, lvl in entries]
+
+
+def _check_scale_order(
+    col: _Collector, doc: Loaded, entries: Sequence[tuple[PathKey, Level]]
+) -> None:
+    """Every level but the last has a ``below`` bound, each above the one before."""
+    last_bound = None
+    for i, (path, lvl) in enumerate(entries):
+        is_last = i == len(entries) - 1
+        if is_last and lvl.below is not None:
+            col.issues.append(
+                doc.issue(
+                    (*path, "below"), "scale-order", "the last level must have no 'below' bound"
+                )
+            )
+        elif not is_last and lvl.below is None:
+            col.issues.append(
+                doc.issue(
+                    path,
+                    "scale-order",
+                    f"level '{lvl.id}' needs a 'below' bound (only the last has none)",
+                )
+            )
+        elif lvl.below is not None:
+            if last_bound is not None and lvl.below <= last_bound:
+                col.issues.append(
+                    doc.issue(
+                        (*path, "below"),
+                        "scale-order",
+                        f"levels must ascend: {lvl.below:g} is not above {last_bound:g}",
+                    )
+                )
+            last_bound = lvl.below
+
+
+def _check_catalogues(
+    col: _Collector, docs: Mapping[str, Loaded | None], competencies: Mapping[str, Competency]
+) -> tuple[dict[str, Format], dict[str, Program], dict[str, Mentor]]:
+    """formats.yaml, programs.yaml, mentors.yaml: the valid items, ids unique, and the
+    competencies programmes cover and mentors are strong in known."""
+    fmt_doc, prog_doc, ment_doc = docs["formats"], docs["programs"], docs["mentors"]
+    fmt_items = col.items(fmt_doc, "formats", Format)
+    formats = col.unique(fmt_doc, "format", fmt_items)
+    prog_items = col.items(prog_doc, "programs", Program)
+    programs = col.unique(prog_doc, "programme", prog_items)
+    ment_items = col.items(ment_doc, "mentors", Mentor)
+    mentors = col.unique(ment_doc, "mentor", ment_items)
+    if prog_doc is not None:
+        for path, prog in prog_items:
+            _check_competency_list(col, prog_doc, (*path, "covers"), prog.covers, competencies)
+    if ment_doc is not None:
+        for path, mentor in ment_items:
+            _check_competency_list(
+                col, ment_doc, (*path, "strengths"), mentor.strengths, competencies
+            )
+    col.place(fmt_doc, "format", fmt_items, formats)
+    col.place(prog_doc, "programme", prog_items, programs)
+    col.place(ment_doc, "mentor", ment_items, mentors)
+    return formats, programs, mentors
+
+
+def _check_competency_list(
+    col: _Collector,
+    doc: Loaded,
+    path: PathKey,
+    ids: Sequence[str],
+    competencies: Mapping[str, Competency],
+) -> None:
+    for j, comp_id in enumerate(ids):
+        col.ref(doc, (*path, j), "competency", comp_id, competencies)
+
+
+# --- rules ------------------------------------------------------------------------
+
+
+def rule_files(root: Path) -> list[Path]:
+    """The rule files of a KB folder: ``rules/*.yaml`` and ``*.yml``, in file-name order.
+
+    Parameters
+    ----------
+    root : Path
+        The KB folder.
+
+    Returns
+    -------
+    list of Path
+        The files (none if there is no ``rules`` folder).
+    """
+    folder = root / "rules"
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+def load_rules(
+    root: Path, vocabulary: Vocabulary | None, max_bytes: int = MAX_FILE_BYTES
+) -> tuple[tuple[Rule, ...], list[Issue]]:
+    """Read a KB folder's rule files and parse them against ``vocabulary``.
+
+    The loader reads, :func:`~deficit_engine.rules.parse_rules` parses (it does no I/O).
+
+    Parameters
+    ----------
+    root : Path
+        The KB folder.
+    vocabulary : Vocabulary or None
+        The KB's ids; None when its ontology is broken (see ``parse_rules``).
+    max_bytes : int
+        Files larger than this are refused.
+
+    Returns
+    -------
+    rules : tuple of Rule
+        The valid rules, stratified.
+    issues : list of Issue
+        Every problem of every rule file.
+    """
+    docs = [load_yaml_file(path, display_path(path), max_bytes) for path in rule_files(root)]
+    return parse_rules(docs, vocabulary)
+
+
+def vocabulary_of(ontology: Ontology, scale: Scale, formats: Mapping[str, Format]) -> Vocabulary:
+    """The ids rule literals are checked against: sorted, levels in scale order.
+
+    Parameters
+    ----------
+    ontology : Ontology
+        Groups, competencies and indicators.
+    scale : Scale
+        The levels.
+    formats : Mapping
+        The format catalogue.
+
+    Returns
+    -------
+    Vocabulary
+        The ids as rule parsing takes them.
+    """
+    return Vocabulary(
+        competencies=tuple(sorted(ontology.competencies)),
+        groups=tuple(sorted(ontology.groups)),
+        indicators=tuple(sorted(ontology.indicators)),
+        levels=scale.ids,
+        formats=tuple(sorted(formats)),
+    )
+
+
+# --- the whole KB -----------------------------------------------------------------
 
 
 def check_kb(
@@ -225,149 +491,71 @@ def check_kb(
     max_bytes: int = MAX_FILE_BYTES,
     with_rules: bool = True,
 ) -> tuple[KnowledgeBase | None, list[Issue]]:
-    """Validate a KB folder (ontology, then rules); return the KB if usable, and every issue."""
+    """Validate a KB folder (ontology, then rules); return the KB if usable, and every issue.
+
+    Parameters
+    ----------
+    root : Path or str, optional
+        The KB folder; the shipped KB when omitted.
+    max_bytes : int
+        Files larger than this are refused.
+    with_rules : bool
+        Also read and check ``rules/`` (False: a KB without rules).
+
+    Returns
+    -------
+    kb : KnowledgeBase or None
+        The KB, built once and whole; None if any problem is an error.
+    issues : list of Issue
+        Every problem found, ordered by file, line, column and code.
+
+    Raises
+    ------
+    KnowledgeBaseError
+        If ``root`` is omitted and the shipped KB is not installed.
+    """
     kb_root = Path(root) if root is not None else default_kb_path()
-    col = _Collector(kb_root)
     if not kb_root.is_dir():
         return None, [Issue(str(kb_root), 0, 0, "missing-kb", "knowledge base folder not found")]
-
-    comp_doc = col.read("competencies", max_bytes)
-    col.sections(comp_doc, ("groups", "competencies"))
-    scale_doc = col.read("scale", max_bytes)
-    col.sections(scale_doc, ("levels",))
-    fmt_doc = col.read("formats", max_bytes)
-    col.sections(fmt_doc, ("formats",))
-    prog_doc = col.read("programs", max_bytes)
-    col.sections(prog_doc, ("programs",))
-    ment_doc = col.read("mentors", max_bytes)
-    col.sections(ment_doc, ("mentors",))
-
-    groups = col.unique(comp_doc, "group", col.items(comp_doc, "groups", Group))
-    comp_paths: dict[str, PathKey] = {}
-    comp_items = col.items(comp_doc, "competencies", Competency)
-    competencies = col.unique(comp_doc, "competency", comp_items, comp_paths)
-    comp_entries = [(p, c) for p, c in comp_items if competencies.get(c.id) is c]
-    indicator_entries = [
-        ((*p, "indicators", j), ind) for p, c in comp_entries for j, ind in enumerate(c.indicators)
-    ]
-    # indicators share the id namespace with competencies: a result names either
-    col.unique(comp_doc, "indicator or competency", indicator_entries, dict(comp_paths))
-
-    if comp_doc is not None:
-        for path, comp in comp_entries:
-            col.ref(comp_doc, (*path, "group"), "group", comp.group, groups)
-            for j, req in enumerate(comp.requires):
-                if req == comp.id:
-                    col.issues.append(
-                        comp_doc.issue(
-                            (*path, "requires", j),
-                            "cycle",
-                            f"competency '{comp.id}' requires itself",
-                        )
-                    )
-                else:
-                    col.ref(comp_doc, (*path, "requires", j), "competency", req, competencies)
-        graph: nx.DiGraph = nx.DiGraph()
-        for _path, comp in comp_entries:
-            for req in comp.requires:
-                if req in competencies and req != comp.id:
-                    graph.add_edge(req, comp.id)
-        for cycle in sorted(nx.simple_cycles(graph), key=lambda c: sorted(c)):
-            start = min(cycle)
-            i = cycle.index(start)
-            ring = cycle[i:] + cycle[:i]
-            # cycle lists a -> b meaning a is required by b; report at b's requires entry
-            dependent = ring[1 % len(ring)]
-            dep_path = comp_paths[dependent]
-            req_index = competencies[dependent].requires.index(ring[0])
-            names = " -> ".join([*ring, ring[0]])
-            col.issues.append(
-                comp_doc.issue(
-                    (*dep_path, "requires", req_index), "cycle", f"prerequisite cycle: {names}"
-                )
-            )
-
-    level_items = col.items(scale_doc, "levels", Level)
-    levels = col.unique(scale_doc, "level", level_items)
-    level_list = [lvl for _p, lvl in level_items if levels.get(lvl.id) is lvl]
-    if scale_doc is not None and level_list:
-        last_bound = None
-        for path, lvl in level_items:
-            if levels.get(lvl.id) is not lvl:
-                continue
-            is_last = lvl is level_list[-1]
-            if is_last and lvl.below is not None:
-                col.issues.append(
-                    scale_doc.issue(
-                        (*path, "below"), "scale-order", "the last level must have no 'below' bound"
-                    )
-                )
-            elif not is_last and lvl.below is None:
-                col.issues.append(
-                    scale_doc.issue(
-                        path,
-                        "scale-order",
-                        f"level '{lvl.id}' needs a 'below' bound (only the last has none)",
-                    )
-                )
-            elif lvl.below is not None:
-                if last_bound is not None and lvl.below <= last_bound:
-                    col.issues.append(
-                        scale_doc.issue(
-                            (*path, "below"),
-                            "scale-order",
-                            f"levels must ascend: {lvl.below:g} is not above {last_bound:g}",
-                        )
-                    )
-                last_bound = lvl.below
-
-    formats = col.unique(fmt_doc, "format", col.items(fmt_doc, "formats", Format))
-    prog_items = col.items(prog_doc, "programs", Program)
-    programs = col.unique(prog_doc, "programme", prog_items)
-    ment_items = col.items(ment_doc, "mentors", Mentor)
-    mentors = col.unique(ment_doc, "mentor", ment_items)
-    if prog_doc is not None:
-        for path, prog in prog_items:
-            for j, comp_id in enumerate(prog.covers):
-                col.ref(prog_doc, (*path, "covers", j), "competency", comp_id, competencies)
-    if ment_doc is not None:
-        for path, mentor in ment_items:
-            for j, comp_id in enumerate(mentor.strengths):
-                col.ref(ment_doc, (*path, "strengths", j), "competency", comp_id, competencies)
-
-    errors = [i for i in col.issues if i.severity == "error"]
-    kb: KnowledgeBase | None = None
-    if not errors:
-        kb = KnowledgeBase(
-            root=kb_root,
-            ontology=Ontology(list(groups.values()), list(competencies.values())),
-            scale=Scale(level_list),
-            formats=dict(formats),
-            programs=dict(programs),
-            mentors=dict(mentors),
-        )
-        if with_rules:
-            rules, rule_issues = load_rules(kb_root, kb, max_bytes)
-            col.issues.extend(rule_issues)
-            kb.rules = rules
-            kb.warnings = [i for i in rule_issues if i.severity == "warning"]
-            if any(i.severity == "error" for i in rule_issues):
-                kb = None
-    elif with_rules:
+    col = _Collector()
+    docs: dict[str, Loaded | None] = {}
+    for stem, sections in ONTOLOGY_FILES.items():
+        docs[stem] = col.read(kb_root, stem, max_bytes)
+        col.sections(docs[stem], sections)
+    groups, competencies = _check_competencies(col, docs["competencies"])
+    levels = _check_scale(col, docs["scale"])
+    formats, programs, mentors = _check_catalogues(col, docs, competencies)
+    if col.has_errors():
         # The ontology or a catalogue has errors: the rules are still checked in this
         # pass, for everything but the ids the KB defines (a broken file would make
         # its ids look unknown). Only errors: analysis of a partial KB would mislead.
-        partial = KnowledgeBase(
-            root=kb_root,
-            ontology=Ontology([], []),
-            scale=Scale([]),
-            formats={},
-            programs={},
-            mentors={},
-        )
-        _rules, rule_issues = load_rules(kb_root, partial, max_bytes, kb_ids=False)
-        col.issues.extend(i for i in rule_issues if i.severity == "error")
-    return kb, sorted(col.issues, key=_issue_order)
+        if with_rules:
+            _rules, unchecked_ids = load_rules(kb_root, None, max_bytes)
+            col.issues.extend(i for i in unchecked_ids if i.severity == "error")
+        return None, sorted(col.issues, key=_issue_order)
+    ontology = Ontology(list(groups.values()), list(competencies.values()))
+    scale = Scale(levels)
+    rules: tuple[Rule, ...] = ()
+    rule_issues: list[Issue] = []
+    if with_rules:
+        rules, rule_issues = load_rules(kb_root, vocabulary_of(ontology, scale, formats), max_bytes)
+        col.issues.extend(rule_issues)
+    issues = sorted(col.issues, key=_issue_order)
+    if col.has_errors():
+        return None, issues
+    kb = KnowledgeBase(
+        root=kb_root,
+        ontology=ontology,
+        scale=scale,
+        formats=formats,
+        programs=programs,
+        mentors=mentors,
+        rules=rules,
+        warnings=tuple(i for i in rule_issues if i.severity == "warning"),
+        positions=col.positions,
+        files=col.files,
+    )
+    return kb, issues
 
 
 def _issue_order(issue: Issue) -> tuple[str, int, int, str]:
@@ -375,7 +563,25 @@ def _issue_order(issue: Issue) -> tuple[str, int, int, str]:
 
 
 def load_kb(root: Path | str | None = None, **kwargs: Any) -> KnowledgeBase:
-    """Load and validate a KB folder; raise KnowledgeBaseError listing every problem."""
+    """Load and validate a KB folder; raise KnowledgeBaseError listing every problem.
+
+    Parameters
+    ----------
+    root : Path or str, optional
+        The KB folder; the shipped KB when omitted.
+    **kwargs
+        ``max_bytes`` and ``with_rules``, as for :func:`check_kb`.
+
+    Returns
+    -------
+    KnowledgeBase
+        The validated KB.
+
+    Raises
+    ------
+    KnowledgeBaseError
+        With every error found, each with its place.
+    """
     kb, issues = check_kb(root, **kwargs)
     if kb is None:
         raise KnowledgeBaseError([i for i in issues if i.severity == "error"])

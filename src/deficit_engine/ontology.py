@@ -69,9 +69,6 @@ class Ontology:
     def group_of(self, competency_id: str) -> str:
         return self.competencies[competency_id].group
 
-    def competencies_of(self, group_id: str) -> list[str]:
-        return sorted(c.id for c in self.competencies.values() if c.group == group_id)
-
     def prerequisites(self, competency_id: str, transitive: bool = True) -> set[str]:
         """Competencies that must come before ``competency_id``."""
         if transitive:
@@ -79,11 +76,6 @@ class Ontology:
                 self._ancestors[competency_id] = frozenset(nx.ancestors(self.graph, competency_id))
             return set(self._ancestors[competency_id])
         return set(self.graph.predecessors(competency_id))
-
-    def dependents(self, competency_id: str, transitive: bool = True) -> set[str]:
-        if transitive:
-            return set(nx.descendants(self.graph, competency_id))
-        return set(self.graph.successors(competency_id))
 
     def _topological_order(self) -> list[str]:
         if not nx.is_directed_acyclic_graph(self.graph):

@@ -1,0 +1,83 @@
+"""The knowledge base: an immutable value, built once by the loader.
+
+A :class:`KnowledgeBase` holds the ontology, the scale, the three catalogues,
+the parsed rules and where each of its ids is defined. It is frozen: the
+loader builds it whole (rules included) and nothing changes it afterwards, so
+whatever is derived from it (an engine's compiled rules, the resolver's index)
+stays valid as long as the KB lives. ``eq=False`` makes it hash and compare
+by identity: two loads of one folder are two KBs.
+
+To derive a variant (say, a catalogue without one programme) use
+:func:`dataclasses.replace`, which builds a new KB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import Issue
+from .ontology import Ontology, Scale
+from .rules.model import Rule, Where
+from .schema import Format, Mentor, Program
+
+__all__ = ["POSITION_KINDS", "KnowledgeBase"]
+
+POSITION_KINDS = ("group", "competency", "indicator", "level", "format", "programme", "mentor")
+"""The kinds of item :attr:`KnowledgeBase.positions` places."""
+
+
+@dataclass(frozen=True, eq=False)
+class KnowledgeBase:
+    """A validated knowledge base. Build it with :func:`~deficit_engine.loader.load_kb`.
+
+    Attributes
+    ----------
+    root : Path
+        The KB folder (holding ``ontology/`` and ``rules/``).
+    ontology : Ontology
+        Groups, competencies, indicators and the prerequisite graph.
+    scale : Scale
+        The percent bands of the levels.
+    formats, programs, mentors : Mapping
+        The catalogues, by id (read-only by contract: the KB is shared).
+    rules : tuple of Rule
+        The rule set, in file order then rule order, each with its stratum.
+    warnings : tuple of Issue
+        Problems of the rule files that do not make the KB invalid.
+    positions : Mapping
+        ``(kind, id)`` -> ``(file, line, col)`` where that item is defined, for
+        each kind of :data:`POSITION_KINDS` (the file as an issue names it).
+    files : Mapping
+        Each ontology file's stem (``"competencies"``, ``"scale"``, ``"formats"``,
+        ``"programs"``, ``"mentors"``) -> the path an issue names it by.
+    """
+
+    root: Path
+    ontology: Ontology
+    scale: Scale
+    formats: Mapping[str, Format]
+    programs: Mapping[str, Program]
+    mentors: Mapping[str, Mentor]
+    rules: tuple[Rule, ...] = ()
+    warnings: tuple[Issue, ...] = ()
+    positions: Mapping[tuple[str, str], Where] = field(default_factory=dict, repr=False)
+    files: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def summary(self) -> str:
+        """One line counting what the KB holds (``deficit-engine check`` prints it).
+
+        Returns
+        -------
+        str
+            The counts of groups, competencies, indicators, prerequisites,
+            levels, formats, programmes, mentors and rules.
+        """
+        onto = self.ontology
+        return (
+            f"{len(onto.groups)} groups, {len(onto.competencies)} competencies, "
+            f"{len(onto.indicators)} indicators, {onto.graph.number_of_edges()} prerequisites, "
+            f"{len(self.scale.levels)} levels, {len(self.formats)} formats, "
+            f"{len(self.programs)} programmes, {len(self.mentors)} mentors, {len(self.rules)} rules"
+        )
