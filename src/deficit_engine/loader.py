@@ -530,13 +530,13 @@ def check_kb(
         # pass, for everything but the ids the KB defines (a broken file would make
         # its ids look unknown). Only errors: analysis of a partial KB would mislead.
         if with_rules:
-            _rules, unchecked_ids = load_rules(kb_root, None, max_bytes)
-            col.issues.extend(i for i in unchecked_ids if i.severity == "error")
+            _rules, rule_issues = load_rules(kb_root, None, max_bytes)
+            col.issues.extend(i for i in rule_issues if i.severity == "error")
         return None, sorted(col.issues, key=_issue_order)
     ontology = Ontology(list(groups.values()), list(competencies.values()))
     scale = Scale(levels)
     rules: tuple[Rule, ...] = ()
-    rule_issues: list[Issue] = []
+    rule_issues = []
     if with_rules:
         rules, rule_issues = load_rules(kb_root, vocabulary_of(ontology, scale, formats), max_bytes)
         col.issues.extend(rule_issues)
