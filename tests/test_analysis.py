@@ -4,11 +4,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import networkx as nx
 import pytest
 
 from conftest import MINI, write_kb
 from deficit_engine import load_kb
 from deficit_engine.analysis import CODES, analyse
+from deficit_engine.analysis.checks import (
+    CHECKS,
+    Check,
+    dead_alternatives,
+    deficits_without_needs,
+    gaps,
+    large_joins,
+    rule_cycles,
+    run_checks,
+    severity_conflicts,
+    unmet_by_construction,
+    unprovided_rules,
+    unsatisfiable_rules,
+    vacuous_negations,
+)
+from deficit_engine.analysis.inputs import Inputs
 from deficit_engine.cli import main
 from deficit_engine.errors import Issue
 
@@ -387,6 +404,143 @@ def test_joins_of_three_patterns_of_one_type(tmp_path: Path) -> None:
     assert "rule 'TRIO' joins 3 deficit patterns" in join.message
     assert "the patterns are ordered" in join.message
     assert join.line == line_of(root, "{as: c, deficit")
+
+
+# --- the checks table: each check alone, in any order ---------------------------------------
+
+
+def _rule(rid: str, when: str, then: str) -> str:
+    return f"  - id: {rid}\n    title: {rid}\n    when:\n{when}    then:\n      - {then}\n"
+
+
+# One tiny rule set per check, with the code it reports and a word its findings name.
+# (base, extra rules, code, name): base None means the clean BASE.
+_ALONE: dict[Check, tuple[str | None, str, str, str]] = {
+    unsatisfiable_rules: (
+        None,
+        _rule("DEAD", "      - result: {score_pct: {lt: 0}}\n", "fact: {type: m, x: 1}"),
+        "unreachable-rule",
+        "DEAD",
+    ),
+    dead_alternatives: (
+        None,
+        _rule(
+            "ALT",
+            "      - any:\n          - result: {score_pct: {gt: 100}}\n          - request: {}\n",
+            "fact: {type: m, x: 1}",
+        ),
+        "dead-alternative",
+        "ALT",
+    ),
+    vacuous_negations: (
+        None,
+        _rule(
+            "VAC",
+            "      - result: {}\n      - not: {as: r2, result: {score_pct: {lt: -1}}}\n",
+            "fact: {type: m, x: 1}",
+        ),
+        "vacuous-not",
+        "VAC",
+    ),
+    unprovided_rules: (
+        None,
+        _rule("NOBODY", "      - deficit: {severity: low}\n", "fact: {type: m, x: 1}"),
+        "unreachable-rule",
+        "NOBODY",
+    ),
+    severity_conflicts: (
+        None,
+        _rule(
+            "STRICT",
+            "      - result: {score_pct: {ge: 60, lt: 70}}\n",
+            "deficit: {competency: $result.competency, severity: critical}",
+        ),
+        "severity-conflict",
+        "STRICT",
+    ),
+    gaps: (BASE.split("  - id: PART")[0] + BASE[BASE.index("  - id: NEED") :], "", "gap", "group"),
+    deficits_without_needs: (
+        BASE.replace("      - deficit: {}\n", "      - deficit: {severity: critical}\n"),
+        "",
+        "deficit-without-need",
+        "deficits of every competency lead to no need",
+    ),
+    unmet_by_construction: (
+        None,
+        _rule("FORMAL", "      - deficit: {}\n", "need: {kind: format, education: formal}"),
+        "unmet-by-construction",
+        "FORMAL",
+    ),
+    rule_cycles: (
+        None,
+        _rule("PING", "      - ping: {}\n", "fact: {type: ping, n: 2}")
+        + _rule("SEED", "      - deficit: {}\n", "fact: {type: ping, n: 1}"),
+        "rule-cycle",
+        "PING -> PING",
+    ),
+    large_joins: (
+        None,
+        _rule(
+            "TRIO",
+            "      - {as: a, result: {}}\n      - {as: b, result: {}}\n"
+            "      - {as: c, result: {}}\n",
+            "fact: {type: trio, first: $a.competency}",
+        ),
+        "large-join",
+        "prefer ordered joins",
+    ),
+}
+
+
+def test_every_check_has_a_case_and_every_code_a_check() -> None:
+    assert set(_ALONE) == set(CHECKS)
+    assert {code for _b, _e, code, _n in _ALONE.values()} == set(CODES)
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
+def test_each_check_alone_finds_its_problem(tmp_path: Path, check: Check) -> None:
+    base, extra, code, name = _ALONE[check]
+    kb = load_kb(kb_with(tmp_path, extra, base=BASE if base is None else base))
+    alone = run_checks(Inputs.of(kb), [check])
+    assert alone, f"{check.__name__} found nothing"
+    assert all(i.code == code and name in i.message for i in alone)
+    assert set(alone) <= set(analyse(kb))  # the same finding as the whole analysis
+    # the other checks say nothing of this kind about this rule set
+    others = run_checks(Inputs.of(kb), [c for c in CHECKS if c is not check])
+    assert not {(i.code, i.message) for i in alone} & {(i.code, i.message) for i in others}
+
+
+def test_the_checks_do_not_depend_on_their_order(tmp_path: Path) -> None:
+    extra = "".join(e for _b, e, _c, _n in _ALONE.values())
+    kb = load_kb(kb_with(tmp_path, extra))
+    inputs = Inputs.of(kb)
+    forward = {check: list(check(inputs)) for check in CHECKS}
+    backward = {check: list(check(inputs)) for check in reversed(CHECKS)}
+    fresh = {check: list(check(Inputs.of(kb))) for check in reversed(CHECKS)}
+    assert forward == backward == fresh
+    assert len({i.code for found in forward.values() for i in found}) >= 7
+    assert run_checks(inputs, reversed(CHECKS)) == run_checks(inputs, CHECKS) == analyse(kb)
+
+
+def test_an_any_with_every_alternative_dead_is_an_unreachable_rule_only(tmp_path: Path) -> None:
+    extra = _rule(
+        "ALL-DEAD",
+        "      - any:\n          - result: {score_pct: {gt: 100}}\n"
+        "          - request: {competency: {in: []}}\n",
+        "fact: {type: m, x: 1}",
+    )
+    root = kb_with(tmp_path, extra)
+    (issue,) = findings(root, "unreachable-rule")
+    assert "no alternative of 'any' can match (first: result pattern:" in issue.message
+    assert findings(root, "dead-alternative") == []
+
+
+def test_the_shared_inputs_are_frozen(tmp_path: Path) -> None:
+    inputs = Inputs.of(load_kb(kb_with(tmp_path)))
+    with pytest.raises(AttributeError):
+        inputs.reachable = frozenset()  # type: ignore[misc]
+    with pytest.raises(nx.NetworkXError):
+        inputs.graph.add_edge("CRIT", "NEED")
 
 
 # --- the shipped KB and the command -------------------------------------------------------
