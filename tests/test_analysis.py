@@ -272,6 +272,16 @@ def test_gaps_are_reported_per_group_as_ranges(tmp_path: Path) -> None:
     assert gaps["methodical"].file.endswith("competencies.yaml") and gaps["methodical"].line == 3
 
 
+def test_gaps_are_placed_from_the_kb_without_reading_the_ontology_again(tmp_path: Path) -> None:
+    base = BASE.replace("result: {level: partial}", "result: {score_pct: {ge: 50, lt: 60}}")
+    root = kb_with(tmp_path, base=base)
+    kb = load_kb(root)
+    (root / "ontology" / "competencies.yaml").unlink()  # the KB holds the places
+    places = {i.message.split("'")[1]: (i.file, i.line) for i in analyse(kb) if i.code == "gap"}
+    assert places["methodical"] == (kb.files["competencies"], 3)
+    assert places["normative"][1] == 2 and places["digital"][1] == 4
+
+
 # --- needs -------------------------------------------------------------------------------
 
 

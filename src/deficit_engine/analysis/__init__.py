@@ -1,6 +1,6 @@
 """Static analysis of a rule set, in the manner of Drools' verifier.
 
-:func:`analyse` reads a validated :class:`~deficit_engine.loader.KnowledgeBase`
+:func:`analyse` reads a validated :class:`~deficit_engine.kb.KnowledgeBase`
 and reports, each as an :class:`~deficit_engine.errors.Issue` with the rule's
 ``file:line:col``:
 
@@ -37,7 +37,7 @@ conclusions :mod:`.inputs` computes once.
 from __future__ import annotations
 
 from ..errors import Issue
-from ..loader import KnowledgeBase
+from ..kb import KnowledgeBase
 from .checks import CHECKS, run_checks
 from .inputs import Inputs
 

@@ -16,9 +16,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 import networkx as nx
 
-from .._yaml import load_yaml_file
-from ..errors import Issue, display_path
-from ..loader import KnowledgeBase
+from ..errors import Issue
+from ..kb import KnowledgeBase
 from ..models import Need
 from ..resolve import resolve
 from ..rules import (
@@ -31,9 +30,10 @@ from ..rules import (
     Pattern,
     Ref,
     Rule,
+    Where,
 )
 from ..schema import ROLES, Profile
-from .domains import Domains, Where, alternatives, pattern_text
+from .domains import Domains, alternatives, pattern_text
 from .inputs import (
     DeficitSource,
     Inputs,
@@ -282,11 +282,10 @@ def gaps(inputs: Inputs) -> Iterator[Issue]:
     if top is None:
         return
     expected: Band = ((0.0, True, float(top), False),)
-    places = _group_positions(kb)
     domains = inputs.domains
     for group in sorted(domains.groups):
         comps = sorted(c for c, g in domains.group_of.items() if g == group)
-        where = places.get(group, (_competencies_file(kb), 1, 1))
+        where = kb.positions.get(("group", group), (kb.files["competencies"], 1, 1))
         for gap, (members, conditional) in _group_gaps(comps, sources, expected).items():
             who = "every competency of the group" if len(members) == len(comps) else _short(members)
             tail = (
@@ -325,25 +324,6 @@ def _group_gaps(
             and comp in s.competencies
             and (s.band is None or band_and(s.band, gap))
         )
-    return out
-
-
-def _competencies_file(kb: KnowledgeBase) -> str:
-    return display_path(kb.root / "ontology" / "competencies.yaml")
-
-
-def _group_positions(kb: KnowledgeBase) -> dict[str, Where]:
-    """Where each group is defined in ontology/competencies.yaml."""
-    path = kb.root / "ontology" / "competencies.yaml"
-    display = display_path(path)
-    doc = load_yaml_file(path, display)
-    out: dict[str, Where] = {}
-    groups = doc.data.get("groups") if isinstance(doc.data, Mapping) else None
-    if isinstance(groups, list):
-        for i, g in enumerate(groups):
-            if isinstance(g, Mapping) and isinstance(g.get("id"), str):
-                line, col = doc.positions.of(("groups", i))
-                out[g["id"]] = (display, line, col)
     return out
 
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
-from ..loader import KnowledgeBase
+from ..kb import KnowledgeBase
 from ..rules import (
     FIELDS,
     NEED_KINDS,
@@ -29,6 +29,7 @@ from ..rules import (
     Pattern,
     Ref,
     Rule,
+    Where,
     field_kinds,
 )
 from ..schema import DELIVERIES, EDUCATION_TYPES, MENTORING_FORMS, PHASES, ROLES
@@ -53,7 +54,6 @@ __all__ = [
     "Domains",
     "Failure",
     "StrDom",
-    "Where",
     "alternatives",
     "compatible",
     "outer_pattern",
@@ -61,7 +61,6 @@ __all__ = [
 ]
 
 NUM, STR = "number", "string"
-Where = tuple[str, int, int]  # (file, line, col) as an Issue shows it
 Failure = tuple[str, Where]  # why a pattern can never match, and where it says so
 
 StrDom = frozenset[str] | None  # None: any string

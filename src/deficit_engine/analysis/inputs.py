@@ -16,7 +16,7 @@ from types import MappingProxyType
 
 import networkx as nx
 
-from ..loader import KnowledgeBase
+from ..kb import KnowledgeBase
 from ..rules import BASE_TYPES, SEVERITIES, Action, AnyGroup, NotGroup, Pattern, Ref, Rule
 from .domains import Domains, Failure, alternatives, compatible, outer_pattern
 from .intervals import Band
