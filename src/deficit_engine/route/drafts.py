@@ -8,13 +8,13 @@ the re-diagnosis is folded into one closing step over every deficit. A draft
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from ..loader import KnowledgeBase
 from ..models import Result
-from ..resolve import PHASE_ORDER, Resolution
-from ..schema import Profile
+from ..resolve import PHASE_ORDER, Recommendation, Resolution
+from ..schema import Format, Profile
 from .model import centi
 
 __all__ = ["REDIAGNOSIS_FORMAT", "SELF_EDUCATION_FORMAT", "Draft", "step_drafts"]
@@ -66,112 +66,136 @@ def step_drafts(
 
     ``comp_key`` is the KB's competency sort key (ontology order) and
     ``mentoring`` the (education, phase, hours) of a mentoring step in the KB.
+    The closing re-diagnosis is added when there is any other step or a rule
+    asked for it.
     """
     drafts: list[Draft] = []
-    closing_comps: list[str] = []
-    closing_rules: list[str] = []
-    closing_asked = False
+    closing: list[Recommendation] = []
     org = profile.person.organization
     institutional = f"{org} (методический совет)" if org else "методический совет ОО"
-    m_education, m_phase, m_hours = mentoring
     for rec in resolution.recommendations:
         if rec.kind == "program":
-            attrs = dict(rec.attrs)
-            drafts.append(
-                Draft(
-                    "program",
-                    rec.id,
-                    rec.title,
-                    rec.competencies,
-                    "formal",
-                    "learn",
-                    None,
-                    centi(attrs.get("hours")),  # type: ignore[arg-type]  # as rec.get()
-                    str(attrs.get("provider")),
-                    rec.rules,
-                    (
-                        ("delivery", attrs.get("delivery")),
-                        ("provider", attrs.get("provider")),
-                        ("federal_registry", attrs.get("federal_registry")),
-                        ("program_kind", attrs.get("program_kind")),
-                    ),
-                )
-            )
+            drafts.append(_program_draft(rec))
         elif rec.kind == "mentor":
-            attrs = dict(rec.attrs)
-            org_m = attrs.get("organization")
-            drafts.append(
-                Draft(
-                    "mentoring",
-                    rec.id,
-                    f"Наставничество: {rec.title}",
-                    rec.competencies,
-                    m_education,
-                    m_phase,
-                    "institutional",
-                    centi(m_hours),
-                    f"{rec.title} ({org_m})" if org_m else rec.title,
-                    rec.rules,
-                    (
-                        ("forms", tuple(attrs.get("forms", ()))),
-                        ("municipality", attrs.get("municipality")),
-                        ("organization", org_m),
-                    ),
-                )
-            )
+            drafts.append(_mentoring_draft(rec, mentoring))
         elif rec.id == REDIAGNOSIS_FORMAT:
-            closing_asked = True
-            closing_comps.extend(rec.competencies)
-            closing_rules.extend(rec.rules)
+            closing.append(rec)
         else:
-            fmt = kb.formats[rec.id]
-            kind = "self_education" if rec.id == SELF_EDUCATION_FORMAT else "format"
-            if kind == "self_education":
-                responsible = "педагог (самостоятельно)"
-            else:
-                responsible = _RESPONSIBLE_BY_LEVEL.get(fmt.level, institutional)
-            groups: dict[tuple[str, ...], list[str]] = {}
-            for need in rec.needs:
-                key = (str(need.competency),) if need.competency is not None else ()
-                if key in groups:
-                    groups[key].append(need.rule)
-                else:
-                    groups[key] = [need.rule]
-            fmt_centi = centi(fmt.hours)
-            # the group without a competency first, then in ontology order
-            for comps in sorted(groups, key=lambda c: comp_key(c[0]) if c else (-1, "")):
-                drafts.append(
-                    Draft(
-                        kind,
-                        fmt.id,
-                        fmt.title,
-                        comps,
-                        fmt.education,
-                        fmt.phase,
-                        fmt.level,
-                        fmt_centi,
-                        responsible,
-                        tuple(dict.fromkeys(groups[comps])),
-                    )
-                )
-    if drafts or closing_asked:
-        rfmt = kb.formats.get(REDIAGNOSIS_FORMAT)
-        title, education, hours = (
-            (rfmt.title, rfmt.education, float(rfmt.hours)) if rfmt else _REDIAGNOSIS_DEFAULT
-        )
-        rcomps = set(closing_comps) | {d.competency for d in result.deficits}
-        drafts.append(
-            Draft(
-                "rediagnosis",
-                rfmt.id if rfmt else None,
-                title,
-                tuple(sorted(rcomps, key=comp_key)),
-                education,
-                "reflect",
-                rfmt.level if rfmt else "regional",
-                centi(hours),
-                "ЦОПМКП / ЦНППМ",
-                tuple(dict.fromkeys(closing_rules)),
-            )
-        )
+            drafts.extend(_format_drafts(kb.formats[rec.id], rec, institutional, comp_key))
+    if drafts or closing:
+        drafts.append(_closing_draft(kb, result, closing, comp_key))
     return drafts
+
+
+def _program_draft(rec: Recommendation) -> Draft:
+    """A programme: formal learning, one step, run by its provider."""
+    attrs = dict(rec.attrs)
+    return Draft(
+        "program",
+        rec.id,
+        rec.title,
+        rec.competencies,
+        "formal",
+        "learn",
+        None,
+        centi(attrs.get("hours")),  # type: ignore[arg-type]  # as rec.get()
+        str(attrs.get("provider")),
+        rec.rules,
+        (
+            ("delivery", attrs.get("delivery")),
+            ("provider", attrs.get("provider")),
+            ("federal_registry", attrs.get("federal_registry")),
+            ("program_kind", attrs.get("program_kind")),
+        ),
+    )
+
+
+def _mentoring_draft(rec: Recommendation, mentoring: tuple[str, str, float]) -> Draft:
+    """A mentor: one step with the KB's mentoring (education, phase, hours)."""
+    education, phase, hours = mentoring
+    attrs = dict(rec.attrs)
+    org = attrs.get("organization")
+    return Draft(
+        "mentoring",
+        rec.id,
+        f"Наставничество: {rec.title}",
+        rec.competencies,
+        education,
+        phase,
+        "institutional",
+        centi(hours),
+        f"{rec.title} ({org})" if org else rec.title,
+        rec.rules,
+        (
+            ("forms", tuple(attrs.get("forms", ()))),
+            ("municipality", attrs.get("municipality")),
+            ("organization", org),
+        ),
+    )
+
+
+def _format_drafts(
+    fmt: Format,
+    rec: Recommendation,
+    institutional: str,
+    comp_key: Callable[[str], tuple[int, str]],
+) -> list[Draft]:
+    """A format: one step per competency it serves, so each can be ordered on its
+    own; needs without a competency share one step, which comes first."""
+    kind = "self_education" if rec.id == SELF_EDUCATION_FORMAT else "format"
+    if kind == "self_education":
+        responsible = "педагог (самостоятельно)"
+    else:
+        responsible = _RESPONSIBLE_BY_LEVEL.get(fmt.level, institutional)
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for need in rec.needs:
+        key = (str(need.competency),) if need.competency is not None else ()
+        if key in groups:
+            groups[key].append(need.rule)
+        else:
+            groups[key] = [need.rule]
+    hours = centi(fmt.hours)
+    return [
+        Draft(
+            kind,
+            fmt.id,
+            fmt.title,
+            comps,
+            fmt.education,
+            fmt.phase,
+            fmt.level,
+            hours,
+            responsible,
+            tuple(dict.fromkeys(groups[comps])),
+        )
+        # the group without a competency first, then in ontology order
+        for comps in sorted(groups, key=lambda c: comp_key(c[0]) if c else (-1, ""))
+    ]
+
+
+def _closing_draft(
+    kb: KnowledgeBase,
+    result: Result,
+    asked: Sequence[Recommendation],
+    comp_key: Callable[[str], tuple[int, str]],
+) -> Draft:
+    """The closing re-diagnosis: every deficit and every competency a rule
+    ``asked`` it for, with the KB's re-diagnosis format or the defaults."""
+    rfmt = kb.formats.get(REDIAGNOSIS_FORMAT)
+    title, education, hours = (
+        (rfmt.title, rfmt.education, float(rfmt.hours)) if rfmt else _REDIAGNOSIS_DEFAULT
+    )
+    comps = {c for rec in asked for c in rec.competencies}
+    comps |= {d.competency for d in result.deficits}
+    return Draft(
+        "rediagnosis",
+        rfmt.id if rfmt else None,
+        title,
+        tuple(sorted(comps, key=comp_key)),
+        education,
+        "reflect",
+        rfmt.level if rfmt else "regional",
+        centi(hours),
+        "ЦОПМКП / ЦНППМ",
+        tuple(dict.fromkeys([r for rec in asked for r in rec.rules])),
+    )
