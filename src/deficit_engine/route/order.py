@@ -78,19 +78,28 @@ def order_edges(
     """
     rank = _ranks(priority)
     closing = [i for i, d in enumerate(drafts) if d.kind == "rediagnosis"]
-    with_comp: dict[str, list[int]] = {}
-    for i, d in enumerate(drafts):
-        if d.kind != "rediagnosis":
-            for c in d.comps:
-                with_comp.setdefault(c, []).append(i)
-    present = set(with_comp)
-    # competency -> the steps holding one of its prerequisites
-    before: dict[str, list[int]] = {}
-    for c in with_comp:
-        found = before[c] = []
-        if c in prerequisites:
-            for y in prerequisites[c] & present:
-                found.extend(with_comp[y])
+    succ = _edges(drafts, stages, prerequisites)
+    dropped: list[tuple[int, int]] = []
+    topo = _topological(succ, rank, closing)
+    if topo is None:
+        dropped = _break_cycles(succ, priority)
+        topo = _topological(succ, rank, closing)
+        if topo is None:  # pragma: no cover - every cycle is broken by _break_cycles
+            raise RuntimeError("internal error: the route graph has a cycle")
+    return succ, dropped, topo, closing
+
+
+def _edges(
+    drafts: Sequence[Draft], stages: Sequence[int], prerequisites: Mapping[str, frozenset[str]]
+) -> list[set[int]]:
+    """The successor sets of the order the ontology asks for, closing steps left out.
+
+    For each competency, its steps go learn -> practice -> share -> reflect;
+    the steps of its prerequisites come before it, in the same phase or an
+    earlier one. Edges never go to an earlier stage, so cycles lie within one.
+    """
+    with_comp = _steps_by_competency(drafts)
+    before = _prerequisite_steps(with_comp, prerequisites)
     succ: list[set[int]] = [set() for _ in drafts]
     for t, dt in enumerate(drafts):
         if dt.kind == "rediagnosis":
@@ -105,26 +114,56 @@ def order_edges(
             for s in before[c]:
                 if s != t and stages[s] <= st:
                     succ[s].add(t)
+    return succ
+
+
+def _steps_by_competency(drafts: Sequence[Draft]) -> dict[str, list[int]]:
+    """Competency -> the steps holding it, closing steps left out."""
+    with_comp: dict[str, list[int]] = {}
+    for i, d in enumerate(drafts):
+        if d.kind != "rediagnosis":
+            for c in d.comps:
+                with_comp.setdefault(c, []).append(i)
+    return with_comp
+
+
+def _prerequisite_steps(
+    with_comp: Mapping[str, list[int]], prerequisites: Mapping[str, frozenset[str]]
+) -> dict[str, list[int]]:
+    """Competency -> the steps holding one of its prerequisites (``with_comp``
+    as :func:`_steps_by_competency` gives it)."""
+    present = set(with_comp)
+    before: dict[str, list[int]] = {}
+    for c in with_comp:
+        found = before[c] = []
+        if c in prerequisites:
+            for y in prerequisites[c] & present:
+                found.extend(with_comp[y])
+    return before
+
+
+def _break_cycles(
+    succ: list[set[int]], priority: Sequence[tuple[Any, ...]]
+) -> list[tuple[int, int]]:
+    """Drop from ``succ`` the edges that go against ``priority`` inside a cycle,
+    and return them (sorted within each cycle).
+
+    Cycles lie within one phase (edges never go to an earlier phase): a
+    bundled step holds competencies on both sides of a prerequisite. Keeping
+    the priority order inside each cycle breaks it.
+    """
+    graph: nx.DiGraph = nx.DiGraph()
+    graph.add_nodes_from(range(len(succ)))
+    graph.add_edges_from((s, t) for s, ts in enumerate(succ) for t in ts)
     dropped: list[tuple[int, int]] = []
-    topo = _topological(succ, rank, closing)
-    if topo is None:
-        # Cycles lie within one phase (edges never go to an earlier phase): a
-        # bundled step holds competencies on both sides of a prerequisite.
-        # Keep the priority order inside each cycle and report the rest.
-        graph: nx.DiGraph = nx.DiGraph()
-        graph.add_nodes_from(range(len(drafts)))
-        graph.add_edges_from((s, t) for s, ts in enumerate(succ) for t in ts)
-        for scc in nx.strongly_connected_components(graph):
-            if len(scc) < 2:
-                continue
-            for s, t in sorted(graph.subgraph(scc).edges()):
-                if priority[s] > priority[t]:
-                    succ[s].discard(t)
-                    dropped.append((s, t))
-        topo = _topological(succ, rank, closing)
-        if topo is None:  # pragma: no cover - every cycle is broken above
-            raise RuntimeError("internal error: the route graph has a cycle")
-    return succ, dropped, topo, closing
+    for scc in nx.strongly_connected_components(graph):
+        if len(scc) < 2:
+            continue
+        for s, t in sorted(graph.subgraph(scc).edges()):
+            if priority[s] > priority[t]:
+                succ[s].discard(t)
+                dropped.append((s, t))
+    return dropped
 
 
 def _topological(
