@@ -19,12 +19,12 @@ import networkx as nx
 from ..loader import KnowledgeBase
 from ..models import Result
 from ..months import month_index, month_text
-from ..resolve import Resolution, _index, format_hours, resolve
+from ..resolve import Resolution, _index, resolve
 from ..schema import Profile
 from .drafts import Draft, step_drafts
 from .model import Conflict, Overflow, Route, Step, centi, route_dict, step_dict
-from .order import order_edges, priorities, reduction
-from .schedule import schedule, settings
+from .order import conflicts, order_edges, priorities, reduction
+from .schedule import overflow, schedule, settings
 
 __all__ = ["build_route", "plan", "route_graph"]
 
@@ -67,43 +67,7 @@ def _layout(
     ordered = sorted(topo, key=lambda n: alloc[n][0][0])
     ids = {n: f"s{i}" for i, n in enumerate(ordered, 1)}
     rank = {n: i for i, n in enumerate(ordered)}
-    after: dict[int, tuple[str, ...]] = {}
-    for n in ordered:
-        preds = direct[n]
-        if len(preds) > 1:
-            preds = sorted(preds, key=rank.__getitem__)
-        after[n] = tuple([ids[p] for p in preds])
     months = {m: month_text(m) for m in {m for parts in alloc.values() for m, _c in parts}}
-
-    last = month_index(end)
-    late = [n for n in ordered if alloc[n][-1][0] > last]
-    overflow = None
-    if late:
-        route_end = max([alloc[n][-1][0] for n in ordered])
-        over_hours = sum([c for n in topo for m, c in alloc[n] if m > last]) / 100
-        months_over = route_end - last
-        late_ids = tuple(ids[n] for n in late)
-        overflow = Overflow(
-            months=months_over,
-            end=month_text(route_end),
-            hours=over_hours,
-            steps=late_ids,
-            message=(
-                f"Маршрут не умещается в период {start} – {end} при {format_hours(per_month)} ч "
-                f"в месяц: нужно ещё {months_over} мес. (до {month_text(route_end)}), "
-                f"{format_hours(over_hours)} ч после окончания периода; "
-                f"выходят за период шаги {', '.join(late_ids)}."
-            ),
-        )
-    conflicts = tuple(
-        Conflict(
-            ids[s],
-            ids[t],
-            f"порядок {ids[s]} → {ids[t]} не соблюдён: шаги {ids[s]} и {ids[t]} объединяют "
-            "компетенции, которые по онтологии идут в обратном порядке друг относительно друга",
-        )
-        for s, t in sorted(dropped, key=lambda e: (rank[e[0]], rank[e[1]]))
-    )
     return _Layout(
         (start, end),
         per_month,
@@ -111,12 +75,28 @@ def _layout(
         drafts,
         ordered,
         ids,
-        after,
+        _predecessor_ids(ordered, direct, ids, rank),
         alloc,
         months,
-        overflow,
-        conflicts,
+        overflow(alloc, ordered, ids, (start, end), per_month),
+        conflicts(dropped, ids, rank),
     )
+
+
+def _predecessor_ids(
+    ordered: Sequence[int],
+    direct: Sequence[Sequence[int]],
+    ids: Mapping[int, str],
+    rank: Mapping[int, int],
+) -> dict[int, tuple[str, ...]]:
+    """Draft index -> the step ids of its direct predecessors, in step order."""
+    after: dict[int, tuple[str, ...]] = {}
+    for n in ordered:
+        preds = direct[n]
+        if len(preds) > 1:
+            preds = sorted(preds, key=rank.__getitem__)
+        after[n] = tuple([ids[p] for p in preds])
+    return after
 
 
 def _route_steps(lay: _Layout) -> tuple[Step, ...]:

@@ -18,9 +18,9 @@ import networkx as nx
 from ..models import Result
 from ..rules import SEVERITIES
 from .drafts import Draft
-from .model import STEP_KINDS
+from .model import STEP_KINDS, Conflict
 
-__all__ = ["order_edges", "priorities", "reduction"]
+__all__ = ["conflicts", "order_edges", "priorities", "reduction"]
 
 _KIND_RANK = {k: i for i, k in enumerate(STEP_KINDS)}
 _SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
@@ -222,3 +222,33 @@ def reduction(
         for z in last:
             preds[z] = list(sinks)
     return preds
+
+
+def conflicts(
+    dropped: Sequence[tuple[int, int]], ids: Mapping[int, str], rank: Mapping[int, int]
+) -> tuple[Conflict, ...]:
+    """The orders the ontology asks for that the route could not keep.
+
+    Parameters
+    ----------
+    dropped : sequence of (int, int)
+        The edges :func:`order_edges` dropped to break cycles, as draft indexes.
+    ids : mapping of int to str
+        Draft index -> step id.
+    rank : mapping of int to int
+        Draft index -> its position in step order.
+
+    Returns
+    -------
+    tuple of Conflict
+        One per dropped edge, in step order.
+    """
+    return tuple(
+        Conflict(
+            ids[s],
+            ids[t],
+            f"порядок {ids[s]} → {ids[t]} не соблюдён: шаги {ids[s]} и {ids[t]} объединяют "
+            "компетенции, которые по онтологии идут в обратном порядке друг относительно друга",
+        )
+        for s, t in sorted(dropped, key=lambda e: (rank[e[0]], rank[e[1]]))
+    )

@@ -9,15 +9,19 @@ stepping a month is ``+ 1``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 
+from ..months import month_index, month_text
+from ..resolve import format_hours
 from ..schema import Profile
 from .drafts import Draft
+from .model import Overflow
 
 __all__ = [
     "DEFAULT_HOURS_PER_MONTH",
     "DEFAULT_PERIOD",
+    "overflow",
     "schedule",
     "school_year",
     "settings",
@@ -105,3 +109,53 @@ def schedule(
             month += 1
         alloc[n] = parts or [(month, 0)]
     return alloc
+
+
+def overflow(
+    alloc: Mapping[int, Sequence[tuple[int, int]]],
+    ordered: Sequence[int],
+    ids: Mapping[int, str],
+    period: tuple[str, str],
+    per_month: float,
+) -> Overflow | None:
+    """How far a schedule runs past its period, if it does.
+
+    Parameters
+    ----------
+    alloc : mapping of int to sequence of (int, int)
+        Draft index -> (month index, hundredths of an hour), as :func:`schedule` gives it.
+    ordered : sequence of int
+        The draft indexes in step order.
+    ids : mapping of int to str
+        Draft index -> step id.
+    period : (str, str)
+        The first and the last month of the period, as ``YYYY-MM``.
+    per_month : float
+        The hours a month the schedule was made with (for the message).
+
+    Returns
+    -------
+    Overflow or None
+        None when every step ends within the period.
+    """
+    start, end = period
+    last = month_index(end)
+    late = [n for n in ordered if alloc[n][-1][0] > last]
+    if not late:
+        return None
+    route_end = max([alloc[n][-1][0] for n in ordered])
+    over_hours = sum([c for n in ordered for m, c in alloc[n] if m > last]) / 100
+    months_over = route_end - last
+    late_ids = tuple(ids[n] for n in late)
+    return Overflow(
+        months=months_over,
+        end=month_text(route_end),
+        hours=over_hours,
+        steps=late_ids,
+        message=(
+            f"Маршрут не умещается в период {start} – {end} при {format_hours(per_month)} ч "
+            f"в месяц: нужно ещё {months_over} мес. (до {month_text(route_end)}), "
+            f"{format_hours(over_hours)} ч после окончания периода; "
+            f"выходят за период шаги {', '.join(late_ids)}."
+        ),
+    )
