@@ -90,12 +90,7 @@ def schedule(
         parts: list[tuple[int, int]] = []
         while left > 0:
             if month in skip:
-                passed = []
-                while month in skip:
-                    passed.append(month)
-                    month = skip[month]
-                for m in passed:
-                    skip[m] = month
+                month = _past_full(skip, month)
             free = budget - used.get(month, 0)
             if free > 0:
                 take = free if free < left else left
@@ -109,6 +104,22 @@ def schedule(
             month += 1
         alloc[n] = parts or [(month, 0)]
     return alloc
+
+
+def _past_full(skip: dict[int, int], month: int) -> int:
+    """The first month from the full ``month`` on that is not full.
+
+    ``skip`` maps a full month to a later month such that every month in
+    between is full; the months walked through are pointed straight at the
+    answer, so the next step that lands on one of them jumps there at once.
+    """
+    passed = []
+    while month in skip:
+        passed.append(month)
+        month = skip[month]
+    for m in passed:
+        skip[m] = month
+    return month
 
 
 def overflow(
