@@ -182,7 +182,32 @@ def build_route(
     *,
     today: date | None = None,
 ) -> Route:
-    """Order and schedule the recommendations of ``resolution`` for one person."""
+    """Order and schedule the recommendations of ``resolution`` for one person.
+
+    Parameters
+    ----------
+    kb : KnowledgeBase
+        The knowledge base the resolution was made with.
+    profile : Profile
+        The validated profile: its period and hours a month, when it names them.
+    result : Result
+        The person's diagnosis: its deficits set the priorities and the re-diagnosis.
+    resolution : Resolution
+        The catalogue items chosen for the person's needs (:func:`~deficit_engine.resolve.resolve`).
+    today : datetime.date, optional
+        When the profile names no period, schedule in the school year after
+        ``today`` (:func:`school_year`) instead of :data:`DEFAULT_PERIOD`.
+
+    Returns
+    -------
+    Route
+        The scheduled steps, their graph, and the overflow and conflicts if any.
+
+    Raises
+    ------
+    TypeError
+        When ``kb``, ``profile`` or ``resolution`` is not of its type.
+    """
     if not isinstance(kb, KnowledgeBase):
         raise TypeError(f"build_route() needs a KnowledgeBase, not {type(kb).__name__}")
     if not isinstance(profile, Profile):
@@ -200,7 +225,24 @@ def build_route(
 
 
 def route_graph(route: Mapping[str, Any]) -> nx.DiGraph:
-    """Rebuild the step graph from a route dict (``Result.route``, or its JSON)."""
+    """Rebuild the step graph from a route dict (``Result.route``, or its JSON).
+
+    Parameters
+    ----------
+    route : mapping
+        A route as ``Route.to_dict()`` writes it.
+
+    Returns
+    -------
+    networkx.DiGraph
+        One node per step id, with the step's other fields as attributes, and
+        an edge from each step to every step that names it in ``after``.
+
+    Raises
+    ------
+    TypeError
+        When ``route`` is not a mapping with a ``steps`` list.
+    """
     if not isinstance(route, Mapping) or not isinstance(route.get("steps"), list):
         raise TypeError("route_graph() needs a route dict with a 'steps' list")
     graph: nx.DiGraph = nx.DiGraph()
@@ -240,8 +282,35 @@ def plan(
     today: date | None = None,
     mentor_load: Mapping[str, int] | None = None,
 ) -> Result:
-    """Resolve ``result``'s needs and build the route: a copy with
-    ``recommendations``, ``unmet`` and ``route`` filled in."""
+    """Resolve ``result``'s needs and build the route: the route stage of ``Engine.evaluate``.
+
+    Parameters
+    ----------
+    kb : KnowledgeBase
+        The knowledge base the result was inferred with.
+    profile : Profile
+        The validated profile the result is for.
+    result : Result
+        The diagnosis, without recommendations or a route.
+    today : datetime.date, optional
+        As in :func:`build_route`.
+    mentor_load : mapping of str to int, optional
+        Mentor id -> mentees already assigned, passed to the resolver.
+
+    Returns
+    -------
+    Result
+        A copy of ``result`` with ``recommendations``, ``unmet`` (deficits no
+        step addresses included) and ``route`` (as ``Route.to_dict()``) filled in.
+
+    Raises
+    ------
+    TypeError
+        When ``result`` is not a Result.
+    ValueError
+        When ``result`` is for another profile than ``profile``, or a count in
+        ``mentor_load`` is not a non-negative integer.
+    """
     if not isinstance(result, Result):
         raise TypeError(f"plan() needs a Result, not {type(result).__name__}")
     if isinstance(profile, Profile) and result.profile != profile.id:

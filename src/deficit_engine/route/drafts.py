@@ -49,6 +49,8 @@ class Draft(NamedTuple):
 
     @property
     def stage(self) -> int:
+        """Its phase's place in learn -> practice -> share -> reflect; the closing
+        step after them all, and a phase the KB does not know just before it."""
         if self.kind == "rediagnosis":
             return _CLOSING_STAGE
         return PHASE_ORDER.get(self.phase, _CLOSING_STAGE - 1)
@@ -64,10 +66,26 @@ def step_drafts(
 ) -> list[Draft]:
     """The drafts of the steps for ``resolution``'s recommendations, closing step last.
 
-    ``comp_key`` is the KB's competency sort key (ontology order) and
-    ``mentoring`` the (education, phase, hours) of a mentoring step in the KB.
-    The closing re-diagnosis is added when there is any other step or a rule
-    asked for it.
+    Parameters
+    ----------
+    kb : KnowledgeBase
+        The knowledge base: its formats.
+    profile : Profile
+        The person: their organization is responsible for institutional formats.
+    result : Result
+        The diagnosis: every deficit is re-diagnosed in the closing step.
+    resolution : Resolution
+        The chosen catalogue items.
+    comp_key : callable
+        The KB's competency sort key (ontology order, prerequisites first).
+    mentoring : (str, str, float)
+        The (education, phase, hours) of a mentoring step in the KB.
+
+    Returns
+    -------
+    list of Draft
+        In recommendation order; the closing re-diagnosis last, present when
+        there is any other step or a rule asked for it.
     """
     drafts: list[Draft] = []
     closing: list[Recommendation] = []

@@ -32,9 +32,25 @@ def priorities(
     stages: Sequence[int],
     comp_key: Callable[[str], tuple[int, str]],
 ) -> list[tuple[Any, ...]]:
-    """Scheduling priority: most severe deficit, stage, ontology order, kind, id.
+    """Each draft's scheduling priority: the smaller, the sooner among steps that are ready.
 
-    ``comp_key`` is the KB's competency sort key (ontology order).
+    Parameters
+    ----------
+    result : Result
+        The diagnosis: the severity of each deficit.
+    drafts : sequence of Draft
+        The steps.
+    stages : sequence of int
+        Each draft's stage (:attr:`Draft.stage`).
+    comp_key : callable
+        The KB's competency sort key (ontology order, prerequisites first).
+
+    Returns
+    -------
+    list of tuple
+        Per draft: its most severe deficit's rank, its stage, its first
+        competency in ontology order, its kind's rank, its catalogue id, its
+        competencies.
     """
     severity = {d.competency: _SEVERITY_RANK.get(d.severity, 9) for d in result.deficits}
     out: list[tuple[Any, ...]] = []
@@ -65,16 +81,35 @@ def order_edges(
     priority: Sequence[tuple[Any, ...]],
     prerequisites: Mapping[str, frozenset[str]],
 ) -> tuple[list[set[int]], list[tuple[int, int]], list[int], list[int]]:
-    """The order DAG over draft indexes (successor sets), the edges dropped to
-    break cycles, its topological order (see :func:`_topological`) and the
-    closing steps. ``stages`` are the drafts' stages, ``priority`` their
-    priorities, ``prerequisites`` the KB's competency -> its transitive
-    prerequisites.
+    """The order of the steps: a DAG over draft indexes and its topological order.
 
     A closing step (the re-diagnosis) comes after every other step and before
     none: instead of an edge from every other step, it is left out of ``succ``
     and put last in the order; :func:`reduction` gives it its direct
     predecessors (the other steps without a successor).
+
+    Parameters
+    ----------
+    drafts : sequence of Draft
+        The steps.
+    stages : sequence of int
+        Each draft's stage (:attr:`Draft.stage`).
+    priority : sequence of tuple
+        Each draft's priority (:func:`priorities`): ties in the order, and
+        which edge of a cycle gives way.
+    prerequisites : mapping of str to frozenset of str
+        The KB's competency -> its transitive prerequisites.
+
+    Returns
+    -------
+    succ : list of set of int
+        Draft index -> its successors, cycles broken.
+    dropped : list of (int, int)
+        The edges dropped to break cycles (see :func:`conflicts`).
+    topo : list of int
+        The draft indexes in topological order, ties by priority, closing steps last.
+    closing : list of int
+        The closing steps' draft indexes.
     """
     rank = _ranks(priority)
     closing = [i for i, d in enumerate(drafts) if d.kind == "rediagnosis"]
@@ -199,9 +234,24 @@ def _topological(
 def reduction(
     succ: Sequence[set[int]], topo: Sequence[int], last: Sequence[int] = ()
 ) -> list[list[int]]:
-    """Direct predecessors in the transitive reduction (reachability as bit
-    sets). The nodes in ``last`` are as in :func:`_topological`: their direct
-    predecessors are the other nodes without a successor."""
+    """Each node's direct predecessors: its predecessors in the transitive reduction.
+
+    Parameters
+    ----------
+    succ : sequence of set of int
+        Node -> its successors (a DAG).
+    topo : sequence of int
+        The nodes in topological order.
+    last : sequence of int, optional
+        Nodes without edges that come after every other node, as in
+        :func:`_topological`: their direct predecessors are the other nodes
+        without a successor.
+
+    Returns
+    -------
+    list of list of int
+        Node -> its direct predecessors. Reachability is kept as int bit sets.
+    """
     below = [0] * len(succ)
     for u in reversed(topo):
         mask = 0

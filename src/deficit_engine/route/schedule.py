@@ -35,7 +35,23 @@ DEFAULT_HOURS_PER_MONTH: float = 16.0
 
 
 def school_year(today: date) -> tuple[str, str]:
-    """The next school year September-May: its September is the first not before ``today``."""
+    """The next school year September-May: its September is the first not before ``today``.
+
+    Parameters
+    ----------
+    today : datetime.date
+        The date to count from.
+
+    Returns
+    -------
+    (str, str)
+        Its first and last month as ``YYYY-MM``.
+
+    Raises
+    ------
+    TypeError
+        When ``today`` is not a date.
+    """
     if not isinstance(today, date):
         raise TypeError(f"today must be a datetime.date, not {type(today).__name__}")
     year = today.year if today.month <= 9 else today.year + 1
@@ -43,8 +59,25 @@ def school_year(today: date) -> tuple[str, str]:
 
 
 def settings(profile: Profile, today: date | None) -> tuple[str, str, float, tuple[str, ...]]:
-    """The route's first and last month, its hours a month, and which of
-    ``"period"``, ``"hours_per_month"`` were defaulted (the profile names none)."""
+    """The period and the hours a month of a route: the profile's, else the defaults.
+
+    Parameters
+    ----------
+    profile : Profile
+        The validated profile, whose preferences may name them.
+    today : datetime.date or None
+        With no period in the profile: the school year after it
+        (:func:`school_year`), or :data:`DEFAULT_PERIOD` when None.
+
+    Returns
+    -------
+    start, end : str
+        The period's first and last month, as ``YYYY-MM``.
+    hours : float
+        The hours a month.
+    defaults : tuple of str
+        Which of ``"period"``, ``"hours_per_month"`` were defaulted.
+    """
     prefs = profile.preferences
     defaults: list[str] = []
     if prefs.period is not None:
@@ -67,11 +100,35 @@ def schedule(
     first: int,
     budget: int,
 ) -> dict[int, list[tuple[int, int]]]:
-    """List scheduling, in hundredths of an hour: month index -> hours, per draft.
+    """List scheduling into months, in hundredths of an hour.
 
     In topological order (ties by priority), each step starts in the month its
     last predecessor ends (or the first month; later when that month is full)
     and takes what the monthly budget leaves, month after month, until done.
+
+    Parameters
+    ----------
+    drafts : sequence of Draft
+        The steps; each needs :attr:`Draft.centi` hundredths of an hour.
+    topo : sequence of int
+        The draft indexes in the order to schedule them (:func:`~.order.order_edges`).
+    direct : sequence of sequence of int
+        Draft index -> its direct predecessors (:func:`~.order.reduction`).
+    first : int
+        The month index of the period's first month.
+    budget : int
+        Hundredths of an hour a month.
+
+    Returns
+    -------
+    dict of int to list of (int, int)
+        Draft index -> (month index, hundredths of an hour) for each month it
+        takes, in order; a step of no hours gets one entry of 0 in its start month.
+
+    Raises
+    ------
+    ValueError
+        When ``budget`` is not positive (a validated profile never gives one).
     """
     if budget <= 0:  # the profile schema asks for at least 1 h a month; never loop forever
         raise ValueError(f"monthly budget of {budget / 100} h: nothing could ever be scheduled")
