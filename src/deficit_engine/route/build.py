@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import networkx as nx
 
-from ..loader import KnowledgeBase
+from ..kb import KnowledgeBase
 from ..models import Result
 from ..months import month_index, month_text
 from ..resolve import Resolution, _index, resolve

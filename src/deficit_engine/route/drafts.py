@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
-from ..loader import KnowledgeBase
+from ..kb import KnowledgeBase
 from ..models import Result
 from ..resolve import PHASE_ORDER, Recommendation, Resolution
 from ..schema import Format, Profile
