@@ -18,6 +18,7 @@ from .errors import (
     KnowledgeBaseError,
     ProfileError,
     SourceError,
+    UsageError,
 )
 
 if TYPE_CHECKING:
@@ -95,6 +96,7 @@ __all__ = [
     "Step",
     "TraceEntry",
     "Unmet",
+    "UsageError",
     "build_route",
     "check_kb",
     "default_kb_path",

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .compiler import compile_rules
-from .errors import EvaluationError, SourceError
+from .errors import EvaluationError, SourceError, UsageError
 from .inference import (
     DEFAULT_FIRING_LIMIT,
     DurableMatcher,
@@ -148,9 +148,9 @@ class Engine:
         if backend is None:
             backend = _default_backend()
         if backend not in BACKENDS:
-            raise ValueError(f"unknown backend {backend!r}: expected one of {', '.join(BACKENDS)}")
+            raise UsageError(f"unknown backend {backend!r}: expected one of {', '.join(BACKENDS)}")
         if firing_limit < 1:
-            raise ValueError("firing_limit must be at least 1")
+            raise UsageError("firing_limit must be at least 1")
         self.kb = kb
         self.backend = backend
         self.firing_limit = firing_limit
@@ -371,11 +371,11 @@ def evaluate_many(
     if workers is None:
         workers = os.cpu_count() or 1
     if workers < 1:
-        raise ValueError("workers must be at least 1")
+        raise UsageError("workers must be at least 1")
     if chunk_size < 1:
-        raise ValueError("chunk_size must be at least 1")
+        raise UsageError("chunk_size must be at least 1")
     if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}: expected one of {', '.join(BACKENDS)}")
+        raise UsageError(f"unknown backend {backend!r}: expected one of {', '.join(BACKENDS)}")
     if workers == 1:
         local = (
             engine

@@ -19,6 +19,7 @@ __all__ = [
     "KnowledgeBaseError",
     "ProfileError",
     "SourceError",
+    "UsageError",
     "display_path",
     "format_field_path",
 ]
@@ -26,6 +27,18 @@ __all__ = [
 
 class DeficitEngineError(Exception):
     """Root of every exception raised by deficit_engine."""
+
+
+class UsageError(DeficitEngineError, ValueError):
+    """A call or a command line asked for something the package does not offer.
+
+    An unknown backend, a firing limit or a worker count below 1, a feature file
+    that does not exist: a mistake in how the package is used, not a problem found
+    in a knowledge base or a profile (those are :class:`SourceError`) nor a failure
+    of inference (:class:`EvaluationError`). It is also a ``ValueError``, which is
+    what these checks raised before, so callers that catch ``ValueError`` still
+    catch it.
+    """
 
 
 @dataclass(frozen=True, order=True)

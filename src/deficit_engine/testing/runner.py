@@ -20,16 +20,13 @@ from typing import Any, TextIO
 
 import pytest
 
+from ..errors import UsageError
 from ._state import RuleCoverage, coverage
 
 __all__ = ["ScenarioOutcome", "TestRun", "UsageError", "find_features", "run_features"]
 
 PLUGIN = "deficit_engine.testing.plugin"
 _AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
-
-
-class UsageError(Exception):
-    """Bad arguments: no such feature file, no features folder, a bad --min-coverage."""
 
 
 @dataclass
