@@ -1,7 +1,11 @@
-"""What an integrator sees: errors under one root."""
+"""What an integrator sees: errors under one root, and types a downstream ``mypy`` can read."""
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -53,3 +57,45 @@ def test_the_runners_usage_error_is_a_deficit_engine_error(tmp_path: Path) -> No
     assert issubclass(RunnerUsageError, DeficitEngineError)
     with pytest.raises(DeficitEngineError, match="no such feature file"):
         run_features([tmp_path / "missing.feature"])
+
+
+DOWNSTREAM = """\
+from deficit_engine import Engine
+
+engine = Engine.from_path()
+result = engine.evaluate({"id": "T-1", "role": "teacher", "results": []})
+reveal_type(result)
+reveal_type(result.deficits)
+"""
+
+
+@pytest.mark.slow
+def test_a_downstream_strict_mypy_sees_the_packages_types(tmp_path: Path) -> None:
+    """py.typed: without it, mypy says "missing library stubs or py.typed marker" and
+    every name from the package is Any."""
+    if shutil.which("mypy", path=str(Path(sys.executable).parent)) is None:
+        pytest.skip("mypy is not installed next to this interpreter")
+    script = tmp_path / "downstream.py"
+    script.write_text(DOWNSTREAM, encoding="utf-8")
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--no-incremental",
+            "--cache-dir",
+            str(tmp_path / ".mypy_cache"),
+            str(script),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,  # outside the repository: the installed package, not src/
+    )
+    out = run.stdout + run.stderr
+    assert "py.typed" not in out and "missing library stubs" not in out, out
+    revealed = re.findall(r'Revealed type is "(.+)"', out)
+    assert len(revealed) == 2, out
+    assert re.fullmatch(r"deficit_engine\.models[\w.]*\.Result", revealed[0]), out
+    assert "Deficit" in revealed[1] and "Any" not in revealed[1], out
+    assert run.returncode == 0 and "Success: no issues found" in out, out
