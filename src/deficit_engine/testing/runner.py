@@ -20,7 +20,7 @@ from typing import Any, TextIO
 
 import pytest
 
-from ..errors import UsageError
+from ..errors import UsageError, display_path
 from ._state import RuleCoverage, coverage
 
 __all__ = ["ScenarioOutcome", "TestRun", "UsageError", "find_features", "run_features"]
@@ -56,11 +56,13 @@ class TestRun:
 
 
 def _display(path: Path) -> str:
-    try:
-        rel = path.resolve().relative_to(Path.cwd().resolve())
-    except ValueError:
-        return str(path)
-    return str(path.resolve()) if str(rel) == "." else str(rel)
+    """How the report names a file or a KB: :func:`display_path` of the resolved path
+    (two spellings of one file are shown alike), except the working directory itself,
+    which is shown in full ("." would read as no name at all)."""
+    resolved = path.resolve()
+    if resolved == Path.cwd().resolve():
+        return str(resolved)
+    return display_path(resolved)
 
 
 def find_features(paths: Sequence[str | Path]) -> list[Path]:
@@ -210,18 +212,59 @@ def run_features(
 ) -> int:
     """Run scenarios, print each one's result and the rule coverage; return the exit code.
 
-    ``paths`` are feature files or folders (default: the KB's own ``features/``);
-    ``kb`` sets the KB of every scenario. Returns 0 when every scenario passes
-    (and coverage is at least ``min_coverage`` percent), 1 otherwise; raises
-    :class:`UsageError` for bad arguments.
+    Parameters
+    ----------
+    paths : sequence of str or Path
+        Feature files or folders (searched recursively); empty: the KB's own
+        ``features/``.
+    kb : str or Path, optional
+        The knowledge base of every scenario (default: each scenario's own, else
+        the shipped one). It is checked first; its problems end the run.
+    min_coverage : float, optional
+        Fail when fewer than this percentage of the rules fired.
+    out, err : TextIO, optional
+        Where the report and the problems go (default: stdout, stderr).
+
+    Returns
+    -------
+    int
+        0 when every scenario passes and coverage is at least ``min_coverage``,
+        1 otherwise.
+
+    Raises
+    ------
+    UsageError
+        ``min_coverage`` outside 0..100, ``kb`` not a folder, a feature file that
+        does not exist, no feature files at all.
     """
     out = out or sys.stdout
     err = err or sys.stderr
+    kb_dir = _arguments(kb, min_coverage)
+    features = _features_to_run(paths, kb_dir)
+    if kb_dir is not None and _report_kb_errors(kb_dir, err):
+        return 1
+    run = run_scenarios(features, kb_dir)
+    if _pytest_stopped(run, err):
+        return 1
+    _print_outcomes(run, out)
+    _print_summary(run, out)
+    target = kb_dir.resolve() if kb_dir is not None else None
+    low = _print_coverage(run, target, min_coverage, out)
+    return _exit_code(run, low, out)
+
+
+def _arguments(kb: str | Path | None, min_coverage: float | None) -> Path | None:
+    """Check the options; return the KB folder (None: each scenario's own)."""
     if min_coverage is not None and not 0 <= min_coverage <= 100:
         raise UsageError(f"--min-coverage {min_coverage:g}: expected a percentage from 0 to 100")
     kb_dir = Path(kb) if kb is not None else None
     if kb_dir is not None and not kb_dir.is_dir():
         raise UsageError(f"--kb {kb}: not a directory")
+    return kb_dir
+
+
+def _features_to_run(paths: Sequence[str | Path], kb_dir: Path | None) -> list[Path]:
+    """The feature files named, else those of the KB's ``features/`` folder."""
     if paths:
         features = find_features(paths)
     else:
@@ -230,33 +273,53 @@ def run_features(
         home = kb_dir if kb_dir is not None else default_kb_path()
         folder = home / "features"
         if not folder.is_dir():
-            raise UsageError(f"{_display(folder)}: no features folder; name feature files to run")
+            raise UsageError(
+                f"{display_path(folder)}: no features folder; name feature files to run"
+            )
         features = find_features([folder])
     if not features:
         raise UsageError("no .feature files found")
-    target = kb_dir.resolve() if kb_dir is not None else None
-    if kb_dir is not None:
-        from ..loader import check_kb
+    return features
 
-        _kb, issues = check_kb(kb_dir)
-        errors = [i for i in issues if i.severity == "error"]
-        if errors:
-            for issue in errors:
-                print(str(issue), file=err)
-            print(
-                f"deficit-engine: the knowledge base has {len(errors)} problem(s); "
-                "run 'deficit-engine check'",
-                file=err,
-            )
-            return 1
 
-    run = run_scenarios(features, kb_dir)
-    if run.exit_status in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
-        for line in run.errors:
-            print(line, file=err)
-        print(f"deficit-engine: pytest stopped with exit status {run.exit_status}", file=err)
+def _report_kb_errors(kb_dir: Path, err: TextIO) -> bool:
+    """Check the KB every scenario will use; print its errors; True if it has any."""
+    from ..loader import check_kb
+
+    _kb, issues = check_kb(kb_dir)
+    errors = [i for i in issues if i.severity == "error"]
+    for issue in errors:
+        print(str(issue), file=err)
+    if errors:
+        print(
+            f"deficit-engine: the knowledge base has {len(errors)} problem(s); "
+            "run 'deficit-engine check'",
+            file=err,
+        )
+    return bool(errors)
+
+
+def _pytest_stopped(run: TestRun, err: TextIO) -> bool:
+    """pytest itself gave up (bad arguments, an internal error): say why; True if so."""
+    if run.exit_status not in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
+        return False
+    for line in run.errors:
+        print(line, file=err)
+    print(f"deficit-engine: pytest stopped with exit status {run.exit_status}", file=err)
+    return True
+
+
+def _exit_code(run: TestRun, low_coverage: bool, out: TextIO) -> int:
+    """0 when every scenario ran and passed and coverage is high enough, else 1."""
+    if run.exit_status == pytest.ExitCode.NO_TESTS_COLLECTED and not run.outcomes:
+        print("Сценариев не найдено.", file=out)
         return 1
+    ok = not run.failed and not run.errors and not low_coverage
+    return 0 if ok and run.exit_status in (0, 5) else 1
 
+
+def _print_outcomes(run: TestRun, out: TextIO) -> None:
+    """Each scenario's result under its feature file, then the collection errors."""
     current = None
     for o in run.outcomes:
         if o.feature != current:
@@ -269,10 +332,13 @@ def run_features(
                 print(f"        {line}", file=out)
     for e in run.errors:
         print(f"ERROR {e}", file=out)
+
+
+def _print_summary(run: TestRun, out: TextIO) -> None:
+    """One line of counts, in Russian."""
     passed = sum(1 for o in run.outcomes if o.passed)
-    failed = len(run.failed)
     skipped = sum(1 for o in run.outcomes if o.skipped)
-    summary = f"Сценариев: {len(run.outcomes)}; пройдено: {passed}; не пройдено: {failed}"
+    summary = f"Сценариев: {len(run.outcomes)}; пройдено: {passed}; не пройдено: {len(run.failed)}"
     if skipped:
         summary += f"; пропущено: {skipped}"
     if run.errors:
@@ -280,6 +346,13 @@ def run_features(
     print("", file=out)
     print(summary, file=out)
 
+
+def _print_coverage(
+    run: TestRun, target: Path | None, min_coverage: float | None, out: TextIO
+) -> bool:
+    """The rule coverage of each KB the scenarios used (and of ``target``, the KB that
+    ``--kb`` named, even when no scenario applied its rules); True if any is below
+    ``min_coverage``."""
     reports = dict(run.coverage)
     if target is not None and target not in reports:
         reports[target] = _empty_coverage(target)
@@ -305,13 +378,9 @@ def run_features(
             )
     if not reports:
         print("\nПокрытие правил: ни один сценарий не применил правила.", file=out)
-        if min_coverage:
-            low = True
-    ok = failed == 0 and not run.errors and not low and run.exit_status in (0, 5)
-    if run.exit_status == 5 and not run.outcomes:
-        print("Сценариев не найдено.", file=out)
-        ok = False
-    return 0 if ok else 1
+        # nothing was covered: any positive requirement fails
+        low = bool(min_coverage)
+    return low
 
 
 def _empty_coverage(path: Path) -> RuleCoverage:
