@@ -22,8 +22,8 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from .engine import BACKENDS, Engine
-    from .export import FORMATS as EXPORT_FORMATS
+    from .choices import BACKENDS, EXPORT_FORMATS
+    from .engine import Engine
     from .export import render
     from .loader import KnowledgeBase, check_kb, default_kb_path, load_kb
     from .models import Deficit, Need, Result, TraceEntry
@@ -35,10 +35,10 @@ if TYPE_CHECKING:
     from .synthetic import synthetic_profiles
 
 _LAZY: dict[str, tuple[str, str]] = {
-    "BACKENDS": ("engine", "BACKENDS"),
+    "BACKENDS": ("choices", "BACKENDS"),
     "Conflict": ("route", "Conflict"),
     "Deficit": ("models", "Deficit"),
-    "EXPORT_FORMATS": ("export", "FORMATS"),
+    "EXPORT_FORMATS": ("choices", "EXPORT_FORMATS"),
     "Engine": ("engine", "Engine"),
     "KnowledgeBase": ("loader", "KnowledgeBase"),
     "Need": ("models", "Need"),

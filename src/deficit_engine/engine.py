@@ -16,6 +16,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from .choices import BACKENDS
 from .compiler import compile_rules
 from .errors import EvaluationError, SourceError, UsageError
 from .inference import (
@@ -36,7 +37,6 @@ from .schema import Profile
 
 __all__ = ["BACKENDS", "Engine"]
 
-BACKENDS = ("durable", "python", "fast")
 
 _warned = False
 

@@ -5,6 +5,7 @@ Every renderer is deterministic: the same Result gives byte-identical text.
 
 from __future__ import annotations
 
+from ..choices import EXPORT_FORMATS as FORMATS
 from ..loader import KnowledgeBase
 from ..models import Result
 from ..schema import Profile
@@ -28,9 +29,6 @@ __all__ = [
     "route_dot",
     "route_mermaid",
 ]
-
-#: The formats :func:`render` knows, as ``deficit-engine route --format`` names them.
-FORMATS = ("json", "md", "html", "mermaid", "dot")
 
 
 def render_json(result: Result) -> str:
