@@ -15,7 +15,15 @@ import yaml
 
 from .errors import Issue, format_field_path
 
-__all__ = ["MAX_FILE_BYTES", "MAX_NODES", "Loaded", "Positions", "load_yaml_file", "load_yaml_text"]
+__all__ = [
+    "MAX_FILE_BYTES",
+    "MAX_NODES",
+    "Loaded",
+    "Positions",
+    "load_yaml_bytes",
+    "load_yaml_file",
+    "load_yaml_text",
+]
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 """Files larger than this are refused (a KB file is a few hundred KB)."""
@@ -201,11 +209,16 @@ def load_yaml_file(
         return Loaded(
             name, None, Positions(), [Issue(name, 0, 0, "unreadable", exc.strerror or str(exc))]
         )
+    return load_yaml_bytes(raw, name)
+
+
+def load_yaml_bytes(raw: bytes, file: str) -> Loaded:
+    """Decode (UTF-8, with or without a BOM) and parse one YAML document (never raises)."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         return Loaded(
-            name, None, Positions(), [Issue(name, line, 1, "encoding", "file is not valid UTF-8")]
+            file, None, Positions(), [Issue(file, line, 1, "encoding", "file is not valid UTF-8")]
         )
-    return load_yaml_text(text, name)
+    return load_yaml_text(text, file)

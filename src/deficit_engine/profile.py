@@ -6,21 +6,32 @@ profile's problems are reported together in one :class:`ProfileError`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydantic import ValidationError
 
-from ._yaml import MAX_FILE_BYTES, Loaded, PathKey, Positions, load_yaml_file
+from ._yaml import MAX_FILE_BYTES, Loaded, PathKey, Positions, load_yaml_bytes, load_yaml_file
 from .errors import Issue, ProfileError, format_field_path
 from .loader import KnowledgeBase, pydantic_issues
 from .ontology import suggest
 from .schema import Profile
 
-__all__ = ["Normalised", "normalise", "parse_profile", "read_profile_file"]
+__all__ = [
+    "STDIN",
+    "Normalised",
+    "normalise",
+    "parse_profile",
+    "read_profile_file",
+    "read_profile_stream",
+]
+
+#: How issues name a profile read from standard input.
+STDIN = "<stdin>"
 
 
 @dataclass(frozen=True)
@@ -183,6 +194,47 @@ def read_profile_file(path: Path | str, max_bytes: int = MAX_FILE_BYTES) -> Any:
                 [Issue(name, exc.lineno, exc.colno, "json-syntax", exc.msg)]
             ) from None
     doc = load_yaml_file(file, name, max_bytes)
+    if doc.issues:
+        raise ProfileError(doc.issues)
+    return doc.data
+
+
+def read_profile_stream(
+    stream: BinaryIO, name: str = STDIN, max_bytes: int = MAX_FILE_BYTES
+) -> Any:
+    """Read a profile document, YAML or JSON, from a byte stream (the command line's ``-``).
+
+    A stream has no file name to tell the two apart: text that parses as JSON is read
+    as JSON, as a ``.json`` file would be (YAML 1.1 would read ``1e5`` as a string);
+    anything else is read as YAML, whose errors are then reported.
+
+    Parameters
+    ----------
+    stream : BinaryIO
+        The input, read to its end (``sys.stdin.buffer``).
+    name : str
+        How issues name the input.
+    max_bytes : int
+        The most the input may hold, as for a file.
+
+    Returns
+    -------
+    Any
+        The document, to be validated by :func:`parse_profile`.
+
+    Raises
+    ------
+    ProfileError
+        The input is too large, not UTF-8, or neither JSON nor valid YAML.
+    """
+    raw = stream.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise ProfileError(
+            [Issue(name, 1, 1, "too-large", f"input is over the limit of {max_bytes} bytes")]
+        )
+    with contextlib.suppress(UnicodeDecodeError, json.JSONDecodeError):
+        return json.loads(raw.decode("utf-8-sig"))
+    doc = load_yaml_bytes(raw, name)
     if doc.issues:
         raise ProfileError(doc.issues)
     return doc.data
