@@ -254,7 +254,7 @@ def test_route_leaves_the_old_file_when_rendering_fails(
     def boom(*args: Any) -> str:
         raise RuntimeError("renderer broke")
 
-    monkeypatch.setattr(cli_module, "render", boom)
+    monkeypatch.setattr("deficit_engine.export.render", boom)
     assert main(["route", str(profile_file), "-o", str(out), "--backend", "python"]) == 3
     assert out.read_text("utf-8") == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["iom.md", "profile.yaml"]

@@ -3,6 +3,10 @@
 Exit codes: 0 success, 1 a finding (invalid KB, failed scenario), 2 bad usage
 or unreadable input, 3 an internal error (a bug: please report it). Errors go
 to stderr, one line each, never a traceback.
+
+Each command imports the parts of the package it needs when it runs, so that
+``--help``, ``--version`` and ``schema`` do not pay for the engine (a second
+or so of imports: pydantic, networkx, durable_rules, the compiled rules).
 """
 
 from __future__ import annotations
@@ -16,31 +20,34 @@ import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from .engine import BACKENDS, Engine
+from . import __version__
+from .choices import BACKENDS, EXPORT_FORMATS
 from .errors import (
     DeficitEngineError,
     EvaluationError,
     Issue,
     KnowledgeBaseError,
     SourceError,
+    UsageError,
 )
-from .export import FORMATS, render
-from .loader import check_kb
-from .models import Result
-from .profile import read_profile_file
-from .schema import Profile, json_schema
+
+if TYPE_CHECKING:
+    from .engine import Engine
+    from .models import Result
+    from .schema import Profile
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FINDING, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
+#: PROFILE to read the profile from standard input.
+STDIN_ARGUMENT = "-"
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        print(f"{self.prog}: error: {message}", file=sys.stderr)
-        raise SystemExit(EXIT_USAGE)
+
+class _Finding(Exception):
+    """A problem the command found and has already described (exit 1)."""
 
 
 def _kb_dir(value: str | None) -> Path | None:
@@ -48,12 +55,8 @@ def _kb_dir(value: str | None) -> Path | None:
         return None
     path = Path(value)
     if not path.is_dir():
-        raise _Usage(f"--kb {value}: not a directory")
+        raise UsageError(f"--kb {value}: not a directory")
     return path
-
-
-class _Usage(Exception):
-    pass
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -64,6 +67,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     fail, unless ``--strict`` promotes the warnings to errors.
     """
     from .analysis import analyse
+    from .loader import check_kb
 
     kb, issues = check_kb(_kb_dir(args.kb))
     if kb is not None:
@@ -72,10 +76,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     warnings = [i for i in issues if i.severity == "warning"]
     if args.strict:
         errors, warnings = [*errors, *warnings], []
-    for issue in errors:
-        print(f"{issue.location}: {issue.code}: {_issue_text(issue)}", file=sys.stderr)
-    for issue in warnings:
-        print(f"{issue.location}: warning: {issue.code}: {_issue_text(issue)}", file=sys.stderr)
+    _print_issues(errors, warnings)
     if errors:
         print(f"{len(errors)} error(s), {len(warnings)} warning(s)", file=sys.stderr)
         return EXIT_FINDING
@@ -85,6 +86,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _print_issues(errors: list[Issue], warnings: list[Issue]) -> None:
+    for issue in errors:
+        print(f"{issue.location}: {issue.code}: {_issue_text(issue)}", file=sys.stderr)
+    for issue in warnings:
+        print(f"{issue.location}: warning: {issue.code}: {_issue_text(issue)}", file=sys.stderr)
+
+
 def _issue_text(issue: Issue) -> str:
     if issue.suggestion:
         return f"{issue.message} (did you mean '{issue.suggestion}'?)"
@@ -92,11 +100,15 @@ def _issue_text(issue: Issue) -> str:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
+    from .schema import json_schema
+
     print(json.dumps(json_schema(args.kind), ensure_ascii=False, indent=2))
     return EXIT_OK
 
 
 def _engine(args: argparse.Namespace) -> Engine:
+    from .engine import Engine
+
     try:
         return Engine.from_path(_kb_dir(args.kb), backend=args.backend)
     except KnowledgeBaseError as exc:
@@ -107,21 +119,23 @@ def _engine(args: argparse.Namespace) -> Engine:
         ) from None
 
 
-class _Finding(Exception):
-    pass
-
-
 def _profile(args: argparse.Namespace, engine: Engine) -> Profile:
-    path = Path(args.profile)
+    """The PROFILE argument read and validated (its problems reach ``main`` as a
+    SourceError: one line each, exit 2)."""
+    source, data = _read_profile(args.profile)
+    return engine.parse(data, source=source)
+
+
+def _read_profile(argument: str) -> tuple[str, Any]:
+    """(how issues name the input, the document) of a PROFILE file, or of stdin for ``-``."""
+    from .profile import STDIN, read_profile_file, read_profile_stream
+
+    if argument == STDIN_ARGUMENT:
+        return STDIN, read_profile_stream(sys.stdin.buffer)
+    path = Path(argument)
     if not path.is_file():
-        raise _Usage(f"{args.profile}: no such file")
-    data = read_profile_file(path)
-    try:
-        return engine.parse(data, source=str(path))
-    except SourceError as exc:
-        for line in exc.lines():
-            print(line, file=sys.stderr)
-        raise SystemExit(EXIT_USAGE) from None
+        raise UsageError(f"{argument}: no such file")
+    return str(path), read_profile_file(path)
 
 
 def _evaluate(args: argparse.Namespace) -> tuple[Engine, Result]:
@@ -207,13 +221,13 @@ def _write_whole(name: str, text: str) -> None:
     """Write ``text`` to ``name`` whole or not at all (a temp file, then os.replace)."""
     target = Path(name)
     if target.is_dir():
-        raise _Usage(f"-o {name}: is a directory")
+        raise UsageError(f"-o {name}: is a directory")
     folder = target.parent
     try:
         mode = target.stat().st_mode & 0o777 if target.exists() else None
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     except OSError as exc:
-        raise _Usage(f"-o {name}: cannot write: {exc.strerror or exc}") from None
+        raise UsageError(f"-o {name}: cannot write: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
             out.write(text)
@@ -228,7 +242,7 @@ def _write_whole(name: str, text: str) -> None:
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        raise _Usage(f"-o {name}: cannot write: {exc.strerror or exc}") from None
+        raise UsageError(f"-o {name}: cannot write: {exc.strerror or exc}") from None
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -236,10 +250,12 @@ def _write_whole(name: str, text: str) -> None:
 
 
 def cmd_route(args: argparse.Namespace) -> int:
+    from . import export
+
     engine = _engine(args)
     profile = _profile(args, engine)
     result = engine.evaluate(profile)
-    text = render(args.format, engine.kb, profile, result)
+    text = export.render(args.format, engine.kb, profile, result)
     if args.output:
         _write_whole(args.output, text)
     else:
@@ -253,9 +269,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
     source = Path(args.input)
     if not source.is_file():
-        raise _Usage(f"{args.input}: no such file")
+        raise UsageError(f"{args.input}: no such file")
     if args.workers is not None and args.workers < 1:
-        raise _Usage("--workers must be at least 1")
+        raise UsageError("--workers must be at least 1")
     engine = _engine(args)
     summary = run_batch(engine, source, Path(args.output), workers=args.workers, trace=args.trace)
     print(
@@ -269,12 +285,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 
 def render_report(summary: dict[str, object], top: int) -> str:
-    """Cohort analytics as text tables, in Russian."""
-
-    def rows(key: str) -> list[list[object]]:
-        value = summary.get(key)
-        return [list(r) for r in value] if isinstance(value, list) else []
-
+    """Cohort analytics as text tables, in Russian: the counts, the rankings (at most
+    ``top`` rows each), then the mentors' load and the unmet needs when there are any."""
     out = [
         f"Профилей: {summary.get('profiles')}; оценено: {summary.get('evaluated')}; "
         f"отложено с ошибками: {summary.get('set_aside')}; "
@@ -282,65 +294,75 @@ def render_report(summary: dict[str, object], top: int) -> str:
         "",
         "Распространённость дефицитов (педагогов)",
         _table(
-            [[str(c), str(n)] for c, n in rows("deficit_prevalence")[:top]],
+            [[str(c), str(n)] for c, n in _rows(summary, "deficit_prevalence")[:top]],
             ["компетенция", "педагогов"],
         ),
         "",
         "По группам компетенций (педагогов с дефицитом в группе)",
-        _table([[str(g), str(n)] for g, n in rows("groups_people")], ["группа", "педагогов"]),
+        _table(
+            [[str(g), str(n)] for g, n in _rows(summary, "groups_people")],
+            ["группа", "педагогов"],
+        ),
         "",
         "По муниципалитетам",
         _table(
-            [[str(m), str(n), str(d)] for m, n, d in rows("municipalities")],
+            [[str(m), str(n), str(d)] for m, n, d in _rows(summary, "municipalities")],
             ["муниципалитет", "оценено", "с дефицитами"],
         ),
         "",
         "Спрос на программы ДПП",
         _table(
-            [[str(p), str(n), str(h)] for p, n, h in rows("programme_demand")[:top]],
+            [[str(p), str(n), str(h)] for p, n, h in _rows(summary, "programme_demand")[:top]],
             ["программа", "слушателей", "часов всего"],
         ),
     ]
+    return "\n".join([*out, *_mentor_load(summary, top), *_unmet_needs(summary, top)])
+
+
+def _rows(summary: dict[str, object], key: str) -> list[list[object]]:
+    """A ranking of the summary as rows (none when the key is missing or malformed)."""
+    value = summary.get(key)
+    return [list(r) for r in value] if isinstance(value, list) else []
+
+
+def _mentor_load(summary: dict[str, object], top: int) -> list[str]:
     mentors = summary.get("mentor_load")
-    if isinstance(mentors, list) and mentors:
-        over = [m for m in mentors if isinstance(m, dict) and m.get("over_capacity")]
-        out += [
-            "",
-            f"Нагрузка наставников (сверх свободных мест: {len(over)})",
-            _table(
-                [
-                    [
-                        str(m.get("id")),
-                        str(m.get("municipality")),
-                        str(m.get("recommended")),
-                        str(m.get("capacity")),
-                    ]
-                    for m in mentors[:top]
-                    if isinstance(m, dict)
-                ],
-                ["наставник", "муниципалитет", "рекомендован", "мест"],
-            ),
-        ]
-    unmet = rows("unmet")
-    if unmet:
-        out += [
-            "",
-            "Неудовлетворённые потребности",
-            _table([[str(k), str(n)] for k, n in unmet[:top]], ["потребность", "педагогов"]),
-        ]
-    return "\n".join(out)
+    if not isinstance(mentors, list) or not mentors:
+        return []
+    over = [m for m in mentors if isinstance(m, dict) and m.get("over_capacity")]
+    rows = [
+        [str(m.get(key)) for key in ("id", "municipality", "recommended", "capacity")]
+        for m in mentors[:top]
+        if isinstance(m, dict)
+    ]
+    return [
+        "",
+        f"Нагрузка наставников (сверх свободных мест: {len(over)})",
+        _table(rows, ["наставник", "муниципалитет", "рекомендован", "мест"]),
+    ]
+
+
+def _unmet_needs(summary: dict[str, object], top: int) -> list[str]:
+    unmet = _rows(summary, "unmet")
+    if not unmet:
+        return []
+    return [
+        "",
+        "Неудовлетворённые потребности",
+        _table([[str(k), str(n)] for k, n in unmet[:top]], ["потребность", "педагогов"]),
+    ]
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     path = Path(args.outdir) / "summary.json"
     if not path.is_file():
-        raise _Usage(f"{path}: not found (run 'deficit-engine batch' first)")
+        raise UsageError(f"{path}: not found (run 'deficit-engine batch' first)")
     try:
         summary = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise _Usage(f"{path}: unreadable: {exc}") from None
+        raise UsageError(f"{path}: unreadable: {exc}") from None
     if not isinstance(summary, dict):
-        raise _Usage(f"{path}: not a batch summary")
+        raise UsageError(f"{path}: not a batch summary")
     if args.format == "json":
         print(json.dumps(summary, ensure_ascii=False, indent=2))
     else:
@@ -350,61 +372,71 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_test(args: argparse.Namespace) -> int:
     """Run Gherkin scenarios (default: the KB's own features/), then print rule coverage."""
-    from .testing.runner import UsageError, run_features
+    from .testing.runner import run_features
 
-    try:
-        return run_features(args.features, kb=args.kb, min_coverage=args.min_coverage)
-    except UsageError as exc:
-        raise _Usage(str(exc)) from None
+    return run_features(args.features, kb=args.kb, min_coverage=args.min_coverage)
+
+
+KB_HELP = "knowledge base folder (default: the shipped one)"
+BACKEND_HELP = "inference backend (default: durable where it imports)"
+PROFILE_HELP = "a profile file (YAML or JSON); - reads it from stdin"
+
+
+def _kb_options(backend: str | None = None) -> argparse.ArgumentParser:
+    """``--kb``, and with ``backend`` (its help, or ``argparse.SUPPRESS`` to hide it)
+    ``--backend``: declared here once for every command that takes them (``parents=``)."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--kb", help=KB_HELP)
+    if backend is not None:
+        options.add_argument("--backend", choices=BACKENDS, default=None, help=backend)
+    return options
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="deficit-engine", description="Professional deficits of teachers -> ИОМ")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = argparse.ArgumentParser(
+        prog="deficit-engine", description="Professional deficits of teachers -> ИОМ"
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    kb_only = _kb_options()
+    engine = _kb_options(backend=BACKEND_HELP)
 
-    check = sub.add_parser("check", help="validate a knowledge base; exit 1 on problems")
-    check.add_argument("--kb", help="knowledge base folder (default: the shipped one)")
+    check = sub.add_parser(
+        "check", parents=[kb_only], help="validate a knowledge base; exit 1 on problems"
+    )
     check.add_argument("--strict", action="store_true", help="treat warnings as errors")
     check.set_defaults(func=cmd_check)
 
-    diagnose = sub.add_parser("diagnose", help="infer the deficits and needs of one profile")
-    diagnose.add_argument("profile", help="a profile file (YAML or JSON)")
-    diagnose.add_argument("--kb", help="knowledge base folder (default: the shipped one)")
+    diagnose = sub.add_parser(
+        "diagnose", parents=[engine], help="infer the deficits and needs of one profile"
+    )
+    diagnose.add_argument("profile", help=PROFILE_HELP)
     diagnose.add_argument(
         "--explain", action="store_true", help="show every rule firing (table format)"
     )
     diagnose.add_argument("--format", choices=["json", "table"], default="table")
-    diagnose.add_argument(
-        "--backend",
-        choices=BACKENDS,
-        default=None,
-        help="inference backend (default: durable where it imports)",
-    )
     diagnose.set_defaults(func=cmd_diagnose)
 
     route = sub.add_parser(
-        "route", help="recommend programmes, mentors and formats; build and render the ИОМ"
+        "route",
+        parents=[engine],
+        help="recommend programmes, mentors and formats; build and render the ИОМ",
     )
-    route.add_argument("profile", help="a profile file (YAML or JSON)")
-    route.add_argument("--kb", help="knowledge base folder (default: the shipped one)")
+    route.add_argument("profile", help=PROFILE_HELP)
     route.add_argument(
         "--format",
-        choices=FORMATS,
+        choices=EXPORT_FORMATS,
         default="md",
         help="json: the whole Result with the trace; md/html: the ИОМ document; "
         "mermaid/dot: the route graph (default: md)",
     )
     route.add_argument("-o", "--output", metavar="FILE", help="write to FILE (whole or not at all)")
-    route.add_argument(
-        "--backend",
-        choices=BACKENDS,
-        default=None,
-        help="inference backend (default: durable where it imports)",
-    )
     route.set_defaults(func=cmd_route)
 
     test = sub.add_parser(
-        "test", help="run Gherkin scenarios; print each result and the rule coverage"
+        "test",
+        parents=[kb_only],
+        help="run Gherkin scenarios; print each result and the rule coverage",
     )
     test.add_argument(
         "features",
@@ -412,7 +444,6 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FEATURE",
         help="feature files or folders (default: the KB's features/)",
     )
-    test.add_argument("--kb", help="knowledge base for every scenario (default: the shipped one)")
     test.add_argument(
         "--min-coverage",
         type=float,
@@ -422,17 +453,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     test.set_defaults(func=cmd_test)
 
-    batch = sub.add_parser("batch", help="evaluate a cohort (CSV, JSONL or XLSX) into a folder")
+    batch = sub.add_parser(
+        "batch",
+        parents=[_kb_options(backend=argparse.SUPPRESS)],
+        help="evaluate a cohort (CSV, JSONL or XLSX) into a folder",
+    )
     batch.add_argument("input", help="a .csv, .jsonl or .xlsx file of profiles")
     batch.add_argument("-o", "--output", required=True, help="the output folder (new or empty)")
-    batch.add_argument("--kb", help="knowledge base folder (default: the shipped one)")
     batch.add_argument(
         "--workers", type=int, default=None, help="processes (default: one per core)"
     )
     batch.add_argument(
         "--trace", action="store_true", help="keep each Result's trace in results.jsonl"
     )
-    batch.add_argument("--backend", choices=BACKENDS, default=None, help=argparse.SUPPRESS)
     batch.set_defaults(func=cmd_batch)
 
     report = sub.add_parser("report", help="cohort analytics of a batch output folder")
@@ -466,9 +499,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except SystemExit as exc:
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
-    except _Usage as exc:
-        print(f"deficit-engine: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
     except _Finding as exc:
         print(f"deficit-engine: {exc}", file=sys.stderr)
         return EXIT_FINDING
@@ -479,7 +509,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in exc.lines():
             print(line, file=sys.stderr)
         return EXIT_USAGE
-    except DeficitEngineError as exc:
+    except DeficitEngineError as exc:  # a UsageError among them
         print(f"deficit-engine: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
