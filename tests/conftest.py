@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from deficit_engine import load_kb
+from deficit_engine.rules import Rule
+
 MINI = {
     "competencies.yaml": """\
 groups:
@@ -100,6 +103,15 @@ def write_kb(root: Path, files: dict[str, str] | None = None) -> Path:
     for name, text in {**MINI, **(files or {})}.items():
         (onto / name).write_text(text, encoding="utf-8")
     return root
+
+
+def load_rules(tmp_path: Path, body: str) -> list[Rule]:
+    """The rules of one rule file (``body``: the list under ``rules:``), parsed and checked
+    by the loader against the mini KB, as a KB's rules are."""
+    root = write_kb(tmp_path / "kb")
+    (root / "rules").mkdir()
+    (root / "rules" / "rules.yaml").write_text("ruleset: t\nrules:\n" + body, encoding="utf-8")
+    return list(load_kb(root).rules)
 
 
 @pytest.fixture
