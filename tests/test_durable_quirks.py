@@ -106,17 +106,10 @@ def test_a_colliding_fact_id_is_reasserted_not_lost(
             h = ((h ^ byte) * 16777619) & 0xFFFFFFFF
         return h
 
-    seen: dict[int, str] = {}
-    pair: tuple[str, str] | None = None
-    n = 0
-    while pair is None:
-        fid = f"x{n}"
-        h = fnv1a32(fid)
-        if h in seen:
-            pair = (seen[h], fid)
-        seen[h] = fid
-        n += 1
-    first, second = pair
+    # two ids durable hashes alike (the first pair a birthday search over "x0", "x1", ...
+    # finds, after a million hashes: kept here rather than searched on every run)
+    first, second = "x496069", "x1035124"
+    assert fnv1a32(first) == fnv1a32(second)
 
     def colliding_id(seq: int, attempt: int) -> str:
         if attempt == 0 and seq in (0, 1):

@@ -124,6 +124,7 @@ def check_route(kb: KnowledgeBase, result: Result) -> None:
 # --- properties on generated profiles ---------------------------------------------------
 
 
+@pytest.mark.slow  # the hypothesis test below checks the same properties in a plain run
 def test_properties_on_500_synthetic_profiles() -> None:
     engine = shipped()
     overflowing = 0
