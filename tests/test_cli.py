@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import deficit_engine
+from deficit_engine import Engine, cli
 from deficit_engine.cli import build_parser, main
 from deficit_engine.profile import read_profile_stream
 
@@ -32,21 +33,33 @@ def test_version_is_the_packages(capsys: pytest.CaptureFixture[str]) -> None:
 # --- PROFILE "-": the profile on stdin --------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def shipped() -> Engine:
+    return Engine.from_path(backend="python")
+
+
+@pytest.fixture
+def one_engine(shipped: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commands below share one engine: what these tests check is how PROFILE is
+    read (test_stdin_through_the_installed_command goes the whole way)."""
+    monkeypatch.setattr(cli, "_engine", lambda args: shipped)
+
+
 @pytest.mark.parametrize("fmt", ["json", "md"])
 def test_route_reads_a_yaml_profile_from_stdin_as_from_its_file(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], fmt: str
+    one_engine: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], fmt: str
 ) -> None:
-    assert main(["route", str(YOUNG), "--format", fmt, "--backend", "python"]) == 0
+    assert main(["route", str(YOUNG), "--format", fmt]) == 0
     from_file = capsys.readouterr().out
     feed_stdin(monkeypatch, YOUNG.read_bytes())
-    assert main(["route", "-", "--format", fmt, "--backend", "python"]) == 0
+    assert main(["route", "-", "--format", fmt]) == 0
     assert capsys.readouterr().out == from_file
 
 
 def test_diagnose_reads_a_json_profile_from_stdin(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    one_engine: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["diagnose", str(YOUNG), "--format", "json", "--backend", "python"]) == 0
+    assert main(["diagnose", str(YOUNG), "--format", "json"]) == 0
     from_file = capsys.readouterr().out
     # read as JSON: 2e0 is the number 2 (YAML 1.1 would read the string "2e0")
     document = read_profile_stream(io.BytesIO(YOUNG.read_bytes()))
@@ -54,15 +67,15 @@ def test_diagnose_reads_a_json_profile_from_stdin(
     text = text.replace('"experience_years": 2,', '"experience_years": 2e0,')
     assert "2e0" in text
     feed_stdin(monkeypatch, text.encode("utf-8"))
-    assert main(["diagnose", "-", "--format", "json", "--backend", "python"]) == 0
+    assert main(["diagnose", "-", "--format", "json"]) == 0
     assert capsys.readouterr().out == from_file
 
 
 def test_problems_on_stdin_are_named_stdin(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    one_engine: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     feed_stdin(monkeypatch, b"id: T-1\nrole: teacher\nresults: [\n")
-    assert main(["diagnose", "-", "--backend", "python"]) == 2
+    assert main(["diagnose", "-"]) == 2
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and err[0].startswith("<stdin>:") and "yaml-syntax" in err[0]
 
@@ -70,18 +83,18 @@ def test_problems_on_stdin_are_named_stdin(
         monkeypatch,
         b'{"id": "T-1", "person": {"role": "teacher"}, "results": [{"competency": "no.such", "score": 1, "max": 2}]}',
     )
-    assert main(["route", "-", "--backend", "python"]) == 2
+    assert main(["route", "-"]) == 2
     err = capsys.readouterr().err.splitlines()
     assert err and all(line.startswith("<stdin>:") for line in err), err
 
 
 def test_stdin_is_size_capped_like_a_file(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    one_engine: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from deficit_engine._yaml import MAX_FILE_BYTES
 
     feed_stdin(monkeypatch, b"#" * (MAX_FILE_BYTES + 1))
-    assert main(["diagnose", "-", "--backend", "python"]) == 2
+    assert main(["diagnose", "-"]) == 2
     assert capsys.readouterr().err == (
         f"<stdin>:1:1: too-large: input is over the limit of {MAX_FILE_BYTES} bytes\n"
     )
