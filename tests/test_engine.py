@@ -22,7 +22,7 @@ needs_durable = pytest.mark.skipif(
 )
 BACKENDS = [pytest.param("durable", marks=needs_durable), "python"]
 
-# A rule set written to DESIGN.md section 5, as an outside author would.
+# A rule set written to the rule language of docs/rules.md, as an outside author would.
 EXTERNAL_RULES = """\
 ruleset: external
 rules:

@@ -39,7 +39,7 @@ def _stage(step: dict[str, Any]) -> int:
 
 
 def check_route(kb: KnowledgeBase, result: Result) -> None:
-    """Every property the contract promises of a route (DESIGN.md section 6)."""
+    """Every property the contract promises of a route (docs/route.md)."""
     route = result.route
     assert route is not None
     steps = route["steps"]
