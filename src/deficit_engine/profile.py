@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from ._yaml import MAX_FILE_BYTES, Loaded, PathKey, Positions, load_yaml_bytes, load_yaml_file
 from .errors import Issue, ProfileError, format_field_path
 from .loader import KnowledgeBase, pydantic_issues
+from .models import Scores
 from .ontology import suggest
 from .schema import Profile
 
@@ -35,14 +36,15 @@ STDIN = "<stdin>"
 
 
 @dataclass(frozen=True)
-class Normalised:
-    """A profile's scores in percent, rolled up, with their levels."""
+class Normalised(Scores):
+    """A profile's scores in percent, rolled up, with their levels, and the profile."""
 
     profile: Profile
-    competency_pct: dict[str, float]  # competency id -> score_pct (own result or indicator roll-up)
-    group_pct: dict[str, float]  # group id -> plain mean of its competencies' score_pct
-    competency_level: dict[str, str]
-    group_level: dict[str, str]
+
+    @property
+    def scores(self) -> Scores:
+        """The scores alone, as a Result keeps them (without the profile)."""
+        return Scores(self.competency_pct, self.group_pct, self.competency_level, self.group_level)
 
 
 def _pct(score: float, maximum: float) -> float:

@@ -26,11 +26,10 @@ from __future__ import annotations
 import heapq
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from .loader import KnowledgeBase
-from .models import Need
+from .models import Need, Recommendation, Resolution, Unmet
 from .schema import Format, Mentor, Profile, Program
 
 __all__ = [
@@ -128,89 +127,6 @@ def mentoring_defaults(kb: KnowledgeBase) -> tuple[str, str, float]:
     if fmt is None:
         return _MENTORING_DEFAULT
     return (fmt.education, fmt.phase, float(fmt.hours))
-
-
-# --- value types ---------------------------------------------------------------
-
-
-def _num(value: float) -> float | int:
-    return int(value) if float(value).is_integer() else round(float(value), 2)
-
-
-@dataclass(frozen=True)
-class Recommendation:
-    """One catalogue item chosen for one or more needs of a person."""
-
-    kind: str  # program | mentor | format
-    id: str
-    title: str
-    competencies: tuple[str, ...]  # the served needs' competencies, ontology order
-    needs: tuple[Need, ...]  # the needs it serves, in the Result's needs order
-    reason: str
-    attrs: tuple[tuple[str, Any], ...] = ()  # catalogue fields, e.g. hours, delivery
-
-    @property
-    def rule(self) -> str:
-        """The rule of the first need it serves."""
-        return self.needs[0].rule if self.needs else ""
-
-    @property
-    def rules(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys([n.rule for n in self.needs]))
-
-    def get(self, name: str, default: Any = None) -> Any:
-        return dict(self.attrs).get(name, default)
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "kind": self.kind,
-            "id": self.id,
-            "title": self.title,
-            "competencies": list(self.competencies),
-        }
-        for key, value in self.attrs:
-            if isinstance(value, float):
-                value = _num(value)
-            elif isinstance(value, tuple):
-                value = list(value)
-            out[key] = value
-        rules = self.rules
-        out["rule"] = rules[0] if rules else ""  # == self.rule: the first need's
-        out["rules"] = list(rules)
-        out["reason"] = self.reason
-        return out
-
-
-@dataclass(frozen=True)
-class Unmet:
-    """A need no catalogue item serves, with the reason why."""
-
-    need: Need
-    reason: str
-
-    def to_dict(self) -> dict[str, Any]:
-        out = self.need.to_dict()
-        rule = out.pop("rule")
-        out["rule"] = rule
-        out["reason"] = self.reason
-        return out
-
-
-@dataclass(frozen=True)
-class Resolution:
-    """What :func:`resolve` returns: the recommendations and the unmet needs."""
-
-    recommendations: tuple[Recommendation, ...]
-    unmet: tuple[Unmet, ...]
-
-    def of_kind(self, kind: str) -> list[Recommendation]:
-        return [r for r in self.recommendations if r.kind == kind]
-
-    def to_dicts(self) -> tuple[tuple[dict[str, Any], ...], tuple[dict[str, Any], ...]]:
-        return (
-            tuple([r.to_dict() for r in self.recommendations]),
-            tuple([u.to_dict() for u in self.unmet]),
-        )
 
 
 # --- helpers ---------------------------------------------------------------------

@@ -1,85 +1,21 @@
-"""Frozen value types of a Result: deficits, needs, facts, trace entries.
+"""The Result of one evaluation: the diagnosis, the resolution and the route.
 
-Everything converts to plain JSON-ready dicts with stable keys; lists are in
-a deterministic order, so the same inputs give byte-identical JSON.
+:class:`Result` is what ``Engine.evaluate`` returns and what cohort runs send
+between processes. Its ``to_dict``/``to_json`` are the one JSON writer of a
+Result; lists are in a deterministic order, so the same inputs give
+byte-identical JSON.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Deficit", "Need", "Result", "TraceEntry", "fact_sort_key"]
+from .diagnosis import Deficit, Fact, Need, TraceEntry, _Value
 
-Fact = dict[str, Any]
-
-
-class _Value:
-    """Frozen value types pickle as their constructor call: an order of magnitude
-    faster to unpickle than the default path (Results cross process boundaries
-    in cohort runs)."""
-
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        names = _FIELD_NAMES.get(type(self))
-        if names is None:
-            names = _FIELD_NAMES[type(self)] = tuple(f.name for f in fields(self))  # type: ignore[arg-type]
-        return (type(self), tuple(getattr(self, name) for name in names))
-
-
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
-
-
-def fact_sort_key(fact: Fact) -> str:
-    return json.dumps(fact, ensure_ascii=False, sort_keys=True)
-
-
-@dataclass(frozen=True)
-class Deficit(_Value):
-    competency: str
-    group: str | None
-    severity: str
-    score_pct: float | None
-    rule: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "competency": self.competency,
-            "group": self.group,
-            "severity": self.severity,
-            "score_pct": self.score_pct,
-            "rule": self.rule,
-        }
-
-
-@dataclass(frozen=True)
-class Need(_Value):
-    kind: str
-    competency: str | None
-    filters: tuple[tuple[str, Any], ...]
-    rule: str
-
-    def get(self, name: str, default: Any = None) -> Any:
-        return dict(self.filters).get(name, default)
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": self.kind}
-        if self.competency is not None:
-            out["competency"] = self.competency
-        out.update(self.filters)
-        out["rule"] = self.rule
-        return out
-
-
-@dataclass(frozen=True)
-class TraceEntry(_Value):
-    rule: str
-    matched: tuple[Fact, ...]
-    asserted: tuple[Fact, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"rule": self.rule, "matched": list(self.matched), "asserted": list(self.asserted)}
+__all__ = ["Result"]
 
 
 @dataclass(frozen=True)

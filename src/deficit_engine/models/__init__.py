@@ -1,0 +1,42 @@
+"""The value types of a Result, shared by every stage of the pipeline.
+
+The stages (diagnosis in ``engine``, ``resolve``, ``route``) import these types;
+these modules import no stage, so a reader of a Result (export, the step
+library, a downstream project) depends on the data and not on the code that
+made it.
+
+* :mod:`.diagnosis` -- deficits, needs, trace entries, the normalised scores;
+* :mod:`.recommendation` -- recommendations, unmet needs, the resolution;
+* :mod:`.result` -- the Result that holds them all.
+"""
+
+from __future__ import annotations
+
+from .diagnosis import Deficit, Fact, Need, Scores, TraceEntry, fact_sort_key
+from .recommendation import (
+    UNADDRESSED_REASON,
+    Recommendation,
+    Resolution,
+    UnaddressedDeficit,
+    Unmet,
+    UnmetEntry,
+    json_number,
+)
+from .result import Result
+
+__all__ = [
+    "UNADDRESSED_REASON",
+    "Deficit",
+    "Fact",
+    "Need",
+    "Recommendation",
+    "Resolution",
+    "Result",
+    "Scores",
+    "TraceEntry",
+    "UnaddressedDeficit",
+    "Unmet",
+    "UnmetEntry",
+    "fact_sort_key",
+    "json_number",
+]

@@ -1,0 +1,185 @@
+"""What the resolver chooses: recommendations, unmet needs, and their Resolution.
+
+The second half of a :class:`~deficit_engine.models.Result`: the catalogue items
+(programmes, mentors, formats) chosen for the diagnosis' needs, each with the
+rule that asked for it and a reason in Russian, and the needs no item serves.
+Made by :func:`deficit_engine.resolve.resolve`; the route stage adds the
+deficits that nothing addresses (:class:`UnaddressedDeficit`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .diagnosis import Deficit, Need
+
+__all__ = [
+    "UNADDRESSED_REASON",
+    "Recommendation",
+    "Resolution",
+    "UnaddressedDeficit",
+    "Unmet",
+    "UnmetEntry",
+    "json_number",
+]
+
+
+def json_number(value: float) -> float | int:
+    """A catalogue number as the JSON shows it: whole values as ints, others to 2 places."""
+    return int(value) if float(value).is_integer() else round(float(value), 2)
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One catalogue item chosen for one or more needs of a person."""
+
+    kind: str  # program | mentor | format
+    id: str
+    title: str
+    competencies: tuple[str, ...]  # the served needs' competencies, ontology order
+    needs: tuple[Need, ...]  # the needs it serves, in the Result's needs order
+    reason: str
+    attrs: tuple[tuple[str, Any], ...] = ()  # catalogue fields, e.g. hours, delivery
+
+    @property
+    def rule(self) -> str:
+        """The rule of the first need it serves."""
+        return self.needs[0].rule if self.needs else ""
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        """The rules of the needs it serves, each once, in need order."""
+        return tuple(dict.fromkeys([n.rule for n in self.needs]))
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The catalogue attribute ``name`` (``hours``, ``delivery``, ...), or ``default``."""
+        return dict(self.attrs).get(name, default)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The recommendation as a JSON-ready dict (its attrs flattened in)."""
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "id": self.id,
+            "title": self.title,
+            "competencies": list(self.competencies),
+        }
+        for key, value in self.attrs:
+            if isinstance(value, float):
+                value = json_number(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[key] = value
+        rules = self.rules
+        out["rule"] = rules[0] if rules else ""  # == self.rule: the first need's
+        out["rules"] = list(rules)
+        out["reason"] = self.reason
+        return out
+
+
+@dataclass(frozen=True)
+class Unmet:
+    """A need no catalogue item serves, with the reason why."""
+
+    need: Need
+    reason: str
+
+    @property
+    def kind(self) -> str:
+        """The need's kind: program, mentor or format."""
+        return self.need.kind
+
+    @property
+    def competency(self) -> str | None:
+        return self.need.competency
+
+    @property
+    def rule(self) -> str:
+        return self.need.rule
+
+    @property
+    def conditions(self) -> tuple[tuple[str, Any], ...]:
+        """The need's filters, which no item satisfied."""
+        return self.need.filters
+
+    def to_dict(self) -> dict[str, Any]:
+        """The need's dict (:meth:`Need.to_dict`) with the reason after its rule."""
+        out = self.need.to_dict()
+        out["rule"] = out.pop("rule")  # last even if a filter is named "rule"
+        out["reason"] = self.reason
+        return out
+
+
+#: Why a deficit is reported when the rules planned nothing for it.
+UNADDRESSED_REASON = (
+    "правила не назначили по дефициту ни обучения, ни практики: "
+    "в маршруте есть только повторная диагностика"
+)
+
+
+@dataclass(frozen=True)
+class UnaddressedDeficit:
+    """A deficit with no step in the route (but the closing re-diagnosis) and no unmet need.
+
+    Not a need: the rules asked for nothing. Reported among the unmet entries so
+    that a reader sees every deficit either addressed or explained.
+    """
+
+    deficit: Deficit
+    reason: str = UNADDRESSED_REASON
+
+    @property
+    def kind(self) -> str:
+        """Always ``deficit``."""
+        return "deficit"
+
+    @property
+    def competency(self) -> str:
+        return self.deficit.competency
+
+    @property
+    def conditions(self) -> tuple[tuple[str, Any], ...]:
+        """None: no need was asked."""
+        return ()
+
+    @property
+    def severity(self) -> str:
+        return self.deficit.severity
+
+    @property
+    def rule(self) -> str:
+        """The rule that derived the deficit."""
+        return self.deficit.rule
+
+    def to_dict(self) -> dict[str, Any]:
+        """kind ``deficit``, competency, severity, rule, reason."""
+        return {
+            "kind": "deficit",
+            "competency": self.deficit.competency,
+            "severity": self.deficit.severity,
+            "rule": self.deficit.rule,
+            "reason": self.reason,
+        }
+
+
+#: An entry of ``Result.unmet``: an unserved need, or a deficit nothing addresses.
+UnmetEntry = Unmet | UnaddressedDeficit
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What :func:`~deficit_engine.resolve.resolve` returns: recommendations, unmet needs."""
+
+    recommendations: tuple[Recommendation, ...]
+    unmet: tuple[Unmet, ...]
+
+    def of_kind(self, kind: str) -> list[Recommendation]:
+        """The recommendations of one kind (program, mentor, format), in order."""
+        return [r for r in self.recommendations if r.kind == kind]
+
+    def to_dicts(self) -> tuple[tuple[dict[str, Any], ...], tuple[dict[str, Any], ...]]:
+        """The recommendations' and the unmet needs' dicts."""
+        return (
+            tuple([r.to_dict() for r in self.recommendations]),
+            tuple([u.to_dict() for u in self.unmet]),
+        )
