@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from deficit_engine import Engine, load_kb, parse_profile
+from deficit_engine.labels import plural_ru
 from deficit_engine.models import Need
-from deficit_engine.resolve import Resolution, plural_ru, resolve
+from deficit_engine.resolve import Resolution, resolve
 
 # --- the authored KB ---------------------------------------------------------------
 

@@ -28,97 +28,38 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
+from .labels import (
+    DELIVERY_RU,
+    EDUCATION_RU,
+    FORM_RU,
+    LEVEL_RU,
+    PHASE_ORDER,
+    PHASE_RU,
+    ROLE_RU,
+    format_hours,
+    plural_ru,
+)
 from .loader import KnowledgeBase
 from .models import Need, Recommendation, Resolution, Unmet
 from .schema import Format, Mentor, Profile, Program
 
+# PHASE_ORDER and format_hours live in labels; they are re-exported for the
+# modules that import them from here.
 __all__ = [
-    "DELIVERY_RU",
-    "EDUCATION_RU",
-    "FORM_RU",
-    "LEVEL_RU",
     "MENTORING_FORMAT",
     "PHASE_ORDER",
-    "PHASE_RU",
-    "ROLE_RU",
-    "SEVERITY_RU",
     "Recommendation",
     "Resolution",
     "Unmet",
     "format_hours",
     "mentoring_defaults",
-    "plural_ru",
     "resolve",
 ]
-
-# --- Russian labels of the fixed vocabularies (shared by route and export) ----
-
-ROLE_RU: dict[str, str] = {
-    "teacher": "учитель",
-    "manager": "руководитель",
-    "methodist": "методист",
-    "psychologist": "педагог-психолог",
-    "tutor": "тьютор",
-    "counselor": "советник директора по воспитанию",
-}
-DELIVERY_RU: dict[str, str] = {
-    "in_person": "очная",
-    "distance": "дистанционная",
-    "blended": "смешанная",
-}
-EDUCATION_RU: dict[str, str] = {
-    "formal": "формальное",
-    "non_formal": "неформальное",
-    "informal": "информальное",
-}
-PHASE_RU: dict[str, str] = {
-    "learn": "освоение",
-    "practice": "практика",
-    "share": "трансляция опыта",
-    "reflect": "рефлексия",
-}
-LEVEL_RU: dict[str, str] = {
-    "regional": "региональный",
-    "municipal": "муниципальный",
-    "institutional": "институциональный",
-}
-FORM_RU: dict[str, str] = {
-    "teacher_teacher": "педагог – педагог",
-    "young_specialist": "наставник – молодой специалист",
-    "competency_pair": "учитель, владеющий компетенцией – учитель, которому её нужно сформировать",
-    "group": "групповое наставничество",
-    "team": "командное наставничество",
-    "management": "менторство управленческих команд",
-}
-SEVERITY_RU: dict[str, str] = {
-    "critical": "критический",
-    "high": "выраженный",
-    "moderate": "умеренный",
-    "low": "слабый",
-}
-PHASE_ORDER: dict[str, int] = {"learn": 0, "practice": 1, "share": 2, "reflect": 3}
 
 #: The format whose attributes (education, phase, hours) a mentoring step takes,
 #: when the KB has it; otherwise the defaults below.
 MENTORING_FORMAT = "mentoring"
 _MENTORING_DEFAULT = ("informal", "practice", 18.0)
-
-
-def plural_ru(n: int, one: str, few: str, many: str) -> str:
-    """Russian plural agreement: 1 потребность, 2 потребности, 5 потребностей."""
-    n = abs(n)
-    if n % 10 == 1 and n % 100 != 11:
-        return one
-    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
-        return few
-    return many
-
-
-def format_hours(value: float) -> str:
-    """``36.0`` -> ``36``, ``2.5`` -> ``2,5`` (Russian decimal comma)."""
-    if float(value).is_integer():
-        return str(int(value))
-    return f"{value:g}".replace(".", ",")
 
 
 def mentoring_defaults(kb: KnowledgeBase) -> tuple[str, str, float]:

@@ -5,17 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..resolve import PHASE_RU, format_hours
+from ..labels import PHASE_RU, STEP_KIND_RU, format_hours
 
-__all__ = ["KIND_RU", "PHASE_COLOURS", "overflowing", "short", "step_lines"]
+__all__ = ["PHASE_COLOURS", "overflowing", "short", "step_lines"]
 
-KIND_RU = {
-    "program": "ДПП",
-    "mentoring": "Наставник",
-    "format": "Форма работы",
-    "self_education": "Самообразование",
-    "rediagnosis": "Повторная диагностика",
-}
 #: (fill, stroke) by phase; the closing re-diagnosis uses "reflect".
 PHASE_COLOURS = {
     "learn": ("#dbeafe", "#1e40af"),
@@ -32,7 +25,7 @@ def short(text: str, limit: int = 48) -> str:
 
 def step_lines(step: Mapping[str, Any]) -> list[str]:
     """A step's label, line by line: id and kind, title, competencies, time."""
-    head = f"{step['id']} · {KIND_RU.get(step['kind'], step['kind'])}"
+    head = f"{step['id']} · {STEP_KIND_RU.get(step['kind'], step['kind'])}"
     if step.get("ref") and step["kind"] not in ("self_education",):
         head += f" {step['ref']}"
     lines = [head, short(step["title"])]

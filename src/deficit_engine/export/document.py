@@ -10,11 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..loader import KnowledgeBase
-from ..models import Result
-from ..months import month_label, month_range, months_label
-from ..profile import normalise
-from ..resolve import (
+from ..labels import (
     DELIVERY_RU,
     EDUCATION_RU,
     FORM_RU,
@@ -22,9 +18,14 @@ from ..resolve import (
     PHASE_RU,
     ROLE_RU,
     SEVERITY_RU,
+    SUBJECT_RU,
     format_hours,
     plural_ru,
 )
+from ..loader import KnowledgeBase
+from ..models import Result
+from ..months import month_label, month_range, months_label
+from ..profile import normalise
 from ..schema import Profile
 
 __all__ = [
@@ -50,21 +51,6 @@ COLUMNS = (
     "Планируемый результат",
     "Форма отчётности",
 )
-
-_SUBJECTS_RU = {
-    "mathematics": "математика",
-    "russian": "русский язык",
-    "literature": "литература",
-    "physics": "физика",
-    "chemistry": "химия",
-    "history": "история",
-    "biology": "биология",
-    "informatics": "информатика",
-    "primary": "начальные классы",
-    "preschool": "дошкольное образование",
-    "english": "английский язык",
-    "geography": "география",
-}
 
 _RESULT_BY_PHASE = {
     "learn": "Освоены теоретические основы и способы действий по теме",
@@ -186,7 +172,7 @@ class _Builder:
             ("Стаж работы", _years(p.experience_years)),
         ]
         if p.subjects:
-            rows.append(("Предметы", ", ".join(_SUBJECTS_RU.get(s, s) for s in p.subjects)))
+            rows.append(("Предметы", ", ".join(SUBJECT_RU.get(s, s) for s in p.subjects)))
         rows.append(("Образовательная организация", p.organization or BLANK))
         rows.append(("Муниципалитет", p.municipality or BLANK))
         if period:

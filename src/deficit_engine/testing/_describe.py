@@ -6,7 +6,7 @@ import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._state import SEVERITY_RU
+from ..labels import SEVERITY_RU
 
 if TYPE_CHECKING:
     from ..models import Result
@@ -108,14 +108,14 @@ def firings(state: ScenarioState, result: Result, rule: str) -> str:
     return "\n".join(lines)
 
 
-_KIND_RU = {"program": "Программы", "mentor": "Наставники", "format": "Форматы"}
-_KIND_EN = {"program": "Programmes", "mentor": "Mentors", "format": "Formats"}
+_HEADING_RU = {"program": "Программы", "mentor": "Наставники", "format": "Форматы"}
+_HEADING_EN = {"program": "Programmes", "mentor": "Mentors", "format": "Formats"}
 
 
 def recommendations(state: ScenarioState, result: Result, kind: str) -> str:
     """The recommendations of one kind, the needs of that kind, and the unmet ones."""
     recs = [r for r in result.recommendations if r.get("kind") == kind]
-    title = state.say(_KIND_RU[kind], _KIND_EN[kind])
+    title = state.say(_HEADING_RU[kind], _HEADING_EN[kind])
     lines: list[str] = []
     if recs:
         lines.append(state.say(f"{title} в рекомендациях:", f"{title} recommended:"))

@@ -64,13 +64,6 @@ SEVERITY_WORDS: dict[str, str] = {
     "слабый": "low",
 }
 
-SEVERITY_RU: dict[str, str] = {
-    "critical": "критический",
-    "high": "выраженный",
-    "moderate": "умеренный",
-    "low": "слабый",
-}
-
 _NUMBER = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*(?:%)?\s*$")
 
 
