@@ -14,7 +14,6 @@ __all__ = [
     "EDUCATION_RU",
     "FORM_RU",
     "LEVEL_RU",
-    "MONTHS_RU",
     "PHASE_ORDER",
     "PHASE_RU",
     "ROLE_RU",
@@ -80,22 +79,6 @@ STEP_KIND_RU: dict[str, str] = {
     "self_education": "Самообразование",
     "rediagnosis": "Повторная диагностика",
 }
-
-#: Month names, January first (a ``YYYY-MM`` month is ``MONTHS_RU[MM - 1]``).
-MONTHS_RU: tuple[str, ...] = (
-    "январь",
-    "февраль",
-    "март",
-    "апрель",
-    "май",
-    "июнь",
-    "июль",
-    "август",
-    "сентябрь",
-    "октябрь",
-    "ноябрь",
-    "декабрь",
-)
 
 #: School subject id (``person.subjects``) -> its name.
 SUBJECT_RU: dict[str, str] = {
