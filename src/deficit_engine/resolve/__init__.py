@@ -1,0 +1,106 @@
+"""The resolve stage: needs to catalogue items (ДПП programmes, mentors, formats); unmet needs.
+
+Rules decide *what* is needed (``need`` facts); this module decides *which*
+catalogue items serve it (docs/route.md, section 1), as a pure function of the
+knowledge base, the profile and the needs:
+
+* **programmes** -- only those whose ``audience`` includes the person's role
+  and that cover the need's competency (and satisfy its filters); chosen
+  greedily as a set cover of the person's programme needs, ranking candidates
+  lexicographically by (1) how many still-uncovered needs they cover, (2) a
+  delivery the profile requests, (3) ФР ДПП, (4) fewer hours, (5) id;
+* **mentors** -- the competency among their strengths, the need's form among
+  their forms, free capacity; same municipality first, then more of the
+  person's needs served, then id. One mentor serves all of one person's mentor
+  needs they qualify for and counts that person once against their capacity;
+* **formats** -- by the filters the need names (format id, education, phase);
+  a format need may name no competency.
+
+Every recommendation carries the rule that asked for it and a reason in
+Russian; a need no catalogue item serves is returned as :class:`Unmet` with
+its reason, never dropped and never invented.
+
+The modules: :mod:`.index` (the KB's catalogues as lookup tables, built once
+per KB), :mod:`.cover` (the greedy set cover), :mod:`.programmes`,
+:mod:`.mentors` and :mod:`.formats` (one kind of need each); this one checks
+the arguments and puts the three together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from ..labels import PHASE_ORDER, format_hours
+from ..loader import KnowledgeBase
+from ..models import Need, Recommendation, Resolution, Unmet
+from ..schema import Profile
+from .formats import resolve_formats
+from .index import MENTORING_FORMAT, CatalogueIndex, catalogue_index, mentoring_defaults
+from .mentors import resolve_mentors
+from .programmes import resolve_programmes
+
+# PHASE_ORDER and format_hours live in labels, the value types in models; they
+# are re-exported for the modules that import them from here.
+__all__ = [
+    "MENTORING_FORMAT",
+    "PHASE_ORDER",
+    "CatalogueIndex",
+    "Recommendation",
+    "Resolution",
+    "Unmet",
+    "catalogue_index",
+    "format_hours",
+    "mentoring_defaults",
+    "resolve",
+]
+
+#: The name route.py imported the index by; it goes when route uses catalogue_index.
+_index = catalogue_index
+
+
+def resolve(
+    kb: KnowledgeBase,
+    profile: Profile,
+    needs: Sequence[Need],
+    *,
+    mentor_load: Mapping[str, int] | None = None,
+) -> Resolution:
+    """Choose catalogue items for ``needs`` (a Result's needs, in its order).
+
+    ``mentor_load`` (mentor id -> mentees already taken, e.g. earlier in a
+    cohort) lowers the free capacity; by default every mentor has their full
+    capacity. Pure: the same arguments give the same Resolution.
+    """
+    if not isinstance(kb, KnowledgeBase):
+        raise TypeError(f"resolve() needs a KnowledgeBase, not {type(kb).__name__}")
+    if not isinstance(profile, Profile):
+        raise TypeError(
+            f"resolve() needs a validated Profile (see parse_profile), not {type(profile).__name__}"
+        )
+    load = dict(mentor_load or {})
+    for mid, taken in load.items():
+        if not isinstance(taken, int) or isinstance(taken, bool) or taken < 0:
+            raise ValueError(f"mentor_load[{mid!r}] must be a non-negative integer, not {taken!r}")
+    needs = list(needs)
+    by_kind: dict[str, list[int]] = {"program": [], "mentor": [], "format": []}
+    unmet: dict[int, str] = {}
+    for i, n in enumerate(needs):
+        if not isinstance(n, Need):
+            raise TypeError(f"resolve() needs Need objects, not {type(n).__name__}")
+        if n.kind in by_kind:
+            by_kind[n.kind].append(i)
+        else:
+            unmet[i] = f"неизвестный вид потребности «{n.kind}»"
+    index = catalogue_index(kb)
+    person = profile.person
+    prefs = list(profile.preferences.delivery)
+    programs, u1 = resolve_programmes(index, person.role, prefs, needs, by_kind["program"])
+    mentors, u2 = resolve_mentors(index, person.municipality, needs, by_kind["mentor"], load)
+    formats, u3 = resolve_formats(index, needs, by_kind["format"])
+    unmet.update(u1)
+    unmet.update(u2)
+    unmet.update(u3)
+    return Resolution(
+        recommendations=(*programs, *mentors, *formats),
+        unmet=tuple(Unmet(needs[i], unmet[i]) for i in sorted(unmet)),
+    )

@@ -1,0 +1,147 @@
+"""Programmes (ДПП) for a person's programme needs.
+
+Only programmes whose ``audience`` includes the person's role and that cover
+the need's competency (and satisfy its filters) are candidates; they are chosen
+by a greedy set cover ranking candidates lexicographically by (1) how many
+still-uncovered needs they cover, (2) a delivery the profile requests, (3) ФР
+ДПП, (4) fewer hours, (5) id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..labels import DELIVERY_RU, ROLE_RU, format_hours, plural_ru
+from ..models import Need, Recommendation
+from ..schema import Program
+from .cover import Key, greedy_cover
+from .index import CatalogueIndex, mismatch, mismatch_text, program_attrs
+
+__all__ = ["resolve_programmes"]
+
+
+def resolve_programmes(
+    index: CatalogueIndex,
+    role: str,
+    prefs: Sequence[str],
+    needs: Sequence[Need],
+    idx: Sequence[int],
+) -> tuple[list[Recommendation], dict[int, str]]:
+    """Programmes for the needs ``idx`` (indexes into ``needs``) of a person.
+
+    Parameters
+    ----------
+    index : CatalogueIndex
+        The KB's catalogue index.
+    role : str
+        The person's role (a programme's ``audience`` must include it).
+    prefs : sequence of str
+        The deliveries the profile requests, if any.
+    needs : sequence of Need
+        The Result's needs; ``idx`` picks the programme needs among them.
+    idx : sequence of int
+
+    Returns
+    -------
+    tuple
+        The recommendations, in the order they were chosen, and need index ->
+        why no programme serves it.
+    """
+    fits = index.fits("program", needs, idx, index.programs_by_role.get(role, {}))
+    covered: set[int] = set().union(*fits.values()) if fits else set()
+    unmet = {i: _unmet_reason(role, index, needs[i]) for i in idx if i not in covered}
+    # Ranking key: (-needs covered, not in a requested delivery, not in ФР ДПП,
+    # hours, id); all but the first are fixed for this call.
+    rank = index.program_rank
+    programs = index.program_by_id
+    fixed = {
+        pid: (0 if (not prefs or programs[pid].delivery in prefs) else 1, *rank[pid])
+        for pid in fits
+    }
+    recs = [
+        _recommendation(index, prefs, needs, key, programs[pid], sorted(served), alt)
+        for key, pid, served, alt in greedy_cover(fits, lambda pid, left: (-left, *fixed[pid]))
+    ]
+    return recs, unmet
+
+
+def _recommendation(
+    index: CatalogueIndex,
+    prefs: Sequence[str],
+    needs: Sequence[Need],
+    key: Key,
+    best: Program,
+    served: list[int],
+    alt: tuple[Key, str] | None,
+) -> Recommendation:
+    comps = index.sort([str(needs[i].competency) for i in served])
+    n = len(served)
+    delivery, registry, hours, attrs = index.program_text(best)
+    parts = [
+        f"Покрывает {n} {plural_ru(n, 'потребность', 'потребности', 'потребностей')}"
+        f" ({', '.join(comps)})",
+        _delivery_reason(delivery, best, prefs),
+        registry,
+        hours,
+    ]
+    if alt is None:
+        parts.append("других подходящих программ нет")
+    else:
+        other = index.program_by_id[alt[1]]
+        parts.append(f"предпочтена {alt[1]}: " + _versus(best, other, key, alt[0]))
+    return Recommendation(
+        kind="program",
+        id=best.id,
+        title=best.title,
+        competencies=comps,
+        needs=tuple([needs[i] for i in served]),
+        reason="; ".join(parts) + ".",
+        attrs=attrs,
+    )
+
+
+def _delivery_reason(delivery: str, best: Program, prefs: Sequence[str]) -> str:
+    """The reason's part on the programme's delivery (``delivery``: its Russian name)."""
+    if not prefs:
+        return f"форма обучения {delivery} (предпочтения не указаны)"
+    if best.delivery in prefs:
+        return f"{delivery} форма обучения соответствует запросу"
+    asked = ", ".join(DELIVERY_RU.get(x, x) for x in prefs)
+    return (
+        f"{delivery} форма не запрошена (запрошена: {asked}); "
+        "программ с тем же охватом в запрошенной форме нет"
+    )
+
+
+def _versus(best: Program, alt: Program, best_key: Key, alt_key: Key) -> str:
+    """Why ``best`` beat the runner-up ``alt``: the first part of the key that differs."""
+    if best_key[0] != alt_key[0]:
+        return f"охватывает больше потребностей ({-best_key[0]} против {-alt_key[0]})"
+    if best_key[1] != alt_key[1]:
+        return f"в запрошенной форме обучения (у {alt.id} — {DELIVERY_RU[alt.delivery]})"
+    if best_key[2] != alt_key[2]:
+        return f"входит в ФР ДПП, {alt.id} — нет"
+    if best_key[3] != alt_key[3]:
+        return f"меньше часов ({format_hours(best.hours)} против {format_hours(alt.hours)})"
+    return "при равных условиях — по порядку идентификаторов"
+
+
+def _unmet_reason(role: str, index: CatalogueIndex, need: Need) -> str:
+    covering = index.programs_by_comp.get(need.competency, [])  # type: ignore[arg-type]
+    if not covering:
+        return "в каталоге нет программы, покрывающей компетенцию"
+    for_role = [p for p in covering if role in p.audience]
+    if not for_role:
+        ids = ", ".join(p.id for p in covering)
+        return (
+            f"программы по компетенции есть ({ids}), но ни одна не предназначена "
+            f"для роли «{ROLE_RU.get(role, role)}»"
+        )
+    reasons = []
+    for p in for_role:
+        bad = mismatch(program_attrs(p), need)
+        assert bad is not None
+        reasons.append(f"{p.id}: {mismatch_text(*bad, 'программы')}")
+    return "ни одна программа по компетенции не удовлетворяет условиям потребности (" + (
+        "; ".join(reasons) + ")"
+    )
