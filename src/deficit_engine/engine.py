@@ -29,10 +29,10 @@ from .inference import (
     run,
 )
 from .loader import KnowledgeBase, load_kb
-from .models import Deficit, Fact, Need, Result, TraceEntry, fact_sort_key
+from .models import Deficit, Fact, Need, Result, Scores, TraceEntry, fact_sort_key
 from .profile import Normalised, normalise, parse_profile
 from .route import plan
-from .rules import NEED_KINDS, SEVERITIES
+from .rules import BASE_TYPES, NEED_KINDS, SEVERITIES
 from .schema import Profile
 
 __all__ = ["BACKENDS", "Engine"]
@@ -59,7 +59,7 @@ def _default_backend() -> str:
 _KIND_RANK = {k: i for i, k in enumerate(NEED_KINDS)}
 _SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 _NEED_OWN_FIELDS = frozenset(("type", "kind", "competency"))
-_BASE_TYPES = frozenset(("person", "result", "indicator_result", "group_result", "request"))
+_BASE_TYPES = frozenset(BASE_TYPES)  # a set: asked of every derived fact
 
 
 @functools.lru_cache(maxsize=4096)
@@ -195,7 +195,7 @@ class Engine:
         else:
             matcher = copy.copy(self._fast) if self._fast else PythonMatcher(self.strata)
             _store, trace = run(self.strata, facts, matcher, enrich, self.firing_limit)
-        return plan(self.kb, prof, self._result(prof, trace))
+        return plan(self.kb, prof, self._result(prof, trace, norm.scores))
 
     def evaluate_many(
         self,
@@ -234,7 +234,9 @@ class Engine:
 
         return enrich
 
-    def _result(self, profile: Profile, trace: list[TraceEntry]) -> Result:
+    def _result(
+        self, profile: Profile, trace: list[TraceEntry], scores: Scores | None = None
+    ) -> Result:
         # Derived facts, in the order they were added to the store, are the trace
         # entries' new facts; each is new in exactly one entry, whose rule made it.
         rank = _SEVERITY_RANK
@@ -271,7 +273,9 @@ class Engine:
         )
         needs.sort(key=_need_order)
         custom.sort(key=fact_sort_key)
-        return Result(profile.id, tuple(deficits), tuple(needs), tuple(custom), tuple(trace))
+        return Result(
+            profile.id, tuple(deficits), tuple(needs), tuple(custom), tuple(trace), scores=scores
+        )
 
 
 # --- cohorts -------------------------------------------------------------------------

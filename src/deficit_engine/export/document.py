@@ -23,9 +23,8 @@ from ..labels import (
     plural_ru,
 )
 from ..loader import KnowledgeBase
-from ..models import Result
+from ..models import Result, Scores
 from ..months import month_label, month_range, months_label
-from ..profile import normalise
 from ..schema import Profile
 
 __all__ = [
@@ -50,21 +49,6 @@ COLUMNS = (
     "Ответственный",
     "Планируемый результат",
     "Форма отчётности",
-)
-
-MONTHS_RU = (
-    "январь",
-    "февраль",
-    "март",
-    "апрель",
-    "май",
-    "июнь",
-    "июль",
-    "август",
-    "сентябрь",
-    "октябрь",
-    "ноябрь",
-    "декабрь",
 )
 
 _RESULT_BY_PHASE = {
@@ -110,6 +94,15 @@ def _years(value: float) -> str:
         return f"{format_hours(value)} года"
     n = int(value)
     return f"{n} {plural_ru(n, 'год', 'года', 'лет')}"
+
+
+def _scores(result: Result) -> Scores:
+    if result.scores is None:
+        raise ValueError(
+            f"the result for profile {result.profile!r} has no scores: "
+            "render a Result made by Engine.evaluate"
+        )
+    return result.scores
 
 
 def _cap(text: str) -> str:
@@ -167,7 +160,7 @@ class _Builder:
         self.result = result
         self.route: Mapping[str, Any] = result.route or {}
         self.steps: list[dict[str, Any]] = list(self.route.get("steps", []))
-        self.norm = normalise(profile, kb)
+        self.norm = _scores(result)
         self.recs = {(r["kind"], r["id"]): r for r in result.recommendations}
 
     def title_of(self, comp: str) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .diagnosis import Deficit, Fact, Need, TraceEntry, _Value
+from .diagnosis import Deficit, Fact, Need, Scores, TraceEntry, _Value
 
 __all__ = ["Result"]
 
@@ -31,6 +31,9 @@ class Result(_Value):
     unmet: tuple[dict[str, Any], ...] = ()
     route: dict[str, Any] | None = None
     errors: tuple[str, ...] = ()  # set when the profile could not be evaluated (batches)
+    #: The normalised scores the diagnosis read (None for a Result that failed). Not
+    #: in to_dict: the Result's JSON is a published contract and stays as it was.
+    scores: Scores | None = None
 
     @property
     def ok(self) -> bool:
@@ -54,6 +57,9 @@ class Result(_Value):
                 self.unmet,
                 self.route,
                 self.errors,
+                None
+                if (s := self.scores) is None
+                else (s.competency_pct, s.group_pct, s.competency_level, s.group_level),
             ),
         )
 
@@ -107,6 +113,7 @@ def _rebuild_result(
     unmet: tuple[dict[str, Any], ...],
     route: dict[str, Any] | None,
     errors: tuple[str, ...],
+    scores: tuple[Any, ...] | None,
 ) -> Result:
     return Result(
         profile,
@@ -118,4 +125,5 @@ def _rebuild_result(
         unmet,
         route,
         errors,
+        None if scores is None else Scores(*scores),
     )

@@ -382,22 +382,12 @@ def fact_derived(deficit_scenario: ScenarioState, ftype: str) -> None:
 
 
 def _ancestors(steps: list[dict[str, Any]]) -> dict[str, set[str]]:
-    parents = {str(s.get("id")): [str(a) for a in s.get("after") or []] for s in steps}
-    memo: dict[str, set[str]] = {}
+    import networkx as nx  # here, not at the top: the plugin loads into every pytest run
 
-    def up(sid: str, seen: frozenset[str]) -> set[str]:
-        if sid in memo:
-            return memo[sid]
-        out: set[str] = set()
-        for p in parents.get(sid, []):
-            if p in seen:
-                continue
-            out.add(p)
-            out |= up(p, seen | {p})
-        memo[sid] = out
-        return out
-
-    return {sid: up(sid, frozenset({sid})) for sid in parents}
+    graph: nx.DiGraph = nx.DiGraph()
+    graph.add_nodes_from(str(s.get("id")) for s in steps)
+    graph.add_edges_from((str(a), str(s.get("id"))) for s in steps for a in s.get("after") or [])
+    return {sid: nx.ancestors(graph, sid) for sid in graph}
 
 
 @_phrases(
