@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
+import pickle
 import threading
 import warnings
 from pathlib import Path
@@ -15,6 +17,7 @@ from conftest import write_kb
 from deficit_engine import Engine, EvaluationError, FiringLimitError, inference, load_kb
 from deficit_engine import engine as engine_module
 from deficit_engine.cli import main
+from deficit_engine.models import Deficit, Need, Recommendation, UnaddressedDeficit, Unmet
 from deficit_engine.synthetic import synthetic_profiles
 
 needs_durable = pytest.mark.skipif(
@@ -371,6 +374,31 @@ def test_evaluate_many_matches_evaluate_and_sets_bad_profiles_aside() -> None:
         bad = results[10]
         assert not bad.ok and any("results[0]" in e for e in bad.errors)
         assert bad.to_dict()["errors"] == list(bad.errors)
+
+
+def test_a_result_pickles_as_itself() -> None:
+    """Results cross processes as one flat tuple (models/result.py): every typed part,
+    the scores and the route's steps come back equal, and the recommendations' and
+    unmet entries' needs are the Result's own Need objects again."""
+    engine = Engine.from_path(backend="python")
+    for profile in synthetic_profiles(engine.kb, 40, seed=8):
+        result = engine.evaluate(profile)
+        back = pickle.loads(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+        assert back == result and back.scores == result.scores and back.route == result.route
+        assert back.to_json() == result.to_json()
+        own = {id(n) for n in back.needs}
+        assert all(id(n) in own for r in back.recommendations for n in r.needs)
+        assert all(id(u.need) in own for u in back.unmet if isinstance(u, Unmet))
+    # parts that are not the Result's own (a Result put together by hand) travel whole
+    foreign = Need("format", "x.y", (("format", "club"),), "R")
+    deficit = Deficit("x.y", None, "low", 10.0, "D")
+    odd = dataclasses.replace(
+        result,
+        recommendations=(Recommendation("format", "club", "Клуб", ("x.y",), (foreign,), "-"),),
+        unmet=(Unmet(foreign, "-"), UnaddressedDeficit(deficit)),
+    )
+    back = pickle.loads(pickle.dumps(odd))
+    assert back == odd and back.unmet[1].to_dict()["kind"] == "deficit"
 
 
 def test_evaluate_many_streams_a_generator_in_order() -> None:

@@ -141,18 +141,18 @@ def test_mermaid_and_dot_draw_every_step_and_edge(tmp_path: Path) -> None:
     kb_dir = write_route_kb(tmp_path / "kb")
     result = Engine.from_path(kb_dir, backend="python").evaluate(ROUTE_PROFILE)
     assert result.route is not None
-    steps = result.route["steps"]
-    edges = {(p, s["id"]) for s in steps for p in s["after"]}
+    steps = result.route.steps
+    edges = {(p, s.id) for s in steps for p in s.after}
     mermaid = _rendered("mermaid", kb_dir, ROUTE_PROFILE)
     assert mermaid.splitlines()[0] == "flowchart TD"
-    assert set(re.findall(r"^  (s\d+)[\[(]", mermaid, flags=re.M)) == {s["id"] for s in steps}
+    assert set(re.findall(r"^  (s\d+)[\[(]", mermaid, flags=re.M)) == {s.id for s in steps}
     assert set(re.findall(r"^  (s\d+) --> (s\d+)$", mermaid, flags=re.M)) == edges
     # labels never hold a raw quote (it would end the label)
     for label in re.findall(r'^  s\d+\(?\["(.*)"\]\)?$', mermaid, flags=re.M):
         assert '"' not in label
     dot = _rendered("dot", kb_dir, ROUTE_PROFILE)
     assert dot.startswith('digraph "ИОМ R-1" {') and dot.rstrip().endswith("}")
-    assert set(re.findall(r"^  (s\d+) \[", dot, flags=re.M)) == {s["id"] for s in steps}
+    assert set(re.findall(r"^  (s\d+) \[", dot, flags=re.M)) == {s.id for s in steps}
     assert set(re.findall(r"^  (s\d+) -> (s\d+);$", dot, flags=re.M)) == edges
 
 

@@ -204,35 +204,35 @@ def ids(res: Resolution, kind: str) -> list[str]:
 
 def test_authored_kb_gets_exactly_what_the_contract_implies(route_kb: Path) -> None:
     result = Engine.from_path(route_kb, backend="python").evaluate(ROUTE_PROFILE)
-    recs = {(r["kind"], r["id"]): r for r in result.recommendations}
+    recs = {(r.kind, r.id): r for r in result.recommendations}
     # Programmes, in greedy order: one programme for two deficits (P-AB); then, one
     # need each, by the requested delivery, ФР and hours: P-E2 (distance, ФР, 18 h),
     # P-D1 (distance, ФР, 36 h), P-C2 (distance, not ФР; P-C1 is blended). P-X is
     # for managers only.
-    assert [r["id"] for r in result.recommendations if r["kind"] == "program"] == [
+    assert [r.id for r in result.recommendations if r.kind == "program"] == [
         "P-AB",
         "P-E2",
         "P-D1",
         "P-C2",
     ]
-    assert recs[("program", "P-AB")]["competencies"] == ["base.a", "method.b"]
+    assert recs[("program", "P-AB")].competencies == ("base.a", "method.b")
     # Mentors: the same municipality first (M-1, capacity 1, serves b and c at once),
     # then another municipality (M-2 for d); M-3 has no free place; M-4 works in
     # another form.
-    assert [r["id"] for r in result.recommendations if r["kind"] == "mentor"] == ["M-1", "M-2"]
-    assert recs[("mentor", "M-1")]["competencies"] == ["method.b", "method.c"]
-    assert recs[("mentor", "M-2")]["competencies"] == ["digital.d"]
+    assert [r.id for r in result.recommendations if r.kind == "mentor"] == ["M-1", "M-2"]
+    assert recs[("mentor", "M-1")].competencies == ("method.b", "method.c")
+    assert recs[("mentor", "M-2")].competencies == ("digital.d",)
     # Formats: by id (seminar has no competency), and by filters (club: informal
     # share, fewer hours than the community).
-    assert [r["id"] for r in result.recommendations if r["kind"] == "format"] == [
+    assert [r.id for r in result.recommendations if r.kind == "format"] == [
         "seminar",
         "internship",
         "club",
         "rediagnosis",
     ]
-    assert recs[("format", "seminar")]["competencies"] == []
-    assert recs[("format", "club")]["competencies"] == ["digital.f"]
-    unmet = {(u["kind"], u["competency"]): u["reason"] for u in result.unmet}
+    assert recs[("format", "seminar")].competencies == ()
+    assert recs[("format", "club")].competencies == ("digital.f",)
+    unmet = {(u.kind, u.competency): u.reason for u in result.unmet}
     assert unmet == {
         ("program", "digital.x"): (
             "программы по компетенции есть (P-X), но ни одна не предназначена для роли «учитель»"
@@ -247,11 +247,11 @@ def test_authored_kb_gets_exactly_what_the_contract_implies(route_kb: Path) -> N
     }
     # Every recommendation names the rule that asked for it and a reason.
     for rec in result.recommendations:
-        assert rec["rule"] and rec["reason"] and rec["rule"] in rec["rules"]
-    assert recs[("program", "P-AB")]["rule"] == "N-PROGRAM"
-    assert recs[("mentor", "M-1")]["rule"] == "N-MENTOR"
+        assert rec.rule and rec.reason and rec.rule in rec.rules
+    assert recs[("program", "P-AB")].rule == "N-PROGRAM"
+    assert recs[("mentor", "M-1")].rule == "N-MENTOR"
     # Every need is served by a recommendation or reported unmet, never both or neither.
-    served = {(r["kind"], c) for r in result.recommendations for c in r["competencies"] or [None]}
+    served = {(r.kind, c) for r in result.recommendations for c in r.competencies or (None,)}
     for need in result.needs:
         key = (need.kind, need.competency)
         assert (key in served) != (key in unmet), key

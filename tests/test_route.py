@@ -39,9 +39,9 @@ def _stage(step: dict[str, Any]) -> int:
 
 
 def check_route(kb: KnowledgeBase, result: Result) -> None:
-    """Every property the contract promises of a route (docs/route.md)."""
-    route = result.route
-    assert route is not None
+    """Every property the contract promises of a route (docs/route.md), on its JSON."""
+    assert result.route is not None
+    route = result.route.to_dict()
     steps = route["steps"]
     by_id = {s["id"]: s for s in steps}
     graph = route_graph(route)
@@ -63,7 +63,7 @@ def check_route(kb: KnowledgeBase, result: Result) -> None:
             assert min(s["allocation"]) == s["start"] and max(s["allocation"]) == s["end"]
     # every deficit is addressed by a step (besides the closing re-diagnosis) or unmet
     addressed = {c for s in steps if s["kind"] != "rediagnosis" for c in s["competencies"]}
-    unmet = {u.get("competency") for u in result.unmet}
+    unmet = {u.competency for u in result.unmet}
     for d in result.deficits:
         assert d.competency in addressed or d.competency in unmet, d.competency
     work = [s for s in steps if s["kind"] != "rediagnosis"]
@@ -118,7 +118,7 @@ def check_route(kb: KnowledgeBase, result: Result) -> None:
     # every recommendation is on the route
     refs = {s["ref"] for s in steps}
     for rec in result.recommendations:
-        assert rec["id"] in refs, rec["id"]
+        assert rec.id in refs, rec.id
 
 
 # --- properties on generated profiles ---------------------------------------------------
@@ -131,7 +131,7 @@ def test_properties_on_500_synthetic_profiles() -> None:
     for profile in synthetic_profiles(engine.kb, 500, seed=4):
         result = engine.evaluate(profile)
         check_route(engine.kb, result)
-        overflowing += result.route is not None and result.route["overflow"] is not None
+        overflowing += result.route is not None and result.route.overflow is not None
     assert 0 < overflowing < 500  # both cases occur
 
 
@@ -179,7 +179,7 @@ def test_properties_on_hypothesis_profiles(profile: dict[str, Any]) -> None:
 def _route(kb_dir: Path, profile: dict[str, Any]) -> dict[str, Any]:
     result = Engine.from_path(kb_dir, backend="python").evaluate(profile)
     assert result.route is not None
-    return result.route
+    return result.route.to_dict()
 
 
 def _step(route: dict[str, Any], ref: str, comp: str | None = None) -> dict[str, Any]:
@@ -296,7 +296,7 @@ def test_defaults_and_the_date_the_caller_passes(tmp_path: Path) -> None:
     )
     assert later.period == ("2028-09", "2029-05")
     assert later.steps[0].start == "2028-09"
-    assert plan(kb, parsed, result, today=date(2027, 3, 1)).route["period"] == {  # type: ignore[index]
+    assert plan(kb, parsed, result, today=date(2027, 3, 1)).route.to_dict()["period"] == {  # type: ignore[union-attr]
         "start": "2027-09",
         "end": "2028-05",
     }
@@ -324,9 +324,9 @@ programs:
     }
     engine = Engine.from_path(kb_dir, backend="python")
     result = engine.evaluate(profile)
-    route = result.route
-    assert route is not None
-    assert [r["id"] for r in result.recommendations if r["kind"] == "program"] == ["P-AE", "P-DB"]
+    assert result.route is not None
+    route = result.route.to_dict()
+    assert [r.id for r in result.recommendations if r.kind == "program"] == ["P-AE", "P-DB"]
     assert len(route["conflicts"]) == 1
     conflict = route["conflicts"][0]
     assert {conflict["before"], conflict["after"]} == {
@@ -345,8 +345,8 @@ def test_no_deficits_no_steps() -> None:
     }
     result = engine.evaluate(profile)
     assert result.deficits == () and result.needs == ()
-    assert result.route is not None and result.route["steps"] == []
-    assert result.route["overflow"] is None and result.recommendations == ()
+    assert result.route is not None and result.route.steps == ()
+    assert result.route.overflow is None and result.recommendations == ()
     check_route(engine.kb, result)
 
 
@@ -370,7 +370,7 @@ rules:
             "results": [{"competency": "digital.x", "score": 5}],
         }
     )
-    assert result.unmet == (
+    assert [u.to_dict() for u in result.unmet] == [
         {
             "kind": "deficit",
             "competency": "digital.x",
@@ -379,8 +379,8 @@ rules:
             "reason": "правила не назначили по дефициту ни обучения, ни практики: "
             "в маршруте есть только повторная диагностика",
         },
-    )
-    assert result.route is not None and [s["kind"] for s in result.route["steps"]] == []
+    ]
+    assert result.route is not None and result.route.steps == ()
 
 
 def test_route_graph_and_the_route_object(tmp_path: Path) -> None:
@@ -389,9 +389,12 @@ def test_route_graph_and_the_route_object(tmp_path: Path) -> None:
     profile = parse_profile(ROUTE_PROFILE, kb)
     result = Engine(kb, backend="python").evaluate(profile)
     route = build_route(kb, profile, result, resolve(kb, profile, result.needs))
-    assert route.to_dict() == result.route
-    rebuilt = route_graph(json.loads(json.dumps(result.route)))
+    assert route == result.route
+    assert result.route is not None
+    rebuilt = route_graph(json.loads(json.dumps(result.route.to_dict())))
     assert sorted(rebuilt.edges()) == sorted(route.graph.edges())
+    assert sorted(route_graph(route).edges()) == sorted(rebuilt.edges())
+    assert route_graph(route).nodes["s1"] == rebuilt.nodes["s1"]
     assert route.graph.nodes["s1"]["step"] == route.step("s1")
     with pytest.raises(KeyError):
         route.step("s999")

@@ -43,7 +43,7 @@ from typing import Any
 
 from .engine import Engine, evaluate_many
 from .errors import DeficitEngineError, Issue, SourceError
-from .models import Result
+from .models import Result, json_number
 from .ontology import suggest
 
 __all__ = ["BatchSummary", "Digest", "digest", "read_profiles", "run_batch"]
@@ -83,11 +83,10 @@ def digest(result: Result, trace: bool = False) -> Digest:
         json.dumps(result.to_dict(trace=trace), ensure_ascii=False),
         tuple((d.competency, d.severity, d.group) for d in result.deficits),
         tuple(
-            (str(r.get("kind")), str(r.get("id")), int(r.get("hours") or 0))
-            for r in result.recommendations
+            (r.kind, r.id, int(json_number(r.get("hours") or 0))) for r in result.recommendations
         ),
-        tuple((str(u.get("kind")), str(u.get("competency") or "—")) for u in result.unmet),
-        bool(result.route and result.route.get("overflow")),
+        tuple((u.kind, u.competency or "—") for u in result.unmet),
+        result.route is not None and result.route.overflow is not None,
     )
 
 

@@ -31,7 +31,8 @@ from .inference import (
 from .loader import KnowledgeBase, load_kb
 from .models import Deficit, Fact, Need, Result, Scores, TraceEntry, fact_sort_key
 from .profile import Normalised, normalise, parse_profile
-from .route import plan
+from .resolve import resolve
+from .route import build_route, with_plan
 from .rules import BASE_TYPES, NEED_KINDS, SEVERITIES
 from .schema import Profile
 
@@ -181,13 +182,38 @@ class Engine:
     def evaluate(self, profile: Mapping[str, Any] | Profile) -> Result:
         """Diagnose one profile and plan its route.
 
-        The Result holds deficits, needs, custom facts, the trace, and the
-        resolver's recommendations and unmet needs with the scheduled route
-        (see :func:`deficit_engine.route.plan`).
+        The pipeline: parse -> normalise -> facts -> infer -> resolve -> route
+        -> Result.
+
+        Parameters
+        ----------
+        profile : Mapping or Profile
+            The profile: a mapping as read from YAML/JSON, or a validated Profile.
+
+        Returns
+        -------
+        Result
+            Deficits, needs, custom facts, the trace, the normalised scores, the
+            resolver's recommendations and unmet needs, and the scheduled route.
+
+        Raises
+        ------
+        ProfileError
+            If the profile is invalid (every problem named by its field path).
+        FiringLimitError
+            If the rules fire more often than ``firing_limit``.
         """
         prof = self.parse(profile)
         norm = normalise(prof, self.kb)
         facts = base_facts(norm, self.kb)
+        trace = self._infer(norm, facts)
+        diagnosis = self._result(prof, trace, norm.scores)
+        resolution = resolve(self.kb, prof, diagnosis.needs)
+        route = build_route(self.kb, prof, diagnosis, resolution)
+        return with_plan(diagnosis, resolution, route)
+
+    def _infer(self, norm: Normalised, facts: list[Fact]) -> list[TraceEntry]:
+        """Run the rules on the profile's facts; the trace of firings."""
         enrich = self._enricher(norm)
         if self._durable is not None:
             with self._lock:
@@ -195,7 +221,7 @@ class Engine:
         else:
             matcher = copy.copy(self._fast) if self._fast else PythonMatcher(self.strata)
             _store, trace = run(self.strata, facts, matcher, enrich, self.firing_limit)
-        return plan(self.kb, prof, self._result(prof, trace, norm.scores))
+        return trace
 
     def evaluate_many(
         self,

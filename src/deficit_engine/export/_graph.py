@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from ..labels import PHASE_RU, STEP_KIND_RU, format_hours
+from ..models import Route, Step
 
 __all__ = ["PHASE_COLOURS", "overflowing", "short", "step_lines"]
 
@@ -23,22 +21,22 @@ def short(text: str, limit: int = 48) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def step_lines(step: Mapping[str, Any]) -> list[str]:
+def step_lines(step: Step) -> list[str]:
     """A step's label, line by line: id and kind, title, competencies, time."""
-    head = f"{step['id']} · {STEP_KIND_RU.get(step['kind'], step['kind'])}"
-    if step.get("ref") and step["kind"] not in ("self_education",):
-        head += f" {step['ref']}"
-    lines = [head, short(step["title"])]
-    comps = list(step.get("competencies", []))
+    head = f"{step.id} · {STEP_KIND_RU.get(step.kind, step.kind)}"
+    if step.ref and step.kind not in ("self_education",):
+        head += f" {step.ref}"
+    lines = [head, short(step.title)]
+    comps = step.competencies
     if comps:
         more = f" +{len(comps) - 2}" if len(comps) > 2 else ""
         lines.append(", ".join(comps[:2]) + more)
-    period = step["start"] if step["start"] == step["end"] else f"{step['start']} – {step['end']}"
-    phase = PHASE_RU.get(step["phase"], step["phase"])
-    lines.append(f"{period} · {format_hours(step['hours'])} ч · {phase}")
+    period = step.start if step.start == step.end else f"{step.start} – {step.end}"
+    phase = PHASE_RU.get(step.phase, step.phase)
+    lines.append(f"{period} · {format_hours(step.hours)} ч · {phase}")
     return lines
 
 
-def overflowing(route: Mapping[str, Any]) -> set[str]:
-    overflow = route.get("overflow")
-    return set(overflow["steps"]) if overflow else set()
+def overflowing(route: Route) -> set[str]:
+    """The ids of the steps that end after the route's period."""
+    return set(route.overflow.steps) if route.overflow else set()

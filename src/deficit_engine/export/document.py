@@ -6,7 +6,6 @@ content. Texts are in Russian; cells are lists of lines.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +22,8 @@ from ..labels import (
     plural_ru,
 )
 from ..loader import KnowledgeBase
-from ..models import Result, Scores
+from ..models import Result, Route, Scores, Step
+from ..models.route import centi
 from ..months import month_label, month_range, months_label
 from ..schema import Profile
 
@@ -158,10 +158,10 @@ class _Builder:
         self.onto = kb.ontology
         self.profile = profile
         self.result = result
-        self.route: Mapping[str, Any] = result.route or {}
-        self.steps: list[dict[str, Any]] = list(self.route.get("steps", []))
+        self.route: Route | None = result.route
+        self.steps: tuple[Step, ...] = self.route.steps if self.route is not None else ()
         self.norm = _scores(result)
-        self.recs = {(r["kind"], r["id"]): r for r in result.recommendations}
+        self.recs = {(r.kind, r.id): r for r in result.recommendations}
 
     def title_of(self, comp: str) -> str:
         c = self.onto.competencies.get(comp)
@@ -171,8 +171,7 @@ class _Builder:
 
     def header(self) -> list[tuple[str, str]]:
         p = self.profile.person
-        defaults = set(self.route.get("defaults", []))
-        period = self.route.get("period")
+        route = self.route
         rows = [
             ("ФИО", p.name or BLANK),
             ("Идентификатор профиля", self.profile.id),
@@ -183,23 +182,23 @@ class _Builder:
             rows.append(("Предметы", ", ".join(SUBJECT_RU.get(s, s) for s in p.subjects)))
         rows.append(("Образовательная организация", p.organization or BLANK))
         rows.append(("Муниципалитет", p.municipality or BLANK))
-        if period:
-            text = months_label(period["start"], period["end"])
-            if "period" in defaults:
+        if route is not None:
+            text = months_label(*route.period)
+            if "period" in route.defaults:
                 text += " (по умолчанию: учебный год)"
             rows.append(("Период реализации ИОМ", text))
-            hours = format_hours(self.route["hours_per_month"])
+            hours = format_hours(centi(route.hours_per_month) / 100)
             text = f"до {hours} ч в месяц"
-            if "hours_per_month" in defaults:
+            if "hours_per_month" in route.defaults:
                 text += " (по умолчанию)"
             rows.append(("Нагрузка", text))
         rows.append(("Тьютор (ЦНППМ)", BLANK))
-        mentors = [r for r in self.result.recommendations if r["kind"] == "mentor"]
+        mentors = [r for r in self.result.recommendations if r.kind == "mentor"]
         rows.append(
             (
                 "Наставник",
                 "; ".join(
-                    f"{m['title']} ({m.get('organization', '')}, {m.get('municipality', '')})"
+                    f"{m.title} ({m.get('organization', '')}, {m.get('municipality', '')})"
                     for m in mentors
                 )
                 or "не назначен",
@@ -238,53 +237,52 @@ class _Builder:
 
     # --- route table ---------------------------------------------------------
 
-    def step_cells(self, s: Mapping[str, Any]) -> StepCells:
-        kind = s["kind"]
-        hours = format_hours(s["hours"])
+    def step_cells(self, s: Step) -> StepCells:
+        kind = s.kind
+        hours = format_hours(s.hours)
         if kind == "program":
-            rec = self.recs.get(("program", s["ref"]), {})
+            rec = self.recs.get(("program", str(s.ref)))
             extra = ", ФР ДПП" if s.get("federal_registry") else ""
             forms = [
-                f"ДПП «{s['title']}» ({s['ref']})",
+                f"ДПП «{s.title}» ({s.ref})",
                 f"{s.get('provider', '')}, {DELIVERY_RU.get(str(s.get('delivery')), '')} форма, "
                 f"{hours} ч{extra}",
             ]
-            if rec.get("program_kind") == "retraining" or s.get("program_kind") == "retraining":
+            kind_of = (rec.get("program_kind") if rec else None, s.get("program_kind"))
+            if "retraining" in kind_of:
                 report = "Диплом о профессиональной переподготовке"
             else:
                 report = "Удостоверение о повышении квалификации"
         elif kind == "mentoring":
             forms_ru = ", ".join(f"«{FORM_RU.get(f, f)}»" for f in s.get("forms", []))
             forms = [
-                f"{s['title']} ({s['ref']})",
+                f"{s.title} ({s.ref})",
                 f"{s.get('organization', '')}, {s.get('municipality', '')}",
                 f"форма: {forms_ru}, {hours} ч" if forms_ru else f"{hours} ч",
             ]
             report = "План и отчёт о наставничестве, отзыв наставника"
         elif kind == "self_education":
-            forms = [f"{s['title']}, {hours} ч"]
+            forms = [f"{s.title}, {hours} ч"]
             report = "Отчёт о самообразовании (конспект, разработки)"
         elif kind == "rediagnosis":
-            forms = [f"{s['title']}, {hours} ч"]
+            forms = [f"{s.title}, {hours} ч"]
             report = "Результаты повторной диагностики"
         else:
-            forms = [f"{s['title']}, {hours} ч"]
-            if s["education"] == "formal":
+            forms = [f"{s.title}, {hours} ч"]
+            if s.education == "formal":
                 report = "Удостоверение о повышении квалификации"
             else:
-                report = _REPORT_BY_FORMAT.get(
-                    str(s["ref"]), _REPORT_BY_PHASE.get(s["phase"], "Отчёт")
-                )
+                report = _REPORT_BY_FORMAT.get(str(s.ref), _REPORT_BY_PHASE.get(s.phase, "Отчёт"))
         if kind == "rediagnosis":
             result = "Зафиксирована динамика результатов; ИОМ скорректирован"
         else:
-            result = _RESULT_BY_PHASE.get(s["phase"], "")
+            result = _RESULT_BY_PHASE.get(s.phase, "")
         return StepCells(
-            step=s["id"],
+            step=s.id,
             forms=forms,
-            education=_cap(EDUCATION_RU.get(s["education"], s["education"])),
-            period=months_label(s["start"], s["end"]),
-            responsible=s["responsible"],
+            education=_cap(EDUCATION_RU.get(s.education, s.education)),
+            period=months_label(s.start, s.end),
+            responsible=s.responsible,
             result=result,
             report=report,
         )
@@ -305,13 +303,13 @@ class _Builder:
         return levels[-1].title, (bounded[-1].below if bounded else None)
 
     def rows(self) -> list[RouteRow]:
-        def order(s: Mapping[str, Any]) -> tuple[int, str, int]:
-            return (PHASE_ORDER.get(s["phase"], 9), s["start"], int(s["id"][1:]))
+        def order(s: Step) -> tuple[int, str, int]:
+            return (PHASE_ORDER.get(s.phase, 9), s.start, int(s.id[1:]))
 
-        work = [s for s in self.steps if s["kind"] != "rediagnosis"]
-        by_comp: dict[str, list[Mapping[str, Any]]] = {}
+        work = [s for s in self.steps if s.kind != "rediagnosis"]
+        by_comp: dict[str, list[Step]] = {}
         for s in work:
-            for c in s["competencies"]:
+            for c in s.competencies:
                 by_comp.setdefault(c, []).append(s)
         rows: list[RouteRow] = []
         target_title, threshold = self.target()
@@ -359,7 +357,7 @@ class _Builder:
                     kind="competency",
                 )
             )
-        general = [s for s in work if not s["competencies"]]
+        general = [s for s in work if not s.competencies]
         if general:
             rows.append(
                 RouteRow(
@@ -370,13 +368,13 @@ class _Builder:
                     kind="general",
                 )
             )
-        closing = [s for s in self.steps if s["kind"] == "rediagnosis"]
+        closing = [s for s in self.steps if s.kind == "rediagnosis"]
         for s in closing:
             rows.append(
                 RouteRow(
                     topic=["Повторная диагностика"],
                     tasks=["Оценить динамику сформированности компетенций по итогам маршрута"],
-                    content=[f"• {self.title_of(c)}" for c in s["competencies"]] or ["По маршруту"],
+                    content=[f"• {self.title_of(c)}" for c in s.competencies] or ["По маршруту"],
                     steps=[self.step_cells(s)],
                     kind="closing",
                 )
@@ -390,26 +388,25 @@ class _Builder:
         for s in self.steps:
             out.append(
                 {
-                    "id": s["id"],
-                    "title": s["title"],
-                    "ref": s["ref"],
-                    "kind": s["kind"],
-                    "phase": PHASE_RU.get(s["phase"], s["phase"]),
-                    "competencies": list(s["competencies"]),
-                    "period": months_label(s["start"], s["end"]),
-                    "hours": format_hours(s["hours"]),
-                    "after": ", ".join(s["after"]) or "—",
-                    "allocation": dict(s.get("allocation", {})),
+                    "id": s.id,
+                    "title": s.title,
+                    "ref": s.ref,
+                    "kind": s.kind,
+                    "phase": PHASE_RU.get(s.phase, s.phase),
+                    "competencies": list(s.competencies),
+                    "period": months_label(s.start, s.end),
+                    "hours": format_hours(s.hours),
+                    "after": ", ".join(s.after) or "—",
+                    "allocation": dict(s.allocation),
                 }
             )
         return out
 
     def months(self) -> list[str]:
-        period = self.route.get("period")
-        if not period:
+        if self.route is None:
             return []
-        start, end = period["start"], period["end"]
-        return month_range(start, max([end, *(s["end"] for s in self.steps)]))
+        start, end = self.route.period
+        return month_range(start, max([end, *(s.end for s in self.steps)]))
 
     def unmet(self) -> list[tuple[str, str, str, str, str]]:
         kinds = {
@@ -420,19 +417,19 @@ class _Builder:
         }
         rows = []
         for u in self.result.unmet:
-            comp = u.get("competency")
+            comp = u.competency
+            # the need's filters, but those its JSON overwrites (rule, reason) or
+            # that a deficit entry has (severity)
             conds = ", ".join(
-                f"{k}={v}"
-                for k, v in u.items()
-                if k not in ("kind", "competency", "rule", "reason", "severity")
+                f"{k}={v}" for k, v in u.conditions if k not in ("rule", "reason", "severity")
             )
             rows.append(
                 (
-                    kinds.get(u["kind"], u["kind"]),
+                    kinds.get(u.kind, u.kind),
                     f"{self.title_of(comp)} ({comp})" if comp else "—",
                     conds or "—",
-                    u.get("rule", ""),
-                    u["reason"],
+                    u.rule,
+                    u.reason,
                 )
             )
         return rows
@@ -441,9 +438,9 @@ class _Builder:
         kinds = {"program": "ДПП", "mentor": "Наставник", "format": "Форма работы"}
         return [
             (
-                f"{kinds.get(r['kind'], r['kind'])} {r['id']}: {r['title']}",
-                ", ".join(r.get("rules", [r.get("rule", "")])),
-                r["reason"],
+                f"{kinds.get(r.kind, r.kind)} {r.id}: {r.title}",
+                ", ".join(r.rules),
+                r.reason,
             )
             for r in self.result.recommendations
         ]
@@ -482,8 +479,7 @@ def build_document(kb: KnowledgeBase, profile: Profile, result: Result) -> Docum
         raise ValueError(f"the result is for profile {result.profile!r}, not {profile.id!r}")
     b = _Builder(kb, profile, result)
     route = b.route
-    overflow = route.get("overflow")
-    period = route.get("period") or {"start": "", "end": ""}
+    overflow = route.overflow if route is not None else None
     notes: list[str] = []
     if not result.deficits:
         notes.append("Профессиональных дефицитов по результатам диагностики не выявлено.")
@@ -498,9 +494,9 @@ def build_document(kb: KnowledgeBase, profile: Profile, result: Result) -> Docum
         rows=b.rows(),
         schedule=b.schedule(),
         months=b.months(),
-        period=(period["start"], period["end"]),
-        overflow=overflow["message"] if overflow else None,
-        conflicts=[c["reason"] for c in route.get("conflicts", [])],
+        period=route.period if route is not None else ("", ""),
+        overflow=overflow.message if overflow else None,
+        conflicts=[c.reason for c in route.conflicts] if route is not None else [],
         unmet=b.unmet(),
         reasons=b.reasons(),
         rediagnosis=b.rediagnosis(),

@@ -7,6 +7,7 @@ made it.
 
 * :mod:`.diagnosis` -- deficits, needs, trace entries, the normalised scores;
 * :mod:`.recommendation` -- recommendations, unmet needs, the resolution;
+* :mod:`.route` -- the scheduled route: steps, overflow, order conflicts;
 * :mod:`.result` -- the Result that holds them all.
 """
 
@@ -23,16 +24,22 @@ from .recommendation import (
     json_number,
 )
 from .result import Result
+from .route import STEP_KINDS, Conflict, Overflow, Route, Step
 
 __all__ = [
+    "STEP_KINDS",
     "UNADDRESSED_REASON",
+    "Conflict",
     "Deficit",
     "Fact",
     "Need",
+    "Overflow",
     "Recommendation",
     "Resolution",
     "Result",
+    "Route",
     "Scores",
+    "Step",
     "TraceEntry",
     "UnaddressedDeficit",
     "Unmet",

@@ -1,9 +1,9 @@
 """The Result of one evaluation: the diagnosis, the resolution and the route.
 
 :class:`Result` is what ``Engine.evaluate`` returns and what cohort runs send
-between processes. Its ``to_dict``/``to_json`` are the one JSON writer of a
-Result; lists are in a deterministic order, so the same inputs give
-byte-identical JSON.
+between processes. Its parts are typed all the way down; ``to_dict``/``to_json``
+are the one JSON writer of a Result, and lists are in a deterministic order,
+so the same inputs give byte-identical JSON.
 """
 
 from __future__ import annotations
@@ -14,54 +14,63 @@ from dataclasses import dataclass
 from typing import Any
 
 from .diagnosis import Deficit, Fact, Need, Scores, TraceEntry, _Value
+from .recommendation import Recommendation, UnaddressedDeficit, Unmet, UnmetEntry
+from .route import Conflict, Overflow, Route, Step
 
 __all__ = ["Result"]
 
 
 @dataclass(frozen=True)
 class Result(_Value):
-    """What ``Engine.evaluate`` returns for one profile."""
+    """What ``Engine.evaluate`` returns for one profile.
+
+    Attributes
+    ----------
+    profile : str
+        The profile's id.
+    deficits : tuple of Deficit
+        The most severe deficit per competency, most severe first, then in
+        ontology order.
+    needs : tuple of Need
+        What the rules asked for, by competency, kind and filters.
+    facts : tuple of dict
+        Custom facts the rules asserted (not deficits or needs).
+    trace : tuple of TraceEntry
+        Every firing, in order.
+    recommendations : tuple of Recommendation
+        The catalogue items chosen for the needs (programmes, mentors, formats).
+    unmet : tuple of Unmet or UnaddressedDeficit
+        The needs no item serves, then the deficits nothing addresses.
+    route : Route or None
+        The scheduled route (None for a Result that was not planned).
+    errors : tuple of str
+        Why the profile could not be evaluated (batches); empty when it was.
+    scores : Scores or None
+        The normalised scores the diagnosis read. Not in ``to_dict``: the
+        Result's JSON is a published contract and stays as it was.
+    """
 
     profile: str
     deficits: tuple[Deficit, ...]
     needs: tuple[Need, ...]
     facts: tuple[Fact, ...]  # custom facts asserted by rules (not deficit/need)
     trace: tuple[TraceEntry, ...]
-    recommendations: tuple[dict[str, Any], ...] = ()
-    unmet: tuple[dict[str, Any], ...] = ()
-    route: dict[str, Any] | None = None
+    recommendations: tuple[Recommendation, ...] = ()
+    unmet: tuple[UnmetEntry, ...] = ()
+    route: Route | None = None
     errors: tuple[str, ...] = ()  # set when the profile could not be evaluated (batches)
-    #: The normalised scores the diagnosis read (None for a Result that failed). Not
-    #: in to_dict: the Result's JSON is a published contract and stays as it was.
     scores: Scores | None = None
 
     @property
     def ok(self) -> bool:
+        """Whether the profile was evaluated (no errors)."""
         return not self.errors
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         """One flat tuple per Result (its parts as plain tuples, rebuilt on load): a
         Result holds a hundred small value objects, and a reduce call for each was
         most of the cost of sending Results between processes."""
-        return (
-            _rebuild_result,
-            (
-                self.profile,
-                tuple(
-                    (d.competency, d.group, d.severity, d.score_pct, d.rule) for d in self.deficits
-                ),
-                tuple((n.kind, n.competency, n.filters, n.rule) for n in self.needs),
-                self.facts,
-                tuple((t.rule, t.matched, t.asserted) for t in self.trace),
-                self.recommendations,
-                self.unmet,
-                self.route,
-                self.errors,
-                None
-                if (s := self.scores) is None
-                else (s.competency_pct, s.group_pct, s.competency_level, s.group_level),
-            ),
-        )
+        return (_rebuild_result, _flatten(self))
 
     @classmethod
     def failed(cls, profile: str, errors: Sequence[str]) -> Result:
@@ -77,22 +86,25 @@ class Result(_Value):
         return list(seen)
 
     def deficit(self, competency: str) -> Deficit | None:
+        """The deficit of ``competency``, or None."""
         for d in self.deficits:
             if d.competency == competency:
                 return d
         return None
 
     def to_dict(self, trace: bool = True) -> dict[str, Any]:
+        """The Result as a JSON-ready dict (``route`` only when planned, ``errors``
+        only when there are any, ``trace`` when asked)."""
         out: dict[str, Any] = {
             "profile": self.profile,
             "deficits": [d.to_dict() for d in self.deficits],
             "needs": [n.to_dict() for n in self.needs],
             "facts": list(self.facts),
-            "recommendations": list(self.recommendations),
-            "unmet": list(self.unmet),
+            "recommendations": [r.to_dict() for r in self.recommendations],
+            "unmet": [u.to_dict() for u in self.unmet],
         }
         if self.route is not None:
-            out["route"] = self.route
+            out["route"] = self.route.to_dict()
         if self.errors:
             out["errors"] = list(self.errors)
         if trace:
@@ -100,7 +112,78 @@ class Result(_Value):
         return out
 
     def to_json(self, trace: bool = True, indent: int | None = 2) -> str:
+        """:meth:`to_dict` as JSON (UTF-8 text, not ASCII-escaped)."""
         return json.dumps(self.to_dict(trace), ensure_ascii=False, indent=indent)
+
+
+# --- pickling: one flat tuple per Result ------------------------------------------------
+#
+# A recommendation's and an unmet entry's needs (and an unaddressed deficit) are the
+# Result's own objects: they travel as their position in ``needs``/``deficits``, so
+# they are pickled once and are the same objects again after loading. One that is not
+# the Result's own (a Result put together by hand) travels as itself.
+
+
+def _need_of(ref: int | Need, needs: Sequence[Need]) -> Need:
+    return needs[ref] if type(ref) is int else ref  # type: ignore[return-value]
+
+
+def _flatten(r: Result) -> tuple[Any, ...]:
+    s = r.scores
+    return (
+        r.profile,
+        tuple([(d.competency, d.group, d.severity, d.score_pct, d.rule) for d in r.deficits]),
+        tuple([(n.kind, n.competency, n.filters, n.rule) for n in r.needs]),
+        r.facts,
+        tuple([(t.rule, t.matched, t.asserted) for t in r.trace]),
+        *_flatten_plan(r),
+        r.errors,
+        None if s is None else (s.competency_pct, s.group_pct, s.competency_level, s.group_level),
+    )
+
+
+def _flatten_plan(r: Result) -> tuple[Any, Any, Any]:
+    """The recommendations, unmet entries and route of ``r`` as plain tuples."""
+    ref = {id(n): i for i, n in enumerate(r.needs)}.get
+    recs = tuple(
+        [
+            (
+                c.kind,
+                c.id,
+                c.title,
+                c.competencies,
+                tuple([ref(id(n), n) for n in c.needs]),
+                c.reason,
+                c.attrs,
+            )
+            for c in r.recommendations
+        ]
+    )
+    unmet = tuple(
+        [
+            (0, ref(id(u.need), u.need), u.reason)
+            if isinstance(u, Unmet)
+            else (1, _deficit_ref(r.deficits, u.deficit), u.reason)
+            for u in r.unmet
+        ]
+    )
+    return recs, unmet, None if r.route is None else _flatten_route(r.route)
+
+
+def _deficit_ref(deficits: Sequence[Deficit], deficit: Deficit) -> int | Deficit:
+    return next((i for i, d in enumerate(deficits) if d is deficit), deficit)
+
+
+def _flatten_route(route: Route) -> tuple[Any, ...]:
+    o = route.overflow
+    return (
+        route.period,
+        route.hours_per_month,
+        route.defaults,
+        tuple([tuple(s) for s in route.steps]),
+        None if o is None else (o.months, o.end, o.hours, o.steps, o.message),
+        tuple([(c.before, c.after, c.reason) for c in route.conflicts]),
+    )
 
 
 def _rebuild_result(
@@ -109,21 +192,64 @@ def _rebuild_result(
     needs: tuple[tuple[Any, ...], ...],
     facts: tuple[Fact, ...],
     trace: tuple[tuple[Any, ...], ...],
-    recommendations: tuple[dict[str, Any], ...],
-    unmet: tuple[dict[str, Any], ...],
-    route: dict[str, Any] | None,
+    recommendations: tuple[tuple[Any, ...], ...],
+    unmet: tuple[tuple[Any, ...], ...],
+    route: tuple[Any, ...] | None,
     errors: tuple[str, ...],
     scores: tuple[Any, ...] | None,
 ) -> Result:
+    own_deficits = tuple([Deficit(*d) for d in deficits])
+    own_needs = tuple([Need(*n) for n in needs])
     return Result(
         profile,
-        tuple(Deficit(*d) for d in deficits),
-        tuple(Need(*n) for n in needs),
+        own_deficits,
+        own_needs,
         facts,
-        tuple(TraceEntry(*t) for t in trace),
-        recommendations,
-        unmet,
-        route,
+        tuple([TraceEntry(*t) for t in trace]),
+        tuple(
+            [
+                Recommendation(
+                    kind,
+                    rid,
+                    title,
+                    comps,
+                    tuple([_need_of(n, own_needs) for n in refs]),
+                    why,
+                    attrs,
+                )
+                for kind, rid, title, comps, refs, why, attrs in recommendations
+            ]
+        ),
+        tuple([_unmet_of(u, own_needs, own_deficits) for u in unmet]),
+        None if route is None else _rebuild_route(*route),
         errors,
         None if scores is None else Scores(*scores),
+    )
+
+
+def _unmet_of(
+    flat: tuple[Any, ...], needs: Sequence[Need], deficits: Sequence[Deficit]
+) -> UnmetEntry:
+    tag, ref, reason = flat
+    if tag == 0:
+        return Unmet(_need_of(ref, needs), reason)
+    return UnaddressedDeficit(deficits[ref] if type(ref) is int else ref, reason)
+
+
+def _rebuild_route(
+    period: tuple[str, str],
+    hours_per_month: float,
+    defaults: tuple[str, ...],
+    steps: tuple[tuple[Any, ...], ...],
+    overflow: tuple[Any, ...] | None,
+    conflicts: tuple[tuple[str, str, str], ...],
+) -> Route:
+    make = Step._make
+    return Route(
+        period,
+        hours_per_month,
+        defaults,
+        tuple([make(s) for s in steps]),
+        None if overflow is None else Overflow(*overflow),
+        tuple([Conflict(*c) for c in conflicts]),
     )

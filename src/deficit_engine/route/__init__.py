@@ -4,14 +4,15 @@
 ``networkx.DiGraph`` with one node per step (programme, mentoring, format,
 self-education, re-diagnosis) and edges for order, then schedules the steps
 into the months of the profile's period within its hours per month.
-:func:`plan` runs the resolver and the route builder on a Result; the engine
-calls it at the end of every evaluation. Everything here is a pure function
+:func:`plan` runs the resolver and the route builder on a diagnosed Result, as
+the engine does at the end of every evaluation. Everything here is a pure function
 of its arguments: no clock (unless the caller passes ``today``), no shared
 state. See docs/route.md for the defaults and the algorithm.
 
 The package, in the order its modules import each other:
 
-- :mod:`.model`: the value types (Step, Overflow, Conflict, Route) and their JSON;
+- :mod:`.model`: the value types (Step, Overflow, Conflict, Route; their home is
+  :mod:`deficit_engine.models.route`, since a Result holds them);
 - :mod:`.drafts`: a resolution's recommendations as step drafts;
 - :mod:`.order`: the order DAG over the drafts and its topological order;
 - :mod:`.schedule`: the period, the hours a month, and list scheduling into months;
@@ -21,7 +22,7 @@ The package, in the order its modules import each other:
 from __future__ import annotations
 
 from ..months import month_range
-from .build import build_route, plan, route_graph
+from .build import build_route, plan, route_graph, unaddressed_deficits, with_plan
 from .drafts import REDIAGNOSIS_FORMAT, SELF_EDUCATION_FORMAT
 from .model import STEP_KINDS, Conflict, Overflow, Route, Step
 from .schedule import DEFAULT_HOURS_PER_MONTH, DEFAULT_PERIOD, school_year
@@ -41,4 +42,6 @@ __all__ = [
     "plan",
     "route_graph",
     "school_year",
+    "unaddressed_deficits",
+    "with_plan",
 ]

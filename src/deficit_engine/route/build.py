@@ -1,10 +1,9 @@
-"""The route stage as a whole: drafts -> order -> schedule -> a Route or its JSON.
+"""The route stage as a whole: drafts -> order -> schedule -> a Route.
 
-:func:`build_route` makes the :class:`~deficit_engine.route.model.Route` of a
-resolution; :func:`plan` runs the resolver and writes the same route straight
-to ``Result.route`` as a dict, without the Step objects and the graph, because
-the engine calls it once per profile. Both go through :func:`_layout`, so they
-cannot disagree.
+:func:`build_route` makes the :class:`~deficit_engine.models.Route` of a
+resolution (the engine calls it once per profile: its steps are tuples and its
+graph is made only when asked for). :func:`plan` is the convenience that runs
+the resolver and the route builder on a diagnosed Result, as the engine does.
 """
 
 from __future__ import annotations
@@ -17,21 +16,20 @@ from typing import Any, NamedTuple
 import networkx as nx
 
 from ..kb import KnowledgeBase
-from ..models import Result
+from ..models import Deficit, Resolution, Result, UnaddressedDeficit, Unmet
 from ..months import month_index, month_text
-from ..resolve import Resolution, _index, resolve
+from ..resolve import catalogue_index, resolve
 from ..schema import Profile
 from .drafts import Draft, step_drafts
-from .model import Conflict, Overflow, Route, Step, centi, route_dict, step_dict
+from .model import Conflict, Overflow, Route, Step, centi
 from .order import conflicts, order_edges, priorities, reduction
 from .schedule import overflow, schedule, settings
 
-__all__ = ["build_route", "plan", "route_graph"]
+__all__ = ["build_route", "plan", "route_graph", "unaddressed_deficits", "with_plan"]
 
 
 class _Layout(NamedTuple):
-    """The ordered and scheduled drafts, before they become :class:`Step`
-    objects (:func:`build_route`) or step dicts (:func:`plan`)."""
+    """The ordered and scheduled drafts, before they become :class:`Step` objects."""
 
     period: tuple[str, str]
     hours_per_month: float
@@ -55,7 +53,7 @@ def _layout(
 ) -> _Layout:
     """Order and schedule the steps of the route."""
     start, end, per_month, defaults = settings(profile, today)
-    index = _index(kb)
+    index = catalogue_index(kb)
     drafts = step_drafts(kb, profile, result, resolution, index.comp_key, index.mentoring)
     stages = [d.stage for d in drafts]
     priority = priorities(result, drafts, stages, index.comp_key)
@@ -101,77 +99,35 @@ def _predecessor_ids(
 
 def _route_steps(lay: _Layout) -> tuple[Step, ...]:
     """The :class:`Step` objects of a layout, in step order."""
-    months = lay.months
-    steps: list[Step] = []
-    for n in lay.ordered:
-        d = lay.drafts[n]
-        parts = lay.alloc[n]
-        steps.append(
-            Step(
-                id=lay.ids[n],
-                kind=d.kind,
-                ref=d.ref,
-                title=d.title,
-                competencies=d.comps,
-                education=d.education,
-                phase=d.phase,
-                level=d.level,
-                start=months[parts[0][0]],
-                end=months[parts[-1][0]],
-                hours=d.centi / 100,
-                allocation=tuple([(months[m], c / 100) for m, c in parts if c > 0]),
-                after=lay.after[n],
-                responsible=d.responsible,
-                rules=d.rules,
-                extra=d.extra,
-            )
-        )
-    return tuple(steps)
-
-
-def _layout_dict(lay: _Layout) -> dict[str, Any]:
-    """``Route.to_dict()`` of the route of a layout, without making the Route."""
     months, drafts, alloc, ids, after = lay.months, lay.drafts, lay.alloc, lay.ids, lay.after
-    steps: list[dict[str, Any]] = []
-    load: dict[str, int] = {}
-    total = 0
+    make = Step._make  # a NamedTuple from an iterable, without the keyword machinery
+    steps: list[Step] = []
     for n in lay.ordered:
         d = drafts[n]
         parts = alloc[n]
-        allocation = [(months[m], c) for m, c in parts if c > 0]
-        for m, c in allocation:
-            load[m] = load.get(m, 0) + c
-        total += d.centi
         steps.append(
-            step_dict(
-                ids[n],
-                d.kind,
-                d.ref,
-                d.title,
-                d.comps,
-                d.education,
-                d.phase,
-                d.level,
-                months[parts[0][0]],
-                months[parts[-1][0]],
-                d.centi,
-                allocation,
-                after[n],
-                d.responsible,
-                d.rules,
-                d.extra,
+            make(
+                (
+                    ids[n],
+                    d.kind,
+                    d.ref,
+                    d.title,
+                    d.comps,
+                    d.education,
+                    d.phase,
+                    d.level,
+                    months[parts[0][0]],
+                    months[parts[-1][0]],
+                    d.centi / 100,
+                    tuple([(months[m], c / 100) for m, c in parts if c > 0]),
+                    after[n],
+                    d.responsible,
+                    d.rules,
+                    d.extra,
+                )
             )
         )
-    return route_dict(
-        lay.period,
-        lay.hours_per_month,
-        lay.defaults,
-        steps,
-        load,
-        total,
-        lay.overflow,
-        lay.conflicts,
-    )
+    return tuple(steps)
 
 
 def build_route(
@@ -201,7 +157,8 @@ def build_route(
     Returns
     -------
     Route
-        The scheduled steps, their graph, and the overflow and conflicts if any.
+        The scheduled steps, the overflow and the conflicts if any (its
+        ``graph`` is made when first read).
 
     Raises
     ------
@@ -215,36 +172,41 @@ def build_route(
     if not isinstance(resolution, Resolution):
         raise TypeError(f"build_route() needs a Resolution, not {type(resolution).__name__}")
     lay = _layout(kb, profile, result, resolution, today)
-    steps = _route_steps(lay)
-    graph: nx.DiGraph = nx.DiGraph()
-    graph.add_nodes_from((s.id, {"step": s}) for s in steps)
-    graph.add_edges_from((p, s.id) for s in steps for p in s.after)
     return Route(
-        lay.period, lay.hours_per_month, lay.defaults, steps, lay.overflow, lay.conflicts, graph
+        lay.period,
+        lay.hours_per_month,
+        lay.defaults,
+        _route_steps(lay),
+        lay.overflow,
+        lay.conflicts,
     )
 
 
-def route_graph(route: Mapping[str, Any]) -> nx.DiGraph:
-    """Rebuild the step graph from a route dict (``Result.route``, or its JSON).
+def route_graph(route: Route | Mapping[str, Any]) -> nx.DiGraph:
+    """The step graph of a route: a :class:`Route`, or its JSON (``Route.to_dict()``,
+    the ``route`` of a Result's JSON).
 
     Parameters
     ----------
-    route : mapping
-        A route as ``Route.to_dict()`` writes it.
+    route : Route or mapping
+        The route, or a route as ``Route.to_dict()`` writes it.
 
     Returns
     -------
     networkx.DiGraph
-        One node per step id, with the step's other fields as attributes, and
-        an edge from each step to every step that names it in ``after``.
+        One node per step id, with the step's other JSON fields as attributes,
+        and an edge from each step to every step that names it in ``after``.
+        (``Route.graph`` holds the Step objects themselves.)
 
     Raises
     ------
     TypeError
-        When ``route`` is not a mapping with a ``steps`` list.
+        When ``route`` is neither a Route nor a mapping with a ``steps`` list.
     """
+    if isinstance(route, Route):
+        route = route.to_dict()
     if not isinstance(route, Mapping) or not isinstance(route.get("steps"), list):
-        raise TypeError("route_graph() needs a route dict with a 'steps' list")
+        raise TypeError("route_graph() needs a Route or a route dict with a 'steps' list")
     graph: nx.DiGraph = nx.DiGraph()
     for step in route["steps"]:
         graph.add_node(step["id"], **{k: v for k, v in step.items() if k != "id"})
@@ -254,24 +216,61 @@ def route_graph(route: Mapping[str, Any]) -> nx.DiGraph:
     return graph
 
 
-def _unaddressed(
-    result: Result, steps: Sequence[Draft], unmet: Sequence[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """Deficits with no step (besides the closing re-diagnosis) and no unmet need."""
-    covered = {c for s in steps if s.kind != "rediagnosis" for c in s.comps}
-    reported = {u.get("competency") for u in unmet}
-    return [
-        {
-            "kind": "deficit",
-            "competency": d.competency,
-            "severity": d.severity,
-            "rule": d.rule,
-            "reason": "правила не назначили по дефициту ни обучения, ни практики: "
-            "в маршруте есть только повторная диагностика",
-        }
-        for d in result.deficits
-        if d.competency not in covered and d.competency not in reported
-    ]
+def unaddressed_deficits(
+    deficits: Sequence[Deficit], route: Route, unmet: Sequence[Unmet]
+) -> tuple[UnaddressedDeficit, ...]:
+    """The deficits with no step (besides the closing re-diagnosis) and no unmet need.
+
+    Parameters
+    ----------
+    deficits : sequence of Deficit
+        The Result's deficits.
+    route : Route
+        Its route.
+    unmet : sequence of Unmet
+        The resolution's unmet needs.
+
+    Returns
+    -------
+    tuple of UnaddressedDeficit
+        In the deficits' order.
+    """
+    covered = {c for s in route.steps if s.kind != "rediagnosis" for c in s.competencies}
+    reported = {u.competency for u in unmet}
+    return tuple(
+        [
+            UnaddressedDeficit(d)
+            for d in deficits
+            if d.competency not in covered and d.competency not in reported
+        ]
+    )
+
+
+def with_plan(result: Result, resolution: Resolution, route: Route) -> Result:
+    """``result`` (a diagnosis) with its resolution and route filled in.
+
+    Parameters
+    ----------
+    result : Result
+        The diagnosed Result (deficits, needs, trace).
+    resolution : Resolution
+        What :func:`~deficit_engine.resolve.resolve` chose for its needs.
+    route : Route
+        What :func:`build_route` made of the resolution.
+
+    Returns
+    -------
+    Result
+        A copy with ``recommendations``, ``unmet`` (the unmet needs, then the
+        deficits nothing addresses) and ``route``.
+    """
+    unmet = resolution.unmet
+    return dataclasses.replace(
+        result,
+        recommendations=resolution.recommendations,
+        unmet=unmet + unaddressed_deficits(result.deficits, route, unmet),
+        route=route,
+    )
 
 
 def plan(
@@ -282,7 +281,7 @@ def plan(
     today: date | None = None,
     mentor_load: Mapping[str, int] | None = None,
 ) -> Result:
-    """Resolve ``result``'s needs and build the route: the route stage of ``Engine.evaluate``.
+    """Resolve a diagnosed Result's needs and build its route, as ``Engine.evaluate`` does.
 
     Parameters
     ----------
@@ -301,7 +300,7 @@ def plan(
     -------
     Result
         A copy of ``result`` with ``recommendations``, ``unmet`` (deficits no
-        step addresses included) and ``route`` (as ``Route.to_dict()``) filled in.
+        step addresses included) and ``route`` filled in.
 
     Raises
     ------
@@ -316,9 +315,4 @@ def plan(
     if isinstance(profile, Profile) and result.profile != profile.id:
         raise ValueError(f"the result is for profile {result.profile!r}, not {profile.id!r}")
     resolution = resolve(kb, profile, result.needs, mentor_load=mentor_load)
-    # build_route(...).to_dict(), without the Step objects and the graph
-    lay = _layout(kb, profile, result, resolution, today)
-    route = _layout_dict(lay)
-    recs, unmet = resolution.to_dicts()
-    unmet = unmet + tuple(_unaddressed(result, lay.drafts, unmet))
-    return dataclasses.replace(result, recommendations=recs, unmet=unmet, route=route)
+    return with_plan(result, resolution, build_route(kb, profile, result, resolution, today=today))

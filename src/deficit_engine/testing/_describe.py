@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..labels import SEVERITY_RU
 
 if TYPE_CHECKING:
-    from ..models import Result
+    from ..models import Result, Step, UnmetEntry
     from ._state import ScenarioState
 
 __all__ = [
@@ -114,14 +114,14 @@ _HEADING_EN = {"program": "Programmes", "mentor": "Mentors", "format": "Formats"
 
 def recommendations(state: ScenarioState, result: Result, kind: str) -> str:
     """The recommendations of one kind, the needs of that kind, and the unmet ones."""
-    recs = [r for r in result.recommendations if r.get("kind") == kind]
+    recs = [r for r in result.recommendations if r.kind == kind]
     title = state.say(_HEADING_RU[kind], _HEADING_EN[kind])
     lines: list[str] = []
     if recs:
         lines.append(state.say(f"{title} в рекомендациях:", f"{title} recommended:"))
         for r in recs:
-            comps = ", ".join(r.get("competencies") or [])
-            lines.append(f"  - {r.get('id')} ({comps}) — {r.get('rule', '')}")
+            comps = ", ".join(r.competencies)
+            lines.append(f"  - {r.id} ({comps}) — {r.rule}")
     else:
         lines.append(state.say(f"{title} не рекомендованы.", f"No {title.lower()} recommended."))
     needs = [n for n in result.needs if n.kind == kind]
@@ -134,31 +134,30 @@ def recommendations(state: ScenarioState, result: Result, kind: str) -> str:
             )
     else:
         lines.append(state.say("Потребностей этого вида нет.", "There are no needs of this kind."))
-    misses = [u for u in result.unmet if u.get("kind") == kind]
+    misses = [u for u in result.unmet if u.kind == kind]
     if misses:
         lines.append(unmet(state, misses))
     return "\n".join(lines)
 
 
-def unmet(state: ScenarioState, entries: Sequence[Mapping[str, Any]]) -> str:
+def unmet(state: ScenarioState, entries: Sequence[UnmetEntry]) -> str:
     if not entries:
         return state.say("Неудовлетворённых потребностей нет.", "There are no unmet needs.")
     lines = [state.say("Неудовлетворённые потребности:", "Unmet needs:")]
     for u in entries:
-        comp = u.get("competency") or "—"
-        lines.append(f"  - {u.get('kind')} {comp} — {u.get('rule', '')}: {u.get('reason', '')}")
+        comp = u.competency or "—"
+        lines.append(f"  - {u.kind} {comp} — {u.rule}: {u.reason}")
     return "\n".join(lines)
 
 
-def route_order(state: ScenarioState, steps: Sequence[Mapping[str, Any]]) -> str:
+def route_order(state: ScenarioState, steps: Sequence[Step]) -> str:
     if not steps:
         return state.say("Маршрут пуст.", "The route is empty.")
     lines = [state.say("Маршрут по порядку:", "The route in order:")]
     for s in steps:
-        after = ", ".join(s.get("after") or []) or "—"
+        after = ", ".join(s.after) or "—"
         lines.append(
-            f"  {s.get('id')}: {s.get('kind')} {s.get('ref')} "
-            f"{s.get('start')}…{s.get('end')} "
-            + state.say(f"(после: {after})", f"(after: {after})")
+            f"  {s.id}: {s.kind} {s.ref} "
+            f"{s.start}…{s.end} " + state.say(f"(после: {after})", f"(after: {after})")
         )
     return "\n".join(lines)

@@ -17,12 +17,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 from pytest_bdd import parsers, step
 
 from . import _describe as describe
+
+if TYPE_CHECKING:
+    from ..models import Step
+
 from ._state import (
     SEVERITY_WORDS,
     ScenarioState,
@@ -275,7 +279,7 @@ def no_deficits(deficit_scenario: ScenarioState) -> None:
 
 def _recommended(state: ScenarioState, kind: str, ident: str) -> None:
     result = state.result
-    if any(r.get("kind") == kind and r.get("id") == ident for r in result.recommendations):
+    if any(r.kind == kind and r.id == ident for r in result.recommendations):
         return
     kb = state.engine().kb
     catalogues: dict[str, Mapping[str, Any]] = {
@@ -381,34 +385,25 @@ def fact_derived(deficit_scenario: ScenarioState, ftype: str) -> None:
 # --- Then: route and unmet needs -------------------------------------------------------
 
 
-def _ancestors(steps: list[dict[str, Any]]) -> dict[str, set[str]]:
-    import networkx as nx  # here, not at the top: the plugin loads into every pytest run
-
-    graph: nx.DiGraph = nx.DiGraph()
-    graph.add_nodes_from(str(s.get("id")) for s in steps)
-    graph.add_edges_from((str(a), str(s.get("id"))) for s in steps for a in s.get("after") or [])
-    return {sid: nx.ancestors(graph, sid) for sid in graph}
-
-
 @_phrases(
     f"в маршруте {_q('first')} раньше {_q('second')}",
     f"in the route {_q('first')} comes before {_q('second')}",
 )
 def route_before(deficit_scenario: ScenarioState, first: str, second: str) -> None:
     state = deficit_scenario
-    result = state.result
-    steps = [dict(s) for s in (result.route or {}).get("steps", [])]
-    index = {str(s.get("id")): i for i, s in enumerate(steps)}
+    route = state.result.route
+    steps = route.steps if route is not None else ()
+    index = {s.id: i for i, s in enumerate(steps)}
 
-    def earliest(ref: str) -> dict[str, Any] | None:
-        mine = [s for s in steps if s.get("ref") == ref]
+    def earliest(ref: str) -> Step | None:
+        mine = [s for s in steps if s.ref == ref]
         if not mine:
             return None
-        return min(mine, key=lambda s: (str(s.get("start") or ""), index[str(s.get("id"))]))
+        return min(mine, key=lambda s: (s.start, index[s.id]))
 
     a, b = earliest(first), earliest(second)
     missing = [ref for ref, s in ((first, a), (second, b)) if s is None]
-    if missing or a is None or b is None:
+    if missing or a is None or b is None or route is None:
         state.fail(
             state.say(
                 f"в маршруте нет шага с {', '.join(f'«{m}»' for m in missing)}.",
@@ -419,23 +414,22 @@ def route_before(deficit_scenario: ScenarioState, first: str, second: str) -> No
         )
     if first == second:
         state.fail(state.say("сравнивается шаг сам с собой.", "a step is compared with itself."))
-    ancestors = _ancestors(steps)
-    aid, bid = str(a.get("id")), str(b.get("id"))
-    if aid in ancestors.get(bid, set()):
+    import networkx as nx  # here, not at the top: the plugin loads into every pytest run
+
+    aid, bid = a.id, b.id
+    if aid in nx.ancestors(route.graph, bid):
         return
-    if bid not in ancestors.get(aid, set()) and (str(a.get("start") or ""), index[aid]) < (
-        str(b.get("start") or ""),
-        index[bid],
-    ):
+    b_first = bid in nx.ancestors(route.graph, aid)
+    if not b_first and (a.start, index[aid]) < (b.start, index[bid]):
         return
     why = (
         state.say(
             f"{bid} предшествует {aid} по связям «после».", f"{bid} precedes {aid} through 'after'."
         )
-        if bid in ancestors.get(aid, set())
+        if b_first
         else state.say(
-            f"{bid} ({second}) начинается {b.get('start')}, {aid} ({first}) — {a.get('start')}.",
-            f"{bid} ({second}) starts {b.get('start')}, {aid} ({first}) starts {a.get('start')}.",
+            f"{bid} ({second}) начинается {b.start}, {aid} ({first}) — {a.start}.",
+            f"{bid} ({second}) starts {b.start}, {aid} ({first}) starts {a.start}.",
         )
     )
     state.fail(
@@ -455,10 +449,10 @@ def route_before(deficit_scenario: ScenarioState, first: str, second: str) -> No
 def unmet_need(deficit_scenario: ScenarioState, ident: str) -> None:
     state = deficit_scenario
     result = state.result
-    if any(u.get("competency") == ident for u in result.unmet):
+    if any(u.competency == ident for u in result.unmet):
         return
     needs = [n for n in result.needs if n.competency == ident]
-    served = [r for r in result.recommendations if ident in (r.get("competencies") or [])]
+    served = [r for r in result.recommendations if ident in r.competencies]
     lines = [
         state.say(
             f"неудовлетворённой потребности по «{ident}» нет.",
@@ -474,6 +468,6 @@ def unmet_need(deficit_scenario: ScenarioState, ident: str) -> None:
         )
     if served:
         lines.append(state.say("Их обслуживают:", "Served by:"))
-        lines += [f"  - {r.get('kind')} {r.get('id')}" for r in served]
+        lines += [f"  - {r.kind} {r.id}" for r in served]
     lines.append(describe.unmet(state, result.unmet))
     state.fail("\n".join(lines) + _known_competency(state, ident))

@@ -1,0 +1,178 @@
+"""The route's value types: :class:`Step`, :class:`Overflow`, :class:`Conflict`, :class:`Route`.
+
+What the route stage (:mod:`deficit_engine.route`) makes and a Result holds.
+Their ``to_dict`` is the one JSON writer of a route (``Result.to_dict()["route"]``).
+
+:class:`Step` is a NamedTuple, not a frozen dataclass: a route has a dozen
+steps of 16 fields, made once per profile in large batches, and a tuple is
+several times cheaper to build (and to rebuild after pickling). The graph of a
+:class:`Route` is made on first use, not per profile.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+__all__ = ["STEP_KINDS", "Conflict", "Overflow", "Route", "Step", "centi"]
+
+#: The kinds of step, in the order a tie in scheduling priority puts them.
+STEP_KINDS = ("program", "mentoring", "format", "self_education", "rediagnosis")
+
+
+def centi(hours: float) -> int:
+    """Hours in hundredths: the route adds and compares hours as exact ints."""
+    return round(float(hours) * 100)
+
+
+def _hours(hundredths: int) -> float | int:
+    """Hundredths of an hour as the JSON shows hours: an int when whole."""
+    return hundredths // 100 if hundredths % 100 == 0 else hundredths / 100
+
+
+class Step(NamedTuple):
+    """One step of the route, scheduled."""
+
+    id: str
+    kind: str  # program | mentoring | format | self_education | rediagnosis
+    ref: str | None  # the catalogue id it uses (programme, mentor or format)
+    title: str
+    competencies: tuple[str, ...]
+    education: str
+    phase: str
+    level: str | None
+    start: str  # YYYY-MM
+    end: str  # YYYY-MM
+    hours: float
+    allocation: tuple[tuple[str, float], ...]  # month -> hours in that month
+    after: tuple[str, ...]  # step ids that end before this one starts
+    responsible: str
+    rules: tuple[str, ...]
+    extra: tuple[tuple[str, Any], ...] = ()  # kind-specific fields, e.g. delivery, forms
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The kind-specific field ``name`` (``delivery``, ``forms``, ...), or ``default``."""
+        for key, value in self.extra:
+            if key == name:
+                return value
+        return default
+
+    def to_dict(self) -> dict[str, Any]:
+        """The step as a JSON-ready dict: its fields, then its extra fields."""
+        out: dict[str, Any] = {
+            "id": self.id,
+            "kind": self.kind,
+            "ref": self.ref,
+            "title": self.title,
+            "competencies": list(self.competencies),
+            "education": self.education,
+            "phase": self.phase,
+            "level": self.level,
+            "start": self.start,
+            "end": self.end,
+            "hours": _hours(centi(self.hours)),
+            "allocation": {m: _hours(centi(h)) for m, h in self.allocation},
+            "after": list(self.after),
+            "responsible": self.responsible,
+            "rules": list(self.rules),
+        }
+        for key, value in self.extra:
+            out[key] = list(value) if isinstance(value, tuple) else value
+        return out
+
+
+@dataclass(frozen=True)
+class Overflow:
+    """The route does not fit its period: by how much and which steps spill over."""
+
+    months: int  # months used after the period's last month
+    end: str  # the route's last month
+    hours: float  # hours scheduled after the period
+    steps: tuple[str, ...]  # ids of the steps that end after the period
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The overflow as a JSON-ready dict."""
+        return {
+            "months": self.months,
+            "end": self.end,
+            "hours": _hours(centi(self.hours)),
+            "steps": list(self.steps),
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """An order the ontology asks for that bundled steps make impossible."""
+
+    before: str
+    after: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        """The conflict as a JSON-ready dict."""
+        return {"before": self.before, "after": self.after, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Route:
+    """The scheduled route: its steps in order, with their months and hours."""
+
+    period: tuple[str, str]  # first and last month, YYYY-MM
+    hours_per_month: float
+    defaults: tuple[str, ...]  # which of "period", "hours_per_month" were defaulted
+    steps: tuple[Step, ...]
+    overflow: Overflow | None
+    conflicts: tuple[Conflict, ...]
+
+    @functools.cached_property
+    def graph(self) -> nx.DiGraph:
+        """The order as a graph: one node per step id (attribute ``step``: the
+        :class:`Step`), an edge from each step of ``after`` (made on first use)."""
+        import networkx  # here: reading a Result need not load networkx
+
+        graph: nx.DiGraph = networkx.DiGraph()
+        graph.add_nodes_from((s.id, {"step": s}) for s in self.steps)
+        graph.add_edges_from((p, s.id) for s in self.steps for p in s.after)
+        return graph
+
+    def step(self, step_id: str) -> Step:
+        """The step ``step_id`` (``s1``, ``s2``, ...); KeyError if there is none."""
+        for s in self.steps:
+            if s.id == step_id:
+                return s
+        raise KeyError(step_id)
+
+    @property
+    def start(self) -> str | None:
+        """The first month of the route's steps (None without steps)."""
+        return min([s.start for s in self.steps], default=None)
+
+    @property
+    def end(self) -> str | None:
+        """The last month of the route's steps (None without steps)."""
+        return max([s.end for s in self.steps], default=None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The route as a JSON-ready dict (hours totalled per month and overall)."""
+        load: dict[str, int] = {}
+        for s in self.steps:
+            for m, h in s.allocation:
+                load[m] = load.get(m, 0) + centi(h)
+        return {
+            "period": {"start": self.period[0], "end": self.period[1]},
+            "hours_per_month": _hours(centi(self.hours_per_month)),
+            "defaults": list(self.defaults),
+            "start": self.start,
+            "end": self.end,
+            "total_hours": _hours(sum([centi(s.hours) for s in self.steps])),
+            "steps": [s.to_dict() for s in self.steps],
+            "load": {m: _hours(load[m]) for m in sorted(load)},
+            "overflow": None if self.overflow is None else self.overflow.to_dict(),
+            "conflicts": [c.to_dict() for c in self.conflicts],
+        }
