@@ -13,14 +13,19 @@ To derive a variant (say, a catalogue without one programme) use
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import Issue
 from .ontology import Ontology, Scale
 from .rules.model import Rule, Where
 from .schema import Format, Mentor, Program
+
+if TYPE_CHECKING:
+    from .resolve.index import CatalogueIndex
 
 __all__ = ["POSITION_KINDS", "KnowledgeBase"]
 
@@ -64,6 +69,24 @@ class KnowledgeBase:
     warnings: tuple[Issue, ...] = ()
     positions: Mapping[tuple[str, str], Where] = field(default_factory=dict, repr=False)
     files: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @functools.cached_property
+    def index(self) -> CatalogueIndex:
+        """The KB's catalogues as the resolver's and the route builder's lookup tables.
+
+        Built on first use and kept with the KB: it is a function of the KB's
+        ontology and catalogues, which never change (a frozen dataclass without
+        slots still has an instance ``__dict__``, where ``cached_property`` keeps
+        it). Two threads asking at once may both build it; either result is the same.
+
+        Returns
+        -------
+        CatalogueIndex
+            See :class:`deficit_engine.resolve.index.CatalogueIndex`.
+        """
+        from .resolve.index import CatalogueIndex  # here: the resolver imports this module
+
+        return CatalogueIndex(self.ontology, self.programs, self.mentors, self.formats)
 
     def summary(self) -> str:
         """One line counting what the KB holds (``deficit-engine check`` prints it).

@@ -35,7 +35,7 @@ from ..loader import KnowledgeBase
 from ..models import Need, Recommendation, Resolution, Unmet
 from ..schema import Profile
 from .formats import resolve_formats
-from .index import MENTORING_FORMAT, CatalogueIndex, catalogue_index, mentoring_defaults
+from .index import MENTORING_FORMAT, CatalogueIndex, mentoring_defaults
 from .mentors import resolve_mentors
 from .programmes import resolve_programmes
 
@@ -48,14 +48,10 @@ __all__ = [
     "Recommendation",
     "Resolution",
     "Unmet",
-    "catalogue_index",
     "format_hours",
     "mentoring_defaults",
     "resolve",
 ]
-
-#: The name route.py imported the index by; it goes when route uses catalogue_index.
-_index = catalogue_index
 
 
 def resolve(
@@ -91,7 +87,7 @@ def resolve(
             by_kind[n.kind].append(i)
         else:
             unmet[i] = f"неизвестный вид потребности «{n.kind}»"
-    index = catalogue_index(kb)
+    index = kb.index
     person = profile.person
     prefs = list(profile.preferences.delivery)
     programs, u1 = resolve_programmes(index, person.role, prefs, needs, by_kind["program"])

@@ -1,14 +1,13 @@
 """The catalogue index: a knowledge base's catalogues as lookup tables for the resolver.
 
 Everything here is a function of the KB's ontology and catalogues only, so it is
-built once per KB instead of once per profile. The route builder reads it too
-(competency order, mentoring defaults). It is built from the KB's parts, not
-from the KB: the resolver's tables do not depend on how a KB is loaded or held.
+built once per KB (``KnowledgeBase.index``) instead of once per profile. The
+route builder reads it too (competency order, mentoring defaults). It is built
+from the KB's parts, not from the KB: this module does not import the KB's.
 """
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -18,14 +17,13 @@ from ..ontology import Ontology
 from ..schema import Format, Mentor, Program
 
 if TYPE_CHECKING:
-    from ..loader import KnowledgeBase
+    from ..kb import KnowledgeBase
 
 __all__ = [
     "MENTORING_FORMAT",
     "CatalogueIndex",
     "CompetencyKeys",
     "Filtered",
-    "catalogue_index",
     "filters_text",
     "mentoring_defaults",
     "mismatch",
@@ -327,53 +325,3 @@ class CatalogueIndex:
                 else:
                     fits[c.id] = {i}
         return fits
-
-
-# --- one index per KB ------------------------------------------------------------------
-
-#: id(kb) -> (the KB, the catalogue objects the index was built from and their
-#: sizes, the index). Keyed by identity (a KnowledgeBase is not hashable) and
-#: dropped when the KB is garbage-collected, so it holds one entry per live KB.
-#: An index is stored only once built, so threads never see a half-built one.
-_INDEXES: dict[int, tuple[weakref.ref[Any], tuple[Any, ...], CatalogueIndex]] = {}
-
-
-def _sources(kb: KnowledgeBase) -> tuple[Any, ...]:
-    return (
-        kb.programs,
-        kb.mentors,
-        kb.formats,
-        kb.ontology,
-        len(kb.programs),
-        len(kb.mentors),
-        len(kb.formats),
-    )
-
-
-def catalogue_index(kb: KnowledgeBase) -> CatalogueIndex:
-    """The catalogue index of ``kb``, built on first use.
-
-    Parameters
-    ----------
-    kb : KnowledgeBase
-        The knowledge base.
-
-    Returns
-    -------
-    CatalogueIndex
-        Its lookup tables; a KB whose catalogue or ontology was replaced (or
-        resized) since the last call gets a fresh one.
-    """
-    key = id(kb)
-    entry = _INDEXES.get(key)
-    sources = _sources(kb)
-    if entry is not None and entry[0]() is kb:
-        if all(a is b for a, b in zip(entry[1][:4], sources[:4], strict=True)) and (
-            entry[1][4:] == sources[4:]
-        ):
-            return entry[2]
-    else:
-        weakref.finalize(kb, _INDEXES.pop, key, None)
-    index = CatalogueIndex(kb.ontology, kb.programs, kb.mentors, kb.formats)
-    _INDEXES[key] = (weakref.ref(kb), sources, index)
-    return index

@@ -18,7 +18,7 @@ import networkx as nx
 from ..kb import KnowledgeBase
 from ..models import Deficit, Resolution, Result, UnaddressedDeficit, Unmet
 from ..months import month_index, month_text
-from ..resolve import catalogue_index, resolve
+from ..resolve import resolve
 from ..schema import Profile
 from .drafts import Draft, step_drafts
 from .model import Conflict, Overflow, Route, Step, centi
@@ -53,7 +53,7 @@ def _layout(
 ) -> _Layout:
     """Order and schedule the steps of the route."""
     start, end, per_month, defaults = settings(profile, today)
-    index = catalogue_index(kb)
+    index = kb.index
     drafts = step_drafts(kb, profile, result, resolution, index.comp_key, index.mentoring)
     stages = [d.stage for d in drafts]
     priority = priorities(result, drafts, stages, index.comp_key)
