@@ -176,10 +176,3 @@ class Resolution:
     def of_kind(self, kind: str) -> list[Recommendation]:
         """The recommendations of one kind (program, mentor, format), in order."""
         return [r for r in self.recommendations if r.kind == kind]
-
-    def to_dicts(self) -> tuple[tuple[dict[str, Any], ...], tuple[dict[str, Any], ...]]:
-        """The recommendations' and the unmet needs' dicts."""
-        return (
-            tuple([r.to_dict() for r in self.recommendations]),
-            tuple([u.to_dict() for u in self.unmet]),
-        )
