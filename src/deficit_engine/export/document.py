@@ -22,7 +22,7 @@ from ..labels import (
     plural_ru,
 )
 from ..loader import KnowledgeBase
-from ..models import Result, Route, Scores, Step
+from ..models import Deficit, Result, Route, Scores, Step
 from ..models.route import centi
 from ..months import month_label, month_range, months_label
 from ..schema import Profile
@@ -303,60 +303,20 @@ class _Builder:
         return levels[-1].title, (bounded[-1].below if bounded else None)
 
     def rows(self) -> list[RouteRow]:
-        def order(s: Step) -> tuple[int, str, int]:
-            return (PHASE_ORDER.get(s.phase, 9), s.start, int(s.id[1:]))
-
+        """The route table: a row per deficit, per other competency with steps, one
+        for the steps without a competency, one per closing re-diagnosis."""
         work = [s for s in self.steps if s.kind != "rediagnosis"]
         by_comp: dict[str, list[Step]] = {}
         for s in work:
             for c in s.competencies:
                 by_comp.setdefault(c, []).append(s)
-        rows: list[RouteRow] = []
-        target_title, threshold = self.target()
-        goal = f"«{target_title}»" + (f" (от {_pct(threshold)})" if threshold is not None else "")
-        seen: set[str] = set()
-        for d in self.result.deficits:
-            seen.add(d.competency)
-            sev = SEVERITY_RU.get(d.severity, d.severity)
-            pct = self.norm.competency_pct.get(d.competency)
-            if pct is not None:
-                level = self.kb.scale.title(self.norm.competency_level[d.competency])
-                task = (
-                    f"Повысить уровень сформированности компетенции с {_pct(pct)} "
-                    f"(«{level}») до уровня {goal}"
-                )
-            else:
-                task = f"Сформировать компетенцию до уровня {goal}"
-            rows.append(
-                RouteRow(
-                    topic=[self.title_of(d.competency), f"{d.competency}; {sev} дефицит"],
-                    tasks=[task],
-                    content=self.content(d.competency),
-                    steps=[
-                        self.step_cells(s) for s in sorted(by_comp.get(d.competency, []), key=order)
-                    ],
-                    kind="deficit",
-                )
-            )
-        requests = set(self.profile.requests)
+        rows = [self.deficit_row(d, by_comp.get(d.competency, [])) for d in self.result.deficits]
+        seen = {d.competency for d in self.result.deficits}
         others = sorted(
             (c for c in by_comp if c not in seen),
             key=lambda c: (self.onto.order_key(c) if c in self.onto.competencies else 10**9, c),
         )
-        for c in others:
-            if c in requests:
-                note, task = "запрос педагога", "Развить компетенцию по запросу педагога"
-            else:
-                note, task = "без дефицита", "Транслировать сформированный опыт коллегам"
-            rows.append(
-                RouteRow(
-                    topic=[self.title_of(c), f"{c}; {note}"],
-                    tasks=[task],
-                    content=self.content(c),
-                    steps=[self.step_cells(s) for s in sorted(by_comp[c], key=order)],
-                    kind="competency",
-                )
-            )
+        rows += [self.competency_row(c, by_comp[c]) for c in others]
         general = [s for s in work if not s.competencies]
         if general:
             rows.append(
@@ -364,22 +324,65 @@ class _Builder:
                     topic=["Мероприятия по маршруту в целом"],
                     tasks=["Уточнить затруднения и закрепить результаты по группе дефицитов"],
                     content=["По правилам, назначающим общие формы работы"],
-                    steps=[self.step_cells(s) for s in sorted(general, key=order)],
+                    steps=self.cells_in_order(general),
                     kind="general",
                 )
             )
-        closing = [s for s in self.steps if s.kind == "rediagnosis"]
-        for s in closing:
-            rows.append(
-                RouteRow(
-                    topic=["Повторная диагностика"],
-                    tasks=["Оценить динамику сформированности компетенций по итогам маршрута"],
-                    content=[f"• {self.title_of(c)}" for c in s.competencies] or ["По маршруту"],
-                    steps=[self.step_cells(s)],
-                    kind="closing",
-                )
-            )
+        rows += [self.closing_row(s) for s in self.steps if s.kind == "rediagnosis"]
         return rows
+
+    def cells_in_order(self, steps: list[Step]) -> list[StepCells]:
+        """The steps' cells by phase, start month, then step number."""
+
+        def order(s: Step) -> tuple[int, str, int]:
+            return (PHASE_ORDER.get(s.phase, 9), s.start, int(s.id[1:]))
+
+        return [self.step_cells(s) for s in sorted(steps, key=order)]
+
+    def deficit_row(self, d: Deficit, steps: list[Step]) -> RouteRow:
+        """A deficit's row: the task is to raise its level to the scale's top."""
+        target_title, threshold = self.target()
+        goal = f"«{target_title}»" + (f" (от {_pct(threshold)})" if threshold is not None else "")
+        sev = SEVERITY_RU.get(d.severity, d.severity)
+        pct = self.norm.competency_pct.get(d.competency)
+        if pct is not None:
+            level = self.kb.scale.title(self.norm.competency_level[d.competency])
+            task = (
+                f"Повысить уровень сформированности компетенции с {_pct(pct)} "
+                f"(«{level}») до уровня {goal}"
+            )
+        else:
+            task = f"Сформировать компетенцию до уровня {goal}"
+        return RouteRow(
+            topic=[self.title_of(d.competency), f"{d.competency}; {sev} дефицит"],
+            tasks=[task],
+            content=self.content(d.competency),
+            steps=self.cells_in_order(steps),
+            kind="deficit",
+        )
+
+    def competency_row(self, comp: str, steps: list[Step]) -> RouteRow:
+        """A row for a competency without a deficit: a request, or sharing experience."""
+        if comp in self.profile.requests:
+            note, task = "запрос педагога", "Развить компетенцию по запросу педагога"
+        else:
+            note, task = "без дефицита", "Транслировать сформированный опыт коллегам"
+        return RouteRow(
+            topic=[self.title_of(comp), f"{comp}; {note}"],
+            tasks=[task],
+            content=self.content(comp),
+            steps=self.cells_in_order(steps),
+            kind="competency",
+        )
+
+    def closing_row(self, s: Step) -> RouteRow:
+        return RouteRow(
+            topic=["Повторная диагностика"],
+            tasks=["Оценить динамику сформированности компетенций по итогам маршрута"],
+            content=[f"• {self.title_of(c)}" for c in s.competencies] or ["По маршруту"],
+            steps=[self.step_cells(s)],
+            kind="closing",
+        )
 
     # --- other sections ---------------------------------------------------------
 

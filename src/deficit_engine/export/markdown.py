@@ -32,24 +32,8 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str | Sequence[str]]])
     return out
 
 
-def document_markdown(doc: Document) -> str:
-    out: list[str] = [f"# {doc.title}", ""]
-    out += _table(["Сведения", ""], doc.header)
-    out += ["", "## 1. Результаты диагностики", ""]
-    if doc.summary:
-        out += _table(
-            ["Группа компетенций / компетенция", "Результат", "Уровень", "Дефицит"],
-            [
-                [f"**{n}**", f"**{p}**", f"**{lv}**", d] if g else [n, p, lv, d]
-                for n, p, lv, d, g in doc.summary
-            ],
-        )
-    else:
-        out.append("Результатов диагностики нет.")
-    if doc.requests:
-        out += ["", "Запросы педагога: " + "; ".join(doc.requests) + "."]
-    out += [f"\n{note}" for note in doc.notes]
-    out += ["", "## 2. Индивидуальный образовательный маршрут", ""]
+def _route_rows(doc: Document) -> list[list[str | Sequence[str]]]:
+    """The route table's rows: a topic's cells on its first step's row only."""
     rows: list[list[str | Sequence[str]]] = []
     for row in doc.rows:
         for i, s in enumerate(row.steps or [None]):
@@ -71,6 +55,28 @@ def document_markdown(doc: Document) -> str:
                         s.report,
                     ]
                 )
+    return rows
+
+
+def document_markdown(doc: Document) -> str:
+    out: list[str] = [f"# {doc.title}", ""]
+    out += _table(["Сведения", ""], doc.header)
+    out += ["", "## 1. Результаты диагностики", ""]
+    if doc.summary:
+        out += _table(
+            ["Группа компетенций / компетенция", "Результат", "Уровень", "Дефицит"],
+            [
+                [f"**{n}**", f"**{p}**", f"**{lv}**", d] if g else [n, p, lv, d]
+                for n, p, lv, d, g in doc.summary
+            ],
+        )
+    else:
+        out.append("Результатов диагностики нет.")
+    if doc.requests:
+        out += ["", "Запросы педагога: " + "; ".join(doc.requests) + "."]
+    out += [f"\n{note}" for note in doc.notes]
+    out += ["", "## 2. Индивидуальный образовательный маршрут", ""]
+    rows = _route_rows(doc)
     if doc.overflow:
         out += [f"> **Внимание.** {doc.overflow}", ""]
     for c in doc.conflicts:
