@@ -389,6 +389,9 @@ def test_a_result_pickles_as_itself() -> None:
         own = {id(n) for n in back.needs}
         assert all(id(n) in own for r in back.recommendations for n in r.needs)
         assert all(id(u.need) in own for u in back.unmet if isinstance(u, Unmet))
+    # the hot path makes no route graph: it is made when first asked for
+    assert result.route is not None and "graph" not in vars(result.route)
+    assert set(result.route.graph) == {s.id for s in result.route.steps}
     # parts that are not the Result's own (a Result put together by hand) travel whole
     foreign = Need("format", "x.y", (("format", "club"),), "R")
     deficit = Deficit("x.y", None, "low", 10.0, "D")

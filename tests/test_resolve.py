@@ -298,6 +298,15 @@ def test_fewer_hours_then_id(route_kb: Path) -> None:
     assert "меньше часов (18 против 24)" in res.recommendations[0].reason
 
 
+def test_the_index_is_built_once_per_kb(route_kb: Path) -> None:
+    """KnowledgeBase.index is cached on the (frozen) KB; a variant is a new KB with its own."""
+    kb = load_kb(route_kb)
+    assert kb.index is kb.index
+    variant = dataclasses.replace(kb, programs={})
+    assert variant.index is not kb.index and variant.index.programs == []
+    assert [p.id for p in kb.index.programs] == sorted(kb.programs)
+
+
 def test_audience_excludes_other_roles(route_kb: Path) -> None:
     """Only programmes whose audience includes the role: P-X is for managers."""
     res = _resolve(route_kb, _profile(), [program("digital.x")])

@@ -35,7 +35,7 @@ from ..loader import KnowledgeBase
 from ..models import Need, Recommendation, Resolution, Unmet
 from ..schema import Profile
 from .formats import resolve_formats
-from .index import MENTORING_FORMAT, CatalogueIndex, mentoring_defaults
+from .index import MENTORING_FORMAT, CatalogueIndex, mentoring_of
 from .mentors import resolve_mentors
 from .programmes import resolve_programmes
 
@@ -52,6 +52,22 @@ __all__ = [
     "mentoring_defaults",
     "resolve",
 ]
+
+
+def mentoring_defaults(kb: KnowledgeBase) -> tuple[str, str, float]:
+    """(education, phase, hours) of a mentoring step in this KB.
+
+    Parameters
+    ----------
+    kb : KnowledgeBase
+        The knowledge base; its ``mentoring`` format, if any, gives the values.
+
+    Returns
+    -------
+    tuple of (str, str, float)
+        The kind of education, the phase and the hours of a mentoring step.
+    """
+    return mentoring_of(kb.formats)
 
 
 def resolve(

@@ -9,15 +9,12 @@ from the KB's parts, not from the KB: this module does not import the KB's.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from ..labels import DELIVERY_RU, EDUCATION_RU, LEVEL_RU, PHASE_ORDER, PHASE_RU, format_hours
 from ..models import Need
 from ..ontology import Ontology
 from ..schema import Format, Mentor, Program
-
-if TYPE_CHECKING:
-    from ..kb import KnowledgeBase
 
 __all__ = [
     "MENTORING_FORMAT",
@@ -25,7 +22,7 @@ __all__ = [
     "CompetencyKeys",
     "Filtered",
     "filters_text",
-    "mentoring_defaults",
+    "mentoring_of",
     "mismatch",
     "mismatch_text",
 ]
@@ -40,27 +37,12 @@ FILTERED_LIMIT = 1024
 Attrs = tuple[tuple[str, Any], ...]
 
 
-def _mentoring_of(formats: Mapping[str, Format]) -> tuple[str, str, float]:
+def mentoring_of(formats: Mapping[str, Format]) -> tuple[str, str, float]:
+    """(education, phase, hours) of a mentoring step, given the KB's formats."""
     fmt = formats.get(MENTORING_FORMAT)
     if fmt is None:
         return _MENTORING_DEFAULT
     return (fmt.education, fmt.phase, float(fmt.hours))
-
-
-def mentoring_defaults(kb: KnowledgeBase) -> tuple[str, str, float]:
-    """(education, phase, hours) of a mentoring step in this KB.
-
-    Parameters
-    ----------
-    kb : KnowledgeBase
-        The knowledge base; its ``mentoring`` format, if any, gives the values.
-
-    Returns
-    -------
-    tuple of (str, str, float)
-        The kind of education, the phase and the hours of a mentoring step.
-    """
-    return _mentoring_of(kb.formats)
 
 
 # --- matching an item's attributes against a need's filters --------------------
@@ -177,7 +159,7 @@ class CatalogueIndex:
         self.mentor_by_id: Mapping[str, Mentor] = mentors
         self.format_by_id: Mapping[str, Format] = formats
         self._index_programs(_by_id(programs))
-        self._index_mentors(_by_id(mentors), _mentoring_of(formats))
+        self._index_mentors(_by_id(mentors), mentoring_of(formats))
         self._index_formats(_by_id(formats))
         self.attrs: dict[str, dict[str, dict[str, Any]]] = {
             "program": self.program_attrs,
@@ -207,7 +189,7 @@ class CatalogueIndex:
         self.program_texts: dict[str, tuple[str, str, str, Attrs]] = {}
 
     def _index_mentors(self, mentors: list[Mentor], mentoring: tuple[str, str, float]) -> None:
-        #: (education, phase, hours) of a mentoring step: see mentoring_defaults.
+        #: (education, phase, hours) of a mentoring step: see mentoring_of.
         self.mentoring = mentoring
         education, phase, _hours = mentoring
         self.mentors = mentors
