@@ -17,15 +17,12 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from .catalogue import CatalogueIndex
 from .errors import Issue
 from .ontology import Ontology, Scale
 from .rules.model import Rule, Where
 from .schema import Format, Mentor, Program
-
-if TYPE_CHECKING:
-    from .resolve.index import CatalogueIndex
 
 __all__ = ["POSITION_KINDS", "KnowledgeBase"]
 
@@ -82,10 +79,8 @@ class KnowledgeBase:
         Returns
         -------
         CatalogueIndex
-            See :class:`deficit_engine.resolve.index.CatalogueIndex`.
+            See :class:`deficit_engine.catalogue.CatalogueIndex`.
         """
-        from .resolve.index import CatalogueIndex  # here: the resolver imports this module
-
         return CatalogueIndex(self.ontology, self.programs, self.mentors, self.formats)
 
     def summary(self) -> str:

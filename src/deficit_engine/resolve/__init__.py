@@ -20,22 +20,22 @@ Every recommendation carries the rule that asked for it and a reason in
 Russian; a need no catalogue item serves is returned as :class:`Unmet` with
 its reason, never dropped and never invented.
 
-The modules: :mod:`.index` (the KB's catalogues as lookup tables, built once
-per KB), :mod:`.cover` (the greedy set cover), :mod:`.programmes`,
+The modules: :mod:`.cover` (the greedy set cover), :mod:`.programmes`,
 :mod:`.mentors` and :mod:`.formats` (one kind of need each); this one checks
-the arguments and puts the three together.
+the arguments and puts the three together. They read the KB's catalogues
+through its index (``kb.index``, :mod:`deficit_engine.catalogue`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from ..catalogue import MENTORING_FORMAT, CatalogueIndex, mentoring_of
 from ..labels import PHASE_ORDER, format_hours
 from ..loader import KnowledgeBase
 from ..models import Need, Recommendation, Resolution, Unmet
 from ..schema import Profile
 from .formats import resolve_formats
-from .index import MENTORING_FORMAT, CatalogueIndex, mentoring_of
 from .mentors import resolve_mentors
 from .programmes import resolve_programmes
 

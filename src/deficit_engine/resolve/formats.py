@@ -11,9 +11,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from ..catalogue import (
+    CatalogueIndex,
+    Filtered,
+    filters_text,
+    format_attrs,
+    mismatch,
+    mismatch_text,
+)
 from ..labels import PHASE_ORDER, plural_ru
 from ..models import Need, Recommendation
-from .index import CatalogueIndex, Filtered, filters_text, format_attrs, mismatch, mismatch_text
 
 __all__ = ["resolve_formats"]
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from ..catalogue import CatalogueIndex, mismatch, mismatch_text
 from ..labels import FORM_RU
 from ..models import Need, Recommendation
 from ..schema import Mentor
 from .cover import Key, greedy_cover
-from .index import CatalogueIndex, mismatch, mismatch_text
 
 __all__ = ["resolve_mentors"]
 

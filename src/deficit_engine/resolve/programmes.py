@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..catalogue import CatalogueIndex, mismatch, mismatch_text, program_attrs
 from ..labels import DELIVERY_RU, ROLE_RU, format_hours, plural_ru
 from ..models import Need, Recommendation
 from ..schema import Program
 from .cover import Key, greedy_cover
-from .index import CatalogueIndex, mismatch, mismatch_text, program_attrs
 
 __all__ = ["resolve_programmes"]
 

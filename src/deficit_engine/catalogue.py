@@ -3,7 +3,8 @@
 Everything here is a function of the KB's ontology and catalogues only, so it is
 built once per KB (``KnowledgeBase.index``) instead of once per profile. The
 route builder reads it too (competency order, mentoring defaults). It is built
-from the KB's parts, not from the KB: this module does not import the KB's.
+from the KB's parts, not from the KB, and sits below it: ``kb`` imports this
+module for ``KnowledgeBase.index``, this module imports nothing of the KB's.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from ..labels import DELIVERY_RU, EDUCATION_RU, LEVEL_RU, PHASE_ORDER, PHASE_RU, format_hours
-from ..models import Need
-from ..ontology import Ontology
-from ..schema import Format, Mentor, Program
+from .labels import DELIVERY_RU, EDUCATION_RU, LEVEL_RU, PHASE_ORDER, PHASE_RU, format_hours
+from .models import Need
+from .ontology import Ontology
+from .schema import Format, Mentor, Program
 
 __all__ = [
     "MENTORING_FORMAT",
