@@ -18,42 +18,58 @@ from .errors import (
     KnowledgeBaseError,
     ProfileError,
     SourceError,
+    UnknownIdError,
     UsageError,
+    WrongTypeError,
 )
 
 if TYPE_CHECKING:
     from .choices import BACKENDS, EXPORT_FORMATS
     from .engine import Engine
     from .export import render
-    from .loader import KnowledgeBase, check_kb, default_kb_path, load_kb
-    from .models import Deficit, Need, Result, TraceEntry
+    from .kb import KnowledgeBase
+    from .loader import check_kb, default_kb_path, load_kb
+    from .models import (
+        Conflict,
+        Deficit,
+        Need,
+        Overflow,
+        Recommendation,
+        Resolution,
+        Result,
+        Route,
+        Scores,
+        Step,
+        TraceEntry,
+        Unmet,
+    )
     from .ontology import Ontology, Scale
     from .profile import Normalised, normalise, parse_profile, read_profile_file
-    from .resolve import Recommendation, Resolution, Unmet, resolve
-    from .route import Conflict, Overflow, Route, Step, build_route, plan, route_graph, school_year
+    from .route import build_route, plan, route_graph, school_year
     from .schema import Profile
     from .synthetic import synthetic_profiles
 
 _LAZY: dict[str, tuple[str, str]] = {
     "BACKENDS": ("choices", "BACKENDS"),
-    "Conflict": ("route", "Conflict"),
+    "Conflict": ("models", "Conflict"),
     "Deficit": ("models", "Deficit"),
     "EXPORT_FORMATS": ("choices", "EXPORT_FORMATS"),
     "Engine": ("engine", "Engine"),
-    "KnowledgeBase": ("loader", "KnowledgeBase"),
+    "KnowledgeBase": ("kb", "KnowledgeBase"),
     "Need": ("models", "Need"),
     "Normalised": ("profile", "Normalised"),
     "Ontology": ("ontology", "Ontology"),
-    "Overflow": ("route", "Overflow"),
+    "Overflow": ("models", "Overflow"),
     "Profile": ("schema", "Profile"),
-    "Recommendation": ("resolve", "Recommendation"),
-    "Resolution": ("resolve", "Resolution"),
+    "Recommendation": ("models", "Recommendation"),
+    "Resolution": ("models", "Resolution"),
     "Result": ("models", "Result"),
-    "Route": ("route", "Route"),
+    "Route": ("models", "Route"),
     "Scale": ("ontology", "Scale"),
-    "Step": ("route", "Step"),
+    "Scores": ("models", "Scores"),
+    "Step": ("models", "Step"),
     "TraceEntry": ("models", "TraceEntry"),
-    "Unmet": ("resolve", "Unmet"),
+    "Unmet": ("models", "Unmet"),
     "build_route": ("route", "build_route"),
     "check_kb": ("loader", "check_kb"),
     "default_kb_path": ("loader", "default_kb_path"),
@@ -63,7 +79,6 @@ _LAZY: dict[str, tuple[str, str]] = {
     "plan": ("route", "plan"),
     "read_profile_file": ("profile", "read_profile_file"),
     "render": ("export", "render"),
-    "resolve": ("resolve", "resolve"),
     "route_graph": ("route", "route_graph"),
     "school_year": ("route", "school_year"),
     "synthetic_profiles": ("synthetic", "synthetic_profiles"),
@@ -92,11 +107,14 @@ __all__ = [
     "Result",
     "Route",
     "Scale",
+    "Scores",
     "SourceError",
     "Step",
     "TraceEntry",
+    "UnknownIdError",
     "Unmet",
     "UsageError",
+    "WrongTypeError",
     "build_route",
     "check_kb",
     "default_kb_path",
@@ -106,7 +124,6 @@ __all__ = [
     "plan",
     "read_profile_file",
     "render",
-    "resolve",
     "route_graph",
     "school_year",
     "synthetic_profiles",

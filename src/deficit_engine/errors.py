@@ -19,7 +19,9 @@ __all__ = [
     "KnowledgeBaseError",
     "ProfileError",
     "SourceError",
+    "UnknownIdError",
     "UsageError",
+    "WrongTypeError",
     "display_path",
     "format_field_path",
 ]
@@ -39,6 +41,16 @@ class UsageError(DeficitEngineError, ValueError):
     what these checks raised before, so callers that catch ``ValueError`` still
     catch it.
     """
+
+
+class WrongTypeError(UsageError, TypeError):
+    """A function was given an argument of the wrong type (a dict where a validated
+    Profile is needed, say). Also a ``TypeError``, what Python code expects for it."""
+
+
+class UnknownIdError(DeficitEngineError, KeyError):
+    """A lookup by id (a step of a route, a level of the scale) found nothing.
+    Also a ``KeyError``, as a mapping lookup would raise."""
 
 
 @dataclass(frozen=True, order=True)

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import networkx as nx
 
+from .errors import UnknownIdError
 from .schema import Competency, Group, Indicator, Level
 
 __all__ = ["Ontology", "Scale", "suggest"]
@@ -39,7 +40,7 @@ class Scale:
         for level in self.levels:
             if level.id == level_id:
                 return level.title
-        raise KeyError(level_id)
+        raise UnknownIdError(level_id)
 
 
 class Ontology:

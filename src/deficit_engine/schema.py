@@ -18,6 +18,8 @@ from pydantic import (
     model_validator,
 )
 
+from .errors import UsageError
+
 __all__ = [
     "DELIVERIES",
     "EDUCATION_TYPES",
@@ -237,4 +239,4 @@ def json_schema(kind: str) -> dict[str, Any]:
             "description": "One schema per file of a knowledge-base folder.",
             "files": {name: model.model_json_schema() for name, model in files.items()},
         }
-    raise ValueError(f"unknown schema {kind!r}: expected 'profile' or 'kb'")
+    raise UsageError(f"unknown schema {kind!r}: expected 'profile' or 'kb'")

@@ -6,6 +6,7 @@ Every renderer is deterministic: the same Result gives byte-identical text.
 from __future__ import annotations
 
 from ..choices import EXPORT_FORMATS as FORMATS
+from ..errors import UsageError
 from ..loader import KnowledgeBase
 from ..models import Result
 from ..schema import Profile
@@ -48,4 +49,4 @@ def render(fmt: str, kb: KnowledgeBase, profile: Profile, result: Result) -> str
         return render_mermaid(result)
     if fmt == "dot":
         return render_dot(result)
-    raise ValueError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    raise UsageError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")

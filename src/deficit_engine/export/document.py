@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import UsageError, WrongTypeError
 from ..labels import (
     DELIVERY_RU,
     EDUCATION_RU,
@@ -98,7 +99,7 @@ def _years(value: float) -> str:
 
 def _scores(result: Result) -> Scores:
     if result.scores is None:
-        raise ValueError(
+        raise UsageError(
             f"the result for profile {result.profile!r} has no scores: "
             "render a Result made by Engine.evaluate"
         )
@@ -477,9 +478,9 @@ def schedule_rows(doc: Document) -> list[list[str]]:
 def build_document(kb: KnowledgeBase, profile: Profile, result: Result) -> Document:
     """The ИОМ of ``result`` (from ``Engine.evaluate``) for ``profile``."""
     if not isinstance(result, Result):
-        raise TypeError(f"build_document() needs a Result, not {type(result).__name__}")
+        raise WrongTypeError(f"build_document() needs a Result, not {type(result).__name__}")
     if result.profile != profile.id:
-        raise ValueError(f"the result is for profile {result.profile!r}, not {profile.id!r}")
+        raise UsageError(f"the result is for profile {result.profile!r}, not {profile.id!r}")
     b = _Builder(kb, profile, result)
     route = b.route
     overflow = route.overflow if route is not None else None

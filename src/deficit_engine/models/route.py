@@ -15,6 +15,8 @@ import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ..errors import UnknownIdError
+
 if TYPE_CHECKING:
     import networkx as nx
 
@@ -142,11 +144,17 @@ class Route:
         return graph
 
     def step(self, step_id: str) -> Step:
-        """The step ``step_id`` (``s1``, ``s2``, ...); KeyError if there is none."""
+        """The step ``step_id`` (``s1``, ``s2``, ...).
+
+        Raises
+        ------
+        UnknownIdError
+            If the route has no such step (it is also a ``KeyError``).
+        """
         for s in self.steps:
             if s.id == step_id:
                 return s
-        raise KeyError(step_id)
+        raise UnknownIdError(step_id)
 
     @property
     def start(self) -> str | None:

@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from ..catalogue import MENTORING_FORMAT, CatalogueIndex, mentoring_of
+from ..errors import UsageError, WrongTypeError
 from ..labels import PHASE_ORDER, format_hours
 from ..loader import KnowledgeBase
 from ..models import Need, Recommendation, Resolution, Unmet
@@ -84,21 +85,21 @@ def resolve(
     capacity. Pure: the same arguments give the same Resolution.
     """
     if not isinstance(kb, KnowledgeBase):
-        raise TypeError(f"resolve() needs a KnowledgeBase, not {type(kb).__name__}")
+        raise WrongTypeError(f"resolve() needs a KnowledgeBase, not {type(kb).__name__}")
     if not isinstance(profile, Profile):
-        raise TypeError(
+        raise WrongTypeError(
             f"resolve() needs a validated Profile (see parse_profile), not {type(profile).__name__}"
         )
     load = dict(mentor_load or {})
     for mid, taken in load.items():
         if not isinstance(taken, int) or isinstance(taken, bool) or taken < 0:
-            raise ValueError(f"mentor_load[{mid!r}] must be a non-negative integer, not {taken!r}")
+            raise UsageError(f"mentor_load[{mid!r}] must be a non-negative integer, not {taken!r}")
     needs = list(needs)
     by_kind: dict[str, list[int]] = {"program": [], "mentor": [], "format": []}
     unmet: dict[int, str] = {}
     for i, n in enumerate(needs):
         if not isinstance(n, Need):
-            raise TypeError(f"resolve() needs Need objects, not {type(n).__name__}")
+            raise WrongTypeError(f"resolve() needs Need objects, not {type(n).__name__}")
         if n.kind in by_kind:
             by_kind[n.kind].append(i)
         else:

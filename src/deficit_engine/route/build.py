@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 import networkx as nx
 
+from ..errors import UsageError, WrongTypeError
 from ..kb import KnowledgeBase
 from ..models import Deficit, Resolution, Result, UnaddressedDeficit, Unmet
 from ..months import month_index, month_text
@@ -166,11 +167,13 @@ def build_route(
         When ``kb``, ``profile`` or ``resolution`` is not of its type.
     """
     if not isinstance(kb, KnowledgeBase):
-        raise TypeError(f"build_route() needs a KnowledgeBase, not {type(kb).__name__}")
+        raise WrongTypeError(f"build_route() needs a KnowledgeBase, not {type(kb).__name__}")
     if not isinstance(profile, Profile):
-        raise TypeError(f"build_route() needs a validated Profile, not {type(profile).__name__}")
+        raise WrongTypeError(
+            f"build_route() needs a validated Profile, not {type(profile).__name__}"
+        )
     if not isinstance(resolution, Resolution):
-        raise TypeError(f"build_route() needs a Resolution, not {type(resolution).__name__}")
+        raise WrongTypeError(f"build_route() needs a Resolution, not {type(resolution).__name__}")
     lay = _layout(kb, profile, result, resolution, today)
     return Route(
         lay.period,
@@ -206,7 +209,7 @@ def route_graph(route: Route | Mapping[str, Any]) -> nx.DiGraph:
     if isinstance(route, Route):
         route = route.to_dict()
     if not isinstance(route, Mapping) or not isinstance(route.get("steps"), list):
-        raise TypeError("route_graph() needs a Route or a route dict with a 'steps' list")
+        raise WrongTypeError("route_graph() needs a Route or a route dict with a 'steps' list")
     graph: nx.DiGraph = nx.DiGraph()
     for step in route["steps"]:
         graph.add_node(step["id"], **{k: v for k, v in step.items() if k != "id"})
@@ -311,8 +314,8 @@ def plan(
         ``mentor_load`` is not a non-negative integer.
     """
     if not isinstance(result, Result):
-        raise TypeError(f"plan() needs a Result, not {type(result).__name__}")
+        raise WrongTypeError(f"plan() needs a Result, not {type(result).__name__}")
     if isinstance(profile, Profile) and result.profile != profile.id:
-        raise ValueError(f"the result is for profile {result.profile!r}, not {profile.id!r}")
+        raise UsageError(f"the result is for profile {result.profile!r}, not {profile.id!r}")
     resolution = resolve(kb, profile, result.needs, mentor_load=mentor_load)
     return with_plan(result, resolution, build_route(kb, profile, result, resolution, today=today))

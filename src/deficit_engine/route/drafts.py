@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from ..kb import KnowledgeBase
-from ..models import Result
-from ..resolve import PHASE_ORDER, Recommendation, Resolution
+from ..labels import PHASE_ORDER
+from ..models import Recommendation, Resolution, Result
 from ..schema import Format, Profile
 from .model import centi
 

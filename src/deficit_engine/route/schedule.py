@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date
 
+from ..errors import UsageError, WrongTypeError
+from ..labels import format_hours
 from ..months import month_index, month_text
-from ..resolve import format_hours
 from ..schema import Profile
 from .drafts import Draft
 from .model import Overflow
@@ -53,7 +54,7 @@ def school_year(today: date) -> tuple[str, str]:
         When ``today`` is not a date.
     """
     if not isinstance(today, date):
-        raise TypeError(f"today must be a datetime.date, not {type(today).__name__}")
+        raise WrongTypeError(f"today must be a datetime.date, not {type(today).__name__}")
     year = today.year if today.month <= 9 else today.year + 1
     return (f"{year:04d}-09", f"{year + 1:04d}-05")
 
@@ -131,7 +132,7 @@ def schedule(
         When ``budget`` is not positive (a validated profile never gives one).
     """
     if budget <= 0:  # the profile schema asks for at least 1 h a month; never loop forever
-        raise ValueError(f"monthly budget of {budget / 100} h: nothing could ever be scheduled")
+        raise UsageError(f"monthly budget of {budget / 100} h: nothing could ever be scheduled")
     used: dict[int, int] = {}
     # Full month -> a later month such that every month in between is full:
     # a step jumps over a run of full months at once (paths are shortened).
