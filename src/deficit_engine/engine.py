@@ -79,7 +79,21 @@ def _need_order(need: Need) -> tuple[str, int, str]:
 
 
 def base_facts(norm: Normalised, kb: KnowledgeBase) -> list[Fact]:
-    """The facts a profile provides, in a fixed order (DESIGN.md section 5)."""
+    """The facts a profile provides, in a fixed order (docs/rules.md, "Facts").
+
+    Parameters
+    ----------
+    norm : Normalised
+        The profile with its scores in percent and their levels.
+    kb : KnowledgeBase
+        The KB the profile was validated against.
+
+    Returns
+    -------
+    list of dict
+        The ``person`` fact, then ``result``, ``indicator_result``,
+        ``group_result`` and ``request`` facts.
+    """
     person = norm.profile.person
     facts: list[Fact] = []
     pfact: Fact = {
@@ -138,6 +152,33 @@ class Engine:
     Thread-safe: ``evaluate`` may be called from several threads at once (the
     durable backend is serialised by a lock; the Python backend needs none).
     Several engines with different KBs can live in one process.
+
+    Parameters
+    ----------
+    kb : KnowledgeBase
+        A validated KB (:func:`~deficit_engine.loader.load_kb`).
+    backend : str, optional
+        One of :data:`~deficit_engine.choices.BACKENDS`. By default ``"durable"``
+        when durable_rules can be imported, else ``"python"`` (with a
+        ``RuntimeWarning``, once); all give the same Results.
+    firing_limit : int
+        The most firings that assert new facts one evaluation may make.
+
+    Attributes
+    ----------
+    kb : KnowledgeBase
+        The KB, as given.
+    backend : str
+        The backend in use.
+    firing_limit : int
+        As given.
+
+    Raises
+    ------
+    UsageError
+        If ``backend`` is unknown or ``firing_limit`` is below 1.
+    EvaluationError
+        If ``backend`` is ``"durable"`` and durable_rules cannot be imported.
     """
 
     def __init__(
@@ -169,14 +210,58 @@ class Engine:
         backend: str | None = None,
         firing_limit: int = DEFAULT_FIRING_LIMIT,
     ) -> Engine:
-        """Load, validate and compile a KB folder (default: the shipped KB)."""
+        """Load, validate and compile a KB folder (default: the shipped KB).
+
+        Parameters
+        ----------
+        kb_dir : str or Path, optional
+            The KB folder (holding ``ontology/`` and ``rules/``); the shipped KB
+            when omitted.
+        backend : str, optional
+            As for :class:`Engine`.
+        firing_limit : int
+            As for :class:`Engine`.
+
+        Returns
+        -------
+        Engine
+            An engine for the loaded KB.
+
+        Raises
+        ------
+        KnowledgeBaseError
+            If the KB is invalid (every problem with its place), or ``kb_dir`` is
+            omitted and the shipped KB is not installed.
+        UsageError
+            If ``backend`` is unknown or ``firing_limit`` is below 1.
+        EvaluationError
+            If ``backend`` is ``"durable"`` and durable_rules cannot be imported.
+        """
         return cls(load_kb(kb_dir), backend=backend, firing_limit=firing_limit)
 
     @property
     def rules(self) -> list[Any]:
+        """The KB's rules, in file order then rule order (a new list each time)."""
         return list(self.kb.rules)
 
     def parse(self, profile: Mapping[str, Any] | Profile, source: str = "") -> Profile:
+        """Validate a profile against this engine's KB, as :func:`.parse_profile` does.
+
+        Parameters
+        ----------
+        profile, source
+            As ``data`` and ``source`` of ``parse_profile``.
+
+        Returns
+        -------
+        Profile
+            The profile, its ids checked against :attr:`kb`.
+
+        Raises
+        ------
+        ProfileError
+            If the profile is invalid (every problem named by its field path).
+        """
         return parse_profile(profile, self.kb, source)
 
     def evaluate(self, profile: Mapping[str, Any] | Profile) -> Result:
@@ -202,6 +287,8 @@ class Engine:
             If the profile is invalid (every problem named by its field path).
         FiringLimitError
             If the rules fire more often than ``firing_limit``.
+        EvaluationError
+            If the durable backend refuses a fact.
         """
         prof = self.parse(profile)
         norm = normalise(prof, self.kb)
@@ -233,13 +320,35 @@ class Engine:
     ) -> Iterator[Result]:
         """Evaluate a cohort, yielding Results in input order.
 
-        ``profiles`` may be any iterable, a generator too large for memory
-        included: at most a few chunks per worker are in flight at once.
-        ``workers`` processes (default: one per core; 1 evaluates in this
-        process) each run their own engine on the same KB with ``backend``
-        (default ``"fast"``, the compiled matcher, whose Results equal the
-        durable backend's). A profile that fails validation yields a Result
-        whose ``errors`` name its problems, and the run goes on.
+        A profile that fails validation (or whose evaluation fails) yields a
+        Result whose ``errors`` name its problems, and the run goes on.
+
+        Parameters
+        ----------
+        profiles : iterable of Mapping or Profile
+            Any iterable, a generator too large for memory included: at most a
+            few chunks per worker are in flight at once.
+        workers : int, optional
+            How many processes evaluate (default: one per core); 1 evaluates
+            in this process.
+        backend : str
+            The backend of the workers' engines, each on the same KB (default
+            ``"fast"``, the compiled matcher, whose Results equal the durable
+            backend's).
+        chunk_size : int
+            How many profiles a worker is sent at once.
+
+        Returns
+        -------
+        Iterator of Result
+            One Result per profile, in input order (``Result.failed`` for a
+            profile that could not be evaluated).
+
+        Raises
+        ------
+        UsageError
+            If ``workers`` or ``chunk_size`` is below 1 or ``backend`` is
+            unknown (raised when iteration starts).
         """
         return evaluate_many(self, profiles, workers, backend=backend, chunk_size=chunk_size)
 

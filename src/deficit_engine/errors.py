@@ -57,8 +57,25 @@ class UnknownIdError(DeficitEngineError, KeyError):
 class Issue:
     """One problem found in an input, with its place.
 
-    ``file``/``line``/``col`` locate it in a source file (1-based); ``path`` is
-    the field path inside the document (``results[2].score``).
+    Issues sort by file, line, column, then code and message: the order reports use.
+
+    Attributes
+    ----------
+    file : str
+        The source file as an issue names it (:func:`display_path`); empty when
+        the input came from no file.
+    line, col : int
+        The place in ``file``, 1-based; 0 when the place is not known.
+    code : str
+        A short stable name of the kind of problem (``unknown-ref``, ``duplicate``).
+    message : str
+        What is wrong, for a person.
+    path : str
+        The field path inside the document (``results[2].score``), if any.
+    suggestion : str or None
+        The nearest existing id, when an unknown id resembles one.
+    severity : str
+        ``"error"`` or ``"warning"``.
     """
 
     file: str
@@ -72,6 +89,7 @@ class Issue:
 
     @property
     def location(self) -> str:
+        """Where the problem is: ``file:line:col``, else ``file:path``, else what is known."""
         if self.file and self.line:
             return f"{self.file}:{self.line}:{self.col}"
         if self.file and self.path:
@@ -86,7 +104,18 @@ class Issue:
 
 
 class SourceError(DeficitEngineError):
-    """An input (a KB, a rule file, a profile) has one or more problems."""
+    """An input (a KB, a rule file, a profile) has one or more problems.
+
+    The message names the first issue and how many more there are; ``issues``
+    holds them all.
+
+    Parameters
+    ----------
+    issues : iterable of Issue
+        Every problem found, in the order to report them.
+    what : str
+        What the input is, for the message (``"profile"``, ``"knowledge base"``).
+    """
 
     def __init__(self, issues: Iterable[Issue], what: str = "input") -> None:
         self.issues: tuple[Issue, ...] = tuple(issues)
@@ -97,18 +126,39 @@ class SourceError(DeficitEngineError):
         super().__init__(f"invalid {what}: {head}{more}")
 
     def lines(self) -> list[str]:
+        """One line of text per issue, as a report prints them.
+
+        Returns
+        -------
+        list of str
+            ``str(issue)`` for each issue, in order.
+        """
         return [str(issue) for issue in self.issues]
 
 
 class KnowledgeBaseError(SourceError):
-    """A knowledge base (ontology files or rule files) is invalid."""
+    """A knowledge base (ontology files or rule files) is invalid.
+
+    Parameters
+    ----------
+    issues : iterable of Issue
+        Every error found, each with its file and place.
+    """
 
     def __init__(self, issues: Iterable[Issue]) -> None:
         super().__init__(issues, "knowledge base")
 
 
 class ProfileError(SourceError):
-    """A diagnostic profile is invalid; issues name field paths."""
+    """A diagnostic profile is invalid; issues name field paths.
+
+    Parameters
+    ----------
+    issues : iterable of Issue
+        Every problem found, each with its field path.
+    profile_id : str, optional
+        The profile's id, when the profile has a usable one (kept as ``profile_id``).
+    """
 
     def __init__(self, issues: Iterable[Issue], profile_id: str | None = None) -> None:
         self.profile_id = profile_id
@@ -120,7 +170,16 @@ class EvaluationError(DeficitEngineError):
 
 
 class FiringLimitError(EvaluationError):
-    """Rules kept asserting new facts past the firing limit."""
+    """Rules kept asserting new facts past the firing limit.
+
+    Parameters
+    ----------
+    limit : int
+        The firing limit that was reached (kept as ``limit``).
+    rules : sequence of str
+        The ids of the rules to blame, the most productive first (kept as
+        ``rules``, a tuple).
+    """
 
     def __init__(self, limit: int, rules: Sequence[str]) -> None:
         self.limit = limit
@@ -132,7 +191,18 @@ class FiringLimitError(EvaluationError):
 
 
 def format_field_path(loc: Sequence[str | int]) -> str:
-    """``('results', 2, 'score')`` -> ``results[2].score``."""
+    """A field path as issues show it: ``('results', 2, 'score')`` -> ``results[2].score``.
+
+    Parameters
+    ----------
+    loc : sequence of str or int
+        The path's parts: field names and list indexes.
+
+    Returns
+    -------
+    str
+        The path in dotted form, indexes in brackets.
+    """
     out = ""
     for part in loc:
         if isinstance(part, int):

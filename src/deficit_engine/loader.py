@@ -65,7 +65,18 @@ ItemT = TypeVar("ItemT", bound=_HasId)
 
 
 def default_kb_path() -> Path:
-    """The shipped KB: package data when installed, the repository in a checkout."""
+    """The shipped KB: package data when installed, the repository in a checkout.
+
+    Returns
+    -------
+    Path
+        The folder holding the shipped ``ontology/`` and ``rules/``.
+
+    Raises
+    ------
+    KnowledgeBaseError
+        If neither the package data nor a checkout holds the KB.
+    """
     here = Path(__file__).resolve().parent
     packaged = here / "kb"
     if (packaged / "ontology").is_dir():

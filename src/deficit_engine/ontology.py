@@ -18,25 +18,81 @@ __all__ = ["Ontology", "Scale", "suggest"]
 
 
 def suggest(name: str, candidates: Iterable[str]) -> str | None:
-    """The nearest existing id to ``name``, if one is close enough."""
+    """The nearest existing id to ``name``, if one is close enough.
+
+    Parameters
+    ----------
+    name : str
+        An unknown id, as written.
+    candidates : iterable of str
+        The ids that exist.
+
+    Returns
+    -------
+    str or None
+        The closest candidate (:func:`difflib.get_close_matches`, cutoff 0.6), or None.
+    """
     found = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return found[0] if found else None
 
 
 class Scale:
-    """Percent bands to level ids (ascending; the last level has no bound)."""
+    """Percent bands to level ids (ascending; the last level has no bound).
+
+    Parameters
+    ----------
+    levels : sequence of Level
+        The levels, lowest first, each with its upper bound ``below`` (None for
+        the last).
+
+    Attributes
+    ----------
+    levels : tuple of Level
+        As given.
+    ids : tuple of str
+        The level ids, lowest first.
+    """
 
     def __init__(self, levels: Sequence[Level]) -> None:
         self.levels = tuple(levels)
         self.ids = tuple(level.id for level in self.levels)
 
     def level_of(self, score_pct: float) -> str:
+        """The level a score falls in: the first whose bound is above it.
+
+        Parameters
+        ----------
+        score_pct : float
+            A score in percent.
+
+        Returns
+        -------
+        str
+            The level's id (the last level for a score at or above every bound).
+        """
         for level in self.levels:
             if level.below is None or score_pct < level.below:
                 return level.id
         return self.levels[-1].id
 
     def title(self, level_id: str) -> str:
+        """The title of a level, as documents show it.
+
+        Parameters
+        ----------
+        level_id : str
+            One of :attr:`ids`.
+
+        Returns
+        -------
+        str
+            The level's title.
+
+        Raises
+        ------
+        UnknownIdError
+            If the scale has no such level (it is also a ``KeyError``).
+        """
         for level in self.levels:
             if level.id == level_id:
                 return level.title
@@ -44,7 +100,25 @@ class Scale:
 
 
 class Ontology:
-    """Groups and competencies with their prerequisite graph and roll-ups."""
+    """Groups and competencies with their prerequisite graph and roll-ups.
+
+    Parameters
+    ----------
+    groups : sequence of Group
+        The competency groups.
+    competencies : sequence of Competency
+        The competencies, each with its indicators and prerequisites (``requires``;
+        a prerequisite that is not among them is left out of the graph).
+
+    Attributes
+    ----------
+    groups, competencies, indicators : dict
+        Each by id.
+    indicator_parent : dict of str to str
+        Indicator id -> the id of its competency.
+    graph : networkx.DiGraph
+        One node per competency, an edge ``prerequisite -> dependent``.
+    """
 
     def __init__(self, groups: Sequence[Group], competencies: Sequence[Competency]) -> None:
         self.groups: dict[str, Group] = {g.id: g for g in groups}
@@ -68,10 +142,46 @@ class Ontology:
     # --- lookups -----------------------------------------------------------
 
     def group_of(self, competency_id: str) -> str:
+        """The group of a competency.
+
+        Parameters
+        ----------
+        competency_id : str
+            A competency of the ontology.
+
+        Returns
+        -------
+        str
+            The id of its group.
+
+        Raises
+        ------
+        KeyError
+            If the ontology has no such competency.
+        """
         return self.competencies[competency_id].group
 
     def prerequisites(self, competency_id: str, transitive: bool = True) -> set[str]:
-        """Competencies that must come before ``competency_id``."""
+        """Competencies that must come before ``competency_id``.
+
+        Parameters
+        ----------
+        competency_id : str
+            A competency of the ontology.
+        transitive : bool
+            All its ancestors in the graph (the default), or only its direct
+            prerequisites.
+
+        Returns
+        -------
+        set of str
+            The prerequisites' ids (a new set: the caller may change it).
+
+        Raises
+        ------
+        networkx.NetworkXError
+            If the ontology has no such competency.
+        """
         if transitive:
             if competency_id not in self._ancestors:
                 self._ancestors[competency_id] = frozenset(nx.ancestors(self.graph, competency_id))
@@ -84,20 +194,66 @@ class Ontology:
         return list(nx.lexicographical_topological_sort(self.graph))
 
     def topological_order(self) -> list[str]:
-        """All competencies, prerequisites first, ties by id (deterministic)."""
+        """All competencies, prerequisites first, ties by id (deterministic).
+
+        Returns
+        -------
+        list of str
+            The competency ids; by id alone if the prerequisites have a cycle.
+        """
         return sorted(self._order, key=self._order.__getitem__)
 
     def order_key(self, competency_id: str) -> int:
+        """A competency's place in :meth:`topological_order`, a sort key.
+
+        Parameters
+        ----------
+        competency_id : str
+            A competency of the ontology.
+
+        Returns
+        -------
+        int
+            Its 0-based position.
+
+        Raises
+        ------
+        KeyError
+            If the ontology has no such competency.
+        """
         return self._order[competency_id]
 
     def cycles(self) -> list[list[str]]:
-        """Prerequisite cycles (empty for a valid ontology)."""
+        """Prerequisite cycles (empty for a valid ontology).
+
+        Returns
+        -------
+        list of list of str
+            Each cycle as the competency ids along it.
+        """
         return [list(cycle) for cycle in nx.simple_cycles(self.graph)]
 
     # --- roll-ups ----------------------------------------------------------
 
     def rollup_indicators(self, indicator_scores: Mapping[str, float]) -> dict[str, float]:
-        """Weighted mean of the present indicators of each competency."""
+        """Weighted mean of the present indicators of each competency.
+
+        Parameters
+        ----------
+        indicator_scores : Mapping of str to float
+            Indicator id -> score in percent, for the indicators with a result.
+
+        Returns
+        -------
+        dict of str to float
+            Competency id -> the weighted mean of its indicators' scores, to 2
+            places, for each competency with at least one; sorted by id.
+
+        Raises
+        ------
+        KeyError
+            If an indicator is not in the ontology.
+        """
         sums: dict[str, float] = {}
         weights: dict[str, float] = {}
         for ind_id, score in indicator_scores.items():
@@ -108,7 +264,23 @@ class Ontology:
         return {comp: round(sums[comp] / weights[comp], 2) for comp in sorted(sums)}
 
     def rollup_groups(self, competency_scores: Mapping[str, float]) -> dict[str, float]:
-        """Plain mean of each group's competency scores (groups with results only)."""
+        """Plain mean of each group's competency scores (groups with results only).
+
+        Parameters
+        ----------
+        competency_scores : Mapping of str to float
+            Competency id -> score in percent.
+
+        Returns
+        -------
+        dict of str to float
+            Group id -> the mean of its competencies' scores, to 2 places; sorted by id.
+
+        Raises
+        ------
+        KeyError
+            If a competency is not in the ontology.
+        """
         members: dict[str, list[float]] = {}
         for comp, score in competency_scores.items():
             members.setdefault(self.group_of(comp), []).append(score)

@@ -37,7 +37,11 @@ STDIN = "<stdin>"
 
 @dataclass(frozen=True)
 class Normalised(Scores):
-    """A profile's scores in percent, rolled up, with their levels, and the profile."""
+    """A profile's scores in percent, rolled up, with their levels, and the profile.
+
+    What :func:`normalise` returns: the fields of :class:`~deficit_engine.models.Scores`
+    and ``profile``, the validated profile they were read from.
+    """
 
     profile: Profile
 
@@ -58,7 +62,29 @@ def _path_issue(
 
 
 def parse_profile(data: Any, kb: KnowledgeBase, source: str = "") -> Profile:
-    """Validate ``data`` (a mapping or a Profile) against the model and the KB."""
+    """Validate a profile against the model and the KB.
+
+    Parameters
+    ----------
+    data : Any
+        A mapping as read from YAML/JSON, or a Profile (whose ids are still
+        checked against ``kb``).
+    kb : KnowledgeBase
+        The KB whose competencies and indicators the profile may name.
+    source : str
+        How issues name the input (a file name); empty by default.
+
+    Returns
+    -------
+    Profile
+        The validated profile.
+
+    Raises
+    ------
+    ProfileError
+        If ``data`` is not a mapping, does not fit the model, or names unknown
+        or repeated ids: every problem found, each by its field path.
+    """
     if isinstance(data, Profile):
         profile = data
     else:
@@ -140,7 +166,23 @@ def _reference_issues(results: Any, requests: Any, kb: KnowledgeBase, source: st
 
 
 def normalise(profile: Profile, kb: KnowledgeBase) -> Normalised:
-    """Scores to percent; indicators roll up by weighted mean; groups by plain mean."""
+    """Scores to percent; indicators roll up by weighted mean; groups by plain mean.
+
+    A competency's own result overrides the roll-up of its indicators.
+
+    Parameters
+    ----------
+    profile : Profile
+        A profile validated against ``kb`` (:func:`parse_profile`).
+    kb : KnowledgeBase
+        The KB whose ontology and scale it is read with.
+
+    Returns
+    -------
+    Normalised
+        The scores in percent (to 2 places) by competency and by group, their
+        levels on the KB's scale, and the profile.
+    """
     own: dict[str, float] = {}
     indicators: dict[str, float] = {}
     for result in profile.results:
@@ -164,7 +206,26 @@ def normalise(profile: Profile, kb: KnowledgeBase) -> Normalised:
 
 
 def read_profile_file(path: Path | str, max_bytes: int = MAX_FILE_BYTES) -> Any:
-    """Read a profile document from YAML or JSON; raise ProfileError if unreadable."""
+    """Read a profile document from YAML or JSON (by the file's suffix).
+
+    Parameters
+    ----------
+    path : Path or str
+        The file; ``.json`` is read as JSON, anything else as YAML.
+    max_bytes : int
+        Files larger than this are refused.
+
+    Returns
+    -------
+    Any
+        The document, to be validated by :func:`parse_profile`.
+
+    Raises
+    ------
+    ProfileError
+        If the file cannot be read, is too large, is not UTF-8, or is not
+        valid JSON or YAML.
+    """
     file = Path(path)
     name = str(path)
     if file.suffix.lower() == ".json":

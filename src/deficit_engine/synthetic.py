@@ -27,8 +27,23 @@ def synthetic_profiles(
 ) -> Iterator[dict[str, Any]]:
     """Yield ``count`` valid profile dicts; the same seed gives the same profiles.
 
-    Each has 0 to ``max_results`` competency results (a real diagnostic
-    instrument covers 10-15 competencies; the default makes heavier profiles).
+    Parameters
+    ----------
+    kb : KnowledgeBase
+        The KB whose competencies, indicators and mentors' municipalities the
+        profiles use.
+    count : int
+        How many profiles to make.
+    seed : int
+        The seed of the random draws; ids are ``SYN-<seed>-<n>``.
+    max_results : int
+        The most competency results a profile has (a real diagnostic instrument
+        covers 10-15 competencies; the default 30 makes heavier profiles).
+
+    Yields
+    ------
+    dict
+        A profile as read from YAML/JSON, valid for ``kb``.
     """
     rnd = random.Random(seed)
     onto = kb.ontology

@@ -33,12 +33,45 @@ __all__ = [
 
 
 def render_json(result: Result) -> str:
-    """The whole Result, trace included, as indented JSON (a trailing newline)."""
+    """The whole Result, trace included, as indented JSON.
+
+    Parameters
+    ----------
+    result : Result
+        The Result to write.
+
+    Returns
+    -------
+    str
+        :meth:`Result.to_json` with a trailing newline.
+    """
     return result.to_json(trace=True) + "\n"
 
 
 def render(fmt: str, kb: KnowledgeBase, profile: Profile, result: Result) -> str:
-    """Render ``result`` (for ``profile``, evaluated on ``kb``) in format ``fmt``."""
+    """Render a Result in one of the export formats.
+
+    Parameters
+    ----------
+    fmt : str
+        One of :data:`FORMATS`: ``json``, ``md``, ``html``, ``mermaid``, ``dot``.
+    kb : KnowledgeBase
+        The KB ``result`` was evaluated on (the ИОМ document reads its titles).
+    profile : Profile
+        The validated profile ``result`` is for.
+    result : Result
+        What :meth:`Engine.evaluate <deficit_engine.engine.Engine.evaluate>` returned.
+
+    Returns
+    -------
+    str
+        The rendered text, the same for the same inputs.
+
+    Raises
+    ------
+    UsageError
+        If ``fmt`` is not one of :data:`FORMATS`.
+    """
     if fmt == "json":
         return render_json(result)
     if fmt == "md":

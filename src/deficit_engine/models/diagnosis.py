@@ -50,7 +50,21 @@ def fact_sort_key(fact: Fact) -> str:
 
 @dataclass(frozen=True)
 class Deficit(_Value):
-    """A professional deficit: the most severe one the rules derived for a competency."""
+    """A professional deficit: the most severe one the rules derived for a competency.
+
+    Attributes
+    ----------
+    competency : str
+        The competency's id.
+    group : str or None
+        Its group's id (None for a competency the ontology does not know).
+    severity : str
+        One of the rule language's severities.
+    score_pct : float or None
+        The competency's score in percent, when the profile has one.
+    rule : str
+        The id of the rule that derived it.
+    """
 
     competency: str
     group: str | None
@@ -59,7 +73,13 @@ class Deficit(_Value):
     rule: str
 
     def to_dict(self) -> dict[str, Any]:
-        """The deficit as a JSON-ready dict."""
+        """The deficit as a JSON-ready dict.
+
+        Returns
+        -------
+        dict
+            ``competency``, ``group``, ``severity``, ``score_pct``, ``rule``.
+        """
         return {
             "competency": self.competency,
             "group": self.group,
@@ -71,7 +91,20 @@ class Deficit(_Value):
 
 @dataclass(frozen=True)
 class Need(_Value):
-    """What a rule asked for: a programme, a mentor or a format, with its filters."""
+    """What a rule asked for: a programme, a mentor or a format, with its filters.
+
+    Attributes
+    ----------
+    kind : str
+        ``program``, ``mentor`` or ``format``.
+    competency : str or None
+        The competency it is for, if the rule named one.
+    filters : tuple of (str, value) pairs
+        The need's other fields (``delivery``, ``max_hours``, ...), in the
+        order the rule gave them.
+    rule : str
+        The id of the rule that asked for it.
+    """
 
     kind: str
     competency: str | None
@@ -79,11 +112,30 @@ class Need(_Value):
     rule: str
 
     def get(self, name: str, default: Any = None) -> Any:
-        """The value of the filter ``name``, or ``default``."""
+        """The value of one filter.
+
+        Parameters
+        ----------
+        name : str
+            The filter's name (``delivery``, ``max_hours``, ...).
+        default : Any
+            What to return when the need has no such filter.
+
+        Returns
+        -------
+        Any
+            The filter's value, or ``default``.
+        """
         return dict(self.filters).get(name, default)
 
     def to_dict(self) -> dict[str, Any]:
-        """The need as a JSON-ready dict: kind, competency, the filters, rule."""
+        """The need as a JSON-ready dict.
+
+        Returns
+        -------
+        dict
+            ``kind``, ``competency`` (when there is one), the filters, then ``rule``.
+        """
         out: dict[str, Any] = {"kind": self.kind}
         if self.competency is not None:
             out["competency"] = self.competency
@@ -94,14 +146,30 @@ class Need(_Value):
 
 @dataclass(frozen=True)
 class TraceEntry(_Value):
-    """One firing: the rule, the facts it matched and the facts it asserted."""
+    """One firing: the rule, the facts it matched and the facts it asserted.
+
+    Attributes
+    ----------
+    rule : str
+        The id of the rule that fired.
+    matched : tuple of dict
+        The facts its patterns matched, in pattern order.
+    asserted : tuple of dict
+        The facts it added that were new (empty when all were known already).
+    """
 
     rule: str
     matched: tuple[Fact, ...]
     asserted: tuple[Fact, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        """The firing as a JSON-ready dict."""
+        """The firing as a JSON-ready dict.
+
+        Returns
+        -------
+        dict
+            ``rule``, ``matched`` and ``asserted`` (the facts as lists).
+        """
         return {"rule": self.rule, "matched": list(self.matched), "asserted": list(self.asserted)}
 
 
@@ -111,9 +179,21 @@ class Scores:
 
     What the diagnosis read, kept on the Result so that renderers show the same
     numbers without normalising the profile again.
+
+    Attributes
+    ----------
+    competency_pct : dict of str to float
+        Competency id -> score in percent (its own result, else its indicators'
+        weighted mean).
+    group_pct : dict of str to float
+        Group id -> the plain mean of its competencies' scores.
+    competency_level : dict of str to str
+        Competency id -> level id on the KB's scale.
+    group_level : dict of str to str
+        Group id -> level id.
     """
 
-    competency_pct: dict[str, float]  # competency id -> score_pct (own result or indicator roll-up)
-    group_pct: dict[str, float]  # group id -> plain mean of its competencies' score_pct
-    competency_level: dict[str, str]  # competency id -> level id on the KB's scale
-    group_level: dict[str, str]  # group id -> level id
+    competency_pct: dict[str, float]
+    group_pct: dict[str, float]
+    competency_level: dict[str, str]
+    group_level: dict[str, str]

@@ -26,21 +26,48 @@ __all__ = [
 
 
 def json_number(value: float) -> float | int:
-    """A catalogue number as the JSON shows it: whole values as ints, others to 2 places."""
+    """A catalogue number as the JSON shows it: whole values as ints, others to 2 places.
+
+    Parameters
+    ----------
+    value : float
+        An hour count, a price, ... as the catalogue holds it.
+
+    Returns
+    -------
+    float or int
+        ``int(value)`` when whole, else ``value`` rounded to 2 places.
+    """
     return int(value) if float(value).is_integer() else round(float(value), 2)
 
 
 @dataclass(frozen=True)
 class Recommendation:
-    """One catalogue item chosen for one or more needs of a person."""
+    """One catalogue item chosen for one or more needs of a person.
 
-    kind: str  # program | mentor | format
+    Attributes
+    ----------
+    kind : str
+        ``program``, ``mentor`` or ``format``.
+    id, title : str
+        The catalogue item's id and title.
+    competencies : tuple of str
+        The served needs' competencies, in ontology order.
+    needs : tuple of Need
+        The needs it serves, in the Result's needs order.
+    reason : str
+        Why it was chosen, in Russian.
+    attrs : tuple of (str, value) pairs
+        Catalogue fields shown with it (``hours``, ``delivery``, ...).
+    """
+
+    kind: str
     id: str
     title: str
-    competencies: tuple[str, ...]  # the served needs' competencies, ontology order
-    needs: tuple[Need, ...]  # the needs it serves, in the Result's needs order
+    competencies: tuple[str, ...]
+    needs: tuple[Need, ...]
     reason: str
-    attrs: tuple[tuple[str, Any], ...] = ()  # catalogue fields, e.g. hours, delivery
+    attrs: tuple[tuple[str, Any], ...] = ()
 
     @property
     def rule(self) -> str:
@@ -53,11 +80,31 @@ class Recommendation:
         return tuple(dict.fromkeys([n.rule for n in self.needs]))
 
     def get(self, name: str, default: Any = None) -> Any:
-        """The catalogue attribute ``name`` (``hours``, ``delivery``, ...), or ``default``."""
+        """One catalogue attribute of the item.
+
+        Parameters
+        ----------
+        name : str
+            The attribute (``hours``, ``delivery``, ...).
+        default : Any
+            What to return when the item has no such attribute.
+
+        Returns
+        -------
+        Any
+            The attribute's value, or ``default``.
+        """
         return dict(self.attrs).get(name, default)
 
     def to_dict(self) -> dict[str, Any]:
-        """The recommendation as a JSON-ready dict (its attrs flattened in)."""
+        """The recommendation as a JSON-ready dict.
+
+        Returns
+        -------
+        dict
+            ``kind``, ``id``, ``title``, ``competencies``, the attrs (whole
+            numbers as ints, tuples as lists), ``rule``, ``rules``, ``reason``.
+        """
         out: dict[str, Any] = {
             "kind": self.kind,
             "id": self.id,
@@ -79,7 +126,15 @@ class Recommendation:
 
 @dataclass(frozen=True)
 class Unmet:
-    """A need no catalogue item serves, with the reason why."""
+    """A need no catalogue item serves, with the reason why.
+
+    Attributes
+    ----------
+    need : Need
+        The need, one of the Result's ``needs``.
+    reason : str
+        Why nothing serves it, in Russian.
+    """
 
     need: Need
     reason: str
@@ -91,10 +146,12 @@ class Unmet:
 
     @property
     def competency(self) -> str | None:
+        """The need's competency, if it names one."""
         return self.need.competency
 
     @property
     def rule(self) -> str:
+        """The rule that asked for the need."""
         return self.need.rule
 
     @property
@@ -103,7 +160,13 @@ class Unmet:
         return self.need.filters
 
     def to_dict(self) -> dict[str, Any]:
-        """The need's dict (:meth:`Need.to_dict`) with the reason after its rule."""
+        """The unmet need as a JSON-ready dict.
+
+        Returns
+        -------
+        dict
+            The need's dict (:meth:`Need.to_dict`), ``rule`` last, then ``reason``.
+        """
         out = self.need.to_dict()
         out["rule"] = out.pop("rule")  # last even if a filter is named "rule"
         out["reason"] = self.reason
@@ -123,6 +186,13 @@ class UnaddressedDeficit:
 
     Not a need: the rules asked for nothing. Reported among the unmet entries so
     that a reader sees every deficit either addressed or explained.
+
+    Attributes
+    ----------
+    deficit : Deficit
+        The deficit, one of the Result's ``deficits``.
+    reason : str
+        Why it is reported (:data:`UNADDRESSED_REASON`).
     """
 
     deficit: Deficit
@@ -135,6 +205,7 @@ class UnaddressedDeficit:
 
     @property
     def competency(self) -> str:
+        """The deficit's competency."""
         return self.deficit.competency
 
     @property
@@ -144,6 +215,7 @@ class UnaddressedDeficit:
 
     @property
     def severity(self) -> str:
+        """The deficit's severity."""
         return self.deficit.severity
 
     @property
@@ -152,7 +224,13 @@ class UnaddressedDeficit:
         return self.deficit.rule
 
     def to_dict(self) -> dict[str, Any]:
-        """kind ``deficit``, competency, severity, rule, reason."""
+        """The entry as a JSON-ready dict.
+
+        Returns
+        -------
+        dict
+            ``kind`` (``"deficit"``), ``competency``, ``severity``, ``rule``, ``reason``.
+        """
         return {
             "kind": "deficit",
             "competency": self.deficit.competency,
@@ -168,11 +246,30 @@ UnmetEntry = Unmet | UnaddressedDeficit
 
 @dataclass(frozen=True)
 class Resolution:
-    """What :func:`~deficit_engine.resolve.resolve` returns: recommendations, unmet needs."""
+    """What :func:`~deficit_engine.resolve.resolve` returns: recommendations, unmet needs.
+
+    Attributes
+    ----------
+    recommendations : tuple of Recommendation
+        The chosen catalogue items, programmes first, then mentors, then formats.
+    unmet : tuple of Unmet
+        The needs no item serves.
+    """
 
     recommendations: tuple[Recommendation, ...]
     unmet: tuple[Unmet, ...]
 
     def of_kind(self, kind: str) -> list[Recommendation]:
-        """The recommendations of one kind (program, mentor, format), in order."""
+        """The recommendations of one kind.
+
+        Parameters
+        ----------
+        kind : str
+            ``program``, ``mentor`` or ``format``.
+
+        Returns
+        -------
+        list of Recommendation
+            Those of ``kind``, in their order in :attr:`recommendations`.
+        """
         return [r for r in self.recommendations if r.kind == kind]

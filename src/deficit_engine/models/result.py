@@ -74,7 +74,20 @@ class Result(_Value):
 
     @classmethod
     def failed(cls, profile: str, errors: Sequence[str]) -> Result:
-        """The Result of a profile that could not be evaluated, with the reasons."""
+        """The Result of a profile that could not be evaluated, with the reasons.
+
+        Parameters
+        ----------
+        profile : str
+            The profile's id (or a label such as ``#3`` when it has none).
+        errors : sequence of str
+            Why it could not be evaluated, one problem a line.
+
+        Returns
+        -------
+        Result
+            A Result with these ``errors`` and nothing else (``ok`` is False).
+        """
         return cls(profile, (), (), (), (), errors=tuple(errors))
 
     @property
@@ -86,15 +99,38 @@ class Result(_Value):
         return list(seen)
 
     def deficit(self, competency: str) -> Deficit | None:
-        """The deficit of ``competency``, or None."""
+        """The deficit found for one competency.
+
+        Parameters
+        ----------
+        competency : str
+            The competency's id.
+
+        Returns
+        -------
+        Deficit or None
+            Its deficit, or None when the rules derived none.
+        """
         for d in self.deficits:
             if d.competency == competency:
                 return d
         return None
 
     def to_dict(self, trace: bool = True) -> dict[str, Any]:
-        """The Result as a JSON-ready dict (``route`` only when planned, ``errors``
-        only when there are any, ``trace`` when asked)."""
+        """The Result as a JSON-ready dict: the one writer of a Result's JSON.
+
+        Parameters
+        ----------
+        trace : bool
+            Include the trace of firings (the default).
+
+        Returns
+        -------
+        dict
+            ``profile``, ``deficits``, ``needs``, ``facts``, ``recommendations``,
+            ``unmet``, then ``route`` only when planned, ``errors`` only when there
+            are any, and ``trace`` when asked. The scores are not included.
+        """
         out: dict[str, Any] = {
             "profile": self.profile,
             "deficits": [d.to_dict() for d in self.deficits],
@@ -112,7 +148,20 @@ class Result(_Value):
         return out
 
     def to_json(self, trace: bool = True, indent: int | None = 2) -> str:
-        """:meth:`to_dict` as JSON (UTF-8 text, not ASCII-escaped)."""
+        """The Result as JSON text.
+
+        Parameters
+        ----------
+        trace : bool
+            Include the trace of firings (the default).
+        indent : int or None
+            Spaces per level (2 by default); None writes one line.
+
+        Returns
+        -------
+        str
+            :meth:`to_dict` as JSON, not ASCII-escaped, without a trailing newline.
+        """
         return json.dumps(self.to_dict(trace), ensure_ascii=False, indent=indent)
 
 

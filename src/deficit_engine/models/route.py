@@ -27,7 +27,18 @@ STEP_KINDS = ("program", "mentoring", "format", "self_education", "rediagnosis")
 
 
 def centi(hours: float) -> int:
-    """Hours in hundredths: the route adds and compares hours as exact ints."""
+    """Hours in hundredths: the route adds and compares hours as exact ints.
+
+    Parameters
+    ----------
+    hours : float
+        A number of hours.
+
+    Returns
+    -------
+    int
+        ``hours * 100``, rounded to the nearest int.
+    """
     return round(float(hours) * 100)
 
 
@@ -37,34 +48,88 @@ def _hours(hundredths: int) -> float | int:
 
 
 class Step(NamedTuple):
-    """One step of the route, scheduled."""
+    """One step of the route, scheduled.
+
+    Attributes
+    ----------
+    id : str
+        ``s1``, ``s2``, ... in route order.
+    kind : str
+        One of :data:`STEP_KINDS`.
+    ref : str or None
+        The catalogue id it uses (programme, mentor or format), if any.
+    title : str
+        What the step is, in Russian.
+    competencies : tuple of str
+        The competencies it works on.
+    education : str
+        ``formal``, ``non_formal`` or ``informal``.
+    phase : str
+        ``learn``, ``practice``, ``share`` or ``reflect``.
+    level : str or None
+        Where it is provided (``regional``, ``municipal``, ``institutional``), if known.
+    start, end : str
+        Its first and last month, ``YYYY-MM``.
+    hours : float
+        Its hours in all.
+    allocation : tuple of (str, float) pairs
+        Month -> hours in that month, for each month with hours.
+    after : tuple of str
+        The ids of the steps that end before this one starts.
+    responsible : str
+        Who is responsible for it.
+    rules : tuple of str
+        The rules behind it.
+    extra : tuple of (str, value) pairs
+        Kind-specific fields (``delivery``, ``forms``, ...).
+    """
 
     id: str
-    kind: str  # program | mentoring | format | self_education | rediagnosis
-    ref: str | None  # the catalogue id it uses (programme, mentor or format)
+    kind: str
+    ref: str | None
     title: str
     competencies: tuple[str, ...]
     education: str
     phase: str
     level: str | None
-    start: str  # YYYY-MM
-    end: str  # YYYY-MM
+    start: str
+    end: str
     hours: float
-    allocation: tuple[tuple[str, float], ...]  # month -> hours in that month
-    after: tuple[str, ...]  # step ids that end before this one starts
+    allocation: tuple[tuple[str, float], ...]
+    after: tuple[str, ...]
     responsible: str
     rules: tuple[str, ...]
-    extra: tuple[tuple[str, Any], ...] = ()  # kind-specific fields, e.g. delivery, forms
+    extra: tuple[tuple[str, Any], ...] = ()
 
     def get(self, name: str, default: Any = None) -> Any:
-        """The kind-specific field ``name`` (``delivery``, ``forms``, ...), or ``default``."""
+        """One kind-specific field of the step.
+
+        Parameters
+        ----------
+        name : str
+            The field (``delivery``, ``forms``, ...).
+        default : Any
+            What to return when the step has no such field.
+
+        Returns
+        -------
+        Any
+            The field's value, or ``default``.
+        """
         for key, value in self.extra:
             if key == name:
                 return value
         return default
 
     def to_dict(self) -> dict[str, Any]:
-        """The step as a JSON-ready dict: its fields, then its extra fields."""
+        """The step as a JSON-ready dict.
+
+        Returns
+        -------
+        dict
+            Its fields in order (hours as ints when whole, the allocation as a
+            month -> hours mapping), then its extra fields.
+        """
         out: dict[str, Any] = {
             "id": self.id,
             "kind": self.kind,
@@ -89,16 +154,36 @@ class Step(NamedTuple):
 
 @dataclass(frozen=True)
 class Overflow:
-    """The route does not fit its period: by how much and which steps spill over."""
+    """The route does not fit its period: by how much and which steps spill over.
 
-    months: int  # months used after the period's last month
-    end: str  # the route's last month
-    hours: float  # hours scheduled after the period
-    steps: tuple[str, ...]  # ids of the steps that end after the period
+    Attributes
+    ----------
+    months : int
+        Months used after the period's last month.
+    end : str
+        The route's last month, ``YYYY-MM``.
+    hours : float
+        Hours scheduled after the period.
+    steps : tuple of str
+        The ids of the steps that end after the period.
+    message : str
+        The above, in Russian.
+    """
+
+    months: int
+    end: str
+    hours: float
+    steps: tuple[str, ...]
     message: str
 
     def to_dict(self) -> dict[str, Any]:
-        """The overflow as a JSON-ready dict."""
+        """The overflow as a JSON-ready dict.
+
+        Returns
+        -------
+        dict
+            ``months``, ``end``, ``hours`` (an int when whole), ``steps``, ``message``.
+        """
         return {
             "months": self.months,
             "end": self.end,
@@ -110,24 +195,55 @@ class Overflow:
 
 @dataclass(frozen=True)
 class Conflict:
-    """An order the ontology asks for that bundled steps make impossible."""
+    """An order the ontology asks for that bundled steps make impossible.
+
+    Attributes
+    ----------
+    before, after : str
+        The ids of the steps the ontology would put in that order.
+    reason : str
+        Why the order could not be kept, in Russian.
+    """
 
     before: str
     after: str
     reason: str
 
     def to_dict(self) -> dict[str, str]:
-        """The conflict as a JSON-ready dict."""
+        """The conflict as a JSON-ready dict.
+
+        Returns
+        -------
+        dict of str to str
+            ``before``, ``after``, ``reason``.
+        """
         return {"before": self.before, "after": self.after, "reason": self.reason}
 
 
 @dataclass(frozen=True)
 class Route:
-    """The scheduled route: its steps in order, with their months and hours."""
+    """The scheduled route: its steps in order, with their months and hours.
 
-    period: tuple[str, str]  # first and last month, YYYY-MM
+    Attributes
+    ----------
+    period : tuple of (str, str)
+        The first and last month planned for, ``YYYY-MM``.
+    hours_per_month : float
+        The monthly budget of hours.
+    defaults : tuple of str
+        Which of ``"period"`` and ``"hours_per_month"`` were defaulted (the
+        profile did not name them).
+    steps : tuple of Step
+        The steps, by start month.
+    overflow : Overflow or None
+        How the route overruns its period, if it does.
+    conflicts : tuple of Conflict
+        Prerequisite orders the steps could not keep.
+    """
+
+    period: tuple[str, str]
     hours_per_month: float
-    defaults: tuple[str, ...]  # which of "period", "hours_per_month" were defaulted
+    defaults: tuple[str, ...]
     steps: tuple[Step, ...]
     overflow: Overflow | None
     conflicts: tuple[Conflict, ...]
@@ -144,7 +260,17 @@ class Route:
         return graph
 
     def step(self, step_id: str) -> Step:
-        """The step ``step_id`` (``s1``, ``s2``, ...).
+        """One step of the route, by id.
+
+        Parameters
+        ----------
+        step_id : str
+            ``s1``, ``s2``, ...
+
+        Returns
+        -------
+        Step
+            The step with that id.
 
         Raises
         ------
@@ -167,7 +293,15 @@ class Route:
         return max([s.end for s in self.steps], default=None)
 
     def to_dict(self) -> dict[str, Any]:
-        """The route as a JSON-ready dict (hours totalled per month and overall)."""
+        """The route as a JSON-ready dict: the one writer of a route's JSON.
+
+        Returns
+        -------
+        dict
+            ``period``, ``hours_per_month``, ``defaults``, ``start``, ``end``,
+            ``total_hours``, ``steps``, ``load`` (hours per month), ``overflow``,
+            ``conflicts``.
+        """
         load: dict[str, int] = {}
         for s in self.steps:
             for m, h in s.allocation:
