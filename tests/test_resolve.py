@@ -1,7 +1,7 @@
 """The resolver: which programmes, mentors and formats serve which needs, and why.
 
 An authored knowledge base (written here, as an outside methodologist would)
-pins every choice the contract implies (DESIGN.md section 6); each test says
+pins every choice docs/route.md describes; each test says
 which rule of the contract it checks.
 """
 

@@ -163,7 +163,7 @@ def build_route(
 
     Raises
     ------
-    TypeError
+    WrongTypeError
         When ``kb``, ``profile`` or ``resolution`` is not of its type.
     """
     if not isinstance(kb, KnowledgeBase):
@@ -203,7 +203,7 @@ def route_graph(route: Route | Mapping[str, Any]) -> nx.DiGraph:
 
     Raises
     ------
-    TypeError
+    WrongTypeError
         When ``route`` is neither a Route nor a mapping with a ``steps`` list.
     """
     if isinstance(route, Route):
@@ -307,9 +307,9 @@ def plan(
 
     Raises
     ------
-    TypeError
+    WrongTypeError
         When ``result`` is not a Result.
-    ValueError
+    UsageError
         When ``result`` is for another profile than ``profile``, or a count in
         ``mentor_load`` is not a non-negative integer.
     """

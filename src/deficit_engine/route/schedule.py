@@ -50,7 +50,7 @@ def school_year(today: date) -> tuple[str, str]:
 
     Raises
     ------
-    TypeError
+    WrongTypeError
         When ``today`` is not a date.
     """
     if not isinstance(today, date):
@@ -128,7 +128,7 @@ def schedule(
 
     Raises
     ------
-    ValueError
+    UsageError
         When ``budget`` is not positive (a validated profile never gives one).
     """
     if budget <= 0:  # the profile schema asks for at least 1 h a month; never loop forever

@@ -1,7 +1,7 @@
 """The authoring loop's test support: the Gherkin step library and its runner.
 
 * :mod:`deficit_engine.testing.plugin` -- the pytest plugin (entry point
-  ``pytest11``) with the Russian and English steps of DESIGN.md section 10;
+  ``pytest11``) with the Russian and English steps listed in docs/authoring.md;
 * :func:`coverage` -- the rule coverage a pytest session collected, per KB;
 * :func:`run_features` -- what ``deficit-engine test`` runs: scenarios in
   process, each scenario's result, then the rule coverage.

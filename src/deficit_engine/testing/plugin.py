@@ -1,4 +1,4 @@
-"""The pytest plugin: the Russian and English Gherkin steps of DESIGN.md section 10.
+"""The pytest plugin: the Russian and English Gherkin steps (docs/authoring.md, «Словарь шагов»).
 
 Registered through the ``pytest11`` entry point, so a project that installs
 deficit_engine gets the steps with no conftest: a folder with ``.feature``
