@@ -1,7 +1,7 @@
 """durable_rules 2.0.28 behaviour the engine guards against, pinned by experiment.
 
 If an upgrade changes one of these, the test says so, and the workaround in
-compiler.py / inference.py can be revisited.
+compiler.py / inference/durable.py can be revisited.
 """
 
 from __future__ import annotations

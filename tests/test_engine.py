@@ -262,9 +262,9 @@ def test_output_is_deterministic() -> None:
 
 
 def test_fallback_without_durable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(inference, "_durable_engine", None)
+    monkeypatch.setattr(inference.durable, "_durable_engine", None)
     monkeypatch.setattr(
-        inference, "_DURABLE_ERROR", "ImportError: undefined symbol: PyEval_CallObject"
+        inference.durable, "_DURABLE_ERROR", "ImportError: undefined symbol: PyEval_CallObject"
     )
     monkeypatch.setattr(engine_module, "_warned", False)
     kb = load_kb(external_kb(tmp_path))
@@ -462,7 +462,7 @@ def test_the_command_says_the_fallback_in_one_line(tmp_path: Path) -> None:
     import sys
 
     code = (
-        "import sys, deficit_engine.inference as i\n"
+        "import sys, deficit_engine.inference.durable as i\n"
         "i._durable_engine = None\n"
         "i._DURABLE_ERROR = 'ImportError: undefined symbol: PyEval_CallObject'\n"
         "from deficit_engine.cli import main\n"

@@ -1,0 +1,47 @@
+"""Forward chaining: the driver, the fact store, the exact condition semantics, and the
+three matchers (backends) it drives.
+
+Imports go one way, from the driver down to the store::
+
+    driver ─┐
+    python ─┼─> semantics ─> store
+    fast ───┼─> compiled ──> semantics
+    durable ┘   (durable also uses compiled; only durable imports durable_rules)
+
+* ``store``: the working memory (:class:`FactStore`) and what a matcher reports.
+* ``semantics``: the reference meaning of conditions (:func:`holds`,
+  :func:`matches`, :func:`negation_blocks`).
+* ``compiled``: a rule set compiled to closures and generated alpha functions
+  (:class:`Compiled`), answering as ``semantics`` does.
+* ``python``, ``fast``, ``durable``: the backends (:class:`PythonMatcher`,
+  :class:`FastMatcher`, :class:`DurableMatcher`).
+* ``driver``: :func:`run`, the agenda, strata, firing, the trace and the limit.
+"""
+
+from __future__ import annotations
+
+from .compiled import Compiled
+from .driver import DEFAULT_FIRING_LIMIT, Matcher, run
+from .durable import DurableMatcher, durable_available, durable_import_error
+from .fast import FastMatcher
+from .python import PythonMatcher
+from .semantics import holds, matches, negation_blocks
+from .store import Activation, FactStore, fact_key
+
+__all__ = [
+    "DEFAULT_FIRING_LIMIT",
+    "Activation",
+    "Compiled",
+    "DurableMatcher",
+    "FactStore",
+    "FastMatcher",
+    "Matcher",
+    "PythonMatcher",
+    "durable_available",
+    "durable_import_error",
+    "fact_key",
+    "holds",
+    "matches",
+    "negation_blocks",
+    "run",
+]

@@ -1,0 +1,148 @@
+"""The driver: forward chaining to a fixed point, the same for every backend.
+
+The backends (``python``, ``fast``, ``durable``) only *match*: they report
+activations (a sub-rule and the facts bound to its positive patterns) for each
+fact added. The driver owns everything else: the fact set, the agenda
+(priority, then rule order, then fact order), ``not:`` checks, firing, the
+trace and the firing limit. That is what makes the backends give identical
+results. Strata run in order, so a ``not:`` is checked against a complete set
+of the facts it negates (see docs/rules.md).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Protocol
+
+from ..compiler import FIELD, LITERAL, SubRule
+from ..errors import FiringLimitError
+from ..models import Fact, TraceEntry
+from .semantics import MISSING, operand_value
+from .store import Activation, FactStore
+
+__all__ = ["DEFAULT_FIRING_LIMIT", "Matcher", "run"]
+
+DEFAULT_FIRING_LIMIT = 10_000
+
+
+class Matcher(Protocol):
+    """What the driver needs of a backend (PythonMatcher, FastMatcher, DurableMatcher)."""
+
+    @property
+    def exact(self) -> bool:
+        """Whether its activations match by construction (else each is verified)."""
+
+    def begin(self, stratum: int, store: FactStore) -> None:
+        """Start a stratum: its sub-rules will be matched against the store's facts."""
+
+    def add(self, seq: int) -> list[Activation]:
+        """Take the store's fact number ``seq``; return the activations it completes."""
+
+    def verify(self, sub: SubRule, binding: Sequence[Fact]) -> bool:
+        """Whether the bound facts match the sub-rule's positive patterns exactly."""
+
+    def blocked(self, sub: SubRule, binding: Sequence[Fact], store: FactStore) -> bool:
+        """Whether a ``not:`` pattern of the sub-rule matches a fact in the store."""
+
+    def end(self) -> None:
+        """End the stratum (or the evaluation, after an error): drop its state."""
+
+
+def _value(value: Any, binding: Sequence[Fact], aliases: dict[str, int]) -> Any:
+    if isinstance(value, list):
+        items = [_value(v, binding, aliases) for v in value]
+        return [v for v in items if v is not MISSING]
+    return operand_value(value, binding, aliases)
+
+
+def _build(sub: SubRule, binding: Sequence[Fact], enrich: Callable[[Fact], Fact]) -> list[Fact]:
+    """The facts a firing asserts, from the sub-rule's precompiled action templates."""
+    out = []
+    for ftype, fields in sub.actions:
+        fact: Fact = {"type": ftype}
+        complete = True
+        for name, mode, payload, required in fields:
+            if mode == LITERAL:
+                fact[name] = payload
+                continue
+            if mode == FIELD:
+                value = binding[payload[0]].get(payload[1], MISSING)
+            else:
+                value = _value(payload, binding, sub.aliases)
+            if value is MISSING:
+                if required:
+                    complete = False
+                continue
+            fact[name] = value
+        if complete:
+            out.append(enrich(fact))
+    return out
+
+
+_Item = tuple[tuple[int, int, tuple[int, ...]], tuple[int, ...], int, SubRule]
+
+
+def _push(agenda: list[_Item], acts: Iterable[Activation], counter: Iterator[int]) -> None:
+    """Agenda order: priority (higher first), rule order, alternative, fact order."""
+    for sub, seqs in acts:
+        heapq.heappush(agenda, (sub.rank, seqs, next(counter), sub))
+
+
+def run(
+    strata: Sequence[Sequence[SubRule]],
+    base: Iterable[Fact],
+    matcher: Matcher,
+    enrich: Callable[[Fact], Fact],
+    limit: int = DEFAULT_FIRING_LIMIT,
+) -> tuple[FactStore, list[TraceEntry]]:
+    """Run the rules to a fixed point, stratum by stratum."""
+    store = FactStore()
+    for fact in base:
+        store.add(fact)
+    trace: list[TraceEntry] = []
+    productive: Counter[str] = Counter()
+    fired_total = 0
+    counter = itertools.count()
+    try:
+        for k in range(len(strata)):
+            matcher.begin(k, store)
+            agenda: list[_Item] = []
+            done: set[tuple[str, tuple[int, ...]]] = set()
+
+            # a rule made only of `not:` patterns has one activation, with nothing bound
+            _push(agenda, ((sub, ()) for sub in strata[k] if not sub.positives), counter)
+            for seq in range(len(store.facts)):
+                _push(agenda, matcher.add(seq), counter)
+            pop, facts, add = heapq.heappop, store.facts, store.add
+            exact, verify, blocked = matcher.exact, matcher.verify, matcher.blocked
+            while agenda:
+                _rank, seqs, _n, sub = pop(agenda)
+                key = (sub.key, seqs[: sub.n_outer] if sub.alt else seqs)
+                if key in done:
+                    continue
+                binding = tuple([facts[s] for s in seqs])
+                if not exact and not verify(sub, binding):
+                    continue
+                if sub.negatives and blocked(sub, binding, store):
+                    continue
+                done.add(key)
+                new: list[Fact] = []
+                for fact in _build(sub, binding, enrich):
+                    added = add(fact)
+                    if added is not None:
+                        new.append(fact)
+                        _push(agenda, matcher.add(added), counter)
+                trace.append(TraceEntry(sub.rule.id, binding, tuple(new)))
+                if new:
+                    fired_total += 1
+                    productive[sub.rule.id] += 1
+                    if fired_total > limit:
+                        raise FiringLimitError(limit, [rid for rid, _ in productive.most_common(5)])
+            matcher.end()
+    except BaseException:
+        matcher.end()
+        raise
+    return store, trace
