@@ -12,7 +12,8 @@ compiled to a filter that lets through at least what these accept
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..compiler import SubRule
@@ -63,6 +64,72 @@ def _ordered(a: Any, b: Any) -> bool:
     )
 
 
+# One check per operator: (the fact's field value, the condition's operand, the binding,
+# the aliases) -> whether the condition holds. The field is known to be present.
+_Check = Callable[[Any, Any, Sequence[Fact], dict[str, int]], bool]
+
+
+def _exists(x: Any, value: Any, binding: Sequence[Fact], aliases: dict[str, int]) -> bool:
+    return bool(value)  # the field is present: `exists: true` holds, `exists: false` not
+
+
+def _contains(x: Any, value: Any, binding: Sequence[Fact], aliases: dict[str, int]) -> bool:
+    return isinstance(x, list) and value in x
+
+
+def _found(x: Any, items: Any, binding: Sequence[Fact], aliases: dict[str, int]) -> bool:
+    """Whether x equals one of the items (a reference to a missing field equals nothing)."""
+    resolved = [operand_value(v, binding, aliases) for v in items]
+    return any(item is not MISSING and x == item for item in resolved)
+
+
+def _not_found(x: Any, items: Any, binding: Sequence[Fact], aliases: dict[str, int]) -> bool:
+    return not _found(x, items, binding, aliases)
+
+
+def _between(x: Any, bounds: Any, binding: Sequence[Fact], aliases: dict[str, int]) -> bool:
+    lo, hi = (operand_value(v, binding, aliases) for v in bounds)
+    if lo is MISSING or hi is MISSING or not (_ordered(x, lo) and _ordered(x, hi)):
+        return False
+    return bool(lo <= x <= hi)
+
+
+def _equality(compare: Callable[[Any, Any], Any]) -> _Check:
+    """eq / ne: any two values compare; a reference to a missing field makes it false."""
+
+    def check(x: Any, value: Any, binding: Sequence[Fact], aliases: dict[str, int]) -> bool:
+        v = operand_value(value, binding, aliases)
+        return v is not MISSING and bool(compare(x, v))
+
+    return check
+
+
+def _ordering(compare: Callable[[Any, Any], Any]) -> _Check:
+    """lt / le / gt / ge: only numbers with numbers and strings with strings compare."""
+
+    def check(x: Any, value: Any, binding: Sequence[Fact], aliases: dict[str, int]) -> bool:
+        v = operand_value(value, binding, aliases)
+        return v is not MISSING and _ordered(x, v) and bool(compare(x, v))
+
+    return check
+
+
+# Every operator the rule parser accepts (rules.OPERATORS), and what it means.
+_CHECKS: dict[str, _Check] = {
+    "eq": _equality(operator.eq),
+    "ne": _equality(operator.ne),
+    "lt": _ordering(operator.lt),
+    "le": _ordering(operator.le),
+    "gt": _ordering(operator.gt),
+    "ge": _ordering(operator.ge),
+    "in": _found,
+    "not_in": _not_found,
+    "between": _between,
+    "contains": _contains,
+    "exists": _exists,
+}
+
+
 def holds(cond: Cond, fact: Fact, binding: Sequence[Fact], aliases: dict[str, int]) -> bool:
     """Whether one condition holds for a fact: the reference semantics.
 
@@ -86,39 +153,9 @@ def holds(cond: Cond, fact: Fact, binding: Sequence[Fact], aliases: dict[str, in
     -------
     bool
     """
-    op = cond.op
     if cond.field not in fact:
-        return op == "exists" and cond.value is False
-    x = fact[cond.field]
-    if op == "exists":
-        return bool(cond.value)
-    if op == "contains":
-        return isinstance(x, list) and cond.value in x
-    if op in ("in", "not_in"):
-        items = [operand_value(v, binding, aliases) for v in cond.value]
-        found = any(item is not MISSING and x == item for item in items)
-        return found if op == "in" else not found
-    if op == "between":
-        lo, hi = (operand_value(v, binding, aliases) for v in cond.value)
-        if lo is MISSING or hi is MISSING or not (_ordered(x, lo) and _ordered(x, hi)):
-            return False
-        return bool(lo <= x <= hi)
-    v = operand_value(cond.value, binding, aliases)
-    if v is MISSING:
-        return False
-    if op == "eq":
-        return bool(x == v)
-    if op == "ne":
-        return bool(x != v)
-    if not _ordered(x, v):
-        return False
-    if op == "lt":
-        return bool(x < v)
-    if op == "le":
-        return bool(x <= v)
-    if op == "gt":
-        return bool(x > v)
-    return bool(x >= v)  # ge
+        return cond.op == "exists" and cond.value is False
+    return _CHECKS[cond.op](fact[cond.field], cond.value, binding, aliases)
 
 
 def matches(pattern: Pattern, fact: Fact, binding: Sequence[Fact], aliases: dict[str, int]) -> bool:
