@@ -18,7 +18,7 @@ from typing import Any
 
 from ..compiler import SubRule
 from ..models import Fact
-from ..rules import Cond, Ref
+from ..rules import Cond, Pattern, Ref
 from .semantics import MISSING, holds
 from .store import FactStore
 
@@ -243,6 +243,25 @@ def _hits_function(index: TypeIndex) -> Callable[[Fact], list[PatternPlan]]:
     return env["hits"]  # type: ignore[no-any-return]
 
 
+def _plan(sub_index: int, pos: int, pattern: Pattern, aliases: dict[str, int]) -> PatternPlan:
+    """A positive pattern compiled: the test of its conditions on the fact alone (alpha)
+    and the test of those that read earlier patterns (beta)."""
+    own = [c for c in pattern.conds if _is_literal(c.value)]
+    reading = [c for c in pattern.conds if not _is_literal(c.value)]
+    alpha = _all_of([_compile_cond(c, aliases) for c in own])
+    beta = _all_of([_compile_cond(c, aliases) for c in reading])
+    return PatternPlan(sub_index, pos, alpha, beta, tuple(own))
+
+
+def _negative_tests(sub: SubRule) -> tuple[tuple[str, Pred], ...]:
+    """A sub-rule's ``not:`` patterns compiled: each one's fact type and one test of all
+    its conditions."""
+    return tuple(
+        (pattern.type, _all_of([_compile_cond(c, sub.aliases) for c in pattern.conds]) or _always)
+        for pattern in sub.negatives
+    )
+
+
 class Compiled:
     """A rule set's patterns compiled once: per-pattern closures (conditions on the fact
     alone, and conditions that read earlier patterns), indexed per stratum and fact
@@ -256,33 +275,28 @@ class Compiled:
         # per stratum and fact type: the fact -> patterns it passes, as one generated function
         self.hitters: list[dict[str, Callable[[Fact], list[PatternPlan]]]] = []
         for subs in strata:
-            plans: list[list[PatternPlan]] = []
-            by_type: dict[str, list[PatternPlan]] = {}
-            for i, sub in enumerate(subs):
-                row = []
-                for pos, pat in enumerate(sub.positives):
-                    conds = [(c, _compile_cond(c, sub.aliases)) for c in pat.conds]
-                    alpha = _all_of([f for c, f in conds if _is_literal(c.value)])
-                    beta = _all_of([f for c, f in conds if not _is_literal(c.value)])
-                    own = tuple(c for c in pat.conds if _is_literal(c.value))
-                    plan = PatternPlan(i, pos, alpha, beta, own)
-                    row.append(plan)
-                    by_type.setdefault(pat.type, []).append(plan)
-                plans.append(row)
-                self.rows[sub.key] = tuple(zip((p.type for p in sub.positives), row, strict=True))
-            self.plans.append(plans)
-            index = {t: _discriminate(subs, ps) for t, ps in by_type.items()}
-            self.index.append(index)
-            self.hitters.append({t: _hits_function(ix) for t, ix in index.items()})
+            self._add_stratum(subs)
         self.negatives: dict[str, tuple[tuple[str, Pred], ...]] = {
-            sub.key: tuple(
-                (pat.type, _all_of([_compile_cond(c, sub.aliases) for c in pat.conds]) or _always)
-                for pat in sub.negatives
-            )
-            for subs in strata
-            for sub in subs
-            if sub.negatives
+            sub.key: _negative_tests(sub) for subs in strata for sub in subs if sub.negatives
         }
+
+    def _add_stratum(self, subs: Sequence[SubRule]) -> None:
+        """Plan a stratum's positive patterns, index them by fact type and generate
+        each type's alpha function."""
+        plans = [
+            [_plan(i, pos, pattern, sub.aliases) for pos, pattern in enumerate(sub.positives)]
+            for i, sub in enumerate(subs)
+        ]
+        by_type: dict[str, list[PatternPlan]] = {}
+        for sub, row in zip(subs, plans, strict=True):
+            types = [pattern.type for pattern in sub.positives]
+            for ftype, plan in zip(types, row, strict=True):
+                by_type.setdefault(ftype, []).append(plan)
+            self.rows[sub.key] = tuple(zip(types, row, strict=True))
+        self.plans.append(plans)
+        index = {t: _discriminate(subs, ps) for t, ps in by_type.items()}
+        self.index.append(index)
+        self.hitters.append({t: _hits_function(ix) for t, ix in index.items()})
 
     @staticmethod
     def hits(types: dict[str, TypeIndex], fact: Fact) -> list[PatternPlan]:

@@ -91,6 +91,70 @@ def _push(agenda: list[_Item], acts: Iterable[Activation], counter: Iterator[int
         heapq.heappush(agenda, (sub.rank, seqs, next(counter), sub))
 
 
+class _Chaining:
+    """One run's state across its strata: the store, the trace, the productive firings
+    (counted for the limit), and the counter that keeps agenda entries in arrival order."""
+
+    def __init__(self, store: FactStore, matcher: Matcher, enrich: Callable[[Fact], Fact]):
+        self.store = store
+        self.matcher = matcher
+        self.enrich = enrich
+        self.trace: list[TraceEntry] = []
+        self.productive: Counter[str] = Counter()  # firings that asserted a new fact, by rule
+        self.fired = 0
+        self.counter = itertools.count()
+
+    def seed(self, subs: Sequence[SubRule]) -> list[_Item]:
+        """A stratum's first agenda: the activations the facts so far complete."""
+        agenda: list[_Item] = []
+        # a rule made only of `not:` patterns has one activation, with nothing bound
+        _push(agenda, ((sub, ()) for sub in subs if not sub.positives), self.counter)
+        for seq in range(len(self.store.facts)):
+            _push(agenda, self.matcher.add(seq), self.counter)
+        return agenda
+
+    def stratum(self, subs: Sequence[SubRule], limit: int) -> None:
+        """Fire a stratum's activations to a fixed point, best first. An activation fires
+        once (once per outer binding for a rule's alternatives), and only if it is
+        verified (for an inexact matcher) and no ``not:`` pattern blocks it; the facts
+        it asserts that are new go to the matcher, and their activations onto the agenda.
+
+        This loop runs once per activation, so what it uses is bound to locals and the
+        firing is written inline: as two methods (fire, count) it cost the fast backend
+        5 % of its inference time."""
+        agenda = self.seed(subs)
+        done: set[tuple[str, tuple[int, ...]]] = set()
+        store, trace, enrich, counter = self.store, self.trace, self.enrich, self.counter
+        pop, facts, add = heapq.heappop, store.facts, store.add
+        matcher = self.matcher
+        exact, verify, blocked, match = matcher.exact, matcher.verify, matcher.blocked, matcher.add
+        productive, fired = self.productive, self.fired
+        while agenda:
+            _rank, seqs, _n, sub = pop(agenda)
+            key = (sub.key, seqs[: sub.n_outer] if sub.alt else seqs)
+            if key in done:
+                continue
+            binding = tuple([facts[s] for s in seqs])
+            if not exact and not verify(sub, binding):
+                continue
+            if sub.negatives and blocked(sub, binding, store):
+                continue
+            done.add(key)
+            new: list[Fact] = []
+            for fact in _build(sub, binding, enrich):
+                added = add(fact)
+                if added is not None:
+                    new.append(fact)
+                    _push(agenda, match(added), counter)
+            trace.append(TraceEntry(sub.rule.id, binding, tuple(new)))
+            if new:
+                fired += 1
+                productive[sub.rule.id] += 1
+                if fired > limit:
+                    raise FiringLimitError(limit, [rid for rid, _ in productive.most_common(5)])
+        self.fired = fired
+
+
 def run(
     strata: Sequence[Sequence[SubRule]],
     base: Iterable[Fact],
@@ -98,51 +162,44 @@ def run(
     enrich: Callable[[Fact], Fact],
     limit: int = DEFAULT_FIRING_LIMIT,
 ) -> tuple[FactStore, list[TraceEntry]]:
-    """Run the rules to a fixed point, stratum by stratum."""
+    """Run the rules to a fixed point, stratum by stratum.
+
+    Parameters
+    ----------
+    strata : sequence of sequences of SubRule
+        The compiled sub-rules, stratum by stratum (``compiler.compile_rules``).
+    base : iterable of Fact
+        The facts to start from (a profile's base facts).
+    matcher : Matcher
+        The backend, built for the same strata; ``end`` is called after each
+        stratum and after an error, so it can be reused for the next run.
+    enrich : callable
+        Completes each fact a rule asserts (labels, scores) before it is added.
+    limit : int
+        The most firings that may assert a new fact.
+
+    Returns
+    -------
+    store : FactStore
+        Every fact, base and derived, in insertion order.
+    trace : list of TraceEntry
+        Every firing in order: the rule, the facts bound, the new facts asserted.
+
+    Raises
+    ------
+    FiringLimitError
+        If more than ``limit`` firings assert a new fact (rules that never settle).
+    """
     store = FactStore()
     for fact in base:
         store.add(fact)
-    trace: list[TraceEntry] = []
-    productive: Counter[str] = Counter()
-    fired_total = 0
-    counter = itertools.count()
+    chaining = _Chaining(store, matcher, enrich)
     try:
-        for k in range(len(strata)):
+        for k, subs in enumerate(strata):
             matcher.begin(k, store)
-            agenda: list[_Item] = []
-            done: set[tuple[str, tuple[int, ...]]] = set()
-
-            # a rule made only of `not:` patterns has one activation, with nothing bound
-            _push(agenda, ((sub, ()) for sub in strata[k] if not sub.positives), counter)
-            for seq in range(len(store.facts)):
-                _push(agenda, matcher.add(seq), counter)
-            pop, facts, add = heapq.heappop, store.facts, store.add
-            exact, verify, blocked = matcher.exact, matcher.verify, matcher.blocked
-            while agenda:
-                _rank, seqs, _n, sub = pop(agenda)
-                key = (sub.key, seqs[: sub.n_outer] if sub.alt else seqs)
-                if key in done:
-                    continue
-                binding = tuple([facts[s] for s in seqs])
-                if not exact and not verify(sub, binding):
-                    continue
-                if sub.negatives and blocked(sub, binding, store):
-                    continue
-                done.add(key)
-                new: list[Fact] = []
-                for fact in _build(sub, binding, enrich):
-                    added = add(fact)
-                    if added is not None:
-                        new.append(fact)
-                        _push(agenda, matcher.add(added), counter)
-                trace.append(TraceEntry(sub.rule.id, binding, tuple(new)))
-                if new:
-                    fired_total += 1
-                    productive[sub.rule.id] += 1
-                    if fired_total > limit:
-                        raise FiringLimitError(limit, [rid for rid, _ in productive.most_common(5)])
+            chaining.stratum(subs, limit)
             matcher.end()
     except BaseException:
         matcher.end()
         raise
-    return store, trace
+    return store, chaining.trace
