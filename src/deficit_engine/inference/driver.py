@@ -29,26 +29,78 @@ DEFAULT_FIRING_LIMIT = 10_000
 
 
 class Matcher(Protocol):
-    """What the driver needs of a backend (PythonMatcher, FastMatcher, DurableMatcher)."""
+    """What the driver needs of a backend (PythonMatcher, FastMatcher, DurableMatcher).
+
+    A matcher is begun on a stratum, given the store's facts one number at a time,
+    and reports the activations each completes; it never fires anything. One matcher
+    serves one run at a time; ``end`` leaves it ready for the next.
+    """
 
     @property
     def exact(self) -> bool:
         """Whether its activations match by construction (else each is verified)."""
 
     def begin(self, stratum: int, store: FactStore) -> None:
-        """Start a stratum: its sub-rules will be matched against the store's facts."""
+        """Start a stratum: its sub-rules will be matched against the store's facts.
+
+        Parameters
+        ----------
+        stratum : int
+            The stratum's position in the strata the matcher was built for.
+        store : FactStore
+            The run's facts; ``add`` names them by number.
+        """
 
     def add(self, seq: int) -> list[Activation]:
-        """Take the store's fact number ``seq``; return the activations it completes."""
+        """Take the store's fact number ``seq``; report the activations it completes.
+
+        Parameters
+        ----------
+        seq : int
+            The fact's number in the store given to ``begin``.
+
+        Returns
+        -------
+        list of Activation
+            Each sub-rule of the stratum the fact completes, with the numbers of the
+            facts bound to its positive patterns (the new fact among them).
+        """
 
     def verify(self, sub: SubRule, binding: Sequence[Fact]) -> bool:
-        """Whether the bound facts match the sub-rule's positive patterns exactly."""
+        """Whether the bound facts match the sub-rule's positive patterns exactly.
+
+        Parameters
+        ----------
+        sub : SubRule
+            The activation's sub-rule.
+        binding : sequence of Fact
+            The facts bound to its positive patterns, in pattern order.
+
+        Returns
+        -------
+        bool
+            Always true for an exact matcher.
+        """
 
     def blocked(self, sub: SubRule, binding: Sequence[Fact], store: FactStore) -> bool:
-        """Whether a ``not:`` pattern of the sub-rule matches a fact in the store."""
+        """Whether a ``not:`` pattern of the sub-rule matches a fact in the store.
+
+        Parameters
+        ----------
+        sub : SubRule
+            The activation's sub-rule.
+        binding : sequence of Fact
+            The facts bound to its positive patterns, in pattern order.
+        store : FactStore
+            The facts so far.
+
+        Returns
+        -------
+        bool
+        """
 
     def end(self) -> None:
-        """End the stratum (or the evaluation, after an error): drop its state."""
+        """End the stratum (or the run, after an error): drop what it holds of the run."""
 
 
 def _value(value: Any, binding: Sequence[Fact], aliases: dict[str, int]) -> Any:

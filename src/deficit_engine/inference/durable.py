@@ -162,6 +162,7 @@ class DurableMatcher:
         self.pending: list[Activation] = []
 
     def begin(self, stratum: int, store: FactStore) -> None:
+        """Start a stratum (see :class:`~.driver.Matcher`): its ruleset takes the facts."""
         self.stratum = stratum
         self.store = store
 
@@ -193,6 +194,11 @@ class DurableMatcher:
         return int(code)
 
     def add(self, seq: int) -> list[Activation]:
+        """Assert the store's fact ``seq`` to durable; the activations it completes.
+
+        A fact no pattern's own conditions accept is not sent. Activations may bind
+        facts the exact semantics reject: ``verify`` decides (see the module doc).
+        """
         fact = self.store.facts[seq]
         if fact["type"] not in self.types[self.stratum]:
             return []
@@ -226,9 +232,11 @@ class DurableMatcher:
         return found
 
     def verify(self, sub: SubRule, binding: Sequence[Fact]) -> bool:
+        """Whether the bound facts match the sub-rule's positive patterns, exactly."""
         return self.compiled.verify(sub, binding)
 
     def blocked(self, sub: SubRule, binding: Sequence[Fact], store: FactStore) -> bool:
+        """Whether a ``not:`` pattern of the sub-rule matches a fact in the store."""
         return self.compiled.blocked(sub, binding, store)
 
     def end(self) -> None:

@@ -34,6 +34,7 @@ class FastMatcher:
         self.store = FactStore()
 
     def begin(self, stratum: int, store: FactStore) -> None:
+        """Start a stratum (see :class:`~.driver.Matcher`): empty alpha memories."""
         self.subs = self.strata[stratum]
         self.current = self.compiled.plans[stratum]
         self.hitters = self.compiled.hitters[stratum]
@@ -41,6 +42,7 @@ class FastMatcher:
         self.store = store
 
     def add(self, seq: int) -> list[Activation]:
+        """The activations the store's fact ``seq`` completes (see :class:`~.driver.Matcher`)."""
         fact = self.store.facts[seq]
         hitter = self.hitters.get(fact["type"])
         if hitter is None:
@@ -110,10 +112,13 @@ class FastMatcher:
                 bound.pop()
 
     def verify(self, sub: SubRule, binding: Sequence[Fact]) -> bool:
-        return True  # exact: its activations match by construction
+        """Always true: its activations match by construction."""
+        return True
 
     def blocked(self, sub: SubRule, binding: Sequence[Fact], store: FactStore) -> bool:
+        """Whether a ``not:`` pattern of the sub-rule matches a fact in the store."""
         return self.compiled.blocked(sub, binding, store)
 
     def end(self) -> None:
+        """Forget the stratum's alpha memories."""
         self.memory = []
