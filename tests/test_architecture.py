@@ -30,6 +30,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("kb",),
     ("loader", "profile", "compiler"),
     ("inference", "resolve", "route"),
+    ("planner",),
     ("engine", "analysis"),
     ("export", "synthetic", "cohort"),
     ("testing", "cli", "__main__"),

@@ -22,7 +22,7 @@ from .catalogue import CatalogueIndex
 from .errors import Issue
 from .ontology import Ontology, Scale
 from .rules.model import Rule, Where
-from .schema import Format, Mentor, Program
+from .schema import Format, Mentor, PlanningFile, Program, Subject
 
 __all__ = ["POSITION_KINDS", "KnowledgeBase"]
 
@@ -46,6 +46,12 @@ class KnowledgeBase:
         The catalogues, by id (read-only by contract: the KB is shared).
     rules : tuple of Rule
         The rule set, in file order then rule order, each with its stratum.
+    subjects : Mapping
+        The school subjects (``ontology/subjects.yaml``), by id; empty when the
+        KB has no such file (then subject ids are not checked).
+    planning : PlanningFile
+        How cohort plans are made and the school rules (``ontology/planning.yaml``;
+        the defaults when the KB has no such file).
     warnings : tuple of Issue
         Problems of the rule files that do not make the KB invalid.
     positions : Mapping
@@ -63,6 +69,8 @@ class KnowledgeBase:
     programs: Mapping[str, Program]
     mentors: Mapping[str, Mentor]
     rules: tuple[Rule, ...] = ()
+    subjects: Mapping[str, Subject] = field(default_factory=dict)
+    planning: PlanningFile = field(default_factory=PlanningFile)
     warnings: tuple[Issue, ...] = ()
     positions: Mapping[tuple[str, str], Where] = field(default_factory=dict, repr=False)
     files: Mapping[str, str] = field(default_factory=dict, repr=False)

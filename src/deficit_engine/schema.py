@@ -22,6 +22,7 @@ from .errors import UsageError
 
 __all__ = [
     "DELIVERIES",
+    "EDUCATION_LEVELS",
     "EDUCATION_TYPES",
     "MENTORING_FORMS",
     "PHASES",
@@ -38,12 +39,18 @@ __all__ = [
     "MentorsFile",
     "Period",
     "Person",
+    "Planning",
+    "PlanningFile",
     "Preferences",
     "Profile",
     "ProfileResult",
     "Program",
+    "ProgramGroup",
     "ProgramsFile",
     "ScaleFile",
+    "SchoolRule",
+    "Subject",
+    "SubjectsFile",
 ]
 
 Role = Literal["teacher", "manager", "methodist", "psychologist", "tutor", "counselor"]
@@ -55,6 +62,10 @@ MentoringForm = Literal[
     "teacher_teacher", "young_specialist", "competency_pair", "group", "team", "management"
 ]
 ProgramKind = Literal["advanced_training", "retraining"]
+#: Levels of general education (ФЗ-273, ст. 10): дошкольное, начальное общее,
+#: основное общее, среднее общее.
+EducationLevel = Literal["preschool", "primary", "basic", "secondary"]
+Severity = Literal["critical", "high", "moderate", "low"]
 
 ROLES: tuple[str, ...] = Role.__args__  # type: ignore[attr-defined]
 DELIVERIES: tuple[str, ...] = Delivery.__args__  # type: ignore[attr-defined]
@@ -62,6 +73,7 @@ EDUCATION_TYPES: tuple[str, ...] = Education.__args__  # type: ignore[attr-defin
 PROVIDER_LEVELS: tuple[str, ...] = ProviderLevel.__args__  # type: ignore[attr-defined]
 PHASES: tuple[str, ...] = Phase.__args__  # type: ignore[attr-defined]
 MENTORING_FORMS: tuple[str, ...] = MentoringForm.__args__  # type: ignore[attr-defined]
+EDUCATION_LEVELS: tuple[str, ...] = EducationLevel.__args__  # type: ignore[attr-defined]
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.\-]+$")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
@@ -129,6 +141,14 @@ class FormatsFile(_Model):
     formats: list[Format]
 
 
+class ProgramGroup(_Model):
+    """A cohort group of a programme: it starts in ``start`` and takes ``seats`` people."""
+
+    start: Month
+    seats: Annotated[int, Field(ge=1, le=100_000)]
+    delivery: Delivery | None = None  # the programme's when omitted
+
+
 class Program(_Model):
     id: Id
     title: Text
@@ -140,6 +160,23 @@ class Program(_Model):
     audience: Annotated[list[Role], Field(min_length=1)]
     covers: Annotated[list[Id], Field(min_length=1)]
     description: Text | None = None
+    # Subject ids (subjects.yaml): the programme serves only people teaching one of them.
+    subjects: list[Id] = []
+    # Levels of education: the programme serves only people working at one of them.
+    levels: list[EducationLevel] = []
+    # Places per plan period (a school year); None: as many as needed.
+    seats: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+    # Cohort groups (start month, seats, delivery); excludes ``seats``.
+    groups: list[ProgramGroup] = []
+    # An in-person group opens in a municipality only with at least this many
+    # people; None: the KB's planning.min_group.
+    min_group: Annotated[int, Field(ge=1, le=1000)] | None = None
+
+    @model_validator(mode="after")
+    def _places(self) -> Program:
+        if self.seats is not None and self.groups:
+            raise ValueError("give either 'seats' or 'groups', not both")
+        return self
 
 
 class ProgramsFile(_Model):
@@ -154,10 +191,68 @@ class Mentor(_Model):
     strengths: Annotated[list[Id], Field(min_length=1)]
     forms: Annotated[list[MentoringForm], Field(min_length=1)]
     capacity: Annotated[int, Field(ge=0, le=1000)]
+    # Subject ids: a subject mentor serves only people teaching one of them.
+    subjects: list[Id] = []
+    levels: list[EducationLevel] = []
 
 
 class MentorsFile(_Model):
     mentors: list[Mentor]
+
+
+class Subject(_Model):
+    """A school subject: the id profiles and catalogues use, its Russian title and
+    other spellings a table may carry (``Математика``, ``алгебра``)."""
+
+    id: Id
+    title: ShortText
+    aliases: list[ShortText] = []
+    levels: list[EducationLevel] = []
+
+
+class SubjectsFile(_Model):
+    subjects: Annotated[list[Subject], Field(min_length=1)]
+
+
+class Planning(_Model):
+    """How a cohort plan is made (docs/route.md, "Cohort plans")."""
+
+    # Fewest people for whom an in-person programme opens in a municipality.
+    min_group: Annotated[int, Field(ge=1, le=1000)] = 1
+    # Colleagues of the cohort at ``colleague_level`` on a competency may serve as
+    # competency_pair / teacher_teacher mentors for it, ``colleague_load`` mentees each.
+    colleague_mentors: bool = False
+    colleague_load: Annotated[int, Field(ge=1, le=20)] = 2
+    colleague_level: Id | None = None  # a scale level id; None: the top level
+
+
+class SchoolRule(_Model):
+    """Flags a school for командное наставничество from its staff's results.
+
+    A school is flagged for a group when at least ``min_staff`` of its staff
+    were assessed in the group and every condition given holds.
+    """
+
+    id: Id
+    title: Text
+    source: Text
+    groups: list[Id] = []  # competency groups; empty: every group
+    severities: list[Severity] = []  # deficits that count; empty: any severity
+    min_staff: Annotated[int, Field(ge=1, le=10_000)] = 5
+    share_above: Annotated[float, Field(ge=0, lt=100)] | None = None  # % of staff with a deficit
+    mean_below: Annotated[float, Field(gt=0, le=100)] | None = None  # mean score, %
+    form: MentoringForm = "team"
+
+    @model_validator(mode="after")
+    def _has_condition(self) -> SchoolRule:
+        if self.share_above is None and self.mean_below is None:
+            raise ValueError("a school rule needs 'share_above' or 'mean_below'")
+        return self
+
+
+class PlanningFile(_Model):
+    planning: Planning = Planning()
+    school_rules: list[SchoolRule] = []
 
 
 # --- profile ----------------------------------------------------------------
@@ -167,6 +262,7 @@ class Person(_Model):
     role: Role
     experience_years: Annotated[float, Field(ge=0, le=70)]
     subjects: list[ShortText] = []
+    levels: list[EducationLevel] = []
     organization: ShortText | None = None
     municipality: ShortText | None = None
     name: ShortText | None = None  # optional, never logged
@@ -232,6 +328,8 @@ def json_schema(kind: str) -> dict[str, Any]:
             "ontology/formats.yaml": FormatsFile,
             "ontology/programs.yaml": ProgramsFile,
             "ontology/mentors.yaml": MentorsFile,
+            "ontology/subjects.yaml": SubjectsFile,
+            "ontology/planning.yaml": PlanningFile,
         }
         return {
             "$schema": "https://json-schema.org/draft/2020-12/schema",
