@@ -272,13 +272,13 @@ class _SchoolTally:
         worst: dict[str, str] = {}  # group -> the person's most severe deficit in it
         competencies: dict[str, list[str]] = {}
         for d in result.deficits:
-            # a deficit counts only where the person was assessed: shares stay within 100 %
-            if d.group is None or d.group not in group_pct:
+            if d.group is None:  # a competency the ontology does not know
                 continue
             competencies.setdefault(d.group, []).append(d.competency)
             if d.group not in worst or _rank(d.severity) < _rank(worst[d.group]):
                 worst[d.group] = d.severity
         for g in group_ids:
+            # a person counts only where assessed, deficits too: a share stays within 100 %
             if g not in group_pct:
                 continue
             tally = self.groups.setdefault(g, _GroupTally())
