@@ -26,7 +26,17 @@ from .schema import Format, Mentor, PlanningFile, Program, Subject
 
 __all__ = ["POSITION_KINDS", "KnowledgeBase"]
 
-POSITION_KINDS = ("group", "competency", "indicator", "level", "format", "programme", "mentor")
+POSITION_KINDS = (
+    "group",
+    "competency",
+    "indicator",
+    "level",
+    "format",
+    "programme",
+    "mentor",
+    "subject",
+    "school_rule",
+)
 """The kinds of item :attr:`KnowledgeBase.positions` places."""
 
 
@@ -59,7 +69,8 @@ class KnowledgeBase:
         each kind of :data:`POSITION_KINDS` (the file as an issue names it).
     files : Mapping
         Each ontology file's stem (``"competencies"``, ``"scale"``, ``"formats"``,
-        ``"programs"``, ``"mentors"``) -> the path an issue names it by.
+        ``"programs"``, ``"mentors"``, and ``"subjects"``, ``"planning"`` when the KB
+        has them) -> the path an issue names it by.
     """
 
     root: Path
@@ -98,12 +109,14 @@ class KnowledgeBase:
         -------
         str
             The counts of groups, competencies, indicators, prerequisites,
-            levels, formats, programmes, mentors and rules.
+            levels, formats, programmes, mentors, subjects, school rules and rules.
         """
         onto = self.ontology
         return (
             f"{len(onto.groups)} groups, {len(onto.competencies)} competencies, "
             f"{len(onto.indicators)} indicators, {onto.graph.number_of_edges()} prerequisites, "
             f"{len(self.scale.levels)} levels, {len(self.formats)} formats, "
-            f"{len(self.programs)} programmes, {len(self.mentors)} mentors, {len(self.rules)} rules"
+            f"{len(self.programs)} programmes, {len(self.mentors)} mentors, "
+            f"{len(self.subjects)} subjects, {len(self.planning.school_rules)} school rules, "
+            f"{len(self.rules)} rules"
         )

@@ -30,17 +30,32 @@ from .kb import KnowledgeBase
 from .ontology import Ontology, Scale, suggest
 from .rules import Rule, Vocabulary, Where, parse_rules
 from .rules.model import where_of
-from .schema import Competency, Format, Group, Level, Mentor, Program
+from .schema import (
+    Competency,
+    Format,
+    Group,
+    Level,
+    Mentor,
+    Planning,
+    PlanningFile,
+    Program,
+    SchoolRule,
+    Subject,
+)
 
 __all__ = [
     "ONTOLOGY_FILES",
+    "OPTIONAL_FILES",
     "KnowledgeBase",
     "check_kb",
     "default_kb_path",
     "load_kb",
     "load_rules",
+    "name_key",
     "pydantic_issues",
     "rule_files",
+    "subject_names",
+    "suggest_subject",
     "vocabulary_of",
 ]
 
@@ -52,6 +67,18 @@ ONTOLOGY_FILES: dict[str, tuple[str, ...]] = {
     "mentors": ("mentors",),
 }
 """Each file of ``ontology/`` (by stem, in reading order) -> its top-level sections."""
+
+OPTIONAL_FILES: dict[str, tuple[str, ...]] = {
+    "subjects": ("subjects",),
+    "planning": ("planning", "school_rules"),
+}
+"""The files of ``ontology/`` a KB may leave out -> their top-level sections.
+
+Without ``subjects.yaml`` the KB has no subject vocabulary (any subject id is
+taken as written); without ``planning.yaml`` cohort plans use the defaults of
+:class:`~deficit_engine.schema.PlanningFile`. In ``planning.yaml`` both sections
+are optional too.
+"""
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -143,10 +170,17 @@ class _Collector:
     def has_errors(self) -> bool:
         return any(i.severity == "error" for i in self.issues)
 
-    def read(self, root: Path, stem: str, max_bytes: int) -> Loaded | None:
-        """Read ``ontology/<stem>.yaml``; None if it is missing, unreadable or not a mapping."""
+    def read(
+        self, root: Path, stem: str, max_bytes: int, *, optional: bool = False
+    ) -> Loaded | None:
+        """Read ``ontology/<stem>.yaml``; None if it is missing, unreadable or not a mapping.
+
+        A missing ``optional`` file is no problem (and is not listed in ``files``).
+        """
         path = root / "ontology" / f"{stem}.yaml"
         display = display_path(path)
+        if optional and not path.exists():
+            return None
         self.files[stem] = display
         if not path.is_file():
             self.issues.append(Issue(display, 0, 0, "missing-file", "file not found"))
@@ -162,8 +196,8 @@ class _Collector:
             return None
         return doc
 
-    def sections(self, doc: Loaded | None, keys: tuple[str, ...]) -> None:
-        """Report unknown and missing top-level keys."""
+    def sections(self, doc: Loaded | None, keys: tuple[str, ...], *, required: bool = True) -> None:
+        """Report unknown top-level keys, and missing ones when they are ``required``."""
         if doc is None:
             return
         for key in doc.data:
@@ -177,7 +211,7 @@ class _Collector:
                         suggestion=suggest(str(key), keys),
                     )
                 )
-        for key in keys:
+        for key in keys if required else ():
             if key not in doc.data:
                 self.issues.append(
                     doc.issue((), "missing-field", f"missing required field '{key}'")
@@ -382,10 +416,15 @@ def _check_scale_order(
 
 
 def _check_catalogues(
-    col: _Collector, docs: Mapping[str, Loaded | None], competencies: Mapping[str, Competency]
+    col: _Collector,
+    docs: Mapping[str, Loaded | None],
+    competencies: Mapping[str, Competency],
+    subjects: Mapping[str, Subject] | None,
 ) -> tuple[dict[str, Format], dict[str, Program], dict[str, Mentor]]:
-    """formats.yaml, programs.yaml, mentors.yaml: the valid items, ids unique, and the
-    competencies programmes cover and mentors are strong in known."""
+    """formats.yaml, programs.yaml, mentors.yaml: the valid items, ids unique, the
+    competencies programmes cover and mentors are strong in known, their subjects
+    known (when the KB has ``subjects``; None: any id) and a programme's groups
+    each starting in a month of its own."""
     fmt_doc, prog_doc, ment_doc = docs["formats"], docs["programs"], docs["mentors"]
     fmt_items = col.items(fmt_doc, "formats", Format)
     formats = col.unique(fmt_doc, "format", fmt_items)
@@ -396,11 +435,14 @@ def _check_catalogues(
     if prog_doc is not None:
         for path, prog in prog_items:
             _check_competency_list(col, prog_doc, (*path, "covers"), prog.covers, competencies)
+            _check_subject_list(col, prog_doc, (*path, "subjects"), prog.subjects, subjects)
+            _check_group_starts(col, prog_doc, path, prog)
     if ment_doc is not None:
         for path, mentor in ment_items:
             _check_competency_list(
                 col, ment_doc, (*path, "strengths"), mentor.strengths, competencies
             )
+            _check_subject_list(col, ment_doc, (*path, "subjects"), mentor.subjects, subjects)
     col.place(fmt_doc, "format", fmt_items, formats)
     col.place(prog_doc, "programme", prog_items, programs)
     col.place(ment_doc, "mentor", ment_items, mentors)
@@ -416,6 +458,205 @@ def _check_competency_list(
 ) -> None:
     for j, comp_id in enumerate(ids):
         col.ref(doc, (*path, j), "competency", comp_id, competencies)
+
+
+def _check_subject_list(
+    col: _Collector,
+    doc: Loaded,
+    path: PathKey,
+    ids: Sequence[str],
+    subjects: Mapping[str, Subject] | None,
+) -> None:
+    """Each subject id is one of ``subjects``; None (the KB has no subjects.yaml): any id."""
+    if subjects is None:
+        return
+    for j, subject in enumerate(ids):
+        if subject not in subjects:
+            col.issues.append(
+                doc.issue(
+                    (*path, j),
+                    "unknown-ref",
+                    f"unknown subject '{subject}'",
+                    suggestion=suggest_subject(subject, subjects),
+                )
+            )
+
+
+def _check_group_starts(col: _Collector, doc: Loaded, path: PathKey, prog: Program) -> None:
+    """A programme's cohort groups start in different months.
+
+    An error, not a warning: a plan names a group by its programme and start month,
+    so two groups starting together could not be told apart; the author gives one
+    group with the seats of both instead.
+    """
+    first: dict[str, int] = {}
+    for j, group in enumerate(prog.groups):
+        if group.start in first:
+            line, _ = doc.positions.of((*path, "groups", first[group.start]))
+            col.issues.append(
+                doc.issue(
+                    (*path, "groups", j, "start"),
+                    "duplicate",
+                    f"programme '{prog.id}' has a second group starting {group.start} "
+                    f"(first at line {line}): give one group with the seats of both",
+                )
+            )
+        else:
+            first[group.start] = j
+
+
+# --- subjects and planning (optional files) ----------------------------------------
+
+
+def name_key(text: str) -> str:
+    """How subject names are compared: stripped, case-folded, ё as е, spaces single.
+
+    Parameters
+    ----------
+    text : str
+        An id, title or alias as written (``" Математика "``, ``"Ёлка"``).
+
+    Returns
+    -------
+    str
+        The comparison key (``"математика"``, ``"елка"``).
+    """
+    return " ".join(text.casefold().replace("ё", "е").split())
+
+
+def subject_names(subjects: Mapping[str, Subject]) -> dict[str, str]:
+    """Every name of every subject (id, title, aliases, by :func:`name_key`) -> its id.
+
+    Parameters
+    ----------
+    subjects : Mapping
+        The subjects by id, in file order (the loader has made the names unique
+        across subjects; were they not, the first subject keeps a name).
+
+    Returns
+    -------
+    dict of str to str
+        ``{"математика": "mathematics", "алгебра": "mathematics", ...}``.
+    """
+    names: dict[str, str] = {}
+    for subject in subjects.values():
+        for name in (subject.id, subject.title, *subject.aliases):
+            names.setdefault(name_key(name), subject.id)
+    return names
+
+
+def suggest_subject(text: str, subjects: Mapping[str, Subject]) -> str | None:
+    """The subject id an unknown subject most likely means.
+
+    A title or alias typed for the id (``Математика``) gives its subject; else the
+    nearest id, else the subject of the nearest name (a misspelt alias).
+
+    Parameters
+    ----------
+    text : str
+        The unknown subject, as written.
+    subjects : Mapping
+        The KB's subjects by id.
+
+    Returns
+    -------
+    str or None
+        A subject id, or None when nothing is close.
+    """
+    names = subject_names(subjects)
+    key = name_key(text)
+    if key in names:
+        return names[key]
+    nearest = suggest(text, subjects) or suggest(key, names)
+    if nearest is None:
+        return None
+    return nearest if nearest in subjects else names[nearest]
+
+
+def _check_subjects(col: _Collector, doc: Loaded | None) -> dict[str, Subject] | None:
+    """subjects.yaml: the valid subjects, ids unique, and no name (id, title or alias,
+    compared by :func:`name_key`) shared by two subjects: a table cell ``Математика``
+    must mean one subject. None when the KB has no such file."""
+    if doc is None:
+        return None
+    if doc.data.get("subjects") == []:
+        col.issues.append(doc.issue(("subjects",), "invalid-value", "'subjects' lists none"))
+    items = col.items(doc, "subjects", Subject)
+    subjects = col.unique(doc, "subject", items)
+    entries = [(p, s) for p, s in items if subjects.get(s.id) is s]
+    owner: dict[str, tuple[str, PathKey]] = {}
+    for path, subject in entries:
+        named = [((*path, "id"), subject.id), ((*path, "title"), subject.title)]
+        named += [((*path, "aliases", j), alias) for j, alias in enumerate(subject.aliases)]
+        for where, name in named:
+            key = name_key(name)
+            other = owner.setdefault(key, (subject.id, where))
+            if other[0] != subject.id:
+                line, _ = doc.positions.of(other[1])
+                col.issues.append(
+                    doc.issue(
+                        where,
+                        "duplicate-alias",
+                        f"'{name}' already names subject '{other[0]}' (line {line})",
+                    )
+                )
+    col.place(doc, "subject", entries, subjects)
+    return subjects
+
+
+def _check_planning(
+    col: _Collector,
+    doc: Loaded | None,
+    groups: Mapping[str, Group],
+    levels: Sequence[Level],
+    mentors: Mapping[str, Mentor],
+) -> PlanningFile:
+    """planning.yaml: the planning settings (their scale level known) and the school
+    rules (ids unique, groups known); the defaults when the KB has no such file."""
+    if doc is None:
+        return PlanningFile()
+    planning = _planning_settings(col, doc, levels)
+    items = col.items(doc, "school_rules", SchoolRule)
+    rules = col.unique(doc, "school rule", items)
+    entries = [(p, r) for p, r in items if rules.get(r.id) is r]
+    forms = {form for mentor in mentors.values() for form in mentor.forms}
+    for path, rule in entries:
+        for j, group in enumerate(rule.groups):
+            col.ref(doc, (*path, "groups", j), "group", group, groups)
+        if mentors and rule.form not in forms:
+            # the rule may still flag schools; the plan can only report them unserved
+            col.issues.append(
+                doc.issue(
+                    (*path, "form"),
+                    "no-mentor",
+                    f"school rule '{rule.id}' asks for '{rule.form}' mentors; "
+                    "no mentor in mentors.yaml has that form",
+                    severity="warning",
+                )
+            )
+    col.place(doc, "school_rule", entries, rules)
+    return PlanningFile(planning=planning, school_rules=[r for _p, r in entries])
+
+
+def _planning_settings(col: _Collector, doc: Loaded, levels: Sequence[Level]) -> Planning:
+    """The ``planning:`` section (the defaults when it is absent or invalid)."""
+    raw = doc.data.get("planning")
+    if raw is None:
+        return Planning()
+    try:
+        planning = Planning.model_validate(raw)
+    except ValidationError as exc:
+        col.issues.extend(pydantic_issues(doc, ("planning",), exc))
+        return Planning()
+    if planning.colleague_level is not None and levels:
+        col.ref(
+            doc,
+            ("planning", "colleague_level"),
+            "scale level",
+            planning.colleague_level,
+            [lvl.id for lvl in levels],
+        )
+    return planning
 
 
 # --- rules ------------------------------------------------------------------------
@@ -533,9 +774,14 @@ def check_kb(
     for stem, sections in ONTOLOGY_FILES.items():
         docs[stem] = col.read(kb_root, stem, max_bytes)
         col.sections(docs[stem], sections)
+    for stem, sections in OPTIONAL_FILES.items():
+        docs[stem] = col.read(kb_root, stem, max_bytes, optional=True)
+        col.sections(docs[stem], sections, required=stem != "planning")
     groups, competencies = _check_competencies(col, docs["competencies"])
     levels = _check_scale(col, docs["scale"])
-    formats, programs, mentors = _check_catalogues(col, docs, competencies)
+    subjects = _check_subjects(col, docs["subjects"])
+    formats, programs, mentors = _check_catalogues(col, docs, competencies, subjects)
+    planning = _check_planning(col, docs["planning"], groups, levels, mentors)
     if col.has_errors():
         # The ontology or a catalogue has errors: the rules are still checked in this
         # pass, for everything but the ids the KB defines (a broken file would make
@@ -562,6 +808,8 @@ def check_kb(
         programs=programs,
         mentors=mentors,
         rules=rules,
+        subjects=subjects or {},
+        planning=planning,
         warnings=tuple(i for i in rule_issues if i.severity == "warning"),
         positions=col.positions,
         files=col.files,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from pydantic import ValidationError
 
 from ._yaml import MAX_FILE_BYTES, Loaded, PathKey, Positions, load_yaml_bytes, load_yaml_file
 from .errors import Issue, ProfileError, format_field_path
-from .loader import KnowledgeBase, pydantic_issues
+from .loader import KnowledgeBase, name_key, pydantic_issues, subject_names, suggest_subject
 from .models import Scores
 from .ontology import suggest
 from .schema import Profile
@@ -29,6 +30,7 @@ __all__ = [
     "parse_profile",
     "read_profile_file",
     "read_profile_stream",
+    "subject_id",
 ]
 
 #: How issues name a profile read from standard input.
@@ -100,13 +102,20 @@ def parse_profile(data: Any, kb: KnowledgeBase, source: str = "") -> Profile:
             issues = pydantic_issues(unplaced, (), exc)
             # the ids are checked too, as far as the shape allows: every problem at once
             placed = {i.path for i in issues}
+            person = data.get("person")
             issues += [
                 i
-                for i in _reference_issues(data.get("results"), data.get("requests"), kb, source)
+                for i in [
+                    *_subject_issues(_field(person, "subjects"), kb, source),
+                    *_reference_issues(data.get("results"), data.get("requests"), kb, source),
+                ]
                 if i.path not in placed
             ]
             raise ProfileError(issues, pid) from None
-    issues = _reference_issues(profile.results, profile.requests, kb, source)
+    issues = [
+        *_subject_issues(profile.person.subjects, kb, source),
+        *_reference_issues(profile.results, profile.requests, kb, source),
+    ]
     if issues:
         raise ProfileError(issues, profile.id)
     return profile
@@ -114,6 +123,57 @@ def parse_profile(data: Any, kb: KnowledgeBase, source: str = "") -> Profile:
 
 def _field(item: Any, name: str) -> Any:
     return item.get(name) if isinstance(item, Mapping) else getattr(item, name, None)
+
+
+def _subject_issues(subjects: Any, kb: KnowledgeBase, source: str) -> list[Issue]:
+    """Subjects that are not subject ids of the KB (none when the KB has no subjects).
+
+    A title or alias (``Математика``) is not accepted here: a profile names ids, and
+    the suggestion tells which; readers of tables map names with :func:`subject_id`.
+    """
+    if not kb.subjects:
+        return []
+    return [
+        _path_issue(
+            source,
+            ("person", "subjects", i),
+            "unknown-ref",
+            f"unknown subject '{subject}'",
+            suggest_subject(subject, kb.subjects),
+        )
+        for i, subject in enumerate(subjects if isinstance(subjects, (list, tuple)) else ())
+        if isinstance(subject, str) and subject not in kb.subjects
+    ]
+
+
+def subject_id(kb: KnowledgeBase, text: str) -> str | None:
+    """The subject a table cell names: by its id, title or an alias.
+
+    Compared stripped, case-insensitively and with ё as е (``" математика"``,
+    ``"Алгебра"`` and ``"mathematics"`` all give ``"mathematics"``).
+
+    Parameters
+    ----------
+    kb : KnowledgeBase
+        The KB whose ``subjects`` (``ontology/subjects.yaml``) give the names.
+    text : str
+        The name as written.
+
+    Returns
+    -------
+    str or None
+        The subject id; None when no subject has that name (or the KB has no
+        subjects).
+    """
+    names = _NAMES.get(kb)
+    if names is None:
+        # a table reader asks once per cell: the names are built once per KB
+        names = _NAMES[kb] = subject_names(kb.subjects)
+    return names.get(name_key(text))
+
+
+#: Each live KB's subject names (a KB never changes, so they stay valid).
+_NAMES: weakref.WeakKeyDictionary[KnowledgeBase, dict[str, str]] = weakref.WeakKeyDictionary()
 
 
 def _reference_issues(results: Any, requests: Any, kb: KnowledgeBase, source: str) -> list[Issue]:
