@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import deficit_engine
-from deficit_engine import default_kb_path, load_kb
+from deficit_engine import default_kb_path, load_kb, parse_profile, read_profile_file
 
 UNCOVERED_ON_PURPOSE = {"digital.ai", "functional_literacy.global", "subject.olympiad"}
 FORMS_OF_WORK = {
@@ -87,7 +88,102 @@ def test_mentors(kb: deficit_engine.KnowledgeBase) -> None:
     mentors = list(kb.mentors.values())
     assert len(mentors) >= 40
     assert len({m.municipality for m in mentors}) >= 5
-    assert all(m.name.startswith("Наставник ") for m in mentors)  # sample data, no real people
+    # sample data, no real people: numbered mentors and mentor teams
+    assert all(m.name.startswith(("Наставник ", "Команда наставников ")) for m in mentors)
+
+
+REQUIRED_SUBJECTS = {
+    "mathematics",
+    "russian",
+    "literature",
+    "physics",
+    "chemistry",
+    "biology",
+    "history",
+    "social_studies",
+    "geography",
+    "informatics",
+    "foreign_language",
+    "physical_education",
+    "technology",
+    "art",
+    "music",
+    "obzr",
+    "primary",
+}
+
+
+def test_subjects(kb: deficit_engine.KnowledgeBase) -> None:
+    assert set(kb.subjects) >= REQUIRED_SUBJECTS
+    for subject in kb.subjects.values():
+        assert re.search("[А-Яа-яЁё]", subject.title), subject.id
+        assert subject.levels, subject.id
+    assert kb.subjects["primary"].levels == ["primary"]
+    assert "preschool" in kb.subjects["preschool"].levels
+
+
+def test_the_catalogue_is_tagged_with_subjects_and_levels(
+    kb: deficit_engine.KnowledgeBase,
+) -> None:
+    programs = kb.programs.values()
+    by_subject = [p for p in programs if p.subjects]
+    assert len(by_subject) >= 10
+    assert kb.programs["DPP-0011"].subjects == ["mathematics"]  # a maths-teaching programme
+    assert "primary" in kb.programs["DPP-0092"].levels  # a primary-school programme
+    # cross-subject programmes stay open to every subject
+    assert not kb.programs["DPP-0001"].subjects and not kb.programs["DPP-0062"].subjects
+    subject_mentors = [m for m in kb.mentors.values() if m.subjects]
+    assert len(subject_mentors) >= 8
+    assert {"mathematics", "russian", "primary"} <= {s for m in subject_mentors for s in m.subjects}
+    # a subject-specific competency is never offered to every subject by a mentor
+    for mentor in kb.mentors.values():
+        if any(
+            c in {"subject.math_teaching", "subject.russian_teaching"} for c in mentor.strengths
+        ):
+            assert mentor.subjects, mentor.id
+
+
+def test_programme_places(kb: deficit_engine.KnowledgeBase) -> None:
+    programs = list(kb.programs.values())
+    in_person = [p for p in programs if p.delivery == "in_person"]
+    limited = [p for p in in_person if p.groups or p.seats is not None]
+    assert len(limited) >= 0.75 * len(in_person)
+    distance = [p for p in programs if p.delivery == "distance"]
+    assert sum(1 for p in distance if p.groups or p.seats is not None) <= 0.25 * len(distance)
+    groups = [g for p in programs for g in p.groups]
+    assert len(groups) >= 20
+    assert all("2026-09" <= g.start <= "2027-05" and 20 <= g.seats <= 30 for g in groups)
+
+
+def test_team_and_management_mentors(kb: deficit_engine.KnowledgeBase) -> None:
+    team = [m for m in kb.mentors.values() if "team" in m.forms and m.capacity > 0]
+    assert len({m.municipality for m in team}) >= 3
+    assert len({m.organization for m in team}) >= 5
+    management = [m for m in kb.mentors.values() if "management" in m.forms]
+    assert len({m.organization for m in management}) >= 5
+
+
+def test_planning_and_school_rules(kb: deficit_engine.KnowledgeBase) -> None:
+    planning = kb.planning
+    assert planning.planning.min_group == 8
+    rules = planning.school_rules
+    assert len(rules) >= 2
+    assert any(r.share_above is not None for r in rules)
+    assert any(r.mean_below is not None for r in rules)
+    for rule in rules:
+        # honest sources: a seed document, and the threshold said to be the authors' own
+        assert re.search(r"\b00[0-4]_[0-9a-f]{16}\.txt\b", rule.source), rule.id
+        assert "выбор авторов" in rule.source, rule.id
+    forms = {form for m in kb.mentors.values() for form in m.forms}
+    assert {r.form for r in rules} <= forms
+
+
+def test_example_profiles_are_valid(kb: deficit_engine.KnowledgeBase, repo_root: Path) -> None:
+    examples = sorted((repo_root / "examples").glob("*.yaml"))
+    assert len(examples) >= 6
+    for path in examples:
+        profile = parse_profile(read_profile_file(path), kb, str(path))
+        assert set(profile.person.subjects) <= set(kb.subjects)
 
 
 def test_check_from_any_folder_finds_the_kb(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .loader import KnowledgeBase
+from .schema import EDUCATION_LEVELS
 
 __all__ = ["synthetic_profiles"]
 
@@ -19,7 +20,15 @@ _ROLES = (
     + ("methodist",) * 2
     + ("psychologist", "tutor", "counselor")
 )
+#: The subjects drawn from when the KB has no ``subjects`` vocabulary.
 _SUBJECTS = ("mathematics", "russian", "physics", "history", "biology", "informatics", "primary")
+
+
+def _levels_of(kb: KnowledgeBase, subjects: list[str]) -> list[str]:
+    """The levels a teacher of ``subjects`` works at: every level their subjects are
+    taught at, in the order of :data:`EDUCATION_LEVELS` (none without a vocabulary)."""
+    found = {level for s in subjects if s in kb.subjects for level in kb.subjects[s].levels}
+    return [level for level in EDUCATION_LEVELS if level in found]
 
 
 def synthetic_profiles(
@@ -30,8 +39,8 @@ def synthetic_profiles(
     Parameters
     ----------
     kb : KnowledgeBase
-        The KB whose competencies, indicators and mentors' municipalities the
-        profiles use.
+        The KB whose competencies, indicators, subjects (with their levels) and
+        mentors' municipalities the profiles use.
     count : int
         How many profiles to make.
     seed : int
@@ -50,6 +59,7 @@ def synthetic_profiles(
     competencies = sorted(onto.competencies)
     indicators = sorted(onto.indicators)
     municipalities = sorted({m.municipality for m in kb.mentors.values()}) or ["Муниципалитет"]
+    subject_pool = sorted(kb.subjects) or list(_SUBJECTS)
     for n in range(count):
         role = rnd.choice(_ROLES)
         experience = rnd.choice([0, 1, 2, 2.5, 3, 5, 8, 12, 15, 20, 27, 35])
@@ -69,12 +79,14 @@ def synthetic_profiles(
                 continue
             results.append({"indicator": ind, "score": rnd.randint(0, 5), "max": 5})
         rnd.shuffle(results)
+        subjects = rnd.sample(subject_pool, rnd.randint(0, 2))
         profile: dict[str, Any] = {
             "id": f"SYN-{seed}-{n}",
             "person": {
                 "role": role,
                 "experience_years": experience,
-                "subjects": rnd.sample(_SUBJECTS, rnd.randint(0, 2)),
+                "subjects": subjects,
+                "levels": _levels_of(kb, subjects),
                 "municipality": rnd.choice(municipalities),
                 "organization": f"МБОУ СОШ № {rnd.randint(1, 40)}",
             },
