@@ -176,6 +176,9 @@ def test_planning_and_school_rules(kb: deficit_engine.KnowledgeBase) -> None:
         assert "выбор авторов" in rule.source, rule.id
     forms = {form for m in kb.mentors.values() for form in m.forms}
     assert {r.form for r in rules} <= forms
+    # every group is watched; management teams get менторство, not a teachers' team
+    assert {g for r in rules for g in r.groups} == set(kb.ontology.groups)
+    assert {r.form for r in rules if "management" in r.groups} == {"management"}
 
 
 def test_example_profiles_are_valid(kb: deficit_engine.KnowledgeBase, repo_root: Path) -> None:
