@@ -273,7 +273,14 @@ def cmd_batch(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise UsageError("--workers must be at least 1")
     engine = _engine(args)
-    summary = run_batch(engine, source, Path(args.output), workers=args.workers, trace=args.trace)
+    summary = run_batch(
+        engine,
+        source,
+        Path(args.output),
+        workers=args.workers,
+        trace=args.trace,
+        encoding=args.encoding,
+    )
     print(
         f"{summary.profiles} profile(s): {summary.evaluated} evaluated, "
         f"{summary.set_aside} set aside; results in {args.output}"
@@ -465,6 +472,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     batch.add_argument(
         "--trace", action="store_true", help="keep each Result's trace in results.jsonl"
+    )
+    batch.add_argument(
+        "--encoding",
+        default=None,
+        help="the text encoding of a CSV or JSONL input (default: detected; e.g. cp1251)",
     )
     batch.set_defaults(func=cmd_batch)
 

@@ -4,57 +4,29 @@
 memory), sets bad rows aside with their reasons, aggregates cohort analytics as
 it goes, and publishes the output folder whole or not at all.
 
-The wide table format (CSV and XLSX) has one row per person:
-
-======================  =========================================================
-column                  meaning
-======================  =========================================================
-id                      the profile id (required)
-role                    teacher | manager | methodist | psychologist | tutor | counselor
-experience_years        years of experience
-organization            school
-municipality            municipality
-subjects                subjects, separated by ``;``
-requests                requested competency ids, separated by ``;``
-delivery                preferred deliveries, separated by ``;``
-hours_per_month         monthly hours for the route
-period_start            ``YYYY-MM``
-period_end              ``YYYY-MM``
-<competency id>         a result: a percent (``48``, ``48.5``) or ``score/max`` (``12/25``)
-<indicator id>          an indicator result, the same way
-======================  =========================================================
-
-An empty cell means "not given".
+The input formats (CSV, JSONL, XLSX: the columns, encodings, delimiters and
+how cells are read) are described in :mod:`deficit_engine.tables`.
 """
 
 from __future__ import annotations
 
-import csv
 import functools
 import json
 import os
 import shutil
 import tempfile
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .engine import Engine, evaluate_many
-from .errors import DeficitEngineError, Issue, SourceError
+from .errors import Issue, SourceError
 from .models import Result, json_number
-from .ontology import suggest
+from .tables import read_profiles
 
 __all__ = ["BatchSummary", "Digest", "digest", "read_profiles", "run_batch"]
-
-PERSON_COLUMNS = ("role", "experience_years", "organization", "municipality", "subjects")
-OTHER_COLUMNS = ("id", "requests", "delivery", "hours_per_month", "period_start", "period_end")
-KNOWN_COLUMNS = (*OTHER_COLUMNS[:1], *PERSON_COLUMNS, *OTHER_COLUMNS[1:])
-
-
-class _RowError(Exception):
-    """A row that cannot become a profile; the batch sets it aside."""
 
 
 @dataclass(frozen=True)
@@ -178,158 +150,7 @@ class BatchSummary:
 
 # --- reading ------------------------------------------------------------------------
 
-
-def _split(cell: str) -> list[str]:
-    return [part.strip() for part in cell.split(";") if part.strip()]
-
-
-def _number(cell: str, column: str) -> float:
-    try:
-        return float(cell.replace(",", "."))
-    except ValueError:
-        raise _RowError(f"{column}: '{cell}' is not a number") from None
-
-
-def _row_profile(row: dict[str, str], result_columns: dict[str, str]) -> dict[str, Any]:
-    """One table row to a profile dict (validation is the engine's)."""
-    cells = {k: (v or "").strip() for k, v in row.items() if k is not None}
-    person: dict[str, Any] = {}
-    if cells.get("role"):
-        person["role"] = cells["role"]
-    if cells.get("experience_years"):
-        person["experience_years"] = _number(cells["experience_years"], "experience_years")
-    for name in ("organization", "municipality"):
-        if cells.get(name):
-            person[name] = cells[name]
-    if cells.get("subjects"):
-        person["subjects"] = _split(cells["subjects"])
-    profile: dict[str, Any] = {"person": person}
-    if cells.get("id"):
-        profile["id"] = cells["id"]
-    preferences: dict[str, Any] = {}
-    if cells.get("delivery"):
-        preferences["delivery"] = _split(cells["delivery"])
-    if cells.get("hours_per_month"):
-        preferences["hours_per_month"] = _number(cells["hours_per_month"], "hours_per_month")
-    if cells.get("period_start") or cells.get("period_end"):
-        preferences["period"] = {
-            "start": cells.get("period_start", ""),
-            "end": cells.get("period_end", ""),
-        }
-    if preferences:
-        profile["preferences"] = preferences
-    if cells.get("requests"):
-        profile["requests"] = _split(cells["requests"])
-    results = []
-    for column, kind in result_columns.items():
-        cell = cells.get(column, "")
-        if not cell:
-            continue
-        if "/" in cell:
-            score, _, maximum = cell.partition("/")
-            results.append(
-                {kind: column, "score": _number(score, column), "max": _number(maximum, column)}
-            )
-        else:
-            results.append({kind: column, "score": _number(cell, column), "max": 100.0})
-    profile["results"] = results
-    return profile
-
-
-def _check_header(header: list[str], engine: Engine, source: str) -> dict[str, str]:
-    """Map result columns to 'competency' or 'indicator'; refuse unknown columns."""
-    onto = engine.kb.ontology
-    issues = []
-    result_columns: dict[str, str] = {}
-    for col, name in enumerate(header, 1):
-        if name in KNOWN_COLUMNS:
-            continue
-        if name in onto.competencies:
-            result_columns[name] = "competency"
-        elif name in onto.indicators:
-            result_columns[name] = "indicator"
-        else:
-            known = [*KNOWN_COLUMNS, *onto.competencies, *onto.indicators]
-            issues.append(
-                Issue(
-                    source,
-                    1,
-                    col,
-                    "unknown-column",
-                    f"unknown column '{name}'",
-                    suggestion=suggest(name, known),
-                )
-            )
-    if "id" not in header:
-        issues.append(Issue(source, 1, 1, "missing-column", "the table needs an 'id' column"))
-    if issues:
-        raise SourceError(issues, "cohort table")
-    return result_columns
-
-
-def _table_rows(path: Path) -> Iterator[list[str]]:
-    if path.suffix.lower() == ".xlsx":
-        try:
-            import openpyxl
-        except ImportError:  # pragma: no cover - a dependency of the package
-            raise DeficitEngineError("reading XLSX needs openpyxl") from None
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        try:
-            for values in book.worksheets[0].iter_rows(values_only=True):
-                yield ["" if v is None else str(v) for v in values]
-        finally:
-            book.close()
-        return
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        sample = handle.read(4096)
-        handle.seek(0)
-        try:
-            dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t")
-        except csv.Error:
-            dialect = csv.excel
-        yield from csv.reader(handle, dialect)
-
-
-def read_profiles(path: Path, engine: Engine) -> Iterator[tuple[int, Any]]:
-    """(line, profile) pairs from a JSONL, CSV or XLSX file, streamed.
-
-    A line that cannot become a profile yields a ``_RowError`` in place of the
-    profile, so that the batch can set it aside and go on.
-    """
-    source = str(path)
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".ndjson"):
-        with path.open(encoding="utf-8-sig") as handle:
-            for line_no, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    yield line_no, json.loads(line)
-                except json.JSONDecodeError as exc:
-                    yield line_no, _RowError(f"line {line_no}:{exc.colno}: {exc.msg}")
-        return
-    if suffix not in (".csv", ".tsv", ".xlsx"):
-        raise SourceError(
-            [Issue(source, 0, 0, "unknown-format", "expected a .csv, .jsonl or .xlsx file")],
-            "cohort",
-        )
-    rows = _table_rows(path)
-    header = [h.strip() for h in next(rows, [])]
-    result_columns = _check_header(header, engine, source)
-    for line_no, values in enumerate(rows, 2):
-        if not any(v.strip() for v in values):
-            continue
-        if len(values) > len(header):
-            yield (
-                line_no,
-                _RowError(f"line {line_no}: {len(values)} cells for {len(header)} columns"),
-            )
-            continue
-        row = dict(zip(header, values, strict=False))
-        try:
-            yield line_no, _row_profile(row, result_columns)
-        except _RowError as exc:
-            yield line_no, _RowError(f"line {line_no}: {exc}")
+# The table reader is deficit_engine.tables (read_profiles and read_rows).
 
 
 # --- running ------------------------------------------------------------------------
@@ -349,6 +170,7 @@ def run_batch(
     *,
     workers: int | None = None,
     trace: bool = False,
+    encoding: str | None = None,
 ) -> BatchSummary:
     """Evaluate a cohort file into ``outdir`` (results.jsonl, errors.jsonl, summary.json).
 
@@ -368,7 +190,7 @@ def run_batch(
     try:
 
         def profiles() -> Iterable[Any]:
-            for line_no, item in read_profiles(source, engine):
+            for line_no, item in read_profiles(source, engine, encoding=encoding):
                 lines.append((line_no, _municipality(item)))
                 yield item
 
