@@ -101,7 +101,7 @@ def test_bad_tables_and_folders_exit_2(tmp_path: Path, capsys: pytest.CaptureFix
     bad.write_text("id,id\nx,1\n", encoding="utf-8")  # a duplicate column
     assert main(["batch", str(bad), "-o", str(tmp_path / "o1")]) == 2
     err = capsys.readouterr().err
-    assert "bad.csv:1:2: duplicate-column: column \"id\" appears twice" in err
+    assert 'bad.csv:1:2: duplicate-column: column "id" appears twice' in err
     assert not (tmp_path / "o1").exists()
     full = tmp_path / "full"
     full.mkdir()

@@ -643,7 +643,11 @@ class TableReading:
             raise SourceError(
                 [
                     Issue(
-                        self.source, 0, 0, "unknown-format", "expected a .csv, .jsonl or .xlsx file"
+                        self.source,
+                        0,
+                        0,
+                        "unknown-format",
+                        "expected a .csv, .tsv, .jsonl or .xlsx file (save an .xls as .xlsx)",
                     )
                 ],
                 "cohort",
