@@ -273,6 +273,22 @@ def test_unknown_columns_pass_through_with_one_warning_each(
     assert "Тестовая" not in json.dumps(profiles(rows), ensure_ascii=False)
 
 
+def test_subjects_by_title_or_alias(tmp_path: Path, engine: Engine) -> None:
+    path = tmp_path / "cohort.csv"
+    path.write_text(
+        'id,subjects,normative.fgos\nS-1,"Математика; алгебра ;mathematics;Русский;Астрология",40\n',
+        encoding="utf-8",
+    )
+    _table, rows = read(path, engine.kb)
+    profile = rows[0].profile
+    assert profile is not None
+    # one subject named three ways is one subject; an unknown name is left to validation
+    assert profile["person"]["subjects"] == ["mathematics", "russian", "Астрология"]
+    with pytest.raises(SourceError) as caught:
+        engine.evaluate(profile)
+    assert any("unknown subject 'Астрология'" in line for line in caught.value.lines())
+
+
 def test_duplicate_ids_set_aside_naming_the_first_line(tmp_path: Path, kb: KnowledgeBase) -> None:
     body = (
         "id,normative.fgos\n"

@@ -14,7 +14,8 @@ role                    teacher | manager | methodist | psychologist | tutor | c
 experience_years        years of experience
 organization            school
 municipality            municipality
-subjects                subjects, separated by ``;``
+subjects                subjects by id, title or alias (``Математика``),
+                        separated by ``;``
 requests                requested competency ids, separated by ``;``
 delivery                preferred deliveries, separated by ``;``
 hours_per_month         monthly hours for the route
@@ -70,6 +71,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 from .errors import Issue, SourceError, UsageError, display_path
 from .kb import KnowledgeBase
 from .ontology import suggest
+from .profile import subject_id
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -241,6 +243,7 @@ class _Header:
     results: dict[str, str]  # result column -> "competency" | "indicator"
     extra: tuple[str, ...]  # pass-through columns, in file order
     warnings: tuple[Issue, ...]
+    kb: KnowledgeBase  # its subjects' titles and aliases name subject cells
 
 
 def _read_header(cells: list[_Cell], kb: KnowledgeBase, source: str) -> _Header:
@@ -286,7 +289,7 @@ def _read_header(cells: list[_Cell], kb: KnowledgeBase, source: str) -> _Header:
         )
         for col, name in unknown
     )
-    return _Header(names, results, tuple(extra), warnings)
+    return _Header(names, results, tuple(extra), warnings, kb)
 
 
 def _header_name(cell: _Cell, first: bool) -> str:
@@ -297,7 +300,18 @@ def _header_name(cell: _Cell, first: bool) -> str:
 # --- rows to profiles -----------------------------------------------------------------
 
 
-def _person(cells: dict[str, _Cell]) -> dict[str, Any]:
+def _subjects(text: str, kb: KnowledgeBase) -> list[str]:
+    """Subject cells name subjects by title or alias (``Математика; Алгебра``): their
+    ids, each once; a name no subject has stays as written, for validation to report."""
+    found: list[str] = []
+    for name in _split(text):
+        subject = subject_id(kb, name) or name
+        if subject not in found:
+            found.append(subject)
+    return found
+
+
+def _person(cells: dict[str, _Cell], kb: KnowledgeBase) -> dict[str, Any]:
     person: dict[str, Any] = {}
     if role := _text(cells.get("role", ""), "role"):
         person["role"] = role
@@ -307,7 +321,7 @@ def _person(cells: dict[str, _Cell]) -> dict[str, Any]:
         if value := _text(cells.get(name, ""), name):
             person[name] = value
     if subjects := _text(cells.get("subjects", ""), "subjects"):
-        person["subjects"] = _split(subjects)
+        person["subjects"] = _subjects(subjects, kb)
     return person
 
 
@@ -324,13 +338,13 @@ def _preferences(cells: dict[str, _Cell]) -> dict[str, Any]:
     return preferences
 
 
-def _profile(cells: dict[str, _Cell], results: dict[str, str]) -> dict[str, Any]:
+def _profile(cells: dict[str, _Cell], header: _Header) -> dict[str, Any]:
     """One row's cells (by header) to a profile dict; the engine validates it.
 
     The keys come in the order the table reader has always made them, so a
     profile's Result does not depend on where the profile came from.
     """
-    profile: dict[str, Any] = {"person": _person(cells)}
+    profile: dict[str, Any] = {"person": _person(cells, header.kb)}
     if profile_id := _text(cells.get("id", ""), "id"):
         profile["id"] = profile_id
     if preferences := _preferences(cells):
@@ -338,7 +352,7 @@ def _profile(cells: dict[str, _Cell], results: dict[str, str]) -> dict[str, Any]
     if requests := _text(cells.get("requests", ""), "requests"):
         profile["requests"] = _split(requests)
     found = []
-    for column, kind in results.items():
+    for column, kind in header.results.items():
         cell = cells.get(column, "")
         if isinstance(cell, str) and not cell.strip():
             continue
@@ -378,7 +392,7 @@ def _row(line: int, cells: list[_Cell], header: _Header) -> Row:
             label = f'column "{name}"' if name else "a column without a header"
             return Row(line, None, f"{label}: undecodable byte {byte}", extra)
     try:
-        return Row(line, _profile(by_name, header.results), None, extra)
+        return Row(line, _profile(by_name, header), None, extra)
     except _RowError as exc:
         return Row(line, None, str(exc), extra)
 
