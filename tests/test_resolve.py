@@ -216,12 +216,11 @@ def test_authored_kb_gets_exactly_what_the_contract_implies(route_kb: Path) -> N
         "P-C2",
     ]
     assert recs[("program", "P-AB")].competencies == ("base.a", "method.b")
-    # Mentors: the same municipality first (M-1, capacity 1, serves b and c at once),
-    # then another municipality (M-2 for d); M-3 has no free place; M-4 works in
-    # another form.
-    assert [r.id for r in result.recommendations if r.kind == "mentor"] == ["M-1", "M-2"]
-    assert recs[("mentor", "M-1")].competencies == ("method.b", "method.c")
-    assert recs[("mentor", "M-2")].competencies == ("digital.d",)
+    # Mentors: one per form. b, c and d are all young_specialist needs: M-2 serves
+    # all three (M-1, in the same municipality, only b and c); M-3 has no free
+    # place; M-4 works in another form.
+    assert [r.id for r in result.recommendations if r.kind == "mentor"] == ["M-2"]
+    assert recs[("mentor", "M-2")].competencies == ("digital.d", "method.b", "method.c")
     # Formats: by id (seminar has no competency), and by filters (club: informal
     # share, fewer hours than the community).
     assert [r.id for r in result.recommendations if r.kind == "format"] == [
@@ -249,7 +248,7 @@ def test_authored_kb_gets_exactly_what_the_contract_implies(route_kb: Path) -> N
     for rec in result.recommendations:
         assert rec.rule and rec.reason and rec.rule in rec.rules
     assert recs[("program", "P-AB")].rule == "N-PROGRAM"
-    assert recs[("mentor", "M-1")].rule == "N-MENTOR"
+    assert recs[("mentor", "M-2")].rule == "N-MENTOR"
     # Every need is served by a recommendation or reported unmet, never both or neither.
     served = {(r.kind, c) for r in result.recommendations for c in r.competencies or (None,)}
     for need in result.needs:
@@ -347,27 +346,55 @@ def test_no_programme_covers_the_competency(route_kb: Path) -> None:
 # --- mentors ----------------------------------------------------------------------------
 
 
-def test_same_municipality_first_then_more_needs(route_kb: Path) -> None:
-    """M-1 (same municipality, 2 needs) before M-2 (3 needs, elsewhere); M-2 takes the rest."""
+def test_one_mentor_per_form_the_one_serving_most(route_kb: Path) -> None:
+    """One form, one mentor: M-2 serves all three needs, M-1 (same municipality) two."""
     needs = [mentor("method.b"), mentor("method.c"), mentor("digital.d")]
     res = _resolve(route_kb, _profile(municipality="Анучинский МО"), needs)
-    assert ids(res, "mentor") == ["M-1", "M-2"]
-    m1, m2 = res.recommendations
-    assert m1.competencies == ("method.b", "method.c")
-    assert "тот же муниципалитет («Анучинский МО»)" in m1.reason
-    assert "M-2 — из другого муниципалитета («Спасский МО»)" in m1.reason
-    assert m2.competencies == ("digital.d",)
-    assert "подходящего наставника со свободными местами нет" in m2.reason
+    assert ids(res, "mentor") == ["M-2"]
+    (m2,) = res.recommendations
+    assert m2.competencies == ("digital.d", "method.b", "method.c")
+    assert m2.get("forms") == ("young_specialist",)
+    assert "выбран вместо M-1: охватывает больше потребностей" in m2.reason
+    assert res.unmet == ()
 
 
-def test_elsewhere_more_needs_win(route_kb: Path) -> None:
-    """In another municipality, the mentor serving more of the needs wins: M-2 serves all three."""
+def test_equal_needs_same_municipality_first(route_kb: Path) -> None:
+    """M-1 and M-2 both serve b and c: M-1, in the person's municipality, wins."""
+    needs = [mentor("method.b"), mentor("method.c")]
+    res = _resolve(route_kb, _profile(municipality="Анучинский МО"), needs)
+    assert ids(res, "mentor") == ["M-1"]
+    reason = res.recommendations[0].reason
+    assert "тот же муниципалитет («Анучинский МО»)" in reason
+    assert "выбран вместо M-2: другой муниципалитет" in reason
+
+
+def test_severity_outweighs_the_count(route_kb: Path) -> None:
+    """A critical need weighs 8, two low ones 2: the mentor of the critical one wins."""
     needs = [mentor("method.b"), mentor("method.c"), mentor("digital.d")]
-    res = _resolve(route_kb, _profile(municipality="Спасский МО"), needs)
+    kb = load_kb(route_kb)
+    res = resolve(kb, parse_profile(_profile(municipality="Анучинский МО"), kb), needs,
+                  severities={"digital.d": "critical"})
+    assert ids(res, "mentor") == ["M-2"]  # serves d (8) + b + c: 10 against M-1's 2
+
+
+def test_each_form_its_own_mentor(route_kb: Path) -> None:
+    """Needs in two forms are two units: each gets its own mentor (or is unmet)."""
+    needs = [mentor("method.b"), mentor("digital.e", form="group")]
+    res = _resolve(route_kb, _profile(municipality="Анучинский МО"), needs)
+    assert ids(res, "mentor") == ["M-1", "M-4"]
+    assert [r.get("forms") for r in res.recommendations] == [("young_specialist",), ("group",)]
+
+
+def test_one_mentor_per_form_leaves_the_rest_unmet(route_kb: Path) -> None:
+    """digital.d and method.b: M-2 serves both; with M-2 full, M-1 serves b and d is
+    unmet, since a second mentor in the same form is not appointed."""
+    needs = [mentor("method.b"), mentor("digital.d")]
+    res = _resolve(route_kb, _profile(municipality="Анучинский МО"), needs)
     assert ids(res, "mentor") == ["M-2"]
-    res = _resolve(route_kb, _profile(), needs)  # no municipality: nobody is "same"
-    assert ids(res, "mentor") == ["M-2"]
-    assert "муниципалитет педагога не указан" in res.recommendations[0].reason
+    res = _resolve(route_kb, _profile(municipality="Анучинский МО"), needs, mentor_load={"M-2": 3})
+    assert ids(res, "mentor") == ["M-1"]
+    assert res.unmet[0].competency == "digital.d"
+    assert "у подходящих наставников" in res.unmet[0].reason
 
 
 def test_capacity_zero_is_never_recommended(route_kb: Path) -> None:

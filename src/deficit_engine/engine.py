@@ -295,7 +295,7 @@ class Engine:
         facts = base_facts(norm, self.kb)
         trace = self._infer(norm, facts)
         diagnosis = self._result(prof, trace, norm.scores)
-        resolution = resolve(self.kb, prof, diagnosis.needs)
+        resolution = resolve(self.kb, prof, diagnosis.needs, severities=diagnosis.severities)
         route = build_route(self.kb, prof, diagnosis, resolution)
         return with_plan(diagnosis, resolution, route)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 __all__ = [
     "DELIVERY_RU",
+    "EDU_LEVEL_RU",
     "EDUCATION_RU",
     "FORM_RU",
     "LEVEL_RU",
@@ -81,6 +82,12 @@ STEP_KIND_RU: dict[str, str] = {
 }
 
 #: School subject id (``person.subjects``) -> its name.
+EDU_LEVEL_RU: dict[str, str] = {
+    "preschool": "дошкольное",
+    "primary": "начальное общее",
+    "basic": "основное общее",
+    "secondary": "среднее общее",
+}
 SUBJECT_RU: dict[str, str] = {
     "mathematics": "математика",
     "russian": "русский язык",

@@ -98,6 +98,11 @@ class Result(_Value):
             seen.setdefault(entry.rule, None)
         return list(seen)
 
+    @property
+    def severities(self) -> dict[str, str]:
+        """Competency -> the severity of its deficit (a new dict each time)."""
+        return {d.competency: d.severity for d in self.deficits}
+
     def deficit(self, competency: str) -> Deficit | None:
         """The deficit found for one competency.
 

@@ -9,10 +9,11 @@ knowledge base, the profile and the needs:
   greedily as a set cover of the person's programme needs, ranking candidates
   lexicographically by (1) how many still-uncovered needs they cover, (2) a
   delivery the profile requests, (3) ФР ДПП, (4) fewer hours, (5) id;
-* **mentors** -- the competency among their strengths, the need's form among
-  their forms, free capacity; same municipality first, then more of the
-  person's needs served, then id. One mentor serves all of one person's mentor
-  needs they qualify for and counts that person once against their capacity;
+* **mentors** -- at most one per mentoring form: the competency among their
+  strengths, the need's form among their forms, a free place, their subjects
+  and levels (if any) the person's, and for менторство another organisation;
+  chosen by the lexicographic min-cost flow of :mod:`.allocate` (more severe
+  needs served, then same organisation, same municipality, subject match, id);
 * **formats** -- by the filters the need names (format id, education, phase);
   a format need may name no competency.
 
@@ -35,10 +36,10 @@ from ..errors import UsageError, WrongTypeError
 from ..labels import PHASE_ORDER, format_hours
 from ..loader import KnowledgeBase
 from ..models import Need, Recommendation, Resolution, Unmet
-from ..schema import Profile
+from ..schema import Person, Profile
 from .formats import resolve_formats
-from .mentors import resolve_mentors
-from .programmes import resolve_programmes
+from .mentors import Seeker, resolve_mentors
+from .programmes import candidates, resolve_programmes
 
 # PHASE_ORDER and format_hours live in labels, the value types in models; they
 # are re-exported for the modules that import them from here.
@@ -49,10 +50,30 @@ __all__ = [
     "Recommendation",
     "Resolution",
     "Unmet",
+    "Seeker",
     "format_hours",
     "mentoring_defaults",
     "resolve",
+    "seeker_of",
 ]
+
+
+def seeker_of(person: Person) -> Seeker:
+    """What mentor eligibility and ranking read of a person.
+
+    Parameters
+    ----------
+    person : Person
+        The profile's person.
+
+    Returns
+    -------
+    Seeker
+        Organisation, municipality, subjects and levels.
+    """
+    return Seeker(
+        person.organization, person.municipality, frozenset(person.subjects), frozenset(person.levels)
+    )
 
 
 def mentoring_defaults(kb: KnowledgeBase) -> tuple[str, str, float]:
@@ -77,12 +98,16 @@ def resolve(
     needs: Sequence[Need],
     *,
     mentor_load: Mapping[str, int] | None = None,
+    severities: Mapping[str, str] | None = None,
 ) -> Resolution:
     """Choose catalogue items for ``needs`` (a Result's needs, in its order).
 
-    ``mentor_load`` (mentor id -> mentees already taken, e.g. earlier in a
-    cohort) lowers the free capacity; by default every mentor has their full
-    capacity. Pure: the same arguments give the same Resolution.
+    ``mentor_load`` (mentor id -> mentees already taken) lowers the free
+    capacity; by default every mentor has their full capacity. ``severities``
+    (competency -> the person's deficit severity) weighs mentor needs; a need
+    on a competency without a deficit weighs as ``low``. Pure: the same
+    arguments give the same Resolution. A whole cohort's places are shared out
+    by :func:`deficit_engine.planner.plan_cohort` instead.
     """
     if not isinstance(kb, KnowledgeBase):
         raise WrongTypeError(f"resolve() needs a KnowledgeBase, not {type(kb).__name__}")
@@ -107,8 +132,12 @@ def resolve(
     index = kb.index
     person = profile.person
     prefs = list(profile.preferences.delivery)
-    programs, u1 = resolve_programmes(index, person.role, prefs, needs, by_kind["program"])
-    mentors, u2 = resolve_mentors(index, person.municipality, needs, by_kind["mentor"], load)
+    prog_idx = by_kind["program"]
+    by_comp = candidates(index, person.role, person.subjects, person.levels, needs, prog_idx)
+    programs, u1 = resolve_programmes(index, person.role, prefs, needs, prog_idx, by_comp)
+    mentors, u2 = resolve_mentors(
+        index, seeker_of(person), needs, by_kind["mentor"], load, severities or {}
+    )
     formats, u3 = resolve_formats(index, needs, by_kind["format"])
     unmet.update(u1)
     unmet.update(u2)

@@ -1,98 +1,341 @@
-"""Mentors for a person's mentor needs.
+"""Mentors for mentor needs: one mentor per mentoring form, chosen by a min-cost flow.
 
-A candidate has the need's competency among their strengths, the need's form
-among their forms, and a free place. Ranking: same municipality first, then
-more of the person's needs served, then id. One mentor serves all of one
-person's mentor needs they qualify for and counts that person once against
-their capacity.
+A seeker (a person, or a school asking for a mentor team) gets at most one
+mentor per mentoring form (a need's ``form`` filter; needs naming no form
+make one more "form"): the *unit*. That mentor serves every need of the unit
+they qualify for. A mentor qualifies for a need when the competency is among
+their strengths, the need's filters pass, they have a free place, their
+``subjects`` and ``levels`` (if any) meet the seeker's, and -- for
+``management`` (менторство) and for a school's mentor team -- they work in
+another organisation.
+
+Which mentor each unit gets is the lexicographic optimum of
+:mod:`.allocate` (docs/route.md, "Cohort plans"): the same code serves one
+person (:func:`resolve_mentors`) and a whole cohort (the planner builds the
+units of every person with :func:`mentor_units` and :func:`unit_arcs`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 from ..catalogue import CatalogueIndex, mismatch, mismatch_text
-from ..labels import FORM_RU
+from ..labels import FORM_RU, SUBJECT_RU
 from ..models import Need, Recommendation
 from ..schema import Mentor
-from .cover import Key, greedy_cover
+from .allocate import Arc, allocate
 
-__all__ = ["resolve_mentors"]
+__all__ = [
+    "SEVERITY_WEIGHT",
+    "Candidate",
+    "MentorChoice",
+    "Seeker",
+    "Unit",
+    "mentor_recommendations",
+    "mentor_units",
+    "resolve_mentors",
+    "unit_arcs",
+]
+
+#: A need's weight in a pairing's priority, by the severity of the deficit on
+#: its competency (a need with no deficit -- a request -- weighs as ``low``):
+#: one critical need outweighs two high ones, and so on.
+SEVERITY_WEIGHT = {"critical": 8, "high": 4, "moderate": 2, "low": 1}
+#: Forms whose mentor must work in another organisation (менторство is between
+#: different management teams; a mentor team comes from a leader school).
+CROSS_ORGANISATION_FORMS = frozenset({"management"})
+_LOC_RU = ("та же организация", "тот же муниципалитет", "другой муниципалитет")
 
 
-def resolve_mentors(
+class Seeker(NamedTuple):
+    """Who is mentored: what mentor eligibility and ranking read of a person or school."""
+
+    organization: str | None
+    municipality: str | None
+    subjects: frozenset[str]
+    levels: frozenset[str]
+    school: bool = False  # a school asking for a mentor team (always across organisations)
+
+
+class Unit(NamedTuple):
+    """A seeker's needs of one mentoring form (None: needs naming no form)."""
+
+    form: str | None
+    needs: tuple[int, ...]
+
+
+class Candidate(NamedTuple):
+    """A mentor who could take a unit, and how good the pairing is."""
+
+    mentor: Mentor
+    served: tuple[int, ...]
+    prio: int
+    loc: int
+    nosubj: int
+
+    def key(self, rank: Mapping[str, int]) -> tuple[int, int, int, int]:
+        """The pairing's rank among a unit's candidates (less is better)."""
+        return (-self.prio, self.loc, self.nosubj, rank[self.mentor.id])
+
+
+class MentorChoice(NamedTuple):
+    """The outcome for one unit: the chosen candidate (or None) and the others."""
+
+    unit: Unit
+    chosen: Candidate | None
+    others: tuple[Candidate, ...]
+    free: int  # the chosen mentor's free places before this plan (0 if none)
+
+
+def _form_of(need: Need) -> str | None:
+    form = need.get("form")
+    return None if form is None else str(form)
+
+
+def mentor_units(needs: Sequence[Need], idx: Sequence[int]) -> list[Unit]:
+    """The units of a seeker's mentor needs ``idx``: grouped by form, in order.
+
+    Parameters
+    ----------
+    needs : sequence of Need
+        The seeker's needs.
+    idx : sequence of int
+        The indexes of the mentor needs among them.
+
+    Returns
+    -------
+    list of Unit
+        One unit per distinct form, in the order the forms first appear.
+    """
+    grouped: dict[str | None, list[int]] = {}
+    for i in idx:
+        grouped.setdefault(_form_of(needs[i]), []).append(i)
+    return [Unit(form, tuple(members)) for form, members in grouped.items()]
+
+
+def _eligible(m: Mentor, seeker: Seeker, form: str | None) -> bool:
+    """The seeker-dependent conditions: subjects, levels, another organisation."""
+    if m.subjects and not seeker.subjects.intersection(m.subjects):
+        return False
+    if m.levels and not seeker.levels.intersection(m.levels):
+        return False
+    if (seeker.school or form in CROSS_ORGANISATION_FORMS) and seeker.organization is not None:
+        return m.organization != seeker.organization
+    return True
+
+
+def locality(m: Mentor, seeker: Seeker) -> int:
+    """0 same organisation, 1 same municipality, 2 elsewhere (or not known).
+
+    Parameters
+    ----------
+    m : Mentor
+        The mentor.
+    seeker : Seeker
+        The person or school.
+
+    Returns
+    -------
+    int
+        The locality class.
+    """
+    if seeker.organization is not None and m.organization == seeker.organization:
+        return 0
+    if seeker.municipality is not None and m.municipality == seeker.municipality:
+        return 1
+    return 2
+
+
+def unit_arcs(
     index: CatalogueIndex,
-    municipality: str | None,
+    seeker: Seeker,
     needs: Sequence[Need],
-    idx: Sequence[int],
-    load: Mapping[str, int],
-) -> tuple[list[Recommendation], dict[int, str]]:
-    """Mentors for the needs ``idx`` (indexes into ``needs``) of a person.
+    unit: Unit,
+    free: Mapping[str, int],
+    severities: Mapping[str, str],
+) -> list[Candidate]:
+    """The mentors who could take ``unit``, each with the needs they would serve.
 
     Parameters
     ----------
     index : CatalogueIndex
         The KB's catalogue index.
-    municipality : str or None
-        The person's municipality (a mentor there ranks first).
+    seeker : Seeker
+        The person or school.
+    needs : sequence of Need
+        The seeker's needs (the unit indexes them).
+    unit : Unit
+        One form's needs.
+    free : Mapping
+        Mentor id -> free places; mentors with none are left out.
+    severities : Mapping
+        Competency -> the seeker's deficit severity on it.
+
+    Returns
+    -------
+    list of Candidate
+        In mentor id order.
+    """
+    served: dict[str, list[int]] = {}
+    for i in unit.needs:
+        need = needs[i]
+        cands = index.mentors_by_strength.get(need.competency or "", ())
+        if cands and need.filters:
+            ok = index.filtered("mentor", need).passing
+            cands = [c for c in cands if c.id in ok]
+        for m in cands:
+            if free.get(m.id, 0) > 0 and _eligible(m, seeker, unit.form):
+                served.setdefault(m.id, []).append(i)
+    out = []
+    for mid in sorted(served):
+        m = index.mentor_by_id[mid]
+        got = tuple(served[mid])
+        prio = sum(
+            SEVERITY_WEIGHT.get(severities.get(needs[i].competency or "", "low"), 1) for i in got
+        )
+        nosubj = 0 if seeker.subjects.intersection(m.subjects) or not seeker.subjects else 1
+        out.append(Candidate(m, got, prio, locality(m, seeker), nosubj))
+    return out
+
+
+def resolve_mentors(
+    index: CatalogueIndex,
+    seeker: Seeker,
+    needs: Sequence[Need],
+    idx: Sequence[int],
+    load: Mapping[str, int],
+    severities: Mapping[str, str],
+) -> tuple[list[Recommendation], dict[int, str]]:
+    """Mentors for the needs ``idx`` (indexes into ``needs``) of one seeker.
+
+    Parameters
+    ----------
+    index : CatalogueIndex
+        The KB's catalogue index.
+    seeker : Seeker
+        The person.
     needs : sequence of Need
         The Result's needs; ``idx`` picks the mentor needs among them.
     idx : sequence of int
     load : Mapping
         Mentor id -> mentees already taken (lowers the free places).
+    severities : Mapping
+        Competency -> the person's deficit severity on it.
 
     Returns
     -------
     tuple
-        The recommendations, in the order they were chosen, and need index ->
-        why no mentor serves it.
+        The recommendations and need index -> why no mentor serves it.
     """
     free = {m.id: m.capacity - load.get(m.id, 0) for m in index.mentors} if load else index.capacity
-    fits = index.fits("mentor", needs, idx, index.mentors_by_strength, free)
-    covered: set[int] = set().union(*fits.values()) if fits else set()
-    unmet = {i: _unmet_reason(index, needs[i]) for i in idx if i not in covered}
-    # Ranking key: (not in the person's municipality, -needs served, id). A
-    # mentor, once chosen, has no uncovered need left: the person counts once.
-    mentors = index.mentor_by_id
-    local = {mid: 0 if mentors[mid].municipality == municipality else 1 for mid in fits}
-    return [
-        _recommendation(index, municipality, needs, free, key, mentors[mid], sorted(served), alt)
-        for key, mid, served, alt in greedy_cover(fits, lambda mid, left: (local[mid], -left, mid))
-    ], unmet
+    units = mentor_units(needs, idx)
+    cands = [unit_arcs(index, seeker, needs, u, free, severities) for u in units]
+    ids = sorted({c.mentor.id for cs in cands for c in cs})
+    local = {mid: r for r, mid in enumerate(ids)}
+    flat = [(u, c) for u, cs in enumerate(cands) for c in cs]
+    arcs = [Arc(u, local[c.mentor.id], c.served, c.prio, c.loc, c.nosubj) for u, c in flat]
+    got = allocate([0] * len(units), arcs, [free[mid] for mid in ids]).chosen
+    choices = []
+    for u, unit in enumerate(units):
+        chosen = None if got[u] < 0 else flat[got[u]][1]
+        others = tuple(c for c in cands[u] if c is not chosen)
+        choices.append(MentorChoice(unit, chosen, others, free[chosen.mentor.id] if chosen else 0))
+    return mentor_recommendations(index, seeker, needs, choices, cohort=False)
+
+
+def mentor_recommendations(
+    index: CatalogueIndex,
+    seeker: Seeker,
+    needs: Sequence[Need],
+    choices: Sequence[MentorChoice],
+    *,
+    cohort: bool,
+) -> tuple[list[Recommendation], dict[int, str]]:
+    """The recommendations and unmet needs of a seeker's units, as allocated.
+
+    A mentor chosen for two forms is one recommendation naming both.
+
+    Parameters
+    ----------
+    index : CatalogueIndex
+        The KB's catalogue index.
+    seeker : Seeker
+        The person.
+    needs : sequence of Need
+        The seeker's needs.
+    choices : sequence of MentorChoice
+        Each unit's outcome.
+    cohort : bool
+        Whether the places were shared out across a cohort (the reasons say so).
+
+    Returns
+    -------
+    tuple
+        The recommendations (in unit order) and need index -> why no mentor serves it.
+    """
+    rank = {m.id: r for r, m in enumerate(index.mentors)}
+    by_mentor: dict[str, list[MentorChoice]] = {}
+    unmet: dict[int, str] = {}
+    for ch in choices:
+        if ch.chosen is None:
+            reason = _unplaced_reason(index, seeker, needs, ch, cohort)
+            unmet.update(dict.fromkeys(ch.unit.needs, reason))
+            continue
+        by_mentor.setdefault(ch.chosen.mentor.id, []).append(ch)
+        for i in ch.unit.needs:
+            if i in ch.chosen.served:
+                continue
+            if any(i in c.served for c in ch.others):
+                unmet[i] = _one_per_form_reason(needs[i], ch)
+            else:
+                unmet[i] = _unmet_reason(index, seeker, needs[i], ch.unit.form)
+    recs = [_recommendation(index, seeker, needs, chs, rank, cohort) for chs in by_mentor.values()]
+    return recs, unmet
 
 
 def _recommendation(
     index: CatalogueIndex,
-    municipality: str | None,
+    seeker: Seeker,
     needs: Sequence[Need],
-    free: Mapping[str, int],
-    key: Key,
-    best: Mentor,
-    served: list[int],
-    alt: tuple[Key, str] | None,
+    chs: Sequence[MentorChoice],
+    rank: Mapping[str, int],
+    cohort: bool,
 ) -> Recommendation:
+    best = chs[0].chosen
+    assert best is not None
+    m = best.mentor
+    served = sorted(i for ch in chs if ch.chosen for i in ch.chosen.served)
     comps = index.sort([str(needs[i].competency) for i in served])
-    forms = tuple(dict.fromkeys(str(f) for f in [needs[i].get("form") for i in served] if f))
-    parts = [
-        _head(comps, forms),
-        _municipality_reason(best, municipality),
-        f"свободных мест: {free[best.id]} из {best.capacity}",
-    ]
-    if alt is not None:
-        parts.append(f"предпочтён {alt[1]}: {_versus(index, key, alt)}")
+    forms = tuple(dict.fromkeys(ch.unit.form for ch in chs if ch.unit.form))
+    parts = [_head(comps, forms), _locality_reason(m, seeker, best.loc)]
+    subjects = sorted(seeker.subjects.intersection(m.subjects))
+    if subjects:
+        parts.append("предмет: " + ", ".join(SUBJECT_RU.get(s, s) for s in subjects))
+    free = chs[0].free
+    parts.append(
+        f"мест у наставника: {m.capacity}, распределяются по всей когорте"
+        if cohort
+        else f"свободных мест: {free} из {m.capacity}"
+    )
+    for ch in chs:
+        assert ch.chosen is not None
+        versus = _versus(ch.chosen, ch.others, rank, cohort)
+        if versus:
+            parts.append(versus)
     return Recommendation(
         kind="mentor",
-        id=best.id,
-        title=best.name,
+        id=m.id,
+        title=m.name,
         competencies=comps,
         needs=tuple([needs[i] for i in served]),
         reason="; ".join(parts) + ".",
         attrs=(
             ("forms", forms),
-            ("municipality", best.municipality),
-            ("organization", best.organization),
-            ("capacity", best.capacity),
-            ("free", free[best.id]),
+            ("municipality", m.municipality),
+            ("organization", m.organization),
+            ("capacity", m.capacity),
+            ("free", free),
         ),
     )
 
@@ -110,46 +353,103 @@ def _head(comps: Sequence[str], forms: Sequence[str]) -> str:
     return head
 
 
-def _municipality_reason(best: Mentor, municipality: str | None) -> str:
-    if municipality is None:
-        return (
-            f"муниципалитет педагога не указан; наставник из муниципалитета «{best.municipality}»"
-        )
-    if best.municipality == municipality:
-        return f"тот же муниципалитет («{best.municipality}»)"
+def _locality_reason(m: Mentor, seeker: Seeker, loc: int) -> str:
+    if loc == 0:
+        return f"та же организация («{m.organization}»)"
+    if loc == 1:
+        return f"тот же муниципалитет («{m.municipality}»)"
+    if seeker.municipality is None:
+        return f"муниципалитет не указан; наставник из муниципалитета «{m.municipality}»"
     return (
-        f"в муниципалитете педагога («{municipality}») подходящего наставника со "
-        f"свободными местами нет; наставник из муниципалитета «{best.municipality}»"
+        f"в муниципалитете «{seeker.municipality}» подходящего наставника со свободным местом "
+        f"нет; наставник из муниципалитета «{m.municipality}»"
     )
 
 
-def _versus(index: CatalogueIndex, key: Key, alt: tuple[Key, str]) -> str:
-    """Why the chosen mentor (ranked by ``key``) beat the runner-up ``alt``."""
-    alt_key, other = alt
-    if alt_key[0] != key[0]:
-        return f"{other} — из другого муниципалитета («{index.mentor_by_id[other].municipality}»)"
-    if alt_key[1] != key[1]:
-        return f"охватывает больше потребностей ({-key[1]} против {-alt_key[1]})"
-    return "при равных условиях — по порядку идентификаторов"
+def _versus(
+    chosen: Candidate, others: Sequence[Candidate], rank: Mapping[str, int], cohort: bool
+) -> str:
+    """Why ``chosen`` and not the best of the others (empty when there are none)."""
+    if not others:
+        return ""
+    alt = min(others, key=lambda c: c.key(rank))
+    mine, theirs = chosen.key(rank), alt.key(rank)
+    if theirs < mine:  # only a cohort plan passes over a better mentor: their places went to others
+        return (
+            f"{alt.mentor.id} подошёл бы лучше, но его места распределены по плану когорты"
+            if cohort
+            else ""
+        )
+    if mine[0] != theirs[0]:
+        return (
+            f"выбран вместо {alt.mentor.id}: охватывает больше потребностей или более острые "
+            f"(вес {chosen.prio} против {alt.prio})"
+        )
+    if mine[1] != theirs[1]:
+        return f"выбран вместо {alt.mentor.id}: {_LOC_RU[alt.loc]} против «{_LOC_RU[chosen.loc]}»"
+    if mine[2] != theirs[2]:
+        return f"выбран вместо {alt.mentor.id}: тот наставник не ведёт предмет педагога"
+    return f"выбран вместо {alt.mentor.id}: при равных условиях — по порядку идентификаторов"
 
 
-def _unmet_reason(index: CatalogueIndex, need: Need) -> str:
-    """Why no mentor serves ``need`` (it has no candidate with a free place)."""
-    strong = index.mentors_by_strength.get(need.competency, [])  # type: ignore[arg-type]
+def _one_per_form_reason(need: Need, ch: MentorChoice) -> str:
+    assert ch.chosen is not None
+    form = FORM_RU.get(ch.unit.form or "", ch.unit.form or "без указания формы")
+    return (
+        f"в форме «{form}» назначается один наставник ({ch.chosen.mentor.id}); "
+        f"компетенцией {need.competency} он не владеет, второй наставник в той же форме "
+        "не назначается"
+    )
+
+
+def _unplaced_reason(
+    index: CatalogueIndex, seeker: Seeker, needs: Sequence[Need], ch: MentorChoice, cohort: bool
+) -> str:
+    """Why a unit got no mentor: all eligible mentors full, or none eligible."""
+    if ch.others:
+        ids = ", ".join(c.mentor.id for c in ch.others)
+        if cohort:
+            return (
+                f"нехватка мест: места подходящих наставников ({ids}) распределены по плану когорты"
+            )
+        return f"у подходящих наставников ({ids}) нет свободных мест"
+    return _unmet_reason(index, seeker, needs[ch.unit.needs[0]], ch.unit.form)
+
+
+def _unmet_reason(index: CatalogueIndex, seeker: Seeker, need: Need, form: str | None) -> str:
+    """Why no mentor can take ``need`` at all."""
+    strong = index.mentors_by_strength.get(need.competency or "", [])
     if not strong:
         return "в пуле нет наставника с этой компетенцией"
     attrs = index.mentor_attrs
     fitting = [m for m in strong if mismatch(attrs[m.id], need) is None]
-    if fitting:
-        ids = ", ".join(m.id for m in fitting)
-        return f"у подходящих наставников ({ids}) нет свободных мест"
-    ids = ", ".join(m.id for m in strong)
-    form = need.get("form")
-    if form is not None and all(form not in m.forms for m in strong):
+    if not fitting:
+        ids = ", ".join(m.id for m in strong)
+        if form is not None and all(form not in m.forms for m in strong):
+            return (
+                f"наставники по компетенции есть ({ids}), но ни один не работает "
+                f"в форме «{FORM_RU.get(form, form)}»"
+            )
+        bad = mismatch(attrs[strong[0].id], need)
+        text = mismatch_text(*bad, "наставничества") if bad else ""
+        return f"наставники по компетенции есть ({ids}), но {text}"
+    ids = ", ".join(m.id for m in fitting)
+    if not any(_eligible(m, seeker, form) for m in fitting):
+        return f"наставники по компетенции ({ids}) не подходят: {_ineligible_text(fitting[0], seeker, form)}"
+    return f"у подходящих наставников ({ids}) нет свободных мест"
+
+
+def _ineligible_text(m: Mentor, seeker: Seeker, form: str | None) -> str:
+    if m.subjects and not seeker.subjects.intersection(m.subjects):
+        subj = ", ".join(SUBJECT_RU.get(s, s) for s in m.subjects)
         return (
-            f"наставники по компетенции есть ({ids}), но ни один не работает "
-            f"в форме «{FORM_RU.get(str(form), form)}»"
+            f"ведут другие предметы ({subj})"
+            if seeker.subjects
+            else (f"наставник предметный ({subj}), а предметы педагога не указаны")
         )
-    bad = mismatch(attrs[strong[0].id], need)
-    text = mismatch_text(*bad, "наставничества") if bad else ""
-    return f"наставники по компетенции есть ({ids}), но {text}"
+    if m.levels and not seeker.levels.intersection(m.levels):
+        return "работают на другом уровне образования"
+    return (
+        "из той же организации, а наставник-ментор или команда наставников "
+        "должны быть из другой организации"
+    )

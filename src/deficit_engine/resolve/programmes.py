@@ -9,15 +9,81 @@ still-uncovered needs they cover, (2) a delivery the profile requests, (3) ФР
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from ..catalogue import CatalogueIndex, mismatch, mismatch_text, program_attrs
-from ..labels import DELIVERY_RU, ROLE_RU, format_hours, plural_ru
+from ..labels import DELIVERY_RU, EDU_LEVEL_RU, ROLE_RU, SUBJECT_RU, format_hours, plural_ru
 from ..models import Need, Recommendation
 from ..schema import Program
 from .cover import Key, greedy_cover
 
 __all__ = ["resolve_programmes"]
+
+
+def serves(item: Program, subjects: Collection[str], levels: Collection[str]) -> bool:
+    """Whether a programme's subjects and levels admit a person (unrestricted: anyone).
+
+    Parameters
+    ----------
+    item : Program
+        The programme.
+    subjects, levels : collection of str
+        The person's subjects and levels of education.
+
+    Returns
+    -------
+    bool
+        False if the programme names subjects (levels) and the person teaches
+        none of them (works at none of them).
+    """
+    if item.subjects and not any(s in subjects for s in item.subjects):
+        return False
+    return not (item.levels and not any(lv in levels for lv in item.levels))
+
+
+def candidates(
+    index: CatalogueIndex,
+    role: str,
+    subjects: Collection[str],
+    levels: Collection[str],
+    needs: Sequence[Need],
+    idx: Sequence[int],
+    allowed: Collection[str] | None = None,
+) -> dict[str, list[Program]]:
+    """Competency -> the programmes for the role that admit the person (and are
+    ``allowed``, when given), for the competencies of the needs ``idx``.
+
+    Parameters
+    ----------
+    index : CatalogueIndex
+        The KB's catalogue index.
+    role : str
+        The person's role.
+    subjects, levels : collection of str
+        The person's subjects and levels.
+    needs : sequence of Need
+        The person's needs.
+    idx : sequence of int
+        The programme needs among them.
+    allowed : collection of str, optional
+        Programme ids with a place for the person (a cohort plan's).
+
+    Returns
+    -------
+    dict
+        Competency -> programmes, in id order.
+    """
+    by_comp = index.programs_by_role.get(role, {})
+    out: dict[str, list[Program]] = {}
+    for i in idx:
+        comp = needs[i].competency or ""
+        if comp not in out:
+            out[comp] = [
+                p
+                for p in by_comp.get(comp, ())
+                if serves(p, subjects, levels) and (allowed is None or p.id in allowed)
+            ]
+    return out
 
 
 def resolve_programmes(
@@ -26,6 +92,7 @@ def resolve_programmes(
     prefs: Sequence[str],
     needs: Sequence[Need],
     idx: Sequence[int],
+    by_comp: Mapping[str, Sequence[Program]] | None = None,
 ) -> tuple[list[Recommendation], dict[int, str]]:
     """Programmes for the needs ``idx`` (indexes into ``needs``) of a person.
 
@@ -40,6 +107,9 @@ def resolve_programmes(
     needs : sequence of Need
         The Result's needs; ``idx`` picks the programme needs among them.
     idx : sequence of int
+    by_comp : Mapping, optional
+        Competency -> the candidate programmes (:func:`candidates`); by default
+        every programme for the role.
 
     Returns
     -------
@@ -47,9 +117,11 @@ def resolve_programmes(
         The recommendations, in the order they were chosen, and need index ->
         why no programme serves it.
     """
-    fits = index.fits("program", needs, idx, index.programs_by_role.get(role, {}))
+    if by_comp is None:
+        by_comp = index.programs_by_role.get(role, {})
+    fits = index.fits("program", needs, idx, by_comp)
     covered: set[int] = set().union(*fits.values()) if fits else set()
-    unmet = {i: _unmet_reason(role, index, needs[i]) for i in idx if i not in covered}
+    unmet = {i: _unmet_reason(role, index, needs[i], by_comp) for i in idx if i not in covered}
     # Ranking key: (-needs covered, not in a requested delivery, not in ФР ДПП,
     # hours, id); all but the first are fixed for this call.
     rank = index.program_rank
@@ -126,7 +198,9 @@ def _versus(best: Program, alt: Program, best_key: Key, alt_key: Key) -> str:
     return "при равных условиях — по порядку идентификаторов"
 
 
-def _unmet_reason(role: str, index: CatalogueIndex, need: Need) -> str:
+def _unmet_reason(
+    role: str, index: CatalogueIndex, need: Need, by_comp: Mapping[str, Sequence[Program]]
+) -> str:
     covering = index.programs_by_comp.get(need.competency, [])  # type: ignore[arg-type]
     if not covering:
         return "в каталоге нет программы, покрывающей компетенцию"
@@ -137,6 +211,9 @@ def _unmet_reason(role: str, index: CatalogueIndex, need: Need) -> str:
             f"программы по компетенции есть ({ids}), но ни одна не предназначена "
             f"для роли «{ROLE_RU.get(role, role)}»"
         )
+    passing = [p for p in for_role if mismatch(program_attrs(p), need) is None]
+    if passing:  # they pass the need's filters, but not the person's subjects or levels
+        return _restricted_reason(passing)
     reasons = []
     for p in for_role:
         bad = mismatch(program_attrs(p), need)
@@ -144,4 +221,19 @@ def _unmet_reason(role: str, index: CatalogueIndex, need: Need) -> str:
         reasons.append(f"{p.id}: {mismatch_text(*bad, 'программы')}")
     return "ни одна программа по компетенции не удовлетворяет условиям потребности (" + (
         "; ".join(reasons) + ")"
+    )
+
+
+def _restricted_reason(programs: Sequence[Program]) -> str:
+    """Why programmes that cover a need do not admit the person: subjects or levels."""
+    parts = []
+    for p in programs:
+        if p.subjects:
+            parts.append(f"{p.id} — для учителей: {', '.join(SUBJECT_RU.get(s, s) for s in p.subjects)}")
+        else:
+            parts.append(f"{p.id} — для уровней: {', '.join(EDU_LEVEL_RU.get(v, v) for v in p.levels)}")
+    return (
+        "программы по компетенции есть, но не для предметов или уровня образования педагога ("
+        + "; ".join(parts)
+        + ")"
     )

@@ -317,5 +317,7 @@ def plan(
         raise WrongTypeError(f"plan() needs a Result, not {type(result).__name__}")
     if isinstance(profile, Profile) and result.profile != profile.id:
         raise UsageError(f"the result is for profile {result.profile!r}, not {profile.id!r}")
-    resolution = resolve(kb, profile, result.needs, mentor_load=mentor_load)
+    resolution = resolve(
+        kb, profile, result.needs, mentor_load=mentor_load, severities=result.severities
+    )
     return with_plan(result, resolution, build_route(kb, profile, result, resolution, today=today))

@@ -1,0 +1,243 @@
+"""Mentor allocation as a min-cost flow, with a lexicographic objective.
+
+The problem (docs/route.md, "Cohort plans"): *owners* (people, or schools
+asking for a mentor team) have *units*, one per mentoring form they need; a
+unit may be paired with at most one mentor (an *arc*), and a mentor takes at
+most ``capacity`` units. Among all pairings the allocation maximises, in
+order:
+
+1. the owners placed (an owner with at least one unit paired);
+2. the priority served (each arc's ``prio``: the severity weights of the
+   needs the mentor serves);
+3. locality (each arc's ``loc``: 0 same organisation, 1 same municipality,
+   2 elsewhere; minimised);
+4. subject match (``nosubj``: 1 when the mentor's subjects do not match;
+   minimised);
+5. then, where it fits, the mentor's rank (id order; minimised), so that ties
+   go to the lower id.
+
+The flow network: source -> owner (one arc of capacity 1 whose cost carries
+the "owner placed" bonus, one of the remaining capacity at cost 0) -> unit
+(capacity 1) -> mentor (capacity 1, cost from 2.-5.) -> sink (capacity), and
+a bypass source -> sink for what stays unplaced. Weighting the criteria so
+that one step of a criterion outweighs every possible total of those below
+it makes the min-cost flow the lexicographic optimum. The solver is OR-Tools'
+``SimpleMinCostFlow`` (compiled; networkx's network simplex took minutes at
+regional size: benchmarks/allocation.py), which needs every arc cost times
+the node count to fit in 64 bits. When the exact weights do not fit, the
+tie-break by id is dropped first, then the bounds are tightened below the
+worst case, and :attr:`Allocation.exact` says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from ..errors import EvaluationError
+
+__all__ = ["Allocation", "Arc", "Weights", "allocate", "weights_for"]
+
+_INT64_HEADROOM = 2**62
+
+
+class Arc(NamedTuple):
+    """A possible pairing of a unit with a mentor.
+
+    ``mentor`` is the mentor's index (their rank in id order); ``served`` the
+    needs (caller's indexes) the mentor would serve in this unit.
+    """
+
+    unit: int
+    mentor: int
+    served: tuple[int, ...]
+    prio: int
+    loc: int
+    nosubj: int
+
+
+class Weights(NamedTuple):
+    """The integer weights of the criteria (see the module docstring)."""
+
+    owner: int
+    prio: int
+    loc: int
+    subj: int
+    tie: int
+    exact: bool
+
+
+class Allocation(NamedTuple):
+    """The chosen arc (an index into the arcs given) of each unit, or -1."""
+
+    chosen: tuple[int, ...]
+    weights: Weights
+
+    @property
+    def exact(self) -> bool:
+        """Whether the weights make the optimum exactly lexicographic."""
+        return self.weights.exact
+
+
+def _chain(levels: Sequence[tuple[int, int]]) -> tuple[list[int], int]:
+    """Weights from the least criterion up: each weight is one more than the most
+    all lower criteria can add up to. ``levels`` are (range per pairing, count)."""
+    weights: list[int] = []
+    bound = 0
+    for span, count in levels:
+        weight = bound + 1
+        weights.append(weight)
+        bound += weight * span * count
+    return weights, bound
+
+
+def weights_for(
+    n_units: int, n_owners: int, capacity: int, n_mentors: int, max_prio: int, n_nodes: int
+) -> Weights:
+    """The criteria's weights for a problem of this size.
+
+    Parameters
+    ----------
+    n_units, n_owners : int
+        How many units and owners the problem has.
+    capacity : int
+        The mentors' capacities summed.
+    n_mentors : int
+        How many mentors (the tie-break's range).
+    max_prio : int
+        The largest ``prio`` of an arc.
+    n_nodes : int
+        The flow network's node count (the solver's cost range depends on it).
+
+    Returns
+    -------
+    Weights
+        Exact lexicographic weights when they fit the solver's cost range;
+        else without the tie-break; else bounded below the worst case
+        (``exact`` False).
+    """
+    limit = _INT64_HEADROOM // (n_nodes + 1)
+    flow = max(1, min(n_units, capacity))
+    owners = max(1, min(n_owners, flow))
+    prio = max(1, max_prio)
+
+    def build(pairings: int, placed: int, tie: bool) -> tuple[Weights, int]:
+        levels = [(1, pairings), (2, pairings), (prio, pairings), (1, placed)]
+        if tie:
+            levels.insert(0, (max(0, n_mentors - 1), pairings))
+        w, _ = _chain(levels)
+        if not tie:
+            w = [0, *w]
+        tie_w, subj_w, loc_w, prio_w, owner_w = w
+        top = max(owner_w, prio_w * prio)
+        return Weights(owner_w, prio_w, loc_w, subj_w, tie_w, True), top
+
+    for tie in (True, False):
+        found, top = build(flow, owners, tie)
+        if top <= limit:
+            return found
+    # Not exact: shrink the bounds (the number of pairings assumed to trade off
+    # at once) until the weights fit. Ties then go the solver's way.
+    low, high = 1, flow
+    while low < high:
+        mid = (low + high + 1) // 2
+        if build(mid, min(owners, mid), False)[1] <= limit:
+            low = mid
+        else:
+            high = mid - 1
+    found, top = build(low, min(owners, low), False)
+    if top > limit:
+        raise EvaluationError("mentor allocation: priorities too large for the solver's cost range")
+    return found._replace(tie=0, exact=False)
+
+
+def allocate(owners: Sequence[int], arcs: Sequence[Arc], capacity: Sequence[int]) -> Allocation:
+    """Pair units with mentors: the lexicographic optimum of the module docstring.
+
+    Parameters
+    ----------
+    owners : sequence of int
+        The owner of each unit (any integers; equal means the same owner).
+    arcs : sequence of Arc
+        The possible pairings; ``Arc.unit`` indexes ``owners``, ``Arc.mentor``
+        indexes ``capacity``.
+    capacity : sequence of int
+        Each mentor's free places.
+
+    Returns
+    -------
+    Allocation
+        Each unit's chosen arc index (-1: unplaced) and the weights used.
+
+    Raises
+    ------
+    EvaluationError
+        If the solver fails (it should not: the problem is always feasible).
+    """
+    n_units, n_mentors = len(owners), len(capacity)
+    owner_ids = {o: i for i, o in enumerate(dict.fromkeys(owners))}
+    n_owners = len(owner_ids)
+    # nodes: 0 source, 1 sink, owners, units, mentors
+    first_unit = 2 + n_owners
+    first_mentor = first_unit + n_units
+    n_nodes = first_mentor + n_mentors
+    w = weights_for(
+        n_units,
+        n_owners,
+        int(sum(capacity)),
+        n_mentors,
+        max((a.prio for a in arcs), default=1),
+        n_nodes,
+    )
+    if not arcs:
+        return Allocation(tuple([-1] * n_units), w)
+    from ortools.graph.python import min_cost_flow  # a compiled solver: imported when needed
+
+    solver = min_cost_flow.SimpleMinCostFlow()
+    units_of = np.bincount([owner_ids[o] for o in owners], minlength=n_owners)
+    owner_nodes = np.arange(2, 2 + n_owners)
+    # source -> owner: the first unit placed earns the owner bonus
+    solver.add_arcs_with_capacity_and_unit_cost(
+        np.zeros(n_owners, np.int64),
+        owner_nodes,
+        np.ones(n_owners, np.int64),
+        np.full(n_owners, -w.owner, np.int64),
+    )
+    more = units_of > 1
+    solver.add_arcs_with_capacity_and_unit_cost(
+        np.zeros(int(more.sum()), np.int64),
+        owner_nodes[more],
+        (units_of[more] - 1).astype(np.int64),
+        np.zeros(int(more.sum()), np.int64),
+    )
+    solver.add_arcs_with_capacity_and_unit_cost(
+        np.array([2 + owner_ids[o] for o in owners], np.int64),
+        np.arange(first_unit, first_mentor, dtype=np.int64),
+        np.ones(n_units, np.int64),
+        np.zeros(n_units, np.int64),
+    )
+    first_pair = solver.num_arcs()
+    a = np.array([(x.unit, x.mentor, x.prio, x.loc, x.nosubj) for x in arcs], np.int64)
+    costs = -a[:, 2] * w.prio + a[:, 3] * w.loc + a[:, 4] * w.subj + a[:, 1] * w.tie
+    solver.add_arcs_with_capacity_and_unit_cost(
+        first_unit + a[:, 0], first_mentor + a[:, 1], np.ones(len(arcs), np.int64), costs
+    )
+    solver.add_arcs_with_capacity_and_unit_cost(
+        np.arange(first_mentor, n_nodes, dtype=np.int64),
+        np.ones(n_mentors, np.int64),
+        np.asarray(capacity, np.int64),
+        np.zeros(n_mentors, np.int64),
+    )
+    solver.add_arc_with_capacity_and_unit_cost(0, 1, n_units, 0)  # the unplaced
+    solver.set_node_supply(0, n_units)
+    solver.set_node_supply(1, -n_units)
+    status = solver.solve()
+    if status != solver.OPTIMAL:
+        raise EvaluationError(f"mentor allocation: the flow solver returned {status.name}")
+    flows = solver.flows(np.arange(first_pair, first_pair + len(arcs), dtype=np.int64))
+    chosen = [-1] * n_units
+    for k in np.flatnonzero(flows):
+        chosen[int(a[k, 0])] = int(k)
+    return Allocation(tuple(chosen), w)
