@@ -340,6 +340,7 @@ def test_no_programme_covers_the_competency(route_kb: Path) -> None:
         "education": "formal",
         "rule": "R",
         "reason": "в каталоге нет программы, покрывающей компетенцию",
+        "cause": "catalogue",
     }
 
 

@@ -200,11 +200,12 @@ def test_authored_kb_order(tmp_path: Path) -> None:
 
     p_ab, p_c2 = _step(route, "P-AB"), _step(route, "P-C2")
     p_d1, p_e2 = _step(route, "P-D1"), _step(route, "P-E2")
-    m1, m2 = _step(route, "M-1"), _step(route, "M-2")
+    # one mentor per form: M-2 serves b, c and d (docs/route.md, "Cohort plans")
+    m1 = m2 = _step(route, "M-2")
     assert (m1["kind"], m1["phase"], m1["competencies"]) == (
         "mentoring",
         "practice",
-        ["method.b", "method.c"],
+        ["digital.d", "method.b", "method.c"],
     )
     # prerequisites first: a, b (P-AB) before c (P-C2); d (P-D1) before e (P-E2)
     assert before(p_ab, p_c2) and before(p_d1, p_e2)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 __all__ = [
     "DELIVERY_RU",
-    "EDU_LEVEL_RU",
     "EDUCATION_RU",
+    "EDU_LEVEL_RU",
     "FORM_RU",
     "LEVEL_RU",
     "PHASE_ORDER",

@@ -16,6 +16,7 @@ from .diagnosis import Deficit, Need
 
 __all__ = [
     "UNADDRESSED_REASON",
+    "UNMET_CAUSES",
     "Recommendation",
     "Resolution",
     "UnaddressedDeficit",
@@ -124,6 +125,10 @@ class Recommendation:
         return out
 
 
+#: Why a need is unmet: see :class:`Unmet`.
+UNMET_CAUSES = ("catalogue", "capacity", "one_per_form")
+
+
 @dataclass(frozen=True)
 class Unmet:
     """A need no catalogue item serves, with the reason why.
@@ -134,10 +139,19 @@ class Unmet:
         The need, one of the Result's ``needs``.
     reason : str
         Why nothing serves it, in Russian.
+    cause : str
+        One of :data:`UNMET_CAUSES`: ``catalogue`` (no item fits the need),
+        ``capacity`` (items fit but their places ran out: demand over supply),
+        ``one_per_form`` (another mentor could serve it, but the person already
+        has one in that form).
+    exhausted : tuple of str
+        With ``capacity``: the ids of the items whose places ran out.
     """
 
     need: Need
     reason: str
+    cause: str = "catalogue"
+    exhausted: tuple[str, ...] = ()
 
     @property
     def kind(self) -> str:
@@ -165,11 +179,15 @@ class Unmet:
         Returns
         -------
         dict
-            The need's dict (:meth:`Need.to_dict`), ``rule`` last, then ``reason``.
+            The need's dict (:meth:`Need.to_dict`), ``rule``, ``reason``, ``cause``
+            and, with ``capacity``, ``exhausted``.
         """
         out = self.need.to_dict()
         out["rule"] = out.pop("rule")  # last even if a filter is named "rule"
         out["reason"] = self.reason
+        out["cause"] = self.cause
+        if self.exhausted:
+            out["exhausted"] = list(self.exhausted)
         return out
 
 

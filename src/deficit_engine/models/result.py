@@ -215,7 +215,7 @@ def _flatten_plan(r: Result) -> tuple[Any, Any, Any]:
     )
     unmet = tuple(
         [
-            (0, ref(id(u.need), u.need), u.reason)
+            (0, ref(id(u.need), u.need), u.reason, u.cause, u.exhausted)
             if isinstance(u, Unmet)
             else (1, _deficit_ref(r.deficits, u.deficit), u.reason)
             for u in r.unmet
@@ -284,9 +284,10 @@ def _rebuild_result(
 def _unmet_of(
     flat: tuple[Any, ...], needs: Sequence[Need], deficits: Sequence[Deficit]
 ) -> UnmetEntry:
-    tag, ref, reason = flat
-    if tag == 0:
-        return Unmet(_need_of(ref, needs), reason)
+    if flat[0] == 0:
+        _tag, ref, reason, cause, exhausted = flat
+        return Unmet(_need_of(ref, needs), reason, cause, exhausted)
+    _tag, ref, reason = flat
     return UnaddressedDeficit(deficits[ref] if type(ref) is int else ref, reason)
 
 

@@ -38,7 +38,7 @@ from ..loader import KnowledgeBase
 from ..models import Need, Recommendation, Resolution, Unmet
 from ..schema import Person, Profile
 from .formats import resolve_formats
-from .mentors import Seeker, resolve_mentors
+from .mentors import Seeker, Why, resolve_mentors
 from .programmes import candidates, resolve_programmes
 
 # PHASE_ORDER and format_hours live in labels, the value types in models; they
@@ -49,13 +49,34 @@ __all__ = [
     "CatalogueIndex",
     "Recommendation",
     "Resolution",
-    "Unmet",
     "Seeker",
+    "Unmet",
     "format_hours",
     "mentoring_defaults",
     "resolve",
     "seeker_of",
+    "unmet_of",
 ]
+
+
+def unmet_of(need: Need, why: str | Why) -> Unmet:
+    """An :class:`Unmet` from a resolver's reason (a plain reason: cause ``catalogue``).
+
+    Parameters
+    ----------
+    need : Need
+        The need.
+    why : str or Why
+        The reason, with its cause and what ran out when a ``Why``.
+
+    Returns
+    -------
+    Unmet
+        The unmet need.
+    """
+    if isinstance(why, str):
+        return Unmet(need, why)
+    return Unmet(need, why.reason, why.cause, why.exhausted)
 
 
 def seeker_of(person: Person) -> Seeker:
@@ -72,7 +93,10 @@ def seeker_of(person: Person) -> Seeker:
         Organisation, municipality, subjects and levels.
     """
     return Seeker(
-        person.organization, person.municipality, frozenset(person.subjects), frozenset(person.levels)
+        person.organization,
+        person.municipality,
+        frozenset(person.subjects),
+        frozenset(person.levels),
     )
 
 
@@ -121,7 +145,7 @@ def resolve(
             raise UsageError(f"mentor_load[{mid!r}] must be a non-negative integer, not {taken!r}")
     needs = list(needs)
     by_kind: dict[str, list[int]] = {"program": [], "mentor": [], "format": []}
-    unmet: dict[int, str] = {}
+    unmet: dict[int, str | Why] = {}
     for i, n in enumerate(needs):
         if not isinstance(n, Need):
             raise WrongTypeError(f"resolve() needs Need objects, not {type(n).__name__}")
@@ -144,5 +168,5 @@ def resolve(
     unmet.update(u3)
     return Resolution(
         recommendations=(*programs, *mentors, *formats),
-        unmet=tuple(Unmet(needs[i], unmet[i]) for i in sorted(unmet)),
+        unmet=tuple(unmet_of(needs[i], unmet[i]) for i in sorted(unmet)),
     )

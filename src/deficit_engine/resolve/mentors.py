@@ -32,6 +32,7 @@ __all__ = [
     "MentorChoice",
     "Seeker",
     "Unit",
+    "Why",
     "mentor_recommendations",
     "mentor_units",
     "resolve_mentors",
@@ -77,6 +78,14 @@ class Candidate(NamedTuple):
     def key(self, rank: Mapping[str, int]) -> tuple[int, int, int, int]:
         """The pairing's rank among a unit's candidates (less is better)."""
         return (-self.prio, self.loc, self.nosubj, rank[self.mentor.id])
+
+
+class Why(NamedTuple):
+    """Why a need is unmet: the reason, its cause (models.UNMET_CAUSES), what ran out."""
+
+    reason: str
+    cause: str = "catalogue"
+    exhausted: tuple[str, ...] = ()
 
 
 class MentorChoice(NamedTuple):
@@ -206,7 +215,7 @@ def resolve_mentors(
     idx: Sequence[int],
     load: Mapping[str, int],
     severities: Mapping[str, str],
-) -> tuple[list[Recommendation], dict[int, str]]:
+) -> tuple[list[Recommendation], dict[int, Why]]:
     """Mentors for the needs ``idx`` (indexes into ``needs``) of one seeker.
 
     Parameters
@@ -251,7 +260,7 @@ def mentor_recommendations(
     choices: Sequence[MentorChoice],
     *,
     cohort: bool,
-) -> tuple[list[Recommendation], dict[int, str]]:
+) -> tuple[list[Recommendation], dict[int, Why]]:
     """The recommendations and unmet needs of a seeker's units, as allocated.
 
     A mentor chosen for two forms is one recommendation naming both.
@@ -276,7 +285,7 @@ def mentor_recommendations(
     """
     rank = {m.id: r for r, m in enumerate(index.mentors)}
     by_mentor: dict[str, list[MentorChoice]] = {}
-    unmet: dict[int, str] = {}
+    unmet: dict[int, Why] = {}
     for ch in choices:
         if ch.chosen is None:
             reason = _unplaced_reason(index, seeker, needs, ch, cohort)
@@ -287,7 +296,7 @@ def mentor_recommendations(
             if i in ch.chosen.served:
                 continue
             if any(i in c.served for c in ch.others):
-                unmet[i] = _one_per_form_reason(needs[i], ch)
+                unmet[i] = Why(_one_per_form_reason(needs[i], ch), "one_per_form")
             else:
                 unmet[i] = _unmet_reason(index, seeker, needs[i], ch.unit.form)
     recs = [_recommendation(index, seeker, needs, chs, rank, cohort) for chs in by_mentor.values()]
@@ -404,39 +413,46 @@ def _one_per_form_reason(need: Need, ch: MentorChoice) -> str:
 
 def _unplaced_reason(
     index: CatalogueIndex, seeker: Seeker, needs: Sequence[Need], ch: MentorChoice, cohort: bool
-) -> str:
+) -> Why:
     """Why a unit got no mentor: all eligible mentors full, or none eligible."""
     if ch.others:
-        ids = ", ".join(c.mentor.id for c in ch.others)
+        taken = tuple(c.mentor.id for c in ch.others)
+        ids = ", ".join(taken)
         if cohort:
-            return (
-                f"нехватка мест: места подходящих наставников ({ids}) распределены по плану когорты"
+            return Why(
+                f"нехватка мест: места подходящих наставников ({ids}) "
+                "распределены по плану когорты",
+                "capacity",
+                taken,
             )
-        return f"у подходящих наставников ({ids}) нет свободных мест"
+        return Why(f"у подходящих наставников ({ids}) нет свободных мест", "capacity", taken)
     return _unmet_reason(index, seeker, needs[ch.unit.needs[0]], ch.unit.form)
 
 
-def _unmet_reason(index: CatalogueIndex, seeker: Seeker, need: Need, form: str | None) -> str:
+def _unmet_reason(index: CatalogueIndex, seeker: Seeker, need: Need, form: str | None) -> Why:
     """Why no mentor can take ``need`` at all."""
     strong = index.mentors_by_strength.get(need.competency or "", [])
     if not strong:
-        return "в пуле нет наставника с этой компетенцией"
+        return Why("в пуле нет наставника с этой компетенцией")
     attrs = index.mentor_attrs
     fitting = [m for m in strong if mismatch(attrs[m.id], need) is None]
     if not fitting:
         ids = ", ".join(m.id for m in strong)
         if form is not None and all(form not in m.forms for m in strong):
-            return (
+            return Why(
                 f"наставники по компетенции есть ({ids}), но ни один не работает "
                 f"в форме «{FORM_RU.get(form, form)}»"
             )
         bad = mismatch(attrs[strong[0].id], need)
         text = mismatch_text(*bad, "наставничества") if bad else ""
-        return f"наставники по компетенции есть ({ids}), но {text}"
-    ids = ", ".join(m.id for m in fitting)
-    if not any(_eligible(m, seeker, form) for m in fitting):
-        return f"наставники по компетенции ({ids}) не подходят: {_ineligible_text(fitting[0], seeker, form)}"
-    return f"у подходящих наставников ({ids}) нет свободных мест"
+        return Why(f"наставники по компетенции есть ({ids}), но {text}")
+    eligible = [m for m in fitting if _eligible(m, seeker, form)]
+    if not eligible:
+        ids = ", ".join(m.id for m in fitting)
+        why = _ineligible_text(fitting[0], seeker, form)
+        return Why(f"наставники по компетенции ({ids}) не подходят: {why}")
+    full = tuple(m.id for m in eligible)
+    return Why(f"у подходящих наставников ({', '.join(full)}) нет свободных мест", "capacity", full)
 
 
 def _ineligible_text(m: Mentor, seeker: Seeker, form: str | None) -> str:

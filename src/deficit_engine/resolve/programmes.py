@@ -229,9 +229,13 @@ def _restricted_reason(programs: Sequence[Program]) -> str:
     parts = []
     for p in programs:
         if p.subjects:
-            parts.append(f"{p.id} — для учителей: {', '.join(SUBJECT_RU.get(s, s) for s in p.subjects)}")
+            parts.append(
+                f"{p.id} — для учителей: {', '.join(SUBJECT_RU.get(s, s) for s in p.subjects)}"
+            )
         else:
-            parts.append(f"{p.id} — для уровней: {', '.join(EDU_LEVEL_RU.get(v, v) for v in p.levels)}")
+            parts.append(
+                f"{p.id} — для уровней: {', '.join(EDU_LEVEL_RU.get(v, v) for v in p.levels)}"
+            )
     return (
         "программы по компетенции есть, но не для предметов или уровня образования педагога ("
         + "; ".join(parts)

@@ -1,0 +1,257 @@
+"""Programme places across a cohort: seats per period, cohort groups, minimum group size.
+
+A programme may have no limit, ``seats`` for the plan period, or cohort
+``groups`` (start month, seats, delivery). People are served in priority
+order -- the most severe programme need first (weights as for mentors), then
+more needs, then profile id -- each with the person's own set cover over the
+programmes that still have a place for them (a group starting within their
+route's period). An in-person programme (or group) opens in a municipality
+only if at least ``min_group`` people there are placed on it: after a pass,
+each (programme, municipality) below that is closed and the pass is redone,
+until none is (each redo closes at least one pair, so this ends). A need whose
+programmes had no place for the person is unmet with the cause ``capacity``,
+naming what ran out (docs/route.md, "Cohort plans").
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from ..catalogue import CatalogueIndex
+from ..kb import KnowledgeBase
+from ..models import Need, Recommendation
+from ..months import month_label
+from ..resolve.mentors import SEVERITY_WEIGHT
+from ..resolve.programmes import candidates, resolve_programmes
+from ..schema import Program
+
+__all__ = ["ProgrammeDemand", "ProgrammePlace", "ProgrammesPlan", "plan_programmes"]
+
+_UNLIMITED = -1
+
+
+class ProgrammeDemand(NamedTuple):
+    """One person's programme needs, as the planner reads them."""
+
+    role: str
+    subjects: frozenset[str]
+    levels: frozenset[str]
+    municipality: str | None
+    prefs: tuple[str, ...]
+    period: tuple[str, str]
+    needs: tuple[Need, ...]
+    idx: tuple[int, ...]  # the programme needs among ``needs``
+    severities: Mapping[str, str]
+    key: tuple[int, int, str, int]  # the service order
+
+
+class ProgrammePlace(NamedTuple):
+    """A place a person was given: a programme and, if it has groups, the group's start."""
+
+    programme: str
+    group: str | None  # the group's start month
+
+
+@dataclass
+class ProgrammesPlan:
+    """Per person: the programme recommendations, the places, and unmet needs with reasons."""
+
+    recommendations: list[list[Recommendation]]
+    places: list[list[ProgrammePlace]]
+    unmet: list[dict[int, tuple[str, tuple[str, ...]]]]  # need -> (reason, exhausted ids)
+    closed: set[tuple[str, str | None]] = field(default_factory=set)  # (programme, municipality)
+    passes: int = 1
+
+    def load(self) -> Counter[str]:
+        """Programme id -> people placed on it."""
+        return Counter(p.programme for places in self.places for p in places)
+
+
+def demand_key(
+    needs: Sequence[Need], idx: Sequence[int], severities: Mapping[str, str]
+) -> tuple[int, int]:
+    """(-the most severe need's weight, -the weights summed): who is served first.
+
+    Parameters
+    ----------
+    needs : sequence of Need
+        A person's needs.
+    idx : sequence of int
+        The ones that count.
+    severities : Mapping
+        Competency -> the person's deficit severity.
+
+    Returns
+    -------
+    tuple of int
+        Less is served first.
+    """
+    weights = [
+        SEVERITY_WEIGHT.get(severities.get(needs[i].competency or "", "low"), 1) for i in idx
+    ]
+    return (-max(weights, default=0), -sum(weights))
+
+
+class _Places:
+    """What is left of every limited programme during one pass."""
+
+    def __init__(
+        self, programs: Mapping[str, Program], closed: set[tuple[str, str | None]]
+    ) -> None:
+        self.programs = programs
+        self.closed = closed
+        self.seats = {p.id: p.seats for p in programs.values() if p.seats is not None}
+        self.groups = {
+            (p.id, g.start): g.seats
+            for p in programs.values()
+            for g in sorted(p.groups, key=lambda g: g.start)
+        }
+
+    def group_for(
+        self, p: Program, period: tuple[str, str], municipality: str | None
+    ) -> str | None:
+        """The earliest group of ``p`` in ``period`` with a seat and open here, if any."""
+        for g in sorted(p.groups, key=lambda g: g.start):
+            delivery = g.delivery or p.delivery
+            if not (period[0] <= g.start <= period[1]) or self.groups[(p.id, g.start)] <= 0:
+                continue
+            if delivery == "in_person" and (p.id, municipality) in self.closed:
+                continue
+            return g.start
+        return None
+
+    def open_for(self, p: Program, period: tuple[str, str], municipality: str | None) -> bool:
+        if p.groups:
+            return self.group_for(p, period, municipality) is not None
+        if p.delivery == "in_person" and (p.id, municipality) in self.closed:
+            return False
+        return self.seats.get(p.id, _UNLIMITED) != 0
+
+    def take(self, p: Program, period: tuple[str, str], municipality: str | None) -> ProgrammePlace:
+        if p.groups:
+            start = self.group_for(p, period, municipality)
+            assert start is not None
+            self.groups[(p.id, start)] -= 1
+            return ProgrammePlace(p.id, start)
+        if p.id in self.seats:
+            self.seats[p.id] -= 1
+        return ProgrammePlace(p.id, None)
+
+    def why_not(self, p: Program, period: tuple[str, str], municipality: str | None) -> str:
+        """Why ``p`` has no place for this person (Russian)."""
+        if p.groups:
+            inside = [g for g in p.groups if period[0] <= g.start <= period[1]]
+            if not inside:
+                return f"{p.id}: ни одна группа не начинается в периоде маршрута"
+        if (p.id, municipality) in self.closed:
+            return f"{p.id}: очная группа в муниципалитете не набрана"
+        return f"{p.id}: места на период исчерпаны"
+
+
+def _one_pass(
+    index: CatalogueIndex,
+    demands: Sequence[ProgrammeDemand],
+    order: Sequence[int],
+    closed: set[tuple[str, str | None]],
+) -> ProgrammesPlan:
+    programs = index.program_by_id
+    places = _Places(programs, closed)
+    n = len(demands)
+    plan = ProgrammesPlan(
+        [[] for _ in range(n)], [[] for _ in range(n)], [{} for _ in range(n)], set(closed)
+    )
+    for k in order:
+        d = demands[k]
+        eligible = candidates(index, d.role, d.subjects, d.levels, d.needs, d.idx)
+        allowed = {
+            comp: [p for p in progs if places.open_for(p, d.period, d.municipality)]
+            for comp, progs in eligible.items()
+        }
+        recs, unmet = resolve_programmes(index, d.role, d.prefs, d.needs, d.idx, allowed)
+        for rec in recs:
+            place = places.take(programs[rec.id], d.period, d.municipality)
+            plan.places[k].append(place)
+            plan.recommendations[k].append(_with_place(rec, place))
+        for i, reason in unmet.items():
+            blocked = [
+                p
+                for p in eligible.get(d.needs[i].competency or "", [])
+                if p not in allowed[d.needs[i].competency or ""]
+            ]
+            if blocked:
+                why = "; ".join(places.why_not(p, d.period, d.municipality) for p in blocked)
+                plan.unmet[k][i] = (
+                    f"нехватка мест в программах: {why}",
+                    tuple(p.id for p in blocked),
+                )
+            else:
+                plan.unmet[k][i] = (reason, ())
+    return plan
+
+
+def _with_place(rec: Recommendation, place: ProgrammePlace) -> Recommendation:
+    """The recommendation, naming the group the person was placed in."""
+    if place.group is None:
+        return rec
+    return Recommendation(
+        kind=rec.kind,
+        id=rec.id,
+        title=rec.title,
+        competencies=rec.competencies,
+        needs=rec.needs,
+        reason=rec.reason[:-1]
+        + f"; место в группе с началом обучения в {month_label(place.group)}.",
+        attrs=(*rec.attrs, ("group_start", place.group)),
+    )
+
+
+def _undersized(
+    kb: KnowledgeBase, demands: Sequence[ProgrammeDemand], plan: ProgrammesPlan
+) -> set[tuple[str, str | None]]:
+    """(programme, municipality) pairs of in-person places below the minimum group."""
+    programs = kb.programs
+    counts: Counter[tuple[str, str | None]] = Counter()
+    for k, places in enumerate(plan.places):
+        for place in places:
+            p = programs[place.programme]
+            delivery = p.delivery
+            if place.group is not None:
+                group = next(g for g in p.groups if g.start == place.group)
+                delivery = group.delivery or p.delivery
+            if delivery == "in_person":
+                counts[(p.id, demands[k].municipality)] += 1
+    default = kb.planning.planning.min_group
+    return {
+        pair for pair, count in counts.items() if count < (programs[pair[0]].min_group or default)
+    }
+
+
+def plan_programmes(kb: KnowledgeBase, demands: Sequence[ProgrammeDemand]) -> ProgrammesPlan:
+    """Share out programme places across a cohort (see the module docstring).
+
+    Parameters
+    ----------
+    kb : KnowledgeBase
+        The KB (catalogue and ``planning.min_group``).
+    demands : sequence of ProgrammeDemand
+        One per person, in input order.
+
+    Returns
+    -------
+    ProgrammesPlan
+        Per person (input order): recommendations, places and unmet needs.
+    """
+    order = sorted(range(len(demands)), key=lambda k: demands[k].key)
+    closed: set[tuple[str, str | None]] = set()
+    passes = 0
+    while True:
+        passes += 1
+        plan = _one_pass(kb.index, demands, order, closed)
+        small = _undersized(kb, demands, plan)
+        if not small:
+            plan.passes = passes
+            return plan
+        closed |= small
