@@ -11,8 +11,9 @@ import pickle
 import threading
 import warnings
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +31,14 @@ from .inference import (
 )
 from .loader import KnowledgeBase, load_kb
 from .models import Deficit, Fact, Need, Result, Scores, TraceEntry, fact_sort_key
+from .planner import CohortPlan, plan_cohort
 from .profile import Normalised, normalise, parse_profile
 from .resolve import resolve
 from .route import build_route, with_plan
 from .rules import BASE_TYPES, NEED_KINDS, SEVERITIES
 from .schema import Profile
 
-__all__ = ["BACKENDS", "Engine"]
+__all__ = ["BACKENDS", "Cohort", "Diagnosed", "Engine", "plan_diagnosed"]
 
 
 _warned = False
@@ -290,14 +292,90 @@ class Engine:
         EvaluationError
             If the durable backend refuses a fact.
         """
+        prof, diagnosis = self.diagnose(profile)
+        resolution = resolve(self.kb, prof, diagnosis.needs, severities=diagnosis.severities)
+        route = build_route(self.kb, prof, diagnosis, resolution)
+        return with_plan(diagnosis, resolution, route)
+
+    def diagnose(self, profile: Mapping[str, Any] | Profile) -> tuple[Profile, Result]:
+        """Diagnose one profile, without resolving its needs or planning a route.
+
+        The first half of :meth:`evaluate`: a cohort plan diagnoses everyone
+        first, then shares out the catalogue (:meth:`plan_cohort`).
+
+        Parameters
+        ----------
+        profile : Mapping or Profile
+            As for :meth:`evaluate`.
+
+        Returns
+        -------
+        tuple of (Profile, Result)
+            The validated profile, and a Result with deficits, needs, custom
+            facts, the trace and the scores (no recommendations, no route).
+
+        Raises
+        ------
+        ProfileError
+            If the profile is invalid (every problem named by its field path).
+        FiringLimitError
+            If the rules fire more often than ``firing_limit``.
+        EvaluationError
+            If the durable backend refuses a fact.
+        """
         prof = self.parse(profile)
         norm = normalise(prof, self.kb)
         facts = base_facts(norm, self.kb)
         trace = self._infer(norm, facts)
-        diagnosis = self._result(prof, trace, norm.scores)
-        resolution = resolve(self.kb, prof, diagnosis.needs, severities=diagnosis.severities)
-        route = build_route(self.kb, prof, diagnosis, resolution)
-        return with_plan(diagnosis, resolution, route)
+        return prof, self._result(prof, trace, norm.scores)
+
+    def plan_cohort(
+        self,
+        profiles: Iterable[Mapping[str, Any] | Profile],
+        workers: int | None = None,
+        *,
+        backend: str = "fast",
+        chunk_size: int = 64,
+    ) -> Cohort:
+        """Diagnose a cohort, share out mentors and programme places across it, plan routes.
+
+        Diagnosis stays per person (in ``workers`` processes); the resolution
+        of needs into catalogue items is cohort-wide: each mentor's
+        ``capacity``, each programme's seats and groups and the minimum
+        in-person group count across everyone (docs/route.md, "Cohort plans").
+        The same profiles give the same plan for any ``workers``.
+
+        Parameters
+        ----------
+        profiles : iterable of Mapping or Profile
+            The cohort (held in memory: a plan needs everyone at once).
+        workers : int, optional
+            Processes that diagnose (default: one per core).
+        backend : str
+            The workers' backend, as for :meth:`evaluate_many`.
+        chunk_size : int
+            As for :meth:`evaluate_many`.
+
+        Returns
+        -------
+        Cohort
+            ``results`` (one per profile, in input order: error Results for
+            the invalid) and ``plan`` (the CohortPlan: school profiles, team
+            support, loads and figures).
+
+        Raises
+        ------
+        UsageError
+            If ``workers`` or ``chunk_size`` is below 1 or ``backend`` is unknown.
+        EvaluationError
+            If the flow solver fails.
+        """
+        diagnosed = list(
+            evaluate_many(
+                self, profiles, workers, backend=backend, chunk_size=chunk_size, stage="diagnose"
+            )
+        )
+        return plan_diagnosed(self.kb, diagnosed)
 
     def _infer(self, norm: Normalised, facts: list[Fact]) -> list[TraceEntry]:
         """Run the rules on the profile's facts; the trace of firings."""
@@ -438,6 +516,72 @@ def _evaluate_safely(engine: Engine, profile: Any, index: int) -> Result:
         return Result.failed(_profile_label(profile, index), [f"evaluation: {exc}"])
 
 
+#: What the "diagnose" stage yields per profile: the validated profile (None
+#: when it could not be diagnosed) and its diagnosis or error Result.
+Diagnosed = tuple[Profile | None, Result]
+
+
+def _diagnose_safely(engine: Engine, profile: Any, index: int) -> Diagnosed:
+    """(Profile, diagnosis), or (None, an error Result), as _evaluate_safely."""
+    if isinstance(profile, Exception):
+        return None, Result.failed(_profile_label(profile, index), [str(profile)])
+    try:
+        return engine.diagnose(profile)
+    except SourceError as exc:
+        return None, Result.failed(_profile_label(profile, index), exc.lines())
+    except EvaluationError as exc:
+        return None, Result.failed(_profile_label(profile, index), [f"evaluation: {exc}"])
+
+
+_STAGES: dict[str, Callable[[Engine, Any, int], Any]] = {
+    "evaluate": _evaluate_safely,
+    "diagnose": _diagnose_safely,
+}
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """What :meth:`Engine.plan_cohort` returns.
+
+    Attributes
+    ----------
+    results : tuple of Result
+        One per profile, in input order, each with its planned route (error
+        Results for profiles that could not be evaluated).
+    plan : CohortPlan
+        School profiles, team support, mentor and programme loads, figures.
+    """
+
+    results: tuple[Result, ...]
+    plan: CohortPlan
+
+
+def plan_diagnosed(kb: KnowledgeBase, diagnosed: Sequence[Diagnosed]) -> Cohort:
+    """Plan a diagnosed cohort and build every route (the second half of plan_cohort).
+
+    Parameters
+    ----------
+    kb : KnowledgeBase
+        The knowledge base the cohort was diagnosed with.
+    diagnosed : sequence of (Profile or None, Result)
+        As the ``"diagnose"`` stage of :func:`evaluate_many` yields them.
+
+    Returns
+    -------
+    Cohort
+        The Results with their routes, and the plan.
+    """
+    people = [(p, r) if p is not None and r.ok else None for p, r in diagnosed]
+    plan = plan_cohort(kb, people)
+    results = []
+    for (profile, result), resolution in zip(diagnosed, plan.resolutions, strict=True):
+        if profile is None or resolution is None:
+            results.append(result)
+            continue
+        results.append(with_plan(result, resolution, build_route(kb, profile, result, resolution)))
+    return Cohort(tuple(results), plan)
+
+
 _worker_engine: Engine | None = None
 
 
@@ -447,16 +591,17 @@ def _worker_start(root: str, backend: str, firing_limit: int) -> None:
     gc.freeze()  # the KB lives as long as the worker: keep it out of every collection
 
 
-def _worker_chunk(start: int, chunk: list[Any], transform: Callable[[Result], Any] | None) -> bytes:
+def _worker_chunk(
+    start: int, chunk: list[Any], transform: Callable[[Any], Any] | None, stage: str = "evaluate"
+) -> bytes:
     assert _worker_engine is not None, "worker not initialised"
     # A chunk's Results are thousands of live containers: with the cyclic GC on, every
     # collection triggered while they are made walks them again. Evaluations leave no
     # cycles behind (tests/test_engine.py checks), so the GC waits until the chunk is sent.
     gc.disable()
     try:
-        results: list[Any] = [
-            _evaluate_safely(_worker_engine, p, start + i) for i, p in enumerate(chunk)
-        ]
+        run_one = _STAGES[stage]
+        results: list[Any] = [run_one(_worker_engine, p, start + i) for i, p in enumerate(chunk)]
         if transform is not None:
             results = [transform(r) for r in results]
         return pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)
@@ -498,14 +643,17 @@ def evaluate_many(
     backend: str = "fast",
     chunk_size: int = 64,
     window: int | None = None,
-    transform: Callable[[Result], Any] | None = None,
+    transform: Callable[[Any], Any] | None = None,
+    stage: str = "evaluate",
 ) -> Iterator[Any]:
     """Evaluate a cohort; see :meth:`Engine.evaluate_many`.
 
     ``transform``, a module-level function (it travels to the workers by
     name), is applied to each Result where it was made, and its value is
     yielded instead: a batch that only needs, say, a JSON line per person
-    saves the parent rebuilding every Result.
+    saves the parent rebuilding every Result. ``stage="diagnose"`` runs only
+    :meth:`Engine.diagnose` and yields (Profile or None, Result) pairs
+    (:data:`Diagnosed`), which ``transform`` then receives.
     """
     if workers is None:
         workers = os.cpu_count() or 1
@@ -515,6 +663,11 @@ def evaluate_many(
         raise UsageError("chunk_size must be at least 1")
     if backend not in BACKENDS:
         raise UsageError(f"unknown backend {backend!r}: expected one of {', '.join(BACKENDS)}")
+    if stage not in _STAGES:
+        raise UsageError(f"unknown stage {stage!r}: expected one of {', '.join(_STAGES)}")
+    if window is not None and window < 1:
+        raise UsageError("window must be at least 1")
+    run_one = _STAGES[stage]
     if workers == 1:
         local = (
             engine
@@ -522,7 +675,7 @@ def evaluate_many(
             else Engine(engine.kb, backend=backend, firing_limit=engine.firing_limit)
         )
         for index, profile in enumerate(profiles):
-            result = _evaluate_safely(local, profile, index)
+            result = run_one(local, profile, index)
             yield result if transform is None else transform(result)
         return
     in_flight = window if window is not None else 4 * workers
@@ -536,7 +689,7 @@ def evaluate_many(
     ) as pool:
         pending: deque[Future[bytes]] = deque()
         for start, chunk in _chunks(profiles, chunk_size):
-            pending.append(pool.submit(_worker_chunk, start, chunk, transform))
+            pending.append(pool.submit(_worker_chunk, start, chunk, transform, stage))
             if len(pending) >= in_flight:
                 yield from _unpickle(pending.popleft().result())
         while pending:

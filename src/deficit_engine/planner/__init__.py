@@ -1,5 +1,27 @@
 """Cohort plans: the needs of a whole cohort resolved against the catalogue's capacity.
 
 Diagnosis stays per person; this package shares out mentors, programme places
-and mentor teams across the cohort (docs/route.md, "Cohort plans").
+and mentor teams across the cohort (docs/route.md, "Cohort plans"):
+:mod:`.plan` (the whole plan), :mod:`.programmes` (programme places) and
+:mod:`.schools` (school profiles and the rules that flag schools for team
+support). The mentor allocation itself is :mod:`deficit_engine.resolve.allocate`,
+which one person's resolution uses too.
 """
+
+from .plan import CohortPlan, PlanStats, TeamSupport, plan_cohort
+from .programmes import ProgrammePlace, plan_programmes
+from .schools import GroupProfile, SchoolFlag, SchoolProfile, flag_schools, school_profiles
+
+__all__ = [
+    "CohortPlan",
+    "GroupProfile",
+    "PlanStats",
+    "ProgrammePlace",
+    "SchoolFlag",
+    "SchoolProfile",
+    "TeamSupport",
+    "flag_schools",
+    "plan_cohort",
+    "plan_programmes",
+    "school_profiles",
+]

@@ -1,0 +1,412 @@
+"""The cohort plan: every person's needs resolved against the catalogue's capacity at once.
+
+Diagnosis stays per person; :func:`plan_cohort` takes the diagnosed cohort and
+shares out what is scarce (docs/route.md, "Cohort plans"):
+
+* **mentors** -- one min-cost flow over every person's units (one per
+  mentoring form) and every school flagged for team support
+  (:mod:`deficit_engine.resolve.allocate`): each mentor's ``capacity`` counts
+  across the whole cohort;
+* **programme places** -- seats, cohort groups and minimum in-person groups
+  (:mod:`.programmes`);
+* **formats** -- unlimited, as for one person.
+
+The result is one :class:`~deficit_engine.models.Resolution` per person, in
+input order, which the route builder turns into routes as usual; the same
+inputs give the same plan.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from ..kb import KnowledgeBase
+from ..models import Need, Recommendation, Resolution, Result
+from ..resolve import seeker_of, unmet_of
+from ..resolve.allocate import Arc, allocate
+from ..resolve.formats import resolve_formats
+from ..resolve.mentors import (
+    Candidate,
+    MentorChoice,
+    Seeker,
+    Unit,
+    Why,
+    mentor_recommendations,
+    mentor_units,
+    unit_arcs,
+)
+from ..route.schedule import settings
+from ..schema import Profile
+from .programmes import ProgrammeDemand, demand_key, plan_programmes
+from .schools import SchoolFlag, SchoolProfile, flag_schools, school_profiles
+
+__all__ = ["CohortPlan", "PlanStats", "TeamSupport", "plan_cohort"]
+
+Person = tuple[Profile, Result]
+#: A school's needs weigh as high-severity ones: the school was flagged because
+#: many of its staff have deficits in the group.
+SCHOOL_SEVERITY = "high"
+
+
+@dataclass(frozen=True)
+class PlanStats:
+    """What the plan achieved, and how long it took.
+
+    Attributes
+    ----------
+    people : int
+        Diagnosed people in the plan.
+    mentees : int
+        People with at least one mentor need.
+    mentees_placed : int
+        People given at least one mentor.
+    mentee_bound : int
+        The most people any allocation could place (a max flow from people to
+        the mentors who qualify for one of their needs, within capacity).
+    units, units_placed : int
+        (person, form) pairs asking for a mentor, and those given one.
+    schools_flagged, schools_placed : int
+        Schools flagged for team support, and those given a mentor team.
+    exact : bool
+        Whether the mentor objective was exactly lexicographic (else the
+        weights were bounded to fit the solver: see resolve/allocate.py).
+    programme_passes : int
+        How many passes the minimum group size took.
+    closed_groups : int
+        (programme, municipality) pairs of in-person places closed as too small.
+    seconds : float
+        The allocation's wall time.
+    """
+
+    people: int
+    mentees: int
+    mentees_placed: int
+    mentee_bound: int
+    units: int
+    units_placed: int
+    schools_flagged: int
+    schools_placed: int
+    exact: bool
+    programme_passes: int
+    closed_groups: int
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The figures as a JSON-ready dict.
+
+        Returns
+        -------
+        dict
+            One key per attribute; ``seconds`` rounded to milliseconds.
+        """
+        out = dict(self.__dict__)
+        out["seconds"] = round(self.seconds, 3)
+        return out
+
+
+class TeamSupport(NamedTuple):
+    """A school flagged for командное наставничество and the mentor team it got."""
+
+    flag: SchoolFlag
+    mentor: str | None  # None: no team mentor could be given
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The school's flag, its mentor and why, as a JSON-ready dict.
+
+        Returns
+        -------
+        dict
+            The flag's dict plus ``mentor`` and ``mentor_reason``.
+        """
+        out = self.flag.to_dict()
+        out["mentor"] = self.mentor
+        out["mentor_reason"] = self.reason
+        return out
+
+
+@dataclass(frozen=True)
+class CohortPlan:
+    """A cohort's plan: per person the Resolution, per school the team support.
+
+    Attributes
+    ----------
+    resolutions : tuple
+        One per person in input order: their Resolution, or None for a person
+        who was not diagnosed (an error Result).
+    schools : tuple of SchoolProfile
+        The school profiles (aggregates only).
+    teams : tuple of TeamSupport
+        The flagged schools and their mentor teams.
+    mentor_load : Mapping
+        Mentor id -> (mentee, form) pairings and schools given to them.
+    programme_load : Mapping
+        Programme id -> people placed on it.
+    stats : PlanStats
+        The figures.
+    """
+
+    resolutions: tuple[Resolution | None, ...]
+    schools: tuple[SchoolProfile, ...]
+    teams: tuple[TeamSupport, ...]
+    mentor_load: Mapping[str, int]
+    programme_load: Mapping[str, int]
+    stats: PlanStats
+
+
+class _Seekers(NamedTuple):
+    """Everyone who asks for mentors: people, then flagged schools."""
+
+    seekers: list[Seeker]
+    needs: list[Sequence[Need]]
+    severities: list[Mapping[str, str]]
+    units: list[list[Unit]]
+
+
+def _kinds(needs: Sequence[Need]) -> dict[str, list[int]]:
+    by_kind: dict[str, list[int]] = {"program": [], "mentor": [], "format": []}
+    for i, n in enumerate(needs):
+        by_kind.setdefault(n.kind, []).append(i)
+    return by_kind
+
+
+def _school_needs(flag: Sequence[SchoolFlag]) -> list[Need]:
+    """A school's team needs: one per competency of its flags (the flags' forms)."""
+    out: list[Need] = []
+    for f in flag:
+        out.extend(Need("mentor", comp, (("form", f.form),), f.rule) for comp in f.competencies)
+    return out
+
+
+def _seekers(
+    people: Sequence[Person | None],
+    kinds: Sequence[dict[str, list[int]] | None],
+    flags: Sequence[SchoolFlag],
+) -> tuple[_Seekers, list[tuple[str, list[SchoolFlag]]]]:
+    out = _Seekers([], [], [], [])
+    for person, by_kind in zip(people, kinds, strict=True):
+        if person is None or by_kind is None:
+            out.seekers.append(Seeker(None, None, frozenset(), frozenset()))
+            out.needs.append(())
+            out.severities.append({})
+            out.units.append([])
+            continue
+        profile, result = person
+        out.seekers.append(seeker_of(profile.person))
+        out.needs.append(result.needs)
+        out.severities.append(result.severities)
+        out.units.append(mentor_units(result.needs, by_kind["mentor"]))
+    by_school: dict[str, list[SchoolFlag]] = {}
+    for f in flags:
+        by_school.setdefault(f.organization, []).append(f)
+    schools = sorted(by_school.items())
+    for org, fl in schools:
+        needs = _school_needs(fl)
+        out.seekers.append(Seeker(org, fl[0].municipality, frozenset(), frozenset(), school=True))
+        out.needs.append(needs)
+        out.severities.append({n.competency or "": SCHOOL_SEVERITY for n in needs})
+        out.units.append(mentor_units(needs, range(len(needs))))
+    return out, schools
+
+
+def _allocate_mentors(kb: KnowledgeBase, s: _Seekers) -> tuple[list[list[MentorChoice]], bool, int]:
+    """Every seeker's units paired with mentors: one flow for the whole cohort."""
+    index = kb.index
+    rank = {m.id: r for r, m in enumerate(index.mentors)}
+    owners: list[int] = []
+    cands: list[list[Candidate]] = []
+    arcs: list[Arc] = []
+    flat: list[Candidate] = []
+    for k, units in enumerate(s.units):
+        for unit in units:
+            u = len(owners)
+            owners.append(k)
+            found = unit_arcs(
+                index, s.seekers[k], s.needs[k], unit, index.capacity, s.severities[k]
+            )
+            cands.append(found)
+            for c in found:
+                arcs.append(Arc(u, rank[c.mentor.id], c.served, c.prio, c.loc, c.nosubj))
+                flat.append(c)
+    allocation = allocate(owners, arcs, [m.capacity for m in index.mentors])
+    choices: list[list[MentorChoice]] = [[] for _ in s.units]
+    u = 0
+    for k, units in enumerate(s.units):
+        for unit in units:
+            got = allocation.chosen[u]
+            chosen = flat[got] if got >= 0 else None
+            others = tuple(c for c in cands[u] if c is not chosen)
+            free = chosen.mentor.capacity if chosen else 0
+            choices[k].append(MentorChoice(unit, chosen, others, free))
+            u += 1
+    bound = _mentee_bound(owners, arcs, [m.capacity for m in index.mentors])
+    return choices, allocation.exact, bound
+
+
+def _mentee_bound(owners: Sequence[int], arcs: Sequence[Arc], capacity: Sequence[int]) -> int:
+    """The most owners any allocation could place: a max flow owner -> mentor -> sink."""
+    if not arcs:
+        return 0
+    from ortools.graph.python import max_flow
+
+    solver = max_flow.SimpleMaxFlow()
+    owner_node = {o: 2 + i for i, o in enumerate(dict.fromkeys(owners))}
+    first_mentor = 2 + len(owner_node)
+    pairs = {(owner_node[owners[a.unit]], first_mentor + a.mentor) for a in arcs}
+    for node in owner_node.values():
+        solver.add_arc_with_capacity(0, node, 1)
+    for tail, head in sorted(pairs):
+        solver.add_arc_with_capacity(tail, head, 1)
+    for m, cap in enumerate(capacity):
+        solver.add_arc_with_capacity(first_mentor + m, 1, cap)
+    if solver.solve(0, 1) != solver.OPTIMAL:  # pragma: no cover - a max flow always exists
+        return 0
+    return int(solver.optimal_flow())
+
+
+def _team_reason(
+    choice: MentorChoice, recs: Sequence[Recommendation], why: Mapping[int, Why]
+) -> str:
+    if choice.chosen is not None and recs:
+        return recs[0].reason
+    return next(iter(why.values())).reason if why else "команда наставников не назначена"
+
+
+def plan_cohort(kb: KnowledgeBase, people: Sequence[Person | None]) -> CohortPlan:
+    """Share out mentors, programme places and mentor teams across a diagnosed cohort.
+
+    Parameters
+    ----------
+    kb : KnowledgeBase
+        The knowledge base.
+    people : sequence
+        Per person, in input order: (validated Profile, diagnosed Result), or
+        None for a person who could not be diagnosed.
+
+    Returns
+    -------
+    CohortPlan
+        Per person the Resolution; the school profiles, flags and team mentors;
+        loads and figures.
+
+    Raises
+    ------
+    EvaluationError
+        If the flow solver fails (it should not: the problem is always feasible).
+    """
+    started = time.perf_counter()
+    index = kb.index
+    kinds = [None if p is None or not p[1].ok else _kinds(p[1].needs) for p in people]
+    ok = [p if k is not None else None for p, k in zip(people, kinds, strict=True)]
+    diagnosed = [p for p in ok if p is not None]
+    schools = school_profiles(kb, diagnosed)
+    flags = flag_schools(kb, schools)
+    seekers, flagged = _seekers(ok, kinds, flags)
+    choices, exact, bound = _allocate_mentors(kb, seekers)
+    demands = [_demand(p, k, n) for n, (p, k) in enumerate(zip(ok, kinds, strict=True))]
+    programmes = plan_programmes(kb, [d for d in demands if d is not None])
+    resolutions: list[Resolution | None] = []
+    slot = 0
+    mentor_load: Counter[str] = Counter()
+    for n, (person, by_kind) in enumerate(zip(ok, kinds, strict=True)):
+        if person is None or by_kind is None:
+            resolutions.append(None)
+            continue
+        needs = person[1].needs
+        recs, unmet = mentor_recommendations(
+            index, seekers.seekers[n], needs, choices[n], cohort=True
+        )
+        mentor_load.update(ch.chosen.mentor.id for ch in choices[n] if ch.chosen)
+        formats, unmet_formats = resolve_formats(index, needs, by_kind["format"])
+        progs = programmes.recommendations[slot]
+        why: dict[int, Why | str] = {
+            i: Why(r, "capacity" if ex else "catalogue", ex)
+            for i, (r, ex) in programmes.unmet[slot].items()
+        }
+        slot += 1
+        why.update(unmet)
+        why.update(unmet_formats)
+        for i in by_kind.get("other", []):
+            why[i] = f"неизвестный вид потребности «{needs[i].kind}»"
+        resolutions.append(
+            Resolution(
+                recommendations=(*progs, *recs, *formats),
+                unmet=tuple(unmet_of(needs[i], why[i]) for i in sorted(why)),
+            )
+        )
+    teams = []
+    first_school = len(people)
+    for j, (_org, fl) in enumerate(flagged):
+        k = first_school + j
+        recs, unmet = mentor_recommendations(
+            index, seekers.seekers[k], seekers.needs[k], choices[k], cohort=True
+        )
+        chosen = choices[k][0].chosen if choices[k] else None
+        if chosen is not None:
+            mentor_load[chosen.mentor.id] += 1
+        for f in fl:
+            teams.append(
+                TeamSupport(
+                    f,
+                    chosen.mentor.id if chosen else None,
+                    _team_reason(choices[k][0], recs, unmet),
+                )
+            )
+    mentees = sum(1 for n in range(len(people)) if seekers.units[n])
+    placed = sum(1 for n in range(len(people)) if any(ch.chosen for ch in choices[n]))
+    units = sum(len(u) for u in seekers.units[: len(people)])
+    units_placed = sum(1 for n in range(len(people)) for ch in choices[n] if ch.chosen)
+    stats = PlanStats(
+        people=len(diagnosed),
+        mentees=mentees,
+        mentees_placed=placed,
+        mentee_bound=bound,
+        units=units,
+        units_placed=units_placed,
+        schools_flagged=len(flagged),
+        schools_placed=sum(
+            1
+            for j in range(len(flagged))
+            if choices[first_school + j] and choices[first_school + j][0].chosen
+        ),
+        exact=exact,
+        programme_passes=programmes.passes,
+        closed_groups=len(programmes.closed),
+        seconds=time.perf_counter() - started,
+    )
+    return CohortPlan(
+        tuple(resolutions),
+        schools,
+        tuple(teams),
+        dict(sorted(mentor_load.items())),
+        dict(sorted(programmes.load().items())),
+        stats,
+    )
+
+
+def _demand(
+    person: Person | None, by_kind: dict[str, list[int]] | None, n: int
+) -> ProgrammeDemand | None:
+    if person is None or by_kind is None:
+        return None
+    profile, result = person
+    p = profile.person
+    start, end, _hours, _defaults = settings(profile, None)
+    severities = result.severities
+    idx = tuple(by_kind["program"])
+    return ProgrammeDemand(
+        p.role,
+        frozenset(p.subjects),
+        frozenset(p.levels),
+        p.municipality,
+        tuple(profile.preferences.delivery),
+        (start, end),
+        result.needs,
+        idx,
+        severities,
+        (*demand_key(result.needs, idx, severities), profile.id, n),
+    )
