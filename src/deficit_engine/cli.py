@@ -280,11 +280,20 @@ def cmd_batch(args: argparse.Namespace) -> int:
         workers=args.workers,
         trace=args.trace,
         encoding=args.encoding,
+        allocate=args.allocate,
     )
     print(
         f"{summary.profiles} profile(s): {summary.evaluated} evaluated, "
         f"{summary.set_aside} set aside; results in {args.output}"
     )
+    if summary.plan is not None:
+        plan = summary.plan
+        print(
+            f"plan: {plan['mentees_placed']} of {plan['mentees']} mentee(s) given a mentor "
+            f"(at most {plan['mentee_bound']} possible), {plan['schools_placed']} of "
+            f"{plan['schools_flagged']} flagged school(s) a mentor team; "
+            f"allocation {summary.allocation_seconds:.2f} s"
+        )
     if summary.set_aside:
         print(f"see {Path(args.output) / 'errors.jsonl'} for the reasons", file=sys.stderr)
         return EXIT_FINDING
@@ -477,6 +486,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--encoding",
         default=None,
         help="the text encoding of a CSV or JSONL input (default: detected; e.g. cp1251)",
+    )
+    batch.add_argument(
+        "--no-allocate",
+        dest="allocate",
+        action="store_false",
+        help="resolve each person alone, ignoring the cohort's shared capacity",
     )
     batch.set_defaults(func=cmd_batch)
 

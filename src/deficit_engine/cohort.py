@@ -10,20 +10,23 @@ how cells are read) are described in :mod:`deficit_engine.tables`.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
 import shutil
 import tempfile
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-from .engine import Engine, evaluate_many
+from .engine import Diagnosed, Engine, evaluate_many
 from .errors import Issue, SourceError
 from .models import Result, json_number
+from .planner import plan_cohort
+from .route import build_route, with_plan
 from .tables import read_profiles
 
 __all__ = ["BatchSummary", "Digest", "digest", "read_profiles", "run_batch"]
@@ -40,7 +43,7 @@ class Digest:
     line: str  # the Result as one JSON line ("" when it could not be evaluated)
     deficits: tuple[tuple[str, str, str | None], ...]  # competency, severity, group
     recommendations: tuple[tuple[str, str, int], ...]  # kind, id, hours
-    unmet: tuple[tuple[str, str], ...]  # kind, competency
+    unmet: tuple[tuple[str, str, str], ...]  # kind, competency, cause
     overflow: bool
 
 
@@ -57,7 +60,9 @@ def digest(result: Result, trace: bool = False) -> Digest:
         tuple(
             (r.kind, r.id, int(json_number(r.get("hours") or 0))) for r in result.recommendations
         ),
-        tuple((u.kind, u.competency or "—") for u in result.unmet),
+        tuple(
+            (u.kind, u.competency or "—", getattr(u, "cause", "unaddressed")) for u in result.unmet
+        ),
         result.route is not None and result.route.overflow is not None,
     )
 
@@ -79,7 +84,10 @@ class BatchSummary:
     mentors: Counter[str] = field(default_factory=Counter)
     formats: Counter[str] = field(default_factory=Counter)
     unmet: Counter[str] = field(default_factory=Counter)  # "kind competency"
+    unmet_causes: Counter[str] = field(default_factory=Counter)  # "kind cause"
     overflow: int = 0
+    plan: dict[str, Any] | None = None  # the cohort plan's figures (without its time)
+    allocation_seconds: float | None = None  # not in summary.json: it would differ run to run
 
     def add(self, item: Digest, municipality: str | None) -> None:
         self.profiles += 1
@@ -104,8 +112,9 @@ class BatchSummary:
                 self.mentors[ref] += 1
             elif kind == "format":
                 self.formats[ref] += 1
-        for kind, competency in item.unmet:
+        for kind, competency, cause in item.unmet:
             self.unmet[f"{kind} {competency}"] += 1
+            self.unmet_causes[f"{kind} {cause}"] += 1
         if item.overflow:
             self.overflow += 1
 
@@ -145,6 +154,13 @@ class BatchSummary:
             "mentor_load": mentors,
             "format_demand": ranked(self.formats),
             "unmet": ranked(self.unmet),
+            "unmet_causes": ranked(self.unmet_causes),
+            "allocated": self.plan is not None,
+            **(
+                {"plan": {k: v for k, v in self.plan.items() if k != "seconds"}}
+                if self.plan
+                else {}
+            ),
         }
 
 
@@ -163,6 +179,62 @@ def _municipality(profile: Any) -> str | None:
     return None
 
 
+def _lighter(item: Diagnosed, trace: bool = False) -> Diagnosed:
+    """A diagnosis as the batch keeps it until the plan is made: without its trace
+    unless asked (a module-level function: it runs in the workers)."""
+    profile, result = item
+    if trace or not result.trace:
+        return item
+    return profile, dataclasses.replace(result, trace=())
+
+
+@dataclass
+class _Staging:
+    """The output folder being written: a temporary folder beside it, renamed at the end."""
+
+    outdir: Path
+    path: Path
+
+    @classmethod
+    def open(cls, outdir: Path) -> _Staging:
+        if outdir.exists() and (not outdir.is_dir() or any(outdir.iterdir())):
+            raise SourceError(
+                [Issue(str(outdir), 0, 0, "exists", "the output folder exists and is not empty")],
+                "output folder",
+            )
+        parent = outdir.resolve().parent
+        parent.mkdir(parents=True, exist_ok=True)
+        return cls(outdir, Path(tempfile.mkdtemp(prefix=f".{outdir.name}.", dir=parent)))
+
+    def write_json(self, name: str, data: Any) -> None:
+        (self.path / name).write_text(
+            json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
+
+    def publish(self) -> None:
+        if self.outdir.exists():
+            self.outdir.rmdir()  # empty, checked when opened
+        os.replace(self.path, self.outdir)
+
+    def discard(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+class _Writer:
+    """results.jsonl and errors.jsonl, and the summary counted as they are written."""
+
+    def __init__(self, results: TextIO, errors: TextIO, summary: BatchSummary) -> None:
+        self.results, self.errors, self.summary = results, errors, summary
+
+    def add(self, item: Digest, line_no: int, place: str | None) -> None:
+        self.summary.add(item, place)
+        if item.ok:
+            self.results.write(item.line + "\n")
+        else:
+            record = {"line": line_no, "profile": item.profile, "errors": list(item.errors)}
+            self.errors.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
 def run_batch(
     engine: Engine,
     source: Path,
@@ -171,52 +243,131 @@ def run_batch(
     workers: int | None = None,
     trace: bool = False,
     encoding: str | None = None,
+    allocate: bool = True,
 ) -> BatchSummary:
     """Evaluate a cohort file into ``outdir`` (results.jsonl, errors.jsonl, summary.json).
 
-    The folder appears whole or not at all: everything is written to a
-    temporary folder beside it and renamed at the end.
+    With ``allocate`` (the default) the cohort is planned as a whole
+    (:meth:`Engine.plan_cohort`): everyone is diagnosed first, then mentors,
+    programme places and mentor teams are shared out, then the routes are
+    built; ``schools.json`` holds the school profiles and team support, and
+    ``summary.json`` the plan's figures. Without it, each person is resolved
+    alone as if the catalogue were theirs (streamed, bounded memory). The
+    folder appears whole or not at all: everything is written to a temporary
+    folder beside it and renamed at the end.
+
+    Parameters
+    ----------
+    engine : Engine
+        The engine (its KB).
+    source : Path
+        A .csv, .jsonl or .xlsx cohort file.
+    outdir : Path
+        The output folder: new, or empty.
+    workers : int, optional
+        Processes (default: one per core).
+    trace : bool
+        Keep each Result's trace in results.jsonl.
+    encoding : str, optional
+        The input's text encoding (default: detected).
+    allocate : bool
+        Plan the cohort as a whole (default) or resolve each person alone.
+
+    Returns
+    -------
+    BatchSummary
+        The cohort analytics (with ``plan`` and ``allocation_seconds`` when planned).
+
+    Raises
+    ------
+    SourceError
+        If the input cannot be read as a cohort, or ``outdir`` is not empty.
     """
-    if outdir.exists() and (not outdir.is_dir() or any(outdir.iterdir())):
-        raise SourceError(
-            [Issue(str(outdir), 0, 0, "exists", "the output folder exists and is not empty")],
-            "output folder",
-        )
-    parent = outdir.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.", dir=parent))
+    staging = _Staging.open(outdir)
     summary = BatchSummary()
-    lines: deque[tuple[int, str | None]] = deque()  # (line, municipality) of profiles in flight
     try:
-
-        def profiles() -> Iterable[Any]:
-            for line_no, item in read_profiles(source, engine, encoding=encoding):
-                lines.append((line_no, _municipality(item)))
-                yield item
-
         with (
-            (staging / "results.jsonl").open("w", encoding="utf-8") as results,
-            (staging / "errors.jsonl").open("w", encoding="utf-8") as errors,
+            (staging.path / "results.jsonl").open("w", encoding="utf-8") as results,
+            (staging.path / "errors.jsonl").open("w", encoding="utf-8") as errors,
         ):
-            digests = evaluate_many(
-                engine, profiles(), workers, transform=functools.partial(digest, trace=trace)
-            )
-            for item in digests:
-                line_no, place = lines.popleft()  # results come back in input order
-                summary.add(item, place)
-                if item.ok:
-                    results.write(item.line + "\n")
-                else:
-                    record = {"line": line_no, "profile": item.profile, "errors": list(item.errors)}
-                    errors.write(json.dumps(record, ensure_ascii=False) + "\n")
-        (staging / "summary.json").write_text(
-            json.dumps(summary.to_dict(engine), ensure_ascii=False, indent=2) + "\n",
-            encoding="utf-8",
-        )
-        if outdir.exists():
-            outdir.rmdir()  # empty, checked above
-        os.replace(staging, outdir)
+            writer = _Writer(results, errors, summary)
+            read = functools.partial(read_profiles, source, engine, encoding=encoding)
+            if allocate:
+                _planned(engine, read, workers, trace, writer, staging)
+            else:
+                _streamed(engine, read, workers, trace, writer)
+        staging.write_json("summary.json", summary.to_dict(engine))
+        staging.publish()
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        staging.discard()
         raise
     return summary
+
+
+def _streamed(
+    engine: Engine,
+    read: Callable[[], Iterable[tuple[int, Any]]],
+    workers: int | None,
+    trace: bool,
+    writer: _Writer,
+) -> None:
+    """Each person alone: streamed through evaluate_many, bounded memory."""
+    lines: deque[tuple[int, str | None]] = deque()  # (line, municipality) of profiles in flight
+
+    def profiles() -> Iterable[Any]:
+        for line_no, item in read():
+            lines.append((line_no, _municipality(item)))
+            yield item
+
+    digests = evaluate_many(
+        engine, profiles(), workers, transform=functools.partial(digest, trace=trace)
+    )
+    for item in digests:
+        line_no, place = lines.popleft()  # results come back in input order
+        writer.add(item, line_no, place)
+
+
+def _planned(
+    engine: Engine,
+    read: Callable[[], Iterable[tuple[int, Any]]],
+    workers: int | None,
+    trace: bool,
+    writer: _Writer,
+    staging: _Staging,
+) -> None:
+    """The cohort as a whole: diagnose everyone, plan, then build and write the routes."""
+    kb = engine.kb
+    lines: list[tuple[int, str | None]] = []
+
+    def profiles() -> Iterable[Any]:
+        for line_no, item in read():
+            lines.append((line_no, _municipality(item)))
+            yield item
+
+    diagnosed: list[Diagnosed] = list(
+        evaluate_many(
+            engine,
+            profiles(),
+            workers,
+            stage="diagnose",
+            transform=functools.partial(_lighter, trace=trace),
+        )
+    )
+    people = [(p, r) if p is not None and r.ok else None for p, r in diagnosed]
+    plan = plan_cohort(kb, people)
+    for (line_no, place), (profile, result), resolution in zip(
+        lines, diagnosed, plan.resolutions, strict=True
+    ):
+        if profile is not None and resolution is not None:
+            route = build_route(kb, profile, result, resolution)
+            result = with_plan(result, resolution, route)
+        writer.add(digest(result, trace), line_no, place)
+    writer.summary.plan = plan.stats.to_dict()
+    writer.summary.allocation_seconds = plan.stats.seconds
+    staging.write_json(
+        "schools.json",
+        {
+            "schools": [s.to_dict() for s in plan.schools],
+            "team_support": [t.to_dict() for t in plan.teams],
+        },
+    )
