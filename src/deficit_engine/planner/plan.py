@@ -18,6 +18,7 @@ inputs give the same plan.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -298,6 +299,19 @@ def plan_cohort(kb: KnowledgeBase, people: Sequence[Person | None]) -> CohortPla
     EvaluationError
         If the flow solver fails (it should not: the problem is always feasible).
     """
+    # The plan makes a few objects per need of a cohort held in memory: with the
+    # cyclic GC on, each collection would walk the whole cohort again. Nothing
+    # here makes cycles, so collections wait until the plan is made.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _plan(kb, people)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _plan(kb: KnowledgeBase, people: Sequence[Person | None]) -> CohortPlan:
     started = time.perf_counter()
     index = kb.index
     kinds = [None if p is None or not p[1].ok else _kinds(p[1].needs) for p in people]

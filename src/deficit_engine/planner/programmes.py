@@ -163,9 +163,17 @@ def _one_pass(
     plan = ProgrammesPlan(
         [[] for _ in range(n)], [[] for _ in range(n)], [{} for _ in range(n)], set(closed)
     )
+    # people of one role, subjects and levels admit the same programmes: found once
+    memo: dict[tuple[str, frozenset[str], frozenset[str], str], list[Program]] = {}
     for k in order:
         d = demands[k]
-        eligible = candidates(index, d.role, d.subjects, d.levels, d.needs, d.idx)
+        eligible = {}
+        for i in d.idx:
+            comp = d.needs[i].competency or ""
+            key = (d.role, d.subjects, d.levels, comp)
+            if key not in memo:
+                memo[key] = candidates(index, d.role, d.subjects, d.levels, d.needs, (i,))[comp]
+            eligible[comp] = memo[key]
         allowed = {
             comp: [p for p in progs if places.open_for(p, d.period, d.municipality)]
             for comp, progs in eligible.items()

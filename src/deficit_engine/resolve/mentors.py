@@ -187,6 +187,10 @@ def unit_arcs(
         In mentor id order.
     """
     served: dict[str, list[int]] = {}
+    weight = {
+        i: SEVERITY_WEIGHT.get(severities.get(needs[i].competency or "", "low"), 1)
+        for i in unit.needs
+    }
     for i in unit.needs:
         need = needs[i]
         cands = index.mentors_by_strength.get(need.competency or "", ())
@@ -200,9 +204,7 @@ def unit_arcs(
     for mid in sorted(served):
         m = index.mentor_by_id[mid]
         got = tuple(served[mid])
-        prio = sum(
-            SEVERITY_WEIGHT.get(severities.get(needs[i].competency or "", "low"), 1) for i in got
-        )
+        prio = sum([weight[i] for i in got])
         nosubj = 0 if seeker.subjects.intersection(m.subjects) or not seeker.subjects else 1
         out.append(Candidate(m, got, prio, locality(m, seeker), nosubj))
     return out
