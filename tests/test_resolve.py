@@ -373,8 +373,12 @@ def test_severity_outweighs_the_count(route_kb: Path) -> None:
     """A critical need weighs 8, two low ones 2: the mentor of the critical one wins."""
     needs = [mentor("method.b"), mentor("method.c"), mentor("digital.d")]
     kb = load_kb(route_kb)
-    res = resolve(kb, parse_profile(_profile(municipality="Анучинский МО"), kb), needs,
-                  severities={"digital.d": "critical"})
+    res = resolve(
+        kb,
+        parse_profile(_profile(municipality="Анучинский МО"), kb),
+        needs,
+        severities={"digital.d": "critical"},
+    )
     assert ids(res, "mentor") == ["M-2"]  # serves d (8) + b + c: 10 against M-1's 2
 
 

@@ -194,6 +194,8 @@ class CatalogueIndex:
         self.mentoring = mentoring
         education, phase, _hours = mentoring
         self.mentors = mentors
+        #: mentor id -> its position in id order (the allocation's tie-break).
+        self.mentor_rank: dict[str, int] = {m.id: r for r, m in enumerate(mentors)}
         #: mentor id -> free places when no load is given (their capacity).
         self.capacity: dict[str, int] = {m.id: m.capacity for m in mentors}
         self.mentor_attrs = {m.id: mentor_attrs(m, education, phase) for m in mentors}

@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 
 from ..kb import KnowledgeBase
 from ..models import Need, Recommendation, Resolution, Result
-from ..resolve import seeker_of, unmet_of
+from ..resolve import person_levels, seeker_of, unmet_of
 from ..resolve.allocate import Arc, allocate
 from ..resolve.formats import resolve_formats
 from ..resolve.mentors import (
@@ -184,6 +184,7 @@ def _school_needs(flag: Sequence[SchoolFlag]) -> list[Need]:
 
 
 def _seekers(
+    kb: KnowledgeBase,
     people: Sequence[Person | None],
     kinds: Sequence[dict[str, list[int]] | None],
     flags: Sequence[SchoolFlag],
@@ -197,7 +198,7 @@ def _seekers(
             out.units.append([])
             continue
         profile, result = person
-        out.seekers.append(seeker_of(profile.person))
+        out.seekers.append(seeker_of(kb, profile.person))
         out.needs.append(result.needs)
         out.severities.append(result.severities)
         out.units.append(mentor_units(result.needs, by_kind["mentor"]))
@@ -214,7 +215,9 @@ def _seekers(
     return out, schools
 
 
-def _allocate_mentors(kb: KnowledgeBase, s: _Seekers) -> tuple[list[list[MentorChoice]], bool, int]:
+def _allocate_mentors(
+    kb: KnowledgeBase, s: _Seekers, n_people: int
+) -> tuple[list[list[MentorChoice]], bool, int]:
     """Every seeker's units paired with mentors: one flow for the whole cohort."""
     index = kb.index
     rank = {m.id: r for r, m in enumerate(index.mentors)}
@@ -233,7 +236,10 @@ def _allocate_mentors(kb: KnowledgeBase, s: _Seekers) -> tuple[list[list[MentorC
             for c in found:
                 arcs.append(Arc(u, rank[c.mentor.id], c.served, c.prio, c.loc, c.nosubj))
                 flat.append(c)
-    allocation = allocate(owners, arcs, [m.capacity for m in index.mentors])
+    people = n_people
+    schools = set(range(people, len(s.units)))
+    capacity = [m.capacity for m in index.mentors]
+    allocation = allocate(owners, arcs, capacity, secondary=schools)
     choices: list[list[MentorChoice]] = [[] for _ in s.units]
     u = 0
     for k, units in enumerate(s.units):
@@ -244,7 +250,8 @@ def _allocate_mentors(kb: KnowledgeBase, s: _Seekers) -> tuple[list[list[MentorC
             free = chosen.mentor.capacity if chosen else 0
             choices[k].append(MentorChoice(unit, chosen, others, free))
             u += 1
-    bound = _mentee_bound(owners, arcs, [m.capacity for m in index.mentors])
+    # the bound counts people only: schools take what capacity people leave
+    bound = _mentee_bound(owners, [a for a in arcs if owners[a.unit] < people], capacity)
     return choices, allocation.exact, bound
 
 
@@ -319,9 +326,9 @@ def _plan(kb: KnowledgeBase, people: Sequence[Person | None]) -> CohortPlan:
     diagnosed = [p for p in ok if p is not None]
     schools = school_profiles(kb, diagnosed)
     flags = flag_schools(kb, schools)
-    seekers, flagged = _seekers(ok, kinds, flags)
-    choices, exact, bound = _allocate_mentors(kb, seekers)
-    demands = [_demand(p, k, n) for n, (p, k) in enumerate(zip(ok, kinds, strict=True))]
+    seekers, flagged = _seekers(kb, ok, kinds, flags)
+    choices, exact, bound = _allocate_mentors(kb, seekers, len(people))
+    demands = [_demand(kb, p, k, n) for n, (p, k) in enumerate(zip(ok, kinds, strict=True))]
     programmes = plan_programmes(kb, [d for d in demands if d is not None])
     resolutions: list[Resolution | None] = []
     slot = 0
@@ -403,7 +410,7 @@ def _plan(kb: KnowledgeBase, people: Sequence[Person | None]) -> CohortPlan:
 
 
 def _demand(
-    person: Person | None, by_kind: dict[str, list[int]] | None, n: int
+    kb: KnowledgeBase, person: Person | None, by_kind: dict[str, list[int]] | None, n: int
 ) -> ProgrammeDemand | None:
     if person is None or by_kind is None:
         return None
@@ -415,7 +422,7 @@ def _demand(
     return ProgrammeDemand(
         p.role,
         frozenset(p.subjects),
-        frozenset(p.levels),
+        person_levels(kb, p),
         p.municipality,
         tuple(profile.preferences.delivery),
         (start, end),

@@ -53,6 +53,7 @@ __all__ = [
     "Unmet",
     "format_hours",
     "mentoring_defaults",
+    "person_levels",
     "resolve",
     "seeker_of",
     "unmet_of",
@@ -79,11 +80,35 @@ def unmet_of(need: Need, why: str | Why) -> Unmet:
     return Unmet(need, why.reason, why.cause, why.exhausted)
 
 
-def seeker_of(person: Person) -> Seeker:
+def person_levels(kb: KnowledgeBase, person: Person) -> frozenset[str]:
+    """The levels of education a person works at: as the profile gives them, else
+    the levels at which the KB teaches the person's subjects.
+
+    Parameters
+    ----------
+    kb : KnowledgeBase
+        The KB (its ``subjects``).
+    person : Person
+        The profile's person.
+
+    Returns
+    -------
+    frozenset of str
+        Level ids (empty when neither gives any).
+    """
+    if person.levels:
+        return frozenset(person.levels)
+    subjects = kb.subjects
+    return frozenset(lv for s in person.subjects if s in subjects for lv in subjects[s].levels)
+
+
+def seeker_of(kb: KnowledgeBase, person: Person) -> Seeker:
     """What mentor eligibility and ranking read of a person.
 
     Parameters
     ----------
+    kb : KnowledgeBase
+        The KB (for the levels of the person's subjects).
     person : Person
         The profile's person.
 
@@ -96,7 +121,7 @@ def seeker_of(person: Person) -> Seeker:
         person.organization,
         person.municipality,
         frozenset(person.subjects),
-        frozenset(person.levels),
+        person_levels(kb, person),
     )
 
 
@@ -157,11 +182,10 @@ def resolve(
     person = profile.person
     prefs = list(profile.preferences.delivery)
     prog_idx = by_kind["program"]
-    by_comp = candidates(index, person.role, person.subjects, person.levels, needs, prog_idx)
+    seeker = seeker_of(kb, person)
+    by_comp = candidates(index, person.role, person.subjects, seeker.levels, needs, prog_idx)
     programs, u1 = resolve_programmes(index, person.role, prefs, needs, prog_idx, by_comp)
-    mentors, u2 = resolve_mentors(
-        index, seeker_of(person), needs, by_kind["mentor"], load, severities or {}
-    )
+    mentors, u2 = resolve_mentors(index, seeker, needs, by_kind["mentor"], load, severities or {})
     formats, u3 = resolve_formats(index, needs, by_kind["format"])
     unmet.update(u1)
     unmet.update(u2)

@@ -6,15 +6,20 @@ unit may be paired with at most one mentor (an *arc*), and a mentor takes at
 most ``capacity`` units. Among all pairings the allocation maximises, in
 order:
 
-1. the owners placed (an owner with at least one unit paired);
+1. the owners placed (an owner with at least one unit paired): first the
+   primary owners (people), then the secondary ones (schools asking for a
+   mentor team, which take what capacity people leave);
 2. the priority served (each arc's ``prio``: the severity weights of the
    needs the mentor serves);
 3. locality (each arc's ``loc``: 0 same organisation, 1 same municipality,
    2 elsewhere; minimised);
 4. subject match (``nosubj``: 1 when the mentor's subjects do not match;
    minimised);
-5. then, where it fits, the mentor's rank (id order; minimised), so that ties
-   go to the lower id.
+5. then, where it fits, the mentor's rank (id order) times a weight that
+   falls with the unit's position among its owner's units (minimised): ties
+   go to the lower id, and when two of one owner's units could swap their
+   mentors, the earlier unit gets the lower id -- the same way whatever else
+   the problem holds, so one person planned alone or in a cohort gets the same.
 
 The flow network: source -> owner (one arc of capacity 1 whose cost carries
 the "owner placed" bonus, one of the remaining capacity at cost 0) -> unit
@@ -31,7 +36,8 @@ worst case, and :attr:`Allocation.exact` says so.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Collection, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -40,7 +46,7 @@ from ..errors import EvaluationError
 
 __all__ = ["Allocation", "Arc", "Weights", "allocate", "weights_for"]
 
-_INT64_HEADROOM = 2**62
+_INT64_HEADROOM = 2**60  # OR-Tools refuses costs whose magnitude times the node count nears 2**62
 
 
 class Arc(NamedTuple):
@@ -62,6 +68,7 @@ class Weights(NamedTuple):
     """The integer weights of the criteria (see the module docstring)."""
 
     owner: int
+    second: int
     prio: int
     loc: int
     subj: int
@@ -94,7 +101,14 @@ def _chain(levels: Sequence[tuple[int, int]]) -> tuple[list[int], int]:
 
 
 def weights_for(
-    n_units: int, n_owners: int, capacity: int, n_mentors: int, max_prio: int, n_nodes: int
+    n_units: int,
+    n_owners: int,
+    capacity: int,
+    n_mentors: int,
+    max_prio: int,
+    n_nodes: int,
+    n_secondary: int = 0,
+    max_units: int = 1,
 ) -> Weights:
     """The criteria's weights for a problem of this size.
 
@@ -110,6 +124,10 @@ def weights_for(
         The largest ``prio`` of an arc.
     n_nodes : int
         The flow network's node count (the solver's cost range depends on it).
+    n_secondary : int
+        How many of the owners are secondary.
+    max_units : int
+        The most units one owner has (the tie-break's multiplier).
 
     Returns
     -------
@@ -118,21 +136,24 @@ def weights_for(
         else without the tie-break; else bounded below the worst case
         (``exact`` False).
     """
-    limit = _INT64_HEADROOM // (n_nodes + 1)
+    limit = _INT64_HEADROOM // (n_nodes + 2)
     flow = max(1, min(n_units, capacity))
     owners = max(1, min(n_owners, flow))
     prio = max(1, max_prio)
 
+    seconds = min(n_secondary, owners)
+
     def build(pairings: int, placed: int, tie: bool) -> tuple[Weights, int]:
-        levels = [(1, pairings), (2, pairings), (prio, pairings), (1, placed)]
+        levels = [(1, pairings), (2, pairings), (prio, pairings), (1, min(seconds, placed))]
+        levels.append((1, placed))
         if tie:
-            levels.insert(0, (max(0, n_mentors - 1), pairings))
+            levels.insert(0, (max(0, n_mentors - 1) * max(1, max_units), pairings))
         w, _ = _chain(levels)
         if not tie:
             w = [0, *w]
-        tie_w, subj_w, loc_w, prio_w, owner_w = w
+        tie_w, subj_w, loc_w, prio_w, second_w, owner_w = w
         top = max(owner_w, prio_w * prio)
-        return Weights(owner_w, prio_w, loc_w, subj_w, tie_w, True), top
+        return Weights(owner_w, second_w, prio_w, loc_w, subj_w, tie_w, True), top
 
     for tie in (True, False):
         found, top = build(flow, owners, tie)
@@ -153,7 +174,22 @@ def weights_for(
     return found._replace(tie=0, exact=False)
 
 
-def allocate(owners: Sequence[int], arcs: Sequence[Arc], capacity: Sequence[int]) -> Allocation:
+def _positions(owners: Sequence[int]) -> list[int]:
+    """Each unit's position among its owner's units (0 for the first)."""
+    seen: Counter[int] = Counter()
+    out = []
+    for o in owners:
+        out.append(seen[o])
+        seen[o] += 1
+    return out
+
+
+def allocate(
+    owners: Sequence[int],
+    arcs: Sequence[Arc],
+    capacity: Sequence[int],
+    secondary: Collection[int] = (),
+) -> Allocation:
     """Pair units with mentors: the lexicographic optimum of the module docstring.
 
     Parameters
@@ -165,6 +201,8 @@ def allocate(owners: Sequence[int], arcs: Sequence[Arc], capacity: Sequence[int]
         indexes ``capacity``.
     capacity : sequence of int
         Each mentor's free places.
+    secondary : collection of int
+        Owners placed only after the others (their bonus is the lower one).
 
     Returns
     -------
@@ -190,6 +228,8 @@ def allocate(owners: Sequence[int], arcs: Sequence[Arc], capacity: Sequence[int]
         n_mentors,
         max((a.prio for a in arcs), default=1),
         n_nodes,
+        len(secondary_set := set(secondary) & set(owner_ids)),
+        max_units := max(Counter(owners).values(), default=1),
     )
     if not arcs:
         return Allocation(tuple([-1] * n_units), w)
@@ -203,7 +243,7 @@ def allocate(owners: Sequence[int], arcs: Sequence[Arc], capacity: Sequence[int]
         np.zeros(n_owners, np.int64),
         owner_nodes,
         np.ones(n_owners, np.int64),
-        np.full(n_owners, -w.owner, np.int64),
+        np.array([-(w.second if o in secondary_set else w.owner) for o in owner_ids], np.int64),
     )
     more = units_of > 1
     solver.add_arcs_with_capacity_and_unit_cost(
@@ -219,8 +259,10 @@ def allocate(owners: Sequence[int], arcs: Sequence[Arc], capacity: Sequence[int]
         np.zeros(n_units, np.int64),
     )
     first_pair = solver.num_arcs()
+    position = _positions(owners)
     a = np.array([(x.unit, x.mentor, x.prio, x.loc, x.nosubj) for x in arcs], np.int64)
-    costs = -a[:, 2] * w.prio + a[:, 3] * w.loc + a[:, 4] * w.subj + a[:, 1] * w.tie
+    tie = a[:, 1] * (max_units - np.asarray(position, np.int64)[a[:, 0]])
+    costs = -a[:, 2] * w.prio + a[:, 3] * w.loc + a[:, 4] * w.subj + tie * w.tie
     solver.add_arcs_with_capacity_and_unit_cost(
         first_unit + a[:, 0], first_mentor + a[:, 1], np.ones(len(arcs), np.int64), costs
     )

@@ -242,7 +242,8 @@ def resolve_mentors(
     free = {m.id: m.capacity - load.get(m.id, 0) for m in index.mentors} if load else index.capacity
     units = mentor_units(needs, idx)
     cands = [unit_arcs(index, seeker, needs, u, free, severities) for u in units]
-    ids = sorted({c.mentor.id for cs in cands for c in cs})
+    # the mentors' ranks in the whole pool, as a cohort plan numbers them
+    ids = sorted({c.mentor.id for cs in cands for c in cs}, key=index.mentor_rank.__getitem__)
     local = {mid: r for r, mid in enumerate(ids)}
     flat = [(u, c) for u, cs in enumerate(cands) for c in cs]
     arcs = [Arc(u, local[c.mentor.id], c.served, c.prio, c.loc, c.nosubj) for u, c in flat]
@@ -285,7 +286,7 @@ def mentor_recommendations(
     tuple
         The recommendations (in unit order) and need index -> why no mentor serves it.
     """
-    rank = {m.id: r for r, m in enumerate(index.mentors)}
+    rank = index.mentor_rank
     by_mentor: dict[str, list[MentorChoice]] = {}
     unmet: dict[int, Why] = {}
     for ch in choices:
