@@ -501,7 +501,7 @@ def test_shipped_kb_leaves_the_documented_gaps_unmet() -> None:
     """digital.ai and functional_literacy.global have no programme and no mentor;
     subject.olympiad has no programme (but has a mentor)."""
     kb = load_kb()
-    profile = parse_profile(_profile(municipality="Анучинский МО"), kb)
+    profile = parse_profile(_profile(municipality="Анучинский МО", subjects=["mathematics"]), kb)
     needs = [
         program(c) for c in ("digital.ai", "functional_literacy.global", "subject.olympiad")
     ] + [mentor(c, form="competency_pair") for c in ("digital.ai", "subject.olympiad")]

@@ -189,6 +189,8 @@ class ScenarioState:
         self.role: str | None = None
         self.experience_years: float | None = None
         self.municipality: str | None = None
+        self.organization: str | None = None
+        self.subjects: list[str] = []
         self.results: dict[str, float] = {}
         self.requests: list[str] = []
         self._engine: Engine | None = None
@@ -259,6 +261,13 @@ class ScenarioState:
 
     def set_municipality(self, name: str) -> None:
         self.municipality = name
+
+    def set_organization(self, name: str) -> None:
+        self.organization = name
+
+    def add_subject(self, subject: str) -> None:
+        if subject not in self.subjects:
+            self.subjects.append(subject)
         self._changed()
 
     def add_result(self, ident: str, pct: str) -> None:
@@ -376,6 +385,10 @@ class ScenarioState:
         person: dict[str, Any] = {"role": self.role, "experience_years": self.experience_years}
         if self.municipality is not None:
             person["municipality"] = self.municipality
+        if self.organization is not None:
+            person["organization"] = self.organization
+        if self.subjects:
+            person["subjects"] = list(self.subjects)
         results = [
             {"indicator" if ident in indicators else "competency": ident, "score": pct, "max": 100}
             for ident, pct in self.results.items()

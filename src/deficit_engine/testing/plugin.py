@@ -161,6 +161,16 @@ def municipality(deficit_scenario: ScenarioState, name: str) -> None:
     deficit_scenario.set_municipality(name)
 
 
+@_phrases(f"организация {_q('name')}", f"the organisation {_q('name')}")
+def organization(deficit_scenario: ScenarioState, name: str) -> None:
+    deficit_scenario.set_organization(name)
+
+
+@_phrases(f"предмет {_q('subject')}", f"the subject {_q('subject')}")
+def subject(deficit_scenario: ScenarioState, subject: str) -> None:
+    deficit_scenario.add_subject(subject)
+
+
 @_phrases(
     rf"результат по (?:компетенции|индикатору) {_q('ident')} {_PCT}",
     rf"a result of {_PCT} for (?:the indicator )?{_q('ident')}",
