@@ -446,3 +446,32 @@ def test_single_person_plan_equals_evaluate(engine: Engine) -> None:
 def test_plan_cohort_people_must_be_pairs(engine: Engine) -> None:
     plan = plan_cohort(engine.kb, [None, None])
     assert plan.resolutions == (None, None) and plan.stats.people == 0
+
+
+def test_colleagues_of_the_cohort_mentor_when_the_kb_allows(engine: Engine) -> None:
+    """Seed 002's «учитель, владеющий компетенцией – учитель, которому её нужно
+    сформировать»: with planning.colleague_mentors on, a proficient colleague takes
+    at most colleague_load mentees; off (the default), nobody from the cohort does."""
+    cohort = []
+    for k in range(4):
+        p = _person(f"W{k}", experience_years=10, municipality="Анучинский МО")
+        p["results"] = [{"competency": "digital.safety", "score": 10, "max": 100}]
+        cohort.append(p)
+    expert = _person("E1", experience_years=20, municipality="Анучинский МО")
+    expert["results"] = [{"competency": "digital.safety", "score": 95, "max": 100}]
+    cohort.append(expert)
+    bare = dataclasses.replace(engine.kb, mentors={})
+    off = Engine(bare, backend="fast").plan_cohort(cohort, workers=1)
+    assert not any(r.kind == "mentor" for res in off.results for r in res.recommendations)
+    on_kb = dataclasses.replace(
+        bare, planning=PlanningFile(planning=Planning(colleague_mentors=True, colleague_load=2))
+    )
+    on = Engine(on_kb, backend="fast").plan_cohort(cohort, workers=1)
+    paired = {
+        res.profile: r.id for res in on.results for r in res.recommendations if r.kind == "mentor"
+    }
+    assert len(paired) == 2 and set(paired.values()) == {"colleague.4"}
+    assert "E1" not in paired
+    assert on.plan.mentor_load == {"colleague.4": 2}
+    names = [r.title for res in on.results for r in res.recommendations if r.kind == "mentor"]
+    assert names == ["Коллега из когорты"] * 2

@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from ..catalogue import CatalogueIndex
 from ..kb import KnowledgeBase
 from ..models import Need, Recommendation, Resolution, Result
 from ..resolve import person_levels, seeker_of, unmet_of
@@ -41,11 +42,19 @@ from ..resolve.mentors import (
     unit_arcs,
 )
 from ..route.schedule import settings
-from ..schema import Profile
+from ..schema import Mentor, Profile
 from .programmes import ProgrammeDemand, demand_key, plan_programmes
 from .schools import SchoolFlag, SchoolProfile, flag_schools, school_profiles
 
-__all__ = ["CohortPlan", "PlanStats", "TeamSupport", "plan_cohort"]
+__all__ = [
+    "COLLEAGUE_FORMS",
+    "COLLEAGUE_PREFIX",
+    "CohortPlan",
+    "PlanStats",
+    "TeamSupport",
+    "colleague_mentors",
+    "plan_cohort",
+]
 
 Person = tuple[Profile, Result]
 #: A school's needs weigh as high-severity ones: the school was flagged because
@@ -215,12 +224,76 @@ def _seekers(
     return out, schools
 
 
+#: The forms a colleague of the cohort may mentor in (seed 002: «учитель,
+#: владеющий определенной компетенцией – учитель, которому необходимо
+#: сформировать эту компетенцию»).
+COLLEAGUE_FORMS = ("competency_pair", "teacher_teacher")
+COLLEAGUE_PREFIX = "colleague."
+
+
+def colleague_mentors(kb: KnowledgeBase, people: Sequence[Person | None]) -> dict[str, Mentor]:
+    """The cohort's own colleagues who may mentor, when the KB's planning allows it.
+
+    A diagnosed person whose level on a competency is ``planning.colleague_level``
+    or above (default: the scale's top level), and who has no deficit on it,
+    may mentor it in :data:`COLLEAGUE_FORMS`, taking at most ``colleague_load``
+    mentees. Their id is ``colleague.<input position>`` and their name says
+    only that they are a colleague: no personal data travels.
+
+    Parameters
+    ----------
+    kb : KnowledgeBase
+        The KB (``planning`` and the scale).
+    people : sequence
+        The diagnosed cohort, as for :func:`plan_cohort`.
+
+    Returns
+    -------
+    dict
+        Mentor id -> Mentor (empty when ``planning.colleague_mentors`` is off).
+    """
+    settings_ = kb.planning.planning
+    if not settings_.colleague_mentors:
+        return {}
+    levels = kb.scale.ids
+    floor = levels.index(settings_.colleague_level or levels[-1])
+    strong_levels = set(levels[floor:])
+    out: dict[str, Mentor] = {}
+    for n, person in enumerate(people):
+        if person is None:
+            continue
+        profile, result = person
+        if result.scores is None:
+            continue
+        weak = {d.competency for d in result.deficits}
+        strengths = [
+            c
+            for c, level in result.scores.competency_level.items()
+            if level in strong_levels and c not in weak
+        ]
+        if not strengths:
+            continue
+        mid = f"{COLLEAGUE_PREFIX}{n}"
+        # model_construct: a colleague's municipality or organisation may be unknown
+        out[mid] = Mentor.model_construct(
+            id=mid,
+            name="Коллега из когорты",
+            municipality=profile.person.municipality or "",
+            organization=profile.person.organization or "",
+            strengths=sorted(strengths),
+            forms=list(COLLEAGUE_FORMS),
+            capacity=settings_.colleague_load,
+            subjects=[],
+            levels=[],
+        )
+    return out
+
+
 def _allocate_mentors(
-    kb: KnowledgeBase, s: _Seekers, n_people: int
+    index: CatalogueIndex, s: _Seekers, n_people: int
 ) -> tuple[list[list[MentorChoice]], bool, int]:
     """Every seeker's units paired with mentors: one flow for the whole cohort."""
-    index = kb.index
-    rank = {m.id: r for r, m in enumerate(index.mentors)}
+    rank = index.mentor_rank
     owners: list[int] = []
     cands: list[list[Candidate]] = []
     arcs: list[Arc] = []
@@ -232,6 +305,8 @@ def _allocate_mentors(
             found = unit_arcs(
                 index, s.seekers[k], s.needs[k], unit, index.capacity, s.severities[k]
             )
+            own = f"{COLLEAGUE_PREFIX}{k}"  # nobody mentors themselves
+            found = [c for c in found if c.mentor.id != own]
             cands.append(found)
             for c in found:
                 arcs.append(Arc(u, rank[c.mentor.id], c.served, c.prio, c.loc, c.nosubj))
@@ -320,14 +395,20 @@ def plan_cohort(kb: KnowledgeBase, people: Sequence[Person | None]) -> CohortPla
 
 def _plan(kb: KnowledgeBase, people: Sequence[Person | None]) -> CohortPlan:
     started = time.perf_counter()
-    index = kb.index
+    colleagues = colleague_mentors(kb, people)
+    # with colleagues, the plan's own index: the KB's pool and the colleagues
+    index = (
+        CatalogueIndex(kb.ontology, kb.programs, {**kb.mentors, **colleagues}, kb.formats)
+        if colleagues
+        else kb.index
+    )
     kinds = [None if p is None or not p[1].ok else _kinds(p[1].needs) for p in people]
     ok = [p if k is not None else None for p, k in zip(people, kinds, strict=True)]
     diagnosed = [p for p in ok if p is not None]
     schools = school_profiles(kb, diagnosed)
     flags = flag_schools(kb, schools)
     seekers, flagged = _seekers(kb, ok, kinds, flags)
-    choices, exact, bound = _allocate_mentors(kb, seekers, len(people))
+    choices, exact, bound = _allocate_mentors(index, seekers, len(people))
     demands = [_demand(kb, p, k, n) for n, (p, k) in enumerate(zip(ok, kinds, strict=True))]
     programmes = plan_programmes(kb, [d for d in demands if d is not None])
     resolutions: list[Resolution | None] = []
