@@ -25,7 +25,7 @@ from .errors import (
 
 if TYPE_CHECKING:
     from .choices import BACKENDS, EXPORT_FORMATS
-    from .engine import Engine
+    from .engine import Cohort, Engine
     from .export import render
     from .kb import KnowledgeBase
     from .loader import check_kb, default_kb_path, load_kb
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
         Unmet,
     )
     from .ontology import Ontology, Scale
+    from .planner import CohortPlan, PlanStats, SchoolFlag, SchoolProfile, TeamSupport, plan_cohort
     from .profile import Normalised, normalise, parse_profile, read_profile_file
     from .route import build_route, plan, route_graph, school_year
     from .schema import Profile
@@ -51,6 +52,8 @@ if TYPE_CHECKING:
 
 _LAZY: dict[str, tuple[str, str]] = {
     "BACKENDS": ("choices", "BACKENDS"),
+    "Cohort": ("engine", "Cohort"),
+    "CohortPlan": ("planner", "CohortPlan"),
     "Conflict": ("models", "Conflict"),
     "Deficit": ("models", "Deficit"),
     "EXPORT_FORMATS": ("choices", "EXPORT_FORMATS"),
@@ -60,14 +63,18 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Normalised": ("profile", "Normalised"),
     "Ontology": ("ontology", "Ontology"),
     "Overflow": ("models", "Overflow"),
+    "PlanStats": ("planner", "PlanStats"),
     "Profile": ("schema", "Profile"),
     "Recommendation": ("models", "Recommendation"),
     "Resolution": ("models", "Resolution"),
     "Result": ("models", "Result"),
     "Route": ("models", "Route"),
     "Scale": ("ontology", "Scale"),
+    "SchoolFlag": ("planner", "SchoolFlag"),
+    "SchoolProfile": ("planner", "SchoolProfile"),
     "Scores": ("models", "Scores"),
     "Step": ("models", "Step"),
+    "TeamSupport": ("planner", "TeamSupport"),
     "TraceEntry": ("models", "TraceEntry"),
     "Unmet": ("models", "Unmet"),
     "build_route": ("route", "build_route"),
@@ -77,6 +84,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "normalise": ("profile", "normalise"),
     "parse_profile": ("profile", "parse_profile"),
     "plan": ("route", "plan"),
+    "plan_cohort": ("planner", "plan_cohort"),
     "read_profile_file": ("profile", "read_profile_file"),
     "render": ("export", "render"),
     "route_graph": ("route", "route_graph"),
@@ -87,6 +95,8 @@ _LAZY: dict[str, tuple[str, str]] = {
 __all__ = [
     "BACKENDS",
     "EXPORT_FORMATS",
+    "Cohort",
+    "CohortPlan",
     "Conflict",
     "Deficit",
     "DeficitEngineError",
@@ -100,6 +110,7 @@ __all__ = [
     "Normalised",
     "Ontology",
     "Overflow",
+    "PlanStats",
     "Profile",
     "ProfileError",
     "Recommendation",
@@ -107,9 +118,12 @@ __all__ = [
     "Result",
     "Route",
     "Scale",
+    "SchoolFlag",
+    "SchoolProfile",
     "Scores",
     "SourceError",
     "Step",
+    "TeamSupport",
     "TraceEntry",
     "UnknownIdError",
     "Unmet",
@@ -122,6 +136,7 @@ __all__ = [
     "normalise",
     "parse_profile",
     "plan",
+    "plan_cohort",
     "read_profile_file",
     "render",
     "route_graph",
