@@ -475,3 +475,78 @@ def test_colleagues_of_the_cohort_mentor_when_the_kb_allows(engine: Engine) -> N
     assert on.plan.mentor_load == {"colleague.4": 2}
     names = [r.title for res in on.results for r in res.recommendations if r.kind == "mentor"]
     assert names == ["Коллега из когорты"] * 2
+
+
+def test_each_flag_of_a_school_gets_a_mentor_of_its_own_form(engine: Engine) -> None:
+    """A school flagged by a team rule and a management rule gets a team from a
+    leader school for the first and a management mentor for the second; a flag
+    whose competencies the school's team does not cover names no mentor."""
+    team = Mentor(
+        id="T-LEADER",
+        name="Наставник",
+        municipality="Анучинский МО",
+        organization="Лицей Б",
+        strengths=["methodical.lesson_design"],
+        forms=["team"],
+        capacity=3,
+    )
+    boss = team.model_copy(
+        update={"id": "B-MENTOR", "strengths": ["management.strategy"], "forms": ["management"]}
+    )
+    rules = [
+        SchoolRule(
+            id="SCH-M",
+            title="Методическая",
+            source="выбор авторов",
+            groups=["methodical"],
+            share_above=40,
+            min_staff=3,
+        ),
+        SchoolRule(
+            id="SCH-D",
+            title="Цифровая",
+            source="выбор авторов",
+            groups=["digital"],
+            share_above=40,
+            min_staff=3,
+        ),
+        SchoolRule(
+            id="SCH-U",
+            title="Управление",
+            source="выбор авторов",
+            groups=["management"],
+            share_above=40,
+            min_staff=1,
+            form="management",
+        ),
+    ]
+    kb = dataclasses.replace(
+        engine.kb,
+        mentors={"T-LEADER": team, "B-MENTOR": boss},
+        planning=PlanningFile(planning=Planning(), school_rules=rules),
+    )
+    cohort = []
+    for k in range(4):
+        p = _person(
+            f"S{k}", experience_years=8, organization="Школа А", municipality="Анучинский МО"
+        )
+        p["results"] = [
+            {"competency": "methodical.lesson_design", "score": 20, "max": 100},
+            {"competency": "digital.safety", "score": 20, "max": 100},
+        ]
+        cohort.append(p)
+    head = _person(
+        "H",
+        role="manager",
+        experience_years=12,
+        organization="Школа А",
+        municipality="Анучинский МО",
+    )
+    head["results"] = [{"competency": "management.strategy", "score": 20, "max": 100}]
+    cohort.append(head)
+    planned = Engine(kb, backend="fast").plan_cohort(cohort, workers=1)
+    got = {t.flag.rule: t for t in planned.plan.teams}
+    assert got["SCH-M"].mentor == "T-LEADER"
+    assert got["SCH-U"].mentor == "B-MENTOR"
+    assert got["SCH-D"].mentor is None and got["SCH-D"].reason
+    assert "команда наставников из другой организации" in got["SCH-M"].reason

@@ -32,7 +32,7 @@ from ..rules import (
     Rule,
     Where,
 )
-from ..schema import ROLES, Profile
+from ..schema import EDUCATION_LEVELS, ROLES, Profile
 from .domains import Domains, alternatives, pattern_text
 from .inputs import (
     DeficitSource,
@@ -431,12 +431,17 @@ def _need_competencies(rule: Rule, comp: object, domains: Domains) -> list[str |
     return list(sorted(dom if dom is not None else domains.competencies))
 
 
-def _role_profile(role: str, profiles: dict[str, Profile]) -> Profile:
-    """A profile with nothing but ``role`` (made once per role)."""
+def _role_profile(kb: KnowledgeBase, role: str, profiles: dict[str, Profile]) -> Profile:
+    """A profile with ``role`` who teaches every subject at every level (made once
+    per role): an item restricted to some subjects or levels serves someone."""
     if role not in profiles:
-        profiles[role] = Profile.model_validate(
-            {"id": "analysis", "person": {"role": role, "experience_years": 0}}
-        )
+        person = {
+            "role": role,
+            "experience_years": 0,
+            "subjects": sorted(kb.subjects),
+            "levels": list(EDUCATION_LEVELS),
+        }
+        profiles[role] = Profile.model_validate({"id": "analysis", "person": person})
     return profiles[role]
 
 
@@ -454,9 +459,12 @@ def _served(
         needs = [Need(kind, c, filters, rule.id) for c in comps if c not in served]
         if not needs:
             break
-        resolution = resolve(kb, _role_profile(role, profiles), needs)
-        missed = {u.need.competency for u in resolution.unmet}
-        served.update(n.competency for n in needs if n.competency not in missed)
+        profile = _role_profile(kb, role, profiles)
+        # one need at a time: a person has one mentor per form, so needs resolved
+        # together would leave some unmet that a mentor of their own would serve
+        for one in needs:
+            if not resolve(kb, profile, [one]).unmet:
+                served.add(one.competency)
     return served
 
 

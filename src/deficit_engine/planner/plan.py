@@ -351,12 +351,30 @@ def _mentee_bound(owners: Sequence[int], arcs: Sequence[Arc], capacity: Sequence
     return int(solver.optimal_flow())
 
 
-def _team_reason(
-    choice: MentorChoice, recs: Sequence[Recommendation], why: Mapping[int, Why]
-) -> str:
-    if choice.chosen is not None and recs:
-        return recs[0].reason
-    return next(iter(why.values())).reason if why else "команда наставников не назначена"
+def _team_support(
+    flags: Sequence[SchoolFlag],
+    choices: Sequence[MentorChoice],
+    recs: Sequence[Recommendation],
+    unmet: Mapping[int, Why],
+) -> list[TeamSupport]:
+    """Each flag of one school with the mentor its form's unit got, if that mentor
+    serves one of the flag's competencies (the school's needs are the flags'
+    competencies, flag after flag: see _school_needs)."""
+    by_form = {ch.unit.form: ch for ch in choices}
+    reasons = {r.id: r.reason for r in recs}
+    out = []
+    start = 0
+    for f in flags:
+        mine = set(range(start, start + len(f.competencies)))
+        start += len(f.competencies)
+        ch = by_form.get(f.form)
+        chosen = ch.chosen if ch is not None else None
+        if chosen is not None and mine.intersection(chosen.served):
+            out.append(TeamSupport(f, chosen.mentor.id, reasons[chosen.mentor.id]))
+            continue
+        why = [unmet[i].reason for i in sorted(mine) if i in unmet]
+        out.append(TeamSupport(f, None, why[0] if why else "наставник не назначен"))
+    return out
 
 
 def plan_cohort(kb: KnowledgeBase, people: Sequence[Person | None]) -> CohortPlan:
@@ -440,24 +458,15 @@ def _plan(kb: KnowledgeBase, people: Sequence[Person | None]) -> CohortPlan:
                 unmet=tuple(unmet_of(needs[i], why[i]) for i in sorted(why)),
             )
         )
-    teams = []
     first_school = len(people)
+    teams: list[TeamSupport] = []
     for j, (_org, fl) in enumerate(flagged):
         k = first_school + j
         recs, unmet = mentor_recommendations(
             index, seekers.seekers[k], seekers.needs[k], choices[k], cohort=True
         )
-        chosen = choices[k][0].chosen if choices[k] else None
-        if chosen is not None:
-            mentor_load[chosen.mentor.id] += 1
-        for f in fl:
-            teams.append(
-                TeamSupport(
-                    f,
-                    chosen.mentor.id if chosen else None,
-                    _team_reason(choices[k][0], recs, unmet),
-                )
-            )
+        mentor_load.update(ch.chosen.mentor.id for ch in choices[k] if ch.chosen)
+        teams.extend(_team_support(fl, choices[k], recs, unmet))
     mentees = sum(1 for n in range(len(people)) if seekers.units[n])
     placed = sum(1 for n in range(len(people)) if any(ch.chosen for ch in choices[n]))
     units = sum(len(u) for u in seekers.units[: len(people)])
@@ -471,9 +480,7 @@ def _plan(kb: KnowledgeBase, people: Sequence[Person | None]) -> CohortPlan:
         units_placed=units_placed,
         schools_flagged=len(flagged),
         schools_placed=sum(
-            1
-            for j in range(len(flagged))
-            if choices[first_school + j] and choices[first_school + j][0].chosen
+            1 for j in range(len(flagged)) if any(ch.chosen for ch in choices[first_school + j])
         ),
         exact=exact,
         programme_passes=programmes.passes,

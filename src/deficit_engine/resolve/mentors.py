@@ -291,8 +291,8 @@ def mentor_recommendations(
     unmet: dict[int, Why] = {}
     for ch in choices:
         if ch.chosen is None:
-            reason = _unplaced_reason(index, seeker, needs, ch, cohort)
-            unmet.update(dict.fromkeys(ch.unit.needs, reason))
+            for i in ch.unit.needs:
+                unmet[i] = _unplaced_reason(index, seeker, needs[i], i, ch, cohort)
             continue
         by_mentor.setdefault(ch.chosen.mentor.id, []).append(ch)
         for i in ch.unit.needs:
@@ -333,7 +333,7 @@ def _recommendation(
     for ch in chs:
         assert ch.chosen is not None
         versus = _versus(ch.chosen, ch.others, rank, cohort)
-        if versus:
+        if versus and versus not in parts:  # one mentor for two forms: said once
             parts.append(versus)
     return Recommendation(
         kind="mentor",
@@ -366,6 +366,9 @@ def _head(comps: Sequence[str], forms: Sequence[str]) -> str:
 
 
 def _locality_reason(m: Mentor, seeker: Seeker, loc: int) -> str:
+    if seeker.school:  # a mentor team always comes from another organisation
+        where = "того же муниципалитета" if loc == 1 else "другого муниципалитета"
+        return f"команда наставников из другой организации {where} («{m.organization}»)"
     if loc == 0:
         return f"та же организация («{m.organization}»)"
     if loc == 1:
@@ -415,21 +418,27 @@ def _one_per_form_reason(need: Need, ch: MentorChoice) -> str:
 
 
 def _unplaced_reason(
-    index: CatalogueIndex, seeker: Seeker, needs: Sequence[Need], ch: MentorChoice, cohort: bool
+    index: CatalogueIndex,
+    seeker: Seeker,
+    need: Need,
+    i: int,
+    ch: MentorChoice,
+    cohort: bool,
 ) -> Why:
-    """Why a unit got no mentor: all eligible mentors full, or none eligible."""
-    if ch.others:
-        taken = tuple(c.mentor.id for c in ch.others)
-        ids = ", ".join(taken)
+    """Why need ``i`` of a unit that got no mentor is unmet: the mentors who could
+    serve it are full, or none can."""
+    full = tuple(c.mentor.id for c in ch.others if i in c.served)
+    if full:
+        ids = ", ".join(full)
         if cohort:
             return Why(
                 f"нехватка мест: места подходящих наставников ({ids}) "
                 "распределены по плану когорты",
                 "capacity",
-                taken,
+                full,
             )
-        return Why(f"у подходящих наставников ({ids}) нет свободных мест", "capacity", taken)
-    return _unmet_reason(index, seeker, needs[ch.unit.needs[0]], ch.unit.form)
+        return Why(f"у подходящих наставников ({ids}) нет свободных мест", "capacity", full)
+    return _unmet_reason(index, seeker, need, ch.unit.form)
 
 
 def _unmet_reason(index: CatalogueIndex, seeker: Seeker, need: Need, form: str | None) -> Why:
@@ -461,6 +470,8 @@ def _unmet_reason(index: CatalogueIndex, seeker: Seeker, need: Need, form: str |
 def _ineligible_text(m: Mentor, seeker: Seeker, form: str | None) -> str:
     if m.subjects and not seeker.subjects.intersection(m.subjects):
         subj = ", ".join(SUBJECT_RU.get(s, s) for s in m.subjects)
+        if seeker.school:
+            return f"наставник предметный ({subj}), а школе нужна команда по всей группе"
         return (
             f"ведут другие предметы ({subj})"
             if seeker.subjects
