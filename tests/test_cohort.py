@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from deficit_engine import Engine, load_kb
+from deficit_engine import Engine, default_kb_path, load_kb
 from deficit_engine import cohort as cohort_module
 from deficit_engine.cli import main
 from deficit_engine.synthetic import synthetic_profiles
@@ -326,3 +327,39 @@ def test_report_keeps_older_summaries_and_checks_its_inputs(
     assert "schools.json: not what 'deficit-engine batch' writes" in capsys.readouterr().err
     assert main(["report", str(planned), "--top", "0"]) == 2
     assert "--top must be at least 1" in capsys.readouterr().err
+
+
+def test_report_counts_colleagues_of_the_cohort_against_their_load(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kb_dir = tmp_path / "kb"
+    for part in ("ontology", "rules"):  # the KB itself: the shipped root may hold more
+        shutil.copytree(default_kb_path() / part, kb_dir / part)
+    planning = kb_dir / "ontology" / "planning.yaml"
+    text = planning.read_text(encoding="utf-8")
+    assert "colleague_mentors: false" in text
+    planning.write_text(
+        text.replace("colleague_mentors: false", "colleague_mentors: true"), "utf-8"
+    )
+    kb = load_kb(kb_dir)
+    load = kb.planning.planning.colleague_load
+    source = tmp_path / "cohort.jsonl"
+    profiles = synthetic_profiles(kb, 120, seed=5, max_results=12)
+    source.write_text("".join(json.dumps(p) + "\n" for p in profiles), encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["batch", str(source), "-o", str(out), "--kb", str(kb_dir), "--workers", "1"]) == 0
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert all(m["over_capacity"] == 0 for m in summary["mentor_load"])
+    report = json.loads(_report(capsys, str(out), "--kb", str(kb_dir), "--format", "json"))
+    rows = [r for r in report["report"]["mentor_load"] if r["id"].startswith("colleague.")]
+    assert rows, "the cohort should have colleagues who mentor"
+    for row in rows:
+        assert (row["name"], row["capacity"]) == ("Коллега из когорты", load)
+        assert row["free"] == load - row["mentees"] >= 0
+    places = report["report"]["mentor_places"]
+    assert (places["colleagues"], places["colleague_mentees"]) == (
+        len(rows),
+        sum(r["mentees"] for r in rows),
+    )
+    text = _report(capsys, str(out), "--kb", str(kb_dir))
+    assert f"коллеги из когорты: {len(rows)} наставников" in text

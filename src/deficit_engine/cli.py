@@ -515,9 +515,12 @@ def _mentor_sections(
     """Every mentor's load after allocation: people (pairings, one per mentoring form)
     from the summary, schools from the team support; their places and what is free."""
     people: dict[str, int] = {}
+    capacities: dict[str, int] = {}  # as the batch counted them: colleagues' too
     for m in summary.get("mentor_load") or []:
         if isinstance(m, dict) and isinstance(m.get("recommended"), int):
             people[str(m.get("id"))] = m["recommended"]
+            if isinstance(m.get("capacity"), int):
+                capacities[str(m.get("id"))] = m["capacity"]
     school_load: dict[str, int] = {}
     for team in teams or []:
         if team["mentor"] is not None:
@@ -529,12 +532,12 @@ def _mentor_sections(
         key=lambda r: (-(people.get(r, 0) + school_load.get(r, 0)), r),
     ):
         mentor = catalogue.get(ref)
-        capacity = mentor.capacity if mentor is not None else None
+        capacity = mentor.capacity if mentor is not None else capacities.get(ref)
         taken = people.get(ref, 0) + school_load.get(ref, 0)
         rows.append(
             {
                 "id": ref,
-                "name": mentor.name if mentor else None,
+                "name": mentor.name if mentor else _colleague_name(ref),
                 "organization": mentor.organization if mentor else None,
                 "municipality": mentor.municipality if mentor else None,
                 "mentees": people.get(ref, 0),
@@ -547,12 +550,24 @@ def _mentor_sections(
     return {"mentor_places": _mentor_places(catalogue, people, school_load), "mentor_load": rows}
 
 
+def _colleague_name(ref: str) -> str | None:
+    """A colleague of the cohort mentoring (planning.colleague_mentors) is named as
+    the planner names them, without personal data; None for an id the KB lacks."""
+    from .planner.plan import COLLEAGUE_PREFIX
+
+    return "Коллега из когорты" if ref.startswith(COLLEAGUE_PREFIX) else None
+
+
 def _mentor_places(
     catalogue: dict[str, Mentor], people: dict[str, int], schools: dict[str, int]
 ) -> dict[str, int]:
-    """The pool's places in all: given, free, and mentors nobody was given to."""
+    """The KB pool's places in all: given, free, and mentors nobody was given to; and
+    the colleagues of the cohort who mentor (outside the pool) with their mentees."""
     taken = {ref: people.get(ref, 0) + schools.get(ref, 0) for ref in catalogue}
+    colleagues = [ref for ref in people if ref not in catalogue and _colleague_name(ref)]
     return {
+        "colleagues": len(colleagues),
+        "colleague_mentees": sum(people[ref] for ref in colleagues),
         "mentors": len(catalogue),
         "capacity": sum(m.capacity for m in catalogue.values()),
         "taken": sum(taken.values()),
@@ -571,7 +586,7 @@ def _shortfall_rows(summary: dict[str, Any], kb: KnowledgeBase | None) -> list[d
         row = dict(item)
         if item.get("kind") == "mentor":
             mentor = kb.mentors.get(ref) if kb is not None else None
-            row["title"] = mentor.name if mentor else None
+            row["title"] = mentor.name if mentor else _colleague_name(ref)
             row["municipality"] = mentor.municipality if mentor else None
         else:
             row["title"] = _programme_title(kb, ref) or None
@@ -704,7 +719,13 @@ def _mentor_text(sections: dict[str, Any], top: int) -> list[str]:
         "",
         f"Нагрузка наставников после распределения: мест {places['capacity']}, "
         f"занято {places['taken']}, свободно {places['free']}; наставников без "
-        f"наставляемых: {places['idle']} из {places['mentors']}; сверх мест: {over}",
+        f"наставляемых: {places['idle']} из {places['mentors']}; сверх мест: {over}"
+        + (
+            f"; коллеги из когорты: {places['colleagues']} наставников, "
+            f"{places['colleague_mentees']} наставляемых"
+            if places["colleagues"]
+            else ""
+        ),
         _table(table, [*header, "наставляемых", "школ", "свободно"]),
         *_more(rows, top),
     ]

@@ -27,6 +27,7 @@ from .errors import Issue, SourceError
 from .kb import KnowledgeBase
 from .models import Result, json_number
 from .planner import plan_cohort
+from .planner.plan import COLLEAGUE_PREFIX
 from .route import build_route, with_plan
 from .tables import read_profiles
 
@@ -167,7 +168,7 @@ class BatchSummary:
         kb = engine.kb
         mentors = []
         for mid, count in sorted(self.mentors.items(), key=lambda kv: (-kv[1], kv[0])):
-            capacity = kb.mentors[mid].capacity if mid in kb.mentors else 0
+            capacity = _places(kb, "mentor", mid) or 0
             mentors.append(
                 {
                     "id": mid,
@@ -235,10 +236,13 @@ class BatchSummary:
 
 
 def _places(kb: KnowledgeBase, kind: str, ref: str) -> int | None:
-    """A mentor's capacity, or a programme's seats for the period (its groups' seats
-    summed); None when the KB sets no limit or does not know the id."""
+    """A mentor's capacity (a colleague of the cohort's: ``planning.colleague_load``),
+    or a programme's seats for the period (its groups' seats summed); None when the
+    KB sets no limit or does not know the id."""
     if kind == "mentor":
         mentor = kb.mentors.get(ref)
+        if mentor is None and ref.startswith(COLLEAGUE_PREFIX):
+            return kb.planning.planning.colleague_load
         return None if mentor is None else mentor.capacity
     programme = kb.programs.get(ref)
     if programme is None:
