@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import shutil
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from deficit_engine import Engine
+from deficit_engine import Engine, default_kb_path, load_kb
 from deficit_engine import cohort as cohort_module
 from deficit_engine.cli import main
+from deficit_engine.synthetic import synthetic_profiles
 
 CSV = """\
 id,role,experience_years,municipality,subjects,requests,methodical.assessment,methodical.lesson_design,digital.distance,normative.safety
@@ -138,3 +142,224 @@ def test_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "Спрос на программы ДПП" in text and "program digital.ai" in text
     assert main(["report", str(tmp_path / "out"), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["evaluated"] == 3
+
+
+# --- the report of a planned cohort -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def planned(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A batch of a generated cohort planned on the shipped KB: every cause of an unmet
+    need occurs in it, and flagged schools with and without a team mentor."""
+    folder = tmp_path_factory.mktemp("planned")
+    source = folder / "cohort.jsonl"
+    kb = load_kb()
+    lines = [
+        json.dumps(p, ensure_ascii=False)
+        for p in synthetic_profiles(kb, 240, seed=11, max_results=12)
+    ]
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert main(["batch", str(source), "-o", str(folder / "out"), "--workers", "1"]) == 0
+    return folder / "out"
+
+
+def _report(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    capsys.readouterr()
+    assert main(["report", *args]) == 0
+    return capsys.readouterr().out
+
+
+def _unmet_entries(results: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """(profile, unmet entry) for every unmet entry of every Result."""
+    return [(str(r["profile"]), u) for r in results for u in r["unmet"]]
+
+
+def test_planned_report_json_agrees_with_the_results(
+    planned: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kb = load_kb()
+    results = read_jsonl(planned / "results.jsonl")
+    schools = json.loads((planned / "schools.json").read_text(encoding="utf-8"))
+    report = json.loads(_report(capsys, str(planned), "--format", "json"))
+    summary = json.loads((planned / "summary.json").read_text(encoding="utf-8"))
+    assert {k: v for k, v in report.items() if k != "report"} == summary
+    sections = report["report"]
+
+    # the plan's figures and their percents
+    mentored = [r for r in results if any(x["kind"] == "mentor" for x in r["recommendations"])]
+    plan = sections["plan"]
+    assert plan["mentees_placed"] == len(mentored) > 0
+    assert plan["mentees_placed_pct"] == round(100 * len(mentored) / plan["mentees"], 1)
+    assert plan["bound_reached_pct"] == round(100 * len(mentored) / plan["mentee_bound"], 1)
+
+    # mentor load after allocation: people from the results, schools from schools.json
+    given = Counter(x["id"] for r in results for x in r["recommendations"] if x["kind"] == "mentor")
+    teams = {(t["organization"], t["mentor"]) for t in schools["team_support"] if t["mentor"]}
+    team_load = Counter(m for _org, m in teams)
+    rows = {row["id"]: row for row in sections["mentor_load"]}
+    assert set(rows) == set(given) | set(team_load)
+    for ref, row in rows.items():
+        mentor = kb.mentors[ref]
+        assert (row["mentees"], row["schools"]) == (given[ref], team_load[ref])
+        assert row["capacity"] == mentor.capacity and row["municipality"] == mentor.municipality
+        assert row["free"] == mentor.capacity - given[ref] - team_load[ref] >= 0
+        assert row["over_capacity"] == 0
+    places = sections["mentor_places"]
+    assert places["capacity"] == sum(m.capacity for m in kb.mentors.values())
+    assert places["taken"] == sum(given.values()) + sum(team_load.values())
+    assert places["free"] == places["capacity"] - places["taken"]
+
+    # capacity shortfalls: every exhausted id of every unmet need, counted per need and person
+    needs: Counter[tuple[str, str]] = Counter()
+    people: dict[tuple[str, str], set[str]] = {}
+    for profile, u in _unmet_entries(results):
+        for ref in u.get("exhausted", []):
+            needs[(u["kind"], ref)] += 1
+            people.setdefault((u["kind"], ref), set()).add(profile)
+    short = {(r["kind"], r["id"]): r for r in sections["capacity_shortfalls"]}
+    assert {"mentor", "program"} <= {kind for kind, _ in short}
+    assert {k: r["needs"] for k, r in short.items()} == dict(needs)
+    assert {k: r["people"] for k, r in short.items()} == {k: len(v) for k, v in people.items()}
+    for (kind, ref), row in short.items():
+        if kind == "mentor":
+            assert row["title"] == kb.mentors[ref].name
+            assert row["places"] == kb.mentors[ref].capacity == row["taken"] + team_load[ref]
+        else:
+            assert row["title"] == kb.programs[ref].title
+
+    # needs unmet per cause and competency: capacity, and the request for new ДПП
+    def per_competency(cause: str) -> dict[tuple[str, str], int]:
+        counted = Counter(
+            (u["competency"], u["kind"])
+            for _p, u in _unmet_entries(results)
+            if u.get("cause") == cause
+        )
+        return dict(counted)
+
+    for key, cause in (("capacity_by_competency", "capacity"), ("catalogue_request", "catalogue")):
+        shown = {
+            (r["competency"], kind): r[kind]
+            for r in sections[key]
+            for kind in ("program", "mentor", "format")
+            if r[kind]
+        }
+        assert shown == per_competency(cause), key
+    request = {r["competency"]: r for r in sections["catalogue_request"]}
+    assert request["digital.ai"]["title"] == kb.ontology.competencies["digital.ai"].title
+    assert request["digital.ai"]["program"] > 0
+    assert sections["one_per_form"] == sum(
+        1 for _p, u in _unmet_entries(results) if u.get("cause") == "one_per_form"
+    )
+
+    # flagged schools: one row per school, its groups, its team mentor from elsewhere
+    flags = schools["team_support"]
+    support = sections["team_support"]
+    assert len(support) == len({f["organization"] for f in flags})
+    assert sum(len(s["groups"]) for s in support) == len(flags)
+    placed = [s for s in support if s["mentor"]]
+    assert 0 < len(placed) < len(support)
+    for school in placed:
+        mentor = kb.mentors[school["mentor"]]
+        assert school["mentor_municipality"] == mentor.municipality
+        assert school["mentor_organization"] == mentor.organization != school["organization"]
+
+
+def test_planned_report_table_shows_every_part(
+    planned: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kb = load_kb()
+    report = json.loads(_report(capsys, str(planned), "--format", "json"))["report"]
+    text = _report(capsys, str(planned), "--top", "1000")
+    plan = report["plan"]
+    pct = f"{plan['mentees_placed_pct']:.1f} %".replace(".", ",")
+    assert (
+        f"Наставляемых: {plan['mentees']}; получили наставника: {plan['mentees_placed']} ({pct})"
+    ) in text
+    places = report["mentor_places"]
+    assert (
+        f"мест {places['capacity']}, занято {places['taken']}, свободно {places['free']}"
+    ) in text
+    lines = text.splitlines()
+    headings = [
+        "План когорты",
+        "Нехватка мест: спрос больше предложения",
+        "Школы, отмеченные для командного наставничества",
+        "Запрос на новые ДПП",
+        "Неудовлетворённые потребности",
+    ]
+    at = [next(i for i, line in enumerate(lines) if line.startswith(h)) for h in headings]
+    assert at == sorted(at)
+
+    def row_of(*cells: str) -> str:
+        return next(line for line in lines if all(c in line for c in cells))
+
+    top = report["mentor_load"][0]
+    row = row_of(top["id"], kb.mentors[top["id"]].name, kb.mentors[top["id"]].municipality)
+    assert row.split()[-1] == str(top["free"])
+    programme = next(r for r in report["capacity_shortfalls"] if r["kind"] == "program")
+    row = row_of(programme["id"], kb.programs[programme["id"]].title)
+    assert row.split()[-2:] == [str(programme["needs"]), str(programme["people"])]
+    assert row_of("digital.ai", kb.ontology.competencies["digital.ai"].title)
+    school = next(s for s in report["team_support"] if s["mentor"])
+    group = school["groups"][0]
+    title = kb.ontology.groups[group["group"]].title
+    share = f"{group['share_pct']:.1f} %".replace(".", ",")
+    assert row_of(school["organization"], title, share, school["mentor"], school["mentor_name"])
+    assert "… и ещё" not in text  # --top 1000 shows every row
+
+
+def test_report_keeps_older_summaries_and_checks_its_inputs(
+    planned: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    summary = json.loads((planned / "summary.json").read_text(encoding="utf-8"))
+    newer = ("allocated", "plan", "unmet_causes", "unmet_by_cause", "capacity_shortfalls")
+    older = {k: v for k, v in summary.items() if k not in newer}
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "summary.json").write_text(json.dumps(older, ensure_ascii=False), encoding="utf-8")
+    text = _report(capsys, str(old))
+    assert "Нагрузка наставников (сверх свободных мест: 0)" in text
+    assert "План когорты" not in text and "Запрос на новые ДПП" not in text
+    assert json.loads(_report(capsys, str(old), "--format", "json")) == older
+
+    (old / "schools.json").write_text("[]", encoding="utf-8")
+    assert main(["report", str(old)]) == 2
+    assert "schools.json: not what 'deficit-engine batch' writes" in capsys.readouterr().err
+    assert main(["report", str(planned), "--top", "0"]) == 2
+    assert "--top must be at least 1" in capsys.readouterr().err
+
+
+def test_report_counts_colleagues_of_the_cohort_against_their_load(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kb_dir = tmp_path / "kb"
+    for part in ("ontology", "rules"):  # the KB itself: the shipped root may hold more
+        shutil.copytree(default_kb_path() / part, kb_dir / part)
+    planning = kb_dir / "ontology" / "planning.yaml"
+    text = planning.read_text(encoding="utf-8")
+    assert "colleague_mentors: false" in text
+    planning.write_text(
+        text.replace("colleague_mentors: false", "colleague_mentors: true"), "utf-8"
+    )
+    kb = load_kb(kb_dir)
+    load = kb.planning.planning.colleague_load
+    source = tmp_path / "cohort.jsonl"
+    profiles = synthetic_profiles(kb, 120, seed=5, max_results=12)
+    source.write_text("".join(json.dumps(p) + "\n" for p in profiles), encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["batch", str(source), "-o", str(out), "--kb", str(kb_dir), "--workers", "1"]) == 0
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert all(m["over_capacity"] == 0 for m in summary["mentor_load"])
+    report = json.loads(_report(capsys, str(out), "--kb", str(kb_dir), "--format", "json"))
+    rows = [r for r in report["report"]["mentor_load"] if r["id"].startswith("colleague.")]
+    assert rows, "the cohort should have colleagues who mentor"
+    for row in rows:
+        assert (row["name"], row["capacity"]) == ("Коллега из когорты", load)
+        assert row["free"] == load - row["mentees"] >= 0
+    places = report["report"]["mentor_places"]
+    assert (places["colleagues"], places["colleague_mentees"]) == (
+        len(rows),
+        sum(r["mentees"] for r in rows),
+    )
+    text = _report(capsys, str(out), "--kb", str(kb_dir))
+    assert f"коллеги из когорты: {len(rows)} наставников" in text

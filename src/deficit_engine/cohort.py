@@ -24,8 +24,10 @@ from typing import Any, TextIO
 
 from .engine import Diagnosed, Engine, evaluate_many
 from .errors import Issue, SourceError
+from .kb import KnowledgeBase
 from .models import Result, json_number
 from .planner import plan_cohort
+from .planner.plan import COLLEAGUE_PREFIX
 from .route import build_route, with_plan
 from .tables import read_profiles
 
@@ -43,12 +45,26 @@ class Digest:
     line: str  # the Result as one JSON line ("" when it could not be evaluated)
     deficits: tuple[tuple[str, str, str | None], ...]  # competency, severity, group
     recommendations: tuple[tuple[str, str, int], ...]  # kind, id, hours
-    unmet: tuple[tuple[str, str, str], ...]  # kind, competency, cause
+    # kind, competency, cause, and with cause "capacity" the ids whose places ran out
+    unmet: tuple[tuple[str, str, str, tuple[str, ...]], ...]
     overflow: bool
 
 
 def digest(result: Result, trace: bool = False) -> Digest:
-    """The batch's view of one Result (a module-level function: it runs in workers)."""
+    """The batch's view of one Result (a module-level function: it runs in workers).
+
+    Parameters
+    ----------
+    result : Result
+        One person's Result.
+    trace : bool
+        Keep the trace in the JSON line.
+
+    Returns
+    -------
+    Digest
+        The JSON line and the figures the summary counts.
+    """
     if not result.ok:
         return Digest(False, result.profile, result.errors, "", (), (), (), False)
     return Digest(
@@ -61,7 +77,13 @@ def digest(result: Result, trace: bool = False) -> Digest:
             (r.kind, r.id, int(json_number(r.get("hours") or 0))) for r in result.recommendations
         ),
         tuple(
-            (u.kind, u.competency or "—", getattr(u, "cause", "unaddressed")) for u in result.unmet
+            (
+                u.kind,
+                u.competency or "—",
+                getattr(u, "cause", "unaddressed"),
+                tuple(getattr(u, "exhausted", ())),
+            )
+            for u in result.unmet
         ),
         result.route is not None and result.route.overflow is not None,
     )
@@ -85,6 +107,11 @@ class BatchSummary:
     formats: Counter[str] = field(default_factory=Counter)
     unmet: Counter[str] = field(default_factory=Counter)  # "kind competency"
     unmet_causes: Counter[str] = field(default_factory=Counter)  # "kind cause"
+    # (kind, cause, competency) -> needs: demand over supply and the request for new ДПП
+    unmet_by_cause: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    # (kind, item id) -> needs left unmet because that item's places ran out, and people
+    shortfall_needs: Counter[tuple[str, str]] = field(default_factory=Counter)
+    shortfall_people: Counter[tuple[str, str]] = field(default_factory=Counter)
     overflow: int = 0
     plan: dict[str, Any] | None = None  # the cohort plan's figures (without its time)
     allocation_seconds: float | None = None  # not in summary.json: it would differ run to run
@@ -112,17 +139,36 @@ class BatchSummary:
                 self.mentors[ref] += 1
             elif kind == "format":
                 self.formats[ref] += 1
-        for kind, competency, cause in item.unmet:
+        short: set[tuple[str, str]] = set()
+        for kind, competency, cause, exhausted in item.unmet:
             self.unmet[f"{kind} {competency}"] += 1
             self.unmet_causes[f"{kind} {cause}"] += 1
+            self.unmet_by_cause[(kind, cause, competency)] += 1
+            # a need that any of several full items could have served counts for each
+            for ref in exhausted:
+                self.shortfall_needs[(kind, ref)] += 1
+                short.add((kind, ref))
+        self.shortfall_people.update(short)
         if item.overflow:
             self.overflow += 1
 
     def to_dict(self, engine: Engine) -> dict[str, Any]:
+        """The analytics as summary.json holds them.
+
+        Parameters
+        ----------
+        engine : Engine
+            The engine whose KB gives the mentors' capacity and the programmes' places.
+
+        Returns
+        -------
+        dict
+            JSON-ready; rankings most frequent first, ties by id.
+        """
         kb = engine.kb
         mentors = []
         for mid, count in sorted(self.mentors.items(), key=lambda kv: (-kv[1], kv[0])):
-            capacity = kb.mentors[mid].capacity if mid in kb.mentors else 0
+            capacity = _places(kb, "mentor", mid) or 0
             mentors.append(
                 {
                     "id": mid,
@@ -155,6 +201,11 @@ class BatchSummary:
             "format_demand": ranked(self.formats),
             "unmet": ranked(self.unmet),
             "unmet_causes": ranked(self.unmet_causes),
+            "unmet_by_cause": [
+                [*key, n]
+                for key, n in sorted(self.unmet_by_cause.items(), key=lambda kv: (-kv[1], kv[0]))
+            ],
+            "capacity_shortfalls": self._shortfalls(engine),
             "allocated": self.plan is not None,
             **(
                 {"plan": {k: v for k, v in self.plan.items() if k != "seconds"}}
@@ -162,6 +213,43 @@ class BatchSummary:
                 else {}
             ),
         }
+
+    def _shortfalls(self, engine: Engine) -> list[dict[str, Any]]:
+        """Per mentor or programme whose places ran out: its places, how many it was
+        given and how many needs (and people) it left unmet; most needs first."""
+        out = []
+        for (kind, ref), needs in sorted(
+            self.shortfall_needs.items(), key=lambda kv: (-kv[1], kv[0])
+        ):
+            taken = self.mentors[ref] if kind == "mentor" else self.programmes[ref]
+            out.append(
+                {
+                    "kind": kind,
+                    "id": ref,
+                    "places": _places(engine.kb, kind, ref),
+                    "taken": taken,
+                    "needs": needs,
+                    "people": self.shortfall_people[(kind, ref)],
+                }
+            )
+        return out
+
+
+def _places(kb: KnowledgeBase, kind: str, ref: str) -> int | None:
+    """A mentor's capacity (a colleague of the cohort's: ``planning.colleague_load``),
+    or a programme's seats for the period (its groups' seats summed); None when the
+    KB sets no limit or does not know the id."""
+    if kind == "mentor":
+        mentor = kb.mentors.get(ref)
+        if mentor is None and ref.startswith(COLLEAGUE_PREFIX):
+            return kb.planning.planning.colleague_load
+        return None if mentor is None else mentor.capacity
+    programme = kb.programs.get(ref)
+    if programme is None:
+        return None
+    if programme.groups:
+        return sum(g.seats for g in programme.groups)
+    return programme.seats
 
 
 # --- reading ------------------------------------------------------------------------
