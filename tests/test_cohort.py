@@ -301,10 +301,11 @@ def test_planned_report_table_shows_every_part(
     assert row.split()[-2:] == [str(programme["needs"]), str(programme["people"])]
     assert row_of("digital.ai", kb.ontology.competencies["digital.ai"].title)
     school = next(s for s in report["team_support"] if s["mentor"])
-    group = school["groups"][0]
+    group = next(g for g in school["groups"] if g["mentor"])  # each flag: its form's mentor
     title = kb.ontology.groups[group["group"]].title
     share = f"{group['share_pct']:.1f} %".replace(".", ",")
-    assert row_of(school["organization"], title, share, school["mentor"], school["mentor_name"])
+    assert row_of(title, share, group["mentor"], group["mentor_name"])
+    assert group["mentor"] in school["mentors"]
     assert "… и ещё" not in text  # --top 1000 shows every row
 
 

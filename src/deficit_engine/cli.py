@@ -523,8 +523,8 @@ def _mentor_sections(
                 capacities[str(m.get("id"))] = m["capacity"]
     school_load: dict[str, int] = {}
     for team in teams or []:
-        if team["mentor"] is not None:
-            school_load[team["mentor"]] = school_load.get(team["mentor"], 0) + 1
+        for mentor in team["mentors"]:  # a school counts once per mentor it got
+            school_load[mentor] = school_load.get(mentor, 0) + 1
     catalogue = dict(kb.mentors) if kb is not None else {}
     rows = []
     for ref in sorted(
@@ -638,19 +638,28 @@ def _team_rows(
         org = str(flag.get("organization"))
         mentor = flag.get("mentor")
         found = kb.mentors.get(str(mentor)) if kb is not None and mentor else None
+        # each flag has the mentor of its own form (a team, a management mentor)
+        who = {
+            "mentor": mentor,
+            "mentor_name": found.name if found else None,
+            "mentor_organization": found.organization if found else None,
+            "mentor_municipality": found.municipality if found else None,
+            "mentor_reason": flag.get("mentor_reason"),
+        }
         row = rows.setdefault(
             org,
             {
                 "organization": org,
                 "municipality": flag.get("municipality"),
                 "groups": [],
-                "mentor": mentor,
-                "mentor_name": found.name if found else None,
-                "mentor_organization": found.organization if found else None,
-                "mentor_municipality": found.municipality if found else None,
-                "mentor_reason": flag.get("mentor_reason"),
+                "mentors": [],
+                **who,
             },
         )
+        if row["mentor"] is None and mentor is not None:
+            row.update(who)  # the school's first mentor, for ordering and counts
+        if mentor is not None and mentor not in row["mentors"]:
+            row["mentors"].append(mentor)
         row["groups"].append(
             {
                 "group": flag.get("group"),
@@ -659,6 +668,7 @@ def _team_rows(
                 "counted": flag.get("counted"),
                 "assessed": flag.get("assessed"),
                 "rule": flag.get("rule"),
+                **who,
             }
         )
     # the schools given a team first: a reader looks for who supports whom
@@ -823,11 +833,11 @@ def _team_text(sections: dict[str, Any], top: int) -> list[str]:
         return out
     table = []
     for r in rows[:top]:
-        # one line per flagged group; the school and its team on the first
+        # one line per flagged group with its mentor; the school on the first
         first = [r["organization"], _cell(r["municipality"])]
         for n, g in enumerate(r["groups"]):
             school = first if n == 0 else ["", ""]
-            team = _team_mentor(r) if n == 0 else ""
+            team = _team_mentor(g)
             table.append([*school, g["title"] or g["group"], _pct_text(g["share_pct"]), team])
     header = ["организация", "муниципалитет", "группа", "с дефицитом"]
     return [*out, _table(table, [*header, "команда наставников"]), *_more(rows, top)]

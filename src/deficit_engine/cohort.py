@@ -113,6 +113,7 @@ class BatchSummary:
     shortfall_needs: Counter[tuple[str, str]] = field(default_factory=Counter)
     shortfall_people: Counter[tuple[str, str]] = field(default_factory=Counter)
     overflow: int = 0
+    school_mentors: Counter[str] = field(default_factory=Counter)  # schools given each mentor
     plan: dict[str, Any] | None = None  # the cohort plan's figures (without its time)
     allocation_seconds: float | None = None  # not in summary.json: it would differ run to run
 
@@ -167,14 +168,16 @@ class BatchSummary:
         """
         kb = engine.kb
         mentors = []
-        for mid, count in sorted(self.mentors.items(), key=lambda kv: (-kv[1], kv[0])):
+        load = self.mentors + self.school_mentors
+        for mid, total in sorted(load.items(), key=lambda kv: (-kv[1], kv[0])):
             capacity = _places(kb, "mentor", mid) or 0
             mentors.append(
                 {
                     "id": mid,
-                    "recommended": count,
+                    "recommended": self.mentors[mid],
+                    "schools": self.school_mentors[mid],
                     "capacity": capacity,
-                    "over_capacity": max(0, count - capacity),
+                    "over_capacity": max(0, total - capacity),
                     "municipality": kb.mentors[mid].municipality if mid in kb.mentors else None,
                 }
             )
@@ -450,6 +453,11 @@ def _planned(
             route = build_route(kb, profile, result, resolution)
             result = with_plan(result, resolution, route)
         writer.add(digest(result, trace), line_no, place)
+    # a school counts once against each mentor it got (one per mentoring form)
+    writer.summary.school_mentors.update(
+        mid
+        for _org, mid in sorted({(t.flag.organization, t.mentor) for t in plan.teams if t.mentor})
+    )
     writer.summary.plan = plan.stats.to_dict()
     writer.summary.allocation_seconds = plan.stats.seconds
     staging.write_json(
