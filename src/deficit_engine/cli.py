@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from .engine import Engine
     from .kb import KnowledgeBase
     from .models import Result
-    from .schema import Mentor, Profile
+    from .schema import Profile
 
 __all__ = ["main"]
 
@@ -218,8 +218,8 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _write_whole(name: str, text: str) -> None:
-    """Write ``text`` to ``name`` whole or not at all (a temp file, then os.replace)."""
+def _write_whole(name: str, text: str | bytes) -> None:
+    """Write ``text`` (or bytes) to ``name`` whole or not at all (a temp file, then os.replace)."""
     target = Path(name)
     if target.is_dir():
         raise UsageError(f"-o {name}: is a directory")
@@ -230,8 +230,8 @@ def _write_whole(name: str, text: str) -> None:
     except OSError as exc:
         raise UsageError(f"-o {name}: cannot write: {exc.strerror or exc}") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
-            out.write(text)
+        with os.fdopen(fd, "wb") as out:
+            out.write(text.encode("utf-8") if isinstance(text, str) else text)
             out.flush()
             os.fsync(out.fileno())
         if mode is None:
@@ -301,574 +301,31 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def render_report(
-    summary: dict[str, Any],
-    top: int,
-    kb: KnowledgeBase | None = None,
-    sections: dict[str, Any] | None = None,
-) -> str:
-    """Cohort analytics as text tables, in Russian.
-
-    The counts and rankings (at most ``top`` rows each, with the KB's titles),
-    then, for a planned run, the plan's sections (:func:`plan_sections`), then
-    the unmet needs. A summary written before cohort plans (no ``plan`` key) is
-    shown as it was: the mentors' recommendations against their capacity.
-
-    Parameters
-    ----------
-    summary : dict
-        summary.json of a batch.
-    top : int
-        Rows per ranking.
-    kb : KnowledgeBase, optional
-        Titles of competencies, groups and programmes (ids alone without it).
-    sections : dict, optional
-        The plan's sections, as :func:`plan_sections` makes them.
-
-    Returns
-    -------
-    str
-        The report.
-    """
-    sections = sections or {}
-    out = [
-        f"Профилей: {summary.get('profiles')}; оценено: {summary.get('evaluated')}; "
-        f"отложено с ошибками: {summary.get('set_aside')}; "
-        f"маршрутов, не умещающихся в период: {summary.get('routes_over_period')}",
-        "",
-        "Распространённость дефицитов (педагогов)",
-        _table(
-            [
-                [str(c), _competency_title(kb, c), str(n)]
-                for c, n in _rows(summary, "deficit_prevalence")[:top]
-            ],
-            ["компетенция", "название", "педагогов"],
-        ),
-        "",
-        "По группам компетенций (педагогов с дефицитом в группе)",
-        _table(
-            [[str(g), _group_title(kb, g), str(n)] for g, n in _rows(summary, "groups_people")],
-            ["группа", "название", "педагогов"],
-        ),
-        "",
-        "По муниципалитетам",
-        _table(
-            [[str(m), str(n), str(d)] for m, n, d in _rows(summary, "municipalities")],
-            ["муниципалитет", "оценено", "с дефицитами"],
-        ),
-        "",
-        "Спрос на программы ДПП",
-        _table(
-            [
-                [str(p), _programme_title(kb, p), str(n), str(h)]
-                for p, n, h in _rows(summary, "programme_demand")[:top]
-            ],
-            ["программа", "название", "слушателей", "часов всего"],
-        ),
-    ]
-    if "plan" in sections:
-        out.extend(_plan_text(sections, top))
-    else:
-        out.extend(_mentor_load(summary, top))
-    out.extend(_catalogue_text(sections, top))
-    return "\n".join([*out, *_unmet_needs(summary, top, kb)])
-
-
-def _rows(summary: dict[str, Any], key: str) -> list[list[Any]]:
-    """A ranking of the summary as rows (none when the key is missing or malformed)."""
-    value = summary.get(key)
-    if not isinstance(value, list):
-        return []
-    return [list(r) for r in value if isinstance(r, list)]
-
-
-def _competency_title(kb: KnowledgeBase | None, ref: object) -> str:
-    found = kb.ontology.competencies.get(str(ref)) if kb is not None else None
-    return found.title if found is not None else ""
-
-
-def _group_title(kb: KnowledgeBase | None, ref: object) -> str:
-    found = kb.ontology.groups.get(str(ref)) if kb is not None else None
-    return found.title if found is not None else ""
-
-
-def _programme_title(kb: KnowledgeBase | None, ref: object) -> str:
-    found = kb.programs.get(str(ref)) if kb is not None else None
-    return found.title if found is not None else ""
-
-
-def _pct(part: int, whole: int) -> float | None:
-    """``part`` as a percent of ``whole`` to 1 decimal (None when ``whole`` is 0)."""
-    return round(100 * part / whole, 1) if whole > 0 else None
-
-
-def _pct_text(value: object) -> str:
-    """A percent as Russian text shows it: ``20,5 %`` (``—`` when there is none)."""
-    if not isinstance(value, int | float):
-        return "—"
-    return f"{value:.1f} %".replace(".", ",")
-
-
-def _mentor_load(summary: dict[str, Any], top: int) -> list[str]:
-    """A run without a plan: each mentor's recommendations against their capacity."""
-    mentors = summary.get("mentor_load")
-    if not isinstance(mentors, list) or not mentors:
-        return []
-    over = [m for m in mentors if isinstance(m, dict) and m.get("over_capacity")]
-    rows = [
-        [str(m.get(key)) for key in ("id", "municipality", "recommended", "capacity")]
-        for m in mentors[:top]
-        if isinstance(m, dict)
-    ]
-    return [
-        "",
-        f"Нагрузка наставников (сверх свободных мест: {len(over)})",
-        _table(rows, ["наставник", "муниципалитет", "рекомендован", "мест"]),
-    ]
-
-
-def _unmet_needs(summary: dict[str, Any], top: int, kb: KnowledgeBase | None) -> list[str]:
-    unmet = _rows(summary, "unmet")
-    if not unmet:
-        return []
-    rows = [[str(k), _competency_title(kb, str(k).partition(" ")[2]), str(n)] for k, n in unmet]
-    return [
-        "",
-        "Неудовлетворённые потребности (все причины)",
-        _table(rows[:top], ["потребность", "компетенция", "потребностей"]),
-    ]
-
-
-# --- the plan's sections: data (the json format) first, then their text ---------------
-
-
-def plan_sections(
-    summary: dict[str, Any], kb: KnowledgeBase | None, schools: dict[str, Any] | None
-) -> dict[str, Any]:
-    """What a planned run's report shows, with the KB's titles (the json format's ``report``).
-
-    Parameters
-    ----------
-    summary : dict
-        summary.json of a batch.
-    kb : KnowledgeBase, optional
-        Titles, mentors' places and municipalities (ids alone without it).
-    schools : dict, optional
-        schools.json of the batch (no team support section without it).
-
-    Returns
-    -------
-    dict
-        ``plan`` (the figures with percents), ``mentor_places`` and ``mentor_load``
-        (after allocation, with free places), ``capacity_shortfalls`` (the mentors
-        and programmes whose places ran out), ``capacity_by_competency``,
-        ``one_per_form``, ``team_support`` -- each only for a planned run -- and
-        ``catalogue_request`` (needs the catalogue has nothing for) whenever the
-        summary counts unmet needs by cause. Empty for a summary of neither.
-    """
-    out: dict[str, Any] = {}
-    plan = summary.get("plan")
-    by_cause = _by_cause(summary)
-    if isinstance(plan, dict):
-        teams = _team_rows(kb, schools)
-        out["plan"] = _plan_figures(plan)
-        out.update(_mentor_sections(summary, kb, teams))
-        out["capacity_shortfalls"] = _shortfall_rows(summary, kb)
-        out["capacity_by_competency"] = _by_competency(kb, by_cause, "capacity")
-        out["one_per_form"] = sum(
-            n for k, c, _comp, n in by_cause if (k, c) == ("mentor", "one_per_form")
-        )
-        if teams is not None:
-            out["team_support"] = teams
-    if "unmet_by_cause" in summary:
-        out["catalogue_request"] = _by_competency(kb, by_cause, "catalogue")
-    return out
-
-
-def _by_cause(summary: dict[str, Any]) -> list[tuple[str, str, str, int]]:
-    return [
-        (str(r[0]), str(r[1]), str(r[2]), r[3])
-        for r in _rows(summary, "unmet_by_cause")
-        if len(r) == 4 and isinstance(r[3], int)
-    ]
-
-
-def _plan_figures(plan: dict[str, Any]) -> dict[str, Any]:
-    """The plan's figures with the percents a reader asks for first."""
-
-    def count(key: str) -> int:
-        value = plan.get(key)
-        return value if isinstance(value, int) else 0
-
-    return {
-        **plan,
-        "mentees_placed_pct": _pct(count("mentees_placed"), count("mentees")),
-        "bound_reached_pct": _pct(count("mentees_placed"), count("mentee_bound")),
-        "units_placed_pct": _pct(count("units_placed"), count("units")),
-        "schools_placed_pct": _pct(count("schools_placed"), count("schools_flagged")),
-    }
-
-
-def _mentor_sections(
-    summary: dict[str, Any], kb: KnowledgeBase | None, teams: list[dict[str, Any]] | None
-) -> dict[str, Any]:
-    """Every mentor's load after allocation: people (pairings, one per mentoring form)
-    from the summary, schools from the team support; their places and what is free."""
-    people: dict[str, int] = {}
-    capacities: dict[str, int] = {}  # as the batch counted them: colleagues' too
-    for m in summary.get("mentor_load") or []:
-        if isinstance(m, dict) and isinstance(m.get("recommended"), int):
-            people[str(m.get("id"))] = m["recommended"]
-            if isinstance(m.get("capacity"), int):
-                capacities[str(m.get("id"))] = m["capacity"]
-    school_load: dict[str, int] = {}
-    for team in teams or []:
-        for mentor in team["mentors"]:  # a school counts once per mentor it got
-            school_load[mentor] = school_load.get(mentor, 0) + 1
-    catalogue = dict(kb.mentors) if kb is not None else {}
-    rows = []
-    for ref in sorted(
-        {*people, *school_load},
-        key=lambda r: (-(people.get(r, 0) + school_load.get(r, 0)), r),
-    ):
-        mentor = catalogue.get(ref)
-        capacity = mentor.capacity if mentor is not None else capacities.get(ref)
-        taken = people.get(ref, 0) + school_load.get(ref, 0)
-        rows.append(
-            {
-                "id": ref,
-                "name": mentor.name if mentor else _colleague_name(ref),
-                "organization": mentor.organization if mentor else None,
-                "municipality": mentor.municipality if mentor else None,
-                "mentees": people.get(ref, 0),
-                "schools": school_load.get(ref, 0),
-                "capacity": capacity,
-                "free": None if capacity is None else max(0, capacity - taken),
-                "over_capacity": 0 if capacity is None else max(0, taken - capacity),
-            }
-        )
-    return {"mentor_places": _mentor_places(catalogue, people, school_load), "mentor_load": rows}
-
-
-def _colleague_name(ref: str) -> str | None:
-    """A colleague of the cohort mentoring (planning.colleague_mentors) is named as
-    the planner names them, without personal data; None for an id the KB lacks."""
-    from .planner.plan import COLLEAGUE_PREFIX
-
-    return "Коллега из когорты" if ref.startswith(COLLEAGUE_PREFIX) else None
-
-
-def _mentor_places(
-    catalogue: dict[str, Mentor], people: dict[str, int], schools: dict[str, int]
-) -> dict[str, int]:
-    """The KB pool's places in all: given, free, and mentors nobody was given to; and
-    the colleagues of the cohort who mentor (outside the pool) with their mentees."""
-    taken = {ref: people.get(ref, 0) + schools.get(ref, 0) for ref in catalogue}
-    colleagues = [ref for ref in people if ref not in catalogue and _colleague_name(ref)]
-    return {
-        "colleagues": len(colleagues),
-        "colleague_mentees": sum(people[ref] for ref in colleagues),
-        "mentors": len(catalogue),
-        "capacity": sum(m.capacity for m in catalogue.values()),
-        "taken": sum(taken.values()),
-        "free": sum(max(0, m.capacity - taken[ref]) for ref, m in catalogue.items()),
-        "idle": sum(1 for ref, m in catalogue.items() if m.capacity > 0 and not taken[ref]),
-    }
-
-
-def _shortfall_rows(summary: dict[str, Any], kb: KnowledgeBase | None) -> list[dict[str, Any]]:
-    """The summary's capacity shortfalls with each item's title and place."""
-    rows = []
-    for item in summary.get("capacity_shortfalls") or []:
-        if not isinstance(item, dict):
-            continue
-        ref = str(item.get("id"))
-        row = dict(item)
-        if item.get("kind") == "mentor":
-            mentor = kb.mentors.get(ref) if kb is not None else None
-            row["title"] = mentor.name if mentor else _colleague_name(ref)
-            row["municipality"] = mentor.municipality if mentor else None
-        else:
-            row["title"] = _programme_title(kb, ref) or None
-            row["municipality"] = None
-        rows.append(row)
-    return rows
-
-
-def _by_competency(
-    kb: KnowledgeBase | None, by_cause: list[tuple[str, str, str, int]], cause: str
-) -> list[dict[str, Any]]:
-    """Needs unmet for ``cause`` per competency and kind, most programme needs first."""
-    counts: dict[str, dict[str, int]] = {}
-    for kind, c, competency, n in by_cause:
-        if c == cause:
-            row = counts.setdefault(competency, {"program": 0, "mentor": 0, "format": 0})
-            row[kind] = row.get(kind, 0) + n
-    rows = []
-    for competency, kinds in counts.items():
-        found = kb.ontology.competencies.get(competency) if kb is not None else None
-        rows.append(
-            {
-                "competency": competency,
-                "title": found.title if found else None,
-                "group": found.group if found else None,
-                **kinds,
-            }
-        )
-    return sorted(
-        rows,
-        key=lambda r: (
-            -r["program"],
-            -sum(r[k] for k in ("program", "mentor", "format")),
-            r["competency"],
-        ),
-    )
-
-
-def _team_rows(
-    kb: KnowledgeBase | None, schools: dict[str, Any] | None
-) -> list[dict[str, Any]] | None:
-    """schools.json's flagged schools, one row per school with its groups and team mentor."""
-    if schools is None:
-        return None
-    rows: dict[str, dict[str, Any]] = {}
-    for flag in schools.get("team_support") or []:
-        if not isinstance(flag, dict):
-            continue
-        org = str(flag.get("organization"))
-        mentor = flag.get("mentor")
-        found = kb.mentors.get(str(mentor)) if kb is not None and mentor else None
-        # each flag has the mentor of its own form (a team, a management mentor)
-        who = {
-            "mentor": mentor,
-            "mentor_name": found.name if found else None,
-            "mentor_organization": found.organization if found else None,
-            "mentor_municipality": found.municipality if found else None,
-            "mentor_reason": flag.get("mentor_reason"),
-        }
-        row = rows.setdefault(
-            org,
-            {
-                "organization": org,
-                "municipality": flag.get("municipality"),
-                "groups": [],
-                "mentors": [],
-                **who,
-            },
-        )
-        if row["mentor"] is None and mentor is not None:
-            row.update(who)  # the school's first mentor, for ordering and counts
-        if mentor is not None and mentor not in row["mentors"]:
-            row["mentors"].append(mentor)
-        row["groups"].append(
-            {
-                "group": flag.get("group"),
-                "title": _group_title(kb, flag.get("group")) or None,
-                "share_pct": flag.get("share_pct"),
-                "counted": flag.get("counted"),
-                "assessed": flag.get("assessed"),
-                "rule": flag.get("rule"),
-                **who,
-            }
-        )
-    # the schools given a team first: a reader looks for who supports whom
-    return sorted(rows.values(), key=lambda r: r["mentor"] is None)
-
-
-def _plan_text(sections: dict[str, Any], top: int) -> list[str]:
-    """The plan's sections as text: figures, mentor load, shortfalls, team support."""
-    plan = sections["plan"]
-    out = [
-        "",
-        "План когорты",
-        f"Наставляемых: {plan.get('mentees')}; получили наставника: "
-        f"{plan.get('mentees_placed')} ({_pct_text(plan.get('mentees_placed_pct'))}); "
-        f"наибольшее возможное при этих местах и каталоге: {plan.get('mentee_bound')} "
-        f"(план достиг {_pct_text(plan.get('bound_reached_pct'))} от него)",
-        f"Пар «наставляемый – форма наставничества»: {plan.get('units')}; обеспечено: "
-        f"{plan.get('units_placed')} ({_pct_text(plan.get('units_placed_pct'))})",
-        f"Школ, отмеченных для командного наставничества: {plan.get('schools_flagged')}; "
-        f"получили команду наставников: {plan.get('schools_placed')} "
-        f"({_pct_text(plan.get('schools_placed_pct'))})",
-        "Очных групп программ, не открытых из-за малой численности "
-        f"(программа × муниципалитет): {plan.get('closed_groups')}",
-    ]
-    out.extend(_mentor_text(sections, top))
-    out.extend(_shortfall_text(sections, top))
-    out.extend(_team_text(sections, top))
-    return out
-
-
-def _more(rows: list[Any], top: int) -> list[str]:
-    """A line saying how many rows a table left out (none when it shows them all)."""
-    return [f"… и ещё {len(rows) - top}"] if len(rows) > top else []
-
-
-def _cell(value: object) -> str:
-    return "—" if value is None or value == "" else str(value)
-
-
-def _mentor_text(sections: dict[str, Any], top: int) -> list[str]:
-    places, rows = sections["mentor_places"], sections["mentor_load"]
-    over = sum(1 for r in rows if r["over_capacity"])
-    table = [
-        [
-            r["id"],
-            _cell(r["name"]),
-            _cell(r["organization"]),
-            _cell(r["municipality"]),
-            _cell(r["capacity"]),
-            str(r["mentees"]),
-            str(r["schools"]),
-            _cell(r["free"]),
-        ]
-        for r in rows[:top]
-    ]
-    header = ["наставник", "имя", "организация", "муниципалитет", "мест"]
-    return [
-        "",
-        f"Нагрузка наставников после распределения: мест {places['capacity']}, "
-        f"занято {places['taken']}, свободно {places['free']}; наставников без "
-        f"наставляемых: {places['idle']} из {places['mentors']}; сверх мест: {over}"
-        + (
-            f"; коллеги из когорты: {places['colleagues']} наставников, "
-            f"{places['colleague_mentees']} наставляемых"
-            if places["colleagues"]
-            else ""
-        ),
-        _table(table, [*header, "наставляемых", "школ", "свободно"]),
-        *_more(rows, top),
-    ]
-
-
-def _shortfall_text(sections: dict[str, Any], top: int) -> list[str]:
-    rows = sections["capacity_shortfalls"]
-    by_comp = sections["capacity_by_competency"]
-    out = ["", "Нехватка мест: спрос больше предложения"]
-    if not rows:
-        return [*out, "Мест у подходящих наставников и программ хватило всем."]
-    out.append(
-        "Наставники и программы, которые подходили педагогу, но места для него не нашлось "
-        "(места заняты, группа не в периоде маршрута или очная группа не набрана), и "
-        "сколько потребностей остались из-за этого незакрытыми (потребность, которую "
-        "мог закрыть любой из нескольких, считается у каждого)"
-    )
-    for kind, title in (("mentor", "Наставники"), ("program", "Программы ДПП")):
-        out.extend(_shortfall_table([r for r in rows if r.get("kind") == kind], title, top))
-    out += [
-        "",
-        "Не закрыто из-за нехватки мест, по компетенциям (потребностей)",
-        _table(
-            [
-                [r["competency"], _cell(r["title"]), str(r["program"]), str(r["mentor"])]
-                for r in by_comp[:top]
-            ],
-            ["компетенция", "название", "ДПП", "наставник"],
-        ),
-        *_more(by_comp, top),
-    ]
-    if sections.get("one_per_form"):
-        out.append(
-            "Потребностей в наставнике, не закрытых потому, что у педагога уже есть "
-            f"наставник в этой форме: {sections['one_per_form']}"
-        )
-    return out
-
-
-def _shortfall_table(rows: list[dict[str, Any]], title: str, top: int) -> list[str]:
-    """One kind's exhausted items: places, taken, needs and people left unmet."""
-    if not rows:
-        return []
-    table = [
-        [
-            str(r.get("id")),
-            _cell(r.get("title")),
-            _cell(r.get("municipality")),
-            "без лимита" if r.get("places") is None else str(r.get("places")),
-            str(r.get("taken")),
-            str(r.get("needs")),
-            str(r.get("people")),
-        ]
-        for r in rows[:top]
-    ]
-    header = ["id", "название", "муниципалитет", "мест", "занято"]
-    return [
-        "",
-        f"{title}: {len(rows)}",
-        _table(table, [*header, "не закрыто потребностей", "педагогов"]),
-        *_more(rows, top),
-    ]
-
-
-def _catalogue_text(sections: dict[str, Any], top: int) -> list[str]:
-    rows = sections.get("catalogue_request")
-    if not rows:
-        return []
-    return [
-        "",
-        "Запрос на новые ДПП: потребности, для которых в каталоге нет подходящей "
-        "программы (или наставника)",
-        _table(
-            [
-                [r["competency"], _cell(r["title"]), str(r["program"]), str(r["mentor"])]
-                for r in rows[:top]
-            ],
-            ["компетенция", "название", "ДПП", "наставник"],
-        ),
-        *_more(rows, top),
-    ]
-
-
-def _team_text(sections: dict[str, Any], top: int) -> list[str]:
-    rows = sections.get("team_support")
-    if rows is None:
-        return []
-    placed = sum(1 for r in rows if r["mentor"] is not None)
-    out = [
-        "",
-        f"Школы, отмеченные для командного наставничества: {len(rows)}; "
-        f"получили команду наставников: {placed}",
-    ]
-    if not rows:
-        return out
-    table = []
-    for r in rows[:top]:
-        # one line per flagged group with its mentor; the school on the first
-        first = [r["organization"], _cell(r["municipality"])]
-        for n, g in enumerate(r["groups"]):
-            school = first if n == 0 else ["", ""]
-            team = _team_mentor(g)
-            table.append([*school, g["title"] or g["group"], _pct_text(g["share_pct"]), team])
-    header = ["организация", "муниципалитет", "группа", "с дефицитом"]
-    return [*out, _table(table, [*header, "команда наставников"]), *_more(rows, top)]
-
-
-def _team_mentor(row: dict[str, Any]) -> str:
-    """The team mentor and where they are from, or why there is none."""
-    if row["mentor"] is None:
-        return f"не назначена: {row['mentor_reason']}"
-    where = ", ".join(str(v) for v in (row["mentor_organization"], row["mentor_municipality"]) if v)
-    name = f"{row['mentor']} {row['mentor_name'] or ''}".rstrip()
-    return f"{name} ({where})" if where else name
-
-
 def cmd_report(args: argparse.Namespace) -> int:
-    """Print the analytics of a batch output folder (table or json)."""
+    """The справка of a batch output folder (table, json, html or xlsx), or of two runs."""
+    from .spravka import make_spravka
+
     if args.top < 1:
         raise UsageError("--top must be at least 1")
-    outdir = Path(args.outdir)
+    if args.format == "xlsx" and not args.output:
+        raise UsageError("--format xlsx writes a file: name it with -o FILE")
+    summary = _read_summary(Path(args.outdir))
+    against = _read_summary(Path(args.against)) if args.against else None
+    schools = _read_output(Path(args.outdir) / "schools.json")
+    spravka = make_spravka(summary, _report_kb(args), schools, against)
+    content = spravka.render(args.format, args.top)
+    if args.output:
+        _write_whole(args.output, content)
+    elif isinstance(content, str):
+        sys.stdout.write(content)
+    return EXIT_OK
+
+
+def _read_summary(outdir: Path) -> dict[str, Any]:
     summary = _read_output(outdir / "summary.json")
     if summary is None:
         raise UsageError(f"{outdir / 'summary.json'}: not found (run 'deficit-engine batch' first)")
-    schools = _read_output(outdir / "schools.json")
-    kb = _report_kb(args)
-    sections = plan_sections(summary, kb, schools)
-    if args.format == "json":
-        report = {**summary, "report": sections} if sections else summary
-        print(json.dumps(report, ensure_ascii=False, indent=2))
-    else:
-        print(render_report(summary, args.top, kb, sections))
-    return EXIT_OK
+    return summary
 
 
 def _read_output(path: Path) -> dict[str, Any] | None:
@@ -1008,11 +465,28 @@ def build_parser() -> argparse.ArgumentParser:
     batch.set_defaults(func=cmd_batch)
 
     report = sub.add_parser(
-        "report", parents=[kb_only], help="cohort analytics of a batch output folder"
+        "report",
+        parents=[kb_only],
+        help="the аналитическая справка of a batch output folder",
     )
     report.add_argument("outdir", help="a folder written by 'deficit-engine batch'")
-    report.add_argument("--format", choices=["table", "json"], default="table")
-    report.add_argument("--top", type=int, default=15, help="rows per ranking (default 15)")
+    report.add_argument(
+        "--format",
+        choices=["table", "json", "html", "xlsx"],
+        default="table",
+        help="table (terminal), json, html (one self-contained file), xlsx (needs -o)",
+    )
+    report.add_argument(
+        "--top", type=int, default=15, help="rows per ranking of the table format (default 15)"
+    )
+    report.add_argument(
+        "-o", "--output", metavar="FILE", help="write to FILE (whole or not at all)"
+    )
+    report.add_argument(
+        "--against",
+        metavar="OLDDIR",
+        help="an earlier batch of the same cohort: the change in prevalence per competency",
+    )
     report.set_defaults(func=cmd_report)
 
     schema = sub.add_parser("schema", help="print the JSON Schema of a profile or of the KB files")

@@ -25,13 +25,37 @@ from typing import Any, TextIO
 from .engine import Diagnosed, Engine, evaluate_many
 from .errors import Issue, SourceError
 from .kb import KnowledgeBase
-from .models import Result, json_number
+from .models import Result, Route, json_number
+from .months import month_range
 from .planner import plan_cohort
 from .planner.plan import COLLEAGUE_PREFIX
 from .route import build_route, with_plan
 from .tables import read_profiles
 
-__all__ = ["BatchSummary", "Digest", "digest", "read_profiles", "run_batch"]
+__all__ = [
+    "EXPERIENCE_BANDS",
+    "BatchSummary",
+    "Digest",
+    "PersonKeys",
+    "digest",
+    "experience_band",
+    "person_keys",
+    "read_profiles",
+    "run_batch",
+]
+
+#: Experience bands of the report, in years: (label, from, to). A band takes its
+#: lower bound and not its upper one, so 3 years is in «3–10» and 20 in «20+».
+EXPERIENCE_BANDS: tuple[tuple[str, float, float | None], ...] = (
+    ("0–3", 0, 3),
+    ("3–10", 3, 10),
+    ("10–20", 10, 20),
+    ("20+", 20, None),
+)
+#: What the breakdowns file a person under when the profile does not say.
+UNKNOWN = "—"
+#: Severities from the most severe (the order of the schema's Severity).
+SEVERITY_ORDER: tuple[str, ...] = ("critical", "high", "moderate", "low")
 
 
 @dataclass(frozen=True)
@@ -48,6 +72,12 @@ class Digest:
     # kind, competency, cause, and with cause "capacity" the ids whose places ran out
     unmet: tuple[tuple[str, str, str, tuple[str, ...]], ...]
     overflow: bool
+    # why the route overflows its period ("hours" or "calendar", see _overflow_reason),
+    # the kinds of the steps that spill over, and whether the period or the hours a
+    # month were defaulted (the profile did not give them)
+    overflow_reason: str = ""
+    overflow_kinds: tuple[str, ...] = ()
+    overflow_defaulted: bool = False
 
 
 def digest(result: Result, trace: bool = False) -> Digest:
@@ -67,6 +97,8 @@ def digest(result: Result, trace: bool = False) -> Digest:
     """
     if not result.ok:
         return Digest(False, result.profile, result.errors, "", (), (), (), False)
+    route = result.route
+    spill = route.overflow if route is not None else None
     return Digest(
         True,
         result.profile,
@@ -85,8 +117,142 @@ def digest(result: Result, trace: bool = False) -> Digest:
             )
             for u in result.unmet
         ),
-        result.route is not None and result.route.overflow is not None,
+        spill is not None,
+        _overflow_reason(route) if route is not None and spill is not None else "",
+        _spilled_kinds(route) if route is not None and spill is not None else (),
+        route is not None and spill is not None and bool(route.defaults),
     )
+
+
+def _overflow_reason(route: Route) -> str:
+    """Why a route runs past its period: ``hours`` when its steps need more hours
+    than the period's months at the monthly budget give, else ``calendar`` (the
+    hours would fit, but programme groups' start months or the steps' order push
+    the last step past the end)."""
+    budget = len(month_range(*route.period)) * route.hours_per_month
+    needed = sum(step.hours for step in route.steps)
+    return "hours" if needed > budget + 1e-9 else "calendar"
+
+
+def _spilled_kinds(route: Route) -> tuple[str, ...]:
+    """The kinds (program, mentor, format...) of the steps that end after the period, once each."""
+    late = set(route.overflow.steps) if route.overflow is not None else set()
+    return tuple(sorted({step.kind for step in route.steps if step.id in late}))
+
+
+@dataclass(frozen=True)
+class PersonKeys:
+    """What the report breaks a cohort down by: one person's place, role and experience
+    (never their name)."""
+
+    municipality: str | None = None
+    organization: str | None = None
+    role: str | None = None
+    experience_years: float | None = None
+
+
+def person_keys(profile: Any) -> PersonKeys:
+    """The breakdown keys of a profile as the batch read it (a dict; anything else
+    has none: a row set aside still counts as read).
+
+    Parameters
+    ----------
+    profile : Any
+        A profile dict, or whatever the reader gave for a bad row.
+
+    Returns
+    -------
+    PersonKeys
+        Its municipality, organisation, role and years of experience, where given.
+    """
+    person = profile.get("person") if isinstance(profile, dict) else None
+    if not isinstance(person, dict):
+        return PersonKeys()
+
+    def text(key: str) -> str | None:
+        value = person.get(key)
+        return value.strip() or None if isinstance(value, str) else None
+
+    years = person.get("experience_years")
+    number = isinstance(years, int | float) and not isinstance(years, bool)
+    return PersonKeys(
+        text("municipality"),
+        text("organization"),
+        text("role"),
+        float(years) if isinstance(years, int | float) and number else None,
+    )
+
+
+def experience_band(years: float | None) -> str:
+    """The experience band (:data:`EXPERIENCE_BANDS`) of ``years``: the lower bound is in it.
+
+    Parameters
+    ----------
+    years : float or None
+        Years of experience.
+
+    Returns
+    -------
+    str
+        The band's label, or ``—`` when not known.
+    """
+    if years is None:
+        return UNKNOWN
+    for label, low, high in EXPERIENCE_BANDS:
+        if years >= low and (high is None or years < high):
+            return label
+    return UNKNOWN  # negative: the profile check rejects it before this
+
+
+@dataclass
+class Breakdown:
+    """Prevalence by one dimension (municipality, organisation, role, experience band):
+    people assessed, people with any deficit, and people with a deficit in each group
+    and (when ``competencies``) each competency. Bounded by the dimension's values."""
+
+    competencies_too: bool = False
+    people: Counter[str] = field(default_factory=Counter)
+    with_deficit: Counter[str] = field(default_factory=Counter)
+    groups: Counter[tuple[str, str]] = field(default_factory=Counter)
+    competencies: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def add(self, key: str, groups: set[str], competencies: set[str]) -> None:
+        self.people[key] += 1
+        if competencies:
+            self.with_deficit[key] += 1
+        self.groups.update((key, g) for g in groups)
+        if self.competencies_too:
+            self.competencies.update((key, c) for c in competencies)
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        """One entry per value, most people first, ties by value."""
+        groups: dict[str, dict[str, int]] = {}
+        for (key, group), n in sorted(self.groups.items()):
+            groups.setdefault(key, {})[group] = n
+        comps: dict[str, dict[str, int]] = {}
+        for (key, comp), n in sorted(self.competencies.items()):
+            comps.setdefault(key, {})[comp] = n
+        out = []
+        for key, people in sorted(self.people.items(), key=lambda kv: (-kv[1], kv[0])):
+            entry: dict[str, Any] = {
+                "key": key,
+                "people": people,
+                "with_deficit": self.with_deficit[key],
+                "groups": groups.get(key, {}),
+            }
+            if self.competencies_too:
+                entry["competencies"] = comps.get(key, {})
+            out.append(entry)
+        return out
+
+
+def _breakdowns() -> dict[str, Breakdown]:
+    return {
+        "municipality": Breakdown(competencies_too=True),
+        "organization": Breakdown(),
+        "role": Breakdown(),
+        "experience": Breakdown(),
+    }
 
 
 @dataclass
@@ -113,21 +279,49 @@ class BatchSummary:
     shortfall_needs: Counter[tuple[str, str]] = field(default_factory=Counter)
     shortfall_people: Counter[tuple[str, str]] = field(default_factory=Counter)
     overflow: int = 0
+    overflow_reasons: Counter[str] = field(default_factory=Counter)
+    overflow_kinds: Counter[str] = field(default_factory=Counter)  # routes a step kind spills
+    overflow_defaulted: int = 0  # overflowing routes whose period or hours were defaulted
+    with_deficit: int = 0  # people with any deficit
+    worst_severity: Counter[str] = field(default_factory=Counter)  # people by most severe
+    breakdowns: dict[str, Breakdown] = field(default_factory=_breakdowns)
     school_mentors: Counter[str] = field(default_factory=Counter)  # schools given each mentor
     plan: dict[str, Any] | None = None  # the cohort plan's figures (without its time)
     allocation_seconds: float | None = None  # not in summary.json: it would differ run to run
 
-    def add(self, item: Digest, municipality: str | None) -> None:
+    def add(self, item: Digest, person: PersonKeys | str | None) -> None:
+        """Count one person's Digest.
+
+        Parameters
+        ----------
+        item : Digest
+            The person's figures.
+        person : PersonKeys or str or None
+            What the breakdowns file them under (a str: the municipality alone).
+        """
         self.profiles += 1
         if not item.ok:
             self.set_aside += 1
             return
         self.evaluated += 1
-        place = municipality or "—"
+        keys = person if isinstance(person, PersonKeys) else PersonKeys(municipality=person)
+        place = keys.municipality or UNKNOWN
         self.people_by_municipality[place] += 1
+        groups = {group for _c, _s, group in item.deficits if group}
+        competencies = {competency for competency, _s, _g in item.deficits}
         if item.deficits:
             self.municipalities[place] += 1
-        for group in {group for _c, _s, group in item.deficits if group}:
+            self.with_deficit += 1
+            severities = {severity for _c, severity, _g in item.deficits}
+            self.worst_severity[min(severities, key=_severity_rank)] += 1
+        for name, key in (
+            ("municipality", place),
+            ("organization", keys.organization or UNKNOWN),
+            ("role", keys.role or UNKNOWN),
+            ("experience", experience_band(keys.experience_years)),
+        ):
+            self.breakdowns[name].add(key, groups, competencies)
+        for group in groups:
             self.groups[group] += 1
         for competency, severity, _group in item.deficits:
             self.deficits[competency] += 1
@@ -152,6 +346,9 @@ class BatchSummary:
         self.shortfall_people.update(short)
         if item.overflow:
             self.overflow += 1
+            self.overflow_reasons[item.overflow_reason or "unknown"] += 1
+            self.overflow_kinds.update(item.overflow_kinds)
+            self.overflow_defaulted += item.overflow_defaulted
 
     def to_dict(self, engine: Engine) -> dict[str, Any]:
         """The analytics as summary.json holds them.
@@ -209,6 +406,12 @@ class BatchSummary:
                 for key, n in sorted(self.unmet_by_cause.items(), key=lambda kv: (-kv[1], kv[0]))
             ],
             "capacity_shortfalls": self._shortfalls(engine),
+            "with_deficit": self.with_deficit,
+            "severity_people": ranked(self.worst_severity),
+            "breakdowns": {name: b.to_dict() for name, b in self.breakdowns.items()},
+            "overflow_reasons": ranked(self.overflow_reasons),
+            "overflow_step_kinds": ranked(self.overflow_kinds),
+            "overflow_defaulted": self.overflow_defaulted,
             "allocated": self.plan is not None,
             **(
                 {"plan": {k: v for k, v in self.plan.items() if k != "seconds"}}
@@ -238,6 +441,11 @@ class BatchSummary:
         return out
 
 
+def _severity_rank(severity: str) -> int:
+    """Most severe first; a severity the schema does not know sorts last."""
+    return SEVERITY_ORDER.index(severity) if severity in SEVERITY_ORDER else len(SEVERITY_ORDER)
+
+
 def _places(kb: KnowledgeBase, kind: str, ref: str) -> int | None:
     """A mentor's capacity (a colleague of the cohort's: ``planning.colleague_load``),
     or a programme's seats for the period (its groups' seats summed); None when the
@@ -261,13 +469,6 @@ def _places(kb: KnowledgeBase, kind: str, ref: str) -> int | None:
 
 
 # --- running ------------------------------------------------------------------------
-
-
-def _municipality(profile: Any) -> str | None:
-    if isinstance(profile, dict) and isinstance(profile.get("person"), dict):
-        value = profile["person"].get("municipality")
-        return value if isinstance(value, str) else None
-    return None
 
 
 def _lighter(item: Diagnosed, trace: bool = False) -> Diagnosed:
@@ -317,7 +518,7 @@ class _Writer:
     def __init__(self, results: TextIO, errors: TextIO, summary: BatchSummary) -> None:
         self.results, self.errors, self.summary = results, errors, summary
 
-    def add(self, item: Digest, line_no: int, place: str | None) -> None:
+    def add(self, item: Digest, line_no: int, place: PersonKeys) -> None:
         self.summary.add(item, place)
         if item.ok:
             self.results.write(item.line + "\n")
@@ -403,11 +604,11 @@ def _streamed(
     writer: _Writer,
 ) -> None:
     """Each person alone: streamed through evaluate_many, bounded memory."""
-    lines: deque[tuple[int, str | None]] = deque()  # (line, municipality) of profiles in flight
+    lines: deque[tuple[int, PersonKeys]] = deque()  # (line, person) of profiles in flight
 
     def profiles() -> Iterable[Any]:
         for line_no, item in read():
-            lines.append((line_no, _municipality(item)))
+            lines.append((line_no, person_keys(item)))
             yield item
 
     digests = evaluate_many(
@@ -428,11 +629,11 @@ def _planned(
 ) -> None:
     """The cohort as a whole: diagnose everyone, plan, then build and write the routes."""
     kb = engine.kb
-    lines: list[tuple[int, str | None]] = []
+    lines: list[tuple[int, PersonKeys]] = []
 
     def profiles() -> Iterable[Any]:
         for line_no, item in read():
-            lines.append((line_no, _municipality(item)))
+            lines.append((line_no, person_keys(item)))
             yield item
 
     diagnosed: list[Diagnosed] = list(
