@@ -127,7 +127,7 @@ def _chart(table: Table) -> str:
     width = LABEL_WIDTH + BAR_WIDTH + 80
     out = [
         f'<svg class="chart" data-key="{escape(table.key)}" role="img" '
-        f'xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}"><title>{escape(table.title)}</title>'
     ]
     for n, (label, value) in enumerate(bars):

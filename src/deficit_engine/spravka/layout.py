@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..cohort import EXPERIENCE_BANDS, SEVERITY_ORDER, UNKNOWN
-from ..labels import ROLE_RU, SEVERITY_RU
+from ..labels import ROLE_RU, SEVERITY_RU, STEP_KIND_RU
 from .sections import _competency_title, _group_title, _pct, _programme_title, _rows
 
 if TYPE_CHECKING:
@@ -31,11 +31,6 @@ OVERFLOW_RU: dict[str, str] = {
     "calendar": "часов хватает, но сроки групп программ или порядок шагов выводят "
     "последний шаг за период",
     "unknown": "причина не записана (сводка старой версии)",
-}
-STEP_KIND_TITLES: dict[str, str] = {
-    "program": "программа ДПП",
-    "mentor": "наставничество",
-    "format": "формат",
 }
 
 
@@ -193,7 +188,7 @@ def _severity(summary: dict[str, Any]) -> Table:
             SEVERITY_RU.get(s, s),
             deficits.get(s, 0),
             _pct(deficits.get(s, 0), total),
-            people.get(s) if "severity_people" in summary else None,
+            people.get(s, 0) if "severity_people" in summary else None,
             _pct(people.get(s, 0), with_deficit) if "severity_people" in summary else None,
         ]
         for s in [*known, *sorted(set(deficits) - set(SEVERITY_ORDER))]
@@ -572,7 +567,7 @@ def _overflow(summary: dict[str, Any]) -> Table | None:
         [OVERFLOW_RU.get(str(k), str(k)), n, _pct(_int(n), total)] for k, n in reasons
     ]
     rows += [
-        [f"выходит за период: {STEP_KIND_TITLES.get(str(k), str(k))}", n, _pct(_int(n), total)]
+        [f"выходит за период: {STEP_KIND_RU.get(str(k), str(k))}", n, _pct(_int(n), total)]
         for k, n in _rows(summary, "overflow_step_kinds")
     ]
     if "overflow_defaulted" in summary:
