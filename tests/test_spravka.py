@@ -313,6 +313,11 @@ def _chromium() -> str | None:
     )
 
 
+def _alpha(style: str) -> float:
+    """The alpha of a heat cell's ``rgba(...)`` background."""
+    return float(style.rpartition(",")[2].strip(" );"))
+
+
 def _check_dom(dom: _Dom, tables: dict[str, dict[str, Any]]) -> None:
     keys = [a["data-key"] for a in dom.tags("table")]
     assert keys == list(tables)  # every table, in order
@@ -322,8 +327,10 @@ def _check_dom(dom: _Dom, tables: dict[str, dict[str, Any]]) -> None:
     assert len(dom.tags("rect")) == sum(min(15, rows[k]) for k in charts)
     heat = dom.tags("td", **{"class": "heat"})
     assert heat and all("background" in (a.get("style") or "") for a in heat)
-    values = [float(a["data-value"] or 0) for a in heat]
-    assert max(values) > min(values)
+    # the darker, the larger the share: alpha grows with the value
+    shade = sorted((float(a["data-value"] or 0), _alpha(a.get("style") or "")) for a in heat)
+    assert shade[0][0] < shade[-1][0] and shade[0][1] < shade[-1][1]
+    assert [s for _v, s in shade] == sorted(s for _v, s in shade)
     assert dom.tags("h1") and "Аналитическая справка" in "".join(dom.text)
 
 
