@@ -16,7 +16,7 @@ __all__ = ["render_html"]
 
 #: Bars a chart draws at most (its table lists every row).
 CHART_BARS = 15
-BAR_WIDTH, LABEL_WIDTH, BAR_HEIGHT = 360, 300, 18
+BAR_WIDTH, LABEL_WIDTH, BAR_HEIGHT = 360, 330, 18
 
 STYLE = """
 body { font-family: "PT Sans", "Segoe UI", Arial, sans-serif; margin: 2em; color: #1b1b1b; }
@@ -74,11 +74,11 @@ def _section(table: Table) -> list[str]:
 
 def _table(table: Table) -> str:
     head = "".join(f"<th>{escape(c.title)}</th>" for c in table.columns)
-    top = _heat_top(table) if table.heat else 0.0
+    span = _heat_span(table) if table.heat else (0.0, 0.0)
     body = []
     for row in table.rows:
         cells = "".join(
-            _cell(v, c.kind, table.heat, top) for v, c in zip(row, table.columns, strict=True)
+            _cell(v, c.kind, table.heat, span) for v, c in zip(row, table.columns, strict=True)
         )
         body.append(f"<tr>{cells}</tr>")
     if not body:
@@ -90,26 +90,27 @@ def _table(table: Table) -> str:
     )
 
 
-def _cell(value: Any, kind: str, heat: bool, top: float) -> str:
+def _cell(value: Any, kind: str, heat: bool, span: tuple[float, float]) -> str:
     text = escape(_value_text(value, kind))
     if kind == "text":
         return f"<td>{text}</td>"
     if heat and kind == "pct" and isinstance(value, int | float):
-        # the darker, the larger the share, relative to the table's largest
-        alpha = 0.08 + 0.8 * (value / top) if top > 0 else 0.08
+        # the darker, the larger the share, from the table's smallest to its largest
+        low, high = span
+        alpha = 0.08 + 0.8 * (value - low) / (high - low) if high > low else 0.5
         style = f"background: rgba(192, 57, 43, {alpha:.2f})"
         return f'<td class="num heat" data-value="{value}" style="{style}">{text}</td>'
     return f'<td class="num">{text}</td>'
 
 
-def _heat_top(table: Table) -> float:
+def _heat_span(table: Table) -> tuple[float, float]:
     values = [
         v
         for row in table.rows
         for v, c in zip(row, table.columns, strict=True)
         if c.kind == "pct" and isinstance(v, int | float)
     ]
-    return max(values, default=0.0)
+    return min(values, default=0.0), max(values, default=0.0)
 
 
 def _chart(table: Table) -> str:
@@ -134,7 +135,7 @@ def _chart(table: Table) -> str:
         y = n * BAR_HEIGHT + 2
         length = BAR_WIDTH * abs(value) / scale
         colour = "#2e7d32" if value < 0 else "#1f5fa8"
-        short = label if len(label) <= 45 else label[:44] + "…"
+        short = label if len(label) <= 42 else label[:41] + "…"
         out.append(
             f'<text x="{LABEL_WIDTH - 6}" y="{y + 13}" text-anchor="end">{escape(short)}</text>'
             f'<rect x="{LABEL_WIDTH}" y="{y + 2}" width="{length:.1f}" height="{BAR_HEIGHT - 5}" '
