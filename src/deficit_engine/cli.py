@@ -267,6 +267,7 @@ def cmd_route(args: argparse.Namespace) -> int:
 def cmd_batch(args: argparse.Namespace) -> int:
     """Evaluate a cohort file into OUTDIR; exit 1 if any profile was set aside."""
     from .cohort import run_batch
+    from .progress import Progress, wanted
 
     source = Path(args.input)
     if not source.is_file():
@@ -282,6 +283,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
         trace=args.trace,
         encoding=args.encoding,
         allocate=args.allocate,
+        keep_columns=args.keep_columns,
+        documents=args.documents,
+        progress=Progress(wanted(sys.stderr, quiet=args.quiet, force=args.progress)),
+        on_warning=_print_warning,
     )
     print(
         f"{summary.profiles} profile(s): {summary.evaluated} evaluated, "
@@ -299,6 +304,19 @@ def cmd_batch(args: argparse.Namespace) -> int:
         print(f"see {Path(args.output) / 'errors.jsonl'} for the reasons", file=sys.stderr)
         return EXIT_FINDING
     return EXIT_OK
+
+
+def _print_warning(issue: Issue) -> None:
+    """A warning about the input, one line on stderr (the header's unknown columns)."""
+    print(f"deficit-engine: warning: {issue}", file=sys.stderr)
+
+
+def _column_list(value: str) -> list[str]:
+    """``--keep-columns ФИО,Телефон``: the names, stripped; an empty name is an error."""
+    names = [name.strip() for name in value.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"'{value}': an empty column name")
+    return names
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -461,6 +479,28 @@ def build_parser() -> argparse.ArgumentParser:
         dest="allocate",
         action="store_false",
         help="resolve each person alone, ignoring the cohort's shared capacity",
+    )
+    batch.add_argument(
+        "--keep-columns",
+        type=_column_list,
+        action="extend",
+        default=[],
+        metavar="COL[,COL...]",
+        help="pass-through columns (e.g. ФИО; 'name' for a JSONL profile's name) whose "
+        "values go to the per-person outputs; by default none do (152-ФЗ)",
+    )
+    batch.add_argument(
+        "--documents",
+        choices=["html", "md"],
+        default=None,
+        help="also write each person's ИОМ document into OUTDIR/documents/",
+    )
+    progress = batch.add_mutually_exclusive_group()
+    progress.add_argument(
+        "--quiet", action="store_true", help="no progress bar (default: one on a terminal)"
+    )
+    progress.add_argument(
+        "--progress", action="store_true", help="a progress bar on stderr even off a terminal"
     )
     batch.set_defaults(func=cmd_batch)
 

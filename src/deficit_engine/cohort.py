@@ -10,6 +10,7 @@ how cells are read) are described in :mod:`deficit_engine.tables`.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import functools
 import json
@@ -17,20 +18,28 @@ import os
 import shutil
 import tempfile
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from .engine import Diagnosed, Engine, evaluate_many
-from .errors import Issue, SourceError
+from .errors import Issue, SourceError, UsageError
+from .export import render
 from .kb import KnowledgeBase
 from .models import Result, Route, json_number
 from .months import month_range
+from .outputs import DocumentNames, FlatTables, person_record
 from .planner import plan_cohort
 from .planner.plan import COLLEAGUE_PREFIX
+from .profile import parse_profile
+from .progress import Progress
 from .route import build_route, with_plan
-from .tables import read_profiles
+from .schema import Profile
+from .tables import KNOWN_COLUMNS, TableReading, read_profiles, read_rows
+
+#: What ``run_batch(documents=...)`` can write: the ИОМ document's formats.
+DOCUMENT_FORMATS = ("html", "md")
 
 __all__ = [
     "EXPERIENCE_BANDS",
@@ -465,7 +474,67 @@ def _places(kb: KnowledgeBase, kind: str, ref: str) -> int | None:
 
 # --- reading ------------------------------------------------------------------------
 
-# The table reader is deficit_engine.tables (read_profiles and read_rows).
+# The table reader is deficit_engine.tables (read_rows); what the batch keeps of a
+# row beside its profile is the person record of deficit_engine.outputs.
+
+
+class _SetAside(Exception):
+    """A row the table reader set aside: the engine reports it as the row's error."""
+
+
+@dataclass(frozen=True)
+class _Input:
+    """One row of the cohort file as the batch runs it."""
+
+    line: int
+    profile: Any  # the profile dict, or a _SetAside naming the file, line and column
+    person: dict[str, Any]  # person_record: what the outputs carry besides the Result
+    keys: PersonKeys  # what the summary breaks the cohort down by
+
+
+def _kept_columns(table: TableReading, keep: Sequence[str]) -> tuple[str, ...]:
+    """The ``--keep-columns`` names, each checked against what the file passes through."""
+    allowed = ("name",) if table.format == "jsonl" else table.extra_columns
+    for column in keep:
+        if column in allowed:
+            continue
+        if table.format == "jsonl":
+            why = "a JSONL profile passes through only the person's 'name'"
+        elif column in KNOWN_COLUMNS:
+            why = "it is read as a profile field, and the outputs carry it anyway"
+        else:
+            found = ", ".join(table.extra_columns) or "none"
+            why = f"{table.source} has no such pass-through column (it has: {found})"
+        raise UsageError(f"--keep-columns {column}: {why}")
+    return tuple(dict.fromkeys(keep))
+
+
+def _inputs(table: TableReading, keep: tuple[str, ...]) -> Iterator[_Input]:
+    """The table's rows with their person records (pass-through cells only if kept)."""
+    for row in table:
+        if row.error is not None:
+            error = _SetAside(f"{table.source}:{row.line}: {row.error}")
+            yield _Input(row.line, error, person_record(None), PersonKeys())
+        else:
+            person = person_record(row.profile, keep, row.extra)
+            yield _Input(row.line, row.profile, person, person_keys(row.profile))
+
+
+def _warning_records(table: TableReading, keep: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The header's warnings as summary.json lists them: column names, never cells."""
+    records = []
+    for issue in table.warnings:
+        column = table.columns[issue.col - 1] if 0 < issue.col <= len(table.columns) else None
+        records.append(
+            {
+                "code": issue.code,
+                "column": column,
+                "message": issue.message,
+                "suggestion": issue.suggestion,
+                "kept": column in keep,
+            }
+        )
+    return records
 
 
 # --- running ------------------------------------------------------------------------
@@ -512,19 +581,116 @@ class _Staging:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
+def _with_person(line: str, profile_id: str, person: dict[str, Any]) -> str:
+    """A Result's JSON line with ``"person"`` right after ``"profile"``.
+
+    Spliced into the text rather than parsed and dumped again: the line may
+    hold a long trace, and a batch writes tens of thousands of them.
+    """
+    prefix = json.dumps({"profile": profile_id}, ensure_ascii=False)[:-1]
+    fields = json.dumps(person, ensure_ascii=False)
+    if line.startswith(prefix):
+        return f'{prefix}, "person": {fields}{line[len(prefix) :]}'
+    return f'{{"person": {fields}, {line[1:]}'  # not from Result.to_dict: still one object
+
+
+class _Documents:
+    """Each person's ИОМ document in ``documents/``, under a safe unique name, and
+    ``documents/index.csv`` (profile id, file) to find them."""
+
+    def __init__(self, folder: Path, fmt: str) -> None:
+        self.folder = folder / "documents"
+        self.folder.mkdir()
+        self.fmt = fmt
+        self.names = DocumentNames(fmt)
+        self._index = (self.folder / "index.csv").open("w", encoding="utf-8-sig", newline="")
+        self._writer = csv.writer(self._index, lineterminator="\r\n")
+        self._writer.writerow(["id", "file"])
+
+    def write(self, profile_id: str, text: str) -> None:
+        name = self.names.name(profile_id)
+        (self.folder / name).write_text(text, encoding="utf-8")
+        self._writer.writerow([profile_id, name])
+
+    def close(self) -> None:
+        self._index.close()
+
+
 class _Writer:
-    """results.jsonl and errors.jsonl, and the summary counted as they are written."""
+    """The per-person outputs (results.jsonl, errors.jsonl, the flat tables, the
+    documents), and the summary counted as they are written."""
 
-    def __init__(self, results: TextIO, errors: TextIO, summary: BatchSummary) -> None:
-        self.results, self.errors, self.summary = results, errors, summary
+    def __init__(
+        self,
+        staging: _Staging,
+        summary: BatchSummary,
+        keep: tuple[str, ...],
+        documents: str | None,
+    ) -> None:
+        self.summary = summary
+        self.results = (staging.path / "results.jsonl").open("w", encoding="utf-8")
+        self.errors = (staging.path / "errors.jsonl").open("w", encoding="utf-8")
+        self.flat = FlatTables(staging.path, keep)
+        self.documents = _Documents(staging.path, documents) if documents else None
 
-    def add(self, item: Digest, line_no: int, place: PersonKeys) -> None:
-        self.summary.add(item, place)
-        if item.ok:
-            self.results.write(item.line + "\n")
-        else:
-            record = {"line": line_no, "profile": item.profile, "errors": list(item.errors)}
+    def add(
+        self,
+        item: Digest,
+        row: _Input,
+        document: Callable[[], str] | None = None,
+    ) -> None:
+        """Write one person's outputs; ``document`` renders their ИОМ (when asked)."""
+        self.summary.add(item, row.keys)
+        if not item.ok:
+            record = {"line": row.line, "profile": item.profile, "errors": list(item.errors)}
             self.errors.write(json.dumps(record, ensure_ascii=False) + "\n")
+            return
+        self.results.write(_with_person(item.line, item.profile, row.person) + "\n")
+        self.flat.add(json.loads(item.line), row.person)
+        if self.documents is not None and document is not None:
+            self.documents.write(item.profile, document())
+
+    def close(self) -> None:
+        """Finish every file (the workbook is saved here)."""
+        self.results.close()
+        self.errors.close()
+        self.flat.close()
+        if self.documents is not None:
+            self.documents.close()
+
+    def discard(self) -> None:
+        """Close every file without finishing them (the staging folder goes)."""
+        self.results.close()
+        self.errors.close()
+        self.flat.discard()
+        if self.documents is not None:
+            self.documents.close()
+
+
+def _document_profile(profile: Profile, keep: tuple[str, ...]) -> Profile:
+    """The profile as its document may show it: without the name unless kept."""
+    if profile.person.name is None or "name" in keep:
+        return profile
+    return profile.model_copy(update={"person": profile.person.model_copy(update={"name": None})})
+
+
+@dataclass(frozen=True)
+class _Options:
+    """How a batch runs, as run_batch was asked."""
+
+    workers: int | None
+    trace: bool
+    allocate: bool
+    keep: tuple[str, ...]
+    documents: str | None
+    progress: Progress
+
+    def renderer(self, engine: Engine, profile: Profile | None, result: Result) -> Any:
+        """What renders one person's document (None when not asked or not possible)."""
+        if self.documents is None or profile is None or not result.ok:
+            return None
+        shown = _document_profile(profile, self.keep)
+        return functools.partial(render, self.documents, engine.kb, shown, result)
 
 
 def run_batch(
@@ -536,8 +702,19 @@ def run_batch(
     trace: bool = False,
     encoding: str | None = None,
     allocate: bool = True,
+    keep_columns: Sequence[str] = (),
+    documents: str | None = None,
+    progress: Progress | None = None,
+    on_warning: Callable[[Issue], None] | None = None,
 ) -> BatchSummary:
-    """Evaluate a cohort file into ``outdir`` (results.jsonl, errors.jsonl, summary.json).
+    """Evaluate a cohort file into ``outdir``.
+
+    The folder holds ``results.jsonl`` (one Result per line, with a ``person``
+    object: role, municipality, organization, experience_years, subjects),
+    ``errors.jsonl`` (the rows set aside), ``summary.json`` (the analytics and
+    the header's ``warnings``), ``results.csv`` / ``deficits.csv`` and
+    ``results.xlsx`` (one row per person, one per deficit), and with
+    ``documents`` each person's ИОМ in ``documents/``.
 
     With ``allocate`` (the default) the cohort is planned as a whole
     (:meth:`Engine.plan_cohort`): everyone is diagnosed first, then mentors,
@@ -547,6 +724,11 @@ def run_batch(
     alone as if the catalogue were theirs (streamed, bounded memory). The
     folder appears whole or not at all: everything is written to a temporary
     folder beside it and renamed at the end.
+
+    Pass-through columns (those the table format does not know, such as a
+    ``ФИО``) and a JSONL profile's ``person.name`` are personal data: their
+    values reach the per-person outputs only when named in ``keep_columns``,
+    and never summary.json, which lists the columns' names only.
 
     Parameters
     ----------
@@ -564,6 +746,15 @@ def run_batch(
         The input's text encoding (default: detected).
     allocate : bool
         Plan the cohort as a whole (default) or resolve each person alone.
+    keep_columns : sequence of str
+        Pass-through columns whose values go to the per-person outputs (``name``
+        for a JSONL profile's name).
+    documents : str, optional
+        ``"html"`` or ``"md"``: write each person's ИОМ document too.
+    progress : Progress, optional
+        Progress bars to draw (default: none).
+    on_warning : callable, optional
+        Called once with each warning of the file's header (an unknown column).
 
     Returns
     -------
@@ -574,21 +765,28 @@ def run_batch(
     ------
     SourceError
         If the input cannot be read as a cohort, or ``outdir`` is not empty.
+    UsageError
+        If ``keep_columns`` names a column the input does not pass through, or
+        ``documents`` is not ``html`` or ``md``.
     """
+    if documents is not None and documents not in DOCUMENT_FORMATS:
+        raise UsageError(f"documents: expected one of {', '.join(DOCUMENT_FORMATS)}")
     staging = _Staging.open(outdir)
     summary = BatchSummary()
     try:
-        with (
-            (staging.path / "results.jsonl").open("w", encoding="utf-8") as results,
-            (staging.path / "errors.jsonl").open("w", encoding="utf-8") as errors,
-        ):
-            writer = _Writer(results, errors, summary)
-            read = functools.partial(read_profiles, source, engine, encoding=encoding)
-            if allocate:
-                _planned(engine, read, workers, trace, writer, staging)
-            else:
-                _streamed(engine, read, workers, trace, writer)
-        staging.write_json("summary.json", summary.to_dict(engine))
+        with read_rows(source, engine.kb, encoding=encoding) as table:
+            keep = _kept_columns(table, keep_columns)
+            for issue in table.warnings:
+                if on_warning is not None:
+                    on_warning(issue)
+            options = _Options(
+                workers, trace, allocate, keep, documents, progress or Progress.off()
+            )
+            total = table.estimated_rows() if options.progress.enabled else None
+            _run(engine, _inputs(table, keep), total, options, summary, staging)
+            data = summary.to_dict(engine)
+            data["warnings"] = _warning_records(table, keep)
+        staging.write_json("summary.json", data)
         staging.publish()
     except BaseException:
         staging.discard()
@@ -596,64 +794,92 @@ def run_batch(
     return summary
 
 
+def _run(
+    engine: Engine,
+    rows: Iterator[_Input],
+    total: int | None,
+    options: _Options,
+    summary: BatchSummary,
+    staging: _Staging,
+) -> None:
+    """Write every output into the staging folder, closing its files either way."""
+    writer = _Writer(staging, summary, options.keep, options.documents)
+    try:
+        if options.allocate:
+            _planned(engine, rows, total, options, writer, staging)
+        else:
+            _streamed(engine, rows, total, options, writer)
+    except BaseException:
+        writer.discard()
+        raise
+    writer.close()
+
+
 def _streamed(
     engine: Engine,
-    read: Callable[[], Iterable[tuple[int, Any]]],
-    workers: int | None,
-    trace: bool,
+    rows: Iterator[_Input],
+    total: int | None,
+    options: _Options,
     writer: _Writer,
 ) -> None:
-    """Each person alone: streamed through evaluate_many, bounded memory."""
-    lines: deque[tuple[int, PersonKeys]] = deque()  # (line, person) of profiles in flight
+    """Each person alone: streamed through evaluate_many, bounded memory.
 
-    def profiles() -> Iterable[Any]:
-        for line_no, item in read():
-            lines.append((line_no, person_keys(item)))
-            yield item
+    The workers send back each Result's digest; with documents asked, the whole
+    Result instead (the document needs it), and the profile is validated again
+    here to render it.
+    """
+    in_flight: deque[_Input] = deque()  # rows whose results are still coming
 
-    digests = evaluate_many(
-        engine, profiles(), workers, transform=functools.partial(digest, trace=trace)
-    )
-    for item in digests:
-        line_no, place = lines.popleft()  # results come back in input order
-        writer.add(item, line_no, place)
+    def profiles() -> Iterator[Any]:
+        for row in rows:
+            in_flight.append(row)
+            yield row.profile
+
+    transform = None if options.documents else functools.partial(digest, trace=options.trace)
+    outcomes = evaluate_many(engine, profiles(), options.workers, transform=transform)
+    for outcome in options.progress.track(outcomes, "batch", total):
+        row = in_flight.popleft()  # results come back in input order
+        if isinstance(outcome, Digest):
+            writer.add(outcome, row)
+            continue
+        profile = parse_profile(row.profile, engine.kb) if outcome.ok else None
+        render_it = options.renderer(engine, profile, outcome)
+        writer.add(digest(outcome, options.trace), row, render_it)
 
 
 def _planned(
     engine: Engine,
-    read: Callable[[], Iterable[tuple[int, Any]]],
-    workers: int | None,
-    trace: bool,
+    rows: Iterator[_Input],
+    total: int | None,
+    options: _Options,
     writer: _Writer,
     staging: _Staging,
 ) -> None:
     """The cohort as a whole: diagnose everyone, plan, then build and write the routes."""
     kb = engine.kb
-    lines: list[tuple[int, PersonKeys]] = []
+    read: list[_Input] = []
 
-    def profiles() -> Iterable[Any]:
-        for line_no, item in read():
-            lines.append((line_no, person_keys(item)))
-            yield item
+    def profiles() -> Iterator[Any]:
+        for row in rows:
+            read.append(row)
+            yield row.profile
 
-    diagnosed: list[Diagnosed] = list(
-        evaluate_many(
-            engine,
-            profiles(),
-            workers,
-            stage="diagnose",
-            transform=functools.partial(_lighter, trace=trace),
-        )
+    diagnoses = evaluate_many(
+        engine,
+        profiles(),
+        options.workers,
+        stage="diagnose",
+        transform=functools.partial(_lighter, trace=options.trace),
     )
+    diagnosed: list[Diagnosed] = list(options.progress.track(diagnoses, "diagnose", total))
     people = [(p, r) if p is not None and r.ok else None for p, r in diagnosed]
     plan = plan_cohort(kb, people)
-    for (line_no, place), (profile, result), resolution in zip(
-        lines, diagnosed, plan.resolutions, strict=True
-    ):
+    planned = zip(read, diagnosed, plan.resolutions, strict=True)
+    for row, (profile, result), resolution in options.progress.track(planned, "routes", len(read)):
         if profile is not None and resolution is not None:
             route = build_route(kb, profile, result, resolution)
             result = with_plan(result, resolution, route)
-        writer.add(digest(result, trace), line_no, place)
+        writer.add(digest(result, options.trace), row, options.renderer(engine, profile, result))
     # a school counts once against each mentor it got (one per mentoring form)
     writer.summary.school_mentors.update(
         mid

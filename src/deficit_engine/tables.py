@@ -102,6 +102,7 @@ _UNDECODABLE = re.compile("[\udc00-\udcff]")
 _NON_ASCII = re.compile("[^\x00-\x7f]")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)")
 _FORMULA_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s>/]")
+_ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s>/]")
 
 
 def _mark_undecodable(exc: UnicodeError) -> tuple[str, int]:
@@ -461,6 +462,21 @@ def _text_lines(handle: IO[bytes], codec: str) -> Iterator[str]:
     yield from io.TextIOWrapper(handle, encoding=codec, errors=_MARK, newline="\n")
 
 
+def _count_lines(path: Path) -> int:
+    """Physical lines of a text file: its line feeds, and a last line without one.
+
+    Counted in bytes: a line feed is byte 0x0A in UTF-8 and cp1251, and in UTF-16
+    one of the two bytes of U+000A (rarely of another character: an estimate).
+    """
+    count, last = 0, b"\n"
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            count += chunk.count(b"\n")
+            last = chunk
+    # UTF-16 LE ends a line with 0A 00: the last byte is not 0A, yet the line ended
+    return count + (0 if last.rstrip(b"\x00").endswith(b"\n") else 1)
+
+
 def _pick_delimiter(line: str) -> str:
     """The delimiter the header line uses most outside quotes (``,`` when none)."""
     counts = dict.fromkeys(_DELIMITERS, 0)
@@ -586,15 +602,33 @@ def _sheet_rows(book: Any, source: str) -> Iterator[Any]:
         yield row
 
 
-def _xlsx_records(path: Path, source: str) -> Iterator[tuple[int, list[_Cell]]]:
+def _count_tags(path: Path, member: str, tag: re.Pattern[bytes]) -> int:
+    """How many times ``tag`` occurs in an archive member (scanned without parsing)."""
+    count, tail = 0, b""
+    with zipfile.ZipFile(path) as archive, archive.open(member) as stream:
+        while chunk := stream.read(1 << 20):
+            # a tag cut by the chunk boundary is in tail + chunk; one whole in the tail
+            # was counted already, so count only matches that end inside this chunk
+            window = tail + chunk
+            count += sum(1 for m in tag.finditer(window) if m.end() > len(tail))
+            tail = chunk[-64:]
+    return count
+
+
+def _xlsx_records(
+    path: Path, source: str, sheet: list[str] | None = None
+) -> Iterator[tuple[int, list[_Cell]]]:
     """(sheet row, cells) of the first sheet. Formulas are read from a second view
     of the workbook only when the sheet has any: the values view shows a formula
-    never computed as an empty cell."""
+    never computed as an empty cell. The first sheet's archive member is appended
+    to ``sheet`` (for a quick count of its rows)."""
     _check_archive(path, source)
     book = _load_book(path, source, data_only=True)
     formulas_book = None
     try:
         sheet_path = getattr(book.worksheets[0], "_worksheet_path", "") if book.worksheets else ""
+        if sheet is not None and sheet_path:
+            sheet.append(sheet_path)
         if sheet_path and _has_formulas(path, sheet_path):
             formulas_book = _load_book(path, source, data_only=False)
         values = _sheet_rows(book, source)
@@ -673,6 +707,8 @@ class TableReading:
         self.extra_columns: tuple[str, ...] = ()
         self.warnings: tuple[Issue, ...] = ()
         self._handle: IO[bytes] | None = None
+        self._path = path
+        self._sheet: list[str] = []  # the XLSX's first sheet, as an archive member
         self._records: Iterator[Any] | None = None
         self._rows: Iterator[Row] = iter(())
         try:
@@ -687,7 +723,7 @@ class TableReading:
 
     def _open(self, path: Path, kb: KnowledgeBase, encoding: str | None) -> Iterator[Row]:
         if self.format == "xlsx":
-            self._records = _xlsx_records(path, self.source)
+            self._records = _xlsx_records(path, self.source, self._sheet)
             return self._table(self._records, kb)
         self.encoding = _codec(encoding, path)
         self._handle = path.open("rb")
@@ -726,6 +762,27 @@ class TableReading:
 
     def __iter__(self) -> Iterator[Row]:
         return self._rows
+
+    def estimated_rows(self) -> int:
+        """A quick estimate of how many rows the file has below its header.
+
+        For a progress bar's ETA, not for accounting: a CSV or JSONL file's
+        physical lines (a cell with a line break counts twice, a blank line
+        once), an XLSX sheet's ``<row>`` elements (an empty row that Excel
+        stored counts). It reads the raw bytes without decoding or parsing:
+        under a second for a 20 000-row cohort.
+
+        Returns
+        -------
+        int
+            The estimated number of data rows (0 or more).
+        """
+        if self.format == "xlsx":
+            if not self._sheet:
+                return 0
+            return max(0, _count_tags(self._path, self._sheet[0], _ROW_TAG) - 1)
+        lines = _count_lines(self._path)
+        return lines if self.format == "jsonl" else max(0, lines - 1)
 
     def close(self) -> None:
         """Release the file (an XLSX workbook is released when its rows end or here).
