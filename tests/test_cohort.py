@@ -64,6 +64,14 @@ def test_csv_batch_sets_bad_rows_aside(
             ],
         }
     ).to_dict(trace=False)
+    # besides the Result, each line carries the person's fields (the batch adds them)
+    assert results[1].pop("person") == {
+        "role": "teacher",
+        "municipality": "Спасский МО",
+        "organization": None,
+        "experience_years": 15,
+        "subjects": [],
+    }
     assert results[1] == expected
 
 

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import re
 import unicodedata
@@ -301,7 +302,10 @@ class FlatTables:
         """
         self._results_file.close()
         self._deficits_file.close()
-        self._book.close()
+        # saving is how openpyxl finishes each sheet's temporary file and removes it;
+        # the workbook goes with the staging folder, and the batch's own error wins
+        with contextlib.suppress(Exception):
+            self._book.save(self.folder / "results.xlsx")
 
 
 # --- document names -------------------------------------------------------------------
