@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from deficit_engine import cohort as cohort_module
 from deficit_engine.cli import main
 from deficit_engine.engine import Engine
-from deficit_engine.outputs import RESULT_COLUMNS, DocumentNames
+from deficit_engine.outputs import RESULT_COLUMNS, DocumentNames, XlsxStream
 from deficit_engine.progress import Progress, wanted
 from deficit_engine.rules import SEVERITIES
 from deficit_engine.tables import read_rows
@@ -312,6 +312,56 @@ def test_flat_tables_agree_with_results_jsonl(tmp_path: Path) -> None:
     sheet_scores = [row[score].value for row in lines.iter_rows(min_row=2)]
     assert sheet_scores == [d["score_pct"] for r in results for d in r["deficits"]]
     assert all(isinstance(v, int | float) for v in sheet_scores)
+
+
+def test_xlsx_stream_cells(tmp_path: Path) -> None:
+    path = tmp_path / "book.xlsx"
+    book = XlsxStream(path)
+    wide = [f"c{n}" for n in range(30)]  # past Z: AA, AB...
+    assert book.add_sheet("wide", wide) == 0
+    assert book.add_sheet("кириллица", ["a", "b", "c", "d", "e", "f"]) == 1
+    book.append(0, list(range(30)))
+    book.append(1, ["<b>&amp;</b>", "=1+1", "bell\x07 and \ud800", 1.25, True, None])
+    book.append(1, [None, "", 0, -3, False, "  spaced  "])
+    book.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["book.xlsx"]  # no parts left
+    read = openpyxl.load_workbook(path)
+    assert read.sheetnames == ["wide", "кириллица"]
+    wide_sheet, sheet = read["wide"], read["кириллица"]
+    assert [c.value for c in wide_sheet[1]] == wide
+    assert [c.value for c in wide_sheet[2]] == list(range(30))
+    assert wide_sheet["AD2"].value == 29 and wide_sheet.freeze_panes == "A2"
+    assert [c.value for c in sheet[2]] == [
+        "<b>&amp;</b>",
+        "=1+1",
+        "bell\ufffd and \ufffd",
+        1.25,
+        True,
+        None,
+    ]
+    assert sheet["B2"].data_type == "s" and sheet["D2"].data_type == "n"
+    assert [c.value for c in sheet[3]] == [None, None, 0, -3, False, "  spaced  "]
+    # the same rows give the same bytes (archive members carry a fixed date)
+    again = tmp_path / "again.xlsx"
+    other = XlsxStream(again)
+    other.add_sheet("wide", wide)
+    other.add_sheet("кириллица", ["a", "b", "c", "d", "e", "f"])
+    other.append(0, list(range(30)))
+    other.append(1, ["<b>&amp;</b>", "=1+1", "bell\x07 and \ud800", 1.25, True, None])
+    other.append(1, [None, "", 0, -3, False, "  spaced  "])
+    other.close()
+    assert again.read_bytes() == path.read_bytes()
+
+
+def test_two_runs_write_identical_folders(tmp_path: Path) -> None:
+    source = write_cohort(tmp_path / "cohort.csv")
+    folders = [tmp_path / "a", tmp_path / "b"]
+    for folder in folders:
+        assert batch(str(source), "-o", str(folder), "--documents", "html") == 0
+    files = sorted(p.relative_to(folders[0]) for p in folders[0].rglob("*") if p.is_file())
+    assert len(files) == 11
+    for name in files:
+        assert (folders[0] / name).read_bytes() == (folders[1] / name).read_bytes(), name
 
 
 # --- documents --------------------------------------------------------------------
