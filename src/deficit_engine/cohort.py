@@ -487,7 +487,7 @@ class _Input:
     """One row of the cohort file as the batch runs it."""
 
     line: int
-    profile: Any  # the profile dict, or a _SetAside naming the file, line and column
+    profile: Any  # the profile dict, a _SetAside naming file, line and column, or None once used
     person: dict[str, Any]  # person_record: what the outputs carry besides the Result
     keys: PersonKeys  # what the summary breaks the cohort down by
 
@@ -857,11 +857,11 @@ def _planned(
 ) -> None:
     """The cohort as a whole: diagnose everyone, plan, then build and write the routes."""
     kb = engine.kb
-    read: list[_Input] = []
+    read: list[_Input] = []  # without the profiles: the diagnoses hold them, validated
 
     def profiles() -> Iterator[Any]:
         for row in rows:
-            read.append(row)
+            read.append(dataclasses.replace(row, profile=None))
             yield row.profile
 
     diagnoses = evaluate_many(
