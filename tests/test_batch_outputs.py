@@ -308,6 +308,8 @@ def test_flat_tables_agree_with_results_jsonl(tmp_path: Path) -> None:
     # text that looks like a formula stays text
     cell = people.cell(row=2, column=at["organization"] + 1)
     assert (cell.value, cell.data_type) == ("=SUM(A1)", "s")
+    # and in the CSV a spreadsheet would open, it is quoted as text ('=...)
+    assert rows[0]["organization"] == "'=SUM(A1)"
     score = [c.value for c in lines[1]].index("score_pct")
     sheet_scores = [row[score].value for row in lines.iter_rows(min_row=2)]
     assert sheet_scores == [d["score_pct"] for r in results for d in r["deficits"]]

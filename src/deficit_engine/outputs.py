@@ -196,12 +196,20 @@ def deficit_rows(data: Mapping[str, Any], person: Mapping[str, Any]) -> list[lis
     ]
 
 
+#: What a spreadsheet reads as the start of a formula (OWASP "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _csv_cell(value: Any) -> Any:
-    """A cell as CSV text: yes/no as 1/0, None as an empty cell."""
+    """A cell as CSV text: yes/no as 1/0, None as an empty cell, and text that a
+    spreadsheet would run as a formula (``=HYPERLINK(...)`` in an organisation's
+    name) quoted with a leading apostrophe, as Excel itself shows literal text."""
     if value is None or value == "":
         return ""
     if isinstance(value, bool):
         return int(value)
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
     return value
 
 
