@@ -553,3 +553,31 @@ def test_estimated_rows(tmp_path: Path) -> None:
         with read_rows(path, kb) as table:
             counts[path.suffix + path.stem] = (table.estimated_rows(), sum(1 for _ in table))
     assert counts == {".csva": (4, 3), ".csvb": (2, 2), ".jsonlc": (2, 2), ".xlsxd": (250, 250)}
+
+
+def test_profile_errors_name_the_row_and_the_column(tmp_path: Path) -> None:
+    """Issue 12: `cohort.csv:17: column "normative.fgos": ...`, not `results[0]`;
+    a JSONL line's errors keep the field path, placed at file:line."""
+    table = tmp_path / "cohort.csv"
+    table.write_text(
+        "id,role,experience_years,normative.fgos,digital.safety\n"
+        "T1,teacher,5,40,120\n"
+        "T2,teachr,5,30,40\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    assert main(["batch", str(table), "-o", str(out), "--workers", "1", "--quiet"]) == 1
+    errors = [json.loads(x) for x in (out / "errors.jsonl").read_text("utf-8").splitlines()]
+    assert errors[0]["errors"] == [
+        f'{table}:2: column "digital.safety": invalid-value: score 120 is above its max 100'
+    ]
+    assert errors[1]["errors"][0].startswith(f'{table}:3: column "role": ')
+    lines = tmp_path / "cohort.jsonl"
+    lines.write_text(
+        json.dumps({"id": "J1", "person": {"role": "teacher", "experience_years": -1}}) + "\n",
+        encoding="utf-8",
+    )
+    out2 = tmp_path / "out2"
+    assert main(["batch", str(lines), "-o", str(out2), "--workers", "1", "--quiet"]) == 1
+    (error,) = json.loads((out2 / "errors.jsonl").read_text("utf-8"))["errors"]
+    assert error.startswith(f"{lines}:1: person.experience_years: ")

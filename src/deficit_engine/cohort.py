@@ -15,6 +15,7 @@ import dataclasses
 import functools
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections import Counter, deque
@@ -490,6 +491,57 @@ class _Input:
     profile: Any  # the profile dict, a _SetAside naming file, line and column, or None once used
     person: dict[str, Any]  # person_record: what the outputs carry besides the Result
     keys: PersonKeys  # what the summary breaks the cohort down by
+    place: str = ""  # "file:line" for the row's errors
+    # a table row's result columns, in the profile's order; None for a JSONL line,
+    # whose errors keep their field paths
+    columns: tuple[str, ...] | None = None
+
+
+#: A profile field path's first part -> the table column it is read from.
+_FIELD_COLUMNS = {
+    "person.role": "role",
+    "person.experience_years": "experience_years",
+    "person.organization": "organization",
+    "person.municipality": "municipality",
+    "person.subjects": "subjects",
+    "person.levels": "levels",
+    "preferences.delivery": "delivery",
+    "preferences.hours_per_month": "hours_per_month",
+    "preferences.period.start": "period_start",
+    "preferences.period.end": "period_end",
+    "preferences.period": "period_start",
+    "requests": "requests",
+    "id": "id",
+}
+_RESULT_PATH = re.compile(r"^results\[(\d+)\](?:\.[\w.]+)?$")
+_ANY_INDEX = re.compile(r"\[\d+\]")
+
+
+def _result_columns(profile: Any) -> tuple[str, ...]:
+    """The column each of a table row's results came from (its competency or indicator)."""
+    results = profile.get("results") if isinstance(profile, dict) else None
+    if not isinstance(results, list):
+        return ()
+    return tuple(str(r.get("competency") or r.get("indicator") or "") for r in results)
+
+
+def _row_error(row: _Input, error: str) -> str:
+    """An engine error of a row, placed: ``cohort.csv:17: column "normative.fgos": ...``
+    for a table row (the field path becomes the column header), ``file:line: path: ...``
+    for a JSONL line. Errors the reader already placed pass unchanged."""
+    if not row.place or error.startswith(row.place):
+        return error
+    path, sep, rest = error.partition(": ")
+    if not sep:
+        return f"{row.place}: {error}"
+    if row.columns is not None:
+        found = _RESULT_PATH.match(path)
+        if found and int(found.group(1)) < len(row.columns):
+            return f'{row.place}: column "{row.columns[int(found.group(1))]}": {rest}'
+        column = _FIELD_COLUMNS.get(path) or _FIELD_COLUMNS.get(_ANY_INDEX.sub("", path))
+        if column is not None:
+            return f'{row.place}: column "{column}": {rest}'
+    return f"{row.place}: {error}"
 
 
 def _kept_columns(table: TableReading, keep: Sequence[str]) -> tuple[str, ...]:
@@ -512,12 +564,15 @@ def _kept_columns(table: TableReading, keep: Sequence[str]) -> tuple[str, ...]:
 def _inputs(table: TableReading, keep: tuple[str, ...]) -> Iterator[_Input]:
     """The table's rows with their person records (pass-through cells only if kept)."""
     for row in table:
+        place = f"{table.source}:{row.line}"
         if row.error is not None:
-            error = _SetAside(f"{table.source}:{row.line}: {row.error}")
-            yield _Input(row.line, error, person_record(None), PersonKeys())
+            error = _SetAside(f"{place}: {row.error}")
+            yield _Input(row.line, error, person_record(None), PersonKeys(), place)
         else:
             person = person_record(row.profile, keep, row.extra)
-            yield _Input(row.line, row.profile, person, person_keys(row.profile))
+            columns = _result_columns(row.profile) if table.format != "jsonl" else None
+            keys = person_keys(row.profile)
+            yield _Input(row.line, row.profile, person, keys, place, columns)
 
 
 def _warning_records(table: TableReading, keep: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -642,7 +697,8 @@ class _Writer:
         """Write one person's outputs; ``document`` renders their ИОМ (when asked)."""
         self.summary.add(item, row.keys)
         if not item.ok:
-            record = {"line": row.line, "profile": item.profile, "errors": list(item.errors)}
+            errors = [_row_error(row, e) for e in item.errors]
+            record = {"line": row.line, "profile": item.profile, "errors": errors}
             self.errors.write(json.dumps(record, ensure_ascii=False) + "\n")
             return
         self.results.write(_with_person(item.line, item.profile, row.person) + "\n")
