@@ -172,8 +172,14 @@ def check_plan(kb: KnowledgeBase, people: Sequence[Person], cohort: CohortPlan) 
     for team in cohort.teams:
         if team.mentor is not None:
             mentees.setdefault(team.mentor, set()).add("school:" + team.flag.organization)
-    over_people = sum(1 for m, who in mentees.items() if len(who) > kb.mentors[m].capacity)
-    over_load = sum(1 for m, n in cohort.mentor_load.items() if n > kb.mentors[m].capacity)
+
+    def capacity(mid: str) -> int:
+        # a colleague of the cohort (planning.colleague_mentors) is no KB mentor
+        known = kb.mentors.get(mid)
+        return known.capacity if known is not None else kb.planning.planning.colleague_load
+
+    over_people = sum(1 for m, who in mentees.items() if len(who) > capacity(m))
+    over_load = sum(1 for m, n in cohort.mentor_load.items() if n > capacity(m))
     return {
         "mentors_over_capacity": over_people,
         "mentors_over_capacity_pairings": over_load,
