@@ -58,8 +58,11 @@ PARTS = (
     (plan, "flag_schools"),
     (plan, "_seekers"),
     (plan, "_allocate_mentors"),
-    (plan, "unit_arcs"),
-    (plan, "allocate"),
+    (plan, "cohort_arcs"),
+    (plan, "allocate_arrays"),
+    (plan, "_serving"),
+    (plan, "_placed"),
+    (plan, "_unplaced"),
     (plan, "_mentee_bound"),
     (plan, "_demand"),
     (plan, "plan_programmes"),
@@ -136,13 +139,26 @@ def instrumented(timers: Timers, capture: bool = False) -> Iterator[None]:
     for (module, name), fn in saved.items():
         setattr(module, name, timers.wrap(name, fn))
     if capture:
-        timed_allocate = getattr(plan, "allocate")  # noqa: B009 - a private import of plan
+        timed_allocate = getattr(plan, "allocate_arrays")  # noqa: B009 - a private import
 
-        def capturing(owners: Any, arcs: Any, capacity: Any, secondary: Any = ()) -> Any:
-            timers.captured.append((list(owners), list(arcs), list(capacity), set(secondary)))
-            return timed_allocate(owners, arcs, capacity, secondary=secondary)
+        def capturing(owners: Any, *arrays: Any, **kwargs: Any) -> Any:
+            unit, mentor, prio, loc, nosubj, capacity = arrays[:6]
+            arcs = [
+                Arc(u, m, (), p, lo, ns)
+                for u, m, p, lo, ns in zip(
+                    unit.tolist(),
+                    mentor.tolist(),
+                    prio.tolist(),
+                    loc.tolist(),
+                    nosubj.tolist(),
+                    strict=True,
+                )
+            ]
+            secondary = set(arrays[6]) if len(arrays) > 6 else set(kwargs.get("secondary", ()))
+            timers.captured.append((owners.tolist(), arcs, capacity.tolist(), secondary))
+            return timed_allocate(owners, *arrays, **kwargs)
 
-        setattr(plan, "allocate", capturing)  # noqa: B010
+        setattr(plan, "allocate_arrays", capturing)  # noqa: B010
     min_cost_flow.SimpleMinCostFlow = solver_class(solvers[0], "min_cost_flow.solve")
     max_flow.SimpleMaxFlow = solver_class(solvers[1], "max_flow.solve")
     try:
@@ -303,13 +319,22 @@ def parts_of(timers: Timers, total: float) -> dict[str, float]:
     schools = s["school_profiles"] + s["flag_schools"]
     out = {
         "mentor_allocation": mentors,
-        "  candidate_arcs (unit_arcs)": s["unit_arcs"],
-        "  allocate (network + solve)": s["allocate"],
+        "  candidate_arcs (cohort_arcs, numpy)": s["cohort_arcs"],
+        "  allocate_arrays (network + solve)": s["allocate_arrays"],
         "    min_cost_flow.solve": s["min_cost_flow.solve"],
         "  max_flow_bound (_mentee_bound)": s["_mentee_bound"],
         "    max_flow.solve": s["max_flow.solve"],
-        "  choices and arcs assembly": (
-            mentors - s["unit_arcs"] - s["allocate"] - s["_mentee_bound"]
+        "  reasons: who could serve each need (_serving)": s["_serving"],
+        "  placed units' candidates (_placed)": s["_placed"],
+        "  unplaced units' reasons (_unplaced)": s["_unplaced"],
+        "  the rest of the mentor part": (
+            mentors
+            - s["cohort_arcs"]
+            - s["allocate_arrays"]
+            - s["_mentee_bound"]
+            - s["_serving"]
+            - s["_placed"]
+            - s["_unplaced"]
         ),
         "programme_places": programmes,
         "  demands (_demand)": s["_demand"],

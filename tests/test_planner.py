@@ -550,3 +550,43 @@ def test_each_flag_of_a_school_gets_a_mentor_of_its_own_form(engine: Engine) -> 
     assert got["SCH-U"].mentor == "B-MENTOR"
     assert got["SCH-D"].mentor is None and got["SCH-D"].reason
     assert "команда наставников из другой организации" in got["SCH-M"].reason
+
+
+def test_cohort_arcs_find_what_unit_arcs_find(engine: Engine) -> None:
+    """The array path (a region's size) and the per-unit path (one person) agree arc
+    for arc: mentor, priority, locality and subject match."""
+    from deficit_engine.planner.arcs import cohort_arcs
+    from deficit_engine.resolve import seeker_of
+    from deficit_engine.resolve.mentors import mentor_units, unit_arcs
+    from deficit_engine.synthetic import synthetic_mentors
+
+    kb = dataclasses.replace(engine.kb, mentors=synthetic_mentors(engine.kb, 150, seed=4))
+    eng = Engine(kb, backend="fast")
+    people = [eng.diagnose(p) for p in synthetic_profiles(kb, 120, seed=8)]
+    seekers = [seeker_of(kb, p.person) for p, _r in people]
+    needs = [r.needs for _p, r in people]
+    severities = [r.severities for _p, r in people]
+    units = [
+        (k, u)
+        for k, (_p, r) in enumerate(people)
+        for u in mentor_units(r.needs, [i for i, n in enumerate(r.needs) if n.kind == "mentor"])
+    ]
+    index = kb.index
+    capacity = [m.capacity for m in index.mentors]
+    arcs = cohort_arcs(index, seekers, needs, severities, units, capacity)
+    got = sorted(
+        zip(
+            arcs.unit.tolist(),
+            arcs.mentor.tolist(),
+            arcs.prio.tolist(),
+            arcs.loc.tolist(),
+            arcs.nosubj.tolist(),
+            strict=True,
+        )
+    )
+    want = sorted(
+        (u, index.mentor_rank[c.mentor.id], c.prio, c.loc, c.nosubj)
+        for u, (k, unit) in enumerate(units)
+        for c in unit_arcs(index, seekers[k], needs[k], unit, index.capacity, severities[k])
+    )
+    assert got == want and len(want) > 200

@@ -25,24 +25,28 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from ..catalogue import CatalogueIndex
 from ..kb import KnowledgeBase
 from ..models import Need, Recommendation, Resolution, Result
 from ..resolve import person_levels, seeker_of, unmet_of
-from ..resolve.allocate import Arc, allocate
+from ..resolve.allocate import allocate_arrays
 from ..resolve.formats import resolve_formats
 from ..resolve.mentors import (
-    Candidate,
     MentorChoice,
     Seeker,
     Unit,
     Why,
+    ids_text,
     mentor_recommendations,
     mentor_units,
     unit_arcs,
+    why_not,
 )
 from ..route.schedule import settings
 from ..schema import Mentor, Profile
+from .arcs import CohortArcs, cohort_arcs
 from .programmes import ProgrammeDemand, demand_key, plan_programmes
 from .schools import SchoolFlag, SchoolProfile, flag_schools, school_profiles
 
@@ -292,60 +296,139 @@ def colleague_mentors(kb: KnowledgeBase, people: Sequence[Person | None]) -> dic
 def _allocate_mentors(
     index: CatalogueIndex, s: _Seekers, n_people: int
 ) -> tuple[list[list[MentorChoice]], bool, int]:
-    """Every seeker's units paired with mentors: one flow for the whole cohort."""
-    rank = index.mentor_rank
-    owners: list[int] = []
-    cands: list[list[Candidate]] = []
-    arcs: list[Arc] = []
-    flat: list[Candidate] = []
-    for k, units in enumerate(s.units):
-        for unit in units:
-            u = len(owners)
-            owners.append(k)
-            found = unit_arcs(
-                index, s.seekers[k], s.needs[k], unit, index.capacity, s.severities[k]
-            )
-            own = f"{COLLEAGUE_PREFIX}{k}"  # nobody mentors themselves
-            found = [c for c in found if c.mentor.id != own]
-            cands.append(found)
-            for c in found:
-                arcs.append(Arc(u, rank[c.mentor.id], c.served, c.prio, c.loc, c.nosubj))
-                flat.append(c)
-    people = n_people
-    schools = set(range(people, len(s.units)))
-    capacity = [m.capacity for m in index.mentors]
-    allocation = allocate(owners, arcs, capacity, secondary=schools)
+    """Every seeker's units paired with mentors: people first, in one flow for the
+    whole cohort, then the flagged schools with the places people left."""
+    capacity = np.array([m.capacity for m in index.mentors], np.int64)
+    themselves = {
+        k: index.mentor_rank[f"{COLLEAGUE_PREFIX}{k}"]
+        for k in range(n_people)
+        if f"{COLLEAGUE_PREFIX}{k}" in index.mentor_rank
+    }
     choices: list[list[MentorChoice]] = [[] for _ in s.units]
-    u = 0
-    for k, units in enumerate(s.units):
-        for unit in units:
-            got = allocation.chosen[u]
-            chosen = flat[got] if got >= 0 else None
-            others = tuple(c for c in cands[u] if c is not chosen)
-            free = chosen.mentor.capacity if chosen else 0
-            choices[k].append(MentorChoice(unit, chosen, others, free))
-            u += 1
-    # the bound counts people only: schools take what capacity people leave
-    bound = _mentee_bound(owners, [a for a in arcs if owners[a.unit] < people], capacity)
-    return choices, allocation.exact, bound
+    people = [(k, unit) for k in range(n_people) for unit in s.units[k]]
+    exact, left, bound = _pair(index, s, people, capacity, themselves, choices, True)
+    schools = [(k, unit) for k in range(n_people, len(s.units)) for unit in s.units[k]]
+    exact_schools, _left, _bound = _pair(index, s, schools, left, {}, choices, False)
+    return choices, exact and exact_schools, bound
 
 
-def _mentee_bound(owners: Sequence[int], arcs: Sequence[Arc], capacity: Sequence[int]) -> int:
+def _pair(
+    index: CatalogueIndex,
+    s: _Seekers,
+    units: list[tuple[int, Unit]],
+    capacity: np.ndarray,
+    themselves: dict[int, int],
+    choices: list[list[MentorChoice]],
+    with_bound: bool,
+) -> tuple[bool, np.ndarray, int]:
+    """One flow: ``units`` paired within ``capacity``; each unit's MentorChoice is
+    appended to its seeker's. Returns exactness, the places left and (people only)
+    the max-flow bound."""
+    arcs = cohort_arcs(index, s.seekers, s.needs, s.severities, units, capacity, themselves)
+    owners = np.array([k for k, _unit in units], np.int64)
+    allocation = allocate_arrays(
+        owners, arcs.unit, arcs.mentor, arcs.prio, arcs.loc, arcs.nosubj, capacity
+    )
+    chosen = np.asarray(allocation.chosen, np.int64)
+    placed = chosen[chosen >= 0]
+    taken = np.bincount(arcs.mentor[placed], minlength=len(capacity))
+    full = _serving(index, arcs)
+    for u, (k, unit) in enumerate(units):
+        a = int(chosen[u])
+        if a < 0:
+            why = _unplaced(index, s.seekers[k], s.needs[k], unit, full.get(u, {}))
+            choices[k].append(MentorChoice(unit, None, (), 0, why))
+            continue
+        mentor = int(arcs.mentor[a])
+        choices[k].append(_placed(index, s, k, unit, mentor, capacity, themselves.get(k)))
+    bound = _mentee_bound(owners, arcs, capacity) if with_bound else 0
+    return allocation.exact, capacity - taken, bound
+
+
+def _serving(index: CatalogueIndex, arcs: CohortArcs) -> dict[int, dict[int, list[str]]]:
+    """Unit -> need -> the ids of the mentors who could serve it (from the rows)."""
+    order = np.lexsort((arcs.row_mentor, arcs.row_need, arcs.row_unit))
+    ids = [m.id for m in index.mentors]
+    out: dict[int, dict[int, list[str]]] = {}
+    for u, i, m in zip(
+        arcs.row_unit[order].tolist(),
+        arcs.row_need[order].tolist(),
+        arcs.row_mentor[order].tolist(),
+        strict=True,
+    ):
+        out.setdefault(u, {}).setdefault(i, []).append(ids[m])
+    return out
+
+
+def _placed(
+    index: CatalogueIndex,
+    s: _Seekers,
+    k: int,
+    unit: Unit,
+    mentor: int,
+    capacity: np.ndarray,
+    own: int | None,
+) -> MentorChoice:
+    """A placed unit's choice: its candidates found again (few units are placed) for
+    the needs the mentor serves and the reason's comparison with the others."""
+    free = dict(zip([m.id for m in index.mentors], capacity.tolist(), strict=True))
+    found = unit_arcs(index, s.seekers[k], s.needs[k], unit, free, s.severities[k])
+    if own is not None:
+        found = [c for c in found if index.mentor_rank[c.mentor.id] != own]
+    chosen = next(c for c in found if index.mentor_rank[c.mentor.id] == mentor)
+    others = tuple(c for c in found if c is not chosen)
+    return MentorChoice(unit, chosen, others, chosen.mentor.capacity)
+
+
+def _unplaced(
+    index: CatalogueIndex,
+    seeker: Seeker,
+    needs: Sequence[Need],
+    unit: Unit,
+    serving: Mapping[int, list[str]],
+) -> dict[int, Why]:
+    """Why each need of a unit that got no mentor is unmet: the places of the
+    mentors who could serve it all went to others, or nobody can."""
+    out: dict[int, Why] = {}
+    for i in unit.needs:
+        ids = serving.get(i)
+        if ids:
+            out[i] = Why(
+                f"нехватка мест: места подходящих наставников ({ids_text(ids)}) "
+                "распределены по плану когорты",
+                "capacity",
+                tuple(ids),
+            )
+        else:
+            out[i] = why_not(index, seeker, needs[i], unit.form)
+    return out
+
+
+def _mentee_bound(owners: np.ndarray, arcs: CohortArcs, capacity: np.ndarray) -> int:
     """The most owners any allocation could place: a max flow owner -> mentor -> sink."""
-    if not arcs:
+    if not len(arcs.unit):
         return 0
     from ortools.graph.python import max_flow
 
+    n_mentors = len(capacity)
+    pairs = np.unique(owners[arcs.unit] * n_mentors + arcs.mentor)
+    owner_codes, owner_of = np.unique(pairs // n_mentors, return_inverse=True)
+    n_owners = len(owner_codes)
+    first_mentor = 2 + n_owners
     solver = max_flow.SimpleMaxFlow()
-    owner_node = {o: 2 + i for i, o in enumerate(dict.fromkeys(owners))}
-    first_mentor = 2 + len(owner_node)
-    pairs = {(owner_node[owners[a.unit]], first_mentor + a.mentor) for a in arcs}
-    for node in owner_node.values():
-        solver.add_arc_with_capacity(0, node, 1)
-    for tail, head in sorted(pairs):
-        solver.add_arc_with_capacity(tail, head, 1)
-    for m, cap in enumerate(capacity):
-        solver.add_arc_with_capacity(first_mentor + m, 1, cap)
+    solver.add_arcs_with_capacity(
+        np.zeros(n_owners, np.int64),
+        2 + np.arange(n_owners, dtype=np.int64),
+        np.ones(n_owners, np.int64),
+    )
+    solver.add_arcs_with_capacity(
+        2 + owner_of.astype(np.int64),
+        first_mentor + pairs % n_mentors,
+        np.ones(len(pairs), np.int64),
+    )
+    solver.add_arcs_with_capacity(
+        first_mentor + np.arange(n_mentors, dtype=np.int64), np.ones(n_mentors, np.int64), capacity
+    )
     if solver.solve(0, 1) != solver.OPTIMAL:  # pragma: no cover - a max flow always exists
         return 0
     return int(solver.optimal_flow())

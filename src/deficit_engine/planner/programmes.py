@@ -151,11 +151,21 @@ class _Places:
         return f"{p.id}: места на период исчерпаны"
 
 
+Eligible = dict[tuple[str, frozenset[str], frozenset[str], str], list[Program]]
+#: (role, deliveries asked, the programme needs, the programmes open for each
+#: competency) -> the set cover's recommendations and unmet reasons, by the
+#: need's position among the programme needs: the cover is a pure function of
+#: these, and people, and passes, repeat them.
+Covers = dict[tuple[object, ...], tuple[list[Recommendation], dict[int, str]]]
+
+
 def _one_pass(
     index: CatalogueIndex,
     demands: Sequence[ProgrammeDemand],
     order: Sequence[int],
     closed: set[tuple[str, str | None]],
+    eligible_memo: Eligible,
+    covers: Covers,
 ) -> ProgrammesPlan:
     programs = index.program_by_id
     places = _Places(programs, closed)
@@ -163,32 +173,23 @@ def _one_pass(
     plan = ProgrammesPlan(
         [[] for _ in range(n)], [[] for _ in range(n)], [{} for _ in range(n)], set(closed)
     )
-    # people of one role, subjects and levels admit the same programmes: found once
-    memo: dict[tuple[str, frozenset[str], frozenset[str], str], list[Program]] = {}
     for k in order:
         d = demands[k]
-        eligible = {}
-        for i in d.idx:
-            comp = d.needs[i].competency or ""
-            key = (d.role, d.subjects, d.levels, comp)
-            if key not in memo:
-                memo[key] = candidates(index, d.role, d.subjects, d.levels, d.needs, (i,))[comp]
-            eligible[comp] = memo[key]
+        if not d.idx:
+            continue
+        eligible = _eligible(index, d, eligible_memo)
         allowed = {
             comp: [p for p in progs if places.open_for(p, d.period, d.municipality)]
             for comp, progs in eligible.items()
         }
-        recs, unmet = resolve_programmes(index, d.role, d.prefs, d.needs, d.idx, allowed)
+        recs, unmet = _cover(index, d, allowed, covers)
         for rec in recs:
             place = places.take(programs[rec.id], d.period, d.municipality)
             plan.places[k].append(place)
             plan.recommendations[k].append(_with_place(rec, place))
         for i, reason in unmet.items():
-            blocked = [
-                p
-                for p in eligible.get(d.needs[i].competency or "", [])
-                if p not in allowed[d.needs[i].competency or ""]
-            ]
+            comp = d.needs[i].competency or ""
+            blocked = [p for p in eligible.get(comp, []) if p not in allowed[comp]]
             if blocked:
                 why = "; ".join(places.why_not(p, d.period, d.municipality) for p in blocked)
                 plan.unmet[k][i] = (
@@ -198,6 +199,42 @@ def _one_pass(
             else:
                 plan.unmet[k][i] = (reason, ())
     return plan
+
+
+def _eligible(
+    index: CatalogueIndex, d: ProgrammeDemand, memo: Eligible
+) -> dict[str, list[Program]]:
+    """Competency -> the programmes that admit the person (people of one role,
+    subjects and levels admit the same programmes: found once)."""
+    eligible = {}
+    for i in d.idx:
+        comp = d.needs[i].competency or ""
+        key = (d.role, d.subjects, d.levels, comp)
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = candidates(index, d.role, d.subjects, d.levels, d.needs, (i,))[comp]
+        eligible[comp] = found
+    return eligible
+
+
+def _cover(
+    index: CatalogueIndex, d: ProgrammeDemand, allowed: dict[str, list[Program]], covers: Covers
+) -> tuple[list[Recommendation], dict[int, str]]:
+    """The person's set cover over the programmes open to them (memoised: see Covers)."""
+    needs = [d.needs[i] for i in d.idx]
+    key = (
+        d.role,
+        d.prefs,
+        tuple(needs),
+        tuple((comp, tuple(p.id for p in progs)) for comp, progs in allowed.items()),
+    )
+    found = covers.get(key)
+    if found is None:
+        found = covers[key] = resolve_programmes(
+            index, d.role, d.prefs, needs, range(len(needs)), allowed
+        )
+    recs, unmet = found
+    return recs, {d.idx[j]: reason for j, reason in unmet.items()}
 
 
 def _with_place(rec: Recommendation, place: ProgrammePlace) -> Recommendation:
@@ -254,10 +291,12 @@ def plan_programmes(kb: KnowledgeBase, demands: Sequence[ProgrammeDemand]) -> Pr
     """
     order = sorted(range(len(demands)), key=lambda k: demands[k].key)
     closed: set[tuple[str, str | None]] = set()
+    eligible: Eligible = {}
+    covers: Covers = {}
     passes = 0
     while True:
         passes += 1
-        plan = _one_pass(kb.index, demands, order, closed)
+        plan = _one_pass(kb.index, demands, order, closed, eligible, covers)
         small = _undersized(kb, demands, plan)
         if not small:
             plan.passes = passes

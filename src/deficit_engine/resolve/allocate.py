@@ -44,7 +44,7 @@ import numpy as np
 
 from ..errors import EvaluationError
 
-__all__ = ["Allocation", "Arc", "Weights", "allocate", "weights_for"]
+__all__ = ["Allocation", "Arc", "Weights", "allocate", "allocate_arrays", "weights_for"]
 
 _INT64_HEADROOM = 2**60  # OR-Tools refuses costs whose magnitude times the node count nears 2**62
 
@@ -214,36 +214,97 @@ def allocate(
     EvaluationError
         If the solver fails (it should not: the problem is always feasible).
     """
-    n_units, n_mentors = len(owners), len(capacity)
-    owner_ids = {o: i for i, o in enumerate(dict.fromkeys(owners))}
-    n_owners = len(owner_ids)
+    table = np.array([(x.unit, x.mentor, x.prio, x.loc, x.nosubj) for x in arcs], np.int64).reshape(
+        -1, 5
+    )
+    return allocate_arrays(
+        np.asarray(owners, np.int64),
+        table[:, 0],
+        table[:, 1],
+        table[:, 2],
+        table[:, 3],
+        table[:, 4],
+        np.asarray(capacity, np.int64),
+        secondary,
+    )
+
+
+def allocate_arrays(
+    owners: np.ndarray,
+    unit: np.ndarray,
+    mentor: np.ndarray,
+    prio: np.ndarray,
+    loc: np.ndarray,
+    nosubj: np.ndarray,
+    capacity: np.ndarray,
+    secondary: Collection[int] = (),
+) -> Allocation:
+    """:func:`allocate` on arrays: one entry per unit (``owners``) and per arc.
+
+    Units without an arc and their owners are left out of the network (they
+    cannot be placed), which keeps the cost range, and so the exactness, of a
+    large cohort where most units compete for few places.
+
+    Parameters
+    ----------
+    owners : numpy.ndarray
+        The owner of each unit (int64).
+    unit, mentor, prio, loc, nosubj : numpy.ndarray
+        The arcs, as the fields of :class:`Arc` (int64 each, equal lengths).
+    capacity : numpy.ndarray
+        Each mentor's free places (int64).
+    secondary : collection of int
+        Owners placed only after the others.
+
+    Returns
+    -------
+    Allocation
+        Each unit's chosen arc index (-1: unplaced) and the weights used.
+
+    Raises
+    ------
+    EvaluationError
+        If the solver fails.
+    """
+    n_all = len(owners)
+    n_mentors = len(capacity)
+    # the tie-break's positions count every unit of an owner, placeable or not,
+    # so that a person planned alone or in a cohort is numbered the same
+    position = np.asarray(_positions(owners.tolist()), np.int64)
+    max_units = int(np.bincount(np.unique(owners, return_inverse=True)[1]).max()) if n_all else 1
+    used_units = np.unique(unit)
+    compact_unit = np.full(n_all, -1, np.int64)
+    compact_unit[used_units] = np.arange(len(used_units))
+    owner_codes, owner_of = np.unique(owners[used_units], return_inverse=True)
+    n_units, n_owners = len(used_units), len(owner_codes)
     # nodes: 0 source, 1 sink, owners, units, mentors
     first_unit = 2 + n_owners
     first_mentor = first_unit + n_units
     n_nodes = first_mentor + n_mentors
+    second = np.isin(owner_codes, np.fromiter(secondary, np.int64)) if secondary else None
     w = weights_for(
         n_units,
         n_owners,
-        int(sum(capacity)),
+        int(capacity.sum()),
         n_mentors,
-        max((a.prio for a in arcs), default=1),
+        int(prio.max()) if len(prio) else 1,
         n_nodes,
-        len(secondary_set := set(secondary) & set(owner_ids)),
-        max_units := max(Counter(owners).values(), default=1),
+        int(second.sum()) if second is not None else 0,
+        max_units,
     )
-    if not arcs:
-        return Allocation(tuple([-1] * n_units), w)
+    if not len(unit):
+        return Allocation(tuple([-1] * n_all), w)
     from ortools.graph.python import min_cost_flow  # a compiled solver: imported when needed
 
     solver = min_cost_flow.SimpleMinCostFlow()
-    units_of = np.bincount([owner_ids[o] for o in owners], minlength=n_owners)
-    owner_nodes = np.arange(2, 2 + n_owners)
+    units_of = np.bincount(owner_of, minlength=n_owners)
+    owner_nodes = np.arange(2, 2 + n_owners, dtype=np.int64)
     # source -> owner: the first unit placed earns the owner bonus
+    bonus = np.full(n_owners, -w.owner, np.int64)
+    if second is not None:
+        bonus[second] = -w.second
     solver.add_arcs_with_capacity_and_unit_cost(
-        np.zeros(n_owners, np.int64),
-        owner_nodes,
-        np.ones(n_owners, np.int64),
-        np.array([-(w.second if o in secondary_set else w.owner) for o in owner_ids], np.int64),
+        np.zeros(n_owners, np.int64), owner_nodes, np.ones(n_owners, np.int64), bonus
     )
     more = units_of > 1
     solver.add_arcs_with_capacity_and_unit_cost(
@@ -253,23 +314,21 @@ def allocate(
         np.zeros(int(more.sum()), np.int64),
     )
     solver.add_arcs_with_capacity_and_unit_cost(
-        np.array([2 + owner_ids[o] for o in owners], np.int64),
+        2 + owner_of.astype(np.int64),
         np.arange(first_unit, first_mentor, dtype=np.int64),
         np.ones(n_units, np.int64),
         np.zeros(n_units, np.int64),
     )
     first_pair = solver.num_arcs()
-    position = _positions(owners)
-    a = np.array([(x.unit, x.mentor, x.prio, x.loc, x.nosubj) for x in arcs], np.int64)
-    tie = a[:, 1] * (max_units - np.asarray(position, np.int64)[a[:, 0]])
-    costs = -a[:, 2] * w.prio + a[:, 3] * w.loc + a[:, 4] * w.subj + tie * w.tie
+    tie = mentor * (max_units - position[unit])
+    costs = -prio * w.prio + loc * w.loc + nosubj * w.subj + tie * w.tie
     solver.add_arcs_with_capacity_and_unit_cost(
-        first_unit + a[:, 0], first_mentor + a[:, 1], np.ones(len(arcs), np.int64), costs
+        first_unit + compact_unit[unit], first_mentor + mentor, np.ones(len(unit), np.int64), costs
     )
     solver.add_arcs_with_capacity_and_unit_cost(
         np.arange(first_mentor, n_nodes, dtype=np.int64),
         np.ones(n_mentors, np.int64),
-        np.asarray(capacity, np.int64),
+        capacity.astype(np.int64),
         np.zeros(n_mentors, np.int64),
     )
     solver.add_arc_with_capacity_and_unit_cost(0, 1, n_units, 0)  # the unplaced
@@ -278,8 +337,8 @@ def allocate(
     status = solver.solve()
     if status != solver.OPTIMAL:
         raise EvaluationError(f"mentor allocation: the flow solver returned {status.name}")
-    flows = solver.flows(np.arange(first_pair, first_pair + len(arcs), dtype=np.int64))
-    chosen = [-1] * n_units
+    flows = solver.flows(np.arange(first_pair, first_pair + len(unit), dtype=np.int64))
+    chosen = [-1] * n_all
     for k in np.flatnonzero(flows):
-        chosen[int(a[k, 0])] = int(k)
+        chosen[int(unit[k])] = int(k)
     return Allocation(tuple(chosen), w)

@@ -33,10 +33,12 @@ __all__ = [
     "Seeker",
     "Unit",
     "Why",
+    "ids_text",
     "mentor_recommendations",
     "mentor_units",
     "resolve_mentors",
     "unit_arcs",
+    "why_not",
 ]
 
 #: A need's weight in a pairing's priority, by the severity of the deficit on
@@ -95,6 +97,9 @@ class MentorChoice(NamedTuple):
     chosen: Candidate | None
     others: tuple[Candidate, ...]
     free: int  # the chosen mentor's free places before this plan (0 if none)
+    # for a unit left without a mentor: why each of its needs is unmet, when the
+    # caller knows it already (a cohort plan finds it from its arrays)
+    why: Mapping[int, Why] | None = None
 
 
 def _form_of(need: Need) -> str | None:
@@ -290,6 +295,9 @@ def mentor_recommendations(
     by_mentor: dict[str, list[MentorChoice]] = {}
     unmet: dict[int, Why] = {}
     for ch in choices:
+        if ch.chosen is None and ch.why is not None:
+            unmet.update(ch.why)
+            continue
         if ch.chosen is None:
             for i in ch.unit.needs:
                 unmet[i] = _unplaced_reason(index, seeker, needs[i], i, ch, cohort)
@@ -429,7 +437,7 @@ def _unplaced_reason(
     serve it are full, or none can."""
     full = tuple(c.mentor.id for c in ch.others if i in c.served)
     if full:
-        ids = ", ".join(full)
+        ids = ids_text(full)
         if cohort:
             return Why(
                 f"нехватка мест: места подходящих наставников ({ids}) "
@@ -443,6 +451,48 @@ def _unplaced_reason(
 
 def _unmet_reason(index: CatalogueIndex, seeker: Seeker, need: Need, form: str | None) -> Why:
     """Why no mentor can take ``need`` at all."""
+    return why_not(index, seeker, need, form)
+
+
+def ids_text(ids: Sequence[str], shown: int = 5) -> str:
+    """Ids for a reason: the first ``shown`` of them, then how many more.
+
+    Parameters
+    ----------
+    ids : sequence of str
+        The ids.
+    shown : int
+        How many to name.
+
+    Returns
+    -------
+    str
+        ``"M-1, M-2"`` or ``"M-1, ..., M-5 и ещё 3"``.
+    """
+    if len(ids) <= shown:
+        return ", ".join(ids)
+    return ", ".join(ids[:shown]) + f" и ещё {len(ids) - shown}"
+
+
+def why_not(index: CatalogueIndex, seeker: Seeker, need: Need, form: str | None) -> Why:
+    """Why no mentor with a free place can take ``need`` (a need with no candidate).
+
+    Parameters
+    ----------
+    index : CatalogueIndex
+        The catalogue index.
+    seeker : Seeker
+        The person or school.
+    need : Need
+        The need.
+    form : str or None
+        Its unit's form.
+
+    Returns
+    -------
+    Why
+        The reason and its cause.
+    """
     strong = index.mentors_by_strength.get(need.competency or "", [])
     if not strong:
         return Why("в пуле нет наставника с этой компетенцией")
