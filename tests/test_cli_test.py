@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
@@ -191,3 +192,61 @@ def test_an_invalid_kb_is_reported_once_before_any_scenario(
     out, err = capsys.readouterr()
     assert "bad.yaml:4:" in err and "unknown-fact-type" in err and "Traceback" not in err
     assert out == ""
+
+
+# --- progress ---------------------------------------------------------------------
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("terminal", "flags", "shown"),
+    [
+        (False, [], False),
+        (True, [], True),
+        (True, ["--quiet"], False),
+        (False, ["--progress"], True),
+    ],
+)
+def test_progress_on_a_terminal_or_forced_and_the_report_unchanged(
+    outside: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    terminal: bool,
+    flags: list[str],
+    shown: bool,
+) -> None:
+    (outside / "wrong.feature").write_text(WRONG, encoding="utf-8")
+    assert main(["test", "--quiet", "ru.feature", "wrong.feature"]) == 1
+    plain = capsys.readouterr().out
+    err = FakeTerminal() if terminal else io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    assert main(["test", *flags, "ru.feature", "wrong.feature"]) == 1
+    assert capsys.readouterr().out == plain  # the report is the same, bar or not
+    text = err.getvalue()
+    assert ("scenario/s" in text) is shown
+    if shown:  # the total is the collected scenarios; a failing one is counted too
+        assert "scenarios" in text and "0/6" in text and "6/6" in text and "100%" in text
+    else:
+        assert text == ""
+
+
+def test_progress_counts_what_was_collected_beside_a_broken_feature(
+    outside: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (outside / "broken.feature").write_text("Функция без языка\n  Сценарий: x\n", encoding="utf-8")
+    err = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    assert main(["test", "--progress", "broken.feature", "ru.feature"]) == 1
+    assert "ERROR broken.feature" in capsys.readouterr().out
+    assert "5/5" in err.getvalue()
+
+
+def test_quiet_and_progress_together_are_a_usage_error(
+    outside: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["test", "--quiet", "--progress", "ru.feature"]) == 2
+    assert "not allowed with argument" in capsys.readouterr().err

@@ -375,9 +375,13 @@ def _report_kb(args: argparse.Namespace) -> KnowledgeBase:
 
 def cmd_test(args: argparse.Namespace) -> int:
     """Run Gherkin scenarios (default: the KB's own features/), then print rule coverage."""
+    from .progress import Progress, wanted
     from .testing.runner import run_features
 
-    return run_features(args.features, kb=args.kb, min_coverage=args.min_coverage)
+    progress = Progress(wanted(sys.stderr, quiet=args.quiet, force=args.progress))
+    return run_features(
+        args.features, kb=args.kb, min_coverage=args.min_coverage, progress=progress
+    )
 
 
 KB_HELP = "knowledge base folder (default: the shipped one)"
@@ -393,6 +397,17 @@ def _kb_options(backend: str | None = None) -> argparse.ArgumentParser:
     if backend is not None:
         options.add_argument("--backend", choices=BACKENDS, default=None, help=backend)
     return options
+
+
+def _progress_options(command: argparse.ArgumentParser, unit: str) -> None:
+    """``--quiet | --progress`` of a long command: its bar over ``unit``s on stderr."""
+    choice = command.add_mutually_exclusive_group()
+    choice.add_argument(
+        "--quiet", action="store_true", help=f"no {unit} progress bar (default: one on a terminal)"
+    )
+    choice.add_argument(
+        "--progress", action="store_true", help="a progress bar on stderr even off a terminal"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -454,6 +469,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="fail when fewer than N %% of the rules fired",
     )
+    _progress_options(test, "scenario")
     test.set_defaults(func=cmd_test)
 
     batch = sub.add_parser(

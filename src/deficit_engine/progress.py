@@ -2,18 +2,23 @@
 
 A :class:`Progress` is made once per command by the command line, which decides
 whether it shows (:func:`wanted`: a terminal on stderr and no ``--quiet``, or
-forced); the code that does the work only calls :meth:`Progress.track`, which
-costs nothing when the bar is off. The bars are tqdm's, written to stderr so
-that stdout stays what the command prints.
+forced); the code that does the work only calls :meth:`Progress.track` (a loop
+it owns) or :meth:`Progress.counter` (events it is told of, such as pytest's
+hooks), which cost nothing when the bar is off. The bars are tqdm's, written to
+stderr so that stdout stays what the command prints.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator
-from typing import TextIO, TypeVar
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
-__all__ = ["Progress", "wanted"]
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+__all__ = ["Counter", "Progress", "wanted"]
 
 T = TypeVar("T")
 
@@ -98,6 +103,38 @@ class Progress:
         if not self.enabled:
             yield from items
             return
+        with self.counter(label, total, unit) as count:
+            for item in items:
+                yield item
+                count.advance()
+
+    @contextmanager
+    def counter(
+        self, label: str, total: int | None = None, unit: str = "profile"
+    ) -> Iterator[Counter]:
+        """A bar advanced by hand, for work that reports its steps (callbacks, hooks).
+
+        The bar is closed on leaving the block, at the true count when ``total``
+        was an estimate or unknown.
+
+        Parameters
+        ----------
+        label : str
+            The bar's label (``scenarios``...).
+        total : int, optional
+            How many steps are expected; None: unknown for now (see
+            :meth:`Counter.expect`).
+        unit : str
+            What one step is, for the rate (``scenario/s``).
+
+        Yields
+        ------
+        Counter
+            Advance it once per step; a no-op when this Progress is off.
+        """
+        if not self.enabled:
+            yield Counter(None)
+            return
         from tqdm import tqdm  # here: a disabled Progress need not import it
 
         bar = tqdm(
@@ -110,11 +147,45 @@ class Progress:
             leave=True,
         )
         try:
-            for item in items:
-                yield item
-                bar.update(1)
+            yield Counter(bar)
             if bar.total != bar.n:  # the total was an estimate: end at the true count
                 bar.total = bar.n
                 bar.refresh()
         finally:
             bar.close()
+
+
+class Counter:
+    """One bar of :meth:`Progress.counter`, or nothing when progress is off.
+
+    Parameters
+    ----------
+    bar : tqdm, optional
+        The bar drawn; None: every method does nothing.
+    """
+
+    def __init__(self, bar: tqdm[Any] | None) -> None:
+        self._bar = bar
+
+    def expect(self, total: int) -> None:
+        """Set how many steps there will be, once it is known (for the percentage and ETA).
+
+        Parameters
+        ----------
+        total : int
+            The number of steps of the whole run, those already done included.
+        """
+        if self._bar is not None:
+            self._bar.total = total
+            self._bar.refresh()
+
+    def advance(self, steps: int = 1) -> None:
+        """Count ``steps`` more steps done.
+
+        Parameters
+        ----------
+        steps : int
+            How many (default one).
+        """
+        if self._bar is not None:
+            self._bar.update(steps)

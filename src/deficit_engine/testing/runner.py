@@ -4,7 +4,8 @@ The feature files are bound to generated two-line test modules in a temporary
 folder (``scenarios("<feature>")``), run with ``pytest.main`` under a private
 configuration (so a project's own ``pytest.ini`` or ``conftest.py`` does not
 interfere), and observed by a small plugin object that records every
-scenario's outcome and the session's rule coverage.
+scenario's outcome and the session's rule coverage, and advances a progress bar
+over the collected scenarios (on a terminal; see :mod:`deficit_engine.progress`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, TextIO
 import pytest
 
 from ..errors import UsageError, display_path
+from ..progress import Counter, Progress
 from ._state import RuleCoverage, coverage
 
 __all__ = ["ScenarioOutcome", "TestRun", "UsageError", "find_features", "run_features"]
@@ -85,13 +87,22 @@ def find_features(paths: Sequence[str | Path]) -> list[Path]:
 class _Observer:
     """A pytest plugin object that records what ``deficit-engine test`` prints."""
 
-    def __init__(self, run: TestRun, modules: dict[str, Path]) -> None:
+    def __init__(self, run: TestRun, modules: dict[str, Path], counter: Counter) -> None:
         self.run = run
         self.modules = modules  # generated module file name -> feature file
+        self.counter = counter  # the progress bar, counting scenarios run
         self.config: pytest.Config | None = None
 
     def pytest_configure(self, config: pytest.Config) -> None:
         self.config = config
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        # Each collected item is one scenario (one row of an outline's examples).
+        self.counter.expect(len(session.items))
+
+    def pytest_runtest_logfinish(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
+        # Once per scenario, whatever its outcome (a failed setup included).
+        self.counter.advance()
 
     def _feature_of(self, nodeid: str) -> str:
         module = nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
@@ -143,8 +154,25 @@ class _Observer:
         self.run.coverage = dict(coverage(session.config))
 
 
-def run_scenarios(features: Sequence[Path], kb: Path | None = None) -> TestRun:
-    """Run the scenarios of ``features`` in this process; return what happened."""
+def run_scenarios(
+    features: Sequence[Path], kb: Path | None = None, progress: Progress | None = None
+) -> TestRun:
+    """Run the scenarios of ``features`` in this process; return what happened.
+
+    Parameters
+    ----------
+    features : sequence of Path
+        The feature files.
+    kb : Path, optional
+        The knowledge base of every scenario (default: each scenario's own).
+    progress : Progress, optional
+        Draws a bar over the scenarios (default: none).
+
+    Returns
+    -------
+    TestRun
+        The scenarios' outcomes, the collection errors and the rule coverage.
+    """
     run = TestRun()
     with tempfile.TemporaryDirectory(prefix="deficit-engine-test-") as tmp:
         folder = Path(tmp)
@@ -180,12 +208,13 @@ def run_scenarios(features: Sequence[Path], kb: Path | None = None) -> TestRun:
         ]
         if kb is not None:
             args += ["--deficit-kb", str(kb.resolve())]
-        observer = _Observer(run, modules)
         before = set(sys.modules)
         autoload = os.environ.get(_AUTOLOAD)
         os.environ[_AUTOLOAD] = "1"
+        bars = progress or Progress.off()
         try:
-            status = pytest.main(args, plugins=[observer])
+            with bars.counter("scenarios", unit="scenario") as counter:
+                status = pytest.main(args, plugins=[_Observer(run, modules, counter)])
         finally:
             if autoload is None:
                 os.environ.pop(_AUTOLOAD, None)
@@ -209,6 +238,7 @@ def run_features(
     min_coverage: float | None = None,
     out: TextIO | None = None,
     err: TextIO | None = None,
+    progress: Progress | None = None,
 ) -> int:
     """Run scenarios, print each one's result and the rule coverage; return the exit code.
 
@@ -224,6 +254,9 @@ def run_features(
         Fail when fewer than this percentage of the rules fired.
     out, err : TextIO, optional
         Where the report and the problems go (default: stdout, stderr).
+    progress : Progress, optional
+        A bar over the scenarios while they run (default: none); the report is
+        printed after it closes and is the same with or without it.
 
     Returns
     -------
@@ -243,7 +276,7 @@ def run_features(
     features = _features_to_run(paths, kb_dir)
     if kb_dir is not None and _report_kb_errors(kb_dir, err):
         return 1
-    run = run_scenarios(features, kb_dir)
+    run = run_scenarios(features, kb_dir, progress)
     if _pytest_stopped(run, err):
         return 1
     _print_outcomes(run, out)
