@@ -63,7 +63,7 @@ def test_the_pool_loads_as_a_kb_mentors_file(
     root = tmp_path / "kb"
     for folder in ("ontology", "rules"):
         shutil.copytree(kb.root / folder, root / folder)
-    with open(root / kb.files["mentors"], "w", encoding="utf-8") as out:
+    with open(root / "ontology" / "mentors.yaml", "w", encoding="utf-8") as out:
         yaml.safe_dump({"mentors": _dump(pool)}, out, allow_unicode=True)
     loaded = load_kb(root)
     assert list(loaded.mentors) == list(pool)
