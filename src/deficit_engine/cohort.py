@@ -480,7 +480,12 @@ def _places(kb: KnowledgeBase, kind: str, ref: str) -> int | None:
 
 
 class _SetAside(Exception):
-    """A row the table reader set aside: the engine reports it as the row's error."""
+    """A row the table reader set aside: the engine reports it as the row's error,
+    under the row's id when it has one (``profile_id``)."""
+
+    def __init__(self, message: str, profile_id: str = "") -> None:
+        super().__init__(message)
+        self.profile_id = profile_id
 
 
 @dataclass(frozen=True)
@@ -566,7 +571,7 @@ def _inputs(table: TableReading, keep: tuple[str, ...]) -> Iterator[_Input]:
     for row in table:
         place = f"{table.source}:{row.line}"
         if row.error is not None:
-            error = _SetAside(f"{place}: {row.error}")
+            error = _SetAside(f"{place}: {row.error}", row.ident)
             yield _Input(row.line, error, person_record(None), PersonKeys(), place)
         else:
             person = person_record(row.profile, keep, row.extra)

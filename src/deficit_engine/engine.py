@@ -497,6 +497,9 @@ ProfileInput = Mapping[str, Any] | Profile
 
 
 def _profile_label(profile: Any, index: int) -> str:
+    ident = getattr(profile, "profile_id", "") if isinstance(profile, Exception) else ""
+    if ident:
+        return str(ident)  # a row the reader set aside, with its id
     if isinstance(profile, Profile):
         return profile.id
     if isinstance(profile, Mapping) and isinstance(profile.get("id"), str) and profile["id"]:

@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import io
 import itertools
 import json
@@ -152,12 +153,16 @@ class Row:
         (``column "normative.fgos": 'abc' is not a number``); None for a good row.
     extra : dict of str to str
         The cells of the columns the format does not know, by header, as text.
+    ident : str
+        The row's id as written ("" when it has none), also for a row set aside,
+        so that its error can name it.
     """
 
     line: int
     profile: dict[str, Any] | None
     error: str | None
     extra: dict[str, str] = field(default_factory=dict)
+    ident: str = ""
 
 
 # --- cells ----------------------------------------------------------------------------
@@ -411,7 +416,7 @@ def _set_aside_duplicates(rows: Iterable[tuple[Row, str]]) -> Iterator[Row]:
             row = Row(row.line, None, reason, row.extra)
         elif row_id:
             first[row_id] = row.line
-        yield row
+        yield dataclasses.replace(row, ident=row_id) if row_id else row
 
 
 # --- text files -----------------------------------------------------------------------
