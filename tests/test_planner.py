@@ -215,6 +215,33 @@ def test_cohort_plan_keeps_capacity_one_mentor_per_form_and_places_near_the_boun
         assert len(people) <= kb.mentors[mid].capacity, mid
     stats = planned.plan.stats
     assert stats.mentees_placed >= 0.95 * stats.mentee_bound > 0
+    # the bound is a max flow people -> mentors who could serve one of their needs:
+    # the same computed with networkx from the plan's own candidate lists
+    from deficit_engine.planner.arcs import cohort_arcs
+    from deficit_engine.resolve import seeker_of
+    from deficit_engine.resolve.mentors import mentor_units
+
+    people = [Engine(kb, backend="fast").diagnose(p) for p in synthetic_profiles(kb, 600, seed=5)]
+    units = [
+        (k, u)
+        for k, (_p, r) in enumerate(people)
+        for u in mentor_units(r.needs, [i for i, n in enumerate(r.needs) if n.kind == "mentor"])
+    ]
+    capacity = [m.capacity for m in kb.index.mentors]
+    arcs = cohort_arcs(
+        kb.index,
+        [seeker_of(kb, p.person) for p, _r in people],
+        [r.needs for _p, r in people],
+        [r.severities for _p, r in people],
+        units,
+        capacity,
+    )
+    g = nx.DiGraph()
+    for u, m in zip(arcs.unit.tolist(), arcs.mentor.tolist(), strict=True):
+        g.add_edge("s", ("p", units[u][0]), capacity=1)
+        g.add_edge(("p", units[u][0]), ("m", m), capacity=1)
+        g.add_edge(("m", m), "t", capacity=capacity[m])
+    assert nx.maximum_flow_value(g, "s", "t") == stats.mentee_bound
     assert sum(planned.plan.mentor_load.values()) <= sum(m.capacity for m in kb.mentors.values())
     # every mentor need is served or unmet, with capacity shortfalls named as such
     causes = Counter(u.cause for r in planned.results for u in r.unmet if u.kind == "mentor")
