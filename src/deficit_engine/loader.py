@@ -348,27 +348,65 @@ def _check_prerequisite_cycles(
     competencies: Mapping[str, Competency],
     paths: Mapping[str, PathKey],
 ) -> None:
-    """Each cycle of ``requires`` (longer than a self-requirement), once, in a fixed order."""
+    """One cycle of ``requires`` per strongly connected component, in a fixed order.
+
+    Every simple cycle would be exponentially many in a dense component (a few
+    dozen mutually requiring competencies already exhaust memory); one cycle
+    per component names every competency to untangle, in time linear in the
+    graph, and the report is capped at :data:`_MAX_CYCLE_REPORTS` lines.
+    """
     graph: nx.DiGraph = nx.DiGraph()
     for _path, comp in entries:
         for req in comp.requires:
             if req in competencies and req != comp.id:
                 graph.add_edge(req, comp.id)
-    for cycle in sorted(nx.simple_cycles(graph), key=lambda c: sorted(c)):
-        start = min(cycle)
-        i = cycle.index(start)
-        ring = cycle[i:] + cycle[:i]
-        # cycle lists a -> b meaning a is required by b; report at b's requires entry
-        dependent = ring[1 % len(ring)]
-        req_index = competencies[dependent].requires.index(ring[0])
+    components = sorted(
+        (sorted(c) for c in nx.strongly_connected_components(graph) if len(c) > 1),
+        key=lambda c: c[0],
+    )
+    for count, members in enumerate(components):
+        ring = _cycle_through(graph, members)
+        # the ring lists a -> b meaning a is required by b; report at b's requires entry
+        dependent = ring[1]
+        where = (*paths[dependent], "requires", competencies[dependent].requires.index(ring[0]))
+        if count == _MAX_CYCLE_REPORTS:
+            rest = len(components) - count
+            message = f"{rest} more prerequisite cycles not listed; the next one is here"
+            col.issues.append(doc.issue(where, "cycle", message))
+            break
         names = " -> ".join([*ring, ring[0]])
-        col.issues.append(
-            doc.issue(
-                (*paths[dependent], "requires", req_index),
-                "cycle",
-                f"prerequisite cycle: {names}",
-            )
-        )
+        if len(members) > len(ring):
+            names += f" (in a knot with {_off_ring(members, ring)})"
+        col.issues.append(doc.issue(where, "cycle", f"prerequisite cycle: {names}"))
+
+
+#: At most this many prerequisite cycles are reported (one per strongly
+#: connected component); the rest are counted in one more line.
+_MAX_CYCLE_REPORTS = 50
+
+
+def _cycle_through(graph: nx.DiGraph, members: Sequence[str]) -> list[str]:
+    """A cycle of a strongly connected component, from its smallest id, deterministic.
+
+    ``find_cycle`` from the smallest member on the component's subgraph (edges
+    visited in sorted order) gives the same ring whatever order the file listed
+    them in.
+    """
+    sub: nx.DiGraph = nx.DiGraph()
+    sub.add_nodes_from(members)
+    sub.add_edges_from(sorted(graph.subgraph(members).edges()))
+    edges = nx.find_cycle(sub, source=members[0])
+    ring = [u for u, _v in edges]
+    start = ring.index(min(ring))
+    return ring[start:] + ring[:start]
+
+
+def _off_ring(members: Sequence[str], ring: Sequence[str], shown: int = 5) -> str:
+    """The component's ids off the ring: the first ``shown`` of them and a count of the rest."""
+    on = set(ring)
+    off = [m for m in members if m not in on]
+    text = ", ".join(off[:shown])
+    return text + (f" and {len(off) - shown} more" if len(off) > shown else "")
 
 
 def _check_scale(col: _Collector, doc: Loaded | None) -> list[Level]:

@@ -10,6 +10,9 @@ rather than parsing the string itself.
 from __future__ import annotations
 
 __all__ = [
+    "FIRST_PERIOD_YEAR",
+    "LAST_PERIOD_YEAR",
+    "MAX_PERIOD_MONTHS",
     "MONTHS_RU",
     "month_index",
     "month_label",
@@ -33,6 +36,16 @@ MONTHS_RU = (
     "ноябрь",
     "декабрь",
 )
+
+#: The longest period a profile may name, in months (ten years): a route is
+#: planned for a school year or a few, and every month of the period becomes a
+#: column of the ИОМ's calendar, so an end in year 9999 must not be accepted.
+MAX_PERIOD_MONTHS = 120
+#: The years a profile's period may lie in: a sane window, so that a route
+#: running past its period (by at most its hours at 1 h a month) stays within
+#: four-digit years, which every output prints.
+FIRST_PERIOD_YEAR = 2000
+LAST_PERIOD_YEAR = 2100
 
 #: month index -> its text: the months routes are scheduled in recur from
 #: profile to profile. A pure function's memo, so shared by every caller;
@@ -127,6 +140,9 @@ def months_label(start: str, end: str) -> str:
     """
     if start == end:
         return month_label(start)
-    if start[:4] == end[:4]:
-        return f"{MONTHS_RU[int(start[5:]) - 1]} – {month_label(end)}"
+    # the year is what precedes the dash: past 9999 (a route running over its
+    # period can) it has five digits, so no fixed slice
+    (start_year, start_mon), end_year = start.split("-"), end.split("-")[0]
+    if start_year == end_year:
+        return f"{MONTHS_RU[int(start_mon) - 1]} – {month_label(end)}"
     return f"{month_label(start)} – {month_label(end)}"

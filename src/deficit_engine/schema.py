@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from .errors import UsageError
+from .months import FIRST_PERIOD_YEAR, LAST_PERIOD_YEAR, MAX_PERIOD_MONTHS, month_index
 
 __all__ = [
     "DELIVERIES",
@@ -274,8 +275,19 @@ class Period(_Model):
 
     @model_validator(mode="after")
     def _ordered(self) -> Period:
-        if self.end < self.start:
+        for month in (self.start, self.end):
+            if not FIRST_PERIOD_YEAR <= int(month[:4]) <= LAST_PERIOD_YEAR:
+                raise ValueError(
+                    f"month {month} is outside the years {FIRST_PERIOD_YEAR}–{LAST_PERIOD_YEAR}"
+                )
+        length = month_index(self.end) - month_index(self.start) + 1
+        if length < 1:
             raise ValueError(f"period ends ({self.end}) before it starts ({self.start})")
+        if length > MAX_PERIOD_MONTHS:
+            raise ValueError(
+                f"period {self.start} – {self.end} is {length} months long; "
+                f"at most {MAX_PERIOD_MONTHS} ({MAX_PERIOD_MONTHS // 12} years)"
+            )
         return self
 
 

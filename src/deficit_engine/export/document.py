@@ -25,7 +25,7 @@ from ..labels import (
 from ..loader import KnowledgeBase
 from ..models import Deficit, Result, Route, Scores, Step
 from ..models.route import centi
-from ..months import month_label, month_range, months_label
+from ..months import month_index, month_label, month_range, months_label
 from ..schema import Profile
 
 __all__ = [
@@ -410,7 +410,8 @@ class _Builder:
         if self.route is None:
             return []
         start, end = self.route.period
-        return month_range(start, max([end, *(s.end for s in self.steps)]))
+        # by index: as text, a route running past 9999 ("10000-01") sorts first
+        return month_range(start, max([end, *(s.end for s in self.steps)], key=month_index))
 
     def unmet(self) -> list[tuple[str, str, str, str, str]]:
         kinds = {

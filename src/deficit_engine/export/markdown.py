@@ -20,9 +20,22 @@ from .document import (
 __all__ = ["render_markdown"]
 
 
+def _text(value: str) -> str:
+    """Text from a profile or the KB, made inert on one Markdown line.
+
+    Markdown passes raw HTML through, so ``<`` and ``&`` become entities (no
+    ``<script>``, ``<img onerror>`` or ``<javascript:...>`` autolink); ``](``
+    is escaped so no text makes a link or an image; backslashes are doubled so
+    none escapes what follows, and line breaks are folded into spaces.
+    """
+    text = " ".join(value.split())
+    text = text.replace("\\", "\\\\").replace("&", "&amp;").replace("<", "&lt;")
+    return text.replace(">", "&gt;").replace("](", "]\\(")
+
+
 def _cell(value: str | Sequence[str]) -> str:
     parts = [value] if isinstance(value, str) else list(value)
-    text = "<br>".join(" ".join(p.split()) for p in parts if p)
+    text = "<br>".join(_text(p) for p in parts if p)
     return text.replace("|", "\\|") or " "
 
 
@@ -59,7 +72,7 @@ def _route_rows(doc: Document) -> list[list[str | Sequence[str]]]:
 
 
 def document_markdown(doc: Document) -> str:
-    out: list[str] = [f"# {doc.title}", ""]
+    out: list[str] = [f"# {_text(doc.title)}", ""]
     out += _table(["Сведения", ""], doc.header)
     out += ["", "## 1. Результаты диагностики", ""]
     if doc.summary:
@@ -73,14 +86,14 @@ def document_markdown(doc: Document) -> str:
     else:
         out.append("Результатов диагностики нет.")
     if doc.requests:
-        out += ["", "Запросы педагога: " + "; ".join(doc.requests) + "."]
-    out += [f"\n{note}" for note in doc.notes]
+        out += ["", "Запросы педагога: " + "; ".join(_text(r) for r in doc.requests) + "."]
+    out += [f"\n{_text(note)}" for note in doc.notes]
     out += ["", "## 2. Индивидуальный образовательный маршрут", ""]
     rows = _route_rows(doc)
     if doc.overflow:
-        out += [f"> **Внимание.** {doc.overflow}", ""]
+        out += [f"> **Внимание.** {_text(doc.overflow)}", ""]
     for c in doc.conflicts:
-        out += [f"> Порядок: {c}", ""]
+        out += [f"> Порядок: {_text(c)}", ""]
     if rows:
         out += _table(COLUMNS, rows)
     else:
@@ -92,7 +105,7 @@ def document_markdown(doc: Document) -> str:
             schedule_rows(doc),
         )
         if doc.period[0]:
-            out += ["", f"Период маршрута: {months_label(*doc.period)}."]
+            out += ["", f"Период маршрута: {_text(months_label(*doc.period))}."]
     else:
         out.append("Шагов нет.")
     out += ["", "## 4. Неудовлетворённые потребности", ""]

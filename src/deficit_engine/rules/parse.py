@@ -55,6 +55,11 @@ _ACTIONS = ("deficit", "need", "fact")
 
 T = TypeVar("T")
 
+#: The most combinations of ``any:`` alternatives one rule may have: the
+#: engines run each combination as its own rule, so the count multiplies across
+#: a rule's ``any:`` groups (24 groups of two are 2**24 rules, beyond memory).
+MAX_ANY_COMBINATIONS = 256
+
 
 def parse_rules(
     docs: Sequence[Loaded], vocabulary: Vocabulary | None
@@ -157,6 +162,8 @@ def _parse_rule(
     priority = _priority(parser, raw, rpath)
     when, when_ok = _each(parser, raw, rpath, "when", "pattern", parser.element)
     then, then_ok = _each(parser, raw, rpath, "then", "action", parser.action)
+    if when_ok and not _combinations_fit(parser, when, rpath, rid):
+        return None
     if not (ok and when_ok and then_ok):
         return None
     return Rule(
@@ -171,6 +178,29 @@ def _parse_rule(
         order,
         ruleset,
     )
+
+
+def _combinations_fit(
+    parser: _DocumentParser, when: Sequence[Any], rpath: PathKey, rid: Any
+) -> bool:
+    """Whether the rule's ``any:`` groups multiply to at most :data:`MAX_ANY_COMBINATIONS`.
+
+    Counted as a product, with an early stop, before anything expands them.
+    """
+    count = 1
+    for el in when:
+        if isinstance(el, AnyGroup):
+            count *= len(el.alternatives)
+            if count > MAX_ANY_COMBINATIONS:
+                name = f"rule '{rid}'" if isinstance(rid, str) else "the rule"
+                parser.err(
+                    (*rpath, "when"),
+                    "too-many-alternatives",
+                    f"{name}: its 'any:' groups combine into more than {MAX_ANY_COMBINATIONS} "
+                    "alternatives; split it into several rules",
+                )
+                return False
+    return True
 
 
 def _title(parser: _DocumentParser, raw: dict[str, Any], rpath: PathKey, rid: Any) -> str:
