@@ -198,6 +198,7 @@ def _combinations_fit(
                     "too-many-alternatives",
                     f"{name}: its 'any:' groups combine into more than {MAX_ANY_COMBINATIONS} "
                     "alternatives; split it into several rules",
+                    key=True,
                 )
                 return False
     return True
