@@ -83,7 +83,7 @@ def test_a_clean_rule_set_has_no_findings(tmp_path: Path) -> None:
 
 
 def test_a_kb_without_rules_has_no_findings(mini_kb: Path) -> None:
-    assert analyse(load_kb(mini_kb)) == []
+    assert analyse(load_kb(mini_kb, with_rules=False)) == []
 
 
 # --- unreachable rules ---------------------------------------------------------------

@@ -27,7 +27,7 @@ def only(lines: list[str], code: str) -> list[str]:
 
 
 def test_mini_kb_loads(mini_kb: Path) -> None:
-    kb = load_kb(mini_kb)
+    kb = load_kb(mini_kb, with_rules=False)
     assert sorted(kb.ontology.groups) == ["digital", "methodical", "normative"]
     assert kb.ontology.prerequisites("methodical.assessment") == {
         "methodical.lesson_design",
@@ -219,6 +219,12 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_check_ok(mini_kb: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (mini_kb / "rules").mkdir()
+    (mini_kb / "rules" / "r.yaml").write_text(
+        "ruleset: r\nrules:\n  - id: R1\n    when:\n      - result: {level: critical}\n"
+        "    then:\n      - deficit: {competency: $result.competency, severity: high}\n",
+        encoding="utf-8",
+    )
     assert main(["check", "--kb", str(mini_kb)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("ok: ") and "5 competencies" in out and out.count("\n") == 1
@@ -256,14 +262,14 @@ def test_schema_command(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_the_kb_is_frozen_and_built_once_with_its_rules(mini_kb: Path) -> None:
-    kb = load_kb(mini_kb)
+    kb = load_kb(mini_kb, with_rules=False)
     assert isinstance(kb.rules, tuple) and isinstance(kb.warnings, tuple)
     with pytest.raises(dataclasses.FrozenInstanceError):
         kb.rules = ()  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
         kb.programs = {}  # type: ignore[misc]
     # it hashes and compares by identity: two loads of one folder are two KBs
-    again = load_kb(mini_kb)
+    again = load_kb(mini_kb, with_rules=False)
     assert kb != again and len({kb, again, kb}) == 2
     # a variant is a new KB; the original is unchanged
     fewer = dataclasses.replace(kb, programs={})
@@ -271,7 +277,7 @@ def test_the_kb_is_frozen_and_built_once_with_its_rules(mini_kb: Path) -> None:
 
 
 def test_the_kb_knows_where_each_of_its_ids_is_defined(mini_kb: Path) -> None:
-    kb = load_kb(mini_kb)
+    kb = load_kb(mini_kb, with_rules=False)
     comp_file = kb.files["competencies"]
     assert comp_file.endswith("ontology/competencies.yaml")
     assert set(kb.files) == {"competencies", "scale", "formats", "programs", "mentors"}
@@ -296,7 +302,7 @@ def test_the_kb_knows_where_each_of_its_ids_is_defined(mini_kb: Path) -> None:
 
 
 def test_the_vocabulary_is_the_kbs_ids(mini_kb: Path) -> None:
-    kb = load_kb(mini_kb)
+    kb = load_kb(mini_kb, with_rules=False)
     vocabulary = vocabulary_of(kb.ontology, kb.scale, kb.formats)
     assert vocabulary.groups == ("digital", "methodical", "normative")
     assert vocabulary.levels == ("critical", "low", "partial", "proficient")  # scale order

@@ -32,7 +32,7 @@ def paths(err: ProfileError) -> dict[str, str]:
 
 
 def test_normalise_and_roll_up(mini_kb: Path) -> None:
-    kb = load_kb(mini_kb)
+    kb = load_kb(mini_kb, with_rules=False)
     norm = normalise(parse_profile(base_profile(), kb), kb)
     # 12/25 = 48 %; indicators 60 % (weight 1) and 20 % (weight 3) -> 30 %
     assert norm.competency_pct == {
@@ -47,7 +47,7 @@ def test_normalise_and_roll_up(mini_kb: Path) -> None:
 
 
 def test_own_result_overrides_indicators(mini_kb: Path) -> None:
-    kb = load_kb(mini_kb)
+    kb = load_kb(mini_kb, with_rules=False)
     data = base_profile()
     data["results"].append({"competency": "methodical.lesson_design", "score": 90})
     norm = normalise(parse_profile(data, kb), kb)
@@ -55,7 +55,7 @@ def test_own_result_overrides_indicators(mini_kb: Path) -> None:
 
 
 def test_every_problem_by_field_path(mini_kb: Path) -> None:
-    kb = load_kb(mini_kb)
+    kb = load_kb(mini_kb, with_rules=False)
     data = base_profile()
     data["results"] = [
         {"competency": "methodical.assesment", "score": 1},
@@ -87,7 +87,7 @@ def test_every_problem_by_field_path(mini_kb: Path) -> None:
 
 
 def test_missing_id_wrong_types_unknown_fields(mini_kb: Path) -> None:
-    kb = load_kb(mini_kb)
+    kb = load_kb(mini_kb, with_rules=False)
     data = base_profile()
     del data["id"]
     data["person"]["experience_years"] = "два"
@@ -105,7 +105,7 @@ def test_missing_id_wrong_types_unknown_fields(mini_kb: Path) -> None:
 
 
 def test_unknown_request_and_duplicate_result(mini_kb: Path) -> None:
-    kb = load_kb(mini_kb)
+    kb = load_kb(mini_kb, with_rules=False)
     data = base_profile(requests=["digital.distanse"])
     data["results"].append({"competency": "digital.distance", "score": 10})
     with pytest.raises(ProfileError) as err:
@@ -114,7 +114,7 @@ def test_unknown_request_and_duplicate_result(mini_kb: Path) -> None:
 
 
 def test_period_must_be_ordered(mini_kb: Path) -> None:
-    kb = load_kb(mini_kb)
+    kb = load_kb(mini_kb, with_rules=False)
     data = base_profile(preferences={"period": {"start": "2027-05", "end": "2026-09"}})
     with pytest.raises(ProfileError) as err:
         parse_profile(data, kb)
@@ -125,7 +125,7 @@ def test_period_must_be_ordered(mini_kb: Path) -> None:
 def test_hours_per_month_from_1_to_300(mini_kb: Path, hours: float) -> None:
     """Under 1 h a month the schedule would run for centuries (under 0.005 h it
     rounded to nothing and never ended): the profile is rejected instead."""
-    kb = load_kb(mini_kb)
+    kb = load_kb(mini_kb, with_rules=False)
     data = base_profile(preferences={"hours_per_month": hours})
     with pytest.raises(ProfileError) as err:
         parse_profile(data, kb)
@@ -133,7 +133,7 @@ def test_hours_per_month_from_1_to_300(mini_kb: Path, hours: float) -> None:
 
 
 def test_read_yaml_and_json(tmp_path: Path, mini_kb: Path) -> None:
-    kb = load_kb(mini_kb)
+    kb = load_kb(mini_kb, with_rules=False)
     as_json = tmp_path / "p.json"
     as_json.write_text(json.dumps(base_profile(), ensure_ascii=False), encoding="utf-8")
     as_yaml = tmp_path / "p.yaml"

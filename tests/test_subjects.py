@@ -48,7 +48,7 @@ school_rules:
 
 
 def errors(root: Path) -> list[str]:
-    kb, issues = check_kb(root)
+    kb, issues = check_kb(root, with_rules=False)
     assert kb is None
     return [str(i) for i in issues if i.severity == "error"]
 
@@ -65,7 +65,7 @@ def kb_with(tmp_path: Path, **files: str) -> Path:
 
 
 def test_subjects_and_planning_load(tmp_path: Path) -> None:
-    kb = load_kb(kb_with(tmp_path, subjects=SUBJECTS, planning=PLANNING))
+    kb = load_kb(kb_with(tmp_path, subjects=SUBJECTS, planning=PLANNING), with_rules=False)
     assert list(kb.subjects) == ["mathematics", "russian", "foreign_language", "primary"]
     assert kb.subjects["mathematics"].levels == ["basic", "secondary"]
     assert kb.planning.planning.min_group == 8
@@ -76,7 +76,7 @@ def test_subjects_and_planning_load(tmp_path: Path) -> None:
 
 
 def test_without_the_optional_files_the_defaults(mini_kb: Path) -> None:
-    kb = load_kb(mini_kb)
+    kb = load_kb(mini_kb, with_rules=False)
     assert dict(kb.subjects) == {}
     assert kb.planning.planning.min_group == 1
     assert kb.planning.school_rules == []
@@ -88,7 +88,7 @@ def test_without_subjects_any_subject_id_is_taken(tmp_path: Path) -> None:
     text = MINI["programs.yaml"].replace(
         "covers: [digital.distance]", "covers: [digital.distance]\n    subjects: [astronomy]"
     )
-    kb = load_kb(kb_with(tmp_path, programs=text))
+    kb = load_kb(kb_with(tmp_path, programs=text), with_rules=False)
     assert kb.programs["DPP-0002"].subjects == ["astronomy"]
 
 
@@ -167,14 +167,14 @@ def test_planning_settings_are_validated(tmp_path: Path) -> None:
 
 
 def test_a_school_rule_without_mentors_of_its_form_warns(tmp_path: Path) -> None:
-    kb, issues = check_kb(kb_with(tmp_path, planning=PLANNING))
+    kb, issues = check_kb(kb_with(tmp_path, planning=PLANNING), with_rules=False)
     assert kb is not None
     first, second = [i for i in issues if i.code == "no-mentor"]
     assert first.severity == "warning" and (first.line, first.col) == (5, 5)
     assert "school rule 'SR-1' asks for 'team' mentors" in first.message
     assert (second.line, second.col) == (10, 5)
     mentors = MINI["mentors.yaml"].replace("forms: [young_specialist]", "forms: [team]")
-    _kb, issues = check_kb(kb_with(tmp_path / "b", planning=PLANNING, mentors=mentors))
+    _kb, issues = check_kb(kb_with(tmp_path / "b", planning=PLANNING, mentors=mentors), with_rules=False)
     assert not [i for i in issues if i.code == "no-mentor"]
 
 
@@ -193,7 +193,7 @@ def test_a_programmes_groups_start_in_months_of_their_own(tmp_path: Path) -> Non
     both = text.replace("seats: 20}", "seats: 20, delivery: distance}").replace(
         "2026-09, seats: 20", "2027-02, seats: 20"
     )
-    kb = load_kb(kb_with(tmp_path / "b", programs=both))
+    kb = load_kb(kb_with(tmp_path / "b", programs=both), with_rules=False)
     assert [g.start for g in kb.programs["DPP-0002"].groups] == ["2026-09", "2027-02"]
     seats = both.replace("    groups:", "    seats: 30\n    groups:")
     (either,) = errors(kb_with(tmp_path / "c", programs=seats))
@@ -209,7 +209,7 @@ def profile(subjects: list[str], **extra: Any) -> dict[str, Any]:
 
 
 def test_unknown_profile_subject_names_its_path_and_suggests_the_id(tmp_path: Path) -> None:
-    kb = load_kb(kb_with(tmp_path, subjects=SUBJECTS))
+    kb = load_kb(kb_with(tmp_path, subjects=SUBJECTS), with_rules=False)
     assert parse_profile(profile(["mathematics", "primary"]), kb).person.subjects == [
         "mathematics",
         "primary",
@@ -224,7 +224,7 @@ def test_unknown_profile_subject_names_its_path_and_suggests_the_id(tmp_path: Pa
 
 
 def test_profile_subject_is_checked_with_the_other_problems(tmp_path: Path) -> None:
-    kb = load_kb(kb_with(tmp_path, subjects=SUBJECTS))
+    kb = load_kb(kb_with(tmp_path, subjects=SUBJECTS), with_rules=False)
     data = profile(["английский язык"], levels=["high_school"])
     with pytest.raises(ProfileError) as err:
         parse_profile(data, kb)
@@ -234,19 +234,19 @@ def test_profile_subject_is_checked_with_the_other_problems(tmp_path: Path) -> N
 
 
 def test_without_subjects_a_profile_names_any_subject(mini_kb: Path) -> None:
-    kb = load_kb(mini_kb)
+    kb = load_kb(mini_kb, with_rules=False)
     assert parse_profile(profile(["Математика"]), kb).person.subjects == ["Математика"]
 
 
 def test_subject_id_maps_ids_titles_and_aliases(tmp_path: Path) -> None:
-    kb = load_kb(kb_with(tmp_path, subjects=SUBJECTS))
+    kb = load_kb(kb_with(tmp_path, subjects=SUBJECTS), with_rules=False)
     assert subject_id(kb, "mathematics") == "mathematics"
     assert subject_id(kb, " МАТЕМАТИКА ") == "mathematics"
     assert subject_id(kb, "алгебра") == "mathematics"
     assert subject_id(kb, "Математика (углубленный уровень)") == "mathematics"  # ё = е
     assert subject_id(kb, "Английский  язык") == "foreign_language"
     assert subject_id(kb, "Астрономия") is None
-    assert subject_id(load_kb(tmp_path / "kb"), "алгебра") == "mathematics"  # a new KB
+    assert subject_id(load_kb(tmp_path / "kb", with_rules=False), "алгебра") == "mathematics"  # a new KB
 
 
 def test_shipped_subjects_map_table_spellings() -> None:
@@ -282,7 +282,7 @@ def test_synthetic_profiles_use_the_kbs_subjects_and_their_levels() -> None:
 
 
 def test_synthetic_profiles_without_a_subject_vocabulary(mini_kb: Path) -> None:
-    kb = load_kb(mini_kb)
+    kb = load_kb(mini_kb, with_rules=False)
     people = [p["person"] for p in synthetic_profiles(kb, 50, seed=1)]
     assert {s for p in people for s in p["subjects"]} <= {
         "mathematics",

@@ -16,7 +16,9 @@ import yaml
 from .errors import Issue, format_field_path
 
 __all__ = [
+    "MAX_DEPTH",
     "MAX_FILE_BYTES",
+    "MAX_INT_DIGITS",
     "MAX_NODES",
     "Loaded",
     "Positions",
@@ -31,7 +33,20 @@ MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_NODES = 1_000_000
 """Upper bound on values built from one document (guards against alias bombs)."""
 
+MAX_DEPTH = 100
+"""Deepest nesting of collections accepted in one document (a KB file nests under 15).
+
+Checked while composing and while building, before the next level is entered: a
+deeper document would otherwise exhaust Python's recursion limit."""
+
+MAX_INT_DIGITS = 100
+"""Longest integer literal accepted, in characters. Python refuses to convert more
+than 4,300 digits, and no score, hour or year needs more than a few."""
+
 PathKey = tuple[str | int, ...]
+
+_INT_TAG = "tag:yaml.org,2002:int"
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 
 _SAFE_TAGS = {
     "tag:yaml.org,2002:str",
@@ -99,6 +114,30 @@ class Loaded:
         )
 
 
+class _TooDeep(Exception):
+    def __init__(self, mark: yaml.Mark) -> None:
+        self.mark = mark
+
+
+class _DepthLimitedLoader(yaml.SafeLoader):
+    """SafeLoader whose composer refuses to nest deeper than :data:`MAX_DEPTH`.
+
+    PyYAML composes recursively (three frames a level); counting here stops a
+    ``[[[[...`` document before Python's recursion limit does.
+    """
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _TooDeep(self.peek_event().start_mark)  # type: ignore[no-untyped-call]
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
 class _Builder:
     def __init__(self, file: str) -> None:
         self.file = file
@@ -106,6 +145,8 @@ class _Builder:
         self.issues: list[Issue] = []
         self.count = 0
         self.constructor = yaml.SafeLoader("")
+        # collections being built: an alias to one of them (``&a [*a]``) is a cycle
+        self.open: set[int] = set()
 
     def _issue(self, node: yaml.Node, code: str, message: str) -> None:
         mark = node.start_mark
@@ -115,11 +156,44 @@ class _Builder:
         self.count += 1
         if self.count > MAX_NODES:
             raise _TooBig(node)
+        # aliases can nest deeper than the text does: the path is checked too
+        if len(path) > MAX_DEPTH:
+            raise _TooDeep(node.start_mark)
         mark = node.start_mark
         self.positions.values.setdefault(path, (mark.line + 1, mark.column + 1))
         if node.tag not in _SAFE_TAGS:
             self._issue(node, "unsafe-tag", f"tag {node.tag!r} is not allowed")
             return None
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node)
+        if id(node) in self.open:
+            self._issue(node, "alias-cycle", "an alias refers to a collection that contains it")
+            return None
+        self.open.add(id(node))
+        try:
+            return self._collection(node, path)
+        finally:
+            self.open.discard(id(node))
+
+    def _scalar(self, node: yaml.ScalarNode) -> Any:
+        if node.tag == _TIMESTAMP_TAG:
+            # Dates are kept as their text: the contract works with strings (and a
+            # date like 2020-13-45 is then the reader's to refuse, not a ValueError).
+            return str(node.value)
+        if node.tag == _INT_TAG and len(node.value) > MAX_INT_DIGITS:
+            self._issue(
+                node,
+                "too-large",
+                f"integer of {len(node.value)} characters; the limit is {MAX_INT_DIGITS}",
+            )
+            return None
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except (ValueError, OverflowError) as exc:
+            self._issue(node, "bad-value", f"{node.value[:40]!r} cannot be read: {exc}")
+            return None
+
+    def _collection(self, node: yaml.Node, path: PathKey) -> Any:
         if isinstance(node, yaml.MappingNode):
             out: dict[Any, Any] = {}
             # merge keys (<<) are resolved by flatten_mapping
@@ -140,14 +214,8 @@ class _Builder:
                 out[key] = self.build(value_node, kpath)
             self.positions.values.pop((*path, "<key>"), None)
             return out
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        assert isinstance(node, yaml.ScalarNode)
-        value = self.constructor.construct_object(node, deep=True)
-        if node.tag == "tag:yaml.org,2002:timestamp":
-            # Dates are kept as their text: the contract works with strings.
-            return str(node.value)
-        return value
+        assert isinstance(node, yaml.SequenceNode)
+        return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
 
 
 class _TooBig(Exception):
@@ -159,7 +227,9 @@ def load_yaml_text(text: str, file: str = "<string>") -> Loaded:
     """Parse one YAML document; every problem becomes an Issue (never raises)."""
     builder = _Builder(file)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_DepthLimitedLoader)
+    except _TooDeep as deep:
+        return Loaded(file, None, builder.positions, [_too_deep(file, deep)])
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -185,9 +255,21 @@ def load_yaml_text(text: str, file: str = "<string>") -> Loaded:
             f"document expands to more than {MAX_NODES} values",
         )
         return Loaded(file, None, builder.positions, [issue])
+    except _TooDeep as deep:
+        return Loaded(file, None, builder.positions, [_too_deep(file, deep)])
     except yaml.YAMLError as exc:
         return Loaded(file, None, builder.positions, [Issue(file, 1, 1, "yaml-syntax", str(exc))])
     return Loaded(file, data, builder.positions, builder.issues)
+
+
+def _too_deep(file: str, deep: _TooDeep) -> Issue:
+    return Issue(
+        file,
+        deep.mark.line + 1,
+        deep.mark.column + 1,
+        "too-deep",
+        f"values nest more than {MAX_DEPTH} levels deep",
+    )
 
 
 def load_yaml_file(

@@ -17,6 +17,7 @@ too without false "unknown id" errors.
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -49,6 +50,7 @@ __all__ = [
     "KnowledgeBase",
     "check_kb",
     "default_kb_path",
+    "find_rule_files",
     "load_kb",
     "load_rules",
     "name_key",
@@ -700,6 +702,10 @@ def _planning_settings(col: _Collector, doc: Loaded, levels: Sequence[Level]) ->
 # --- rules ------------------------------------------------------------------------
 
 
+#: Rule files by suffix, compared case-insensitively: ``10_deficits.YAML`` is read too.
+RULE_SUFFIXES = (".yaml", ".yml")
+
+
 def rule_files(root: Path) -> list[Path]:
     """The rule files of a KB folder: ``rules/*.yaml`` and ``*.yml``, in file-name order.
 
@@ -711,12 +717,80 @@ def rule_files(root: Path) -> list[Path]:
     Returns
     -------
     list of Path
-        The files (none if there is no ``rules`` folder).
+        The readable files (none if there is no ``rules`` folder); what is left
+        out, and why, is in :func:`find_rule_files`.
+    """
+    return find_rule_files(root)[0]
+
+
+def find_rule_files(root: Path) -> tuple[list[Path], list[Issue]]:
+    """The rule files of a KB folder, and a placed issue for every entry not read.
+
+    The suffix is compared case-insensitively. A ``*.yaml`` entry that cannot be read
+    as a file (a folder, a FIFO, a symlink loop, a dangling link) is an error; any
+    other entry is a warning that it is not read. Hidden entries (``.gitkeep``, an
+    editor's swap file) are passed over: they are never meant as rules.
+
+    Parameters
+    ----------
+    root : Path
+        The KB folder.
+
+    Returns
+    -------
+    files : list of Path
+        The rule files, in file-name order.
+    issues : list of Issue
+        The ``rules`` folder unreadable or not a folder (an error), and the entries
+        left out.
     """
     folder = root / "rules"
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    try:
+        entries = sorted(folder.iterdir())
+    except FileNotFoundError:
+        return [], []
+    except OSError as exc:
+        return [], [Issue(display_path(folder), 0, 0, "unreadable", _os_reason(exc))]
+    files: list[Path] = []
+    issues: list[Issue] = []
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        issue = _rule_entry_issue(entry)
+        if issue is None:
+            files.append(entry)
+        else:
+            issues.append(issue)
+    return files, issues
+
+
+def _rule_entry_issue(entry: Path) -> Issue | None:
+    """Why ``entry`` of ``rules/`` is not read as a rule file; None when it is."""
+    where = display_path(entry)
+    if entry.suffix.lower() not in RULE_SUFFIXES:
+        return Issue(
+            where,
+            0,
+            0,
+            "not-read",
+            "not read: only *.yaml and *.yml files are rule files",
+            severity="warning",
+        )
+    try:
+        # stat follows links: a loop or a dangling link is an OSError naming why
+        mode = entry.stat().st_mode
+    except OSError as exc:
+        return Issue(where, 0, 0, "unreadable", _os_reason(exc))
+    if stat.S_ISDIR(mode):
+        return Issue(where, 0, 0, "not-a-file", "a folder named like a rule file is not read")
+    if not stat.S_ISREG(mode):
+        # never opened: reading a FIFO would block
+        return Issue(where, 0, 0, "not-a-file", "not a regular file (a FIFO or device): not read")
+    return None
+
+
+def _os_reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
 
 
 def load_rules(
@@ -725,6 +799,8 @@ def load_rules(
     """Read a KB folder's rule files and parse them against ``vocabulary``.
 
     The loader reads, :func:`~deficit_engine.rules.parse_rules` parses (it does no I/O).
+    A KB asked for rules must have some: a missing or empty ``rules/`` is an error
+    (a KB without rules is loaded with ``with_rules=False``).
 
     Parameters
     ----------
@@ -740,10 +816,25 @@ def load_rules(
     rules : tuple of Rule
         The valid rules, stratified.
     issues : list of Issue
-        Every problem of every rule file.
+        Every problem of the rules folder and of every rule file.
     """
-    docs = [load_yaml_file(path, display_path(path), max_bytes) for path in rule_files(root)]
-    return parse_rules(docs, vocabulary)
+    paths, found = find_rule_files(root)
+    docs = [load_yaml_file(path, display_path(path), max_bytes) for path in paths]
+    rules, issues = parse_rules(docs, vocabulary)
+    issues = [*found, *issues]
+    if not rules and not any(i.severity == "error" for i in issues):
+        folder = display_path(root / "rules")
+        what = "holds no rule file" if not paths else "defines no rule"
+        issues.append(
+            Issue(
+                folder,
+                0,
+                0,
+                "no-rules",
+                f"the rules folder {what}; a KB without rules is loaded with with_rules=False",
+            )
+        )
+    return rules, issues
 
 
 def vocabulary_of(ontology: Ontology, scale: Scale, formats: Mapping[str, Format]) -> Vocabulary:

@@ -6,8 +6,10 @@ profile's problems are reported together in one :class:`ProfileError`.
 
 from __future__ import annotations
 
-import contextlib
 import json
+import math
+import re
+import unicodedata
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,7 +18,16 @@ from typing import Any, BinaryIO
 
 from pydantic import ValidationError
 
-from ._yaml import MAX_FILE_BYTES, Loaded, PathKey, Positions, load_yaml_bytes, load_yaml_file
+from ._yaml import (
+    MAX_DEPTH,
+    MAX_FILE_BYTES,
+    MAX_INT_DIGITS,
+    Loaded,
+    PathKey,
+    Positions,
+    load_yaml_bytes,
+    load_yaml_file,
+)
 from .errors import Issue, ProfileError, format_field_path
 from .loader import KnowledgeBase, name_key, pydantic_issues, subject_names, suggest_subject
 from .models import Scores
@@ -28,6 +39,7 @@ __all__ = [
     "Normalised",
     "normalise",
     "parse_profile",
+    "percent",
     "read_profile_file",
     "read_profile_stream",
     "subject_id",
@@ -53,8 +65,27 @@ class Normalised(Scores):
         return Scores(self.competency_pct, self.group_pct, self.competency_level, self.group_level)
 
 
-def _pct(score: float, maximum: float) -> float:
-    return float(round(100.0 * score / maximum, 2))
+def percent(score: float, maximum: float) -> float:
+    """A score as a percent of its maximum, to 2 places, finite for any finite input.
+
+    Parameters
+    ----------
+    score : float
+        The score, finite and at most ``maximum``.
+    maximum : float
+        The greatest possible score, finite and above 0.
+
+    Returns
+    -------
+    float
+        ``100 * score / maximum`` rounded to 2 places.
+    """
+    pct = 100.0 * score / maximum
+    if math.isinf(pct):
+        # 100 * score overflowed (score near 1.8e308): the ratio first stays finite.
+        # Only then, so that every ordinary score keeps its exact rounding.
+        pct = score / maximum * 100.0
+    return float(round(pct, 2))
 
 
 def _path_issue(
@@ -118,7 +149,26 @@ def parse_profile(data: Any, kb: KnowledgeBase, source: str = "") -> Profile:
     ]
     if issues:
         raise ProfileError(issues, profile.id)
-    return profile
+    return _nfc_person(profile)
+
+
+#: The person's free-text fields matched against the KB's (mentors' municipality and
+#: organisation): compared after NFC, as a Mac or a web form may send them decomposed.
+_PERSON_TEXT = ("municipality", "organization")
+
+
+def _nfc_person(profile: Profile) -> Profile:
+    """The profile with its person's text fields in Unicode NFC (itself if they are)."""
+    person = profile.person
+    update = {
+        name: unicodedata.normalize("NFC", value)
+        for name in _PERSON_TEXT
+        if isinstance(value := getattr(person, name), str)
+        and not unicodedata.is_normalized("NFC", value)
+    }
+    if not update:
+        return profile
+    return profile.model_copy(update={"person": person.model_copy(update=update)})
 
 
 def _field(item: Any, name: str) -> Any:
@@ -246,7 +296,7 @@ def normalise(profile: Profile, kb: KnowledgeBase) -> Normalised:
     own: dict[str, float] = {}
     indicators: dict[str, float] = {}
     for result in profile.results:
-        pct = _pct(result.score, result.max)
+        pct = percent(result.score, result.max)
         if result.competency is not None:
             own[result.competency] = pct
         elif result.indicator is not None:
@@ -310,12 +360,7 @@ def read_profile_file(path: Path | str, max_bytes: int = MAX_FILE_BYTES) -> Any:
             ) from None
         except UnicodeDecodeError:
             raise ProfileError([Issue(name, 1, 1, "encoding", "file is not valid UTF-8")]) from None
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ProfileError(
-                [Issue(name, exc.lineno, exc.colno, "json-syntax", exc.msg)]
-            ) from None
+        return load_json_text(text, name)
     doc = load_yaml_file(file, name, max_bytes)
     if doc.issues:
         raise ProfileError(doc.issues)
@@ -355,9 +400,128 @@ def read_profile_stream(
         raise ProfileError(
             [Issue(name, 1, 1, "too-large", f"input is over the limit of {max_bytes} bytes")]
         )
-    with contextlib.suppress(UnicodeDecodeError, json.JSONDecodeError):
-        return json.loads(raw.decode("utf-8-sig"))
+    try:
+        return load_json_text(raw.decode("utf-8-sig"), name, yaml_fallback=True)
+    except (UnicodeDecodeError, _NotJson):
+        pass
     doc = load_yaml_bytes(raw, name)
     if doc.issues:
         raise ProfileError(doc.issues)
     return doc.data
+
+
+class _NotJson(Exception):
+    """The text is not JSON: a stream is then read as YAML."""
+
+
+class _BigInt(Exception):
+    def __init__(self, digits: str) -> None:
+        self.digits = digits
+
+
+#: JSON tokens that matter for nesting and keys: strings (whole, escapes included),
+#: brackets and colons. Everything else is skipped by ``finditer``.
+_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}:]')
+
+
+def load_json_text(text: str, name: str, *, yaml_fallback: bool = False) -> Any:
+    """Parse a JSON profile document, refusing what the json module would crash on.
+
+    Nesting deeper than :data:`~deficit_engine._yaml.MAX_DEPTH` (RecursionError in
+    the json module) and integers longer than ``MAX_INT_DIGITS`` (its ValueError)
+    are refused with their place; a key repeated in one object is refused, naming
+    it, as YAML's duplicate keys are (json would keep the last silently).
+
+    Parameters
+    ----------
+    text : str
+        The document.
+    name : str
+        How issues name the input.
+    yaml_fallback : bool
+        Raise ``_NotJson`` rather than report a syntax error when ``text`` is not
+        JSON at all (a stream that may be YAML).
+
+    Returns
+    -------
+    Any
+        The document, to be validated by :func:`parse_profile`.
+
+    Raises
+    ------
+    ProfileError
+        The text is not valid JSON, nests too deep, holds a huge integer or
+        repeats a key.
+    """
+    looks_json = text.lstrip()[:1] in ("{", "[")
+    if yaml_fallback and not looks_json:
+        raise _NotJson
+    problems = _scan_json(text, name)
+    if problems and problems[0].code == "too-deep":
+        raise ProfileError(problems[:1])
+    try:
+        data = json.loads(text, parse_int=_parse_int)
+    except json.JSONDecodeError as exc:
+        if yaml_fallback:
+            raise _NotJson from None
+        raise ProfileError([Issue(name, exc.lineno, exc.colno, "json-syntax", exc.msg)]) from None
+    except _BigInt as big:
+        line, col = _line_col(text, max(text.find(big.digits), 0))
+        message = f"integer of {len(big.digits)} characters; the limit is {MAX_INT_DIGITS}"
+        raise ProfileError([Issue(name, line, col, "too-large", message)]) from None
+    if problems:
+        raise ProfileError(problems)
+    return data
+
+
+def _parse_int(digits: str) -> int:
+    # checked before int() converts: Python refuses over 4,300 digits with a ValueError
+    if len(digits) > MAX_INT_DIGITS:
+        raise _BigInt(digits)
+    return int(digits)
+
+
+def _scan_json(text: str, name: str) -> list[Issue]:
+    """Nesting over the limit (then alone) and keys repeated within one object.
+
+    A flat scan, no recursion: a stack with, per open object, the keys seen.
+    """
+    stack: list[set[str] | None] = []  # a set per object, None per array
+    issues: list[Issue] = []
+    previous: re.Match[str] | None = None
+    for token in _JSON_TOKEN.finditer(text):
+        kind = token.group()
+        if kind in ("{", "["):
+            stack.append(set() if kind == "{" else None)
+            if len(stack) > MAX_DEPTH:
+                line, col = _line_col(text, token.start())
+                message = f"values nest more than {MAX_DEPTH} levels deep"
+                return [Issue(name, line, col, "too-deep", message)]
+        elif kind in ("}", "]"):
+            if stack:
+                stack.pop()
+        elif kind == ":" and previous is not None and previous.group().startswith('"'):
+            _note_key(stack, previous, text, name, issues)
+        previous = token
+    return issues
+
+
+def _note_key(
+    stack: list[set[str] | None], token: re.Match[str], text: str, name: str, issues: list[Issue]
+) -> None:
+    keys = stack[-1] if stack else None
+    if keys is None:
+        return  # not JSON where a key stands: json.loads reports it
+    try:
+        key = json.loads(token.group())
+    except json.JSONDecodeError:
+        return
+    if key in keys:
+        line, col = _line_col(text, token.start())
+        issues.append(Issue(name, line, col, "duplicate-key", f"duplicate key {key!r}"))
+    keys.add(key)
+
+
+def _line_col(text: str, offset: int) -> tuple[int, int]:
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
