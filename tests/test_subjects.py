@@ -174,7 +174,9 @@ def test_a_school_rule_without_mentors_of_its_form_warns(tmp_path: Path) -> None
     assert "school rule 'SR-1' asks for 'team' mentors" in first.message
     assert (second.line, second.col) == (10, 5)
     mentors = MINI["mentors.yaml"].replace("forms: [young_specialist]", "forms: [team]")
-    _kb, issues = check_kb(kb_with(tmp_path / "b", planning=PLANNING, mentors=mentors), with_rules=False)
+    _kb, issues = check_kb(
+        kb_with(tmp_path / "b", planning=PLANNING, mentors=mentors), with_rules=False
+    )
     assert not [i for i in issues if i.code == "no-mentor"]
 
 
@@ -246,7 +248,9 @@ def test_subject_id_maps_ids_titles_and_aliases(tmp_path: Path) -> None:
     assert subject_id(kb, "Математика (углубленный уровень)") == "mathematics"  # ё = е
     assert subject_id(kb, "Английский  язык") == "foreign_language"
     assert subject_id(kb, "Астрономия") is None
-    assert subject_id(load_kb(tmp_path / "kb", with_rules=False), "алгебра") == "mathematics"  # a new KB
+    assert (
+        subject_id(load_kb(tmp_path / "kb", with_rules=False), "алгебра") == "mathematics"
+    )  # a new KB
 
 
 def test_shipped_subjects_map_table_spellings() -> None:

@@ -32,7 +32,7 @@ from .inference import (
 from .loader import KnowledgeBase, load_kb
 from .models import Deficit, Fact, Need, Result, Scores, TraceEntry, fact_sort_key
 from .planner import CohortPlan, plan_cohort
-from .profile import Normalised, normalise, parse_profile
+from .profile import Normalised, normalise, parse_profile, percent
 from .resolve import resolve
 from .route import build_route, with_plan
 from .rules import BASE_TYPES, NEED_KINDS, SEVERITIES
@@ -123,7 +123,7 @@ def base_facts(norm: Normalised, kb: KnowledgeBase) -> list[Fact]:
     for result in norm.profile.results:
         if result.indicator is not None:
             comp = onto.indicator_parent[result.indicator]
-            pct = float(round(100.0 * result.score / result.max, 2))
+            pct = percent(result.score, result.max)
             facts.append(
                 {
                     "type": "indicator_result",
