@@ -330,3 +330,30 @@ def test_entries_not_read_are_named(tmp_path: Path) -> None:
     kb, issues = check_kb(root)  # the warning alone leaves a usable KB
     assert kb is not None and [r.id for r in kb.rules] == ["R1"]
     assert [(Path(i.file).name, i.code) for i in kb.warnings] == [("notes.txt", "not-read")]
+
+
+def test_hostile_jsonl_rows_and_summaries_are_named(tmp_path: Path) -> None:
+    """A JSONL cohort row nested 1,000 deep or holding a 5,000-digit integer is set
+    aside with its reason; a summary.json like that is exit 2 for report."""
+    from deficit_engine.cli import main
+
+    deep = "[" * 1000 + "]" * 1000
+    good = json.dumps({"id": "J1", "person": {"role": "teacher", "experience_years": 3}})
+    cohort = tmp_path / "c.jsonl"
+    cohort.write_text(
+        "\n".join(
+            [good, '{"id": "J2", "x": ' + deep + "}", '{"id": "J3", "n": ' + "9" * 5000 + "}"]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    assert main(["batch", str(cohort), "-o", str(out), "--workers", "1", "--quiet"]) == 1
+    errors = [json.loads(x) for x in (out / "errors.jsonl").read_text("utf-8").splitlines()]
+    assert [e["line"] for e in errors] == [2, 3]
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "summary.json").write_text(deep, encoding="utf-8")
+    assert main(["report", str(bad)]) == 2
+    (bad / "summary.json").write_text('{"profiles": ' + "9" * 5000 + "}", encoding="utf-8")
+    assert main(["report", str(bad)]) == 2

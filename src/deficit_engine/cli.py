@@ -348,12 +348,19 @@ def _read_summary(outdir: Path) -> dict[str, Any]:
 
 def _read_output(path: Path) -> dict[str, Any] | None:
     """A JSON object a batch wrote (None when the file is not there)."""
+    from .profile import load_json_text
+
     if not path.exists():
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except (OSError, ValueError) as exc:
         raise UsageError(f"{path}: unreadable: {exc}") from None
+    try:  # bounded: nesting and huge integers are refused before json recurses
+        data = load_json_text(text, str(path))
+    except SourceError as exc:
+        why = exc.issues[0].message if exc.issues else str(exc)
+        raise UsageError(f"{path}: not what 'deficit-engine batch' writes: {why}") from None
     if not isinstance(data, dict):
         raise UsageError(f"{path}: not what 'deficit-engine batch' writes (a JSON object)")
     return data

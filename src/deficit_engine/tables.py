@@ -57,7 +57,6 @@ import csv
 import dataclasses
 import io
 import itertools
-import json
 import re
 import warnings
 import zipfile
@@ -72,7 +71,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 from .errors import Issue, SourceError, UsageError, display_path
 from .kb import KnowledgeBase
 from .ontology import suggest
-from .profile import subject_id
+from .profile import load_json_text, subject_id
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -842,9 +841,15 @@ def _jsonl_row(line: int, text: str) -> Row:
     if byte := _undecodable(text):
         return Row(line, None, f"undecodable byte {byte}")
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return Row(line, None, f"invalid JSON at character {exc.colno}: {exc.msg}")
+        # nesting, huge integers and repeated keys are refused before json recurses
+        value = load_json_text(text, f"line {line}")
+    except SourceError as exc:
+        first = exc.issues[0] if exc.issues else None
+        if first is None:
+            return Row(line, None, str(exc))
+        if first.code == "json-syntax":
+            return Row(line, None, f"invalid JSON at character {first.col}: {first.message}")
+        return Row(line, None, f"character {first.col}: {first.message}")
     if not isinstance(value, dict):
         return Row(line, None, "a line must hold one JSON object (a profile)")
     return Row(line, value, None)
