@@ -141,6 +141,29 @@ def test_a_batch_sets_aside_a_row_that_raises_and_goes_on(
     )
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_deep_and_huge_integer_rows_are_set_aside(
+    tmp_path: Path, workers: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ok, deep, deeper, huge = (json.dumps(p) for p in profiles(4))
+    lines = [
+        ok,
+        deep[:-1] + ', "x": ' + "[" * 900 + "]" * 900 + "}",  # decodes; too deep to pickle
+        deeper[:-1] + ', "x": ' + "[" * 5000 + "]" * 5000 + "}",  # the decoder recurses out
+        huge[:-1] + ', "x": ' + "9" * 5000 + "}",  # over Python's 4300-digit conversion limit
+    ]
+    source = tmp_path / "cohort.jsonl"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["batch", str(source), "-o", str(out), "--workers", workers, "--quiet"]) == 1
+    assert "internal error" not in capsys.readouterr().err
+    errors = {e["line"]: e["errors"] for e in read_jsonl(out / "errors.jsonl")}
+    assert sorted(errors) == [2, 3, 4]
+    assert errors[3] == [f"{source}:3: invalid JSON: nested too deeply"]
+    assert errors[4] == [f"{source}:4: invalid JSON: a number with too many digits"]
+    assert [r["profile"] for r in read_jsonl(out / "results.jsonl")] == ["P-0"]
+
+
 # --- a killed worker ---------------------------------------------------------------------
 
 

@@ -718,6 +718,56 @@ class _Chunk:
     future: Future[bytes]
 
 
+class _Unsendable(Exception):
+    """A profile that cannot be pickled to a worker, in its place: the stage sets it aside."""
+
+    def __init__(self, message: str, profile_id: str) -> None:
+        super().__init__(message)
+        self.profile_id = profile_id
+
+    def __reduce__(self) -> tuple[type[_Unsendable], tuple[str, str]]:
+        return type(self), (str(self), self.profile_id)  # it travels to the worker
+
+
+#: How deep a profile sent to a worker may nest. A valid profile nests about six
+#: levels; pickling recurses per level, and a chunk of a profile nested near the
+#: interpreter's recursion limit cannot be sent.
+SEND_DEPTH = 100
+
+
+def _too_deep(value: Any, limit: int = SEND_DEPTH) -> bool:
+    """Whether ``value``'s lists and dicts nest deeper than ``limit`` (walked without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, Mapping):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend((v, depth + 1) for v in item)
+    return False
+
+
+def _sendable(chunk: _Chunk) -> _Chunk:
+    """The chunk with each profile that cannot be pickled (nested too deeply, say)
+    replaced by the reason, so the others are still evaluated."""
+    profiles: list[Any] = []
+    for i, profile in enumerate(chunk.profiles):
+        label = _profile_label(profile, chunk.start + i)
+        if _too_deep(profile):
+            why = f"nested more than {SEND_DEPTH} levels deep"
+            profiles.append(_Unsendable(f"evaluation: the profile is {why}", label))
+            continue
+        try:
+            pickle.dumps(profile, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # whatever stops it travelling: that profile's reason
+            profiles.append(_Unsendable(f"cannot be sent to a worker: {_failure(exc)}", label))
+        else:
+            profiles.append(profile)
+    return _Chunk(chunk.start, profiles, chunk.future)
+
+
 class _Pool:
     """The worker processes of :func:`evaluate_many`, replaced when one of them dies.
 
@@ -763,6 +813,9 @@ class _Pool:
             return _unpickle(head.future.result())
         except BrokenProcessPool:
             pass
+        except Exception:  # the chunk could not be sent (a profile too deep to pickle)
+            head.future = self._retry(_sendable(head))
+            return _unpickle(head.future.result())
         _stop(self.executor)
         for chunk in (head, *waiting):
             if not _succeeded(chunk.future):

@@ -845,6 +845,10 @@ def _jsonl_row(line: int, text: str) -> Row:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         return Row(line, None, f"invalid JSON at character {exc.colno}: {exc.msg}")
+    except RecursionError:  # the decoder recurses per level: one hostile line, not the batch
+        return Row(line, None, "invalid JSON: nested too deeply")
+    except ValueError:  # an integer longer than Python converts (4300 digits)
+        return Row(line, None, "invalid JSON: a number with too many digits")
     if not isinstance(value, dict):
         return Row(line, None, "a line must hold one JSON object (a profile)")
     return Row(line, value, None)
