@@ -426,3 +426,33 @@ def test_a_killed_runs_staging_folder_is_removed_by_the_next_run(tmp_path: Path)
     assert not stale.exists()
     assert alive.exists() and all(folder.exists() for folder in others)
     assert (out / "results.jsonl").exists()
+
+
+@needs_fork
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's"
+)
+def test_kill_9_of_the_parent_ends_its_workers_and_a_rerun_cleans_up(tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "cohort.jsonl", profiles(200))
+    out = tmp_path / "out"
+    command = [sys.executable, "-c", SLOW_BATCH, "batch", str(source), "-o", str(out)]
+    batch = subprocess.Popen(
+        [*command, "--workers", "2", "--no-allocate", "--quiet"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert _wait_for(lambda: len(_children(batch.pid)) == 2, 60), "no workers started"
+        workers = _children(batch.pid)
+        assert _wait_for(lambda: bool(leftovers(tmp_path, "out")), 30)
+        batch.kill()
+        batch.wait(timeout=30)
+    finally:
+        if batch.poll() is None:
+            batch.kill()
+            batch.wait()
+    assert _wait_for(lambda: not any(_running(w) for w in workers), 10), "orphaned workers"
+    assert len(leftovers(tmp_path, "out")) == 1  # what kill -9 leaves
+    small = write_jsonl(tmp_path / "small.jsonl", profiles(1))
+    assert main(["batch", str(small), "-o", str(out), "--workers", "1", "--quiet"]) == 0
+    assert leftovers(tmp_path, "out") == []

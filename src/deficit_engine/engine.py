@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+import ctypes
 import functools
 import gc
 import multiprocessing
 import os
 import pickle
 import signal
+import sys
 import threading
 import warnings
 from collections import deque
@@ -633,12 +635,32 @@ def max_workers() -> int:
     return WORKERS_PER_CORE * (os.cpu_count() or 1)
 
 
-def _worker_start(root: str, backend: str, firing_limit: int) -> None:
+#: prctl(2) option: the signal a process gets when its parent dies (Linux).
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel terminate this worker when the process that started it dies
+    (``kill -9`` of a batch): else it would wait on its pipe for ever. Linux only;
+    elsewhere the worker ends when it next reads its closed pipe."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request was made
+        os._exit(1)
+
+
+def _worker_start(root: str, backend: str, firing_limit: int, parent: int) -> None:
     global _worker_engine
     # A worker forked from the command inherits its SIGTERM handler, which raises
     # SystemExit: the pool's loop would catch that and carry on, so a terminated
     # worker would outlive its parent. Terminating a worker must end it.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _die_with_parent(parent)
     _worker_engine = Engine.from_path(root, backend=backend, firing_limit=firing_limit)
     gc.freeze()  # the KB lives as long as the worker: keep it out of every collection
 
@@ -768,6 +790,13 @@ def _sendable(chunk: _Chunk) -> _Chunk:
     return _Chunk(chunk.start, profiles, chunk.future)
 
 
+#: Why a chunk's profiles were set aside when their worker died on the retry too.
+_DIED = (
+    "evaluation: the worker process running this profile and the {others} other(s) "
+    "sent with it died twice (killed, or out of memory); they were set aside"
+)
+
+
 class _Pool:
     """The worker processes of :func:`evaluate_many`, replaced when one of them dies.
 
@@ -786,7 +815,7 @@ class _Pool:
         transform: Callable[[Any], Any] | None,
         stage: str,
     ) -> None:
-        self.initargs = (str(engine.kb.root), backend, engine.firing_limit)
+        self.initargs = (str(engine.kb.root), backend, engine.firing_limit, os.getpid())
         self.workers = workers
         self.transform = transform
         self.stage = stage
@@ -832,24 +861,22 @@ class _Pool:
             )
             blob = future.result()
         except BrokenProcessPool:
-            blob = pickle.dumps(self._set_aside(chunk), protocol=pickle.HIGHEST_PROTOCOL)
+            blob = self._set_aside(chunk, _DIED.format(others=len(chunk.profiles) - 1))
+        except Exception as exc:  # the chunk's results could not come back, even alone
+            blob = self._set_aside(chunk, _failure(exc))
         finally:
             _stop(alone)
         done: Future[bytes] = Future()
         done.set_result(blob)
         return done
 
-    def _set_aside(self, chunk: _Chunk) -> list[Any]:
-        reason = (
-            f"evaluation: the worker process running this profile and the "
-            f"{len(chunk.profiles) - 1} other(s) sent with it died twice (killed, or out "
-            "of memory); they were set aside"
-        )
+    def _set_aside(self, chunk: _Chunk, why: str) -> bytes:
+        """The chunk's profiles set aside, each with ``why``, as a worker would send them."""
         out = []
         for i, profile in enumerate(chunk.profiles):
-            item = _set_aside(self.stage, _profile_label(profile, chunk.start + i), reason)
+            item = _set_aside(self.stage, _profile_label(profile, chunk.start + i), why)
             out.append(item if self.transform is None else self.transform(item))
-        return out
+        return pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL)
 
     def close(self) -> None:
         """Wait for the workers to exit (every chunk is done)."""
