@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._yaml import MAX_DEPTH
 from .choices import BACKENDS
 from .compiler import compile_rules
 from .errors import EvaluationError, SourceError, UsageError
@@ -751,10 +752,11 @@ class _Unsendable(Exception):
         return type(self), (str(self), self.profile_id)  # it travels to the worker
 
 
-#: How deep a profile sent to a worker may nest. A valid profile nests about six
-#: levels; pickling recurses per level, and a chunk of a profile nested near the
+#: How deep a profile sent to a worker may nest: as deep as a file may
+#: (:data:`~deficit_engine._yaml.MAX_DEPTH`; a valid profile nests about six levels).
+#: Pickling recurses per level, and a chunk holding a profile nested near the
 #: interpreter's recursion limit cannot be sent.
-SEND_DEPTH = 100
+SEND_DEPTH = MAX_DEPTH
 
 
 def _too_deep(value: Any, limit: int = SEND_DEPTH) -> bool:
