@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from deficit_engine import cohort as cohort_module
 from deficit_engine.cli import main
 from deficit_engine.engine import Engine
+from deficit_engine.errors import SourceError
 from deficit_engine.outputs import RESULT_COLUMNS, DocumentNames, XlsxStream
 from deficit_engine.progress import Progress, wanted
 from deficit_engine.rules import SEVERITIES
@@ -449,7 +450,7 @@ def test_documents_match_route_and_stay_whole_or_nothing(
         return "document"
 
     monkeypatch.setattr(cohort_module, "render", failing)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(SourceError, match="out2: cannot-write: disk full"):
         cohort_module.run_batch(
             Engine.from_path(),
             source,

@@ -15,10 +15,12 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import sys
 import tempfile
+import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +44,8 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FINDING, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+#: A batch stopped by SIGTERM (128 + the signal's number, as a shell reports it).
+EXIT_TERMINATED = 143
 
 #: PROFILE to read the profile from standard input.
 STDIN_ARGUMENT = "-"
@@ -265,8 +269,45 @@ def cmd_route(args: argparse.Namespace) -> int:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    """Evaluate a cohort file into OUTDIR; exit 1 if any profile was set aside."""
+    """Evaluate a cohort file into OUTDIR; exit 1 if any profile was set aside.
+
+    SIGTERM (what service managers and ``timeout`` send) is handled as Ctrl-C is:
+    the workers are stopped, the staging folder removed, nothing published, and
+    the command exits 143 (128 + SIGTERM).
+    """
+    with _terminated_as_interrupt():
+        return _batch(args)
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the command is, so the cleanup Ctrl-C runs runs too."""
+
+
+@contextlib.contextmanager
+def _terminated_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into :class:`_Terminated` while the batch runs (the main thread
+    only: a handler cannot be installed elsewhere, nor is one needed)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, _frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut the cleanup
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    except _Terminated:
+        print("deficit-engine: terminated", file=sys.stderr)
+        raise SystemExit(EXIT_TERMINATED) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _batch(args: argparse.Namespace) -> int:
     from .cohort import run_batch
+    from .engine import max_workers
     from .progress import Progress, wanted
 
     source = Path(args.input)
@@ -274,6 +315,12 @@ def cmd_batch(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.input}: no such file")
     if args.workers is not None and args.workers < 1:
         raise UsageError("--workers must be at least 1")
+    if args.workers is not None and args.workers > max_workers():
+        print(
+            f"deficit-engine: warning: --workers {args.workers}: using {max_workers()} "
+            f"(at most 4 per core)",
+            file=sys.stderr,
+        )
     engine = _engine(args)
     summary = run_batch(
         engine,
@@ -487,7 +534,10 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("input", help="a .csv, .jsonl or .xlsx file of profiles")
     batch.add_argument("-o", "--output", required=True, help="the output folder (new or empty)")
     batch.add_argument(
-        "--workers", type=int, default=None, help="processes (default: one per core)"
+        "--workers",
+        type=int,
+        default=None,
+        help="processes (default: one per core; at most 4 per core, more are capped)",
     )
     batch.add_argument(
         "--trace", action="store_true", help="keep each Result's trace in results.jsonl"

@@ -10,6 +10,7 @@ how cells are read) are described in :mod:`deficit_engine.tables`.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import functools
@@ -22,7 +23,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from .engine import Diagnosed, Engine, evaluate_many
 from .errors import Issue, SourceError, UsageError
@@ -609,6 +610,47 @@ def _lighter(item: Diagnosed, trace: bool = False) -> Diagnosed:
     return profile, dataclasses.replace(result, trace=())
 
 
+#: A staging folder's name beside OUT: ``.OUT.<pid of its run>.<8 random characters>``
+#: (what ``tempfile.mkdtemp`` adds), so the next run can tell a dead run's leftover.
+_STAGING_NAME = r"\.{name}\.(\d+)\.[a-z0-9_]{{8}}"
+
+
+def _output_error(outdir: Path, exc: OSError, code: str = "cannot-write") -> SourceError:
+    """An output folder that cannot be written (full disk, read-only parent, no
+    permission), as one line naming the folder."""
+    why = exc.strerror or str(exc) or type(exc).__name__
+    return SourceError([Issue(str(outdir), 0, 0, code, why)], "output folder")
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (one of another user's counts: it may be running)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_stale(parent: Path, name: str) -> None:
+    """Remove the staging folders of earlier runs on the same OUT whose process is gone
+    (killed with ``kill -9``, or the machine stopped): only folders named exactly as
+    :class:`_Staging` names them, whose run's process no longer exists, so a run still
+    going on the same OUT keeps its folder."""
+    pattern = re.compile(_STAGING_NAME.format(name=re.escape(name)))
+    try:
+        entries = list(os.scandir(parent))
+    except OSError:
+        return  # the folder cannot be listed: creating the staging folder will say why
+    for entry in entries:
+        found = pattern.fullmatch(entry.name)
+        if found is None or int(found.group(1)) == os.getpid():
+            continue
+        if entry.is_dir(follow_symlinks=False) and not _process_alive(int(found.group(1))):
+            shutil.rmtree(entry.path, ignore_errors=True)
+
+
 @dataclass
 class _Staging:
     """The output folder being written: a temporary folder beside it, renamed at the end."""
@@ -618,18 +660,52 @@ class _Staging:
 
     @classmethod
     def open(cls, outdir: Path) -> _Staging:
-        if outdir.exists() and (not outdir.is_dir() or any(outdir.iterdir())):
+        """The staging folder of ``outdir``, made after the checks (nothing is written
+        when one fails) and after removing a killed run's leftover staging folders.
+
+        Raises
+        ------
+        SourceError
+            If ``outdir`` is not empty, is a symbolic link, or cannot be made.
+        """
+        if outdir.is_symlink():
+            # publishing renames a folder over OUT: a link would be replaced, or its
+            # target written beside it; refused before any work
             raise SourceError(
-                [Issue(str(outdir), 0, 0, "exists", "the output folder exists and is not empty")],
+                [
+                    Issue(
+                        str(outdir),
+                        0,
+                        0,
+                        "symlink",
+                        "the output folder is a symbolic link; name the folder itself",
+                    )
+                ],
                 "output folder",
             )
-        parent = outdir.resolve().parent
-        parent.mkdir(parents=True, exist_ok=True)
-        return cls(outdir, Path(tempfile.mkdtemp(prefix=f".{outdir.name}.", dir=parent)))
+        try:
+            if outdir.exists() and (not outdir.is_dir() or any(outdir.iterdir())):
+                raise SourceError(
+                    [
+                        Issue(
+                            str(outdir), 0, 0, "exists", "the output folder exists and is not empty"
+                        )
+                    ],
+                    "output folder",
+                )
+            parent = outdir.resolve().parent
+            parent.mkdir(parents=True, exist_ok=True)
+            _remove_stale(parent, outdir.name)
+            prefix = f".{outdir.name}.{os.getpid()}."
+            return cls(outdir, Path(tempfile.mkdtemp(prefix=prefix, dir=parent)))
+        except OSError as exc:
+            raise _output_error(outdir, exc) from None
 
     def write_json(self, name: str, data: Any) -> None:
         (self.path / name).write_text(
-            json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+            json.dumps(data, ensure_ascii=False, indent=2) + "\n",
+            encoding="utf-8",
+            errors="backslashreplace",
         )
 
     def publish(self) -> None:
@@ -688,8 +764,10 @@ class _Writer:
         documents: str | None,
     ) -> None:
         self.summary = summary
-        self.results = (staging.path / "results.jsonl").open("w", encoding="utf-8")
-        self.errors = (staging.path / "errors.jsonl").open("w", encoding="utf-8")
+        # a lone surrogate (an id read from a broken file) is written as its JSON
+        # escape, "\\udc80", rather than failing the write after the row was handled
+        self.results = _jsonl(staging.path / "results.jsonl")
+        self.errors = _jsonl(staging.path / "errors.jsonl")
         self.flat = FlatTables(staging.path, keep)
         self.documents = _Documents(staging.path, documents) if documents else None
 
@@ -720,12 +798,19 @@ class _Writer:
             self.documents.close()
 
     def discard(self) -> None:
-        """Close every file without finishing them (the staging folder goes)."""
-        self.results.close()
-        self.errors.close()
-        self.flat.discard()
+        """Close every file without finishing them (the staging folder goes); a close
+        that fails (the disk that filled up) does not stop the others."""
+        closes = [self.results.close, self.errors.close, self.flat.discard]
         if self.documents is not None:
-            self.documents.close()
+            closes.append(self.documents.close)
+        for close in closes:
+            with contextlib.suppress(OSError, ValueError):
+                close()
+
+
+def _jsonl(path: Path) -> TextIO:
+    """A JSON Lines file to write; unencodable text (a lone surrogate) as its escape."""
+    return path.open("w", encoding="utf-8", errors="backslashreplace")
 
 
 def _document_profile(profile: Profile, keep: tuple[str, ...]) -> Profile:
@@ -825,7 +910,11 @@ def run_batch(
     Raises
     ------
     SourceError
-        If the input cannot be read as a cohort, or ``outdir`` is not empty.
+        If the input cannot be read as a cohort, or ``outdir`` is not empty, is a
+        symbolic link or cannot be written (a full disk, a read-only parent):
+        nothing is published and the staging folder is removed. A staging folder
+        left by a killed run on the same ``outdir`` (``.OUT.<pid>.<random>``, its
+        process gone) is removed when the next run starts.
     UsageError
         If ``keep_columns`` names a column the input does not pass through, or
         ``documents`` is not ``html`` or ``md``.
@@ -849,10 +938,26 @@ def run_batch(
             data["warnings"] = _warning_records(table, keep)
         staging.write_json("summary.json", data)
         staging.publish()
+    except OSError as exc:  # the whole run failed (a full disk, the folder gone): not a row
+        staging.discard()
+        raise _run_error(exc, source, outdir, staging) from None
     except BaseException:
         staging.discard()
         raise
     return summary
+
+
+def _run_error(exc: OSError, source: Path, outdir: Path, staging: _Staging) -> SourceError:
+    """An OSError that ended a batch, naming the file it concerns: the input when it
+    was reading it, else the output folder (a file in the staging folder is named as
+    it would have been published)."""
+    name = exc.filename if isinstance(exc.filename, str | os.PathLike) else None
+    if name is not None and Path(name) == source:
+        why = exc.strerror or str(exc)
+        return SourceError([Issue(str(source), 0, 0, "cannot-read", why)], "cohort file")
+    if name is not None and Path(name).is_relative_to(staging.path):
+        return _output_error(outdir / Path(name).relative_to(staging.path), exc)
+    return _output_error(outdir, exc)
 
 
 def _run(
@@ -898,6 +1003,20 @@ def _streamed(
 
     transform = None if options.documents else functools.partial(digest, trace=options.trace)
     outcomes = evaluate_many(engine, profiles(), options.workers, transform=transform)
+    # closed on any exit, so an interrupted or failed run stops its workers at once
+    with contextlib.closing(outcomes):
+        _write_streamed(engine, outcomes, in_flight, total, options, writer)
+
+
+def _write_streamed(
+    engine: Engine,
+    outcomes: Iterator[Any],
+    in_flight: deque[_Input],
+    total: int | None,
+    options: _Options,
+    writer: _Writer,
+) -> None:
+    """Write what the workers send back, in input order, with its row."""
     for outcome in options.progress.track(outcomes, "batch", total):
         row = in_flight.popleft()  # results come back in input order
         if isinstance(outcome, Digest):
@@ -932,7 +1051,8 @@ def _planned(
         stage="diagnose",
         transform=functools.partial(_lighter, trace=options.trace),
     )
-    diagnosed: list[Diagnosed] = list(options.progress.track(diagnoses, "diagnose", total))
+    with contextlib.closing(diagnoses):  # an interrupted run stops its workers at once
+        diagnosed: list[Diagnosed] = list(options.progress.track(diagnoses, "diagnose", total))
     people = [(p, r) if p is not None and r.ok else None for p, r in diagnosed]
     plan = plan_cohort(kb, people)
     planned = zip(read, diagnosed, plan.resolutions, strict=True)

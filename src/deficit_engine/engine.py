@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import copy
+import ctypes
 import functools
 import gc
 import multiprocessing
 import os
 import pickle
+import signal
+import sys
 import threading
 import warnings
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._yaml import MAX_DEPTH
 from .choices import BACKENDS
 from .compiler import compile_rules
 from .errors import EvaluationError, SourceError, UsageError
@@ -398,7 +403,8 @@ class Engine:
     ) -> Iterator[Result]:
         """Evaluate a cohort, yielding Results in input order.
 
-        A profile that fails validation (or whose evaluation fails) yields a
+        A profile that fails validation (or whose evaluation fails, with any
+        exception: a RecursionError or MemoryError of its own included) yields a
         Result whose ``errors`` name its problems, and the run goes on.
 
         Parameters
@@ -407,8 +413,11 @@ class Engine:
             Any iterable, a generator too large for memory included: at most a
             few chunks per worker are in flight at once.
         workers : int, optional
-            How many processes evaluate (default: one per core); 1 evaluates
-            in this process.
+            How many processes evaluate (default: one per core; at most
+            :func:`max_workers`, four per core); 1 evaluates in this process. A
+            worker that dies (killed, out of memory) does not end the run: the
+            chunks it took down are run again once, each alone, and a chunk that
+            kills its worker again has its profiles set aside with the reason.
         backend : str
             The backend of the workers' engines, each on the same KB (default
             ``"fast"``, the compiled matcher, whose Results equal the durable
@@ -507,8 +516,21 @@ def _profile_label(profile: Any, index: int) -> str:
     return f"#{index}"
 
 
+def _failure(exc: BaseException) -> str:
+    """An unexpected exception of one profile as its row's reason: the class and the
+    message, one line (a deeply nested input's RecursionError, a huge integer's
+    ValueError, a rule set exploding in memory)."""
+    text = " ".join(str(exc).split()) or "no message"
+    return f"evaluation failed: {type(exc).__name__}: {text[:500]}"
+
+
 def _evaluate_safely(engine: Engine, profile: Any, index: int) -> Result:
-    """A Result, or an error Result naming the reasons: a batch never stops on one profile."""
+    """A Result, or an error Result naming the reasons: a batch never stops on one profile.
+
+    Any exception of the profile's own (not only SourceError and EvaluationError:
+    a RecursionError, a MemoryError, a ValueError) becomes its error Result;
+    only KeyboardInterrupt and SystemExit stop the run.
+    """
     if isinstance(profile, Exception):  # an input row the reader could not make a profile of
         return Result.failed(_profile_label(profile, index), [str(profile)])
     try:
@@ -517,6 +539,8 @@ def _evaluate_safely(engine: Engine, profile: Any, index: int) -> Result:
         return Result.failed(_profile_label(profile, index), exc.lines())
     except EvaluationError as exc:
         return Result.failed(_profile_label(profile, index), [f"evaluation: {exc}"])
+    except Exception as exc:  # one row's failure, whatever it is, sets it aside
+        return Result.failed(_profile_label(profile, index), [_failure(exc)])
 
 
 #: What the "diagnose" stage yields per profile: the validated profile (None
@@ -534,6 +558,15 @@ def _diagnose_safely(engine: Engine, profile: Any, index: int) -> Diagnosed:
         return None, Result.failed(_profile_label(profile, index), exc.lines())
     except EvaluationError as exc:
         return None, Result.failed(_profile_label(profile, index), [f"evaluation: {exc}"])
+    except Exception as exc:  # as _evaluate_safely
+        return None, Result.failed(_profile_label(profile, index), [_failure(exc)])
+
+
+def _set_aside(stage: str, label: str, reason: str) -> Any:
+    """What a stage yields for a profile it could not finish (its worker died, or
+    the transform of its Result failed)."""
+    failed = Result.failed(label, [reason])
+    return failed if stage == "evaluate" else (None, failed)
 
 
 _STAGES: dict[str, Callable[[Engine, Any, int], Any]] = {
@@ -587,11 +620,65 @@ def plan_diagnosed(kb: KnowledgeBase, diagnosed: Sequence[Diagnosed]) -> Cohort:
 
 _worker_engine: Engine | None = None
 
+#: The most worker processes :func:`evaluate_many` starts, per core: each holds its
+#: own engine, so more only cost memory and contention (``--workers 500``).
+WORKERS_PER_CORE = 4
 
-def _worker_start(root: str, backend: str, firing_limit: int) -> None:
+
+def max_workers() -> int:
+    """The cap on ``workers``: :data:`WORKERS_PER_CORE` per core of this machine.
+
+    Returns
+    -------
+    int
+        At least 4.
+    """
+    return WORKERS_PER_CORE * (os.cpu_count() or 1)
+
+
+#: prctl(2) option: the signal a process gets when its parent dies (Linux).
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel terminate this worker when the process that started it dies
+    (``kill -9`` of a batch): else it would wait on its pipe for ever. Linux only;
+    elsewhere the worker ends when it next reads its closed pipe."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request was made
+        os._exit(1)
+
+
+def _worker_start(root: str, backend: str, firing_limit: int, parent: int) -> None:
     global _worker_engine
+    # A worker forked from the command inherits its SIGTERM handler, which raises
+    # SystemExit: the pool's loop would catch that and carry on, so a terminated
+    # worker would outlive its parent. Terminating a worker must end it.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _die_with_parent(parent)
     _worker_engine = Engine.from_path(root, backend=backend, firing_limit=firing_limit)
     gc.freeze()  # the KB lives as long as the worker: keep it out of every collection
+
+
+def _label(stage: str, item: Any) -> str:
+    """The profile label of what a stage yielded (a Result, or a Diagnosed pair)."""
+    result = item if stage == "evaluate" else item[1]
+    return str(result.profile)
+
+
+def _transformed(transform: Callable[[Any], Any], stage: str, item: Any) -> Any:
+    """``transform(item)``; when it fails (say, a row's text cannot be serialised), the
+    transform of the row set aside with the reason, so the rest of the chunk survives."""
+    try:
+        return transform(item)
+    except Exception as exc:  # one row's failure, as in _evaluate_safely
+        return transform(_set_aside(stage, _label(stage, item), _failure(exc)))
 
 
 def _worker_chunk(
@@ -606,7 +693,7 @@ def _worker_chunk(
         run_one = _STAGES[stage]
         results: list[Any] = [run_one(_worker_engine, p, start + i) for i, p in enumerate(chunk)]
         if transform is not None:
-            results = [transform(r) for r in results]
+            results = [_transformed(transform, stage, r) for r in results]
         return pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)
     finally:
         gc.enable()
@@ -623,6 +710,183 @@ def _unpickle(blob: bytes) -> list[Any]:
         if enabled:
             gc.enable()
     return results
+
+
+def _stop(executor: ProcessPoolExecutor) -> None:
+    """Shut a pool down now: queued chunks cancelled and its processes terminated (a
+    worker deep in one evaluation would finish it first, or block on a full pipe, and
+    outlive an interrupted or terminated parent)."""
+    processes = list((executor._processes or {}).values())
+    executor.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=10)
+        if process.is_alive():  # stopped or stuck in the kernel: SIGTERM was not enough
+            process.kill()
+            process.join(timeout=10)
+
+
+def _succeeded(future: Future[bytes]) -> bool:
+    return future.done() and not future.cancelled() and future.exception() is None
+
+
+@dataclass
+class _Chunk:
+    """Profiles sent to the workers together, from input position ``start``."""
+
+    start: int
+    profiles: list[Any]
+    future: Future[bytes]
+
+
+class _Unsendable(Exception):
+    """A profile that cannot be pickled to a worker, in its place: the stage sets it aside."""
+
+    def __init__(self, message: str, profile_id: str) -> None:
+        super().__init__(message)
+        self.profile_id = profile_id
+
+    def __reduce__(self) -> tuple[type[_Unsendable], tuple[str, str]]:
+        return type(self), (str(self), self.profile_id)  # it travels to the worker
+
+
+#: How deep a profile sent to a worker may nest: as deep as a file may
+#: (:data:`~deficit_engine._yaml.MAX_DEPTH`; a valid profile nests about six levels).
+#: Pickling recurses per level, and a chunk holding a profile nested near the
+#: interpreter's recursion limit cannot be sent.
+SEND_DEPTH = MAX_DEPTH
+
+
+def _too_deep(value: Any, limit: int = SEND_DEPTH) -> bool:
+    """Whether ``value``'s lists and dicts nest deeper than ``limit`` (walked without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, Mapping):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend((v, depth + 1) for v in item)
+    return False
+
+
+def _sendable(chunk: _Chunk) -> _Chunk:
+    """The chunk with each profile that cannot be pickled (nested too deeply, say)
+    replaced by the reason, so the others are still evaluated."""
+    profiles: list[Any] = []
+    for i, profile in enumerate(chunk.profiles):
+        label = _profile_label(profile, chunk.start + i)
+        if _too_deep(profile):
+            why = f"nested more than {SEND_DEPTH} levels deep"
+            profiles.append(_Unsendable(f"evaluation: the profile is {why}", label))
+            continue
+        try:
+            pickle.dumps(profile, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # whatever stops it travelling: that profile's reason
+            profiles.append(_Unsendable(f"cannot be sent to a worker: {_failure(exc)}", label))
+        else:
+            profiles.append(profile)
+    return _Chunk(chunk.start, profiles, chunk.future)
+
+
+#: Why a chunk's profiles were set aside when their worker died on the retry too.
+_DIED = (
+    "evaluation: the worker process running this profile and the {others} other(s) "
+    "sent with it died twice (killed, or out of memory); they were set aside"
+)
+
+
+class _Pool:
+    """The worker processes of :func:`evaluate_many`, replaced when one of them dies.
+
+    A worker killed (by the OOM killer, a signal, a crash in native code) breaks the
+    whole pool: every chunk not yet returned fails with BrokenProcessPool. Each is
+    run again once, alone in a fresh single-process pool, so one deadly chunk cannot
+    take the others down with it a second time; a chunk whose worker dies again has
+    its profiles set aside with the reason. Then a fresh pool takes the rest.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        backend: str,
+        workers: int,
+        transform: Callable[[Any], Any] | None,
+        stage: str,
+    ) -> None:
+        self.initargs = (str(engine.kb.root), backend, engine.firing_limit, os.getpid())
+        self.workers = workers
+        self.transform = transform
+        self.stage = stage
+        self.executor = self._start(workers)
+
+    def _start(self, workers: int) -> ProcessPoolExecutor:
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        return ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context(method),
+            initializer=_worker_start,
+            initargs=self.initargs,
+        )
+
+    def submit(self, start: int, profiles: list[Any]) -> _Chunk:
+        """Send a chunk to the workers."""
+        future = self.executor.submit(_worker_chunk, start, profiles, self.transform, self.stage)
+        return _Chunk(start, profiles, future)
+
+    def results(self, head: _Chunk, waiting: Iterable[_Chunk]) -> list[Any]:
+        """``head``'s results; if its pool broke, every chunk the break took down is
+        run again first (``waiting`` are the chunks sent after it)."""
+        try:
+            return _unpickle(head.future.result())
+        except BrokenProcessPool:
+            pass
+        except Exception:  # the chunk could not be sent (a profile too deep to pickle)
+            head.future = self._retry(_sendable(head))
+            return _unpickle(head.future.result())
+        _stop(self.executor)
+        for chunk in (head, *waiting):
+            if not _succeeded(chunk.future):
+                chunk.future = self._retry(chunk)
+        self.executor = self._start(self.workers)
+        return _unpickle(head.future.result())
+
+    def _retry(self, chunk: _Chunk) -> Future[bytes]:
+        """A chunk run again alone: its results, or its profiles set aside."""
+        alone = self._start(1)
+        try:
+            future = alone.submit(
+                _worker_chunk, chunk.start, chunk.profiles, self.transform, self.stage
+            )
+            blob = future.result()
+        except BrokenProcessPool:
+            blob = self._set_aside(chunk, _DIED.format(others=len(chunk.profiles) - 1))
+        except Exception as exc:  # the chunk's results could not come back, even alone
+            blob = self._set_aside(chunk, _failure(exc))
+        finally:
+            _stop(alone)
+        done: Future[bytes] = Future()
+        done.set_result(blob)
+        return done
+
+    def _set_aside(self, chunk: _Chunk, why: str) -> bytes:
+        """The chunk's profiles set aside, each with ``why``, as a worker would send them."""
+        out = []
+        for i, profile in enumerate(chunk.profiles):
+            item = _set_aside(self.stage, _profile_label(profile, chunk.start + i), why)
+            out.append(item if self.transform is None else self.transform(item))
+        return pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def close(self) -> None:
+        """Wait for the workers to exit (every chunk is done)."""
+        self.executor.shutdown(wait=True)
+
+    def stop(self) -> None:
+        """Stop now: an interrupted, terminated or failed run."""
+        _stop(self.executor)
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[tuple[int, list[Any]]]:
@@ -648,7 +912,7 @@ def evaluate_many(
     window: int | None = None,
     transform: Callable[[Any], Any] | None = None,
     stage: str = "evaluate",
-) -> Iterator[Any]:
+) -> Generator[Any, None, None]:
     """Evaluate a cohort; see :meth:`Engine.evaluate_many`.
 
     ``transform``, a module-level function (it travels to the workers by
@@ -662,6 +926,7 @@ def evaluate_many(
         workers = os.cpu_count() or 1
     if workers < 1:
         raise UsageError("workers must be at least 1")
+    workers = min(workers, max_workers())
     if chunk_size < 1:
         raise UsageError("chunk_size must be at least 1")
     if backend not in BACKENDS:
@@ -679,21 +944,19 @@ def evaluate_many(
         )
         for index, profile in enumerate(profiles):
             result = run_one(local, profile, index)
-            yield result if transform is None else transform(result)
+            yield result if transform is None else _transformed(transform, stage, result)
         return
     in_flight = window if window is not None else 4 * workers
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    context = multiprocessing.get_context(method)
-    with ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=context,
-        initializer=_worker_start,
-        initargs=(str(engine.kb.root), backend, engine.firing_limit),
-    ) as pool:
-        pending: deque[Future[bytes]] = deque()
+    pool = _Pool(engine, backend, workers, transform, stage)
+    try:
+        pending: deque[_Chunk] = deque()
         for start, chunk in _chunks(profiles, chunk_size):
-            pending.append(pool.submit(_worker_chunk, start, chunk, transform, stage))
+            pending.append(pool.submit(start, chunk))
             if len(pending) >= in_flight:
-                yield from _unpickle(pending.popleft().result())
+                yield from pool.results(pending.popleft(), pending)
         while pending:
-            yield from _unpickle(pending.popleft().result())
+            yield from pool.results(pending.popleft(), pending)
+    except BaseException:  # interrupted, terminated, or closed early: no worker outlives it
+        pool.stop()
+        raise
+    pool.close()
