@@ -148,19 +148,15 @@ def _evaluate(args: argparse.Namespace) -> tuple[Engine, Result]:
     return engine, engine.evaluate(_profile(args, engine))
 
 
-def _table(rows: list[list[str]], header: list[str]) -> str:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(header, widths, strict=True)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    lines.extend(
-        "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
-    )
-    return "\n".join(lines)
-
-
 def _fmt_fact(fact: dict[str, object]) -> str:
     body = ", ".join(f"{k}={v}" for k, v in fact.items() if k != "type")
     return f"{fact['type']}({body})"
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    from .spravka.text import text_table  # one table layout for the CLI and the справка
+
+    return text_table(rows, header)
 
 
 def render_diagnosis(engine: Engine, result: Result, explain: bool) -> str:

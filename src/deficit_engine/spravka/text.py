@@ -11,10 +11,24 @@ from .sections import _competency_title, _group_title, _pct, _rows
 if TYPE_CHECKING:
     from ..kb import KnowledgeBase
 
-__all__ = ["render_report"]
+__all__ = ["render_report", "text_table"]
 
 
-def _table(rows: list[list[str]], header: list[str]) -> str:
+def text_table(rows: list[list[str]], header: list[str]) -> str:
+    """Rows under a header as plain-text columns (the CLI's tables too).
+
+    Parameters
+    ----------
+    rows : list of list of str
+        The cells, row by row.
+    header : list of str
+        The column titles.
+
+    Returns
+    -------
+    str
+        The header, a rule of dashes, then the rows, columns padded to fit.
+    """
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(header, widths, strict=True)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
@@ -72,7 +86,7 @@ def render_report(
         *_against(by_key, top),
         "",
         "Распространённость дефицитов (педагогов)",
-        _table(
+        text_table(
             [
                 [str(c), _competency_title(kb, c), str(n), _pct_text(_pct(n, assessed))]
                 for c, n in _rows(summary, "deficit_prevalence")[:top]
@@ -81,7 +95,7 @@ def render_report(
         ),
         "",
         "По группам компетенций (педагогов с дефицитом в группе)",
-        _table(
+        text_table(
             [
                 [str(g), _group_title(kb, g), str(n), _pct_text(_pct(n, assessed))]
                 for g, n in _rows(summary, "groups_people")
@@ -90,7 +104,7 @@ def render_report(
         ),
         "",
         "По муниципалитетам",
-        _table(
+        text_table(
             [
                 [str(m), str(n), str(d), _pct_text(_pct(d, n))]
                 for m, n, d in _rows(summary, "municipalities")
@@ -126,7 +140,7 @@ def _generic(table: Table | None, top: int) -> list[str]:
     out = ["", table.title]
     if not rows:
         return [*out, "нет данных"]
-    out += [_table(rows[:top], [c.title for c in table.columns]), *_more(rows, top)]
+    out += [text_table(rows[:top], [c.title for c in table.columns]), *_more(rows, top)]
     return [*out, table.note] if table.note else out
 
 
@@ -164,7 +178,7 @@ def _mentor_load(summary: dict[str, Any], top: int) -> list[str]:
     return [
         "",
         f"Нагрузка наставников (сверх свободных мест: {len(over)})",
-        _table(rows, ["наставник", "муниципалитет", "рекомендован", "мест"]),
+        text_table(rows, ["наставник", "муниципалитет", "рекомендован", "мест"]),
     ]
 
 
@@ -176,7 +190,7 @@ def _unmet_needs(summary: dict[str, Any], top: int, kb: KnowledgeBase | None) ->
     return [
         "",
         "Неудовлетворённые потребности (все причины)",
-        _table(rows[:top], ["потребность", "компетенция", "потребностей"]),
+        text_table(rows[:top], ["потребность", "компетенция", "потребностей"]),
     ]
 
 
@@ -241,7 +255,7 @@ def _mentor_text(sections: dict[str, Any], top: int) -> list[str]:
             if places["colleagues"]
             else ""
         ),
-        _table(table, [*header, "наставляемых", "школ", "свободно"]),
+        text_table(table, [*header, "наставляемых", "школ", "свободно"]),
         *_more(rows, top),
     ]
 
@@ -263,7 +277,7 @@ def _shortfall_text(sections: dict[str, Any], top: int) -> list[str]:
     out += [
         "",
         "Не закрыто из-за нехватки мест, по компетенциям (потребностей)",
-        _table(
+        text_table(
             [
                 [r["competency"], _cell(r["title"]), str(r["program"]), str(r["mentor"])]
                 for r in by_comp[:top]
@@ -300,7 +314,7 @@ def _shortfall_table(rows: list[dict[str, Any]], title: str, top: int) -> list[s
     return [
         "",
         f"{title}: {len(rows)}",
-        _table(table, [*header, "не закрыто потребностей", "педагогов"]),
+        text_table(table, [*header, "не закрыто потребностей", "педагогов"]),
         *_more(rows, top),
     ]
 
@@ -313,7 +327,7 @@ def _catalogue_text(sections: dict[str, Any], top: int) -> list[str]:
         "",
         "Запрос на новые ДПП: потребности, для которых в каталоге нет подходящей "
         "программы (или наставника)",
-        _table(
+        text_table(
             [
                 [r["competency"], _cell(r["title"]), str(r["program"]), str(r["mentor"])]
                 for r in rows[:top]
@@ -345,7 +359,7 @@ def _team_text(sections: dict[str, Any], top: int) -> list[str]:
             team = _team_mentor(g)
             table.append([*school, g["title"] or g["group"], _pct_text(g["share_pct"]), team])
     header = ["организация", "муниципалитет", "группа", "с дефицитом"]
-    return [*out, _table(table, [*header, "команда наставников"]), *_more(rows, top)]
+    return [*out, text_table(table, [*header, "команда наставников"]), *_more(rows, top)]
 
 
 def _team_mentor(row: dict[str, Any]) -> str:
