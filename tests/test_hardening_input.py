@@ -357,3 +357,25 @@ def test_hostile_jsonl_rows_and_summaries_are_named(tmp_path: Path) -> None:
     assert main(["report", str(bad)]) == 2
     (bad / "summary.json").write_text('{"profiles": ' + "9" * 5000 + "}", encoding="utf-8")
     assert main(["report", str(bad)]) == 2
+
+
+def test_latin_lookalikes_in_cyrillic_person_text_read_as_cyrillic() -> None:
+    """«Анучинский MO» typed with a Latin M and O is the KB's «Анучинский МО», so the
+    teacher's own municipality is found; a word with other Latin letters is kept."""
+    from deficit_engine import Engine
+    from deficit_engine.profile import person_text
+
+    assert person_text("Анучинский MO") == "Анучинский МО"
+    assert person_text("МБОУ COШ № 1") == "МБОУ СОШ № 1"
+    assert person_text("IT-лицей") == "IT-лицей"
+    assert person_text("Lyceum 2") == "Lyceum 2"
+    assert person_text("Школа & Co") == "Школа & Co"
+    engine = Engine.from_path(backend="fast")
+    profile = {
+        "id": "H1",
+        "person": {"role": "teacher", "experience_years": 1, "municipality": "Анучинский MO"},
+        "results": [{"competency": "methodical.lesson_design", "score": 10, "max": 100}],
+    }
+    assert engine.parse(profile).person.municipality == "Анучинский МО"
+    cyrillic = {**profile, "person": {**profile["person"], "municipality": "Анучинский МО"}}
+    assert engine.evaluate(profile).to_json() == engine.evaluate(cyrillic).to_json()

@@ -153,18 +153,59 @@ def parse_profile(data: Any, kb: KnowledgeBase, source: str = "") -> Profile:
 
 
 #: The person's free-text fields matched against the KB's (mentors' municipality and
-#: organisation): compared after NFC, as a Mac or a web form may send them decomposed.
+#: organisation): compared after NFC, as a Mac or a web form may send them decomposed,
+#: and with Latin look-alike letters in Cyrillic text read as the Cyrillic ones.
 _PERSON_TEXT = ("municipality", "organization")
+#: Latin letters drawn like Cyrillic ones (a spreadsheet's «Анучинский MO» with a
+#: Latin M and O): in a Cyrillic text, a word mixing these into Cyrillic letters,
+#: or a capital abbreviation made only of them, is read in Cyrillic. A word with
+#: any other Latin letter (IT-лицей) or in lower case («& Co») is left as it is.
+_LOOKALIKES = str.maketrans("AaBCcEeHKMOoPpTXxy", "АаВСсЕеНКМОоРрТХху")
+_LATIN = re.compile(r"[A-Za-z]")
+_CYRILLIC = re.compile(r"[\u0400-\u04FF]")
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def person_text(value: str) -> str:
+    """A municipality or organisation as the KB's text is compared with it.
+
+    Parameters
+    ----------
+    value : str
+        The text as the profile gives it.
+
+    Returns
+    -------
+    str
+        In NFC, and, when the text has Cyrillic letters, each word that mixes
+        Latin look-alikes (``M``, ``O``, ``C``...) into Cyrillic, or is an
+        abbreviation in capitals made only of them, read in Cyrillic.
+    """
+    text = unicodedata.normalize("NFC", value)
+    if not (_LATIN.search(text) and _CYRILLIC.search(text)):
+        return text
+
+    def fold(word: re.Match[str]) -> str:
+        text = word.group(0)
+        # a word mixing the scripts (COШ), or an abbreviation in capitals (MO, ГO);
+        # a Latin word in lower case («& Co») is left alone
+        if not (_CYRILLIC.search(text) or text.isupper()):
+            return text
+        folded = text.translate(_LOOKALIKES)
+        return folded if not _LATIN.search(folded) else text
+
+    return _WORD.sub(fold, text)
 
 
 def _nfc_person(profile: Profile) -> Profile:
-    """The profile with its person's text fields in Unicode NFC (itself if they are)."""
+    """The profile with its person's text fields as :func:`person_text` reads them
+    (itself if they are already)."""
     person = profile.person
     update = {
-        name: unicodedata.normalize("NFC", value)
+        name: folded
         for name in _PERSON_TEXT
         if isinstance(value := getattr(person, name), str)
-        and not unicodedata.is_normalized("NFC", value)
+        and (folded := person_text(value)) != value
     }
     if not update:
         return profile
