@@ -38,6 +38,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import networkx as nx
+import numpy as np
 from ortools.graph.python import max_flow, min_cost_flow
 
 from deficit_engine import Engine, synthetic_profiles
@@ -46,6 +47,7 @@ from deficit_engine.kb import KnowledgeBase
 from deficit_engine.loader import load_kb
 from deficit_engine.planner import CohortPlan, plan, plan_cohort, programmes
 from deficit_engine.resolve.allocate import Allocation, Arc, allocate
+from deficit_engine.resolve.allocate import arc_costs as flow_costs
 from deficit_engine.synthetic import synthetic_mentors
 
 Person = Any  # (Profile, Result) or None, as plan_cohort takes them
@@ -210,27 +212,14 @@ def check_plan(kb: KnowledgeBase, people: Sequence[Person], cohort: CohortPlan) 
 # --- networkx on the same network ---------------------------------------------------------
 
 
-def _positions(owners: Sequence[int]) -> list[int]:
-    seen: Counter[int] = Counter()
-    out = []
-    for o in owners:
-        out.append(seen[o])
-        seen[o] += 1
-    return out
-
-
 def arc_costs(owners: Sequence[int], arcs: Sequence[Arc], got: Allocation) -> list[int]:
-    """Each pairing arc's cost, as allocate computes it (resolve/allocate.py)."""
-    w = got.weights
-    position = _positions(owners)
-    top = max(Counter(owners).values())
-    return [
-        -a.prio * w.prio
-        + a.loc * w.loc
-        + a.nosubj * w.subj
-        + a.mentor * (top - position[a.unit]) * w.tie
-        for a in arcs
-    ]
+    """Each pairing arc's cost, computed by allocate's own function."""
+    table = np.array([(a.unit, a.mentor, a.prio, a.loc, a.nosubj) for a in arcs], np.int64).reshape(
+        -1, 5
+    )
+    unit, mentor, prio, loc, nosubj = (table[:, i] for i in range(5))
+    costs = flow_costs(np.asarray(owners, np.int64), unit, mentor, prio, loc, nosubj, got.weights)
+    return [int(c) for c in costs.tolist()]
 
 
 def allocation_cost(

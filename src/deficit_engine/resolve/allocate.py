@@ -44,7 +44,16 @@ import numpy as np
 
 from ..errors import EvaluationError
 
-__all__ = ["Allocation", "Arc", "Weights", "allocate", "allocate_arrays", "weights_for"]
+__all__ = [
+    "Allocation",
+    "Arc",
+    "Weights",
+    "allocate",
+    "allocate_arrays",
+    "arc_costs",
+    "most_units",
+    "weights_for",
+]
 
 _INT64_HEADROOM = 2**60  # OR-Tools refuses costs whose magnitude times the node count nears 2**62
 
@@ -184,6 +193,57 @@ def _positions(owners: Sequence[int]) -> list[int]:
     return out
 
 
+def most_units(owners: np.ndarray) -> int:
+    """The most units one owner has (1 for none): the tie-break's multiplier.
+
+    Parameters
+    ----------
+    owners : numpy.ndarray
+        The owner of each unit.
+
+    Returns
+    -------
+    int
+        The largest count of units of one owner.
+    """
+    return int(np.unique(owners, return_counts=True)[1].max()) if len(owners) else 1
+
+
+def arc_costs(
+    owners: np.ndarray,
+    unit: np.ndarray,
+    mentor: np.ndarray,
+    prio: np.ndarray,
+    loc: np.ndarray,
+    nosubj: np.ndarray,
+    weights: Weights,
+) -> np.ndarray:
+    """Each pairing arc's cost in the flow (the owner bonus aside).
+
+    The tie-break's positions count every unit of an owner, placeable or not,
+    so that a person planned alone or in a cohort is numbered the same.
+
+    Parameters
+    ----------
+    owners : numpy.ndarray
+        The owner of each unit.
+    unit, mentor, prio, loc, nosubj : numpy.ndarray
+        The arcs, as the fields of :class:`Arc`.
+    weights : Weights
+        The criteria's weights (:func:`weights_for`).
+
+    Returns
+    -------
+    numpy.ndarray
+        The cost of each arc (int64).
+    """
+    position = np.asarray(_positions(owners.tolist()), np.int64)
+    tie = mentor * (most_units(owners) - position[unit])
+    w = weights
+    costs: np.ndarray = -prio * w.prio + loc * w.loc + nosubj * w.subj + tie * w.tie
+    return costs
+
+
 def allocate(
     owners: Sequence[int],
     arcs: Sequence[Arc],
@@ -268,10 +328,6 @@ def allocate_arrays(
     """
     n_all = len(owners)
     n_mentors = len(capacity)
-    # the tie-break's positions count every unit of an owner, placeable or not,
-    # so that a person planned alone or in a cohort is numbered the same
-    position = np.asarray(_positions(owners.tolist()), np.int64)
-    max_units = int(np.bincount(np.unique(owners, return_inverse=True)[1]).max()) if n_all else 1
     used_units = np.unique(unit)
     compact_unit = np.full(n_all, -1, np.int64)
     compact_unit[used_units] = np.arange(len(used_units))
@@ -290,7 +346,7 @@ def allocate_arrays(
         int(prio.max()) if len(prio) else 1,
         n_nodes,
         int(second.sum()) if second is not None else 0,
-        max_units,
+        most_units(owners),
     )
     if not len(unit):
         return Allocation(tuple([-1] * n_all), w)
@@ -320,8 +376,7 @@ def allocate_arrays(
         np.zeros(n_units, np.int64),
     )
     first_pair = solver.num_arcs()
-    tie = mentor * (max_units - position[unit])
-    costs = -prio * w.prio + loc * w.loc + nosubj * w.subj + tie * w.tie
+    costs = arc_costs(owners, unit, mentor, prio, loc, nosubj, w)
     solver.add_arcs_with_capacity_and_unit_cost(
         first_unit + compact_unit[unit], first_mentor + mentor, np.ones(len(unit), np.int64), costs
     )
