@@ -20,9 +20,9 @@ import sys
 import tempfile
 import threading
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import __version__
 from .choices import BACKENDS, EXPORT_FORMATS
@@ -111,17 +111,25 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _engine(args: argparse.Namespace) -> Engine:
-    from .engine import Engine
+_T = TypeVar("_T")
 
+
+def _kb_or_finding(load: Callable[[], _T]) -> _T:
+    """What ``load`` makes of the KB, or its problems printed and exit 1."""
     try:
-        return Engine.from_path(_kb_dir(args.kb), backend=args.backend)
+        return load()
     except KnowledgeBaseError as exc:
         for line in exc.lines():
             print(line, file=sys.stderr)
         raise _Finding(
             f"the knowledge base has {len(exc.issues)} problem(s); run 'deficit-engine check'"
         ) from None
+
+
+def _engine(args: argparse.Namespace) -> Engine:
+    from .engine import Engine
+
+    return _kb_or_finding(lambda: Engine.from_path(_kb_dir(args.kb), backend=args.backend))
 
 
 def _profile(args: argparse.Namespace, engine: Engine) -> Profile:
@@ -413,14 +421,7 @@ def _report_kb(args: argparse.Namespace) -> KnowledgeBase:
     """The KB whose titles, mentors and places the report names (its rules are not needed)."""
     from .loader import load_kb
 
-    try:
-        return load_kb(_kb_dir(args.kb), with_rules=False)
-    except KnowledgeBaseError as exc:
-        for line in exc.lines():
-            print(line, file=sys.stderr)
-        raise _Finding(
-            f"the knowledge base has {len(exc.issues)} problem(s); run 'deficit-engine check'"
-        ) from None
+    return _kb_or_finding(lambda: load_kb(_kb_dir(args.kb), with_rules=False))
 
 
 def cmd_test(args: argparse.Namespace) -> int:
