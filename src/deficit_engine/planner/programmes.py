@@ -15,6 +15,7 @@ naming what ran out (docs/route.md, "Cohort plans").
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -241,12 +242,8 @@ def _with_place(rec: Recommendation, place: ProgrammePlace) -> Recommendation:
     """The recommendation, naming the group the person was placed in."""
     if place.group is None:
         return rec
-    return Recommendation(
-        kind=rec.kind,
-        id=rec.id,
-        title=rec.title,
-        competencies=rec.competencies,
-        needs=rec.needs,
+    return dataclasses.replace(
+        rec,
         reason=rec.reason[:-1]
         + f"; место в группе с началом обучения в {month_label(place.group)}.",
         attrs=(*rec.attrs, ("group_start", place.group)),
