@@ -38,7 +38,7 @@ from ..resolve.mentors import (
     Seeker,
     Unit,
     Why,
-    ids_text,
+    full_why,
     mentor_recommendations,
     mentor_units,
     unit_arcs,
@@ -333,6 +333,7 @@ def _pair(
     placed = chosen[chosen >= 0]
     taken = np.bincount(arcs.mentor[placed], minlength=len(capacity))
     full = _serving(index, arcs)
+    free = dict(zip([m.id for m in index.mentors], capacity.tolist(), strict=True))
     for u, (k, unit) in enumerate(units):
         a = int(chosen[u])
         if a < 0:
@@ -340,7 +341,7 @@ def _pair(
             choices[k].append(MentorChoice(unit, None, (), 0, why))
             continue
         mentor = int(arcs.mentor[a])
-        choices[k].append(_placed(index, s, k, unit, mentor, capacity, themselves.get(k)))
+        choices[k].append(_placed(index, s, k, unit, mentor, free, themselves.get(k)))
     bound = _mentee_bound(owners, arcs, capacity) if with_bound else 0
     return allocation.exact, capacity - taken, bound
 
@@ -372,12 +373,12 @@ def _placed(
     k: int,
     unit: Unit,
     mentor: int,
-    capacity: np.ndarray,
+    free: Mapping[str, int],
     own: int | None,
 ) -> MentorChoice:
     """A placed unit's choice: its candidates found again (few units are placed) for
-    the needs the mentor serves and the reason's comparison with the others."""
-    free = dict(zip([m.id for m in index.mentors], capacity.tolist(), strict=True))
+    the needs the mentor serves and the reason's comparison with the others.
+    ``free``: mentor id -> the places this flow shared out."""
     found = unit_arcs(index, s.seekers[k], s.needs[k], unit, free, s.severities[k])
     if own is not None:
         found = [c for c in found if index.mentor_rank[c.mentor.id] != own]
@@ -398,15 +399,7 @@ def _unplaced(
     out: dict[int, Why] = {}
     for i in unit.needs:
         ids = serving.get(i)
-        if ids:
-            out[i] = Why(
-                f"нехватка мест: места подходящих наставников ({ids_text(ids)}) "
-                "распределены по плану когорты",
-                "capacity",
-                tuple(ids),
-            )
-        else:
-            out[i] = why_not(index, seeker, needs[i], unit.form)
+        out[i] = full_why(ids, cohort=True) if ids else why_not(index, seeker, needs[i], unit.form)
     return out
 
 

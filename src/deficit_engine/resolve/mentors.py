@@ -33,6 +33,7 @@ __all__ = [
     "Seeker",
     "Unit",
     "Why",
+    "full_why",
     "ids_text",
     "mentor_recommendations",
     "mentor_units",
@@ -309,7 +310,7 @@ def mentor_recommendations(
             if any(i in c.served for c in ch.others):
                 unmet[i] = Why(_one_per_form_reason(needs[i], ch), "one_per_form")
             else:
-                unmet[i] = _unmet_reason(index, seeker, needs[i], ch.unit.form)
+                unmet[i] = why_not(index, seeker, needs[i], ch.unit.form)
     recs = [_recommendation(index, seeker, needs, chs, rank, cohort) for chs in by_mentor.values()]
     return recs, unmet
 
@@ -437,21 +438,33 @@ def _unplaced_reason(
     serve it are full, or none can."""
     full = tuple(c.mentor.id for c in ch.others if i in c.served)
     if full:
-        ids = ids_text(full)
-        if cohort:
-            return Why(
-                f"нехватка мест: места подходящих наставников ({ids}) "
-                "распределены по плану когорты",
-                "capacity",
-                full,
-            )
-        return Why(f"у подходящих наставников ({ids}) нет свободных мест", "capacity", full)
-    return _unmet_reason(index, seeker, need, ch.unit.form)
+        return full_why(full, cohort)
+    return why_not(index, seeker, need, ch.unit.form)
 
 
-def _unmet_reason(index: CatalogueIndex, seeker: Seeker, need: Need, form: str | None) -> Why:
-    """Why no mentor can take ``need`` at all."""
-    return why_not(index, seeker, need, form)
+def full_why(ids: Sequence[str], cohort: bool) -> Why:
+    """A need unmet because every mentor who could serve it is full.
+
+    Parameters
+    ----------
+    ids : sequence of str
+        Those mentors' ids (all go to ``exhausted``; the reason names five).
+    cohort : bool
+        Whether their places went to others in a cohort plan.
+
+    Returns
+    -------
+    Why
+        The reason, cause ``capacity``.
+    """
+    if cohort:
+        reason = (
+            f"нехватка мест: места подходящих наставников ({ids_text(ids)}) "
+            "распределены по плану когорты"
+        )
+    else:
+        reason = f"у подходящих наставников ({ids_text(ids)}) нет свободных мест"
+    return Why(reason, "capacity", tuple(ids))
 
 
 def ids_text(ids: Sequence[str], shown: int = 5) -> str:
