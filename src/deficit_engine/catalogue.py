@@ -290,11 +290,10 @@ class CatalogueIndex:
         needs: Sequence[Need],
         idx: Sequence[int],
         by_competency: Mapping[str, Sequence[Program | Mentor]],
-        free: Mapping[str, int] | None = None,
     ) -> dict[str, set[int]]:
         """Candidate id -> the needs (indexes into ``needs``) it can serve: those of a
-        competency it is listed under whose filters it passes (and, given ``free``,
-        only candidates with a free place)."""
+        competency it is listed under whose filters it passes. (Mentors are found per
+        unit by ``resolve.mentors.unit_arcs``, which also weighs free places.)"""
         fits: dict[str, set[int]] = {}
         for i in idx:
             need = needs[i]
@@ -303,8 +302,6 @@ class CatalogueIndex:
                 ok = self.filtered(kind, need).passing
                 cands = [c for c in cands if c.id in ok]
             for c in cands:
-                if free is not None and free[c.id] <= 0:
-                    continue
                 if c.id in fits:
                     fits[c.id].add(i)
                 else:
