@@ -617,3 +617,20 @@ def test_cohort_arcs_find_what_unit_arcs_find(engine: Engine) -> None:
         for c in unit_arcs(index, seekers[k], needs[k], unit, index.capacity, severities[k])
     )
     assert got == want and len(want) > 200
+
+
+def test_a_need_of_an_unknown_kind_is_unmet_in_a_cohort_as_alone(engine: Engine) -> None:
+    """Nothing is dropped: a need of a kind the resolver does not know is unmet, with
+    the same reason in a cohort plan as for one person."""
+    from deficit_engine.models import Need
+    from deficit_engine.resolve import resolve
+
+    profile, result = engine.diagnose(_cohort(1)[0])
+    odd = Need("visit", None, (), "R-ODD")
+    result = dataclasses.replace(result, needs=(*result.needs, odd))
+    (planned,) = plan_cohort(engine.kb, [(profile, result)]).resolutions
+    assert planned is not None
+    alone = resolve(engine.kb, profile, result.needs, severities=result.severities)
+    got = [(u.need, u.reason) for u in planned.unmet if u.need == odd]
+    assert got == [(odd, "неизвестный вид потребности «visit»")]
+    assert got == [(u.need, u.reason) for u in alone.unmet if u.need == odd]

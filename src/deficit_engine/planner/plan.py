@@ -30,7 +30,7 @@ import numpy as np
 from ..catalogue import CatalogueIndex
 from ..kb import KnowledgeBase
 from ..models import Need, Recommendation, Resolution, Result
-from ..resolve import person_levels, seeker_of, unmet_of
+from ..resolve import needs_by_kind, person_levels, seeker_of, unmet_of
 from ..resolve.allocate import allocate_arrays
 from ..resolve.formats import resolve_formats
 from ..resolve.mentors import (
@@ -179,13 +179,6 @@ class _Seekers(NamedTuple):
     needs: list[Sequence[Need]]
     severities: list[Mapping[str, str]]
     units: list[list[Unit]]
-
-
-def _kinds(needs: Sequence[Need]) -> dict[str, list[int]]:
-    by_kind: dict[str, list[int]] = {"program": [], "mentor": [], "format": []}
-    for i, n in enumerate(needs):
-        by_kind.setdefault(n.kind, []).append(i)
-    return by_kind
 
 
 def _school_needs(flag: Sequence[SchoolFlag]) -> list[Need]:
@@ -506,7 +499,8 @@ def _plan(kb: KnowledgeBase, people: Sequence[Person | None]) -> CohortPlan:
         if colleagues
         else kb.index
     )
-    kinds = [None if p is None or not p[1].ok else _kinds(p[1].needs) for p in people]
+    sorted_needs = [None if p is None or not p[1].ok else needs_by_kind(p[1].needs) for p in people]
+    kinds = [None if k is None else k[0] for k in sorted_needs]
     ok = [p if k is not None else None for p, k in zip(people, kinds, strict=True)]
     diagnosed = [p for p in ok if p is not None]
     schools = school_profiles(kb, diagnosed)
@@ -536,8 +530,9 @@ def _plan(kb: KnowledgeBase, people: Sequence[Person | None]) -> CohortPlan:
         slot += 1
         why.update(unmet)
         why.update(unmet_formats)
-        for i in by_kind.get("other", []):
-            why[i] = f"неизвестный вид потребности «{needs[i].kind}»"
+        unknown = sorted_needs[n]
+        if unknown is not None:
+            why.update(unknown[1])
         resolutions.append(
             Resolution(
                 recommendations=(*progs, *recs, *formats),

@@ -53,6 +53,7 @@ __all__ = [
     "Unmet",
     "format_hours",
     "mentoring_defaults",
+    "needs_by_kind",
     "person_levels",
     "resolve",
     "seeker_of",
@@ -125,6 +126,38 @@ def seeker_of(kb: KnowledgeBase, person: Person) -> Seeker:
     )
 
 
+def needs_by_kind(needs: Sequence[Need]) -> tuple[dict[str, list[int]], dict[int, str]]:
+    """The needs' indexes by kind, and why a need of an unknown kind is unmet.
+
+    Parameters
+    ----------
+    needs : sequence of Need
+        A person's needs.
+
+    Returns
+    -------
+    by_kind : dict
+        ``program``, ``mentor``, ``format`` -> the indexes of the needs of that kind.
+    unknown : dict
+        Index -> the reason, for each need of another kind.
+
+    Raises
+    ------
+    WrongTypeError
+        If an item is not a Need.
+    """
+    by_kind: dict[str, list[int]] = {"program": [], "mentor": [], "format": []}
+    unknown: dict[int, str] = {}
+    for i, n in enumerate(needs):
+        if not isinstance(n, Need):
+            raise WrongTypeError(f"resolve() needs Need objects, not {type(n).__name__}")
+        if n.kind in by_kind:
+            by_kind[n.kind].append(i)
+        else:
+            unknown[i] = f"неизвестный вид потребности «{n.kind}»"
+    return by_kind, unknown
+
+
 def mentoring_defaults(kb: KnowledgeBase) -> tuple[str, str, float]:
     """(education, phase, hours) of a mentoring step in this KB.
 
@@ -169,15 +202,8 @@ def resolve(
         if not isinstance(taken, int) or isinstance(taken, bool) or taken < 0:
             raise UsageError(f"mentor_load[{mid!r}] must be a non-negative integer, not {taken!r}")
     needs = list(needs)
-    by_kind: dict[str, list[int]] = {"program": [], "mentor": [], "format": []}
-    unmet: dict[int, str | Why] = {}
-    for i, n in enumerate(needs):
-        if not isinstance(n, Need):
-            raise WrongTypeError(f"resolve() needs Need objects, not {type(n).__name__}")
-        if n.kind in by_kind:
-            by_kind[n.kind].append(i)
-        else:
-            unmet[i] = f"неизвестный вид потребности «{n.kind}»"
+    by_kind, unknown = needs_by_kind(needs)
+    unmet: dict[int, str | Why] = dict(unknown)
     index = kb.index
     person = profile.person
     prefs = list(profile.preferences.delivery)
