@@ -19,7 +19,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ._yaml import MAX_DEPTH
 from .choices import BACKENDS
@@ -524,8 +524,12 @@ def _failure(exc: BaseException) -> str:
     return f"evaluation failed: {type(exc).__name__}: {text[:500]}"
 
 
-def _evaluate_safely(engine: Engine, profile: Any, index: int) -> Result:
-    """A Result, or an error Result naming the reasons: a batch never stops on one profile.
+_R = TypeVar("_R")
+
+
+def _attempt(step: Callable[[Any], _R], profile: Any, index: int) -> _R | Result:
+    """``step(profile)``, or the error Result naming why it failed: a batch never stops
+    on one profile.
 
     Any exception of the profile's own (not only SourceError and EvaluationError:
     a RecursionError, a MemoryError, a ValueError) becomes its error Result;
@@ -534,13 +538,18 @@ def _evaluate_safely(engine: Engine, profile: Any, index: int) -> Result:
     if isinstance(profile, Exception):  # an input row the reader could not make a profile of
         return Result.failed(_profile_label(profile, index), [str(profile)])
     try:
-        return engine.evaluate(profile)
+        return step(profile)
     except SourceError as exc:
         return Result.failed(_profile_label(profile, index), exc.lines())
     except EvaluationError as exc:
         return Result.failed(_profile_label(profile, index), [f"evaluation: {exc}"])
     except Exception as exc:  # one row's failure, whatever it is, sets it aside
         return Result.failed(_profile_label(profile, index), [_failure(exc)])
+
+
+def _evaluate_safely(engine: Engine, profile: Any, index: int) -> Result:
+    """A Result, or an error Result naming the reasons (see _attempt)."""
+    return _attempt(engine.evaluate, profile, index)
 
 
 #: What the "diagnose" stage yields per profile: the validated profile (None
@@ -550,16 +559,8 @@ Diagnosed = tuple[Profile | None, Result]
 
 def _diagnose_safely(engine: Engine, profile: Any, index: int) -> Diagnosed:
     """(Profile, diagnosis), or (None, an error Result), as _evaluate_safely."""
-    if isinstance(profile, Exception):
-        return None, Result.failed(_profile_label(profile, index), [str(profile)])
-    try:
-        return engine.diagnose(profile)
-    except SourceError as exc:
-        return None, Result.failed(_profile_label(profile, index), exc.lines())
-    except EvaluationError as exc:
-        return None, Result.failed(_profile_label(profile, index), [f"evaluation: {exc}"])
-    except Exception as exc:  # as _evaluate_safely
-        return None, Result.failed(_profile_label(profile, index), [_failure(exc)])
+    got = _attempt(engine.diagnose, profile, index)
+    return (None, got) if isinstance(got, Result) else got
 
 
 def _set_aside(stage: str, label: str, reason: str) -> Any:
