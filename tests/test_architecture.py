@@ -32,7 +32,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("inference", "resolve", "route"),
     ("planner",),
     ("engine", "analysis"),
-    ("export", "synthetic", "cohort", "spravka", "tables", "outputs", "progress"),
+    ("export", "synthetic", "cohort", "spravka", "tables", "outputs", "progressbar"),
     ("testing", "cli", "__main__"),
 )
 LAYER_OF = {unit: n for n, units in enumerate(LAYERS) for unit in units}

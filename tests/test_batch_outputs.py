@@ -24,7 +24,7 @@ from deficit_engine.cli import main
 from deficit_engine.engine import Engine
 from deficit_engine.errors import SourceError
 from deficit_engine.outputs import RESULT_COLUMNS, DocumentNames, XlsxStream
-from deficit_engine.progress import Progress, wanted
+from deficit_engine.progressbar import Progress, wanted
 from deficit_engine.rules import SEVERITIES
 from deficit_engine.tables import read_rows
 

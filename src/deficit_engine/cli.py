@@ -312,7 +312,7 @@ def _terminated_as_interrupt() -> Iterator[None]:
 def _batch(args: argparse.Namespace) -> int:
     from .cohort import run_batch
     from .engine import max_workers
-    from .progress import Progress, wanted
+    from .progressbar import Progress, wanted
 
     source = Path(args.input)
     if not source.is_file():
@@ -426,7 +426,7 @@ def _report_kb(args: argparse.Namespace) -> KnowledgeBase:
 
 def cmd_test(args: argparse.Namespace) -> int:
     """Run Gherkin scenarios (default: the KB's own features/), then print rule coverage."""
-    from .progress import Progress, wanted
+    from .progressbar import Progress, wanted
     from .testing.runner import run_features
 
     progress = Progress(wanted(sys.stderr, quiet=args.quiet, force=args.progress))

@@ -35,7 +35,7 @@ from .outputs import DocumentNames, FlatTables, person_record
 from .planner import plan_cohort
 from .planner.plan import COLLEAGUE_PREFIX
 from .profile import parse_profile
-from .progress import Progress
+from .progressbar import Progress
 from .route import build_route, with_plan
 from .schema import Profile
 from .tables import KNOWN_COLUMNS, TableReading, read_profiles, read_rows

@@ -8,12 +8,14 @@ made it.
 * :mod:`.diagnosis` -- deficits, needs, trace entries, the normalised scores;
 * :mod:`.recommendation` -- recommendations, unmet needs, the resolution;
 * :mod:`.route` -- the scheduled route: steps, overflow, order conflicts;
-* :mod:`.result` -- the Result that holds them all.
+* :mod:`.result` -- the Result that holds them all;
+* :mod:`.marks` -- a tutor's mark on a route step.
 """
 
 from __future__ import annotations
 
 from .diagnosis import Deficit, Fact, Need, Scores, TraceEntry, fact_sort_key
+from .marks import MARK_STATUSES, MarkStatus, StepMark
 from .recommendation import (
     UNADDRESSED_REASON,
     Recommendation,
@@ -27,11 +29,13 @@ from .result import Result
 from .route import STEP_KINDS, Conflict, Overflow, Route, Step
 
 __all__ = [
+    "MARK_STATUSES",
     "STEP_KINDS",
     "UNADDRESSED_REASON",
     "Conflict",
     "Deficit",
     "Fact",
+    "MarkStatus",
     "Need",
     "Overflow",
     "Recommendation",
@@ -40,6 +44,7 @@ __all__ = [
     "Route",
     "Scores",
     "Step",
+    "StepMark",
     "TraceEntry",
     "UnaddressedDeficit",
     "Unmet",

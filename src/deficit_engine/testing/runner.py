@@ -5,7 +5,7 @@ folder (``scenarios("<feature>")``), run with ``pytest.main`` under a private
 configuration (so a project's own ``pytest.ini`` or ``conftest.py`` does not
 interfere), and observed by a small plugin object that records every
 scenario's outcome and the session's rule coverage, and advances a progress bar
-over the collected scenarios (on a terminal; see :mod:`deficit_engine.progress`).
+over the collected scenarios (on a terminal; see :mod:`deficit_engine.progressbar`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any, TextIO
 import pytest
 
 from ..errors import UsageError, display_path
-from ..progress import Counter, Progress
+from ..progressbar import Counter, Progress
 from ._state import RuleCoverage, coverage
 
 __all__ = ["ScenarioOutcome", "TestRun", "UsageError", "find_features", "run_features"]
