@@ -11,7 +11,7 @@ marks stay as the tutor wrote them.
 from __future__ import annotations
 
 import datetime
-from typing import Any, Literal, NamedTuple, cast
+from typing import Any, Literal, NamedTuple
 
 from ..errors import UsageError
 
@@ -90,7 +90,7 @@ class StepMark(NamedTuple):
             raise UsageError(
                 f"mark: evidence: at most {MAX_EVIDENCE} characters on one line"
             )
-        return cls(step.strip(), cast(MarkStatus, status), date, evidence)
+        return cls(step.strip(), status, date, evidence)
 
     def to_dict(self) -> dict[str, Any]:
         """The mark as JSON: ``step``, ``status``, ``date``, ``evidence``."""
