@@ -76,9 +76,7 @@ class StepMark(NamedTuple):
         if not isinstance(step, str) or not step.strip():
             raise UsageError("mark: step: a step id is required")
         if status not in MARK_STATUSES:
-            raise UsageError(
-                f"mark: status: {status!r} is not one of {', '.join(MARK_STATUSES)}"
-            )
+            raise UsageError(f"mark: status: {status!r} is not one of {', '.join(MARK_STATUSES)}")
         if date is not None:
             try:
                 datetime.date.fromisoformat(date)
@@ -87,9 +85,7 @@ class StepMark(NamedTuple):
         if evidence is not None:
             evidence = evidence.strip() or None
         if evidence is not None and (len(evidence) > MAX_EVIDENCE or "\n" in evidence):
-            raise UsageError(
-                f"mark: evidence: at most {MAX_EVIDENCE} characters on one line"
-            )
+            raise UsageError(f"mark: evidence: at most {MAX_EVIDENCE} characters on one line")
         return cls(step.strip(), status, date, evidence)
 
     def to_dict(self) -> dict[str, Any]:
