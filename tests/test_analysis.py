@@ -23,6 +23,7 @@ from deficit_engine.analysis.checks import (
     unmet_by_construction,
     unprovided_rules,
     unsatisfiable_rules,
+    unsourced_rules,
     vacuous_negations,
 )
 from deficit_engine.analysis.inputs import Inputs
@@ -34,24 +35,28 @@ from deficit_engine.errors import Issue
 BASE = """\
   - id: CRIT
     title: critical
+    source: test
     when:
       - result: {level: critical}
     then:
       - deficit: {competency: $result.competency, severity: critical}
   - id: LOW
     title: low
+    source: test
     when:
       - result: {level: low}
     then:
       - deficit: {competency: $result.competency, severity: high}
   - id: PART
     title: partial
+    source: test
     when:
       - result: {level: partial}
     then:
       - deficit: {competency: $result.competency, severity: moderate}
   - id: NEED
     title: every deficit -> internship
+    source: test
     when:
       - deficit: {}
     then:
@@ -420,7 +425,10 @@ def test_joins_of_three_patterns_of_one_type(tmp_path: Path) -> None:
 
 
 def _rule(rid: str, when: str, then: str) -> str:
-    return f"  - id: {rid}\n    title: {rid}\n    when:\n{when}    then:\n      - {then}\n"
+    return (
+        f"  - id: {rid}\n    title: {rid}\n    source: test\n"
+        f"    when:\n{when}    then:\n      - {then}\n"
+    )
 
 
 # One tiny rule set per check, with the code it reports and a word its findings name.
@@ -498,6 +506,13 @@ _ALONE: dict[Check, tuple[str | None, str, str, str]] = {
         ),
         "large-join",
         "prefer ordered joins",
+    ),
+    unsourced_rules: (
+        None,
+        "  - id: BARE\n    title: BARE\n    when:\n      - deficit: {}\n"
+        "    then:\n      - fact: {type: m, x: 1}\n",
+        "unsourced-rule",
+        "'BARE' has no 'source:'",
     ),
 }
 
