@@ -23,6 +23,7 @@ from deficit_engine.analysis.checks import (
     unmet_by_construction,
     unprovided_rules,
     unsatisfiable_rules,
+    unsourced_rules,
     vacuous_negations,
 )
 from deficit_engine.analysis.inputs import Inputs
@@ -34,24 +35,28 @@ from deficit_engine.errors import Issue
 BASE = """\
   - id: CRIT
     title: critical
+    source: test
     when:
       - result: {level: critical}
     then:
       - deficit: {competency: $result.competency, severity: critical}
   - id: LOW
     title: low
+    source: test
     when:
       - result: {level: low}
     then:
       - deficit: {competency: $result.competency, severity: high}
   - id: PART
     title: partial
+    source: test
     when:
       - result: {level: partial}
     then:
       - deficit: {competency: $result.competency, severity: moderate}
   - id: NEED
     title: every deficit -> internship
+    source: test
     when:
       - deficit: {}
     then:
@@ -114,6 +119,7 @@ def test_impossible_conditions_make_a_rule_unreachable(
     extra = f"""\
   - id: DEAD
     title: dead
+    source: test
     when:
       - {when}
     then:
@@ -129,18 +135,21 @@ def test_a_pattern_nothing_asserts_makes_a_rule_unreachable(tmp_path: Path) -> N
     extra = """\
   - id: WANTS-LOW
     title: low deficits
+    source: test
     when:
       - deficit: {severity: low}
     then:
       - need: {kind: format, format: self_education}
   - id: WANTS-MENTOR
     title: mentor needs
+    source: test
     when:
       - need: {kind: mentor}
     then:
       - fact: {type: seen, x: 1}
   - id: CHAINED
     title: fed only by an unreachable rule
+    source: test
     when:
       - seen: {}
     then:
@@ -167,6 +176,7 @@ def test_indicator_patterns_without_indicators_are_unreachable(tmp_path: Path) -
     extra = """\
   - id: IND
     title: indicator
+    source: test
     when:
       - indicator_result: {level: critical}
     then:
@@ -181,6 +191,7 @@ def test_dead_alternatives_and_vacuous_negations(tmp_path: Path) -> None:
     extra = """\
   - id: ALT
     title: any with a dead branch
+    source: test
     when:
       - any:
           - result: {score_pct: {lt: 0}}
@@ -189,6 +200,7 @@ def test_dead_alternatives_and_vacuous_negations(tmp_path: Path) -> None:
       - fact: {type: marker, x: 1}
   - id: VAC
     title: negation of the impossible
+    source: test
     when:
       - result: {}
       - not: {as: r2, result: {score_pct: {gt: 100}}}
@@ -210,6 +222,7 @@ def test_overlapping_bands_with_different_severities_conflict(tmp_path: Path) ->
     extra = """\
   - id: STRICT
     title: stricter for lesson design
+    source: test
     when:
       - result: {competency: methodical.lesson_design, score_pct: {ge: 40, lt: 60}}
     then:
@@ -229,6 +242,7 @@ def test_rules_for_different_people_do_not_conflict(tmp_path: Path) -> None:
     base = """\
   - id: YOUNG
     title: young
+    source: test
     when:
       - person: {experience_years: {lt: 3}}
       - result: {score_pct: {lt: 75}}
@@ -236,6 +250,7 @@ def test_rules_for_different_people_do_not_conflict(tmp_path: Path) -> None:
       - deficit: {competency: $result.competency, severity: high}
   - id: SENIOR
     title: senior
+    source: test
     when:
       - person: {experience_years: {ge: 3}}
       - result: {score_pct: {lt: 75}}
@@ -243,6 +258,7 @@ def test_rules_for_different_people_do_not_conflict(tmp_path: Path) -> None:
       - deficit: {competency: $result.competency, severity: moderate}
   - id: NEED
     title: need
+    source: test
     when:
       - deficit: {}
     then:
@@ -257,6 +273,7 @@ def test_gaps_are_reported_per_group_as_ranges(tmp_path: Path) -> None:
     extra = """\
   - id: DIGITAL-ONLY
     title: digital 60-75 for managers
+    source: test
     when:
       - person: {role: manager}
       - result: {group: digital, score_pct: {ge: 60, lt: 75}}
@@ -298,12 +315,14 @@ def test_deficits_without_needs(tmp_path: Path) -> None:
     extra = """\
   - id: FLAG
     title: flag the rest
+    source: test
     when:
       - deficit: {group: {ne: methodical}}
     then:
       - fact: {type: flagged, competency: $deficit.competency}
   - id: FLAG-NEED
     title: flagged -> self-education
+    source: test
     when:
       - flagged: {}
     then:
@@ -317,24 +336,28 @@ def test_needs_no_catalogue_item_can_serve(tmp_path: Path) -> None:
     extra = """\
   - id: PROGRAM
     title: programme
+    source: test
     when:
       - deficit: {severity: {in: [critical, high]}}
     then:
       - need: {kind: program, competency: $deficit.competency}
   - id: GROUP-MENTOR
     title: group mentoring for methodical deficits
+    source: test
     when:
       - deficit: {group: methodical}
     then:
       - need: {kind: mentor, competency: $deficit.competency, form: group}
   - id: FORMAL-FORMAT
     title: a formal format
+    source: test
     when:
       - deficit: {severity: critical}
     then:
       - need: {kind: format, education: formal}
   - id: MANAGER-PROGRAM
     title: managers' programme
+    source: test
     when:
       - person: {role: manager}
       - deficit: {group: methodical}
@@ -362,24 +385,28 @@ def test_rule_cycles(tmp_path: Path) -> None:
     extra = """\
   - id: SEED
     title: seed
+    source: test
     when:
       - deficit: {severity: moderate}
     then:
       - fact: {type: ping, n: 1}
   - id: PING
     title: ping -> pong
+    source: test
     when:
       - ping: {}
     then:
       - fact: {type: pong, n: 1}
   - id: PONG
     title: pong -> ping
+    source: test
     when:
       - pong: {}
     then:
       - fact: {type: ping, n: 2}
   - id: NOT-A-LOOP
     title: programme need -> format need (a different shape)
+    source: test
     when:
       - need: {kind: format, format: internship}
     then:
@@ -395,6 +422,7 @@ def test_joins_of_three_patterns_of_one_type(tmp_path: Path) -> None:
     extra = """\
   - id: TRIO
     title: three deficits
+    source: test
     when:
       - {as: a, deficit: {}}
       - {as: b, deficit: {competency: {gt: $a.competency}}}
@@ -403,6 +431,7 @@ def test_joins_of_three_patterns_of_one_type(tmp_path: Path) -> None:
       - fact: {type: trio, first: $a.competency}
   - id: PAIR
     title: two deficits are fine
+    source: test
     when:
       - {as: a, deficit: {}}
       - {as: b, deficit: {competency: {ne: $a.competency}}}
@@ -420,7 +449,10 @@ def test_joins_of_three_patterns_of_one_type(tmp_path: Path) -> None:
 
 
 def _rule(rid: str, when: str, then: str) -> str:
-    return f"  - id: {rid}\n    title: {rid}\n    when:\n{when}    then:\n      - {then}\n"
+    return (
+        f"  - id: {rid}\n    title: {rid}\n    source: test\n"
+        f"    when:\n{when}    then:\n      - {then}\n"
+    )
 
 
 # One tiny rule set per check, with the code it reports and a word its findings name.
@@ -499,6 +531,13 @@ _ALONE: dict[Check, tuple[str | None, str, str, str]] = {
         "large-join",
         "prefer ordered joins",
     ),
+    unsourced_rules: (
+        None,
+        "  - id: BARE\n    title: BARE\n    when:\n      - deficit: {}\n"
+        "    then:\n      - fact: {type: m, x: 1}\n",
+        "unsourced-rule",
+        "'BARE' has no 'source:'",
+    ),
 }
 
 
@@ -571,6 +610,7 @@ def test_check_prints_errors_and_warnings_apart(
     extra = """\
   - id: DEAD
     title: dead
+    source: test
     when:
       - result: {score_pct: {lt: 0}}
     then:

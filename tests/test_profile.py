@@ -165,3 +165,24 @@ def test_unreadable_profile_files(tmp_path: Path) -> None:
     assert "p.yaml:2:1: duplicate-key" in str(err.value.issues[0])
     with pytest.raises(ProfileError):
         read_profile_file(tmp_path / "missing.yaml")
+
+
+def test_the_qualification_category_is_a_person_attribute_rules_can_read() -> None:
+    from deficit_engine import Engine
+
+    profile = {
+        "id": "C-1",
+        "person": {"role": "teacher", "experience_years": 12, "category": "pedagogue_methodist"},
+        "results": [{"competency": "methodical.assessment", "score": 90}],
+    }
+    engine = Engine.from_path()
+    assert [n.rule for n in engine.evaluate(profile).needs] == ["ROLE-CATEGORY-METHODIST-EVENT"]
+    without = {**profile, "person": {"role": "teacher", "experience_years": 12}}
+    assert not engine.evaluate(without).needs
+    # a post is not a category: «педагог-методист» is not a role
+    wrong_role = {**profile, "person": {"role": "pedagogue_methodist", "experience_years": 1}}
+    with pytest.raises(ProfileError, match="role"):
+        parse_profile(wrong_role, engine.kb)
+    wrong_category = {**profile, "person": {**profile["person"], "category": "методист"}}
+    with pytest.raises(ProfileError, match="category"):
+        parse_profile(wrong_category, engine.kb)

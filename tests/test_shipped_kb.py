@@ -206,3 +206,55 @@ def test_installed_package_carries_its_kb() -> None:
         pytest.skip("running from a source checkout (editable install)")
     assert default_kb_path() == package_dir / "kb"
     assert (package_dir / "kb" / "ontology" / "competencies.yaml").is_file()
+
+
+# --- issue 13: one region, sources that check out, forms and roles as the seeds use them
+
+
+def test_one_region_and_no_assessment_centre_teaches(kb: deficit_engine.KnowledgeBase) -> None:
+    providers = {p.provider for p in kb.programs.values()}
+    # ЦОПМКП assesses (seed 004, п. 3.2.5); teaching is the institute's and its ЦНППМ's
+    assert not any("ЦОПМКП" in p for p in providers)
+    assert not any(re.search("Красноярск|Канск|ККИПК", p) for p in providers)
+    assert {"ПК ИРО", "ЦНППМ ПК ИРО", "Академия Минпросвещения России"} <= providers
+    # a name that is not a real institution's says so
+    assert any("условное название" in p for p in providers)
+
+
+def test_every_shipped_rule_has_a_source_and_no_known_misattribution(
+    kb: deficit_engine.KnowledgeBase,
+) -> None:
+    from deficit_engine.analysis import analyse
+
+    assert not [i for i in analyse(kb) if i.code == "unsourced-rule"]
+    for rule in kb.rules:
+        source = rule.source or ""
+        assert "250н" not in source, rule.id  # no such standard for school heads
+        assert "Р-145" not in source, rule.id  # the pupils' mentoring model
+        assert "модель единой федеральной" not in source, rule.id  # Р-201 is diagnosis
+
+
+def test_every_mentoring_form_a_mentor_offers_is_asked_for(
+    kb: deficit_engine.KnowledgeBase,
+) -> None:
+    offered = {form for m in kb.mentors.values() for form in m.forms}
+    asked = {str(dict(a.fields).get("form")) for r in kb.rules for a in r.then if a.kind == "need"}
+    asked |= {rule.form for rule in kb.planning.school_rules}
+    assert offered <= asked, offered - asked
+
+
+def test_managers_cite_the_eks_and_subject_modules_stay_with_their_subject(
+    kb: deficit_engine.KnowledgeBase,
+) -> None:
+    onto = kb.ontology
+    for comp in onto.competencies.values():
+        if comp.group == "management":
+            assert all("761н" in code for code in comp.standard), comp.id
+            assert not any(code.endswith(".7") for code in comp.standard), comp.id
+    # the maths (B/04.6) and Russian (B/05.6) modules only on maths and Russian competencies
+    assert onto.competencies["subject.content"].standard == ["B/02.6", "B/03.6"]
+    for comp in onto.competencies.values():
+        if "B/04.6" in comp.standard:
+            assert "math" in comp.id, comp.id
+        if "B/05.6" in comp.standard:
+            assert "russian" in comp.id, comp.id

@@ -536,3 +536,20 @@ def test_batch_on_a_corrupt_xlsx_exits_2_with_one_line(
     assert err.count("\n") == 1 and "Traceback" not in err and "internal error" not in err
     assert "not an XLSX workbook" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_category_column_is_the_persons_qualification_category(
+    tmp_path: Path, kb: KnowledgeBase
+) -> None:
+    path = tmp_path / "c.csv"
+    rows = [["id", "role", "category", "experience_years"], ["P-1", "deputy_head", "highest", "9"]]
+    path.write_text(csv_text(rows), encoding="utf-8")
+    table, read_back = read(path, kb)
+    assert profiles(read_back) == [
+        {
+            "id": "P-1",
+            "person": {"role": "deputy_head", "experience_years": 9.0, "category": "highest"},
+            "results": [],
+        }
+    ]
+    assert not table.warnings  # a known column, not passed through

@@ -109,6 +109,8 @@ def base_facts(norm: Normalised, kb: KnowledgeBase) -> list[Fact]:
         "experience_years": float(round(person.experience_years, 4)),
         "subjects": list(person.subjects),
     }
+    if person.category is not None:
+        pfact["category"] = person.category
     if person.organization is not None:
         pfact["organization"] = person.organization
     if person.municipality is not None:

@@ -10,6 +10,7 @@ words from here, so one word is spelt one way everywhere.
 from __future__ import annotations
 
 __all__ = [
+    "CATEGORY_RU",
     "DELIVERY_RU",
     "EDUCATION_RU",
     "EDU_LEVEL_RU",
@@ -28,11 +29,23 @@ __all__ = [
 
 ROLE_RU: dict[str, str] = {
     "teacher": "учитель",
-    "manager": "руководитель",
-    "methodist": "методист",
+    "educator": "воспитатель",
     "psychologist": "педагог-психолог",
+    "additional_education_teacher": "педагог дополнительного образования",
     "tutor": "тьютор",
     "counselor": "советник директора по воспитанию",
+    "deputy_head": "заместитель руководителя",
+    "manager": "руководитель",
+    # a post in the municipal methodical service, not the category «педагог-методист»
+    "methodist": "методист муниципальной методической службы",
+}
+#: Qualification category (``person.category``) -> how an attestation order names it.
+CATEGORY_RU: dict[str, str] = {
+    "no_category": "без квалификационной категории",
+    "first": "первая квалификационная категория",
+    "highest": "высшая квалификационная категория",
+    "pedagogue_methodist": "квалификационная категория «педагог-методист»",
+    "pedagogue_mentor": "квалификационная категория «педагог-наставник»",
 }
 DELIVERY_RU: dict[str, str] = {
     "in_person": "очная",

@@ -28,6 +28,7 @@ __all__ = [
     "MENTORING_FORMS",
     "PHASES",
     "PROVIDER_LEVELS",
+    "QUALIFICATION_CATEGORIES",
     "ROLES",
     "CompetenciesFile",
     "Competency",
@@ -54,7 +55,26 @@ __all__ = [
     "SubjectsFile",
 ]
 
-Role = Literal["teacher", "manager", "methodist", "psychologist", "tutor", "counselor"]
+#: Posts (должности). ``manager`` is the head (руководитель), ``deputy_head`` a deputy
+#: head (заместитель руководителя); ``methodist`` is a методист of a municipal
+#: methodical service (ММС), a post, not the qualification category «педагог-методист»
+#: (that is ``Person.category``); ``educator`` is a воспитатель of a preschool.
+Role = Literal[
+    "teacher",
+    "educator",
+    "psychologist",
+    "additional_education_teacher",
+    "tutor",
+    "counselor",
+    "deputy_head",
+    "manager",
+    "methodist",
+]
+#: Qualification categories of the attestation order (приказ Минпросвещения России
+#: № 196): none yet, первая, высшая, педагог-методист, педагог-наставник.
+QualificationCategory = Literal[
+    "no_category", "first", "highest", "pedagogue_methodist", "pedagogue_mentor"
+]
 Delivery = Literal["in_person", "distance", "blended"]
 Education = Literal["formal", "non_formal", "informal"]
 ProviderLevel = Literal["regional", "municipal", "institutional"]
@@ -69,6 +89,7 @@ EducationLevel = Literal["preschool", "primary", "basic", "secondary"]
 Severity = Literal["critical", "high", "moderate", "low"]
 
 ROLES: tuple[str, ...] = Role.__args__  # type: ignore[attr-defined]
+QUALIFICATION_CATEGORIES: tuple[str, ...] = QualificationCategory.__args__  # type: ignore[attr-defined]
 DELIVERIES: tuple[str, ...] = Delivery.__args__  # type: ignore[attr-defined]
 EDUCATION_TYPES: tuple[str, ...] = Education.__args__  # type: ignore[attr-defined]
 PROVIDER_LEVELS: tuple[str, ...] = ProviderLevel.__args__  # type: ignore[attr-defined]
@@ -262,6 +283,8 @@ class PlanningFile(_Model):
 class Person(_Model):
     role: Role
     experience_years: Annotated[float, Field(ge=0, le=70)]
+    # The qualification category held now; None: not stated.
+    category: QualificationCategory | None = None
     subjects: list[ShortText] = []
     levels: list[EducationLevel] = []
     organization: ShortText | None = None

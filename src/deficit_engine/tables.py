@@ -10,7 +10,12 @@ The wide table format (CSV and XLSX) has one row per person:
 column                  meaning
 ======================  =========================================================
 id                      the profile id (required; each id once)
-role                    teacher | manager | methodist | psychologist | tutor | counselor
+role                    a post (``schema.Role``): teacher, educator, psychologist,
+                        additional_education_teacher, tutor, counselor,
+                        deputy_head, manager, methodist
+category                qualification category (``schema.QualificationCategory``):
+                        no_category | first | highest | pedagogue_methodist |
+                        pedagogue_mentor
 experience_years        years of experience
 organization            school
 municipality            municipality
@@ -88,7 +93,14 @@ __all__ = [
     "read_rows",
 ]
 
-PERSON_COLUMNS = ("role", "experience_years", "organization", "municipality", "subjects")
+PERSON_COLUMNS = (
+    "role",
+    "category",
+    "experience_years",
+    "organization",
+    "municipality",
+    "subjects",
+)
 OTHER_COLUMNS = ("id", "requests", "delivery", "hours_per_month", "period_start", "period_end")
 KNOWN_COLUMNS = (*OTHER_COLUMNS[:1], *PERSON_COLUMNS, *OTHER_COLUMNS[1:])
 
@@ -322,7 +334,7 @@ def _person(cells: dict[str, _Cell], kb: KnowledgeBase) -> dict[str, Any]:
         person["role"] = role
     if _text(cells.get("experience_years", ""), "experience_years"):
         person["experience_years"] = _number(cells["experience_years"], "experience_years")
-    for name in ("organization", "municipality"):
+    for name in ("category", "organization", "municipality"):
         if value := _text(cells.get(name, ""), name):
             person[name] = value
     if subjects := _text(cells.get("subjects", ""), "subjects"):

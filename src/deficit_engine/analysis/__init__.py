@@ -21,7 +21,9 @@ and reports, each as an :class:`~deficit_engine.errors.Issue` with the rule's
 * ``unmet-by-construction`` -- needs that no catalogue item can ever serve
   (the resolver itself is asked, for every role the rule admits);
 * ``rule-cycle`` -- rules that can feed each other through chaining;
-* ``large-join`` -- three or more patterns of one fact type in one rule.
+* ``large-join`` -- three or more patterns of one fact type in one rule;
+* ``unsourced-rule`` -- a rule without a ``source:`` (the document it rests on,
+  or a note that it is the KB authors' own choice).
 
 All findings are warnings: the KB loads and evaluates as written, and the
 engine's results stay well defined (negation cycles, the one construct
@@ -53,6 +55,7 @@ CODES = (
     "unmet-by-construction",
     "rule-cycle",
     "large-join",
+    "unsourced-rule",
 )
 
 

@@ -57,6 +57,7 @@ __all__ = [
     "unmet_by_construction",
     "unprovided_rules",
     "unsatisfiable_rules",
+    "unsourced_rules",
     "vacuous_negations",
 ]
 
@@ -611,6 +612,25 @@ def _ordered(pats: Sequence[Pattern]) -> bool:
     )
 
 
+# --- provenance -------------------------------------------------------------------------
+
+
+def unsourced_rules(inputs: Inputs) -> Iterator[Issue]:
+    """``unsourced-rule``: a rule without a ``source:``.
+
+    A methodologist signs a route whose every step a rule justifies; a rule that
+    names no document (nor says it is the KB authors' own choice) cannot be checked.
+    """
+    for rule in inputs.rules:
+        if rule.source is None or not rule.source.strip():
+            yield _issue(
+                _rule_where(rule),
+                "unsourced-rule",
+                f"rule '{rule.id}' has no 'source:': cite the document it rests on, "
+                "or say it is the KB authors' choice («решение составителей базы знаний»)",
+            )
+
+
 # --- the table --------------------------------------------------------------------------
 
 CHECKS: tuple[Check, ...] = (
@@ -624,6 +644,7 @@ CHECKS: tuple[Check, ...] = (
     unmet_by_construction,
     rule_cycles,
     large_joins,
+    unsourced_rules,
 )
 
 

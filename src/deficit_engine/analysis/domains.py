@@ -32,7 +32,14 @@ from ..rules import (
     Where,
     field_kinds,
 )
-from ..schema import DELIVERIES, EDUCATION_TYPES, MENTORING_FORMS, PHASES, ROLES
+from ..schema import (
+    DELIVERIES,
+    EDUCATION_TYPES,
+    MENTORING_FORMS,
+    PHASES,
+    QUALIFICATION_CATEGORIES,
+    ROLES,
+)
 from .intervals import (
     EMPTY,
     FULL,
@@ -165,6 +172,7 @@ class Domains:
             "form": frozenset(MENTORING_FORMS),
             "delivery": frozenset(DELIVERIES),
             "role": frozenset(ROLES),
+            "category": frozenset(QUALIFICATION_CATEGORIES),
         }
         first = cls(
             kinds=field_kinds(list(kb.rules)),

@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from .._yaml import Loaded, PathKey
 from ..errors import Issue
 from ..ontology import suggest
-from ..schema import DELIVERIES, EDUCATION_TYPES, MENTORING_FORMS, PHASES, ROLES
+from ..schema import (
+    DELIVERIES,
+    EDUCATION_TYPES,
+    MENTORING_FORMS,
+    PHASES,
+    QUALIFICATION_CATEGORIES,
+    ROLES,
+)
 from .model import (
     FIELD_NAME,
     FIELDS,
@@ -54,6 +61,7 @@ _FIXED_VOCABULARIES: dict[str, Sequence[str]] = {
     "form": MENTORING_FORMS,
     "delivery": DELIVERIES,
     "role": ROLES,
+    "category": QUALIFICATION_CATEGORIES,
 }
 
 # Operators that order their operands, which a list field cannot be.

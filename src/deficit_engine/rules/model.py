@@ -66,6 +66,7 @@ MIN_NUMBER, MAX_NUMBER = 1e-4, 1e15
 FIELDS: dict[str, dict[str, str]] = {
     "person": {
         "role": STR,
+        "category": STR,
         "experience_years": NUM,
         "subjects": LIST,
         "organization": STR,

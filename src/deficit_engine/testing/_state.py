@@ -44,7 +44,14 @@ ROLE_WORDS: dict[str, str] = {
     "педагог-психолог": "psychologist",
     "психолог": "psychologist",
     "тьютор": "tutor",
+    "воспитатель": "educator",
+    "педагог дополнительного образования": "additional_education_teacher",
+    "заместитель руководителя": "deputy_head",
+    "советник директора по воспитанию": "counselor",
     "teacher": "teacher",
+    "educator": "educator",
+    "additional_education_teacher": "additional_education_teacher",
+    "deputy_head": "deputy_head",
     "manager": "manager",
     "methodist": "methodist",
     "psychologist": "psychologist",
@@ -190,6 +197,7 @@ class ScenarioState:
         self.experience_years: float | None = None
         self.municipality: str | None = None
         self.organization: str | None = None
+        self.category: str | None = None
         self.subjects: list[str] = []
         self.results: dict[str, float] = {}
         self.requests: list[str] = []
@@ -264,6 +272,10 @@ class ScenarioState:
 
     def set_organization(self, name: str) -> None:
         self.organization = name
+
+    def set_category(self, category: str) -> None:
+        self.category = category
+        self._changed()
 
     def add_subject(self, subject: str) -> None:
         if subject not in self.subjects:
@@ -387,6 +399,8 @@ class ScenarioState:
             person["municipality"] = self.municipality
         if self.organization is not None:
             person["organization"] = self.organization
+        if self.category is not None:
+            person["category"] = self.category
         if self.subjects:
             person["subjects"] = list(self.subjects)
         results = [

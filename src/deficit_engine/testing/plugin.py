@@ -166,6 +166,13 @@ def organization(deficit_scenario: ScenarioState, name: str) -> None:
     deficit_scenario.set_organization(name)
 
 
+@_phrases(
+    f"квалификационная категория {_q('category')}", f"the qualification category {_q('category')}"
+)
+def category(deficit_scenario: ScenarioState, category: str) -> None:
+    deficit_scenario.set_category(category)
+
+
 @_phrases(f"предмет {_q('subject')}", f"the subject {_q('subject')}")
 def subject(deficit_scenario: ScenarioState, subject: str) -> None:
     deficit_scenario.add_subject(subject)
