@@ -17,6 +17,7 @@ __all__ = [
     "FiringLimitError",
     "Issue",
     "KnowledgeBaseError",
+    "MatchBudgetError",
     "ProfileError",
     "SourceError",
     "UnknownIdError",
@@ -187,6 +188,31 @@ class FiringLimitError(EvaluationError):
         super().__init__(
             f"firing limit of {limit} exceeded: rules {', '.join(self.rules)} keep "
             "asserting new facts (a loop between rules?)"
+        )
+
+
+class MatchBudgetError(EvaluationError):
+    """An evaluation's matching work passed its budget.
+
+    Joins, activations and facts are counted, not only firings that assert: a join
+    of three patterns over many derived facts can make millions of activations
+    while asserting nothing new, which the firing limit never sees.
+
+    Parameters
+    ----------
+    budget : int
+        The budget that was passed (kept as ``budget``).
+    rule : str
+        The id of the rule whose join or facts passed it (kept as ``rule``).
+    """
+
+    def __init__(self, budget: int, rule: str) -> None:
+        self.budget = budget
+        self.rule = rule
+        super().__init__(
+            f"match budget of {budget} exceeded (partial matches, activations and facts) "
+            f"while matching rule {rule}: a join over many facts? (raise firing_limit "
+            "or narrow the rule's patterns)"
         )
 
 

@@ -8,7 +8,8 @@ Imports go one way, from the driver down to the store::
     fast ───┼─> compiled ──> semantics
     durable ┘   (durable also uses compiled; only durable imports durable_rules)
 
-* ``store``: the working memory (:class:`FactStore`) and what a matcher reports.
+* ``store``: the working memory (:class:`FactStore`), what a matcher reports, and
+  the evaluation's :class:`Budget` of matching work.
 * ``semantics``: the reference meaning of conditions (:func:`holds`,
   :func:`matches`, :func:`negation_blocks`).
 * ``compiled``: a rule set compiled to closures and generated alpha functions
@@ -21,16 +22,18 @@ Imports go one way, from the driver down to the store::
 from __future__ import annotations
 
 from .compiled import Compiled
-from .driver import DEFAULT_FIRING_LIMIT, Matcher, run
+from .driver import BUDGET_PER_FIRING, DEFAULT_FIRING_LIMIT, Matcher, run
 from .durable import DurableMatcher, durable_available, durable_import_error
 from .fast import FastMatcher
 from .python import PythonMatcher
 from .semantics import holds, matches, negation_blocks
-from .store import Activation, FactStore, fact_key
+from .store import Activation, Budget, FactStore, fact_key
 
 __all__ = [
+    "BUDGET_PER_FIRING",
     "DEFAULT_FIRING_LIMIT",
     "Activation",
+    "Budget",
     "Compiled",
     "DurableMatcher",
     "FactStore",

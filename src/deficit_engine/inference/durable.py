@@ -186,6 +186,8 @@ class DurableMatcher:
                 for key, bound in _decode(result[1]).items():
                     sub = self.subs.get(key)
                     if sub is not None:
+                        # durable joins inside its C engine: its activations are what we see
+                        self.store.budget.spend(1, sub.rule.id)
                         ids = self.ids
                         seqs = tuple([ids[str(bound[slot]["id"])] for slot in self.slots[key]])
                         self.pending.append((sub, seqs))

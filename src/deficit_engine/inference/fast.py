@@ -66,7 +66,8 @@ class FastMatcher:
             return
         memory = self.memory[sub_index]
         facts = self.store.facts
-        if n == 2:  # most joins: two patterns, the second may read the first
+        if n == 2:
+            before = len(out)  # most joins: two patterns, the second may read the first
             beta = row[1].beta
             if pos == 0:
                 first = (facts[new],)
@@ -78,6 +79,7 @@ class FastMatcher:
                 for seq in memory[0]:
                     if seq != new and (beta is None or beta(fact, (facts[seq],))):
                         out.append((sub, (seq, new)))
+            self.store.budget.spend(len(out) - before, sub.rule.id)
             return
         self._step(sub, row, memory, pos, new, 0, [], [], out)
 
@@ -100,11 +102,15 @@ class FastMatcher:
             return
         beta = row[i].beta
         facts = self.store.facts
+        budget = self.store.budget
         for seq in (new,) if i == pos else memory[i]:
             if (i != pos and seq == new) or seq in seqs:
                 continue
             fact = facts[seq]
             if beta is None or beta(fact, bound):
+                budget.spent += 1  # inline: this is the innermost loop of every long join
+                if budget.spent > budget.limit:
+                    raise budget.exceeded(sub.rule.id)
                 seqs.append(seq)
                 bound.append(fact)
                 self._step(sub, row, memory, pos, new, i + 1, seqs, bound, out)

@@ -73,6 +73,7 @@ class PythonMatcher:
                 continue
             fact = self.store.facts[seq]
             if matches(pat, fact, facts, sub.aliases):
+                self.store.budget.spend(1, sub.rule.id)
                 seqs.append(seq)
                 facts.append(fact)
                 self._join(sub, pos, new, i + 1, seqs, facts, out)

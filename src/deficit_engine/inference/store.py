@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..compiler import SubRule
+from ..errors import MatchBudgetError
 from ..models import Fact
 
-__all__ = ["Activation", "FactStore", "fact_key"]
+__all__ = ["Activation", "Budget", "FactStore", "fact_key"]
 
 # What a matcher reports: a sub-rule and the numbers of the facts bound to its
 # positive patterns, in pattern order.
@@ -47,10 +48,76 @@ def fact_key(fact: Fact) -> tuple[Any, ...]:
     return tuple(sorted((k, _frozen(v)) for k, v in fact.items()))
 
 
-class FactStore:
-    """The working memory: a set of facts, each with its insertion number."""
+class Budget:
+    """One evaluation's budget of matching work: partial matches, activations, facts.
 
-    def __init__(self) -> None:
+    The matchers spend a unit for each partial match they extend (each completed
+    activation among them; durable, whose joins run inside its C engine, for each
+    activation it reports) and the driver one for each fact added. The counter is
+    public and slotted because the joins bump it inline, in their innermost loop.
+
+    Parameters
+    ----------
+    limit : int
+        The most units one evaluation may spend.
+    """
+
+    __slots__ = ("limit", "spent")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.spent = 0
+
+    def spend(self, units: int, rule: str) -> None:
+        """Spend ``units`` on ``rule``'s behalf.
+
+        Parameters
+        ----------
+        units : int
+            The work done.
+        rule : str
+            The id of the rule it was done for, named if the budget runs out.
+
+        Raises
+        ------
+        MatchBudgetError
+            If the evaluation has now spent more than ``limit``.
+        """
+        self.spent += units
+        if self.spent > self.limit:
+            raise MatchBudgetError(self.limit, rule)
+
+    def exceeded(self, rule: str) -> MatchBudgetError:
+        """The error to raise when an inline count has passed the limit.
+
+        Parameters
+        ----------
+        rule : str
+            The id of the rule being matched.
+
+        Returns
+        -------
+        MatchBudgetError
+        """
+        return MatchBudgetError(self.limit, rule)
+
+
+#: No limit: a store made outside a run (a test's, a matcher's placeholder).
+UNLIMITED = 2**62
+
+
+class FactStore:
+    """The working memory: a set of facts, each with its insertion number.
+
+    Parameters
+    ----------
+    budget : Budget, optional
+        The run's budget of matching work (matchers spend from it); unlimited
+        when not given.
+    """
+
+    def __init__(self, budget: Budget | None = None) -> None:
+        self.budget = budget if budget is not None else Budget(UNLIMITED)
         self.facts: list[Fact] = []
         self.keys: dict[tuple[Any, ...], int] = {}
         self.by_type: dict[str, list[int]] = {}
