@@ -1,8 +1,15 @@
 """The one YAML entry point: safe loading, node positions, duplicate keys, limits.
 
-YAML is composed into nodes with PyYAML's SafeLoader (no python tags can be
-constructed) and converted by hand, so that every value keeps its
-``line:col`` and problems are collected rather than raised one at a time.
+YAML is composed into nodes and converted by hand (no python tags can be
+constructed), so that every value keeps its ``line:col`` and problems are
+collected rather than raised one at a time.
+
+Where PyYAML has libyaml (``yaml.CSafeLoader``), libyaml scans and parses and
+this module composes the nodes from its events in a loop, not by recursion: the
+C composer recurses on the C stack, where no depth limit could stop a
+``[[[[...`` document. That is about ten times faster than the pure-Python
+loader (benchmarks/yaml_load.py), which is used where libyaml is missing and
+keeps its own depth check. Both give the same nodes, positions and issues.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ than 4,300 digits, and no score, hour or year needs more than a few."""
 PathKey = tuple[str | int, ...]
 
 _INT_TAG = "tag:yaml.org,2002:int"
+_STR_TAG = "tag:yaml.org,2002:str"
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 
 _SAFE_TAGS = {
@@ -138,6 +146,151 @@ class _DepthLimitedLoader(yaml.SafeLoader):
             self._depth -= 1
 
 
+_END_EVENTS = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+
+_C_LOADER: type[Any] | None = getattr(yaml, "CSafeLoader", None)
+"""libyaml's safe loader, when PyYAML was built with it (its parser, not its composer)."""
+
+
+class _EventComposer:
+    """Nodes from a parser's events, composed with an explicit stack.
+
+    The events come from libyaml; the nodes are those PyYAML's composer makes
+    (tags resolved the same way, anchors, aliases, marks), and nesting deeper than
+    :data:`MAX_DEPTH` stops before the level is entered.
+
+    Parameters
+    ----------
+    parser : yaml.CSafeLoader
+        The loader over the text: its events and its tag resolver.
+    """
+
+    def __init__(self, parser: Any) -> None:
+        self.parser = parser
+        self.anchors: dict[str, yaml.Node] = {}
+        # plain scalars repeat (numbers, levels, ids): each text's tag is resolved once
+        self.tags: dict[tuple[str, Any], str] = {}
+
+    def compose(self) -> yaml.Node | None:
+        """The single document's root node (None for an empty stream).
+
+        Returns
+        -------
+        yaml.Node or None
+
+        Raises
+        ------
+        yaml.MarkedYAMLError
+            On a syntax error, an undefined or repeated anchor, or a second document.
+        _TooDeep
+            If collections nest deeper than :data:`MAX_DEPTH`.
+        """
+        get = self.parser.get_event
+        get()  # StreamStart
+        if isinstance(self.parser.peek_event(), yaml.StreamEndEvent):
+            get()
+            return None
+        get()  # DocumentStart
+        root = self._document()
+        get()  # DocumentEnd
+        event = get()
+        if not isinstance(event, yaml.StreamEndEvent):
+            raise yaml.composer.ComposerError(
+                "expected a single document in the stream",
+                root.start_mark,
+                "but found another document",
+                event.start_mark,
+            )
+        return root
+
+    def _document(self) -> yaml.Node:
+        get = self.parser.get_event
+        stack: list[yaml.Node] = []  # open collections, outermost first
+        keys: list[yaml.Node | None] = []  # a mapping's key waiting for its value
+        while True:
+            event = get()
+            if isinstance(event, _END_EVENTS):
+                node = stack.pop()
+                keys.pop()
+                node.end_mark = event.end_mark
+            else:
+                node = self._open(event, len(stack))
+                if isinstance(event, yaml.CollectionStartEvent):
+                    stack.append(node)
+                    keys.append(None)
+                    continue
+            if not stack:
+                return node
+            self._attach(stack[-1], keys, node)
+
+    @staticmethod
+    def _attach(parent: yaml.Node, keys: list[yaml.Node | None], node: yaml.Node) -> None:
+        if isinstance(parent, yaml.SequenceNode):
+            parent.value.append(node)
+        elif keys[-1] is None:
+            keys[-1] = node
+        else:
+            parent.value.append((keys[-1], node))
+            keys[-1] = None
+
+    def _open(self, event: Any, depth: int) -> yaml.Node:
+        """The node an event starts (a whole scalar or alias; a collection left open)."""
+        mark: Any = event.start_mark  # libyaml's Mark: the same fields as PyYAML's
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor not in self.anchors:
+                raise yaml.composer.ComposerError(
+                    None, None, f"found undefined alias {event.anchor!r}", mark
+                )
+            return self.anchors[event.anchor]
+        if depth >= MAX_DEPTH and not isinstance(event, yaml.ScalarEvent):
+            raise _TooDeep(event.start_mark)
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None and anchor in self.anchors:
+            raise yaml.composer.ComposerError(
+                f"found duplicate anchor {anchor!r}; first occurrence",
+                self.anchors[anchor].start_mark,
+                "second occurrence",
+                event.start_mark,
+            )
+        node = self._node(event)
+        if anchor is not None:
+            self.anchors[anchor] = node
+        return node
+
+    def _node(self, event: Any) -> yaml.Node:
+        tag, resolve = event.tag, self.parser.resolve
+        start: Any = event.start_mark  # libyaml's Mark: the same fields as PyYAML's
+        end: Any = event.end_mark
+        if isinstance(event, yaml.ScalarEvent):
+            if tag is None or tag == "!":
+                key = (event.value, event.implicit)
+                tag = self.tags.get(key)
+                if tag is None:
+                    tag = self.tags[key] = resolve(yaml.ScalarNode, event.value, event.implicit)
+            return yaml.ScalarNode(tag, event.value, start, end, event.style)
+        flow = event.flow_style
+        if isinstance(event, yaml.SequenceStartEvent):
+            if tag is None or tag == "!":
+                tag = resolve(yaml.SequenceNode, None, event.implicit)
+            return yaml.SequenceNode(tag, [], start, None, flow_style=flow)
+        assert isinstance(event, yaml.MappingStartEvent)
+        if tag is None or tag == "!":
+            tag = resolve(yaml.MappingNode, None, event.implicit)
+        return yaml.MappingNode(tag, [], start, None, flow_style=flow)
+
+
+def _compose(text: str) -> yaml.Node | None:
+    """The document's root node: libyaml's events composed here, or the pure-Python
+    depth-limited loader where libyaml is missing."""
+    if _C_LOADER is None:
+        return yaml.compose(text, Loader=_DepthLimitedLoader)
+    parser = _C_LOADER(text)
+    try:
+        return _EventComposer(parser).compose()
+    finally:
+        parser.dispose()
+
+
 class _Builder:
     def __init__(self, file: str) -> None:
         self.file = file
@@ -145,6 +298,8 @@ class _Builder:
         self.issues: list[Issue] = []
         self.count = 0
         self.constructor = yaml.SafeLoader("")
+        # scalars that build immutable values, by (tag, text): each is converted once
+        self.scalars: dict[tuple[str, str], Any] = {}
         # collections being built: an alias to one of them (``&a [*a]``) is a cycle
         self.open: set[int] = set()
 
@@ -187,11 +342,18 @@ class _Builder:
                 f"integer of {len(node.value)} characters; the limit is {MAX_INT_DIGITS}",
             )
             return None
+        if node.tag == _STR_TAG:
+            return node.value
+        key = (node.tag, node.value)
+        if key in self.scalars:
+            return self.scalars[key]
         try:
-            return self.constructor.construct_object(node, deep=True)
+            value = self.constructor.construct_object(node, deep=True)
         except (ValueError, OverflowError) as exc:
             self._issue(node, "bad-value", f"{node.value[:40]!r} cannot be read: {exc}")
             return None
+        self.scalars[key] = value  # int, float, bool, None: immutable, safe to share
+        return value
 
     def _collection(self, node: yaml.Node, path: PathKey) -> Any:
         if isinstance(node, yaml.MappingNode):
@@ -227,11 +389,14 @@ def load_yaml_text(text: str, file: str = "<string>") -> Loaded:
     """Parse one YAML document; every problem becomes an Issue (never raises)."""
     builder = _Builder(file)
     try:
-        root = yaml.compose(text, Loader=_DepthLimitedLoader)
+        root = _compose(text)
     except _TooDeep as deep:
         return Loaded(file, None, builder.positions, [_too_deep(file, deep)])
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        if mark is not None and "maximum nesting depth" in str(exc.problem):
+            # libyaml's own limit (1 000 levels), met while it scans ahead of our count
+            return Loaded(file, None, builder.positions, [_too_deep(file, _TooDeep(mark))])
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or str(exc)
         if exc.context:
