@@ -16,6 +16,7 @@ import yaml
 
 from conftest import load_rules
 from deficit_engine import Engine, MatchBudgetError
+from deficit_engine.analysis import analyse
 from deficit_engine.compiler import SubRule, compile_rules
 from deficit_engine.inference import (
     BUDGET_PER_FIRING,
@@ -31,6 +32,8 @@ from deficit_engine.rules import Rule
 Fact = dict[str, Any]
 Matcher = PythonMatcher | FastMatcher | DurableMatcher
 MakeMatcher = Callable[[Sequence[Sequence[SubRule]], Sequence[Rule]], Matcher]
+
+needs_durable = pytest.mark.skipif(not durable_available(), reason="durable_rules not importable")
 
 MATCHERS = [
     pytest.param(lambda strata, rules: PythonMatcher(strata), id="python"),
@@ -148,3 +151,69 @@ def test_a_batch_sets_aside_the_row_that_passes_the_budget(
     got = list(engine.evaluate_many([profile("A", 3), profile("B", 30), profile("C", 4)], 1))
     assert [r.ok for r in got] == [True, False, True]
     assert "match budget of 4000 exceeded" in got[1].errors[0] and "JOIN" in got[1].errors[0]
+
+
+# --- check: joins past the budget; durable's size limit ---------------------------------
+
+
+def test_check_warns_of_a_join_past_the_budget(shipped_copy: Path) -> None:
+    (shipped_copy / "rules" / "99_join.yaml").write_text(
+        "ruleset: join\nrules:\n"
+        + JOIN.replace("title:", "source: a test\n    title:").replace("flag: {}", "deficit: {}"),
+        encoding="utf-8",
+    )
+    found = [i for i in analyse(load_kb(shipped_copy)) if i.code == "budget-join"]
+    assert [(Path(i.file).name, i.message.split(" joins")[0]) for i in found] == [
+        ("99_join.yaml", "rule 'JOIN'")
+    ]
+    assert "past the match budget of 200,000" in found[0].message
+
+
+def test_the_shipped_kb_has_no_join_past_the_budget(repo_root: Path) -> None:
+    codes = {i.code for i in analyse(load_kb(repo_root))}
+    assert not codes & {"budget-join", "backend-limit"}
+
+
+def _refuse_to_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    """durable_rules refusing the rule set, as it does past about 6 000 rules."""
+    import durable_rules_engine
+
+    def refuse(self: object, definitions: object) -> None:
+        raise durable_rules_engine.error("Could not create ruleset, error code: 106")
+
+    monkeypatch.setattr(DurableMatcher, "_register", _wrap(refuse))
+
+
+def _wrap(refuse: Callable[[object, object], None]) -> Callable[[DurableMatcher, Any], None]:
+    real = DurableMatcher._register
+
+    def register(self: DurableMatcher, definitions: Any) -> None:
+        self.host.register_rulesets = lambda defs: refuse(self, defs)
+        real(self, definitions)
+
+    return register
+
+
+@needs_durable
+def test_durables_size_limit_is_a_check_finding(
+    repo_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _refuse_to_build(monkeypatch)
+    (issue,) = [i for i in analyse(load_kb(repo_root)) if i.code == "backend-limit"]
+    assert issue.severity == "warning" and issue.line > 0
+    assert "error code: 106" in issue.message and "fast backend" in issue.message
+
+
+@needs_durable
+def test_the_engine_falls_back_to_fast_when_durable_cannot_build(
+    repo_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _refuse_to_build(monkeypatch)
+    kb = load_kb(repo_root)
+    with pytest.warns(RuntimeWarning, match="error code: 106.*using the fast backend"):
+        engine = Engine(kb, backend="durable")
+    assert engine.backend == "fast"
+    profile = yaml.safe_load((repo_root / "examples" / "methodist.yaml").read_text("utf-8"))
+    assert (
+        engine.evaluate(profile).to_dict() == Engine(kb, backend="fast").evaluate(profile).to_dict()
+    )

@@ -11,6 +11,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
+    BackendLimitError,
     DeficitEngineError,
     EvaluationError,
     FiringLimitError,
@@ -96,6 +97,7 @@ _LAZY: dict[str, tuple[str, str]] = {
 __all__ = [
     "BACKENDS",
     "EXPORT_FORMATS",
+    "BackendLimitError",
     "Cohort",
     "CohortPlan",
     "Conflict",

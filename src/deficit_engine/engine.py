@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from ._yaml import MAX_DEPTH
 from .choices import BACKENDS
 from .compiler import compile_rules
-from .errors import EvaluationError, SourceError, UsageError
+from .errors import BackendLimitError, EvaluationError, SourceError, UsageError
 from .inference import (
     DEFAULT_FIRING_LIMIT,
     DurableMatcher,
@@ -62,6 +62,21 @@ def _default_backend() -> str:
             stacklevel=3,
         )
     return "python"
+
+
+def _durable_or_none(engine: Engine) -> DurableMatcher | None:
+    """durable_rules' matcher for the engine's rules; where durable cannot build them
+    (too many rules for it), None and the engine on the fast backend, with a warning."""
+    try:
+        return DurableMatcher(engine.strata, engine.kb.rules)
+    except BackendLimitError as exc:
+        warnings.warn(
+            f"{exc}; using the fast backend, which gives the same results",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        engine.backend = "fast"
+        return None
 
 
 _KIND_RANK = {k: i for i, k in enumerate(NEED_KINDS)}
@@ -207,9 +222,9 @@ class Engine:
         self.firing_limit = firing_limit
         self.strata = compile_rules(kb.rules)
         self._lock = threading.Lock()
-        self._durable = DurableMatcher(self.strata, kb.rules) if backend == "durable" else None
+        self._durable = _durable_or_none(self) if backend == "durable" else None
         # compiled once; each evaluation works on a shallow copy with its own memories
-        self._fast = FastMatcher(self.strata) if backend == "fast" else None
+        self._fast = FastMatcher(self.strata) if self.backend == "fast" else None
 
     @classmethod
     def from_path(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
+    "BackendLimitError",
     "DeficitEngineError",
     "EvaluationError",
     "FiringLimitError",
@@ -189,6 +190,23 @@ class FiringLimitError(EvaluationError):
             f"firing limit of {limit} exceeded: rules {', '.join(self.rules)} keep "
             "asserting new facts (a loop between rules?)"
         )
+
+
+class BackendLimitError(EvaluationError):
+    """A backend cannot build a rule set this large (durable_rules' error 106 at about
+    6 000 rules); the engine falls back to the ``fast`` backend, which has no such limit.
+
+    Parameters
+    ----------
+    backend : str
+        The backend (kept as ``backend``).
+    detail : str
+        What the backend said.
+    """
+
+    def __init__(self, backend: str, detail: str) -> None:
+        self.backend = backend
+        super().__init__(f"the {backend} backend cannot build this rule set: {detail}")
 
 
 class MatchBudgetError(EvaluationError):

@@ -16,7 +16,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 import networkx as nx
 
-from ..errors import Issue
+from ..compiler import compile_rules
+from ..errors import BackendLimitError, Issue
+from ..inference import BUDGET_PER_FIRING, DEFAULT_FIRING_LIMIT, DurableMatcher, durable_available
 from ..kb import KnowledgeBase
 from ..models import Need
 from ..resolve import resolve
@@ -47,6 +49,8 @@ from .intervals import EMPTY, Band, band_and, band_not, band_or, band_text
 __all__ = [
     "CHECKS",
     "Check",
+    "backend_limits",
+    "budget_joins",
     "dead_alternatives",
     "deficits_without_needs",
     "gaps",
@@ -649,6 +653,80 @@ def unsourced_rules(inputs: Inputs) -> Iterator[Issue]:
             )
 
 
+# --- budgets and backends -------------------------------------------------------------
+
+#: The default per-evaluation budget of matching work (see inference.driver).
+DEFAULT_BUDGET = DEFAULT_FIRING_LIMIT * BUDGET_PER_FIRING
+
+
+def budget_joins(inputs: Inputs) -> Iterator[Issue]:
+    """``budget-join``: a join whose matches could pass the default match budget.
+
+    A static estimate: each positive pattern matches at most as many facts as its
+    type can have (one person; a result, request or deficit per competency its
+    conditions admit; an indicator or group result per indicator or group; for a
+    derived type, one per competency for each action asserting it), and a join's
+    matches are at most their product."""
+    sizes = _type_sizes(inputs)
+    for rule in inputs.rules:
+        for alt in alternatives(rule):
+            estimate = 1
+            for p in alt:
+                estimate *= _pattern_size(p, sizes, inputs.domains)
+            if len(alt) >= 2 and estimate > DEFAULT_BUDGET:
+                yield _issue(
+                    alt[-1].where,
+                    "budget-join",
+                    f"rule '{rule.id}' joins {len(alt)} patterns that could make about "
+                    f"{estimate:,} matches in one evaluation, past the match budget of "
+                    f"{DEFAULT_BUDGET:,} (MatchBudgetError); narrow or order the patterns",
+                )
+                break
+
+
+def _type_sizes(inputs: Inputs) -> dict[str, int]:
+    """How many facts of each type one evaluation can hold, roughly (see budget_joins)."""
+    domains = inputs.domains
+    comps = max(1, len(domains.competencies))
+    sizes = {
+        "person": 1,
+        "result": comps,
+        "request": comps,
+        "indicator_result": max(1, len(domains.indicators)),
+        "group_result": max(1, len(domains.groups)),
+    }
+    for rule in inputs.rules:
+        for act in rule.then:
+            if act.fact_type not in sizes or act.fact_type in ("deficit", "need"):
+                sizes[act.fact_type] = sizes.get(act.fact_type, 0) + comps
+    return sizes
+
+
+def _pattern_size(p: Pattern, sizes: Mapping[str, int], domains: Domains) -> int:
+    size = max(1, sizes.get(p.type, 1))
+    admitted = domains.pattern(p).strings.get("competency")
+    if admitted is not None and p.type in ("result", "request", "deficit"):
+        return max(1, min(size, len(admitted)))
+    return size
+
+
+def backend_limits(inputs: Inputs) -> Iterator[Issue]:
+    """``backend-limit``: durable_rules cannot build the rule set (it has size limits;
+    about 6 000 rules give its error 106). The engine then runs on the fast backend,
+    which gives the same results; the finding says so. Checked only where durable_rules
+    imports."""
+    if not durable_available() or not inputs.rules:
+        return
+    try:
+        DurableMatcher(compile_rules(inputs.rules), inputs.rules)
+    except BackendLimitError as exc:
+        first = inputs.rules[0]
+        yield _issue(
+            _rule_where(first),
+            "backend-limit",
+            f"{exc} ({len(inputs.rules)} rules); the engine will run it on the fast backend",
+        )
+
 # --- the table --------------------------------------------------------------------------
 
 CHECKS: tuple[Check, ...] = (
@@ -663,6 +741,8 @@ CHECKS: tuple[Check, ...] = (
     rule_cycles,
     large_joins,
     unsourced_rules,
+    budget_joins,
+    backend_limits,
 )
 
 

@@ -39,7 +39,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..compiler import SubRule, durable_definition, durable_message
-from ..errors import EvaluationError
+from ..errors import BackendLimitError, EvaluationError
 from ..models import Fact
 from ..rules import Rule, field_kinds
 from .compiled import Compiled
@@ -108,6 +108,8 @@ class DurableMatcher:
     ------
     EvaluationError
         If durable_rules cannot be imported here.
+    BackendLimitError
+        If durable_rules refuses to build the rule set (too large for it).
     """
 
     SID = "1"
@@ -150,7 +152,7 @@ class DurableMatcher:
                 defs[self.GUARD] = {"all": [{"p0": {"type": self.GUARD}}], "run": _noop}
                 definitions[name] = defs
         if definitions:
-            self.host.register_rulesets(definitions)
+            self._register(definitions)
         self.handles: dict[str, Any] = {
             name: self.host.get_ruleset(name)._handle for name in definitions
         }
@@ -160,6 +162,15 @@ class DurableMatcher:
         self.ids: dict[str, int] = {}
         self.live: list[str] = []  # rulesets holding this evaluation's session
         self.pending: list[Activation] = []
+
+    def _register(self, definitions: dict[str, Any]) -> None:
+        """Build the rulesets in durable; its refusal (a rule set past its size limits,
+        ``Could not create ruleset, error code: 106``) is a BackendLimitError."""
+        assert _dre is not None
+        try:
+            self.host.register_rulesets(definitions)
+        except _dre.error as exc:
+            raise BackendLimitError("durable", str(exc)) from None
 
     def begin(self, stratum: int, store: FactStore) -> None:
         """Start a stratum (see :class:`~.driver.Matcher`): its ruleset takes the facts."""
