@@ -13,6 +13,7 @@ from deficit_engine.analysis import CODES, analyse
 from deficit_engine.analysis.checks import (
     CHECKS,
     Check,
+    budget_joins,
     dead_alternatives,
     deficits_without_needs,
     gaps,
@@ -537,6 +538,16 @@ _ALONE: dict[Check, tuple[str | None, str, str, str]] = {
         "    then:\n      - fact: {type: m, x: 1}\n",
         "unsourced-rule",
         "'BARE' has no 'source:'",
+    ),
+    budget_joins: (
+        None,
+        _rule(
+            "OCTET",
+            "".join(f"      - {{as: r{i}, result: {{}}}}\n" for i in range(8)),
+            "fact: {type: octet, first: $r0.competency}",
+        ),
+        "budget-join",
+        "OCTET",
     ),
 }
 

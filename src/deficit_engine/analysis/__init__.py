@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from ..errors import Issue
 from ..kb import KnowledgeBase
-from .checks import CHECKS, run_checks
+from .checks import CHECKS, backend_limits, run_checks
 from .inputs import Inputs
 
 __all__ = ["CODES", "analyse"]
@@ -56,6 +56,7 @@ CODES = (
     "rule-cycle",
     "large-join",
     "unsourced-rule",
+    "budget-join",
 )
 
 
@@ -70,8 +71,10 @@ def analyse(kb: KnowledgeBase) -> list[Issue]:
     Returns
     -------
     list[Issue]
-        Warnings, one of :data:`CODES` each, sorted by file, line and column.
+        Warnings, one of :data:`CODES` each, sorted by file, line and column;
+        and ``backend-limit`` where durable_rules cannot build the rule set (a fact
+        of the installed backend, not of the rules' meaning: not in the table).
     """
     if not kb.rules:
         return []
-    return run_checks(Inputs.of(kb), CHECKS)
+    return run_checks(Inputs.of(kb), (*CHECKS, backend_limits))

@@ -742,7 +742,6 @@ CHECKS: tuple[Check, ...] = (
     large_joins,
     unsourced_rules,
     budget_joins,
-    backend_limits,
 )
 
 
