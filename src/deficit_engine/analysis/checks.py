@@ -727,6 +727,7 @@ def backend_limits(inputs: Inputs) -> Iterator[Issue]:
             f"{exc} ({len(inputs.rules)} rules); the engine will run it on the fast backend",
         )
 
+
 # --- the table --------------------------------------------------------------------------
 
 CHECKS: tuple[Check, ...] = (
