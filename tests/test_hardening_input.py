@@ -379,3 +379,23 @@ def test_latin_lookalikes_in_cyrillic_person_text_read_as_cyrillic() -> None:
     assert engine.parse(profile).person.municipality == "Анучинский МО"
     cyrillic = {**profile, "person": {**profile["person"], "municipality": "Анучинский МО"}}
     assert engine.evaluate(profile).to_json() == engine.evaluate(cyrillic).to_json()
+
+
+def test_the_kbs_own_text_is_folded_so_it_meets_the_profile(shipped_copy: Path) -> None:
+    """Mentors written in NFD, or with a Latin «MO», are the same mentors: a profile
+    in their municipality gets the same route as with the shipped KB (issue 17)."""
+    mentors = shipped_copy / "ontology" / "mentors.yaml"
+    text = mentors.read_text("utf-8")
+    text = text.replace("Яковлевский МО", unicodedata.normalize("NFD", "Яковлевский МО"))
+    text = text.replace("Анучинский МО", "Анучинский MO")  # Latin M and O
+    assert "Анучинский MO" in text and unicodedata.normalize("NFC", text) != text
+    mentors.write_text(text, encoding="utf-8")
+    shipped, folded = load_kb(), load_kb(shipped_copy)
+    assert {m.id: (m.municipality, m.organization) for m in folded.mentors.values()} == {
+        m.id: (m.municipality, m.organization) for m in shipped.mentors.values()
+    }
+    for municipality in ("Анучинский МО", "Яковлевский МО"):
+        data = example()
+        data["person"]["municipality"] = municipality
+        route = Engine(folded, backend="fast").evaluate(data).to_dict()
+        assert route == Engine(shipped, backend="fast").evaluate(data).to_dict()

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ValidationError
 
 from ._yaml import MAX_FILE_BYTES, Loaded, PathKey, load_yaml_file
 from .errors import Issue, KnowledgeBaseError, display_path
+from .folding import person_text
 from .kb import KnowledgeBase
 from .ontology import Ontology, Scale, suggest
 from .rules import Rule, Vocabulary, Where, parse_rules
@@ -486,7 +487,18 @@ def _check_catalogues(
     col.place(fmt_doc, "format", fmt_items, formats)
     col.place(prog_doc, "programme", prog_items, programs)
     col.place(ment_doc, "mentor", ment_items, mentors)
-    return formats, programs, mentors
+    return formats, programs, {mid: _folded_mentor(m) for mid, m in mentors.items()}
+
+
+def _folded_mentor(mentor: Mentor) -> Mentor:
+    """The mentor with its municipality and organisation read as a profile's are
+    (NFC, Latin look-alikes in Cyrillic read as Cyrillic), so that they meet."""
+    update = {
+        name: folded
+        for name in ("municipality", "organization")
+        if (folded := person_text(getattr(mentor, name))) != getattr(mentor, name)
+    }
+    return mentor.model_copy(update=update) if update else mentor
 
 
 def _check_competency_list(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import unicodedata
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from ._yaml import (
     load_yaml_file,
 )
 from .errors import Issue, ProfileError, format_field_path
+from .folding import person_text
 from .loader import KnowledgeBase, name_key, pydantic_issues, subject_names, suggest_subject
 from .models import Scores
 from .ontology import suggest
@@ -156,45 +156,6 @@ def parse_profile(data: Any, kb: KnowledgeBase, source: str = "") -> Profile:
 #: organisation): compared after NFC, as a Mac or a web form may send them decomposed,
 #: and with Latin look-alike letters in Cyrillic text read as the Cyrillic ones.
 _PERSON_TEXT = ("municipality", "organization")
-#: Latin letters drawn like Cyrillic ones (a spreadsheet's «Анучинский MO» with a
-#: Latin M and O): in a Cyrillic text, a word mixing these into Cyrillic letters,
-#: or a capital abbreviation made only of them, is read in Cyrillic. A word with
-#: any other Latin letter (IT-лицей) or in lower case («& Co») is left as it is.
-_LOOKALIKES = str.maketrans("AaBCcEeHKMOoPpTXxy", "АаВСсЕеНКМОоРрТХху")
-_LATIN = re.compile(r"[A-Za-z]")
-_CYRILLIC = re.compile(r"[\u0400-\u04FF]")
-_WORD = re.compile(r"[^\W\d_]+")
-
-
-def person_text(value: str) -> str:
-    """A municipality or organisation as the KB's text is compared with it.
-
-    Parameters
-    ----------
-    value : str
-        The text as the profile gives it.
-
-    Returns
-    -------
-    str
-        In NFC, and, when the text has Cyrillic letters, each word that mixes
-        Latin look-alikes (``M``, ``O``, ``C``...) into Cyrillic, or is an
-        abbreviation in capitals made only of them, read in Cyrillic.
-    """
-    text = unicodedata.normalize("NFC", value)
-    if not (_LATIN.search(text) and _CYRILLIC.search(text)):
-        return text
-
-    def fold(word: re.Match[str]) -> str:
-        text = word.group(0)
-        # a word mixing the scripts (COШ), or an abbreviation in capitals (MO, ГO);
-        # a Latin word in lower case («& Co») is left alone
-        if not (_CYRILLIC.search(text) or text.isupper()):
-            return text
-        folded = text.translate(_LOOKALIKES)
-        return folded if not _LATIN.search(folded) else text
-
-    return _WORD.sub(fold, text)
 
 
 def _nfc_person(profile: Profile) -> Profile:
