@@ -32,7 +32,16 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("inference", "resolve", "route"),
     ("planner",),
     ("engine", "analysis"),
-    ("export", "synthetic", "cohort", "spravka", "tables", "outputs", "progressbar"),
+    (
+        "export",
+        "synthetic",
+        "cohort",
+        "spravka",
+        "tables",
+        "outputs",
+        "progressbar",
+        "summary_types",
+    ),
     ("testing", "cli", "__main__"),
 )
 LAYER_OF = {unit: n for n, units in enumerate(LAYERS) for unit in units}

@@ -391,9 +391,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _read_summary(outdir: Path) -> dict[str, Any]:
+    from .summary_types import check_summary
+
     summary = _read_output(outdir / "summary.json")
     if summary is None:
         raise UsageError(f"{outdir / 'summary.json'}: not found (run 'deficit-engine batch' first)")
+    check_summary(summary, str(outdir / "summary.json"))
     return summary
 
 
