@@ -14,6 +14,7 @@ from deficit_engine.analysis.checks import (
     CHECKS,
     Check,
     budget_joins,
+    columnar_fallbacks,
     dead_alternatives,
     deficits_without_needs,
     gaps,
@@ -548,6 +549,16 @@ _ALONE: dict[Check, tuple[str | None, str, str, str]] = {
         ),
         "budget-join",
         "OCTET",
+    ),
+    columnar_fallbacks: (
+        None,
+        _rule(
+            "BOOLFLAG",
+            "      - result: {score_pct: {lt: 30}}\n      - flagged: {set: true}\n",
+            "fact: {type: flagged, set: true}",
+        ),
+        "columnar-fallback",
+        "BOOLFLAG",
     ),
 }
 

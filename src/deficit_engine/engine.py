@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import ctypes
+import dataclasses
 import functools
 import gc
 import multiprocessing
@@ -27,6 +28,7 @@ from .compiler import compile_rules
 from .errors import BackendLimitError, EvaluationError, SourceError, UsageError
 from .inference import (
     DEFAULT_FIRING_LIMIT,
+    ColumnarRules,
     DurableMatcher,
     FastMatcher,
     PythonMatcher,
@@ -40,7 +42,7 @@ from .planner import CohortPlan, plan_cohort
 from .profile import Normalised, normalise, parse_profile, percent
 from .resolve import resolve
 from .route import build_route, with_plan
-from .rules import BASE_TYPES, NEED_KINDS, SEVERITIES
+from .rules import BASE_TYPES, NEED_KINDS, SEVERITIES, field_kinds
 from .schema import Profile
 
 __all__ = ["BACKENDS", "Cohort", "Diagnosed", "Engine", "plan_diagnosed"]
@@ -350,6 +352,72 @@ class Engine:
         facts = base_facts(norm, self.kb)
         trace = self._infer(norm, facts)
         return prof, self._result(prof, trace, norm.scores)
+
+    @functools.cached_property
+    def columnar(self) -> ColumnarRules:
+        """The rule set compiled for whole cohorts (built on first use, once per engine)."""
+        onto = self.kb.ontology
+        groups = {comp: onto.group_of(comp) for comp in onto.competencies}
+        return ColumnarRules(self.strata, field_kinds(self.kb.rules), groups)
+
+    def diagnose_many(
+        self,
+        profiles: Iterable[Mapping[str, Any] | Profile],
+        *,
+        trace: bool = False,
+        start: int = 0,
+    ) -> list[Diagnosed]:
+        """Diagnose a cohort at once on the columnar path (docs/rules.md, "Columnar path").
+
+        The rules run over the whole cohort's facts as numpy columns; a profile the
+        columnar path cannot decide (an uncompilable rule could fire on it, the order
+        of its firings matters, or it nears the firing limit) is diagnosed by this
+        engine's own backend. Deficits, needs and custom facts equal :meth:`diagnose`'s.
+
+        Parameters
+        ----------
+        profiles : iterable of Mapping or Profile
+            The cohort (held in memory while it is diagnosed).
+        trace : bool
+            Produce each person's trace too: every profile is then diagnosed by the
+            per-profile engine. Without it the Results' traces are empty.
+        start : int
+            The position of the first profile in its input, to label unnamed rows.
+
+        Returns
+        -------
+        list of Diagnosed
+            One (Profile or None, Result) per profile, in order, as the ``"diagnose"``
+            stage of :func:`evaluate_many` gives them.
+        """
+        items = list(profiles)
+        if trace:
+            return [_diagnose_safely(self, p, start + i) for i, p in enumerate(items)]
+        out: list[Diagnosed | None] = [None] * len(items)
+        ready: list[tuple[int, Profile, Normalised, list[Fact]]] = []
+        for i, profile in enumerate(items):
+            got = _attempt(self._prepare, profile, start + i)
+            if isinstance(got, Result):
+                out[i] = (None, got)
+            else:
+                ready.append((i, *got))
+        derived = self.columnar.derive([facts for *_rest, facts in ready], self.firing_limit)
+        for (i, prof, norm, _facts), facts_rules in zip(ready, derived, strict=True):
+            if facts_rules is None:
+                out[i] = _diagnose_safely(self, prof, start + i)
+                continue
+            steps = [TraceEntry(rule, (), (fact,)) for rule, fact in facts_rules]
+            result = self._result(prof, steps, norm.scores)
+            out[i] = (prof, dataclasses.replace(result, trace=()))
+        return [item for item in out if item is not None]
+
+    def _prepare(
+        self, profile: Mapping[str, Any] | Profile
+    ) -> tuple[Profile, Normalised, list[Fact]]:
+        """A profile validated and normalised, with its base facts."""
+        prof = self.parse(profile)
+        norm = normalise(prof, self.kb)
+        return prof, norm, base_facts(norm, self.kb)
 
     def plan_cohort(
         self,

@@ -23,7 +23,10 @@ and reports, each as an :class:`~deficit_engine.errors.Issue` with the rule's
 * ``rule-cycle`` -- rules that can feed each other through chaining;
 * ``large-join`` -- three or more patterns of one fact type in one rule;
 * ``unsourced-rule`` -- a rule without a ``source:`` (the document it rests on,
-  or a note that it is the KB authors' own choice).
+  or a note that it is the KB authors' own choice);
+* ``columnar-fallback`` -- a rule the columnar cohort path cannot compile (a
+  comparison on a boolean or list field, say): profiles it could fire on are
+  diagnosed per profile.
 
 All findings are warnings: the KB loads and evaluates as written, and the
 engine's results stay well defined (negation cycles, the one construct
@@ -57,6 +60,7 @@ CODES = (
     "large-join",
     "unsourced-rule",
     "budget-join",
+    "columnar-fallback",
 )
 
 

@@ -19,6 +19,7 @@ import networkx as nx
 from ..compiler import compile_rules
 from ..errors import BackendLimitError, Issue
 from ..inference import BUDGET_PER_FIRING, DEFAULT_FIRING_LIMIT, DurableMatcher, durable_available
+from ..inference.columnar import uncompiled_rules
 from ..kb import KnowledgeBase
 from ..models import Need
 from ..resolve import resolve
@@ -51,6 +52,7 @@ __all__ = [
     "Check",
     "backend_limits",
     "budget_joins",
+    "columnar_fallbacks",
     "dead_alternatives",
     "deficits_without_needs",
     "gaps",
@@ -728,6 +730,21 @@ def backend_limits(inputs: Inputs) -> Iterator[Issue]:
         )
 
 
+# --- the columnar path ----------------------------------------------------------------
+
+
+def columnar_fallbacks(inputs: Inputs) -> Iterator[Issue]:
+    """``columnar-fallback``: a rule the columnar cohort path cannot run; the profiles
+    it could fire on are diagnosed by the per-profile engine (same Results, slower)."""
+    by_id = {rule.id: rule for rule in inputs.rules}
+    for rule_id, why in uncompiled_rules(inputs.rules).items():
+        yield _issue(
+            _rule_where(by_id[rule_id]),
+            "columnar-fallback",
+            f"rule '{rule_id}' runs per profile in cohort diagnosis: {why}",
+        )
+
+
 # --- the table --------------------------------------------------------------------------
 
 CHECKS: tuple[Check, ...] = (
@@ -743,6 +760,7 @@ CHECKS: tuple[Check, ...] = (
     large_joins,
     unsourced_rules,
     budget_joins,
+    columnar_fallbacks,
 )
 
 

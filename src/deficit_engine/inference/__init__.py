@@ -17,10 +17,13 @@ Imports go one way, from the driver down to the store::
 * ``python``, ``fast``, ``durable``: the backends (:class:`PythonMatcher`,
   :class:`FastMatcher`, :class:`DurableMatcher`).
 * ``driver``: :func:`run`, the agenda, strata, firing, the trace and the limit.
+* ``columnar``: :class:`ColumnarRules`, the same rules over a whole cohort's facts as
+  numpy columns (no driver: it gives facts and first asserters, not a trace).
 """
 
 from __future__ import annotations
 
+from .columnar import ColumnarRules
 from .compiled import Compiled
 from .driver import BUDGET_PER_FIRING, DEFAULT_FIRING_LIMIT, Matcher, run
 from .durable import DurableMatcher, durable_available, durable_import_error
@@ -34,6 +37,7 @@ __all__ = [
     "DEFAULT_FIRING_LIMIT",
     "Activation",
     "Budget",
+    "ColumnarRules",
     "Compiled",
     "DurableMatcher",
     "FactStore",

@@ -1,0 +1,756 @@
+"""The columnar path: a cohort's facts as numpy columns, every rule run over all of them.
+
+The per-profile backends (``python``, ``fast``, ``durable``) stay the reference;
+this module derives the same facts for a whole cohort at once. Each fact type
+is one table: a profile number per row, and per field a column of values
+(float64 numbers, interned string codes, objects for booleans and lists) with
+a column saying whether the row has the field. A pattern's conditions on the
+fact alone are one boolean mask over its table; a join pairs the rows of one
+profile (sorted by profile, ``searchsorted``) and tests the conditions that
+read earlier patterns on the pairs; ``not:`` is such a join whose survivors
+block; actions build the new rows column by column. Each stratum is re-run
+until it adds nothing (the fixed point), and facts are a set per profile.
+
+What the Result needs beyond the facts is which rule asserted each first
+(docs/rules.md, "Running: the agenda"). The driver fires the best-ranked
+activation first among those waiting, so a rule whose activation waits from
+the start of the stratum (it binds no fact of that stratum) is first among
+the rules asserting the same fact if it ranks best. When the best-ranked
+asserter only arrives through chaining in the stratum and another rule also
+asserts the fact, the order depends on the firing sequence: that profile is
+given back to the per-profile engine, as are profiles an uncompilable rule
+could fire on and profiles deriving more facts than the firing limit allows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..compiler import FIELD, LITERAL, SubRule, compile_rules
+from ..models import Fact
+from ..rules import BASE_TYPES, Cond, Pattern, Ref, Rule
+from ..rules.model import LIST, NUM, STR, field_kinds, literal_kind
+from .store import fact_key
+
+__all__ = ["ColumnarRules", "Derived", "uncompilable_reason", "uncompiled_rules"]
+
+Mask = npt.NDArray[np.bool_]
+Ints = npt.NDArray[np.int64]
+Array = npt.NDArray[Any]
+
+#: What the columnar path gives for one profile: each derived fact with the rule that
+#: asserted it first, in no particular order; or None, meaning "ask the per-profile
+#: engine" (see the module docstring).
+Derived = list[tuple[str, Fact]] | None
+
+_ORDER_OPS = ("lt", "le", "gt", "ge")
+_SCALAR_KINDS = (NUM, STR)
+
+
+class _Strings:
+    """Interned strings: a string column holds codes; equal strings, equal codes."""
+
+    def __init__(self) -> None:
+        self.codes: dict[str, int] = {}
+        self.names: list[str] = []
+
+    def code(self, text: str) -> int:
+        """The code of ``text``, interned on first sight."""
+        found = self.codes.get(text)
+        if found is None:
+            found = self.codes[text] = len(self.names)
+            self.names.append(text)
+        return found
+
+    def decode(self, codes: Array) -> Array:
+        """The strings of an array of codes, as an object array (for ordered comparison)."""
+        table = np.array([*self.names, ""], dtype=object)
+        return table[codes]
+
+
+@dataclass
+class _Column:
+    values: Array
+    present: Mask
+
+
+@dataclass
+class _Table:
+    """One fact type's rows: profile numbers, the stratum each row was added in (-1: base
+    facts), and a column per field."""
+
+    pid: Ints
+    born: Ints
+    columns: dict[str, _Column]
+    keys: dict[tuple[Any, ...], int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.pid)
+
+
+def _empty_column(kind: str, n: int = 0) -> _Column:
+    return _Column(np.zeros(n, dtype=_dtype(kind)), np.zeros(n, dtype=bool))
+
+
+def _dtype(kind: str) -> Any:
+    return {NUM: np.float64, STR: np.int64}.get(kind, object)
+
+
+def uncompilable_reason(sub: SubRule, kinds: Mapping[str, Mapping[str, str]]) -> str | None:
+    """Why the columnar path cannot run a sub-rule, or None when it can.
+
+    Parameters
+    ----------
+    sub : SubRule
+        A compiled sub-rule.
+    kinds : mapping
+        Fact type -> field -> kind (:func:`~deficit_engine.rules.field_kinds`).
+
+    Returns
+    -------
+    str or None
+        A short reason (the first found), or None.
+    """
+    types = {p.alias: p.type for p in sub.positives}
+    for pat in (*sub.positives, *sub.negatives):
+        for cond in pat.conds:
+            why = _cond_reason(cond, pat, types, kinds)
+            if why:
+                return why
+    for ftype, fields in sub.actions:
+        if ftype in BASE_TYPES:
+            return f"it asserts a {ftype} fact"
+        for name, mode, payload, _required in fields:
+            target = kinds.get(ftype, {}).get(name, STR)
+            if mode == FIELD:
+                source = kinds.get(sub.positives[payload[0]].type, {}).get(payload[1], STR)
+                if source != target:
+                    return f"it copies a {source} into the {target} field {name!r}"
+            elif mode != LITERAL:
+                return f"the value of {name!r} mixes literals and references"
+    return None
+
+
+def _operand_kind(value: Any, types: Mapping[str, str], kinds: Any) -> str:
+    if isinstance(value, Ref):
+        return str(kinds.get(types.get(value.alias, ""), {}).get(value.field, STR))
+    return literal_kind(value)
+
+
+def _cond_reason(
+    cond: Cond, pat: Pattern, types: Mapping[str, str], kinds: Mapping[str, Mapping[str, str]]
+) -> str | None:
+    fkind = kinds.get(pat.type, {}).get(cond.field)
+    if cond.op == "exists" or fkind is None:
+        return None  # presence only, or a field no fact of the type has
+    if cond.op == "contains":
+        ok = fkind == LIST and literal_kind(cond.value) in _SCALAR_KINDS
+        return None if ok else f"'contains' on the {fkind} field {cond.field!r}"
+    if fkind not in _SCALAR_KINDS:
+        return f"{cond.op!r} on the {fkind} field {cond.field!r}"
+    operands = cond.value if cond.op in ("in", "not_in", "between") else [cond.value]
+    for item in operands:
+        okind = _operand_kind(item, types, kinds)
+        if okind != fkind:
+            return f"{cond.op!r} compares the {fkind} field {cond.field!r} with a {okind}"
+    return None
+
+
+def uncompiled_rules(rules: Sequence[Rule]) -> dict[str, str]:
+    """The rules the columnar path leaves to the per-profile engine, each with why.
+
+    Parameters
+    ----------
+    rules : sequence of Rule
+        A checked rule set (a KB's rules).
+
+    Returns
+    -------
+    dict
+        Rule id -> the first reason found, in rule order; empty when every rule compiles.
+    """
+    return ColumnarRules(compile_rules(rules), field_kinds(rules), {}).uncompiled
+
+
+# --- building the tables -------------------------------------------------------------
+
+
+class _Builder:
+    """Facts of one type gathered, then made into a table field by field."""
+
+    def __init__(self, kinds: Mapping[str, str], strings: _Strings) -> None:
+        self.kinds = kinds
+        self.strings = strings
+        self.pid: list[int] = []
+        self.facts: list[Fact] = []
+
+    def add(self, pid: int, fact: Fact) -> None:
+        """Take one fact of the profile numbered ``pid``."""
+        self.pid.append(pid)
+        self.facts.append(fact)
+
+    def table(self, born: int) -> _Table:
+        """The gathered facts as a table whose rows were born in stratum ``born``."""
+        columns = {}
+        for name, kind in self.kinds.items():
+            raw = [f.get(name, _ABSENT) for f in self.facts]
+            present = np.fromiter((v is not _ABSENT for v in raw), dtype=bool, count=len(raw))
+            columns[name] = _Column(self._encode(kind, raw, present), present)
+        pid = np.array(self.pid, dtype=np.int64)
+        return _Table(pid, np.full(len(pid), born, dtype=np.int64), columns)
+
+    def _encode(self, kind: str, raw: list[Any], present: Mask) -> Array:
+        if kind == NUM:
+            return np.array([v if v is not _ABSENT else 0.0 for v in raw], dtype=np.float64)
+        if kind == STR:
+            code = self.strings.code
+            return np.array([code(v) if v is not _ABSENT else 0 for v in raw], dtype=np.int64)
+        return _objects([v if v is not _ABSENT else None for v in raw])
+
+
+_ABSENT = object()
+
+
+def _objects(items: list[Any]) -> Array:
+    out = np.empty(len(items), dtype=object)
+    for i, item in enumerate(items):
+        out[i] = item
+    return out
+
+
+# --- matching ------------------------------------------------------------------------
+
+
+def _pairs(left_pid: Ints, rows: Ints, table: _Table) -> tuple[Ints, Ints]:
+    """Every (left position, table row) with the same profile, rows from ``rows``."""
+    rpid = table.pid[rows]
+    order = np.argsort(rpid, kind="stable")
+    rows, rpid = rows[order], rpid[order]
+    starts = np.searchsorted(rpid, left_pid, "left")
+    counts = np.searchsorted(rpid, left_pid, "right") - starts
+    left = np.repeat(np.arange(len(left_pid), dtype=np.int64), counts)
+    offsets = np.arange(len(left), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    return left, rows[np.repeat(starts, counts) + offsets]
+
+
+@dataclass
+class _Binding:
+    """Activations under construction: per profile, the rows bound to each pattern so far."""
+
+    pid: Ints
+    rows: list[Ints]
+    tables: list[_Table]
+
+    def take(self, keep: Ints | Mask) -> _Binding:
+        return _Binding(self.pid[keep], [r[keep] for r in self.rows], self.tables)
+
+
+class ColumnarRules:
+    """A rule set compiled once per KB to run over whole cohorts.
+
+    Parameters
+    ----------
+    strata : sequence of sequences of SubRule
+        The compiled sub-rules (``compiler.compile_rules``).
+    kinds : mapping
+        Fact type -> field -> kind (``rules.field_kinds`` of the KB's rules).
+    groups : mapping
+        Competency id -> its group id (completes asserted deficits as the engine does).
+
+    Attributes
+    ----------
+    uncompiled : dict
+        Rule id -> why it cannot run here; profiles it could fire on go to the
+        per-profile engine.
+    """
+
+    def __init__(
+        self,
+        strata: Sequence[Sequence[SubRule]],
+        kinds: Mapping[str, Mapping[str, str]],
+        groups: Mapping[str, str],
+    ) -> None:
+        self.kinds = {t: dict(f) for t, f in kinds.items()}
+        self.groups = dict(groups)
+        self.strata: list[list[SubRule]] = []
+        self.fallback: list[SubRule] = []
+        self.uncompiled: dict[str, str] = {}
+        for subs in strata:
+            kept = []
+            for sub in subs:
+                why = uncompilable_reason(sub, self.kinds)
+                if why is None:
+                    kept.append(sub)
+                else:
+                    self.fallback.append(sub)
+                    self.uncompiled.setdefault(sub.rule.id, why)
+            self.strata.append(kept)
+        # The agenda ranks rules by priority (higher first), then rule order.
+        ranked = sorted(
+            {s.rule.id: s.rule for subs in strata for s in subs}.values(),
+            key=lambda r: (-r.priority, r.order),
+        )
+        self.rank = {rule.id: i for i, rule in enumerate(ranked)}
+
+    @property
+    def fallback_rules(self) -> list[Rule]:
+        """The rules that cannot run here, in rule order, each once."""
+        seen: dict[str, Rule] = {}
+        for sub in self.fallback:
+            seen.setdefault(sub.rule.id, sub.rule)
+        return list(seen.values())
+
+    def derive(self, cohort: Sequence[Sequence[Fact]], limit: int) -> list[Derived]:
+        """The facts the rules derive for each profile, with the rule that asserted each first.
+
+        Parameters
+        ----------
+        cohort : sequence of sequences of Fact
+            Each profile's base facts (``engine.base_facts``).
+        limit : int
+            The firing limit: a profile deriving more facts than this goes to the
+            per-profile engine (which then says whether the limit is reached).
+
+        Returns
+        -------
+        list of Derived
+            One per profile, in order: the derived facts with their rules, or None
+            when that profile must be diagnosed by the per-profile engine.
+        """
+        run = _Run(self, cohort)
+        for k, subs in enumerate(self.strata):
+            run.stratum(k, subs)
+        return run.outcome(limit, self.fallback)
+
+
+@dataclass
+class _Output:
+    """What the templates asserting one fact type produced in a pass: per row, the
+    profile, the asserting rule's rank and id, whether its activation waited from the
+    start of the stratum, which template (for the field order), and the columns."""
+
+    pid: Ints
+    rank: Ints
+    waited: Mask
+    template: Ints
+    columns: dict[str, _Column]
+    orders: list[tuple[str, tuple[str, ...]]]  # per template: rule id, field order
+
+
+class _Run:
+    """One cohort's tables and the bookkeeping of who asserted what first."""
+
+    def __init__(self, rules: ColumnarRules, cohort: Sequence[Sequence[Fact]]) -> None:
+        self.rules = rules
+        self.n = len(cohort)
+        self.strings = _Strings()
+        self.objects: dict[Any, int] = {}  # boolean and list values, for fact identity
+        builders = {t: _Builder(k, self.strings) for t, k in rules.kinds.items()}
+        for pid, facts in enumerate(cohort):
+            for fact in facts:
+                builders[fact["type"]].add(pid, fact)
+        self.tables = {t: b.table(-1) for t, b in builders.items()}
+        pairs = [(self.strings.code(c), self.strings.code(g)) for c, g in rules.groups.items()]
+        self.group_of_code = np.full(len(self.strings.names), -1, dtype=np.int64)
+        for comp, group in pairs:
+            self.group_of_code[comp] = group
+        self.empty = _Builder({}, self.strings).table(-1)
+        self.scores = self._scores()
+        self.known: dict[str, tuple[Array, Ints]] = {}  # type -> sorted fact keys, stratum
+        self.new_count = np.zeros(self.n, dtype=np.int64)
+        self.undecided = np.zeros(self.n, dtype=bool)
+        self.derived: list[list[tuple[str, Fact]]] = [[] for _ in range(self.n)]
+        self.current = 0  # the stratum running: rows born before it waited from its start
+
+    def _scores(self) -> tuple[Ints, Array]:
+        """Sorted (profile, competency code) keys and their score_pct, to complete deficits."""
+        table = self.tables["result"]
+        comp, pct = table.columns["competency"], table.columns["score_pct"]
+        ok = comp.present & pct.present
+        keys = table.pid[ok] * _CODE_SPACE + comp.values[ok]
+        order = np.argsort(keys, kind="stable")
+        return keys[order], pct.values[ok][order]
+
+    # --- a stratum to its fixed point -------------------------------------------------
+
+    def stratum(self, k: int, subs: Sequence[SubRule]) -> None:
+        """Run a stratum's sub-rules until a pass adds nothing; that last pass names,
+        for each fact the stratum added, every activation that asserts it."""
+        self.current = k
+        while True:
+            produced = self._produce_all(subs)
+            if not any([self._add(k, ftype, out) for ftype, out in produced.items()]):
+                break
+        for ftype, out in produced.items():
+            self._attribute(k, ftype, out)
+
+    def _produce_all(self, subs: Sequence[SubRule]) -> dict[str, _Output]:
+        """Every fact the stratum's unblocked activations assert, per type."""
+        parts: dict[str, list[_Output]] = {}
+        for sub in subs:
+            act = self._activations(sub)
+            if sub.negatives and len(act.pid):
+                act = act.take(~self._blocked(sub, act))
+            waited = np.ones(len(act.pid), dtype=bool)
+            for rows, table in zip(act.rows, act.tables, strict=True):
+                waited &= table.born[rows] < self.current
+            for index in range(len(sub.actions)):
+                out = self._build(sub, index, act, waited)
+                parts.setdefault(sub.actions[index][0], []).append(out)
+        return {ftype: self._merge(ftype, outs) for ftype, outs in parts.items()}
+
+    def _merge(self, ftype: str, outs: list[_Output]) -> _Output:
+        orders: list[tuple[str, tuple[str, ...]]] = []
+        templates = []
+        for out in outs:
+            templates.append(out.template + len(orders))
+            orders.extend(out.orders)
+        columns = {
+            name: _Column(
+                np.concatenate([o.columns[name].values for o in outs]),
+                np.concatenate([o.columns[name].present for o in outs]),
+            )
+            for name in self.rules.kinds[ftype]
+        }
+        return _Output(
+            np.concatenate([o.pid for o in outs]),
+            np.concatenate([o.rank for o in outs]),
+            np.concatenate([o.waited for o in outs]),
+            np.concatenate(templates),
+            columns,
+            orders,
+        )
+
+    def _activations(self, sub: SubRule) -> _Binding:
+        if not sub.positives:
+            return _Binding(np.arange(self.n, dtype=np.int64), [], [])
+        act: _Binding | None = None
+        for i, pat in enumerate(sub.positives):
+            table = self.tables.get(pat.type, self.empty)
+            rows = np.nonzero(self._alpha(pat, table))[0].astype(np.int64)
+            if act is None:
+                act = _Binding(table.pid[rows], [rows], [table])
+                continue
+            left, right = _pairs(act.pid, rows, table)
+            act = act.take(left)
+            act = _Binding(act.pid, [*act.rows, right], [*act.tables, table])
+            keep = self._joined(pat, table, right, act, sub)
+            for j in range(i):
+                if sub.positives[j].type == pat.type:
+                    keep &= act.rows[j] != right
+            act = act.take(keep)
+        assert act is not None
+        return act
+
+    def _alpha(self, pat: Pattern, table: _Table) -> Mask:
+        """The rows meeting the pattern's conditions that read no other fact."""
+        mask = np.ones(len(table), dtype=bool)
+        for cond in pat.conds:
+            if not _has_ref(cond.value):
+                mask &= self._holds(cond, pat, table, np.arange(len(table)), None, {})
+        return mask
+
+    def _joined(self, pat: Pattern, table: _Table, rows: Ints, act: _Binding, sub: SubRule) -> Mask:
+        """The pairs meeting the pattern's conditions that read earlier patterns."""
+        mask = np.ones(len(rows), dtype=bool)
+        for cond in pat.conds:
+            if _has_ref(cond.value):
+                mask &= self._holds(cond, pat, table, rows, act, sub.aliases)
+        return mask
+
+    def _blocked(self, sub: SubRule, act: _Binding) -> Mask:
+        blocked = np.zeros(len(act.pid), dtype=bool)
+        for pat in sub.negatives:
+            table = self.tables.get(pat.type, self.empty)
+            rows = np.nonzero(self._alpha(pat, table))[0].astype(np.int64)
+            left, right = _pairs(act.pid, rows, table)
+            pairs = act.take(left)
+            hit = self._joined(pat, table, right, pairs, sub)
+            blocked[left[hit]] = True
+        return blocked
+
+    # --- conditions -----------------------------------------------------------------
+
+    def _operand(
+        self, value: Any, n: int, act: _Binding | None, aliases: Mapping[str, int]
+    ) -> tuple[Any, Mask]:
+        """A condition's operand for each of ``n`` rows: its values and whether present."""
+        if isinstance(value, Ref):
+            assert act is not None
+            pos = aliases[value.alias]
+            column = act.tables[pos].columns.get(value.field)
+            if column is None:
+                return np.zeros(n), np.zeros(n, dtype=bool)
+            rows = act.rows[pos]
+            return column.values[rows], column.present[rows]
+        if isinstance(value, str):
+            return self.strings.code(value), np.ones(n, dtype=bool)
+        return value, np.ones(n, dtype=bool)
+
+    def _holds(
+        self,
+        cond: Cond,
+        pat: Pattern,
+        table: _Table,
+        rows: Ints,
+        act: _Binding | None,
+        aliases: Mapping[str, int],
+    ) -> Mask:
+        """Whether the condition holds for each row (semantics.holds, vectorised)."""
+        column = table.columns.get(cond.field)
+        n = len(rows)
+        if column is None:  # no fact of the type has the field
+            return np.full(n, cond.op == "exists" and cond.value is False)
+        present, x = column.present[rows], column.values[rows]
+        if cond.op == "exists":
+            return present if cond.value else ~present
+        if cond.op == "contains":
+            found = [isinstance(item, list) and cond.value in item for item in x]
+            contains: Mask = present & np.array(found, dtype=bool)
+            return contains
+        string = self.rules.kinds[pat.type][cond.field] == STR
+        if cond.op in ("in", "not_in"):
+            hit = np.zeros(n, dtype=bool)
+            for item in cond.value:
+                v, ok = self._operand(item, n, act, aliases)
+                hit |= ok & (x == v)
+            return present & (hit if cond.op == "in" else ~hit)
+        if cond.op == "between":
+            lo, lo_ok = self._operand(cond.value[0], n, act, aliases)
+            hi, hi_ok = self._operand(cond.value[1], n, act, aliases)
+            above = self._compare("ge", x, lo, string)
+            return present & lo_ok & hi_ok & above & self._compare("le", x, hi, string)
+        v, ok = self._operand(cond.value, n, act, aliases)
+        return present & ok & self._compare(cond.op, x, v, string)
+
+    def _compare(self, op: str, x: Any, v: Any, string: bool) -> Mask:
+        if op in _ORDER_OPS and string:  # codes are not in string order: compare the text
+            x = self.strings.decode(x)
+            v = self.strings.decode(v) if isinstance(v, np.ndarray) else self.strings.names[v]
+        out: Mask = np.asarray(_COMPARE[op](x, v), dtype=bool)
+        return out
+
+    # --- actions -------------------------------------------------------------------
+
+    def _build(self, sub: SubRule, index: int, act: _Binding, waited: Mask) -> _Output:
+        """What one template asserts per activation (rows missing a required field left
+        out), as the driver's ``_build`` and the engine's deficit enrichment make it."""
+        ftype, fields = sub.actions[index]
+        kinds = self.rules.kinds[ftype]
+        n = len(act.pid)
+        keep = np.ones(n, dtype=bool)
+        given: dict[str, _Column] = {}
+        for name, mode, payload, required in fields:
+            if mode == LITERAL:
+                given[name] = self._literal_column(kinds.get(name, STR), payload, n)
+                continue
+            pos, fname = payload
+            column = act.tables[pos].columns.get(fname)
+            if column is None:
+                given[name] = _empty_column(kinds.get(name, STR), n)
+            else:
+                rows = act.rows[pos]
+                given[name] = _Column(column.values[rows], column.present[rows])
+            if required:
+                keep &= given[name].present
+        order = tuple(name for name, *_ in fields)
+        if ftype == "deficit":
+            given, order = self._enrich(act.pid, given), _DEFICIT_ORDER
+        chosen = np.nonzero(keep)[0]
+        columns = {}
+        for name, kind in kinds.items():
+            col = given.get(name) or _empty_column(kind, n)
+            columns[name] = _Column(col.values[chosen], col.present[chosen])
+        rank = self.rules.rank[sub.rule.id]
+        return _Output(
+            act.pid[chosen],
+            np.full(len(chosen), rank, dtype=np.int64),
+            waited[chosen],
+            np.zeros(len(chosen), dtype=np.int64),
+            columns,
+            [(sub.rule.id, order)],
+        )
+
+    def _literal_column(self, kind: str, value: Any, n: int) -> _Column:
+        if kind == STR:
+            values: Array = np.full(n, self.strings.code(value), dtype=np.int64)
+        elif kind == NUM:
+            values = np.full(n, value, dtype=np.float64)
+        else:
+            values = _objects([value] * n)
+        return _Column(values, np.ones(n, dtype=bool))
+
+    def _enrich(self, pid: Ints, given: Mapping[str, _Column]) -> dict[str, _Column]:
+        """Deficits as the engine completes them: the competency, its group, the
+        severity, and the competency's score in the profile, when it has one."""
+        n = len(pid)
+        comp = given["competency"]
+        groups = self.group_of_code
+        known = comp.present & (comp.values < len(groups))
+        group = np.where(known, groups[np.minimum(comp.values, len(groups) - 1)], -1)
+        keys, pct = self.scores
+        wanted = pid * _CODE_SPACE + comp.values
+        pos = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
+        scored = comp.present & (keys[pos] == wanted) if len(keys) else np.zeros(n, dtype=bool)
+        severity = given.get("severity") or _Column(np.zeros(n, dtype=np.int64), np.ones(n, bool))
+        return {
+            "competency": comp,
+            "group": _Column(np.maximum(group, 0), group >= 0),
+            "severity": severity,
+            "score_pct": _Column(pct[pos] if len(keys) else np.zeros(n), scored),
+        }
+
+    # --- the store ---------------------------------------------------------------------
+
+    def _keys(self, ftype: str, pid: Ints, columns: Mapping[str, _Column]) -> Array:
+        """Each row's identity (profile, then every field's presence and value) as one
+        fixed-size byte string, so that numpy can sort and search them."""
+        parts = [pid]
+        for name, kind in self.rules.kinds[ftype].items():
+            col = columns[name]
+            parts.append(col.present.astype(np.int64))
+            if kind == NUM:
+                parts.append(np.where(col.present, col.values + 0.0, 0.0).view(np.int64))
+            elif kind == STR:
+                parts.append(np.where(col.present, col.values, 0))
+            else:
+                parts.append(np.array([self._object_code(v) for v in col.values], dtype=np.int64))
+        matrix = np.ascontiguousarray(np.stack(parts, axis=1))
+        return matrix.view(np.dtype((np.void, 8 * matrix.shape[1]))).ravel()
+
+    def _object_code(self, value: Any) -> int:
+        key = fact_key({"v": value}) if value is not None else None
+        return self.objects.setdefault(key, len(self.objects))
+
+    def _add(self, k: int, ftype: str, out: _Output) -> bool:
+        """Add the facts not yet known; whether any was."""
+        keys = self._keys(ftype, out.pid, out.columns)
+        uniq, first = np.unique(keys, return_index=True)
+        known, born = self.known.get(ftype, (keys[:0], np.zeros(0, dtype=np.int64)))
+        fresh = first[~_found_in(known, uniq)]
+        if not len(fresh):
+            return False
+        np.add.at(self.new_count, out.pid[fresh], 1)
+        more = _Table(
+            out.pid[fresh],
+            np.full(len(fresh), k, dtype=np.int64),
+            {n: _Column(c.values[fresh], c.present[fresh]) for n, c in out.columns.items()},
+        )
+        self.tables[ftype] = _concat(self.tables[ftype], more)
+        all_keys = np.concatenate([known, keys[fresh]])
+        order = np.argsort(all_keys, kind="stable")
+        self.known[ftype] = (all_keys[order], np.concatenate([born, more.born])[order])
+        return True
+
+    def _attribute(self, k: int, ftype: str, out: _Output) -> None:
+        """Each fact the stratum added, with the rule that asserted it first; a profile
+        where that depends on the firing sequence is left undecided."""
+        if ftype not in self.known or not len(out.pid):
+            return
+        known, born = self.known[ftype]
+        keys = self._keys(ftype, out.pid, out.columns)
+        pos = np.minimum(np.searchsorted(known, keys), len(known) - 1)
+        sel = np.nonzero((known[pos] == keys) & (born[pos] == k))[0]
+        group, rank, waited = pos[sel], out.rank[sel], out.waited[sel]
+        order = np.lexsort((~waited, rank, group))
+        bounds = np.flatnonzero(np.diff(group[order])) + 1
+        firsts = order[np.concatenate([[0], bounds])] if len(order) else order
+        lasts = order[np.concatenate([bounds - 1, [len(order) - 1]])] if len(order) else order
+        undecided = (rank[lasts] != rank[firsts]) & ~waited[firsts]
+        self.undecided[out.pid[sel[firsts[undecided]]]] = True
+        self._facts(ftype, out, sel[firsts])
+
+    def _facts(self, ftype: str, out: _Output, rows: Ints) -> None:
+        """The facts of some output rows as the driver would have built them (fields in
+        the asserting template's order), each with its rule, filed under its profile."""
+        names = np.array(self.strings.names, dtype=object)
+        values: dict[str, list[Any]] = {}
+        present: dict[str, list[bool]] = {}
+        for name, kind in self.rules.kinds[ftype].items():
+            col = out.columns[name]
+            raw = col.values[rows]
+            if kind == STR:
+                raw = names[np.where(col.present[rows], raw, 0)]
+            values[name], present[name] = raw.tolist(), col.present[rows].tolist()
+        templates = out.template[rows].tolist()
+        for i, pid in enumerate(out.pid[rows].tolist()):
+            rule, order = out.orders[templates[i]]
+            fact: Fact = {"type": ftype}
+            for name in order:
+                if present[name][i]:
+                    fact[name] = values[name][i]
+            self.derived[pid].append((rule, fact))
+
+    def outcome(self, limit: int, fallback: Sequence[SubRule]) -> list[Derived]:
+        """Each profile's facts with their first asserters, or None (per-profile engine)."""
+        undecided = self.undecided | (self.new_count > limit)
+        for sub in fallback:
+            undecided |= self._could_fire(sub)
+        return [None if undecided[i] else facts for i, facts in enumerate(self.derived)]
+
+    def _could_fire(self, sub: SubRule) -> Mask:
+        """Profiles a sub-rule left to the per-profile engine could fire on: each of its
+        patterns has a fact meeting the conditions this path can test without a join."""
+        could = np.ones(self.n, dtype=bool)
+        for pat in sub.positives:
+            table = self.tables.get(pat.type, self.empty)
+            mask = np.ones(len(table), dtype=bool)
+            for cond in pat.conds:
+                simple = not _has_ref(cond.value)
+                if simple and _cond_reason(cond, pat, {}, self.rules.kinds) is None:
+                    mask &= self._holds(cond, pat, table, np.arange(len(table)), None, {})
+            has = np.zeros(self.n, dtype=bool)
+            has[table.pid[mask]] = True
+            could &= has
+        return could
+
+
+#: Profile numbers and string codes share one int64 key: profile * space + code.
+_CODE_SPACE = 1 << 31
+_DEFICIT_ORDER = ("competency", "group", "severity", "score_pct")
+
+
+def _found_in(known: Array, keys: Array) -> Mask:
+    """Which keys the sorted ``known`` holds."""
+    if not len(known):
+        return np.zeros(len(keys), dtype=bool)
+    pos = np.minimum(np.searchsorted(known, keys), len(known) - 1)
+    found: Mask = known[pos] == keys
+    return found
+
+
+def _concat(table: _Table, more: _Table) -> _Table:
+    columns = {
+        name: _Column(
+            np.concatenate([col.values, more.columns[name].values]),
+            np.concatenate([col.present, more.columns[name].present]),
+        )
+        for name, col in table.columns.items()
+    }
+    return _Table(
+        np.concatenate([table.pid, more.pid]),
+        np.concatenate([table.born, more.born]),
+        columns,
+        table.keys,
+    )
+
+
+def _has_ref(value: Any) -> bool:
+    if isinstance(value, Ref):
+        return True
+    return isinstance(value, list) and any(isinstance(v, Ref) for v in value)
+
+
+_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "eq": np.equal,
+    "ne": np.not_equal,
+    "lt": np.less,
+    "le": np.less_equal,
+    "gt": np.greater,
+    "ge": np.greater_equal,
+}
