@@ -3,6 +3,7 @@ backends, on generated cohorts and on random rule sets; fallbacks exactly where 
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from conftest import write_kb
 from deficit_engine import Engine, load_kb
 from deficit_engine.analysis import analyse
+from deficit_engine.cohort import run_batch
 from deficit_engine.engine import base_facts
 from deficit_engine.models import Result
 from deficit_engine.profile import normalise
@@ -154,3 +156,20 @@ def test_firing_limit_and_invalid_profiles_as_per_profile(tmp_path: Path) -> Non
 def test_shipped_kb_has_no_columnar_fallback() -> None:
     engine = Engine.from_path(None, backend="fast")
     assert not [i for i in analyse(engine.kb) if i.code == "columnar-fallback"]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_batch_columnar_writes_the_same_files(tmp_path: Path, workers: int) -> None:
+    engine = Engine.from_path(None, backend="fast")
+    profiles: list[Any] = list(synthetic_profiles(engine.kb, 150, seed=7))
+    profiles.insert(10, {"id": "broken", "person": {"role": "astronaut"}})
+    source = tmp_path / "cohort.jsonl"
+    source.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in profiles))
+    outs = {}
+    for columnar in (False, True):
+        out = tmp_path / f"out-{columnar}"
+        run_batch(engine, source, out, workers=workers, columnar=columnar)
+        outs[columnar] = out
+    for name in ("results.jsonl", "errors.jsonl", "schools.json"):
+        assert (outs[True] / name).read_bytes() == (outs[False] / name).read_bytes(), name
+    assert (outs[True] / "results.jsonl").read_text().count("\n") == 150

@@ -338,6 +338,7 @@ def _batch(args: argparse.Namespace) -> int:
         documents=args.documents,
         progress=Progress(wanted(sys.stderr, quiet=args.quiet, force=args.progress)),
         on_warning=_print_warning,
+        columnar=args.columnar,
     )
     print(
         f"{summary.profiles} profile(s): {summary.evaluated} evaluated, "
@@ -561,6 +562,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="COL[,COL...]",
         help="pass-through columns (e.g. ФИО; 'name' for a JSONL profile's name) whose "
         "values go to the per-person outputs; by default none do (152-ФЗ)",
+    )
+    batch.add_argument(
+        "--columnar",
+        action="store_true",
+        help="diagnose the cohort on the columnar path (same results; see docs/rules.md)",
     )
     batch.add_argument(
         "--documents",

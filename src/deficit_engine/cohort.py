@@ -830,6 +830,7 @@ class _Options:
     keep: tuple[str, ...]
     documents: str | None
     progress: Progress
+    columnar: bool = False
 
     def renderer(self, engine: Engine, profile: Profile | None, result: Result) -> Any:
         """What renders one person's document (None when not asked or not possible)."""
@@ -837,6 +838,11 @@ class _Options:
             return None
         shown = _document_profile(profile, self.keep)
         return functools.partial(render, self.documents, engine.kb, shown, result)
+
+
+#: Profiles per chunk on the columnar path: numpy's work per chunk is then far above
+#: its fixed cost per call, and a chunk's facts stay a few megabytes.
+COLUMNAR_CHUNK = 2048
 
 
 def run_batch(
@@ -852,6 +858,7 @@ def run_batch(
     documents: str | None = None,
     progress: Progress | None = None,
     on_warning: Callable[[Issue], None] | None = None,
+    columnar: bool = False,
 ) -> BatchSummary:
     """Evaluate a cohort file into ``outdir``.
 
@@ -901,6 +908,10 @@ def run_batch(
         Progress bars to draw (default: none).
     on_warning : callable, optional
         Called once with each warning of the file's header (an unknown column).
+    columnar : bool
+        Diagnose a planned cohort on the columnar path (:meth:`Engine.diagnose_many`):
+        the same results, the rules run over whole chunks at once. Not used with
+        ``trace`` (traces come from the per-profile engine) or without ``allocate``.
 
     Returns
     -------
@@ -930,7 +941,7 @@ def run_batch(
                 if on_warning is not None:
                     on_warning(issue)
             options = _Options(
-                workers, trace, allocate, keep, documents, progress or Progress.off()
+                workers, trace, allocate, keep, documents, progress or Progress.off(), columnar
             )
             total = table.estimated_rows() if options.progress.enabled else None
             _run(engine, _inputs(table, keep), total, options, summary, staging)
@@ -1044,11 +1055,14 @@ def _planned(
             read.append(dataclasses.replace(row, profile=None))
             yield row.profile
 
+    # the columnar path gives no traces: a batch keeping them diagnoses per profile
+    columnar = options.columnar and not options.trace
     diagnoses = evaluate_many(
         engine,
         profiles(),
         options.workers,
-        stage="diagnose",
+        stage="columnar" if columnar else "diagnose",
+        chunk_size=COLUMNAR_CHUNK if columnar else 64,
         transform=functools.partial(_lighter, trace=options.trace),
     )
     with contextlib.closing(diagnoses):  # an interrupted run stops its workers at once

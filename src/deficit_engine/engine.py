@@ -401,7 +401,11 @@ class Engine:
                 out[i] = (None, got)
             else:
                 ready.append((i, *got))
-        derived = self.columnar.derive([facts for *_rest, facts in ready], self.firing_limit)
+        cohort = [facts for *_rest, facts in ready]
+        try:
+            derived = self.columnar.derive(cohort, self.firing_limit)
+        except Exception:  # a batch never stops on its columnar path: the reference decides
+            derived = [None] * len(cohort)
         for (i, prof, norm, _facts), facts_rules in zip(ready, derived, strict=True):
             if facts_rules is None:
                 out[i] = _diagnose_safely(self, prof, start + i)
@@ -658,6 +662,7 @@ def _set_aside(stage: str, label: str, reason: str) -> Any:
 _STAGES: dict[str, Callable[[Engine, Any, int], Any]] = {
     "evaluate": _evaluate_safely,
     "diagnose": _diagnose_safely,
+    "columnar": _diagnose_safely,  # what it gives per profile; chunks go to diagnose_many
 }
 
 
@@ -776,13 +781,21 @@ def _worker_chunk(
     # cycles behind (tests/test_engine.py checks), so the GC waits until the chunk is sent.
     gc.disable()
     try:
-        run_one = _STAGES[stage]
-        results: list[Any] = [run_one(_worker_engine, p, start + i) for i, p in enumerate(chunk)]
+        results: list[Any] = _run_chunk(_worker_engine, stage, start, chunk)
         if transform is not None:
             results = [_transformed(transform, stage, r) for r in results]
         return pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)
     finally:
         gc.enable()
+
+
+def _run_chunk(engine: Engine, stage: str, start: int, chunk: list[Any]) -> list[Any]:
+    """A stage run on a chunk: the columnar stage diagnoses the chunk at once, the
+    others one profile at a time."""
+    if stage == "columnar":
+        return list(engine.diagnose_many(chunk, start=start))
+    run_one = _STAGES[stage]
+    return [run_one(engine, p, start + i) for i, p in enumerate(chunk)]
 
 
 def _unpickle(blob: bytes) -> list[Any]:
@@ -1006,7 +1019,9 @@ def evaluate_many(
     yielded instead: a batch that only needs, say, a JSON line per person
     saves the parent rebuilding every Result. ``stage="diagnose"`` runs only
     :meth:`Engine.diagnose` and yields (Profile or None, Result) pairs
-    (:data:`Diagnosed`), which ``transform`` then receives.
+    (:data:`Diagnosed`), which ``transform`` then receives; ``stage="columnar"``
+    yields the same, each chunk diagnosed at once by :meth:`Engine.diagnose_many`
+    (no traces; pass a large ``chunk_size``).
     """
     if workers is None:
         workers = os.cpu_count() or 1
@@ -1021,16 +1036,15 @@ def evaluate_many(
         raise UsageError(f"unknown stage {stage!r}: expected one of {', '.join(_STAGES)}")
     if window is not None and window < 1:
         raise UsageError("window must be at least 1")
-    run_one = _STAGES[stage]
     if workers == 1:
         local = (
             engine
             if engine.backend == backend
             else Engine(engine.kb, backend=backend, firing_limit=engine.firing_limit)
         )
-        for index, profile in enumerate(profiles):
-            result = run_one(local, profile, index)
-            yield result if transform is None else _transformed(transform, stage, result)
+        for start, chunk in _chunks(profiles, chunk_size if stage == "columnar" else 1):
+            for result in _run_chunk(local, stage, start, chunk):
+                yield result if transform is None else _transformed(transform, stage, result)
         return
     in_flight = window if window is not None else 4 * workers
     pool = _Pool(engine, backend, workers, transform, stage)
