@@ -402,10 +402,17 @@ class Engine:
             else:
                 ready.append((i, *got))
         cohort = [facts for *_rest, facts in ready]
+        # The cohort's facts and the derived ones are millions of small containers and
+        # make no cycles: collections triggered while they are made would walk them all.
+        enabled = gc.isenabled()
+        gc.disable()
         try:
             derived = self.columnar.derive(cohort, self.firing_limit)
         except Exception:  # a batch never stops on its columnar path: the reference decides
             derived = [None] * len(cohort)
+        finally:
+            if enabled:
+                gc.enable()
         for (i, prof, norm, _facts), facts_rules in zip(ready, derived, strict=True):
             if facts_rules is None:
                 out[i] = _diagnose_safely(self, prof, start + i)

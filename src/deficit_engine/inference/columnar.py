@@ -33,7 +33,7 @@ import numpy.typing as npt
 
 from ..compiler import FIELD, LITERAL, SubRule, compile_rules
 from ..models import Fact
-from ..rules import BASE_TYPES, Cond, Pattern, Ref, Rule
+from ..rules import BASE_TYPES, SEVERITIES, Cond, Pattern, Ref, Rule
 from ..rules.model import LIST, NUM, STR, field_kinds, literal_kind
 from .store import fact_key
 
@@ -87,7 +87,7 @@ class _Table:
     pid: Ints
     born: Ints
     columns: dict[str, _Column]
-    keys: dict[tuple[Any, ...], int] = field(default_factory=dict)
+    step: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # pass added in
 
     def __len__(self) -> int:
         return len(self.pid)
@@ -202,7 +202,9 @@ class _Builder:
             present = np.fromiter((v is not _ABSENT for v in raw), dtype=bool, count=len(raw))
             columns[name] = _Column(self._encode(kind, raw, present), present)
         pid = np.array(self.pid, dtype=np.int64)
-        return _Table(pid, np.full(len(pid), born, dtype=np.int64), columns)
+        table = _Table(pid, np.full(len(pid), born, dtype=np.int64), columns)
+        table.step = np.zeros(len(pid), dtype=np.int64)
+        return table
 
     def _encode(self, kind: str, raw: list[Any], present: Mask) -> Array:
         if kind == NUM:
@@ -337,6 +339,7 @@ class _Output:
     pid: Ints
     rank: Ints
     waited: Mask
+    fresh: Mask  # the activation binds a fact the previous pass added (semi-naive)
     template: Ints
     columns: dict[str, _Column]
     orders: list[tuple[str, tuple[str, ...]]]  # per template: rule id, field order
@@ -361,11 +364,14 @@ class _Run:
             self.group_of_code[comp] = group
         self.empty = _Builder({}, self.strings).table(-1)
         self.scores = self._scores()
-        self.known: dict[str, tuple[Array, Ints]] = {}  # type -> sorted fact keys, stratum
+        self.known: dict[str, tuple[Ints, Ints]] = {}  # type -> fact keys, birth strata
+        self._last_keys = np.zeros((0, 1), dtype=np.int64)
         self.new_count = np.zeros(self.n, dtype=np.int64)
         self.undecided = np.zeros(self.n, dtype=bool)
         self.derived: list[list[tuple[str, Fact]]] = [[] for _ in range(self.n)]
         self.current = 0  # the stratum running: rows born before it waited from its start
+        self.step = 0  # passes so far; a table row keeps the pass that added it
+        self.since = -1  # activations binding a row of this pass or later are fresh
 
     def _scores(self) -> tuple[Ints, Array]:
         """Sorted (profile, competency code) keys and their score_pct, to complete deficits."""
@@ -382,8 +388,11 @@ class _Run:
         """Run a stratum's sub-rules until a pass adds nothing; that last pass names,
         for each fact the stratum added, every activation that asserts it."""
         self.current = k
+        self.since = -1  # the first pass matches everything
         while True:
+            self.step += 1
             produced = self._produce_all(subs)
+            self.since = self.step
             if not any([self._add(k, ftype, out) for ftype, out in produced.items()]):
                 break
         for ftype, out in produced.items():
@@ -397,10 +406,12 @@ class _Run:
             if sub.negatives and len(act.pid):
                 act = act.take(~self._blocked(sub, act))
             waited = np.ones(len(act.pid), dtype=bool)
+            fresh = np.full(len(act.pid), self.since < 0)
             for rows, table in zip(act.rows, act.tables, strict=True):
                 waited &= table.born[rows] < self.current
+                fresh |= table.step[rows] >= self.since
             for index in range(len(sub.actions)):
-                out = self._build(sub, index, act, waited)
+                out = self._build(sub, index, act, waited, fresh)
                 parts.setdefault(sub.actions[index][0], []).append(out)
         return {ftype: self._merge(ftype, outs) for ftype, outs in parts.items()}
 
@@ -421,6 +432,7 @@ class _Run:
             np.concatenate([o.pid for o in outs]),
             np.concatenate([o.rank for o in outs]),
             np.concatenate([o.waited for o in outs]),
+            np.concatenate([o.fresh for o in outs]),
             np.concatenate(templates),
             columns,
             orders,
@@ -537,7 +549,7 @@ class _Run:
 
     # --- actions -------------------------------------------------------------------
 
-    def _build(self, sub: SubRule, index: int, act: _Binding, waited: Mask) -> _Output:
+    def _build(self, sub: SubRule, index: int, act: _Binding, waited: Mask, fresh: Mask) -> _Output:
         """What one template asserts per activation (rows missing a required field left
         out), as the driver's ``_build`` and the engine's deficit enrichment make it."""
         ftype, fields = sub.actions[index]
@@ -571,6 +583,7 @@ class _Run:
             act.pid[chosen],
             np.full(len(chosen), rank, dtype=np.int64),
             waited[chosen],
+            fresh[chosen],
             np.zeros(len(chosen), dtype=np.int64),
             columns,
             [(sub.rule.id, order)],
@@ -607,44 +620,62 @@ class _Run:
 
     # --- the store ---------------------------------------------------------------------
 
-    def _keys(self, ftype: str, pid: Ints, columns: Mapping[str, _Column]) -> Array:
-        """Each row's identity (profile, then every field's presence and value) as one
-        fixed-size byte string, so that numpy can sort and search them."""
+    def _keys(self, ftype: str, pid: Ints, columns: Mapping[str, _Column]) -> Ints:
+        """Each row's identity as integers: its profile, then per field its value (a
+        string's code, a number's bits, a boolean's or list's code), -1 or NaN's bits
+        when absent (values are never NaN)."""
         parts = [pid]
         for name, kind in self.rules.kinds[ftype].items():
             col = columns[name]
-            parts.append(col.present.astype(np.int64))
             if kind == NUM:
-                parts.append(np.where(col.present, col.values + 0.0, 0.0).view(np.int64))
+                parts.append(np.where(col.present, col.values + 0.0, np.nan).view(np.int64))
             elif kind == STR:
-                parts.append(np.where(col.present, col.values, 0))
+                parts.append(np.where(col.present, col.values, -1))
             else:
-                parts.append(np.array([self._object_code(v) for v in col.values], dtype=np.int64))
-        matrix = np.ascontiguousarray(np.stack(parts, axis=1))
-        return matrix.view(np.dtype((np.void, 8 * matrix.shape[1]))).ravel()
+                codes = [self._object_code(v) for v in col.values]
+                parts.append(np.where(col.present, np.array(codes, dtype=np.int64), -1))
+        return np.stack(parts, axis=1)
 
     def _object_code(self, value: Any) -> int:
-        key = fact_key({"v": value}) if value is not None else None
+        key = fact_key({"v": value})
         return self.objects.setdefault(key, len(self.objects))
+
+    def _ids(self, ftype: str, out: _Output) -> tuple[Ints, Ints, Ints]:
+        """Fact ids shared by the known facts of a type and an output's rows (equal
+        facts, equal ids): the known facts' ids, the rows' ids, and per id the stratum
+        it was born in (-2: not known)."""
+        keys = self._keys(ftype, out.pid, out.columns)
+        known, born = self.known.get(ftype, (keys[:0], np.zeros(0, dtype=np.int64)))
+        ids, count = _row_ids(np.concatenate([known, keys]))
+        born_of = np.full(count, -2, dtype=np.int64)
+        born_of[ids[: len(known)]] = born
+        self._last_keys = keys
+        return ids[: len(known)], ids[len(known) :], born_of
 
     def _add(self, k: int, ftype: str, out: _Output) -> bool:
         """Add the facts not yet known; whether any was."""
-        keys = self._keys(ftype, out.pid, out.columns)
-        uniq, first = np.unique(keys, return_index=True)
-        known, born = self.known.get(ftype, (keys[:0], np.zeros(0, dtype=np.int64)))
-        fresh = first[~_found_in(known, uniq)]
-        if not len(fresh):
+        out = _rows(out, np.flatnonzero(out.fresh))  # the others were tried last pass
+        if not len(out.pid):
             return False
+        _known_ids, ids, born_of = self._ids(ftype, out)
+        candidates = np.flatnonzero(born_of[ids] == -2)
+        if not len(candidates):
+            return False
+        _uniq, first = np.unique(ids[candidates], return_index=True)
+        fresh = candidates[first]
         np.add.at(self.new_count, out.pid[fresh], 1)
         more = _Table(
             out.pid[fresh],
             np.full(len(fresh), k, dtype=np.int64),
             {n: _Column(c.values[fresh], c.present[fresh]) for n, c in out.columns.items()},
         )
+        more.step = np.full(len(fresh), self.step, dtype=np.int64)
         self.tables[ftype] = _concat(self.tables[ftype], more)
-        all_keys = np.concatenate([known, keys[fresh]])
-        order = np.argsort(all_keys, kind="stable")
-        self.known[ftype] = (all_keys[order], np.concatenate([born, more.born])[order])
+        known, born = self.known.get(ftype, (self._last_keys[:0], np.zeros(0, dtype=np.int64)))
+        self.known[ftype] = (
+            np.concatenate([known, self._last_keys[fresh]]),
+            np.concatenate([born, more.born]),
+        )
         return True
 
     def _attribute(self, k: int, ftype: str, out: _Output) -> None:
@@ -652,39 +683,75 @@ class _Run:
         where that depends on the firing sequence is left undecided."""
         if ftype not in self.known or not len(out.pid):
             return
-        known, born = self.known[ftype]
-        keys = self._keys(ftype, out.pid, out.columns)
-        pos = np.minimum(np.searchsorted(known, keys), len(known) - 1)
-        sel = np.nonzero((known[pos] == keys) & (born[pos] == k))[0]
-        group, rank, waited = pos[sel], out.rank[sel], out.waited[sel]
+        _known_ids, ids, born_of = self._ids(ftype, out)
+        sel = np.flatnonzero(born_of[ids] == k)
+        group, rank, waited = ids[sel], out.rank[sel], out.waited[sel]
         order = np.lexsort((~waited, rank, group))
         bounds = np.flatnonzero(np.diff(group[order])) + 1
         firsts = order[np.concatenate([[0], bounds])] if len(order) else order
         lasts = order[np.concatenate([bounds - 1, [len(order) - 1]])] if len(order) else order
         undecided = (rank[lasts] != rank[firsts]) & ~waited[firsts]
         self.undecided[out.pid[sel[firsts[undecided]]]] = True
-        self._facts(ftype, out, sel[firsts])
+        winners = sel[firsts]
+        if ftype == "deficit":
+            winners = self._most_severe(out, winners)
+        self._facts(ftype, out, winners)
+
+    def _most_severe(self, out: _Output, rows: Ints) -> Ints:
+        """Of the deficits, only each profile's most severe per competency: all the Result
+        keeps. Two of equal rank (severities the scale does not know) would be told
+        apart by firing order: that profile is left undecided."""
+        codes = self.severity_rank(out.columns["severity"].values[rows])
+        codes = np.where(out.columns["severity"].present[rows], codes, len(SEVERITIES))
+        comp = out.columns["competency"].values[rows]
+        pid = out.pid[rows]
+        order = np.lexsort((codes, comp, pid))
+        pid, comp, codes = pid[order], comp[order], codes[order]
+        new_group = np.ones(len(order), dtype=bool)
+        new_group[1:] = (pid[1:] != pid[:-1]) | (comp[1:] != comp[:-1])
+        tie = np.zeros(len(order), dtype=bool)
+        tie[1:] = ~new_group[1:] & (codes[1:] == codes[:-1])
+        self.undecided[pid[tie]] = True
+        kept: Ints = rows[order[new_group]]
+        return kept
+
+    def severity_rank(self, codes: Ints) -> Ints:
+        """The rank (critical 0 .. low 3; unknown 4) of severity string codes."""
+        table = np.full(len(self.strings.names) + 1, len(SEVERITIES), dtype=np.int64)
+        for rank, name in enumerate(SEVERITIES):
+            if name in self.strings.codes:
+                table[self.strings.codes[name]] = rank
+        ranks: Ints = table[codes]
+        return ranks
 
     def _facts(self, ftype: str, out: _Output, rows: Ints) -> None:
         """The facts of some output rows as the driver would have built them (fields in
         the asserting template's order), each with its rule, filed under its profile."""
         names = np.array(self.strings.names, dtype=object)
-        values: dict[str, list[Any]] = {}
-        present: dict[str, list[bool]] = {}
-        for name, kind in self.rules.kinds[ftype].items():
-            col = out.columns[name]
-            raw = col.values[rows]
-            if kind == STR:
-                raw = names[np.where(col.present[rows], raw, 0)]
-            values[name], present[name] = raw.tolist(), col.present[rows].tolist()
-        templates = out.template[rows].tolist()
-        for i, pid in enumerate(out.pid[rows].tolist()):
-            rule, order = out.orders[templates[i]]
-            fact: Fact = {"type": ftype}
+        templates = out.template[rows]
+        for t in np.unique(templates).tolist():
+            chosen = rows[templates == t]
+            rule, order = out.orders[t]
+            values, present = [], []
             for name in order:
-                if present[name][i]:
-                    fact[name] = values[name][i]
-            self.derived[pid].append((rule, fact))
+                col = out.columns[name]
+                raw = col.values[chosen]
+                if self.rules.kinds[ftype][name] == STR:
+                    raw = names[np.where(col.present[chosen], raw, 0)]
+                values.append(raw.tolist())
+                present.append(col.present[chosen])
+            complete = np.logical_and.reduce(present).tolist() if present else None
+            present_rows = list(zip(*[p.tolist() for p in present], strict=True))
+            derived = self.derived
+            for i, (pid, vals) in enumerate(
+                zip(out.pid[chosen].tolist(), zip(*values, strict=True), strict=True)
+            ):
+                fact: Fact = {"type": ftype}
+                if complete is None or complete[i]:
+                    fact.update(zip(order, vals, strict=True))
+                else:
+                    fact.update((n, v) for n, v, p in zip(order, vals, present_rows[i]) if p)
+                derived[pid].append((rule, fact))
 
     def outcome(self, limit: int, fallback: Sequence[SubRule]) -> list[Derived]:
         """Each profile's facts with their first asserters, or None (per-profile engine)."""
@@ -715,13 +782,28 @@ _CODE_SPACE = 1 << 31
 _DEFICIT_ORDER = ("competency", "group", "severity", "score_pct")
 
 
-def _found_in(known: Array, keys: Array) -> Mask:
-    """Which keys the sorted ``known`` holds."""
-    if not len(known):
-        return np.zeros(len(keys), dtype=bool)
-    pos = np.minimum(np.searchsorted(known, keys), len(known) - 1)
-    found: Mask = known[pos] == keys
-    return found
+def _row_ids(matrix: Ints) -> tuple[Ints, int]:
+    """Dense ids of a matrix's rows (equal rows, equal ids) and how many there are,
+    built column by column so that every step sorts plain integers."""
+    codes = []
+    space = 1
+    for j in range(matrix.shape[1]):
+        values, inverse = np.unique(matrix[:, j], return_inverse=True)
+        codes.append(inverse.ravel().astype(np.int64))
+        space *= max(len(values), 1)
+    if space < 1 << 62:  # the common case: the columns' codes fit one integer
+        combined = np.zeros(len(matrix), dtype=np.int64)
+        for column in codes:
+            combined = combined * (int(column.max(initial=0)) + 1) + column
+        uniq, ids = np.unique(combined, return_inverse=True)
+        return ids.ravel().astype(np.int64), len(uniq)
+    ids = np.zeros(len(matrix), dtype=np.int64)
+    count = 1
+    for j in range(matrix.shape[1]):
+        values, codes = np.unique(matrix[:, j], return_inverse=True)
+        uniq, ids = np.unique(ids * len(values) + codes.ravel(), return_inverse=True)
+        ids, count = ids.ravel().astype(np.int64), len(uniq)
+    return ids, count
 
 
 def _concat(table: _Table, more: _Table) -> _Table:
@@ -736,7 +818,20 @@ def _concat(table: _Table, more: _Table) -> _Table:
         np.concatenate([table.pid, more.pid]),
         np.concatenate([table.born, more.born]),
         columns,
-        table.keys,
+        np.concatenate([table.step, more.step]),
+    )
+
+
+def _rows(out: _Output, rows: Ints) -> _Output:
+    """Some rows of an output."""
+    return _Output(
+        out.pid[rows],
+        out.rank[rows],
+        out.waited[rows],
+        out.fresh[rows],
+        out.template[rows],
+        {n: _Column(c.values[rows], c.present[rows]) for n, c in out.columns.items()},
+        out.orders,
     )
 
 
