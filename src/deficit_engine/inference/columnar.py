@@ -750,7 +750,8 @@ class _Run:
                 if complete is None or complete[i]:
                     fact.update(zip(order, vals, strict=True))
                 else:
-                    fact.update((n, v) for n, v, p in zip(order, vals, present_rows[i]) if p)
+                    given = zip(order, vals, present_rows[i], strict=True)
+                    fact.update((n, v) for n, v, p in given if p)
                 derived[pid].append((rule, fact))
 
     def outcome(self, limit: int, fallback: Sequence[SubRule]) -> list[Derived]:
