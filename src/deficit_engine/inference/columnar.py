@@ -784,27 +784,28 @@ _DEFICIT_ORDER = ("competency", "group", "severity", "score_pct")
 
 
 def _row_ids(matrix: Ints) -> tuple[Ints, int]:
-    """Dense ids of a matrix's rows (equal rows, equal ids) and how many there are,
-    built column by column so that every step sorts plain integers."""
-    codes = []
+    """Dense ids of a matrix's rows (equal rows, equal ids) and how many there are.
+
+    Each column becomes codes 0..k-1; the codes of a row are then one number in mixed
+    radix, renumbered densely whenever the next column could overflow 63 bits, so every
+    step sorts plain integers.
+    """
+    ids: Ints = np.zeros(len(matrix), dtype=np.int64)
     space = 1
     for j in range(matrix.shape[1]):
         values, inverse = np.unique(matrix[:, j], return_inverse=True)
-        codes.append(inverse.ravel().astype(np.int64))
-        space *= max(len(values), 1)
-    if space < 1 << 62:  # the common case: the columns' codes fit one integer
-        combined = np.zeros(len(matrix), dtype=np.int64)
-        for column in codes:
-            combined = combined * (int(column.max(initial=0)) + 1) + column
-        uniq, ids = np.unique(combined, return_inverse=True)
-        return ids.ravel().astype(np.int64), len(uniq)
-    ids = np.zeros(len(matrix), dtype=np.int64)
-    count = 1
-    for j in range(matrix.shape[1]):
-        values, codes = np.unique(matrix[:, j], return_inverse=True)
-        uniq, ids = np.unique(ids * len(values) + codes.ravel(), return_inverse=True)
-        ids, count = ids.ravel().astype(np.int64), len(uniq)
-    return ids, count
+        radix = max(len(values), 1)
+        if space * radix >= 1 << 62:
+            ids, space = _dense(ids)
+        ids = ids * radix + inverse.ravel().astype(np.int64)
+        space *= radix
+    return _dense(ids)
+
+
+def _dense(ids: Ints) -> tuple[Ints, int]:
+    uniq, inverse = np.unique(ids, return_inverse=True)
+    dense: Ints = inverse.ravel().astype(np.int64)
+    return dense, max(len(uniq), 1)
 
 
 def _concat(table: _Table, more: _Table) -> _Table:
