@@ -343,6 +343,12 @@ class _Output:
     template: Ints
     columns: dict[str, _Column]
     orders: list[tuple[str, tuple[str, ...]]]  # per template: rule id, field order
+    # per positive pattern of the activation: its type, the bound table rows, and
+    # whether each was added in this stratum (only before outputs are merged)
+    deps: list[tuple[str, Ints, Mask]] = field(default_factory=list)
+    # how late the activation can be waiting: -1 if it waits from the start, else the
+    # worst rank among the best asserters that wait from the start of the facts it binds
+    avail: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 class _Run:
@@ -391,14 +397,40 @@ class _Run:
         self.since = -1  # the first pass matches everything
         while True:
             self.step += 1
-            produced = self._produce_all(subs)
+            parts = self._produce_all(subs)
+            produced = {ftype: self._merge(ftype, outs) for ftype, outs in parts.items()}
             self.since = self.step
             if not any([self._add(k, ftype, out) for ftype, out in produced.items()]):
                 break
+        self._availability(k, parts, produced)
         for ftype, out in produced.items():
             self._attribute(k, ftype, out)
 
-    def _produce_all(self, subs: Sequence[SubRule]) -> dict[str, _Output]:
+    def _availability(
+        self, k: int, parts: Mapping[str, list[_Output]], produced: Mapping[str, _Output]
+    ) -> None:
+        """Each activation's ``avail``: an activation binding facts of this stratum is on
+        the agenda once they are asserted, which is at the latest when the best-ranked
+        of their asserters that waited from the start fires (nothing ranked after it
+        fires before). So it fires before any activation ranked after ``avail``."""
+        ready: dict[str, Ints] = {}
+        for ftype, out in produced.items():
+            table_ids, ids, born_of = self._ids(ftype, out)
+            row_of = np.full(len(born_of), -1, dtype=np.int64)
+            row_of[table_ids] = np.arange(len(table_ids))
+            best = np.full(len(self.tables[ftype]), _NEVER, dtype=np.int64)
+            early = out.waited & (born_of[ids] == k)
+            np.minimum.at(best, row_of[ids[early]], out.rank[early])
+            ready[ftype] = best
+        for ftype, outs in parts.items():
+            for out in outs:
+                out.avail = np.full(len(out.pid), -1, dtype=np.int64)
+                for dtype, rows, here in out.deps:
+                    late = ready[dtype][rows] if dtype in ready else np.full(len(rows), _NEVER)
+                    out.avail = np.maximum(out.avail, np.where(here, late, -1))
+            produced[ftype].avail = np.concatenate([o.avail for o in outs])
+
+    def _produce_all(self, subs: Sequence[SubRule]) -> dict[str, list[_Output]]:
         """Every fact the stratum's unblocked activations assert, per type."""
         parts: dict[str, list[_Output]] = {}
         for sub in subs:
@@ -413,7 +445,7 @@ class _Run:
             for index in range(len(sub.actions)):
                 out = self._build(sub, index, act, waited, fresh)
                 parts.setdefault(sub.actions[index][0], []).append(out)
-        return {ftype: self._merge(ftype, outs) for ftype, outs in parts.items()}
+        return parts
 
     def _merge(self, ftype: str, outs: list[_Output]) -> _Output:
         orders: list[tuple[str, tuple[str, ...]]] = []
@@ -587,6 +619,10 @@ class _Run:
             np.zeros(len(chosen), dtype=np.int64),
             columns,
             [(sub.rule.id, order)],
+            [
+                (pat.type, rows[chosen], table.born[rows[chosen]] == self.current)
+                for pat, rows, table in zip(sub.positives, act.rows, act.tables, strict=True)
+            ],
         )
 
     def _literal_column(self, kind: str, value: Any, n: int) -> _Column:
@@ -685,12 +721,17 @@ class _Run:
             return
         _known_ids, ids, born_of = self._ids(ftype, out)
         sel = np.flatnonzero(born_of[ids] == k)
-        group, rank, waited = ids[sel], out.rank[sel], out.waited[sel]
-        order = np.lexsort((~waited, rank, group))
-        bounds = np.flatnonzero(np.diff(group[order])) + 1
-        firsts = order[np.concatenate([[0], bounds])] if len(order) else order
-        lasts = order[np.concatenate([bounds - 1, [len(order) - 1]])] if len(order) else order
-        undecided = (rank[lasts] != rank[firsts]) & ~waited[firsts]
+        group, rank, avail = ids[sel], out.rank[sel], out.avail[sel]
+        order = np.lexsort((avail, rank, group))
+        starts = np.flatnonzero(np.diff(group[order])) + 1
+        firsts = order[np.concatenate([[0], starts])] if len(order) else order
+        # the best rank of another rule asserting the same fact, per fact
+        of_group = np.cumsum(np.isin(np.arange(len(order)), starts))
+        rival = rank[order] != rank[firsts][of_group]
+        second = np.full(len(firsts), _NEVER, dtype=np.int64)
+        np.minimum.at(second, of_group[rival], rank[order][rival])
+        # the best rule fires first unless its activation may still wait when a rival fires
+        undecided = (second < _NEVER) & (avail[firsts] >= second)
         self.undecided[out.pid[sel[firsts[undecided]]]] = True
         winners = sel[firsts]
         if ftype == "deficit":
@@ -777,6 +818,9 @@ class _Run:
             could &= has
         return could
 
+
+#: A rank worse than every rule's: "no asserter waits from the start".
+_NEVER = 1 << 40
 
 #: Profile numbers and string codes share one int64 key: profile * space + code.
 _CODE_SPACE = 1 << 31
