@@ -13,6 +13,7 @@ import pytest
 from conftest import write_kb
 from deficit_engine import Engine, load_kb
 from deficit_engine.analysis import analyse
+from deficit_engine.cli import main
 from deficit_engine.cohort import run_batch
 from deficit_engine.engine import base_facts
 from deficit_engine.models import Result
@@ -173,3 +174,15 @@ def test_batch_columnar_writes_the_same_files(tmp_path: Path, workers: int) -> N
     for name in ("results.jsonl", "errors.jsonl", "schools.json"):
         assert (outs[True] / name).read_bytes() == (outs[False] / name).read_bytes(), name
     assert (outs[True] / "results.jsonl").read_text().count("\n") == 150
+
+
+def test_cli_batch_columnar(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    engine = Engine.from_path(None, backend="fast")
+    source = tmp_path / "cohort.jsonl"
+    profiles = synthetic_profiles(engine.kb, 40, seed=9)
+    source.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in profiles))
+    assert main(["batch", str(source), "-o", str(tmp_path / "col"), "--columnar"]) == 0
+    assert main(["batch", str(source), "-o", str(tmp_path / "ref"), "--workers", "1"]) == 0
+    got = (tmp_path / "col" / "results.jsonl").read_bytes()
+    assert got == (tmp_path / "ref" / "results.jsonl").read_bytes()
+    assert "40 profile(s): 40 evaluated" in capsys.readouterr().out
