@@ -189,30 +189,42 @@ class _Builder:
         self.pid: list[int] = []
         self.facts: list[Fact] = []
 
-    def add(self, pid: int, fact: Fact) -> None:
-        """Take one fact of the profile numbered ``pid``."""
-        self.pid.append(pid)
-        self.facts.append(fact)
-
     def table(self, born: int) -> _Table:
-        """The gathered facts as a table whose rows were born in stratum ``born``."""
+        """The gathered facts as a table whose rows were born in stratum ``born``.
+
+        This reads every field of every base fact, so each column is one list
+        comprehension: numbers absent are NaN (no fact holds NaN), strings absent -1.
+        """
         columns = {}
         for name, kind in self.kinds.items():
-            raw = [f.get(name, _ABSENT) for f in self.facts]
-            present = np.fromiter((v is not _ABSENT for v in raw), dtype=bool, count=len(raw))
-            columns[name] = _Column(self._encode(kind, raw, present), present)
+            values: Array
+            if kind == NUM:
+                values = np.array([f.get(name, np.nan) for f in self.facts], dtype=np.float64)
+                present = ~np.isnan(values)
+                values[~present] = 0.0
+            elif kind == STR:
+                values = self._codes([f.get(name) for f in self.facts])
+                present = values >= 0
+                values[~present] = 0
+            else:
+                raw = [f.get(name, _ABSENT) for f in self.facts]
+                present = np.array([v is not _ABSENT for v in raw], dtype=bool)
+                values = _objects([v if v is not _ABSENT else None for v in raw])
+            columns[name] = _Column(values, present)
         pid = np.array(self.pid, dtype=np.int64)
         table = _Table(pid, np.full(len(pid), born, dtype=np.int64), columns)
         table.step = np.zeros(len(pid), dtype=np.int64)
         return table
 
-    def _encode(self, kind: str, raw: list[Any], present: Mask) -> Array:
-        if kind == NUM:
-            return np.array([v if v is not _ABSENT else 0.0 for v in raw], dtype=np.float64)
-        if kind == STR:
-            code = self.strings.code
-            return np.array([code(v) if v is not _ABSENT else 0 for v in raw], dtype=np.int64)
-        return _objects([v if v is not _ABSENT else None for v in raw])
+    def _codes(self, raw: list[Any]) -> Ints:
+        """The codes of strings (None: -1), a dict lookup each in the common case."""
+        known: dict[Any, int] = {None: -1, **self.strings.codes}
+
+        def intern(text: str) -> int:
+            known[text] = self.strings.code(text)
+            return known[text]
+
+        return np.array([known[v] if v in known else intern(v) for v in raw], dtype=np.int64)
 
 
 _ABSENT = object()
@@ -360,9 +372,12 @@ class _Run:
         self.strings = _Strings()
         self.objects: dict[Any, int] = {}  # boolean and list values, for fact identity
         builders = {t: _Builder(k, self.strings) for t, k in rules.kinds.items()}
+        by_type = {t: (b.pid.append, b.facts.append) for t, b in builders.items()}
         for pid, facts in enumerate(cohort):
             for fact in facts:
-                builders[fact["type"]].add(pid, fact)
+                add_pid, add_fact = by_type[fact["type"]]
+                add_pid(pid)
+                add_fact(fact)
         self.tables = {t: b.table(-1) for t, b in builders.items()}
         pairs = [(self.strings.code(c), self.strings.code(g)) for c, g in rules.groups.items()]
         self.group_of_code = np.full(len(self.strings.names), -1, dtype=np.int64)
