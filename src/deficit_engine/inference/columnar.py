@@ -13,13 +13,14 @@ until it adds nothing (the fixed point), and facts are a set per profile.
 
 What the Result needs beyond the facts is which rule asserted each first
 (docs/rules.md, "Running: the agenda"). The driver fires the best-ranked
-activation first among those waiting, so a rule whose activation waits from
-the start of the stratum (it binds no fact of that stratum) is first among
-the rules asserting the same fact if it ranks best. When the best-ranked
-asserter only arrives through chaining in the stratum and another rule also
-asserts the fact, the order depends on the firing sequence: that profile is
-given back to the per-profile engine, as are profiles an uncompilable rule
-could fire on and profiles deriving more facts than the firing limit allows.
+activation first among those waiting, so the best-ranked rule asserting a fact
+asserted it first if its activation waits from the start of the stratum, or
+waits only on facts whose best start-of-stratum asserter ranks before every
+rival (``_Run._availability``). Otherwise the order depends on the firing
+sequence: that profile is given back to the per-profile engine, as are profiles
+an uncompilable rule could fire on and profiles deriving more facts than the
+firing limit allows. Of the deficits only each competency's most severe is
+kept, all a Result holds.
 """
 
 from __future__ import annotations
@@ -310,14 +311,6 @@ class ColumnarRules:
             key=lambda r: (-r.priority, r.order),
         )
         self.rank = {rule.id: i for i, rule in enumerate(ranked)}
-
-    @property
-    def fallback_rules(self) -> list[Rule]:
-        """The rules that cannot run here, in rule order, each once."""
-        seen: dict[str, Rule] = {}
-        for sub in self.fallback:
-            seen.setdefault(sub.rule.id, sub.rule)
-        return list(seen.values())
 
     def derive(self, cohort: Sequence[Sequence[Fact]], limit: int) -> list[Derived]:
         """The facts the rules derive for each profile, with the rule that asserted each first.
