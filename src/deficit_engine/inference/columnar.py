@@ -845,13 +845,24 @@ def _row_ids(matrix: Ints) -> tuple[Ints, int]:
     ids: Ints = np.zeros(len(matrix), dtype=np.int64)
     space = 1
     for j in range(matrix.shape[1]):
-        values, inverse = np.unique(matrix[:, j], return_inverse=True)
-        radix = max(len(values), 1)
+        codes, radix = _column_codes(matrix[:, j])
         if space * radix >= 1 << 62:
             ids, space = _dense(ids)
-        ids = ids * radix + inverse.ravel().astype(np.int64)
+        ids = ids * radix + codes
         space *= radix
     return _dense(ids)
+
+
+def _column_codes(column: Ints) -> tuple[Ints, int]:
+    """A column as codes 0..radix-1: small integers (profiles, string codes, -1 for
+    absent) as they are, anything else (a number's bits) renumbered by sorting."""
+    if not len(column):
+        return column, 1
+    low, high = int(column.min()), int(column.max())
+    if low >= -1 and high < 1 << 31:
+        return column + 1, high + 2
+    values, inverse = np.unique(column, return_inverse=True)
+    return inverse.ravel().astype(np.int64), max(len(values), 1)
 
 
 def _dense(ids: Ints) -> tuple[Ints, int]:
