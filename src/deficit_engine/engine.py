@@ -116,7 +116,9 @@ def base_facts(norm: Normalised, kb: KnowledgeBase) -> list[Fact]:
     -------
     list of dict
         The ``person`` fact, then ``result``, ``indicator_result``,
-        ``group_result`` and ``request`` facts.
+        ``group_result`` and ``request`` facts. A ``result`` read from a
+        competency's own result, and an ``indicator_result``, also carry that
+        result's ``instrument``, ``source`` and ``date`` when known.
     """
     person = norm.profile.person
     facts: list[Fact] = []
@@ -134,6 +136,8 @@ def base_facts(norm: Normalised, kb: KnowledgeBase) -> list[Fact]:
         pfact["municipality"] = person.municipality
     facts.append(pfact)
     onto = kb.ontology
+    # where a score came from rides on its fact, so a firing's trace shows it
+    origin = {(p.kind, p.target): p.fact_fields() for p in norm.provenance}
     for comp, pct in norm.competency_pct.items():
         facts.append(
             {
@@ -142,9 +146,10 @@ def base_facts(norm: Normalised, kb: KnowledgeBase) -> list[Fact]:
                 "group": onto.group_of(comp),
                 "score_pct": pct,
                 "level": norm.competency_level[comp],
+                **origin.get(("competency", comp), {}),
             }
         )
-    for result in norm.profile.results:
+    for result in norm.chosen:
         if result.indicator is not None:
             comp = onto.indicator_parent[result.indicator]
             pct = percent(result.score, result.max)
@@ -156,6 +161,7 @@ def base_facts(norm: Normalised, kb: KnowledgeBase) -> list[Fact]:
                     "group": onto.group_of(comp),
                     "score_pct": pct,
                     "level": kb.scale.level_of(pct),
+                    **origin.get(("indicator", result.indicator), {}),
                 }
             )
     for group, pct in norm.group_pct.items():
@@ -351,7 +357,13 @@ class Engine:
         norm = normalise(prof, self.kb)
         facts = base_facts(norm, self.kb)
         trace = self._infer(norm, facts)
-        return prof, self._result(prof, trace, norm.scores)
+        result = self._result(prof, trace, norm.scores)
+        return prof, dataclasses.replace(
+            result,
+            provenance=norm.provenance,
+            kb_hash=self.kb.content_hash,
+            kb_version=self.kb.version,
+        )
 
     @functools.cached_property
     def columnar(self) -> ColumnarRules:

@@ -22,7 +22,7 @@ from .catalogue import CatalogueIndex
 from .errors import Issue
 from .ontology import Ontology, Scale
 from .rules.model import Rule, Where
-from .schema import Format, Mentor, PlanningFile, Program, Subject
+from .schema import Format, Instrument, Mentor, PlanningFile, Program, Subject
 
 __all__ = ["POSITION_KINDS", "KnowledgeBase"]
 
@@ -36,6 +36,7 @@ POSITION_KINDS = (
     "mentor",
     "subject",
     "school_rule",
+    "instrument",
 )
 """The kinds of item :attr:`KnowledgeBase.positions` places."""
 
@@ -62,6 +63,14 @@ class KnowledgeBase:
     planning : PlanningFile
         How cohort plans are made and the school rules (``ontology/planning.yaml``;
         the defaults when the KB has no such file).
+    instruments : Mapping
+        The diagnostic instruments (``ontology/instruments.yaml``), by id; empty
+        when the KB has no such file (then every instrument counts alike).
+    version : str or None
+        The ``version:`` of ``competencies.yaml``, when the KB names one.
+    content_hash : str
+        ``sha256:...`` of the KB's files as read (``loader.content_hash``); empty
+        for a KB built by hand.
     warnings : tuple of Issue
         Problems of the rule files that do not make the KB invalid.
     positions : Mapping
@@ -69,8 +78,8 @@ class KnowledgeBase:
         each kind of :data:`POSITION_KINDS` (the file as an issue names it).
     files : Mapping
         Each ontology file's stem (``"competencies"``, ``"scale"``, ``"formats"``,
-        ``"programs"``, ``"mentors"``, and ``"subjects"``, ``"planning"`` when the KB
-        has them) -> the path an issue names it by.
+        ``"programs"``, ``"mentors"``, and ``"subjects"``, ``"planning"``, ``"instruments"``
+        when the KB has them) -> the path an issue names it by.
     """
 
     root: Path
@@ -82,6 +91,9 @@ class KnowledgeBase:
     rules: tuple[Rule, ...] = ()
     subjects: Mapping[str, Subject] = field(default_factory=dict)
     planning: PlanningFile = field(default_factory=PlanningFile)
+    instruments: Mapping[str, Instrument] = field(default_factory=dict)
+    version: str | None = None
+    content_hash: str = ""
     warnings: tuple[Issue, ...] = ()
     positions: Mapping[tuple[str, str], Where] = field(default_factory=dict, repr=False)
     files: Mapping[str, str] = field(default_factory=dict, repr=False)

@@ -17,6 +17,7 @@ too without false "unknown id" errors.
 
 from __future__ import annotations
 
+import hashlib
 import stat
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -36,6 +37,7 @@ from .schema import (
     Competency,
     Format,
     Group,
+    Instrument,
     Level,
     Mentor,
     Planning,
@@ -50,6 +52,7 @@ __all__ = [
     "OPTIONAL_FILES",
     "KnowledgeBase",
     "check_kb",
+    "content_hash",
     "default_kb_path",
     "find_rule_files",
     "load_kb",
@@ -63,7 +66,7 @@ __all__ = [
 ]
 
 ONTOLOGY_FILES: dict[str, tuple[str, ...]] = {
-    "competencies": ("groups", "competencies"),
+    "competencies": ("groups", "competencies", "version"),
     "scale": ("levels",),
     "formats": ("formats",),
     "programs": ("programs",),
@@ -71,9 +74,13 @@ ONTOLOGY_FILES: dict[str, tuple[str, ...]] = {
 }
 """Each file of ``ontology/`` (by stem, in reading order) -> its top-level sections."""
 
+#: Sections a required file may leave out: the KB's ``version`` (in competencies.yaml).
+_OPTIONAL_SECTIONS = frozenset({"version"})
+
 OPTIONAL_FILES: dict[str, tuple[str, ...]] = {
     "subjects": ("subjects",),
     "planning": ("planning", "school_rules"),
+    "instruments": ("instruments",),
 }
 """The files of ``ontology/`` a KB may leave out -> their top-level sections.
 
@@ -215,7 +222,7 @@ class _Collector:
                     )
                 )
         for key in keys if required else ():
-            if key not in doc.data:
+            if key not in doc.data and key not in _OPTIONAL_SECTIONS:
                 self.issues.append(
                     doc.issue((), "missing-field", f"missing required field '{key}'")
                 )
@@ -576,14 +583,16 @@ def name_key(text: str) -> str:
     return " ".join(text.casefold().replace("ё", "е").split())
 
 
-def subject_names(subjects: Mapping[str, Subject]) -> dict[str, str]:
+def subject_names(subjects: Mapping[str, Subject] | Mapping[str, Instrument]) -> dict[str, str]:
     """Every name of every subject (id, title, aliases, by :func:`name_key`) -> its id.
+
+    Instruments have names alike, and are named the same way.
 
     Parameters
     ----------
     subjects : Mapping
-        The subjects by id, in file order (the loader has made the names unique
-        across subjects; were they not, the first subject keeps a name).
+        The subjects (or instruments) by id, in file order (the loader has made the
+        names unique across them; were they not, the first one keeps a name).
 
     Returns
     -------
@@ -636,24 +645,73 @@ def _check_subjects(col: _Collector, doc: Loaded | None) -> dict[str, Subject] |
     items = col.items(doc, "subjects", Subject)
     subjects = col.unique(doc, "subject", items)
     entries = [(p, s) for p, s in items if subjects.get(s.id) is s]
+    _check_names(col, doc, "subject", entries)
+    col.place(doc, "subject", entries, subjects)
+    return subjects
+
+
+def _check_names(
+    col: _Collector, doc: Loaded, kind: str, entries: Sequence[tuple[PathKey, Subject | Instrument]]
+) -> None:
+    """No name (id, title or alias, compared by :func:`name_key`) shared by two items:
+    a table cell or a profile's ``instrument`` must mean one item."""
     owner: dict[str, tuple[str, PathKey]] = {}
-    for path, subject in entries:
-        named = [((*path, "id"), subject.id), ((*path, "title"), subject.title)]
-        named += [((*path, "aliases", j), alias) for j, alias in enumerate(subject.aliases)]
+    for path, item in entries:
+        named = [((*path, "id"), item.id), ((*path, "title"), item.title)]
+        named += [((*path, "aliases", j), alias) for j, alias in enumerate(item.aliases)]
         for where, name in named:
             key = name_key(name)
-            other = owner.setdefault(key, (subject.id, where))
-            if other[0] != subject.id:
+            other = owner.setdefault(key, (item.id, where))
+            if other[0] != item.id:
                 line, _ = doc.positions.of(other[1])
                 col.issues.append(
                     doc.issue(
                         where,
                         "duplicate-alias",
-                        f"'{name}' already names subject '{other[0]}' (line {line})",
+                        f"'{name}' already names {kind} '{other[0]}' (line {line})",
                     )
                 )
-    col.place(doc, "subject", entries, subjects)
-    return subjects
+
+
+def _check_instruments(col: _Collector, doc: Loaded | None) -> dict[str, Instrument]:
+    """instruments.yaml: the valid instruments, ids unique, no name shared by two
+    (a profile's ``instrument`` must mean one). Empty when the KB has no such file."""
+    if doc is None:
+        return {}
+    items = col.items(doc, "instruments", Instrument)
+    instruments = col.unique(doc, "instrument", items)
+    entries = [(p, i) for p, i in items if instruments.get(i.id) is i]
+    _check_names(col, doc, "instrument", entries)
+    col.place(doc, "instrument", entries, instruments)
+    return instruments
+
+
+def content_hash(root: Path, stems: Iterable[str]) -> str:
+    """The SHA-256 of a KB's files: what a Result names as ``kb_hash``.
+
+    Parameters
+    ----------
+    root : Path
+        The KB folder.
+    stems : iterable of str
+        The ``ontology/`` files that were read, by stem.
+
+    Returns
+    -------
+    str
+        ``sha256:`` and the hex digest of each file's path (relative to ``root``,
+        with ``/``) and bytes, files in path order; the rule files are included.
+        Two copies of one KB in different folders have one hash.
+    """
+    paths = [root / "ontology" / f"{stem}.yaml" for stem in stems] + rule_files(root)
+    digest = hashlib.sha256()
+    for path in sorted(paths, key=lambda p: p.relative_to(root).as_posix()):
+        name = path.relative_to(root).as_posix().encode()
+        data = path.read_bytes()
+        # lengths first: no two different sets of files can give the same stream
+        digest.update(b"%d:%s%d:" % (len(name), name, len(data)))
+        digest.update(data)
+    return "sha256:" + digest.hexdigest()
 
 
 def _check_planning(
@@ -709,6 +767,29 @@ def _planning_settings(col: _Collector, doc: Loaded, levels: Sequence[Level]) ->
             [lvl.id for lvl in levels],
         )
     return planning
+
+
+def _kb_version(col: _Collector, doc: Loaded | None) -> str | None:
+    """The ``version:`` of competencies.yaml (None when it has none)."""
+    if doc is None or doc.data.get("version") is None:
+        return None
+    version = doc.data["version"]
+    if isinstance(version, (int, float)) and not isinstance(version, bool):
+        version = str(version)  # ``version: 2`` or ``1.5`` as YAML reads them
+    if not isinstance(version, str) or not version.strip() or len(version) > 300:
+        message = "'version' must be text of 1 to 300 characters"
+        col.issues.append(doc.issue(("version",), "wrong-type", message))
+        return None
+    return version
+
+
+def _hash_or_issue(col: _Collector, root: Path) -> str:
+    """:func:`content_hash` of the files read; an issue if one vanished since."""
+    try:
+        return content_hash(root, col.files)
+    except OSError as exc:
+        col.issues.append(Issue(str(root), 0, 0, "unreadable", _os_reason(exc)))
+        return ""
 
 
 # --- rules ------------------------------------------------------------------------
@@ -923,6 +1004,8 @@ def check_kb(
     subjects = _check_subjects(col, docs["subjects"])
     formats, programs, mentors = _check_catalogues(col, docs, competencies, subjects)
     planning = _check_planning(col, docs["planning"], groups, levels, mentors)
+    instruments = _check_instruments(col, docs["instruments"])
+    version = _kb_version(col, docs["competencies"])
     if col.has_errors():
         # The ontology or a catalogue has errors: the rules are still checked in this
         # pass, for everything but the ids the KB defines (a broken file would make
@@ -938,6 +1021,7 @@ def check_kb(
     if with_rules:
         rules, rule_issues = load_rules(kb_root, vocabulary_of(ontology, scale, formats), max_bytes)
         col.issues.extend(rule_issues)
+    digest = _hash_or_issue(col, kb_root)
     issues = sorted(col.issues, key=_issue_order)
     if col.has_errors():
         return None, issues
@@ -951,6 +1035,9 @@ def check_kb(
         rules=rules,
         subjects=subjects or {},
         planning=planning,
+        instruments=instruments,
+        version=version,
+        content_hash=digest,
         warnings=tuple(i for i in rule_issues if i.severity == "warning"),
         positions=col.positions,
         files=col.files,

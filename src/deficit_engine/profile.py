@@ -30,13 +30,15 @@ from ._yaml import (
 from .errors import Issue, ProfileError, format_field_path
 from .folding import person_text
 from .loader import KnowledgeBase, name_key, pydantic_issues, subject_names, suggest_subject
-from .models import Scores
+from .models import Provenance, Scores
 from .ontology import suggest
-from .schema import Profile
+from .schema import Instrument, Profile, ProfileResult
 
 __all__ = [
     "STDIN",
     "Normalised",
+    "choose_results",
+    "instrument_of",
     "normalise",
     "parse_profile",
     "percent",
@@ -53,11 +55,15 @@ STDIN = "<stdin>"
 class Normalised(Scores):
     """A profile's scores in percent, rolled up, with their levels, and the profile.
 
-    What :func:`normalise` returns: the fields of :class:`~deficit_engine.models.Scores`
-    and ``profile``, the validated profile they were read from.
+    What :func:`normalise` returns: the fields of :class:`~deficit_engine.models.Scores`;
+    ``profile``, the validated profile they were read from; ``chosen``, the results
+    the policy used (one per competency or indicator, in profile order); and
+    ``provenance``, where each chosen result came from.
     """
 
     profile: Profile
+    chosen: tuple[ProfileResult, ...] = ()
+    provenance: tuple[Provenance, ...] = ()
 
     @property
     def scores(self) -> Scores:
@@ -232,7 +238,7 @@ def _reference_issues(results: Any, requests: Any, kb: KnowledgeBase, source: st
     """Unknown or repeated competency/indicator ids (on models or on raw data)."""
     onto = kb.ontology
     issues: list[Issue] = []
-    seen: dict[str, int] = {}
+    seen: dict[tuple[str, str, object], int] = {}
     for i, result in enumerate(results if isinstance(results, (list, tuple)) else ()):
         table: Mapping[str, object]
         competency, indicator = _field(result, "competency"), _field(result, "indicator")
@@ -242,6 +248,7 @@ def _reference_issues(results: Any, requests: Any, kb: KnowledgeBase, source: st
             key, table, kind = indicator, onto.indicators, "indicator"
         else:
             continue
+        same = (key, _instrument_key(kb, _field(result, "instrument")), _field(result, "date"))
         if key not in table:
             issues.append(
                 _path_issue(
@@ -252,17 +259,20 @@ def _reference_issues(results: Any, requests: Any, kb: KnowledgeBase, source: st
                     suggest(key, table),
                 )
             )
-        elif key in seen:
+        elif same in seen:
+            # several results for one id are chosen between (docs/provenance.md), but
+            # two of one instrument on one date leave nothing to choose by
             issues.append(
                 _path_issue(
                     source,
                     ("results", i, kind),
                     "duplicate",
-                    f"a second result for {kind} '{key}' (first at results[{seen[key]}])",
+                    f"a second result for {kind} '{key}' of the same instrument and date "
+                    f"(first at results[{seen[same]}])",
                 )
             )
         else:
-            seen[key] = i
+            seen[same] = i
     for i, req in enumerate(requests if isinstance(requests, (list, tuple)) else ()):
         if isinstance(req, str) and req not in onto.competencies:
             issues.append(
@@ -293,11 +303,13 @@ def normalise(profile: Profile, kb: KnowledgeBase) -> Normalised:
     -------
     Normalised
         The scores in percent (to 2 places) by competency and by group, their
-        levels on the KB's scale, and the profile.
+        levels on the KB's scale, the profile, and the results they were read from
+        (one per competency or indicator, :func:`choose_results`).
     """
+    chosen, provenance = choose_results(profile, kb)
     own: dict[str, float] = {}
     indicators: dict[str, float] = {}
-    for result in profile.results:
+    for result in chosen:
         pct = percent(result.score, result.max)
         if result.competency is not None:
             own[result.competency] = pct
@@ -310,10 +322,119 @@ def normalise(profile: Profile, kb: KnowledgeBase) -> Normalised:
     scale = kb.scale
     return Normalised(
         profile=profile,
+        chosen=chosen,
+        provenance=provenance,
         competency_pct=comp_pct,
         group_pct=group_pct,
         competency_level={c: scale.level_of(v) for c, v in comp_pct.items()},
         group_level={g: scale.level_of(v) for g, v in group_pct.items()},
+    )
+
+
+# --- several results for one id: the instrument policy (docs/provenance.md) -----------
+
+
+def instrument_of(kb: KnowledgeBase, name: str | None) -> Instrument | None:
+    """The KB's instrument a result names, by its id, title or an alias.
+
+    Parameters
+    ----------
+    kb : KnowledgeBase
+        The KB whose ``instruments`` (``ontology/instruments.yaml``) give the names.
+    name : str or None
+        The result's ``instrument`` as written; compared as subject names are
+        (case, ``ё`` and spaces do not matter).
+
+    Returns
+    -------
+    Instrument or None
+        The instrument; None when ``name`` is None or names none of the KB's.
+    """
+    if name is None or not kb.instruments:
+        return None
+    names = _INSTRUMENT_NAMES.get(kb)
+    if names is None:
+        names = _INSTRUMENT_NAMES[kb] = subject_names(kb.instruments)
+    found = names.get(name_key(name))
+    return None if found is None else kb.instruments[found]
+
+
+#: Each live KB's instrument names, built once (as ``_NAMES`` for subjects).
+_INSTRUMENT_NAMES: weakref.WeakKeyDictionary[KnowledgeBase, dict[str, str]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _instrument_key(kb: KnowledgeBase, name: object) -> str:
+    """What makes two results' instruments the same: the KB's id, else the name."""
+    if not isinstance(name, str):
+        return ""
+    known = instrument_of(kb, name)
+    return known.id if known is not None else name_key(name)
+
+
+def _rank(kb: KnowledgeBase, indexed: tuple[int, ProfileResult]) -> tuple[int, str, int]:
+    """The policy's order of results for one id: the instrument's priority, then
+    the later date (an undated result is the earliest), then the later in the file."""
+    index, result = indexed
+    known = instrument_of(kb, result.instrument)
+    priority = known.priority if known is not None else 0
+    return (priority, result.date or "", index)
+
+
+def choose_results(
+    profile: Profile, kb: KnowledgeBase
+) -> tuple[tuple[ProfileResult, ...], tuple[Provenance, ...]]:
+    """One result per competency or indicator, chosen by the KB's instrument policy.
+
+    The result of the instrument with the highest ``priority`` in
+    ``ontology/instruments.yaml`` wins (an instrument the file does not list has
+    0); among equals the latest ``date`` wins, an undated result counting as the
+    earliest; then the one later in the profile (docs/provenance.md).
+
+    Parameters
+    ----------
+    profile : Profile
+        A profile validated against ``kb``.
+    kb : KnowledgeBase
+        The KB whose instruments decide.
+
+    Returns
+    -------
+    chosen : tuple of ProfileResult
+        The results used, in profile order.
+    provenance : tuple of Provenance
+        Where each came from, competencies then indicators, by id.
+    """
+    by_target: dict[tuple[str, str], list[tuple[int, ProfileResult]]] = {}
+    for index, result in enumerate(profile.results):
+        kind = "competency" if result.competency is not None else "indicator"
+        target = result.competency or result.indicator or ""
+        by_target.setdefault((kind, target), []).append((index, result))
+    winners = {
+        key: max(group, key=lambda item: _rank(kb, item)) for key, group in by_target.items()
+    }
+    chosen = tuple(result for _index, result in sorted(winners.values(), key=lambda w: w[0]))
+    provenance = tuple(
+        _provenance_of(kb, kind, target, winners[(kind, target)][1], len(by_target[(kind, target)]))
+        for kind, target in sorted(winners)
+    )
+    return chosen, provenance
+
+
+def _provenance_of(
+    kb: KnowledgeBase, kind: str, target: str, result: ProfileResult, count: int
+) -> Provenance:
+    known = instrument_of(kb, result.instrument)
+    return Provenance(
+        target=target,
+        kind=kind,
+        score_pct=percent(result.score, result.max),
+        instrument=result.instrument,
+        instrument_id=None if known is None else known.id,
+        source=result.source or (None if known is None else known.source),
+        date=result.date,
+        set_aside=count - 1,
     )
 
 

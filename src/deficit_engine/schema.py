@@ -6,6 +6,7 @@ fields are rejected). No I/O here; cross-references are checked by the loader.
 
 from __future__ import annotations
 
+import datetime
 import re
 from typing import Annotated, Any, Literal
 
@@ -29,6 +30,7 @@ __all__ = [
     "PHASES",
     "PROVIDER_LEVELS",
     "QUALIFICATION_CATEGORIES",
+    "RESULT_SOURCES",
     "ROLES",
     "CompetenciesFile",
     "Competency",
@@ -36,6 +38,8 @@ __all__ = [
     "FormatsFile",
     "Group",
     "Indicator",
+    "Instrument",
+    "InstrumentsFile",
     "Level",
     "Mentor",
     "MentorsFile",
@@ -87,6 +91,9 @@ ProgramKind = Literal["advanced_training", "retraining"]
 #: основное общее, среднее общее.
 EducationLevel = Literal["preschool", "primary", "basic", "secondary"]
 Severity = Literal["critical", "high", "moderate", "low"]
+#: Where a diagnostic result comes from (docs/provenance.md): a ЦОПМКП/ЦНППМ test,
+#: the teacher's self-assessment, a lesson observed by the methodical council, ЕФОМ.
+ResultSource = Literal["cnppm_test", "self_assessment", "lesson_observation", "efom"]
 
 ROLES: tuple[str, ...] = Role.__args__  # type: ignore[attr-defined]
 QUALIFICATION_CATEGORIES: tuple[str, ...] = QualificationCategory.__args__  # type: ignore[attr-defined]
@@ -96,6 +103,7 @@ PROVIDER_LEVELS: tuple[str, ...] = ProviderLevel.__args__  # type: ignore[attr-d
 PHASES: tuple[str, ...] = Phase.__args__  # type: ignore[attr-defined]
 MENTORING_FORMS: tuple[str, ...] = MentoringForm.__args__  # type: ignore[attr-defined]
 EDUCATION_LEVELS: tuple[str, ...] = EducationLevel.__args__  # type: ignore[attr-defined]
+RESULT_SOURCES: tuple[str, ...] = ResultSource.__args__  # type: ignore[attr-defined]
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.\-]+$")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
@@ -136,6 +144,8 @@ class Competency(_Model):
 class CompetenciesFile(_Model):
     groups: Annotated[list[Group], Field(min_length=1)]
     competencies: Annotated[list[Competency], Field(min_length=1)]
+    #: The KB's version as its authors name it; a Result carries it (``kb_version``).
+    version: ShortText | None = None
 
 
 class Level(_Model):
@@ -236,6 +246,22 @@ class SubjectsFile(_Model):
     subjects: Annotated[list[Subject], Field(min_length=1)]
 
 
+class Instrument(_Model):
+    """A diagnostic instrument (``ontology/instruments.yaml``): how much its results
+    count when a profile has several for one competency (docs/provenance.md)."""
+
+    id: Id
+    title: ShortText
+    aliases: list[ShortText] = []
+    source: ResultSource | None = None
+    #: The higher, the more its result counts against another instrument's.
+    priority: Annotated[int, Field(ge=0, le=1000)] = 0
+
+
+class InstrumentsFile(_Model):
+    instruments: Annotated[list[Instrument], Field(min_length=1)]
+
+
 class Planning(_Model):
     """How a cohort plan is made (docs/route.md, "Cohort plans")."""
 
@@ -327,6 +353,22 @@ class ProfileResult(_Model):
     max: Annotated[float, Field(gt=0)] = 100.0
     instrument: ShortText | None = None
     date: ShortText | None = None
+    #: Who assessed (a council, a tutor): kept in the profile only, never in a Result.
+    assessor: ShortText | None = None
+    source: ResultSource | None = None
+
+    @field_validator("date")
+    @classmethod
+    def _iso_date(cls, value: str | None) -> str | None:
+        # dates order results of one instrument: only an ISO date compares as text
+        if value is not None:
+            try:
+                parsed = datetime.date.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"date {value!r} is not a date YYYY-MM-DD") from None
+            if parsed.isoformat() != value:
+                raise ValueError(f"date {value!r} is not a date YYYY-MM-DD")
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> ProfileResult:
@@ -365,6 +407,7 @@ def json_schema(kind: str) -> dict[str, Any]:
             "ontology/mentors.yaml": MentorsFile,
             "ontology/subjects.yaml": SubjectsFile,
             "ontology/planning.yaml": PlanningFile,
+            "ontology/instruments.yaml": InstrumentsFile,
         }
         return {
             "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -9,13 +9,15 @@ made it.
 * :mod:`.recommendation` -- recommendations, unmet needs, the resolution;
 * :mod:`.route` -- the scheduled route: steps, overflow, order conflicts;
 * :mod:`.result` -- the Result that holds them all;
-* :mod:`.marks` -- a tutor's mark on a route step.
+* :mod:`.marks` -- a tutor's mark on a route step;
+* :mod:`.provenance` -- where a score came from (instrument, source, date).
 """
 
 from __future__ import annotations
 
 from .diagnosis import Deficit, Fact, Need, Scores, TraceEntry, fact_sort_key
 from .marks import MARK_STATUSES, MarkStatus, StepMark
+from .provenance import Provenance
 from .recommendation import (
     UNADDRESSED_REASON,
     Recommendation,
@@ -38,6 +40,7 @@ __all__ = [
     "MarkStatus",
     "Need",
     "Overflow",
+    "Provenance",
     "Recommendation",
     "Resolution",
     "Result",

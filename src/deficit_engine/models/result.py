@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .diagnosis import Deficit, Fact, Need, Scores, TraceEntry, _Value
+from .provenance import Provenance
 from .recommendation import Recommendation, UnaddressedDeficit, Unmet, UnmetEntry
 from .route import Conflict, Overflow, Route, Step
 
@@ -48,6 +49,13 @@ class Result(_Value):
     scores : Scores or None
         The normalised scores the diagnosis read. Not in ``to_dict``: the
         Result's JSON is a published contract and stays as it was.
+    provenance : tuple of Provenance
+        Where each competency's and indicator's score came from (instrument,
+        source, date), competencies then indicators, by id.
+    kb_hash : str
+        The content hash of the KB that made the Result (``sha256:...``), for audit.
+    kb_version : str or None
+        The KB's ``version``, when it names one.
     """
 
     profile: str
@@ -60,6 +68,9 @@ class Result(_Value):
     route: Route | None = None
     errors: tuple[str, ...] = ()  # set when the profile could not be evaluated (batches)
     scores: Scores | None = None
+    provenance: tuple[Provenance, ...] = ()
+    kb_hash: str = ""
+    kb_version: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -134,7 +145,8 @@ class Result(_Value):
         dict
             ``profile``, ``deficits``, ``needs``, ``facts``, ``recommendations``,
             ``unmet``, then ``route`` only when planned, ``errors`` only when there
-            are any, and ``trace`` when asked. The scores are not included.
+            are any, ``provenance``, ``kb_hash``, ``kb_version``, and ``trace``
+            when asked. The scores are not included.
         """
         out: dict[str, Any] = {
             "profile": self.profile,
@@ -148,6 +160,9 @@ class Result(_Value):
             out["route"] = self.route.to_dict()
         if self.errors:
             out["errors"] = list(self.errors)
+        out["provenance"] = [p.to_dict() for p in self.provenance]
+        out["kb_hash"] = self.kb_hash
+        out["kb_version"] = self.kb_version
         if trace:
             out["trace"] = [t.to_dict() for t in self.trace]
         return out
@@ -193,6 +208,9 @@ def _flatten(r: Result) -> tuple[Any, ...]:
         *_flatten_plan(r),
         r.errors,
         None if s is None else (s.competency_pct, s.group_pct, s.competency_level, s.group_level),
+        tuple([tuple(vars(p).values()) for p in r.provenance]),
+        r.kb_hash,
+        r.kb_version,
     )
 
 
@@ -251,6 +269,9 @@ def _rebuild_result(
     route: tuple[Any, ...] | None,
     errors: tuple[str, ...],
     scores: tuple[Any, ...] | None,
+    provenance: tuple[tuple[Any, ...], ...] = (),
+    kb_hash: str = "",
+    kb_version: str | None = None,
 ) -> Result:
     own_deficits = tuple([Deficit(*d) for d in deficits])
     own_needs = tuple([Need(*n) for n in needs])
@@ -278,6 +299,9 @@ def _rebuild_result(
         None if route is None else _rebuild_route(*route),
         errors,
         None if scores is None else Scores(*scores),
+        tuple([Provenance(*p) for p in provenance]),
+        kb_hash,
+        kb_version,
     )
 
 

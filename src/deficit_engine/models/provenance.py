@@ -1,0 +1,83 @@
+"""Where a score came from: :class:`Provenance`.
+
+A profile may hold several results for one competency (a ЦНППМ test, a
+self-assessment, a lesson observed by the methodical council); the profile stage
+picks one by the KB's instrument policy (docs/provenance.md) and records the
+choice here, so that the Result and the trace say which instrument, which source
+and which date a score is from. Who assessed is not recorded: it may be a
+person's name, and names stay in the profile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .diagnosis import _Value
+
+__all__ = ["Provenance"]
+
+
+@dataclass(frozen=True)
+class Provenance(_Value):
+    """The result a competency's or an indicator's score was read from.
+
+    Attributes
+    ----------
+    target : str
+        The competency or indicator id.
+    kind : {'competency', 'indicator'}
+        Which of the two ``target`` is.
+    score_pct : float
+        The chosen result's score in percent.
+    instrument : str or None
+        The instrument as the profile names it.
+    instrument_id : str or None
+        The KB's instrument (``ontology/instruments.yaml``) that name is, if any.
+    source : str or None
+        The kind of diagnosis (``cnppm_test``, ``self_assessment``,
+        ``lesson_observation``, ``efom``): the result's own, else its instrument's.
+    date : str or None
+        When it was taken, ``YYYY-MM-DD``.
+    set_aside : int
+        How many other results for ``target`` the policy did not use.
+    """
+
+    target: str
+    kind: str
+    score_pct: float
+    instrument: str | None = None
+    instrument_id: str | None = None
+    source: str | None = None
+    date: str | None = None
+    set_aside: int = 0
+
+    def fact_fields(self) -> dict[str, str]:
+        """The fields a ``result`` or ``indicator_result`` fact carries into the trace.
+
+        Returns
+        -------
+        dict of str to str
+            ``instrument``, ``source`` and ``date``, each only when known.
+        """
+        fields = {"instrument": self.instrument, "source": self.source, "date": self.date}
+        return {k: v for k, v in fields.items() if v is not None}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The provenance as a JSON-ready dict.
+
+        Returns
+        -------
+        dict
+            Every attribute, by its name.
+        """
+        return {
+            "target": self.target,
+            "kind": self.kind,
+            "score_pct": self.score_pct,
+            "instrument": self.instrument,
+            "instrument_id": self.instrument_id,
+            "source": self.source,
+            "date": self.date,
+            "set_aside": self.set_aside,
+        }
