@@ -30,7 +30,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("kb",),
     ("loader", "profile", "compiler"),
     ("inference", "resolve", "route"),
-    ("planner",),
+    ("planner", "tracking"),
     ("engine", "analysis"),
     (
         "export",
@@ -42,7 +42,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "progressbar",
         "summary_types",
     ),
-    ("testing", "cli", "__main__"),
+    ("testing", "cli", "cli_progress", "__main__"),
 )
 LAYER_OF = {unit: n for n, units in enumerate(LAYERS) for unit in units}
 

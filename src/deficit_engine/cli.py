@@ -608,6 +608,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.set_defaults(func=cmd_report)
 
+    from .cli_progress import add_parser as add_progress
+
+    add_progress(sub)
+
     schema = sub.add_parser("schema", help="print the JSON Schema of a profile or of the KB files")
     schema.add_argument("kind", choices=["profile", "kb"])
     schema.set_defaults(func=cmd_schema)

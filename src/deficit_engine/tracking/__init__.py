@@ -1,0 +1,43 @@
+"""The ИОМ over time (issue 14): marks, progress between diagnoses, route revision.
+
+* :mod:`.marks` -- reading a tutor's marks file;
+* :mod:`.progress` -- :func:`progress`, two diagnoses of one person compared;
+* :mod:`.revise` -- :func:`revise`, a route replanned after a re-diagnosis.
+
+Everything here is a pure function of its arguments (a file reader aside): the
+store and the command line build on it.
+"""
+
+from __future__ import annotations
+
+from .marks import MarksError, latest_marks, parse_marks, read_marks
+from .progress import (
+    LABELS,
+    CompetencyChange,
+    Progress,
+    StepProgress,
+    after_texts,
+    deficit_label,
+    diagnosis_date,
+    progress,
+)
+from .revise import DROP_REASONS, Dropped, Revision, revise
+
+__all__ = [
+    "DROP_REASONS",
+    "LABELS",
+    "CompetencyChange",
+    "Dropped",
+    "MarksError",
+    "Progress",
+    "Revision",
+    "StepProgress",
+    "after_texts",
+    "deficit_label",
+    "diagnosis_date",
+    "latest_marks",
+    "parse_marks",
+    "progress",
+    "read_marks",
+    "revise",
+]
