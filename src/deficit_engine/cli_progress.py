@@ -148,7 +148,7 @@ def render_text(found: Progress, kb: KnowledgeBase | None = None) -> str:
         A heading, the competencies table, then the steps table when there is a route.
     """
     from .spravka.text import text_table  # one table layout for the CLI and the справка
-    from .tracking.progress import signed
+    from .tracking.compare import signed
 
     titles = _titles(kb)
     head = (

@@ -1,8 +1,8 @@
 """The ИОМ over time (issue 14): marks, progress between diagnoses, route revision.
 
 * :mod:`.marks` -- reading a tutor's marks file;
-* :mod:`.progress` -- :func:`progress`, two diagnoses of one person compared;
-* :mod:`.revise` -- :func:`revise`, a route replanned after a re-diagnosis.
+* :mod:`.compare` -- :func:`progress`, two diagnoses of one person compared;
+* :mod:`.replan` -- :func:`revise`, a route replanned after a re-diagnosis.
 
 Everything here is a pure function of its arguments (a file reader aside): the
 store and the command line build on it.
@@ -10,8 +10,7 @@ store and the command line build on it.
 
 from __future__ import annotations
 
-from .marks import MarksError, latest_marks, parse_marks, read_marks
-from .progress import (
+from .compare import (
     LABELS,
     CompetencyChange,
     Progress,
@@ -21,7 +20,8 @@ from .progress import (
     diagnosis_date,
     progress,
 )
-from .revise import DROP_REASONS, Dropped, Revision, revise
+from .marks import MarksError, latest_marks, parse_marks, read_marks
+from .replan import DROP_REASONS, Dropped, Revision, revise
 
 __all__ = [
     "DROP_REASONS",

@@ -20,8 +20,8 @@ from ..models import Overflow, Result, Route, Step, StepMark
 from ..models.route import centi
 from ..months import month_index, month_text
 from ..route.schedule import overflow
+from .compare import Evaluator, as_result
 from .marks import latest_marks
-from .progress import Evaluator, as_result
 
 __all__ = ["DROP_REASONS", "Dropped", "Revision", "revise"]
 
