@@ -17,6 +17,7 @@ from .errors import (
     FiringLimitError,
     Issue,
     KnowledgeBaseError,
+    MarksError,
     MatchBudgetError,
     ProfileError,
     SourceError,
@@ -56,7 +57,6 @@ if TYPE_CHECKING:
     from .tracking import (
         CompetencyChange,
         Dropped,
-        MarksError,
         Progress,
         Revision,
         StepProgress,
@@ -77,7 +77,6 @@ _LAZY: dict[str, tuple[str, str]] = {
     "EXPORT_FORMATS": ("choices", "EXPORT_FORMATS"),
     "Engine": ("engine", "Engine"),
     "KnowledgeBase": ("kb", "KnowledgeBase"),
-    "MarksError": ("tracking", "MarksError"),
     "Need": ("models", "Need"),
     "Normalised": ("profile", "Normalised"),
     "Ontology": ("ontology", "Ontology"),

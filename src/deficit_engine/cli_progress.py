@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from .choices import BACKENDS
 from .errors import UsageError
-from .labels import SEVERITY_RU
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -147,6 +146,7 @@ def render_text(found: Progress, kb: KnowledgeBase | None = None) -> str:
     str
         A heading, the competencies table, then the steps table when there is a route.
     """
+    from .labels import SEVERITY_RU
     from .spravka.text import text_table  # one table layout for the CLI and the справка
     from .tracking.compare import signed
 

@@ -18,6 +18,7 @@ __all__ = [
     "FiringLimitError",
     "Issue",
     "KnowledgeBaseError",
+    "MarksError",
     "MatchBudgetError",
     "ProfileError",
     "SourceError",
@@ -165,6 +166,19 @@ class ProfileError(SourceError):
     def __init__(self, issues: Iterable[Issue], profile_id: str | None = None) -> None:
         self.profile_id = profile_id
         super().__init__(issues, "profile")
+
+
+class MarksError(SourceError):
+    """A tutor's marks file is invalid; issues name each mark's field by its place.
+
+    Parameters
+    ----------
+    issues : iterable of Issue
+        Every problem found.
+    """
+
+    def __init__(self, issues: Iterable[Issue]) -> None:
+        super().__init__(issues, "marks")
 
 
 class EvaluationError(DeficitEngineError):

@@ -89,5 +89,11 @@ class StepMark(NamedTuple):
         return cls(step.strip(), status, date, evidence)
 
     def to_dict(self) -> dict[str, Any]:
-        """The mark as JSON: ``step``, ``status``, ``date``, ``evidence``."""
+        """The mark as JSON.
+
+        Returns
+        -------
+        dict
+            ``step``, ``status``, ``date``, ``evidence``.
+        """
         return self._asdict()

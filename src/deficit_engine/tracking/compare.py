@@ -124,7 +124,13 @@ class CompetencyChange:
         return round(self.score_after - self.score_before, 2)
 
     def to_dict(self) -> dict[str, Any]:
-        """The change as a JSON-ready dict: every attribute and ``delta``."""
+        """The change as a JSON-ready dict.
+
+        Returns
+        -------
+        dict
+            Every attribute, and ``delta`` after the scores.
+        """
         return {
             "competency": self.competency,
             "score_before": self.score_before,
@@ -165,7 +171,13 @@ class StepProgress:
     done_before: bool
 
     def to_dict(self) -> dict[str, Any]:
-        """The step's progress as a JSON-ready dict: every attribute."""
+        """The step's progress as a JSON-ready dict.
+
+        Returns
+        -------
+        dict
+            Every attribute, by its name.
+        """
         return {
             "step": self.step,
             "competencies": list(self.competencies),
@@ -213,7 +225,14 @@ class Progress:
         return next((c for c in self.competencies if c.competency == competency), None)
 
     def labels(self) -> dict[str, str]:
-        """Competency -> its label, for the competencies that have one."""
+        """The labels of the competencies that have one.
+
+        Returns
+        -------
+        dict of str to str
+            Competency id -> ``closed``, ``persisting``, ``improved``, ``worsened``
+            or ``new``.
+        """
         return {c.competency: c.label for c in self.competencies if c.label is not None}
 
     def to_dict(self) -> dict[str, Any]:

@@ -12,12 +12,12 @@ field path ``[1].status``), as a profile's are; nothing is read half.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .._yaml import MAX_FILE_BYTES, Loaded, Positions, load_yaml_file
-from ..errors import Issue, SourceError, UsageError
+from ..errors import Issue, MarksError, SourceError, UsageError
 from ..models import MARK_STATUSES, StepMark
 from ..profile import load_json_text
 
@@ -25,19 +25,6 @@ __all__ = ["MarksError", "latest_marks", "parse_marks", "read_marks"]
 
 #: The fields of one mark; any other is refused, so a misspelt ``evidense`` is not lost.
 _FIELDS = ("step", "status", "date", "evidence")
-
-
-class MarksError(SourceError):
-    """A marks file has problems: every one, each with its place.
-
-    Parameters
-    ----------
-    issues : iterable of Issue
-        Every problem found.
-    """
-
-    def __init__(self, issues: Iterable[Issue]) -> None:
-        super().__init__(issues, "marks")
 
 
 def read_marks(path: Path | str, max_bytes: int = MAX_FILE_BYTES) -> tuple[StepMark, ...]:

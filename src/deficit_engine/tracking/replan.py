@@ -58,7 +58,13 @@ class Dropped:
     reason: str
 
     def to_dict(self) -> dict[str, Any]:
-        """The dropped step as a JSON-ready dict: every attribute."""
+        """The dropped step as a JSON-ready dict.
+
+        Returns
+        -------
+        dict
+            Every attribute, by its name.
+        """
         return {
             "step": self.step,
             "competencies": list(self.competencies),
