@@ -192,6 +192,9 @@ def test_json_is_the_whole_result_with_the_trace() -> None:
         "recommendations",
         "unmet",
         "route",
+        "provenance",
+        "kb_hash",
+        "kb_version",
         "trace",
     ]
     step = data["route"]["steps"][0]
