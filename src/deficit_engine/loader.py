@@ -642,12 +642,23 @@ def _check_subjects(col: _Collector, doc: Loaded | None) -> dict[str, Subject] |
         return None
     if doc.data.get("subjects") == []:
         col.issues.append(doc.issue(("subjects",), "invalid-value", "'subjects' lists none"))
-    items = col.items(doc, "subjects", Subject)
-    subjects = col.unique(doc, "subject", items)
-    entries = [(p, s) for p, s in items if subjects.get(s.id) is s]
-    _check_names(col, doc, "subject", entries)
-    col.place(doc, "subject", entries, subjects)
-    return subjects
+    return _named_items(col, doc, "subjects", "subject", Subject)
+
+
+NamedT = TypeVar("NamedT", Subject, Instrument)
+
+
+def _named_items(
+    col: _Collector, doc: Loaded, section: str, kind: str, model: type[NamedT]
+) -> dict[str, NamedT]:
+    """The valid items of a section of named things (subjects, instruments) by id:
+    ids unique, no name shared by two (:func:`_check_names`), each placed."""
+    items = col.items(doc, section, model)
+    kept = col.unique(doc, kind, items)
+    entries = [(p, item) for p, item in items if kept.get(item.id) is item]
+    _check_names(col, doc, kind, entries)
+    col.place(doc, kind, entries, kept)
+    return kept
 
 
 def _check_names(
@@ -678,12 +689,7 @@ def _check_instruments(col: _Collector, doc: Loaded | None) -> dict[str, Instrum
     (a profile's ``instrument`` must mean one). Empty when the KB has no such file."""
     if doc is None:
         return {}
-    items = col.items(doc, "instruments", Instrument)
-    instruments = col.unique(doc, "instrument", items)
-    entries = [(p, i) for p, i in items if instruments.get(i.id) is i]
-    _check_names(col, doc, "instrument", entries)
-    col.place(doc, "instrument", entries, instruments)
-    return instruments
+    return _named_items(col, doc, "instruments", "instrument", Instrument)
 
 
 def content_hash(root: Path, stems: Iterable[str]) -> str:

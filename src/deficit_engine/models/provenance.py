@@ -10,6 +10,7 @@ person's name, and names stay in the profile.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,13 +72,4 @@ class Provenance(_Value):
         dict
             Every attribute, by its name.
         """
-        return {
-            "target": self.target,
-            "kind": self.kind,
-            "score_pct": self.score_pct,
-            "instrument": self.instrument,
-            "instrument_id": self.instrument_id,
-            "source": self.source,
-            "date": self.date,
-            "set_aside": self.set_aside,
-        }
+        return dataclasses.asdict(self)

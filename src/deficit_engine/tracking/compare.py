@@ -10,6 +10,7 @@ docs/tracking.md.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -129,23 +130,29 @@ class CompetencyChange:
         Returns
         -------
         dict
-            Every attribute, and ``delta`` after the scores.
+            Every attribute, then ``delta``.
         """
-        return {
-            "competency": self.competency,
-            "score_before": self.score_before,
-            "score_after": self.score_after,
-            "delta": self.delta,
-            "level_before": self.level_before,
-            "level_after": self.level_after,
-            "severity_before": self.severity_before,
-            "severity_after": self.severity_after,
-            "label": self.label,
-        }
+        out = json_fields(self)
+        out["delta"] = self.delta
+        return out
+
+
+class FieldsAsJson:
+    """A flat dataclass whose JSON is its fields (:func:`json_fields`)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The value as a JSON-ready dict.
+
+        Returns
+        -------
+        dict
+            Every attribute, by its name, tuples as lists.
+        """
+        return json_fields(self)
 
 
 @dataclass(frozen=True)
-class StepProgress:
+class StepProgress(FieldsAsJson):
     """One step of the earlier route and what its marks say.
 
     Attributes
@@ -169,23 +176,6 @@ class StepProgress:
     date: str | None
     evidence: str | None
     done_before: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        """The step's progress as a JSON-ready dict.
-
-        Returns
-        -------
-        dict
-            Every attribute, by its name.
-        """
-        return {
-            "step": self.step,
-            "competencies": list(self.competencies),
-            "status": self.status,
-            "date": self.date,
-            "evidence": self.evidence,
-            "done_before": self.done_before,
-        }
 
 
 @dataclass(frozen=True)
@@ -250,6 +240,25 @@ class Progress:
             "competencies": [c.to_dict() for c in self.competencies],
             "steps": [s.to_dict() for s in self.steps],
         }
+
+
+def json_fields(value: Any) -> dict[str, Any]:
+    """A flat dataclass's fields as a JSON-ready dict, tuples as lists.
+
+    Parameters
+    ----------
+    value : dataclass instance
+        A value whose fields are JSON-ready (tuples of such values included).
+
+    Returns
+    -------
+    dict
+        Field name -> value, in field order.
+    """
+    return {
+        f.name: list(v) if isinstance(v := getattr(value, f.name), tuple) else v
+        for f in dataclasses.fields(value)
+    }
 
 
 def progress(

@@ -20,7 +20,7 @@ from ..models import Overflow, Result, Route, Step, StepMark
 from ..models.route import centi
 from ..months import month_index, month_text
 from ..route.schedule import overflow
-from .compare import Evaluator, as_result
+from .compare import Evaluator, FieldsAsJson, as_result
 from .marks import latest_marks
 
 __all__ = ["DROP_REASONS", "Dropped", "Revision", "revise"]
@@ -37,7 +37,7 @@ _REDIAGNOSIS = "rediagnosis"
 
 
 @dataclass(frozen=True)
-class Dropped:
+class Dropped(FieldsAsJson):
     """A step of the earlier route the revision leaves out, and why.
 
     Attributes
@@ -56,21 +56,6 @@ class Dropped:
     competencies: tuple[str, ...]
     code: str
     reason: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """The dropped step as a JSON-ready dict.
-
-        Returns
-        -------
-        dict
-            Every attribute, by its name.
-        """
-        return {
-            "step": self.step,
-            "competencies": list(self.competencies),
-            "code": self.code,
-            "reason": self.reason,
-        }
 
 
 @dataclass(frozen=True)
