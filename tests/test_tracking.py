@@ -107,6 +107,16 @@ def test_steps_done_before_the_later_diagnosis_come_from_marks_and_dates(
     assert steps["s1"].evidence == "удостоверение № 4512"
 
 
+def test_progress_follows_a_revised_route_when_given(
+    earlier: Result, later: Result, marks: tuple[StepMark, ...]
+) -> None:
+    revision = revise(earlier, marks, later, today=TODAY)
+    done_later = (*marks, StepMark("s9", "done", "2027-04-10"))
+    steps = progress(earlier, later, done_later, route=revision.route).steps
+    assert [s.step for s in steps] == [s.id for s in revision.route.steps]
+    assert {s.step for s in steps if s.done_before} == {"s1", "s9"}
+
+
 def test_profiles_are_evaluated_by_the_engine_given(engine: Engine, later: Result) -> None:
     profile = read_profile_file(DATA / "earlier.yaml")
     assert progress(profile, later, engine=engine).labels()["digital.eios"] == "new"
@@ -262,3 +272,8 @@ def test_the_progress_command_needs_two_profiles_and_good_marks(
     args = [str(DATA / "earlier.yaml"), str(DATA / "later.yaml"), "--marks", str(bad)]
     assert main(["progress", *args, "--backend", "python"]) == 2
     assert f"{bad}:1:" in capsys.readouterr().err
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("- {step: s99, status: done}\n", encoding="utf-8")
+    args = [str(DATA / "earlier.yaml"), str(DATA / "later.yaml"), "--marks", str(typo)]
+    assert main(["progress", *args, "--backend", "python"]) == 2
+    assert "has no step s99" in capsys.readouterr().err

@@ -18,8 +18,11 @@ from .choices import BACKENDS
 from .errors import UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from .engine import Engine
     from .kb import KnowledgeBase
+    from .models import Result, StepMark
     from .tracking import Progress
 
 __all__ = ["add_parser", "cmd_progress", "render_text"]
@@ -103,12 +106,25 @@ def cmd_progress(args: argparse.Namespace) -> int:
     earlier = _profile(engine, args.earlier)
     later = _profile(engine, args.later)
     marks = read_marks(_file(args.marks)) if args.marks else ()
-    found = progress(earlier, later, marks, engine=engine)
+    before = engine.evaluate(earlier)
+    _check_mark_steps(args.marks, marks, before)
+    found = progress(before, later, marks, engine=engine)
     if args.format == "json":
         print(json.dumps(found.to_dict(), ensure_ascii=False, indent=2))
     else:
         print(render_text(found, engine.kb))
     return 0
+
+
+def _check_mark_steps(name: str, marks: Sequence[StepMark], before: Result) -> None:
+    """Refuse marks of steps the earlier route does not have: a mistyped step id
+    would otherwise be lost without a word."""
+    steps = {s.id for s in before.route.steps} if before.route is not None else set()
+    unknown = sorted({m.step for m in marks} - steps)
+    if unknown:
+        raise UsageError(
+            f"{name}: the route of the earlier profile has no step {', '.join(unknown)}"
+        )
 
 
 def _folder(value: str | None) -> Path | None:

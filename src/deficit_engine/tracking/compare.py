@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from ..errors import UsageError
-from ..models import Result, StepMark
+from ..models import Result, Route, StepMark
 from ..rules import SEVERITIES
 from .marks import latest_marks
 
@@ -191,7 +191,7 @@ class Progress:
     competencies : tuple of CompetencyChange
         Every competency measured or in deficit at either diagnosis, by id.
     steps : tuple of StepProgress
-        The earlier route's steps, in route order (empty without a route).
+        The followed route's steps, in route order (empty without a route).
     """
 
     person: str
@@ -267,6 +267,7 @@ def progress(
     marks: Sequence[StepMark] = (),
     *,
     engine: Evaluator | None = None,
+    route: Route | None = None,
 ) -> Progress:
     """Compare two diagnoses of one person, competency by competency and step by step.
 
@@ -278,13 +279,16 @@ def progress(
         The tutor's marks on the earlier route's steps.
     engine : Evaluator, optional
         What evaluates a profile given instead of a Result.
+    route : Route, optional
+        The route that was followed, when it is not the earlier Result's (a
+        route :func:`~deficit_engine.tracking.revise` made).
 
     Returns
     -------
     Progress
         Per competency the change in score, level and deficit with its label;
-        per step of the earlier route, its latest mark and whether it was done
-        before the later diagnosis.
+        per step of the route followed (the earlier Result's by default), its
+        latest mark and whether it was done before the later diagnosis.
 
     Raises
     ------
@@ -305,7 +309,7 @@ def progress(
         earlier_date=diagnosis_date(before),
         later_date=later_date,
         competencies=_changes(before, after),
-        steps=_steps(before, marks, later_date),
+        steps=_steps(route or before.route, marks, later_date),
     )
 
 
@@ -380,13 +384,13 @@ def deficit_label(before: str | None, after: str | None) -> Label | None:
 
 
 def _steps(
-    before: Result, marks: Sequence[StepMark], later_date: str | None
+    route: Route | None, marks: Sequence[StepMark], later_date: str | None
 ) -> tuple[StepProgress, ...]:
-    if before.route is None:
+    if route is None:
         return ()
     latest = latest_marks(marks)
     out = []
-    for step in before.route.steps:
+    for step in route.steps:
         mark = latest.get(step.id)
         done = mark is not None and mark.status == "done"
         in_time = mark is None or mark.date is None or later_date is None or mark.date <= later_date
