@@ -189,6 +189,16 @@ def test_revise_moves_needed_steps_out_of_the_past_and_adds_new_needs_from_now(
     assert revision.route.steps[-1].kind == "rediagnosis"
 
 
+def test_when_every_step_is_done_the_rediagnosis_is_dropped(earlier: Result) -> None:
+    route = earlier.route
+    assert route is not None
+    marks = [StepMark(s.id, "done", "2027-03-01") for s in route.steps if s.kind != "rediagnosis"]
+    revision = revise(earlier, marks, earlier, today=TODAY)
+    assert revision.done == tuple(m.step for m in marks)
+    assert [(d.step, d.code) for d in revision.dropped] == [(route.steps[-1].id, "rediagnosed")]
+    assert revision.added == () and revision.moved == () and revision.kept == ()
+
+
 def test_revise_is_deterministic_for_a_given_today(
     engine: Engine, earlier: Result, marks: tuple[StepMark, ...]
 ) -> None:

@@ -239,7 +239,7 @@ class _Plan:
             else:
                 self.drop(step, "closed")
 
-    def place(self, step: Step, *, fixed: bool = False, new_id: str | None = None) -> None:
+    def place(self, step: Step, *, fixed: bool = False) -> None:
         """Put a step not yet done at its months, or later when they passed or its
         predecessors now end later; predecessors that left the route are forgotten."""
         placed = {s.id: s for s in self.steps}
@@ -247,9 +247,8 @@ class _Plan:
         earliest = max([self.now, *(month_index(placed[a].end) for a in after)])
         start = month_index(step.start)
         shift = 0 if fixed else max(0, earliest - start)
-        self.steps.append(_shifted(step, shift, after, new_id))
-        if new_id is None:
-            self.outcome["moved" if shift else "kept"].append(step.id)
+        self.steps.append(_shifted(step, shift, after))
+        self.outcome["moved" if shift else "kept"].append(step.id)
 
     def add(self, new_route: Route) -> None:
         """The re-diagnosis's steps for needs no placed step serves, from the current month.
@@ -280,9 +279,8 @@ class _Plan:
         step = self.closing
         if step is None:
             return
-        pending = [
-            s for s in self.steps if self.status(s) != "done" or s.id in self.outcome["added"]
-        ]
+        done = set(self.outcome["done"])
+        pending = [s for s in self.steps if s.id not in done]
         if not pending:
             self.drop(step, "rediagnosed")
             return
@@ -295,8 +293,11 @@ class _Plan:
 
     def revision(self, today: str) -> Revision:
         old = self.old
+        ids = {s.id for s in self.steps}
+        # an order conflict of the old route still holds while both its steps remain
+        conflicts = tuple(c for c in old.conflicts if c.before in ids and c.after in ids)
         route = dataclasses.replace(
-            old, steps=tuple(self.steps), overflow=_overflow(self.steps, old), conflicts=()
+            old, steps=tuple(self.steps), overflow=_overflow(self.steps, old), conflicts=conflicts
         )
         return Revision(
             route=route,
