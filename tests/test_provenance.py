@@ -202,3 +202,12 @@ def test_instruments_yaml_problems_are_placed(tmp_path: Path) -> None:
     found = {(i.line, i.code) for i in caught.value.issues}
     assert (3, "duplicate-alias") in found
     assert any(line == 4 for line, _code in found)
+
+
+def test_results_of_any_shape_are_reported_not_crashed_on(engine: Engine) -> None:
+    with pytest.raises(ProfileError) as caught:
+        parse_profile(
+            profile(climate(40, date=["2027-04-15"]), climate(50, date={"d": 1}, instrument=[1])),
+            engine.kb,
+        )
+    assert {i.path for i in caught.value.issues} >= {"results[0].date", "results[1].date"}

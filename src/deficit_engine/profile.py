@@ -248,7 +248,9 @@ def _reference_issues(results: Any, requests: Any, kb: KnowledgeBase, source: st
             key, table, kind = indicator, onto.indicators, "indicator"
         else:
             continue
-        same = (key, _instrument_key(kb, _field(result, "instrument")), _field(result, "date"))
+        date = _field(result, "date")
+        # raw data may hold anything here (its model errors are reported beside)
+        same = (key, _instrument_key(kb, _field(result, "instrument")), str(date))
         if key not in table:
             issues.append(
                 _path_issue(
