@@ -174,6 +174,8 @@ def _route_of(item: Route | Result) -> Route:
 def _day(today: datetime.date | str | None) -> datetime.date:
     if today is None:
         return datetime.date.today()
+    if isinstance(today, datetime.datetime):
+        return today.date()  # a moment: its day (a datetime is a date, with a time)
     if isinstance(today, datetime.date):
         return today
     try:
