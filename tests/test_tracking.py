@@ -24,6 +24,7 @@ from deficit_engine.tracking import (
     after_texts,
     deficit_label,
     latest_marks,
+    mark_texts,
     parse_marks,
     progress,
     read_marks,
@@ -225,6 +226,15 @@ def test_a_marks_file_is_read_with_dates_as_written() -> None:
     marks = read_marks(DATA / "marks.yaml")
     assert marks[0] == StepMark("s1", "done", "2026-10-30", "удостоверение № 4512")
     assert latest_marks(marks)["s2"].status == "done"
+
+
+def test_the_mark_text_per_step_is_the_latest_mark_in_russian() -> None:
+    texts = mark_texts(read_marks(DATA / "marks.yaml"))
+    assert texts == {
+        "s1": "выполнен 30.10.2026, удостоверение № 4512",
+        "s2": "выполнен 20.05.2027, удостоверение № 4730",
+        "s3": "не выполнялся 01.12.2026",
+    }
 
 
 def test_every_bad_mark_is_named_by_its_place(tmp_path: Path) -> None:

@@ -35,12 +35,6 @@ _LABEL_RU = {
     "worsened": "усилился",
     "new": "новый",
 }
-_STATUS_RU = {
-    "planned": "запланирован",
-    "in_progress": "выполняется",
-    "done": "выполнен",
-    "skipped": "пропущен",
-}
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -165,6 +159,7 @@ def render_text(found: Progress, kb: KnowledgeBase | None = None) -> str:
     from .labels import SEVERITY_RU
     from .spravka.text import text_table  # one table layout for the CLI and the справка
     from .tracking.compare import signed
+    from .tracking.marks import MARK_STATUS_RU
 
     titles = _titles(kb)
     head = (
@@ -199,7 +194,7 @@ def render_text(found: Progress, kb: KnowledgeBase | None = None) -> str:
         step_rows = [
             [
                 s.step,
-                _STATUS_RU.get(s.status or "", "без отметки"),
+                MARK_STATUS_RU.get(s.status or "", "без отметки"),
                 s.date or "",
                 "да" if s.done_before else "нет",
                 s.evidence or "",

@@ -20,12 +20,13 @@ from .compare import (
     diagnosis_date,
     progress,
 )
-from .marks import MarksError, latest_marks, parse_marks, read_marks
+from .marks import MARK_STATUS_RU, MarksError, latest_marks, mark_texts, parse_marks, read_marks
 from .replan import DROP_REASONS, Dropped, Revision, revise
 
 __all__ = [
     "DROP_REASONS",
     "LABELS",
+    "MARK_STATUS_RU",
     "CompetencyChange",
     "Dropped",
     "MarksError",
@@ -36,6 +37,7 @@ __all__ = [
     "deficit_label",
     "diagnosis_date",
     "latest_marks",
+    "mark_texts",
     "parse_marks",
     "progress",
     "read_marks",

@@ -21,7 +21,22 @@ from ..errors import Issue, MarksError, SourceError, UsageError
 from ..models import MARK_STATUSES, StepMark
 from ..profile import load_json_text
 
-__all__ = ["MarksError", "latest_marks", "parse_marks", "read_marks"]
+__all__ = [
+    "MARK_STATUS_RU",
+    "MarksError",
+    "latest_marks",
+    "mark_texts",
+    "parse_marks",
+    "read_marks",
+]
+
+#: A mark's status as the ИОМ document's «Отметка о выполнении» says it.
+MARK_STATUS_RU: dict[str, str] = {
+    "planned": "запланирован",
+    "in_progress": "выполняется",
+    "done": "выполнен",
+    "skipped": "не выполнялся",
+}
 
 #: The fields of one mark; any other is refused, so a misspelt ``evidense`` is not lost.
 _FIELDS = ("step", "status", "date", "evidence")
@@ -162,3 +177,28 @@ def latest_marks(marks: Sequence[StepMark]) -> dict[str, StepMark]:
         if mark.step not in latest or rank >= latest[mark.step][0]:
             latest[mark.step] = (rank, mark)
     return {step: mark for step, (_rank, mark) in latest.items()}
+
+
+def mark_texts(marks: Sequence[StepMark]) -> dict[str, str]:
+    """The «Отметка о выполнении» of each marked step, for the ИОМ document.
+
+    Parameters
+    ----------
+    marks : sequence of StepMark
+        A tutor's marks (the latest per step counts, :func:`latest_marks`).
+
+    Returns
+    -------
+    dict of str to str
+        Step id -> its status in Russian, the date as ``ДД.ММ.ГГГГ`` and the
+        evidence, such as ``выполнен 30.10.2026, удостоверение № 4512``.
+    """
+    texts: dict[str, str] = {}
+    for step, mark in latest_marks(marks).items():
+        text = MARK_STATUS_RU[mark.status]
+        if mark.date is not None:
+            text += " " + datetime.date.fromisoformat(mark.date).strftime("%d.%m.%Y")
+        if mark.evidence is not None:
+            text += f", {mark.evidence}"
+        texts[step] = text
+    return texts
