@@ -398,4 +398,7 @@ def test_the_kbs_own_text_is_folded_so_it_meets_the_profile(shipped_copy: Path) 
         data = example()
         data["person"]["municipality"] = municipality
         route = Engine(folded, backend="fast").evaluate(data).to_dict()
-        assert route == Engine(shipped, backend="fast").evaluate(data).to_dict()
+        same = Engine(shipped, backend="fast").evaluate(data).to_dict()
+        # the KB files differ in their bytes, so their content hashes do too
+        assert route.pop("kb_hash") != same.pop("kb_hash")
+        assert route == same
