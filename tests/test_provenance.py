@@ -211,3 +211,11 @@ def test_results_of_any_shape_are_reported_not_crashed_on(engine: Engine) -> Non
             engine.kb,
         )
     assert {i.path for i in caught.value.issues} >= {"results[0].date", "results[1].date"}
+
+
+def test_a_cohort_diagnosed_column_wise_keeps_the_provenance(engine: Engine) -> None:
+    data = profile(climate(30, instrument="ЦНППМ-2026", date="2027-04-15"), climate(90))
+    ((_prof, result),) = engine.diagnose_many([data])
+    alone = engine.diagnose(data)[1]
+    assert result.provenance == alone.provenance and result.provenance[0].set_aside == 1
+    assert (result.kb_hash, result.kb_version) == (engine.kb.content_hash, engine.kb.version)

@@ -37,7 +37,7 @@ from .inference import (
     run,
 )
 from .loader import KnowledgeBase, load_kb
-from .models import Deficit, Fact, Need, Result, Scores, TraceEntry, fact_sort_key
+from .models import Deficit, Fact, Need, Result, TraceEntry, fact_sort_key
 from .planner import CohortPlan, plan_cohort
 from .profile import Normalised, normalise, parse_profile, percent
 from .resolve import resolve
@@ -357,13 +357,7 @@ class Engine:
         norm = normalise(prof, self.kb)
         facts = base_facts(norm, self.kb)
         trace = self._infer(norm, facts)
-        result = self._result(prof, trace, norm.scores)
-        return prof, dataclasses.replace(
-            result,
-            provenance=norm.provenance,
-            kb_hash=self.kb.content_hash,
-            kb_version=self.kb.version,
-        )
+        return prof, self._result(prof, trace, norm)
 
     @functools.cached_property
     def columnar(self) -> ColumnarRules:
@@ -430,7 +424,7 @@ class Engine:
                 out[i] = _diagnose_safely(self, prof, start + i)
                 continue
             steps = [TraceEntry(rule, (), (fact,)) for rule, fact in facts_rules]
-            result = self._result(prof, steps, norm.scores)
+            result = self._result(prof, steps, norm)
             out[i] = (prof, dataclasses.replace(result, trace=()))
         return [item for item in out if item is not None]
 
@@ -564,9 +558,7 @@ class Engine:
 
         return enrich
 
-    def _result(
-        self, profile: Profile, trace: list[TraceEntry], scores: Scores | None = None
-    ) -> Result:
+    def _result(self, profile: Profile, trace: list[TraceEntry], norm: Normalised) -> Result:
         # Derived facts, in the order they were added to the store, are the trace
         # entries' new facts; each is new in exactly one entry, whose rule made it.
         rank = _SEVERITY_RANK
@@ -604,7 +596,16 @@ class Engine:
         needs.sort(key=_need_order)
         custom.sort(key=fact_sort_key)
         return Result(
-            profile.id, tuple(deficits), tuple(needs), tuple(custom), tuple(trace), scores=scores
+            profile.id,
+            tuple(deficits),
+            tuple(needs),
+            tuple(custom),
+            tuple(trace),
+            scores=norm.scores,
+            # where each score came from, and which KB read it: for audit (docs/provenance.md)
+            provenance=norm.provenance,
+            kb_hash=self.kb.content_hash,
+            kb_version=self.kb.version,
         )
 
 
