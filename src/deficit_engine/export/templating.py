@@ -16,8 +16,8 @@ internals through it.
 
 from __future__ import annotations
 
-import functools
 import traceback
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -106,9 +106,23 @@ def _loader(templates: Path | None) -> jinja2.BaseLoader:
     return jinja2.ChoiceLoader([*own, packaged, jinja2.PrefixLoader({"base": packaged})])
 
 
-@functools.lru_cache(maxsize=32)
-def _environment(templates: Path | None, html: bool) -> jinja2.Environment:
-    """One environment per templates folder and kind, so that templates compile once."""
+# One environment per KB and kind, so that a template compiles once per KB (a
+# batch renders thousands of documents). Keyed by the KB itself, not its folder:
+# a KB loaded again sees templates added since, as it sees any other file.
+_ENVIRONMENTS: weakref.WeakKeyDictionary[KnowledgeBase, dict[bool, jinja2.Environment]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _environment(kb: KnowledgeBase, html: bool) -> jinja2.Environment:
+    """The KB's environment for HTML or Markdown, made on first use."""
+    envs = _ENVIRONMENTS.setdefault(kb, {})
+    if html not in envs:
+        envs[html] = _make_environment(kb.templates, html)
+    return envs[html]
+
+
+def _make_environment(templates: Path | None, html: bool) -> jinja2.Environment:
     common: dict[str, Any] = {
         "loader": _loader(templates),
         "undefined": jinja2.StrictUndefined,
@@ -181,7 +195,7 @@ def render_template(kb: KnowledgeBase, name: str, doc: Document) -> str:
         If the template does not parse, names what ``doc`` does not have, or
         fails while rendering; the issue names the template's file and line.
     """
-    env = _environment(kb.templates, name.endswith(".html" + TEMPLATE_SUFFIX))
+    env = _environment(kb, name.endswith(".html" + TEMPLATE_SUFFIX))
     try:
         return env.get_template(name).render(doc=doc)
     except Exception as exc:  # any failure of a template is the KB's problem, placed
