@@ -16,7 +16,7 @@ import pytest
 
 from deficit_engine import Engine, KnowledgeBaseError, load_kb, parse_profile
 from deficit_engine.cli import main
-from deficit_engine.export import COLUMNS, render
+from deficit_engine.export import COLUMNS, build_document, render
 from deficit_engine.kb import KnowledgeBase
 from deficit_engine.loader import check_kb
 from deficit_engine.models import Result, StepMark
@@ -328,3 +328,27 @@ def test_html_in_headless_chromium_has_the_form_and_no_engine_ids(
     page = _Page()
     page.feed(done.stdout)  # the DOM as the browser built it
     _check_page(page, shipped, 4)
+
+
+def test_the_header_shows_the_person_fields_the_profile_has(shipped: KnowledgeBase) -> None:
+    parsed, result = _evaluate(shipped, read_profile_file(EXAMPLES / "young_teacher.yaml"))
+    bare = dict(build_document(shipped, parsed, result).header)
+    for label in ("Квалификационная категория", "Тема самообразования", "Образование"):
+        assert label not in bare
+    # the fields as a profile carries them once the schema has them (category first)
+    person = parsed.person.model_copy(
+        update={
+            "category": "first",
+            "education": "высшее, ДВФУ, учитель математики",
+            "last_course": "2025-04-18",
+            "self_education_topic": "Формирующее оценивание на уроках математики",
+        }
+    )
+    header = dict(
+        build_document(shipped, parsed.model_copy(update={"person": person}), result).header
+    )
+    assert header["Квалификационная категория"] == "первая"
+    assert header["Образование"] == "высшее, ДВФУ, учитель математики"
+    assert header["Дата последнего повышения квалификации"] == "18.04.2025"
+    assert header["Тема самообразования"] == "Формирующее оценивание на уроках математики"
+    assert header["ФИО"] == "________________"

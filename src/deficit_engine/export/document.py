@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import datetime
 import re
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import NamedTuple
 
 from ..errors import UsageError, WrongTypeError
@@ -121,24 +121,24 @@ _MARK_RU = {
 # follow the role, so a руководитель's ИОМ never says «запросы педагога».
 _WHOSE = {
     "manager": "руководителя",
-    "deputy": "заместителя руководителя",
-    "deputy_manager": "заместителя руководителя",
+    "deputy_head": "заместителя руководителя",
     "methodist": "методиста",
+    "educator": "воспитателя",
 }
-_MANAGERS = frozenset({"manager", "deputy", "deputy_manager"})
-# The qualification categories as the attestation order names them; an id the
-# table lacks is shown as written.
+_MANAGERS = frozenset({"manager", "deputy_head"})
+# The qualification categories (``person.category``) as the header's short
+# value: the row's label already says «квалификационная категория».
 _CATEGORY_RU = {
-    "none": "без категории",
+    "no_category": "без категории",
     "first": "первая",
     "highest": "высшая",
-    "methodist": "педагог-методист",
-    "mentor": "педагог-наставник",
+    "pedagogue_methodist": "педагог-методист",
+    "pedagogue_mentor": "педагог-наставник",
 }
 # Person fields the header shows when the profile has them, each under the
 # names a profile may give it (the schema grows them one at a time).
 _OPTIONAL_PERSON = (
-    ("Квалификационная категория", ("qualification_category", "category")),
+    ("Квалификационная категория", ("category",)),
     ("Образование", ("education",)),
     ("Дата последнего повышения квалификации", ("last_course", "last_training")),
     ("Тема самообразования", ("self_education_topic", "self_education")),
@@ -289,6 +289,33 @@ class Document:
         return [end is not None and month_index(m) > end for m in self.months]
 
 
+# A token that may be an id: letters, digits and '_' in parts joined by '.' or
+# '-', not inside a longer token (a full stop ending a sentence is not part of it).
+_TOKEN = re.compile(r"(?<![\w.\-])[A-Za-z0-9_]+(?:[.\-][A-Za-z0-9_]+)*(?![\w\-])")
+
+# Per KB: every id a reason may name -> the words shown instead (some hundred
+# ids: built once per KB, not once per document).
+_ID_WORDS: weakref.WeakKeyDictionary[KnowledgeBase, dict[str, str]] = weakref.WeakKeyDictionary()
+
+
+def _id_words(kb: KnowledgeBase) -> dict[str, str]:
+    """The KB's ids -> their titles in quotes (a mentor: their name)."""
+    cached = _ID_WORDS.get(kb)
+    if cached is not None:
+        return cached
+    onto = kb.ontology
+    names: dict[str, str] = {}
+    names.update((r.id, f"«{r.title}»") for r in kb.rules)
+    names.update((i, f"«{f.title}»") for i, f in kb.formats.items())
+    names.update((i, m.name) for i, m in kb.mentors.items())
+    names.update((i, f"«{p.title}»") for i, p in kb.programs.items())
+    names.update((i, f"«{g.title}»") for i, g in onto.groups.items())
+    names.update((i, f"«{x.title}»") for i, x in onto.indicators.items())
+    names.update((i, f"«{c.title}»") for i, c in onto.competencies.items())
+    _ID_WORDS[kb] = names
+    return names
+
+
 class _Builder:
     def __init__(
         self,
@@ -316,36 +343,10 @@ class _Builder:
 
     # --- words for ids ---------------------------------------------------------
 
-    @cached_property
-    def _id_titles(self) -> dict[str, str]:
-        """Every KB id a reason may name -> the words the document shows instead."""
-        kb = self.kb
-        names: dict[str, str] = {}
-        names.update((r.id, f"«{r.title}»") for r in kb.rules)
-        names.update((i, f"«{f.title}»") for i, f in kb.formats.items())
-        names.update((i, m.name) for i, m in kb.mentors.items())
-        names.update((i, f"«{p.title}»") for i, p in kb.programs.items())
-        names.update((i, f"«{g.title}»") for i, g in self.onto.groups.items())
-        names.update((i, f"«{x.title}»") for i, x in self.onto.indicators.items())
-        names.update((i, f"«{c.title}»") for i, c in self.onto.competencies.items())
-        return names
-
-    @cached_property
-    def _id_pattern(self) -> re.Pattern[str] | None:
-        ids = sorted(self._id_titles, key=len, reverse=True)
-        if not ids:
-            return None
-        # an id is a whole token: not part of a longer id (ids hold letters,
-        # digits, '_', '-' and '.'; a full stop ending a sentence is not part of one)
-        alternatives = "|".join(re.escape(i) for i in ids)
-        return re.compile(rf"(?<![\w.\-])(?:{alternatives})(?![\w\-]|\.\w)")
-
     def words(self, text: str) -> str:
         """``text`` with every KB id in it replaced by the item's title or name."""
-        pattern = self._id_pattern
-        if pattern is None:
-            return text
-        return pattern.sub(lambda m: self._id_titles[m.group(0)], text)
+        names = _id_words(self.kb)
+        return _TOKEN.sub(lambda m: names.get(m.group(0), m.group(0)), text)
 
     # --- header ----------------------------------------------------------------
 

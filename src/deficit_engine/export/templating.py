@@ -67,9 +67,14 @@ def markdown_text(value: object) -> Markup:
     """
     if isinstance(value, Markup):
         return value
-    text = " ".join(str(value).split())
+    return Markup(_inert(str(value)))
+
+
+def _inert(value: str) -> str:
+    """:func:`markdown_text` on a plain string, as a plain string (a cell joins many)."""
+    text = " ".join(value.split())
     text = text.replace("\\", "\\\\").replace("&", "&amp;").replace("<", "&lt;")
-    return Markup(text.replace(">", "&gt;").replace("](", "]\\("))
+    return text.replace(">", "&gt;").replace("](", "]\\(")
 
 
 def _lines(value: object) -> list[str]:
@@ -83,7 +88,7 @@ def _lines(value: object) -> list[str]:
 
 def markdown_cell(value: object) -> Markup:
     """A Markdown table cell: the lines made inert, joined by ``<br>``, pipes escaped."""
-    text = "<br>".join(markdown_text(p) for p in _lines(value) if p)
+    text = "<br>".join(_inert(p) for p in _lines(value) if p)
     return Markup(text.replace("|", "\\|") or " ")
 
 
@@ -130,11 +135,14 @@ def _make_environment(templates: Path | None, html: bool) -> jinja2.Environment:
         "lstrip_blocks": True,
         "keep_trailing_newline": True,
     }
+    # the packaged templates are the package's own code; a KB's are input, and
+    # run sandboxed (about twice as slow: every attribute access is checked)
+    kind = jinja2.Environment if templates is None else ImmutableSandboxedEnvironment
     if html:
-        env = ImmutableSandboxedEnvironment(autoescape=True, **common)
+        env = kind(autoescape=True, **common)
         env.filters["lines"] = html_lines
     else:
-        env = ImmutableSandboxedEnvironment(autoescape=False, finalize=markdown_text, **common)
+        env = kind(autoescape=False, finalize=markdown_text, **common)
         env.filters["cell"] = markdown_cell
         env.filters["text"] = markdown_text
         env.globals["table"] = markdown_table
