@@ -192,6 +192,13 @@ def test_step_texts_come_from_the_programme_entry_else_the_phase(tmp_path: Path)
     assert "Удостоверение о повышении квалификации" in other_row
 
 
+def test_the_overflow_warning_names_months_and_numbers_steps(shipped: KnowledgeBase) -> None:
+    md = _render("md", shipped, read_profile_file(EXAMPLES / "burnout_risk.yaml"))
+    [warning] = [line for line in md.splitlines() if line.startswith("> **Внимание.**")]
+    assert "в период январь – июнь 2027 при 12 ч в месяц" in warning
+    assert re.search(r"за период выход\w+ шаги? \d+(, \d+)*\.$", warning), warning
+
+
 def test_planned_results_differ_by_kind_of_step(shipped: KnowledgeBase) -> None:
     md = _render("md", shipped, read_profile_file(EXAMPLES / "young_teacher.yaml"))
     route = md.split("## 2.")[1].split("## 3.")[0]
@@ -240,6 +247,9 @@ def test_no_engine_id_in_the_markdown(shipped: KnowledgeBase, example: Path) -> 
     md = _render("md", shipped, read_profile_file(example))
     assert _ids_in(md, _engine_ids(shipped)) == set()
     assert not re.search(r"\b(education|delivery|form|phase)=", md)
+    # months in words and steps by number, as in the rest of the document
+    assert not re.search(r"\b\d{4}-\d{2}\b", md)
+    assert not re.search(r"\bs\d+\b", md)
 
 
 class _Page(HTMLParser):

@@ -299,7 +299,8 @@ _ID_WORDS: weakref.WeakKeyDictionary[KnowledgeBase, dict[str, str]] = weakref.We
 
 
 def _id_words(kb: KnowledgeBase) -> dict[str, str]:
-    """The KB's ids -> their titles in quotes (a mentor: their name)."""
+    """The KB's ids -> their titles in quotes (a mentor: their name in quotes, which
+    reads right whatever case the sentence needs: «выбран вместо «Наставник 2»»)."""
     cached = _ID_WORDS.get(kb)
     if cached is not None:
         return cached
@@ -307,7 +308,7 @@ def _id_words(kb: KnowledgeBase) -> dict[str, str]:
     names: dict[str, str] = {}
     names.update((r.id, f"«{r.title}»") for r in kb.rules)
     names.update((i, f"«{f.title}»") for i, f in kb.formats.items())
-    names.update((i, m.name) for i, m in kb.mentors.items())
+    names.update((i, f"«{m.name}»") for i, m in kb.mentors.items())
     names.update((i, f"«{p.title}»") for i, p in kb.programs.items())
     names.update((i, f"«{g.title}»") for i, g in onto.groups.items())
     names.update((i, f"«{x.title}»") for i, x in onto.indicators.items())
@@ -735,6 +736,27 @@ class _Builder:
     def rediagnosis(self) -> list[tuple[str, str]]:
         return [(self.title_of(d.competency), _pct(d.score_pct)) for d in self.result.deficits]
 
+    def overflow_text(self) -> str | None:
+        """The overflow warning in the document's words: months named, steps numbered.
+
+        Written from the overflow's fields, not its message, which names months
+        as ``YYYY-MM`` and steps by id (for the JSON).
+        """
+        route = self.route
+        if route is None or route.overflow is None:
+            return None
+        over = route.overflow
+        hours = format_hours(centi(route.hours_per_month) / 100)
+        n = len(over.steps)
+        steps = ", ".join(step_number(s) for s in over.steps)
+        return (
+            f"Маршрут не умещается в период {months_label(*route.period)} при {hours} ч "
+            f"в месяц: нужно ещё {over.months} мес. (последний месяц маршрута — "
+            f"{month_label(over.end)}), {format_hours(over.hours)} ч после окончания "
+            f"периода; за период {plural_ru(n, 'выходит шаг', 'выходят шаги', 'выходят шаги')} "
+            f"{steps}."
+        )
+
     def signatures(self) -> list[str]:
         if self.profile.person.role in _MANAGERS:
             return [
@@ -793,7 +815,6 @@ def build_document(
         raise UsageError(f"the result is for profile {result.profile!r}, not {profile.id!r}")
     b = _Builder(kb, profile, result, marks or {}, after or {})
     route = b.route
-    overflow = route.overflow if route is not None else None
     notes: list[str] = []
     if not result.deficits:
         notes.append("Профессиональных дефицитов по результатам диагностики не выявлено.")
@@ -812,7 +833,7 @@ def build_document(
         months=months,
         gantt=b.gantt(months),
         period=route.period if route is not None else ("", ""),
-        overflow=b.words(overflow.message) if overflow else None,
+        overflow=b.overflow_text(),
         conflicts=[b.words(c.reason) for c in route.conflicts] if route is not None else [],
         unmet=b.unmet(),
         reasons=b.reasons(),
