@@ -3,6 +3,7 @@ engine ids in what is signed, step texts from the KB, marks, role-aware wording.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -362,3 +363,21 @@ def test_the_header_shows_the_person_fields_the_profile_has(shipped: KnowledgeBa
     assert header["Дата последнего повышения квалификации"] == "18.04.2025"
     assert header["Тема самообразования"] == "Формирующее оценивание на уроках математики"
     assert header["ФИО"] == "________________"
+
+
+def test_reasons_are_shown_in_words_not_ids(shipped: KnowledgeBase) -> None:
+    parsed, result = _evaluate(shipped, read_profile_file(EXAMPLES / "young_teacher.yaml"))
+    assert result.unmet
+    first = result.unmet[0]
+    programme = next(iter(shipped.programs.values()))
+    reason = (
+        f"подобрана по условиям (education=formal, form=young_specialist); "
+        f"выбрана вместо {programme.id}: охватывает digital.ai."
+    )
+    changed = dataclasses.replace(result, unmet=(dataclasses.replace(first, reason=reason),))
+    [(_kind, _comp, _conds, shown)] = build_document(shipped, parsed, changed).unmet
+    assert shown == (
+        "Подобрана по условиям (вид образования: формальное, форма наставничества: "
+        f"«наставник – молодой специалист»); выбрана вместо «{programme.title}»: "
+        f"охватывает «{shipped.ontology.competencies['digital.ai'].title}»."
+    )

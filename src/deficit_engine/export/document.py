@@ -293,6 +293,9 @@ class Document:
 # '-', not inside a longer token (a full stop ending a sentence is not part of it).
 _TOKEN = re.compile(r"(?<![\w.\-])[A-Za-z0-9_]+(?:[.\-][A-Za-z0-9_]+)*(?![\w\-])")
 
+# A need's filter as the resolver's reasons write it (``education=formal``).
+_FILTER = re.compile(r"(?<![\w.\-])(format|education|phase|form|delivery|level|kind)=([\w.\-]+)")
+
 # Per KB: every id a reason may name -> the words shown instead (some hundred
 # ids: built once per KB, not once per document).
 _ID_WORDS: weakref.WeakKeyDictionary[KnowledgeBase, dict[str, str]] = weakref.WeakKeyDictionary()
@@ -347,6 +350,7 @@ class _Builder:
     def words(self, text: str) -> str:
         """``text`` with every KB id in it replaced by the item's title or name."""
         names = _id_words(self.kb)
+        text = _FILTER.sub(lambda m: self.condition(m.group(1), m.group(2)), text)
         return _TOKEN.sub(lambda m: names.get(m.group(0), m.group(0)), text)
 
     # --- header ----------------------------------------------------------------
