@@ -81,7 +81,7 @@ def _lines(value: object) -> list[str]:
     """A cell's lines: a string is one line, a sequence is one line per item."""
     if isinstance(value, str):
         return [value]
-    if isinstance(value, Sequence):
+    if isinstance(value, (list, tuple)):  # not the Sequence ABC: a document has ~600 cells
         return [str(v) for v in value]
     return [str(value)]
 
