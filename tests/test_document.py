@@ -381,3 +381,11 @@ def test_reasons_are_shown_in_words_not_ids(shipped: KnowledgeBase) -> None:
         f"«наставник – молодой специалист»); выбрана вместо «{programme.title}»: "
         f"охватывает «{shipped.ontology.competencies['digital.ai'].title}»."
     )
+
+
+def test_an_mms_methodists_route_is_approved_by_the_service(shipped: KnowledgeBase) -> None:
+    md = _render("md", shipped, read_profile_file(EXAMPLES / "methodist.yaml"))
+    assert md.startswith("# Индивидуальный образовательный маршрут (ИОМ) методиста\n")
+    approval = md.split("| СОГЛАСОВАНО | УТВЕРЖДАЮ |")[1].splitlines()[2]
+    assert approval == "| Тьютор ЦНППМ | Руководитель муниципальной методической службы |"
+    assert "Руководитель образовательной организации" not in md

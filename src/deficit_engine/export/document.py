@@ -126,6 +126,14 @@ _WHOSE = {
     "educator": "воспитателя",
 }
 _MANAGERS = frozenset({"manager", "deputy_head"})
+# Who approves the route, by role (a domain choice, docs/route.md): the school's
+# head for its staff; for a head or a deputy, the municipal education authority;
+# for a методист of the municipal methodical service, that service's head.
+_HEAD = {
+    "manager": "Руководитель муниципального органа управления образованием",
+    "deputy_head": "Руководитель образовательной организации",
+    "methodist": "Руководитель муниципальной методической службы",
+}
 # The qualification categories (``person.category``) as the header's short
 # value: the row's label already says «квалификационная категория».
 _CATEGORY_RU = {
@@ -357,10 +365,7 @@ class _Builder:
 
     def approvals(self) -> list[Approval]:
         """Who agrees the route and who approves it (a domain choice: docs/route.md)."""
-        if self.profile.person.role in _MANAGERS:
-            approver = "Руководитель муниципального органа управления образованием"
-        else:
-            approver = "Руководитель образовательной организации"
+        approver = _HEAD.get(self.profile.person.role, "Руководитель образовательной организации")
         return [
             Approval("СОГЛАСОВАНО", "Тьютор ЦНППМ"),
             Approval("УТВЕРЖДАЮ", approver),
@@ -770,11 +775,12 @@ class _Builder:
                 "Наставник (ментор)",
                 "Представитель ММС",
             ]
+        role = self.profile.person.role
         return [
-            _cap(ROLE_RU.get(self.profile.person.role, "педагог")),
+            _cap(ROLE_RU.get(role, "педагог")),
             "Тьютор (ЦНППМ)",
             "Наставник",
-            "Руководитель образовательной организации",
+            _HEAD.get(role, "Руководитель образовательной организации"),
         ]
 
 
