@@ -40,7 +40,7 @@ def test_markdown_document_has_every_part() -> None:
     assert text.startswith("# Индивидуальный образовательный маршрут (ИОМ) педагога\n")
     for label in (
         "| Должность | Учитель |",
-        "| Стаж работы | 2 года |",
+        "| Стаж педагогической работы | 2 года |",
         "| Образовательная организация | МБОУ СОШ № 1 с. Анучино |",
         "| Муниципалитет | Анучинский МО |",
         "| Период реализации ИОМ | сентябрь 2026 – май 2027 |",
@@ -59,7 +59,9 @@ def test_markdown_document_has_every_part() -> None:
         "Ответственный",
         "Планируемый результат",
         "Форма отчётности",
+        "Отметка о выполнении",
     )
+    assert "| СОГЛАСОВАНО | УТВЕРЖДАЮ |" in text
     sections = re.findall(r"^## (.+)$", text, flags=re.M)
     assert sections == [
         "1. Результаты диагностики",
@@ -73,6 +75,7 @@ def test_markdown_document_has_every_part() -> None:
     assert "| **Методические компетенции** |" in text  # the summary by group
     assert "| Компетенция | Результат до | Результат после | Вывод |" in text
     assert text.rstrip().endswith("Дата: «____» ____________ 20___ г.")
+    assert text.count("(подпись) / (расшифровка подписи)") == 2 + 4  # approval, signatures
     # every table row has as many cells as its header
     for block in re.findall(r"((?:^\|.*\|\n)+)", text, flags=re.M):
         rows = block.strip().split("\n")
@@ -94,7 +97,7 @@ def test_markdown_and_html_escape_what_they_show(tmp_path: Path) -> None:
     assert 'Школа &lt;b&gt;"№ 1"&lt;/b&gt; \\| &amp; Co' in md
     assert "<b>" not in md
     html = _rendered("html", kb_dir, profile)
-    assert "Школа &lt;b&gt;&quot;№ 1&quot;&lt;/b&gt; | &amp; Co" in html
+    assert "Школа &lt;b&gt;&#34;№ 1&#34;&lt;/b&gt; | &amp; Co" in html
     assert '<b>"№' not in html
 
 

@@ -264,7 +264,8 @@ def cmd_route(args: argparse.Namespace) -> int:
     engine = _engine(args)
     profile = _profile(args, engine)
     result = engine.evaluate(profile)
-    text = export.render(args.format, engine.kb, profile, result)
+    # a broken KB template is the KB's problem (exit 1), as a broken rule is
+    text = _kb_or_finding(lambda: export.render(args.format, engine.kb, profile, result))
     if args.output:
         _write_whole(args.output, text)
     else:

@@ -80,6 +80,10 @@ class KnowledgeBase:
         Each ontology file's stem (``"competencies"``, ``"scale"``, ``"formats"``,
         ``"programs"``, ``"mentors"``, and ``"subjects"``, ``"planning"``, ``"instruments"``
         when the KB has them) -> the path an issue names it by.
+    templates : Path or None
+        The KB's ``templates/`` folder, whose document templates replace the
+        packaged ones of the same name (``iom.md.j2``, ``iom.html.j2``); None
+        when the KB has none.
     """
 
     root: Path
@@ -97,6 +101,7 @@ class KnowledgeBase:
     warnings: tuple[Issue, ...] = ()
     positions: Mapping[tuple[str, str], Where] = field(default_factory=dict, repr=False)
     files: Mapping[str, str] = field(default_factory=dict, repr=False)
+    templates: Path | None = None
 
     @functools.cached_property
     def index(self) -> CatalogueIndex:

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+import jinja2
 import networkx as nx
 from pydantic import BaseModel, ValidationError
 
@@ -706,10 +707,15 @@ def content_hash(root: Path, stems: Iterable[str]) -> str:
     -------
     str
         ``sha256:`` and the hex digest of each file's path (relative to ``root``,
-        with ``/``) and bytes, files in path order; the rule files are included.
-        Two copies of one KB in different folders have one hash.
+        with ``/``) and bytes, files in path order; the rule files and the
+        document templates (``templates/*.j2``) are included, since a template
+        changes the signed document. Two copies of one KB in different folders
+        have one hash.
     """
     paths = [root / "ontology" / f"{stem}.yaml" for stem in stems] + rule_files(root)
+    templates = root / "templates"
+    if templates.is_dir():
+        paths += sorted(p for p in templates.glob(f"*{TEMPLATE_SUFFIX}") if p.is_file())
     digest = hashlib.sha256()
     for path in sorted(paths, key=lambda p: p.relative_to(root).as_posix()):
         name = path.relative_to(root).as_posix().encode()
@@ -1028,6 +1034,7 @@ def check_kb(
         rules, rule_issues = load_rules(kb_root, vocabulary_of(ontology, scale, formats), max_bytes)
         col.issues.extend(rule_issues)
     digest = _hash_or_issue(col, kb_root)
+    templates = _check_templates(col, kb_root, max_bytes)
     issues = sorted(col.issues, key=_issue_order)
     if col.has_errors():
         return None, issues
@@ -1047,8 +1054,49 @@ def check_kb(
         warnings=tuple(i for i in rule_issues if i.severity == "warning"),
         positions=col.positions,
         files=col.files,
+        templates=templates,
     )
     return kb, issues
+
+
+TEMPLATE_SUFFIX = ".j2"
+"""The suffix of a document template in a KB's ``templates/`` folder."""
+
+
+def _check_templates(col: _Collector, kb_root: Path, max_bytes: int) -> Path | None:
+    """The KB's ``templates/`` folder, each template in it parsed; None if it has none.
+
+    Only the syntax is checked here (a filter or a variable is known only when
+    the document is rendered): a template that does not parse is an error at its
+    ``file:line``, so ``check`` finds it before any document is made.
+    """
+    folder = kb_root / "templates"
+    if not folder.exists():
+        return None
+    display = display_path(folder)
+    if not folder.is_dir():
+        col.issues.append(Issue(display, 0, 0, "not-a-folder", "templates must be a folder"))
+        return None
+    env = jinja2.Environment(autoescape=False)
+    for path in sorted(folder.rglob(f"*{TEMPLATE_SUFFIX}")):
+        col.issues.extend(_template_issues(env, path, max_bytes))
+    return folder
+
+
+def _template_issues(env: jinja2.Environment, path: Path, max_bytes: int) -> list[Issue]:
+    """The problems of one template file: unreadable, too large, not UTF-8, bad syntax."""
+    display = display_path(path)
+    try:
+        if path.stat().st_size > max_bytes:
+            return [Issue(display, 0, 0, "too-large", f"larger than {max_bytes} bytes")]
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return [Issue(display, 0, 0, "unreadable", f"cannot read the template: {exc}")]
+    try:
+        env.parse(text, name=path.name, filename=display)
+    except jinja2.TemplateSyntaxError as exc:
+        return [Issue(display, exc.lineno or 0, 0, "template-syntax", exc.message or str(exc))]
+    return []
 
 
 def _issue_order(issue: Issue) -> tuple[str, int, int, str]:

@@ -167,6 +167,11 @@ class Format(_Model):
     phase: Phase
     hours: Annotated[float, Field(gt=0, le=2000)]
     description: Text | None = None
+    # The ИОМ document's cells for a step of this format (issue 13): its tasks,
+    # planned result and report form; the phase's wording when omitted.
+    tasks: Text | None = None
+    result: Text | None = None
+    report_form: Text | None = None
 
 
 class FormatsFile(_Model):
@@ -192,6 +197,10 @@ class Program(_Model):
     audience: Annotated[list[Role], Field(min_length=1)]
     covers: Annotated[list[Id], Field(min_length=1)]
     description: Text | None = None
+    # The ИОМ document's cells for this programme's step, as for a Format.
+    tasks: Text | None = None
+    result: Text | None = None
+    report_form: Text | None = None
     # Subject ids (subjects.yaml): the programme serves only people teaching one of them.
     subjects: list[Id] = []
     # Levels of education: the programme serves only people working at one of them.

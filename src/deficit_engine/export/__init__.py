@@ -5,20 +5,26 @@ Every renderer is deterministic: the same Result gives byte-identical text.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from ..choices import EXPORT_FORMATS as FORMATS
 from ..errors import UsageError
 from ..loader import KnowledgeBase
-from ..models import Result
+from ..models import Result, StepMark
 from ..schema import Profile
 from .document import COLUMNS, Document, build_document
 from .dot import render_dot, route_dot
 from .html import render_html
 from .markdown import render_markdown
 from .mermaid import render_mermaid, route_mermaid
+from .templating import HTML_TEMPLATE, MARKDOWN_TEMPLATE, PACKAGED_TEMPLATES
 
 __all__ = [
     "COLUMNS",
     "FORMATS",
+    "HTML_TEMPLATE",
+    "MARKDOWN_TEMPLATE",
+    "PACKAGED_TEMPLATES",
     "Document",
     "build_document",
     "render",
@@ -48,7 +54,15 @@ def render_json(result: Result) -> str:
     return result.to_json(trace=True) + "\n"
 
 
-def render(fmt: str, kb: KnowledgeBase, profile: Profile, result: Result) -> str:
+def render(
+    fmt: str,
+    kb: KnowledgeBase,
+    profile: Profile,
+    result: Result,
+    *,
+    marks: Mapping[str, StepMark] | None = None,
+    after: Mapping[str, str] | None = None,
+) -> str:
     """Render a Result in one of the export formats.
 
     Parameters
@@ -61,6 +75,10 @@ def render(fmt: str, kb: KnowledgeBase, profile: Profile, result: Result) -> str
         The validated profile ``result`` is for.
     result : Result
         What :meth:`Engine.evaluate <deficit_engine.engine.Engine.evaluate>` returned.
+    marks : Mapping of str to StepMark, optional
+        For the ИОМ document: step id -> the tutor's mark («Отметка о выполнении»).
+    after : Mapping of str to str, optional
+        For the ИОМ document: step id -> the result after the step.
 
     Returns
     -------
@@ -71,13 +89,15 @@ def render(fmt: str, kb: KnowledgeBase, profile: Profile, result: Result) -> str
     ------
     UsageError
         If ``fmt`` is not one of :data:`FORMATS`.
+    KnowledgeBaseError
+        If the KB's document template is broken (its file and line are named).
     """
     if fmt == "json":
         return render_json(result)
     if fmt == "md":
-        return render_markdown(kb, profile, result)
+        return render_markdown(kb, profile, result, marks=marks, after=after)
     if fmt == "html":
-        return render_html(kb, profile, result)
+        return render_html(kb, profile, result, marks=marks, after=after)
     if fmt == "mermaid":
         return render_mermaid(result)
     if fmt == "dot":

@@ -24,7 +24,7 @@ from ..models import Need, Recommendation
 
 __all__ = ["resolve_formats"]
 
-_NAMED = "названа в потребности"
+_NAMED = "названа правилом"
 
 
 @dataclass

@@ -160,7 +160,7 @@ def _recommendation(
         parts.append("других подходящих программ нет")
     else:
         other = index.program_by_id[alt[1]]
-        parts.append(f"предпочтена {alt[1]}: " + _versus(best, other, key, alt[0]))
+        parts.append(f"выбрана вместо {alt[1]}: " + _versus(best, other, key, alt[0]))
     return Recommendation(
         kind="program",
         id=best.id,
