@@ -231,9 +231,9 @@ def test_a_marks_file_is_read_with_dates_as_written() -> None:
 def test_the_mark_text_per_step_is_the_latest_mark_in_russian() -> None:
     texts = mark_texts(read_marks(DATA / "marks.yaml"))
     assert texts == {
-        "s1": "выполнен 30.10.2026, удостоверение № 4512",
-        "s2": "выполнен 20.05.2027, удостоверение № 4730",
-        "s3": "не выполнялся 01.12.2026",
+        "s1": "выполнено 30.10.2026, удостоверение № 4512",
+        "s2": "выполнено 20.05.2027, удостоверение № 4730",
+        "s3": "не выполнено 01.12.2026",
     }
 
 
@@ -297,3 +297,20 @@ def test_the_progress_command_needs_two_profiles_and_good_marks(
     args = [str(DATA / "earlier.yaml"), str(DATA / "later.yaml"), "--marks", str(typo)]
     assert main(["progress", *args, "--backend", "python"]) == 2
     assert "has no step s99" in capsys.readouterr().err
+
+
+def test_the_progress_command_fills_the_earlier_ims_marks_and_results_after(
+    tmp_path: Path,
+) -> None:
+    args = [str(DATA / "earlier.yaml"), str(DATA / "later.yaml"), "--backend", "python"]
+    out = tmp_path / "iom.md"
+    marks = ["--marks", str(DATA / "marks.yaml")]
+    assert main(["progress", *args, *marks, "--format", "md", "-o", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    # the tutor's mark and the re-diagnosis land in the tenth column of the document
+    assert "Отметка о выполнении" in text
+    assert "выполнено 30.10.2026" in text and "удостоверение № 4512" in text
+    assert "Результат после:" in text
+    html = tmp_path / "iom.html"
+    assert main(["progress", *args, *marks, "--format", "html", "-o", str(html)]) == 0
+    assert "выполнено 30.10.2026" in html.read_text(encoding="utf-8")

@@ -14,10 +14,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import signal
 import sys
-import tempfile
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -226,38 +224,6 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _write_whole(name: str, text: str | bytes) -> None:
-    """Write ``text`` (or bytes) to ``name`` whole or not at all (a temp file, then os.replace)."""
-    target = Path(name)
-    if target.is_dir():
-        raise UsageError(f"-o {name}: is a directory")
-    folder = target.parent
-    try:
-        mode = target.stat().st_mode & 0o777 if target.exists() else None
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise UsageError(f"-o {name}: cannot write: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(text.encode("utf-8") if isinstance(text, str) else text)
-            out.flush()
-            os.fsync(out.fileno())
-        if mode is None:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise UsageError(f"-o {name}: cannot write: {exc.strerror or exc}") from None
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def cmd_route(args: argparse.Namespace) -> int:
     from . import export
 
@@ -267,7 +233,9 @@ def cmd_route(args: argparse.Namespace) -> int:
     # a broken KB template is the KB's problem (exit 1), as a broken rule is
     text = _kb_or_finding(lambda: export.render(args.format, engine.kb, profile, result))
     if args.output:
-        _write_whole(args.output, text)
+        from .outputs import write_whole
+
+        write_whole(args.output, text)
     else:
         sys.stdout.write(text)
     return EXIT_OK
@@ -386,7 +354,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     spravka = make_spravka(summary, _report_kb(args), schools, against)
     content = spravka.render(args.format, args.top)
     if args.output:
-        _write_whole(args.output, content)
+        from .outputs import write_whole
+
+        write_whole(args.output, content)
     elif isinstance(content, str):
         sys.stdout.write(content)
     return EXIT_OK

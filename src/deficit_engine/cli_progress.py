@@ -2,15 +2,17 @@
 
 The command's code lives here, not in ``cli`` (which only calls :func:`add_parser`):
 it reads the two profiles and the marks, calls :func:`deficit_engine.tracking.progress`
-and prints the result as a table or as JSON. The renderers take a
-:class:`~deficit_engine.tracking.Progress`, whatever it was made from, so another
-source of the two diagnoses (a database) needs only another way to get them.
+and prints the result as a table or as JSON, or renders the earlier ИОМ with
+its «Отметка о выполнении» and «Результат после» filled in (``--format md|html``).
+The renderers take a :class:`~deficit_engine.tracking.Progress`, whatever it was
+made from, so another source of the two diagnoses (a database) needs only another way to get them.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from .engine import Engine
     from .kb import KnowledgeBase
     from .models import Result, StepMark
+    from .schema import Profile
     from .tracking import Progress
 
 __all__ = ["add_parser", "cmd_progress", "render_text"]
@@ -64,7 +67,16 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         help="the tutor's marks on the earlier route (YAML or JSON list of "
         "{step, status, date, evidence})",
     )
-    command.add_argument("--format", choices=["text", "json"], default="text")
+    command.add_argument(
+        "--format",
+        choices=["text", "json", "md", "html"],
+        default="text",
+        help="text or json: the comparison; md or html: the earlier ИОМ document with "
+        "«Отметка о выполнении» from --marks and «Результат после» from the re-diagnosis",
+    )
+    command.add_argument(
+        "-o", "--output", metavar="FILE", help="write to FILE (whole or not at all)"
+    )
     command.add_argument("--kb", help="the knowledge base folder (default: the shipped one)")
     command.add_argument("--backend", choices=BACKENDS, default=None, help="inference backend")
     command.set_defaults(func=cmd_progress)
@@ -103,11 +115,34 @@ def cmd_progress(args: argparse.Namespace) -> int:
     before = engine.evaluate(earlier)
     _check_mark_steps(args.marks, marks, before)
     found = progress(before, later, marks, engine=engine)
-    if args.format == "json":
-        print(json.dumps(found.to_dict(), ensure_ascii=False, indent=2))
+    text = _render(args.format, found, engine, earlier, before, marks)
+    if args.output:
+        from .outputs import write_whole
+
+        write_whole(args.output, text)
     else:
-        print(render_text(found, engine.kb))
+        sys.stdout.write(text)
     return 0
+
+
+def _render(
+    fmt: str,
+    found: Progress,
+    engine: Engine,
+    earlier: Profile,
+    before: Result,
+    marks: Sequence[StepMark],
+) -> str:
+    """The comparison as text or JSON, or the earlier ИОМ filled from it (md, html)."""
+    if fmt == "json":
+        return json.dumps(found.to_dict(), ensure_ascii=False, indent=2) + "\n"
+    if fmt == "text":
+        return render_text(found, engine.kb) + "\n"
+    from .export import render
+    from .tracking import after_texts, latest_marks
+
+    after = after_texts(found, _titles(engine.kb))
+    return render(fmt, engine.kb, earlier, before, marks=latest_marks(marks), after=after)
 
 
 def _check_mark_steps(name: str, marks: Sequence[StepMark], before: Result) -> None:
@@ -134,7 +169,7 @@ def _file(value: str) -> Path:
     return path
 
 
-def _profile(engine: Engine, argument: str) -> Any:
+def _profile(engine: Engine, argument: str) -> Profile:
     from .profile import read_profile_file
 
     path = _file(argument)

@@ -16,6 +16,7 @@ __all__ = [
     "EDU_LEVEL_RU",
     "FORM_RU",
     "LEVEL_RU",
+    "MARK_STATUS_RU",
     "PHASE_ORDER",
     "PHASE_RU",
     "ROLE_RU",
@@ -81,6 +82,15 @@ SEVERITY_RU: dict[str, str] = {
     "high": "выраженный",
     "moderate": "умеренный",
     "low": "слабый",
+}
+#: A tutor's mark on a step (``StepMark.status``) as the ИОМ's «Отметка о
+#: выполнении», the progress report and the web pages all say it: one table, so the
+#: signed document and the screen never word one state two ways.
+MARK_STATUS_RU: dict[str, str] = {
+    "planned": "запланировано",
+    "in_progress": "выполняется",
+    "done": "выполнено",
+    "skipped": "не выполнено",
 }
 #: Phase -> its place in a route: learning first, reflection last.
 PHASE_ORDER: dict[str, int] = {"learn": 0, "practice": 1, "share": 2, "reflect": 3}

@@ -10,15 +10,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import os
 import re
 import shutil
+import tempfile
 import unicodedata
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .errors import UsageError
 from .models import json_number
 from .rules import SEVERITIES
 
@@ -30,6 +34,7 @@ __all__ = [
     "FlatTables",
     "XlsxStream",
     "person_record",
+    "write_whole",
 ]
 
 #: The person fields every per-person output carries, in this order.
@@ -584,3 +589,51 @@ class DocumentNames:
             candidate = f"{stem}-{n}"
         self._taken.add(candidate.casefold())
         return f"{candidate}.{self.extension}"
+
+
+def write_whole(name: str, text: str | bytes) -> None:
+    """Write ``text`` (or bytes) to the file ``name`` whole or not at all.
+
+    A temporary file beside the target, flushed to disk, then ``os.replace``: a
+    reader never sees half a document, and a full disk leaves the old file.
+
+    Parameters
+    ----------
+    name : str
+        The file to write (``-o`` of a command).
+    text : str or bytes
+        The content; text is written as UTF-8.
+
+    Raises
+    ------
+    UsageError
+        If ``name`` is a folder or cannot be written; the message names it.
+    """
+    target = Path(name)
+    if target.is_dir():
+        raise UsageError(f"-o {name}: is a directory")
+    folder = target.parent
+    try:
+        mode = target.stat().st_mode & 0o777 if target.exists() else None
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise UsageError(f"-o {name}: cannot write: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(text.encode("utf-8") if isinstance(text, str) else text)
+            out.flush()
+            os.fsync(out.fileno())
+        if mode is None:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise UsageError(f"-o {name}: cannot write: {exc.strerror or exc}") from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

@@ -24,6 +24,7 @@ from ..labels import (
     EDUCATION_RU,
     FORM_RU,
     LEVEL_RU,
+    MARK_STATUS_RU,
     PHASE_ORDER,
     PHASE_RU,
     ROLE_RU,
@@ -110,12 +111,6 @@ _REPORT_BY_PHASE = {
 _PROGRAM_KIND_RU = {
     "advanced_training": "повышение квалификации",
     "retraining": "профессиональная переподготовка",
-}
-_MARK_RU = {
-    "planned": "запланировано",
-    "in_progress": "выполняется",
-    "done": "выполнено",
-    "skipped": "не выполнено",
 }
 # Whose route it is, in the genitive: the title and the wording of requests
 # follow the role, so a руководитель's ИОМ never says «запросы педагога».
@@ -518,7 +513,7 @@ class _Builder:
         lines = []
         mark = self.marks.get(s.id)
         if mark is not None:
-            text = _MARK_RU.get(mark.status, mark.status)
+            text = MARK_STATUS_RU.get(mark.status, mark.status)
             if mark.date:
                 text += f" {_date_ru(mark.date)}"
             lines.append(text)

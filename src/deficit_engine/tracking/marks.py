@@ -18,6 +18,7 @@ from typing import Any
 
 from .._yaml import MAX_FILE_BYTES, Loaded, Positions, load_yaml_file
 from ..errors import Issue, MarksError, SourceError, UsageError
+from ..labels import MARK_STATUS_RU
 from ..models import MARK_STATUSES, StepMark
 from ..profile import load_json_text
 
@@ -30,13 +31,6 @@ __all__ = [
     "read_marks",
 ]
 
-#: A mark's status as the ИОМ document's «Отметка о выполнении» says it.
-MARK_STATUS_RU: dict[str, str] = {
-    "planned": "запланирован",
-    "in_progress": "выполняется",
-    "done": "выполнен",
-    "skipped": "не выполнялся",
-}
 
 #: The fields of one mark; any other is refused, so a misspelt ``evidense`` is not lost.
 _FIELDS = ("step", "status", "date", "evidence")
@@ -191,7 +185,7 @@ def mark_texts(marks: Sequence[StepMark]) -> dict[str, str]:
     -------
     dict of str to str
         Step id -> its status in Russian, the date as ``ДД.ММ.ГГГГ`` and the
-        evidence, such as ``выполнен 30.10.2026, удостоверение № 4512``.
+        evidence, such as ``выполнено 30.10.2026, удостоверение № 4512``.
     """
     texts: dict[str, str] = {}
     for step, mark in latest_marks(marks).items():
