@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import __version__
+from . import __version__, cli_store
 from .choices import BACKENDS, EXPORT_FORMATS
 from .errors import (
     DeficitEngineError,
@@ -295,6 +295,7 @@ def _batch(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     engine = _engine(args)
+    record = cli_store.batch_recorder(args, engine)
     summary = run_batch(
         engine,
         source,
@@ -308,7 +309,11 @@ def _batch(args: argparse.Namespace) -> int:
         progress=Progress(wanted(sys.stderr, quiet=args.quiet, force=args.progress)),
         on_warning=_print_warning,
         columnar=args.columnar,
+        record=record,
     )
+    if record is not None:
+        record.finish(summary)
+        print(f"run {record.run_id}: {record.added} person(s) recorded in the store")
     print(
         f"{summary.profiles} profile(s): {summary.evaluated} evaluated, "
         f"{summary.set_aside} set aside; results in {args.output}"
@@ -351,7 +356,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     summary = _read_summary(Path(args.outdir))
     against = _read_summary(Path(args.against)) if args.against else None
     schools = _read_output(Path(args.outdir) / "schools.json")
-    spravka = make_spravka(summary, _report_kb(args), schools, against)
+    effect = cli_store.report_effectiveness(args)
+    spravka = make_spravka(summary, _report_kb(args), schools, against, effect)
     content = spravka.render(args.format, args.top)
     if args.output:
         from .outputs import write_whole
@@ -552,6 +558,7 @@ def build_parser() -> argparse.ArgumentParser:
     progress.add_argument(
         "--progress", action="store_true", help="a progress bar on stderr even off a terminal"
     )
+    cli_store.add_batch_options(batch)
     batch.set_defaults(func=cmd_batch)
 
     report = sub.add_parser(
@@ -577,7 +584,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="OLDDIR",
         help="an earlier batch of the same cohort: the change in prevalence per competency",
     )
+    cli_store.add_report_options(report)
     report.set_defaults(func=cmd_report)
+    cli_store.add_parser(sub)
 
     from .cli_progress import add_parser as add_progress
 

@@ -91,6 +91,11 @@ class Digest:
     overflow_defaulted: bool = False
 
 
+#: What a batch calls with each evaluated person as it writes them: their digest and
+#: their profile (a dict as read, or the validated Profile of a planned run).
+Recorder = Callable[[Digest, Any], None]
+
+
 def digest(result: Result, trace: bool = False) -> Digest:
     """The batch's view of one Result (a module-level function: it runs in workers).
 
@@ -762,8 +767,10 @@ class _Writer:
         summary: BatchSummary,
         keep: tuple[str, ...],
         documents: str | None,
+        record: Recorder | None = None,
     ) -> None:
         self.summary = summary
+        self.record = record
         # a lone surrogate (an id read from a broken file) is written as its JSON
         # escape, "\\udc80", rather than failing the write after the row was handled
         self.results = _jsonl(staging.path / "results.jsonl")
@@ -776,8 +783,10 @@ class _Writer:
         item: Digest,
         row: _Input,
         document: Callable[[], str] | None = None,
+        profile: Any = None,
     ) -> None:
-        """Write one person's outputs; ``document`` renders their ИОМ (when asked)."""
+        """Write one person's outputs; ``document`` renders their ИОМ (when asked);
+        ``profile`` (the row's, as read or validated) goes to the recorder."""
         self.summary.add(item, row.keys)
         if not item.ok:
             errors = [_row_error(row, e) for e in item.errors]
@@ -788,6 +797,8 @@ class _Writer:
         self.flat.add(json.loads(item.line), row.person)
         if self.documents is not None and document is not None:
             self.documents.write(item.profile, document())
+        if self.record is not None:
+            self.record(item, profile)
 
     def close(self) -> None:
         """Finish every file (the workbook is saved here)."""
@@ -831,6 +842,7 @@ class _Options:
     documents: str | None
     progress: Progress
     columnar: bool = False
+    record: Recorder | None = None
 
     def renderer(self, engine: Engine, profile: Profile | None, result: Result) -> Any:
         """What renders one person's document (None when not asked or not possible)."""
@@ -859,6 +871,7 @@ def run_batch(
     progress: Progress | None = None,
     on_warning: Callable[[Issue], None] | None = None,
     columnar: bool = False,
+    record: Recorder | None = None,
 ) -> BatchSummary:
     """Evaluate a cohort file into ``outdir``.
 
@@ -912,6 +925,9 @@ def run_batch(
         Diagnose a planned cohort on the columnar path (:meth:`Engine.diagnose_many`):
         the same results, the rules run over whole chunks at once. Not used with
         ``trace`` (traces come from the per-profile engine) or without ``allocate``.
+    record : callable, optional
+        Called with each evaluated person's :class:`Digest` and profile as it is
+        written (``deficit_engine.store.BatchRecorder`` keeps them in a database).
 
     Returns
     -------
@@ -941,7 +957,14 @@ def run_batch(
                 if on_warning is not None:
                     on_warning(issue)
             options = _Options(
-                workers, trace, allocate, keep, documents, progress or Progress.off(), columnar
+                workers,
+                trace,
+                allocate,
+                keep,
+                documents,
+                progress or Progress.off(),
+                columnar,
+                record,
             )
             total = table.estimated_rows() if options.progress.enabled else None
             _run(engine, _inputs(table, keep), total, options, summary, staging)
@@ -980,7 +1003,7 @@ def _run(
     staging: _Staging,
 ) -> None:
     """Write every output into the staging folder, closing its files either way."""
-    writer = _Writer(staging, summary, options.keep, options.documents)
+    writer = _Writer(staging, summary, options.keep, options.documents, options.record)
     try:
         if options.allocate:
             _planned(engine, rows, total, options, writer, staging)
@@ -1031,11 +1054,11 @@ def _write_streamed(
     for outcome in options.progress.track(outcomes, "batch", total):
         row = in_flight.popleft()  # results come back in input order
         if isinstance(outcome, Digest):
-            writer.add(outcome, row)
+            writer.add(outcome, row, profile=row.profile)
             continue
         profile = parse_profile(row.profile, engine.kb) if outcome.ok else None
         render_it = options.renderer(engine, profile, outcome)
-        writer.add(digest(outcome, options.trace), row, render_it)
+        writer.add(digest(outcome, options.trace), row, render_it, row.profile)
 
 
 def _planned(
@@ -1074,7 +1097,8 @@ def _planned(
         if profile is not None and resolution is not None:
             route = build_route(kb, profile, result, resolution)
             result = with_plan(result, resolution, route)
-        writer.add(digest(result, options.trace), row, options.renderer(engine, profile, result))
+        render_it = options.renderer(engine, profile, result)
+        writer.add(digest(result, options.trace), row, render_it, profile)
     # a school counts once against each mentor it got (one per mentoring form)
     writer.summary.school_mentors.update(
         mid

@@ -7,7 +7,8 @@ band, the severities, programme demand with study groups, the request for new
 ДПП, the unmet needs, mentor load after allocation, capacity shortfalls, the
 schools flagged for team support and the routes over their period. The text,
 JSON, HTML and XLSX formats draw the same tables. ``against`` compares two runs
-of one cohort (:func:`compare`).
+of one cohort (:func:`compare`); ``effectiveness`` adds what the routes of a
+stored run achieved (:func:`effectiveness_tables`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .compare import compare
+from .effectiveness import effectiveness_tables
 from .html import render_html
 from .layout import DEFAULT_GROUP_SIZE, Column, Table, build_tables, group_size
 from .sections import plan_sections
@@ -34,6 +36,7 @@ __all__ = [
     "Table",
     "build_tables",
     "compare",
+    "effectiveness_tables",
     "group_size",
     "make_spravka",
     "plan_sections",
@@ -95,6 +98,7 @@ def make_spravka(
     kb: KnowledgeBase | None,
     schools: dict[str, Any] | None = None,
     against: dict[str, Any] | None = None,
+    effectiveness: dict[str, Any] | None = None,
 ) -> Spravka:
     """The справка of a batch's output.
 
@@ -109,6 +113,9 @@ def make_spravka(
     against : dict, optional
         summary.json of an earlier run of the same cohort: the before/after table
         comes first.
+    effectiveness : dict, optional
+        What the routes of a stored run achieved by the next one
+        (``deficit_engine.store.Effectiveness.to_dict()``): its two tables come last.
 
     Returns
     -------
@@ -119,6 +126,8 @@ def make_spravka(
     tables = build_tables(summary, kb, sections)
     if against is not None:
         tables.insert(0, compare(summary, against, kb))
+    if effectiveness is not None:
+        tables.extend(effectiveness_tables(effectiveness))
     return Spravka(summary, kb, sections, tables)
 
 

@@ -121,7 +121,10 @@ def render_report(
         out.extend(_mentor_load(summary, top))
     out.extend(_catalogue_text(sections, top))
     out.extend(_unmet_needs(summary, top, kb))
-    return "\n".join([*out, *_generic(by_key.get("overflow"), top)])
+    out.extend(_generic(by_key.get("overflow"), top))
+    for key in ("effectiveness_steps", "effectiveness_places"):  # from a store, every row
+        out.extend(_generic(by_key.get(key), 10**9))
+    return "\n".join(out)
 
 
 def _against(by_key: dict[str, Table], top: int) -> list[str]:

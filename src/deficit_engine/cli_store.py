@@ -1,0 +1,188 @@
+"""The store's commands: ``db upgrade``, ``db runs``, ``mark``; ``--db`` of ``batch``, ``report``.
+
+``cli.build_parser`` calls :func:`add_parser` for the commands and
+:func:`add_batch_options` / :func:`add_report_options` for the options; the
+batch and the report call :func:`batch_recorder` and :func:`report_effectiveness`.
+SQLAlchemy is imported only when a command uses the store, so ``--help`` stays quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .models.marks import MARK_STATUSES
+
+if TYPE_CHECKING:
+    from .engine import Engine
+    from .store import BatchRecorder, Store
+
+__all__ = [
+    "DB_HELP",
+    "add_batch_options",
+    "add_parser",
+    "add_report_options",
+    "batch_recorder",
+    "report_effectiveness",
+]
+
+DB_HELP = (
+    "the store: an SQLite file path or a database URL (postgresql://...); "
+    "default: $DEFICIT_ENGINE_DB, else ./deficit-engine.db"
+)
+
+
+def add_parser(sub: Any) -> None:
+    """Add ``db`` (``upgrade``, ``runs``) and ``mark`` to the command's subparsers.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        The subparsers of ``deficit-engine``.
+    """
+    db = sub.add_parser("db", help="the store's database: create or update it, list its runs")
+    actions = db.add_subparsers(dest="db_command", required=True)
+    upgrade = actions.add_parser("upgrade", help="create or update the store's tables")
+    upgrade.add_argument("--db", help=DB_HELP)
+    upgrade.set_defaults(func=cmd_db_upgrade)
+    listed = actions.add_parser("runs", help="the cohort runs recorded in the store")
+    listed.add_argument("--db", help=DB_HELP)
+    listed.set_defaults(func=cmd_db_runs)
+
+    mark = sub.add_parser("mark", help="mark a step of a person's stored route (tutor's record)")
+    mark.add_argument("person", help="the person's pseudonymous id (the profile's id)")
+    mark.add_argument("step", help="the step's id in the route (s1, s2, ...)")
+    mark.add_argument("status", choices=MARK_STATUSES)
+    mark.add_argument("--evidence", help="a certificate number, an internship report, a file name")
+    mark.add_argument("--date", help="when, YYYY-MM-DD (default: none recorded)")
+    mark.add_argument("--db", help=DB_HELP)
+    mark.set_defaults(func=cmd_mark)
+
+
+def add_batch_options(batch: argparse.ArgumentParser) -> None:
+    """``batch ... --db URL [--run-id ID]``: record the run in the store.
+
+    Parameters
+    ----------
+    batch : argparse.ArgumentParser
+        The ``batch`` command's parser.
+    """
+    batch.add_argument("--db", help="record the run in this store (" + DB_HELP + ")")
+    batch.add_argument(
+        "--run-id",
+        help="the run's id in the store (default: run-<UTC time>); a rerun with the same "
+        "id adds only the people not yet recorded",
+    )
+
+
+def add_report_options(report: argparse.ArgumentParser) -> None:
+    """``report ... --effectiveness EARLIER LATER [--db URL]``: the store's section.
+
+    Parameters
+    ----------
+    report : argparse.ArgumentParser
+        The ``report`` command's parser.
+    """
+    report.add_argument(
+        "--effectiveness",
+        nargs=2,
+        metavar=("EARLIER", "LATER"),
+        help="add what the routes of stored run EARLIER achieved by run LATER",
+    )
+    report.add_argument("--db", help="the store of --effectiveness (" + DB_HELP + ")")
+
+
+def _store(db: str | None) -> Store:
+    """The store ``--db`` names, its schema checked to be current."""
+    from .store import Store
+
+    store = Store.open(db)
+    store.require_current()
+    return store
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    """Create or update the store's tables; print the revision reached."""
+    from .store import Store
+
+    store = Store.open(args.db)
+    revision = store.upgrade()
+    print(f"{store.engine.url.render_as_string(hide_password=True)}: at revision {revision}")
+    return 0
+
+
+def cmd_db_runs(args: argparse.Namespace) -> int:
+    """List the stored runs: id, start, people recorded, whether finished."""
+    from .spravka.text import text_table
+
+    rows = [
+        [
+            r.id,
+            r.started_at.strftime("%Y-%m-%d %H:%M"),
+            str(r.recorded),
+            "да" if r.finished_at else "нет",
+            r.source or "—",
+        ]
+        for r in _store(args.db).runs()
+    ]
+    print(text_table(rows, ["прогон", "начат", "записано", "завершён", "файл"]))
+    return 0
+
+
+def cmd_mark(args: argparse.Namespace) -> int:
+    """Record a tutor's mark on a step of the person's newest stored route."""
+    from .models.marks import StepMark
+
+    mark = StepMark.make(args.step, args.status, args.date, args.evidence)
+    version = _store(args.db).mark(args.person, mark)
+    print(f"{args.person}: route version {version}, step {mark.step}: {mark.status}")
+    return 0
+
+
+def batch_recorder(args: argparse.Namespace, engine: Engine) -> BatchRecorder | None:
+    """What records ``batch --db``'s people (None without ``--db``).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The batch's arguments (``db``, ``run_id``, ``input``).
+    engine : Engine
+        The engine the batch runs (its KB's hash is kept).
+
+    Returns
+    -------
+    BatchRecorder or None
+    """
+    if args.db is None and args.run_id is None:
+        return None
+    from .store import BatchRecorder, new_run_id
+
+    run_id = args.run_id or new_run_id()
+    recorder = BatchRecorder(_store(args.db), run_id, engine.kb, Path(args.input).name)
+    if recorder.resumed:
+        print(
+            f"run {run_id}: continuing, {len(recorder.already)} person(s) already recorded",
+            file=sys.stderr,
+        )
+    return recorder
+
+
+def report_effectiveness(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The effectiveness figures ``report --effectiveness`` asks for (None when not).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The report's arguments (``effectiveness``, ``db``).
+
+    Returns
+    -------
+    dict or None
+        ``Effectiveness.to_dict()``.
+    """
+    if not args.effectiveness:
+        return None
+    earlier, later = args.effectiveness
+    return _store(args.db).effectiveness(earlier, later).to_dict()
