@@ -41,8 +41,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "outputs",
         "progressbar",
         "summary_types",
+        "store",
     ),
-    ("testing", "cli", "cli_progress", "__main__"),
+    ("testing", "cli", "cli_progress", "cli_store", "__main__"),
 )
 LAYER_OF = {unit: n for n, units in enumerate(LAYERS) for unit in units}
 

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from .profile import Normalised, normalise, parse_profile, read_profile_file
     from .route import build_route, plan, route_graph, school_year
     from .schema import Profile
+    from .store import BatchRecorder, Effectiveness, Store
     from .synthetic import synthetic_profiles
     from .tracking import (
         CompetencyChange,
@@ -68,6 +69,7 @@ if TYPE_CHECKING:
 
 _LAZY: dict[str, tuple[str, str]] = {
     "BACKENDS": ("choices", "BACKENDS"),
+    "BatchRecorder": ("store", "BatchRecorder"),
     "Cohort": ("engine", "Cohort"),
     "CohortPlan": ("planner", "CohortPlan"),
     "CompetencyChange": ("tracking", "CompetencyChange"),
@@ -75,6 +77,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Deficit": ("models", "Deficit"),
     "Dropped": ("tracking", "Dropped"),
     "EXPORT_FORMATS": ("choices", "EXPORT_FORMATS"),
+    "Effectiveness": ("store", "Effectiveness"),
     "Engine": ("engine", "Engine"),
     "KnowledgeBase": ("kb", "KnowledgeBase"),
     "Need": ("models", "Need"),
@@ -97,6 +100,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Step": ("models", "Step"),
     "StepMark": ("models", "StepMark"),
     "StepProgress": ("tracking", "StepProgress"),
+    "Store": ("store", "Store"),
     "TeamSupport": ("planner", "TeamSupport"),
     "TraceEntry": ("models", "TraceEntry"),
     "Unmet": ("models", "Unmet"),
@@ -123,6 +127,7 @@ __all__ = [
     "BACKENDS",
     "EXPORT_FORMATS",
     "BackendLimitError",
+    "BatchRecorder",
     "Cohort",
     "CohortPlan",
     "CompetencyChange",
@@ -130,6 +135,7 @@ __all__ = [
     "Deficit",
     "DeficitEngineError",
     "Dropped",
+    "Effectiveness",
     "Engine",
     "EvaluationError",
     "FiringLimitError",
@@ -160,6 +166,7 @@ __all__ = [
     "Step",
     "StepMark",
     "StepProgress",
+    "Store",
     "TeamSupport",
     "TraceEntry",
     "UnknownIdError",

@@ -83,7 +83,12 @@ class StepEffect:
         return _share(self.other_closed, self.other_targeted)
 
     def to_dict(self) -> dict[str, Any]:
-        """The row as JSON, the shares included."""
+        """The row as JSON, the shares included.
+
+        Returns
+        -------
+        dict
+        """
         return {
             "kind": self.kind,
             "ref": self.ref,
@@ -128,7 +133,12 @@ class PlaceChange:
         return _share(self.improved, self.persons)
 
     def to_dict(self) -> dict[str, Any]:
-        """The row as JSON, the share included."""
+        """The row as JSON, the share included.
+
+        Returns
+        -------
+        dict
+        """
         return {
             "by": self.by,
             "name": self.name,
@@ -161,7 +171,13 @@ class Effectiveness:
     places: tuple[PlaceChange, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        """The figures as JSON (what ``report --effectiveness`` shows)."""
+        """The figures as JSON (what ``report --effectiveness`` shows).
+
+        Returns
+        -------
+        dict
+            ``earlier``, ``later``, ``persons``, ``steps`` and ``places``.
+        """
         return {
             "earlier": self.earlier,
             "later": self.later,

@@ -52,7 +52,7 @@ def database_url(db: str | None = None) -> str:
         return f"sqlite:///{Path(name).expanduser().resolve()}"
     try:
         url = make_url(name)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # a port that is not a number is a ValueError
         raise UsageError(f"--db: {_shown(name)} is not a database URL") from None
     if url.drivername in ("postgresql", "postgres"):
         url = url.set(drivername="postgresql+psycopg")
@@ -102,5 +102,5 @@ def _shown(url: str) -> str:
     """A URL as messages show it: never its password."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return "the value given"
