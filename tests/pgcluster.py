@@ -27,7 +27,9 @@ def server_binaries() -> Path | None:
     """The folder holding initdb and pg_ctl: Debian's newest, else the PATH's."""
     found = sorted(
         glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-        key=lambda p: int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0,
+        key=lambda p: (
+            int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0
+        ),
     )
     if found:
         return Path(found[-1]).parent
@@ -68,16 +70,33 @@ def cluster() -> Iterator[str]:
     try:
         subprocess.run(
             _as_owner(
-                [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-                 "--encoding=UTF8", "--no-sync"]
+                [
+                    str(bin_dir / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--no-sync",
+                ]
             ),
             **run,  # type: ignore[arg-type]
         )
         options = f"-k {folder} -c listen_addresses='' -c fsync=off"
         subprocess.run(
             _as_owner(
-                [str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l",
-                 str(folder / "log"), "-w", "start"]
+                [
+                    str(bin_dir / "pg_ctl"),
+                    "-D",
+                    str(data),
+                    "-o",
+                    options,
+                    "-l",
+                    str(folder / "log"),
+                    "-w",
+                    "start",
+                ]
             ),
             **run,  # type: ignore[arg-type]
         )
@@ -85,8 +104,12 @@ def cluster() -> Iterator[str]:
             yield f"postgresql+psycopg://postgres@/postgres?host={folder}"
         finally:
             subprocess.run(
-                _as_owner([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]),
-                check=False, capture_output=True, timeout=120,
+                _as_owner(
+                    [str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]
+                ),
+                check=False,
+                capture_output=True,
+                timeout=120,
             )
     except subprocess.CalledProcessError as exc:
         log = folder / "log"

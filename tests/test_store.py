@@ -20,10 +20,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pgcluster
 import pytest
 import sqlalchemy as sa
 
+import pgcluster
 from deficit_engine import Engine, load_kb, synthetic_profiles
 from deficit_engine.cli import main
 from deficit_engine.cohort import run_batch
@@ -119,11 +119,20 @@ def test_a_recorded_diagnosis_keeps_profile_provenance_and_kb_hash_but_no_name(
 ) -> None:
     profile = {
         "id": "T-1",
-        "person": {"role": "teacher", "experience_years": 2, "name": "Имя Фамилия",
-                   "municipality": "Город", "organization": "Школа 1"},
+        "person": {
+            "role": "teacher",
+            "experience_years": 2,
+            "name": "Имя Фамилия",
+            "municipality": "Город",
+            "organization": "Школа 1",
+        },
         "results": [
-            {"competency": "normative.fgos", "score": 20, "instrument": "ЦНППМ-тест",
-             "date": "2026-09-14"},
+            {
+                "competency": "normative.fgos",
+                "score": 20,
+                "instrument": "ЦНППМ-тест",
+                "date": "2026-09-14",
+            },
             {"competency": "methodical.assessment", "score": 40, "date": "2026-10-02"},
         ],
     }
@@ -133,7 +142,9 @@ def test_a_recorded_diagnosis_keeps_profile_provenance_and_kb_hash_but_no_name(
     assert "name" not in stored.profile["person"]
     assert "Имя" not in json.dumps(stored.profile, ensure_ascii=False)
     assert stored.provenance[0] == {
-        "competency": "normative.fgos", "instrument": "ЦНППМ-тест", "date": "2026-09-14"
+        "competency": "normative.fgos",
+        "instrument": "ЦНППМ-тест",
+        "date": "2026-09-14",
     }
     assert stored.diagnosed_on == "2026-10-02"
     assert stored.kb_hash == kb_hash(engine.kb.root)
@@ -166,8 +177,12 @@ def test_a_batch_recorded_twice_with_one_run_id_stores_each_person_once(
     for n, allocate in enumerate((True, False, True)):
         recorder = BatchRecorder(store, "spring", engine.kb, "cohort.jsonl")
         summary = run_batch(
-            engine, tmp_path / "cohort.jsonl", tmp_path / f"out{n}", workers=1,
-            allocate=allocate, record=recorder,
+            engine,
+            tmp_path / "cohort.jsonl",
+            tmp_path / f"out{n}",
+            workers=1,
+            allocate=allocate,
+            record=recorder,
         )
         recorder.finish(summary)
         assert recorder.added == (len(profiles) if n == 0 else 0)
@@ -176,7 +191,10 @@ def test_a_batch_recorded_twice_with_one_run_id_stores_each_person_once(
         assert _count(store, table) == len(profiles)
     (run,) = store.runs()
     assert (run.id, run.recorded, run.evaluated, run.finished_at is not None) == (
-        "spring", len(profiles), len(profiles), True
+        "spring",
+        len(profiles),
+        len(profiles),
+        True,
     )
 
 
@@ -185,10 +203,26 @@ def test_kill_9_during_a_recorded_batch_leaves_whole_persons_and_a_rerun_complet
     db: str, store: Store, tmp_path: Path
 ) -> None:
     profiles = _cohort(tmp_path / "cohort.jsonl", 100, seed=5)
-    command = [sys.executable, "-m", "deficit_engine", "batch", str(tmp_path / "cohort.jsonl"),
-               "--db", db, "--run-id", "autumn", "--no-allocate", "--workers", "1", "--quiet"]
-    batch = subprocess.Popen([*command, "-o", str(tmp_path / "killed")],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    command = [
+        sys.executable,
+        "-m",
+        "deficit_engine",
+        "batch",
+        str(tmp_path / "cohort.jsonl"),
+        "--db",
+        db,
+        "--run-id",
+        "autumn",
+        "--no-allocate",
+        "--workers",
+        "1",
+        "--quiet",
+    ]
+    batch = subprocess.Popen(
+        [*command, "-o", str(tmp_path / "killed")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         _wait_for_records(store, batch, at_least=3)
         with _writers_blocked(db, store):
@@ -204,8 +238,13 @@ def test_kill_9_during_a_recorded_batch_leaves_whole_persons_and_a_rerun_complet
     assert 3 <= len(before) < len(profiles)
     _assert_whole_persons(store)
 
-    rerun = subprocess.run([*command, "-o", str(tmp_path / "rerun")], capture_output=True,
-                           text=True, timeout=600, check=False)
+    rerun = subprocess.run(
+        [*command, "-o", str(tmp_path / "rerun")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert rerun.returncode == 0, rerun.stderr
     assert f"{len(profiles) - len(before)} person(s) recorded" in rerun.stdout
     assert store.recorded("autumn") == {p["id"] for p in profiles}
@@ -217,7 +256,9 @@ def _wait_for_records(store: Store, batch: subprocess.Popen[bytes], at_least: in
     deadline = time.monotonic() + 300
     while len(store.recorded("autumn")) < at_least:
         if batch.poll() is not None:
-            pytest.fail(f"the batch ended early: {batch.stderr.read().decode() if batch.stderr else ''}")
+            pytest.fail(
+                f"the batch ended early: {batch.stderr.read().decode() if batch.stderr else ''}"
+            )
         if time.monotonic() > deadline:
             pytest.fail("the batch recorded nobody in 300 s")
         time.sleep(0.01)
@@ -273,8 +314,13 @@ def _assert_whole_persons(store: Store) -> None:
 
 
 def _step(step_id: str, kind: str, ref: str | None, competencies: list[str]) -> dict[str, Any]:
-    return {"id": step_id, "kind": kind, "ref": ref, "title": f"{kind} {ref}",
-            "competencies": competencies}
+    return {
+        "id": step_id,
+        "kind": kind,
+        "ref": ref,
+        "title": f"{kind} {ref}",
+        "competencies": competencies,
+    }
 
 
 def _record(
@@ -285,8 +331,15 @@ def _record(
     run: str | None = None,
     place: tuple[str, str] = ("M1", "O1"),
 ) -> None:
-    profile = {"id": person, "person": {"role": "teacher", "experience_years": 5,
-                                        "municipality": place[0], "organization": place[1]}}
+    profile = {
+        "id": person,
+        "person": {
+            "role": "teacher",
+            "experience_years": 5,
+            "municipality": place[0],
+            "organization": place[1],
+        },
+    }
     body: dict[str, Any] = {
         "profile": person,
         "deficits": [{"competency": c, "severity": s, "score_pct": 40.0} for c, s in found.items()],
@@ -301,23 +354,48 @@ def _two_runs(store: Store) -> None:
     store.begin_run("A")
     store.begin_run("B")
     m1o1, m1o2, m2o2 = ("M1", "O1"), ("M1", "O2"), ("M2", "O2")
-    _record(store, "p1", {"c1": "high", "c2": "moderate"},
-            [_step("s1", "program", "P1", ["c1", "c2"]), _step("s2", "mentoring", "MT1", ["c1"])],
-            "A", m1o1)
-    _record(store, "p2", {"c1": "critical"},
-            [_step("s1", "program", "P1", ["c1"]), _step("s2", "format", "F1", ["c1", "c3"])],
-            "A", m1o1)
-    _record(store, "p3", {"c2": "low", "c3": "high"},
-            [_step("s1", "program", "P1", ["c2"]), _step("s2", "format", "F1", ["c3"]),
-             _step("s3", "self_education", None, ["c3"])],
-            "A", m1o2)
+    _record(
+        store,
+        "p1",
+        {"c1": "high", "c2": "moderate"},
+        [_step("s1", "program", "P1", ["c1", "c2"]), _step("s2", "mentoring", "MT1", ["c1"])],
+        "A",
+        m1o1,
+    )
+    _record(
+        store,
+        "p2",
+        {"c1": "critical"},
+        [_step("s1", "program", "P1", ["c1"]), _step("s2", "format", "F1", ["c1", "c3"])],
+        "A",
+        m1o1,
+    )
+    _record(
+        store,
+        "p3",
+        {"c2": "low", "c3": "high"},
+        [
+            _step("s1", "program", "P1", ["c2"]),
+            _step("s2", "format", "F1", ["c3"]),
+            _step("s3", "self_education", None, ["c3"]),
+        ],
+        "A",
+        m1o2,
+    )
     _record(store, "p4", {"c1": "moderate"}, [_step("s1", "mentoring", "MT1", ["c1"])], "A", m2o2)
     _record(store, "p6", {"c1": "high"}, [_step("s1", "program", "P1", ["c1"])], "A", m2o2)
-    for person, step, status in [("p1", "s1", "done"), ("p1", "s2", "in_progress"),
-                                 ("p2", "s1", "done"), ("p2", "s1", "skipped"),
-                                 ("p2", "s2", "done"), ("p3", "s1", "done"),
-                                 ("p3", "s2", "done"), ("p3", "s3", "done"),
-                                 ("p4", "s1", "done"), ("p6", "s1", "done")]:
+    for person, step, status in [
+        ("p1", "s1", "done"),
+        ("p1", "s2", "in_progress"),
+        ("p2", "s1", "done"),
+        ("p2", "s1", "skipped"),
+        ("p2", "s2", "done"),
+        ("p3", "s1", "done"),
+        ("p3", "s2", "done"),
+        ("p3", "s3", "done"),
+        ("p4", "s1", "done"),
+        ("p6", "s1", "done"),
+    ]:
         store.mark(person, StepMark.make(step, status))
     _record(store, "p1", {"c2": "low"}, None, "B", m1o1)
     _record(store, "p2", {"c1": "critical", "c3": "low"}, None, "B", m1o1)
@@ -331,10 +409,12 @@ def test_effectiveness_on_a_hand_made_two_run_cohort_matches_a_hand_count(store:
     figures = store.effectiveness("A", "B")
     assert figures.persons == 4  # p5 and p6 are in one run only
     # (kind, ref): done targeted, done closed, not done targeted, not done closed
-    assert {(s.kind, s.ref): (s.done_targeted, s.done_closed, s.other_targeted, s.other_closed)
-            for s in figures.steps} == {
-        ("program", "P1"): (3, 2, 1, 0),   # p1 c1 closed, c2 not; p3 c2 closed; p2 skipped: c1 not
-        ("format", "F1"): (2, 1, 0, 0),    # p2 c1 (c3 was no deficit) not; p3 c3 closed
+    assert {
+        (s.kind, s.ref): (s.done_targeted, s.done_closed, s.other_targeted, s.other_closed)
+        for s in figures.steps
+    } == {
+        ("program", "P1"): (3, 2, 1, 0),  # p1 c1 closed, c2 not; p3 c2 closed; p2 skipped: c1 not
+        ("format", "F1"): (2, 1, 0, 0),  # p2 c1 (c3 was no deficit) not; p3 c3 closed
         ("mentoring", "MT1"): (1, 0, 1, 1),  # p4 done, not closed; p1 in progress, c1 closed
     }
     assert [s.ref for s in figures.steps] == ["P1", "F1", "MT1"]
@@ -365,8 +445,9 @@ def test_report_shows_the_effectiveness_section_from_the_store(
     text = capsys.readouterr().out
     assert "Закрытие дефицитов при повторной диагностике, «A» → «B»" in text
     assert "Доля педагогов с улучшением" in text
-    assert main(["report", str(out), "--format", "json", "--effectiveness", "A", "B",
-                 "--db", db]) == 0
+    assert (
+        main(["report", str(out), "--format", "json", "--effectiveness", "A", "B", "--db", db]) == 0
+    )
     tables = {t["key"]: t for t in json.loads(capsys.readouterr().out)["report"]["tables"]}
     assert tables["effectiveness_steps"]["rows"][0][2:5] == [3, 2, 66.7]
     assert tables["effectiveness_places"]["rows"][0][2:] == [3, 2, 66.7]
@@ -390,8 +471,23 @@ def test_db_upgrade_batch_db_and_mark_from_the_command_line(
     assert "run r1: 0 person(s) recorded" in captured.out
     assert "continuing, 4 person(s) already recorded" in captured.err
     person = profiles[0]["id"]
-    assert main(["mark", person, "s1", "done", "--evidence", "удостоверение 7",
-                 "--date", "2026-12-01", "--db", db]) == 0
+    assert (
+        main(
+            [
+                "mark",
+                person,
+                "s1",
+                "done",
+                "--evidence",
+                "удостоверение 7",
+                "--date",
+                "2026-12-01",
+                "--db",
+                db,
+            ]
+        )
+        == 0
+    )
     assert main(["mark", person, "s1", "done", "--date", "1 декабря", "--db", db]) == 2
     assert "mark: date:" in capsys.readouterr().err
     assert main(["db", "runs", "--db", db]) == 0
