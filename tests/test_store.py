@@ -505,3 +505,13 @@ def test_db_names_a_file_a_url_or_the_environment(
     assert database_url(None) == f"sqlite:///{tmp_path / 'env.db'}"
     with pytest.raises(UsageError, match="not a database URL"):
         database_url("nonsense://::::/")
+
+
+def test_the_shipped_migrations_build_exactly_the_tables_the_code_uses(store: Store) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from deficit_engine.store.tables import metadata
+
+    with store.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
