@@ -515,3 +515,13 @@ def test_the_shipped_migrations_build_exactly_the_tables_the_code_uses(store: St
 
     with store.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+
+
+def test_a_database_that_fails_is_one_line_naming_it_without_its_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["db", "runs", "--db", "postgresql://nobody:secret@127.0.0.1:1/x"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "nobody:***@127.0.0.1:1/x" in err and "secret" not in err
+    assert main(["db", "upgrade", "--db", str(tmp_path / "missing" / "x.db")]) == 2
+    assert "unable to open database file" in capsys.readouterr().err

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from .analytics import Effectiveness, PlaceChange, StepEffect, improved
 from .connect import DB_ENV, DEFAULT_FILE, database_url, make_engine
-from .database import Diagnosis, RunInfo, Store
+from .database import Diagnosis, RunInfo, Store, StoreError
 from .kbhash import kb_hash
 from .recorder import BatchRecorder, new_run_id
 
@@ -26,6 +26,7 @@ __all__ = [
     "RunInfo",
     "StepEffect",
     "Store",
+    "StoreError",
     "database_url",
     "improved",
     "kb_hash",

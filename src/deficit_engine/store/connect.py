@@ -7,6 +7,8 @@ psycopg 3 driver the package installs, so a URL copied from ``psql`` works.
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -72,7 +74,8 @@ def make_engine(db: str | None = None, **kwargs: Any) -> Engine:
     Returns
     -------
     sqlalchemy.Engine
-        For SQLite, with foreign keys enforced and a patient lock wait.
+        For SQLite, with foreign keys enforced, a write-ahead log and a patient
+        lock wait.
 
     Raises
     ------
@@ -80,6 +83,8 @@ def make_engine(db: str | None = None, **kwargs: Any) -> Engine:
         If the URL names a database SQLAlchemy has no driver for.
     """
     url = database_url(db)
+    # Cyrillic kept as itself: \u-escapes would triple the size of every stored Result
+    kwargs.setdefault("json_serializer", functools.partial(json.dumps, ensure_ascii=False))
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": SQLITE_WAIT})
     try:
@@ -87,14 +92,22 @@ def make_engine(db: str | None = None, **kwargs: Any) -> Engine:
     except (ArgumentError, ImportError) as exc:  # NoSuchModuleError is an ArgumentError
         raise UsageError(f"--db: {_shown(url)}: {exc}") from None
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_foreign_keys)
+        event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 
 
-def _sqlite_foreign_keys(connection: Any, _record: Any) -> None:
-    """SQLite checks foreign keys only when asked, per connection."""
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    """Per connection: foreign keys checked (SQLite checks them only when asked); a
+    write-ahead log, so that readers (a report) and the one writer (a batch) do not
+    wait for each other, with ``synchronous=NORMAL``: a commit survives the process
+    being killed (the log is written before the commit returns), and only a power
+    loss can take back the last commits, never half of one. Without it, each
+    person's transaction costs several disk flushes (benchmarks/store.py)."""
     cursor = connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
+    if connection.execute("PRAGMA journal_mode").fetchone()[0] != "memory":
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 

@@ -10,15 +10,16 @@ without ``person.name``, and a person is their pseudonymous id.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator, Mapping, Sequence
+import functools
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from ..cohort import person_keys
-from ..errors import UsageError
+from ..errors import DeficitEngineError, UsageError
 from ..models import Result
 from ..models.marks import StepMark
 from . import migrate
@@ -26,7 +27,34 @@ from .analytics import Effectiveness, Stored, effectiveness
 from .connect import make_engine
 from .tables import deficits, diagnoses, persons, results, route_versions, runs, step_marks
 
-__all__ = ["Diagnosis", "RunInfo", "Store"]
+__all__ = ["Diagnosis", "RunInfo", "Store", "StoreError"]
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+class StoreError(DeficitEngineError):
+    """The database failed under a store operation (unreachable, full, locked too long).
+
+    Its message is one line naming the database (never its password) and the
+    driver's reason; the command prints it and exits 2.
+    """
+
+
+def _reported(method: Callable[_P, _T]) -> Callable[_P, _T]:
+    """A store method whose database failures are one :class:`StoreError` line, not
+    SQLAlchemy's text (which quotes the SQL and its values)."""
+
+    @functools.wraps(method)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            return method(*args, **kwargs)
+        except DBAPIError as exc:
+            store = args[0]
+            assert isinstance(store, Store)
+            raise StoreError(f"database {store.shown}: {_first_line(exc.orig)}") from None
+
+    return wrapper
 
 
 @dataclass(frozen=True)
@@ -89,6 +117,11 @@ class Store:
     engine : sqlalchemy.Engine
         The database: the integrator's own engine, or one made by :meth:`open`.
 
+    Notes
+    -----
+    Every method that reads or writes raises :class:`StoreError` when the database
+    fails (unreachable, a disk full, a lock held too long), as one line.
+
     Examples
     --------
     >>> store = Store.open("sqlite:///:memory:")
@@ -120,6 +153,7 @@ class Store:
         """
         return cls(make_engine(db))
 
+    @_reported
     def upgrade(self) -> str | None:
         """Create or update the schema with the shipped migrations.
 
@@ -143,15 +177,14 @@ class Store:
         try:
             current = migrate.current_revision(self.engine)
         except OperationalError as exc:
-            raise UsageError(f"database: cannot connect: {_first_line(exc)}") from None
+            raise StoreError(f"database {self.shown}: {_first_line(exc.orig)}") from None
         if current != migrate.head_revision():
             at = "has no store" if current is None else f"is at revision {current}"
-            raise UsageError(
-                f"database {self._shown()} {at}: run 'deficit-engine db upgrade' first"
-            )
+            raise UsageError(f"database {self.shown} {at}: run 'deficit-engine db upgrade' first")
 
     # --- runs -------------------------------------------------------------------------
 
+    @_reported
     def begin_run(
         self,
         run_id: str,
@@ -196,6 +229,7 @@ class Store:
             )
         return True
 
+    @_reported
     def finish_run(self, run_id: str, *, profiles: int, evaluated: int, set_aside: int) -> None:
         """Record that a run went through its whole cohort, with its counts.
 
@@ -215,6 +249,7 @@ class Store:
                 )
             )
 
+    @_reported
     def runs(self) -> list[RunInfo]:
         """The stored runs, oldest first, each with the number of diagnoses it recorded.
 
@@ -248,6 +283,7 @@ class Store:
                 for r in conn.execute(query)
             ]
 
+    @_reported
     def recorded(self, run_id: str) -> set[str]:
         """The persons a run has recorded so far.
 
@@ -267,6 +303,7 @@ class Store:
 
     # --- one person's diagnosis ----------------------------------------------------------
 
+    @_reported
     def record(
         self,
         profile: Mapping[str, Any] | Any,
@@ -326,6 +363,7 @@ class Store:
             raise
         return True
 
+    @_reported
     def history(self, person: str) -> list[Diagnosis]:
         """A person's stored diagnoses, oldest first.
 
@@ -369,6 +407,7 @@ class Store:
 
     # --- marks --------------------------------------------------------------------------
 
+    @_reported
     def mark(self, person: str, mark: StepMark) -> int:
         """Record a tutor's mark on a step of the person's newest route version.
 
@@ -419,6 +458,7 @@ class Store:
             )
             return int(row.version)
 
+    @_reported
     def marks(self, person: str, version: int | None = None) -> list[StepMark]:
         """The state of each marked step of a route version: its newest mark.
 
@@ -450,6 +490,7 @@ class Store:
 
     # --- analytics ----------------------------------------------------------------------
 
+    @_reported
     def effectiveness(self, earlier: str, later: str) -> Effectiveness:
         """What the routes of ``earlier`` achieved by the re-diagnosis of ``later``.
 
@@ -480,7 +521,9 @@ class Store:
             second = dict(_stored(conn, later))
         return effectiveness(earlier, later, first, second)
 
-    def _shown(self) -> str:
+    @property
+    def shown(self) -> str:
+        """The database's URL without its password, as messages name it."""
         return self.engine.url.render_as_string(hide_password=True)
 
 
@@ -681,5 +724,6 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+def _first_line(exc: BaseException | None) -> str:
+    text = str(exc).strip() if exc is not None else ""
+    return text.splitlines()[0] if text else type(exc).__name__
