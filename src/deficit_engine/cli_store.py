@@ -13,8 +13,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .models.marks import MARK_STATUSES
-
 if TYPE_CHECKING:
     from .engine import Engine
     from .store import BatchRecorder, Store
@@ -54,7 +52,8 @@ def add_parser(sub: Any) -> None:
     mark = sub.add_parser("mark", help="mark a step of a person's stored route (tutor's record)")
     mark.add_argument("person", help="the person's pseudonymous id (the profile's id)")
     mark.add_argument("step", help="the step's id in the route (s1, s2, ...)")
-    mark.add_argument("status", choices=MARK_STATUSES)
+    # checked by StepMark.make, not by choices=: --help must not load the models
+    mark.add_argument("status", help="planned, in_progress, done or skipped")
     mark.add_argument("--evidence", help="a certificate number, an internship report, a file name")
     mark.add_argument("--date", help="when, YYYY-MM-DD (default: none recorded)")
     mark.add_argument("--db", help=DB_HELP)

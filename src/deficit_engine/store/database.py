@@ -325,8 +325,8 @@ class Store:
             The cohort run this belongs to (opened with :meth:`begin_run`); with one,
             recording the same person again adds nothing.
         kb_hash, kb_version : str, optional
-            The KB that produced the Result; by default the Result's own ``kb_hash``
-            and ``kb_version``.
+            The KB that produced the Result, for a Result that does not carry its own
+            ``kb_hash`` and ``kb_version`` (those win when it does).
 
         Returns
         -------
@@ -347,10 +347,12 @@ class Store:
             raise UsageError(f"record: the Result is of {body.get('profile')!r}, not {person!r}")
         if body.get("errors"):
             raise UsageError(f"record: {person!r}: a Result that could not be evaluated")
-        kb_hash = kb_hash or body.get("kb_hash")
+        # the Result's own hash names the KB that produced it; the argument is for a
+        # Result made before Results carried one
+        kb_hash = body.get("kb_hash") or kb_hash
         if not kb_hash:
             raise UsageError("record: kb_hash: the Result carries none; pass the KB's hash")
-        kb_version = kb_version or body.get("kb_version")
+        kb_version = body.get("kb_version") or kb_version
         try:
             with self.engine.begin() as conn:
                 if run_id is not None and _has(conn, run_id, person):
