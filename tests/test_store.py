@@ -525,3 +525,12 @@ def test_a_database_that_fails_is_one_line_naming_it_without_its_password(
     assert err.count("\n") == 1 and "nobody:***@127.0.0.1:1/x" in err and "secret" not in err
     assert main(["db", "upgrade", "--db", str(tmp_path / "missing" / "x.db")]) == 2
     assert "unable to open database file" in capsys.readouterr().err
+
+
+def test_a_stored_route_reads_back_equal_to_the_route_written(engine: Engine) -> None:
+    from deficit_engine.store.restore import route_from_json
+
+    for profile in synthetic_profiles(engine.kb, 15, seed=9):
+        route = engine.evaluate(profile).route
+        assert route is not None
+        assert route_from_json(json.loads(json.dumps(route.to_dict()))) == route
