@@ -330,8 +330,9 @@ def _record(
     steps: list[dict[str, Any]] | None,
     run: str | None = None,
     place: tuple[str, str] = ("M1", "O1"),
+    date: str | None = None,
 ) -> None:
-    profile = {
+    profile: dict[str, Any] = {
         "id": person,
         "person": {
             "role": "teacher",
@@ -340,6 +341,8 @@ def _record(
             "organization": place[1],
         },
     }
+    if date is not None:  # the diagnosis's date is its results' latest
+        profile["results"] = [{"competency": "c1", "score": 50, "date": date}]
     body: dict[str, Any] = {
         "profile": person,
         "deficits": [{"competency": c, "severity": s, "score_pct": 40.0} for c, s in found.items()],
@@ -393,14 +396,15 @@ def _two_runs(store: Store) -> None:
         ("p3", "s1", "done"),
         ("p3", "s2", "done"),
         ("p3", "s3", "done"),
-        ("p4", "s1", "done"),
         ("p6", "s1", "done"),
     ]:
         store.mark(person, StepMark.make(step, status))
     _record(store, "p1", {"c2": "low"}, None, "B", m1o1)
     _record(store, "p2", {"c1": "critical", "c3": "low"}, None, "B", m1o1)
     _record(store, "p3", {}, None, "B", m1o2)
-    _record(store, "p4", {"c1": "moderate"}, None, "B", m2o2)
+    # p4's step is done, but after the re-diagnosis of 2027-05-15: not done by then
+    store.mark("p4", StepMark.make("s1", "done", "2027-06-01"))
+    _record(store, "p4", {"c1": "moderate"}, None, "B", m2o2, date="2027-05-15")
     _record(store, "p5", {"c1": "low"}, None, "B", m2o2)
 
 
@@ -415,7 +419,7 @@ def test_effectiveness_on_a_hand_made_two_run_cohort_matches_a_hand_count(store:
     } == {
         ("program", "P1"): (3, 2, 1, 0),  # p1 c1 closed, c2 not; p3 c2 closed; p2 skipped: c1 not
         ("format", "F1"): (2, 1, 0, 0),  # p2 c1 (c3 was no deficit) not; p3 c3 closed
-        ("mentoring", "MT1"): (1, 0, 1, 1),  # p4 done, not closed; p1 in progress, c1 closed
+        ("mentoring", "MT1"): (0, 0, 2, 1),  # p1 in progress, closed; p4 done late, not closed
     }
     assert [s.ref for s in figures.steps] == ["P1", "F1", "MT1"]
     program = figures.steps[0]

@@ -7,8 +7,8 @@ re-diagnosis. For each programme, format and mentor of the earlier routes:
   step works on (one per person, step and competency);
 - it is *closed* when the later diagnosis has no deficit in that competency;
 - the people are split by whether the step's newest mark on that route is
-  ``done``, and each side is given with its counts, so that 1 of 1 is visibly
-  not 40 of 40.
+  ``done``, dated no later than the re-diagnosis (or undated), and each side is
+  given with its counts, so that 1 of 1 is visibly not 40 of 40.
 
 For each municipality and organisation, a teacher diagnosed in both runs has
 *improved* when at least one deficit was closed or became less severe and none
@@ -39,7 +39,29 @@ class Stored:
     organization: str | None
     deficits: Mapping[str, str]  # competency -> severity
     steps: tuple[Mapping[str, Any], ...]  # the route's steps, as JSON
-    done: frozenset[str]  # ids of the steps whose newest mark is done
+    done: Mapping[str, str | None]  # step id -> the date of its newest mark, when done
+    diagnosed_on: str | None = None  # the latest date among the diagnosis's results
+
+
+def done_before(before: Stored, after: Stored, step: str) -> bool:
+    """Whether a step of the earlier route was done by the later diagnosis: its newest
+    mark is ``done`` and dated no later than the re-diagnosis (or either is undated).
+
+    Parameters
+    ----------
+    before, after : Stored
+        The person in the earlier and the later run.
+    step : str
+        The step's id in the earlier route.
+
+    Returns
+    -------
+    bool
+    """
+    if step not in before.done:
+        return False
+    date = before.done[step]
+    return date is None or after.diagnosed_on is None or date <= after.diagnosed_on
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -250,7 +272,7 @@ def _step_effects(pairs: Sequence[tuple[Stored, Stored]]) -> tuple[StepEffect, .
                 continue
             titles.setdefault(key, str(step.get("title") or key[1]))
             row = counts.setdefault(key, [0, 0, 0, 0])
-            side = 0 if step.get("id") in before.done else 2
+            side = 0 if done_before(before, after, str(step.get("id"))) else 2
             for competency in step.get("competencies") or ():
                 if competency in before.deficits:
                     row[side] += 1

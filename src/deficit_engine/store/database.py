@@ -668,6 +668,7 @@ def _stored(conn: Connection, run_id: str) -> Iterator[tuple[str, Stored]]:
         select(
             diagnoses.c.id,
             diagnoses.c.person_id,
+            diagnoses.c.diagnosed_on,
             persons.c.municipality,
             persons.c.organization,
             route_versions.c.id.label("route_id"),
@@ -694,26 +695,32 @@ def _stored(conn: Connection, run_id: str) -> Iterator[tuple[str, Stored]]:
                 r.organization,
                 found[r.id],
                 tuple(steps),
-                frozenset(done.get(r.route_id, ())),
+                done.get(r.route_id, {}),
+                r.diagnosed_on,
             ),
         )
 
 
-def _done_steps(conn: Connection, route_ids: list[int]) -> dict[int, set[str]]:
-    """Route version -> its steps whose newest mark is ``done``."""
-    newest: dict[tuple[int, str], str] = {}
+def _done_steps(conn: Connection, route_ids: list[int]) -> dict[int, dict[str, str | None]]:
+    """Route version -> its steps whose newest mark is ``done``, with that mark's date."""
+    newest: dict[tuple[int, str], tuple[str, str | None]] = {}
     if route_ids:
         rows = conn.execute(
-            select(step_marks.c.route_version_id, step_marks.c.step, step_marks.c.status)
+            select(
+                step_marks.c.route_version_id,
+                step_marks.c.step,
+                step_marks.c.status,
+                step_marks.c.date,
+            )
             .where(step_marks.c.route_version_id.in_(route_ids))
             .order_by(step_marks.c.id)
         )
         for r in rows:
-            newest[(r.route_version_id, r.step)] = r.status
-    done: dict[int, set[str]] = {}
-    for (route, step), status in newest.items():
+            newest[(r.route_version_id, r.step)] = (r.status, r.date)
+    done: dict[int, dict[str, str | None]] = {}
+    for (route, step), (status, date) in newest.items():
         if status == "done":
-            done.setdefault(route, set()).add(step)
+            done.setdefault(route, {})[step] = date
     return done
 
 
