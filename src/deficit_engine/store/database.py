@@ -22,9 +22,9 @@ from ..cohort import person_keys
 from ..errors import DeficitEngineError, UsageError
 from ..models import Result
 from ..models.marks import StepMark
-from . import migrate
 from .analytics import Effectiveness, Stored, effectiveness
 from .connect import make_engine
+from .migrate import current_revision, head_revision, upgrade
 from .tables import deficits, diagnoses, persons, results, route_versions, runs, step_marks
 
 __all__ = ["Diagnosis", "RunInfo", "Store", "StoreError"]
@@ -162,8 +162,8 @@ class Store:
         str or None
             The revision the database is at afterwards.
         """
-        migrate.upgrade(self.engine)
-        return migrate.current_revision(self.engine)
+        upgrade(self.engine)
+        return current_revision(self.engine)
 
     def require_current(self) -> None:
         """Check that the schema is at the shipped migrations' newest revision.
@@ -175,10 +175,10 @@ class Store:
             updates it.
         """
         try:
-            current = migrate.current_revision(self.engine)
+            current = current_revision(self.engine)
         except OperationalError as exc:
             raise StoreError(f"database {self.shown}: {_first_line(exc.orig)}") from None
-        if current != migrate.head_revision():
+        if current != head_revision():
             at = "has no store" if current is None else f"is at revision {current}"
             raise UsageError(f"database {self.shown} {at}: run 'deficit-engine db upgrade' first")
 
