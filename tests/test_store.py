@@ -29,7 +29,7 @@ from deficit_engine.cli import main
 from deficit_engine.cohort import run_batch
 from deficit_engine.errors import UsageError
 from deficit_engine.models.marks import StepMark
-from deficit_engine.store import BatchRecorder, Store, database_url, kb_hash
+from deficit_engine.store import BatchRecorder, Store, database_url
 from deficit_engine.store.tables import (
     deficits,
     diagnoses,
@@ -137,7 +137,7 @@ def test_a_recorded_diagnosis_keeps_profile_provenance_and_kb_hash_but_no_name(
         ],
     }
     result = engine.evaluate(profile)
-    assert store.record(profile, result, kb_hash=kb_hash(engine.kb.root))
+    assert store.record(profile, result)  # the Result carries its KB's hash
     (stored,) = store.history("T-1")
     assert "name" not in stored.profile["person"]
     assert "Имя" not in json.dumps(stored.profile, ensure_ascii=False)
@@ -147,7 +147,7 @@ def test_a_recorded_diagnosis_keeps_profile_provenance_and_kb_hash_but_no_name(
         "date": "2026-09-14",
     }
     assert stored.diagnosed_on == "2026-10-02"
-    assert stored.kb_hash == kb_hash(engine.kb.root)
+    assert stored.kb_hash == result.kb_hash == engine.kb.content_hash != ""
     assert stored.result["deficits"] == result.to_dict()["deficits"]
     assert stored.route_version == 1
     assert _count(store, deficits, diagnosis_id=stored.id) == len(result.deficits) > 0

@@ -13,7 +13,6 @@ from __future__ import annotations
 from .analytics import Effectiveness, PlaceChange, StepEffect, improved
 from .connect import DB_ENV, DEFAULT_FILE, database_url, make_engine
 from .database import Diagnosis, RunInfo, Store, StoreError
-from .kbhash import kb_hash
 from .recorder import BatchRecorder, new_run_id
 
 __all__ = [
@@ -29,7 +28,6 @@ __all__ = [
     "StoreError",
     "database_url",
     "improved",
-    "kb_hash",
     "make_engine",
     "new_run_id",
 ]

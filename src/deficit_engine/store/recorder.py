@@ -16,7 +16,6 @@ from typing import Any
 from ..cohort import BatchSummary, Digest
 from ..kb import KnowledgeBase
 from .database import Store
-from .kbhash import kb_hash
 
 __all__ = ["BatchRecorder", "new_run_id"]
 
@@ -51,7 +50,7 @@ class BatchRecorder:
     ) -> None:
         self.store = store
         self.run_id = run_id
-        self.kb_hash = kb_hash(kb.root)
+        self.kb_hash = kb.content_hash  # each Result carries it too; the run keeps it
         self.resumed = not store.begin_run(run_id, source=source, kb_hash=self.kb_hash)
         self.already = store.recorded(run_id) if self.resumed else set()
         self.added = 0

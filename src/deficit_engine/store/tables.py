@@ -58,7 +58,7 @@ runs = Table(
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True)),
     Column("source", Text),  # the cohort file's name, not its folder
-    Column("kb_hash", String(64)),
+    Column("kb_hash", String(100)),
     Column("kb_version", String(100)),
     Column("profiles", Integer),
     Column("evaluated", Integer),
@@ -95,7 +95,7 @@ results = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("diagnosis_id", Integer, ForeignKey("diagnoses.id"), nullable=False, unique=True),
-    Column("kb_hash", String(64), nullable=False),
+    Column("kb_hash", String(100), nullable=False),
     Column("kb_version", String(100)),
     Column("result", JSON, nullable=False),
 )
