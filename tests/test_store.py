@@ -498,6 +498,16 @@ def test_db_upgrade_batch_db_and_mark_from_the_command_line(
     assert "r1" in capsys.readouterr().out
     store = Store.open(db)
     assert store.marks(person) == [StepMark("s1", "done", "2026-12-01", "удостоверение 7")]
+    assert main(["progress", person, "--db", db]) == 2  # one diagnosis only
+    assert "1 stored diagnosis" in capsys.readouterr().err
+    batch2 = [*batch[:-3], "--run-id", "r2", "--quiet", "-o", str(tmp_path / "o3")]
+    assert main(batch2) == 0
+    capsys.readouterr()
+    assert main(["progress", person, "--db", db, "--format", "json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert found["person"] == person
+    step = next(s for s in found["steps"] if s["step"] == "s1")
+    assert (step["status"], step["evidence"]) == ("done", "удостоверение 7")
 
 
 def test_db_names_a_file_a_url_or_the_environment(

@@ -590,7 +590,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .cli_progress import add_parser as add_progress
 
-    add_progress(sub)
+    cli_store.add_progress_options(add_progress(sub))
 
     schema = sub.add_parser("schema", help="print the JSON Schema of a profile or of the KB files")
     schema.add_argument("kind", choices=["profile", "kb"])

@@ -9,6 +9,8 @@ SQLAlchemy is imported only when a command uses the store, so ``--help`` stays q
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +23,7 @@ __all__ = [
     "DB_HELP",
     "add_batch_options",
     "add_parser",
+    "add_progress_options",
     "add_report_options",
     "batch_recorder",
     "report_effectiveness",
@@ -91,6 +94,58 @@ def add_report_options(report: argparse.ArgumentParser) -> None:
         help="add what the routes of stored run EARLIER achieved by run LATER",
     )
     report.add_argument("--db", help="the store of --effectiveness (" + DB_HELP + ")")
+
+
+def add_progress_options(command: argparse.ArgumentParser) -> None:
+    """``progress PERSON --db URL``: the person's two newest stored diagnoses compared.
+
+    Parameters
+    ----------
+    command : argparse.ArgumentParser
+        The ``progress`` command's parser (``cli_progress.add_parser``).
+    """
+    command.add_argument(
+        "--db",
+        help="compare the two newest diagnoses of the person EARLIER names, in this store ("
+        + DB_HELP
+        + ")",
+    )
+    command.set_defaults(func=cmd_progress)
+
+
+def cmd_progress(args: argparse.Namespace) -> int:
+    """``progress``: two profile files, or with ``--db`` a person's stored diagnoses.
+
+    The stored profiles are evaluated again (the scores are not in a Result's JSON);
+    the earlier route is the stored one, whose step ids the marks name.
+    """
+    from . import cli_progress
+
+    if args.db is None:
+        return cli_progress.cmd_progress(args)
+    from .engine import Engine
+    from .errors import UsageError
+    from .store.restore import route_from_json
+    from .tracking import progress
+
+    if args.later is not None:
+        raise UsageError("progress --db: give one PERSON (a stored id), not two profiles")
+    store = _store(args.db)
+    history = store.history(args.earlier)
+    if len(history) < 2:
+        raise UsageError(f"progress --db: {args.earlier!r} has {len(history)} stored diagnosis(es)")
+    before, after = history[-2], history[-1]
+    engine = Engine.from_path(args.kb, backend=args.backend)
+    earlier = engine.evaluate(before.profile)
+    if before.result.get("route") is not None:
+        earlier = dataclasses.replace(earlier, route=route_from_json(before.result["route"]))
+    marks = store.marks(args.earlier, before.route_version) if before.route_version else []
+    found = progress(earlier, engine.evaluate(after.profile), marks)
+    if args.format == "json":
+        print(json.dumps(found.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(cli_progress.render_text(found, engine.kb))
+    return 0
 
 
 def _store(db: str | None) -> Store:
