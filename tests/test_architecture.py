@@ -26,7 +26,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "choices", "labels", "months", "_yaml", "folding"),
     ("schema", "ontology"),
     ("rules", "models"),
-    ("catalogue",),
+    ("catalogue", "period"),
     ("kb",),
     ("loader", "profile", "compiler"),
     ("inference", "resolve", "route"),
