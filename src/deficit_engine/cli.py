@@ -33,6 +33,7 @@ from .errors import (
     KnowledgeBaseError,
     SourceError,
     UsageError,
+    capped,
 )
 
 if TYPE_CHECKING:
@@ -92,10 +93,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def _print_issues(errors: list[Issue], warnings: list[Issue]) -> None:
-    for issue in errors:
-        print(f"{issue.location}: {issue.code}: {_issue_text(issue)}", file=sys.stderr)
-    for issue in warnings:
-        print(f"{issue.location}: warning: {issue.code}: {_issue_text(issue)}", file=sys.stderr)
+    lines = [f"{i.location}: {i.code}: {_issue_text(i)}" for i in errors]
+    lines += [f"{i.location}: warning: {i.code}: {_issue_text(i)}" for i in warnings]
+    for line in capped(lines):
+        print(line, file=sys.stderr)
 
 
 def _issue_text(issue: Issue) -> str:
