@@ -42,7 +42,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "progressbar",
         "summary_types",
     ),
-    ("testing", "cli", "__main__"),
+    ("testing", "cli", "cli_kb", "__main__"),
 )
 LAYER_OF = {unit: n for n, units in enumerate(LAYERS) for unit in units}
 

@@ -88,7 +88,9 @@ def test_misspelt_profile_fields_get_the_field_name() -> None:
     data = {
         "id": "T-1",
         "person": {"role": "teacher", "expirience_years": 3},
-        "results": [{"competency": "methodical.assessment", "score": 1, "max": 2, "instrumnt": "x"}],
+        "results": [
+            {"competency": "methodical.assessment", "score": 1, "max": 2, "instrumnt": "x"}
+        ],
         "preferences": {"hours_per_mont": 10},
     }
     with pytest.raises(ProfileError) as err:

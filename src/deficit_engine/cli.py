@@ -106,6 +106,10 @@ def _issue_text(issue: Issue) -> str:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
+    if args.kb is not None:  # the KB's ids as enums: needs the KB loaded
+        from .cli_kb import cmd_schema_kb
+
+        return cmd_schema_kb(args)
     from .schema import json_schema
 
     print(json.dumps(json_schema(args.kind), ensure_ascii=False, indent=2))
@@ -611,7 +615,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = sub.add_parser("schema", help="print the JSON Schema of a profile or of the KB files")
     schema.add_argument("kind", choices=["profile", "kb"])
+    schema.add_argument("--kb", metavar="DIR", help="profile: with this KB's ids as enums")
     schema.set_defaults(func=cmd_schema)
+    from . import cli_kb
+
+    cli_kb.add_parser(sub)
     return parser
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
+    "SHOWN_ISSUES",
     "BackendLimitError",
     "DeficitEngineError",
     "EvaluationError",
@@ -20,7 +21,6 @@ __all__ = [
     "KnowledgeBaseError",
     "MatchBudgetError",
     "ProfileError",
-    "SHOWN_ISSUES",
     "SourceError",
     "UnknownIdError",
     "UsageError",

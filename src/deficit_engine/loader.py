@@ -157,9 +157,7 @@ def pydantic_issues(doc: Loaded, base: PathKey, exc: ValidationError) -> list[Is
             msg = msg[len("Value error, ") :]
         elif code == "wrong-type" or code == "out-of-range" or code == "invalid-value":
             msg = f"{loc[-1] if loc else 'value'}: {msg[0].lower()}{msg[1:]}"
-        out.append(
-            doc.issue(path, code, msg, key=kind == "extra_forbidden", suggestion=suggestion)
-        )
+        out.append(doc.issue(path, code, msg, key=kind == "extra_forbidden", suggestion=suggestion))
     return out
 
 

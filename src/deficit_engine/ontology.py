@@ -6,7 +6,7 @@ dependent``. Everything here is read-only after construction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import networkx as nx
 

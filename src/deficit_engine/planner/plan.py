@@ -30,6 +30,7 @@ import numpy as np
 from ..catalogue import CatalogueIndex
 from ..kb import KnowledgeBase
 from ..models import Need, Recommendation, Resolution, Result
+from ..period import period_hours, settings
 from ..resolve import needs_by_kind, person_levels, seeker_of, unmet_of
 from ..resolve.allocate import allocate_arrays
 from ..resolve.formats import resolve_formats
@@ -44,7 +45,6 @@ from ..resolve.mentors import (
     unit_arcs,
     why_not,
 )
-from ..period import period_hours, settings
 from ..schema import Mentor, Profile
 from .arcs import CohortArcs, cohort_arcs
 from .programmes import ProgrammeDemand, demand_key, plan_programmes

@@ -172,9 +172,7 @@ def _recommendation(
         parts.append("других подходящих программ нет")
     else:
         other = index.program_by_id[alt[1]]
-        parts.append(
-            f"предпочтена {alt[1]}: " + _versus(best, other, key, alt[0], period_hours)
-        )
+        parts.append(f"предпочтена {alt[1]}: " + _versus(best, other, key, alt[0], period_hours))
     return Recommendation(
         kind="program",
         id=best.id,
@@ -199,9 +197,7 @@ def _delivery_reason(delivery: str, best: Program, prefs: Sequence[str]) -> str:
     )
 
 
-def _versus(
-    best: Program, alt: Program, best_key: Key, alt_key: Key, period_hours: float
-) -> str:
+def _versus(best: Program, alt: Program, best_key: Key, alt_key: Key, period_hours: float) -> str:
     """Why ``best`` beat the runner-up ``alt``: the first part of the key that differs."""
     if best_key[0] != alt_key[0]:
         return (

@@ -27,6 +27,7 @@ __all__ = [
     "settings",
 ]
 
+
 def schedule(
     drafts: Sequence[Draft],
     topo: Sequence[int],
@@ -193,7 +194,6 @@ def overflow(
             f"Маршрут не умещается в период {start} – {end} при {format_hours(per_month)} ч "
             f"в месяц: нужно ещё {months_over} мес. (до {month_text(route_end)}), "
             f"{format_hours(over_hours)} ч после окончания периода; "
-            f"выходят за период шаги {', '.join(late_ids)}."
-            + _cause(too_long or {}, late_ids)
+            f"выходят за период шаги {', '.join(late_ids)}." + _cause(too_long or {}, late_ids)
         ),
     )
