@@ -27,6 +27,7 @@ from .errors import (
 
 if TYPE_CHECKING:
     from .choices import BACKENDS, EXPORT_FORMATS
+    from .cli_kb import profile_schema
     from .engine import Cohort, Engine
     from .export import render
     from .kb import KnowledgeBase
@@ -46,10 +47,12 @@ if TYPE_CHECKING:
         Unmet,
     )
     from .ontology import Ontology, Scale
+    from .period import period_hours
     from .planner import CohortPlan, PlanStats, SchoolFlag, SchoolProfile, TeamSupport, plan_cohort
     from .profile import Normalised, normalise, parse_profile, read_profile_file
     from .route import build_route, plan, route_graph, school_year
     from .schema import Profile
+    from .suggest import Suggester
     from .synthetic import synthetic_profiles
 
 _LAZY: dict[str, tuple[str, str]] = {
@@ -76,6 +79,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "SchoolProfile": ("planner", "SchoolProfile"),
     "Scores": ("models", "Scores"),
     "Step": ("models", "Step"),
+    "Suggester": ("suggest", "Suggester"),
     "TeamSupport": ("planner", "TeamSupport"),
     "TraceEntry": ("models", "TraceEntry"),
     "Unmet": ("models", "Unmet"),
@@ -86,7 +90,9 @@ _LAZY: dict[str, tuple[str, str]] = {
     "normalise": ("profile", "normalise"),
     "parse_profile": ("profile", "parse_profile"),
     "plan": ("route", "plan"),
+    "period_hours": ("period", "period_hours"),
     "plan_cohort": ("planner", "plan_cohort"),
+    "profile_schema": ("cli_kb", "profile_schema"),
     "read_profile_file": ("profile", "read_profile_file"),
     "render": ("export", "render"),
     "route_graph": ("route", "route_graph"),
@@ -127,6 +133,7 @@ __all__ = [
     "Scores",
     "SourceError",
     "Step",
+    "Suggester",
     "TeamSupport",
     "TraceEntry",
     "UnknownIdError",
@@ -139,8 +146,10 @@ __all__ = [
     "load_kb",
     "normalise",
     "parse_profile",
+    "period_hours",
     "plan",
     "plan_cohort",
+    "profile_schema",
     "read_profile_file",
     "render",
     "route_graph",
