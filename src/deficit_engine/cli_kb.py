@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .errors import KnowledgeBaseError, UsageError
-from .suggest import text_matches
 
 if TYPE_CHECKING:  # the command line imports the KB's modules only when a command runs
     from .kb import KnowledgeBase
@@ -96,6 +95,8 @@ def entries(kb: KnowledgeBase, what: str, grep: str | None = None) -> list[Entry
     UsageError
         When ``what`` is not one of :data:`LISTS`.
     """
+    from .suggest import text_matches
+
     make = LISTS.get(what)
     if make is None:
         raise UsageError(f"unknown list {what!r}: expected one of {', '.join(LISTS)}")
