@@ -25,7 +25,6 @@ from typing import Any, Protocol, TypeVar, get_args
 import networkx as nx
 from pydantic import BaseModel, ValidationError
 
-from . import schema as schema_module
 from ._yaml import MAX_FILE_BYTES, Loaded, PathKey, load_yaml_file
 from .errors import Issue, KnowledgeBaseError, display_path
 from .folding import person_text
@@ -44,6 +43,7 @@ from .schema import (
     Program,
     SchoolRule,
     Subject,
+    model_named,
 )
 
 __all__ = [
@@ -164,8 +164,8 @@ def pydantic_issues(doc: Loaded, base: PathKey, exc: ValidationError) -> list[Is
 def _fields_at(model_name: str, loc: Sequence[str | int]) -> list[str]:
     """The field names allowed at ``loc`` inside the schema model ``model_name``
     (what an unknown field there may be a misspelling of; none if not found)."""
-    model = getattr(schema_module, model_name, None)
-    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+    model = model_named(model_name)
+    if model is None:
         return []
     for part in loc:
         field = model.model_fields.get(part) if isinstance(part, str) else None

@@ -396,3 +396,20 @@ def json_schema(kind: str) -> dict[str, Any]:
             "files": {name: model.model_json_schema() for name, model in files.items()},
         }
     raise UsageError(f"unknown schema {kind!r}: expected 'profile' or 'kb'")
+
+
+def model_named(name: str) -> type[BaseModel] | None:
+    """The model of this module called ``name`` (a ValidationError's ``title``), if any.
+
+    Parameters
+    ----------
+    name : str
+        A class name, e.g. ``"Profile"``.
+
+    Returns
+    -------
+    type or None
+        The pydantic model, or None when no model has that name.
+    """
+    found = globals().get(name)
+    return found if isinstance(found, type) and issubclass(found, BaseModel) else None
