@@ -23,10 +23,10 @@ PACKAGE = Path(deficit_engine.__file__).resolve().parent
 
 # layer -> the units in it; a unit is a top-level module or subpackage of deficit_engine
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "choices", "labels", "months", "_yaml", "folding"),
+    ("errors", "choices", "labels", "months", "_yaml", "folding", "suggest"),
     ("schema", "ontology"),
     ("rules", "models"),
-    ("catalogue",),
+    ("catalogue", "period"),
     ("kb",),
     ("loader", "profile", "compiler"),
     ("inference", "resolve", "route"),
@@ -43,7 +43,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "summary_types",
         "store",
     ),
-    ("testing", "cli", "cli_progress", "cli_store", "__main__"),
+    ("testing", "cli", "cli_progress", "cli_store", "cli_kb", "__main__"),
 )
 LAYER_OF = {unit: n for n, units in enumerate(LAYERS) for unit in units}
 

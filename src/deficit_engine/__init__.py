@@ -28,6 +28,7 @@ from .errors import (
 
 if TYPE_CHECKING:
     from .choices import BACKENDS, EXPORT_FORMATS
+    from .cli_kb import profile_schema
     from .engine import Cohort, Engine
     from .export import render
     from .kb import KnowledgeBase
@@ -49,11 +50,13 @@ if TYPE_CHECKING:
         Unmet,
     )
     from .ontology import Ontology, Scale
+    from .period import period_hours
     from .planner import CohortPlan, PlanStats, SchoolFlag, SchoolProfile, TeamSupport, plan_cohort
     from .profile import Normalised, normalise, parse_profile, read_profile_file
     from .route import build_route, plan, route_graph, school_year
     from .schema import Profile
     from .store import BatchRecorder, Effectiveness, Store
+    from .suggest import Suggester
     from .synthetic import synthetic_profiles
     from .tracking import (
         CompetencyChange,
@@ -101,6 +104,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "StepMark": ("models", "StepMark"),
     "StepProgress": ("tracking", "StepProgress"),
     "Store": ("store", "Store"),
+    "Suggester": ("suggest", "Suggester"),
     "TeamSupport": ("planner", "TeamSupport"),
     "TraceEntry": ("models", "TraceEntry"),
     "Unmet": ("models", "Unmet"),
@@ -112,9 +116,11 @@ _LAZY: dict[str, tuple[str, str]] = {
     "normalise": ("profile", "normalise"),
     "parse_profile": ("profile", "parse_profile"),
     "plan": ("route", "plan"),
+    "period_hours": ("period", "period_hours"),
     "plan_cohort": ("planner", "plan_cohort"),
     "progress": ("tracking", "progress"),
     "read_marks": ("tracking", "read_marks"),
+    "profile_schema": ("cli_kb", "profile_schema"),
     "read_profile_file": ("profile", "read_profile_file"),
     "render": ("export", "render"),
     "revise": ("tracking", "revise"),
@@ -167,6 +173,7 @@ __all__ = [
     "StepMark",
     "StepProgress",
     "Store",
+    "Suggester",
     "TeamSupport",
     "TraceEntry",
     "UnknownIdError",
@@ -180,10 +187,12 @@ __all__ = [
     "load_kb",
     "normalise",
     "parse_profile",
+    "period_hours",
     "plan",
     "plan_cohort",
     "progress",
     "read_marks",
+    "profile_schema",
     "read_profile_file",
     "render",
     "revise",

@@ -31,6 +31,7 @@ from .errors import (
     KnowledgeBaseError,
     SourceError,
     UsageError,
+    capped,
 )
 
 if TYPE_CHECKING:
@@ -90,10 +91,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def _print_issues(errors: list[Issue], warnings: list[Issue]) -> None:
-    for issue in errors:
-        print(f"{issue.location}: {issue.code}: {_issue_text(issue)}", file=sys.stderr)
-    for issue in warnings:
-        print(f"{issue.location}: warning: {issue.code}: {_issue_text(issue)}", file=sys.stderr)
+    lines = [f"{i.location}: {i.code}: {_issue_text(i)}" for i in errors]
+    lines += [f"{i.location}: warning: {i.code}: {_issue_text(i)}" for i in warnings]
+    for line in capped(lines):
+        print(line, file=sys.stderr)
 
 
 def _issue_text(issue: Issue) -> str:
@@ -103,6 +104,10 @@ def _issue_text(issue: Issue) -> str:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
+    if args.kb is not None:  # the KB's ids as enums: needs the KB loaded
+        from .cli_kb import cmd_schema_kb
+
+        return cmd_schema_kb(args)
     from .schema import json_schema
 
     print(json.dumps(json_schema(args.kind), ensure_ascii=False, indent=2))
@@ -594,7 +599,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = sub.add_parser("schema", help="print the JSON Schema of a profile or of the KB files")
     schema.add_argument("kind", choices=["profile", "kb"])
+    schema.add_argument("--kb", metavar="DIR", help="profile: with this KB's ids as enums")
     schema.set_defaults(func=cmd_schema)
+    from . import cli_kb
+
+    cli_kb.add_parser(sub)
     return parser
 
 

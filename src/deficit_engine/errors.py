@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
+    "SHOWN_ISSUES",
     "BackendLimitError",
     "DeficitEngineError",
     "EvaluationError",
@@ -25,6 +26,7 @@ __all__ = [
     "UnknownIdError",
     "UsageError",
     "WrongTypeError",
+    "capped",
     "display_path",
     "format_field_path",
 ]
@@ -106,6 +108,32 @@ class Issue:
         return text
 
 
+#: The most problems a report prints one per line: 100,000 unknown ids are one
+#: mistake repeated (a wrong column, a wrong KB), and the first lines show it.
+SHOWN_ISSUES = 50
+
+
+def capped(lines: Sequence[str], limit: int | None = SHOWN_ISSUES) -> list[str]:
+    """The first ``limit`` lines, then one line saying how many more there are.
+
+    Parameters
+    ----------
+    lines : sequence of str
+        The lines of a report, in order.
+    limit : int or None, optional
+        The most lines to keep; None keeps all.
+
+    Returns
+    -------
+    list of str
+        ``lines`` itself when within the limit.
+    """
+    if limit is None or len(lines) <= limit:
+        return list(lines)
+    rest = len(lines) - limit
+    return [*lines[:limit], f"... and {rest} more problem(s) not shown ({len(lines)} in all)"]
+
+
 class SourceError(DeficitEngineError):
     """An input (a KB, a rule file, a profile) has one or more problems.
 
@@ -128,15 +156,21 @@ class SourceError(DeficitEngineError):
         more = f" (and {count - 1} more)" if count > 1 else ""
         super().__init__(f"invalid {what}: {head}{more}")
 
-    def lines(self) -> list[str]:
-        """One line of text per issue, as a report prints them.
+    def lines(self, limit: int | None = SHOWN_ISSUES) -> list[str]:
+        """One line of text per issue, as a report prints them, at most ``limit``
+        of them and then a line counting the rest.
+
+        Parameters
+        ----------
+        limit : int or None, optional
+            The most issues to print (:data:`SHOWN_ISSUES`); None: all.
 
         Returns
         -------
         list of str
-            ``str(issue)`` for each issue, in order.
+            ``str(issue)`` for each issue, in order (see :func:`capped`).
         """
-        return [str(issue) for issue in self.issues]
+        return capped([str(issue) for issue in self.issues], limit)
 
 
 class KnowledgeBaseError(SourceError):

@@ -21,7 +21,7 @@ import hashlib
 import stat
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, get_args
 
 import jinja2
 import networkx as nx
@@ -46,6 +46,7 @@ from .schema import (
     Program,
     SchoolRule,
     Subject,
+    model_named,
 )
 
 __all__ = [
@@ -154,16 +155,46 @@ def pydantic_issues(doc: Loaded, base: PathKey, exc: ValidationError) -> list[Is
         kind = err["type"]
         code = _CODES.get(kind, "wrong-type")
         msg = err["msg"]
+        suggestion = None
         if kind == "extra_forbidden":
             msg = f"unknown field '{loc[-1]}'"
+            suggestion = suggest(str(loc[-1]), _fields_at(exc.title, loc[:-1]))
         elif kind == "missing":
             msg = f"missing required field '{loc[-1]}'"
         elif msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
         elif code == "wrong-type" or code == "out-of-range" or code == "invalid-value":
             msg = f"{loc[-1] if loc else 'value'}: {msg[0].lower()}{msg[1:]}"
-        out.append(doc.issue(path, code, msg, key=kind == "extra_forbidden"))
+        out.append(doc.issue(path, code, msg, key=kind == "extra_forbidden", suggestion=suggestion))
     return out
+
+
+def _fields_at(model_name: str, loc: Sequence[str | int]) -> list[str]:
+    """The field names allowed at ``loc`` inside the schema model ``model_name``
+    (what an unknown field there may be a misspelling of; none if not found)."""
+    model = model_named(model_name)
+    if model is None:
+        return []
+    for part in loc:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        if field is None:  # a list index, or a union branch's name: the model stays
+            continue
+        inner = _model_in(field.annotation)
+        if inner is None:
+            return []
+        model = inner
+    return list(model.model_fields)
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside a field's type (``list[Result]``, ``Period | None``...)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
 
 
 class _Collector:

@@ -6,34 +6,15 @@ dependent``. Everything here is read-only after construction.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import networkx as nx
 
 from .errors import UnknownIdError
 from .schema import Competency, Group, Indicator, Level
+from .suggest import suggest  # re-exported: every did-you-mean imports it from here
 
 __all__ = ["Ontology", "Scale", "suggest"]
-
-
-def suggest(name: str, candidates: Iterable[str]) -> str | None:
-    """The nearest existing id to ``name``, if one is close enough.
-
-    Parameters
-    ----------
-    name : str
-        An unknown id, as written.
-    candidates : iterable of str
-        The ids that exist.
-
-    Returns
-    -------
-    str or None
-        The closest candidate (:func:`difflib.get_close_matches`, cutoff 0.6), or None.
-    """
-    found = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return found[0] if found else None
 
 
 class Scale:

@@ -32,6 +32,7 @@ __all__ = [
     "QUALIFICATION_CATEGORIES",
     "RESULT_SOURCES",
     "ROLES",
+    "Calendar",
     "CompetenciesFile",
     "Competency",
     "Format",
@@ -139,6 +140,9 @@ class Competency(_Model):
     requires: list[Id] = []
     indicators: list[Indicator] = []
     description: Text | None = None
+    # Other words a methodologist may search the competency by (медиация for
+    # conflict resolution): `deficit-engine kb --grep` and did-you-mean read them.
+    synonyms: list[ShortText] = []
 
 
 class CompetenciesFile(_Model):
@@ -271,8 +275,25 @@ class InstrumentsFile(_Model):
     instruments: Annotated[list[Instrument], Field(min_length=1)]
 
 
+class Calendar(_Model):
+    """The school calendar routes are scheduled in (docs/route.md, "The calendar").
+
+    ``holidays`` are the months of the year (1-12) in which no route step
+    starts or runs: by default July and August, the summer holidays, when
+    courses, mentoring and school methodical work stop.
+    """
+
+    holidays: Annotated[list[Annotated[int, Field(ge=1, le=12)]], Field(max_length=11)] = [7, 8]
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Calendar:
+        if len(set(self.holidays)) != len(self.holidays):
+            raise ValueError("a month is listed twice in holidays")
+        return self
+
+
 class Planning(_Model):
-    """How a cohort plan is made (docs/route.md, "Cohort plans")."""
+    """How routes and cohort plans are made (docs/route.md, "Cohort plans")."""
 
     # Fewest people for whom an in-person programme opens in a municipality.
     min_group: Annotated[int, Field(ge=1, le=1000)] = 1
@@ -281,6 +302,8 @@ class Planning(_Model):
     colleague_mentors: bool = False
     colleague_load: Annotated[int, Field(ge=1, le=20)] = 2
     colleague_level: Id | None = None  # a scale level id; None: the top level
+    # The months without route steps (a year must keep at least one working month).
+    calendar: Calendar = Calendar()
 
 
 class SchoolRule(_Model):
@@ -425,3 +448,20 @@ def json_schema(kind: str) -> dict[str, Any]:
             "files": {name: model.model_json_schema() for name, model in files.items()},
         }
     raise UsageError(f"unknown schema {kind!r}: expected 'profile' or 'kb'")
+
+
+def model_named(name: str) -> type[BaseModel] | None:
+    """The model of this module called ``name`` (a ValidationError's ``title``), if any.
+
+    Parameters
+    ----------
+    name : str
+        A class name, e.g. ``"Profile"``.
+
+    Returns
+    -------
+    type or None
+        The pydantic model, or None when no model has that name.
+    """
+    found = globals().get(name)
+    return found if isinstance(found, type) and issubclass(found, BaseModel) else None

@@ -30,6 +30,7 @@ import numpy as np
 from ..catalogue import CatalogueIndex
 from ..kb import KnowledgeBase
 from ..models import Need, Recommendation, Resolution, Result
+from ..period import period_hours, settings
 from ..resolve import needs_by_kind, person_levels, seeker_of, unmet_of
 from ..resolve.allocate import allocate_arrays
 from ..resolve.formats import resolve_formats
@@ -44,7 +45,6 @@ from ..resolve.mentors import (
     unit_arcs,
     why_not,
 )
-from ..route.schedule import settings
 from ..schema import Mentor, Profile
 from .arcs import CohortArcs, cohort_arcs
 from .programmes import ProgrammeDemand, demand_key, plan_programmes
@@ -586,6 +586,7 @@ def _demand(
     profile, result = person
     p = profile.person
     start, end, _hours, _defaults = settings(profile, None)
+    holds = period_hours(profile, kb.planning.planning.calendar)
     severities = result.severities
     idx = tuple(by_kind["program"])
     return ProgrammeDemand(
@@ -595,6 +596,7 @@ def _demand(
         p.municipality,
         tuple(profile.preferences.delivery),
         (start, end),
+        holds,
         result.needs,
         idx,
         severities,

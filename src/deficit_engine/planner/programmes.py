@@ -43,6 +43,7 @@ class ProgrammeDemand(NamedTuple):
     municipality: str | None
     prefs: tuple[str, ...]
     period: tuple[str, str]
+    period_hours: float  # the hours the period holds: longer programmes come last
     needs: tuple[Need, ...]
     idx: tuple[int, ...]  # the programme needs among ``needs``
     severities: Mapping[str, str]
@@ -226,13 +227,14 @@ def _cover(
     key = (
         d.role,
         d.prefs,
+        d.period_hours,
         tuple(needs),
         tuple((comp, tuple(p.id for p in progs)) for comp, progs in allowed.items()),
     )
     found = covers.get(key)
     if found is None:
         found = covers[key] = resolve_programmes(
-            index, d.role, d.prefs, needs, range(len(needs)), allowed
+            index, d.role, d.prefs, needs, range(len(needs)), allowed, d.period_hours
         )
     recs, unmet = found
     return recs, {d.idx[j]: reason for j, reason in unmet.items()}

@@ -30,12 +30,14 @@ through its index (``kb.index``, :mod:`deficit_engine.catalogue`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import date
 
 from ..catalogue import MENTORING_FORMAT, CatalogueIndex, mentoring_of
 from ..errors import UsageError, WrongTypeError
 from ..labels import PHASE_ORDER, format_hours
 from ..loader import KnowledgeBase
 from ..models import Need, Recommendation, Resolution, Unmet
+from ..period import period_hours
 from ..schema import Person, Profile
 from .formats import resolve_formats
 from .mentors import Seeker, Why, resolve_mentors
@@ -181,13 +183,17 @@ def resolve(
     *,
     mentor_load: Mapping[str, int] | None = None,
     severities: Mapping[str, str] | None = None,
+    today: date | None = None,
 ) -> Resolution:
     """Choose catalogue items for ``needs`` (a Result's needs, in its order).
 
     ``mentor_load`` (mentor id -> mentees already taken) lowers the free
     capacity; by default every mentor has their full capacity. ``severities``
     (competency -> the person's deficit severity) weighs mentor needs; a need
-    on a competency without a deficit weighs as ``low``. Pure: the same
+    on a competency without a deficit weighs as ``low``. A programme longer
+    than the hours the person's period holds (:func:`~deficit_engine.period.period_hours`,
+    ``today`` as for the route) is chosen only when no programme that fits
+    serves its needs. Pure: the same
     arguments give the same Resolution. A whole cohort's places are shared out
     by :func:`deficit_engine.planner.plan_cohort` instead.
     """
@@ -210,7 +216,10 @@ def resolve(
     prog_idx = by_kind["program"]
     seeker = seeker_of(kb, person)
     by_comp = candidates(index, person.role, person.subjects, seeker.levels, needs, prog_idx)
-    programs, u1 = resolve_programmes(index, person.role, prefs, needs, prog_idx, by_comp)
+    holds = period_hours(profile, kb.planning.planning.calendar, today)
+    programs, u1 = resolve_programmes(
+        index, person.role, prefs, needs, prog_idx, by_comp, period_hours=holds
+    )
     mentors, u2 = resolve_mentors(index, seeker, needs, by_kind["mentor"], load, severities or {})
     formats, u3 = resolve_formats(index, needs, by_kind["format"])
     unmet.update(u1)

@@ -2,9 +2,9 @@
 
 Only programmes whose ``audience`` includes the person's role and that cover
 the need's competency (and satisfy its filters) are candidates; they are chosen
-by a greedy set cover ranking candidates lexicographically by (1) how many
-still-uncovered needs they cover, (2) a delivery the profile requests, (3) ФР
-ДПП, (4) fewer hours, (5) id.
+by a greedy set cover ranking candidates lexicographically by (0) finishing
+within the person's period, (1) how many still-uncovered needs they cover, (2)
+a delivery the profile requests, (3) ФР ДПП, (4) fewer hours, (5) id.
 """
 
 from __future__ import annotations
@@ -93,6 +93,7 @@ def resolve_programmes(
     needs: Sequence[Need],
     idx: Sequence[int],
     by_comp: Mapping[str, Sequence[Program]] | None = None,
+    period_hours: float | None = None,
 ) -> tuple[list[Recommendation], dict[int, str]]:
     """Programmes for the needs ``idx`` (indexes into ``needs``) of a person.
 
@@ -110,6 +111,10 @@ def resolve_programmes(
     by_comp : Mapping, optional
         Competency -> the candidate programmes (:func:`candidates`); by default
         every programme for the role.
+    period_hours : float, optional
+        The hours the person's period holds (:func:`~deficit_engine.period.period_hours`):
+        a longer programme is chosen only for needs no programme that fits
+        serves. None: no limit.
 
     Returns
     -------
@@ -122,17 +127,23 @@ def resolve_programmes(
     fits = index.fits("program", needs, idx, by_comp)
     covered: set[int] = set().union(*fits.values()) if fits else set()
     unmet = {i: _unmet_reason(role, index, needs[i], by_comp) for i in idx if i not in covered}
-    # Ranking key: (-needs covered, not in a requested delivery, not in ФР ДПП,
-    # hours, id); all but the first are fixed for this call.
+    # Ranking key: (longer than the period, -needs covered, not in a requested
+    # delivery, not in ФР ДПП, hours, id); all but the second are fixed for this
+    # call. The period comes first: a programme that cannot finish puts the whole
+    # route past its period, which no number of needs covered makes up for.
     rank = index.program_rank
     programs = index.program_by_id
+    longest = float("inf") if period_hours is None else period_hours
+    too_long = {pid: 1 if programs[pid].hours > longest else 0 for pid in fits}
     fixed = {
         pid: (0 if (not prefs or programs[pid].delivery in prefs) else 1, *rank[pid])
         for pid in fits
     }
     recs = [
-        _recommendation(index, prefs, needs, key, programs[pid], sorted(served), alt)
-        for key, pid, served, alt in greedy_cover(fits, lambda pid, left: (-left, *fixed[pid]))
+        _recommendation(index, prefs, needs, key, programs[pid], sorted(served), alt, longest)
+        for key, pid, served, alt in greedy_cover(
+            fits, lambda pid, left: (too_long[pid], -left, *fixed[pid])
+        )
     ]
     return recs, unmet
 
@@ -145,6 +156,7 @@ def _recommendation(
     best: Program,
     served: list[int],
     alt: tuple[Key, str] | None,
+    period_hours: float,
 ) -> Recommendation:
     comps = index.sort([str(needs[i].competency) for i in served])
     n = len(served)
@@ -160,7 +172,7 @@ def _recommendation(
         parts.append("других подходящих программ нет")
     else:
         other = index.program_by_id[alt[1]]
-        parts.append(f"выбрана вместо {alt[1]}: " + _versus(best, other, key, alt[0]))
+        parts.append(f"выбрана вместо {alt[1]}: " + _versus(best, other, key, alt[0], period_hours))
     return Recommendation(
         kind="program",
         id=best.id,
@@ -185,15 +197,20 @@ def _delivery_reason(delivery: str, best: Program, prefs: Sequence[str]) -> str:
     )
 
 
-def _versus(best: Program, alt: Program, best_key: Key, alt_key: Key) -> str:
+def _versus(best: Program, alt: Program, best_key: Key, alt_key: Key, period_hours: float) -> str:
     """Why ``best`` beat the runner-up ``alt``: the first part of the key that differs."""
     if best_key[0] != alt_key[0]:
-        return f"охватывает больше потребностей ({-best_key[0]} против {-alt_key[0]})"
+        return (
+            f"{alt.id} ({format_hours(alt.hours)} ч) не завершить за период маршрута "
+            f"({format_hours(period_hours)} ч)"
+        )
     if best_key[1] != alt_key[1]:
-        return f"в запрошенной форме обучения (у {alt.id} — {DELIVERY_RU[alt.delivery]})"
+        return f"охватывает больше потребностей ({-best_key[1]} против {-alt_key[1]})"
     if best_key[2] != alt_key[2]:
-        return f"входит в ФР ДПП, {alt.id} — нет"
+        return f"в запрошенной форме обучения (у {alt.id} — {DELIVERY_RU[alt.delivery]})"
     if best_key[3] != alt_key[3]:
+        return f"входит в ФР ДПП, {alt.id} — нет"
+    if best_key[4] != alt_key[4]:
         return f"меньше часов ({format_hours(best.hours)} против {format_hours(alt.hours)})"
     return "при равных условиях — по порядку идентификаторов"
 

@@ -17,8 +17,10 @@ import networkx as nx
 
 from ..errors import UsageError, WrongTypeError
 from ..kb import KnowledgeBase
+from ..labels import format_hours
 from ..models import Deficit, Resolution, Result, UnaddressedDeficit, Unmet
 from ..months import month_index, month_text
+from ..period import working_months
 from ..resolve import resolve
 from ..schema import Profile
 from .drafts import Draft, step_drafts
@@ -60,7 +62,9 @@ def _layout(
     priority = priorities(result, drafts, stages, index.comp_key)
     succ, dropped, topo, closing = order_edges(drafts, stages, priority, index.prerequisites)
     direct = reduction(succ, topo, closing)
-    alloc = schedule(drafts, topo, direct, month_index(start), centi(per_month))
+    calendar = kb.planning.planning.calendar
+    holidays = frozenset(calendar.holidays)
+    alloc = schedule(drafts, topo, direct, month_index(start), centi(per_month), holidays)
 
     # by start month, ties in topological order (sorted() is stable)
     ordered = sorted(topo, key=lambda n: alloc[n][0][0])
@@ -77,9 +81,29 @@ def _layout(
         _predecessor_ids(ordered, direct, ids, rank),
         alloc,
         months,
-        overflow(alloc, ordered, ids, (start, end), per_month),
+        overflow(
+            alloc,
+            ordered,
+            ids,
+            (start, end),
+            per_month,
+            _too_long(drafts, ids, per_month * working_months(start, end, calendar)),
+        ),
         conflicts(dropped, ids, rank),
     )
+
+
+def _too_long(drafts: Sequence[Draft], ids: Mapping[int, str], holds: float) -> dict[str, str]:
+    """Step id -> the programme of each programme step longer than the whole period.
+
+    The resolver chooses such a programme only when no programme that fits
+    serves the need (docs/route.md), so the overflow names them as its cause.
+    """
+    return {
+        ids[n]: f"{d.ref} ({format_hours(d.centi / 100)} ч)"
+        for n, d in enumerate(drafts)
+        if d.kind == "program" and d.centi > centi(holds)
+    }
 
 
 def _predecessor_ids(
@@ -318,6 +342,11 @@ def plan(
     if isinstance(profile, Profile) and result.profile != profile.id:
         raise UsageError(f"the result is for profile {result.profile!r}, not {profile.id!r}")
     resolution = resolve(
-        kb, profile, result.needs, mentor_load=mentor_load, severities=result.severities
+        kb,
+        profile,
+        result.needs,
+        mentor_load=mentor_load,
+        severities=result.severities,
+        today=today,
     )
     return with_plan(result, resolution, build_route(kb, profile, result, resolution, today=today))

@@ -9,13 +9,12 @@ stepping a month is ``+ 1``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import date
+from collections.abc import Collection, Mapping, Sequence
 
-from ..errors import UsageError, WrongTypeError
+from ..errors import UsageError
 from ..labels import format_hours
 from ..months import month_index, month_text
-from ..schema import Profile
+from ..period import DEFAULT_HOURS_PER_MONTH, DEFAULT_PERIOD, is_holiday, school_year, settings
 from .drafts import Draft
 from .model import Overflow
 
@@ -28,71 +27,6 @@ __all__ = [
     "settings",
 ]
 
-#: The period when the profile names none and the caller passes no date: the
-#: school year September 2026 - May 2027 (fixed, so results never depend on the clock).
-DEFAULT_PERIOD: tuple[str, str] = ("2026-09", "2027-05")
-#: Hours a month when the profile names none: about four hours a week.
-DEFAULT_HOURS_PER_MONTH: float = 16.0
-
-
-def school_year(today: date) -> tuple[str, str]:
-    """The next school year September-May: its September is the first not before ``today``.
-
-    Parameters
-    ----------
-    today : datetime.date
-        The date to count from.
-
-    Returns
-    -------
-    (str, str)
-        Its first and last month as ``YYYY-MM``.
-
-    Raises
-    ------
-    WrongTypeError
-        When ``today`` is not a date.
-    """
-    if not isinstance(today, date):
-        raise WrongTypeError(f"today must be a datetime.date, not {type(today).__name__}")
-    year = today.year if today.month <= 9 else today.year + 1
-    return (f"{year:04d}-09", f"{year + 1:04d}-05")
-
-
-def settings(profile: Profile, today: date | None) -> tuple[str, str, float, tuple[str, ...]]:
-    """The period and the hours a month of a route: the profile's, else the defaults.
-
-    Parameters
-    ----------
-    profile : Profile
-        The validated profile, whose preferences may name them.
-    today : datetime.date or None
-        With no period in the profile: the school year after it
-        (:func:`school_year`), or :data:`DEFAULT_PERIOD` when None.
-
-    Returns
-    -------
-    start, end : str
-        The period's first and last month, as ``YYYY-MM``.
-    hours : float
-        The hours a month.
-    defaults : tuple of str
-        Which of ``"period"``, ``"hours_per_month"`` were defaulted.
-    """
-    prefs = profile.preferences
-    defaults: list[str] = []
-    if prefs.period is not None:
-        start, end = prefs.period.start, prefs.period.end
-    else:
-        start, end = DEFAULT_PERIOD if today is None else school_year(today)
-        defaults.append("period")
-    if prefs.hours_per_month is not None:
-        hours = float(prefs.hours_per_month)
-    else:
-        hours = DEFAULT_HOURS_PER_MONTH
-        defaults.append("hours_per_month")
-    return start, end, hours, tuple(defaults)
-
 
 def schedule(
     drafts: Sequence[Draft],
@@ -100,12 +34,14 @@ def schedule(
     direct: Sequence[Sequence[int]],
     first: int,
     budget: int,
+    holidays: Collection[int] = (),
 ) -> dict[int, list[tuple[int, int]]]:
     """List scheduling into months, in hundredths of an hour.
 
     In topological order (ties by priority), each step starts in the month its
-    last predecessor ends (or the first month; later when that month is full)
-    and takes what the monthly budget leaves, month after month, until done.
+    last predecessor ends (or the first month; later when that month is full
+    or a holiday) and takes what the monthly budget leaves, month after month,
+    until done; holiday months take nothing, so a step never starts or runs in one.
 
     Parameters
     ----------
@@ -119,6 +55,8 @@ def schedule(
         The month index of the period's first month.
     budget : int
         Hundredths of an hour a month.
+    holidays : collection of int, optional
+        The months of the year (1-12) without steps (the KB's calendar).
 
     Returns
     -------
@@ -133,6 +71,10 @@ def schedule(
     """
     if budget <= 0:  # the profile schema asks for at least 1 h a month; never loop forever
         raise UsageError(f"monthly budget of {budget / 100} h: nothing could ever be scheduled")
+    if len(set(holidays) & set(range(1, 13))) == 12:  # the schema forbids it; never loop forever
+        raise UsageError("every month of the year is a holiday: nothing could ever be scheduled")
+    # A holiday is a month with nothing free: marked full for the months a route
+    # can reach, the loop below passes over it as over any full month.
     used: dict[int, int] = {}
     # Full month -> a later month such that every month in between is full:
     # a step jumps over a run of full months at once (paths are shortened).
@@ -146,9 +88,14 @@ def schedule(
                 month = end
         left = drafts[n].centi
         parts: list[tuple[int, int]] = []
+        month = _working(month, holidays)
         while left > 0:
             if month in skip:
                 month = _past_full(skip, month)
+            if is_holiday(month, holidays):
+                skip[month] = month + 1
+                month += 1
+                continue
             free = budget - used.get(month, 0)
             if free > 0:
                 take = free if free < left else left
@@ -162,6 +109,24 @@ def schedule(
             month += 1
         alloc[n] = parts or [(month, 0)]
     return alloc
+
+
+def _cause(too_long: Mapping[str, str], late_ids: Sequence[str]) -> str:
+    """Why the route overflows, when a programme alone is longer than the period."""
+    named = [too_long[s] for s in late_ids if s in too_long]
+    if not named:
+        return ""
+    return (
+        f" Программа {', '.join(named)} длиннее всего периода, но других программ, "
+        "покрывающих эти потребности и умещающихся в период, в каталоге нет."
+    )
+
+
+def _working(month: int, holidays: Collection[int]) -> int:
+    """The first month from ``month`` on that is not a holiday (a step of no hours starts there)."""
+    while is_holiday(month, holidays):
+        month += 1
+    return month
 
 
 def _past_full(skip: dict[int, int], month: int) -> int:
@@ -186,6 +151,7 @@ def overflow(
     ids: Mapping[int, str],
     period: tuple[str, str],
     per_month: float,
+    too_long: Mapping[str, str] | None = None,
 ) -> Overflow | None:
     """How far a schedule runs past its period, if it does.
 
@@ -201,6 +167,9 @@ def overflow(
         The first and the last month of the period, as ``YYYY-MM``.
     per_month : float
         The hours a month the schedule was made with (for the message).
+    too_long : mapping of str to str, optional
+        Step id -> its programme, for the programme steps longer than the
+        whole period (the message then says that they are why).
 
     Returns
     -------
@@ -225,6 +194,6 @@ def overflow(
             f"Маршрут не умещается в период {start} – {end} при {format_hours(per_month)} ч "
             f"в месяц: нужно ещё {months_over} мес. (до {month_text(route_end)}), "
             f"{format_hours(over_hours)} ч после окончания периода; "
-            f"выходят за период шаги {', '.join(late_ids)}."
+            f"выходят за период шаги {', '.join(late_ids)}." + _cause(too_long or {}, late_ids)
         ),
     )
