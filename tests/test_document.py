@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from deficit_engine import Engine, KnowledgeBaseError, load_kb, parse_profile
+from deficit_engine import Engine, KnowledgeBaseError, ProfileError, load_kb, parse_profile
 from deficit_engine.cli import main
 from deficit_engine.export import COLUMNS, build_document, render
 from deficit_engine.kb import KnowledgeBase
@@ -346,23 +346,26 @@ def test_the_header_shows_the_person_fields_the_profile_has(shipped: KnowledgeBa
     bare = dict(build_document(shipped, parsed, result).header)
     for label in ("Квалификационная категория", "Тема самообразования", "Образование"):
         assert label not in bare
-    # the fields as a profile carries them once the schema has them (category first)
-    person = parsed.person.model_copy(
-        update={
+    # the fields as a profile carries them, validated by the profile's schema
+    data = read_profile_file(EXAMPLES / "young_teacher.yaml")
+    data["person"].update(
+        {
             "category": "first",
             "education": "высшее, ДВФУ, учитель математики",
             "last_course": "2025-04-18",
             "self_education_topic": "Формирующее оценивание на уроках математики",
         }
     )
-    header = dict(
-        build_document(shipped, parsed.model_copy(update={"person": person}), result).header
-    )
+    parsed, result = _evaluate(shipped, data)
+    header = dict(build_document(shipped, parsed, result).header)
     assert header["Квалификационная категория"] == "первая"
     assert header["Образование"] == "высшее, ДВФУ, учитель математики"
     assert header["Дата последнего повышения квалификации"] == "18.04.2025"
     assert header["Тема самообразования"] == "Формирующее оценивание на уроках математики"
     assert header["ФИО"] == "________________"
+    data["person"]["last_course"] = "весна 2025"
+    with pytest.raises(ProfileError, match=r"person\.last_course"):
+        parse_profile(data, shipped)
 
 
 def test_reasons_are_shown_in_words_not_ids(shipped: KnowledgeBase) -> None:

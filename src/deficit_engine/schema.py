@@ -348,6 +348,22 @@ class Person(_Model):
     organization: ShortText | None = None
     municipality: ShortText | None = None
     name: ShortText | None = None  # optional, never logged
+    # The ИОМ header's fields of the regional form (issue 13): what the person's
+    # education is, when they last took an in-service course (ISO date), and the
+    # topic of their self-education. Shown by the document only; rules do not read them.
+    education: ShortText | None = None
+    last_course: ShortText | None = None
+    self_education_topic: ShortText | None = None
+
+    @field_validator("last_course")
+    @classmethod
+    def _iso_last_course(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                datetime.date.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"last_course {value!r} is not a date YYYY-MM-DD") from None
+        return value
 
 
 class Period(_Model):

@@ -138,13 +138,12 @@ _CATEGORY_RU = {
     "pedagogue_methodist": "педагог-методист",
     "pedagogue_mentor": "педагог-наставник",
 }
-# Person fields the header shows when the profile has them, each under the
-# names a profile may give it (the schema grows them one at a time).
+# Person fields the header shows when the profile has them.
 _OPTIONAL_PERSON = (
-    ("Квалификационная категория", ("category",)),
-    ("Образование", ("education",)),
-    ("Дата последнего повышения квалификации", ("last_course", "last_training")),
-    ("Тема самообразования", ("self_education_topic", "self_education")),
+    ("Квалификационная категория", "category"),
+    ("Образование", "education"),
+    ("Дата последнего повышения квалификации", "last_course"),
+    ("Тема самообразования", "self_education_topic"),
 )
 
 BLANK = "________________"
@@ -396,8 +395,8 @@ class _Builder:
         """Header rows for the person's fields a profile may or may not carry."""
         p = self.profile.person
         rows = []
-        for label, names in _OPTIONAL_PERSON:
-            value = next((getattr(p, n) for n in names if getattr(p, n, None)), None)
+        for label, name in _OPTIONAL_PERSON:
+            value = getattr(p, name)
             if value is None:
                 continue
             if label == "Квалификационная категория":
