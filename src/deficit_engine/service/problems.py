@@ -205,7 +205,7 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
         title.lower().replace(" ", "-"),
         title,
         str(exc.detail),
-        headers=exc.headers,
+        headers=dict(exc.headers) if exc.headers else None,
     )
 
 
