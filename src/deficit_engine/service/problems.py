@@ -197,6 +197,9 @@ def _validation_issue(error: Any) -> Issue:
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
+    if exc.status_code == 400:  # a body FastAPI could not parse: bad input, as a profile's is
+        issue = Issue(BODY, 0, 0, "json-syntax", str(exc.detail))
+        return problem_response(422, "invalid-request", "Invalid request", str(issue), [issue])
     title = {404: "Not found", 405: "Method not allowed", 413: "Request too large"}.get(
         exc.status_code, "Error"
     )
