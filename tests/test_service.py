@@ -330,3 +330,20 @@ def test_the_openapi_document_carries_the_profile_schema(client: TestClient) -> 
     body = document["paths"]["/v1/route"]["post"]["requestBody"]["content"]["application/json"]
     assert body["schema"] == {"$ref": "#/components/schemas/Profile"} and body["example"]["id"]
     assert "422" in document["paths"]["/v1/route"]["post"]["responses"]
+
+
+def test_concurrent_routes_equal_sequential_ones(
+    client: TestClient, engine: Engine, tokens: dict[str, str]
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from deficit_engine import synthetic_profiles
+
+    profiles = list(synthetic_profiles(engine.kb, 24, seed=15))
+    expected = [json.loads(engine.evaluate(p).to_json(trace=True)) for p in profiles]
+    auth = bearer(tokens["integrator"])
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        served = list(
+            pool.map(lambda p: client.post("/v1/route", json=p, headers=auth).json(), profiles)
+        )
+    assert served == expected

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
 from .. import __version__
@@ -195,7 +196,7 @@ async def diagnose(request: Request, service: ServiceDep, _grant: AnyRole) -> Re
     """Diagnose a profile: as `deficit-engine diagnose --format json`, without the route."""
     engine = service.engine
     profile = await read_profile(request, engine)
-    _, result = engine.diagnose(profile)
+    _, result = await run_in_threadpool(engine.diagnose, profile)
     return JSONResponse(result.to_dict(trace=True))
 
 
@@ -225,7 +226,8 @@ async def route(request: Request, service: ServiceDep, _grant: AnyRole) -> Respo
     fmt = negotiate(request.headers.get("accept", "application/json"))
     engine = service.engine
     profile = await read_profile(request, engine)
-    return rendered(fmt, engine.kb, profile, engine.evaluate(profile))
+    result = await run_in_threadpool(engine.evaluate, profile)
+    return rendered(fmt, engine.kb, profile, result)
 
 
 def negotiate(accept: str) -> str:
@@ -532,7 +534,7 @@ async def add_diagnosis(request: Request, service: ServiceDep, grant: Stored) ->
     existing = service.records.person(profile.id)
     if existing is not None:  # a re-diagnosis must not move a person out of another's scope
         scoped(grant, existing.municipality, existing.organization)
-    result = service.engine.evaluate(profile)
+    result = await run_in_threadpool(service.engine.evaluate, profile)
     service.records.add_diagnosis(profile, result)
     return JSONResponse(result.to_dict(trace=True), status_code=201)
 
