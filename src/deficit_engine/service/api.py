@@ -91,6 +91,10 @@ _RESULT_SCHEMA = {
 }
 
 
+def _result_response(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _RESULT_SCHEMA}}}
+
+
 def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     why = {
         401: "no valid token",
@@ -184,10 +188,7 @@ def kb_info(service: ServiceDep, _grant: AnyRole) -> KbInfo:
     summary="Deficits and needs of one profile, with the trace",
     openapi_extra=PROFILE_BODY,
     responses={
-        200: {
-            "description": "the Result (no route)",
-            "content": {"application/json": {"schema": _RESULT_SCHEMA}},
-        },
+        200: _result_response("the Result (no route)"),
         **_problems(401, 413, 415, 422),
     },
     response_class=JSONResponse,
@@ -343,7 +344,8 @@ def _render_takes_marks() -> bool:
     return "marks" in inspect.signature(export.render).parameters
 
 
-_STATUS_RU = {
+#: The Russian words for a mark's status, on the pages and in the printed marks.
+STATUS_RU = {
     "planned": "запланирован",
     "in_progress": "выполняется",
     "done": "выполнен",
@@ -371,7 +373,7 @@ def with_marks(fmt: str, text: str, result: Result, marks: dict[str, StepMark]) 
     """
     titles = {s.id: s.title for s in result.route.steps} if result.route is not None else {}
     rows = [
-        (titles.get(m.step, m.step), _STATUS_RU[m.status], m.date or "", m.evidence or "")
+        (titles.get(m.step, m.step), STATUS_RU[m.status], m.date or "", m.evidence or "")
         for m in marks.values()
     ]
     if fmt == "md":
@@ -519,10 +521,7 @@ def person_in_scope(service: Service, grant: Grant, person_id: str) -> PersonRec
     openapi_extra=PROFILE_BODY,
     status_code=201,
     responses={
-        201: {
-            "description": "the Result",
-            "content": {"application/json": {"schema": _RESULT_SCHEMA}},
-        },
+        201: _result_response("the Result"),
         **_problems(401, 403, 413, 415, 422),
     },
     response_class=JSONResponse,

@@ -20,19 +20,12 @@ from ..export import route_mermaid
 from ..labels import ROLE_RU
 from ..models import StepMark
 from .access import Grant
-from .api import Service, describe_kb, printable, summarise
+from .api import STATUS_RU, Service, describe_kb, printable, summarise
 from .auth import ANONYMOUS, COOKIE
 
 __all__ = ["install_pages"]
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")  # autoescapes .html
-
-STATUS_RU = {
-    "planned": "запланирован",
-    "in_progress": "выполняется",
-    "done": "выполнен",
-    "skipped": "пропущен",
-}
 
 
 def install_pages(app: FastAPI) -> None:
