@@ -14,7 +14,6 @@ from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
-from .. import __version__
 from ..engine import Engine
 from ..errors import ProfileError, UnknownIdError
 from ..kb import KnowledgeBase
@@ -415,7 +414,7 @@ def describe_kb(kb: KnowledgeBase, digest: str) -> KbInfo:
     """
     onto = kb.ontology
     return KbInfo(
-        engine_version=__version__,
+        engine_version=engine_version(),
         hash=digest,
         summary=kb.summary(),
         groups=[Titled(id=g.id, title=g.title) for g in onto.groups.values()],
@@ -434,6 +433,18 @@ def describe_kb(kb: KnowledgeBase, digest: str) -> KbInfo:
             for m in kb.mentors.values()
         ],
     )
+
+
+def engine_version() -> str:
+    """deficit_engine's version (read when asked: the package facade lists this module).
+
+    Returns
+    -------
+    str
+    """
+    from .. import __version__
+
+    return __version__
 
 
 def kb_digest(root: Path) -> str:

@@ -10,11 +10,10 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from .. import __version__
 from ..engine import Engine
 from ..schema import Profile
 from .access import Access
-from .api import Service, kb_digest, router
+from .api import Service, engine_version, kb_digest, router
 from .jobs import Jobs
 from .limits import BodyLimit
 from .problems import install_handlers
@@ -81,7 +80,7 @@ def create_app(
 
     app = FastAPI(
         title="deficit_engine",
-        version=__version__,
+        version=engine_version(),
         description=DESCRIPTION,
         lifespan=lifespan,
     )

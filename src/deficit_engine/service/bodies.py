@@ -6,8 +6,6 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from .. import __version__
-
 __all__ = [
     "JobOut",
     "KbInfo",
@@ -41,7 +39,7 @@ class MentorInfo(BaseModel):
 class KbInfo(BaseModel):
     """What `GET /v1/kb` returns."""
 
-    engine_version: str = Field(description="deficit_engine's version", examples=[__version__])
+    engine_version: str = Field(description="deficit_engine's version", examples=["0.1.0"])
     hash: str = Field(description="sha256 of the KB's files, for audit")
     summary: str = Field(description="the counts `deficit-engine check` prints")
     groups: list[Titled]
