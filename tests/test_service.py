@@ -347,3 +347,18 @@ def test_concurrent_routes_equal_sequential_ones(
             pool.map(lambda p: client.post("/v1/route", json=p, headers=auth).json(), profiles)
         )
     assert served == expected
+
+
+def test_a_rediagnosis_keeps_the_marks_of_steps_still_on_the_route(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    tutor = bearer(tokens["tutor"])
+    client.post("/v1/persons", json=person("P-6", OWN), headers=tutor)
+    step = _first_step(client, "P-6", tutor)
+    client.patch(f"/v1/persons/P-6/steps/{step}", json={"status": "in_progress"}, headers=tutor)
+    client.post("/v1/persons", json=person("P-6", OWN), headers=tutor)
+    detail = client.get("/v1/persons/P-6", headers=tutor).json()
+    assert detail["person"]["diagnoses"] == 2
+    assert detail["marks"] == [
+        {"step": step, "status": "in_progress", "date": None, "evidence": None}
+    ]

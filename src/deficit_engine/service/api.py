@@ -492,7 +492,7 @@ def summarise(record: PersonRecord) -> PersonSummary:
         role=latest.profile.person.role,
         municipality=record.municipality,
         organization=record.organization,
-        diagnoses=len(record.diagnoses),
+        diagnoses=record.count,
         deficits=len(latest.result.deficits),
         steps=len(route_.steps) if route_ is not None else 0,
         done=sum(1 for m in record.marks.values() if m.status == "done"),

@@ -30,27 +30,25 @@ class Diagnosis:
 
 @dataclass(frozen=True)
 class PersonRecord:
-    """A person as kept: every diagnosis, oldest first, and the marks on the
-    current route's steps (by step id).
+    """A person as kept: their latest diagnosis, how many there are, and the
+    marks on the current route's steps (by step id).
 
     Attributes
     ----------
     id : str
         The profile's (pseudonymous) id.
-    diagnoses : tuple of Diagnosis
-        Never empty: a person is created by their first diagnosis.
+    latest : Diagnosis
+        The last diagnosis: the route the person follows now.
+    count : int
+        How many diagnoses are kept (at least 1: a person is created by their first).
     marks : dict of str to StepMark
         The tutor's marks, by step id.
     """
 
     id: str
-    diagnoses: tuple[Diagnosis, ...]
+    latest: Diagnosis
+    count: int = 1
     marks: dict[str, StepMark] = field(default_factory=dict)
-
-    @property
-    def latest(self) -> Diagnosis:
-        """The last diagnosis: the route the person follows now."""
-        return self.diagnoses[-1]
 
     @property
     def municipality(self) -> str | None:
@@ -78,6 +76,10 @@ class Records(Protocol):
         """Every person, by id."""
         ...
 
+    def history(self, person_id: str) -> list[Diagnosis]:
+        """Every diagnosis of a person, oldest first."""
+        ...
+
     def mark(self, person_id: str, mark: StepMark) -> PersonRecord:
         """Record a mark on a step of the person's current route."""
         ...
@@ -88,6 +90,7 @@ class MemoryRecords:
 
     def __init__(self) -> None:
         self._people: dict[str, PersonRecord] = {}
+        self._history: dict[str, list[Diagnosis]] = {}
         self._lock = threading.Lock()
 
     def add_diagnosis(self, profile: Profile, result: Result) -> PersonRecord:
@@ -109,12 +112,13 @@ class MemoryRecords:
             old = self._people.get(profile.id)
             diagnosis = Diagnosis(profile, result)
             if old is None:
-                record = PersonRecord(profile.id, (diagnosis,))
+                record = PersonRecord(profile.id, diagnosis)
             else:
                 steps = _step_ids(result)
                 marks = {k: v for k, v in old.marks.items() if k in steps}
-                record = PersonRecord(profile.id, (*old.diagnoses, diagnosis), marks)
+                record = PersonRecord(profile.id, diagnosis, old.count + 1, marks)
             self._people[profile.id] = record
+            self._history.setdefault(profile.id, []).append(diagnosis)
             return record
 
     def person(self, person_id: str) -> PersonRecord | None:
@@ -140,6 +144,20 @@ class MemoryRecords:
         """
         with self._lock:
             return [self._people[k] for k in sorted(self._people)]
+
+    def history(self, person_id: str) -> list[Diagnosis]:
+        """Every diagnosis of a person, oldest first (empty for an unknown one).
+
+        Parameters
+        ----------
+        person_id : str
+
+        Returns
+        -------
+        list of Diagnosis
+        """
+        with self._lock:
+            return list(self._history.get(person_id, ()))
 
     def mark(self, person_id: str, mark: StepMark) -> PersonRecord:
         """Record ``mark`` on the person's current route, replacing the step's last mark.
