@@ -71,7 +71,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     Raises
     ------
     UsageError
-        A bad port, a missing tokens file or KB folder, or ``--db`` (not yet kept).
+        A bad port, a missing tokens file or KB folder, or a ``--db`` whose
+        schema is not current (``deficit-engine db upgrade``).
     """
     import uvicorn
 
@@ -92,18 +93,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "deficit-engine: no --tokens: the stateless endpoints only, for anyone who can connect",
             file=sys.stderr,
         )
-    records = _records(args.db or os.environ.get(DB_VARIABLE))
     engine = Engine.from_path(args.kb, backend=args.backend)
+    records = _records(args.db or os.environ.get(DB_VARIABLE), engine)
     app = create_app(engine, access=access, records=records)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0
 
 
-def _records(url: str | None) -> Any:
-    """Where people are kept: in memory, or the database store when it is installed."""
+def _records(url: str | None, engine: Any) -> Any:
+    """Where people are kept: in memory without a URL, else the database store."""
     if url is None:
         return None
-    raise UsageError(
-        f"--db {url}: the database store (deficit_engine.store) is not available yet; "
-        "run without --db to keep people in memory"
-    )
+    try:
+        from .service.stored import StoreRecords
+        from .store import Store
+    except ImportError:
+        raise UsageError(
+            f"--db {url}: the database store (deficit_engine.store) is not installed; "
+            "run without --db to keep people in memory"
+        ) from None
+    store = Store.open(url)
+    store.require_current()
+    return StoreRecords(store, engine)

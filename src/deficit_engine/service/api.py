@@ -448,7 +448,10 @@ def engine_version() -> str:
 
 
 def kb_digest(root: Path) -> str:
-    """sha256 over a KB folder's ontology and rule files, by relative path.
+    """SHA-256 over a KB folder's ontology and rule files, by relative path.
+
+    The same digest the database store keeps with each Result (issue 14): paths
+    relative to the folder and their bytes, in path order, dot-files left out.
 
     Parameters
     ----------
@@ -458,15 +461,20 @@ def kb_digest(root: Path) -> str:
     Returns
     -------
     str
-        ``sha256:`` and the hex digest: equal for equal contents wherever the folder is.
+        64 hexadecimal digits: equal for equal contents wherever the folder is.
     """
     digest = hashlib.sha256()
-    for path in sorted(
-        p for d in ("ontology", "rules") for p in (root / d).rglob("*") if p.is_file()
-    ):
+    files = sorted(
+        p
+        for part in ("ontology", "rules")
+        if (root / part).is_dir()
+        for p in (root / part).rglob("*")
+        if p.is_file() and not p.name.startswith(".")
+    )
+    for path in files:
         digest.update(path.relative_to(root).as_posix().encode("utf-8") + b"\0")
         digest.update(path.read_bytes() + b"\0")
-    return f"sha256:{digest.hexdigest()}"
+    return digest.hexdigest()
 
 
 # --- people ---------------------------------------------------------------------------------
