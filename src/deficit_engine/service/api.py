@@ -94,7 +94,7 @@ def _result_response(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": _RESULT_SCHEMA}}}
 
 
-def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+def problem_docs(*statuses: int) -> dict[int | str, dict[str, Any]]:
     why = {
         401: "no valid token",
         403: "the token's role or scope does not allow it",
@@ -129,24 +129,23 @@ ServiceDep = Annotated[Service, Depends(service_of)]
 AnyRole = Annotated[Grant, Depends(current_grant)]
 
 
-async def read_profile(request: Request, engine: Engine) -> Profile:
-    """The request's JSON body as a validated profile.
+async def read_json(request: Request) -> Any:
+    """The request's body as JSON, read by the CLI's bounded reader.
 
     Parameters
     ----------
     request : Request
-    engine : Engine
-        Whose KB the profile's ids are checked against.
 
     Returns
     -------
-    Profile
+    Any
+        The document.
 
     Raises
     ------
     ProfileError
-        Undecodable, not JSON, too deep, or not a valid profile: every problem
-        by its place (422).
+        Undecodable, not JSON, too deep, a huge integer or a repeated key: the
+        problem by its place (422).
     ApiProblem
         415 when the body is not declared JSON.
     """
@@ -163,7 +162,31 @@ async def read_profile(request: Request, engine: Engine) -> Profile:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ProfileError([_place("not-utf8", f"byte {exc.start}: not UTF-8")]) from None
-    return engine.parse(load_json_text(text, BODY), source=BODY)
+    return load_json_text(text, BODY)
+
+
+async def read_profile(request: Request, engine: Engine) -> Profile:
+    """The request's JSON body as a validated profile.
+
+    Parameters
+    ----------
+    request : Request
+    engine : Engine
+        Whose KB the profile's ids are checked against.
+
+    Returns
+    -------
+    Profile
+
+    Raises
+    ------
+    ProfileError
+        Not JSON (:func:`read_json`) or not a valid profile: every problem by
+        its place (422).
+    ApiProblem
+        415 when the body is not declared JSON.
+    """
+    return engine.parse(await read_json(request), source=BODY)
 
 
 def _place(code: str, message: str) -> Any:
@@ -175,7 +198,7 @@ def _place(code: str, message: str) -> Any:
 @router.get(
     "/kb",
     summary="The knowledge base: version, content hash, what it holds, with titles",
-    responses=_problems(401),
+    responses=problem_docs(401),
 )
 def kb_info(service: ServiceDep, _grant: AnyRole) -> KbInfo:
     """The KB the service evaluates with."""
@@ -188,7 +211,7 @@ def kb_info(service: ServiceDep, _grant: AnyRole) -> KbInfo:
     openapi_extra=PROFILE_BODY,
     responses={
         200: _result_response("the Result (no route)"),
-        **_problems(401, 413, 415, 422),
+        **problem_docs(401, 413, 415, 422),
     },
     response_class=JSONResponse,
 )
@@ -217,7 +240,7 @@ _ROUTE_TYPES = {"application/json": "json", "text/html": "html", "text/markdown"
                 "text/markdown": {"schema": {"type": "string"}},
             },
         },
-        **_problems(401, 406, 413, 415, 422),
+        **problem_docs(401, 406, 413, 415, 422),
     },
     response_class=JSONResponse,
 )
@@ -541,7 +564,7 @@ def person_in_scope(service: Service, grant: Grant, person_id: str) -> PersonRec
     status_code=201,
     responses={
         201: _result_response("the Result"),
-        **_problems(401, 403, 413, 415, 422),
+        **problem_docs(401, 403, 413, 415, 422),
     },
     response_class=JSONResponse,
 )
@@ -557,7 +580,7 @@ async def add_diagnosis(request: Request, service: ServiceDep, grant: Stored) ->
     return JSONResponse(result.to_dict(trace=True), status_code=201)
 
 
-@router.get("/persons", summary="The people in the token's scope", responses=_problems(401, 403))
+@router.get("/persons", summary="The people in the token's scope", responses=problem_docs(401, 403))
 def list_persons(service: ServiceDep, grant: Stored) -> list[PersonSummary]:
     """Every kept person the grant covers, by id."""
     return [
@@ -570,7 +593,7 @@ def list_persons(service: ServiceDep, grant: Stored) -> list[PersonSummary]:
 @router.get(
     "/persons/{person_id}",
     summary="A person: their line, and the marks on their route",
-    responses=_problems(401, 403, 404),
+    responses=problem_docs(401, 403, 404),
 )
 def get_person(person_id: str, service: ServiceDep, grant: Stored) -> PersonDetail:
     """One person in scope."""
@@ -593,7 +616,7 @@ def get_person(person_id: str, service: ServiceDep, grant: Stored) -> PersonDeta
                 "text/markdown": {"schema": {"type": "string"}},
             },
         },
-        **_problems(401, 403, 404, 406),
+        **problem_docs(401, 403, 404, 406),
     },
     response_class=JSONResponse,
 )
@@ -608,7 +631,7 @@ def person_route(person_id: str, request: Request, service: ServiceDep, grant: S
 @router.patch(
     "/persons/{person_id}/steps/{step_id}",
     summary="Mark a step of a person's route: planned, in progress, done or skipped",
-    responses=_problems(401, 403, 404, 422),
+    responses=problem_docs(401, 403, 404, 422),
 )
 def mark_step(
     person_id: str, step_id: str, mark: MarkIn, service: ServiceDep, grant: Stored
@@ -629,7 +652,7 @@ Analysts = Annotated[Grant, Depends(require("analyst", "admin"))]
     "/cohorts",
     summary="Upload a cohort (CSV, XLSX or JSONL): a job that runs `deficit-engine batch` on it",
     status_code=202,
-    responses=_problems(401, 403, 413, 422),
+    responses=problem_docs(401, 403, 413, 422),
 )
 async def submit_cohort(
     file: Annotated[UploadFile, File(description="a .csv, .xlsx or .jsonl cohort file")],
@@ -641,14 +664,16 @@ async def submit_cohort(
     return JobOut(**job.to_dict())
 
 
-@router.get("/cohorts", summary="Every cohort job, newest first", responses=_problems(401, 403))
+@router.get("/cohorts", summary="Every cohort job, newest first", responses=problem_docs(401, 403))
 def list_cohorts(service: ServiceDep, _grant: Analysts) -> list[JobOut]:
     """The jobs."""
     return [JobOut(**j.to_dict()) for j in service.jobs.all()]
 
 
 @router.get(
-    "/cohorts/{job_id}", summary="A cohort job and its progress", responses=_problems(401, 403, 404)
+    "/cohorts/{job_id}",
+    summary="A cohort job and its progress",
+    responses=problem_docs(401, 403, 404),
 )
 def get_cohort(job_id: str, service: ServiceDep, _grant: Analysts) -> JobOut:
     """One job."""
@@ -666,7 +691,7 @@ def get_cohort(job_id: str, service: ServiceDep, _grant: Analysts) -> JobOut:
                 "text/html": {"schema": {"type": "string"}},
             },
         },
-        **_problems(401, 403, 404, 422),
+        **problem_docs(401, 403, 404, 422),
     },
     response_class=JSONResponse,
 )

@@ -89,6 +89,7 @@ def create_app(
     )
     install_handlers(app)
     app.include_router(router)
+    _include_progress(app)
     install_pages(app)
     app.add_middleware(
         BodyLimit,
@@ -98,6 +99,18 @@ def create_app(
     )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _include_progress(app: FastAPI) -> None:
+    """The progress endpoints, when the tracking package (issue 14) is installed.
+
+    It is being merged beside the service; once both are on main this guard can go.
+    """
+    try:
+        from .tracked import router as tracked
+    except ImportError:
+        return
+    app.include_router(tracked)
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
