@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -106,10 +107,10 @@ def _include_progress(app: FastAPI) -> None:
 
     It is being merged beside the service; once both are on main this guard can go.
     """
-    try:
-        from .tracked import router as tracked
-    except ImportError:
+    if importlib.util.find_spec("deficit_engine.tracking") is None:
         return
+    from .tracked import router as tracked
+
     app.include_router(tracked)
 
 

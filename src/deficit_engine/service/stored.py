@@ -11,18 +11,17 @@ service's engine (the same KB gives the same Result), once per diagnosis.
 from __future__ import annotations
 
 import threading
-from typing import Any
-
-from sqlalchemy import select
+from typing import TYPE_CHECKING, Any
 
 from ..engine import Engine
 from ..errors import UnknownIdError
 from ..models import Result, StepMark
 from ..schema import Profile
-from ..store import Store
-from ..store.kbhash import kb_hash
-from ..store.tables import persons
 from .records import Diagnosis, PersonRecord
+
+if TYPE_CHECKING:
+    # imported where used: the store and SQLAlchemy are needed only with --db
+    from ..store import Store
 
 __all__ = ["StoreRecords"]
 
@@ -41,6 +40,8 @@ class StoreRecords:
 
     def __init__(self, store: Store, engine: Engine) -> None:
         self.store, self.engine = store, engine
+        from ..store.kbhash import kb_hash
+
         self.kb_hash = kb_hash(engine.kb.root)
         self._lock = threading.Lock()
         self._evaluated: dict[int, Diagnosis] = {}
@@ -88,6 +89,10 @@ class StoreRecords:
         -------
         list of PersonRecord
         """
+        from sqlalchemy import select
+
+        from ..store.tables import persons
+
         with self.store.engine.connect() as conn:
             ids = [row.id for row in conn.execute(select(persons.c.id).order_by(persons.c.id))]
         found = (self.person(pid) for pid in ids)

@@ -2,7 +2,9 @@
 
 ``POST /v1/progress`` is stateless: two profiles of one person and, optionally,
 the tutor's marks on the earlier route. ``GET /v1/persons/{id}/progress``
-compares a kept person's last two diagnoses with their marks.
+compares a kept person's last two diagnoses with their marks. The tracking
+package is imported where used: the module imports without it (the app adds
+these routes only when it is installed).
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from fastapi.responses import JSONResponse, Response
 
 from ..errors import Issue, ProfileError, SourceError, UsageError
 from ..schema import Profile
-from ..tracking import parse_marks, progress
 from .api import (
     BODY,
     AnyRole,
@@ -85,6 +86,8 @@ PROGRESS_BODY: dict[str, Any] = {
 )
 async def progress_between(request: Request, service: ServiceDep, _grant: AnyRole) -> Response:
     """Compare the two profiles; every problem of either is named by its field path."""
+    from ..tracking import parse_marks, progress
+
     engine = service.engine
     body = await read_json(request)
     if not isinstance(body, dict):
@@ -136,6 +139,8 @@ def _within(key: str, issue: Issue) -> Issue:
 )
 def person_progress(person_id: str, service: ServiceDep, grant: Stored) -> Response:
     """The last two diagnoses compared; 422 while only one is kept."""
+    from ..tracking import progress
+
     record = person_in_scope(service, grant, person_id)
     history = service.records.history(person_id)
     if len(history) < 2:
