@@ -28,8 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .._yaml import load_yaml_file
 from ..errors import Issue, SourceError
+from ..folding import person_text
 from ..loader import pydantic_issues
-from ..profile import person_text
 
 __all__ = ["ROLES", "Access", "Grant", "Role", "load_tokens"]
 

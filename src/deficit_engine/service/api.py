@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import html
-import inspect
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -343,7 +340,7 @@ def printable(
     kb, profile, result
         As for :func:`deficit_engine.export.render`.
     marks : dict
-        The tutor's marks by step id, for «Отметка о выполнении».
+        The tutor's marks by step id: they fill «Отметка о выполнении».
 
     Returns
     -------
@@ -351,75 +348,7 @@ def printable(
     """
     from .. import export
 
-    if _render_takes_marks():
-        return export.render(fmt, kb, profile, result, marks=marks)  # type: ignore[call-arg,unused-ignore]
-    text = export.render(fmt, kb, profile, result)
-    return with_marks(fmt, text, result, marks) if marks else text
-
-
-@functools.cache
-def _render_takes_marks() -> bool:
-    # The document's own «Отметка о выполнении» column is being added to export
-    # (issue 14); until render accepts marks, the service appends them as a table.
-    from .. import export
-
-    return "marks" in inspect.signature(export.render).parameters
-
-
-#: The Russian words for a mark's status, on the pages and in the printed marks.
-STATUS_RU = {
-    "planned": "запланирован",
-    "in_progress": "выполняется",
-    "done": "выполнен",
-    "skipped": "пропущен",
-}
-
-
-def with_marks(fmt: str, text: str, result: Result, marks: dict[str, StepMark]) -> str:
-    """A rendered document with a table of the marks («Отметки о выполнении») at its end.
-
-    Parameters
-    ----------
-    fmt : str
-        ``html`` or ``md``.
-    text : str
-        The document.
-    result : Result
-        Its Result (the steps' titles).
-    marks : dict
-        The marks by step id.
-
-    Returns
-    -------
-    str
-    """
-    titles = {s.id: s.title for s in result.route.steps} if result.route is not None else {}
-    rows = [
-        (titles.get(m.step, m.step), STATUS_RU[m.status], m.date or "", m.evidence or "")
-        for m in marks.values()
-    ]
-    if fmt == "md":
-        lines = [
-            "",
-            "## Отметки о выполнении",
-            "",
-            "| Шаг | Отметка | Дата | Подтверждение |",
-            "|---|---|---|---|",
-        ]
-        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
-        return text.rstrip("\n") + "\n" + "\n".join(lines) + "\n"
-    cells = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
-    )
-    table = (
-        '<section class="marks"><h2>Отметки о выполнении</h2><table>'
-        "<tr><th>Шаг</th><th>Отметка</th><th>Дата</th><th>Подтверждение</th></tr>"
-        f"{cells}</table></section>"
-    )
-    if "</body>" not in text:
-        return text + table
-    head, tail = text.rsplit("</body>", 1)
-    return f"{head}{table}</body>{tail}"
+    return export.render(fmt, kb, profile, result, marks=marks)
 
 
 def describe_kb(kb: KnowledgeBase, digest: str) -> KbInfo:

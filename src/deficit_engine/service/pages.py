@@ -19,8 +19,9 @@ from ..errors import DeficitEngineError, SourceError
 from ..export import route_mermaid
 from ..labels import ROLE_RU
 from ..models import StepMark
+from ..tracking import MARK_STATUS_RU
 from .access import Grant
-from .api import STATUS_RU, Service, describe_kb, printable, summarise
+from .api import Service, describe_kb, printable, summarise
 from .auth import ANONYMOUS, COOKIE
 
 __all__ = ["install_pages"]
@@ -59,7 +60,7 @@ def _page(request: Request, name: str, status: int = 200, **context: Any) -> Res
     return templates.TemplateResponse(
         request,
         name,
-        {"grant": grant, "roles": ROLE_RU, "statuses": STATUS_RU, **context},
+        {"grant": grant, "roles": ROLE_RU, "statuses": MARK_STATUS_RU, **context},
         status_code=status,
     )
 
