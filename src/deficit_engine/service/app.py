@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,6 +18,7 @@ from .jobs import Jobs
 from .limits import BodyLimit
 from .problems import install_handlers
 from .records import MemoryRecords, Records
+from .tracked import router as tracked_router
 
 __all__ = ["MAX_BODY", "MAX_UPLOAD", "create_app"]
 
@@ -90,7 +90,7 @@ def create_app(
     )
     install_handlers(app)
     app.include_router(router)
-    _include_progress(app)
+    app.include_router(tracked_router)
     install_pages(app)
     app.add_middleware(
         BodyLimit,
@@ -100,18 +100,6 @@ def create_app(
     )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
-
-
-def _include_progress(app: FastAPI) -> None:
-    """The progress endpoints, when the tracking package (issue 14) is installed.
-
-    It is being merged beside the service; once both are on main this guard can go.
-    """
-    if importlib.util.find_spec("deficit_engine.tracking") is None:
-        return
-    from .tracked import router as tracked
-
-    app.include_router(tracked)
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -2,9 +2,7 @@
 
 ``POST /v1/progress`` is stateless: two profiles of one person and, optionally,
 the tutor's marks on the earlier route. ``GET /v1/persons/{id}/progress``
-compares a kept person's last two diagnoses with their marks. The tracking
-package is imported where used: the module imports without it (the app adds
-these routes only when it is installed).
+compares a kept person's last two diagnoses with their marks.
 """
 
 from __future__ import annotations
