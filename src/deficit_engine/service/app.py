@@ -86,7 +86,11 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.service = Service(
-        engine, access, records or MemoryRecords(), jobs, kb_digest(engine.kb.root)
+        engine,
+        access,
+        records or MemoryRecords(),
+        jobs,
+        engine.kb.content_hash or kb_digest(engine.kb.root),
     )
     install_handlers(app)
     app.include_router(router)

@@ -40,7 +40,7 @@ class KbInfo(BaseModel):
     """What `GET /v1/kb` returns."""
 
     engine_version: str = Field(description="deficit_engine's version", examples=["0.1.0"])
-    hash: str = Field(description="SHA-256 of the KB's ontology and rule files (hex), for audit")
+    hash: str = Field(description="the KB's content hash, as each Result's kb_hash, for audit")
     summary: str = Field(description="the counts `deficit-engine check` prints")
     groups: list[Titled]
     competencies: list[Titled]
