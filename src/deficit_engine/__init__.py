@@ -55,7 +55,6 @@ if TYPE_CHECKING:
     from .profile import Normalised, normalise, parse_profile, read_profile_file
     from .route import build_route, plan, route_graph, school_year
     from .schema import Profile
-    from .store import BatchRecorder, Effectiveness, Store
     from .service import create_app, load_tokens
     from .suggest import Suggester
     from .synthetic import synthetic_profiles

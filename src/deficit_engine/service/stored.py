@@ -40,9 +40,6 @@ class StoreRecords:
 
     def __init__(self, store: Store, engine: Engine) -> None:
         self.store, self.engine = store, engine
-        from ..store.kbhash import kb_hash
-
-        self.kb_hash = kb_hash(engine.kb.root)
         self._lock = threading.Lock()
         self._evaluated: dict[int, Diagnosis] = {}
 
@@ -58,9 +55,7 @@ class StoreRecords:
         -------
         PersonRecord
         """
-        # the Result's own kb_hash when it carries one (issue 14), else the KB folder's
-        own = result.to_dict(trace=False).get("kb_hash")
-        self.store.record(profile, result, kb_hash=None if own else self.kb_hash)
+        self.store.record(profile, result)  # with the Result's own kb_hash
         record = self.person(profile.id)
         assert record is not None
         return record
