@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from .route import build_route, plan, route_graph, school_year
     from .schema import Profile
     from .service import create_app, load_tokens
+    from .store import BatchRecorder, Effectiveness, Store
     from .suggest import Suggester
     from .synthetic import synthetic_profiles
     from .tracking import (
