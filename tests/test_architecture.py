@@ -43,7 +43,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "summary_types",
         "store",
     ),
-    ("testing", "cli", "cli_progress", "cli_store", "cli_kb", "__main__"),
+    ("testing", "cli", "cli_progress", "cli_store", "cli_kb", "__main__", "cli_serve", "service"),
 )
 LAYER_OF = {unit: n for n, units in enumerate(LAYERS) for unit in units}
 

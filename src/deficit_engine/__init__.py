@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from .profile import Normalised, normalise, parse_profile, read_profile_file
     from .route import build_route, plan, route_graph, school_year
     from .schema import Profile
+    from .service import create_app, load_tokens
     from .store import BatchRecorder, Effectiveness, Store
     from .suggest import Suggester
     from .synthetic import synthetic_profiles
@@ -111,8 +112,10 @@ _LAZY: dict[str, tuple[str, str]] = {
     "after_texts": ("tracking", "after_texts"),
     "build_route": ("route", "build_route"),
     "check_kb": ("loader", "check_kb"),
+    "create_app": ("service", "create_app"),
     "default_kb_path": ("loader", "default_kb_path"),
     "load_kb": ("loader", "load_kb"),
+    "load_tokens": ("service", "load_tokens"),
     "normalise": ("profile", "normalise"),
     "parse_profile": ("profile", "parse_profile"),
     "plan": ("route", "plan"),
@@ -183,8 +186,10 @@ __all__ = [
     "after_texts",
     "build_route",
     "check_kb",
+    "create_app",
     "default_kb_path",
     "load_kb",
+    "load_tokens",
     "normalise",
     "parse_profile",
     "period_hours",

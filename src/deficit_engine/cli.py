@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import __version__, cli_store
+from . import __version__, cli_serve, cli_store
 from .choices import BACKENDS, EXPORT_FORMATS
 from .errors import (
     DeficitEngineError,
@@ -596,6 +596,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_progress import add_parser as add_progress
 
     cli_store.add_progress_options(add_progress(sub))
+    cli_serve.add_parser(sub)
 
     schema = sub.add_parser("schema", help="print the JSON Schema of a profile or of the KB files")
     schema.add_argument("kind", choices=["profile", "kb"])
