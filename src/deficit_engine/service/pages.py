@@ -17,9 +17,8 @@ from fastapi.templating import Jinja2Templates
 
 from ..errors import DeficitEngineError, SourceError
 from ..export import route_mermaid
-from ..labels import ROLE_RU
+from ..labels import MARK_STATUS_RU, ROLE_RU
 from ..models import StepMark
-from ..labels import MARK_STATUS_RU
 from .access import Grant
 from .api import Service, describe_kb, printable, summarise
 from .auth import ANONYMOUS, COOKIE
