@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from deficit_engine import Engine, load_kb, parse_profile
-from deficit_engine import cli as cli_module
+from deficit_engine import outputs as outputs_module
 from deficit_engine.cli import main
 from deficit_engine.export import COLUMNS, FORMATS, render
 from deficit_engine.profile import read_profile_file
@@ -281,7 +281,7 @@ def test_route_leaves_no_partial_file_when_writing_fails(
     def full_disk(src: str, dst: str) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(cli_module.os, "replace", full_disk)
+    monkeypatch.setattr(outputs_module.os, "replace", full_disk)
     assert main(["route", str(profile_file), "-o", str(out), "--backend", "python"]) == 2
     assert out.read_text("utf-8") == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["iom.md", "profile.yaml"]
