@@ -315,6 +315,8 @@ def _batch(args: argparse.Namespace) -> int:
         on_warning=_print_warning,
         columnar=args.columnar,
         record=record,
+        output_format=args.format,
+        scheduler=args.scheduler,
     )
     if record is not None:
         record.finish(summary)
@@ -555,6 +557,19 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["html", "md"],
         default=None,
         help="also write each person's ИОМ document into OUTDIR/documents/",
+    )
+    batch.add_argument(
+        "--format",
+        choices=["jsonl", "parquet"],
+        default=None,
+        help="the workers write the results as OUTDIR/results/part-N.jsonl or .parquet "
+        "(instead of results.jsonl and the flat tables; see docs/outputs.md)",
+    )
+    batch.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
+        help="run on a Dask cluster (tcp://host:8786; needs --format and .[dask])",
     )
     progress = batch.add_mutually_exclusive_group()
     progress.add_argument(

@@ -14,24 +14,30 @@ import contextlib
 import csv
 import dataclasses
 import functools
+import importlib.util
 import json
+import multiprocessing
 import os
 import re
 import shutil
+import signal
 import tempfile
 from collections import Counter, deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from .engine import Diagnosed, Engine, evaluate_many
+from .engine import Diagnosed, Engine, _die_with_parent, _run_chunk, evaluate_many, max_workers
+from .engine import _stop as _stop_pool
 from .errors import Issue, SourceError, UsageError
 from .export import render
 from .kb import KnowledgeBase
 from .models import Result, Route, json_number
 from .months import month_range
 from .outputs import DocumentNames, FlatTables, person_record
+from .parts import FORMATS, PartRow, part_path, write_part
 from .planner import plan_cohort
 from .planner.plan import COLLEAGUE_PREFIX
 from .profile import parse_profile
@@ -96,7 +102,7 @@ class Digest:
 Recorder = Callable[[Digest, Any], None]
 
 
-def digest(result: Result, trace: bool = False) -> Digest:
+def digest(result: Result, trace: bool = False, *, line: bool = True) -> Digest:
     """The batch's view of one Result (a module-level function: it runs in workers).
 
     Parameters
@@ -105,6 +111,8 @@ def digest(result: Result, trace: bool = False) -> Digest:
         One person's Result.
     trace : bool
         Keep the trace in the JSON line.
+    line : bool
+        Make the JSON line (a worker that writes its part itself needs only the figures).
 
     Returns
     -------
@@ -119,7 +127,7 @@ def digest(result: Result, trace: bool = False) -> Digest:
         True,
         result.profile,
         (),
-        json.dumps(result.to_dict(trace=trace), ensure_ascii=False),
+        json.dumps(result.to_dict(trace=trace), ensure_ascii=False) if line else "",
         tuple((d.competency, d.severity, d.group) for d in result.deficits),
         tuple(
             (r.kind, r.id, int(json_number(r.get("hours") or 0))) for r in result.recommendations
@@ -768,14 +776,16 @@ class _Writer:
         keep: tuple[str, ...],
         documents: str | None,
         record: Recorder | None = None,
+        parts: bool = False,
     ) -> None:
         self.summary = summary
         self.record = record
         # a lone surrogate (an id read from a broken file) is written as its JSON
         # escape, "\\udc80", rather than failing the write after the row was handled
-        self.results = _jsonl(staging.path / "results.jsonl")
         self.errors = _jsonl(staging.path / "errors.jsonl")
-        self.flat = FlatTables(staging.path, keep)
+        # with parts (--format) the workers write the results: here only the errors
+        self.results = None if parts else _jsonl(staging.path / "results.jsonl")
+        self.flat = None if parts else FlatTables(staging.path, keep)
         self.documents = _Documents(staging.path, documents) if documents else None
 
     def add(
@@ -793,6 +803,8 @@ class _Writer:
             record = {"line": row.line, "profile": item.profile, "errors": errors}
             self.errors.write(json.dumps(record, ensure_ascii=False) + "\n")
             return
+        if self.results is None or self.flat is None:
+            return  # a worker wrote the person's row in its part
         self.results.write(_with_person(item.line, item.profile, row.person) + "\n")
         self.flat.add(json.loads(item.line), row.person)
         if self.documents is not None and document is not None:
@@ -802,16 +814,19 @@ class _Writer:
 
     def close(self) -> None:
         """Finish every file (the workbook is saved here)."""
-        self.results.close()
         self.errors.close()
-        self.flat.close()
+        if self.results is not None and self.flat is not None:
+            self.results.close()
+            self.flat.close()
         if self.documents is not None:
             self.documents.close()
 
     def discard(self) -> None:
         """Close every file without finishing them (the staging folder goes); a close
         that fails (the disk that filled up) does not stop the others."""
-        closes = [self.results.close, self.errors.close, self.flat.discard]
+        closes = [self.errors.close]
+        if self.results is not None and self.flat is not None:
+            closes += [self.results.close, self.flat.discard]
         if self.documents is not None:
             closes.append(self.documents.close)
         for close in closes:
@@ -843,6 +858,8 @@ class _Options:
     progress: Progress
     columnar: bool = False
     record: Recorder | None = None
+    output_format: str | None = None  # jsonl or parquet: the workers write parts
+    client: Any = None  # a dask.distributed Client to run the chunks on
 
     def renderer(self, engine: Engine, profile: Profile | None, result: Result) -> Any:
         """What renders one person's document (None when not asked or not possible)."""
@@ -872,6 +889,8 @@ def run_batch(
     on_warning: Callable[[Issue], None] | None = None,
     columnar: bool = False,
     record: Recorder | None = None,
+    output_format: str | None = None,
+    scheduler: Any = None,
 ) -> BatchSummary:
     """Evaluate a cohort file into ``outdir``.
 
@@ -928,6 +947,15 @@ def run_batch(
     record : callable, optional
         Called with each evaluated person's :class:`Digest` and profile as it is
         written (``deficit_engine.store.BatchRecorder`` keeps them in a database).
+    output_format : str, optional
+        ``"jsonl"`` or ``"parquet"``: each worker writes the people of the chunks it
+        ran to ``results/part-NNNNN.<format>`` (:mod:`deficit_engine.parts`) instead
+        of sending their Results here; results.jsonl, the flat tables and the
+        documents are not written. Default: the outputs above.
+    scheduler : str or dask.distributed.Client, optional
+        Run the chunks on a Dask cluster (a scheduler's address, or a Client):
+        needs ``output_format``, the same KB folder and a shared output folder on
+        every worker (:mod:`deficit_engine.dask_batch`).
 
     Returns
     -------
@@ -943,11 +971,73 @@ def run_batch(
         left by a killed run on the same ``outdir`` (``.OUT.<pid>.<random>``, its
         process gone) is removed when the next run starts.
     UsageError
-        If ``keep_columns`` names a column the input does not pass through, or
-        ``documents`` is not ``html`` or ``md``.
+        If ``keep_columns`` names a column the input does not pass through,
+        ``documents`` is not ``html`` or ``md``, ``output_format`` is not ``jsonl``
+        or ``parquet`` or comes with ``documents`` or ``record``, or ``scheduler`` comes without
+        ``output_format``.
     """
     if documents is not None and documents not in DOCUMENT_FORMATS:
         raise UsageError(f"documents: expected one of {', '.join(DOCUMENT_FORMATS)}")
+    _check_parts(output_format, documents, scheduler)
+    if output_format is not None and record is not None:
+        raise UsageError("--db is not written with --format (the workers write the results)")
+    with _client(scheduler) as client:
+        return _run_batch(
+            engine,
+            source,
+            outdir,
+            _Options(
+                workers,
+                trace,
+                allocate,
+                (),
+                documents,
+                progress or Progress.off(),
+                columnar,
+                record,
+                output_format,
+                client,
+            ),
+            encoding,
+            keep_columns,
+            on_warning,
+        )
+
+
+def _check_parts(output_format: str | None, documents: str | None, scheduler: Any) -> None:
+    """The part options' checks (:func:`run_batch`'s UsageError)."""
+    if output_format is not None and output_format not in FORMATS:
+        raise UsageError(f"format: expected one of {', '.join(FORMATS)}")
+    if output_format is not None and documents is not None:
+        raise UsageError("--documents is not written with --format (the workers write parts)")
+    if scheduler is not None and output_format is None:
+        raise UsageError("--scheduler needs --format jsonl or parquet (the workers write parts)")
+    if output_format == "parquet" and importlib.util.find_spec("pyarrow") is None:
+        raise UsageError("--format parquet needs pyarrow: pip install 'deficit-engine[parquet]'")
+
+
+@contextlib.contextmanager
+def _client(scheduler: Any) -> Iterator[Any]:
+    """The Dask client of ``scheduler`` (an address: connected here and closed after)."""
+    if scheduler is None or not isinstance(scheduler, str):
+        yield scheduler
+        return
+    from .dask_batch import connect
+
+    with connect(scheduler) as client:
+        yield client
+
+
+def _run_batch(
+    engine: Engine,
+    source: Path,
+    outdir: Path,
+    asked: _Options,
+    encoding: str | None,
+    keep_columns: Sequence[str],
+    on_warning: Callable[[Issue], None] | None,
+) -> BatchSummary:
+    """:func:`run_batch` once its options are checked."""
     staging = _Staging.open(outdir)
     summary = BatchSummary()
     try:
@@ -956,16 +1046,7 @@ def run_batch(
             for issue in table.warnings:
                 if on_warning is not None:
                     on_warning(issue)
-            options = _Options(
-                workers,
-                trace,
-                allocate,
-                keep,
-                documents,
-                progress or Progress.off(),
-                columnar,
-                record,
-            )
+            options = dataclasses.replace(asked, keep=keep)
             total = table.estimated_rows() if options.progress.enabled else None
             _run(engine, _inputs(table, keep), total, options, summary, staging)
             data = summary.to_dict(engine)
@@ -1003,10 +1084,13 @@ def _run(
     staging: _Staging,
 ) -> None:
     """Write every output into the staging folder, closing its files either way."""
-    writer = _Writer(staging, summary, options.keep, options.documents, options.record)
+    parts = options.output_format is not None
+    writer = _Writer(staging, summary, options.keep, options.documents, options.record, parts)
     try:
         if options.allocate:
             _planned(engine, rows, total, options, writer, staging)
+        elif parts:
+            _streamed_parts(engine, rows, total, options, writer, staging)
         else:
             _streamed(engine, rows, total, options, writer)
     except BaseException:
@@ -1080,25 +1164,34 @@ def _planned(
 
     # the columnar path gives no traces: a batch keeping them diagnoses per profile
     columnar = options.columnar and not options.trace
-    diagnoses = evaluate_many(
-        engine,
-        profiles(),
-        options.workers,
-        stage="columnar" if columnar else "diagnose",
-        chunk_size=COLUMNAR_CHUNK if columnar else 64,
-        transform=functools.partial(_lighter, trace=options.trace),
-    )
+    stage = "columnar" if columnar else "diagnose"
+    chunk_size = COLUMNAR_CHUNK if columnar else 64
+    if options.client is not None:
+        diagnoses = _diagnosed_on(options.client, engine, profiles(), stage, chunk_size, options)
+    else:
+        diagnoses = evaluate_many(
+            engine,
+            profiles(),
+            options.workers,
+            stage=stage,
+            chunk_size=chunk_size,
+            transform=functools.partial(_lighter, trace=options.trace),
+        )
     with contextlib.closing(diagnoses):  # an interrupted run stops its workers at once
         diagnosed: list[Diagnosed] = list(options.progress.track(diagnoses, "diagnose", total))
     people = [(p, r) if p is not None and r.ok else None for p, r in diagnosed]
     plan = plan_cohort(kb, people)
     planned = zip(read, diagnosed, plan.resolutions, strict=True)
-    for row, (profile, result), resolution in options.progress.track(planned, "routes", len(read)):
-        if profile is not None and resolution is not None:
-            route = build_route(kb, profile, result, resolution)
-            result = with_plan(result, resolution, route)
-        render_it = options.renderer(engine, profile, result)
-        writer.add(digest(result, options.trace), row, render_it, profile)
+    if options.output_format is not None:
+        _planned_parts(engine, planned, len(read), options, writer, staging)
+    else:
+        for row, (profile, result), resolution in options.progress.track(
+            planned, "routes", len(read)
+        ):
+            if profile is not None and resolution is not None:
+                result = _routed(kb, profile, result, resolution)
+            renderer = options.renderer(engine, profile, result)
+            writer.add(digest(result, options.trace), row, renderer, profile)
     # a school counts once against each mentor it got (one per mentoring form)
     writer.summary.school_mentors.update(
         mid
@@ -1113,3 +1206,255 @@ def _planned(
             "team_support": [t.to_dict() for t in plan.teams],
         },
     )
+
+
+def _routed(kb: KnowledgeBase, profile: Profile, result: Result, resolution: Any) -> Result:
+    """A diagnosis with its share of the plan and the route built from it."""
+    return with_plan(result, resolution, build_route(kb, profile, result, resolution))
+
+
+# --- parts: the workers write the results (--format) ----------------------------------
+
+#: People per part with ``--format``: a Parquet row group of this many rows is well
+#: compressed, and a part's Results stay a few megabytes in the worker.
+PART_CHUNK = 1024
+
+#: An engine as a worker finds it: the KB folder, backend and firing limit (a worker
+#: loads the KB once and keeps it), or the parent's own engine when run in this process.
+_EngineRef = Engine | tuple[str, str, int]
+
+
+@functools.lru_cache(maxsize=4)
+def _loaded_engine(root: str, backend: str, firing_limit: int) -> Engine:
+    return Engine.from_path(root, backend=backend, firing_limit=firing_limit)
+
+
+def _engine_of(ref: _EngineRef) -> Engine:
+    return ref if isinstance(ref, Engine) else _loaded_engine(*ref)
+
+
+@dataclass(frozen=True)
+class _PartOptions:
+    """What a part task needs of the batch's options (small: it travels with each task)."""
+
+    fmt: str
+    trace: bool
+    keep: tuple[str, ...]
+
+    @classmethod
+    def of(cls, options: _Options) -> _PartOptions:
+        return cls(options.output_format or FORMATS[0], options.trace, options.keep)
+
+
+def _write_rows(
+    folder: str, index: int, results: Sequence[tuple[Result, dict[str, Any]]], options: _PartOptions
+) -> list[Digest]:
+    """Write a chunk's evaluated people to its part; their digests, without the JSON
+    line, are all that goes back to the parent (set-aside rows keep their errors)."""
+    rows = [
+        PartRow(result.profile, person, result.to_dict(trace=options.trace))
+        for result, person in results
+        if result.ok
+    ]
+    write_part(part_path(Path(folder), index, options.fmt), rows, options.fmt, options.keep)
+    return [digest(result, options.trace, line=False) for result, _person in results]
+
+
+def _route_part(
+    ref: _EngineRef,
+    folder: str,
+    index: int,
+    items: list[tuple[Profile | None, Result, Any, dict[str, Any]]],
+    options: _PartOptions,
+) -> list[Digest]:
+    """A worker's task for a planned cohort: build each person's route from their
+    share of the plan, and write the chunk's part."""
+    kb = _engine_of(ref).kb
+    results = [
+        (_routed(kb, profile, result, resolution), person)
+        if profile is not None and resolution is not None
+        else (result, person)
+        for profile, result, resolution, person in items
+    ]
+    return _write_rows(folder, index, results, options)
+
+
+def _evaluate_part(
+    ref: _EngineRef,
+    folder: str,
+    index: int,
+    start: int,
+    items: list[tuple[Any, dict[str, Any]]],
+    options: _PartOptions,
+) -> list[Digest]:
+    """A worker's task without the plan: evaluate each person alone and write the part."""
+    engine = _engine_of(ref)
+    results = _run_chunk(engine, "evaluate", start, [profile for profile, _person in items])
+    return _write_rows(
+        folder, index, list(zip(results, (p for _, p in items), strict=True)), options
+    )
+
+
+def _diagnose_part(ref: _EngineRef, stage: str, start: int, chunk: list[Any], trace: bool) -> Any:
+    """A Dask worker's diagnosis of a chunk, as evaluate_many's workers give it."""
+    return [_lighter(item, trace) for item in _run_chunk(_engine_of(ref), stage, start, chunk)]
+
+
+class _Done:
+    """A task run at once in this process (one worker), shaped like a future."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def result(self) -> Any:
+        return self.value
+
+
+class _Runner:
+    """Where the part tasks run: in this process (one worker), a pool of forked
+    processes, or a Dask cluster; ``submit`` gives a future either way."""
+
+    def __init__(self, engine: Engine, options: _Options) -> None:
+        self.client = options.client
+        workers = min(options.workers or os.cpu_count() or 1, max_workers())
+        self.window = 4 * max(workers, 1)
+        self.pool: ProcessPoolExecutor | None = None
+        self.ref: _EngineRef = (str(engine.kb.root), engine.backend, engine.firing_limit)
+        if self.client is not None:
+            self.window = 1 << 30  # the cluster queues the tasks: submit them all
+        elif workers > 1:
+            method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+            self.pool = ProcessPoolExecutor(
+                workers,
+                multiprocessing.get_context(method),
+                initializer=_part_worker_start,
+                initargs=(os.getpid(),),
+            )
+        else:
+            self.ref = engine
+
+    def submit(self, task: Callable[..., Any], *args: Any) -> Any:
+        if self.client is not None:
+            return self.client.submit(task, self.ref, *args, pure=False)
+        if self.pool is not None:
+            return self.pool.submit(task, self.ref, *args)
+        return _Done(task(self.ref, *args))
+
+    def in_order(
+        self, calls: Iterator[tuple[Callable[..., Any], tuple[Any, ...]]]
+    ) -> Iterator[Any]:
+        """Each call's value in the order of the calls, a bounded number in flight."""
+        pending: deque[Any] = deque()
+        try:
+            for task, args in calls:
+                pending.append(self.submit(task, *args))
+                if len(pending) >= self.window:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        except BaseException:  # failed or interrupted: nothing keeps running
+            if self.client is not None:
+                self.client.cancel(list(pending))
+            self.close(failed=True)
+            raise
+
+    def close(self, failed: bool = False) -> None:
+        if self.pool is not None:
+            if failed:
+                _stop_pool(self.pool)
+            else:
+                self.pool.shutdown()
+            self.pool = None
+
+
+def _part_worker_start(parent: int) -> None:
+    """A part worker: terminated by SIGTERM, and ended with its parent (as evaluate_many's)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _die_with_parent(parent)
+
+
+def _chunked(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _diagnosed_on(
+    client: Any,
+    engine: Engine,
+    profiles: Iterator[Any],
+    stage: str,
+    chunk_size: int,
+    options: _Options,
+) -> Generator[Diagnosed, None, None]:
+    """The cohort diagnosed on a Dask cluster, chunk by chunk, in input order."""
+    runner = _Runner(engine, options)
+    calls = (
+        (_diagnose_part, (stage, n * chunk_size, chunk, options.trace))
+        for n, chunk in enumerate(_chunked(profiles, chunk_size))
+    )
+    for chunk_result in runner.in_order(calls):
+        yield from chunk_result
+
+
+def _planned_parts(
+    engine: Engine,
+    planned: Iterator[tuple[_Input, Diagnosed, Any]],
+    total: int,
+    options: _Options,
+    writer: _Writer,
+    staging: _Staging,
+) -> None:
+    """Routes built and parts written by the workers; here the summary and errors."""
+    read: deque[_Input] = deque()
+
+    def calls() -> Iterator[tuple[Callable[..., Any], tuple[Any, ...]]]:
+        items = ((row, profile, result, res) for row, (profile, result), res in planned)
+        for index, chunk in enumerate(_chunked(items, PART_CHUNK)):
+            read.extend(row for row, *_ in chunk)
+            payload = [(p, r, res, row.person) for row, p, r, res in chunk]
+            yield _route_part, (str(staging.path), index, payload, _PartOptions.of(options))
+
+    _merge(_Runner(engine, options), calls(), read, total, options, writer)
+
+
+def _streamed_parts(
+    engine: Engine,
+    rows: Iterator[_Input],
+    total: int | None,
+    options: _Options,
+    writer: _Writer,
+    staging: _Staging,
+) -> None:
+    """Each person alone, evaluated and written by the workers chunk by chunk."""
+    read: deque[_Input] = deque()
+
+    def calls() -> Iterator[tuple[Callable[..., Any], tuple[Any, ...]]]:
+        for index, chunk in enumerate(_chunked(rows, PART_CHUNK)):
+            read.extend(chunk)
+            payload = [(row.profile, row.person) for row in chunk]
+            start = index * PART_CHUNK
+            part = _PartOptions.of(options)
+            yield _evaluate_part, (str(staging.path), index, start, payload, part)
+
+    _merge(_Runner(engine, options), calls(), read, total, options, writer)
+
+
+def _merge(
+    runner: _Runner,
+    calls: Iterator[tuple[Callable[..., Any], tuple[Any, ...]]],
+    read: deque[_Input],
+    total: int | None,
+    options: _Options,
+    writer: _Writer,
+) -> None:
+    """Count the digests the workers send back into the summary, with their rows."""
+    digests = (item for chunk in runner.in_order(calls) for item in chunk)
+    for item in options.progress.track(digests, "routes", total):
+        writer.add(item, read.popleft())
+    runner.close()
