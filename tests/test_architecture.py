@@ -39,6 +39,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "spravka",
         "tables",
         "outputs",
+        "parts",
+        "dask_batch",
         "progressbar",
         "summary_types",
         "store",

@@ -563,7 +563,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["jsonl", "parquet"],
         default=None,
         help="the workers write the results as OUTDIR/results/part-N.jsonl or .parquet "
-        "(instead of results.jsonl and the flat tables; see docs/outputs.md)",
+        "(instead of results.jsonl and the flat tables; see docs/parts.md)",
     )
     batch.add_argument(
         "--scheduler",

@@ -5,7 +5,7 @@ With ``batch --format jsonl|parquet`` each worker writes the chunk it ran to
 order, so the folder is the same whichever worker ran which chunk), instead of
 sending its Results to the parent. A Parquet part is one row group; the folder
 reads as one table with any Parquet reader (pyarrow, DuckDB, polars), without
-this package. The columns are described in docs/outputs.md.
+this package. The columns are described in docs/parts.md.
 """
 
 from __future__ import annotations
@@ -130,14 +130,24 @@ def _columns(rows: Sequence[PartRow], keep: Sequence[str]) -> dict[str, list[Any
     """The rows as columns: the person fields and each deficit's competency and
     severity for querying without JSON, the whole Result as JSON text (nothing lost)."""
     names = (*PERSON_FIELDS, *keep)
-    columns: dict[str, list[Any]] = {"profile": [row.profile for row in rows]}
+    columns: dict[str, list[Any]] = {"profile": [_text(row.profile) for row in rows]}
     for name in names:
-        columns[name] = [row.person.get(name) for row in rows]
+        columns[name] = [_text(row.person.get(name)) for row in rows]
     deficits = [row.result.get("deficits") or [] for row in rows]
-    columns["deficits"] = [[d.get("competency") for d in ds] for ds in deficits]
-    columns["severities"] = [[d.get("severity") for d in ds] for ds in deficits]
+    columns["deficits"] = [[_text(d.get("competency")) for d in ds] for ds in deficits]
+    columns["severities"] = [[_text(d.get("severity")) for d in ds] for ds in deficits]
     columns["result"] = [_result_text(row.result) for row in rows]
     return columns
+
+
+def _text(value: Any) -> Any:
+    """Text as Parquet can hold it (UTF-8): a lone surrogate as its escape, ``\\udc80``;
+    a list's items each so; anything else unchanged."""
+    if isinstance(value, str):
+        return value.encode("utf-8", errors="backslashreplace").decode("utf-8")
+    if isinstance(value, list):
+        return [_text(item) for item in value]
+    return value
 
 
 def _result_text(result: Mapping[str, Any]) -> str:
