@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import errno
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +26,17 @@ from deficit_engine.engine import Engine
 from deficit_engine.errors import SourceError, UsageError
 from deficit_engine.parts import PartRow, write_part
 from deficit_engine.synthetic import synthetic_profiles
+from test_hardening_batch import (
+    EXIT_TERMINATED,
+    SLOW_BATCH,
+    _children,
+    _running,
+    _wait_for,
+    leftovers,
+    needs_fork,
+    profiles,
+    write_jsonl,
+)
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
@@ -190,3 +205,33 @@ def test_a_dask_cluster_writes_the_same_bytes_as_the_local_run(
     assert _files(on_dask) == _files(local)
     run_batch(engine, source, tmp_path / "jsonl", workers=1, output_format="jsonl")
     assert _files(by_address) == _files(tmp_path / "jsonl")
+
+
+@needs_fork
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs /proc")
+def test_sigterm_stops_the_part_writers_and_leaves_nothing(tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "cohort.jsonl", profiles(200))
+    out = tmp_path / "out"
+    command = [sys.executable, "-c", SLOW_BATCH, "batch", str(source), "-o", str(out)]
+    batch = subprocess.Popen(
+        [*command, "--workers", "2", "--no-allocate", "--quiet", "--format", "jsonl"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert _wait_for(lambda: len(_children(batch.pid)) == 2, 60), "no workers started"
+        workers = _children(batch.pid)
+        assert _wait_for(lambda: bool(leftovers(tmp_path, "out")), 30)
+        time.sleep(1.0)  # the workers are evaluating their chunks
+        batch.send_signal(signal.SIGTERM)
+        _stdout, stderr = batch.communicate(timeout=30)
+    finally:
+        if batch.poll() is None:
+            batch.kill()
+            batch.wait()
+    assert batch.returncode == EXIT_TERMINATED
+    assert "Traceback" not in stderr
+    assert _wait_for(lambda: not any(_running(w) for w in workers), 10), "orphaned workers"
+    assert not out.exists()
+    assert leftovers(tmp_path, "out") == []
