@@ -159,6 +159,8 @@ def test_part_options_that_cannot_go_together_are_refused(
         run_batch(engine, source, tmp_path / "b", scheduler="tcp://127.0.0.1:1")
     with pytest.raises(UsageError, match="format"):
         run_batch(engine, source, tmp_path / "c", output_format="csv")
+    with pytest.raises(UsageError, match="--db"):
+        run_batch(engine, source, tmp_path / "d", output_format="jsonl", record=lambda *_: None)
     assert list(tmp_path.iterdir()) == []
 
 
