@@ -1219,6 +1219,10 @@ def _routed(kb: KnowledgeBase, profile: Profile, result: Result, resolution: Any
 #: compressed, and a part's Results stay a few megabytes in the worker.
 PART_CHUNK = 256
 
+#: Chunks in flight on a Dask cluster at once: the cluster queues them; more would
+#: only hold more of the input and the digests here.
+DASK_WINDOW = 64
+
 #: An engine as a worker finds it: the KB folder, backend and firing limit (a worker
 #: loads the KB once and keeps it), or the parent's own engine when run in this process.
 _EngineRef = Engine | tuple[str, str, int]
@@ -1330,7 +1334,7 @@ class _Runner:
         self.forks = False  # the workers are forked from this process, on first submit
         self.ref: _EngineRef = (str(engine.kb.root), engine.backend, engine.firing_limit)
         if self.client is not None:
-            self.window = 1 << 30  # the cluster queues the tasks: submit them all
+            self.window = DASK_WINDOW  # enough to keep a cluster busy, bounded memory here
         elif workers > 1:
             method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
             _ENGINES[self.ref] = engine  # inherited by the forked workers
@@ -1447,7 +1451,7 @@ def _planned_parts(
                 else:
                     yield _route_part, (folder, index, items[start:stop], part)
 
-        _merge(runner, calls(), deque(rows), total, options, writer)
+        _merge(runner, calls(), deque(rows), total, options, writer, "routes")
     finally:
         _PLANNED.clear()
 
@@ -1483,7 +1487,7 @@ def _streamed_parts(
             part = _PartOptions.of(options)
             yield _evaluate_part, (str(staging.path), index, start, payload, part)
 
-    _merge(_Runner(engine, options), calls(), read, total, options, writer)
+    _merge(_Runner(engine, options), calls(), read, total, options, writer, "batch")
 
 
 def _merge(
@@ -1493,9 +1497,15 @@ def _merge(
     total: int | None,
     options: _Options,
     writer: _Writer,
+    label: str,
 ) -> None:
-    """Count the digests the workers send back into the summary, with their rows."""
+    """Count the digests the workers send back into the summary, with their rows
+    (``label``: the progress bar's, as the default batch names the same step)."""
     digests = (item for chunk in runner.in_order(calls) for item in chunk)
-    for item in options.progress.track(digests, "routes", total):
-        writer.add(item, read.popleft())
+    try:
+        for item in options.progress.track(digests, label, total):
+            writer.add(item, read.popleft())
+    except BaseException:  # writing here failed or was interrupted: stop the workers now
+        runner.close(failed=True)
+        raise
     runner.close()
