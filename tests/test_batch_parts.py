@@ -237,3 +237,11 @@ def test_sigterm_stops_the_part_writers_and_leaves_nothing(tmp_path: Path) -> No
     assert _wait_for(lambda: not any(_running(w) for w in workers), 10), "orphaned workers"
     assert not out.exists()
     assert leftovers(tmp_path, "out") == []
+
+
+def test_a_kept_column_named_as_a_parquet_column_is_refused(engine: Engine, tmp_path: Path) -> None:
+    table = tmp_path / "named.csv"
+    table.write_text("id,result,role,experience_years,normative.fgos\nA-1,x,teacher,3,40\n")
+    with pytest.raises(UsageError, match="--keep-columns result"):
+        run_batch(engine, table, tmp_path / "out", output_format="parquet", keep_columns=["result"])
+    assert [p.name for p in tmp_path.iterdir()] == ["named.csv"]  # no staging folder left

@@ -37,7 +37,7 @@ from .kb import KnowledgeBase
 from .models import Result, Route, json_number
 from .months import month_range
 from .outputs import DocumentNames, FlatTables, person_record
-from .parts import FORMATS, PartRow, part_path, write_part
+from .parts import FORMATS, PartRow, check_kept, part_path, write_part
 from .planner import plan_cohort
 from .planner.plan import COLLEAGUE_PREFIX
 from .profile import parse_profile
@@ -1047,6 +1047,8 @@ def _run_batch(
                 if on_warning is not None:
                     on_warning(issue)
             options = dataclasses.replace(asked, keep=keep)
+            if options.output_format == "parquet":
+                check_kept(keep)
             total = table.estimated_rows() if options.progress.enabled else None
             _run(engine, _inputs(table, keep), total, options, summary, staging)
             data = summary.to_dict(engine)

@@ -19,7 +19,7 @@ from typing import Any
 from .errors import UsageError
 from .outputs import PERSON_FIELDS
 
-__all__ = ["FORMATS", "PART_FOLDER", "PartRow", "part_path", "write_part"]
+__all__ = ["FORMATS", "PART_FOLDER", "PartRow", "check_kept", "part_path", "write_part"]
 
 #: What ``batch --format`` can write.
 FORMATS = ("jsonl", "parquet")
@@ -86,6 +86,27 @@ def write_part(path: Path, rows: Sequence[PartRow], fmt: str, keep: Sequence[str
         path.write_bytes(b"".join(_jsonl_line(row) for row in rows))
     else:
         _write_parquet(path, rows, keep)
+
+
+def check_kept(keep: Sequence[str]) -> None:
+    """Refuse kept columns that a Parquet part cannot hold beside its own columns.
+
+    Parameters
+    ----------
+    keep : sequence of str
+        The ``--keep-columns`` names.
+
+    Raises
+    ------
+    UsageError
+        If one is named as one of the part's own columns (``result``, ``deficits``...).
+    """
+    own = set(_schema(()).names)
+    for column in keep:
+        if column in own:
+            raise UsageError(
+                f"--keep-columns {column}: a Parquet part has its own column of that name"
+            )
 
 
 def _record(row: PartRow) -> dict[str, Any]:
