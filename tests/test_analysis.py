@@ -220,8 +220,9 @@ def test_dead_alternatives_and_vacuous_negations(tmp_path: Path) -> None:
 # --- conflicts and gaps ----------------------------------------------------------------
 
 
-def test_overlapping_bands_with_different_severities_conflict(tmp_path: Path) -> None:
-    extra = """\
+#: A rule deriving ``critical`` over a band where the shipped test rules derive milder
+#: severities: two severity conflicts.
+STRICT_RULE = """\
   - id: STRICT
     title: stricter for lesson design
     source: test
@@ -230,7 +231,10 @@ def test_overlapping_bands_with_different_severities_conflict(tmp_path: Path) ->
     then:
       - deficit: {competency: $result.competency, severity: critical}
 """
-    root = kb_with(tmp_path, extra)
+
+
+def test_overlapping_bands_with_different_severities_conflict(tmp_path: Path) -> None:
+    root = kb_with(tmp_path, STRICT_RULE)
     issues = findings(root, "severity-conflict")
     texts = sorted(i.message for i in issues)
     assert len(texts) == 2
@@ -663,3 +667,20 @@ def test_check_of_the_shipped_kb_passes_with_warnings(capsys: pytest.CaptureFixt
     assert out.startswith("ok: ") and "warning(s)" in out
     assert err and all(": warning: " in line for line in err.splitlines())
     assert main(["check", "--strict"]) == 1
+
+
+def test_severity_conflicts_past_the_cap_are_counted_in_one_finding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deficit_engine.analysis import checks
+
+    root = kb_with(tmp_path, STRICT_RULE)
+    every = findings(root, "severity-conflict")
+    assert len(every) == 2
+    monkeypatch.setattr(checks, "MAX_CONFLICTS", 1)
+    capped = findings(root, "severity-conflict")
+    assert len(capped) == 2
+    listed = [i for i in capped if "more pairs" not in i.message]
+    counted = [i for i in capped if "more pairs" in i.message]
+    assert len(listed) == 1 and listed[0] in every
+    assert counted[0].message.startswith("1 more pairs of rules derive different severities")

@@ -210,23 +210,60 @@ def _why_no_producer(p: Pattern, inputs: Inputs) -> str:
 # --- deficits: conflicts, gaps, needs ----------------------------------------------------
 
 
+#: How many ``severity-conflict`` findings are written out; the rest are counted in
+#: one more finding. A rule set copied N times has a conflict between every pair of
+#: copies (94 000 at 4 000 rules): listing them all took most of ``check``'s time
+#: and no author reads past the first screen of them.
+MAX_CONFLICTS = 100
+
+
 def severity_conflicts(inputs: Inputs) -> Iterator[Issue]:
     """``severity-conflict``: two rules derive different severities for one competency
-    over overlapping score bands (the Result keeps the most severe)."""
-    sources = inputs.sources
+    over overlapping score bands (the Result keeps the most severe).
+
+    Only sources sharing a competency are paired (an index by competency), in the
+    order of the rule set; past :data:`MAX_CONFLICTS` findings the rest are counted,
+    not worded, and reported as one more finding at the first unlisted one.
+    """
+    sources = [s for s in inputs.sources if s.band is not None and len(s.severities) == 1]
     reported: set[tuple[str, str]] = set()
-    for i, a in enumerate(sources):
-        for b in sources[i + 1 :]:
-            if a.band is None or b.band is None or not _may_conflict(a, b):
-                continue
-            if (a.rule.id, b.rule.id) in reported:
-                continue
-            comps = a.competencies & b.competencies
-            band = band_and(a.band, b.band)
-            if not comps or not band or not _together(a.rule, b.rule, inputs.domains):
-                continue
-            reported.add((a.rule.id, b.rule.id))
+    more, first_unlisted = 0, None
+    for a, b in _sharing_pairs(sources):
+        if (a.rule.id, b.rule.id) in reported or not _may_conflict(a, b):
+            continue
+        comps = a.competencies & b.competencies
+        band = band_and(a.band, b.band) if a.band is not None and b.band is not None else None
+        if not band or not _together(a.rule, b.rule, inputs.domains):
+            continue
+        reported.add((a.rule.id, b.rule.id))
+        if len(reported) <= MAX_CONFLICTS:
             yield _conflict_issue(a, b, comps, band, inputs.domains)
+        else:
+            more += 1
+            first_unlisted = first_unlisted or (a, b)
+    if first_unlisted is not None:
+        later = max(first_unlisted, key=lambda s: s.rule.order)
+        yield _issue(
+            later.action.where,
+            "severity-conflict",
+            f"{more} more pairs of rules derive different severities for one "
+            f"competency over overlapping score bands (the first {MAX_CONFLICTS} "
+            "are listed)",
+        )
+
+
+def _sharing_pairs(
+    sources: Sequence[DeficitSource],
+) -> Iterator[tuple[DeficitSource, DeficitSource]]:
+    """Each pair (a, b) of ``sources``, a before b, that share a competency, in order."""
+    by_competency: dict[str, list[int]] = {}
+    for i, source in enumerate(sources):
+        for competency in source.competencies:
+            by_competency.setdefault(competency, []).append(i)
+    for i, a in enumerate(sources):
+        partners = sorted({j for c in a.competencies for j in by_competency[c] if j > i})
+        for j in partners:
+            yield a, sources[j]
 
 
 def _may_conflict(a: DeficitSource, b: DeficitSource) -> bool:
