@@ -392,3 +392,14 @@ def test_an_mms_methodists_route_is_approved_by_the_service(shipped: KnowledgeBa
     approval = md.split("| СОГЛАСОВАНО | УТВЕРЖДАЮ |")[1].splitlines()[2]
     assert approval == "| Тьютор ЦНППМ | Руководитель муниципальной методической службы |"
     assert "Руководитель образовательной организации" not in md
+
+
+def test_the_content_names_the_kind_of_standard(shipped: KnowledgeBase) -> None:
+    # a manager's competencies rest on the ЕКС (order 761н), not on a профстандарт
+    manager = _render("md", shipped, read_profile_file(EXAMPLES / "school_manager.yaml"))
+    assert "Основание: ЕКС, приказ № 761н" in manager
+    assert (
+        "Профстандарт: ЕКС" not in manager and "Профстандарт, трудовые функции: ЕКС" not in manager
+    )
+    teacher = _render("md", shipped, read_profile_file(EXAMPLES / "young_teacher.yaml"))
+    assert "Профстандарт, трудовые функции: A/" in teacher

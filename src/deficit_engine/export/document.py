@@ -146,6 +146,37 @@ _OPTIONAL_PERSON = (
     ("Тема самообразования", "self_education_topic"),
 )
 
+# A labour function of the профстандарт «Педагог» (A/01.6, B/03.6): the other
+# entries of ``standard`` are other documents (managers: the ЕКС, order 761н), which
+# the document must not call a профстандарт.
+_LABOUR_FUNCTION = re.compile(r"^[A-Z]/\d{2}\.\d$")
+
+
+def standard_lines(standard: Iterable[str]) -> list[str]:
+    """What a competency's ``standard`` says, worded by kind of document.
+
+    Parameters
+    ----------
+    standard : iterable of str
+        Labour-function codes of the профстандарт, or other documents by name.
+
+    Returns
+    -------
+    list of str
+        ``Профстандарт, трудовые функции: A/01.6, …`` for the codes and
+        ``Основание: …`` for the rest; an empty list when there is nothing.
+    """
+    items = list(standard)
+    codes = [s for s in items if _LABOUR_FUNCTION.match(s)]
+    other = [s for s in items if not _LABOUR_FUNCTION.match(s)]
+    lines = []
+    if codes:
+        lines.append(f"Профстандарт, трудовые функции: {', '.join(codes)}")
+    if other:
+        lines.append(f"Основание: {', '.join(other)}")
+    return lines
+
+
 BLANK = "________________"
 SIGNATURE_CAPTION = "(подпись) / (расшифровка подписи)"
 DATE_LINE = "«____» ____________ 20___ г."
@@ -550,7 +581,7 @@ class _Builder:
         lines = [f"• {ind.title}" for ind in c.indicators] or (
             [" ".join(c.description.split())] if c.description else [c.title]
         )
-        lines.append(f"Профстандарт: {', '.join(c.standard)}")
+        lines.extend(standard_lines(c.standard))
         return lines
 
     def target(self) -> tuple[str, float | None]:

@@ -406,8 +406,8 @@ def _versus(
         )
     if mine[0] != theirs[0]:
         return (
-            f"выбран вместо {alt.mentor.id}: охватывает больше потребностей или более острые "
-            f"(вес {chosen.prio} против {alt.prio})"
+            f"выбран вместо {alt.mentor.id}: охватывает больше потребностей "
+            "или более острые дефициты"
         )
     if mine[1] != theirs[1]:
         return f"выбран вместо {alt.mentor.id}: {_LOC_RU[alt.loc]} против «{_LOC_RU[chosen.loc]}»"
