@@ -187,6 +187,7 @@ def test_a_batch_recorded_twice_with_one_run_id_stores_each_person_once(
         recorder.finish(summary)
         assert recorder.added == (len(profiles) if n == 0 else 0)
     assert store.recorded("spring") == {p["id"] for p in profiles}
+    assert store.person_ids() == sorted(p["id"] for p in profiles)
     for table in (persons, diagnoses, results, route_versions):
         assert _count(store, table) == len(profiles)
     (run,) = store.runs()

@@ -84,13 +84,7 @@ class StoreRecords:
         -------
         list of PersonRecord
         """
-        from sqlalchemy import select
-
-        from ..store.tables import persons
-
-        with self.store.engine.connect() as conn:
-            ids = [row.id for row in conn.execute(select(persons.c.id).order_by(persons.c.id))]
-        found = (self.person(pid) for pid in ids)
+        found = (self.person(pid) for pid in self.store.person_ids())
         return [r for r in found if r is not None]
 
     def history(self, person_id: str) -> list[Diagnosis]:

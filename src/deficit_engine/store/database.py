@@ -301,6 +301,18 @@ class Store:
         with self.engine.connect() as conn:
             return {row[0] for row in conn.execute(query)}
 
+    @_reported
+    def person_ids(self) -> list[str]:
+        """The pseudonymous ids of every stored person, sorted.
+
+        Returns
+        -------
+        list of str
+            Their ids.
+        """
+        with self.engine.connect() as conn:
+            return [row[0] for row in conn.execute(select(persons.c.id).order_by(persons.c.id))]
+
     # --- one person's diagnosis ----------------------------------------------------------
 
     @_reported
