@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile
@@ -24,7 +22,7 @@ from .jobs import Jobs
 from .problems import PROBLEM_JSON, ApiProblem, Problem
 from .records import PersonRecord, Records
 
-__all__ = ["Service", "kb_digest", "printable", "router"]
+__all__ = ["Service", "printable", "router"]
 
 #: How the body's problems name it (``body:results[0].score``).
 BODY = "body"
@@ -358,7 +356,7 @@ def describe_kb(kb: KnowledgeBase, digest: str) -> KbInfo:
     ----------
     kb : KnowledgeBase
     digest : str
-        Its :func:`kb_digest`.
+        Its content hash (``KnowledgeBase.content_hash``, each Result's ``kb_hash``).
 
     Returns
     -------
@@ -397,36 +395,6 @@ def engine_version() -> str:
     from .. import __version__
 
     return __version__
-
-
-def kb_digest(root: Path) -> str:
-    """SHA-256 over a KB folder's ontology and rule files, by relative path.
-
-    The same digest the database store keeps with each Result (issue 14): paths
-    relative to the folder and their bytes, in path order, dot-files left out.
-
-    Parameters
-    ----------
-    root : Path
-        The KB folder.
-
-    Returns
-    -------
-    str
-        64 hexadecimal digits: equal for equal contents wherever the folder is.
-    """
-    digest = hashlib.sha256()
-    files = sorted(
-        p
-        for part in ("ontology", "rules")
-        if (root / part).is_dir()
-        for p in (root / part).rglob("*")
-        if p.is_file() and not p.name.startswith(".")
-    )
-    for path in files:
-        digest.update(path.relative_to(root).as_posix().encode("utf-8") + b"\0")
-        digest.update(path.read_bytes() + b"\0")
-    return digest.hexdigest()
 
 
 # --- people ---------------------------------------------------------------------------------

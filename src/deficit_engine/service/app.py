@@ -13,7 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from ..engine import Engine
 from ..schema import Profile
 from .access import Access
-from .api import Service, engine_version, kb_digest, router
+from .api import Service, engine_version, router
 from .jobs import Jobs
 from .limits import BodyLimit
 from .problems import install_handlers
@@ -90,7 +90,8 @@ def create_app(
         access,
         records or MemoryRecords(),
         jobs,
-        engine.kb.content_hash or kb_digest(engine.kb.root),
+        # the hash each Result names as kb_hash, so a client can match the two
+        engine.kb.content_hash,
     )
     install_handlers(app)
     app.include_router(router)
