@@ -1,0 +1,55 @@
+"""Diagnoses equal the recorded reference byte for byte (tests/diagnose_reference.py).
+
+The speed work of issue 16 on validation, normalisation, base facts, the fast
+backend and the Result must leave every diagnosis as it was: the validated
+profile, deficits, needs, custom facts, the trace and the scores.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import diagnose_reference as ref
+from deficit_engine import Engine
+
+
+@pytest.fixture(scope="module")
+def recorded() -> dict[str, object]:
+    doc: dict[str, object] = json.loads(ref.REFERENCE.read_text("utf-8"))
+    return doc
+
+
+def _first_difference(got: list[str], want: list[str]) -> str:
+    bad = [i for i, (g, w) in enumerate(zip(got, want, strict=True)) if g != w]
+    return f"{len(bad)} of {len(want)} diagnoses differ from the reference, first at #{bad[0]}"
+
+
+@pytest.mark.parametrize("backend", ["fast", "python"])
+def test_diagnoses_equal_the_reference(backend: str, recorded: dict[str, object]) -> None:
+    engine = Engine.from_path(backend=backend)
+    if recorded["kb_hash"] != engine.kb.content_hash:
+        pytest.fail(
+            "the shipped KB changed since the reference was recorded: check the change "
+            "is meant, then regenerate with `.venv/bin/python tests/diagnose_reference.py`"
+        )
+    want = recorded["digests"]
+    assert isinstance(want, list) and len(want) == ref.COUNT
+    got = ref.digests(engine)
+    assert got == want, _first_difference(got, want)
+
+
+def test_a_changed_diagnosis_changes_its_digest() -> None:
+    """The digest reads the trace and the scores, not only deficits and needs."""
+    engine = Engine.from_path(backend="fast")
+    prof, result = engine.diagnose(ref.profiles(engine, 1)[0])
+    base = ref.digest(prof, result)
+    assert result.trace and result.scores is not None
+    shorter = type(result)(**{**vars(result), "trace": result.trace[:-1]})
+    assert ref.digest(prof, shorter) != base
+    pct = dict(result.scores.competency_pct)
+    first = next(iter(pct))
+    pct[first] += 0.5
+    rescored = type(result)(**{**vars(result), "scores": type(result.scores)(pct, {}, {}, {})})
+    assert ref.digest(prof, rescored) != base
