@@ -14,7 +14,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from ..compiler import FIELD, LITERAL, SubRule
@@ -140,13 +140,9 @@ def _build(sub: SubRule, binding: Sequence[Fact], enrich: Callable[[Fact], Fact]
     return out
 
 
+# An agenda entry: (sub.rank, the bound facts' numbers, arrival, sub). The agenda is
+# a heap in that order: priority (higher first), rule order, alternative, fact order.
 _Item = tuple[tuple[int, int, tuple[int, ...]], tuple[int, ...], int, SubRule]
-
-
-def _push(agenda: list[_Item], acts: Iterable[Activation], counter: Iterator[int]) -> None:
-    """Agenda order: priority (higher first), rule order, alternative, fact order."""
-    for sub, seqs in acts:
-        heapq.heappush(agenda, (sub.rank, seqs, next(counter), sub))
 
 
 class _Chaining:
@@ -164,11 +160,18 @@ class _Chaining:
 
     def seed(self, subs: Sequence[SubRule]) -> list[_Item]:
         """A stratum's first agenda: the activations the facts so far complete."""
-        agenda: list[_Item] = []
+        counter = self.counter
         # a rule made only of `not:` patterns has one activation, with nothing bound
-        _push(agenda, ((sub, ()) for sub in subs if not sub.positives), self.counter)
+        agenda: list[_Item] = [
+            (sub.rank, (), next(counter), sub) for sub in subs if not sub.positives
+        ]
+        add = self.matcher.add
         for seq in range(len(self.store.facts)):
-            _push(agenda, self.matcher.add(seq), self.counter)
+            for sub, seqs in add(seq):
+                agenda.append((sub.rank, seqs, next(counter), sub))
+        # one heapify, not a push per activation: the items are totally ordered (the
+        # counter is unique), so the firing order is the same either way
+        heapq.heapify(agenda)
         return agenda
 
     def stratum(self, subs: Sequence[SubRule], limit: int) -> None:
@@ -183,10 +186,12 @@ class _Chaining:
         agenda = self.seed(subs)
         done: set[tuple[str, tuple[int, ...]]] = set()
         store, trace, enrich, counter = self.store, self.trace, self.enrich, self.counter
-        pop, facts, add = heapq.heappop, store.facts, store.add
+        pop, push, facts, add = heapq.heappop, heapq.heappush, store.facts, store.add
+        budget = store.budget
         matcher = self.matcher
         exact, verify, blocked, match = matcher.exact, matcher.verify, matcher.blocked, matcher.add
         productive, fired = self.productive, self.fired
+        entry = TraceEntry.of
         while agenda:
             _rank, seqs, _n, sub = pop(agenda)
             key = (sub.key, seqs[: sub.n_outer] if sub.alt else seqs)
@@ -202,10 +207,13 @@ class _Chaining:
             for fact in _build(sub, binding, enrich):
                 added = add(fact)
                 if added is not None:
-                    store.budget.spend(1, sub.rule.id)
+                    budget.spent += 1  # Budget.spend, inline
+                    if budget.spent > budget.limit:
+                        raise budget.exceeded(sub.rule.id)
                     new.append(fact)
-                    _push(agenda, match(added), counter)
-            trace.append(TraceEntry(sub.rule.id, binding, tuple(new)))
+                    for hit, hit_seqs in match(added):
+                        push(agenda, (hit.rank, hit_seqs, next(counter), hit))
+            trace.append(entry(sub.rule.id, binding, tuple(new)))
             if new:
                 fired += 1
                 productive[sub.rule.id] += 1

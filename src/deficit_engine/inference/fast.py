@@ -9,10 +9,13 @@ other patterns, testing just the conditions that read them.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..compiler import SubRule
 from ..models import Fact
-from .compiled import Compiled, PatternPlan
+from ..rules import Pattern, Ref
+from .compiled import Compiled, PatternPlan, Pred
+from .semantics import MISSING
 from .store import Activation, FactStore
 
 __all__ = ["FastMatcher"]
@@ -32,6 +35,20 @@ class FastMatcher:
         self.hitters: dict[str, Callable[[Fact], list[PatternPlan]]] = {}
         self.memory: list[list[list[int]]] = []
         self.store = FactStore()
+        # each `not:` pattern with its test, and the equality with a bound fact that
+        # picks its candidates out of an index (see `blocked`)
+        self.negatives: dict[str, tuple[_Negative, ...]] = {
+            sub.key: tuple(
+                (pattern.type, test, *_equality(pattern, sub.aliases))
+                for pattern, (_type, test) in zip(
+                    sub.negatives, self.compiled.negatives[sub.key], strict=True
+                )
+            )
+            for subs in strata
+            for sub in subs
+            if sub.negatives
+        }
+        self.indexes: dict[tuple[str, str], _Index] = {}
 
     def begin(self, stratum: int, store: FactStore) -> None:
         """Start a stratum (see :class:`~.driver.Matcher`): empty alpha memories."""
@@ -40,33 +57,46 @@ class FastMatcher:
         self.hitters = self.compiled.hitters[stratum]
         self.memory = [[[] for _ in row] for row in self.current]
         self.store = store
+        self.indexes = {}  # this run's own (the matcher is copied per run)
 
     def add(self, seq: int) -> list[Activation]:
-        """The activations the store's fact ``seq`` completes (see :class:`~.driver.Matcher`)."""
-        fact = self.store.facts[seq]
+        """The activations the store's fact ``seq`` completes (see :class:`~.driver.Matcher`).
+
+        This runs for every fact in every stratum, so the one-pattern case (most of
+        the shipped rules) is answered here without a call: the new fact passed the
+        pattern's own conditions, and that is the match. One-pattern sub-rules never
+        join, so their memories are not kept."""
+        facts = self.store.facts
+        fact = facts[seq]
         hitter = self.hitters.get(fact["type"])
         if hitter is None:
             return []
         hits = hitter(fact)
         if not hits:
             return []
-        for plan in hits:
-            self.memory[plan.sub][plan.pos].append(seq)
+        memory, current, subs = self.memory, self.current, self.subs
+        joined = []
         out: list[Activation] = []
         for plan in hits:
+            index = plan.sub
+            if len(current[index]) == 1:
+                out.append((subs[index], (seq,)))
+            else:
+                memory[index][plan.pos].append(seq)
+                joined.append(plan)
+        # every memory holds the new fact before any join reads them
+        for plan in joined:
             self._join(plan.sub, plan.pos, seq, out)
         return out
 
     def _join(self, sub_index: int, pos: int, new: int, out: list[Activation]) -> None:
+        """The activations of a sub-rule of two or more patterns that ``new``, passing
+        pattern ``pos``, completes."""
         sub = self.subs[sub_index]
         row = self.current[sub_index]
-        n = len(row)
-        if n == 1:  # the new fact passed the pattern's own conditions: that is the match
-            out.append((sub, (new,)))
-            return
         memory = self.memory[sub_index]
         facts = self.store.facts
-        if n == 2:
+        if len(row) == 2:
             before = len(out)  # most joins: two patterns, the second may read the first
             beta = row[1].beta
             if pos == 0:
@@ -122,9 +152,71 @@ class FastMatcher:
         return True
 
     def blocked(self, sub: SubRule, binding: Sequence[Fact], store: FactStore) -> bool:
-        """Whether a ``not:`` pattern of the sub-rule matches a fact in the store."""
-        return self.compiled.blocked(sub, binding, store)
+        """Whether a ``not:`` pattern of the sub-rule matches a fact in the store.
+
+        A ``not:`` pattern that says ``field: $alias.other`` (``not: need {competency:
+        $deficit.competency}``) is tested only against the facts whose ``field`` equals
+        the bound value, found in an index of the store by that field; the others
+        could not match. Every candidate is still tested in full, as
+        :func:`~.semantics.negation_blocks` would."""
+        facts = store.facts
+        for ftype, test, field, position, other in self.negatives[sub.key]:
+            candidates = store.of_type(ftype)
+            if field is not None and candidates:
+                value = binding[position].get(other, MISSING)
+                if value is MISSING:
+                    continue  # the equality cannot hold: this pattern matches nothing
+                candidates = self._equal(ftype, field, candidates, value)
+            for seq in candidates:
+                if test(facts[seq], binding):
+                    return True
+        return False
+
+    def _equal(self, ftype: str, field: str, seqs: list[int], value: Any) -> list[int]:
+        """Of ``seqs`` (the store's facts of ``ftype``), those whose ``field`` may equal
+        ``value``: the index's bucket, and the facts whose value cannot be hashed."""
+        try:
+            hash(value)
+        except TypeError:  # a list: every fact is a candidate
+            return seqs
+        index = self.indexes.get((ftype, field))
+        if index is None:
+            index = self.indexes[(ftype, field)] = [0, {}, []]
+        done, buckets, unhashable = index
+        if done < len(seqs):  # index the facts added since it was last asked
+            facts = self.store.facts
+            for seq in seqs[done:]:
+                x = facts[seq].get(field, MISSING)
+                if x is MISSING:
+                    continue  # the equality cannot hold for it
+                try:
+                    buckets.setdefault(x, []).append(seq)
+                except TypeError:
+                    unhashable.append(seq)
+            index[0] = len(seqs)
+        # Python's == agrees with hashing on the values a fact holds (str, numbers,
+        # bools, None): every fact whose value equals this one is in its bucket
+        found: list[int] = buckets.get(value, [])
+        return found + unhashable if unhashable else found
 
     def end(self) -> None:
         """Forget the stratum's alpha memories."""
         self.memory = []
+
+
+# A `not:` pattern, compiled: its fact type, the test of all its conditions, and the
+# equality that picks its candidates (the field, the bound fact's position and field),
+# or None three times when it has none.
+_Negative = tuple[str, Pred, str | None, int, str]
+# An index of the store's facts of one type by one field: how many are indexed, the
+# facts by value, and those whose value cannot be hashed (a list).
+_Index = list[Any]
+
+
+def _equality(pattern: Pattern, aliases: dict[str, int]) -> tuple[str | None, int, str]:
+    """The first condition of a ``not:`` pattern that says ``field: $alias.other``: its
+    field, the position of the bound fact and the field read from it."""
+    for cond in pattern.conds:
+        if cond.op == "eq" and isinstance(cond.value, Ref) and cond.value.alias in aliases:
+            return cond.field, aliases[cond.value.alias], cond.value.field
+    return None, 0, ""

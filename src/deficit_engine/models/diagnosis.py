@@ -172,6 +172,31 @@ class TraceEntry(_Value):
         """
         return {"rule": self.rule, "matched": list(self.matched), "asserted": list(self.asserted)}
 
+    @classmethod
+    def of(cls, rule: str, matched: tuple[Fact, ...], asserted: tuple[Fact, ...]) -> TraceEntry:
+        """``TraceEntry(rule, matched, asserted)``, made without the frozen dataclass's
+        ``__init__`` (three ``object.__setattr__`` calls): the driver makes one per
+        firing, and this costs less than half as much. The same value in every respect.
+
+        Parameters
+        ----------
+        rule, matched, asserted
+            As the attributes.
+
+        Returns
+        -------
+        TraceEntry
+        """
+        entry = _new(cls)
+        fields = entry.__dict__
+        fields["rule"] = rule
+        fields["matched"] = matched
+        fields["asserted"] = asserted
+        return entry
+
+
+_new = object.__new__
+
 
 @dataclass(frozen=True)
 class Scores:
