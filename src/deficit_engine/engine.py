@@ -578,7 +578,7 @@ class Engine:
                         [item for item in fact.items() if item[0] not in _NEED_OWN_FIELDS]
                     )
                     kind = str(fact["kind"])
-                    needs.append(Need(kind, fact.get("competency"), filters, entry.rule))
+                    needs.append(Need.of(kind, fact.get("competency"), filters, entry.rule))
                 elif ftype not in _BASE_TYPES:
                     custom.append(fact)
         deficits = [

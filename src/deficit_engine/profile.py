@@ -180,6 +180,8 @@ def _nfc_person(profile: Profile) -> Profile:
 
 
 def _field(item: Any, name: str) -> Any:
+    if type(item) is ProfileResult:  # a validated profile's: no abstract-class check
+        return getattr(item, name)
     return item.get(name) if isinstance(item, Mapping) else getattr(item, name, None)
 
 
@@ -413,8 +415,10 @@ def choose_results(
         kind = "competency" if result.competency is not None else "indicator"
         target = result.competency or result.indicator or ""
         by_target.setdefault((kind, target), []).append((index, result))
+    # most ids have one result: nothing to rank
     winners = {
-        key: max(group, key=lambda item: _rank(kb, item)) for key, group in by_target.items()
+        key: group[0] if len(group) == 1 else max(group, key=lambda item: _rank(kb, item))
+        for key, group in by_target.items()
     }
     chosen = tuple(result for _index, result in sorted(winners.values(), key=lambda w: w[0]))
     provenance = tuple(

@@ -48,7 +48,13 @@ class FastMatcher:
             for sub in subs
             if sub.negatives
         }
-        self.indexes: dict[tuple[str, str], _Index] = {}
+        # per stratum and sub-rule of two patterns whose second says `field: $first.other`:
+        # (field, other), so a join looks up its partners by value (see `_join`)
+        self.keyed: list[list[tuple[str, str] | None]] = [
+            [_join_key(sub) for sub in subs] for subs in strata
+        ]
+        self.keys: list[tuple[str, str] | None] = []
+        self.indexes: dict[Any, _Index] = {}
 
     def begin(self, stratum: int, store: FactStore) -> None:
         """Start a stratum (see :class:`~.driver.Matcher`): empty alpha memories."""
@@ -56,6 +62,7 @@ class FastMatcher:
         self.current = self.compiled.plans[stratum]
         self.hitters = self.compiled.hitters[stratum]
         self.memory = [[[] for _ in row] for row in self.current]
+        self.keys = self.keyed[stratum]
         self.store = store
         self.indexes = {}  # this run's own (the matcher is copied per run)
 
@@ -99,14 +106,31 @@ class FastMatcher:
         if len(row) == 2:
             before = len(out)  # most joins: two patterns, the second may read the first
             beta = row[1].beta
+            key = self.keys[sub_index]
             if pos == 0:
                 first = (facts[new],)
-                for seq in memory[1]:
+                partners = memory[1]
+                if key is not None and partners:  # only the facts whose field is equal
+                    value = first[0].get(key[1], MISSING)
+                    partners = (
+                        []
+                        if value is MISSING
+                        else self._equal((sub_index, 1), key[0], partners, value)
+                    )
+                for seq in partners:
                     if seq != new and (beta is None or beta(facts[seq], first)):
                         out.append((sub, (new, seq)))
             else:
                 fact = facts[new]
-                for seq in memory[0]:
+                partners = memory[0]
+                if key is not None and partners:
+                    value = fact.get(key[0], MISSING)
+                    partners = (
+                        []
+                        if value is MISSING
+                        else self._equal((sub_index, 0), key[1], partners, value)
+                    )
+                for seq in partners:
                     if seq != new and (beta is None or beta(fact, (facts[seq],))):
                         out.append((sub, (seq, new)))
             self.store.budget.spend(len(out) - before, sub.rule.id)
@@ -172,16 +196,17 @@ class FastMatcher:
                     return True
         return False
 
-    def _equal(self, ftype: str, field: str, seqs: list[int], value: Any) -> list[int]:
-        """Of ``seqs`` (the store's facts of ``ftype``), those whose ``field`` may equal
-        ``value``: the index's bucket, and the facts whose value cannot be hashed."""
+    def _equal(self, name: Any, field: str, seqs: list[int], value: Any) -> list[int]:
+        """Of ``seqs`` (a list that only grows: the store's facts of one type, or an alpha
+        memory, as ``name`` says), those whose ``field`` may equal ``value``: the
+        index's bucket, and the facts whose value cannot be hashed."""
         try:
             hash(value)
         except TypeError:  # a list: every fact is a candidate
             return seqs
-        index = self.indexes.get((ftype, field))
+        index = self.indexes.get(name)
         if index is None:
-            index = self.indexes[(ftype, field)] = [0, {}, []]
+            index = self.indexes[name] = [0, {}, []]
         done, buckets, unhashable = index
         if done < len(seqs):  # index the facts added since it was last asked
             facts = self.store.facts
@@ -211,6 +236,18 @@ _Negative = tuple[str, Pred, str | None, int, str]
 # An index of the store's facts of one type by one field: how many are indexed, the
 # facts by value, and those whose value cannot be hashed (a list).
 _Index = list[Any]
+
+
+def _join_key(sub: SubRule) -> tuple[str, str] | None:
+    """For a sub-rule of two positive patterns whose second has a condition
+    ``field: $first.other``: (field, other); else None."""
+    if len(sub.positives) != 2:
+        return None
+    for cond in sub.positives[1].conds:
+        value = cond.value
+        if cond.op == "eq" and isinstance(value, Ref) and sub.aliases.get(value.alias) == 0:
+            return cond.field, value.field
+    return None
 
 
 def _equality(pattern: Pattern, aliases: dict[str, int]) -> tuple[str | None, int, str]:

@@ -10,7 +10,8 @@ made it.
 * :mod:`.route` -- the scheduled route: steps, overflow, order conflicts;
 * :mod:`.result` -- the Result that holds them all;
 * :mod:`.marks` -- a tutor's mark on a route step;
-* :mod:`.provenance` -- where a score came from (instrument, source, date).
+* :mod:`.provenance` -- where a score came from (instrument, source, date);
+* :mod:`.jsontext` -- indented JSON as ``json.dumps`` writes it, by orjson where identical.
 """
 
 from __future__ import annotations

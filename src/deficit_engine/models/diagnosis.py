@@ -143,6 +143,30 @@ class Need(_Value):
         out["rule"] = self.rule
         return out
 
+    @classmethod
+    def of(
+        cls, kind: str, competency: str | None, filters: tuple[tuple[str, Any], ...], rule: str
+    ) -> Need:
+        """``Need(kind, competency, filters, rule)`` without the frozen dataclass's
+        ``__init__``, as :meth:`TraceEntry.of` (a Result makes one per need).
+
+        Parameters
+        ----------
+        kind, competency, filters, rule
+            As the attributes.
+
+        Returns
+        -------
+        Need
+        """
+        need = _new(cls)
+        fields = need.__dict__
+        fields["kind"] = kind
+        fields["competency"] = competency
+        fields["filters"] = filters
+        fields["rule"] = rule
+        return need
+
 
 @dataclass(frozen=True)
 class TraceEntry(_Value):

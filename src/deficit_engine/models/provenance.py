@@ -10,7 +10,6 @@ person's name, and names stay in the profile.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,8 +60,14 @@ class Provenance(_Value):
         dict of str to str
             ``instrument``, ``source`` and ``date``, each only when known.
         """
-        fields = {"instrument": self.instrument, "source": self.source, "date": self.date}
-        return {k: v for k, v in fields.items() if v is not None}
+        fields = {}
+        if self.instrument is not None:
+            fields["instrument"] = self.instrument
+        if self.source is not None:
+            fields["source"] = self.source
+        if self.date is not None:
+            fields["date"] = self.date
+        return fields
 
     def to_dict(self) -> dict[str, Any]:
         """The provenance as a JSON-ready dict.
@@ -70,6 +75,17 @@ class Provenance(_Value):
         Returns
         -------
         dict
-            Every attribute, by its name.
+            Every attribute, by its name, in the order of the class (as
+            ``dataclasses.asdict`` gave them; written out, as that deep-copies each
+            value and cost a Result's JSON a tenth of its time).
         """
-        return dataclasses.asdict(self)
+        return {
+            "target": self.target,
+            "kind": self.kind,
+            "score_pct": self.score_pct,
+            "instrument": self.instrument,
+            "instrument_id": self.instrument_id,
+            "source": self.source,
+            "date": self.date,
+            "set_aside": self.set_aside,
+        }

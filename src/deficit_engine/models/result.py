@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .diagnosis import Deficit, Fact, Need, Scores, TraceEntry, _Value
+from .jsontext import dumps_indented
 from .provenance import Provenance
 from .recommendation import Recommendation, UnaddressedDeficit, Unmet, UnmetEntry
 from .route import Conflict, Overflow, Route, Step
@@ -180,9 +181,15 @@ class Result(_Value):
         Returns
         -------
         str
-            :meth:`to_dict` as JSON, not ASCII-escaped, without a trailing newline.
+            :meth:`to_dict` as JSON, not ASCII-escaped, without a trailing newline:
+            what ``json.dumps(..., ensure_ascii=False, indent=indent)`` writes, byte
+            for byte (with ``indent=2`` written by orjson where that is the same,
+            :func:`~.jsontext.dumps_indented`).
         """
-        return json.dumps(self.to_dict(trace), ensure_ascii=False, indent=indent)
+        data = self.to_dict(trace)
+        if indent == 2:
+            return dumps_indented(data)
+        return json.dumps(data, ensure_ascii=False, indent=indent)
 
 
 # --- pickling: one flat tuple per Result ------------------------------------------------
