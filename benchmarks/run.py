@@ -7,6 +7,7 @@ absolute times do not.
 
     python benchmarks/run.py                      # the full run (minutes)
     python benchmarks/run.py --quick              # a smoke run (seconds)
+    python benchmarks/run.py --latency-only       # one profile's evaluate and diagnose, p50
 """
 
 from __future__ import annotations
@@ -146,21 +147,28 @@ def measure_load(backends: list[str], repeats: int) -> dict[str, float]:
 
 
 def measure_latency(
-    engines: dict[str, Engine], profiles: list[dict[str, Any]]
+    engines: dict[str, Engine], profiles: list[dict[str, Any]], call: str = "evaluate"
 ) -> dict[str, dict[str, float]]:
+    """Per backend, ms of one ``engine.<call>(profile)`` (``evaluate`` or ``diagnose``):
+    p50, p99 and mean of the wall time, and p50 and mean of the CPU time of this
+    process (``time.process_time``: steadier on a shared machine)."""
     out = {}
     for name, engine in engines.items():
+        run_one = getattr(engine, call)
         for p in profiles[:50]:  # warm up
-            engine.evaluate(p)
-        samples = []
+            run_one(p)
+        samples, cpu = [], []
         for p in profiles:
-            start = time.perf_counter()
-            engine.evaluate(p)
+            start, start_cpu = time.perf_counter(), time.process_time()
+            run_one(p)
+            cpu.append((time.process_time() - start_cpu) * 1000)
             samples.append((time.perf_counter() - start) * 1000)
         out[name] = {
             "p50_ms": percentile(samples, 50),
             "p99_ms": percentile(samples, 99),
             "mean_ms": statistics.fmean(samples),
+            "cpu_p50_ms": percentile(cpu, 50),
+            "cpu_mean_ms": statistics.fmean(cpu),
         }
     return out
 
@@ -214,36 +222,46 @@ def measure_diagnose(
 
 
 def measure_stages(engine: Engine, profiles: list[dict[str, Any]]) -> dict[str, float]:
-    """Ms per profile in each stage of ``evaluate`` (the fastest of 3 passes), and the
-    cost of sending the Result to another process (pickling it, then unpickling)."""
+    """CPU ms per profile in each stage of ``evaluate`` (the fastest of 3 passes), the
+    cost of sending the Result to another process (pickling it, then unpickling), and
+    of writing its JSON (``Result.to_json``, with the trace)."""
     from deficit_engine.route import plan
 
     kb = engine.kb
-    stages = ("validate+normalise", "diagnose", "result", "resolve+route", "pickle", "unpickle")
+    stages = (
+        "validate+normalise",
+        "diagnose",
+        "result",
+        "resolve+route",
+        "pickle",
+        "unpickle",
+        "to_json",
+    )
     best = dict.fromkeys(stages, float("inf"))
     for _ in range(3):
         spent = dict.fromkeys(stages, 0.0)
         for p in profiles:
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             prof = engine.parse(p)
             norm = normalise(prof, kb)
             facts = base_facts(norm, kb)
-            t1 = time.perf_counter()
+            t1 = time.process_time()
             matcher = engine._durable or (copy.copy(engine._fast) if engine._fast else None)
             assert matcher is not None
             _store, trace = run(engine.strata, facts, matcher, engine._enricher(norm))
-            t2 = time.perf_counter()
-            partial = engine._result(prof, trace)
-            t3 = time.perf_counter()
+            t2 = time.process_time()
+            partial = engine._result(prof, trace, norm)
+            t3 = time.process_time()
             result = plan(kb, prof, partial)
-            t4 = time.perf_counter()
+            t4 = time.process_time()
             blob = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
-            t5 = time.perf_counter()
+            t5 = time.process_time()
             pickle.loads(blob)
-            t6 = time.perf_counter()
-            for stage, (a, b) in zip(
-                stages, ((t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5), (t5, t6)), strict=True
-            ):
+            t6 = time.process_time()
+            result.to_json()
+            t7 = time.process_time()
+            spans = ((t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5), (t5, t6), (t6, t7))
+            for stage, (a, b) in zip(stages, spans, strict=True):
                 spent[stage] += b - a
         best = {k: min(best[k], spent[k] / len(profiles) * 1000) for k in stages}
     return best
@@ -299,12 +317,25 @@ def main(argv: list[str] | None = None) -> int:
         help="competency results per profile, at most (default 30)",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument(
+        "--backends",
+        help="comma-separated backends to measure (default: every one available)",
+    )
+    parser.add_argument(
+        "--latency-only",
+        action="store_true",
+        help="only one profile's evaluate and diagnose latency, and the stages (seconds)",
+    )
     parser.add_argument("--json", help="also write the JSON figures to this file")
     args = parser.parse_args(argv)
     if args.quick:
         args.latency_profiles, args.cohort, args.rss_evaluations = 200, 1_000, 2_000
 
     backends = ["durable", "python", "fast"] if durable_available() else ["python", "fast"]
+    if args.backends:
+        backends = [b for b in backends if b in args.backends.split(",")]
+        if "fast" not in backends:
+            parser.error("--backends must include fast (the throughput and baselines use it)")
     figures: dict[str, Any] = {
         "machine": {
             "python": platform.python_version(),
@@ -322,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         f"deficit_engine benchmarks: Python {figures['machine']['python']}, "
         f"{figures['machine']['cpus']} CPUs, seed {args.seed}"
     )
-    figures["load_compile_ms"] = measure_load(backends, 5)
+    figures["load_compile_ms"] = measure_load(backends, 1 if args.latency_only else 5)
     say(
         f"{'KB load + compile (median of 5)':<44}"
         + "  ".join(f"{b} {ms:.0f} ms" for b, ms in figures["load_compile_ms"].items())
@@ -333,12 +364,14 @@ def main(argv: list[str] | None = None) -> int:
             engines["fast"].kb, args.latency_profiles, seed=args.seed, max_results=args.max_results
         )
     )
-    figures["evaluate_latency"] = measure_latency(engines, profiles)
-    for b, lat in figures["evaluate_latency"].items():
-        say(
-            f"{'evaluate (diagnose+resolve+route) ' + b:<44}p50 {lat['p50_ms']:.2f} ms  "
-            f"p99 {lat['p99_ms']:.2f} ms  ({len(profiles)} profiles)"
-        )
+    for call, label in (("evaluate", "diagnose+resolve+route"), ("diagnose", "parse..Result")):
+        lats = figures[f"{call}_latency"] = measure_latency(engines, profiles, call)
+        for b, lat in lats.items():
+            say(
+                f"{f'{call} ({label}) ' + b:<44}p50 {lat['p50_ms']:.3f} ms  "
+                f"p99 {lat['p99_ms']:.2f} ms  cpu p50 {lat['cpu_p50_ms']:.3f} ms  "
+                f"({len(profiles)} profiles)"
+            )
     figures["stages_ms"] = {}
     for b in ("durable", "fast"):
         if b in engines:
@@ -347,6 +380,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{'stages (ms/profile) ' + b:<44}"
                 + "  ".join(f"{k} {v:.3f}" for k, v in st.items())
             )
+    if args.latency_only:
+        return _finish(figures, args.json)
 
     def diagnose_figures(ms: dict[str, float], key: str, ratio_key: str, label: str) -> None:
         figures[key] = ms
@@ -389,10 +424,15 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['evaluations']:,} evaluations "
             f"({r['rss_before_mb']:.0f} -> {r['rss_after_mb']:.0f} MB)"
         )
+    return _finish(figures, args.json)
+
+
+def _finish(figures: dict[str, Any], path: str | None) -> int:
+    """Print the figures as JSON, and write them to ``path`` when given."""
     text = json.dumps(figures, ensure_ascii=False, indent=2)
     print(text)
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as out:
+    if path:
+        with open(path, "w", encoding="utf-8") as out:
             out.write(text + "\n")
     return 0
 
