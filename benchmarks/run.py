@@ -13,7 +13,6 @@ absolute times do not.
 from __future__ import annotations
 
 import argparse
-import copy
 import functools
 import gc
 import json
@@ -204,7 +203,7 @@ def measure_diagnose(
 
     paths: dict[str, Callable[[], Any]] = {
         "baseline": baseline,
-        "fast": each(lambda: copy.copy(fast)),
+        "fast": each(fast.fresh),
         "python": each(lambda: PythonMatcher(strata)),
     }
     if "durable" in engines:
@@ -246,7 +245,7 @@ def measure_stages(engine: Engine, profiles: list[dict[str, Any]]) -> dict[str, 
             norm = normalise(prof, kb)
             facts = base_facts(norm, kb)
             t1 = time.process_time()
-            matcher = engine._durable or (copy.copy(engine._fast) if engine._fast else None)
+            matcher = engine._durable or (engine._fast.fresh() if engine._fast else None)
             assert matcher is not None
             _store, trace = run(engine.strata, facts, matcher, engine._enricher(norm))
             t2 = time.process_time()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import ctypes
 import dataclasses
 import functools
@@ -231,7 +230,7 @@ class Engine:
         self.strata = compile_rules(kb.rules)
         self._lock = threading.Lock()
         self._durable = _durable_or_none(self) if backend == "durable" else None
-        # compiled once; each evaluation works on a shallow copy with its own memories
+        # compiled once; each evaluation works on a fresh copy with its own memories
         self._fast = FastMatcher(self.strata) if self.backend == "fast" else None
 
     @classmethod
@@ -491,7 +490,7 @@ class Engine:
             with self._lock:
                 _store, trace = run(self.strata, facts, self._durable, enrich, self.firing_limit)
         else:
-            matcher = copy.copy(self._fast) if self._fast else PythonMatcher(self.strata)
+            matcher = self._fast.fresh() if self._fast else PythonMatcher(self.strata)
             _store, trace = run(self.strata, facts, matcher, enrich, self.firing_limit)
         return trace
 

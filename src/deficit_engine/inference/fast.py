@@ -20,6 +20,8 @@ from .store import Activation, FactStore
 
 __all__ = ["FastMatcher"]
 
+_new = object.__new__
+
 
 class FastMatcher:
     """The reference semantics, compiled: per-pattern closures, alpha memories, and
@@ -55,6 +57,18 @@ class FastMatcher:
         ]
         self.keys: list[tuple[str, str] | None] = []
         self.indexes: dict[Any, _Index] = {}
+
+    def fresh(self) -> FastMatcher:
+        """A matcher for one run: the compiled rules shared, its memories its own (what
+        ``copy.copy`` gives, without its generic machinery: one per evaluation).
+
+        Returns
+        -------
+        FastMatcher
+        """
+        run = _new(FastMatcher)
+        run.__dict__.update(self.__dict__)
+        return run
 
     def begin(self, stratum: int, store: FactStore) -> None:
         """Start a stratum (see :class:`~.driver.Matcher`): empty alpha memories."""

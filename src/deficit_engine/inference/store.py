@@ -135,13 +135,22 @@ class FactStore:
         int or None
             The new fact's number, or None when the store already holds it.
         """
-        key = fact_key(fact)
-        if key in self.keys:
+        # fact_key, inline: this runs for every fact of every evaluation
+        if _PLAIN_EXCEPT.isdisjoint(map(type, fact.values())):
+            key: tuple[Any, ...] = tuple(sorted(fact.items()))
+        else:
+            key = tuple(sorted((k, _frozen(v)) for k, v in fact.items()))
+        facts = self.facts
+        seq = len(facts)
+        if self.keys.setdefault(key, seq) != seq:  # one lookup: present, or now added
             return None
-        seq = len(self.facts)
-        self.facts.append(fact)
-        self.keys[key] = seq
-        self.by_type.setdefault(fact["type"], []).append(seq)
+        facts.append(fact)
+        ftype = fact["type"]
+        of_type = self.by_type.get(ftype)
+        if of_type is None:
+            self.by_type[ftype] = [seq]
+        else:
+            of_type.append(seq)
         return seq
 
     def of_type(self, ftype: str) -> list[int]:
