@@ -7,12 +7,16 @@ profile, deficits, needs, custom facts, the trace and the scores.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import pickle
+from typing import Any
 
 import pytest
 
 import diagnose_reference as ref
 from deficit_engine import Engine
+from deficit_engine.models import Deficit, Need, Provenance, TraceEntry
 
 
 @pytest.fixture(scope="module")
@@ -53,3 +57,23 @@ def test_a_changed_diagnosis_changes_its_digest() -> None:
     pct[first] += 0.5
     rescored = type(result)(**{**vars(result), "scores": type(result.scores)(pct, {}, {}, {})})
     assert ref.digest(prof, rescored) != base
+
+
+@pytest.mark.parametrize(
+    ("cls", "values"),
+    [
+        (TraceEntry, ("R", ({"type": "result"},), ({"type": "deficit"},))),
+        (Need, ("format", "c", (("format", "internship"),), "R")),
+        (Deficit, ("c", "g", "high", 42.5, "R")),
+        (Provenance, ("c", "competency", 42.5, "ЦНППМ", "cnppm", "cnppm_test", "2026-01-01", 1)),
+    ],
+)
+def test_fast_constructors_make_the_same_values(cls: Any, values: tuple[Any, ...]) -> None:
+    """``X.of`` skips the frozen dataclass's __init__: the same value, every field set
+    (a field added to the class and not to ``of`` fails here)."""
+    fast, slow = cls.of(*values), cls(*values)
+    assert fast == slow and repr(fast) == repr(slow)
+    if cls is not TraceEntry:  # a trace entry holds dicts: unhashable either way
+        assert hash(fast) == hash(slow)
+    assert list(vars(fast)) == [f.name for f in dataclasses.fields(cls)]
+    assert pickle.loads(pickle.dumps(fast)) == slow

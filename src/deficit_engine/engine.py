@@ -581,7 +581,7 @@ class Engine:
                 elif ftype not in _BASE_TYPES:
                     custom.append(fact)
         deficits = [
-            Deficit(comp, f.get("group"), str(f.get("severity")), f.get("score_pct"), rule)
+            Deficit.of(comp, f.get("group"), str(f.get("severity")), f.get("score_pct"), rule)
             for comp, (_r, f, rule) in best.items()
         ]
         order = self.kb.ontology.order_key

@@ -432,15 +432,15 @@ def _provenance_of(
     kb: KnowledgeBase, kind: str, target: str, result: ProfileResult, count: int
 ) -> Provenance:
     known = instrument_of(kb, result.instrument)
-    return Provenance(
-        target=target,
-        kind=kind,
-        score_pct=percent(result.score, result.max),
-        instrument=result.instrument,
-        instrument_id=None if known is None else known.id,
-        source=result.source or (None if known is None else known.source),
-        date=result.date,
-        set_aside=count - 1,
+    return Provenance.of(
+        target,
+        kind,
+        percent(result.score, result.max),
+        result.instrument,
+        None if known is None else known.id,
+        result.source or (None if known is None else known.source),
+        result.date,
+        count - 1,
     )
 
 

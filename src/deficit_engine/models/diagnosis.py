@@ -88,6 +88,31 @@ class Deficit(_Value):
             "rule": self.rule,
         }
 
+    @classmethod
+    def of(
+        cls, competency: str, group: str | None, severity: str, score_pct: float | None, rule: str
+    ) -> Deficit:
+        """``Deficit(...)`` without the frozen dataclass's ``__init__``, as
+        :meth:`TraceEntry.of` (a Result makes one per deficit).
+
+        Parameters
+        ----------
+        competency, group, severity, score_pct, rule
+            As the attributes.
+
+        Returns
+        -------
+        Deficit
+        """
+        deficit = _new(cls)
+        fields = deficit.__dict__
+        fields["competency"] = competency
+        fields["group"] = group
+        fields["severity"] = severity
+        fields["score_pct"] = score_pct
+        fields["rule"] = rule
+        return deficit
+
 
 @dataclass(frozen=True)
 class Need(_Value):

@@ -17,6 +17,8 @@ from .diagnosis import _Value
 
 __all__ = ["Provenance"]
 
+_new = object.__new__
+
 
 @dataclass(frozen=True)
 class Provenance(_Value):
@@ -51,6 +53,44 @@ class Provenance(_Value):
     source: str | None = None
     date: str | None = None
     set_aside: int = 0
+
+    @classmethod
+    def of(
+        cls,
+        target: str,
+        kind: str,
+        score_pct: float,
+        instrument: str | None,
+        instrument_id: str | None,
+        source: str | None,
+        date: str | None,
+        set_aside: int,
+    ) -> Provenance:
+        """``Provenance(...)`` without the frozen dataclass's ``__init__`` (eight
+        ``object.__setattr__`` calls), as :meth:`~.diagnosis.TraceEntry.of`: a profile
+        makes one per result.
+
+        Parameters
+        ----------
+        target, kind, score_pct, instrument, instrument_id, source, date, set_aside
+            As the attributes, all given.
+
+        Returns
+        -------
+        Provenance
+        """
+        made = _new(cls)
+        made.__dict__.update(
+            target=target,
+            kind=kind,
+            score_pct=score_pct,
+            instrument=instrument,
+            instrument_id=instrument_id,
+            source=source,
+            date=date,
+            set_aside=set_aside,
+        )
+        return made
 
     def fact_fields(self) -> dict[str, str]:
         """The fields a ``result`` or ``indicator_result`` fact carries into the trace.
