@@ -13,6 +13,7 @@ absolute times do not.
 from __future__ import annotations
 
 import argparse
+import copy
 import functools
 import gc
 import json
@@ -136,6 +137,13 @@ def check_baseline(engine: Engine, profiles: list[dict[str, Any]]) -> None:
 # --- measurements --------------------------------------------------------------------
 
 
+def _fresh(matcher: Any) -> Any:
+    """A fast matcher for one run, as the engine makes it (``copy.copy`` in code from
+    before ``FastMatcher.fresh``, so that this script measures older code too)."""
+    fresh = getattr(matcher, "fresh", None)
+    return fresh() if fresh is not None else copy.copy(matcher)
+
+
 def measure_load(backends: list[str], repeats: int) -> dict[str, float]:
     out = {}
     for backend in backends:
@@ -203,7 +211,7 @@ def measure_diagnose(
 
     paths: dict[str, Callable[[], Any]] = {
         "baseline": baseline,
-        "fast": each(fast.fresh),
+        "fast": each(lambda: _fresh(fast)),
         "python": each(lambda: PythonMatcher(strata)),
     }
     if "durable" in engines:
@@ -245,7 +253,7 @@ def measure_stages(engine: Engine, profiles: list[dict[str, Any]]) -> dict[str, 
             norm = normalise(prof, kb)
             facts = base_facts(norm, kb)
             t1 = time.process_time()
-            matcher = engine._durable or (engine._fast.fresh() if engine._fast else None)
+            matcher = engine._durable or (_fresh(engine._fast) if engine._fast else None)
             assert matcher is not None
             _store, trace = run(engine.strata, facts, matcher, engine._enricher(norm))
             t2 = time.process_time()

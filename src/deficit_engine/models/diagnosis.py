@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = ["Deficit", "Fact", "Need", "Scores", "TraceEntry", "fact_sort_key"]
 
@@ -104,14 +104,16 @@ class Deficit(_Value):
         -------
         Deficit
         """
-        deficit = _new(cls)
-        fields = deficit.__dict__
-        fields["competency"] = competency
-        fields["group"] = group
-        fields["severity"] = severity
-        fields["score_pct"] = score_pct
-        fields["rule"] = rule
-        return deficit
+        return _made(
+            cls,
+            {
+                "competency": competency,
+                "group": group,
+                "severity": severity,
+                "score_pct": score_pct,
+                "rule": rule,
+            },
+        )
 
 
 @dataclass(frozen=True)
@@ -184,13 +186,9 @@ class Need(_Value):
         -------
         Need
         """
-        need = _new(cls)
-        fields = need.__dict__
-        fields["kind"] = kind
-        fields["competency"] = competency
-        fields["filters"] = filters
-        fields["rule"] = rule
-        return need
+        return _made(
+            cls, {"kind": kind, "competency": competency, "filters": filters, "rule": rule}
+        )
 
 
 @dataclass(frozen=True)
@@ -236,6 +234,7 @@ class TraceEntry(_Value):
         -------
         TraceEntry
         """
+        # not _made: one per firing, and setting three keys beats building a dict
         entry = _new(cls)
         fields = entry.__dict__
         fields["rule"] = rule
@@ -245,6 +244,16 @@ class TraceEntry(_Value):
 
 
 _new = object.__new__
+_V = TypeVar("_V")
+
+
+def _made(cls: type[_V], fields: dict[str, Any]) -> _V:
+    """An instance of a frozen dataclass with ``fields`` (every one, in the class's
+    order), made without its ``__init__``: the ``of`` constructors, for the values the
+    engine makes by the thousand."""
+    made = _new(cls)
+    made.__dict__.update(fields)
+    return made
 
 
 @dataclass(frozen=True)

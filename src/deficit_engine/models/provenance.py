@@ -13,11 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .diagnosis import _Value
+from .diagnosis import _made, _Value
 
 __all__ = ["Provenance"]
-
-_new = object.__new__
 
 
 @dataclass(frozen=True)
@@ -79,18 +77,19 @@ class Provenance(_Value):
         -------
         Provenance
         """
-        made = _new(cls)
-        made.__dict__.update(
-            target=target,
-            kind=kind,
-            score_pct=score_pct,
-            instrument=instrument,
-            instrument_id=instrument_id,
-            source=source,
-            date=date,
-            set_aside=set_aside,
+        return _made(
+            cls,
+            {
+                "target": target,
+                "kind": kind,
+                "score_pct": score_pct,
+                "instrument": instrument,
+                "instrument_id": instrument_id,
+                "source": source,
+                "date": date,
+                "set_aside": set_aside,
+            },
         )
-        return made
 
     def fact_fields(self) -> dict[str, str]:
         """The fields a ``result`` or ``indicator_result`` fact carries into the trace.
