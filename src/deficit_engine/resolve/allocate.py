@@ -274,6 +274,10 @@ def allocate(
     EvaluationError
         If the solver fails (it should not: the problem is always feasible).
     """
+    if arcs and not secondary and len(set(owners)) == 1:
+        alone = _one_owner(len(owners), arcs, capacity)
+        if alone is not None:
+            return alone
     table = np.array([(x.unit, x.mentor, x.prio, x.loc, x.nosubj) for x in arcs], np.int64).reshape(
         -1, 5
     )
@@ -287,6 +291,52 @@ def allocate(
         np.asarray(capacity, np.int64),
         secondary,
     )
+
+
+def _one_owner(n_all: int, arcs: Sequence[Arc], capacity: Sequence[int]) -> Allocation | None:
+    """The optimum for one owner, without the flow solver, when it is plain to see.
+
+    One owner (a person resolved alone) has a few units. With exact weights an
+    arc's cost orders arcs as (-prio, loc, nosubj, mentor) within a unit (the
+    tie-break's multiplier is the same for all of a unit's arcs), every arc's
+    cost is negative and the owner's bonus is earned by any placement; so when
+    each unit's least arc is unique and no mentor is then given more units than
+    their free places, those arcs are the one optimum: the solver would return
+    them too. Otherwise (a tie, or a mentor asked for beyond their places) None,
+    and the caller runs the solver.
+    """
+    n_units = len({a.unit for a in arcs})
+    weights = weights_for(
+        n_units,
+        1,
+        sum(capacity),
+        len(capacity),
+        max(a.prio for a in arcs),
+        2 + 1 + n_units + len(capacity),
+        0,
+        n_all,
+    )
+    if not weights.exact or not weights.tie:
+        return None
+    best: dict[int, tuple[tuple[int, int, int, int], int]] = {}
+    tied = set()
+    for k, a in enumerate(arcs):
+        key = (-a.prio, a.loc, a.nosubj, a.mentor)
+        held = best.get(a.unit)
+        if held is None or key < held[0]:
+            best[a.unit] = (key, k)
+            tied.discard(a.unit)
+        elif key == held[0]:
+            tied.add(a.unit)
+    if tied:
+        return None
+    taken = Counter(arcs[k].mentor for _key, k in best.values())
+    if any(count > capacity[m] for m, count in taken.items()):
+        return None
+    chosen = [-1] * n_all
+    for unit, (_key, k) in best.items():
+        chosen[unit] = k
+    return Allocation(tuple(chosen), weights)
 
 
 def allocate_arrays(
