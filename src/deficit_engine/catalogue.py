@@ -22,6 +22,7 @@ __all__ = [
     "CatalogueIndex",
     "CompetencyKeys",
     "Filtered",
+    "exact_key",
     "filters_text",
     "mentoring_of",
     "mismatch",
@@ -34,6 +35,8 @@ MENTORING_FORMAT = "mentoring"
 _MENTORING_DEFAULT = ("informal", "practice", 18.0)
 #: How many filter sets of one item kind an index's ``filtered`` memo keeps.
 FILTERED_LIMIT = 1024
+#: How many entries each of an index's per-need memos (``memo``) keeps.
+MEMO_LIMIT = 8192
 
 Attrs = tuple[tuple[str, Any], ...]
 
@@ -72,6 +75,44 @@ def mismatch_text(name: str, wanted: Any, have: Any, what: str) -> str:
     if isinstance(have, (list, tuple)):
         have = ", ".join(str(h) for h in have)
     return f"условие {name}={wanted} не выполнено (у {what}: {have})"
+
+
+def exact_key(filters: tuple[tuple[str, Any], ...]) -> Any:
+    """A need's filters as a memo key that tells apart values printed apart.
+
+    Filters that compare equal may print differently (``1`` and ``True``, ``1``
+    and ``1.0``, ``0.0`` and ``-0.0``), and reasons print them: a memo of texts
+    keyed by the filters alone could answer for the wrong one. String values (the
+    usual case) are their own key; ints, bools, None and floats add their types
+    (floats their repr); any other value gives None: not memoised.
+
+    Parameters
+    ----------
+    filters : tuple of (str, value) pairs
+        A need's filters.
+
+    Returns
+    -------
+    hashable or None
+        The key, or None when the filters should not be memoised.
+    """
+    for pair in filters:
+        if type(pair[1]) is not str:
+            return _typed_key(filters)
+    return filters
+
+
+def _typed_key(filters: tuple[tuple[str, Any], ...]) -> Any:
+    kinds: list[Any] = []
+    for _name, value in filters:
+        kind = type(value)
+        if kind is float:
+            kinds.append(repr(value))
+        elif kind in (str, int, bool, type(None)):
+            kinds.append(kind)
+        else:
+            return None
+    return (None, filters, tuple(kinds))  # never equal to a plain filters tuple
 
 
 def filters_text(pairs: Sequence[tuple[str, Any]]) -> str:
@@ -171,6 +212,51 @@ class CatalogueIndex:
         #: Needs come from the KB's rules, so there are a handful of distinct
         #: filter sets; at most FILTERED_LIMIT a kind are kept all the same.
         self.filtered_memo: dict[str, dict[Attrs, Filtered]] = {kind: {} for kind in self.attrs}
+        #: the resolver's memos: name -> key -> a value that is a pure function of
+        #: the KB and the key (see :meth:`memo`).
+        self.memos: dict[str, dict[Any, Any]] = {}
+
+    def memo(self, name: str) -> dict[Any, Any]:
+        """The memo ``name`` (made empty on first use), for values that are a pure
+        function of this index and their key; keep at most :data:`MEMO_LIMIT`
+        entries in it (:meth:`remember`).
+
+        Parameters
+        ----------
+        name : str
+            The memo's name.
+
+        Returns
+        -------
+        dict
+            Key -> value.
+        """
+        found = self.memos.get(name)
+        if found is None:
+            found = self.memos[name] = {}
+        return found
+
+    @staticmethod
+    def remember(memo: dict[Any, Any], key: Any, value: Any) -> Any:
+        """Keep ``value`` under ``key`` (a None key, or a full memo: not kept) and return it.
+
+        Parameters
+        ----------
+        memo : dict
+            A memo from :meth:`memo`.
+        key : hashable or None
+            The key.
+        value : Any
+            The value.
+
+        Returns
+        -------
+        Any
+            ``value``.
+        """
+        if key is not None and len(memo) < MEMO_LIMIT:
+            memo[key] = value
+        return value
 
     def _index_programs(self, programs: list[Program]) -> None:
         self.programs = programs
@@ -209,6 +295,10 @@ class CatalogueIndex:
         self.formats_ranked: list[Format] = sorted(
             formats, key=lambda f: (PHASE_ORDER.get(f.phase, 9), float(f.hours), f.id)
         )
+        #: format id -> its place among a person's format recommendations: (phase, id).
+        self.format_order: dict[str, tuple[int, str]] = {
+            f.id: (PHASE_ORDER.get(f.phase, 9), f.id) for f in formats
+        }
         #: format id -> what format_text() returns, filled on first use.
         self.format_texts: dict[str, tuple[str, str, Attrs]] = {}
 

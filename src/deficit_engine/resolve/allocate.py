@@ -36,6 +36,7 @@ worst case, and :attr:`Allocation.exact` says so.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Collection, Sequence
 from typing import NamedTuple
@@ -274,7 +275,9 @@ def allocate(
     EvaluationError
         If the solver fails (it should not: the problem is always feasible).
     """
-    if arcs and not secondary and len(set(owners)) == 1:
+    if not arcs:  # nothing to place: the weights allocate_arrays would report
+        return Allocation(tuple([-1] * len(owners)), _no_arcs_weights(owners, capacity))
+    if not secondary and len(set(owners)) == 1:
         alone = _one_owner(len(owners), arcs, capacity)
         if alone is not None:
             return alone
@@ -293,6 +296,17 @@ def allocate(
     )
 
 
+#: weights_for, memoised: a person's problems repeat a few sizes over and over.
+_cached_weights = functools.lru_cache(maxsize=4096)(weights_for)
+
+
+def _no_arcs_weights(owners: Sequence[int], capacity: Sequence[int]) -> Weights:
+    """The weights :func:`allocate_arrays` computes for a problem without arcs."""
+    counts = Counter(owners)
+    most = max(counts.values()) if counts else 1
+    return _cached_weights(0, 0, sum(capacity), len(capacity), 1, 2 + len(capacity), 0, most)
+
+
 def _one_owner(n_all: int, arcs: Sequence[Arc], capacity: Sequence[int]) -> Allocation | None:
     """The optimum for one owner, without the flow solver, when it is plain to see.
 
@@ -306,7 +320,7 @@ def _one_owner(n_all: int, arcs: Sequence[Arc], capacity: Sequence[int]) -> Allo
     and the caller runs the solver.
     """
     n_units = len({a.unit for a in arcs})
-    weights = weights_for(
+    weights = _cached_weights(
         n_units,
         1,
         sum(capacity),

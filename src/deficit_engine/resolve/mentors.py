@@ -18,9 +18,9 @@ units of every person with :func:`mentor_units` and :func:`unit_arcs`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from ..catalogue import CatalogueIndex, mismatch, mismatch_text
+from ..catalogue import CatalogueIndex, exact_key, mismatch, mismatch_text
 from ..labels import FORM_RU, SUBJECT_RU
 from ..models import Need, Recommendation
 from ..schema import Mentor
@@ -104,7 +104,10 @@ class MentorChoice(NamedTuple):
 
 
 def _form_of(need: Need) -> str | None:
-    form = need.get("form")
+    form = None
+    for name, value in need.filters:  # as need.get("form"): the last one named so
+        if name == "form":
+            form = value
     return None if form is None else str(form)
 
 
@@ -131,13 +134,18 @@ def mentor_units(needs: Sequence[Need], idx: Sequence[int]) -> list[Unit]:
 
 def _eligible(m: Mentor, seeker: Seeker, form: str | None) -> bool:
     """The seeker-dependent conditions: subjects, levels, another organisation."""
-    if m.subjects and not seeker.subjects.intersection(m.subjects):
+    if not _meets(m, seeker):
         return False
-    if m.levels and not seeker.levels.intersection(m.levels):
-        return False
-    if (seeker.school or form in CROSS_ORGANISATION_FORMS) and seeker.organization is not None:
+    if _cross(seeker, form):
         return m.organization != seeker.organization
     return True
+
+
+def _meets(m: Mentor, seeker: Seeker) -> bool:
+    """Whether the mentor's subjects and levels (if any) meet the seeker's."""
+    if m.subjects and seeker.subjects.isdisjoint(m.subjects):
+        return False
+    return not (m.levels and seeker.levels.isdisjoint(m.levels))
 
 
 def locality(m: Mentor, seeker: Seeker) -> int:
@@ -193,27 +201,55 @@ def unit_arcs(
         In mentor id order.
     """
     served: dict[str, list[int]] = {}
-    weight = {
-        i: SEVERITY_WEIGHT.get(severities.get(needs[i].competency or "", "low"), 1)
-        for i in unit.needs
-    }
+    # menторство and mentor teams: not a mentor of the seeker's own organisation
+    own = seeker.organization if _cross(seeker, unit.form) else None
     for i in unit.needs:
-        need = needs[i]
+        for m in _qualified(index, seeker, needs[i]):
+            if free.get(m.id, 0) > 0 and (own is None or m.organization != own):
+                if m.id in served:
+                    served[m.id].append(i)
+                else:
+                    served[m.id] = [i]
+    out = []
+    mentors = index.mentor_by_id
+    subjects = seeker.subjects
+    for mid in sorted(served):
+        m = mentors[mid]
+        got = tuple(served[mid])
+        prio = sum(
+            [SEVERITY_WEIGHT.get(severities.get(needs[i].competency or "", "low"), 1) for i in got]
+        )
+        nosubj = 0 if not subjects or not subjects.isdisjoint(m.subjects) else 1
+        out.append(Candidate(m, got, prio, locality(m, seeker), nosubj))
+    return out
+
+
+def _cross(seeker: Seeker, form: str | None) -> bool:
+    """Whether the mentor must work in another organisation than the seeker's."""
+    return (seeker.school or form in CROSS_ORGANISATION_FORMS) and seeker.organization is not None
+
+
+def _qualified(index: CatalogueIndex, seeker: Seeker, need: Need) -> tuple[Mentor, ...]:
+    """The mentors with ``need``'s competency among their strengths who pass its
+    filters and whose subjects and levels (if any) meet the seeker's, in id order.
+
+    A function of the index, the need's competency and filters and the seeker's
+    subjects and levels, memoised by them (the filters by equality: they only
+    select, nothing here prints them).
+    """
+    key: Any = (need.competency, need.filters, seeker.subjects, seeker.levels)
+    memo = index.memo("qualified mentors")
+    try:
+        found: tuple[Mentor, ...] | None = memo.get(key)
+    except TypeError:  # an unhashable filter value: not memoised
+        key, found = None, None
+    if found is None:
         cands = index.mentors_by_strength.get(need.competency or "", ())
         if cands and need.filters:
             ok = index.filtered("mentor", need).passing
             cands = [c for c in cands if c.id in ok]
-        for m in cands:
-            if free.get(m.id, 0) > 0 and _eligible(m, seeker, unit.form):
-                served.setdefault(m.id, []).append(i)
-    out = []
-    for mid in sorted(served):
-        m = index.mentor_by_id[mid]
-        got = tuple(served[mid])
-        prio = sum([weight[i] for i in got])
-        nosubj = 0 if seeker.subjects.intersection(m.subjects) or not seeker.subjects else 1
-        out.append(Candidate(m, got, prio, locality(m, seeker), nosubj))
-    return out
+        found = index.remember(memo, key, tuple(m for m in cands if _meets(m, seeker)))
+    return found
 
 
 def resolve_mentors(
@@ -245,7 +281,12 @@ def resolve_mentors(
     tuple
         The recommendations and need index -> why no mentor serves it.
     """
-    free = {m.id: m.capacity - load.get(m.id, 0) for m in index.mentors} if load else index.capacity
+    free = index.capacity
+    if load:
+        free = dict(free)
+        for mid, taken in load.items():
+            if mid in free:
+                free[mid] -= taken
     units = mentor_units(needs, idx)
     cands = [unit_arcs(index, seeker, needs, u, free, severities) for u in units]
     # the mentors' ranks in the whole pool, as a cohort plan numbers them
@@ -506,6 +547,21 @@ def why_not(index: CatalogueIndex, seeker: Seeker, need: Need, form: str | None)
     Why
         The reason and its cause.
     """
+    filters = exact_key(need.filters)
+    own = seeker.organization if _cross(seeker, form) else None
+    key = (need.competency, filters, form, seeker.subjects, seeker.levels, seeker.school, own)
+    memo = index.memo("why no mentor")
+    found: Why | None = memo.get(key) if filters is not None else None
+    if found is None:
+        found = index.remember(
+            memo, key if filters is not None else None, _why_not(index, seeker, need, form)
+        )
+    return found
+
+
+def _why_not(index: CatalogueIndex, seeker: Seeker, need: Need, form: str | None) -> Why:
+    """:func:`why_not`, not memoised: a function of the need's competency and filters,
+    the form, and the seeker's subjects, levels, kind and (across organisations) organisation."""
     strong = index.mentors_by_strength.get(need.competency or "", [])
     if not strong:
         return Why("в пуле нет наставника с этой компетенцией")
