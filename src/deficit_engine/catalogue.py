@@ -36,7 +36,7 @@ _MENTORING_DEFAULT = ("informal", "practice", 18.0)
 #: How many filter sets of one item kind an index's ``filtered`` memo keeps.
 FILTERED_LIMIT = 1024
 #: How many entries each of an index's per-need memos (``memo``) keeps.
-MEMO_LIMIT = 8192
+MEMO_LIMIT = 1 << 16
 
 Attrs = tuple[tuple[str, Any], ...]
 
@@ -374,26 +374,25 @@ class CatalogueIndex:
                 memo[filters] = hit
         return hit
 
-    def fits(
+    def fit_masks(
         self,
         kind: str,
         needs: Sequence[Need],
         idx: Sequence[int],
         by_competency: Mapping[str, Sequence[Program | Mentor]],
-    ) -> dict[str, set[int]]:
-        """Candidate id -> the needs (indexes into ``needs``) it can serve: those of a
-        competency it is listed under whose filters it passes. (Mentors are found per
-        unit by ``resolve.mentors.unit_arcs``, which also weighs free places.)"""
-        fits: dict[str, set[int]] = {}
+    ) -> dict[str, int]:
+        """Candidate id -> the needs it can serve, as a bitmask (bit ``i``: ``needs[i]``):
+        those of a competency it is listed under whose filters it passes. (Mentors
+        are found per unit by ``resolve.mentors.unit_arcs``, which also weighs free
+        places.) Candidates are in the order they are first met."""
+        fits: dict[str, int] = {}
         for i in idx:
             need = needs[i]
             cands = by_competency.get(need.competency, ())  # type: ignore[arg-type]
             if cands and need.filters:
                 ok = self.filtered(kind, need).passing
                 cands = [c for c in cands if c.id in ok]
+            bit = 1 << i
             for c in cands:
-                if c.id in fits:
-                    fits[c.id].add(i)
-                else:
-                    fits[c.id] = {i}
+                fits[c.id] = fits.get(c.id, 0) | bit
         return fits

@@ -41,7 +41,7 @@ from ..period import period_hours
 from ..schema import Person, Profile
 from .formats import resolve_formats
 from .mentors import Seeker, Why, resolve_mentors
-from .programmes import candidates, resolve_programmes
+from .programmes import resolve_programmes
 
 # PHASE_ORDER and format_hours live in labels, the value types in models; they
 # are re-exported for the modules that import them from here.
@@ -215,10 +215,15 @@ def resolve(
     prefs = list(profile.preferences.delivery)
     prog_idx = by_kind["program"]
     seeker = seeker_of(kb, person)
-    by_comp = candidates(index, person.role, person.subjects, seeker.levels, needs, prog_idx)
     holds = period_hours(profile, kb.planning.planning.calendar, today)
     programs, u1 = resolve_programmes(
-        index, person.role, prefs, needs, prog_idx, by_comp, period_hours=holds
+        index,
+        person.role,
+        prefs,
+        needs,
+        prog_idx,
+        period_hours=holds,
+        admits=(seeker.subjects, seeker.levels),
     )
     mentors, u2 = resolve_mentors(index, seeker, needs, by_kind["mentor"], load, severities or {})
     formats, u3 = resolve_formats(index, needs, by_kind["format"])

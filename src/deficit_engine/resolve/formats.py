@@ -21,6 +21,7 @@ from ..catalogue import (
 )
 from ..labels import plural_ru
 from ..models import Need, Recommendation
+from ._build import make_recommendation
 
 __all__ = ["resolve_formats"]
 
@@ -156,19 +157,20 @@ def _recommendation(
     served_needs = tuple([needs[i] for i in served])
     comps = index.sort([str(n.competency) for n in served_needs if n.competency])
     general = None in [n.competency for n in served_needs]
-    key = (fid, tuple(sorted(how)), comps, general)
+    # the reason names the competency when there is one, else only how many
+    key = (fid, tuple(sorted(how)), comps if len(comps) < 2 else len(comps), general)
     memo = index.memo("format reasons")
     reason = memo.get(key)
     if reason is None:
         reason = index.remember(memo, key, _reason(index, fid, key[1], comps, general))
-    return Recommendation(
-        kind="format",
-        id=fmt.id,
-        title=fmt.title,
-        competencies=comps,
-        needs=served_needs,
-        reason=reason,
-        attrs=index.format_text(fmt)[2],
+    return make_recommendation(
+        "format",
+        fmt.id,
+        fmt.title,
+        comps,
+        served_needs,
+        reason,
+        index.format_text(fmt)[2],
     )
 
 

@@ -24,6 +24,7 @@ from ..catalogue import CatalogueIndex, exact_key, mismatch, mismatch_text
 from ..labels import FORM_RU, SUBJECT_RU
 from ..models import Need, Recommendation
 from ..schema import Mentor
+from ._build import make_recommendation
 from .allocate import Arc, allocate
 
 __all__ = [
@@ -385,14 +386,14 @@ def _recommendation(
         versus = _versus(ch.chosen, ch.others, rank, cohort)
         if versus and versus not in parts:  # one mentor for two forms: said once
             parts.append(versus)
-    return Recommendation(
-        kind="mentor",
-        id=m.id,
-        title=m.name,
-        competencies=comps,
-        needs=tuple([needs[i] for i in served]),
-        reason="; ".join(parts) + ".",
-        attrs=(
+    return make_recommendation(
+        "mentor",
+        m.id,
+        m.name,
+        comps,
+        tuple([needs[i] for i in served]),
+        "; ".join(parts) + ".",
+        (
             ("forms", forms),
             ("municipality", m.municipality),
             ("organization", m.organization),
