@@ -215,6 +215,8 @@ class CatalogueIndex:
         #: the resolver's memos: name -> key -> a value that is a pure function of
         #: the KB and the key (see :meth:`memo`).
         self.memos: dict[str, dict[Any, Any]] = {}
+        #: competency lists -> what :meth:`sort` makes of them.
+        self.sorted_comps: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     def memo(self, name: str) -> dict[Any, Any]:
         """The memo ``name`` (made empty on first use), for values that are a pure
@@ -306,7 +308,13 @@ class CatalogueIndex:
         """Distinct competency ids in ontology order (prerequisites first)."""
         if len(comps) == 1:
             return (comps[0],)
-        return tuple(sorted(dict.fromkeys(comps), key=self.comp_key))
+        key = tuple(comps)  # the same few lists recur person after person
+        found = self.sorted_comps.get(key)
+        if found is None:
+            found = tuple(sorted(dict.fromkeys(comps), key=self.comp_key))
+            if len(self.sorted_comps) < MEMO_LIMIT:
+                self.sorted_comps[key] = found
+        return found
 
     def program_text(self, p: Program) -> tuple[str, str, str, Attrs]:
         """A programme's delivery in Russian, its ФР ДПП and hours parts of the

@@ -39,6 +39,7 @@ from ..loader import KnowledgeBase
 from ..models import Need, Recommendation, Resolution, Unmet
 from ..period import period_hours
 from ..schema import Person, Profile
+from ._build import make_unmet
 from .formats import resolve_formats
 from .mentors import Seeker, Why, resolve_mentors
 from .programmes import resolve_programmes
@@ -79,8 +80,8 @@ def unmet_of(need: Need, why: str | Why) -> Unmet:
         The unmet need.
     """
     if isinstance(why, str):
-        return Unmet(need, why)
-    return Unmet(need, why.reason, why.cause, why.exhausted)
+        return make_unmet(need, why)
+    return make_unmet(need, why.reason, why.cause, why.exhausted)
 
 
 def person_levels(kb: KnowledgeBase, person: Person) -> frozenset[str]:
@@ -150,11 +151,13 @@ def needs_by_kind(needs: Sequence[Need]) -> tuple[dict[str, list[int]], dict[int
     """
     by_kind: dict[str, list[int]] = {"program": [], "mentor": [], "format": []}
     unknown: dict[int, str] = {}
+    get = by_kind.get
     for i, n in enumerate(needs):
-        if not isinstance(n, Need):
+        if type(n) is not Need and not isinstance(n, Need):
             raise WrongTypeError(f"resolve() needs Need objects, not {type(n).__name__}")
-        if n.kind in by_kind:
-            by_kind[n.kind].append(i)
+        found = get(n.kind)
+        if found is not None:
+            found.append(i)
         else:
             unknown[i] = f"неизвестный вид потребности «{n.kind}»"
     return by_kind, unknown

@@ -9,7 +9,7 @@ a format already chosen; otherwise it gets the best format by (phase, hours, id)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ..catalogue import (
     CatalogueIndex,
@@ -87,7 +87,10 @@ def resolve_formats(
             chosen[fid] = [i]
             how[fid] = {plan.how}
     order = sorted(chosen, key=index.format_order.__getitem__)
-    recs = [_recommendation(index, needs, fid, sorted(chosen[fid]), how[fid]) for fid in order]
+    reasons = index.memo("format reasons")
+    recs = [
+        _recommendation(index, needs, fid, sorted(chosen[fid]), how[fid], reasons) for fid in order
+    ]
     return recs, unmet
 
 
@@ -151,18 +154,24 @@ def _named(index: CatalogueIndex, need: Need, passing: frozenset[str]) -> _Plan:
 
 
 def _recommendation(
-    index: CatalogueIndex, needs: Sequence[Need], fid: str, served: list[int], how: set[str]
+    index: CatalogueIndex,
+    needs: Sequence[Need],
+    fid: str,
+    served: list[int],
+    how: set[str],
+    reasons: dict[Any, str],
 ) -> Recommendation:
     fmt = index.format_by_id[fid]
     served_needs = tuple([needs[i] for i in served])
-    comps = index.sort([str(n.competency) for n in served_needs if n.competency])
-    general = None in [n.competency for n in served_needs]
+    competencies = [n.competency for n in served_needs]
+    comps = index.sort([str(c) for c in competencies if c])
+    general = None in competencies
     # the reason names the competency when there is one, else only how many
-    key = (fid, tuple(sorted(how)), comps if len(comps) < 2 else len(comps), general)
-    memo = index.memo("format reasons")
-    reason = memo.get(key)
+    hows = tuple(how) if len(how) == 1 else tuple(sorted(how))
+    key = (fid, hows, comps if len(comps) < 2 else len(comps), general)
+    reason = reasons.get(key)
     if reason is None:
-        reason = index.remember(memo, key, _reason(index, fid, key[1], comps, general))
+        reason = index.remember(reasons, key, _reason(index, fid, hows, comps, general))
     return make_recommendation(
         "format",
         fmt.id,

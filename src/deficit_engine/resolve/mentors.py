@@ -290,18 +290,29 @@ def resolve_mentors(
                 free[mid] -= taken
     units = mentor_units(needs, idx)
     cands = [unit_arcs(index, seeker, needs, u, free, severities) for u in units]
-    # the mentors' ranks in the whole pool, as a cohort plan numbers them
-    ids = sorted({c.mentor.id for cs in cands for c in cs}, key=index.mentor_rank.__getitem__)
-    local = {mid: r for r, mid in enumerate(ids)}
     flat = [(u, c) for u, cs in enumerate(cands) for c in cs]
-    arcs = [Arc(u, local[c.mentor.id], c.served, c.prio, c.loc, c.nosubj) for u, c in flat]
-    got = allocate([0] * len(units), arcs, [free[mid] for mid in ids]).chosen
+    got = _allocate_alone(index, units, flat, free) if flat else (-1,) * len(units)
     choices = []
     for u, unit in enumerate(units):
         chosen = None if got[u] < 0 else flat[got[u]][1]
         others = tuple(c for c in cands[u] if c is not chosen)
         choices.append(MentorChoice(unit, chosen, others, free[chosen.mentor.id] if chosen else 0))
     return mentor_recommendations(index, seeker, needs, choices, cohort=False)
+
+
+def _allocate_alone(
+    index: CatalogueIndex,
+    units: Sequence[Unit],
+    flat: Sequence[tuple[int, Candidate]],
+    free: Mapping[str, int],
+) -> tuple[int, ...]:
+    """Each unit's chosen candidate (an index into ``flat``) or -1: :mod:`.allocate`
+    for one seeker, the mentors numbered by their ranks in the whole pool, as a
+    cohort plan numbers them."""
+    ids = sorted({c.mentor.id for _u, c in flat}, key=index.mentor_rank.__getitem__)
+    local = {mid: r for r, mid in enumerate(ids)}
+    arcs = [Arc(u, local[c.mentor.id], c.served, c.prio, c.loc, c.nosubj) for u, c in flat]
+    return allocate([0] * len(units), arcs, [free[mid] for mid in ids]).chosen
 
 
 def mentor_recommendations(
