@@ -53,6 +53,7 @@ __all__ = [
     "allocate_arrays",
     "arc_costs",
     "most_units",
+    "solve",
     "weights_for",
 ]
 
@@ -281,6 +282,32 @@ def allocate(
         alone = _one_owner(len(owners), arcs, capacity)
         if alone is not None:
             return alone
+    return solve(owners, arcs, capacity, secondary)
+
+
+def solve(
+    owners: Sequence[int],
+    arcs: Sequence[Arc],
+    capacity: Sequence[int],
+    secondary: Collection[int] = (),
+) -> Allocation:
+    """:func:`allocate` by the flow solver always (no shortcut for one owner).
+
+    Parameters
+    ----------
+    owners, arcs, capacity, secondary
+        As for :func:`allocate`.
+
+    Returns
+    -------
+    Allocation
+        As :func:`allocate`.
+
+    Raises
+    ------
+    EvaluationError
+        If the solver fails.
+    """
     table = np.array([(x.unit, x.mentor, x.prio, x.loc, x.nosubj) for x in arcs], np.int64).reshape(
         -1, 5
     )
