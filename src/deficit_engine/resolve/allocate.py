@@ -361,17 +361,19 @@ def _one_owner(n_all: int, arcs: Sequence[Arc], capacity: Sequence[int]) -> Allo
         return None
     best: dict[int, tuple[tuple[int, int, int, int], int]] = {}
     tied = set()
-    for k, a in enumerate(arcs):
-        key = (-a.prio, a.loc, a.nosubj, a.mentor)
-        held = best.get(a.unit)
+    for k, (unit, mentor, _served, prio, loc, nosubj) in enumerate(arcs):
+        key = (-prio, loc, nosubj, mentor)
+        held = best.get(unit)
         if held is None or key < held[0]:
-            best[a.unit] = (key, k)
-            tied.discard(a.unit)
+            best[unit] = (key, k)
+            tied.discard(unit)
         elif key == held[0]:
-            tied.add(a.unit)
+            tied.add(unit)
     if tied:
         return None
-    taken = Counter(arcs[k].mentor for _key, k in best.values())
+    taken: dict[int, int] = {}
+    for key, _k in best.values():
+        taken[key[3]] = taken.get(key[3], 0) + 1
     if any(count > capacity[m] for m, count in taken.items()):
         return None
     chosen = [-1] * n_all

@@ -201,27 +201,26 @@ def unit_arcs(
     list of Candidate
         In mentor id order.
     """
-    served: dict[str, list[int]] = {}
+    served: dict[str, tuple[Mentor, list[int]]] = {}
     # menторство and mentor teams: not a mentor of the seeker's own organisation
     own = seeker.organization if _cross(seeker, unit.form) else None
+    weight = {}
     for i in unit.needs:
-        for m in _qualified(index, seeker, needs[i]):
+        need = needs[i]
+        weight[i] = SEVERITY_WEIGHT.get(severities.get(need.competency or "", "low"), 1)
+        for m in _qualified(index, seeker, need):
             if free.get(m.id, 0) > 0 and (own is None or m.organization != own):
                 if m.id in served:
-                    served[m.id].append(i)
+                    served[m.id][1].append(i)
                 else:
-                    served[m.id] = [i]
+                    served[m.id] = (m, [i])
     out = []
-    mentors = index.mentor_by_id
     subjects = seeker.subjects
     for mid in sorted(served):
-        m = mentors[mid]
-        got = tuple(served[mid])
-        prio = sum(
-            [SEVERITY_WEIGHT.get(severities.get(needs[i].competency or "", "low"), 1) for i in got]
-        )
+        m, got = served[mid]
+        prio = sum([weight[i] for i in got])
         nosubj = 0 if not subjects or not subjects.isdisjoint(m.subjects) else 1
-        out.append(Candidate(m, got, prio, locality(m, seeker), nosubj))
+        out.append(Candidate(m, tuple(got), prio, locality(m, seeker), nosubj))
     return out
 
 
