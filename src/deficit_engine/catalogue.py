@@ -22,6 +22,7 @@ __all__ = [
     "CatalogueIndex",
     "CompetencyKeys",
     "Filtered",
+    "exact_key",
     "filters_text",
     "mentoring_of",
     "mismatch",
@@ -34,6 +35,8 @@ MENTORING_FORMAT = "mentoring"
 _MENTORING_DEFAULT = ("informal", "practice", 18.0)
 #: How many filter sets of one item kind an index's ``filtered`` memo keeps.
 FILTERED_LIMIT = 1024
+#: How many entries each of an index's per-need memos (``memo``) keeps.
+MEMO_LIMIT = 1 << 16
 
 Attrs = tuple[tuple[str, Any], ...]
 
@@ -72,6 +75,44 @@ def mismatch_text(name: str, wanted: Any, have: Any, what: str) -> str:
     if isinstance(have, (list, tuple)):
         have = ", ".join(str(h) for h in have)
     return f"условие {name}={wanted} не выполнено (у {what}: {have})"
+
+
+def exact_key(filters: tuple[tuple[str, Any], ...]) -> Any:
+    """A need's filters as a memo key that tells apart values printed apart.
+
+    Filters that compare equal may print differently (``1`` and ``True``, ``1``
+    and ``1.0``, ``0.0`` and ``-0.0``), and reasons print them: a memo of texts
+    keyed by the filters alone could answer for the wrong one. String values (the
+    usual case) are their own key; ints, bools, None and floats add their types
+    (floats their repr); any other value gives None: not memoised.
+
+    Parameters
+    ----------
+    filters : tuple of (str, value) pairs
+        A need's filters.
+
+    Returns
+    -------
+    hashable or None
+        The key, or None when the filters should not be memoised.
+    """
+    for pair in filters:
+        if type(pair[1]) is not str:
+            return _typed_key(filters)
+    return filters
+
+
+def _typed_key(filters: tuple[tuple[str, Any], ...]) -> Any:
+    kinds: list[Any] = []
+    for _name, value in filters:
+        kind = type(value)
+        if kind is float:
+            kinds.append(repr(value))
+        elif kind in (str, int, bool, type(None)):
+            kinds.append(kind)
+        else:
+            return None
+    return (None, filters, tuple(kinds))  # never equal to a plain filters tuple
 
 
 def filters_text(pairs: Sequence[tuple[str, Any]]) -> str:
@@ -171,6 +212,53 @@ class CatalogueIndex:
         #: Needs come from the KB's rules, so there are a handful of distinct
         #: filter sets; at most FILTERED_LIMIT a kind are kept all the same.
         self.filtered_memo: dict[str, dict[Attrs, Filtered]] = {kind: {} for kind in self.attrs}
+        #: the resolver's memos: name -> key -> a value that is a pure function of
+        #: the KB and the key (see :meth:`memo`).
+        self.memos: dict[str, dict[Any, Any]] = {}
+        #: competency lists -> what :meth:`sort` makes of them.
+        self.sorted_comps: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+    def memo(self, name: str) -> dict[Any, Any]:
+        """The memo ``name`` (made empty on first use), for values that are a pure
+        function of this index and their key; keep at most :data:`MEMO_LIMIT`
+        entries in it (:meth:`remember`).
+
+        Parameters
+        ----------
+        name : str
+            The memo's name.
+
+        Returns
+        -------
+        dict
+            Key -> value.
+        """
+        found = self.memos.get(name)
+        if found is None:
+            found = self.memos[name] = {}
+        return found
+
+    @staticmethod
+    def remember(memo: dict[Any, Any], key: Any, value: Any) -> Any:
+        """Keep ``value`` under ``key`` (a None key, or a full memo: not kept) and return it.
+
+        Parameters
+        ----------
+        memo : dict
+            A memo from :meth:`memo`.
+        key : hashable or None
+            The key.
+        value : Any
+            The value.
+
+        Returns
+        -------
+        Any
+            ``value``.
+        """
+        if key is not None and len(memo) < MEMO_LIMIT:
+            memo[key] = value
+        return value
 
     def _index_programs(self, programs: list[Program]) -> None:
         self.programs = programs
@@ -209,6 +297,10 @@ class CatalogueIndex:
         self.formats_ranked: list[Format] = sorted(
             formats, key=lambda f: (PHASE_ORDER.get(f.phase, 9), float(f.hours), f.id)
         )
+        #: format id -> its place among a person's format recommendations: (phase, id).
+        self.format_order: dict[str, tuple[int, str]] = {
+            f.id: (PHASE_ORDER.get(f.phase, 9), f.id) for f in formats
+        }
         #: format id -> what format_text() returns, filled on first use.
         self.format_texts: dict[str, tuple[str, str, Attrs]] = {}
 
@@ -216,7 +308,13 @@ class CatalogueIndex:
         """Distinct competency ids in ontology order (prerequisites first)."""
         if len(comps) == 1:
             return (comps[0],)
-        return tuple(sorted(dict.fromkeys(comps), key=self.comp_key))
+        key = tuple(comps)  # the same few lists recur person after person
+        found = self.sorted_comps.get(key)
+        if found is None:
+            found = tuple(sorted(dict.fromkeys(comps), key=self.comp_key))
+            if len(self.sorted_comps) < MEMO_LIMIT:
+                self.sorted_comps[key] = found
+        return found
 
     def program_text(self, p: Program) -> tuple[str, str, str, Attrs]:
         """A programme's delivery in Russian, its ФР ДПП and hours parts of the
@@ -284,26 +382,25 @@ class CatalogueIndex:
                 memo[filters] = hit
         return hit
 
-    def fits(
+    def fit_masks(
         self,
         kind: str,
         needs: Sequence[Need],
         idx: Sequence[int],
         by_competency: Mapping[str, Sequence[Program | Mentor]],
-    ) -> dict[str, set[int]]:
-        """Candidate id -> the needs (indexes into ``needs``) it can serve: those of a
-        competency it is listed under whose filters it passes. (Mentors are found per
-        unit by ``resolve.mentors.unit_arcs``, which also weighs free places.)"""
-        fits: dict[str, set[int]] = {}
+    ) -> dict[str, int]:
+        """Candidate id -> the needs it can serve, as a bitmask (bit ``i``: ``needs[i]``):
+        those of a competency it is listed under whose filters it passes. (Mentors
+        are found per unit by ``resolve.mentors.unit_arcs``, which also weighs free
+        places.) Candidates are in the order they are first met."""
+        fits: dict[str, int] = {}
         for i in idx:
             need = needs[i]
             cands = by_competency.get(need.competency, ())  # type: ignore[arg-type]
             if cands and need.filters:
                 ok = self.filtered(kind, need).passing
                 cands = [c for c in cands if c.id in ok]
+            bit = 1 << i
             for c in cands:
-                if c.id in fits:
-                    fits[c.id].add(i)
-                else:
-                    fits[c.id] = {i}
+                fits[c.id] = fits.get(c.id, 0) | bit
         return fits

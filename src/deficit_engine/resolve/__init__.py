@@ -39,9 +39,10 @@ from ..loader import KnowledgeBase
 from ..models import Need, Recommendation, Resolution, Unmet
 from ..period import period_hours
 from ..schema import Person, Profile
+from ._build import make_unmet
 from .formats import resolve_formats
 from .mentors import Seeker, Why, resolve_mentors
-from .programmes import candidates, resolve_programmes
+from .programmes import resolve_programmes
 
 # PHASE_ORDER and format_hours live in labels, the value types in models; they
 # are re-exported for the modules that import them from here.
@@ -79,8 +80,8 @@ def unmet_of(need: Need, why: str | Why) -> Unmet:
         The unmet need.
     """
     if isinstance(why, str):
-        return Unmet(need, why)
-    return Unmet(need, why.reason, why.cause, why.exhausted)
+        return make_unmet(need, why)
+    return make_unmet(need, why.reason, why.cause, why.exhausted)
 
 
 def person_levels(kb: KnowledgeBase, person: Person) -> frozenset[str]:
@@ -150,11 +151,13 @@ def needs_by_kind(needs: Sequence[Need]) -> tuple[dict[str, list[int]], dict[int
     """
     by_kind: dict[str, list[int]] = {"program": [], "mentor": [], "format": []}
     unknown: dict[int, str] = {}
+    get = by_kind.get
     for i, n in enumerate(needs):
-        if not isinstance(n, Need):
+        if type(n) is not Need and not isinstance(n, Need):
             raise WrongTypeError(f"resolve() needs Need objects, not {type(n).__name__}")
-        if n.kind in by_kind:
-            by_kind[n.kind].append(i)
+        found = get(n.kind)
+        if found is not None:
+            found.append(i)
         else:
             unknown[i] = f"неизвестный вид потребности «{n.kind}»"
     return by_kind, unknown
@@ -215,10 +218,15 @@ def resolve(
     prefs = list(profile.preferences.delivery)
     prog_idx = by_kind["program"]
     seeker = seeker_of(kb, person)
-    by_comp = candidates(index, person.role, person.subjects, seeker.levels, needs, prog_idx)
     holds = period_hours(profile, kb.planning.planning.calendar, today)
     programs, u1 = resolve_programmes(
-        index, person.role, prefs, needs, prog_idx, by_comp, period_hours=holds
+        index,
+        person.role,
+        prefs,
+        needs,
+        prog_idx,
+        period_hours=holds,
+        admits=(seeker.subjects, seeker.levels),
     )
     mentors, u2 = resolve_mentors(index, seeker, needs, by_kind["mentor"], load, severities or {})
     formats, u3 = resolve_formats(index, needs, by_kind["format"])

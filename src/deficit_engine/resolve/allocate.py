@@ -36,6 +36,7 @@ worst case, and :attr:`Allocation.exact` says so.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Collection, Sequence
 from typing import NamedTuple
@@ -52,6 +53,7 @@ __all__ = [
     "allocate_arrays",
     "arc_costs",
     "most_units",
+    "solve",
     "weights_for",
 ]
 
@@ -274,6 +276,38 @@ def allocate(
     EvaluationError
         If the solver fails (it should not: the problem is always feasible).
     """
+    if not arcs:  # nothing to place: the weights allocate_arrays would report
+        return Allocation(tuple([-1] * len(owners)), _no_arcs_weights(owners, capacity))
+    if not secondary and len(set(owners)) == 1:
+        alone = _one_owner(len(owners), arcs, capacity)
+        if alone is not None:
+            return alone
+    return solve(owners, arcs, capacity, secondary)
+
+
+def solve(
+    owners: Sequence[int],
+    arcs: Sequence[Arc],
+    capacity: Sequence[int],
+    secondary: Collection[int] = (),
+) -> Allocation:
+    """:func:`allocate` by the flow solver always (no shortcut for one owner).
+
+    Parameters
+    ----------
+    owners, arcs, capacity, secondary
+        As for :func:`allocate`.
+
+    Returns
+    -------
+    Allocation
+        As :func:`allocate`.
+
+    Raises
+    ------
+    EvaluationError
+        If the solver fails.
+    """
     table = np.array([(x.unit, x.mentor, x.prio, x.loc, x.nosubj) for x in arcs], np.int64).reshape(
         -1, 5
     )
@@ -287,6 +321,65 @@ def allocate(
         np.asarray(capacity, np.int64),
         secondary,
     )
+
+
+#: weights_for, memoised: a person's problems repeat a few sizes over and over.
+_cached_weights = functools.lru_cache(maxsize=4096)(weights_for)
+
+
+def _no_arcs_weights(owners: Sequence[int], capacity: Sequence[int]) -> Weights:
+    """The weights :func:`allocate_arrays` computes for a problem without arcs."""
+    counts = Counter(owners)
+    most = max(counts.values()) if counts else 1
+    return _cached_weights(0, 0, sum(capacity), len(capacity), 1, 2 + len(capacity), 0, most)
+
+
+def _one_owner(n_all: int, arcs: Sequence[Arc], capacity: Sequence[int]) -> Allocation | None:
+    """The optimum for one owner, without the flow solver, when it is plain to see.
+
+    One owner (a person resolved alone) has a few units. With exact weights an
+    arc's cost orders arcs as (-prio, loc, nosubj, mentor) within a unit (the
+    tie-break's multiplier is the same for all of a unit's arcs), every arc's
+    cost is negative and the owner's bonus is earned by any placement; so when
+    each unit's least arc is unique and no mentor is then given more units than
+    their free places, those arcs are the one optimum: the solver would return
+    them too. Otherwise (a tie, or a mentor asked for beyond their places) None,
+    and the caller runs the solver.
+    """
+    n_units = len({a.unit for a in arcs})
+    weights = _cached_weights(
+        n_units,
+        1,
+        sum(capacity),
+        len(capacity),
+        max(a.prio for a in arcs),
+        2 + 1 + n_units + len(capacity),
+        0,
+        n_all,
+    )
+    if not weights.exact or not weights.tie:
+        return None
+    best: dict[int, tuple[tuple[int, int, int, int], int]] = {}
+    tied = set()
+    for k, (unit, mentor, _served, prio, loc, nosubj) in enumerate(arcs):
+        key = (-prio, loc, nosubj, mentor)
+        held = best.get(unit)
+        if held is None or key < held[0]:
+            best[unit] = (key, k)
+            tied.discard(unit)
+        elif key == held[0]:
+            tied.add(unit)
+    if tied:
+        return None
+    taken: dict[int, int] = {}
+    for key, _k in best.values():
+        taken[key[3]] = taken.get(key[3], 0) + 1
+    if any(count > capacity[m] for m, count in taken.items()):
+        return None
+    chosen = [-1] * n_all
+    for unit, (_key, k) in best.items():
+        chosen[unit] = k
+    return Allocation(tuple(chosen), weights)
 
 
 def allocate_arrays(

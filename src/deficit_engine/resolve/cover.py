@@ -19,22 +19,26 @@ Key = tuple[Any, ...]
 
 
 def greedy_cover(
-    fits: Mapping[str, set[int]], key_of: Callable[[str, int], Key]
-) -> Iterator[tuple[Key, str, set[int], tuple[Key, str] | None]]:
-    """Greedy set cover of the needs in ``fits`` (candidate id -> need indexes).
+    masks: Mapping[str, int], key_of: Callable[[str, int], Key]
+) -> Iterator[tuple[Key, str, list[int], tuple[Key, str] | None]]:
+    """Greedy set cover of the needs in ``masks`` (candidate id -> the needs it
+    can serve, as a bitmask: bit ``i`` for need ``i``).
 
     Each round picks the candidate with the least ``key_of(id, uncovered needs
     it covers)`` (keys are unique: they end with the id) and yields (its key,
-    its id, the needs it now serves, (key, id) of the runner-up: the least of
-    the other candidates sharing one of those needs, or None). A key only grows
-    as needs get covered, so instead of re-ranking every candidate each round
-    a heap keeps (key, uncovered needs it covers, id) as they were when pushed:
-    the least entry still up to date is the least candidate (lazy greedy).
+    its id, the needs it now serves in increasing order, (key, id) of the
+    runner-up: the least of the other candidates sharing one of those needs, or
+    None). A key only grows as needs get covered, so instead of re-ranking every
+    candidate each round a heap keeps (key, uncovered needs it covers, id) as
+    they were when pushed: the least entry still up to date is the least
+    candidate (lazy greedy). Sets of needs are bitmasks: a person has a few
+    dozen needs, and an int's ``&`` and ``bit_count`` are much cheaper than a
+    set's.
 
     Parameters
     ----------
-    fits : Mapping
-        Candidate id -> the indexes of the needs it can serve.
+    masks : Mapping
+        Candidate id -> the needs it can serve (bitmask).
     key_of : callable
         ``key_of(candidate id, how many uncovered needs it covers)`` -> its key.
 
@@ -43,22 +47,34 @@ def greedy_cover(
     tuple
         (key, candidate id, the needs it serves, (key, id) of the runner-up or None).
     """
-    uncovered: set[int] = set().union(*fits.values()) if fits else set()
-    sharing: dict[int, list[str]] = {}  # need -> the candidates covering it
-    for cid, needs in fits.items():
-        for i in needs:
-            sharing.setdefault(i, []).append(cid)
-    heap = [(key_of(cid, len(needs)), len(needs), cid) for cid, needs in fits.items()]
+    uncovered = 0
+    for mask in masks.values():
+        uncovered |= mask
+    heap = [(key_of(cid, m.bit_count()), m.bit_count(), cid) for cid, m in masks.items()]
     heapq.heapify(heap)
     while uncovered:
         key, left, cid = heapq.heappop(heap)
-        served = fits[cid] & uncovered
-        while len(served) != left:  # out of date: push it back as it is now
+        served = masks[cid] & uncovered
+        while served.bit_count() != left:  # out of date: push it back as it is now
             if served:  # (else all its needs are covered: out for good)
-                heapq.heappush(heap, (key_of(cid, len(served)), len(served), cid))
+                heapq.heappush(heap, (key_of(cid, served.bit_count()), served.bit_count(), cid))
             key, left, cid = heapq.heappop(heap)
-            served = fits[cid] & uncovered
-        others = {a for i in served for a in sharing[i] if a != cid}
-        alt = min([(key_of(a, len(fits[a] & uncovered)), a) for a in others]) if others else None
-        uncovered -= served
-        yield key, cid, served, alt
+            served = masks[cid] & uncovered
+        alt = None
+        for other, mask in masks.items():
+            if mask & served and other != cid:
+                entry = (key_of(other, (mask & uncovered).bit_count()), other)
+                if alt is None or entry < alt:
+                    alt = entry
+        uncovered &= ~served
+        yield key, cid, _indexes(served), alt
+
+
+def _indexes(mask: int) -> list[int]:
+    """A bitmask's need indexes, in increasing order."""
+    out = []
+    while mask:
+        low = mask & -mask
+        out.append(low.bit_length() - 1)
+        mask ^= low
+    return out

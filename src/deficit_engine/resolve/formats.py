@@ -9,36 +9,34 @@ a format already chosen; otherwise it gets the best format by (phase, hours, id)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from ..catalogue import (
     CatalogueIndex,
-    Filtered,
+    exact_key,
     filters_text,
     format_attrs,
     mismatch,
     mismatch_text,
 )
-from ..labels import PHASE_ORDER, plural_ru
+from ..labels import plural_ru
 from ..models import Need, Recommendation
+from ._build import make_recommendation
 
 __all__ = ["resolve_formats"]
 
 _NAMED = "названа правилом"
 
 
-@dataclass
-class _Choice:
-    """The formats chosen so far: format id -> the needs it serves (indexes) and how
-    it was chosen for them; need index -> why no format serves it."""
+class _Plan(NamedTuple):
+    """What one need's filters make of it, the same for every person (memoised per
+    KB by the filters): the format it names and passes, or why not; or, naming
+    none, the passing formats by preference and how the choice is worded."""
 
-    chosen: dict[str, list[int]] = field(default_factory=dict)
-    how: dict[str, set[str]] = field(default_factory=dict)
-    unmet: dict[int, str] = field(default_factory=dict)
-
-    def add(self, fid: str, i: int, how: str) -> None:
-        self.chosen.setdefault(fid, []).append(i)
-        self.how.setdefault(fid, set()).add(how)
+    named: bool
+    unmet: str | None  # why no format serves it
+    ranked: tuple[str, ...]  # a named need: its format; else the passing ones, best first
+    how: str  # a filter-only need: "подобрана по условиям ..."
 
 
 def resolve_formats(
@@ -60,83 +58,143 @@ def resolve_formats(
         The recommendations, by (phase, id), and need index -> why no format
         serves it.
     """
-    choice = _Choice()
-    selected = {i: index.filtered("format", needs[i]) for i in idx}
-    for i in idx:
-        if selected[i].named is not None:
-            _serve_named(index, needs[i], i, selected[i], choice)
-    for i in idx:
-        if selected[i].named is None:
-            _serve_by_filters(index, needs[i], i, selected[i].passing, choice)
-    formats = index.format_by_id
-    order = sorted(choice.chosen, key=lambda f: (PHASE_ORDER.get(formats[f].phase, 9), f))
-    recs = [_recommendation(index, needs, fid, choice) for fid in order]
-    return recs, choice.unmet
+    plans = _plans(index, needs, idx)
+    chosen: dict[str, list[int]] = {}  # format id -> the needs it serves
+    how: dict[str, set[str]] = {}  # format id -> how it was chosen for them
+    unmet: dict[int, str] = {}
+    later = []
+    for i, plan in zip(idx, plans, strict=True):  # needs naming a format first ...
+        if not plan.named:
+            later.append((i, plan))
+        elif plan.unmet is not None:
+            unmet[i] = plan.unmet
+        elif plan.ranked[0] in chosen:
+            chosen[plan.ranked[0]].append(i)
+        else:
+            chosen[plan.ranked[0]] = [i]
+            how[plan.ranked[0]] = {_NAMED}
+    for i, plan in later:  # ... so that the others can reuse what they chose
+        if plan.unmet is not None:
+            unmet[i] = plan.unmet
+            continue
+        for fid in plan.ranked:
+            if fid in chosen:
+                chosen[fid].append(i)
+                how[fid].add(plan.how)
+                break
+        else:
+            fid = plan.ranked[0]
+            chosen[fid] = [i]
+            how[fid] = {plan.how}
+    order = sorted(chosen, key=index.format_order.__getitem__)
+    reasons = index.memo("format reasons")
+    recs = [
+        _recommendation(index, needs, fid, sorted(chosen[fid]), how[fid], reasons) for fid in order
+    ]
+    return recs, unmet
 
 
-def _serve_named(
-    index: CatalogueIndex, need: Need, i: int, selected: Filtered, choice: _Choice
-) -> None:
-    """A need naming a format: that format, if the catalogue has it and it passes
-    the need's other filters."""
-    name = selected.named
-    if type(name) is not str:  # a memoised equal value of another type: see filtered()
-        name = need.get("format")
-    fmt = index.format_by_id.get(str(name))
-    if fmt is None:
-        choice.unmet[i] = f"в каталоге нет формы работы «{name}»"
-    elif fmt.id not in selected.passing:
-        bad = mismatch(format_attrs(fmt), need)
-        assert bad is not None
-        choice.unmet[i] = f"форма работы «{fmt.id}»: " + mismatch_text(*bad, "формы работы")
-    else:
-        choice.add(fmt.id, i, _NAMED)
+def _plans(index: CatalogueIndex, needs: Sequence[Need], idx: Sequence[int]) -> list[_Plan]:
+    """Each need's :class:`_Plan`, from the KB's memos (a function of the filters only).
+
+    Filters whose values are all strings are looked up as they are: filters equal
+    to such filters hold only strings too, and print the same. Others go through
+    :func:`~deficit_engine.catalogue.exact_key` to their own memo.
+    """
+    plain = index.memo("format plans").get
+    return [plain(needs[i].filters) or _typed_plan(index, needs[i]) for i in idx]
 
 
-def _serve_by_filters(
-    index: CatalogueIndex, need: Need, i: int, passing: frozenset[str], choice: _Choice
-) -> None:
-    """A need naming no format: the best passing format already chosen for an
-    earlier need, else the best passing one overall."""
-    cands = [f for f in index.formats_ranked if f.id in passing]
-    if not cands:
-        choice.unmet[i] = (
+def _typed_plan(index: CatalogueIndex, need: Need) -> _Plan:
+    """A need's plan, when its filters were not found among the all-string ones."""
+    key = exact_key(need.filters)
+    if key is need.filters:  # all strings: the plain memo
+        plan: _Plan = index.remember(index.memo("format plans"), key, _plan(index, need))
+        return plan
+    memo = index.memo("format plans, typed")
+    found: _Plan | None = memo.get(key) if key is not None else None
+    if found is None:
+        found = index.remember(memo, key, _plan(index, need))
+    return found
+
+
+def _plan(index: CatalogueIndex, need: Need) -> _Plan:
+    selected = index.filtered("format", need)
+    if selected.named is not None:
+        return _named(index, need, selected.passing)
+    passing = selected.passing
+    ranked = tuple(f.id for f in index.formats_ranked if f.id in passing)
+    if not ranked:
+        why = (
             "в каталоге нет формы работы, удовлетворяющей условиям потребности"
             f" ({filters_text(need.filters) or 'условий нет'})"
         )
-        return
-    best = next((f for f in cands if f.id in choice.chosen), cands[0])
+        return _Plan(False, why, (), "")
     ids = ", ".join(f.id for f in index.formats if f.id in passing)
-    choice.add(
-        best.id,
-        i,
+    how = (
         f"подобрана по условиям ({filters_text(need.filters) or 'без условий'})"
-        f" из {len(cands)} подходящих ({ids})",
+        f" из {len(ranked)} подходящих ({ids})"
     )
+    return _Plan(False, None, ranked, how)
+
+
+def _named(index: CatalogueIndex, need: Need, passing: frozenset[str]) -> _Plan:
+    """A need naming a format: that format, if the catalogue has it and it passes
+    the need's other filters."""
+    name = need.get("format")
+    fmt = index.format_by_id.get(str(name))
+    if fmt is None:
+        return _Plan(True, f"в каталоге нет формы работы «{name}»", (), "")
+    if fmt.id not in passing:
+        bad = mismatch(format_attrs(fmt), need)
+        assert bad is not None
+        why = f"форма работы «{fmt.id}»: " + mismatch_text(*bad, "формы работы")
+        return _Plan(True, why, (), "")
+    return _Plan(True, None, (fmt.id,), _NAMED)
 
 
 def _recommendation(
-    index: CatalogueIndex, needs: Sequence[Need], fid: str, choice: _Choice
+    index: CatalogueIndex,
+    needs: Sequence[Need],
+    fid: str,
+    served: list[int],
+    how: set[str],
+    reasons: dict[Any, str],
 ) -> Recommendation:
     fmt = index.format_by_id[fid]
-    served = sorted(choice.chosen[fid])
-    comps = index.sort([str(needs[i].competency) for i in served if needs[i].competency])
-    line, hours, attrs = index.format_text(fmt)
-    parts = [f"Форма работы {'; '.join(sorted(choice.how[fid]))}", line]
+    served_needs = tuple([needs[i] for i in served])
+    competencies = [n.competency for n in served_needs]
+    comps = index.sort([str(c) for c in competencies if c])
+    general = None in competencies
+    # the reason names the competency when there is one, else only how many
+    hows = tuple(how) if len(how) == 1 else tuple(sorted(how))
+    key = (fid, hows, comps if len(comps) < 2 else len(comps), general)
+    reason = reasons.get(key)
+    if reason is None:
+        reason = index.remember(reasons, key, _reason(index, fid, hows, comps, general))
+    return make_recommendation(
+        "format",
+        fmt.id,
+        fmt.title,
+        comps,
+        served_needs,
+        reason,
+        index.format_text(fmt)[2],
+    )
+
+
+def _reason(
+    index: CatalogueIndex, fid: str, how: tuple[str, ...], comps: tuple[str, ...], general: bool
+) -> str:
+    """A format recommendation's reason: how it was chosen, what it is, its hours."""
+    line, hours, _attrs = index.format_text(index.format_by_id[fid])
+    parts = [f"Форма работы {'; '.join(how)}", line]
     if len(comps) > 1:
         n = len(comps)
         many = plural_ru(n, "компетенции", "компетенций", "компетенций")
         parts.append(f"{hours} ч по каждой из {n} {many}")
     elif comps:
         parts.append(f"{hours} ч по компетенции {comps[0]}")
-    if None in [needs[i].competency for i in served]:
+    if general:
         parts.append(f"{hours} ч — общий шаг маршрута")
-    return Recommendation(
-        kind="format",
-        id=fmt.id,
-        title=fmt.title,
-        competencies=comps,
-        needs=tuple([needs[i] for i in served]),
-        reason="; ".join(parts) + ".",
-        attrs=attrs,
-    )
+    return "; ".join(parts) + "."

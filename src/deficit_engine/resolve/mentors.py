@@ -18,12 +18,13 @@ units of every person with :func:`mentor_units` and :func:`unit_arcs`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from ..catalogue import CatalogueIndex, mismatch, mismatch_text
+from ..catalogue import CatalogueIndex, exact_key, mismatch, mismatch_text
 from ..labels import FORM_RU, SUBJECT_RU
 from ..models import Need, Recommendation
 from ..schema import Mentor
+from ._build import make_recommendation
 from .allocate import Arc, allocate
 
 __all__ = [
@@ -104,7 +105,10 @@ class MentorChoice(NamedTuple):
 
 
 def _form_of(need: Need) -> str | None:
-    form = need.get("form")
+    form = None
+    for name, value in need.filters:  # as need.get("form"): the last one named so
+        if name == "form":
+            form = value
     return None if form is None else str(form)
 
 
@@ -131,13 +135,18 @@ def mentor_units(needs: Sequence[Need], idx: Sequence[int]) -> list[Unit]:
 
 def _eligible(m: Mentor, seeker: Seeker, form: str | None) -> bool:
     """The seeker-dependent conditions: subjects, levels, another organisation."""
-    if m.subjects and not seeker.subjects.intersection(m.subjects):
+    if not _meets(m, seeker):
         return False
-    if m.levels and not seeker.levels.intersection(m.levels):
-        return False
-    if (seeker.school or form in CROSS_ORGANISATION_FORMS) and seeker.organization is not None:
+    if _cross(seeker, form):
         return m.organization != seeker.organization
     return True
+
+
+def _meets(m: Mentor, seeker: Seeker) -> bool:
+    """Whether the mentor's subjects and levels (if any) meet the seeker's."""
+    if m.subjects and seeker.subjects.isdisjoint(m.subjects):
+        return False
+    return not (m.levels and seeker.levels.isdisjoint(m.levels))
 
 
 def locality(m: Mentor, seeker: Seeker) -> int:
@@ -192,28 +201,55 @@ def unit_arcs(
     list of Candidate
         In mentor id order.
     """
-    served: dict[str, list[int]] = {}
-    weight = {
-        i: SEVERITY_WEIGHT.get(severities.get(needs[i].competency or "", "low"), 1)
-        for i in unit.needs
-    }
+    served: dict[str, tuple[Mentor, list[int]]] = {}
+    # menторство and mentor teams: not a mentor of the seeker's own organisation
+    own = seeker.organization if _cross(seeker, unit.form) else None
+    weight = {}
     for i in unit.needs:
         need = needs[i]
+        weight[i] = SEVERITY_WEIGHT.get(severities.get(need.competency or "", "low"), 1)
+        for m in _qualified(index, seeker, need):
+            if free.get(m.id, 0) > 0 and (own is None or m.organization != own):
+                if m.id in served:
+                    served[m.id][1].append(i)
+                else:
+                    served[m.id] = (m, [i])
+    out = []
+    subjects = seeker.subjects
+    for mid in sorted(served):
+        m, got = served[mid]
+        prio = sum([weight[i] for i in got])
+        nosubj = 0 if not subjects or not subjects.isdisjoint(m.subjects) else 1
+        out.append(Candidate(m, tuple(got), prio, locality(m, seeker), nosubj))
+    return out
+
+
+def _cross(seeker: Seeker, form: str | None) -> bool:
+    """Whether the mentor must work in another organisation than the seeker's."""
+    return (seeker.school or form in CROSS_ORGANISATION_FORMS) and seeker.organization is not None
+
+
+def _qualified(index: CatalogueIndex, seeker: Seeker, need: Need) -> tuple[Mentor, ...]:
+    """The mentors with ``need``'s competency among their strengths who pass its
+    filters and whose subjects and levels (if any) meet the seeker's, in id order.
+
+    A function of the index, the need's competency and filters and the seeker's
+    subjects and levels, memoised by them (the filters by equality: they only
+    select, nothing here prints them).
+    """
+    key: Any = (need.competency, need.filters, seeker.subjects, seeker.levels)
+    memo = index.memo("qualified mentors")
+    try:
+        found: tuple[Mentor, ...] | None = memo.get(key)
+    except TypeError:  # an unhashable filter value: not memoised
+        key, found = None, None
+    if found is None:
         cands = index.mentors_by_strength.get(need.competency or "", ())
         if cands and need.filters:
             ok = index.filtered("mentor", need).passing
             cands = [c for c in cands if c.id in ok]
-        for m in cands:
-            if free.get(m.id, 0) > 0 and _eligible(m, seeker, unit.form):
-                served.setdefault(m.id, []).append(i)
-    out = []
-    for mid in sorted(served):
-        m = index.mentor_by_id[mid]
-        got = tuple(served[mid])
-        prio = sum([weight[i] for i in got])
-        nosubj = 0 if seeker.subjects.intersection(m.subjects) or not seeker.subjects else 1
-        out.append(Candidate(m, got, prio, locality(m, seeker), nosubj))
-    return out
+        found = index.remember(memo, key, tuple(m for m in cands if _meets(m, seeker)))
+    return found
 
 
 def resolve_mentors(
@@ -245,21 +281,37 @@ def resolve_mentors(
     tuple
         The recommendations and need index -> why no mentor serves it.
     """
-    free = {m.id: m.capacity - load.get(m.id, 0) for m in index.mentors} if load else index.capacity
+    free = index.capacity
+    if load:
+        free = dict(free)
+        for mid, taken in load.items():
+            if mid in free:
+                free[mid] -= taken
     units = mentor_units(needs, idx)
     cands = [unit_arcs(index, seeker, needs, u, free, severities) for u in units]
-    # the mentors' ranks in the whole pool, as a cohort plan numbers them
-    ids = sorted({c.mentor.id for cs in cands for c in cs}, key=index.mentor_rank.__getitem__)
-    local = {mid: r for r, mid in enumerate(ids)}
     flat = [(u, c) for u, cs in enumerate(cands) for c in cs]
-    arcs = [Arc(u, local[c.mentor.id], c.served, c.prio, c.loc, c.nosubj) for u, c in flat]
-    got = allocate([0] * len(units), arcs, [free[mid] for mid in ids]).chosen
+    got = _allocate_alone(index, units, flat, free) if flat else (-1,) * len(units)
     choices = []
     for u, unit in enumerate(units):
         chosen = None if got[u] < 0 else flat[got[u]][1]
         others = tuple(c for c in cands[u] if c is not chosen)
         choices.append(MentorChoice(unit, chosen, others, free[chosen.mentor.id] if chosen else 0))
     return mentor_recommendations(index, seeker, needs, choices, cohort=False)
+
+
+def _allocate_alone(
+    index: CatalogueIndex,
+    units: Sequence[Unit],
+    flat: Sequence[tuple[int, Candidate]],
+    free: Mapping[str, int],
+) -> tuple[int, ...]:
+    """Each unit's chosen candidate (an index into ``flat``) or -1: :mod:`.allocate`
+    for one seeker, the mentors numbered by their ranks in the whole pool, as a
+    cohort plan numbers them."""
+    ids = sorted({c.mentor.id for _u, c in flat}, key=index.mentor_rank.__getitem__)
+    local = {mid: r for r, mid in enumerate(ids)}
+    arcs = [Arc(u, local[c.mentor.id], c.served, c.prio, c.loc, c.nosubj) for u, c in flat]
+    return allocate([0] * len(units), arcs, [free[mid] for mid in ids]).chosen
 
 
 def mentor_recommendations(
@@ -344,14 +396,14 @@ def _recommendation(
         versus = _versus(ch.chosen, ch.others, rank, cohort)
         if versus and versus not in parts:  # one mentor for two forms: said once
             parts.append(versus)
-    return Recommendation(
-        kind="mentor",
-        id=m.id,
-        title=m.name,
-        competencies=comps,
-        needs=tuple([needs[i] for i in served]),
-        reason="; ".join(parts) + ".",
-        attrs=(
+    return make_recommendation(
+        "mentor",
+        m.id,
+        m.name,
+        comps,
+        tuple([needs[i] for i in served]),
+        "; ".join(parts) + ".",
+        (
             ("forms", forms),
             ("municipality", m.municipality),
             ("organization", m.organization),
@@ -506,6 +558,21 @@ def why_not(index: CatalogueIndex, seeker: Seeker, need: Need, form: str | None)
     Why
         The reason and its cause.
     """
+    filters = exact_key(need.filters)
+    own = seeker.organization if _cross(seeker, form) else None
+    key = (need.competency, filters, form, seeker.subjects, seeker.levels, seeker.school, own)
+    memo = index.memo("why no mentor")
+    found: Why | None = memo.get(key) if filters is not None else None
+    if found is None:
+        found = index.remember(
+            memo, key if filters is not None else None, _why_not(index, seeker, need, form)
+        )
+    return found
+
+
+def _why_not(index: CatalogueIndex, seeker: Seeker, need: Need, form: str | None) -> Why:
+    """:func:`why_not`, not memoised: a function of the need's competency and filters,
+    the form, and the seeker's subjects, levels, kind and (across organisations) organisation."""
     strong = index.mentors_by_strength.get(need.competency or "", [])
     if not strong:
         return Why("в пуле нет наставника с этой компетенцией")

@@ -10,11 +10,20 @@ a delivery the profile requests, (3) ФР ДПП, (4) fewer hours, (5) id.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
-from ..catalogue import CatalogueIndex, mismatch, mismatch_text, program_attrs
+from ..catalogue import (
+    MEMO_LIMIT,
+    CatalogueIndex,
+    exact_key,
+    mismatch,
+    mismatch_text,
+    program_attrs,
+)
 from ..labels import DELIVERY_RU, EDU_LEVEL_RU, ROLE_RU, SUBJECT_RU, format_hours, plural_ru
 from ..models import Need, Recommendation
 from ..schema import Program
+from ._build import make_recommendation
 from .cover import Key, greedy_cover
 
 __all__ = ["resolve_programmes"]
@@ -75,13 +84,26 @@ def candidates(
     """
     by_comp = index.programs_by_role.get(role, {})
     out: dict[str, list[Program]] = {}
+    if allowed is None:  # a function of the KB and the person's role, subjects and levels
+        memo = index.memo("programmes admitting")
+        person = (role, frozenset(subjects), frozenset(levels))
+        admitting: dict[str, list[Program]] | None = memo.get(person)
+        if admitting is None:
+            admitting = index.remember(memo, person, {})
+        for i in idx:
+            comp = needs[i].competency or ""
+            if comp not in out:
+                found = admitting.get(comp)
+                if found is None:
+                    found = [p for p in by_comp.get(comp, ()) if serves(p, subjects, levels)]
+                    admitting[comp] = found
+                out[comp] = found
+        return out
     for i in idx:
         comp = needs[i].competency or ""
         if comp not in out:
             out[comp] = [
-                p
-                for p in by_comp.get(comp, ())
-                if serves(p, subjects, levels) and (allowed is None or p.id in allowed)
+                p for p in by_comp.get(comp, ()) if serves(p, subjects, levels) and p.id in allowed
             ]
     return out
 
@@ -94,6 +116,7 @@ def resolve_programmes(
     idx: Sequence[int],
     by_comp: Mapping[str, Sequence[Program]] | None = None,
     period_hours: float | None = None,
+    admits: tuple[Collection[str], Collection[str]] | None = None,
 ) -> tuple[list[Recommendation], dict[int, str]]:
     """Programmes for the needs ``idx`` (indexes into ``needs``) of a person.
 
@@ -115,6 +138,10 @@ def resolve_programmes(
         The hours the person's period holds (:func:`~deficit_engine.period.period_hours`):
         a longer programme is chosen only for needs no programme that fits
         serves. None: no limit.
+    admits : tuple, optional
+        The person's subjects and levels: the candidates are the programmes for the
+        role that admit them (as :func:`candidates` finds them, but memoised per
+        need); only without ``by_comp``.
 
     Returns
     -------
@@ -122,11 +149,16 @@ def resolve_programmes(
         The recommendations, in the order they were chosen, and need index ->
         why no programme serves it.
     """
-    if by_comp is None:
-        by_comp = index.programs_by_role.get(role, {})
-    fits = index.fits("program", needs, idx, by_comp)
-    covered: set[int] = set().union(*fits.values()) if fits else set()
-    unmet = {i: _unmet_reason(role, index, needs[i], by_comp) for i in idx if i not in covered}
+    if admits is not None:
+        fits = _admitting_fits(index, role, admits, needs, idx)
+    else:
+        if by_comp is None:
+            by_comp = index.programs_by_role.get(role, {})
+        fits = index.fit_masks("program", needs, idx, by_comp)
+    covered = 0
+    for mask in fits.values():
+        covered |= mask
+    unmet = {i: _unmet_reason(role, index, needs[i]) for i in idx if not covered >> i & 1}
     # Ranking key: (longer than the period, -needs covered, not in a requested
     # delivery, not in ФР ДПП, hours, id); all but the second are fixed for this
     # call. The period comes first: a programme that cannot finish puts the whole
@@ -140,12 +172,52 @@ def resolve_programmes(
         for pid in fits
     }
     recs = [
-        _recommendation(index, prefs, needs, key, programs[pid], sorted(served), alt, longest)
+        _recommendation(index, prefs, needs, key, programs[pid], served, alt, longest)
         for key, pid, served, alt in greedy_cover(
             fits, lambda pid, left: (too_long[pid], -left, *fixed[pid])
         )
     ]
     return recs, unmet
+
+
+def _admitting_fits(
+    index: CatalogueIndex,
+    role: str,
+    admits: tuple[Collection[str], Collection[str]],
+    needs: Sequence[Need],
+    idx: Sequence[int],
+) -> dict[str, int]:
+    """Programme id -> the needs it can serve (a bitmask over need indexes), among
+    the programmes for the role that admit the person.
+
+    Which programmes can serve a need is a function of the role, the person's
+    subjects and levels and the need's competency and filters (by equality: they
+    only select): memoised per KB, one table per (role, subjects, levels).
+    """
+    subjects, levels = frozenset(admits[0]), frozenset(admits[1])
+    memo = index.memo("programmes per need")
+    person = (role, subjects, levels)
+    table: dict[Any, tuple[str, ...]] | None = memo.get(person)
+    if table is None:
+        table = index.remember(memo, person, {})
+    fits: dict[str, int] = {}
+    for i in idx:
+        need = needs[i]
+        key: Any = (need.competency, need.filters)
+        try:
+            pids = table.get(key)
+        except TypeError:  # an unhashable filter value: not memoised
+            key, pids = None, None
+        if pids is None:
+            found = candidates(index, role, subjects, levels, needs, (i,))
+            masks = index.fit_masks("program", needs, (i,), found)
+            pids = tuple(masks)
+            if key is not None and len(table) < MEMO_LIMIT:
+                table[key] = pids
+        bit = 1 << i
+        for pid in pids:
+            fits[pid] = fits.get(pid, 0) | bit
+    return fits
 
 
 def _recommendation(
@@ -158,9 +230,35 @@ def _recommendation(
     alt: tuple[Key, str] | None,
     period_hours: float,
 ) -> Recommendation:
-    comps = index.sort([str(needs[i].competency) for i in served])
-    n = len(served)
-    delivery, registry, hours, attrs = index.program_text(best)
+    served_needs = tuple([needs[i] for i in served])
+    comps = index.sort([str(n.competency) for n in served_needs])
+    # the reason is a function of these (the period's hours by repr: 0.0 and -0.0
+    # are equal but print apart)
+    memo_key = (best.id, len(served), comps, tuple(prefs), key, alt, repr(period_hours))
+    memo = index.memo("programme reasons")
+    reason: str | None = memo.get(memo_key)
+    if reason is None:
+        reason = index.remember(
+            memo, memo_key, _reason(index, prefs, key, best, len(served), comps, alt, period_hours)
+        )
+    return make_recommendation(
+        "program", best.id, best.title, comps, served_needs, reason, index.program_text(best)[3]
+    )
+
+
+def _reason(
+    index: CatalogueIndex,
+    prefs: Sequence[str],
+    key: Key,
+    best: Program,
+    n: int,
+    comps: tuple[str, ...],
+    alt: tuple[Key, str] | None,
+    period_hours: float,
+) -> str:
+    """A programme recommendation's reason: what it covers, its delivery, ФР ДПП,
+    hours, and why it and not the runner-up."""
+    delivery, registry, hours, _attrs = index.program_text(best)
     parts = [
         f"Покрывает {n} {plural_ru(n, 'потребность', 'потребности', 'потребностей')}"
         f" ({', '.join(comps)})",
@@ -173,15 +271,7 @@ def _recommendation(
     else:
         other = index.program_by_id[alt[1]]
         parts.append(f"выбрана вместо {alt[1]}: " + _versus(best, other, key, alt[0], period_hours))
-    return Recommendation(
-        kind="program",
-        id=best.id,
-        title=best.title,
-        competencies=comps,
-        needs=tuple([needs[i] for i in served]),
-        reason="; ".join(parts) + ".",
-        attrs=attrs,
-    )
+    return "; ".join(parts) + "."
 
 
 def _delivery_reason(delivery: str, best: Program, prefs: Sequence[str]) -> str:
@@ -215,9 +305,21 @@ def _versus(best: Program, alt: Program, best_key: Key, alt_key: Key, period_hou
     return "при равных условиях — по порядку идентификаторов"
 
 
-def _unmet_reason(
-    role: str, index: CatalogueIndex, need: Need, by_comp: Mapping[str, Sequence[Program]]
-) -> str:
+def _unmet_reason(role: str, index: CatalogueIndex, need: Need) -> str:
+    """Why no programme for the role serves ``need``: memoised by role, competency and
+    the filters (:func:`~deficit_engine.catalogue.exact_key`: the reason prints them)."""
+    filters = exact_key(need.filters)
+    key = (role, need.competency, filters)
+    memo = index.memo("why no programme")
+    found: str | None = memo.get(key) if filters is not None else None
+    if found is None:
+        found = index.remember(
+            memo, key if filters is not None else None, _why_no_programme(role, index, need)
+        )
+    return found
+
+
+def _why_no_programme(role: str, index: CatalogueIndex, need: Need) -> str:
     covering = index.programs_by_comp.get(need.competency, [])  # type: ignore[arg-type]
     if not covering:
         return "в каталоге нет программы, покрывающей компетенцию"
