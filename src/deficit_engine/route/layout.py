@@ -1,0 +1,384 @@
+"""The route of one person in one pass: drafts, order, schedule and steps, on ints and bit sets.
+
+:func:`layout` is what :func:`~deficit_engine.route.build_route` runs for every
+profile of a batch, so it is written for speed (issue 16): what depends only
+on the KB (each format's step fields, the mentoring step, the re-diagnosis,
+each competency's prerequisites, the calendar's holidays) is worked out once
+per KB (:class:`Tables`, kept beside the frozen KB); a step's predecessors are
+an int bit set over the drafts (the order's edges and its transitive reduction
+are bit operations); months are offsets from the period's first month in a
+list of free hundredths of an hour, holidays holding none; the steps are made
+straight from plain tuples. The rules are those of docs/route.md, and the
+output is the same, byte for byte, as the reference of
+``tests/route_reference.py``: the order of :mod:`.order`, the list scheduling
+of :func:`.schedule.schedule`, the overflow of :func:`.schedule.overflow`.
+
+A draft here is a plain tuple laid out as :class:`~.drafts.Draft` (kind, ref,
+title, comps, education, phase, level, centi, responsible, rules, extra).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Any, NamedTuple
+
+from ..kb import KnowledgeBase
+from ..labels import PHASE_ORDER, format_hours
+from ..models import Resolution, Result
+from ..months import month_index, month_text
+from ..period import settings
+from ..rules import SEVERITIES
+from ..schema import Profile
+from .drafts import (
+    CLOSING_STAGE,
+    REDIAGNOSIS_FORMAT,
+    SELF_EDUCATION_FORMAT,
+    closing_draft,
+    closing_fields,
+    format_fields,
+    format_groups,
+    mentoring_draft,
+    program_draft,
+)
+from .model import STEP_KINDS, Conflict, Overflow, Route, Step, centi
+from .order import acyclic, conflicts, predecessors
+from .schedule import overflow_of, schedule
+
+__all__ = ["Tables", "layout", "tables"]
+
+_KIND_RANK = {k: i for i, k in enumerate(STEP_KINDS)}
+_SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+_OTHER_STAGE = CLOSING_STAGE - 1  # a phase the KB does not know: just before closing
+_NO_COMP_KEY = (10**9, "")
+_PROGRAM_RANK = _KIND_RANK["program"]
+_MENTORING_RANK = _KIND_RANK["mentoring"]
+_CLOSING_RANK = _KIND_RANK["rediagnosis"]
+_new = tuple.__new__  # a Step from a tuple without the NamedTuple's keyword machinery
+
+
+class _Format(NamedTuple):
+    """A format's step fields, the same for every person (``responsible`` None:
+    the person's organisation's methodical council)."""
+
+    kind: str
+    title: str
+    education: str
+    phase: str
+    level: str | None
+    centi: int
+    stage: int
+    kind_rank: int
+    responsible: str | None
+
+
+class Tables:
+    """What the route reads of a KB, worked out once per KB (see :func:`tables`).
+
+    Parameters
+    ----------
+    kb : KnowledgeBase
+        The knowledge base.
+    """
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        index = kb.index
+        #: competency -> its ontology sort key (unknown ids last, by id).
+        self.comp_keys = index.comp_keys
+        #: competency -> its transitive prerequisites, as a tuple to iterate.
+        self.prerequisites = {c: tuple(p) for c, p in index.prerequisites.items() if p}
+        #: (education, phase, hours) of a mentoring step, and its stage.
+        self.mentoring_fields = index.mentoring
+        self.mentoring_stage = _stage(index.mentoring[1])
+        #: format id -> its step fields.
+        self.formats = {
+            fid: _format_tables(fid, *format_fields(fmt)) for fid, fmt in kb.formats.items()
+        }
+        #: (ref, title, education, level, hundredths of an hour) of the closing re-diagnosis.
+        self.closing = closing_fields(kb)
+        calendar = kb.planning.planning.calendar
+        #: month of the year (0-11, a month index % 12) -> whether it is a holiday.
+        self.holiday = tuple(m + 1 in calendar.holidays for m in range(12))
+
+
+def _stage(phase: str) -> int:
+    return PHASE_ORDER.get(phase, _OTHER_STAGE)
+
+
+def _format_tables(
+    fid: str, title: str, education: str, phase: str, level: str | None, hours: int
+) -> _Format:
+    kind = "self_education" if fid == SELF_EDUCATION_FORMAT else "format"
+    responsible = (
+        "педагог (самостоятельно)" if kind == "self_education" else _RESPONSIBLE.get(level or "")
+    )
+    return _Format(
+        kind, title, education, phase, level, hours, _stage(phase), _KIND_RANK[kind], responsible
+    )
+
+
+_RESPONSIBLE = {"regional": "ЦНППМ", "municipal": "ММС (муниципальная методическая служба)"}
+
+_TABLES: weakref.WeakKeyDictionary[KnowledgeBase, Tables] = weakref.WeakKeyDictionary()
+
+
+def tables(kb: KnowledgeBase) -> Tables:
+    """The route's tables of ``kb``, made on first use and kept while the KB lives.
+
+    Parameters
+    ----------
+    kb : KnowledgeBase
+        The knowledge base (frozen: the tables never go stale).
+
+    Returns
+    -------
+    Tables
+        Its tables; two threads asking at once may both build them, to the same result.
+    """
+    found = _TABLES.get(kb)
+    if found is None:
+        found = _TABLES[kb] = Tables(kb)
+    return found
+
+
+class _Drafts(NamedTuple):
+    """The drafts of a route and what ordering them needs, index by index."""
+
+    drafts: list[tuple[Any, ...]]
+    stages: list[int]
+    priority: list[tuple[Any, ...]]
+
+
+def _drafts(tab: Tables, profile: Profile, result: Result, resolution: Resolution) -> _Drafts:
+    """The drafts (as :func:`~.drafts.step_drafts` makes them), their stages and priorities."""
+    comp_keys = tab.comp_keys
+    severity = {d.competency: _SEVERITY_RANK.get(d.severity, 9) for d in result.deficits}
+    drafts: list[tuple[Any, ...]] = []
+    stages: list[int] = []
+    priority: list[tuple[Any, ...]] = []
+    asked: list[Any] = []
+    institutional = ""
+    for rec in resolution.recommendations:
+        kind = rec.kind
+        if kind == "program" or kind == "mentor":
+            comps = rec.competencies
+            if kind == "program":
+                draft = program_draft(rec)
+                stage, rank = 0, _PROGRAM_RANK
+            else:
+                draft = mentoring_draft(rec, tab.mentoring_fields)
+                stage, rank = tab.mentoring_stage, _MENTORING_RANK
+            drafts.append(draft)
+            stages.append(stage)
+            worst, first = _worst_first(comps, severity, comp_keys)
+            priority.append((worst, stage, first, rank, rec.id, comps))
+            continue
+        if rec.id == REDIAGNOSIS_FORMAT:
+            asked.append(rec)
+            continue
+        if not institutional:
+            org = profile.person.organization
+            institutional = f"{org} (методический совет)" if org else "методический совет ОО"
+        f = tab.formats[rec.id]
+        responsible = f.responsible or institutional
+        for comps, rules in format_groups(rec.needs, comp_keys.__getitem__):
+            drafts.append(
+                (
+                    f.kind,
+                    rec.id,
+                    f.title,
+                    comps,
+                    f.education,
+                    f.phase,
+                    f.level,
+                    f.centi,
+                    responsible,
+                    rules,
+                    (),
+                )
+            )
+            stages.append(f.stage)
+            if comps:
+                c = comps[0]
+                key = (severity.get(c, 9), f.stage, comp_keys[c], f.kind_rank, rec.id, comps)
+            else:
+                key = (9, f.stage, _NO_COMP_KEY, f.kind_rank, rec.id, comps)
+            priority.append(key)
+    if drafts or asked:
+        draft = closing_draft(tab.closing, result, asked, comp_keys)
+        drafts.append(draft)
+        stages.append(CLOSING_STAGE)
+        worst, first = _worst_first(draft[3], severity, comp_keys)
+        priority.append((worst, CLOSING_STAGE, first, _CLOSING_RANK, draft[1] or "", draft[3]))
+    return _Drafts(drafts, stages, priority)
+
+
+def _worst_first(
+    comps: Sequence[str], severity: Mapping[str, int], comp_keys: Mapping[str, tuple[int, str]]
+) -> tuple[int, tuple[int, str]]:
+    """The most severe deficit's rank among ``comps`` and their first sort key."""
+    if len(comps) == 1:
+        c = comps[0]
+        return severity.get(c, 9), comp_keys[c]
+    worst = min([severity.get(c, 9) for c in comps], default=9)
+    first = min([comp_keys[c] for c in comps], default=_NO_COMP_KEY)
+    return worst, first
+
+
+#: Step ids by position: "s1", "s2", ... (extended when a route is longer).
+_IDS: list[str] = [f"s{i}" for i in range(1, 101)]
+#: first month index -> the texts of the months from it on (extended on demand):
+#: routes of one cohort mostly share a few periods.
+_MONTHS: dict[int, list[str]] = {}
+_MONTHS_LIMIT = 1000  # distinct first months kept (a pure function's memo)
+
+
+def _ids(count: int) -> list[str]:
+    while len(_IDS) < count:
+        _IDS.append(f"s{len(_IDS) + 1}")
+    return _IDS
+
+
+def _month_texts(first: int, count: int) -> list[str]:
+    """``YYYY-MM`` of the months ``first``, ``first + 1``, ... (at least ``count`` of them)."""
+    texts = _MONTHS.get(first)
+    if texts is None:
+        texts = []
+        if len(_MONTHS) < _MONTHS_LIMIT:
+            _MONTHS[first] = texts
+    if len(texts) < count:
+        texts.extend(month_text(first + i) for i in range(len(texts), count + 12))
+    return texts
+
+
+def layout(
+    kb: KnowledgeBase,
+    profile: Profile,
+    result: Result,
+    resolution: Resolution,
+    today: date | None,
+) -> Route:
+    """Order and schedule the steps of one person's route (see :func:`~.build.build_route`).
+
+    Parameters
+    ----------
+    kb : KnowledgeBase
+        The knowledge base the resolution was made with.
+    profile : Profile
+        The validated profile.
+    result : Result
+        The diagnosis.
+    resolution : Resolution
+        The chosen catalogue items.
+    today : datetime.date or None
+        As in :func:`~.build.build_route`.
+
+    Returns
+    -------
+    Route
+        The scheduled steps, the overflow and the conflicts.
+    """
+    tab = tables(kb)
+    start, end, per_month, defaults = settings(profile, today)
+    period = (start, end)
+    drafts, stages, priority = _drafts(tab, profile, result, resolution)
+    n = len(drafts)
+    if not n:
+        return Route(period, per_month, defaults, (), None, ())
+    closing = n - 1 if drafts[-1][0] == "rediagnosis" else -1
+    opened = n if closing < 0 else n - 1
+    rank = [0] * n
+    for r, i in enumerate(sorted(range(n), key=priority.__getitem__)):
+        rank[i] = r
+    preds = predecessors(drafts, stages, opened, tab.prerequisites)
+    topo, dropped = acyclic(preds, priority, rank, opened)
+    first = month_index(start)
+    sched = schedule(
+        [d[7] for d in drafts], preds, topo, closing, centi(per_month), first, tab.holiday
+    )
+    parts = sched.parts
+    if closing >= 0:
+        topo.append(closing)
+    # by start month, ties in topological order (sorted() is stable)
+    ordered = sorted(topo, key=lambda t: parts[t][0][0])
+    position = [0] * n
+    ids = _ids(n)
+    step_id = [""] * n
+    for i, t in enumerate(ordered):
+        position[t] = i
+        step_id[t] = ids[i]
+    ends = [p[-1][0] for p in parts]
+    texts = _month_texts(first, max(ends) + 1)
+    steps = []
+    for t in ordered:
+        d = drafts[t]
+        p = parts[t]
+        before = sched.direct[t]
+        if len(before) > 1:
+            before = sorted(before, key=position.__getitem__)
+        steps.append(
+            _new(
+                Step,
+                (
+                    step_id[t],
+                    d[0],
+                    d[1],
+                    d[2],
+                    d[3],
+                    d[4],
+                    d[5],
+                    d[6],
+                    texts[p[0][0]],
+                    texts[p[-1][0]],
+                    d[7] / 100,
+                    tuple([(texts[o], c / 100) for o, c in p if c > 0]),
+                    tuple([step_id[b] for b in before]),
+                    d[8],
+                    d[9],
+                    d[10],
+                ),
+            )
+        )
+    last = month_index(end) - first
+    late = [t for t in ordered if ends[t] > last]
+    spill = None
+    if late:
+        spill = _overflow(tab, drafts, parts, late, step_id, period, per_month, first, last)
+    clash: tuple[Conflict, ...] = ()
+    if dropped:
+        clash = conflicts(dropped, dict(enumerate(step_id)), dict(enumerate(position)))
+    return Route(period, per_month, defaults, tuple(steps), spill, clash)
+
+
+def _overflow(
+    tab: Tables,
+    drafts: Sequence[tuple[Any, ...]],
+    parts: Sequence[Sequence[tuple[int, int]]],
+    late: Sequence[int],
+    step_id: Sequence[str],
+    period: tuple[str, str],
+    per_month: float,
+    first: int,
+    last: int,
+) -> Overflow:
+    """How far the route runs past its period (:func:`.schedule.overflow`): ``late``
+    are the steps that end after its ``last`` month offset, in step order."""
+    route_end = max([p[-1][0] for p in parts])
+    over = sum([c for p in parts for o, c in p if o > last])
+    holiday = tab.holiday
+    holds = centi(per_month * sum(1 for o in range(last + 1) if not holiday[(first + o) % 12]))
+    too_long = [
+        f"{drafts[t][1]} ({format_hours(drafts[t][7] / 100)} ч)"
+        for t in late
+        if drafts[t][0] == "program" and drafts[t][7] > holds
+    ]
+    return overflow_of(
+        period,
+        per_month,
+        route_end - last,
+        month_text(first + route_end),
+        over / 100,
+        tuple([step_id[t] for t in late]),
+        too_long,
+    )
