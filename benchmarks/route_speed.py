@@ -8,19 +8,31 @@ same run, so the ratio route / diagnose does not depend on how busy the machine
 is. Times are CPU time (``time.process_time``); each route figure is the best
 of ``--repeat`` passes over the cohort.
 
+``--against DIR`` also loads another tree's ``route`` package (e.g. the
+route as it was before a change: ``git worktree add /tmp/before main``, then
+``--against /tmp/before/src/deficit_engine/route``) beside this one, under
+another module name, over this tree's lower layers; the passes of the two
+alternate, and the ratio of their times is printed: a ratio from one run, which
+the load of a shared machine moves much less than the times themselves. The
+other route's output is checked to be the same as this one's first.
+
 Prints figures and, last, one JSON line of them. No timed assertions.
 
     python benchmarks/route_speed.py            # 3 000 profiles
     python benchmarks/route_speed.py --quick    # 1 000 profiles
+    python benchmarks/route_speed.py --against /tmp/before/src/deficit_engine/route
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import platform
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from deficit_engine import Engine, synthetic_profiles
@@ -28,17 +40,33 @@ from deficit_engine.resolve import resolve
 from deficit_engine.route import build_route, with_plan
 
 
-def _best(passes: int, run: Callable[[], None]) -> float:
-    """The least CPU seconds of ``passes`` calls of ``run``."""
-    best = float("inf")
+def _best(passes: int, *runs: Callable[[], None]) -> list[float]:
+    """The least CPU seconds of ``passes`` calls of each of ``runs``, called in turn."""
+    best = [float("inf")] * len(runs)
     for _ in range(passes):
-        t0 = time.process_time()
-        run()
-        best = min(best, time.process_time() - t0)
+        for i, run in enumerate(runs):
+            t0 = time.process_time()
+            run()
+            best[i] = min(best[i], time.process_time() - t0)
     return best
 
 
-def measure(count: int, seed: int, repeat: int) -> dict[str, Any]:
+def _other_route(folder: Path) -> Any:
+    """Another tree's ``route`` package, imported as ``deficit_engine._route_against``
+    (its relative imports of the lower layers resolve to this tree's)."""
+    name = "deficit_engine._route_against"
+    spec = importlib.util.spec_from_file_location(
+        name, folder / "__init__.py", submodule_search_locations=[str(folder)]
+    )
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"no route package in {folder}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def measure(count: int, seed: int, repeat: int, against: Path | None = None) -> dict[str, Any]:
     """Diagnose, resolve and route ``count`` synthetic profiles; the figures in µs per profile."""
     engine = Engine.from_path(backend="fast")
     kb = engine.kb
@@ -63,8 +91,25 @@ def measure(count: int, seed: int, repeat: int) -> dict[str, Any]:
         for ((_p, r), res), route in zip(work, routes, strict=True):
             with_plan(r, res, route)
 
-    route_s = _best(repeat, route_all)
-    plan_s = _best(repeat, plan_all)
+    extra: dict[str, Any] = {}
+    if against is None:
+        route_s, plan_s = _best(repeat, route_all, plan_all)
+    else:
+        other = _other_route(against).build_route
+        for ((p, r), res), route in zip(work, routes, strict=True):
+            if other(kb, p, r, res).to_dict() != route.to_dict():
+                raise SystemExit(f"{against}: another route for {r.profile}")
+
+        def other_all() -> None:
+            for (p, r), res in work:
+                other(kb, p, r, res)
+
+        route_s, plan_s, other_s = _best(repeat, route_all, plan_all, other_all)
+        extra = {
+            "against": str(against),
+            "against_us": round(other_s * 1e6 / len(people), 1),
+            "against_to_route": round(other_s / route_s, 2),
+        }
     per = 1e6 / len(people)
     return {
         "profiles": len(people),
@@ -75,6 +120,7 @@ def measure(count: int, seed: int, repeat: int) -> dict[str, Any]:
         "route_us": round(route_s * per, 1),
         "with_plan_us": round(plan_s * per, 1),
         "route_to_diagnose": round(route_s * per / (diagnose_s * 1e6 / len(profiles)), 4),
+        **extra,
         "python": platform.python_version(),
         "machine": platform.machine(),
     }
@@ -86,9 +132,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=16)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="1 000 profiles")
+    parser.add_argument(
+        "--against",
+        type=Path,
+        help="another tree's src/deficit_engine/route, timed beside this one",
+    )
     args = parser.parse_args()
     count = 1000 if args.quick else args.profiles
-    fig = measure(count, args.seed, args.repeat)
+    fig = measure(count, args.seed, args.repeat, args.against)
     steps = fig["steps_per_route"]
     print(f"profiles            {fig['profiles']} (seed {fig['seed']}), {steps} steps a route")
     print(f"diagnose            {fig['diagnose_us']:8.1f} µs/profile (fast backend)")
@@ -96,6 +147,9 @@ def main() -> None:
     print(f"route (build_route) {fig['route_us']:8.1f} µs/profile")
     print(f"with_plan           {fig['with_plan_us']:8.1f} µs/profile")
     print(f"route / diagnose    {fig['route_to_diagnose']:8.4f}")
+    if "against" in fig:
+        print(f"route of --against  {fig['against_us']:8.1f} µs/profile (same output)")
+        print(f"against / route     {fig['against_to_route']:8.2f} (passes alternating)")
     print(json.dumps(fig))
 
 

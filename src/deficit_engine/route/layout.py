@@ -43,7 +43,7 @@ from .drafts import (
     program_draft,
 )
 from .model import STEP_KINDS, Conflict, Overflow, Route, Step, centi
-from .order import acyclic, conflicts, predecessors
+from .order import acyclic, bits, conflicts, predecessors
 from .schedule import overflow_of, schedule
 
 __all__ = ["Tables", "layout", "tables"]
@@ -286,20 +286,29 @@ def layout(
     n = len(drafts)
     if not n:
         return Route(period, per_month, defaults, (), None, ())
-    closing = n - 1 if drafts[-1][0] == "rediagnosis" else -1
-    opened = n if closing < 0 else n - 1
-    rank = [0] * n
-    for r, i in enumerate(sorted(range(n), key=priority.__getitem__)):
-        rank[i] = r
-    preds = predecessors(drafts, stages, opened, tab.prerequisites)
-    topo, dropped = acyclic(preds, priority, rank, opened)
+    # number the drafts in priority order (ties by recommendation order: sorted()
+    # is stable), the closing step last: the topological order then takes, of
+    # the drafts that are ready, the lowest number
+    opened = n - 1 if drafts[-1][0] == "rediagnosis" else n
+    by_priority = sorted(range(opened), key=priority.__getitem__)
+    by_priority.extend(range(opened, n))
+    drafts = [drafts[i] for i in by_priority]
+    priority = [priority[i] for i in by_priority]
+    preds = predecessors(drafts, [stages[i] for i in by_priority], opened, tab.prerequisites)
+    topo, dropped = acyclic(preds, priority, opened)
     first = month_index(start)
+    turn = first % 12
     sched = schedule(
-        [d[7] for d in drafts], preds, topo, closing, centi(per_month), first, tab.holiday
+        [d[7] for d in drafts],
+        preds,
+        topo,
+        opened if opened < n else -1,
+        centi(per_month),
+        tab.holiday[turn:] + tab.holiday[:turn],
     )
     parts = sched.parts
-    if closing >= 0:
-        topo.append(closing)
+    if opened < n:
+        topo.append(opened)
     # by start month, ties in topological order (sorted() is stable)
     ordered = sorted(topo, key=lambda t: parts[t][0][0])
     position = [0] * n
@@ -314,9 +323,9 @@ def layout(
     for t in ordered:
         d = drafts[t]
         p = parts[t]
-        before = sched.direct[t]
+        before = bits(sched.direct[t])
         if len(before) > 1:
-            before = sorted(before, key=position.__getitem__)
+            before.sort(key=position.__getitem__)
         steps.append(
             _new(
                 Step,

@@ -9,7 +9,6 @@ indexes and reachability is kept in int bit sets: this runs once per profile.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -71,40 +70,60 @@ def predecessors(
     return preds
 
 
-def _topological(preds: Sequence[int], rank: Sequence[int], opened: int) -> list[int] | None:
-    """Kahn's algorithm over the drafts before the closing one, ties by ``rank``;
-    None when there is a cycle (as :func:`.order.order_edges`)."""
-    succ: list[list[int]] = [[] for _ in range(opened)]
-    indegree = [0] * opened
-    node = [0] * len(rank)
-    for i, r in enumerate(rank):
-        node[r] = i
-    ready = []
-    for t in range(opened):
-        sources = bits(preds[t])
-        indegree[t] = len(sources)
-        for s in sources:
-            succ[s].append(t)
-        if not sources:
-            ready.append(rank[t])
-    heapq.heapify(ready)
+def _topological(preds: Sequence[int], opened: int) -> list[int] | None:
+    """Kahn's algorithm over the drafts ``0 .. opened - 1``, numbered in
+    priority order: at each turn the first draft whose predecessors are all
+    placed. None when there is a cycle."""
+    remaining = (1 << opened) - 1
+    done = 0
     order: list[int] = []
-    while ready:
-        n = node[heapq.heappop(ready)]
-        order.append(n)
-        for t in succ[n]:
-            indegree[t] -= 1
-            if not indegree[t]:
-                heapq.heappush(ready, rank[t])
-    return order if len(order) == opened else None
+    while remaining:
+        m = remaining
+        while m:
+            low = m & -m
+            i = low.bit_length() - 1
+            if not preds[i] & ~done:
+                break
+            m ^= low
+        else:
+            return None
+        order.append(i)
+        done |= low
+        remaining ^= low
+    return order
 
 
 def acyclic(
-    preds: list[int], priority: Sequence[tuple[Any, ...]], rank: Sequence[int], opened: int
+    preds: list[int], priority: Sequence[tuple[Any, ...]], opened: int
 ) -> tuple[list[int], list[tuple[int, int]]]:
-    """The topological order, after dropping (and returning) the edges that
-    break cycles when there are any (:func:`.order.break_cycles`)."""
-    topo = _topological(preds, rank, opened)
+    """The topological order of the drafts ``0 .. opened - 1`` (numbered in
+    priority order, ties between ready drafts going to the first), after
+    dropping from ``preds`` (and returning) the edges that break cycles when
+    there are any (:func:`break_cycles`).
+
+    Parameters
+    ----------
+    preds : list of int
+        Draft -> the bit set of its predecessors (:func:`predecessors`);
+        the dropped edges are taken out of it.
+    priority : sequence of tuple
+        Draft -> its scheduling priority (ascending with the draft's number).
+    opened : int
+        How many drafts (the closing step left out).
+
+    Returns
+    -------
+    topo : list of int
+        The drafts in topological order.
+    dropped : list of (int, int)
+        The edges dropped to break cycles (see :func:`conflicts`).
+
+    Raises
+    ------
+    RuntimeError
+        Never: every cycle is broken (an internal check).
+    """
+    topo = _topological(preds, opened)
     if topo is not None:
         return topo, []
     succ: list[set[int]] = [set() for _ in range(opened)]
@@ -114,7 +133,7 @@ def acyclic(
     dropped = break_cycles(succ, priority)
     for s, t in dropped:
         preds[t] &= ~(1 << s)
-    topo = _topological(preds, rank, opened)
+    topo = _topological(preds, opened)
     if topo is None:  # pragma: no cover - every cycle is broken by break_cycles
         raise RuntimeError("internal error: the route graph has a cycle")
     return topo, dropped

@@ -9,7 +9,7 @@ stepping a month is ``+ 1``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from ..errors import UsageError
@@ -17,7 +17,6 @@ from ..labels import format_hours
 from ..months import month_index, month_text
 from ..period import DEFAULT_HOURS_PER_MONTH, DEFAULT_PERIOD, school_year, settings
 from .model import Overflow
-from .order import bits
 
 __all__ = [
     "DEFAULT_HOURS_PER_MONTH",
@@ -25,7 +24,6 @@ __all__ = [
     "Schedule",
     "overflow",
     "overflow_of",
-    "past_full",
     "schedule",
     "school_year",
     "settings",
@@ -36,7 +34,7 @@ class Schedule(NamedTuple):
     """Where each draft falls, in month offsets from the period's first month."""
 
     parts: list[list[tuple[int, int]]]  # draft -> (offset, hundredths) per month it takes
-    direct: list[list[int]]  # draft -> its direct predecessors (the transitive reduction)
+    direct: list[int]  # draft -> the bit set of its direct predecessors (transitive reduction)
 
 
 def schedule(
@@ -45,37 +43,58 @@ def schedule(
     topo: Sequence[int],
     closing: int,
     budget: int,
-    first: int,
     holiday: Sequence[bool],
 ) -> Schedule:
-    """List scheduling into months, with the transitive reduction on the way.
+    """List scheduling into months, in hundredths of an hour, with the transitive reduction.
 
     In topological order (ties by priority), each step starts in the month its
     last predecessor ends (or the first month; later when that month is full
     or a holiday) and takes what the monthly budget leaves, month after month,
-    until done; a step of no hours takes one entry of 0 in its start month,
-    the first month from there that is not a holiday (as
-    :func:`.schedule.schedule`, which this is, on a list of free hundredths).
-    The closing step (``closing`` >= 0) comes after all the others; its direct
-    predecessors are the steps without a successor.
+    until done; holiday months take nothing, so a step never starts or runs in
+    one. A step of no hours gets one entry of 0 in its start month (the first
+    month from there that is not a holiday).
+
+    Parameters
+    ----------
+    centis : sequence of int
+        Draft -> the hundredths of an hour it needs.
+    preds : sequence of int
+        Draft -> the bit set of its predecessors (:func:`~.order.predecessors`).
+    topo : sequence of int
+        The drafts in the order to schedule them (:func:`~.order.acyclic`), the
+        closing step left out.
+    closing : int
+        The closing step's draft (after all the others; its direct predecessors
+        are the steps without a successor), or -1 when there is none.
+    budget : int
+        Hundredths of an hour a month.
+    holiday : sequence of bool
+        Month offset modulo 12 -> whether it is a holiday (the KB's calendar,
+        turned to the period's first month).
+
+    Returns
+    -------
+    Schedule
+        Draft -> its (month offset, hundredths) parts, and its direct predecessors.
+
+    Raises
+    ------
+    UsageError
+        When ``budget`` is not positive or every month is a holiday (a
+        validated profile and KB never give either).
     """
     if budget <= 0:  # the profile schema asks for at least 1 h a month; never loop forever
         raise UsageError(f"monthly budget of {budget / 100} h: nothing could ever be scheduled")
     if all(holiday):  # the schema forbids it; never loop forever
         raise UsageError("every month of the year is a holiday: nothing could ever be scheduled")
     n = len(centis)
-    free: list[int] = []  # month offset -> hundredths still free (a holiday: none)
-
-    def grow(upto: int) -> None:
-        for off in range(len(free), upto + 24):
-            free.append(0 if holiday[(first + off) % 12] else budget)
-
-    grow(0)
-    # full month -> a later month such that every month in between is full:
-    # a step jumps over a run of full months at once (paths are shortened)
-    skip: dict[int, int] = {}
-    parts: list[list[tuple[int, int]]] = [[] for _ in range(n)]
-    direct: list[list[int]] = [[] for _ in range(n)]
+    year = [0 if h else budget for h in holiday]
+    # month offset -> hundredths still free (a holiday: none), whole years of
+    # them, about as many as the steps can take (grown when they take more)
+    free = year * (2 + (sum(centis) // budget + n) // 10)
+    lo = 0  # every month before it is full
+    parts: list[list[tuple[int, int]]] = [[]] * n
+    direct = [0] * n
     ends = [0] * n
     reach = [0] * n  # draft -> the bit set of its ancestors
     has_succ = 0
@@ -84,61 +103,55 @@ def schedule(
         start = 0
         if mask:
             has_succ |= mask
-            plist = bits(mask)
             covered = 0
-            for p in plist:
+            m = mask
+            while m:
+                low = m & -m
+                p = low.bit_length() - 1
                 covered |= reach[p]
                 if ends[p] > start:
                     start = ends[p]
+                m ^= low
             reach[t] = covered | mask
-            direct[t] = [p for p in plist if not (covered >> p) & 1] if covered else plist
-        ends[t], parts[t] = _place(centis[t], start, free, skip, grow, holiday, first)
+            direct[t] = mask & ~covered
+        ends[t], parts[t], lo = _place(centis[t], start, free, lo, year, holiday)
     if closing >= 0:
-        sinks = [t for t in topo if not (has_succ >> t) & 1]
+        sinks = ((1 << n) - 1) & ~has_succ & ~(1 << closing)
         direct[closing] = sinks
-        start = max([ends[t] for t in sinks], default=0)
-        ends[closing], parts[closing] = _place(
-            centis[closing], start, free, skip, grow, holiday, first
-        )
+        start = max([ends[t] for t in topo if (sinks >> t) & 1], default=0)
+        ends[closing], parts[closing], lo = _place(centis[closing], start, free, lo, year, holiday)
     return Schedule(parts, direct)
 
 
 def _place(
-    need: int,
-    start: int,
-    free: list[int],
-    skip: dict[int, int],
-    grow: Callable[[int], None],
-    holiday: Sequence[bool],
-    first: int,
-) -> tuple[int, list[tuple[int, int]]]:
-    """One step's months from ``start`` on: its last month and (offset, hundredths) per month."""
-    off = start
+    need: int, start: int, free: list[int], lo: int, year: list[int], holiday: Sequence[bool]
+) -> tuple[int, list[tuple[int, int]], int]:
+    """One step's months from ``start`` on, taking from ``free``: its last month,
+    (offset, hundredths) per month, and the new first month that is not full."""
     if need <= 0:
-        while holiday[(first + off) % 12]:
-            off += 1
-        return off, [(off, 0)]
-    parts = []
+        while holiday[start % 12]:
+            start += 1
+        return start, [(start, 0)], lo
+    off = start if start > lo else lo
+    here = []
     while True:
-        if off in skip:
-            off = past_full(skip, off)
         if off >= len(free):
-            grow(off)
+            free.extend(year)
         room = free[off]
         if room:
             if room > need:
                 free[off] = room - need
-                parts.append((off, need))
-                return off, parts
+                here.append((off, need))
+                break
             free[off] = 0
-            parts.append((off, room))
-            skip[off] = off + 1
+            here.append((off, room))
             need -= room
             if not need:
-                return off, parts
-        else:  # a holiday
-            skip[off] = off + 1
+                break
         off += 1
+    while lo < len(free) and not free[lo]:
+        lo += 1
+    return off, here, lo
 
 
 def _cause(named: Sequence[str]) -> str:
@@ -149,22 +162,6 @@ def _cause(named: Sequence[str]) -> str:
         f" Программа {', '.join(named)} длиннее всего периода, но других программ, "
         "покрывающих эти потребности и умещающихся в период, в каталоге нет."
     )
-
-
-def past_full(skip: dict[int, int], month: int) -> int:
-    """The first month from the full ``month`` on that is not full.
-
-    ``skip`` maps a full month to a later month such that every month in
-    between is full; the months walked through are pointed straight at the
-    answer, so the next step that lands on one of them jumps there at once.
-    """
-    passed = []
-    while month in skip:
-        passed.append(month)
-        month = skip[month]
-    for m in passed:
-        skip[m] = month
-    return month
 
 
 def overflow(
