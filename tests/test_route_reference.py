@@ -82,3 +82,20 @@ def test_the_check_can_fail() -> None:
     )
     assert digests(changed)[0] != reference()["cases"]["evaluate"]["route"][0]
     assert digests(result)[0] == reference()["cases"]["evaluate"]["route"][0]
+
+
+def test_priority_tuples_give_the_same_routes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The priority as tuples (for a competency or id the KB does not have, or
+    a tie of the ints) orders as the ints do: forced, the routes stay the same."""
+    from deficit_engine.route import layout
+
+    real = layout._drafts
+
+    def tuples_only(*args: Any) -> Any:
+        return real(*args)._replace(keys=None)
+
+    monkeypatch.setattr(layout, "_drafts", tuples_only)
+    for case, count in (("evaluate", 200), ("bundled", 200)):
+        want = reference()["cases"][case]["route"]
+        for n, result in enumerate(case_results(engine(), case, count)):
+            assert digests(result)[0] == want[n], (case, n)

@@ -100,6 +100,42 @@ class Tables:
         calendar = kb.planning.planning.calendar
         #: month of the year (0-11, a month index % 12) -> whether it is a holiday.
         self.holiday = tuple(m + 1 in calendar.holidays for m in range(12))
+        self._priority_keys(kb)
+
+    def _priority_keys(self, kb: KnowledgeBase) -> None:
+        """The scheduling priority (:func:`_priority_tuples`) as one int per draft.
+
+        (worst severity, stage, first competency, kind, catalogue id) become the
+        digits of an int in mixed radix: competencies by their rank in ontology
+        order (none after all), ids by their rank as strings; the ints then
+        compare as the tuples do. A competency or id the KB does not have, or
+        two drafts of one int (the tuple's last field, the competencies, would
+        decide), send a route to the tuples.
+        """
+        comps = sorted(self.comp_keys, key=self.comp_keys.__getitem__)
+        refs = sorted({"", *kb.programs, *kb.mentors, *kb.formats})
+        kinds = len(STEP_KINDS)
+        per_comp = kinds * len(refs)
+        per_stage = per_comp * (len(comps) + 1)
+        #: the weight of the worst severity's rank (the most significant digit).
+        self.per_severity = per_stage * (CLOSING_STAGE + 1)
+        #: competency -> its rank in ontology order, weighted.
+        self.comp_part = {c: i * per_comp for i, c in enumerate(comps)}
+        #: the part of a draft without competencies (after all of them).
+        self.no_comp = len(comps) * per_comp
+        rank = {r: i for i, r in enumerate(refs)}
+        #: (stage, kind rank) -> its part; id -> its part.
+        self.stage_kind = {
+            (st, k): st * per_stage + k * len(refs)
+            for st in range(CLOSING_STAGE + 1)
+            for k in range(kinds)
+        }
+        self.ref_part = rank
+        #: format id -> its part besides the severity and the competency.
+        self.format_part = {
+            fid: self.stage_kind[f.stage, f.kind_rank] + rank[fid]
+            for fid, f in self.formats.items()
+        }
 
 
 def _stage(phase: str) -> int:
@@ -147,46 +183,64 @@ class _Drafts(NamedTuple):
 
     drafts: list[tuple[Any, ...]]
     stages: list[int]
-    priority: list[tuple[Any, ...]]
+    keys: list[int] | None  # the priority as ints; None: use _priority_tuples
 
 
 def _drafts(tab: Tables, profile: Profile, result: Result, resolution: Resolution) -> _Drafts:
-    """The drafts (as :func:`~.drafts.step_drafts` makes them), their stages and priorities."""
+    """The drafts (programmes, mentors, formats in recommendation order, the
+    closing re-diagnosis last), their stages and their priorities as ints."""
     comp_keys = tab.comp_keys
+    comp_part = tab.comp_part
+    ref_part = tab.ref_part
+    per_severity = tab.per_severity
     severity = {d.competency: _SEVERITY_RANK.get(d.severity, 9) for d in result.deficits}
     drafts: list[tuple[Any, ...]] = []
     stages: list[int] = []
-    priority: list[tuple[Any, ...]] = []
+    keys: list[int] = []
+    exact = True  # every competency and id is the KB's
     asked: list[Any] = []
     institutional = ""
     for rec in resolution.recommendations:
         kind = rec.kind
         if kind == "program" or kind == "mentor":
-            comps = rec.competencies
             if kind == "program":
-                draft = program_draft(rec)
+                drafts.append(program_draft(rec))
                 stage, rank = 0, _PROGRAM_RANK
             else:
-                draft = mentoring_draft(rec, tab.mentoring_fields)
+                drafts.append(mentoring_draft(rec, tab.mentoring_fields))
                 stage, rank = tab.mentoring_stage, _MENTORING_RANK
-            drafts.append(draft)
             stages.append(stage)
-            worst, first = _worst_first(comps, severity, comp_keys)
-            priority.append((worst, stage, first, rank, rec.id, comps))
+            worst, first = 9, tab.no_comp
+            for c in rec.competencies:
+                s = severity.get(c, 9)
+                if s < worst:
+                    worst = s
+                part = comp_part.get(c)
+                if part is None:
+                    exact = False
+                elif part < first:
+                    first = part
+            ref = ref_part.get(rec.id)
+            if ref is None:
+                exact = False
+                ref = 0
+            keys.append(worst * per_severity + first + tab.stage_kind[stage, rank] + ref)
             continue
-        if rec.id == REDIAGNOSIS_FORMAT:
+        fid = rec.id
+        if fid == REDIAGNOSIS_FORMAT:
             asked.append(rec)
             continue
         if not institutional:
             org = profile.person.organization
             institutional = f"{org} (методический совет)" if org else "методический совет ОО"
-        f = tab.formats[rec.id]
+        f = tab.formats[fid]
         responsible = f.responsible or institutional
+        fixed = tab.format_part[fid]
         for comps, rules in format_groups(rec.needs, comp_keys.__getitem__):
             drafts.append(
                 (
                     f.kind,
-                    rec.id,
+                    fid,
                     f.title,
                     comps,
                     f.education,
@@ -201,29 +255,41 @@ def _drafts(tab: Tables, profile: Profile, result: Result, resolution: Resolutio
             stages.append(f.stage)
             if comps:
                 c = comps[0]
-                key = (severity.get(c, 9), f.stage, comp_keys[c], f.kind_rank, rec.id, comps)
+                part = comp_part.get(c)
+                if part is None:
+                    exact = False
+                    part = 0
+                keys.append(severity.get(c, 9) * per_severity + part + fixed)
             else:
-                key = (9, f.stage, _NO_COMP_KEY, f.kind_rank, rec.id, comps)
-            priority.append(key)
+                keys.append(9 * per_severity + tab.no_comp + fixed)
     if drafts or asked:
-        draft = closing_draft(tab.closing, result, asked, comp_keys)
-        drafts.append(draft)
+        drafts.append(closing_draft(tab.closing, result, asked, comp_keys))
         stages.append(CLOSING_STAGE)
-        worst, first = _worst_first(draft[3], severity, comp_keys)
-        priority.append((worst, CLOSING_STAGE, first, _CLOSING_RANK, draft[1] or "", draft[3]))
-    return _Drafts(drafts, stages, priority)
+    if not exact or len(set(keys)) < len(keys):
+        return _Drafts(drafts, stages, None)
+    return _Drafts(drafts, stages, keys)
 
 
-def _worst_first(
-    comps: Sequence[str], severity: Mapping[str, int], comp_keys: Mapping[str, tuple[int, str]]
-) -> tuple[int, tuple[int, str]]:
-    """The most severe deficit's rank among ``comps`` and their first sort key."""
-    if len(comps) == 1:
-        c = comps[0]
-        return severity.get(c, 9), comp_keys[c]
-    worst = min([severity.get(c, 9) for c in comps], default=9)
-    first = min([comp_keys[c] for c in comps], default=_NO_COMP_KEY)
-    return worst, first
+def _priority_tuples(
+    drafts: Sequence[tuple[Any, ...]],
+    stages: Sequence[int],
+    result: Result,
+    comp_keys: Mapping[str, tuple[int, str]],
+) -> list[tuple[Any, ...]]:
+    """Each draft's scheduling priority: the smaller, the sooner among steps that are ready.
+
+    Per draft: its most severe deficit's rank, its stage, its first
+    competency in ontology order, its kind's rank, its catalogue id, its
+    competencies (what :class:`Tables` turns into one int when it can).
+    """
+    severity = {d.competency: _SEVERITY_RANK.get(d.severity, 9) for d in result.deficits}
+    out: list[tuple[Any, ...]] = []
+    for d, stage in zip(drafts, stages, strict=True):
+        comps = d[3]
+        worst = min([severity.get(c, 9) for c in comps], default=9)
+        first = min([comp_keys[c] for c in comps], default=_NO_COMP_KEY)
+        out.append((worst, stage, first, _KIND_RANK[d[0]], d[1] or "", comps))
+    return out
 
 
 #: Step ids by position: "s1", "s2", ... (extended when a route is longer).
@@ -282,7 +348,7 @@ def layout(
     tab = tables(kb)
     start, end, per_month, defaults = settings(profile, today)
     period = (start, end)
-    drafts, stages, priority = _drafts(tab, profile, result, resolution)
+    drafts, stages, keys = _drafts(tab, profile, result, resolution)
     n = len(drafts)
     if not n:
         return Route(period, per_month, defaults, (), None, ())
@@ -290,10 +356,13 @@ def layout(
     # is stable), the closing step last: the topological order then takes, of
     # the drafts that are ready, the lowest number
     opened = n - 1 if drafts[-1][0] == "rediagnosis" else n
+    priority: Sequence[Any] = (
+        keys if keys is not None else _priority_tuples(drafts, stages, result, tab.comp_keys)
+    )
     by_priority = sorted(range(opened), key=priority.__getitem__)
     by_priority.extend(range(opened, n))
     drafts = [drafts[i] for i in by_priority]
-    priority = [priority[i] for i in by_priority]
+    priority = [priority[i] for i in by_priority[:opened]]
     preds = predecessors(drafts, [stages[i] for i in by_priority], opened, tab.prerequisites)
     topo, dropped = acyclic(preds, priority, opened)
     first = month_index(start)
