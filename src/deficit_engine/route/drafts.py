@@ -9,7 +9,7 @@ profile, so it builds the tuples directly: see :mod:`.layout`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from ..kb import KnowledgeBase
@@ -135,13 +135,13 @@ def format_fields(fmt: Format) -> tuple[str, str, str, str | None, int]:
 
 
 def format_groups(
-    needs: Iterable[Need], comp_key: Callable[[str], tuple[int, str]]
+    needs: Sequence[Need], comp_key: Callable[[str], tuple[int, str]]
 ) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
     """A format's steps as (competencies, rules): one step per competency it serves.
 
     Parameters
     ----------
-    needs : iterable of Need
+    needs : sequence of Need
         The needs the format serves.
     comp_key : callable
         The KB's competency sort key (ontology order, prerequisites first).
@@ -152,6 +152,9 @@ def format_groups(
         The needs without a competency share one step, which comes first; the
         others in ontology order. Each step's rules once each, in need order.
     """
+    if len(needs) == 1:  # the most common: one need, one step
+        (need,) = needs
+        return [((need.competency,) if need.competency is not None else (), (need.rule,))]
     groups: dict[str | None, list[str]] = {}
     for need in needs:
         c = need.competency

@@ -392,9 +392,14 @@ def layout(
     for t in ordered:
         d = drafts[t]
         p = parts[t]
-        before = bits(sched.direct[t])
-        if len(before) > 1:
+        m = sched.direct[t]
+        after: tuple[str, ...]
+        if not m & (m - 1):  # none or one: most steps
+            after = (step_id[m.bit_length() - 1],) if m else ()
+        else:
+            before = bits(m)
             before.sort(key=position.__getitem__)
+            after = tuple([step_id[b] for b in before])
         steps.append(
             _new(
                 Step,
@@ -411,7 +416,7 @@ def layout(
                     texts[p[-1][0]],
                     d[7] / 100,
                     tuple([(texts[o], c / 100) for o, c in p if c > 0]),
-                    tuple([step_id[b] for b in before]),
+                    after,
                     d[8],
                     d[9],
                     d[10],

@@ -92,16 +92,21 @@ def schedule(
     # month offset -> hundredths still free (a holiday: none), whole years of
     # them, about as many as the steps can take (grown when they take more)
     free = year * (2 + (sum(centis) // budget + n) // 10)
+    size = len(free)
     lo = 0  # every month before it is full
     parts: list[list[tuple[int, int]]] = [[]] * n
     direct = [0] * n
     ends = [0] * n
     reach = [0] * n  # draft -> the bit set of its ancestors
     has_succ = 0
-    for t in topo:
-        mask = preds[t]
+    for t in [*topo, closing] if closing >= 0 else topo:
         start = 0
-        if mask:
+        if t == closing:  # after every step: its predecessors are those without a successor
+            mask = direct[t] = ((1 << n) - 1) & ~has_succ & ~(1 << closing)
+            for p in topo:
+                if (mask >> p) & 1 and ends[p] > start:
+                    start = ends[p]
+        elif mask := preds[t]:
             has_succ |= mask
             covered = 0
             m = mask
@@ -114,44 +119,36 @@ def schedule(
                 m ^= low
             reach[t] = covered | mask
             direct[t] = mask & ~covered
-        ends[t], parts[t], lo = _place(centis[t], start, free, lo, year, holiday)
-    if closing >= 0:
-        sinks = ((1 << n) - 1) & ~has_succ & ~(1 << closing)
-        direct[closing] = sinks
-        start = max([ends[t] for t in topo if (sinks >> t) & 1], default=0)
-        ends[closing], parts[closing], lo = _place(centis[closing], start, free, lo, year, holiday)
+        need = centis[t]
+        if need <= 0:  # no hours: one entry of 0, in the first month that is not a holiday
+            while holiday[start % 12]:
+                start += 1
+            ends[t], parts[t] = start, [(start, 0)]
+            continue
+        off = start if start > lo else lo
+        here = parts[t] = []
+        while True:
+            if off >= size:
+                free.extend(year)
+                size += 12
+            room = free[off]
+            if room:
+                if room > need:
+                    free[off] = room - need
+                    here.append((off, need))
+                    break
+                free[off] = 0
+                here.append((off, room))
+                need -= room
+                if not need:
+                    break
+            off += 1
+        ends[t] = off
+        if lo < size and not free[lo]:
+            lo += 1
+            while lo < size and not free[lo]:
+                lo += 1
     return Schedule(parts, direct)
-
-
-def _place(
-    need: int, start: int, free: list[int], lo: int, year: list[int], holiday: Sequence[bool]
-) -> tuple[int, list[tuple[int, int]], int]:
-    """One step's months from ``start`` on, taking from ``free``: its last month,
-    (offset, hundredths) per month, and the new first month that is not full."""
-    if need <= 0:
-        while holiday[start % 12]:
-            start += 1
-        return start, [(start, 0)], lo
-    off = start if start > lo else lo
-    here = []
-    while True:
-        if off >= len(free):
-            free.extend(year)
-        room = free[off]
-        if room:
-            if room > need:
-                free[off] = room - need
-                here.append((off, need))
-                break
-            free[off] = 0
-            here.append((off, room))
-            need -= room
-            if not need:
-                break
-        off += 1
-    while lo < len(free) and not free[lo]:
-        lo += 1
-    return off, here, lo
 
 
 def _cause(named: Sequence[str]) -> str:
