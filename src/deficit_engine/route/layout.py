@@ -8,10 +8,9 @@ per KB (:class:`Tables`, kept beside the frozen KB); a step's predecessors are
 an int bit set over the drafts (the order's edges and its transitive reduction
 are bit operations); months are offsets from the period's first month in a
 list of free hundredths of an hour, holidays holding none; the steps are made
-straight from plain tuples. The rules are those of docs/route.md, and the
-output is the same, byte for byte, as the reference of
-``tests/route_reference.py``: the order of :mod:`.order`, the list scheduling
-of :func:`.schedule.schedule`, the overflow of :func:`.schedule.overflow`.
+straight from plain tuples. The rules are those of docs/route.md ("Order",
+"Schedule"); the output is held, byte for byte, to the reference of
+``tests/route_reference.py`` (recorded before this rewrite).
 
 A draft here is a plain tuple laid out as :class:`~.drafts.Draft` (kind, ref,
 title, comps, education, phase, level, centi, responsible, rules, extra).

@@ -21,7 +21,18 @@ __all__ = ["acyclic", "bits", "break_cycles", "conflicts", "predecessors"]
 
 
 def bits(mask: int) -> list[int]:
-    """The indexes of the set bits of ``mask``, lowest first."""
+    """The indexes of the set bits of ``mask``, lowest first.
+
+    Parameters
+    ----------
+    mask : int
+        A bit set (not negative).
+
+    Returns
+    -------
+    list of int
+        Its members.
+    """
     out = []
     while mask:
         low = mask & -mask
@@ -36,12 +47,27 @@ def predecessors(
     opened: int,
     prerequisites: Mapping[str, tuple[str, ...]],
 ) -> list[int]:
-    """Draft index -> the bit set of the drafts the ontology puts before it
-    (the edges of :func:`.order.order_edges`, closing step left out).
+    """Draft -> the bit set of the drafts the ontology puts before it.
 
     For each competency, its steps go learn -> practice -> share -> reflect;
     the steps of its prerequisites come before it, in the same phase or an
-    earlier one.
+    earlier one. Edges never go to an earlier stage, so cycles lie within one.
+
+    Parameters
+    ----------
+    drafts : sequence of tuple
+        The drafts (laid out as :class:`~.drafts.Draft`).
+    stages : sequence of int
+        Each draft's stage (learn 0 ... reflect 3, closing 4).
+    opened : int
+        How many drafts come before the closing step (which gets no edges).
+    prerequisites : mapping of str to tuple of str
+        Competency -> its transitive prerequisites.
+
+    Returns
+    -------
+    list of int
+        Draft -> the bit set of its predecessors (itself left out).
     """
     holding: dict[str, int] = {}
     in_stage = [0] * (CLOSING_STAGE + 1)
@@ -171,7 +197,7 @@ def conflicts(
     Parameters
     ----------
     dropped : sequence of (int, int)
-        The edges :func:`order_edges` dropped to break cycles, as draft indexes.
+        The edges :func:`acyclic` dropped to break cycles, as draft numbers.
     ids : mapping of int to str
         Draft index -> step id.
     rank : mapping of int to int
