@@ -388,10 +388,19 @@ def layout(
     ends = [p[-1][0] for p in parts]
     texts = _month_texts(first, max(ends) + 1)
     steps = []
+    direct = sched.direct
     for t in ordered:
-        d = drafts[t]
+        kind, ref, title, comps, education, phase, level, hundredths, responsible, rules, extra = (
+            drafts[t]
+        )
         p = parts[t]
-        m = sched.direct[t]
+        allocation: tuple[tuple[str, float], ...]
+        if len(p) == 1:  # most steps fit in a month
+            o, c = p[0]
+            allocation = ((texts[o], c / 100),) if c > 0 else ()
+        else:
+            allocation = tuple([(texts[o], c / 100) for o, c in p])
+        m = direct[t]
         after: tuple[str, ...]
         if not m & (m - 1):  # none or one: most steps
             after = (step_id[m.bit_length() - 1],) if m else ()
@@ -404,21 +413,21 @@ def layout(
                 Step,
                 (
                     step_id[t],
-                    d[0],
-                    d[1],
-                    d[2],
-                    d[3],
-                    d[4],
-                    d[5],
-                    d[6],
+                    kind,
+                    ref,
+                    title,
+                    comps,
+                    education,
+                    phase,
+                    level,
                     texts[p[0][0]],
-                    texts[p[-1][0]],
-                    d[7] / 100,
-                    tuple([(texts[o], c / 100) for o, c in p if c > 0]),
+                    texts[ends[t]],
+                    hundredths / 100,
+                    allocation,
                     after,
-                    d[8],
-                    d[9],
-                    d[10],
+                    responsible,
+                    rules,
+                    extra,
                 ),
             )
         )
