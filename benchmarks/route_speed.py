@@ -16,6 +16,14 @@ alternate, and the ratio of their times is printed: a ratio from one run, which
 the load of a shared machine moves much less than the times themselves. The
 other route's output is checked to be the same as this one's first.
 
+mypyc is not shipped (the install must work without a compiler); to measure
+what it would give, compile a copy and time it against the pure-Python tree::
+
+    cp -r src pyproject.toml ontology rules /tmp/mypyc/ && cd /tmp/mypyc/src
+    mypyc --config-file ../pyproject.toml deficit_engine/route/{layout,order,schedule,drafts}.py
+    PYTHONPATH=/tmp/mypyc/src python <repo>/benchmarks/route_speed.py --quick \
+        --against <repo>/src/deficit_engine/route
+
 Prints figures and, last, one JSON line of them. No timed assertions.
 
     python benchmarks/route_speed.py            # 3 000 profiles
