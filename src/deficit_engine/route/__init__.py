@@ -16,6 +16,7 @@ The package, in the order its modules import each other:
 - :mod:`.drafts`: a resolution's recommendations as step drafts;
 - :mod:`.order`: the order DAG over the drafts and its topological order;
 - :mod:`.schedule`: the period, the hours a month, and list scheduling into months;
+- :mod:`.layout`: the three in one pass per person, on tables made once per KB;
 - :mod:`.build`: the whole stage, :func:`build_route` and :func:`plan`.
 """
 

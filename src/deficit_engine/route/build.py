@@ -11,148 +11,19 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import date
-from typing import Any, NamedTuple
+from typing import Any
 
 import networkx as nx
 
 from ..errors import UsageError, WrongTypeError
 from ..kb import KnowledgeBase
-from ..labels import format_hours
 from ..models import Deficit, Resolution, Result, UnaddressedDeficit, Unmet
-from ..months import month_index, month_text
-from ..period import working_months
 from ..resolve import resolve
 from ..schema import Profile
-from .drafts import Draft, step_drafts
-from .model import Conflict, Overflow, Route, Step, centi
-from .order import conflicts, order_edges, priorities, reduction
-from .schedule import overflow, schedule, settings
+from .layout import layout
+from .model import Route
 
 __all__ = ["build_route", "plan", "route_graph", "unaddressed_deficits", "with_plan"]
-
-
-class _Layout(NamedTuple):
-    """The ordered and scheduled drafts, before they become :class:`Step` objects."""
-
-    period: tuple[str, str]
-    hours_per_month: float
-    defaults: tuple[str, ...]
-    drafts: list[Draft]
-    ordered: list[int]  # draft indexes in step order (step ids s1, s2, ...)
-    ids: dict[int, str]  # draft index -> step id
-    after: dict[int, tuple[str, ...]]  # draft index -> ids of its direct predecessors
-    alloc: dict[int, list[tuple[int, int]]]  # draft index -> (month index, centi-hours)
-    months: dict[int, str]  # month index -> "YYYY-MM", every month in alloc
-    overflow: Overflow | None
-    conflicts: tuple[Conflict, ...]
-
-
-def _layout(
-    kb: KnowledgeBase,
-    profile: Profile,
-    result: Result,
-    resolution: Resolution,
-    today: date | None,
-) -> _Layout:
-    """Order and schedule the steps of the route."""
-    start, end, per_month, defaults = settings(profile, today)
-    index = kb.index
-    drafts = step_drafts(kb, profile, result, resolution, index.comp_key, index.mentoring)
-    stages = [d.stage for d in drafts]
-    priority = priorities(result, drafts, stages, index.comp_key)
-    succ, dropped, topo, closing = order_edges(drafts, stages, priority, index.prerequisites)
-    direct = reduction(succ, topo, closing)
-    calendar = kb.planning.planning.calendar
-    holidays = frozenset(calendar.holidays)
-    alloc = schedule(drafts, topo, direct, month_index(start), centi(per_month), holidays)
-
-    # by start month, ties in topological order (sorted() is stable)
-    ordered = sorted(topo, key=lambda n: alloc[n][0][0])
-    ids = {n: f"s{i}" for i, n in enumerate(ordered, 1)}
-    rank = {n: i for i, n in enumerate(ordered)}
-    months = {m: month_text(m) for m in {m for parts in alloc.values() for m, _c in parts}}
-    return _Layout(
-        (start, end),
-        per_month,
-        defaults,
-        drafts,
-        ordered,
-        ids,
-        _predecessor_ids(ordered, direct, ids, rank),
-        alloc,
-        months,
-        overflow(
-            alloc,
-            ordered,
-            ids,
-            (start, end),
-            per_month,
-            _too_long(drafts, ids, per_month * working_months(start, end, calendar)),
-        ),
-        conflicts(dropped, ids, rank),
-    )
-
-
-def _too_long(drafts: Sequence[Draft], ids: Mapping[int, str], holds: float) -> dict[str, str]:
-    """Step id -> the programme of each programme step longer than the whole period.
-
-    The resolver chooses such a programme only when no programme that fits
-    serves the need (docs/route.md), so the overflow names them as its cause.
-    """
-    return {
-        ids[n]: f"{d.ref} ({format_hours(d.centi / 100)} ч)"
-        for n, d in enumerate(drafts)
-        if d.kind == "program" and d.centi > centi(holds)
-    }
-
-
-def _predecessor_ids(
-    ordered: Sequence[int],
-    direct: Sequence[Sequence[int]],
-    ids: Mapping[int, str],
-    rank: Mapping[int, int],
-) -> dict[int, tuple[str, ...]]:
-    """Draft index -> the step ids of its direct predecessors, in step order."""
-    after: dict[int, tuple[str, ...]] = {}
-    for n in ordered:
-        preds = direct[n]
-        if len(preds) > 1:
-            preds = sorted(preds, key=rank.__getitem__)
-        after[n] = tuple([ids[p] for p in preds])
-    return after
-
-
-def _route_steps(lay: _Layout) -> tuple[Step, ...]:
-    """The :class:`Step` objects of a layout, in step order."""
-    months, drafts, alloc, ids, after = lay.months, lay.drafts, lay.alloc, lay.ids, lay.after
-    make = Step._make  # a NamedTuple from an iterable, without the keyword machinery
-    steps: list[Step] = []
-    for n in lay.ordered:
-        d = drafts[n]
-        parts = alloc[n]
-        steps.append(
-            make(
-                (
-                    ids[n],
-                    d.kind,
-                    d.ref,
-                    d.title,
-                    d.comps,
-                    d.education,
-                    d.phase,
-                    d.level,
-                    months[parts[0][0]],
-                    months[parts[-1][0]],
-                    d.centi / 100,
-                    tuple([(months[m], c / 100) for m, c in parts if c > 0]),
-                    after[n],
-                    d.responsible,
-                    d.rules,
-                    d.extra,
-                )
-            )
-        )
-    return tuple(steps)
 
 
 def build_route(
@@ -198,15 +69,7 @@ def build_route(
         )
     if not isinstance(resolution, Resolution):
         raise WrongTypeError(f"build_route() needs a Resolution, not {type(resolution).__name__}")
-    lay = _layout(kb, profile, result, resolution, today)
-    return Route(
-        lay.period,
-        lay.hours_per_month,
-        lay.defaults,
-        _route_steps(lay),
-        lay.overflow,
-        lay.conflicts,
-    )
+    return layout(kb, profile, result, resolution, today)
 
 
 def route_graph(route: Route | Mapping[str, Any]) -> nx.DiGraph:

@@ -3,37 +3,45 @@
 A programme or a mentor becomes one step. A format becomes one step per
 competency it serves (so each competency's steps can be ordered on their own);
 the re-diagnosis is folded into one closing step over every deficit. A draft
-(:class:`Draft`) is a plain tuple, cheap to make once per step per profile.
+is a plain tuple laid out as :class:`Draft` (the route makes a few dozen per
+profile, so it builds the tuples directly: see :mod:`.layout`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from ..kb import KnowledgeBase
 from ..labels import PHASE_ORDER
-from ..models import Recommendation, Resolution, Result
-from ..schema import Format, Profile
+from ..models import Need, Recommendation, Result
+from ..schema import Format
 from .model import centi
 
-__all__ = ["REDIAGNOSIS_FORMAT", "SELF_EDUCATION_FORMAT", "Draft", "step_drafts"]
+__all__ = [
+    "CLOSING_STAGE",
+    "REDIAGNOSIS_FORMAT",
+    "SELF_EDUCATION_FORMAT",
+    "Draft",
+    "closing_draft",
+    "closing_fields",
+    "format_fields",
+    "format_groups",
+    "mentoring_draft",
+    "program_draft",
+]
 
 #: The format id folded into the closing re-diagnosis step.
 REDIAGNOSIS_FORMAT = "rediagnosis"
 #: The format id whose steps are of kind ``self_education``.
 SELF_EDUCATION_FORMAT = "self_education"
+#: The stage of the closing step: after every phase (learn, practice, share, reflect).
+CLOSING_STAGE = len(PHASE_ORDER)
 _REDIAGNOSIS_DEFAULT = ("Повторная диагностика профессиональных компетенций", "non_formal", 2.0)
-
-_CLOSING_STAGE = len(PHASE_ORDER)  # after every phase, reflect included
-_RESPONSIBLE_BY_LEVEL = {
-    "regional": "ЦНППМ",
-    "municipal": "ММС (муниципальная методическая служба)",
-}
 
 
 class Draft(NamedTuple):
-    """A step before it is ordered and scheduled (a tuple: cheap to make)."""
+    """The fields of a draft, in the order of its plain tuple."""
 
     kind: str
     ref: str | None
@@ -47,68 +55,23 @@ class Draft(NamedTuple):
     rules: tuple[str, ...]
     extra: tuple[tuple[str, Any], ...] = ()
 
-    @property
-    def stage(self) -> int:
-        """Its phase's place in learn -> practice -> share -> reflect; the closing
-        step after them all, and a phase the KB does not know just before it."""
-        if self.kind == "rediagnosis":
-            return _CLOSING_STAGE
-        return PHASE_ORDER.get(self.phase, _CLOSING_STAGE - 1)
 
-
-def step_drafts(
-    kb: KnowledgeBase,
-    profile: Profile,
-    result: Result,
-    resolution: Resolution,
-    comp_key: Callable[[str], tuple[int, str]],
-    mentoring: tuple[str, str, float],
-) -> list[Draft]:
-    """The drafts of the steps for ``resolution``'s recommendations, closing step last.
+def program_draft(rec: Recommendation) -> tuple[Any, ...]:
+    """A programme: formal learning, one step, run by its provider.
 
     Parameters
     ----------
-    kb : KnowledgeBase
-        The knowledge base: its formats.
-    profile : Profile
-        The person: their organization is responsible for institutional formats.
-    result : Result
-        The diagnosis: every deficit is re-diagnosed in the closing step.
-    resolution : Resolution
-        The chosen catalogue items.
-    comp_key : callable
-        The KB's competency sort key (ontology order, prerequisites first).
-    mentoring : (str, str, float)
-        The (education, phase, hours) of a mentoring step in the KB.
+    rec : Recommendation
+        A recommendation of kind ``program``.
 
     Returns
     -------
-    list of Draft
-        In recommendation order; the closing re-diagnosis last, present when
-        there is any other step or a rule asked for it.
+    tuple
+        The draft, laid out as :class:`Draft`.
     """
-    drafts: list[Draft] = []
-    closing: list[Recommendation] = []
-    org = profile.person.organization
-    institutional = f"{org} (методический совет)" if org else "методический совет ОО"
-    for rec in resolution.recommendations:
-        if rec.kind == "program":
-            drafts.append(_program_draft(rec))
-        elif rec.kind == "mentor":
-            drafts.append(_mentoring_draft(rec, mentoring))
-        elif rec.id == REDIAGNOSIS_FORMAT:
-            closing.append(rec)
-        else:
-            drafts.extend(_format_drafts(kb.formats[rec.id], rec, institutional, comp_key))
-    if drafts or closing:
-        drafts.append(_closing_draft(kb, result, closing, comp_key))
-    return drafts
-
-
-def _program_draft(rec: Recommendation) -> Draft:
-    """A programme: formal learning, one step, run by its provider."""
     attrs = dict(rec.attrs)
-    return Draft(
+    provider = attrs.get("provider")
+    return (
         "program",
         rec.id,
         rec.title,
@@ -117,23 +80,36 @@ def _program_draft(rec: Recommendation) -> Draft:
         "learn",
         None,
         centi(attrs.get("hours")),  # type: ignore[arg-type]  # as rec.get()
-        str(attrs.get("provider")),
+        str(provider),
         rec.rules,
         (
             ("delivery", attrs.get("delivery")),
-            ("provider", attrs.get("provider")),
+            ("provider", provider),
             ("federal_registry", attrs.get("federal_registry")),
             ("program_kind", attrs.get("program_kind")),
         ),
     )
 
 
-def _mentoring_draft(rec: Recommendation, mentoring: tuple[str, str, float]) -> Draft:
-    """A mentor: one step with the KB's mentoring (education, phase, hours)."""
+def mentoring_draft(rec: Recommendation, mentoring: tuple[str, str, float]) -> tuple[Any, ...]:
+    """A mentor: one step with the KB's mentoring (education, phase, hours).
+
+    Parameters
+    ----------
+    rec : Recommendation
+        A recommendation of kind ``mentor``.
+    mentoring : (str, str, float)
+        The (education, phase, hours) of a mentoring step in the KB.
+
+    Returns
+    -------
+    tuple
+        The draft, laid out as :class:`Draft`.
+    """
     education, phase, hours = mentoring
     attrs = dict(rec.attrs)
     org = attrs.get("organization")
-    return Draft(
+    return (
         "mentoring",
         rec.id,
         f"Наставничество: {rec.title}",
@@ -152,68 +128,100 @@ def _mentoring_draft(rec: Recommendation, mentoring: tuple[str, str, float]) -> 
     )
 
 
-def _format_drafts(
-    fmt: Format,
-    rec: Recommendation,
-    institutional: str,
-    comp_key: Callable[[str], tuple[int, str]],
-) -> list[Draft]:
-    """A format: one step per competency it serves, so each can be ordered on its
-    own; needs without a competency share one step, which comes first."""
-    kind = "self_education" if rec.id == SELF_EDUCATION_FORMAT else "format"
-    if kind == "self_education":
-        responsible = "педагог (самостоятельно)"
-    else:
-        responsible = _RESPONSIBLE_BY_LEVEL.get(fmt.level, institutional)
-    groups: dict[tuple[str, ...], list[str]] = {}
-    for need in rec.needs:
-        key = (str(need.competency),) if need.competency is not None else ()
-        if key in groups:
-            groups[key].append(need.rule)
+def format_fields(fmt: Format) -> tuple[str, str, str, str | None, int]:
+    """A format's (title, education, phase, level, hundredths of an hour): the
+    fields of its steps that are the same for every person."""
+    return fmt.title, fmt.education, fmt.phase, fmt.level, centi(fmt.hours)
+
+
+def format_groups(
+    needs: Sequence[Need], comp_key: Callable[[str], tuple[int, str]]
+) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """A format's steps as (competencies, rules): one step per competency it serves.
+
+    Parameters
+    ----------
+    needs : sequence of Need
+        The needs the format serves.
+    comp_key : callable
+        The KB's competency sort key (ontology order, prerequisites first).
+
+    Returns
+    -------
+    list of (tuple of str, tuple of str)
+        The needs without a competency share one step, which comes first; the
+        others in ontology order. Each step's rules once each, in need order.
+    """
+    if len(needs) == 1:  # the most common: one need, one step
+        (need,) = needs
+        return [((need.competency,) if need.competency is not None else (), (need.rule,))]
+    groups: dict[str | None, list[str]] = {}
+    for need in needs:
+        c = need.competency
+        if c in groups:
+            groups[c].append(need.rule)
         else:
-            groups[key] = [need.rule]
-    hours = centi(fmt.hours)
-    return [
-        Draft(
-            kind,
-            fmt.id,
-            fmt.title,
-            comps,
-            fmt.education,
-            fmt.phase,
-            fmt.level,
-            hours,
-            responsible,
-            tuple(dict.fromkeys(groups[comps])),
-        )
-        # the group without a competency first, then in ontology order
-        for comps in sorted(groups, key=lambda c: comp_key(c[0]) if c else (-1, ""))
-    ]
+            groups[c] = [need.rule]
+    out: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+    if None in groups:
+        out.append(((), tuple(dict.fromkeys(groups.pop(None)))))
+    comps = [c for c in groups if c is not None]
+    if len(comps) > 1:
+        comps.sort(key=comp_key)
+    for c in comps:
+        rules = groups[c]
+        out.append(((c,), (rules[0],) if len(rules) == 1 else tuple(dict.fromkeys(rules))))
+    return out
 
 
-def _closing_draft(
-    kb: KnowledgeBase,
+def closing_fields(kb: KnowledgeBase) -> tuple[str | None, str, str, str | None, int]:
+    """The closing re-diagnosis' (ref, title, education, level, hundredths of an
+    hour): the KB's re-diagnosis format, else the defaults."""
+    rfmt = kb.formats.get(REDIAGNOSIS_FORMAT)
+    if rfmt is None:
+        title, education, hours = _REDIAGNOSIS_DEFAULT
+        return None, title, education, "regional", centi(hours)
+    return rfmt.id, rfmt.title, rfmt.education, rfmt.level, centi(float(rfmt.hours))
+
+
+def closing_draft(
+    fields: tuple[str | None, str, str, str | None, int],
     result: Result,
     asked: Sequence[Recommendation],
-    comp_key: Callable[[str], tuple[int, str]],
-) -> Draft:
-    """The closing re-diagnosis: every deficit and every competency a rule
-    ``asked`` it for, with the KB's re-diagnosis format or the defaults."""
-    rfmt = kb.formats.get(REDIAGNOSIS_FORMAT)
-    title, education, hours = (
-        (rfmt.title, rfmt.education, float(rfmt.hours)) if rfmt else _REDIAGNOSIS_DEFAULT
-    )
-    comps = {c for rec in asked for c in rec.competencies}
-    comps |= {d.competency for d in result.deficits}
-    return Draft(
+    comp_keys: Mapping[str, tuple[int, str]],
+) -> tuple[Any, ...]:
+    """The closing re-diagnosis over every deficit and every competency a rule asked it for.
+
+    Parameters
+    ----------
+    fields : tuple
+        As :func:`closing_fields` gives them.
+    result : Result
+        The diagnosis: every deficit is re-diagnosed.
+    asked : sequence of Recommendation
+        The recommendations of the re-diagnosis format.
+    comp_keys : mapping of str to (int, str)
+        The KB's competency sort keys.
+
+    Returns
+    -------
+    tuple
+        The draft, laid out as :class:`Draft`.
+    """
+    ref, title, education, level, hours = fields
+    comps = {d.competency for d in result.deficits}
+    for rec in asked:
+        comps.update(rec.competencies)
+    return (
         "rediagnosis",
-        rfmt.id if rfmt else None,
+        ref,
         title,
-        tuple(sorted(comps, key=comp_key)),
+        tuple(sorted(comps, key=comp_keys.__getitem__)),
         education,
         "reflect",
-        rfmt.level if rfmt else "regional",
-        centi(hours),
+        level,
+        hours,
         "ЦОПМКП / ЦНППМ",
         tuple(dict.fromkeys([r for rec in asked for r in rec.rules])),
+        (),
     )

@@ -9,175 +9,163 @@ indexes and reachability is kept in int bit sets: this runs once per profile.
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import networkx as nx
 
-from ..models import Result
-from ..rules import SEVERITIES
-from .drafts import Draft
-from .model import STEP_KINDS, Conflict
+from .drafts import CLOSING_STAGE
+from .model import Conflict
 
-__all__ = ["conflicts", "order_edges", "priorities", "reduction"]
-
-_KIND_RANK = {k: i for i, k in enumerate(STEP_KINDS)}
-_SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+__all__ = ["acyclic", "bits", "break_cycles", "conflicts", "predecessors"]
 
 
-def priorities(
-    result: Result,
-    drafts: Sequence[Draft],
-    stages: Sequence[int],
-    comp_key: Callable[[str], tuple[int, str]],
-) -> list[tuple[Any, ...]]:
-    """Each draft's scheduling priority: the smaller, the sooner among steps that are ready.
+def bits(mask: int) -> list[int]:
+    """The indexes of the set bits of ``mask``, lowest first.
 
     Parameters
     ----------
-    result : Result
-        The diagnosis: the severity of each deficit.
-    drafts : sequence of Draft
-        The steps.
-    stages : sequence of int
-        Each draft's stage (:attr:`Draft.stage`).
-    comp_key : callable
-        The KB's competency sort key (ontology order, prerequisites first).
+    mask : int
+        A bit set (not negative).
 
     Returns
     -------
-    list of tuple
-        Per draft: its most severe deficit's rank, its stage, its first
-        competency in ontology order, its kind's rank, its catalogue id, its
-        competencies.
+    list of int
+        Its members.
     """
-    severity = {d.competency: _SEVERITY_RANK.get(d.severity, 9) for d in result.deficits}
-    out: list[tuple[Any, ...]] = []
-    for d, stage in zip(drafts, stages, strict=True):
-        comps = d.comps
-        if len(comps) == 1:  # most steps: the min of one is itself
-            worst: int = severity.get(comps[0], 9)
-            first = comp_key(comps[0])
-        else:
-            worst = min((severity.get(c, 9) for c in comps), default=9)
-            first = min((comp_key(c) for c in comps), default=(10**9, ""))
-        out.append((worst, stage, first, _KIND_RANK[d.kind], d.ref or "", comps))
+    out = []
+    while mask:
+        low = mask & -mask
+        out.append(low.bit_length() - 1)
+        mask ^= low
     return out
 
 
-def _ranks(priority: Sequence[tuple[Any, ...]]) -> list[int]:
-    """Each draft's position when ordered by (priority, index): ties broken the
-    way the scheduler breaks them, as plain ints that are cheap to compare."""
-    rank = [0] * len(priority)
-    for r, i in enumerate(sorted(range(len(priority)), key=priority.__getitem__)):
-        rank[i] = r
-    return rank
-
-
-def order_edges(
-    drafts: Sequence[Draft],
+def predecessors(
+    drafts: Sequence[tuple[Any, ...]],
     stages: Sequence[int],
-    priority: Sequence[tuple[Any, ...]],
-    prerequisites: Mapping[str, frozenset[str]],
-) -> tuple[list[set[int]], list[tuple[int, int]], list[int], list[int]]:
-    """The order of the steps: a DAG over draft indexes and its topological order.
-
-    A closing step (the re-diagnosis) comes after every other step and before
-    none: instead of an edge from every other step, it is left out of ``succ``
-    and put last in the order; :func:`reduction` gives it its direct
-    predecessors (the other steps without a successor).
-
-    Parameters
-    ----------
-    drafts : sequence of Draft
-        The steps.
-    stages : sequence of int
-        Each draft's stage (:attr:`Draft.stage`).
-    priority : sequence of tuple
-        Each draft's priority (:func:`priorities`): ties in the order, and
-        which edge of a cycle gives way.
-    prerequisites : mapping of str to frozenset of str
-        The KB's competency -> its transitive prerequisites.
-
-    Returns
-    -------
-    succ : list of set of int
-        Draft index -> its successors, cycles broken.
-    dropped : list of (int, int)
-        The edges dropped to break cycles (see :func:`conflicts`).
-    topo : list of int
-        The draft indexes in topological order, ties by priority, closing steps last.
-    closing : list of int
-        The closing steps' draft indexes.
-    """
-    rank = _ranks(priority)
-    closing = [i for i, d in enumerate(drafts) if d.kind == "rediagnosis"]
-    succ = _edges(drafts, stages, prerequisites)
-    dropped: list[tuple[int, int]] = []
-    topo = _topological(succ, rank, closing)
-    if topo is None:
-        dropped = _break_cycles(succ, priority)
-        topo = _topological(succ, rank, closing)
-        if topo is None:  # pragma: no cover - every cycle is broken by _break_cycles
-            raise RuntimeError("internal error: the route graph has a cycle")
-    return succ, dropped, topo, closing
-
-
-def _edges(
-    drafts: Sequence[Draft], stages: Sequence[int], prerequisites: Mapping[str, frozenset[str]]
-) -> list[set[int]]:
-    """The successor sets of the order the ontology asks for, closing steps left out.
+    opened: int,
+    prerequisites: Mapping[str, tuple[str, ...]],
+) -> list[int]:
+    """Draft -> the bit set of the drafts the ontology puts before it.
 
     For each competency, its steps go learn -> practice -> share -> reflect;
     the steps of its prerequisites come before it, in the same phase or an
     earlier one. Edges never go to an earlier stage, so cycles lie within one.
+
+    Parameters
+    ----------
+    drafts : sequence of tuple
+        The drafts (laid out as :class:`~.drafts.Draft`).
+    stages : sequence of int
+        Each draft's stage (learn 0 ... reflect 3, closing 4).
+    opened : int
+        How many drafts come before the closing step (which gets no edges).
+    prerequisites : mapping of str to tuple of str
+        Competency -> its transitive prerequisites.
+
+    Returns
+    -------
+    list of int
+        Draft -> the bit set of its predecessors (itself left out).
     """
-    with_comp = _steps_by_competency(drafts)
-    before = _prerequisite_steps(with_comp, prerequisites)
-    succ: list[set[int]] = [set() for _ in drafts]
-    for t, dt in enumerate(drafts):
-        if dt.kind == "rediagnosis":
-            continue
+    holding: dict[str, int] = {}
+    in_stage = [0] * (CLOSING_STAGE + 1)
+    for i in range(opened):
+        bit = 1 << i
+        in_stage[stages[i]] |= bit
+        for c in drafts[i][3]:
+            holding[c] = holding.get(c, 0) | bit
+    below = [0] * (CLOSING_STAGE + 2)  # stage -> the drafts of earlier stages
+    for s in range(CLOSING_STAGE + 1):
+        below[s + 1] = below[s] | in_stage[s]
+    before: dict[str, int] = {}  # competency -> the drafts holding one of its prerequisites
+    for c in holding:
+        mask = 0
+        for y in prerequisites.get(c, ()):
+            mask |= holding.get(y, 0)
+        before[c] = mask
+    preds = []
+    for t in range(opened):
         st = stages[t]
-        for c in dt.comps:
-            # learn -> practice -> share -> reflect for each competency
-            for s in with_comp[c]:
-                if stages[s] < st:
-                    succ[s].add(t)
-            # prerequisite competencies first (same phase or an earlier one)
-            for s in before[c]:
-                if s != t and stages[s] <= st:
-                    succ[s].add(t)
-    return succ
+        earlier, up_to = below[st], below[st + 1]
+        mask = 0
+        for c in drafts[t][3]:
+            mask |= (holding[c] & earlier) | (before[c] & up_to)
+        preds.append(mask & ~(1 << t))
+    return preds
 
 
-def _steps_by_competency(drafts: Sequence[Draft]) -> dict[str, list[int]]:
-    """Competency -> the steps holding it, closing steps left out."""
-    with_comp: dict[str, list[int]] = {}
-    for i, d in enumerate(drafts):
-        if d.kind != "rediagnosis":
-            for c in d.comps:
-                with_comp.setdefault(c, []).append(i)
-    return with_comp
+def _topological(preds: Sequence[int], opened: int) -> list[int] | None:
+    """Kahn's algorithm over the drafts ``0 .. opened - 1``, numbered in
+    priority order: at each turn the first draft whose predecessors are all
+    placed. None when there is a cycle."""
+    remaining = (1 << opened) - 1
+    done = 0
+    order: list[int] = []
+    while remaining:
+        m = remaining
+        while m:
+            low = m & -m
+            i = low.bit_length() - 1
+            if not preds[i] & ~done:
+                break
+            m ^= low
+        else:
+            return None
+        order.append(i)
+        done |= low
+        remaining ^= low
+    return order
 
 
-def _prerequisite_steps(
-    with_comp: Mapping[str, list[int]], prerequisites: Mapping[str, frozenset[str]]
-) -> dict[str, list[int]]:
-    """Competency -> the steps holding one of its prerequisites (``with_comp``
-    as :func:`_steps_by_competency` gives it)."""
-    present = set(with_comp)
-    before: dict[str, list[int]] = {}
-    for c in with_comp:
-        found = before[c] = []
-        if c in prerequisites:
-            for y in prerequisites[c] & present:
-                found.extend(with_comp[y])
-    return before
+def acyclic(
+    preds: list[int], priority: Sequence[tuple[Any, ...]], opened: int
+) -> tuple[list[int], list[tuple[int, int]]]:
+    """The topological order of the drafts ``0 .. opened - 1`` (numbered in
+    priority order, ties between ready drafts going to the first), after
+    dropping from ``preds`` (and returning) the edges that break cycles when
+    there are any (:func:`break_cycles`).
+
+    Parameters
+    ----------
+    preds : list of int
+        Draft -> the bit set of its predecessors (:func:`predecessors`);
+        the dropped edges are taken out of it.
+    priority : sequence of tuple
+        Draft -> its scheduling priority (ascending with the draft's number).
+    opened : int
+        How many drafts (the closing step left out).
+
+    Returns
+    -------
+    topo : list of int
+        The drafts in topological order.
+    dropped : list of (int, int)
+        The edges dropped to break cycles (see :func:`conflicts`).
+
+    Raises
+    ------
+    RuntimeError
+        Never: every cycle is broken (an internal check).
+    """
+    topo = _topological(preds, opened)
+    if topo is not None:
+        return topo, []
+    succ: list[set[int]] = [set() for _ in range(opened)]
+    for t in range(opened):
+        for s in bits(preds[t]):
+            succ[s].add(t)
+    dropped = break_cycles(succ, priority)
+    for s, t in dropped:
+        preds[t] &= ~(1 << s)
+    topo = _topological(preds, opened)
+    if topo is None:  # pragma: no cover - every cycle is broken by break_cycles
+        raise RuntimeError("internal error: the route graph has a cycle")
+    return topo, dropped
 
 
-def _break_cycles(
+def break_cycles(
     succ: list[set[int]], priority: Sequence[tuple[Any, ...]]
 ) -> list[tuple[int, int]]:
     """Drop from ``succ`` the edges that go against ``priority`` inside a cycle,
@@ -201,79 +189,6 @@ def _break_cycles(
     return dropped
 
 
-def _topological(
-    succ: Sequence[set[int]], rank: Sequence[int], last: Sequence[int] = ()
-) -> list[int] | None:
-    """Kahn's algorithm, ties by ``rank`` (the position in priority order, see
-    :func:`_ranks`); None when there is a cycle. The nodes in ``last`` (which
-    have no edges) come after all the others, by rank: as if every other node
-    had an edge to each of them."""
-    indegree = [0] * len(succ)
-    for targets in succ:
-        for t in targets:
-            indegree[t] += 1
-    for z in last:
-        indegree[z] = -1  # never ready in the loop below
-    node = [0] * len(rank)
-    for i, r in enumerate(rank):
-        node[r] = i
-    ready = [rank[i] for i, deg in enumerate(indegree) if deg == 0]
-    heapq.heapify(ready)
-    order: list[int] = []
-    while ready:
-        n = node[heapq.heappop(ready)]
-        order.append(n)
-        for t in succ[n]:
-            indegree[t] -= 1
-            if indegree[t] == 0:
-                heapq.heappush(ready, rank[t])
-    order.extend(sorted(last, key=rank.__getitem__))
-    return order if len(order) == len(succ) else None
-
-
-def reduction(
-    succ: Sequence[set[int]], topo: Sequence[int], last: Sequence[int] = ()
-) -> list[list[int]]:
-    """Each node's direct predecessors: its predecessors in the transitive reduction.
-
-    Parameters
-    ----------
-    succ : sequence of set of int
-        Node -> its successors (a DAG).
-    topo : sequence of int
-        The nodes in topological order.
-    last : sequence of int, optional
-        Nodes without edges that come after every other node, as in
-        :func:`_topological`: their direct predecessors are the other nodes
-        without a successor.
-
-    Returns
-    -------
-    list of list of int
-        Node -> its direct predecessors. Reachability is kept as int bit sets.
-    """
-    below = [0] * len(succ)
-    for u in reversed(topo):
-        mask = 0
-        for v in succ[u]:
-            mask |= below[v] | (1 << v)
-        below[u] = mask
-    preds: list[list[int]] = [[] for _ in succ]
-    for u, targets in enumerate(succ):
-        covered = 0
-        for w in targets:
-            covered |= below[w]
-        for v in targets:
-            if not (covered >> v) & 1:
-                preds[v].append(u)
-    if last:
-        ends = set(last)
-        sinks = [u for u, targets in enumerate(succ) if not targets and u not in ends]
-        for z in last:
-            preds[z] = list(sinks)
-    return preds
-
-
 def conflicts(
     dropped: Sequence[tuple[int, int]], ids: Mapping[int, str], rank: Mapping[int, int]
 ) -> tuple[Conflict, ...]:
@@ -282,7 +197,7 @@ def conflicts(
     Parameters
     ----------
     dropped : sequence of (int, int)
-        The edges :func:`order_edges` dropped to break cycles, as draft indexes.
+        The edges :func:`acyclic` dropped to break cycles, as draft numbers.
     ids : mapping of int to str
         Draft index -> step id.
     rank : mapping of int to int

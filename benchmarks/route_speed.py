@@ -1,0 +1,165 @@
+"""Route benchmark: CPU µs per profile of the route stage, and its ratio to diagnosis.
+
+A seeded synthetic cohort of the shipped KB is diagnosed (``Engine.diagnose``,
+fast backend) and resolved (``resolve``) once; then the route stage is timed
+over the whole cohort: ``build_route`` alone, and ``with_plan`` (the unmet
+deficits the route leaves, and the Result's copy). Diagnosis is timed in the
+same run, so the ratio route / diagnose does not depend on how busy the machine
+is. Times are CPU time (``time.process_time``); each route figure is the best
+of ``--repeat`` passes over the cohort.
+
+``--against DIR`` also loads another tree's ``route`` package (e.g. the
+route as it was before a change: ``git worktree add /tmp/before main``, then
+``--against /tmp/before/src/deficit_engine/route``) beside this one, under
+another module name, over this tree's lower layers; the passes of the two
+alternate, and the ratio of their times is printed: a ratio from one run, which
+the load of a shared machine moves much less than the times themselves. The
+other route's output is checked to be the same as this one's first.
+
+mypyc is not shipped (the install must work without a compiler); to measure
+what it would give, compile a copy and time it against the pure-Python tree::
+
+    cp -r src pyproject.toml ontology rules /tmp/mypyc/ && cd /tmp/mypyc/src
+    mypyc --config-file ../pyproject.toml deficit_engine/route/{layout,order,schedule,drafts}.py
+    PYTHONPATH=/tmp/mypyc/src python <repo>/benchmarks/route_speed.py --quick \
+        --against <repo>/src/deficit_engine/route
+
+Prints figures and, last, one JSON line of them. No timed assertions.
+
+    python benchmarks/route_speed.py            # 3 000 profiles
+    python benchmarks/route_speed.py --quick    # 1 000 profiles
+    python benchmarks/route_speed.py --against /tmp/before/src/deficit_engine/route
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from deficit_engine import Engine, synthetic_profiles
+from deficit_engine.resolve import resolve
+from deficit_engine.route import build_route, with_plan
+
+
+def _best(passes: int, *runs: Callable[[], None]) -> list[float]:
+    """The least CPU seconds of ``passes`` calls of each of ``runs``, called in turn."""
+    best = [float("inf")] * len(runs)
+    for _ in range(passes):
+        for i, run in enumerate(runs):
+            t0 = time.process_time()
+            run()
+            best[i] = min(best[i], time.process_time() - t0)
+    return best
+
+
+def _other_route(folder: Path) -> Any:
+    """Another tree's ``route`` package, imported as ``deficit_engine._route_against``
+    (its relative imports of the lower layers resolve to this tree's)."""
+    name = "deficit_engine._route_against"
+    spec = importlib.util.spec_from_file_location(
+        name, folder / "__init__.py", submodule_search_locations=[str(folder)]
+    )
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"no route package in {folder}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def measure(count: int, seed: int, repeat: int, against: Path | None = None) -> dict[str, Any]:
+    """Diagnose, resolve and route ``count`` synthetic profiles; the figures in µs per profile."""
+    engine = Engine.from_path(backend="fast")
+    kb = engine.kb
+    profiles = list(synthetic_profiles(kb, count, seed))
+
+    t0 = time.process_time()
+    diagnosed = [engine.diagnose(p) for p in profiles]
+    diagnose_s = time.process_time() - t0
+    people = [(p, r) for p, r in diagnosed if r.ok]
+
+    t0 = time.process_time()
+    resolutions = [resolve(kb, p, r.needs, severities=r.severities) for p, r in people]
+    resolve_s = time.process_time() - t0
+    work = list(zip(people, resolutions, strict=True))
+    routes = [build_route(kb, p, r, res) for (p, r), res in work]
+
+    def route_all() -> None:
+        for (p, r), res in work:
+            build_route(kb, p, r, res)
+
+    def plan_all() -> None:
+        for ((_p, r), res), route in zip(work, routes, strict=True):
+            with_plan(r, res, route)
+
+    extra: dict[str, Any] = {}
+    if against is None:
+        route_s, plan_s = _best(repeat, route_all, plan_all)
+    else:
+        other = _other_route(against).build_route
+        for ((p, r), res), route in zip(work, routes, strict=True):
+            if other(kb, p, r, res).to_dict() != route.to_dict():
+                raise SystemExit(f"{against}: another route for {r.profile}")
+
+        def other_all() -> None:
+            for (p, r), res in work:
+                other(kb, p, r, res)
+
+        route_s, plan_s, other_s = _best(repeat, route_all, plan_all, other_all)
+        extra = {
+            "against": str(against),
+            "against_us": round(other_s * 1e6 / len(people), 1),
+            "against_to_route": round(other_s / route_s, 2),
+        }
+    per = 1e6 / len(people)
+    return {
+        "profiles": len(people),
+        "seed": seed,
+        "steps_per_route": round(sum(len(r.steps) for r in routes) / len(routes), 1),
+        "diagnose_us": round(diagnose_s * 1e6 / len(profiles), 1),
+        "resolve_us": round(resolve_s * per, 1),
+        "route_us": round(route_s * per, 1),
+        "with_plan_us": round(plan_s * per, 1),
+        "route_to_diagnose": round(route_s * per / (diagnose_s * 1e6 / len(profiles)), 4),
+        **extra,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profiles", type=int, default=3000)
+    parser.add_argument("--seed", type=int, default=16)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="1 000 profiles")
+    parser.add_argument(
+        "--against",
+        type=Path,
+        help="another tree's src/deficit_engine/route, timed beside this one",
+    )
+    args = parser.parse_args()
+    count = 1000 if args.quick else args.profiles
+    fig = measure(count, args.seed, args.repeat, args.against)
+    steps = fig["steps_per_route"]
+    print(f"profiles            {fig['profiles']} (seed {fig['seed']}), {steps} steps a route")
+    print(f"diagnose            {fig['diagnose_us']:8.1f} µs/profile (fast backend)")
+    print(f"resolve             {fig['resolve_us']:8.1f} µs/profile")
+    print(f"route (build_route) {fig['route_us']:8.1f} µs/profile")
+    print(f"with_plan           {fig['with_plan_us']:8.1f} µs/profile")
+    print(f"route / diagnose    {fig['route_to_diagnose']:8.4f}")
+    if "against" in fig:
+        print(f"route of --against  {fig['against_us']:8.1f} µs/profile (same output)")
+        print(f"against / route     {fig['against_to_route']:8.2f} (passes alternating)")
+    print(json.dumps(fig))
+
+
+if __name__ == "__main__":
+    main()
