@@ -63,7 +63,6 @@ PARTS = (
     (plan, "cohort_arcs"),
     (plan, "allocate_arrays"),
     (plan, "_serving"),
-    (plan, "_placed"),
     (plan, "_unplaced"),
     (plan, "_mentee_bound"),
     (plan, "_demand"),
@@ -314,7 +313,6 @@ def parts_of(timers: Timers, total: float) -> dict[str, float]:
         "  max_flow_bound (_mentee_bound)": s["_mentee_bound"],
         "    max_flow.solve": s["max_flow.solve"],
         "  reasons: who could serve each need (_serving)": s["_serving"],
-        "  placed units' candidates (_placed)": s["_placed"],
         "  unplaced units' reasons (_unplaced)": s["_unplaced"],
         "  the rest of the mentor part": (
             mentors
@@ -322,7 +320,6 @@ def parts_of(timers: Timers, total: float) -> dict[str, float]:
             - s["allocate_arrays"]
             - s["_mentee_bound"]
             - s["_serving"]
-            - s["_placed"]
             - s["_unplaced"]
         ),
         "programme_places": programmes,

@@ -35,6 +35,7 @@ from ..resolve import needs_by_kind, person_levels, seeker_of, unmet_of
 from ..resolve.allocate import allocate_arrays
 from ..resolve.formats import resolve_formats
 from ..resolve.mentors import (
+    Candidate,
     MentorChoice,
     Seeker,
     Unit,
@@ -42,7 +43,6 @@ from ..resolve.mentors import (
     full_why,
     mentor_recommendations,
     mentor_units,
-    unit_arcs,
     why_not,
 )
 from ..schema import Mentor, Profile
@@ -326,15 +326,14 @@ def _pair(
     placed = chosen[chosen >= 0]
     taken = np.bincount(arcs.mentor[placed], minlength=len(capacity))
     full = _serving(index, arcs)
-    free = dict(zip([m.id for m in index.mentors], capacity.tolist(), strict=True))
+    found = _Candidates(index, arcs)
     for u, (k, unit) in enumerate(units):
         a = int(chosen[u])
         if a < 0:
             why = _unplaced(index, s.seekers[k], s.needs[k], unit, full.get(u, {}))
             choices[k].append(MentorChoice(unit, None, (), 0, why))
             continue
-        mentor = int(arcs.mentor[a])
-        choices[k].append(_placed(index, s, k, unit, mentor, free, themselves.get(k)))
+        choices[k].append(found.choice(u, unit, a))
     bound = _mentee_bound(owners, arcs, capacity) if with_bound else 0
     return allocation.exact, capacity - taken, bound
 
@@ -360,24 +359,49 @@ def _serving(index: CatalogueIndex, arcs: CohortArcs) -> dict[int, dict[int, lis
     return out
 
 
-def _placed(
-    index: CatalogueIndex,
-    s: _Seekers,
-    k: int,
-    unit: Unit,
-    mentor: int,
-    free: Mapping[str, int],
-    own: int | None,
-) -> MentorChoice:
-    """A placed unit's choice: its candidates found again (few units are placed) for
-    the needs the mentor serves and the reason's comparison with the others.
-    ``free``: mentor id -> the places this flow shared out."""
-    found = unit_arcs(index, s.seekers[k], s.needs[k], unit, free, s.severities[k])
-    if own is not None:
-        found = [c for c in found if index.mentor_rank[c.mentor.id] != own]
-    chosen = next(c for c in found if index.mentor_rank[c.mentor.id] == mentor)
-    others = tuple(c for c in found if c is not chosen)
-    return MentorChoice(unit, chosen, others, chosen.mentor.capacity)
+class _Candidates:
+    """A placed unit's candidates (what ``unit_arcs`` finds) read from the flow's arcs.
+
+    The arcs are sorted by (unit, mentor), mentors in id order, so one unit's
+    arcs are a slice in ``unit_arcs``' order; a (unit, mentor) pair's rows, in a
+    stable sort, keep the order of the unit's needs, which is ``unit_arcs``'
+    order of the needs a mentor serves. Colleagues are never their own
+    candidates there either (cohort_arcs leaves those arcs out).
+    """
+
+    def __init__(self, index: CatalogueIndex, arcs: CohortArcs) -> None:
+        self.mentors = index.mentors
+        self.arcs = arcs
+        n_mentors = max(len(self.mentors), 1)
+        keys = arcs.row_unit * n_mentors + arcs.row_mentor
+        self.row_order = np.argsort(keys, kind="stable")
+        self.row_keys = keys[self.row_order]
+        self.n_mentors = n_mentors
+
+    def choice(self, u: int, unit: Unit, a: int) -> MentorChoice:
+        """Unit ``u``'s outcome when the flow chose its arc ``a``."""
+        arcs = self.arcs
+        lo, hi = np.searchsorted(arcs.unit, [u, u + 1]).tolist()
+        mentors = arcs.mentor[lo:hi].tolist()
+        keys = np.asarray(mentors, np.int64) + u * self.n_mentors
+        starts = np.searchsorted(self.row_keys, keys).tolist()
+        ends = np.searchsorted(self.row_keys, keys, side="right").tolist()
+        row_need, order = arcs.row_need, self.row_order
+        found = [
+            Candidate(self.mentors[m], tuple(row_need[order[b:e]].tolist()), p, lo_, ns)
+            for m, b, e, p, lo_, ns in zip(
+                mentors,
+                starts,
+                ends,
+                arcs.prio[lo:hi].tolist(),
+                arcs.loc[lo:hi].tolist(),
+                arcs.nosubj[lo:hi].tolist(),
+                strict=True,
+            )
+        ]
+        chosen = found[a - lo]
+        others = tuple(c for c in found if c is not chosen)
+        return MentorChoice(unit, chosen, others, chosen.mentor.capacity)
 
 
 def _unplaced(
