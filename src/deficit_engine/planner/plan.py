@@ -534,7 +534,6 @@ def _plan(kb: KnowledgeBase, people: Sequence[Person | None]) -> CohortPlan:
     demands = [_demand(kb, p, k, n) for n, (p, k) in enumerate(zip(ok, kinds, strict=True))]
     programmes = plan_programmes(kb, [d for d in demands if d is not None])
     resolutions: list[Resolution | None] = []
-    format_memo = _FormatMemo(index)
     slot = 0
     mentor_load: Counter[str] = Counter()
     for n, (person, by_kind) in enumerate(zip(ok, kinds, strict=True)):
@@ -546,7 +545,7 @@ def _plan(kb: KnowledgeBase, people: Sequence[Person | None]) -> CohortPlan:
             index, seekers.seekers[n], needs, choices[n], cohort=True
         )
         mentor_load.update(ch.chosen.mentor.id for ch in choices[n] if ch.chosen)
-        formats, unmet_formats = format_memo(needs, by_kind["format"])
+        formats, unmet_formats = resolve_formats(index, needs, by_kind["format"])
         progs = programmes.recommendations[slot]
         why: dict[int, Why | str] = {
             i: Why(r, "capacity" if ex else "catalogue", ex)
@@ -601,29 +600,6 @@ def _plan(kb: KnowledgeBase, people: Sequence[Person | None]) -> CohortPlan:
         dict(sorted(programmes.load().items())),
         stats,
     )
-
-
-class _FormatMemo:
-    """Formats are unlimited, so a person's formats are a pure function of their
-    format needs, which people repeat: resolved once per distinct tuple of them."""
-
-    def __init__(self, index: CatalogueIndex) -> None:
-        self.index = index
-        self.found: dict[tuple[Need, ...], tuple[list[Recommendation], dict[int, str]]] = {}
-
-    def __call__(
-        self, needs: Sequence[Need], idx: Sequence[int]
-    ) -> tuple[list[Recommendation], dict[int, str]]:
-        """As ``resolve_formats(index, needs, idx)``: the unmet needs by their index
-        in ``needs`` (the resolver reads only the needs ``idx`` picks, in order)."""
-        if not idx:
-            return [], {}
-        key = tuple([needs[i] for i in idx])
-        found = self.found.get(key)
-        if found is None:
-            found = self.found[key] = resolve_formats(self.index, key, range(len(key)))
-        recs, unmet = found
-        return recs, {idx[j]: reason for j, reason in unmet.items()}
 
 
 def _demand(
