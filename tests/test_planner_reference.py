@@ -30,7 +30,8 @@ from deficit_engine import Engine, synthetic_profiles
 from deficit_engine.kb import KnowledgeBase
 from deficit_engine.loader import load_kb
 from deficit_engine.models import Resolution
-from deficit_engine.planner import CohortPlan, plan_cohort
+from deficit_engine.planner import CohortPlan, plan_cohort, plan_row, plan_rows
+from deficit_engine.planner.schools import school_profiles, school_profiles_of
 from deficit_engine.synthetic import synthetic_mentors
 
 REFERENCE = Path(__file__).parent / "data" / "planner_reference.json"
@@ -115,6 +116,18 @@ def test_plan_is_identical_to_the_recorded_reference(name: str) -> None:
     assert got["figures"] == expected["figures"]
     assert got["slices"] == expected["slices"]
     assert got["whole"] == expected["whole"]
+
+
+def test_plan_from_compact_rows_is_the_same_plan() -> None:
+    """plan_rows over rows kept instead of Profiles and Results: the recorded plan."""
+    people, mentors, seed, colleagues = COHORTS["colleagues"]
+    kb = cohort_kb(mentors, seed, colleagues)
+    cohort = diagnosed(kb, people, seed)
+    rows = [None if p is None else plan_row(kb, *p) for p in cohort]
+    expected = json.loads(REFERENCE.read_text(encoding="utf-8"))["colleagues"]
+    assert plan_digests(plan_rows(kb, rows))["whole"] == expected["whole"]
+    ok = [p for p in cohort if p is not None]
+    assert school_profiles_of(kb, [r for r in rows if r is not None]) == school_profiles(kb, ok)
 
 
 def regenerate() -> None:
