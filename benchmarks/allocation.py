@@ -56,7 +56,8 @@ Person = Any  # (Profile, Result) or None, as plan_cohort takes them
 #: and planner/programmes.py, looked up at call time, so wrapping them times the real
 #: calls.
 PARTS = (
-    (plan, "school_profiles"),
+    (plan, "_rows"),
+    (plan, "school_profiles_of"),
     (plan, "flag_schools"),
     (plan, "_seekers"),
     (plan, "_allocate_mentors"),
@@ -304,7 +305,7 @@ def parts_of(timers: Timers, total: float) -> dict[str, float]:
     s = timers.seconds
     mentors = s["_allocate_mentors"]
     programmes = s["_demand"] + s["plan_programmes"]
-    schools = s["school_profiles"] + s["flag_schools"]
+    schools = s["school_profiles_of"] + s["flag_schools"]
     out = {
         "mentor_allocation": mentors,
         "  candidate_arcs (cohort_arcs, numpy)": s["cohort_arcs"],
@@ -330,8 +331,11 @@ def parts_of(timers: Timers, total: float) -> dict[str, float]:
         "      resolve_programmes": s["resolve_programmes"],
         "    min group check (_undersized)": s["_undersized"],
         "school_profiles_and_flags": schools,
+        "rows (plan_row per person)": s["_rows"],
         "seekers": s["_seekers"],
-        "rest (per-person assembly)": total - mentors - programmes - schools - s["_seekers"],
+        "rest (per-person assembly)": (
+            total - s["_rows"] - mentors - programmes - schools - s["_seekers"]
+        ),
         "  mentor_recommendations": s["mentor_recommendations"],
         "  resolve_formats": s["resolve_formats"],
     }
