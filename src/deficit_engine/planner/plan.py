@@ -364,26 +364,25 @@ class _Candidates:
         self.mentors = index.mentors
         self.arcs = arcs
         n_mentors = max(len(self.mentors), 1)
-        keys = arcs.row_unit * n_mentors + arcs.row_mentor
-        self.row_order = np.argsort(keys, kind="stable")
-        self.row_keys = keys[self.row_order]
-        self.n_mentors = n_mentors
+        order = np.argsort(arcs.row_unit * n_mentors + arcs.row_mentor, kind="stable")
+        self.row_unit = arcs.row_unit[order]
+        self.row_mentor = arcs.row_mentor[order]
+        self.row_need = arcs.row_need[order]
 
     def choice(self, u: int, unit: Unit, a: int) -> MentorChoice:
         """Unit ``u``'s outcome when the flow chose its arc ``a``."""
         arcs = self.arcs
         lo, hi = np.searchsorted(arcs.unit, [u, u + 1]).tolist()
-        mentors = arcs.mentor[lo:hi].tolist()
-        keys = np.asarray(mentors, np.int64) + u * self.n_mentors
-        starts = np.searchsorted(self.row_keys, keys).tolist()
-        ends = np.searchsorted(self.row_keys, keys, side="right").tolist()
-        row_need, order = arcs.row_need, self.row_order
+        first, last = np.searchsorted(self.row_unit, [u, u + 1]).tolist()
+        served: dict[int, list[int]] = {}
+        for m, i in zip(
+            self.row_mentor[first:last].tolist(), self.row_need[first:last].tolist(), strict=True
+        ):
+            served.setdefault(m, []).append(i)
         found = [
-            Candidate(self.mentors[m], tuple(row_need[order[b:e]].tolist()), p, lo_, ns)
-            for m, b, e, p, lo_, ns in zip(
-                mentors,
-                starts,
-                ends,
+            Candidate(self.mentors[m], tuple(served[m]), p, loc, ns)
+            for m, p, loc, ns in zip(
+                arcs.mentor[lo:hi].tolist(),
                 arcs.prio[lo:hi].tolist(),
                 arcs.loc[lo:hi].tolist(),
                 arcs.nosubj[lo:hi].tolist(),

@@ -154,11 +154,11 @@ class _Places:
 
 
 Eligible = dict[tuple[str, frozenset[str], frozenset[str], str], list[Program]]
-#: A person's last set cover: (the programmes open to them, by competency, as ids)
+#: A person's last set cover: (the programmes open to them, by competency)
 #: -> the recommendations and unmet reasons by the need's position among the
 #: programme needs. The cover is a pure function of those and of the person, so a
 #: later pass that leaves the same programmes open reuses it.
-Cover = tuple[tuple[tuple[str, ...], ...], tuple[list[Recommendation], dict[int, str]]]
+Cover = tuple[tuple[tuple[Program, ...], ...], tuple[list[Recommendation], dict[int, str]]]
 
 
 class _Person(NamedTuple):
@@ -214,8 +214,10 @@ def _one_pass(
         d = demands[k]
         eligible = person.eligible
         if person.limited:
+            period, municipality = d.period, d.municipality
+            is_open = places.open_for
             allowed = {
-                comp: [p for p in progs if places.open_for(p, d.period, d.municipality)]
+                comp: [p for p in progs if is_open(p, period, municipality)]
                 for comp, progs in eligible.items()
             }
         else:
@@ -226,6 +228,9 @@ def _one_pass(
             plan.places[k].append(place)
             plan.recommendations[k].append(_with_place(rec, place))
         for i, reason in unmet.items():
+            if not person.limited:  # every programme open: none blocked
+                plan.unmet[k][i] = (reason, ())
+                continue
             comp = d.needs[i].competency or ""
             open_ids = {p.id for p in allowed[comp]}
             blocked = [p for p in eligible.get(comp, []) if p.id not in open_ids]
@@ -266,7 +271,8 @@ def _cover(
 ) -> tuple[list[Recommendation], dict[int, str]]:
     """The person's set cover over the programmes open to them (the last pass's,
     when the same programmes are open: see Cover)."""
-    key = tuple(tuple(p.id for p in progs) for progs in allowed.values())
+    # the same Program objects pass after pass: tuples of them compare by identity
+    key = tuple([tuple(progs) for progs in allowed.values()])
     last = covers[k]
     if last is not None and last[0] == key:
         found = last[1]
