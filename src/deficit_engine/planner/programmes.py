@@ -111,18 +111,25 @@ class _Places:
             for p in programs.values()
             for g in sorted(p.groups, key=lambda g: g.start)
         }
+        # each programme's groups by start, sorted once (group_for runs per person)
+        self.starts = {
+            p.id: tuple(
+                (g.start, g.delivery or p.delivery) for g in sorted(p.groups, key=lambda g: g.start)
+            )
+            for p in programs.values()
+            if p.groups
+        }
 
     def group_for(
         self, p: Program, period: tuple[str, str], municipality: str | None
     ) -> str | None:
         """The earliest group of ``p`` in ``period`` with a seat and open here, if any."""
-        for g in sorted(p.groups, key=lambda g: g.start):
-            delivery = g.delivery or p.delivery
-            if not (period[0] <= g.start <= period[1]) or self.groups[(p.id, g.start)] <= 0:
+        for start, delivery in self.starts[p.id]:
+            if not (period[0] <= start <= period[1]) or self.groups[(p.id, start)] <= 0:
                 continue
             if delivery == "in_person" and (p.id, municipality) in self.closed:
                 continue
-            return g.start
+            return start
         return None
 
     def open_for(self, p: Program, period: tuple[str, str], municipality: str | None) -> bool:
