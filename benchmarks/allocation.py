@@ -56,14 +56,14 @@ Person = Any  # (Profile, Result) or None, as plan_cohort takes them
 #: and planner/programmes.py, looked up at call time, so wrapping them times the real
 #: calls.
 PARTS = (
-    (plan, "school_profiles"),
+    (plan, "_rows"),
+    (plan, "school_profiles_of"),
     (plan, "flag_schools"),
     (plan, "_seekers"),
     (plan, "_allocate_mentors"),
     (plan, "cohort_arcs"),
     (plan, "allocate_arrays"),
     (plan, "_serving"),
-    (plan, "_placed"),
     (plan, "_unplaced"),
     (plan, "_mentee_bound"),
     (plan, "_demand"),
@@ -305,7 +305,7 @@ def parts_of(timers: Timers, total: float) -> dict[str, float]:
     s = timers.seconds
     mentors = s["_allocate_mentors"]
     programmes = s["_demand"] + s["plan_programmes"]
-    schools = s["school_profiles"] + s["flag_schools"]
+    schools = s["school_profiles_of"] + s["flag_schools"]
     out = {
         "mentor_allocation": mentors,
         "  candidate_arcs (cohort_arcs, numpy)": s["cohort_arcs"],
@@ -314,7 +314,6 @@ def parts_of(timers: Timers, total: float) -> dict[str, float]:
         "  max_flow_bound (_mentee_bound)": s["_mentee_bound"],
         "    max_flow.solve": s["max_flow.solve"],
         "  reasons: who could serve each need (_serving)": s["_serving"],
-        "  placed units' candidates (_placed)": s["_placed"],
         "  unplaced units' reasons (_unplaced)": s["_unplaced"],
         "  the rest of the mentor part": (
             mentors
@@ -322,7 +321,6 @@ def parts_of(timers: Timers, total: float) -> dict[str, float]:
             - s["allocate_arrays"]
             - s["_mentee_bound"]
             - s["_serving"]
-            - s["_placed"]
             - s["_unplaced"]
         ),
         "programme_places": programmes,
@@ -333,8 +331,11 @@ def parts_of(timers: Timers, total: float) -> dict[str, float]:
         "      resolve_programmes": s["resolve_programmes"],
         "    min group check (_undersized)": s["_undersized"],
         "school_profiles_and_flags": schools,
+        "rows (plan_row per person)": s["_rows"],
         "seekers": s["_seekers"],
-        "rest (per-person assembly)": total - mentors - programmes - schools - s["_seekers"],
+        "rest (per-person assembly)": (
+            total - s["_rows"] - mentors - programmes - schools - s["_seekers"]
+        ),
         "  mentor_recommendations": s["mentor_recommendations"],
         "  resolve_formats": s["resolve_formats"],
     }
@@ -389,10 +390,17 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     _ = kb.index  # the catalogue index is built once per KB: not part of a plan's time
+    cpu = time.process_time()
     cohort, total = timed_plan(kb, people)
+    cpu = time.process_time() - cpu
     figures["plan_cohort_s"] = round(total, 3)
+    # CPU time per person: what the national budget (200 us a person for everything) is in
+    figures["plan_cohort_cpu_us_per_person"] = round(cpu / max(args.people, 1) * 1e6, 1)
     figures["plan_stats"] = cohort.stats.to_dict()
-    say(f"{'plan_cohort, whole':<36}{total:.2f} s")
+    say(
+        f"{'plan_cohort, whole':<36}{total:.2f} s "
+        f"(CPU {figures['plan_cohort_cpu_us_per_person']:.0f} us per person)"
+    )
     del cohort
 
     timers = Timers()

@@ -84,6 +84,27 @@ class _Sets:
         return np.vstack(rows) if rows else np.zeros((0, len(self.restrictions)), bool)
 
 
+def _candidates(
+    index: CatalogueIndex,
+    need: Need,
+    cands: np.ndarray | None,
+    passing: dict[tuple[tuple[str, object], ...], np.ndarray],
+    free: np.ndarray,
+) -> np.ndarray:
+    """The mentors (indexes) strong in a need's competency, passing its filters,
+    with a free place; ``passing`` memoises the filters' masks."""
+    if cands is None:
+        return np.zeros(0, np.int64)
+    if need.filters:
+        mask = passing.get(need.filters)
+        if mask is None:
+            ok = index.filtered("mentor", need).passing
+            mask = passing[need.filters] = np.array([m.id in ok for m in index.mentors], bool)
+        cands = cands[mask[cands]]
+    out: np.ndarray = cands[free[cands]]
+    return out
+
+
 def cohort_arcs(
     index: CatalogueIndex,
     seekers: Sequence[Seeker],
@@ -136,10 +157,15 @@ def cohort_arcs(
     for k, m in (themselves or {}).items():
         own[k] = m
 
-    parts_unit: list[np.ndarray] = []
-    parts_need: list[np.ndarray] = []
-    parts_mentor: list[np.ndarray] = []
-    parts_weight: list[np.ndarray] = []
+    # One entry per (unit, need) with candidates, in order; each names its list
+    # of candidate mentors (one per distinct competency and filters, the mentors
+    # with free places only), and the rows are those lists laid end to end.
+    lists: dict[tuple[str, tuple[tuple[str, object], ...]], int] = {}
+    pool: list[np.ndarray] = []
+    e_unit: list[int] = []
+    e_need: list[int] = []
+    e_list: list[int] = []
+    e_weight: list[int] = []
     cross = np.zeros(len(units), bool)
     unit_seeker = np.zeros(len(units), np.int64)
     for u, (k, unit) in enumerate(units):
@@ -147,30 +173,32 @@ def cohort_arcs(
         cross[u] = seekers[k].school or unit.form in CROSS_ORGANISATION_FORMS
         for i in unit.needs:
             need = needs[k][i]
-            cands = strong.get(need.competency or "")
-            if cands is None:
+            comp = need.competency or ""
+            key = (comp, need.filters)
+            found = lists.get(key)
+            if found is None:
+                found = lists[key] = len(pool)
+                pool.append(_candidates(index, need, strong.get(comp), passing, free))
+            if not len(pool[found]):
                 continue
-            if need.filters:
-                mask = passing.get(need.filters)
-                if mask is None:
-                    ok = index.filtered("mentor", need).passing
-                    mask = passing[need.filters] = np.array([m.id in ok for m in mentors], bool)
-                cands = cands[mask[cands]]
-            cands = cands[free[cands]]
-            if not len(cands):
-                continue
-            weight = SEVERITY_WEIGHT.get(severities[k].get(need.competency or "", "low"), 1)
-            parts_unit.append(np.full(len(cands), u, np.int64))
-            parts_need.append(np.full(len(cands), i, np.int64))
-            parts_mentor.append(cands)
-            parts_weight.append(np.full(len(cands), weight, np.int64))
-    if not parts_unit:
+            e_unit.append(u)
+            e_need.append(i)
+            e_list.append(found)
+            e_weight.append(SEVERITY_WEIGHT.get(severities[k].get(comp, "low"), 1))
+    if not e_unit:
         empty = np.zeros(0, np.int64)
         return CohortArcs(empty, empty, empty, empty, empty, empty, empty, empty)
-    r_unit = np.concatenate(parts_unit)
-    r_need = np.concatenate(parts_need)
-    r_mentor = np.concatenate(parts_mentor)
-    r_weight = np.concatenate(parts_weight)
+    sizes = np.array([len(c) for c in pool], np.int64)
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    which = np.array(e_list, np.int64)
+    lengths = sizes[which]
+    # row r of entry e is pool[start of e's list + (r - first row of e)]
+    first_row = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    offset = np.repeat(starts[which] - first_row, lengths)
+    r_mentor = np.concatenate(pool)[offset + np.arange(int(lengths.sum()))]
+    r_unit = np.repeat(np.array(e_unit, np.int64), lengths)
+    r_need = np.repeat(np.array(e_need, np.int64), lengths)
+    r_weight = np.repeat(np.array(e_weight, np.int64), lengths)
     k_of = unit_seeker[r_unit]
     keep = subjects.matrix("admits")[s_subj[k_of], r_mentor]
     keep &= levels.matrix("admits")[s_lvl[k_of], r_mentor]

@@ -18,10 +18,11 @@ inputs give the same plan.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -30,11 +31,11 @@ import numpy as np
 from ..catalogue import CatalogueIndex
 from ..kb import KnowledgeBase
 from ..models import Need, Recommendation, Resolution, Result
-from ..period import period_hours, settings
-from ..resolve import needs_by_kind, person_levels, seeker_of, unmet_of
+from ..resolve import needs_by_kind, unmet_of
 from ..resolve.allocate import allocate_arrays
 from ..resolve.formats import resolve_formats
 from ..resolve.mentors import (
+    Candidate,
     MentorChoice,
     Seeker,
     Unit,
@@ -42,13 +43,13 @@ from ..resolve.mentors import (
     full_why,
     mentor_recommendations,
     mentor_units,
-    unit_arcs,
     why_not,
 )
 from ..schema import Mentor, Profile
 from .arcs import CohortArcs, cohort_arcs
 from .programmes import ProgrammeDemand, demand_key, plan_programmes
-from .schools import SchoolFlag, SchoolProfile, flag_schools, school_profiles
+from .rows import PlanRow, plan_row
+from .schools import SchoolFlag, SchoolProfile, flag_schools, school_profiles_of
 
 __all__ = [
     "COLLEAGUE_FORMS",
@@ -58,6 +59,7 @@ __all__ = [
     "TeamSupport",
     "colleague_mentors",
     "plan_cohort",
+    "plan_rows",
 ]
 
 Person = tuple[Profile, Result]
@@ -190,24 +192,22 @@ def _school_needs(flag: Sequence[SchoolFlag]) -> list[Need]:
 
 
 def _seekers(
-    kb: KnowledgeBase,
-    people: Sequence[Person | None],
+    rows: Sequence[PlanRow | None],
     kinds: Sequence[dict[str, list[int]] | None],
     flags: Sequence[SchoolFlag],
 ) -> tuple[_Seekers, list[tuple[str, list[SchoolFlag]]]]:
     out = _Seekers([], [], [], [])
-    for person, by_kind in zip(people, kinds, strict=True):
-        if person is None or by_kind is None:
+    for row, by_kind in zip(rows, kinds, strict=True):
+        if row is None or by_kind is None:
             out.seekers.append(Seeker(None, None, frozenset(), frozenset()))
             out.needs.append(())
             out.severities.append({})
             out.units.append([])
             continue
-        profile, result = person
-        out.seekers.append(seeker_of(kb, profile.person))
-        out.needs.append(result.needs)
-        out.severities.append(result.severities)
-        out.units.append(mentor_units(result.needs, by_kind["mentor"]))
+        out.seekers.append(Seeker(row.organization, row.municipality, row.subjects, row.levels))
+        out.needs.append(row.needs)
+        out.severities.append(row.severities)
+        out.units.append(mentor_units(row.needs, by_kind["mentor"]))
     by_school: dict[str, list[SchoolFlag]] = {}
     for f in flags:
         by_school.setdefault(f.organization, []).append(f)
@@ -249,35 +249,26 @@ def colleague_mentors(kb: KnowledgeBase, people: Sequence[Person | None]) -> dic
     dict
         Mentor id -> Mentor (empty when ``planning.colleague_mentors`` is off).
     """
+    return _colleagues(kb, _rows(kb, people))
+
+
+def _colleagues(kb: KnowledgeBase, rows: Sequence[PlanRow | None]) -> dict[str, Mentor]:
+    """:func:`colleague_mentors` from the rows (their ``strengths``)."""
     settings_ = kb.planning.planning
     if not settings_.colleague_mentors:
         return {}
-    levels = kb.scale.ids
-    floor = levels.index(settings_.colleague_level or levels[-1])
-    strong_levels = set(levels[floor:])
     out: dict[str, Mentor] = {}
-    for n, person in enumerate(people):
-        if person is None:
-            continue
-        profile, result = person
-        if result.scores is None:
-            continue
-        weak = {d.competency for d in result.deficits}
-        strengths = [
-            c
-            for c, level in result.scores.competency_level.items()
-            if level in strong_levels and c not in weak
-        ]
-        if not strengths:
+    for n, row in enumerate(rows):
+        if row is None or not row.strengths:
             continue
         mid = f"{COLLEAGUE_PREFIX}{n}"
         # model_construct: a colleague's municipality or organisation may be unknown
         out[mid] = Mentor.model_construct(
             id=mid,
             name="Коллега из когорты",
-            municipality=profile.person.municipality or "",
-            organization=profile.person.organization or "",
-            strengths=sorted(strengths),
+            municipality=row.municipality or "",
+            organization=row.organization or "",
+            strengths=list(row.strengths),
             forms=list(COLLEAGUE_FORMS),
             capacity=settings_.colleague_load,
             subjects=[],
@@ -326,15 +317,14 @@ def _pair(
     placed = chosen[chosen >= 0]
     taken = np.bincount(arcs.mentor[placed], minlength=len(capacity))
     full = _serving(index, arcs)
-    free = dict(zip([m.id for m in index.mentors], capacity.tolist(), strict=True))
+    found = _Candidates(index, arcs)
     for u, (k, unit) in enumerate(units):
         a = int(chosen[u])
         if a < 0:
             why = _unplaced(index, s.seekers[k], s.needs[k], unit, full.get(u, {}))
             choices[k].append(MentorChoice(unit, None, (), 0, why))
             continue
-        mentor = int(arcs.mentor[a])
-        choices[k].append(_placed(index, s, k, unit, mentor, free, themselves.get(k)))
+        choices[k].append(found.choice(u, unit, a))
     bound = _mentee_bound(owners, arcs, capacity) if with_bound else 0
     return allocation.exact, capacity - taken, bound
 
@@ -360,24 +350,48 @@ def _serving(index: CatalogueIndex, arcs: CohortArcs) -> dict[int, dict[int, lis
     return out
 
 
-def _placed(
-    index: CatalogueIndex,
-    s: _Seekers,
-    k: int,
-    unit: Unit,
-    mentor: int,
-    free: Mapping[str, int],
-    own: int | None,
-) -> MentorChoice:
-    """A placed unit's choice: its candidates found again (few units are placed) for
-    the needs the mentor serves and the reason's comparison with the others.
-    ``free``: mentor id -> the places this flow shared out."""
-    found = unit_arcs(index, s.seekers[k], s.needs[k], unit, free, s.severities[k])
-    if own is not None:
-        found = [c for c in found if index.mentor_rank[c.mentor.id] != own]
-    chosen = next(c for c in found if index.mentor_rank[c.mentor.id] == mentor)
-    others = tuple(c for c in found if c is not chosen)
-    return MentorChoice(unit, chosen, others, chosen.mentor.capacity)
+class _Candidates:
+    """A placed unit's candidates (what ``unit_arcs`` finds) read from the flow's arcs.
+
+    The arcs are sorted by (unit, mentor), mentors in id order, so one unit's
+    arcs are a slice in ``unit_arcs``' order; a (unit, mentor) pair's rows, in a
+    stable sort, keep the order of the unit's needs, which is ``unit_arcs``'
+    order of the needs a mentor serves. Colleagues are never their own
+    candidates there either (cohort_arcs leaves those arcs out).
+    """
+
+    def __init__(self, index: CatalogueIndex, arcs: CohortArcs) -> None:
+        self.mentors = index.mentors
+        self.arcs = arcs
+        n_mentors = max(len(self.mentors), 1)
+        order = np.argsort(arcs.row_unit * n_mentors + arcs.row_mentor, kind="stable")
+        self.row_unit = arcs.row_unit[order]
+        self.row_mentor = arcs.row_mentor[order]
+        self.row_need = arcs.row_need[order]
+
+    def choice(self, u: int, unit: Unit, a: int) -> MentorChoice:
+        """Unit ``u``'s outcome when the flow chose its arc ``a``."""
+        arcs = self.arcs
+        lo, hi = np.searchsorted(arcs.unit, [u, u + 1]).tolist()
+        first, last = np.searchsorted(self.row_unit, [u, u + 1]).tolist()
+        served: dict[int, list[int]] = {}
+        for m, i in zip(
+            self.row_mentor[first:last].tolist(), self.row_need[first:last].tolist(), strict=True
+        ):
+            served.setdefault(m, []).append(i)
+        found = [
+            Candidate(self.mentors[m], tuple(served[m]), p, loc, ns)
+            for m, p, loc, ns in zip(
+                arcs.mentor[lo:hi].tolist(),
+                arcs.prio[lo:hi].tolist(),
+                arcs.loc[lo:hi].tolist(),
+                arcs.nosubj[lo:hi].tolist(),
+                strict=True,
+            )
+        ]
+        chosen = found[a - lo]
+        others = tuple(c for c in found if c is not chosen)
+        return MentorChoice(unit, chosen, others, chosen.mentor.capacity)
 
 
 def _unplaced(
@@ -478,36 +492,82 @@ def plan_cohort(kb: KnowledgeBase, people: Sequence[Person | None]) -> CohortPla
     EvaluationError
         If the flow solver fails (it should not: the problem is always feasible).
     """
-    # The plan makes a few objects per need of a cohort held in memory: with the
-    # cyclic GC on, each collection would walk the whole cohort again. Nothing
-    # here makes cycles, so collections wait until the plan is made.
+    started = time.perf_counter()
+    with _no_gc():  # making the rows walks the cohort too: see _no_gc
+        rows = _rows(kb, people)
+    return _timed_plan(kb, rows, started)
+
+
+def plan_rows(kb: KnowledgeBase, rows: Sequence[PlanRow | None]) -> CohortPlan:
+    """:func:`plan_cohort` from compact rows: what the plan reads of each person.
+
+    A caller that diagnoses a large cohort keeps one :class:`~.rows.PlanRow`
+    per person (:func:`~.rows.plan_row`) instead of their Profile and Result,
+    and plans from those; the plan is the same.
+
+    Parameters
+    ----------
+    kb : KnowledgeBase
+        The knowledge base the people were diagnosed with.
+    rows : sequence
+        Per person, in input order: their PlanRow, or None for a person who
+        could not be diagnosed.
+
+    Returns
+    -------
+    CohortPlan
+        As :func:`plan_cohort` returns it.
+
+    Raises
+    ------
+    EvaluationError
+        If the flow solver fails (it should not: the problem is always feasible).
+    """
+    return _timed_plan(kb, rows, time.perf_counter())
+
+
+def _rows(kb: KnowledgeBase, people: Sequence[Person | None]) -> list[PlanRow | None]:
+    """The rows of diagnosed people (None for those not diagnosed)."""
+    return [None if p is None or not p[1].ok else plan_row(kb, p[0], p[1]) for p in people]
+
+
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    """The cyclic GC off for a while. The plan makes a few objects per need of a
+    cohort held in memory: with the GC on, each collection would walk the whole
+    cohort again (at 20 000 people, making the rows took 10 times longer).
+    Nothing here makes cycles, so collections wait until the plan is made."""
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _plan(kb, people)
+        yield
     finally:
         if enabled:
             gc.enable()
 
 
-def _plan(kb: KnowledgeBase, people: Sequence[Person | None]) -> CohortPlan:
-    started = time.perf_counter()
-    colleagues = colleague_mentors(kb, people)
+def _timed_plan(kb: KnowledgeBase, rows: Sequence[PlanRow | None], started: float) -> CohortPlan:
+    with _no_gc():
+        return _plan(kb, rows, started)
+
+
+def _plan(kb: KnowledgeBase, people: Sequence[PlanRow | None], started: float) -> CohortPlan:
+    colleagues = _colleagues(kb, people)
     # with colleagues, the plan's own index: the KB's pool and the colleagues
     index = (
         CatalogueIndex(kb.ontology, kb.programs, {**kb.mentors, **colleagues}, kb.formats)
         if colleagues
         else kb.index
     )
-    sorted_needs = [None if p is None or not p[1].ok else needs_by_kind(p[1].needs) for p in people]
+    sorted_needs = [None if p is None else needs_by_kind(p.needs) for p in people]
     kinds = [None if k is None else k[0] for k in sorted_needs]
     ok = [p if k is not None else None for p, k in zip(people, kinds, strict=True)]
     diagnosed = [p for p in ok if p is not None]
-    schools = school_profiles(kb, diagnosed)
+    schools = school_profiles_of(kb, diagnosed)
     flags = flag_schools(kb, schools)
-    seekers, flagged = _seekers(kb, ok, kinds, flags)
+    seekers, flagged = _seekers(ok, kinds, flags)
     choices, exact, bound = _allocate_mentors(index, seekers, len(people))
-    demands = [_demand(kb, p, k, n) for n, (p, k) in enumerate(zip(ok, kinds, strict=True))]
+    demands = [_demand(p, k, n) for n, (p, k) in enumerate(zip(ok, kinds, strict=True))]
     programmes = plan_programmes(kb, [d for d in demands if d is not None])
     resolutions: list[Resolution | None] = []
     slot = 0
@@ -516,7 +576,7 @@ def _plan(kb: KnowledgeBase, people: Sequence[Person | None]) -> CohortPlan:
         if person is None or by_kind is None:
             resolutions.append(None)
             continue
-        needs = person[1].needs
+        needs = person.needs
         recs, unmet = mentor_recommendations(
             index, seekers.seekers[n], needs, choices[n], cohort=True
         )
@@ -579,26 +639,21 @@ def _plan(kb: KnowledgeBase, people: Sequence[Person | None]) -> CohortPlan:
 
 
 def _demand(
-    kb: KnowledgeBase, person: Person | None, by_kind: dict[str, list[int]] | None, n: int
+    row: PlanRow | None, by_kind: dict[str, list[int]] | None, n: int
 ) -> ProgrammeDemand | None:
-    if person is None or by_kind is None:
+    if row is None or by_kind is None:
         return None
-    profile, result = person
-    p = profile.person
-    start, end, _hours, _defaults = settings(profile, None)
-    holds = period_hours(profile, kb.planning.planning.calendar)
-    severities = result.severities
     idx = tuple(by_kind["program"])
     return ProgrammeDemand(
-        p.role,
-        frozenset(p.subjects),
-        person_levels(kb, p),
-        p.municipality,
-        tuple(profile.preferences.delivery),
-        (start, end),
-        holds,
-        result.needs,
+        row.role,
+        row.subjects,
+        row.levels,
+        row.municipality,
+        row.delivery,
+        row.period,
+        row.period_hours,
+        row.needs,
         idx,
-        severities,
-        (*demand_key(result.needs, idx, severities), profile.id, n),
+        row.severities,
+        (*demand_key(row.needs, idx, row.severities), row.id, n),
     )

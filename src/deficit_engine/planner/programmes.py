@@ -111,18 +111,25 @@ class _Places:
             for p in programs.values()
             for g in sorted(p.groups, key=lambda g: g.start)
         }
+        # each programme's groups by start, sorted once (group_for runs per person)
+        self.starts = {
+            p.id: tuple(
+                (g.start, g.delivery or p.delivery) for g in sorted(p.groups, key=lambda g: g.start)
+            )
+            for p in programs.values()
+            if p.groups
+        }
 
     def group_for(
         self, p: Program, period: tuple[str, str], municipality: str | None
     ) -> str | None:
         """The earliest group of ``p`` in ``period`` with a seat and open here, if any."""
-        for g in sorted(p.groups, key=lambda g: g.start):
-            delivery = g.delivery or p.delivery
-            if not (period[0] <= g.start <= period[1]) or self.groups[(p.id, g.start)] <= 0:
+        for start, delivery in self.starts[p.id]:
+            if not (period[0] <= start <= period[1]) or self.groups[(p.id, start)] <= 0:
                 continue
             if delivery == "in_person" and (p.id, municipality) in self.closed:
                 continue
-            return g.start
+            return start
         return None
 
     def open_for(self, p: Program, period: tuple[str, str], municipality: str | None) -> bool:
@@ -154,20 +161,52 @@ class _Places:
 
 
 Eligible = dict[tuple[str, frozenset[str], frozenset[str], str], list[Program]]
-#: (role, deliveries asked, the programme needs, the programmes open for each
-#: competency) -> the set cover's recommendations and unmet reasons, by the
-#: need's position among the programme needs: the cover is a pure function of
-#: these, and people, and passes, repeat them.
-Covers = dict[tuple[object, ...], tuple[list[Recommendation], dict[int, str]]]
+#: A person's last set cover: (the programmes open to them, by competency)
+#: -> the recommendations and unmet reasons by the need's position among the
+#: programme needs. The cover is a pure function of those and of the person, so a
+#: later pass that leaves the same programmes open reuses it.
+Cover = tuple[tuple[tuple[Program, ...], ...], tuple[list[Recommendation], dict[int, str]]]
+
+
+class _Person(NamedTuple):
+    """What every pass reads of one person, found once before the passes."""
+
+    eligible: dict[str, list[Program]]  # competency -> the programmes that admit them
+    needs: list[Need]  # the programme needs, in order
+    limited: bool  # whether any of those programmes can run out (else every pass agrees)
+
+
+def _people(
+    index: CatalogueIndex, demands: Sequence[ProgrammeDemand], unlimited: frozenset[str]
+) -> list[_Person | None]:
+    memo: Eligible = {}
+    out: list[_Person | None] = []
+    for d in demands:
+        if not d.idx:
+            out.append(None)
+            continue
+        eligible = _eligible(index, d, memo)
+        limited = any(p.id not in unlimited for progs in eligible.values() for p in progs)
+        out.append(_Person(eligible, [d.needs[i] for i in d.idx], limited))
+    return out
+
+
+def _unlimited(programs: Mapping[str, Program]) -> frozenset[str]:
+    """The programmes that never run out: no seats, no groups, not in person."""
+    return frozenset(
+        p.id
+        for p in programs.values()
+        if p.seats is None and not p.groups and p.delivery != "in_person"
+    )
 
 
 def _one_pass(
     index: CatalogueIndex,
     demands: Sequence[ProgrammeDemand],
+    people: Sequence[_Person | None],
     order: Sequence[int],
     closed: set[tuple[str, str | None]],
-    eligible_memo: Eligible,
-    covers: Covers,
+    covers: list[Cover | None],
 ) -> ProgrammesPlan:
     programs = index.program_by_id
     places = _Places(programs, closed)
@@ -176,22 +215,32 @@ def _one_pass(
         [[] for _ in range(n)], [[] for _ in range(n)], [{} for _ in range(n)], set(closed)
     )
     for k in order:
-        d = demands[k]
-        if not d.idx:
+        person = people[k]
+        if person is None:
             continue
-        eligible = _eligible(index, d, eligible_memo)
-        allowed = {
-            comp: [p for p in progs if places.open_for(p, d.period, d.municipality)]
-            for comp, progs in eligible.items()
-        }
-        recs, unmet = _cover(index, d, allowed, covers)
+        d = demands[k]
+        eligible = person.eligible
+        if person.limited:
+            period, municipality = d.period, d.municipality
+            is_open = places.open_for
+            allowed = {
+                comp: [p for p in progs if is_open(p, period, municipality)]
+                for comp, progs in eligible.items()
+            }
+        else:
+            allowed = eligible
+        recs, unmet = _cover(index, d, person, allowed, covers, k)
         for rec in recs:
             place = places.take(programs[rec.id], d.period, d.municipality)
             plan.places[k].append(place)
             plan.recommendations[k].append(_with_place(rec, place))
         for i, reason in unmet.items():
+            if not person.limited:  # every programme open: none blocked
+                plan.unmet[k][i] = (reason, ())
+                continue
             comp = d.needs[i].competency or ""
-            blocked = [p for p in eligible.get(comp, []) if p not in allowed[comp]]
+            open_ids = {p.id for p in allowed[comp]}
+            blocked = [p for p in eligible.get(comp, []) if p.id not in open_ids]
             if blocked:
                 why = "; ".join(places.why_not(p, d.period, d.municipality) for p in blocked)
                 plan.unmet[k][i] = (
@@ -220,22 +269,26 @@ def _eligible(
 
 
 def _cover(
-    index: CatalogueIndex, d: ProgrammeDemand, allowed: dict[str, list[Program]], covers: Covers
+    index: CatalogueIndex,
+    d: ProgrammeDemand,
+    person: _Person,
+    allowed: dict[str, list[Program]],
+    covers: list[Cover | None],
+    k: int,
 ) -> tuple[list[Recommendation], dict[int, str]]:
-    """The person's set cover over the programmes open to them (memoised: see Covers)."""
-    needs = [d.needs[i] for i in d.idx]
-    key = (
-        d.role,
-        d.prefs,
-        d.period_hours,
-        tuple(needs),
-        tuple((comp, tuple(p.id for p in progs)) for comp, progs in allowed.items()),
-    )
-    found = covers.get(key)
-    if found is None:
-        found = covers[key] = resolve_programmes(
+    """The person's set cover over the programmes open to them (the last pass's,
+    when the same programmes are open: see Cover)."""
+    # the same Program objects pass after pass: tuples of them compare by identity
+    key = tuple([tuple(progs) for progs in allowed.values()])
+    last = covers[k]
+    if last is not None and last[0] == key:
+        found = last[1]
+    else:
+        needs = person.needs
+        found = resolve_programmes(
             index, d.role, d.prefs, needs, range(len(needs)), allowed, d.period_hours
         )
+        covers[k] = (key, found)
     recs, unmet = found
     return recs, {d.idx[j]: reason for j, reason in unmet.items()}
 
@@ -290,12 +343,12 @@ def plan_programmes(kb: KnowledgeBase, demands: Sequence[ProgrammeDemand]) -> Pr
     """
     order = sorted(range(len(demands)), key=lambda k: demands[k].key)
     closed: set[tuple[str, str | None]] = set()
-    eligible: Eligible = {}
-    covers: Covers = {}
+    people = _people(kb.index, demands, _unlimited(kb.index.program_by_id))
+    covers: list[Cover | None] = [None] * len(demands)
     passes = 0
     while True:
         passes += 1
-        plan = _one_pass(kb.index, demands, order, closed, eligible, covers)
+        plan = _one_pass(kb.index, demands, people, order, closed, covers)
         small = _undersized(kb, demands, plan)
         if not small:
             plan.passes = passes

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, get_args
 
@@ -23,8 +23,16 @@ from ..kb import KnowledgeBase
 from ..labels import SEVERITY_RU
 from ..models import Result
 from ..schema import Profile, SchoolRule, Severity
+from .rows import PlanRow
 
-__all__ = ["GroupProfile", "SchoolFlag", "SchoolProfile", "flag_schools", "school_profiles"]
+__all__ = [
+    "GroupProfile",
+    "SchoolFlag",
+    "SchoolProfile",
+    "flag_schools",
+    "school_profiles",
+    "school_profiles_of",
+]
 
 #: Severities, most severe first (the rule language's ranking).
 SEVERITY_ORDER: tuple[str, ...] = get_args(Severity)
@@ -265,18 +273,22 @@ class _SchoolTally:
         self.municipalities: Counter[str] = Counter()
         self.groups: dict[str, _GroupTally] = {}
 
-    def add(self, result: Result, group_ids: Iterable[str]) -> None:
-        """Count one person: their group scores and their deficits in those groups."""
-        scores = result.scores
-        group_pct = scores.group_pct if scores is not None else {}
+    def add(
+        self,
+        group_pct: Mapping[str, float],
+        deficits: Iterable[tuple[str | None, str, str]],
+        group_ids: Iterable[str],
+    ) -> None:
+        """Count one person: their group scores and their deficits in those groups
+        (each deficit as (group, competency, severity))."""
         worst: dict[str, str] = {}  # group -> the person's most severe deficit in it
         competencies: dict[str, list[str]] = {}
-        for d in result.deficits:
-            if d.group is None:  # a competency the ontology does not know
+        for group, competency, severity in deficits:
+            if group is None:  # a competency the ontology does not know
                 continue
-            competencies.setdefault(d.group, []).append(d.competency)
-            if d.group not in worst or _rank(d.severity) < _rank(worst[d.group]):
-                worst[d.group] = d.severity
+            competencies.setdefault(group, []).append(competency)
+            if group not in worst or _rank(severity) < _rank(worst[group]):
+                worst[group] = severity
         for g in group_ids:
             # a person counts only where assessed, deficits too: a share stays within 100 %
             if g not in group_pct:
@@ -316,17 +328,55 @@ def school_profiles(
     tuple of SchoolProfile
         One per organisation, by organisation name.
     """
+    return _profiles(
+        kb,
+        (
+            (
+                profile.person.organization,
+                profile.person.municipality,
+                result.scores.group_pct if result.scores is not None else {},
+                [(d.group, d.competency, d.severity) for d in result.deficits],
+            )
+            for profile, result in people
+            if result.ok
+        ),
+    )
+
+
+def school_profiles_of(kb: KnowledgeBase, rows: Iterable[PlanRow]) -> tuple[SchoolProfile, ...]:
+    """:func:`school_profiles` from the cohort plan's rows (:func:`~.rows.plan_row`).
+
+    Parameters
+    ----------
+    kb : KnowledgeBase
+        As for :func:`school_profiles`.
+    rows : iterable of PlanRow
+        The diagnosed people.
+
+    Returns
+    -------
+    tuple of SchoolProfile
+        As :func:`school_profiles` gives them for the same people.
+    """
+    return _profiles(kb, ((r.organization, r.municipality, r.group_pct, r.deficits) for r in rows))
+
+
+#: What a school profile reads of one person: organisation, municipality, group
+#: scores, and (group, competency, severity) of each deficit.
+_Entry = tuple[str | None, str | None, Mapping[str, float], Iterable[tuple[str | None, str, str]]]
+
+
+def _profiles(kb: KnowledgeBase, people: Iterable[_Entry]) -> tuple[SchoolProfile, ...]:
     group_ids = tuple(kb.ontology.groups)
     tallies: dict[str, _SchoolTally] = {}
-    for profile, result in people:
-        org = profile.person.organization
-        if org is None or not result.ok:
+    for org, municipality, group_pct, deficits in people:
+        if org is None:
             continue
         tally = tallies.setdefault(org, _SchoolTally())
         tally.staff += 1
-        if profile.person.municipality is not None:
-            tally.municipalities[profile.person.municipality] += 1
-        tally.add(result, group_ids)
+        if municipality is not None:
+            tally.municipalities[municipality] += 1
+        tally.add(group_pct, deficits, group_ids)
     return tuple(_school(kb, org, tallies[org]) for org in sorted(tallies))
 
 

@@ -1,0 +1,129 @@
+"""What the cohort plan reads of one diagnosed person: a compact row.
+
+A whole Profile and Result per person is far more than a plan needs (a Result
+carries facts, scores of every instrument, the trace...): at a national
+cohort's size (about 1.1 million people) holding them all is gigabytes. The
+planner reads only a :class:`PlanRow` per person, which a caller may build as
+soon as the person is diagnosed (:func:`plan_row`) and keep instead of the
+Profile and the Result (docs/route.md, "Cohort plans").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import NamedTuple
+
+from ..kb import KnowledgeBase
+from ..models import Need, Result
+from ..period import period_hours, settings
+from ..resolve import person_levels
+from ..schema import Profile
+
+__all__ = ["PlanRow", "plan_row"]
+
+
+class PlanRow(NamedTuple):
+    """One diagnosed person, as the cohort plan reads them.
+
+    Attributes
+    ----------
+    id : str
+        The profile's id (the last tie-break of who gets a programme place first).
+    role : str
+        The person's role.
+    organization, municipality : str or None
+        Where they work (locality of mentors, school profiles, in-person groups).
+    subjects : frozenset of str
+        The subjects they teach.
+    levels : frozenset of str
+        The levels of education they work at (``resolve.person_levels``).
+    delivery : tuple of str
+        The programme deliveries they asked for.
+    period : tuple of (str, str)
+        Their route's first and last month.
+    period_hours : float
+        The hours that period holds (longer programmes come last).
+    needs : tuple of Need
+        The Result's needs, in order.
+    severities : Mapping
+        Competency -> the severity of their deficit on it.
+    group_pct : Mapping
+        Competency group -> their score in it, in percent (school profiles).
+    deficits : tuple of (str or None, str, str)
+        (group, competency, severity) of each deficit (school profiles).
+    strengths : tuple of str
+        The competencies they could mentor colleagues in: at
+        ``planning.colleague_level`` or above without a deficit, when the KB's
+        ``planning.colleague_mentors`` is on (else empty).
+    """
+
+    id: str
+    role: str
+    organization: str | None
+    municipality: str | None
+    subjects: frozenset[str]
+    levels: frozenset[str]
+    delivery: tuple[str, ...]
+    period: tuple[str, str]
+    period_hours: float
+    needs: tuple[Need, ...]
+    severities: Mapping[str, str]
+    group_pct: Mapping[str, float]
+    deficits: tuple[tuple[str | None, str, str], ...]
+    strengths: tuple[str, ...]
+
+
+def plan_row(kb: KnowledgeBase, profile: Profile, result: Result) -> PlanRow:
+    """The row the cohort plan reads of one diagnosed person.
+
+    Parameters
+    ----------
+    kb : KnowledgeBase
+        The KB the person was diagnosed with (levels of subjects, the planning
+        calendar, the colleague settings).
+    profile : Profile
+        The validated profile.
+    result : Result
+        Its diagnosed Result (``ok``).
+
+    Returns
+    -------
+    PlanRow
+        What the plan needs of the person, and nothing else.
+    """
+    person = profile.person
+    start, end, _hours, _defaults = settings(profile, None)
+    scores = result.scores
+    return PlanRow(
+        id=profile.id,
+        role=person.role,
+        organization=person.organization,
+        municipality=person.municipality,
+        subjects=frozenset(person.subjects),
+        levels=person_levels(kb, person),
+        delivery=tuple(profile.preferences.delivery),
+        period=(start, end),
+        period_hours=period_hours(profile, kb.planning.planning.calendar),
+        needs=tuple(result.needs),
+        severities=result.severities,
+        group_pct=dict(scores.group_pct) if scores is not None else {},
+        deficits=tuple((d.group, d.competency, d.severity) for d in result.deficits),
+        strengths=_strengths(kb, result),
+    )
+
+
+def _strengths(kb: KnowledgeBase, result: Result) -> tuple[str, ...]:
+    """Competencies at the colleague level or above without a deficit (see PlanRow)."""
+    planning = kb.planning.planning
+    if not planning.colleague_mentors or result.scores is None:
+        return ()
+    levels = kb.scale.ids
+    strong = set(levels[levels.index(planning.colleague_level or levels[-1]) :])
+    weak = {d.competency for d in result.deficits}
+    return tuple(
+        sorted(
+            c
+            for c, level in result.scores.competency_level.items()
+            if level in strong and c not in weak
+        )
+    )
