@@ -38,7 +38,15 @@ from ..rules import BASE_TYPES, SEVERITIES, Cond, Pattern, Ref, Rule
 from ..rules.model import LIST, NUM, STR, field_kinds, literal_kind
 from .store import fact_key
 
-__all__ = ["ColumnarRules", "Derived", "uncompilable_reason", "uncompiled_rules"]
+__all__ = [
+    "Column",
+    "ColumnarRules",
+    "Derived",
+    "DerivedColumns",
+    "FactBlock",
+    "uncompilable_reason",
+    "uncompiled_rules",
+]
 
 Mask = npt.NDArray[np.bool_]
 Ints = npt.NDArray[np.int64]
@@ -75,9 +83,120 @@ class _Strings:
 
 
 @dataclass
-class _Column:
+class Column:
+    """One field of a fact table: a value per row (float64 numbers, interned string
+    codes, objects for booleans and lists) and whether the row has the field."""
+
     values: Array
     present: Mask
+
+    def take(self, rows: Ints | Mask) -> Column:
+        """Some rows of the column."""
+        return Column(self.values[rows], self.present[rows])
+
+
+@dataclass(frozen=True)
+class FactBlock:
+    """Derived facts of one type asserted first by one rule's template, as columns.
+
+    Attributes
+    ----------
+    type : str
+        The fact type.
+    rule : str
+        The rule that asserted each of these facts first.
+    order : tuple of str
+        The fields in the order the template builds them (a fact's key order).
+    pid : ndarray of int64
+        Each fact's profile number (its position in the cohort).
+    columns : dict
+        Field name -> :class:`Column`; string fields hold codes into
+        :attr:`DerivedColumns.strings`.
+    """
+
+    type: str
+    rule: str
+    order: tuple[str, ...]
+    pid: Ints
+    columns: dict[str, Column]
+
+
+@dataclass(frozen=True)
+class DerivedColumns:
+    """What the columnar path derives for a cohort, as columns: no dict per fact.
+
+    Attributes
+    ----------
+    n : int
+        The number of profiles.
+    decided : ndarray of bool
+        Per profile, whether the columnar path decided it; a profile not decided
+        goes to the per-profile engine (see the module docstring).
+    blocks : list of FactBlock
+        The derived facts (of decided and undecided profiles alike), in the order
+        they were found.
+    strings : tuple of str
+        The strings the string columns' codes stand for.
+    kinds : dict
+        Fact type -> field -> kind (``rules.field_kinds``).
+    """
+
+    n: int
+    decided: Mask
+    blocks: list[FactBlock]
+    strings: tuple[str, ...]
+    kinds: Mapping[str, Mapping[str, str]]
+
+    def facts(self) -> list[Derived]:
+        """Per profile, its derived facts as dicts with their rules, or None.
+
+        Returns
+        -------
+        list of Derived
+            One per profile, in order: each derived fact (fields in the asserting
+            template's order) with the rule that asserted it first, or None when
+            the profile must be diagnosed by the per-profile engine.
+        """
+        derived: list[list[tuple[str, Fact]]] = [[] for _ in range(self.n)]
+        names = np.array([*self.strings, ""], dtype=object)
+        for block in self.blocks:
+            _file_facts(block, self.kinds[block.type], names, derived)
+        decided = self.decided.tolist()
+        return [facts if decided[i] else None for i, facts in enumerate(derived)]
+
+
+def _file_facts(
+    block: FactBlock,
+    kinds: Mapping[str, str],
+    names: Array,
+    derived: list[list[tuple[str, Fact]]],
+) -> None:
+    """A block's facts as the driver would have built them, each filed under its profile.
+
+    Each field is turned into a Python list at once (``tolist``), so building a fact
+    is one ``dict.update`` of zipped values when it has every field.
+    """
+    ftype, rule, order = block.type, block.rule, block.order
+    values, present = [], []
+    for name in order:
+        col = block.columns[name]
+        raw = col.values
+        if kinds[name] == STR:
+            raw = names[np.where(col.present, raw, -1)]
+        values.append(raw.tolist())
+        present.append(col.present)
+    complete = np.logical_and.reduce(present).tolist() if present else None
+    present_rows = list(zip(*[p.tolist() for p in present], strict=True))
+    for i, (pid, vals) in enumerate(
+        zip(block.pid.tolist(), zip(*values, strict=True), strict=True)
+    ):
+        fact: Fact = {"type": ftype}
+        if complete is None or complete[i]:
+            fact.update(zip(order, vals, strict=True))
+        else:
+            given = zip(order, vals, present_rows[i], strict=True)
+            fact.update((n, v) for n, v, p in given if p)
+        derived[pid].append((rule, fact))
 
 
 @dataclass
@@ -87,15 +206,15 @@ class _Table:
 
     pid: Ints
     born: Ints
-    columns: dict[str, _Column]
+    columns: dict[str, Column]
     step: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # pass added in
 
     def __len__(self) -> int:
         return len(self.pid)
 
 
-def _empty_column(kind: str, n: int = 0) -> _Column:
-    return _Column(np.zeros(n, dtype=_dtype(kind)), np.zeros(n, dtype=bool))
+def _empty_column(kind: str, n: int = 0) -> Column:
+    return Column(np.zeros(n, dtype=_dtype(kind)), np.zeros(n, dtype=bool))
 
 
 def _dtype(kind: str) -> Any:
@@ -211,7 +330,7 @@ class _Builder:
                 raw = [f.get(name, _ABSENT) for f in self.facts]
                 present = np.array([v is not _ABSENT for v in raw], dtype=bool)
                 values = _objects([v if v is not _ABSENT else None for v in raw])
-            columns[name] = _Column(values, present)
+            columns[name] = Column(values, present)
         pid = np.array(self.pid, dtype=np.int64)
         table = _Table(pid, np.full(len(pid), born, dtype=np.int64), columns)
         table.step = np.zeros(len(pid), dtype=np.int64)
@@ -315,6 +434,26 @@ class ColumnarRules:
     def derive(self, cohort: Sequence[Sequence[Fact]], limit: int) -> list[Derived]:
         """The facts the rules derive for each profile, with the rule that asserted each first.
 
+        The facts of :meth:`derive_columns`, made into dicts per profile.
+
+        Parameters
+        ----------
+        cohort : sequence of sequences of Fact
+            Each profile's base facts (``engine.base_facts``).
+        limit : int
+            The firing limit (see :meth:`derive_columns`).
+
+        Returns
+        -------
+        list of Derived
+            One per profile, in order: the derived facts with their rules, or None
+            when that profile must be diagnosed by the per-profile engine.
+        """
+        return self.derive_columns(cohort, limit).facts()
+
+    def derive_columns(self, cohort: Sequence[Sequence[Fact]], limit: int) -> DerivedColumns:
+        """The facts the rules derive for each profile, with the rule that asserted each first.
+
         Parameters
         ----------
         cohort : sequence of sequences of Fact
@@ -325,9 +464,9 @@ class ColumnarRules:
 
         Returns
         -------
-        list of Derived
-            One per profile, in order: the derived facts with their rules, or None
-            when that profile must be diagnosed by the per-profile engine.
+        DerivedColumns
+            The derived facts as columns, and which profiles the columnar path
+            decided (the others must be diagnosed by the per-profile engine).
         """
         run = _Run(self, cohort)
         for k, subs in enumerate(self.strata):
@@ -346,7 +485,7 @@ class _Output:
     waited: Mask
     fresh: Mask  # the activation binds a fact the previous pass added (semi-naive)
     template: Ints
-    columns: dict[str, _Column]
+    columns: dict[str, Column]
     orders: list[tuple[str, tuple[str, ...]]]  # per template: rule id, field order
     # per positive pattern of the activation: its type, the bound table rows, and
     # whether each was added in this stratum (only before outputs are merged)
@@ -382,7 +521,7 @@ class _Run:
         self._last_keys = np.zeros((0, 1), dtype=np.int64)
         self.new_count = np.zeros(self.n, dtype=np.int64)
         self.undecided = np.zeros(self.n, dtype=bool)
-        self.derived: list[list[tuple[str, Fact]]] = [[] for _ in range(self.n)]
+        self.blocks: list[FactBlock] = []  # the derived facts, in the order found
         self.current = 0  # the stratum running: rows born before it waited from its start
         self.step = 0  # passes so far; a table row keeps the pass that added it
         self.since = -1  # activations binding a row of this pass or later are fresh
@@ -462,7 +601,7 @@ class _Run:
             templates.append(out.template + len(orders))
             orders.extend(out.orders)
         columns = {
-            name: _Column(
+            name: Column(
                 np.concatenate([o.columns[name].values for o in outs]),
                 np.concatenate([o.columns[name].present for o in outs]),
             )
@@ -596,7 +735,7 @@ class _Run:
         kinds = self.rules.kinds[ftype]
         n = len(act.pid)
         keep = np.ones(n, dtype=bool)
-        given: dict[str, _Column] = {}
+        given: dict[str, Column] = {}
         for name, mode, payload, required in fields:
             if mode == LITERAL:
                 given[name] = self._literal_column(kinds.get(name, STR), payload, n)
@@ -607,7 +746,7 @@ class _Run:
                 given[name] = _empty_column(kinds.get(name, STR), n)
             else:
                 rows = act.rows[pos]
-                given[name] = _Column(column.values[rows], column.present[rows])
+                given[name] = Column(column.values[rows], column.present[rows])
             if required:
                 keep &= given[name].present
         order = tuple(name for name, *_ in fields)
@@ -617,7 +756,7 @@ class _Run:
         columns = {}
         for name, kind in kinds.items():
             col = given.get(name) or _empty_column(kind, n)
-            columns[name] = _Column(col.values[chosen], col.present[chosen])
+            columns[name] = Column(col.values[chosen], col.present[chosen])
         rank = self.rules.rank[sub.rule.id]
         return _Output(
             act.pid[chosen],
@@ -633,16 +772,16 @@ class _Run:
             ],
         )
 
-    def _literal_column(self, kind: str, value: Any, n: int) -> _Column:
+    def _literal_column(self, kind: str, value: Any, n: int) -> Column:
         if kind == STR:
             values: Array = np.full(n, self.strings.code(value), dtype=np.int64)
         elif kind == NUM:
             values = np.full(n, value, dtype=np.float64)
         else:
             values = _objects([value] * n)
-        return _Column(values, np.ones(n, dtype=bool))
+        return Column(values, np.ones(n, dtype=bool))
 
-    def _enrich(self, pid: Ints, given: Mapping[str, _Column]) -> dict[str, _Column]:
+    def _enrich(self, pid: Ints, given: Mapping[str, Column]) -> dict[str, Column]:
         """Deficits as the engine completes them: the competency, its group, the
         severity, and the competency's score in the profile, when it has one."""
         n = len(pid)
@@ -654,17 +793,17 @@ class _Run:
         wanted = pid * _CODE_SPACE + comp.values
         pos = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
         scored = comp.present & (keys[pos] == wanted) if len(keys) else np.zeros(n, dtype=bool)
-        severity = given.get("severity") or _Column(np.zeros(n, dtype=np.int64), np.ones(n, bool))
+        severity = given.get("severity") or Column(np.zeros(n, dtype=np.int64), np.ones(n, bool))
         return {
             "competency": comp,
-            "group": _Column(np.maximum(group, 0), group >= 0),
+            "group": Column(np.maximum(group, 0), group >= 0),
             "severity": severity,
-            "score_pct": _Column(pct[pos] if len(keys) else np.zeros(n), scored),
+            "score_pct": Column(pct[pos] if len(keys) else np.zeros(n), scored),
         }
 
     # --- the store ---------------------------------------------------------------------
 
-    def _keys(self, ftype: str, pid: Ints, columns: Mapping[str, _Column]) -> Ints:
+    def _keys(self, ftype: str, pid: Ints, columns: Mapping[str, Column]) -> Ints:
         """Each row's identity as integers: its profile, then per field its value (a
         string's code, a number's bits, a boolean's or list's code), -1 or NaN's bits
         when absent (values are never NaN)."""
@@ -711,7 +850,7 @@ class _Run:
         more = _Table(
             out.pid[fresh],
             np.full(len(fresh), k, dtype=np.int64),
-            {n: _Column(c.values[fresh], c.present[fresh]) for n, c in out.columns.items()},
+            {n: Column(c.values[fresh], c.present[fresh]) for n, c in out.columns.items()},
         )
         more.step = np.full(len(fresh), self.step, dtype=np.int64)
         self.tables[ftype] = _concat(self.tables[ftype], more)
@@ -774,41 +913,22 @@ class _Run:
         return ranks
 
     def _facts(self, ftype: str, out: _Output, rows: Ints) -> None:
-        """The facts of some output rows as the driver would have built them (fields in
-        the asserting template's order), each with its rule, filed under its profile."""
-        names = np.array(self.strings.names, dtype=object)
+        """Some output rows as derived facts: one block per asserting template (its
+        field order is the order the driver would have built the fact's fields in)."""
         templates = out.template[rows]
         for t in np.unique(templates).tolist():
             chosen = rows[templates == t]
             rule, order = out.orders[t]
-            values, present = [], []
-            for name in order:
-                col = out.columns[name]
-                raw = col.values[chosen]
-                if self.rules.kinds[ftype][name] == STR:
-                    raw = names[np.where(col.present[chosen], raw, 0)]
-                values.append(raw.tolist())
-                present.append(col.present[chosen])
-            complete = np.logical_and.reduce(present).tolist() if present else None
-            present_rows = list(zip(*[p.tolist() for p in present], strict=True))
-            derived = self.derived
-            for i, (pid, vals) in enumerate(
-                zip(out.pid[chosen].tolist(), zip(*values, strict=True), strict=True)
-            ):
-                fact: Fact = {"type": ftype}
-                if complete is None or complete[i]:
-                    fact.update(zip(order, vals, strict=True))
-                else:
-                    given = zip(order, vals, present_rows[i], strict=True)
-                    fact.update((n, v) for n, v, p in given if p)
-                derived[pid].append((rule, fact))
+            columns = {name: out.columns[name].take(chosen) for name in order}
+            self.blocks.append(FactBlock(ftype, rule, order, out.pid[chosen], columns))
 
-    def outcome(self, limit: int, fallback: Sequence[SubRule]) -> list[Derived]:
-        """Each profile's facts with their first asserters, or None (per-profile engine)."""
+    def outcome(self, limit: int, fallback: Sequence[SubRule]) -> DerivedColumns:
+        """The derived facts as columns, with the profiles the per-profile engine decides."""
         undecided = self.undecided | (self.new_count > limit)
         for sub in fallback:
             undecided |= self._could_fire(sub)
-        return [None if undecided[i] else facts for i, facts in enumerate(self.derived)]
+        kinds = self.rules.kinds
+        return DerivedColumns(self.n, ~undecided, self.blocks, tuple(self.strings.names), kinds)
 
     def _could_fire(self, sub: SubRule) -> Mask:
         """Profiles a sub-rule left to the per-profile engine could fire on: each of its
@@ -873,7 +993,7 @@ def _dense(ids: Ints) -> tuple[Ints, int]:
 
 def _concat(table: _Table, more: _Table) -> _Table:
     columns = {
-        name: _Column(
+        name: Column(
             np.concatenate([col.values, more.columns[name].values]),
             np.concatenate([col.present, more.columns[name].present]),
         )
@@ -895,7 +1015,7 @@ def _rows(out: _Output, rows: Ints) -> _Output:
         out.waited[rows],
         out.fresh[rows],
         out.template[rows],
-        {n: _Column(c.values[rows], c.present[rows]) for n, c in out.columns.items()},
+        {n: Column(c.values[rows], c.present[rows]) for n, c in out.columns.items()},
         out.orders,
     )
 
