@@ -538,23 +538,41 @@ class _Run:
     # --- a stratum to its fixed point -------------------------------------------------
 
     def stratum(self, k: int, subs: Sequence[SubRule]) -> None:
-        """Run a stratum's sub-rules until a pass adds nothing; that last pass names,
-        for each fact the stratum added, every activation that asserts it."""
+        """Run a stratum's sub-rules until a pass adds nothing; then every activation
+        found names, for each fact the stratum added, a rule that asserts it.
+
+        Semi-naive: a pass after the first matches only the activations binding a fact
+        the previous pass added (activations are never withdrawn within a stratum: its
+        ``not:`` patterns read lower strata), so a rule reading no type this stratum
+        asserts is matched once.
+        """
         self.current = k
         self.since = -1  # the first pass matches everything
+        asserted = {ftype for sub in subs for ftype, _fields in sub.actions}
+        found: list[list[list[_Output]]] = [[[] for _a in sub.actions] for sub in subs]
         while True:
             self.step += 1
-            parts = self._produce_all(subs)
-            produced = {ftype: self._merge(ftype, outs) for ftype, outs in parts.items()}
+            new = self._produce_all(subs, asserted, found)
+            produced = {ftype: self._merge(ftype, outs) for ftype, outs in new.items() if outs}
             self.since = self.step
             if not any([self._add(k, ftype, out) for ftype, out in produced.items()]):
                 break
-        self._availability(k, parts, produced)
+        parts: dict[str, list[_Output]] = {}
+        for sub, outs in zip(subs, found, strict=True):
+            for (ftype, _fields), template_outs in zip(sub.actions, outs, strict=True):
+                parts.setdefault(ftype, []).extend(template_outs)
+        produced = {ftype: self._merge(ftype, outs) for ftype, outs in parts.items()}
+        ids = {ftype: self._ids(ftype, out) for ftype, out in produced.items()}
+        self._availability(k, parts, produced, ids)
         for ftype, out in produced.items():
-            self._attribute(k, ftype, out)
+            self._attribute(k, ftype, out, ids[ftype])
 
     def _availability(
-        self, k: int, parts: Mapping[str, list[_Output]], produced: Mapping[str, _Output]
+        self,
+        k: int,
+        parts: Mapping[str, list[_Output]],
+        produced: Mapping[str, _Output],
+        ids_of: Mapping[str, tuple[Ints, Ints, Ints]],
     ) -> None:
         """Each activation's ``avail``: an activation binding facts of this stratum is on
         the agenda once they are asserted, which is at the latest when the best-ranked
@@ -562,7 +580,7 @@ class _Run:
         fires before). So it fires before any activation ranked after ``avail``."""
         ready: dict[str, Ints] = {}
         for ftype, out in produced.items():
-            table_ids, ids, born_of = self._ids(ftype, out)
+            table_ids, ids, born_of = ids_of[ftype]
             row_of = np.full(len(born_of), -1, dtype=np.int64)
             row_of[table_ids] = np.arange(len(table_ids))
             best = np.full(len(self.tables[ftype]), _NEVER, dtype=np.int64)
@@ -577,22 +595,39 @@ class _Run:
                     out.avail = np.maximum(out.avail, np.where(here, late, -1))
             produced[ftype].avail = np.concatenate([o.avail for o in outs])
 
-    def _produce_all(self, subs: Sequence[SubRule]) -> dict[str, list[_Output]]:
-        """Every fact the stratum's unblocked activations assert, per type."""
+    def _produce_all(
+        self, subs: Sequence[SubRule], asserted: set[str], found: list[list[list[_Output]]]
+    ) -> dict[str, list[_Output]]:
+        """What the activations new in this pass assert, per type; each is also kept in
+        ``found`` (per sub-rule, per template)."""
         parts: dict[str, list[_Output]] = {}
-        for sub in subs:
-            act = self._activations(sub)
+        for sub, outs in zip(subs, found, strict=True):
+            act = self._new_activations(sub, asserted)
+            if act is None:
+                continue
             if sub.negatives and len(act.pid):
                 act = act.take(~self._blocked(sub, act))
             waited = np.ones(len(act.pid), dtype=bool)
-            fresh = np.full(len(act.pid), self.since < 0)
             for rows, table in zip(act.rows, act.tables, strict=True):
                 waited &= table.born[rows] < self.current
-                fresh |= table.step[rows] >= self.since
+            fresh = np.ones(len(act.pid), dtype=bool)
             for index in range(len(sub.actions)):
                 out = self._build(sub, index, act, waited, fresh)
                 parts.setdefault(sub.actions[index][0], []).append(out)
+                outs[index].append(out)
         return parts
+
+    def _new_activations(self, sub: SubRule, asserted: set[str]) -> _Binding | None:
+        """The activations binding a fact the previous pass added (all on the first
+        pass); None when there can be none. Pattern ``j`` binds a new fact and the
+        dynamic patterns before it old ones, so each activation is found once."""
+        if self.since < 0:
+            return self._activations(sub, {})
+        dynamic = [j for j, pat in enumerate(sub.positives) if pat.type in asserted]
+        if not dynamic:
+            return None
+        found = [self._activations(sub, {i: i == j for i in dynamic if i <= j}) for j in dynamic]
+        return _join_bindings(found)
 
     def _merge(self, ftype: str, outs: list[_Output]) -> _Output:
         orders: list[tuple[str, tuple[str, ...]]] = []
@@ -617,13 +652,18 @@ class _Run:
             orders,
         )
 
-    def _activations(self, sub: SubRule) -> _Binding:
+    def _activations(self, sub: SubRule, new: Mapping[int, bool]) -> _Binding:
+        """The sub-rule's activations; a pattern ``i`` in ``new`` binds only facts the
+        previous pass added (``new[i]``) or only facts added before it."""
         if not sub.positives:
             return _Binding(np.arange(self.n, dtype=np.int64), [], [])
         act: _Binding | None = None
         for i, pat in enumerate(sub.positives):
             table = self.tables.get(pat.type, self.empty)
-            rows = np.nonzero(self._alpha(pat, table))[0].astype(np.int64)
+            alpha = self._alpha(pat, table)
+            if i in new:
+                alpha &= (table.step >= self.since) == new[i]
+            rows = np.flatnonzero(alpha)
             if act is None:
                 act = _Binding(table.pid[rows], [rows], [table])
                 continue
@@ -861,12 +901,12 @@ class _Run:
         )
         return True
 
-    def _attribute(self, k: int, ftype: str, out: _Output) -> None:
+    def _attribute(self, k: int, ftype: str, out: _Output, ids_of: tuple[Ints, Ints, Ints]) -> None:
         """Each fact the stratum added, with the rule that asserted it first; a profile
         where that depends on the firing sequence is left undecided."""
         if ftype not in self.known or not len(out.pid):
             return
-        _known_ids, ids, born_of = self._ids(ftype, out)
+        _known_ids, ids, born_of = ids_of
         sel = np.flatnonzero(born_of[ids] == k)
         group, rank, avail = ids[sel], out.rank[sel], out.avail[sel]
         order = np.lexsort((avail, rank, group))
@@ -1005,6 +1045,15 @@ def _concat(table: _Table, more: _Table) -> _Table:
         columns,
         np.concatenate([table.step, more.step]),
     )
+
+
+def _join_bindings(parts: Sequence[_Binding]) -> _Binding:
+    """The activations of several bindings of one sub-rule, one after the other."""
+    if len(parts) == 1:
+        return parts[0]
+    positions = range(len(parts[0].rows))
+    rows = [np.concatenate([b.rows[i] for b in parts]) for i in positions]
+    return _Binding(np.concatenate([b.pid for b in parts]), rows, parts[0].tables)
 
 
 def _rows(out: _Output, rows: Ints) -> _Output:
