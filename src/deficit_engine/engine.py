@@ -413,7 +413,8 @@ class Engine:
         enabled = gc.isenabled()
         gc.disable()
         try:
-            columns = self.columnar.derive_columns(cohort, self.firing_limit)
+            columnar = self.columnar
+            columns = columnar.derive_columns(columnar.base_columns(cohort), self.firing_limit)
             derived = columns.facts()  # the dicts a Result is made of, only now
         except Exception:  # a batch never stops on its columnar path: the reference decides
             derived = [None] * len(cohort)

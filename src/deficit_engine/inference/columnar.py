@@ -39,6 +39,7 @@ from ..rules.model import LIST, NUM, STR, field_kinds, literal_kind
 from .store import fact_key
 
 __all__ = [
+    "BaseColumns",
     "Column",
     "ColumnarRules",
     "Derived",
@@ -67,6 +68,12 @@ class _Strings:
     def __init__(self) -> None:
         self.codes: dict[str, int] = {}
         self.names: list[str] = []
+
+    def copy(self) -> _Strings:
+        """The same codes, interned further independently."""
+        other = _Strings()
+        other.codes, other.names = dict(self.codes), list(self.names)
+        return other
 
     def code(self, text: str) -> int:
         """The code of ``text``, interned on first sight."""
@@ -350,6 +357,44 @@ class _Builder:
 _ABSENT = object()
 
 
+@dataclass(frozen=True)
+class BaseColumns:
+    """A cohort's base facts as one table per fact type: what the rules run over.
+
+    Made by :meth:`ColumnarRules.base_columns`; building it reads every field of
+    every base fact once, and is kept apart from :meth:`ColumnarRules.derive_columns`
+    so the two can be measured (and the tables made some other way) separately.
+
+    Attributes
+    ----------
+    n : int
+        The number of profiles.
+    tables : dict
+        Fact type -> its rows (profile numbers and a column per field).
+    strings : _Strings
+        The codes of the string columns.
+    """
+
+    n: int
+    tables: Mapping[str, _Table]
+    strings: _Strings
+
+
+def _base_columns(
+    kinds: Mapping[str, Mapping[str, str]], cohort: Sequence[Sequence[Fact]]
+) -> BaseColumns:
+    """The tables of a cohort's base facts (see :class:`BaseColumns`)."""
+    strings = _Strings()
+    builders = {t: _Builder(k, strings) for t, k in kinds.items()}
+    by_type = {t: (b.pid.append, b.facts.append) for t, b in builders.items()}
+    for pid, facts in enumerate(cohort):
+        for fact in facts:
+            add_pid, add_fact = by_type[fact["type"]]
+            add_pid(pid)
+            add_fact(fact)
+    return BaseColumns(len(cohort), {t: b.table(-1) for t, b in builders.items()}, strings)
+
+
 def _objects(items: list[Any]) -> Array:
     out = np.empty(len(items), dtype=object)
     for i, item in enumerate(items):
@@ -449,15 +494,33 @@ class ColumnarRules:
             One per profile, in order: the derived facts with their rules, or None
             when that profile must be diagnosed by the per-profile engine.
         """
-        return self.derive_columns(cohort, limit).facts()
+        return self.derive_columns(self.base_columns(cohort), limit).facts()
 
-    def derive_columns(self, cohort: Sequence[Sequence[Fact]], limit: int) -> DerivedColumns:
-        """The facts the rules derive for each profile, with the rule that asserted each first.
+    def base_columns(self, cohort: Sequence[Sequence[Fact]]) -> BaseColumns:
+        """A cohort's base facts as tables, what :meth:`derive_columns` runs over.
 
         Parameters
         ----------
         cohort : sequence of sequences of Fact
             Each profile's base facts (``engine.base_facts``).
+
+        Returns
+        -------
+        BaseColumns
+            One table per fact type the rules know.
+        """
+        return _base_columns(self.kinds, cohort)
+
+    def derive_columns(self, base: BaseColumns, limit: int) -> DerivedColumns:
+        """The facts the rules derive for each profile, with the rule that asserted each first.
+
+        This is the diagnose stage of the columnar path: tables in, columns out, no
+        dict per fact either way.
+
+        Parameters
+        ----------
+        base : BaseColumns
+            The cohort's base facts as tables (:meth:`base_columns`).
         limit : int
             The firing limit: a profile deriving more facts than this goes to the
             per-profile engine (which then says whether the limit is reached).
@@ -468,7 +531,7 @@ class ColumnarRules:
             The derived facts as columns, and which profiles the columnar path
             decided (the others must be diagnosed by the per-profile engine).
         """
-        run = _Run(self, cohort)
+        run = _Run(self, base)
         for k, subs in enumerate(self.strata):
             run.stratum(k, subs)
         return run.outcome(limit, self.fallback)
@@ -498,19 +561,12 @@ class _Output:
 class _Run:
     """One cohort's tables and the bookkeeping of who asserted what first."""
 
-    def __init__(self, rules: ColumnarRules, cohort: Sequence[Sequence[Fact]]) -> None:
+    def __init__(self, rules: ColumnarRules, base: BaseColumns) -> None:
         self.rules = rules
-        self.n = len(cohort)
-        self.strings = _Strings()
+        self.n = base.n
+        self.strings = base.strings.copy()  # the run interns more: the input stays as given
         self.objects: dict[Any, int] = {}  # boolean and list values, for fact identity
-        builders = {t: _Builder(k, self.strings) for t, k in rules.kinds.items()}
-        by_type = {t: (b.pid.append, b.facts.append) for t, b in builders.items()}
-        for pid, facts in enumerate(cohort):
-            for fact in facts:
-                add_pid, add_fact = by_type[fact["type"]]
-                add_pid(pid)
-                add_fact(fact)
-        self.tables = {t: b.table(-1) for t, b in builders.items()}
+        self.tables = dict(base.tables)
         pairs = [(self.strings.code(c), self.strings.code(g)) for c, g in rules.groups.items()]
         self.group_of_code = np.full(len(self.strings.names), -1, dtype=np.int64)
         for comp, group in pairs:
