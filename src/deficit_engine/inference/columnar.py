@@ -578,6 +578,7 @@ class _Run:
         self.new_count = np.zeros(self.n, dtype=np.int64)
         self.undecided = np.zeros(self.n, dtype=bool)
         self.blocks: list[FactBlock] = []  # the derived facts, in the order found
+        self.alphas: dict[int, tuple[int, Mask]] = {}  # id(pattern) -> rows tested, mask
         self.current = 0  # the stratum running: rows born before it waited from its start
         self.step = 0  # passes so far; a table row keeps the pass that added it
         self.since = -1  # activations binding a row of this pass or later are fresh
@@ -718,7 +719,7 @@ class _Run:
             table = self.tables.get(pat.type, self.empty)
             alpha = self._alpha(pat, table)
             if i in new:
-                alpha &= (table.step >= self.since) == new[i]
+                alpha = alpha & ((table.step >= self.since) == new[i])
             rows = np.flatnonzero(alpha)
             if act is None:
                 act = _Binding(table.pid[rows], [rows], [table])
@@ -735,11 +736,20 @@ class _Run:
         return act
 
     def _alpha(self, pat: Pattern, table: _Table) -> Mask:
-        """The rows meeting the pattern's conditions that read no other fact."""
-        mask = np.ones(len(table), dtype=bool)
-        for cond in pat.conds:
-            if not _has_ref(cond.value):
-                mask &= self._holds(cond, pat, table, np.arange(len(table)), None, {})
+        """The rows meeting the pattern's conditions that read no other fact.
+
+        Tables only grow, by rows appended, so each pattern's mask is kept and only
+        the rows added since it was last asked are tested (read-only: callers copy).
+        """
+        done, mask = self.alphas.get(id(pat), (0, _NO_ROWS))
+        if done < len(table):
+            rows = np.arange(done, len(table))
+            more = np.ones(len(rows), dtype=bool)
+            for cond in pat.conds:
+                if not _has_ref(cond.value):
+                    more &= self._holds(cond, pat, table, rows, None, {})
+            mask = np.concatenate([mask, more]) if done else more
+            self.alphas[id(pat)] = (len(table), mask)
         return mask
 
     def _joined(self, pat: Pattern, table: _Table, rows: Ints, act: _Binding, sub: SubRule) -> Mask:
@@ -1042,6 +1052,8 @@ class _Run:
             could &= has
         return could
 
+
+_NO_ROWS: Mask = np.zeros(0, dtype=bool)
 
 #: A rank worse than every rule's: "no asserter waits from the start".
 _NEVER = 1 << 40
