@@ -573,8 +573,7 @@ class _Run:
             self.group_of_code[comp] = group
         self.empty = _Builder({}, self.strings).table(-1)
         self.scores = self._scores()
-        self.known: dict[str, tuple[Ints, Ints]] = {}  # type -> fact keys, birth strata
-        self._last_keys = np.zeros((0, 1), dtype=np.int64)
+        self.index: dict[str, _Index] = {}  # derived type -> its table rows' identities
         self.new_count = np.zeros(self.n, dtype=np.int64)
         self.undecided = np.zeros(self.n, dtype=bool)
         self.blocks: list[FactBlock] = []  # the derived facts, in the order found
@@ -619,7 +618,7 @@ class _Run:
             for (ftype, _fields), template_outs in zip(sub.actions, outs, strict=True):
                 parts.setdefault(ftype, []).extend(template_outs)
         produced = {ftype: self._merge(ftype, outs) for ftype, outs in parts.items()}
-        ids = {ftype: self._ids(ftype, out) for ftype, out in produced.items()}
+        ids = {ftype: self._rows_of(ftype, out) for ftype, out in produced.items()}
         self._availability(k, parts, produced, ids)
         for ftype, out in produced.items():
             self._attribute(k, ftype, out, ids[ftype])
@@ -629,7 +628,7 @@ class _Run:
         k: int,
         parts: Mapping[str, list[_Output]],
         produced: Mapping[str, _Output],
-        ids_of: Mapping[str, tuple[Ints, Ints, Ints]],
+        rows_of: Mapping[str, Ints],
     ) -> None:
         """Each activation's ``avail``: an activation binding facts of this stratum is on
         the agenda once they are asserted, which is at the latest when the best-ranked
@@ -637,12 +636,10 @@ class _Run:
         fires before). So it fires before any activation ranked after ``avail``."""
         ready: dict[str, Ints] = {}
         for ftype, out in produced.items():
-            table_ids, ids, born_of = ids_of[ftype]
-            row_of = np.full(len(born_of), -1, dtype=np.int64)
-            row_of[table_ids] = np.arange(len(table_ids))
+            rows = rows_of[ftype]
             best = np.full(len(self.tables[ftype]), _NEVER, dtype=np.int64)
-            early = out.waited & (born_of[ids] == k)
-            np.minimum.at(best, row_of[ids[early]], out.rank[early])
+            early = out.waited & (self._born(ftype, rows) == k)
+            np.minimum.at(best, rows[early], out.rank[early])
             ready[ftype] = best
         for ftype, outs in parts.items():
             for out in outs:
@@ -651,6 +648,11 @@ class _Run:
                     late = ready[dtype][rows] if dtype in ready else np.full(len(rows), _NEVER)
                     out.avail = np.maximum(out.avail, np.where(here, late, -1))
             produced[ftype].avail = np.concatenate([o.avail for o in outs])
+
+    def _born(self, ftype: str, rows: Ints) -> Ints:
+        """The stratum each table row was born in (-2 for -1: no row)."""
+        born: Ints = np.where(rows >= 0, self.tables[ftype].born[rows], -2)
+        return born
 
     def _produce_all(
         self, subs: Sequence[SubRule], asserted: set[str], found: list[list[list[_Output]]]
@@ -929,29 +931,29 @@ class _Run:
         key = fact_key({"v": value})
         return self.objects.setdefault(key, len(self.objects))
 
-    def _ids(self, ftype: str, out: _Output) -> tuple[Ints, Ints, Ints]:
-        """Fact ids shared by the known facts of a type and an output's rows (equal
-        facts, equal ids): the known facts' ids, the rows' ids, and per id the stratum
-        it was born in (-2: not known)."""
+    def _rows_of(self, ftype: str, out: _Output) -> Ints:
+        """The table row holding each output row's fact (-1: not in the table)."""
         keys = self._keys(ftype, out.pid, out.columns)
-        known, born = self.known.get(ftype, (keys[:0], np.zeros(0, dtype=np.int64)))
-        ids, count = _row_ids(np.concatenate([known, keys]))
-        born_of = np.full(count, -2, dtype=np.int64)
-        born_of[ids[: len(known)]] = born
-        self._last_keys = keys
-        return ids[: len(known)], ids[len(known) :], born_of
+        return self._index(ftype).find(keys, _hash_rows(keys))
+
+    def _index(self, ftype: str) -> _Index:
+        if ftype not in self.index:
+            width = 1 + len(self.rules.kinds[ftype])
+            self.index[ftype] = _Index(np.zeros((0, width), dtype=np.int64))
+            assert not len(self.tables[ftype]), "derived types start without facts"
+        return self.index[ftype]
 
     def _add(self, k: int, ftype: str, out: _Output) -> bool:
         """Add the facts not yet known; whether any was."""
-        out = _rows(out, np.flatnonzero(out.fresh))  # the others were tried last pass
         if not len(out.pid):
             return False
-        _known_ids, ids, born_of = self._ids(ftype, out)
-        candidates = np.flatnonzero(born_of[ids] == -2)
+        keys = self._keys(ftype, out.pid, out.columns)
+        hashes = _hash_rows(keys)
+        index = self._index(ftype)
+        candidates = np.flatnonzero(index.find(keys, hashes) < 0)
         if not len(candidates):
             return False
-        _uniq, first = np.unique(ids[candidates], return_index=True)
-        fresh = candidates[first]
+        fresh = candidates[_first_of_each(keys[candidates], hashes[candidates])]
         np.add.at(self.new_count, out.pid[fresh], 1)
         more = _Table(
             out.pid[fresh],
@@ -960,21 +962,16 @@ class _Run:
         )
         more.step = np.full(len(fresh), self.step, dtype=np.int64)
         self.tables[ftype] = _concat(self.tables[ftype], more)
-        known, born = self.known.get(ftype, (self._last_keys[:0], np.zeros(0, dtype=np.int64)))
-        self.known[ftype] = (
-            np.concatenate([known, self._last_keys[fresh]]),
-            np.concatenate([born, more.born]),
-        )
+        index.append(keys[fresh], hashes[fresh])
         return True
 
-    def _attribute(self, k: int, ftype: str, out: _Output, ids_of: tuple[Ints, Ints, Ints]) -> None:
+    def _attribute(self, k: int, ftype: str, out: _Output, rows_of: Ints) -> None:
         """Each fact the stratum added, with the rule that asserted it first; a profile
         where that depends on the firing sequence is left undecided."""
-        if ftype not in self.known or not len(out.pid):
+        if not len(self.tables[ftype]) or not len(out.pid):
             return
-        _known_ids, ids, born_of = ids_of
-        sel = np.flatnonzero(born_of[ids] == k)
-        group, rank, avail = ids[sel], out.rank[sel], out.avail[sel]
+        sel = np.flatnonzero(self._born(ftype, rows_of) == k)
+        group, rank, avail = rows_of[sel], out.rank[sel], out.avail[sel]
         order = np.lexsort((avail, rank, group))
         starts = np.flatnonzero(np.diff(group[order])) + 1
         firsts = order[np.concatenate([[0], starts])] if len(order) else order
@@ -1063,6 +1060,83 @@ _CODE_SPACE = 1 << 31
 _DEFICIT_ORDER = ("competency", "group", "severity", "score_pct")
 
 
+class _Index:
+    """The facts of one derived type in its table, found by their keys (``_Run._keys``).
+
+    Each key row is hashed to 64 bits (:func:`_hash_rows`); the hashes are kept sorted,
+    so finding a batch of facts is one ``searchsorted``, not a sort of every known
+    fact. A hash found is checked against the stored key; if two different facts
+    share a hash, the batch is matched exactly instead (:func:`_row_ids`).
+    """
+
+    def __init__(self, keys: Ints) -> None:
+        self.keys = keys  # per table row, in table order
+        self.sorted = np.zeros(0, dtype=np.uint64)  # the rows' hashes, sorted
+        self.rows = np.zeros(0, dtype=np.int64)  # the table row of each sorted hash
+        self.shared = False  # whether two stored facts share a hash
+
+    def find(self, keys: Ints, hashes: npt.NDArray[np.uint64]) -> Ints:
+        """The table row of each key row, -1 where the fact is not in the table."""
+        if not len(self.rows) or not len(keys):
+            return np.full(len(keys), -1, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self.sorted, hashes), len(self.sorted) - 1)
+        rows = np.where(self.sorted[pos] == hashes, self.rows[pos], -1)
+        hit = rows >= 0
+        if self.shared or not np.array_equal(self.keys[rows[hit]], keys[hit]):
+            return self._find_exactly(keys)
+        found: Ints = rows
+        return found
+
+    def _find_exactly(self, keys: Ints) -> Ints:
+        ids, count = _row_ids(np.concatenate([self.keys, keys]))
+        row_of = np.full(count, -1, dtype=np.int64)
+        row_of[ids[: len(self.keys)]] = np.arange(len(self.keys))
+        found: Ints = row_of[ids[len(self.keys) :]]
+        return found
+
+    def append(self, keys: Ints, hashes: npt.NDArray[np.uint64]) -> None:
+        """New table rows' keys (the rows appended in this order)."""
+        rows = np.arange(len(self.keys), len(self.keys) + len(keys), dtype=np.int64)
+        self.keys = np.concatenate([self.keys, keys])
+        order = np.argsort(hashes, kind="stable")
+        at = np.searchsorted(self.sorted, hashes[order])
+        self.sorted = np.insert(self.sorted, at, hashes[order])
+        self.rows = np.insert(self.rows, at, rows[order])
+        self.shared = bool((self.sorted[1:] == self.sorted[:-1]).any())
+
+
+#: An odd 64-bit multiplier (from the golden ratio), spreading each column over the hash.
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _hash_rows(matrix: Ints) -> npt.NDArray[np.uint64]:
+    """A 64-bit hash of each key row (equal rows, equal hashes).
+
+    The profile (column 0) is the top bits and the other columns are mixed into the
+    low 40, so sorted hashes keep a profile's facts together: rows come roughly in
+    profile order, and searching and inserting them then touches memory in order.
+    """
+    hashed = np.zeros(len(matrix), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(1, matrix.shape[1]):
+            hashed ^= matrix[:, j].view(np.uint64)
+            hashed *= _MIX
+            hashed ^= hashed >> np.uint64(29)
+        hashed >>= np.uint64(24)
+        hashed |= matrix[:, 0].view(np.uint64) << np.uint64(40)
+    return hashed
+
+
+def _first_of_each(keys: Ints, hashes: npt.NDArray[np.uint64]) -> Ints:
+    """The position of the first of each distinct key row, in order."""
+    _uniq, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
+    if not np.array_equal(keys[first[inverse.ravel()]], keys):  # two keys share a hash
+        ids, _count = _row_ids(keys)
+        _uniq, first = np.unique(ids, return_index=True)
+    firsts: Ints = np.sort(first)
+    return firsts
+
+
 def _row_ids(matrix: Ints) -> tuple[Ints, int]:
     """Dense ids of a matrix's rows (equal rows, equal ids) and how many there are.
 
@@ -1122,19 +1196,6 @@ def _join_bindings(parts: Sequence[_Binding]) -> _Binding:
     positions = range(len(parts[0].rows))
     rows = [np.concatenate([b.rows[i] for b in parts]) for i in positions]
     return _Binding(np.concatenate([b.pid for b in parts]), rows, parts[0].tables)
-
-
-def _rows(out: _Output, rows: Ints) -> _Output:
-    """Some rows of an output."""
-    return _Output(
-        out.pid[rows],
-        out.rank[rows],
-        out.waited[rows],
-        out.fresh[rows],
-        out.template[rows],
-        {n: Column(c.values[rows], c.present[rows]) for n, c in out.columns.items()},
-        out.orders,
-    )
 
 
 def _has_ref(value: Any) -> bool:
