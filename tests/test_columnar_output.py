@@ -119,3 +119,19 @@ def test_base_columns_are_left_as_given() -> None:
     assert len(base.strings.names) == strings
     assert rules.derive_columns(base, engine.firing_limit).facts() == first
     assert rules.derive(cohort, engine.firing_limit) == first
+
+
+def test_facts_sharing_a_hash_are_still_told_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a hash that gives every fact of a profile the same value, each lookup takes
+    the exact path: the answer must not change."""
+    from deficit_engine.inference import columnar
+
+    engine = Engine.from_path(None, backend="fast")
+    profiles = list(synthetic_profiles(engine.kb, 120, seed=12))
+    expected = derive_columns(engine, profiles).facts()
+    monkeypatch.setattr(columnar, "_hash_rows", lambda keys: keys[:, 0].astype(np.uint64))
+    assert assert_columns_match_traces(engine, profiles) > 0.7 * len(profiles)
+    got = derive_columns(engine, profiles).facts()
+    assert [None if f is None else sorted(map(repr, f)) for f in got] == [
+        None if f is None else sorted(map(repr, f)) for f in expected
+    ]
