@@ -1079,7 +1079,11 @@ class _Index:
         """The table row of each key row, -1 where the fact is not in the table."""
         if not len(self.rows) or not len(keys):
             return np.full(len(keys), -1, dtype=np.int64)
-        pos = np.minimum(np.searchsorted(self.sorted, hashes), len(self.sorted) - 1)
+        # searched in sorted order, each search starts where the last one ended
+        order = np.argsort(hashes)
+        pos = np.empty(len(hashes), dtype=np.int64)
+        pos[order] = np.searchsorted(self.sorted, hashes[order])
+        np.minimum(pos, len(self.sorted) - 1, out=pos)
         rows = np.where(self.sorted[pos] == hashes, self.rows[pos], -1)
         hit = rows >= 0
         if self.shared or not np.array_equal(self.keys[rows[hit]], keys[hit]):
