@@ -556,6 +556,8 @@ class _Output:
     # how late the activation can be waiting: -1 if it waits from the start, else the
     # worst rank among the best asserters that wait from the start of the facts it binds
     avail: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # per row, the table row holding the fact it asserts (set when the pass adds it)
+    facts: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 class _Run:
@@ -611,14 +613,19 @@ class _Run:
             new = self._produce_all(subs, asserted, found)
             produced = {ftype: self._merge(ftype, outs) for ftype, outs in new.items() if outs}
             self.since = self.step
-            if not any([self._add(k, ftype, out) for ftype, out in produced.items()]):
+            added = [self._add(k, ftype, out) for ftype, out in produced.items()]
+            for ftype, out in produced.items():  # each activation keeps its fact's row
+                bounds = np.cumsum([len(o.pid) for o in new[ftype]])[:-1]
+                for part, rows in zip(new[ftype], np.split(out.facts, bounds), strict=True):
+                    part.facts = rows
+            if not any(added):
                 break
         parts: dict[str, list[_Output]] = {}
         for sub, outs in zip(subs, found, strict=True):
             for (ftype, _fields), template_outs in zip(sub.actions, outs, strict=True):
                 parts.setdefault(ftype, []).extend(template_outs)
         produced = {ftype: self._merge(ftype, outs) for ftype, outs in parts.items()}
-        ids = {ftype: self._rows_of(ftype, out) for ftype, out in produced.items()}
+        ids = {ftype: np.concatenate([o.facts for o in outs]) for ftype, outs in parts.items()}
         self._availability(k, parts, produced, ids)
         for ftype, out in produced.items():
             self._attribute(k, ftype, out, ids[ftype])
@@ -931,11 +938,6 @@ class _Run:
         key = fact_key({"v": value})
         return self.objects.setdefault(key, len(self.objects))
 
-    def _rows_of(self, ftype: str, out: _Output) -> Ints:
-        """The table row holding each output row's fact (-1: not in the table)."""
-        keys = self._keys(ftype, out.pid, out.columns)
-        return self._index(ftype).find(keys, _hash_rows(keys))
-
     def _index(self, ftype: str) -> _Index:
         if ftype not in self.index:
             width = 1 + len(self.rules.kinds[ftype])
@@ -944,16 +946,19 @@ class _Run:
         return self.index[ftype]
 
     def _add(self, k: int, ftype: str, out: _Output) -> bool:
-        """Add the facts not yet known; whether any was."""
+        """Add the facts not yet known; whether any was. Sets ``out.facts``."""
         if not len(out.pid):
             return False
         keys = self._keys(ftype, out.pid, out.columns)
         hashes = _hash_rows(keys)
         index = self._index(ftype)
-        candidates = np.flatnonzero(index.find(keys, hashes) < 0)
+        out.facts = index.find(keys, hashes)
+        candidates = np.flatnonzero(out.facts < 0)
         if not len(candidates):
             return False
-        fresh = candidates[_first_of_each(keys[candidates], hashes[candidates])]
+        firsts, first_of = _first_of_each(keys[candidates], hashes[candidates])
+        out.facts[candidates] = len(self.tables[ftype]) + first_of
+        fresh = candidates[firsts]
         np.add.at(self.new_count, out.pid[fresh], 1)
         more = _Table(
             out.pid[fresh],
@@ -1131,14 +1136,21 @@ def _hash_rows(matrix: Ints) -> npt.NDArray[np.uint64]:
     return hashed
 
 
-def _first_of_each(keys: Ints, hashes: npt.NDArray[np.uint64]) -> Ints:
-    """The position of the first of each distinct key row, in order."""
+def _first_of_each(keys: Ints, hashes: npt.NDArray[np.uint64]) -> tuple[Ints, Ints]:
+    """The positions of the first of each distinct key row, in order, and for each row
+    the number of its first among them."""
     _uniq, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
-    if not np.array_equal(keys[first[inverse.ravel()]], keys):  # two keys share a hash
+    inverse = inverse.ravel()
+    if not np.array_equal(keys[first[inverse]], keys):  # two keys share a hash
         ids, _count = _row_ids(keys)
-        _uniq, first = np.unique(ids, return_index=True)
-    firsts: Ints = np.sort(first)
-    return firsts
+        _uniq, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+        inverse = inverse.ravel()
+    order = np.argsort(first)
+    place = np.empty(len(first), dtype=np.int64)
+    place[order] = np.arange(len(first))
+    firsts: Ints = first[order]
+    of_row: Ints = place[inverse]
+    return firsts, of_row
 
 
 def _row_ids(matrix: Ints) -> tuple[Ints, int]:
