@@ -408,8 +408,9 @@ def _objects(items: list[Any]) -> Array:
 def _pairs(left_pid: Ints, rows: Ints, table: _Table) -> tuple[Ints, Ints]:
     """Every (left position, table row) with the same profile, rows from ``rows``."""
     rpid = table.pid[rows]
-    order = np.argsort(rpid, kind="stable")
-    rows, rpid = rows[order], rpid[order]
+    if len(rpid) > 1 and (rpid[1:] < rpid[:-1]).any():  # base tables are in profile order
+        order = np.argsort(rpid, kind="stable")
+        rows, rpid = rows[order], rpid[order]
     starts = np.searchsorted(rpid, left_pid, "left")
     counts = np.searchsorted(rpid, left_pid, "right") - starts
     left = np.repeat(np.arange(len(left_pid), dtype=np.int64), counts)
