@@ -862,7 +862,7 @@ class _Run:
                 given[name] = _empty_column(kinds.get(name, STR), n)
             else:
                 rows = act.rows[pos]
-                given[name] = Column(column.values[rows], column.present[rows])
+                given[name] = column.take(rows)
             if required:
                 keep &= given[name].present
         order = tuple(name for name, *_ in fields)
@@ -872,7 +872,7 @@ class _Run:
         columns = {}
         for name, kind in kinds.items():
             col = given.get(name) or _empty_column(kind, n)
-            columns[name] = Column(col.values[chosen], col.present[chosen])
+            columns[name] = col.take(chosen)
         rank = self.rules.rank[sub.rule.id]
         return _Output(
             act.pid[chosen],
@@ -964,7 +964,7 @@ class _Run:
         more = _Table(
             out.pid[fresh],
             np.full(len(fresh), k, dtype=np.int64),
-            {n: Column(c.values[fresh], c.present[fresh]) for n, c in out.columns.items()},
+            {n: c.take(fresh) for n, c in out.columns.items()},
         )
         more.step = np.full(len(fresh), self.step, dtype=np.int64)
         self.tables[ftype] = _concat(self.tables[ftype], more)
@@ -1079,7 +1079,6 @@ class _Index:
         self.keys = keys  # per table row, in table order
         self.sorted = np.zeros(0, dtype=np.uint64)  # the rows' hashes, sorted
         self.rows = np.zeros(0, dtype=np.int64)  # the table row of each sorted hash
-        self.shared = False  # whether two stored facts share a hash
 
     def find(self, keys: Ints, hashes: npt.NDArray[np.uint64]) -> Ints:
         """The table row of each key row, -1 where the fact is not in the table."""
@@ -1092,7 +1091,9 @@ class _Index:
         np.minimum(pos, len(self.sorted) - 1, out=pos)
         rows = np.where(self.sorted[pos] == hashes, self.rows[pos], -1)
         hit = rows >= 0
-        if self.shared or not np.array_equal(self.keys[rows[hit]], keys[hit]):
+        # the first fact stored under a hash holds another key: match exactly (one
+        # stored later under the same hash may be the one sought)
+        if not np.array_equal(self.keys[rows[hit]], keys[hit]):
             return self._find_exactly(keys)
         found: Ints = rows
         return found
@@ -1112,7 +1113,6 @@ class _Index:
         at = np.searchsorted(self.sorted, hashes[order])
         self.sorted = np.insert(self.sorted, at, hashes[order])
         self.rows = np.insert(self.rows, at, rows[order])
-        self.shared = bool((self.sorted[1:] == self.sorted[:-1]).any())
 
 
 #: An odd 64-bit multiplier (from the golden ratio), spreading each column over the hash.
