@@ -547,7 +547,6 @@ class _Output:
     pid: Ints
     rank: Ints
     waited: Mask
-    fresh: Mask  # the activation binds a fact the previous pass added (semi-naive)
     template: Ints
     columns: dict[str, Column]
     orders: list[tuple[str, tuple[str, ...]]]  # per template: rule id, field order
@@ -583,7 +582,7 @@ class _Run:
         self.alphas: dict[int, tuple[int, Mask]] = {}  # id(pattern) -> rows tested, mask
         self.current = 0  # the stratum running: rows born before it waited from its start
         self.step = 0  # passes so far; a table row keeps the pass that added it
-        self.since = -1  # activations binding a row of this pass or later are fresh
+        self.since = -1  # rows of this pass or later are new to the next pass
 
     def _scores(self) -> tuple[Ints, Array]:
         """Sorted (profile, competency code) keys and their score_pct, to complete deficits."""
@@ -677,9 +676,8 @@ class _Run:
             waited = np.ones(len(act.pid), dtype=bool)
             for rows, table in zip(act.rows, act.tables, strict=True):
                 waited &= table.born[rows] < self.current
-            fresh = np.ones(len(act.pid), dtype=bool)
             for index in range(len(sub.actions)):
-                out = self._build(sub, index, act, waited, fresh)
+                out = self._build(sub, index, act, waited)
                 parts.setdefault(sub.actions[index][0], []).append(out)
                 outs[index].append(out)
         return parts
@@ -713,7 +711,6 @@ class _Run:
             np.concatenate([o.pid for o in outs]),
             np.concatenate([o.rank for o in outs]),
             np.concatenate([o.waited for o in outs]),
-            np.concatenate([o.fresh for o in outs]),
             np.concatenate(templates),
             columns,
             orders,
@@ -844,7 +841,7 @@ class _Run:
 
     # --- actions -------------------------------------------------------------------
 
-    def _build(self, sub: SubRule, index: int, act: _Binding, waited: Mask, fresh: Mask) -> _Output:
+    def _build(self, sub: SubRule, index: int, act: _Binding, waited: Mask) -> _Output:
         """What one template asserts per activation (rows missing a required field left
         out), as the driver's ``_build`` and the engine's deficit enrichment make it."""
         ftype, fields = sub.actions[index]
@@ -878,7 +875,6 @@ class _Run:
             act.pid[chosen],
             np.full(len(chosen), rank, dtype=np.int64),
             waited[chosen],
-            fresh[chosen],
             np.zeros(len(chosen), dtype=np.int64),
             columns,
             [(sub.rule.id, order)],
