@@ -135,3 +135,18 @@ def test_facts_sharing_a_hash_are_still_told_apart(monkeypatch: pytest.MonkeyPat
     assert [None if f is None else sorted(map(repr, f)) for f in got] == [
         None if f is None else sorted(map(repr, f)) for f in expected
     ]
+
+
+def test_diagnose_many_in_runs_of_a_few_profiles_gives_the_same_results(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """diagnose_many runs the columnar path chunk by chunk: the cut changes nothing."""
+    from deficit_engine import engine as engine_module
+
+    engine = Engine.from_path(None, backend="fast")
+    profiles: list[Any] = list(synthetic_profiles(engine.kb, 60, seed=13))
+    profiles.insert(5, {"id": "broken", "person": {"role": "astronaut"}})
+    whole = [r.to_json() for _p, r in engine.diagnose_many(profiles)]
+    monkeypatch.setattr(engine_module, "_COLUMNAR_RUN", 7)
+    assert [r.to_json() for _p, r in engine.diagnose_many(profiles)] == whole
+    assert whole == [engine.diagnose_many([p])[0][1].to_json() for p in profiles]
