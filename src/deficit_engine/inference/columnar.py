@@ -1072,7 +1072,8 @@ class _Index:
     """
 
     def __init__(self, keys: Ints) -> None:
-        self.keys = keys  # per table row, in table order
+        self.buffer = keys  # per table row, in table order, then room to grow
+        self.count = len(keys)
         self.sorted = np.zeros(0, dtype=np.uint64)  # the rows' hashes, sorted
         self.rows = np.zeros(0, dtype=np.int64)  # the table row of each sorted hash
 
@@ -1094,6 +1095,11 @@ class _Index:
         found: Ints = rows
         return found
 
+    @property
+    def keys(self) -> Ints:
+        """The stored keys, one row per table row."""
+        return self.buffer[: self.count]
+
     def _find_exactly(self, keys: Ints) -> Ints:
         ids, count = _row_ids(np.concatenate([self.keys, keys]))
         row_of = np.full(count, -1, dtype=np.int64)
@@ -1103,8 +1109,13 @@ class _Index:
 
     def append(self, keys: Ints, hashes: npt.NDArray[np.uint64]) -> None:
         """New table rows' keys (the rows appended in this order)."""
-        rows = np.arange(len(self.keys), len(self.keys) + len(keys), dtype=np.int64)
-        self.keys = np.concatenate([self.keys, keys])
+        rows = np.arange(self.count, self.count + len(keys), dtype=np.int64)
+        if self.count + len(keys) > len(self.buffer):  # doubling: each row copied O(1) times
+            grown = np.empty((2 * (self.count + len(keys)), keys.shape[1]), dtype=np.int64)
+            grown[: self.count] = self.keys
+            self.buffer = grown
+        self.buffer[self.count : self.count + len(keys)] = keys
+        self.count += len(keys)
         order = np.argsort(hashes, kind="stable")
         at = np.searchsorted(self.sorted, hashes[order])
         self.sorted = np.insert(self.sorted, at, hashes[order])
