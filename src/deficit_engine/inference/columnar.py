@@ -38,7 +38,16 @@ from ..rules import BASE_TYPES, SEVERITIES, Cond, Pattern, Ref, Rule
 from ..rules.model import LIST, NUM, STR, field_kinds, literal_kind
 from .store import fact_key
 
-__all__ = ["ColumnarRules", "Derived", "uncompilable_reason", "uncompiled_rules"]
+__all__ = [
+    "BaseColumns",
+    "Column",
+    "ColumnarRules",
+    "Derived",
+    "DerivedColumns",
+    "FactBlock",
+    "uncompilable_reason",
+    "uncompiled_rules",
+]
 
 Mask = npt.NDArray[np.bool_]
 Ints = npt.NDArray[np.int64]
@@ -60,6 +69,12 @@ class _Strings:
         self.codes: dict[str, int] = {}
         self.names: list[str] = []
 
+    def copy(self) -> _Strings:
+        """The same codes, interned further independently."""
+        other = _Strings()
+        other.codes, other.names = dict(self.codes), list(self.names)
+        return other
+
     def code(self, text: str) -> int:
         """The code of ``text``, interned on first sight."""
         found = self.codes.get(text)
@@ -75,9 +90,120 @@ class _Strings:
 
 
 @dataclass
-class _Column:
+class Column:
+    """One field of a fact table: a value per row (float64 numbers, interned string
+    codes, objects for booleans and lists) and whether the row has the field."""
+
     values: Array
     present: Mask
+
+    def take(self, rows: Ints | Mask) -> Column:
+        """Some rows of the column."""
+        return Column(self.values[rows], self.present[rows])
+
+
+@dataclass(frozen=True)
+class FactBlock:
+    """Derived facts of one type asserted first by one rule's template, as columns.
+
+    Attributes
+    ----------
+    type : str
+        The fact type.
+    rule : str
+        The rule that asserted each of these facts first.
+    order : tuple of str
+        The fields in the order the template builds them (a fact's key order).
+    pid : ndarray of int64
+        Each fact's profile number (its position in the cohort).
+    columns : dict
+        Field name -> :class:`Column`; string fields hold codes into
+        :attr:`DerivedColumns.strings`.
+    """
+
+    type: str
+    rule: str
+    order: tuple[str, ...]
+    pid: Ints
+    columns: dict[str, Column]
+
+
+@dataclass(frozen=True)
+class DerivedColumns:
+    """What the columnar path derives for a cohort, as columns: no dict per fact.
+
+    Attributes
+    ----------
+    n : int
+        The number of profiles.
+    decided : ndarray of bool
+        Per profile, whether the columnar path decided it; a profile not decided
+        goes to the per-profile engine (see the module docstring).
+    blocks : list of FactBlock
+        The derived facts (of decided and undecided profiles alike), in the order
+        they were found.
+    strings : tuple of str
+        The strings the string columns' codes stand for.
+    kinds : dict
+        Fact type -> field -> kind (``rules.field_kinds``).
+    """
+
+    n: int
+    decided: Mask
+    blocks: list[FactBlock]
+    strings: tuple[str, ...]
+    kinds: Mapping[str, Mapping[str, str]]
+
+    def facts(self) -> list[Derived]:
+        """Per profile, its derived facts as dicts with their rules, or None.
+
+        Returns
+        -------
+        list of Derived
+            One per profile, in order: each derived fact (fields in the asserting
+            template's order) with the rule that asserted it first, or None when
+            the profile must be diagnosed by the per-profile engine.
+        """
+        derived: list[list[tuple[str, Fact]]] = [[] for _ in range(self.n)]
+        names = np.array([*self.strings, ""], dtype=object)
+        for block in self.blocks:
+            _file_facts(block, self.kinds[block.type], names, derived)
+        decided = self.decided.tolist()
+        return [facts if decided[i] else None for i, facts in enumerate(derived)]
+
+
+def _file_facts(
+    block: FactBlock,
+    kinds: Mapping[str, str],
+    names: Array,
+    derived: list[list[tuple[str, Fact]]],
+) -> None:
+    """A block's facts as the driver would have built them, each filed under its profile.
+
+    Each field is turned into a Python list at once (``tolist``), so building a fact
+    is one ``dict.update`` of zipped values when it has every field.
+    """
+    ftype, rule, order = block.type, block.rule, block.order
+    values, present = [], []
+    for name in order:
+        col = block.columns[name]
+        raw = col.values
+        if kinds[name] == STR:
+            raw = names[np.where(col.present, raw, -1)]
+        values.append(raw.tolist())
+        present.append(col.present)
+    complete = np.logical_and.reduce(present).tolist() if present else None
+    present_rows = list(zip(*[p.tolist() for p in present], strict=True))
+    for i, (pid, vals) in enumerate(
+        zip(block.pid.tolist(), zip(*values, strict=True), strict=True)
+    ):
+        fact: Fact = {"type": ftype}
+        if complete is None or complete[i]:
+            fact.update(zip(order, vals, strict=True))
+        else:
+            given = zip(order, vals, present_rows[i], strict=True)
+            fact.update((n, v) for n, v, p in given if p)
+        derived[pid].append((rule, fact))
 
 
 @dataclass
@@ -87,15 +213,15 @@ class _Table:
 
     pid: Ints
     born: Ints
-    columns: dict[str, _Column]
+    columns: dict[str, Column]
     step: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # pass added in
 
     def __len__(self) -> int:
         return len(self.pid)
 
 
-def _empty_column(kind: str, n: int = 0) -> _Column:
-    return _Column(np.zeros(n, dtype=_dtype(kind)), np.zeros(n, dtype=bool))
+def _empty_column(kind: str, n: int = 0) -> Column:
+    return Column(np.zeros(n, dtype=_dtype(kind)), np.zeros(n, dtype=bool))
 
 
 def _dtype(kind: str) -> Any:
@@ -211,7 +337,7 @@ class _Builder:
                 raw = [f.get(name, _ABSENT) for f in self.facts]
                 present = np.array([v is not _ABSENT for v in raw], dtype=bool)
                 values = _objects([v if v is not _ABSENT else None for v in raw])
-            columns[name] = _Column(values, present)
+            columns[name] = Column(values, present)
         pid = np.array(self.pid, dtype=np.int64)
         table = _Table(pid, np.full(len(pid), born, dtype=np.int64), columns)
         table.step = np.zeros(len(pid), dtype=np.int64)
@@ -231,6 +357,44 @@ class _Builder:
 _ABSENT = object()
 
 
+@dataclass(frozen=True)
+class BaseColumns:
+    """A cohort's base facts as one table per fact type: what the rules run over.
+
+    Made by :meth:`ColumnarRules.base_columns`; building it reads every field of
+    every base fact once, and is kept apart from :meth:`ColumnarRules.derive_columns`
+    so the two can be measured (and the tables made some other way) separately.
+
+    Attributes
+    ----------
+    n : int
+        The number of profiles.
+    tables : dict
+        Fact type -> its rows (profile numbers and a column per field).
+    strings : _Strings
+        The codes of the string columns.
+    """
+
+    n: int
+    tables: Mapping[str, _Table]
+    strings: _Strings
+
+
+def _base_columns(
+    kinds: Mapping[str, Mapping[str, str]], cohort: Sequence[Sequence[Fact]]
+) -> BaseColumns:
+    """The tables of a cohort's base facts (see :class:`BaseColumns`)."""
+    strings = _Strings()
+    builders = {t: _Builder(k, strings) for t, k in kinds.items()}
+    by_type = {t: (b.pid.append, b.facts.append) for t, b in builders.items()}
+    for pid, facts in enumerate(cohort):
+        for fact in facts:
+            add_pid, add_fact = by_type[fact["type"]]
+            add_pid(pid)
+            add_fact(fact)
+    return BaseColumns(len(cohort), {t: b.table(-1) for t, b in builders.items()}, strings)
+
+
 def _objects(items: list[Any]) -> Array:
     out = np.empty(len(items), dtype=object)
     for i, item in enumerate(items):
@@ -244,8 +408,9 @@ def _objects(items: list[Any]) -> Array:
 def _pairs(left_pid: Ints, rows: Ints, table: _Table) -> tuple[Ints, Ints]:
     """Every (left position, table row) with the same profile, rows from ``rows``."""
     rpid = table.pid[rows]
-    order = np.argsort(rpid, kind="stable")
-    rows, rpid = rows[order], rpid[order]
+    if len(rpid) > 1 and (rpid[1:] < rpid[:-1]).any():  # base tables are in profile order
+        order = np.argsort(rpid, kind="stable")
+        rows, rpid = rows[order], rpid[order]
     starts = np.searchsorted(rpid, left_pid, "left")
     counts = np.searchsorted(rpid, left_pid, "right") - starts
     left = np.repeat(np.arange(len(left_pid), dtype=np.int64), counts)
@@ -315,13 +480,14 @@ class ColumnarRules:
     def derive(self, cohort: Sequence[Sequence[Fact]], limit: int) -> list[Derived]:
         """The facts the rules derive for each profile, with the rule that asserted each first.
 
+        The facts of :meth:`derive_columns`, made into dicts per profile.
+
         Parameters
         ----------
         cohort : sequence of sequences of Fact
             Each profile's base facts (``engine.base_facts``).
         limit : int
-            The firing limit: a profile deriving more facts than this goes to the
-            per-profile engine (which then says whether the limit is reached).
+            The firing limit (see :meth:`derive_columns`).
 
         Returns
         -------
@@ -329,7 +495,44 @@ class ColumnarRules:
             One per profile, in order: the derived facts with their rules, or None
             when that profile must be diagnosed by the per-profile engine.
         """
-        run = _Run(self, cohort)
+        return self.derive_columns(self.base_columns(cohort), limit).facts()
+
+    def base_columns(self, cohort: Sequence[Sequence[Fact]]) -> BaseColumns:
+        """A cohort's base facts as tables, what :meth:`derive_columns` runs over.
+
+        Parameters
+        ----------
+        cohort : sequence of sequences of Fact
+            Each profile's base facts (``engine.base_facts``).
+
+        Returns
+        -------
+        BaseColumns
+            One table per fact type the rules know.
+        """
+        return _base_columns(self.kinds, cohort)
+
+    def derive_columns(self, base: BaseColumns, limit: int) -> DerivedColumns:
+        """The facts the rules derive for each profile, with the rule that asserted each first.
+
+        This is the diagnose stage of the columnar path: tables in, columns out, no
+        dict per fact either way.
+
+        Parameters
+        ----------
+        base : BaseColumns
+            The cohort's base facts as tables (:meth:`base_columns`).
+        limit : int
+            The firing limit: a profile deriving more facts than this goes to the
+            per-profile engine (which then says whether the limit is reached).
+
+        Returns
+        -------
+        DerivedColumns
+            The derived facts as columns, and which profiles the columnar path
+            decided (the others must be diagnosed by the per-profile engine).
+        """
+        run = _Run(self, base)
         for k, subs in enumerate(self.strata):
             run.stratum(k, subs)
         return run.outcome(limit, self.fallback)
@@ -344,9 +547,8 @@ class _Output:
     pid: Ints
     rank: Ints
     waited: Mask
-    fresh: Mask  # the activation binds a fact the previous pass added (semi-naive)
     template: Ints
-    columns: dict[str, _Column]
+    columns: dict[str, Column]
     orders: list[tuple[str, tuple[str, ...]]]  # per template: rule id, field order
     # per positive pattern of the activation: its type, the bound table rows, and
     # whether each was added in this stratum (only before outputs are merged)
@@ -354,38 +556,33 @@ class _Output:
     # how late the activation can be waiting: -1 if it waits from the start, else the
     # worst rank among the best asserters that wait from the start of the facts it binds
     avail: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # per row, the table row holding the fact it asserts (set when the pass adds it)
+    facts: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 class _Run:
     """One cohort's tables and the bookkeeping of who asserted what first."""
 
-    def __init__(self, rules: ColumnarRules, cohort: Sequence[Sequence[Fact]]) -> None:
+    def __init__(self, rules: ColumnarRules, base: BaseColumns) -> None:
         self.rules = rules
-        self.n = len(cohort)
-        self.strings = _Strings()
+        self.n = base.n
+        self.strings = base.strings.copy()  # the run interns more: the input stays as given
         self.objects: dict[Any, int] = {}  # boolean and list values, for fact identity
-        builders = {t: _Builder(k, self.strings) for t, k in rules.kinds.items()}
-        by_type = {t: (b.pid.append, b.facts.append) for t, b in builders.items()}
-        for pid, facts in enumerate(cohort):
-            for fact in facts:
-                add_pid, add_fact = by_type[fact["type"]]
-                add_pid(pid)
-                add_fact(fact)
-        self.tables = {t: b.table(-1) for t, b in builders.items()}
+        self.tables = dict(base.tables)
         pairs = [(self.strings.code(c), self.strings.code(g)) for c, g in rules.groups.items()]
         self.group_of_code = np.full(len(self.strings.names), -1, dtype=np.int64)
         for comp, group in pairs:
             self.group_of_code[comp] = group
         self.empty = _Builder({}, self.strings).table(-1)
         self.scores = self._scores()
-        self.known: dict[str, tuple[Ints, Ints]] = {}  # type -> fact keys, birth strata
-        self._last_keys = np.zeros((0, 1), dtype=np.int64)
+        self.index: dict[str, _Index] = {}  # derived type -> its table rows' identities
         self.new_count = np.zeros(self.n, dtype=np.int64)
         self.undecided = np.zeros(self.n, dtype=bool)
-        self.derived: list[list[tuple[str, Fact]]] = [[] for _ in range(self.n)]
+        self.blocks: list[FactBlock] = []  # the derived facts, in the order found
+        self.alphas: dict[int, tuple[int, Mask]] = {}  # id(pattern) -> rows tested, mask
         self.current = 0  # the stratum running: rows born before it waited from its start
         self.step = 0  # passes so far; a table row keeps the pass that added it
-        self.since = -1  # activations binding a row of this pass or later are fresh
+        self.since = -1  # rows of this pass or later are new to the next pass
 
     def _scores(self) -> tuple[Ints, Array]:
         """Sorted (profile, competency code) keys and their score_pct, to complete deficits."""
@@ -399,23 +596,46 @@ class _Run:
     # --- a stratum to its fixed point -------------------------------------------------
 
     def stratum(self, k: int, subs: Sequence[SubRule]) -> None:
-        """Run a stratum's sub-rules until a pass adds nothing; that last pass names,
-        for each fact the stratum added, every activation that asserts it."""
+        """Run a stratum's sub-rules until a pass adds nothing; then every activation
+        found names, for each fact the stratum added, a rule that asserts it.
+
+        Semi-naive: a pass after the first matches only the activations binding a fact
+        the previous pass added (activations are never withdrawn within a stratum: its
+        ``not:`` patterns read lower strata), so a rule reading no type this stratum
+        asserts is matched once.
+        """
         self.current = k
         self.since = -1  # the first pass matches everything
+        asserted = {ftype for sub in subs for ftype, _fields in sub.actions}
+        found: list[list[list[_Output]]] = [[[] for _a in sub.actions] for sub in subs]
         while True:
             self.step += 1
-            parts = self._produce_all(subs)
-            produced = {ftype: self._merge(ftype, outs) for ftype, outs in parts.items()}
+            new = self._produce_all(subs, asserted, found)
+            produced = {ftype: self._merge(ftype, outs) for ftype, outs in new.items() if outs}
             self.since = self.step
-            if not any([self._add(k, ftype, out) for ftype, out in produced.items()]):
+            added = [self._add(k, ftype, out) for ftype, out in produced.items()]
+            for ftype, out in produced.items():  # each activation keeps its fact's row
+                bounds = np.cumsum([len(o.pid) for o in new[ftype]])[:-1]
+                for part, rows in zip(new[ftype], np.split(out.facts, bounds), strict=True):
+                    part.facts = rows
+            if not any(added):
                 break
-        self._availability(k, parts, produced)
+        parts: dict[str, list[_Output]] = {}
+        for sub, outs in zip(subs, found, strict=True):
+            for (ftype, _fields), template_outs in zip(sub.actions, outs, strict=True):
+                parts.setdefault(ftype, []).extend(template_outs)
+        produced = {ftype: self._merge(ftype, outs) for ftype, outs in parts.items()}
+        ids = {ftype: np.concatenate([o.facts for o in outs]) for ftype, outs in parts.items()}
+        self._availability(k, parts, produced, ids)
         for ftype, out in produced.items():
-            self._attribute(k, ftype, out)
+            self._attribute(k, ftype, out, ids[ftype])
 
     def _availability(
-        self, k: int, parts: Mapping[str, list[_Output]], produced: Mapping[str, _Output]
+        self,
+        k: int,
+        parts: Mapping[str, list[_Output]],
+        produced: Mapping[str, _Output],
+        rows_of: Mapping[str, Ints],
     ) -> None:
         """Each activation's ``avail``: an activation binding facts of this stratum is on
         the agenda once they are asserted, which is at the latest when the best-ranked
@@ -423,12 +643,10 @@ class _Run:
         fires before). So it fires before any activation ranked after ``avail``."""
         ready: dict[str, Ints] = {}
         for ftype, out in produced.items():
-            table_ids, ids, born_of = self._ids(ftype, out)
-            row_of = np.full(len(born_of), -1, dtype=np.int64)
-            row_of[table_ids] = np.arange(len(table_ids))
+            rows = rows_of[ftype]
             best = np.full(len(self.tables[ftype]), _NEVER, dtype=np.int64)
-            early = out.waited & (born_of[ids] == k)
-            np.minimum.at(best, row_of[ids[early]], out.rank[early])
+            early = out.waited & (self._born(ftype, rows) == k)
+            np.minimum.at(best, rows[early], out.rank[early])
             ready[ftype] = best
         for ftype, outs in parts.items():
             for out in outs:
@@ -438,22 +656,43 @@ class _Run:
                     out.avail = np.maximum(out.avail, np.where(here, late, -1))
             produced[ftype].avail = np.concatenate([o.avail for o in outs])
 
-    def _produce_all(self, subs: Sequence[SubRule]) -> dict[str, list[_Output]]:
-        """Every fact the stratum's unblocked activations assert, per type."""
+    def _born(self, ftype: str, rows: Ints) -> Ints:
+        """The stratum each table row was born in (-2 for -1: no row)."""
+        born: Ints = np.where(rows >= 0, self.tables[ftype].born[rows], -2)
+        return born
+
+    def _produce_all(
+        self, subs: Sequence[SubRule], asserted: set[str], found: list[list[list[_Output]]]
+    ) -> dict[str, list[_Output]]:
+        """What the activations new in this pass assert, per type; each is also kept in
+        ``found`` (per sub-rule, per template)."""
         parts: dict[str, list[_Output]] = {}
-        for sub in subs:
-            act = self._activations(sub)
+        for sub, outs in zip(subs, found, strict=True):
+            act = self._new_activations(sub, asserted)
+            if act is None:
+                continue
             if sub.negatives and len(act.pid):
                 act = act.take(~self._blocked(sub, act))
             waited = np.ones(len(act.pid), dtype=bool)
-            fresh = np.full(len(act.pid), self.since < 0)
             for rows, table in zip(act.rows, act.tables, strict=True):
                 waited &= table.born[rows] < self.current
-                fresh |= table.step[rows] >= self.since
             for index in range(len(sub.actions)):
-                out = self._build(sub, index, act, waited, fresh)
+                out = self._build(sub, index, act, waited)
                 parts.setdefault(sub.actions[index][0], []).append(out)
+                outs[index].append(out)
         return parts
+
+    def _new_activations(self, sub: SubRule, asserted: set[str]) -> _Binding | None:
+        """The activations binding a fact the previous pass added (all on the first
+        pass); None when there can be none. Pattern ``j`` binds a new fact and the
+        dynamic patterns before it old ones, so each activation is found once."""
+        if self.since < 0:
+            return self._activations(sub, {})
+        dynamic = [j for j, pat in enumerate(sub.positives) if pat.type in asserted]
+        if not dynamic:
+            return None
+        found = [self._activations(sub, {i: i == j for i in dynamic if i <= j}) for j in dynamic]
+        return _join_bindings(found)
 
     def _merge(self, ftype: str, outs: list[_Output]) -> _Output:
         orders: list[tuple[str, tuple[str, ...]]] = []
@@ -462,7 +701,7 @@ class _Run:
             templates.append(out.template + len(orders))
             orders.extend(out.orders)
         columns = {
-            name: _Column(
+            name: Column(
                 np.concatenate([o.columns[name].values for o in outs]),
                 np.concatenate([o.columns[name].present for o in outs]),
             )
@@ -472,19 +711,23 @@ class _Run:
             np.concatenate([o.pid for o in outs]),
             np.concatenate([o.rank for o in outs]),
             np.concatenate([o.waited for o in outs]),
-            np.concatenate([o.fresh for o in outs]),
             np.concatenate(templates),
             columns,
             orders,
         )
 
-    def _activations(self, sub: SubRule) -> _Binding:
+    def _activations(self, sub: SubRule, new: Mapping[int, bool]) -> _Binding:
+        """The sub-rule's activations; a pattern ``i`` in ``new`` binds only facts the
+        previous pass added (``new[i]``) or only facts added before it."""
         if not sub.positives:
             return _Binding(np.arange(self.n, dtype=np.int64), [], [])
         act: _Binding | None = None
         for i, pat in enumerate(sub.positives):
             table = self.tables.get(pat.type, self.empty)
-            rows = np.nonzero(self._alpha(pat, table))[0].astype(np.int64)
+            alpha = self._alpha(pat, table)
+            if i in new:
+                alpha = alpha & ((table.step >= self.since) == new[i])
+            rows = np.flatnonzero(alpha)
             if act is None:
                 act = _Binding(table.pid[rows], [rows], [table])
                 continue
@@ -500,11 +743,20 @@ class _Run:
         return act
 
     def _alpha(self, pat: Pattern, table: _Table) -> Mask:
-        """The rows meeting the pattern's conditions that read no other fact."""
-        mask = np.ones(len(table), dtype=bool)
-        for cond in pat.conds:
-            if not _has_ref(cond.value):
-                mask &= self._holds(cond, pat, table, np.arange(len(table)), None, {})
+        """The rows meeting the pattern's conditions that read no other fact.
+
+        Tables only grow, by rows appended, so each pattern's mask is kept and only
+        the rows added since it was last asked are tested (read-only: callers copy).
+        """
+        done, mask = self.alphas.get(id(pat), (0, _NO_ROWS))
+        if done < len(table):
+            rows = np.arange(done, len(table))
+            more = np.ones(len(rows), dtype=bool)
+            for cond in pat.conds:
+                if not _has_ref(cond.value):
+                    more &= self._holds(cond, pat, table, rows, None, {})
+            mask = np.concatenate([mask, more]) if done else more
+            self.alphas[id(pat)] = (len(table), mask)
         return mask
 
     def _joined(self, pat: Pattern, table: _Table, rows: Ints, act: _Binding, sub: SubRule) -> Mask:
@@ -589,14 +841,14 @@ class _Run:
 
     # --- actions -------------------------------------------------------------------
 
-    def _build(self, sub: SubRule, index: int, act: _Binding, waited: Mask, fresh: Mask) -> _Output:
+    def _build(self, sub: SubRule, index: int, act: _Binding, waited: Mask) -> _Output:
         """What one template asserts per activation (rows missing a required field left
         out), as the driver's ``_build`` and the engine's deficit enrichment make it."""
         ftype, fields = sub.actions[index]
         kinds = self.rules.kinds[ftype]
         n = len(act.pid)
         keep = np.ones(n, dtype=bool)
-        given: dict[str, _Column] = {}
+        given: dict[str, Column] = {}
         for name, mode, payload, required in fields:
             if mode == LITERAL:
                 given[name] = self._literal_column(kinds.get(name, STR), payload, n)
@@ -607,7 +859,7 @@ class _Run:
                 given[name] = _empty_column(kinds.get(name, STR), n)
             else:
                 rows = act.rows[pos]
-                given[name] = _Column(column.values[rows], column.present[rows])
+                given[name] = column.take(rows)
             if required:
                 keep &= given[name].present
         order = tuple(name for name, *_ in fields)
@@ -617,13 +869,12 @@ class _Run:
         columns = {}
         for name, kind in kinds.items():
             col = given.get(name) or _empty_column(kind, n)
-            columns[name] = _Column(col.values[chosen], col.present[chosen])
+            columns[name] = col.take(chosen)
         rank = self.rules.rank[sub.rule.id]
         return _Output(
             act.pid[chosen],
             np.full(len(chosen), rank, dtype=np.int64),
             waited[chosen],
-            fresh[chosen],
             np.zeros(len(chosen), dtype=np.int64),
             columns,
             [(sub.rule.id, order)],
@@ -633,16 +884,16 @@ class _Run:
             ],
         )
 
-    def _literal_column(self, kind: str, value: Any, n: int) -> _Column:
+    def _literal_column(self, kind: str, value: Any, n: int) -> Column:
         if kind == STR:
             values: Array = np.full(n, self.strings.code(value), dtype=np.int64)
         elif kind == NUM:
             values = np.full(n, value, dtype=np.float64)
         else:
             values = _objects([value] * n)
-        return _Column(values, np.ones(n, dtype=bool))
+        return Column(values, np.ones(n, dtype=bool))
 
-    def _enrich(self, pid: Ints, given: Mapping[str, _Column]) -> dict[str, _Column]:
+    def _enrich(self, pid: Ints, given: Mapping[str, Column]) -> dict[str, Column]:
         """Deficits as the engine completes them: the competency, its group, the
         severity, and the competency's score in the profile, when it has one."""
         n = len(pid)
@@ -654,17 +905,17 @@ class _Run:
         wanted = pid * _CODE_SPACE + comp.values
         pos = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
         scored = comp.present & (keys[pos] == wanted) if len(keys) else np.zeros(n, dtype=bool)
-        severity = given.get("severity") or _Column(np.zeros(n, dtype=np.int64), np.ones(n, bool))
+        severity = given.get("severity") or Column(np.zeros(n, dtype=np.int64), np.ones(n, bool))
         return {
             "competency": comp,
-            "group": _Column(np.maximum(group, 0), group >= 0),
+            "group": Column(np.maximum(group, 0), group >= 0),
             "severity": severity,
-            "score_pct": _Column(pct[pos] if len(keys) else np.zeros(n), scored),
+            "score_pct": Column(pct[pos] if len(keys) else np.zeros(n), scored),
         }
 
     # --- the store ---------------------------------------------------------------------
 
-    def _keys(self, ftype: str, pid: Ints, columns: Mapping[str, _Column]) -> Ints:
+    def _keys(self, ftype: str, pid: Ints, columns: Mapping[str, Column]) -> Ints:
         """Each row's identity as integers: its profile, then per field its value (a
         string's code, a number's bits, a boolean's or list's code), -1 or NaN's bits
         when absent (values are never NaN)."""
@@ -684,52 +935,45 @@ class _Run:
         key = fact_key({"v": value})
         return self.objects.setdefault(key, len(self.objects))
 
-    def _ids(self, ftype: str, out: _Output) -> tuple[Ints, Ints, Ints]:
-        """Fact ids shared by the known facts of a type and an output's rows (equal
-        facts, equal ids): the known facts' ids, the rows' ids, and per id the stratum
-        it was born in (-2: not known)."""
-        keys = self._keys(ftype, out.pid, out.columns)
-        known, born = self.known.get(ftype, (keys[:0], np.zeros(0, dtype=np.int64)))
-        ids, count = _row_ids(np.concatenate([known, keys]))
-        born_of = np.full(count, -2, dtype=np.int64)
-        born_of[ids[: len(known)]] = born
-        self._last_keys = keys
-        return ids[: len(known)], ids[len(known) :], born_of
+    def _index(self, ftype: str) -> _Index:
+        if ftype not in self.index:
+            width = 1 + len(self.rules.kinds[ftype])
+            self.index[ftype] = _Index(np.zeros((0, width), dtype=np.int64))
+            assert not len(self.tables[ftype]), "derived types start without facts"
+        return self.index[ftype]
 
     def _add(self, k: int, ftype: str, out: _Output) -> bool:
-        """Add the facts not yet known; whether any was."""
-        out = _rows(out, np.flatnonzero(out.fresh))  # the others were tried last pass
+        """Add the facts not yet known; whether any was. Sets ``out.facts``."""
         if not len(out.pid):
             return False
-        _known_ids, ids, born_of = self._ids(ftype, out)
-        candidates = np.flatnonzero(born_of[ids] == -2)
+        keys = self._keys(ftype, out.pid, out.columns)
+        hashes = _hash_rows(keys)
+        index = self._index(ftype)
+        out.facts = index.find(keys, hashes)
+        candidates = np.flatnonzero(out.facts < 0)
         if not len(candidates):
             return False
-        _uniq, first = np.unique(ids[candidates], return_index=True)
-        fresh = candidates[first]
+        firsts, first_of = _first_of_each(keys[candidates], hashes[candidates])
+        out.facts[candidates] = len(self.tables[ftype]) + first_of
+        fresh = candidates[firsts]
         np.add.at(self.new_count, out.pid[fresh], 1)
         more = _Table(
             out.pid[fresh],
             np.full(len(fresh), k, dtype=np.int64),
-            {n: _Column(c.values[fresh], c.present[fresh]) for n, c in out.columns.items()},
+            {n: c.take(fresh) for n, c in out.columns.items()},
         )
         more.step = np.full(len(fresh), self.step, dtype=np.int64)
         self.tables[ftype] = _concat(self.tables[ftype], more)
-        known, born = self.known.get(ftype, (self._last_keys[:0], np.zeros(0, dtype=np.int64)))
-        self.known[ftype] = (
-            np.concatenate([known, self._last_keys[fresh]]),
-            np.concatenate([born, more.born]),
-        )
+        index.append(keys[fresh], hashes[fresh])
         return True
 
-    def _attribute(self, k: int, ftype: str, out: _Output) -> None:
+    def _attribute(self, k: int, ftype: str, out: _Output, rows_of: Ints) -> None:
         """Each fact the stratum added, with the rule that asserted it first; a profile
         where that depends on the firing sequence is left undecided."""
-        if ftype not in self.known or not len(out.pid):
+        if not len(self.tables[ftype]) or not len(out.pid):
             return
-        _known_ids, ids, born_of = self._ids(ftype, out)
-        sel = np.flatnonzero(born_of[ids] == k)
-        group, rank, avail = ids[sel], out.rank[sel], out.avail[sel]
+        sel = np.flatnonzero(self._born(ftype, rows_of) == k)
+        group, rank, avail = rows_of[sel], out.rank[sel], out.avail[sel]
         order = np.lexsort((avail, rank, group))
         starts = np.flatnonzero(np.diff(group[order])) + 1
         firsts = order[np.concatenate([[0], starts])] if len(order) else order
@@ -774,41 +1018,22 @@ class _Run:
         return ranks
 
     def _facts(self, ftype: str, out: _Output, rows: Ints) -> None:
-        """The facts of some output rows as the driver would have built them (fields in
-        the asserting template's order), each with its rule, filed under its profile."""
-        names = np.array(self.strings.names, dtype=object)
+        """Some output rows as derived facts: one block per asserting template (its
+        field order is the order the driver would have built the fact's fields in)."""
         templates = out.template[rows]
         for t in np.unique(templates).tolist():
             chosen = rows[templates == t]
             rule, order = out.orders[t]
-            values, present = [], []
-            for name in order:
-                col = out.columns[name]
-                raw = col.values[chosen]
-                if self.rules.kinds[ftype][name] == STR:
-                    raw = names[np.where(col.present[chosen], raw, 0)]
-                values.append(raw.tolist())
-                present.append(col.present[chosen])
-            complete = np.logical_and.reduce(present).tolist() if present else None
-            present_rows = list(zip(*[p.tolist() for p in present], strict=True))
-            derived = self.derived
-            for i, (pid, vals) in enumerate(
-                zip(out.pid[chosen].tolist(), zip(*values, strict=True), strict=True)
-            ):
-                fact: Fact = {"type": ftype}
-                if complete is None or complete[i]:
-                    fact.update(zip(order, vals, strict=True))
-                else:
-                    given = zip(order, vals, present_rows[i], strict=True)
-                    fact.update((n, v) for n, v, p in given if p)
-                derived[pid].append((rule, fact))
+            columns = {name: out.columns[name].take(chosen) for name in order}
+            self.blocks.append(FactBlock(ftype, rule, order, out.pid[chosen], columns))
 
-    def outcome(self, limit: int, fallback: Sequence[SubRule]) -> list[Derived]:
-        """Each profile's facts with their first asserters, or None (per-profile engine)."""
+    def outcome(self, limit: int, fallback: Sequence[SubRule]) -> DerivedColumns:
+        """The derived facts as columns, with the profiles the per-profile engine decides."""
         undecided = self.undecided | (self.new_count > limit)
         for sub in fallback:
             undecided |= self._could_fire(sub)
-        return [None if undecided[i] else facts for i, facts in enumerate(self.derived)]
+        kinds = self.rules.kinds
+        return DerivedColumns(self.n, ~undecided, self.blocks, tuple(self.strings.names), kinds)
 
     def _could_fire(self, sub: SubRule) -> Mask:
         """Profiles a sub-rule left to the per-profile engine could fire on: each of its
@@ -827,12 +1052,113 @@ class _Run:
         return could
 
 
+_NO_ROWS: Mask = np.zeros(0, dtype=bool)
+
 #: A rank worse than every rule's: "no asserter waits from the start".
 _NEVER = 1 << 40
 
 #: Profile numbers and string codes share one int64 key: profile * space + code.
 _CODE_SPACE = 1 << 31
 _DEFICIT_ORDER = ("competency", "group", "severity", "score_pct")
+
+
+class _Index:
+    """The facts of one derived type in its table, found by their keys (``_Run._keys``).
+
+    Each key row is hashed to 64 bits (:func:`_hash_rows`); the hashes are kept sorted,
+    so finding a batch of facts is one ``searchsorted``, not a sort of every known
+    fact. A hash found is checked against the stored key; if two different facts
+    share a hash, the batch is matched exactly instead (:func:`_row_ids`).
+    """
+
+    def __init__(self, keys: Ints) -> None:
+        self.buffer = keys  # per table row, in table order, then room to grow
+        self.count = len(keys)
+        self.sorted = np.zeros(0, dtype=np.uint64)  # the rows' hashes, sorted
+        self.rows = np.zeros(0, dtype=np.int64)  # the table row of each sorted hash
+
+    def find(self, keys: Ints, hashes: npt.NDArray[np.uint64]) -> Ints:
+        """The table row of each key row, -1 where the fact is not in the table."""
+        if not len(self.rows) or not len(keys):
+            return np.full(len(keys), -1, dtype=np.int64)
+        # searched in sorted order, each search starts where the last one ended
+        order = np.argsort(hashes)
+        pos = np.empty(len(hashes), dtype=np.int64)
+        pos[order] = np.searchsorted(self.sorted, hashes[order])
+        np.minimum(pos, len(self.sorted) - 1, out=pos)
+        rows = np.where(self.sorted[pos] == hashes, self.rows[pos], -1)
+        hit = rows >= 0
+        # the first fact stored under a hash holds another key: match exactly (one
+        # stored later under the same hash may be the one sought)
+        if not np.array_equal(self.keys[rows[hit]], keys[hit]):
+            return self._find_exactly(keys)
+        found: Ints = rows
+        return found
+
+    @property
+    def keys(self) -> Ints:
+        """The stored keys, one row per table row."""
+        return self.buffer[: self.count]
+
+    def _find_exactly(self, keys: Ints) -> Ints:
+        ids, count = _row_ids(np.concatenate([self.keys, keys]))
+        row_of = np.full(count, -1, dtype=np.int64)
+        row_of[ids[: len(self.keys)]] = np.arange(len(self.keys))
+        found: Ints = row_of[ids[len(self.keys) :]]
+        return found
+
+    def append(self, keys: Ints, hashes: npt.NDArray[np.uint64]) -> None:
+        """New table rows' keys (the rows appended in this order)."""
+        rows = np.arange(self.count, self.count + len(keys), dtype=np.int64)
+        if self.count + len(keys) > len(self.buffer):  # doubling: each row copied O(1) times
+            grown = np.empty((2 * (self.count + len(keys)), keys.shape[1]), dtype=np.int64)
+            grown[: self.count] = self.keys
+            self.buffer = grown
+        self.buffer[self.count : self.count + len(keys)] = keys
+        self.count += len(keys)
+        order = np.argsort(hashes, kind="stable")
+        at = np.searchsorted(self.sorted, hashes[order])
+        self.sorted = np.insert(self.sorted, at, hashes[order])
+        self.rows = np.insert(self.rows, at, rows[order])
+
+
+#: An odd 64-bit multiplier (from the golden ratio), spreading each column over the hash.
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _hash_rows(matrix: Ints) -> npt.NDArray[np.uint64]:
+    """A 64-bit hash of each key row (equal rows, equal hashes).
+
+    The profile (column 0) is the top bits and the other columns are mixed into the
+    low 40, so sorted hashes keep a profile's facts together: rows come roughly in
+    profile order, and searching and inserting them then touches memory in order.
+    """
+    hashed = np.zeros(len(matrix), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(1, matrix.shape[1]):
+            hashed ^= matrix[:, j].view(np.uint64)
+            hashed *= _MIX
+            hashed ^= hashed >> np.uint64(29)
+        hashed >>= np.uint64(24)
+        hashed |= matrix[:, 0].view(np.uint64) << np.uint64(40)
+    return hashed
+
+
+def _first_of_each(keys: Ints, hashes: npt.NDArray[np.uint64]) -> tuple[Ints, Ints]:
+    """The positions of the first of each distinct key row, in order, and for each row
+    the number of its first among them."""
+    _uniq, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
+    inverse = inverse.ravel()
+    if not np.array_equal(keys[first[inverse]], keys):  # two keys share a hash
+        ids, _count = _row_ids(keys)
+        _uniq, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+        inverse = inverse.ravel()
+    order = np.argsort(first)
+    place = np.empty(len(first), dtype=np.int64)
+    place[order] = np.arange(len(first))
+    firsts: Ints = first[order]
+    of_row: Ints = place[inverse]
+    return firsts, of_row
 
 
 def _row_ids(matrix: Ints) -> tuple[Ints, int]:
@@ -873,7 +1199,7 @@ def _dense(ids: Ints) -> tuple[Ints, int]:
 
 def _concat(table: _Table, more: _Table) -> _Table:
     columns = {
-        name: _Column(
+        name: Column(
             np.concatenate([col.values, more.columns[name].values]),
             np.concatenate([col.present, more.columns[name].present]),
         )
@@ -887,17 +1213,13 @@ def _concat(table: _Table, more: _Table) -> _Table:
     )
 
 
-def _rows(out: _Output, rows: Ints) -> _Output:
-    """Some rows of an output."""
-    return _Output(
-        out.pid[rows],
-        out.rank[rows],
-        out.waited[rows],
-        out.fresh[rows],
-        out.template[rows],
-        {n: _Column(c.values[rows], c.present[rows]) for n, c in out.columns.items()},
-        out.orders,
-    )
+def _join_bindings(parts: Sequence[_Binding]) -> _Binding:
+    """The activations of several bindings of one sub-rule, one after the other."""
+    if len(parts) == 1:
+        return parts[0]
+    positions = range(len(parts[0].rows))
+    rows = [np.concatenate([b.rows[i] for b in parts]) for i in positions]
+    return _Binding(np.concatenate([b.pid for b in parts]), rows, parts[0].tables)
 
 
 def _has_ref(value: Any) -> bool:
