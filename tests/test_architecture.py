@@ -31,7 +31,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("loader", "profile", "compiler"),
     ("inference", "resolve", "route"),
     ("planner", "tracking"),
-    ("engine", "analysis"),
+    ("workers", "engine", "analysis"),
     (
         "export",
         "synthetic",

@@ -16,11 +16,9 @@ import dataclasses
 import functools
 import importlib.util
 import json
-import multiprocessing
 import os
 import re
 import shutil
-import signal
 import tempfile
 from collections import Counter, deque
 from collections.abc import Callable, Generator, Iterator, Sequence
@@ -29,8 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from .engine import Diagnosed, Engine, _die_with_parent, _run_chunk, evaluate_many, max_workers
-from .engine import _stop as _stop_pool
+from .engine import Diagnosed, Engine, evaluate_many, run_chunk
 from .errors import Issue, SourceError, UsageError
 from .export import render
 from .kb import KnowledgeBase
@@ -45,6 +42,7 @@ from .progressbar import Progress
 from .route import build_route, with_plan
 from .schema import Profile
 from .tables import KNOWN_COLUMNS, TableReading, read_profiles, read_rows
+from .workers import forks, max_workers, start_pool, start_worker, stop_pool
 
 #: What ``run_batch(documents=...)`` can write: the ИОМ document's formats.
 DOCUMENT_FORMATS = ("html", "md")
@@ -1303,7 +1301,7 @@ def _evaluate_part(
 ) -> list[Digest]:
     """A worker's task without the plan: evaluate each person alone and write the part."""
     engine = _engine_of(ref)
-    results = _run_chunk(engine, "evaluate", start, [profile for profile, _person in items])
+    results = run_chunk(engine, "evaluate", start, [profile for profile, _person in items])
     return _write_rows(
         folder, index, list(zip(results, (p for _, p in items), strict=True)), options
     )
@@ -1311,7 +1309,7 @@ def _evaluate_part(
 
 def _diagnose_part(ref: _EngineRef, stage: str, start: int, chunk: list[Any], trace: bool) -> Any:
     """A Dask worker's diagnosis of a chunk, as evaluate_many's workers give it."""
-    return [_lighter(item, trace) for item in _run_chunk(_engine_of(ref), stage, start, chunk)]
+    return [_lighter(item, trace) for item in run_chunk(_engine_of(ref), stage, start, chunk)]
 
 
 class _Done:
@@ -1338,15 +1336,9 @@ class _Runner:
         if self.client is not None:
             self.window = DASK_WINDOW  # enough to keep a cluster busy, bounded memory here
         elif workers > 1:
-            method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
             _ENGINES[self.ref] = engine  # inherited by the forked workers
-            self.forks = method == "fork"
-            self.pool = ProcessPoolExecutor(
-                workers,
-                multiprocessing.get_context(method),
-                initializer=_part_worker_start,
-                initargs=(os.getpid(),),
-            )
+            self.forks = forks()
+            self.pool = start_pool(workers, start_worker, (os.getpid(),))
         else:
             self.ref = engine
 
@@ -1380,16 +1372,10 @@ class _Runner:
             _ENGINES.pop(self.ref, None)
         if self.pool is not None:
             if failed:
-                _stop_pool(self.pool)
+                stop_pool(self.pool)
             else:
                 self.pool.shutdown()
             self.pool = None
-
-
-def _part_worker_start(parent: int) -> None:
-    """A part worker: terminated by SIGTERM, and ended with its parent (as evaluate_many's)."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _die_with_parent(parent)
 
 
 def _chunked(items: Iterator[Any], size: int) -> Iterator[list[Any]]:

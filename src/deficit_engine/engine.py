@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import copy
-import ctypes
 import dataclasses
 import functools
 import gc
-import multiprocessing
 import os
 import pickle
-import signal
-import sys
 import threading
 import warnings
 from collections import deque
@@ -44,8 +40,18 @@ from .resolve import resolve
 from .route import build_route, with_plan
 from .rules import BASE_TYPES, NEED_KINDS, SEVERITIES, field_kinds
 from .schema import Profile
+from .workers import max_workers, start_pool, start_worker, stop_pool
 
-__all__ = ["BACKENDS", "Cohort", "Diagnosed", "Engine", "plan_diagnosed"]
+__all__ = [
+    "BACKENDS",
+    "Cohort",
+    "Diagnosed",
+    "Engine",
+    "evaluate_many",
+    "max_workers",
+    "plan_diagnosed",
+    "run_chunk",
+]
 
 
 _warned = False
@@ -731,48 +737,10 @@ def plan_diagnosed(kb: KnowledgeBase, diagnosed: Sequence[Diagnosed]) -> Cohort:
 
 _worker_engine: Engine | None = None
 
-#: The most worker processes :func:`evaluate_many` starts, per core: each holds its
-#: own engine, so more only cost memory and contention (``--workers 500``).
-WORKERS_PER_CORE = 4
-
-
-def max_workers() -> int:
-    """The cap on ``workers``: :data:`WORKERS_PER_CORE` per core of this machine.
-
-    Returns
-    -------
-    int
-        At least 4.
-    """
-    return WORKERS_PER_CORE * (os.cpu_count() or 1)
-
-
-#: prctl(2) option: the signal a process gets when its parent dies (Linux).
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent(parent: int) -> None:
-    """Have the kernel terminate this worker when the process that started it dies
-    (``kill -9`` of a batch): else it would wait on its pipe for ever. Linux only;
-    elsewhere the worker ends when it next reads its closed pipe."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:  # the parent died before the request was made
-        os._exit(1)
-
 
 def _worker_start(root: str, backend: str, firing_limit: int, parent: int) -> None:
     global _worker_engine
-    # A worker forked from the command inherits its SIGTERM handler, which raises
-    # SystemExit: the pool's loop would catch that and carry on, so a terminated
-    # worker would outlive its parent. Terminating a worker must end it.
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _die_with_parent(parent)
+    start_worker(parent)
     _worker_engine = Engine.from_path(root, backend=backend, firing_limit=firing_limit)
     gc.freeze()  # the KB lives as long as the worker: keep it out of every collection
 
@@ -801,7 +769,7 @@ def _worker_chunk(
     # cycles behind (tests/test_engine.py checks), so the GC waits until the chunk is sent.
     gc.disable()
     try:
-        results: list[Any] = _run_chunk(_worker_engine, stage, start, chunk)
+        results: list[Any] = run_chunk(_worker_engine, stage, start, chunk)
         if transform is not None:
             results = [_transformed(transform, stage, r) for r in results]
         return pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)
@@ -809,9 +777,34 @@ def _worker_chunk(
         gc.enable()
 
 
-def _run_chunk(engine: Engine, stage: str, start: int, chunk: list[Any]) -> list[Any]:
-    """A stage run on a chunk: the columnar stage diagnoses the chunk at once, the
-    others one profile at a time."""
+def run_chunk(engine: Engine, stage: str, start: int, chunk: list[Any]) -> list[Any]:
+    """A stage of :func:`evaluate_many` run on a chunk in this process: what its workers run.
+
+    The columnar stage diagnoses the chunk at once, the others one profile at a time.
+
+    Parameters
+    ----------
+    engine : Engine
+        The engine.
+    stage : str
+        ``"evaluate"``, ``"diagnose"`` or ``"columnar"``.
+    start : int
+        The input position of the chunk's first profile (it labels a profile without an id).
+    chunk : list
+        Profiles (dicts, Profiles, or an exception for a row the reader set aside).
+
+    Returns
+    -------
+    list
+        One item per profile: a Result (``evaluate``) or a :data:`Diagnosed` pair.
+
+    Raises
+    ------
+    UsageError
+        If ``stage`` is unknown.
+    """
+    if stage not in _STAGES:
+        raise UsageError(f"unknown stage {stage!r}: expected one of {', '.join(_STAGES)}")
     if stage == "columnar":
         return list(engine.diagnose_many(chunk, start=start))
     run_one = _STAGES[stage]
@@ -829,22 +822,6 @@ def _unpickle(blob: bytes) -> list[Any]:
         if enabled:
             gc.enable()
     return results
-
-
-def _stop(executor: ProcessPoolExecutor) -> None:
-    """Shut a pool down now: queued chunks cancelled and its processes terminated (a
-    worker deep in one evaluation would finish it first, or block on a full pipe, and
-    outlive an interrupted or terminated parent)."""
-    processes = list((executor._processes or {}).values())
-    executor.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        if process.is_alive():
-            process.terminate()
-    for process in processes:
-        process.join(timeout=10)
-        if process.is_alive():  # stopped or stuck in the kernel: SIGTERM was not enough
-            process.kill()
-            process.join(timeout=10)
 
 
 def _succeeded(future: Future[bytes]) -> bool:
@@ -943,13 +920,7 @@ class _Pool:
         self.executor = self._start(workers)
 
     def _start(self, workers: int) -> ProcessPoolExecutor:
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        return ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=multiprocessing.get_context(method),
-            initializer=_worker_start,
-            initargs=self.initargs,
-        )
+        return start_pool(workers, _worker_start, self.initargs)
 
     def submit(self, start: int, profiles: list[Any]) -> _Chunk:
         """Send a chunk to the workers."""
@@ -966,7 +937,7 @@ class _Pool:
         except Exception:  # the chunk could not be sent (a profile too deep to pickle)
             head.future = self._retry(_sendable(head))
             return _unpickle(head.future.result())
-        _stop(self.executor)
+        stop_pool(self.executor)
         for chunk in (head, *waiting):
             if not _succeeded(chunk.future):
                 chunk.future = self._retry(chunk)
@@ -986,7 +957,7 @@ class _Pool:
         except Exception as exc:  # the chunk's results could not come back, even alone
             blob = self._set_aside(chunk, _failure(exc))
         finally:
-            _stop(alone)
+            stop_pool(alone)
         done: Future[bytes] = Future()
         done.set_result(blob)
         return done
@@ -1005,7 +976,7 @@ class _Pool:
 
     def stop(self) -> None:
         """Stop now: an interrupted, terminated or failed run."""
-        _stop(self.executor)
+        stop_pool(self.executor)
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[tuple[int, list[Any]]]:
@@ -1063,7 +1034,7 @@ def evaluate_many(
             else Engine(engine.kb, backend=backend, firing_limit=engine.firing_limit)
         )
         for start, chunk in _chunks(profiles, chunk_size if stage == "columnar" else 1):
-            for result in _run_chunk(local, stage, start, chunk):
+            for result in run_chunk(local, stage, start, chunk):
                 yield result if transform is None else _transformed(transform, stage, result)
         return
     in_flight = window if window is not None else 4 * workers
