@@ -18,16 +18,30 @@ from pathlib import Path
 import pytest
 
 from deficit_engine import Engine
+from deficit_engine import cohort as cohort_module
+from deficit_engine.cohort import run_batch
 from deficit_engine.kb import KnowledgeBase
 from deficit_engine.synthetic import synthetic_profiles
-from deficit_engine.tables import Row, _set_aside_duplicates, read_rows, read_share
+from deficit_engine.tables import (
+    Row,
+    Share,
+    TableReading,
+    _set_aside_duplicates,
+    read_rows,
+    read_share,
+)
 
 HEADER = ["id", "role", "experience_years", "municipality", "ФИО", "normative.fgos", "digital.eios"]
 
 
 @pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return Engine.from_path().kb
+def engine() -> Engine:
+    return Engine.from_path()
+
+
+@pytest.fixture(scope="module")
+def kb(engine: Engine) -> KnowledgeBase:
+    return engine.kb
 
 
 def _cells(rng: random.Random, n: int) -> list[str]:
@@ -35,7 +49,9 @@ def _cells(rng: random.Random, n: int) -> list[str]:
     name = rng.choice(
         ["Иванова И. И.", 'Петров "Мл."', "Сидорова,\nвторая строка", "a;b", "", '"', "x\r\ny"]
     )
-    ident = f"P-{rng.randrange(n)}" if rng.random() < 0.1 else f"P-{n}"  # some repeat
+    roll = rng.random()
+    # some ids repeat, across shares too; a few rows have none (labelled by their index)
+    ident = f"P-{rng.randrange(n)}" if roll < 0.1 else "" if roll < 0.13 else f"P-{n}"
     return [
         ident,
         rng.choice(["teacher", "methodist", "director", ""]),
@@ -127,3 +143,62 @@ def test_a_header_alone_has_no_shares(kb: KnowledgeBase, tmp_path: Path) -> None
     with read_rows(path, kb) as table:
         shares = table.shares(10)
         assert shares is not None and list(shares) == []
+
+
+def _jsonl_cohort(kb: KnowledgeBase, path: Path) -> Path:
+    lines = [json.dumps(p, ensure_ascii=False) for p in synthetic_profiles(kb, 300, seed=11)]
+    lines[70] = lines[3]  # a duplicate id in another share
+    lines[71] = json.dumps({"person": {"role": "teacher"}})  # no id: labelled by its index
+    lines[130] = "{not json"
+    lines[131] = ""
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _files(out: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    ("kind", "columnar", "fmt"),
+    [("csv", False, "jsonl"), ("jsonl", False, "jsonl"), ("jsonl", True, "parquet")],
+)
+def test_workers_reading_their_shares_write_the_bytes_of_a_batch_read_here(
+    engine: Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    kind: str,
+    columnar: bool,
+    fmt: str,
+) -> None:
+    if fmt == "parquet":
+        pytest.importorskip("pyarrow")
+    monkeypatch.setattr(cohort_module, "COLUMNAR_CHUNK", 50)  # several shares
+    if kind == "csv":
+        source = tmp_path / "cohort.csv"
+        source.write_bytes(_csv_bytes(random.Random(5), 300, "utf-8", "\n"))
+        keep: tuple[str, ...] = ("ФИО",)
+    else:
+        source = _jsonl_cohort(engine.kb, tmp_path / "cohort.jsonl")
+        keep = ("name",)
+    options = {"output_format": fmt, "columnar": columnar, "keep_columns": keep}
+    with monkeypatch.context() as patch:  # the rows read here and sent to the workers
+        patch.setattr(TableReading, "shares", lambda self, records: None)
+        run_batch(engine, source, tmp_path / "sent", workers=2, **options)
+    read: list[Share] = []
+
+    def counted(share: Share, kb: KnowledgeBase) -> object:
+        read.append(share)
+        return read_share(share, kb)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(cohort_module, "read_share", counted)
+        run_batch(engine, source, tmp_path / "one", workers=1, **options)
+    assert len(read) >= 5  # the shares were read by the (one, in-process) worker
+    run_batch(engine, source, tmp_path / "two", workers=2, **options)
+    sent = _files(tmp_path / "sent")
+    summary = json.loads(sent["summary.json"])
+    assert summary["set_aside"] >= 3 and summary["evaluated"] > 20
+    assert b"duplicate id" in sent["errors.jsonl"]
+    assert _files(tmp_path / "one") == sent
+    assert _files(tmp_path / "two") == sent

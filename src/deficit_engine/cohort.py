@@ -41,7 +41,7 @@ from .profile import parse_profile
 from .progressbar import Progress
 from .route import build_route, with_plan
 from .schema import Profile
-from .tables import KNOWN_COLUMNS, TableReading, read_profiles, read_rows
+from .tables import KNOWN_COLUMNS, Row, Share, TableReading, read_profiles, read_rows, read_share
 from .workers import forks, max_workers, start_pool, start_worker, stop_pool
 
 #: What ``run_batch(documents=...)`` can write: the ИОМ document's formats.
@@ -581,15 +581,18 @@ def _kept_columns(table: TableReading, keep: Sequence[str]) -> tuple[str, ...]:
 def _inputs(table: TableReading, keep: tuple[str, ...]) -> Iterator[_Input]:
     """The table's rows with their person records (pass-through cells only if kept)."""
     for row in table:
-        place = f"{table.source}:{row.line}"
-        if row.error is not None:
-            error = _SetAside(f"{place}: {row.error}", row.ident)
-            yield _Input(row.line, error, person_record(None), PersonKeys(), place)
-        else:
-            person = person_record(row.profile, keep, row.extra)
-            columns = _result_columns(row.profile) if table.format != "jsonl" else None
-            keys = person_keys(row.profile)
-            yield _Input(row.line, row.profile, person, keys, place, columns)
+        yield _input(table.source, table.format, row, keep)
+
+
+def _input(source: str, fmt: str, row: Row, keep: tuple[str, ...]) -> _Input:
+    """One row of ``source`` (a file of format ``fmt``) as the batch runs it."""
+    place = f"{source}:{row.line}"
+    if row.error is not None:
+        error = _SetAside(f"{place}: {row.error}", row.ident)
+        return _Input(row.line, error, person_record(None), PersonKeys(), place)
+    person = person_record(row.profile, keep, row.extra)
+    columns = _result_columns(row.profile) if fmt != "jsonl" else None
+    return _Input(row.line, row.profile, person, person_keys(row.profile), place, columns)
 
 
 def _warning_records(table: TableReading, keep: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -1048,7 +1051,7 @@ def _run_batch(
             if options.output_format == "parquet":
                 check_kept(keep)
             total = table.estimated_rows() if options.progress.enabled else None
-            _run(engine, _inputs(table, keep), total, options, summary, staging)
+            _run(engine, table, total, options, summary, staging)
             data = summary.to_dict(engine)
             data["warnings"] = _warning_records(table, keep)
         staging.write_json("summary.json", data)
@@ -1077,7 +1080,7 @@ def _run_error(exc: OSError, source: Path, outdir: Path, staging: _Staging) -> S
 
 def _run(
     engine: Engine,
-    rows: Iterator[_Input],
+    table: TableReading,
     total: int | None,
     options: _Options,
     summary: BatchSummary,
@@ -1086,9 +1089,10 @@ def _run(
     """Write every output into the staging folder, closing its files either way."""
     parts = options.output_format is not None
     writer = _Writer(staging, summary, options.keep, options.documents, options.record, parts)
+    rows = _inputs(table, options.keep)
     try:
         if options.allocate:
-            _planned(engine, rows, total, options, writer, staging)
+            _planned(engine, table if parts else None, rows, total, options, writer, staging)
         elif parts:
             _streamed_parts(engine, rows, total, options, writer, staging)
         else:
@@ -1147,38 +1151,28 @@ def _write_streamed(
 
 def _planned(
     engine: Engine,
+    table: TableReading | None,
     rows: Iterator[_Input],
     total: int | None,
     options: _Options,
     writer: _Writer,
     staging: _Staging,
 ) -> None:
-    """The cohort as a whole: diagnose everyone, plan, then build and write the routes."""
+    """The cohort as a whole: diagnose everyone, plan, then build and write the routes.
+
+    With ``table`` (a batch writing parts) whose file can be cut into shares, each
+    worker reads its own share of it; else the rows are read here and sent.
+    """
     kb = engine.kb
-    read: list[_Input] = []  # without the profiles: the diagnoses hold them, validated
-
-    def profiles() -> Iterator[Any]:
-        for row in rows:
-            read.append(dataclasses.replace(row, profile=None))
-            yield row.profile
-
     # the columnar path gives no traces: a batch keeping them diagnoses per profile
     columnar = options.columnar and not options.trace
     stage = "columnar" if columnar else "diagnose"
     chunk_size = COLUMNAR_CHUNK if columnar else 64
-    if options.client is not None:
-        diagnoses = _diagnosed_on(options.client, engine, profiles(), stage, chunk_size, options)
+    shares = table.shares(chunk_size) if table is not None else None
+    if shares is not None:
+        read, diagnosed = _diagnosed_shares(engine, shares, stage, total, options)
     else:
-        diagnoses = evaluate_many(
-            engine,
-            profiles(),
-            options.workers,
-            stage=stage,
-            chunk_size=chunk_size,
-            transform=functools.partial(_lighter, trace=options.trace),
-        )
-    with contextlib.closing(diagnoses):  # an interrupted run stops its workers at once
-        diagnosed: list[Diagnosed] = list(options.progress.track(diagnoses, "diagnose", total))
+        read, diagnosed = _diagnosed_rows(engine, rows, stage, chunk_size, total, options)
     people = [(p, r) if p is not None and r.ok else None for p, r in diagnosed]
     plan = plan_cohort(kb, people)
     planned = zip(read, diagnosed, plan.resolutions, strict=True)
@@ -1206,6 +1200,124 @@ def _planned(
             "team_support": [t.to_dict() for t in plan.teams],
         },
     )
+
+
+def _diagnosed_rows(
+    engine: Engine,
+    rows: Iterator[_Input],
+    stage: str,
+    chunk_size: int,
+    total: int | None,
+    options: _Options,
+) -> tuple[list[_Input], list[Diagnosed]]:
+    """The rows read here, sent to the workers and diagnosed: the rows (without
+    their profiles: the diagnoses hold them, validated) and the diagnoses."""
+    read: list[_Input] = []
+
+    def profiles() -> Iterator[Any]:
+        for row in rows:
+            read.append(dataclasses.replace(row, profile=None))
+            yield row.profile
+
+    if options.client is not None:
+        diagnoses = _diagnosed_on(options.client, engine, profiles(), stage, chunk_size, options)
+    else:
+        diagnoses = evaluate_many(
+            engine,
+            profiles(),
+            options.workers,
+            stage=stage,
+            chunk_size=chunk_size,
+            transform=functools.partial(_lighter, trace=options.trace),
+        )
+    with contextlib.closing(diagnoses):  # an interrupted run stops its workers at once
+        diagnosed: list[Diagnosed] = list(options.progress.track(diagnoses, "diagnose", total))
+    return read, diagnosed
+
+
+#: What a worker sends back for each row of its share: the row (without its
+#: profile), its diagnosis, its id as written, and whether its label is its index.
+_ShareRow = tuple[_Input, Diagnosed, str, bool]
+
+
+def _diagnose_share(
+    ref: _EngineRef, share: Share, stage: str, keep: tuple[str, ...], trace: bool
+) -> list[_ShareRow]:
+    """A worker's task: read a share of the cohort file and diagnose its rows.
+
+    The rows are numbered from 0 here: a row labelled by its index (it has no id)
+    is marked, and the parent, which counts the rows of every share, relabels it.
+    """
+    engine = _engine_of(ref)
+    rows = [
+        (_input(share.source, share.format, row, keep), ident)
+        for row, ident in read_share(share, engine.kb)
+    ]
+    diagnosed = run_chunk(engine, stage, 0, [row.profile for row, _ident in rows])
+    return [
+        (
+            dataclasses.replace(row, profile=None),
+            _lighter(item, trace),
+            ident,
+            _labelled_by_index(row.profile, item[1], n),
+        )
+        for n, ((row, ident), item) in enumerate(zip(rows, diagnosed, strict=True))
+    ]
+
+
+def _labelled_by_index(profile: Any, result: Result, index: int) -> bool:
+    """Whether ``result`` is labelled ``#index`` because its profile has no id."""
+    label = f"#{index}"
+    if result.profile != label:
+        return False
+    if isinstance(profile, Exception):
+        return not getattr(profile, "profile_id", "")
+    return not (isinstance(profile, dict) and profile.get("id") == label)
+
+
+def _diagnosed_shares(
+    engine: Engine,
+    shares: Iterator[Share],
+    stage: str,
+    total: int | None,
+    options: _Options,
+) -> tuple[list[_Input], list[Diagnosed]]:
+    """The cohort diagnosed by workers that each read their own share of the file.
+
+    Here, in input order: the duplicate-id check over every share (as the whole
+    file's reader does it), and the labels of rows without an id (their index in
+    the whole file).
+    """
+    runner = _Runner(engine, options)
+    calls = ((_diagnose_share, (share, stage, options.keep, options.trace)) for share in shares)
+    items = (item for chunk in runner.in_order(calls) for item in chunk)
+    read: list[_Input] = []
+    diagnosed: list[Diagnosed] = []
+    first: dict[str, int] = {}  # id -> the line it was first on
+    try:
+        for row, (profile, result), ident, by_index in options.progress.track(
+            items, "diagnose", total
+        ):
+            if ident in first:
+                row, profile, result = _duplicate(row, ident, first[ident])
+            elif ident:
+                first[ident] = row.line
+            if by_index:
+                result = dataclasses.replace(result, profile=f"#{len(read)}")
+            read.append(row)
+            diagnosed.append((profile, result))
+    except BaseException:  # interrupted or failed: stop the workers now
+        runner.close(failed=True)
+        raise
+    runner.close()
+    return read, diagnosed
+
+
+def _duplicate(row: _Input, ident: str, first: int) -> tuple[_Input, None, Result]:
+    """A row whose id came before, set aside as :func:`deficit_engine.tables.read_rows` does."""
+    message = f"{row.place}: duplicate id '{ident}' (first on line {first})"
+    set_aside = _Input(row.line, None, person_record(None), PersonKeys(), row.place)
+    return set_aside, None, Result.failed(ident, [message])
 
 
 def _routed(kb: KnowledgeBase, profile: Profile, result: Result, resolution: Any) -> Result:
