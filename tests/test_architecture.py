@@ -40,7 +40,6 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "tables",
         "outputs",
         "parts",
-        "dask_batch",
         "progressbar",
         "summary_types",
         "store",

@@ -187,17 +187,9 @@ def test_a_dask_cluster_writes_the_same_bytes_as_the_local_run(
     monkeypatch.setattr(cohort_module, "COLUMNAR_CHUNK", 16)
     local = tmp_path / "local"
     run_batch(engine, source, local, workers=1, output_format="parquet", columnar=True)
-    with (
-        distributed.LocalCluster(
-            n_workers=1,
-            threads_per_worker=2,
-            processes=False,
-            protocol="tcp://",
-            host="127.0.0.1",
-            dashboard_address=None,
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
+    from test_dask_engine import local_cluster
+
+    with local_cluster() as cluster, distributed.Client(cluster) as client:
         on_dask = tmp_path / "dask"
         run_batch(engine, source, on_dask, output_format="parquet", columnar=True, scheduler=client)
         by_address = tmp_path / "address"

@@ -27,7 +27,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from .engine import Diagnosed, Engine, evaluate_many, run_chunk
+from .engine import (
+    Diagnosed,
+    Engine,
+    EngineRef,
+    engine_for,
+    engine_ref,
+    evaluate_many,
+    keep_engine,
+    route_planned,
+    run_chunk,
+)
 from .errors import Issue, SourceError, UsageError
 from .export import render
 from .kb import KnowledgeBase
@@ -39,10 +49,18 @@ from .planner import plan_cohort
 from .planner.plan import COLLEAGUE_PREFIX
 from .profile import parse_profile
 from .progressbar import Progress
-from .route import build_route, with_plan
 from .schema import Profile
 from .tables import KNOWN_COLUMNS, Row, Share, TableReading, read_profiles, read_rows, read_share
-from .workers import forks, max_workers, start_pool, start_worker, stop_pool
+from .workers import (
+    DASK_WINDOW,
+    dask_client,
+    forks,
+    in_order,
+    max_workers,
+    start_pool,
+    start_worker,
+    stop_pool,
+)
 
 #: What ``run_batch(documents=...)`` can write: the ИОМ document's formats.
 DOCUMENT_FORMATS = ("html", "md")
@@ -956,7 +974,7 @@ def run_batch(
     scheduler : str or dask.distributed.Client, optional
         Run the chunks on a Dask cluster (a scheduler's address, or a Client):
         needs ``output_format``, the same KB folder and a shared output folder on
-        every worker (:mod:`deficit_engine.dask_batch`).
+        every worker (docs/parts.md).
 
     Returns
     -------
@@ -982,7 +1000,7 @@ def run_batch(
     _check_parts(output_format, documents, scheduler)
     if output_format is not None and record is not None:
         raise UsageError("--db is not written with --format (the workers write the results)")
-    with _client(scheduler) as client:
+    with dask_client(scheduler) if scheduler is not None else contextlib.nullcontext() as client:
         return _run_batch(
             engine,
             source,
@@ -1015,18 +1033,6 @@ def _check_parts(output_format: str | None, documents: str | None, scheduler: An
         raise UsageError("--scheduler needs --format jsonl or parquet (the workers write parts)")
     if output_format == "parquet" and importlib.util.find_spec("pyarrow") is None:
         raise UsageError("--format parquet needs pyarrow: pip install 'deficit-engine[parquet]'")
-
-
-@contextlib.contextmanager
-def _client(scheduler: Any) -> Iterator[Any]:
-    """The Dask client of ``scheduler`` (an address: connected here and closed after)."""
-    if scheduler is None or not isinstance(scheduler, str):
-        yield scheduler
-        return
-    from .dask_batch import connect
-
-    with connect(scheduler) as client:
-        yield client
 
 
 def _run_batch(
@@ -1183,7 +1189,7 @@ def _planned(
             planned, "routes", len(read)
         ):
             if profile is not None and resolution is not None:
-                result = _routed(kb, profile, result, resolution)
+                result = route_planned(kb, profile, result, resolution)
             renderer = options.renderer(engine, profile, result)
             writer.add(digest(result, options.trace), row, renderer, profile)
     # a school counts once against each mentor it got (one per mentoring form)
@@ -1241,14 +1247,14 @@ _ShareRow = tuple[_Input, Diagnosed, str, bool]
 
 
 def _diagnose_share(
-    ref: _EngineRef, share: Share, stage: str, keep: tuple[str, ...], trace: bool
+    ref: EngineRef, share: Share, stage: str, keep: tuple[str, ...], trace: bool
 ) -> list[_ShareRow]:
     """A worker's task: read a share of the cohort file and diagnose its rows.
 
     The rows are numbered from 0 here: a row labelled by its index (it has no id)
     is marked, and the parent, which counts the rows of every share, relabels it.
     """
-    engine = _engine_of(ref)
+    engine = engine_for(ref)
     rows = [
         (_input(share.source, share.format, row, keep), ident)
         for row, ident in read_share(share, engine.kb)
@@ -1320,41 +1326,11 @@ def _duplicate(row: _Input, ident: str, first: int) -> tuple[_Input, None, Resul
     return set_aside, None, Result.failed(ident, [message])
 
 
-def _routed(kb: KnowledgeBase, profile: Profile, result: Result, resolution: Any) -> Result:
-    """A diagnosis with its share of the plan and the route built from it."""
-    return with_plan(result, resolution, build_route(kb, profile, result, resolution))
-
-
 # --- parts: the workers write the results (--format) ----------------------------------
 
 #: People per part with ``--format``: a Parquet row group of this many rows is well
 #: compressed, and a part's Results stay a few megabytes in the worker.
 PART_CHUNK = 256
-
-#: Chunks in flight on a Dask cluster at once: the cluster queues them; more would
-#: only hold more of the input and the digests here.
-DASK_WINDOW = 64
-
-#: An engine as a worker finds it: the KB folder, backend and firing limit (a worker
-#: loads the KB once and keeps it), or the parent's own engine when run in this process.
-_EngineRef = Engine | tuple[str, str, int]
-
-
-#: The engines a process has, by _EngineRef: a forked worker finds the parent's here
-#: (loading and compiling the KB again took seconds per worker), a Dask worker
-#: loads its own once.
-_ENGINES: dict[tuple[str, str, int], Engine] = {}
-
-
-def _engine_of(ref: _EngineRef) -> Engine:
-    if isinstance(ref, Engine):
-        return ref
-    engine = _ENGINES.get(ref)
-    if engine is None:
-        root, backend, firing_limit = ref
-        engine = Engine.from_path(root, backend=backend, firing_limit=firing_limit)
-        _ENGINES[ref] = engine
-    return engine
 
 
 @dataclass(frozen=True)
@@ -1385,7 +1361,7 @@ def _write_rows(
 
 
 def _route_part(
-    ref: _EngineRef,
+    ref: EngineRef,
     folder: str,
     index: int,
     items: list[tuple[Profile | None, Result, Any, dict[str, Any]]],
@@ -1393,9 +1369,9 @@ def _route_part(
 ) -> list[Digest]:
     """A worker's task for a planned cohort: build each person's route from their
     share of the plan, and write the chunk's part."""
-    kb = _engine_of(ref).kb
+    kb = engine_for(ref).kb
     results = [
-        (_routed(kb, profile, result, resolution), person)
+        (route_planned(kb, profile, result, resolution), person)
         if profile is not None and resolution is not None
         else (result, person)
         for profile, result, resolution, person in items
@@ -1404,7 +1380,7 @@ def _route_part(
 
 
 def _evaluate_part(
-    ref: _EngineRef,
+    ref: EngineRef,
     folder: str,
     index: int,
     start: int,
@@ -1412,16 +1388,16 @@ def _evaluate_part(
     options: _PartOptions,
 ) -> list[Digest]:
     """A worker's task without the plan: evaluate each person alone and write the part."""
-    engine = _engine_of(ref)
+    engine = engine_for(ref)
     results = run_chunk(engine, "evaluate", start, [profile for profile, _person in items])
     return _write_rows(
         folder, index, list(zip(results, (p for _, p in items), strict=True)), options
     )
 
 
-def _diagnose_part(ref: _EngineRef, stage: str, start: int, chunk: list[Any], trace: bool) -> Any:
+def _diagnose_part(ref: EngineRef, stage: str, start: int, chunk: list[Any], trace: bool) -> Any:
     """A Dask worker's diagnosis of a chunk, as evaluate_many's workers give it."""
-    return [_lighter(item, trace) for item in run_chunk(_engine_of(ref), stage, start, chunk)]
+    return [_lighter(item, trace) for item in run_chunk(engine_for(ref), stage, start, chunk)]
 
 
 class _Done:
@@ -1432,6 +1408,9 @@ class _Done:
 
     def result(self) -> Any:
         return self.value
+
+    def cancel(self) -> bool:
+        return False  # done already
 
 
 class _Runner:
@@ -1444,11 +1423,11 @@ class _Runner:
         self.window = 4 * max(workers, 1)
         self.pool: ProcessPoolExecutor | None = None
         self.forks = False  # the workers are forked from this process, on first submit
-        self.ref: _EngineRef = (str(engine.kb.root), engine.backend, engine.firing_limit)
+        self.ref: EngineRef = engine_ref(engine)
         if self.client is not None:
             self.window = DASK_WINDOW  # enough to keep a cluster busy, bounded memory here
         elif workers > 1:
-            _ENGINES[self.ref] = engine  # inherited by the forked workers
+            keep_engine(engine_ref(engine), engine)  # inherited by the forked workers
             self.forks = forks()
             self.pool = start_pool(workers, start_worker, (os.getpid(),))
         else:
@@ -1465,23 +1444,15 @@ class _Runner:
         self, calls: Iterator[tuple[Callable[..., Any], tuple[Any, ...]]]
     ) -> Iterator[Any]:
         """Each call's value in the order of the calls, a bounded number in flight."""
-        pending: deque[Any] = deque()
         try:
-            for task, args in calls:
-                pending.append(self.submit(task, *args))
-                if len(pending) >= self.window:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
+            yield from in_order(lambda task, args: self.submit(task, *args), calls, self.window)
         except BaseException:  # failed or interrupted: nothing keeps running
-            if self.client is not None:
-                self.client.cancel(list(pending))
             self.close(failed=True)
             raise
 
     def close(self, failed: bool = False) -> None:
         if not isinstance(self.ref, Engine):
-            _ENGINES.pop(self.ref, None)
+            keep_engine(self.ref, None)
         if self.pool is not None:
             if failed:
                 stop_pool(self.pool)
@@ -1562,7 +1533,7 @@ _PLANNED: list[tuple[Profile | None, Result, Any, dict[str, Any]]] = []
 
 
 def _route_forked(
-    ref: _EngineRef, folder: str, index: int, start: int, stop: int, options: _PartOptions
+    ref: EngineRef, folder: str, index: int, start: int, stop: int, options: _PartOptions
 ) -> list[Digest]:
     """:func:`_route_part` on the people ``start:stop`` of :data:`_PLANNED` (a forked worker)."""
     return _route_part(ref, folder, index, _PLANNED[start:stop], options)

@@ -16,7 +16,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Union
 
 from ._yaml import MAX_DEPTH
 from .choices import BACKENDS
@@ -40,16 +40,29 @@ from .resolve import resolve
 from .route import build_route, with_plan
 from .rules import BASE_TYPES, NEED_KINDS, SEVERITIES, field_kinds
 from .schema import Profile
-from .workers import max_workers, start_pool, start_worker, stop_pool
+from .workers import (
+    DASK_WINDOW,
+    dask_client,
+    in_order,
+    max_workers,
+    start_pool,
+    start_worker,
+    stop_pool,
+)
 
 __all__ = [
     "BACKENDS",
     "Cohort",
     "Diagnosed",
     "Engine",
+    "EngineRef",
+    "diagnose_task",
+    "engine_for",
     "evaluate_many",
     "max_workers",
     "plan_diagnosed",
+    "route_planned",
+    "route_task",
     "run_chunk",
 ]
 
@@ -547,6 +560,74 @@ class Engine:
         """
         return evaluate_many(self, profiles, workers, backend=backend, chunk_size=chunk_size)
 
+    def evaluate_dask(
+        self,
+        profiles: Iterable[Mapping[str, Any] | Profile],
+        scheduler: Any,
+        *,
+        backend: str = "fast",
+        chunk_size: int = 64,
+        columnar: bool = False,
+    ) -> Cohort:
+        """Diagnose, plan and route a cohort on a ``dask.distributed`` cluster.
+
+        The pipeline of ``batch --scheduler`` and of :meth:`plan_cohort`: the
+        cluster's workers diagnose the cohort chunk by chunk, the plan is made once
+        here on the gathered diagnoses (the allocation needs everyone), then the
+        workers build the routes from each person's share. The Results and the plan
+        are those :meth:`plan_cohort` gives, byte for byte in their JSON. Each
+        worker loads the KB from this engine's KB folder (the same path on every
+        machine) once. A cohort file, read and written by the workers themselves,
+        is ``run_batch(..., output_format=..., scheduler=...)`` (docs/parts.md).
+
+        Parameters
+        ----------
+        profiles : iterable of Mapping or Profile
+            The cohort; sent to the workers chunk by chunk, a bounded number at once.
+        scheduler : str or distributed.Client
+            The scheduler's address (``tcp://HOST:8786``), or a connected Client.
+        backend : str
+            The workers' backend (default ``"fast"``).
+        chunk_size : int
+            Profiles per task.
+        columnar : bool
+            Diagnose each chunk at once (:meth:`diagnose_many`): the same Results
+            without traces.
+
+        Returns
+        -------
+        Cohort
+            The planned Results in input order (error Results for profiles that
+            could not be evaluated), and the plan.
+
+        Raises
+        ------
+        UsageError
+            If ``chunk_size`` is below 1, ``backend`` is unknown, dask.distributed
+            is not installed or the scheduler cannot be reached.
+        EvaluationError
+            If the flow solver fails.
+        """
+        _check_run(1, chunk_size, backend)
+        ref = engine_ref(self, backend)
+        stage = "columnar" if columnar else "diagnose"
+        with dask_client(scheduler) as client:
+
+            def submit(task: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+                return client.submit(task, ref, *args, pure=False)
+
+            calls = (
+                (diagnose_task, (stage, n, chunk)) for n, chunk in _chunks(profiles, chunk_size)
+            )
+            diagnosed = [d for chunk in in_order(submit, calls, DASK_WINDOW) for d in chunk]
+            plan = _plan(self.kb, diagnosed)
+            items = [(p, r, res) for (p, r), res in zip(diagnosed, plan.resolutions, strict=True)]
+            routes = (
+                (route_task, (items[n : n + chunk_size],)) for n in range(0, len(items), chunk_size)
+            )
+            results = tuple(r for chunk in in_order(submit, routes, DASK_WINDOW) for r in chunk)
+        return Cohort(results, plan)
+
     def _enricher(self, norm: Normalised) -> Any:
         onto = self.kb.ontology
 
@@ -724,15 +805,156 @@ def plan_diagnosed(kb: KnowledgeBase, diagnosed: Sequence[Diagnosed]) -> Cohort:
     Cohort
         The Results with their routes, and the plan.
     """
-    people = [(p, r) if p is not None and r.ok else None for p, r in diagnosed]
-    plan = plan_cohort(kb, people)
-    results = []
-    for (profile, result), resolution in zip(diagnosed, plan.resolutions, strict=True):
-        if profile is None or resolution is None:
-            results.append(result)
-            continue
-        results.append(with_plan(result, resolution, build_route(kb, profile, result, resolution)))
-    return Cohort(tuple(results), plan)
+    plan = _plan(kb, diagnosed)
+    items = zip(diagnosed, plan.resolutions, strict=True)
+    return Cohort(tuple(route_planned(kb, p, r, res) for (p, r), res in items), plan)
+
+
+def _plan(kb: KnowledgeBase, diagnosed: Sequence[Diagnosed]) -> CohortPlan:
+    """The cohort plan of the people diagnosed (those who could not be are None to it)."""
+    return plan_cohort(kb, [(p, r) if p is not None and r.ok else None for p, r in diagnosed])
+
+
+def route_planned(
+    kb: KnowledgeBase, profile: Profile | None, result: Result, resolution: Any
+) -> Result:
+    """A diagnosis with its share of the cohort plan and the route built from it.
+
+    Parameters
+    ----------
+    kb : KnowledgeBase
+        The knowledge base the cohort was diagnosed with.
+    profile : Profile or None
+        The validated profile (None: it could not be diagnosed).
+    result : Result
+        Its diagnosis (or error Result).
+    resolution : Resolution or None
+        Its share of the plan (``CohortPlan.resolutions``; None for nobody's).
+
+    Returns
+    -------
+    Result
+        The planned Result with its route; ``result`` itself when there is no
+        profile or no share.
+    """
+    if profile is None or resolution is None:
+        return result
+    return with_plan(result, resolution, build_route(kb, profile, result, resolution))
+
+
+#: An engine as a worker finds it: (KB folder, backend, firing limit), or the
+#: engine itself when the task runs in the process that has it.
+EngineRef = Union["Engine", tuple[str, str, int]]
+
+#: The engines a process has, by reference: a forked worker finds its parent's here
+#: (:func:`keep_engine`; loading and compiling the KB again took seconds a worker),
+#: a Dask worker loads its own once.
+_ENGINES: dict[tuple[str, str, int], Engine] = {}
+
+
+def engine_ref(engine: Engine, backend: str | None = None) -> tuple[str, str, int]:
+    """How a worker names ``engine`` (on ``backend``, default its own): its KB folder,
+    backend and firing limit.
+
+    Parameters
+    ----------
+    engine : Engine
+        The engine.
+    backend : str, optional
+        The workers' backend.
+
+    Returns
+    -------
+    tuple of (str, str, int)
+        The reference :func:`engine_for` loads.
+    """
+    return (str(engine.kb.root), backend or engine.backend, engine.firing_limit)
+
+
+def keep_engine(ref: tuple[str, str, int], engine: Engine | None) -> None:
+    """Have :func:`engine_for` give ``engine`` for ``ref`` in this process and the
+    processes forked from it (None: forget it).
+
+    Parameters
+    ----------
+    ref : tuple of (str, str, int)
+        The reference (:func:`engine_ref`).
+    engine : Engine or None
+        The engine, or None.
+    """
+    if engine is None:
+        _ENGINES.pop(ref, None)
+    else:
+        _ENGINES[ref] = engine
+
+
+def engine_for(ref: EngineRef) -> Engine:
+    """The engine a worker task runs on: loaded once per process.
+
+    Parameters
+    ----------
+    ref : Engine or tuple of (str, str, int)
+        An engine (used as is), or its reference (:func:`engine_ref`).
+
+    Returns
+    -------
+    Engine
+        The engine.
+
+    Raises
+    ------
+    KnowledgeBaseError
+        If the KB folder cannot be loaded in this process.
+    """
+    if isinstance(ref, Engine):
+        return ref
+    engine = _ENGINES.get(ref)
+    if engine is None:
+        root, backend, firing_limit = ref
+        engine = Engine.from_path(root, backend=backend, firing_limit=firing_limit)
+        _ENGINES[ref] = engine
+    return engine
+
+
+def diagnose_task(ref: EngineRef, stage: str, start: int, chunk: list[Any]) -> list[Diagnosed]:
+    """A worker task of :meth:`Engine.evaluate_dask`: a chunk diagnosed (:func:`run_chunk`).
+
+    Parameters
+    ----------
+    ref : Engine or tuple of (str, str, int)
+        The engine (:func:`engine_for`).
+    stage : str
+        ``"diagnose"`` or ``"columnar"``.
+    start : int
+        The input position of the chunk's first profile.
+    chunk : list
+        The profiles.
+
+    Returns
+    -------
+    list of Diagnosed
+        One (Profile or None, Result) per profile.
+    """
+    return run_chunk(engine_for(ref), stage, start, chunk)
+
+
+def route_task(ref: EngineRef, items: list[tuple[Profile | None, Result, Any]]) -> list[Result]:
+    """A worker task of :meth:`Engine.evaluate_dask`: a chunk's routes built from the plan.
+
+    Parameters
+    ----------
+    ref : Engine or tuple of (str, str, int)
+        The engine (:func:`engine_for`).
+    items : list of (Profile or None, Result, Resolution or None)
+        Each person's profile, diagnosis and share of the plan.
+
+    Returns
+    -------
+    list of Result
+        The planned Results (:func:`route_planned`).
+    """
+    kb = engine_for(ref).kb
+    return [route_planned(kb, profile, result, share) for profile, result, share in items]
 
 
 _worker_engine: Engine | None = None
@@ -992,6 +1214,16 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[tuple[int, list[Any]]]:
         yield start, chunk
 
 
+def _check_run(workers: int, chunk_size: int, backend: str) -> None:
+    """The UsageErrors of a cohort run's options."""
+    if workers < 1:
+        raise UsageError("workers must be at least 1")
+    if chunk_size < 1:
+        raise UsageError("chunk_size must be at least 1")
+    if backend not in BACKENDS:
+        raise UsageError(f"unknown backend {backend!r}: expected one of {', '.join(BACKENDS)}")
+
+
 def evaluate_many(
     engine: Engine,
     profiles: Iterable[ProfileInput],
@@ -1016,13 +1248,8 @@ def evaluate_many(
     """
     if workers is None:
         workers = os.cpu_count() or 1
-    if workers < 1:
-        raise UsageError("workers must be at least 1")
+    _check_run(workers, chunk_size, backend)
     workers = min(workers, max_workers())
-    if chunk_size < 1:
-        raise UsageError("chunk_size must be at least 1")
-    if backend not in BACKENDS:
-        raise UsageError(f"unknown backend {backend!r}: expected one of {', '.join(BACKENDS)}")
     if stage not in _STAGES:
         raise UsageError(f"unknown stage {stage!r}: expected one of {', '.join(_STAGES)}")
     if window is not None and window < 1:

@@ -3,25 +3,35 @@
 The process pools of :func:`deficit_engine.engine.evaluate_many` and of the batch
 (:mod:`deficit_engine.cohort`, whose workers write parts) share these: a cap on
 the number of workers, the start method, a worker that ends with its parent and
-on SIGTERM, and a pool stopped at once when the run is interrupted. Nothing here
-knows the engine: a pool's tasks are whatever its owner submits.
+on SIGTERM, and a pool stopped at once when the run is interrupted. So do the
+runs on a Dask cluster (:meth:`deficit_engine.engine.Engine.evaluate_dask`, ``batch
+--scheduler``): the client (:func:`dask_client`) and the tasks' values taken in
+order with a bounded number in flight (:func:`in_order`). Nothing here knows the
+engine: a pool's tasks are whatever its owner submits.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import multiprocessing
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+from .errors import UsageError
+
 __all__ = [
+    "DASK_WINDOW",
     "WORKERS_PER_CORE",
+    "dask_client",
     "die_with_parent",
     "forks",
+    "in_order",
     "max_workers",
     "start_pool",
     "start_worker",
@@ -145,3 +155,92 @@ def stop_pool(executor: ProcessPoolExecutor) -> None:
         if process.is_alive():  # stopped or stuck in the kernel: SIGTERM was not enough
             process.kill()
             process.join(timeout=10)
+
+
+#: A task and its arguments, as :func:`in_order` submits them.
+Call = tuple[Callable[..., Any], tuple[Any, ...]]
+
+
+def in_order(
+    submit: Callable[[Callable[..., Any], tuple[Any, ...]], Any],
+    calls: Iterable[Call],
+    window: int,
+) -> Iterator[Any]:
+    """Each call's value, in the order of the calls, at most ``window`` in flight.
+
+    ``submit(task, args)`` starts a call and gives a future (a process pool's, a
+    Dask client's); the calls are taken as the window frees up, so a generator of
+    calls too large for memory is fine. When the caller stops (an error, an
+    interrupt, the generator closed), the futures still pending are cancelled.
+
+    Parameters
+    ----------
+    submit : callable
+        ``submit(task, args)`` -> a future with ``result()`` and ``cancel()``.
+    calls : iterable of (task, args)
+        The calls, in order.
+    window : int
+        The most futures pending at once.
+
+    Returns
+    -------
+    Iterator
+        Each call's result, in order.
+    """
+    pending: deque[Any] = deque()
+    try:
+        for task, args in calls:
+            pending.append(submit(task, args))
+            if len(pending) >= window:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    except BaseException:  # failed, interrupted or closed early: nothing keeps running
+        for future in pending:
+            future.cancel()
+        raise
+
+
+#: Tasks in flight on a Dask cluster at once: the cluster queues them; more would
+#: only hold more of the input and the results in the process that sends them.
+DASK_WINDOW = 64
+
+
+@contextlib.contextmanager
+def dask_client(scheduler: Any) -> Iterator[Any]:
+    """A ``dask.distributed`` Client: ``scheduler`` itself when it is one, else one
+    connected to the scheduler at that address and closed after.
+
+    Parameters
+    ----------
+    scheduler : str or distributed.Client
+        A scheduler's address, such as ``tcp://10.0.0.5:8786``, or a Client.
+
+    Yields
+    ------
+    distributed.Client
+        The connected client.
+
+    Raises
+    ------
+    UsageError
+        If dask.distributed is not installed (``pip install 'deficit-engine[dask]'``)
+        or the scheduler cannot be reached.
+    """
+    if not isinstance(scheduler, str):
+        yield scheduler
+        return
+    try:
+        from distributed import Client
+    except ImportError:
+        raise UsageError(
+            "--scheduler needs dask.distributed: pip install 'deficit-engine[dask]'"
+        ) from None
+    try:
+        client = Client(scheduler, timeout="10s")  # type: ignore[no-untyped-call]
+    except OSError as exc:  # refused, timed out, unknown host
+        raise UsageError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+    try:
+        yield client
+    finally:
+        client.close()  # type: ignore[no-untyped-call]
