@@ -25,6 +25,7 @@ from deficit_engine.cohort import run_batch
 from deficit_engine.engine import Engine
 from deficit_engine.errors import SourceError, UsageError
 from deficit_engine.parts import PartRow, write_part
+from deficit_engine.store import BatchRecorder, Store
 from deficit_engine.synthetic import synthetic_profiles
 from test_hardening_batch import (
     EXIT_TERMINATED,
@@ -159,9 +160,68 @@ def test_part_options_that_cannot_go_together_are_refused(
         run_batch(engine, source, tmp_path / "b", scheduler="tcp://127.0.0.1:1")
     with pytest.raises(UsageError, match="format"):
         run_batch(engine, source, tmp_path / "c", output_format="csv")
-    with pytest.raises(UsageError, match="--db"):
-        run_batch(engine, source, tmp_path / "d", output_format="jsonl", record=lambda *_: None)
     assert list(tmp_path.iterdir()) == []
+
+
+def _stored(db: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every stored person's diagnoses, as the store gives them back (without row ids)."""
+    store = Store.open(str(db))
+    try:
+        return {
+            person: [
+                (
+                    d.run,
+                    d.diagnosed_on,
+                    d.profile,
+                    d.provenance,
+                    d.result,
+                    d.kb_hash,
+                    d.route_version,
+                )
+                for d in store.history(person)
+            ]
+            for person in store.person_ids()
+        }
+    finally:
+        store.engine.dispose()
+
+
+def _recorded_run(engine: Engine, source: Path, out: Path, db: Path, **options: Any) -> int:
+    store = Store.open(str(db))
+    store.upgrade()
+    try:
+        recorder = BatchRecorder(store, "r1", engine.kb, source=source.name)
+        summary = run_batch(engine, source, out, record=recorder, **options)
+        recorder.finish(summary)
+        return recorder.added
+    finally:
+        store.engine.dispose()
+
+
+@pytest.mark.parametrize("allocate", [True, False])
+def test_a_store_records_the_people_of_a_batch_writing_parts(
+    engine: Engine, source: Path, tmp_path: Path, allocate: bool
+) -> None:
+    """--db with --format: the store holds what the default batch records, one
+    person per transaction, and the parts are written as without --db."""
+    default = _recorded_run(
+        engine, source, tmp_path / "d", tmp_path / "d.db", workers=1, allocate=allocate
+    )
+    parts = _recorded_run(
+        engine,
+        source,
+        tmp_path / "p",
+        tmp_path / "p.db",
+        workers=2,
+        allocate=allocate,
+        output_format="jsonl",
+    )
+    assert parts == default == 60
+    assert _stored(tmp_path / "p.db") == _stored(tmp_path / "d.db")
+    run_batch(
+        engine, source, tmp_path / "plain", workers=2, allocate=allocate, output_format="jsonl"
+    )
+    assert _files(tmp_path / "p") == _files(tmp_path / "plain")
 
 
 def test_a_lone_surrogate_is_written_as_its_escape(tmp_path: Path) -> None:

@@ -822,8 +822,10 @@ class _Writer:
             record = {"line": row.line, "profile": item.profile, "errors": errors}
             self.errors.write(json.dumps(record, ensure_ascii=False) + "\n")
             return
-        if self.results is None or self.flat is None:
-            return  # a worker wrote the person's row in its part
+        if self.results is None or self.flat is None:  # a worker wrote the row in its part
+            if self.record is not None:
+                self.record(item, profile)
+            return
         self.results.write(_with_person(item.line, item.profile, row.person) + "\n")
         self.flat.add(json.loads(item.line), row.person)
         if self.documents is not None and document is not None:
@@ -966,6 +968,8 @@ def run_batch(
     record : callable, optional
         Called with each evaluated person's :class:`Digest` and profile as it is
         written (``deficit_engine.store.BatchRecorder`` keeps them in a database).
+        With ``output_format`` too, the workers send each Result's JSON line back
+        for it, as the default batch has it.
     output_format : str, optional
         ``"jsonl"`` or ``"parquet"``: each worker writes the people of the chunks it
         ran to ``results/part-NNNNN.<format>`` (:mod:`deficit_engine.parts`) instead
@@ -992,14 +996,12 @@ def run_batch(
     UsageError
         If ``keep_columns`` names a column the input does not pass through,
         ``documents`` is not ``html`` or ``md``, ``output_format`` is not ``jsonl``
-        or ``parquet`` or comes with ``documents`` or ``record``, or ``scheduler`` comes without
+        or ``parquet`` or comes with ``documents``, or ``scheduler`` comes without
         ``output_format``.
     """
     if documents is not None and documents not in DOCUMENT_FORMATS:
         raise UsageError(f"documents: expected one of {', '.join(DOCUMENT_FORMATS)}")
     _check_parts(output_format, documents, scheduler)
-    if output_format is not None and record is not None:
-        raise UsageError("--db is not written with --format (the workers write the results)")
     with dask_client(scheduler) if scheduler is not None else contextlib.nullcontext() as client:
         return _run_batch(
             engine,
@@ -1340,24 +1342,27 @@ class _PartOptions:
     fmt: str
     trace: bool
     keep: tuple[str, ...]
+    lines: bool = False  # the digests carry the JSON line: the parent records it (--db)
 
     @classmethod
     def of(cls, options: _Options) -> _PartOptions:
-        return cls(options.output_format or FORMATS[0], options.trace, options.keep)
+        fmt = options.output_format or FORMATS[0]
+        return cls(fmt, options.trace, options.keep, options.record is not None)
 
 
 def _write_rows(
     folder: str, index: int, results: Sequence[tuple[Result, dict[str, Any]]], options: _PartOptions
 ) -> list[Digest]:
     """Write a chunk's evaluated people to its part; their digests, without the JSON
-    line, are all that goes back to the parent (set-aside rows keep their errors)."""
+    line unless the parent records them in a store, are all that goes back to the
+    parent (set-aside rows keep their errors)."""
     rows = [
         PartRow(result.profile, person, result.to_dict(trace=options.trace))
         for result, person in results
         if result.ok
     ]
     write_part(part_path(Path(folder), index, options.fmt), rows, options.fmt, options.keep)
-    return [digest(result, options.trace, line=False) for result, _person in results]
+    return [digest(result, options.trace, line=options.lines) for result, _person in results]
 
 
 def _route_part(
@@ -1522,7 +1527,8 @@ def _planned_parts(
                 else:
                     yield _route_part, (folder, index, items[start:stop], part)
 
-        _merge(runner, calls(), deque(rows), total, options, writer, "routes")
+        read = deque(zip(rows, (item[0] for item in items), strict=True))
+        _merge(runner, calls(), read, total, options, writer, "routes")
     finally:
         _PLANNED.clear()
 
@@ -1548,11 +1554,11 @@ def _streamed_parts(
     staging: _Staging,
 ) -> None:
     """Each person alone, evaluated and written by the workers chunk by chunk."""
-    read: deque[_Input] = deque()
+    read: deque[tuple[_Input, Any]] = deque()
 
     def calls() -> Iterator[tuple[Callable[..., Any], tuple[Any, ...]]]:
         for index, chunk in enumerate(_chunked(rows, PART_CHUNK)):
-            read.extend(chunk)
+            read.extend((row, row.profile) for row in chunk)
             payload = [(row.profile, row.person) for row in chunk]
             start = index * PART_CHUNK
             part = _PartOptions.of(options)
@@ -1564,18 +1570,20 @@ def _streamed_parts(
 def _merge(
     runner: _Runner,
     calls: Iterator[tuple[Callable[..., Any], tuple[Any, ...]]],
-    read: deque[_Input],
+    read: deque[tuple[_Input, Any]],
     total: int | None,
     options: _Options,
     writer: _Writer,
     label: str,
 ) -> None:
-    """Count the digests the workers send back into the summary, with their rows
-    (``label``: the progress bar's, as the default batch names the same step)."""
+    """Count the digests the workers send back into the summary, with their rows and
+    profiles (for the store), and record them (``label``: the progress bar's, as the
+    default batch names the same step)."""
     digests = (item for chunk in runner.in_order(calls) for item in chunk)
     try:
         for item in options.progress.track(digests, label, total):
-            writer.add(item, read.popleft())
+            row, profile = read.popleft()
+            writer.add(item, row, profile=profile)
     except BaseException:  # writing here failed or was interrupted: stop the workers now
         runner.close(failed=True)
         raise
