@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from deficit_engine import Engine
+from deficit_engine.cohort import run_batch
 from deficit_engine.errors import UsageError
 from deficit_engine.synthetic import synthetic_profiles
 
@@ -86,3 +88,33 @@ def test_bad_options_are_refused(engine: Engine) -> None:
         engine.evaluate_dask([], "tcp://127.0.0.1:1", backend="nope")
     with pytest.raises(UsageError, match="cannot connect"):
         engine.evaluate_dask([], "tcp://127.0.0.1:1")
+
+
+def test_a_worker_with_another_version_or_kb_is_refused_before_any_work(
+    engine: Engine, cluster: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from deficit_engine import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "_identity", lambda ref: ("0.0.0", "sha256:other"))
+    with pytest.raises(UsageError, match=r"runs deficit-engine 0\.0\.0 .* same version"):
+        engine.evaluate_dask([{"id": "x"}], cluster.scheduler_address)
+    source = tmp_path / "cohort.jsonl"
+    source.write_text('{"id": "x"}\n', encoding="utf-8")
+    with pytest.raises(UsageError, match="same version"):
+        run_batch(
+            engine,
+            source,
+            tmp_path / "out",
+            output_format="jsonl",
+            scheduler=cluster.scheduler_address,
+        )
+    assert list(tmp_path.iterdir()) == [source]  # nothing written
+
+
+def test_a_worker_that_cannot_load_the_kb_is_refused(engine: Engine, cluster: Any) -> None:
+    from deficit_engine import engine as engine_module
+
+    with pytest.raises(UsageError, match="cannot load the KB at /nowhere"):
+        engine_module.check_cluster(
+            distributed.Client(cluster), engine, ("/nowhere", "fast", 10_000)
+        )

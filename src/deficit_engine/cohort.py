@@ -31,6 +31,7 @@ from .engine import (
     Diagnosed,
     Engine,
     EngineRef,
+    check_cluster,
     engine_for,
     engine_ref,
     evaluate_many,
@@ -1430,6 +1431,7 @@ class _Runner:
         self.forks = False  # the workers are forked from this process, on first submit
         self.ref: EngineRef = engine_ref(engine)
         if self.client is not None:
+            check_cluster(self.client, engine, engine_ref(engine))
             self.window = DASK_WINDOW  # enough to keep a cluster busy, bounded memory here
         elif workers > 1:
             keep_engine(engine_ref(engine), engine)  # inherited by the forked workers

@@ -6,6 +6,7 @@ import copy
 import dataclasses
 import functools
 import gc
+import importlib.metadata
 import os
 import pickle
 import threading
@@ -56,6 +57,7 @@ __all__ = [
     "Diagnosed",
     "Engine",
     "EngineRef",
+    "check_cluster",
     "diagnose_task",
     "engine_for",
     "evaluate_many",
@@ -604,7 +606,8 @@ class Engine:
         ------
         UsageError
             If ``chunk_size`` is below 1, ``backend`` is unknown, dask.distributed
-            is not installed or the scheduler cannot be reached.
+            is not installed, the scheduler cannot be reached, or a worker cannot
+            load the KB folder or runs another version (:func:`check_cluster`).
         EvaluationError
             If the flow solver fails.
         """
@@ -612,6 +615,7 @@ class Engine:
         ref = engine_ref(self, backend)
         stage = "columnar" if columnar else "diagnose"
         with dask_client(scheduler) as client:
+            check_cluster(client, self, ref)
 
             def submit(task: Callable[..., Any], args: tuple[Any, ...]) -> Any:
                 return client.submit(task, ref, *args, pure=False)
@@ -868,7 +872,9 @@ def engine_ref(engine: Engine, backend: str | None = None) -> tuple[str, str, in
     tuple of (str, str, int)
         The reference :func:`engine_for` loads.
     """
-    return (str(engine.kb.root), backend or engine.backend, engine.firing_limit)
+    # absolute: a Dask worker's working folder is not this process's
+    root = str(Path(engine.kb.root).resolve())
+    return (root, backend or engine.backend, engine.firing_limit)
 
 
 def keep_engine(ref: tuple[str, str, int], engine: Engine | None) -> None:
@@ -914,6 +920,52 @@ def engine_for(ref: EngineRef) -> Engine:
         engine = Engine.from_path(root, backend=backend, firing_limit=firing_limit)
         _ENGINES[ref] = engine
     return engine
+
+
+def _package_version() -> str:
+    try:
+        return importlib.metadata.version("deficit-engine")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree
+        return "unknown"
+
+
+def _identity(ref: EngineRef) -> tuple[str, str]:
+    """What a Dask worker runs: its package's version and its KB's content hash."""
+    return _package_version(), engine_for(ref).kb.content_hash
+
+
+def check_cluster(client: Any, engine: Engine, ref: tuple[str, str, int]) -> None:
+    """Check that every worker of a Dask cluster runs this package's version and loads
+    the same KB from ``ref``'s folder: else their Results would differ from this
+    process's, or the run would fail midway.
+
+    Parameters
+    ----------
+    client : distributed.Client
+        The connected client.
+    engine : Engine
+        The engine of this process.
+    ref : tuple of (str, str, int)
+        How the workers load it (:func:`engine_ref`).
+
+    Raises
+    ------
+    UsageError
+        If a worker cannot load the KB folder, or runs another version of the
+        package or a KB with other content.
+    """
+    want = (_package_version(), engine.kb.content_hash)
+    try:
+        found = client.run(_identity, ref)
+    except Exception as exc:  # a worker's error, whatever it is, travels back as is
+        raise UsageError(f"a Dask worker cannot load the KB at {ref[0]}: {_failure(exc)}") from None
+    for worker, got in sorted(found.items()):
+        if tuple(got) != want:
+            raise UsageError(
+                f"the Dask worker {worker} runs deficit-engine {got[0]} with the KB "
+                f"{got[1][:19]}, this process {want[0]} with {want[1][:19]}: install the "
+                "same version on every worker and give them the same KB folder"
+            )
 
 
 def diagnose_task(ref: EngineRef, stage: str, start: int, chunk: list[Any]) -> list[Diagnosed]:
