@@ -1250,12 +1250,15 @@ _ShareRow = tuple[_Input, Diagnosed, str, bool]
 
 
 def _diagnose_share(
-    ref: EngineRef, share: Share, stage: str, keep: tuple[str, ...], trace: bool
+    ref: EngineRef, share: Share, stage: str, keep: tuple[str, ...], trace: bool, slim: bool
 ) -> list[_ShareRow]:
     """A worker's task: read a share of the cohort file and diagnose its rows.
 
     The rows are numbered from 0 here: a row labelled by its index (it has no id)
     is marked, and the parent, which counts the rows of every share, relabels it.
+    With ``slim``, each validated profile goes back without its ``results``: the
+    diagnosis has read them, and neither the plan nor the route reads them again
+    (a third of the bytes sent back, 11 of a person's 36 KB held in the parent).
     """
     engine = engine_for(ref)
     rows = [
@@ -1266,12 +1269,20 @@ def _diagnose_share(
     return [
         (
             dataclasses.replace(row, profile=None),
-            _lighter(item, trace),
+            _lighter(_slimmed(item) if slim else item, trace),
             ident,
             _labelled_by_index(row.profile, item[1], n),
         )
         for n, ((row, ident), item) in enumerate(zip(rows, diagnosed, strict=True))
     ]
+
+
+def _slimmed(item: Diagnosed) -> Diagnosed:
+    """A diagnosis with its profile's results left out (see :func:`_diagnose_share`)."""
+    profile, result = item
+    if profile is None or not profile.results:
+        return item
+    return profile.model_copy(update={"results": []}), result
 
 
 def _labelled_by_index(profile: Any, result: Result, index: int) -> bool:
@@ -1298,7 +1309,11 @@ def _diagnosed_shares(
     the whole file).
     """
     runner = _Runner(engine, options)
-    calls = ((_diagnose_share, (share, stage, options.keep, options.trace)) for share in shares)
+    # the store records the profiles whole: only without one are they sent back slim
+    slim = options.record is None
+    calls = (
+        (_diagnose_share, (share, stage, options.keep, options.trace, slim)) for share in shares
+    )
     items = (item for chunk in runner.in_order(calls) for item in chunk)
     read: list[_Input] = []
     diagnosed: list[Diagnosed] = []
