@@ -27,6 +27,7 @@ from deficit_engine.errors import SourceError, UsageError
 from deficit_engine.parts import PartRow, write_part
 from deficit_engine.store import BatchRecorder, Store
 from deficit_engine.synthetic import synthetic_profiles
+from deficit_engine.tables import TableReading
 from test_hardening_batch import (
     EXIT_TERMINATED,
     SLOW_BATCH,
@@ -256,7 +257,14 @@ def test_a_dask_cluster_writes_the_same_bytes_as_the_local_run(
         run_batch(
             engine, source, by_address, output_format="jsonl", scheduler=cluster.scheduler_address
         )
+        sent = tmp_path / "sent"  # a file that cannot be cut (an XLSX): the rows are sent
+        with monkeypatch.context() as patch:
+            patch.setattr(TableReading, "shares", lambda self, records: None)
+            run_batch(
+                engine, source, sent, output_format="parquet", columnar=True, scheduler=client
+            )
     assert _files(on_dask) == _files(local)
+    assert _files(sent) == _files(local)
     run_batch(engine, source, tmp_path / "jsonl", workers=1, output_format="jsonl")
     assert _files(by_address) == _files(tmp_path / "jsonl")
 
