@@ -31,7 +31,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("loader", "profile", "compiler"),
     ("inference", "resolve", "route"),
     ("planner", "tracking"),
-    ("engine", "analysis"),
+    ("workers", "engine", "analysis"),
     (
         "export",
         "synthetic",
@@ -40,7 +40,6 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "tables",
         "outputs",
         "parts",
-        "dask_batch",
         "progressbar",
         "summary_types",
         "store",

@@ -25,7 +25,9 @@ from deficit_engine.cohort import run_batch
 from deficit_engine.engine import Engine
 from deficit_engine.errors import SourceError, UsageError
 from deficit_engine.parts import PartRow, write_part
+from deficit_engine.store import BatchRecorder, Store
 from deficit_engine.synthetic import synthetic_profiles
+from deficit_engine.tables import TableReading
 from test_hardening_batch import (
     EXIT_TERMINATED,
     SLOW_BATCH,
@@ -159,9 +161,68 @@ def test_part_options_that_cannot_go_together_are_refused(
         run_batch(engine, source, tmp_path / "b", scheduler="tcp://127.0.0.1:1")
     with pytest.raises(UsageError, match="format"):
         run_batch(engine, source, tmp_path / "c", output_format="csv")
-    with pytest.raises(UsageError, match="--db"):
-        run_batch(engine, source, tmp_path / "d", output_format="jsonl", record=lambda *_: None)
     assert list(tmp_path.iterdir()) == []
+
+
+def _stored(db: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every stored person's diagnoses, as the store gives them back (without row ids)."""
+    store = Store.open(str(db))
+    try:
+        return {
+            person: [
+                (
+                    d.run,
+                    d.diagnosed_on,
+                    d.profile,
+                    d.provenance,
+                    d.result,
+                    d.kb_hash,
+                    d.route_version,
+                )
+                for d in store.history(person)
+            ]
+            for person in store.person_ids()
+        }
+    finally:
+        store.engine.dispose()
+
+
+def _recorded_run(engine: Engine, source: Path, out: Path, db: Path, **options: Any) -> int:
+    store = Store.open(str(db))
+    store.upgrade()
+    try:
+        recorder = BatchRecorder(store, "r1", engine.kb, source=source.name)
+        summary = run_batch(engine, source, out, record=recorder, **options)
+        recorder.finish(summary)
+        return recorder.added
+    finally:
+        store.engine.dispose()
+
+
+@pytest.mark.parametrize("allocate", [True, False])
+def test_a_store_records_the_people_of_a_batch_writing_parts(
+    engine: Engine, source: Path, tmp_path: Path, allocate: bool
+) -> None:
+    """--db with --format: the store holds what the default batch records, one
+    person per transaction, and the parts are written as without --db."""
+    default = _recorded_run(
+        engine, source, tmp_path / "d", tmp_path / "d.db", workers=1, allocate=allocate
+    )
+    parts = _recorded_run(
+        engine,
+        source,
+        tmp_path / "p",
+        tmp_path / "p.db",
+        workers=2,
+        allocate=allocate,
+        output_format="jsonl",
+    )
+    assert parts == default == 60
+    assert _stored(tmp_path / "p.db") == _stored(tmp_path / "d.db")
+    run_batch(
+        engine, source, tmp_path / "plain", workers=2, allocate=allocate, output_format="jsonl"
+    )
+    assert _files(tmp_path / "p") == _files(tmp_path / "plain")
 
 
 def test_a_lone_surrogate_is_written_as_its_escape(tmp_path: Path) -> None:
@@ -187,24 +248,23 @@ def test_a_dask_cluster_writes_the_same_bytes_as_the_local_run(
     monkeypatch.setattr(cohort_module, "COLUMNAR_CHUNK", 16)
     local = tmp_path / "local"
     run_batch(engine, source, local, workers=1, output_format="parquet", columnar=True)
-    with (
-        distributed.LocalCluster(
-            n_workers=1,
-            threads_per_worker=2,
-            processes=False,
-            protocol="tcp://",
-            host="127.0.0.1",
-            dashboard_address=None,
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
+    from test_dask_engine import local_cluster
+
+    with local_cluster() as cluster, distributed.Client(cluster) as client:
         on_dask = tmp_path / "dask"
         run_batch(engine, source, on_dask, output_format="parquet", columnar=True, scheduler=client)
         by_address = tmp_path / "address"
         run_batch(
             engine, source, by_address, output_format="jsonl", scheduler=cluster.scheduler_address
         )
+        sent = tmp_path / "sent"  # a file that cannot be cut (an XLSX): the rows are sent
+        with monkeypatch.context() as patch:
+            patch.setattr(TableReading, "shares", lambda self, records: None)
+            run_batch(
+                engine, source, sent, output_format="parquet", columnar=True, scheduler=client
+            )
     assert _files(on_dask) == _files(local)
+    assert _files(sent) == _files(local)
     run_batch(engine, source, tmp_path / "jsonl", workers=1, output_format="jsonl")
     assert _files(by_address) == _files(tmp_path / "jsonl")
 

@@ -27,7 +27,8 @@ from deficit_engine import Engine
 from deficit_engine import cohort as cohort_module
 from deficit_engine import engine as engine_module
 from deficit_engine.cli import EXIT_TERMINATED, main
-from deficit_engine.engine import evaluate_many, max_workers
+from deficit_engine.engine import evaluate_many
+from deficit_engine.workers import max_workers
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "young_teacher.yaml"

@@ -285,8 +285,8 @@ def _terminated_as_interrupt() -> Iterator[None]:
 
 def _batch(args: argparse.Namespace) -> int:
     from .cohort import run_batch
-    from .engine import max_workers
     from .progressbar import Progress, wanted
+    from .workers import max_workers
 
     source = Path(args.input)
     if not source.is_file():

@@ -16,11 +16,9 @@ import dataclasses
 import functools
 import importlib.util
 import json
-import multiprocessing
 import os
 import re
 import shutil
-import signal
 import tempfile
 from collections import Counter, deque
 from collections.abc import Callable, Generator, Iterator, Sequence
@@ -29,8 +27,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from .engine import Diagnosed, Engine, _die_with_parent, _run_chunk, evaluate_many, max_workers
-from .engine import _stop as _stop_pool
+from .engine import (
+    Diagnosed,
+    Engine,
+    EngineRef,
+    check_cluster,
+    engine_for,
+    engine_ref,
+    evaluate_many,
+    keep_engine,
+    route_planned,
+    run_chunk,
+)
 from .errors import Issue, SourceError, UsageError
 from .export import render
 from .kb import KnowledgeBase
@@ -42,9 +50,18 @@ from .planner import plan_cohort
 from .planner.plan import COLLEAGUE_PREFIX
 from .profile import parse_profile
 from .progressbar import Progress
-from .route import build_route, with_plan
 from .schema import Profile
-from .tables import KNOWN_COLUMNS, TableReading, read_profiles, read_rows
+from .tables import KNOWN_COLUMNS, Row, Share, TableReading, read_profiles, read_rows, read_share
+from .workers import (
+    DASK_WINDOW,
+    dask_client,
+    forks,
+    in_order,
+    max_workers,
+    start_pool,
+    start_worker,
+    stop_pool,
+)
 
 #: What ``run_batch(documents=...)`` can write: the ИОМ document's formats.
 DOCUMENT_FORMATS = ("html", "md")
@@ -583,15 +600,18 @@ def _kept_columns(table: TableReading, keep: Sequence[str]) -> tuple[str, ...]:
 def _inputs(table: TableReading, keep: tuple[str, ...]) -> Iterator[_Input]:
     """The table's rows with their person records (pass-through cells only if kept)."""
     for row in table:
-        place = f"{table.source}:{row.line}"
-        if row.error is not None:
-            error = _SetAside(f"{place}: {row.error}", row.ident)
-            yield _Input(row.line, error, person_record(None), PersonKeys(), place)
-        else:
-            person = person_record(row.profile, keep, row.extra)
-            columns = _result_columns(row.profile) if table.format != "jsonl" else None
-            keys = person_keys(row.profile)
-            yield _Input(row.line, row.profile, person, keys, place, columns)
+        yield _input(table.source, table.format, row, keep)
+
+
+def _input(source: str, fmt: str, row: Row, keep: tuple[str, ...]) -> _Input:
+    """One row of ``source`` (a file of format ``fmt``) as the batch runs it."""
+    place = f"{source}:{row.line}"
+    if row.error is not None:
+        error = _SetAside(f"{place}: {row.error}", row.ident)
+        return _Input(row.line, error, person_record(None), PersonKeys(), place)
+    person = person_record(row.profile, keep, row.extra)
+    columns = _result_columns(row.profile) if fmt != "jsonl" else None
+    return _Input(row.line, row.profile, person, person_keys(row.profile), place, columns)
 
 
 def _warning_records(table: TableReading, keep: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -803,8 +823,10 @@ class _Writer:
             record = {"line": row.line, "profile": item.profile, "errors": errors}
             self.errors.write(json.dumps(record, ensure_ascii=False) + "\n")
             return
-        if self.results is None or self.flat is None:
-            return  # a worker wrote the person's row in its part
+        if self.results is None or self.flat is None:  # a worker wrote the row in its part
+            if self.record is not None:
+                self.record(item, profile)
+            return
         self.results.write(_with_person(item.line, item.profile, row.person) + "\n")
         self.flat.add(json.loads(item.line), row.person)
         if self.documents is not None and document is not None:
@@ -947,6 +969,8 @@ def run_batch(
     record : callable, optional
         Called with each evaluated person's :class:`Digest` and profile as it is
         written (``deficit_engine.store.BatchRecorder`` keeps them in a database).
+        With ``output_format`` too, the workers send each Result's JSON line back
+        for it, as the default batch has it.
     output_format : str, optional
         ``"jsonl"`` or ``"parquet"``: each worker writes the people of the chunks it
         ran to ``results/part-NNNNN.<format>`` (:mod:`deficit_engine.parts`) instead
@@ -955,7 +979,7 @@ def run_batch(
     scheduler : str or dask.distributed.Client, optional
         Run the chunks on a Dask cluster (a scheduler's address, or a Client):
         needs ``output_format``, the same KB folder and a shared output folder on
-        every worker (:mod:`deficit_engine.dask_batch`).
+        every worker (docs/parts.md).
 
     Returns
     -------
@@ -973,15 +997,13 @@ def run_batch(
     UsageError
         If ``keep_columns`` names a column the input does not pass through,
         ``documents`` is not ``html`` or ``md``, ``output_format`` is not ``jsonl``
-        or ``parquet`` or comes with ``documents`` or ``record``, or ``scheduler`` comes without
+        or ``parquet`` or comes with ``documents``, or ``scheduler`` comes without
         ``output_format``.
     """
     if documents is not None and documents not in DOCUMENT_FORMATS:
         raise UsageError(f"documents: expected one of {', '.join(DOCUMENT_FORMATS)}")
     _check_parts(output_format, documents, scheduler)
-    if output_format is not None and record is not None:
-        raise UsageError("--db is not written with --format (the workers write the results)")
-    with _client(scheduler) as client:
+    with dask_client(scheduler) if scheduler is not None else contextlib.nullcontext() as client:
         return _run_batch(
             engine,
             source,
@@ -1016,18 +1038,6 @@ def _check_parts(output_format: str | None, documents: str | None, scheduler: An
         raise UsageError("--format parquet needs pyarrow: pip install 'deficit-engine[parquet]'")
 
 
-@contextlib.contextmanager
-def _client(scheduler: Any) -> Iterator[Any]:
-    """The Dask client of ``scheduler`` (an address: connected here and closed after)."""
-    if scheduler is None or not isinstance(scheduler, str):
-        yield scheduler
-        return
-    from .dask_batch import connect
-
-    with connect(scheduler) as client:
-        yield client
-
-
 def _run_batch(
     engine: Engine,
     source: Path,
@@ -1050,7 +1060,7 @@ def _run_batch(
             if options.output_format == "parquet":
                 check_kept(keep)
             total = table.estimated_rows() if options.progress.enabled else None
-            _run(engine, _inputs(table, keep), total, options, summary, staging)
+            _run(engine, table, total, options, summary, staging)
             data = summary.to_dict(engine)
             data["warnings"] = _warning_records(table, keep)
         staging.write_json("summary.json", data)
@@ -1079,7 +1089,7 @@ def _run_error(exc: OSError, source: Path, outdir: Path, staging: _Staging) -> S
 
 def _run(
     engine: Engine,
-    rows: Iterator[_Input],
+    table: TableReading,
     total: int | None,
     options: _Options,
     summary: BatchSummary,
@@ -1088,9 +1098,10 @@ def _run(
     """Write every output into the staging folder, closing its files either way."""
     parts = options.output_format is not None
     writer = _Writer(staging, summary, options.keep, options.documents, options.record, parts)
+    rows = _inputs(table, options.keep)
     try:
         if options.allocate:
-            _planned(engine, rows, total, options, writer, staging)
+            _planned(engine, table if parts else None, rows, total, options, writer, staging)
         elif parts:
             _streamed_parts(engine, rows, total, options, writer, staging)
         else:
@@ -1149,38 +1160,28 @@ def _write_streamed(
 
 def _planned(
     engine: Engine,
+    table: TableReading | None,
     rows: Iterator[_Input],
     total: int | None,
     options: _Options,
     writer: _Writer,
     staging: _Staging,
 ) -> None:
-    """The cohort as a whole: diagnose everyone, plan, then build and write the routes."""
+    """The cohort as a whole: diagnose everyone, plan, then build and write the routes.
+
+    With ``table`` (a batch writing parts) whose file can be cut into shares, each
+    worker reads its own share of it; else the rows are read here and sent.
+    """
     kb = engine.kb
-    read: list[_Input] = []  # without the profiles: the diagnoses hold them, validated
-
-    def profiles() -> Iterator[Any]:
-        for row in rows:
-            read.append(dataclasses.replace(row, profile=None))
-            yield row.profile
-
     # the columnar path gives no traces: a batch keeping them diagnoses per profile
     columnar = options.columnar and not options.trace
     stage = "columnar" if columnar else "diagnose"
     chunk_size = COLUMNAR_CHUNK if columnar else 64
-    if options.client is not None:
-        diagnoses = _diagnosed_on(options.client, engine, profiles(), stage, chunk_size, options)
+    shares = table.shares(chunk_size) if table is not None else None
+    if shares is not None:
+        read, diagnosed = _diagnosed_shares(engine, shares, stage, total, options)
     else:
-        diagnoses = evaluate_many(
-            engine,
-            profiles(),
-            options.workers,
-            stage=stage,
-            chunk_size=chunk_size,
-            transform=functools.partial(_lighter, trace=options.trace),
-        )
-    with contextlib.closing(diagnoses):  # an interrupted run stops its workers at once
-        diagnosed: list[Diagnosed] = list(options.progress.track(diagnoses, "diagnose", total))
+        read, diagnosed = _diagnosed_rows(engine, rows, stage, chunk_size, total, options)
     people = [(p, r) if p is not None and r.ok else None for p, r in diagnosed]
     plan = plan_cohort(kb, people)
     planned = zip(read, diagnosed, plan.resolutions, strict=True)
@@ -1191,7 +1192,7 @@ def _planned(
             planned, "routes", len(read)
         ):
             if profile is not None and resolution is not None:
-                result = _routed(kb, profile, result, resolution)
+                result = route_planned(kb, profile, result, resolution)
             renderer = options.renderer(engine, profile, result)
             writer.add(digest(result, options.trace), row, renderer, profile)
     # a school counts once against each mentor it got (one per mentoring form)
@@ -1210,9 +1211,137 @@ def _planned(
     )
 
 
-def _routed(kb: KnowledgeBase, profile: Profile, result: Result, resolution: Any) -> Result:
-    """A diagnosis with its share of the plan and the route built from it."""
-    return with_plan(result, resolution, build_route(kb, profile, result, resolution))
+def _diagnosed_rows(
+    engine: Engine,
+    rows: Iterator[_Input],
+    stage: str,
+    chunk_size: int,
+    total: int | None,
+    options: _Options,
+) -> tuple[list[_Input], list[Diagnosed]]:
+    """The rows read here, sent to the workers and diagnosed: the rows (without
+    their profiles: the diagnoses hold them, validated) and the diagnoses."""
+    read: list[_Input] = []
+
+    def profiles() -> Iterator[Any]:
+        for row in rows:
+            read.append(dataclasses.replace(row, profile=None))
+            yield row.profile
+
+    if options.client is not None:
+        diagnoses = _diagnosed_on(options.client, engine, profiles(), stage, chunk_size, options)
+    else:
+        diagnoses = evaluate_many(
+            engine,
+            profiles(),
+            options.workers,
+            stage=stage,
+            chunk_size=chunk_size,
+            transform=functools.partial(_lighter, trace=options.trace),
+        )
+    with contextlib.closing(diagnoses):  # an interrupted run stops its workers at once
+        diagnosed: list[Diagnosed] = list(options.progress.track(diagnoses, "diagnose", total))
+    return read, diagnosed
+
+
+#: What a worker sends back for each row of its share: the row (without its
+#: profile), its diagnosis, its id as written, and whether its label is its index.
+_ShareRow = tuple[_Input, Diagnosed, str, bool]
+
+
+def _diagnose_share(
+    ref: EngineRef, share: Share, stage: str, keep: tuple[str, ...], trace: bool, slim: bool
+) -> list[_ShareRow]:
+    """A worker's task: read a share of the cohort file and diagnose its rows.
+
+    The rows are numbered from 0 here: a row labelled by its index (it has no id)
+    is marked, and the parent, which counts the rows of every share, relabels it.
+    With ``slim``, each validated profile goes back without its ``results``: the
+    diagnosis has read them, and neither the plan nor the route reads them again
+    (a third of the bytes sent back, 11 of a person's 36 KB held in the parent).
+    """
+    engine = engine_for(ref)
+    rows = [
+        (_input(share.source, share.format, row, keep), ident)
+        for row, ident in read_share(share, engine.kb)
+    ]
+    diagnosed = run_chunk(engine, stage, 0, [row.profile for row, _ident in rows])
+    return [
+        (
+            dataclasses.replace(row, profile=None),
+            _lighter(_slimmed(item) if slim else item, trace),
+            ident,
+            _labelled_by_index(row.profile, item[1], n),
+        )
+        for n, ((row, ident), item) in enumerate(zip(rows, diagnosed, strict=True))
+    ]
+
+
+def _slimmed(item: Diagnosed) -> Diagnosed:
+    """A diagnosis with its profile's results left out (see :func:`_diagnose_share`)."""
+    profile, result = item
+    if profile is None or not profile.results:
+        return item
+    return profile.model_copy(update={"results": []}), result
+
+
+def _labelled_by_index(profile: Any, result: Result, index: int) -> bool:
+    """Whether ``result`` is labelled ``#index`` because its profile has no id."""
+    label = f"#{index}"
+    if result.profile != label:
+        return False
+    if isinstance(profile, Exception):
+        return not getattr(profile, "profile_id", "")
+    return not (isinstance(profile, dict) and profile.get("id") == label)
+
+
+def _diagnosed_shares(
+    engine: Engine,
+    shares: Iterator[Share],
+    stage: str,
+    total: int | None,
+    options: _Options,
+) -> tuple[list[_Input], list[Diagnosed]]:
+    """The cohort diagnosed by workers that each read their own share of the file.
+
+    Here, in input order: the duplicate-id check over every share (as the whole
+    file's reader does it), and the labels of rows without an id (their index in
+    the whole file).
+    """
+    runner = _Runner(engine, options)
+    # the store records the profiles whole: only without one are they sent back slim
+    slim = options.record is None
+    calls = (
+        (_diagnose_share, (share, stage, options.keep, options.trace, slim)) for share in shares
+    )
+    items = (item for chunk in runner.in_order(calls) for item in chunk)
+    read: list[_Input] = []
+    diagnosed: list[Diagnosed] = []
+    first: dict[str, int] = {}  # id -> the line it was first on
+    try:
+        for row, (profile, result), ident, by_index in options.progress.track(
+            items, "diagnose", total
+        ):
+            if ident in first:
+                row, profile, result = _duplicate(row, ident, first[ident])
+            elif ident:
+                first[ident] = row.line
+            if by_index:
+                result = dataclasses.replace(result, profile=f"#{len(read)}")
+            read.append(row)
+            diagnosed.append((profile, result))
+    except BaseException:  # interrupted or failed: stop the workers now
+        runner.close(failed=True)
+        raise
+    runner.close()
+    return read, diagnosed
+
+
+def _duplicate(row: _Input, ident: str, first: int) -> tuple[_Input, None, Result]:
+    """A row whose id came before, set aside as :func:`deficit_engine.tables.read_rows` does."""
+    message = f"{row.place}: duplicate id '{ident}' (first on line {first})"
+    set_aside = _Input(row.line, None, person_record(None), PersonKeys(), row.place)
+    return set_aside, None, Result.failed(ident, [message])
 
 
 # --- parts: the workers write the results (--format) ----------------------------------
@@ -1220,31 +1349,6 @@ def _routed(kb: KnowledgeBase, profile: Profile, result: Result, resolution: Any
 #: People per part with ``--format``: a Parquet row group of this many rows is well
 #: compressed, and a part's Results stay a few megabytes in the worker.
 PART_CHUNK = 256
-
-#: Chunks in flight on a Dask cluster at once: the cluster queues them; more would
-#: only hold more of the input and the digests here.
-DASK_WINDOW = 64
-
-#: An engine as a worker finds it: the KB folder, backend and firing limit (a worker
-#: loads the KB once and keeps it), or the parent's own engine when run in this process.
-_EngineRef = Engine | tuple[str, str, int]
-
-
-#: The engines a process has, by _EngineRef: a forked worker finds the parent's here
-#: (loading and compiling the KB again took seconds per worker), a Dask worker
-#: loads its own once.
-_ENGINES: dict[tuple[str, str, int], Engine] = {}
-
-
-def _engine_of(ref: _EngineRef) -> Engine:
-    if isinstance(ref, Engine):
-        return ref
-    engine = _ENGINES.get(ref)
-    if engine is None:
-        root, backend, firing_limit = ref
-        engine = Engine.from_path(root, backend=backend, firing_limit=firing_limit)
-        _ENGINES[ref] = engine
-    return engine
 
 
 @dataclass(frozen=True)
@@ -1254,28 +1358,31 @@ class _PartOptions:
     fmt: str
     trace: bool
     keep: tuple[str, ...]
+    lines: bool = False  # the digests carry the JSON line: the parent records it (--db)
 
     @classmethod
     def of(cls, options: _Options) -> _PartOptions:
-        return cls(options.output_format or FORMATS[0], options.trace, options.keep)
+        fmt = options.output_format or FORMATS[0]
+        return cls(fmt, options.trace, options.keep, options.record is not None)
 
 
 def _write_rows(
     folder: str, index: int, results: Sequence[tuple[Result, dict[str, Any]]], options: _PartOptions
 ) -> list[Digest]:
     """Write a chunk's evaluated people to its part; their digests, without the JSON
-    line, are all that goes back to the parent (set-aside rows keep their errors)."""
+    line unless the parent records them in a store, are all that goes back to the
+    parent (set-aside rows keep their errors)."""
     rows = [
         PartRow(result.profile, person, result.to_dict(trace=options.trace))
         for result, person in results
         if result.ok
     ]
     write_part(part_path(Path(folder), index, options.fmt), rows, options.fmt, options.keep)
-    return [digest(result, options.trace, line=False) for result, _person in results]
+    return [digest(result, options.trace, line=options.lines) for result, _person in results]
 
 
 def _route_part(
-    ref: _EngineRef,
+    ref: EngineRef,
     folder: str,
     index: int,
     items: list[tuple[Profile | None, Result, Any, dict[str, Any]]],
@@ -1283,9 +1390,9 @@ def _route_part(
 ) -> list[Digest]:
     """A worker's task for a planned cohort: build each person's route from their
     share of the plan, and write the chunk's part."""
-    kb = _engine_of(ref).kb
+    kb = engine_for(ref).kb
     results = [
-        (_routed(kb, profile, result, resolution), person)
+        (route_planned(kb, profile, result, resolution), person)
         if profile is not None and resolution is not None
         else (result, person)
         for profile, result, resolution, person in items
@@ -1294,7 +1401,7 @@ def _route_part(
 
 
 def _evaluate_part(
-    ref: _EngineRef,
+    ref: EngineRef,
     folder: str,
     index: int,
     start: int,
@@ -1302,16 +1409,16 @@ def _evaluate_part(
     options: _PartOptions,
 ) -> list[Digest]:
     """A worker's task without the plan: evaluate each person alone and write the part."""
-    engine = _engine_of(ref)
-    results = _run_chunk(engine, "evaluate", start, [profile for profile, _person in items])
+    engine = engine_for(ref)
+    results = run_chunk(engine, "evaluate", start, [profile for profile, _person in items])
     return _write_rows(
         folder, index, list(zip(results, (p for _, p in items), strict=True)), options
     )
 
 
-def _diagnose_part(ref: _EngineRef, stage: str, start: int, chunk: list[Any], trace: bool) -> Any:
+def _diagnose_part(ref: EngineRef, stage: str, start: int, chunk: list[Any], trace: bool) -> Any:
     """A Dask worker's diagnosis of a chunk, as evaluate_many's workers give it."""
-    return [_lighter(item, trace) for item in _run_chunk(_engine_of(ref), stage, start, chunk)]
+    return [_lighter(item, trace) for item in run_chunk(engine_for(ref), stage, start, chunk)]
 
 
 class _Done:
@@ -1322,6 +1429,9 @@ class _Done:
 
     def result(self) -> Any:
         return self.value
+
+    def cancel(self) -> bool:
+        return False  # done already
 
 
 class _Runner:
@@ -1334,19 +1444,14 @@ class _Runner:
         self.window = 4 * max(workers, 1)
         self.pool: ProcessPoolExecutor | None = None
         self.forks = False  # the workers are forked from this process, on first submit
-        self.ref: _EngineRef = (str(engine.kb.root), engine.backend, engine.firing_limit)
+        self.ref: EngineRef = engine_ref(engine)
         if self.client is not None:
+            check_cluster(self.client, engine, engine_ref(engine))
             self.window = DASK_WINDOW  # enough to keep a cluster busy, bounded memory here
         elif workers > 1:
-            method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-            _ENGINES[self.ref] = engine  # inherited by the forked workers
-            self.forks = method == "fork"
-            self.pool = ProcessPoolExecutor(
-                workers,
-                multiprocessing.get_context(method),
-                initializer=_part_worker_start,
-                initargs=(os.getpid(),),
-            )
+            keep_engine(engine_ref(engine), engine)  # inherited by the forked workers
+            self.forks = forks()
+            self.pool = start_pool(workers, start_worker, (os.getpid(),))
         else:
             self.ref = engine
 
@@ -1361,35 +1466,21 @@ class _Runner:
         self, calls: Iterator[tuple[Callable[..., Any], tuple[Any, ...]]]
     ) -> Iterator[Any]:
         """Each call's value in the order of the calls, a bounded number in flight."""
-        pending: deque[Any] = deque()
         try:
-            for task, args in calls:
-                pending.append(self.submit(task, *args))
-                if len(pending) >= self.window:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
+            yield from in_order(lambda task, args: self.submit(task, *args), calls, self.window)
         except BaseException:  # failed or interrupted: nothing keeps running
-            if self.client is not None:
-                self.client.cancel(list(pending))
             self.close(failed=True)
             raise
 
     def close(self, failed: bool = False) -> None:
         if not isinstance(self.ref, Engine):
-            _ENGINES.pop(self.ref, None)
+            keep_engine(self.ref, None)
         if self.pool is not None:
             if failed:
-                _stop_pool(self.pool)
+                stop_pool(self.pool)
             else:
                 self.pool.shutdown()
             self.pool = None
-
-
-def _part_worker_start(parent: int) -> None:
-    """A part worker: terminated by SIGTERM, and ended with its parent (as evaluate_many's)."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _die_with_parent(parent)
 
 
 def _chunked(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
@@ -1453,7 +1544,8 @@ def _planned_parts(
                 else:
                     yield _route_part, (folder, index, items[start:stop], part)
 
-        _merge(runner, calls(), deque(rows), total, options, writer, "routes")
+        read = deque(zip(rows, (item[0] for item in items), strict=True))
+        _merge(runner, calls(), read, total, options, writer, "routes")
     finally:
         _PLANNED.clear()
 
@@ -1464,7 +1556,7 @@ _PLANNED: list[tuple[Profile | None, Result, Any, dict[str, Any]]] = []
 
 
 def _route_forked(
-    ref: _EngineRef, folder: str, index: int, start: int, stop: int, options: _PartOptions
+    ref: EngineRef, folder: str, index: int, start: int, stop: int, options: _PartOptions
 ) -> list[Digest]:
     """:func:`_route_part` on the people ``start:stop`` of :data:`_PLANNED` (a forked worker)."""
     return _route_part(ref, folder, index, _PLANNED[start:stop], options)
@@ -1479,11 +1571,11 @@ def _streamed_parts(
     staging: _Staging,
 ) -> None:
     """Each person alone, evaluated and written by the workers chunk by chunk."""
-    read: deque[_Input] = deque()
+    read: deque[tuple[_Input, Any]] = deque()
 
     def calls() -> Iterator[tuple[Callable[..., Any], tuple[Any, ...]]]:
         for index, chunk in enumerate(_chunked(rows, PART_CHUNK)):
-            read.extend(chunk)
+            read.extend((row, row.profile) for row in chunk)
             payload = [(row.profile, row.person) for row in chunk]
             start = index * PART_CHUNK
             part = _PartOptions.of(options)
@@ -1495,18 +1587,20 @@ def _streamed_parts(
 def _merge(
     runner: _Runner,
     calls: Iterator[tuple[Callable[..., Any], tuple[Any, ...]]],
-    read: deque[_Input],
+    read: deque[tuple[_Input, Any]],
     total: int | None,
     options: _Options,
     writer: _Writer,
     label: str,
 ) -> None:
-    """Count the digests the workers send back into the summary, with their rows
-    (``label``: the progress bar's, as the default batch names the same step)."""
+    """Count the digests the workers send back into the summary, with their rows and
+    profiles (for the store), and record them (``label``: the progress bar's, as the
+    default batch names the same step)."""
     digests = (item for chunk in runner.in_order(calls) for item in chunk)
     try:
         for item in options.progress.track(digests, label, total):
-            writer.add(item, read.popleft())
+            row, profile = read.popleft()
+            writer.add(item, row, profile=profile)
     except BaseException:  # writing here failed or was interrupted: stop the workers now
         runner.close(failed=True)
         raise

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import functools
 import gc
-import multiprocessing
+import importlib.metadata
 import os
 import pickle
-import signal
-import sys
 import threading
 import warnings
 from collections import deque
@@ -19,7 +16,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Union
 
 from ._yaml import MAX_DEPTH
 from .choices import BACKENDS
@@ -43,8 +40,32 @@ from .resolve import resolve
 from .route import build_route, with_plan
 from .rules import BASE_TYPES, NEED_KINDS, SEVERITIES, field_kinds
 from .schema import Profile
+from .workers import (
+    DASK_WINDOW,
+    dask_client,
+    in_order,
+    max_workers,
+    start_pool,
+    start_worker,
+    stop_pool,
+)
 
-__all__ = ["BACKENDS", "Cohort", "Diagnosed", "Engine", "plan_diagnosed"]
+__all__ = [
+    "BACKENDS",
+    "Cohort",
+    "Diagnosed",
+    "Engine",
+    "EngineRef",
+    "check_cluster",
+    "diagnose_task",
+    "engine_for",
+    "evaluate_many",
+    "max_workers",
+    "plan_diagnosed",
+    "route_planned",
+    "route_task",
+    "run_chunk",
+]
 
 
 _warned = False
@@ -548,6 +569,76 @@ class Engine:
         """
         return evaluate_many(self, profiles, workers, backend=backend, chunk_size=chunk_size)
 
+    def evaluate_dask(
+        self,
+        profiles: Iterable[Mapping[str, Any] | Profile],
+        scheduler: Any,
+        *,
+        backend: str = "fast",
+        chunk_size: int = 64,
+        columnar: bool = False,
+    ) -> Cohort:
+        """Diagnose, plan and route a cohort on a ``dask.distributed`` cluster.
+
+        The pipeline of ``batch --scheduler`` and of :meth:`plan_cohort`: the
+        cluster's workers diagnose the cohort chunk by chunk, the plan is made once
+        here on the gathered diagnoses (the allocation needs everyone), then the
+        workers build the routes from each person's share. The Results and the plan
+        are those :meth:`plan_cohort` gives, byte for byte in their JSON. Each
+        worker loads the KB from this engine's KB folder (the same path on every
+        machine) once. A cohort file, read and written by the workers themselves,
+        is ``run_batch(..., output_format=..., scheduler=...)`` (docs/parts.md).
+
+        Parameters
+        ----------
+        profiles : iterable of Mapping or Profile
+            The cohort; sent to the workers chunk by chunk, a bounded number at once.
+        scheduler : str or distributed.Client
+            The scheduler's address (``tcp://HOST:8786``), or a connected Client.
+        backend : str
+            The workers' backend (default ``"fast"``).
+        chunk_size : int
+            Profiles per task.
+        columnar : bool
+            Diagnose each chunk at once (:meth:`diagnose_many`): the same Results
+            without traces.
+
+        Returns
+        -------
+        Cohort
+            The planned Results in input order (error Results for profiles that
+            could not be evaluated), and the plan.
+
+        Raises
+        ------
+        UsageError
+            If ``chunk_size`` is below 1, ``backend`` is unknown, dask.distributed
+            is not installed, the scheduler cannot be reached, or a worker cannot
+            load the KB folder or runs another version (:func:`check_cluster`).
+        EvaluationError
+            If the flow solver fails.
+        """
+        _check_run(1, chunk_size, backend)
+        ref = engine_ref(self, backend)
+        stage = "columnar" if columnar else "diagnose"
+        with dask_client(scheduler) as client:
+            check_cluster(client, self, ref)
+
+            def submit(task: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+                return client.submit(task, ref, *args, pure=False)
+
+            calls = (
+                (diagnose_task, (stage, n, chunk)) for n, chunk in _chunks(profiles, chunk_size)
+            )
+            diagnosed = [d for chunk in in_order(submit, calls, DASK_WINDOW) for d in chunk]
+            plan = _plan(self.kb, diagnosed)
+            items = [(p, r, res) for (p, r), res in zip(diagnosed, plan.resolutions, strict=True)]
+            routes = (
+                (route_task, (items[n : n + chunk_size],)) for n in range(0, len(items), chunk_size)
+            )
+            results = tuple(r for chunk in in_order(submit, routes, DASK_WINDOW) for r in chunk)
+        return Cohort(results, plan)
+
     def _enricher(self, norm: Normalised) -> Any:
         onto = self.kb.ontology
 
@@ -725,61 +816,212 @@ def plan_diagnosed(kb: KnowledgeBase, diagnosed: Sequence[Diagnosed]) -> Cohort:
     Cohort
         The Results with their routes, and the plan.
     """
-    people = [(p, r) if p is not None and r.ok else None for p, r in diagnosed]
-    plan = plan_cohort(kb, people)
-    results = []
-    for (profile, result), resolution in zip(diagnosed, plan.resolutions, strict=True):
-        if profile is None or resolution is None:
-            results.append(result)
-            continue
-        results.append(with_plan(result, resolution, build_route(kb, profile, result, resolution)))
-    return Cohort(tuple(results), plan)
+    plan = _plan(kb, diagnosed)
+    items = zip(diagnosed, plan.resolutions, strict=True)
+    return Cohort(tuple(route_planned(kb, p, r, res) for (p, r), res in items), plan)
+
+
+def _plan(kb: KnowledgeBase, diagnosed: Sequence[Diagnosed]) -> CohortPlan:
+    """The cohort plan of the people diagnosed (those who could not be are None to it)."""
+    return plan_cohort(kb, [(p, r) if p is not None and r.ok else None for p, r in diagnosed])
+
+
+def route_planned(
+    kb: KnowledgeBase, profile: Profile | None, result: Result, resolution: Any
+) -> Result:
+    """A diagnosis with its share of the cohort plan and the route built from it.
+
+    Parameters
+    ----------
+    kb : KnowledgeBase
+        The knowledge base the cohort was diagnosed with.
+    profile : Profile or None
+        The validated profile (None: it could not be diagnosed).
+    result : Result
+        Its diagnosis (or error Result).
+    resolution : Resolution or None
+        Its share of the plan (``CohortPlan.resolutions``; None for nobody's).
+
+    Returns
+    -------
+    Result
+        The planned Result with its route; ``result`` itself when there is no
+        profile or no share.
+    """
+    if profile is None or resolution is None:
+        return result
+    return with_plan(result, resolution, build_route(kb, profile, result, resolution))
+
+
+#: An engine as a worker finds it: (KB folder, backend, firing limit), or the
+#: engine itself when the task runs in the process that has it.
+EngineRef = Union["Engine", tuple[str, str, int]]
+
+#: The engines a process has, by reference: a forked worker finds its parent's here
+#: (:func:`keep_engine`; loading and compiling the KB again took seconds a worker),
+#: a Dask worker loads its own once.
+_ENGINES: dict[tuple[str, str, int], Engine] = {}
+
+
+def engine_ref(engine: Engine, backend: str | None = None) -> tuple[str, str, int]:
+    """How a worker names ``engine`` (on ``backend``, default its own): its KB folder,
+    backend and firing limit.
+
+    Parameters
+    ----------
+    engine : Engine
+        The engine.
+    backend : str, optional
+        The workers' backend.
+
+    Returns
+    -------
+    tuple of (str, str, int)
+        The reference :func:`engine_for` loads.
+    """
+    # absolute: a Dask worker's working folder is not this process's
+    root = str(Path(engine.kb.root).resolve())
+    return (root, backend or engine.backend, engine.firing_limit)
+
+
+def keep_engine(ref: tuple[str, str, int], engine: Engine | None) -> None:
+    """Have :func:`engine_for` give ``engine`` for ``ref`` in this process and the
+    processes forked from it (None: forget it).
+
+    Parameters
+    ----------
+    ref : tuple of (str, str, int)
+        The reference (:func:`engine_ref`).
+    engine : Engine or None
+        The engine, or None.
+    """
+    if engine is None:
+        _ENGINES.pop(ref, None)
+    else:
+        _ENGINES[ref] = engine
+
+
+def engine_for(ref: EngineRef) -> Engine:
+    """The engine a worker task runs on: loaded once per process.
+
+    Parameters
+    ----------
+    ref : Engine or tuple of (str, str, int)
+        An engine (used as is), or its reference (:func:`engine_ref`).
+
+    Returns
+    -------
+    Engine
+        The engine.
+
+    Raises
+    ------
+    KnowledgeBaseError
+        If the KB folder cannot be loaded in this process.
+    """
+    if isinstance(ref, Engine):
+        return ref
+    engine = _ENGINES.get(ref)
+    if engine is None:
+        root, backend, firing_limit = ref
+        engine = Engine.from_path(root, backend=backend, firing_limit=firing_limit)
+        _ENGINES[ref] = engine
+    return engine
+
+
+def _package_version() -> str:
+    try:
+        return importlib.metadata.version("deficit-engine")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree
+        return "unknown"
+
+
+def _identity(ref: EngineRef) -> tuple[str, str]:
+    """What a Dask worker runs: its package's version and its KB's content hash."""
+    return _package_version(), engine_for(ref).kb.content_hash
+
+
+def check_cluster(client: Any, engine: Engine, ref: tuple[str, str, int]) -> None:
+    """Check that every worker of a Dask cluster runs this package's version and loads
+    the same KB from ``ref``'s folder: else their Results would differ from this
+    process's, or the run would fail midway.
+
+    Parameters
+    ----------
+    client : distributed.Client
+        The connected client.
+    engine : Engine
+        The engine of this process.
+    ref : tuple of (str, str, int)
+        How the workers load it (:func:`engine_ref`).
+
+    Raises
+    ------
+    UsageError
+        If a worker cannot load the KB folder, or runs another version of the
+        package or a KB with other content.
+    """
+    want = (_package_version(), engine.kb.content_hash)
+    try:
+        found = client.run(_identity, ref)
+    except Exception as exc:  # a worker's error, whatever it is, travels back as is
+        raise UsageError(f"a Dask worker cannot load the KB at {ref[0]}: {_failure(exc)}") from None
+    for worker, got in sorted(found.items()):
+        if tuple(got) != want:
+            raise UsageError(
+                f"the Dask worker {worker} runs deficit-engine {got[0]} with the KB "
+                f"{got[1][:19]}, this process {want[0]} with {want[1][:19]}: install the "
+                "same version on every worker and give them the same KB folder"
+            )
+
+
+def diagnose_task(ref: EngineRef, stage: str, start: int, chunk: list[Any]) -> list[Diagnosed]:
+    """A worker task of :meth:`Engine.evaluate_dask`: a chunk diagnosed (:func:`run_chunk`).
+
+    Parameters
+    ----------
+    ref : Engine or tuple of (str, str, int)
+        The engine (:func:`engine_for`).
+    stage : str
+        ``"diagnose"`` or ``"columnar"``.
+    start : int
+        The input position of the chunk's first profile.
+    chunk : list
+        The profiles.
+
+    Returns
+    -------
+    list of Diagnosed
+        One (Profile or None, Result) per profile.
+    """
+    return run_chunk(engine_for(ref), stage, start, chunk)
+
+
+def route_task(ref: EngineRef, items: list[tuple[Profile | None, Result, Any]]) -> list[Result]:
+    """A worker task of :meth:`Engine.evaluate_dask`: a chunk's routes built from the plan.
+
+    Parameters
+    ----------
+    ref : Engine or tuple of (str, str, int)
+        The engine (:func:`engine_for`).
+    items : list of (Profile or None, Result, Resolution or None)
+        Each person's profile, diagnosis and share of the plan.
+
+    Returns
+    -------
+    list of Result
+        The planned Results (:func:`route_planned`).
+    """
+    kb = engine_for(ref).kb
+    return [route_planned(kb, profile, result, share) for profile, result, share in items]
 
 
 _worker_engine: Engine | None = None
 
-#: The most worker processes :func:`evaluate_many` starts, per core: each holds its
-#: own engine, so more only cost memory and contention (``--workers 500``).
-WORKERS_PER_CORE = 4
-
-
-def max_workers() -> int:
-    """The cap on ``workers``: :data:`WORKERS_PER_CORE` per core of this machine.
-
-    Returns
-    -------
-    int
-        At least 4.
-    """
-    return WORKERS_PER_CORE * (os.cpu_count() or 1)
-
-
-#: prctl(2) option: the signal a process gets when its parent dies (Linux).
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent(parent: int) -> None:
-    """Have the kernel terminate this worker when the process that started it dies
-    (``kill -9`` of a batch): else it would wait on its pipe for ever. Linux only;
-    elsewhere the worker ends when it next reads its closed pipe."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:  # the parent died before the request was made
-        os._exit(1)
-
 
 def _worker_start(root: str, backend: str, firing_limit: int, parent: int) -> None:
     global _worker_engine
-    # A worker forked from the command inherits its SIGTERM handler, which raises
-    # SystemExit: the pool's loop would catch that and carry on, so a terminated
-    # worker would outlive its parent. Terminating a worker must end it.
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _die_with_parent(parent)
+    start_worker(parent)
     _worker_engine = Engine.from_path(root, backend=backend, firing_limit=firing_limit)
     gc.freeze()  # the KB lives as long as the worker: keep it out of every collection
 
@@ -808,7 +1050,7 @@ def _worker_chunk(
     # cycles behind (tests/test_engine.py checks), so the GC waits until the chunk is sent.
     gc.disable()
     try:
-        results: list[Any] = _run_chunk(_worker_engine, stage, start, chunk)
+        results: list[Any] = run_chunk(_worker_engine, stage, start, chunk)
         if transform is not None:
             results = [_transformed(transform, stage, r) for r in results]
         return pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)
@@ -816,9 +1058,34 @@ def _worker_chunk(
         gc.enable()
 
 
-def _run_chunk(engine: Engine, stage: str, start: int, chunk: list[Any]) -> list[Any]:
-    """A stage run on a chunk: the columnar stage diagnoses the chunk at once, the
-    others one profile at a time."""
+def run_chunk(engine: Engine, stage: str, start: int, chunk: list[Any]) -> list[Any]:
+    """A stage of :func:`evaluate_many` run on a chunk in this process: what its workers run.
+
+    The columnar stage diagnoses the chunk at once, the others one profile at a time.
+
+    Parameters
+    ----------
+    engine : Engine
+        The engine.
+    stage : str
+        ``"evaluate"``, ``"diagnose"`` or ``"columnar"``.
+    start : int
+        The input position of the chunk's first profile (it labels a profile without an id).
+    chunk : list
+        Profiles (dicts, Profiles, or an exception for a row the reader set aside).
+
+    Returns
+    -------
+    list
+        One item per profile: a Result (``evaluate``) or a :data:`Diagnosed` pair.
+
+    Raises
+    ------
+    UsageError
+        If ``stage`` is unknown.
+    """
+    if stage not in _STAGES:
+        raise UsageError(f"unknown stage {stage!r}: expected one of {', '.join(_STAGES)}")
     if stage == "columnar":
         return list(engine.diagnose_many(chunk, start=start))
     run_one = _STAGES[stage]
@@ -836,22 +1103,6 @@ def _unpickle(blob: bytes) -> list[Any]:
         if enabled:
             gc.enable()
     return results
-
-
-def _stop(executor: ProcessPoolExecutor) -> None:
-    """Shut a pool down now: queued chunks cancelled and its processes terminated (a
-    worker deep in one evaluation would finish it first, or block on a full pipe, and
-    outlive an interrupted or terminated parent)."""
-    processes = list((executor._processes or {}).values())
-    executor.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        if process.is_alive():
-            process.terminate()
-    for process in processes:
-        process.join(timeout=10)
-        if process.is_alive():  # stopped or stuck in the kernel: SIGTERM was not enough
-            process.kill()
-            process.join(timeout=10)
 
 
 def _succeeded(future: Future[bytes]) -> bool:
@@ -950,13 +1201,7 @@ class _Pool:
         self.executor = self._start(workers)
 
     def _start(self, workers: int) -> ProcessPoolExecutor:
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        return ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=multiprocessing.get_context(method),
-            initializer=_worker_start,
-            initargs=self.initargs,
-        )
+        return start_pool(workers, _worker_start, self.initargs)
 
     def submit(self, start: int, profiles: list[Any]) -> _Chunk:
         """Send a chunk to the workers."""
@@ -973,7 +1218,7 @@ class _Pool:
         except Exception:  # the chunk could not be sent (a profile too deep to pickle)
             head.future = self._retry(_sendable(head))
             return _unpickle(head.future.result())
-        _stop(self.executor)
+        stop_pool(self.executor)
         for chunk in (head, *waiting):
             if not _succeeded(chunk.future):
                 chunk.future = self._retry(chunk)
@@ -993,7 +1238,7 @@ class _Pool:
         except Exception as exc:  # the chunk's results could not come back, even alone
             blob = self._set_aside(chunk, _failure(exc))
         finally:
-            _stop(alone)
+            stop_pool(alone)
         done: Future[bytes] = Future()
         done.set_result(blob)
         return done
@@ -1012,7 +1257,7 @@ class _Pool:
 
     def stop(self) -> None:
         """Stop now: an interrupted, terminated or failed run."""
-        _stop(self.executor)
+        stop_pool(self.executor)
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[tuple[int, list[Any]]]:
@@ -1026,6 +1271,16 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[tuple[int, list[Any]]]:
             chunk = []
     if chunk:
         yield start, chunk
+
+
+def _check_run(workers: int, chunk_size: int, backend: str) -> None:
+    """The UsageErrors of a cohort run's options."""
+    if workers < 1:
+        raise UsageError("workers must be at least 1")
+    if chunk_size < 1:
+        raise UsageError("chunk_size must be at least 1")
+    if backend not in BACKENDS:
+        raise UsageError(f"unknown backend {backend!r}: expected one of {', '.join(BACKENDS)}")
 
 
 def evaluate_many(
@@ -1052,13 +1307,8 @@ def evaluate_many(
     """
     if workers is None:
         workers = os.cpu_count() or 1
-    if workers < 1:
-        raise UsageError("workers must be at least 1")
+    _check_run(workers, chunk_size, backend)
     workers = min(workers, max_workers())
-    if chunk_size < 1:
-        raise UsageError("chunk_size must be at least 1")
-    if backend not in BACKENDS:
-        raise UsageError(f"unknown backend {backend!r}: expected one of {', '.join(BACKENDS)}")
     if stage not in _STAGES:
         raise UsageError(f"unknown stage {stage!r}: expected one of {', '.join(_STAGES)}")
     if window is not None and window < 1:
@@ -1070,7 +1320,7 @@ def evaluate_many(
             else Engine(engine.kb, backend=backend, firing_limit=engine.firing_limit)
         )
         for start, chunk in _chunks(profiles, chunk_size if stage == "columnar" else 1):
-            for result in _run_chunk(local, stage, start, chunk):
+            for result in run_chunk(local, stage, start, chunk):
                 yield result if transform is None else _transformed(transform, stage, result)
         return
     in_flight = window if window is not None else 4 * workers

@@ -51,6 +51,11 @@ How files are read:
   before it is opened.
 - **JSONL**: one profile (a JSON object) per line.
 
+- **Shares**: a CSV or JSONL file in an ASCII-compatible encoding (UTF-8, cp1251...)
+  can be cut into shares of whole records (:meth:`TableReading.shares`) that
+  workers read alone (:func:`read_share`), with the whole file's line numbers; the
+  cuts are where the csv module itself starts a record. XLSX and UTF-16 cannot.
+
 A duplicate id sets every occurrence after the first aside; a duplicate column
 header, a missing ``id`` column or an unreadable file is a :class:`SourceError`.
 """
@@ -58,6 +63,7 @@ header, a missing ``id`` column or an unreadable file is a :class:`SourceError`.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import dataclasses
 import io
@@ -87,10 +93,12 @@ __all__ = [
     "MAX_XLSX_RATIO",
     "PERSON_COLUMNS",
     "Row",
+    "Share",
     "TableReading",
     "TableWarning",
     "read_profiles",
     "read_rows",
+    "read_share",
 ]
 
 PERSON_COLUMNS = (
@@ -506,12 +514,19 @@ def _pick_delimiter(line: str) -> str:
     return best if counts[best] else ","
 
 
-def _csv_records(lines: Iterator[str], delimiter: str) -> Iterator[tuple[int, list[str] | str]]:
-    """(physical line, cells) per record, or (line, reason) for a malformed one."""
-    reader = csv.reader(lines, delimiter=delimiter, quotechar='"', doublequote=True, strict=True)
+def _csv_reader(lines: Iterator[str], delimiter: str) -> Any:
+    return csv.reader(lines, delimiter=delimiter, quotechar='"', doublequote=True, strict=True)
+
+
+def _csv_records(
+    lines: Iterator[str], delimiter: str, first: int = 1
+) -> Iterator[tuple[int, list[str] | str]]:
+    """(physical line, cells) per record, or (line, reason) for a malformed one;
+    ``first`` is the physical line of the first of ``lines``."""
+    reader = _csv_reader(lines, delimiter)
     limit = csv.field_size_limit()
     while True:
-        start = reader.line_num + 1
+        start = first + reader.line_num
         try:
             yield start, next(reader)
         except StopIteration:
@@ -727,6 +742,7 @@ class TableReading:
         self._sheet: list[str] = []  # the XLSX's first sheet, as an archive member
         self._records: Iterator[Any] | None = None
         self._rows: Iterator[Row] = iter(())
+        self._header_cells: tuple[Any, ...] = ()
         try:
             self._rows = self._open(path, kb, encoding)
         except OSError as exc:
@@ -769,6 +785,7 @@ class TableReading:
             message = f"the header has an undecodable byte {byte} (read as {self.encoding})"
             raise SourceError([Issue(self.source, line, 1, "encoding", message)], "cohort table")
         header = _read_header(header_cells, kb, self.source)
+        self._header_cells = tuple(header_cells)
         self.columns, self.extra_columns, self.warnings = (
             header.names,
             header.extra,
@@ -778,6 +795,58 @@ class TableReading:
 
     def __iter__(self) -> Iterator[Row]:
         return self._rows
+
+    def shares(self, records: int) -> Iterator[Share] | None:
+        """The file cut into shares of ``records`` records, for workers that each read
+        their own (:func:`read_share`); None when the file cannot be cut (XLSX, or an
+        encoding whose line feeds and quotes are not single ASCII bytes, as UTF-16).
+
+        The cuts are found by a scan of the raw bytes: every line start of a JSONL
+        file, and for CSV the record starts the csv module itself finds (a line with
+        a quote is handed to it, with the lines its record takes), so a cell with a
+        line break, or a malformed row, is cut exactly as the whole file is read.
+        Shares are made lazily, as the scan goes.
+
+        Parameters
+        ----------
+        records : int
+            Records (CSV rows, JSONL lines, blank ones included) per share.
+
+        Returns
+        -------
+        Iterator of Share or None
+            The shares in file order, or None.
+        """
+        if self.format == "xlsx" or self.encoding not in _SPLITTABLE:
+            return None
+        return self._shares(max(1, records))
+
+    def _shares(self, records: int) -> Iterator[Share]:
+        begin = len(codecs.BOM_UTF8) if self.encoding == "utf-8-sig" else 0
+        codec = "utf-8" if self.encoding == "utf-8-sig" else self.encoding or "utf-8"
+        delimiter = self.delimiter if self.format == "csv" else None
+        size = self._path.stat().st_size
+        where = str(self._path.resolve())
+
+        def share(start: tuple[int, int], end: int) -> Share:
+            return Share(
+                where, self.source, self.format, codec, delimiter, self._header_cells, *start, end
+            )
+
+        with self._path.open("rb") as handle:
+            handle.seek(begin)
+            starts = _record_starts(handle, begin, codec, delimiter)
+            if delimiter is not None:
+                next(starts, None)  # the header's record
+            cut: tuple[int, int] | None = None
+            for n, start in enumerate(starts):
+                if n % records:
+                    continue
+                if cut is not None:
+                    yield share(cut, start[0])
+                cut = start
+            if cut is not None and cut[0] < size:
+                yield share(cut, size)
 
     def estimated_rows(self) -> int:
         """A quick estimate of how many rows the file has below its header.
@@ -900,6 +969,128 @@ def read_rows(path: Path, kb: KnowledgeBase, *, encoding: str | None = None) -> 
         The file cannot be opened.
     """
     return TableReading(path, kb, encoding)
+
+
+# --- shares: a text file cut for workers that read their own part ----------------------
+
+#: Encodings whose line feed and double quote are the single bytes 0x0A and 0x22,
+#: never part of another character: a file in one of them can be cut at a byte offset.
+_SPLITTABLE = frozenset(
+    ("utf-8", "utf-8-sig", "cp1251", "ascii", "koi8-r", "cp866", "iso8859-1", "cp1252")
+)
+
+
+@dataclass(frozen=True)
+class Share:
+    """Whole records of a CSV or JSONL cohort file that one worker reads alone.
+
+    Made by :meth:`TableReading.shares`; small, so that it travels to a worker
+    (on a Dask cluster too: ``path`` is absolute, and must be the same there).
+
+    Attributes
+    ----------
+    path : str
+        The file, absolute.
+    source : str
+        The file as errors name it.
+    format : str
+        ``"csv"`` or ``"jsonl"``.
+    codec : str
+        The text encoding of its bytes.
+    delimiter : str or None
+        The CSV delimiter; None for JSONL.
+    header : tuple
+        The CSV header's cells (empty for JSONL): each worker reads them again.
+    start : int
+        The byte offset of its first record (a line start).
+    line : int
+        The physical line of that record, as the whole file numbers it.
+    end : int
+        The byte offset just after its last record.
+    """
+
+    path: str
+    source: str
+    format: str
+    codec: str
+    delimiter: str | None
+    header: tuple[Any, ...]
+    start: int
+    line: int
+    end: int
+
+
+def _record_starts(
+    handle: IO[bytes], offset: int, codec: str, delimiter: str | None
+) -> Iterator[tuple[int, int]]:
+    """(byte offset, physical line) of each record from ``offset`` on (the handle is there).
+
+    A JSONL record, and a CSV line without a quote, is its line. A CSV line with a
+    quote is given to the csv module with the lines after it as it asks for them:
+    the record ends where the reader ends it (a cell's line breaks, an error).
+    """
+    number = 1
+    lines = iter(handle)
+    for raw in lines:
+        yield offset, number
+        offset += len(raw)
+        number += 1
+        if delimiter is None or b'"' not in raw:
+            continue
+        taken: list[bytes] = []
+
+        def fed(first: bytes = raw, taken: list[bytes] = taken) -> Iterator[str]:
+            yield first.decode(codec, errors=_MARK)
+            for more in lines:
+                taken.append(more)
+                yield more.decode(codec, errors=_MARK)
+
+        with contextlib.suppress(csv.Error, StopIteration):
+            next(_csv_reader(fed(), delimiter))
+        offset += sum(len(more) for more in taken)
+        number += len(taken)
+
+
+def read_share(share: Share, kb: KnowledgeBase) -> Iterator[tuple[Row, str]]:
+    """A share's rows, each with its id as written ("" when none), in file order.
+
+    The rows are read as the whole file would be (:func:`read_rows`), with the
+    physical lines of the whole file, except that ids are not yet checked for
+    duplicates: the shares' reader does that over every share (a duplicate may
+    be in another share), as :func:`read_rows` does, naming the first line.
+    Blank rows are not rows.
+
+    Parameters
+    ----------
+    share : Share
+        The share.
+    kb : KnowledgeBase
+        The knowledge base whose competency and indicator ids are result columns.
+
+    Returns
+    -------
+    Iterator of (Row, str)
+        Each row (``ident`` set when it has an id) and its id.
+
+    Raises
+    ------
+    OSError
+        The file cannot be read.
+    """
+    with open(share.path, "rb") as handle:
+        handle.seek(share.start)
+        data = handle.read(share.end - share.start)
+    lines = _text_lines(io.BytesIO(data), share.codec)
+    if share.delimiter is None:
+        rows = (_jsonl_row(n, text) for n, text in enumerate(lines, share.line) if text.strip())
+        pairs: Iterator[tuple[Row, str]] = ((row, _jsonl_id(row)) for row in rows)
+    else:
+        header = _read_header(list(share.header), kb, share.source)
+        records = _csv_records(lines, share.delimiter, share.line)
+        pairs = _table_rows(records, header)
+    return iter(
+        [(dataclasses.replace(row, ident=ident) if ident else row, ident) for row, ident in pairs]
+    )
 
 
 class TableWarning(UserWarning):
