@@ -29,7 +29,6 @@ temporary JSONL file first) it measures, in the same run:
 from __future__ import annotations
 
 import argparse
-import gc
 import itertools
 import os
 import platform
@@ -52,8 +51,9 @@ from typing import Any
 import numpy as np
 import orjson
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # handcoded.py beside this file
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the benchmarks beside this file
 
+from columnar import cpu  # CPU seconds with the cyclic GC paused, as the batch runs
 from handcoded import HandCoded, Outcome, as_outcome
 
 from deficit_engine import Engine, synthetic_profiles
@@ -81,19 +81,6 @@ class BenchmarkError(Exception):
 
 
 # --- measuring ----------------------------------------------------------------------
-
-
-def cpu(step: Callable[[], Any]) -> tuple[float, Any]:
-    """CPU seconds of ``step()`` in this process and what it returned, the cyclic GC
-    paused as the batch pauses it (else collections walk everything held here)."""
-    gc.collect()
-    gc.disable()
-    try:
-        start = time.process_time()
-        value = step()
-        return time.process_time() - start, value
-    finally:
-        gc.enable()
 
 
 def each(step: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
@@ -162,26 +149,32 @@ def _children() -> dict[int, list[int]]:
     return tree
 
 
-def _rss_kib(pid: int) -> int:
+def _memory_kib(pid: int) -> tuple[int, int]:
+    """A process's RSS and PSS now (0 for a process gone meanwhile). PSS shares each
+    page among the processes mapping it: summed over a forked tree it is the tree's
+    memory, where summed RSS counts the pages a worker shares with its parent twice."""
+    found = {"Rss:": 0, "Pss:": 0}
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            name = line.split(maxsplit=1)[0] if line else ""
+            if name in found:
+                found[name] = int(line.split()[1])
+    except (OSError, IndexError, ValueError):
         pass
-    return 0
+    return found["Rss:"], found["Pss:"]
 
 
-def tree_rss_kib(root: int) -> int:
-    """The summed RSS of ``root`` and all its descendants now. Pages a forked worker
-    shares with its parent count in both: an upper bound of the tree's memory."""
+def tree_memory_kib(root: int) -> tuple[int, int]:
+    """The summed RSS and PSS of ``root`` and all its descendants now."""
     tree = _children()
-    total, todo = 0, [root]
+    rss = pss = 0
+    todo = [root]
     while todo:
         pid = todo.pop()
-        total += _rss_kib(pid)
+        one_rss, one_pss = _memory_kib(pid)
+        rss, pss = rss + one_rss, pss + one_pss
         todo.extend(tree.get(pid, ()))
-    return total
+    return rss, pss
 
 
 @dataclass
@@ -191,7 +184,8 @@ class CliRun:
     profiles: int
     wall: float = 0.0
     largest_mib: float = 0.0
-    tree_mib: float = 0.0
+    tree_rss_mib: float = 0.0
+    tree_pss_mib: float = 0.0
     bytes_total: int = 0
     bytes_results: int = 0
     allocation_seconds: float | None = None
@@ -240,7 +234,7 @@ def run_cli(source: Path, workdir: Path, fmt: str, workers: int, profiles: int) 
     peak_file = workdir / f"peak-{fmt}-{workers}"
     command = cli_command(source, out, fmt, workers)
     figures = CliRun(fmt, workers, profiles)
-    sampled = [0]
+    sampled = [0, 0]  # the most summed RSS and PSS seen
     done = threading.Event()
     start = time.perf_counter()
     # the wrapper's cwd is the temporary folder: nothing the batch might leave lands here
@@ -253,7 +247,8 @@ def run_cli(source: Path, workdir: Path, fmt: str, workers: int, profiles: int) 
 
     def sample() -> None:
         while not done.wait(0.2):
-            sampled[0] = max(sampled[0], tree_rss_kib(proc.pid))
+            rss, pss = tree_memory_kib(proc.pid)
+            sampled[:] = max(sampled[0], rss), max(sampled[1], pss)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -266,7 +261,7 @@ def run_cli(source: Path, workdir: Path, fmt: str, workers: int, profiles: int) 
             f"{' '.join(command)} failed ({proc.returncode}): {stderr.decode()[-2000:]}"
         )
     figures.largest_mib = int(peak_file.read_text()) / 1024
-    figures.tree_mib = sampled[0] / 1024
+    figures.tree_rss_mib, figures.tree_pss_mib = sampled[0] / 1024, sampled[1] / 1024
     files = [p for p in out.rglob("*") if p.is_file()]
     figures.bytes_total = sum(p.stat().st_size for p in files)
     results = out / "results"
@@ -286,18 +281,20 @@ def print_cli(runs: Sequence[CliRun], source: Path) -> None:
     print(f"  {' '.join(cli_command(source, Path('OUT'), 'FORMAT', 0)).replace(' 0 ', ' N ')}")
     print(
         f"  {'format':8} {'workers':>7} {'wall s':>8} {'profiles/s':>11} {'alloc s':>8} "
-        f"{'largest MiB':>12} {'tree MiB':>9} {'B/profile':>10} {'results B/profile':>18}"
+        f"{'largest MiB':>12} {'tree PSS':>9} {'tree RSS':>9} {'B/profile':>10} "
+        f"{'results B/profile':>18}"
     )
     for run in runs:
         alloc = f"{run.allocation_seconds:8.2f}" if run.allocation_seconds is not None else " " * 8
         print(
             f"  {run.fmt:8} {run.workers:>7} {run.wall:>8.1f} {run.rate:>11,.0f} {alloc} "
-            f"{run.largest_mib:>12,.0f} {run.tree_mib:>9,.0f} "
+            f"{run.largest_mib:>12,.0f} {run.tree_pss_mib:>9,.0f} {run.tree_rss_mib:>9,.0f} "
             f"{run.bytes_total / run.profiles:>10,.0f} {run.bytes_results / run.profiles:>18,.0f}"
         )
     print(
-        "  (largest: the tree's largest process, getrusage(RUSAGE_CHILDREN); tree: the sum of\n"
-        "   its processes' RSS sampled every 0.2 s, counting pages shared by fork in each)"
+        "  (MiB at peak. largest: the tree's largest process, getrusage(RUSAGE_CHILDREN);\n"
+        "   tree PSS / RSS: summed over the command and its workers, sampled every 0.2 s;\n"
+        "   PSS counts a page shared by fork once, RSS once in every process mapping it)"
     )
 
 
@@ -555,11 +552,11 @@ def print_targets(runs: Sequence[CliRun], d: Diagnose, s: Stages) -> None:
     else:
         print("  full pipeline on 2 cores: not measured (no 2-worker run)")
     if runs:
-        tree = max(r.tree_mib for r in runs)
+        tree = max(r.tree_pss_mib for r in runs)
         largest = max(r.largest_mib for r in runs)
         print(
             f"  RSS < {TARGET_RSS_MB:,} MiB: largest process {largest:,.0f} MiB, "
-            f"tree sum {tree:,.0f} MiB {verdict(tree < TARGET_RSS_MB)} "
+            f"whole tree (PSS) {tree:,.0f} MiB {verdict(tree < TARGET_RSS_MB)} "
             f"(at {runs[0].profiles:,} profiles; the planned batch holds the cohort's "
             "diagnoses, so it grows with the cohort)"
         )
