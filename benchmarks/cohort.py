@@ -125,13 +125,13 @@ def verdict(met: bool) -> str:
 
 # --- 1. end to end through the command line ------------------------------------------------
 
-#: Runs the command given as its arguments and writes its process tree's largest
-#: peak RSS (KiB, getrusage of the children) to the file named first.
+#: Runs the command given as its arguments and writes, to the file named first, its
+#: process tree's largest peak RSS (KiB) and CPU seconds (getrusage of the children).
 _WRAPPER = (
     "import resource, subprocess, sys\n"
     "code = subprocess.call(sys.argv[2:])\n"
-    "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
-    "open(sys.argv[1], 'w').write(str(peak))\n"
+    "use = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "open(sys.argv[1], 'w').write(f'{use.ru_maxrss} {use.ru_utime + use.ru_stime}')\n"
     "sys.exit(code)\n"
 )
 
@@ -183,6 +183,7 @@ class CliRun:
     workers: int
     profiles: int
     wall: float = 0.0
+    cpu_seconds: float = 0.0
     largest_mib: float = 0.0
     tree_rss_mib: float = 0.0
     tree_pss_mib: float = 0.0
@@ -260,7 +261,8 @@ def run_cli(source: Path, workdir: Path, fmt: str, workers: int, profiles: int) 
         raise BenchmarkError(
             f"{' '.join(command)} failed ({proc.returncode}): {stderr.decode()[-2000:]}"
         )
-    figures.largest_mib = int(peak_file.read_text()) / 1024
+    peak, used = peak_file.read_text().split()
+    figures.largest_mib, figures.cpu_seconds = int(peak) / 1024, float(used)
     figures.tree_rss_mib, figures.tree_pss_mib = sampled[0] / 1024, sampled[1] / 1024
     files = [p for p in out.rglob("*") if p.is_file()]
     figures.bytes_total = sum(p.stat().st_size for p in files)
@@ -280,19 +282,23 @@ def print_cli(runs: Sequence[CliRun], source: Path) -> None:
     print("1. end to end through the command line (wall time; allocation on):")
     print(f"  {' '.join(cli_command(source, Path('OUT'), 'FORMAT', 0)).replace(' 0 ', ' N ')}")
     print(
-        f"  {'format':8} {'workers':>7} {'wall s':>8} {'profiles/s':>11} {'alloc s':>8} "
+        f"  {'format':8} {'workers':>7} {'wall s':>8} {'profiles/s':>11} {'CPU s':>8} "
+        f"{'per CPU s':>10} {'alloc s':>8} "
         f"{'largest MiB':>12} {'tree PSS':>9} {'tree RSS':>9} {'B/profile':>10} "
         f"{'results B/profile':>18}"
     )
     for run in runs:
         alloc = f"{run.allocation_seconds:8.2f}" if run.allocation_seconds is not None else " " * 8
         print(
-            f"  {run.fmt:8} {run.workers:>7} {run.wall:>8.1f} {run.rate:>11,.0f} {alloc} "
+            f"  {run.fmt:8} {run.workers:>7} {run.wall:>8.1f} {run.rate:>11,.0f} "
+            f"{run.cpu_seconds:>8.1f} {run.profiles / run.cpu_seconds:>10,.0f} {alloc} "
             f"{run.largest_mib:>12,.0f} {run.tree_pss_mib:>9,.0f} {run.tree_rss_mib:>9,.0f} "
             f"{run.bytes_total / run.profiles:>10,.0f} {run.bytes_results / run.profiles:>18,.0f}"
         )
     print(
-        "  (MiB at peak. largest: the tree's largest process, getrusage(RUSAGE_CHILDREN);\n"
+        "  (CPU s: user + system of the command and its workers; per CPU s: profiles per\n"
+        "   CPU second (per core), what an idle core would give.\n"
+        "   MiB at peak. largest: the tree's largest process, getrusage(RUSAGE_CHILDREN);\n"
         "   tree PSS / RSS: summed over the command and its workers, sampled every 0.2 s;\n"
         "   PSS counts a page shared by fork once, RSS once in every process mapping it)"
     )
