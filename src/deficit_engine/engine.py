@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import gc
 import importlib.metadata
@@ -451,9 +450,7 @@ class Engine:
             if facts_rules is None:
                 out[i] = _diagnose_safely(self, prof, start + i)
                 continue
-            steps = [TraceEntry(rule, (), (fact,)) for rule, fact in facts_rules]
-            result = self._result(prof, steps, norm)
-            out[i] = (prof, dataclasses.replace(result, trace=()))
+            out[i] = (prof, self._result_of(prof, facts_rules, norm))
         return [item for item in out if item is not None]
 
     def _prepare(
@@ -659,26 +656,35 @@ class Engine:
     def _result(self, profile: Profile, trace: list[TraceEntry], norm: Normalised) -> Result:
         # Derived facts, in the order they were added to the store, are the trace
         # entries' new facts; each is new in exactly one entry, whose rule made it.
+        made = ((entry.rule, fact) for entry in trace for fact in entry.asserted)
+        return self._result_of(profile, made, norm, tuple(trace))
+
+    def _result_of(
+        self,
+        profile: Profile,
+        derived: Iterable[tuple[str, Fact]],
+        norm: Normalised,
+        trace: tuple[TraceEntry, ...] = (),
+    ) -> Result:
+        """The Result of the derived facts, each with the rule that asserted it first
+        (the columnar path gives them so, without a trace to build)."""
         rank = _SEVERITY_RANK
         best: dict[str, tuple[int, Fact, str]] = {}
         needs: list[Need] = []
         custom: list[Fact] = []
-        for entry in trace:
-            for fact in entry.asserted:
-                ftype = fact["type"]
-                if ftype == "deficit":
-                    comp = str(fact["competency"])
-                    r = rank.get(str(fact.get("severity")), len(rank))
-                    if comp not in best or r < best[comp][0]:
-                        best[comp] = (r, fact, entry.rule)
-                elif ftype == "need":
-                    filters = tuple(
-                        [item for item in fact.items() if item[0] not in _NEED_OWN_FIELDS]
-                    )
-                    kind = str(fact["kind"])
-                    needs.append(Need.of(kind, fact.get("competency"), filters, entry.rule))
-                elif ftype not in _BASE_TYPES:
-                    custom.append(fact)
+        for rule, fact in derived:
+            ftype = fact["type"]
+            if ftype == "deficit":
+                comp = str(fact["competency"])
+                r = rank.get(str(fact.get("severity")), len(rank))
+                if comp not in best or r < best[comp][0]:
+                    best[comp] = (r, fact, rule)
+            elif ftype == "need":
+                filters = tuple([item for item in fact.items() if item[0] not in _NEED_OWN_FIELDS])
+                kind = str(fact["kind"])
+                needs.append(Need.of(kind, fact.get("competency"), filters, rule))
+            elif ftype not in _BASE_TYPES:
+                custom.append(fact)
         deficits = [
             Deficit.of(comp, f.get("group"), str(f.get("severity")), f.get("score_pct"), rule)
             for comp, (_r, f, rule) in best.items()
@@ -698,7 +704,7 @@ class Engine:
             tuple(deficits),
             tuple(needs),
             tuple(custom),
-            tuple(trace),
+            trace,
             scores=norm.scores,
             # where each score came from, and which KB read it: for audit (docs/provenance.md)
             provenance=norm.provenance,
