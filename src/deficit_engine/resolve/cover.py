@@ -12,7 +12,7 @@ import heapq
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-__all__ = ["Key", "greedy_cover"]
+__all__ = ["Key", "bits", "greedy_cover"]
 
 #: A candidate's ranking key: a tuple that ends with its id (so keys are unique).
 Key = tuple[Any, ...]
@@ -67,11 +67,22 @@ def greedy_cover(
                 if alt is None or entry < alt:
                     alt = entry
         uncovered &= ~served
-        yield key, cid, _indexes(served), alt
+        yield key, cid, bits(served), alt
 
 
-def _indexes(mask: int) -> list[int]:
-    """A bitmask's need indexes, in increasing order."""
+def bits(mask: int) -> list[int]:
+    """The indexes of the set bits of ``mask``, lowest first.
+
+    Parameters
+    ----------
+    mask : int
+        A bit set (not negative).
+
+    Returns
+    -------
+    list of int
+        Its members.
+    """
     out = []
     while mask:
         low = mask & -mask

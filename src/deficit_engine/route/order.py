@@ -14,31 +14,11 @@ from typing import Any
 
 import networkx as nx
 
+from ..resolve.cover import bits
 from .drafts import CLOSING_STAGE
 from .model import Conflict
 
 __all__ = ["acyclic", "bits", "break_cycles", "conflicts", "predecessors"]
-
-
-def bits(mask: int) -> list[int]:
-    """The indexes of the set bits of ``mask``, lowest first.
-
-    Parameters
-    ----------
-    mask : int
-        A bit set (not negative).
-
-    Returns
-    -------
-    list of int
-        Its members.
-    """
-    out = []
-    while mask:
-        low = mask & -mask
-        out.append(low.bit_length() - 1)
-        mask ^= low
-    return out
 
 
 def predecessors(
