@@ -16,7 +16,7 @@ import pytest
 
 import diagnose_reference as ref
 from deficit_engine import Engine
-from deficit_engine.models import Deficit, Need, Provenance, TraceEntry
+from deficit_engine.models import Deficit, Need, Provenance, Recommendation, TraceEntry, Unmet
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +66,11 @@ def test_a_changed_diagnosis_changes_its_digest() -> None:
         (Need, ("format", "c", (("format", "internship"),), "R")),
         (Deficit, ("c", "g", "high", 42.5, "R")),
         (Provenance, ("c", "competency", 42.5, "ЦНППМ", "cnppm", "cnppm_test", "2026-01-01", 1)),
+        (
+            Recommendation,
+            ("format", "F-1", "Семинар", ("c",), (Need("format", "c", (), "R"),), "—", ()),
+        ),
+        (Unmet, (Need("mentor", "c", (), "R"), "нет мест", "capacity", ("M-1",))),
     ],
 )
 def test_fast_constructors_make_the_same_values(cls: Any, values: tuple[Any, ...]) -> None:

@@ -21,7 +21,6 @@ from deficit_engine import Engine, load_kb, synthetic_profiles
 from deficit_engine.catalogue import exact_key
 from deficit_engine.models import Need, Recommendation, Unmet
 from deficit_engine.resolve import resolve
-from deficit_engine.resolve._build import make_recommendation, make_unmet
 from deficit_engine.resolve.allocate import Arc, allocate, solve
 from deficit_engine.resolve.cover import Key, greedy_cover
 
@@ -128,11 +127,11 @@ def test_one_owner_allocation_is_the_solvers(seed: int) -> None:
 def test_made_values_are_the_constructors() -> None:
     need = Need("format", "c.1", (("format", "seminar"),), "r")
     args = ("format", "seminar", "Семинар", ("c.1",), (need,), "Форма работы.", (("hours", 6.0),))
-    made, built = make_recommendation(*args), Recommendation(*args)
+    made, built = Recommendation.of(*args), Recommendation(*args)
     assert made == built and hash(made) == hash(built) and repr(made) == repr(built)
     assert made.to_dict() == built.to_dict()
     assert pickle.loads(pickle.dumps(made)) == built
     for unmet_args in [(need, "нет"), (need, "нет мест", "capacity", ("M-1",))]:
-        made_u, built_u = make_unmet(*unmet_args), Unmet(*unmet_args)
+        made_u, built_u = Unmet.of(*unmet_args), Unmet(*unmet_args)
         assert made_u == built_u and repr(made_u) == repr(built_u)
         assert made_u.to_dict() == built_u.to_dict()

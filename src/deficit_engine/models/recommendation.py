@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .diagnosis import Deficit, Need
+from .diagnosis import Deficit, Need, _made
 
 __all__ = [
     "UNADDRESSED_REASON",
@@ -69,6 +69,42 @@ class Recommendation:
     needs: tuple[Need, ...]
     reason: str
     attrs: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def of(
+        cls,
+        kind: str,
+        item_id: str,
+        title: str,
+        competencies: tuple[str, ...],
+        needs: tuple[Need, ...],
+        reason: str,
+        attrs: tuple[tuple[str, Any], ...],
+    ) -> Recommendation:
+        """``Recommendation(...)`` without the frozen dataclass's ``__init__``, as
+        :meth:`Need.of` (a resolution makes a dozen or more).
+
+        Parameters
+        ----------
+        kind, item_id, title, competencies, needs, reason, attrs
+            As the attributes (``item_id`` is ``id``).
+
+        Returns
+        -------
+        Recommendation
+        """
+        return _made(
+            cls,
+            {
+                "kind": kind,
+                "id": item_id,
+                "title": title,
+                "competencies": competencies,
+                "needs": needs,
+                "reason": reason,
+                "attrs": attrs,
+            },
+        )
 
     @property
     def rule(self) -> str:
@@ -152,6 +188,23 @@ class Unmet:
     reason: str
     cause: str = "catalogue"
     exhausted: tuple[str, ...] = ()
+
+    @classmethod
+    def of(
+        cls, need: Need, reason: str, cause: str = "catalogue", exhausted: tuple[str, ...] = ()
+    ) -> Unmet:
+        """``Unmet(...)`` without the frozen dataclass's ``__init__``, as :meth:`Need.of`.
+
+        Parameters
+        ----------
+        need, reason, cause, exhausted
+            As the attributes.
+
+        Returns
+        -------
+        Unmet
+        """
+        return _made(cls, {"need": need, "reason": reason, "cause": cause, "exhausted": exhausted})
 
     @property
     def kind(self) -> str:

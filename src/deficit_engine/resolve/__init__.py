@@ -39,7 +39,6 @@ from ..loader import KnowledgeBase
 from ..models import Need, Recommendation, Resolution, Unmet
 from ..period import period_hours
 from ..schema import Person, Profile
-from ._build import make_unmet
 from .formats import resolve_formats
 from .mentors import Seeker, Why, resolve_mentors
 from .programmes import resolve_programmes
@@ -80,8 +79,8 @@ def unmet_of(need: Need, why: str | Why) -> Unmet:
         The unmet need.
     """
     if isinstance(why, str):
-        return make_unmet(need, why)
-    return make_unmet(need, why.reason, why.cause, why.exhausted)
+        return Unmet.of(need, why)
+    return Unmet.of(need, why.reason, why.cause, why.exhausted)
 
 
 def person_levels(kb: KnowledgeBase, person: Person) -> frozenset[str]:

@@ -21,7 +21,6 @@ from ..catalogue import (
 )
 from ..labels import plural_ru
 from ..models import Need, Recommendation
-from ._build import make_recommendation
 
 __all__ = ["resolve_formats"]
 
@@ -172,7 +171,7 @@ def _recommendation(
     reason = reasons.get(key)
     if reason is None:
         reason = index.remember(reasons, key, _reason(index, fid, hows, comps, general))
-    return make_recommendation(
+    return Recommendation.of(
         "format",
         fmt.id,
         fmt.title,

@@ -24,7 +24,6 @@ from ..catalogue import CatalogueIndex, exact_key, mismatch, mismatch_text
 from ..labels import FORM_RU, SUBJECT_RU
 from ..models import Need, Recommendation
 from ..schema import Mentor
-from ._build import make_recommendation
 from .allocate import Arc, allocate
 
 __all__ = [
@@ -396,7 +395,7 @@ def _recommendation(
         versus = _versus(ch.chosen, ch.others, rank, cohort)
         if versus and versus not in parts:  # one mentor for two forms: said once
             parts.append(versus)
-    return make_recommendation(
+    return Recommendation.of(
         "mentor",
         m.id,
         m.name,

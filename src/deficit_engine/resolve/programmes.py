@@ -23,7 +23,6 @@ from ..catalogue import (
 from ..labels import DELIVERY_RU, EDU_LEVEL_RU, ROLE_RU, SUBJECT_RU, format_hours, plural_ru
 from ..models import Need, Recommendation
 from ..schema import Program
-from ._build import make_recommendation
 from .cover import Key, greedy_cover
 
 __all__ = ["resolve_programmes"]
@@ -241,7 +240,7 @@ def _recommendation(
         reason = index.remember(
             memo, memo_key, _reason(index, prefs, key, best, len(served), comps, alt, period_hours)
         )
-    return make_recommendation(
+    return Recommendation.of(
         "program", best.id, best.title, comps, served_needs, reason, index.program_text(best)[3]
     )
 
