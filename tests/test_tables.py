@@ -316,7 +316,8 @@ def test_duplicate_ids_set_aside_naming_the_first_line(tmp_path: Path, kb: Knowl
 def test_jsonl_rows(tmp_path: Path, kb: KnowledgeBase) -> None:
     path = tmp_path / "cohort.jsonl"
     path.write_text(
-        '{"id": "J-1", "results": []}\n{broken\n\n[1]\n{"id": "J-1"}\n', encoding="utf-8"
+        '{"id": "J-1", "results": []}\n{broken\n\n[1]\n{"id": "J-1"}\n{"id": "J-2",\r\n',
+        encoding="utf-8",
     )
     _table, rows = read(path, kb)
     assert [(row.line, row.error) for row in rows] == [
@@ -324,6 +325,7 @@ def test_jsonl_rows(tmp_path: Path, kb: KnowledgeBase) -> None:
         (2, "invalid JSON at character 2: Expecting property name enclosed in double quotes"),
         (4, "a line must hold one JSON object (a profile)"),
         (5, "duplicate id 'J-1' (first on line 1)"),
+        (6, "invalid JSON at character 14: Expecting property name enclosed in double quotes"),
     ]
 
 

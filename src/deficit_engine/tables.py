@@ -922,8 +922,10 @@ def _jsonl_row(line: int, text: str) -> Row:
     if byte := _undecodable(text):
         return Row(line, None, f"undecodable byte {byte}")
     try:
-        # nesting, huge integers and repeated keys are refused before json recurses
-        value = load_json_text(text, f"line {line}")
+        # nesting, huge integers and repeated keys are refused before json recurses;
+        # without its line break, a line cut short is placed at its own last character,
+        # not at "character 1" of the line after it
+        value = load_json_text(text.rstrip("\r\n"), f"line {line}")
     except SourceError as exc:
         first = exc.issues[0] if exc.issues else None
         if first is None:
