@@ -45,7 +45,7 @@ from .kb import KnowledgeBase
 from .models import Result, Route, json_number
 from .months import month_range
 from .outputs import DocumentNames, FlatTables, person_record
-from .parts import FORMATS, PartRow, check_kept, part_path, write_part
+from .parts import FORMATS, PartRow, check_kept, part_path, paused_gc, write_part
 from .planner import plan_cohort
 from .planner.plan import COLLEAGUE_PREFIX
 from .profile import parse_profile
@@ -1372,12 +1372,14 @@ def _write_rows(
     """Write a chunk's evaluated people to its part; their digests, without the JSON
     line unless the parent records them in a store, are all that goes back to the
     parent (set-aside rows keep their errors)."""
-    rows = [
-        PartRow(result.profile, person, result.to_dict(trace=options.trace))
-        for result, person in results
-        if result.ok
-    ]
-    write_part(part_path(Path(folder), index, options.fmt), rows, options.fmt, options.keep)
+    with paused_gc():  # the rows' dicts die with the part: no collection walks the cohort
+        rows = [
+            PartRow(result.profile, person, result.to_dict(trace=options.trace))
+            for result, person in results
+            if result.ok
+        ]
+        write_part(part_path(Path(folder), index, options.fmt), rows, options.fmt, options.keep)
+        del rows
     return [digest(result, options.trace, line=options.lines) for result, _person in results]
 
 
@@ -1391,13 +1393,16 @@ def _route_part(
     """A worker's task for a planned cohort: build each person's route from their
     share of the plan, and write the chunk's part."""
     kb = engine_for(ref).kb
-    results = [
-        (route_planned(kb, profile, result, resolution), person)
-        if profile is not None and resolution is not None
-        else (result, person)
-        for profile, result, resolution, person in items
-    ]
-    return _write_rows(folder, index, results, options)
+    with paused_gc():  # a chunk's routes make no cycles; collections would walk the cohort
+        results = [
+            (route_planned(kb, profile, result, resolution), person)
+            if profile is not None and resolution is not None
+            else (result, person)
+            for profile, result, resolution, person in items
+        ]
+        digests = _write_rows(folder, index, results, options)
+        del results  # freed before the collector is back
+    return digests
 
 
 def _evaluate_part(

@@ -9,6 +9,7 @@ deficits that nothing addresses (:class:`UnaddressedDeficit`).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,9 +112,10 @@ class Recommendation:
         """The rule of the first need it serves."""
         return self.needs[0].rule if self.needs else ""
 
-    @property
+    @functools.cached_property
     def rules(self) -> tuple[str, ...]:
-        """The rules of the needs it serves, each once, in need order."""
+        """The rules of the needs it serves, each once, in need order (made on first
+        use: the route's steps and the JSON each ask for them)."""
         return tuple(dict.fromkeys([n.rule for n in self.needs]))
 
     def get(self, name: str, default: Any = None) -> Any:

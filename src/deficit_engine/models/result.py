@@ -8,6 +8,7 @@ so the same inputs give byte-identical JSON.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -110,9 +111,10 @@ class Result(_Value):
             seen.setdefault(entry.rule, None)
         return list(seen)
 
-    @property
+    @functools.cached_property
     def severities(self) -> dict[str, str]:
-        """Competency -> the severity of its deficit (a new dict each time)."""
+        """Competency -> the severity of its deficit (made on first use, then the same
+        dict: the plan and the route each read it; do not change it)."""
         return {d.competency: d.severity for d in self.deficits}
 
     def deficit(self, competency: str) -> Deficit | None:

@@ -49,9 +49,24 @@ def _hours(hundredths: int) -> float | int:
 
 def _json_hours(hours: float) -> float | int:
     """``_hours(centi(hours))`` in one call: the route's JSON writes thousands of these
-    per cohort row, and the two calls were a tenth of a batch's JSON time."""
+    per cohort row, and the two calls were a tenth of a batch's JSON time. Remembered
+    by value (:data:`_HOURS_JSON`)."""
+    known = _HOURS_JSON.get(hours)
+    if known is not None:
+        return known
     c = round(hours * 100)
-    return c // 100 if c % 100 == 0 else c / 100
+    shown = c // 100 if c % 100 == 0 else c / 100
+    if len(_HOURS_JSON) < _HOURS_KEPT:
+        _HOURS_JSON[hours] = shown
+    return shown
+
+
+#: Hours -> as the JSON shows them. A cohort's routes use a few dozen distinct hour
+#: counts (44 a person, 34 distinct values over 1,000 people), so the arithmetic is
+#: done once per value. Keyed by value: 8 and 8.0 (equal keys) show alike, as 8.
+_HOURS_JSON: dict[float, float | int] = {}
+#: At most this many values are remembered (hours come from profiles and the KB).
+_HOURS_KEPT = 4096
 
 
 class Step(NamedTuple):

@@ -1,0 +1,223 @@
+"""The batch's CPU per person, stage by stage, against another tree in the same run.
+
+Prints figures; asserts no time. On a seeded synthetic cohort it measures, in µs of
+CPU (``time.process_time``) per profile, what a planned ``batch --format`` run does
+for each person, with the cohort held in memory as the batch holds it (so the cyclic
+garbage collector walks what it walks in a batch):
+
+- validation (``Engine.parse``), normalise + base facts, ``Engine.diagnose_many``
+  (the columnar path, end to end), the cohort plan (``plan_cohort``);
+- the worker's task on each chunk of ``cohort.PART_CHUNK`` people, as the batch
+  runs it (``cohort._route_part``: routes, ``Result.to_dict``, the part, digests),
+  once for JSONL and once for Parquet;
+- its pieces alone: the routes (``route_planned``), ``Result.to_dict``, writing a
+  JSONL part and a Parquet part from the dicts;
+- the whole command, ``deficit-engine batch FILE -o OUT --format parquet
+  --workers 1 --columnar`` (CPU of the command: user + system).
+
+``--against SRC`` runs the same measurement on another tree's ``src`` folder (e.g. a
+copy of main before a change: ``git archive 27eff4b src | tar -x -C /tmp/before``,
+then ``--against /tmp/before/src``), in subprocesses that alternate with this
+tree's, ``--rounds`` times; each stage's best time of each tree, and their ratio,
+are printed. The two trees' outputs (the JSONL and Parquet parts' bytes, the
+Results' JSON) must be the same, or the run stops (exit 2) before any figure.
+
+    python benchmarks/batch_cpu.py [--profiles 2000] [--seed 16] [--rounds 3]
+                                   [--against /tmp/before/src] [--no-cli]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve()
+THIS_SRC = HERE.parent.parent / "src"
+
+#: The stages, in the order they are printed: (key, label).
+STAGES = (
+    ("validation", "validation (Engine.parse)"),
+    ("prepare", "normalise + base facts"),
+    ("diagnose_many", "diagnose_many (columnar, end to end)"),
+    ("plan", "cohort plan (plan_cohort)"),
+    ("task_jsonl", "worker task, JSONL (_route_part)"),
+    ("task_parquet", "worker task, Parquet (_route_part)"),
+    ("route", "  routes (route_planned)"),
+    ("to_dict", "  Result.to_dict"),
+    ("jsonl", "  JSONL part from the dicts"),
+    ("parquet", "  Parquet part from the dicts"),
+    ("cli", "batch --format parquet --workers 1 (CPU)"),
+)
+
+
+# --- the child: one tree's figures ------------------------------------------------------
+
+
+def _timed(figures: dict[str, float], key: str, n: int, work: Callable[[], Any]) -> Any:
+    start = time.process_time()
+    value = work()
+    figures[key] = (time.process_time() - start) / n * 1e6
+    return value
+
+
+def _digest_folder(folder: Path) -> str:
+    sha = hashlib.sha256()
+    for path in sorted(folder.rglob("part-*")):
+        sha.update(path.name.encode())
+        sha.update(path.read_bytes())
+    return sha.hexdigest()
+
+
+def _cli_cpu(source: Path, out: Path) -> float:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    command = [sys.executable, "-m", "deficit_engine", "batch", str(source), "-o", str(out)]
+    command += ["--format", "parquet", "--workers", "1", "--columnar", "--quiet"]
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+
+
+def measure(n: int, seed: int, cli: bool) -> dict[str, Any]:
+    """This interpreter's ``deficit_engine`` (whichever tree it imports) on the cohort."""
+    import orjson
+
+    from deficit_engine import Engine, synthetic_profiles
+    from deficit_engine import cohort as cohort_module
+    from deficit_engine.engine import base_facts, route_planned
+    from deficit_engine.outputs import person_record
+    from deficit_engine.parts import PartRow, write_part
+    from deficit_engine.planner import plan_cohort
+    from deficit_engine.profile import normalise
+
+    engine = Engine.from_path(None, backend="fast")
+    engine.columnar  # noqa: B018 - compiled once, before any clock starts
+    kb = engine.kb
+    sample = list(synthetic_profiles(kb, n, seed=seed))
+    figures: dict[str, float] = {}
+    parsed = _timed(figures, "validation", n, lambda: [engine.parse(p) for p in sample])
+    _timed(figures, "prepare", n, lambda: [base_facts(normalise(p, kb), kb) for p in parsed])
+    people = _timed(figures, "diagnose_many", n, lambda: list(engine.diagnose_many(sample)))
+    plan = _timed(figures, "plan", n, lambda: plan_cohort(kb, people))
+    persons = [person_record(p) for p in sample]
+    items = [
+        (profile, result, resolution, person)
+        for (profile, result), resolution, person in zip(
+            people, plan.resolutions, persons, strict=True
+        )
+    ]
+    chunk = cohort_module.PART_CHUNK
+    digests: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix="batchcpu-") as tmp:
+        work = Path(tmp)
+        for fmt in ("jsonl", "parquet"):
+            options = cohort_module._PartOptions(fmt, False, ())
+            folder = work / f"task-{fmt}"
+
+            def task(folder: Path = folder, options: Any = options) -> None:
+                for index, at in enumerate(range(0, n, chunk)):
+                    cohort_module._route_part(
+                        engine, str(folder), index, items[at : at + chunk], options
+                    )
+
+            _timed(figures, f"task_{fmt}", n, task)
+            digests[f"parts_{fmt}"] = _digest_folder(folder)
+        results = _timed(
+            figures, "route", n, lambda: [route_planned(kb, p, r, res) for p, r, res, _ in items]
+        )
+        dicts = _timed(figures, "to_dict", n, lambda: [r.to_dict(trace=False) for r in results])
+        sha = hashlib.sha256()
+        for data in dicts:
+            sha.update(orjson.dumps(data))
+        digests["results"] = sha.hexdigest()
+        rows = [PartRow(r.profile, p, d) for r, p, d in zip(results, persons, dicts, strict=True)]
+        for fmt in ("jsonl", "parquet"):
+            folder = work / f"parts-{fmt}"
+
+            def write(folder: Path = folder, fmt: str = fmt) -> None:
+                for index, at in enumerate(range(0, n, chunk)):
+                    write_part(folder / f"part-{index:05d}.{fmt}", rows[at : at + chunk], fmt)
+
+            _timed(figures, fmt, n, write)
+        if cli:
+            source = work / "cohort.jsonl"
+            source.write_bytes(
+                b"".join(orjson.dumps(p, option=orjson.OPT_APPEND_NEWLINE) for p in sample)
+            )
+            figures["cli"] = _cli_cpu(source, work / "out") / n * 1e6
+            digests["cli"] = _digest_folder(work / "out" / "results")
+    return {"figures": figures, "digests": digests}
+
+
+# --- the parent: rounds, alternating the trees ----------------------------------------------
+
+
+def _run_child(src: Path, args: argparse.Namespace) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    command = [sys.executable, str(HERE), "--child", "--profiles", str(args.profiles)]
+    command += ["--seed", str(args.seed)] + (["--no-cli"] if args.no_cli else [])
+    done = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def _best(runs: list[dict[str, Any]]) -> dict[str, float]:
+    keys = runs[0]["figures"]
+    return {key: min(run["figures"][key] for run in runs) for key in keys}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--profiles", type=int, default=2_000)
+    parser.add_argument("--seed", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--against", type=Path, help="another tree's src folder")
+    parser.add_argument("--no-cli", action="store_true", help="leave out the batch command")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(measure(args.profiles, args.seed, not args.no_cli)))
+        return 0
+    trees = {"this": THIS_SRC}
+    if args.against is not None:
+        trees["against"] = args.against.resolve()
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in trees}
+    for _ in range(args.rounds):
+        for name, src in trees.items():  # alternate: the machine's load moves both alike
+            runs[name].append(_run_child(src, args))
+    digests = {name: runs[name][0]["digests"] for name in trees}
+    if len({json.dumps(d, sort_keys=True) for d in digests.values()}) != 1:
+        print(f"batch_cpu: the trees' outputs differ: {digests}", file=sys.stderr)
+        return 2
+    best = {name: _best(runs[name]) for name in trees}
+    print(f"batch CPU per person, µs (best of {args.rounds}), {args.profiles:,} profiles,")
+    print(f"seed {args.seed}; outputs identical across trees: {sorted(digests['this'])}")
+    for name, src in trees.items():
+        print(f"  {name}: {src}")
+    head = f"  {'stage':44} {'this':>9}"
+    if "against" in best:
+        head += f" {'against':>9} {'this/against':>13}"
+    print(head)
+    for key, label in STAGES:
+        if key not in best["this"]:
+            continue
+        line = f"  {label:44} {best['this'][key]:>9.1f}"
+        if "against" in best:
+            mine, theirs = best["this"][key], best["against"][key]
+            line += f" {theirs:>9.1f} {mine / theirs:>13.2f}"
+        print(line)
+    print(json.dumps({name: best[name] for name in trees}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,235 @@
+"""The batch's per-person work made cheaper, with the same output byte for byte.
+
+Differential: on 2,000 seeded synthetic profiles (deficit_engine.synthetic: no real
+person's data), evaluated and routed, each faster piece is held to a reference
+written here the plain way, as the code was before it was made faster:
+
+- a part (JSONL and Parquet) against the part written from ``str`` columns by
+  ``pyarrow.Table.from_pydict`` (the file's bytes), also past the size where the
+  JSON texts no longer go to Arrow as bytes;
+- the route's hours in ``Result.to_dict`` against the arithmetic done every time
+  (remembered by value now: ``8`` and ``8.0`` are one key);
+- ``Result.severities`` and ``Recommendation.rules`` (made once now) against a fresh
+  computation, and the GC pause of the part writers restored as it was.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from deficit_engine import Engine, synthetic_profiles
+from deficit_engine import parts as parts_module
+from deficit_engine.models import Result, Route
+from deficit_engine.models import route as route_module
+from deficit_engine.outputs import PERSON_FIELDS, person_record
+from deficit_engine.parts import PartRow, paused_gc, write_part
+
+pa = pytest.importorskip("pyarrow")
+pq = pytest.importorskip("pyarrow.parquet")
+
+COHORT = 2_000
+SEED = 1616
+CHUNK = 256  # as cohort.PART_CHUNK: a Parquet part is one row group of a chunk
+
+
+@pytest.fixture(scope="module")
+def evaluated() -> list[tuple[dict[str, Any], Result]]:
+    engine = Engine.from_path(backend="fast")
+    profiles = list(synthetic_profiles(engine.kb, COHORT, seed=SEED))
+    return [(p, engine.evaluate(p)) for p in profiles]
+
+
+@pytest.fixture(scope="module")
+def rows(evaluated: list[tuple[dict[str, Any], Result]]) -> list[PartRow]:
+    return [
+        PartRow(result.profile, person_record(profile), result.to_dict(trace=False))
+        for profile, result in evaluated
+        if result.ok
+    ]
+
+
+# --- the reference writers: the plain way --------------------------------------------
+
+
+def _reference_text(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8", errors="backslashreplace").decode("utf-8")
+    if isinstance(value, list):
+        return [_reference_text(item) for item in value]
+    return value
+
+
+def _reference_json(result: Any) -> str:
+    try:
+        return orjson.dumps(result).decode("utf-8")
+    except orjson.JSONEncodeError:
+        return json.dumps(result, ensure_ascii=True, separators=(",", ":"))
+
+
+def _reference_parquet(path: Path, rows: Sequence[PartRow]) -> None:
+    """The part as ``str`` columns through ``Table.from_pydict``, with the writer's options."""
+    schema = parts_module._schema(())
+    columns: dict[str, list[Any]] = {"profile": [_reference_text(r.profile) for r in rows]}
+    for name in PERSON_FIELDS:
+        columns[name] = [_reference_text(r.person.get(name)) for r in rows]
+    columns["experience_years"] = [
+        None if v is None else float(v) for v in columns["experience_years"]
+    ]
+    deficits = [r.result.get("deficits") or [] for r in rows]
+    columns["deficits"] = [[_reference_text(d.get("competency")) for d in ds] for ds in deficits]
+    columns["severities"] = [[_reference_text(d.get("severity")) for d in ds] for ds in deficits]
+    columns["result"] = [_reference_json(r.result) for r in rows]
+    pq.write_table(
+        pa.Table.from_pydict(columns, schema=schema),
+        path,
+        row_group_size=max(1, len(rows)),
+        compression="zstd",
+        use_dictionary=[
+            parts_module._leaf(f) for f in schema if f.name not in parts_module._NO_DICTIONARY
+        ],
+    )
+
+
+def _chunks(rows: Sequence[PartRow]) -> list[Sequence[PartRow]]:
+    return [rows[at : at + CHUNK] for at in range(0, len(rows), CHUNK)]
+
+
+# --- parts ----------------------------------------------------------------------------
+
+
+def test_parquet_parts_are_the_reference_bytes(rows: list[PartRow], tmp_path: Path) -> None:
+    assert len(rows) == COHORT  # every synthetic profile evaluated
+    for n, chunk in enumerate(_chunks(rows)):
+        mine, theirs = tmp_path / f"mine-{n}.parquet", tmp_path / f"ref-{n}.parquet"
+        write_part(mine, chunk, "parquet")
+        _reference_parquet(theirs, chunk)
+        assert mine.read_bytes() == theirs.read_bytes(), f"part {n}"
+
+
+def test_parquet_past_the_offsets_limit_is_the_same(
+    rows: list[PartRow], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Texts beyond what 32-bit offsets address go to Arrow as ``str``: same file."""
+    chunk = rows[:CHUNK]
+    monkeypatch.setattr(parts_module, "_STRING_BYTES", 10_000)  # a few Results' worth
+    write_part(tmp_path / "mine.parquet", chunk, "parquet")
+    _reference_parquet(tmp_path / "ref.parquet", chunk)
+    assert (tmp_path / "mine.parquet").read_bytes() == (tmp_path / "ref.parquet").read_bytes()
+
+
+def test_odd_text_is_escaped_as_the_reference(tmp_path: Path) -> None:
+    """A lone surrogate in an id, a field and a Result; Cyrillic and ASCII beside it."""
+    odd = [
+        PartRow(
+            "T-\udc80",
+            {"role": "teacher", "municipality": "Тверь\ud800", "subjects": ["math", "х\udfff"]},
+            {"profile": "T-\udc80", "deficits": [{"competency": "c\udc81", "severity": "high"}]},
+        ),
+        PartRow("Т-1", {"organization": "Школа № 1"}, {"profile": "Т-1", "deficits": []}),
+        PartRow("", {}, {}),
+    ]
+    write_part(tmp_path / "mine.parquet", odd, "parquet")
+    _reference_parquet(tmp_path / "ref.parquet", odd)
+    assert (tmp_path / "mine.parquet").read_bytes() == (tmp_path / "ref.parquet").read_bytes()
+    table = pq.read_table(tmp_path / "mine.parquet")
+    assert table.column("profile").to_pylist() == ["T-\\udc80", "Т-1", ""]
+
+
+def test_jsonl_parts_are_the_records_as_orjson_writes_them(
+    rows: list[PartRow], tmp_path: Path
+) -> None:
+    chunk = rows[:CHUNK]
+    write_part(tmp_path / "p.jsonl", chunk, "jsonl")
+    want = b"".join(
+        orjson.dumps(
+            {"profile": r.profile, "person": dict(r.person), **r.result},
+            option=orjson.OPT_APPEND_NEWLINE,
+        )
+        for r in chunk
+    )
+    assert (tmp_path / "p.jsonl").read_bytes() == want
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_gc_pause_restores_the_collector_as_it_was(enabled: bool) -> None:
+    was = gc.isenabled()
+    try:
+        gc.enable() if enabled else gc.disable()
+        with pytest.raises(RuntimeError), paused_gc():
+            assert not gc.isenabled()
+            raise RuntimeError("a part failed")
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable() if was else gc.disable()
+
+
+# --- the Result's pieces made once ----------------------------------------------------
+
+
+def _reference_hours(hours: float) -> float | int:
+    c = round(float(hours) * 100)
+    return c // 100 if c % 100 == 0 else c / 100
+
+
+def _reference_route_hours(route: Route) -> dict[str, Any]:
+    return {
+        "hours_per_month": _reference_hours(route.hours_per_month),
+        "steps": [
+            (_reference_hours(s.hours), {m: _reference_hours(h) for m, h in s.allocation})
+            for s in route.steps
+        ],
+    }
+
+
+def test_route_hours_are_the_arithmetic_done_each_time(
+    evaluated: list[tuple[dict[str, Any], Result]],
+) -> None:
+    routed = 0
+    for _profile, result in evaluated:
+        if result.route is None:
+            continue
+        data = result.to_dict(trace=False)["route"]
+        mine = {
+            "hours_per_month": data["hours_per_month"],
+            "steps": [(s["hours"], s["allocation"]) for s in data["steps"]],
+        }
+        # orjson bytes: 8 and 8.0 are equal in Python, not in the JSON
+        assert orjson.dumps(mine) == orjson.dumps(_reference_route_hours(result.route))
+        routed += 1
+    assert routed > COHORT // 2
+
+
+def test_remembered_hours_keep_their_json_type() -> None:
+    """The memo is keyed by value: 8.0 after 8 (equal keys) still shows as 8, 8.5 as 8.5."""
+    for hours in (8, 8.0, 8.5, 0.125, 1e-9, -0.0, 2.675, 10**6 + 0.5):
+        for _ in range(2):  # computed, then remembered
+            assert orjson.dumps(route_module._json_hours(hours)) == orjson.dumps(
+                _reference_hours(hours)
+            )
+
+
+def test_the_memo_of_hours_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(route_module, "_HOURS_JSON", {})
+    monkeypatch.setattr(route_module, "_HOURS_KEPT", 10)
+    for n in range(50):
+        assert route_module._json_hours(n + 0.25) == _reference_hours(n + 0.25)
+    assert len(route_module._HOURS_JSON) == 10
+
+
+def test_severities_and_rules_are_made_once_and_right(
+    evaluated: list[tuple[dict[str, Any], Result]],
+) -> None:
+    for _profile, result in evaluated[:300]:
+        assert result.severities == {d.competency: d.severity for d in result.deficits}
+        assert result.severities is result.severities
+        for rec in result.recommendations:
+            assert rec.rules == tuple(dict.fromkeys(n.rule for n in rec.needs))
+            assert rec.rules is rec.rules
+            assert rec.to_dict()["rules"] == list(rec.rules)
