@@ -10,11 +10,15 @@ written here the plain way, as the code was before it was made faster:
 - the route's hours in ``Result.to_dict`` against the arithmetic done every time
   (remembered by value now: ``8`` and ``8.0`` are one key);
 - ``Result.severities`` and ``Recommendation.rules`` (made once now) against a fresh
-  computation, and the GC pause of the part writers restored as it was.
+  computation, and the GC pause of the part writers restored as it was;
+- a cohort row's JSON read by orjson (``profile._orjson_load``) against the json
+  module's reading alone, on every row and on odd texts (repeated keys, long
+  integers, NaN, surrogates...): the same values, of the same types, or the same errors.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 from collections.abc import Sequence
@@ -26,6 +30,8 @@ import pytest
 
 from deficit_engine import Engine, synthetic_profiles
 from deficit_engine import parts as parts_module
+from deficit_engine import profile as profile_module
+from deficit_engine.errors import SourceError
 from deficit_engine.models import Result, Route
 from deficit_engine.models import route as route_module
 from deficit_engine.outputs import PERSON_FIELDS, person_record
@@ -233,3 +239,94 @@ def test_severities_and_rules_are_made_once_and_right(
             assert rec.rules == tuple(dict.fromkeys(n.rule for n in rec.needs))
             assert rec.rules is rec.rules
             assert rec.to_dict()["rules"] == list(rec.rules)
+
+
+# --- a cohort row's JSON read by orjson where that is json's reading -----------------------
+
+
+def _typed(value: Any) -> Any:
+    """A parsed document with each value's type beside it: 1, 1.0 and True differ."""
+    if isinstance(value, dict):
+        return ("dict", [(key, _typed(item)) for key, item in value.items()])
+    if isinstance(value, list):
+        return ("list", [_typed(item) for item in value])
+    return (type(value).__name__, repr(value))
+
+
+def _outcome(text: str) -> Any:
+    try:
+        return ("value", _typed(profile_module.load_json_text(text, "line 1")))
+    except SourceError as exc:
+        return ("error", [(i.code, i.line, i.col, i.message) for i in exc.issues])
+
+
+ODD_JSON = [
+    '{"a": 1, "a": 2}',  # a repeated key: refused, named
+    '{"a": {"b": 1, "b": 1}}',
+    '{"a": [{"k": 1}, {"k": 2, "k": 3}]}',
+    '{"a" : 1, "a" :2}',  # whitespace before the colon
+    '{"a": "x\\":", "b": 1}',  # a key end inside a value
+    '{"a": ":", "b": "\\":\\"", "c": {}}',
+    '{"n": 12345678901234567890123}',  # past 64 bits: an int for json
+    '{"n": 1234567890123456789}',
+    '{"n": -9223372036854775808, "m": 18446744073709551615}',
+    '{"n": 0.12345678901234567890123}',
+    '{"n": 1e400, "m": -1e400}',
+    '{"n": NaN}',
+    '{"n": Infinity}',
+    '{"s": "\\udc80"}',  # a lone surrogate, escaped
+    '\ufeff{"a": 1}',  # a byte-order mark
+    '{"a": 1}\n',
+    '  {"a": 1.0, "b": -0, "c": -0.0, "d": 1E5, "e": true, "f": null}  ',
+    '{"a": 1,}',
+    '{"a": "\x01"}',  # a raw control character
+    '{"a": 1} {"b": 2}',
+    "[1, 2, 3]",
+    '"text"',
+    "",
+    '{"deep": ' + "[" * 40 + "]" * 40 + "}",
+    '{"π": "значение", "ключ": ["ё", "Й"]}',
+    '{"a": "\\u0000\\n\\t\\"\\\\/"}',
+    '{"x": 100000000000000000000, "y": 1.5e-7}',
+]
+
+
+@pytest.mark.parametrize("text", ODD_JSON)
+def test_odd_json_reads_as_the_json_module_reads_it(
+    text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mine = _outcome(text)
+    monkeypatch.setattr(profile_module, "_orjson_load", lambda _t: profile_module._NOT_VOUCHED)
+    assert mine == _outcome(text)
+
+
+def test_cohort_rows_read_as_the_json_module_reads_them(
+    evaluated: list[tuple[dict[str, Any], Result]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every synthetic row, written compact (orjson) and spaced (json.dumps), and each
+    with its first key repeated at the end (refused either way)."""
+    texts = []
+    for profile, _result in evaluated:
+        texts.append(orjson.dumps(profile).decode())
+        spaced = json.dumps(profile, ensure_ascii=False)
+        texts.append(spaced)
+        texts.append(spaced[:-1] + ', "id": "again"}')
+    vouched = sum(profile_module._orjson_load(t) is not profile_module._NOT_VOUCHED for t in texts)
+    assert vouched == 2 * len(evaluated)  # the repeated keys go on to json
+    mine = [_outcome(t) for t in texts]
+    monkeypatch.setattr(profile_module, "_orjson_load", lambda _t: profile_module._NOT_VOUCHED)
+    assert mine == [_outcome(t) for t in texts]
+
+
+def test_a_recommendations_attribute_is_the_dicts(
+    evaluated: list[tuple[dict[str, Any], Result]],
+) -> None:
+    asked = 0
+    for _profile, result in evaluated[:300]:
+        for rec in result.recommendations:
+            for name in (*(key for key, _v in rec.attrs), "hours", "nothing"):
+                assert rec.get(name, "-") == dict(rec.attrs).get(name, "-")
+                asked += 1
+    assert asked > 1_000
+    twice = dataclasses.replace(rec, attrs=(("hours", 1), ("hours", 2)))
+    assert twice.get("hours") == 2  # the last pair, as a dict of them keeps

@@ -133,7 +133,13 @@ class Recommendation:
         Any
             The attribute's value, or ``default``.
         """
-        return dict(self.attrs).get(name, default)
+        # a look through the few pairs, without a dict made per call (the batch's
+        # digest asks each recommendation its hours); the last pair of a name wins,
+        # as in a dict of them
+        for key, value in reversed(self.attrs):
+            if key == name:
+                return value
+        return default
 
     def to_dict(self) -> dict[str, Any]:
         """The recommendation as a JSON-ready dict.
