@@ -5,7 +5,8 @@ CPU (``time.process_time``) per profile, what a planned ``batch --format`` run d
 for each person, with the cohort held in memory as the batch holds it (so the cyclic
 garbage collector walks what it walks in a batch):
 
-- validation (``Engine.parse``), normalise + base facts, ``Engine.diagnose_many``
+- reading the cohort's JSONL file (``tables.read_rows``: a row's JSON to a dict),
+  validation (``Engine.parse``), normalise + base facts, ``Engine.diagnose_many``
   (the columnar path, end to end), the cohort plan (``plan_cohort``);
 - the worker's task on each chunk of ``cohort.PART_CHUNK`` people, as the batch
   runs it (``cohort._route_part``: routes, ``Result.to_dict``, the part, digests),
@@ -46,6 +47,7 @@ THIS_SRC = HERE.parent.parent / "src"
 
 #: The stages, in the order they are printed: (key, label).
 STAGES = (
+    ("read", "reading the JSONL rows (tables.read_rows)"),
     ("validation", "validation (Engine.parse)"),
     ("prepare", "normalise + base facts"),
     ("diagnose_many", "diagnose_many (columnar, end to end)"),
@@ -90,6 +92,7 @@ def _cli_cpu(source: Path, out: Path) -> float:
 def measure(n: int, seed: int, cli: bool) -> dict[str, Any]:
     """This interpreter's ``deficit_engine`` (whichever tree it imports) on the cohort."""
     import orjson
+    import pyarrow.parquet  # noqa: F401 - imported before any clock starts, as a worker has
 
     from deficit_engine import Engine, synthetic_profiles
     from deficit_engine import cohort as cohort_module
@@ -98,12 +101,23 @@ def measure(n: int, seed: int, cli: bool) -> dict[str, Any]:
     from deficit_engine.parts import PartRow, write_part
     from deficit_engine.planner import plan_cohort
     from deficit_engine.profile import normalise
+    from deficit_engine.tables import read_rows
 
     engine = Engine.from_path(None, backend="fast")
     engine.columnar  # noqa: B018 - compiled once, before any clock starts
     kb = engine.kb
     sample = list(synthetic_profiles(kb, n, seed=seed))
     figures: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="batchcpu-") as tmp:
+        source = Path(tmp) / "cohort.jsonl"
+        source.write_bytes(
+            b"".join(orjson.dumps(p, option=orjson.OPT_APPEND_NEWLINE) for p in sample)
+        )
+        with read_rows(source, kb) as reading:
+            rows_read = _timed(figures, "read", n, lambda: list(reading))
+        if [row.profile for row in rows_read] != sample:
+            raise SystemExit("batch_cpu: the JSONL rows read back differ from the cohort")
+        del rows_read
     parsed = _timed(figures, "validation", n, lambda: [engine.parse(p) for p in sample])
     _timed(figures, "prepare", n, lambda: [base_facts(normalise(p, kb), kb) for p in parsed])
     people = _timed(figures, "diagnose_many", n, lambda: list(engine.diagnose_many(sample)))

@@ -8,8 +8,9 @@ dict with stable keys, so the same inputs give byte-identical JSON.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 __all__ = ["Deficit", "Fact", "Need", "Scores", "TraceEntry", "fact_sort_key"]
 
@@ -245,6 +246,39 @@ class TraceEntry(_Value):
 
 _new = object.__new__
 _V = TypeVar("_V")
+_T = TypeVar("_T")
+
+
+class made_once(Generic[_T]):
+    """A property of a frozen value computed on first use and kept in the instance's
+    ``__dict__`` under its own name, so that later reads are plain attribute reads.
+
+    ``functools.cached_property`` does the same but, on Python 3.11, takes a lock
+    on every first use: for the values a batch makes by the thousand (a Result's
+    severities, a recommendation's rules) that cost more than it saved. The kept
+    value is not a field: equality, ``repr``, ``dataclasses.replace`` and the
+    Result's pickling ignore it.
+    """
+
+    def __init__(self, compute: Callable[[Any], _T]) -> None:
+        self.compute = compute
+        self.name = compute.__name__
+        self.__doc__ = compute.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> made_once[_T]: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> _T: ...
+
+    def __get__(self, instance: object | None, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        value = instance.__dict__[self.name] = self.compute(instance)
+        return value
 
 
 def _made(cls: type[_V], fields: dict[str, Any]) -> _V:

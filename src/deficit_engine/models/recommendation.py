@@ -9,11 +9,10 @@ deficits that nothing addresses (:class:`UnaddressedDeficit`).
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any
 
-from .diagnosis import Deficit, Need, _made
+from .diagnosis import Deficit, Need, _made, made_once
 
 __all__ = [
     "UNADDRESSED_REASON",
@@ -112,7 +111,7 @@ class Recommendation:
         """The rule of the first need it serves."""
         return self.needs[0].rule if self.needs else ""
 
-    @functools.cached_property
+    @made_once
     def rules(self) -> tuple[str, ...]:
         """The rules of the needs it serves, each once, in need order (made on first
         use: the route's steps and the JSON each ask for them)."""

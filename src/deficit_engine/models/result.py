@@ -8,13 +8,12 @@ so the same inputs give byte-identical JSON.
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .diagnosis import Deficit, Fact, Need, Scores, TraceEntry, _Value
+from .diagnosis import Deficit, Fact, Need, Scores, TraceEntry, _Value, made_once
 from .jsontext import dumps_indented
 from .provenance import Provenance
 from .recommendation import Recommendation, UnaddressedDeficit, Unmet, UnmetEntry
@@ -111,7 +110,7 @@ class Result(_Value):
             seen.setdefault(entry.rule, None)
         return list(seen)
 
-    @functools.cached_property
+    @made_once
     def severities(self) -> dict[str, str]:
         """Competency -> the severity of its deficit (made on first use, then the same
         dict: the plan and the route each read it; do not change it)."""
