@@ -3,7 +3,8 @@
 Prints figures; asserts no time. On a seeded synthetic cohort it measures, in µs of
 CPU (``time.process_time``) per profile, what a planned ``batch --format`` run does
 for each person, with the cohort held in memory as the batch holds it (so the cyclic
-garbage collector walks what it walks in a batch):
+garbage collector walks what it walks in a batch; each stage starts after a full
+collection):
 
 - reading the cohort's JSONL file (``tables.read_rows``: a row's JSON to a dict),
   validation (``Engine.parse``), normalise + base facts, ``Engine.diagnose_many``
@@ -11,8 +12,9 @@ garbage collector walks what it walks in a batch):
 - the worker's task on each chunk of ``cohort.PART_CHUNK`` people, as the batch
   runs it (``cohort._route_part``: routes, ``Result.to_dict``, the part, digests),
   once for JSONL and once for Parquet;
-- its pieces alone: the routes (``route_planned``), ``Result.to_dict``, writing a
-  JSONL part and a Parquet part from the dicts;
+- its pieces alone, with the cyclic GC off (the code's own cost): the routes
+  (``route_planned``), ``Result.to_dict``, writing a JSONL part and a Parquet part
+  from the dicts;
 - the whole command, ``deficit-engine batch FILE -o OUT --format parquet
   --workers 1 --columnar`` (CPU of the command: user + system).
 
@@ -30,6 +32,7 @@ Results' JSON) must be the same, or the run stops (exit 2) before any figure.
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import json
 import os
@@ -54,10 +57,10 @@ STAGES = (
     ("plan", "cohort plan (plan_cohort)"),
     ("task_jsonl", "worker task, JSONL (_route_part)"),
     ("task_parquet", "worker task, Parquet (_route_part)"),
-    ("route", "  routes (route_planned)"),
-    ("to_dict", "  Result.to_dict"),
-    ("jsonl", "  JSONL part from the dicts"),
-    ("parquet", "  Parquet part from the dicts"),
+    ("route", "  its routes alone, GC off (route_planned)"),
+    ("to_dict", "  its Result.to_dict alone, GC off"),
+    ("jsonl", "  its JSONL part from the dicts, GC off"),
+    ("parquet", "  its Parquet part from the dicts, GC off"),
     ("cli", "batch --format parquet --workers 1 (CPU)"),
 )
 
@@ -65,10 +68,22 @@ STAGES = (
 # --- the child: one tree's figures ------------------------------------------------------
 
 
-def _timed(figures: dict[str, float], key: str, n: int, work: Callable[[], Any]) -> Any:
-    start = time.process_time()
-    value = work()
-    figures[key] = (time.process_time() - start) / n * 1e6
+def _timed(
+    figures: dict[str, float], key: str, n: int, work: Callable[[], Any], paused: bool = False
+) -> Any:
+    """``work()``'s CPU µs per profile. Every stage starts from a full collection, so
+    that one stage does not pay for the garbage of the one before; ``paused``: the
+    cyclic GC off meanwhile (the code's own cost, without the collections its
+    objects trigger while the cohort is held)."""
+    gc.collect()
+    if paused:
+        gc.disable()
+    try:
+        start = time.process_time()
+        value = work()
+        figures[key] = (time.process_time() - start) / n * 1e6
+    finally:
+        gc.enable()
     return value
 
 
@@ -146,9 +161,15 @@ def measure(n: int, seed: int, cli: bool) -> dict[str, Any]:
             _timed(figures, f"task_{fmt}", n, task)
             digests[f"parts_{fmt}"] = _digest_folder(folder)
         results = _timed(
-            figures, "route", n, lambda: [route_planned(kb, p, r, res) for p, r, res, _ in items]
+            figures,
+            "route",
+            n,
+            lambda: [route_planned(kb, p, r, res) for p, r, res, _ in items],
+            paused=True,
         )
-        dicts = _timed(figures, "to_dict", n, lambda: [r.to_dict(trace=False) for r in results])
+        dicts = _timed(
+            figures, "to_dict", n, lambda: [r.to_dict(trace=False) for r in results], paused=True
+        )
         sha = hashlib.sha256()
         for data in dicts:
             sha.update(orjson.dumps(data))
@@ -161,7 +182,7 @@ def measure(n: int, seed: int, cli: bool) -> dict[str, Any]:
                 for index, at in enumerate(range(0, n, chunk)):
                     write_part(folder / f"part-{index:05d}.{fmt}", rows[at : at + chunk], fmt)
 
-            _timed(figures, fmt, n, write)
+            _timed(figures, fmt, n, write, paused=True)
         if cli:
             source = work / "cohort.jsonl"
             source.write_bytes(

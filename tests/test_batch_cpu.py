@@ -11,9 +11,8 @@ written here the plain way, as the code was before it was made faster:
   (remembered by value now: ``8`` and ``8.0`` are one key);
 - ``Result.severities`` and ``Recommendation.rules`` (made once now) against a fresh
   computation, and the GC pause of the part writers restored as it was;
-- a cohort row's JSON read by orjson (``profile._orjson_load``) against the json
-  module's reading alone, on every row and on odd texts (repeated keys, long
-  integers, NaN, surrogates...): the same values, of the same types, or the same errors.
+- a validated profile's one-pass check of its ids against the placed checks;
+- ``Recommendation.get`` against a dict of its attributes.
 """
 
 from __future__ import annotations
@@ -241,86 +240,6 @@ def test_severities_and_rules_are_made_once_and_right(
             assert rec.to_dict()["rules"] == list(rec.rules)
 
 
-# --- a cohort row's JSON read by orjson where that is json's reading -----------------------
-
-
-def _typed(value: Any) -> Any:
-    """A parsed document with each value's type beside it: 1, 1.0 and True differ."""
-    if isinstance(value, dict):
-        return ("dict", [(key, _typed(item)) for key, item in value.items()])
-    if isinstance(value, list):
-        return ("list", [_typed(item) for item in value])
-    return (type(value).__name__, repr(value))
-
-
-def _outcome(text: str) -> Any:
-    try:
-        return ("value", _typed(profile_module.load_json_text(text, "line 1")))
-    except SourceError as exc:
-        return ("error", [(i.code, i.line, i.col, i.message) for i in exc.issues])
-
-
-ODD_JSON = [
-    '{"a": 1, "a": 2}',  # a repeated key: refused, named
-    '{"a": {"b": 1, "b": 1}}',
-    '{"a": [{"k": 1}, {"k": 2, "k": 3}]}',
-    '{"a" : 1, "a" :2}',  # whitespace before the colon
-    '{"a": "x\\":", "b": 1}',  # a key end inside a value
-    '{"a": ":", "b": "\\":\\"", "c": {}}',
-    '{"n": 12345678901234567890123}',  # past 64 bits: an int for json
-    '{"n": 1234567890123456789}',
-    '{"n": -9223372036854775808, "m": 18446744073709551615}',
-    '{"n": 0.12345678901234567890123}',
-    '{"n": 1e400, "m": -1e400}',
-    '{"n": NaN}',
-    '{"n": Infinity}',
-    '{"s": "\\udc80"}',  # a lone surrogate, escaped
-    '\ufeff{"a": 1}',  # a byte-order mark
-    '{"a": 1}\n',
-    '  {"a": 1.0, "b": -0, "c": -0.0, "d": 1E5, "e": true, "f": null}  ',
-    '{"a": 1,}',
-    '{"a": "\x01"}',  # a raw control character
-    '{"a": 1} {"b": 2}',
-    "[1, 2, 3]",
-    '"text"',
-    "",
-    '{"deep": ' + "[" * 40 + "]" * 40 + "}",
-    '{"π": "значение", "ключ": ["ё", "Й"]}',
-    '{"a": "\\u0000\\n\\t\\"\\\\/"}',
-    '{"x": 100000000000000000000, "y": 1.5e-7}',
-    '{"a": 1e-400, "b": 4.9e-324, "c": 2.2250738585072011e-308}',  # subnormal, underflow
-    '{"a": 1.7976931348623159e308}',  # rounds past the largest double: inf for json
-    '{"a": 9007199254740993.0, "b": 0.1, "c": 123456789012345678}',
-]
-
-
-@pytest.mark.parametrize("text", ODD_JSON)
-def test_odd_json_reads_as_the_json_module_reads_it(
-    text: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    mine = _outcome(text)
-    monkeypatch.setattr(profile_module, "_orjson_load", lambda _t: profile_module._NOT_VOUCHED)
-    assert mine == _outcome(text)
-
-
-def test_cohort_rows_read_as_the_json_module_reads_them(
-    evaluated: list[tuple[dict[str, Any], Result]], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Every synthetic row, written compact (orjson) and spaced (json.dumps), and each
-    with its first key repeated at the end (refused either way)."""
-    texts = []
-    for profile, _result in evaluated:
-        texts.append(orjson.dumps(profile).decode())
-        spaced = json.dumps(profile, ensure_ascii=False)
-        texts.append(spaced)
-        texts.append(spaced[:-1] + ', "id": "again"}')
-    vouched = sum(profile_module._orjson_load(t) is not profile_module._NOT_VOUCHED for t in texts)
-    assert vouched == 2 * len(evaluated)  # the repeated keys go on to json
-    mine = [_outcome(t) for t in texts]
-    monkeypatch.setattr(profile_module, "_orjson_load", lambda _t: profile_module._NOT_VOUCHED)
-    assert mine == [_outcome(t) for t in texts]
-
-
 def test_a_recommendations_attribute_is_the_dicts(
     evaluated: list[tuple[dict[str, Any], Result]],
 ) -> None:
@@ -333,3 +252,43 @@ def test_a_recommendations_attribute_is_the_dicts(
     assert asked > 1_000
     twice = dataclasses.replace(rec, attrs=(("hours", 1), ("hours", 2)))
     assert twice.get("hours") == 2  # the last pair, as a dict of them keeps
+
+
+def _variants(profile: dict[str, Any]) -> list[dict[str, Any]]:
+    """The profile, and copies each with one reference wrong in its own way."""
+    results = profile.get("results") or []
+    out = [profile]
+    if results:
+        first = results[0]
+        out.append({**profile, "results": [*results, dict(first)]})  # a repeat
+        out.append({**profile, "results": [*results, {**first, "date": "2026-01-01"}]})
+        unknown = {k: v for k, v in first.items() if k not in ("competency", "indicator")}
+        out.append({**profile, "results": [*results, {**unknown, "competency": "no.such"}]})
+        out.append({**profile, "results": [*results, {**unknown, "indicator": "no.such"}]})
+    out.append({**profile, "requests": ["no.such"]})
+    person = profile.get("person") or {}
+    out.append({**profile, "person": {**person, "subjects": ["no_such_subject"]}})
+    return out
+
+
+def test_the_one_pass_check_agrees_with_the_placed_checks(
+    evaluated: list[tuple[dict[str, Any], Result]],
+) -> None:
+    """``_references_known`` is True exactly where the placed checks find nothing."""
+    kb = Engine.from_path().kb
+    told = {True: 0, False: 0}
+    for profile, _result in evaluated[:400]:
+        for variant in _variants(profile):
+            model = profile_module.Profile.model_validate(variant)
+            issues = [
+                *profile_module._subject_issues(model.person.subjects, kb, ""),
+                *profile_module._reference_issues(model.results, model.requests, kb, ""),
+            ]
+            known = profile_module._references_known(model, kb)
+            assert known == (not issues), variant.get("id")
+            told[known] += 1
+            if issues:
+                with pytest.raises(SourceError) as caught:
+                    profile_module.parse_profile(variant, kb)
+                assert [i.message for i in caught.value.issues] == [i.message for i in issues]
+    assert told[True] >= 400 and told[False] >= 1_000

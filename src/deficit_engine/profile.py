@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import orjson
 from pydantic import ValidationError
 
 from ._yaml import (
@@ -666,58 +665,10 @@ def _quick_load(text: str) -> Any:
     """
     if text.count("{") + text.count("[") > MAX_DEPTH:
         return _NOT_VOUCHED
-    quick = _orjson_load(text)
-    if quick is not _NOT_VOUCHED:
-        return quick
     try:
         return json.loads(text, parse_int=_parse_int, object_pairs_hook=_unique_pairs)
     except (ValueError, _BigInt, _RepeatedKey, RecursionError):
         return _NOT_VOUCHED
-
-
-#: Where a key ends: its closing quote, JSON's whitespace, the colon. Every key of a
-#: text matches; so may a string value holding ``":`` (an over-count only sends the
-#: text on to the json module).
-_KEY_END = re.compile(r'"[ \t\n\r]*:')
-#: 19 digits in a row: orjson reads an integer past 64 bits as a float, json as an int.
-_LONG_DIGITS = re.compile(r"[0-9]{19}")
-
-
-def _orjson_load(text: str) -> Any:
-    """The document by orjson, where it is what the json module's parse gives: half
-    the cost of a cohort row's reading (json's pairs hook and integer hook call
-    Python for every object and number).
-
-    orjson refuses what json reads only with a quirk of its own (NaN, Infinity,
-    1e400, a lone surrogate, a byte-order mark): those go on to json. It keeps the
-    last of a repeated key silently, so a text is vouched for only when its objects
-    hold as many keys as the text has key ends (:data:`_KEY_END`, at least one per
-    key written): then no key was written twice. A run of 19 digits (a 64-bit
-    integer or more, a long decimal) also goes on to json.
-    """
-    if _LONG_DIGITS.search(text):
-        return _NOT_VOUCHED
-    try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return _NOT_VOUCHED
-    if _keys_in(value) != len(_KEY_END.findall(text)):
-        return _NOT_VOUCHED
-    return value
-
-
-def _keys_in(value: Any) -> int:
-    """How many keys the objects of a parsed document hold, nested ones included."""
-    count = 0
-    todo = [value]
-    while todo:
-        item = todo.pop()
-        if type(item) is dict:
-            count += len(item)
-            todo.extend(item.values())
-        elif type(item) is list:
-            todo.extend(item)
-    return count
 
 
 def _parse_int(digits: str) -> int:
