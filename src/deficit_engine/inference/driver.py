@@ -117,7 +117,9 @@ def _value(value: Any, binding: Sequence[Fact], aliases: dict[str, int]) -> Any:
 
 
 def _build(sub: SubRule, binding: Sequence[Fact], enrich: Callable[[Fact], Fact]) -> list[Fact]:
-    """The facts a firing asserts, from the sub-rule's precompiled action templates."""
+    """The facts a firing asserts, from the sub-rule's precompiled action templates: the
+    reading of them that ``SubRule.build``, generated from them, is held to (it is used
+    for the templates it cannot write: list values)."""
     out = []
     for ftype, fields in sub.actions:
         fact: Fact = {"type": ftype}
@@ -204,7 +206,9 @@ class _Chaining:
                 continue
             done.add(key)
             new: list[Fact] = []
-            for fact in _build(sub, binding, enrich):
+            build = sub.build
+            made = build(binding, enrich) if build is not None else _build(sub, binding, enrich)
+            for fact in made:
                 added = add(fact)
                 if added is not None:
                     budget.spent += 1  # Budget.spend, inline
