@@ -229,9 +229,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         best: dict[tuple[str, int], dict[str, float]] = {}
         wall: dict[str, list[float]] = {w.name: [] for w in workers}
         slices = range(0, args.profiles, SLICE)
-        for _ in range(args.repeat):
+        for n in range(args.repeat):
             for start in slices:
-                for w in workers:
+                # the order of the turns alternates: the first to run after a pause is
+                # seen to run slower
+                turn = workers if (n + start // SLICE) % 2 == 0 else workers[::-1]
+                for w in turn:
                     spent = w.ask("stages", start, start + SLICE)
                     mine = best.setdefault((w.name, start), spent)
                     for key, value in spent.items():

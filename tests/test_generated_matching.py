@@ -124,24 +124,49 @@ def _check_run(engine: Engine, profile: Any) -> None:
 def _check_admitters(strata: Sequence[Sequence[SubRule]], facts: Sequence[Fact]) -> None:
     compiled = Compiled(strata)
     for k, subs in enumerate(strata):
+        every = {(i, pos) for i, sub in enumerate(subs) for pos in range(len(sub.positives))}
         for seq, fact in enumerate(facts):
             admit = compiled.admitters[k].get(fact["type"])
             if admit is None:
                 assert fact["type"] not in compiled.index[k]
                 continue
-            memory: list[list[list[int]]] = [[[] for _ in sub.positives] for sub in subs]
-            out: list[Any] = []
-            joins: list[Any] = []
-            admit(fact, seq, out, memory, joins)
             hits = compiled.hits(compiled.index[k], fact)
-            single = [p for p in hits if len(subs[p.sub].positives) == 1]
-            longer = [p for p in hits if len(subs[p.sub].positives) > 1]
-            assert out == [(subs[p.sub], (seq,)) for p in single], fact
-            assert joins == longer, fact
-            remembered = {
-                (i, pos) for i, row in enumerate(memory) for pos, m in enumerate(row) if m
-            }
-            assert remembered == {(p.sub, p.pos) for p in longer}, fact
+            for filled in (set(), every, {(i, 0) for i, _pos in every}):
+                _check_admit(admit, fact, seq, hits, subs, filled)
+
+
+def _check_admit(
+    admit: Any,
+    fact: Fact,
+    seq: int,
+    hits: Sequence[Any],
+    subs: Sequence[SubRule],
+    filled: set[tuple[int, int]],
+) -> None:
+    """``admit`` of fact ``seq`` against the patterns it passes (``hits``), with the alpha
+    memories in ``filled`` holding an earlier fact: one-pattern rules are activations;
+    the fact goes into the memory of each pattern of a longer rule, and the pattern
+    among the joins to do, except a two-pattern rule's whose other memory is empty."""
+
+    def memories() -> list[list[list[int]]]:
+        return [
+            [[-1] if (i, pos) in filled else [] for pos in range(len(sub.positives))]
+            for i, sub in enumerate(subs)
+        ]
+
+    memory, out, joins = memories(), list[Any](), list[Any]()
+    admit(fact, seq, out, memory, joins)
+    expected_memory, expected_joins = memories(), list[Any]()
+    for p in hits:
+        n = len(subs[p.sub].positives)
+        if n > 1:
+            expected_memory[p.sub][p.pos].append(seq)
+            if n > 2 or expected_memory[p.sub][1 - p.pos]:
+                expected_joins.append(p)
+    single = [p for p in hits if len(subs[p.sub].positives) == 1]
+    assert out == [(subs[p.sub], (seq,)) for p in single], fact
+    assert joins == expected_joins, fact
+    assert memory == expected_memory, fact
 
 
 def test_shipped_rules_generated_code_agrees() -> None:

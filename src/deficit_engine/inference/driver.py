@@ -199,7 +199,8 @@ class _Chaining:
             key = (sub.key, seqs[: sub.n_outer] if sub.alt else seqs)
             if key in done:
                 continue
-            binding = tuple([facts[s] for s in seqs])
+            # most activations bind one fact: no comprehension (a call, before 3.12) for it
+            binding = (facts[seqs[0]],) if len(seqs) == 1 else tuple([facts[s] for s in seqs])
             if not exact and not verify(sub, binding):
                 continue
             if sub.negatives and blocked(sub, binding, store):

@@ -119,7 +119,7 @@ class FactStore:
     def __init__(self, budget: Budget | None = None) -> None:
         self.budget = budget if budget is not None else Budget(UNLIMITED)
         self.facts: list[Fact] = []
-        self.keys: dict[tuple[Any, ...], int] = {}
+        self.keys: dict[frozenset[tuple[str, Any]] | tuple[Any, ...], int] = {}
         self.by_type: dict[str, list[int]] = {}
 
     def add(self, fact: Fact) -> int | None:
@@ -135,9 +135,14 @@ class FactStore:
         int or None
             The new fact's number, or None when the store already holds it.
         """
-        # fact_key, inline: this runs for every fact of every evaluation
+        # fact_key, inline: this runs for every fact of every evaluation. A fact of
+        # strings and numbers is keyed by the set of its items, which is equal for two
+        # facts exactly when fact_key's sorted tuple is, and costs less to make; the
+        # two kinds of key never equal each other (a set is not a tuple), as the facts
+        # they stand for cannot (one holds a list or a bool, the other none)
+        key: frozenset[tuple[str, Any]] | tuple[Any, ...]
         if _PLAIN_EXCEPT.isdisjoint(map(type, fact.values())):
-            key: tuple[Any, ...] = tuple(sorted(fact.items()))
+            key = frozenset(fact.items())
         else:
             key = tuple(sorted((k, _frozen(v)) for k, v in fact.items()))
         facts = self.facts
