@@ -119,7 +119,8 @@ class FactStore:
     def __init__(self, budget: Budget | None = None) -> None:
         self.budget = budget if budget is not None else Budget(UNLIMITED)
         self.facts: list[Fact] = []
-        self.keys: dict[frozenset[tuple[str, Any]] | tuple[Any, ...], int] = {}
+        self.keys: dict[frozenset[tuple[str, Any]], int] = {}  # see `add`
+        self.exact: dict[tuple[Any, ...], int] = {}
         self.by_type: dict[str, list[int]] = {}
 
     def add(self, fact: Fact) -> int | None:
@@ -135,19 +136,23 @@ class FactStore:
         int or None
             The new fact's number, or None when the store already holds it.
         """
-        # fact_key, inline: this runs for every fact of every evaluation. A fact of
-        # strings and numbers is keyed by the set of its items, which is equal for two
-        # facts exactly when fact_key's sorted tuple is, and costs less to make; the
-        # two kinds of key never equal each other (a set is not a tuple), as the facts
-        # they stand for cannot (one holds a list or a bool, the other none)
-        key: frozenset[tuple[str, Any]] | tuple[Any, ...]
-        if _PLAIN_EXCEPT.isdisjoint(map(type, fact.values())):
-            key = frozenset(fact.items())
-        else:
-            key = tuple(sorted((k, _frozen(v)) for k, v in fact.items()))
+        # This runs for every fact of every evaluation, so a fact is first keyed by the
+        # set of its items, the cheapest key to make. Two facts equal by fact_key have
+        # equal sets; equal sets whose facts differ by fact_key (True beside 1 or 1.0,
+        # which Python finds equal) are told apart by fact_key, in `exact`, only then. A
+        # fact with a list cannot make a set: fact_key alone keys it. So each fact is
+        # either the first of its set in `keys` or in `exact` by its fact_key, and an
+        # identical fact is found in one or the other.
         facts = self.facts
         seq = len(facts)
-        if self.keys.setdefault(key, seq) != seq:  # one lookup: present, or now added
+        try:
+            found = self.keys.setdefault(frozenset(fact.items()), seq)
+        except TypeError:  # a list among its values
+            found = self.exact.setdefault(fact_key(fact), seq)
+        else:
+            if found != seq and fact_key(facts[found]) != fact_key(fact):
+                found = self.exact.setdefault(fact_key(fact), seq)
+        if found != seq:
             return None
         facts.append(fact)
         ftype = fact["type"]
