@@ -48,6 +48,17 @@ def fact_key(fact: Fact) -> tuple[Any, ...]:
     return tuple(sorted((k, _frozen(v)) for k, v in fact.items()))
 
 
+_BOOL = frozenset((bool,))
+
+
+def _same_bools(a: Fact, b: Fact) -> bool:
+    """Whether two facts whose items make equal sets are one fact (equal by
+    :func:`fact_key`): sure when neither holds a bool, else fact_key decides."""
+    if _BOOL.isdisjoint(map(type, a.values())) and _BOOL.isdisjoint(map(type, b.values())):
+        return True
+    return fact_key(a) == fact_key(b)
+
+
 class Budget:
     """One evaluation's budget of matching work: partial matches, activations, facts.
 
@@ -150,7 +161,7 @@ class FactStore:
         except TypeError:  # a list among its values
             found = self.exact.setdefault(fact_key(fact), seq)
         else:
-            if found != seq and fact_key(facts[found]) != fact_key(fact):
+            if found != seq and not _same_bools(facts[found], fact):
                 found = self.exact.setdefault(fact_key(fact), seq)
         if found != seq:
             return None
