@@ -89,10 +89,11 @@ def builder(actions: Sequence[Template]) -> Builder | None:
     templates gives (``inference.driver``): the same facts, fields in the same order, a
     fact left out when a required field is missing from its bound fact, a missing
     optional field left out. None when an action has a list value (MIXED): the driver
-    reads those. Firing a sub-rule runs once per activation, and a function with the
-    field names and positions written in costs a third of the loop over the templates.
-    The source holds only local names: every field name and literal is a constant bound
-    by name in the function's namespace, so nothing from a rule file becomes code."""
+    reads those. A sub-rule's actions run once per firing; with the field names and
+    positions written in, they cost less than the loop over the templates (about 2 %
+    of the fast backend's inference on the shipped KB). The source holds only local
+    names: every field name and literal is a constant bound by name in the function's
+    namespace, so nothing from a rule file becomes code."""
     if any(mode == MIXED for _type, fields in actions for _n, mode, _p, _r in fields):
         return None
     env: dict[str, Any] = {"M": object()}
@@ -104,37 +105,48 @@ def builder(actions: Sequence[Template]) -> Builder | None:
 
     lines = ["def build(b, enrich):", "    out = []"]
     for ftype, fields in actions:
-        read: dict[str, str] = {}  # field -> local variable holding the bound fact's value
-        for name, mode, payload, _required in fields:
-            if mode == FIELD:
-                read[name] = f"x{len(read)}_{len(lines)}"
-                lines.append(f"    {read[name]} = b[{int(payload[0])}].get({const(payload[1])}, M)")
-        required = [read[n] for n, mode, _p, req in fields if mode == FIELD and req]
-        indent = "    "
-        if required:
-            lines.append(f"    if {' and '.join(f'{x} is not M' for x in required)}:")
-            indent = "        "
-        optional = [n for n, mode, _p, req in fields if mode == FIELD and not req]
-        items = [f"{const('type')}: {const(ftype)}"]
-        for name, mode, payload, _required in fields:
-            if optional and name in optional:
-                break  # from the first optional field on, the dict is built field by field
-            value = read[name] if mode == FIELD else const(payload)
-            items.append(f"{const(name)}: {value}")
-        lines.append(f"{indent}f = {{{', '.join(items)}}}")
-        if optional:
-            first = [n for n, *_rest in fields].index(optional[0])
-            for name, mode, payload, _required in fields[first:]:
-                if mode == FIELD and name in optional:
-                    lines.append(f"{indent}if {read[name]} is not M:")
-                    lines.append(f"{indent}    f[{const(name)}] = {read[name]}")
-                else:
-                    value = read[name] if mode == FIELD else const(payload)
-                    lines.append(f"{indent}f[{const(name)}] = {value}")
-        lines.append(f"{indent}out.append(enrich(f))")
+        _action_source(ftype, fields, const, lines)
     lines.append("    return out")
     exec(compile("\n".join(lines), "<deficit_engine actions>", "exec"), env)
     return env["build"]  # type: ignore[no-any-return]
+
+
+def _action_source(
+    ftype: str,
+    fields: Sequence[tuple[str, int, Any, bool]],
+    const: Callable[[Any], str],
+    lines: list[str],
+) -> None:
+    """Append to ``lines`` the source of one action (see :func:`builder`): read each
+    bound field once, test the required ones, then make the fact: a dict display up to
+    the first optional field, the rest field by field (a missing optional one left
+    out), and append it enriched to ``out``."""
+    read: dict[str, str] = {}  # field -> local variable holding the bound fact's value
+    for name, mode, payload, _required in fields:
+        if mode == FIELD:
+            read[name] = f"x{len(read)}_{len(lines)}"
+            lines.append(f"    {read[name]} = b[{int(payload[0])}].get({const(payload[1])}, M)")
+    required = [read[n] for n, mode, _p, req in fields if mode == FIELD and req]
+    indent = "    "
+    if required:
+        lines.append(f"    if {' and '.join(f'{x} is not M' for x in required)}:")
+        indent = "        "
+    optional = {n for n, mode, _p, req in fields if mode == FIELD and not req}
+    names = [name for name, *_rest in fields]
+    first = min((names.index(n) for n in optional), default=len(fields))
+    items = [f"{const('type')}: {const(ftype)}"]
+    for name, mode, payload, _required in fields[:first]:
+        items.append(f"{const(name)}: {read[name] if mode == FIELD else const(payload)}")
+    lines.append(f"{indent}f = {{{', '.join(items)}}}")
+    for name, mode, payload, _required in fields[first:]:
+        if name in optional:
+            lines.append(f"{indent}if {read[name]} is not M:")
+            lines.append(f"{indent}    f[{const(name)}] = {read[name]}")
+        else:
+            lines.append(
+                f"{indent}f[{const(name)}] = {read[name] if mode == FIELD else const(payload)}"
+            )
+    lines.append(f"{indent}out.append(enrich(f))")
 
 
 def compile_rules(rules: Sequence[Rule]) -> list[list[SubRule]]:
