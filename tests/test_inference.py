@@ -7,6 +7,7 @@ through a profile or the engine."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from deficit_engine.inference import (
     FastMatcher,
     PythonMatcher,
     durable_available,
+    fact_key,
     run,
 )
 from deficit_engine.models import TraceEntry
@@ -230,6 +232,27 @@ def test_the_store_tells_true_from_one() -> None:
     assert store.add({"type": "t", "v": 1.0}) is None
     assert store.add({"type": "t", "v": [1.0, "x"]}) == 2
     assert store.add({"type": "t", "v": [1.0, "x"]}) is None
+
+
+def test_the_store_keeps_one_fact_per_fact_key() -> None:
+    """The store's two-level key (the set of items first, ``fact_key`` when sets collide
+    or cannot be made) keeps exactly the facts ``fact_key`` tells apart, in any order."""
+    rnd = random.Random(16)
+    values = [1, 1.0, True, False, 0, 0.0, "1", None, [1], [True], [1.0, "x"]]
+    for _ in range(300):
+        store, reference = FactStore(), dict[Any, int]()
+        for _ in range(30):
+            fact: dict[str, Any] = {"type": rnd.choice("ab")}
+            for name in rnd.sample("xyz", rnd.randint(0, 3)):
+                fact[name] = rnd.choice(values)
+            key, count = fact_key(fact), len(reference)
+            new = key not in reference
+            reference.setdefault(key, count)
+            # the same fact with its fields in another order
+            added = store.add(dict(reversed(list(fact.items()))))
+            assert added == (count if new else None), (fact, store.facts)
+        assert len(store.facts) == len(reference)
+        assert [fact_key(f) for f in store.facts] == list(reference)
 
 
 # --- the firing limit -----------------------------------------------------------------

@@ -10,8 +10,8 @@ complete by then).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from .rules import Cond, NotGroup, Pattern, Ref, Rule
@@ -22,6 +22,7 @@ __all__ = [
     "LITERAL",
     "MIXED",
     "SENTINEL",
+    "Builder",
     "SubRule",
     "Template",
     "compile_rules",
@@ -45,6 +46,8 @@ class SubRule:
     types: frozenset[str]  # fact types of the positive patterns
     actions: tuple[Template, ...] = ()  # the rule's `then`, precompiled (see `templates`)
     rank: tuple[int, int, tuple[int, ...]] = (0, 0, ())  # agenda order: -priority, order, alt
+    # the actions as one generated function (see `builder`); None: the driver reads them
+    build: Builder | None = field(default=None, compare=False, repr=False)
 
 
 # An action, ready to fill in: the asserted fact's type, then per field its name, how
@@ -75,6 +78,77 @@ def templates(rule: Rule, aliases: dict[str, int]) -> tuple[Template, ...]:
     return tuple(out)
 
 
+# A sub-rule's actions as a function: (the bound facts, the enricher) -> the facts the
+# firing asserts, each enriched, in action order.
+_Fact = dict[str, Any]
+Builder = Callable[[Sequence[_Fact], Callable[[_Fact], _Fact]], list[_Fact]]
+
+
+def builder(actions: Sequence[Template]) -> Builder | None:
+    """The actions as one generated function, giving what the driver's reading of the
+    templates gives (``inference.driver``): the same facts, fields in the same order, a
+    fact left out when a required field is missing from its bound fact, a missing
+    optional field left out. None when an action has a list value (MIXED): the driver
+    reads those. A sub-rule's actions run once per firing; with the field names and
+    positions written in, they cost less than the loop over the templates (about 2 %
+    of the fast backend's inference on the shipped KB). The source holds only local
+    names: every field name and literal is a constant bound by name in the function's
+    namespace, so nothing from a rule file becomes code."""
+    if any(mode == MIXED for _type, fields in actions for _n, mode, _p, _r in fields):
+        return None
+    env: dict[str, Any] = {"M": object()}
+
+    def const(value: Any) -> str:
+        name = f"c{len(env)}"
+        env[name] = value
+        return name
+
+    lines = ["def build(b, enrich):", "    out = []"]
+    for ftype, fields in actions:
+        _action_source(ftype, fields, const, lines)
+    lines.append("    return out")
+    exec(compile("\n".join(lines), "<deficit_engine actions>", "exec"), env)
+    return env["build"]  # type: ignore[no-any-return]
+
+
+def _action_source(
+    ftype: str,
+    fields: Sequence[tuple[str, int, Any, bool]],
+    const: Callable[[Any], str],
+    lines: list[str],
+) -> None:
+    """Append to ``lines`` the source of one action (see :func:`builder`): read each
+    bound field once, test the required ones, then make the fact: a dict display up to
+    the first optional field, the rest field by field (a missing optional one left
+    out), and append it enriched to ``out``."""
+    read: dict[str, str] = {}  # field -> local variable holding the bound fact's value
+    for name, mode, payload, _required in fields:
+        if mode == FIELD:
+            read[name] = f"x{len(read)}_{len(lines)}"
+            lines.append(f"    {read[name]} = b[{int(payload[0])}].get({const(payload[1])}, M)")
+    required = [read[n] for n, mode, _p, req in fields if mode == FIELD and req]
+    indent = "    "
+    if required:
+        lines.append(f"    if {' and '.join(f'{x} is not M' for x in required)}:")
+        indent = "        "
+    optional = {n for n, mode, _p, req in fields if mode == FIELD and not req}
+    names = [name for name, *_rest in fields]
+    first = min((names.index(n) for n in optional), default=len(fields))
+    items = [f"{const('type')}: {const(ftype)}"]
+    for name, mode, payload, _required in fields[:first]:
+        items.append(f"{const(name)}: {read[name] if mode == FIELD else const(payload)}")
+    lines.append(f"{indent}f = {{{', '.join(items)}}}")
+    for name, mode, payload, _required in fields[first:]:
+        if name in optional:
+            lines.append(f"{indent}if {read[name]} is not M:")
+            lines.append(f"{indent}    f[{const(name)}] = {read[name]}")
+        else:
+            lines.append(
+                f"{indent}f[{const(name)}] = {read[name] if mode == FIELD else const(payload)}"
+            )
+    lines.append(f"{indent}out.append(enrich(f))")
+
+
 def compile_rules(rules: Sequence[Rule]) -> list[list[SubRule]]:
     """Sub-rules grouped by stratum, in rule order."""
     strata: dict[int, list[SubRule]] = {}
@@ -84,6 +158,7 @@ def compile_rules(rules: Sequence[Rule]) -> list[list[SubRule]]:
             negatives = tuple(p for e in elements if isinstance(e, NotGroup) for p in e.patterns)
             key = f"r{rule.order}" + "".join(f".{i}" for i in alt)
             aliases = {p.alias: i for i, p in enumerate(positives)}
+            actions = templates(rule, aliases)
             strata.setdefault(rule.stratum, []).append(
                 SubRule(
                     key,
@@ -94,8 +169,9 @@ def compile_rules(rules: Sequence[Rule]) -> list[list[SubRule]]:
                     negatives,
                     aliases,
                     frozenset(p.type for p in positives),
-                    templates(rule, aliases),
+                    actions,
                     (-rule.priority, rule.order, alt),
+                    builder(actions),
                 )
             )
     return [strata[k] for k in sorted(strata)]

@@ -656,7 +656,8 @@ class Engine:
     def _result(self, profile: Profile, trace: list[TraceEntry], norm: Normalised) -> Result:
         # Derived facts, in the order they were added to the store, are the trace
         # entries' new facts; each is new in exactly one entry, whose rule made it.
-        made = ((entry.rule, fact) for entry in trace for fact in entry.asserted)
+        # (a list, not a generator: resuming a generator per fact cost more than the list)
+        made = [(entry.rule, fact) for entry in trace for fact in entry.asserted]
         return self._result_of(profile, made, norm, tuple(trace))
 
     def _result_of(

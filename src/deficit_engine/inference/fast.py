@@ -8,13 +8,13 @@ other patterns, testing just the conditions that read them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from ..compiler import SubRule
 from ..models import Fact
 from ..rules import Pattern, Ref
-from .compiled import Compiled, PatternPlan, Pred
+from .compiled import Admit, Compiled, PatternPlan, Pred
 from .semantics import MISSING
 from .store import Activation, FactStore
 
@@ -34,7 +34,7 @@ class FastMatcher:
         self.compiled = Compiled(strata)
         self.subs: Sequence[SubRule] = ()
         self.current: list[list[PatternPlan]] = []
-        self.hitters: dict[str, Callable[[Fact], list[PatternPlan]]] = {}
+        self.admitters: dict[str, Admit] = {}
         self.memory: list[list[list[int]]] = []
         self.store = FactStore()
         # each `not:` pattern with its test, and the equality with a bound fact that
@@ -56,6 +56,13 @@ class FastMatcher:
             [_join_key(sub) for sub in subs] for subs in strata
         ]
         self.keys: list[tuple[str, str] | None] = []
+        # per stratum and sub-rule: the test of its second pattern's conditions that read
+        # the first (two-pattern sub-rules only; None otherwise, or when there is none)
+        self.second: list[list[Pred | None]] = [
+            [row[1].beta if len(row) == 2 else None for row in plans]
+            for plans in self.compiled.plans
+        ]
+        self.betas: list[Pred | None] = []
         self.indexes: dict[Any, _Index] = {}
 
     def fresh(self) -> FastMatcher:
@@ -74,39 +81,31 @@ class FastMatcher:
         """Start a stratum (see :class:`~.driver.Matcher`): empty alpha memories."""
         self.subs = self.strata[stratum]
         self.current = self.compiled.plans[stratum]
-        self.hitters = self.compiled.hitters[stratum]
+        self.admitters = self.compiled.admitters[stratum]
         self.memory = [[[] for _ in row] for row in self.current]
         self.keys = self.keyed[stratum]
+        self.betas = self.second[stratum]
         self.store = store
         self.indexes = {}  # this run's own (the matcher is copied per run)
 
     def add(self, seq: int) -> list[Activation]:
         """The activations the store's fact ``seq`` completes (see :class:`~.driver.Matcher`).
 
-        This runs for every fact in every stratum, so the one-pattern case (most of
-        the shipped rules) is answered here without a call: the new fact passed the
-        pattern's own conditions, and that is the match. One-pattern sub-rules never
-        join, so their memories are not kept."""
-        facts = self.store.facts
-        fact = facts[seq]
-        hitter = self.hitters.get(fact["type"])
-        if hitter is None:
+        This runs for every fact in every stratum, so the stratum's generated function
+        for the fact's type (``Compiled.admitters``) does the work without a call per
+        pattern: a pattern of a one-pattern sub-rule (most of the shipped rules) is
+        an activation at once; for a longer one the fact goes into the pattern's alpha
+        memory and the pattern into ``joins``. One-pattern sub-rules never join, so
+        their memories are not kept. Every memory holds the new fact before any join
+        reads them."""
+        fact = self.store.facts[seq]
+        admit = self.admitters.get(fact["type"])
+        if admit is None:
             return []
-        hits = hitter(fact)
-        if not hits:
-            return []
-        memory, current, subs = self.memory, self.current, self.subs
-        joined = []
         out: list[Activation] = []
-        for plan in hits:
-            index = plan.sub
-            if len(current[index]) == 1:
-                out.append((subs[index], (seq,)))
-            else:
-                memory[index][plan.pos].append(seq)
-                joined.append(plan)
-        # every memory holds the new fact before any join reads them
-        for plan in joined:
+        joins: list[PatternPlan] = []
+        admit(fact, seq, out, self.memory, joins)
+        for plan in joins:
             self._join(plan.sub, plan.pos, seq, out)
         return out
 
@@ -114,42 +113,41 @@ class FastMatcher:
         """The activations of a sub-rule of two or more patterns that ``new``, passing
         pattern ``pos``, completes."""
         sub = self.subs[sub_index]
-        row = self.current[sub_index]
         memory = self.memory[sub_index]
-        facts = self.store.facts
-        if len(row) == 2:
-            before = len(out)  # most joins: two patterns, the second may read the first
-            beta = row[1].beta
-            key = self.keys[sub_index]
-            if pos == 0:
-                first = (facts[new],)
-                partners = memory[1]
-                if key is not None and partners:  # only the facts whose field is equal
-                    value = first[0].get(key[1], MISSING)
-                    partners = (
-                        []
-                        if value is MISSING
-                        else self._equal((sub_index, 1), key[0], partners, value)
-                    )
-                for seq in partners:
-                    if seq != new and (beta is None or beta(facts[seq], first)):
-                        out.append((sub, (new, seq)))
-            else:
-                fact = facts[new]
-                partners = memory[0]
-                if key is not None and partners:
-                    value = fact.get(key[0], MISSING)
-                    partners = (
-                        []
-                        if value is MISSING
-                        else self._equal((sub_index, 0), key[1], partners, value)
-                    )
-                for seq in partners:
-                    if seq != new and (beta is None or beta(fact, (facts[seq],))):
-                        out.append((sub, (seq, new)))
-            self.store.budget.spend(len(out) - before, sub.rule.id)
+        if len(memory) != 2:
+            self._step(sub, self.current[sub_index], memory, pos, new, 0, [], [], out)
             return
-        self._step(sub, row, memory, pos, new, 0, [], [], out)
+        # most joins: two patterns, the second may read the first
+        before = len(out)
+        facts = self.store.facts
+        beta = self.betas[sub_index]
+        key = self.keys[sub_index]
+        fact = facts[new]
+        if pos == 0:
+            first = (fact,)
+            partners = memory[1]
+            if key is not None and partners:  # only the facts whose field is equal
+                value = fact.get(key[1], MISSING)
+                partners = (
+                    [] if value is MISSING else self._equal((sub_index, 1), key[0], partners, value)
+                )
+            for seq in partners:
+                if seq != new and (beta is None or beta(facts[seq], first)):
+                    out.append((sub, (new, seq)))
+        else:
+            partners = memory[0]
+            if key is not None and partners:
+                value = fact.get(key[0], MISSING)
+                partners = (
+                    [] if value is MISSING else self._equal((sub_index, 0), key[1], partners, value)
+                )
+            for seq in partners:
+                if seq != new and (beta is None or beta(fact, (facts[seq],))):
+                    out.append((sub, (seq, new)))
+        budget = self.store.budget
+        budget.spent += len(out) - before  # Budget.spend, inline
+        if budget.spent > budget.limit:
+            raise budget.exceeded(sub.rule.id)
 
     def _step(
         self,

@@ -48,6 +48,17 @@ def fact_key(fact: Fact) -> tuple[Any, ...]:
     return tuple(sorted((k, _frozen(v)) for k, v in fact.items()))
 
 
+_BOOL = frozenset((bool,))
+
+
+def _same_bools(a: Fact, b: Fact) -> bool:
+    """Whether two facts whose items make equal sets are one fact (equal by
+    :func:`fact_key`): sure when neither holds a bool, else fact_key decides."""
+    if _BOOL.isdisjoint(map(type, a.values())) and _BOOL.isdisjoint(map(type, b.values())):
+        return True
+    return fact_key(a) == fact_key(b)
+
+
 class Budget:
     """One evaluation's budget of matching work: partial matches, activations, facts.
 
@@ -119,7 +130,8 @@ class FactStore:
     def __init__(self, budget: Budget | None = None) -> None:
         self.budget = budget if budget is not None else Budget(UNLIMITED)
         self.facts: list[Fact] = []
-        self.keys: dict[tuple[Any, ...], int] = {}
+        self.keys: dict[frozenset[tuple[str, Any]], int] = {}  # see `add`
+        self.exact: dict[tuple[Any, ...], int] = {}
         self.by_type: dict[str, list[int]] = {}
 
     def add(self, fact: Fact) -> int | None:
@@ -135,14 +147,23 @@ class FactStore:
         int or None
             The new fact's number, or None when the store already holds it.
         """
-        # fact_key, inline: this runs for every fact of every evaluation
-        if _PLAIN_EXCEPT.isdisjoint(map(type, fact.values())):
-            key: tuple[Any, ...] = tuple(sorted(fact.items()))
-        else:
-            key = tuple(sorted((k, _frozen(v)) for k, v in fact.items()))
+        # This runs for every fact of every evaluation, so a fact is first keyed by the
+        # set of its items, the cheapest key to make. Two facts equal by fact_key have
+        # equal sets; equal sets whose facts differ by fact_key (True beside 1 or 1.0,
+        # which Python finds equal) are told apart by fact_key, in `exact`, only then. A
+        # fact with a list cannot make a set: fact_key alone keys it. So each fact is
+        # either the first of its set in `keys` or in `exact` by its fact_key, and an
+        # identical fact is found in one or the other.
         facts = self.facts
         seq = len(facts)
-        if self.keys.setdefault(key, seq) != seq:  # one lookup: present, or now added
+        try:
+            found = self.keys.setdefault(frozenset(fact.items()), seq)
+        except TypeError:  # a list among its values
+            found = self.exact.setdefault(fact_key(fact), seq)
+        else:
+            if found != seq and not _same_bools(facts[found], fact):
+                found = self.exact.setdefault(fact_key(fact), seq)
+        if found != seq:
             return None
         facts.append(fact)
         ftype = fact["type"]
