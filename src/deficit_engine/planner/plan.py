@@ -48,7 +48,7 @@ from ..resolve.mentors import (
 from ..schema import Mentor, Profile
 from .arcs import CohortArcs, cohort_arcs
 from .programmes import ProgrammeDemand, demand_key, plan_programmes
-from .rows import PlanRow, plan_row
+from .rows import PlanRow, SharedValues, plan_row
 from .schools import SchoolFlag, SchoolProfile, flag_schools, school_profiles_of
 
 __all__ = [
@@ -572,6 +572,10 @@ def _plan(kb: KnowledgeBase, people: Sequence[PlanRow | None], started: float) -
     resolutions: list[Resolution | None] = []
     slot = 0
     mentor_load: Counter[str] = Counter()
+    # most recommendations and unmet needs are equal to another person's (the same
+    # item for the same need, with the same reason): held once, a cohort's
+    # resolutions take a tenth of the memory
+    one = SharedValues().one
     for n, (person, by_kind) in enumerate(zip(ok, kinds, strict=True)):
         if person is None or by_kind is None:
             resolutions.append(None)
@@ -595,8 +599,8 @@ def _plan(kb: KnowledgeBase, people: Sequence[PlanRow | None], started: float) -
             why.update(unknown[1])
         resolutions.append(
             Resolution(
-                recommendations=(*progs, *recs, *formats),
-                unmet=tuple(unmet_of(needs[i], why[i]) for i in sorted(why)),
+                recommendations=tuple(map(one, (*progs, *recs, *formats))),
+                unmet=tuple(one(unmet_of(needs[i], why[i])) for i in sorted(why)),
             )
         )
     first_school = len(people)

@@ -6,12 +6,18 @@ cohort's size (about 1.1 million people) holding them all is gigabytes. The
 planner reads only a :class:`PlanRow` per person, which a caller may build as
 soon as the person is diagnosed (:func:`plan_row`) and keep instead of the
 Profile and the Result (docs/route.md, "Cohort plans").
+
+Most of a row repeats from person to person: the same places, subjects, needs,
+deficits and severities. :class:`SharedValues` makes equal parts of many rows
+one object, so that a cohort's rows cost little more than their ids and the
+tuples that hold the shared parts, and pickle small (pickle writes an object
+it has seen once as a reference).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from ..kb import KnowledgeBase
 from ..models import Need, Result
@@ -19,7 +25,9 @@ from ..period import period_hours, settings
 from ..resolve import person_levels
 from ..schema import Profile
 
-__all__ = ["PlanRow", "plan_row"]
+__all__ = ["PlanRow", "SharedValues", "plan_row"]
+
+_T = TypeVar("_T")
 
 
 class PlanRow(NamedTuple):
@@ -127,3 +135,78 @@ def _strengths(kb: KnowledgeBase, result: Result) -> tuple[str, ...]:
             if level in strong and c not in weak
         )
     )
+
+
+class SharedValues:
+    """Equal values of many PlanRows made one object (see the module's docstring).
+
+    The mappings of a row (``severities``, ``group_pct``) are shared too: the plan
+    only reads them.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[Any, Any] = {}
+        self._mappings: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+
+    def one(self, value: _T) -> _T:
+        """The first value equal to ``value`` this object was given (hashable values).
+
+        Parameters
+        ----------
+        value : hashable
+            A value.
+
+        Returns
+        -------
+        object
+            ``value``, or the equal value seen first.
+        """
+        found: _T = self._seen.setdefault(value, value)
+        return found
+
+    def mapping(self, value: Mapping[str, _T]) -> Mapping[str, _T]:
+        """The first mapping with the same items, in the same order, as ``value``.
+
+        Parameters
+        ----------
+        value : Mapping
+            A mapping of hashable values.
+
+        Returns
+        -------
+        Mapping
+            ``value``, or the equal mapping seen first.
+        """
+        found: Mapping[str, _T] = self._mappings.setdefault(tuple(value.items()), value)
+        return found
+
+    def row(self, row: PlanRow) -> PlanRow:
+        """``row`` with its parts shared with the rows seen before.
+
+        Parameters
+        ----------
+        row : PlanRow
+            A row.
+
+        Returns
+        -------
+        PlanRow
+            An equal row.
+        """
+        one = self.one
+        return PlanRow(
+            id=row.id,
+            role=one(row.role),
+            organization=one(row.organization),
+            municipality=one(row.municipality),
+            subjects=one(row.subjects),
+            levels=one(row.levels),
+            delivery=one(row.delivery),
+            period=one(row.period),
+            period_hours=one(row.period_hours),
+            needs=tuple(one(need) for need in row.needs),
+            severities=self.mapping(row.severities),
+            group_pct=self.mapping(row.group_pct),
+            deficits=one(tuple(one(d) for d in row.deficits)),
+            strengths=one(row.strengths),
+        )
