@@ -129,3 +129,25 @@ def test_with_two_workers_the_parent_builds_no_route(
         patch.setattr(TableReading, "shares", lambda self, records: None)
         run_batch(engine, source, tmp_path / "held", workers=1, output_format="jsonl")
     assert len(routed_here) == summary.evaluated
+
+
+def test_values_equal_in_python_but_printed_otherwise_are_not_shared() -> None:
+    from deficit_engine.models import Need
+
+    shared = SharedValues()
+    assert type(shared.number(50)) is int and type(shared.number(50.0)) is float
+    as_int = shared.mapping({"normative": 50})
+    assert shared.mapping({"normative": 50.0}) is not as_int
+    assert shared.mapping({"normative": 50}) is as_int
+    text = Need("program", "normative.fgos", (("education", "formal"),), "R-1")
+    assert shared.need(Need("program", "normative.fgos", (("education", "formal"),), "R-1")) is (
+        shared.need(text)
+    )
+    hours = Need("program", "normative.fgos", (("max_hours", 36),), "R-1")
+    assert shared.need(hours) is hours
+    assert shared.need(Need("program", "normative.fgos", (("max_hours", 36.0),), "R-1")) is not (
+        hours
+    )
+    listed = Need("format", None, (("phases", ["learn"]),), "R-2")  # not hashable
+    assert shared.need(listed) is listed
+    assert shared.keyed(listed, (listed,)) is listed

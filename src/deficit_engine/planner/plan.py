@@ -24,13 +24,13 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
 from ..catalogue import CatalogueIndex
 from ..kb import KnowledgeBase
-from ..models import Need, Recommendation, Resolution, Result
+from ..models import Need, Recommendation, Resolution, Result, Unmet
 from ..resolve import needs_by_kind, unmet_of
 from ..resolve.allocate import allocate_arrays
 from ..resolve.formats import resolve_formats
@@ -63,6 +63,7 @@ __all__ = [
 ]
 
 Person = tuple[Profile, Result]
+_Made = TypeVar("_Made", Recommendation, Unmet)
 #: A school's needs weigh as high-severity ones: the school was flagged because
 #: many of its staff have deficits in the group.
 SCHOOL_SEVERITY = "high"
@@ -574,8 +575,8 @@ def _plan(kb: KnowledgeBase, people: Sequence[PlanRow | None], started: float) -
     mentor_load: Counter[str] = Counter()
     # most recommendations and unmet needs are equal to another person's (the same
     # item for the same need, with the same reason): held once, a cohort's
-    # resolutions take a tenth of the memory
-    one = SharedValues().one
+    # resolutions take half the memory (see _shared)
+    shared = SharedValues()
     for n, (person, by_kind) in enumerate(zip(ok, kinds, strict=True)):
         if person is None or by_kind is None:
             resolutions.append(None)
@@ -599,8 +600,8 @@ def _plan(kb: KnowledgeBase, people: Sequence[PlanRow | None], started: float) -
             why.update(unknown[1])
         resolutions.append(
             Resolution(
-                recommendations=tuple(map(one, (*progs, *recs, *formats))),
-                unmet=tuple(one(unmet_of(needs[i], why[i])) for i in sorted(why)),
+                recommendations=tuple(_shared(shared, r) for r in (*progs, *recs, *formats)),
+                unmet=tuple(_shared(shared, unmet_of(needs[i], why[i])) for i in sorted(why)),
             )
         )
     first_school = len(people)
@@ -640,6 +641,16 @@ def _plan(kb: KnowledgeBase, people: Sequence[PlanRow | None], started: float) -
         dict(sorted(programmes.load().items())),
         stats,
     )
+
+
+def _shared(shared: SharedValues, value: _Made) -> _Made:
+    """A recommendation or unmet need, shared with an equal one only when their needs
+    are the same objects (the rows share a need only when it prints the same:
+    :class:`~.rows.SharedValues`) and their attributes' values of the same types."""
+    needs = value.needs if isinstance(value, Recommendation) else (value.need,)
+    attrs: tuple[tuple[str, Any], ...] = value.attrs if isinstance(value, Recommendation) else ()
+    key = (value, tuple(map(id, needs)), tuple(type(v) for _name, v in attrs))
+    return shared.keyed(value, key)
 
 
 def _demand(

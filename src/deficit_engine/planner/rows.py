@@ -140,16 +140,20 @@ def _strengths(kb: KnowledgeBase, result: Result) -> tuple[str, ...]:
 class SharedValues:
     """Equal values of many PlanRows made one object (see the module's docstring).
 
-    The mappings of a row (``severities``, ``group_pct``) are shared too: the plan
-    only reads them.
+    Only values whose equality means the same output are shared: Python holds
+    ``1``, ``1.0`` and ``True`` equal, and a need's filter may hold a number bound
+    from a person's facts, so numbers are shared by type and value, and a need is
+    shared only when its filters are all text (a need with a number or a list among
+    them stays its own). The mappings of a row (``severities``, ``group_pct``) are
+    shared too: the plan only reads them.
     """
 
     def __init__(self) -> None:
         self._seen: dict[Any, Any] = {}
-        self._mappings: dict[tuple[Any, ...], Mapping[str, Any]] = {}
 
     def one(self, value: _T) -> _T:
-        """The first value equal to ``value`` this object was given (hashable values).
+        """The first value equal to ``value`` this object was given: for text, None,
+        and tuples and frozensets of text (where equal means the same).
 
         Parameters
         ----------
@@ -164,8 +168,42 @@ class SharedValues:
         found: _T = self._seen.setdefault(value, value)
         return found
 
+    def number(self, value: _T) -> _T:
+        """:meth:`one` for a number: shared only with numbers of its type.
+
+        Parameters
+        ----------
+        value : int or float
+            A number.
+
+        Returns
+        -------
+        int or float
+            ``value``, or the equal number of the same type seen first.
+        """
+        found: _T = self._seen.setdefault((type(value), value), value)
+        return found
+
+    def need(self, need: Need) -> Need:
+        """:meth:`one` for a need whose filters are all text; any other need itself.
+
+        Parameters
+        ----------
+        need : Need
+            A need.
+
+        Returns
+        -------
+        Need
+            ``need``, or the equal need seen first.
+        """
+        if all(type(value) is str for _name, value in need.filters):
+            return self.one(need)
+        return need
+
     def mapping(self, value: Mapping[str, _T]) -> Mapping[str, _T]:
-        """The first mapping with the same items, in the same order, as ``value``.
+        """The first mapping with the same items, in the same order and of the same
+        types, as ``value``.
 
         Parameters
         ----------
@@ -177,7 +215,31 @@ class SharedValues:
         Mapping
             ``value``, or the equal mapping seen first.
         """
-        found: Mapping[str, _T] = self._mappings.setdefault(tuple(value.items()), value)
+        key = (tuple(value.items()), tuple(map(type, value.values())))
+        found: Mapping[str, _T] = self._seen.setdefault(key, value)
+        return found
+
+    def keyed(self, value: _T, key: Any) -> _T:
+        """The first value given with a key equal to ``key`` (the caller's key says
+        what makes two values the same); ``value`` itself when the key is not
+        hashable.
+
+        Parameters
+        ----------
+        value : object
+            A value.
+        key : object
+            What identifies it.
+
+        Returns
+        -------
+        object
+            ``value``, or the value first given with that key.
+        """
+        try:
+            found: _T = self._seen.setdefault(("keyed", key), value)
+        except TypeError:  # a list somewhere in the key: not shared
+            return value
         return found
 
     def row(self, row: PlanRow) -> PlanRow:
@@ -203,10 +265,10 @@ class SharedValues:
             levels=one(row.levels),
             delivery=one(row.delivery),
             period=one(row.period),
-            period_hours=one(row.period_hours),
-            needs=tuple(one(need) for need in row.needs),
+            period_hours=self.number(row.period_hours),
+            needs=tuple(map(self.need, row.needs)),
             severities=self.mapping(row.severities),
             group_pct=self.mapping(row.group_pct),
-            deficits=one(tuple(one(d) for d in row.deficits)),
+            deficits=one(tuple(map(one, row.deficits))),
             strengths=one(row.strengths),
         )
