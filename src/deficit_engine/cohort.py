@@ -43,7 +43,7 @@ from .engine import (
 from .errors import Issue, SourceError, UsageError
 from .export import render
 from .kb import KnowledgeBase
-from .models import Result, Route, json_number
+from .models import Resolution, Result, Route, json_number
 from .months import month_range
 from .outputs import DocumentNames, FlatTables, person_record
 from .parts import FORMATS, PartRow, check_kept, part_path, write_part
@@ -1392,13 +1392,16 @@ def _spilled_plan(
         gathered = _gathered(runner, shares, folder, stage, total, options)
         plan = plan_rows(engine.kb, gathered.rows)
         gathered.rows = []  # the plan has what it needs of them
-        _route_spilled_parts(runner, gathered, plan, options, writer, staging)
+        # each part's resolutions are let go once sent: the plan keeps none of them
+        resolutions: list[Resolution | None] = list(plan.resolutions)
+        plan = dataclasses.replace(plan, resolutions=())
+        _route_spilled_parts(runner, gathered, resolutions, options, writer, staging)
     except BaseException:  # interrupted or failed: stop the workers now
         runner.close(failed=True)
         raise
     runner.close()
     shutil.rmtree(folder)
-    return dataclasses.replace(plan, resolutions=())
+    return plan
 
 
 def _gathered(
@@ -1441,24 +1444,28 @@ def _gathered(
 def _route_spilled_parts(
     runner: _Runner,
     gathered: _Gathered,
-    plan: CohortPlan,
+    resolutions: list[Resolution | None],
     options: _Options,
     writer: _Writer,
     staging: _Staging,
 ) -> None:
     """Each part's routes built and written by a worker from the spill files and its
-    share of the plan; here the summary and errors, in input order. A share's spill
-    file goes as soon as all its people are written."""
+    share of the plan (``resolutions``, emptied as the parts are sent); here the
+    summary and errors, in input order. A share's spill file goes as soon as all its
+    people are written."""
     people = gathered.starts[-1]
-    resolutions = list(plan.resolutions)  # each part's let go once sent
     part = _PartOptions.of(options)
+    duplicated = list(gathered.duplicates)  # in input order: found in it
 
     def calls() -> Iterator[tuple[Callable[..., Any], tuple[Any, ...]]]:
         for index, start in enumerate(range(0, people, PART_CHUNK)):
             stop = min(start + PART_CHUNK, people)
             mine = resolutions[start:stop]
             resolutions[start:stop] = [None] * len(mine)
-            duplicates = {n: d for n, d in gathered.duplicates.items() if start <= n < stop}
+            mine_set_aside = duplicated[
+                bisect.bisect_left(duplicated, start) : bisect.bisect_left(duplicated, stop)
+            ]
+            duplicates = {n: gathered.duplicates[n] for n in mine_set_aside}
             pieces = gathered.pieces(start, stop)
             folder = str(staging.path)
             yield _route_spilled, (folder, index, start, pieces, mine, duplicates, part)
