@@ -6,13 +6,22 @@ then ``deficit-engine batch FILE -o OUT --format F [--columnar] --workers W`` ru
 in a fresh process that reports, when it ends, its own peak RSS (the parent:
 reading, the plan, merging) and the largest of its workers' peaks
 (``resource.getrusage``: ``RUSAGE_SELF`` and ``RUSAGE_CHILDREN``; Linux gives
-``ru_maxrss`` in KiB). Their sum bounds the run's total peak from above. The
-wall time and the CPU time of the parent are printed too (noisy on a shared
-machine: compare sizes within one run), and the parent's CPU for reading the
-input: every row read and pickled to the workers (the batch without shares)
-against the file cut into shares that the workers read themselves.
+``ru_maxrss`` in KiB). While it runs, this process samples the whole tree (the
+batch and its workers, from ``/proc``) every 0.2 s: the peak of their summed RSS
+and of their summed PSS (pages shared since the fork counted once). Between two
+sizes, the growth of the tree's peak PSS per added person says what memory a
+person still costs. The wall time, profiles a second and the CPU time of the
+parent are printed too (noisy on a shared machine: compare sizes within one
+run), and the parent's CPU for reading the input: every row read and pickled to
+the workers (the batch without shares) against the file cut into shares that
+the workers read themselves.
 
-    python benchmarks/batch_memory.py [--people 20000 100000] [--format parquet] [--workers 2]
+``--held`` runs the batch as it is when the file cannot be cut into shares (an
+XLSX): the parent reads the rows, holds every diagnosis and plans from them, the
+reference that the streamed batch (the default) is compared with.
+
+    python benchmarks/batch_memory.py [--people 5000 20000 50000] [--format parquet]
+        [--workers 2] [--held]
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -31,7 +41,10 @@ import json, resource, sys, time
 from pathlib import Path
 from deficit_engine import Engine
 from deficit_engine.cohort import run_batch
-source, out, fmt, workers, columnar = sys.argv[1:6]
+source, out, fmt, workers, columnar, held = sys.argv[1:7]
+if held == "1":  # the reference: rows read here and sent, every diagnosis held here
+    from deficit_engine.tables import TableReading
+    TableReading.shares = lambda self, records: None
 engine = Engine.from_path()
 cpu = time.process_time()
 summary = run_batch(engine, Path(source), Path(out), workers=int(workers),
@@ -54,22 +67,74 @@ with open(sys.argv[1], "w", encoding="utf-8") as out:
 """
 
 
-def measure(folder: Path, people: int, fmt: str, workers: int, columnar: bool) -> dict[str, float]:
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants, from /proc (gone ones left out)."""
+    out, todo = [], [pid]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        try:
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except OSError:
+            continue
+    return out
+
+
+def _memory_kib(pid: int) -> tuple[int, int]:
+    """A process's (RSS, PSS) in KiB, or zeros when it is gone."""
+    rss = pss = 0
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Rss:"):
+                rss = int(line.split()[1])
+            elif line.startswith("Pss:"):
+                pss = int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return rss, pss
+
+
+class TreeSampler(threading.Thread):
+    """The peak summed RSS and PSS of a process tree, sampled every ``every`` seconds."""
+
+    def __init__(self, pid: int, every: float = 0.2) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.every = pid, every
+        self.rss_kib = self.pss_kib = 0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(self.every):
+            sizes = [_memory_kib(pid) for pid in _tree(self.pid)]
+            self.rss_kib = max(self.rss_kib, sum(r for r, _p in sizes))
+            self.pss_kib = max(self.pss_kib, sum(p for _r, p in sizes))
+
+
+def measure(
+    folder: Path, people: int, fmt: str, workers: int, columnar: bool, held: bool
+) -> dict[str, float]:
     """One size's figures."""
     source = folder / f"cohort-{people}.jsonl"
     if not source.exists():
         subprocess.run([sys.executable, "-c", _MAKE, str(source), str(people)], check=True)
-    out = folder / f"out-{people}-{fmt}-{workers}-{int(columnar)}"
+    out = folder / f"out-{people}-{fmt}-{workers}-{int(columnar)}-{int(held)}"
+    args = [source, out, fmt, workers, int(columnar), int(held)]
     started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-c", _RUN, str(source), str(out), fmt, str(workers), str(int(columnar))],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    with subprocess.Popen(
+        [sys.executable, "-c", _RUN, *map(str, args)], stdout=subprocess.PIPE, text=True
+    ) as run:
+        sampler = TreeSampler(run.pid)
+        sampler.start()
+        stdout, _ = run.communicate()
+        sampler.done.set()
+        sampler.join()
+    if run.returncode:
+        raise SystemExit(f"the batch of {people} people failed ({run.returncode})")
+    figures: dict[str, float] = json.loads(stdout.strip().splitlines()[-1])
     figures["wall_s"] = time.perf_counter() - started
     figures["input_mb"] = source.stat().st_size / 1e6
+    figures["tree_rss_kib"], figures["tree_pss_kib"] = sampler.rss_kib, sampler.pss_kib
     return figures
 
 
@@ -111,30 +176,52 @@ def reading(source: Path) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--people", type=int, nargs="+", default=[20_000, 100_000])
+    parser.add_argument("--people", type=int, nargs="+", default=[5_000, 20_000, 50_000])
     parser.add_argument("--format", default="parquet", choices=["jsonl", "parquet"])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--per-profile", action="store_true", help="not --columnar")
     parser.add_argument("--keep", help="keep the cohort files and outputs in this folder")
+    parser.add_argument("--held", action="store_true", help="the rows read and held here")
+    parser.add_argument("--reading", action="store_true", help="the parent's reading too")
     args = parser.parse_args()
     columnar = not args.per_profile
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(args.keep) if args.keep else Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        print(f"batch --format {args.format} --workers {args.workers}" + " --columnar" * columnar)
-        print("people   input MB  parent MB  worker MB  sum MB  parent CPU s  wall s")
+        how = " (held: rows sent, every diagnosis in the parent)" if args.held else " (streamed)"
+        print(
+            f"batch --format {args.format} --workers {args.workers}"
+            + " --columnar" * columnar
+            + how
+        )
+        print(
+            "people   input MB  parent MB  worker MB  tree RSS MB  tree PSS MB  "
+            "parent CPU s  wall s  profiles/s"
+        )
+        previous: tuple[int, float] | None = None
         for people in args.people:
-            f = measure(folder, people, args.format, args.workers, columnar)
-            r = reading(folder / f"cohort-{people}.jsonl")
+            f = measure(folder, people, args.format, args.workers, columnar, args.held)
             parent, worker = f["parent_kib"] / 1024, f["worker_kib"] / 1024
+            rss, pss = f["tree_rss_kib"] / 1024, f["tree_pss_kib"] / 1024
             print(
                 f"{people:>7,}  {f['input_mb']:>8.1f}  {parent:>9.0f}  {worker:>9.0f}  "
-                f"{parent + worker:>6.0f}  {f['parent_cpu_s']:>12.1f}  {f['wall_s']:>6.1f}"
+                f"{rss:>11.0f}  {pss:>11.0f}  {f['parent_cpu_s']:>12.1f}  {f['wall_s']:>6.1f}  "
+                f"{f['evaluated'] / f['wall_s']:>10.0f}"
             )
-            print(
-                f"  parent's reading: rows read and sent {r['sent_us']:.0f} µs a person, "
-                f"shares cut {r['cut_us']:.1f} µs (x{r['cut_us'] / r['sent_us']:.3f})"
-            )
+            if previous is not None:
+                grown = (f["tree_pss_kib"] - previous[1]) * 1024 / (people - previous[0])
+                largest = max(f["parent_kib"], f["worker_kib"])
+                print(
+                    f"  tree peak PSS grew {grown:,.0f} bytes a person; "
+                    f"largest process {largest / 1024:.0f} MB"
+                )
+            previous = (people, f["tree_pss_kib"])
+            if args.reading:
+                r = reading(folder / f"cohort-{people}.jsonl")
+                print(
+                    f"  parent's reading: rows read and sent {r['sent_us']:.0f} µs a person, "
+                    f"shares cut {r['cut_us']:.1f} µs (x{r['cut_us'] / r['sent_us']:.3f})"
+                )
 
 
 if __name__ == "__main__":

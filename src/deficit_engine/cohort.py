@@ -10,6 +10,7 @@ how cells are read) are described in :mod:`deficit_engine.tables`.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import csv
 import dataclasses
@@ -42,11 +43,11 @@ from .engine import (
 from .errors import Issue, SourceError, UsageError
 from .export import render
 from .kb import KnowledgeBase
-from .models import Result, Route, json_number
+from .models import Resolution, Result, Route, json_number
 from .months import month_range
 from .outputs import DocumentNames, FlatTables, person_record
 from .parts import FORMATS, PartRow, check_kept, part_path, paused_gc, write_part
-from .planner import plan_cohort
+from .planner import CohortPlan, PlanRow, SharedValues, plan_cohort, plan_row, plan_rows
 from .planner.plan import COLLEAGUE_PREFIX
 from .profile import parse_profile
 from .progressbar import Progress
@@ -58,9 +59,11 @@ from .workers import (
     forks,
     in_order,
     max_workers,
+    spill,
     start_pool,
     start_worker,
     stop_pool,
+    unspill,
 )
 
 #: What ``run_batch(documents=...)`` can write: the ИОМ document's formats.
@@ -1170,18 +1173,39 @@ def _planned(
     """The cohort as a whole: diagnose everyone, plan, then build and write the routes.
 
     With ``table`` (a batch writing parts) whose file can be cut into shares, each
-    worker reads its own share of it; else the rows are read here and sent.
+    worker reads its own share of it, keeps its diagnoses and writes its routes;
+    else the rows are read here and sent.
+
+    The first way keeps no diagnosis here (:func:`_spilled_plan`); the second
+    holds the whole cohort's (:func:`_held_plan`).
     """
-    kb = engine.kb
     # the columnar path gives no traces: a batch keeping them diagnoses per profile
     columnar = options.columnar and not options.trace
     stage = "columnar" if columnar else "diagnose"
     chunk_size = COLUMNAR_CHUNK if columnar else 64
     shares = table.shares(chunk_size) if table is not None else None
-    if shares is not None:
-        read, diagnosed = _diagnosed_shares(engine, shares, stage, total, options)
+    if shares is not None and options.output_format is not None:
+        plan = _spilled_plan(engine, shares, stage, total, options, writer, staging)
     else:
-        read, diagnosed = _diagnosed_rows(engine, rows, stage, chunk_size, total, options)
+        plan = _held_plan(engine, rows, stage, chunk_size, total, options, writer, staging)
+    _plan_outputs(plan, writer, staging)
+
+
+def _held_plan(
+    engine: Engine,
+    rows: Iterator[_Input],
+    stage: str,
+    chunk_size: int,
+    total: int | None,
+    options: _Options,
+    writer: _Writer,
+    staging: _Staging,
+) -> CohortPlan:
+    """The planned cohort with every diagnosis held here: the rows read here and sent
+    to the workers (a file that cannot be cut into shares, or the outputs written
+    here: results.jsonl, the flat tables, the documents)."""
+    kb = engine.kb
+    read, diagnosed = _diagnosed_rows(engine, rows, stage, chunk_size, total, options)
     people = [(p, r) if p is not None and r.ok else None for p, r in diagnosed]
     plan = plan_cohort(kb, people)
     planned = zip(read, diagnosed, plan.resolutions, strict=True)
@@ -1195,6 +1219,11 @@ def _planned(
                 result = route_planned(kb, profile, result, resolution)
             renderer = options.renderer(engine, profile, result)
             writer.add(digest(result, options.trace), row, renderer, profile)
+    return plan
+
+
+def _plan_outputs(plan: CohortPlan, writer: _Writer, staging: _Staging) -> None:
+    """What the plan adds to the summary, and schools.json."""
     # a school counts once against each mentor it got (one per mentoring form)
     writer.summary.school_mentors.update(
         mid
@@ -1244,21 +1273,32 @@ def _diagnosed_rows(
     return read, diagnosed
 
 
-#: What a worker sends back for each row of its share: the row (without its
-#: profile), its diagnosis, its id as written, and whether its label is its index.
-_ShareRow = tuple[_Input, Diagnosed, str, bool]
+#: What a worker keeps of each row of its share, in the share's spill file, until
+#: the routes are built: the row (without its profile), its diagnosis, and whether
+#: its label is its index.
+_Kept = tuple[_Input, "Profile | None", Result, bool]
+#: What it sends the parent of each row: its line, its id as written, and the
+#: row the plan reads (None for a row that was not diagnosed).
+_Sent = tuple[int, str, "PlanRow | None"]
 
 
-def _diagnose_share(
-    ref: EngineRef, share: Share, stage: str, keep: tuple[str, ...], trace: bool, slim: bool
-) -> list[_ShareRow]:
-    """A worker's task: read a share of the cohort file and diagnose its rows.
+def _diagnose_spilled(
+    ref: EngineRef,
+    share: Share,
+    path: str,
+    stage: str,
+    keep: tuple[str, ...],
+    trace: bool,
+    slim: bool,
+) -> list[_Sent]:
+    """A worker's task: read a share of the cohort file, diagnose its rows, keep the
+    diagnoses in the spill file ``path`` and send back only what the plan reads.
 
     The rows are numbered from 0 here: a row labelled by its index (it has no id)
-    is marked, and the parent, which counts the rows of every share, relabels it.
-    With ``slim``, each validated profile goes back without its ``results``: the
-    diagnosis has read them, and neither the plan nor the route reads them again
-    (a third of the bytes sent back, 11 of a person's 36 KB held in the parent).
+    is marked, and the task that routes it, which is told where it is in the whole
+    file, relabels it. With ``slim``, each validated profile is kept without its
+    ``results``: the diagnosis has read them, and neither the plan nor the route
+    reads them again (a third of the bytes kept).
     """
     engine = engine_for(ref)
     rows = [
@@ -1266,15 +1306,19 @@ def _diagnose_share(
         for row, ident in read_share(share, engine.kb)
     ]
     diagnosed = run_chunk(engine, stage, 0, [row.profile for row, _ident in rows])
-    return [
-        (
-            dataclasses.replace(row, profile=None),
-            _lighter(_slimmed(item) if slim else item, trace),
-            ident,
-            _labelled_by_index(row.profile, item[1], n),
-        )
-        for n, ((row, ident), item) in enumerate(zip(rows, diagnosed, strict=True))
-    ]
+    kept: list[_Kept] = []
+    sent: list[_Sent] = []
+    shared = SharedValues()  # the rows' equal parts pickled once: a quarter of the bytes
+    for n, ((row, ident), item) in enumerate(zip(rows, diagnosed, strict=True)):
+        profile, result = _lighter(_slimmed(item) if slim else item, trace)
+        by_index = _labelled_by_index(row.profile, result, n)
+        kept.append((dataclasses.replace(row, profile=None), profile, result, by_index))
+        planned = None
+        if profile is not None and result.ok:
+            planned = shared.row(plan_row(engine.kb, profile, result))
+        sent.append((row.line, ident, planned))
+    spill(Path(path), kept)
+    return sent
 
 
 def _slimmed(item: Diagnosed) -> Diagnosed:
@@ -1295,46 +1339,183 @@ def _labelled_by_index(profile: Any, result: Result, index: int) -> bool:
     return not (isinstance(profile, dict) and profile.get("id") == label)
 
 
-def _diagnosed_shares(
+#: The folder, inside the staging folder, of the shares' spill files: each holds a
+#: share's diagnoses from its diagnosis until its people's routes are written.
+_SPILL = "spill"
+
+
+@dataclass
+class _Gathered:
+    """What the parent keeps of a cohort diagnosed in shares: a PlanRow per person,
+    each share's spill file and its first person, and the rows set aside here."""
+
+    rows: list[PlanRow | None] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)  # per share, its spill file
+    starts: list[int] = field(default_factory=lambda: [0])  # per share, its first person
+    # person -> (their id, the line it was first on): duplicates, set aside
+    duplicates: dict[int, tuple[str, int]] = field(default_factory=dict)
+
+    def pieces(self, start: int, stop: int) -> list[tuple[str, int, int]]:
+        """People ``start:stop`` as (spill file, first, last + 1) within each share."""
+        out = []
+        k = bisect.bisect_right(self.starts, start) - 1
+        while start < stop:
+            end = min(stop, self.starts[k + 1])
+            if end > start:
+                out.append((self.files[k], start - self.starts[k], end - self.starts[k]))
+            start, k = end, k + 1
+        return out
+
+
+def _spilled_plan(
     engine: Engine,
     shares: Iterator[Share],
     stage: str,
     total: int | None,
     options: _Options,
-) -> tuple[list[_Input], list[Diagnosed]]:
-    """The cohort diagnosed by workers that each read their own share of the file.
+    writer: _Writer,
+    staging: _Staging,
+) -> CohortPlan:
+    """The planned cohort without holding it here: the workers diagnose their shares
+    and keep the diagnoses in spill files; here only a PlanRow per person is held,
+    the plan made, and each part's share of it sent to the worker that builds its
+    routes from the spill files and writes the part.
 
     Here, in input order: the duplicate-id check over every share (as the whole
-    file's reader does it), and the labels of rows without an id (their index in
-    the whole file).
+    file's reader does it); the labels of rows without an id (their index in the
+    whole file) are given by the routing tasks, which know where their people are.
     """
-    runner = _Runner(engine, options)
-    # the store records the profiles whole: only without one are they sent back slim
-    slim = options.record is None
-    calls = (
-        (_diagnose_share, (share, stage, options.keep, options.trace, slim)) for share in shares
-    )
-    items = (item for chunk in runner.in_order(calls) for item in chunk)
-    read: list[_Input] = []
-    diagnosed: list[Diagnosed] = []
-    first: dict[str, int] = {}  # id -> the line it was first on
+    folder = staging.path / _SPILL
+    folder.mkdir()
+    runner = _Runner(engine, options)  # one pool: forked while this process is small
     try:
-        for row, (profile, result), ident, by_index in options.progress.track(
-            items, "diagnose", total
-        ):
-            if ident in first:
-                row, profile, result = _duplicate(row, ident, first[ident])
-            elif ident:
-                first[ident] = row.line
-            if by_index:
-                result = dataclasses.replace(result, profile=f"#{len(read)}")
-            read.append(row)
-            diagnosed.append((profile, result))
+        gathered = _gathered(runner, shares, folder, stage, total, options)
+        plan = plan_rows(engine.kb, gathered.rows)
+        gathered.rows = []  # the plan has what it needs of them
+        # each part's resolutions are let go once sent: the plan keeps none of them
+        resolutions: list[Resolution | None] = list(plan.resolutions)
+        plan = dataclasses.replace(plan, resolutions=())
+        _route_spilled_parts(runner, gathered, resolutions, options, writer, staging)
     except BaseException:  # interrupted or failed: stop the workers now
         runner.close(failed=True)
         raise
     runner.close()
-    return read, diagnosed
+    shutil.rmtree(folder)
+    return plan
+
+
+def _gathered(
+    runner: _Runner,
+    shares: Iterator[Share],
+    folder: Path,
+    stage: str,
+    total: int | None,
+    options: _Options,
+) -> _Gathered:
+    """Every share diagnosed by a worker: here the plan's rows and the duplicates."""
+    out = _Gathered()
+    # the store records the profiles whole: only without one are they kept slim
+    slim = options.record is None
+
+    def calls() -> Iterator[tuple[Callable[..., Any], tuple[Any, ...]]]:
+        for n, share in enumerate(shares):
+            out.files.append(str(folder / f"share-{n:06d}.pickle"))
+            args = (share, out.files[-1], stage, options.keep, options.trace, slim)
+            yield _diagnose_spilled, args
+
+    def sent() -> Iterator[_Sent]:
+        for chunk in runner.in_order(calls()):
+            out.starts.append(out.starts[-1] + len(chunk))
+            yield from chunk
+
+    first: dict[str, int] = {}  # id -> the line it was first on
+    # the rows' equal parts made one object across shares: 3 KB a person, not 27
+    shared = SharedValues()
+    for line, ident, row in options.progress.track(sent(), "diagnose", total):
+        if ident in first:
+            out.duplicates[len(out.rows)] = (ident, first[ident])
+            row = None
+        elif ident:
+            first[ident] = line
+        out.rows.append(None if row is None else shared.row(row))
+    return out
+
+
+def _route_spilled_parts(
+    runner: _Runner,
+    gathered: _Gathered,
+    resolutions: list[Resolution | None],
+    options: _Options,
+    writer: _Writer,
+    staging: _Staging,
+) -> None:
+    """Each part's routes built and written by a worker from the spill files and its
+    share of the plan (``resolutions``, emptied as the parts are sent); here the
+    summary and errors, in input order. A share's spill file goes as soon as all its
+    people are written."""
+    people = gathered.starts[-1]
+    part = _PartOptions.of(options)
+    duplicated = list(gathered.duplicates)  # in input order: found in it
+
+    def calls() -> Iterator[tuple[Callable[..., Any], tuple[Any, ...]]]:
+        for index, start in enumerate(range(0, people, PART_CHUNK)):
+            stop = min(start + PART_CHUNK, people)
+            mine = resolutions[start:stop]
+            resolutions[start:stop] = [None] * len(mine)
+            mine_set_aside = duplicated[
+                bisect.bisect_left(duplicated, start) : bisect.bisect_left(duplicated, stop)
+            ]
+            duplicates = {n: gathered.duplicates[n] for n in mine_set_aside}
+            pieces = gathered.pieces(start, stop)
+            folder = str(staging.path)
+            yield _route_spilled, (folder, index, start, pieces, mine, duplicates, part)
+
+    share = 0
+    routed = (item for chunk in runner.in_order(calls()) for item in chunk)
+    for written, (item, row, profile) in enumerate(
+        options.progress.track(routed, "routes", people), 1
+    ):
+        writer.add(item, row, profile=profile)
+        while share < len(gathered.files) and gathered.starts[share + 1] <= written:
+            Path(gathered.files[share]).unlink()
+            share += 1
+
+
+def _route_spilled(
+    ref: EngineRef,
+    folder: str,
+    index: int,
+    start: int,
+    pieces: list[tuple[str, int, int]],
+    resolutions: list[Any],
+    duplicates: dict[int, tuple[str, int]],
+    options: _PartOptions,
+) -> list[tuple[Digest, _Input, Profile | None]]:
+    """A worker's task: the people ``start:`` of one part read back from the spill
+    files (``pieces``), set aside when their id came before, labelled by their index
+    in the whole file when they have no id, routed with their share of the plan and
+    written to the part. Back go their digests and rows (and, for a store, their
+    profiles)."""
+    kb = engine_for(ref).kb
+    people: list[tuple[_Input, Profile | None, Result]] = []
+    for path, first, last in pieces:
+        for row, profile, result, by_index in unspill(Path(path), first, last):
+            n = start + len(people)
+            if n in duplicates:
+                row, profile, result = _duplicate(row, *duplicates[n])
+            if by_index:
+                result = dataclasses.replace(result, profile=f"#{n}")
+            people.append((row, profile, result))
+    with paused_gc():  # as in _route_part: a part's routes make no cycles
+        results = [
+            (route_planned(kb, profile, result, resolution), row.person)
+            for (row, profile, result), resolution in zip(people, resolutions, strict=True)
+        ]
+    digests = _write_rows(folder, index, results, options)
+    return [
+        (item, row, profile if options.lines else None)
+        for item, (row, profile, _result) in zip(digests, people, strict=True)
+    ]
 
 
 def _duplicate(row: _Input, ident: str, first: int) -> tuple[_Input, None, Result]:

@@ -6,21 +6,28 @@ the number of workers, the start method, a worker that ends with its parent and
 on SIGTERM, and a pool stopped at once when the run is interrupted. So do the
 runs on a Dask cluster (:meth:`deficit_engine.engine.Engine.evaluate_dask`, ``batch
 --scheduler``): the client (:func:`dask_client`) and the tasks' values taken in
-order with a bounded number in flight (:func:`in_order`). Nothing here knows the
-engine: a pool's tasks are whatever its owner submits.
+order with a bounded number in flight (:func:`in_order`). What a worker keeps
+between two of its tasks goes to a spill file (:func:`spill`, :func:`unspill`):
+the next task may run in another process, or on another machine. Nothing here
+knows the engine: a pool's tasks are whatever its owner submits.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import itertools
 import multiprocessing
 import os
+import pickle
 import signal
+import struct
 import sys
+from array import array
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
@@ -33,9 +40,11 @@ __all__ = [
     "forks",
     "in_order",
     "max_workers",
+    "spill",
     "start_pool",
     "start_worker",
     "stop_pool",
+    "unspill",
 ]
 
 #: The most worker processes a pool starts, per core: each holds its own engine,
@@ -244,3 +253,81 @@ def dask_client(scheduler: Any) -> Iterator[Any]:
         yield client
     finally:
         client.close()  # type: ignore[no-untyped-call]
+
+
+#: A spill file's footer: the number of items, after their end offsets.
+_COUNT = struct.Struct("<Q")
+
+
+def spill(path: Path, items: Sequence[Any]) -> None:
+    """Write ``items`` to a spill file, each pickled on its own so that a later task
+    reads back any range of them (:func:`unspill`) without the others.
+
+    The file is the items' pickles one after another, then their end offsets
+    (unsigned 64-bit, little-endian) and their count: a footer the reader finds
+    from the file's end.
+
+    Parameters
+    ----------
+    path : Path
+        The file to write (replaced if it exists).
+    items : sequence
+        Picklable values.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be written.
+    """
+    ends = array("Q")
+    written = 0
+    with path.open("wb") as out:
+        for item in items:
+            written += out.write(pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL))
+            ends.append(written)
+        if sys.byteorder != "little":  # pragma: no cover - the footer is little-endian
+            ends.byteswap()
+        out.write(ends.tobytes())
+        out.write(_COUNT.pack(len(items)))
+
+
+def unspill(path: Path, start: int, stop: int) -> list[Any]:
+    """Items ``start:stop`` of a spill file written by :func:`spill`.
+
+    Parameters
+    ----------
+    path : Path
+        The spill file.
+    start, stop : int
+        The range of items, as a slice takes it (``0 <= start <= stop <= count``).
+
+    Returns
+    -------
+    list
+        The items, unpickled.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be read.
+    UsageError
+        If the range is not within the file's items.
+    """
+    with path.open("rb") as handle:
+        handle.seek(-_COUNT.size, os.SEEK_END)
+        (count,) = _COUNT.unpack(handle.read(_COUNT.size))
+        if not 0 <= start <= stop <= count:
+            raise UsageError(f"{path.name}: items {start}:{stop} of {count}")
+        if start == stop:
+            return []
+        # the end offsets of items start-1 .. stop-1 (item -1 ends at 0)
+        first = max(start - 1, 0)
+        handle.seek(-_COUNT.size - 8 * (count - first), os.SEEK_END)
+        ends = array("Q", handle.read(8 * (stop - first)))
+        if sys.byteorder != "little":  # pragma: no cover
+            ends.byteswap()
+        begin = ends[0] if start > 0 else 0
+        handle.seek(begin)
+        data = memoryview(handle.read(ends[-1] - begin))
+    bounds = [begin, *ends[start - first :]]
+    return [pickle.loads(data[a - begin : b - begin]) for a, b in itertools.pairwise(bounds)]

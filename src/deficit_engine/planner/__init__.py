@@ -11,7 +11,7 @@ person's resolution uses too.
 
 from .plan import CohortPlan, PlanStats, TeamSupport, plan_cohort, plan_rows
 from .programmes import ProgrammePlace, plan_programmes
-from .rows import PlanRow, plan_row
+from .rows import PlanRow, SharedValues, plan_row
 from .schools import GroupProfile, SchoolFlag, SchoolProfile, flag_schools, school_profiles
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "ProgrammePlace",
     "SchoolFlag",
     "SchoolProfile",
+    "SharedValues",
     "TeamSupport",
     "flag_schools",
     "plan_cohort",

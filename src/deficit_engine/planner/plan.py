@@ -24,13 +24,13 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
 from ..catalogue import CatalogueIndex
 from ..kb import KnowledgeBase
-from ..models import Need, Recommendation, Resolution, Result
+from ..models import Need, Recommendation, Resolution, Result, Unmet
 from ..resolve import needs_by_kind, unmet_of
 from ..resolve.allocate import allocate_arrays
 from ..resolve.formats import resolve_formats
@@ -48,7 +48,7 @@ from ..resolve.mentors import (
 from ..schema import Mentor, Profile
 from .arcs import CohortArcs, cohort_arcs
 from .programmes import ProgrammeDemand, demand_key, plan_programmes
-from .rows import PlanRow, plan_row
+from .rows import PlanRow, SharedValues, plan_row
 from .schools import SchoolFlag, SchoolProfile, flag_schools, school_profiles_of
 
 __all__ = [
@@ -63,6 +63,7 @@ __all__ = [
 ]
 
 Person = tuple[Profile, Result]
+_Made = TypeVar("_Made", Recommendation, Unmet)
 #: A school's needs weigh as high-severity ones: the school was flagged because
 #: many of its staff have deficits in the group.
 SCHOOL_SEVERITY = "high"
@@ -572,6 +573,10 @@ def _plan(kb: KnowledgeBase, people: Sequence[PlanRow | None], started: float) -
     resolutions: list[Resolution | None] = []
     slot = 0
     mentor_load: Counter[str] = Counter()
+    # most recommendations and unmet needs are equal to another person's (the same
+    # item for the same need, with the same reason): held once, a cohort's
+    # resolutions take half the memory (see _shared)
+    shared = SharedValues()
     for n, (person, by_kind) in enumerate(zip(ok, kinds, strict=True)):
         if person is None or by_kind is None:
             resolutions.append(None)
@@ -595,8 +600,8 @@ def _plan(kb: KnowledgeBase, people: Sequence[PlanRow | None], started: float) -
             why.update(unknown[1])
         resolutions.append(
             Resolution(
-                recommendations=(*progs, *recs, *formats),
-                unmet=tuple(unmet_of(needs[i], why[i]) for i in sorted(why)),
+                recommendations=tuple(_shared(shared, r) for r in (*progs, *recs, *formats)),
+                unmet=tuple(_shared(shared, unmet_of(needs[i], why[i])) for i in sorted(why)),
             )
         )
     first_school = len(people)
@@ -636,6 +641,16 @@ def _plan(kb: KnowledgeBase, people: Sequence[PlanRow | None], started: float) -
         dict(sorted(programmes.load().items())),
         stats,
     )
+
+
+def _shared(shared: SharedValues, value: _Made) -> _Made:
+    """A recommendation or unmet need, shared with an equal one only when their needs
+    are the same objects (the rows share a need only when it prints the same:
+    :class:`~.rows.SharedValues`) and their attributes' values of the same types."""
+    needs = value.needs if isinstance(value, Recommendation) else (value.need,)
+    attrs: tuple[tuple[str, Any], ...] = value.attrs if isinstance(value, Recommendation) else ()
+    key = (value, tuple(map(id, needs)), tuple(type(v) for _name, v in attrs))
+    return shared.keyed(value, key)
 
 
 def _demand(

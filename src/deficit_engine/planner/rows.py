@@ -6,12 +6,18 @@ cohort's size (about 1.1 million people) holding them all is gigabytes. The
 planner reads only a :class:`PlanRow` per person, which a caller may build as
 soon as the person is diagnosed (:func:`plan_row`) and keep instead of the
 Profile and the Result (docs/route.md, "Cohort plans").
+
+Most of a row repeats from person to person: the same places, subjects, needs,
+deficits and severities. :class:`SharedValues` makes equal parts of many rows
+one object, so that a cohort's rows cost little more than their ids and the
+tuples that hold the shared parts, and pickle small (pickle writes an object
+it has seen once as a reference).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from ..kb import KnowledgeBase
 from ..models import Need, Result
@@ -19,7 +25,9 @@ from ..period import period_hours, settings
 from ..resolve import person_levels
 from ..schema import Profile
 
-__all__ = ["PlanRow", "plan_row"]
+__all__ = ["PlanRow", "SharedValues", "plan_row"]
+
+_T = TypeVar("_T")
 
 
 class PlanRow(NamedTuple):
@@ -127,3 +135,140 @@ def _strengths(kb: KnowledgeBase, result: Result) -> tuple[str, ...]:
             if level in strong and c not in weak
         )
     )
+
+
+class SharedValues:
+    """Equal values of many PlanRows made one object (see the module's docstring).
+
+    Only values whose equality means the same output are shared: Python holds
+    ``1``, ``1.0`` and ``True`` equal, and a need's filter may hold a number bound
+    from a person's facts, so numbers are shared by type and value, and a need is
+    shared only when its filters are all text (a need with a number or a list among
+    them stays its own). The mappings of a row (``severities``, ``group_pct``) are
+    shared too: the plan only reads them.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[Any, Any] = {}
+
+    def one(self, value: _T) -> _T:
+        """The first value equal to ``value`` this object was given: for text, None,
+        and tuples and frozensets of text (where equal means the same).
+
+        Parameters
+        ----------
+        value : hashable
+            A value.
+
+        Returns
+        -------
+        object
+            ``value``, or the equal value seen first.
+        """
+        found: _T = self._seen.setdefault(value, value)
+        return found
+
+    def number(self, value: _T) -> _T:
+        """:meth:`one` for a number: shared only with numbers of its type.
+
+        Parameters
+        ----------
+        value : int or float
+            A number.
+
+        Returns
+        -------
+        int or float
+            ``value``, or the equal number of the same type seen first.
+        """
+        found: _T = self._seen.setdefault((type(value), value), value)
+        return found
+
+    def need(self, need: Need) -> Need:
+        """:meth:`one` for a need whose filters are all text; any other need itself.
+
+        Parameters
+        ----------
+        need : Need
+            A need.
+
+        Returns
+        -------
+        Need
+            ``need``, or the equal need seen first.
+        """
+        if all(type(value) is str for _name, value in need.filters):
+            return self.one(need)
+        return need
+
+    def mapping(self, value: Mapping[str, _T]) -> Mapping[str, _T]:
+        """The first mapping with the same items, in the same order and of the same
+        types, as ``value``.
+
+        Parameters
+        ----------
+        value : Mapping
+            A mapping of hashable values.
+
+        Returns
+        -------
+        Mapping
+            ``value``, or the equal mapping seen first.
+        """
+        key = (tuple(value.items()), tuple(map(type, value.values())))
+        found: Mapping[str, _T] = self._seen.setdefault(key, value)
+        return found
+
+    def keyed(self, value: _T, key: Any) -> _T:
+        """The first value given with a key equal to ``key`` (the caller's key says
+        what makes two values the same); ``value`` itself when the key is not
+        hashable.
+
+        Parameters
+        ----------
+        value : object
+            A value.
+        key : object
+            What identifies it.
+
+        Returns
+        -------
+        object
+            ``value``, or the value first given with that key.
+        """
+        try:
+            found: _T = self._seen.setdefault(("keyed", key), value)
+        except TypeError:  # a list somewhere in the key: not shared
+            return value
+        return found
+
+    def row(self, row: PlanRow) -> PlanRow:
+        """``row`` with its parts shared with the rows seen before.
+
+        Parameters
+        ----------
+        row : PlanRow
+            A row.
+
+        Returns
+        -------
+        PlanRow
+            An equal row.
+        """
+        one = self.one
+        return PlanRow(
+            id=row.id,
+            role=one(row.role),
+            organization=one(row.organization),
+            municipality=one(row.municipality),
+            subjects=one(row.subjects),
+            levels=one(row.levels),
+            delivery=one(row.delivery),
+            period=one(row.period),
+            period_hours=self.number(row.period_hours),
+            needs=tuple(map(self.need, row.needs)),
+            severities=self.mapping(row.severities),
+            group_pct=self.mapping(row.group_pct),
+            deficits=one(tuple(map(one, row.deficits))),
+            strengths=one(row.strengths),
+        )
