@@ -100,3 +100,16 @@ def test_any_malformed_summary_is_exit_0_or_one_line_exit_2(
     assert code in (0, 2), err
     if code == 2:
         assert err.count("\n") == 1 and "summary.json" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("row", [{}, {"people": 1}, {"groups": {}}])
+def test_a_breakdown_row_without_its_key_is_reported_not_a_traceback(
+    batch_out: Path, capsys: pytest.CaptureFixture[str], row: dict[str, Any]
+) -> None:
+    # found by the property above: a row without "key" passed the type checks (every
+    # field is optional) and the experience table then sorted by row["key"]: KeyError
+    summary = json.loads((batch_out / "summary.json").read_text("utf-8"))
+    for dimension in summary["breakdowns"]:
+        bad = replaced(summary, ("breakdowns", dimension, 0), row)
+        code, err = report(batch_out, bad, capsys)
+        assert code == 0, (dimension, err)

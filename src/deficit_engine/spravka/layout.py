@@ -250,7 +250,9 @@ def _breakdown_tables(summary: dict[str, Any], kb: KnowledgeBase | None) -> list
         rows = entries.get(name) or []
         if name == "experience":  # bands in their own order, not by size
             order = [b[0] for b in EXPERIENCE_BANDS] + [UNKNOWN]
-            rows = sorted(rows, key=lambda e: order.index(e["key"]) if e["key"] in order else 99)
+            rows = sorted(
+                rows, key=lambda e: order.index(e.get("key")) if e.get("key") in order else 99
+            )
         out.append(_breakdown(name, label, title, rows, groups, kb))
     return out
 
