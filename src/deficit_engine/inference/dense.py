@@ -64,7 +64,7 @@ from .columnar import (
 from .semantics import holds
 from .store import fact_key
 
-__all__ = ["DenseRules", "compile_dense"]
+__all__ = ["DenseFacts", "DenseRules", "compile_dense"]
 
 Mask = npt.NDArray[np.bool_]
 Ints = npt.NDArray[np.int64]
@@ -443,17 +443,35 @@ class DenseRules:
         DerivedColumns
             The same derived facts and decided profiles as the generic path gives.
         """
-        run = _DenseRun(self, base)
+        return self.tensors(base).outcome(limit)
+
+    def tensors(self, base: BaseColumns) -> DenseFacts:
+        """The derived facts as tensors, each with the rule that asserted it first.
+
+        The first half of :meth:`derive`, apart so its cost can be measured apart from
+        laying the tensors out as columns (:meth:`DenseFacts.outcome`).
+
+        Parameters
+        ----------
+        base : BaseColumns
+            The cohort's base facts as tables.
+
+        Returns
+        -------
+        DenseFacts
+            Per variant the cells each rule asserted first, and the undecided profiles.
+        """
+        run = DenseFacts(self, base)
         for k, subs in enumerate(self.strata):
             run.stratum(k, subs)
-        return run.outcome(limit)
+        return run
 
 
 Shaped = tuple[Mask, Waits | None]  # a match tensor and its activations' wait (None: -1)
 
 
-class _DenseRun(_Conditions):
-    """One cohort chunk on the dense path."""
+class DenseFacts(_Conditions):
+    """One cohort chunk on the dense path: its tensors, and who asserted each fact first."""
 
     def __init__(self, rules: DenseRules, base: BaseColumns) -> None:
         super().__init__(base.strings.copy(), rules.kinds)
@@ -472,12 +490,13 @@ class _DenseRun(_Conditions):
         self.born = [
             np.full((n, ncomp) if v.located else n, _NONE, dtype=np.int16) for v in rules.variants
         ]
+        self.has = [born < _NONE for born in self.born]  # per variant, where a fact is
         self.ready: dict[int, Waits] = {}  # variant -> per cell, the rank it is available at
         self.avails: dict[int, Waits] = {}  # variant -> ``_avail``, while facts and ready hold
         self.track = True  # whether the sub-rule being run needs its waits
         self.bases: dict[Any, Mask] = {}  # a base pattern's tensor, by conditions and shape
         self.done: dict[int, list[tuple[_Sub, int, Mask, Waits | None]]] = {}  # variant -> acts
-        self.blocks: list[FactBlock] = []
+        self.won: list[tuple[int, _Sub, Mask]] = []  # variant, rule, cells it asserted first
         self.alphas: dict[Any, Mask] = {}
         self.current = 0
         self.asserted: set[str] = set()  # the types the running stratum asserts
@@ -571,7 +590,7 @@ class _DenseRun(_Conditions):
         wait = np.full((n, ncomp), _NEVER, dtype=_WAIT) if track else None
         cell_ok = self._score_holds(pat.score_conds) if pat.score_conds and pat.located else None
         for v, per_comp in pat.located:
-            here = (self.born[v] < _NONE) & per_comp
+            here = self.has[v] & per_comp
             if cell_ok is not None:
                 here &= cell_ok
             match |= here
@@ -582,7 +601,7 @@ class _DenseRun(_Conditions):
         flat: Mask = np.any(match, axis=1)
         flat_wait = None if wait is None else wait.min(axis=1)
         for v in pat.unlocated:
-            flat = flat | (self.born[v] < _NONE)
+            flat = flat | self.has[v]
             if flat_wait is not None:
                 np.minimum(flat_wait, self._avail(v), out=flat_wait)
         return flat, flat_wait
@@ -595,7 +614,7 @@ class _DenseRun(_Conditions):
             born = self.born[v]
             ready = self.ready.get(v)
             fresh = _NEVER if ready is None else ready
-            old = np.where(born < _NONE, _WAIT(-1), _NEVER)
+            old = np.where(self.has[v], _WAIT(-1), _NEVER)
             self.avails[v] = np.where(born == self.current, fresh, old)
         return self.avails[v]
 
@@ -724,15 +743,13 @@ class _DenseRun(_Conditions):
         activations for attribution."""
         added = False
         for tmpl, act, wait in acts:
-            born = self.born[tmpl.variant]
+            born, has = self.born[tmpl.variant], self.has[tmpl.variant]
             if tmpl.mode == "fixed":
-                target = born[:, tmpl.column]
-                fresh = act & (target == _NONE)
-                target[fresh] = self.current
-            else:
-                fresh = act & (born == _NONE)
-                born[fresh] = self.current
+                born, has = born[:, tmpl.column], has[:, tmpl.column]
+            fresh = act & ~has
             if fresh.any():
+                np.copyto(born, _NONE.dtype.type(self.current), where=fresh)
+                np.logical_or(has, fresh, out=has)
                 added = True
                 self.avails.pop(tmpl.variant, None)
             if keep:
@@ -748,11 +765,8 @@ class _DenseRun(_Conditions):
             ready = np.full(self.born[v].shape, _NEVER, dtype=_WAIT)
             for sub, column, act, wait in self.done[v]:
                 early = act if wait is None else act & (wait < 0)
-                if column >= 0:
-                    cell = ready[:, column]
-                    cell[early] = np.minimum(cell[early], sub.rank)
-                else:
-                    ready[early] = np.minimum(ready[early], sub.rank)
+                cells = ready[:, column] if column >= 0 else ready
+                np.minimum(cells, _WAIT(sub.rank), out=cells, where=early)
             self.ready[v] = ready
             self.avails.pop(v, None)
 
@@ -779,22 +793,22 @@ class _DenseRun(_Conditions):
                 kept = new
             self.done.pop(v)
             if len(asserters) == 1:
-                self._block(v, asserters[0][1], kept)
+                self.won.append((v, asserters[0][1], kept))
                 continue
-            winner = np.full(new.shape, -1, dtype=np.int8)
-            best_wait = np.full(new.shape, -1, dtype=_WAIT)
-            second = np.full(new.shape, _NEVER, dtype=_WAIT)
-            for i, (rank, _sub, act, wait) in enumerate(asserters):
-                first = act & (winner < 0)
-                rival = act & ~first
-                second[rival & (second == _NEVER)] = rank
-                winner[first] = i
+            remaining = new.copy()
+            winners: list[Mask] = []
+            waiting: list[tuple[Mask, Waits]] = []  # a winner's cells and its wait there
+            for rank, _sub, act, wait in asserters:
+                for won, won_wait in waiting:  # a rival fired while the winner still waited?
+                    odd = won & act & (won_wait >= rank)
+                    self.undecided |= odd.any(axis=1) if odd.ndim == 2 else odd
+                first = act & remaining
+                remaining &= ~act
+                winners.append(first)
                 if wait is not None:
-                    best_wait[first] = wait[first]
-            odd = new & (second < _NEVER) & (best_wait >= second)
-            self.undecided |= odd.any(axis=1) if odd.ndim == 2 else odd
-            for i, (_rank, sub, _act, _wait) in enumerate(asserters):
-                self._block(v, sub, kept & (winner == i))
+                    waiting.append((first, wait))
+            for (_rank, sub, _act, _wait), first in zip(asserters, winners, strict=True):
+                self.won.append((v, sub, kept & first))
 
     def _asserters(self, v: int) -> list[tuple[int, _Sub, Mask, Waits | None]]:
         """A variant's asserters in rank order, the sub-rules of one rule merged."""
@@ -818,15 +832,15 @@ class _DenseRun(_Conditions):
                 by_rule[sub.rule] = (sub.rank, sub, act, wait)
         return sorted(by_rule.values(), key=lambda a: a[0])
 
-    def _block(self, v: int, sub: _Sub, cells: Mask) -> None:
+    def _block(self, v: int, sub: _Sub, cells: Mask) -> FactBlock | None:
         """The facts of one variant that one rule asserted first, as a FactBlock."""
         if not cells.any():
-            return
+            return None
         variant = self.rules.variants[v]
         tmpl = next(t for t in sub.templates if t.variant == v)
         kinds = self.rules.kinds[variant.type]
-        if variant.located:
-            pid, place = np.nonzero(cells)
+        if variant.located:  # flat, then divided: much faster than a 2-d nonzero
+            pid, place = np.divmod(np.flatnonzero(cells), cells.shape[1])
         else:
             pid, place = np.flatnonzero(cells), np.zeros(0, dtype=np.int64)
         count = len(pid)
@@ -842,17 +856,30 @@ class _DenseRun(_Conditions):
                 columns[name] = Column(self.score[pid, place], self.scored[pid, place])
             else:
                 columns[name] = _literal(kinds.get(name, STR), literals[name], count, self.strings)
-        self.blocks.append(FactBlock(variant.type, sub.rule, tmpl.order, pid, columns))
+        return FactBlock(variant.type, sub.rule, tmpl.order, pid, columns)
 
     def outcome(self, limit: int) -> DerivedColumns:
-        """The derived facts as columns, with the profiles the per-profile engine decides."""
+        """The derived facts laid out as columns, with the profiles the per-profile
+        engine decides.
+
+        Parameters
+        ----------
+        limit : int
+            The firing limit: a profile deriving more facts goes to the per-profile engine.
+
+        Returns
+        -------
+        DerivedColumns
+            What ``ColumnarRules.derive_columns`` gives.
+        """
+        blocks = [self._block(v, sub, cells) for v, sub, cells in self.won]
         count = np.zeros(self.n, dtype=np.int64)
-        for born in self.born:
-            held = born < _NONE
+        for held in self.has:
             count += held.sum(axis=1) if held.ndim == 2 else held
         undecided = self.undecided | (count > limit)
         names = tuple(self.strings.names)
-        return DerivedColumns(self.n, ~undecided, self.blocks, names, self.rules.kinds)
+        made = [block for block in blocks if block is not None]
+        return DerivedColumns(self.n, ~undecided, made, names, self.rules.kinds)
 
 
 def _masked(wait: Waits, where: Mask) -> Waits:
