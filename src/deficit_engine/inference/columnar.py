@@ -611,16 +611,19 @@ class _Conditions:
         cond: Cond,
         pat: Pattern,
         table: _Table,
-        rows: Ints,
+        rows: Ints | None,
         act: _Binding | None,
         aliases: Mapping[str, int],
     ) -> Mask:
-        """Whether the condition holds for each row (semantics.holds, vectorised)."""
+        """Whether the condition holds for each row (semantics.holds, vectorised); rows
+        None: every row of the table, read in place."""
         column = table.columns.get(cond.field)
-        n = len(rows)
+        n = len(table) if rows is None else len(rows)
         if column is None:  # no fact of the type has the field
             return np.full(n, cond.op == "exists" and cond.value is False)
-        present, x = column.present[rows], column.values[rows]
+        present, x = column.present, column.values
+        if rows is not None:
+            present, x = present[rows], x[rows]
         if cond.op == "exists":
             return present if cond.value else ~present
         if cond.op == "contains":

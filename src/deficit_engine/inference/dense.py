@@ -75,7 +75,7 @@ Array = npt.NDArray[Any]
 _NONE = np.int16(32767)
 #: A wait worse than every rule's rank: "not available" (waits are int16: rule ranks
 #: are below it, a KB with more rules stays on the generic path).
-_NEVER = np.int16(32767)
+_NEVER = np.int16(30000)  # headroom: ``_avail`` adds one
 _WAIT = np.int16
 _NUMERIC_OPS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "not_in", "between", "exists")
 
@@ -462,8 +462,8 @@ class DenseRules:
             Per variant the cells each rule asserted first, and the undecided profiles.
         """
         run = DenseFacts(self, base)
-        for k, subs in enumerate(self.strata):
-            run.stratum(k, subs)
+        for subs in self.strata:
+            run.stratum(subs)
         return run
 
 
@@ -471,7 +471,12 @@ Shaped = tuple[Mask, Waits | None]  # a match tensor and its activations' wait (
 
 
 class DenseFacts(_Conditions):
-    """One cohort chunk on the dense path: its tensors, and who asserted each fact first."""
+    """One cohort chunk on the dense path: its tensors, and who asserted each fact first.
+
+    Tensors are competency-major, [competency x profile]: reducing over the competency
+    axis is then a few row operations, not a reduction along each short row. Masking
+    is arithmetic (``_masked``): numpy's masked ufuncs and ``where`` are far slower.
+    """
 
     def __init__(self, rules: DenseRules, base: BaseColumns) -> None:
         super().__init__(base.strings.copy(), rules.kinds)
@@ -487,10 +492,9 @@ class DenseFacts(_Conditions):
         self.gaxis_of[self.group_codes] = np.arange(len(self.group_codes))
         self.undecided = np.zeros(n, dtype=bool)
         self.locate: dict[str, tuple[Ints, Ints]] = {}  # base type -> per row (pid, axis)
-        self.born = [
-            np.full((n, ncomp) if v.located else n, _NONE, dtype=np.int16) for v in rules.variants
-        ]
-        self.has = [born < _NONE for born in self.born]  # per variant, where a fact is
+        shapes = [(ncomp, n) if v.located else (n,) for v in rules.variants]
+        self.has = [np.zeros(shape, dtype=bool) for shape in shapes]  # where a fact is
+        self.new = [np.zeros(shape, dtype=bool) for shape in shapes]  # ... added this stratum
         self.ready: dict[int, Waits] = {}  # variant -> per cell, the rank it is available at
         self.avails: dict[int, Waits] = {}  # variant -> ``_avail``, while facts and ready hold
         self.track = True  # whether the sub-rule being run needs its waits
@@ -498,7 +502,6 @@ class DenseFacts(_Conditions):
         self.done: dict[int, list[tuple[_Sub, int, Mask, Waits | None]]] = {}  # variant -> acts
         self.won: list[tuple[int, _Sub, Mask]] = []  # variant, rule, cells it asserted first
         self.alphas: dict[Any, Mask] = {}
-        self.current = 0
         self.asserted: set[str] = set()  # the types the running stratum asserts
         self.score, self.scored = self._scores()
 
@@ -526,7 +529,7 @@ class DenseFacts(_Conditions):
 
     def _scores(self) -> tuple[Array, Mask]:
         """Each profile's score per competency (a deficit's score_pct), and whether it has one."""
-        score = np.zeros((self.n, len(self.rules.comps)))
+        score = np.zeros((len(self.rules.comps), self.n))
         scored = np.zeros(score.shape, dtype=bool)
         table = self._rows("result")
         if table is None:
@@ -534,9 +537,9 @@ class DenseFacts(_Conditions):
         pid, place = self._where("result", "C")
         pct = table.columns["score_pct"]
         ok = (place >= 0) & pct.present
-        cells = pid[ok] * score.shape[1] + place[ok]
+        cells = place[ok] * self.n + pid[ok]
         twice = np.bincount(cells, minlength=score.size) > 1
-        self.undecided[np.flatnonzero(twice) // score.shape[1]] = True  # which one? ask the engine
+        self.undecided[np.flatnonzero(twice) % self.n] = True  # which one? ask the engine
         score.flat[cells] = pct.values[ok]
         scored.flat[cells] = True
         return score, scored
@@ -546,10 +549,9 @@ class DenseFacts(_Conditions):
     def _alpha(self, pat: _Pat, table: _Table) -> Mask:
         key = (pat.pattern.type, tuple((c.field, c.op, repr(c.value)) for c in pat.alpha))
         if key not in self.alphas:
-            rows = np.arange(len(table))
             mask = np.ones(len(table), dtype=bool)
             for cond in pat.alpha:
-                mask &= self._holds(cond, pat.pattern, table, rows, None, {})
+                mask &= self._holds(cond, pat.pattern, table, None, None, {})
             self.alphas[key] = mask
         return self.alphas[key]
 
@@ -565,7 +567,7 @@ class DenseFacts(_Conditions):
         ncomp = len(self.rules.comps)
         table = self._rows(pat.pattern.type)
         if table is None:
-            return np.zeros((self.n, ncomp) if axis else self.n, dtype=bool)
+            return np.zeros((ncomp, self.n) if axis else self.n, dtype=bool)
         mask = self._alpha(pat, table)
         if not axis:
             out = np.zeros(self.n, dtype=bool)
@@ -574,32 +576,33 @@ class DenseFacts(_Conditions):
         pid, place = self._where(pat.pattern.type, pat.side)
         ok = mask & (place >= 0)
         if pat.side == "C":
-            cells = np.zeros((self.n, ncomp), dtype=bool)
-            cells[pid[ok], place[ok]] = True
+            cells = np.zeros((ncomp, self.n), dtype=bool)
+            cells[place[ok], pid[ok]] = True
             return cells
-        by_group = np.zeros((self.n, len(self.rules.group_names)), dtype=bool)
-        by_group[pid[ok], place[ok]] = True
-        return by_group[:, self.rules.group_of]
+        by_group = np.zeros((len(self.rules.group_names), self.n), dtype=bool)
+        by_group[place[ok], pid[ok]] = True
+        at_comp: Mask = by_group[self.rules.group_of]
+        return at_comp
 
     def _derived(self, pat: _Pat, axis: bool) -> Shaped:
         """A derived pattern's matches, and per match the best rank its fact is available at."""
         n, ncomp = self.n, len(self.rules.comps)
-        match = np.zeros((n, ncomp), dtype=bool)
+        match = np.zeros((ncomp, n), dtype=bool)
         # facts of an earlier stratum are there from the start: no wait to track
         track = self.track and pat.pattern.type in self.asserted
-        wait = np.full((n, ncomp), _NEVER, dtype=_WAIT) if track else None
+        wait = np.full((ncomp, n), _NEVER, dtype=_WAIT) if track else None
         cell_ok = self._score_holds(pat.score_conds) if pat.score_conds and pat.located else None
         for v, per_comp in pat.located:
-            here = self.has[v] & per_comp
+            here = self.has[v] & per_comp[:, None]
             if cell_ok is not None:
                 here &= cell_ok
             match |= here
             if wait is not None:
-                np.minimum(wait, self._avail(v), out=wait, where=here)
+                np.minimum(wait, _masked(self._avail(v), here), out=wait)
         if axis:
             return match, wait
-        flat: Mask = np.any(match, axis=1)
-        flat_wait = None if wait is None else wait.min(axis=1)
+        flat: Mask = np.any(match, axis=0)
+        flat_wait = None if wait is None else wait.min(axis=0)
         for v in pat.unlocated:
             flat = flat | self.has[v]
             if flat_wait is not None:
@@ -611,11 +614,12 @@ class DenseFacts(_Conditions):
         of an earlier stratum (there from the start), its ``ready`` rank for one of this
         stratum (unknown yet: never), never where there is no fact."""
         if v not in self.avails:
-            born = self.born[v]
+            has, new = self.has[v], self.new[v]
             ready = self.ready.get(v)
+            start = _masked(np.full(has.shape, -1, dtype=_WAIT), has)  # -1 or never
             fresh = _NEVER if ready is None else ready
-            old = np.where(self.has[v], _WAIT(-1), _NEVER)
-            self.avails[v] = np.where(born == self.current, fresh, old)
+            # new cells (all of them facts): max(-1, ready) = ready; the others keep start
+            self.avails[v] = np.maximum(start, new * (fresh + _WAIT(1)) - _WAIT(1))
         return self.avails[v]
 
     def _score_holds(self, conds: Sequence[Cond]) -> Mask:
@@ -660,16 +664,16 @@ class DenseFacts(_Conditions):
         """``b.competency gt $a.competency``: some ``a`` sorts before some ``b``."""
         (a, wa), (b, wb) = (self._pattern(sub.pats[i], True) for i in comp.members)
         before = np.zeros_like(a)
-        before[:, 1:] = np.logical_or.accumulate(a, axis=1)[:, :-1]
-        match: Mask = np.any(before & b, axis=1)
+        before[1:] = np.logical_or.accumulate(a, axis=0)[:-1]
+        both = before & b
+        match: Mask = np.any(both, axis=0)
         if wa is None and wb is None:
             return match, None
-        wa = np.where(a, _WAIT(-1), _NEVER) if wa is None else _masked(wa, a)
-        wb = np.where(b, _WAIT(-1), _NEVER) if wb is None else _masked(wb, b)
+        wa = _masked(np.full(a.shape, -1, dtype=_WAIT) if wa is None else wa, a)
+        wb = _masked(np.full(b.shape, -1, dtype=_WAIT) if wb is None else wb, b)
         best_before = np.full(wa.shape, _NEVER, dtype=_WAIT)
-        best_before[:, 1:] = np.minimum.accumulate(wa, axis=1)[:, :-1]
-        pair_wait = np.where(before & b, np.maximum(best_before, wb), _NEVER)
-        least: Waits = pair_wait.min(axis=1)
+        best_before[1:] = np.minimum.accumulate(wa, axis=0)[:-1]
+        least: Waits = _masked(np.maximum(best_before, wb), both).min(axis=0)
         return match, least
 
     def _activations(self, sub: _Sub) -> list[tuple[_Template, Mask, Waits | None]]:
@@ -687,12 +691,12 @@ class DenseFacts(_Conditions):
             if tmpl.mode == "copy":
                 assert sub.output is not None
                 m, w = parts[sub.output]
-                act = m & flat[:, None]
-                wait = _worst(w, None if flat_wait is None else flat_wait[:, None])
+                act = m & flat
+                wait = _worst(w, flat_wait)
             elif sub.output is not None:
                 m, w = parts[sub.output]
-                act = m.any(axis=1) & flat
-                wait = _worst(None if w is None else _masked(w, m).min(axis=1), flat_wait)
+                act = np.any(m, axis=0) & flat
+                wait = _worst(None if w is None else _masked(w, m).min(axis=0), flat_wait)
             else:
                 act, wait = flat, flat_wait
             out.append((tmpl, act, wait))  # the wait is meaningful only where it acts
@@ -700,9 +704,10 @@ class DenseFacts(_Conditions):
 
     # --- a stratum ---------------------------------------------------------------------
 
-    def stratum(self, k: int, subs: Sequence[_Sub]) -> None:
+    def stratum(self, subs: Sequence[_Sub]) -> None:
         """Every rule of the stratum run to its fixed point, then each new fact attributed."""
-        self.current = k
+        # fresh arrays: the last stratum's are kept, as the cells its rules asserted first
+        self.new = [np.zeros(has.shape, dtype=bool) for has in self.has]
         self.ready, self.avails = {}, {}
         asserted = {self.rules.variants[t.variant].type for s in subs for t in s.templates}
         self.asserted = asserted
@@ -721,7 +726,7 @@ class DenseFacts(_Conditions):
                 continue
             self._fixed_point(pending, open_types)
             pending = []
-        self._attribute(k, asserted)
+        self._attribute(asserted)
 
     def _fixed_point(self, subs: list[_Sub], open_types: set[str]) -> None:
         """Rules reading what they (or each other) assert: run together until nothing is
@@ -743,14 +748,14 @@ class DenseFacts(_Conditions):
         activations for attribution."""
         added = False
         for tmpl, act, wait in acts:
-            born, has = self.born[tmpl.variant], self.has[tmpl.variant]
-            if tmpl.mode == "fixed":
-                born, has = born[:, tmpl.column], has[:, tmpl.column]
+            has, new = self.has[tmpl.variant], self.new[tmpl.variant]
+            if tmpl.mode == "fixed":  # one competency's row: a view, written through
+                has, new = has[tmpl.column], new[tmpl.column]
             fresh = act & ~has
             if fresh.any():
-                np.copyto(born, _NONE.dtype.type(self.current), where=fresh)
-                np.logical_or(has, fresh, out=has)
                 added = True
+                has |= fresh
+                new |= fresh
                 self.avails.pop(tmpl.variant, None)
             if keep:
                 self.done.setdefault(tmpl.variant, []).append((sub, tmpl.column, act, wait))
@@ -762,35 +767,34 @@ class DenseFacts(_Conditions):
         for v, variant in enumerate(self.rules.variants):
             if variant.type not in types or v not in self.done:
                 continue
-            ready = np.full(self.born[v].shape, _NEVER, dtype=_WAIT)
+            ready = np.full(self.has[v].shape, _NEVER, dtype=_WAIT)
             for sub, column, act, wait in self.done[v]:
                 early = act if wait is None else act & (wait < 0)
-                cells = ready[:, column] if column >= 0 else ready
-                np.minimum(cells, _WAIT(sub.rank), out=cells, where=early)
+                cells = ready[column] if column >= 0 else ready
+                # the rank where early, never elsewhere, by arithmetic (no masked ufunc)
+                np.minimum(cells, early * _WAIT(sub.rank - _NEVER) + _NEVER, out=cells)
             self.ready[v] = ready
             self.avails.pop(v, None)
 
-    def _attribute(self, k: int, asserted: set[str]) -> None:
-        """Each fact new in stratum ``k`` with the rule that asserted it first; profiles
+    def _attribute(self, asserted: set[str]) -> None:
+        """Each fact new in this stratum with the rule that asserted it first; profiles
         where that depends on the firing order are left undecided."""
-        seen: dict[str, Mask] = {}  # deficits: the cells that already have a more severe one
+        seen: Mask | None = None  # deficits: the cells that already have a more severe one
         order = sorted(
             (v for v in self.done if self.rules.variants[v].type in asserted),
             key=lambda v: _severity(self.rules.variants[v]),
         )
         for v in order:
             variant = self.rules.variants[v]
-            new = self.born[v] == k
+            new = self.new[v]
             if not new.any():
                 self.done.pop(v)
                 continue
             asserters = self._asserters(v)
+            kept = new
             if variant.type == "deficit":  # of each competency, only the most severe is kept
-                earlier = seen.get("deficit")
-                kept = new if earlier is None else new & ~earlier
-                seen["deficit"] = new if earlier is None else earlier | new
-            else:
-                kept = new
+                kept = new if seen is None else new & ~seen
+                seen = new.copy() if seen is None else seen | new
             self.done.pop(v)
             if len(asserters) == 1:
                 self.won.append((v, asserters[0][1], kept))
@@ -801,7 +805,7 @@ class DenseFacts(_Conditions):
             for rank, _sub, act, wait in asserters:
                 for won, won_wait in waiting:  # a rival fired while the winner still waited?
                     odd = won & act & (won_wait >= rank)
-                    self.undecided |= odd.any(axis=1) if odd.ndim == 2 else odd
+                    self.undecided |= np.any(odd, axis=0) if odd.ndim == 2 else odd
                 first = act & remaining
                 remaining &= ~act
                 winners.append(first)
@@ -813,20 +817,20 @@ class DenseFacts(_Conditions):
     def _asserters(self, v: int) -> list[tuple[int, _Sub, Mask, Waits | None]]:
         """A variant's asserters in rank order, the sub-rules of one rule merged."""
         by_rule: dict[str, tuple[int, _Sub, Mask, Waits | None]] = {}
-        shape = self.born[v].shape
+        shape = self.has[v].shape
         for sub, column, act, wait in self.done[v]:
             if column >= 0:
                 full = np.zeros(shape, dtype=bool)
-                full[:, column] = act
+                full[column] = act
                 full_wait = None
                 if wait is not None:
                     full_wait = np.full(shape, _NEVER, dtype=_WAIT)
-                    full_wait[:, column] = wait
+                    full_wait[column] = wait
                 act, wait = full, full_wait
             if sub.rule in by_rule:
                 rank, first, act0, wait0 = by_rule[sub.rule]
-                w0 = np.where(act0, _WAIT(-1), _NEVER) if wait0 is None else _masked(wait0, act0)
-                w1 = np.where(act, _WAIT(-1), _NEVER) if wait is None else _masked(wait, act)
+                w0 = _masked(np.full(shape, -1, dtype=_WAIT) if wait0 is None else wait0, act0)
+                w1 = _masked(np.full(shape, -1, dtype=_WAIT) if wait is None else wait, act)
                 by_rule[sub.rule] = (rank, first, act0 | act, np.minimum(w0, w1))
             else:
                 by_rule[sub.rule] = (sub.rank, sub, act, wait)
@@ -840,7 +844,7 @@ class DenseFacts(_Conditions):
         tmpl = next(t for t in sub.templates if t.variant == v)
         kinds = self.rules.kinds[variant.type]
         if variant.located:  # flat, then divided: much faster than a 2-d nonzero
-            pid, place = np.divmod(np.flatnonzero(cells), cells.shape[1])
+            place, pid = np.divmod(np.flatnonzero(cells), self.n)
         else:
             pid, place = np.flatnonzero(cells), np.zeros(0, dtype=np.int64)
         count = len(pid)
@@ -853,7 +857,7 @@ class DenseFacts(_Conditions):
                 codes = self.group_codes[self.rules.group_of[place]]
                 columns[name] = Column(codes, np.ones(count, dtype=bool))
             elif variant.type == "deficit" and name == "score_pct":
-                columns[name] = Column(self.score[pid, place], self.scored[pid, place])
+                columns[name] = Column(self.score[place, pid], self.scored[place, pid])
             else:
                 columns[name] = _literal(kinds.get(name, STR), literals[name], count, self.strings)
         return FactBlock(variant.type, sub.rule, tmpl.order, pid, columns)
@@ -875,7 +879,7 @@ class DenseFacts(_Conditions):
         blocks = [self._block(v, sub, cells) for v, sub, cells in self.won]
         count = np.zeros(self.n, dtype=np.int64)
         for held in self.has:
-            count += held.sum(axis=1) if held.ndim == 2 else held
+            count += held.sum(axis=0) if held.ndim == 2 else held
         undecided = self.undecided | (count > limit)
         names = tuple(self.strings.names)
         made = [block for block in blocks if block is not None]
@@ -883,8 +887,9 @@ class DenseFacts(_Conditions):
 
 
 def _masked(wait: Waits, where: Mask) -> Waits:
-    """A wait with "never" where there is no activation."""
-    out: Waits = np.where(where, wait, _NEVER)
+    """A wait with "never" where there is no activation (arithmetic: waits are at most
+    never, so the max with never-or-0 is the wait or never)."""
+    out: Waits = np.maximum(wait, ~where * _NEVER)
     return out
 
 
