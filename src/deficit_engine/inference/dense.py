@@ -540,8 +540,8 @@ class DenseFacts(_Conditions):
         cells = place[ok] * self.n + pid[ok]
         twice = np.bincount(cells, minlength=score.size) > 1
         self.undecided[np.flatnonzero(twice) % self.n] = True  # which one? ask the engine
-        score.flat[cells] = pct.values[ok]
-        scored.flat[cells] = True
+        score.reshape(-1)[cells] = pct.values[ok]  # views: .flat is much slower
+        scored.reshape(-1)[cells] = True
         return score, scored
 
     # --- patterns ----------------------------------------------------------------------
@@ -661,19 +661,29 @@ class DenseFacts(_Conditions):
         return match, wait  # the wait is meaningful only where it matches
 
     def _pair(self, sub: _Sub, comp: _Component) -> Shaped:
-        """``b.competency gt $a.competency``: some ``a`` sorts before some ``b``."""
+        """``b.competency gt $a.competency``: some ``a`` sorts before some ``b``.
+
+        One pass down the competency axis (in string order), keeping per profile
+        whether an ``a`` was seen and the best wait of one: a row operation per
+        competency (an ``accumulate`` over the axis is much slower).
+        """
         (a, wa), (b, wb) = (self._pattern(sub.pats[i], True) for i in comp.members)
-        before = np.zeros_like(a)
-        before[1:] = np.logical_or.accumulate(a, axis=0)[:-1]
-        both = before & b
-        match: Mask = np.any(both, axis=0)
+        seen = np.zeros(self.n, dtype=bool)
+        match = np.zeros(self.n, dtype=bool)
         if wa is None and wb is None:
+            for c in range(len(a)):
+                match |= seen & b[c]
+                seen |= a[c]
             return match, None
         wa = _masked(np.full(a.shape, -1, dtype=_WAIT) if wa is None else wa, a)
         wb = _masked(np.full(b.shape, -1, dtype=_WAIT) if wb is None else wb, b)
-        best_before = np.full(wa.shape, _NEVER, dtype=_WAIT)
-        best_before[1:] = np.minimum.accumulate(wa, axis=0)[:-1]
-        least: Waits = _masked(np.maximum(best_before, wb), both).min(axis=0)
+        best_a = np.full(self.n, _NEVER, dtype=_WAIT)
+        least = np.full(self.n, _NEVER, dtype=_WAIT)
+        for c in range(len(a)):
+            np.minimum(least, np.maximum(best_a, wb[c]), out=least)  # never unless both
+            np.minimum(best_a, wa[c], out=best_a)
+            match |= seen & b[c]
+            seen |= a[c]
         return match, least
 
     def _activations(self, sub: _Sub) -> list[tuple[_Template, Mask, Waits | None]]:
