@@ -499,6 +499,8 @@ class DenseFacts(_Conditions):
         self.avails: dict[int, Waits] = {}  # variant -> ``_avail``, while facts and ready hold
         self.track = True  # whether the sub-rule being run needs its waits
         self.bases: dict[Any, Mask] = {}  # a base pattern's tensor, by conditions and shape
+        self.derived: dict[Any, Shaped] = {}  # a derived pattern's, while its type holds
+        self.versions: dict[str, int] = {}  # per derived type, bumped when it (or a wait) changes
         self.done: dict[int, list[tuple[_Sub, int, Mask, Waits | None]]] = {}  # variant -> acts
         self.won: list[tuple[int, _Sub, Mask]] = []  # variant, rule, cells it asserted first
         self.alphas: dict[Any, Mask] = {}
@@ -640,9 +642,18 @@ class DenseFacts(_Conditions):
         return mask
 
     def _pattern(self, pat: _Pat, axis: bool) -> Shaped:
-        if pat.derived:
-            return self._derived(pat, axis)
-        return self._base(pat, axis), None
+        """A pattern's matches and waits. Many rules share a pattern (``deficit: {}``,
+        a severity): each is made once while the facts of its type stay as they are
+        (results are read only)."""
+        if not pat.derived:
+            return self._base(pat, axis), None
+        ftype = pat.pattern.type
+        track = self.track and ftype in self.asserted
+        conds = tuple((c.field, c.op, repr(c.value)) for c in pat.alpha)
+        key = (ftype, conds, axis, track, self.versions.get(ftype, 0))
+        if key not in self.derived:
+            self.derived[key] = self._derived(pat, axis)
+        return self.derived[key]
 
     def _component(self, sub: _Sub, comp: _Component) -> Shaped:
         """A component's activations: per profile (and competency if on the axis)."""
@@ -718,7 +729,7 @@ class DenseFacts(_Conditions):
         """Every rule of the stratum run to its fixed point, then each new fact attributed."""
         # fresh arrays: the last stratum's are kept, as the cells its rules asserted first
         self.new = [np.zeros(has.shape, dtype=bool) for has in self.has]
-        self.ready, self.avails = {}, {}
+        self.ready, self.avails, self.derived = {}, {}, {}
         asserted = {self.rules.variants[t.variant].type for s in subs for t in s.templates}
         self.asserted = asserted
         pending = list(subs)
@@ -767,6 +778,7 @@ class DenseFacts(_Conditions):
                 has |= fresh
                 new |= fresh
                 self.avails.pop(tmpl.variant, None)
+                self._changed(self.rules.variants[tmpl.variant].type)
             if keep:
                 self.done.setdefault(tmpl.variant, []).append((sub, tmpl.column, act, wait))
         return added
@@ -785,6 +797,11 @@ class DenseFacts(_Conditions):
                 np.minimum(cells, early * _WAIT(sub.rank - _NEVER) + _NEVER, out=cells)
             self.ready[v] = ready
             self.avails.pop(v, None)
+            self._changed(variant.type)
+
+    def _changed(self, ftype: str) -> None:
+        """Patterns on ``ftype`` made before this are out of date."""
+        self.versions[ftype] = self.versions.get(ftype, 0) + 1
 
     def _attribute(self, asserted: set[str]) -> None:
         """Each fact new in this stratum with the rule that asserted it first; profiles
