@@ -494,7 +494,7 @@ class DenseFacts(_Conditions):
         self.locate: dict[str, tuple[Ints, Ints]] = {}  # base type -> per row (pid, axis)
         shapes = [(ncomp, n) if v.located else (n,) for v in rules.variants]
         self.has = [np.zeros(shape, dtype=bool) for shape in shapes]  # where a fact is
-        self.new = [np.zeros(shape, dtype=bool) for shape in shapes]  # ... added this stratum
+        self.new = list(self.has)  # ... added this stratum (set per stratum: ``stratum``)
         self.ready: dict[int, Waits] = {}  # variant -> per cell, the rank it is available at
         self.avails: dict[int, Waits] = {}  # variant -> ``_avail``, while facts and ready hold
         self.track = True  # whether the sub-rule being run needs its waits
@@ -540,10 +540,11 @@ class DenseFacts(_Conditions):
         pct = table.columns["score_pct"]
         ok = (place >= 0) & pct.present
         cells = place[ok] * self.n + pid[ok]
-        twice = np.bincount(cells, minlength=score.size) > 1
-        self.undecided[np.flatnonzero(twice) % self.n] = True  # which one? ask the engine
         score.reshape(-1)[cells] = pct.values[ok]  # views: .flat is much slower
         scored.reshape(-1)[cells] = True
+        if np.count_nonzero(scored) < len(cells):  # two scores for one competency: which?
+            twice = np.bincount(cells, minlength=score.size) > 1
+            self.undecided[np.flatnonzero(twice) % self.n] = True  # the engine knows
         return score, scored
 
     # --- patterns ----------------------------------------------------------------------
@@ -577,12 +578,13 @@ class DenseFacts(_Conditions):
             return out
         pid, place = self._where(pat.pattern.type, pat.side)
         ok = mask & (place >= 0)
+        flat = place[ok] * self.n + pid[ok]  # a 1-d scatter: much faster than a 2-d one
         if pat.side == "C":
             cells = np.zeros((ncomp, self.n), dtype=bool)
-            cells[place[ok], pid[ok]] = True
+            cells.reshape(-1)[flat] = True
             return cells
         by_group = np.zeros((len(self.rules.group_names), self.n), dtype=bool)
-        by_group[place[ok], pid[ok]] = True
+        by_group.reshape(-1)[flat] = True
         at_comp: Mask = by_group[self.rules.group_of]
         return at_comp
 
@@ -618,7 +620,7 @@ class DenseFacts(_Conditions):
         if v not in self.avails:
             has, new = self.has[v], self.new[v]
             ready = self.ready.get(v)
-            start = _masked(np.full(has.shape, -1, dtype=_WAIT), has)  # -1 or never
+            start = _from_start(has)  # -1 or never
             fresh = _NEVER if ready is None else ready
             # new cells (all of them facts): max(-1, ready) = ready; the others keep start
             self.avails[v] = np.maximum(start, new * (fresh + _WAIT(1)) - _WAIT(1))
@@ -686,8 +688,8 @@ class DenseFacts(_Conditions):
                 match |= seen & b[c]
                 seen |= a[c]
             return match, None
-        wa = _masked(np.full(a.shape, -1, dtype=_WAIT) if wa is None else wa, a)
-        wb = _masked(np.full(b.shape, -1, dtype=_WAIT) if wb is None else wb, b)
+        wa = _from_start(a) if wa is None else _masked(wa, a)
+        wb = _from_start(b) if wb is None else _masked(wb, b)
         best_a = np.full(self.n, _NEVER, dtype=_WAIT)
         least = np.full(self.n, _NEVER, dtype=_WAIT)
         for c in range(len(a)):
@@ -727,10 +729,13 @@ class DenseFacts(_Conditions):
 
     def stratum(self, subs: Sequence[_Sub]) -> None:
         """Every rule of the stratum run to its fixed point, then each new fact attributed."""
-        # fresh arrays: the last stratum's are kept, as the cells its rules asserted first
-        self.new = [np.zeros(has.shape, dtype=bool) for has in self.has]
         self.ready, self.avails, self.derived = {}, {}, {}
         asserted = {self.rules.variants[t.variant].type for s in subs for t in s.templates}
+        # fresh arrays, for what the stratum asserts (the last stratum's are kept as the
+        # cells its rules asserted first); the others have nothing new
+        for v, variant in enumerate(self.rules.variants):
+            if variant.type in asserted:
+                self.new[v] = np.zeros(self.has[v].shape, dtype=bool)
         self.asserted = asserted
         pending = list(subs)
         finished: set[str] = set()
@@ -856,8 +861,8 @@ class DenseFacts(_Conditions):
                 act, wait = full, full_wait
             if sub.rule in by_rule:
                 rank, first, act0, wait0 = by_rule[sub.rule]
-                w0 = _masked(np.full(shape, -1, dtype=_WAIT) if wait0 is None else wait0, act0)
-                w1 = _masked(np.full(shape, -1, dtype=_WAIT) if wait is None else wait, act)
+                w0 = _from_start(act0) if wait0 is None else _masked(wait0, act0)
+                w1 = _from_start(act) if wait is None else _masked(wait, act)
                 by_rule[sub.rule] = (rank, first, act0 | act, np.minimum(w0, w1))
             else:
                 by_rule[sub.rule] = (sub.rank, sub, act, wait)
@@ -917,6 +922,12 @@ def _masked(wait: Waits, where: Mask) -> Waits:
     """A wait with "never" where there is no activation (arithmetic: waits are at most
     never, so the max with never-or-0 is the wait or never)."""
     out: Waits = np.maximum(wait, ~where * _NEVER)
+    return out
+
+
+def _from_start(where: Mask) -> Waits:
+    """-1 (from the start) where there is an activation, never elsewhere."""
+    out: Waits = where * _WAIT(-1 - _NEVER) + _NEVER
     return out
 
 
