@@ -492,6 +492,7 @@ class DenseFacts(_Conditions):
         self.gaxis_of[self.group_codes] = np.arange(len(self.group_codes))
         self.undecided = np.zeros(n, dtype=bool)
         self.locate: dict[str, tuple[Ints, Ints]] = {}  # base type -> per row (pid, axis)
+        self.flat_cells: dict[tuple[str, str], tuple[Ints, bool]] = {}  # ``_cells``
         shapes = [(ncomp, n) if v.located else (n,) for v in rules.variants]
         self.has = [np.zeros(shape, dtype=bool) for shape in shapes]  # where a fact is
         self.new = list(self.has)  # ... added this stratum (set per stratum: ``stratum``)
@@ -576,17 +577,32 @@ class DenseFacts(_Conditions):
             out = np.zeros(self.n, dtype=bool)
             out[table.pid[mask]] = True
             return out
-        pid, place = self._where(pat.pattern.type, pat.side)
-        ok = mask & (place >= 0)
-        flat = place[ok] * self.n + pid[ok]  # a 1-d scatter: much faster than a 2-d one
+        width = ncomp if pat.side == "C" else len(self.rules.group_names)
+        cells = np.zeros(width * self.n + 1, dtype=bool)  # the last: rows off the axis
+        flat, unique = self._cells(pat.pattern.type, pat.side, width)
+        if unique:  # one row a cell: every row's mask written as it is (1-d: fast)
+            cells[flat] = mask
+        else:  # rows sharing a cell: any of them
+            cells[flat[mask]] = True
+        table_cells: Mask = cells[:-1].reshape(width, self.n)
         if pat.side == "C":
-            cells = np.zeros((ncomp, self.n), dtype=bool)
-            cells.reshape(-1)[flat] = True
-            return cells
-        by_group = np.zeros((len(self.rules.group_names), self.n), dtype=bool)
-        by_group.reshape(-1)[flat] = True
-        at_comp: Mask = by_group[self.rules.group_of]
+            return table_cells
+        at_comp: Mask = table_cells[self.rules.group_of]
         return at_comp
+
+    def _cells(self, ftype: str, side: str, width: int) -> tuple[Ints, bool]:
+        """Each row's cell in a flattened [axis x profile] tensor (rows off the axis: the
+        one past the end), and whether no two rows share a cell."""
+        key = (ftype, side)
+        if key not in self.flat_cells:
+            pid, place = self._where(ftype, side)
+            on = place >= 0
+            flat = np.where(on, place * self.n + pid, width * self.n)
+            seen = np.zeros(width * self.n + 1, dtype=bool)
+            seen[flat] = True
+            unique = int(np.count_nonzero(seen[:-1])) == int(np.count_nonzero(on))
+            self.flat_cells[key] = (flat, unique)
+        return self.flat_cells[key]
 
     def _derived(self, pat: _Pat, axis: bool) -> Shaped:
         """A derived pattern's matches, and per match the best rank its fact is available at."""
