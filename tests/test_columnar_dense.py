@@ -126,7 +126,13 @@ def _action(rnd: random.Random, alias: str | None, stratified: bool) -> dict[str
     comp = f"${alias}.competency" if alias else rnd.choice([None, rnd.choice(COMPS)])
     located = {"competency": comp} if comp else {}
     choices: list[dict[str, Any]] = [
-        {"need": {"kind": "format", "format": rnd.choice(["self_education", "internship"]), **located}},
+        {
+            "need": {
+                "kind": "format",
+                "format": rnd.choice(["self_education", "internship"]),
+                **located,
+            }
+        },
         {"fact": {"type": "mark", "tag": rnd.choice(["a", "b"]), **located}},
     ]
     if comp:  # a programme need names its competency

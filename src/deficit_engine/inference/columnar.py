@@ -21,6 +21,11 @@ sequence: that profile is given back to the per-profile engine, as are profiles
 an uncompilable rule could fire on and profiles deriving more facts than the
 firing limit allows. Of the deficits only each competency's most severe is
 kept, all a Result holds.
+
+When every rule fits, ``derive_columns`` runs the dense path instead
+(``dense.py``: the same output, from boolean tensors over the competency axis);
+these fact tables then serve rule sets it does not fit, and the tests that hold
+the two paths to the same answers.
 """
 
 from __future__ import annotations

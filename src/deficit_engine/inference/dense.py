@@ -71,8 +71,6 @@ Ints = npt.NDArray[np.int64]
 Waits = npt.NDArray[np.int16]
 Array = npt.NDArray[Any]
 
-#: ``born`` of a cell holding no fact.
-_NONE = np.int16(32767)
 #: A wait worse than every rule's rank: "not available" (waits are int16: rule ranks
 #: are below it, a KB with more rules stays on the generic path).
 _NEVER = np.int16(30000)  # headroom: ``_avail`` adds one
