@@ -889,10 +889,11 @@ class DenseFacts(_Conditions):
         variant = self.rules.variants[v]
         tmpl = next(t for t in sub.templates if t.variant == v)
         kinds = self.rules.kinds[variant.type]
-        if variant.located:  # flat, then divided: much faster than a 2-d nonzero
-            place, pid = np.divmod(np.flatnonzero(cells), self.n)
+        flat = np.flatnonzero(cells)  # then divided: much faster than a 2-d nonzero
+        if variant.located:
+            place, pid = np.divmod(flat, self.n)
         else:
-            pid, place = np.flatnonzero(cells), np.zeros(0, dtype=np.int64)
+            pid, place = flat, np.zeros(0, dtype=np.int64)
         count = len(pid)
         literals = dict(variant.literals)
         columns: dict[str, Column] = {}
@@ -903,7 +904,9 @@ class DenseFacts(_Conditions):
                 codes = self.group_codes[self.rules.group_of[place]]
                 columns[name] = Column(codes, np.ones(count, dtype=bool))
             elif variant.type == "deficit" and name == "score_pct":
-                columns[name] = Column(self.score[place, pid], self.scored[place, pid])
+                # the flat index is the cell's: a 1-d gather
+                score, scored = self.score.reshape(-1)[flat], self.scored.reshape(-1)[flat]
+                columns[name] = Column(score, scored)
             else:
                 columns[name] = _literal(kinds.get(name, STR), literals[name], count, self.strings)
         return FactBlock(variant.type, sub.rule, tmpl.order, pid, columns)
