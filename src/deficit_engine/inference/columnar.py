@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -42,9 +42,6 @@ from ..models import Fact
 from ..rules import BASE_TYPES, SEVERITIES, Cond, Pattern, Ref, Rule
 from ..rules.model import LIST, NUM, STR, field_kinds, literal_kind
 from .store import fact_key
-
-if TYPE_CHECKING:
-    from .dense import DenseRules
 
 __all__ = [
     "BaseColumns",
@@ -438,6 +435,14 @@ class _Binding:
         return _Binding(self.pid[keep], [r[keep] for r in self.rows], self.tables)
 
 
+class DenseStage(Protocol):
+    """The dense path's compiled rules (``dense.DenseRules``), as this module sees them:
+    named by what they do, since ``dense`` builds on this module and not the reverse."""
+
+    def derive(self, base: BaseColumns, limit: int) -> DerivedColumns:
+        """The facts the rules derive: :meth:`ColumnarRules.derive_columns`'s answer."""
+
+
 class ColumnarRules:
     """A rule set compiled once per KB to run over whole cohorts.
 
@@ -484,7 +489,7 @@ class ColumnarRules:
             key=lambda r: (-r.priority, r.order),
         )
         self.rank = {rule.id: i for i, rule in enumerate(ranked)}
-        self.dense: DenseRules | None = None
+        self.dense: DenseStage | None = None
         #: Why the dense path does not run this rule set (None: it does).
         self.dense_unfit: str | None = "some rules run on the per-profile engine"
         if not self.fallback:
