@@ -21,13 +21,18 @@ sequence: that profile is given back to the per-profile engine, as are profiles
 an uncompilable rule could fire on and profiles deriving more facts than the
 firing limit allows. Of the deficits only each competency's most severe is
 kept, all a Result holds.
+
+When every rule fits, ``derive_columns`` runs the dense path instead
+(``dense.py``: the same output, from boolean tensors over the competency axis);
+these fact tables then serve rule sets it does not fit, and the tests that hold
+the two paths to the same answers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -430,6 +435,14 @@ class _Binding:
         return _Binding(self.pid[keep], [r[keep] for r in self.rows], self.tables)
 
 
+class DenseStage(Protocol):
+    """The dense path's compiled rules (``dense.DenseRules``), as this module sees them:
+    named by what they do, since ``dense`` builds on this module and not the reverse."""
+
+    def derive(self, base: BaseColumns, limit: int) -> DerivedColumns:
+        """The facts the rules derive: :meth:`ColumnarRules.derive_columns`'s answer."""
+
+
 class ColumnarRules:
     """A rule set compiled once per KB to run over whole cohorts.
 
@@ -476,6 +489,18 @@ class ColumnarRules:
             key=lambda r: (-r.priority, r.order),
         )
         self.rank = {rule.id: i for i, rule in enumerate(ranked)}
+        self.dense: DenseStage | None = None
+        #: Why the dense path does not run this rule set (None: it does).
+        self.dense_unfit: str | None = "some rules run on the per-profile engine"
+        if not self.fallback:
+            # dense.py builds on this module's columns, so it is imported only here
+            from .dense import compile_dense
+
+            compiled = compile_dense(self.strata, self.kinds, self.groups, self.rank)
+            if isinstance(compiled, str):
+                self.dense_unfit = compiled
+            else:
+                self.dense, self.dense_unfit = compiled, None
 
     def derive(self, cohort: Sequence[Sequence[Fact]], limit: int) -> list[Derived]:
         """The facts the rules derive for each profile, with the rule that asserted each first.
@@ -512,7 +537,9 @@ class ColumnarRules:
         """
         return _base_columns(self.kinds, cohort)
 
-    def derive_columns(self, base: BaseColumns, limit: int) -> DerivedColumns:
+    def derive_columns(
+        self, base: BaseColumns, limit: int, *, dense: bool = True
+    ) -> DerivedColumns:
         """The facts the rules derive for each profile, with the rule that asserted each first.
 
         This is the diagnose stage of the columnar path: tables in, columns out, no
@@ -525,6 +552,9 @@ class ColumnarRules:
         limit : int
             The firing limit: a profile deriving more facts than this goes to the
             per-profile engine (which then says whether the limit is reached).
+        dense : bool
+            Run the dense path when every rule compiled to it (:attr:`dense`); False
+            runs the generic fact tables (the two give the same facts).
 
         Returns
         -------
@@ -532,6 +562,8 @@ class ColumnarRules:
             The derived facts as columns, and which profiles the columnar path
             decided (the others must be diagnosed by the per-profile engine).
         """
+        if dense and self.dense is not None:
+            return self.dense.derive(base, limit)
         run = _Run(self, base)
         for k, subs in enumerate(self.strata):
             run.stratum(k, subs)
@@ -560,13 +592,85 @@ class _Output:
     facts: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
-class _Run:
+class _Conditions:
+    """Conditions tested over table rows (``semantics.holds``, vectorised): the generic
+    path's joins and the dense path's base-fact patterns share this."""
+
+    def __init__(self, strings: _Strings, kinds: Mapping[str, Mapping[str, str]]) -> None:
+        self.strings = strings
+        self.kinds = kinds
+
+    def _operand(
+        self, value: Any, n: int, act: _Binding | None, aliases: Mapping[str, int]
+    ) -> tuple[Any, Mask]:
+        """A condition's operand for each of ``n`` rows: its values and whether present."""
+        if isinstance(value, Ref):
+            assert act is not None
+            pos = aliases[value.alias]
+            column = act.tables[pos].columns.get(value.field)
+            if column is None:
+                return np.zeros(n), np.zeros(n, dtype=bool)
+            rows = act.rows[pos]
+            return column.values[rows], column.present[rows]
+        if isinstance(value, str):
+            return self.strings.code(value), np.ones(n, dtype=bool)
+        return value, np.ones(n, dtype=bool)
+
+    def _holds(
+        self,
+        cond: Cond,
+        pat: Pattern,
+        table: _Table,
+        rows: Ints | None,
+        act: _Binding | None,
+        aliases: Mapping[str, int],
+    ) -> Mask:
+        """Whether the condition holds for each row (semantics.holds, vectorised); rows
+        None: every row of the table, read in place."""
+        column = table.columns.get(cond.field)
+        n = len(table) if rows is None else len(rows)
+        if column is None:  # no fact of the type has the field
+            return np.full(n, cond.op == "exists" and cond.value is False)
+        present, x = column.present, column.values
+        if rows is not None:
+            present, x = present[rows], x[rows]
+        if cond.op == "exists":
+            return present if cond.value else ~present
+        if cond.op == "contains":
+            found = [isinstance(item, list) and cond.value in item for item in x]
+            contains: Mask = present & np.array(found, dtype=bool)
+            return contains
+        string = self.kinds[pat.type][cond.field] == STR
+        if cond.op in ("in", "not_in"):
+            hit = np.zeros(n, dtype=bool)
+            for item in cond.value:
+                v, ok = self._operand(item, n, act, aliases)
+                hit |= ok & (x == v)
+            return present & (hit if cond.op == "in" else ~hit)
+        if cond.op == "between":
+            lo, lo_ok = self._operand(cond.value[0], n, act, aliases)
+            hi, hi_ok = self._operand(cond.value[1], n, act, aliases)
+            above = self._compare("ge", x, lo, string)
+            return present & lo_ok & hi_ok & above & self._compare("le", x, hi, string)
+        v, ok = self._operand(cond.value, n, act, aliases)
+        return present & ok & self._compare(cond.op, x, v, string)
+
+    def _compare(self, op: str, x: Any, v: Any, string: bool) -> Mask:
+        if op in _ORDER_OPS and string:  # codes are not in string order: compare the text
+            x = self.strings.decode(x)
+            v = self.strings.decode(v) if isinstance(v, np.ndarray) else self.strings.names[v]
+        out: Mask = np.asarray(_COMPARE[op](x, v), dtype=bool)
+        return out
+
+
+class _Run(_Conditions):
     """One cohort's tables and the bookkeeping of who asserted what first."""
 
     def __init__(self, rules: ColumnarRules, base: BaseColumns) -> None:
+        # the run interns more strings: the input stays as given
+        super().__init__(base.strings.copy(), rules.kinds)
         self.rules = rules
         self.n = base.n
-        self.strings = base.strings.copy()  # the run interns more: the input stays as given
         self.objects: dict[Any, int] = {}  # boolean and list values, for fact identity
         self.tables = dict(base.tables)
         pairs = [(self.strings.code(c), self.strings.code(g)) for c, g in rules.groups.items()]
@@ -777,67 +881,6 @@ class _Run:
             hit = self._joined(pat, table, right, pairs, sub)
             blocked[left[hit]] = True
         return blocked
-
-    # --- conditions -----------------------------------------------------------------
-
-    def _operand(
-        self, value: Any, n: int, act: _Binding | None, aliases: Mapping[str, int]
-    ) -> tuple[Any, Mask]:
-        """A condition's operand for each of ``n`` rows: its values and whether present."""
-        if isinstance(value, Ref):
-            assert act is not None
-            pos = aliases[value.alias]
-            column = act.tables[pos].columns.get(value.field)
-            if column is None:
-                return np.zeros(n), np.zeros(n, dtype=bool)
-            rows = act.rows[pos]
-            return column.values[rows], column.present[rows]
-        if isinstance(value, str):
-            return self.strings.code(value), np.ones(n, dtype=bool)
-        return value, np.ones(n, dtype=bool)
-
-    def _holds(
-        self,
-        cond: Cond,
-        pat: Pattern,
-        table: _Table,
-        rows: Ints,
-        act: _Binding | None,
-        aliases: Mapping[str, int],
-    ) -> Mask:
-        """Whether the condition holds for each row (semantics.holds, vectorised)."""
-        column = table.columns.get(cond.field)
-        n = len(rows)
-        if column is None:  # no fact of the type has the field
-            return np.full(n, cond.op == "exists" and cond.value is False)
-        present, x = column.present[rows], column.values[rows]
-        if cond.op == "exists":
-            return present if cond.value else ~present
-        if cond.op == "contains":
-            found = [isinstance(item, list) and cond.value in item for item in x]
-            contains: Mask = present & np.array(found, dtype=bool)
-            return contains
-        string = self.rules.kinds[pat.type][cond.field] == STR
-        if cond.op in ("in", "not_in"):
-            hit = np.zeros(n, dtype=bool)
-            for item in cond.value:
-                v, ok = self._operand(item, n, act, aliases)
-                hit |= ok & (x == v)
-            return present & (hit if cond.op == "in" else ~hit)
-        if cond.op == "between":
-            lo, lo_ok = self._operand(cond.value[0], n, act, aliases)
-            hi, hi_ok = self._operand(cond.value[1], n, act, aliases)
-            above = self._compare("ge", x, lo, string)
-            return present & lo_ok & hi_ok & above & self._compare("le", x, hi, string)
-        v, ok = self._operand(cond.value, n, act, aliases)
-        return present & ok & self._compare(cond.op, x, v, string)
-
-    def _compare(self, op: str, x: Any, v: Any, string: bool) -> Mask:
-        if op in _ORDER_OPS and string:  # codes are not in string order: compare the text
-            x = self.strings.decode(x)
-            v = self.strings.decode(v) if isinstance(v, np.ndarray) else self.strings.names[v]
-        out: Mask = np.asarray(_COMPARE[op](x, v), dtype=bool)
-        return out
 
     # --- actions -------------------------------------------------------------------
 

@@ -1,0 +1,266 @@
+"""The dense columnar path (inference/dense.py): which rule sets it runs, and that it
+derives exactly what the generic fact tables and the per-profile engine derive, on the
+shipped rules and on random rule sets drawn from what it compiles."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from conftest import write_kb
+from deficit_engine import Engine, load_kb
+from deficit_engine.engine import base_facts
+from deficit_engine.inference.columnar import Derived
+from deficit_engine.profile import normalise
+from deficit_engine.synthetic import synthetic_profiles
+from test_columnar import assert_same_as_per_profile
+from test_differential_random import COMPS, GROUPS, SEVERITIES, random_profile
+
+
+def both_paths(engine: Engine, profiles: list[Any]) -> tuple[list[Derived], list[Derived]]:
+    """The dense path's and the generic path's derived facts, per profile."""
+    cohort = [base_facts(normalise(engine.parse(p), engine.kb), engine.kb) for p in profiles]
+    rules = engine.columnar
+    base = rules.base_columns(cohort)
+    dense = rules.derive_columns(base, engine.firing_limit).facts()
+    generic = rules.derive_columns(base, engine.firing_limit, dense=False).facts()
+    return dense, generic
+
+
+def as_set(derived: Derived) -> list[str] | None:
+    """One profile's derived facts in a fixed order (blocks come in another order on each
+    path), each with its rule and its fields in their order."""
+    if derived is None:
+        return None
+    return sorted(json.dumps([rule, list(fact.items())]) for rule, fact in derived)
+
+
+def assert_paths_agree(engine: Engine, profiles: list[Any]) -> None:
+    dense, generic = both_paths(engine, profiles)
+    for profile, d, g in zip(profiles, dense, generic, strict=True):
+        assert as_set(d) == as_set(g), profile
+
+
+def test_every_shipped_rule_runs_dense() -> None:
+    engine = Engine.from_path(None, backend="fast")
+    rules = engine.columnar
+    assert rules.dense_unfit is None and rules.dense is not None
+    dense_rules = {sub.rule for subs in rules.dense.strata for sub in subs}
+    assert dense_rules == {rule.id for rule in engine.kb.rules}
+
+
+def test_dense_equals_generic_on_generated_profiles() -> None:
+    engine = Engine.from_path(None, backend="fast")
+    profiles = list(synthetic_profiles(engine.kb, 1500, seed=11))
+    assert_paths_agree(engine, profiles)
+    dense, _generic = both_paths(engine, profiles)
+    assert sum(d is not None for d in dense) > 0.9 * len(profiles)
+
+
+@pytest.mark.slow
+def test_dense_equals_generic_and_per_profile_on_3000_generated_profiles() -> None:
+    engine = Engine.from_path(None, backend="fast")
+    profiles = list(synthetic_profiles(engine.kb, 3000, seed=21))
+    assert_paths_agree(engine, profiles)
+    assert_same_as_per_profile(engine, profiles)
+
+
+# --- random rule sets the dense path compiles -------------------------------------------
+
+
+def _pattern(rnd: random.Random, ftype: str) -> dict[str, Any]:
+    """Conditions on the fact alone."""
+    conds: dict[str, Any] = {}
+    for _ in range(rnd.randint(0, 2)):
+        if ftype == "result":
+            conds.update(
+                rnd.choice(
+                    [
+                        {"score_pct": {rnd.choice(["lt", "ge"]): rnd.choice([30, 50, 75, 85])}},
+                        {"level": rnd.choice(["critical", "low", "partial", "proficient"])},
+                        {"group": rnd.choice(GROUPS)},
+                        {"competency": {"in": rnd.sample(COMPS, 2)}},
+                    ]
+                )
+            )
+        elif ftype == "deficit":
+            conds.update(
+                rnd.choice(
+                    [
+                        {"severity": rnd.choice(SEVERITIES)},
+                        {"severity": {"in": rnd.sample(SEVERITIES, 2)}},
+                        {"severity": {"ne": "low"}},
+                        {"group": {"ne": rnd.choice(GROUPS)}},
+                        {"score_pct": {rnd.choice(["lt", "ge"]): rnd.choice([30, 50, 75])}},
+                        {"score_pct": {"exists": rnd.choice([True, False])}},
+                        {"competency": rnd.choice(COMPS)},
+                    ]
+                )
+            )
+        elif ftype == "person":
+            conds.update(
+                rnd.choice(
+                    [
+                        {"experience_years": {"lt": rnd.choice([3, 10])}},
+                        {"role": {"in": ["teacher", "manager"]}},
+                        {"subjects": {"contains": "mathematics"}},
+                    ]
+                )
+            )
+        elif ftype == "need":
+            conds.update({"kind": rnd.choice(["program", "format"])})
+        elif ftype == "mark":
+            conds.update({"tag": rnd.choice(["a", "b"])})
+        elif ftype == "group_result":
+            conds.update({"level": {"in": rnd.sample(["critical", "low", "partial"], 2)}})
+    return conds
+
+
+def _action(rnd: random.Random, alias: str | None, stratified: bool) -> dict[str, Any]:
+    """An action copying ``alias``'s competency, or only literals."""
+    comp = f"${alias}.competency" if alias else rnd.choice([None, rnd.choice(COMPS)])
+    located = {"competency": comp} if comp else {}
+    choices: list[dict[str, Any]] = [
+        {
+            "need": {
+                "kind": "format",
+                "format": rnd.choice(["self_education", "internship"]),
+                **located,
+            }
+        },
+        {"fact": {"type": "mark", "tag": rnd.choice(["a", "b"]), **located}},
+    ]
+    if comp:  # a programme need names its competency
+        choices.append({"need": {"kind": "program", "competency": comp, "education": "formal"}})
+    if comp and not stratified:  # deficits read negatively stay out of negated rules' reach
+        choices.append({"deficit": {"competency": comp, "severity": rnd.choice(SEVERITIES)}})
+    return rnd.choice(choices)
+
+
+def dense_rules(rnd: random.Random) -> str:
+    """A random rule set inside the dense path's fragment: competency and group joins, a
+    ``gt`` pair, ``not:`` at a competency or over the profile, chains through deficits,
+    needs and a custom fact, rival rules asserting the same facts at random priorities."""
+    rules: list[dict[str, Any]] = [
+        {
+            "id": "BASE",
+            "priority": 50,
+            "when": [{"result": {"score_pct": {"lt": 75}}}],
+            "then": [{"deficit": {"competency": "$result.competency", "severity": "moderate"}}],
+        },
+        {
+            "id": "MARK-SEED",  # keeps the custom type's fields known
+            "when": [{"request": {}}],
+            "then": [{"fact": {"type": "mark", "tag": "a", "competency": "$request.competency"}}],
+        },
+    ]
+    for n in range(rnd.randint(3, 8)):
+        when: list[dict[str, Any]] = []
+        shape = rnd.choice(["single", "join", "group", "pair", "chain", "scalar"])
+        negated = rnd.random() < 0.35
+        first = rnd.choice(["result", "deficit", "request"] + ([] if negated else ["mark"]))
+        when.append({"as": "a", first: _pattern(rnd, first)})
+        copy: str | None = "a"
+        if shape == "join":
+            # two patterns of one type at one competency could bind one fact: not dense
+            other = rnd.choice([t for t in ("result", "deficit", "request") if t != first])
+            conds = _pattern(rnd, other)
+            conds.pop("competency", None)
+            when.append({"as": "b", other: {**conds, "competency": "$a.competency"}})
+        elif shape == "group" and first in ("result", "deficit"):
+            when.insert(0, {"as": "g", "group_result": _pattern(rnd, "group_result")})
+            when[1][first] = {**when[1][first], "group": "$g.group"}
+        elif shape == "pair" and first != "mark":
+            conds = _pattern(rnd, first)
+            conds.pop("competency", None)
+            when.append({"as": "b", first: {**conds, "competency": {"gt": "$a.competency"}}})
+            copy = None
+        elif shape == "chain":
+            when = [{"as": "a", "need": _pattern(rnd, "need")}]
+            first, negated = "need", False
+        elif shape == "scalar":
+            when = [{"as": "p", "person": _pattern(rnd, "person")}]
+            copy = None
+        if rnd.random() < 0.4 and shape != "scalar":
+            when.insert(0, {"as": "p", "person": _pattern(rnd, "person")})
+        if negated:
+            target = rnd.choice(["deficit", "result"])
+            conds = _pattern(rnd, target)
+            conds.pop("competency", None)
+            if copy and rnd.random() < 0.7:
+                conds["competency"] = f"${copy}.competency"
+            when.append({"not": {target: conds}})
+        then = [_action(rnd, copy, negated or first in ("need", "mark"))]
+        rules.append(
+            {"id": f"R{n}", "priority": rnd.choice([0, 5, 5, 60]), "when": when, "then": then}
+        )
+    return yaml.safe_dump({"ruleset": "dense", "rules": rules}, allow_unicode=True, sort_keys=False)
+
+
+def _dense_engine(tmp_path: Path, seed: int) -> tuple[Engine, random.Random]:
+    rnd = random.Random(seed)
+    root = write_kb(tmp_path / "kb")
+    (root / "rules").mkdir()
+    (root / "rules" / "r.yaml").write_text(dense_rules(rnd), encoding="utf-8")
+    return Engine(load_kb(root), backend="python"), rnd
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_dense_equals_generic_and_per_profile_on_random_rule_sets(
+    tmp_path: Path, seed: int
+) -> None:
+    engine, rnd = _dense_engine(tmp_path, seed)
+    profiles = [random_profile(rnd, n) for n in range(80)]
+    if engine.columnar.dense is None:  # the fragment's edges: the generic path runs
+        pytest.skip(f"dense path not compiled: {engine.columnar.dense_unfit}")
+    assert_paths_agree(engine, profiles)
+    assert_same_as_per_profile(engine, profiles)
+
+
+def test_random_dense_rule_sets_mostly_compile_and_decide(tmp_path: Path) -> None:
+    """The random test above tests the dense path: its rule sets compile, and most
+    profiles are decided by it (not handed to the per-profile engine)."""
+    compiled = decided = total = 0
+    for seed in range(40):
+        engine, rnd = _dense_engine(tmp_path / str(seed), seed)
+        if engine.columnar.dense is None:
+            continue
+        compiled += 1
+        dense, _generic = both_paths(engine, [random_profile(rnd, n) for n in range(80)])
+        decided += sum(d is not None for d in dense)
+        total += len(dense)
+    assert compiled >= 30
+    assert decided > 0.6 * total
+
+
+UNFIT = """\
+ruleset: t
+rules:
+  - id: LOW
+    when:
+      - result: {score_pct: {lt: 50}}
+    then:
+      - deficit: {competency: $result.competency, severity: high}
+  - id: WHERE
+    when:
+      - person: {role: manager}
+    then:
+      - fact: {type: place, town: $person.municipality}
+"""
+
+
+def test_a_rule_outside_the_fragment_keeps_the_generic_path(tmp_path: Path) -> None:
+    root = write_kb(tmp_path / "kb")
+    (root / "rules").mkdir()
+    (root / "rules" / "r.yaml").write_text(UNFIT, encoding="utf-8")
+    engine = Engine(load_kb(root), backend="python")
+    assert engine.columnar.dense is None
+    assert engine.columnar.dense_unfit == "WHERE: it copies 'town', not a competency"
+    assert engine.columnar.uncompiled == {}  # the generic path runs it
+    rnd = random.Random(4)
+    assert_same_as_per_profile(engine, [random_profile(rnd, n) for n in range(40)])
