@@ -250,11 +250,14 @@ def _breakdown_tables(summary: dict[str, Any], kb: KnowledgeBase | None) -> list
         rows = entries.get(name) or []
         if name == "experience":  # bands in their own order, not by size
             order = [b[0] for b in EXPERIENCE_BANDS] + [UNKNOWN]
-            rows = sorted(
-                rows, key=lambda e: order.index(e.get("key")) if e.get("key") in order else 99
-            )
+            rows = sorted(rows, key=lambda e: _band_rank(e.get("key"), order))
         out.append(_breakdown(name, label, title, rows, groups, kb))
     return out
+
+
+def _band_rank(key: Any, order: list[str]) -> int:
+    """Where an experience band goes; a key the summary lacks or mistypes goes last."""
+    return order.index(key) if isinstance(key, str) and key in order else len(order)
 
 
 def _group_order(kb: KnowledgeBase | None, entries: dict[str, list[dict[str, Any]]]) -> list[str]:
