@@ -13,7 +13,8 @@ cohort:
 1. the Results of the first ``--check`` profiles (``Engine.evaluate``, fast backend),
    as JSON: the compiled build's must be byte-identical to the pure one's, or the run
    stops (exit 2) before printing a ratio;
-2. ``Engine.evaluate`` latency for one profile, fast backend: p50 and p90 (wall);
+2. ``Engine.evaluate`` latency for one profile, fast backend: p50 and p90, in wall
+   time (as benchmarks/cohort.py) and in CPU time (what a busy machine moves less);
 3. CPU µs per profile of each stage (``benchmarks/cohort.py``'s ``measure_stages``):
    inference, building the Result, diagnose, cohort allocation, resolve, route,
    ``Result.to_dict``;
@@ -37,6 +38,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,7 +46,10 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+#: How many profiles the latency of ``evaluate`` is taken on (as benchmarks/cohort.py).
+LATENCY_PROFILES = 2_000
 #: The figures where smaller is better, as the subprocess prints them.
+LATENCIES = ("p50_ms", "p90_ms", "cpu_p50_ms", "cpu_p90_ms")
 STAGES = (
     "fast_inference",
     "build_result",
@@ -86,16 +91,30 @@ def measure(profiles: int, batch: int, check: int, seed: int) -> dict[str, Any]:
         write_cohort(engine, batch, seed, source)
         run = run_cli(source, work, "jsonl", 1, batch)
     latency = sorted(stages.latency_ms)
+    cpu_latency = sorted(evaluate_cpu_ms(engine, sample[:LATENCY_PROFILES]))
     return {
         "package": str(Path(deficit_engine.__file__).parent),
         "compiled": not str(cover.__file__).endswith(".py"),
         "results": results.decode(),
         "p50_ms": statistics.median(latency),
         "p90_ms": latency[int(len(latency) * 0.9)],
+        "cpu_p50_ms": statistics.median(cpu_latency),
+        "cpu_p90_ms": cpu_latency[int(len(cpu_latency) * 0.9)],
         **{name: getattr(stages, name).micros for name in STAGES},
         "batch_per_wall_s": run.rate,
         "batch_per_cpu_s": batch / run.cpu_seconds,
     }
+
+
+def evaluate_cpu_ms(engine: Any, sample: Sequence[dict[str, Any]]) -> list[float]:
+    """``Engine.evaluate``'s CPU milliseconds for each profile: on a shared machine the
+    wall time of one call mostly says how busy the others kept the cores."""
+    times = []
+    for profile in sample:
+        start = time.process_time()
+        engine.evaluate(profile)
+        times.append((time.process_time() - start) * 1e3)
+    return times
 
 
 # --- the parent: two builds, alternating ----------------------------------------------------
@@ -155,7 +174,7 @@ def child_options(args: argparse.Namespace) -> list[str]:
 def best(rounds: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Each figure's best over the rounds: the least for times, the most for rates."""
     out = dict(rounds[0])
-    for key in ("p50_ms", "p90_ms", *STAGES):
+    for key in LATENCIES + STAGES:
         out[key] = min(r[key] for r in rounds)
     for key in ("batch_per_wall_s", "batch_per_cpu_s"):
         out[key] = max(r[key] for r in rounds)
@@ -174,6 +193,8 @@ def report(pure: dict[str, Any], compiled: dict[str, Any], args: argparse.Namesp
     lines = [
         ("evaluate p50, ms (wall)", "p50_ms", False),
         ("evaluate p90, ms (wall)", "p90_ms", False),
+        ("evaluate p50, ms CPU", "cpu_p50_ms", False),
+        ("evaluate p90, ms CPU", "cpu_p90_ms", False),
         *((f"{name}, µs CPU/profile", name, False) for name in STAGES),
         ("batch, profiles/s wall (1 worker)", "batch_per_wall_s", True),
         ("batch, profiles per CPU second", "batch_per_cpu_s", True),
@@ -189,7 +210,7 @@ def report(pure: dict[str, Any], compiled: dict[str, Any], args: argparse.Namesp
         ratio = compiled[key] / pure[key] if higher_is_better else pure[key] / compiled[key]
         ratios[key] = ratio
         print(f"  {label:<36} {pure[key]:>10.2f} {compiled[key]:>10.2f} {ratio:>13.2f}x")
-    keep = ("p50_ms", "p90_ms", *STAGES, "batch_per_wall_s", "batch_per_cpu_s")
+    keep = (*LATENCIES, *STAGES, "batch_per_wall_s", "batch_per_cpu_s")
     print(
         json.dumps(
             {
