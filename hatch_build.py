@@ -139,12 +139,21 @@ class CompileHook(BuildHookInterface):  # type: ignore[misc,type-arg,unused-igno
 
         Raises
         ------
-        CompileError
+        SystemExit
             ``DEFICIT_ENGINE_COMPILE=1`` and the modules could not be compiled, or the
-            variable has a value other than 0, 1 or auto.
+            variable has a value other than 0, 1 or auto: the build fails after one
+            line saying why (an exception would bury it in a traceback).
         """
         if self.target_name != "wheel":
             return
+        try:
+            self._compile(version, build_data)
+        except CompileError as error:
+            say(f"error: {error}")
+            raise SystemExit(1) from None
+
+    def _compile(self, version: str, build_data: dict[str, Any]) -> None:
+        """What :meth:`initialize` does; raises CompileError where the build must fail."""
         mode = wanted()
         if version == "editable":
             if mode == "1":
