@@ -1,21 +1,22 @@
 """Build hook: the wheel's hot modules compiled with mypyc, or the pure-Python package.
 
 Hatchling runs this hook for every wheel it builds (``pip install .``, ``pip wheel .``,
-``python -m build``). It compiles the modules listed under
+``python -m build``). Asked to (below), it compiles the modules listed under
 ``[tool.hatch.build.targets.wheel.hooks.custom] compile`` in pyproject.toml with mypyc
 (a build requirement, from PyPI) and the machine's C compiler, and adds the extension
 modules to the wheel beside the ``.py`` files they were compiled from (Python imports
 an extension module before a source file of the same name). The wheel is then tagged
 for this interpreter and platform.
 
-The install must work without a compiler: when there is none, when the Python headers
-are missing, or when compiling fails for any reason, the hook says so in one line on
-stderr and the wheel is the pure-Python package (``py3-none-any``), whose output is
-the same (tests/test_build.py). ``DEFICIT_ENGINE_COMPILE`` forces either way:
+The install must work without a compiler: asked for ``auto`` when there is none, the
+Python headers are missing, or compiling fails for any reason, the hook says so in one
+line on stderr and the wheel is the pure-Python package (``py3-none-any``), whose
+output is the same (tests/test_build.py). ``DEFICIT_ENGINE_COMPILE`` chooses:
 
-* ``0``: never compile (a pure wheel, quickly);
-* ``1``: compile, and fail the build if it cannot;
-* unset or ``auto``: compile when it can, else the pure wheel.
+* unset or ``0``: never compile (a pure wheel, quickly): the default, so that a plain
+  ``pip install .`` needs no compiler time and runs the reference code;
+* ``auto``: compile when it can, else the pure wheel;
+* ``1``: compile, and fail the build if it cannot.
 
 An editable install (``pip install -e .``) is always pure Python, so that an edit to a
 module takes effect; ``DEFICIT_ENGINE_COMPILE=1`` with it is an error.
@@ -66,7 +67,7 @@ def wanted() -> str:
     CompileError
         The variable has another value.
     """
-    value = os.environ.get(SWITCH, "auto").strip().lower() or "auto"
+    value = os.environ.get(SWITCH, "0").strip().lower() or "0"
     if value not in ("0", "1", "auto"):
         raise CompileError(f"{SWITCH} must be 0, 1 or auto, not {value!r}")
     return value
