@@ -122,6 +122,11 @@ def test_switched_off_gives_a_pure_wheel_that_works(tmp_path: Path) -> None:
     assert_pure_wheel_built(tmp_path, env, "DEFICIT_ENGINE_COMPILE=0: the pure-Python", 200)
 
 
+def test_a_plain_build_is_the_pure_wheel(tmp_path: Path) -> None:
+    # the switch unset: compiling is opt-in (docs/performance.md, «Compiled build»)
+    assert_pure_wheel_built(tmp_path, {}, "DEFICIT_ENGINE_COMPILE=0: the pure-Python", 0)
+
+
 def test_no_compiler_falls_back_to_the_pure_wheel(tmp_path: Path) -> None:
     env = {"CC": str(tmp_path / "no-such-cc"), "DEFICIT_ENGINE_COMPILE": "auto"}
     assert_pure_wheel_built(tmp_path, env, "no C compiler found", 0)
