@@ -23,7 +23,7 @@ PACKAGE = Path(deficit_engine.__file__).resolve().parent
 
 # layer -> the units in it; a unit is a top-level module or subpackage of deficit_engine
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "choices", "labels", "months", "_yaml", "folding", "suggest"),
+    ("errors", "choices", "labels", "months", "_yaml", "folding", "suggest", "gcpause"),
     ("schema", "ontology"),
     ("rules", "models"),
     ("catalogue", "period"),

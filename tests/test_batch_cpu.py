@@ -31,10 +31,11 @@ from deficit_engine import Engine, synthetic_profiles
 from deficit_engine import parts as parts_module
 from deficit_engine import profile as profile_module
 from deficit_engine.errors import SourceError
+from deficit_engine.gcpause import paused_gc
 from deficit_engine.models import Result, Route
 from deficit_engine.models import route as route_module
 from deficit_engine.outputs import PERSON_FIELDS, person_record
-from deficit_engine.parts import PartRow, paused_gc, write_part
+from deficit_engine.parts import PartRow, write_part
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")

@@ -42,11 +42,12 @@ from .engine import (
 )
 from .errors import Issue, SourceError, UsageError
 from .export import render
+from .gcpause import paused_gc
 from .kb import KnowledgeBase
 from .models import Resolution, Result, Route, json_number
 from .months import month_range
 from .outputs import DocumentNames, FlatTables, person_record
-from .parts import FORMATS, PartRow, check_kept, part_path, paused_gc, write_part
+from .parts import FORMATS, PartRow, check_kept, part_path, write_part
 from .planner import CohortPlan, PlanRow, SharedValues, plan_cohort, plan_row, plan_rows
 from .planner.plan import COLLEAGUE_PREFIX
 from .profile import parse_profile

@@ -21,6 +21,7 @@ from ._yaml import MAX_DEPTH
 from .choices import BACKENDS
 from .compiler import compile_rules
 from .errors import BackendLimitError, EvaluationError, SourceError, UsageError
+from .gcpause import paused_gc
 from .inference import (
     DEFAULT_FIRING_LIMIT,
     ColumnarRules,
@@ -420,6 +421,15 @@ class Engine:
         items = list(profiles)
         if trace:
             return [_diagnose_safely(self, p, start + i) for i, p in enumerate(items)]
+        # The profiles, the cohort's facts, the derived ones and the Results are
+        # millions of small containers and make no cycles: collections triggered while
+        # they are made would walk them all, again and again (gcpause).
+        with paused_gc():
+            return self._diagnosed_columnar(items, start)
+
+    def _diagnosed_columnar(self, items: list[Any], start: int) -> list[Diagnosed]:
+        """:meth:`diagnose_many` without a trace: the columnar path, and this engine's
+        backend for what it cannot decide."""
         out: list[Diagnosed | None] = [None] * len(items)
         ready: list[tuple[int, Profile, Normalised, list[Fact]]] = []
         for i, profile in enumerate(items):
@@ -429,10 +439,6 @@ class Engine:
             else:
                 ready.append((i, *got))
         cohort = [facts for *_rest, facts in ready]
-        # The cohort's facts and the derived ones are millions of small containers and
-        # make no cycles: collections triggered while they are made would walk them all.
-        enabled = gc.isenabled()
-        gc.disable()
         try:
             derived = []
             rules, limit = self.columnar, self.firing_limit
@@ -443,9 +449,6 @@ class Engine:
                 derived.extend(rules.derive_columns(base, limit).facts())  # dicts only now
         except Exception:  # a batch never stops on its columnar path: the reference decides
             derived = [None] * len(cohort)
-        finally:
-            if enabled:
-                gc.enable()
         for (i, prof, norm, _facts), facts_rules in zip(ready, derived, strict=True):
             if facts_rules is None:
                 out[i] = _diagnose_safely(self, prof, start + i)
@@ -1055,14 +1058,11 @@ def _worker_chunk(
     # A chunk's Results are thousands of live containers: with the cyclic GC on, every
     # collection triggered while they are made walks them again. Evaluations leave no
     # cycles behind (tests/test_engine.py checks), so the GC waits until the chunk is sent.
-    gc.disable()
-    try:
+    with paused_gc():
         results: list[Any] = run_chunk(_worker_engine, stage, start, chunk)
         if transform is not None:
             results = [_transformed(transform, stage, r) for r in results]
         return pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)
-    finally:
-        gc.enable()
 
 
 def run_chunk(engine: Engine, stage: str, start: int, chunk: list[Any]) -> list[Any]:
@@ -1102,13 +1102,8 @@ def run_chunk(engine: Engine, stage: str, start: int, chunk: list[Any]) -> list[
 def _unpickle(blob: bytes) -> list[Any]:
     """Unpickle a chunk with the cyclic GC paused: a Result is thousands of small
     containers, and collections triggered while they are rebuilt cost 5x the work."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with paused_gc():
         results: list[Any] = pickle.loads(blob)
-    finally:
-        if enabled:
-            gc.enable()
     return results
 
 

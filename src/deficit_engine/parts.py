@@ -10,10 +10,8 @@ this package. The columns are described in docs/parts.md.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +25,6 @@ __all__ = [
     "PartRow",
     "check_kept",
     "part_path",
-    "paused_gc",
     "write_part",
 ]
 
@@ -65,30 +62,6 @@ def part_path(folder: Path, index: int, fmt: str) -> Path:
         ``folder/results/part-NNNNN.<fmt>``.
     """
     return folder / PART_FOLDER / f"part-{index:05d}.{fmt}"
-
-
-@contextlib.contextmanager
-def paused_gc() -> Iterator[None]:
-    """The cyclic garbage collector paused for the block (and restored after it).
-
-    A chunk's rows are a few hundred Results turned into dicts and lists, tens of
-    thousands of containers, and the batch holds the whole diagnosed cohort
-    meanwhile: every collection they trigger walks the cohort too, and on a
-    3,000-person batch those collections were a third of its CPU. The rows make no
-    cycles, so they are freed by reference counting as soon as the part is written,
-    before the collector runs again.
-
-    Yields
-    ------
-    None
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def write_part(path: Path, rows: Sequence[PartRow], fmt: str, keep: Sequence[str] = ()) -> None:

@@ -1,0 +1,38 @@
+"""The cyclic garbage collector paused for a block: :func:`paused_gc`.
+
+A cohort's stages make millions of small containers (facts, Results, rows) and hold
+thousands of Results at once; every collection those allocations trigger walks
+everything alive, and on a 3,000-person batch such collections were a third of its
+CPU. The stages make no reference cycles (tests/test_engine.py checks that an
+evaluation leaves none), so what they drop is freed by reference counting and the
+collector has nothing to find meanwhile. One context manager, used by the engine,
+the batch's parts and the planner, rather than each pausing it its own way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+from collections.abc import Iterator
+
+__all__ = ["paused_gc"]
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """The cyclic garbage collector paused for the block, and restored after it.
+
+    Restored as it was: a block inside another paused block leaves it paused, and
+    a caller that had it off keeps it off.
+
+    Yields
+    ------
+    None
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
