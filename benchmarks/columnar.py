@@ -25,7 +25,7 @@ profiles and making their base facts, building the tables from the base facts
   expressions over a dense score matrix, with the ratio of the stage to them. The
   three are checked to give the same most severe deficit per person and competency.
 
-    python benchmarks/columnar.py [--profiles 20000] [--seed 16] [--chunk 2048]
+    python benchmarks/columnar.py [--profiles 20000] [--seed 16] [--chunk 4096]
 """
 
 from __future__ import annotations

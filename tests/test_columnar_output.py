@@ -147,6 +147,6 @@ def test_diagnose_many_in_runs_of_a_few_profiles_gives_the_same_results(
     profiles: list[Any] = list(synthetic_profiles(engine.kb, 60, seed=13))
     profiles.insert(5, {"id": "broken", "person": {"role": "astronaut"}})
     whole = [r.to_json() for _p, r in engine.diagnose_many(profiles)]
-    monkeypatch.setattr(engine_module, "_COLUMNAR_RUN", 7)
+    monkeypatch.setattr(engine_module, "COLUMNAR_RUN", 7)
     assert [r.to_json() for _p, r in engine.diagnose_many(profiles)] == whole
     assert whole == [engine.diagnose_many([p])[0][1].to_json() for p in profiles]

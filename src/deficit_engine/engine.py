@@ -52,6 +52,7 @@ from .workers import (
 
 __all__ = [
     "BACKENDS",
+    "COLUMNAR_RUN",
     "Cohort",
     "Diagnosed",
     "Engine",
@@ -103,8 +104,10 @@ def _durable_or_none(engine: Engine) -> DurableMatcher | None:
 
 _KIND_RANK = {k: i for i, k in enumerate(NEED_KINDS)}
 _SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
-#: Profiles per columnar run in ``Engine.diagnose_many``.
-_COLUMNAR_RUN = 4096
+#: Profiles per columnar run in ``Engine.diagnose_many`` (and so per chunk a batch sends,
+#: ``cohort.COLUMNAR_CHUNK``): past a few thousand a run costs more per profile, below
+#: it numpy's fixed cost per call weighs (benchmarks/columnar.py --chunk).
+COLUMNAR_RUN = 4096
 _NEED_OWN_FIELDS = frozenset(("type", "kind", "competency"))
 _BASE_TYPES = frozenset(BASE_TYPES)  # a set: asked of every derived fact
 
@@ -444,8 +447,8 @@ class Engine:
             rules, limit = self.columnar, self.firing_limit
             # in chunks: past a few thousand profiles a run costs more per profile
             # (benchmarks/columnar.py --chunk), and profiles never affect each other
-            for at in range(0, len(cohort), _COLUMNAR_RUN):
-                base = rules.base_columns(cohort[at : at + _COLUMNAR_RUN])
+            for at in range(0, len(cohort), COLUMNAR_RUN):
+                base = rules.base_columns(cohort[at : at + COLUMNAR_RUN])
                 derived.extend(rules.derive_columns(base, limit).facts())  # dicts only now
         except Exception:  # a batch never stops on its columnar path: the reference decides
             derived = [None] * len(cohort)
