@@ -47,7 +47,7 @@ from ..resolve.mentors import (
 )
 from ..schema import Mentor, Profile
 from .arcs import CohortArcs, cohort_arcs
-from .programmes import ProgrammeDemand, demand_key, plan_programmes
+from .programmes import ProgrammeDemand, ProgrammesPlan, demand_key, plan_programmes
 from .rows import PlanRow, SharedValues, plan_row
 from .schools import SchoolFlag, SchoolProfile, flag_schools, school_profiles_of
 
@@ -570,9 +570,12 @@ def _plan(kb: KnowledgeBase, people: Sequence[PlanRow | None], started: float) -
     choices, exact, bound = _allocate_mentors(index, seekers, len(people))
     demands = [_demand(p, k, n) for n, (p, k) in enumerate(zip(ok, kinds, strict=True))]
     programmes = plan_programmes(kb, [d for d in demands if d is not None])
+    del demands  # the passes are done: what follows reads only their outcome
+    programme_load = dict(sorted(programmes.load().items()))
     resolutions: list[Resolution | None] = []
     slot = 0
     mentor_load: Counter[str] = Counter()
+    placed = units_placed = 0
     # most recommendations and unmet needs are equal to another person's (the same
     # item for the same need, with the same reason): held once, a cohort's
     # resolutions take half the memory (see _shared)
@@ -586,12 +589,19 @@ def _plan(kb: KnowledgeBase, people: Sequence[PlanRow | None], started: float) -
             index, seekers.seekers[n], needs, choices[n], cohort=True
         )
         mentor_load.update(ch.chosen.mentor.id for ch in choices[n] if ch.chosen)
+        placed += any(ch.chosen for ch in choices[n])
+        units_placed += sum(1 for ch in choices[n] if ch.chosen)
         formats, unmet_formats = resolve_formats(index, needs, by_kind["format"])
         progs = programmes.recommendations[slot]
         why: dict[int, Why | str] = {
             i: Why(r, "capacity" if ex else "catalogue", ex)
             for i, (r, ex) in programmes.unmet[slot].items()
         }
+        # this person's working data is read: freed now, so that the resolutions
+        # grow while the plan's working data shrinks (the peak is the larger of
+        # the two, not their sum)
+        _free(programmes, slot)
+        choices[n] = []
         slot += 1
         why.update(unmet)
         why.update(unmet_formats)
@@ -614,9 +624,7 @@ def _plan(kb: KnowledgeBase, people: Sequence[PlanRow | None], started: float) -
         mentor_load.update(ch.chosen.mentor.id for ch in choices[k] if ch.chosen)
         teams.extend(_team_support(fl, choices[k], recs, unmet))
     mentees = sum(1 for n in range(len(people)) if seekers.units[n])
-    placed = sum(1 for n in range(len(people)) if any(ch.chosen for ch in choices[n]))
     units = sum(len(u) for u in seekers.units[: len(people)])
-    units_placed = sum(1 for n in range(len(people)) for ch in choices[n] if ch.chosen)
     stats = PlanStats(
         people=len(diagnosed),
         mentees=mentees,
@@ -638,9 +646,16 @@ def _plan(kb: KnowledgeBase, people: Sequence[PlanRow | None], started: float) -
         schools,
         tuple(teams),
         dict(sorted(mentor_load.items())),
-        dict(sorted(programmes.load().items())),
+        programme_load,
         stats,
     )
+
+
+def _free(programmes: ProgrammesPlan, slot: int) -> None:
+    """Drop one person's programme outcome once their resolution has read it."""
+    programmes.recommendations[slot] = []
+    programmes.places[slot] = []
+    programmes.unmet[slot] = {}
 
 
 def _shared(shared: SharedValues, value: _Made) -> _Made:

@@ -354,3 +354,6 @@ def plan_programmes(kb: KnowledgeBase, demands: Sequence[ProgrammeDemand]) -> Pr
             plan.passes = passes
             return plan
         closed |= small
+        # the pass is redone: its outcome is dropped before the next one is made,
+        # or two passes' outcomes would be held at once
+        del plan
