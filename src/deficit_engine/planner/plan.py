@@ -67,6 +67,7 @@ Person = tuple[Profile, Result]
 #: many of its staff have deficits in the group.
 SCHOOL_SEVERITY = "high"
 _NONE = np.empty(0, np.int64)  # an array left out (see _Candidates)
+_NO_UNITS: list[Unit] = []  # a seeker's units once read (never written to)
 
 
 @dataclass(frozen=True)
@@ -609,6 +610,8 @@ def _plan(kb: KnowledgeBase, people: Sequence[PlanRow | None], started: float) -
     programmes = plan_programmes(kb, [d for d in demands if d is not None])
     del demands  # the passes are done: what follows reads only their outcome
     programme_load = dict(sorted(programmes.load().items()))
+    mentees = sum(1 for n in range(len(people)) if seekers.units[n])
+    units = sum(len(u) for u in seekers.units[: len(people)])
     resolutions: list[Resolution | None] = []
     slot = 0
     mentor_load: Counter[str] = Counter()
@@ -643,6 +646,9 @@ def _plan(kb: KnowledgeBase, people: Sequence[PlanRow | None], started: float) -
         unknown = sorted_needs[n]
         if unknown is not None:
             why.update(unknown[1])
+        # the person's kinds of needs and seeker's units are read too
+        sorted_needs[n] = kinds[n] = None
+        seekers.units[n] = _NO_UNITS
         resolutions.append(
             Resolution(
                 recommendations=tuple(shared.made(r) for r in (*progs, *recs, *formats)),
@@ -661,8 +667,6 @@ def _plan(kb: KnowledgeBase, people: Sequence[PlanRow | None], started: float) -
         mentor_load.update(ch.chosen.mentor.id for ch in mine if ch.chosen)
         schools_placed += any(ch.chosen for ch in mine)
         teams.extend(_team_support(fl, mine, recs, unmet))
-    mentees = sum(1 for n in range(len(people)) if seekers.units[n])
-    units = sum(len(u) for u in seekers.units[: len(people)])
     stats = PlanStats(
         people=len(diagnosed),
         mentees=mentees,
