@@ -312,5 +312,11 @@ def _printing(value: Recommendation | Unmet) -> tuple[tuple[int, ...], tuple[typ
 
 
 def _alike(a: Recommendation | Unmet, b: Recommendation | Unmet) -> bool:
-    """Whether two equal values print the same (see _printing)."""
-    return _printing(a) == _printing(b)
+    """Whether two equal values print the same (see _printing), compared in place:
+    this runs on every value shared, and two key tuples each time cost CPU."""
+    if isinstance(a, Unmet) or isinstance(b, Unmet):
+        return isinstance(a, Unmet) and isinstance(b, Unmet) and a.need is b.need
+    # equal values: as many needs and attributes on both sides
+    return all(x is y for x, y in zip(a.needs, b.needs, strict=True)) and all(
+        type(v) is type(w) for (_n, v), (_m, w) in zip(a.attrs, b.attrs, strict=True)
+    )
