@@ -20,8 +20,16 @@ the workers read themselves.
 XLSX): the parent reads the rows, holds every diagnosis and plans from them, the
 reference that the streamed batch (the default) is compared with.
 
+``--planner-only`` measures the plan alone, in a fresh interpreter per size: the
+synthetic people are diagnosed and kept as shared PlanRows (as the batch's
+parent keeps them), then ``planner.plan_rows`` runs under ``tracemalloc``, which
+prints the plan's peak and what it still holds (the Resolutions) in bytes a
+person above the rows. To compare with another checkout in the same run, pass
+its ``src`` folder with ``--src`` (it is put first on ``sys.path``).
+
     python benchmarks/batch_memory.py [--people 5000 20000 50000] [--format parquet]
         [--workers 2] [--held]
+    python benchmarks/batch_memory.py --planner-only [--people 5000 20000] [--src DIR ...]
 """
 
 from __future__ import annotations
@@ -174,6 +182,53 @@ def reading(source: Path) -> dict[str, float]:
     return figures
 
 
+#: The plan alone under tracemalloc, in a fresh interpreter: bytes a person.
+_PLANNER = """
+import gc, json, sys, time, tracemalloc
+if sys.argv[2]:
+    sys.path.insert(0, sys.argv[2])
+from deficit_engine import Engine, synthetic_profiles
+from deficit_engine.planner import SharedValues, plan_row, plan_rows
+people = int(sys.argv[1])
+engine = Engine.from_path()
+kb, shared = engine.kb, SharedValues()
+rows = [
+    None if profile is None or not result.ok else shared.row(plan_row(kb, profile, result))
+    for profile, result in engine.diagnose_many(list(synthetic_profiles(kb, people, seed=16)))
+]
+gc.collect()
+tracemalloc.start()
+base = tracemalloc.get_traced_memory()[0]
+cpu = time.process_time()
+plan = plan_rows(kb, rows)
+cpu = time.process_time() - cpu
+held, peak = tracemalloc.get_traced_memory()
+print(json.dumps({
+    "peak": (peak - base) / people, "held": (held - base) / people,
+    "cpu_s": cpu, "source": __import__("deficit_engine").__file__,
+}))
+"""
+
+
+def planner_only(sizes: list[int], sources: list[str]) -> None:
+    """The plan's tracemalloc peak and what it holds after, per person, for each
+    size and each source folder (the installed package: an empty one)."""
+    print("people   peak B/person  held B/person  CPU s (tracemalloc on)  package")
+    for people in sizes:
+        for src in sources:
+            done = subprocess.run(
+                [sys.executable, "-c", _PLANNER, str(people), src],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            f = json.loads(done.stdout.strip().splitlines()[-1])
+            print(
+                f"{people:>7,}  {f['peak']:>13,.0f}  {f['held']:>13,.0f}  "
+                f"{f['cpu_s']:>22.1f}  {f['source']}"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--people", type=int, nargs="+", default=[5_000, 20_000, 50_000])
@@ -183,7 +238,16 @@ def main() -> None:
     parser.add_argument("--keep", help="keep the cohort files and outputs in this folder")
     parser.add_argument("--held", action="store_true", help="the rows read and held here")
     parser.add_argument("--reading", action="store_true", help="the parent's reading too")
+    parser.add_argument(
+        "--planner-only", action="store_true", help="the plan's tracemalloc peak a person"
+    )
+    parser.add_argument(
+        "--src", nargs="+", default=[""], help="with --planner-only: src folders to compare"
+    )
     args = parser.parse_args()
+    if args.planner_only:
+        planner_only(args.people, args.src)
+        return
     columnar = not args.per_profile
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(args.keep) if args.keep else Path(tmp)

@@ -634,3 +634,32 @@ def test_a_need_of_an_unknown_kind_is_unmet_in_a_cohort_as_alone(engine: Engine)
     got = [(u.need, u.reason) for u in planned.unmet if u.need == odd]
     assert got == [(odd, "неизвестный вид потребности «visit»")]
     assert got == [(u.need, u.reason) for u in alone.unmet if u.need == odd]
+
+
+def test_made_values_are_shared_only_when_they_print_the_same() -> None:
+    """SharedValues.made keys by the value: an equal recommendation or unmet need
+    whose needs are other objects, or whose attributes' values are of other types
+    (36 == 36.0), must stay its own, or the plan's output would change."""
+    from deficit_engine.models import Need, Recommendation, Unmet
+    from deficit_engine.planner import SharedValues
+
+    def rec(need: Need, hours: Any) -> Recommendation:
+        return Recommendation(
+            "program", "DPP-1", "T", ("a.b",), (need,), "why", (("hours", hours),)
+        )
+
+    shared = SharedValues()
+    need = Need("program", "a.b", (("education", "formal"),), "R-1")
+    first = shared.made(rec(need, 36))
+    assert shared.made(rec(need, 36)) is first  # equal and printed the same: one object
+    as_float = rec(need, 36.0)
+    assert as_float == first and shared.made(as_float) is as_float
+    assert shared.made(rec(need, 36.0)) is as_float  # the second lookup shares those too
+    other_need = Need("program", "a.b", (("education", "formal"),), "R-1")  # equal, not same
+    mine = rec(other_need, 36)
+    assert shared.made(mine) is mine
+    unmet = shared.made(Unmet(need, "нет программ"))
+    assert shared.made(Unmet(need, "нет программ")) is unmet
+    assert shared.made(Unmet(other_need, "нет программ")) is not unmet
+    listed = Recommendation("format", "F-1", "T", (), (need,), "why", (("phases", ["x"]),))
+    assert shared.made(listed) is listed  # not hashable: never shared

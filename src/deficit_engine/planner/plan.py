@@ -24,13 +24,13 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from ..catalogue import CatalogueIndex
 from ..kb import KnowledgeBase
-from ..models import Need, Recommendation, Resolution, Result, Unmet
+from ..models import Need, Recommendation, Resolution, Result
 from ..resolve import needs_by_kind, unmet_of
 from ..resolve.allocate import allocate_arrays
 from ..resolve.formats import resolve_formats
@@ -47,7 +47,7 @@ from ..resolve.mentors import (
 )
 from ..schema import Mentor, Profile
 from .arcs import CohortArcs, cohort_arcs
-from .programmes import ProgrammeDemand, demand_key, plan_programmes
+from .programmes import _NO_UNMET, ProgrammeDemand, ProgrammesPlan, demand_key, plan_programmes
 from .rows import PlanRow, SharedValues, plan_row
 from .schools import SchoolFlag, SchoolProfile, flag_schools, school_profiles_of
 
@@ -63,10 +63,11 @@ __all__ = [
 ]
 
 Person = tuple[Profile, Result]
-_Made = TypeVar("_Made", Recommendation, Unmet)
 #: A school's needs weigh as high-severity ones: the school was flagged because
 #: many of its staff have deficits in the group.
 SCHOOL_SEVERITY = "high"
+_NONE = np.empty(0, np.int64)  # an array left out (see _Candidates)
+_NO_UNITS: list[Unit] = []  # a seeker's units once read (never written to)
 
 
 @dataclass(frozen=True)
@@ -280,7 +281,7 @@ def _colleagues(kb: KnowledgeBase, rows: Sequence[PlanRow | None]) -> dict[str, 
 
 def _allocate_mentors(
     index: CatalogueIndex, s: _Seekers, n_people: int
-) -> tuple[list[list[MentorChoice]], bool, int]:
+) -> tuple[_Choices, bool, int]:
     """Every seeker's units paired with mentors: people first, in one flow for the
     whole cohort, then the flagged schools with the places people left."""
     capacity = np.array([m.capacity for m in index.mentors], np.int64)
@@ -289,12 +290,66 @@ def _allocate_mentors(
         for k in range(n_people)
         if f"{COLLEAGUE_PREFIX}{k}" in index.mentor_rank
     }
-    choices: list[list[MentorChoice]] = [[] for _ in s.units]
     people = [(k, unit) for k in range(n_people) for unit in s.units[k]]
-    exact, left, bound = _pair(index, s, people, capacity, themselves, choices, True)
+    flow, left, bound = _pair(index, s, people, capacity, themselves, True)
     schools = [(k, unit) for k in range(n_people, len(s.units)) for unit in s.units[k]]
-    exact_schools, _left, _bound = _pair(index, s, schools, left, {}, choices, False)
-    return choices, exact and exact_schools, bound
+    school_flow, _left, _bound = _pair(index, s, schools, left, {}, False)
+    choices = _Choices(index, s, n_people, flow, school_flow)
+    return choices, flow.exact and school_flow.exact, bound
+
+
+class _Flow(NamedTuple):
+    """One flow's outcome, as compact as it was found: per unit the arc chosen
+    (-1: none), and the arcs to read each unit's candidates from."""
+
+    exact: bool
+    chosen: np.ndarray
+    found: _Candidates
+
+
+class _Choices:
+    """Each seeker's MentorChoices (one per unit), made when asked for.
+
+    Made for the whole cohort at once, the choices (each with its candidate
+    mentors and, for a unit left without one, the reasons) took about 3 KB a
+    person until the last resolution was made; made from the flows' arrays for
+    one seeker at a time, they live only while that seeker's resolution is made.
+    A seeker's units are consecutive in its flow, in the seekers' order, so
+    ``first`` (where each seeker's units start) finds them.
+    """
+
+    def __init__(
+        self, index: CatalogueIndex, s: _Seekers, n_people: int, people: _Flow, schools: _Flow
+    ) -> None:
+        self.index, self.s, self.n_people = index, s, n_people
+        self.people, self.schools = people, schools
+        self.first = np.concatenate(
+            (
+                _starts(s.units[:n_people]),
+                _starts(s.units[n_people:]),
+            )
+        )
+
+    def __getitem__(self, k: int) -> list[MentorChoice]:
+        flow = self.people if k < self.n_people else self.schools
+        first = int(self.first[k])
+        s = self.s
+        out = []
+        for u, unit in enumerate(s.units[k], first):
+            a = int(flow.chosen[u])
+            if a < 0:
+                serving = flow.found.serving(u)
+                why = _unplaced(self.index, s.seekers[k], s.needs[k], unit, serving)
+                out.append(MentorChoice(unit, None, (), 0, why))
+            else:
+                out.append(flow.found.choice(u, unit, a))
+        return out
+
+
+def _starts(units: Sequence[Sequence[Unit]]) -> np.ndarray:
+    """Where each seeker's units start among the units of their flow."""
+    sizes = np.fromiter(map(len, units), np.int64, count=len(units))
+    return np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
 
 
 def _pair(
@@ -303,12 +358,10 @@ def _pair(
     units: list[tuple[int, Unit]],
     capacity: np.ndarray,
     themselves: dict[int, int],
-    choices: list[list[MentorChoice]],
     with_bound: bool,
-) -> tuple[bool, np.ndarray, int]:
-    """One flow: ``units`` paired within ``capacity``; each unit's MentorChoice is
-    appended to its seeker's. Returns exactness, the places left and (people only)
-    the max-flow bound."""
+) -> tuple[_Flow, np.ndarray, int]:
+    """One flow: ``units`` paired within ``capacity``. Returns the flow's outcome,
+    the places left and (people only) the max-flow bound."""
     arcs = cohort_arcs(index, s.seekers, s.needs, s.severities, units, capacity, themselves)
     owners = np.array([k for k, _unit in units], np.int64)
     allocation = allocate_arrays(
@@ -317,38 +370,9 @@ def _pair(
     chosen = np.asarray(allocation.chosen, np.int64)
     placed = chosen[chosen >= 0]
     taken = np.bincount(arcs.mentor[placed], minlength=len(capacity))
-    full = _serving(index, arcs)
-    found = _Candidates(index, arcs)
-    for u, (k, unit) in enumerate(units):
-        a = int(chosen[u])
-        if a < 0:
-            why = _unplaced(index, s.seekers[k], s.needs[k], unit, full.get(u, {}))
-            choices[k].append(MentorChoice(unit, None, (), 0, why))
-            continue
-        choices[k].append(found.choice(u, unit, a))
     bound = _mentee_bound(owners, arcs, capacity) if with_bound else 0
-    return allocation.exact, capacity - taken, bound
-
-
-def _serving(index: CatalogueIndex, arcs: CohortArcs) -> dict[int, dict[int, list[str]]]:
-    """Unit -> need -> the ids of the mentors who could serve it (from the rows),
-    grouped with numpy: a Python step per (unit, need), not per row."""
-    order = np.lexsort((arcs.row_mentor, arcs.row_need, arcs.row_unit))
-    units, needs = arcs.row_unit[order], arcs.row_need[order]
-    mentors = arcs.row_mentor[order]
-    if not len(order):
-        return {}
-    starts = np.flatnonzero(
-        np.concatenate(([True], (units[1:] != units[:-1]) | (needs[1:] != needs[:-1])))
-    )
-    ends = np.append(starts[1:], len(order))
-    ids = np.array([m.id for m in index.mentors], dtype=object)
-    out: dict[int, dict[int, list[str]]] = {}
-    for u, i, a, b in zip(
-        units[starts].tolist(), needs[starts].tolist(), starts.tolist(), ends.tolist(), strict=True
-    ):
-        out.setdefault(u, {})[i] = ids[mentors[a:b]].tolist()
-    return out
+    flow = _Flow(allocation.exact, chosen, _Candidates(index, arcs))
+    return flow, capacity - taken, bound
 
 
 class _Candidates:
@@ -363,12 +387,26 @@ class _Candidates:
 
     def __init__(self, index: CatalogueIndex, arcs: CohortArcs) -> None:
         self.mentors = index.mentors
-        self.arcs = arcs
+        self.ids = [m.id for m in index.mentors]
+        # the arcs without their rows: the rows are kept once, sorted below
+        self.arcs = arcs._replace(row_unit=_NONE, row_need=_NONE, row_mentor=_NONE)
         n_mentors = max(len(self.mentors), 1)
         order = np.argsort(arcs.row_unit * n_mentors + arcs.row_mentor, kind="stable")
         self.row_unit = arcs.row_unit[order]
         self.row_mentor = arcs.row_mentor[order]
         self.row_need = arcs.row_need[order]
+
+    def serving(self, u: int) -> dict[int, list[str]]:
+        """Need -> the ids of the mentors who could serve it, for unit ``u`` (from
+        its rows: in mentor order, as the rows are sorted)."""
+        first, last = np.searchsorted(self.row_unit, [u, u + 1]).tolist()
+        out: dict[int, list[str]] = {}
+        ids = self.ids
+        for m, i in zip(
+            self.row_mentor[first:last].tolist(), self.row_need[first:last].tolist(), strict=True
+        ):
+            out.setdefault(i, []).append(ids[m])
+        return out
 
     def choice(self, u: int, unit: Unit, a: int) -> MentorChoice:
         """Unit ``u``'s outcome when the flow chose its arc ``a``."""
@@ -570,53 +608,65 @@ def _plan(kb: KnowledgeBase, people: Sequence[PlanRow | None], started: float) -
     choices, exact, bound = _allocate_mentors(index, seekers, len(people))
     demands = [_demand(p, k, n) for n, (p, k) in enumerate(zip(ok, kinds, strict=True))]
     programmes = plan_programmes(kb, [d for d in demands if d is not None])
+    del demands  # the passes are done: what follows reads only their outcome
+    programme_load = dict(sorted(programmes.load().items()))
+    mentees = sum(1 for n in range(len(people)) if seekers.units[n])
+    units = sum(len(u) for u in seekers.units[: len(people)])
     resolutions: list[Resolution | None] = []
     slot = 0
     mentor_load: Counter[str] = Counter()
+    placed = units_placed = 0
     # most recommendations and unmet needs are equal to another person's (the same
     # item for the same need, with the same reason): held once, a cohort's
-    # resolutions take half the memory (see _shared)
+    # resolutions take half the memory (see SharedValues.made)
     shared = SharedValues()
     for n, (person, by_kind) in enumerate(zip(ok, kinds, strict=True)):
         if person is None or by_kind is None:
             resolutions.append(None)
             continue
         needs = person.needs
-        recs, unmet = mentor_recommendations(
-            index, seekers.seekers[n], needs, choices[n], cohort=True
-        )
-        mentor_load.update(ch.chosen.mentor.id for ch in choices[n] if ch.chosen)
+        mine = choices[n]  # made now, gone with this person's turn: see _Choices
+        recs, unmet = mentor_recommendations(index, seekers.seekers[n], needs, mine, cohort=True)
+        mentor_load.update(ch.chosen.mentor.id for ch in mine if ch.chosen)
+        placed += any(ch.chosen for ch in mine)
+        units_placed += sum(1 for ch in mine if ch.chosen)
         formats, unmet_formats = resolve_formats(index, needs, by_kind["format"])
         progs = programmes.recommendations[slot]
         why: dict[int, Why | str] = {
             i: Why(r, "capacity" if ex else "catalogue", ex)
             for i, (r, ex) in programmes.unmet[slot].items()
         }
+        # this person's programme outcome is read: freed now, so that the
+        # resolutions grow while the plan's working data shrinks (the peak is the
+        # larger of the two, not their sum)
+        _free(programmes, slot)
         slot += 1
         why.update(unmet)
         why.update(unmet_formats)
         unknown = sorted_needs[n]
         if unknown is not None:
             why.update(unknown[1])
+        # the person's kinds of needs and seeker's units are read too
+        sorted_needs[n] = kinds[n] = None
+        seekers.units[n] = _NO_UNITS
         resolutions.append(
             Resolution(
-                recommendations=tuple(_shared(shared, r) for r in (*progs, *recs, *formats)),
-                unmet=tuple(_shared(shared, unmet_of(needs[i], why[i])) for i in sorted(why)),
+                recommendations=tuple(shared.made(r) for r in (*progs, *recs, *formats)),
+                unmet=tuple(shared.made(unmet_of(needs[i], why[i])) for i in sorted(why)),
             )
         )
     first_school = len(people)
     teams: list[TeamSupport] = []
+    schools_placed = 0
     for j, (_org, fl) in enumerate(flagged):
         k = first_school + j
+        mine = choices[k]
         recs, unmet = mentor_recommendations(
-            index, seekers.seekers[k], seekers.needs[k], choices[k], cohort=True
+            index, seekers.seekers[k], seekers.needs[k], mine, cohort=True
         )
-        mentor_load.update(ch.chosen.mentor.id for ch in choices[k] if ch.chosen)
-        teams.extend(_team_support(fl, choices[k], recs, unmet))
-    mentees = sum(1 for n in range(len(people)) if seekers.units[n])
-    placed = sum(1 for n in range(len(people)) if any(ch.chosen for ch in choices[n]))
-    units = sum(len(u) for u in seekers.units[: len(people)])
-    units_placed = sum(1 for n in range(len(people)) for ch in choices[n] if ch.chosen)
+        mentor_load.update(ch.chosen.mentor.id for ch in mine if ch.chosen)
+        schools_placed += any(ch.chosen for ch in mine)
+        teams.extend(_team_support(fl, mine, recs, unmet))
     stats = PlanStats(
         people=len(diagnosed),
         mentees=mentees,
@@ -625,9 +675,7 @@ def _plan(kb: KnowledgeBase, people: Sequence[PlanRow | None], started: float) -
         units=units,
         units_placed=units_placed,
         schools_flagged=len(flagged),
-        schools_placed=sum(
-            1 for j in range(len(flagged)) if any(ch.chosen for ch in choices[first_school + j])
-        ),
+        schools_placed=schools_placed,
         exact=exact,
         programme_passes=programmes.passes,
         closed_groups=len(programmes.closed),
@@ -638,19 +686,16 @@ def _plan(kb: KnowledgeBase, people: Sequence[PlanRow | None], started: float) -
         schools,
         tuple(teams),
         dict(sorted(mentor_load.items())),
-        dict(sorted(programmes.load().items())),
+        programme_load,
         stats,
     )
 
 
-def _shared(shared: SharedValues, value: _Made) -> _Made:
-    """A recommendation or unmet need, shared with an equal one only when their needs
-    are the same objects (the rows share a need only when it prints the same:
-    :class:`~.rows.SharedValues`) and their attributes' values of the same types."""
-    needs = value.needs if isinstance(value, Recommendation) else (value.need,)
-    attrs: tuple[tuple[str, Any], ...] = value.attrs if isinstance(value, Recommendation) else ()
-    key = (value, tuple(map(id, needs)), tuple(type(v) for _name, v in attrs))
-    return shared.keyed(value, key)
+def _free(programmes: ProgrammesPlan, slot: int) -> None:
+    """Drop one person's programme outcome once their resolution has read it."""
+    programmes.recommendations[slot] = ()
+    programmes.places[slot] = ()
+    programmes.unmet[slot] = _NO_UNMET
 
 
 def _demand(

@@ -19,6 +19,7 @@ import dataclasses
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import NamedTuple
 
 from ..catalogue import CatalogueIndex
@@ -28,10 +29,15 @@ from ..months import month_label
 from ..resolve.mentors import SEVERITY_WEIGHT
 from ..resolve.programmes import candidates, resolve_programmes
 from ..schema import Program
+from .rows import SharedValues
 
 __all__ = ["ProgrammeDemand", "ProgrammePlace", "ProgrammesPlan", "plan_programmes"]
 
 _UNLIMITED = -1
+#: A person without unmet programme needs: one empty mapping for all of them
+#: (nobody writes to it: a pass builds each person's own and stores it whole).
+_NO_UNMET: Mapping[int, tuple[str, tuple[str, ...]]] = MappingProxyType({})
+_NO_REASONS: Mapping[int, str] = MappingProxyType({})  # as _NO_UNMET, for a cover
 
 
 class ProgrammeDemand(NamedTuple):
@@ -61,9 +67,9 @@ class ProgrammePlace(NamedTuple):
 class ProgrammesPlan:
     """Per person: the programme recommendations, the places, and unmet needs with reasons."""
 
-    recommendations: list[list[Recommendation]]
-    places: list[list[ProgrammePlace]]
-    unmet: list[dict[int, tuple[str, tuple[str, ...]]]]  # need -> (reason, exhausted ids)
+    recommendations: list[Sequence[Recommendation]]
+    places: list[Sequence[ProgrammePlace]]
+    unmet: list[Mapping[int, tuple[str, tuple[str, ...]]]]  # need -> (reason, exhausted ids)
     closed: set[tuple[str, str | None]] = field(default_factory=set)  # (programme, municipality)
     passes: int = 1
 
@@ -165,7 +171,7 @@ Eligible = dict[tuple[str, frozenset[str], frozenset[str], str], list[Program]]
 #: -> the recommendations and unmet reasons by the need's position among the
 #: programme needs. The cover is a pure function of those and of the person, so a
 #: later pass that leaves the same programmes open reuses it.
-Cover = tuple[tuple[tuple[Program, ...], ...], tuple[list[Recommendation], dict[int, str]]]
+Cover = tuple[tuple[tuple[Program, ...], ...], tuple[Sequence[Recommendation], Mapping[int, str]]]
 
 
 class _Person(NamedTuple):
@@ -207,13 +213,14 @@ def _one_pass(
     order: Sequence[int],
     closed: set[tuple[str, str | None]],
     covers: list[Cover | None],
+    shared: SharedValues,
 ) -> ProgrammesPlan:
     programs = index.program_by_id
     places = _Places(programs, closed)
     n = len(demands)
-    plan = ProgrammesPlan(
-        [[] for _ in range(n)], [[] for _ in range(n)], [{} for _ in range(n)], set(closed)
-    )
+    # every person's outcome starts empty and shared; a person given something
+    # gets their own, stored whole (tuples, interned: most people's are equal)
+    plan = ProgrammesPlan([()] * n, [()] * n, [_NO_UNMET] * n, set(closed))
     for k in order:
         person = people[k]
         if person is None:
@@ -229,27 +236,42 @@ def _one_pass(
             }
         else:
             allowed = eligible
-        recs, unmet = _cover(index, d, person, allowed, covers, k)
-        for rec in recs:
-            place = places.take(programs[rec.id], d.period, d.municipality)
-            plan.places[k].append(place)
-            plan.recommendations[k].append(_with_place(rec, place))
-        for i, reason in unmet.items():
-            if not person.limited:  # every programme open: none blocked
-                plan.unmet[k][i] = (reason, ())
-                continue
-            comp = d.needs[i].competency or ""
-            open_ids = {p.id for p in allowed[comp]}
-            blocked = [p for p in eligible.get(comp, []) if p.id not in open_ids]
-            if blocked:
-                why = "; ".join(places.why_not(p, d.period, d.municipality) for p in blocked)
-                plan.unmet[k][i] = (
-                    f"нехватка мест в программах: {why}",
-                    tuple(p.id for p in blocked),
-                )
-            else:
-                plan.unmet[k][i] = (reason, ())
+        recs, unmet = _cover(index, d, person, allowed, covers, k, shared)
+        if recs:
+            taken = [places.take(programs[rec.id], d.period, d.municipality) for rec in recs]
+            plan.places[k] = tuple(map(shared.one, taken))
+            plan.recommendations[k] = tuple(
+                shared.made(_with_place(rec, place)) for rec, place in zip(recs, taken, strict=True)
+            )
+        if unmet:
+            plan.unmet[k] = _unmet(places, d, person, allowed, unmet)
     return plan
+
+
+def _unmet(
+    places: _Places,
+    d: ProgrammeDemand,
+    person: _Person,
+    allowed: dict[str, list[Program]],
+    unmet: Mapping[int, str],
+) -> dict[int, tuple[str, tuple[str, ...]]]:
+    """A person's unmet programme needs with their reasons: when places ran out,
+    which programmes were blocked and why."""
+    out: dict[int, tuple[str, tuple[str, ...]]] = {}
+    eligible = person.eligible
+    for i, reason in unmet.items():
+        if not person.limited:  # every programme open: none blocked
+            out[i] = (reason, ())
+            continue
+        comp = d.needs[i].competency or ""
+        open_ids = {p.id for p in allowed[comp]}
+        blocked = [p for p in eligible.get(comp, []) if p.id not in open_ids]
+        if blocked:
+            why = "; ".join(places.why_not(p, d.period, d.municipality) for p in blocked)
+            out[i] = (f"нехватка мест в программах: {why}", tuple(p.id for p in blocked))
+        else:
+            out[i] = (reason, ())
+    return out
 
 
 def _eligible(
@@ -275,19 +297,27 @@ def _cover(
     allowed: dict[str, list[Program]],
     covers: list[Cover | None],
     k: int,
-) -> tuple[list[Recommendation], dict[int, str]]:
+    shared: SharedValues,
+) -> tuple[Sequence[Recommendation], Mapping[int, str]]:
     """The person's set cover over the programmes open to them (the last pass's,
-    when the same programmes are open: see Cover)."""
-    # the same Program objects pass after pass: tuples of them compare by identity
-    key = tuple([tuple(progs) for progs in allowed.values()])
+    when the same programmes are open: see Cover). Its recommendations are
+    interned in ``shared``: most people's are equal to another's."""
+    # the same Program objects pass after pass: tuples of them compare by identity.
+    # A person none of whose programmes can run out is always allowed the same
+    # ones (their eligible lists): their key is empty, and costs nothing to keep
+    key = tuple([tuple(progs) for progs in allowed.values()]) if person.limited else ()
     last = covers[k]
     if last is not None and last[0] == key:
         found = last[1]
     else:
         needs = person.needs
-        found = resolve_programmes(
+        made, reasons = resolve_programmes(
             index, d.role, d.prefs, needs, range(len(needs)), allowed, d.period_hours
         )
+        # the recommendations are interned one by one (a cover's set of them, and
+        # its key, are nearly always the person's own: interning those costs more
+        # than it saves)
+        found = (tuple(map(shared.made, made)), reasons or _NO_REASONS)
         covers[k] = (key, found)
     recs, unmet = found
     return recs, {d.idx[j]: reason for j, reason in unmet.items()}
@@ -345,12 +375,16 @@ def plan_programmes(kb: KnowledgeBase, demands: Sequence[ProgrammeDemand]) -> Pr
     closed: set[tuple[str, str | None]] = set()
     people = _people(kb.index, demands, _unlimited(kb.index.program_by_id))
     covers: list[Cover | None] = [None] * len(demands)
+    shared = SharedValues()
     passes = 0
     while True:
         passes += 1
-        plan = _one_pass(kb.index, demands, people, order, closed, covers)
+        plan = _one_pass(kb.index, demands, people, order, closed, covers, shared)
         small = _undersized(kb, demands, plan)
         if not small:
             plan.passes = passes
             return plan
         closed |= small
+        # the pass is redone: its outcome is dropped before the next one is made,
+        # or two passes' outcomes would be held at once
+        del plan

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple, TypeVar
 
 from ..kb import KnowledgeBase
-from ..models import Need, Result
+from ..models import Need, Recommendation, Result, Unmet
 from ..period import period_hours, settings
 from ..resolve import person_levels
 from ..schema import Profile
@@ -28,6 +28,7 @@ from ..schema import Profile
 __all__ = ["PlanRow", "SharedValues", "plan_row"]
 
 _T = TypeVar("_T")
+_Made = TypeVar("_Made", Recommendation, Unmet)
 
 
 class PlanRow(NamedTuple):
@@ -150,6 +151,7 @@ class SharedValues:
 
     def __init__(self) -> None:
         self._seen: dict[Any, Any] = {}
+        self._made: dict[Any, Any] = {}  # see made()
 
     def one(self, value: _T) -> _T:
         """The first value equal to ``value`` this object was given: for text, None,
@@ -242,6 +244,33 @@ class SharedValues:
             return value
         return found
 
+    def made(self, value: _Made) -> _Made:
+        """A recommendation or unmet need, shared with an equal one only when their
+        needs are the same objects (the rows share a need only when it prints the
+        same: :meth:`need`) and their attributes' values of the same types.
+
+        Parameters
+        ----------
+        value : Recommendation or Unmet
+            What a plan made for one person.
+
+        Returns
+        -------
+        Recommendation or Unmet
+            ``value``, or the equal one first given.
+        """
+        # keyed by the value alone: most values a plan makes are one person's own,
+        # and a key tuple per value (its needs' ids, its attributes' types) would
+        # cost more than the values shared save; the rare equal value that would
+        # print differently is told apart by that key in the second lookup
+        try:
+            found: _Made = self._made.setdefault(value, value)
+        except TypeError:  # a list among its attributes: not shared
+            return value
+        if found is value or _alike(found, value):
+            return found
+        return self.keyed(value, (value, *_printing(value)))
+
     def row(self, row: PlanRow) -> PlanRow:
         """``row`` with its parts shared with the rows seen before.
 
@@ -272,3 +301,22 @@ class SharedValues:
             deficits=one(tuple(map(one, row.deficits))),
             strengths=one(row.strengths),
         )
+
+
+def _printing(value: Recommendation | Unmet) -> tuple[tuple[int, ...], tuple[type, ...]]:
+    """What tells apart equal values that print differently: the identity of their
+    needs, and the types of their attributes' values (``1 == 1.0 == True``)."""
+    needs = value.needs if isinstance(value, Recommendation) else (value.need,)
+    attrs: tuple[tuple[str, Any], ...] = value.attrs if isinstance(value, Recommendation) else ()
+    return tuple(map(id, needs)), tuple(type(v) for _name, v in attrs)
+
+
+def _alike(a: Recommendation | Unmet, b: Recommendation | Unmet) -> bool:
+    """Whether two equal values print the same (see _printing), compared in place:
+    this runs on every value shared, and two key tuples each time cost CPU."""
+    if isinstance(a, Unmet) or isinstance(b, Unmet):
+        return isinstance(a, Unmet) and isinstance(b, Unmet) and a.need is b.need
+    # equal values: as many needs and attributes on both sides
+    return all(x is y for x, y in zip(a.needs, b.needs, strict=True)) and all(
+        type(v) is type(w) for (_n, v), (_m, w) in zip(a.attrs, b.attrs, strict=True)
+    )
