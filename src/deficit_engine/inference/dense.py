@@ -905,14 +905,38 @@ class DenseFacts(_Conditions):
                 by_rule[sub.rule] = (sub.rank, sub, act, wait)
         return sorted(by_rule.values(), key=lambda a: a[0])
 
-    def _block(self, v: int, sub: _Sub, cells: Mask) -> FactBlock | None:
-        """The facts of one variant that one rule asserted first, as a FactBlock."""
-        if not cells.any():
+    def _won_cells(self) -> list[Ints]:
+        """Per entry of ``won``, its cells as flat indices (then divided: much faster
+        than a 2-d nonzero).
+
+        A scan for nonzero cells reads the whole tensor however few cells are set, and
+        was the largest cost of laying facts out: a variant several rules asserted
+        first is scanned once, its rules' cells (disjoint) then picked from what it
+        found.
+        """
+        entries: dict[int, list[int]] = {}
+        for k, (v, _sub, _cells) in enumerate(self.won):
+            entries.setdefault(v, []).append(k)
+        flats: dict[int, Ints] = {}
+        for ks in entries.values():
+            masks = [self.won[k][2] for k in ks]
+            if len(ks) == 1:
+                flats[ks[0]] = np.flatnonzero(masks[0])
+                continue
+            union = np.logical_or.reduce(masks)
+            found = np.flatnonzero(union)
+            for k, cells in zip(ks, masks, strict=True):
+                flats[k] = found[cells.reshape(-1)[found]]
+        return [flats[k] for k in range(len(self.won))]
+
+    def _block(self, v: int, sub: _Sub, flat: Ints) -> FactBlock | None:
+        """The facts of one variant that one rule asserted first (at the flat indices
+        of its cells), as a FactBlock."""
+        if not len(flat):
             return None
         variant = self.rules.variants[v]
         tmpl = next(t for t in sub.templates if t.variant == v)
         kinds = self.rules.kinds[variant.type]
-        flat = np.flatnonzero(cells)  # then divided: much faster than a 2-d nonzero
         if variant.located:
             place, pid = np.divmod(flat, self.n)
         else:
@@ -960,7 +984,8 @@ class DenseFacts(_Conditions):
         DerivedColumns
             What ``ColumnarRules.derive_columns`` gives.
         """
-        blocks = [self._block(v, sub, cells) for v, sub, cells in self.won]
+        won = zip(self.won, self._won_cells(), strict=True)
+        blocks = [self._block(v, sub, flat) for (v, sub, _cells), flat in won]
         undecided = self.undecided | self._over(limit)
         names = tuple(self.strings.names)
         made = [block for block in blocks if block is not None]
