@@ -17,6 +17,7 @@ from conftest import write_kb
 from deficit_engine import Engine, load_kb
 from deficit_engine.engine import base_facts
 from deficit_engine.inference.columnar import Derived
+from deficit_engine.inference.dense import DenseFacts
 from deficit_engine.profile import normalise
 from deficit_engine.synthetic import synthetic_profiles
 from test_columnar import assert_same_as_per_profile
@@ -325,3 +326,9 @@ def test_dense_layout_does_not_depend_on_row_order_or_shared_cells() -> None:
     assert dense == _generic_facts(engine, odd, limit)
     # the ungrouped copies change nothing where "any of them" holds
     assert dense == _dense_facts(engine, base, limit)
+    rules = engine.columnar.dense
+    assert rules is not None
+    cells = DenseFacts(rules, odd)._cells("request", "C", len(rules.comps))
+    assert np.all(np.diff(cells.flat) >= 0) and not cells.unique  # sorted; shared found
+    on = cells.flat < len(rules.comps) * odd.n  # each cell on the axis is its row's
+    assert np.array_equal(cells.flat[on] % odd.n, shuffled.pid[cells.order][on])
