@@ -326,6 +326,16 @@ def test_dense_layout_does_not_depend_on_row_order_or_shared_cells() -> None:
     assert dense == _generic_facts(engine, odd, limit)
     # the ungrouped copies change nothing where "any of them" holds
     assert dense == _dense_facts(engine, base, limit)
+    result = tables["result"]  # the first score of profiles 0-9 twice, rows shuffled
+    again = np.searchsorted(result.pid, np.arange(10))
+    rows = np.concatenate([np.arange(len(result)), again])
+    tables["result"] = _reordered(result, np.random.default_rng(5).permutation(rows))
+    scored_twice = type(base)(base.n, tables, base.strings)
+    dense_twice = _dense_facts(engine, scored_twice, limit)
+    generic_twice = _generic_facts(engine, scored_twice, limit)
+    sent = [p for p, d in enumerate(dense_twice) if d is None]
+    assert sent == list(range(10))  # which score? the per-profile engine decides
+    assert dense_twice[10:] == generic_twice[10:] == _dense_facts(engine, base, limit)[10:]
     rules = engine.columnar.dense
     assert rules is not None
     cells = DenseFacts(rules, odd)._cells("request", "C", len(rules.comps))

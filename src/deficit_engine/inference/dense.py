@@ -543,11 +543,11 @@ class DenseFacts(_Conditions):
         table = self._rows("result")
         if table is None:
             return score, scored
-        pid, place = self._where("result", "C")
+        flat, order, _unique = self._cells("result", "C", len(self.rules.comps))
         pct = table.columns["score_pct"]
-        ok = (place >= 0) & pct.present
-        cells = place[ok] * self.n + pid[ok]
-        score.reshape(-1)[cells] = pct.values[ok]  # views: .flat is much slower
+        ok = (flat < score.size) & pct.present[order]  # in cell order: a scatter in order
+        cells = flat[ok]
+        score.reshape(-1)[cells] = pct.values[order][ok]  # views: .flat is much slower
         scored.reshape(-1)[cells] = True
         if np.count_nonzero(scored) < len(cells):  # two scores for one competency: which?
             twice = np.bincount(cells, minlength=score.size) > 1
