@@ -276,9 +276,14 @@ def same_rules_in(module: Any, rules: DenseRules) -> Any:
     return other
 
 
-def against(engine: Engine, chunks: Sequence[BaseColumns], rev: str, repeats: int) -> int:
-    """The dense stage at ``rev`` and here, repeats interleaved: CPU µs per profile;
-    0 if both derived the same facts."""
+def against(
+    engine: Engine, cohort: Sequence[Sequence[Fact]], chunk: int, rev: str, repeats: int
+) -> int:
+    """The dense stage at ``rev`` and here, and the rules by hand as numpy, repeats
+    interleaved: CPU µs per profile; 0 if both stages derived the same facts."""
+    chunks = tables(engine, cohort, chunk)
+    inputs = handcoded_numpy.Inputs(engine.kb, cohort)
+    t_hand = 0.0
     repo = Path(__file__).resolve().parents[1]
     dense = engine.columnar.dense
     assert dense is not None, engine.columnar.dense_unfit
@@ -289,7 +294,9 @@ def against(engine: Engine, chunks: Sequence[BaseColumns], rev: str, repeats: in
         outputs = {}
         for rules in runs.values():  # warm: the first large arrays fault in page by page
             rules.tensors(chunks[0]).outcome(limit)
+        handcoded_numpy.derive(inputs)
         for _ in range(repeats):
+            t_hand += cpu(lambda: handcoded_numpy.derive(inputs))[0]
             for name, rules in runs.items():
                 t_tensors, facts = cpu(lambda r=rules: [r.tensors(base) for base in chunks])
                 t_out, outputs[name] = cpu(lambda f=facts: [x.outcome(limit) for x in f])
@@ -302,11 +309,14 @@ def against(engine: Engine, chunks: Sequence[BaseColumns], rev: str, repeats: in
             f"  {name:<12} tensors {per[0]:6.2f}  outcome {per[1]:6.2f}  "
             f"stage {per[2]:6.2f} µs/profile  {n / (per[2] * n / 1e6):>10,.0f} profiles/s"
         )
+    print(line("hand-coded numpy, all rules (matrices given)", t_hand / repeats, n))
     (old_t, old_o), (new_t, new_o) = spent.values()
     same = same_facts(*outputs.values())
     print(
         f"  this tree / {rev}: tensors x{new_t / old_t:.2f}, outcome x{new_o / old_o:.2f}, "
-        f"stage x{(new_t + new_o) / (old_t + old_o):.2f}; same derived facts: {same}"
+        f"stage x{(new_t + new_o) / (old_t + old_o):.2f}; same derived facts: {same}; "
+        f"stage {times(old_t + old_o, t_hand, 'hand-coded numpy')} at {rev}, "
+        f"{times(new_t + new_o, t_hand, 'it')} here"
     )
     assert dense_module.DenseRules is DenseRules  # this tree's module is the one timed
     return 0 if same else 1
@@ -340,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"shipped rules ({len(engine.kb.rules)}), dense path: {rules.dense_unfit or 'all'}:")
     print(line("validate, normalise, base facts", t_prep, n))
     if args.against:
-        return against(engine, tables(engine, cohort, chunk), args.against, args.repeats)
+        return against(engine, cohort, chunk, args.against, args.repeats)
     t_fast, _ = cpu(lambda: fast_inference(engine, prepared))
     t_tables, chunks = cpu(lambda: tables(engine, cohort, chunk))
     warm_up(engine, chunks[0], cohort[:chunk])
