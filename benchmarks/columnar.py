@@ -25,16 +25,24 @@ profiles and making their base facts, building the tables from the base facts
   expressions over a dense score matrix, with the ratio of the stage to them. The
   three are checked to give the same most severe deficit per person and competency.
 
+``--against REV`` measures only the dense stage, with ``inference/dense.py`` as it is
+at the git revision REV (the rest of the package as it is here) and as it is in this
+tree, their repeats interleaved in this one process: a before/after ratio from the
+same run (and a check that both derive the same facts).
+
     python benchmarks/columnar.py [--profiles 20000] [--seed 16] [--chunk 4096]
+                                  [--against REV] [--repeats 5]
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -49,8 +57,9 @@ import numpy.typing as npt
 from deficit_engine import Engine, synthetic_profiles
 from deficit_engine.cohort import COLUMNAR_CHUNK
 from deficit_engine.engine import base_facts
+from deficit_engine.inference import dense as dense_module
 from deficit_engine.inference.columnar import BaseColumns, DerivedColumns
-from deficit_engine.inference.dense import DenseFacts
+from deficit_engine.inference.dense import DenseFacts, DenseRules
 from deficit_engine.kb import KnowledgeBase
 from deficit_engine.models import Fact
 from deficit_engine.profile import Normalised, normalise
@@ -240,11 +249,86 @@ def fast_inference(engine: Engine, prepared: Sequence[tuple[Normalised, list[Fac
     return [engine._infer(norm, facts) for norm, facts in prepared]
 
 
+def dense_at(repo: Path, rev: str, into: Path) -> Any:
+    """``inference/dense.py`` as it is at git revision ``rev``, imported beside this
+    tree's (its relative imports read this tree's modules)."""
+    source = subprocess.run(
+        ["git", "-C", str(repo), "show", f"{rev}:src/deficit_engine/inference/dense.py"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    path = into / "dense_against.py"
+    path.write_text(source, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("deficit_engine.inference._against", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it runs
+    spec.loader.exec_module(module)
+    return module
+
+
+def same_rules_in(module: Any, rules: DenseRules) -> Any:
+    """The compiled rules run by ``module``'s DenseFacts: the compiled form is shared
+    (rebuilt by ``module`` it would be the same), only the running code differs."""
+    other = object.__new__(module.DenseRules)
+    other.__dict__.update(rules.__dict__)
+    return other
+
+
+def against(
+    engine: Engine, cohort: Sequence[Sequence[Fact]], chunk: int, rev: str, repeats: int
+) -> int:
+    """The dense stage at ``rev`` and here, and the rules by hand as numpy, repeats
+    interleaved: CPU µs per profile; 0 if both stages derived the same facts."""
+    chunks = tables(engine, cohort, chunk)
+    inputs = handcoded_numpy.Inputs(engine.kb, cohort)
+    t_hand = 0.0
+    repo = Path(__file__).resolve().parents[1]
+    dense = engine.columnar.dense
+    assert dense is not None, engine.columnar.dense_unfit
+    n, limit = sum(c.n for c in chunks), engine.firing_limit
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = {rev: same_rules_in(dense_at(repo, rev, Path(tmp)), dense), "this tree": dense}
+        spent = {name: [0.0, 0.0] for name in runs}
+        outputs = {}
+        for rules in runs.values():  # warm: the first large arrays fault in page by page
+            rules.tensors(chunks[0]).outcome(limit)
+        handcoded_numpy.derive(inputs)
+        for _ in range(repeats):
+            t_hand += cpu(lambda: handcoded_numpy.derive(inputs))[0]
+            for name, rules in runs.items():
+                t_tensors, facts = cpu(lambda r=rules: [r.tensors(base) for base in chunks])
+                t_out, outputs[name] = cpu(lambda f=facts: [x.outcome(limit) for x in f])
+                spent[name][0] += t_tensors
+                spent[name][1] += t_out
+    print(f"dense stage against {rev} ({repeats} repeats interleaved, mean CPU):")
+    for name, (t_tensors, t_out) in spent.items():
+        per = [t / repeats / n * 1e6 for t in (t_tensors, t_out, t_tensors + t_out)]
+        print(
+            f"  {name:<12} tensors {per[0]:6.2f}  outcome {per[1]:6.2f}  "
+            f"stage {per[2]:6.2f} µs/profile  {n / (per[2] * n / 1e6):>10,.0f} profiles/s"
+        )
+    print(line("hand-coded numpy, all rules (matrices given)", t_hand / repeats, n))
+    (old_t, old_o), (new_t, new_o) = spent.values()
+    same = same_facts(*outputs.values())
+    print(
+        f"  this tree / {rev}: tensors x{new_t / old_t:.2f}, outcome x{new_o / old_o:.2f}, "
+        f"stage x{(new_t + new_o) / (old_t + old_o):.2f}; same derived facts: {same}; "
+        f"stage {times(old_t + old_o, t_hand, 'hand-coded numpy')} at {rev}, "
+        f"{times(new_t + new_o, t_hand, 'it')} here"
+    )
+    assert dense_module.DenseRules is DenseRules  # this tree's module is the one timed
+    return 0 if same else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profiles", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=16)
     parser.add_argument("--chunk", type=int, default=COLUMNAR_CHUNK, help="profiles per chunk")
+    parser.add_argument("--against", metavar="REV", help="also the dense stage at git REV")
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved, with --against")
     args = parser.parse_args(argv)
     n, chunk = args.profiles, args.chunk
     repo = Path(__file__).resolve().parents[1]
@@ -265,6 +349,8 @@ def main(argv: list[str] | None = None) -> int:
     rules = engine.columnar  # compiled once per engine, before the clock starts
     print(f"shipped rules ({len(engine.kb.rules)}), dense path: {rules.dense_unfit or 'all'}:")
     print(line("validate, normalise, base facts", t_prep, n))
+    if args.against:
+        return against(engine, cohort, chunk, args.against, args.repeats)
     t_fast, _ = cpu(lambda: fast_inference(engine, prepared))
     t_tables, chunks = cpu(lambda: tables(engine, cohort, chunk))
     warm_up(engine, chunks[0], cohort[:chunk])

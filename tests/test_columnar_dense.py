@@ -9,6 +9,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import yaml
 
@@ -16,6 +17,7 @@ from conftest import write_kb
 from deficit_engine import Engine, load_kb
 from deficit_engine.engine import base_facts
 from deficit_engine.inference.columnar import Derived
+from deficit_engine.inference.dense import DenseFacts
 from deficit_engine.profile import normalise
 from deficit_engine.synthetic import synthetic_profiles
 from test_columnar import assert_same_as_per_profile
@@ -264,3 +266,79 @@ def test_a_rule_outside_the_fragment_keeps_the_generic_path(tmp_path: Path) -> N
     assert engine.columnar.uncompiled == {}  # the generic path runs it
     rnd = random.Random(4)
     assert_same_as_per_profile(engine, [random_profile(rnd, n) for n in range(40)])
+
+
+# --- the layout's shortcuts: each must give what the general way gives ------------------
+
+
+def _base(engine: Engine, profiles: list[Any]) -> Any:
+    cohort = [base_facts(normalise(engine.parse(p), engine.kb), engine.kb) for p in profiles]
+    return engine.columnar.base_columns(cohort)
+
+
+def _dense_facts(engine: Engine, base: Any, limit: int) -> list[list[str] | None]:
+    return [as_set(d) for d in engine.columnar.derive_columns(base, limit).facts()]
+
+
+def _generic_facts(engine: Engine, base: Any, limit: int) -> list[list[str] | None]:
+    derived = engine.columnar.derive_columns(base, limit, dense=False).facts()
+    return [as_set(d) for d in derived]
+
+
+@pytest.mark.parametrize("limit", [3, 12, 10_000])
+def test_dense_firing_limit_sends_the_same_profiles_away(limit: int) -> None:
+    """Under a limit some profiles reach, the dense path counts each profile's facts;
+    above every profile's possible count it skips counting: the same outcome."""
+    engine = Engine.from_path(None, backend="fast")
+    base = _base(engine, list(synthetic_profiles(engine.kb, 400, seed=5)))
+    dense = _dense_facts(engine, base, limit)
+    assert dense == _generic_facts(engine, base, limit)
+    away = sum(d is None for d in dense)
+    assert (away > 0) == (limit < 100), away  # the small limits do send profiles away
+
+
+def _reordered(table: Any, order: Any) -> Any:
+    columns = {
+        name: type(col)(col.values[order], col.present[order])
+        for name, col in table.columns.items()
+    }
+    return type(table)(table.pid[order], table.born[order], columns)
+
+
+def test_dense_layout_does_not_depend_on_row_order_or_shared_cells() -> None:
+    """The base rows are laid out in cell order, sorted once per chunk assuming rows in
+    profile order. Rows shuffled (the sort's fallback), and two rows in one cell that
+    disagree (a request twice, once without its group: "any of them" must hold, not
+    the last written), must give what the generic path gives on the same tables."""
+    engine = Engine.from_path(None, backend="fast")
+    base = _base(engine, list(synthetic_profiles(engine.kb, 300, seed=9)))
+    limit = engine.firing_limit
+    tables = dict(base.tables)
+    request = tables["request"]
+    twice = _reordered(request, np.tile(np.arange(len(request)), 2))
+    group = twice.columns["group"]
+    second = np.arange(len(twice)) >= len(request)
+    twice.columns["group"] = type(group)(group.values, group.present & ~second)
+    shuffled = _reordered(twice, np.random.default_rng(3).permutation(len(twice)))
+    tables["request"] = shuffled
+    odd = type(base)(base.n, tables, base.strings)
+    dense = _dense_facts(engine, odd, limit)
+    assert dense == _generic_facts(engine, odd, limit)
+    # the ungrouped copies change nothing where "any of them" holds
+    assert dense == _dense_facts(engine, base, limit)
+    result = tables["result"]  # the first score of profiles 0-9 twice, rows shuffled
+    again = np.searchsorted(result.pid, np.arange(10))
+    rows = np.concatenate([np.arange(len(result)), again])
+    tables["result"] = _reordered(result, np.random.default_rng(5).permutation(rows))
+    scored_twice = type(base)(base.n, tables, base.strings)
+    dense_twice = _dense_facts(engine, scored_twice, limit)
+    generic_twice = _generic_facts(engine, scored_twice, limit)
+    sent = [p for p, d in enumerate(dense_twice) if d is None]
+    assert sent == list(range(10))  # which score? the per-profile engine decides
+    assert dense_twice[10:] == generic_twice[10:] == _dense_facts(engine, base, limit)[10:]
+    rules = engine.columnar.dense
+    assert rules is not None
+    cells = DenseFacts(rules, odd)._cells("request", "C", len(rules.comps))
+    assert np.all(np.diff(cells.flat) >= 0) and not cells.unique  # sorted; shared found
+    on = cells.flat < len(rules.comps) * odd.n  # each cell on the axis is its row's
+    assert np.array_equal(cells.flat[on] % odd.n, shuffled.pid[cells.order][on])
