@@ -19,7 +19,7 @@ from deficit_engine.engine import base_facts
 from deficit_engine.models import Result
 from deficit_engine.profile import normalise
 from deficit_engine.synthetic import synthetic_profiles
-from test_differential_random import random_profile, random_rules
+from test_differential_random import random_profile, random_rules_kb
 
 
 def diagnosis(result: Result) -> tuple[Any, ...]:
@@ -68,10 +68,7 @@ def test_columnar_equals_fast_backend_on_generated_profiles() -> None:
 @pytest.mark.parametrize("seed", range(40))
 def test_columnar_equals_python_backend_on_random_rule_sets(tmp_path: Path, seed: int) -> None:
     rnd = random.Random(seed)
-    root = write_kb(tmp_path / "kb")
-    (root / "rules").mkdir()
-    (root / "rules" / "r.yaml").write_text(random_rules(rnd), encoding="utf-8")
-    engine = Engine(load_kb(root), backend="python")
+    engine = Engine(random_rules_kb(tmp_path / "kb", rnd), backend="python")
     profiles = [random_profile(rnd, n) for n in range(60)]
     assert_same_as_per_profile(engine, profiles)
 
@@ -81,10 +78,7 @@ def test_random_rule_sets_are_mostly_decided_by_the_columnar_path(tmp_path: Path
     decided = total = 0
     for seed in range(10):
         rnd = random.Random(seed)
-        root = write_kb(tmp_path / f"kb{seed}")
-        (root / "rules").mkdir()
-        (root / "rules" / "r.yaml").write_text(random_rules(rnd), encoding="utf-8")
-        engine = Engine(load_kb(root), backend="python")
+        engine = Engine(random_rules_kb(tmp_path / f"kb{seed}", rnd), backend="python")
         answers = derived(engine, [random_profile(rnd, n) for n in range(60)])
         decided += sum(a is not None for a in answers)
         total += len(answers)

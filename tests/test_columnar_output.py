@@ -12,15 +12,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from conftest import write_kb
-from deficit_engine import Engine, load_kb
+from deficit_engine import Engine
 from deficit_engine.engine import base_facts
 from deficit_engine.inference.columnar import DerivedColumns
 from deficit_engine.profile import normalise
 from deficit_engine.rules import BASE_TYPES, SEVERITIES
 from deficit_engine.rules.model import STR
 from deficit_engine.synthetic import synthetic_profiles
-from test_differential_random import random_profile, random_rules
+from test_differential_random import random_profile, random_rules_kb
 
 Row = tuple[str, str]  # the asserting rule, the fact as JSON (its field order kept)
 
@@ -98,10 +97,7 @@ def test_columns_equal_the_python_backend_trace_on_random_rule_sets(
     tmp_path: Path, seed: int
 ) -> None:
     rnd = random.Random(seed)
-    root = write_kb(tmp_path / "kb")
-    (root / "rules").mkdir()
-    (root / "rules" / "r.yaml").write_text(random_rules(rnd), encoding="utf-8")
-    engine = Engine(load_kb(root), backend="python")
+    engine = Engine(random_rules_kb(tmp_path / "kb", rnd), backend="python")
     assert_columns_match_traces(engine, [random_profile(rnd, n) for n in range(60)])
 
 

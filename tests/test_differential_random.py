@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from conftest import write_kb
-from deficit_engine import Engine, inference, load_kb
+from deficit_engine import Engine, KnowledgeBase, inference, load_kb
 from deficit_engine.engine import base_facts
 from deficit_engine.profile import normalise
 
@@ -173,6 +173,15 @@ def random_rules(rnd: random.Random) -> str:
     )
 
 
+def random_rules_kb(root: Path, rnd: random.Random) -> KnowledgeBase:
+    """A KB at ``root``: the tests' ontology and catalogues, and one rule set drawn by
+    :func:`random_rules` (the differential tests of every backend and path use it)."""
+    write_kb(root)
+    (root / "rules").mkdir()
+    (root / "rules" / "r.yaml").write_text(random_rules(rnd), encoding="utf-8")
+    return load_kb(root)
+
+
 def random_profile(rnd: random.Random, n: int) -> dict[str, object]:
     results = [
         {"competency": c, "score": rnd.choice([0, 10, 29.99, 30, 48, 50, 74.5, 75, 90])}
@@ -196,10 +205,7 @@ def random_profile(rnd: random.Random, n: int) -> dict[str, object]:
 @pytest.mark.parametrize("seed", range(40))
 def test_random_rule_sets_agree(tmp_path: Path, seed: int) -> None:
     rnd = random.Random(seed)
-    root = write_kb(tmp_path / "kb")
-    (root / "rules").mkdir()
-    (root / "rules" / "r.yaml").write_text(random_rules(rnd), encoding="utf-8")
-    kb = load_kb(root)
+    kb = random_rules_kb(tmp_path / "kb", rnd)
     durable, python = Engine(kb, backend="durable"), Engine(kb, backend="python")
     fast = Engine(kb, backend="fast")
     for n in range(25):

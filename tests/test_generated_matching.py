@@ -20,15 +20,14 @@ from typing import Any
 
 import pytest
 
-from conftest import write_kb
-from deficit_engine import Engine, load_kb, synthetic_profiles
+from deficit_engine import Engine, synthetic_profiles
 from deficit_engine.compiler import FIELD, LITERAL, MIXED, SubRule, Template, builder
 from deficit_engine.engine import base_facts
 from deficit_engine.inference import Compiled, PythonMatcher, run
 from deficit_engine.inference.driver import _build
 from deficit_engine.profile import normalise
 from deficit_engine.rules import Ref
-from test_differential_random import random_profile, random_rules
+from test_differential_random import random_profile, random_rules_kb
 
 Fact = dict[str, Any]
 
@@ -178,9 +177,6 @@ def test_shipped_rules_generated_code_agrees() -> None:
 @pytest.mark.parametrize("seed", range(12))
 def test_random_rule_sets_generated_code_agrees(tmp_path: Path, seed: int) -> None:
     rnd = random.Random(seed)
-    root = write_kb(tmp_path / "kb")
-    (root / "rules").mkdir()
-    (root / "rules" / "r.yaml").write_text(random_rules(rnd), encoding="utf-8")
-    engine = Engine(load_kb(root), backend="python")
+    engine = Engine(random_rules_kb(tmp_path / "kb", rnd), backend="python")
     for n in range(15):
         _check_run(engine, random_profile(rnd, n))
