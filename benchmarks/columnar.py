@@ -97,10 +97,16 @@ def diagnose_stage(
     return [rules.derive_columns(base, limit, dense=dense) for base in chunks]
 
 
+def dense_rules(engine: Engine) -> DenseRules:
+    """The engine's rules on the dense path (the shipped ones all fit it)."""
+    dense = engine.columnar.dense
+    assert isinstance(dense, DenseRules), engine.columnar.dense_unfit
+    return dense
+
+
 def dense_tensors(engine: Engine, chunks: Sequence[BaseColumns]) -> list[DenseFacts]:
     """The dense stage's first half: every rule over the tensors, who asserted what first."""
-    dense = engine.columnar.dense
-    assert dense is not None, engine.columnar.dense_unfit
+    dense = dense_rules(engine)
     return [dense.tensors(base) for base in chunks]
 
 
@@ -285,8 +291,7 @@ def against(
     inputs = handcoded_numpy.Inputs(engine.kb, cohort)
     t_hand = 0.0
     repo = Path(__file__).resolve().parents[1]
-    dense = engine.columnar.dense
-    assert dense is not None, engine.columnar.dense_unfit
+    dense = dense_rules(engine)
     n, limit = sum(c.n for c in chunks), engine.firing_limit
     with tempfile.TemporaryDirectory() as tmp:
         runs = {rev: same_rules_in(dense_at(repo, rev, Path(tmp)), dense), "this tree": dense}
