@@ -7,7 +7,9 @@ the files regional offices send are made the way Excel makes them.
 from __future__ import annotations
 
 import csv
+import gc
 import io
+import itertools
 import json
 import os
 import random
@@ -119,6 +121,28 @@ def test_utf8_bom_and_plain_utf8(tmp_path: Path, kb: KnowledgeBase) -> None:
     # a declared encoding wins, and a BOM it leaves is not part of the first header
     table, rows = read(with_bom, kb, encoding="utf-8")
     assert table.columns[0] == "id" and profiles(rows) == EXPECTED
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+@pytest.mark.parametrize("taken", [None, 1])
+def test_a_read_leaves_no_file_to_the_collector(
+    tmp_path: Path, kb: KnowledgeBase, suffix: str, taken: int | None
+) -> None:
+    # the text wrapper over the reader's handle once closed it at collection,
+    # warning of an unclosed file on every batch (python -X dev)
+    path = tmp_path / f"cohort{suffix}"
+    if suffix == ".csv":
+        path.write_text(csv_text([HEADER, *ROWS]), encoding="utf-8")
+    else:
+        path.write_text("".join(json.dumps(p) + "\n" for p in EXPECTED), encoding="utf-8")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with read_rows(path, kb) as table:
+            rows = list(itertools.islice(table, taken))
+        del table
+        gc.collect()
+    assert len(rows) == (taken or 3)
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
 
 
 def test_declared_encoding_and_unknown_encoding(tmp_path: Path, kb: KnowledgeBase) -> None:
