@@ -132,7 +132,8 @@ def unaddressed_deficits(
     for s in route.steps:
         if s.kind != "rediagnosis":
             covered.update(s.competencies)
-    covered.update([u.competency for u in unmet])  # type: ignore[misc]  # None never matches
+    for u in unmet:  # its need's competency (Unmet.competency, without the property)
+        covered.add(u.need.competency if type(u) is Unmet else u.competency)  # type: ignore[arg-type]
     return tuple([UnaddressedDeficit(d) for d in deficits if d.competency not in covered])
 
 
