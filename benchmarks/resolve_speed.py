@@ -11,17 +11,27 @@ shared machine are noisy: compare the ratio, which is measured in the same run.
 The first resolve pass on a fresh KB also pays for the per-KB tables the
 resolver builds once (``CatalogueIndex``); it is printed on its own.
 
+``--against DIR`` also loads another tree's ``resolve`` package (``DIR`` is its
+``src`` folder, or the package folder itself) beside this one, under another
+module name, over this tree's lower layers (the KB and its catalogue index are
+shared); its output is checked to be the same as this one's (every
+recommendation's and unmet need's JSON, with the needs served) and then the
+passes of the two alternate, so that their ratio comes from one run.
+
     python benchmarks/resolve_speed.py [--profiles 3000] [--seed 16] [--repeat 3]
+    python benchmarks/resolve_speed.py --against /work/main/src
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
 import platform
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from deficit_engine import Engine, load_kb, synthetic_profiles
@@ -40,12 +50,44 @@ def cpu(step: Callable[[], Any]) -> float:
         gc.enable()
 
 
+def other_package(folder: Path, name: str) -> Any:
+    """Another tree's package ``name`` (``resolve``, ``route``), imported as
+    ``deficit_engine._NAME_against``: its relative imports of the lower layers
+    resolve to this tree's. ``folder`` is the tree's ``src`` or the package itself."""
+    if (folder / "deficit_engine" / name).is_dir():
+        folder = folder / "deficit_engine" / name
+    module_name = f"deficit_engine._{name}_against"
+    spec = importlib.util.spec_from_file_location(
+        module_name, folder / "__init__.py", submodule_search_locations=[str(folder)]
+    )
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"no {name} package in {folder}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _outcome(resolution: Any) -> list[Any]:
+    """A Resolution as JSON, with each recommendation's needs (what must match)."""
+    return [
+        [
+            {**r.to_dict(), "needs": [n.to_dict() for n in r.needs]}
+            for r in resolution.recommendations
+        ],
+        [u.to_dict() for u in resolution.unmet],
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profiles", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=16)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--against", type=Path, help="another tree's src (or its resolve package), timed beside"
+    )
     args = parser.parse_args(argv)
     kb = load_kb()
     engine = Engine(kb, backend="fast")
@@ -62,7 +104,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     diagnose_s = min(cpu(diagnose) for _ in range(args.repeat))
     first = cpu(resolve_all)  # the first pass on this KB: builds the per-KB tables
-    resolve_s = min(cpu(resolve_all) for _ in range(args.repeat))
+    other_s = None
+    if args.against is None:
+        resolve_s = min(cpu(resolve_all) for _ in range(args.repeat))
+    else:
+        other = other_package(args.against, "resolve").resolve
+        for profile, result in people:
+            mine = resolve(kb, profile, result.needs, severities=result.severities)
+            theirs = other(kb, profile, result.needs, severities=result.severities)
+            if _outcome(mine) != _outcome(theirs):
+                raise SystemExit(f"{args.against}: another resolution for {result.profile}")
+
+        def other_all() -> None:
+            for profile, result in people:
+                other(kb, profile, result.needs, severities=result.severities)
+
+        cpu(other_all)  # its first pass, as this tree's above
+        resolve_s = other_s = float("inf")
+        for _ in range(args.repeat):  # alternating, so that the load falls on both alike
+            resolve_s = min(resolve_s, cpu(resolve_all))
+            other_s = min(other_s, cpu(other_all))
     n = len(people)
     needs = sum(len(r.needs) for _p, r in people) / n
     print(f"python {platform.python_version()} on {platform.machine()}, {n} profiles")
@@ -71,6 +132,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"resolve, first pass:     {first / n * 1e6:8.1f} µs/profile")
     print(f"resolve:                 {resolve_s / n * 1e6:8.1f} µs/profile")
     print(f"resolve / diagnose:      {resolve_s / diagnose_s:8.3f}")
+    if other_s is not None:
+        print(f"resolve of --against:    {other_s / n * 1e6:8.1f} µs/profile (same output)")
+        print(f"against / this tree:     {other_s / resolve_s:8.2f} (passes alternating)")
     return 0
 
 

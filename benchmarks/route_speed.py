@@ -29,6 +29,7 @@ Prints figures and, last, one JSON line of them. No timed assertions.
     python benchmarks/route_speed.py            # 3 000 profiles
     python benchmarks/route_speed.py --quick    # 1 000 profiles
     python benchmarks/route_speed.py --against /tmp/before/src/deficit_engine/route
+    python benchmarks/route_speed.py --against /work/main/src
 """
 
 from __future__ import annotations
@@ -61,7 +62,10 @@ def _best(passes: int, *runs: Callable[[], None]) -> list[float]:
 
 def _other_route(folder: Path) -> Any:
     """Another tree's ``route`` package, imported as ``deficit_engine._route_against``
-    (its relative imports of the lower layers resolve to this tree's)."""
+    (its relative imports of the lower layers resolve to this tree's); ``folder``
+    is the package, or the tree's ``src``."""
+    if (folder / "deficit_engine" / "route").is_dir():
+        folder = folder / "deficit_engine" / "route"
     name = "deficit_engine._route_against"
     spec = importlib.util.spec_from_file_location(
         name, folder / "__init__.py", submodule_search_locations=[str(folder)]
@@ -103,20 +107,32 @@ def measure(count: int, seed: int, repeat: int, against: Path | None = None) -> 
     if against is None:
         route_s, plan_s = _best(repeat, route_all, plan_all)
     else:
-        other = _other_route(against).build_route
+        package = _other_route(against)
+        other, other_plan = package.build_route, package.with_plan
         for ((p, r), res), route in zip(work, routes, strict=True):
-            if other(kb, p, r, res).to_dict() != route.to_dict():
+            theirs = other(kb, p, r, res)
+            if theirs.to_dict() != route.to_dict():
                 raise SystemExit(f"{against}: another route for {r.profile}")
+            if other_plan(r, res, theirs).to_dict() != with_plan(r, res, route).to_dict():
+                raise SystemExit(f"{against}: another planned Result for {r.profile}")
 
         def other_all() -> None:
             for (p, r), res in work:
                 other(kb, p, r, res)
 
-        route_s, plan_s, other_s = _best(repeat, route_all, plan_all, other_all)
+        def other_plan_all() -> None:
+            for ((_p, r), res), route in zip(work, routes, strict=True):
+                other_plan(r, res, route)
+
+        route_s, plan_s, other_s, other_plan_s = _best(
+            repeat, route_all, plan_all, other_all, other_plan_all
+        )
         extra = {
             "against": str(against),
             "against_us": round(other_s * 1e6 / len(people), 1),
             "against_to_route": round(other_s / route_s, 2),
+            "against_with_plan_us": round(other_plan_s * 1e6 / len(people), 1),
+            "against_to_both": round((other_s + other_plan_s) / (route_s + plan_s), 2),
         }
     per = 1e6 / len(people)
     return {
@@ -143,7 +159,7 @@ def main() -> None:
     parser.add_argument(
         "--against",
         type=Path,
-        help="another tree's src/deficit_engine/route, timed beside this one",
+        help="another tree's src (or its src/deficit_engine/route), timed beside this one",
     )
     args = parser.parse_args()
     count = 1000 if args.quick else args.profiles
@@ -158,6 +174,8 @@ def main() -> None:
     if "against" in fig:
         print(f"route of --against  {fig['against_us']:8.1f} µs/profile (same output)")
         print(f"against / route     {fig['against_to_route']:8.2f} (passes alternating)")
+        print(f"with_plan of --against {fig['against_with_plan_us']:5.1f} µs/profile")
+        print(f"against / both      {fig['against_to_both']:8.2f} (build_route + with_plan)")
     print(json.dumps(fig))
 
 

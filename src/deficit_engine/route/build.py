@@ -8,7 +8,6 @@ the resolver and the route builder on a diagnosed Result, as the engine does.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
@@ -24,6 +23,8 @@ from .layout import layout
 from .model import Route
 
 __all__ = ["build_route", "plan", "route_graph", "unaddressed_deficits", "with_plan"]
+
+_new_object = object.__new__
 
 
 def build_route(
@@ -125,15 +126,15 @@ def unaddressed_deficits(
     tuple of UnaddressedDeficit
         In the deficits' order.
     """
-    covered = {c for s in route.steps if s.kind != "rediagnosis" for c in s.competencies}
-    reported = {u.competency for u in unmet}
-    return tuple(
-        [
-            UnaddressedDeficit(d)
-            for d in deficits
-            if d.competency not in covered and d.competency not in reported
-        ]
-    )
+    if not deficits:
+        return ()
+    covered: set[str] = set()
+    for s in route.steps:
+        if s.kind != "rediagnosis":
+            covered.update(s.competencies)
+    for u in unmet:  # its need's competency (Unmet.competency, without the property)
+        covered.add(u.need.competency if type(u) is Unmet else u.competency)  # type: ignore[arg-type]
+    return tuple([UnaddressedDeficit(d) for d in deficits if d.competency not in covered])
 
 
 def with_plan(result: Result, resolution: Resolution, route: Route) -> Result:
@@ -155,12 +156,16 @@ def with_plan(result: Result, resolution: Resolution, route: Route) -> Result:
         deficits nothing addresses) and ``route``.
     """
     unmet = resolution.unmet
-    return dataclasses.replace(
-        result,
-        recommendations=resolution.recommendations,
-        unmet=unmet + unaddressed_deficits(result.deficits, route, unmet),
-        route=route,
-    )
+    # dataclasses.replace, without its __init__ (thirteen frozen setattrs): a batch
+    # makes one per person. The copy keeps what the Result remembered of its
+    # unchanged fields (its severities, made from the deficits).
+    planned: Result = _new_object(type(result))
+    fields = planned.__dict__
+    fields.update(result.__dict__)
+    fields["recommendations"] = resolution.recommendations
+    fields["unmet"] = unmet + unaddressed_deficits(result.deficits, route, unmet)
+    fields["route"] = route
+    return planned
 
 
 def plan(

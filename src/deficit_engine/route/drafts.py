@@ -29,6 +29,7 @@ __all__ = [
     "format_groups",
     "mentoring_draft",
     "program_draft",
+    "program_fields",
 ]
 
 #: The format id folded into the closing re-diagnosis step.
@@ -56,21 +57,24 @@ class Draft(NamedTuple):
     extra: tuple[tuple[str, Any], ...] = ()
 
 
-def program_draft(rec: Recommendation) -> tuple[Any, ...]:
+def program_draft(
+    rec: Recommendation, catalogue: tuple[int, str, tuple[tuple[str, Any], ...]] | None = None
+) -> tuple[Any, ...]:
     """A programme: formal learning, one step, run by its provider.
 
     Parameters
     ----------
     rec : Recommendation
         A recommendation of kind ``program``.
+    catalogue : tuple, optional
+        :func:`program_fields` of ``rec.attrs``, when the caller has it already.
 
     Returns
     -------
     tuple
         The draft, laid out as :class:`Draft`.
     """
-    attrs = dict(rec.attrs)
-    provider = attrs.get("provider")
+    hundredths, provider, extra = program_fields(rec.attrs) if catalogue is None else catalogue
     return (
         "program",
         rec.id,
@@ -79,14 +83,39 @@ def program_draft(rec: Recommendation) -> tuple[Any, ...]:
         "formal",
         "learn",
         None,
-        centi(attrs.get("hours")),  # type: ignore[arg-type]  # as rec.get()
-        str(provider),
+        hundredths,
+        provider,
         rec.rules,
+        extra,
+    )
+
+
+def program_fields(
+    attrs: tuple[tuple[str, Any], ...],
+) -> tuple[int, str, tuple[tuple[str, Any], ...]]:
+    """A programme step's (hundredths of an hour, responsible, extra fields): the
+    fields that come from its recommendation's catalogue ``attrs`` alone.
+
+    Parameters
+    ----------
+    attrs : tuple of (str, value) pairs
+        The recommendation's ``attrs``.
+
+    Returns
+    -------
+    tuple
+        (hundredths, the provider as text, the extra fields).
+    """
+    found = dict(attrs)
+    provider = found.get("provider")
+    return (
+        centi(found.get("hours")),  # type: ignore[arg-type]  # as rec.get()
+        str(provider),
         (
-            ("delivery", attrs.get("delivery")),
+            ("delivery", found.get("delivery")),
             ("provider", provider),
-            ("federal_registry", attrs.get("federal_registry")),
-            ("program_kind", attrs.get("program_kind")),
+            ("federal_registry", found.get("federal_registry")),
+            ("program_kind", found.get("program_kind")),
         ),
     )
 

@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 from ..kb import KnowledgeBase
 from ..labels import PHASE_ORDER, format_hours
-from ..models import Resolution, Result
+from ..models import Recommendation, Resolution, Result
 from ..months import month_index, month_text
 from ..period import settings
 from ..rules import SEVERITIES
@@ -40,9 +40,10 @@ from .drafts import (
     format_groups,
     mentoring_draft,
     program_draft,
+    program_fields,
 )
 from .model import STEP_KINDS, Conflict, Overflow, Route, Step, centi
-from .order import acyclic, bits, conflicts, predecessors
+from .order import acyclic, conflicts, predecessors
 from .schedule import overflow_of, schedule
 
 __all__ = ["Tables", "layout", "tables"]
@@ -54,6 +55,8 @@ _NO_COMP_KEY = (10**9, "")
 _PROGRAM_RANK = _KIND_RANK["program"]
 _MENTORING_RANK = _KIND_RANK["mentoring"]
 _CLOSING_RANK = _KIND_RANK["rediagnosis"]
+_PROGRAMS_KEPT = 1 << 16  # programme drafts remembered per KB (a pure function's memo)
+_new_object = object.__new__
 _new = tuple.__new__  # a Step from a tuple without the NamedTuple's keyword machinery
 
 
@@ -96,6 +99,9 @@ class Tables:
         }
         #: (ref, title, education, level, hundredths of an hour) of the closing re-diagnosis.
         self.closing = closing_fields(kb)
+        #: programme id -> (its recommendation's attrs, their program_fields):
+        #: see :func:`_program_draft`.
+        self.programs: dict[str, tuple[Any, tuple[int, str, tuple[tuple[str, Any], ...]]]] = {}
         calendar = kb.planning.planning.calendar
         #: month of the year (0-11, a month index % 12) -> whether it is a holiday.
         self.holiday = tuple(m + 1 in calendar.holidays for m in range(12))
@@ -135,6 +141,9 @@ class Tables:
             fid: self.stage_kind[f.stage, f.kind_rank] + rank[fid]
             for fid, f in self.formats.items()
         }
+        #: the (stage, kind) part of a programme's and of a mentoring step's priority.
+        self.program_part = self.stage_kind[0, _PROGRAM_RANK]
+        self.mentoring_part = self.stage_kind[self.mentoring_stage, _MENTORING_RANK]
 
 
 def _stage(phase: str) -> int:
@@ -188,11 +197,14 @@ class _Drafts(NamedTuple):
 def _drafts(tab: Tables, profile: Profile, result: Result, resolution: Resolution) -> _Drafts:
     """The drafts (programmes, mentors, formats in recommendation order, the
     closing re-diagnosis last), their stages and their priorities as ints."""
-    comp_keys = tab.comp_keys
     comp_part = tab.comp_part
     ref_part = tab.ref_part
     per_severity = tab.per_severity
-    severity = {d.competency: _SEVERITY_RANK.get(d.severity, 9) for d in result.deficits}
+    none_part = 9 * per_severity  # no deficit on the competency (or none at all)
+    # competency -> its worst severity's rank, weighted: the most significant digit
+    severity = {
+        d.competency: _SEVERITY_RANK.get(d.severity, 9) * per_severity for d in result.deficits
+    }
     drafts: list[tuple[Any, ...]] = []
     stages: list[int] = []
     keys: list[int] = []
@@ -203,15 +215,15 @@ def _drafts(tab: Tables, profile: Profile, result: Result, resolution: Resolutio
         kind = rec.kind
         if kind == "program" or kind == "mentor":
             if kind == "program":
-                drafts.append(program_draft(rec))
-                stage, rank = 0, _PROGRAM_RANK
+                drafts.append(_program_draft(tab, rec))
+                stage, fixed = 0, tab.program_part
             else:
                 drafts.append(mentoring_draft(rec, tab.mentoring_fields))
-                stage, rank = tab.mentoring_stage, _MENTORING_RANK
+                stage, fixed = tab.mentoring_stage, tab.mentoring_part
             stages.append(stage)
-            worst, first = 9, tab.no_comp
+            worst, first = none_part, tab.no_comp
             for c in rec.competencies:
-                s = severity.get(c, 9)
+                s = severity.get(c, none_part)
                 if s < worst:
                     worst = s
                 part = comp_part.get(c)
@@ -223,7 +235,7 @@ def _drafts(tab: Tables, profile: Profile, result: Result, resolution: Resolutio
             if ref is None:
                 exact = False
                 ref = 0
-            keys.append(worst * per_severity + first + tab.stage_kind[stage, rank] + ref)
+            keys.append(worst + first + fixed + ref)
             continue
         fid = rec.id
         if fid == REDIAGNOSIS_FORMAT:
@@ -232,41 +244,70 @@ def _drafts(tab: Tables, profile: Profile, result: Result, resolution: Resolutio
         if not institutional:
             org = profile.person.organization
             institutional = f"{org} (методический совет)" if org else "методический совет ОО"
-        f = tab.formats[fid]
-        responsible = f.responsible or institutional
+        fkind, title, education, phase, level, hundredths, stage, _rank, responsible = tab.formats[
+            fid
+        ]
+        who = responsible or institutional
         fixed = tab.format_part[fid]
-        for comps, rules in format_groups(rec.needs, comp_keys.__getitem__):
+        needs = rec.needs
+        if len(needs) == 1:  # the most common: one need, one step (as format_groups)
+            comp = needs[0].competency
+            groups: Sequence[tuple[tuple[str, ...], tuple[str, ...]]] = (
+                ((comp,) if comp is not None else (), (needs[0].rule,)),
+            )
+        else:
+            groups = format_groups(needs, tab.comp_keys.__getitem__)
+        for comps, rules in groups:
             drafts.append(
                 (
-                    f.kind,
+                    fkind,
                     fid,
-                    f.title,
+                    title,
                     comps,
-                    f.education,
-                    f.phase,
-                    f.level,
-                    f.centi,
-                    responsible,
+                    education,
+                    phase,
+                    level,
+                    hundredths,
+                    who,
                     rules,
                     (),
                 )
             )
-            stages.append(f.stage)
+            stages.append(stage)
             if comps:
                 c = comps[0]
                 part = comp_part.get(c)
                 if part is None:
                     exact = False
                     part = 0
-                keys.append(severity.get(c, 9) * per_severity + part + fixed)
+                keys.append(severity.get(c, none_part) + part + fixed)
             else:
-                keys.append(9 * per_severity + tab.no_comp + fixed)
+                keys.append(none_part + tab.no_comp + fixed)
     if drafts or asked:
-        drafts.append(closing_draft(tab.closing, result, asked, comp_keys))
+        drafts.append(closing_draft(tab.closing, result, asked, tab.comp_keys))
         stages.append(CLOSING_STAGE)
     if not exact or len(set(keys)) < len(keys):
         return _Drafts(drafts, stages, None)
     return _Drafts(drafts, stages, keys)
+
+
+def _program_draft(tab: Tables, rec: Recommendation) -> tuple[Any, ...]:
+    """:func:`~.drafts.program_draft`, its catalogue part remembered per programme.
+
+    A programme's hours, provider and extra fields are a function of the
+    recommendation's ``attrs`` alone (:func:`~.drafts.program_fields`), which the
+    resolver takes from the catalogue (one tuple per programme): remembered by the
+    programme's id and used while ``attrs`` is that very tuple (the memo holds
+    it, so no other tuple can take its identity).
+    """
+    attrs = rec.attrs
+    hit = tab.programs.get(rec.id)
+    if hit is None or hit[0] is not attrs:
+        fields = program_fields(attrs)
+        if len(tab.programs) < _PROGRAMS_KEPT:
+            tab.programs[rec.id] = (attrs, fields)
+        return program_draft(rec, fields)
+    return program_draft(rec, hit[1])
 
 
 def _priority_tuples(
@@ -350,18 +391,22 @@ def layout(
     drafts, stages, keys = _drafts(tab, profile, result, resolution)
     n = len(drafts)
     if not n:
-        return Route(period, per_month, defaults, (), None, ())
+        return _route(period, per_month, defaults, (), None, ())
     # number the drafts in priority order (ties by recommendation order: sorted()
     # is stable), the closing step last: the topological order then takes, of
     # the drafts that are ready, the lowest number
     opened = n - 1 if drafts[-1][0] == "rediagnosis" else n
-    priority: Sequence[Any] = (
-        keys if keys is not None else _priority_tuples(drafts, stages, result, tab.comp_keys)
-    )
-    by_priority = sorted(range(opened), key=priority.__getitem__)
+    priority: Sequence[Any]
+    if keys is not None:
+        by_priority = sorted(range(opened), key=keys.__getitem__)
+        # the ints are distinct: numbered by them, draft i's priority ranks as i
+        priority = range(opened)
+    else:
+        tuples = _priority_tuples(drafts, stages, result, tab.comp_keys)
+        by_priority = sorted(range(opened), key=tuples.__getitem__)
+        priority = [tuples[i] for i in by_priority]
     by_priority.extend(range(opened, n))
     drafts = [drafts[i] for i in by_priority]
-    priority = [priority[i] for i in by_priority[:opened]]
     preds = predecessors(drafts, [stages[i] for i in by_priority], opened, tab.prerequisites)
     topo, dropped = acyclic(preds, priority, opened)
     first = month_index(start)
@@ -378,15 +423,13 @@ def layout(
     if opened < n:
         topo.append(opened)
     # by start month, ties in topological order (sorted() is stable)
-    ordered = sorted(topo, key=lambda t: parts[t][0][0])
-    position = [0] * n
+    starts = [p[0][0] for p in parts]
+    ordered = sorted(topo, key=starts.__getitem__)
     ids = _ids(n)
-    step_id = [""] * n
-    for i, t in enumerate(ordered):
-        position[t] = i
-        step_id[t] = ids[i]
+    step_id = dict(zip(ordered, ids, strict=False))  # ids may hold more
     ends = [p[-1][0] for p in parts]
-    texts = _month_texts(first, max(ends) + 1)
+    route_end = max(ends)
+    texts = _month_texts(first, route_end + 1)
     steps = []
     direct = sched.direct
     for t in ordered:
@@ -405,9 +448,9 @@ def layout(
         if not m & (m - 1):  # none or one: most steps
             after = (step_id[m.bit_length() - 1],) if m else ()
         else:
-            before = bits(m)
-            before.sort(key=position.__getitem__)
-            after = tuple([step_id[b] for b in before])
+            # the direct predecessors in step order: as "s1" < "s10" < "s2" would
+            # not sort, in the order of the steps, which is that of `ordered`
+            after = tuple([step_id[b] for b in ordered if m >> b & 1])
         steps.append(
             _new(
                 Step,
@@ -420,7 +463,7 @@ def layout(
                     education,
                     phase,
                     level,
-                    texts[p[0][0]],
+                    texts[starts[t]],
                     texts[ends[t]],
                     hundredths / 100,
                     allocation,
@@ -432,14 +475,40 @@ def layout(
             )
         )
     last = month_index(end) - first
-    late = [t for t in ordered if ends[t] > last]
     spill = None
-    if late:
-        spill = _overflow(tab, drafts, parts, late, step_id, period, per_month, first, last)
+    if route_end > last:
+        late = [t for t in ordered if ends[t] > last]
+        spill = _overflow(
+            tab, drafts, parts, late, step_id, period, per_month, first, last, route_end
+        )
     clash: tuple[Conflict, ...] = ()
     if dropped:
-        clash = conflicts(dropped, dict(enumerate(step_id)), dict(enumerate(position)))
-    return Route(period, per_month, defaults, tuple(steps), spill, clash)
+        position = {t: i for i, t in enumerate(ordered)}
+        clash = conflicts(dropped, step_id, position)
+    return _route(period, per_month, defaults, tuple(steps), spill, clash)
+
+
+def _route(
+    period: tuple[str, str],
+    per_month: float,
+    defaults: tuple[str, ...],
+    steps: tuple[Step, ...],
+    spill: Overflow | None,
+    clash: tuple[Conflict, ...],
+) -> Route:
+    """``Route(...)`` without the frozen dataclass's ``__init__`` (six frozen setattrs)."""
+    route: Route = _new_object(Route)
+    route.__dict__.update(
+        {
+            "period": period,
+            "hours_per_month": per_month,
+            "defaults": defaults,
+            "steps": steps,
+            "overflow": spill,
+            "conflicts": clash,
+        }
+    )
+    return route
 
 
 def _overflow(
@@ -447,18 +516,22 @@ def _overflow(
     drafts: Sequence[tuple[Any, ...]],
     parts: Sequence[Sequence[tuple[int, int]]],
     late: Sequence[int],
-    step_id: Sequence[str],
+    step_id: Mapping[int, str],
     period: tuple[str, str],
     per_month: float,
     first: int,
     last: int,
+    route_end: int,
 ) -> Overflow:
     """How far the route runs past its period (:func:`.schedule.overflow`): ``late``
-    are the steps that end after its ``last`` month offset, in step order."""
-    route_end = max([p[-1][0] for p in parts])
-    over = sum([c for p in parts for o, c in p if o > last])
-    holiday = tab.holiday
-    holds = centi(per_month * sum(1 for o in range(last + 1) if not holiday[(first + o) % 12]))
+    are the steps that end after its ``last`` month offset, in step order;
+    ``route_end`` is the offset of the last month a step takes."""
+    over = 0
+    for t in late:  # only a late step has hours after the period
+        for o, c in parts[t]:
+            if o > last:
+                over += c
+    holds = centi(per_month * _working_months(tab.holiday, first % 12, last + 1))
     too_long = [
         f"{drafts[t][1]} ({format_hours(drafts[t][7] / 100)} ч)"
         for t in late
@@ -473,3 +546,19 @@ def _overflow(
         tuple([step_id[t] for t in late]),
         too_long,
     )
+
+
+def _working_months(holiday: Sequence[bool], turn: int, count: int) -> int:
+    """How many of ``count`` months from the month ``turn`` of the year (0-11) are
+    not holidays (remembered: a cohort's periods are few)."""
+    key = (holiday, turn, count)
+    found = _WORKING.get(key)
+    if found is None:
+        found = sum(1 for o in range(count) if not holiday[(turn + o) % 12])
+        if len(_WORKING) < _MONTHS_LIMIT:
+            _WORKING[key] = found
+    return found
+
+
+#: (holidays, first month of the year, months) -> the working months among them.
+_WORKING: dict[tuple[Sequence[bool], int, int], int] = {}

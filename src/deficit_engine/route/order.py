@@ -100,7 +100,7 @@ def _topological(preds: Sequence[int], opened: int) -> list[int] | None:
 
 
 def acyclic(
-    preds: list[int], priority: Sequence[tuple[Any, ...]], opened: int
+    preds: list[int], priority: Sequence[Any], opened: int
 ) -> tuple[list[int], list[tuple[int, int]]]:
     """The topological order of the drafts ``0 .. opened - 1`` (numbered in
     priority order, ties between ready drafts going to the first), after
@@ -112,8 +112,9 @@ def acyclic(
     preds : list of int
         Draft -> the bit set of its predecessors (:func:`predecessors`);
         the dropped edges are taken out of it.
-    priority : sequence of tuple
-        Draft -> its scheduling priority (ascending with the draft's number).
+    priority : sequence
+        Draft -> its scheduling priority (ascending with the draft's number),
+        as tuples or as anything that compares as they do.
     opened : int
         How many drafts (the closing step left out).
 
@@ -145,9 +146,7 @@ def acyclic(
     return topo, dropped
 
 
-def break_cycles(
-    succ: list[set[int]], priority: Sequence[tuple[Any, ...]]
-) -> list[tuple[int, int]]:
+def break_cycles(succ: list[set[int]], priority: Sequence[Any]) -> list[tuple[int, int]]:
     """Drop from ``succ`` the edges that go against ``priority`` inside a cycle,
     and return them (sorted within each cycle).
 
