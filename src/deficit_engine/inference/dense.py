@@ -106,6 +106,13 @@ class _Pat:
     located: list[tuple[int, Mask]] = field(default_factory=list)  # variant, mask [C]
     unlocated: list[int] = field(default_factory=list)  # variants matching without competency
     score_conds: tuple[Cond, ...] = ()  # a deficit's score_pct, tested per cell
+    # the type and conditions, under which patterns alike share a tensor in a chunk
+    # (made once here: a chunk looks its patterns' tensors up a few hundred times)
+    key: tuple[str, tuple[tuple[str, str, str], ...]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        conds = tuple((c.field, c.op, repr(c.value)) for c in self.alpha)
+        self.key = (self.pattern.type, conds)
 
 
 @dataclass
@@ -557,7 +564,7 @@ class DenseFacts(_Conditions):
     # --- patterns ----------------------------------------------------------------------
 
     def _alpha(self, pat: _Pat, table: _Table) -> Mask:
-        key = (pat.pattern.type, tuple((c.field, c.op, repr(c.value)) for c in pat.alpha))
+        key = pat.key
         if key not in self.alphas:
             mask = np.ones(len(table), dtype=bool)
             for cond in pat.alpha:
@@ -568,7 +575,7 @@ class DenseFacts(_Conditions):
     def _base(self, pat: _Pat, axis: bool) -> Mask:
         """A base pattern's matches per profile, per competency if ``axis`` (the same
         conditions recur across rules: each tensor is made once, and read only)."""
-        key = (pat.pattern.type, tuple((c.field, c.op, repr(c.value)) for c in pat.alpha), axis)
+        key = (pat.key, axis)
         if key not in self.bases:
             self.bases[key] = self._base_tensor(pat, axis)
         return self.bases[key]
@@ -696,8 +703,7 @@ class DenseFacts(_Conditions):
             return self._base(pat, axis), None
         ftype = pat.pattern.type
         track = self.track and ftype in self.asserted
-        conds = tuple((c.field, c.op, repr(c.value)) for c in pat.alpha)
-        key = (ftype, conds, axis, track, self.versions.get(ftype, 0))
+        key = (pat.key, axis, track, self.versions.get(ftype, 0))
         if key not in self.derived:
             self.derived[key] = self._derived(pat, axis)
         return self.derived[key]
