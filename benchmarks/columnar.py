@@ -26,7 +26,8 @@ profiles and making their base facts, building the tables from the base facts
   three are checked to give the same most severe deficit per person and competency.
 
 ``--against REV`` measures only the dense stage, with ``inference/dense.py`` as it is
-at the git revision REV (the rest of the package as it is here) and as it is in this
+at the git revision REV, or in the checkout at the path REV (the rest of the package
+as it is here) and as it is in this
 tree, their repeats interleaved in this one process: a before/after ratio from the
 same run (and a check that both derive the same facts).
 
@@ -47,6 +48,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +70,7 @@ from deficit_engine.rules import SEVERITIES
 Matrix = npt.NDArray[Any]
 RANK = {s: i for i, s in enumerate(SEVERITIES)}
 NONE = len(SEVERITIES)  # no deficit
+DENSE_PY = "src/deficit_engine/inference/dense.py"
 
 
 def cpu(step: Callable[[], Any]) -> tuple[float, Any]:
@@ -256,14 +259,19 @@ def fast_inference(engine: Engine, prepared: Sequence[tuple[Normalised, list[Fac
 
 
 def dense_at(repo: Path, rev: str, into: Path) -> Any:
-    """``inference/dense.py`` as it is at git revision ``rev``, imported beside this
-    tree's (its relative imports read this tree's modules)."""
-    source = subprocess.run(
-        ["git", "-C", str(repo), "show", f"{rev}:src/deficit_engine/inference/dense.py"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    """``inference/dense.py`` as it is at git revision ``rev``, or in the checkout
+    (a worktree) at the path ``rev``, imported beside this tree's (its relative
+    imports read this tree's modules)."""
+    checkout = Path(rev)
+    if checkout.is_dir():
+        source = (checkout / DENSE_PY).read_text(encoding="utf-8")
+    else:
+        source = subprocess.run(
+            ["git", "-C", str(repo), "show", f"{rev}:{DENSE_PY}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     path = into / "dense_against.py"
     path.write_text(source, encoding="utf-8")
     spec = importlib.util.spec_from_file_location("deficit_engine.inference._against", path)
@@ -272,6 +280,16 @@ def dense_at(repo: Path, rev: str, into: Path) -> Any:
     sys.modules[spec.name] = module  # dataclasses look their module up while it runs
     spec.loader.exec_module(module)
     return module
+
+
+def tensors_of(rules: Any, chunks: Sequence[BaseColumns]) -> list[Any]:
+    """The dense stage's first half with ``rules`` (this tree's or another revision's)."""
+    return [rules.tensors(base) for base in chunks]
+
+
+def outcomes_of(facts: Sequence[Any], limit: int) -> list[DerivedColumns]:
+    """The dense stage's second half on ``tensors_of``'s answer."""
+    return [chunk.outcome(limit) for chunk in facts]
 
 
 def same_rules_in(module: Any, rules: DenseRules) -> Any:
@@ -300,13 +318,16 @@ def against(
         for rules in runs.values():  # warm: the first large arrays fault in page by page
             rules.tensors(chunks[0]).outcome(limit)
         handcoded_numpy.derive(inputs)
+        ratios: dict[str, list[float]] = {name: [] for name in runs}  # per repeat, to hand
         for _ in range(repeats):
-            t_hand += cpu(lambda: handcoded_numpy.derive(inputs))[0]
+            hand = cpu(partial(handcoded_numpy.derive, inputs))[0]
+            t_hand += hand
             for name, rules in runs.items():
-                t_tensors, facts = cpu(lambda r=rules: [r.tensors(base) for base in chunks])
-                t_out, outputs[name] = cpu(lambda f=facts: [x.outcome(limit) for x in f])
+                t_tensors, facts = cpu(partial(tensors_of, rules, chunks))
+                t_out, outputs[name] = cpu(partial(outcomes_of, facts, limit))
                 spent[name][0] += t_tensors
                 spent[name][1] += t_out
+                ratios[name].append((t_tensors + t_out) / hand)
     print(f"dense stage against {rev} ({repeats} repeats interleaved, mean CPU):")
     for name, (t_tensors, t_out) in spent.items():
         per = [t / repeats / n * 1e6 for t in (t_tensors, t_out, t_tensors + t_out)]
@@ -322,6 +343,13 @@ def against(
         f"stage x{(new_t + new_o) / (old_t + old_o):.2f}; same derived facts: {same}; "
         f"stage {times(old_t + old_o, t_hand, 'hand-coded numpy')} at {rev}, "
         f"{times(new_t + new_o, t_hand, 'it')} here"
+    )
+    # the load of a shared machine varies within a run: the median of the repeats'
+    # ratios (each from one repeat's back-to-back timings) is steadier than the means'
+    (old_r, new_r) = (float(np.median(r)) for r in ratios.values())
+    print(
+        f"  median of the {repeats} repeats: stage x{old_r:.2f} of hand-coded numpy at {rev}, "
+        f"x{new_r:.2f} here"
     )
     assert dense_module.DenseRules is DenseRules  # this tree's module is the one timed
     return 0 if same else 1

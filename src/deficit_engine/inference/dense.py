@@ -106,6 +106,13 @@ class _Pat:
     located: list[tuple[int, Mask]] = field(default_factory=list)  # variant, mask [C]
     unlocated: list[int] = field(default_factory=list)  # variants matching without competency
     score_conds: tuple[Cond, ...] = ()  # a deficit's score_pct, tested per cell
+    # the type and conditions, under which patterns alike share a tensor in a chunk
+    # (made once here: a chunk looks its patterns' tensors up a few hundred times)
+    key: tuple[str, tuple[tuple[str, str, str], ...]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        conds = tuple((c.field, c.op, repr(c.value)) for c in self.alpha)
+        self.key = (self.pattern.type, conds)
 
 
 @dataclass
@@ -557,7 +564,7 @@ class DenseFacts(_Conditions):
     # --- patterns ----------------------------------------------------------------------
 
     def _alpha(self, pat: _Pat, table: _Table) -> Mask:
-        key = (pat.pattern.type, tuple((c.field, c.op, repr(c.value)) for c in pat.alpha))
+        key = pat.key
         if key not in self.alphas:
             mask = np.ones(len(table), dtype=bool)
             for cond in pat.alpha:
@@ -568,7 +575,7 @@ class DenseFacts(_Conditions):
     def _base(self, pat: _Pat, axis: bool) -> Mask:
         """A base pattern's matches per profile, per competency if ``axis`` (the same
         conditions recur across rules: each tensor is made once, and read only)."""
-        key = (pat.pattern.type, tuple((c.field, c.op, repr(c.value)) for c in pat.alpha), axis)
+        key = (pat.key, axis)
         if key not in self.bases:
             self.bases[key] = self._base_tensor(pat, axis)
         return self.bases[key]
@@ -638,8 +645,16 @@ class DenseFacts(_Conditions):
             if cell_ok is not None:
                 here &= cell_ok
             match |= here
-            if wait is not None:
-                np.minimum(wait, _masked(self._avail(v), here), out=wait)
+            if wait is None:
+                continue
+            avail = self._avail(v)  # never where there is no fact: masked by ``has`` already
+            if cell_ok is not None:
+                np.minimum(wait, _masked(avail, here), out=wait)
+            elif per_comp.all():
+                np.minimum(wait, avail, out=wait)
+            else:  # only the competencies the pattern accepts (rows: no mask to make)
+                rows = np.flatnonzero(per_comp)
+                wait[rows] = np.minimum(wait[rows], avail[rows])
         if axis:
             return match, wait
         flat: Mask = np.any(match, axis=0)
@@ -688,8 +703,7 @@ class DenseFacts(_Conditions):
             return self._base(pat, axis), None
         ftype = pat.pattern.type
         track = self.track and ftype in self.asserted
-        conds = tuple((c.field, c.op, repr(c.value)) for c in pat.alpha)
-        key = (ftype, conds, axis, track, self.versions.get(ftype, 0))
+        key = (pat.key, axis, track, self.versions.get(ftype, 0))
         if key not in self.derived:
             self.derived[key] = self._derived(pat, axis)
         return self.derived[key]
@@ -706,7 +720,7 @@ class DenseFacts(_Conditions):
             wait = _worst(wait, w)
         for k in comp.negatives:
             blocked, _w = self._pattern(sub.negs[k], comp.axis)
-            match = ~blocked if match is None else match & ~blocked
+            match = ~blocked if match is None else _and_not(match, blocked)
         assert match is not None
         return match, wait  # the wait is meaningful only where it matches
 
@@ -740,25 +754,29 @@ class DenseFacts(_Conditions):
         """Per action, where it asserts its fact and the activation's wait there."""
         self.track = sub.waits
         parts = [self._component(sub, comp) for comp in sub.components]
-        flat: Mask = np.ones(self.n, dtype=bool)
+        # the per-profile components ANDed; None: there are none (every profile holds),
+        # and the output component is then the activations as they are, without a copy
+        # (the tensors here are read only: none is written after it is made)
+        flat: Mask | None = None
         flat_wait: Waits | None = None
         for c, (m, w) in enumerate(parts):
             if c != sub.output:
-                flat &= m
+                flat = m if flat is None else flat & m
                 flat_wait = _worst(flat_wait, None if w is None else _masked(w, m))
         out = []
         for tmpl in sub.templates:
             if tmpl.mode == "copy":
                 assert sub.output is not None
                 m, w = parts[sub.output]
-                act = m & flat
+                act = m if flat is None else m & flat
                 wait = _worst(w, flat_wait)
             elif sub.output is not None:
                 m, w = parts[sub.output]
-                act = np.any(m, axis=0) & flat
+                act = np.any(m, axis=0) if flat is None else np.any(m, axis=0) & flat
                 wait = _worst(None if w is None else _masked(w, m).min(axis=0), flat_wait)
             else:
-                act, wait = flat, flat_wait
+                act = np.ones(self.n, dtype=bool) if flat is None else flat
+                wait = flat_wait
             out.append((tmpl, act, wait))  # the wait is meaningful only where it acts
         return out
 
@@ -814,7 +832,7 @@ class DenseFacts(_Conditions):
             has, new = self.has[tmpl.variant], self.new[tmpl.variant]
             if tmpl.mode == "fixed":  # one competency's row: a view, written through
                 has, new = has[tmpl.column], new[tmpl.column]
-            fresh = act & ~has
+            fresh = _and_not(act, has)
             if fresh.any():
                 added = True
                 has |= fresh
@@ -862,7 +880,7 @@ class DenseFacts(_Conditions):
             asserters = self._asserters(v)
             kept = new
             if variant.type == "deficit":  # of each competency, only the most severe is kept
-                kept = new if seen is None else new & ~seen
+                kept = new if seen is None else _and_not(new, seen)
                 seen = new.copy() if seen is None else seen | new
             self.done.pop(v)
             if len(asserters) == 1:
@@ -876,7 +894,7 @@ class DenseFacts(_Conditions):
                     odd = won & act & (won_wait >= rank)
                     self.undecided |= np.any(odd, axis=0) if odd.ndim == 2 else odd
                 first = act & remaining
-                remaining &= ~act
+                np.greater(remaining, act, out=remaining)  # remaining AND NOT act
                 winners.append(first)
                 if wait is not None:
                     waiting.append((first, wait))
@@ -995,6 +1013,13 @@ class DenseFacts(_Conditions):
 def _most_facts(held: Sequence[Mask]) -> int:
     """The most derived facts a profile can hold: one per cell of every variant."""
     return sum(len(h) if h.ndim == 2 else 1 for h in held)
+
+
+def _and_not(a: Mask, b: Mask) -> Mask:
+    """``a & ~b`` in one pass: on booleans ``a > b`` holds exactly when a and not b
+    (``~b`` would first write a whole temporary tensor)."""
+    out: Mask = np.greater(a, b)
+    return out
 
 
 def _masked(wait: Waits, where: Mask) -> Waits:
