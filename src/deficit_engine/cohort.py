@@ -43,7 +43,7 @@ from .engine import (
 )
 from .errors import Issue, SourceError, UsageError
 from .export import render
-from .gcpause import paused_gc
+from .gcpause import call_without_gc, paused_gc
 from .kb import KnowledgeBase
 from .models import Resolution, Result, Route, json_number
 from .months import month_range
@@ -1646,11 +1646,17 @@ class _Runner:
             self.ref = engine
 
     def submit(self, task: Callable[..., Any], *args: Any) -> Any:
+        """``task(ref, *args)`` started where the tasks run, with the cyclic GC paused
+        for the whole task (:func:`~.gcpause.call_without_gc`): a task makes a share's
+        or a part's objects and drops them all, and collections while they lived (and
+        the one at the end of a pause inside the task) walked them, and in this
+        process the whole cohort held here, again and again: a quarter of a batch's CPU.
+        """
         if self.client is not None:
-            return self.client.submit(task, self.ref, *args, pure=False)
+            return self.client.submit(call_without_gc, task, self.ref, *args, pure=False)
         if self.pool is not None:
-            return self.pool.submit(task, self.ref, *args)
-        return _Done(task(self.ref, *args))
+            return self.pool.submit(call_without_gc, task, self.ref, *args)
+        return _Done(call_without_gc(task, self.ref, *args))
 
     def in_order(
         self, calls: Iterator[tuple[Callable[..., Any], tuple[Any, ...]]]
