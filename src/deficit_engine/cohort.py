@@ -1376,7 +1376,7 @@ def _unspilled_result(
 
 
 def _slimmed(item: Diagnosed) -> Diagnosed:
-    """A diagnosis with its profile's results left out (see :func:`_diagnose_share`)."""
+    """A diagnosis with its profile's results left out (see :func:`_diagnose_spilled`)."""
     profile, result = item
     if profile is None or not profile.results:
         return item
