@@ -15,8 +15,14 @@ collection):
 - its pieces alone, with the cyclic GC off (the code's own cost): the routes
   (``route_planned``), ``Result.to_dict``, writing a JSONL part and a Parquet part
   from the dicts;
+- the planned batch's two worker tasks when the input is cut into shares, run as
+  the batch runs them (``cohort._Runner.submit``, one worker: in this process):
+  diagnosing each share into its spill file (``_diagnose_spilled``: read, diagnose,
+  plan rows, spill) and, after ``plan_rows``, routing each part from the spill files
+  (``_route_spilled``: unspill, routes, the JSONL part, digests);
 - the whole command, ``deficit-engine batch FILE -o OUT --format parquet
-  --workers 1 --columnar`` (CPU of the command: user + system).
+  --workers 1 --columnar``, and ``--format jsonl --workers 2`` (CPU of the command
+  and its workers: user + system), with profiles per CPU second.
 
 ``--against SRC`` runs the same measurement on another tree's ``src`` folder (e.g. a
 copy of main before a change: ``git archive 27eff4b src | tar -x -C /tmp/before``,
@@ -61,7 +67,10 @@ STAGES = (
     ("to_dict", "  its Result.to_dict alone, GC off"),
     ("jsonl", "  its JSONL part from the dicts, GC off"),
     ("parquet", "  its Parquet part from the dicts, GC off"),
+    ("spill_diagnose", "task: a share diagnosed, spilled (_diagnose_spilled)"),
+    ("spill_route", "task: a part routed from the spill (_route_spilled)"),
     ("cli", "batch --format parquet --workers 1 (CPU)"),
+    ("cli2", "batch --format jsonl --workers 2 (CPU, all processes)"),
 )
 
 
@@ -95,10 +104,12 @@ def _digest_folder(folder: Path) -> str:
     return sha.hexdigest()
 
 
-def _cli_cpu(source: Path, out: Path) -> float:
+def _cli_cpu(source: Path, out: Path, fmt: str = "parquet", workers: int = 1) -> float:
+    """The batch command's CPU seconds, its workers' included (they are its children,
+    waited for before it ends)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     command = [sys.executable, "-m", "deficit_engine", "batch", str(source), "-o", str(out)]
-    command += ["--format", "parquet", "--workers", "1", "--columnar", "--quiet"]
+    command += ["--format", fmt, "--workers", str(workers), "--columnar", "--quiet"]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
@@ -123,6 +134,7 @@ def measure(n: int, seed: int, cli: bool) -> dict[str, Any]:
     kb = engine.kb
     sample = list(synthetic_profiles(kb, n, seed=seed))
     figures: dict[str, float] = {}
+    digests: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="batchcpu-") as tmp:
         source = Path(tmp) / "cohort.jsonl"
         source.write_bytes(
@@ -133,6 +145,7 @@ def measure(n: int, seed: int, cli: bool) -> dict[str, Any]:
         if [row.profile for row in rows_read] != sample:
             raise SystemExit("batch_cpu: the JSONL rows read back differ from the cohort")
         del rows_read
+        digests["spilled"] = _spilled_tasks(engine, source, Path(tmp), figures, n)
     parsed = _timed(figures, "validation", n, lambda: [engine.parse(p) for p in sample])
     _timed(figures, "prepare", n, lambda: [base_facts(normalise(p, kb), kb) for p in parsed])
     people = _timed(figures, "diagnose_many", n, lambda: list(engine.diagnose_many(sample)))
@@ -145,7 +158,6 @@ def measure(n: int, seed: int, cli: bool) -> dict[str, Any]:
         )
     ]
     chunk = cohort_module.PART_CHUNK
-    digests: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="batchcpu-") as tmp:
         work = Path(tmp)
         for fmt in ("jsonl", "parquet"):
@@ -190,7 +202,50 @@ def measure(n: int, seed: int, cli: bool) -> dict[str, Any]:
             )
             figures["cli"] = _cli_cpu(source, work / "out") / n * 1e6
             digests["cli"] = _digest_folder(work / "out" / "results")
+            figures["cli2"] = _cli_cpu(source, work / "out2", "jsonl", 2) / n * 1e6
+            digests["cli2"] = _digest_folder(work / "out2" / "results")
     return {"figures": figures, "digests": digests}
+
+
+def _spilled_tasks(engine: Any, source: Path, work: Path, figures: dict[str, float], n: int) -> str:
+    """The planned batch's worker tasks on ``source`` cut into shares, each run as the
+    batch's one-worker runner runs it; the digest of the parts they write."""
+    from types import SimpleNamespace
+
+    from deficit_engine import cohort as cohort_module
+    from deficit_engine.planner import plan_rows
+    from deficit_engine.tables import read_rows
+
+    runner = cohort_module._Runner(engine, SimpleNamespace(client=None, workers=1))
+    spilled = work / "spilled"
+    (spilled / "spill").mkdir(parents=True)
+    with read_rows(source, engine.kb) as reading:
+        shares = list(reading.shares(cohort_module.COLUMNAR_CHUNK) or ())
+    gathered = cohort_module._Gathered()
+    gathered.files = [str(spilled / "spill" / f"share-{k:06d}.pickle") for k in range(len(shares))]
+
+    def diagnose() -> None:
+        for share, path in zip(shares, gathered.files, strict=True):
+            sent = runner.submit(
+                cohort_module._diagnose_spilled, share, path, "columnar", (), False, True
+            ).result()
+            gathered.starts.append(gathered.starts[-1] + len(sent))
+            gathered.rows.extend(row for _line, _ident, row in sent)
+
+    _timed(figures, "spill_diagnose", n, diagnose)
+    resolutions = list(plan_rows(engine.kb, gathered.rows).resolutions)
+    options = cohort_module._PartOptions("jsonl", False, ())
+    chunk = cohort_module.PART_CHUNK
+
+    def route() -> None:
+        for index, start in enumerate(range(0, n, chunk)):
+            stop = min(start + chunk, n)
+            args = (str(spilled), index, start, gathered.pieces(start, stop))
+            args += (resolutions[start:stop], {}, options)
+            runner.submit(cohort_module._route_spilled, *args).result()
+
+    _timed(figures, "spill_route", n, route)
+    return _digest_folder(spilled)
 
 
 # --- the parent: rounds, alternating the trees ----------------------------------------------
@@ -238,18 +293,22 @@ def main(argv: list[str] | None = None) -> int:
     print(f"seed {args.seed}; outputs identical across trees: {sorted(digests['this'])}")
     for name, src in trees.items():
         print(f"  {name}: {src}")
-    head = f"  {'stage':44} {'this':>9}"
+    head = f"  {'stage':54} {'this':>9}"
     if "against" in best:
         head += f" {'against':>9} {'this/against':>13}"
     print(head)
     for key, label in STAGES:
         if key not in best["this"]:
             continue
-        line = f"  {label:44} {best['this'][key]:>9.1f}"
+        line = f"  {label:54} {best['this'][key]:>9.1f}"
         if "against" in best:
             mine, theirs = best["this"][key], best["against"][key]
             line += f" {theirs:>9.1f} {mine / theirs:>13.2f}"
         print(line)
+    for key in ("cli", "cli2"):
+        if key in best["this"]:
+            rates = "  ".join(f"{name} {1e6 / best[name][key]:,.0f}" for name in trees)
+            print(f"  profiles per CPU second, {key}: {rates}")
     print(json.dumps({name: best[name] for name in trees}))
     return 0
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from deficit_engine import Engine, synthetic_profiles
-from deficit_engine.gcpause import paused_gc
+from deficit_engine import cohort as cohort_module
+from deficit_engine.cohort import run_batch
+from deficit_engine.gcpause import call_without_gc, paused_gc
 
 
 @pytest.fixture
@@ -65,3 +69,76 @@ def test_diagnose_many_runs_without_a_collection_and_restores_the_gc(
     assert gc.isenabled()
     [{}.copy() for _ in range(200)]  # and it is back on: allocations collect again
     assert collections
+
+
+def _made_and_dropped(size: int) -> int:
+    """Tens of thousands of containers alive at once, all dropped on return."""
+    held = [{"n": n} for n in range(size)]
+    return len(held)
+
+
+def test_a_call_without_gc_collects_nothing_during_it_nor_as_it_ends() -> None:
+    started: list[int] = []
+
+    def count(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started.append(int(info["generation"]))
+
+    seen: list[bool] = []
+
+    def task(size: int) -> int:
+        seen.append(gc.isenabled())
+        return _made_and_dropped(size)
+
+    # at the default threshold (700): freelists keep a few hundred of the freed
+    # containers without taking back their count, which a lower one would notice
+    threshold = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)
+    gc.callbacks.append(count)
+    try:
+        gc.collect()
+        started.clear()
+        assert call_without_gc(task, 20_000) == 20_000
+        assert seen == [False] and gc.isenabled()
+        # the call's containers were freed before the pause ended, which took back
+        # their count: the next allocations start no collection
+        [{}.copy() for _ in range(50)]
+        assert started == []
+        # a pause that ends inside the call ends while its containers live: it is due
+        # a collection, which walks them
+        _paused_inside(20_000)
+        assert started
+    finally:
+        gc.callbacks.remove(count)
+        gc.set_threshold(*threshold)
+
+
+def _paused_inside(size: int) -> int:
+    with paused_gc():
+        held = [{"n": n} for n in range(size)]
+    [{}.copy() for _ in range(50)]
+    return len(held)
+
+
+def test_a_batch_runs_its_worker_tasks_without_gc(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = Engine.from_path(backend="fast")
+    profiles = list(synthetic_profiles(engine.kb, 30, seed=3))
+    source = tmp_path / "cohort.jsonl"
+    source.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in profiles))
+    enabled: list[tuple[str, bool]] = []
+
+    def watched(task: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any) -> Any:
+            enabled.append((task.__name__, gc.isenabled()))
+            return task(*args)
+
+        return run
+
+    for name in ("_diagnose_spilled", "_route_spilled"):
+        monkeypatch.setattr(cohort_module, name, watched(getattr(cohort_module, name)))
+    summary = run_batch(engine, source, tmp_path / "out", workers=1, output_format="jsonl")
+    assert summary.evaluated == 30
+    assert sorted(set(enabled)) == [("_diagnose_spilled", False), ("_route_spilled", False)]
+    assert gc.isenabled()

@@ -43,9 +43,9 @@ from .engine import (
 )
 from .errors import Issue, SourceError, UsageError
 from .export import render
-from .gcpause import paused_gc
+from .gcpause import call_without_gc, paused_gc
 from .kb import KnowledgeBase
-from .models import Resolution, Result, Route, json_number
+from .models import Need, Resolution, Result, Route, json_number
 from .months import month_range
 from .outputs import DocumentNames, FlatTables, person_record
 from .parts import FORMATS, PartRow, check_kept, part_path, write_part
@@ -1278,9 +1278,10 @@ def _diagnosed_rows(
 
 
 #: What a worker keeps of each row of its share, in the share's spill file, until
-#: the routes are built: the row (without its profile), its diagnosis, and whether
-#: its label is its index.
-_Kept = tuple[_Input, "Profile | None", Result, bool]
+#: the routes are built: the row (without its profile), its diagnosis, the positions
+#: of the diagnosis's needs in the share's table of needs (None: the diagnosis keeps
+#: its own; see :func:`_spilled_result`), and whether its label is its index.
+_Kept = tuple[_Input, "Profile | None", Result, "tuple[int, ...] | None", bool]
 #: What it sends the parent of each row: its line, its id as written, and the
 #: row the plan reads (None for a row that was not diagnosed).
 _Sent = tuple[int, str, "PlanRow | None"]
@@ -1303,6 +1304,9 @@ def _diagnose_spilled(
     file, relabels it. With ``slim``, each validated profile is kept without its
     ``results``: the diagnosis has read them, and neither the plan nor the route
     reads them again (a third of the bytes kept).
+
+    The spill file's first item is the share's table of needs (:class:`_NeedTable`),
+    then one :data:`_Kept` per row.
     """
     engine = engine_for(ref)
     rows = [
@@ -1313,20 +1317,66 @@ def _diagnose_spilled(
     kept: list[_Kept] = []
     sent: list[_Sent] = []
     shared = SharedValues()  # the rows' equal parts pickled once: a quarter of the bytes
+    needs = _NeedTable()
     for n, ((row, ident), item) in enumerate(zip(rows, diagnosed, strict=True)):
         profile, result = _lighter(_slimmed(item) if slim else item, trace)
         by_index = _labelled_by_index(row.profile, result, n)
-        kept.append((dataclasses.replace(row, profile=None), profile, result, by_index))
-        planned = None
+        planned, positions = None, None
         if profile is not None and result.ok:
             planned = shared.row(plan_row(engine.kb, profile, result))
+            result, positions = _spilled_result(result, planned.needs, needs)
+        kept.append((dataclasses.replace(row, profile=None), profile, result, positions, by_index))
         sent.append((row.line, ident, planned))
-    spill(Path(path), kept)
+    spill(Path(path), [needs.values, *kept])
     return sent
 
 
+class _NeedTable:
+    """A share's needs, each distinct one once, for its spill file: most needs are
+    equal across people (a few hundred distinct needs in a share of thousands of
+    people asking two dozen each), and a person's needs were half the bytes of their
+    spilled diagnosis and half the cost of loading it."""
+
+    def __init__(self) -> None:
+        self.values: list[Need] = []
+        self._positions: dict[int, int] = {}  # id of a need -> its position
+
+    def positions(self, needs: Sequence[Need]) -> tuple[int, ...]:
+        """Where each of ``needs`` is in the table (added when new). Needs are told
+        apart by identity: a plan row's needs are shared by :class:`SharedValues`
+        only when they print the same, so equal needs are one object already."""
+        out = []
+        for need in needs:
+            at = self._positions.get(id(need))
+            if at is None:
+                at = self._positions[id(need)] = len(self.values)
+                self.values.append(need)
+            out.append(at)
+        return tuple(out)
+
+
+def _spilled_result(
+    result: Result, needs: tuple[Need, ...], table: _NeedTable
+) -> tuple[Result, tuple[int, ...]]:
+    """A diagnosis as its share's spill file keeps it: without its needs (``needs``,
+    the plan row's, equal to them one by one, go to the share's table: the result
+    keeps their positions) and without its scores (the plan row has read them; no
+    route, part or digest reads them, and a Result's JSON leaves them out)."""
+    spilled = dataclasses.replace(result, needs=(), scores=None)
+    return spilled, table.positions(needs)
+
+
+def _unspilled_result(
+    result: Result, positions: tuple[int, ...] | None, table: Sequence[Need]
+) -> Result:
+    """:func:`_spilled_result` undone: the diagnosis with its needs from the table."""
+    if positions is None:
+        return result
+    return dataclasses.replace(result, needs=tuple([table[at] for at in positions]))
+
+
 def _slimmed(item: Diagnosed) -> Diagnosed:
-    """A diagnosis with its profile's results left out (see :func:`_diagnose_share`)."""
+    """A diagnosis with its profile's results left out (see :func:`_diagnose_spilled`)."""
     profile, result = item
     if profile is None or not profile.results:
         return item
@@ -1503,10 +1553,13 @@ def _route_spilled(
     kb = engine_for(ref).kb
     people: list[tuple[_Input, Profile | None, Result]] = []
     for path, first, last in pieces:
-        for row, profile, result, by_index in unspill(Path(path), first, last):
+        (needs,) = unspill(Path(path), 0, 1)  # the share's table, then its rows
+        for row, profile, result, positions, by_index in unspill(Path(path), first + 1, last + 1):
             n = start + len(people)
             if n in duplicates:
                 row, profile, result = _duplicate(row, *duplicates[n])
+            else:
+                result = _unspilled_result(result, positions, needs)
             if by_index:
                 result = dataclasses.replace(result, profile=f"#{n}")
             people.append((row, profile, result))
@@ -1646,11 +1699,17 @@ class _Runner:
             self.ref = engine
 
     def submit(self, task: Callable[..., Any], *args: Any) -> Any:
+        """``task(ref, *args)`` started where the tasks run, with the cyclic GC paused
+        for the whole task (:func:`~.gcpause.call_without_gc`): a task makes a share's
+        or a part's objects and drops them all, and collections while they lived (and
+        the one at the end of a pause inside the task) walked them, and in this
+        process the whole cohort held here, again and again: a quarter of a batch's CPU.
+        """
         if self.client is not None:
-            return self.client.submit(task, self.ref, *args, pure=False)
+            return self.client.submit(call_without_gc, task, self.ref, *args, pure=False)
         if self.pool is not None:
-            return self.pool.submit(task, self.ref, *args)
-        return _Done(task(self.ref, *args))
+            return self.pool.submit(call_without_gc, task, self.ref, *args)
+        return _Done(call_without_gc(task, self.ref, *args))
 
     def in_order(
         self, calls: Iterator[tuple[Callable[..., Any], tuple[Any, ...]]]

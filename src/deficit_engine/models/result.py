@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar
 
-from .diagnosis import Deficit, Fact, Need, Scores, TraceEntry, _Value, made_once
+from .diagnosis import Deficit, Fact, Need, Scores, TraceEntry, _new, _Value, made_once
 from .jsontext import dumps_indented
 from .provenance import Provenance
 from .recommendation import Recommendation, UnaddressedDeficit, Unmet, UnmetEntry
@@ -266,6 +266,29 @@ def _flatten_route(route: Route) -> tuple[Any, ...]:
     )
 
 
+_V = TypeVar("_V")
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
+
+
+#: The fields of the values a Result is rebuilt from, in the order ``_flatten`` puts
+#: their values (the classes' own order).
+_DEFICIT, _NEED, _TRACE, _SCORES, _PROVENANCE, _RESULT = map(
+    _field_names, (Deficit, Need, TraceEntry, Scores, Provenance, Result)
+)
+
+
+def _remade(cls: type[_V], names: tuple[str, ...], values: Sequence[Any]) -> _V:
+    """A frozen value rebuilt from its fields' values without its ``__init__``, which
+    sets each field through ``object.__setattr__``: a Result is rebuilt from a few
+    dozen values, and their ``__init__`` calls were half the cost of loading it."""
+    made = _new(cls)
+    made.__dict__.update(zip(names, values, strict=True))
+    return made
+
+
 def _rebuild_result(
     profile: str,
     deficits: tuple[tuple[Any, ...], ...],
@@ -281,35 +304,39 @@ def _rebuild_result(
     kb_hash: str = "",
     kb_version: str | None = None,
 ) -> Result:
-    own_deficits = tuple([Deficit(*d) for d in deficits])
-    own_needs = tuple([Need(*n) for n in needs])
-    return Result(
-        profile,
-        own_deficits,
-        own_needs,
-        facts,
-        tuple([TraceEntry(*t) for t in trace]),
-        tuple(
-            [
-                Recommendation(
-                    kind,
-                    rid,
-                    title,
-                    comps,
-                    tuple([_need_of(n, own_needs) for n in refs]),
-                    why,
-                    attrs,
-                )
-                for kind, rid, title, comps, refs, why, attrs in recommendations
-            ]
+    own_deficits = tuple([_remade(Deficit, _DEFICIT, d) for d in deficits])
+    own_needs = tuple([_remade(Need, _NEED, n) for n in needs])
+    return _remade(
+        Result,
+        _RESULT,
+        (
+            profile,
+            own_deficits,
+            own_needs,
+            facts,
+            tuple([_remade(TraceEntry, _TRACE, t) for t in trace]),
+            tuple(
+                [
+                    Recommendation(
+                        kind,
+                        rid,
+                        title,
+                        comps,
+                        tuple([_need_of(n, own_needs) for n in refs]),
+                        why,
+                        attrs,
+                    )
+                    for kind, rid, title, comps, refs, why, attrs in recommendations
+                ]
+            ),
+            tuple([_unmet_of(u, own_needs, own_deficits) for u in unmet]),
+            None if route is None else _rebuild_route(*route),
+            errors,
+            None if scores is None else _remade(Scores, _SCORES, scores),
+            tuple([_remade(Provenance, _PROVENANCE, p) for p in provenance]),
+            kb_hash,
+            kb_version,
         ),
-        tuple([_unmet_of(u, own_needs, own_deficits) for u in unmet]),
-        None if route is None else _rebuild_route(*route),
-        errors,
-        None if scores is None else Scores(*scores),
-        tuple([Provenance(*p) for p in provenance]),
-        kb_hash,
-        kb_version,
     )
 
 
