@@ -35,7 +35,7 @@ from .inference import (
 from .loader import KnowledgeBase, load_kb
 from .models import Deficit, Fact, Need, Result, TraceEntry, fact_sort_key
 from .planner import CohortPlan, plan_cohort
-from .profile import Normalised, normalise, parse_profile, percent
+from .profile import Normalised, normalise, parse_profile
 from .resolve import resolve
 from .route import build_route, with_plan
 from .rules import BASE_TYPES, NEED_KINDS, SEVERITIES, field_kinds
@@ -161,34 +161,41 @@ def base_facts(norm: Normalised, kb: KnowledgeBase) -> list[Fact]:
         pfact["municipality"] = person.municipality
     facts.append(pfact)
     onto = kb.ontology
-    # where a score came from rides on its fact, so a firing's trace shows it
-    origin = {(p.kind, p.target): p.fact_fields() for p in norm.provenance}
+    # where a score came from rides on its fact, so a firing's trace shows it (only
+    # the results that name any of it: most name none)
+    origin = {
+        (p.kind, p.target): p.fact_fields()
+        for p in norm.provenance
+        if p.instrument is not None or p.source is not None or p.date is not None
+    }
+    levels = norm.competency_level
     for comp, pct in norm.competency_pct.items():
-        facts.append(
-            {
-                "type": "result",
+        fact: Fact = {
+            "type": "result",
+            "competency": comp,
+            "group": onto.group_of(comp),
+            "score_pct": pct,
+            "level": levels[comp],
+        }
+        if origin:
+            fact.update(origin.get(("competency", comp), ()))
+        facts.append(fact)
+    level_of = kb.scale.level_of
+    for result, pct in zip(norm.chosen, norm.chosen_pct, strict=True):
+        indicator = result.indicator
+        if indicator is not None:
+            comp = onto.indicator_parent[indicator]
+            fact = {
+                "type": "indicator_result",
+                "indicator": indicator,
                 "competency": comp,
                 "group": onto.group_of(comp),
                 "score_pct": pct,
-                "level": norm.competency_level[comp],
-                **origin.get(("competency", comp), {}),
+                "level": level_of(pct),
             }
-        )
-    for result in norm.chosen:
-        if result.indicator is not None:
-            comp = onto.indicator_parent[result.indicator]
-            pct = percent(result.score, result.max)
-            facts.append(
-                {
-                    "type": "indicator_result",
-                    "indicator": result.indicator,
-                    "competency": comp,
-                    "group": onto.group_of(comp),
-                    "score_pct": pct,
-                    "level": kb.scale.level_of(pct),
-                    **origin.get(("indicator", result.indicator), {}),
-                }
-            )
+            if origin:
+                fact.update(origin.get(("indicator", indicator), ()))
+            facts.append(fact)
     for group, pct in norm.group_pct.items():
         facts.append(
             {
