@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import gc
 import importlib.metadata
+import operator
 import os
 import pickle
 import threading
@@ -125,6 +126,29 @@ def _need_order(need: Need) -> tuple[str, int, str]:
     except TypeError:  # a list among the filters: not hashable, not cached
         filters = fact_sort_key(dict(need.filters))
     return (need.competency or "", _KIND_RANK.get(need.kind, 9), filters)
+
+
+#: A need with its sort key (:func:`_need_order`).
+_KeyedNeed = tuple[tuple[str, int, str], Need]
+
+
+def _keyed_need(rule: str, fact: Fact) -> _KeyedNeed:
+    """The Need a ``need`` fact asserted by ``rule`` is, with its sort key."""
+    filters = tuple([item for item in fact.items() if item[0] not in _NEED_OWN_FIELDS])
+    need = Need.of(str(fact["kind"]), fact.get("competency"), filters, rule)
+    return _need_order(need), need
+
+
+#: The needs made so far, by the rule and the fact's items (values all ``str``: no
+#: ``True`` beside ``1`` to tell apart), with their sort keys. A Need is a frozen value
+#: of its rule and fact alone, whatever the KB, so one serves every Result that asks for
+#: it: a cohort asks for a few thousand distinct needs, and making each (its filters,
+#: the value, the sort key) cost most of building a Result. Emptied when it grows past
+#: :data:`_NEEDS_KEPT`.
+_NEEDS: dict[tuple[Any, ...], _KeyedNeed] = {}
+_NEEDS_KEPT = 1 << 16
+_STR = frozenset((str,))
+_sort_key = operator.itemgetter(0)
 
 
 def base_facts(norm: Normalised, kb: KnowledgeBase) -> list[Fact]:
@@ -684,8 +708,11 @@ class Engine:
         (the columnar path gives them so, without a trace to build)."""
         rank = _SEVERITY_RANK
         best: dict[str, tuple[int, Fact, str]] = {}
-        needs: list[Need] = []
+        needs: list[_KeyedNeed] = []
         custom: list[Fact] = []
+        known = _NEEDS
+        if len(known) > _NEEDS_KEPT:
+            known.clear()
         for rule, fact in derived:
             ftype = fact["type"]
             if ftype == "deficit":
@@ -694,9 +721,14 @@ class Engine:
                 if comp not in best or r < best[comp][0]:
                     best[comp] = (r, fact, rule)
             elif ftype == "need":
-                filters = tuple([item for item in fact.items() if item[0] not in _NEED_OWN_FIELDS])
-                kind = str(fact["kind"])
-                needs.append(Need.of(kind, fact.get("competency"), filters, rule))
+                if _STR.issuperset(map(type, fact.values())):
+                    key = (rule, *fact.items())
+                    keyed = known.get(key)
+                    if keyed is None:
+                        keyed = known[key] = _keyed_need(rule, fact)
+                    needs.append(keyed)
+                else:  # a list or a number among its fields: made afresh
+                    needs.append(_keyed_need(rule, fact))
             elif ftype not in _BASE_TYPES:
                 custom.append(fact)
         deficits = [
@@ -711,12 +743,12 @@ class Engine:
                 d.competency,
             )
         )
-        needs.sort(key=_need_order)
+        needs.sort(key=_sort_key)  # stable: equal keys keep the order they were asserted in
         custom.sort(key=fact_sort_key)
         return Result(
             profile.id,
             tuple(deficits),
-            tuple(needs),
+            tuple([need for _key, need in needs]),
             tuple(custom),
             trace,
             scores=norm.scores,
