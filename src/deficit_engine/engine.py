@@ -735,11 +735,12 @@ class Engine:
             Deficit.of(comp, f.get("group"), str(f.get("severity")), f.get("score_pct"), rule)
             for comp, (_r, f, rule) in best.items()
         ]
-        order = self.kb.ontology.order_key
+        onto = self.kb.ontology
+        order, known = onto.order_key, onto.competencies
         deficits.sort(
             key=lambda d: (
                 rank.get(d.severity, 99),
-                order(d.competency) if d.competency in self.kb.ontology.competencies else 10**6,
+                order(d.competency) if d.competency in known else 10**6,
                 d.competency,
             )
         )

@@ -136,7 +136,9 @@ def parse_profile(data: Any, kb: KnowledgeBase, source: str = "") -> Profile:
                 [_path_issue(source, (), "wrong-type", "a profile must be a mapping")]
             )
         try:
-            profile = Profile.model_validate(dict(data))
+            # a plain dict as it is (validation never changes its input); any other
+            # mapping as a dict, the one input the strict model takes
+            profile = Profile.model_validate(data if type(data) is dict else dict(data))
         except ValidationError as exc:
             pid = data.get("id") if isinstance(data.get("id"), str) else None
             unplaced = Loaded(source, None, Positions(), [], placed=False)
