@@ -736,11 +736,11 @@ class Engine:
             for comp, (_r, f, rule) in best.items()
         ]
         onto = self.kb.ontology
-        order, known = onto.order_key, onto.competencies
+        order, competencies = onto.order_key, onto.competencies
         deficits.sort(
             key=lambda d: (
                 rank.get(d.severity, 99),
-                order(d.competency) if d.competency in known else 10**6,
+                order(d.competency) if d.competency in competencies else 10**6,
                 d.competency,
             )
         )
