@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import gc
 import importlib.metadata
+import operator
 import os
 import pickle
 import threading
@@ -35,7 +36,7 @@ from .inference import (
 from .loader import KnowledgeBase, load_kb
 from .models import Deficit, Fact, Need, Result, TraceEntry, fact_sort_key
 from .planner import CohortPlan, plan_cohort
-from .profile import Normalised, normalise, parse_profile, percent
+from .profile import Normalised, normalise, parse_profile
 from .resolve import resolve
 from .route import build_route, with_plan
 from .rules import BASE_TYPES, NEED_KINDS, SEVERITIES, field_kinds
@@ -127,6 +128,29 @@ def _need_order(need: Need) -> tuple[str, int, str]:
     return (need.competency or "", _KIND_RANK.get(need.kind, 9), filters)
 
 
+#: A need with its sort key (:func:`_need_order`).
+_KeyedNeed = tuple[tuple[str, int, str], Need]
+
+
+def _keyed_need(rule: str, fact: Fact) -> _KeyedNeed:
+    """The Need a ``need`` fact asserted by ``rule`` is, with its sort key."""
+    filters = tuple([item for item in fact.items() if item[0] not in _NEED_OWN_FIELDS])
+    need = Need.of(str(fact["kind"]), fact.get("competency"), filters, rule)
+    return _need_order(need), need
+
+
+#: The needs made so far, by the rule and the fact's items (values all ``str``: no
+#: ``True`` beside ``1`` to tell apart), with their sort keys. A Need is a frozen value
+#: of its rule and fact alone, whatever the KB, so one serves every Result that asks for
+#: it: a cohort asks for a few thousand distinct needs, and making each (its filters,
+#: the value, the sort key) cost most of building a Result. Emptied when it grows past
+#: :data:`_NEEDS_KEPT`.
+_NEEDS: dict[tuple[Any, ...], _KeyedNeed] = {}
+_NEEDS_KEPT = 1 << 16
+_STR = frozenset((str,))
+_sort_key = operator.itemgetter(0)
+
+
 def base_facts(norm: Normalised, kb: KnowledgeBase) -> list[Fact]:
     """The facts a profile provides, in a fixed order (docs/rules.md, "Facts").
 
@@ -161,34 +185,41 @@ def base_facts(norm: Normalised, kb: KnowledgeBase) -> list[Fact]:
         pfact["municipality"] = person.municipality
     facts.append(pfact)
     onto = kb.ontology
-    # where a score came from rides on its fact, so a firing's trace shows it
-    origin = {(p.kind, p.target): p.fact_fields() for p in norm.provenance}
+    # where a score came from rides on its fact, so a firing's trace shows it (only
+    # the results that name any of it: most name none)
+    origin = {
+        (p.kind, p.target): p.fact_fields()
+        for p in norm.provenance
+        if p.instrument is not None or p.source is not None or p.date is not None
+    }
+    levels = norm.competency_level
     for comp, pct in norm.competency_pct.items():
-        facts.append(
-            {
-                "type": "result",
+        fact: Fact = {
+            "type": "result",
+            "competency": comp,
+            "group": onto.group_of(comp),
+            "score_pct": pct,
+            "level": levels[comp],
+        }
+        if origin:
+            fact.update(origin.get(("competency", comp), ()))
+        facts.append(fact)
+    level_of = kb.scale.level_of
+    for result, pct in zip(norm.chosen, norm.chosen_pct, strict=True):
+        indicator = result.indicator
+        if indicator is not None:
+            comp = onto.indicator_parent[indicator]
+            fact = {
+                "type": "indicator_result",
+                "indicator": indicator,
                 "competency": comp,
                 "group": onto.group_of(comp),
                 "score_pct": pct,
-                "level": norm.competency_level[comp],
-                **origin.get(("competency", comp), {}),
+                "level": level_of(pct),
             }
-        )
-    for result in norm.chosen:
-        if result.indicator is not None:
-            comp = onto.indicator_parent[result.indicator]
-            pct = percent(result.score, result.max)
-            facts.append(
-                {
-                    "type": "indicator_result",
-                    "indicator": result.indicator,
-                    "competency": comp,
-                    "group": onto.group_of(comp),
-                    "score_pct": pct,
-                    "level": kb.scale.level_of(pct),
-                    **origin.get(("indicator", result.indicator), {}),
-                }
-            )
+            if origin:
+                fact.update(origin.get(("indicator", indicator), ()))
+            facts.append(fact)
     for group, pct in norm.group_pct.items():
         facts.append(
             {
@@ -677,8 +708,11 @@ class Engine:
         (the columnar path gives them so, without a trace to build)."""
         rank = _SEVERITY_RANK
         best: dict[str, tuple[int, Fact, str]] = {}
-        needs: list[Need] = []
+        needs: list[_KeyedNeed] = []
         custom: list[Fact] = []
+        known = _NEEDS
+        if len(known) > _NEEDS_KEPT:
+            known.clear()
         for rule, fact in derived:
             ftype = fact["type"]
             if ftype == "deficit":
@@ -687,29 +721,35 @@ class Engine:
                 if comp not in best or r < best[comp][0]:
                     best[comp] = (r, fact, rule)
             elif ftype == "need":
-                filters = tuple([item for item in fact.items() if item[0] not in _NEED_OWN_FIELDS])
-                kind = str(fact["kind"])
-                needs.append(Need.of(kind, fact.get("competency"), filters, rule))
+                if _STR.issuperset(map(type, fact.values())):
+                    key = (rule, *fact.items())
+                    keyed = known.get(key)
+                    if keyed is None:
+                        keyed = known[key] = _keyed_need(rule, fact)
+                    needs.append(keyed)
+                else:  # a list or a number among its fields: made afresh
+                    needs.append(_keyed_need(rule, fact))
             elif ftype not in _BASE_TYPES:
                 custom.append(fact)
         deficits = [
             Deficit.of(comp, f.get("group"), str(f.get("severity")), f.get("score_pct"), rule)
             for comp, (_r, f, rule) in best.items()
         ]
-        order = self.kb.ontology.order_key
+        onto = self.kb.ontology
+        order, competencies = onto.order_key, onto.competencies
         deficits.sort(
             key=lambda d: (
                 rank.get(d.severity, 99),
-                order(d.competency) if d.competency in self.kb.ontology.competencies else 10**6,
+                order(d.competency) if d.competency in competencies else 10**6,
                 d.competency,
             )
         )
-        needs.sort(key=_need_order)
+        needs.sort(key=_sort_key)  # stable: equal keys keep the order they were asserted in
         custom.sort(key=fact_sort_key)
         return Result(
             profile.id,
             tuple(deficits),
-            tuple(needs),
+            tuple([need for _key, need in needs]),
             tuple(custom),
             trace,
             scores=norm.scores,

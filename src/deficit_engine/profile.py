@@ -57,13 +57,17 @@ class Normalised(Scores):
 
     What :func:`normalise` returns: the fields of :class:`~deficit_engine.models.Scores`;
     ``profile``, the validated profile they were read from; ``chosen``, the results
-    the policy used (one per competency or indicator, in profile order); and
-    ``provenance``, where each chosen result came from.
+    the policy used (one per competency or indicator, in profile order);
+    ``provenance``, where each chosen result came from; and ``chosen_pct``, each
+    chosen result's score in percent.
     """
 
     profile: Profile
     chosen: tuple[ProfileResult, ...] = ()
     provenance: tuple[Provenance, ...] = ()
+    #: Each chosen result's score in percent, in ``chosen``'s order: computed once here,
+    #: read again by the base facts (an ``indicator_result`` carries its own).
+    chosen_pct: tuple[float, ...] = ()
 
     @property
     def scores(self) -> Scores:
@@ -132,7 +136,9 @@ def parse_profile(data: Any, kb: KnowledgeBase, source: str = "") -> Profile:
                 [_path_issue(source, (), "wrong-type", "a profile must be a mapping")]
             )
         try:
-            profile = Profile.model_validate(dict(data))
+            # a plain dict as it is (validation never changes its input); any other
+            # mapping as a dict, the one input the strict model takes
+            profile = Profile.model_validate(data if type(data) is dict else dict(data))
         except ValidationError as exc:
             pid = data.get("id") if isinstance(data.get("id"), str) else None
             unplaced = Loaded(source, None, Positions(), [], placed=False)
@@ -341,11 +347,11 @@ def normalise(profile: Profile, kb: KnowledgeBase) -> Normalised:
         levels on the KB's scale, the profile, and the results they were read from
         (one per competency or indicator, :func:`choose_results`).
     """
-    chosen, provenance = choose_results(profile, kb)
+    chosen, chosen_pct, provenance = _choose(profile, kb)
     own: dict[str, float] = {}
     indicators: dict[str, float] = {}
-    for result in chosen:
-        pct = percent(result.score, result.max)
+    # in profile order: the roll-up adds weighted scores in this order
+    for result, pct in zip(chosen, chosen_pct, strict=True):
         if result.competency is not None:
             own[result.competency] = pct
         elif result.indicator is not None:
@@ -359,6 +365,7 @@ def normalise(profile: Profile, kb: KnowledgeBase) -> Normalised:
         profile=profile,
         chosen=chosen,
         provenance=provenance,
+        chosen_pct=chosen_pct,
         competency_pct=comp_pct,
         group_pct=group_pct,
         competency_level={c: scale.level_of(v) for c, v in comp_pct.items()},
@@ -441,33 +448,66 @@ def choose_results(
     provenance : tuple of Provenance
         Where each came from, competencies then indicators, by id.
     """
-    by_target: dict[tuple[str, str], list[tuple[int, ProfileResult]]] = {}
-    for index, result in enumerate(profile.results):
-        kind = "competency" if result.competency is not None else "indicator"
-        target = result.competency or result.indicator or ""
-        by_target.setdefault((kind, target), []).append((index, result))
-    # most ids have one result: nothing to rank
-    winners = {
-        key: group[0] if len(group) == 1 else max(group, key=lambda item: _rank(kb, item))
-        for key, group in by_target.items()
-    }
-    chosen = tuple(result for _index, result in sorted(winners.values(), key=lambda w: w[0]))
-    provenance = tuple(
-        _provenance_of(kb, kind, target, winners[(kind, target)][1], len(by_target[(kind, target)]))
-        for kind, target in sorted(winners)
-    )
+    chosen, _pct, provenance = _choose(profile, kb)
     return chosen, provenance
 
 
+def _choose(
+    profile: Profile, kb: KnowledgeBase
+) -> tuple[tuple[ProfileResult, ...], tuple[float, ...], tuple[Provenance, ...]]:
+    """:func:`choose_results`, with each chosen result's score in percent (computed
+    once: the scores, the provenance and the base facts all read it)."""
+    results = profile.results
+    by_target: dict[tuple[str, str], list[int]] = {}
+    for index, result in enumerate(results):
+        competency = result.competency
+        if competency is not None:
+            key = ("competency", competency)
+        else:
+            key = ("indicator", result.indicator or "")
+        found = by_target.get(key)
+        if found is None:
+            by_target[key] = [index]
+        else:
+            found.append(index)
+    if len(by_target) == len(results):  # most profiles: one result per id, all chosen
+        winners = {key: indexes[0] for key, indexes in by_target.items()}
+        order: Any = range(len(results))
+    else:
+        winners = {
+            key: indexes[0]
+            if len(indexes) == 1
+            else max(indexes, key=lambda i: _rank(kb, (i, results[i])))
+            for key, indexes in by_target.items()
+        }
+        order = sorted(winners.values())
+    pct = {i: percent(results[i].score, results[i].max) for i in order}
+    # lists, not generators (resuming one per result cost more); a result naming no
+    # instrument (most) has nothing to look up
+    provenance = tuple(
+        [
+            Provenance.of(
+                target, kind, pct[i], None, None, r.source or None, r.date, len(by_target[key]) - 1
+            )
+            if (r := results[i]).instrument is None
+            else _provenance_of(kb, kind, target, r, pct[i], len(by_target[key]))
+            for key, i in sorted(winners.items())
+            for kind, target in (key,)
+        ]
+    )
+    return tuple([results[i] for i in order]), tuple(pct.values()), provenance
+
+
 def _provenance_of(
-    kb: KnowledgeBase, kind: str, target: str, result: ProfileResult, count: int
+    kb: KnowledgeBase, kind: str, target: str, result: ProfileResult, pct: float, count: int
 ) -> Provenance:
-    known = instrument_of(kb, result.instrument)
+    instrument = result.instrument
+    known = None if instrument is None else instrument_of(kb, instrument)
     return Provenance.of(
         target,
         kind,
-        percent(result.score, result.max),
-        result.instrument,
+        pct,
+        instrument,
         None if known is None else known.id,
         result.source or (None if known is None else known.source),
         result.date,

@@ -152,14 +152,14 @@ _Item = tuple[tuple[int, int, tuple[int, ...]], tuple[int, ...], int, SubRule]
 
 class _Chaining:
     """One run's state across its strata: the store, the trace, the productive firings
-    (counted for the limit), and the counter that keeps agenda entries in arrival order."""
+    (counted for the limit; the trace says which rules made them, when the limit is
+    passed), and the counter that keeps agenda entries in arrival order."""
 
     def __init__(self, store: FactStore, matcher: Matcher, enrich: Callable[[Fact], Fact]):
         self.store = store
         self.matcher = matcher
         self.enrich = enrich
         self.trace: list[TraceEntry] = []
-        self.productive: Counter[str] = Counter()  # firings that asserted a new fact, by rule
         self.fired = 0
         self.counter = itertools.count()
 
@@ -200,7 +200,7 @@ class _Chaining:
         budget = store.budget
         matcher = self.matcher
         exact, verify, blocked, match = matcher.exact, matcher.verify, matcher.blocked, matcher.add
-        productive, fired = self.productive, self.fired
+        fired = self.fired
         entry = TraceEntry.of
         while agenda:
             _rank, seqs, _n, sub = pop(agenda)
@@ -230,10 +230,17 @@ class _Chaining:
             trace.append(entry(sub.rule.id, binding, tuple(new)))
             if new:
                 fired += 1
-                productive[sub.rule.id] += 1
                 if fired > limit:
-                    raise FiringLimitError(limit, [rid for rid, _ in productive.most_common(5)])
+                    raise FiringLimitError(limit, _most_productive(trace))
         self.fired = fired
+
+
+def _most_productive(trace: list[TraceEntry]) -> list[str]:
+    """The five rules with the most firings that asserted a new fact, the most first (a
+    tie in the order they first did): counted from the trace only when the limit is
+    passed, rather than per firing in every run."""
+    counts = Counter(entry.rule for entry in trace if entry.asserted)
+    return [rid for rid, _ in counts.most_common(5)]
 
 
 def run(

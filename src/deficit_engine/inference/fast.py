@@ -64,6 +64,9 @@ class FastMatcher:
         ]
         self.betas: list[Pred | None] = []
         self.indexes: dict[Any, _Index] = {}
+        # per stratum, each sub-rule's number of positive patterns: the shape of the
+        # alpha memories `begin` makes for every run
+        self.sizes: list[list[int]] = [[len(row) for row in plans] for plans in self.compiled.plans]
 
     def fresh(self) -> FastMatcher:
         """A matcher for one run: the compiled rules shared, its memories its own (what
@@ -82,7 +85,12 @@ class FastMatcher:
         self.subs = self.strata[stratum]
         self.current = self.compiled.plans[stratum]
         self.admitters = self.compiled.admitters[stratum]
-        self.memory = [[[] for _ in row] for row in self.current]
+        # one comprehension, the common sizes written out: a nested comprehension per
+        # sub-rule was a call each, forty a stratum, for every evaluation
+        self.memory = [
+            [[]] if n == 1 else [[], []] if n == 2 else [[] for _ in range(n)]
+            for n in self.sizes[stratum]
+        ]
         self.keys = self.keyed[stratum]
         self.betas = self.second[stratum]
         self.store = store
