@@ -174,7 +174,8 @@ class _Places:
         return f"{p.id}: места на период исчерпаны"
 
 
-Eligible = dict[tuple[str, frozenset[str], frozenset[str], str], list[Program]]
+#: (role, subjects, levels) -> competency -> the programmes that admit such a person.
+Eligible = dict[tuple[str, frozenset[str], frozenset[str]], dict[str, list[Program]]]
 #: A person's last set cover: (the ids of their limited programmes that were shut,
 #: which with their eligible lists says which programmes were open to them) -> the
 #: recommendations and unmet reasons by the need's position among the programme
@@ -252,6 +253,32 @@ class _Drift:
         return any(off[pid] or (pid, municipality) in closed for pid in person.limited)
 
 
+class _Made:
+    """The programme recommendations of a plan, each distinct one made one object.
+
+    Keyed by what makes one (SharedValues.made hashes the whole value, its needs
+    field by field, and this runs for every recommendation of every pass): the
+    programme, the reason, the attributes (their values' types are fixed per name)
+    and the needs it serves by identity, as SharedValues.made shares a value only
+    when its needs are the same objects. The table holds each value, and so its
+    needs: an id in a key cannot be reused while the key is there.
+    """
+
+    def __init__(self) -> None:
+        self.seen: dict[tuple[Any, ...], Recommendation] = {}
+
+    def __call__(self, rec: Recommendation) -> Recommendation:
+        """``rec``, or the recommendation made first with the same key."""
+        return self.seen.setdefault((rec.id, rec.reason, rec.attrs, *map(id, rec.needs)), rec)
+
+
+class _Shared(NamedTuple):
+    """What a plan's passes intern their outcomes in."""
+
+    values: SharedValues  # places
+    made: _Made  # recommendations
+
+
 def _one_pass(
     index: CatalogueIndex,
     demands: Sequence[ProgrammeDemand],
@@ -260,7 +287,7 @@ def _one_pass(
     plan: ProgrammesPlan,
     newly: set[tuple[str, str | None]] | None,
     covers: list[Cover | None],
-    shared: SharedValues,
+    shared: _Shared,
 ) -> None:
     """One pass in service order, writing each person's outcome into ``plan``.
 
@@ -283,7 +310,7 @@ def _one_pass(
                 places.replay(plan.places[k])
                 continue
         allowed, key = _allowed(places, d, person)
-        recs, unmet = _cover(index, d, person, allowed, key, covers, k, shared)
+        recs, unmet = _cover(index, d, person, allowed, key, covers, k, shared.made)
         taken = [places.take(programs[rec.id], d.period, d.municipality) for rec in recs]
         if newly is not None:
             drift.moved(plan.places[k], -1)
@@ -291,10 +318,12 @@ def _one_pass(
         # a person given nothing keeps the empty outcome every person starts with;
         # one given something gets their own, stored whole (tuples, interned: most
         # people's are equal)
-        plan.places[k] = tuple(map(shared.one, taken)) if taken else ()
+        plan.places[k] = tuple(map(shared.values.one, taken)) if taken else ()
         plan.recommendations[k] = (
             tuple(
-                shared.made(_with_place(rec, place)) for rec, place in zip(recs, taken, strict=True)
+                # the cover's are interned already; one naming its group is new
+                rec if place.group is None else shared.made(_with_place(rec, place))
+                for rec, place in zip(recs, taken, strict=True)
             )
             if recs
             else ()
@@ -352,16 +381,16 @@ def _eligible(
     index: CatalogueIndex, d: ProgrammeDemand, memo: Eligible
 ) -> dict[str, list[Program]]:
     """Competency -> the programmes that admit the person (people of one role,
-    subjects and levels admit the same programmes: found once)."""
-    eligible = {}
-    for i in d.idx:
-        comp = d.needs[i].competency or ""
-        key = (d.role, d.subjects, d.levels, comp)
-        found = memo.get(key)
-        if found is None:
-            found = memo[key] = candidates(index, d.role, d.subjects, d.levels, d.needs, (i,))[comp]
-        eligible[comp] = found
-    return eligible
+    subjects and levels admit the same programmes: found once per competency)."""
+    kind = (d.role, d.subjects, d.levels)
+    known = memo.get(kind)
+    if known is None:
+        known = memo[kind] = {}
+    needs = d.needs
+    missing = [i for i in d.idx if (needs[i].competency or "") not in known]
+    if missing:  # one call for them all: each call copies the subjects and levels
+        known.update(candidates(index, *kind, needs, missing))
+    return {needs[i].competency or "": known[needs[i].competency or ""] for i in d.idx}
 
 
 def _cover(
@@ -372,11 +401,11 @@ def _cover(
     key: tuple[str, ...],
     covers: list[Cover | None],
     k: int,
-    shared: SharedValues,
+    made_once: _Made,
 ) -> tuple[Sequence[Recommendation], Mapping[int, str]]:
     """The person's set cover over the programmes open to them (the last pass's,
     when the same programmes are open: ``key``, see Cover). Its recommendations
-    are interned in ``shared``: most people's are equal to another's."""
+    are interned (``made_once``): most people's are equal to another's."""
     last = covers[k]
     if last is not None and last[0] == key:
         found = last[1]
@@ -388,7 +417,7 @@ def _cover(
         # the recommendations are interned one by one (a cover's set of them, and
         # its key, are nearly always the person's own: interning those costs more
         # than it saves)
-        found = (tuple(map(shared.made, made)), reasons or _NO_REASONS)
+        found = (tuple(map(made_once, made)), reasons or _NO_REASONS)
         covers[k] = (key, found)
     recs, unmet = found
     return recs, {d.idx[j]: reason for j, reason in unmet.items()}
@@ -445,7 +474,7 @@ def plan_programmes(kb: KnowledgeBase, demands: Sequence[ProgrammeDemand]) -> Pr
     order = sorted(range(len(demands)), key=lambda k: demands[k].key)
     people = _people(kb.index, demands, _unlimited(kb.index.program_by_id))
     covers: list[Cover | None] = [None] * len(demands)
-    shared = SharedValues()
+    shared = _Shared(SharedValues(), _Made())
     n = len(demands)
     # every person's outcome starts empty and shared (see _one_pass); a redo
     # rewrites only the outcomes that change, in place
