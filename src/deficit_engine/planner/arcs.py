@@ -61,10 +61,24 @@ class _Codes:
 
 class _Sets:
     """Distinct subject or level sets of the seekers, each with the mentors it admits
-    and those it matches (a row of a boolean matrix over the mentors)."""
+    and those it matches (a row of a boolean matrix over the mentors).
+
+    The mentors' sets are one boolean matrix (mentor x value): a seeker's set
+    matches the mentors with any of its values in their row, found for all the
+    mentors at once.
+    """
 
     def __init__(self, restrictions: Sequence[frozenset[str]]) -> None:
-        self.restrictions = restrictions  # each mentor's subjects (levels)
+        self.n_mentors = len(restrictions)
+        self.values: dict[str, int] = {}
+        for r in restrictions:
+            for value in sorted(r):
+                self.values.setdefault(value, len(self.values))
+        self.held = np.zeros((len(self.values), self.n_mentors), bool)  # value x mentor
+        for m, r in enumerate(restrictions):
+            for value in r:
+                self.held[self.values[value], m] = True
+        self.free = ~self.held.any(axis=0)  # the mentors with no restriction
         self.ids: dict[frozenset[str], int] = {}
         self.admits: list[np.ndarray] = []
         self.matches: list[np.ndarray] = []
@@ -73,15 +87,15 @@ class _Sets:
         found = self.ids.get(values)
         if found is None:
             found = self.ids[values] = len(self.ids)
-            match = np.array([bool(values & r) for r in self.restrictions], bool)
-            free = np.array([not r for r in self.restrictions], bool)
+            rows = [self.values[v] for v in values if v in self.values]
+            match = np.any(self.held[rows], axis=0)
             self.matches.append(match)
-            self.admits.append(match | free)
+            self.admits.append(match | self.free)
         return found
 
     def matrix(self, which: str) -> np.ndarray:
         rows = self.admits if which == "admits" else self.matches
-        return np.vstack(rows) if rows else np.zeros((0, len(self.restrictions)), bool)
+        return np.vstack(rows) if rows else np.zeros((0, self.n_mentors), bool)
 
 
 def _candidates(

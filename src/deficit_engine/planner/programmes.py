@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ..catalogue import CatalogueIndex
 from ..kb import KnowledgeBase
@@ -155,6 +155,14 @@ class _Places:
             self.seats[p.id] -= 1
         return ProgrammePlace(p.id, None)
 
+    def replay(self, taken: Sequence[ProgrammePlace]) -> None:
+        """Take again the places a person took in the last pass (see _Drift)."""
+        for place in taken:
+            if place.group is not None:
+                self.groups[(place.programme, place.group)] -= 1
+            elif place.programme in self.seats:
+                self.seats[place.programme] -= 1
+
     def why_not(self, p: Program, period: tuple[str, str], municipality: str | None) -> str:
         """Why ``p`` has no place for this person (Russian)."""
         if p.groups:
@@ -166,12 +174,14 @@ class _Places:
         return f"{p.id}: места на период исчерпаны"
 
 
-Eligible = dict[tuple[str, frozenset[str], frozenset[str], str], list[Program]]
-#: A person's last set cover: (the programmes open to them, by competency)
-#: -> the recommendations and unmet reasons by the need's position among the
-#: programme needs. The cover is a pure function of those and of the person, so a
-#: later pass that leaves the same programmes open reuses it.
-Cover = tuple[tuple[tuple[Program, ...], ...], tuple[Sequence[Recommendation], Mapping[int, str]]]
+#: (role, subjects, levels) -> competency -> the programmes that admit such a person.
+Eligible = dict[tuple[str, frozenset[str], frozenset[str]], dict[str, list[Program]]]
+#: A person's last set cover: (the ids of their limited programmes that were shut,
+#: which with their eligible lists says which programmes were open to them) -> the
+#: recommendations and unmet reasons by the need's position among the programme
+#: needs. The cover is a pure function of those and of the person, so a later pass
+#: that leaves the same programmes open reuses it.
+Cover = tuple[tuple[str, ...], tuple[Sequence[Recommendation], Mapping[int, str]]]
 
 
 class _Person(NamedTuple):
@@ -179,7 +189,9 @@ class _Person(NamedTuple):
 
     eligible: dict[str, list[Program]]  # competency -> the programmes that admit them
     needs: list[Need]  # the programme needs, in order
-    limited: bool  # whether any of those programmes can run out (else every pass agrees)
+    # the ids of those programmes that can run out, each once (empty: every pass
+    # agrees on this person, whatever the others take)
+    limited: tuple[str, ...]
 
 
 def _people(
@@ -192,7 +204,11 @@ def _people(
             out.append(None)
             continue
         eligible = _eligible(index, d, memo)
-        limited = any(p.id not in unlimited for progs in eligible.values() for p in progs)
+        limited = tuple(
+            dict.fromkeys(
+                p.id for progs in eligible.values() for p in progs if p.id not in unlimited
+            )
+        )
         out.append(_Person(eligible, [d.needs[i] for i in d.idx], limited))
     return out
 
@@ -206,46 +222,133 @@ def _unlimited(programs: Mapping[str, Program]) -> frozenset[str]:
     )
 
 
+class _Drift:
+    """Where a pass's places taken so far differ from the last pass's at the same
+    point of the service order: per (programme, group), new takes minus old ones.
+
+    A person whose limited programmes have no drift, and none of them newly closed
+    in their municipality, finds every one of them exactly as open as in the last
+    pass: their outcome is the last pass's, and the pass only replays their places.
+    """
+
+    def __init__(self) -> None:
+        self.delta: dict[tuple[str, str | None], int] = {}
+        self.off: Counter[str] = Counter()  # programme -> its keys with a non-zero delta
+
+    def moved(self, places: Sequence[ProgrammePlace], by: int) -> None:
+        """Count ``places`` as taken (``by`` 1) in this pass or (-1) in the last."""
+        delta, off = self.delta, self.off
+        for place in places:
+            before = delta.get(place, 0)
+            after = delta[place] = before + by
+            if not before:
+                off[place.programme] += 1
+            elif not after:
+                off[place.programme] -= 1
+
+    def touches(self, person: _Person, municipality: str | None, closed: set[Any]) -> bool:
+        """Whether one of the person's limited programmes drifted or was newly closed
+        (``closed``: the pairs closed since the last pass) where they work."""
+        off = self.off
+        return any(off[pid] or (pid, municipality) in closed for pid in person.limited)
+
+
+class _Made:
+    """The programme recommendations of a plan, each distinct one made one object.
+
+    Keyed by what makes one (SharedValues.made hashes the whole value, its needs
+    field by field, and this runs for every recommendation of every pass): the
+    programme, the reason, the attributes (their values' types are fixed per name)
+    and the needs it serves by identity, as SharedValues.made shares a value only
+    when its needs are the same objects. The table holds each value, and so its
+    needs: an id in a key cannot be reused while the key is there.
+    """
+
+    def __init__(self) -> None:
+        self.seen: dict[tuple[Any, ...], Recommendation] = {}
+
+    def __call__(self, rec: Recommendation) -> Recommendation:
+        """``rec``, or the recommendation made first with the same key."""
+        return self.seen.setdefault((rec.id, rec.reason, rec.attrs, *map(id, rec.needs)), rec)
+
+
+class _Shared(NamedTuple):
+    """What a plan's passes intern their outcomes in."""
+
+    values: SharedValues  # places
+    made: _Made  # recommendations
+
+
 def _one_pass(
     index: CatalogueIndex,
     demands: Sequence[ProgrammeDemand],
     people: Sequence[_Person | None],
     order: Sequence[int],
-    closed: set[tuple[str, str | None]],
+    plan: ProgrammesPlan,
+    newly: set[tuple[str, str | None]] | None,
     covers: list[Cover | None],
-    shared: SharedValues,
-) -> ProgrammesPlan:
+    shared: _Shared,
+) -> None:
+    """One pass in service order, writing each person's outcome into ``plan``.
+
+    ``newly`` is None on the first pass (everyone is served); on a redo it holds
+    the pairs just closed, and only the people :class:`_Drift` says may be served
+    otherwise than last time are: the others' outcome stays, their places replayed.
+    """
     programs = index.program_by_id
-    places = _Places(programs, closed)
-    n = len(demands)
-    # every person's outcome starts empty and shared; a person given something
-    # gets their own, stored whole (tuples, interned: most people's are equal)
-    plan = ProgrammesPlan([()] * n, [()] * n, [_NO_UNMET] * n, set(closed))
+    places = _Places(programs, plan.closed)
+    drift = _Drift()
     for k in order:
         person = people[k]
         if person is None:
             continue
         d = demands[k]
-        eligible = person.eligible
-        if person.limited:
-            period, municipality = d.period, d.municipality
-            is_open = places.open_for
-            allowed = {
-                comp: [p for p in progs if is_open(p, period, municipality)]
-                for comp, progs in eligible.items()
-            }
-        else:
-            allowed = eligible
-        recs, unmet = _cover(index, d, person, allowed, covers, k, shared)
-        if recs:
-            taken = [places.take(programs[rec.id], d.period, d.municipality) for rec in recs]
-            plan.places[k] = tuple(map(shared.one, taken))
-            plan.recommendations[k] = tuple(
-                shared.made(_with_place(rec, place)) for rec, place in zip(recs, taken, strict=True)
+        if newly is not None:
+            if not person.limited:  # nothing they take can run out: as last pass
+                continue
+            if not drift.touches(person, d.municipality, newly):
+                places.replay(plan.places[k])
+                continue
+        allowed, key = _allowed(places, d, person)
+        recs, unmet = _cover(index, d, person, allowed, key, covers, k, shared.made)
+        taken = [places.take(programs[rec.id], d.period, d.municipality) for rec in recs]
+        if newly is not None:
+            drift.moved(plan.places[k], -1)
+            drift.moved(taken, 1)
+        # a person given nothing keeps the empty outcome every person starts with;
+        # one given something gets their own, stored whole (tuples, interned: most
+        # people's are equal)
+        plan.places[k] = tuple(map(shared.values.one, taken)) if taken else ()
+        plan.recommendations[k] = (
+            tuple(
+                # the cover's are interned already; one naming its group is new
+                rec if place.group is None else shared.made(_with_place(rec, place))
+                for rec, place in zip(recs, taken, strict=True)
             )
-        if unmet:
-            plan.unmet[k] = _unmet(places, d, person, allowed, unmet)
-    return plan
+            if recs
+            else ()
+        )
+        plan.unmet[k] = _unmet(places, d, person, allowed, unmet) if unmet else _NO_UNMET
+
+
+def _allowed(
+    places: _Places, d: ProgrammeDemand, person: _Person
+) -> tuple[dict[str, list[Program]], tuple[str, ...]]:
+    """Competency -> the person's programmes with a place for them now, and what
+    tells that apart from the person's other passes: the ids of their limited
+    programmes that are shut (their eligible lists less those are the allowed ones)."""
+    if not person.limited:
+        return person.eligible, ()
+    programs = places.programs
+    is_open = places.open_for
+    period, municipality = d.period, d.municipality
+    shut = tuple(pid for pid in person.limited if not is_open(programs[pid], period, municipality))
+    if not shut:
+        return person.eligible, ()
+    allowed = {
+        comp: [p for p in progs if p.id not in shut] for comp, progs in person.eligible.items()
+    }
+    return allowed, shut
 
 
 def _unmet(
@@ -278,16 +381,16 @@ def _eligible(
     index: CatalogueIndex, d: ProgrammeDemand, memo: Eligible
 ) -> dict[str, list[Program]]:
     """Competency -> the programmes that admit the person (people of one role,
-    subjects and levels admit the same programmes: found once)."""
-    eligible = {}
-    for i in d.idx:
-        comp = d.needs[i].competency or ""
-        key = (d.role, d.subjects, d.levels, comp)
-        found = memo.get(key)
-        if found is None:
-            found = memo[key] = candidates(index, d.role, d.subjects, d.levels, d.needs, (i,))[comp]
-        eligible[comp] = found
-    return eligible
+    subjects and levels admit the same programmes: found once per competency)."""
+    kind = (d.role, d.subjects, d.levels)
+    known = memo.get(kind)
+    if known is None:
+        known = memo[kind] = {}
+    needs = d.needs
+    missing = [i for i in d.idx if (needs[i].competency or "") not in known]
+    if missing:  # one call for them all: each call copies the subjects and levels
+        known.update(candidates(index, *kind, needs, missing))
+    return {needs[i].competency or "": known[needs[i].competency or ""] for i in d.idx}
 
 
 def _cover(
@@ -295,17 +398,14 @@ def _cover(
     d: ProgrammeDemand,
     person: _Person,
     allowed: dict[str, list[Program]],
+    key: tuple[str, ...],
     covers: list[Cover | None],
     k: int,
-    shared: SharedValues,
+    made_once: _Made,
 ) -> tuple[Sequence[Recommendation], Mapping[int, str]]:
     """The person's set cover over the programmes open to them (the last pass's,
-    when the same programmes are open: see Cover). Its recommendations are
-    interned in ``shared``: most people's are equal to another's."""
-    # the same Program objects pass after pass: tuples of them compare by identity.
-    # A person none of whose programmes can run out is always allowed the same
-    # ones (their eligible lists): their key is empty, and costs nothing to keep
-    key = tuple([tuple(progs) for progs in allowed.values()]) if person.limited else ()
+    when the same programmes are open: ``key``, see Cover). Its recommendations
+    are interned (``made_once``): most people's are equal to another's."""
     last = covers[k]
     if last is not None and last[0] == key:
         found = last[1]
@@ -317,7 +417,7 @@ def _cover(
         # the recommendations are interned one by one (a cover's set of them, and
         # its key, are nearly always the person's own: interning those costs more
         # than it saves)
-        found = (tuple(map(shared.made, made)), reasons or _NO_REASONS)
+        found = (tuple(map(made_once, made)), reasons or _NO_REASONS)
         covers[k] = (key, found)
     recs, unmet = found
     return recs, {d.idx[j]: reason for j, reason in unmet.items()}
@@ -372,19 +472,19 @@ def plan_programmes(kb: KnowledgeBase, demands: Sequence[ProgrammeDemand]) -> Pr
         Per person (input order): recommendations, places and unmet needs.
     """
     order = sorted(range(len(demands)), key=lambda k: demands[k].key)
-    closed: set[tuple[str, str | None]] = set()
     people = _people(kb.index, demands, _unlimited(kb.index.program_by_id))
     covers: list[Cover | None] = [None] * len(demands)
-    shared = SharedValues()
-    passes = 0
+    shared = _Shared(SharedValues(), _Made())
+    n = len(demands)
+    # every person's outcome starts empty and shared (see _one_pass); a redo
+    # rewrites only the outcomes that change, in place
+    plan = ProgrammesPlan([()] * n, [()] * n, [_NO_UNMET] * n)
+    newly: set[tuple[str, str | None]] | None = None
     while True:
-        passes += 1
-        plan = _one_pass(kb.index, demands, people, order, closed, covers, shared)
+        _one_pass(kb.index, demands, people, order, plan, newly, covers, shared)
         small = _undersized(kb, demands, plan)
         if not small:
-            plan.passes = passes
             return plan
-        closed |= small
-        # the pass is redone: its outcome is dropped before the next one is made,
-        # or two passes' outcomes would be held at once
-        del plan
+        plan.closed |= small
+        plan.passes += 1
+        newly = small

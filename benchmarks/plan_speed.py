@@ -1,0 +1,171 @@
+"""Cohort plan CPU benchmark: µs of CPU per person of ``plan_cohort`` and ``plan_rows``.
+
+A seeded synthetic cohort of the shipped KB (optionally with a synthetic mentor
+pool of ``--mentors``, scarce enough that capacity binds) is diagnosed once
+(``Engine.diagnose``, fast backend); then the plan is timed over the whole
+cohort, in CPU time (``time.process_time``), the best of ``--repeat`` passes:
+
+* ``plan_cohort`` from (Profile, Result) pairs, as ``Engine.plan_cohort`` and
+  ``benchmarks/cohort.py`` call it;
+* ``plan_rows`` from :class:`~deficit_engine.planner.PlanRow`\\ s made through one
+  ``SharedValues`` (equal parts one object), as the planned batch keeps them;
+* ``plan_programmes`` alone (programme places), on the same demands.
+
+``--against DIR`` also loads another tree's ``planner`` package (e.g. the
+planner before a change: ``--against /work/main/src/deficit_engine/planner``)
+beside this one, under another module name, over this tree's lower layers; the
+passes of the two alternate, so their ratio is from one run, which the load of a
+shared machine moves much less than the times themselves. The other planner's
+plan is first checked to be the same as this one's (every Resolution, load,
+school and team, as JSON).
+
+Prints figures and, last, one JSON line of them. No timed assertions.
+
+    python benchmarks/plan_speed.py                 # 3 000 people, the shipped pool
+    python benchmarks/plan_speed.py --mentors 300   # a scarce synthetic pool
+    python benchmarks/plan_speed.py --against /work/main/src/deficit_engine/planner
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib.util
+import json
+import platform
+import sys
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from route_speed import _best  # the best-of-passes timer, alternating the runs
+
+from deficit_engine import Engine, synthetic_profiles
+from deficit_engine import planner as this_planner
+from deficit_engine.kb import KnowledgeBase
+from deficit_engine.loader import load_kb
+from deficit_engine.synthetic import synthetic_mentors
+
+
+def other_planner(folder: Path) -> ModuleType:
+    """Another tree's ``planner`` package, imported as ``deficit_engine._planner_against``
+    (its relative imports of the lower layers resolve to this tree's)."""
+    name = "deficit_engine._planner_against"
+    spec = importlib.util.spec_from_file_location(
+        name, folder / "__init__.py", submodule_search_locations=[str(folder)]
+    )
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"no planner package in {folder}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def cohort_kb(mentors: int, seed: int) -> KnowledgeBase:
+    """The shipped KB, with a synthetic pool of ``mentors`` mentors when not 0."""
+    kb = load_kb()
+    if mentors:
+        kb = dataclasses.replace(kb, mentors=synthetic_mentors(kb, mentors, seed=seed))
+    return kb
+
+
+def plan_json(plan: Any) -> str:
+    """A plan as canonical JSON: what must be the same whichever planner made it."""
+    stats = plan.stats.to_dict()
+    del stats["seconds"]
+    return json.dumps(
+        {
+            "stats": stats,
+            "mentor_load": plan.mentor_load,
+            "programme_load": plan.programme_load,
+            "schools": [s.to_dict() for s in plan.schools],
+            "teams": [t.to_dict() for t in plan.teams],
+            "resolutions": [
+                None
+                if r is None
+                else [[x.to_dict() for x in r.recommendations], [u.to_dict() for u in r.unmet]]
+                for r in plan.resolutions
+            ],
+        },
+        ensure_ascii=False,
+        sort_keys=True,
+    )
+
+
+def measure(
+    count: int, mentors: int, seed: int, repeat: int, against: Path | None
+) -> dict[str, Any]:
+    """Diagnose ``count`` synthetic people once, then time the plans (see the docstring)."""
+    kb = cohort_kb(mentors, seed)
+    engine = Engine(kb, backend="fast")
+    people: list[Any] = []
+    for profile in synthetic_profiles(kb, count, seed=seed):
+        validated, result = engine.diagnose(profile)
+        people.append((validated, result) if result.ok else None)
+    shared = this_planner.SharedValues()
+    rows = [None if p is None else shared.row(this_planner.plan_row(kb, *p)) for p in people]
+    _ = kb.index  # built once per KB: not part of a plan's time
+    planners = {"this": this_planner}
+    if against is not None:
+        planners["against"] = other_planner(against)
+        if plan_json(planners["against"].plan_cohort(kb, people)) != plan_json(
+            this_planner.plan_cohort(kb, people)
+        ):
+            raise SystemExit(f"{against}: another plan for the same cohort")
+    runs: list[Callable[[], Any]] = []
+    names: list[str] = []
+    for who, module in planners.items():
+        runs.append(partial(module.plan_cohort, kb, people))
+        runs.append(partial(module.plan_rows, kb, rows))
+        names += [f"{who}_plan_cohort", f"{who}_plan_rows"]
+    seconds = _best(repeat, *runs)
+    per = 1e6 / len(people)
+    out: dict[str, Any] = {
+        "people": len(people),
+        "mentors": len(kb.mentors),
+        "seed": seed,
+        "stats": this_planner.plan_rows(kb, rows).stats.to_dict(),
+    }
+    for name, s in zip(names, seconds, strict=True):
+        out[f"{name}_us"] = round(s * per, 1)
+    if against is not None:
+        out["against"] = str(against)
+        for what in ("plan_cohort", "plan_rows"):
+            out[f"{what}_against_over_this"] = round(
+                out[f"against_{what}_us"] / out[f"this_{what}_us"], 2
+            )
+    out["python"] = platform.python_version()
+    out["machine"] = platform.machine()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profiles", type=int, default=3000)
+    parser.add_argument("--mentors", type=int, default=0, help="synthetic pool (0: shipped)")
+    parser.add_argument("--seed", type=int, default=16)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--against",
+        type=Path,
+        help="another tree's src/deficit_engine/planner, timed beside this one",
+    )
+    args = parser.parse_args()
+    fig = measure(args.profiles, args.mentors, args.seed, args.repeat, args.against)
+    print(f"people              {fig['people']} (seed {fig['seed']}), {fig['mentors']} mentors")
+    print(f"plan_cohort         {fig['this_plan_cohort_us']:8.1f} µs CPU/person")
+    print(f"plan_rows (shared)  {fig['this_plan_rows_us']:8.1f} µs CPU/person")
+    if args.against is not None:
+        for what in ("plan_cohort", "plan_rows"):
+            print(
+                f"{what + ' of --against':<20}{fig[f'against_{what}_us']:8.1f} µs CPU/person "
+                f"(x{fig[f'{what}_against_over_this']} this; same plan)"
+            )
+    print(json.dumps(fig, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""Programme places: the shortcuts of plan_programmes give the plan a full recomputation gives.
+
+A redo of the service order (after closing in-person groups below their
+minimum) serves again only the people whose programmes drifted from the last
+pass (planner/programmes.py, ``_Drift``). The reference here is the same pass
+with that check answering "serve again" for everyone: both must give the same
+places, recommendations and unmet needs, on seeded cohorts whose seats are cut
+and minimum groups raised so that places bind and several passes run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from deficit_engine import Engine, synthetic_profiles
+from deficit_engine.kb import KnowledgeBase
+from deficit_engine.loader import load_kb
+from deficit_engine.planner import plan_row
+from deficit_engine.planner import programmes as programmes_module
+from deficit_engine.planner.plan import _demand
+from deficit_engine.planner.programmes import ProgrammeDemand, ProgrammesPlan, plan_programmes
+from deficit_engine.resolve import needs_by_kind
+
+
+def scarce_kb(divisor: int, min_group: int) -> KnowledgeBase:
+    """The shipped KB with every programme's seats (and its groups') divided, at
+    least one left, and a larger minimum in-person group."""
+    kb = load_kb()
+    programs = {}
+    for pid, p in kb.programs.items():
+        groups = [g.model_copy(update={"seats": max(1, g.seats // divisor)}) for g in p.groups]
+        seats = None if p.seats is None else max(1, p.seats // divisor)
+        programs[pid] = p.model_copy(update={"seats": seats, "groups": groups})
+    settings = kb.planning.planning.model_copy(update={"min_group": min_group})
+    planning = kb.planning.model_copy(update={"planning": settings})
+    return dataclasses.replace(kb, programs=programs, planning=planning)
+
+
+def demands_of(kb: KnowledgeBase, people: int, seed: int) -> list[ProgrammeDemand]:
+    """A diagnosed synthetic cohort's programme demands, as the plan makes them."""
+    engine = Engine(kb, backend="fast")
+    out = []
+    for n, profile in enumerate(synthetic_profiles(kb, people, seed=seed)):
+        validated, result = engine.diagnose(profile)
+        if not result.ok:
+            continue
+        row = plan_row(kb, validated, result)
+        demand = _demand(row, needs_by_kind(row.needs)[0], n)
+        assert demand is not None
+        out.append(demand)
+    return out
+
+
+def outcome(plan: ProgrammesPlan) -> Any:
+    """Everything the plan says, as comparable values."""
+    return (
+        [[r.to_dict() for r in recs] for recs in plan.recommendations],
+        [list(places) for places in plan.places],
+        [dict(unmet) for unmet in plan.unmet],
+        sorted(plan.closed, key=repr),
+        plan.passes,
+    )
+
+
+@pytest.mark.parametrize(
+    ("people", "seed", "divisor", "min_group"),
+    [(1500, 3, 4, 8), (1500, 4, 10, 12), (1000, 5, 1, 15)],
+)
+def test_redone_passes_serve_again_only_whom_it_changes(
+    monkeypatch: pytest.MonkeyPatch, people: int, seed: int, divisor: int, min_group: int
+) -> None:
+    kb = scarce_kb(divisor, min_group)
+    demands = demands_of(kb, people, seed)
+    served = []
+    touches = programmes_module._Drift.touches
+
+    def counted(self: Any, *args: Any) -> bool:
+        found = touches(self, *args)
+        served.append(found)
+        return found
+
+    monkeypatch.setattr(programmes_module._Drift, "touches", counted)
+    fast = plan_programmes(kb, demands)
+    monkeypatch.setattr(programmes_module._Drift, "touches", lambda *_args: True)
+    full = plan_programmes(kb, demands)
+    # the redo ran, skipped some people and served others again: both paths tested
+    assert fast.passes > 1 and fast.closed
+    assert any(served) and not all(served)
+    assert outcome(fast) == outcome(full)
