@@ -199,13 +199,11 @@ def _school_needs(flag: Sequence[SchoolFlag]) -> list[Need]:
 
 
 def _seekers(
-    rows: Sequence[PlanRow | None],
-    kinds: Sequence[dict[str, list[int]] | None],
-    flags: Sequence[SchoolFlag],
+    rows: Sequence[PlanRow | None], flags: Sequence[SchoolFlag]
 ) -> tuple[_Seekers, list[tuple[str, list[SchoolFlag]]]]:
     out = _Seekers([], [], [], [])
-    for row, by_kind in zip(rows, kinds, strict=True):
-        if row is None or by_kind is None:
+    for row in rows:
+        if row is None:
             out.seekers.append(Seeker(None, None, frozenset(), frozenset()))
             out.needs.append(())
             out.severities.append({})
@@ -214,7 +212,7 @@ def _seekers(
         out.seekers.append(Seeker(row.organization, row.municipality, row.subjects, row.levels))
         out.needs.append(row.needs)
         out.severities.append(row.severities)
-        out.units.append(mentor_units(row.needs, by_kind["mentor"]))
+        out.units.append(mentor_units(row.needs, needs_by_kind(row.needs)[0]["mentor"]))
     by_school: dict[str, list[SchoolFlag]] = {}
     for f in flags:
         by_school.setdefault(f.organization, []).append(f)
@@ -689,26 +687,24 @@ class _Work:
             if colleagues
             else kb.index
         )
-        self.sorted_needs = [None if p is None else needs_by_kind(p.needs) for p in people]
-        self.kinds = [None if k is None else k[0] for k in self.sorted_needs]
-        self.people = [
-            p if k is not None else None for p, k in zip(people, self.kinds, strict=True)
-        ]
+        # programme places first: their passes are the plan's peak, and are made
+        # before the mentors' flows and seekers exist (the two are independent).
+        # Each person's needs are sorted by kind where they are read, not held
+        # sorted for the whole plan (about 1 KB a person)
+        self.people = list(people)
+        demands = [_demand(p, n) for n, p in enumerate(self.people)]
+        self.programmes = plan_programmes(kb, [d for d in demands if d is not None])
+        del demands  # the passes are done: what follows reads only their outcome
+        self.programme_load = dict(sorted(self.programmes.load().items()))
         diagnosed = [p for p in self.people if p is not None]
         self.diagnosed = len(diagnosed)
         self.schools = school_profiles_of(kb, diagnosed)
         del diagnosed  # the rows are held once, in self.people, and freed from there
         flags = flag_schools(kb, self.schools)
-        self.seekers, self.flagged = _seekers(self.people, self.kinds, flags)
+        self.seekers, self.flagged = _seekers(self.people, flags)
         self.choices, self.exact, self.bound = _allocate_mentors(
             self.index, self.seekers, len(people)
         )
-        demands = [
-            _demand(p, k, n) for n, (p, k) in enumerate(zip(self.people, self.kinds, strict=True))
-        ]
-        self.programmes = plan_programmes(kb, [d for d in demands if d is not None])
-        del demands  # the passes are done: what follows reads only their outcome
-        self.programme_load = dict(sorted(self.programmes.load().items()))
         n_people = len(people)
         self.mentees = sum(1 for n in range(n_people) if self.seekers.units[n])
         self.units = sum(len(u) for u in self.seekers.units[:n_people])
@@ -719,11 +715,12 @@ class _Work:
     def resolve(self, n: int, shared: SharedValues) -> Resolution | None:
         """Person ``n``'s Resolution (people in input order, each once), and
         their working data and row let go."""
-        person, by_kind = self.people[n], self.kinds[n]
-        if person is None or by_kind is None:
+        person = self.people[n]
+        if person is None:
             return None
         index, seekers, programmes = self.index, self.seekers, self.programmes
         needs = person.needs
+        by_kind, unknown = needs_by_kind(needs)
         mine = self.choices[n]  # made now, gone with this person's turn: see _Choices
         recs, unmet = mentor_recommendations(index, seekers.seekers[n], needs, mine, cohort=True)
         self.mentor_load.update(ch.chosen.mentor.id for ch in mine if ch.chosen)
@@ -743,11 +740,9 @@ class _Work:
         self.slot += 1
         why.update(unmet)
         why.update(unmet_formats)
-        unknown = self.sorted_needs[n]
-        if unknown is not None:
-            why.update(unknown[1])
-        # the person's row, kinds of needs and seeker are read too
-        self.sorted_needs[n] = self.kinds[n] = self.people[n] = None
+        why.update(unknown)
+        # the person's row and seeker are read too
+        self.people[n] = None
         seekers.units[n] = _NO_UNITS
         seekers.needs[n] = ()
         seekers.severities[n] = _NO_SEVERITIES
@@ -803,12 +798,10 @@ def _free(programmes: ProgrammesPlan, slot: int) -> None:
     programmes.unmet[slot] = _NO_UNMET
 
 
-def _demand(
-    row: PlanRow | None, by_kind: dict[str, list[int]] | None, n: int
-) -> ProgrammeDemand | None:
-    if row is None or by_kind is None:
+def _demand(row: PlanRow | None, n: int) -> ProgrammeDemand | None:
+    if row is None:
         return None
-    idx = tuple(by_kind["program"])
+    idx = tuple(needs_by_kind(row.needs)[0]["program"])
     return ProgrammeDemand(
         row.role,
         row.subjects,
