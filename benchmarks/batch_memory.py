@@ -20,12 +20,18 @@ the workers read themselves.
 XLSX): the parent reads the rows, holds every diagnosis and plans from them, the
 reference that the streamed batch (the default) is compared with.
 
-``--planner-only`` measures the plan alone, in a fresh interpreter per size: the
-synthetic people are diagnosed and kept as shared PlanRows (as the batch's
-parent keeps them), then ``planner.plan_rows`` runs under ``tracemalloc``, which
-prints the plan's peak and what it still holds (the Resolutions) in bytes a
-person above the rows. To compare with another checkout in the same run, pass
-its ``src`` folder with ``--src`` (it is put first on ``sys.path``).
+``--planner-only`` measures the batch parent's side of the plan alone, in a fresh
+interpreter per size: the synthetic people are diagnosed, their PlanRows shared
+and pickled 64 to a share (as the workers send them), then under ``tracemalloc``
+unpickled and shared again (as the parent keeps them: "rows"), and planned as
+the streamed batch does, each part's 256 Resolutions taken and let go in turn
+(``planner.StreamedPlan``; with a checkout that has none, ``plan_rows`` and its
+Resolutions held until sent, as the batch did): "peak" is the whole of it, rows
+included, "after" what is still held once the last part is sent (the KB index's
+memos, bounded by ``catalogue.MEMO_LIMIT``, among it), in bytes a person. To
+compare with another checkout in the same run, pass its ``src`` folder with
+``--src`` (it is put first on ``sys.path``; its KB is the ``ontology`` and
+``rules`` beside it).
 
     python benchmarks/batch_memory.py [--people 5000 20000 50000] [--format parquet]
         [--workers 2] [--held]

@@ -202,17 +202,23 @@ def _seekers(
     rows: Sequence[PlanRow | None], flags: Sequence[SchoolFlag]
 ) -> tuple[_Seekers, list[tuple[str, list[SchoolFlag]]]]:
     out = _Seekers([], [], [], [])
+    # equal seekers and units (most people share a school, subjects and levels, and
+    # a form's needs often sit at the same places among theirs) held once: they
+    # are only read, and live from here to the person's resolution
+    one = SharedValues().one
     for row in rows:
         if row is None:
-            out.seekers.append(Seeker(None, None, frozenset(), frozenset()))
+            out.seekers.append(_NOBODY)
             out.needs.append(())
-            out.severities.append({})
-            out.units.append([])
+            out.severities.append(_NO_SEVERITIES)
+            out.units.append(_NO_UNITS)
             continue
-        out.seekers.append(Seeker(row.organization, row.municipality, row.subjects, row.levels))
+        seeker = Seeker(row.organization, row.municipality, row.subjects, row.levels)
+        out.seekers.append(one(seeker))
         out.needs.append(row.needs)
         out.severities.append(row.severities)
-        out.units.append(mentor_units(row.needs, needs_by_kind(row.needs)[0]["mentor"]))
+        units = mentor_units(row.needs, needs_by_kind(row.needs)[0]["mentor"])
+        out.units.append(list(map(one, units)) if units else _NO_UNITS)
     by_school: dict[str, list[SchoolFlag]] = {}
     for f in flags:
         by_school.setdefault(f.organization, []).append(f)
