@@ -605,8 +605,9 @@ class StreamedPlan:
     kb : KnowledgeBase
         The knowledge base the people were diagnosed with.
     rows : sequence
-        Per person, in input order: their PlanRow, or None. Not kept: once the
-        caller drops it too, each row is freed when its Resolution is made.
+        Per person, in input order: their PlanRow, or None. The sequence itself
+        is not kept: once the caller drops it, each row is freed when its
+        Resolution is made.
     started : float, optional
         When the plan started (``time.perf_counter``), if before this call.
 
