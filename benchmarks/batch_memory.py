@@ -20,12 +20,18 @@ the workers read themselves.
 XLSX): the parent reads the rows, holds every diagnosis and plans from them, the
 reference that the streamed batch (the default) is compared with.
 
-``--planner-only`` measures the plan alone, in a fresh interpreter per size: the
-synthetic people are diagnosed and kept as shared PlanRows (as the batch's
-parent keeps them), then ``planner.plan_rows`` runs under ``tracemalloc``, which
-prints the plan's peak and what it still holds (the Resolutions) in bytes a
-person above the rows. To compare with another checkout in the same run, pass
-its ``src`` folder with ``--src`` (it is put first on ``sys.path``).
+``--planner-only`` measures the batch parent's side of the plan alone, in a fresh
+interpreter per size: the synthetic people are diagnosed, their PlanRows shared
+and pickled 64 to a share (as the workers send them), then under ``tracemalloc``
+unpickled and shared again (as the parent keeps them: "rows"), and planned as
+the streamed batch does, each part's 256 Resolutions taken and let go in turn
+(``planner.StreamedPlan``; with a checkout that has none, ``plan_rows`` and its
+Resolutions held until sent, as the batch did): "peak" is the whole of it, rows
+included, "after" what is still held once the last part is sent (the KB index's
+memos, bounded by ``catalogue.MEMO_LIMIT``, among it), in bytes a person. To
+compare with another checkout in the same run, pass its ``src`` folder with
+``--src`` (it is put first on ``sys.path``; its KB is the ``ontology`` and
+``rules`` beside it).
 
     python benchmarks/batch_memory.py [--people 5000 20000 50000] [--format parquet]
         [--workers 2] [--held]
@@ -182,38 +188,64 @@ def reading(source: Path) -> dict[str, float]:
     return figures
 
 
-#: The plan alone under tracemalloc, in a fresh interpreter: bytes a person.
+#: The parent's plan alone under tracemalloc, in a fresh interpreter: bytes a person.
 _PLANNER = """
-import gc, json, sys, time, tracemalloc
+import gc, json, pickle, sys, time, tracemalloc
 if sys.argv[2]:
     sys.path.insert(0, sys.argv[2])
+import deficit_engine.planner as planner
 from deficit_engine import Engine, synthetic_profiles
 from deficit_engine.planner import SharedValues, plan_row, plan_rows
-people = int(sys.argv[1])
+people, part = int(sys.argv[1]), 256
 engine = Engine.from_path()
-kb, shared = engine.kb, SharedValues()
-rows = [
-    None if profile is None or not result.ok else shared.row(plan_row(kb, profile, result))
-    for profile, result in engine.diagnose_many(list(synthetic_profiles(kb, people, seed=16)))
-]
+kb = engine.kb
+# as the workers send them: each share's rows shared and pickled, 64 rows a share
+sent, chunk, shared = [], [], SharedValues()
+for profile, result in engine.diagnose_many(list(synthetic_profiles(kb, people, seed=16))):
+    ok = profile is not None and result.ok
+    chunk.append(shared.row(plan_row(kb, profile, result)) if ok else None)
+    if len(chunk) == 64:
+        sent.append(pickle.dumps(chunk, pickle.HIGHEST_PROTOCOL))
+        chunk, shared = [], SharedValues()
+sent.append(pickle.dumps(chunk, pickle.HIGHEST_PROTOCOL))
+del chunk, shared
 gc.collect()
 tracemalloc.start()
 base = tracemalloc.get_traced_memory()[0]
+# as the batch's parent keeps them: unpickled, their equal parts made one object
+shared, rows = SharedValues(), []
+for data in sent:
+    rows.extend(None if r is None else shared.row(r) for r in pickle.loads(data))
+del sent, shared
+gc.collect()
+rows_held = tracemalloc.get_traced_memory()[0] - base
+tracemalloc.reset_peak()
 cpu = time.process_time()
-plan = plan_rows(kb, rows)
+if hasattr(planner, "StreamedPlan"):  # each part's resolutions made as it is sent
+    stream = planner.StreamedPlan(kb, rows)
+    rows = None
+    for _start in range(0, people, part):
+        stream.take(part)
+    plan = stream.finished()
+else:  # the plan returns every resolution; the batch holds them until sent
+    plan = plan_rows(kb, rows)
+    rows = None
+    resolutions = list(plan.resolutions)
+    for start in range(0, people, part):
+        resolutions[start:start + part] = [None] * len(resolutions[start:start + part])
 cpu = time.process_time() - cpu
 held, peak = tracemalloc.get_traced_memory()
 print(json.dumps({
-    "peak": (peak - base) / people, "held": (held - base) / people,
-    "cpu_s": cpu, "source": __import__("deficit_engine").__file__,
+    "rows": rows_held / people, "peak": (peak - base) / people, "after": (held - base) / people,
+    "cpu_s": cpu, "source": planner.__file__,
 }))
 """
 
 
 def planner_only(sizes: list[int], sources: list[str]) -> None:
-    """The plan's tracemalloc peak and what it holds after, per person, for each
-    size and each source folder (the installed package: an empty one)."""
-    print("people   peak B/person  held B/person  CPU s (tracemalloc on)  package")
+    """The batch parent's memory from the rows to the last part sent, per person, for
+    each size and each source folder (the installed package: an empty one)."""
+    print("people   rows B/person  peak B/person  after B/person  CPU s (tracemalloc on)  package")
     for people in sizes:
         for src in sources:
             done = subprocess.run(
@@ -224,7 +256,7 @@ def planner_only(sizes: list[int], sources: list[str]) -> None:
             )
             f = json.loads(done.stdout.strip().splitlines()[-1])
             print(
-                f"{people:>7,}  {f['peak']:>13,.0f}  {f['held']:>13,.0f}  "
+                f"{people:>7,}  {f['rows']:>13,.0f}  {f['peak']:>13,.0f}  {f['after']:>14,.0f}  "
                 f"{f['cpu_s']:>22.1f}  {f['source']}"
             )
 

@@ -27,10 +27,11 @@ from typing import Any
 import pytest
 
 from deficit_engine import Engine, synthetic_profiles
+from deficit_engine.errors import UsageError
 from deficit_engine.kb import KnowledgeBase
 from deficit_engine.loader import load_kb
 from deficit_engine.models import Resolution
-from deficit_engine.planner import CohortPlan, plan_cohort, plan_row, plan_rows
+from deficit_engine.planner import CohortPlan, StreamedPlan, plan_cohort, plan_row, plan_rows
 from deficit_engine.planner.schools import school_profiles, school_profiles_of
 from deficit_engine.synthetic import synthetic_mentors
 
@@ -128,6 +129,29 @@ def test_plan_from_compact_rows_is_the_same_plan() -> None:
     assert plan_digests(plan_rows(kb, rows))["whole"] == expected["whole"]
     ok = [p for p in cohort if p is not None]
     assert school_profiles_of(kb, [r for r in rows if r is not None]) == school_profiles(kb, ok)
+
+
+def test_streamed_plan_taken_in_pieces_is_the_same_plan() -> None:
+    """StreamedPlan, its resolutions taken a part at a time (as the batch sends
+    them), then the plan finished: the recorded plan, resolutions and figures."""
+    people, mentors, seed, colleagues = COHORTS["colleagues"]
+    kb = cohort_kb(mentors, seed, colleagues)
+    rows = [None if p is None else plan_row(kb, *p) for p in diagnosed(kb, people, seed)]
+    stream = StreamedPlan(kb, rows)
+    del rows  # the stream holds them now, as the batch leaves them to it
+    resolutions = stream.take(1) + stream.take(0)
+    with pytest.raises(UsageError, match="every Resolution is taken"):
+        stream.finished()
+    while len(resolutions) < len(stream):
+        resolutions += stream.take(257)
+    assert stream.take(10) == []  # nobody left
+    plan = dataclasses.replace(stream.finished(), resolutions=tuple(resolutions))
+    expected = json.loads(REFERENCE.read_text(encoding="utf-8"))["colleagues"]
+    got = plan_digests(plan)
+    assert got["stats"] == expected["stats"]
+    assert got["figures"] == expected["figures"]
+    assert got["whole"] == expected["whole"]
+    assert plan.teams  # the schools' teams are made after the people, and checked
 
 
 def regenerate() -> None:

@@ -45,11 +45,11 @@ from .errors import Issue, SourceError, UsageError
 from .export import render
 from .gcpause import call_without_gc, paused_gc
 from .kb import KnowledgeBase
-from .models import Need, Resolution, Result, Route, json_number
+from .models import Need, Result, Route, json_number
 from .months import month_range
 from .outputs import DocumentNames, FlatTables, person_record
 from .parts import FORMATS, PartRow, check_kept, part_path, write_part
-from .planner import CohortPlan, PlanRow, SharedValues, plan_cohort, plan_row, plan_rows
+from .planner import CohortPlan, PlanRow, SharedValues, StreamedPlan, plan_cohort, plan_row
 from .planner.plan import COLLEAGUE_PREFIX
 from .profile import parse_profile
 from .progressbar import Progress
@@ -1444,12 +1444,11 @@ def _spilled_plan(
     runner = _Runner(engine, options)  # one pool: forked while this process is small
     try:
         gathered = _gathered(runner, shares, folder, stage, total, options)
-        plan = plan_rows(engine.kb, gathered.rows)
-        gathered.rows = []  # the plan has what it needs of them
-        # each part's resolutions are let go once sent: the plan keeps none of them
-        resolutions: list[Resolution | None] = list(plan.resolutions)
-        plan = dataclasses.replace(plan, resolutions=())
-        _route_spilled_parts(runner, gathered, resolutions, options, writer, staging)
+        stream = StreamedPlan(engine.kb, gathered.rows)
+        # the plan holds the rows now, and lets each go once its resolution is made
+        gathered.rows = []
+        _route_spilled_parts(runner, gathered, stream, options, writer, staging)
+        plan = stream.finished()
     except BaseException:  # interrupted or failed: stop the workers now
         runner.close(failed=True)
         raise
@@ -1498,15 +1497,17 @@ def _gathered(
 def _route_spilled_parts(
     runner: _Runner,
     gathered: _Gathered,
-    resolutions: list[Resolution | None],
+    plan: StreamedPlan,
     options: _Options,
     writer: _Writer,
     staging: _Staging,
 ) -> None:
     """Each part's routes built and written by a worker from the spill files and its
-    share of the plan (``resolutions``, emptied as the parts are sent); here the
-    summary and errors, in input order. A share's spill file goes as soon as all its
-    people are written."""
+    share of the plan; here the summary and errors, in input order. A part's
+    resolutions are made as the part is sent (``plan.take``), while the workers
+    route the parts before it, and are let go once sent: the cohort's resolutions
+    are never all held here. A share's spill file goes as soon as all its people
+    are written."""
     people = gathered.starts[-1]
     part = _PartOptions.of(options)
     duplicated = list(gathered.duplicates)  # in input order: found in it
@@ -1514,8 +1515,7 @@ def _route_spilled_parts(
     def calls() -> Iterator[tuple[Callable[..., Any], tuple[Any, ...]]]:
         for index, start in enumerate(range(0, people, PART_CHUNK)):
             stop = min(start + PART_CHUNK, people)
-            mine = resolutions[start:stop]
-            resolutions[start:stop] = [None] * len(mine)
+            mine = plan.take(stop - start)
             mine_set_aside = duplicated[
                 bisect.bisect_left(duplicated, start) : bisect.bisect_left(duplicated, stop)
             ]

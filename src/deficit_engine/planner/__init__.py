@@ -9,7 +9,7 @@ allocation itself is :mod:`deficit_engine.resolve.allocate`, which one
 person's resolution uses too.
 """
 
-from .plan import CohortPlan, PlanStats, TeamSupport, plan_cohort, plan_rows
+from .plan import CohortPlan, PlanStats, StreamedPlan, TeamSupport, plan_cohort, plan_rows
 from .programmes import ProgrammePlace, plan_programmes
 from .rows import PlanRow, SharedValues, plan_row
 from .schools import GroupProfile, SchoolFlag, SchoolProfile, flag_schools, school_profiles
@@ -23,6 +23,7 @@ __all__ = [
     "SchoolFlag",
     "SchoolProfile",
     "SharedValues",
+    "StreamedPlan",
     "TeamSupport",
     "flag_schools",
     "plan_cohort",

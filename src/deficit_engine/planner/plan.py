@@ -18,15 +18,18 @@ inputs give the same plan.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from ..catalogue import CatalogueIndex
+from ..errors import UsageError
 from ..gcpause import paused_gc
 from ..kb import KnowledgeBase
 from ..models import Need, Recommendation, Resolution, Result
@@ -55,6 +58,7 @@ __all__ = [
     "COLLEAGUE_PREFIX",
     "CohortPlan",
     "PlanStats",
+    "StreamedPlan",
     "TeamSupport",
     "colleague_mentors",
     "plan_cohort",
@@ -67,6 +71,8 @@ Person = tuple[Profile, Result]
 SCHOOL_SEVERITY = "high"
 _NONE = np.empty(0, np.int64)  # an array left out (see _Candidates)
 _NO_UNITS: list[Unit] = []  # a seeker's units once read (never written to)
+_NO_SEVERITIES: Mapping[str, str] = MappingProxyType({})  # a seeker's severities once read
+_NOBODY = Seeker(None, None, frozenset(), frozenset())  # a seeker once resolved
 
 
 @dataclass(frozen=True)
@@ -193,22 +199,26 @@ def _school_needs(flag: Sequence[SchoolFlag]) -> list[Need]:
 
 
 def _seekers(
-    rows: Sequence[PlanRow | None],
-    kinds: Sequence[dict[str, list[int]] | None],
-    flags: Sequence[SchoolFlag],
+    rows: Sequence[PlanRow | None], flags: Sequence[SchoolFlag]
 ) -> tuple[_Seekers, list[tuple[str, list[SchoolFlag]]]]:
     out = _Seekers([], [], [], [])
-    for row, by_kind in zip(rows, kinds, strict=True):
-        if row is None or by_kind is None:
-            out.seekers.append(Seeker(None, None, frozenset(), frozenset()))
+    # equal seekers and units (most people share a school, subjects and levels, and
+    # a form's needs often sit at the same places among theirs) held once: they
+    # are only read, and live from here to the person's resolution
+    one = SharedValues().one
+    for row in rows:
+        if row is None:
+            out.seekers.append(_NOBODY)
             out.needs.append(())
-            out.severities.append({})
-            out.units.append([])
+            out.severities.append(_NO_SEVERITIES)
+            out.units.append(_NO_UNITS)
             continue
-        out.seekers.append(Seeker(row.organization, row.municipality, row.subjects, row.levels))
+        seeker = Seeker(row.organization, row.municipality, row.subjects, row.levels)
+        out.seekers.append(one(seeker))
         out.needs.append(row.needs)
         out.severities.append(row.severities)
-        out.units.append(mentor_units(row.needs, by_kind["mentor"]))
+        units = mentor_units(row.needs, needs_by_kind(row.needs)[0]["mentor"])
+        out.units.append(list(map(one, units)) if units else _NO_UNITS)
     by_school: dict[str, list[SchoolFlag]] = {}
     for f in flags:
         by_school.setdefault(f.organization, []).append(f)
@@ -572,51 +582,159 @@ def _rows(kb: KnowledgeBase, people: Sequence[Person | None]) -> list[PlanRow | 
 
 
 def _timed_plan(kb: KnowledgeBase, rows: Sequence[PlanRow | None], started: float) -> CohortPlan:
-    with paused_gc():  # the plan makes a few objects per need and no cycles
-        return _plan(kb, rows, started)
+    stream = StreamedPlan(kb, rows, started=started)
+    resolutions = stream.take(len(rows), SharedValues())
+    return dataclasses.replace(stream.finished(), resolutions=tuple(resolutions))
 
 
-def _plan(kb: KnowledgeBase, people: Sequence[PlanRow | None], started: float) -> CohortPlan:
-    colleagues = _colleagues(kb, people)
-    # with colleagues, the plan's own index: the KB's pool and the colleagues
-    index = (
-        CatalogueIndex(kb.ontology, kb.programs, {**kb.mentors, **colleagues}, kb.formats)
-        if colleagues
-        else kb.index
-    )
-    sorted_needs = [None if p is None else needs_by_kind(p.needs) for p in people]
-    kinds = [None if k is None else k[0] for k in sorted_needs]
-    ok = [p if k is not None else None for p, k in zip(people, kinds, strict=True)]
-    diagnosed = [p for p in ok if p is not None]
-    schools = school_profiles_of(kb, diagnosed)
-    flags = flag_schools(kb, schools)
-    seekers, flagged = _seekers(ok, kinds, flags)
-    choices, exact, bound = _allocate_mentors(index, seekers, len(people))
-    demands = [_demand(p, k, n) for n, (p, k) in enumerate(zip(ok, kinds, strict=True))]
-    programmes = plan_programmes(kb, [d for d in demands if d is not None])
-    del demands  # the passes are done: what follows reads only their outcome
-    programme_load = dict(sorted(programmes.load().items()))
-    mentees = sum(1 for n in range(len(people)) if seekers.units[n])
-    units = sum(len(u) for u in seekers.units[: len(people)])
-    resolutions: list[Resolution | None] = []
-    slot = 0
-    mentor_load: Counter[str] = Counter()
-    placed = units_placed = 0
-    # most recommendations and unmet needs are equal to another person's (the same
-    # item for the same need, with the same reason): held once, a cohort's
-    # resolutions take half the memory (see SharedValues.made)
-    shared = SharedValues()
-    for n, (person, by_kind) in enumerate(zip(ok, kinds, strict=True)):
-        if person is None or by_kind is None:
-            resolutions.append(None)
-            continue
+class StreamedPlan:
+    """A cohort's plan whose Resolutions are handed out as they are made.
+
+    :func:`plan_rows` returns every person's Resolution at once: at a national
+    cohort's size those are gigabytes held together until the routes read them.
+    Here the shared-out part of the plan (mentors, programme places, flagged
+    schools) is made when the object is built, and each person's Resolution only
+    when the caller takes it (:meth:`take`, in input order), so a caller that
+    sends each part's Resolutions away as it takes them holds none of them; the
+    plan's working data for a person, and its reference to their row, are dropped
+    as their Resolution is made. The Resolutions, and :meth:`finished`'s plan,
+    are those :func:`plan_rows` gives.
+
+    Parameters
+    ----------
+    kb : KnowledgeBase
+        The knowledge base the people were diagnosed with.
+    rows : sequence
+        Per person, in input order: their PlanRow, or None. The sequence itself
+        is not kept: once the caller drops it, each row is freed when its
+        Resolution is made.
+    started : float, optional
+        When the plan started (``time.perf_counter``), if before this call.
+
+    Raises
+    ------
+    EvaluationError
+        If the flow solver fails (it should not: the problem is always feasible).
+    """
+
+    def __init__(
+        self, kb: KnowledgeBase, rows: Sequence[PlanRow | None], *, started: float | None = None
+    ) -> None:
+        began = time.perf_counter()
+        with paused_gc():  # the plan makes a few objects per need and no cycles
+            self._work = _Work(kb, rows)
+        self._next = 0
+        # the plan's own time: what the caller does between two takes is not in it
+        self._seconds = time.perf_counter() - (began if started is None else started)
+
+    def __len__(self) -> int:
+        return len(self._work.people)
+
+    def take(self, count: int, shared: SharedValues | None = None) -> list[Resolution | None]:
+        """The next ``count`` people's Resolutions (fewer at the end), in input order.
+
+        Parameters
+        ----------
+        count : int
+            How many people.
+        shared : SharedValues, optional
+            Where equal recommendations and unmet needs are made one object
+            (a fresh one per call when not given: one kept across calls would
+            hold every distinct value the plan has made).
+
+        Returns
+        -------
+        list
+            Per person their Resolution, or None for one not diagnosed.
+        """
+        began = time.perf_counter()
+        stop = min(self._next + count, len(self))
+        shared = SharedValues() if shared is None else shared
+        with paused_gc():
+            out = [self._work.resolve(n, shared) for n in range(self._next, stop)]
+        self._next = stop
+        self._seconds += time.perf_counter() - began
+        return out
+
+    def finished(self) -> CohortPlan:
+        """The plan once every Resolution is taken: the schools' mentor teams, the
+        loads and figures (its ``resolutions`` empty: they were taken).
+
+        Returns
+        -------
+        CohortPlan
+            As :func:`plan_rows` returns it, without the Resolutions.
+
+        Raises
+        ------
+        UsageError
+            If some people's Resolutions were not taken yet.
+        """
+        if self._next < len(self):
+            raise UsageError(
+                f"the plan is finished once every Resolution is taken: "
+                f"{self._next} of {len(self)} so far"
+            )
+        began = time.perf_counter()
+        with paused_gc():
+            plan = self._work.finish()
+        seconds = self._seconds + time.perf_counter() - began
+        return dataclasses.replace(plan, stats=dataclasses.replace(plan.stats, seconds=seconds))
+
+
+class _Work:
+    """The plan's working data: the shared-out part made at once, then each
+    person's Resolution made from it when asked for (see :class:`StreamedPlan`)."""
+
+    def __init__(self, kb: KnowledgeBase, people: Sequence[PlanRow | None]) -> None:
+        colleagues = _colleagues(kb, people)
+        # with colleagues, the plan's own index: the KB's pool and the colleagues
+        self.index = (
+            CatalogueIndex(kb.ontology, kb.programs, {**kb.mentors, **colleagues}, kb.formats)
+            if colleagues
+            else kb.index
+        )
+        # programme places first: their passes are the plan's peak, and are made
+        # before the mentors' flows and seekers exist (the two are independent).
+        # Each person's needs are sorted by kind where they are read, not held
+        # sorted for the whole plan (about 1 KB a person)
+        self.people = list(people)
+        demands = [_demand(p, n) for n, p in enumerate(self.people)]
+        self.programmes = plan_programmes(kb, [d for d in demands if d is not None])
+        del demands  # the passes are done: what follows reads only their outcome
+        self.programme_load = dict(sorted(self.programmes.load().items()))
+        diagnosed = [p for p in self.people if p is not None]
+        self.diagnosed = len(diagnosed)
+        self.schools = school_profiles_of(kb, diagnosed)
+        del diagnosed  # the rows are held once, in self.people, and freed from there
+        flags = flag_schools(kb, self.schools)
+        self.seekers, self.flagged = _seekers(self.people, flags)
+        self.choices, self.exact, self.bound = _allocate_mentors(
+            self.index, self.seekers, len(people)
+        )
+        n_people = len(people)
+        self.mentees = sum(1 for n in range(n_people) if self.seekers.units[n])
+        self.units = sum(len(u) for u in self.seekers.units[:n_people])
+        self.slot = 0  # the next diagnosed person's place among the programme outcomes
+        self.mentor_load: Counter[str] = Counter()
+        self.placed = self.units_placed = 0
+
+    def resolve(self, n: int, shared: SharedValues) -> Resolution | None:
+        """Person ``n``'s Resolution (people in input order, each once), and
+        their working data and row let go."""
+        person = self.people[n]
+        if person is None:
+            return None
+        index, seekers, programmes = self.index, self.seekers, self.programmes
         needs = person.needs
-        mine = choices[n]  # made now, gone with this person's turn: see _Choices
+        by_kind, unknown = needs_by_kind(needs)
+        mine = self.choices[n]  # made now, gone with this person's turn: see _Choices
         recs, unmet = mentor_recommendations(index, seekers.seekers[n], needs, mine, cohort=True)
-        mentor_load.update(ch.chosen.mentor.id for ch in mine if ch.chosen)
-        placed += any(ch.chosen for ch in mine)
-        units_placed += sum(1 for ch in mine if ch.chosen)
+        self.mentor_load.update(ch.chosen.mentor.id for ch in mine if ch.chosen)
+        self.placed += any(ch.chosen for ch in mine)
+        self.units_placed += sum(1 for ch in mine if ch.chosen)
         formats, unmet_formats = resolve_formats(index, needs, by_kind["format"])
+        slot = self.slot
         progs = programmes.recommendations[slot]
         why: dict[int, Why | str] = {
             i: Why(r, "capacity" if ex else "catalogue", ex)
@@ -626,55 +744,58 @@ def _plan(kb: KnowledgeBase, people: Sequence[PlanRow | None], started: float) -
         # resolutions grow while the plan's working data shrinks (the peak is the
         # larger of the two, not their sum)
         _free(programmes, slot)
-        slot += 1
+        self.slot += 1
         why.update(unmet)
         why.update(unmet_formats)
-        unknown = sorted_needs[n]
-        if unknown is not None:
-            why.update(unknown[1])
-        # the person's kinds of needs and seeker's units are read too
-        sorted_needs[n] = kinds[n] = None
+        why.update(unknown)
+        # the person's row and seeker are read too
+        self.people[n] = None
         seekers.units[n] = _NO_UNITS
-        resolutions.append(
-            Resolution(
-                recommendations=tuple(shared.made(r) for r in (*progs, *recs, *formats)),
-                unmet=tuple(shared.made(unmet_of(needs[i], why[i])) for i in sorted(why)),
+        seekers.needs[n] = ()
+        seekers.severities[n] = _NO_SEVERITIES
+        seekers.seekers[n] = _NOBODY
+        return Resolution(
+            recommendations=tuple(shared.made(r) for r in (*progs, *recs, *formats)),
+            unmet=tuple(shared.made(unmet_of(needs[i], why[i])) for i in sorted(why)),
+        )
+
+    def finish(self) -> CohortPlan:
+        """The schools' mentor teams, after every person's Resolution, and the figures."""
+        first_school = len(self.people)
+        teams: list[TeamSupport] = []
+        schools_placed = 0
+        seekers = self.seekers
+        for j, (_org, fl) in enumerate(self.flagged):
+            k = first_school + j
+            mine = self.choices[k]
+            recs, unmet = mentor_recommendations(
+                self.index, seekers.seekers[k], seekers.needs[k], mine, cohort=True
             )
+            self.mentor_load.update(ch.chosen.mentor.id for ch in mine if ch.chosen)
+            schools_placed += any(ch.chosen for ch in mine)
+            teams.extend(_team_support(fl, mine, recs, unmet))
+        stats = PlanStats(
+            people=self.diagnosed,
+            mentees=self.mentees,
+            mentees_placed=self.placed,
+            mentee_bound=self.bound,
+            units=self.units,
+            units_placed=self.units_placed,
+            schools_flagged=len(self.flagged),
+            schools_placed=schools_placed,
+            exact=self.exact,
+            programme_passes=self.programmes.passes,
+            closed_groups=len(self.programmes.closed),
+            seconds=0.0,  # the caller's clock: see StreamedPlan.finished
         )
-    first_school = len(people)
-    teams: list[TeamSupport] = []
-    schools_placed = 0
-    for j, (_org, fl) in enumerate(flagged):
-        k = first_school + j
-        mine = choices[k]
-        recs, unmet = mentor_recommendations(
-            index, seekers.seekers[k], seekers.needs[k], mine, cohort=True
+        return CohortPlan(
+            (),
+            self.schools,
+            tuple(teams),
+            dict(sorted(self.mentor_load.items())),
+            self.programme_load,
+            stats,
         )
-        mentor_load.update(ch.chosen.mentor.id for ch in mine if ch.chosen)
-        schools_placed += any(ch.chosen for ch in mine)
-        teams.extend(_team_support(fl, mine, recs, unmet))
-    stats = PlanStats(
-        people=len(diagnosed),
-        mentees=mentees,
-        mentees_placed=placed,
-        mentee_bound=bound,
-        units=units,
-        units_placed=units_placed,
-        schools_flagged=len(flagged),
-        schools_placed=schools_placed,
-        exact=exact,
-        programme_passes=programmes.passes,
-        closed_groups=len(programmes.closed),
-        seconds=time.perf_counter() - started,
-    )
-    return CohortPlan(
-        tuple(resolutions),
-        schools,
-        tuple(teams),
-        dict(sorted(mentor_load.items())),
-        programme_load,
-        stats,
-    )
 
 
 def _free(programmes: ProgrammesPlan, slot: int) -> None:
@@ -684,12 +805,10 @@ def _free(programmes: ProgrammesPlan, slot: int) -> None:
     programmes.unmet[slot] = _NO_UNMET
 
 
-def _demand(
-    row: PlanRow | None, by_kind: dict[str, list[int]] | None, n: int
-) -> ProgrammeDemand | None:
-    if row is None or by_kind is None:
+def _demand(row: PlanRow | None, n: int) -> ProgrammeDemand | None:
+    if row is None:
         return None
-    idx = tuple(by_kind["program"])
+    idx = tuple(needs_by_kind(row.needs)[0]["program"])
     return ProgrammeDemand(
         row.role,
         row.subjects,
