@@ -22,7 +22,6 @@ from deficit_engine.planner import plan_row
 from deficit_engine.planner import programmes as programmes_module
 from deficit_engine.planner.plan import _demand
 from deficit_engine.planner.programmes import ProgrammeDemand, ProgrammesPlan, plan_programmes
-from deficit_engine.resolve import needs_by_kind
 
 
 def scarce_kb(divisor: int, min_group: int) -> KnowledgeBase:
@@ -48,7 +47,7 @@ def demands_of(kb: KnowledgeBase, people: int, seed: int) -> list[ProgrammeDeman
         if not result.ok:
             continue
         row = plan_row(kb, validated, result)
-        demand = _demand(row, needs_by_kind(row.needs)[0], n)
+        demand = _demand(row, n)
         assert demand is not None
         out.append(demand)
     return out
