@@ -14,7 +14,9 @@ it measures in µs of CPU (``time.process_time``) per profile, best of ``--round
   person spliced in), a JSONL part and a Parquet part, each written from the dicts
   with the collector off (the writers' own cost);
 
-and the output's bytes per profile.
+the output's bytes per profile, and how many collections each part task ran (the
+held cohort here is small: a full one, which walks it all, is rare; a batch's worker
+holds much more, and py-spy found the collections the digests triggered there).
 
 ``--against SRC`` runs the same measurement on another tree's ``src`` folder (a copy
 of main before a change: ``git archive main src | tar -x -C /tmp/before``, then
@@ -57,16 +59,26 @@ FIGURES = (
 )
 
 
-def _cpu(run: Callable[[], object], paused: bool) -> float:
-    """``run()``'s CPU seconds, after a full collection; ``paused``: the collector off."""
+def _cpu(run: Callable[[], object], paused: bool) -> tuple[float, int]:
+    """``run()``'s CPU seconds, after a full collection, and how many collections ran
+    meanwhile (any generation; in a batch whose worker holds a large share, the
+    full ones walk all of it); ``paused``: the collector off."""
+    full = [0]
+
+    def count(phase: str, _info: dict[str, int]) -> None:
+        if phase == "start":
+            full[0] += 1
+
     gc.collect()
     if paused:
         gc.disable()
+    gc.callbacks.append(count)
     try:
         start = time.process_time()
         run()
-        return time.process_time() - start
+        return time.process_time() - start, full[0]
     finally:
+        gc.callbacks.remove(count)
         gc.enable()
 
 
@@ -104,8 +116,10 @@ def measure(people: int, rounds: int, trace: bool) -> dict[str, Any]:
     best: dict[str, float] = {}
     sizes: dict[str, float] = {}
     digests: dict[str, str] = {}
+    full: dict[str, int] = {}  # collections during each figure's last round
 
-    def keep(key: str, seconds: float) -> None:
+    def keep(key: str, measured: tuple[float, int]) -> None:
+        seconds, full[key] = measured
         best[key] = min(best.get(key, float("inf")), seconds / people * 1e6)
 
     with tempfile.TemporaryDirectory(prefix="outputs-") as tmp:
@@ -134,7 +148,7 @@ def measure(people: int, rounds: int, trace: bool) -> dict[str, Any]:
                 write = _default_writer if fmt == "json" else _part_writer(fmt, PartRow, write_part)
                 keep(fmt, _cpu(lambda p=path, w=write, d=dicts: w(p, d), True))
                 sizes[fmt] = path.stat().st_size / people
-    return {"figures": best, "bytes": sizes, "digests": digests}
+    return {"figures": best, "bytes": sizes, "digests": digests, "full": full}
 
 
 def _default_writer(path: Path, cohort: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
@@ -212,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
             mine, theirs = best["this"][key], best["against"][key]
             line += f" {theirs:>9.1f} {mine / theirs:>13.2f}"
         print(line)
+    for fmt in ("jsonl", "parquet"):
+        counts = ", ".join(f"{name} {runs[name][0]['full'][f'task_{fmt}']}" for name in trees)
+        print(f"  collections during the {fmt} task: {counts}")
     sizes = runs["this"][0]["bytes"]
     print("  bytes per profile: " + ", ".join(f"{k} {v:,.0f}" for k, v in sizes.items()))
     print(json.dumps({name: best[name] for name in trees}))
