@@ -1,101 +1,239 @@
 """Benchmark of ``batch --format``: what writing the results costs per profile.
 
-Prints figures, asserts nothing. The same evaluated cohort is written three ways,
-each timed from the Result's dict to the bytes on disk, best of three rounds
-(``Result.to_dict``, which every format pays alike, is timed apart):
+Prints figures, asserts nothing. On a seeded synthetic cohort, planned and routed as
+the batch does it (``plan_cohort``, ``route_planned``) and held in memory as a worker
+that ran it holds it (so the cyclic garbage collector walks what it walks in a batch),
+it measures in µs of CPU (``time.process_time``) per profile, best of ``--rounds``:
 
-* ``json``: the default ``results.jsonl`` line, ``json.dumps`` plus the person
-  record spliced in (what ``batch`` writes today, without the flat tables);
-* ``jsonl``: a part written by orjson (``batch --format jsonl``);
-* ``parquet``: a part written by pyarrow, one row group, zstd (``--format parquet``).
+* ``to_dict``: ``Result.to_dict``, alone;
+* ``jsonl task``, ``parquet task``: a worker writing its people, chunk by chunk
+  (``cohort.PART_CHUNK``), with ``cohort._write_rows`` as the batch calls it (the
+  Results to a part, and the digests sent back to the parent), the collector on as
+  in the batch;
+* ``json``, ``jsonl``, ``parquet``: the default ``results.jsonl`` (``json.dumps``, the
+  person spliced in), a JSONL part and a Parquet part, each written from the dicts
+  with the collector off (the writers' own cost);
 
-It also prints the output's bytes per profile. Ratios are within one run.
+the output's bytes per profile, and how many collections each part task ran (the
+held cohort here is small: a full one, which walks it all, is rare; a batch's worker
+holds much more, and py-spy found the collections the digests triggered there).
 
-    python benchmarks/output_formats.py [--people N] [--trace]
+``--against SRC`` runs the same measurement on another tree's ``src`` folder (a copy
+of main before a change: ``git archive main src | tar -x -C /tmp/before``, then
+``--against /tmp/before/src``), in subprocesses alternating with this tree's; each
+figure's best of each tree and their ratio are printed. The two trees' parts must be
+the same bytes and their digests equal, or the run stops (exit 2) before any figure.
+
+    python benchmarks/output_formats.py [--people 2000] [--rounds 3] [--trace]
+                                        [--against /tmp/before/src]
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import hashlib
 import json
+import os
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from deficit_engine import Engine, synthetic_profiles
-from deficit_engine.cohort import _with_person
-from deficit_engine.outputs import person_record
-from deficit_engine.parts import PartRow, write_part
+HERE = Path(__file__).resolve()
+THIS_SRC = HERE.parent.parent / "src"
+#: The knowledge base both trees read: this tree's (a ``src`` copied alone has none).
+KB = HERE.parent.parent
 
-#: Each person's Result as a dict (Result.to_dict) and their person record.
-Cohort = list[tuple[dict[str, Any], dict[str, Any]]]
+#: The figures, in the order they are printed: (key, label).
+FIGURES = (
+    ("to_dict", "Result.to_dict"),
+    ("task_jsonl", "jsonl task (_write_rows, GC on)"),
+    ("task_parquet", "parquet task (_write_rows, GC on)"),
+    ("json", "json results.jsonl from dicts, GC off"),
+    ("jsonl", "jsonl part from dicts, GC off"),
+    ("parquet", "parquet part from dicts, GC off"),
+)
 
 
-def write_default(path: Path, cohort: Cohort) -> None:
+def _cpu(run: Callable[[], object], paused: bool) -> tuple[float, int]:
+    """``run()``'s CPU seconds, after a full collection, and how many collections ran
+    meanwhile (any generation; in a batch whose worker holds a large share, the
+    full ones walk all of it); ``paused``: the collector off."""
+    full = [0]
+
+    def count(phase: str, _info: dict[str, int]) -> None:
+        if phase == "start":
+            full[0] += 1
+
+    gc.collect()
+    if paused:
+        gc.disable()
+    gc.callbacks.append(count)
+    try:
+        start = time.process_time()
+        run()
+        return time.process_time() - start, full[0]
+    finally:
+        gc.callbacks.remove(count)
+        gc.enable()
+
+
+def _folder_digest(folder: Path) -> str:
+    sha = hashlib.sha256()
+    for path in sorted(folder.rglob("part-*")):
+        sha.update(path.name.encode())
+        sha.update(path.read_bytes())
+    return sha.hexdigest()
+
+
+def measure(people: int, rounds: int, trace: bool) -> dict[str, Any]:
+    """This interpreter's ``deficit_engine`` (whichever tree it imports) on the cohort."""
+    import pyarrow.parquet  # noqa: F401 - imported before any clock starts, as a worker has
+
+    from deficit_engine import Engine, synthetic_profiles
+    from deficit_engine import cohort as cohort_module
+    from deficit_engine.engine import route_planned
+    from deficit_engine.outputs import person_record
+    from deficit_engine.parts import PartRow, write_part
+    from deficit_engine.planner import plan_cohort
+
+    engine = Engine.from_path(KB, backend="fast")
+    kb = engine.kb
+    sample = list(synthetic_profiles(kb, people, seed=16))
+    diagnosed = list(engine.diagnose_many(sample))
+    plan = plan_cohort(kb, diagnosed)
+    held = [  # the cohort as a worker holds it: every person's Result and record
+        (route_planned(kb, profile, result, resolution), person_record(raw))
+        for (profile, result), resolution, raw in zip(
+            diagnosed, plan.resolutions, sample, strict=True
+        )
+    ]
+    chunk = cohort_module.PART_CHUNK
+    best: dict[str, float] = {}
+    sizes: dict[str, float] = {}
+    digests: dict[str, str] = {}
+    full: dict[str, int] = {}  # collections during each figure's last round
+
+    def keep(key: str, measured: tuple[float, int]) -> None:
+        seconds, full[key] = measured
+        best[key] = min(best.get(key, float("inf")), seconds / people * 1e6)
+
+    with tempfile.TemporaryDirectory(prefix="outputs-") as tmp:
+        work = Path(tmp)
+        for round_ in range(rounds):
+            keep("to_dict", _cpu(lambda: [r.to_dict(trace=trace) for r, _p in held], False))
+            for fmt in ("jsonl", "parquet"):
+                folder = work / f"task-{fmt}-{round_}"
+                options = cohort_module._PartOptions(fmt, trace, ())
+                sent: list[Any] = []
+
+                def task(folder: Path = folder, options: Any = options, sent: Any = sent) -> None:
+                    for index, at in enumerate(range(0, people, chunk)):
+                        sent.extend(
+                            cohort_module._write_rows(
+                                str(folder), index, held[at : at + chunk], options
+                            )
+                        )
+
+                keep(f"task_{fmt}", _cpu(task, False))
+                digests[f"task_{fmt}"] = _folder_digest(folder)
+                digests[f"sent_{fmt}"] = hashlib.sha256(repr(sent).encode()).hexdigest()
+            dicts = [(r.to_dict(trace=trace), p) for r, p in held]
+            for fmt in ("json", "jsonl", "parquet"):
+                path = work / f"out-{round_}.{fmt}"
+                write = _default_writer if fmt == "json" else _part_writer(fmt, PartRow, write_part)
+                keep(fmt, _cpu(lambda p=path, w=write, d=dicts: w(p, d), True))
+                sizes[fmt] = path.stat().st_size / people
+    return {"figures": best, "bytes": sizes, "digests": digests, "full": full}
+
+
+def _default_writer(path: Path, cohort: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
     """results.jsonl as the default batch writes it."""
+    from deficit_engine.cohort import _with_person
+
     with path.open("w", encoding="utf-8", errors="backslashreplace") as out:
         for data, person in cohort:
             line = json.dumps(data, ensure_ascii=False)
             out.write(_with_person(line, data["profile"], person) + "\n")
 
 
-def writer_of(fmt: str) -> Callable[[Path, Cohort], None]:
-    """A part of ``fmt`` as a worker writes it."""
+def _part_writer(fmt: str, row: Any, write_part: Any) -> Callable[[Path, Any], None]:
+    """A part of ``fmt`` from the dicts, as the batch wrote it before the Results went
+    to the part writer themselves."""
 
-    def write(path: Path, cohort: Cohort) -> None:
-        write_part(path, [PartRow(data["profile"], p, data) for data, p in cohort], fmt)
+    def write(path: Path, cohort: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
+        write_part(path, [row(data["profile"], p, data) for data, p in cohort], fmt)
 
     return write
 
 
-def best_of_three(run: Callable[[], object]) -> float:
-    """The fastest of three runs, in seconds."""
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best
+# --- the parent: rounds, alternating the trees ----------------------------------------------
 
 
-def measure(write: Callable[[Path, Cohort], None], path: Path, cohort: Cohort) -> tuple[float, int]:
-    """µs per profile (best of three) and the file's bytes."""
+def _run_child(src: Path, args: argparse.Namespace) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    command = [sys.executable, str(HERE), "--child", "--people", str(args.people)]
+    command += ["--rounds", "1"] + (["--trace"] if args.trace else [])
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"output_formats: the run on {src} failed:\n{done.stderr}")
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
 
-    def run() -> None:
-        path.unlink(missing_ok=True)
-        write(path, cohort)
 
-    return best_of_three(run) / len(cohort) * 1e6, path.stat().st_size
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--people", type=int, default=1000)
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--people", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--trace", action="store_true", help="keep each Result's trace")
-    args = parser.parse_args()
-    engine = Engine.from_path()
-    profiles = list(synthetic_profiles(engine.kb, args.people, seed=16))
-    results = [(engine.evaluate(p), person_record(p)) for p in profiles]
-    seconds = best_of_three(lambda: [r.to_dict(trace=args.trace) for r, _p in results])
-    cohort: Cohort = [(r.to_dict(trace=args.trace), p) for r, p in results]
-    print(f"{args.people} synthetic profiles, evaluated alone (trace: {args.trace})")
-    print(f"Result.to_dict, paid by every format: {seconds / args.people * 1e6:.1f} µs/profile")
-    print(f"{'format':8} {'µs/profile':>11} {'bytes/profile':>14} {'× json time':>12}")
-    with tempfile.TemporaryDirectory() as folder:
-        figures = {
-            fmt: measure(write, Path(folder) / f"out.{fmt}", cohort)
-            for fmt, write in (
-                ("json", write_default),
-                ("jsonl", writer_of("jsonl")),
-                ("parquet", writer_of("parquet")),
-            )
-        }
-    base = figures["json"][0]
-    for fmt, (micros, size) in figures.items():
-        print(f"{fmt:8} {micros:11.1f} {size / args.people:14.0f} {micros / base:12.2f}")
+    parser.add_argument("--against", type=Path, help="another tree's src folder")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(measure(args.people, args.rounds, args.trace)))
+        return 0
+    trees = {"this": THIS_SRC}
+    if args.against is not None:
+        trees["against"] = args.against.resolve()
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in trees}
+    for _ in range(args.rounds):
+        for name, src in trees.items():  # alternate: the machine's load moves both alike
+            runs[name].append(_run_child(src, args))
+    digests = {name: runs[name][0]["digests"] for name in trees}
+    if len({json.dumps(d, sort_keys=True) for d in digests.values()}) != 1:
+        print(f"output_formats: the trees' outputs differ: {digests}", file=sys.stderr)
+        return 2
+    best = {
+        name: {key: min(run["figures"][key] for run in runs[name]) for key, _label in FIGURES}
+        for name in trees
+    }
+    print(f"writing the results, CPU µs per profile (best of {args.rounds}),")
+    print(f"{args.people:,} synthetic profiles, trace: {args.trace}; the trees' parts and")
+    print(f"digests are the same bytes: {sorted(digests['this'])}")
+    for name, src in trees.items():
+        print(f"  {name}: {src}")
+    head = f"  {'figure':40} {'this':>9}"
+    if "against" in best:
+        head += f" {'against':>9} {'this/against':>13}"
+    print(head)
+    for key, label in FIGURES:
+        line = f"  {label:40} {best['this'][key]:>9.1f}"
+        if "against" in best:
+            mine, theirs = best["this"][key], best["against"][key]
+            line += f" {theirs:>9.1f} {mine / theirs:>13.2f}"
+        print(line)
+    for fmt in ("jsonl", "parquet"):
+        counts = ", ".join(f"{name} {runs[name][0]['full'][f'task_{fmt}']}" for name in trees)
+        print(f"  collections during the {fmt} task: {counts}")
+    sizes = runs["this"][0]["bytes"]
+    print("  bytes per profile: " + ", ".join(f"{k} {v:,.0f}" for k, v in sizes.items()))
+    print(json.dumps({name: best[name] for name in trees}))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

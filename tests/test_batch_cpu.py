@@ -12,7 +12,9 @@ written here the plain way, as the code was before it was made faster:
 - ``Result.severities`` and ``Recommendation.rules`` (made once now) against a fresh
   computation, and the GC pause of the part writers restored as it was;
 - a validated profile's one-pass check of its ids against the placed checks;
-- ``Recommendation.get`` against a dict of its attributes.
+- ``Recommendation.get`` against a dict of its attributes;
+- a worker's part task (``cohort._write_rows``) makes its digests with the collector
+  paused, as the Results' dicts, and they are the digests made the plain way.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import orjson
 import pytest
 
 from deficit_engine import Engine, synthetic_profiles
+from deficit_engine import cohort as cohort_module
 from deficit_engine import parts as parts_module
 from deficit_engine import profile as profile_module
 from deficit_engine.errors import SourceError
@@ -174,6 +177,31 @@ def test_the_gc_pause_restores_the_collector_as_it_was(enabled: bool) -> None:
         assert gc.isenabled() is enabled
     finally:
         gc.enable() if was else gc.disable()
+
+
+def test_a_part_task_makes_its_digests_with_the_collector_paused(
+    evaluated: list[tuple[dict[str, Any], Result]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The digests' tuples make no cycles, and a collection they triggered walked the
+    whole cohort a worker holds (py-spy: more CPU than the Results' dicts)."""
+    results = [(result, person_record(profile)) for profile, result in evaluated[:CHUNK]]
+    seen: list[bool] = []
+    plain = cohort_module.digest
+
+    def watched(result: Result, trace: bool = False, *, line: bool = True) -> Any:
+        seen.append(gc.isenabled())
+        return plain(result, trace, line=line)
+
+    monkeypatch.setattr(cohort_module, "digest", watched)
+    for fmt, lines in (("jsonl", False), ("parquet", True)):
+        seen.clear()
+        options = cohort_module._PartOptions(fmt, False, (), lines)
+        sent = cohort_module._write_rows(str(tmp_path / fmt), 0, results, options)
+        assert seen == [False] * len(results)
+        assert gc.isenabled()  # restored after the task
+        assert sent == [plain(result, False, line=lines) for result, _person in results]
 
 
 # --- the Result's pieces made once ----------------------------------------------------

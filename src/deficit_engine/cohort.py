@@ -1610,7 +1610,11 @@ def _write_rows(
     """Write a chunk's evaluated people to its part; their digests, without the JSON
     line unless the parent records them in a store, are all that goes back to the
     parent (set-aside rows keep their errors)."""
-    with paused_gc():  # the rows' dicts die with the part: no collection walks the cohort
+    # the rows' dicts die with the part, and the digests' tuples make no cycles: no
+    # collection walks the cohort the worker holds. The digests were made after the
+    # pause, and the collections their tuples triggered made them cost more than the
+    # Results' dicts (py-spy, a 3,000-person batch: 6.0 % of its CPU against 4.9 %)
+    with paused_gc():
         rows = [
             PartRow(result.profile, person, result.to_dict(trace=options.trace))
             for result, person in results
@@ -1618,7 +1622,7 @@ def _write_rows(
         ]
         write_part(part_path(Path(folder), index, options.fmt), rows, options.fmt, options.keep)
         del rows
-    return [digest(result, options.trace, line=options.lines) for result, _person in results]
+        return [digest(result, options.trace, line=options.lines) for result, _person in results]
 
 
 def _route_part(
