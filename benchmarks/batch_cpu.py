@@ -47,7 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -265,6 +265,50 @@ def _best(runs: list[dict[str, Any]]) -> dict[str, float]:
     return {key: min(run["figures"][key] for run in runs) for key in keys}
 
 
+def compared_runs(
+    against: Path | None, rounds: int, run_child: Callable[[Path], dict[str, Any]]
+) -> tuple[dict[str, Path], dict[str, list[dict[str, Any]]]]:
+    """This tree's src (and ``against``'s, when given) and each one's child runs,
+    the trees taking turns so that the machine's load moves both alike (also used by
+    output_formats.py)."""
+    trees = {"this": THIS_SRC}
+    if against is not None:
+        trees["against"] = against.resolve()
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in trees}
+    for _ in range(rounds):
+        for name, src in trees.items():
+            runs[name].append(run_child(src))
+    return trees, runs
+
+
+def outputs_differ(runs: dict[str, list[dict[str, Any]]], tool: str) -> bool:
+    """Whether the trees' first runs wrote different outputs (said on stderr)."""
+    digests = {name: tree_runs[0]["digests"] for name, tree_runs in runs.items()}
+    if len({json.dumps(d, sort_keys=True) for d in digests.values()}) == 1:
+        return False
+    print(f"{tool}: the trees' outputs differ: {digests}", file=sys.stderr)
+    return True
+
+
+def print_compared(
+    best: dict[str, dict[str, float]], rows: Sequence[tuple[str, str]], heading: str, width: int
+) -> None:
+    """One line a figure this tree measured: its value, and the other tree's with the
+    ratio when there is one."""
+    head = f"  {heading:{width}} {'this':>9}"
+    if "against" in best:
+        head += f" {'against':>9} {'this/against':>13}"
+    print(head)
+    for key, label in rows:
+        if key not in best["this"]:
+            continue
+        line = f"  {label:{width}} {best['this'][key]:>9.1f}"
+        if "against" in best:
+            mine, theirs = best["this"][key], best["against"][key]
+            line += f" {theirs:>9.1f} {mine / theirs:>13.2f}"
+        print(line)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--profiles", type=int, default=2_000)
@@ -277,34 +321,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         print(json.dumps(measure(args.profiles, args.seed, not args.no_cli)))
         return 0
-    trees = {"this": THIS_SRC}
-    if args.against is not None:
-        trees["against"] = args.against.resolve()
-    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in trees}
-    for _ in range(args.rounds):
-        for name, src in trees.items():  # alternate: the machine's load moves both alike
-            runs[name].append(_run_child(src, args))
-    digests = {name: runs[name][0]["digests"] for name in trees}
-    if len({json.dumps(d, sort_keys=True) for d in digests.values()}) != 1:
-        print(f"batch_cpu: the trees' outputs differ: {digests}", file=sys.stderr)
+    trees, runs = compared_runs(args.against, args.rounds, lambda src: _run_child(src, args))
+    if outputs_differ(runs, "batch_cpu"):
         return 2
     best = {name: _best(runs[name]) for name in trees}
+    outputs = sorted(runs["this"][0]["digests"])
     print(f"batch CPU per person, µs (best of {args.rounds}), {args.profiles:,} profiles,")
-    print(f"seed {args.seed}; outputs identical across trees: {sorted(digests['this'])}")
+    print(f"seed {args.seed}; outputs identical across trees: {outputs}")
     for name, src in trees.items():
         print(f"  {name}: {src}")
-    head = f"  {'stage':54} {'this':>9}"
-    if "against" in best:
-        head += f" {'against':>9} {'this/against':>13}"
-    print(head)
-    for key, label in STAGES:
-        if key not in best["this"]:
-            continue
-        line = f"  {label:54} {best['this'][key]:>9.1f}"
-        if "against" in best:
-            mine, theirs = best["this"][key], best["against"][key]
-            line += f" {theirs:>9.1f} {mine / theirs:>13.2f}"
-        print(line)
+    print_compared(best, STAGES, "stage", 54)
     for key in ("cli", "cli2"):
         if key in best["this"]:
             rates = "  ".join(f"{name} {1e6 / best[name][key]:,.0f}" for name in trees)

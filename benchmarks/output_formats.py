@@ -43,6 +43,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from batch_cpu import _best, compared_runs, outputs_differ, print_compared
+
 HERE = Path(__file__).resolve()
 THIS_SRC = HERE.parent.parent / "src"
 #: The knowledge base both trees read: this tree's (a ``src`` copied alone has none).
@@ -196,36 +198,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         print(json.dumps(measure(args.people, args.rounds, args.trace)))
         return 0
-    trees = {"this": THIS_SRC}
-    if args.against is not None:
-        trees["against"] = args.against.resolve()
-    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in trees}
-    for _ in range(args.rounds):
-        for name, src in trees.items():  # alternate: the machine's load moves both alike
-            runs[name].append(_run_child(src, args))
-    digests = {name: runs[name][0]["digests"] for name in trees}
-    if len({json.dumps(d, sort_keys=True) for d in digests.values()}) != 1:
-        print(f"output_formats: the trees' outputs differ: {digests}", file=sys.stderr)
+    trees, runs = compared_runs(args.against, args.rounds, lambda src: _run_child(src, args))
+    if outputs_differ(runs, "output_formats"):
         return 2
-    best = {
-        name: {key: min(run["figures"][key] for run in runs[name]) for key, _label in FIGURES}
-        for name in trees
-    }
+    best = {name: _best(runs[name]) for name in trees}
     print(f"writing the results, CPU µs per profile (best of {args.rounds}),")
     print(f"{args.people:,} synthetic profiles, trace: {args.trace}; the trees' parts and")
-    print(f"digests are the same bytes: {sorted(digests['this'])}")
+    print(f"digests are the same bytes: {sorted(runs['this'][0]['digests'])}")
     for name, src in trees.items():
         print(f"  {name}: {src}")
-    head = f"  {'figure':40} {'this':>9}"
-    if "against" in best:
-        head += f" {'against':>9} {'this/against':>13}"
-    print(head)
-    for key, label in FIGURES:
-        line = f"  {label:40} {best['this'][key]:>9.1f}"
-        if "against" in best:
-            mine, theirs = best["this"][key], best["against"][key]
-            line += f" {theirs:>9.1f} {mine / theirs:>13.2f}"
-        print(line)
+    print_compared(best, FIGURES, "figure", 40)
     for fmt in ("jsonl", "parquet"):
         counts = ", ".join(f"{name} {runs[name][0]['full'][f'task_{fmt}']}" for name in trees)
         print(f"  collections during the {fmt} task: {counts}")
