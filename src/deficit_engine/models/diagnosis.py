@@ -8,7 +8,7 @@ dict with stable keys, so the same inputs give byte-identical JSON.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Generic, TypeVar, overload
 
@@ -281,10 +281,11 @@ class made_once(Generic[_T]):
         return value
 
 
-def _made(cls: type[_V], fields: dict[str, Any]) -> _V:
+def _made(cls: type[_V], fields: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> _V:
     """An instance of a frozen dataclass with ``fields`` (every one, in the class's
-    order), made without its ``__init__``: the ``of`` constructors, for the values the
-    engine makes by the thousand."""
+    order; a mapping or (name, value) pairs), made without its ``__init__``: the ``of``
+    constructors, for the values the engine makes by the thousand, and a Result
+    rebuilt from its pickle."""
     made = _new(cls)
     made.__dict__.update(fields)
     return made

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
-from .diagnosis import Deficit, Fact, Need, Scores, TraceEntry, _new, _Value, made_once
+from .diagnosis import Deficit, Fact, Need, Scores, TraceEntry, _made, _Value, made_once
 from .jsontext import dumps_indented
 from .provenance import Provenance
 from .recommendation import Recommendation, UnaddressedDeficit, Unmet, UnmetEntry
@@ -284,9 +284,7 @@ def _remade(cls: type[_V], names: tuple[str, ...], values: Sequence[Any]) -> _V:
     """A frozen value rebuilt from its fields' values without its ``__init__``, which
     sets each field through ``object.__setattr__``: a Result is rebuilt from a few
     dozen values, and their ``__init__`` calls were half the cost of loading it."""
-    made = _new(cls)
-    made.__dict__.update(zip(names, values, strict=True))
-    return made
+    return _made(cls, zip(names, values, strict=True))
 
 
 def _rebuild_result(
