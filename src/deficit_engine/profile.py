@@ -482,17 +482,11 @@ def _choose(
         }
         order = sorted(winners.values())
     pct = {i: percent(results[i].score, results[i].max) for i in order}
-    # lists, not generators (resuming one per result cost more); a result naming no
-    # instrument (most) has nothing to look up
+    # a list, not a generator (resuming one per result cost more)
     provenance = tuple(
         [
-            Provenance.of(
-                target, kind, pct[i], None, None, r.source or None, r.date, len(by_target[key]) - 1
-            )
-            if (r := results[i]).instrument is None
-            else _provenance_of(kb, kind, target, r, pct[i], len(by_target[key]))
-            for key, i in sorted(winners.items())
-            for kind, target in (key,)
+            _provenance_of(kb, kind, target, results[i], pct[i], len(by_target[(kind, target)]))
+            for (kind, target), i in sorted(winners.items())
         ]
     )
     return tuple([results[i] for i in order]), tuple(pct.values()), provenance
