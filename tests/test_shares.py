@@ -202,3 +202,25 @@ def test_workers_reading_their_shares_write_the_bytes_of_a_batch_read_here(
     assert b"duplicate id" in sent["errors.jsonl"]
     assert _files(tmp_path / "one") == sent
     assert _files(tmp_path / "two") == sent
+
+
+def test_a_small_cohort_is_cut_in_equal_shares_for_each_worker_with_the_same_bytes(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("pyarrow")
+    # 300 lines in shares of at most 70 would be five: one worker would take three
+    monkeypatch.setattr(cohort_module, "COLUMNAR_CHUNK", 70)
+    source = _jsonl_cohort(engine.kb, tmp_path / "cohort.jsonl")
+    asked: list[int] = []
+    cut = TableReading.shares
+
+    def recorded(self: TableReading, records: int) -> object:
+        asked.append(records)
+        return cut(self, records)
+
+    monkeypatch.setattr(TableReading, "shares", recorded)
+    options = {"output_format": "parquet", "columnar": True, "keep_columns": ("name",)}
+    run_batch(engine, source, tmp_path / "one", workers=1, **options)
+    run_batch(engine, source, tmp_path / "two", workers=2, **options)
+    assert asked == [70, 50]  # one worker: the chunk; two: six shares of 50, three each
+    assert _files(tmp_path / "two") == _files(tmp_path / "one")

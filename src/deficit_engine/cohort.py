@@ -1187,7 +1187,9 @@ def _planned(
     columnar = options.columnar and not options.trace
     stage = "columnar" if columnar else "diagnose"
     chunk_size = COLUMNAR_CHUNK if columnar else 64
-    shares = table.shares(chunk_size) if table is not None else None
+    shares = None
+    if table is not None:
+        shares = table.shares(_share_records(table, chunk_size, total, options))
     if shares is not None and options.output_format is not None:
         plan = _spilled_plan(engine, shares, stage, total, options, writer, staging)
     else:
@@ -1681,14 +1683,41 @@ class _Done:
         return False  # done already
 
 
+def _worker_count(options: _Options) -> int:
+    """The local pool's processes a batch starts (1: it runs in this process)."""
+    return max(1, min(options.workers or os.cpu_count() or 1, max_workers()))
+
+
+def _share_records(table: TableReading, chunk: int, total: int | None, options: _Options) -> int:
+    """Records per share of the input file: ``chunk`` at most, and as many shares
+    for each worker of a local pool.
+
+    The workers take the shares as they come free, so the diagnosis ends with the
+    worker that took the most: 10,000 rows in shares of 4,096 are three shares, one
+    worker diagnoses 5,904 rows while the other waits after 4,096. Cut in four
+    shares of 2,500, each does 5,000. A larger run costs a little more per profile
+    in shorter columnar runs (benchmarks/columnar.py), far less than the waiting.
+    A Dask cluster's size is its own: its shares stay ``chunk``.
+    """
+    workers = _worker_count(options)
+    if workers == 1 or options.client is not None:
+        return chunk
+    rows = total if total is not None else table.estimated_rows()
+    if rows <= 0:
+        return chunk
+    shares = -(-rows // chunk)  # ceil: the fewest shares of at most ``chunk``
+    shares = -(-shares // workers) * workers  # rounded up to a multiple of the workers
+    return max(1, -(-rows // shares))
+
+
 class _Runner:
     """Where the part tasks run: in this process (one worker), a pool of forked
     processes, or a Dask cluster; ``submit`` gives a future either way."""
 
     def __init__(self, engine: Engine, options: _Options) -> None:
         self.client = options.client
-        workers = min(options.workers or os.cpu_count() or 1, max_workers())
-        self.window = 4 * max(workers, 1)
+        workers = _worker_count(options)
+        self.window = 4 * workers
         self.pool: ProcessPoolExecutor | None = None
         self.forks = False  # the workers are forked from this process, on first submit
         self.ref: EngineRef = engine_ref(engine)
