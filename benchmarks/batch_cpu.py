@@ -216,7 +216,9 @@ def _spilled_tasks(engine: Any, source: Path, work: Path, figures: dict[str, flo
     from deficit_engine.planner import plan_rows
     from deficit_engine.tables import read_rows
 
-    runner = cohort_module._Runner(engine, SimpleNamespace(client=None, workers=1))
+    # the runner reads only these two of the batch's options
+    options_read: Any = SimpleNamespace(client=None, workers=1)
+    runner = cohort_module._Runner(engine, options_read)
     spilled = work / "spilled"
     (spilled / "spill").mkdir(parents=True)
     with read_rows(source, engine.kb) as reading:
@@ -240,7 +242,7 @@ def _spilled_tasks(engine: Any, source: Path, work: Path, figures: dict[str, flo
     def route() -> None:
         for index, start in enumerate(range(0, n, chunk)):
             stop = min(start + chunk, n)
-            args = (str(spilled), index, start, gathered.pieces(start, stop))
+            args: tuple[Any, ...] = (str(spilled), index, start, gathered.pieces(start, stop))
             args += (resolutions[start:stop], {}, options)
             runner.submit(cohort_module._route_spilled, *args).result()
 
