@@ -64,6 +64,15 @@ def test_dense_equals_generic_on_generated_profiles() -> None:
     assert sum(d is not None for d in dense) > 0.9 * len(profiles)
 
 
+@pytest.mark.parametrize("n", [512, 511])
+def test_dense_equals_generic_for_chunks_of_a_power_of_two_and_not(n: int) -> None:
+    """A fact's cell index is split into competency and profile by a shift when the
+    chunk is a power of two (the batch's 4,096), by division otherwise: both must
+    locate every fact where the generic path does."""
+    engine = Engine.from_path(None, backend="fast")
+    assert_paths_agree(engine, list(synthetic_profiles(engine.kb, n, seed=n)))
+
+
 @pytest.mark.slow
 def test_dense_equals_generic_and_per_profile_on_3000_generated_profiles() -> None:
     engine = Engine.from_path(None, backend="fast")

@@ -998,7 +998,7 @@ class DenseFacts(_Conditions):
         tmpl = next(t for t in sub.templates if t.variant == v)
         kinds = self.rules.kinds[variant.type]
         if variant.located:
-            place, pid = np.divmod(flat, self.n)
+            place, pid = self._split(flat)
         else:
             pid, place = flat, np.zeros(0, dtype=np.int64)
         count = len(pid)
@@ -1017,6 +1017,17 @@ class DenseFacts(_Conditions):
             else:
                 columns[name] = _literal(kinds.get(name, STR), literals[name], count, self.strings)
         return FactBlock(variant.type, sub.rule, tmpl.order, pid, columns)
+
+    def _split(self, flat: Ints) -> tuple[Ints, Ints]:
+        """Flat cell indices of a [competency x profile] tensor as (place, profile): a
+        shift and a mask when the chunk is a power of two (the batch's 4,096), whose
+        integer division is several times slower."""
+        n = self.n
+        if n > 0 and n & (n - 1) == 0:
+            shift = n.bit_length() - 1
+            return flat >> shift, flat & (n - 1)
+        place, pid = np.divmod(flat, n)
+        return place, pid
 
     def _over(self, limit: int) -> Mask:
         """The profiles deriving more facts than ``limit``. The count costs a reduction
