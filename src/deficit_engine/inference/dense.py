@@ -641,7 +641,7 @@ class DenseFacts(_Conditions):
         match: Mask | None = None  # made by the first variant: no tensor of zeros ORed into
         # facts of an earlier stratum are there from the start: no wait to track
         track = self.track and pat.pattern.type in self.asserted
-        wait = np.full((ncomp, n), _NEVER, dtype=_WAIT) if track else None
+        wait: Waits | None = None  # made by the first variant too, when tracked
         cell_ok = self._score_holds(pat.score_conds) if pat.score_conds and pat.located else None
         for v, per_comp in pat.located:
             here = self._cells_of(v, per_comp, cell_ok)
@@ -649,16 +649,10 @@ class DenseFacts(_Conditions):
                 match = here.copy() if here is self.has[v] else here
             else:
                 match |= here
-            if wait is None:
-                continue
-            avail = self._avail(v)  # never where there is no fact: masked by ``has`` already
-            if cell_ok is not None:
-                np.minimum(wait, _masked(avail, here), out=wait)
-            elif per_comp.all():
-                np.minimum(wait, avail, out=wait)
-            else:  # only the competencies the pattern accepts (rows: no mask to make)
-                rows = np.flatnonzero(per_comp)
-                wait[rows] = np.minimum(wait[rows], avail[rows])
+            if track:
+                wait = self._waited(wait, v, per_comp, here, cell_ok is not None)
+        if track and wait is None:
+            wait = np.full((ncomp, n), _NEVER, dtype=_WAIT)
         if match is None:
             match = np.zeros((ncomp, n), dtype=bool)
         if axis:
@@ -670,6 +664,28 @@ class DenseFacts(_Conditions):
             if flat_wait is not None:
                 np.minimum(flat_wait, self._avail(v), out=flat_wait)
         return flat, flat_wait
+
+    def _waited(
+        self, wait: Waits | None, v: int, per_comp: Mask, here: Mask, masked: bool
+    ) -> Waits:
+        """``wait`` (None: not made yet) lowered to variant ``v``'s availability over
+        the cells ``here`` a pattern takes from it (``masked``: ``here`` is narrower
+        than the accepted competencies' facts). The first variant makes the tensor:
+        no fill with never to take a minimum with."""
+        avail = self._avail(v)  # never where there is no fact: masked by ``has`` already
+        if masked:
+            if wait is None:
+                return _masked(avail, here)
+            return np.minimum(wait, _masked(avail, here), out=wait)
+        if per_comp.all():  # ``avail`` is cached and read only: copied before written
+            return avail.copy() if wait is None else np.minimum(wait, avail, out=wait)
+        rows = np.flatnonzero(per_comp)  # only the competencies the pattern accepts
+        if wait is None:
+            wait = np.full(avail.shape, _NEVER, dtype=_WAIT)
+            wait[rows] = avail[rows]
+            return wait
+        wait[rows] = np.minimum(wait[rows], avail[rows])
+        return wait
 
     def _cells_of(self, v: int, per_comp: Mask, cell_ok: Mask | None) -> Mask:
         """The cells of variant ``v`` a pattern accepts: its facts at the competencies
