@@ -522,6 +522,7 @@ class DenseFacts(_Conditions):
         self.won: list[tuple[int, _Sub, Mask, Mask]] = []
         self.alphas: dict[Any, Mask] = {}
         self.asserted: set[str] = set()  # the types the running stratum asserts
+        self.waited: set[str] = set()  # ... and of those, read by a rule tracking waits
         self.score, self.scored = self._scores()
 
     def _rows(self, ftype: str) -> _Table | None:
@@ -826,6 +827,7 @@ class DenseFacts(_Conditions):
             if variant.type in asserted:
                 self.new[v] = np.zeros(self.has[v].shape, dtype=bool)
         self.asserted = asserted
+        self.waited = {t for s in subs if s.waits for t in s.reads}  # ``_make_ready``
         pending = list(subs)
         finished: set[str] = set()
         while pending:
@@ -879,9 +881,15 @@ class DenseFacts(_Conditions):
 
     def _make_ready(self, types: set[str]) -> None:
         """For the facts of ``types`` new in this stratum: the best rank of an asserter
-        whose activation waited from the start (the latest they can be asserted)."""
+        whose activation waited from the start (the latest they can be asserted).
+
+        Only a rule that tracks its waits reads these ranks (through ``_avail``): for a
+        type no such rule of the stratum reads, they are not made (nor its patterns'
+        cache bumped: their facts did not change)."""
         for v, variant in enumerate(self.rules.variants):
             if variant.type not in types or v not in self.done:
+                continue
+            if variant.type not in self.waited:
                 continue
             self.ready[v] = self._ready(v)
             self.avails.pop(v, None)
