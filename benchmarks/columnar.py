@@ -28,11 +28,13 @@ profiles and making their base facts, building the tables from the base facts
   expressions over a dense score matrix, with the ratio of the stage to them. The
   three are checked to give the same most severe deficit per person and competency.
 
-``--against REV`` measures only the dense stage, with ``inference/dense.py`` as it is
-at the git revision REV, or in the checkout at the path REV (the rest of the package
-as it is here) and as it is in this
-tree, their repeats interleaved in this one process: a before/after ratio from the
-same run (and a check that both derive the same facts).
+The dense stage's two halves and the hand-coded numpy (both boundaries) are timed
+``--repeats`` times, taking turns, and their medians printed: one timing on a shared
+machine can jump several-fold. ``--against REV`` measures only the dense stage,
+with ``inference/dense.py`` as it is at the git revision REV, or in the checkout at
+the path REV (the rest of the package as it is here) and as it is in this tree,
+their repeats interleaved in this one process: a before/after ratio from the same
+run (and a check that both give identical FactBlocks).
 
     python benchmarks/columnar.py [--profiles 20000] [--seed 16] [--chunk 4096]
                                   [--against REV] [--repeats 5]
@@ -145,6 +147,24 @@ def located_counts(sizes: Sequence[int], pids: Sequence[Sequence[Matrix]]) -> Ma
         for size, chunk in zip(sizes, pids, strict=True)
     ]
     return np.concatenate(per_chunk)
+
+
+def interleaved(
+    steps: Sequence[tuple[str, Callable[[Any], Any]]], repeats: int
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Each step timed ``repeats`` times, the steps taking turns (each is given the
+    previous step's value): per step the median CPU seconds and its last value. On a
+    shared machine one timing now and then jumps several-fold (docs/performance.md);
+    the median of a few does not."""
+    spent: dict[str, list[float]] = {name: [] for name, _step in steps}
+    values: dict[str, Any] = {}
+    for _ in range(max(1, repeats)):
+        previous = None
+        for name, step in steps:
+            seconds, previous = cpu(partial(step, previous))
+            spent[name].append(seconds)
+            values[name] = previous
+    return {name: float(np.median(t)) for name, t in spent.items()}, values
 
 
 def warm_up(engine: Engine, first: BaseColumns, cohort: Sequence[Sequence[Fact]]) -> None:
@@ -432,7 +452,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=16)
     parser.add_argument("--chunk", type=int, default=COLUMNAR_CHUNK, help="profiles per chunk")
     parser.add_argument("--against", metavar="REV", help="also the dense stage at git REV")
-    parser.add_argument("--repeats", type=int, default=5, help="interleaved, with --against")
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="of the dense stage and hand-coded numpy, in turns"
+    )
     args = parser.parse_args(argv)
     n, chunk = args.profiles, args.chunk
     repo = Path(__file__).resolve().parents[1]
@@ -458,20 +480,28 @@ def main(argv: list[str] | None = None) -> int:
     t_fast, _ = cpu(lambda: fast_inference(engine, prepared))
     t_tables, chunks = cpu(lambda: tables(engine, cohort, chunk))
     warm_up(engine, chunks[0], cohort[:chunk])
-    t_tensors, tensors = cpu(lambda: dense_tensors(engine, chunks))
-    t_blocks, derived = cpu(lambda: dense_blocks(engine, tensors))
-    t_stage = t_tensors + t_blocks
-    t_generic, generic = cpu(lambda: diagnose_stage(engine, chunks, dense=False))
-    t_dicts, _ = cpu(lambda: fact_dicts(derived))
     t_inputs, inputs = cpu(lambda: handcoded_numpy.Inputs(engine.kb, cohort))
-    t_hand, by_hand = cpu(lambda: handcoded_numpy.derive(inputs))
     # the same rules by hand in the stage's chunks, given their matrices; and at the
     # stage's boundary (tables in, facts located out), in its chunks and whole
     chunk_inputs = [handcoded_numpy.Inputs.from_tables(engine.kb, base) for base in chunks]
-    t_hand_chunks, _ = cpu(lambda: hand_given(chunk_inputs))
-    t_same, at_boundary = cpu(lambda: hand_at_boundary(engine.kb, chunks))
     whole = tables(engine, cohort, n)
-    t_same_whole, _ = cpu(lambda: hand_at_boundary(engine.kb, whole))
+    kb = engine.kb
+    medians, values = interleaved(
+        [
+            ("tensors", lambda _: dense_tensors(engine, chunks)),
+            ("outcome", lambda facts: dense_blocks(engine, facts)),
+            ("hand", lambda _: handcoded_numpy.derive(inputs)),
+            ("hand in chunks", lambda _: hand_given(chunk_inputs)),
+            ("same boundary", lambda _: hand_at_boundary(kb, chunks)),
+            ("same boundary, whole", lambda _: hand_at_boundary(kb, whole)),
+        ],
+        args.repeats,
+    )
+    t_tensors, t_blocks, t_hand, t_hand_chunks, t_same, t_same_whole = medians.values()
+    derived, by_hand, at_boundary = values["outcome"], values["hand"], values["same boundary"]
+    t_stage = t_tensors + t_blocks
+    t_generic, generic = cpu(lambda: diagnose_stage(engine, chunks, dense=False))
+    t_dicts, _ = cpu(lambda: fact_dicts(derived))
     sizes = [c.n for c in chunks]
     same_located = np.array_equal(
         located_counts(sizes, [[b.pid for b in d.blocks] for d in derived]),
@@ -481,6 +511,7 @@ def main(argv: list[str] | None = None) -> int:
     undecided = sum(int((~d.decided).sum()) for d in derived)
     print(line("fast backend: inference", t_fast, n))
     print(line("columnar: base-fact tables (base_columns)", t_tables, n, "the input of both paths"))
+    print(f"  (the dense stage and the hand-coded numpy: medians of {args.repeats} repeats)")
     tensor_note = times(t_tensors, t_hand, "hand-coded numpy")
     print(line("dense: tensors, first asserters (tensors)", t_tensors, n, tensor_note))
     print(line("dense: tensors -> FactBlocks (outcome)", t_blocks, n))
