@@ -6,8 +6,10 @@ engine, each rule one or two numpy expressions over dense per-competency matrice
 gives, per person, every deficit severity that holds per competency, every need and
 every custom fact, as boolean matrices; :func:`outcomes` turns them into per-person
 sets (outside the timed part) so the benchmark can check them against the engine's
-Results before it prints a figure. It does not say which rule asserted a fact first
-(the columnar stage does): that is the one thing it leaves out.
+Results before it prints a figure. :func:`from_tables` runs it at the columnar
+stage's boundary: the stage's base-fact tables in, every derived fact located out
+(:func:`located`). It does not say which rule asserted a fact first (the columnar
+stage does): that is the one thing it leaves out.
 
 Only ``benchmarks/`` uses it; it is not part of the package.
 """
@@ -20,6 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from deficit_engine.inference.columnar import BaseColumns
 from deficit_engine.kb import KnowledgeBase
 from deficit_engine.models import Fact
 
@@ -106,28 +109,20 @@ NEEDS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
     ),
 }
 PER_PERSON = ("intensive", "project_team", "focus_group")
+FIRST_AID = "normative.safety.first_aid"
 
 
 class Inputs:
-    """A cohort's base facts as dense matrices: what the hand-coded rules start from."""
+    """A cohort's base facts as dense matrices: what the hand-coded rules start from.
+
+    Made from the fact dicts (``Inputs(kb, cohort)``) or from the columnar path's
+    base-fact tables (:meth:`from_tables`, the stage's own input): the same matrices.
+    """
 
     def __init__(self, kb: KnowledgeBase, cohort: Sequence[Sequence[Fact]]) -> None:
-        onto = kb.ontology
-        self.comps = list(onto.competencies)
-        self.groups = sorted({onto.group_of(c) for c in self.comps})
-        col = {c: i for i, c in enumerate(self.comps)}
-        gcol = {g: i for i, g in enumerate(self.groups)}
+        self._empty(kb, len(cohort))
+        col, gcol = self.col, {g: i for i, g in enumerate(self.groups)}
         level_code = {name: i for i, name in enumerate(LEVELS)}
-        n, c = len(cohort), len(self.comps)
-        self.score = np.full((n, c), np.nan)
-        self.level = np.full((n, c), -1, dtype=np.int8)
-        self.group_level = np.full((n, len(self.groups)), -1, dtype=np.int8)
-        self.indicator_critical = np.zeros((n, c), dtype=bool)
-        self.first_aid_below_50 = np.zeros(n, dtype=bool)
-        self.request = np.zeros((n, c), dtype=bool)
-        self.role = np.empty(n, dtype=object)
-        self.category = np.empty(n, dtype=object)
-        self.years = np.zeros(n)
         for p, facts in enumerate(cohort):
             for f in facts:
                 t = f["type"]
@@ -139,7 +134,7 @@ class Inputs:
                 elif t == "indicator_result":
                     if f["level"] == "critical":
                         self.indicator_critical[p, col[f["competency"]]] = True
-                    if f["indicator"] == "normative.safety.first_aid" and f["score_pct"] < 50:
+                    if f["indicator"] == FIRST_AID and f["score_pct"] < 50:
                         self.first_aid_below_50[p] = True
                 elif t == "request":
                     self.request[p, col[f["competency"]]] = True
@@ -147,9 +142,85 @@ class Inputs:
                     self.role[p] = f["role"]
                     self.category[p] = f.get("category")
                     self.years[p] = f["experience_years"]
-        self.col = col
+
+    def _empty(self, kb: KnowledgeBase, n: int) -> None:
+        """The axes, and every matrix as it is for a profile without facts."""
+        onto = kb.ontology
+        self.comps = list(onto.competencies)
+        self.groups = sorted({onto.group_of(c) for c in self.comps})
+        self.col = {c: i for i, c in enumerate(self.comps)}
+        gcol = {g: i for i, g in enumerate(self.groups)}
         self.comp_group = np.array([gcol[onto.group_of(x)] for x in self.comps])
         self.group_names = np.array([onto.group_of(x) for x in self.comps], dtype=object)
+        c = len(self.comps)
+        self.score = np.full((n, c), np.nan)
+        self.level = np.full((n, c), -1, dtype=np.int8)
+        self.group_level = np.full((n, len(self.groups)), -1, dtype=np.int8)
+        self.indicator_critical = np.zeros((n, c), dtype=bool)
+        self.first_aid_below_50 = np.zeros(n, dtype=bool)
+        self.request = np.zeros((n, c), dtype=bool)
+        self.role = np.empty(n, dtype=object)
+        self.category = np.empty(n, dtype=object)
+        self.years = np.zeros(n)
+
+    @classmethod
+    def from_tables(cls, kb: KnowledgeBase, base: BaseColumns) -> Inputs:
+        """The same matrices from the columnar stage's input, the base-fact tables: one
+        scatter per field (string codes mapped to axis places by lookup arrays), as a
+        hand-written numpy pipeline reading that input would do."""
+        d = cls.__new__(cls)
+        d._empty(kb, base.n)
+        strings = base.strings
+        names = np.array([*strings.names, None], dtype=object)  # code -1: None
+
+        def places(axis: Sequence[str]) -> Matrix:
+            """String code -> place on ``axis`` (-1: not on it; the last: code -1)."""
+            at = np.full(len(names), -1, dtype=np.int64)
+            for i, text in enumerate(axis):
+                if text in strings.codes:
+                    at[strings.codes[text]] = i
+            return at
+
+        comp_at, group_at, level_at = places(d.comps), places(d.groups), places(LEVELS)
+        tables = base.tables
+        result = tables["result"]
+        pid, c = result.pid, comp_at[result.columns["competency"].values]
+        d.score[pid, c] = result.columns["score_pct"].values
+        d.level[pid, c] = level_at[result.columns["level"].values]
+        group = tables["group_result"]
+        gl = level_at[group.columns["level"].values]
+        d.group_level[group.pid, group_at[group.columns["group"].values]] = gl
+        ind = tables["indicator_result"]
+        critical = ind.columns["level"].values == strings.codes.get("critical", -2)
+        at = comp_at[ind.columns["competency"].values]
+        d.indicator_critical[ind.pid[critical], at[critical]] = True
+        aid = ind.columns["indicator"].values == strings.codes.get(FIRST_AID, -2)
+        d.first_aid_below_50[ind.pid[aid & (ind.columns["score_pct"].values < 50)]] = True
+        request = tables["request"]
+        d.request[request.pid, comp_at[request.columns["competency"].values]] = True
+        person = tables["person"]
+        role, category = person.columns["role"], person.columns["category"]
+        d.role[person.pid] = names[np.where(role.present, role.values, -1)]
+        d.category[person.pid] = names[np.where(category.present, category.values, -1)]
+        d.years[person.pid] = person.columns["experience_years"].values
+        return d
+
+    def same_as(self, other: Inputs) -> bool:
+        """Whether two Inputs hold the same matrices (NaN equal to NaN)."""
+        return all(
+            np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
+            for a, b in (
+                (self.score, other.score),
+                (self.level, other.level),
+                (self.group_level, other.group_level),
+                (self.indicator_critical, other.indicator_critical),
+                (self.first_aid_below_50, other.first_aid_below_50),
+                (self.request, other.request),
+                (self.role, other.role),
+                (self.category, other.category),
+                (self.years, other.years),
+            )
+        )
 
 
 def derive(d: Inputs) -> tuple[dict[str, Matrix], dict[str, Matrix], dict[str, Matrix]]:
@@ -291,3 +362,43 @@ def outcome_of(result: Any) -> Outcome:
     needs = frozenset((x.kind, x.competency, x.filters) for x in result.needs)
     facts = frozenset(tuple(f.items()) for f in result.facts)
     return deficits, needs, facts
+
+
+#: One derived fact kind located: its name, each fact's profile, its competency's
+#: place (None: a per-person fact) and, for deficits, its score.
+Located = tuple[str, Matrix, Matrix | None, Matrix | None]
+
+
+def located(d: Inputs, derived: tuple[dict[str, Matrix], ...]) -> list[Located]:
+    """Every derived fact located, as the columnar stage's FactBlocks locate them:
+    per deficit severity (of each competency only the most severe, with its score),
+    need variant and custom fact, each fact's profile and competency place.
+
+    This is the hand-coded rules' output at the stage's boundary: the stage's blocks
+    hold the same facts, and besides name the rule that asserted each first.
+    """
+    deficits, needs, facts = derived
+    width = len(d.comps)
+    out: list[Located] = []
+    seen: Matrix | None = None
+    for severity in SEVERITIES:  # most severe first: each cell kept once
+        held = deficits[severity]
+        kept = held if seen is None else held > seen  # held and not seen
+        seen = held if seen is None else seen | held
+        flat = np.flatnonzero(kept)
+        pid, place = np.divmod(flat, width)
+        out.append((severity, pid, place, d.score.reshape(-1)[flat]))
+    for name, matrix in (*needs.items(), *facts.items()):
+        if matrix.ndim == 1:
+            out.append((name, np.flatnonzero(matrix), None, None))
+        else:
+            pid, place = np.divmod(np.flatnonzero(matrix), width)
+            out.append((name, pid, place, None))
+    return out
+
+
+def from_tables(kb: KnowledgeBase, base: BaseColumns) -> list[Located]:
+    """The hand-coded rules at the stage's boundary: the base-fact tables in, every
+    derived fact located out."""
+    d = Inputs.from_tables(kb, base)
+    return located(d, derive(d))

@@ -4,8 +4,10 @@ shipped rules and on random rule sets drawn from what it compiles."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import random
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +64,15 @@ def test_dense_equals_generic_on_generated_profiles() -> None:
     assert_paths_agree(engine, profiles)
     dense, _generic = both_paths(engine, profiles)
     assert sum(d is not None for d in dense) > 0.9 * len(profiles)
+
+
+@pytest.mark.parametrize("n", [512, 511])
+def test_dense_equals_generic_for_chunks_of_a_power_of_two_and_not(n: int) -> None:
+    """A fact's cell index is split into competency and profile by a shift when the
+    chunk is a power of two (the batch's 4,096), by division otherwise: both must
+    locate every fact where the generic path does."""
+    engine = Engine.from_path(None, backend="fast")
+    assert_paths_agree(engine, list(synthetic_profiles(engine.kb, n, seed=n)))
 
 
 @pytest.mark.slow
@@ -342,3 +353,41 @@ def test_dense_layout_does_not_depend_on_row_order_or_shared_cells() -> None:
     assert np.all(np.diff(cells.flat) >= 0) and not cells.unique  # sorted; shared found
     on = cells.flat < len(rules.comps) * odd.n  # each cell on the axis is its row's
     assert np.array_equal(cells.flat[on] % odd.n, shuffled.pid[cells.order][on])
+
+
+# --- the hand-coded numpy baseline at the stage's boundary (benchmarks/columnar.py) ------
+
+
+def _handcoded_numpy() -> Any:
+    """benchmarks/handcoded_numpy.py as a module (benchmarks/ is not a package)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "handcoded_numpy.py"
+    spec = importlib.util.spec_from_file_location("_bench_handcoded_numpy", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_hand_coded_numpy_at_the_stages_boundary_ends_with_the_stages_facts() -> None:
+    """The benchmark's same-boundary baseline starts from the stage's own tables and
+    ends with its facts located: its matrices from the tables equal those from the
+    fact dicts, its outcome equals the engine's, and it locates as many facts per
+    profile as the dense stage's FactBlocks hold. Without this the ratio it prints
+    would compare unequal work."""
+    hand = _handcoded_numpy()
+    engine = Engine.from_path(None, backend="fast")
+    profiles = list(synthetic_profiles(engine.kb, 300, seed=4))
+    cohort = [base_facts(normalise(engine.parse(p), engine.kb), engine.kb) for p in profiles]
+    base = engine.columnar.base_columns(cohort)
+    inputs = hand.Inputs.from_tables(engine.kb, base)
+    assert inputs.same_as(hand.Inputs(engine.kb, cohort))
+    results = [engine.diagnose(p)[1] for p in profiles]
+    assert hand.outcomes(inputs, hand.derive(inputs)) == [hand.outcome_of(r) for r in results]
+    located = np.zeros(base.n, dtype=np.int64)
+    for _name, pid, _place, _score in hand.from_tables(engine.kb, base):
+        located += np.bincount(pid, minlength=base.n)
+    held = np.zeros(base.n, dtype=np.int64)
+    for block in engine.columnar.derive_columns(base, engine.firing_limit).blocks:
+        held += np.bincount(block.pid, minlength=base.n)
+    assert located.sum() > base.n and np.array_equal(located, held)

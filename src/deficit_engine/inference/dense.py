@@ -136,8 +136,8 @@ class _Template:
     order: tuple[str, ...]
 
 
-@dataclass
-class _Sub:
+@dataclass(eq=False)  # one object per sub-rule: compared by identity (value equality
+class _Sub:  # would walk its patterns on every ``in`` test of the stratum's bookkeeping)
     """A sub-rule compiled."""
 
     rule: str
@@ -501,6 +501,7 @@ class DenseFacts(_Conditions):
         self.group_codes = np.array([self.strings.code(g) for g in rules.group_names])
         self.axis_of = np.full(len(self.strings.names) + 1, -1, dtype=np.int64)
         self.axis_of[self.comp_codes] = np.arange(ncomp)
+        self.comp_group_codes = self.group_codes[rules.group_of]  # a deficit's group, by place
         self.gaxis_of = np.full(len(self.strings.names) + 1, -1, dtype=np.int64)
         self.gaxis_of[self.group_codes] = np.arange(len(self.group_codes))
         self.undecided = np.zeros(n, dtype=bool)
@@ -516,9 +517,12 @@ class DenseFacts(_Conditions):
         self.derived: dict[Any, Shaped] = {}  # a derived pattern's, while its type holds
         self.versions: dict[str, int] = {}  # per derived type, bumped when it (or a wait) changes
         self.done: dict[int, list[tuple[_Sub, int, Mask, Waits | None]]] = {}  # variant -> acts
-        self.won: list[tuple[int, _Sub, Mask]] = []  # variant, rule, cells it asserted first
+        # variant, rule, the cells it asserted first, and all the variant's cells kept in
+        # that stratum (one tensor shared by its rules' entries: ``_won_cells``)
+        self.won: list[tuple[int, _Sub, Mask, Mask]] = []
         self.alphas: dict[Any, Mask] = {}
         self.asserted: set[str] = set()  # the types the running stratum asserts
+        self.waited: set[str] = set()  # ... and of those, read by a rule tracking waits
         self.score, self.scored = self._scores()
 
     def _rows(self, ftype: str) -> _Table | None:
@@ -635,26 +639,23 @@ class DenseFacts(_Conditions):
     def _derived(self, pat: _Pat, axis: bool) -> Shaped:
         """A derived pattern's matches, and per match the best rank its fact is available at."""
         n, ncomp = self.n, len(self.rules.comps)
-        match = np.zeros((ncomp, n), dtype=bool)
+        match: Mask | None = None  # made by the first variant: no tensor of zeros ORed into
         # facts of an earlier stratum are there from the start: no wait to track
         track = self.track and pat.pattern.type in self.asserted
-        wait = np.full((ncomp, n), _NEVER, dtype=_WAIT) if track else None
+        wait: Waits | None = None  # made by the first variant too, when tracked
         cell_ok = self._score_holds(pat.score_conds) if pat.score_conds and pat.located else None
         for v, per_comp in pat.located:
-            here = self.has[v] & per_comp[:, None]
-            if cell_ok is not None:
-                here &= cell_ok
-            match |= here
-            if wait is None:
-                continue
-            avail = self._avail(v)  # never where there is no fact: masked by ``has`` already
-            if cell_ok is not None:
-                np.minimum(wait, _masked(avail, here), out=wait)
-            elif per_comp.all():
-                np.minimum(wait, avail, out=wait)
-            else:  # only the competencies the pattern accepts (rows: no mask to make)
-                rows = np.flatnonzero(per_comp)
-                wait[rows] = np.minimum(wait[rows], avail[rows])
+            here = self._cells_of(v, per_comp, cell_ok)
+            if match is None:  # ``has`` grows later: the match must not be it
+                match = here.copy() if here is self.has[v] else here
+            else:
+                match |= here
+            if track:
+                wait = self._waited(wait, v, per_comp, here, cell_ok is not None)
+        if track and wait is None:
+            wait = np.full((ncomp, n), _NEVER, dtype=_WAIT)
+        if match is None:
+            match = np.zeros((ncomp, n), dtype=bool)
         if axis:
             return match, wait
         flat: Mask = np.any(match, axis=0)
@@ -664,6 +665,40 @@ class DenseFacts(_Conditions):
             if flat_wait is not None:
                 np.minimum(flat_wait, self._avail(v), out=flat_wait)
         return flat, flat_wait
+
+    def _waited(
+        self, wait: Waits | None, v: int, per_comp: Mask, here: Mask, masked: bool
+    ) -> Waits:
+        """``wait`` (None: not made yet) lowered to variant ``v``'s availability over
+        the cells ``here`` a pattern takes from it (``masked``: ``here`` is narrower
+        than the accepted competencies' facts). The first variant makes the tensor:
+        no fill with never to take a minimum with."""
+        avail = self._avail(v)  # never where there is no fact: masked by ``has`` already
+        if masked:
+            if wait is None:
+                return _masked(avail, here)
+            return np.minimum(wait, _masked(avail, here), out=wait)
+        if per_comp.all():  # ``avail`` is cached and read only: copied before written
+            return avail.copy() if wait is None else np.minimum(wait, avail, out=wait)
+        rows = np.flatnonzero(per_comp)  # only the competencies the pattern accepts
+        if wait is None:
+            wait = np.full(avail.shape, _NEVER, dtype=_WAIT)
+            wait[rows] = avail[rows]
+            return wait
+        wait[rows] = np.minimum(wait[rows], avail[rows])
+        return wait
+
+    def _cells_of(self, v: int, per_comp: Mask, cell_ok: Mask | None) -> Mask:
+        """The cells of variant ``v`` a pattern accepts: its facts at the competencies
+        ``per_comp`` where ``cell_ok`` holds. Read only: it may be ``has[v]`` itself
+        (a pattern accepting every competency and score takes every fact, no copy)."""
+        has = self.has[v]
+        if per_comp.all():
+            return has if cell_ok is None else has & cell_ok
+        here = has & per_comp[:, None]
+        if cell_ok is not None:
+            here &= cell_ok
+        return here
 
     def _avail(self, v: int) -> Waits:
         """Per cell of a variant, the best rank its fact is available at: -1 for a fact
@@ -792,6 +827,7 @@ class DenseFacts(_Conditions):
             if variant.type in asserted:
                 self.new[v] = np.zeros(self.has[v].shape, dtype=bool)
         self.asserted = asserted
+        self.waited = {t for s in subs if s.waits for t in s.reads}  # ``_make_ready``
         pending = list(subs)
         finished: set[str] = set()
         while pending:
@@ -845,19 +881,37 @@ class DenseFacts(_Conditions):
 
     def _make_ready(self, types: set[str]) -> None:
         """For the facts of ``types`` new in this stratum: the best rank of an asserter
-        whose activation waited from the start (the latest they can be asserted)."""
+        whose activation waited from the start (the latest they can be asserted).
+
+        Only a rule that tracks its waits reads these ranks (through ``_avail``): for a
+        type no such rule of the stratum reads, they are not made (nor its patterns'
+        cache bumped: their facts did not change)."""
         for v, variant in enumerate(self.rules.variants):
             if variant.type not in types or v not in self.done:
                 continue
-            ready = np.full(self.has[v].shape, _NEVER, dtype=_WAIT)
-            for sub, column, act, wait in self.done[v]:
-                early = act if wait is None else act & (wait < 0)
-                cells = ready[column] if column >= 0 else ready
-                # the rank where early, never elsewhere, by arithmetic (no masked ufunc)
-                np.minimum(cells, early * _WAIT(sub.rank - _NEVER) + _NEVER, out=cells)
-            self.ready[v] = ready
+            if variant.type not in self.waited:
+                continue
+            self.ready[v] = self._ready(v)
             self.avails.pop(v, None)
             self._changed(variant.type)
+
+    def _ready(self, v: int) -> Waits:
+        """Per cell of variant ``v``, the best rank of an asserter whose activation
+        waited from the start there; never elsewhere."""
+        acts = self.done[v]
+        whole = [a for a in acts if a[1] < 0]
+        first = whole[0] if whole else None
+        if first is None:
+            ready = np.full(self.has[v].shape, _NEVER, dtype=_WAIT)
+        else:  # the first whole-tensor asserter makes the array (no fill, no minimum)
+            ready = _ranked(first[2], first[3], first[0].rank)
+        for act in acts:
+            if act is first:
+                continue
+            sub, column, where, wait = act
+            cells = ready[column] if column >= 0 else ready
+            np.minimum(cells, _ranked(where, wait, sub.rank), out=cells)
+        return ready
 
     def _changed(self, ftype: str) -> None:
         """Patterns on ``ftype`` made before this are out of date."""
@@ -884,22 +938,34 @@ class DenseFacts(_Conditions):
                 seen = new.copy() if seen is None else seen | new
             self.done.pop(v)
             if len(asserters) == 1:
-                self.won.append((v, asserters[0][1], kept))
+                self.won.append((v, asserters[0][1], kept, kept))
                 continue
-            remaining = new.copy()
-            winners: list[Mask] = []
-            waiting: list[tuple[Mask, Waits]] = []  # a winner's cells and its wait there
-            for rank, _sub, act, wait in asserters:
-                for won, won_wait in waiting:  # a rival fired while the winner still waited?
-                    odd = won & act & (won_wait >= rank)
-                    self.undecided |= np.any(odd, axis=0) if odd.ndim == 2 else odd
-                first = act & remaining
-                np.greater(remaining, act, out=remaining)  # remaining AND NOT act
-                winners.append(first)
-                if wait is not None:
-                    waiting.append((first, wait))
+            winners = self._winners(new, asserters)
             for (_rank, sub, _act, _wait), first in zip(asserters, winners, strict=True):
-                self.won.append((v, sub, kept & first))
+                # the first asserter's cells are new ones: only a deficit's need ``kept``
+                self.won.append((v, sub, first if kept is new else kept & first, kept))
+
+    def _winners(
+        self, new: Mask, asserters: list[tuple[int, _Sub, Mask, Waits | None]]
+    ) -> list[Mask]:
+        """Per asserter (in rank order), the new cells it asserted first; the profiles
+        where a rival fired while the winner still waited are left undecided."""
+        remaining = new  # the cells no earlier asserter took (``new`` itself: read only)
+        winners: list[Mask] = []
+        waiting: list[tuple[Mask, Waits]] = []  # a winner's cells and its wait there
+        last = len(asserters) - 1
+        for k, (rank, _sub, act, wait) in enumerate(asserters):
+            for won, won_wait in waiting:  # a rival fired while the winner still waited?
+                odd = won & act & (won_wait >= rank)
+                self.undecided |= np.any(odd, axis=0) if odd.ndim == 2 else odd
+            first = act & remaining
+            if k < last:  # remaining AND NOT act (in place once it is a copy of its own)
+                out = None if remaining is new else remaining
+                remaining = np.greater(remaining, act, out=out)
+            winners.append(first)
+            if wait is not None:
+                waiting.append((first, wait))
+        return winners
 
     def _asserters(self, v: int) -> list[tuple[int, _Sub, Mask, Waits | None]]:
         """A variant's asserters in rank order, the sub-rules of one rule merged."""
@@ -932,17 +998,17 @@ class DenseFacts(_Conditions):
         first is scanned once, its rules' cells (disjoint) then picked from what it
         found.
         """
-        entries: dict[int, list[int]] = {}
-        for k, (v, _sub, _cells) in enumerate(self.won):
-            entries.setdefault(v, []).append(k)
+        entries: dict[int, list[int]] = {}  # by the kept tensor: a variant in one stratum
+        for k, (_v, _sub, _cells, kept) in enumerate(self.won):
+            entries.setdefault(id(kept), []).append(k)
         flats: dict[int, Ints] = {}
         for ks in entries.values():
             masks = [self.won[k][2] for k in ks]
             if len(ks) == 1:
                 flats[ks[0]] = np.flatnonzero(masks[0])
                 continue
-            union = np.logical_or.reduce(masks)
-            found = np.flatnonzero(union)
+            # every rule's cells are among the kept ones: scanned once, no union made
+            found = np.flatnonzero(self.won[ks[0]][3])
             for k, cells in zip(ks, masks, strict=True):
                 flats[k] = found[cells.reshape(-1)[found]]
         return [flats[k] for k in range(len(self.won))]
@@ -956,7 +1022,7 @@ class DenseFacts(_Conditions):
         tmpl = next(t for t in sub.templates if t.variant == v)
         kinds = self.rules.kinds[variant.type]
         if variant.located:
-            place, pid = np.divmod(flat, self.n)
+            place, pid = self._split(flat)
         else:
             pid, place = flat, np.zeros(0, dtype=np.int64)
         count = len(pid)
@@ -966,7 +1032,7 @@ class DenseFacts(_Conditions):
             if name == "competency":
                 columns[name] = Column(self.comp_codes[place], np.ones(count, dtype=bool))
             elif variant.type == "deficit" and name == "group":
-                codes = self.group_codes[self.rules.group_of[place]]
+                codes = self.comp_group_codes[place]
                 columns[name] = Column(codes, np.ones(count, dtype=bool))
             elif variant.type == "deficit" and name == "score_pct":
                 # the flat index is the cell's: a 1-d gather
@@ -975,6 +1041,17 @@ class DenseFacts(_Conditions):
             else:
                 columns[name] = _literal(kinds.get(name, STR), literals[name], count, self.strings)
         return FactBlock(variant.type, sub.rule, tmpl.order, pid, columns)
+
+    def _split(self, flat: Ints) -> tuple[Ints, Ints]:
+        """Flat cell indices of a [competency x profile] tensor as (place, profile): a
+        shift and a mask when the chunk is a power of two (the batch's 4,096), whose
+        integer division is several times slower."""
+        n = self.n
+        if n > 0 and n & (n - 1) == 0:
+            shift = n.bit_length() - 1
+            return flat >> shift, flat & (n - 1)
+        place, pid = np.divmod(flat, n)
+        return place, pid
 
     def _over(self, limit: int) -> Mask:
         """The profiles deriving more facts than ``limit``. The count costs a reduction
@@ -1003,7 +1080,7 @@ class DenseFacts(_Conditions):
             What ``ColumnarRules.derive_columns`` gives.
         """
         won = zip(self.won, self._won_cells(), strict=True)
-        blocks = [self._block(v, sub, flat) for (v, sub, _cells), flat in won]
+        blocks = [self._block(v, sub, flat) for (v, sub, _cells, _kept), flat in won]
         undecided = self.undecided | self._over(limit)
         names = tuple(self.strings.names)
         made = [block for block in blocks if block is not None]
@@ -1032,6 +1109,14 @@ def _masked(wait: Waits, where: Mask) -> Waits:
 def _from_start(where: Mask) -> Waits:
     """-1 (from the start) where there is an activation, never elsewhere."""
     out: Waits = where * _WAIT(-1 - _NEVER) + _NEVER
+    return out
+
+
+def _ranked(act: Mask, wait: Waits | None, rank: int) -> Waits:
+    """``rank`` where an activation waited from the start (``wait`` None: everywhere it
+    acts), never elsewhere: by arithmetic, ten times faster than ``np.where``."""
+    early = act if wait is None else act & (wait < 0)
+    out: Waits = early * _WAIT(rank - _NEVER) + _NEVER
     return out
 
 
