@@ -853,31 +853,30 @@ def _custom_by_profile(outcome: DerivedColumns, types: set[str]) -> list[list[Fa
 
 def _deficits_by_profile(kb: KnowledgeBase, outcome: DerivedColumns) -> list[list[Deficit]]:
     """Per profile its deficits: of each competency's the first most severe (as
-    :meth:`Engine._result_of` keeps them), most severe first, then in ontology order."""
-    rows = outcome.gather(("deficit",), apart=("score_pct",))
-    # each distinct deficit (its score apart): its fields, its rank to keep, its place
-    made = [
-        (str(f["competency"]), f.get("group"), str(f.get("severity")), rule)
+    :meth:`Engine._result_of` keeps them), most severe first, then in ontology order.
+
+    A Deficit is frozen, a value of its fact and rule alone: one serves every profile
+    with the same deficit at the same score (as :data:`_NEEDS` serves needs).
+    """
+    rows = outcome.gather(("deficit",))
+    deficits = [
+        Deficit.of(
+            str(f["competency"]), f.get("group"), str(f.get("severity")), f.get("score_pct"), rule
+        )
         for rule, f in rows.facts
     ]
     unknown = len(_SEVERITY_RANK)
-    severity = np.array([_SEVERITY_RANK.get(m[2], unknown) for m in made], dtype=np.int64)
+    severity = np.array([_SEVERITY_RANK.get(d.severity, unknown) for d in deficits], np.int64)
     key = _deficit_key(kb)
-    place = ranks([key(competency, severity) for competency, _g, severity, _r in made])
-    comp = ranks([m[0] for m in made])[rows.which]
+    place = ranks([key(d.competency, d.severity) for d in deficits])
+    comp = ranks([d.competency for d in deficits])[rows.which]
     pid = rows.pid
     # the first of the most severe of each (profile, competency): lexsort is stable
     order = np.lexsort((severity[rows.which], comp, pid))
     first = np.ones(len(order), dtype=bool)
     first[1:] = (np.diff(pid[order]) != 0) | (np.diff(comp[order]) != 0)
-    kept = order[first]
-    scores = rows.apart["score_pct"]
-    which = rows.which[kept].tolist()
-    deficits = [
-        Deficit.of(made[w][0], made[w][1], made[w][2], scores[r], made[w][3])
-        for r, w in zip(kept.tolist(), which, strict=True)
-    ]
-    return by_profile(outcome.n, pid[kept], place[which], _object_array(deficits))
+    which = rows.which[order[first]]
+    return by_profile(outcome.n, pid[order[first]], place[which], _object_array(deficits)[which])
 
 
 def _object_array(items: list[Any]) -> npt.NDArray[Any]:

@@ -180,7 +180,7 @@ class DerivedColumns:
         decided = self.decided.tolist()
         return [facts if decided[i] else None for i, facts in enumerate(derived)]
 
-    def gather(self, types: Collection[str], apart: Sequence[str] = ()) -> Gathered:
+    def gather(self, types: Collection[str]) -> Gathered:
         """The derived facts of some types row by row, each row naming its distinct fact.
 
         What :meth:`facts` gives without a dict per fact: a cohort asserts a few
@@ -192,9 +192,6 @@ class DerivedColumns:
         ----------
         types : collection of str
             The fact types wanted.
-        apart : sequence of str
-            Fields left out of the distinct facts and given per row instead (a
-            deficit's ``score_pct``, different for nearly every person).
 
         Returns
         -------
@@ -205,28 +202,19 @@ class DerivedColumns:
         pids: list[Ints] = []
         which: list[Ints] = []
         facts: list[tuple[str, Fact]] = []
-        kept: dict[str, list[Any]] = {name: [] for name in apart}
         for block in self.blocks:
             if block.type not in types or not len(block.pid):
                 continue
             kinds = self.kinds[block.type]
-            fields = tuple(name for name in block.order if name not in apart)
-            ids, firsts = _distinct_rows(block, fields, kinds)
-            sample = FactBlock(
-                block.type,
-                block.rule,
-                fields,
-                block.pid[firsts],
-                {name: block.columns[name].take(firsts) for name in fields},
-            )
+            ids, firsts = _distinct_rows(block, kinds)
+            columns = {name: col.take(firsts) for name, col in block.columns.items()}
+            sample = FactBlock(block.type, block.rule, block.order, block.pid[firsts], columns)
             which.append(ids + len(facts))
             facts.extend((block.rule, fact) for fact in _block_facts(sample, kinds, names))
             pids.append(block.pid)
-            for name, values in kept.items():
-                values.extend(_field_values(block, name, kinds, names))
         pid = np.concatenate(pids) if pids else np.zeros(0, dtype=np.int64)
         rows = np.concatenate(which) if which else np.zeros(0, dtype=np.int64)
-        return Gathered(pid, rows, facts, kept)
+        return Gathered(pid, rows, facts)
 
 
 @dataclass(frozen=True)
@@ -241,16 +229,12 @@ class Gathered:
     which : ndarray of int64
         Each row's distinct fact: a position in :attr:`facts`.
     facts : list of (str, Fact)
-        The distinct facts with the rule that asserted them first, without the
-        fields set apart.
-    apart : dict
-        Field set apart -> each row's value (None where the row has none).
+        The distinct facts, each with the rule that asserted it first.
     """
 
     pid: Ints
     which: Ints
     facts: list[tuple[str, Fact]]
-    apart: dict[str, list[Any]]
 
 
 def ranks(keys: Sequence[Any]) -> Ints:
@@ -289,15 +273,13 @@ def by_profile(n: int, pid: Ints, key: Ints, values: Array) -> list[list[Any]]:
     return [flat[start:end] for start, end in zip([0, *ends], ends, strict=False)]
 
 
-def _distinct_rows(
-    block: FactBlock, fields: Sequence[str], kinds: Mapping[str, str]
-) -> tuple[Ints, Ints]:
-    """Each row's distinct fact of the block on ``fields`` (dense numbers), and each
+def _distinct_rows(block: FactBlock, kinds: Mapping[str, str]) -> tuple[Ints, Ints]:
+    """Each row's distinct fact of the block (dense numbers), and each
     distinct fact's first row. Numbers are told apart by their bits (``-0.0`` is not
     ``0.0`` in JSON); a row with a boolean or list field is a fact of its own."""
     count = len(block.pid)
     parts = [np.zeros(count, dtype=np.int64)]
-    for name in fields:
+    for name in block.order:
         col = block.columns[name]
         if kinds[name] == STR:
             parts.append(np.where(col.present, col.values, -1))
@@ -310,15 +292,6 @@ def _distinct_rows(
     ids, _count = _row_ids(np.stack(parts, axis=1))
     _uniq, firsts = np.unique(ids, return_index=True)
     return ids, firsts
-
-
-def _field_values(block: FactBlock, name: str, kinds: Mapping[str, str], names: Array) -> list[Any]:
-    """One field of each row of a block as Python values, None where a row has none."""
-    col = block.columns.get(name)
-    if col is None:
-        return [None] * len(block.pid)
-    raw = names[np.where(col.present, col.values, -1)] if kinds[name] == STR else col.values
-    return [v if p else None for v, p in zip(raw.tolist(), col.present.tolist(), strict=True)]
 
 
 def _file_facts(
