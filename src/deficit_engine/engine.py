@@ -107,6 +107,7 @@ def _durable_or_none(engine: Engine) -> DurableMatcher | None:
         return None
 
 
+_T = TypeVar("_T")
 _KIND_RANK = {k: i for i, k in enumerate(NEED_KINDS)}
 _SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 #: Profiles per columnar run in ``Engine.diagnose_many`` (and so per chunk a batch sends,
@@ -865,18 +866,28 @@ def _deficits_by_profile(kb: KnowledgeBase, outcome: DerivedColumns) -> list[lis
         )
         for rule, f in rows.facts
     ]
-    unknown = len(_SEVERITY_RANK)
-    severity = np.array([_SEVERITY_RANK.get(d.severity, unknown) for d in deficits], np.int64)
+    # what groups and sorts them is their competency and severity: a few hundred pairs
+    pair, pairs = _codes([(d.competency, d.severity) for d in deficits])
     key = _deficit_key(kb)
-    place = ranks([key(d.competency, d.severity) for d in deficits])
-    comp = ranks([d.competency for d in deficits])[rows.which]
+    place = ranks([key(c, s) for c, s in pairs])[pair]
+    unknown = len(_SEVERITY_RANK)
+    severity = np.array([_SEVERITY_RANK.get(s, unknown) for _c, s in pairs], np.int64)
+    comp = _codes([c for c, _s in pairs])[0][pair][rows.which]
     pid = rows.pid
     # the first of the most severe of each (profile, competency): lexsort is stable
-    order = np.lexsort((severity[rows.which], comp, pid))
+    order = np.lexsort((severity[pair][rows.which], comp, pid))
     first = np.ones(len(order), dtype=bool)
     first[1:] = (np.diff(pid[order]) != 0) | (np.diff(comp[order]) != 0)
     which = rows.which[order[first]]
     return by_profile(outcome.n, pid[order[first]], place[which], _object_array(deficits)[which])
+
+
+def _codes(items: list[_T]) -> tuple[npt.NDArray[np.int64], list[_T]]:
+    """Each item's code (equal items, equal codes) and the distinct items, in order of
+    first sight (the code of each)."""
+    seen: dict[_T, int] = {}
+    codes = np.array([seen.setdefault(item, len(seen)) for item in items], dtype=np.int64)
+    return codes, list(seen)
 
 
 def _object_array(items: list[Any]) -> npt.NDArray[Any]:
