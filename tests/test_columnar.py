@@ -137,13 +137,19 @@ SEVERITY_STRATA_RULES = """\
       - result: {score_pct: {lt: 60}}
     then:
       - fact: {type: tag, weak: true, competency: $result.competency}
+  - id: MARK
+    when:
+      - result: {score_pct: {lt: 20}}
+    then:
+      - fact: {type: marker}
 """
 
 
 def test_most_severe_deficit_across_strata_as_per_profile(tmp_path: Path) -> None:
     """A competency's deficits from two strata, the more severe one first or later: the
     Result keeps the most severe, as the per-profile engine does. Custom facts with a
-    boolean field (an object column) and competencies varying are told apart too."""
+    boolean field (an object column) and competencies varying are told apart too, and
+    a fact with no field but its type is made (``facts()`` once failed on it)."""
     root = write_kb(tmp_path / "kb")
     (root / "rules").mkdir()
     body = "ruleset: t\nrules:\n" + SEVERITY_STRATA_RULES
@@ -155,8 +161,9 @@ def test_most_severe_deficit_across_strata_as_per_profile(tmp_path: Path) -> Non
     assert_same_as_per_profile(engine, profiles)
     severities = {d.severity for _p, r in engine.diagnose_many(profiles) for d in r.deficits}
     assert severities == {"critical", "high"}  # the later, less severe low never wins
-    tags = {f["competency"] for _p, r in engine.diagnose_many(profiles) for f in r.facts}
-    assert len(tags) > 1
+    custom = [f for _p, r in engine.diagnose_many(profiles) for f in r.facts]
+    assert len({f["competency"] for f in custom if f["type"] == "tag"}) > 1
+    assert {"type": "marker"} in custom
 
 
 def test_by_profile_sorts_each_profile_stably() -> None:
