@@ -749,10 +749,7 @@ class Engine:
                 needs.append(_cached_need(rule, fact))
             elif ftype not in _BASE_TYPES:
                 custom.append(fact)
-        deficits = [
-            Deficit.of(comp, f.get("group"), str(f.get("severity")), f.get("score_pct"), rule)
-            for comp, (_r, f, rule) in best.items()
-        ]
+        deficits = [_deficit(rule, f) for _r, f, rule in best.values()]
         key = _deficit_key(self.kb)
         deficits.sort(key=lambda d: key(d.competency, d.severity))
         needs.sort(key=_sort_key)  # stable: equal keys keep the order they were asserted in
@@ -781,6 +778,12 @@ class Engine:
             kb_hash=self.kb.content_hash,
             kb_version=self.kb.version,
         )
+
+
+def _deficit(rule: str, fact: Fact) -> Deficit:
+    """The Deficit a ``deficit`` fact asserted first by ``rule`` is."""
+    comp, severity = str(fact["competency"]), str(fact.get("severity"))
+    return Deficit.of(comp, fact.get("group"), severity, fact.get("score_pct"), rule)
 
 
 def _deficit_key(kb: KnowledgeBase) -> Callable[[str, str], tuple[int, int, str]]:
@@ -860,12 +863,7 @@ def _deficits_by_profile(kb: KnowledgeBase, outcome: DerivedColumns) -> list[lis
     with the same deficit at the same score (as :data:`_NEEDS` serves needs).
     """
     rows = outcome.gather(("deficit",))
-    deficits = [
-        Deficit.of(
-            str(f["competency"]), f.get("group"), str(f.get("severity")), f.get("score_pct"), rule
-        )
-        for rule, f in rows.facts
-    ]
+    deficits = [_deficit(rule, f) for rule, f in rows.facts]
     # what groups and sorts them is their competency and severity: a few hundred pairs
     pair, pairs = _codes([(d.competency, d.severity) for d in deficits])
     key = _deficit_key(kb)
