@@ -8,6 +8,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from conftest import write_kb
@@ -15,7 +16,9 @@ from deficit_engine import Engine, load_kb
 from deficit_engine.analysis import analyse
 from deficit_engine.cli import main
 from deficit_engine.cohort import run_batch
-from deficit_engine.engine import base_facts
+from deficit_engine.engine import COLUMNAR_RUN, base_facts
+from deficit_engine.errors import SourceError
+from deficit_engine.inference.columnar import DerivedColumns, by_profile, ranks
 from deficit_engine.models import Result
 from deficit_engine.profile import normalise
 from deficit_engine.synthetic import synthetic_profiles
@@ -28,15 +31,39 @@ def diagnosis(result: Result) -> tuple[Any, ...]:
 
 
 def assert_same_as_per_profile(engine: Engine, profiles: list[Any]) -> None:
+    """diagnose_many's Results are the per-profile engine's, byte for byte as JSON (with
+    provenance; the trace apart, which diagnose_many does not make), and the fact-dict
+    path's (``DerivedColumns.facts`` then ``Engine._result_of``) on what it decides."""
     got = engine.diagnose_many(profiles)
     assert len(got) == len(profiles)
-    for profile, (prof, result) in zip(profiles, got, strict=True):
+    by_dicts = fact_dict_results(engine, profiles)
+    for profile, (prof, result), dicts in zip(profiles, got, by_dicts, strict=True):
         ref_prof, ref = engine.diagnose(profile)
         assert diagnosis(result) == diagnosis(ref), profile
-        assert result.to_dict()["deficits"] == ref.to_dict()["deficits"]
-        assert result.to_dict()["needs"] == ref.to_dict()["needs"]
-        assert result.to_dict()["facts"] == ref.to_dict()["facts"]
+        assert result.to_json(trace=False) == ref.to_json(trace=False), profile
         assert prof == ref_prof
+        if dicts is not None:
+            assert result.to_json() == dicts.to_json(), profile
+
+
+def fact_dict_results(engine: Engine, profiles: list[Any]) -> list[Result | None]:
+    """The Results the fact-dict path makes of the columnar outcome (None: a profile it
+    does not decide, or one that is not valid), in one run."""
+    ready: list[tuple[int, Any, Any]] = []
+    for i, profile in enumerate(profiles):
+        try:
+            prof = engine.parse(profile)
+            ready.append((i, prof, normalise(prof, engine.kb)))
+        except SourceError:  # an invalid profile: diagnose_many's error Result
+            continue
+    cohort = [base_facts(norm, engine.kb) for _i, _prof, norm in ready]
+    rules = engine.columnar
+    facts = rules.derive_columns(rules.base_columns(cohort), engine.firing_limit).facts()
+    out: list[Result | None] = [None] * len(profiles)
+    for (i, prof, norm), derived_facts in zip(ready, facts, strict=True):
+        if derived_facts is not None:
+            out[i] = engine._result_of(prof, derived_facts, norm)
+    return out
 
 
 def derived(engine: Engine, profiles: list[Any]) -> list[Any]:
@@ -53,6 +80,99 @@ def test_columnar_equals_fast_backend_on_3000_generated_profiles() -> None:
     engine = Engine.from_path(None, backend="fast")
     profiles = list(synthetic_profiles(engine.kb, 3000, seed=16))
     assert_same_as_per_profile(engine, profiles)
+
+
+def test_results_from_distinct_facts_equal_the_fact_dict_path_on_5000_profiles() -> None:
+    """Building Results from each run's distinct facts (``_Parts``) gives the fact-dict
+    path's JSON, byte for byte, on thousands of generated profiles in two runs."""
+    engine = Engine.from_path(None, backend="fast")
+    profiles = list(synthetic_profiles(engine.kb, 5000, seed=21))
+    got = [r.to_json() for _p, r in engine.diagnose_many(profiles)]
+    for at in range(0, len(profiles), COLUMNAR_RUN):
+        chunk = profiles[at : at + COLUMNAR_RUN]
+        for k, ref in enumerate(fact_dict_results(engine, chunk)):
+            assert ref is not None  # the shipped rules decide every generated profile
+            assert got[at + k] == ref.to_json(), chunk[k]["id"]
+
+
+def test_diagnose_many_builds_results_without_fact_dicts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The columnar path makes no dict per derived fact: the fact-dict path is not asked."""
+
+    def refused(self: DerivedColumns) -> None:
+        raise AssertionError("diagnose_many asked for fact dicts")
+
+    engine = Engine.from_path(None, backend="fast")
+    profiles = list(synthetic_profiles(engine.kb, 40, seed=8))
+    expected = fact_dict_results(engine, profiles)
+    monkeypatch.setattr(DerivedColumns, "facts", refused)
+    got = engine.diagnose_many(profiles)
+    assert [r.to_json() for _p, r in got] == [r.to_json() for r in expected if r is not None]
+
+
+SEVERITY_STRATA_RULES = """\
+  - id: STRONG
+    when:
+      - result: {score_pct: {ge: 80}}
+    then:
+      - fact: {type: strong, competency: $result.competency}
+  - id: HIGH
+    when:
+      - result: {score_pct: {lt: 50}}
+    then:
+      - deficit: {competency: $result.competency, severity: high}
+  - id: CRITICAL-LATER
+    when:
+      - result: {score_pct: {lt: 30}}
+      - not: {strong: {competency: $result.competency}}
+    then:
+      - deficit: {competency: $result.competency, severity: critical}
+  - id: LOW-LATER
+    when:
+      - result: {score_pct: {lt: 40}}
+      - not: {strong: {competency: $result.competency}}
+    then:
+      - deficit: {competency: $result.competency, severity: low}
+  - id: TAG
+    when:
+      - result: {score_pct: {lt: 60}}
+    then:
+      - fact: {type: tag, weak: true, competency: $result.competency}
+  - id: MARK
+    when:
+      - result: {score_pct: {lt: 20}}
+    then:
+      - fact: {type: marker}
+"""
+
+
+def test_most_severe_deficit_across_strata_as_per_profile(tmp_path: Path) -> None:
+    """A competency's deficits from two strata, the more severe one first or later: the
+    Result keeps the most severe, as the per-profile engine does. Custom facts with a
+    boolean field (an object column) and competencies varying are told apart too, and
+    a fact with no field but its type is made (``facts()`` once failed on it)."""
+    root = write_kb(tmp_path / "kb")
+    (root / "rules").mkdir()
+    body = "ruleset: t\nrules:\n" + SEVERITY_STRATA_RULES
+    (root / "rules" / "r.yaml").write_text(body, encoding="utf-8")
+    engine = Engine(load_kb(root), backend="python")
+    assert engine.columnar.dense is not None and len(engine.strata) > 1
+    rnd = random.Random(4)
+    profiles = [random_profile(rnd, n) for n in range(200)]
+    assert_same_as_per_profile(engine, profiles)
+    severities = {d.severity for _p, r in engine.diagnose_many(profiles) for d in r.deficits}
+    assert severities == {"critical", "high"}  # the later, less severe low never wins
+    custom = [f for _p, r in engine.diagnose_many(profiles) for f in r.facts]
+    assert len({f["competency"] for f in custom if f["type"] == "tag"}) > 1
+    assert {"type": "marker"} in custom
+
+
+def test_by_profile_sorts_each_profile_stably() -> None:
+    """Rows of equal keys keep their order (the fact-dict path's sort is stable)."""
+    pid = np.array([1, 0, 1, 1, 0], dtype=np.int64)
+    key = ranks(["b", "a", "a", "b", "a"])
+    values = np.array(["r0", "r1", "r2", "r3", "r4"], dtype=object)
+    assert by_profile(3, pid, key, values) == [["r1", "r4"], ["r2", "r0", "r3"], []]
+    assert ranks([(1, "x"), (0, "y"), (1, "x")]).tolist() == [1, 0, 1]
 
 
 def test_columnar_equals_fast_backend_on_generated_profiles() -> None:

@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, Union
 
+import numpy as np
+import numpy.typing as npt
+
 from ._yaml import MAX_DEPTH
 from .choices import BACKENDS
 from .compiler import compile_rules
@@ -33,6 +36,7 @@ from .inference import (
     durable_import_error,
     run,
 )
+from .inference.columnar import DerivedColumns, by_profile, ranks
 from .loader import KnowledgeBase, load_kb
 from .models import Deficit, Fact, Need, Result, TraceEntry, fact_sort_key
 from .planner import CohortPlan, plan_cohort
@@ -103,6 +107,7 @@ def _durable_or_none(engine: Engine) -> DurableMatcher | None:
         return None
 
 
+_T = TypeVar("_T")
 _KIND_RANK = {k: i for i, k in enumerate(NEED_KINDS)}
 _SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 #: Profiles per columnar run in ``Engine.diagnose_many`` (and so per chunk a batch sends,
@@ -473,22 +478,45 @@ class Engine:
             else:
                 ready.append((i, *got))
         cohort = [facts for *_rest, facts in ready]
-        try:
-            derived = []
-            rules, limit = self.columnar, self.firing_limit
+        for at in range(0, len(cohort), COLUMNAR_RUN):
             # in chunks: past a few thousand profiles a run costs more per profile
             # (benchmarks/columnar.py --chunk), and profiles never affect each other
-            for at in range(0, len(cohort), COLUMNAR_RUN):
-                base = rules.base_columns(cohort[at : at + COLUMNAR_RUN])
-                derived.extend(rules.derive_columns(base, limit).facts())  # dicts only now
-        except Exception:  # a batch never stops on its columnar path: the reference decides
-            derived = [None] * len(cohort)
-        for (i, prof, norm, _facts), facts_rules in zip(ready, derived, strict=True):
-            if facts_rules is None:
-                out[i] = _diagnose_safely(self, prof, start + i)
-                continue
-            out[i] = (prof, self._result_of(prof, facts_rules, norm))
+            part = ready[at : at + COLUMNAR_RUN]
+            made = self._columnar_results(part, cohort[at : at + COLUMNAR_RUN])
+            for (i, prof, _norm, _facts), result in zip(part, made, strict=True):
+                if result is None:
+                    out[i] = _diagnose_safely(self, prof, start + i)
+                else:
+                    out[i] = (prof, result)
         return [item for item in out if item is not None]
+
+    def _columnar_results(
+        self, ready: list[tuple[int, Profile, Normalised, list[Fact]]], cohort: list[list[Fact]]
+    ) -> list[Result | None]:
+        """The Results of one columnar run, None for a profile left to this engine's
+        backend (every one, if the run failed)."""
+        rules = self.columnar
+        try:
+            outcome = rules.derive_columns(rules.base_columns(cohort), self.firing_limit)
+        except Exception:  # a batch never stops on its columnar path: the reference decides
+            return [None] * len(ready)
+        parts = _Parts.of(self.kb, outcome)
+        decided = outcome.decided.tolist()
+        return [
+            self._result_of_parts(prof, norm, parts, k) if decided[k] else None
+            for k, (_i, prof, norm, _facts) in enumerate(ready)
+        ]
+
+    def _result_of_parts(self, prof: Profile, norm: Normalised, parts: _Parts, k: int) -> Result:
+        """The Result of the ``k``-th profile of a columnar run from its parts, made
+        once for the run (:class:`_Parts`)."""
+        return self._made(
+            prof,
+            norm,
+            parts.deficits[k],
+            parts.needs[k],
+            [dict(fact) for fact in parts.custom[k]],  # a Result's own dicts
+        )
 
     def _prepare(
         self, profile: Mapping[str, Any] | Profile
@@ -710,9 +738,6 @@ class Engine:
         best: dict[str, tuple[int, Fact, str]] = {}
         needs: list[_KeyedNeed] = []
         custom: list[Fact] = []
-        known = _NEEDS
-        if len(known) > _NEEDS_KEPT:
-            known.clear()
         for rule, fact in derived:
             ftype = fact["type"]
             if ftype == "deficit":
@@ -721,35 +746,30 @@ class Engine:
                 if comp not in best or r < best[comp][0]:
                     best[comp] = (r, fact, rule)
             elif ftype == "need":
-                if _STR.issuperset(map(type, fact.values())):
-                    key = (rule, *fact.items())
-                    keyed = known.get(key)
-                    if keyed is None:
-                        keyed = known[key] = _keyed_need(rule, fact)
-                    needs.append(keyed)
-                else:  # a list or a number among its fields: made afresh
-                    needs.append(_keyed_need(rule, fact))
+                needs.append(_cached_need(rule, fact))
             elif ftype not in _BASE_TYPES:
                 custom.append(fact)
-        deficits = [
-            Deficit.of(comp, f.get("group"), str(f.get("severity")), f.get("score_pct"), rule)
-            for comp, (_r, f, rule) in best.items()
-        ]
-        onto = self.kb.ontology
-        order, competencies = onto.order_key, onto.competencies
-        deficits.sort(
-            key=lambda d: (
-                rank.get(d.severity, 99),
-                order(d.competency) if d.competency in competencies else 10**6,
-                d.competency,
-            )
-        )
+        deficits = [_deficit(rule, f) for _r, f, rule in best.values()]
+        key = _deficit_key(self.kb)
+        deficits.sort(key=lambda d: key(d.competency, d.severity))
         needs.sort(key=_sort_key)  # stable: equal keys keep the order they were asserted in
         custom.sort(key=fact_sort_key)
+        return self._made(profile, norm, deficits, [need for _key, need in needs], custom, trace)
+
+    def _made(
+        self,
+        profile: Profile,
+        norm: Normalised,
+        deficits: list[Deficit],
+        needs: list[Need],
+        custom: list[Fact],
+        trace: tuple[TraceEntry, ...] = (),
+    ) -> Result:
+        """A diagnosis's Result of its sorted parts."""
         return Result(
             profile.id,
             tuple(deficits),
-            tuple([need for _key, need in needs]),
+            tuple(needs),
             tuple(custom),
             trace,
             scores=norm.scores,
@@ -758,6 +778,121 @@ class Engine:
             kb_hash=self.kb.content_hash,
             kb_version=self.kb.version,
         )
+
+
+def _deficit(rule: str, fact: Fact) -> Deficit:
+    """The Deficit a ``deficit`` fact asserted first by ``rule`` is."""
+    comp, severity = str(fact["competency"]), str(fact.get("severity"))
+    return Deficit.of(comp, fact.get("group"), severity, fact.get("score_pct"), rule)
+
+
+def _deficit_key(kb: KnowledgeBase) -> Callable[[str, str], tuple[int, int, str]]:
+    """A Result's deficits' sort key, of a deficit's competency and severity: most
+    severe first, then in ontology order (a competency it does not know last), then id."""
+    onto = kb.ontology
+    order, competencies = onto.order_key, onto.competencies
+
+    def key(competency: str, severity: str) -> tuple[int, int, str]:
+        place = order(competency) if competency in competencies else 10**6
+        return (_SEVERITY_RANK.get(severity, 99), place, competency)
+
+    return key
+
+
+def _cached_need(rule: str, fact: Fact) -> _KeyedNeed:
+    """:func:`_keyed_need`, kept in :data:`_NEEDS` when every value is a ``str``."""
+    if not _STR.issuperset(map(type, fact.values())):
+        return _keyed_need(rule, fact)  # a list or a number among its fields: made afresh
+    key = (rule, *fact.items())
+    keyed = _NEEDS.get(key)
+    if keyed is None:
+        if len(_NEEDS) > _NEEDS_KEPT:
+            _NEEDS.clear()
+        keyed = _NEEDS[key] = _keyed_need(rule, fact)
+    return keyed
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """A columnar run's Results in parts, per profile: its deficits, needs and custom
+    facts, each sorted as :meth:`Engine._result_of` sorts them.
+
+    Whatever does not depend on the person (a need's Need and sort key, a deficit's
+    competency, group, severity and rule, a custom fact's sort key) is made once per
+    distinct fact of the run (:meth:`DerivedColumns.gather`); per profile only rows
+    are gathered and sorted by integer keys (:func:`by_profile`).
+    """
+
+    deficits: list[list[Deficit]]
+    needs: list[list[Need]]
+    custom: list[list[Fact]]
+
+    @classmethod
+    def of(cls, kb: KnowledgeBase, outcome: DerivedColumns) -> _Parts:
+        """The parts of every profile of a run (decided or not)."""
+        custom_types = {b.type for b in outcome.blocks} - {"deficit", "need"} - _BASE_TYPES
+        return cls(
+            _deficits_by_profile(kb, outcome),
+            _needs_by_profile(outcome),
+            _custom_by_profile(outcome, custom_types),
+        )
+
+
+def _needs_by_profile(outcome: DerivedColumns) -> list[list[Need]]:
+    """Per profile its needs, by their sort key, equal keys in assertion order."""
+    rows = outcome.gather(("need",))
+    keyed = [_cached_need(rule, fact) for rule, fact in rows.facts]
+    key = ranks([k for k, _need in keyed])
+    needs = _object_array([need for _k, need in keyed])
+    return by_profile(outcome.n, rows.pid, key[rows.which], needs[rows.which])
+
+
+def _custom_by_profile(outcome: DerivedColumns, types: set[str]) -> list[list[Fact]]:
+    """Per profile its custom facts, by ``fact_sort_key`` (shared dicts: copy them)."""
+    rows = outcome.gather(types)
+    key = ranks([fact_sort_key(fact) for _rule, fact in rows.facts])
+    facts = _object_array([fact for _rule, fact in rows.facts])
+    return by_profile(outcome.n, rows.pid, key[rows.which], facts[rows.which])
+
+
+def _deficits_by_profile(kb: KnowledgeBase, outcome: DerivedColumns) -> list[list[Deficit]]:
+    """Per profile its deficits: of each competency's the first most severe (as
+    :meth:`Engine._result_of` keeps them), most severe first, then in ontology order.
+
+    A Deficit is frozen, a value of its fact and rule alone: one serves every profile
+    with the same deficit at the same score (as :data:`_NEEDS` serves needs).
+    """
+    rows = outcome.gather(("deficit",))
+    deficits = [_deficit(rule, f) for rule, f in rows.facts]
+    # what groups and sorts them is their competency and severity: a few hundred pairs
+    pair, pairs = _codes([(d.competency, d.severity) for d in deficits])
+    key = _deficit_key(kb)
+    place = ranks([key(c, s) for c, s in pairs])[pair]
+    unknown = len(_SEVERITY_RANK)
+    severity = np.array([_SEVERITY_RANK.get(s, unknown) for _c, s in pairs], np.int64)
+    comp = _codes([c for c, _s in pairs])[0][pair][rows.which]
+    pid = rows.pid
+    # the first of the most severe of each (profile, competency): lexsort is stable
+    order = np.lexsort((severity[pair][rows.which], comp, pid))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (np.diff(pid[order]) != 0) | (np.diff(comp[order]) != 0)
+    which = rows.which[order[first]]
+    return by_profile(outcome.n, pid[order[first]], place[which], _object_array(deficits)[which])
+
+
+def _codes(items: list[_T]) -> tuple[npt.NDArray[np.int64], list[_T]]:
+    """Each item's code (equal items, equal codes) and the distinct items, in order of
+    first sight (the code of each)."""
+    seen: dict[_T, int] = {}
+    codes = np.array([seen.setdefault(item, len(seen)) for item in items], dtype=np.int64)
+    return codes, list(seen)
+
+
+def _object_array(items: list[Any]) -> npt.NDArray[Any]:
+    """Items as a one-dimensional object array (``np.array`` would look into tuples)."""
+    out = np.empty(len(items), dtype=object)
+    out[:] = items
+    return out
 
 
 # --- cohorts -------------------------------------------------------------------------

@@ -30,7 +30,8 @@ the two paths to the same answers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import itertools
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -50,6 +51,9 @@ __all__ = [
     "Derived",
     "DerivedColumns",
     "FactBlock",
+    "Gathered",
+    "by_profile",
+    "ranks",
     "uncompilable_reason",
     "uncompiled_rules",
 ]
@@ -176,6 +180,119 @@ class DerivedColumns:
         decided = self.decided.tolist()
         return [facts if decided[i] else None for i, facts in enumerate(derived)]
 
+    def gather(self, types: Collection[str]) -> Gathered:
+        """The derived facts of some types row by row, each row naming its distinct fact.
+
+        What :meth:`facts` gives without a dict per fact: a cohort asserts a few
+        thousand distinct facts (a need is its rule's literals and a competency), so
+        whatever is made of a fact is made once per distinct one, and per profile
+        only indices are gathered (:func:`by_profile`).
+
+        Parameters
+        ----------
+        types : collection of str
+            The fact types wanted.
+
+        Returns
+        -------
+        Gathered
+            Rows in the order :meth:`facts` lists the facts of each profile.
+        """
+        names = np.array([*self.strings, ""], dtype=object)
+        pids: list[Ints] = []
+        which: list[Ints] = []
+        facts: list[tuple[str, Fact]] = []
+        for block in self.blocks:
+            if block.type not in types or not len(block.pid):
+                continue
+            kinds = self.kinds[block.type]
+            ids, firsts = _distinct_rows(block, kinds)
+            columns = {name: col.take(firsts) for name, col in block.columns.items()}
+            sample = FactBlock(block.type, block.rule, block.order, block.pid[firsts], columns)
+            which.append(ids + len(facts))
+            facts.extend((block.rule, fact) for fact in _block_facts(sample, kinds, names))
+            pids.append(block.pid)
+        pid = np.concatenate(pids) if pids else np.zeros(0, dtype=np.int64)
+        rows = np.concatenate(which) if which else np.zeros(0, dtype=np.int64)
+        return Gathered(pid, rows, facts)
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """Derived facts of some types, row by row (:meth:`DerivedColumns.gather`).
+
+    Attributes
+    ----------
+    pid : ndarray of int64
+        Each row's profile; rows in the order the fact-dict path lists them (block
+        by block, in each block row by row).
+    which : ndarray of int64
+        Each row's distinct fact: a position in :attr:`facts`.
+    facts : list of (str, Fact)
+        The distinct facts, each with the rule that asserted it first.
+    """
+
+    pid: Ints
+    which: Ints
+    facts: list[tuple[str, Fact]]
+
+
+def ranks(keys: Sequence[Any]) -> Ints:
+    """Each key's place in the sorted keys, equal keys sharing one (so a stable sort by
+    these places keeps equal keys in the order they came, as ``sorted`` would)."""
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    out = [0] * len(keys)
+    place = 0
+    for before, at in itertools.pairwise(order):
+        place += keys[at] != keys[before]
+        out[at] = place
+    return np.array(out, dtype=np.int64)
+
+
+def by_profile(n: int, pid: Ints, key: Ints, values: Array) -> list[list[Any]]:
+    """Per profile, the values of its rows sorted by ``key`` (stable: rows of equal keys
+    stay in their order), for ``n`` profiles.
+
+    Parameters
+    ----------
+    n : int
+        The number of profiles.
+    pid, key : ndarray of int64
+        Each row's profile and sort key.
+    values : ndarray of object
+        Each row's value.
+
+    Returns
+    -------
+    list of list
+        One list per profile, in profile order.
+    """
+    order = np.lexsort((key, pid))  # lexsort is stable
+    flat = values[order].tolist()
+    ends = np.cumsum(np.bincount(pid, minlength=n)).tolist()
+    return [flat[start:end] for start, end in zip([0, *ends], ends, strict=False)]
+
+
+def _distinct_rows(block: FactBlock, kinds: Mapping[str, str]) -> tuple[Ints, Ints]:
+    """Each row's distinct fact of the block (dense numbers), and each
+    distinct fact's first row. Numbers are told apart by their bits (``-0.0`` is not
+    ``0.0`` in JSON); a row with a boolean or list field is a fact of its own."""
+    count = len(block.pid)
+    parts = [np.zeros(count, dtype=np.int64)]
+    for name in block.order:
+        col = block.columns[name]
+        if kinds[name] == STR:
+            parts.append(np.where(col.present, col.values, -1))
+        elif kinds[name] == NUM:
+            parts.append(np.where(col.present, col.values, 0.0).view(np.int64))
+            parts.append(col.present.astype(np.int64))
+        else:
+            every = np.arange(count, dtype=np.int64)
+            return every, every
+    ids, _count = _row_ids(np.stack(parts, axis=1))
+    _uniq, firsts = np.unique(ids, return_index=True)
+    return ids, firsts
+
 
 def _file_facts(
     block: FactBlock,
@@ -183,12 +300,19 @@ def _file_facts(
     names: Array,
     derived: list[list[tuple[str, Fact]]],
 ) -> None:
-    """A block's facts as the driver would have built them, each filed under its profile.
+    """A block's facts as the driver would have built them, each filed under its profile."""
+    rule = block.rule
+    for pid, fact in zip(block.pid.tolist(), _block_facts(block, kinds, names), strict=True):
+        derived[pid].append((rule, fact))
+
+
+def _block_facts(block: FactBlock, kinds: Mapping[str, str], names: Array) -> list[Fact]:
+    """A block's facts as the driver would have built them, row by row.
 
     Each field is turned into a Python list at once (``tolist``), so building a fact
     is one ``dict.update`` of zipped values when it has every field.
     """
-    ftype, rule, order = block.type, block.rule, block.order
+    ftype, order = block.type, block.order
     values, present = [], []
     for name in order:
         col = block.columns[name]
@@ -199,16 +323,16 @@ def _file_facts(
         present.append(col.present)
     complete = np.logical_and.reduce(present).tolist() if present else None
     present_rows = list(zip(*[p.tolist() for p in present], strict=True))
-    for i, (pid, vals) in enumerate(
-        zip(block.pid.tolist(), zip(*values, strict=True), strict=True)
-    ):
+    facts: list[Fact] = []
+    for i, vals in enumerate(zip(*values, strict=True) if order else [()] * len(block.pid)):
         fact: Fact = {"type": ftype}
         if complete is None or complete[i]:
             fact.update(zip(order, vals, strict=True))
         else:
             given = zip(order, vals, present_rows[i], strict=True)
             fact.update((n, v) for n, v, p in given if p)
-        derived[pid].append((rule, fact))
+        facts.append(fact)
+    return facts
 
 
 @dataclass
