@@ -1615,7 +1615,7 @@ def _write_rows(
     # pause, and the collections their tuples triggered made them cost more than the
     # Results' dicts (py-spy, a 3,000-person batch: 6.0 % of its CPU against 4.9 %)
     with paused_gc():
-        pieces = Pieces()  # the part's shared needs and recommendations made once
+        pieces = Pieces()  # the dicts of the part's shared needs and recommendations, made once
         rows = [
             PartRow(result.profile, person, result.to_dict(options.trace, each=pieces.each))
             for result, person in results
