@@ -24,8 +24,16 @@ of main before a change: ``git archive main src | tar -x -C /tmp/before``, then
 figure's best of each tree and their ratio are printed. The two trees' parts must be
 the same bytes and their digests equal, or the run stops (exit 2) before any figure.
 
+``--pieces`` measures instead, in this one process, the part task as the batch runs it
+(``cohort._write_rows``: each shared need's, recommendation's and unmet entry's dict
+made once per part, ``parts.Pieces``) against the same task making every dict
+(``Result.to_dict()`` alone), taking turns ``--rounds`` times on the same cohort, and
+prints the best and the median of each (one process: the machine's load moves both
+alike, which it does not do to two trees' child processes). Both must write the same
+bytes and send the same digests, or the run stops (exit 2).
+
     python benchmarks/output_formats.py [--people 2000] [--rounds 3] [--trace]
-                                        [--against /tmp/before/src]
+                                        [--against /tmp/before/src | --pieces]
 """
 
 from __future__ import annotations
@@ -35,11 +43,13 @@ import gc
 import hashlib
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -94,26 +104,10 @@ def _folder_digest(folder: Path) -> str:
 
 def measure(people: int, rounds: int, trace: bool) -> dict[str, Any]:
     """This interpreter's ``deficit_engine`` (whichever tree it imports) on the cohort."""
-    import pyarrow.parquet  # noqa: F401 - imported before any clock starts, as a worker has
-
-    from deficit_engine import Engine, synthetic_profiles
     from deficit_engine import cohort as cohort_module
-    from deficit_engine.engine import route_planned
-    from deficit_engine.outputs import person_record
     from deficit_engine.parts import PartRow, write_part
-    from deficit_engine.planner import plan_cohort
 
-    engine = Engine.from_path(KB, backend="fast")
-    kb = engine.kb
-    sample = list(synthetic_profiles(kb, people, seed=16))
-    diagnosed = list(engine.diagnose_many(sample))
-    plan = plan_cohort(kb, diagnosed)
-    held = [  # the cohort as a worker holds it: every person's Result and record
-        (route_planned(kb, profile, result, resolution), person_record(raw))
-        for (profile, result), resolution, raw in zip(
-            diagnosed, plan.resolutions, sample, strict=True
-        )
-    ]
+    held = _held(people)
     chunk = cohort_module.PART_CHUNK
     best: dict[str, float] = {}
     sizes: dict[str, float] = {}
@@ -151,6 +145,93 @@ def measure(people: int, rounds: int, trace: bool) -> dict[str, Any]:
                 keep(fmt, _cpu(lambda p=path, w=write, d=dicts: w(p, d), True))
                 sizes[fmt] = path.stat().st_size / people
     return {"figures": best, "bytes": sizes, "digests": digests, "full": full}
+
+
+def _held(people: int) -> list[Any]:
+    """The seeded cohort planned and routed, as a worker holds it: every person's
+    Result and record (needs and recommendations shared as in a batch)."""
+    import pyarrow.parquet  # noqa: F401 - imported before any clock starts, as a worker has
+
+    from deficit_engine import Engine, synthetic_profiles
+    from deficit_engine.engine import route_planned
+    from deficit_engine.outputs import person_record
+    from deficit_engine.planner import plan_cohort
+
+    engine = Engine.from_path(KB, backend="fast")
+    kb = engine.kb
+    sample = list(synthetic_profiles(kb, people, seed=16))
+    diagnosed = list(engine.diagnose_many(sample))
+    plan = plan_cohort(kb, diagnosed)
+    return [
+        (route_planned(kb, profile, result, resolution), person_record(raw))
+        for (profile, result), resolution, raw in zip(
+            diagnosed, plan.resolutions, sample, strict=True
+        )
+    ]
+
+
+def _every_dict_made(folder: str, index: int, results: Any, options: Any) -> Any:
+    """The part task as it was before ``parts.Pieces``: every piece's dict made."""
+    from deficit_engine.cohort import digest
+    from deficit_engine.gcpause import paused_gc
+    from deficit_engine.parts import PartRow, part_path, write_part
+
+    with paused_gc():
+        rows = [
+            PartRow(result.profile, person, result.to_dict(trace=options.trace))
+            for result, person in results
+            if result.ok
+        ]
+        write_part(part_path(Path(folder), index, options.fmt), rows, options.fmt, options.keep)
+        del rows
+        return [digest(result, options.trace, line=options.lines) for result, _person in results]
+
+
+def _parts(write_rows: Any, folder: str, held: Any, options: Any, sent: list[Any]) -> None:
+    """The cohort's parts, chunk by chunk, by ``write_rows``; their digests to ``sent``."""
+    from deficit_engine.cohort import PART_CHUNK
+
+    for index, at in enumerate(range(0, len(held), PART_CHUNK)):
+        sent.extend(write_rows(folder, index, held[at : at + PART_CHUNK], options))
+
+
+def pieces_in_turn(people: int, rounds: int, trace: bool) -> int:
+    """``--pieces``: the part task with and without ``parts.Pieces``, taking turns."""
+    from deficit_engine import cohort as cohort_module
+
+    held = _held(people)
+    tasks = {"pieces": cohort_module._write_rows, "every dict": _every_dict_made}
+    times: dict[tuple[str, str], list[float]] = {}
+    with tempfile.TemporaryDirectory(prefix="pieces-") as tmp:
+        for round_ in range(rounds):
+            for fmt in ("jsonl", "parquet"):
+                options = cohort_module._PartOptions(fmt, trace, ())
+                sent: dict[str, list[Any]] = {}
+                for name, write_rows in tasks.items():
+                    folder = str(Path(tmp) / f"{name}-{fmt}-{round_}")
+                    sent[name] = []
+                    task = partial(_parts, write_rows, folder, held, options, sent[name])
+                    seconds, _collections = _cpu(task, False)
+                    times.setdefault((fmt, name), []).append(seconds / people * 1e6)
+                folders = [Path(tmp) / f"{name}-{fmt}-{round_}" for name in tasks]
+                if (
+                    len({_folder_digest(f) for f in folders}) != 1
+                    or len({repr(v) for v in sent.values()}) != 1
+                ):
+                    print("output_formats: the two tasks' parts or digests differ")
+                    return 2
+    print(f"the part task, CPU µs per profile, {people:,} synthetic profiles planned,")
+    print(f"{rounds} rounds taking turns in one process; same bytes and digests")
+    print(f"  {'format':8}{'pieces: best':>14}{'median':>9}{'every dict: best':>19}{'median':>9}")
+    for fmt in ("jsonl", "parquet"):
+        mine, plain = times[(fmt, "pieces")], times[(fmt, "every dict")]
+        print(
+            f"  {fmt:8}{min(mine):14.1f}{statistics.median(mine):9.1f}"
+            f"{min(plain):19.1f}{statistics.median(plain):9.1f}"
+            f"   x{min(mine) / min(plain):.2f} (medians x"
+            f"{statistics.median(mine) / statistics.median(plain):.2f})"
+        )
+    return 0
 
 
 def _default_writer(path: Path, cohort: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
@@ -193,8 +274,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--trace", action="store_true", help="keep each Result's trace")
     parser.add_argument("--against", type=Path, help="another tree's src folder")
+    parser.add_argument(
+        "--pieces", action="store_true", help="the part task with and without parts.Pieces"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.pieces:
+        return pieces_in_turn(args.people, args.rounds, args.trace)
     if args.child:
         print(json.dumps(measure(args.people, args.rounds, args.trace)))
         return 0

@@ -14,7 +14,11 @@ written here the plain way, as the code was before it was made faster:
 - a validated profile's one-pass check of its ids against the placed checks;
 - ``Recommendation.get`` against a dict of its attributes;
 - a worker's part task (``cohort._write_rows``) makes its digests with the collector
-  paused, as the Results' dicts, and they are the digests made the plain way.
+  paused, as the Results' dicts, and they are the digests made the plain way;
+- a part whose shared needs, recommendations and unmet entries have their dicts
+  made once (``parts.Pieces``) against the part written from plain ``Result.to_dict`` dicts, on
+  a planned cohort (its recommendations shared as in a batch), and with a lone
+  surrogate in a piece and beside the pieces.
 """
 
 from __future__ import annotations
@@ -33,12 +37,14 @@ from deficit_engine import Engine, synthetic_profiles
 from deficit_engine import cohort as cohort_module
 from deficit_engine import parts as parts_module
 from deficit_engine import profile as profile_module
+from deficit_engine.engine import route_planned
 from deficit_engine.errors import SourceError
 from deficit_engine.gcpause import paused_gc
-from deficit_engine.models import Result, Route
+from deficit_engine.models import Need, Result, Route
 from deficit_engine.models import route as route_module
 from deficit_engine.outputs import PERSON_FIELDS, person_record
-from deficit_engine.parts import PartRow, write_part
+from deficit_engine.parts import PartRow, Pieces, write_part
+from deficit_engine.planner import plan_cohort
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
@@ -321,3 +327,87 @@ def test_the_one_pass_check_agrees_with_the_placed_checks(
                     profile_module.parse_profile(variant, kb)
                 assert [i.message for i in caught.value.issues] == [i.message for i in issues]
     assert told[True] >= 400 and told[False] >= 1_000
+
+
+# --- shared pieces written once per part ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def planned(
+    evaluated: list[tuple[dict[str, Any], Result]],
+) -> list[tuple[Result, dict[str, Any]]]:
+    """The cohort planned and routed as a planned batch does it: the plan interns its
+    recommendations, so people share them, as the engine shares their needs."""
+    engine = Engine.from_path(backend="fast")
+    diagnosed = list(engine.diagnose_many([profile for profile, _result in evaluated]))
+    plan = plan_cohort(engine.kb, diagnosed)
+    return [
+        (route_planned(engine.kb, profile, result, resolution), person_record(raw))
+        for (profile, result), resolution, (raw, _evaluated) in zip(
+            diagnosed, plan.resolutions, evaluated, strict=True
+        )
+    ]
+
+
+def _shared(people: Sequence[tuple[Result, dict[str, Any]]]) -> int:
+    """How many of the people's needs and recommendations are another's object too."""
+    seen: set[int] = set()
+    repeated = 0
+    for result, _person in people:
+        for piece in (*result.needs, *result.recommendations):
+            repeated += id(piece) in seen
+            seen.add(id(piece))
+    return repeated
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_a_part_of_shared_pieces_is_the_plain_parts_bytes(
+    planned: list[tuple[Result, dict[str, Any]]], fmt: str, tmp_path: Path
+) -> None:
+    """``_write_rows`` (each shared piece's dict made once) writes the bytes of the
+    part written from the plain dicts, part after part of the planned cohort."""
+    assert sum(result.route is not None for result, _person in planned) > COHORT // 2
+    options = cohort_module._PartOptions(fmt, False, ())
+    for index, at in enumerate(range(0, len(planned), CHUNK)):
+        chunk = planned[at : at + CHUNK]
+        assert _shared(chunk) > len(chunk)  # the pieces are reused, not only made
+        cohort_module._write_rows(str(tmp_path), index, chunk, options)
+        plain = [PartRow(r.profile, p, r.to_dict(trace=False)) for r, p in chunk if r.ok]
+        write_part(tmp_path / f"plain-{index}.{fmt}", plain, fmt)
+        mine = parts_module.part_path(tmp_path, index, fmt).read_bytes()
+        assert mine == (tmp_path / f"plain-{index}.{fmt}").read_bytes(), f"part {index}"
+
+
+def test_pieces_are_told_apart_by_identity_while_they_live() -> None:
+    """Needs made and dropped one after another could take each other's id: the
+    Pieces keep each one alive, so each one's dict is its own."""
+    pieces = Pieces()
+    for n in range(200):
+        need = Need("program", f"c.{n}", (("delivery", "online"),), f"R-{n}")
+        (written,) = pieces.each([need])
+        assert written == need.to_dict()
+        del need, written  # freed but for the Pieces: its id may not be reused
+
+
+def _surrogate_result(result: Result, profile: str, rule: str) -> Result:
+    need = dataclasses.replace(result.needs[0], rule=rule)
+    return dataclasses.replace(result, profile=profile, needs=(need, *result.needs))
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+@pytest.mark.parametrize(
+    "profile, rule", [("T-\udc80", "R-1"), ("T-1", "R-\udc80"), ("T-\ud800", "R-\udfff")]
+)
+def test_a_lone_surrogate_beside_or_in_a_piece_is_written_as_plainly(
+    planned: list[tuple[Result, dict[str, Any]]], fmt: str, profile: str, rule: str, tmp_path: Path
+) -> None:
+    """orjson refuses a lone surrogate, in a shared piece or beside them (an id): the
+    record then goes to ``json``, shared dicts and all, as the plain one does."""
+    chunk = [(r, p) for r, p in planned[:20] if r.ok and r.needs]
+    odd = _surrogate_result(chunk[0][0], profile, rule)
+    chunk = [(odd, chunk[0][1]), *chunk, (odd, chunk[0][1])]
+    cohort_module._write_rows(str(tmp_path), 0, chunk, cohort_module._PartOptions(fmt, False, ()))
+    plain = [PartRow(r.profile, p, r.to_dict(trace=False)) for r, p in chunk]
+    write_part(tmp_path / f"plain.{fmt}", plain, fmt)
+    mine = parts_module.part_path(tmp_path, 0, fmt).read_bytes()
+    assert mine == (tmp_path / f"plain.{fmt}").read_bytes()

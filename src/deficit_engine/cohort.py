@@ -48,7 +48,7 @@ from .kb import KnowledgeBase
 from .models import Need, Result, Route, json_number
 from .months import month_range
 from .outputs import DocumentNames, FlatTables, person_record
-from .parts import FORMATS, PartRow, check_kept, part_path, write_part
+from .parts import FORMATS, PartRow, Pieces, check_kept, part_path, write_part
 from .planner import CohortPlan, PlanRow, SharedValues, StreamedPlan, plan_cohort, plan_row
 from .planner.plan import COLLEAGUE_PREFIX
 from .profile import parse_profile
@@ -1617,13 +1617,14 @@ def _write_rows(
     # pause, and the collections their tuples triggered made them cost more than the
     # Results' dicts (py-spy, a 3,000-person batch: 6.0 % of its CPU against 4.9 %)
     with paused_gc():
+        pieces = Pieces()  # the dicts of the part's shared needs and recommendations, made once
         rows = [
-            PartRow(result.profile, person, result.to_dict(trace=options.trace))
+            PartRow(result.profile, person, result.to_dict(options.trace, each=pieces.each))
             for result, person in results
             if result.ok
         ]
         write_part(part_path(Path(folder), index, options.fmt), rows, options.fmt, options.keep)
-        del rows
+        del rows, pieces
         return [digest(result, options.trace, line=options.lines) for result, _person in results]
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "FORMATS",
     "PART_FOLDER",
     "PartRow",
+    "Pieces",
     "check_kept",
     "part_path",
     "write_part",
@@ -42,6 +43,48 @@ class PartRow:
     profile: str
     person: Mapping[str, Any]
     result: Mapping[str, Any]
+
+
+class Pieces:
+    """A part's shared pieces, each made into its dict once: a person's needs,
+    recommendations and unmet entries are mostly the same objects as other people's
+    (the engine interns the needs, the plan its programme recommendations, and a
+    part's Resolutions arrive in one pickle, which keeps them shared), so each one's
+    ``to_dict()`` is made the first time and the same dict is put in every later
+    person's Result dict.
+
+    Pass :meth:`each` to :meth:`Result.to_dict <deficit_engine.models.Result.to_dict>`;
+    the dicts are then shared between the part's rows, which the part writer only
+    reads. Items are told apart by identity, never by value (hashing a piece's tuples
+    and strings cost as much as making its dict again): each item is kept alive here
+    with its dict, so its id cannot be taken by another object while the Pieces live;
+    make one per part, so that they live no longer.
+    """
+
+    def __init__(self) -> None:
+        self._made: dict[int, tuple[Any, dict[str, Any]]] = {}  # id -> (item, its dict)
+
+    def each(self, items: Sequence[Any]) -> list[dict[str, Any]]:
+        """Each item's ``to_dict()``, made once per item for the part.
+
+        Parameters
+        ----------
+        items : sequence
+            Needs, recommendations or unmet entries (anything with ``to_dict``).
+
+        Returns
+        -------
+        list of dict
+            One dict per item, in order; an item met before gives the same dict.
+        """
+        made = self._made
+        out = []
+        for item in items:
+            known = made.get(id(item))
+            if known is None:
+                known = made[id(item)] = (item, item.to_dict())
+            out.append(known[1])
+        return out
 
 
 def part_path(folder: Path, index: int, fmt: str) -> Path:

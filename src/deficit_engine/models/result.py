@@ -9,7 +9,7 @@ so the same inputs give byte-identical JSON.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
@@ -134,13 +134,21 @@ class Result(_Value):
                 return d
         return None
 
-    def to_dict(self, trace: bool = True) -> dict[str, Any]:
+    def to_dict(
+        self, trace: bool = True, *, each: Callable[[Sequence[Any]], list[Any]] | None = None
+    ) -> dict[str, Any]:
         """The Result as a JSON-ready dict: the one writer of a Result's JSON.
 
         Parameters
         ----------
         trace : bool
             Include the trace of firings (the default).
+        each : callable, optional
+            Makes the needs', the recommendations' and the unmet entries' dicts:
+            given one of those tuples, a list of each item's ``to_dict()``. A
+            batch's part writer passes one that makes each shared item's dict once
+            per part (:meth:`deficit_engine.parts.Pieces.each`). By default, each
+            item's ``to_dict()`` is made.
 
         Returns
         -------
@@ -150,13 +158,14 @@ class Result(_Value):
             are any, ``provenance``, ``kb_hash``, ``kb_version``, and ``trace``
             when asked. The scores are not included.
         """
+        pieces = _dicts if each is None else each
         out: dict[str, Any] = {
             "profile": self.profile,
             "deficits": [d.to_dict() for d in self.deficits],
-            "needs": [n.to_dict() for n in self.needs],
+            "needs": pieces(self.needs),
             "facts": list(self.facts),
-            "recommendations": [r.to_dict() for r in self.recommendations],
-            "unmet": [u.to_dict() for u in self.unmet],
+            "recommendations": pieces(self.recommendations),
+            "unmet": pieces(self.unmet),
         }
         if self.route is not None:
             out["route"] = self.route.to_dict()
@@ -191,6 +200,11 @@ class Result(_Value):
         if indent == 2:
             return dumps_indented(data)
         return json.dumps(data, ensure_ascii=False, indent=indent)
+
+
+def _dicts(items: Sequence[Need | Recommendation | UnmetEntry]) -> list[dict[str, Any]]:
+    """Each item's ``to_dict()``: :meth:`Result.to_dict`'s default ``each``."""
+    return [item.to_dict() for item in items]
 
 
 # --- pickling: one flat tuple per Result ------------------------------------------------
