@@ -37,7 +37,7 @@ from ..errors import UsageError, WrongTypeError
 from ..labels import PHASE_ORDER, format_hours
 from ..loader import KnowledgeBase
 from ..models import Need, Recommendation, Resolution, Unmet
-from ..period import period_hours
+from ..period import settings, working_months
 from ..schema import Person, Profile
 from .formats import resolve_formats
 from .mentors import Seeker, Why, resolve_mentors
@@ -170,6 +170,21 @@ def mentoring_defaults(kb: KnowledgeBase) -> tuple[str, str, float]:
     return mentoring_of(kb.formats)
 
 
+def _period_hours(
+    kb: KnowledgeBase, index: CatalogueIndex, profile: Profile, today: date | None
+) -> float:
+    """:func:`~deficit_engine.period.period_hours`, its working months remembered per
+    period (a function of the KB's calendar and the period: a cohort has a few)."""
+    start, end, hours, _defaults = settings(profile, today)
+    memo = index.memo("working months")
+    months: int | None = memo.get((start, end))
+    if months is None:
+        months = index.remember(
+            memo, (start, end), working_months(start, end, kb.planning.planning.calendar)
+        )
+    return hours * months
+
+
 def resolve(
     kb: KnowledgeBase,
     profile: Profile,
@@ -210,7 +225,7 @@ def resolve(
     prefs = list(profile.preferences.delivery)
     prog_idx = by_kind["program"]
     seeker = seeker_of(kb, person)
-    holds = period_hours(profile, kb.planning.planning.calendar, today)
+    holds = _period_hours(kb, index, profile, today)
     programs, u1 = resolve_programmes(
         index,
         person.role,
