@@ -84,6 +84,11 @@ class Candidate(NamedTuple):
         return (-self.prio, self.loc, self.nosubj, rank[self.mentor.id])
 
 
+#: A Candidate from a tuple, without the NamedTuple's keyword machinery (a person's
+#: units have half a dozen candidates each).
+_candidate = tuple.__new__
+
+
 class Why(NamedTuple):
     """Why a need is unmet: the reason, its cause (models.UNMET_CAUSES), what ran out."""
 
@@ -222,7 +227,7 @@ def unit_arcs(
         m, got = served[mid]
         prio = sum([weight[i] for i in got])
         nosubj = 0 if not subjects or not subjects.isdisjoint(m.subjects) else 1
-        out.append(Candidate(m, tuple(got), prio, locality(m, seeker), nosubj))
+        out.append(_candidate(Candidate, (m, tuple(got), prio, locality(m, seeker), nosubj)))
     return out
 
 
@@ -366,7 +371,7 @@ def mentor_recommendations(
             if i in ch.chosen.served:
                 continue
             if any(i in c.served for c in ch.others):
-                unmet[i] = Why(_one_per_form_reason(needs[i], ch), "one_per_form")
+                unmet[i] = _one_per_form_why(index, needs[i], ch)
             else:
                 unmet[i] = why_not(index, seeker, needs[i], ch.unit.form)
     recs = [_recommendation(index, seeker, needs, chs, rank, cohort) for chs in by_mentor.values()]
@@ -387,10 +392,7 @@ def _recommendation(
     served = sorted(i for ch in chs if ch.chosen for i in ch.chosen.served)
     comps = index.sort([str(needs[i].competency) for i in served])
     forms = tuple(dict.fromkeys(ch.unit.form for ch in chs if ch.unit.form))
-    parts = [_head(comps, forms), _locality_reason(m, seeker, best.loc)]
-    subjects = sorted(seeker.subjects.intersection(m.subjects))
-    if subjects:
-        parts.append("предмет: " + ", ".join(SUBJECT_RU.get(s, s) for s in subjects))
+    parts = [_opening(index, seeker, m, comps, forms, best.loc)]
     free = chs[0].free
     parts.append(
         f"мест у наставника: {m.capacity}, распределяются по всей когорте"
@@ -417,6 +419,29 @@ def _recommendation(
             ("free", free),
         ),
     )
+
+
+def _opening(
+    index: CatalogueIndex,
+    seeker: Seeker,
+    m: Mentor,
+    comps: tuple[str, ...],
+    forms: tuple[str, ...],
+    loc: int,
+) -> str:
+    """The reason's first parts: what the mentor serves, where they are, the subjects
+    they share with the seeker. A function of these arguments (of the seeker: the
+    kind, municipality and subjects), remembered on the index: a cohort repeats them."""
+    key = (m.id, comps, forms, loc, seeker.school, seeker.municipality, seeker.subjects)
+    memo = index.memo("mentor reason openings")
+    found: str | None = memo.get(key)
+    if found is None:
+        parts = [_head(comps, forms), _locality_reason(m, seeker, loc)]
+        subjects = sorted(seeker.subjects.intersection(m.subjects))
+        if subjects:
+            parts.append("предмет: " + ", ".join(SUBJECT_RU.get(s, s) for s in subjects))
+        found = index.remember(memo, key, "; ".join(parts))
+    return found
 
 
 def _head(comps: Sequence[str], forms: Sequence[str]) -> str:
@@ -472,6 +497,18 @@ def _versus(
     if mine[2] != theirs[2]:
         return f"выбран вместо {alt.mentor.id}: тот наставник не ведёт предмет педагога"
     return f"выбран вместо {alt.mentor.id}: при равных условиях — по порядку идентификаторов"
+
+
+def _one_per_form_why(index: CatalogueIndex, need: Need, ch: MentorChoice) -> Why:
+    """Why a need another mentor of the unit's form could serve is unmet: a function
+    of the form, the chosen mentor and the need's competency, remembered on the index."""
+    assert ch.chosen is not None
+    key = (ch.unit.form, ch.chosen.mentor.id, need.competency)
+    memo = index.memo("one mentor per form")
+    found: Why | None = memo.get(key)
+    if found is None:
+        found = index.remember(memo, key, Why(_one_per_form_reason(need, ch), "one_per_form"))
+    return found
 
 
 def _one_per_form_reason(need: Need, ch: MentorChoice) -> str:
