@@ -71,6 +71,15 @@ def resolve_formats(
     later = []
     for i in idx:  # needs naming a format first ...
         info = infos[i]
+        fid = info.named_format  # the usual case: a need naming a format it passes
+        if fid is not None:
+            got = chosen.get(fid)
+            if got is None:
+                chosen[fid] = [i]
+                how[fid] = {_NAMED}
+            else:
+                got.append(i)
+            continue
         plan = info.format_plan or _plan_of(index, needs[i], info)
         if not plan.named:
             later.append((i, plan))
@@ -112,6 +121,8 @@ def _plan_of(index: CatalogueIndex, need: Need, info: NeedInfo) -> _Plan:
     plan: _Plan = index.memo("format plans").get(need.filters) or _typed_plan(index, need)
     if info.token is not None:
         info.format_plan = plan
+        if plan.named and plan.unmet is None:
+            info.named_format = plan.ranked[0]
     return plan
 
 

@@ -49,12 +49,14 @@ class NeedInfo:
         key a memo (an unhashable or unusual value).
     format_plan : Any
         A format need's plan (``resolve.formats``), filled on first use.
+    named_format : str or None
+        Then, the format it names when that format passes its filters.
     lazy : dict
         Other values that are a function of the need alone, by name (filled by
         their users).
     """
 
-    __slots__ = ("competency", "form", "format_plan", "kind", "lazy", "token")
+    __slots__ = ("competency", "form", "format_plan", "kind", "lazy", "named_format", "token")
 
     def __init__(self, need: Need, token: int | None) -> None:
         self.kind = need.kind
@@ -62,6 +64,7 @@ class NeedInfo:
         self.form = form_of(need)
         self.token = token
         self.format_plan: Any = None
+        self.named_format: str | None = None
         self.lazy: dict[Any, Any] = {}
 
 

@@ -166,14 +166,15 @@ def resolve_programmes(
     # delivery, not in ФР ДПП, hours, id); all but the second are fixed for this
     # call. The period comes first: a programme that cannot finish puts the whole
     # route past its period, which no number of needs covered makes up for.
-    rank = index.program_rank
     programs = index.program_by_id
     longest = float("inf") if period_hours is None else period_hours
-    too_long = {pid: 1 if programs[pid].hours > longest else 0 for pid in fits}
-    fixed = {
-        pid: (0 if (not prefs or programs[pid].delivery in prefs) else 1, *rank[pid])
-        for pid in fits
-    }
+    asked, other = _key_tails(index)
+    too_long: dict[str, int] = {}
+    fixed: dict[str, tuple[int, int, float, str]] = {}
+    for pid in fits:
+        p = programs[pid]
+        too_long[pid] = 1 if p.hours > longest else 0
+        fixed[pid] = asked[pid] if not prefs or p.delivery in prefs else other[pid]
     recs = [
         _recommendation(index, prefs, needs, key, programs[pid], served, alt, longest)
         for key, pid, served, alt in greedy_cover(
@@ -181,6 +182,22 @@ def resolve_programmes(
         )
     ]
     return recs, unmet
+
+
+def _key_tails(
+    index: CatalogueIndex,
+) -> tuple[dict[str, tuple[int, int, float, str]], dict[str, tuple[int, int, float, str]]]:
+    """Programme id -> the tail of its ranking key (delivery asked or not, ФР ДПП,
+    hours, id), with its delivery asked for and without: made once per KB."""
+    memo = index.memo("programme key tails")
+    found = memo.get(None)
+    if found is None:
+        rank = index.program_rank
+        found = memo[None] = (
+            {pid: (0, *tail) for pid, tail in rank.items()},
+            {pid: (1, *tail) for pid, tail in rank.items()},
+        )
+    return found
 
 
 def _admitting_fits(
