@@ -72,27 +72,21 @@ def resolve_formats(
     for i in idx:  # needs naming a format first ...
         info = infos[i]
         fid = info.named_format  # the usual case: a need naming a format it passes
-        if fid is not None:
-            got = chosen.get(fid)
-            if got is None:
-                chosen[fid] = [i]
-                how[fid] = {_NAMED}
-            else:
-                got.append(i)
-            continue
-        plan = info.format_plan or _plan_of(index, needs[i], info)
-        if not plan.named:
-            later.append((i, plan))
-        elif plan.unmet is not None:
-            unmet[i] = plan.unmet
-        else:
+        if fid is None:
+            plan = info.format_plan or _plan_of(index, needs[i], info)
+            if not plan.named:
+                later.append((i, plan))
+                continue
+            if plan.unmet is not None:
+                unmet[i] = plan.unmet
+                continue
             fid = plan.ranked[0]
-            got = chosen.get(fid)
-            if got is None:
-                chosen[fid] = [i]
-                how[fid] = {_NAMED}
-            else:
-                got.append(i)
+        got = chosen.get(fid)
+        if got is None:
+            chosen[fid] = [i]
+            how[fid] = {_NAMED}
+        else:
+            got.append(i)
     for i, plan in later:  # ... so that the others can reuse what they chose
         if plan.unmet is not None:
             unmet[i] = plan.unmet
