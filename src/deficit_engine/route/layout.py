@@ -43,7 +43,7 @@ from .drafts import (
     program_fields,
 )
 from .model import STEP_KINDS, Conflict, Overflow, Route, Step, centi
-from .order import acyclic, bits, conflicts, predecessors
+from .order import acyclic, conflicts, predecessors
 from .schedule import overflow_of, schedule
 
 __all__ = ["Tables", "layout", "tables"]
@@ -432,9 +432,6 @@ def layout(
     texts = _month_texts(first, route_end + 1)
     steps = []
     direct = sched.direct
-    rank = [0] * n  # draft -> its position in step order
-    for i, t in enumerate(ordered):
-        rank[t] = i
     for t in ordered:
         kind, ref, title, comps, education, phase, level, hundredths, responsible, rules, extra = (
             drafts[t]
@@ -452,8 +449,8 @@ def layout(
             after = (step_id[m.bit_length() - 1],) if m else ()
         else:
             # the direct predecessors in step order: as "s1" < "s10" < "s2" would
-            # not sort, by their positions (step i's id is ids[i])
-            after = tuple([ids[i] for i in sorted([rank[b] for b in bits(m)])])
+            # not sort, in the order of the steps, which is that of `ordered`
+            after = tuple([step_id[b] for b in ordered if m >> b & 1])
         steps.append(
             _new(
                 Step,
