@@ -21,7 +21,7 @@ from deficit_engine import Engine, load_kb, synthetic_profiles
 from deficit_engine.catalogue import exact_key
 from deficit_engine.models import Need, Recommendation, Unmet
 from deficit_engine.resolve import resolve
-from deficit_engine.resolve.allocate import Arc, allocate, solve
+from deficit_engine.resolve.allocate import Arc, _one_owner, allocate, solve
 from deficit_engine.resolve.cover import Key, greedy_cover
 
 # --- exact_key --------------------------------------------------------------------
@@ -105,7 +105,7 @@ def test_bitmask_cover_is_the_plain_greedy_cover(seed: int) -> None:
 # --- one person's allocation without the solver --------------------------------------
 
 
-@pytest.mark.parametrize("seed", range(200))
+@pytest.mark.parametrize("seed", range(600))
 def test_one_owner_allocation_is_the_solvers(seed: int) -> None:
     """Ties, full mentors and mentors wanted by two units included: when the fast path
     answers it answers as the solver, else it leaves the problem to the solver."""
@@ -119,6 +119,16 @@ def test_one_owner_allocation_is_the_solvers(seed: int) -> None:
     capacity = [rnd.randint(0, 2) for _ in range(n_mentors)]
     owners = [0] * n_units
     assert allocate(owners, arcs, capacity) == solve(owners, arcs, capacity)
+
+
+def test_one_owner_search_answers_when_two_units_want_one_place() -> None:
+    """Both units' best mentor (0) has one place: the search, not the solver, finds
+    that unit 0 keeps it (more severe) and unit 1 takes mentor 1, as the solver does."""
+    arcs = [Arc(0, 0, (0,), 4, 0, 0), Arc(1, 0, (1,), 2, 0, 0), Arc(1, 1, (1,), 2, 2, 1)]
+    found = _one_owner(2, arcs, [1, 1])
+    assert found is not None
+    assert found.chosen == (0, 2)
+    assert found == solve([0, 0], arcs, [1, 1])
 
 
 # --- values made without their __init__ ------------------------------------------------

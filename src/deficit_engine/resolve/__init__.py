@@ -37,10 +37,11 @@ from ..errors import UsageError, WrongTypeError
 from ..labels import PHASE_ORDER, format_hours
 from ..loader import KnowledgeBase
 from ..models import Need, Recommendation, Resolution, Unmet
-from ..period import period_hours
+from ..period import settings, working_months
 from ..schema import Person, Profile
 from .formats import resolve_formats
 from .mentors import Seeker, Why, resolve_mentors
+from .needinfo import infos_of, split_by_kind
 from .programmes import resolve_programmes
 
 # PHASE_ORDER and format_hours live in labels, the value types in models; they
@@ -138,28 +139,19 @@ def needs_by_kind(needs: Sequence[Need]) -> tuple[dict[str, list[int]], dict[int
 
     Returns
     -------
-    by_kind : dict
-        ``program``, ``mentor``, ``format`` -> the indexes of the needs of that kind.
-    unknown : dict
-        Index -> the reason, for each need of another kind.
+    tuple of (dict, dict)
+        As :func:`.needinfo.split_by_kind`: kind -> indexes, and the reasons of
+        the needs of an unknown kind.
 
     Raises
     ------
     WrongTypeError
         If an item is not a Need.
     """
-    by_kind: dict[str, list[int]] = {"program": [], "mentor": [], "format": []}
-    unknown: dict[int, str] = {}
-    get = by_kind.get
-    for i, n in enumerate(needs):
+    for n in needs:
         if type(n) is not Need and not isinstance(n, Need):
             raise WrongTypeError(f"resolve() needs Need objects, not {type(n).__name__}")
-        found = get(n.kind)
-        if found is not None:
-            found.append(i)
-        else:
-            unknown[i] = f"неизвестный вид потребности «{n.kind}»"
-    return by_kind, unknown
+    return split_by_kind(needs)
 
 
 def mentoring_defaults(kb: KnowledgeBase) -> tuple[str, str, float]:
@@ -176,6 +168,21 @@ def mentoring_defaults(kb: KnowledgeBase) -> tuple[str, str, float]:
         The kind of education, the phase and the hours of a mentoring step.
     """
     return mentoring_of(kb.formats)
+
+
+def _period_hours(
+    kb: KnowledgeBase, index: CatalogueIndex, profile: Profile, today: date | None
+) -> float:
+    """:func:`~deficit_engine.period.period_hours`, its working months remembered per
+    period (a function of the KB's calendar and the period: a cohort has a few)."""
+    start, end, hours, _defaults = settings(profile, today)
+    memo = index.memo("working months")
+    months: int | None = memo.get((start, end))
+    if months is None:
+        months = index.remember(
+            memo, (start, end), working_months(start, end, kb.planning.planning.calendar)
+        )
+    return hours * months
 
 
 def resolve(
@@ -210,14 +217,15 @@ def resolve(
         if not isinstance(taken, int) or isinstance(taken, bool) or taken < 0:
             raise UsageError(f"mentor_load[{mid!r}] must be a non-negative integer, not {taken!r}")
     needs = list(needs)
-    by_kind, unknown = needs_by_kind(needs)
+    infos = infos_of(kb.index, needs)  # also checks that each is a Need
+    by_kind, unknown = split_by_kind(infos)
     unmet: dict[int, str | Why] = dict(unknown)
     index = kb.index
     person = profile.person
     prefs = list(profile.preferences.delivery)
     prog_idx = by_kind["program"]
     seeker = seeker_of(kb, person)
-    holds = period_hours(profile, kb.planning.planning.calendar, today)
+    holds = _period_hours(kb, index, profile, today)
     programs, u1 = resolve_programmes(
         index,
         person.role,
@@ -226,9 +234,12 @@ def resolve(
         prog_idx,
         period_hours=holds,
         admits=(seeker.subjects, seeker.levels),
+        infos=infos,
     )
-    mentors, u2 = resolve_mentors(index, seeker, needs, by_kind["mentor"], load, severities or {})
-    formats, u3 = resolve_formats(index, needs, by_kind["format"])
+    mentors, u2 = resolve_mentors(
+        index, seeker, needs, by_kind["mentor"], load, severities or {}, infos=infos
+    )
+    formats, u3 = resolve_formats(index, needs, by_kind["format"], infos=infos)
     unmet.update(u1)
     unmet.update(u2)
     unmet.update(u3)

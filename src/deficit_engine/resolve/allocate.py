@@ -343,8 +343,8 @@ def _one_owner(n_all: int, arcs: Sequence[Arc], capacity: Sequence[int]) -> Allo
     cost is negative and the owner's bonus is earned by any placement; so when
     each unit's least arc is unique and no mentor is then given more units than
     their free places, those arcs are the one optimum: the solver would return
-    them too. Otherwise (a tie, or a mentor asked for beyond their places) None,
-    and the caller runs the solver.
+    them too. A mentor asked for beyond their places: :func:`_one_owner_search`;
+    a tie: None, and the caller runs the solver.
     """
     n_units = len({a.unit for a in arcs})
     weights = _cached_weights(
@@ -375,11 +375,88 @@ def _one_owner(n_all: int, arcs: Sequence[Arc], capacity: Sequence[int]) -> Allo
     for key, _k in best.values():
         taken[key[3]] = taken.get(key[3], 0) + 1
     if any(count > capacity[m] for m, count in taken.items()):
-        return None
+        return _one_owner_search(n_all, arcs, capacity, weights)
     chosen = [-1] * n_all
     for unit, (_key, k) in best.items():
         chosen[unit] = k
     return Allocation(tuple(chosen), weights)
+
+
+#: The most pairings :func:`_one_owner_search` tries before leaving it to the solver.
+_SEARCH_LIMIT = 4096
+
+
+def _one_owner_search(
+    n_all: int, arcs: Sequence[Arc], capacity: Sequence[int], weights: Weights
+) -> Allocation | None:
+    """One owner's optimum by trying the pairings (each unit one of its arcs or none,
+    no mentor past their places), when the units' best arcs ask a mentor for more
+    than their free places: a person has a unit or two, and the flow solver's set-up
+    costs a millisecond. With exact weights the least total cost (arcs' costs as
+    :func:`arc_costs` makes them, plus the owner bonus) is the solver's optimum when
+    only one pairing reaches it; on a tie (the solver's pick), or with too many
+    pairings to try, None: the caller runs the solver."""
+    options: dict[int, list[tuple[int, int, int]]] = {}  # unit -> (cost, arc, mentor)
+    for k, (unit, mentor, _served, prio, loc, nosubj) in enumerate(arcs):
+        tie = mentor * (n_all - unit)  # one owner: a unit's position is its index
+        cost = -prio * weights.prio + loc * weights.loc + nosubj * weights.subj
+        options.setdefault(unit, []).append((cost + tie * weights.tie, k, mentor))
+    count = 1
+    for listed in options.values():
+        listed.sort()  # the cheapest first: the first complete pairing is a good bound
+        listed.append((0, -1, -1))  # the unit left unplaced (every arc costs less)
+        count *= len(listed)
+    if count > _SEARCH_LIMIT:
+        return None
+    search = _Search(list(options.values()), list(capacity), weights.owner)
+    search.extend(0, 0, False)
+    if search.best is None or search.ties:
+        return None
+    chosen = [-1] * n_all
+    for unit, k in zip(options, search.best, strict=True):
+        chosen[unit] = k
+    return Allocation(tuple(chosen), weights)
+
+
+class _Search:
+    """The depth-first search of :func:`_one_owner_search`: unit by unit, a branch
+    left as soon as even its units' cheapest arcs cannot bring it down to the least
+    total found (kept when they could only equal it, so that a tie is seen)."""
+
+    def __init__(self, options: list[list[tuple[int, int, int]]], free: list[int], bonus: int):
+        self.options, self.free, self.bonus = options, free, bonus
+        # units j.. at their cheapest: a bound on what they can add
+        self.floor = [0] * (len(options) + 1)
+        for j in range(len(options) - 1, -1, -1):
+            self.floor[j] = self.floor[j + 1] + options[j][0][0]
+        self.picks: list[int] = []
+        self.best: tuple[int, ...] | None = None
+        self.least = 0
+        self.ties = 0
+
+    def extend(self, j: int, total: int, placed: bool) -> None:
+        """Try every option of unit ``j`` after the picks so far (costing ``total``)."""
+        if j == len(self.options):
+            if placed:
+                total -= self.bonus
+            if self.best is None or total < self.least:
+                self.best, self.least, self.ties = tuple(self.picks), total, 0
+            elif total == self.least:
+                self.ties += 1
+            return
+        if self.best is not None and total + self.floor[j] - self.bonus > self.least:
+            return
+        free = self.free
+        for cost, k, mentor in self.options[j]:
+            if k >= 0 and not free[mentor]:
+                continue
+            if k >= 0:
+                free[mentor] -= 1
+            self.picks.append(k)
+            self.extend(j + 1, total + cost, placed or k >= 0)
+            self.picks.pop()
+            if k >= 0:
+                free[mentor] += 1
 
 
 def allocate_arrays(

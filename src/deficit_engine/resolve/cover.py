@@ -9,7 +9,7 @@ ranking key wins, the key depending on how many still-uncovered needs it covers
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 
 __all__ = ["Key", "bits", "greedy_cover"]
@@ -48,9 +48,18 @@ def greedy_cover(
         (key, candidate id, the needs it serves, (key, id) of the runner-up or None).
     """
     uncovered = 0
-    for mask in masks.values():
+    # need -> the candidates that can serve it: the runner-up is looked for among
+    # the candidates of the needs just served, not among all of them
+    serving: dict[int, list[str]] = {}
+    heap = []
+    for cid, mask in masks.items():
         uncovered |= mask
-    heap = [(key_of(cid, m.bit_count()), m.bit_count(), cid) for cid, m in masks.items()]
+        for i in bits(mask):
+            if i in serving:
+                serving[i].append(cid)
+            else:
+                serving[i] = [cid]
+        heap.append((key_of(cid, mask.bit_count()), mask.bit_count(), cid))
     heapq.heapify(heap)
     while uncovered:
         key, left, cid = heapq.heappop(heap)
@@ -60,14 +69,26 @@ def greedy_cover(
                 heapq.heappush(heap, (key_of(cid, served.bit_count()), served.bit_count(), cid))
             key, left, cid = heapq.heappop(heap)
             served = masks[cid] & uncovered
+        needs = bits(served)
         alt = None
-        for other, mask in masks.items():
-            if mask & served and other != cid:
-                entry = (key_of(other, (mask & uncovered).bit_count()), other)
-                if alt is None or entry < alt:
-                    alt = entry
+        # the least of the others sharing a need (keys are unique: the order in
+        # which they are met does not matter)
+        for other in _sharing(serving, needs, cid):
+            entry = (key_of(other, (masks[other] & uncovered).bit_count()), other)
+            if alt is None or entry < alt:
+                alt = entry
         uncovered &= ~served
-        yield key, cid, bits(served), alt
+        yield key, cid, needs, alt
+
+
+def _sharing(serving: Mapping[int, list[str]], needs: list[int], cid: str) -> Collection[str]:
+    """The candidates other than ``cid`` that can serve one of ``needs``."""
+    if len(needs) == 1:
+        found = serving[needs[0]]
+        return [c for c in found if c != cid] if len(found) > 1 else ()
+    others = {c for i in needs for c in serving[i]}
+    others.discard(cid)
+    return others
 
 
 def bits(mask: int) -> list[int]:

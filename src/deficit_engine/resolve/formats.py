@@ -21,6 +21,7 @@ from ..catalogue import (
 )
 from ..labels import plural_ru
 from ..models import Need, Recommendation
+from .needinfo import NeedInfo, infos_of
 
 __all__ = ["resolve_formats"]
 
@@ -39,7 +40,10 @@ class _Plan(NamedTuple):
 
 
 def resolve_formats(
-    index: CatalogueIndex, needs: Sequence[Need], idx: Sequence[int]
+    index: CatalogueIndex,
+    needs: Sequence[Need],
+    idx: Sequence[int],
+    infos: Sequence[NeedInfo] | None = None,
 ) -> tuple[list[Recommendation], dict[int, str]]:
     """Formats for the needs ``idx`` (indexes into ``needs``) of a person.
 
@@ -50,6 +54,8 @@ def resolve_formats(
     needs : sequence of Need
         The Result's needs; ``idx`` picks the format needs among them.
     idx : sequence of int
+    infos : sequence of NeedInfo, optional
+        The needs' infos (found here when not given).
 
     Returns
     -------
@@ -57,21 +63,30 @@ def resolve_formats(
         The recommendations, by (phase, id), and need index -> why no format
         serves it.
     """
-    plans = _plans(index, needs, idx)
+    if infos is None:
+        infos = infos_of(index, needs)
     chosen: dict[str, list[int]] = {}  # format id -> the needs it serves
     how: dict[str, set[str]] = {}  # format id -> how it was chosen for them
     unmet: dict[int, str] = {}
     later = []
-    for i, plan in zip(idx, plans, strict=True):  # needs naming a format first ...
-        if not plan.named:
-            later.append((i, plan))
-        elif plan.unmet is not None:
-            unmet[i] = plan.unmet
-        elif plan.ranked[0] in chosen:
-            chosen[plan.ranked[0]].append(i)
+    for i in idx:  # needs naming a format first ...
+        info = infos[i]
+        fid = info.named_format  # the usual case: a need naming a format it passes
+        if fid is None:
+            plan = info.format_plan or _plan_of(index, needs[i], info)
+            if not plan.named:
+                later.append((i, plan))
+                continue
+            if plan.unmet is not None:
+                unmet[i] = plan.unmet
+                continue
+            fid = plan.ranked[0]
+        got = chosen.get(fid)
+        if got is None:
+            chosen[fid] = [i]
+            how[fid] = {_NAMED}
         else:
-            chosen[plan.ranked[0]] = [i]
-            how[plan.ranked[0]] = {_NAMED}
+            got.append(i)
     for i, plan in later:  # ... so that the others can reuse what they chose
         if plan.unmet is not None:
             unmet[i] = plan.unmet
@@ -85,23 +100,24 @@ def resolve_formats(
             fid = plan.ranked[0]
             chosen[fid] = [i]
             how[fid] = {plan.how}
-    order = sorted(chosen, key=index.format_order.__getitem__)
+    order = sorted(chosen, key=index.format_order.__getitem__) if len(chosen) > 1 else chosen
     reasons = index.memo("format reasons")
     recs = [
-        _recommendation(index, needs, fid, sorted(chosen[fid]), how[fid], reasons) for fid in order
+        _recommendation(index, needs, infos, fid, chosen[fid], bool(later), how[fid], reasons)
+        for fid in order
     ]
     return recs, unmet
 
 
-def _plans(index: CatalogueIndex, needs: Sequence[Need], idx: Sequence[int]) -> list[_Plan]:
-    """Each need's :class:`_Plan`, from the KB's memos (a function of the filters only).
-
-    Filters whose values are all strings are looked up as they are: filters equal
-    to such filters hold only strings too, and print the same. Others go through
-    :func:`~deficit_engine.catalogue.exact_key` to their own memo.
-    """
-    plain = index.memo("format plans").get
-    return [plain(needs[i].filters) or _typed_plan(index, needs[i]) for i in idx]
+def _plan_of(index: CatalogueIndex, need: Need, info: NeedInfo) -> _Plan:
+    """A need's :class:`_Plan` (a function of the filters only), from the KB's memos;
+    kept in its info when it has a token (equal tokens: filters that print alike)."""
+    plan: _Plan = index.memo("format plans").get(need.filters) or _typed_plan(index, need)
+    if info.token is not None:
+        info.format_plan = plan
+        if plan.named and plan.unmet is None:
+            info.named_format = plan.ranked[0]
+    return plan
 
 
 def _typed_plan(index: CatalogueIndex, need: Need) -> _Plan:
@@ -155,14 +171,17 @@ def _named(index: CatalogueIndex, need: Need, passing: frozenset[str]) -> _Plan:
 def _recommendation(
     index: CatalogueIndex,
     needs: Sequence[Need],
+    infos: Sequence[NeedInfo],
     fid: str,
     served: list[int],
+    joined: bool,
     how: set[str],
     reasons: dict[Any, str],
 ) -> Recommendation:
+    if joined:  # filter-only needs joined the format after the named ones
+        served = sorted(served)
     fmt = index.format_by_id[fid]
-    served_needs = tuple([needs[i] for i in served])
-    competencies = [n.competency for n in served_needs]
+    competencies = [infos[i].competency for i in served]
     comps = index.sort([str(c) for c in competencies if c])
     general = None in competencies
     # the reason names the competency when there is one, else only how many
@@ -176,7 +195,7 @@ def _recommendation(
         fmt.id,
         fmt.title,
         comps,
-        served_needs,
+        tuple([needs[i] for i in served]),
         reason,
         index.format_text(fmt)[2],
     )

@@ -25,6 +25,7 @@ from ..labels import FORM_RU, SUBJECT_RU
 from ..models import Need, Recommendation
 from ..schema import Mentor
 from .allocate import Arc, allocate
+from .needinfo import NeedInfo, form_of, infos_of
 
 __all__ = [
     "SEVERITY_WEIGHT",
@@ -83,6 +84,11 @@ class Candidate(NamedTuple):
         return (-self.prio, self.loc, self.nosubj, rank[self.mentor.id])
 
 
+#: A Candidate from a tuple, without the NamedTuple's keyword machinery (a person's
+#: units have half a dozen candidates each).
+_candidate = tuple.__new__
+
+
 class Why(NamedTuple):
     """Why a need is unmet: the reason, its cause (models.UNMET_CAUSES), what ran out."""
 
@@ -103,15 +109,9 @@ class MentorChoice(NamedTuple):
     why: Mapping[int, Why] | None = None
 
 
-def _form_of(need: Need) -> str | None:
-    form = None
-    for name, value in need.filters:  # as need.get("form"): the last one named so
-        if name == "form":
-            form = value
-    return None if form is None else str(form)
-
-
-def mentor_units(needs: Sequence[Need], idx: Sequence[int]) -> list[Unit]:
+def mentor_units(
+    needs: Sequence[Need], idx: Sequence[int], infos: Sequence[NeedInfo] | None = None
+) -> list[Unit]:
     """The units of a seeker's mentor needs ``idx``: grouped by form, in order.
 
     Parameters
@@ -120,6 +120,8 @@ def mentor_units(needs: Sequence[Need], idx: Sequence[int]) -> list[Unit]:
         The seeker's needs.
     idx : sequence of int
         The indexes of the mentor needs among them.
+    infos : sequence of NeedInfo, optional
+        The needs' infos, which know their forms.
 
     Returns
     -------
@@ -128,7 +130,8 @@ def mentor_units(needs: Sequence[Need], idx: Sequence[int]) -> list[Unit]:
     """
     grouped: dict[str | None, list[int]] = {}
     for i in idx:
-        grouped.setdefault(_form_of(needs[i]), []).append(i)
+        form = form_of(needs[i]) if infos is None else infos[i].form
+        grouped.setdefault(form, []).append(i)
     return [Unit(form, tuple(members)) for form, members in grouped.items()]
 
 
@@ -177,6 +180,7 @@ def unit_arcs(
     unit: Unit,
     free: Mapping[str, int],
     severities: Mapping[str, str],
+    infos: Sequence[NeedInfo] | None = None,
 ) -> list[Candidate]:
     """The mentors who could take ``unit``, each with the needs they would serve.
 
@@ -194,12 +198,16 @@ def unit_arcs(
         Mentor id -> free places; mentors with none are left out.
     severities : Mapping
         Competency -> the seeker's deficit severity on it.
+    infos : sequence of NeedInfo, optional
+        The needs' infos (found here when not given).
 
     Returns
     -------
     list of Candidate
         In mentor id order.
     """
+    if infos is None:
+        infos = infos_of(index, needs)
     served: dict[str, tuple[Mentor, list[int]]] = {}
     # menторство and mentor teams: not a mentor of the seeker's own organisation
     own = seeker.organization if _cross(seeker, unit.form) else None
@@ -207,7 +215,7 @@ def unit_arcs(
     for i in unit.needs:
         need = needs[i]
         weight[i] = SEVERITY_WEIGHT.get(severities.get(need.competency or "", "low"), 1)
-        for m in _qualified(index, seeker, need):
+        for m in _qualified(index, seeker, need, infos[i].token):
             if free.get(m.id, 0) > 0 and (own is None or m.organization != own):
                 if m.id in served:
                     served[m.id][1].append(i)
@@ -219,7 +227,7 @@ def unit_arcs(
         m, got = served[mid]
         prio = sum([weight[i] for i in got])
         nosubj = 0 if not subjects or not subjects.isdisjoint(m.subjects) else 1
-        out.append(Candidate(m, tuple(got), prio, locality(m, seeker), nosubj))
+        out.append(_candidate(Candidate, (m, tuple(got), prio, locality(m, seeker), nosubj)))
     return out
 
 
@@ -228,20 +236,19 @@ def _cross(seeker: Seeker, form: str | None) -> bool:
     return (seeker.school or form in CROSS_ORGANISATION_FORMS) and seeker.organization is not None
 
 
-def _qualified(index: CatalogueIndex, seeker: Seeker, need: Need) -> tuple[Mentor, ...]:
+def _qualified(
+    index: CatalogueIndex, seeker: Seeker, need: Need, token: int | None
+) -> tuple[Mentor, ...]:
     """The mentors with ``need``'s competency among their strengths who pass its
     filters and whose subjects and levels (if any) meet the seeker's, in id order.
 
-    A function of the index, the need's competency and filters and the seeker's
-    subjects and levels, memoised by them (the filters by equality: they only
-    select, nothing here prints them).
+    A function of the index, the need's competency and filters (its ``token``,
+    :class:`~.needinfo.NeedInfo`) and the seeker's subjects and levels, memoised
+    by them (none when the token is None).
     """
-    key: Any = (need.competency, need.filters, seeker.subjects, seeker.levels)
-    memo = index.memo("qualified mentors")
-    try:
-        found: tuple[Mentor, ...] | None = memo.get(key)
-    except TypeError:  # an unhashable filter value: not memoised
-        key, found = None, None
+    key: Any = None if token is None else (token, seeker.subjects, seeker.levels)
+    memo = index.memo("qualified mentors by token")
+    found: tuple[Mentor, ...] | None = None if key is None else memo.get(key)
     if found is None:
         cands = index.mentors_by_strength.get(need.competency or "", ())
         if cands and need.filters:
@@ -258,6 +265,7 @@ def resolve_mentors(
     idx: Sequence[int],
     load: Mapping[str, int],
     severities: Mapping[str, str],
+    infos: Sequence[NeedInfo] | None = None,
 ) -> tuple[list[Recommendation], dict[int, Why]]:
     """Mentors for the needs ``idx`` (indexes into ``needs``) of one seeker.
 
@@ -274,20 +282,24 @@ def resolve_mentors(
         Mentor id -> mentees already taken (lowers the free places).
     severities : Mapping
         Competency -> the person's deficit severity on it.
+    infos : sequence of NeedInfo, optional
+        The needs' infos (found here when not given).
 
     Returns
     -------
     tuple
         The recommendations and need index -> why no mentor serves it.
     """
+    if infos is None:
+        infos = infos_of(index, needs)
     free = index.capacity
     if load:
         free = dict(free)
         for mid, taken in load.items():
             if mid in free:
                 free[mid] -= taken
-    units = mentor_units(needs, idx)
-    cands = [unit_arcs(index, seeker, needs, u, free, severities) for u in units]
+    units = mentor_units(needs, idx, infos)
+    cands = [unit_arcs(index, seeker, needs, u, free, severities, infos) for u in units]
     flat = [(u, c) for u, cs in enumerate(cands) for c in cs]
     got = _allocate_alone(index, units, flat, free) if flat else (-1,) * len(units)
     choices = []
@@ -359,7 +371,7 @@ def mentor_recommendations(
             if i in ch.chosen.served:
                 continue
             if any(i in c.served for c in ch.others):
-                unmet[i] = Why(_one_per_form_reason(needs[i], ch), "one_per_form")
+                unmet[i] = _one_per_form_why(index, needs[i], ch)
             else:
                 unmet[i] = why_not(index, seeker, needs[i], ch.unit.form)
     recs = [_recommendation(index, seeker, needs, chs, rank, cohort) for chs in by_mentor.values()]
@@ -380,10 +392,7 @@ def _recommendation(
     served = sorted(i for ch in chs if ch.chosen for i in ch.chosen.served)
     comps = index.sort([str(needs[i].competency) for i in served])
     forms = tuple(dict.fromkeys(ch.unit.form for ch in chs if ch.unit.form))
-    parts = [_head(comps, forms), _locality_reason(m, seeker, best.loc)]
-    subjects = sorted(seeker.subjects.intersection(m.subjects))
-    if subjects:
-        parts.append("предмет: " + ", ".join(SUBJECT_RU.get(s, s) for s in subjects))
+    parts = [_opening(index, seeker, m, comps, forms, best.loc)]
     free = chs[0].free
     parts.append(
         f"мест у наставника: {m.capacity}, распределяются по всей когорте"
@@ -410,6 +419,29 @@ def _recommendation(
             ("free", free),
         ),
     )
+
+
+def _opening(
+    index: CatalogueIndex,
+    seeker: Seeker,
+    m: Mentor,
+    comps: tuple[str, ...],
+    forms: tuple[str, ...],
+    loc: int,
+) -> str:
+    """The reason's first parts: what the mentor serves, where they are, the subjects
+    they share with the seeker. A function of these arguments (of the seeker: the
+    kind, municipality and subjects), remembered on the index: a cohort repeats them."""
+    key = (m.id, comps, forms, loc, seeker.school, seeker.municipality, seeker.subjects)
+    memo = index.memo("mentor reason openings")
+    found: str | None = memo.get(key)
+    if found is None:
+        parts = [_head(comps, forms), _locality_reason(m, seeker, loc)]
+        subjects = sorted(seeker.subjects.intersection(m.subjects))
+        if subjects:
+            parts.append("предмет: " + ", ".join(SUBJECT_RU.get(s, s) for s in subjects))
+        found = index.remember(memo, key, "; ".join(parts))
+    return found
 
 
 def _head(comps: Sequence[str], forms: Sequence[str]) -> str:
@@ -465,6 +497,18 @@ def _versus(
     if mine[2] != theirs[2]:
         return f"выбран вместо {alt.mentor.id}: тот наставник не ведёт предмет педагога"
     return f"выбран вместо {alt.mentor.id}: при равных условиях — по порядку идентификаторов"
+
+
+def _one_per_form_why(index: CatalogueIndex, need: Need, ch: MentorChoice) -> Why:
+    """Why a need another mentor of the unit's form could serve is unmet: a function
+    of the form, the chosen mentor and the need's competency, remembered on the index."""
+    assert ch.chosen is not None
+    key = (ch.unit.form, ch.chosen.mentor.id, need.competency)
+    memo = index.memo("one mentor per form")
+    found: Why | None = memo.get(key)
+    if found is None:
+        found = index.remember(memo, key, Why(_one_per_form_reason(need, ch), "one_per_form"))
+    return found
 
 
 def _one_per_form_reason(need: Need, ch: MentorChoice) -> str:

@@ -10,12 +10,10 @@ a delivery the profile requests, (3) ФР ДПП, (4) fewer hours, (5) id.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any
 
 from ..catalogue import (
     MEMO_LIMIT,
     CatalogueIndex,
-    exact_key,
     mismatch,
     mismatch_text,
     program_attrs,
@@ -24,6 +22,7 @@ from ..labels import DELIVERY_RU, EDU_LEVEL_RU, ROLE_RU, SUBJECT_RU, format_hour
 from ..models import Need, Recommendation
 from ..schema import Program
 from .cover import Key, greedy_cover
+from .needinfo import NeedInfo, infos_of
 
 __all__ = ["resolve_programmes"]
 
@@ -116,6 +115,7 @@ def resolve_programmes(
     by_comp: Mapping[str, Sequence[Program]] | None = None,
     period_hours: float | None = None,
     admits: tuple[Collection[str], Collection[str]] | None = None,
+    infos: Sequence[NeedInfo] | None = None,
 ) -> tuple[list[Recommendation], dict[int, str]]:
     """Programmes for the needs ``idx`` (indexes into ``needs``) of a person.
 
@@ -141,6 +141,8 @@ def resolve_programmes(
         The person's subjects and levels: the candidates are the programmes for the
         role that admit them (as :func:`candidates` finds them, but memoised per
         need); only without ``by_comp``.
+    infos : sequence of NeedInfo, optional
+        The needs' :class:`~.needinfo.NeedInfo` (found here when not given).
 
     Returns
     -------
@@ -148,8 +150,10 @@ def resolve_programmes(
         The recommendations, in the order they were chosen, and need index ->
         why no programme serves it.
     """
+    if infos is None:
+        infos = infos_of(index, needs)
     if admits is not None:
-        fits = _admitting_fits(index, role, admits, needs, idx)
+        fits = _admitting_fits(index, role, admits, needs, idx, infos)
     else:
         if by_comp is None:
             by_comp = index.programs_by_role.get(role, {})
@@ -157,19 +161,20 @@ def resolve_programmes(
     covered = 0
     for mask in fits.values():
         covered |= mask
-    unmet = {i: _unmet_reason(role, index, needs[i]) for i in idx if not covered >> i & 1}
+    unmet = {i: _unmet_reason(role, index, needs[i], infos[i]) for i in idx if not covered >> i & 1}
     # Ranking key: (longer than the period, -needs covered, not in a requested
     # delivery, not in ФР ДПП, hours, id); all but the second are fixed for this
     # call. The period comes first: a programme that cannot finish puts the whole
     # route past its period, which no number of needs covered makes up for.
-    rank = index.program_rank
     programs = index.program_by_id
     longest = float("inf") if period_hours is None else period_hours
-    too_long = {pid: 1 if programs[pid].hours > longest else 0 for pid in fits}
-    fixed = {
-        pid: (0 if (not prefs or programs[pid].delivery in prefs) else 1, *rank[pid])
-        for pid in fits
-    }
+    asked, other = _key_tails(index)
+    too_long: dict[str, int] = {}
+    fixed: dict[str, tuple[int, int, float, str]] = {}
+    for pid in fits:
+        p = programs[pid]
+        too_long[pid] = 1 if p.hours > longest else 0
+        fixed[pid] = asked[pid] if not prefs or p.delivery in prefs else other[pid]
     recs = [
         _recommendation(index, prefs, needs, key, programs[pid], served, alt, longest)
         for key, pid, served, alt in greedy_cover(
@@ -179,34 +184,48 @@ def resolve_programmes(
     return recs, unmet
 
 
+def _key_tails(
+    index: CatalogueIndex,
+) -> tuple[dict[str, tuple[int, int, float, str]], dict[str, tuple[int, int, float, str]]]:
+    """Programme id -> the tail of its ranking key (delivery asked or not, ФР ДПП,
+    hours, id), with its delivery asked for and without: made once per KB."""
+    memo = index.memo("programme key tails")
+    found = memo.get(None)
+    if found is None:
+        rank = index.program_rank
+        found = memo[None] = (
+            {pid: (0, *tail) for pid, tail in rank.items()},
+            {pid: (1, *tail) for pid, tail in rank.items()},
+        )
+    return found
+
+
 def _admitting_fits(
     index: CatalogueIndex,
     role: str,
     admits: tuple[Collection[str], Collection[str]],
     needs: Sequence[Need],
     idx: Sequence[int],
+    infos: Sequence[NeedInfo],
 ) -> dict[str, int]:
     """Programme id -> the needs it can serve (a bitmask over need indexes), among
     the programmes for the role that admit the person.
 
     Which programmes can serve a need is a function of the role, the person's
-    subjects and levels and the need's competency and filters (by equality: they
-    only select): memoised per KB, one table per (role, subjects, levels).
+    subjects and levels and the need's competency and filters: memoised per KB,
+    one table per (role, subjects, levels), keyed by the need's token (an int
+    hashes in no time; the filters tuple took most of the lookup).
     """
     subjects, levels = frozenset(admits[0]), frozenset(admits[1])
-    memo = index.memo("programmes per need")
+    memo = index.memo("programmes per need token")
     person = (role, subjects, levels)
-    table: dict[Any, tuple[str, ...]] | None = memo.get(person)
+    table: dict[int | None, tuple[str, ...]] | None = memo.get(person)
     if table is None:
         table = index.remember(memo, person, {})
     fits: dict[str, int] = {}
     for i in idx:
-        need = needs[i]
-        key: Any = (need.competency, need.filters)
-        try:
-            pids = table.get(key)
-        except TypeError:  # an unhashable filter value: not memoised
-            key, pids = None, None
+        key = infos[i].token
+        pids = table.get(key) if key is not None else None
         if pids is None:
             found = candidates(index, role, subjects, levels, needs, (i,))
             masks = index.fit_masks("program", needs, (i,), found)
@@ -304,17 +323,15 @@ def _versus(best: Program, alt: Program, best_key: Key, alt_key: Key, period_hou
     return "при равных условиях — по порядку идентификаторов"
 
 
-def _unmet_reason(role: str, index: CatalogueIndex, need: Need) -> str:
-    """Why no programme for the role serves ``need``: memoised by role, competency and
-    the filters (:func:`~deficit_engine.catalogue.exact_key`: the reason prints them)."""
-    filters = exact_key(need.filters)
-    key = (role, need.competency, filters)
-    memo = index.memo("why no programme")
-    found: str | None = memo.get(key) if filters is not None else None
+def _unmet_reason(role: str, index: CatalogueIndex, need: Need, info: NeedInfo) -> str:
+    """Why no programme for the role serves ``need``: memoised by role in the need's
+    info (whose signature tells apart filters printed apart, as the reason prints them)."""
+    if info.token is None:
+        return _why_no_programme(role, index, need)
+    key = ("why no programme", role)
+    found: str | None = info.lazy.get(key)
     if found is None:
-        found = index.remember(
-            memo, key if filters is not None else None, _why_no_programme(role, index, need)
-        )
+        found = info.lazy[key] = _why_no_programme(role, index, need)
     return found
 
 

@@ -10,7 +10,7 @@ profile, so it builds the tuples directly: see :mod:`.layout`).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from ..kb import KnowledgeBase
 from ..labels import PHASE_ORDER
@@ -184,6 +184,11 @@ def format_groups(
     if len(needs) == 1:  # the most common: one need, one step
         (need,) = needs
         return [((need.competency,) if need.competency is not None else (), (need.rule,))]
+    rule_of = {need.competency: need.rule for need in needs}
+    if len(rule_of) == len(needs) and None not in rule_of:
+        # the most common of the rest: each need its own competency, one step each
+        named = cast("dict[str, str]", rule_of)
+        return [((c,), (named[c],)) for c in sorted(named, key=comp_key)]
     groups: dict[str | None, list[str]] = {}
     for need in needs:
         c = need.competency
