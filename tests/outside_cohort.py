@@ -16,6 +16,8 @@ Everything is synthetic: no real person's data.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import random
 import unicodedata
@@ -31,7 +33,7 @@ from deficit_engine.schema import (
     ROLES,
 )
 
-__all__ = ["outside_lines", "outside_profiles", "table_rows"]
+__all__ = ["outside_lines", "outside_profiles", "table_cohort"]
 
 #: Scores in percent that sit on, just under and just over the scale's bounds
 #: (scale.yaml: 30, 50, 75) and the rules' own thresholds (85, 60, 40...).
@@ -56,6 +58,7 @@ _SCHOOLS = (
     "КГОБУ ЦППМСП 🌱",
     'МБОУ "Лицей" №2, корпус 3',
     "Школа\tс табуляцией",
+    "Школа\nс переносом строки",
 )
 _FREE_TEXT = (
     "Самообразование: смешанное обучение 📚",
@@ -298,36 +301,141 @@ def outside_lines(kb: KnowledgeBase, n: int, seed: int) -> list[str]:
     return lines
 
 
-def table_rows(kb: KnowledgeBase, n: int, seed: int) -> list[dict[str, Any]]:
-    """Profiles a wide table can hold (tables.py): one result a competency or
-    indicator, no instrument or date, in the order of the table's columns.
+def table_cohort(kb: KnowledgeBase, n: int, seed: int) -> tuple[str, list[str]]:
+    """The same people as a wide CSV table (tables.py) and as JSONL lines.
+
+    A table holds one result a competency or indicator, without an instrument or a
+    date, and gives every number as a float: the JSONL profiles are made to say
+    exactly that, their results in the table's column order, so that both files
+    must give the same Results. The table names subjects by title or alias in any
+    case (the JSONL by id), writes percents as ``48``, ``48,5`` or ``48%`` and other
+    scales as ``12/25``, and picks its delimiter and byte-order mark by the seed.
 
     Parameters
     ----------
     kb : KnowledgeBase
         The KB whose ids the profiles name.
     n : int
-        How many.
+        How many people.
     seed : int
-        The same seed gives the same profiles.
+        The same seed gives the same files.
 
     Returns
     -------
-    list of dict
-        Profiles, each result keyed as a column of the table.
+    csv_text : str
+        The table, header first.
+    jsonl : list of str
+        The same people as JSONL lines.
     """
-    out = []
-    for profile in outside_profiles(kb, n, seed):
-        seen: dict[str, dict[str, Any]] = {}
-        for result in profile["results"]:
-            target = result.get("competency") or result["indicator"]
-            if target not in seen:
-                kept = {k: v for k, v in result.items() if k in ("competency", "indicator")}
-                kept["score"], kept["max"] = result["score"], result.get("max", 100.0)
-                seen[target] = kept
-        profile["results"] = list(seen.values())
-        person = profile["person"]
-        for field in ("levels", "name", "education", "last_course", "self_education_topic"):
-            person.pop(field, None)  # the table format has no column for them
-        out.append(profile)
-    return out
+    rng = random.Random(f"table/{seed}")
+    people = [_table_profile(p) for p in outside_profiles(kb, n, seed)]
+    columns = sorted({_target(r) for p in people for r in p["results"]})
+    rng.shuffle(columns)  # results in column order, however the columns come
+    order = {column: at for at, column in enumerate(columns)}
+    header = ["id", *_TABLE_FIELDS, *columns]
+    rows = []
+    for profile in people:
+        profile["results"].sort(key=lambda r: order[_target(r)])
+        rows.append(_table_row(rng, kb, profile, header))
+    buffer = io.StringIO()
+    delimiter = rng.choice((",", ";"))
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator=rng.choice(("\n", "\r\n")))
+    writer.writerows([header, *rows])
+    bom = "\ufeff" if rng.random() < 0.5 else ""
+    jsonl = [json.dumps(p, ensure_ascii=False) for p in people]
+    return bom + buffer.getvalue(), jsonl
+
+
+#: The table's person and preference columns (tables.KNOWN_COLUMNS, its order).
+_TABLE_FIELDS = (
+    "role",
+    "category",
+    "experience_years",
+    "organization",
+    "municipality",
+    "subjects",
+    "requests",
+    "delivery",
+    "hours_per_month",
+    "period_start",
+    "period_end",
+)
+
+
+def _target(result: dict[str, Any]) -> str:
+    return str(result.get("competency") or result["indicator"])
+
+
+def _table_profile(profile: dict[str, Any]) -> dict[str, Any]:
+    """A generated profile cut to what a table holds, its numbers as floats."""
+    results: dict[str, dict[str, Any]] = {}
+    for result in profile["results"]:
+        kind = "competency" if "competency" in result else "indicator"
+        results.setdefault(
+            _target(result),
+            {
+                kind: _target(result),
+                "score": float(result["score"]),
+                "max": float(result.get("max", 100)),
+            },
+        )
+    person = {
+        k: float(v) if k == "experience_years" else v
+        for k, v in profile["person"].items()
+        if k in _TABLE_FIELDS and k != "subjects"
+    }
+    subjects = profile["person"].get("subjects")
+    if subjects:
+        person["subjects"] = subjects  # an empty cell gives no subjects at all
+    table: dict[str, Any] = {"id": profile["id"], "person": person}
+    preferences = {
+        k: float(v) if k == "hours_per_month" else v
+        for k, v in (profile.get("preferences") or {}).items()
+        if v or k != "delivery"
+    }
+    if preferences:
+        table["preferences"] = preferences
+    if profile.get("requests"):
+        table["requests"] = profile["requests"]
+    table["results"] = list(results.values())
+    return table
+
+
+def _table_row(
+    rng: random.Random, kb: KnowledgeBase, profile: dict[str, Any], header: list[str]
+) -> list[str]:
+    person = profile["person"]
+    preferences = profile.get("preferences", {})
+    period = preferences.get("period", {})
+    cells = {
+        "id": profile["id"],
+        **{k: _cell_number(v) if isinstance(v, float) else v for k, v in person.items()},
+        "subjects": "; ".join(_subject_name(rng, kb, s) for s in person.get("subjects", [])),
+        "requests": ";".join(profile.get("requests", [])),
+        "delivery": ";".join(preferences.get("delivery", [])),
+        "hours_per_month": _cell_number(preferences.get("hours_per_month")),
+        "period_start": period.get("start", ""),
+        "period_end": period.get("end", ""),
+    }
+    for result in profile["results"]:
+        cells[_target(result)] = _score_cell(rng, result["score"], result["max"])
+    return [cells.get(column, "") for column in header]
+
+
+def _cell_number(value: float | None) -> str:
+    if value is None:
+        return ""
+    return str(int(value)) if value.is_integer() else repr(value).replace(".", ",")
+
+
+def _score_cell(rng: random.Random, score: float, maximum: float) -> str:
+    if maximum != 100:
+        return f"{_cell_number(score)}/{_cell_number(maximum)}"
+    return _cell_number(score) + rng.choice(("", "%", " %"))
+
+
+def _subject_name(rng: random.Random, kb: KnowledgeBase, subject: str) -> str:
+    """A subject as a table may name it: its id, title or an alias, in any case."""
+    known = kb.subjects[subject]
+    name = rng.choice((known.id, known.title, *known.aliases))
+    return rng.choice((name, name.upper(), name.lower().replace("ё", "е")))
