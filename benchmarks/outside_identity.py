@@ -12,9 +12,11 @@ every mode issue 16 requires to agree:
   without ``--columnar`` (the command line, in a subprocess);
 - the same command with ``--scheduler`` on a Dask ``LocalCluster`` on 127.0.0.1
   (when ``distributed`` is installed and ``--no-dask`` is not given);
-- the per-profile public API: ``Engine.plan_cohort`` on the rows the batch
-  evaluates (docs/parts.md: what ``Engine.evaluate_dask`` and the batch give), and
-  ``Engine.evaluate_dask`` on the cluster.
+- the per-profile public API: ``Engine.plan_cohort`` (1 and 2 workers) on the rows
+  the batch evaluates (docs/parts.md: what ``Engine.evaluate_dask`` and the batch
+  give), and ``Engine.evaluate_dask`` on the cluster, with and without ``columnar``;
+- without the cohort plan, compared among themselves: ``batch --no-allocate`` and
+  ``Engine.evaluate`` on each profile alone (the API for one person).
 
 It prints, per mode, the SHA-256 of the Results (each person's ``Result.to_dict``,
 parsed from the part files or the ``result`` column and written in one canonical
@@ -40,14 +42,21 @@ from pathlib import Path
 from typing import Any
 
 from deficit_engine import Engine
+from deficit_engine.errors import DeficitEngineError
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the outside generator lives beside the tests
 
 from outside_cohort import outside_lines  # noqa: E402
 
+#: The name that starts a mode without the cohort plan (compared among themselves).
+UNPLANNED = "no-plan"
+
 #: A mode's output, canonical: the Results, the person records, the other files.
 Output = dict[str, Any]
+
+#: The folder's files besides the parts, compared whole.
+_FILES = ("errors.jsonl", "summary.json", "schools.json")
 
 #: The columns of a Parquet part besides ``result`` and the person's (docs/parts.md).
 _PERSON = ("role", "municipality", "organization", "experience_years", "subjects")
@@ -93,9 +102,8 @@ def read_folder(out: Path) -> Output:
     return {
         "results": results,
         "records": records,
-        "errors.jsonl": (out / "errors.jsonl").read_bytes(),
-        "summary.json": (out / "summary.json").read_bytes(),
-        "schools.json": (out / "schools.json").read_bytes(),
+        # schools.json only when the cohort was planned
+        **{name: (out / name).read_bytes() for name in _FILES if (out / name).is_file()},
         "files": {
             str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()
         },
@@ -140,6 +148,18 @@ def evaluated_profiles(lines: list[str]) -> list[Any]:
 def api_results(results: Any) -> Output:
     """The API's Results in the batch's form: the valid people's, without traces."""
     return {"results": [canonical(r.to_dict(trace=False)) for r in results if r.ok]}
+
+
+def evaluate_each(engine: Engine, profiles: list[Any]) -> Output:
+    """``Engine.evaluate`` on each profile alone (the API for one person): the
+    Results of ``batch --no-allocate``; a profile it refuses is set aside there."""
+    results = []
+    for profile in profiles:
+        try:
+            results.append(engine.evaluate(profile))
+        except DeficitEngineError:
+            continue
+    return api_results(results)
 
 
 @contextmanager
@@ -191,6 +211,14 @@ def run_matrix(
     modes = batch_modes(source, work, scheduler)
     profiles = evaluated_profiles(lines)
     modes["api plan_cohort"] = lambda: api_results(engine.plan_cohort(profiles, workers=1).results)
+    modes["api plan_cohort w2"] = lambda: api_results(
+        engine.plan_cohort(profiles, workers=2).results
+    )
+    # without the cohort plan: each person resolved alone, as Engine.evaluate does
+    modes[f"{UNPLANNED} batch parquet w2"] = _runner(
+        source, work / "no-allocate", ["--format", "parquet", "--workers", "2", "--no-allocate"]
+    )
+    modes[f"{UNPLANNED} api evaluate"] = lambda: evaluate_each(engine, profiles)
     if scheduler is not None:
         modes["api evaluate_dask"] = lambda: api_results(
             engine.evaluate_dask(profiles, scheduler, chunk_size=97).results
@@ -219,13 +247,19 @@ def digest(value: Any) -> str:
 
 
 def compare(outputs: dict[str, Output]) -> dict[str, bool]:
-    """Which pieces agree across the modes that have them (files: within a format)."""
+    """Which pieces agree across the modes that have them (files: within a format;
+    the modes without a cohort plan, named ``UNPLANNED ...``, among themselves)."""
     verdicts: dict[str, bool] = {}
-    for piece in ("results", "records", "errors.jsonl", "summary.json", "schools.json"):
-        found = {digest(o[piece]) for o in outputs.values() if piece in o}
+    unplanned = {n: o for n, o in outputs.items() if n.startswith(UNPLANNED)}
+    if unplanned:
+        found = {digest(o["results"]) for o in unplanned.values()}
+        verdicts[f"results ({UNPLANNED})"] = len(found) == 1
+    planned = {n: o for n, o in outputs.items() if n not in unplanned}
+    for piece in ("results", "records", *_FILES):
+        found = {digest(o[piece]) for o in planned.values() if piece in o}
         verdicts[piece] = len(found) == 1
     for fmt in ("jsonl", "parquet"):
-        found = {digest(o["files"]) for n, o in outputs.items() if n.startswith(f"batch {fmt}")}
+        found = {digest(o["files"]) for n, o in planned.items() if n.startswith(f"batch {fmt}")}
         if found:  # a format no mode wrote has nothing to agree on
             verdicts[f"files ({fmt})"] = len(found) == 1
     return verdicts

@@ -22,6 +22,7 @@ import json
 import random
 import unicodedata
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from deficit_engine.kb import KnowledgeBase
@@ -33,7 +34,7 @@ from deficit_engine.schema import (
     ROLES,
 )
 
-__all__ = ["outside_lines", "outside_profiles", "table_cohort"]
+__all__ = ["outside_lines", "outside_profiles", "table_cohort", "write_workbook"]
 
 #: Scores in percent that sit on, just under and just over the scale's bounds
 #: (scale.yaml: 30, 50, 75) and the rules' own thresholds (85, 60, 40...).
@@ -439,3 +440,36 @@ def _subject_name(rng: random.Random, kb: KnowledgeBase, subject: str) -> str:
     known = kb.subjects[subject]
     name = rng.choice((known.id, known.title, *known.aliases))
     return rng.choice((name, name.upper(), name.lower().replace("ё", "е")))
+
+
+def write_workbook(path: Path, table: str) -> None:
+    """The CSV text of :func:`table_cohort` as an XLSX workbook, as Excel saves it:
+    a cell holding a plain number is a number cell, the rest (``48%``, ``12/25``,
+    ``48,5``, names) text cells.
+
+    Parameters
+    ----------
+    path : Path
+        Where to write the workbook.
+    table : str
+        The CSV text (its delimiter is detected as the batch does: ``,`` or ``;``).
+    """
+    from openpyxl import Workbook
+
+    text = table.lstrip("\ufeff")
+    delimiter = (
+        ";" if text.split("\n", 1)[0].count(";") > text.split("\n", 1)[0].count(",") else ","
+    )
+    book = Workbook()
+    sheet = book.active
+    for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
+        # the id stays text (a number-looking id would lose its zeros as a number)
+        sheet.append([cell if at == 0 else _workbook_cell(cell) for at, cell in enumerate(row)])
+    book.save(path)
+
+
+def _workbook_cell(cell: str) -> str | float:
+    try:
+        return float(cell) if cell.strip() == cell and cell else cell
+    except ValueError:
+        return cell

@@ -129,9 +129,26 @@ def test_every_local_mode_and_the_api_give_the_same_output(
         name = f"batch {fmt} w{workers}{' columnar' if columnar else ''}"
         options = ["--format", fmt, "--workers", workers] + (["--columnar"] if columnar else [])
         outputs[name] = _batch(source, tmp_path / name.replace(" ", "-"), *options)
-    plan = engine.plan_cohort(bench.evaluated_profiles(lines), workers=1)
-    outputs["api plan_cohort"] = bench.api_results(plan.results)
+    profiles = bench.evaluated_profiles(lines)
+    outputs["api plan_cohort"] = bench.api_results(engine.plan_cohort(profiles, workers=1).results)
+    outputs["api plan_cohort w2"] = bench.api_results(
+        engine.plan_cohort(profiles, workers=2).results
+    )
     assert bench.compare(outputs) == dict.fromkeys(bench.compare(outputs), True)
+
+
+def test_without_the_plan_the_batch_gives_what_engine_evaluate_gives(
+    engine: Engine, source: Path, lines: list[str], tmp_path: Path
+) -> None:
+    unplanned = bench.UNPLANNED
+    outputs = {
+        f"{unplanned} batch": _batch(
+            source, tmp_path / "out", "--format", "parquet", "--workers", "2", "--no-allocate"
+        ),
+        f"{unplanned} api evaluate": bench.evaluate_each(engine, bench.evaluated_profiles(lines)),
+    }
+    assert bench.compare(outputs)[f"results ({unplanned})"] is True
+    assert len(outputs[f"{unplanned} batch"]["results"]) > PEOPLE * 0.9
 
 
 def test_the_firing_limit_and_the_columnar_fallback_agree_in_every_mode(
