@@ -27,7 +27,7 @@ from deficit_engine import Engine
 from deficit_engine.cli import main as cli
 from deficit_engine.cohort import run_batch
 from deficit_engine.schema import ROLES
-from outside_cohort import outside_lines, outside_profiles, table_cohort
+from outside_cohort import outside_lines, outside_profiles, table_cohort, write_workbook
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 PEOPLE = 150  # enough for every shape below; each mode is a whole batch (CI time)
@@ -151,6 +151,17 @@ def test_without_the_plan_the_batch_gives_what_engine_evaluate_gives(
     assert len(outputs[f"{unplanned} batch"]["results"]) > PEOPLE * 0.9
 
 
+def test_traces_are_the_same_through_the_batch_and_the_api(
+    engine: Engine, source: Path, lines: list[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    run_batch(engine, source, out, workers=2, output_format="parquet", trace=True)
+    plan = engine.plan_cohort(bench.evaluated_profiles(lines), workers=1)
+    api = [bench.canonical(r.to_dict(trace=True)) for r in plan.results if r.ok]
+    assert bench.read_folder(out)["results"] == api
+    assert all('"trace":[{' in result for result in api)
+
+
 def test_the_firing_limit_and_the_columnar_fallback_agree_in_every_mode(
     lines: list[str], source: Path, tmp_path: Path
 ) -> None:
@@ -173,7 +184,7 @@ def test_the_firing_limit_and_the_columnar_fallback_agree_in_every_mode(
     assert len(outputs["batch jsonl w1"]["results"]) >= 20  # and some people were under it
 
 
-def test_a_csv_table_gives_the_results_of_the_same_people_as_jsonl(
+def test_a_csv_table_and_a_workbook_give_the_results_of_the_same_people_as_jsonl(
     engine: Engine, tmp_path: Path
 ) -> None:
     table, jsonl = table_cohort(engine.kb, 80, seed=3)
@@ -184,9 +195,16 @@ def test_a_csv_table_gives_the_results_of_the_same_people_as_jsonl(
         out = tmp_path / f"out-{ext}"
         run_batch(engine, tmp_path / f"cohort.{ext}", out, workers=2, output_format="parquet")
         got[ext] = bench.read_folder(out)
+    # an XLSX workbook cannot be cut into shares: the parent reads it (the held path)
+    write_workbook(tmp_path / "cohort.xlsx", table)
+    out = tmp_path / "out-xlsx"
+    run_batch(
+        engine, tmp_path / "cohort.xlsx", out, workers=2, output_format="jsonl", columnar=True
+    )
+    got["xlsx"] = bench.read_folder(out)
     assert len(got["csv"]["results"]) == 80
     for piece in ("results", "records", "schools.json"):
-        assert got["csv"][piece] == got["jsonl"][piece], piece
+        assert got["csv"][piece] == got["jsonl"][piece] == got["xlsx"][piece], piece
 
 
 def test_the_comparison_finds_a_difference(reference: dict[str, Any]) -> None:
