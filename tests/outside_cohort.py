@@ -269,6 +269,34 @@ _BROKEN = (
 )
 
 
+def _odd(rng: random.Random, profile: dict[str, Any]) -> dict[str, Any]:
+    """The profile with what the schema allows and a table cannot say: repeated
+    subjects, levels, deliveries and requests, scores as integers beyond 64 bits
+    (``max`` has no upper bound), a tiny ``max``, experience a hair under 3 years."""
+    person = profile["person"]
+    for field in ("subjects", "levels"):
+        if person.get(field):
+            person[field] = [*person[field], person[field][0]]
+    preferences = profile.get("preferences") or {}
+    if preferences.get("delivery"):
+        preferences["delivery"] = preferences["delivery"] * 2
+    first = profile["results"][0]
+    profile["requests"] = [
+        *profile.get("requests", []),
+        *[first.get("competency", "normative.fgos")] * 2,
+    ]
+    kind = rng.randrange(3)
+    for result in profile["results"]:
+        if kind == 0:  # the same percent, on a scale of 10**20
+            result["score"] = int(result["score"] * 10**6) * 10**14
+            result["max"] = int(result.get("max", 100) * 10**6) * 10**14
+        elif kind == 1 and result["score"] == 0:
+            result["max"] = 1e-300
+    if kind == 2:
+        person["experience_years"] = 2.9999999999999996
+    return profile
+
+
 def outside_lines(kb: KnowledgeBase, n: int, seed: int) -> list[str]:
     """A JSONL cohort of about ``n`` lines: valid profiles, duplicate ids (a later
     profile under an earlier id, also of a row set aside), and the broken lines
@@ -289,7 +317,7 @@ def outside_lines(kb: KnowledgeBase, n: int, seed: int) -> list[str]:
         The file's lines, without line ends.
     """
     rng = random.Random(seed)
-    profiles = list(outside_profiles(kb, n, seed))
+    profiles = [_odd(rng, p) if rng.random() < 0.15 else p for p in outside_profiles(kb, n, seed)]
     lines = [json.dumps(p, ensure_ascii=rng.random() < 0.3) for p in profiles]
     for _ in range(max(1, n // 50)):  # a later profile under an earlier id
         at = rng.randrange(1, len(lines))
