@@ -151,6 +151,24 @@ def test_without_the_plan_the_batch_gives_what_engine_evaluate_gives(
     assert len(outputs[f"{unplanned} batch"]["results"]) > PEOPLE * 0.9
 
 
+def test_shares_and_parts_of_odd_sizes_write_the_same_people(
+    source: Path, reference: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a columnar share is 4,096 people and a part 256: this cohort fits in one of
+    # each, so here they are cut small, across each other (forked workers inherit it)
+    from deficit_engine import cohort as cohort_module
+
+    monkeypatch.setattr(cohort_module, "COLUMNAR_CHUNK", 23)
+    monkeypatch.setattr(cohort_module, "PART_CHUNK", 17)
+    outputs = {"reference": {k: v for k, v in reference.items() if k != "files"}}
+    for fmt, columnar in (("jsonl", True), ("parquet", False)):
+        name = f"{fmt} {columnar}"
+        options = ["--format", fmt, "--workers", "2"] + (["--columnar"] if columnar else [])
+        outputs[name] = _batch(source, tmp_path / name.replace(" ", "-"), *options)
+        assert len(outputs[name]["files"]) > PEOPLE // 17  # the parts were cut small
+    assert bench.compare(outputs) == dict.fromkeys(bench.compare(outputs), True)
+
+
 def test_traces_are_the_same_through_the_batch_and_the_api(
     engine: Engine, source: Path, lines: list[str], tmp_path: Path
 ) -> None:
