@@ -169,6 +169,27 @@ def test_shares_and_parts_of_odd_sizes_write_the_same_people(
     assert bench.compare(outputs) == dict.fromkeys(bench.compare(outputs), True)
 
 
+def test_a_file_as_another_tool_writes_it_is_cut_and_set_aside_alike(
+    lines: list[str], tmp_path: Path
+) -> None:
+    # a byte-order mark, CRLF line ends, an undecodable byte, whitespace-only lines
+    # and no final line end: the shares are cut from these bytes (tables.read_share)
+    undecodable = b'{"id": "X\xff-1", "person": {"role": "teacher", "experience_years": 3}}'
+    body = [line.encode() for line in lines]
+    body[5:5] = [undecodable, b"   ", b"\t"]
+    source = tmp_path / "cohort.jsonl"
+    source.write_bytes(b"\xef\xbb\xbf" + b"\r\n".join(body))
+    outputs = {}
+    for fmt, workers, columnar in (("jsonl", "1", False), ("parquet", "2", True)):
+        name = f"batch {fmt} w{workers}"
+        options = ["--format", fmt, "--workers", workers] + (["--columnar"] if columnar else [])
+        outputs[name] = _batch(source, tmp_path / name.replace(" ", "-"), *options)
+    assert bench.compare(outputs) == dict.fromkeys(bench.compare(outputs), True)
+    errors = outputs["batch jsonl w1"]["errors.jsonl"].decode()
+    assert '"line": 6' in errors and "undecodable byte 0xFF" in errors
+    assert len(outputs["batch jsonl w1"]["results"]) > PEOPLE * 0.9
+
+
 def test_traces_are_the_same_through_the_batch_and_the_api(
     engine: Engine, source: Path, lines: list[str], tmp_path: Path
 ) -> None:
