@@ -59,8 +59,8 @@ Output = dict[str, Any]
 #: The folder's files besides the parts, compared whole.
 _FILES = ("errors.jsonl", "summary.json", "schools.json")
 
-#: The columns of a Parquet part besides ``result`` and the person's (docs/parts.md).
-_PERSON = ("role", "municipality", "organization", "experience_years", "subjects")
+#: The columns of a Parquet part that are not the person record (docs/parts.md).
+_NOT_PERSON = ("profile", "deficits", "severities", "result")
 
 
 def canonical(value: Any) -> str:
@@ -85,7 +85,8 @@ def _parquet_people(out: Path) -> Iterator[dict[str, Any]]:
             severities = [d["severity"] for d in result["deficits"]]
             if row["deficits"] != deficits or row["severities"] != severities:
                 raise AssertionError(f"{row['profile']}: deficit columns differ from the result")
-            person = {name: row[name] for name in _PERSON}
+            # the person's columns, and each --keep-columns column after them
+            person = {name: value for name, value in row.items() if name not in _NOT_PERSON}
             if row["profile"] != result["profile"]:
                 raise AssertionError(
                     f"{row['profile']}: the profile column differs from the result"

@@ -31,6 +31,7 @@ from outside_cohort import outside_lines, outside_profiles, table_cohort, write_
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 PEOPLE = 150  # enough for every shape below; each mode is a whole batch (CI time)
+KEEP = ("--keep-columns", "name")
 
 
 def _load(name: str) -> ModuleType:
@@ -64,8 +65,9 @@ def source(lines: list[str], tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _batch(source: Path, out: Path, *options: str) -> dict[str, Any]:
-    """``deficit-engine batch`` as a user types it (in this process), read back."""
-    code = cli(["batch", str(source), "-o", str(out), "--quiet", *options])
+    """``deficit-engine batch`` as a user types it (in this process), read back; the
+    JSONL profiles' names kept (a personal-data column, with emoji) in every mode."""
+    code = cli(["batch", str(source), "-o", str(out), "--quiet", *KEEP, *options])
     assert code in (0, 1), code  # 1: rows were set aside
     output: dict[str, Any] = bench.read_folder(out)
     return output
@@ -113,6 +115,7 @@ def test_the_cohort_has_the_shapes_an_outside_generator_makes(
         assert expected in reasons, expected
     assert sum("duplicate id 'BAD-role'" in e["errors"][0] for e in errors) == 1
     assert any("🙂" in line for line in reference["records"])  # an emoji id came through
+    assert any("👩\u200d🏫" in line for line in reference["records"])  # and a kept name
     summary = json.loads(reference["summary.json"])
     assert summary["evaluated"] == len(reference["results"]) > PEOPLE * 0.9
 
