@@ -15,8 +15,9 @@ every mode issue 16 requires to agree:
 - the per-profile public API: ``Engine.plan_cohort`` (1 and 2 workers) on the rows
   the batch evaluates (docs/parts.md: what ``Engine.evaluate_dask`` and the batch
   give), and ``Engine.evaluate_dask`` on the cluster, with and without ``columnar``;
-- without the cohort plan, compared among themselves: ``batch --no-allocate`` and
-  ``Engine.evaluate`` on each profile alone (the API for one person).
+- without the cohort plan, compared among themselves: ``batch --no-allocate``
+  (locally with 2 workers, and on the cluster) and ``Engine.evaluate`` on each
+  profile alone (the API for one person).
 
 It prints, per mode, the SHA-256 of the Results (each person's ``Result.to_dict``,
 parsed from the part files or the ``result`` column and written in one canonical
@@ -224,6 +225,12 @@ def run_matrix(
     )
     modes[f"{UNPLANNED} api evaluate"] = lambda: evaluate_each(engine, profiles)
     if scheduler is not None:
+        modes[f"{UNPLANNED} batch parquet dask"] = _runner(
+            source,
+            work / "no-allocate-dask",
+            ["--format", "parquet", "--no-allocate", "--scheduler", scheduler],
+        )
+    if scheduler is not None:
         modes["api evaluate_dask"] = lambda: api_results(
             engine.evaluate_dask(profiles, scheduler, chunk_size=97).results
         )
@@ -262,19 +269,26 @@ def digests(output: Output) -> Output:
 def compare(outputs: dict[str, Output]) -> dict[str, bool]:
     """Which pieces agree across the modes that have them (files: within a format;
     the modes without a cohort plan, named ``UNPLANNED ...``, among themselves)."""
-    verdicts: dict[str, bool] = {}
     unplanned = {n: o for n, o in outputs.items() if n.startswith(UNPLANNED)}
-    if unplanned:
-        found = {digest(o["results"]) for o in unplanned.values()}
-        verdicts[f"results ({UNPLANNED})"] = len(found) == 1
     planned = {n: o for n, o in outputs.items() if n not in unplanned}
-    for piece in ("results", "records", *_FILES):
-        found = {digest(o[piece]) for o in planned.values() if piece in o}
-        verdicts[piece] = len(found) == 1
-    for fmt in ("jsonl", "parquet"):
-        found = {digest(o["files"]) for n, o in planned.items() if n.startswith(f"batch {fmt}")}
-        if found:  # a format no mode wrote has nothing to agree on
-            verdicts[f"files ({fmt})"] = len(found) == 1
+    return {**_agreement(planned, ""), **_agreement(unplanned, f" ({UNPLANNED})")}
+
+
+def _agreement(outputs: dict[str, Output], label: str) -> dict[str, bool]:
+    """Whether each piece is the same in every mode of ``outputs`` that has it."""
+    verdicts: dict[str, bool] = {}
+    pieces = {piece: piece for piece in ("results", "records", *_FILES)}
+    for fmt in ("jsonl", "parquet"):  # a folder's bytes: within one format
+        pieces[f"files ({fmt})"] = "files"
+    for verdict, piece in pieces.items():
+        fmt = verdict[len("files (") : -1] if piece == "files" else ""
+        found = {
+            digest(o[piece])
+            for name, o in outputs.items()
+            if piece in o and (piece != "files" or f"batch {fmt}" in name)
+        }
+        if found:  # schools.json is a planned batch's; a format no mode wrote
+            verdicts[verdict + label] = len(found) == 1
     return verdicts
 
 

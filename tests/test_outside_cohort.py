@@ -252,6 +252,11 @@ def test_a_csv_table_and_a_workbook_give_the_results_of_the_same_people_as_jsonl
 def test_the_comparison_finds_a_difference(reference: dict[str, Any]) -> None:
     changed = dict(reference, results=[*reference["results"][:-1], "{}"])
     assert bench.compare({"a": reference, "b": changed})["results"] is False
+    unplanned = {f"{bench.UNPLANNED} a": reference, f"{bench.UNPLANNED} b": changed}
+    assert bench.compare(unplanned) == {
+        f"{piece} ({bench.UNPLANNED})": piece != "results"
+        for piece in ("results", "records", "errors.jsonl", "summary.json", "schools.json")
+    }
     files = dict(reference["files"], **{"errors.jsonl": b""})
     other = dict(reference, files=files)
     assert bench.compare({"batch jsonl a": reference, "batch jsonl b": other})["files (jsonl)"] is (
