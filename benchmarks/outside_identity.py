@@ -168,14 +168,16 @@ def evaluate_each(engine: Engine, profiles: list[Any]) -> Output:
 
 
 @contextmanager
-def local_cluster() -> Iterator[Any]:
-    """A Dask cluster on 127.0.0.1, its scheduler on TCP (as in tests/test_dask_engine.py)."""
+def local_cluster(processes: bool = True) -> Iterator[Any]:
+    """A Dask cluster on 127.0.0.1, its scheduler on TCP (as in tests/test_dask_engine.py):
+    two worker processes, or with ``processes=False`` one worker of two threads in
+    this process (quicker to start, for a test)."""
     import distributed
 
     with distributed.LocalCluster(  # type: ignore[no-untyped-call]
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
+        n_workers=2 if processes else 1,
+        threads_per_worker=1 if processes else 2,
+        processes=processes,
         protocol="tcp://",
         host="127.0.0.1",
         dashboard_address=None,

@@ -33,6 +33,7 @@ from deficit_engine.schema import (
     RESULT_SOURCES,
     ROLES,
 )
+from deficit_engine.tables import KNOWN_COLUMNS
 
 __all__ = ["outside_lines", "outside_profiles", "table_cohort", "write_workbook"]
 
@@ -375,20 +376,8 @@ def table_cohort(kb: KnowledgeBase, n: int, seed: int) -> tuple[str, list[str]]:
     return bom + buffer.getvalue(), jsonl
 
 
-#: The table's person and preference columns (tables.KNOWN_COLUMNS, its order).
-_TABLE_FIELDS = (
-    "role",
-    "category",
-    "experience_years",
-    "organization",
-    "municipality",
-    "subjects",
-    "requests",
-    "delivery",
-    "hours_per_month",
-    "period_start",
-    "period_end",
-)
+#: The table's person and preference columns, in its order (the format's schema).
+_TABLE_FIELDS = tuple(column for column in KNOWN_COLUMNS if column != "id")
 
 
 def _target(result: dict[str, Any]) -> str:

@@ -271,17 +271,8 @@ distributed_missing = importlib.util.find_spec("distributed") is None
 def test_a_dask_cluster_writes_the_local_output(
     engine: Engine, source: Path, lines: list[str], reference: dict[str, Any], tmp_path: Path
 ) -> None:
-    import distributed
-
     outputs = {"batch jsonl w1": reference}
-    with distributed.LocalCluster(  # type: ignore[no-untyped-call]
-        n_workers=1,
-        threads_per_worker=2,
-        processes=False,
-        protocol="tcp://",
-        host="127.0.0.1",
-        dashboard_address=None,
-    ) as cluster:
+    with bench.local_cluster(processes=False) as cluster:
         address = cluster.scheduler_address
         for fmt, columnar in (("jsonl", False), ("parquet", True)):
             name = f"batch {fmt} dask{' columnar' if columnar else ''}"
