@@ -273,7 +273,8 @@ _BROKEN = (
 def _odd(rng: random.Random, profile: dict[str, Any]) -> dict[str, Any]:
     """The profile with what the schema allows and a table cannot say: repeated
     subjects, levels, deliveries and requests, scores as integers beyond 64 bits
-    (``max`` has no upper bound), a tiny ``max``, experience a hair under 3 years."""
+    (``max`` has no upper bound), a tiny ``max``, experience a hair under 3 years,
+    no results at all, or indicator results only."""
     person = profile["person"]
     for field in ("subjects", "levels"):
         if person.get(field):
@@ -286,7 +287,7 @@ def _odd(rng: random.Random, profile: dict[str, Any]) -> dict[str, Any]:
         *profile.get("requests", []),
         *[first.get("competency", "normative.fgos")] * 2,
     ]
-    kind = rng.randrange(3)
+    kind = rng.randrange(5)
     for result in profile["results"]:
         if kind == 0:  # the same percent, on a scale of 10**20
             result["score"] = int(result["score"] * 10**6) * 10**14
@@ -295,6 +296,10 @@ def _odd(rng: random.Random, profile: dict[str, Any]) -> dict[str, Any]:
             result["max"] = 1e-300
     if kind == 2:
         person["experience_years"] = 2.9999999999999996
+    elif kind == 3:  # results are optional: a person with requests only
+        profile["results"] = []
+    elif kind == 4:  # competencies known by their indicators alone
+        profile["results"] = [r for r in profile["results"] if "indicator" in r]
     return profile
 
 
