@@ -6,9 +6,12 @@ instruments named by alias, scores on the scale's edges, unicode ids and text,
 duplicate ids and broken rows. Every mode must give the same output: the command
 line's ``batch`` with ``--format jsonl|parquet``, 1 and 2 workers, with and without
 ``--columnar``, on a Dask cluster, and the public API (``Engine.plan_cohort``,
-``Engine.evaluate_dask``); a CSV table of the same people must give the JSONL
-file's Results. The comparison is benchmarks/outside_identity.py's, which the
-last test checks can fail.
+``Engine.evaluate_dask``); also with traces, under a low firing limit, with small
+shares and parts, from a file with a BOM and CRLF, and without the plan
+(``--no-allocate`` against ``Engine.evaluate``). A CSV table and an XLSX workbook
+of the same people must give the JSONL file's Results. The comparison is
+benchmarks/outside_identity.py's, which ``test_the_comparison_finds_a_difference``
+checks can fail.
 """
 
 from __future__ import annotations
