@@ -543,7 +543,7 @@ def plan_cohort(kb: KnowledgeBase, people: Sequence[Person | None]) -> CohortPla
     started = time.perf_counter()
     # making the rows walks the held cohort too: at 20 000 people, with the GC on,
     # it took 10 times longer (gcpause)
-    with paused_gc():
+    with paused_gc(keep=True):
         rows = _rows(kb, people)
     return _timed_plan(kb, rows, started)
 
@@ -621,7 +621,7 @@ class StreamedPlan:
         self, kb: KnowledgeBase, rows: Sequence[PlanRow | None], *, started: float | None = None
     ) -> None:
         began = time.perf_counter()
-        with paused_gc():  # the plan makes a few objects per need and no cycles
+        with paused_gc(keep=True):  # few objects per need, no cycles, kept: see gcpause
             self._work = _Work(kb, rows)
         self._next = 0
         # the plan's own time: what the caller does between two takes is not in it
@@ -650,7 +650,7 @@ class StreamedPlan:
         began = time.perf_counter()
         stop = min(self._next + count, len(self))
         shared = SharedValues() if shared is None else shared
-        with paused_gc():
+        with paused_gc(keep=True):
             out = [self._work.resolve(n, shared) for n in range(self._next, stop)]
         self._next = stop
         self._seconds += time.perf_counter() - began
