@@ -33,7 +33,7 @@ from ..errors import UsageError
 from ..gcpause import paused_gc
 from ..kb import KnowledgeBase
 from ..models import Need, Recommendation, Resolution, Result
-from ..resolve import needs_by_kind, unmet_of
+from ..resolve import needs_by_kind
 from ..resolve.allocate import allocate_arrays
 from ..resolve.formats import resolve_formats
 from ..resolve.mentors import (
@@ -217,7 +217,7 @@ def _seekers(
         out.seekers.append(one(seeker))
         out.needs.append(row.needs)
         out.severities.append(row.severities)
-        units = mentor_units(row.needs, needs_by_kind(row.needs)[0]["mentor"])
+        units = mentor_units(row.needs, _of_kind(row.needs, "mentor"))
         out.units.append(list(map(one, units)) if units else _NO_UNITS)
     by_school: dict[str, list[SchoolFlag]] = {}
     for f in flags:
@@ -404,11 +404,22 @@ class _Candidates:
         self.row_unit = arcs.row_unit[order]
         self.row_mentor = arcs.row_mentor[order]
         self.row_need = arcs.row_need[order]
+        # where each unit's rows start (one search for every unit: serving runs for
+        # each unit left without a mentor, most of them where mentors are scarce)
+        units = int(arcs.row_unit.max()) + 2 if len(arcs.row_unit) else 1
+        self.row_start = np.searchsorted(self.row_unit, np.arange(units, dtype=np.int64))
+
+    def _rows(self, u: int) -> tuple[int, int]:
+        """Unit ``u``'s rows: their slice in the sorted rows."""
+        starts = self.row_start
+        if u + 1 < len(starts):
+            return int(starts[u]), int(starts[u + 1])
+        return len(self.row_unit), len(self.row_unit)  # past the last unit with rows
 
     def serving(self, u: int) -> dict[int, list[str]]:
         """Need -> the ids of the mentors who could serve it, for unit ``u`` (from
         its rows: in mentor order, as the rows are sorted)."""
-        first, last = np.searchsorted(self.row_unit, [u, u + 1]).tolist()
+        first, last = self._rows(u)
         out: dict[int, list[str]] = {}
         ids = self.ids
         for m, i in zip(
@@ -421,7 +432,7 @@ class _Candidates:
         """Unit ``u``'s outcome when the flow chose its arc ``a``."""
         arcs = self.arcs
         lo, hi = np.searchsorted(arcs.unit, [u, u + 1]).tolist()
-        first, last = np.searchsorted(self.row_unit, [u, u + 1]).tolist()
+        first, last = self._rows(u)
         served: dict[int, list[int]] = {}
         for m, i in zip(
             self.row_mentor[first:last].tolist(), self.row_need[first:last].tolist(), strict=True
@@ -754,9 +765,11 @@ class _Work:
         seekers.needs[n] = ()
         seekers.severities[n] = _NO_SEVERITIES
         seekers.seekers[n] = _NOBODY
+        # the programme recommendations are one object per value across the plan
+        # already (plan_programmes interns them): only the others are shared here
         return Resolution(
-            recommendations=tuple(shared.made(r) for r in (*progs, *recs, *formats)),
-            unmet=tuple(shared.made(unmet_of(needs[i], why[i])) for i in sorted(why)),
+            recommendations=(*progs, *map(shared.made, recs), *map(shared.made, formats)),
+            unmet=tuple([shared.unmet(needs[i], why[i]) for i in sorted(why)]),
         )
 
     def finish(self) -> CohortPlan:
@@ -808,7 +821,7 @@ def _free(programmes: ProgrammesPlan, slot: int) -> None:
 def _demand(row: PlanRow | None, n: int) -> ProgrammeDemand | None:
     if row is None:
         return None
-    idx = tuple(needs_by_kind(row.needs)[0]["program"])
+    idx = tuple(_of_kind(row.needs, "program"))
     return ProgrammeDemand(
         row.role,
         row.subjects,
@@ -822,3 +835,10 @@ def _demand(row: PlanRow | None, n: int) -> ProgrammeDemand | None:
         row.severities,
         (*demand_key(row.needs, idx, row.severities), row.id, n),
     )
+
+
+def _of_kind(needs: Sequence[Need], kind: str) -> list[int]:
+    """The indexes of the needs of one kind, in order: ``needs_by_kind(needs)[0][kind]``
+    for a row's needs (Need objects: plan_row made them), where only one kind is
+    read (needs_by_kind sorts every need into its list, and checks its type)."""
+    return [i for i, need in enumerate(needs) if need.kind == kind]
