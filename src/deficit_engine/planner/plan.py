@@ -73,6 +73,7 @@ _NONE = np.empty(0, np.int64)  # an array left out (see _Candidates)
 _NO_UNITS: list[Unit] = []  # a seeker's units once read (never written to)
 _NO_SEVERITIES: Mapping[str, str] = MappingProxyType({})  # a seeker's severities once read
 _NOBODY = Seeker(None, None, frozenset(), frozenset())  # a seeker once resolved
+_KINDS = frozenset(("program", "mentor", "format"))  # the kinds needs_by_kind sorts
 
 
 @dataclass(frozen=True)
@@ -738,13 +739,18 @@ class _Work:
             return None
         index, seekers, programmes = self.index, self.seekers, self.programmes
         needs = person.needs
-        by_kind, unknown = needs_by_kind(needs)
+        kinds = [need.kind for need in needs]
+        # a need of another kind is rare: only then are the needs sorted by kind
+        # for its reason (needs_by_kind words it)
+        unknown = needs_by_kind(needs)[1] if not _KINDS.issuperset(kinds) else {}
         mine = self.choices[n]  # made now, gone with this person's turn: see _Choices
         recs, unmet = mentor_recommendations(index, seekers.seekers[n], needs, mine, cohort=True)
         self.mentor_load.update(ch.chosen.mentor.id for ch in mine if ch.chosen)
         self.placed += any(ch.chosen for ch in mine)
         self.units_placed += sum(1 for ch in mine if ch.chosen)
-        formats, unmet_formats = resolve_formats(index, needs, by_kind["format"])
+        formats, unmet_formats = resolve_formats(
+            index, needs, [i for i, kind in enumerate(kinds) if kind == "format"]
+        )
         slot = self.slot
         progs = programmes.recommendations[slot]
         why: dict[int, Why | str] = {

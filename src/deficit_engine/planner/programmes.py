@@ -411,9 +411,21 @@ def _cover(
         found = last[1]
     else:
         needs = person.needs
-        made, reasons = resolve_programmes(
-            index, d.role, d.prefs, needs, range(len(needs)), allowed, d.period_hours
-        )
+        if key:
+            made, reasons = resolve_programmes(
+                index, d.role, d.prefs, needs, range(len(needs)), allowed, d.period_hours
+            )
+        else:  # every programme that admits them is open: which serve each need is
+            # then memoised per KB, by the person's kind and the need (admits)
+            made, reasons = resolve_programmes(
+                index,
+                d.role,
+                d.prefs,
+                needs,
+                range(len(needs)),
+                period_hours=d.period_hours,
+                admits=(d.subjects, d.levels),
+            )
         # the recommendations are interned one by one (a cover's set of them, and
         # its key, are nearly always the person's own: interning those costs more
         # than it saves)
