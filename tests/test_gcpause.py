@@ -142,3 +142,48 @@ def test_a_batch_runs_its_worker_tasks_without_gc(
     assert summary.evaluated == 30
     assert sorted(set(enabled)) == [("_diagnose_spilled", False), ("_route_spilled", False)]
     assert gc.isenabled()
+
+
+def _kept_inside(size: int) -> list[list[int]]:
+    with paused_gc(keep=True):
+        held = [[n] for n in range(size)]  # lists: tracked whatever they hold
+    [{}.copy() for _ in range(50)]
+    return held
+
+
+def test_a_kept_pause_moves_what_it_made_to_the_oldest_generation_without_a_walk() -> None:
+    started: list[int] = []
+
+    def count(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started.append(int(info["generation"]))
+
+    threshold = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)
+    gc.callbacks.append(count)
+    try:
+        gc.collect()
+        started.clear()
+        held = _kept_inside(20_000)
+        # the pause ended with its 20 000 lists alive and due a collection: kept, they
+        # went to the oldest generation as they were, and the count started again
+        assert started == []
+        assert gc.isenabled()
+        assert gc.get_freeze_count() == 0
+        assert any(x is held[-1] for x in gc.get_objects(generation=2))
+        # the collector still runs: the next stretch of allocations collects
+        [{}.copy() for _ in range(1_000)]
+        assert started
+        # objects frozen already stay frozen: the due collection runs as usual
+        gc.freeze()
+        try:
+            frozen = gc.get_freeze_count()
+            started.clear()
+            _kept_inside(20_000)
+            assert started
+            assert gc.get_freeze_count() >= frozen
+        finally:
+            gc.unfreeze()
+    finally:
+        gc.callbacks.remove(count)
+        gc.set_threshold(*threshold)

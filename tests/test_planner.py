@@ -663,3 +663,30 @@ def test_made_values_are_shared_only_when_they_print_the_same() -> None:
     assert shared.made(Unmet(other_need, "нет программ")) is not unmet
     listed = Recommendation("format", "F-1", "T", (), (need,), "why", (("phases", ["x"]),))
     assert shared.made(listed) is listed  # not hashable: never shared
+
+
+def test_unmet_needs_are_shared_as_made_shares_them() -> None:
+    """SharedValues.unmet finds an unmet need by its need's identity and the reason's
+    parts: it must share exactly where made(unmet_of(...)) shares (the same need
+    object, an equal reason, cause and exhausted ids), and give the same value."""
+    from deficit_engine.models import Need
+    from deficit_engine.planner import SharedValues
+    from deficit_engine.resolve import unmet_of
+    from deficit_engine.resolve.mentors import Why
+
+    need = Need("mentor", "a.b", (("form", "x"),), "R-1")
+    other_need = Need("mentor", "a.b", (("form", "x"),), "R-1")  # equal, not the same
+    whys: list[str | Why] = [
+        "нет наставника",
+        Why("нет наставника"),  # the same unmet need as the plain reason
+        Why("нет наставника", "capacity", ("M-1",)),
+        Why("нет наставника", "capacity", ("M-2",)),
+    ]
+    calls = [(n, w) for n in (need, other_need, need) for w in whys]
+    by_made, by_unmet = SharedValues(), SharedValues()
+    made = [by_made.made(unmet_of(n, w)) for n, w in calls]
+    found = [by_unmet.unmet(n, w) for n, w in calls]
+    assert found == made
+    # the same objects where made's are the same, and apart where they are apart
+    assert [[a is b for b in found] for a in found] == [[a is b for b in made] for a in made]
+    assert found[0] is found[1] and found[0] is not found[4] and found[2] is not found[3]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import sysconfig
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -20,11 +21,22 @@ __all__ = ["call_without_gc", "paused_gc"]
 
 
 @contextlib.contextmanager
-def paused_gc() -> Iterator[None]:
+def paused_gc(*, keep: bool = False) -> Iterator[None]:
     """The cyclic garbage collector paused for the block, and restored after it.
 
     Restored as it was: a block inside another paused block leaves it paused, and
     a caller that had it off keeps it off.
+
+    Parameters
+    ----------
+    keep : bool, optional
+        What the block made is long-lived (a cohort plan's working data, the
+        Resolutions its caller takes away): as the pause ends, the collection
+        its allocations are due would walk all of it, to find no garbage (the
+        blocks make no cycles) and move it to an older generation. With
+        ``keep`` it is moved to the oldest generation at once, without the
+        walk (:func:`_settle`); the collector still walks it, and frees what
+        is garbage, in its next full collection.
 
     Yields
     ------
@@ -36,7 +48,25 @@ def paused_gc() -> Iterator[None]:
         yield
     finally:
         if enabled:
+            if keep:
+                _settle()
             gc.enable()
+
+
+def _settle() -> None:
+    """Every object the collector tracks moved to the oldest generation, and the
+    youngest's allocation count set back to zero, without a collection.
+
+    ``gc.freeze`` then ``gc.unfreeze``: each splices the generations' lists, so
+    this costs the same whatever the heap holds. Skipped (the due collection then
+    runs as usual) when objects are frozen already, as a worker freezes its KB:
+    ``unfreeze`` would hand those back to the collector; and on a free-threaded
+    build, whose ``freeze`` visits every object.
+    """
+    if sysconfig.get_config_var("Py_GIL_DISABLED") or gc.get_freeze_count():
+        return
+    gc.freeze()
+    gc.unfreeze()
 
 
 def call_without_gc(function: Callable[..., Any], *args: Any) -> Any:

@@ -33,7 +33,7 @@ from ..errors import UsageError
 from ..gcpause import paused_gc
 from ..kb import KnowledgeBase
 from ..models import Need, Recommendation, Resolution, Result
-from ..resolve import needs_by_kind, unmet_of
+from ..resolve import needs_by_kind
 from ..resolve.allocate import allocate_arrays
 from ..resolve.formats import resolve_formats
 from ..resolve.mentors import (
@@ -73,6 +73,7 @@ _NONE = np.empty(0, np.int64)  # an array left out (see _Candidates)
 _NO_UNITS: list[Unit] = []  # a seeker's units once read (never written to)
 _NO_SEVERITIES: Mapping[str, str] = MappingProxyType({})  # a seeker's severities once read
 _NOBODY = Seeker(None, None, frozenset(), frozenset())  # a seeker once resolved
+_KINDS = frozenset(("program", "mentor", "format"))  # the kinds needs_by_kind sorts
 
 
 @dataclass(frozen=True)
@@ -217,7 +218,7 @@ def _seekers(
         out.seekers.append(one(seeker))
         out.needs.append(row.needs)
         out.severities.append(row.severities)
-        units = mentor_units(row.needs, needs_by_kind(row.needs)[0]["mentor"])
+        units = mentor_units(row.needs, _of_kind(row.needs, "mentor"))
         out.units.append(list(map(one, units)) if units else _NO_UNITS)
     by_school: dict[str, list[SchoolFlag]] = {}
     for f in flags:
@@ -404,11 +405,22 @@ class _Candidates:
         self.row_unit = arcs.row_unit[order]
         self.row_mentor = arcs.row_mentor[order]
         self.row_need = arcs.row_need[order]
+        # where each unit's rows start (one search for every unit: serving runs for
+        # each unit left without a mentor, most of them where mentors are scarce)
+        units = int(arcs.row_unit.max()) + 2 if len(arcs.row_unit) else 1
+        self.row_start = np.searchsorted(self.row_unit, np.arange(units, dtype=np.int64))
+
+    def _rows(self, u: int) -> tuple[int, int]:
+        """Unit ``u``'s rows: their slice in the sorted rows."""
+        starts = self.row_start
+        if u + 1 < len(starts):
+            return int(starts[u]), int(starts[u + 1])
+        return len(self.row_unit), len(self.row_unit)  # past the last unit with rows
 
     def serving(self, u: int) -> dict[int, list[str]]:
         """Need -> the ids of the mentors who could serve it, for unit ``u`` (from
         its rows: in mentor order, as the rows are sorted)."""
-        first, last = np.searchsorted(self.row_unit, [u, u + 1]).tolist()
+        first, last = self._rows(u)
         out: dict[int, list[str]] = {}
         ids = self.ids
         for m, i in zip(
@@ -421,7 +433,7 @@ class _Candidates:
         """Unit ``u``'s outcome when the flow chose its arc ``a``."""
         arcs = self.arcs
         lo, hi = np.searchsorted(arcs.unit, [u, u + 1]).tolist()
-        first, last = np.searchsorted(self.row_unit, [u, u + 1]).tolist()
+        first, last = self._rows(u)
         served: dict[int, list[int]] = {}
         for m, i in zip(
             self.row_mentor[first:last].tolist(), self.row_need[first:last].tolist(), strict=True
@@ -543,7 +555,7 @@ def plan_cohort(kb: KnowledgeBase, people: Sequence[Person | None]) -> CohortPla
     started = time.perf_counter()
     # making the rows walks the held cohort too: at 20 000 people, with the GC on,
     # it took 10 times longer (gcpause)
-    with paused_gc():
+    with paused_gc(keep=True):
         rows = _rows(kb, people)
     return _timed_plan(kb, rows, started)
 
@@ -621,7 +633,7 @@ class StreamedPlan:
         self, kb: KnowledgeBase, rows: Sequence[PlanRow | None], *, started: float | None = None
     ) -> None:
         began = time.perf_counter()
-        with paused_gc():  # the plan makes a few objects per need and no cycles
+        with paused_gc(keep=True):  # few objects per need, no cycles, kept: see gcpause
             self._work = _Work(kb, rows)
         self._next = 0
         # the plan's own time: what the caller does between two takes is not in it
@@ -650,7 +662,7 @@ class StreamedPlan:
         began = time.perf_counter()
         stop = min(self._next + count, len(self))
         shared = SharedValues() if shared is None else shared
-        with paused_gc():
+        with paused_gc(keep=True):
             out = [self._work.resolve(n, shared) for n in range(self._next, stop)]
         self._next = stop
         self._seconds += time.perf_counter() - began
@@ -727,13 +739,18 @@ class _Work:
             return None
         index, seekers, programmes = self.index, self.seekers, self.programmes
         needs = person.needs
-        by_kind, unknown = needs_by_kind(needs)
+        kinds = [need.kind for need in needs]
+        # a need of another kind is rare: only then are the needs sorted by kind
+        # for its reason (needs_by_kind words it)
+        unknown = needs_by_kind(needs)[1] if not _KINDS.issuperset(kinds) else {}
         mine = self.choices[n]  # made now, gone with this person's turn: see _Choices
         recs, unmet = mentor_recommendations(index, seekers.seekers[n], needs, mine, cohort=True)
         self.mentor_load.update(ch.chosen.mentor.id for ch in mine if ch.chosen)
         self.placed += any(ch.chosen for ch in mine)
         self.units_placed += sum(1 for ch in mine if ch.chosen)
-        formats, unmet_formats = resolve_formats(index, needs, by_kind["format"])
+        formats, unmet_formats = resolve_formats(
+            index, needs, [i for i, kind in enumerate(kinds) if kind == "format"]
+        )
         slot = self.slot
         progs = programmes.recommendations[slot]
         why: dict[int, Why | str] = {
@@ -754,9 +771,11 @@ class _Work:
         seekers.needs[n] = ()
         seekers.severities[n] = _NO_SEVERITIES
         seekers.seekers[n] = _NOBODY
+        # the programme recommendations are one object per value across the plan
+        # already (plan_programmes interns them): only the others are shared here
         return Resolution(
-            recommendations=tuple(shared.made(r) for r in (*progs, *recs, *formats)),
-            unmet=tuple(shared.made(unmet_of(needs[i], why[i])) for i in sorted(why)),
+            recommendations=(*progs, *map(shared.made, recs), *map(shared.made, formats)),
+            unmet=tuple([shared.unmet(needs[i], why[i]) for i in sorted(why)]),
         )
 
     def finish(self) -> CohortPlan:
@@ -808,7 +827,7 @@ def _free(programmes: ProgrammesPlan, slot: int) -> None:
 def _demand(row: PlanRow | None, n: int) -> ProgrammeDemand | None:
     if row is None:
         return None
-    idx = tuple(needs_by_kind(row.needs)[0]["program"])
+    idx = tuple(_of_kind(row.needs, "program"))
     return ProgrammeDemand(
         row.role,
         row.subjects,
@@ -822,3 +841,10 @@ def _demand(row: PlanRow | None, n: int) -> ProgrammeDemand | None:
         row.severities,
         (*demand_key(row.needs, idx, row.severities), row.id, n),
     )
+
+
+def _of_kind(needs: Sequence[Need], kind: str) -> list[int]:
+    """The indexes of the needs of one kind, in order: ``needs_by_kind(needs)[0][kind]``
+    for a row's needs (Need objects: plan_row made them), where only one kind is
+    read (needs_by_kind sorts every need into its list, and checks its type)."""
+    return [i for i, need in enumerate(needs) if need.kind == kind]

@@ -328,7 +328,7 @@ def _one_pass(
             if recs
             else ()
         )
-        plan.unmet[k] = _unmet(places, d, person, allowed, unmet) if unmet else _NO_UNMET
+        plan.unmet[k] = _unmet(places, d, person, key, unmet) if unmet else _NO_UNMET
 
 
 def _allowed(
@@ -355,20 +355,20 @@ def _unmet(
     places: _Places,
     d: ProgrammeDemand,
     person: _Person,
-    allowed: dict[str, list[Program]],
+    shut: tuple[str, ...],
     unmet: Mapping[int, str],
 ) -> dict[int, tuple[str, tuple[str, ...]]]:
     """A person's unmet programme needs with their reasons: when places ran out,
-    which programmes were blocked and why."""
+    which programmes were blocked (``shut``: their limited programmes with no place
+    for them, see _allowed) and why."""
     out: dict[int, tuple[str, tuple[str, ...]]] = {}
     eligible = person.eligible
     for i, reason in unmet.items():
-        if not person.limited:  # every programme open: none blocked
+        if not shut:  # every programme open: none blocked
             out[i] = (reason, ())
             continue
         comp = d.needs[i].competency or ""
-        open_ids = {p.id for p in allowed[comp]}
-        blocked = [p for p in eligible.get(comp, []) if p.id not in open_ids]
+        blocked = [p for p in eligible.get(comp, []) if p.id in shut]
         if blocked:
             why = "; ".join(places.why_not(p, d.period, d.municipality) for p in blocked)
             out[i] = (f"нехватка мест в программах: {why}", tuple(p.id for p in blocked))
@@ -411,9 +411,21 @@ def _cover(
         found = last[1]
     else:
         needs = person.needs
-        made, reasons = resolve_programmes(
-            index, d.role, d.prefs, needs, range(len(needs)), allowed, d.period_hours
-        )
+        if key:
+            made, reasons = resolve_programmes(
+                index, d.role, d.prefs, needs, range(len(needs)), allowed, d.period_hours
+            )
+        else:  # every programme that admits them is open: which serve each need is
+            # then memoised per KB, by the person's kind and the need (admits)
+            made, reasons = resolve_programmes(
+                index,
+                d.role,
+                d.prefs,
+                needs,
+                range(len(needs)),
+                period_hours=d.period_hours,
+                admits=(d.subjects, d.levels),
+            )
         # the recommendations are interned one by one (a cover's set of them, and
         # its key, are nearly always the person's own: interning those costs more
         # than it saves)

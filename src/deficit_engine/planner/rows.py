@@ -23,6 +23,7 @@ from ..kb import KnowledgeBase
 from ..models import Need, Recommendation, Result, Unmet
 from ..period import period_hours, settings
 from ..resolve import person_levels
+from ..resolve.mentors import Why
 from ..schema import Profile
 
 __all__ = ["PlanRow", "SharedValues", "plan_row"]
@@ -152,6 +153,7 @@ class SharedValues:
     def __init__(self) -> None:
         self._seen: dict[Any, Any] = {}
         self._made: dict[Any, Any] = {}  # see made()
+        self._unmet: dict[tuple[Any, ...], Unmet] = {}  # see unmet()
 
     def one(self, value: _T) -> _T:
         """The first value equal to ``value`` this object was given: for text, None,
@@ -270,6 +272,33 @@ class SharedValues:
         if found is value or _alike(found, value):
             return found
         return self.keyed(value, (value, *_printing(value)))
+
+    def unmet(self, need: Need, why: str | Why) -> Unmet:
+        """``unmet_of(need, why)``, shared as :meth:`made` shares an unmet need (with
+        an equal one of the same need object), but found by the need's identity and
+        the reason's parts: for one seen before, no Unmet is made, nor is its need
+        hashed field by field.
+
+        Parameters
+        ----------
+        need : Need
+            The need.
+        why : str or Why
+            Why it is unmet (a plain reason: cause ``catalogue``).
+
+        Returns
+        -------
+        Unmet
+            The unmet need, or the equal one first made.
+        """
+        # the key holds what Unmet holds, the need by identity: the value kept
+        # with it holds the need, so its id is not reused while the key is here
+        reason, cause, exhausted = (why, "catalogue", ()) if isinstance(why, str) else why
+        key = (id(need), reason, cause, exhausted)
+        found: Unmet | None = self._unmet.get(key)
+        if found is None:
+            found = self._unmet[key] = Unmet.of(need, reason, cause, exhausted)
+        return found
 
     def row(self, row: PlanRow) -> PlanRow:
         """``row`` with its parts shared with the rows seen before.

@@ -283,11 +283,18 @@ class _SchoolTally:
         (each deficit as (group, competency, severity))."""
         worst: dict[str, str] = {}  # group -> the person's most severe deficit in it
         competencies: dict[str, list[str]] = {}
+        # _rank, inlined: this runs per deficit of every person
+        rank, unranked = _RANK.get, len(_RANK)
         for group, competency, severity in deficits:
             if group is None:  # a competency the ontology does not know
                 continue
-            competencies.setdefault(group, []).append(competency)
-            if group not in worst or _rank(severity) < _rank(worst[group]):
+            listed = competencies.get(group)
+            if listed is None:  # the group's first deficit: the worst so far
+                competencies[group] = [competency]
+                worst[group] = severity
+                continue
+            listed.append(competency)
+            if rank(severity, unranked) < rank(worst[group], unranked):
                 worst[group] = severity
         for g in group_ids:
             # a person counts only where assessed, deficits too: a share stays within 100 %
