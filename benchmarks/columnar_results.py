@@ -21,12 +21,10 @@ be the same JSON, byte for byte, or it stops (exit 2) before any figure.
 from __future__ import annotations
 
 import argparse
-import gc
 import platform
 import sys
-import time
-from collections.abc import Callable
-from typing import Any
+
+from resolve_speed import cpu  # CPU seconds with the cyclic GC paused, as diagnose_many runs
 
 from deficit_engine import Engine, synthetic_profiles
 from deficit_engine.engine import COLUMNAR_RUN, _Parts
@@ -36,18 +34,6 @@ from deficit_engine.profile import Normalised
 from deficit_engine.schema import Profile
 
 Ready = list[tuple[Profile, Normalised, list[Fact]]]
-
-
-def cpu(step: Callable[[], Any]) -> float:
-    """CPU seconds of ``step()``, with the cyclic GC paused (as diagnose_many runs)."""
-    gc.collect()
-    gc.disable()
-    try:
-        start = time.process_time()
-        step()
-        return time.process_time() - start
-    finally:
-        gc.enable()
 
 
 def outcomes(engine: Engine, runs: list[Ready]) -> list[DerivedColumns]:
@@ -73,7 +59,7 @@ def by_distinct_facts(
     engine: Engine, runs: list[Ready], made: list[DerivedColumns]
 ) -> list[Result]:
     """The Results diagnose_many makes: each distinct fact's parts once per run."""
-    out = []
+    out: list[Result] = []
     for run, outcome in zip(runs, made, strict=True):
         parts = _Parts.of(engine.kb, outcome)
         out.extend(
