@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 from collections.abc import Callable, Iterator
@@ -77,27 +78,39 @@ def _made_and_dropped(size: int) -> int:
     return len(held)
 
 
-def test_a_call_without_gc_collects_nothing_during_it_nor_as_it_ends() -> None:
+@contextlib.contextmanager
+def _collections_started() -> Iterator[list[int]]:
+    """The generation of every collection started in the block, from a fresh count.
+
+    At the default threshold (700): freelists keep a few hundred of the freed
+    containers without taking back their count, which a lower one would notice.
+    """
     started: list[int] = []
 
     def count(phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
             started.append(int(info["generation"]))
 
-    seen: list[bool] = []
-
-    def task(size: int) -> int:
-        seen.append(gc.isenabled())
-        return _made_and_dropped(size)
-
-    # at the default threshold (700): freelists keep a few hundred of the freed
-    # containers without taking back their count, which a lower one would notice
     threshold = gc.get_threshold()
     gc.set_threshold(700, 10, 10)
     gc.callbacks.append(count)
     try:
         gc.collect()
         started.clear()
+        yield started
+    finally:
+        gc.callbacks.remove(count)
+        gc.set_threshold(*threshold)
+
+
+def test_a_call_without_gc_collects_nothing_during_it_nor_as_it_ends() -> None:
+    seen: list[bool] = []
+
+    def task(size: int) -> int:
+        seen.append(gc.isenabled())
+        return _made_and_dropped(size)
+
+    with _collections_started() as started:
         assert call_without_gc(task, 20_000) == 20_000
         assert seen == [False] and gc.isenabled()
         # the call's containers were freed before the pause ended, which took back
@@ -108,9 +121,6 @@ def test_a_call_without_gc_collects_nothing_during_it_nor_as_it_ends() -> None:
         # a collection, which walks them
         _paused_inside(20_000)
         assert started
-    finally:
-        gc.callbacks.remove(count)
-        gc.set_threshold(*threshold)
 
 
 def _paused_inside(size: int) -> int:
@@ -152,18 +162,7 @@ def _kept_inside(size: int) -> list[list[int]]:
 
 
 def test_a_kept_pause_moves_what_it_made_to_the_oldest_generation_without_a_walk() -> None:
-    started: list[int] = []
-
-    def count(phase: str, info: dict[str, Any]) -> None:
-        if phase == "start":
-            started.append(int(info["generation"]))
-
-    threshold = gc.get_threshold()
-    gc.set_threshold(700, 10, 10)
-    gc.callbacks.append(count)
-    try:
-        gc.collect()
-        started.clear()
+    with _collections_started() as started:
         held = _kept_inside(20_000)
         # the pause ended with its 20 000 lists alive and due a collection: kept, they
         # went to the oldest generation as they were, and the count started again
@@ -184,6 +183,3 @@ def test_a_kept_pause_moves_what_it_made_to_the_oldest_generation_without_a_walk
             assert gc.get_freeze_count() >= frozen
         finally:
             gc.unfreeze()
-    finally:
-        gc.callbacks.remove(count)
-        gc.set_threshold(*threshold)
