@@ -4,10 +4,8 @@ shipped rules and on random rule sets drawn from what it compiles."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import random
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,7 @@ import numpy as np
 import pytest
 import yaml
 
+from benchmark_scripts import load_benchmark
 from conftest import write_kb
 from deficit_engine import Engine, load_kb
 from deficit_engine.engine import base_facts
@@ -358,24 +357,13 @@ def test_dense_layout_does_not_depend_on_row_order_or_shared_cells() -> None:
 # --- the hand-coded numpy baseline at the stage's boundary (benchmarks/columnar.py) ------
 
 
-def _handcoded_numpy() -> Any:
-    """benchmarks/handcoded_numpy.py as a module (benchmarks/ is not a package)."""
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "handcoded_numpy.py"
-    spec = importlib.util.spec_from_file_location("_bench_handcoded_numpy", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_hand_coded_numpy_at_the_stages_boundary_ends_with_the_stages_facts() -> None:
     """The benchmark's same-boundary baseline starts from the stage's own tables and
     ends with its facts located: its matrices from the tables equal those from the
     fact dicts, its outcome equals the engine's, and it locates as many facts per
     profile as the dense stage's FactBlocks hold. Without this the ratio it prints
     would compare unequal work."""
-    hand = _handcoded_numpy()
+    hand = load_benchmark("handcoded_numpy")
     engine = Engine.from_path(None, backend="fast")
     profiles = list(synthetic_profiles(engine.kb, 300, seed=4))
     cohort = [base_facts(normalise(engine.parse(p), engine.kb), engine.kb) for p in profiles]

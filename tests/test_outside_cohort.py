@@ -18,36 +18,24 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import sys
 from collections import Counter
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
+from benchmark_scripts import load_benchmark
 from deficit_engine import Engine
 from deficit_engine.cli import main as cli
 from deficit_engine.cohort import run_batch
 from deficit_engine.schema import ROLES
 from outside_cohort import outside_lines, outside_profiles, table_cohort, write_workbook
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 PEOPLE = 150  # enough for every shape below; each mode is a whole batch (CI time)
 KEEP = ("--keep-columns", "name")
 
 
-def _load(name: str) -> ModuleType:
-    """A benchmark script as a module (benchmarks/ is not a package)."""
-    spec = importlib.util.spec_from_file_location(f"_bench_{name}", BENCHMARKS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load("outside_identity")
+bench = load_benchmark("outside_identity")
 
 
 @pytest.fixture(scope="module")
