@@ -18,7 +18,10 @@ written here the plain way, as the code was before it was made faster:
 - a part whose shared needs, recommendations and unmet entries have their dicts
   made once (``parts.Pieces``) against the part written from plain ``Result.to_dict`` dicts, on
   a planned cohort (its recommendations shared as in a batch), and with a lone
-  surrogate in a piece and beside the pieces.
+  surrogate in a piece and beside the pieces;
+- a deficit's and a provenance's dict (a copy of the instance's ``__dict__``) against
+  their fields, however they were made; the route's and steps' dicts and a digest
+  (made without its ``__init__``) against the plain ones.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import json
+import pickle
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -40,8 +44,9 @@ from deficit_engine import profile as profile_module
 from deficit_engine.engine import route_planned
 from deficit_engine.errors import SourceError
 from deficit_engine.gcpause import paused_gc
-from deficit_engine.models import Need, Result, Route
+from deficit_engine.models import Deficit, Need, Result, Route, Step, json_number
 from deficit_engine.models import route as route_module
+from deficit_engine.months import month_range
 from deficit_engine.outputs import PERSON_FIELDS, person_record
 from deficit_engine.parts import PartRow, Pieces, write_part
 from deficit_engine.planner import plan_cohort
@@ -411,3 +416,157 @@ def test_a_lone_surrogate_beside_or_in_a_piece_is_written_as_plainly(
     write_part(tmp_path / f"plain.{fmt}", plain, fmt)
     mine = parts_module.part_path(tmp_path, 0, fmt).read_bytes()
     assert mine == (tmp_path / f"plain.{fmt}").read_bytes()
+
+
+# --- the Result's dicts and digests made for less -----------------------------------
+
+
+def _fields_dict(value: Any) -> dict[str, Any]:
+    """A dataclass's fields by name, in the class's order: what its to_dict writes."""
+    return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+
+
+def test_deficits_and_provenance_write_their_fields_however_made(
+    evaluated: list[tuple[dict[str, Any], Result]],
+) -> None:
+    """Their ``to_dict`` copies the instance's ``__dict__`` when it holds the fields
+    alone: made by ``__init__``, ``of``, a Result's unpickling or ``replace``, the
+    keys are the fields in order; with anything more in it, the fields alone."""
+    written = 0
+    for _profile, result in evaluated[:300]:
+        again = pickle.loads(pickle.dumps(result))
+        for value in (*result.deficits, *result.provenance, *again.deficits, *again.provenance):
+            for made in (value, dataclasses.replace(value), type(value)(**_fields_dict(value))):
+                assert list(made.to_dict().items()) == list(_fields_dict(value).items())
+                written += 1
+    assert written > 1_000
+    deficit = Deficit.of("c", "g", "high", 12.5, "R-1")
+    object.__setattr__(deficit, "cached", 1)  # as a memo would keep something on it
+    assert list(deficit.to_dict().items()) == list(_fields_dict(deficit).items())
+    mine = deficit.to_dict()
+    mine["competency"] = "x"  # a copy: the Deficit is not changed
+    assert deficit.competency == "c"
+
+
+def _reference_step(step: Step) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": step.id,
+        "kind": step.kind,
+        "ref": step.ref,
+        "title": step.title,
+        "competencies": list(step.competencies),
+        "education": step.education,
+        "phase": step.phase,
+        "level": step.level,
+        "start": step.start,
+        "end": step.end,
+        "hours": _reference_hours(step.hours),
+        "allocation": {m: _reference_hours(h) for m, h in step.allocation},
+        "after": list(step.after),
+        "responsible": step.responsible,
+        "rules": list(step.rules),
+    }
+    for key, value in step.extra:
+        out[key] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def _reference_route(route: Route) -> dict[str, Any]:
+    load: dict[str, int] = {}
+    for s in route.steps:
+        for m, h in s.allocation:
+            load[m] = load.get(m, 0) + round(h * 100)
+    total = sum(round(s.hours * 100) for s in route.steps)
+    return {
+        "period": {"start": route.period[0], "end": route.period[1]},
+        "hours_per_month": _reference_hours(route.hours_per_month),
+        "defaults": list(route.defaults),
+        "start": route.start,
+        "end": route.end,
+        "total_hours": _reference_hours(total / 100),
+        "steps": [_reference_step(s) for s in route.steps],
+        "load": {m: _reference_hours(load[m] / 100) for m in sorted(load)},
+        "overflow": None if route.overflow is None else route.overflow.to_dict(),
+        "conflicts": [c.to_dict() for c in route.conflicts],
+    }
+
+
+def test_a_routes_dict_is_the_plain_one(evaluated: list[tuple[dict[str, Any], Result]]) -> None:
+    """The route's and the steps' dicts (by index, one-month allocations and steps
+    without extra fields apart) against the plain ones, as dicts and as JSON bytes
+    (8 and 8.0 are equal in Python, not in the JSON); also odd hand-made steps."""
+    routes = [r.route for _p, r in evaluated if r.route is not None]
+    step = routes[0].steps[0]
+    odd = (
+        step._replace(hours=0.0, allocation=(("2026-09", 0.0),)),
+        step._replace(hours=8, allocation=()),
+        step._replace(allocation=(("2026-09", 1.5), ("2026-10", 2))),
+        step._replace(extra=(("forms", ("a", "b")), ("free", True), ("title", "x"))),
+    )
+    routes.append(dataclasses.replace(routes[0], steps=odd))
+    for route in routes:
+        mine, plain = route.to_dict(), _reference_route(route)
+        assert mine == plain
+        assert orjson.dumps(mine) == orjson.dumps(plain)
+    assert len(routes) > COHORT // 2
+
+
+def _reference_digest(result: Result, trace: bool, line: bool) -> cohort_module.Digest:
+    """The digest as it was made before: its __init__, month_range's length."""
+    if not result.ok:
+        return cohort_module.Digest(False, result.profile, result.errors, "", (), (), (), False)
+    route = result.route
+    spill = route.overflow if route is not None else None
+    reason = ""
+    if route is not None and spill is not None:
+        budget = len(month_range(*route.period)) * route.hours_per_month
+        needed = sum(step.hours for step in route.steps)
+        reason = "hours" if needed > budget + 1e-9 else "calendar"
+    return cohort_module.Digest(
+        True,
+        result.profile,
+        (),
+        json.dumps(result.to_dict(trace=trace), ensure_ascii=False) if line else "",
+        tuple((d.competency, d.severity, d.group) for d in result.deficits),
+        tuple(
+            (r.kind, r.id, int(json_number(r.get("hours") or 0))) for r in result.recommendations
+        ),
+        tuple(
+            (
+                u.kind,
+                u.competency or "—",
+                getattr(u, "cause", "unaddressed"),
+                tuple(getattr(u, "exhausted", ())),
+            )
+            for u in result.unmet
+        ),
+        spill is not None,
+        reason,
+        cohort_module._spilled_kinds(route) if route is not None and spill is not None else (),
+        route is not None and spill is not None and bool(route.defaults),
+    )
+
+
+def test_a_digest_is_the_plain_one(evaluated: list[tuple[dict[str, Any], Result]]) -> None:
+    """Made without the dataclass's __init__ and the period counted from month
+    indexes: the same value, repr and pickle, with and without its line; also for a
+    route whose period ends before it starts, one late with hours to spare, and a
+    Result set aside."""
+    results = [result for _profile, result in evaluated]
+    late = next(r for r in results if r.route is not None and r.route.overflow is not None)
+    route = late.route
+    assert route is not None
+    backwards = dataclasses.replace(route, period=(route.period[1], route.period[0]))
+    roomy = dataclasses.replace(route, hours_per_month=10_000.0)  # late by the calendar
+    results += [dataclasses.replace(late, route=r) for r in (backwards, roomy)]
+    results.append(Result.failed("x", ["broken"]))
+    reasons = set()
+    for result in results:
+        for trace, line in ((False, False), (True, True)):
+            mine = cohort_module.digest(result, trace, line=line)
+            plain = _reference_digest(result, trace, line)
+            assert mine == plain
+            assert repr(mine) == repr(plain)
+            assert pickle.loads(pickle.dumps(mine)) == plain
+            reasons.add(mine.overflow_reason)
+    assert reasons == {"", "hours", "calendar"}

@@ -46,7 +46,7 @@ from .export import render
 from .gcpause import call_without_gc, paused_gc
 from .kb import KnowledgeBase
 from .models import Need, Result, Route, json_number
-from .months import month_range
+from .months import month_index
 from .outputs import DocumentNames, FlatTables, person_record
 from .parts import FORMATS, PartRow, Pieces, check_kept, part_path, write_part
 from .planner import CohortPlan, PlanRow, SharedValues, StreamedPlan, plan_cohort, plan_row
@@ -144,30 +144,44 @@ def digest(result: Result, trace: bool = False, *, line: bool = True) -> Digest:
     if not result.ok:
         return Digest(False, result.profile, result.errors, "", (), (), (), False)
     route = result.route
-    spill = route.overflow if route is not None else None
-    return Digest(
-        True,
-        result.profile,
-        (),
-        json.dumps(result.to_dict(trace=trace), ensure_ascii=False) if line else "",
-        tuple((d.competency, d.severity, d.group) for d in result.deficits),
-        tuple(
-            (r.kind, r.id, int(json_number(r.get("hours") or 0))) for r in result.recommendations
-        ),
-        tuple(
-            (
-                u.kind,
-                u.competency or "—",
-                getattr(u, "cause", "unaddressed"),
-                tuple(getattr(u, "exhausted", ())),
-            )
-            for u in result.unmet
-        ),
-        spill is not None,
-        _overflow_reason(route) if route is not None and spill is not None else "",
-        _spilled_kinds(route) if route is not None and spill is not None else (),
-        route is not None and spill is not None and bool(route.defaults),
+    late = route if route is not None and route.overflow is not None else None
+    # made without the frozen dataclass's __init__ (eleven frozen setattrs), and
+    # its tuples from lists: a worker makes one per person of every part
+    made: Digest = _new_object(Digest)
+    made.__dict__.update(
+        {
+            "ok": True,
+            "profile": result.profile,
+            "errors": (),
+            "line": json.dumps(result.to_dict(trace=trace), ensure_ascii=False) if line else "",
+            "deficits": tuple([(d.competency, d.severity, d.group) for d in result.deficits]),
+            "recommendations": tuple(
+                [
+                    (r.kind, r.id, int(json_number(r.get("hours") or 0)))
+                    for r in result.recommendations
+                ]
+            ),
+            "unmet": tuple(
+                [
+                    (
+                        u.kind,
+                        u.competency or "—",
+                        getattr(u, "cause", "unaddressed"),
+                        tuple(getattr(u, "exhausted", ())),
+                    )
+                    for u in result.unmet
+                ]
+            ),
+            "overflow": late is not None,
+            "overflow_reason": "" if late is None else _overflow_reason(late),
+            "overflow_kinds": () if late is None else _spilled_kinds(late),
+            "overflow_defaulted": late is not None and bool(late.defaults),
+        }
     )
+    return made
+
+
+_new_object = object.__new__
 
 
 def _overflow_reason(route: Route) -> str:
@@ -175,9 +189,12 @@ def _overflow_reason(route: Route) -> str:
     than the period's months at the monthly budget give, else ``calendar`` (the
     hours would fit, but programme groups' start months or the steps' order push
     the last step past the end)."""
-    budget = len(month_range(*route.period)) * route.hours_per_month
-    needed = sum(step.hours for step in route.steps)
-    return "hours" if needed > budget + 1e-9 else "calendar"
+    # the period's months counted from their indexes (month_range's length, without
+    # its list of texts); the steps' hours summed in step order, as before
+    first, last = route.period
+    months = max(0, month_index(last) - month_index(first) + 1)
+    needed = sum([step[10] for step in route.steps])  # a Step is a tuple: 10 is hours
+    return "hours" if needed > months * route.hours_per_month + 1e-9 else "calendar"
 
 
 def _spilled_kinds(route: Route) -> tuple[str, ...]:
@@ -1374,7 +1391,13 @@ def _unspilled_result(
     """:func:`_spilled_result` undone: the diagnosis with its needs from the table."""
     if positions is None:
         return result
-    return dataclasses.replace(result, needs=tuple([table[at] for at in positions]))
+    # a copy without dataclasses.replace's __init__ (thirteen frozen setattrs, five
+    # times the cost), as route.with_plan makes one: a part task makes one a person
+    unspilled: Result = _new_object(Result)
+    fields = unspilled.__dict__
+    fields.update(result.__dict__)
+    fields["needs"] = tuple([table[at] for at in positions])
+    return unspilled
 
 
 def _slimmed(item: Diagnosed) -> Diagnosed:

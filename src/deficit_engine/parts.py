@@ -62,7 +62,8 @@ class Pieces:
     """
 
     def __init__(self) -> None:
-        self._made: dict[int, tuple[Any, dict[str, Any]]] = {}  # id -> (item, its dict)
+        self._made: dict[int, dict[str, Any]] = {}  # id -> the item's dict
+        self._kept: list[Any] = []  # every item in _made, alive while the Pieces live
 
     def each(self, items: Sequence[Any]) -> list[dict[str, Any]]:
         """Each item's ``to_dict()``, made once per item for the part.
@@ -78,12 +79,14 @@ class Pieces:
             One dict per item, in order; an item met before gives the same dict.
         """
         made = self._made
+        known = made.get
         out = []
         for item in items:
-            known = made.get(id(item))
-            if known is None:
-                known = made[id(item)] = (item, item.to_dict())
-            out.append(known[1])
+            shared = known(id(item))
+            if shared is None:
+                shared = made[id(item)] = item.to_dict()
+                self._kept.append(item)
+            out.append(shared)
         return out
 
 
@@ -205,8 +208,8 @@ def _columns(rows: Sequence[PartRow], keep: Sequence[str]) -> dict[str, list[Any
     for name in names:
         columns[name] = [_text(row.person.get(name)) for row in rows]
     deficits = [row.result.get("deficits") or [] for row in rows]
-    columns["deficits"] = [[_text(d.get("competency")) for d in ds] for ds in deficits]
-    columns["severities"] = [[_text(d.get("severity")) for d in ds] for ds in deficits]
+    columns["deficits"] = [_texts([d.get("competency") for d in ds]) for ds in deficits]
+    columns["severities"] = [_texts([d.get("severity") for d in ds]) for ds in deficits]
     columns["result"] = _utf8_column([_result_json(row.result) for row in rows])
     return columns
 
@@ -227,6 +230,16 @@ def _text(value: Any) -> Any:
     if isinstance(value, list):
         return [_text(item) for item in value]
     return value
+
+
+def _texts(values: list[Any]) -> list[Any]:
+    """:func:`_text` of each value: the list itself when its values are ASCII text
+    (competency ids and severities), checked at once instead of one by one."""
+    try:
+        ascii_only = "".join(values).isascii()
+    except TypeError:  # a value is not text (None): each one as it is
+        ascii_only = False
+    return values if ascii_only else [_text(value) for value in values]
 
 
 def _result_json(result: Mapping[str, Any]) -> bytes:

@@ -10,7 +10,7 @@ person's name, and names stay in the profile.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from .diagnosis import _made, _Value
@@ -118,6 +118,12 @@ class Provenance(_Value):
             ``dataclasses.asdict`` gave them; written out, as that deep-copies each
             value and cost a Result's JSON a tenth of its time).
         """
+        own = self.__dict__
+        if len(own) == _FIELDS:
+            # made by its __init__, ``of`` or a Result's unpickling, a Provenance holds
+            # its fields alone, in the class's order (a Result's pickle reads them so
+            # too): the copy, made in C, is that dict at a third of the cost
+            return own.copy()
         return {
             "target": self.target,
             "kind": self.kind,
@@ -128,3 +134,7 @@ class Provenance(_Value):
             "date": self.date,
             "set_aside": self.set_aside,
         }
+
+
+#: How many fields a Provenance has.
+_FIELDS = len(fields(Provenance))
