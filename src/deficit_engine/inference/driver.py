@@ -145,9 +145,10 @@ def _build(sub: SubRule, binding: Sequence[Fact], enrich: Callable[[Fact], Fact]
     return out
 
 
-# An agenda entry: (sub.rank, the bound facts' numbers, arrival, sub). The agenda is
-# a heap in that order: priority (higher first), rule order, alternative, fact order.
-_Item = tuple[tuple[int, int, tuple[int, ...]], tuple[int, ...], int, SubRule]
+# An agenda entry: (sub.place, the bound facts' numbers, arrival, sub). The agenda is
+# a heap in that order: priority (higher first), rule order, alternative (the order of
+# sub.rank, as one int: cheaper to compare), fact order.
+_Item = tuple[int, tuple[int, ...], int, SubRule]
 
 
 class _Chaining:
@@ -169,13 +170,13 @@ class _Chaining:
         counter = self.counter
         # a rule made only of `not:` patterns has one activation, with nothing bound
         agenda: list[_Item] = [
-            (sub.rank, (), next(counter), sub) for sub in subs if not sub.positives
+            (sub.place, (), next(counter), sub) for sub in subs if not sub.positives
         ]
         add = self.matcher.add
         for seq, fact in enumerate(self.store.facts):
             if fact["type"] in types:
                 for sub, seqs in add(seq):
-                    agenda.append((sub.rank, seqs, next(counter), sub))
+                    agenda.append((sub.place, seqs, next(counter), sub))
         # one heapify, not a push per activation: the items are totally ordered (the
         # counter is unique), so the firing order is the same either way
         heapq.heapify(agenda)
@@ -226,7 +227,7 @@ class _Chaining:
                     new.append(fact)
                     if fact["type"] in types:
                         for hit, hit_seqs in match(added):
-                            push(agenda, (hit.rank, hit_seqs, next(counter), hit))
+                            push(agenda, (hit.place, hit_seqs, next(counter), hit))
             trace.append(entry(sub.rule.id, binding, tuple(new)))
             if new:
                 fired += 1
