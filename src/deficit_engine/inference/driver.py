@@ -44,7 +44,8 @@ class Matcher(Protocol):
 
     @property
     def exact(self) -> bool:
-        """Whether its activations match by construction (else each is verified)."""
+        """Whether its activations match by construction (else each is verified). An
+        exact matcher reports each activation once (the driver does not check it)."""
 
     def begin(self, stratum: int, store: FactStore) -> None:
         """Start a stratum: its sub-rules will be matched against the store's facts.
@@ -204,17 +205,22 @@ class _Chaining:
         fired = self.fired
         entry = TraceEntry.of
         while agenda:
-            _rank, seqs, _n, sub = pop(agenda)
-            key = (sub.key, seqs[: sub.n_outer] if sub.alt else seqs)
-            if key in done:
-                continue
+            _place, seqs, _n, sub = pop(agenda)
+            # an exact matcher reports each activation once: only a rule's alternatives
+            # (one firing per outer binding) and an inexact matcher's need the check
+            key = None
+            if sub.alt or not exact:
+                key = (sub.key, seqs[: sub.n_outer] if sub.alt else seqs)
+                if key in done:
+                    continue
             # most activations bind one fact: no comprehension (a call, before 3.12) for it
             binding = (facts[seqs[0]],) if len(seqs) == 1 else tuple([facts[s] for s in seqs])
             if not exact and not verify(sub, binding):
                 continue
             if sub.negatives and blocked(sub, binding, store):
                 continue
-            done.add(key)
+            if key is not None:
+                done.add(key)
             new: list[Fact] = []
             build = sub.build
             made = build(binding, enrich) if build is not None else _build(sub, binding, enrich)
