@@ -76,6 +76,20 @@ class Matcher(Protocol):
             facts bound to its positive patterns (the new fact among them).
         """
 
+    def add_all(self, seqs: Sequence[int]) -> list[Activation]:
+        """Take the store's facts ``seqs``, in order, as ``add`` one at a time would.
+
+        Parameters
+        ----------
+        seqs : sequence of int
+            Facts' numbers in the store given to ``begin``, in increasing order.
+
+        Returns
+        -------
+        list of Activation
+            What ``add`` reports for each, one after the other.
+        """
+
     def verify(self, sub: SubRule, binding: Sequence[Fact]) -> bool:
         """Whether the bound facts match the sub-rule's positive patterns exactly.
 
@@ -173,11 +187,10 @@ class _Chaining:
         agenda: list[_Item] = [
             (sub.place, (), next(counter), sub) for sub in subs if not sub.positives
         ]
-        add = self.matcher.add
-        for seq, fact in enumerate(self.store.facts):
-            if fact["type"] in types:
-                for sub, seqs in add(seq):
-                    agenda.append((sub.place, seqs, next(counter), sub))
+        # one call for them all: the fast matcher's per-fact call was a fifth of its time
+        seqs = [seq for seq, fact in enumerate(self.store.facts) if fact["type"] in types]
+        for sub, bound in self.matcher.add_all(seqs):
+            agenda.append((sub.place, bound, next(counter), sub))
         # one heapify, not a push per activation: the items are totally ordered (the
         # counter is unique), so the firing order is the same either way
         heapq.heapify(agenda)

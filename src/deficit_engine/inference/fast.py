@@ -106,15 +106,24 @@ class FastMatcher:
         memory and the pattern into ``joins``. One-pattern sub-rules never join, so
         their memories are not kept. Every memory holds the new fact before any join
         reads them."""
-        fact = self.store.facts[seq]
-        admit = self.admitters.get(fact["type"])
-        if admit is None:
-            return []
+        return self.add_all((seq,))
+
+    def add_all(self, seqs: Sequence[int]) -> list[Activation]:
+        """The activations of the store's facts ``seqs``, each added in turn (see
+        :class:`~.driver.Matcher`): what the driver seeds a stratum with, in one call."""
+        facts, admitters, memory, join = self.store.facts, self.admitters, self.memory, self._join
         out: list[Activation] = []
         joins: list[PatternPlan] = []
-        admit(fact, seq, out, self.memory, joins)
-        for plan in joins:
-            self._join(plan.sub, plan.pos, seq, out)
+        for seq in seqs:
+            fact = facts[seq]
+            admit = admitters.get(fact["type"])
+            if admit is None:
+                continue
+            admit(fact, seq, out, memory, joins)
+            if joins:
+                for plan in joins:
+                    join(plan.sub, plan.pos, seq, out)
+                joins.clear()
         return out
 
     def _join(self, sub_index: int, pos: int, new: int, out: list[Activation]) -> None:
