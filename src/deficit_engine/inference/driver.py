@@ -187,8 +187,11 @@ class _Chaining:
         agenda: list[_Item] = [
             (sub.place, (), next(counter), sub) for sub in subs if not sub.positives
         ]
-        # one call for them all: the fast matcher's per-fact call was a fifth of its time
-        seqs = [seq for seq, fact in enumerate(self.store.facts) if fact["type"] in types]
+        # one call for them all: the fast matcher's per-fact call was a fifth of its time.
+        # The facts of those types, in insertion order: the store's lists of each type
+        # merged (cheaper than testing every fact's type in a comprehension)
+        by_type = self.store.by_type
+        seqs = sorted(itertools.chain.from_iterable([by_type[t] for t in types if t in by_type]))
         for sub, bound in self.matcher.add_all(seqs):
             agenda.append((sub.place, bound, next(counter), sub))
         # one heapify, not a push per activation: the items are totally ordered (the
