@@ -71,9 +71,17 @@ _SHAPES: dict[tuple[str, ...], _Shape] = {}
 _SHAPES_CACHED = 4096
 
 
+def _items(fact: Fact) -> frozenset[tuple[str, Any]]:
+    return frozenset(fact.items())
+
+
 def _shape(names: tuple[str, ...]) -> _Shape:
     """The shape of facts whose field names are ``names``, in this order."""
-    shape = (frozenset(names), itemgetter(*sorted(names)))
+    try:
+        values: Callable[[Fact], Any] = itemgetter(*sorted(names))
+    except TypeError:  # no names, or names that do not sort: the set of its items
+        values = _items
+    shape = (frozenset(names), values)
     if len(_SHAPES) < _SHAPES_CACHED:
         _SHAPES[names] = shape
     return shape
