@@ -1,23 +1,20 @@
 """The one-profile path's shortcuts give what the plain computation gives.
 
 Building a Result keeps the needs it has made (``engine._NEEDS``) and serves them again;
-``normalise`` computes each chosen score once, ``percent`` keeps each (score, maximum)
-pair's value and a Scale each score's level. Each is held here to the value made
-afresh, on thousands of generated profiles and on the cases the shortcut must tell apart.
+``normalise`` computes each chosen score once, and a Scale keeps each score's level. Each
+is held here to the value made afresh, on thousands of generated profiles and on the cases
+the shortcut must tell apart.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import random
 from typing import Any
 
 import pytest
 
 from deficit_engine import Engine
 from deficit_engine import engine as engine_module
-from deficit_engine import profile as profile_module
 from deficit_engine.engine import base_facts
 from deficit_engine.models import Need, Scores
 from deficit_engine.models.diagnosis import fact_sort_key
@@ -121,38 +118,6 @@ def test_needs_with_a_list_among_their_values_are_made_afresh(engine: Engine) ->
     first = _result_needs(engine, [fact])
     assert first == [{"kind": "program", "competency": "c", "levels": ["basic"], "rule": "R"}]
     assert _result_needs(engine, [fact]) == first
-
-
-def _plain_percent(score: float, maximum: float) -> float:
-    """:func:`percent` without its kept values (the formula as it stands there)."""
-    pct = 100.0 * score / maximum
-    if math.isinf(pct):
-        pct = score / maximum * 100.0
-    return float(round(pct, 2))
-
-
-def test_kept_percents_equal_percents_made_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(profile_module, "_PERCENTS_KEPT", 50)
-    profile_module._PERCENTS.clear()
-    rng = random.Random(1619)
-    pairs = [
-        (round(rng.uniform(0, m), rng.choice([0, 1, 2, 3])), float(m))
-        for m in rng.choices([5, 10, 20, 25, 100, 7.5], k=400)
-    ]
-    pairs += [(1.7e308, 1.75e308), (5e-324, 1.0), (1.0, 3.0)]
-    for score, maximum in pairs + pairs[::-1]:  # each pair again, from its kept value
-        got = percent(score, maximum)
-        assert repr(got) == repr(_plain_percent(score, maximum))
-        assert len(profile_module._PERCENTS) <= 50
-    profile_module._PERCENTS.clear()
-
-
-def test_a_negative_zero_score_keeps_its_sign() -> None:
-    """0.0 and -0.0 are one dict key but two texts in JSON: neither is served the other's."""
-    for first, second in ((0.0, -0.0), (-0.0, 0.0)):
-        profile_module._PERCENTS.clear()
-        assert repr(percent(first, 20.0)) == repr(_plain_percent(first, 20.0))
-        assert repr(percent(second, 20.0)) == repr(_plain_percent(second, 20.0))
 
 
 def test_kept_levels_equal_levels_found_afresh(engine: Engine) -> None:

@@ -92,30 +92,12 @@ def percent(score: float, maximum: float) -> float:
     float
         ``100 * score / maximum`` rounded to 2 places.
     """
-    key = (score, maximum)
-    found = _PERCENTS.get(key)
-    if found is not None:
-        return found
     pct = 100.0 * score / maximum
     if math.isinf(pct):
         # 100 * score overflowed (score near 1.8e308): the ratio first stays finite.
         # Only then, so that every ordinary score keeps its exact rounding.
         pct = score / maximum * 100.0
-    pct = float(round(pct, 2))
-    # 0.0 and -0.0 are equal keys but keep their own sign (-0.0 %): never kept
-    if score:
-        if len(_PERCENTS) >= _PERCENTS_KEPT:
-            _PERCENTS.clear()
-        _PERCENTS[key] = pct
-    return pct
-
-
-#: Each (score, maximum) pair's percent, as :func:`percent` gave it: rounding to 2
-#: places was a fifth of normalising a profile, and a cohort's results take a few
-#: thousand distinct pairs (12,087 of 182,588 in 10,000 synthetic profiles).
-#: Emptied when it grows to :data:`_PERCENTS_KEPT`.
-_PERCENTS: dict[tuple[float, float], float] = {}
-_PERCENTS_KEPT = 1 << 16
+    return float(round(pct, 2))
 
 
 def _path_issue(
