@@ -53,8 +53,8 @@ from deficit_engine.synthetic import synthetic_mentors
 Person = Any  # (Profile, Result) or None, as plan_cohort takes them
 
 #: The planner functions whose time is reported: module globals of planner/plan.py
-#: and planner/programmes.py, looked up at call time, so wrapping them times the real
-#: calls.
+#: and planner/programmes.py, looked up at call time, and one method of plan's
+#: _Candidates (looked up on its class), so wrapping them times the real calls.
 PARTS = (
     (plan, "_rows"),
     (plan, "school_profiles_of"),
@@ -63,7 +63,7 @@ PARTS = (
     (plan, "_allocate_mentors"),
     (plan, "cohort_arcs"),
     (plan, "allocate_arrays"),
-    (plan, "_serving"),
+    (plan._Candidates, "serving"),
     (plan, "_unplaced"),
     (plan, "_mentee_bound"),
     (plan, "_demand"),
@@ -313,15 +313,8 @@ def parts_of(timers: Timers, total: float) -> dict[str, float]:
         "    min_cost_flow.solve": s["min_cost_flow.solve"],
         "  max_flow_bound (_mentee_bound)": s["_mentee_bound"],
         "    max_flow.solve": s["max_flow.solve"],
-        "  reasons: who could serve each need (_serving)": s["_serving"],
-        "  unplaced units' reasons (_unplaced)": s["_unplaced"],
         "  the rest of the mentor part": (
-            mentors
-            - s["cohort_arcs"]
-            - s["allocate_arrays"]
-            - s["_mentee_bound"]
-            - s["_serving"]
-            - s["_unplaced"]
+            mentors - s["cohort_arcs"] - s["allocate_arrays"] - s["_mentee_bound"]
         ),
         "programme_places": programmes,
         "  demands (_demand)": s["_demand"],
@@ -337,6 +330,9 @@ def parts_of(timers: Timers, total: float) -> dict[str, float]:
             total - s["_rows"] - mentors - programmes - schools - s["_seekers"]
         ),
         "  mentor_recommendations": s["mentor_recommendations"],
+        # made per person as their Resolution is (plan._Choices), not in the flows
+        "  reasons: who could serve each need (serving)": s["serving"],
+        "  unplaced units' reasons (_unplaced)": s["_unplaced"],
         "  resolve_formats": s["resolve_formats"],
     }
     return {k: round(v, 3) for k, v in out.items()}

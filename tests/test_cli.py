@@ -190,3 +190,20 @@ def test_schema_imports_the_schema_and_not_the_engine() -> None:
     loaded = modules_after("schema", "profile")
     assert "deficit_engine.schema" in loaded
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+
+
+def test_main_puts_back_the_processs_warning_format(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A program that calls main() keeps its own warnings' format after it."""
+    import warnings
+
+    def own_format(*args: object, **kwargs: object) -> str:
+        return "own\n"
+
+    monkeypatch.setattr(warnings, "formatwarning", own_format)
+    before = warnings.formatwarning
+    assert main(["--version"]) == 0
+    assert main(["no-such-command"]) != 0
+    assert warnings.formatwarning is before
+    capsys.readouterr()

@@ -1,8 +1,9 @@
 """The one-profile path's shortcuts give what the plain computation gives.
 
 Building a Result keeps the needs it has made (``engine._NEEDS``) and serves them again;
-``normalise`` computes each chosen score once. Each is held here to the value made
-afresh, on thousands of generated profiles and on the cases the shortcut must tell apart.
+``normalise`` computes each chosen score once, and a Scale keeps each score's level. Each
+is held here to the value made afresh, on thousands of generated profiles and on the cases
+the shortcut must tell apart.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pytest
 from deficit_engine import Engine
 from deficit_engine import engine as engine_module
 from deficit_engine.engine import base_facts
-from deficit_engine.models import Need
+from deficit_engine.models import Need, Scores
 from deficit_engine.models.diagnosis import fact_sort_key
 from deficit_engine.profile import normalise, percent
 from deficit_engine.rules import NEED_KINDS
@@ -109,3 +110,36 @@ def test_chosen_scores_are_each_results_percent(engine: Engine) -> None:
         assert [(f["indicator"], f["score_pct"]) for f in indicators] == [
             (r.indicator, p) for r, p in chosen
         ]
+
+
+def test_needs_with_a_list_among_their_values_are_made_afresh(engine: Engine) -> None:
+    """A list makes the kept needs' key unhashable: the need is made as it is, each time."""
+    fact = {"type": "need", "kind": "program", "competency": "c", "levels": ["basic"]}
+    first = _result_needs(engine, [fact])
+    assert first == [{"kind": "program", "competency": "c", "levels": ["basic"], "rule": "R"}]
+    assert _result_needs(engine, [fact]) == first
+
+
+def test_kept_levels_equal_levels_found_afresh(engine: Engine) -> None:
+    scale = engine.kb.scale
+
+    def plain(score: float) -> str:
+        for level in scale.levels:
+            if level.below is None or score < level.below:
+                return level.id
+        return scale.levels[-1].id
+
+    scores = [i / 100 for i in range(0, 10001, 7)] + [-0.0, 1e9, 5e-324]
+    bounds = [level.below for level in scale.levels if level.below is not None]
+    scores += [b + d for b in bounds for d in (-0.01, 0.0, 0.01)]
+    for score in scores + scores:  # the second time from the kept levels
+        assert scale.level_of(score) == plain(score)
+
+
+def test_normalised_scores_are_made_once_and_equal_the_fields(engine: Engine) -> None:
+    norm = normalise(engine.parse(next(iter(synthetic_profiles(engine.kb, 1, 1620)))), engine.kb)
+    scores = norm.scores
+    assert scores is norm.scores
+    assert scores == Scores(
+        norm.competency_pct, norm.group_pct, norm.competency_level, norm.group_level
+    )

@@ -234,9 +234,18 @@ def test_the_store_tells_true_from_one() -> None:
     assert store.add({"type": "t", "v": [1.0, "x"]}) is None
 
 
+def test_the_store_keys_facts_whose_field_names_do_not_sort() -> None:
+    store = FactStore()
+    odd: dict[Any, Any] = {"type": "t", 1: "a"}  # not a rule's fact: names that do not sort
+    assert store.add(odd) == 0
+    assert store.add(dict(reversed(list(odd.items())))) is None
+    assert store.add({"type": "t", 1: True}) == 1
+
+
 def test_the_store_keeps_one_fact_per_fact_key() -> None:
-    """The store's two-level key (the set of items first, ``fact_key`` when sets collide
-    or cannot be made) keeps exactly the facts ``fact_key`` tells apart, in any order."""
+    """The store's two-level key (the set of field names and the values first,
+    ``fact_key`` when those collide or cannot be hashed) keeps exactly the facts
+    ``fact_key`` tells apart, in any order."""
     rnd = random.Random(16)
     values = [1, 1.0, True, False, 0, 0.0, "1", None, [1], [True], [1.0, "x"]]
     for _ in range(300):

@@ -635,7 +635,18 @@ def _one_line_warning(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    warnings.formatwarning = _one_line_warning  # the command's warnings are one line each
+    # The command's warnings are one line each; put back what the process had
+    # after, for a program that calls main() and goes on.
+    before = warnings.formatwarning
+    warnings.formatwarning = _one_line_warning
+    try:
+        return _run(parser, argv)
+    finally:
+        warnings.formatwarning = before
+
+
+def _run(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
+    """The command's exit status; every error one line on stderr, never a traceback."""
     try:
         args = parser.parse_args(argv)
         code: int = args.func(args)

@@ -11,7 +11,7 @@ complete by then).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .rules import Cond, NotGroup, Pattern, Ref, Rule
@@ -48,6 +48,9 @@ class SubRule:
     rank: tuple[int, int, tuple[int, ...]] = (0, 0, ())  # agenda order: -priority, order, alt
     # the actions as one generated function (see `builder`); None: the driver reads them
     build: Builder | None = field(default=None, compare=False, repr=False)
+    # `rank` as one int: the sub-rule's place among all the rule set's ranks, in order
+    # (see `compile_rules`); the agenda compares it, not the nested tuple
+    place: int = 0
 
 
 # An action, ready to fill in: the asserted fact's type, then per field its name, how
@@ -174,7 +177,10 @@ def compile_rules(rules: Sequence[Rule]) -> list[list[SubRule]]:
                     builder(actions),
                 )
             )
-    return [strata[k] for k in sorted(strata)]
+    # equal ranks get equal places, so ordering by place is ordering by rank exactly
+    ranks = sorted({sub.rank for subs in strata.values() for sub in subs})
+    places = {rank: i for i, rank in enumerate(ranks)}
+    return [[replace(sub, place=places[sub.rank]) for sub in strata[k]] for k in sorted(strata)]
 
 
 # --- durable_rules JSON -------------------------------------------------------

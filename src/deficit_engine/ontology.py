@@ -17,6 +17,10 @@ from .suggest import suggest  # re-exported: every did-you-mean imports it from 
 __all__ = ["Ontology", "Scale", "suggest"]
 
 
+#: The most scores a Scale keeps the level of (0.00 to 100.00 are 10,001).
+_LEVELS_KEPT = 1 << 15
+
+
 class Scale:
     """Percent bands to level ids (ascending; the last level has no bound).
 
@@ -37,6 +41,9 @@ class Scale:
     def __init__(self, levels: Sequence[Level]) -> None:
         self.levels = tuple(levels)
         self.ids = tuple(level.id for level in self.levels)
+        # each score's level once: a profile asks for one per competency, indicator
+        # and group, and scores in percent to 2 places take few distinct values
+        self._level: dict[float, str] = {}
 
     def level_of(self, score_pct: float) -> str:
         """The level a score falls in: the first whose bound is above it.
@@ -51,10 +58,17 @@ class Scale:
         str
             The level's id (the last level for a score at or above every bound).
         """
+        found = self._level.get(score_pct)
+        if found is not None:
+            return found
+        found = self.levels[-1].id
         for level in self.levels:
             if level.below is None or score_pct < level.below:
-                return level.id
-        return self.levels[-1].id
+                found = level.id
+                break
+        if len(self._level) < _LEVELS_KEPT:
+            self._level[score_pct] = found
+        return found
 
     def title(self, level_id: str) -> str:
         """The title of a level, as documents show it.

@@ -31,6 +31,7 @@ from .errors import Issue, ProfileError, format_field_path
 from .folding import person_text
 from .loader import KnowledgeBase, name_key, pydantic_issues, subject_names, suggest_subject
 from .models import Provenance, Scores
+from .models.diagnosis import made_once
 from .ontology import suggest
 from .schema import Instrument, Profile, ProfileResult
 
@@ -69,9 +70,10 @@ class Normalised(Scores):
     #: read again by the base facts (an ``indicator_result`` carries its own).
     chosen_pct: tuple[float, ...] = ()
 
-    @property
+    @made_once
     def scores(self) -> Scores:
-        """The scores alone, as a Result keeps them (without the profile)."""
+        """The scores alone, as a Result keeps them (without the profile): made on
+        first use, then the same value (a Result and the evaluation each read it)."""
         return Scores(self.competency_pct, self.group_pct, self.competency_level, self.group_level)
 
 
@@ -174,24 +176,32 @@ def _references_known(profile: Profile, kb: KnowledgeBase) -> bool:
         return False
     onto = kb.ontology
     competencies, indicators = onto.competencies, onto.indicators
-    seen: set[tuple[str, str, str]] = set()
+    keys = []
     for result in profile.results:
         competency = result.competency
         if competency is not None:
-            key, known = competency, competency in competencies
+            if competency not in competencies:
+                return False
+            keys.append(competency)
         else:
             key = result.indicator or ""
-            known = key in indicators
-        instrument = result.instrument
-        # the key as _reference_issues makes it (an id, the instrument, the date)
-        same = (
-            key,
-            "" if instrument is None else _instrument_key(kb, instrument),
-            str(result.date),
-        )
-        if not known or same in seen:
-            return False
-        seen.add(same)
+            if key not in indicators:
+                return False
+            keys.append(key)
+    if len(set(keys)) != len(keys):
+        # an id with several results (most profiles have none): none twice of one
+        # instrument and date, the key as _reference_issues makes it
+        seen: set[tuple[str, str, str]] = set()
+        for result, key in zip(profile.results, keys, strict=True):
+            instrument = result.instrument
+            same = (
+                key,
+                "" if instrument is None else _instrument_key(kb, instrument),
+                str(result.date),
+            )
+            if same in seen:
+                return False
+            seen.add(same)
     return all(request in competencies for request in profile.requests)
 
 
@@ -458,29 +468,33 @@ def _choose(
     """:func:`choose_results`, with each chosen result's score in percent (computed
     once: the scores, the provenance and the base facts all read it)."""
     results = profile.results
+    targets = [
+        ("competency", competency)
+        if (competency := result.competency) is not None
+        else ("indicator", result.indicator or "")
+        for result in results
+    ]
+    if len(set(targets)) == len(targets):
+        # most profiles: one result per id, all chosen, in profile order; their
+        # provenance by (kind, id), as the sort of the winners below gives it
+        pcts = [percent(result.score, result.max) for result in results]
+        by_id = sorted(range(len(targets)), key=targets.__getitem__)
+        provenance = tuple([_provenance_of(kb, *targets[i], results[i], pcts[i], 1) for i in by_id])
+        return tuple(results), tuple(pcts), provenance
     by_target: dict[tuple[str, str], list[int]] = {}
-    for index, result in enumerate(results):
-        competency = result.competency
-        if competency is not None:
-            key = ("competency", competency)
-        else:
-            key = ("indicator", result.indicator or "")
+    for index, key in enumerate(targets):
         found = by_target.get(key)
         if found is None:
             by_target[key] = [index]
         else:
             found.append(index)
-    if len(by_target) == len(results):  # most profiles: one result per id, all chosen
-        winners = {key: indexes[0] for key, indexes in by_target.items()}
-        order: Any = range(len(results))
-    else:
-        winners = {
-            key: indexes[0]
-            if len(indexes) == 1
-            else max(indexes, key=lambda i: _rank(kb, (i, results[i])))
-            for key, indexes in by_target.items()
-        }
-        order = sorted(winners.values())
+    winners = {
+        key: indexes[0]
+        if len(indexes) == 1
+        else max(indexes, key=lambda i: _rank(kb, (i, results[i])))
+        for key, indexes in by_target.items()
+    }
+    order = sorted(winners.values())
     pct = {i: percent(results[i].score, results[i].max) for i in order}
     # a list, not a generator (resuming one per result cost more)
     provenance = tuple(

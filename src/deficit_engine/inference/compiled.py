@@ -82,7 +82,10 @@ def _compile_cond(cond: Cond, aliases: dict[str, int]) -> Pred:
             x = f.get(name, missing)
             if x is missing:
                 return False
-            return any(x == item for item in items) is inside
+            for item in items:  # any(x == item ...), without a generator per call
+                if x == item:
+                    return inside
+            return not inside
 
         return member
     if op == "between" and _is_literal(value) and all(isinstance(v, float) for v in value):

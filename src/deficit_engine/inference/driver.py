@@ -44,7 +44,8 @@ class Matcher(Protocol):
 
     @property
     def exact(self) -> bool:
-        """Whether its activations match by construction (else each is verified)."""
+        """Whether its activations match by construction (else each is verified). An
+        exact matcher reports each activation once (the driver does not check it)."""
 
     def begin(self, stratum: int, store: FactStore) -> None:
         """Start a stratum: its sub-rules will be matched against the store's facts.
@@ -73,6 +74,20 @@ class Matcher(Protocol):
         list of Activation
             Each sub-rule of the stratum the fact completes, with the numbers of the
             facts bound to its positive patterns (the new fact among them).
+        """
+
+    def add_all(self, seqs: Sequence[int]) -> list[Activation]:
+        """Take the store's facts ``seqs``, in order, as ``add`` one at a time would.
+
+        Parameters
+        ----------
+        seqs : sequence of int
+            Facts' numbers in the store given to ``begin``, in increasing order.
+
+        Returns
+        -------
+        list of Activation
+            What ``add`` reports for each, one after the other.
         """
 
     def verify(self, sub: SubRule, binding: Sequence[Fact]) -> bool:
@@ -145,9 +160,10 @@ def _build(sub: SubRule, binding: Sequence[Fact], enrich: Callable[[Fact], Fact]
     return out
 
 
-# An agenda entry: (sub.rank, the bound facts' numbers, arrival, sub). The agenda is
-# a heap in that order: priority (higher first), rule order, alternative, fact order.
-_Item = tuple[tuple[int, int, tuple[int, ...]], tuple[int, ...], int, SubRule]
+# An agenda entry: (sub.place, the bound facts' numbers, arrival, sub). The agenda is
+# a heap in that order: priority (higher first), rule order, alternative (the order of
+# sub.rank, as one int: cheaper to compare), fact order.
+_Item = tuple[int, tuple[int, ...], int, SubRule]
 
 
 class _Chaining:
@@ -169,13 +185,15 @@ class _Chaining:
         counter = self.counter
         # a rule made only of `not:` patterns has one activation, with nothing bound
         agenda: list[_Item] = [
-            (sub.rank, (), next(counter), sub) for sub in subs if not sub.positives
+            (sub.place, (), next(counter), sub) for sub in subs if not sub.positives
         ]
-        add = self.matcher.add
-        for seq, fact in enumerate(self.store.facts):
-            if fact["type"] in types:
-                for sub, seqs in add(seq):
-                    agenda.append((sub.rank, seqs, next(counter), sub))
+        # one call for them all: the fast matcher's per-fact call was a fifth of its time.
+        # The facts of those types, in insertion order: the store's lists of each type
+        # merged (cheaper than testing every fact's type in a comprehension)
+        by_type = self.store.by_type
+        seqs = sorted(itertools.chain.from_iterable([by_type[t] for t in types if t in by_type]))
+        for sub, bound in self.matcher.add_all(seqs):
+            agenda.append((sub.place, bound, next(counter), sub))
         # one heapify, not a push per activation: the items are totally ordered (the
         # counter is unique), so the firing order is the same either way
         heapq.heapify(agenda)
@@ -203,17 +221,22 @@ class _Chaining:
         fired = self.fired
         entry = TraceEntry.of
         while agenda:
-            _rank, seqs, _n, sub = pop(agenda)
-            key = (sub.key, seqs[: sub.n_outer] if sub.alt else seqs)
-            if key in done:
-                continue
+            _place, seqs, _n, sub = pop(agenda)
+            # an exact matcher reports each activation once: only a rule's alternatives
+            # (one firing per outer binding) and an inexact matcher's need the check
+            key = None
+            if sub.alt or not exact:
+                key = (sub.key, seqs[: sub.n_outer] if sub.alt else seqs)
+                if key in done:
+                    continue
             # most activations bind one fact: no comprehension (a call, before 3.12) for it
             binding = (facts[seqs[0]],) if len(seqs) == 1 else tuple([facts[s] for s in seqs])
             if not exact and not verify(sub, binding):
                 continue
             if sub.negatives and blocked(sub, binding, store):
                 continue
-            done.add(key)
+            if key is not None:
+                done.add(key)
             new: list[Fact] = []
             build = sub.build
             made = build(binding, enrich) if build is not None else _build(sub, binding, enrich)
@@ -226,7 +249,7 @@ class _Chaining:
                     new.append(fact)
                     if fact["type"] in types:
                         for hit, hit_seqs in match(added):
-                            push(agenda, (hit.rank, hit_seqs, next(counter), hit))
+                            push(agenda, (hit.place, hit_seqs, next(counter), hit))
             trace.append(entry(sub.rule.id, binding, tuple(new)))
             if new:
                 fired += 1

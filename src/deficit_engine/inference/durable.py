@@ -244,6 +244,10 @@ class DurableMatcher:
         found, self.pending = self.pending, []
         return found
 
+    def add_all(self, seqs: Sequence[int]) -> list[Activation]:
+        """The activations of the store's facts ``seqs``, added one at a time."""
+        return [activation for seq in seqs for activation in self.add(seq)]
+
     def verify(self, sub: SubRule, binding: Sequence[Fact]) -> bool:
         """Whether the bound facts match the sub-rule's positive patterns, exactly."""
         return self.compiled.verify(sub, binding)

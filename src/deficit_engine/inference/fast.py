@@ -106,15 +106,24 @@ class FastMatcher:
         memory and the pattern into ``joins``. One-pattern sub-rules never join, so
         their memories are not kept. Every memory holds the new fact before any join
         reads them."""
-        fact = self.store.facts[seq]
-        admit = self.admitters.get(fact["type"])
-        if admit is None:
-            return []
+        return self.add_all((seq,))
+
+    def add_all(self, seqs: Sequence[int]) -> list[Activation]:
+        """The activations of the store's facts ``seqs``, each added in turn (see
+        :class:`~.driver.Matcher`): what the driver seeds a stratum with, in one call."""
+        facts, admitters, memory, join = self.store.facts, self.admitters, self.memory, self._join
         out: list[Activation] = []
         joins: list[PatternPlan] = []
-        admit(fact, seq, out, self.memory, joins)
-        for plan in joins:
-            self._join(plan.sub, plan.pos, seq, out)
+        for seq in seqs:
+            fact = facts[seq]
+            admit = admitters.get(fact["type"])
+            if admit is None:
+                continue
+            admit(fact, seq, out, memory, joins)
+            if joins:
+                for plan in joins:
+                    join(plan.sub, plan.pos, seq, out)
+                joins.clear()
         return out
 
     def _join(self, sub_index: int, pos: int, new: int, out: list[Activation]) -> None:
@@ -203,10 +212,12 @@ class FastMatcher:
         the bound value, found in an index of the store by that field; the others
         could not match. Every candidate is still tested in full, as
         :func:`~.semantics.negation_blocks` would."""
-        facts = store.facts
+        facts, by_type = store.facts, store.by_type
         for ftype, test, field, position, other in self.negatives[sub.key]:
-            candidates = store.of_type(ftype)
-            if field is not None and candidates:
+            candidates = by_type.get(ftype)  # FactStore.of_type, inline
+            if not candidates:
+                continue  # no fact of its type: this pattern matches nothing
+            if field is not None:
                 value = binding[position].get(other, MISSING)
                 if value is MISSING:
                     continue  # the equality cannot hold: this pattern matches nothing
@@ -220,10 +231,6 @@ class FastMatcher:
         """Of ``seqs`` (a list that only grows: the store's facts of one type, or an alpha
         memory, as ``name`` says), those whose ``field`` may equal ``value``: the
         index's bucket, and the facts whose value cannot be hashed."""
-        try:
-            hash(value)
-        except TypeError:  # a list: every fact is a candidate
-            return seqs
         index = self.indexes.get(name)
         if index is None:
             index = self.indexes[name] = [0, {}, []]
@@ -241,7 +248,10 @@ class FastMatcher:
             index[0] = len(seqs)
         # Python's == agrees with hashing on the values a fact holds (str, numbers,
         # bools, None): every fact whose value equals this one is in its bucket
-        found: list[int] = buckets.get(value, [])
+        try:
+            found: list[int] = buckets.get(value, [])
+        except TypeError:  # a list: every fact is a candidate
+            return seqs
         return found + unhashable if unhashable else found
 
     def end(self) -> None:

@@ -53,6 +53,10 @@ class PythonMatcher:
         self.local.setdefault(ftype, []).append(seq)
         return out
 
+    def add_all(self, seqs: Sequence[int]) -> list[Activation]:
+        """The activations of the store's facts ``seqs``, added one at a time."""
+        return [activation for seq in seqs for activation in self.add(seq)]
+
     def _join(
         self,
         sub: SubRule,

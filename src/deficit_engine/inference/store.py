@@ -7,6 +7,8 @@ insertion order; activations name facts by number, and the agenda orders by it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 from ..compiler import SubRule
@@ -57,6 +59,32 @@ def _same_bools(a: Fact, b: Fact) -> bool:
     if _BOOL.isdisjoint(map(type, a.values())) and _BOOL.isdisjoint(map(type, b.values())):
         return True
     return fact_key(a) == fact_key(b)
+
+
+# A fact's field names, in its own order -> the set of them and a function that reads
+# the fact's values in one fixed order for that set (sorted): what `FactStore.add` keys
+# facts by. The same names give the same shape in every thread and every run, so the
+# cache is shared; it stops growing at _SHAPES_CACHED shapes (the shipped KB makes about
+# twenty), past which a shape is worked out again for each fact.
+_Shape = tuple[frozenset[str], Callable[[Fact], Any]]
+_SHAPES: dict[tuple[str, ...], _Shape] = {}
+_SHAPES_CACHED = 4096
+
+
+def _items(fact: Fact) -> frozenset[tuple[str, Any]]:
+    return frozenset(fact.items())
+
+
+def _shape(names: tuple[str, ...]) -> _Shape:
+    """The shape of facts whose field names are ``names``, in this order."""
+    try:
+        values: Callable[[Fact], Any] = itemgetter(*sorted(names))
+    except TypeError:  # no names, or names that do not sort: the set of its items
+        values = _items
+    shape = (frozenset(names), values)
+    if len(_SHAPES) < _SHAPES_CACHED:
+        _SHAPES[names] = shape
+    return shape
 
 
 class Budget:
@@ -130,7 +158,7 @@ class FactStore:
     def __init__(self, budget: Budget | None = None) -> None:
         self.budget = budget if budget is not None else Budget(UNLIMITED)
         self.facts: list[Fact] = []
-        self.keys: dict[frozenset[tuple[str, Any]], int] = {}  # see `add`
+        self.keys: dict[tuple[frozenset[str], Any], int] = {}  # see `add`
         self.exact: dict[tuple[Any, ...], int] = {}
         self.by_type: dict[str, list[int]] = {}
 
@@ -148,16 +176,22 @@ class FactStore:
             The new fact's number, or None when the store already holds it.
         """
         # This runs for every fact of every evaluation, so a fact is first keyed by the
-        # set of its items, the cheapest key to make. Two facts equal by fact_key have
-        # equal sets; equal sets whose facts differ by fact_key (True beside 1 or 1.0,
-        # which Python finds equal) are told apart by fact_key, in `exact`, only then. A
-        # fact with a list cannot make a set: fact_key alone keys it. So each fact is
-        # either the first of its set in `keys` or in `exact` by its fact_key, and an
-        # identical fact is found in one or the other.
+        # cheapest key to make that says the same as the set of its items: the set of its
+        # field names (hashed once, when its shape is cached) and its values in a fixed
+        # order for that set (a third cheaper than a set of items). Two facts equal by
+        # fact_key have equal keys; equal keys whose facts differ by fact_key (True
+        # beside 1 or 1.0, which Python finds equal) are told apart by fact_key, in
+        # `exact`, only then. A fact with a list cannot be hashed: fact_key alone keys
+        # it. So each fact is either the first of its key in `keys` or in `exact` by its
+        # fact_key, and an identical fact is found in one or the other.
         facts = self.facts
         seq = len(facts)
+        names = tuple(fact)
+        shape = _SHAPES.get(names)
+        if shape is None:
+            shape = _shape(names)
         try:
-            found = self.keys.setdefault(frozenset(fact.items()), seq)
+            found = self.keys.setdefault((shape[0], shape[1](fact)), seq)
         except TypeError:  # a list among its values
             found = self.exact.setdefault(fact_key(fact), seq)
         else:

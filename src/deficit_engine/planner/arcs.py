@@ -34,7 +34,8 @@ class CohortArcs(NamedTuple):
 
     ``unit`` indexes the units as given; ``mentor`` the index's mentors in id
     order. The rows keep, for each (unit, need), the mentors who could serve it
-    (what an unmet need's reason names).
+    (what an unmet need's reason names); they are sorted by (unit, mentor), a
+    pair's rows in the order of the unit's needs.
     """
 
     unit: np.ndarray
@@ -171,64 +172,136 @@ def cohort_arcs(
     for k, m in (themselves or {}).items():
         own[k] = m
 
-    # One entry per (unit, need) with candidates, in order; each names its list
-    # of candidate mentors (one per distinct competency and filters, the mentors
-    # with free places only), and the rows are those lists laid end to end.
-    lists: dict[tuple[str, tuple[tuple[str, object], ...]], int] = {}
-    pool: list[np.ndarray] = []
-    e_unit: list[int] = []
-    e_need: list[int] = []
-    e_list: list[int] = []
-    e_weight: list[int] = []
     cross = np.zeros(len(units), bool)
     unit_seeker = np.zeros(len(units), np.int64)
     for u, (k, unit) in enumerate(units):
         unit_seeker[u] = k
         cross[u] = seekers[k].school or unit.form in CROSS_ORGANISATION_FORMS
-        for i in unit.needs:
-            need = needs[k][i]
-            comp = need.competency or ""
-            key = (comp, need.filters)
-            found = lists.get(key)
-            if found is None:
-                found = lists[key] = len(pool)
-                pool.append(_candidates(index, need, strong.get(comp), passing, free))
-            if not len(pool[found]):
-                continue
-            e_unit.append(u)
-            e_need.append(i)
-            e_list.append(found)
-            e_weight.append(SEVERITY_WEIGHT.get(severities[k].get(comp, "low"), 1))
-    if not e_unit:
-        empty = np.zeros(0, np.int64)
-        return CohortArcs(empty, empty, empty, empty, empty, empty, empty, empty)
-    sizes = np.array([len(c) for c in pool], np.int64)
-    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-    which = np.array(e_list, np.int64)
-    lengths = sizes[which]
-    # row r of entry e is pool[start of e's list + (r - first row of e)]
-    first_row = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-    offset = np.repeat(starts[which] - first_row, lengths)
-    r_mentor = np.concatenate(pool)[offset + np.arange(int(lengths.sum()))]
-    r_unit = np.repeat(np.array(e_unit, np.int64), lengths)
-    r_need = np.repeat(np.array(e_need, np.int64), lengths)
-    r_weight = np.repeat(np.array(e_weight, np.int64), lengths)
-    k_of = unit_seeker[r_unit]
-    keep = subjects.matrix("admits")[s_subj[k_of], r_mentor]
-    keep &= levels.matrix("admits")[s_lvl[k_of], r_mentor]
-    same_org = (s_org[k_of] >= 0) & (m_org[r_mentor] == s_org[k_of])
-    keep &= ~(cross[r_unit] & same_org)
-    keep &= own[k_of] != r_mentor
-    r_unit, r_need, r_mentor, r_weight = r_unit[keep], r_need[keep], r_mentor[keep], r_weight[keep]
+    found = _Found(index, strong, passing, free)
+    subj_admits, lvl_admits = subjects.matrix("admits"), levels.matrix("admits")
+    subj_matches = subjects.matrix("matches")
 
-    key = r_unit * n_mentors + r_mentor
-    uniq, inverse = np.unique(key, return_inverse=True)
-    prio = np.bincount(inverse, weights=r_weight).astype(np.int64)
-    a_unit, a_mentor = uniq // n_mentors, uniq % n_mentors
-    a_seeker = unit_seeker[a_unit]
-    org_match = (s_org[a_seeker] >= 0) & (m_org[a_mentor] == s_org[a_seeker])
-    mun_match = (s_mun[a_seeker] >= 0) & (m_mun[a_mentor] == s_mun[a_seeker])
-    loc = np.where(org_match, 0, np.where(mun_match, 1, 2)).astype(np.int64)
-    matched = subjects.matrix("matches")[s_subj[a_seeker], a_mentor]
-    nosubj = (s_has_subjects[a_seeker] & ~matched).astype(np.int64)
-    return CohortArcs(a_unit, a_mentor, prio, loc, nosubj, r_unit, r_need, r_mentor)
+    def summed(
+        r_unit: np.ndarray, r_need: np.ndarray, r_mentor: np.ndarray, r_weight: np.ndarray
+    ) -> CohortArcs:
+        """A chunk's rows filtered by the rules and summed into arcs."""
+        k_of = unit_seeker[r_unit]
+        keep = subj_admits[s_subj[k_of], r_mentor]
+        keep &= lvl_admits[s_lvl[k_of], r_mentor]
+        same_org = (s_org[k_of] >= 0) & (m_org[r_mentor] == s_org[k_of])
+        keep &= ~(cross[r_unit] & same_org)
+        keep &= own[k_of] != r_mentor
+        if not keep.any():
+            return _EMPTY
+        # the rows sorted by (unit, mentor), stably (a pair's rows keep the order of
+        # the unit's needs): the arcs are the runs of equal pairs, and the rows are
+        # in the order a unit's candidates are read in (plan._Candidates)
+        key = r_unit[keep] * n_mentors + r_mentor[keep]
+        order = np.argsort(key, kind="stable")
+        key = key[order]
+        r_unit, r_need = r_unit[keep][order], r_need[keep][order]
+        r_mentor, r_weight = r_mentor[keep][order], r_weight[keep][order]
+        first = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+        prio = np.add.reduceat(r_weight, first)
+        a_unit, a_mentor = r_unit[first], r_mentor[first]
+        a_seeker = unit_seeker[a_unit]
+        org_match = (s_org[a_seeker] >= 0) & (m_org[a_mentor] == s_org[a_seeker])
+        mun_match = (s_mun[a_seeker] >= 0) & (m_mun[a_mentor] == s_mun[a_seeker])
+        loc = np.where(org_match, 0, np.where(mun_match, 1, 2)).astype(np.int64)
+        matched = subj_matches[s_subj[a_seeker], a_mentor]
+        nosubj = (s_has_subjects[a_seeker] & ~matched).astype(np.int64)
+        return CohortArcs(a_unit, a_mentor, prio, loc, nosubj, r_unit, r_need, r_mentor)
+
+    parts: list[CohortArcs] = []
+    for lo in range(0, len(units), _CHUNK_UNITS):
+        entries = found.entries(units, needs, severities, lo, min(lo + _CHUNK_UNITS, len(units)))
+        if entries is not None:
+            parts.append(summed(*entries))
+    if not parts:
+        return _EMPTY
+    # one field at a time, each chunk's copy let go as it is joined: the peak is the
+    # arrays themselves and one field's chunks, not the cohort's rows before filtering
+    fields = []
+    for f in range(len(CohortArcs._fields)):
+        fields.append(np.concatenate([part[f] for part in parts]))
+        parts = [part._replace(**{CohortArcs._fields[f]: _NONE}) for part in parts]
+    return CohortArcs(*fields)
+
+
+#: Units per chunk of :func:`cohort_arcs`: the rows of a chunk, before the rules
+#: filter them, are a few times its arcs; a region's 75 000 units at once made
+#: them the peak of the mentor flow.
+_CHUNK_UNITS = 4096
+_NONE = np.empty(0, np.int64)  # a chunk's field already joined
+_EMPTY = CohortArcs(_NONE, _NONE, _NONE, _NONE, _NONE, _NONE, _NONE, _NONE)
+
+
+class _Found:
+    """The (unit, need) entries with candidates, and the candidate lists they name.
+
+    One list per distinct competency and filters (the mentors strong in it, passing
+    the filters, with free places), made once for the whole cohort and kept laid
+    end to end in ``joined``."""
+
+    def __init__(
+        self,
+        index: CatalogueIndex,
+        strong: Mapping[str, np.ndarray],
+        passing: dict[tuple[tuple[str, object], ...], np.ndarray],
+        free: np.ndarray,
+    ) -> None:
+        self.index, self.strong, self.passing, self.free = index, strong, passing, free
+        self.lists: dict[tuple[str, tuple[tuple[str, object], ...]], int] = {}
+        self.pool: list[np.ndarray] = []
+        self.joined = np.zeros(0, np.int64)  # the pool laid end to end, when it grew
+
+    def entries(
+        self,
+        units: Sequence[tuple[int, Unit]],
+        needs: Sequence[Sequence[Need]],
+        severities: Sequence[Mapping[str, str]],
+        lo: int,
+        hi: int,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """Units ``lo:hi``'s rows before the rules: (unit, need, mentor, weight), in
+        order of unit, need and mentor id; None when no need of theirs has candidates."""
+        lists, pool = self.lists, self.pool
+        e_unit: list[int] = []
+        e_need: list[int] = []
+        e_list: list[int] = []
+        e_weight: list[int] = []
+        for u in range(lo, hi):
+            k, unit = units[u]
+            for i in unit.needs:
+                need = needs[k][i]
+                comp = need.competency or ""
+                key = (comp, need.filters)
+                found = lists.get(key)
+                if found is None:
+                    found = lists[key] = len(pool)
+                    cands = _candidates(
+                        self.index, need, self.strong.get(comp), self.passing, self.free
+                    )
+                    pool.append(cands)
+                if not len(pool[found]):
+                    continue
+                e_unit.append(u)
+                e_need.append(i)
+                e_list.append(found)
+                e_weight.append(SEVERITY_WEIGHT.get(severities[k].get(comp, "low"), 1))
+        if not e_unit:
+            return None
+        sizes = np.array([len(c) for c in pool], np.int64)
+        if int(sizes.sum()) != len(self.joined):
+            self.joined = np.concatenate(pool)
+        starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+        which = np.array(e_list, np.int64)
+        lengths = sizes[which]
+        # row r of entry e is pool[start of e's list + (r - first row of e)]
+        first_row = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+        offset = np.repeat(starts[which] - first_row, lengths)
+        r_mentor = self.joined[offset + np.arange(int(lengths.sum()))]
+        r_unit = np.repeat(np.array(e_unit, np.int64), lengths)
+        r_need = np.repeat(np.array(e_need, np.int64), lengths)
+        r_weight = np.repeat(np.array(e_weight, np.int64), lengths)
+        return r_unit, r_need, r_mentor, r_weight

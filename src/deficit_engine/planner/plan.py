@@ -69,7 +69,6 @@ Person = tuple[Profile, Result]
 #: A school's needs weigh as high-severity ones: the school was flagged because
 #: many of its staff have deficits in the group.
 SCHOOL_SEVERITY = "high"
-_NONE = np.empty(0, np.int64)  # an array left out (see _Candidates)
 _NO_UNITS: list[Unit] = []  # a seeker's units once read (never written to)
 _NO_SEVERITIES: Mapping[str, str] = MappingProxyType({})  # a seeker's severities once read
 _NOBODY = Seeker(None, None, frozenset(), frozenset())  # a seeker once resolved
@@ -389,33 +388,38 @@ class _Candidates:
     """A placed unit's candidates (what ``unit_arcs`` finds) read from the flow's arcs.
 
     The arcs are sorted by (unit, mentor), mentors in id order, so one unit's
-    arcs are a slice in ``unit_arcs``' order; a (unit, mentor) pair's rows, in a
-    stable sort, keep the order of the unit's needs, which is ``unit_arcs``'
-    order of the needs a mentor serves. Colleagues are never their own
+    arcs are a slice in ``unit_arcs``' order; the rows are sorted the same way and
+    a (unit, mentor) pair's rows keep the order of the unit's needs, which is
+    ``unit_arcs``' order of the needs a mentor serves. Colleagues are never their own
     candidates there either (cohort_arcs leaves those arcs out).
     """
 
     def __init__(self, index: CatalogueIndex, arcs: CohortArcs) -> None:
         self.mentors = index.mentors
         self.ids = [m.id for m in index.mentors]
-        # the arcs without their rows: the rows are kept once, sorted below
-        self.arcs = arcs._replace(row_unit=_NONE, row_need=_NONE, row_mentor=_NONE)
-        n_mentors = max(len(self.mentors), 1)
-        order = np.argsort(arcs.row_unit * n_mentors + arcs.row_mentor, kind="stable")
-        self.row_unit = arcs.row_unit[order]
-        self.row_mentor = arcs.row_mentor[order]
-        self.row_need = arcs.row_need[order]
-        # where each unit's rows start (one search for every unit: serving runs for
-        # each unit left without a mentor, most of them where mentors are scarce)
-        units = int(arcs.row_unit.max()) + 2 if len(arcs.row_unit) else 1
-        self.row_start = np.searchsorted(self.row_unit, np.arange(units, dtype=np.int64))
+        # Held until the last resolution is made: each unit's arcs and rows found by
+        # where they start (the unit columns themselves are not kept), in the
+        # narrowest types their values fit (mentor and need indexes, a priority sum,
+        # locality 0-2, subject match 0-1): 10 bytes an arc and 8 a row instead of
+        # 40 and 24. The rows are as cohort_arcs sorted them (by unit and mentor, a
+        # pair's rows in the unit's need order)
+        self.arc_start = _starts_of(arcs.unit)
+        self.mentor = arcs.mentor.astype(np.int32)
+        self.prio = arcs.prio.astype(np.int32)
+        self.loc = arcs.loc.astype(np.int8)
+        self.nosubj = arcs.nosubj.astype(np.int8)
+        # (one search for every unit: serving runs for each unit left without a
+        # mentor, most of them where mentors are scarce)
+        self.row_start = _starts_of(arcs.row_unit)
+        self.row_mentor = arcs.row_mentor.astype(np.int32)
+        self.row_need = arcs.row_need.astype(np.int32)
 
     def _rows(self, u: int) -> tuple[int, int]:
         """Unit ``u``'s rows: their slice in the sorted rows."""
         starts = self.row_start
         if u + 1 < len(starts):
             return int(starts[u]), int(starts[u + 1])
-        return len(self.row_unit), len(self.row_unit)  # past the last unit with rows
+        return len(self.row_mentor), len(self.row_mentor)  # past the last unit with rows
 
     def serving(self, u: int) -> dict[int, list[str]]:
         """Need -> the ids of the mentors who could serve it, for unit ``u`` (from
@@ -431,8 +435,7 @@ class _Candidates:
 
     def choice(self, u: int, unit: Unit, a: int) -> MentorChoice:
         """Unit ``u``'s outcome when the flow chose its arc ``a``."""
-        arcs = self.arcs
-        lo, hi = np.searchsorted(arcs.unit, [u, u + 1]).tolist()
+        lo, hi = int(self.arc_start[u]), int(self.arc_start[u + 1])  # a placed unit has arcs
         first, last = self._rows(u)
         served: dict[int, list[int]] = {}
         for m, i in zip(
@@ -442,16 +445,23 @@ class _Candidates:
         found = [
             Candidate(self.mentors[m], tuple(served[m]), p, loc, ns)
             for m, p, loc, ns in zip(
-                arcs.mentor[lo:hi].tolist(),
-                arcs.prio[lo:hi].tolist(),
-                arcs.loc[lo:hi].tolist(),
-                arcs.nosubj[lo:hi].tolist(),
+                self.mentor[lo:hi].tolist(),
+                self.prio[lo:hi].tolist(),
+                self.loc[lo:hi].tolist(),
+                self.nosubj[lo:hi].tolist(),
                 strict=True,
             )
         ]
         chosen = found[a - lo]
         others = tuple(c for c in found if c is not chosen)
         return MentorChoice(unit, chosen, others, chosen.mentor.capacity)
+
+
+def _starts_of(units: np.ndarray) -> np.ndarray:
+    """Where each unit's entries start in ``units`` (sorted), up to one past the last
+    unit with entries: unit ``u``'s are ``starts[u]:starts[u + 1]``."""
+    count = int(units.max()) + 2 if len(units) else 1
+    return np.searchsorted(units, np.arange(count, dtype=np.int64))
 
 
 def _unplaced(
