@@ -50,10 +50,12 @@ class ProgrammeDemand(NamedTuple):
     prefs: tuple[str, ...]
     period: tuple[str, str]
     period_hours: float  # the hours the period holds: longer programmes come last
+    # the programme needs, in order, and their positions among the person's needs
+    # (only these are held: the passes read no other need, and a cohort's needs
+    # held whole for the passes were a tuple of dozens a person)
     needs: tuple[Need, ...]
-    idx: tuple[int, ...]  # the programme needs among ``needs``
-    severities: Mapping[str, str]
-    key: tuple[int, int, str, int]  # the service order
+    idx: tuple[int, ...]
+    key: tuple[int, int, str, int]  # the service order (demand_key: the severities)
 
 
 class ProgrammePlace(NamedTuple):
@@ -188,7 +190,7 @@ class _Person(NamedTuple):
     """What every pass reads of one person, found once before the passes."""
 
     eligible: dict[str, list[Program]]  # competency -> the programmes that admit them
-    needs: list[Need]  # the programme needs, in order
+    needs: Sequence[Need]  # the programme needs, in order
     # the ids of those programmes that can run out, each once (empty: every pass
     # agrees on this person, whatever the others take)
     limited: tuple[str, ...]
@@ -209,7 +211,7 @@ def _people(
                 p.id for progs in eligible.values() for p in progs if p.id not in unlimited
             )
         )
-        out.append(_Person(eligible, [d.needs[i] for i in d.idx], limited))
+        out.append(_Person(eligible, d.needs, limited))
     return out
 
 
@@ -367,7 +369,7 @@ def _unmet(
         if not shut:  # every programme open: none blocked
             out[i] = (reason, ())
             continue
-        comp = d.needs[i].competency or ""
+        comp = d.needs[d.idx.index(i)].competency or ""
         blocked = [p for p in eligible.get(comp, []) if p.id in shut]
         if blocked:
             why = "; ".join(places.why_not(p, d.period, d.municipality) for p in blocked)
@@ -387,10 +389,10 @@ def _eligible(
     if known is None:
         known = memo[kind] = {}
     needs = d.needs
-    missing = [i for i in d.idx if (needs[i].competency or "") not in known]
+    missing = [j for j, need in enumerate(needs) if (need.competency or "") not in known]
     if missing:  # one call for them all: each call copies the subjects and levels
         known.update(candidates(index, *kind, needs, missing))
-    return {needs[i].competency or "": known[needs[i].competency or ""] for i in d.idx}
+    return {need.competency or "": known[need.competency or ""] for need in needs}
 
 
 def _cover(
