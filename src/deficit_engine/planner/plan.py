@@ -49,7 +49,7 @@ from ..resolve.mentors import (
 )
 from ..schema import Mentor, Profile
 from .arcs import CohortArcs, cohort_arcs
-from .programmes import _NO_UNMET, ProgrammeDemand, ProgrammesPlan, demand_key, plan_programmes
+from .programmes import ProgrammeDemand, ProgrammeOutcomes, demand_key, plan_programmes
 from .rows import PlanRow, RowTable, SharedValues, plan_row
 from .schools import SchoolFlag, SchoolProfile, flag_schools, school_profiles_of
 
@@ -205,6 +205,10 @@ class _Decoded(Sequence[_V], Generic[_V]):
         """Add the next flagged school's value."""
         self.schools.append(value)
 
+    def release(self) -> None:
+        """Let the rows go (once every person is resolved): only schools are read."""
+        self.decode, self.last = _released, None
+
     def __len__(self) -> int:
         return self.people + len(self.schools)
 
@@ -225,6 +229,11 @@ class _Decoded(Sequence[_V], Generic[_V]):
         value = self.decode(k)
         self.last = (k, value)
         return value
+
+
+def _released(k: int) -> Any:
+    """A person's value once the rows are let go: none is read then."""
+    raise IndexError(f"seeker {k}: the rows were let go")
 
 
 class _Seekers(NamedTuple):
@@ -695,7 +704,7 @@ class StreamedPlan:
         self._seconds = time.perf_counter() - (began if started is None else started)
 
     def __len__(self) -> int:
-        return len(self._work.people)
+        return self._work.n_people
 
     def take(self, count: int, shared: SharedValues | None = None) -> list[Resolution | None]:
         """The next ``count`` people's Resolutions (fewer at the end), in input order.
@@ -720,6 +729,8 @@ class StreamedPlan:
         with paused_gc(keep=True):
             out = [self._work.resolve(n, shared) for n in range(self._next, stop)]
         self._next = stop
+        if stop == len(self):
+            self._work.release()
         self._seconds += time.perf_counter() - began
         return out
 
@@ -771,11 +782,15 @@ class _Work:
         self.people: Sequence[PlanRow | None] = (
             people if isinstance(people, RowTable) else list(people)
         )
+        self.n_people = len(self.people)
         demands = [_demand(p, n) for n, p in enumerate(self.people)]
         self.diagnosed = sum(1 for d in demands if d is not None)
-        self.programmes = plan_programmes(kb, [d for d in demands if d is not None])
+        programmes = plan_programmes(kb, [d for d in demands if d is not None])
         del demands  # the passes are done: what follows reads only their outcome
-        self.programme_load = dict(sorted(self.programmes.load().items()))
+        self.programme_load = dict(sorted(programmes.load().items()))
+        # int-coded: about 80 bytes a person until their resolution, not 1.1 KB
+        self.programmes = ProgrammeOutcomes(programmes)
+        del programmes
         self.schools = school_profiles_of(kb, (p for p in self.people if p is not None))
         flags = flag_schools(kb, self.schools)
         self.seekers, self.flagged = _seekers(self.people, flags)
@@ -817,15 +832,11 @@ class _Work:
             index, needs, [i for i, kind in enumerate(kinds) if kind == "format"]
         )
         slot = self.slot
-        progs = programmes.recommendations[slot]
+        progs = programmes.recommendations(slot)
         why: dict[int, Why | str] = {
             i: Why(r, "capacity" if ex else "catalogue", ex)
-            for i, (r, ex) in programmes.unmet[slot].items()
+            for i, (r, ex) in programmes.unmet(slot)
         }
-        # this person's programme outcome is read: freed now, so that the
-        # resolutions grow while the plan's working data shrinks (the peak is the
-        # larger of the two, not their sum)
-        _free(programmes, slot)
         self.slot += 1
         why.update(unmet)
         why.update(unmet_formats)
@@ -846,9 +857,17 @@ class _Work:
             unmet=tuple([shared.unmet(needs[i], why[i]) for i in sorted(why)]),
         )
 
+    def release(self) -> None:
+        """Let the rows go once every person's Resolution is made (a list's rows
+        went one by one; a RowTable's go together)."""
+        self.people = []
+        for column in (self.seekers.needs, self.seekers.severities):
+            if isinstance(column, _Decoded):
+                column.release()
+
     def finish(self) -> CohortPlan:
         """The schools' mentor teams, after every person's Resolution, and the figures."""
-        first_school = len(self.people)
+        first_school = self.n_people
         teams: list[TeamSupport] = []
         schools_placed = 0
         seekers = self.seekers
@@ -872,7 +891,7 @@ class _Work:
             schools_placed=schools_placed,
             exact=self.exact,
             programme_passes=self.programmes.passes,
-            closed_groups=len(self.programmes.closed),
+            closed_groups=self.programmes.closed,
             seconds=0.0,  # the caller's clock: see StreamedPlan.finished
         )
         return CohortPlan(
@@ -883,13 +902,6 @@ class _Work:
             self.programme_load,
             stats,
         )
-
-
-def _free(programmes: ProgrammesPlan, slot: int) -> None:
-    """Drop one person's programme outcome once their resolution has read it."""
-    programmes.recommendations[slot] = ()
-    programmes.places[slot] = ()
-    programmes.unmet[slot] = _NO_UNMET
 
 
 def _demand(row: PlanRow | None, n: int) -> ProgrammeDemand | None:

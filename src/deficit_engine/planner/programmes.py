@@ -16,8 +16,9 @@ naming what ran out (docs/route.md, "Cohort plans").
 from __future__ import annotations
 
 import dataclasses
+from array import array
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -31,7 +32,13 @@ from ..resolve.programmes import candidates, resolve_programmes
 from ..schema import Program
 from .rows import SharedValues
 
-__all__ = ["ProgrammeDemand", "ProgrammePlace", "ProgrammesPlan", "plan_programmes"]
+__all__ = [
+    "ProgrammeDemand",
+    "ProgrammeOutcomes",
+    "ProgrammePlace",
+    "ProgrammesPlan",
+    "plan_programmes",
+]
 
 _UNLIMITED = -1
 #: A person without unmet programme needs: one empty mapping for all of them
@@ -65,6 +72,10 @@ class ProgrammePlace(NamedTuple):
     group: str | None  # the group's start month
 
 
+#: Why a programme need is unmet: the reason, and the programmes that ran out.
+UnmetWhy = tuple[str, tuple[str, ...]]
+
+
 @dataclass
 class ProgrammesPlan:
     """Per person: the programme recommendations, the places, and unmet needs with reasons."""
@@ -78,6 +89,88 @@ class ProgrammesPlan:
     def load(self) -> Counter[str]:
         """Programme id -> people placed on it."""
         return Counter(p.programme for places in self.places for p in places)
+
+
+class ProgrammeOutcomes:
+    """A finished :class:`ProgrammesPlan`'s recommendations and unmet needs, int-coded.
+
+    Held as the passes leave them (a tuple of recommendations and a dict of unmet
+    needs a person, and the places), a cohort's outcome was about 1.1 KB a person
+    from the passes to each person's resolution; here each distinct recommendation
+    and reason is held once, and a person is their positions in flat arrays (a
+    few dozen bytes). The places are not kept: only the load reads them.
+
+    Parameters
+    ----------
+    plan : ProgrammesPlan
+        The plan, once its passes are done.
+    """
+
+    def __init__(self, plan: ProgrammesPlan) -> None:
+        self.passes = plan.passes
+        self.closed = len(plan.closed)
+        self._recs: list[Recommendation] = []
+        self._whys: list[UnmetWhy] = []
+        self._made, self._made_ends = array("i"), array("q", [0])
+        self._needs, self._why, self._unmet_ends = array("i"), array("i"), array("q", [0])
+        # a recommendation by identity (the passes made each distinct one one
+        # object; the list holds them, so an id is not reused), a reason by value
+        rec_at: dict[int, int] = {}
+        why_at: dict[UnmetWhy, int] = {}
+        for recs, unmet in zip(plan.recommendations, plan.unmet, strict=True):
+            for rec in recs:
+                at = rec_at.get(id(rec))
+                if at is None:
+                    at = rec_at[id(rec)] = len(self._recs)
+                    self._recs.append(rec)
+                self._made.append(at)
+            self._made_ends.append(len(self._made))
+            for i, why in unmet.items():
+                at = why_at.get(why)
+                if at is None:
+                    at = why_at[why] = len(self._whys)
+                    self._whys.append(why)
+                self._needs.append(i)
+                self._why.append(at)
+            self._unmet_ends.append(len(self._needs))
+
+    def __len__(self) -> int:
+        return len(self._made_ends) - 1
+
+    def recommendations(self, slot: int) -> tuple[Recommendation, ...]:
+        """One person's programme recommendations, as the plan made them.
+
+        Parameters
+        ----------
+        slot : int
+            The person's position among the plan's demands.
+
+        Returns
+        -------
+        tuple of Recommendation
+            The same objects as the plan's, in order.
+        """
+        ends = self._made_ends
+        return tuple(map(self._recs.__getitem__, self._made[ends[slot] : ends[slot + 1]]))
+
+    def unmet(self, slot: int) -> Iterator[tuple[int, UnmetWhy]]:
+        """One person's unmet programme needs, as the plan's ``unmet`` items.
+
+        Parameters
+        ----------
+        slot : int
+            The person's position among the plan's demands.
+
+        Yields
+        ------
+        tuple of (int, (str, tuple of str))
+            The need's position among the person's needs, the reason and the
+            programmes that ran out, in the plan's order.
+        """
+        first, last = self._unmet_ends[slot], self._unmet_ends[slot + 1]
+        whys = self._whys
+        for k in range(first, last):
+            yield self._needs[k], whys[self._why[k]]
 
 
 def demand_key(
@@ -330,7 +423,9 @@ def _one_pass(
             if recs
             else ()
         )
-        plan.unmet[k] = _unmet(places, d, person, key, unmet) if unmet else _NO_UNMET
+        plan.unmet[k] = (
+            _unmet(places, d, person, key, unmet, shared.values.one) if unmet else _NO_UNMET
+        )
 
 
 def _allowed(
@@ -359,23 +454,25 @@ def _unmet(
     person: _Person,
     shut: tuple[str, ...],
     unmet: Mapping[int, str],
-) -> dict[int, tuple[str, tuple[str, ...]]]:
+    one: Callable[[UnmetWhy], UnmetWhy],
+) -> dict[int, UnmetWhy]:
     """A person's unmet programme needs with their reasons: when places ran out,
     which programmes were blocked (``shut``: their limited programmes with no place
-    for them, see _allowed) and why."""
-    out: dict[int, tuple[str, tuple[str, ...]]] = {}
+    for them, see _allowed) and why. Each reason is made one object with the equal
+    ones before it (``one``): most are, and the passes hold one a need."""
+    out: dict[int, UnmetWhy] = {}
     eligible = person.eligible
     for i, reason in unmet.items():
         if not shut:  # every programme open: none blocked
-            out[i] = (reason, ())
+            out[i] = one((reason, ()))
             continue
         comp = d.needs[d.idx.index(i)].competency or ""
         blocked = [p for p in eligible.get(comp, []) if p.id in shut]
         if blocked:
             why = "; ".join(places.why_not(p, d.period, d.municipality) for p in blocked)
-            out[i] = (f"нехватка мест в программах: {why}", tuple(p.id for p in blocked))
+            out[i] = one((f"нехватка мест в программах: {why}", tuple(p.id for p in blocked)))
         else:
-            out[i] = (reason, ())
+            out[i] = one((reason, ()))
     return out
 
 
