@@ -68,6 +68,9 @@ def test_a_row_table_gives_back_each_row_as_it_was_given(rows: list[PlanRow]) ->
     assert [_printed(table[n]) for n in range(len(table))] == list(map(_printed, given))
     assert table[-1] == given[-1] and table[3:6] == given[3:6]
     assert [table.diagnosed(n) for n in range(len(table))] == [r is not None for r in given]
+    assert list(table.school_entries()) == [
+        (r.organization, r.municipality, r.group_pct, r.deficits) for r in given if r
+    ]
     for n, row in enumerate(given):
         assert table.needs(n) == (row.needs if row else ())
         assert table.severities(n) == (row.severities if row else {})

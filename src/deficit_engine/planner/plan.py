@@ -52,6 +52,7 @@ from .arcs import CohortArcs, cohort_arcs
 from .programmes import ProgrammeDemand, ProgrammeOutcomes, demand_key, plan_programmes
 from .rows import PlanRow, RowTable, SharedValues, plan_row
 from .schools import SchoolFlag, SchoolProfile, flag_schools, school_profiles_of
+from .schools import _profiles as _school_profiles  # from a RowTable's entries
 
 __all__ = [
     "COLLEAGUE_FORMS",
@@ -791,7 +792,11 @@ class _Work:
         # int-coded: about 80 bytes a person until their resolution, not 1.1 KB
         self.programmes = ProgrammeOutcomes(programmes)
         del programmes
-        self.schools = school_profiles_of(kb, (p for p in self.people if p is not None))
+        self.schools = (
+            _school_profiles(kb, self.people.school_entries())
+            if isinstance(self.people, RowTable)
+            else school_profiles_of(kb, (p for p in self.people if p is not None))
+        )
         flags = flag_schools(kb, self.schools)
         self.seekers, self.flagged = _seekers(self.people, flags)
         self.choices, self.exact, self.bound = _allocate_mentors(

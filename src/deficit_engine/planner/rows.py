@@ -17,7 +17,7 @@ it has seen once as a reference).
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, TypeVar, overload
 
 from ..kb import KnowledgeBase
@@ -357,6 +357,7 @@ _HEAD = ("role", "organization", "municipality", "subjects", "levels", "delivery
 _WIDTH = len(_HEAD) + 2  # and period_hours and strengths
 _NOT_DIAGNOSED = -1  # a person without a row: their first id
 _FROM_DEFICITS = -1  # severities made from the deficits, as plan_row makes them
+_RECENT = 4096  # the needs a RowTable finds by identity, at most (see its _recent)
 
 
 class RowTable(Sequence["PlanRow | None"]):
@@ -380,6 +381,11 @@ class RowTable(Sequence["PlanRow | None"]):
         self._value_ids: dict[Any, int] = {}
         self._need_values: list[Need] = []
         self._need_ids: dict[Need, int] = {}
+        # the needs seen last by identity: the rows of one share come with their
+        # equal needs one object (the worker shares them), and a lookup by
+        # identity spares hashing a need field by field (most of append's time).
+        # The entry holds the need, so its id is not reused while it is here
+        self._recent: dict[int, tuple[Need, int]] = {}
         self._ids: list[str] = []
         self._head = array("i")  # _WIDTH ids a person
         self._needs, self._need_ends = array("i"), array("q", [0])
@@ -439,7 +445,14 @@ class RowTable(Sequence["PlanRow | None"]):
         self._head.extend([self._id(getattr(row, name)) for name in _HEAD])
         self._head.append(self._id(row.period_hours))
         self._head.append(self._id(row.strengths))
-        self._needs.extend([self._need(need) for need in row.needs])
+        recent = self._recent
+        if len(recent) > _RECENT:
+            recent.clear()
+        for need in row.needs:
+            hit = recent.get(id(need))
+            if hit is None:
+                hit = recent[id(need)] = (need, self._need(need))
+            self._needs.append(hit[1])
         self._deficits.extend([self._id(d) for d in row.deficits])
         pct = row.group_pct
         if all(type(v) is float for v in pct.values()):
@@ -511,6 +524,26 @@ class RowTable(Sequence["PlanRow | None"]):
             False for a person appended as None.
         """
         return self._head[n * _WIDTH] != _NOT_DIAGNOSED
+
+    def school_entries(
+        self,
+    ) -> Iterator[tuple[str | None, str | None, Mapping[str, float], tuple[Any, ...]]]:
+        """What the school profiles read of each diagnosed person, in order: their
+        organisation, municipality, group scores and deficits (decoding only
+        those: ``school_profiles_of`` on the decoded rows reads the same).
+
+        Yields
+        ------
+        tuple
+            (organization, municipality, group_pct, deficits) of a row.
+        """
+        head, values = self._head, self._values
+        for n in range(len(self)):
+            at = n * _WIDTH
+            if head[at] == _NOT_DIAGNOSED:
+                continue
+            deficits = tuple(map(values.__getitem__, self._deficit_run(n)))
+            yield values[head[at + 1]], values[head[at + 2]], self._group_pct(n), deficits
 
     def needs(self, n: int) -> tuple[Need, ...]:
         """Person ``n``'s needs (their row's ``needs``; empty without a row).
