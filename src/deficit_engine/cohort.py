@@ -1414,7 +1414,7 @@ class _Gathered:
     (int-coded in a RowTable), each share's spill file and its first person, and the
     rows set aside here."""
 
-    rows: Sequence[PlanRow | None] = field(default_factory=RowTable)
+    rows: RowTable = field(default_factory=RowTable)
     files: list[str] = field(default_factory=list)  # per share, its spill file
     starts: list[int] = field(default_factory=lambda: [0])  # per share, its first person
     # person -> (their id, the line it was first on): duplicates, set aside
@@ -1456,8 +1456,8 @@ def _spilled_plan(
     try:
         gathered = _gathered(runner, shares, folder, stage, total, options)
         stream = StreamedPlan(engine.kb, gathered.rows)
-        # the plan holds the rows now, and lets each go once its resolution is made
-        gathered.rows = []
+        # the plan holds the rows now, and lets them go with the last resolution
+        gathered.rows = RowTable()
         _route_spilled_parts(runner, gathered, stream, options, writer, staging)
         plan = stream.finished()
     except BaseException:  # interrupted or failed: stop the workers now
@@ -1495,8 +1495,7 @@ def _gathered(
     first: dict[str, int] = {}  # id -> the line it was first on
     # the rows int-coded, each distinct value once across shares: about 400 bytes
     # a person (1.9 KB as shared PlanRows, 27 KB as unpickled)
-    rows = RowTable()
-    out.rows = rows
+    rows = out.rows
     for line, ident, row in options.progress.track(sent(), "diagnose", total):
         if ident in first:
             out.duplicates[len(rows)] = (ident, first[ident])

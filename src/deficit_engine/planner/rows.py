@@ -398,8 +398,7 @@ class RowTable(Sequence["PlanRow | None"]):
         # the severities: _FROM_DEFICITS, as plan_row makes them; else held whole
         # (-2 - its position)
         self._severities = array("i")
-        for row in rows:
-            self.append(row)
+        self.extend(rows)
 
     def _id(self, value: Any) -> int:
         """The position of ``value`` among the distinct values (numbers by type)."""
@@ -464,6 +463,17 @@ class RowTable(Sequence["PlanRow | None"]):
         same = list(made.items()) == list(row.severities.items())
         self._severities.append(_FROM_DEFICITS if same else -2 - self._held(row.severities))
         self._close()
+
+    def extend(self, rows: Iterable[PlanRow | None]) -> None:
+        """Add the next people's rows, in order (see :meth:`append`).
+
+        Parameters
+        ----------
+        rows : iterable of PlanRow or None
+            The rows.
+        """
+        for row in rows:
+            self.append(row)
 
     def _close(self) -> None:
         self._need_ends.append(len(self._needs))
