@@ -413,15 +413,18 @@ def _one_pass(
         # a person given nothing keeps the empty outcome every person starts with;
         # one given something gets their own, stored whole (tuples, interned: most
         # people's are equal)
-        plan.places[k] = tuple(map(shared.values.one, taken)) if taken else ()
+        # the places' tuple is interned whole (most people's equal another's), and
+        # without a group the cover's own tuple of recommendations is kept (its
+        # recommendations are interned already): a tuple a person less each
+        plan.places[k] = shared.values.one(tuple(map(shared.values.one, taken))) if taken else ()
         plan.recommendations[k] = (
-            tuple(
-                # the cover's are interned already; one naming its group is new
+            recs
+            if all(place.group is None for place in taken)
+            else tuple(
+                # one naming its group is new
                 rec if place.group is None else shared.made(_with_place(rec, place))
                 for rec, place in zip(recs, taken, strict=True)
             )
-            if recs
-            else ()
         )
         plan.unmet[k] = (
             _unmet(places, d, person, key, unmet, shared.values.one) if unmet else _NO_UNMET

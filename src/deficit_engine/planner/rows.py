@@ -357,7 +357,7 @@ _HEAD = ("role", "organization", "municipality", "subjects", "levels", "delivery
 _WIDTH = len(_HEAD) + 2  # and period_hours and strengths
 _NOT_DIAGNOSED = -1  # a person without a row: their first id
 _FROM_DEFICITS = -1  # severities made from the deficits, as plan_row makes them
-_RECENT = 4096  # the needs a RowTable finds by identity, at most (see its _recent)
+_RECENT = 1024  # the needs a RowTable finds by identity, at most (see its _recent)
 
 
 class RowTable(Sequence["PlanRow | None"]):
