@@ -23,7 +23,8 @@ reference that the streamed batch (the default) is compared with.
 ``--planner-only`` measures the batch parent's side of the plan alone, in a fresh
 interpreter per size: the synthetic people are diagnosed, their PlanRows shared
 and pickled 64 to a share (as the workers send them), then under ``tracemalloc``
-unpickled and shared again (as the parent keeps them: "rows"), and planned as
+unpickled and int-coded in a ``planner.RowTable`` (as the parent keeps them: "rows";
+with a checkout that has none, shared again as PlanRows), and planned as
 the streamed batch does, each part's 256 Resolutions taken and let go in turn
 (``planner.StreamedPlan``; with a checkout that has none, ``plan_rows`` and its
 Resolutions held until sent, as the batch did): "peak" is the whole of it, rows
@@ -212,11 +213,19 @@ del chunk, shared
 gc.collect()
 tracemalloc.start()
 base = tracemalloc.get_traced_memory()[0]
-# as the batch's parent keeps them: unpickled, their equal parts made one object
-shared, rows = SharedValues(), []
-for data in sent:
-    rows.extend(None if r is None else shared.row(r) for r in pickle.loads(data))
-del sent, shared
+# as the batch's parent keeps them: unpickled, and int-coded in a RowTable (with a
+# checkout that has none, their equal parts made one object)
+if hasattr(planner, "RowTable"):
+    rows = planner.RowTable()
+    for data in sent:
+        for r in pickle.loads(data):
+            rows.append(r)
+else:
+    shared, rows = SharedValues(), []
+    for data in sent:
+        rows.extend(None if r is None else shared.row(r) for r in pickle.loads(data))
+    del shared
+del sent
 gc.collect()
 rows_held = tracemalloc.get_traced_memory()[0] - base
 tracemalloc.reset_peak()

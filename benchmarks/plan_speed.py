@@ -9,7 +9,11 @@ cohort, in CPU time (``time.process_time``), the best of ``--repeat`` passes:
   ``benchmarks/cohort.py`` call it;
 * ``plan_rows`` from :class:`~deficit_engine.planner.PlanRow`\\ s made through one
   ``SharedValues`` (equal parts one object), as the planned batch keeps them;
-* ``plan_programmes`` alone (programme places), on the same demands.
+* ``plan_programmes`` alone (programme places), on the same demands;
+* the streamed batch parent's side (``batch_parent``): the rows kept as the
+  parent keeps them (a ``RowTable``; with a planner that has none, shared again
+  through a ``SharedValues``), then planned with ``StreamedPlan``, 256
+  Resolutions taken at a time.
 
 ``--against DIR`` also loads another tree's ``planner`` package (e.g. the
 planner before a change: ``--against /work/main/src/deficit_engine/planner``)
@@ -95,6 +99,20 @@ def plan_json(plan: Any) -> str:
     )
 
 
+def batch_parent(module: ModuleType, kb: KnowledgeBase, rows: list[Any]) -> Any:
+    """The streamed batch parent's side of the plan, with ``module``'s planner: the
+    rows kept as it keeps them, planned, every Resolution taken a part at a time."""
+    if hasattr(module, "RowTable"):
+        kept: Any = module.RowTable(rows)
+    else:
+        shared = module.SharedValues()
+        kept = [None if row is None else shared.row(row) for row in rows]
+    stream = module.StreamedPlan(kb, kept)
+    for _start in range(0, len(rows), 256):
+        stream.take(256)
+    return stream.finished()
+
+
 def measure(
     count: int, mentors: int, seed: int, repeat: int, against: Path | None
 ) -> dict[str, Any]:
@@ -120,7 +138,8 @@ def measure(
     for who, module in planners.items():
         runs.append(partial(module.plan_cohort, kb, people))
         runs.append(partial(module.plan_rows, kb, rows))
-        names += [f"{who}_plan_cohort", f"{who}_plan_rows"]
+        runs.append(partial(batch_parent, module, kb, rows))
+        names += [f"{who}_plan_cohort", f"{who}_plan_rows", f"{who}_batch_parent"]
     seconds = _best(repeat, *runs)
     per = 1e6 / len(people)
     out: dict[str, Any] = {
@@ -133,7 +152,7 @@ def measure(
         out[f"{name}_us"] = round(s * per, 1)
     if against is not None:
         out["against"] = str(against)
-        for what in ("plan_cohort", "plan_rows"):
+        for what in ("plan_cohort", "plan_rows", "batch_parent"):
             out[f"{what}_against_over_this"] = round(
                 out[f"against_{what}_us"] / out[f"this_{what}_us"], 2
             )
@@ -158,8 +177,9 @@ def main() -> None:
     print(f"people              {fig['people']} (seed {fig['seed']}), {fig['mentors']} mentors")
     print(f"plan_cohort         {fig['this_plan_cohort_us']:8.1f} µs CPU/person")
     print(f"plan_rows (shared)  {fig['this_plan_rows_us']:8.1f} µs CPU/person")
+    print(f"batch_parent        {fig['this_batch_parent_us']:8.1f} µs CPU/person")
     if args.against is not None:
-        for what in ("plan_cohort", "plan_rows"):
+        for what in ("plan_cohort", "plan_rows", "batch_parent"):
             print(
                 f"{what + ' of --against':<20}{fig[f'against_{what}_us']:8.1f} µs CPU/person "
                 f"(x{fig[f'{what}_against_over_this']} this; same plan)"

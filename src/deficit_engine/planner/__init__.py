@@ -11,7 +11,7 @@ person's resolution uses too.
 
 from .plan import CohortPlan, PlanStats, StreamedPlan, TeamSupport, plan_cohort, plan_rows
 from .programmes import ProgrammePlace, plan_programmes
-from .rows import PlanRow, SharedValues, plan_row
+from .rows import PlanRow, RowTable, SharedValues, plan_row
 from .schools import GroupProfile, SchoolFlag, SchoolProfile, flag_schools, school_profiles
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "PlanRow",
     "PlanStats",
     "ProgrammePlace",
+    "RowTable",
     "SchoolFlag",
     "SchoolProfile",
     "SharedValues",

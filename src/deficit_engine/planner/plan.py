@@ -21,10 +21,10 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar, overload
 
 import numpy as np
 
@@ -49,9 +49,10 @@ from ..resolve.mentors import (
 )
 from ..schema import Mentor, Profile
 from .arcs import CohortArcs, cohort_arcs
-from .programmes import _NO_UNMET, ProgrammeDemand, ProgrammesPlan, demand_key, plan_programmes
-from .rows import PlanRow, SharedValues, plan_row
+from .programmes import ProgrammeDemand, ProgrammeOutcomes, demand_key, plan_programmes
+from .rows import PlanRow, RowTable, SharedValues, plan_row
 from .schools import SchoolFlag, SchoolProfile, flag_schools, school_profiles_of
+from .schools import _profiles as _school_profiles  # from a RowTable's entries
 
 __all__ = [
     "COLLEAGUE_FORMS",
@@ -181,12 +182,66 @@ class CohortPlan:
     stats: PlanStats
 
 
+_V = TypeVar("_V")
+
+
+class _Decoded(Sequence[_V], Generic[_V]):
+    """Per seeker one value: people's decoded from their rows when read (a
+    :class:`~.rows.RowTable`'s), the flagged schools' held (appended after them).
+
+    Held in a list, a cohort's needs and severities decoded from the table would
+    be about 900 bytes a person from the seekers to each person's resolution;
+    decoded when read, they cost nothing between reads. The last person's value
+    is kept: the flows read one person's units, and so their needs, one after
+    another.
+    """
+
+    def __init__(self, decode: Callable[[int], _V], people: int) -> None:
+        self.decode, self.people = decode, people
+        self.schools: list[_V] = []
+        self.last: tuple[int, _V] | None = None
+
+    def append(self, value: _V) -> None:
+        """Add the next flagged school's value."""
+        self.schools.append(value)
+
+    def release(self) -> None:
+        """Let the rows go (once every person is resolved): only schools are read."""
+        self.decode, self.last = _released, None
+
+    def __len__(self) -> int:
+        return self.people + len(self.schools)
+
+    @overload
+    def __getitem__(self, k: int) -> _V: ...
+
+    @overload
+    def __getitem__(self, k: slice) -> Sequence[_V]: ...
+
+    def __getitem__(self, k: int | slice) -> _V | Sequence[_V]:
+        if isinstance(k, slice):
+            return [self[j] for j in range(*k.indices(len(self)))]
+        if k >= self.people:
+            return self.schools[k - self.people]
+        last = self.last
+        if last is not None and last[0] == k:
+            return last[1]
+        value = self.decode(k)
+        self.last = (k, value)
+        return value
+
+
+def _released(k: int) -> Any:
+    """A person's value once the rows are let go: none is read then."""
+    raise IndexError(f"seeker {k}: the rows were let go")
+
+
 class _Seekers(NamedTuple):
     """Everyone who asks for mentors: people, then flagged schools."""
 
     seekers: list[Seeker]
-    needs: list[Sequence[Need]]
-    severities: list[Mapping[str, str]]
+    needs: list[Sequence[Need]] | _Decoded[Sequence[Need]]
+    severities: list[Mapping[str, str]] | _Decoded[Mapping[str, str]]
     units: list[list[Unit]]
 
 
@@ -201,7 +256,15 @@ def _school_needs(flag: Sequence[SchoolFlag]) -> list[Need]:
 def _seekers(
     rows: Sequence[PlanRow | None], flags: Sequence[SchoolFlag]
 ) -> tuple[_Seekers, list[tuple[str, list[SchoolFlag]]]]:
-    out = _Seekers([], [], [], [])
+    # a RowTable's needs and severities are decoded where read (see _Decoded)
+    table = rows if isinstance(rows, RowTable) else None
+    out = (
+        _Seekers([], [], [], [])
+        if table is None
+        else _Seekers(
+            [], _Decoded(table.needs, len(table)), _Decoded(table.severities, len(table)), []
+        )
+    )
     # equal seekers and units (most people share a school, subjects and levels, and
     # a form's needs often sit at the same places among theirs) held once: they
     # are only read, and live from here to the person's resolution
@@ -209,14 +272,16 @@ def _seekers(
     for row in rows:
         if row is None:
             out.seekers.append(_NOBODY)
-            out.needs.append(())
-            out.severities.append(_NO_SEVERITIES)
+            if table is None:
+                out.needs.append(())
+                out.severities.append(_NO_SEVERITIES)
             out.units.append(_NO_UNITS)
             continue
         seeker = Seeker(row.organization, row.municipality, row.subjects, row.levels)
         out.seekers.append(one(seeker))
-        out.needs.append(row.needs)
-        out.severities.append(row.severities)
+        if table is None:
+            out.needs.append(row.needs)
+            out.severities.append(row.severities)
         units = mentor_units(row.needs, _of_kind(row.needs, "mentor"))
         out.units.append(list(map(one, units)) if units else _NO_UNITS)
     by_school: dict[str, list[SchoolFlag]] = {}
@@ -650,7 +715,7 @@ class StreamedPlan:
         self._seconds = time.perf_counter() - (began if started is None else started)
 
     def __len__(self) -> int:
-        return len(self._work.people)
+        return self._work.n_people
 
     def take(self, count: int, shared: SharedValues | None = None) -> list[Resolution | None]:
         """The next ``count`` people's Resolutions (fewer at the end), in input order.
@@ -675,6 +740,8 @@ class StreamedPlan:
         with paused_gc(keep=True):
             out = [self._work.resolve(n, shared) for n in range(self._next, stop)]
         self._next = stop
+        if stop == len(self):
+            self._work.release()
         self._seconds += time.perf_counter() - began
         return out
 
@@ -720,15 +787,26 @@ class _Work:
         # before the mentors' flows and seekers exist (the two are independent).
         # Each person's needs are sorted by kind where they are read, not held
         # sorted for the whole plan (about 1 KB a person)
-        self.people = list(people)
+        # a RowTable is kept as it is (a few hundred bytes a person, each row
+        # decoded where read); a list of rows is copied, and each row freed from
+        # the copy as its person's Resolution is made
+        self.people: Sequence[PlanRow | None] = (
+            people if isinstance(people, RowTable) else list(people)
+        )
+        self.n_people = len(self.people)
         demands = [_demand(p, n) for n, p in enumerate(self.people)]
-        self.programmes = plan_programmes(kb, [d for d in demands if d is not None])
+        self.diagnosed = sum(1 for d in demands if d is not None)
+        programmes = plan_programmes(kb, [d for d in demands if d is not None])
         del demands  # the passes are done: what follows reads only their outcome
-        self.programme_load = dict(sorted(self.programmes.load().items()))
-        diagnosed = [p for p in self.people if p is not None]
-        self.diagnosed = len(diagnosed)
-        self.schools = school_profiles_of(kb, diagnosed)
-        del diagnosed  # the rows are held once, in self.people, and freed from there
+        self.programme_load = dict(sorted(programmes.load().items()))
+        # int-coded: about 80 bytes a person until their resolution, not 1.1 KB
+        self.programmes = ProgrammeOutcomes(programmes)
+        del programmes
+        self.schools = (
+            _school_profiles(kb, self.people.school_entries())
+            if isinstance(self.people, RowTable)
+            else school_profiles_of(kb, (p for p in self.people if p is not None))
+        )
         flags = flag_schools(kb, self.schools)
         self.seekers, self.flagged = _seekers(self.people, flags)
         self.choices, self.exact, self.bound = _allocate_mentors(
@@ -744,11 +822,18 @@ class _Work:
     def resolve(self, n: int, shared: SharedValues) -> Resolution | None:
         """Person ``n``'s Resolution (people in input order, each once), and
         their working data and row let go."""
-        person = self.people[n]
-        if person is None:
+        people, index, seekers, programmes = self.people, self.index, self.seekers, self.programmes
+        table = people if isinstance(people, RowTable) else None
+        needs: Sequence[Need]
+        if table is None:
+            person = people[n]
+            if person is None:
+                return None
+            needs = person.needs
+        elif table.diagnosed(n):
+            needs = seekers.needs[n]  # decoded once for this turn: see _Decoded
+        else:
             return None
-        index, seekers, programmes = self.index, self.seekers, self.programmes
-        needs = person.needs
         kinds = [need.kind for need in needs]
         # a need of another kind is rare: only then are the needs sorted by kind
         # for its reason (needs_by_kind words it)
@@ -762,24 +847,23 @@ class _Work:
             index, needs, [i for i, kind in enumerate(kinds) if kind == "format"]
         )
         slot = self.slot
-        progs = programmes.recommendations[slot]
+        progs = programmes.recommendations(slot)
         why: dict[int, Why | str] = {
             i: Why(r, "capacity" if ex else "catalogue", ex)
-            for i, (r, ex) in programmes.unmet[slot].items()
+            for i, (r, ex) in programmes.unmet(slot)
         }
-        # this person's programme outcome is read: freed now, so that the
-        # resolutions grow while the plan's working data shrinks (the peak is the
-        # larger of the two, not their sum)
-        _free(programmes, slot)
         self.slot += 1
         why.update(unmet)
         why.update(unmet_formats)
         why.update(unknown)
-        # the person's row and seeker are read too
-        self.people[n] = None
+        # the person's row and seeker are read too (a RowTable's are a few ids)
+        if table is None:
+            assert isinstance(people, list) and isinstance(seekers.needs, list)
+            assert isinstance(seekers.severities, list)
+            people[n] = None
+            seekers.needs[n] = ()
+            seekers.severities[n] = _NO_SEVERITIES
         seekers.units[n] = _NO_UNITS
-        seekers.needs[n] = ()
-        seekers.severities[n] = _NO_SEVERITIES
         seekers.seekers[n] = _NOBODY
         # the programme recommendations are one object per value across the plan
         # already (plan_programmes interns them): only the others are shared here
@@ -788,9 +872,17 @@ class _Work:
             unmet=tuple([shared.unmet(needs[i], why[i]) for i in sorted(why)]),
         )
 
+    def release(self) -> None:
+        """Let the rows go once every person's Resolution is made (a list's rows
+        went one by one; a RowTable's go together)."""
+        self.people = []
+        for column in (self.seekers.needs, self.seekers.severities):
+            if isinstance(column, _Decoded):
+                column.release()
+
     def finish(self) -> CohortPlan:
         """The schools' mentor teams, after every person's Resolution, and the figures."""
-        first_school = len(self.people)
+        first_school = self.n_people
         teams: list[TeamSupport] = []
         schools_placed = 0
         seekers = self.seekers
@@ -814,7 +906,7 @@ class _Work:
             schools_placed=schools_placed,
             exact=self.exact,
             programme_passes=self.programmes.passes,
-            closed_groups=len(self.programmes.closed),
+            closed_groups=self.programmes.closed,
             seconds=0.0,  # the caller's clock: see StreamedPlan.finished
         )
         return CohortPlan(
@@ -827,17 +919,11 @@ class _Work:
         )
 
 
-def _free(programmes: ProgrammesPlan, slot: int) -> None:
-    """Drop one person's programme outcome once their resolution has read it."""
-    programmes.recommendations[slot] = ()
-    programmes.places[slot] = ()
-    programmes.unmet[slot] = _NO_UNMET
-
-
 def _demand(row: PlanRow | None, n: int) -> ProgrammeDemand | None:
     if row is None:
         return None
-    idx = tuple(_of_kind(row.needs, "program"))
+    needs = row.needs
+    idx = tuple(_of_kind(needs, "program"))
     return ProgrammeDemand(
         row.role,
         row.subjects,
@@ -846,10 +932,9 @@ def _demand(row: PlanRow | None, n: int) -> ProgrammeDemand | None:
         row.delivery,
         row.period,
         row.period_hours,
-        row.needs,
+        tuple([needs[i] for i in idx]),
         idx,
-        row.severities,
-        (*demand_key(row.needs, idx, row.severities), row.id, n),
+        (*demand_key(needs, idx, row.severities), row.id, n),
     )
 
 

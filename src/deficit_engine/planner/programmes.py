@@ -16,8 +16,9 @@ naming what ran out (docs/route.md, "Cohort plans").
 from __future__ import annotations
 
 import dataclasses
+from array import array
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -31,7 +32,13 @@ from ..resolve.programmes import candidates, resolve_programmes
 from ..schema import Program
 from .rows import SharedValues
 
-__all__ = ["ProgrammeDemand", "ProgrammePlace", "ProgrammesPlan", "plan_programmes"]
+__all__ = [
+    "ProgrammeDemand",
+    "ProgrammeOutcomes",
+    "ProgrammePlace",
+    "ProgrammesPlan",
+    "plan_programmes",
+]
 
 _UNLIMITED = -1
 #: A person without unmet programme needs: one empty mapping for all of them
@@ -50,10 +57,12 @@ class ProgrammeDemand(NamedTuple):
     prefs: tuple[str, ...]
     period: tuple[str, str]
     period_hours: float  # the hours the period holds: longer programmes come last
+    # the programme needs, in order, and their positions among the person's needs
+    # (only these are held: the passes read no other need, and a cohort's needs
+    # held whole for the passes were a tuple of dozens a person)
     needs: tuple[Need, ...]
-    idx: tuple[int, ...]  # the programme needs among ``needs``
-    severities: Mapping[str, str]
-    key: tuple[int, int, str, int]  # the service order
+    idx: tuple[int, ...]
+    key: tuple[int, int, str, int]  # the service order (demand_key: the severities)
 
 
 class ProgrammePlace(NamedTuple):
@@ -61,6 +70,10 @@ class ProgrammePlace(NamedTuple):
 
     programme: str
     group: str | None  # the group's start month
+
+
+#: Why a programme need is unmet: the reason, and the programmes that ran out.
+UnmetWhy = tuple[str, tuple[str, ...]]
 
 
 @dataclass
@@ -76,6 +89,88 @@ class ProgrammesPlan:
     def load(self) -> Counter[str]:
         """Programme id -> people placed on it."""
         return Counter(p.programme for places in self.places for p in places)
+
+
+class ProgrammeOutcomes:
+    """A finished :class:`ProgrammesPlan`'s recommendations and unmet needs, int-coded.
+
+    Held as the passes leave them (a tuple of recommendations and a dict of unmet
+    needs a person, and the places), a cohort's outcome was about 1.1 KB a person
+    from the passes to each person's resolution; here each distinct recommendation
+    and reason is held once, and a person is their positions in flat arrays (a
+    few dozen bytes). The places are not kept: only the load reads them.
+
+    Parameters
+    ----------
+    plan : ProgrammesPlan
+        The plan, once its passes are done.
+    """
+
+    def __init__(self, plan: ProgrammesPlan) -> None:
+        self.passes = plan.passes
+        self.closed = len(plan.closed)
+        self._recs: list[Recommendation] = []
+        self._whys: list[UnmetWhy] = []
+        self._made, self._made_ends = array("i"), array("q", [0])
+        self._needs, self._why, self._unmet_ends = array("i"), array("i"), array("q", [0])
+        # a recommendation by identity (the passes made each distinct one one
+        # object; the list holds them, so an id is not reused), a reason by value
+        rec_at: dict[int, int] = {}
+        why_at: dict[UnmetWhy, int] = {}
+        for recs, unmet in zip(plan.recommendations, plan.unmet, strict=True):
+            for rec in recs:
+                at = rec_at.get(id(rec))
+                if at is None:
+                    at = rec_at[id(rec)] = len(self._recs)
+                    self._recs.append(rec)
+                self._made.append(at)
+            self._made_ends.append(len(self._made))
+            for i, why in unmet.items():
+                at = why_at.get(why)
+                if at is None:
+                    at = why_at[why] = len(self._whys)
+                    self._whys.append(why)
+                self._needs.append(i)
+                self._why.append(at)
+            self._unmet_ends.append(len(self._needs))
+
+    def __len__(self) -> int:
+        return len(self._made_ends) - 1
+
+    def recommendations(self, slot: int) -> tuple[Recommendation, ...]:
+        """One person's programme recommendations, as the plan made them.
+
+        Parameters
+        ----------
+        slot : int
+            The person's position among the plan's demands.
+
+        Returns
+        -------
+        tuple of Recommendation
+            The same objects as the plan's, in order.
+        """
+        ends = self._made_ends
+        return tuple(map(self._recs.__getitem__, self._made[ends[slot] : ends[slot + 1]]))
+
+    def unmet(self, slot: int) -> Iterator[tuple[int, UnmetWhy]]:
+        """One person's unmet programme needs, as the plan's ``unmet`` items.
+
+        Parameters
+        ----------
+        slot : int
+            The person's position among the plan's demands.
+
+        Yields
+        ------
+        tuple of (int, (str, tuple of str))
+            The need's position among the person's needs, the reason and the
+            programmes that ran out, in the plan's order.
+        """
+        first, last = self._unmet_ends[slot], self._unmet_ends[slot + 1]
+        whys = self._whys
+        for k in range(first, last):
+            yield self._needs[k], whys[self._why[k]]
 
 
 def demand_key(
@@ -188,7 +283,7 @@ class _Person(NamedTuple):
     """What every pass reads of one person, found once before the passes."""
 
     eligible: dict[str, list[Program]]  # competency -> the programmes that admit them
-    needs: list[Need]  # the programme needs, in order
+    needs: Sequence[Need]  # the programme needs, in order
     # the ids of those programmes that can run out, each once (empty: every pass
     # agrees on this person, whatever the others take)
     limited: tuple[str, ...]
@@ -209,7 +304,7 @@ def _people(
                 p.id for progs in eligible.values() for p in progs if p.id not in unlimited
             )
         )
-        out.append(_Person(eligible, [d.needs[i] for i in d.idx], limited))
+        out.append(_Person(eligible, d.needs, limited))
     return out
 
 
@@ -318,17 +413,22 @@ def _one_pass(
         # a person given nothing keeps the empty outcome every person starts with;
         # one given something gets their own, stored whole (tuples, interned: most
         # people's are equal)
-        plan.places[k] = tuple(map(shared.values.one, taken)) if taken else ()
+        # the places' tuple is interned whole (most people's equal another's), and
+        # without a group the cover's own tuple of recommendations is kept (its
+        # recommendations are interned already): a tuple a person less each
+        plan.places[k] = shared.values.one(tuple(map(shared.values.one, taken))) if taken else ()
         plan.recommendations[k] = (
-            tuple(
-                # the cover's are interned already; one naming its group is new
+            recs
+            if all(place.group is None for place in taken)
+            else tuple(
+                # one naming its group is new
                 rec if place.group is None else shared.made(_with_place(rec, place))
                 for rec, place in zip(recs, taken, strict=True)
             )
-            if recs
-            else ()
         )
-        plan.unmet[k] = _unmet(places, d, person, key, unmet) if unmet else _NO_UNMET
+        plan.unmet[k] = (
+            _unmet(places, d, person, key, unmet, shared.values.one) if unmet else _NO_UNMET
+        )
 
 
 def _allowed(
@@ -357,23 +457,25 @@ def _unmet(
     person: _Person,
     shut: tuple[str, ...],
     unmet: Mapping[int, str],
-) -> dict[int, tuple[str, tuple[str, ...]]]:
+    one: Callable[[UnmetWhy], UnmetWhy],
+) -> dict[int, UnmetWhy]:
     """A person's unmet programme needs with their reasons: when places ran out,
     which programmes were blocked (``shut``: their limited programmes with no place
-    for them, see _allowed) and why."""
-    out: dict[int, tuple[str, tuple[str, ...]]] = {}
+    for them, see _allowed) and why. Each reason is made one object with the equal
+    ones before it (``one``): most are, and the passes hold one a need."""
+    out: dict[int, UnmetWhy] = {}
     eligible = person.eligible
     for i, reason in unmet.items():
         if not shut:  # every programme open: none blocked
-            out[i] = (reason, ())
+            out[i] = one((reason, ()))
             continue
-        comp = d.needs[i].competency or ""
+        comp = d.needs[d.idx.index(i)].competency or ""
         blocked = [p for p in eligible.get(comp, []) if p.id in shut]
         if blocked:
             why = "; ".join(places.why_not(p, d.period, d.municipality) for p in blocked)
-            out[i] = (f"нехватка мест в программах: {why}", tuple(p.id for p in blocked))
+            out[i] = one((f"нехватка мест в программах: {why}", tuple(p.id for p in blocked)))
         else:
-            out[i] = (reason, ())
+            out[i] = one((reason, ()))
     return out
 
 
@@ -387,10 +489,10 @@ def _eligible(
     if known is None:
         known = memo[kind] = {}
     needs = d.needs
-    missing = [i for i in d.idx if (needs[i].competency or "") not in known]
+    missing = [j for j, need in enumerate(needs) if (need.competency or "") not in known]
     if missing:  # one call for them all: each call copies the subjects and levels
         known.update(candidates(index, *kind, needs, missing))
-    return {needs[i].competency or "": known[needs[i].competency or ""] for i in d.idx}
+    return {need.competency or "": known[need.competency or ""] for need in needs}
 
 
 def _cover(

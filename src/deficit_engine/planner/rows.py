@@ -16,8 +16,9 @@ it has seen once as a reference).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, NamedTuple, TypeVar
+from array import array
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, NamedTuple, TypeVar, overload
 
 from ..kb import KnowledgeBase
 from ..models import Need, Recommendation, Result, Unmet
@@ -26,7 +27,7 @@ from ..resolve import person_levels
 from ..resolve.mentors import Why
 from ..schema import Profile
 
-__all__ = ["PlanRow", "SharedValues", "plan_row"]
+__all__ = ["PlanRow", "RowTable", "SharedValues", "plan_row"]
 
 _T = TypeVar("_T")
 _Made = TypeVar("_Made", Recommendation, Unmet)
@@ -349,3 +350,262 @@ def _alike(a: Recommendation | Unmet, b: Recommendation | Unmet) -> bool:
     return all(x is y for x, y in zip(a.needs, b.needs, strict=True)) and all(
         type(v) is type(w) for (_n, v), (_m, w) in zip(a.attrs, b.attrs, strict=True)
     )
+
+
+#: The fields of a row held by one id each in a RowTable (the others are coded apart).
+_HEAD = ("role", "organization", "municipality", "subjects", "levels", "delivery", "period")
+_WIDTH = len(_HEAD) + 2  # and period_hours and strengths
+_NOT_DIAGNOSED = -1  # a person without a row: their first id
+_FROM_DEFICITS = -1  # severities made from the deficits, as plan_row makes them
+_RECENT = 1024  # the needs a RowTable finds by identity, at most (see its _recent)
+
+
+class RowTable(Sequence["PlanRow | None"]):
+    """A cohort's PlanRows coded as integers: what a large batch's parent keeps.
+
+    Shared as :class:`SharedValues` shares them, a row still cost about 1.9 KB:
+    its tuple and the per-person containers that hold the shared parts (its needs'
+    tuple, the severities' and group scores' dicts, its deficits' tuple). Here
+    each distinct value is held once, in a table, and a person is their ids in
+    flat arrays (about 400 bytes): the needs as positions in a table of distinct
+    needs, the deficits as positions of distinct (group, competency, severity),
+    the group scores as a shared tuple of groups and a run of floats. ``table[n]``
+    decodes person ``n``'s row; :meth:`needs` and :meth:`severities` decode one
+    field. A row decoded is equal to the row appended, field by field and type
+    by type, and its shared parts are the table's (equal needs one object, as
+    :meth:`SharedValues.need` shares them).
+    """
+
+    def __init__(self, rows: Iterable[PlanRow | None] = ()) -> None:
+        self._values: list[Any] = []  # distinct values of the head, strengths, deficits
+        self._value_ids: dict[Any, int] = {}
+        self._need_values: list[Need] = []
+        self._need_ids: dict[Need, int] = {}
+        # the needs seen last by identity: the rows of one share come with their
+        # equal needs one object (the worker shares them), and a lookup by
+        # identity spares hashing a need field by field (most of append's time).
+        # The entry holds the need, so its id is not reused while it is here
+        self._recent: dict[int, tuple[Need, int]] = {}
+        self._ids: list[str] = []
+        self._head = array("i")  # _WIDTH ids a person
+        self._needs, self._need_ends = array("i"), array("q", [0])
+        self._deficits, self._deficit_ends = array("i"), array("q", [0])
+        # the group scores: the id of their groups' tuple, then their floats; a
+        # mapping of other values is held whole, by a negative id (-1 - its
+        # position in _values)
+        self._groups = array("i")
+        self._pct, self._pct_ends = array("d"), array("q", [0])
+        # the severities: _FROM_DEFICITS, as plan_row makes them; else held whole
+        # (-2 - its position)
+        self._severities = array("i")
+        self.extend(rows)
+
+    def _id(self, value: Any) -> int:
+        """The position of ``value`` among the distinct values (numbers by type)."""
+        key = (type(value), value) if isinstance(value, (int, float)) else value
+        found = self._value_ids.get(key)
+        if found is None:
+            found = self._value_ids[key] = len(self._values)
+            self._values.append(value)
+        return found
+
+    def _held(self, value: Any) -> int:
+        """A value held whole, unshared: its position."""
+        self._values.append(value)
+        return len(self._values) - 1
+
+    def _need(self, need: Need) -> int:
+        """The position of ``need`` in the table of needs (see SharedValues.need)."""
+        if not all(type(value) is str for _name, value in need.filters):
+            self._need_values.append(need)
+            return len(self._need_values) - 1
+        found = self._need_ids.get(need)
+        if found is None:
+            found = self._need_ids[need] = len(self._need_values)
+            self._need_values.append(need)
+        return found
+
+    def append(self, row: PlanRow | None) -> None:
+        """Add the next person's row (None: a person not diagnosed).
+
+        Parameters
+        ----------
+        row : PlanRow or None
+            The row.
+        """
+        if row is None:
+            self._ids.append("")
+            self._head.extend([_NOT_DIAGNOSED] * _WIDTH)
+            self._groups.append(0)
+            self._severities.append(_FROM_DEFICITS)
+            self._close()
+            return
+        self._ids.append(row.id)
+        self._head.extend([self._id(getattr(row, name)) for name in _HEAD])
+        self._head.append(self._id(row.period_hours))
+        self._head.append(self._id(row.strengths))
+        recent = self._recent
+        if len(recent) > _RECENT:
+            recent.clear()
+        for need in row.needs:
+            hit = recent.get(id(need))
+            if hit is None:
+                hit = recent[id(need)] = (need, self._need(need))
+            self._needs.append(hit[1])
+        self._deficits.extend([self._id(d) for d in row.deficits])
+        pct = row.group_pct
+        if all(type(v) is float for v in pct.values()):
+            self._groups.append(self._id(tuple(pct)))
+            self._pct.extend(pct.values())
+        else:
+            self._groups.append(-1 - self._held(pct))
+        made = {competency: severity for _g, competency, severity in row.deficits}
+        same = list(made.items()) == list(row.severities.items())
+        self._severities.append(_FROM_DEFICITS if same else -2 - self._held(row.severities))
+        self._close()
+
+    def extend(self, rows: Iterable[PlanRow | None]) -> None:
+        """Add the next people's rows, in order (see :meth:`append`).
+
+        Parameters
+        ----------
+        rows : iterable of PlanRow or None
+            The rows.
+        """
+        for row in rows:
+            self.append(row)
+
+    def _close(self) -> None:
+        self._need_ends.append(len(self._needs))
+        self._deficit_ends.append(len(self._deficits))
+        self._pct_ends.append(len(self._pct))
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    @overload
+    def __getitem__(self, n: int) -> PlanRow | None: ...
+
+    @overload
+    def __getitem__(self, n: slice) -> list[PlanRow | None]: ...
+
+    def __getitem__(self, n: int | slice) -> PlanRow | list[PlanRow | None] | None:
+        if isinstance(n, slice):
+            return [self[k] for k in range(*n.indices(len(self)))]
+        if n < 0:
+            n += len(self)
+        at = n * _WIDTH
+        head = self._head[at : at + _WIDTH]
+        if head[0] == _NOT_DIAGNOSED:
+            return None
+        values = self._values
+        role, org, mun, subjects, levels, delivery, period, hours, strengths = map(
+            values.__getitem__, head
+        )
+        deficits = tuple(map(values.__getitem__, self._deficit_run(n)))
+        return PlanRow(
+            id=self._ids[n],
+            role=role,
+            organization=org,
+            municipality=mun,
+            subjects=subjects,
+            levels=levels,
+            delivery=delivery,
+            period=period,
+            period_hours=hours,
+            needs=self.needs(n),
+            severities=self._severities_of(n, deficits),
+            group_pct=self._group_pct(n),
+            deficits=deficits,
+            strengths=strengths,
+        )
+
+    def diagnosed(self, n: int) -> bool:
+        """Whether person ``n`` has a row.
+
+        Parameters
+        ----------
+        n : int
+            The person's position.
+
+        Returns
+        -------
+        bool
+            False for a person appended as None.
+        """
+        return self._head[n * _WIDTH] != _NOT_DIAGNOSED
+
+    def school_entries(
+        self,
+    ) -> Iterator[tuple[str | None, str | None, Mapping[str, float], tuple[Any, ...]]]:
+        """What the school profiles read of each diagnosed person, in order: their
+        organisation, municipality, group scores and deficits (decoding only
+        those: ``school_profiles_of`` on the decoded rows reads the same).
+
+        Yields
+        ------
+        tuple
+            (organization, municipality, group_pct, deficits) of a row.
+        """
+        head, values = self._head, self._values
+        for n in range(len(self)):
+            at = n * _WIDTH
+            if head[at] == _NOT_DIAGNOSED:
+                continue
+            deficits = tuple(map(values.__getitem__, self._deficit_run(n)))
+            yield values[head[at + 1]], values[head[at + 2]], self._group_pct(n), deficits
+
+    def needs(self, n: int) -> tuple[Need, ...]:
+        """Person ``n``'s needs (their row's ``needs``; empty without a row).
+
+        Parameters
+        ----------
+        n : int
+            The person's position.
+
+        Returns
+        -------
+        tuple of Need
+            The needs, in order, the table's objects.
+        """
+        return tuple(
+            map(
+                self._need_values.__getitem__,
+                self._needs[self._need_ends[n] : self._need_ends[n + 1]],
+            )
+        )
+
+    def severities(self, n: int) -> Mapping[str, str]:
+        """Person ``n``'s severities (their row's ``severities``; empty without a row).
+
+        Parameters
+        ----------
+        n : int
+            The person's position.
+
+        Returns
+        -------
+        Mapping
+            Competency -> severity, in the row's order.
+        """
+        return self._severities_of(n, tuple(map(self._values.__getitem__, self._deficit_run(n))))
+
+    def _deficit_run(self, n: int) -> array[int]:
+        return self._deficits[self._deficit_ends[n] : self._deficit_ends[n + 1]]
+
+    def _severities_of(
+        self, n: int, deficits: Sequence[tuple[str | None, str, str]]
+    ) -> Mapping[str, str]:
+        held = self._severities[n]
+        if held != _FROM_DEFICITS:
+            found: Mapping[str, str] = self._values[-2 - held]
+            return found
+        return {competency: severity for _g, competency, severity in deficits}
+
+    def _group_pct(self, n: int) -> Mapping[str, float]:
+        groups = self._groups[n]
+        if groups < 0:
+            found: Mapping[str, float] = self._values[-1 - groups]
+            return found
+        values = self._pct[self._pct_ends[n] : self._pct_ends[n + 1]]
+        return dict(zip(self._values[groups], values, strict=True))

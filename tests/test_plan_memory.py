@@ -1,0 +1,94 @@
+"""What a large batch's parent keeps per person, coded compactly, gives back exactly
+what it was given: the plan rows (planner.RowTable) and the programme passes' outcome
+(planner.programmes.ProgrammeOutcomes).
+
+The cohort is synthetic (deficit_engine.synthetic): no real person's data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from deficit_engine.engine import Engine
+from deficit_engine.models import Need
+from deficit_engine.planner import PlanRow, RowTable, plan_row
+from deficit_engine.planner.plan import _demand
+from deficit_engine.planner.programmes import ProgrammeOutcomes, plan_programmes
+from deficit_engine.synthetic import synthetic_profiles
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    return Engine.from_path()
+
+
+@pytest.fixture(scope="module")
+def rows(engine: Engine) -> list[PlanRow]:
+    kb = engine.kb
+    diagnosed = engine.diagnose_many(list(synthetic_profiles(kb, 80, seed=7)))
+    return [plan_row(kb, p, r) for p, r in diagnosed if p is not None and r.ok]
+
+
+def _printed(row: PlanRow | None) -> Any:
+    """A row as it prints: its fields with their values' types (1 == 1.0 == True)."""
+    if row is None:
+        return None
+    out = []
+    for value in row:
+        items = list(value.items()) if isinstance(value, dict) else value
+        out.append((repr(items), type(value)))
+    return out
+
+
+def test_a_row_table_gives_back_each_row_as_it_was_given(rows: list[PlanRow]) -> None:
+    first = rows[0]
+    odd = [
+        # group scores of other types than float, and severities not made from the
+        # deficits: held whole
+        first._replace(id="odd-1", group_pct={"subject": 50, "methodical": True}),
+        first._replace(id="odd-2", severities={"x.y": "high"}),
+        first._replace(id="odd-3", severities={}, deficits=()),
+        # needs that are not shared (a number, a list among the filters)
+        first._replace(
+            id="odd-4",
+            needs=(
+                Need("program", "normative.fgos", (("max_hours", 36),), "R-1"),
+                Need("format", None, (("phases", ["learn"]),), "R-2"),
+                *first.needs,
+            ),
+            period_hours=36,
+        ),
+    ]
+    given: list[PlanRow | None] = [*rows[:30], None, *odd, None, *rows[30:]]
+    table = RowTable(given)
+    assert len(table) == len(given)
+    assert [table[n] for n in range(len(table))] == given
+    assert [_printed(table[n]) for n in range(len(table))] == list(map(_printed, given))
+    assert table[-1] == given[-1] and table[3:6] == given[3:6]
+    assert [table.diagnosed(n) for n in range(len(table))] == [r is not None for r in given]
+    assert list(table.school_entries()) == [
+        (r.organization, r.municipality, r.group_pct, r.deficits) for r in given if r
+    ]
+    for n, row in enumerate(given):
+        assert table.needs(n) == (row.needs if row else ())
+        assert table.severities(n) == (row.severities if row else {})
+    # equal needs whose filters are text are one object; the others their own
+    decoded = [table[n] for n in range(len(table))]
+    needs = {id(need): need for row in decoded if row for need in row.needs}
+    text = [n for n in needs.values() if all(type(v) is str for _k, v in n.filters)]
+    assert len(text) == len({(n.kind, n.competency, n.filters, n.rule) for n in text})
+    assert type(decoded[given.index(odd[3])].period_hours) is int  # type: ignore[union-attr]
+
+
+def test_the_programme_outcomes_coded_are_the_plan_s(engine: Engine, rows: list[PlanRow]) -> None:
+    demands = [_demand(row, n) for n, row in enumerate(rows)]
+    plan = plan_programmes(engine.kb, [d for d in demands if d is not None])
+    coded = ProgrammeOutcomes(plan)
+    assert len(coded) == len(plan.recommendations) and coded.passes == plan.passes
+    assert any(plan.recommendations) and any(plan.unmet)
+    for slot, (recs, unmet) in enumerate(zip(plan.recommendations, plan.unmet, strict=True)):
+        made = coded.recommendations(slot)
+        assert len(made) == len(recs) and all(a is b for a, b in zip(made, recs, strict=True))
+        assert list(coded.unmet(slot)) == list(unmet.items())
