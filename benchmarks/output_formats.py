@@ -20,7 +20,8 @@ holds much more, and py-spy found the collections the digests triggered there).
 
 ``--against SRC`` runs the same measurement on another tree's ``src`` folder (a copy
 of main before a change: ``git archive main src | tar -x -C /tmp/before``, then
-``--against /tmp/before/src``), in subprocesses alternating with this tree's; each
+``--against /tmp/before/src``), in subprocesses alternating with this tree's (which
+goes first flips each round, as in batch_cpu.py); each
 figure's best of each tree and their ratio are printed. The two trees' parts must be
 the same bytes and their digests equal, or the run stops (exit 2) before any figure.
 

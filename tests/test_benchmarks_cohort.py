@@ -131,3 +131,19 @@ def test_a_cli_run_that_writes_too_few_rows_is_refused(engine: Engine, tmp_path:
     assert run.bytes_results > 0 and run.largest_mib > 0
     with pytest.raises(cohort.BenchmarkError, match="12 rows written, 13 expected"):
         cohort.run_cli(source, tmp_path, "jsonl", 1, 13)
+
+
+def test_compared_runs_flip_which_tree_goes_first_each_round(tmp_path: Path) -> None:
+    """batch_cpu.py and output_formats.py run the trees in turns, the first one
+    changing each round, so that neither is always the one that starts cold."""
+    batch_cpu = load_benchmark("batch_cpu")
+    order: list[Path] = []
+
+    def run_child(src: Path) -> dict[str, Any]:
+        order.append(src)
+        return {"figures": {}, "digests": {}}
+
+    trees, runs = batch_cpu.compared_runs(tmp_path, 4, run_child)
+    this, against = trees["this"], trees["against"]
+    assert order == [this, against, against, this, this, against, against, this]
+    assert [len(runs[name]) for name in ("this", "against")] == [4, 4]
