@@ -502,7 +502,7 @@ class RowTable(Sequence["PlanRow | None"]):
         role, org, mun, subjects, levels, delivery, period, hours, strengths = map(
             values.__getitem__, head
         )
-        deficits = tuple(map(values.__getitem__, self._deficit_run(n)))
+        deficits = self._deficits_of(n)
         return PlanRow(
             id=self._ids[n],
             role=role,
@@ -549,11 +549,11 @@ class RowTable(Sequence["PlanRow | None"]):
         """
         head, values = self._head, self._values
         for n in range(len(self)):
-            at = n * _WIDTH
-            if head[at] == _NOT_DIAGNOSED:
+            if not self.diagnosed(n):
                 continue
-            deficits = tuple(map(values.__getitem__, self._deficit_run(n)))
-            yield values[head[at + 1]], values[head[at + 2]], self._group_pct(n), deficits
+            at = n * _WIDTH
+            organization, municipality = values[head[at + 1]], values[head[at + 2]]
+            yield organization, municipality, self._group_pct(n), self._deficits_of(n)
 
     def needs(self, n: int) -> tuple[Need, ...]:
         """Person ``n``'s needs (their row's ``needs``; empty without a row).
@@ -588,10 +588,12 @@ class RowTable(Sequence["PlanRow | None"]):
         Mapping
             Competency -> severity, in the row's order.
         """
-        return self._severities_of(n, tuple(map(self._values.__getitem__, self._deficit_run(n))))
+        return self._severities_of(n, self._deficits_of(n))
 
-    def _deficit_run(self, n: int) -> array[int]:
-        return self._deficits[self._deficit_ends[n] : self._deficit_ends[n + 1]]
+    def _deficits_of(self, n: int) -> tuple[Any, ...]:
+        """Person ``n``'s deficits, decoded: (group, competency, severity) each."""
+        run = self._deficits[self._deficit_ends[n] : self._deficit_ends[n + 1]]
+        return tuple(map(self._values.__getitem__, run))
 
     def _severities_of(
         self, n: int, deficits: Sequence[tuple[str | None, str, str]]
