@@ -18,7 +18,7 @@ from conftest import write_kb
 from deficit_engine import Engine, load_kb
 from deficit_engine.engine import base_facts
 from deficit_engine.inference.columnar import Derived
-from deficit_engine.inference.dense import DenseFacts
+from deficit_engine.inference.dense import DenseFacts, DenseRules
 from deficit_engine.profile import normalise
 from deficit_engine.synthetic import synthetic_profiles
 from test_columnar import assert_same_as_per_profile
@@ -52,7 +52,7 @@ def assert_paths_agree(engine: Engine, profiles: list[Any]) -> None:
 def test_every_shipped_rule_runs_dense() -> None:
     engine = Engine.from_path(None, backend="fast")
     rules = engine.columnar
-    assert rules.dense_unfit is None and rules.dense is not None
+    assert rules.dense_unfit is None and isinstance(rules.dense, DenseRules)
     dense_rules = {sub.rule for subs in rules.dense.strata for sub in subs}
     assert dense_rules == {rule.id for rule in engine.kb.rules}
 
@@ -347,7 +347,7 @@ def test_dense_layout_does_not_depend_on_row_order_or_shared_cells() -> None:
     assert sent == list(range(10))  # which score? the per-profile engine decides
     assert dense_twice[10:] == generic_twice[10:] == _dense_facts(engine, base, limit)[10:]
     rules = engine.columnar.dense
-    assert rules is not None
+    assert isinstance(rules, DenseRules)
     cells = DenseFacts(rules, odd)._cells("request", "C", len(rules.comps))
     assert np.all(np.diff(cells.flat) >= 0) and not cells.unique  # sorted; shared found
     on = cells.flat < len(rules.comps) * odd.n  # each cell on the axis is its row's
