@@ -257,8 +257,9 @@ class FactStore:
         # `exact`, only then. A fact with a list cannot be hashed: fact_key alone keys
         # it. So each fact is either the first of its key in `keys` or in `exact` by its
         # fact_key, and an identical fact is found in one or the other.
-        if self.unkeyed and fact["type"] in self.unkeyed:
-            self._key_unkeyed(fact["type"])
+        ftype = fact["type"]
+        if ftype in self.unkeyed:
+            self._key_unkeyed(ftype)
         facts = self.facts
         seq = len(facts)
         names = tuple(fact)
@@ -275,7 +276,6 @@ class FactStore:
         if found != seq:
             return None
         facts.append(fact)
-        ftype = fact["type"]
         of_type = self.by_type.get(ftype)
         if of_type is None:
             self.by_type[ftype] = [seq]
