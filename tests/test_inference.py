@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from conftest import load_rules
-from deficit_engine import FiringLimitError
+from deficit_engine import FiringLimitError, UsageError
 from deficit_engine.compiler import SubRule, compile_rules
 from deficit_engine.inference import (
     DurableMatcher,
@@ -262,6 +262,73 @@ def test_the_store_keeps_one_fact_per_fact_key() -> None:
             assert added == (count if new else None), (fact, store.facts)
         assert len(store.facts) == len(reference)
         assert [fact_key(f) for f in store.facts] == list(reference)
+
+
+@pytest.mark.parametrize("make", MATCHERS)
+def test_distinct_base_facts_are_still_a_set_when_a_rule_asserts_their_type(
+    tmp_path: Path, make: MakeMatcher
+) -> None:
+    """Base facts added unkeyed (``run(..., distinct=True)``, as the engine adds a
+    profile's) are keyed once a rule asserts a fact of their type: a rule's copy of one
+    is no new fact, and the run is the one the keyed base facts give."""
+    rules = load_rules(
+        tmp_path,
+        """\
+  - id: COPY
+    title: flags each result, as a base fact does already for one
+    when: {result: {}}
+    then:
+      - {fact: {type: flag, c: $result.competency}}
+      - {fact: {type: flag, c: $result.competency, v: 1}}
+  - id: ON-FLAG
+    title: one firing per distinct flag
+    when: {flag: {}}
+    then: {fact: {type: seen, c: $flag.c}}
+""",
+    )
+    base = [
+        result("digital.ai"),
+        result("normative.rights"),
+        {"type": "flag", "c": "digital.ai"},  # what COPY asserts first for digital.ai
+        {"type": "flag", "c": "normative.rights", "v": True},  # not its `v: 1`
+    ]
+    strata = compile_rules(rules)
+    runs = [
+        run(strata, base, make(strata, rules), lambda fact: fact, distinct=distinct)
+        for distinct in (False, True)
+    ]
+    (keyed, keyed_trace), (unkeyed, unkeyed_trace) = runs
+    assert unkeyed.facts == keyed.facts and unkeyed_trace == keyed_trace
+    assert [len(t.asserted) for t in unkeyed_trace if t.rule == "COPY"] == [1, 2]
+    assert len(unkeyed.of_type("flag")) == 5
+
+
+def test_the_store_keys_distinct_facts_as_add_would() -> None:
+    """Facts added by ``add_distinct`` and then facts given to ``add``: the store keeps
+    exactly the facts ``fact_key`` tells apart, as if every fact had been given to
+    ``add``; a type keyed already takes no more facts by ``add_distinct``."""
+    rnd = random.Random(1616)
+    values = [1, 1.0, True, False, 0, 0.0, "1", None, [1], [True], [1.0, "x"]]
+
+    def random_fact() -> Fact:
+        fact: Fact = {"type": rnd.choice("ab")}
+        for name in rnd.sample("xyz", rnd.randint(0, 3)):
+            fact[name] = rnd.choice(values)
+        return fact
+
+    for _ in range(300):
+        distinct = list({fact_key(f): f for f in (random_fact() for _ in range(10))}.values())
+        later = [random_fact() for _ in range(20)]
+        store, reference = FactStore(), FactStore()
+        for fact in distinct:
+            assert store.add_distinct(fact) == reference.add(fact)
+        for fact in later:
+            assert store.add(fact) == reference.add(fact), (fact, store.facts)
+        assert store.facts == reference.facts
+        assert [fact_key(f) for f in store.facts] == [fact_key(f) for f in reference.facts]
+        for ftype in {f["type"] for f in later}:
+            with pytest.raises(UsageError):
+                store.add_distinct({"type": ftype, "new": "fact"})
 
 
 # --- the firing limit -----------------------------------------------------------------

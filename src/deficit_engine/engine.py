@@ -582,7 +582,10 @@ class Engine:
                 _store, trace = run(self.strata, facts, self._durable, enrich, self.firing_limit)
         else:
             matcher = self._fast.fresh() if self._fast else PythonMatcher(self.strata)
-            _store, trace = run(self.strata, facts, matcher, enrich, self.firing_limit)
+            # base_facts makes each fact once (see FactStore.add_distinct)
+            _store, trace = run(
+                self.strata, facts, matcher, enrich, self.firing_limit, distinct=True
+            )
         return trace
 
     def evaluate_many(
@@ -800,12 +803,21 @@ def _deficit_key(kb: KnowledgeBase) -> Callable[[str, str], tuple[int, int, str]
 
 
 def _cached_need(rule: str, fact: Fact) -> _KeyedNeed:
-    """:func:`_keyed_need`, kept in :data:`_NEEDS` when every value is a ``str``."""
-    if not _STR.issuperset(map(type, fact.values())):
-        return _keyed_need(rule, fact)  # a list or a number among its fields: made afresh
-    key = (rule, *fact.items())
-    keyed = _NEEDS.get(key)
+    """:func:`_keyed_need`, kept in :data:`_NEEDS` when every value is a ``str``.
+
+    The key is the rule, the field names and the values (cheaper to make and hash
+    than the items as pairs), and only a fact that is not found has its values' types
+    checked: a fact found has values equal to a kept fact's, which are all ``str``,
+    and among the values a fact holds (str, numbers, bools, None, lists) only a
+    ``str`` equals a ``str``."""
+    key = (rule, tuple(fact), *fact.values())
+    try:
+        keyed = _NEEDS.get(key)
+    except TypeError:  # a list among its fields: made afresh
+        return _keyed_need(rule, fact)
     if keyed is None:
+        if not _STR.issuperset(map(type, fact.values())):
+            return _keyed_need(rule, fact)  # a number among its fields: made afresh
         if len(_NEEDS) > _NEEDS_KEPT:
             _NEEDS.clear()
         keyed = _NEEDS[key] = _keyed_need(rule, fact)

@@ -210,7 +210,7 @@ class _Chaining:
         5 % of its inference time. A fact goes to the matcher only if the stratum's
         positive patterns use its type (a third of the shipped KB's facts do not: the
         needs stratum 0 derives, for one)."""
-        types = frozenset().union(*[sub.types for sub in subs])
+        types = _stratum_types(subs)
         agenda = self.seed(subs, types)
         done: set[tuple[str, tuple[int, ...]]] = set()
         store, trace, enrich, counter = self.store, self.trace, self.enrich, self.counter
@@ -258,6 +258,25 @@ class _Chaining:
         self.fired = fired
 
 
+#: Each stratum's fact types (see `_stratum_types`), by the identity of its list of
+#: sub-rules, with the list itself (kept alive, so that its id is not another's).
+_TYPES: dict[int, tuple[Sequence[SubRule], frozenset[str]]] = {}
+_TYPES_KEPT = 256
+
+
+def _stratum_types(subs: Sequence[SubRule]) -> frozenset[str]:
+    """The fact types a stratum's positive patterns use: worked out once per stratum,
+    not once per run (a union over its forty sub-rules, for every evaluation)."""
+    kept = _TYPES.get(id(subs))
+    if kept is not None and kept[0] is subs:
+        return kept[1]
+    types: frozenset[str] = frozenset().union(*[sub.types for sub in subs])
+    if len(_TYPES) >= _TYPES_KEPT:
+        _TYPES.clear()
+    _TYPES[id(subs)] = (subs, types)
+    return types
+
+
 def _most_productive(trace: list[TraceEntry]) -> list[str]:
     """The five rules with the most firings that asserted a new fact, the most first (a
     tie in the order they first did): counted from the trace only when the limit is
@@ -273,6 +292,7 @@ def run(
     enrich: Callable[[Fact], Fact],
     limit: int = DEFAULT_FIRING_LIMIT,
     budget: int | None = None,
+    distinct: bool = False,
 ) -> tuple[FactStore, list[TraceEntry]]:
     """Run the rules to a fixed point, stratum by stratum.
 
@@ -292,6 +312,10 @@ def run(
     budget : int, optional
         The most units of matching work (partial matches, activations, facts added);
         by default ``limit * BUDGET_PER_FIRING``.
+    distinct : bool
+        Whether the base facts are known to be distinct (a profile's are, by
+        construction): then they are added with :meth:`FactStore.add_distinct`, which
+        keys them only if a rule asserts a fact of their type.
 
     Returns
     -------
@@ -308,8 +332,9 @@ def run(
         If the matching work passes ``budget`` (a join over many facts, say).
     """
     store = FactStore(Budget(limit * BUDGET_PER_FIRING if budget is None else budget))
+    add = store.add_distinct if distinct else store.add
     for fact in base:
-        store.add(fact)
+        add(fact)
     chaining = _Chaining(store, matcher, enrich)
     try:
         for k, subs in enumerate(strata):

@@ -105,8 +105,17 @@ class FastMatcher:
         an activation at once; for a longer one the fact goes into the pattern's alpha
         memory and the pattern into ``joins``. One-pattern sub-rules never join, so
         their memories are not kept. Every memory holds the new fact before any join
-        reads them."""
-        return self.add_all((seq,))
+        reads them. (``add_all`` of one fact, written out: the driver calls this for
+        every fact a firing adds, and the call through ``add_all`` cost a tenth of it.)"""
+        fact = self.store.facts[seq]
+        admit = self.admitters.get(fact["type"])
+        out: list[Activation] = []
+        if admit is not None:
+            joins: list[PatternPlan] = []
+            admit(fact, seq, out, self.memory, joins)
+            for plan in joins:
+                self._join(plan.sub, plan.pos, seq, out)
+        return out
 
     def add_all(self, seqs: Sequence[int]) -> list[Activation]:
         """The activations of the store's facts ``seqs``, each added in turn (see

@@ -12,7 +12,7 @@ from operator import itemgetter
 from typing import Any
 
 from ..compiler import SubRule
-from ..errors import MatchBudgetError
+from ..errors import MatchBudgetError, UsageError
 from ..models import Fact
 
 __all__ = ["Activation", "Budget", "FactStore", "fact_key"]
@@ -85,6 +85,21 @@ def _shape(names: tuple[str, ...]) -> _Shape:
     if len(_SHAPES) < _SHAPES_CACHED:
         _SHAPES[names] = shape
     return shape
+
+
+def plain_key(fact: Fact) -> tuple[frozenset[str], Any] | None:
+    """The key :meth:`FactStore.add` files a fact under first, or None for a fact with
+    a list among its values (filed by :func:`fact_key` alone)."""
+    names = tuple(fact)
+    shape = _SHAPES.get(names)
+    if shape is None:
+        shape = _shape(names)
+    key = (shape[0], shape[1](fact))
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 class Budget:
@@ -161,6 +176,64 @@ class FactStore:
         self.keys: dict[tuple[frozenset[str], Any], int] = {}  # see `add`
         self.exact: dict[tuple[Any, ...], int] = {}
         self.by_type: dict[str, list[int]] = {}
+        # the types whose facts are all unkeyed (each added by `add_distinct`): keyed
+        # when a fact of the type is first given to `add`, so never for most
+        self.unkeyed: set[str] = set()
+
+    def add_distinct(self, fact: Fact) -> int:
+        """Add a fact known to differ from every fact in the store; return its number.
+
+        A profile's base facts are distinct by construction (one ``person``, one
+        ``result`` per competency, one ``indicator_result`` per indicator, one
+        ``group_result`` per group, one ``request`` per competency), so they are not
+        keyed as they come: the facts of a type are keyed only when a fact of the
+        type is later given to :meth:`add`, the one way one could be asserted again.
+        A rule cannot assert a profile's built-in types (the loader refuses it), so
+        an evaluation keys none of them: a fifth of its store's work before.
+
+        Parameters
+        ----------
+        fact : Fact
+            The fact: not equal (by :func:`fact_key`) to any fact in the store, nor
+            to any other fact added by ``add_distinct`` before the next :meth:`add`
+            of its type.
+
+        Returns
+        -------
+        int
+            The fact's number.
+
+        Raises
+        ------
+        UsageError
+            If facts of its type have been given to :meth:`add` already (they are
+            keyed: this one would have to be too).
+        """
+        facts = self.facts
+        seq = len(facts)
+        ftype = fact["type"]
+        of_type = self.by_type.get(ftype)
+        if of_type is None:
+            self.by_type[ftype] = [seq]
+            self.unkeyed.add(ftype)
+        elif ftype in self.unkeyed:
+            of_type.append(seq)
+        else:
+            raise UsageError(f"add_distinct: facts of type {ftype!r} are keyed already")
+        facts.append(fact)
+        return seq
+
+    def _key_unkeyed(self, ftype: str) -> None:
+        """Key the facts of a type added by :meth:`add_distinct` (see there), as
+        :meth:`add` would have keyed them."""
+        self.unkeyed.discard(ftype)
+        facts, keys, exact = self.facts, self.keys, self.exact
+        for seq in self.by_type[ftype]:
+            fact = facts[seq]
+            key = plain_key(fact)
+            # no two are one fact: a key taken already is True beside 1 or 1.0
+            if key is None or keys.setdefault(key, seq) != seq:
+                exact[fact_key(fact)] = seq
 
     def add(self, fact: Fact) -> int | None:
         """Add a fact; return its number, or None if an identical fact is present.
@@ -184,6 +257,9 @@ class FactStore:
         # `exact`, only then. A fact with a list cannot be hashed: fact_key alone keys
         # it. So each fact is either the first of its key in `keys` or in `exact` by its
         # fact_key, and an identical fact is found in one or the other.
+        ftype = fact["type"]
+        if ftype in self.unkeyed:
+            self._key_unkeyed(ftype)
         facts = self.facts
         seq = len(facts)
         names = tuple(fact)
@@ -200,7 +276,6 @@ class FactStore:
         if found != seq:
             return None
         facts.append(fact)
-        ftype = fact["type"]
         of_type = self.by_type.get(ftype)
         if of_type is None:
             self.by_type[ftype] = [seq]
