@@ -1,10 +1,12 @@
-"""The order of a route's steps: a DAG over the drafts, its topological order, direct predecessors.
+"""The order of a route's steps: a DAG over the drafts, its cycles broken, its conflicts.
 
 Each competency's steps go learn -> practice -> share -> reflect, and a
 competency's prerequisites come first (same phase or an earlier one). A step
 that bundles competencies on both sides of a prerequisite makes a cycle; the
 edges that break it are dropped and reported as conflicts. Nodes are draft
 indexes and reachability is kept in int bit sets: this runs once per profile.
+The topological order and the direct predecessors are found as the steps are
+placed (:func:`~.schedule.schedule`).
 """
 
 from __future__ import annotations
