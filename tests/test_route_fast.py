@@ -1,8 +1,9 @@
 """The route's fast paths give what the plain ones give.
 
 ``route.drafts.format_groups`` takes a shortcut when each of a format's needs has
-its own competency (the common case); ``route.layout`` finds a step's ``after``
-from its direct predecessors' positions. ``tests/test_route_reference.py``
+its own competency (the common case); ``route.layout`` makes a format's drafts one
+per need and groups them only when two share a priority, and finds a step's
+``after`` from its direct predecessors' positions. ``tests/test_route_reference.py``
 compares whole routes with digests recorded before; this pins the grouping,
 shortcut or not, against a plain one on inputs the shipped KB rarely produces
 (needs without a competency, several needs of one competency, repeated rules).
@@ -10,12 +11,19 @@ shortcut or not, against a plain one on inputs the shipped KB rarely produces
 
 from __future__ import annotations
 
+import dataclasses
 import random
+from functools import cache
+from typing import Any
 
 import pytest
 
-from deficit_engine.models import Need
+from deficit_engine import Engine, synthetic_profiles
+from deficit_engine.models import Need, Resolution, Result
+from deficit_engine.resolve import resolve
+from deficit_engine.route import build_route, layout
 from deficit_engine.route.drafts import format_groups
+from deficit_engine.schema import Profile
 
 COMPS = ("c.1", "c.2", "c.3", "c.4", "c.5", "c.6")
 ORDER = {c: (len(COMPS) - i, c) for i, c in enumerate(COMPS)}  # not in id order
@@ -46,3 +54,68 @@ def test_format_groups_are_the_plain_grouping(seed: int) -> None:
     )
     needs = [Need("format", c, (("format", "seminar"),), f"r{rnd.randint(1, 3)}") for c in comps]
     assert format_groups(needs, ORDER.__getitem__) == plain_groups(needs)
+
+
+@cache
+def _cohort() -> tuple[Engine, list[tuple[Profile, Result, Resolution]]]:
+    engine = Engine.from_path(backend="fast")
+    out = []
+    for profile, result in map(engine.diagnose, synthetic_profiles(engine.kb, 60, 27)):
+        if result.ok:
+            resolution = resolve(engine.kb, profile, result.needs, severities=result.severities)
+            out.append((profile, result, resolution))
+    return engine, out
+
+
+def _shared(resolution: Resolution) -> Resolution:
+    """The resolution with each format's needs sharing competencies: a second rule
+    for its first need's competency, and a need without one (the route makes one
+    step per competency, the rules merged, and one for the needs without)."""
+    recs = []
+    for rec in resolution.recommendations:
+        if rec.kind == "format" and rec.id not in ("rediagnosis", "self_education"):
+            first = rec.needs[0]
+            extra = (
+                Need("format", first.competency, first.filters, "EXTRA-RULE"),
+                Need("format", None, first.filters, "GENERAL-RULE"),
+                Need("format", None, first.filters, "GENERAL-RULE-2"),
+            )
+            rec = dataclasses.replace(rec, needs=rec.needs + extra)
+        recs.append(rec)
+    return dataclasses.replace(resolution, recommendations=tuple(recs))
+
+
+def _grouped_always(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The drafts grouped by format_groups from the start (the tuples' path)."""
+    real = layout._drafts
+
+    def grouped(tab: Any, profile: Any, result: Any, resolution: Any, _grouped: bool) -> Any:
+        return real(tab, profile, result, resolution, True)
+
+    monkeypatch.setattr(layout, "_drafts", grouped)
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_one_draft_per_need_gives_the_grouped_routes(
+    shared: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``route.layout`` makes a format's drafts one per need, and groups them
+    (format_groups) only when two have one priority: the routes are those of the
+    drafts grouped from the start, whether the needs have their own competencies
+    (the shipped KB's) or share them."""
+    engine, cohort = _cohort()
+    cases = [(p, r, _shared(res) if shared else res) for p, r, res in cohort]
+    fast = [build_route(engine.kb, p, r, res).to_dict() for p, r, res in cases]
+    _grouped_always(monkeypatch)
+    assert fast == [build_route(engine.kb, p, r, res).to_dict() for p, r, res in cases]
+    if shared:  # the shared needs were grouped: one step per format and competency
+        for route in fast:
+            seen = [
+                (s["ref"], tuple(s["competencies"]))
+                for s in route["steps"]
+                if s["kind"] == "format"
+            ]
+            assert len(seen) == len(set(seen))
+        rules = [s["rules"] for route in fast for s in route["steps"] if s["kind"] == "format"]
+        assert any("EXTRA-RULE" in r and len(r) > 1 for r in rules)
+        assert ["GENERAL-RULE", "GENERAL-RULE-2"] in rules

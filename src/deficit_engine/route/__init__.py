@@ -14,8 +14,9 @@ The package, in the order its modules import each other:
 - :mod:`.model`: the value types (Step, Overflow, Conflict, Route; their home is
   :mod:`deficit_engine.models.route`, since a Result holds them);
 - :mod:`.drafts`: a resolution's recommendations as step drafts;
-- :mod:`.order`: the order DAG over the drafts and its topological order;
-- :mod:`.schedule`: the period, the hours a month, and list scheduling into months;
+- :mod:`.order`: the order DAG over the drafts (bit sets), a cycle's edges dropped;
+- :mod:`.schedule`: the period, the hours a month, and list scheduling into months
+  in topological order (found as the steps are placed);
 - :mod:`.layout`: the three in one pass per person, on tables made once per KB;
 - :mod:`.build`: the whole stage, :func:`build_route` and :func:`plan`.
 """

@@ -4,17 +4,19 @@ A programme or a mentor becomes one step. A format becomes one step per
 competency it serves (so each competency's steps can be ordered on their own);
 the re-diagnosis is folded into one closing step over every deficit. A draft
 is a plain tuple laid out as :class:`Draft` (the route makes a few dozen per
-profile, so it builds the tuples directly: see :mod:`.layout`).
+profile, so it builds the tuples directly: see :mod:`.layout`). What a step
+takes from its catalogue item alone (:func:`program_fields`,
+:func:`mentoring_fields`, :func:`format_fields`) is made once per item and KB.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, cast
 
 from ..kb import KnowledgeBase
 from ..labels import PHASE_ORDER
-from ..models import Need, Recommendation, Result
+from ..models import Need, Recommendation
 from ..schema import Format
 from .model import centi
 
@@ -27,8 +29,7 @@ __all__ = [
     "closing_fields",
     "format_fields",
     "format_groups",
-    "mentoring_draft",
-    "program_draft",
+    "mentoring_fields",
     "program_fields",
 ]
 
@@ -42,8 +43,12 @@ _REDIAGNOSIS_DEFAULT = ("Повторная диагностика профес�
 
 
 class Draft(NamedTuple):
-    """The fields of a draft, in the order of its plain tuple."""
+    """The fields of a draft, in the order of its plain tuple: first its priority as
+    an int (:class:`~.layout.Tables`; 0 where the int cannot be made), so that
+    drafts sort by it, then the step's fields in the order of a
+    :class:`~.model.Step`'s, then its hundredths of an hour and its stage."""
 
+    key: int
     kind: str
     ref: str | None
     title: str
@@ -51,43 +56,12 @@ class Draft(NamedTuple):
     education: str
     phase: str
     level: str | None
-    centi: int
+    hours: float
     responsible: str
     rules: tuple[str, ...]
-    extra: tuple[tuple[str, Any], ...] = ()
-
-
-def program_draft(
-    rec: Recommendation, catalogue: tuple[int, str, tuple[tuple[str, Any], ...]] | None = None
-) -> tuple[Any, ...]:
-    """A programme: formal learning, one step, run by its provider.
-
-    Parameters
-    ----------
-    rec : Recommendation
-        A recommendation of kind ``program``.
-    catalogue : tuple, optional
-        :func:`program_fields` of ``rec.attrs``, when the caller has it already.
-
-    Returns
-    -------
-    tuple
-        The draft, laid out as :class:`Draft`.
-    """
-    hundredths, provider, extra = program_fields(rec.attrs) if catalogue is None else catalogue
-    return (
-        "program",
-        rec.id,
-        rec.title,
-        rec.competencies,
-        "formal",
-        "learn",
-        None,
-        hundredths,
-        provider,
-        rec.rules,
-        extra,
-    )
+    extra: tuple[tuple[str, Any], ...]
+    centi: int
+    stage: int
 
 
 def program_fields(
@@ -120,38 +94,32 @@ def program_fields(
     )
 
 
-def mentoring_draft(rec: Recommendation, mentoring: tuple[str, str, float]) -> tuple[Any, ...]:
-    """A mentor: one step with the KB's mentoring (education, phase, hours).
+def mentoring_fields(
+    title: str, attrs: tuple[tuple[str, Any], ...]
+) -> tuple[str, str, tuple[tuple[str, Any], ...]]:
+    """A mentoring step's (title, responsible, extra fields): the fields that come
+    from its recommendation's ``title`` and catalogue ``attrs`` alone.
 
     Parameters
     ----------
-    rec : Recommendation
-        A recommendation of kind ``mentor``.
-    mentoring : (str, str, float)
-        The (education, phase, hours) of a mentoring step in the KB.
+    title : str
+        The recommendation's title (the mentor's name).
+    attrs : tuple of (str, value) pairs
+        The recommendation's ``attrs``.
 
     Returns
     -------
     tuple
-        The draft, laid out as :class:`Draft`.
+        (the step's title, the mentor and their organisation, the extra fields).
     """
-    education, phase, hours = mentoring
-    attrs = dict(rec.attrs)
-    org = attrs.get("organization")
+    found = dict(attrs)
+    org = found.get("organization")
     return (
-        "mentoring",
-        rec.id,
-        f"Наставничество: {rec.title}",
-        rec.competencies,
-        education,
-        phase,
-        "institutional",
-        centi(hours),
-        f"{rec.title} ({org})" if org else rec.title,
-        rec.rules,
+        f"Наставничество: {title}",
+        f"{title} ({org})" if org else title,
         (
-            ("forms", tuple(attrs.get("forms", ()))),
-            ("municipality", attrs.get("municipality")),
+            ("forms", tuple(found.get("forms", ()))),
+            ("municipality", found.get("municipality")),
             ("organization", org),
         ),
     )
@@ -220,9 +188,8 @@ def closing_fields(kb: KnowledgeBase) -> tuple[str | None, str, str, str | None,
 
 def closing_draft(
     fields: tuple[str | None, str, str, str | None, int],
-    result: Result,
+    comps: tuple[str, ...],
     asked: Sequence[Recommendation],
-    comp_keys: Mapping[str, tuple[int, str]],
 ) -> tuple[Any, ...]:
     """The closing re-diagnosis over every deficit and every competency a rule asked it for.
 
@@ -230,12 +197,10 @@ def closing_draft(
     ----------
     fields : tuple
         As :func:`closing_fields` gives them.
-    result : Result
-        The diagnosis: every deficit is re-diagnosed.
+    comps : tuple of str
+        Every deficit's competency and every one ``asked`` names, in ontology order.
     asked : sequence of Recommendation
         The recommendations of the re-diagnosis format.
-    comp_keys : mapping of str to (int, str)
-        The KB's competency sort keys.
 
     Returns
     -------
@@ -243,19 +208,19 @@ def closing_draft(
         The draft, laid out as :class:`Draft`.
     """
     ref, title, education, level, hours = fields
-    comps = {d.competency for d in result.deficits}
-    for rec in asked:
-        comps.update(rec.competencies)
     return (
+        0,
         "rediagnosis",
         ref,
         title,
-        tuple(sorted(comps, key=comp_keys.__getitem__)),
+        comps,
         education,
         "reflect",
         level,
-        hours,
+        hours / 100,
         "ЦОПМКП / ЦНППМ",
-        tuple(dict.fromkeys([r for rec in asked for r in rec.rules])),
+        tuple(dict.fromkeys([r for rec in asked for r in rec.rules])) if asked else (),
         (),
+        hours,
+        CLOSING_STAGE,
     )

@@ -12,8 +12,13 @@ straight from plain tuples. The rules are those of docs/route.md ("Order",
 "Schedule"); the output is held, byte for byte, to the reference of
 ``tests/route_reference.py`` (recorded before this rewrite).
 
-A draft here is a plain tuple laid out as :class:`~.drafts.Draft` (kind, ref,
-title, comps, education, phase, level, centi, responsible, rules, extra).
+A draft here is a plain tuple laid out as :class:`~.drafts.Draft`: its priority
+as an int first (so that a route's drafts sort by it), then the fields of its
+step in a Step's order, then its hundredths of an hour and its stage. What a
+step takes from its catalogue item alone (a format's, a programme's or a
+mentor's fields, hours and the item's part of the priority) is made once per
+item and KB; what a period gives (its month indexes, monthly budget, holidays,
+the hours it holds) once per period.
 """
 
 from __future__ import annotations
@@ -24,9 +29,9 @@ from datetime import date
 from typing import Any, NamedTuple
 
 from ..kb import KnowledgeBase
-from ..labels import PHASE_ORDER, format_hours
+from ..labels import PHASE_ORDER
 from ..models import Recommendation, Resolution, Result
-from ..months import month_index, month_text
+from ..months import month_index
 from ..period import settings
 from ..rules import SEVERITIES
 from ..schema import Profile
@@ -38,13 +43,12 @@ from .drafts import (
     closing_fields,
     format_fields,
     format_groups,
-    mentoring_draft,
-    program_draft,
+    mentoring_fields,
     program_fields,
 )
 from .model import STEP_KINDS, Conflict, Overflow, Route, Step, centi
-from .order import acyclic, conflicts, predecessors
-from .schedule import overflow_of, schedule
+from .order import conflicts, drop_cycles, predecessors
+from .schedule import hours_text, keep_texts, month_texts, overflow_of, schedule
 
 __all__ = ["Tables", "layout", "tables"]
 
@@ -55,7 +59,8 @@ _NO_COMP_KEY = (10**9, "")
 _PROGRAM_RANK = _KIND_RANK["program"]
 _MENTORING_RANK = _KIND_RANK["mentoring"]
 _CLOSING_RANK = _KIND_RANK["rediagnosis"]
-_PROGRAMS_KEPT = 1 << 16  # programme drafts remembered per KB (a pure function's memo)
+_ITEMS_KEPT = 1 << 16  # programme pieces remembered per KB (a pure function's memo)
+_PERIODS_KEPT = 1000  # distinct periods remembered per KB
 _new_object = object.__new__
 _new = tuple.__new__  # a Step from a tuple without the NamedTuple's keyword machinery
 
@@ -69,10 +74,19 @@ class _Format(NamedTuple):
     education: str
     phase: str
     level: str | None
+    hours: float
     centi: int
     stage: int
     kind_rank: int
     responsible: str | None
+
+
+#: A programme's piece, from its catalogue ``attrs`` alone: (hours, hundredths,
+#: provider, extra fields, the id's part of the priority or None).
+_ProgramPiece = tuple[float, int, str, tuple[tuple[str, Any], ...], "int | None"]
+#: A period's figures: (month index of its first month, offset of its last,
+#: hundredths a month, holidays turned to its first month, hundredths it holds).
+_Period = tuple[int, int, int, tuple[bool, ...], int]
 
 
 class Tables:
@@ -90,21 +104,26 @@ class Tables:
         self.comp_keys = index.comp_keys
         #: competency -> its transitive prerequisites, as a tuple to iterate.
         self.prerequisites = {c: tuple(p) for c, p in index.prerequisites.items() if p}
-        #: (education, phase, hours) of a mentoring step, and its stage.
-        self.mentoring_fields = index.mentoring
-        self.mentoring_stage = _stage(index.mentoring[1])
+        #: (education, phase, hours, hundredths of an hour, stage) of a mentoring step.
+        education, phase, hours = index.mentoring
+        hundredths = centi(hours)
+        self.mentoring = (education, phase, hundredths / 100, hundredths, _stage(phase))
+        self.mentoring_stage = _stage(phase)
         #: format id -> its step fields.
         self.formats = {
             fid: _format_tables(fid, *format_fields(fmt)) for fid, fmt in kb.formats.items()
         }
         #: (ref, title, education, level, hundredths of an hour) of the closing re-diagnosis.
         self.closing = closing_fields(kb)
-        #: programme id -> (its recommendation's attrs, their program_fields):
-        #: see :func:`_program_draft`.
-        self.programs: dict[str, tuple[Any, tuple[int, str, tuple[tuple[str, Any], ...]]]] = {}
+        #: programme id -> (its recommendation's attrs, their piece): see :func:`_drafts`.
+        self.programs: dict[str, tuple[Any, _ProgramPiece]] = {}
+        #: (first month, last month, hours a month) -> the period's figures.
+        self.periods: dict[tuple[str, str, float], _Period] = {}
         calendar = kb.planning.planning.calendar
         #: month of the year (0-11, a month index % 12) -> whether it is a holiday.
         self.holiday = tuple(m + 1 in calendar.holidays for m in range(12))
+        #: the first month's month of the year -> the holidays from it on.
+        self.turned = tuple(self.holiday[t:] + self.holiday[:t] for t in range(12))
         self._priority_keys(kb)
 
     def _priority_keys(self, kb: KnowledgeBase) -> None:
@@ -118,12 +137,22 @@ class Tables:
         decide), send a route to the tuples.
         """
         comps = sorted(self.comp_keys, key=self.comp_keys.__getitem__)
+        #: the ontology's competencies in its order; competency -> its bit in that order.
+        self.by_rank = comps
+        self.comp_bit = {c: 1 << i for i, c in enumerate(comps)}
+        #: a set of competencies as bits -> them in ontology order (see _closing_comps).
+        self.closing_comps: dict[int, tuple[str, ...]] = {}
         refs = sorted({"", *kb.programs, *kb.mentors, *kb.formats})
         kinds = len(STEP_KINDS)
         per_comp = kinds * len(refs)
         per_stage = per_comp * (len(comps) + 1)
         #: the weight of the worst severity's rank (the most significant digit).
         self.per_severity = per_stage * (CLOSING_STAGE + 1)
+        #: severity -> its rank, weighted; no deficit (or an unknown severity).
+        self.severity_part: dict[str | None, int] = {
+            s: i * self.per_severity for s, i in _SEVERITY_RANK.items()
+        }
+        self.none_part = 9 * self.per_severity
         #: competency -> its rank in ontology order, weighted.
         self.comp_part = {c: i * per_comp for i, c in enumerate(comps)}
         #: the part of a draft without competencies (after all of them).
@@ -158,13 +187,24 @@ def _format_tables(
         "педагог (самостоятельно)" if kind == "self_education" else _RESPONSIBLE.get(level or "")
     )
     return _Format(
-        kind, title, education, phase, level, hours, _stage(phase), _KIND_RANK[kind], responsible
+        kind,
+        title,
+        education,
+        phase,
+        level,
+        hours / 100,
+        hours,
+        _stage(phase),
+        _KIND_RANK[kind],
+        responsible,
     )
 
 
 _RESPONSIBLE = {"regional": "ЦНППМ", "municipal": "ММС (муниципальная методическая служба)"}
 
 _TABLES: weakref.WeakKeyDictionary[KnowledgeBase, Tables] = weakref.WeakKeyDictionary()
+#: The KB asked for last (weakly) and its tables: a batch asks for one KB's, per person.
+_last: tuple[weakref.ref[KnowledgeBase], Tables] | None = None
 
 
 def tables(kb: KnowledgeBase) -> Tables:
@@ -180,50 +220,74 @@ def tables(kb: KnowledgeBase) -> Tables:
     Tables
         Its tables; two threads asking at once may both build them, to the same result.
     """
+    global _last
+    last = _last
+    if last is not None and last[0]() is kb:
+        return last[1]
     found = _TABLES.get(kb)
     if found is None:
         found = _TABLES[kb] = Tables(kb)
+    _last = (weakref.ref(kb), found)
     return found
 
 
-class _Drafts(NamedTuple):
-    """The drafts of a route and what ordering them needs, index by index."""
+def _drafts(
+    tab: Tables, profile: Profile, result: Result, resolution: Resolution, grouped: bool
+) -> tuple[list[tuple[Any, ...]], tuple[Any, ...] | None, bool]:
+    """The drafts of a route (laid out as :class:`~.drafts.Draft`): programmes,
+    mentors, formats in recommendation order, each with its priority as an int
+    first; the closing re-diagnosis apart (None when the route has no step); and
+    whether every competency and id was the KB's (else the ints are not exact).
 
-    drafts: list[tuple[Any, ...]]
-    stages: list[int]
-    keys: list[int] | None  # the priority as ints; None: use _priority_tuples
-
-
-def _drafts(tab: Tables, profile: Profile, result: Result, resolution: Resolution) -> _Drafts:
-    """The drafts (programmes, mentors, formats in recommendation order, the
-    closing re-diagnosis last), their stages and their priorities as ints."""
+    A format serving several needs makes one step per competency
+    (:func:`~.drafts.format_groups`): ``grouped`` groups them so. Without it, one
+    draft per need, in need order: the same drafts when each need has its own
+    competency (the common case: the order of one recommendation's drafts never
+    decides a route, their priorities differing in the competency), and when
+    two needs share one (or have none), two drafts of one priority, which
+    :func:`layout` sees and then asks for the drafts grouped.
+    """
     comp_part = tab.comp_part
-    ref_part = tab.ref_part
-    per_severity = tab.per_severity
-    none_part = 9 * per_severity  # no deficit on the competency (or none at all)
-    # competency -> its worst severity's rank, weighted: the most significant digit
-    severity = {
-        d.competency: _SEVERITY_RANK.get(d.severity, 9) * per_severity for d in result.deficits
-    }
+    none_part = tab.none_part
+    no_comp = tab.no_comp
+    # competency -> its deficit's severity (the Result's, made once), whose rank
+    # weighted is the most significant digit (a competency without one: none_part)
+    severity = result.severities
+    sev_part = tab.severity_part
     drafts: list[tuple[Any, ...]] = []
-    stages: list[int] = []
-    keys: list[int] = []
+    append = drafts.append
     exact = True  # every competency and id is the KB's
-    asked: list[Any] = []
+    asked: list[Recommendation] = []
     institutional = ""
     for rec in resolution.recommendations:
         kind = rec.kind
         if kind == "program" or kind == "mentor":
+            attrs = rec.attrs
             if kind == "program":
-                drafts.append(_program_draft(tab, rec))
-                stage, fixed = 0, tab.program_part
-            else:
-                drafts.append(mentoring_draft(rec, tab.mentoring_fields))
-                stage, fixed = tab.mentoring_stage, tab.mentoring_part
-            stages.append(stage)
-            worst, first = none_part, tab.no_comp
-            for c in rec.competencies:
-                s = severity.get(c, none_part)
+                hit = tab.programs.get(rec.id)
+                if hit is None or hit[0] is not attrs:
+                    piece = _program_piece(tab, rec.id, attrs)
+                else:
+                    piece = hit[1]
+                hours, hundredths, who, extra, fixed = piece
+                title = rec.title
+                education, phase, level, stage = "formal", "learn", None, 0
+                kind = "program"
+            else:  # its attrs are the person's (forms, free places): nothing to remember
+                title, who, extra = mentoring_fields(rec.title, attrs)
+                fixed = tab.ref_part.get(rec.id)
+                if fixed is not None:
+                    fixed += tab.mentoring_part
+                education, phase, hours, hundredths, stage = tab.mentoring
+                level = "institutional"
+                kind = "mentoring"
+            if fixed is None:
+                exact = False
+                fixed = 0
+            comps = rec.competencies
+            worst, first = none_part, no_comp
+            for c in comps:
+                s = sev_part.get(severity.get(c), none_part)
                 if s < worst:
                     worst = s
                 part = comp_part.get(c)
@@ -231,35 +295,63 @@ def _drafts(tab: Tables, profile: Profile, result: Result, resolution: Resolutio
                     exact = False
                 elif part < first:
                     first = part
-            ref = ref_part.get(rec.id)
-            if ref is None:
-                exact = False
-                ref = 0
-            keys.append(worst + first + fixed + ref)
+            append(
+                (
+                    worst + first + fixed,
+                    kind,
+                    rec.id,
+                    title,
+                    comps,
+                    education,
+                    phase,
+                    level,
+                    hours,
+                    who,
+                    rec.rules,
+                    extra,
+                    hundredths,
+                    stage,
+                )
+            )
             continue
         fid = rec.id
         if fid == REDIAGNOSIS_FORMAT:
             asked.append(rec)
             continue
-        if not institutional:
-            org = profile.person.organization
-            institutional = f"{org} (методический совет)" if org else "методический совет ОО"
-        fkind, title, education, phase, level, hundredths, stage, _rank, responsible = tab.formats[
-            fid
-        ]
-        who = responsible or institutional
+        fkind, title, education, phase, level, hours, hundredths, stage, _rank, fixed_who = (
+            tab.formats[fid]
+        )
+        if fixed_who is None:
+            if not institutional:
+                org = profile.person.organization
+                institutional = f"{org} (методический совет)" if org else "методический совет ОО"
+            who = institutional
+        else:
+            who = fixed_who
         fixed = tab.format_part[fid]
         needs = rec.needs
-        if len(needs) == 1:  # the most common: one need, one step (as format_groups)
-            comp = needs[0].competency
-            groups: Sequence[tuple[tuple[str, ...], tuple[str, ...]]] = (
-                ((comp,) if comp is not None else (), (needs[0].rule,)),
-            )
-        else:
-            groups = format_groups(needs, tab.comp_keys.__getitem__)
-        for comps, rules in groups:
-            drafts.append(
+        if grouped and len(needs) > 1:  # (rare) a step per competency, by format_groups
+            # for the priorities as tuples (layout): no int priority
+            head, tail = (fkind, fid, title), (education, phase, level, hours, who)
+            for comps, rules in format_groups(needs, tab.comp_keys.__getitem__):
+                append((0, *head, comps, *tail, rules, (), hundredths, stage))
+            continue
+        # one step per need: each need its own competency (the common case)
+        for need in needs:
+            comp = need.competency
+            if comp is None:
+                key = none_part + no_comp + fixed
+                comps = ()
+            else:
+                part = comp_part.get(comp)
+                if part is None:
+                    exact = False
+                    part = 0
+                key = sev_part.get(severity.get(comp), none_part) + part + fixed
+                comps = (comp,)
+            append(
                 (
+                    key,
                     fkind,
                     fid,
                     title,
@@ -267,32 +359,53 @@ def _drafts(tab: Tables, profile: Profile, result: Result, resolution: Resolutio
                     education,
                     phase,
                     level,
-                    hundredths,
+                    hours,
                     who,
-                    rules,
+                    (need.rule,),
                     (),
+                    hundredths,
+                    stage,
                 )
             )
-            stages.append(stage)
-            if comps:
-                c = comps[0]
-                part = comp_part.get(c)
-                if part is None:
-                    exact = False
-                    part = 0
-                keys.append(severity.get(c, none_part) + part + fixed)
-            else:
-                keys.append(none_part + tab.no_comp + fixed)
     if drafts or asked:
-        drafts.append(closing_draft(tab.closing, result, asked, tab.comp_keys))
-        stages.append(CLOSING_STAGE)
-    if not exact or len(set(keys)) < len(keys):
-        return _Drafts(drafts, stages, None)
-    return _Drafts(drafts, stages, keys)
+        return drafts, closing_draft(tab.closing, _closing_comps(tab, result, asked), asked), exact
+    return drafts, None, exact
 
 
-def _program_draft(tab: Tables, rec: Recommendation) -> tuple[Any, ...]:
-    """:func:`~.drafts.program_draft`, its catalogue part remembered per programme.
+def _closing_comps(tab: Tables, result: Result, asked: Sequence[Recommendation]) -> tuple[str, ...]:
+    """The competencies of the closing re-diagnosis: every deficit's and every one a
+    re-diagnosis recommendation names, in ontology order. As a bit set over the
+    ontology's competencies, whose tuple is remembered per KB (a cohort repeats sets)."""
+    bit = tab.comp_bit
+    mask = 0
+    try:
+        for c in result.severities:  # the deficits' competencies, each once
+            mask |= bit[c]
+        for rec in asked:
+            for c in rec.competencies:
+                mask |= bit[c]
+    except KeyError:  # a competency the ontology does not have: sorted by the KB's keys
+        comps = set(result.severities)
+        for rec in asked:
+            comps.update(rec.competencies)
+        return tuple(sorted(comps, key=tab.comp_keys.__getitem__))
+    found = tab.closing_comps.get(mask)
+    if found is None:
+        by_rank = tab.by_rank
+        held = []
+        m = mask
+        while m:
+            low = m & -m
+            held.append(by_rank[low.bit_length() - 1])
+            m ^= low
+        found = tuple(held)
+        if len(tab.closing_comps) < _ITEMS_KEPT:
+            tab.closing_comps[mask] = found
+    return found
+
+
+def _program_piece(tab: Tables, pid: str, attrs: tuple[tuple[str, Any], ...]) -> _ProgramPiece:
+    """A programme's piece (:data:`_ProgramPiece`), remembered per programme.
 
     A programme's hours, provider and extra fields are a function of the
     recommendation's ``attrs`` alone (:func:`~.drafts.program_fields`), which the
@@ -300,19 +413,22 @@ def _program_draft(tab: Tables, rec: Recommendation) -> tuple[Any, ...]:
     programme's id and used while ``attrs`` is that very tuple (the memo holds
     it, so no other tuple can take its identity).
     """
-    attrs = rec.attrs
-    hit = tab.programs.get(rec.id)
-    if hit is None or hit[0] is not attrs:
-        fields = program_fields(attrs)
-        if len(tab.programs) < _PROGRAMS_KEPT:
-            tab.programs[rec.id] = (attrs, fields)
-        return program_draft(rec, fields)
-    return program_draft(rec, hit[1])
+    hundredths, provider, extra = program_fields(attrs)
+    ref = tab.ref_part.get(pid)
+    piece = (
+        hundredths / 100,
+        hundredths,
+        provider,
+        extra,
+        None if ref is None else ref + tab.program_part,
+    )
+    if len(tab.programs) < _ITEMS_KEPT:
+        tab.programs[pid] = (attrs, piece)
+    return piece
 
 
 def _priority_tuples(
     drafts: Sequence[tuple[Any, ...]],
-    stages: Sequence[int],
     result: Result,
     comp_keys: Mapping[str, tuple[int, str]],
 ) -> list[tuple[Any, ...]]:
@@ -324,20 +440,16 @@ def _priority_tuples(
     """
     severity = {d.competency: _SEVERITY_RANK.get(d.severity, 9) for d in result.deficits}
     out: list[tuple[Any, ...]] = []
-    for d, stage in zip(drafts, stages, strict=True):
-        comps = d[3]
+    for d in drafts:
+        comps = d[4]
         worst = min([severity.get(c, 9) for c in comps], default=9)
         first = min([comp_keys[c] for c in comps], default=_NO_COMP_KEY)
-        out.append((worst, stage, first, _KIND_RANK[d[0]], d[1] or "", comps))
+        out.append((worst, d[13], first, _KIND_RANK[d[1]], d[2] or "", comps))
     return out
 
 
 #: Step ids by position: "s1", "s2", ... (extended when a route is longer).
 _IDS: list[str] = [f"s{i}" for i in range(1, 101)]
-#: first month index -> the texts of the months from it on (extended on demand):
-#: routes of one cohort mostly share a few periods.
-_MONTHS: dict[int, list[str]] = {}
-_MONTHS_LIMIT = 1000  # distinct first months kept (a pure function's memo)
 
 
 def _ids(count: int) -> list[str]:
@@ -346,16 +458,22 @@ def _ids(count: int) -> list[str]:
     return _IDS
 
 
-def _month_texts(first: int, count: int) -> list[str]:
-    """``YYYY-MM`` of the months ``first``, ``first + 1``, ... (at least ``count`` of them)."""
-    texts = _MONTHS.get(first)
-    if texts is None:
-        texts = []
-        if len(_MONTHS) < _MONTHS_LIMIT:
-            _MONTHS[first] = texts
-    if len(texts) < count:
-        texts.extend(month_text(first + i) for i in range(len(texts), count + 12))
-    return texts
+def _period(tab: Tables, start: str, end: str, per_month: float) -> _Period:
+    """The figures of a period (:data:`_Period`), remembered per KB: a cohort's
+    periods are few."""
+    key = (start, end, per_month)
+    found = tab.periods.get(key)
+    if found is None:
+        first = month_index(start)
+        last = month_index(end) - first
+        turn = first % 12
+        holds = centi(
+            per_month * sum(1 for o in range(last + 1) if not tab.holiday[(turn + o) % 12])
+        )
+        found = (first, last, centi(per_month), tab.turned[turn], holds)
+        if len(tab.periods) < _PERIODS_KEPT:
+            tab.periods[key] = found
+    return found
 
 
 def layout(
@@ -384,78 +502,89 @@ def layout(
     -------
     Route
         The scheduled steps, the overflow and the conflicts.
+
+    Raises
+    ------
+    UsageError
+        When the hours a month are not positive or every month is a holiday
+        (:func:`~.schedule.schedule`; a validated profile and KB never give either).
     """
     tab = tables(kb)
     start, end, per_month, defaults = settings(profile, today)
     period = (start, end)
-    drafts, stages, keys = _drafts(tab, profile, result, resolution)
-    n = len(drafts)
-    if not n:
+    drafts, closing, exact = _drafts(tab, profile, result, resolution, False)
+    if closing is None:
         return _route(period, per_month, defaults, (), None, ())
     # number the drafts in priority order (ties by recommendation order: sorted()
     # is stable), the closing step last: the topological order then takes, of
     # the drafts that are ready, the lowest number
-    opened = n - 1 if drafts[-1][0] == "rediagnosis" else n
+    opened = len(drafts)
     priority: Sequence[Any]
-    if keys is not None:
-        by_priority = sorted(range(opened), key=keys.__getitem__)
-        # the ints are distinct: numbered by them, draft i's priority ranks as i
+    if exact and len({d[0] for d in drafts}) == opened:
+        # the ints are distinct: sorted by them (a tuple sort that never looks
+        # past them), draft i's priority ranks as i
+        drafts.sort()
         priority = range(opened)
-    else:
-        tuples = _priority_tuples(drafts, stages, result, tab.comp_keys)
+    else:  # the priorities as tuples, over the drafts grouped by competency
+        drafts, closing, _exact = _drafts(tab, profile, result, resolution, True)
+        assert closing is not None  # the same recommendations
+        opened = len(drafts)
+        tuples = _priority_tuples(drafts, result, tab.comp_keys)
         by_priority = sorted(range(opened), key=tuples.__getitem__)
+        drafts = [drafts[i] for i in by_priority]
         priority = [tuples[i] for i in by_priority]
-    by_priority.extend(range(opened, n))
-    drafts = [drafts[i] for i in by_priority]
-    preds = predecessors(drafts, [stages[i] for i in by_priority], opened, tab.prerequisites)
-    topo, dropped = acyclic(preds, priority, opened)
-    first = month_index(start)
-    turn = first % 12
-    sched = schedule(
-        [d[7] for d in drafts],
-        preds,
-        topo,
-        opened if opened < n else -1,
-        centi(per_month),
-        tab.holiday[turn:] + tab.holiday[:turn],
-    )
-    parts = sched.parts
-    if opened < n:
-        topo.append(opened)
+    drafts.append(closing)
+    n = opened + 1
+    preds = predecessors(drafts, opened, tab.prerequisites)
+    first, last, budget, holiday, holds = _period(tab, start, end, per_month)
+    known = month_texts(first)
+    centis = [d[12] for d in drafts]
+    # the topological order found while scheduling; a cycle (bundled steps): the
+    # edges that break it dropped, and scheduled again
+    dropped: list[tuple[int, int]] = []
+    sched = schedule(centis, preds, budget, holiday, known, first, last)
+    if sched is None:
+        dropped = drop_cycles(preds, priority, opened)
+        sched = schedule(centis, preds, budget, holiday, known, first, last)
+        if sched is None:  # pragma: no cover - every cycle is broken by break_cycles
+            raise RuntimeError("internal error: the route graph has a cycle")
+    starts, ends, allocations, direct, over, texts, topo = sched
+    if texts is not known:
+        keep_texts(first, texts)
     # by start month, ties in topological order (sorted() is stable)
-    starts = [p[0][0] for p in parts]
     ordered = sorted(topo, key=starts.__getitem__)
     ids = _ids(n)
-    step_id = dict(zip(ordered, ids, strict=False))  # ids may hold more
-    ends = [p[-1][0] for p in parts]
-    route_end = max(ends)
-    texts = _month_texts(first, route_end + 1)
+    step_id = [""] * n  # draft -> its step id
+    position = [0] * n  # draft -> its place in step order
     steps = []
-    direct = sched.direct
-    for t in ordered:
-        kind, ref, title, comps, education, phase, level, hundredths, responsible, rules, extra = (
-            drafts[t]
-        )
-        p = parts[t]
-        allocation: tuple[tuple[str, float], ...]
-        if len(p) == 1:  # most steps fit in a month
-            o, c = p[0]
-            allocation = ((texts[o], c / 100),) if c > 0 else ()
-        else:
-            allocation = tuple([(texts[o], c / 100) for o, c in p])
+    route_end = 0
+    for i, t in enumerate(ordered):
+        (_key, kind, ref, title, comps, education, phase, level, hours, who, rules, extra,
+         _centi, _stage) = drafts[t]  # fmt: skip
+        sid = step_id[t] = ids[i]
+        position[t] = i
+        # a step's direct predecessors end before it starts, so they come before it
+        # in step order and have their ids already
         m = direct[t]
         after: tuple[str, ...]
         if not m & (m - 1):  # none or one: most steps
             after = (step_id[m.bit_length() - 1],) if m else ()
-        else:
-            # the direct predecessors in step order: as "s1" < "s10" < "s2" would
-            # not sort, in the order of the steps, which is that of `ordered`
-            after = tuple([step_id[b] for b in ordered if m >> b & 1])
+        else:  # in step order ("s1" < "s10" < "s2" would not sort)
+            places = []
+            while m:
+                low = m & -m
+                places.append(position[low.bit_length() - 1])
+                m ^= low
+            places.sort()
+            after = tuple([ids[p] for p in places])
+        e = ends[t]
+        if e > route_end:
+            route_end = e
         steps.append(
             _new(
                 Step,
                 (
-                    step_id[t],
+                    sid,
                     kind,
                     ref,
                     title,
@@ -464,27 +593,36 @@ def layout(
                     phase,
                     level,
                     texts[starts[t]],
-                    texts[ends[t]],
-                    hundredths / 100,
-                    allocation,
+                    texts[e],
+                    hours,
+                    allocations[t],
                     after,
-                    responsible,
+                    who,
                     rules,
                     extra,
                 ),
             )
         )
-    last = month_index(end) - first
     spill = None
     if route_end > last:
         late = [t for t in ordered if ends[t] > last]
-        spill = _overflow(
-            tab, drafts, parts, late, step_id, period, per_month, first, last, route_end
+        too_long = [
+            f"{drafts[t][2]} ({hours_text(drafts[t][12] / 100)} ч)"
+            for t in late
+            if drafts[t][1] == "program" and drafts[t][12] > holds
+        ]
+        spill = overflow_of(
+            period,
+            per_month,
+            route_end - last,
+            texts[route_end],
+            over / 100,
+            tuple([step_id[t] for t in late]),
+            too_long,
         )
     clash: tuple[Conflict, ...] = ()
     if dropped:
-        position = {t: i for i, t in enumerate(ordered)}
-        clash = conflicts(dropped, step_id, position)
+        clash = conflicts(dropped, dict(enumerate(step_id)), dict(enumerate(position)))
     return _route(period, per_month, defaults, tuple(steps), spill, clash)
 
 
@@ -509,56 +647,3 @@ def _route(
         }
     )
     return route
-
-
-def _overflow(
-    tab: Tables,
-    drafts: Sequence[tuple[Any, ...]],
-    parts: Sequence[Sequence[tuple[int, int]]],
-    late: Sequence[int],
-    step_id: Mapping[int, str],
-    period: tuple[str, str],
-    per_month: float,
-    first: int,
-    last: int,
-    route_end: int,
-) -> Overflow:
-    """How far the route runs past its period (:func:`.schedule.overflow`): ``late``
-    are the steps that end after its ``last`` month offset, in step order;
-    ``route_end`` is the offset of the last month a step takes."""
-    over = 0
-    for t in late:  # only a late step has hours after the period
-        for o, c in parts[t]:
-            if o > last:
-                over += c
-    holds = centi(per_month * _working_months(tab.holiday, first % 12, last + 1))
-    too_long = [
-        f"{drafts[t][1]} ({format_hours(drafts[t][7] / 100)} ч)"
-        for t in late
-        if drafts[t][0] == "program" and drafts[t][7] > holds
-    ]
-    return overflow_of(
-        period,
-        per_month,
-        route_end - last,
-        month_text(first + route_end),
-        over / 100,
-        tuple([step_id[t] for t in late]),
-        too_long,
-    )
-
-
-def _working_months(holiday: Sequence[bool], turn: int, count: int) -> int:
-    """How many of ``count`` months from the month ``turn`` of the year (0-11) are
-    not holidays (remembered: a cohort's periods are few)."""
-    key = (holiday, turn, count)
-    found = _WORKING.get(key)
-    if found is None:
-        found = sum(1 for o in range(count) if not holiday[(turn + o) % 12])
-        if len(_WORKING) < _MONTHS_LIMIT:
-            _WORKING[key] = found
-    return found
-
-
-#: (holidays, first month of the year, months) -> the working months among them.
-_WORKING: dict[tuple[Sequence[bool], int, int], int] = {}

@@ -1,10 +1,12 @@
-"""The order of a route's steps: a DAG over the drafts, its topological order, direct predecessors.
+"""The order of a route's steps: a DAG over the drafts, its cycles broken, its conflicts.
 
 Each competency's steps go learn -> practice -> share -> reflect, and a
 competency's prerequisites come first (same phase or an earlier one). A step
 that bundles competencies on both sides of a prerequisite makes a cycle; the
 edges that break it are dropped and reported as conflicts. Nodes are draft
 indexes and reachability is kept in int bit sets: this runs once per profile.
+The topological order and the direct predecessors are found as the steps are
+placed (:func:`~.schedule.schedule`).
 """
 
 from __future__ import annotations
@@ -18,12 +20,11 @@ from ..resolve.cover import bits
 from .drafts import CLOSING_STAGE
 from .model import Conflict
 
-__all__ = ["acyclic", "bits", "break_cycles", "conflicts", "predecessors"]
+__all__ = ["bits", "break_cycles", "conflicts", "drop_cycles", "predecessors"]
 
 
 def predecessors(
     drafts: Sequence[tuple[Any, ...]],
-    stages: Sequence[int],
     opened: int,
     prerequisites: Mapping[str, tuple[str, ...]],
 ) -> list[int]:
@@ -36,9 +37,8 @@ def predecessors(
     Parameters
     ----------
     drafts : sequence of tuple
-        The drafts (laid out as :class:`~.drafts.Draft`).
-    stages : sequence of int
-        Each draft's stage (learn 0 ... reflect 3, closing 4).
+        The drafts (laid out as :class:`~.drafts.Draft`: competencies at 4,
+        stage at 13).
     opened : int
         How many drafts come before the closing step (which gets no edges).
     prerequisites : mapping of str to tuple of str
@@ -51,61 +51,48 @@ def predecessors(
     """
     holding: dict[str, int] = {}
     in_stage = [0] * (CLOSING_STAGE + 1)
+    bit = 1
     for i in range(opened):
-        bit = 1 << i
-        in_stage[stages[i]] |= bit
-        for c in drafts[i][3]:
+        d = drafts[i]
+        in_stage[d[13]] |= bit
+        for c in d[4]:
             holding[c] = holding.get(c, 0) | bit
+        bit <<= 1
     below = [0] * (CLOSING_STAGE + 2)  # stage -> the drafts of earlier stages
     for s in range(CLOSING_STAGE + 1):
         below[s + 1] = below[s] | in_stage[s]
-    before: dict[str, int] = {}  # competency -> the drafts holding one of its prerequisites
+    # competency -> the drafts holding one of its prerequisites
+    before: dict[str, int] = {}
+    none: tuple[str, ...] = ()
     for c in holding:
         mask = 0
-        for y in prerequisites.get(c, ()):
-            mask |= holding.get(y, 0)
+        for y in prerequisites.get(c, none):
+            if y in holding:
+                mask |= holding[y]
         before[c] = mask
     preds = []
-    for t in range(opened):
-        st = stages[t]
-        earlier, up_to = below[st], below[st + 1]
-        mask = 0
-        for c in drafts[t][3]:
-            mask |= (holding[c] & earlier) | (before[c] & up_to)
-        preds.append(mask & ~(1 << t))
+    bit = 1
+    for i in range(opened):
+        d = drafts[i]
+        st = d[13]
+        comps = d[4]
+        if len(comps) == 1:  # most drafts
+            c = comps[0]
+            mask = (holding[c] & below[st]) | (before[c] & below[st + 1])
+        else:
+            earlier, up_to = below[st], below[st + 1]
+            mask = 0
+            for c in comps:
+                mask |= (holding[c] & earlier) | (before[c] & up_to)
+        preds.append(mask & ~bit)
+        bit <<= 1
     return preds
 
 
-def _topological(preds: Sequence[int], opened: int) -> list[int] | None:
-    """Kahn's algorithm over the drafts ``0 .. opened - 1``, numbered in
-    priority order: at each turn the first draft whose predecessors are all
-    placed. None when there is a cycle."""
-    remaining = (1 << opened) - 1
-    done = 0
-    order: list[int] = []
-    while remaining:
-        m = remaining
-        while m:
-            low = m & -m
-            i = low.bit_length() - 1
-            if not preds[i] & ~done:
-                break
-            m ^= low
-        else:
-            return None
-        order.append(i)
-        done |= low
-        remaining ^= low
-    return order
-
-
-def acyclic(
-    preds: list[int], priority: Sequence[Any], opened: int
-) -> tuple[list[int], list[tuple[int, int]]]:
-    """The topological order of the drafts ``0 .. opened - 1`` (numbered in
-    priority order, ties between ready drafts going to the first), after
-    dropping from ``preds`` (and returning) the edges that break cycles when
-    there are any (:func:`break_cycles`).
+def drop_cycles(preds: list[int], priority: Sequence[Any], opened: int) -> list[tuple[int, int]]:
+    """Drop from ``preds`` (and return) the edges that break the cycles among the
+    drafts ``0 .. opened - 1`` (:func:`break_cycles`): :func:`~.schedule.schedule`
+    found one.
 
     Parameters
     ----------
@@ -120,19 +107,9 @@ def acyclic(
 
     Returns
     -------
-    topo : list of int
-        The drafts in topological order.
-    dropped : list of (int, int)
+    list of (int, int)
         The edges dropped to break cycles (see :func:`conflicts`).
-
-    Raises
-    ------
-    RuntimeError
-        Never: every cycle is broken (an internal check).
     """
-    topo = _topological(preds, opened)
-    if topo is not None:
-        return topo, []
     succ: list[set[int]] = [set() for _ in range(opened)]
     for t in range(opened):
         for s in bits(preds[t]):
@@ -140,10 +117,7 @@ def acyclic(
     dropped = break_cycles(succ, priority)
     for s, t in dropped:
         preds[t] &= ~(1 << s)
-    topo = _topological(preds, opened)
-    if topo is None:  # pragma: no cover - every cycle is broken by break_cycles
-        raise RuntimeError("internal error: the route graph has a cycle")
-    return topo, dropped
+    return dropped
 
 
 def break_cycles(succ: list[set[int]], priority: Sequence[Any]) -> list[tuple[int, int]]:
@@ -176,7 +150,7 @@ def conflicts(
     Parameters
     ----------
     dropped : sequence of (int, int)
-        The edges :func:`acyclic` dropped to break cycles, as draft numbers.
+        The edges :func:`drop_cycles` dropped to break cycles, as draft numbers.
     ids : mapping of int to str
         Draft index -> step id.
     rank : mapping of int to int
