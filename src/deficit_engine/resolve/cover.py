@@ -12,7 +12,7 @@ import heapq
 from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 
-__all__ = ["Key", "bits", "greedy_cover"]
+__all__ = ["Key", "bits", "greedy_cover", "ranked_cover"]
 
 #: A candidate's ranking key: a tuple that ends with its id (so keys are unique).
 Key = tuple[Any, ...]
@@ -47,19 +47,8 @@ def greedy_cover(
     tuple
         (key, candidate id, the needs it serves, (key, id) of the runner-up or None).
     """
-    uncovered = 0
-    # need -> the candidates that can serve it: the runner-up is looked for among
-    # the candidates of the needs just served, not among all of them
-    serving: dict[int, list[str]] = {}
-    heap = []
-    for cid, mask in masks.items():
-        uncovered |= mask
-        for i in bits(mask):
-            if i in serving:
-                serving[i].append(cid)
-            else:
-                serving[i] = [cid]
-        heap.append((key_of(cid, mask.bit_count()), mask.bit_count(), cid))
+    uncovered, serving = _serving(masks)
+    heap = [(key_of(cid, mask.bit_count()), mask.bit_count(), cid) for cid, mask in masks.items()]
     heapq.heapify(heap)
     while uncovered:
         key, left, cid = heapq.heappop(heap)
@@ -79,6 +68,91 @@ def greedy_cover(
                 alt = entry
         uncovered &= ~served
         yield key, cid, needs, alt
+
+
+def ranked_cover(
+    masks: Mapping[str, int], first: Mapping[str, int], second: Mapping[str, int]
+) -> Iterator[tuple[str, list[int], tuple[str, int] | None]]:
+    """:func:`greedy_cover` with the key ``(first[id], -left, second[id])``, int-coded.
+
+    The programmes' key is a tuple of six (built for every candidate and every
+    push, and compared field by field in the heap); here the key is one int,
+    ``((first * (width + 1)) + width - left) * stride + second`` with ``width``
+    the needs in play and ``stride`` past every ``second``, which orders as the
+    tuple does. The heap holds those ints alone: a candidate is found again from
+    its ``second`` (unique, as the tuple's id made keys unique) and the needs it
+    covered when pushed from the key.
+
+    Parameters
+    ----------
+    masks : Mapping
+        Candidate id -> the needs it can serve (bitmask).
+    first : Mapping
+        Candidate id -> the key's first part (an int >= 0).
+    second : Mapping
+        Candidate id -> the key's last part: ints >= 0, one per candidate.
+
+    Yields
+    ------
+    tuple
+        (candidate id, the needs it serves, (id, uncovered needs it covered then)
+        of the runner-up or None), as :func:`greedy_cover` picks them.
+
+    Raises
+    ------
+    ValueError
+        If two candidates share a ``second``.
+    """
+    uncovered, serving = _serving(masks)
+    if not uncovered:
+        return
+    width = uncovered.bit_count()
+    rows = width + 1
+    stride = 1 + max(second[cid] for cid in masks)
+    owner = {second[cid]: cid for cid in masks}
+    if len(owner) != len(masks):
+        raise ValueError("ranked_cover: two candidates share a key")
+    # a candidate's key less ``left * stride``
+    base = {cid: (first[cid] * rows + width) * stride + second[cid] for cid in masks}
+    heap = [base[cid] - mask.bit_count() * stride for cid, mask in masks.items()]
+    heapq.heapify(heap)
+    pop, push = heapq.heappop, heapq.heappush
+    while uncovered:
+        key = pop(heap)
+        cid = owner[key % stride]
+        served = masks[cid] & uncovered
+        while served.bit_count() != width - key // stride % rows:  # out of date
+            if served:
+                push(heap, base[cid] - served.bit_count() * stride)
+            key = pop(heap)
+            cid = owner[key % stride]
+            served = masks[cid] & uncovered
+        needs = bits(served)
+        alt = None
+        least = 0
+        for other in _sharing(serving, needs, cid):
+            left = (masks[other] & uncovered).bit_count()
+            k = base[other] - left * stride
+            if alt is None or k < least:
+                alt, least = (other, left), k
+        uncovered &= ~served
+        yield cid, needs, alt
+
+
+def _serving(masks: Mapping[str, int]) -> tuple[int, dict[int, list[str]]]:
+    """Every need in play (a bitmask), and need -> the candidates that can serve it,
+    in the order met: the runner-up is looked for among the candidates of the
+    needs just served, not among all of them."""
+    uncovered = 0
+    serving: dict[int, list[str]] = {}
+    for cid, mask in masks.items():
+        uncovered |= mask
+        for i in bits(mask):
+            if i in serving:
+                serving[i].append(cid)
+            else:
+                serving[i] = [cid]
+    return uncovered, serving
 
 
 def _sharing(serving: Mapping[int, list[str]], needs: list[int], cid: str) -> Collection[str]:
