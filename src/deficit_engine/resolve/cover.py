@@ -9,7 +9,7 @@ ranking key wins, the key depending on how many still-uncovered needs it covers
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 __all__ = ["Key", "bits", "greedy_cover", "ranked_cover"]
@@ -71,17 +71,21 @@ def greedy_cover(
 
 
 def ranked_cover(
-    masks: Mapping[str, int], first: Mapping[str, int], second: Mapping[str, int]
+    masks: Mapping[str, int],
+    first: Mapping[str, int],
+    second: Mapping[str, int],
+    names: Sequence[str],
 ) -> Iterator[tuple[str, list[int], tuple[str, int] | None]]:
     """:func:`greedy_cover` with the key ``(first[id], -left, second[id])``, int-coded.
 
     The programmes' key is a tuple of six (built for every candidate and every
     push, and compared field by field in the heap); here the key is one int,
-    ``((first * (width + 1)) + width - left) * stride + second`` with ``width``
-    the needs in play and ``stride`` past every ``second``, which orders as the
-    tuple does. The heap holds those ints alone: a candidate is found again from
-    its ``second`` (unique, as the tuple's id made keys unique) and the needs it
-    covered when pushed from the key.
+    ``(first * (width + 1) + width - left) * len(names) + second`` with ``width``
+    the needs in play, which orders as the tuple does. The heap holds those ints
+    alone: the candidate is ``names[key % len(names)]`` and the needs it covered
+    when pushed are read from the key. A person has about a dozen candidates:
+    the runner-up is looked for among them all, with no table of which can
+    serve each need.
 
     Parameters
     ----------
@@ -90,53 +94,49 @@ def ranked_cover(
     first : Mapping
         Candidate id -> the key's first part (an int >= 0).
     second : Mapping
-        Candidate id -> the key's last part: ints >= 0, one per candidate.
+        Candidate id -> the key's last part: its position in ``names``.
+    names : sequence of str
+        The ids by ``second`` (``names[second[id]] == id``; others may be there).
 
     Yields
     ------
     tuple
         (candidate id, the needs it serves, (id, uncovered needs it covered then)
         of the runner-up or None), as :func:`greedy_cover` picks them.
-
-    Raises
-    ------
-    ValueError
-        If two candidates share a ``second``.
     """
-    uncovered, serving = _serving(masks)
+    uncovered = 0
+    for mask in masks.values():
+        uncovered |= mask
     if not uncovered:
         return
     width = uncovered.bit_count()
-    rows = width + 1
-    stride = 1 + max(second[cid] for cid in masks)
-    owner = {second[cid]: cid for cid in masks}
-    if len(owner) != len(masks):
-        raise ValueError("ranked_cover: two candidates share a key")
-    # a candidate's key less ``left * stride``
-    base = {cid: (first[cid] * rows + width) * stride + second[cid] for cid in masks}
-    heap = [base[cid] - mask.bit_count() * stride for cid, mask in masks.items()]
+    rows, stride = width + 1, len(names)
+    heap = [
+        (first[cid] * rows + width - mask.bit_count()) * stride + second[cid]
+        for cid, mask in masks.items()
+    ]
     heapq.heapify(heap)
     pop, push = heapq.heappop, heapq.heappush
     while uncovered:
         key = pop(heap)
-        cid = owner[key % stride]
+        cid = names[key % stride]
         served = masks[cid] & uncovered
         while served.bit_count() != width - key // stride % rows:  # out of date
             if served:
-                push(heap, base[cid] - served.bit_count() * stride)
+                push(heap, (first[cid] * rows + width - served.bit_count()) * stride + second[cid])
             key = pop(heap)
-            cid = owner[key % stride]
+            cid = names[key % stride]
             served = masks[cid] & uncovered
-        needs = bits(served)
         alt = None
         least = 0
-        for other in _sharing(serving, needs, cid):
-            left = (masks[other] & uncovered).bit_count()
-            k = base[other] - left * stride
-            if alt is None or k < least:
-                alt, least = (other, left), k
+        for other, mask in masks.items():
+            if mask & served and other != cid:
+                left = (mask & uncovered).bit_count()
+                k = (first[other] * rows + width - left) * stride + second[other]
+                if alt is None or k < least:
+                    alt, least = (other, left), k
         uncovered &= ~served
-        yield cid, needs, alt
+        yield cid, bits(served), alt
 
 
 def _serving(masks: Mapping[str, int]) -> tuple[int, dict[int, list[str]]]:

@@ -215,14 +215,14 @@ def programme_cover(
     # fixed tail is one int per KB (see _tail_places), so the cover is int-keyed.
     programs = index.program_by_id
     longest = float("inf") if period_hours is None else period_hours
-    asked, other = _tail_places(index)
+    asked, other, names = _tail_places(index)
     too_long: dict[str, int] = {}
     tail: dict[str, int] = {}
     for pid in fits:
         p = programs[pid]
         too_long[pid] = 1 if p.hours > longest else 0
         tail[pid] = asked[pid] if not prefs or p.delivery in prefs else other[pid]
-    return list(ranked_cover(fits, too_long, tail)), unmet
+    return list(ranked_cover(fits, too_long, tail, names)), unmet
 
 
 def programme_recommendations(
@@ -270,10 +270,12 @@ def programme_recommendations(
     ]
 
 
-def _tail_places(index: CatalogueIndex) -> tuple[dict[str, int], dict[str, int]]:
+def _tail_places(
+    index: CatalogueIndex,
+) -> tuple[dict[str, int], dict[str, int], list[str]]:
     """Programme id -> the place of its key's tail (:func:`_key_tails`) among every
-    programme's, with its delivery asked for and without: ints that order as the
-    tails do (the asked ones first). Made once per KB."""
+    programme's, with its delivery asked for and without (ints that order as the
+    tails do, the asked ones first), and the ids by place. Made once per KB."""
     memo = index.memo("programme tail places")
     found = memo.get(None)
     if found is None:
@@ -283,6 +285,7 @@ def _tail_places(index: CatalogueIndex) -> tuple[dict[str, int], dict[str, int]]
         found = memo[None] = (
             {pid: place[tail] for pid, tail in asked.items()},
             {pid: place[tail] for pid, tail in other.items()},
+            [tail[-1] for tail in order],
         )
     return found
 
