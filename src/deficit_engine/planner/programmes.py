@@ -526,19 +526,30 @@ def _recommend(
     redone: made in the passes, a recommendation was made for every cover (about
     1.5 a person's). Its recommendations are interned (``made_once``): most
     people's are equal to another's; one naming its group is new.
+
+    A pick's recommendation is a function of the programme, the needs it serves
+    (by identity: ``made_once`` holds them), the runner-up, the requested
+    deliveries and the period's hours (by repr, as the reasons print them): on
+    3,000 synthetic people, 13,711 picks are 4,892 distinct ones, each made once.
     """
+    made: dict[tuple[Any, ...], Recommendation] = {}
     for k, cover in enumerate(covers):
         if cover is None or not cover[1][0]:
             continue
         d = demands[k]
-        recs = programme_recommendations(index, d.prefs, d.needs, cover[1][0], d.period_hours)
-        taken = plan.places[k]
-        plan.recommendations[k] = tuple(
-            [
-                made_once(rec if place.group is None else _with_place(rec, place))
-                for rec, place in zip(recs, taken, strict=True)
-            ]
-        )
+        needs, prefs, hours = d.needs, d.prefs, d.period_hours
+        person = (prefs, repr(hours))
+        out = []
+        for pick, place in zip(cover[1][0], plan.places[k], strict=True):
+            pid, served, alt = pick
+            key = (pid, alt, person, *[id(needs[i]) for i in served])
+            rec = made.get(key)
+            if rec is None:
+                rec = made[key] = made_once(
+                    programme_recommendations(index, prefs, needs, (pick,), hours)[0]
+                )
+            out.append(rec if place.group is None else made_once(_with_place(rec, place)))
+        plan.recommendations[k] = tuple(out)
 
 
 def _with_place(rec: Recommendation, place: ProgrammePlace) -> Recommendation:

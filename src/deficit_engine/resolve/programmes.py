@@ -212,16 +212,17 @@ def programme_cover(
     # delivery, not in ФР ДПП, hours, id); all but the second are fixed for this
     # call. The period comes first: a programme that cannot finish puts the whole
     # route past its period, which no number of needs covered makes up for. The
-    # fixed tail is one int per KB (see _tail_places), so the cover is int-keyed.
-    programs = index.program_by_id
+    # fixed tail is one int per KB and prefs (see _tails_for): the cover is int-keyed.
+    # Both parts are read from per-KB tables of every programme: a cohort has a
+    # few periods and requested deliveries, and a dozen candidates a person.
     longest = float("inf") if period_hours is None else period_hours
-    asked, other, names = _tail_places(index)
-    too_long: dict[str, int] = {}
-    tail: dict[str, int] = {}
-    for pid in fits:
-        p = programs[pid]
-        too_long[pid] = 1 if p.hours > longest else 0
-        tail[pid] = asked[pid] if not prefs or p.delivery in prefs else other[pid]
+    memo = index.memo("programmes too long")
+    too_long: dict[str, int] | None = memo.get(longest)
+    if too_long is None:
+        too_long = index.remember(
+            memo, longest, {pid: int(p.hours > longest) for pid, p in index.program_by_id.items()}
+        )
+    tail, names = _tails_for(index, prefs)
     return list(ranked_cover(fits, too_long, tail, names)), unmet
 
 
@@ -270,22 +271,29 @@ def programme_recommendations(
     ]
 
 
-def _tail_places(
-    index: CatalogueIndex,
-) -> tuple[dict[str, int], dict[str, int], list[str]]:
-    """Programme id -> the place of its key's tail (:func:`_key_tails`) among every
-    programme's, with its delivery asked for and without (ints that order as the
-    tails do, the asked ones first), and the ids by place. Made once per KB."""
+def _tails_for(index: CatalogueIndex, prefs: Sequence[str]) -> tuple[dict[str, int], list[str]]:
+    """Programme id -> the place of its key's tail (:func:`_key_tails`: delivery
+    asked or not, ФР ДПП, hours, id) among every programme's, with and without
+    its delivery asked for (ints that order as the tails do), for a person who
+    asks ``prefs``; and the ids by place. Made once per KB and ``prefs``."""
     memo = index.memo("programme tail places")
-    found = memo.get(None)
+    key = tuple(prefs)
+    found: tuple[dict[str, int], list[str]] | None = memo.get(key)
     if found is None:
         asked, other = _key_tails(index)
         order = sorted([*asked.values(), *other.values()])
         place = {tail: n for n, tail in enumerate(order)}
-        found = memo[None] = (
-            {pid: place[tail] for pid, tail in asked.items()},
-            {pid: place[tail] for pid, tail in other.items()},
-            [tail[-1] for tail in order],
+        programs = index.program_by_id
+        found = index.remember(
+            memo,
+            key,
+            (
+                {
+                    pid: place[asked[pid] if not prefs or p.delivery in prefs else other[pid]]
+                    for pid, p in programs.items()
+                },
+                [tail[-1] for tail in order],
+            ),
         )
     return found
 
