@@ -11,6 +11,7 @@ and minimum groups raised so that places bind and several passes run.
 from __future__ import annotations
 
 import dataclasses
+import random
 from typing import Any
 
 import pytest
@@ -22,6 +23,11 @@ from deficit_engine.planner import plan_row
 from deficit_engine.planner import programmes as programmes_module
 from deficit_engine.planner.plan import _demand
 from deficit_engine.planner.programmes import ProgrammeDemand, ProgrammesPlan, plan_programmes
+from deficit_engine.resolve.programmes import (
+    candidates,
+    programme_cover,
+    programme_recommendations,
+)
 
 
 def scarce_kb(divisor: int, min_group: int) -> KnowledgeBase:
@@ -89,3 +95,39 @@ def test_redone_passes_serve_again_only_whom_it_changes(
     assert fast.passes > 1 and fast.closed
     assert any(served) and not all(served)
     assert outcome(fast) == outcome(full)
+
+
+@pytest.mark.parametrize("seed", [3, 16])
+def test_a_cover_less_shut_programmes_is_the_cover_over_the_open_ones(seed: int) -> None:
+    """The passes cover a person over the admitting programmes less the shut ones
+    (``programme_cover(..., admits, shut)``); the cover over the open programmes
+    listed per competency (``by_comp``, as the passes did before) is the same:
+    the same picks and unmet reasons, and so the same recommendations."""
+    kb = load_kb()
+    index = kb.index
+    rnd = random.Random(seed)
+    checked = 0
+    for d in demands_of(kb, 120, seed):
+        if not d.needs:
+            continue
+        idx = range(len(d.needs))
+        admitting = candidates(index, d.role, d.subjects, d.levels, d.needs, idx)
+        ids = sorted({p.id for progs in admitting.values() for p in progs})
+        shut = tuple(rnd.sample(ids, rnd.randint(0, len(ids))))
+        allowed = {c: [p for p in progs if p.id not in shut] for c, progs in admitting.items()}
+        got = programme_cover(
+            index,
+            d.role,
+            d.prefs,
+            d.needs,
+            idx,
+            period_hours=d.period_hours,
+            admits=(d.subjects, d.levels),
+            shut=shut,
+        )
+        want = programme_cover(index, d.role, d.prefs, d.needs, idx, allowed, d.period_hours)
+        assert got == want
+        made = programme_recommendations(index, d.prefs, d.needs, got[0], d.period_hours)
+        assert [r.id for r in made] == [pid for pid, _served, _alt in want[0]]
+        checked += bool(shut)
+    assert checked > 20

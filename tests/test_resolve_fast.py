@@ -22,7 +22,7 @@ from deficit_engine.catalogue import exact_key
 from deficit_engine.models import Need, Recommendation, Unmet
 from deficit_engine.resolve import resolve
 from deficit_engine.resolve.allocate import Arc, _one_owner, allocate, solve
-from deficit_engine.resolve.cover import Key, greedy_cover
+from deficit_engine.resolve.cover import Key, greedy_cover, ranked_cover
 
 # --- exact_key --------------------------------------------------------------------
 
@@ -100,6 +100,32 @@ def test_bitmask_cover_is_the_plain_greedy_cover(seed: int) -> None:
 
     masks = {c: sum(1 << i for i in needs) for c, needs in fits.items()}
     assert list(greedy_cover(masks, key_of)) == plain_cover(fits, key_of)
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_int_keyed_cover_is_the_tuple_keyed_cover(seed: int) -> None:
+    """ranked_cover's one-int key orders as (first, -left, second, id): the same
+    picks, needs served and runners-up (with what they covered) as greedy_cover."""
+    rnd = random.Random(seed)
+    n_needs = rnd.randint(1, 70)
+    masks = {
+        f"P-{c}": sum(1 << i for i in rnd.sample(range(n_needs), rnd.randint(1, min(6, n_needs))))
+        for c in range(rnd.randint(1, 14))
+    }
+    first = {c: rnd.randint(0, 1) for c in masks}
+    second = dict(zip(masks, rnd.sample(range(40), len(masks)), strict=True))
+    names = ["unused"] * 40
+    for cid, at in second.items():
+        names[at] = cid
+
+    def key_of(cid: str, left: int) -> Key:
+        return (first[cid], -left, second[cid], cid)
+
+    tupled = [
+        (cid, needs, None if alt is None else (alt[1], -alt[0][1]))
+        for _key, cid, needs, alt in greedy_cover(masks, key_of)
+    ]
+    assert list(ranked_cover(masks, first, second, names)) == tupled
 
 
 # --- one person's allocation without the solver --------------------------------------

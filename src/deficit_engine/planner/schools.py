@@ -300,7 +300,11 @@ class _SchoolTally:
             # a person counts only where assessed, deficits too: a share stays within 100 %
             if g not in group_pct:
                 continue
-            tally = self.groups.setdefault(g, _GroupTally())
+            # made only for a group met first: setdefault made one (two Counters)
+            # for every assessed group of every person
+            tally = self.groups.get(g)
+            if tally is None:
+                tally = self.groups[g] = _GroupTally()
             tally.scores.append(group_pct[g])
             if g in worst:
                 tally.severity[worst[g]] += 1
@@ -379,7 +383,9 @@ def _profiles(kb: KnowledgeBase, people: Iterable[_Entry]) -> tuple[SchoolProfil
     for org, municipality, group_pct, deficits in people:
         if org is None:
             continue
-        tally = tallies.setdefault(org, _SchoolTally())
+        tally = tallies.get(org)
+        if tally is None:  # a school met first (setdefault made one a person)
+            tally = tallies[org] = _SchoolTally()
         tally.staff += 1
         if municipality is not None:
             tally.municipalities[municipality] += 1

@@ -9,10 +9,10 @@ ranking key wins, the key depending on how many still-uncovered needs it covers
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any
 
-__all__ = ["Key", "bits", "greedy_cover"]
+__all__ = ["Key", "bits", "greedy_cover", "ranked_cover"]
 
 #: A candidate's ranking key: a tuple that ends with its id (so keys are unique).
 Key = tuple[Any, ...]
@@ -47,19 +47,8 @@ def greedy_cover(
     tuple
         (key, candidate id, the needs it serves, (key, id) of the runner-up or None).
     """
-    uncovered = 0
-    # need -> the candidates that can serve it: the runner-up is looked for among
-    # the candidates of the needs just served, not among all of them
-    serving: dict[int, list[str]] = {}
-    heap = []
-    for cid, mask in masks.items():
-        uncovered |= mask
-        for i in bits(mask):
-            if i in serving:
-                serving[i].append(cid)
-            else:
-                serving[i] = [cid]
-        heap.append((key_of(cid, mask.bit_count()), mask.bit_count(), cid))
+    uncovered, serving = _serving(masks)
+    heap = [(key_of(cid, mask.bit_count()), mask.bit_count(), cid) for cid, mask in masks.items()]
     heapq.heapify(heap)
     while uncovered:
         key, left, cid = heapq.heappop(heap)
@@ -79,6 +68,91 @@ def greedy_cover(
                 alt = entry
         uncovered &= ~served
         yield key, cid, needs, alt
+
+
+def ranked_cover(
+    masks: Mapping[str, int],
+    first: Mapping[str, int],
+    second: Mapping[str, int],
+    names: Sequence[str],
+) -> Iterator[tuple[str, list[int], tuple[str, int] | None]]:
+    """:func:`greedy_cover` with the key ``(first[id], -left, second[id])``, int-coded.
+
+    The programmes' key is a tuple of six (built for every candidate and every
+    push, and compared field by field in the heap); here the key is one int,
+    ``(first * (width + 1) + width - left) * len(names) + second`` with ``width``
+    the needs in play, which orders as the tuple does. The heap holds those ints
+    alone: the candidate is ``names[key % len(names)]`` and the needs it covered
+    when pushed are read from the key. A person has about a dozen candidates:
+    the runner-up is looked for among them all, with no table of which can
+    serve each need.
+
+    Parameters
+    ----------
+    masks : Mapping
+        Candidate id -> the needs it can serve (bitmask).
+    first : Mapping
+        Candidate id -> the key's first part (an int >= 0).
+    second : Mapping
+        Candidate id -> the key's last part: its position in ``names``.
+    names : sequence of str
+        The ids by ``second`` (``names[second[id]] == id``; others may be there).
+
+    Yields
+    ------
+    tuple
+        (candidate id, the needs it serves, (id, uncovered needs it covered then)
+        of the runner-up or None), as :func:`greedy_cover` picks them.
+    """
+    uncovered = 0
+    for mask in masks.values():
+        uncovered |= mask
+    if not uncovered:
+        return
+    width = uncovered.bit_count()
+    rows, stride = width + 1, len(names)
+    heap = [
+        (first[cid] * rows + width - mask.bit_count()) * stride + second[cid]
+        for cid, mask in masks.items()
+    ]
+    heapq.heapify(heap)
+    pop, push = heapq.heappop, heapq.heappush
+    while uncovered:
+        key = pop(heap)
+        cid = names[key % stride]
+        served = masks[cid] & uncovered
+        while served.bit_count() != width - key // stride % rows:  # out of date
+            if served:
+                push(heap, (first[cid] * rows + width - served.bit_count()) * stride + second[cid])
+            key = pop(heap)
+            cid = names[key % stride]
+            served = masks[cid] & uncovered
+        alt = None
+        least = 0
+        for other, mask in masks.items():
+            if mask & served and other != cid:
+                left = (mask & uncovered).bit_count()
+                k = (first[other] * rows + width - left) * stride + second[other]
+                if alt is None or k < least:
+                    alt, least = (other, left), k
+        uncovered &= ~served
+        yield cid, bits(served), alt
+
+
+def _serving(masks: Mapping[str, int]) -> tuple[int, dict[int, list[str]]]:
+    """Every need in play (a bitmask), and need -> the candidates that can serve it,
+    in the order met: the runner-up is looked for among the candidates of the
+    needs just served, not among all of them."""
+    uncovered = 0
+    serving: dict[int, list[str]] = {}
+    for cid, mask in masks.items():
+        uncovered |= mask
+        for i in bits(mask):
+            if i in serving:
+                serving[i].append(cid)
+            else:
+                serving[i] = [cid]
+    return uncovered, serving
 
 
 def _sharing(serving: Mapping[int, list[str]], needs: list[int], cid: str) -> Collection[str]:

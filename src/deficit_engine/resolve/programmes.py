@@ -21,10 +21,10 @@ from ..catalogue import (
 from ..labels import DELIVERY_RU, EDU_LEVEL_RU, ROLE_RU, SUBJECT_RU, format_hours, plural_ru
 from ..models import Need, Recommendation
 from ..schema import Program
-from .cover import Key, greedy_cover
+from .cover import Key, ranked_cover
 from .needinfo import NeedInfo, infos_of
 
-__all__ = ["resolve_programmes"]
+__all__ = ["Pick", "programme_cover", "programme_recommendations", "resolve_programmes"]
 
 
 def serves(item: Program, subjects: Collection[str], levels: Collection[str]) -> bool:
@@ -150,10 +150,56 @@ def resolve_programmes(
         The recommendations, in the order they were chosen, and need index ->
         why no programme serves it.
     """
+    picks, unmet = programme_cover(
+        index, role, prefs, needs, idx, by_comp, period_hours, admits, infos
+    )
+    return programme_recommendations(index, prefs, needs, picks, period_hours), unmet
+
+
+#: A programme the cover chose: its id, the needs it serves (indexes into the
+#: person's needs, increasing) and the runner-up (its id and the uncovered needs
+#: it covered then), if any.
+Pick = tuple[str, list[int], tuple[str, int] | None]
+
+
+def programme_cover(
+    index: CatalogueIndex,
+    role: str,
+    prefs: Sequence[str],
+    needs: Sequence[Need],
+    idx: Sequence[int],
+    by_comp: Mapping[str, Sequence[Program]] | None = None,
+    period_hours: float | None = None,
+    admits: tuple[Collection[str], Collection[str]] | None = None,
+    infos: Sequence[NeedInfo] | None = None,
+    shut: Collection[str] = (),
+) -> tuple[list[Pick], dict[int, str]]:
+    """The set cover :func:`resolve_programmes` makes, before any recommendation is.
+
+    A cohort plan's passes read only which programmes were chosen (to take their
+    places) and which needs are unmet; they make the recommendations of a
+    person's last cover only (:func:`programme_recommendations`).
+
+    Parameters
+    ----------
+    index, role, prefs, needs, idx, by_comp, period_hours, admits, infos
+        As for :func:`resolve_programmes`.
+    shut : collection of str, optional
+        With ``admits``: programme ids left out (a cohort plan's, with no place
+        for the person): the candidates are the admitting ones less those.
+
+    Returns
+    -------
+    tuple
+        The picks (:data:`Pick`), in the order they were chosen, and need index
+        -> why no programme serves it.
+    """
     if infos is None:
         infos = infos_of(index, needs)
     if admits is not None:
         fits = _admitting_fits(index, role, admits, needs, idx, infos)
+        if shut:
+            fits = {pid: mask for pid, mask in fits.items() if pid not in shut}
     else:
         if by_comp is None:
             by_comp = index.programs_by_role.get(role, {})
@@ -165,23 +211,91 @@ def resolve_programmes(
     # Ranking key: (longer than the period, -needs covered, not in a requested
     # delivery, not in ФР ДПП, hours, id); all but the second are fixed for this
     # call. The period comes first: a programme that cannot finish puts the whole
-    # route past its period, which no number of needs covered makes up for.
+    # route past its period, which no number of needs covered makes up for. The
+    # fixed tail is one int per KB and prefs (see _tails_for): the cover is int-keyed.
+    # Both parts are read from per-KB tables of every programme: a cohort has a
+    # few periods and requested deliveries, and a dozen candidates a person.
+    longest = float("inf") if period_hours is None else period_hours
+    memo = index.memo("programmes too long")
+    too_long: dict[str, int] | None = memo.get(longest)
+    if too_long is None:
+        too_long = index.remember(
+            memo, longest, {pid: int(p.hours > longest) for pid, p in index.program_by_id.items()}
+        )
+    tail, names = _tails_for(index, prefs)
+    return list(ranked_cover(fits, too_long, tail, names)), unmet
+
+
+def programme_recommendations(
+    index: CatalogueIndex,
+    prefs: Sequence[str],
+    needs: Sequence[Need],
+    picks: Sequence[Pick],
+    period_hours: float | None = None,
+) -> list[Recommendation]:
+    """The recommendations of a cover's picks, in order (see :func:`programme_cover`).
+
+    Parameters
+    ----------
+    index, prefs, needs, period_hours
+        As given to :func:`programme_cover`.
+    picks : sequence of Pick
+        What it returned.
+
+    Returns
+    -------
+    list of Recommendation
+        As :func:`resolve_programmes` returns them.
+    """
     programs = index.program_by_id
     longest = float("inf") if period_hours is None else period_hours
     asked, other = _key_tails(index)
-    too_long: dict[str, int] = {}
-    fixed: dict[str, tuple[int, int, float, str]] = {}
-    for pid in fits:
+
+    def key(pid: str, left: int) -> Key:
         p = programs[pid]
-        too_long[pid] = 1 if p.hours > longest else 0
-        fixed[pid] = asked[pid] if not prefs or p.delivery in prefs else other[pid]
-    recs = [
-        _recommendation(index, prefs, needs, key, programs[pid], served, alt, longest)
-        for key, pid, served, alt in greedy_cover(
-            fits, lambda pid, left: (too_long[pid], -left, *fixed[pid])
+        fixed = asked[pid] if not prefs or p.delivery in prefs else other[pid]
+        return (1 if p.hours > longest else 0, -left, *fixed)
+
+    return [
+        _recommendation(
+            index,
+            prefs,
+            needs,
+            key(pid, len(served)),
+            programs[pid],
+            served,
+            None if alt is None else (key(*alt), alt[0]),
+            longest,
         )
+        for pid, served, alt in picks
     ]
-    return recs, unmet
+
+
+def _tails_for(index: CatalogueIndex, prefs: Sequence[str]) -> tuple[dict[str, int], list[str]]:
+    """Programme id -> the place of its key's tail (:func:`_key_tails`: delivery
+    asked or not, ФР ДПП, hours, id) among every programme's, with and without
+    its delivery asked for (ints that order as the tails do), for a person who
+    asks ``prefs``; and the ids by place. Made once per KB and ``prefs``."""
+    memo = index.memo("programme tail places")
+    key = tuple(prefs)
+    found: tuple[dict[str, int], list[str]] | None = memo.get(key)
+    if found is None:
+        asked, other = _key_tails(index)
+        order = sorted([*asked.values(), *other.values()])
+        place = {tail: n for n, tail in enumerate(order)}
+        programs = index.program_by_id
+        found = index.remember(
+            memo,
+            key,
+            (
+                {
+                    pid: place[asked[pid] if not prefs or p.delivery in prefs else other[pid]]
+                    for pid, p in programs.items()
+                },
+                [tail[-1] for tail in order],
+            ),
+        )
+    return found
 
 
 def _key_tails(
