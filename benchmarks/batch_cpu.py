@@ -232,8 +232,12 @@ def _spilled_tasks(engine: Any, source: Path, work: Path, figures: dict[str, flo
             sent = runner.submit(
                 cohort_module._diagnose_spilled, share, path, "columnar", (), False, True
             ).result()
-            gathered.starts.append(gathered.starts[-1] + len(sent))
-            gathered.rows.extend(row for _line, _ident, row in sent)
+            if isinstance(sent, tuple):  # lines, ids and the share's RowTable
+                gathered.starts.append(gathered.starts[-1] + len(sent[1]))
+                gathered.rows.merge(sent[2])
+            else:  # a tree that sends (line, id, PlanRow) a row
+                gathered.starts.append(gathered.starts[-1] + len(sent))
+                gathered.rows.extend(row for _line, _ident, row in sent)
 
     _timed(figures, "spill_diagnose", n, diagnose)
     resolutions = list(plan_rows(engine.kb, gathered.rows).resolutions)

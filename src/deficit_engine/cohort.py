@@ -17,16 +17,17 @@ import dataclasses
 import functools
 import importlib.util
 import json
+import operator
 import os
 import re
 import shutil
 import tempfile
 from collections import Counter, deque
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Hashable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from .engine import (
     COLUMNAR_RUN,
@@ -45,15 +46,13 @@ from .errors import Issue, SourceError, UsageError
 from .export import render
 from .gcpause import call_without_gc, paused_gc
 from .kb import KnowledgeBase
-from .models import Need, Result, Route, json_number
+from .models import Deficit, Need, Provenance, Result, Route, json_number
 from .months import month_index
 from .outputs import DocumentNames, FlatTables, person_record
 from .parts import FORMATS, PartRow, Pieces, check_kept, part_path, write_part
 from .planner import (
     CohortPlan,
-    PlanRow,
     RowTable,
-    SharedValues,
     StreamedPlan,
     plan_cohort,
     plan_row,
@@ -61,7 +60,7 @@ from .planner import (
 from .planner.plan import COLLEAGUE_PREFIX
 from .profile import parse_profile
 from .progressbar import Progress
-from .schema import Profile
+from .schema import Period, Person, Preferences, Profile
 from .tables import KNOWN_COLUMNS, Row, Share, TableReading, read_profiles, read_rows, read_share
 from .workers import (
     DASK_WINDOW,
@@ -1307,11 +1306,13 @@ def _diagnosed_rows(
 #: What a worker keeps of each row of its share, in the share's spill file, until
 #: the routes are built: the row (without its profile), its diagnosis, the positions
 #: of the diagnosis's needs in the share's table of needs (None: the diagnosis keeps
-#: its own; see :func:`_spilled_result`), and whether its label is its index.
-_Kept = tuple[_Input, "Profile | None", Result, "tuple[int, ...] | None", bool]
-#: What it sends the parent of each row: its line, its id as written, and the
-#: row the plan reads (None for a row that was not diagnosed).
-_Sent = tuple[int, str, "PlanRow | None"]
+#: its own), and whether its label is its index. The row, profile and diagnosis are
+#: kept coded (:class:`_SpillCodes`) or, when they have parts the code does not
+#: cover, as themselves.
+_Kept = tuple[Any, Any, Any, "Sequence[int] | None", bool]
+#: What it sends the parent of its share: each row's line, its id as written, and
+#: the rows the plan reads, int-coded (a person not diagnosed has none).
+_Sent = tuple[list[int], list[str], RowTable]
 
 
 def _diagnose_spilled(
@@ -1322,7 +1323,7 @@ def _diagnose_spilled(
     keep: tuple[str, ...],
     trace: bool,
     slim: bool,
-) -> list[_Sent]:
+) -> _Sent:
     """A worker's task: read a share of the cohort file, diagnose its rows, keep the
     diagnoses in the spill file ``path`` and send back only what the plan reads.
 
@@ -1332,71 +1333,359 @@ def _diagnose_spilled(
     ``results``: the diagnosis has read them, and neither the plan nor the route
     reads them again (a third of the bytes kept).
 
-    The spill file's first item is the share's table of needs (:class:`_NeedTable`),
+    The spill file's first item is the share's tables (:meth:`_SpillCodes.tables`),
     then one :data:`_Kept` per row.
     """
     engine = engine_for(ref)
+    kb = engine.kb
     rows = [
         (_input(share.source, share.format, row, keep), ident)
         for row, ident in read_share(share, engine.kb)
     ]
     diagnosed = run_chunk(engine, stage, 0, [row.profile for row, _ident in rows])
     kept: list[_Kept] = []
-    sent: list[_Sent] = []
-    shared = SharedValues()  # the rows' equal parts pickled once: a quarter of the bytes
-    needs = _NeedTable()
-    for n, ((row, ident), item) in enumerate(zip(rows, diagnosed, strict=True)):
-        profile, result = _lighter(_slimmed(item) if slim else item, trace)
+    # the share's plan rows int-coded, each distinct value once: the needs'
+    # positions in it are the spill's too, and the parent adds it to its own whole
+    table = RowTable()
+    codes = _SpillCodes(share.source)
+    for n, ((row, _ident), item) in enumerate(zip(rows, diagnosed, strict=True)):
+        profile, result = _lighter(item, trace)
         by_index = _labelled_by_index(row.profile, result, n)
-        planned, positions = None, None
-        if profile is not None and result.ok:
-            planned = shared.row(plan_row(engine.kb, profile, result))
-            result, positions = _spilled_result(result, planned.needs, needs)
-        kept.append((dataclasses.replace(row, profile=None), profile, result, positions, by_index))
-        sent.append((row.line, ident, planned))
-    spill(Path(path), [needs.values, *kept])
-    return sent
+        table.append(plan_row(kb, profile, result) if profile is not None and result.ok else None)
+        kept.append(codes.person(row, profile, result, table, n, by_index, slim))
+    spill(Path(path), [codes.tables(table.need_values()), *kept])
+    return [row.line for row, _ident in rows], [ident for _row, ident in rows], table
 
 
-class _NeedTable:
-    """A share's needs, each distinct one once, for its spill file: most needs are
-    equal across people (a few hundred distinct needs in a share of thousands of
-    people asking two dozen each), and a person's needs were half the bytes of their
-    spilled diagnosis and half the cost of loading it."""
+#: The fields of the values a person's spill is made of, in their classes' order.
+_RESULT_FIELDS = tuple(f.name for f in dataclasses.fields(Result))
+_DEFICIT_FIELDS = tuple(f.name for f in dataclasses.fields(Deficit))
+_PROVENANCE_FIELDS = tuple(f.name for f in dataclasses.fields(Provenance))
+_PROFILE_FIELDS = tuple(Profile.model_fields)
+_PERSON_FIELDS = tuple(Person.model_fields)
+_PREFERENCES_FIELDS = tuple(Preferences.model_fields)
+_PERIOD_FIELDS = tuple(Period.model_fields)
+
+
+class _Distinct:
+    """Distinct values, each at a position: a table of a share's spill file. Its
+    values are text and None, alone, in tuples or in sets: equal means the same
+    there (``1``, ``1.0`` and ``True`` are equal and print differently: numbers
+    are a person's own values)."""
 
     def __init__(self) -> None:
-        self.values: list[Need] = []
-        self._positions: dict[int, int] = {}  # id of a need -> its position
+        self.values: list[Any] = []
+        self._positions: dict[Any, int] = {}
 
-    def positions(self, needs: Sequence[Need]) -> tuple[int, ...]:
-        """Where each of ``needs`` is in the table (added when new). Needs are told
-        apart by identity: a plan row's needs are shared by :class:`SharedValues`
-        only when they print the same, so equal needs are one object already."""
-        out = []
-        for need in needs:
-            at = self._positions.get(id(need))
-            if at is None:
-                at = self._positions[id(need)] = len(self.values)
-                self.values.append(need)
-            out.append(at)
-        return tuple(out)
+    def __call__(self, value: Hashable) -> int:
+        """The position of ``value`` (added when new)."""
+        found = self._positions.get(value)
+        if found is None:
+            found = self._positions[value] = len(self.values)
+            self.values.append(value)
+        return found
+
+    def many(self, values: Sequence[Hashable]) -> tuple[int, ...]:
+        """The positions of ``values``: found at C speed when all were seen before."""
+        found = tuple(map(self._positions.get, values))
+        if None in found:
+            found = tuple(map(self, values))
+        return found  # type: ignore[return-value]
 
 
-def _spilled_result(
-    result: Result, needs: tuple[Need, ...], table: _NeedTable
-) -> tuple[Result, tuple[int, ...]]:
-    """A diagnosis as its share's spill file keeps it: without its needs (``needs``,
-    the plan row's, equal to them one by one, go to the share's table: the result
-    keeps their positions) and without its scores (the plan row has read them; no
-    route, part or digest reads them, and a Result's JSON leaves them out)."""
-    spilled = dataclasses.replace(result, needs=(), scores=None)
-    return spilled, table.positions(needs)
+#: What a deficit and a provenance are coded by: their parts of text and None
+#: (their position in the share's table), and their own values.
+_DEFICIT_PART = operator.attrgetter("competency", "group", "severity", "rule")
+_PROVENANCE_PART = operator.attrgetter(
+    "target", "kind", "instrument", "instrument_id", "source", "date"
+)
+_SCORE = operator.attrgetter("score_pct")
+_SET_ASIDE = operator.attrgetter("set_aside")
+
+
+class _SpillCodes:
+    """A share's rows, profiles and diagnoses coded for its spill file: each distinct
+    part (a deficit but its score, a provenance but its score, the preferences, a
+    set of fields given) once in the share's tables, and a person their own values
+    and the parts' positions, in tuples of plain values.
+
+    Pickled whole, a person's Result and Profile were most of a worker's cost of
+    spilling and loading them (a Result is rebuilt from dozens of small objects, a
+    Profile from four pydantic models' states). What the code does not cover (a
+    Result with a route or a trace; a profile with its results kept)
+    is kept as itself. :class:`_SpillReader` undoes the code, value for value and
+    type for type.
+    """
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.deficits = _Distinct()  # (competency, group, severity, rule)
+        self.provenance = _Distinct()  # its fields but score_pct
+        self.versions = _Distinct()  # (kb_hash, kb_version)
+        self.fields = _Distinct()  # (fields set of a model,)
+        self.preferences = _Distinct()  # see profile()
+
+    def tables(self, needs: Sequence[Need]) -> tuple[Any, ...]:
+        """The share's tables, as :class:`_SpillReader` reads them.
+
+        Parameters
+        ----------
+        needs : sequence of Need
+            The share's needs (``RowTable.need_values``: the rows' positions read them).
+
+        Returns
+        -------
+        tuple
+            The file, the needs, then the values of each table of distinct parts.
+        """
+        distinct = (self.deficits, self.provenance, self.versions, self.fields, self.preferences)
+        return (self.source, needs, *(table.values for table in distinct))
+
+    def person(
+        self,
+        row: _Input,
+        profile: Profile | None,
+        result: Result,
+        table: RowTable,
+        n: int,
+        by_index: bool,
+        slim: bool,
+    ) -> _Kept:
+        """What the spill file keeps of person ``n`` of the share (their plan row in
+        ``table``; None there: not planned, their diagnosis kept as itself)."""
+        if not table.diagnosed(n):
+            slimmed = _slim(profile) if profile is not None and slim else profile
+            return self.row(row), slimmed, result, None, by_index
+        assert profile is not None  # a planned person was validated
+        coded = self.row(row), self.profile(profile, slim), self.result(result)
+        return (*coded, table.need_positions(n), by_index)
+
+    def row(self, row: _Input) -> Any:
+        """A row without its profile: its line, person, keys and columns (its place
+        is the file's and its line); the row itself when its place is another."""
+        if row.place != f"{self.source}:{row.line}":
+            return dataclasses.replace(row, profile=None)
+        keys = row.keys
+        return (
+            row.line,
+            row.person,
+            (keys.municipality, keys.organization, keys.role, keys.experience_years),
+            row.columns,
+        )
+
+    def profile(self, profile: Profile, slim: bool) -> Any:
+        """A validated profile coded (``slim``: without its results); the profile
+        itself (slimmed) when it has parts the code does not cover."""
+        state = profile.__dict__
+        person, preferences = state["person"], state["preferences"]
+        period = preferences.period if type(preferences) is Preferences else None
+        if (
+            (state["results"] and not slim)
+            or type(state["requests"]) is not list
+            or tuple(state) != _PROFILE_FIELDS
+            or type(person) is not Person
+            or tuple(person.__dict__) != _PERSON_FIELDS
+            # a tuple in the code is a list of the profile's: none may be a tuple
+            or any(type(value) is tuple for value in person.__dict__.values())
+            or type(preferences) is not Preferences
+            or tuple(preferences.__dict__) != _PREFERENCES_FIELDS
+            or type(preferences.delivery) is not list
+            or not (period is None or type(period) is Period)
+            or (period is not None and tuple(period.__dict__) != _PERIOD_FIELDS)
+            or any(
+                model.__pydantic_extra__ is not None or model.__pydantic_private__ is not None
+                for model in (profile, person, preferences, period)
+                if model is not None
+            )
+        ):
+            return _slim(profile) if slim else profile
+        fields = self.fields  # sets of field names
+        people = [
+            tuple(value) if type(value) is list else value for value in person.__dict__.values()
+        ]
+        asked = (
+            tuple(preferences.delivery),
+            None if period is None else (period.start, period.end),
+            frozenset(preferences.__pydantic_fields_set__),
+            None if period is None else frozenset(period.__pydantic_fields_set__),
+        )
+        return (
+            state["id"],
+            tuple(people),
+            fields(frozenset(person.__pydantic_fields_set__)),
+            self.preferences(asked),
+            preferences.hours_per_month,
+            fields(frozenset(profile.__pydantic_fields_set__)),
+            tuple(state["requests"]),
+        )
+
+    def result(self, result: Result) -> Any:
+        """A diagnosis coded without its needs (the plan row's, equal one by one, are
+        in the share's table) and its scores (the plan row has read them; no route,
+        part or digest reads them, and a Result's JSON leaves them out); the Result
+        so lightened when it has parts the code does not cover."""
+        if (
+            type(result.facts) is not tuple
+            or result.trace != ()
+            or result.recommendations != ()
+            or result.unmet != ()
+            or result.route is not None
+            or result.errors != ()
+        ):
+            return dataclasses.replace(result, needs=(), scores=None)
+        deficits, provenance = result.deficits, result.provenance
+        return (
+            result.profile,
+            self.deficits.many(list(map(_DEFICIT_PART, deficits))),
+            tuple(map(_SCORE, deficits)),
+            self.provenance.many(list(map(_PROVENANCE_PART, provenance))),
+            tuple(map(_SCORE, provenance)),
+            tuple(map(_SET_ASIDE, provenance)),
+            self.versions((result.kb_hash, result.kb_version)),
+            result.facts,
+        )
+
+
+class _SpillReader:
+    """A share's spill file's rows, profiles and diagnoses decoded (see
+    :class:`_SpillCodes`), from its tables."""
+
+    def __init__(self, tables: tuple[Any, ...]) -> None:
+        source, needs, deficits, provenance, versions, fields, preferences = tables
+        self.source = source
+        self.needs = needs
+        # each part's fields in its class's order, the score a placeholder the
+        # person's own replaces in a copy
+        self.deficits = [
+            dict(zip(_DEFICIT_FIELDS, (*v[:3], None, v[3]), strict=True)) for v in deficits
+        ]
+        self.provenance = [
+            dict(zip(_PROVENANCE_FIELDS, (*v[:2], None, *v[2:], 0), strict=True))
+            for v in provenance
+        ]
+        self.versions = versions
+        self.fields = fields
+        self.preferences = preferences
+
+    def row(self, coded: Any) -> _Input:
+        """A row (without its profile)."""
+        if type(coded) is not tuple:
+            row: _Input = coded
+            return row
+        line, person, keys, columns = coded
+        place = f"{self.source}:{line}"
+        return _Input(line, None, person, PersonKeys(*keys), place, columns)
+
+    def profile(self, coded: Any) -> Profile | None:
+        """A validated profile (None for a row that has none)."""
+        if type(coded) is not tuple:
+            kept: Profile | None = coded
+            return kept
+        ident, people, person_fields, preferences, hours, profile_fields, requests = coded
+        delivery, period, asked_fields, period_fields = self.preferences[preferences]
+        values = [list(value) if type(value) is tuple else value for value in people]
+        person = _model(
+            Person, dict(zip(_PERSON_FIELDS, values, strict=True)), self.fields[person_fields]
+        )
+        when = (
+            None
+            if period is None
+            else _model(Period, dict(zip(_PERIOD_FIELDS, period, strict=True)), period_fields)
+        )
+        asked = {"delivery": list(delivery), "hours_per_month": hours, "period": when}
+        asking = _model(Preferences, asked, asked_fields)
+        profile_values: tuple[Any, ...] = (ident, person, asking, [], list(requests))
+        state = dict(zip(_PROFILE_FIELDS, profile_values, strict=True))
+        return _model(Profile, state, self.fields[profile_fields])
+
+    def result(self, coded: Any, positions: Sequence[int] | None) -> Result:
+        """A diagnosis with its needs (their positions in the share's table)."""
+        if type(coded) is not tuple:
+            return _unspilled_result(coded, positions, self.needs)
+        (
+            ident,
+            deficit_parts,
+            deficit_scores,
+            provenance_parts,
+            scores,
+            set_aside,
+            version,
+            facts,
+        ) = coded
+        assert positions is not None  # a coded diagnosis is a planned one
+        kb_hash, kb_version = self.versions[version]
+        values = (
+            ident,
+            _deficits(self.deficits, deficit_parts, deficit_scores),
+            tuple(map(self.needs.__getitem__, positions)),
+            facts,
+            (),
+            (),
+            (),
+            None,
+            (),
+            None,
+            _provenance(self.provenance, provenance_parts, scores, set_aside),
+            kb_hash,
+            kb_version,
+        )
+        made: Result = _new_object(Result)
+        made.__dict__.update(zip(_RESULT_FIELDS, values, strict=True))
+        return made
+
+
+def _deficits(
+    parts: list[dict[str, Any]], at: Sequence[int], scores: Sequence[Any]
+) -> tuple[Deficit, ...]:
+    """Deficits made, without their ``__init__``, of their parts and scores."""
+    out = []
+    new = _new_object
+    for position, score in zip(at, scores, strict=True):
+        made: Deficit = new(Deficit)
+        fields = made.__dict__
+        fields.update(parts[position])
+        fields["score_pct"] = score  # in its place: the part holds the key
+        out.append(made)
+    return tuple(out)
+
+
+def _provenance(
+    parts: list[dict[str, Any]], at: Sequence[int], scores: Sequence[Any], set_aside: Sequence[Any]
+) -> tuple[Provenance, ...]:
+    """Provenance made, as :func:`_deficits` makes deficits, with their own set_aside."""
+    out = []
+    new = _new_object
+    for position, score, count in zip(at, scores, set_aside, strict=True):
+        made: Provenance = new(Provenance)
+        fields = made.__dict__
+        fields.update(parts[position])
+        fields["score_pct"] = score
+        fields["set_aside"] = count
+        out.append(made)
+    return tuple(out)
+
+
+_ModelT = TypeVar("_ModelT", Profile, Person, Preferences, Period)
+
+
+def _model(cls: type[_ModelT], fields: dict[str, Any], given: frozenset[str]) -> _ModelT:
+    """A pydantic model of ``cls`` from its state, as unpickling makes one."""
+    made: _ModelT = cls.__new__(cls)
+    made.__setstate__(
+        {
+            "__dict__": fields,
+            "__pydantic_extra__": None,
+            "__pydantic_fields_set__": set(given),
+            "__pydantic_private__": None,
+        }
+    )
+    return made
 
 
 def _unspilled_result(
-    result: Result, positions: tuple[int, ...] | None, table: Sequence[Need]
+    result: Result, positions: Sequence[int] | None, table: Sequence[Need]
 ) -> Result:
-    """:func:`_spilled_result` undone: the diagnosis with its needs from the table."""
+    """A diagnosis kept as itself, lightened, with its needs from the table."""
     if positions is None:
         return result
     # a copy without dataclasses.replace's __init__ (thirteen frozen setattrs, five
@@ -1408,12 +1697,11 @@ def _unspilled_result(
     return unspilled
 
 
-def _slimmed(item: Diagnosed) -> Diagnosed:
-    """A diagnosis with its profile's results left out (see :func:`_diagnose_spilled`)."""
-    profile, result = item
-    if profile is None or not profile.results:
-        return item
-    return profile.model_copy(update={"results": []}), result
+def _slim(profile: Profile) -> Profile:
+    """A profile without its results (see :func:`_diagnose_spilled`)."""
+    if not profile.results:
+        return profile
+    return profile.model_copy(update={"results": []})
 
 
 def _labelled_by_index(profile: Any, result: Result, index: int) -> bool:
@@ -1510,22 +1798,25 @@ def _gathered(
             args = (share, out.files[-1], stage, options.keep, options.trace, slim)
             yield _diagnose_spilled, args
 
-    def sent() -> Iterator[_Sent]:
-        for chunk in runner.in_order(calls()):
-            out.starts.append(out.starts[-1] + len(chunk))
-            yield from chunk
+    dropped: list[int] = []  # the rows of the share being read set aside here
+
+    def sent() -> Iterator[tuple[int, str]]:
+        for lines, idents, table in runner.in_order(calls()):
+            out.starts.append(out.starts[-1] + len(idents))
+            yield from zip(lines, idents, strict=True)
+            # back here once its last row is checked: its rows join the others
+            out.rows.merge(table, set(dropped))
+            dropped.clear()
 
     first: dict[str, int] = {}  # id -> the line it was first on
     # the rows int-coded, each distinct value once across shares: about 400 bytes
     # a person (1.9 KB as shared PlanRows, 27 KB as unpickled)
-    rows = out.rows
-    for line, ident, row in options.progress.track(sent(), "diagnose", total):
+    for n, (line, ident) in enumerate(options.progress.track(sent(), "diagnose", total)):
         if ident in first:
-            out.duplicates[len(rows)] = (ident, first[ident])
-            row = None
+            out.duplicates[n] = (ident, first[ident])
+            dropped.append(n - out.starts[-2])
         elif ident:
             first[ident] = line
-        rows.append(row)
     return out
 
 
@@ -1588,13 +1879,17 @@ def _route_spilled(
     kb = engine_for(ref).kb
     people: list[tuple[_Input, Profile | None, Result]] = []
     for path, first, last in pieces:
-        (needs,) = unspill(Path(path), 0, 1)  # the share's table, then its rows
-        for row, profile, result, positions, by_index in unspill(Path(path), first + 1, last + 1):
+        (tables,) = unspill(Path(path), 0, 1)  # the share's tables, then its rows
+        reader = _SpillReader(tables)
+        for kept_row, kept_profile, kept, positions, by_index in unspill(
+            Path(path), first + 1, last + 1
+        ):
             n = start + len(people)
+            row = reader.row(kept_row)
             if n in duplicates:
                 row, profile, result = _duplicate(row, *duplicates[n])
             else:
-                result = _unspilled_result(result, positions, needs)
+                profile, result = reader.profile(kept_profile), reader.result(kept, positions)
             if by_index:
                 result = dataclasses.replace(result, profile=f"#{n}")
             people.append((row, profile, result))

@@ -16,8 +16,9 @@ it has seen once as a reference).
 
 from __future__ import annotations
 
+import operator
 from array import array
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, TypeVar, overload
 
 from ..kb import KnowledgeBase
@@ -355,9 +356,21 @@ def _alike(a: Recommendation | Unmet, b: Recommendation | Unmet) -> bool:
 #: The fields of a row held by one id each in a RowTable (the others are coded apart).
 _HEAD = ("role", "organization", "municipality", "subjects", "levels", "delivery", "period")
 _WIDTH = len(_HEAD) + 2  # and period_hours and strengths
+#: The head's fields whose values are text, None, or tuples or sets of them, in
+#: the head's order (period_hours, a number, goes before strengths).
+_TEXT_FIELDS = operator.attrgetter(*_HEAD, "strengths")
 _NOT_DIAGNOSED = -1  # a person without a row: their first id
 _FROM_DEFICITS = -1  # severities made from the deficits, as plan_row makes them
 _RECENT = 1024  # the needs a RowTable finds by identity, at most (see its _recent)
+
+
+def _extend_runs(
+    items: array[Any], ends: array[int], more: Iterable[Any], more_ends: array[int]
+) -> None:
+    """Runs of items (``items[ends[n]:ends[n + 1]]``) extended with another table's."""
+    base = len(items)
+    items.extend(more)
+    ends.extend([base + end for end in more_ends[1:]])
 
 
 class RowTable(Sequence["PlanRow | None"]):
@@ -425,6 +438,13 @@ class RowTable(Sequence["PlanRow | None"]):
             self._need_values.append(need)
         return found
 
+    def _recent_need(self, need: Need) -> tuple[Need, int]:
+        """A need's position found by identity (see _recent), or added there."""
+        hit = self._recent.get(id(need))
+        if hit is None:
+            hit = self._recent[id(need)] = (need, self._need(need))
+        return hit
+
     def append(self, row: PlanRow | None) -> None:
         """Add the next person's row (None: a person not diagnosed).
 
@@ -441,18 +461,26 @@ class RowTable(Sequence["PlanRow | None"]):
             self._close()
             return
         self._ids.append(row.id)
-        self._head.extend([self._id(getattr(row, name)) for name in _HEAD])
-        self._head.append(self._id(row.period_hours))
-        self._head.append(self._id(row.strengths))
+        # the head's values but period_hours, and the deficits, are text, None and
+        # tuples or sets of them (PlanRow's types): their key is themselves, and
+        # those seen before are found at C speed
+        texts = _TEXT_FIELDS(row)
+        head = list(map(self._value_ids.get, texts))
+        if None in head:
+            head = list(map(self._id, texts))
+        head.insert(-1, self._id(row.period_hours))
+        self._head.extend(head)  # type: ignore[arg-type]
         recent = self._recent
         if len(recent) > _RECENT:
             recent.clear()
-        for need in row.needs:
-            hit = recent.get(id(need))
-            if hit is None:
-                hit = recent[id(need)] = (need, self._need(need))
-            self._needs.append(hit[1])
-        self._deficits.extend([self._id(d) for d in row.deficits])
+        at = list(map(recent.get, map(id, row.needs)))
+        if None in at:
+            at = [self._recent_need(need) for need in row.needs]
+        self._needs.extend([hit[1] for hit in at])  # type: ignore[index]
+        found = list(map(self._value_ids.get, row.deficits))
+        if None in found:
+            found = list(map(self._id, row.deficits))
+        self._deficits.extend(found)  # type: ignore[arg-type]
         pct = row.group_pct
         if all(type(v) is float for v in pct.values()):
             self._groups.append(self._id(tuple(pct)))
@@ -463,6 +491,83 @@ class RowTable(Sequence["PlanRow | None"]):
         same = list(made.items()) == list(row.severities.items())
         self._severities.append(_FROM_DEFICITS if same else -2 - self._held(row.severities))
         self._close()
+
+    def merge(self, other: RowTable, dropped: Collection[int] = ()) -> None:
+        """Add the rows of ``other`` after these, as appending them one by one would
+        (``dropped``: the positions in ``other`` added as None).
+
+        A worker codes its share's rows in a table of its own, and the parent adds
+        each share's table here: only the share's distinct values are looked up
+        (a few hundred, against two dozen lookups a person), and the people's ids
+        are translated array to array.
+
+        Parameters
+        ----------
+        other : RowTable
+            The next people's rows.
+        dropped : collection of int
+            Positions in ``other`` of rows not to keep (duplicates found later).
+        """
+        if dropped:  # rare (duplicate ids): row by row
+            self.extend(None if k in dropped else other[k] for k in range(len(other)))
+            return
+        # other's values, each at its position here: found when shared (their key
+        # in other's index), added anew when held whole (they are their person's own)
+        values = other._values
+        at = [-1] * len(values)
+        for position in other._value_ids.values():
+            at[position] = self._id(values[position])
+        for position, value in enumerate(values):
+            if at[position] < 0:
+                at[position] = self._held(value)
+        # a head id of -1 (_NOT_DIAGNOSED) reads at[-1]: that last item is -1 too
+        at.append(_NOT_DIAGNOSED)
+        self._ids.extend(other._ids)
+        self._head.extend(map(at.__getitem__, other._head))
+        needs_at = [self._need(need) for need in other._need_values]
+        _extend_runs(
+            self._needs, self._need_ends, map(needs_at.__getitem__, other._needs), other._need_ends
+        )
+        _extend_runs(
+            self._deficits,
+            self._deficit_ends,
+            map(at.__getitem__, other._deficits),
+            other._deficit_ends,
+        )
+        _extend_runs(self._pct, self._pct_ends, other._pct, other._pct_ends)
+        self._groups.extend([at[g] if g >= 0 else -1 - at[-1 - g] for g in other._groups])
+        self._severities.extend(
+            [s if s == _FROM_DEFICITS else -2 - at[-2 - s] for s in other._severities]
+        )
+
+    def need_values(self) -> list[Need]:
+        """The distinct needs, each at its position (see :meth:`need_positions`).
+
+        Returns
+        -------
+        list of Need
+            The table's needs (equal text-only needs one object).
+        """
+        return self._need_values
+
+    def need_positions(self, n: int) -> array[int]:
+        """Where person ``n``'s needs are in :meth:`need_values`, in order.
+
+        Parameters
+        ----------
+        n : int
+            The person's position.
+
+        Returns
+        -------
+        array of int
+            The positions.
+        """
+        return self._needs[self._need_ends[n] : self._need_ends[n + 1]]
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the needs found by identity mean nothing in another process
+        return {**self.__dict__, "_recent": {}}
 
     def extend(self, rows: Iterable[PlanRow | None]) -> None:
         """Add the next people's rows, in order (see :meth:`append`).
