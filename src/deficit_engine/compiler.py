@@ -119,11 +119,15 @@ def _action_source(
     fields: Sequence[tuple[str, int, Any, bool]],
     const: Callable[[Any], str],
     lines: list[str],
+    finish: Callable[[str, tuple[str, ...] | None, dict[str, str]], None] | None = None,
 ) -> None:
     """Append to ``lines`` the source of one action (see :func:`builder`): read each
     bound field once, test the required ones, then make the fact: a dict display up to
     the first optional field, the rest field by field (a missing optional one left
-    out), and append it enriched to ``out``."""
+    out), and append it enriched to ``out``; or, given ``finish``, let it write what is
+    done with the fact ``f`` (called with the indent, the fact's field names in order
+    or None when an optional field may be left out, and the source of each field's
+    value, a local variable or a constant's name)."""
     read: dict[str, str] = {}  # field -> local variable holding the bound fact's value
     for name, mode, payload, _required in fields:
         if mode == FIELD:
@@ -137,19 +141,23 @@ def _action_source(
     optional = {n for n, mode, _p, req in fields if mode == FIELD and not req}
     names = [name for name, *_rest in fields]
     first = min((names.index(n) for n in optional), default=len(fields))
-    items = [f"{const('type')}: {const(ftype)}"]
-    for name, mode, payload, _required in fields[:first]:
-        items.append(f"{const(name)}: {read[name] if mode == FIELD else const(payload)}")
+    values = {"type": const(ftype)}
+    for name, mode, payload, _required in fields:
+        values[name] = read[name] if mode == FIELD else const(payload)
+    items = [f"{const('type')}: {values['type']}"]
+    for name, _mode, _payload, _required in fields[:first]:
+        items.append(f"{const(name)}: {values[name]}")
     lines.append(f"{indent}f = {{{', '.join(items)}}}")
-    for name, mode, payload, _required in fields[first:]:
+    for name, _mode, _payload, _required in fields[first:]:
         if name in optional:
             lines.append(f"{indent}if {read[name]} is not M:")
             lines.append(f"{indent}    f[{const(name)}] = {read[name]}")
         else:
-            lines.append(
-                f"{indent}f[{const(name)}] = {read[name] if mode == FIELD else const(payload)}"
-            )
-    lines.append(f"{indent}out.append(enrich(f))")
+            lines.append(f"{indent}f[{const(name)}] = {values[name]}")
+    if finish is None:
+        lines.append(f"{indent}out.append(enrich(f))")
+    else:
+        finish(indent, None if optional else ("type", *names), values)
 
 
 def compile_rules(rules: Sequence[Rule]) -> list[list[SubRule]]:

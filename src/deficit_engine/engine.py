@@ -116,6 +116,9 @@ _SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 COLUMNAR_RUN = 4096
 _NEED_OWN_FIELDS = frozenset(("type", "kind", "competency"))
 _BASE_TYPES = frozenset(BASE_TYPES)  # a set: asked of every derived fact
+#: The fact types `Engine._enricher` changes: the fast matcher's generated firings
+#: call it only for these.
+_ENRICHED = frozenset(("deficit",))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -293,7 +296,9 @@ class Engine:
         self._lock = threading.Lock()
         self._durable = _durable_or_none(self) if backend == "durable" else None
         # compiled once; each evaluation works on a fresh copy with its own memories
-        self._fast = FastMatcher(self.strata) if self.backend == "fast" else None
+        self._fast = (
+            FastMatcher(self.strata, enriched=_ENRICHED) if self.backend == "fast" else None
+        )
 
     @classmethod
     def from_path(
@@ -705,6 +710,8 @@ class Engine:
         return Cohort(results, plan)
 
     def _enricher(self, norm: Normalised) -> Any:
+        """The run's enricher: it completes a ``deficit`` fact (group, score) and leaves
+        any other as it is (``_ENRICHED``, which the fast matcher relies on)."""
         onto = self.kb.ontology
 
         def enrich(fact: Fact) -> Fact:

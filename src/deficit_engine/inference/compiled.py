@@ -22,7 +22,7 @@ from ..rules import Cond, Pattern, Ref
 from .semantics import MISSING, holds
 from .store import FactStore
 
-__all__ = ["Admit", "Compiled", "PatternPlan", "Pred"]
+__all__ = ["Admit", "AdmitJoin", "Compiled", "Joins", "PatternPlan", "Pred"]
 
 # A compiled condition (or conjunction): the fact, and the facts bound so far.
 Pred = Callable[[Fact, Sequence[Fact]], bool]
@@ -208,9 +208,37 @@ def _admit_function(index: TypeIndex, subs: Sequence[SubRule]) -> Admit:
     return _alpha_function(index, subs)
 
 
-def _alpha_function(index: TypeIndex, subs: Sequence[SubRule] | None) -> Callable[..., Any]:
-    """The generated function of :func:`_hits_function` (``subs`` None) or of
-    :func:`_admit_function` (``subs``: the stratum's sub-rules)."""
+# The joins of a stratum's two-pattern sub-rules, by sub-rule (None for the others): the
+# equality that looks up a fact's partners by value (the second pattern's field, the
+# first's), or None, and the test of the second pattern's conditions that read the first.
+Joins = Sequence[tuple[tuple[str, str] | None, Pred | None] | None]
+
+# What `_joining_function` generates: (the fact, its number, the activations found, the
+# stratum's alpha memories, the store's facts, the matcher's `_equal`, the budget, the
+# matcher's `_join`) -> None.
+AdmitJoin = Callable[..., None]
+
+
+def _joining_function(index: TypeIndex, subs: Sequence[SubRule], joins: Joins) -> AdmitJoin:
+    """One fact type's alpha tests, as :func:`_admit_function` writes them, with each
+    two-pattern join written in where the pattern is passed: the partners' loop over
+    the other pattern's memory (picked by value when the pattern has an equality with
+    the other, through the matcher's index, ``FastMatcher._equal``), the test that reads
+    the other fact, the activations appended, the budget spent, as ``FastMatcher._join``
+    does; a longer join calls ``_join`` there. The joins run in the order
+    :func:`_admit_function`'s caller runs them (pattern order), so they spend the
+    budget in the same order; a one-pattern activation may be appended between them,
+    where that one appends it first: the agenda orders by place and facts, which no two
+    activations share, so the order they are found in changes no firing."""
+    return _alpha_function(index, subs, joins)
+
+
+def _alpha_function(
+    index: TypeIndex, subs: Sequence[SubRule] | None, joins: Joins | None = None
+) -> Callable[..., Any]:
+    """The generated function of :func:`_hits_function` (``subs`` None), of
+    :func:`_admit_function` (``subs``: the stratum's sub-rules) or of
+    :func:`_joining_function` (``joins`` too)."""
     field, keyed, rest = index
     env: dict[str, Any] = {"M": MISSING, "KEYS": (str, float, int, bool)}
     names: dict[str, str] = {}  # field -> local variable
@@ -258,6 +286,8 @@ def _alpha_function(index: TypeIndex, subs: Sequence[SubRule] | None) -> Callabl
                 body.append(f"{indent}    out.append({const(plan)})")
             elif len(subs[plan.sub].positives) == 1:
                 body.append(f"{indent}    out.append(({const(subs[plan.sub])}, (s,)))")
+            elif joins is not None:
+                _join_source(plan, subs[plan.sub], joins[plan.sub], indent + "    ", const, body)
             else:
                 body.append(f"{indent}    memory[{plan.sub}][{plan.pos}].append(s)")
                 if len(subs[plan.sub].positives) == 2:
@@ -276,11 +306,63 @@ def _alpha_function(index: TypeIndex, subs: Sequence[SubRule] | None) -> Callabl
     emit(rest, "    ")
     if subs is None:
         head, tail = ["def hits(f):", "    get = f.get", *lines, "    out = []"], "    return out"
+    elif joins is not None:
+        head = [
+            "def hits(f, s, out, memory, facts, equal, budget, join):",
+            "    get = f.get",
+            *lines,
+        ]
+        tail = ""
     else:
         head, tail = ["def hits(f, s, out, memory, joins):", "    get = f.get", *lines], ""
     source = "\n".join([*head, *body, tail])
     exec(compile(source, "<deficit_engine alpha>", "exec"), env)
     return env["hits"]  # type: ignore[no-any-return]
+
+
+def _join_source(
+    plan: PatternPlan,
+    sub: SubRule,
+    join: tuple[tuple[str, str] | None, Pred | None] | None,
+    indent: str,
+    const: Callable[[Any], str],
+    body: list[str],
+) -> None:
+    """Append the source of what :func:`_joining_function` does with a fact ``f`` (number
+    ``s``) that passed ``plan``'s pattern: into its memory, then the join."""
+    i, pos = plan.sub, plan.pos
+    body.append(f"{indent}mine = memory[{i}]")
+    body.append(f"{indent}mine[{pos}].append(s)")
+    if join is None:  # three patterns or more: the matcher's join, which spends as it goes
+        body.append(f"{indent}join({i}, {pos}, s, out)")
+        return
+    key, beta = join
+    other = 1 - pos
+    body.append(f"{indent}partners = mine[{other}]")
+    body.append(f"{indent}if partners:")
+    at = indent + "    "
+    if key is not None:  # only the facts whose field is equal (FastMatcher._join)
+        mine_field, their_field = (key[1], key[0]) if pos == 0 else (key[0], key[1])
+        body.append(f"{at}v = get({const(mine_field)}, M)")
+        body.append(
+            f"{at}partners = [] if v is M else "
+            f"equal({const((i, other))}, {const(their_field)}, partners, v)"
+        )
+    sub_name = const(sub)
+    pair = "(s, t)" if pos == 0 else "(t, s)"
+    if beta is None:
+        test = "t != s"
+    elif pos == 0:
+        test = f"t != s and {const(beta)}(facts[t], (f,))"
+    else:
+        test = f"t != s and {const(beta)}(f, (facts[t],))"
+    body.append(f"{at}n = len(out)")
+    body.append(f"{at}for t in partners:")
+    body.append(f"{at}    if {test}:")
+    body.append(f"{at}        out.append(({sub_name}, {pair}))")
+    body.append(f"{at}budget.spent += len(out) - n")  # Budget.spend, inline
+    body.append(f"{at}if budget.spent > budget.limit:")
+    body.append(f"{at}    raise budget.exceeded({const(sub.rule.id)})")
 
 
 def _plan(sub_index: int, pos: int, pattern: Pattern, aliases: dict[str, int]) -> PatternPlan:

@@ -199,7 +199,7 @@ class _Chaining:
         heapq.heapify(agenda)
         return agenda
 
-    def stratum(self, subs: Sequence[SubRule], limit: int) -> None:
+    def stratum(self, subs: Sequence[SubRule], limit: int, stratum: int = 0) -> None:
         """Fire a stratum's activations to a fixed point, best first. An activation fires
         once (once per outer binding for a rule's alternatives), and only if it is
         verified (for an inexact matcher) and no ``not:`` pattern blocks it; the facts
@@ -212,6 +212,21 @@ class _Chaining:
         needs stratum 0 derives, for one)."""
         types = _stratum_types(subs)
         agenda = self.seed(subs, types)
+        # the fast matcher's generated loop (inference.generated), when it has one for
+        # this stratum: this loop with the firings written in, no call a firing
+        generated = getattr(self.matcher, "loop", None)
+        loop = generated(stratum) if generated is not None else None
+        if loop is not None:
+            trace = self.trace
+
+            def over() -> FiringLimitError:
+                return FiringLimitError(limit, _most_productive(trace))
+
+            self.fired = loop(
+                self.store, self.matcher, self.enrich, agenda, self.counter, trace,
+                self.fired, limit, over,
+            )  # fmt: skip
+            return
         done: set[tuple[str, tuple[int, ...]]] = set()
         store, trace, enrich, counter = self.store, self.trace, self.enrich, self.counter
         pop, push, facts, add = heapq.heappop, heapq.heappush, store.facts, store.add
@@ -314,7 +329,7 @@ def run(
         by default ``limit * BUDGET_PER_FIRING``.
     distinct : bool
         Whether the base facts are known to be distinct (a profile's are, by
-        construction): then they are added with :meth:`FactStore.add_distinct`, which
+        construction): then they are added with :meth:`FactStore.add_distinct_all`, which
         keys them only if a rule asserts a fact of their type.
 
     Returns
@@ -332,14 +347,17 @@ def run(
         If the matching work passes ``budget`` (a join over many facts, say).
     """
     store = FactStore(Budget(limit * BUDGET_PER_FIRING if budget is None else budget))
-    add = store.add_distinct if distinct else store.add
-    for fact in base:
-        add(fact)
+    if distinct:
+        store.add_distinct_all(base)
+    else:
+        add = store.add
+        for fact in base:
+            add(fact)
     chaining = _Chaining(store, matcher, enrich)
     try:
         for k, subs in enumerate(strata):
             matcher.begin(k, store)
-            chaining.stratum(subs, limit)
+            chaining.stratum(subs, limit, k)
             matcher.end()
     except BaseException:
         matcher.end()

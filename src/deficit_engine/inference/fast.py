@@ -14,7 +14,8 @@ from typing import Any
 from ..compiler import SubRule
 from ..models import Fact
 from ..rules import Pattern, Ref
-from .compiled import Admit, Compiled, PatternPlan, Pred
+from .compiled import Admit, AdmitJoin, Compiled, PatternPlan, Pred
+from .generated import Firings, Loop
 from .semantics import MISSING
 from .store import Activation, FactStore
 
@@ -29,7 +30,13 @@ class FastMatcher:
 
     exact = True
 
-    def __init__(self, strata: Sequence[Sequence[SubRule]]) -> None:
+    def __init__(
+        self,
+        strata: Sequence[Sequence[SubRule]],
+        *,
+        enriched: frozenset[str] | None = None,
+        generate: bool = True,
+    ) -> None:
         self.strata = strata
         self.compiled = Compiled(strata)
         self.subs: Sequence[SubRule] = ()
@@ -64,9 +71,29 @@ class FastMatcher:
         ]
         self.betas: list[Pred | None] = []
         self.indexes: dict[Any, _Index] = {}
+        self.joining: dict[str, AdmitJoin] = {}
         # per stratum, each sub-rule's number of positive patterns: the shape of the
         # alpha memories `begin` makes for every run
         self.sizes: list[list[int]] = [[len(row) for row in plans] for plans in self.compiled.plans]
+        # the strata's loops generated (inference.generated), unless told not to (the
+        # generic path, which the tests hold them to)
+        self.generated = (
+            Firings(
+                strata,
+                self.compiled,
+                [
+                    [
+                        (key, beta) if len(sub.positives) == 2 else None
+                        for sub, key, beta in zip(subs, keys, betas, strict=True)
+                    ]
+                    for subs, keys, betas in zip(strata, self.keyed, self.second, strict=True)
+                ],
+                self.negatives,
+                enriched,
+            )
+            if generate
+            else None
+        )
 
     def fresh(self) -> FastMatcher:
         """A matcher for one run: the compiled rules shared, its memories its own (what
@@ -80,17 +107,38 @@ class FastMatcher:
         run.__dict__.update(self.__dict__)
         return run
 
+    def loop(self, stratum: int) -> Loop | None:
+        """The stratum's generated loop (see :mod:`.generated`), or None when it has
+        none (the driver then fires generically).
+
+        Parameters
+        ----------
+        stratum : int
+            The stratum.
+
+        Returns
+        -------
+        callable or None
+            The loop, to be given the store and this matcher once ``begin`` has begun
+            the stratum.
+        """
+        return None if self.generated is None else self.generated.loops[stratum]
+
     def begin(self, stratum: int, store: FactStore) -> None:
         """Start a stratum (see :class:`~.driver.Matcher`): empty alpha memories."""
         self.subs = self.strata[stratum]
         self.current = self.compiled.plans[stratum]
         self.admitters = self.compiled.admitters[stratum]
         # one comprehension, the common sizes written out: a nested comprehension per
-        # sub-rule was a call each, forty a stratum, for every evaluation
+        # sub-rule was a call each, forty a stratum, for every evaluation. A one-pattern
+        # sub-rule's memory is never read nor filled (its pattern is an activation at
+        # once): they all share one empty placeholder
         self.memory = [
-            [[]] if n == 1 else [[], []] if n == 2 else [[] for _ in range(n)]
+            _UNUSED if n == 1 else [[], []] if n == 2 else [[] for _ in range(n)]
             for n in self.sizes[stratum]
         ]
+        if self.generated is not None:
+            self.joining = self.generated.admitters[stratum]
         self.keys = self.keyed[stratum]
         self.betas = self.second[stratum]
         self.store = store
@@ -119,9 +167,19 @@ class FastMatcher:
 
     def add_all(self, seqs: Sequence[int]) -> list[Activation]:
         """The activations of the store's facts ``seqs``, each added in turn (see
-        :class:`~.driver.Matcher`): what the driver seeds a stratum with, in one call."""
+        :class:`~.driver.Matcher`): what the driver seeds a stratum with, in one call.
+        With the generated loops, the alpha functions with the two-pattern joins
+        written in (``generated.Firings.admitters``) do each fact's joins too."""
         facts, admitters, memory, join = self.store.facts, self.admitters, self.memory, self._join
         out: list[Activation] = []
+        if self.generated is not None:
+            joining, equal, budget = self.joining, self._equal, self.store.budget
+            for seq in seqs:
+                fact = facts[seq]
+                admit_join = joining.get(fact["type"])
+                if admit_join is not None:
+                    admit_join(fact, seq, out, memory, facts, equal, budget, join)
+            return out
         joins: list[PatternPlan] = []
         for seq in seqs:
             fact = facts[seq]
@@ -268,6 +326,8 @@ class FastMatcher:
         self.memory = []
 
 
+# The memory of every one-pattern sub-rule: never read nor filled (see `begin`).
+_UNUSED: list[list[int]] = []
 # A `not:` pattern, compiled: its fact type, the test of all its conditions, and the
 # equality that picks its candidates (the field, the bound fact's position and field),
 # or None three times when it has none.

@@ -7,7 +7,7 @@ insertion order; activations name facts by number, and the agenda orders by it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from operator import itemgetter
 from typing import Any
 
@@ -222,6 +222,35 @@ class FactStore:
             raise UsageError(f"add_distinct: facts of type {ftype!r} are keyed already")
         facts.append(fact)
         return seq
+
+    def add_distinct_all(self, facts: Iterable[Fact]) -> None:
+        """Add facts known to differ from each other and from every fact in the store,
+        in order, as :meth:`add_distinct` one at a time would (one call for a profile's
+        thirty base facts, not thirty).
+
+        Parameters
+        ----------
+        facts : iterable of Fact
+            The facts: as :meth:`add_distinct` takes them.
+
+        Raises
+        ------
+        UsageError
+            If facts of one of their types have been given to :meth:`add` already.
+        """
+        mine, by_type, unkeyed = self.facts, self.by_type, self.unkeyed
+        for fact in facts:
+            seq = len(mine)
+            ftype = fact["type"]
+            of_type = by_type.get(ftype)
+            if of_type is None:
+                by_type[ftype] = [seq]
+                unkeyed.add(ftype)
+            elif ftype in unkeyed:
+                of_type.append(seq)
+            else:
+                raise UsageError(f"add_distinct: facts of type {ftype!r} are keyed already")
+            mine.append(fact)
 
     def _key_unkeyed(self, ftype: str) -> None:
         """Key the facts of a type added by :meth:`add_distinct` (see there), as

@@ -1,0 +1,315 @@
+"""The fast backend's firings as Python source generated per rule set: one function per
+sub-rule that does all a firing does after the driver has chosen it.
+
+The driver's generic firing (``driver._Chaining.stratum``) makes the facts of the
+sub-rule's ``then`` (``SubRule.build``), enriches each, adds it to the store
+(``FactStore.add``: the fact's field names looked up to find its key), gives each new
+fact to the matcher (``FastMatcher.add``: its type looked up to find its alpha
+function), pushes the activations found and appends the trace entry: six calls and
+as many look-ups a firing, of what is known when the rules are compiled. Here, per
+sub-rule, a function is generated that does the same with that knowledge written in:
+the fact built as ``SubRule.build`` builds it, the enricher called only for the fact
+types the caller says it changes, the store's key of a fact whose field names are
+fixed (no optional field) made from its values in the store's own order, the
+stratum's alpha function of the fact's type called by name, and the trace entry made
+inline. A firing is then one call. The answers are the generic path's: the same
+facts (the same dicts, in the same order, keyed alike in the store), the same
+activations pushed in the same order with the same arrival numbers, the same trace,
+budget and errors; ``tests/test_generated_firing.py`` holds them to it.
+
+Which runs use it: the fast backend's (its matcher is exact and has alpha functions
+per type), stratum by stratum, when every sub-rule of the stratum has a generated
+``build`` (no list value among its actions); any other stratum takes the generic loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from heapq import heappop, heappush
+from typing import Any
+
+from ..compiler import SubRule, _action_source
+from ..models import TraceEntry
+from .compiled import AdmitJoin, Compiled, Joins, _joining_function
+from .store import _SHAPES, _same_bools, _shape, fact_key
+
+__all__ = ["Firings", "Loop"]
+
+# A stratum's generated loop: (the store, the fast matcher begun on the stratum, the
+# enricher, the agenda (a heap, seeded), the arrival counter, the trace, the productive
+# firings so far, the firing limit, a function of nothing that makes the error of a
+# passed limit) -> the productive firings after the stratum.
+Loop = Callable[..., int]
+
+_new = object.__new__
+
+
+class Firings:
+    """A rule set's strata as generated loops, once (per fast matcher): per stratum, the
+    driver's loop over its agenda with each sub-rule's firing written in, or None for a
+    stratum left to the generic loop.
+
+    Parameters
+    ----------
+    strata : sequence of sequences of SubRule
+        The compiled sub-rules, stratum by stratum.
+    compiled : Compiled
+        The same strata's patterns, indexed by fact type (``Compiled.index``).
+    joins : sequence of Joins
+        Per stratum, its two-pattern sub-rules' joins (see ``compiled.Joins``).
+    negatives : dict
+        The fast matcher's compiled ``not:`` patterns, by sub-rule key
+        (``FastMatcher.negatives``).
+    enriched : frozenset of str, optional
+        The fact types the caller's enricher may change: a firing calls it only for
+        those (every other fact is its own enrichment). None: for every type.
+    """
+
+    def __init__(
+        self,
+        strata: Sequence[Sequence[SubRule]],
+        compiled: Compiled,
+        joins: Sequence[Joins],
+        negatives: Mapping[str, Sequence[Any]],
+        enriched: frozenset[str] | None,
+    ) -> None:
+        self.enriched = enriched
+        # per stratum and fact type: its alpha tests with the two-pattern joins written in
+        self.admitters: list[dict[str, AdmitJoin]] = [
+            {t: _joining_function(ix, subs, joins[k]) for t, ix in compiled.index[k].items()}
+            for k, subs in enumerate(strata)
+        ]
+        self.loops: list[Loop | None] = [
+            _loop(subs, self.admitters[k], negatives, enriched)
+            if subs and all(sub.build is not None for sub in subs)
+            else None
+            for k, subs in enumerate(strata)
+        ]
+
+
+def _loop(
+    subs: Sequence[SubRule],
+    admitters: dict[str, Any],
+    negatives: Mapping[str, Sequence[Any]],
+    enriched: frozenset[str] | None,
+) -> Loop:
+    """The source of one stratum's loop, compiled (see :data:`Loop`): the driver's loop
+    for an exact matcher (``driver._Chaining.stratum``), its firing picked by the
+    sub-rule's place (a binary search of ``if``s) and written in. Every field name,
+    value, rule id and function is a constant bound by name in the namespace, so
+    nothing from a rule file becomes code."""
+    env: dict[str, Any] = {
+        "M": object(),
+        "TE": TraceEntry,
+        "new_": _new,
+        "push": heappush,
+        "pop": heappop,
+        "fact_key": fact_key,
+        "same_bools": _same_bools,
+        "SHAPES": _SHAPES,
+        "new_shape": _shape,
+    }
+
+    def const(value: Any) -> str:
+        name = f"c{len(env)}"
+        env[name] = value
+        return name
+
+    lines = [
+        "def loop(store, matcher, enrich, agenda, counter, trace, fired, limit, over):",
+        "    facts, keys, exact, by_type = store.facts, store.keys, store.exact, store.by_type",
+        "    unkeyed, add, budget = store.unkeyed, store.add, store.budget",
+        "    memory, join, equal = matcher.memory, matcher._join, matcher._equal",
+        "    out, done = [], set()",
+        "    while agenda:",
+        "        place, seqs, _n, sub = pop(agenda)",
+    ]
+    by_place = {sub.place: sub for sub in subs}
+
+    def dispatch(places: list[int], indent: str) -> None:
+        if len(places) == 1:
+            sub = by_place[places[0]]
+            _fire_source(sub, negatives.get(sub.key, ()), indent, enriched, admitters, const, lines)
+            return
+        mid = len(places) // 2
+        lines.append(f"{indent}if place < {places[mid]}:")
+        dispatch(places[:mid], indent + "    ")
+        lines.append(f"{indent}else:")
+        dispatch(places[mid:], indent + "    ")
+
+    dispatch(sorted(by_place), "        ")
+    lines.append("    return fired")
+    exec(compile("\n".join(lines), "<deficit_engine stratum>", "exec"), env)
+    return env["loop"]  # type: ignore[no-any-return]
+
+
+def _fire_source(
+    sub: SubRule,
+    negatives: Sequence[Any],
+    indent: str,
+    enriched: frozenset[str] | None,
+    admitters: dict[str, Any],
+    const: Callable[[Any], str],
+    lines: list[str],
+) -> None:
+    """Append the source of one sub-rule's turn in the loop, its activation's facts'
+    numbers in ``seqs``: what the generic loop does for an exact matcher, with what is
+    known of the sub-rule written in. An alternative of a rule fires once per outer
+    binding (``done``); the bound facts ``b``; the ``not:`` patterns tested as
+    ``FastMatcher.blocked`` tests them (``negatives``: its compiled ones); its facts made
+    as ``SubRule.build`` makes them, each added as :func:`_add_source` says; the trace
+    entry (``TraceEntry.of``, inline); the firing counted against the limit."""
+    rid = const(sub.rule.id)
+    if sub.alt:
+        lines += [
+            f"{indent}key = ({const(sub.key)}, seqs[:{sub.n_outer}])",
+            f"{indent}if key in done:",
+            f"{indent}    continue",
+        ]
+    n = len(sub.positives)
+    lines.append(f"{indent}b = ({''.join(f'facts[seqs[{i}]], ' for i in range(n))})")
+    if negatives:
+        lines.append(f"{indent}x = False")
+        for i, (ftype, test, field, position, other) in enumerate(negatives):
+            at = indent
+            if i:
+                lines.append(f"{indent}if not x:")
+                at += "    "
+            lines.append(f"{at}cands = by_type.get({const(ftype)})")
+            lines.append(f"{at}if cands:")
+            at += "    "
+            if field is not None:
+                lines.append(f"{at}v = b[{position}].get({const(other)}, M)")
+                lines.append(f"{at}if v is not M:")
+                at += "    "
+                lines.append(f"{at}cands = equal({const(ftype)}, {const(field)}, cands, v)")
+                lines.append(f"{at}for t in cands:")
+            else:
+                lines.append(f"{at}for t in cands:")
+            lines += [
+                f"{at}    if {const(test)}(facts[t], b):",
+                f"{at}        x = True",
+                f"{at}        break",
+            ]
+        lines += [f"{indent}if x:", f"{indent}    continue"]
+    if sub.alt:
+        lines.append(f"{indent}done.add(key)")
+    lines.append(f"{indent}new = []")
+    body: list[str] = []
+    for ftype, fields in sub.actions:
+
+        def finish(
+            at: str, names: tuple[str, ...] | None, known: dict[str, str], ftype: str = ftype
+        ) -> None:
+            _add_source(at, ftype, names, known, enriched, admitters, rid, const, body)
+
+        _action_source(ftype, fields, const, body, finish)
+    # the builder's source is indented for a function's body (four spaces)
+    lines.extend(indent + line[4:] for line in body)
+    lines += [
+        f"{indent}e = new_(TE)",
+        f"{indent}d = e.__dict__",
+        f"{indent}d['rule'] = {rid}",
+        f"{indent}d['matched'] = b",
+        f"{indent}d['asserted'] = tuple(new)",
+        f"{indent}trace.append(e)",
+        f"{indent}if new:",
+        f"{indent}    fired += 1",
+        f"{indent}    if fired > limit:",
+        f"{indent}        raise over()",
+    ]
+
+
+def _add_source(
+    indent: str,
+    ftype: str,
+    names: tuple[str, ...] | None,
+    known: dict[str, str],
+    enriched: frozenset[str] | None,
+    admitters: dict[str, Any],
+    rid: str,
+    const: Callable[[Any], str],
+    lines: list[str],
+) -> None:
+    """Append the source of what the driver does with a fact ``f`` a firing makes:
+    enrich it (if its type may change), add it to the store, and, when it is new,
+    count it against the budget, note it as new and give it to the matcher.
+
+    The fact is keyed as :meth:`FactStore.add` keys it, written out: when its field
+    names are fixed (no optional field, not enriched), by the set of them and its values
+    in sorted-name order (the store's ``_shape``) read from the locals it was made of;
+    else by its shape looked up. Facts of a type still unkeyed go to ``add`` (which
+    keys them first)."""
+    if enriched is None or ftype in enriched:
+        lines.append(f"{indent}f = enrich(f)")
+        names = None  # its shape is the enricher's
+    if names is None:  # FactStore.add, inline: the shape looked up by the names
+        t = "t"
+        key = "(shape[0], shape[1](f))"
+        lines += [
+            f"{indent}t = f['type']",
+            f"{indent}if t in unkeyed:",
+            f"{indent}    s = add(f)",
+            f"{indent}else:",
+            f"{indent}    s = len(facts)",
+            f"{indent}    names = tuple(f)",
+            f"{indent}    shape = SHAPES.get(names)",
+            f"{indent}    if shape is None:",
+            f"{indent}        shape = new_shape(names)",
+        ]
+    else:
+        shape = _SHAPES.get(names) or _shape(names)
+        ordered = sorted(names)
+        values = ", ".join(known.get(n) or f"f[{const(n)}]" for n in ordered)
+        key = f"({const(shape[0])}, {values if len(ordered) == 1 else f'({values},)'})"
+        t = const(ftype)
+        lines += [
+            f"{indent}if {t} in unkeyed:",
+            f"{indent}    s = add(f)",
+            f"{indent}else:",
+            f"{indent}    s = len(facts)",
+        ]
+    lines += [
+        f"{indent}    try:",
+        f"{indent}        found = keys.setdefault({key}, s)",
+        f"{indent}    except TypeError:",  # a list among its values
+        f"{indent}        found = exact.setdefault(fact_key(f), s)",
+        f"{indent}    else:",
+        f"{indent}        if found != s and not same_bools(facts[found], f):",
+        f"{indent}            found = exact.setdefault(fact_key(f), s)",
+        f"{indent}    if found == s:",
+        f"{indent}        facts.append(f)",
+        f"{indent}        of = by_type.get({t})",
+        f"{indent}        if of is None:",
+        f"{indent}            by_type[{t}] = [s]",
+        f"{indent}        else:",
+        f"{indent}            of.append(s)",
+        f"{indent}    else:",
+        f"{indent}        s = None",
+    ]
+    lines += [
+        f"{indent}if s is not None:",
+        f"{indent}    budget.spent += 1",
+        f"{indent}    if budget.spent > budget.limit:",
+        f"{indent}        raise budget.exceeded({rid})",
+        f"{indent}    new.append(f)",
+    ]
+    inner = indent + "    "
+    if names is None:
+        # the type is known only now (the enricher's): looked up as the matcher does
+        lines += [
+            f"{inner}a = {const(admitters)}.get(t)",
+            f"{inner}if a is not None:",
+            f"{inner}    a(f, s, out, memory, facts, equal, budget, join)",
+        ]
+    else:
+        admit = admitters.get(ftype)
+        if admit is None:
+            return  # no positive pattern of the stratum takes this type
+        lines.append(f"{inner}{const(admit)}(f, s, out, memory, facts, equal, budget, join)")
+    lines += [
+        f"{inner}if out:",
+        f"{inner}    for hit, hs in out:",
+        f"{inner}        push(agenda, (hit.place, hs, next(counter), hit))",
+        f"{inner}    out.clear()",
+    ]
