@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from heapq import heappush
 from typing import Any
 
 from ..compiler import SubRule
@@ -213,9 +214,10 @@ def _admit_function(index: TypeIndex, subs: Sequence[SubRule]) -> Admit:
 # first's), or None, and the test of the second pattern's conditions that read the first.
 Joins = Sequence[tuple[tuple[str, str] | None, Pred | None] | None]
 
-# What `_joining_function` generates: (the fact, its number, the activations found, the
-# stratum's alpha memories, the store's facts, the matcher's `_equal`, the budget, the
-# matcher's `_join`) -> None.
+# What `_joining_function` generates: (the fact, its number, a list for the activations
+# of longer joins (left empty), the stratum's alpha memories, the store's facts, the
+# matcher's `_equal`, the budget, the matcher's `_join`, the driver's agenda, its arrival
+# counter) -> None.
 AdmitJoin = Callable[..., None]
 
 
@@ -224,12 +226,14 @@ def _joining_function(index: TypeIndex, subs: Sequence[SubRule], joins: Joins) -
     two-pattern join written in where the pattern is passed: the partners' loop over
     the other pattern's memory (picked by value when the pattern has an equality with
     the other, through the matcher's index, ``FastMatcher._equal``), the test that reads
-    the other fact, the activations appended, the budget spent, as ``FastMatcher._join``
-    does; a longer join calls ``_join`` there. The joins run in the order
-    :func:`_admit_function`'s caller runs them (pattern order), so they spend the
-    budget in the same order; a one-pattern activation may be appended between them,
-    where that one appends it first: the agenda orders by place and facts, which no two
-    activations share, so the order they are found in changes no firing."""
+    the other fact, the budget spent, as ``FastMatcher._join`` does; a longer join calls
+    ``_join`` there. Each activation is pushed onto the driver's agenda at once, as the
+    item the driver makes of it (``driver._Item``), not listed for the driver to push.
+    The joins run in the order :func:`_admit_function`'s caller runs them (pattern
+    order), so they spend the budget in the same order; a one-pattern activation may be
+    pushed between them, where that one lists it first: the agenda orders by place and
+    facts, which no two activations share, so the order they arrive in (the counter)
+    changes no firing."""
     return _alpha_function(index, subs, joins)
 
 
@@ -239,8 +243,35 @@ def _alpha_function(
     """The generated function of :func:`_hits_function` (``subs`` None), of
     :func:`_admit_function` (``subs``: the stratum's sub-rules) or of
     :func:`_joining_function` (``joins`` too)."""
+    env: dict[str, Any] = {}
+    lines, body = alpha_source(index, subs, joins, env)
+    if subs is None:
+        head, tail = ["def hits(f):", "    get = f.get", *lines, "    out = []"], "    return out"
+    elif joins is not None:
+        head = [
+            "def hits(f, s, out, memory, facts, equal, budget, join, agenda, counter):",
+            "    get = f.get",
+        ]
+        head, tail = [*head, *lines], ""
+    else:
+        head, tail = ["def hits(f, s, out, memory, joins):", "    get = f.get", *lines], ""
+    source = "\n".join([*head, *body, tail])
+    exec(compile(source, "<deficit_engine alpha>", "exec"), env)
+    return env["hits"]  # type: ignore[no-any-return]
+
+
+def alpha_source(
+    index: TypeIndex, subs: Sequence[SubRule] | None, joins: Joins | None, env: dict[str, Any]
+) -> tuple[list[str], list[str]]:
+    """The source of :func:`_alpha_function`'s body, indented for a function's: the
+    fields read (from ``get``, the fact's ``get``) and the tests with what is done on
+    each pattern passed (the fact is ``f``, its number ``s``). Its constants are put in
+    ``env``, named after its size, so that bodies for several types can share one
+    namespace (``generated``'s seed functions do)."""
     field, keyed, rest = index
-    env: dict[str, Any] = {"M": MISSING, "KEYS": (str, float, int, bool)}
+    env.setdefault("M", MISSING)
+    env.setdefault("KEYS", (str, float, int, bool))
+    env.setdefault("push", heappush)
     names: dict[str, str] = {}  # field -> local variable
     lines: list[str] = []
 
@@ -284,6 +315,11 @@ def _alpha_function(
             body.append(f"{indent}if {tests}:")
             if subs is None:
                 body.append(f"{indent}    out.append({const(plan)})")
+            elif len(subs[plan.sub].positives) == 1 and joins is not None:
+                sub = subs[plan.sub]  # an agenda item, pushed (see `_joining_function`)
+                body.append(
+                    f"{indent}    push(agenda, ({sub.place}, (s,), next(counter), {const(sub)}))"
+                )
             elif len(subs[plan.sub].positives) == 1:
                 body.append(f"{indent}    out.append(({const(subs[plan.sub])}, (s,)))")
             elif joins is not None:
@@ -304,20 +340,7 @@ def _alpha_function(
             body.append(f"        {'if' if i == 0 else 'elif'} {d} == {const(key)}:")
             emit(plans, "            ")
     emit(rest, "    ")
-    if subs is None:
-        head, tail = ["def hits(f):", "    get = f.get", *lines, "    out = []"], "    return out"
-    elif joins is not None:
-        head = [
-            "def hits(f, s, out, memory, facts, equal, budget, join):",
-            "    get = f.get",
-            *lines,
-        ]
-        tail = ""
-    else:
-        head, tail = ["def hits(f, s, out, memory, joins):", "    get = f.get", *lines], ""
-    source = "\n".join([*head, *body, tail])
-    exec(compile(source, "<deficit_engine alpha>", "exec"), env)
-    return env["hits"]  # type: ignore[no-any-return]
+    return lines, body
 
 
 def _join_source(
@@ -335,6 +358,9 @@ def _join_source(
     body.append(f"{indent}mine[{pos}].append(s)")
     if join is None:  # three patterns or more: the matcher's join, which spends as it goes
         body.append(f"{indent}join({i}, {pos}, s, out)")
+        body.append(f"{indent}for hit, hs in out:")
+        body.append(f"{indent}    push(agenda, (hit.place, hs, next(counter), hit))")
+        body.append(f"{indent}out.clear()")
         return
     key, beta = join
     other = 1 - pos
@@ -356,13 +382,15 @@ def _join_source(
         test = f"t != s and {const(beta)}(facts[t], (f,))"
     else:
         test = f"t != s and {const(beta)}(f, (facts[t],))"
-    body.append(f"{at}n = len(out)")
+    body.append(f"{at}n = 0")
     body.append(f"{at}for t in partners:")
     body.append(f"{at}    if {test}:")
-    body.append(f"{at}        out.append(({sub_name}, {pair}))")
-    body.append(f"{at}budget.spent += len(out) - n")  # Budget.spend, inline
-    body.append(f"{at}if budget.spent > budget.limit:")
-    body.append(f"{at}    raise budget.exceeded({const(sub.rule.id)})")
+    body.append(f"{at}        push(agenda, ({sub.place}, {pair}, next(counter), {sub_name}))")
+    body.append(f"{at}        n += 1")
+    body.append(f"{at}if n:")  # Budget.spend, inline (nothing spent: nothing passed)
+    body.append(f"{at}    budget.spent += n")
+    body.append(f"{at}    if budget.spent > budget.limit:")
+    body.append(f"{at}        raise budget.exceeded({const(sub.rule.id)})")
 
 
 def _plan(sub_index: int, pos: int, pattern: Pattern, aliases: dict[str, int]) -> PatternPlan:

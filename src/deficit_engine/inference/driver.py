@@ -190,14 +190,18 @@ class _Chaining:
         # one call for them all: the fast matcher's per-fact call was a fifth of its time.
         # The facts of those types, in insertion order: the store's lists of each type
         # merged (cheaper than testing every fact's type in a comprehension)
-        by_type = self.store.by_type
-        seqs = sorted(itertools.chain.from_iterable([by_type[t] for t in types if t in by_type]))
-        for sub, bound in self.matcher.add_all(seqs):
+        for sub, bound in self.matcher.add_all(self._seqs(types)):
             agenda.append((sub.place, bound, next(counter), sub))
         # one heapify, not a push per activation: the items are totally ordered (the
         # counter is unique), so the firing order is the same either way
         heapq.heapify(agenda)
         return agenda
+
+    def _seqs(self, types: frozenset[str]) -> list[int]:
+        """The numbers of the store's facts of ``types``, in insertion order: the store's
+        lists of each type merged (cheaper than testing every fact's type)."""
+        by_type = self.store.by_type
+        return sorted(itertools.chain.from_iterable([by_type[t] for t in types if t in by_type]))
 
     def stratum(self, subs: Sequence[SubRule], limit: int, stratum: int = 0) -> None:
         """Fire a stratum's activations to a fixed point, best first. An activation fires
@@ -211,22 +215,30 @@ class _Chaining:
         positive patterns use its type (a third of the shipped KB's facts do not: the
         needs stratum 0 derives, for one)."""
         types = _stratum_types(subs)
-        agenda = self.seed(subs, types)
         # the fast matcher's generated loop (inference.generated), when it has one for
-        # this stratum: this loop with the firings written in, no call a firing
+        # this stratum: this loop with the firings written in, no call a firing; its
+        # seed pushes the activations onto the agenda as it finds them
         generated = getattr(self.matcher, "loop", None)
         loop = generated(stratum) if generated is not None else None
         if loop is not None:
+            counter = self.counter
+            heap: list[_Item] = [
+                (sub.place, (), next(counter), sub) for sub in subs if not sub.positives
+            ]
+            heapq.heapify(heap)
+            fast: Any = self.matcher  # a FastMatcher: the one matcher with a `loop`
+            fast.push_all(self._seqs(types), heap, counter)
             trace = self.trace
 
             def over() -> FiringLimitError:
                 return FiringLimitError(limit, _most_productive(trace))
 
             self.fired = loop(
-                self.store, self.matcher, self.enrich, agenda, self.counter, trace,
+                self.store, self.matcher, self.enrich, heap, self.counter, trace,
                 self.fired, limit, over,
             )  # fmt: skip
             return
+        agenda = self.seed(subs, types)
         done: set[tuple[str, tuple[int, ...]]] = set()
         store, trace, enrich, counter = self.store, self.trace, self.enrich, self.counter
         pop, push, facts, add = heapq.heappop, heapq.heappush, store.facts, store.add

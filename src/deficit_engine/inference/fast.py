@@ -8,14 +8,15 @@ other patterns, testing just the conditions that read them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..compiler import SubRule
+from ..errors import UsageError
 from ..models import Fact
 from ..rules import Pattern, Ref
-from .compiled import Admit, AdmitJoin, Compiled, PatternPlan, Pred
-from .generated import Firings, Loop
+from .compiled import Admit, Compiled, PatternPlan, Pred
+from .generated import Firings, Loop, Seed
 from .semantics import MISSING
 from .store import Activation, FactStore
 
@@ -71,7 +72,7 @@ class FastMatcher:
         ]
         self.betas: list[Pred | None] = []
         self.indexes: dict[Any, _Index] = {}
-        self.joining: dict[str, AdmitJoin] = {}
+        self.seed: Seed | None = None
         # per stratum, each sub-rule's number of positive patterns: the shape of the
         # alpha memories `begin` makes for every run
         self.sizes: list[list[int]] = [[len(row) for row in plans] for plans in self.compiled.plans]
@@ -124,6 +125,41 @@ class FastMatcher:
         """
         return None if self.generated is None else self.generated.loops[stratum]
 
+    def push_all(self, seqs: Sequence[int], agenda: list[Any], counter: Iterator[int]) -> None:
+        """What :meth:`add_all` finds, pushed onto the driver's agenda as its items, by the
+        stratum's generated seed (see :mod:`.generated`): for a stratum the generated
+        loop runs.
+
+        Parameters
+        ----------
+        seqs : sequence of int
+            As :meth:`add_all` takes them.
+        agenda : list
+            The driver's agenda, a heap of ``(place, facts' numbers, arrival, sub-rule)``.
+        counter : iterator of int
+            The driver's arrival numbers.
+
+        Raises
+        ------
+        UsageError
+            If the matcher has no generated seed (made with ``generate=False``).
+        """
+        seed = self.seed
+        if seed is None:
+            raise UsageError("push_all: this fast matcher has no generated seed")
+        facts = self.store.facts
+        seed(
+            seqs,
+            facts,
+            [],
+            self.memory,
+            self._equal,
+            self.store.budget,
+            self._join,
+            agenda,
+            counter,
+        )
+
     def begin(self, stratum: int, store: FactStore) -> None:
         """Start a stratum (see :class:`~.driver.Matcher`): empty alpha memories."""
         self.subs = self.strata[stratum]
@@ -138,7 +174,7 @@ class FastMatcher:
             for n in self.sizes[stratum]
         ]
         if self.generated is not None:
-            self.joining = self.generated.admitters[stratum]
+            self.seed = self.generated.seeds[stratum]
         self.keys = self.keyed[stratum]
         self.betas = self.second[stratum]
         self.store = store
@@ -167,19 +203,9 @@ class FastMatcher:
 
     def add_all(self, seqs: Sequence[int]) -> list[Activation]:
         """The activations of the store's facts ``seqs``, each added in turn (see
-        :class:`~.driver.Matcher`): what the driver seeds a stratum with, in one call.
-        With the generated loops, the alpha functions with the two-pattern joins
-        written in (``generated.Firings.admitters``) do each fact's joins too."""
+        :class:`~.driver.Matcher`): what the driver seeds a stratum with, in one call."""
         facts, admitters, memory, join = self.store.facts, self.admitters, self.memory, self._join
         out: list[Activation] = []
-        if self.generated is not None:
-            joining, equal, budget = self.joining, self._equal, self.store.budget
-            for seq in seqs:
-                fact = facts[seq]
-                admit_join = joining.get(fact["type"])
-                if admit_join is not None:
-                    admit_join(fact, seq, out, memory, facts, equal, budget, join)
-            return out
         joins: list[PatternPlan] = []
         for seq in seqs:
             fact = facts[seq]
