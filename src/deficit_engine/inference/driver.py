@@ -190,18 +190,14 @@ class _Chaining:
         # one call for them all: the fast matcher's per-fact call was a fifth of its time.
         # The facts of those types, in insertion order: the store's lists of each type
         # merged (cheaper than testing every fact's type in a comprehension)
-        for sub, bound in self.matcher.add_all(self._seqs(types)):
+        by_type = self.store.by_type
+        seqs = sorted(itertools.chain.from_iterable([by_type[t] for t in types if t in by_type]))
+        for sub, bound in self.matcher.add_all(seqs):
             agenda.append((sub.place, bound, next(counter), sub))
         # one heapify, not a push per activation: the items are totally ordered (the
         # counter is unique), so the firing order is the same either way
         heapq.heapify(agenda)
         return agenda
-
-    def _seqs(self, types: frozenset[str]) -> list[int]:
-        """The numbers of the store's facts of ``types``, in insertion order: the store's
-        lists of each type merged (cheaper than testing every fact's type)."""
-        by_type = self.store.by_type
-        return sorted(itertools.chain.from_iterable([by_type[t] for t in types if t in by_type]))
 
     def stratum(self, subs: Sequence[SubRule], limit: int, stratum: int = 0) -> None:
         """Fire a stratum's activations to a fixed point, best first. An activation fires
@@ -213,7 +209,8 @@ class _Chaining:
         firing is written inline: as two methods (fire, count) it cost the fast backend
         5 % of its inference time. A fact goes to the matcher only if the stratum's
         positive patterns use its type (a third of the shipped KB's facts do not: the
-        needs stratum 0 derives, for one)."""
+        needs stratum 0 derives, for one). ``stratum`` is the stratum's number, which
+        picks the fast matcher's generated loop for it."""
         types = _stratum_types(subs)
         # the fast matcher's generated loop (inference.generated), when it has one for
         # this stratum: this loop with the firings written in, no call a firing; its
@@ -227,7 +224,7 @@ class _Chaining:
             ]
             heapq.heapify(heap)
             fast: Any = self.matcher  # a FastMatcher: the one matcher with a `loop`
-            fast.push_all(self._seqs(types), heap, counter)
+            fast.push_all(heap, counter)
             trace = self.trace
 
             def over() -> FiringLimitError:

@@ -8,7 +8,7 @@ other patterns, testing just the conditions that read them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from ..compiler import SubRule
@@ -76,6 +76,7 @@ class FastMatcher:
         # per stratum, each sub-rule's number of positive patterns: the shape of the
         # alpha memories `begin` makes for every run
         self.sizes: list[list[int]] = [[len(row) for row in plans] for plans in self.compiled.plans]
+        self.makers = [_memory_maker(sizes) for sizes in self.sizes]
         # the strata's loops generated (inference.generated), unless told not to (the
         # generic path, which the tests hold them to)
         self.generated = (
@@ -125,15 +126,13 @@ class FastMatcher:
         """
         return None if self.generated is None else self.generated.loops[stratum]
 
-    def push_all(self, seqs: Sequence[int], agenda: list[Any], counter: Iterator[int]) -> None:
-        """What :meth:`add_all` finds, pushed onto the driver's agenda as its items, by the
-        stratum's generated seed (see :mod:`.generated`): for a stratum the generated
-        loop runs.
+    def push_all(self, agenda: list[Any], counter: Iterator[int]) -> None:
+        """What :meth:`add_all` finds for every fact in the store, pushed onto the
+        driver's agenda as its items, by the stratum's generated seed (see
+        :mod:`.generated`): for a stratum the generated loop runs.
 
         Parameters
         ----------
-        seqs : sequence of int
-            As :meth:`add_all` takes them.
         agenda : list
             The driver's agenda, a heap of ``(place, facts' numbers, arrival, sub-rule)``.
         counter : iterator of int
@@ -149,7 +148,6 @@ class FastMatcher:
             raise UsageError("push_all: this fast matcher has no generated seed")
         facts = self.store.facts
         seed(
-            seqs,
             facts,
             [],
             self.memory,
@@ -165,14 +163,10 @@ class FastMatcher:
         self.subs = self.strata[stratum]
         self.current = self.compiled.plans[stratum]
         self.admitters = self.compiled.admitters[stratum]
-        # one comprehension, the common sizes written out: a nested comprehension per
-        # sub-rule was a call each, forty a stratum, for every evaluation. A one-pattern
-        # sub-rule's memory is never read nor filled (its pattern is an activation at
-        # once): they all share one empty placeholder
-        self.memory = [
-            _UNUSED if n == 1 else [[], []] if n == 2 else [[] for _ in range(n)]
-            for n in self.sizes[stratum]
-        ]
+        # one generated list display per stratum (a comprehension over the sizes cost a
+        # third more). A one-pattern sub-rule's memory is never read nor filled (its
+        # pattern is an activation at once): they all share one empty placeholder
+        self.memory = self.makers[stratum]()
         if self.generated is not None:
             self.seed = self.generated.seeds[stratum]
         self.keys = self.keyed[stratum]
@@ -354,6 +348,18 @@ class FastMatcher:
 
 # The memory of every one-pattern sub-rule: never read nor filled (see `begin`).
 _UNUSED: list[list[int]] = []
+
+
+def _memory_maker(sizes: Sequence[int]) -> Callable[[], list[list[list[int]]]]:
+    """A function that makes a stratum's empty alpha memories, one per sub-rule of
+    ``sizes`` patterns (the shared placeholder for one pattern), as one list display."""
+    items = ["U" if n == 1 else f"[{'[], ' * n}]" for n in sizes]
+    env: dict[str, Any] = {"U": _UNUSED}
+    source = f"def make():\n    return [{', '.join(items)}]"
+    exec(compile(source, "<deficit_engine memory>", "exec"), env)
+    return env["make"]  # type: ignore[no-any-return]
+
+
 # A `not:` pattern, compiled: its fact type, the test of all its conditions, and the
 # equality that picks its candidates (the field, the bound fact's position and field),
 # or None three times when it has none.
