@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from deficit_engine import Engine, inference, synthetic_profiles
+from conftest import write_kb
+from deficit_engine import Engine, inference, load_kb, synthetic_profiles
 from deficit_engine.engine import _ENRICHED, base_facts
 from deficit_engine.errors import FiringLimitError, MatchBudgetError
 from deficit_engine.inference import FastMatcher
@@ -115,3 +116,49 @@ def test_every_type_enriched_gives_the_same_run(shipped: Engine) -> None:
             )
             runs.append((store.facts, store.keys, [(e.rule, e.matched, e.asserted) for e in trace]))
         assert runs[0] == runs[1]
+
+
+LISTED = """\
+  - id: LISTED
+    title: a low result and a request for it, with a list-valued action
+    when:
+      - result: {level: {in: [critical, low]}, score_pct: {lt: 50}}
+      - request: {competency: $result.competency}
+    then:
+      - deficit: {competency: $result.competency, severity: high}
+      - fact: {type: asked, c: $request.competency, tags: [x, $result.group], n: 2}
+  - id: LOW
+    title: a low result
+    when:
+      - result: {score_pct: {lt: 75}}
+    then:
+      - deficit: {competency: $result.competency, severity: moderate}
+  - id: UNASKED
+    title: a deficit nobody asked about
+    when:
+      - deficit: {}
+      - not: {asked: {c: $deficit.competency}}
+    then:
+      - need: {kind: program, competency: $deficit.competency, education: formal}
+"""
+
+
+def test_a_stratum_with_a_list_valued_action_keeps_the_generic_loop(tmp_path: Path) -> None:
+    """The generated loop is made only for the strata whose actions it can write; the
+    others run the driver's generic loop, and a run mixing both gives what the
+    generic path gives throughout."""
+    root = write_kb(tmp_path / "kb")
+    (root / "rules").mkdir()
+    (root / "rules" / "r.yaml").write_text("ruleset: t\nrules:\n" + LISTED, encoding="utf-8")
+    engine = Engine(load_kb(root), backend="fast")
+    assert engine._fast is not None and engine._fast.generated is not None
+    loops = engine._fast.generated.loops
+    assert len(loops) == 2 and loops[0] is None and loops[1] is not None
+    rnd = random.Random(16)
+    fired = set()
+    for n in range(40):
+        profile = random_profile(rnd, n)
+        generated, generic = _runs(engine, profile)
+        assert generated == generic, profile
+        fired.update(rule for rule, _matched, _asserted in generated[-1])
+    assert fired == {"LISTED", "LOW", "UNASKED"}  # every rule fired on some profile
