@@ -1,21 +1,26 @@
-"""The fast backend's firings as Python source generated per rule set: one function per
-sub-rule that does all a firing does after the driver has chosen it.
+"""The fast backend's strata as Python source generated per rule set: each stratum's
+seed and the driver's loop with every sub-rule's firing written in.
 
-The driver's generic firing (``driver._Chaining.stratum``) makes the facts of the
-sub-rule's ``then`` (``SubRule.build``), enriches each, adds it to the store
-(``FactStore.add``: the fact's field names looked up to find its key), gives each new
-fact to the matcher (``FastMatcher.add``: its type looked up to find its alpha
-function), pushes the activations found and appends the trace entry: six calls and
-as many look-ups a firing, of what is known when the rules are compiled. Here, per
-sub-rule, a function is generated that does the same with that knowledge written in:
-the fact built as ``SubRule.build`` builds it, the enricher called only for the fact
-types the caller says it changes, the store's key of a fact whose field names are
-fixed (no optional field) made from its values in the store's own order, the
-stratum's alpha function of the fact's type called by name, and the trace entry made
-inline. A firing is then one call. The answers are the generic path's: the same
-facts (the same dicts, in the same order, keyed alike in the store), the same
-activations pushed in the same order with the same arrival numbers, the same trace,
-budget and errors; ``tests/test_generated_firing.py`` holds them to it.
+The driver's generic loop (``driver._Chaining.stratum``) makes, for each firing, the
+facts of the sub-rule's ``then`` (``SubRule.build``), enriches each, adds it to the
+store (``FactStore.add``: the fact's field names looked up to find its key), gives
+each new fact to the matcher (``FastMatcher.add``: its type looked up to find its
+alpha function, then a call per join), pushes the activations found and appends the
+trace entry: a call and a look-up per step, of what is known when the rules are
+compiled. Here, per stratum, one loop is generated with that knowledge written in:
+the sub-rule picked by its place, its ``not:`` patterns tested inline, its facts
+built as ``SubRule.build`` builds them, the enricher called only for the fact types
+the caller says it changes, a fact of fixed field names keyed from the locals it was
+made of, the alpha function of its type called by name (with the two-pattern joins
+written in, each activation pushed onto the agenda as found), the trace entry made
+inline. The stratum's seed is generated the same way: one loop over the store's
+facts with each type's alpha function written in.
+
+The answers are the generic path's: the same facts (the same dicts, in the same
+order, keyed alike in the store), the same firings in the same order, the same trace,
+budget spent in the same order, the same errors. Only the arrival numbers of the
+agenda's items differ, which decide no order: no two activations share a place and
+facts. ``tests/test_generated_firing.py`` holds the two paths to each other.
 
 Which runs use it: the fast backend's (its matcher is exact and has alpha functions
 per type), stratum by stratum, when every sub-rule of the stratum has a generated
@@ -41,9 +46,9 @@ __all__ = ["Firings", "Loop", "Seed"]
 # passed limit) -> the productive firings after the stratum.
 Loop = Callable[..., int]
 # A stratum's generated seed: (the store's facts; a list for the activations of longer
-# joins; the stratum's alpha memories; the matcher's
-# `_equal`; the budget; the matcher's `_join`; the agenda (a heap); the arrival
-# counter) -> None: each activation ``FastMatcher.add_all`` finds, pushed as an item.
+# joins; the stratum's alpha memories; the matcher's `_equal`; the budget; the
+# matcher's `_join`; the agenda (a heap); the arrival counter) -> None: each
+# activation ``FastMatcher.add_all`` would find, pushed as an item.
 Seed = Callable[..., None]
 
 _new = object.__new__
