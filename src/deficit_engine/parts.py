@@ -56,7 +56,8 @@ class Pieces:
     ``to_dict()`` is made the first time and the same dict is put in every later
     person's Result dict.
 
-    Pass :meth:`each` to :meth:`Result.to_dict <deficit_engine.models.Result.to_dict>`;
+    Pass :meth:`each` to :meth:`Result.json_data <deficit_engine.models.Result.json_data>`
+    (or ``to_dict``);
     the dicts are then shared between the part's rows, which the part writer only
     reads. Items are told apart by identity, never by value (hashing a piece's tuples
     and strings cost as much as making its dict again): each item is kept alive here
