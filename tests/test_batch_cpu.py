@@ -32,7 +32,7 @@ import json
 import pickle
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import pytest
@@ -570,3 +570,62 @@ def test_a_digest_is_the_plain_one(evaluated: list[tuple[dict[str, Any], Result]
             assert pickle.loads(pickle.dumps(mine)) == plain
             reasons.add(mine.overflow_reason)
     assert reasons == {"", "hours", "calendar"}
+
+
+class _Pair(NamedTuple):
+    """A tuple's subclass, which orjson does not write by itself."""
+
+    first: str
+    second: str
+
+
+def _odd_results(result: Result) -> list[Result]:
+    """``result`` with values its JSON data must still write as ``to_dict`` does: a
+    deficit and a provenance entry holding more than their fields, a NamedTuple and a
+    list where the route's steps hold tuples, a float that is whole, errors."""
+    assert result.route is not None and result.deficits and result.provenance
+    deficit = Deficit.of(*_fields_dict(result.deficits[0]).values())
+    object.__setattr__(deficit, "cached", 1)
+    entry = dataclasses.replace(result.provenance[0])
+    object.__setattr__(entry, "_memo", "x")
+    step = result.route.steps[0]
+    steps = (
+        step._replace(competencies=_Pair("a", "b"), after=["s0"], rules=_Pair("R-1", "R-2")),
+        step._replace(hours=8, allocation=(("2026-09", 8.0),), extra=(("forms", _Pair("a", "b")),)),
+        *result.route.steps[1:],
+    )
+    route = dataclasses.replace(result.route, steps=steps, defaults=_Pair("period", "x"))
+    return [
+        dataclasses.replace(result, deficits=(deficit, *result.deficits[1:])),
+        dataclasses.replace(result, provenance=(*result.provenance, entry)),
+        dataclasses.replace(result, route=route, errors=("x",)),
+    ]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_the_json_data_is_written_as_the_dicts(
+    planned: list[tuple[Result, dict[str, Any]]], fmt: str, tmp_path: Path
+) -> None:
+    """``Result.json_data`` (the Result's own deficits, provenance entries and tuples
+    where ``to_dict`` copies them) gives the same JSON as ``to_dict`` by orjson and by
+    ``json`` (a lone surrogate), and the same part, also with odd values: a deficit
+    holding more than its fields, a tuple's subclass orjson does not write itself."""
+    people = [(r, p) for r, p in planned[:300] if r.route is not None]
+    odd = [(o, p) for r, p in people[:3] for o in _odd_results(r)]
+    odd.append((dataclasses.replace(odd[0][0], profile="T-\udc80"), odd[0][1]))
+    for result, _person in [*people, *odd]:
+        for trace in (False, True):
+            plain = result.to_dict(trace=trace)
+            mine = result.json_data(trace=trace)
+            assert json.loads(parts_module._result_json(mine)) == plain
+            assert parts_module._result_json(mine) == parts_module._result_json(plain)
+    for result, _person in people:
+        route = result.route
+        assert route is not None
+        assert orjson.dumps(route.json_data()) == orjson.dumps(route.to_dict())
+    chunk = [*people[:40], *odd]
+    cohort_module._write_rows(str(tmp_path), 0, chunk, cohort_module._PartOptions(fmt, False, ()))
+    plain_rows = [PartRow(r.profile, p, r.to_dict(trace=False)) for r, p in chunk if r.ok]
+    write_part(tmp_path / f"plain.{fmt}", plain_rows, fmt)
+    mine_bytes = parts_module.part_path(tmp_path, 0, fmt).read_bytes()
+    assert mine_bytes == (tmp_path / f"plain.{fmt}").read_bytes()

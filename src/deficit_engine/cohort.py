@@ -207,7 +207,8 @@ def _overflow_reason(route: Route) -> str:
 def _spilled_kinds(route: Route) -> tuple[str, ...]:
     """The kinds (program, mentor, format...) of the steps that end after the period, once each."""
     late = set(route.overflow.steps) if route.overflow is not None else set()
-    return tuple(sorted({step.kind for step in route.steps if step.id in late}))
+    # a Step is a tuple: 0 is its id, 1 its kind (by index: a late route's every step)
+    return tuple(sorted({step[1] for step in route.steps if step[0] in late}))
 
 
 @dataclass(frozen=True)
@@ -1947,7 +1948,7 @@ def _write_rows(
     with paused_gc():
         pieces = Pieces()  # the dicts of the part's shared needs and recommendations, made once
         rows = [
-            PartRow(result.profile, person, result.to_dict(options.trace, each=pieces.each))
+            PartRow(result.profile, person, result.json_data(options.trace, each=pieces.each))
             for result, person in results
             if result.ok
         ]

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
+from .models import Deficit, Provenance
 from .outputs import PERSON_FIELDS
 
 __all__ = [
@@ -38,7 +39,9 @@ PART_FOLDER = "results"
 @dataclass(frozen=True)
 class PartRow:
     """One person's row of a part: the profile id, the person record
-    (:func:`deficit_engine.outputs.person_record`) and the Result as a dict."""
+    (:func:`deficit_engine.outputs.person_record`) and the Result as a dict
+    (:meth:`Result.to_dict <deficit_engine.models.Result.to_dict>`, or its
+    :meth:`~deficit_engine.models.Result.json_data`, written as the same JSON)."""
 
     profile: str
     person: Mapping[str, Any]
@@ -53,7 +56,8 @@ class Pieces:
     ``to_dict()`` is made the first time and the same dict is put in every later
     person's Result dict.
 
-    Pass :meth:`each` to :meth:`Result.to_dict <deficit_engine.models.Result.to_dict>`;
+    Pass :meth:`each` to :meth:`Result.json_data <deficit_engine.models.Result.json_data>`
+    (or ``to_dict``);
     the dicts are then shared between the part's rows, which the part writer only
     reads. Items are told apart by identity, never by value (hashing a piece's tuples
     and strings cost as much as making its dict again): each item is kept alive here
@@ -175,10 +179,28 @@ def _jsonl_line(row: PartRow) -> bytes:
 
     record = _record(row)
     try:
-        return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+        return orjson.dumps(record, default=_listed, option=orjson.OPT_APPEND_NEWLINE)
     except orjson.JSONEncodeError:
-        text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+        text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=_fields)
         return text.encode("utf-8", errors="backslashreplace") + b"\n"
+
+
+def _listed(value: Any) -> list[Any]:
+    """orjson's ``default``: a tuple's subclass (a NamedTuple), which orjson does not
+    write, as the list ``to_dict`` copies it into (``Result.json_data`` leaves
+    tuples as they are); anything else is refused, as without it."""
+    if isinstance(value, tuple):
+        return list(value)
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def _fields(value: Any) -> dict[str, Any]:
+    """``json.dumps``'s ``default``: a deficit or a provenance entry, which
+    ``Result.json_data`` leaves as itself for orjson, as its ``to_dict``; anything
+    else is refused, as without it."""
+    if isinstance(value, Deficit | Provenance):
+        return value.to_dict()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
 def _schema(keep: Sequence[str]) -> Any:
@@ -207,11 +229,19 @@ def _columns(rows: Sequence[PartRow], keep: Sequence[str]) -> dict[str, list[Any
     columns: dict[str, list[Any]] = {"profile": [_text(row.profile) for row in rows]}
     for name in names:
         columns[name] = [_text(row.person.get(name)) for row in rows]
-    deficits = [row.result.get("deficits") or [] for row in rows]
-    columns["deficits"] = [_texts([d.get("competency") for d in ds]) for ds in deficits]
-    columns["severities"] = [_texts([d.get("severity") for d in ds]) for ds in deficits]
+    deficits = [[_deficit(d) for d in row.result.get("deficits") or ()] for row in rows]
+    columns["deficits"] = [_texts([c for c, _s in ds]) for ds in deficits]
+    columns["severities"] = [_texts([s for _c, s in ds]) for ds in deficits]
     columns["result"] = _utf8_column([_result_json(row.result) for row in rows])
     return columns
+
+
+def _deficit(deficit: Any) -> tuple[Any, Any]:
+    """A deficit's competency and severity, from its dict or (``Result.json_data``)
+    the Deficit itself."""
+    if isinstance(deficit, Deficit):
+        return deficit.competency, deficit.severity
+    return deficit.get("competency"), deficit.get("severity")
 
 
 def _text(value: Any) -> Any:
@@ -247,9 +277,10 @@ def _result_json(result: Mapping[str, Any]) -> bytes:
     import orjson
 
     try:
-        return orjson.dumps(result)
+        return orjson.dumps(result, default=_listed)
     except orjson.JSONEncodeError:
-        return json.dumps(result, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+        text = json.dumps(result, ensure_ascii=True, separators=(",", ":"), default=_fields)
+        return text.encode("ascii")
 
 
 #: The most bytes a ``string`` column's 32-bit offsets can address.

@@ -9,6 +9,7 @@ so the same inputs give byte-identical JSON.
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
@@ -158,20 +159,63 @@ class Result(_Value):
             are any, ``provenance``, ``kb_hash``, ``kb_version``, and ``trace``
             when asked. The scores are not included.
         """
+        return self._data(trace, each, listed=True)
+
+    def json_data(
+        self, trace: bool = True, *, each: Callable[[Sequence[Any]], list[Any]] | None = None
+    ) -> dict[str, Any]:
+        """What :meth:`to_dict` gives, in the form orjson writes as the same JSON: for a
+        writer that hands it to orjson (a batch's part), not for reading.
+
+        The deficits and the provenance entries are the Result's own values when each
+        holds its fields alone (orjson writes a dataclass as its ``__dict__``, which is
+        then what their ``to_dict`` copies), and the facts, errors, the route's tuples
+        (:meth:`Route.json_data <deficit_engine.models.Route.json_data>`) the tuples
+        they are (orjson writes a tuple as a list), not copied into new dicts and lists.
+        orjson does not write a tuple's subclass (a NamedTuple) by itself, and
+        ``json.dumps`` no dataclass: :func:`deficit_engine.parts.write_part` gives each
+        a ``default`` for them.
+
+        Parameters
+        ----------
+        trace : bool
+            Include the trace of firings (the default).
+        each : callable, optional
+            As in :meth:`to_dict`.
+
+        Returns
+        -------
+        dict
+            :meth:`to_dict`'s keys, each value written by orjson as the same JSON.
+        """
+        return self._data(trace, each, listed=False)
+
+    def _data(
+        self, trace: bool, each: Callable[[Sequence[Any]], list[Any]] | None, listed: bool
+    ) -> dict[str, Any]:
         pieces = _dicts if each is None else each
+        deficits: Sequence[Any] = self.deficits
+        provenance: Sequence[Any] = self.provenance
+        # a Deficit's and a Provenance's to_dict is a copy of its __dict__ when that holds
+        # its fields alone (every way they are made): orjson writes that __dict__ itself,
+        # without the copies (a dozen deficits and two dozen entries a person)
+        if listed or not _own_fields(deficits, _DEFICIT_FIELDS):
+            deficits = [d.to_dict() for d in deficits]
+        if listed or not _own_fields(provenance, _PROVENANCE_FIELDS):
+            provenance = [p.to_dict() for p in provenance]
         out: dict[str, Any] = {
             "profile": self.profile,
-            "deficits": [d.to_dict() for d in self.deficits],
+            "deficits": deficits,
             "needs": pieces(self.needs),
-            "facts": list(self.facts),
+            "facts": list(self.facts) if listed else self.facts,
             "recommendations": pieces(self.recommendations),
             "unmet": pieces(self.unmet),
         }
         if self.route is not None:
-            out["route"] = self.route.to_dict()
+            out["route"] = self.route.to_dict() if listed else self.route.json_data()
         if self.errors:
-            out["errors"] = list(self.errors)
-        out["provenance"] = [p.to_dict() for p in self.provenance]
+            out["errors"] = list(self.errors) if listed else self.errors
+        out["provenance"] = provenance
         out["kb_hash"] = self.kb_hash
         out["kb_version"] = self.kb_version
         if trace:
@@ -200,6 +244,20 @@ class Result(_Value):
         if indent == 2:
             return dumps_indented(data)
         return json.dumps(data, ensure_ascii=False, indent=indent)
+
+
+def _own_fields(items: Sequence[Any], count: int) -> bool:
+    """Whether each item's ``__dict__`` holds ``count`` entries (its fields alone),
+    checked without a Python-level loop (a third of the cost of ``all(map(...))``)."""
+    return set(map(len, map(_own_dict, items))) <= {count}
+
+
+_own_dict = operator.attrgetter("__dict__")
+
+
+#: How many fields a Deficit and a Provenance have.
+_DEFICIT_FIELDS = len(fields(Deficit))
+_PROVENANCE_FIELDS = len(fields(Provenance))
 
 
 def _dicts(items: Sequence[Need | Recommendation | UnmetEntry]) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ several times cheaper to build (and to rebuild after pickling). The graph of a
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -152,40 +153,8 @@ class Step(NamedTuple):
             Its fields in order (hours as ints when whole, the allocation as a
             month -> hours mapping), then its extra fields.
         """
-        # one unpacking instead of sixteen attribute look-ups: a cohort row has two
-        # dozen steps, and this is the largest part of a Result's JSON. The hours are
-        # looked up in _HOURS_JSON here (a call to _json_hours only for a value not
-        # there, or shown as 0), and the common one-month allocation and the steps
-        # without extra fields skip the comprehension and the loop.
-        (sid, kind, ref, title, competencies, education, phase, level, start, end, hours,
-         allocation, after, responsible, rules, extra) = self  # fmt: skip
-        shown = _HOURS_JSON.get
-        if len(allocation) == 1:
-            ((month, part),) = allocation
-            months = {month: shown(part) or _json_hours(part)}
-        else:
-            months = {m: shown(h) or _json_hours(h) for m, h in allocation}
-        out: dict[str, Any] = {
-            "id": sid,
-            "kind": kind,
-            "ref": ref,
-            "title": title,
-            "competencies": [*competencies],
-            "education": education,
-            "phase": phase,
-            "level": level,
-            "start": start,
-            "end": end,
-            "hours": shown(hours) or _json_hours(hours),
-            "allocation": months,
-            "after": [*after],
-            "responsible": responsible,
-            "rules": [*rules],
-        }
-        if extra:
-            for key, value in extra:
-                out[key] = list(value) if isinstance(value, tuple) else value
-        return out
+        ((made,), _load, _total) = _steps_data((self,), listed=True)
+        return made
 
 
 @dataclass(frozen=True)
@@ -338,24 +307,109 @@ class Route:
             ``total_hours``, ``steps``, ``load`` (hours per month), ``overflow``,
             ``conflicts``.
         """
-        # a Step is a tuple: its fields by index (hours 10, allocation 11, start 8,
-        # end 9) cost less than by name, once per step and allocated month
-        load: dict[str, int] = {}
-        total = 0
+        return self._data(listed=True)
+
+    def json_data(self) -> dict[str, Any]:
+        """What :meth:`to_dict` gives, in the form orjson writes as the same JSON: the
+        steps' competencies, ``after`` and rules and the ``defaults`` as the tuples they
+        are (orjson writes a tuple as a list), not copied into lists.
+
+        Returns
+        -------
+        dict
+            :meth:`to_dict`'s keys and values, but for those tuples. For a writer that
+            hands it to orjson (a batch's part: :meth:`Result.json_data`), not for
+            reading: a tuple is not equal to the list ``to_dict`` gives.
+        """
+        return self._data(listed=False)
+
+    def _data(self, listed: bool) -> dict[str, Any]:
         steps = self.steps
-        for s in steps:
-            total += round(s[10] * 100)  # its hours
-            for m, h in s[11]:  # its allocation
-                load[m] = load.get(m, 0) + round(h * 100)
+        made, load, total = _steps_data(steps, listed)
         return {
             "period": {"start": self.period[0], "end": self.period[1]},
             "hours_per_month": _json_hours(self.hours_per_month),
-            "defaults": list(self.defaults),
-            "start": min([s[8] for s in steps], default=None),
-            "end": max([s[9] for s in steps], default=None),
+            "defaults": list(self.defaults) if listed else self.defaults,
+            "start": min([s[8] for s in steps], default=None),  # a Step is a tuple: 8 is start
+            "end": max([s[9] for s in steps], default=None),  # and 9 its end
             "total_hours": _hours(total),
-            "steps": [s.to_dict() for s in steps],
+            "steps": made,
             "load": {m: _hours(load[m]) for m in sorted(load)},
             "overflow": None if self.overflow is None else self.overflow.to_dict(),
             "conflicts": [c.to_dict() for c in self.conflicts],
         }
+
+
+def _steps_data(
+    steps: Sequence[Step], listed: bool
+) -> tuple[list[dict[str, Any]], dict[str, int], int]:
+    """The steps' dicts, the route's load (hundredths of an hour by month, the months
+    in the order met) and its hours in all (hundredths), in one pass over the steps.
+
+    ``listed``: the competencies, ``after`` and rules copied into lists, as
+    :meth:`Step.to_dict` gives them; else the tuples themselves (orjson writes them
+    as the same JSON: :meth:`Route.json_data`).
+    """
+    # one pass: the load and the total were a second walk over every step and
+    # allocated month (a fifth of a route's dict), and the hours' hundredths are
+    # remembered by value as their JSON is (round() per month was most of that walk).
+    # One unpacking instead of sixteen attribute look-ups per step; the common
+    # one-month allocation and the steps without extra fields skip the loops.
+    made: list[dict[str, Any]] = []
+    load: dict[str, int] = {}
+    total = 0
+    shown = _HOURS_JSON.get
+    known = _CENTI.get
+    owed = load.get
+    for (sid, kind, ref, title, competencies, education, phase, level, start, end, hours,
+         allocation, after, responsible, rules, extra) in steps:  # fmt: skip
+        total += known(hours) or _centi(hours)
+        if len(allocation) == 1:
+            ((month, part),) = allocation
+            months = {month: shown(part) or _json_hours(part)}
+            load[month] = owed(month, 0) + (known(part) or _centi(part))
+        else:
+            months = {}
+            for month, part in allocation:
+                months[month] = shown(part) or _json_hours(part)
+                load[month] = owed(month, 0) + (known(part) or _centi(part))
+        out: dict[str, Any] = {
+            "id": sid,
+            "kind": kind,
+            "ref": ref,
+            "title": title,
+            "competencies": competencies,
+            "education": education,
+            "phase": phase,
+            "level": level,
+            "start": start,
+            "end": end,
+            "hours": shown(hours) or _json_hours(hours),
+            "allocation": months,
+            "after": after,
+            "responsible": responsible,
+            "rules": rules,
+        }
+        if listed:  # set again in place: a dict keeps a key's first position
+            out["competencies"] = [*competencies]
+            out["after"] = [*after]
+            out["rules"] = [*rules]
+        if extra:
+            for key, value in extra:
+                out[key] = list(value) if isinstance(value, tuple) else value
+        made.append(out)
+    return made, load, total
+
+
+def _centi(hours: float) -> int:
+    """``round(hours * 100)``, remembered by value (:data:`_CENTI`) as the hours' JSON
+    is: the route's load and total add a few dozen a person."""
+    hundredths = round(hours * 100)
+    if len(_CENTI) < _HOURS_KEPT:
+        _CENTI[hours] = hundredths
+    return hundredths
+
+
+#: Hours -> their hundredths, ``round(hours * 100)`` (a few dozen distinct values in a
+#: cohort; equal keys, 8 and 8.0, give equal hundredths).
+_CENTI: dict[float, int] = {}
