@@ -80,6 +80,16 @@ def test_a_row_table_gives_back_each_row_as_it_was_given(rows: list[PlanRow]) ->
     text = [n for n in needs.values() if all(type(v) is str for _k, v in n.filters)]
     assert len(text) == len({(n.kind, n.competency, n.filters, n.rule) for n in text})
     assert type(decoded[given.index(odd[3])].period_hours) is int  # type: ignore[union-attr]
+    # the lean rows the plan's passes read: each row but its group scores, the same
+    # objects as the full decoding's where shared, as printed where not
+    lean = list(table.lean())
+    assert [r and r._replace(group_pct={}) for r in lean] == [
+        r and r._replace(group_pct={}) for r in given
+    ]
+    assert [_printed(r and r._replace(group_pct={})) for r in lean] == [
+        _printed(r and r._replace(group_pct={})) for r in given
+    ]
+    assert not any(r.group_pct for r in lean if r)
 
 
 def test_the_programme_outcomes_coded_are_the_plan_s(engine: Engine, rows: list[PlanRow]) -> None:

@@ -44,7 +44,7 @@ _UNLIMITED = -1
 #: A person without unmet programme needs: one empty mapping for all of them
 #: (nobody writes to it: a pass builds each person's own and stores it whole).
 _NO_UNMET: Mapping[int, tuple[str, tuple[str, ...]]] = MappingProxyType({})
-_NO_REASONS: Mapping[int, str] = MappingProxyType({})  # as _NO_UNMET, for a cover
+_NO_REASONS: tuple[tuple[int, str], ...] = ()  # as _NO_UNMET, for a cover
 
 
 class ProgrammeDemand(NamedTuple):
@@ -277,13 +277,18 @@ Eligible = dict[tuple[str, frozenset[str], frozenset[str]], dict[str, list[Progr
 #: position among the programme needs. The cover is a pure function of those and
 #: of the person, so a later pass that leaves the same programmes open reuses it;
 #: the last pass's covers are made recommendations once the passes are done.
-Cover = tuple[tuple[str, ...], tuple[Sequence[Pick], Mapping[int, str]]]
+#: A pick held (see _Held): its needs served a tuple, the pick shared by equal ones.
+Held = tuple[str, tuple[int, ...], tuple[str, int] | None]
+#: The unmet reasons held as (position, reason) pairs, each pair shared (see _Held).
+Cover = tuple[tuple[str, ...], tuple[tuple[Held, ...], tuple[tuple[int, str], ...]]]
 
 
 class _Person(NamedTuple):
     """What every pass reads of one person, found once before the passes."""
 
-    eligible: dict[str, list[Program]]  # competency -> the programmes that admit them
+    # competency -> the programmes that admit them: the table of every person of
+    # their role, subjects and levels (it holds each of their needs' competencies)
+    eligible: dict[str, list[Program]]
     needs: Sequence[Need]  # the programme needs, in order
     # the ids of those programmes that can run out, each once (empty: every pass
     # agrees on this person, whatever the others take)
@@ -300,10 +305,9 @@ def _people(
             out.append(None)
             continue
         eligible = _eligible(index, d, memo)
+        comps = dict.fromkeys(need.competency or "" for need in d.needs)
         limited = tuple(
-            dict.fromkeys(
-                p.id for progs in eligible.values() for p in progs if p.id not in unlimited
-            )
+            dict.fromkeys(p.id for comp in comps for p in eligible[comp] if p.id not in unlimited)
         )
         out.append(_Person(eligible, d.needs, limited))
     return out
@@ -373,6 +377,7 @@ class _Shared(NamedTuple):
 
     values: SharedValues  # places
     made: _Made  # recommendations
+    held: _Held  # the covers' picks and reasons
 
 
 def _one_pass(
@@ -406,7 +411,7 @@ def _one_pass(
                 places.replay(plan.places[k])
                 continue
         key = _shut(places, d, person)
-        picks, unmet = _cover(index, d, person, key, covers, k)
+        picks, unmet = _cover(index, d, person, key, covers, k, shared.held)
         taken = [places.take(programs[pid], d.period, d.municipality) for pid, _s, _a in picks]
         if newly is not None:
             drift.moved(plan.places[k], -1)
@@ -467,7 +472,9 @@ def _eligible(
     index: CatalogueIndex, d: ProgrammeDemand, memo: Eligible
 ) -> dict[str, list[Program]]:
     """Competency -> the programmes that admit the person (people of one role,
-    subjects and levels admit the same programmes: found once per competency)."""
+    subjects and levels admit the same programmes: found once per competency),
+    for their needs' competencies among others: the table is their kind's, shared
+    by every person of it (a dict of their own was about 300 bytes a person)."""
     kind = (d.role, d.subjects, d.levels)
     known = memo.get(kind)
     if known is None:
@@ -476,7 +483,7 @@ def _eligible(
     missing = [j for j, need in enumerate(needs) if (need.competency or "") not in known]
     if missing:  # one call for them all: each call copies the subjects and levels
         known.update(candidates(index, *kind, needs, missing))
-    return {need.competency or "": known[need.competency or ""] for need in needs}
+    return known
 
 
 def _cover(
@@ -486,7 +493,8 @@ def _cover(
     key: tuple[str, ...],
     covers: list[Cover | None],
     k: int,
-) -> tuple[Sequence[Pick], Mapping[int, str]]:
+    held: _Held,
+) -> tuple[Sequence[Held], Mapping[int, str]]:
     """The person's set cover over the programmes open to them: those that admit
     them less ``key``'s (see Cover); the last pass's, when the same ones are open.
     Only the picks are made: the passes read no recommendation (see _recommend)."""
@@ -507,10 +515,40 @@ def _cover(
             admits=(d.subjects, d.levels),
             shut=key,
         )
-        found = (made, reasons or _NO_REASONS)
-        covers[k] = (key, found)
+        # held until the last pass: each pick and reason one object with the equal
+        # ones (about 1 KB a person held as the cover makes them)
+        found = (
+            tuple(map(held.pick, made)),
+            tuple([held.pair(j, reason) for j, reason in reasons.items()]) or _NO_REASONS,
+        )
+        covers[k] = (held.one(key), found)  # most shut keys are another's too
     picks, unmet = found
-    return picks, {d.idx[j]: reason for j, reason in unmet.items()}
+    return picks, {d.idx[j]: reason for j, reason in unmet}
+
+
+class _Held:
+    """Equal picks and unmet reasons of the covers made one object (see _cover)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[Any, Any] = {}
+
+    def pick(self, pick: Pick) -> Held:
+        """``pick`` as held until the passes end: the first equal one, its needs a tuple."""
+        pid, served, alt = pick
+        held = (pid, tuple(served), alt)
+        found: Held = self.seen.setdefault(held, held)
+        return found
+
+    def one(self, key: tuple[str, ...]) -> tuple[str, ...]:
+        """A cover's key (the shut programmes), the first equal one."""
+        found: tuple[str, ...] = self.seen.setdefault(key, key)
+        return found
+
+    def pair(self, j: int, reason: str) -> tuple[int, str]:
+        """(``j``, ``reason``), the first equal pair."""
+        pair = (j, reason)
+        found: tuple[int, str] = self.seen.setdefault(pair, pair)
+        return found
 
 
 def _recommend(
@@ -546,7 +584,9 @@ def _recommend(
             rec = made.get(key)
             if rec is None:
                 rec = made[key] = made_once(
-                    programme_recommendations(index, prefs, needs, (pick,), hours)[0]
+                    programme_recommendations(
+                        index, prefs, needs, [(pid, list(served), alt)], hours
+                    )[0]
                 )
             out.append(rec if place.group is None else made_once(_with_place(rec, place)))
         plan.recommendations[k] = tuple(out)
@@ -603,7 +643,7 @@ def plan_programmes(kb: KnowledgeBase, demands: Sequence[ProgrammeDemand]) -> Pr
     order = sorted(range(len(demands)), key=lambda k: demands[k].key)
     people = _people(kb.index, demands, _unlimited(kb.index.program_by_id))
     covers: list[Cover | None] = [None] * len(demands)
-    shared = _Shared(SharedValues(), _Made())
+    shared = _Shared(SharedValues(), _Made(), _Held())
     n = len(demands)
     # every person's outcome starts empty and shared (see _one_pass); a redo
     # rewrites only the outcomes that change, in place; the recommendations are

@@ -19,6 +19,7 @@ from __future__ import annotations
 import operator
 from array import array
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, NamedTuple, TypeVar, overload
 
 from ..kb import KnowledgeBase
@@ -362,6 +363,7 @@ _TEXT_FIELDS = operator.attrgetter(*_HEAD, "strengths")
 _NOT_DIAGNOSED = -1  # a person without a row: their first id
 _FROM_DEFICITS = -1  # severities made from the deficits, as plan_row makes them
 _RECENT = 1024  # the needs a RowTable finds by identity, at most (see its _recent)
+_NO_SCORES: Mapping[str, float] = MappingProxyType({})  # see RowTable.lean
 
 
 def _extend_runs(
@@ -624,6 +626,44 @@ class RowTable(Sequence["PlanRow | None"]):
             deficits=deficits,
             strengths=strengths,
         )
+
+    def lean(self) -> Iterator[PlanRow | None]:
+        """Each person's row in order, as ``table[n]`` decodes it but for the group
+        scores: an empty mapping (the plan's programme passes and mentor flows do
+        not read them; the school profiles read them from :meth:`school_entries`).
+
+        Yields
+        ------
+        PlanRow or None
+            Person by person, None for one appended as None.
+        """
+        head, values, ids = self._head, self._values, self._ids
+        get = values.__getitem__
+        for n in range(len(ids)):
+            at = n * _WIDTH
+            if head[at] == _NOT_DIAGNOSED:
+                yield None
+                continue
+            role, org, mun, subjects, levels, delivery, period, hours, strengths = map(
+                get, head[at : at + _WIDTH]
+            )
+            deficits = self._deficits_of(n)
+            yield PlanRow(
+                ids[n],
+                role,
+                org,
+                mun,
+                subjects,
+                levels,
+                delivery,
+                period,
+                hours,
+                self.needs(n),
+                self._severities_of(n, deficits),
+                _NO_SCORES,
+                deficits,
+                strengths,
+            )
 
     def diagnosed(self, n: int) -> bool:
         """Whether person ``n`` has a row.
