@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import tempfile
+import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Generator, Hashable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -53,11 +54,12 @@ from .parts import FORMATS, PartRow, Pieces, check_kept, part_path, write_part
 from .planner import (
     CohortPlan,
     RowTable,
+    SharedValues,
     StreamedPlan,
     plan_cohort,
     plan_row,
 )
-from .planner.plan import COLLEAGUE_PREFIX
+from .planner.plan import COLLEAGUE_PREFIX, PlanShare, Resolver
 from .profile import parse_profile
 from .progressbar import Progress
 from .schema import Period, Person, Preferences, Profile
@@ -1829,26 +1831,34 @@ def _route_spilled_parts(
     staging: _Staging,
 ) -> None:
     """Each part's routes built and written by a worker from the spill files and its
-    share of the plan; here the summary and errors, in input order. A part's
-    resolutions are made as the part is sent (``plan.take``), while the workers
-    route the parts before it, and are let go once sent: the cohort's resolutions
-    are never all held here. A share's spill file goes as soon as all its people
-    are written."""
+    share of the plan; here the summary and errors, in input order. A part's shares
+    of the plan are taken as the part is sent (``plan.take_shares``: int-coded, a
+    few hundred bytes a person), while the workers route the parts before it, and
+    the workers make each person's Resolution from them (:class:`~.planner.plan.Resolver`,
+    from the plan's tables written once to the spill folder): that per-person work
+    (about 400 µs) ran here, serially, while the workers waited for it. A share's
+    spill file goes as soon as all its people are written."""
     people = gathered.starts[-1]
     part = _PartOptions.of(options)
     duplicated = list(gathered.duplicates)  # in input order: found in it
+    tables = staging.path / _SPILL / "plan.pickle"
+    spill(tables, [plan.tables()])
+    # the workers keep the resolver of the last file they read: the token tells this
+    # batch's from another's at the same path (a batch run in this process)
+    plan_file = (str(tables), uuid.uuid4().hex)
 
     def calls() -> Iterator[tuple[Callable[..., Any], tuple[Any, ...]]]:
         for index, start in enumerate(range(0, people, PART_CHUNK)):
             stop = min(start + PART_CHUNK, people)
-            mine = plan.take(stop - start)
+            mine = plan.take_shares(stop - start)
             mine_set_aside = duplicated[
                 bisect.bisect_left(duplicated, start) : bisect.bisect_left(duplicated, stop)
             ]
             duplicates = {n: gathered.duplicates[n] for n in mine_set_aside}
             pieces = gathered.pieces(start, stop)
             folder = str(staging.path)
-            yield _route_spilled, (folder, index, start, pieces, mine, duplicates, part)
+            args = (folder, index, start, pieces, plan_file, mine, duplicates, part)
+            yield _route_spilled, args
 
     share = 0
     routed = (item for chunk in runner.in_order(calls()) for item in chunk)
@@ -1867,16 +1877,18 @@ def _route_spilled(
     index: int,
     start: int,
     pieces: list[tuple[str, int, int]],
-    resolutions: list[Any],
+    plan_file: tuple[str, str],
+    shares: list[PlanShare | None],
     duplicates: dict[int, tuple[str, int]],
     options: _PartOptions,
 ) -> list[tuple[Digest, _Input, Profile | None]]:
     """A worker's task: the people ``start:`` of one part read back from the spill
     files (``pieces``), set aside when their id came before, labelled by their index
-    in the whole file when they have no id, routed with their share of the plan and
-    written to the part. Back go their digests and rows (and, for a store, their
-    profiles)."""
+    in the whole file when they have no id, resolved from their ``shares`` of the
+    plan (whose tables are in ``plan_file``), routed and written to the part. Back
+    go their digests and rows (and, for a store, their profiles)."""
     kb = engine_for(ref).kb
+    resolver = _resolver(kb, *plan_file)
     people: list[tuple[_Input, Profile | None, Result]] = []
     for path, first, last in pieces:
         (tables,) = unspill(Path(path), 0, 1)  # the share's tables, then its rows
@@ -1894,6 +1906,11 @@ def _route_spilled(
                 result = dataclasses.replace(result, profile=f"#{n}")
             people.append((row, profile, result))
     with paused_gc():  # as in _route_part: a part's routes make no cycles
+        shared = SharedValues()  # one per part, as StreamedPlan.take makes one per call
+        resolutions = [
+            None if share is None else resolver.resolve(share, result.needs, shared)
+            for (_row, _profile, result), share in zip(people, shares, strict=True)
+        ]
         results = [
             (route_planned(kb, profile, result, resolution), row.person)
             for (row, profile, result), resolution in zip(people, resolutions, strict=True)
@@ -1903,6 +1920,22 @@ def _route_spilled(
         (item, row, profile if options.lines else None)
         for item, (row, profile, _result) in zip(digests, people, strict=True)
     ]
+
+
+#: A worker's resolver of the plan it routes for, by (tables file, token): one at a
+#: time, the last batch's.
+_RESOLVERS: dict[tuple[str, str], Resolver] = {}
+
+
+def _resolver(kb: KnowledgeBase, path: str, token: str) -> Resolver:
+    """The resolver of the plan whose tables are in ``path``, read at this worker's
+    first part of the batch (``token``) and kept for its others."""
+    found = _RESOLVERS.get((path, token))
+    if found is None:
+        (tables,) = unspill(Path(path), 0, 1)
+        _RESOLVERS.clear()
+        found = _RESOLVERS[(path, token)] = Resolver.of(kb, tables)
+    return found
 
 
 def _duplicate(row: _Input, ident: str, first: int) -> tuple[_Input, None, Result]:
