@@ -19,6 +19,8 @@ import pytest
 from deficit_engine import cohort as cohort_module
 from deficit_engine.cohort import run_batch
 from deficit_engine.engine import Engine
+from deficit_engine.errors import UsageError
+from deficit_engine.models import Result
 from deficit_engine.planner import SharedValues, StreamedPlan, plan_row
 from deficit_engine.planner.plan import PlanShare, Resolver
 from deficit_engine.synthetic import synthetic_profiles
@@ -110,3 +112,31 @@ def test_with_two_workers_the_parent_makes_no_resolution(
         patch.setattr(TableReading, "shares", lambda self, records: None)
         run_batch(engine, source, tmp_path / "held", workers=2, output_format="jsonl")
     assert len(here) == 200
+
+
+def test_part_summaries_merged_are_the_summary_of_everyone() -> None:
+    """The workers count their parts and the parent merges them: the same figures
+    as the parent counting each person, set-aside people and breakdowns included."""
+    engine = Engine.from_path()
+    profiles = list(synthetic_profiles(engine.kb, 150, seed=8))
+    items = []
+    for n, profile in enumerate(profiles):
+        # two set aside, as a batch sets aside a duplicate id
+        result = Result.failed(f"p{n}", ["set aside"]) if n in (7, 70) else engine.evaluate(profile)
+        keys = cohort_module.person_keys(profile) if result.ok else None
+        items.append((cohort_module.digest(result, line=False), keys if n % 5 else "М-1"))
+    whole = cohort_module.BatchSummary()
+    for item, keys in items:
+        whole.add(item, keys)
+    merged = cohort_module.BatchSummary()
+    for start, stop in ((0, 1), (1, 61), (61, 61), (61, 150)):
+        part = cohort_module.BatchSummary()
+        for item, keys in items[start:stop]:
+            part.add(item, keys)
+        merged.merge(part)
+    assert merged.set_aside == 2 and merged.evaluated == 148
+    assert json.dumps(merged.to_dict(engine)) == json.dumps(whole.to_dict(engine))
+    assert merged == whole
+    whole.plan = {"people": 148}
+    with pytest.raises(UsageError, match="people only"):
+        merged.merge(whole)

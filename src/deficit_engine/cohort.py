@@ -16,6 +16,7 @@ import csv
 import dataclasses
 import functools
 import importlib.util
+import itertools
 import json
 import operator
 import os
@@ -296,6 +297,13 @@ class Breakdown:
         if self.competencies_too:
             self.competencies.update((key, c) for c in competencies)
 
+    def merge(self, other: Breakdown) -> None:
+        """Add another breakdown's counts of the same dimension (a part's, from a worker)."""
+        self.people.update(other.people)
+        self.with_deficit.update(other.with_deficit)
+        self.groups.update(other.groups)
+        self.competencies.update(other.competencies)
+
     def to_dict(self) -> list[dict[str, Any]]:
         """One entry per value, most people first, ties by value."""
         groups: dict[str, dict[str, int]] = {}
@@ -421,6 +429,39 @@ class BatchSummary:
             self.overflow_reasons[item.overflow_reason or "unknown"] += 1
             self.overflow_kinds.update(item.overflow_kinds)
             self.overflow_defaulted += item.overflow_defaulted
+
+    def merge(self, other: BatchSummary) -> None:
+        """Add the people another summary counted (a part's, counted by the worker
+        that wrote it): the same figures as adding its people here, every count an
+        int (the hours too: see :func:`digest`), so the order of the additions
+        does not show.
+
+        Parameters
+        ----------
+        other : BatchSummary
+            A summary of people only (no plan figures).
+
+        Raises
+        ------
+        UsageError
+            If ``other`` holds the plan's figures, which are the batch's own.
+        TypeError
+            If a field is of a kind this does not add (a figure added to the class
+            without its merge).
+        """
+        if other.plan is not None or other.allocation_seconds is not None:
+            raise UsageError("a part's summary counts people only, not the plan")
+        for f in dataclasses.fields(self):
+            mine, theirs = getattr(self, f.name), getattr(other, f.name)
+            if isinstance(mine, Counter):
+                mine.update(theirs)
+            elif isinstance(mine, int):
+                setattr(self, f.name, mine + theirs)
+            elif f.name == "breakdowns":
+                for name, breakdown in theirs.items():
+                    self.breakdowns[name].merge(breakdown)
+            elif f.name not in ("plan", "allocation_seconds"):  # a new figure: merge it here
+                raise TypeError(f"BatchSummary.merge does not know how to add {f.name!r}")
 
     def to_dict(self, engine: Engine) -> dict[str, Any]:
         """The analytics as summary.json holds them.
@@ -845,10 +886,13 @@ class _Writer:
         row: _Input,
         document: Callable[[], str] | None = None,
         profile: Any = None,
+        counted: bool = False,
     ) -> None:
         """Write one person's outputs; ``document`` renders their ИОМ (when asked);
-        ``profile`` (the row's, as read or validated) goes to the recorder."""
-        self.summary.add(item, row.keys)
+        ``profile`` (the row's, as read or validated) goes to the recorder;
+        ``counted``: the summary has them already (a worker's part summary)."""
+        if not counted:
+            self.summary.add(item, row.keys)
         if not item.ok:
             errors = [_row_error(row, e) for e in item.errors]
             record = {"line": row.line, "profile": item.profile, "errors": errors}
@@ -1860,12 +1904,23 @@ def _route_spilled_parts(
             args = (folder, index, start, pieces, plan_file, mine, duplicates, part)
             yield _route_spilled, args
 
+    def routed() -> Iterator[tuple[Digest, _Input, Profile | None] | None]:
+        # each part's people counted by its worker: here its summary merged, and
+        # only the people written here (errors, or every one for a store) come back
+        for summary, count, kept in runner.in_order(calls()):
+            writer.summary.merge(summary)
+            last = 0
+            for at, item, row, profile in kept:
+                yield from itertools.repeat(None, at - last)
+                yield item, row, profile
+                last = at + 1
+            yield from itertools.repeat(None, count - last)
+
     share = 0
-    routed = (item for chunk in runner.in_order(calls()) for item in chunk)
-    for written, (item, row, profile) in enumerate(
-        options.progress.track(routed, "routes", people), 1
-    ):
-        writer.add(item, row, profile=profile)
+    for written, person in enumerate(options.progress.track(routed(), "routes", people), 1):
+        if person is not None:
+            item, row, profile = person
+            writer.add(item, row, profile=profile, counted=True)
         while share < len(gathered.files) and gathered.starts[share + 1] <= written:
             Path(gathered.files[share]).unlink()
             share += 1
@@ -1881,12 +1936,15 @@ def _route_spilled(
     shares: list[PlanShare | None],
     duplicates: dict[int, tuple[str, int]],
     options: _PartOptions,
-) -> list[tuple[Digest, _Input, Profile | None]]:
+) -> tuple[BatchSummary, int, list[tuple[int, Digest, _Input, Profile | None]]]:
     """A worker's task: the people ``start:`` of one part read back from the spill
     files (``pieces``), set aside when their id came before, labelled by their index
     in the whole file when they have no id, resolved from their ``shares`` of the
-    plan (whose tables are in ``plan_file``), routed and written to the part. Back
-    go their digests and rows (and, for a store, their profiles)."""
+    plan (whose tables are in ``plan_file``), routed, written to the part and counted
+    in the part's summary. Back go the summary, the part's size and, for the people
+    the parent writes (set aside: errors.jsonl; every one for a store), their
+    position in the part, digest, row (and, for a store, profile): the parent
+    counted every person's digest itself, which was 5 % of a batch's CPU, serially."""
     kb = engine_for(ref).kb
     resolver = _resolver(kb, *plan_file)
     people: list[tuple[_Input, Profile | None, Result]] = []
@@ -1916,10 +1974,13 @@ def _route_spilled(
             for (row, profile, result), resolution in zip(people, resolutions, strict=True)
         ]
     digests = _write_rows(folder, index, results, options)
-    return [
-        (item, row, profile if options.lines else None)
-        for item, (row, profile, _result) in zip(digests, people, strict=True)
-    ]
+    summary = BatchSummary()
+    kept = []
+    for at, (item, (row, profile, _result)) in enumerate(zip(digests, people, strict=True)):
+        summary.add(item, row.keys)
+        if options.lines or not item.ok:
+            kept.append((at, item, row, profile if options.lines else None))
+    return summary, len(digests), kept
 
 
 #: A worker's resolver of the plan it routes for, by (tables file, token): one at a
