@@ -140,3 +140,22 @@ def test_part_summaries_merged_are_the_summary_of_everyone() -> None:
     whole.plan = {"people": 148}
     with pytest.raises(UsageError, match="people only"):
         merged.merge(whole)
+
+
+def test_a_batch_run_in_this_process_keeps_no_resolver(tmp_path: Path) -> None:
+    engine = Engine.from_path()
+    source = tmp_path / "cohort.jsonl"
+    profiles = synthetic_profiles(engine.kb, 40, seed=9)
+    source.write_text("".join(json.dumps(p) + "\n" for p in profiles), encoding="utf-8")
+    made: list[Resolver] = []
+    real = cohort_module._resolver
+
+    def watched(kb, path, token):  # type: ignore[no-untyped-def]
+        made.append(real(kb, path, token))
+        return made[-1]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cohort_module, "_resolver", watched)
+        run_batch(engine, source, tmp_path / "out", workers=1, output_format="jsonl")
+    assert made and all(r is made[0] for r in made)  # one per batch, read once
+    assert cohort_module._RESOLVERS == {}

@@ -1920,13 +1920,16 @@ def _route_spilled_parts(
             yield from itertools.repeat(None, count - last)
 
     share = 0
-    for written, person in enumerate(options.progress.track(routed(), "routes", people), 1):
-        if person is not None:
-            item, row, profile = person
-            writer.add(item, row, profile=profile, counted=True)
-        while share < len(gathered.files) and gathered.starts[share + 1] <= written:
-            Path(gathered.files[share]).unlink()
-            share += 1
+    try:
+        for written, person in enumerate(options.progress.track(routed(), "routes", people), 1):
+            if person is not None:
+                item, row, profile = person
+                writer.add(item, row, profile=profile, counted=True)
+            while share < len(gathered.files) and gathered.starts[share + 1] <= written:
+                Path(gathered.files[share]).unlink()
+                share += 1
+    finally:  # a batch run in this process (one worker) keeps no plan's resolver after it
+        _RESOLVERS.clear()
 
 
 def _route_spilled(
