@@ -18,8 +18,10 @@ collection):
 - the planned batch's two worker tasks when the input is cut into shares, run as
   the batch runs them (``cohort._Runner.submit``, one worker: in this process):
   diagnosing each share into its spill file (``_diagnose_spilled``: read, diagnose,
-  plan rows, spill) and, after ``plan_rows``, routing each part from the spill files
-  (``_route_spilled``: unspill, routes, the JSONL part, digests);
+  plan rows, spill) and, after the plan, routing each part from the spill files
+  (``_route_spilled``: unspill, the Resolutions made from the parts' shares of the
+  plan when the tree's workers make them, routes, the JSONL part, digests; a tree
+  whose parent makes them is given them made, so its figure leaves them out);
 - the whole command, ``deficit-engine batch FILE -o OUT --format parquet
   --workers 1 --columnar``, and ``--format jsonl --workers 2`` (CPU of the command
   and its workers: user + system), with profiles per CPU second.
@@ -214,7 +216,7 @@ def _spilled_tasks(engine: Any, source: Path, work: Path, figures: dict[str, flo
     from types import SimpleNamespace
 
     from deficit_engine import cohort as cohort_module
-    from deficit_engine.planner import plan_rows
+    from deficit_engine.planner import StreamedPlan, plan_rows
     from deficit_engine.tables import read_rows
 
     # the runner reads only these two of the batch's options
@@ -240,7 +242,22 @@ def _spilled_tasks(engine: Any, source: Path, work: Path, figures: dict[str, flo
                 gathered.rows.extend(row for _line, _ident, row in sent)
 
     _timed(figures, "spill_diagnose", n, diagnose)
-    resolutions = list(plan_rows(engine.kb, gathered.rows).resolutions)
+    stream = StreamedPlan(engine.kb, gathered.rows)
+    if hasattr(stream, "take_shares"):  # the task makes the Resolutions from the shares
+        from deficit_engine.workers import spill
+
+        tables = spilled / "spill" / "plan.pickle"
+        spill(tables, [stream.tables()])
+        shares = stream.take_shares(n)
+
+        def plan_of(start: int, stop: int) -> tuple[Any, ...]:
+            return ((str(tables), "batch_cpu"), shares[start:stop])
+    else:  # a tree whose parent sends the Resolutions
+        resolutions = list(plan_rows(engine.kb, gathered.rows).resolutions)
+
+        def plan_of(start: int, stop: int) -> tuple[Any, ...]:
+            return (resolutions[start:stop],)
+
     options = cohort_module._PartOptions("jsonl", False, ())
     chunk = cohort_module.PART_CHUNK
 
@@ -248,7 +265,7 @@ def _spilled_tasks(engine: Any, source: Path, work: Path, figures: dict[str, flo
         for index, start in enumerate(range(0, n, chunk)):
             stop = min(start + chunk, n)
             args: tuple[Any, ...] = (str(spilled), index, start, gathered.pieces(start, stop))
-            args += (resolutions[start:stop], {}, options)
+            args += (*plan_of(start, stop), {}, options)
             runner.submit(cohort_module._route_spilled, *args).result()
 
     _timed(figures, "spill_route", n, route)

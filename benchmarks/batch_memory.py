@@ -25,8 +25,9 @@ interpreter per size: the synthetic people are diagnosed, their PlanRows shared
 and pickled 64 to a share (as the workers send them), then under ``tracemalloc``
 unpickled and int-coded in a ``planner.RowTable`` (as the parent keeps them: "rows";
 with a checkout that has none, shared again as PlanRows), and planned as
-the streamed batch does, each part's 256 Resolutions taken and let go in turn
-(``planner.StreamedPlan``; with a checkout that has none, ``plan_rows`` and its
+the streamed batch does, each part's 256 Resolutions (or, with a checkout whose
+workers make them, its 256 shares of the plan: ``StreamedPlan.take_shares``) taken
+and let go in turn (``planner.StreamedPlan``; with a checkout that has none, ``plan_rows`` and its
 Resolutions held until sent, as the batch did): "peak" is the whole of it, rows
 included, "after" what is still held once the last part is sent (the KB index's
 memos, bounded by ``catalogue.MEMO_LIMIT``, among it), in bytes a person. To
@@ -233,8 +234,10 @@ cpu = time.process_time()
 if hasattr(planner, "StreamedPlan"):  # each part's resolutions made as it is sent
     stream = planner.StreamedPlan(kb, rows)
     rows = None
+    # a planner whose batch sends shares of the plan (the workers resolve them)
+    take = getattr(stream, "take_shares", stream.take)
     for _start in range(0, people, part):
-        stream.take(part)
+        take(part)
     plan = stream.finished()
 else:  # the plan returns every resolution; the batch holds them until sent
     plan = plan_rows(kb, rows)

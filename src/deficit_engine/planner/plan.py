@@ -57,8 +57,12 @@ from .schools import _profiles as _school_profiles  # from a RowTable's entries
 __all__ = [
     "COLLEAGUE_FORMS",
     "COLLEAGUE_PREFIX",
+    "CodedChoice",
     "CohortPlan",
+    "PlanShare",
     "PlanStats",
+    "PlanTables",
+    "Resolver",
     "StreamedPlan",
     "TeamSupport",
     "colleague_mentors",
@@ -405,19 +409,64 @@ class _Choices:
         )
 
     def __getitem__(self, k: int) -> list[MentorChoice]:
-        flow = self.people if k < self.n_people else self.schools
-        first = int(self.first[k])
         s = self.s
+        return decoded_choices(self.index, s.seekers[k], s.needs[k], self.coded(k))
+
+    def coded(self, k: int) -> tuple[CodedChoice, ...]:
+        """Seeker ``k``'s choices int-coded (see :data:`CodedChoice`): what a worker
+        holding the plan's index makes them from (:func:`decoded_choices`)."""
+        flow = self.people if k < self.n_people else self.schools
+        found = flow.found
+        chosen = flow.chosen
         out = []
-        for u, unit in enumerate(s.units[k], first):
-            a = int(flow.chosen[u])
-            if a < 0:
-                serving = flow.found.serving(u)
-                why = _unplaced(self.index, s.seekers[k], s.needs[k], unit, serving)
-                out.append(MentorChoice(unit, None, (), 0, why))
-            else:
-                out.append(flow.found.choice(u, unit, a))
-        return out
+        for u, unit in enumerate(self.s.units[k], int(self.first[k])):
+            a = int(chosen[u])
+            out.append((unit, -1, found.serving(u)) if a < 0 else (unit, *found.coded(u, a)))
+        return tuple(out)
+
+
+#: One unit's outcome, int-coded: (unit, the chosen candidate's position among its
+#: candidates, the candidates as (mentor's position in the index, needs served,
+#: priority, locality, no subject)), or (unit, -1, need -> the positions of the
+#: mentors who could serve it) for a unit left without a mentor.
+CodedChoice = tuple[Unit, int, Any]
+
+
+def decoded_choices(
+    index: CatalogueIndex, seeker: Seeker, needs: Sequence[Need], coded: Sequence[CodedChoice]
+) -> list[MentorChoice]:
+    """A seeker's MentorChoices from their int-coded choices (``_Choices.coded``).
+
+    Parameters
+    ----------
+    index : CatalogueIndex
+        The plan's index (its mentors in the order the codes number them).
+    seeker : Seeker
+        The seeker.
+    needs : sequence of Need
+        The seeker's needs (the units index them).
+    coded : sequence of CodedChoice
+        Per unit its outcome.
+
+    Returns
+    -------
+    list of MentorChoice
+        As the plan made them: a placed unit's chosen candidate and the others,
+        an unplaced one's reasons.
+    """
+    mentors = index.mentors
+    out = []
+    for unit, a, found in coded:
+        if a < 0:
+            serving = {i: [mentors[m].id for m in ms] for i, ms in found.items()}
+            why = _unplaced(index, seeker, needs, unit, serving)
+            out.append(MentorChoice(unit, None, (), 0, why))
+            continue
+        cands = [Candidate(mentors[m], served, p, loc, ns) for m, served, p, loc, ns in found]
+        best = cands[a]
+        others = tuple([c for c in cands if c is not best])
+        out.append(MentorChoice(unit, best, others, best.mentor.capacity))
+    return out
 
 
 def _starts(units: Sequence[Sequence[Unit]]) -> np.ndarray:
@@ -460,8 +509,6 @@ class _Candidates:
     """
 
     def __init__(self, index: CatalogueIndex, arcs: CohortArcs) -> None:
-        self.mentors = index.mentors
-        self.ids = [m.id for m in index.mentors]
         # Held until the last resolution is made: each unit's arcs and rows found by
         # where they start (the unit columns themselves are not kept), in the
         # narrowest types their values fit (mentor and need indexes, a priority sum,
@@ -486,20 +533,21 @@ class _Candidates:
             return int(starts[u]), int(starts[u + 1])
         return len(self.row_mentor), len(self.row_mentor)  # past the last unit with rows
 
-    def serving(self, u: int) -> dict[int, list[str]]:
-        """Need -> the ids of the mentors who could serve it, for unit ``u`` (from
-        its rows: in mentor order, as the rows are sorted)."""
+    def serving(self, u: int) -> dict[int, list[int]]:
+        """Need -> the positions of the mentors who could serve it, for unit ``u``
+        (from its rows: in mentor order, as the rows are sorted)."""
         first, last = self._rows(u)
-        out: dict[int, list[str]] = {}
-        ids = self.ids
+        out: dict[int, list[int]] = {}
         for m, i in zip(
             self.row_mentor[first:last].tolist(), self.row_need[first:last].tolist(), strict=True
         ):
-            out.setdefault(i, []).append(ids[m])
+            out.setdefault(i, []).append(m)
         return out
 
-    def choice(self, u: int, unit: Unit, a: int) -> MentorChoice:
-        """Unit ``u``'s outcome when the flow chose its arc ``a``."""
+    def coded(self, u: int, a: int) -> tuple[int, tuple[tuple[Any, ...], ...]]:
+        """Unit ``u``'s outcome when the flow chose its arc ``a``: the chosen one's
+        position among the unit's candidates, and the candidates int-coded (see
+        :data:`CodedChoice`)."""
         lo, hi = int(self.arc_start[u]), int(self.arc_start[u + 1])  # a placed unit has arcs
         first, last = self._rows(u)
         served: dict[int, list[int]] = {}
@@ -507,19 +555,19 @@ class _Candidates:
             self.row_mentor[first:last].tolist(), self.row_need[first:last].tolist(), strict=True
         ):
             served.setdefault(m, []).append(i)
-        found = [
-            Candidate(self.mentors[m], tuple(served[m]), p, loc, ns)
-            for m, p, loc, ns in zip(
-                self.mentor[lo:hi].tolist(),
-                self.prio[lo:hi].tolist(),
-                self.loc[lo:hi].tolist(),
-                self.nosubj[lo:hi].tolist(),
-                strict=True,
-            )
-        ]
-        chosen = found[a - lo]
-        others = tuple(c for c in found if c is not chosen)
-        return MentorChoice(unit, chosen, others, chosen.mentor.capacity)
+        found = tuple(
+            [
+                (m, tuple(served[m]), p, loc, ns)
+                for m, p, loc, ns in zip(
+                    self.mentor[lo:hi].tolist(),
+                    self.prio[lo:hi].tolist(),
+                    self.loc[lo:hi].tolist(),
+                    self.nosubj[lo:hi].tolist(),
+                    strict=True,
+                )
+            ]
+        )
+        return a - lo, found
 
 
 def _starts_of(units: np.ndarray) -> np.ndarray:
@@ -734,16 +782,52 @@ class StreamedPlan:
         list
             Per person their Resolution, or None for one not diagnosed.
         """
+        shared = SharedValues() if shared is None else shared
+        return self._taken(count, lambda n: self._work.resolve(n, shared))
+
+    def take_shares(self, count: int) -> list[PlanShare | None]:
+        """The next ``count`` people's shares of the plan (fewer at the end), in input
+        order: what :meth:`take` makes their Resolutions from besides their needs,
+        int-coded, for a :class:`Resolver` where the needs are (a batch's workers).
+
+        The plan counts the people taken either way (mentor load, people and units
+        placed): each person is taken once, by this or :meth:`take`.
+
+        Parameters
+        ----------
+        count : int
+            How many people.
+
+        Returns
+        -------
+        list
+            Per person their PlanShare, or None for one not diagnosed.
+        """
+        return self._taken(count, self._work.share)
+
+    def _taken(self, count: int, make: Callable[[int], _V]) -> list[_V]:
+        """``make(n)`` for the next ``count`` people, in order; the rows let go after
+        the last, and the time counted in the plan's."""
         began = time.perf_counter()
         stop = min(self._next + count, len(self))
-        shared = SharedValues() if shared is None else shared
         with paused_gc(keep=True):
-            out = [self._work.resolve(n, shared) for n in range(self._next, stop)]
+            out = [make(n) for n in range(self._next, stop)]
         self._next = stop
         if stop == len(self):
             self._work.release()
         self._seconds += time.perf_counter() - began
         return out
+
+    def tables(self) -> PlanTables:
+        """What a :class:`Resolver` needs of the whole plan, sent once (not per part).
+
+        Returns
+        -------
+        PlanTables
+            The cohort's colleagues who mentor, and the programme outcomes' tables.
+        """
+        recs, whys = self._work.programmes.tables()
+        return PlanTables(self._work.colleagues, recs, whys)
 
     def finished(self) -> CohortPlan:
         """The plan once every Resolution is taken: the schools' mentor teams, the
@@ -776,13 +860,8 @@ class _Work:
     person's Resolution made from it when asked for (see :class:`StreamedPlan`)."""
 
     def __init__(self, kb: KnowledgeBase, people: Sequence[PlanRow | None]) -> None:
-        colleagues = _colleagues(kb, people)
-        # with colleagues, the plan's own index: the KB's pool and the colleagues
-        self.index = (
-            CatalogueIndex(kb.ontology, kb.programs, {**kb.mentors, **colleagues}, kb.formats)
-            if colleagues
-            else kb.index
-        )
+        self.colleagues = colleagues = _colleagues(kb, people)
+        self.index = _plan_index(kb, colleagues)
         # programme places first: their passes are the plan's peak, and are made
         # before the mentors' flows and seekers exist (the two are independent).
         # Each person's needs are sorted by kind where they are read, not held
@@ -818,44 +897,42 @@ class _Work:
         self.slot = 0  # the next diagnosed person's place among the programme outcomes
         self.mentor_load: Counter[str] = Counter()
         self.placed = self.units_placed = 0
+        self.resolver: Resolver | None = None  # made at the first resolve
 
     def resolve(self, n: int, shared: SharedValues) -> Resolution | None:
         """Person ``n``'s Resolution (people in input order, each once), and
-        their working data and row let go."""
-        people, index, seekers, programmes = self.people, self.index, self.seekers, self.programmes
-        table = people if isinstance(people, RowTable) else None
-        needs: Sequence[Need]
-        if table is None:
-            person = people[n]
-            if person is None:
-                return None
-            needs = person.needs
-        elif table.diagnosed(n):
-            needs = seekers.needs[n]  # decoded once for this turn: see _Decoded
+        their working data and row let go: their share (:meth:`share`) resolved
+        here, as a batch's worker resolves it."""
+        people = self.people
+        if isinstance(people, RowTable):
+            # decoded once for this turn (see _Decoded), before the share lets it go
+            needs = self.seekers.needs[n] if people.diagnosed(n) else None
         else:
+            person = people[n]
+            needs = None if person is None else person.needs
+        share = self.share(n)
+        if share is None or needs is None:
             return None
-        kinds = [need.kind for need in needs]
-        # a need of another kind is rare: only then are the needs sorted by kind
-        # for its reason (needs_by_kind words it)
-        unknown = needs_by_kind(needs)[1] if not _KINDS.issuperset(kinds) else {}
-        mine = self.choices[n]  # made now, gone with this person's turn: see _Choices
-        recs, unmet = mentor_recommendations(index, seekers.seekers[n], needs, mine, cohort=True)
-        self.mentor_load.update(ch.chosen.mentor.id for ch in mine if ch.chosen)
-        self.placed += any(ch.chosen for ch in mine)
-        self.units_placed += sum(1 for ch in mine if ch.chosen)
-        formats, unmet_formats = resolve_formats(
-            index, needs, [i for i, kind in enumerate(kinds) if kind == "format"]
-        )
-        slot = self.slot
-        progs = programmes.recommendations(slot)
-        why: dict[int, Why | str] = {
-            i: Why(r, "capacity" if ex else "catalogue", ex)
-            for i, (r, ex) in programmes.unmet(slot)
-        }
+        if self.resolver is None:
+            self.resolver = Resolver(self.index, self.programmes.tables())
+        return self.resolver.resolve(share, needs, shared)
+
+    def share(self, n: int) -> PlanShare | None:
+        """Person ``n``'s share of the plan (people in input order, each once),
+        counted in the plan's figures, and their working data and row let go."""
+        people, seekers = self.people, self.seekers
+        table = people if isinstance(people, RowTable) else None
+        if (people[n] is None) if table is None else not table.diagnosed(n):
+            return None
+        units = self.choices.coded(n)  # made now, gone with this person's turn: see _Choices
+        mentors = self.index.mentors
+        placed = [mentors[found[a][0]].id for _unit, a, found in units if a >= 0]
+        self.mentor_load.update(placed)
+        self.placed += bool(placed)
+        self.units_placed += len(placed)
+        programmes, unmet = self.programmes.coded(self.slot)
         self.slot += 1
-        why.update(unmet)
-        why.update(unmet_formats)
-        why.update(unknown)
+        share = PlanShare(seekers.seekers[n], units, programmes, unmet)
         # the person's row and seeker are read too (a RowTable's are a few ids)
         if table is None:
             assert isinstance(people, list) and isinstance(seekers.needs, list)
@@ -865,12 +942,7 @@ class _Work:
             seekers.severities[n] = _NO_SEVERITIES
         seekers.units[n] = _NO_UNITS
         seekers.seekers[n] = _NOBODY
-        # the programme recommendations are one object per value across the plan
-        # already (plan_programmes interns them): only the others are shared here
-        return Resolution(
-            recommendations=(*progs, *map(shared.made, recs), *map(shared.made, formats)),
-            unmet=tuple([shared.unmet(needs[i], why[i]) for i in sorted(why)]),
-        )
+        return share
 
     def release(self) -> None:
         """Let the rows go once every person's Resolution is made (a list's rows
@@ -924,6 +996,124 @@ def _lean(rows: Sequence[PlanRow | None]) -> Iterable[PlanRow | None]:
     programme demands and the seekers do not read them, and decoding them was
     about a fifth of decoding a row."""
     return rows.lean() if isinstance(rows, RowTable) else rows
+
+
+def _plan_index(kb: KnowledgeBase, colleagues: Mapping[str, Mentor]) -> CatalogueIndex:
+    """The plan's index: the KB's, or with colleagues the KB's pool and the colleagues."""
+    if not colleagues:
+        return kb.index
+    return CatalogueIndex(kb.ontology, kb.programs, {**kb.mentors, **colleagues}, kb.formats)
+
+
+class PlanShare(NamedTuple):
+    """One person's share of a cohort plan, int-coded: what their Resolution is made
+    from besides their needs and the plan's :class:`PlanTables` (see :class:`Resolver`).
+
+    A few hundred bytes pickled, against a few kilobytes for the Resolution: a
+    batch's parent sends these to the workers, which hold the people's needs.
+    """
+
+    seeker: Seeker
+    mentors: tuple[CodedChoice, ...]  # per mentor unit (see CodedChoice)
+    programmes: tuple[int, ...]  # positions in the tables' programme recommendations
+    unmet: tuple[tuple[int, int], ...]  # (need, position of the reason) per unmet programme
+
+
+class PlanTables(NamedTuple):
+    """What resolving people's shares needs of the whole plan: the colleagues of the
+    cohort who mentor (the plan's index is the KB's pool and them), the distinct
+    programme recommendations and unmet reasons the shares point into."""
+
+    colleagues: Mapping[str, Mentor]
+    programmes: Sequence[Recommendation]
+    reasons: Sequence[tuple[str, tuple[str, ...]]]
+
+
+class Resolver:
+    """People's Resolutions made from their :class:`PlanShare`: the per-person part
+    of a plan (mentor reasons, formats, unmet needs), made where it is cheapest
+    (:meth:`StreamedPlan.take` here, a batch's workers from
+    :meth:`StreamedPlan.take_shares`), the same either way.
+
+    Parameters
+    ----------
+    index : CatalogueIndex
+        The plan's index (:meth:`of` makes it from the tables).
+    tables : tuple
+        The programme recommendations and reasons the shares point into.
+    """
+
+    def __init__(
+        self,
+        index: CatalogueIndex,
+        tables: tuple[Sequence[Recommendation], Sequence[tuple[str, tuple[str, ...]]]],
+    ) -> None:
+        self.index = index
+        self.programmes, self.reasons = tables
+
+    @classmethod
+    def of(cls, kb: KnowledgeBase, tables: PlanTables) -> Resolver:
+        """The resolver of a plan of ``kb`` from its tables (sent from where it was made).
+
+        Parameters
+        ----------
+        kb : KnowledgeBase
+            The knowledge base the plan was made with.
+        tables : PlanTables
+            :meth:`StreamedPlan.tables`.
+
+        Returns
+        -------
+        Resolver
+            One that makes the plan's Resolutions.
+        """
+        return cls(_plan_index(kb, tables.colleagues), (tables.programmes, tables.reasons))
+
+    def resolve(self, share: PlanShare, needs: Sequence[Need], shared: SharedValues) -> Resolution:
+        """One person's Resolution.
+
+        Parameters
+        ----------
+        share : PlanShare
+            Their share of the plan.
+        needs : sequence of Need
+            Their Result's needs (their PlanRow's).
+        shared : SharedValues
+            Where equal recommendations and unmet needs are made one object.
+
+        Returns
+        -------
+        Resolution
+            As the plan resolves them.
+        """
+        index = self.index
+        kinds = [need.kind for need in needs]
+        # a need of another kind is rare: only then are the needs sorted by kind
+        # for its reason (needs_by_kind words it)
+        unknown = needs_by_kind(needs)[1] if not _KINDS.issuperset(kinds) else {}
+        mine = decoded_choices(index, share.seeker, needs, share.mentors)
+        recs, unmet = mentor_recommendations(index, share.seeker, needs, mine, cohort=True)
+        formats, unmet_formats = resolve_formats(
+            index, needs, [i for i, kind in enumerate(kinds) if kind == "format"]
+        )
+        reasons = self.reasons
+        why: dict[int, Why | str] = {}
+        for i, at in share.unmet:
+            reason, exhausted = reasons[at]
+            why[i] = Why(reason, "capacity" if exhausted else "catalogue", exhausted)
+        why.update(unmet)
+        why.update(unmet_formats)
+        why.update(unknown)
+        # the programme recommendations are one object per value across the plan
+        # already (plan_programmes interns them): only the others are shared here
+        return Resolution(
+            recommendations=(
+                *map(self.programmes.__getitem__, share.programmes),
+                *map(shared.made, recs),
+                *map(shared.made, formats),
+            ),
+            unmet=tuple([shared.unmet(needs[i], why[i]) for i in sorted(why)]),
+        )
 
 
 def _demand(row: PlanRow | None, n: int) -> ProgrammeDemand | None:

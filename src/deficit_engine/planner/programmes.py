@@ -172,6 +172,39 @@ class ProgrammeOutcomes:
         for k in range(first, last):
             yield self._needs[k], whys[self._why[k]]
 
+    def coded(self, slot: int) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...]]:
+        """One person's outcome as positions in :meth:`tables` (sent to a worker
+        that holds the tables: see ``planner.plan.Resolver``).
+
+        Parameters
+        ----------
+        slot : int
+            The person's position among the plan's demands.
+
+        Returns
+        -------
+        tuple
+            Their recommendations' positions, in order, and per unmet need
+            (its position among the person's needs, its reason's position).
+        """
+        ends, unmet_ends = self._made_ends, self._unmet_ends
+        first, last = unmet_ends[slot], unmet_ends[slot + 1]
+        return (
+            tuple(self._made[ends[slot] : ends[slot + 1]]),
+            tuple(zip(self._needs[first:last], self._why[first:last], strict=True)),
+        )
+
+    def tables(self) -> tuple[list[Recommendation], list[UnmetWhy]]:
+        """The distinct recommendations and reasons that :meth:`coded` points into.
+
+        Returns
+        -------
+        tuple
+            The recommendations and the reasons (the lists themselves: not to be
+            changed).
+        """
+        return self._recs, self._whys
+
 
 def demand_key(
     needs: Sequence[Need], idx: Sequence[int], severities: Mapping[str, str]

@@ -1,0 +1,161 @@
+"""People's shares of a cohort plan resolved elsewhere: a batch's parent sends each
+person's int-coded share of the plan (``StreamedPlan.take_shares``) and the worker
+that holds their Result makes the Resolution (``planner.plan.Resolver``), which must
+be the Resolution the parent would have made (``StreamedPlan.take``), byte for byte.
+
+The cohorts are synthetic (deficit_engine.synthetic): no real person's data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pickle
+from pathlib import Path
+
+import pytest
+
+from deficit_engine import cohort as cohort_module
+from deficit_engine.cohort import run_batch
+from deficit_engine.engine import Engine
+from deficit_engine.errors import UsageError
+from deficit_engine.models import Result
+from deficit_engine.planner import SharedValues, StreamedPlan, plan_row
+from deficit_engine.planner.plan import PlanShare, Resolver
+from deficit_engine.synthetic import synthetic_profiles
+from deficit_engine.tables import TableReading
+from test_batch_stream import _cohort, _files
+from test_hardening_batch import needs_fork
+from test_planner_reference import COHORTS, REFERENCE, cohort_kb, diagnosed, plan_digests
+
+
+def test_shares_resolved_from_pickled_tables_are_the_recorded_plan() -> None:
+    """Shares and tables through pickle (as they travel), resolved with each person's
+    Result's needs and a fresh KB index with the colleagues: the recorded plan."""
+    people, mentors, seed, colleagues = COHORTS["colleagues"]
+    kb = cohort_kb(mentors, seed, colleagues)
+    cohort = diagnosed(kb, people, seed)
+    rows = [None if p is None else plan_row(kb, *p) for p in cohort]
+    stream = StreamedPlan(kb, rows)
+    tables = pickle.loads(pickle.dumps(stream.tables()))
+    assert tables.colleagues  # the worker's index is the pool and the colleagues
+    resolver = Resolver.of(kb, tables)
+    assert resolver.index is not kb.index
+    resolutions = []
+    while len(resolutions) < len(stream):
+        shares = pickle.loads(pickle.dumps(stream.take_shares(97)))
+        shared = SharedValues()
+        for share in shares:
+            person = cohort[len(resolutions)]
+            assert (share is None) == (person is None)
+            if share is None or person is None:
+                resolutions.append(None)
+                continue
+            assert isinstance(share, PlanShare)
+            resolutions.append(resolver.resolve(share, person[1].needs, shared))
+    plan = dataclasses.replace(stream.finished(), resolutions=tuple(resolutions))
+    expected = json.loads(REFERENCE.read_text(encoding="utf-8"))["colleagues"]
+    got = plan_digests(plan)
+    assert got["figures"] == expected["figures"]  # the loads counted from the shares
+    assert got["whole"] == expected["whole"]
+
+
+def test_a_batch_with_colleagues_resolved_in_the_workers_writes_the_held_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workers build the plan's index with the cohort's colleagues from the
+    tables file: the parts, summary and schools of the batch that resolves here."""
+    _people, mentors, seed, _colleagues = COHORTS["colleagues"]
+    engine = Engine(cohort_kb(mentors, seed, True), backend="fast")
+    monkeypatch.setattr(cohort_module, "COLUMNAR_CHUNK", 97)
+    monkeypatch.setattr(cohort_module, "PART_CHUNK", 61)
+    source = _cohort(engine, tmp_path / "cohort.jsonl", 600)
+    with monkeypatch.context() as patch:  # the reference: every diagnosis held here
+        patch.setattr(TableReading, "shares", lambda self, records: None)
+        run_batch(engine, source, tmp_path / "held", workers=1, output_format="jsonl")
+    run_batch(engine, source, tmp_path / "streamed", workers=2, output_format="jsonl")
+    expected = _files(tmp_path / "held")
+    assert _files(tmp_path / "streamed") == expected
+    plan = json.loads(expected["summary.json"])["plan"]
+    assert plan["mentees_placed"] > 0
+    assert any(
+        m["id"].startswith("colleague.")
+        for m in json.loads(expected["summary.json"])["mentor_load"]
+    )
+
+
+@needs_fork
+def test_with_two_workers_the_parent_makes_no_resolution(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parent = os.getpid()
+    resolve = Resolver.resolve
+    here: list[int] = []
+    elsewhere: list[int] = []
+
+    def watched(self, share, needs, shared):  # type: ignore[no-untyped-def]
+        (here if os.getpid() == parent else elsewhere).append(1)
+        return resolve(self, share, needs, shared)
+
+    # forked workers inherit the watch, but their counts stay in them: the
+    # parent's list must stay empty while the batch's people are resolved
+    monkeypatch.setattr(Resolver, "resolve", watched)
+    monkeypatch.setattr(cohort_module, "COLUMNAR_CHUNK", 50)
+    engine = Engine.from_path()
+    source = tmp_path / "cohort.jsonl"
+    profiles = synthetic_profiles(engine.kb, 200, seed=3)
+    source.write_text("".join(json.dumps(p) + "\n" for p in profiles), encoding="utf-8")
+    summary = run_batch(engine, source, tmp_path / "out", workers=2, output_format="jsonl")
+    assert summary.evaluated == 200 and here == []
+    with monkeypatch.context() as patch:  # the held path resolves here: the watch works
+        patch.setattr(TableReading, "shares", lambda self, records: None)
+        run_batch(engine, source, tmp_path / "held", workers=2, output_format="jsonl")
+    assert len(here) == 200
+
+
+def test_part_summaries_merged_are_the_summary_of_everyone() -> None:
+    """The workers count their parts and the parent merges them: the same figures
+    as the parent counting each person, set-aside people and breakdowns included."""
+    engine = Engine.from_path()
+    profiles = list(synthetic_profiles(engine.kb, 150, seed=8))
+    items = []
+    for n, profile in enumerate(profiles):
+        # two set aside, as a batch sets aside a duplicate id
+        result = Result.failed(f"p{n}", ["set aside"]) if n in (7, 70) else engine.evaluate(profile)
+        keys = cohort_module.person_keys(profile) if result.ok else None
+        items.append((cohort_module.digest(result, line=False), keys if n % 5 else "М-1"))
+    whole = cohort_module.BatchSummary()
+    for item, keys in items:
+        whole.add(item, keys)
+    merged = cohort_module.BatchSummary()
+    for start, stop in ((0, 1), (1, 61), (61, 61), (61, 150)):
+        part = cohort_module.BatchSummary()
+        for item, keys in items[start:stop]:
+            part.add(item, keys)
+        merged.merge(part)
+    assert merged.set_aside == 2 and merged.evaluated == 148
+    assert json.dumps(merged.to_dict(engine)) == json.dumps(whole.to_dict(engine))
+    assert merged == whole
+    whole.plan = {"people": 148}
+    with pytest.raises(UsageError, match="people only"):
+        merged.merge(whole)
+
+
+def test_a_batch_run_in_this_process_keeps_no_resolver(tmp_path: Path) -> None:
+    engine = Engine.from_path()
+    source = tmp_path / "cohort.jsonl"
+    profiles = synthetic_profiles(engine.kb, 40, seed=9)
+    source.write_text("".join(json.dumps(p) + "\n" for p in profiles), encoding="utf-8")
+    made: list[Resolver] = []
+    real = cohort_module._resolver
+
+    def watched(kb, path, token):  # type: ignore[no-untyped-def]
+        made.append(real(kb, path, token))
+        return made[-1]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cohort_module, "_resolver", watched)
+        run_batch(engine, source, tmp_path / "out", workers=1, output_format="jsonl")
+    assert made and all(r is made[0] for r in made)  # one per batch, read once
+    assert cohort_module._RESOLVERS == {}
