@@ -678,13 +678,21 @@ def _inputs(table: TableReading, keep: tuple[str, ...]) -> Iterator[_Input]:
 
 def _input(source: str, fmt: str, row: Row, keep: tuple[str, ...]) -> _Input:
     """One row of ``source`` (a file of format ``fmt``) as the batch runs it."""
+    made, profile = _input_apart(source, fmt, row, keep)
+    return _Input(made.line, profile, made.person, made.keys, made.place, made.columns)
+
+
+def _input_apart(source: str, fmt: str, row: Row, keep: tuple[str, ...]) -> tuple[_Input, Any]:
+    """:func:`_input` without its profile, and the profile (the dict, or the
+    :class:`_SetAside` naming why the reader set the row aside)."""
     place = f"{source}:{row.line}"
     if row.error is not None:
         error = _SetAside(f"{place}: {row.error}", row.ident)
-        return _Input(row.line, error, person_record(None), PersonKeys(), place)
+        return _Input(row.line, None, person_record(None), PersonKeys(), place), error
     person = person_record(row.profile, keep, row.extra)
     columns = _result_columns(row.profile) if fmt != "jsonl" else None
-    return _Input(row.line, row.profile, person, person_keys(row.profile), place, columns)
+    keys = person_keys(row.profile)
+    return _Input(row.line, None, person, keys, place, columns), row.profile
 
 
 def _warning_records(table: TableReading, keep: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -1385,23 +1393,41 @@ def _diagnose_spilled(
     """
     engine = engine_for(ref)
     kb = engine.kb
-    rows = [
-        (_input(share.source, share.format, row, keep), ident)
-        for row, ident in read_share(share, engine.kb)
-    ]
-    diagnosed = run_chunk(engine, stage, 0, [row.profile for row, _ident in rows])
+    rows: list[_Input] = []
+    profiles: list[Any] = []
+    idents: list[str] = []
+    for read, ident in read_share(share, engine.kb):
+        row, profile = _input_apart(share.source, share.format, read, keep)
+        rows.append(row)
+        profiles.append(profile)
+        idents.append(ident)
+    named = list(map(_own_name, profiles))
+    # the rows' dicts handed over, not kept here: the diagnosis lets each go once it
+    # is validated (a third of what a share holds while its rules run)
+    diagnosed = run_chunk(engine, stage, 0, _handed_over(profiles))
+    lines = [row.line for row in rows]
     kept: list[_Kept] = []
     # the share's plan rows int-coded, each distinct value once: the needs'
     # positions in it are the spill's too, and the parent adds it to its own whole
     table = RowTable()
     codes = _SpillCodes(share.source)
-    for n, ((row, _ident), item) in enumerate(zip(rows, diagnosed, strict=True)):
-        profile, result = _lighter(item, trace)
-        by_index = _labelled_by_index(row.profile, result, n)
+    # each profile and diagnosis let go once coded (popped from the end): when the
+    # spill is written, the codes are all the task holds of its people
+    diagnosed.reverse()
+    for n, row in enumerate(rows):
+        profile, result = _lighter(diagnosed.pop(), trace)
+        by_index = _labelled_by_index(named[n], result, n)
         table.append(plan_row(kb, profile, result) if profile is not None and result.ok else None)
         kept.append(codes.person(row, profile, result, table, n, by_index, slim))
     spill(Path(path), [codes.tables(table.need_values()), *kept])
-    return [row.line for row, _ident in rows], [ident for _row, ident in rows], table
+    return lines, idents, table
+
+
+def _handed_over(items: list[Any]) -> Iterator[Any]:
+    """The items, each dropped from ``items`` as it is taken (the list ends empty)."""
+    items.reverse()
+    while items:
+        yield items.pop()
 
 
 #: The fields of the values a person's spill is made of, in their classes' order.
@@ -1751,14 +1777,22 @@ def _slim(profile: Profile) -> Profile:
     return profile.model_copy(update={"results": []})
 
 
-def _labelled_by_index(profile: Any, result: Result, index: int) -> bool:
-    """Whether ``result`` is labelled ``#index`` because its profile has no id."""
+def _own_name(profile: Any) -> tuple[bool, Any]:
+    """What a row's own data names it: whether the reader set it aside, and then
+    whether it has an id, else the ``id`` its dict holds (None: none)."""
+    if isinstance(profile, Exception):
+        return True, bool(getattr(profile, "profile_id", ""))
+    return False, profile.get("id") if isinstance(profile, dict) else None
+
+
+def _labelled_by_index(named: tuple[bool, Any], result: Result, index: int) -> bool:
+    """Whether ``result`` is labelled ``#index`` because its profile has no id
+    (``named``: what its row names it, :func:`_own_name`)."""
     label = f"#{index}"
     if result.profile != label:
         return False
-    if isinstance(profile, Exception):
-        return not getattr(profile, "profile_id", "")
-    return not (isinstance(profile, dict) and profile.get("id") == label)
+    set_aside, name = named
+    return not name if set_aside else name != label
 
 
 #: The folder, inside the staging folder, of the shares' spill files: each holds a

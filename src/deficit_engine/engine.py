@@ -491,6 +491,7 @@ class Engine:
         ready: list[tuple[int, Profile]] = []
         for i, profile in enumerate(items):
             got = _attempt(self.parse, profile, start + i)
+            items[i] = None  # the input let go once validated (this list is the caller's copy)
             if isinstance(got, Result):
                 out[i] = (None, got)
             else:
@@ -1440,7 +1441,7 @@ def _worker_chunk(
         return pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def run_chunk(engine: Engine, stage: str, start: int, chunk: list[Any]) -> list[Any]:
+def run_chunk(engine: Engine, stage: str, start: int, chunk: Iterable[Any]) -> list[Any]:
     """A stage of :func:`evaluate_many` run on a chunk in this process: what its workers run.
 
     The columnar stage diagnoses the chunk at once, the others one profile at a time.
@@ -1453,8 +1454,9 @@ def run_chunk(engine: Engine, stage: str, start: int, chunk: list[Any]) -> list[
         ``"evaluate"``, ``"diagnose"`` or ``"columnar"``.
     start : int
         The input position of the chunk's first profile (it labels a profile without an id).
-    chunk : list
-        Profiles (dicts, Profiles, or an exception for a row the reader set aside).
+    chunk : iterable
+        Profiles (dicts, Profiles, or an exception for a row the reader set aside);
+        the columnar stage holds each dict only until it is validated.
 
     Returns
     -------
