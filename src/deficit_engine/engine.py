@@ -516,7 +516,7 @@ class Engine:
         except Exception:  # what one profile's normalising raises: each alone, as before
             return self._prepared_diagnosed(part, start)
         made = self._columnar_run(
-            base, profiles, [(s, p) for s, p in zip(chunk.scores, chunk.provenance, strict=True)]
+            base, profiles, list(zip(chunk.scores, chunk.provenance, strict=True))
         )
         return [
             (i, _diagnose_safely(self, prof, start + i) if result is None else (prof, result))
