@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from deficit_engine import cohort as cohort_module
-from deficit_engine.cohort import run_batch
+from deficit_engine.cohort import PersonKeys, run_batch
 from deficit_engine.engine import Engine
 from deficit_engine.errors import UsageError
 from deficit_engine.models import Result
@@ -140,6 +140,46 @@ def test_part_summaries_merged_are_the_summary_of_everyone() -> None:
     whole.plan = {"people": 148}
     with pytest.raises(UsageError, match="people only"):
         merged.merge(whole)
+
+
+def test_a_part_counted_at_once_is_the_part_counted_person_by_person() -> None:
+    """``BatchSummary.add_many`` (a worker's part, counted per distinct value) gives
+    the figures of ``add`` on each person in turn, field for field: planned people
+    with routes that overflow and needs left unmet for want of places, set-aside
+    people, people without a deficit, keys given as a bare municipality or not at
+    all, groups missing or empty, severities the schema does not know, a need short
+    of several items' places, and an empty part."""
+    engine = Engine.from_path()
+    profiles = list(synthetic_profiles(engine.kb, 120, seed=11))
+    cohort = engine.plan_cohort(profiles, workers=1)
+    items: list[tuple[cohort_module.Digest, object]] = []
+    for n, (profile, result) in enumerate(zip(profiles, cohort.results, strict=True)):
+        keys = cohort_module.person_keys(profile)
+        items.append((cohort_module.digest(result, line=False), keys if n % 7 else "М-1"))
+    odd = (
+        ((("c1", "severe", None), ("c2", "unheard", ""), ("c1", "low", "g1")), None),
+        ((("c3", "odd", "g2"),), PersonKeys("Город", None, "teacher", 25.0)),
+        ((), PersonKeys()),
+    )
+    for deficits, keys in odd:
+        unmet = (("program", "c1", "capacity", ("P1", "P2")), ("mentor", "—", "capacity", ("M1",)))
+        made = cohort_module.Digest(
+            True, "x", (), "", deficits, (("program", "P1", 36),), unmet, True, "", ("program",)
+        )
+        items.append((made, keys))
+    items.insert(5, (cohort_module.digest(Result.failed("bad", ["set aside"]), line=False), None))
+    assert sum(item.overflow for item, _ in items) > 10
+    assert sum(bool(u[3]) for item, _ in items for u in item.unmet) > 10
+    for start, stop in ((0, len(items)), (0, 1), (4, 6), (9, 9), (len(items) - 3, len(items))):
+        one = cohort_module.BatchSummary()
+        for item, keys in items[start:stop]:
+            one.add(item, keys)
+        many = cohort_module.BatchSummary()
+        many.add_many([item for item, _ in items[start:stop]], [k for _, k in items[start:stop]])
+        assert many == one
+        assert json.dumps(many.to_dict(engine)) == json.dumps(one.to_dict(engine))
+    with pytest.raises(ValueError):
+        cohort_module.BatchSummary().add_many([items[0][0]], [])
 
 
 def test_a_batch_run_in_this_process_keeps_no_resolver(tmp_path: Path) -> None:

@@ -425,11 +425,137 @@ class BatchSummary:
                 self.shortfall_needs[(kind, ref)] += 1
                 short.add((kind, ref))
         self.shortfall_people.update(short)
+        self._add_overflow(item)
+
+    def _add_overflow(self, item: Digest) -> None:
+        """Count a person's route that runs past its period, if it does."""
         if item.overflow:
             self.overflow += 1
             self.overflow_reasons[item.overflow_reason or "unknown"] += 1
             self.overflow_kinds.update(item.overflow_kinds)
             self.overflow_defaulted += item.overflow_defaulted
+
+    def add_many(self, items: Sequence[Digest], people: Sequence[PersonKeys | str | None]) -> None:
+        """Count many people's Digests (a part's): the same figures as :meth:`add` on
+        each in turn, counted per distinct value instead of per person.
+
+        A worker counts every person of its parts: one ``Counter`` update per deficit,
+        recommendation, unmet entry and breakdown key (about 120 a person) cost 48 µs
+        a person. Here the people's values are gathered into flat lists (their
+        deficits, recommendations and unmet entries are the digests' own tuples) and
+        each list is counted at once, in C (``Counter.update`` of a list), then each
+        distinct value's count is added to the figures it feeds.
+
+        Parameters
+        ----------
+        items : sequence of Digest
+            The people's figures.
+        people : sequence of PersonKeys or str or None
+            What the breakdowns file each under (a str: the municipality alone).
+
+        Raises
+        ------
+        ValueError
+            If ``items`` and ``people`` are not as long as each other.
+        """
+        evaluated = [
+            (item, keys if isinstance(keys, PersonKeys) else PersonKeys(municipality=keys))
+            for item, keys in zip(items, people, strict=True)
+            if item.ok
+        ]
+        self.profiles += len(items)
+        self.set_aside += len(items) - len(evaluated)
+        self.evaluated += len(evaluated)
+        # each person's breakdown keys, and for those with a deficit their groups and
+        # competencies, each once, in flat lists with how many each person has: the
+        # breakdowns' (key, group) and (key, competency) pairs are then made and
+        # counted in C (zip of the keys repeated and the values), not per person
+        keyed: list[tuple[str, str, str, str]] = []
+        with_deficit: list[tuple[str, str, str, str]] = []
+        groups: list[str] = []
+        in_groups: list[int] = []
+        competencies: list[str] = []
+        in_competencies: list[int] = []
+        worst: list[str] = []
+        for item, keys in evaluated:
+            at = (
+                keys.municipality or UNKNOWN,
+                keys.organization or UNKNOWN,
+                keys.role or UNKNOWN,
+                experience_band(keys.experience_years),
+            )
+            keyed.append(at)
+            if not item.deficits:
+                continue
+            with_deficit.append(at)
+            named, severities, grouped = zip(*item.deficits, strict=True)
+            mine = set(grouped)
+            mine.discard(None)
+            mine.discard("")
+            groups.extend(mine)
+            in_groups.append(len(mine))
+            distinct = set(named)
+            competencies.extend(distinct)
+            in_competencies.append(len(distinct))
+            known = set(severities)
+            for severity in SEVERITY_ORDER:  # the most severe (min by _severity_rank)
+                if severity in known:
+                    break
+            else:
+                severity = min(known, key=_severity_rank)
+            worst.append(severity)
+        self.with_deficit += len(worst)
+        self.worst_severity.update(worst)
+        self.groups.update(groups)
+        dimensions = ("municipality", "organization", "role", "experience")
+        # the keys by dimension (a transposed empty list has no columns: four empty)
+        every_key = list(zip(*keyed, strict=True)) or [()] * 4
+        deficient_key = list(zip(*with_deficit, strict=True)) or [()] * 4
+        for n, (name, every, deficient) in enumerate(
+            zip(dimensions, every_key, deficient_key, strict=True)
+        ):
+            breakdown = self.breakdowns[name]
+            breakdown.people.update(every)
+            breakdown.with_deficit.update(deficient)
+            if n == 0:  # the municipalities' own figures
+                self.people_by_municipality.update(every)
+                self.municipalities.update(deficient)
+            repeated = itertools.chain.from_iterable(map(itertools.repeat, deficient, in_groups))
+            breakdown.groups.update(zip(repeated, groups, strict=True))
+            if breakdown.competencies_too:
+                repeated = itertools.chain.from_iterable(
+                    map(itertools.repeat, deficient, in_competencies)
+                )
+                breakdown.competencies.update(zip(repeated, competencies, strict=True))
+        deficits = Counter(itertools.chain.from_iterable(item.deficits for item, _ in evaluated))
+        for (competency, severity, _group), count in deficits.items():
+            self.deficits[competency] += count
+            self.severities[f"{competency} {severity}"] += count
+        recommendations = Counter(
+            itertools.chain.from_iterable(item.recommendations for item, _ in evaluated)
+        )
+        for (kind, ref, hours), count in recommendations.items():
+            if kind == "program":
+                self.programmes[ref] += count
+                self.programme_hours[ref] += hours * count
+            elif kind == "mentor":
+                self.mentors[ref] += count
+            elif kind == "format":
+                self.formats[ref] += count
+        unmet = Counter(itertools.chain.from_iterable(item.unmet for item, _ in evaluated))
+        for (kind, competency, cause, exhausted), count in unmet.items():
+            self.unmet[f"{kind} {competency}"] += count
+            self.unmet_causes[f"{kind} {cause}"] += count
+            self.unmet_by_cause[(kind, cause, competency)] += count
+            for ref in exhausted:
+                self.shortfall_needs[(kind, ref)] += count
+        for item, _keys in evaluated:
+            # a person short of an item's places counts once for it, however many
+            # of their needs it left unmet
+            if item.unmet:
+                short = {(entry[0], ref) for entry in item.unmet for ref in entry[3]}
+                self.shortfall_people.update(short)
+            self._add_overflow(item)
 
     def merge(self, other: BatchSummary) -> None:
         """Add the people another summary counted (a part's, counted by the worker
@@ -1982,9 +2108,9 @@ def _route_spilled(
         ]
     digests = _write_rows(folder, index, results, options)
     summary = BatchSummary()
+    summary.add_many(digests, [row.keys for row, _profile, _result in people])
     kept = []
     for at, (item, (row, profile, _result)) in enumerate(zip(digests, people, strict=True)):
-        summary.add(item, row.keys)
         if options.lines or not item.ok:
             kept.append((at, item, row, profile if options.lines else None))
     return summary, len(digests), kept
