@@ -592,12 +592,17 @@ class BatchSummary:
         competencies: list[str] = []
         in_competencies: list[int] = []
         worst: list[str] = []
+        bands: dict[float | None, str] = {}  # years -> band, a few dozen values a part
         for keys, deficits in people:
+            years = keys.experience_years
+            band = bands.get(years)
+            if band is None:
+                band = bands[years] = experience_band(years)
             at = (
                 keys.municipality or UNKNOWN,
                 keys.organization or UNKNOWN,
                 keys.role or UNKNOWN,
-                experience_band(keys.experience_years),
+                band,
             )
             keyed.append(at)
             if not deficits:
