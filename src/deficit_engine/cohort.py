@@ -96,6 +96,7 @@ __all__ = [
     "Digest",
     "PersonKeys",
     "digest",
+    "digests",
     "experience_band",
     "person_keys",
     "read_profiles",
