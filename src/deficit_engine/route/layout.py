@@ -484,12 +484,17 @@ def layout(
     today: date | None,
 ) -> Route:
     """Order and schedule the steps of one person's route: :func:`layout_held`'s
-    route (its parameters, and its errors raised).
+    route (the parameters are its).
 
     Returns
     -------
     Route
         The scheduled steps, the overflow and the conflicts.
+
+    Raises
+    ------
+    UsageError
+        As :func:`layout_held`.
     """
     return layout_held(kb, profile, result, resolution, today)[0]
 
