@@ -49,7 +49,7 @@ from .profile import (
     parse_profile,
 )
 from .resolve import resolve
-from .route import build_route, with_plan
+from .route import planned
 from .rules import BASE_TYPES, NEED_KINDS, SEVERITIES, field_kinds
 from .rules.model import NUM, STR
 from .schema import Profile
@@ -398,8 +398,7 @@ class Engine:
         """
         prof, diagnosis = self.diagnose(profile)
         resolution = resolve(self.kb, prof, diagnosis.needs, severities=diagnosis.severities)
-        route = build_route(self.kb, prof, diagnosis, resolution)
-        return with_plan(diagnosis, resolution, route)
+        return planned(self.kb, prof, diagnosis, resolution)
 
     def diagnose(self, profile: Mapping[str, Any] | Profile) -> tuple[Profile, Result]:
         """Diagnose one profile, without resolving its needs or planning a route.
@@ -1236,7 +1235,7 @@ def route_planned(
     """
     if profile is None or resolution is None:
         return result
-    return with_plan(result, resolution, build_route(kb, profile, result, resolution))
+    return planned(kb, profile, result, resolution)
 
 
 #: An engine as a worker finds it: (KB folder, backend, firing limit), or the
