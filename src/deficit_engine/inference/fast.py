@@ -73,6 +73,10 @@ class FastMatcher:
         self.betas: list[Pred | None] = []
         self.indexes: dict[Any, _Index] = {}
         self.seed: Seed | None = None
+        self.stratum = 0
+        # whether the strata that can be fired place by place are (see `fire_ordered`);
+        # false for a run made again by the agenda (`driver.run`, on Disordered)
+        self.in_order = True
         # per stratum, each sub-rule's number of positive patterns: the shape of the
         # alpha memories `begin` makes for every run
         self.sizes: list[list[int]] = [[len(row) for row in plans] for plans in self.compiled.plans]
@@ -126,6 +130,76 @@ class FastMatcher:
         """
         return None if self.generated is None else self.generated.loops[stratum]
 
+    def ordered(self, stratum: int) -> bool:
+        """Whether :meth:`fire_ordered` fires the stratum (its firings can go place by
+        place, see ``generated.in_order``, and this matcher was not told otherwise).
+
+        Parameters
+        ----------
+        stratum : int
+            The stratum.
+
+        Returns
+        -------
+        bool
+        """
+        generated = self.generated
+        return self.in_order and generated is not None and generated.ordered[stratum] is not None
+
+    def fire_ordered(
+        self,
+        enrich: Callable[[Fact], Fact],
+        trace: list[Any],
+        fired: int,
+        limit: int,
+        over: Callable[[], Exception],
+    ) -> int:
+        """Fire the stratum begun to a fixed point, place by place (see
+        ``generated.in_order``): its lists of activations made, seeded from the store's
+        facts and worked through by its generated ordered loop. The same firings, in
+        the same order, as the driver's agenda gives.
+
+        Parameters
+        ----------
+        enrich : callable
+            The run's enricher.
+        trace : list of TraceEntry
+            The run's trace, appended to.
+        fired : int
+            The productive firings so far.
+        limit : int
+            The most productive firings.
+        over : callable
+            Makes the error of a passed limit.
+
+        Returns
+        -------
+        int
+            The productive firings after the stratum.
+
+        Raises
+        ------
+        UsageError
+            If the stratum begun has no ordered loop (see :meth:`ordered`).
+        FiringLimitError
+            If more than ``limit`` firings assert a new fact.
+        MatchBudgetError
+            If the matching work passes the store's budget.
+        generated.Disordered
+            If the enricher gives a fact another type than its action's (the run must
+            be made again by the agenda).
+        """
+        generated = self.generated
+        k = self.stratum
+        loop = None if generated is None else generated.ordered[k]
+        seed = None if generated is None else generated.ordered_seeds[k]
+        if generated is None or loop is None or seed is None:
+            raise UsageError("fire_ordered: this stratum has no ordered loop")
+        lists = generated.lists[k]()
+        store = self.store
+        seed(store.facts, [], self.memory, self._equal, store.budget, self._join, lists, None)
+        return loop(store, self, enrich, lists, trace, fired, limit, over)
+
     def push_all(self, agenda: list[Any], counter: Iterator[int]) -> None:
         """What :meth:`add_all` finds for every fact in the store, pushed onto the
         driver's agenda as its items, by the stratum's generated seed (see
@@ -161,6 +235,7 @@ class FastMatcher:
     def begin(self, stratum: int, store: FactStore) -> None:
         """Start a stratum (see :class:`~.driver.Matcher`): empty alpha memories."""
         self.subs = self.strata[stratum]
+        self.stratum = stratum
         self.current = self.compiled.plans[stratum]
         self.admitters = self.compiled.admitters[stratum]
         # one generated list display per stratum (a comprehension over the sizes cost a
