@@ -22,6 +22,7 @@ from deficit_engine import Engine, inference, load_kb, synthetic_profiles
 from deficit_engine.engine import _ENRICHED, base_facts
 from deficit_engine.errors import FiringLimitError, MatchBudgetError
 from deficit_engine.inference import FastMatcher
+from deficit_engine.inference.generated import _admitted
 from deficit_engine.profile import normalise
 from test_differential_random import random_profile, random_rules_kb
 
@@ -166,6 +167,34 @@ def test_an_enricher_that_changes_a_type_makes_the_run_again(shipped: Engine) ->
             assert matcher.in_order
         assert runs[0] == runs[1]
     assert changed  # the enricher did change types
+
+
+def test_later_strata_take_the_facts_their_actions_decide(shipped: Engine) -> None:
+    """With every stratum in order, an earlier stratum's loop gives a later stratum's
+    one-pattern lists a new fact whose admission its action's constants decide
+    (``generated._admitted``), and the later seed skips it; a fact a value read from
+    a bound fact could send elsewhere, or one a pattern of several would take, is
+    left to the seed (None)."""
+    fast = shipped._fast
+    assert fast is not None and fast.generated is not None and fast.generated.forward
+    subs = shipped.strata[1]
+    index = fast.compiled.index[1]
+    program = [i for i, sub in enumerate(subs) if sub.rule.id == "FU-REDIAGNOSIS-PROGRAM"]
+    env = {"c1": "need", "c2": "program", "c3": "formal", "c4": "format", "c5": "result"}
+    need = ("type", "kind", "competency", "education")
+
+    def known(kind: str) -> dict[str, str]:
+        return {"type": "c1", "kind": kind, "competency": "x0", "education": "c3"}
+
+    assert _admitted("need", need, known("c2"), env, index, subs) == program
+    assert _admitted("need", need, known("c4"), env, index, subs) == []
+    assert _admitted("need", need, known("x1"), env, index, subs) is None  # kind read
+    assert _admitted("unused", ("type",), {"type": "c1"}, env, index, subs) == []
+    # a proficient result is taken by patterns of two (ROLE-METHODIST-COMMUNITY, ...)
+    result = ("type", "level", "competency")
+    levels = {"type": "c5", "level": "c6", "competency": "x0"}
+    assert _admitted("result", result, levels, {**env, "c6": "proficient"}, index, subs) is None
+    assert _admitted("result", result, levels, {**env, "c6": "low"}, index, subs) == []
 
 
 LISTED = """\

@@ -376,8 +376,18 @@ def run(
         for fact in base:
             add(fact)
     based = len(store.facts)
-    chaining = _Chaining(store, matcher, enrich)
+    whole: Any = matcher  # a FastMatcher, when it has `ordered_all`
     try:
+        if getattr(matcher, "ordered_all", None) is not None and whole.ordered_all():
+            # every stratum fired by its ordered loop, in one call (FastMatcher.fire_all)
+            trace: list[TraceEntry] = []
+
+            def past() -> FiringLimitError:
+                return FiringLimitError(limit, _most_productive(trace))
+
+            whole.fire_all(store, enrich, trace, limit, past)
+            return store, trace
+        chaining = _Chaining(store, matcher, enrich)
         for k, subs in enumerate(strata):
             matcher.begin(k, store)
             chaining.stratum(subs, limit, k)

@@ -25,6 +25,14 @@ facts. ``tests/test_generated_firing.py`` holds the two paths to each other.
 Which runs use it: the fast backend's (its matcher is exact and has alpha functions
 per type), stratum by stratum, when every sub-rule of the stratum has a generated
 ``build`` (no list value among its actions); any other stratum takes the generic loop.
+
+A stratum whose sub-rules feed only later places (:func:`in_order`) has no agenda
+at all: its **ordered loop** fires each sub-rule's activations in turn, in place
+order, from a list per sub-rule that the alpha functions and the seed append to.
+When every stratum is so, a fact a firing makes goes straight to a later stratum's
+lists when its action's constants decide where (:func:`_ahead_source`), and that
+stratum's seed takes only the facts left. ``tests/test_generated_firing.py`` holds
+the ordered loops, the agenda's loops and the generic path to each other.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ from typing import Any
 from ..compiler import SubRule, _action_source
 from ..models import TraceEntry
 from .compiled import AdmitJoin, Compiled, Joins, TypeIndex, _joining_function, alpha_source
+from .semantics import holds
 from .store import _SHAPES, _same_bools, _shape, fact_key
 
 __all__ = ["Disordered", "Firings", "Loop", "Seed"]
@@ -55,6 +64,10 @@ Seed = Callable[..., None]
 # trace, the productive firings so far, the firing limit, a function of nothing that
 # makes the error of a passed limit) -> the productive firings after the stratum.
 OrderedLoop = Callable[..., int]
+# What a stratum's ordered loop knows of the strata after it, when every stratum is in
+# order (`Firings.forward`): per later stratum, its number, its patterns by fact type
+# and its sub-rules.
+Ahead = Sequence[tuple[int, Mapping[str, TypeIndex], Sequence[SubRule]]]
 
 _new = object.__new__
 
@@ -113,6 +126,10 @@ class Firings:
         # per stratum whose firings can go place by place (`in_order`): its loop so,
         # with its own alpha functions, seed and maker of the activations' lists
         ordered = [in_order(subs) for subs in strata]
+        # every stratum in order: a fact a firing makes is given to the later strata's
+        # lists at once when what their alpha functions would do with it is known from
+        # its action alone (see `_ahead_source`); their seeds skip it
+        self.forward = len(strata) > 1 and all(ordered)
         self.ordered_admitters: list[dict[str, AdmitJoin]] = [
             {t: _joining_function(ix, subs, joins[k], True) for t, ix in compiled.index[k].items()}
             if ordered[k]
@@ -120,11 +137,22 @@ class Firings:
             for k, subs in enumerate(strata)
         ]
         self.ordered_seeds: list[Seed | None] = [
-            _seed(compiled.index[k], subs, joins[k], True) if ordered[k] else None
+            _seed(compiled.index[k], subs, joins[k], True, self.forward and k > 0)
+            if ordered[k]
+            else None
             for k, subs in enumerate(strata)
         ]
         self.ordered: list[OrderedLoop | None] = [
-            _ordered_loop(subs, self.ordered_admitters[k], negatives, enriched)
+            _ordered_loop(
+                subs,
+                self.ordered_admitters[k],
+                negatives,
+                enriched,
+                [(j, compiled.index[j], strata[j]) for j in range(k + 1, len(strata))]
+                if self.forward
+                else (),
+                self.forward and k > 0,
+            )
             if ordered[k]
             else None
             for k, subs in enumerate(strata)
@@ -169,7 +197,11 @@ def _lists_maker(subs: Sequence[SubRule]) -> Callable[[], list[list[Any]]]:
 
 
 def _seed(
-    types: Mapping[str, TypeIndex], subs: Sequence[SubRule], joins: Joins, ordered: bool = False
+    types: Mapping[str, TypeIndex],
+    subs: Sequence[SubRule],
+    joins: Joins,
+    ordered: bool = False,
+    pending: bool = False,
 ) -> Seed:
     """The source of one stratum's seed, compiled (see :data:`Seed`): the store's facts
     taken in turn, each type's function of :attr:`Firings.admitters` written in, picked
@@ -177,11 +209,14 @@ def _seed(
     fact of a type no pattern of the stratum uses passes every branch by (cheaper than
     merging the store's lists of the types used, when they hold most facts, as they do
     for the shipped rules). ``ordered``: the activations appended to the sub-rules'
-    lists given as the agenda (see ``compiled._joining_function``)."""
+    lists given as the agenda (see ``compiled._joining_function``). ``pending``: only
+    the facts whose numbers are in the list ``pending`` are taken (those the earlier
+    strata's ordered loops did not give the stratum's lists, see `_ahead_source`)."""
     env: dict[str, Any] = {}
     lines = [
-        "def seed(facts, out, memory, equal, budget, join, agenda, counter):",
-        "    for s, f in enumerate(facts):",
+        "def seed(facts, out, memory, equal, budget, join, agenda, counter, pending=None):",
+        *(["    for s in pending:", "        f = facts[s]"] if pending else []),
+        *([] if pending else ["    for s, f in enumerate(facts):"]),
         "        ty = f['type']",
         "        get = f.get",
     ]
@@ -270,21 +305,36 @@ def _ordered_loop(
     admitters: dict[str, Any],
     negatives: Mapping[str, Sequence[Any]],
     enriched: frozenset[str] | None,
+    ahead: Ahead = (),
+    given: bool = False,
 ) -> OrderedLoop:
     """The source of one stratum's ordered loop, compiled (see :data:`OrderedLoop` and
     :func:`in_order`): per sub-rule in place order, a loop over its activations (its
     list sorted first when it has two patterns or more), each firing written in as
     :func:`_loop` writes it. No heap, no arrival counter, no dispatch by place: the
-    firings come in the agenda's order by construction."""
+    firings come in the agenda's order by construction.
+
+    ``ahead``: the later strata, whose lists (``lists``) and facts left to seed
+    (``pending``) each new fact goes to (see :func:`_ahead_source`). ``given``: this
+    stratum's one-pattern lists may have been given facts so by earlier strata, before
+    its seed gave them the others: they are sorted too."""
     env, const = _namespace(DISORDERED=Disordered)
     lines = [
-        "def loop(store, matcher, enrich, agenda, trace, fired, limit, over):",
+        "def loop(store, matcher, enrich, agenda, trace, fired, limit, over, lists, pending):",
         *_BEGIN,
         "    counter = None",  # the alpha functions' argument, unused when ordered
+        *(f"    L{j}, P{j} = lists[{j}], pending[{j}]" for j, _index, _subs in ahead),
     ]
     for i, sub in sorted(enumerate(subs), key=lambda item: item[1].place):
-        if len(sub.positives) == 1:  # its facts' numbers, in increasing order
+        if len(sub.positives) == 1 and not given:  # its facts' numbers, in increasing order
             lines.append(f"    for s0 in agenda[{i}]:")
+        elif len(sub.positives) == 1:
+            lines += [
+                f"    q = agenda[{i}]",
+                "    if len(q) > 1:",
+                "        q.sort()",
+                "    for s0 in q:",
+            ]
         else:
             lines += [
                 f"    q = agenda[{i}]",
@@ -293,7 +343,7 @@ def _ordered_loop(
                 "    for seqs in q:",
             ]
         negs = negatives.get(sub.key, ())
-        _fire_source(sub, negs, "        ", enriched, admitters, const, lines, env, True)
+        _fire_source(sub, negs, "        ", enriched, admitters, const, lines, env, True, ahead)
     lines.append("    return fired")
     exec(compile("\n".join(lines), "<deficit_engine ordered>", "exec"), env)
     return env["loop"]  # type: ignore[no-any-return]
@@ -309,6 +359,7 @@ def _fire_source(
     lines: list[str],
     env: Mapping[str, Any],
     ordered: bool = False,
+    ahead: Ahead = (),
 ) -> None:
     """Append the source of one sub-rule's turn in the loop, its activation's facts'
     numbers in ``seqs``: what the generic loop does for an exact matcher, with what is
@@ -318,7 +369,8 @@ def _fire_source(
     as ``SubRule.build`` makes them, each added as :func:`_add_source` says; the trace
     entry (``TraceEntry.of``, inline); the firing counted against the limit.
     ``ordered``: in an ordered loop, where a one-pattern sub-rule's activation is its
-    fact's number ``s0`` (else the numbers ``seqs``)."""
+    fact's number ``s0`` (else the numbers ``seqs``); ``ahead``, the later strata
+    each new fact goes to (:func:`_ahead_source`)."""
     rid = const(sub.rule.id)
     n = len(sub.positives)
     one = ordered and n == 1
@@ -369,6 +421,8 @@ def _fire_source(
             _add_source(
                 at, ftype, names, known, enriched, admitters, rid, const, body, env, ordered
             )
+            fixed = None if enriched is None or ftype in enriched else names
+            _ahead_source(at + "    ", ftype, fixed, known, env, ahead, body)
 
         _action_source(ftype, fields, const, body, finish)
     # the builder's source is indented for a function's body (four spaces)
@@ -494,3 +548,68 @@ def _add_source(
     if admit is None:
         return  # no positive pattern of the stratum takes this type
     lines.append(f"{inner}{const(admit)}{call}")
+
+
+def _ahead_source(
+    indent: str,
+    ftype: str,
+    names: tuple[str, ...] | None,
+    known: dict[str, str],
+    env: Mapping[str, Any],
+    ahead: Ahead,
+    lines: list[str],
+) -> None:
+    """Append the source of what an ordered loop does, in a stratum before others all in
+    order, with a new fact ``f`` (number ``s``), for each later stratum: give it to the
+    one-pattern sub-rules' lists its alpha function would give it to, when that is
+    known from the action alone (:func:`_admitted`); else note it among the facts the
+    stratum's seed takes (``P``). A one-pattern activation spends no budget and its
+    list is sorted before it is fired; the facts left go to the seed in their order,
+    so the joins and the budget see what they saw, in the same order."""
+    for j, index, subs in ahead:
+        taken = None if names is None else _admitted(ftype, names, known, env, index, subs)
+        if taken is None:
+            lines.append(f"{indent}P{j}.append(s)")
+        else:
+            lines.extend(f"{indent}L{j}[{i}].append(s)" for i in taken)
+
+
+def _admitted(
+    ftype: str,
+    names: tuple[str, ...],
+    known: dict[str, str],
+    env: Mapping[str, Any],
+    index: Mapping[str, TypeIndex],
+    subs: Sequence[SubRule],
+) -> list[int] | None:
+    """The sub-rules (by index) of a stratum whose lists its alpha function would give a
+    fact of fixed field names ``names`` (each made of ``known``: a constant's name in
+    ``env``, or a local read from a bound fact), when that is known from its constants
+    alone and they all have one pattern; else None. A pattern's own conditions are
+    decided by :func:`~.semantics.holds`, as the alpha functions decide them; one on a
+    value read from a bound fact leaves the pattern undecided, unless another is false."""
+    own = index.get(ftype)
+    if own is None:
+        return []  # no pattern of the stratum takes the type
+    fact: dict[str, Any] = {}
+    read: set[str] = set()
+    for name in names:
+        src = known.get(name)
+        if src is None:
+            return None
+        if src in env:
+            fact[name] = env[src]
+        else:
+            read.add(name)
+    _field, keyed, rest = own
+    taken = []
+    for plan in [*(p for plans in keyed.values() for p in plans), *rest]:
+        verdicts = [
+            None if cond.field in read else holds(cond, fact, (), {}) for cond in plan.literal
+        ]
+        if False in verdicts:
+            continue
+        if None in verdicts or len(subs[plan.sub].positives) != 1:
+            return None
+        taken.append(plan.sub)
+    return taken
