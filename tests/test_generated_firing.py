@@ -21,7 +21,7 @@ from conftest import write_kb
 from deficit_engine import Engine, inference, load_kb, synthetic_profiles
 from deficit_engine.engine import _ENRICHED, base_facts
 from deficit_engine.errors import FiringLimitError, MatchBudgetError
-from deficit_engine.inference import FastMatcher
+from deficit_engine.inference import FastMatcher, PythonMatcher
 from deficit_engine.inference.generated import _admitted
 from deficit_engine.profile import normalise
 from test_differential_random import random_profile, random_rules_kb
@@ -241,3 +241,54 @@ def test_a_stratum_with_a_list_valued_action_keeps_the_generic_loop(tmp_path: Pa
         assert _same(runs), profile
         fired.update(rule for rule, _matched, _asserted in runs[0][-1])
     assert fired == {"LISTED", "LOW", "UNASKED"}  # every rule fired on some profile
+
+
+TWO_FIELDS = """\
+  - id: LOW
+    title: a low result
+    when:
+      - result: {score_pct: {lt: 75}}
+    then:
+      - deficit: {competency: $result.competency, severity: moderate}
+  - id: BYCOMP
+    title: a result with no deficit of its competency
+    when:
+      - result: {}
+      - not: {deficit: {competency: $result.competency}}
+    then:
+      - need: {kind: program, competency: $result.competency, education: formal}
+  - id: BYGROUP
+    title: a result with no deficit in its group
+    when:
+      - result: {}
+      - not: {deficit: {group: $result.group}}
+    then:
+      - fact: {type: nogroup, c: $result.competency}
+"""
+
+
+def test_two_not_patterns_of_one_type_on_different_fields(tmp_path: Path) -> None:
+    """The fast matcher's index of a type's facts for a `not:` pattern's equality is
+    one per type and field: two `not:` patterns on deficits, one by competency and
+    one by group, each block as the reference (python) backend says. (One index per
+    type alone, built by the first field's values, answered the second wrongly.)"""
+    root = write_kb(tmp_path / "kb")
+    (root / "rules").mkdir()
+    (root / "rules" / "r.yaml").write_text("ruleset: t\nrules:\n" + TWO_FIELDS, encoding="utf-8")
+    engine = Engine(load_kb(root), backend="fast")
+    rnd = random.Random(3)
+    fired: set[str] = set()
+    for n in range(40):
+        norm = normalise(engine.parse(random_profile(rnd, n)), engine.kb)
+        facts = base_facts(norm, engine.kb)
+        runs = []
+        for matcher in (
+            FastMatcher(engine.strata),
+            FastMatcher(engine.strata, generate=False),
+            PythonMatcher(engine.strata),
+        ):
+            _store, trace = inference.run(engine.strata, facts, matcher, engine._enricher(norm))
+            runs.append([(e.rule, e.matched, e.asserted) for e in trace])
+        assert _same(runs), n
+        fired.update(rule for rule, _matched, _asserted in runs[0])
+    assert fired == {"LOW", "BYCOMP", "BYGROUP"}

@@ -476,7 +476,9 @@ class FastMatcher:
                 value = binding[position].get(other, MISSING)
                 if value is MISSING:
                     continue  # the equality cannot hold: this pattern matches nothing
-                candidates = self._equal(ftype, field, candidates, value)
+                # the index by type and field: two `not:` patterns of one type may
+                # name different fields (one index by type alone mixed them up)
+                candidates = self._equal((ftype, field), field, candidates, value)
             for seq in candidates:
                 if test(facts[seq], binding):
                     return True
@@ -485,7 +487,9 @@ class FastMatcher:
     def _equal(self, name: Any, field: str, seqs: list[int], value: Any) -> list[int]:
         """Of ``seqs`` (a list that only grows: the store's facts of one type, or an alpha
         memory, as ``name`` says), those whose ``field`` may equal ``value``: the
-        index's bucket, and the facts whose value cannot be hashed."""
+        index's bucket, and the facts whose value cannot be hashed. ``name`` names one
+        index of one list by one field: (type, field) for the store's facts of a type,
+        (sub-rule, pattern) for an alpha memory, whose joins read one field."""
         index = self.indexes.get(name)
         if index is None:
             index = self.indexes[name] = [0, {}, []]

@@ -399,7 +399,8 @@ def _fire_source(
                 lines.append(f"{at}v = b[{position}].get({const(other)}, M)")
                 lines.append(f"{at}if v is not M:")
                 at += "    "
-                lines.append(f"{at}cands = equal({const(ftype)}, {const(field)}, cands, v)")
+                name = const((ftype, field))  # FastMatcher.blocked's index
+                lines.append(f"{at}cands = equal({name}, {const(field)}, cands, v)")
                 lines.append(f"{at}for t in cands:")
             else:
                 lines.append(f"{at}for t in cands:")
