@@ -197,6 +197,16 @@ def test_later_strata_take_the_facts_their_actions_decide(shipped: Engine) -> No
     assert _admitted("result", result, levels, {**env, "c6": "low"}, index, subs) == []
 
 
+# a rule both rule sets below hold: a deficit per low result
+LOW = """\
+  - id: LOW
+    title: a low result
+    when:
+      - result: {score_pct: {lt: 75}}
+    then:
+      - deficit: {competency: $result.competency, severity: moderate}
+"""
+
 LISTED = """\
   - id: LISTED
     title: a low result and a request for it, with a list-valued action
@@ -206,12 +216,9 @@ LISTED = """\
     then:
       - deficit: {competency: $result.competency, severity: high}
       - fact: {type: asked, c: $request.competency, tags: [x, $result.group], n: 2}
-  - id: LOW
-    title: a low result
-    when:
-      - result: {score_pct: {lt: 75}}
-    then:
-      - deficit: {competency: $result.competency, severity: moderate}
+"""
+LISTED += LOW
+LISTED += """\
   - id: UNASKED
     title: a deficit nobody asked about
     when:
@@ -243,13 +250,8 @@ def test_a_stratum_with_a_list_valued_action_keeps_the_generic_loop(tmp_path: Pa
     assert fired == {"LISTED", "LOW", "UNASKED"}  # every rule fired on some profile
 
 
-TWO_FIELDS = """\
-  - id: LOW
-    title: a low result
-    when:
-      - result: {score_pct: {lt: 75}}
-    then:
-      - deficit: {competency: $result.competency, severity: moderate}
+TWO_FIELDS = LOW
+TWO_FIELDS += """\
   - id: BYCOMP
     title: a result with no deficit of its competency
     when:
