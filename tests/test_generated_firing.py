@@ -1,8 +1,10 @@
 """The fast backend's generated loops (inference.generated) against its generic path.
 
 The fast matcher runs each stratum in a loop generated for the rule set, with every
-sub-rule's firing written in; ``FastMatcher(..., generate=False)`` keeps the driver's
-generic loop. Both must give the same facts, in the same order and keyed alike, the
+sub-rule's firing written in: an ordered loop (place by place, no agenda) where the
+stratum's rules allow it, else the agenda's loop (also what a matcher with
+``in_order`` false runs); ``FastMatcher(..., generate=False)`` keeps the driver's
+generic loop. All must give the same facts, in the same order and keyed alike, the
 same trace, and the same errors at the same point, on the shipped rules and on
 seeded random rule sets (the shapes the shipped rules do not use).
 """
@@ -19,19 +21,22 @@ from conftest import write_kb
 from deficit_engine import Engine, inference, load_kb, synthetic_profiles
 from deficit_engine.engine import _ENRICHED, base_facts
 from deficit_engine.errors import FiringLimitError, MatchBudgetError
-from deficit_engine.inference import FastMatcher
+from deficit_engine.inference import FastMatcher, PythonMatcher
+from deficit_engine.inference.generated import _admitted
 from deficit_engine.profile import normalise
 from test_differential_random import random_profile, random_rules_kb
 
 
 def _runs(engine: Engine, profile: Any, **limits: Any) -> list[Any]:
-    """One profile's inference by the generated and the generic path: per path, the
-    store's facts, keys and types and the trace, or the error raised."""
+    """One profile's inference by the generated paths (the ordered loops where the
+    strata allow them; the agenda's generated loops only) and the generic path: per
+    path, the store's facts, keys and types and the trace, or the error raised."""
     norm = normalise(engine.parse(profile), engine.kb)
     facts = base_facts(norm, engine.kb)
     out = []
-    for generate in (True, False):
+    for generate, in_order in ((True, True), (True, False), (False, True)):
         matcher = FastMatcher(engine.strata, enriched=_ENRICHED, generate=generate)
+        matcher.in_order = in_order
         try:
             store, trace = inference.run(
                 engine.strata, facts, matcher, engine._enricher(norm), distinct=True, **limits
@@ -51,6 +56,10 @@ def _runs(engine: Engine, profile: Any, **limits: Any) -> list[Any]:
     return out
 
 
+def _same(runs: list[Any]) -> bool:
+    return all(run == runs[-1] for run in runs)
+
+
 @pytest.fixture(scope="module")
 def shipped() -> Engine:
     return Engine.from_path(backend="fast")
@@ -61,33 +70,31 @@ def test_shipped_rules_use_the_generated_loops(shipped: Engine) -> None:
     matcher runs them (else the tests below would compare the generic path to itself)."""
     assert shipped._fast is not None and shipped._fast.generated is not None
     assert all(loop is not None for loop in shipped._fast.generated.loops)
+    assert all(shipped._fast.ordered(k) for k in range(len(shipped.strata)))
 
 
 def test_generated_loops_equal_the_generic_path_on_the_shipped_rules(shipped: Engine) -> None:
     for profile in synthetic_profiles(shipped.kb, 150, 28):
-        generated, generic = _runs(shipped, profile)
-        assert generated == generic
+        assert _same(_runs(shipped, profile))
 
 
 @pytest.mark.parametrize("limit", [1, 3, 10, 25])
 def test_the_firing_limit_is_passed_at_the_same_firing(shipped: Engine, limit: int) -> None:
     for profile in synthetic_profiles(shipped.kb, 20, 5):
-        generated, generic = _runs(shipped, profile, limit=limit)
-        assert generated == generic
+        assert _same(_runs(shipped, profile, limit=limit))
 
 
 @pytest.mark.parametrize("budget", [5, 20, 40, 80])
 def test_the_budget_runs_out_at_the_same_work(shipped: Engine, budget: int) -> None:
     for profile in synthetic_profiles(shipped.kb, 20, 6):
-        generated, generic = _runs(shipped, profile, budget=budget)
-        assert generated == generic
+        assert _same(_runs(shipped, profile, budget=budget))
 
 
 def test_some_runs_pass_the_limits(shipped: Engine) -> None:
     """The two tests above do reach the errors (they would pass vacuously otherwise)."""
     profile = next(iter(synthetic_profiles(shipped.kb, 1, 5)))
-    assert _runs(shipped, profile, limit=1)[0][0] is FiringLimitError
-    assert _runs(shipped, profile, budget=5)[0][0] is MatchBudgetError
+    assert all(run[0] is FiringLimitError for run in _runs(shipped, profile, limit=1))
+    assert all(run[0] is MatchBudgetError for run in _runs(shipped, profile, budget=5))
 
 
 @pytest.mark.parametrize("seed", range(15))
@@ -96,10 +103,8 @@ def test_generated_loops_equal_the_generic_path_on_random_rules(tmp_path: Path, 
     engine = Engine(random_rules_kb(tmp_path / "kb", rnd), backend="fast")
     for n in range(20):
         profile = random_profile(rnd, n)
-        generated, generic = _runs(engine, profile)
-        assert generated == generic, (seed, profile)
-        generated, generic = _runs(engine, profile, budget=30)
-        assert generated == generic, (seed, profile)
+        assert _same(_runs(engine, profile)), (seed, profile)
+        assert _same(_runs(engine, profile, budget=30)), (seed, profile)
 
 
 def test_every_type_enriched_gives_the_same_run(shipped: Engine) -> None:
@@ -109,14 +114,98 @@ def test_every_type_enriched_gives_the_same_run(shipped: Engine) -> None:
         norm = normalise(shipped.parse(profile), shipped.kb)
         facts = base_facts(norm, shipped.kb)
         runs = []
-        for generate in (True, False):
+        for generate, in_order in ((True, True), (True, False), (False, True)):
             matcher = FastMatcher(shipped.strata, generate=generate)
+            matcher.in_order = in_order
             store, trace = inference.run(
                 shipped.strata, facts, matcher, shipped._enricher(norm), distinct=True
             )
             runs.append((store.facts, store.keys, [(e.rule, e.matched, e.asserted) for e in trace]))
-        assert runs[0] == runs[1]
+        assert _same(runs)
 
+
+def test_random_rules_take_both_generated_loops(tmp_path: Path) -> None:
+    """The random rule sets above have ordered strata and strata the agenda's loop
+    fires (both paths are compared, not one of them twice)."""
+    seen = set()
+    for seed in range(15):
+        engine = Engine(
+            random_rules_kb(tmp_path / f"kb{seed}", random.Random(1000 + seed)), backend="fast"
+        )
+        assert engine._fast is not None
+        seen.update(engine._fast.ordered(k) for k in range(len(engine.strata)))
+    assert seen == {True, False}
+
+
+def test_an_enricher_that_changes_a_type_makes_the_run_again(shipped: Engine) -> None:
+    """An ordered loop assumes the enricher keeps a fact's type; one that does not
+    (here a deficit made a ``flagged`` fact, which no rule reads, and a need made a
+    deficit, which rules of earlier places read) stops it, and the run is made again
+    by the agenda: the same run as the generic path's, and the ordered loops used
+    again afterwards."""
+    changed = 0
+
+    def enrich(fact: dict[str, Any]) -> dict[str, Any]:
+        nonlocal changed
+        if fact["type"] == "need" and fact.get("kind") == "program":
+            changed += 1
+            return {**fact, "type": "deficit", "severity": "critical"}
+        if fact["type"] == "deficit" and fact.get("severity") == "low":
+            changed += 1
+            return {**fact, "type": "flagged"}
+        return fact
+
+    enriched = frozenset(("deficit", "need"))
+    for profile in synthetic_profiles(shipped.kb, 30, 9):
+        norm = normalise(shipped.parse(profile), shipped.kb)
+        facts = base_facts(norm, shipped.kb)
+        runs = []
+        for generate in (True, False):
+            matcher = FastMatcher(shipped.strata, enriched=enriched, generate=generate)
+            store, trace = inference.run(shipped.strata, iter(facts), matcher, enrich)
+            runs.append((store.facts, store.keys, [(e.rule, e.matched, e.asserted) for e in trace]))
+            assert matcher.in_order
+        assert runs[0] == runs[1]
+    assert changed  # the enricher did change types
+
+
+def test_later_strata_take_the_facts_their_actions_decide(shipped: Engine) -> None:
+    """With every stratum in order, an earlier stratum's loop gives a later stratum's
+    one-pattern lists a new fact whose admission its action's constants decide
+    (``generated._admitted``), and the later seed skips it; a fact a value read from
+    a bound fact could send elsewhere, or one a pattern of several would take, is
+    left to the seed (None)."""
+    fast = shipped._fast
+    assert fast is not None and fast.generated is not None and fast.generated.forward
+    subs = shipped.strata[1]
+    index = fast.compiled.index[1]
+    program = [i for i, sub in enumerate(subs) if sub.rule.id == "FU-REDIAGNOSIS-PROGRAM"]
+    env = {"c1": "need", "c2": "program", "c3": "formal", "c4": "format", "c5": "result"}
+    need = ("type", "kind", "competency", "education")
+
+    def known(kind: str) -> dict[str, str]:
+        return {"type": "c1", "kind": kind, "competency": "x0", "education": "c3"}
+
+    assert _admitted("need", need, known("c2"), env, index, subs) == program
+    assert _admitted("need", need, known("c4"), env, index, subs) == []
+    assert _admitted("need", need, known("x1"), env, index, subs) is None  # kind read
+    assert _admitted("unused", ("type",), {"type": "c1"}, env, index, subs) == []
+    # a proficient result is taken by patterns of two (ROLE-METHODIST-COMMUNITY, ...)
+    result = ("type", "level", "competency")
+    levels = {"type": "c5", "level": "c6", "competency": "x0"}
+    assert _admitted("result", result, levels, {**env, "c6": "proficient"}, index, subs) is None
+    assert _admitted("result", result, levels, {**env, "c6": "low"}, index, subs) == []
+
+
+# a rule both rule sets below hold: a deficit per low result
+LOW = """\
+  - id: LOW
+    title: a low result
+    when:
+      - result: {score_pct: {lt: 75}}
+    then:
+      - deficit: {competency: $result.competency, severity: moderate}
+"""
 
 LISTED = """\
   - id: LISTED
@@ -127,12 +216,9 @@ LISTED = """\
     then:
       - deficit: {competency: $result.competency, severity: high}
       - fact: {type: asked, c: $request.competency, tags: [x, $result.group], n: 2}
-  - id: LOW
-    title: a low result
-    when:
-      - result: {score_pct: {lt: 75}}
-    then:
-      - deficit: {competency: $result.competency, severity: moderate}
+"""
+LISTED += LOW
+LISTED += """\
   - id: UNASKED
     title: a deficit nobody asked about
     when:
@@ -158,7 +244,53 @@ def test_a_stratum_with_a_list_valued_action_keeps_the_generic_loop(tmp_path: Pa
     fired = set()
     for n in range(40):
         profile = random_profile(rnd, n)
-        generated, generic = _runs(engine, profile)
-        assert generated == generic, profile
-        fired.update(rule for rule, _matched, _asserted in generated[-1])
+        runs = _runs(engine, profile)
+        assert _same(runs), profile
+        fired.update(rule for rule, _matched, _asserted in runs[0][-1])
     assert fired == {"LISTED", "LOW", "UNASKED"}  # every rule fired on some profile
+
+
+TWO_FIELDS = LOW
+TWO_FIELDS += """\
+  - id: BYCOMP
+    title: a result with no deficit of its competency
+    when:
+      - result: {}
+      - not: {deficit: {competency: $result.competency}}
+    then:
+      - need: {kind: program, competency: $result.competency, education: formal}
+  - id: BYGROUP
+    title: a result with no deficit in its group
+    when:
+      - result: {}
+      - not: {deficit: {group: $result.group}}
+    then:
+      - fact: {type: nogroup, c: $result.competency}
+"""
+
+
+def test_two_not_patterns_of_one_type_on_different_fields(tmp_path: Path) -> None:
+    """The fast matcher's index of a type's facts for a `not:` pattern's equality is
+    one per type and field: two `not:` patterns on deficits, one by competency and
+    one by group, each block as the reference (python) backend says. (One index per
+    type alone, built by the first field's values, answered the second wrongly.)"""
+    root = write_kb(tmp_path / "kb")
+    (root / "rules").mkdir()
+    (root / "rules" / "r.yaml").write_text("ruleset: t\nrules:\n" + TWO_FIELDS, encoding="utf-8")
+    engine = Engine(load_kb(root), backend="fast")
+    rnd = random.Random(3)
+    fired: set[str] = set()
+    for n in range(40):
+        norm = normalise(engine.parse(random_profile(rnd, n)), engine.kb)
+        facts = base_facts(norm, engine.kb)
+        runs = []
+        for matcher in (
+            FastMatcher(engine.strata),
+            FastMatcher(engine.strata, generate=False),
+            PythonMatcher(engine.strata),
+        ):
+            _store, trace = inference.run(engine.strata, facts, matcher, engine._enricher(norm))
+            runs.append([(e.rule, e.matched, e.asserted) for e in trace])
+        assert _same(runs), n
+        fired.update(rule for rule, _matched, _asserted in runs[0])
+    assert fired == {"LOW", "BYCOMP", "BYGROUP"}

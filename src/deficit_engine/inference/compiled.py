@@ -221,7 +221,9 @@ Joins = Sequence[tuple[tuple[str, str] | None, Pred | None] | None]
 AdmitJoin = Callable[..., None]
 
 
-def _joining_function(index: TypeIndex, subs: Sequence[SubRule], joins: Joins) -> AdmitJoin:
+def _joining_function(
+    index: TypeIndex, subs: Sequence[SubRule], joins: Joins, ordered: bool = False
+) -> AdmitJoin:
     """One fact type's alpha tests, as :func:`_admit_function` writes them, with each
     two-pattern join written in where the pattern is passed: the partners' loop over
     the other pattern's memory (picked by value when the pattern has an equality with
@@ -233,18 +235,26 @@ def _joining_function(index: TypeIndex, subs: Sequence[SubRule], joins: Joins) -
     order), so they spend the budget in the same order; a one-pattern activation may be
     pushed between them, where that one lists it first: the agenda orders by place and
     facts, which no two activations share, so the order they arrive in (the counter)
-    changes no firing."""
-    return _alpha_function(index, subs, joins)
+    changes no firing.
+
+    ``ordered``: for a stratum fired place by place (``generated``'s ordered loops),
+    the ``agenda`` is instead the stratum's list of activations per sub-rule, and an
+    activation is appended to its sub-rule's list as the facts' number (one pattern)
+    or numbers (a tuple), with no counter and no heap."""
+    return _alpha_function(index, subs, joins, ordered)
 
 
 def _alpha_function(
-    index: TypeIndex, subs: Sequence[SubRule] | None, joins: Joins | None = None
+    index: TypeIndex,
+    subs: Sequence[SubRule] | None,
+    joins: Joins | None = None,
+    ordered: bool = False,
 ) -> Callable[..., Any]:
     """The generated function of :func:`_hits_function` (``subs`` None), of
     :func:`_admit_function` (``subs``: the stratum's sub-rules) or of
-    :func:`_joining_function` (``joins`` too)."""
+    :func:`_joining_function` (``joins`` too, and ``ordered``)."""
     env: dict[str, Any] = {}
-    lines, body = alpha_source(index, subs, joins, env)
+    lines, body = alpha_source(index, subs, joins, env, ordered)
     if subs is None:
         head, tail = ["def hits(f):", "    get = f.get", *lines, "    out = []"], "    return out"
     elif joins is not None:
@@ -261,13 +271,18 @@ def _alpha_function(
 
 
 def alpha_source(
-    index: TypeIndex, subs: Sequence[SubRule] | None, joins: Joins | None, env: dict[str, Any]
+    index: TypeIndex,
+    subs: Sequence[SubRule] | None,
+    joins: Joins | None,
+    env: dict[str, Any],
+    ordered: bool = False,
 ) -> tuple[list[str], list[str]]:
     """The source of :func:`_alpha_function`'s body, indented for a function's: the
     fields read (from ``get``, the fact's ``get``) and the tests with what is done on
     each pattern passed (the fact is ``f``, its number ``s``). Its constants are put in
     ``env``, named after its size, so that bodies for several types can share one
-    namespace (``generated``'s seed functions do)."""
+    namespace (``generated``'s seed functions do). ``ordered``: activations appended
+    to the sub-rule's list in ``agenda`` (see :func:`_joining_function`)."""
     field, keyed, rest = index
     env.setdefault("M", MISSING)
     env.setdefault("KEYS", (str, float, int, bool))
@@ -315,6 +330,8 @@ def alpha_source(
             body.append(f"{indent}if {tests}:")
             if subs is None:
                 body.append(f"{indent}    out.append({const(plan)})")
+            elif len(subs[plan.sub].positives) == 1 and ordered:
+                body.append(f"{indent}    agenda[{plan.sub}].append(s)")
             elif len(subs[plan.sub].positives) == 1 and joins is not None:
                 sub = subs[plan.sub]  # an agenda item, pushed (see `_joining_function`)
                 body.append(
@@ -323,7 +340,8 @@ def alpha_source(
             elif len(subs[plan.sub].positives) == 1:
                 body.append(f"{indent}    out.append(({const(subs[plan.sub])}, (s,)))")
             elif joins is not None:
-                _join_source(plan, subs[plan.sub], joins[plan.sub], indent + "    ", const, body)
+                join = joins[plan.sub]
+                _join_source(plan, subs[plan.sub], join, indent + "    ", const, body, ordered)
             else:
                 body.append(f"{indent}    memory[{plan.sub}][{plan.pos}].append(s)")
                 if len(subs[plan.sub].positives) == 2:
@@ -350,16 +368,22 @@ def _join_source(
     indent: str,
     const: Callable[[Any], str],
     body: list[str],
+    ordered: bool = False,
 ) -> None:
     """Append the source of what :func:`_joining_function` does with a fact ``f`` (number
-    ``s``) that passed ``plan``'s pattern: into its memory, then the join."""
+    ``s``) that passed ``plan``'s pattern: into its memory, then the join (its
+    activations pushed onto the agenda, or appended to the sub-rule's list when
+    ``ordered``)."""
     i, pos = plan.sub, plan.pos
     body.append(f"{indent}mine = memory[{i}]")
     body.append(f"{indent}mine[{pos}].append(s)")
     if join is None:  # three patterns or more: the matcher's join, which spends as it goes
         body.append(f"{indent}join({i}, {pos}, s, out)")
-        body.append(f"{indent}for hit, hs in out:")
-        body.append(f"{indent}    push(agenda, (hit.place, hs, next(counter), hit))")
+        if ordered:  # every activation in `out` is of sub-rule i
+            body.append(f"{indent}agenda[{i}].extend([hs for _hit, hs in out])")
+        else:
+            body.append(f"{indent}for hit, hs in out:")
+            body.append(f"{indent}    push(agenda, (hit.place, hs, next(counter), hit))")
         body.append(f"{indent}out.clear()")
         return
     key, beta = join
@@ -385,7 +409,10 @@ def _join_source(
     body.append(f"{at}n = 0")
     body.append(f"{at}for t in partners:")
     body.append(f"{at}    if {test}:")
-    body.append(f"{at}        push(agenda, ({sub.place}, {pair}, next(counter), {sub_name}))")
+    if ordered:
+        body.append(f"{at}        agenda[{i}].append({pair})")
+    else:
+        body.append(f"{at}        push(agenda, ({sub.place}, {pair}, next(counter), {sub_name}))")
     body.append(f"{at}        n += 1")
     body.append(f"{at}if n:")  # Budget.spend, inline (nothing spent: nothing passed)
     body.append(f"{at}    budget.spent += n")

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from ..compiler import FIELD, LITERAL, SubRule
 from ..errors import FiringLimitError
 from ..models import Fact, TraceEntry
+from .generated import Disordered
 from .semantics import MISSING, operand_value
 from .store import Activation, Budget, FactStore
 
@@ -211,6 +212,18 @@ class _Chaining:
         positive patterns use its type (a third of the shipped KB's facts do not: the
         needs stratum 0 derives, for one). ``stratum`` is the stratum's number, which
         picks the fast matcher's generated loop for it."""
+        # the fast matcher's ordered loop (inference.generated), when the stratum's
+        # firings can go place by place: no agenda at all
+        ordered = getattr(self.matcher, "ordered", None)
+        if ordered is not None and ordered(stratum):
+            trace = self.trace
+
+            def past() -> FiringLimitError:
+                return FiringLimitError(limit, _most_productive(trace))
+
+            ordering: Any = self.matcher  # a FastMatcher: the one matcher with `ordered`
+            self.fired = ordering.fire_ordered(self.enrich, trace, self.fired, limit, past)
+            return
         types = _stratum_types(subs)
         # the fast matcher's generated loop (inference.generated), when it has one for
         # this stratum: this loop with the firings written in, no call a firing; its
@@ -362,12 +375,34 @@ def run(
         add = store.add
         for fact in base:
             add(fact)
-    chaining = _Chaining(store, matcher, enrich)
+    based = len(store.facts)
+    whole: Any = matcher  # a FastMatcher, when it has `ordered_all`
     try:
+        if getattr(matcher, "ordered_all", None) is not None and whole.ordered_all():
+            # every stratum fired by its ordered loop, in one call (FastMatcher.fire_all)
+            trace: list[TraceEntry] = []
+
+            def past() -> FiringLimitError:
+                return FiringLimitError(limit, _most_productive(trace))
+
+            whole.fire_all(store, enrich, trace, limit, past)
+            return store, trace
+        chaining = _Chaining(store, matcher, enrich)
         for k, subs in enumerate(strata):
             matcher.begin(k, store)
             chaining.stratum(subs, limit, k)
             matcher.end()
+    except Disordered:
+        # an ordered loop's enricher changed a fact's type: the firings so far were the
+        # agenda's, the rest might not be. The run again from its base facts (the
+        # store's first ones), by the agenda
+        matcher.end()
+        again: Any = matcher  # a FastMatcher: the one matcher whose loops raise it
+        again.in_order = False
+        try:
+            return run(strata, store.facts[:based], again, enrich, limit, budget, distinct)
+        finally:
+            again.in_order = True
     except BaseException:
         matcher.end()
         raise

@@ -25,6 +25,14 @@ facts. ``tests/test_generated_firing.py`` holds the two paths to each other.
 Which runs use it: the fast backend's (its matcher is exact and has alpha functions
 per type), stratum by stratum, when every sub-rule of the stratum has a generated
 ``build`` (no list value among its actions); any other stratum takes the generic loop.
+
+A stratum whose sub-rules feed only later places (:func:`in_order`) has no agenda
+at all: its **ordered loop** fires each sub-rule's activations in turn, in place
+order, from a list per sub-rule that the alpha functions and the seed append to.
+When every stratum is so, a fact a firing makes goes straight to a later stratum's
+lists when its action's constants decide where (:func:`_ahead_source`), and that
+stratum's seed takes only the facts left. ``tests/test_generated_firing.py`` holds
+the ordered loops, the agenda's loops and the generic path to each other.
 """
 
 from __future__ import annotations
@@ -36,9 +44,10 @@ from typing import Any
 from ..compiler import SubRule, _action_source
 from ..models import TraceEntry
 from .compiled import AdmitJoin, Compiled, Joins, TypeIndex, _joining_function, alpha_source
+from .semantics import holds
 from .store import _SHAPES, _same_bools, _shape, fact_key
 
-__all__ = ["Firings", "Loop", "Seed"]
+__all__ = ["Disordered", "Firings", "Loop", "Seed"]
 
 # A stratum's generated loop: (the store, the fast matcher begun on the stratum, the
 # enricher, the agenda (a heap, seeded), the arrival counter, the trace, the productive
@@ -50,8 +59,23 @@ Loop = Callable[..., int]
 # matcher's `_join`; the agenda (a heap); the arrival counter) -> None: each
 # activation ``FastMatcher.add_all`` would find, pushed as an item.
 Seed = Callable[..., None]
+# A stratum's ordered loop (see `Firings.ordered`): (the store, the fast matcher begun
+# on the stratum, the enricher, the stratum's activations per sub-rule (seeded), the
+# trace, the productive firings so far, the firing limit, a function of nothing that
+# makes the error of a passed limit) -> the productive firings after the stratum.
+OrderedLoop = Callable[..., int]
+# What a stratum's ordered loop knows of the strata after it, when every stratum is in
+# order (`Firings.forward`): per later stratum, its number, its patterns by fact type
+# and its sub-rules.
+Ahead = Sequence[tuple[int, Mapping[str, TypeIndex], Sequence[SubRule]]]
 
 _new = object.__new__
+
+
+class Disordered(Exception):
+    """An ordered loop met a fact its enricher gave another type than its action's:
+    its activations could come before the place being fired, so the run must be made
+    again by the agenda (``driver.run`` does; the firings so far were the agenda's)."""
 
 
 class Firings:
@@ -99,24 +123,105 @@ class Firings:
             else None
             for k, subs in enumerate(strata)
         ]
+        # per stratum whose firings can go place by place (`in_order`): its loop so,
+        # with its own alpha functions, seed and maker of the activations' lists
+        ordered = [in_order(subs) for subs in strata]
+        # every stratum in order: a fact a firing makes is given to the later strata's
+        # lists at once when what their alpha functions would do with it is known from
+        # its action alone (see `_ahead_source`); their seeds skip it
+        self.forward = len(strata) > 1 and all(ordered)
+        self.ordered_admitters: list[dict[str, AdmitJoin]] = [
+            {t: _joining_function(ix, subs, joins[k], True) for t, ix in compiled.index[k].items()}
+            if ordered[k]
+            else {}
+            for k, subs in enumerate(strata)
+        ]
+        self.ordered_seeds: list[Seed | None] = [
+            _seed(compiled.index[k], subs, joins[k], True, self.forward and k > 0)
+            if ordered[k]
+            else None
+            for k, subs in enumerate(strata)
+        ]
+        self.ordered: list[OrderedLoop | None] = [
+            _ordered_loop(
+                subs,
+                self.ordered_admitters[k],
+                negatives,
+                enriched,
+                [(j, compiled.index[j], strata[j]) for j in range(k + 1, len(strata))]
+                if self.forward
+                else (),
+                self.forward and k > 0,
+            )
+            if ordered[k]
+            else None
+            for k, subs in enumerate(strata)
+        ]
+        self.lists: list[Callable[[], list[list[Any]]]] = [_lists_maker(subs) for subs in strata]
 
 
-def _seed(types: Mapping[str, TypeIndex], subs: Sequence[SubRule], joins: Joins) -> Seed:
+def in_order(subs: Sequence[SubRule]) -> bool:
+    """Whether a stratum's agenda can be worked through place by place: every sub-rule
+    has a generated ``build``, and each feeds (asserts a fact of a type a positive
+    pattern uses) only sub-rules of later places, or itself when it has one pattern.
+
+    Then, once the places before a sub-rule's have been fired, nothing can give it
+    another activation but its own firings; so the agenda's order (place, then the
+    facts' numbers) is: each sub-rule's activations in turn, in place order, those of
+    a sub-rule sorted by the facts' numbers. A one-pattern sub-rule's activations
+    come in increasing number (facts are admitted as they are numbered), even those
+    its own firings add, so they need no sorting. The enricher is taken to keep a
+    fact's type (the ordered loop checks it, see :class:`Disordered`)."""
+    if not subs or any(sub.build is None for sub in subs):
+        return False
+    for a in subs:
+        made = {ftype for ftype, _fields in a.actions}
+        for b in subs:
+            if made.isdisjoint(b.types) or b.place > a.place:
+                continue
+            if b is a and len(a.positives) == 1:
+                continue
+            return False
+    return True
+
+
+def _lists_maker(subs: Sequence[SubRule]) -> Callable[[], list[list[Any]]]:
+    """A function that makes a stratum's empty lists of activations, one per sub-rule,
+    as one list display: a sub-rule with no positive pattern has its one activation,
+    binding nothing, from the start (the driver's agenda does too)."""
+    items = ["[()]" if not sub.positives else "[]" for sub in subs]
+    env: dict[str, Any] = {}
+    source = f"def make():\n    return [{', '.join(items)}]"
+    exec(compile(source, "<deficit_engine lists>", "exec"), env)
+    return env["make"]  # type: ignore[no-any-return]
+
+
+def _seed(
+    types: Mapping[str, TypeIndex],
+    subs: Sequence[SubRule],
+    joins: Joins,
+    ordered: bool = False,
+    pending: bool = False,
+) -> Seed:
     """The source of one stratum's seed, compiled (see :data:`Seed`): the store's facts
     taken in turn, each type's function of :attr:`Firings.admitters` written in, picked
     by the fact's type (a call a fact spared: a profile's hundred facts, two strata); a
     fact of a type no pattern of the stratum uses passes every branch by (cheaper than
     merging the store's lists of the types used, when they hold most facts, as they do
-    for the shipped rules)."""
+    for the shipped rules). ``ordered``: the activations appended to the sub-rules'
+    lists given as the agenda (see ``compiled._joining_function``). ``pending``: only
+    the facts whose numbers are in the list ``pending`` are taken (those the earlier
+    strata's ordered loops did not give the stratum's lists, see `_ahead_source`)."""
     env: dict[str, Any] = {}
     lines = [
-        "def seed(facts, out, memory, equal, budget, join, agenda, counter):",
-        "    for s, f in enumerate(facts):",
+        "def seed(facts, out, memory, equal, budget, join, agenda, counter, pending=None):",
+        *(["    for s in pending:", "        f = facts[s]"] if pending else []),
+        *([] if pending else ["    for s, f in enumerate(facts):"]),
         "        ty = f['type']",
         "        get = f.get",
     ]
     for i, (ftype, index) in enumerate(types.items()):
-        reads, body = alpha_source(index, subs, joins, env)
+        reads, body = alpha_source(index, subs, joins, env, ordered)
         env[f"t{i}"] = ftype
         lines.append(f"        {'if' if i == 0 else 'elif'} ty == t{i}:")
         lines.extend("        " + line for line in [*reads, *body])
@@ -124,6 +229,37 @@ def _seed(types: Mapping[str, TypeIndex], subs: Sequence[SubRule], joins: Joins)
             lines.append("            pass")
     exec(compile("\n".join(lines), "<deficit_engine seed>", "exec"), env)
     return env["seed"]  # type: ignore[no-any-return]
+
+
+# The loops' first lines: the store's and the matcher's parts bound to locals.
+_BEGIN = (
+    "    facts, keys, exact, by_type = store.facts, store.keys, store.exact, store.by_type",
+    "    unkeyed, add, budget = store.unkeyed, store.add, store.budget",
+    "    memory, join, equal = matcher.memory, matcher._join, matcher._equal",
+    "    out, done = [], set()",
+)
+
+
+def _namespace(**extra: Any) -> tuple[dict[str, Any], Callable[[Any], str]]:
+    """A loop's namespace (what its source names, and ``extra``) and the function that
+    binds a constant in it under a fresh name, returned."""
+    env: dict[str, Any] = {
+        "M": object(),
+        "TE": TraceEntry,
+        "new_": _new,
+        "fact_key": fact_key,
+        "same_bools": _same_bools,
+        "SHAPES": _SHAPES,
+        "new_shape": _shape,
+        **extra,
+    }
+
+    def const(value: Any) -> str:
+        name = f"c{len(env)}"
+        env[name] = value
+        return name
+
+    return env, const
 
 
 def _loop(
@@ -137,29 +273,10 @@ def _loop(
     sub-rule's place (a binary search of ``if``s) and written in. Every field name,
     value, rule id and function is a constant bound by name in the namespace, so
     nothing from a rule file becomes code."""
-    env: dict[str, Any] = {
-        "M": object(),
-        "TE": TraceEntry,
-        "new_": _new,
-        "push": heappush,
-        "pop": heappop,
-        "fact_key": fact_key,
-        "same_bools": _same_bools,
-        "SHAPES": _SHAPES,
-        "new_shape": _shape,
-    }
-
-    def const(value: Any) -> str:
-        name = f"c{len(env)}"
-        env[name] = value
-        return name
-
+    env, const = _namespace(push=heappush, pop=heappop)
     lines = [
         "def loop(store, matcher, enrich, agenda, counter, trace, fired, limit, over):",
-        "    facts, keys, exact, by_type = store.facts, store.keys, store.exact, store.by_type",
-        "    unkeyed, add, budget = store.unkeyed, store.add, store.budget",
-        "    memory, join, equal = matcher.memory, matcher._join, matcher._equal",
-        "    out, done = [], set()",
+        *_BEGIN,
         "    while agenda:",
         "        place, seqs, _n, sub = pop(agenda)",
     ]
@@ -168,7 +285,8 @@ def _loop(
     def dispatch(places: list[int], indent: str) -> None:
         if len(places) == 1:
             sub = by_place[places[0]]
-            _fire_source(sub, negatives.get(sub.key, ()), indent, enriched, admitters, const, lines)
+            negs = negatives.get(sub.key, ())
+            _fire_source(sub, negs, indent, enriched, admitters, const, lines, env)
             return
         mid = len(places) // 2
         lines.append(f"{indent}if place < {places[mid]}:")
@@ -182,6 +300,55 @@ def _loop(
     return env["loop"]  # type: ignore[no-any-return]
 
 
+def _ordered_loop(
+    subs: Sequence[SubRule],
+    admitters: dict[str, Any],
+    negatives: Mapping[str, Sequence[Any]],
+    enriched: frozenset[str] | None,
+    ahead: Ahead = (),
+    given: bool = False,
+) -> OrderedLoop:
+    """The source of one stratum's ordered loop, compiled (see :data:`OrderedLoop` and
+    :func:`in_order`): per sub-rule in place order, a loop over its activations (its
+    list sorted first when it has two patterns or more), each firing written in as
+    :func:`_loop` writes it. No heap, no arrival counter, no dispatch by place: the
+    firings come in the agenda's order by construction.
+
+    ``ahead``: the later strata, whose lists (``lists``) and facts left to seed
+    (``pending``) each new fact goes to (see :func:`_ahead_source`). ``given``: this
+    stratum's one-pattern lists may have been given facts so by earlier strata, before
+    its seed gave them the others: they are sorted too."""
+    env, const = _namespace(DISORDERED=Disordered)
+    lines = [
+        "def loop(store, matcher, enrich, agenda, trace, fired, limit, over, lists, pending):",
+        *_BEGIN,
+        "    counter = None",  # the alpha functions' argument, unused when ordered
+        *(f"    L{j}, P{j} = lists[{j}], pending[{j}]" for j, _index, _subs in ahead),
+    ]
+    for i, sub in sorted(enumerate(subs), key=lambda item: item[1].place):
+        if len(sub.positives) == 1 and not given:  # its facts' numbers, in increasing order
+            lines.append(f"    for s0 in agenda[{i}]:")
+        elif len(sub.positives) == 1:
+            lines += [
+                f"    q = agenda[{i}]",
+                "    if len(q) > 1:",
+                "        q.sort()",
+                "    for s0 in q:",
+            ]
+        else:
+            lines += [
+                f"    q = agenda[{i}]",
+                "    if len(q) > 1:",
+                "        q.sort()",
+                "    for seqs in q:",
+            ]
+        negs = negatives.get(sub.key, ())
+        _fire_source(sub, negs, "        ", enriched, admitters, const, lines, env, True, ahead)
+    lines.append("    return fired")
+    exec(compile("\n".join(lines), "<deficit_engine ordered>", "exec"), env)
+    return env["loop"]  # type: ignore[no-any-return]
+
+
 def _fire_source(
     sub: SubRule,
     negatives: Sequence[Any],
@@ -190,6 +357,9 @@ def _fire_source(
     admitters: dict[str, Any],
     const: Callable[[Any], str],
     lines: list[str],
+    env: Mapping[str, Any],
+    ordered: bool = False,
+    ahead: Ahead = (),
 ) -> None:
     """Append the source of one sub-rule's turn in the loop, its activation's facts'
     numbers in ``seqs``: what the generic loop does for an exact matcher, with what is
@@ -197,16 +367,24 @@ def _fire_source(
     binding (``done``); the bound facts ``b``; the ``not:`` patterns tested as
     ``FastMatcher.blocked`` tests them (``negatives``: its compiled ones); its facts made
     as ``SubRule.build`` makes them, each added as :func:`_add_source` says; the trace
-    entry (``TraceEntry.of``, inline); the firing counted against the limit."""
+    entry (``TraceEntry.of``, inline); the firing counted against the limit.
+    ``ordered``: in an ordered loop, where a one-pattern sub-rule's activation is its
+    fact's number ``s0`` (else the numbers ``seqs``); ``ahead``, the later strata
+    each new fact goes to (:func:`_ahead_source`)."""
     rid = const(sub.rule.id)
+    n = len(sub.positives)
+    one = ordered and n == 1
     if sub.alt:
+        outer = ("(s0,)" if sub.n_outer else "()") if one else f"seqs[:{sub.n_outer}]"
         lines += [
-            f"{indent}key = ({const(sub.key)}, seqs[:{sub.n_outer}])",
+            f"{indent}key = ({const(sub.key)}, {outer})",
             f"{indent}if key in done:",
             f"{indent}    continue",
         ]
-    n = len(sub.positives)
-    lines.append(f"{indent}b = ({''.join(f'facts[seqs[{i}]], ' for i in range(n))})")
+    if one:
+        lines.append(f"{indent}b = (facts[s0],)")
+    else:
+        lines.append(f"{indent}b = ({''.join(f'facts[seqs[{i}]], ' for i in range(n))})")
     if negatives:
         lines.append(f"{indent}x = False")
         for i, (ftype, test, field, position, other) in enumerate(negatives):
@@ -221,7 +399,8 @@ def _fire_source(
                 lines.append(f"{at}v = b[{position}].get({const(other)}, M)")
                 lines.append(f"{at}if v is not M:")
                 at += "    "
-                lines.append(f"{at}cands = equal({const(ftype)}, {const(field)}, cands, v)")
+                name = const((ftype, field))  # FastMatcher.blocked's index
+                lines.append(f"{at}cands = equal({name}, {const(field)}, cands, v)")
                 lines.append(f"{at}for t in cands:")
             else:
                 lines.append(f"{at}for t in cands:")
@@ -240,7 +419,11 @@ def _fire_source(
         def finish(
             at: str, names: tuple[str, ...] | None, known: dict[str, str], ftype: str = ftype
         ) -> None:
-            _add_source(at, ftype, names, known, enriched, admitters, rid, const, body)
+            _add_source(
+                at, ftype, names, known, enriched, admitters, rid, const, body, env, ordered
+            )
+            fixed = None if enriched is None or ftype in enriched else names
+            _ahead_source(at + "    ", ftype, fixed, known, env, ahead, body)
 
         _action_source(ftype, fields, const, body, finish)
     # the builder's source is indented for a function's body (four spaces)
@@ -269,19 +452,32 @@ def _add_source(
     rid: str,
     const: Callable[[Any], str],
     lines: list[str],
+    env: Mapping[str, Any],
+    ordered: bool = False,
 ) -> None:
     """Append the source of what the driver does with a fact ``f`` a firing makes:
     enrich it (if its type may change), add it to the store, and, when it is new,
     count it against the budget, note it as new and give it to the matcher.
+    ``ordered``: an enriched fact whose type is not its action's stops the ordered
+    loop (:class:`Disordered`); so its type's function is known here.
 
     The fact is keyed as :meth:`FactStore.add` keys it, written out: when its field
     names are fixed (no optional field, not enriched), by the set of them and its values
     in sorted-name order (the store's ``_shape``) read from the locals it was made of;
     else by its shape looked up. Facts of a type still unkeyed go to ``add`` (which
-    keys them first)."""
+    keys them first).
+
+    A fact found already under its key is the same fact unless one of the two holds a
+    bool (``_same_bools``); when every value of the fixed-shape fact is a string (a
+    string constant, or a value read and found to be a ``str``), the one found has
+    string values too (only a string equals a string), so that test is skipped."""
     if enriched is None or ftype in enriched:
         lines.append(f"{indent}f = enrich(f)")
+        if ordered:
+            lines += [f"{indent}if f['type'] != {const(ftype)}:", f"{indent}    raise DISORDERED"]
         names = None  # its shape is the enricher's
+    # the source of "the fact found under its key is this one" (see above)
+    same = "same_bools(facts[found], f)"
     if names is None:  # FactStore.add, inline: the shape looked up by the names
         t = "t"
         key = "(shape[0], shape[1](f))"
@@ -298,9 +494,15 @@ def _add_source(
         ]
     else:
         shape = _SHAPES.get(names) or _shape(names)
-        ordered = sorted(names)
-        values = ", ".join(known.get(n) or f"f[{const(n)}]" for n in ordered)
-        key = f"({const(shape[0])}, {values if len(ordered) == 1 else f'({values},)'})"
+        by_name = sorted(names)
+        values = ", ".join(known.get(n) or f"f[{const(n)}]" for n in by_name)
+        key = f"({const(shape[0])}, {values if len(by_name) == 1 else f'({values},)'})"
+        sources = [known.get(n) for n in names]
+        read = [src for src in sources if src is not None and src not in env]
+        constants = [env[src] for src in sources if src is not None and src in env]
+        if None not in sources and all(type(c) is str for c in constants):
+            strings = " and ".join(f"type({src}) is str" for src in read) or "True"
+            same = f"({strings} or {same})" if read else "True"
         t = const(ftype)
         lines += [
             f"{indent}if {t} in unkeyed:",
@@ -314,7 +516,7 @@ def _add_source(
         f"{indent}    except TypeError:",  # a list among its values
         f"{indent}        found = exact.setdefault(fact_key(f), s)",
         f"{indent}    else:",
-        f"{indent}        if found != s and not same_bools(facts[found], f):",
+        f"{indent}        if found != s and not {same}:",
         f"{indent}            found = exact.setdefault(fact_key(f), s)",
         f"{indent}    if found == s:",
         f"{indent}        facts.append(f)",
@@ -334,17 +536,81 @@ def _add_source(
         f"{indent}    new.append(f)",
     ]
     inner = indent + "    "
-    if names is None:
+    call = "(f, s, out, memory, facts, equal, budget, join, agenda, counter)"
+    if names is None and not ordered:
         # the type is known only now (the enricher's): looked up as the matcher does
         lines += [
             f"{inner}a = {const(admitters)}.get(t)",
             f"{inner}if a is not None:",
-            f"{inner}    a(f, s, out, memory, facts, equal, budget, join, agenda, counter)",
+            f"{inner}    a{call}",
         ]
-    else:
-        admit = admitters.get(ftype)
-        if admit is None:
-            return  # no positive pattern of the stratum takes this type
-        lines.append(
-            f"{inner}{const(admit)}(f, s, out, memory, facts, equal, budget, join, agenda, counter)"
-        )
+        return
+    admit = admitters.get(ftype)  # in an ordered loop, the enricher kept the type
+    if admit is None:
+        return  # no positive pattern of the stratum takes this type
+    lines.append(f"{inner}{const(admit)}{call}")
+
+
+def _ahead_source(
+    indent: str,
+    ftype: str,
+    names: tuple[str, ...] | None,
+    known: dict[str, str],
+    env: Mapping[str, Any],
+    ahead: Ahead,
+    lines: list[str],
+) -> None:
+    """Append the source of what an ordered loop does, in a stratum before others all in
+    order, with a new fact ``f`` (number ``s``), for each later stratum: give it to the
+    one-pattern sub-rules' lists its alpha function would give it to, when that is
+    known from the action alone (:func:`_admitted`); else note it among the facts the
+    stratum's seed takes (``P``). A one-pattern activation spends no budget and its
+    list is sorted before it is fired; the facts left go to the seed in their order,
+    so the joins and the budget see what they saw, in the same order."""
+    for j, index, subs in ahead:
+        taken = None if names is None else _admitted(ftype, names, known, env, index, subs)
+        if taken is None:
+            lines.append(f"{indent}P{j}.append(s)")
+        else:
+            lines.extend(f"{indent}L{j}[{i}].append(s)" for i in taken)
+
+
+def _admitted(
+    ftype: str,
+    names: tuple[str, ...],
+    known: dict[str, str],
+    env: Mapping[str, Any],
+    index: Mapping[str, TypeIndex],
+    subs: Sequence[SubRule],
+) -> list[int] | None:
+    """The sub-rules (by index) of a stratum whose lists its alpha function would give a
+    fact of fixed field names ``names`` (each made of ``known``: a constant's name in
+    ``env``, or a local read from a bound fact), when that is known from its constants
+    alone and they all have one pattern; else None. A pattern's own conditions are
+    decided by :func:`~.semantics.holds`, as the alpha functions decide them; one on a
+    value read from a bound fact leaves the pattern undecided, unless another is false."""
+    own = index.get(ftype)
+    if own is None:
+        return []  # no pattern of the stratum takes the type
+    fact: dict[str, Any] = {}
+    read: set[str] = set()
+    for name in names:
+        src = known.get(name)
+        if src is None:
+            return None
+        if src in env:
+            fact[name] = env[src]
+        else:
+            read.add(name)
+    _field, keyed, rest = own
+    taken = []
+    for plan in [*(p for plans in keyed.values() for p in plans), *rest]:
+        verdicts = [
+            None if cond.field in read else holds(cond, fact, (), {}) for cond in plan.literal
+        ]
+        if False in verdicts:
+            continue
+        if None in verdicts or len(subs[plan.sub].positives) != 1:
+            return None
+        taken.append(plan.sub)
+    return taken
