@@ -321,10 +321,8 @@ class _Person(NamedTuple):
 
     # competency -> the programmes that admit them: the table of every person of
     # their role, subjects and levels (it holds each of their needs' competencies)
-    # (their programme needs are their demand's: not held here, as a caller's
-    # demands may be made when read, see plan_programmes)
     eligible: dict[str, list[Program]]
-    municipality: str | None  # where they work (their demand's: see above)
+    needs: Sequence[Need]  # the programme needs, in order
     # the ids of those programmes that can run out, each once (empty: every pass
     # agrees on this person, whatever the others take)
     limited: tuple[str, ...]
@@ -344,7 +342,7 @@ def _people(
         limited = tuple(
             dict.fromkeys(p.id for comp in comps for p in eligible[comp] if p.id not in unlimited)
         )
-        out.append(_Person(eligible, d.municipality, limited))
+        out.append(_Person(eligible, d.needs, limited))
     return out
 
 
@@ -438,13 +436,13 @@ def _one_pass(
         person = people[k]
         if person is None:
             continue
-        if newly is not None:  # (their demand read only if they are served again)
+        d = demands[k]
+        if newly is not None:
             if not person.limited:  # nothing they take can run out: as last pass
                 continue
-            if not drift.touches(person, person.municipality, newly):
+            if not drift.touches(person, d.municipality, newly):
                 places.replay(plan.places[k])
                 continue
-        d = demands[k]
         key = _shut(places, d, person)
         picks, unmet = _cover(index, d, person, key, covers, k, shared.held)
         taken = [places.take(programs[pid], d.period, d.municipality) for pid, _s, _a in picks]
@@ -537,7 +535,7 @@ def _cover(
     if last is not None and last[0] == key:
         found = last[1]
     else:
-        needs = d.needs
+        needs = person.needs
         # which programmes serve each need is memoised per KB, by the person's
         # kind and the need (admits); the shut ones are left out of those
         made, reasons = programme_cover(
@@ -640,16 +638,12 @@ def _with_place(rec: Recommendation, place: ProgrammePlace) -> Recommendation:
 
 
 def _undersized(
-    kb: KnowledgeBase, people: Sequence[_Person | None], plan: ProgrammesPlan
+    kb: KnowledgeBase, demands: Sequence[ProgrammeDemand], plan: ProgrammesPlan
 ) -> set[tuple[str, str | None]]:
     """(programme, municipality) pairs of in-person places below the minimum group."""
     programs = kb.programs
     counts: Counter[tuple[str, str | None]] = Counter()
-    for places, person in zip(plan.places, people, strict=True):
-        if not places:
-            continue
-        assert person is not None  # somebody without programme needs takes no place
-        municipality = person.municipality
+    for k, places in enumerate(plan.places):
         for place in places:
             p = programs[place.programme]
             delivery = p.delivery
@@ -657,16 +651,14 @@ def _undersized(
                 group = next(g for g in p.groups if g.start == place.group)
                 delivery = group.delivery or p.delivery
             if delivery == "in_person":
-                counts[(p.id, municipality)] += 1
+                counts[(p.id, demands[k].municipality)] += 1
     default = kb.planning.planning.min_group
     return {
         pair for pair, count in counts.items() if count < (programs[pair[0]].min_group or default)
     }
 
 
-def plan_programmes(
-    kb: KnowledgeBase, demands: Sequence[ProgrammeDemand], order: Sequence[int] | None = None
-) -> ProgrammesPlan:
+def plan_programmes(kb: KnowledgeBase, demands: Sequence[ProgrammeDemand]) -> ProgrammesPlan:
     """Share out programme places across a cohort (see the module docstring).
 
     Parameters
@@ -674,20 +666,14 @@ def plan_programmes(
     kb : KnowledgeBase
         The KB (catalogue and ``planning.min_group``).
     demands : sequence of ProgrammeDemand
-        One per person, in input order: a list, or a sequence that makes each
-        when read (the planner's: equal demands each time, their needs the same
-        objects), read a few times each and never held all at once here.
-    order : sequence of int, optional
-        The demands' positions sorted by their ``key`` (the service order), if
-        the caller found it already; else it is found here.
+        One per person, in input order.
 
     Returns
     -------
     ProgrammesPlan
         Per person (input order): recommendations, places and unmet needs.
     """
-    if order is None:
-        order = sorted(range(len(demands)), key=lambda k: demands[k].key)
+    order = sorted(range(len(demands)), key=lambda k: demands[k].key)
     people = _people(kb.index, demands, _unlimited(kb.index.program_by_id))
     covers: list[Cover | None] = [None] * len(demands)
     shared = _Shared(SharedValues(), _Made(), _Held())
@@ -699,7 +685,7 @@ def plan_programmes(
     newly: set[tuple[str, str | None]] | None = None
     while True:
         _one_pass(kb.index, demands, people, order, plan, newly, covers, shared)
-        small = _undersized(kb, people, plan)
+        small = _undersized(kb, demands, plan)
         if not small:
             _recommend(kb.index, demands, covers, plan, shared.made)
             return plan
