@@ -200,9 +200,11 @@ def _alone(
         got = lone.get(id(need))
         if got is None:
             got = _lone(index, role, subjects, levels, prefs, period_hours, need, infos[i])
-            # kept only for a need with a token (one made afresh per Result has
-            # none); the entry holds the need, so its id is not reused meanwhile
-            if infos[i].token is not None and len(lone) < MEMO_LIMIT:
+            # kept only for a need with a token (an unhashable filter: none); the
+            # entry holds the need, so its id is not reused meanwhile
+            if infos[i].token is not None:
+                if len(lone) >= MEMO_LIMIT:  # afresh when full
+                    lone.clear()
                 lone[id(need)] = got
         if got.rec is None:
             unmet[i] = got.why
