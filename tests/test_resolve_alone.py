@@ -8,7 +8,8 @@ whole cover (``programme_cover`` then ``programme_recommendations``), on a fresh
 of its own, for generated people with random deliveries asked and periods. A
 person's mentors, when each unit's best candidate is plainly the answer, are chosen
 without the allocation (resolve/mentors.py, ``_best_alone``): compared with the
-allocation.
+allocation. A plan's format recommendations are kept per KB and shared
+(``resolve_formats(shared=True)``): compared with those made afresh.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ import pytest
 import deficit_engine.resolve as resolve_module
 from deficit_engine import Engine, load_kb, synthetic_profiles
 from deficit_engine.labels import DELIVERY_RU
-from deficit_engine.models import Recommendation
+from deficit_engine.models import Need, Recommendation
 from deficit_engine.resolve import mentors as mentors_module
 from deficit_engine.resolve import resolve, seeker_of, unmet_of
+from deficit_engine.resolve.formats import resolve_formats
 from deficit_engine.resolve.needinfo import infos_of, split_by_kind
 from deficit_engine.resolve.programmes import (
     programme_cover,
@@ -125,3 +127,33 @@ def test_shared_unmet_needs_are_made_as_alone(monkeypatch: pytest.MonkeyPatch) -
     fresh = load_kb()
     alone = [_resolution(fresh, prof, result, {}) for prof, result in people]
     assert shared == alone
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_shared_format_recommendations_are_made_alike(seed: int) -> None:
+    """``resolve_formats(shared=True)`` (a plan's Resolver: one object per format,
+    way chosen and needs, kept per KB) gives the recommendations made afresh; with
+    filter-only needs joining the formats chosen, and needs naming no competency."""
+    kb = load_kb()
+    fresh = load_kb()
+    engine = Engine(kb, backend="fast")
+    rng = random.Random(seed)
+    phases = sorted({f.phase for f in kb.formats.values()})
+    people = [engine.diagnose(p) for p in synthetic_profiles(kb, 120, seed)]
+    extra = [
+        Need("format", comp, (("phase", phase),), "R-EXTRA")
+        for comp in [None, *sorted(kb.ontology.competencies)[:3]]
+        for phase in phases
+    ]
+    met = 0
+    for _prof, result in people * 2:  # the second time from the memo
+        needs = [*result.needs, *rng.sample(extra, rng.randint(0, 3))]
+        idx = [i for i, n in enumerate(needs) if n.kind == "format"]
+        got, unmet = resolve_formats(kb.index, needs, idx, shared=True)
+        want, want_unmet = resolve_formats(fresh.index, needs, idx)
+        assert _printed(got) == _printed(want)
+        assert unmet == want_unmet
+        met += sum(
+            r is s for r in got for s in resolve_formats(kb.index, needs, idx, shared=True)[0]
+        )
+    assert met  # the memo answered

@@ -212,10 +212,11 @@ def unit_arcs(
     # menторство and mentor teams: not a mentor of the seeker's own organisation
     own = seeker.organization if _cross(seeker, unit.form) else None
     weight = {}
+    met = _met_by(index, seeker)
     for i in unit.needs:
         need = needs[i]
         weight[i] = SEVERITY_WEIGHT.get(severities.get(need.competency or "", "low"), 1)
-        for m in _qualified(index, seeker, need, infos[i].token):
+        for m in _qualified(index, seeker, need, infos[i].token, met):
             if free.get(m.id, 0) > 0 and (own is None or m.organization != own):
                 if m.id in served:
                     served[m.id][1].append(i)
@@ -236,17 +237,40 @@ def _cross(seeker: Seeker, form: str | None) -> bool:
     return (seeker.school or form in CROSS_ORGANISATION_FORMS) and seeker.organization is not None
 
 
+def _met_by(index: CatalogueIndex, seeker: Seeker) -> frozenset[str]:
+    """The ids of the mentors restricted to some subjects or levels whose
+    restrictions the seeker meets: with the unrestricted ones, who meet anyone,
+    what :func:`_meets` makes of the seeker's subjects and levels (a cohort has
+    hundreds of (subjects, levels) and a few dozen such sets). Remembered per KB."""
+    memo = index.memo("restricted mentors met")
+    key = (seeker.subjects, seeker.levels)
+    found: frozenset[str] | None = memo.get(key)
+    if found is None:
+        found = index.remember(
+            memo,
+            key,
+            frozenset(
+                [
+                    m.id
+                    for m in index.mentor_by_id.values()
+                    if (m.subjects or m.levels) and _meets(m, seeker)
+                ]
+            ),
+        )
+    return found
+
+
 def _qualified(
-    index: CatalogueIndex, seeker: Seeker, need: Need, token: int | None
+    index: CatalogueIndex, seeker: Seeker, need: Need, token: int | None, met: frozenset[str]
 ) -> tuple[Mentor, ...]:
     """The mentors with ``need``'s competency among their strengths who pass its
     filters and whose subjects and levels (if any) meet the seeker's, in id order.
 
     A function of the index, the need's competency and filters (its ``token``,
-    :class:`~.needinfo.NeedInfo`) and the seeker's subjects and levels, memoised
-    by them (none when the token is None).
+    :class:`~.needinfo.NeedInfo`) and which restricted mentors the seeker meets
+    (``met``, :func:`_met_by`), memoised by them (none when the token is None).
     """
-    key: Any = None if token is None else (token, seeker.subjects, seeker.levels)
+    key: Any = None if token is None else (token, met)
     memo = index.memo("qualified mentors by token")
     found: tuple[Mentor, ...] | None = None if key is None else memo.get(key)
     if found is None:

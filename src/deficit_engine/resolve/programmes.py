@@ -177,52 +177,51 @@ def _alone(
     picks of each group come in the order the group's cover alone makes them, and
     since a pick's key only grows round by round, the whole cover's order is every
     pick sorted by its key when picked (keys are unique). Most needs are a group of
-    one (no candidate of theirs serves another of the person's needs): its
-    candidates, pick and recommendation (or why none serves it) are a function of
-    the need (the object: its rule is printed) and of the person's role, subjects,
-    levels, deliveries asked and period, remembered per KB (:class:`_Lone`); only the
-    other needs are covered here.
+    one (no candidate of theirs serves another of the person's needs): its pick and
+    recommendation are a function of the need (the object: its rule is printed), its
+    candidates, the deliveries asked and the period, remembered per KB
+    (:class:`_Lone`); only the other needs are covered here.
     """
     if infos is None:
         infos = infos_of(index, needs)
     subjects, levels = frozenset(admits[0]), frozenset(admits[1])
-    memos = index.memo("programmes of a lone need")
-    hours = None if period_hours is None else repr(period_hours)  # 0.0, -0.0 print apart
-    kind = (role, subjects, levels, tuple(prefs), hours)
-    lone: dict[int, _Lone] | None = memos.get(kind)
-    if lone is None:
-        lone = index.remember(memos, kind, {})
+    table = _person_table(index, role, subjects, levels)
     fits: dict[str, int] = {}
-    found: list[tuple[int, _Lone]] = []
+    found: list[tuple[int, tuple[str, ...]]] = []
     unmet: dict[int, str] = {}
     for i in idx:
-        need = needs[i]
-        got = lone.get(id(need))
-        if got is None:
-            got = _lone(index, role, subjects, levels, prefs, period_hours, need, infos[i])
-            # kept only for a need with a token (an unhashable filter: none); the
-            # entry holds the need, so its id is not reused meanwhile
-            if infos[i].token is not None:
-                if len(lone) >= MEMO_LIMIT:  # afresh when full
-                    lone.clear()
-                lone[id(need)] = got
-        if got.rec is None:
-            unmet[i] = got.why
+        key = infos[i].token
+        pids = table.get(key) if key is not None else None
+        if pids is None:
+            pids = _missing_pids(index, table, role, subjects, levels, needs, i, key)
+        if not pids:
+            unmet[i] = _unmet_reason(role, index, needs[i], infos[i])
             continue
-        found.append((i, got))
+        found.append((i, pids))
         bit = 1 << i
-        for pid in got.pids:
+        for pid in pids:
             fits[pid] = fits.get(pid, 0) | bit
     picked: list[tuple[tuple[int, int, int], Recommendation]] = []
     shared = 0  # the needs of groups of more than one
-    for i, got in found:
+    lone: dict[tuple[int, tuple[str, ...]], _Lone] | None = None
+    for i, pids in found:
         bit = 1 << i
-        for pid in got.pids:
+        for pid in pids:
             if fits[pid] != bit:
                 shared |= bit
                 break
         else:
-            picked.append((got.key, got.rec))  # type: ignore[arg-type]
+            if lone is None:
+                lone = _lone_memo(index, prefs, period_hours)
+            need = needs[i]
+            got = lone.get((id(need), pids))
+            if got is None:
+                got = _lone(index, prefs, period_hours, need, pids)
+                if infos[i].token is not None:  # (an unhashable filter: not kept)
+                    if len(lone) >= MEMO_LIMIT:  # afresh when full
+                        lone.clear()
+                    lone[id(need), pids] = got
+            picked.append((got.key, got.rec))
     if shared:
         tail, names = _tails_for(index, prefs)
         too_long = _too_long(index, period_hours)
@@ -237,42 +236,42 @@ def _alone(
 
 
 class _Lone(NamedTuple):
-    """A need as one person's cover reads it: its candidates (ids), and when it is
-    the only need they serve, the pick's key when picked, its recommendation; or,
-    with no candidate, why none serves it."""
+    """The cover of a need no other need of the person shares a candidate with:
+    its pick's key when picked, and its recommendation."""
 
     need: Need  # held: the memo is keyed by its id
-    pids: tuple[str, ...]
     key: tuple[int, int, int]
-    rec: Recommendation | None
-    why: str
+    rec: Recommendation
+
+
+def _lone_memo(
+    index: CatalogueIndex, prefs: Sequence[str], period_hours: float | None
+) -> dict[tuple[int, tuple[str, ...]], _Lone]:
+    """(need id, its candidates) -> :class:`_Lone`, for the deliveries asked and the
+    period (a cohort has a few of each)."""
+    memos = index.memo("programmes of a lone need")
+    hours = None if period_hours is None else repr(period_hours)  # 0.0, -0.0 print apart
+    kind = (tuple(prefs), hours)
+    lone: dict[tuple[int, tuple[str, ...]], _Lone] | None = memos.get(kind)
+    if lone is None:
+        lone = index.remember(memos, kind, {})
+    return lone
 
 
 def _lone(
     index: CatalogueIndex,
-    role: str,
-    subjects: frozenset[str],
-    levels: frozenset[str],
     prefs: Sequence[str],
     period_hours: float | None,
     need: Need,
-    info: NeedInfo,
+    pids: tuple[str, ...],
 ) -> _Lone:
-    """A need's :class:`_Lone` for a person (role, subjects, levels, deliveries asked,
-    period): the cover of this need alone."""
-    table = _person_table(index, role, subjects, levels)
-    token = info.token
-    pids = table.get(token) if token is not None else None
-    if pids is None:
-        pids = _missing_pids(index, table, role, subjects, levels, [need], 0, token)
-    if not pids:
-        return _Lone(need, pids, (0, 0, 0), None, _unmet_reason(role, index, need, info))
+    """A need's :class:`_Lone`: the cover of this need alone by its candidates ``pids``."""
     tail, names = _tails_for(index, prefs)
     too_long = _too_long(index, period_hours)
     (pick,) = ranked_cover(dict.fromkeys(pids, 1), too_long, tail, names)
     rec = programme_recommendations(index, prefs, [need], [pick], period_hours)[0]
     pid = pick[0]
-    return _Lone(need, pids, (too_long[pid], -1, tail[pid]), rec, "")
+    return _Lone(need, (too_long[pid], -1, tail[pid]), rec)
 
 
 def _first(item: tuple[tuple[int, int, int], Recommendation]) -> tuple[int, int, int]:
@@ -477,12 +476,28 @@ def _person_table(
     index: CatalogueIndex, role: str, subjects: frozenset[str], levels: frozenset[str]
 ) -> dict[int | None, tuple[str, ...]]:
     """Need token -> the programmes for the role that admit a person with these
-    subjects and levels and can serve the need (filled as needs are met)."""
+    subjects and levels and can serve the need (filled as needs are met).
+
+    One table serves every person whom the same programmes admit: a programme
+    open to anyone admits all, so which of the few restricted ones (to some
+    subjects or levels) admit the person is what tells tables apart; a cohort has
+    hundreds of (subjects, levels) and a few dozen such sets."""
     memo = index.memo("programmes per need token")
     person = (role, subjects, levels)
     table: dict[int | None, tuple[str, ...]] | None = memo.get(person)
     if table is None:
-        table = index.remember(memo, person, {})
+        admitted = frozenset(
+            [
+                p.id
+                for p in index.programs
+                if (p.subjects or p.levels) and serves(p, subjects, levels)
+            ]
+        )
+        shared = index.memo("programmes per need token, by the restricted admitting")
+        table = shared.get((role, admitted))
+        if table is None:
+            table = index.remember(shared, (role, admitted), {})
+        index.remember(memo, person, table)
     return table
 
 
