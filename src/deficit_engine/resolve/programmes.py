@@ -268,7 +268,7 @@ def _lone(
     """A need's :class:`_Lone`: the cover of this need alone by its candidates ``pids``."""
     tail, names = _tails_for(index, prefs)
     too_long = _too_long(index, period_hours)
-    (pick,) = ranked_cover(dict.fromkeys(pids, 1), too_long, tail, names)
+    pick = next(ranked_cover(dict.fromkeys(pids, 1), too_long, tail, names))  # the one
     rec = programme_recommendations(index, prefs, [need], [pick], period_hours)[0]
     pid = pick[0]
     return _Lone(need, (too_long[pid], -1, tail[pid]), rec)
