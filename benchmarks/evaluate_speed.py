@@ -84,10 +84,14 @@ class Tree:
 
     def stages(self, start: int, stop: int) -> dict[str, float]:
         """CPU seconds per stage over profiles ``start:stop``, and the hand-coded rules'."""
+        from deficit_engine import route as stage
         from deficit_engine.engine import base_facts
         from deficit_engine.profile import normalise
         from deficit_engine.resolve import resolve
         from deficit_engine.route import build_route, with_plan
+
+        # the route stage as the tree's evaluate runs it (planned(), where it has one)
+        planned = getattr(stage, "planned", None)
 
         engine, kb = self.engine, self.engine.kb
         spent = dict.fromkeys([k for k, _ in STAGES] + ["hand"], 0.0)
@@ -108,7 +112,10 @@ class Tree:
                 t4 = clock()
                 resolution = resolve(kb, prof, diagnosis.needs, severities=diagnosis.severities)
                 t5 = clock()
-                with_plan(diagnosis, resolution, build_route(kb, prof, diagnosis, resolution))
+                if planned is not None:
+                    planned(kb, prof, diagnosis, resolution)
+                else:
+                    with_plan(diagnosis, resolution, build_route(kb, prof, diagnosis, resolution))
                 t6 = clock()
                 self.hand.run(facts)
                 t7 = clock()

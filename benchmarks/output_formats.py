@@ -25,6 +25,11 @@ goes first flips each round, as in batch_cpu.py); each
 figure's best of each tree and their ratio are printed. The two trees' parts must be
 the same bytes and their digests equal, or the run stops (exit 2) before any figure.
 
+``--summary`` measures instead, in this one process, a part's summary counted as the
+routing task counts it (``BatchSummary.add_results`` on the part's Results) against
+each person's ``digest`` counted by ``BatchSummary.add``, taking turns ``--rounds``
+times on the same people; the summaries must be equal, or the run stops (exit 2).
+
 ``--pieces`` measures instead, in this one process, the part task as the batch runs it
 (``cohort._write_rows``: each shared need's, recommendation's and unmet entry's dict
 made once per part, ``parts.Pieces``) against the same task making every dict
@@ -34,7 +39,8 @@ alike, which it does not do to two trees' child processes). Both must write the 
 bytes and send the same digests, or the run stops (exit 2).
 
     python benchmarks/output_formats.py [--people 2000] [--rounds 3] [--trace]
-                                        [--against /tmp/before/src | --pieces]
+                                        [--against /tmp/before/src | --pieces
+                                         | --summary]
 """
 
 from __future__ import annotations
@@ -235,6 +241,68 @@ def pieces_in_turn(people: int, rounds: int, trace: bool) -> int:
     return 0
 
 
+def summary_in_turn(people: int, rounds: int) -> int:
+    """``--summary``: a part's summary counted person by person (each Result's
+    ``digest``, then ``BatchSummary.add``) against ``BatchSummary.add_results`` on the
+    part's Results at once, taking turns on the same people, parts of
+    ``cohort.PART_CHUNK``, the collector off (as in a worker's task)."""
+    import gc
+
+    from deficit_engine import Engine, synthetic_profiles
+    from deficit_engine.cohort import PART_CHUNK, BatchSummary, digest, person_keys
+
+    held = _held(people)
+    kb = Engine.from_path(KB, backend="fast").kb
+    keys = [person_keys(profile) for profile in synthetic_profiles(kb, people, seed=16)]
+    parts = [
+        ([result for result, _person in held[at : at + PART_CHUNK]], keys[at : at + PART_CHUNK])
+        for at in range(0, people, PART_CHUNK)
+    ]
+
+    def each() -> list[BatchSummary]:
+        made = []
+        for results, part_keys in parts:
+            summary = BatchSummary()
+            for result, person in zip(results, part_keys, strict=True):
+                summary.add(digest(result, line=False), person)
+            made.append(summary)
+        return made
+
+    def at_once() -> list[BatchSummary]:
+        made = []
+        for results, part_keys in parts:
+            summary = BatchSummary()
+            summary.add_results(results, part_keys)
+            made.append(summary)
+        return made
+
+    if each() != at_once():
+        print("output_formats: the two summaries differ")
+        return 2
+    times: dict[str, list[float]] = {"each": [], "at once": []}
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        for _round in range(rounds):
+            for name, count in (("each", each), ("at once", at_once)):
+                start = time.process_time()
+                count()
+                times[name].append((time.process_time() - start) / people * 1e6)
+    finally:
+        if was:
+            gc.enable()
+    mine, plain = times["at once"], times["each"]
+    print(f"a part's summary, CPU µs per profile, {people:,} synthetic profiles planned,")
+    print(f"{rounds} rounds taking turns in one process; the same summaries")
+    print(f"  digest + add each: best {min(plain):.1f}, median {statistics.median(plain):.1f}")
+    print(f"  add_results:       best {min(mine):.1f}, median {statistics.median(mine):.1f}")
+    print(
+        f"  x{min(mine) / min(plain):.2f} (medians x"
+        f"{statistics.median(mine) / statistics.median(plain):.2f})"
+    )
+    return 0
+
+
 def _default_writer(path: Path, cohort: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
     """results.jsonl as the default batch writes it."""
     from deficit_engine.cohort import _with_person
@@ -278,8 +346,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--pieces", action="store_true", help="the part task with and without parts.Pieces"
     )
+    parser.add_argument(
+        "--summary",
+        action="store_true",
+        help="a part's summary: digest and add per person against add_results",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.summary:
+        return summary_in_turn(args.people, args.rounds)
     if args.pieces:
         return pieces_in_turn(args.people, args.rounds, args.trace)
     if args.child:

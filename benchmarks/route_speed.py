@@ -46,7 +46,7 @@ from typing import Any
 
 from deficit_engine import Engine, synthetic_profiles
 from deficit_engine.resolve import resolve
-from deficit_engine.route import build_route, with_plan
+from deficit_engine.route import build_route, planned, with_plan
 
 
 def _best(passes: int, *runs: Callable[[], None]) -> list[float]:
@@ -103,9 +103,13 @@ def measure(count: int, seed: int, repeat: int, against: Path | None = None) -> 
         for ((_p, r), res), route in zip(work, routes, strict=True):
             with_plan(r, res, route)
 
+    def stage_all() -> None:
+        for (p, r), res in work:
+            planned(kb, p, r, res)
+
     extra: dict[str, Any] = {}
     if against is None:
-        route_s, plan_s = _best(repeat, route_all, plan_all)
+        route_s, plan_s, stage_s = _best(repeat, route_all, plan_all, stage_all)
     else:
         package = _other_route(against)
         other, other_plan = package.build_route, package.with_plan
@@ -124,8 +128,20 @@ def measure(count: int, seed: int, repeat: int, against: Path | None = None) -> 
             for ((_p, r), res), route in zip(work, routes, strict=True):
                 other_plan(r, res, route)
 
-        route_s, plan_s, other_s, other_plan_s = _best(
-            repeat, route_all, plan_all, other_all, other_plan_all
+        # the engine's route stage as the other tree has it: planned(), or
+        # build_route() then with_plan() where it has no planned()
+        other_planned = getattr(package, "planned", None)
+
+        def other_stage_all() -> None:
+            if other_planned is not None:
+                for (p, r), res in work:
+                    other_planned(kb, p, r, res)
+            else:
+                for (p, r), res in work:
+                    other_plan(r, res, other(kb, p, r, res))
+
+        route_s, plan_s, stage_s, other_s, other_plan_s, other_stage_s = _best(
+            repeat, route_all, plan_all, stage_all, other_all, other_plan_all, other_stage_all
         )
         extra = {
             "against": str(against),
@@ -133,6 +149,8 @@ def measure(count: int, seed: int, repeat: int, against: Path | None = None) -> 
             "against_to_route": round(other_s / route_s, 2),
             "against_with_plan_us": round(other_plan_s * 1e6 / len(people), 1),
             "against_to_both": round((other_s + other_plan_s) / (route_s + plan_s), 2),
+            "against_stage_us": round(other_stage_s * 1e6 / len(people), 1),
+            "against_to_stage": round(other_stage_s / stage_s, 2),
         }
     per = 1e6 / len(people)
     return {
@@ -143,6 +161,7 @@ def measure(count: int, seed: int, repeat: int, against: Path | None = None) -> 
         "resolve_us": round(resolve_s * per, 1),
         "route_us": round(route_s * per, 1),
         "with_plan_us": round(plan_s * per, 1),
+        "stage_us": round(stage_s * per, 1),
         "route_to_diagnose": round(route_s * per / (diagnose_s * 1e6 / len(profiles)), 4),
         **extra,
         "python": platform.python_version(),
@@ -170,12 +189,15 @@ def main() -> None:
     print(f"resolve             {fig['resolve_us']:8.1f} µs/profile")
     print(f"route (build_route) {fig['route_us']:8.1f} µs/profile")
     print(f"with_plan           {fig['with_plan_us']:8.1f} µs/profile")
+    print(f"route stage         {fig['stage_us']:8.1f} µs/profile (planned: both in one)")
     print(f"route / diagnose    {fig['route_to_diagnose']:8.4f}")
     if "against" in fig:
         print(f"route of --against  {fig['against_us']:8.1f} µs/profile (same output)")
         print(f"against / route     {fig['against_to_route']:8.2f} (passes alternating)")
         print(f"with_plan of --against {fig['against_with_plan_us']:5.1f} µs/profile")
         print(f"against / both      {fig['against_to_both']:8.2f} (build_route + with_plan)")
+        print(f"stage of --against  {fig['against_stage_us']:8.1f} µs/profile")
+        print(f"against / stage     {fig['against_to_stage']:8.2f} (the engine's route stage)")
     print(json.dumps(fig))
 
 

@@ -198,19 +198,20 @@ def test_a_part_task_makes_its_digests_with_the_collector_paused(
     """The digests' tuples make no cycles, and a collection they triggered walked the
     whole cohort a worker holds (py-spy: more CPU than the Results' dicts)."""
     results = [(result, person_record(profile)) for profile, result in evaluated[:CHUNK]]
-    seen: list[bool] = []
+    seen: list[tuple[bool, int]] = []
     plain = cohort_module.digest
+    made = cohort_module.digests
 
-    def watched(result: Result, trace: bool = False, *, line: bool = True) -> Any:
-        seen.append(gc.isenabled())
-        return plain(result, trace, line=line)
+    def watched(items: list[Result], trace: bool = False, *, line: bool = True) -> Any:
+        seen.append((gc.isenabled(), len(items)))
+        return made(items, trace, line=line)
 
-    monkeypatch.setattr(cohort_module, "digest", watched)
+    monkeypatch.setattr(cohort_module, "digests", watched)
     for fmt, lines in (("jsonl", False), ("parquet", True)):
         seen.clear()
         options = cohort_module._PartOptions(fmt, False, (), lines)
         sent = cohort_module._write_rows(str(tmp_path / fmt), 0, results, options)
-        assert seen == [False] * len(results)
+        assert seen == [(False, len(results))]  # every digest made in the pause
         assert gc.isenabled()  # restored after the task
         assert sent == [plain(result, False, line=lines) for result, _person in results]
 
@@ -570,6 +571,10 @@ def test_a_digest_is_the_plain_one(evaluated: list[tuple[dict[str, Any], Result]
             assert pickle.loads(pickle.dumps(mine)) == plain
             reasons.add(mine.overflow_reason)
     assert reasons == {"", "hours", "calendar"}
+    for trace, line in ((False, False), (True, True)):  # many at once, pieces shared
+        assert cohort_module.digests(results, trace, line=line) == [
+            _reference_digest(result, trace, line) for result in results
+        ]
 
 
 class _Pair(NamedTuple):

@@ -14,7 +14,7 @@ import pytest
 from deficit_engine.engine import Engine
 from deficit_engine.models import Need
 from deficit_engine.planner import PlanRow, RowTable, plan_row
-from deficit_engine.planner.plan import _demand
+from deficit_engine.planner.plan import _Demands
 from deficit_engine.planner.programmes import ProgrammeOutcomes, plan_programmes
 from deficit_engine.synthetic import synthetic_profiles
 
@@ -93,8 +93,7 @@ def test_a_row_table_gives_back_each_row_as_it_was_given(rows: list[PlanRow]) ->
 
 
 def test_the_programme_outcomes_coded_are_the_plan_s(engine: Engine, rows: list[PlanRow]) -> None:
-    demands = [_demand(row, n) for n, row in enumerate(rows)]
-    plan = plan_programmes(engine.kb, [d for d in demands if d is not None])
+    plan = plan_programmes(engine.kb, list(_Demands(rows)))
     coded = ProgrammeOutcomes(plan)
     assert len(coded) == len(plan.recommendations) and coded.passes == plan.passes
     assert any(plan.recommendations) and any(plan.unmet)

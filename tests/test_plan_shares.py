@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from deficit_engine import cohort as cohort_module
-from deficit_engine.cohort import run_batch
+from deficit_engine.cohort import PersonKeys, run_batch
 from deficit_engine.engine import Engine
 from deficit_engine.errors import UsageError
-from deficit_engine.models import Result
+from deficit_engine.models import Result, UnaddressedDeficit
 from deficit_engine.planner import SharedValues, StreamedPlan, plan_row
 from deficit_engine.planner.plan import PlanShare, Resolver
 from deficit_engine.synthetic import synthetic_profiles
@@ -140,6 +140,54 @@ def test_part_summaries_merged_are_the_summary_of_everyone() -> None:
     whole.plan = {"people": 148}
     with pytest.raises(UsageError, match="people only"):
         merged.merge(whole)
+
+
+def test_a_part_counted_from_its_results_is_the_part_counted_person_by_person() -> None:
+    """``BatchSummary.add_results`` (a worker's part, counted from the Results per
+    distinct value) gives the figures of ``add`` on each person's digest in turn,
+    field for field, and ``digests`` the digests ``digest`` makes one by one: planned
+    people with routes that overflow and needs left unmet for want of places,
+    set-aside people, people without a deficit, keys given as a bare municipality or
+    not at all, groups missing or empty, severities the schema does not know, and
+    empty parts."""
+    engine = Engine.from_path()
+    profiles = list(synthetic_profiles(engine.kb, 120, seed=11))
+    cohort = engine.plan_cohort(profiles, workers=1)
+    people: list[tuple[Result, object]] = []
+    for n, (profile, result) in enumerate(zip(profiles, cohort.results, strict=True)):
+        keys = cohort_module.person_keys(profile)
+        people.append((result, keys if n % 7 else "М-1"))
+    odd = [("severe", None), ("unheard", ""), ("low", "g1"), ("odd", "g2")]
+    for n, keys in ((3, None), (4, PersonKeys("Город", None, "teacher", 25.0))):
+        result = people[n][0]
+        deficits = [
+            dataclasses.replace(d, severity=odd[i % 4][0], group=odd[i % 4][1])
+            for i, d in enumerate(result.deficits[: n - 1])
+        ]
+        unaddressed = (*result.unmet, UnaddressedDeficit(result.deficits[0]))  # shared below
+        changed = dataclasses.replace(result, deficits=tuple(deficits), unmet=unaddressed)
+        people.append((changed, keys))
+        people.append((dataclasses.replace(changed, profile="again"), keys))
+    people.append((dataclasses.replace(people[0][0], deficits=()), PersonKeys()))
+    people.insert(5, (Result.failed("bad", ["set aside"]), None))
+    made = [cohort_module.digest(result, line=False) for result, _ in people]
+    assert sum(item.overflow for item in made) > 10
+    assert sum(bool(u[3]) for item in made for u in item.unmet) > 10
+    assert {u[2] for item in made for u in item.unmet} >= {"capacity", "catalogue", "unaddressed"}
+    for start, stop in ((0, len(people)), (0, 1), (4, 6), (9, 9), (len(people) - 4, len(people))):
+        one = cohort_module.BatchSummary()
+        for item, (_result, keys) in zip(made[start:stop], people[start:stop], strict=True):
+            one.add(item, keys)
+        many = cohort_module.BatchSummary()
+        many.add_results([r for r, _ in people[start:stop]], [k for _, k in people[start:stop]])
+        assert many == one
+        assert json.dumps(many.to_dict(engine)) == json.dumps(one.to_dict(engine))
+        assert (
+            cohort_module.digests([r for r, _ in people[start:stop]], line=False)
+            == made[start:stop]
+        )
+    with pytest.raises(ValueError):
+        cohort_module.BatchSummary().add_results([people[0][0]], [])
 
 
 def test_a_batch_run_in_this_process_keeps_no_resolver(tmp_path: Path) -> None:

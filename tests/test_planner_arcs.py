@@ -12,6 +12,7 @@ import pytest
 from deficit_engine import Engine
 from deficit_engine.planner import arcs as arcs_module
 from deficit_engine.planner.arcs import CohortArcs, cohort_arcs
+from deficit_engine.resolve import allocate as allocate_module
 from deficit_engine.resolve import seeker_of
 from deficit_engine.resolve.mentors import mentor_units, unit_arcs
 from deficit_engine.synthetic import synthetic_mentors, synthetic_profiles
@@ -64,8 +65,10 @@ def test_chunks_find_what_one_chunk_finds(
     monkeypatch.setattr(arcs_module, "_CHUNK_UNITS", chunk)
     chunked = _arcs(cohort)
     assert len(whole.unit) > 300 and len(cohort["units"]) > 3 * chunk
-    for field, a, b in zip(CohortArcs._fields, whole, chunked, strict=True):
-        assert a.dtype == b.dtype == np.int64, field
+    for field, a, b, dtype in zip(
+        CohortArcs._fields, whole, chunked, arcs_module._DTYPES, strict=True
+    ):
+        assert a.dtype == b.dtype == dtype, field
         assert np.array_equal(a, b), field
 
 
@@ -99,3 +102,47 @@ def test_rows_come_in_the_order_unit_arcs_gives(cohort: dict[str, Any]) -> None:
     )
     assert arcs == want_arcs and rows == want_rows
     assert any(u for u, _m, _i in want_rows) and len(want_rows) > len(want_arcs)
+
+
+def test_positions_count_each_owners_units_in_order() -> None:
+    """A unit's position among its owner's units, found by a stable sort, is the
+    count of the owner's units before it (owners unsorted, repeated, or none)."""
+    rng = np.random.default_rng(5)
+    for owners in (
+        rng.integers(0, 40, 500),
+        np.sort(rng.integers(0, 9, 60)),
+        np.array([7]),
+        np.zeros(0, np.int64),
+    ):
+        seen: dict[int, int] = {}
+        expected = []
+        for o in owners.tolist():
+            expected.append(seen.get(o, 0))
+            seen[o] = seen.get(o, 0) + 1
+        assert allocate_module._positions(owners).tolist() == expected
+
+
+def test_narrow_arcs_cost_and_allocate_as_wide_ones(cohort: dict[str, Any]) -> None:
+    """The cohort's arcs as cohort_arcs keeps them (int32, int8) give the flow the
+    same costs and the same allocation as the same arcs widened to int64, with the
+    costs of the formula term by term (weights far beyond int32 included)."""
+    arcs = _arcs(cohort)
+    owners = np.array([k for k, _unit in cohort["units"]], np.int64)
+    capacity = np.asarray(cohort["capacity"], np.int64)
+    fields = (arcs.unit, arcs.mentor, arcs.prio, arcs.loc, arcs.nosubj)
+    wide = [f.astype(np.int64) for f in fields]
+    assert {f.dtype for f in fields} == {np.dtype(np.int32), np.dtype(np.int8)}
+    weights = allocate_module.Weights(2**50, 2**45, 2**33 + 1, 2**31 + 3, 2**20, 7, True)
+    unit, mentor, prio, loc, nosubj = wide
+    positions = {}
+    position = []
+    for o in owners.tolist():
+        position.append(positions.get(o, 0))
+        positions[o] = positions.get(o, 0) + 1
+    tie = mentor * (allocate_module.most_units(owners) - np.array(position)[unit])
+    expected = -prio * weights.prio + loc * weights.loc + nosubj * weights.subj + tie * weights.tie
+    got = allocate_module.arc_costs(owners, *fields, weights)
+    assert got.dtype == np.int64 and np.array_equal(got, expected)
+    narrow = allocate_module.allocate_arrays(owners, *fields, capacity)
+    assert narrow == allocate_module.allocate_arrays(owners, *wide, capacity)
+    assert sum(1 for a in narrow.chosen if a >= 0) > 10

@@ -19,10 +19,15 @@ import pytest
 from deficit_engine import Engine, synthetic_profiles
 from deficit_engine.kb import KnowledgeBase
 from deficit_engine.loader import load_kb
-from deficit_engine.planner import plan_row
+from deficit_engine.planner import PlanRow, RowTable, plan_row
 from deficit_engine.planner import programmes as programmes_module
-from deficit_engine.planner.plan import _demand
-from deficit_engine.planner.programmes import ProgrammeDemand, ProgrammesPlan, plan_programmes
+from deficit_engine.planner.plan import _Demands, _of_kind
+from deficit_engine.planner.programmes import (
+    ProgrammeDemand,
+    ProgrammesPlan,
+    demand_key,
+    plan_programmes,
+)
 from deficit_engine.resolve.programmes import (
     candidates,
     programme_cover,
@@ -44,19 +49,38 @@ def scarce_kb(divisor: int, min_group: int) -> KnowledgeBase:
     return dataclasses.replace(kb, programs=programs, planning=planning)
 
 
+def rows_of(kb: KnowledgeBase, people: int, seed: int) -> list[PlanRow | None]:
+    """A diagnosed synthetic cohort's plan rows (None: not diagnosed)."""
+    engine = Engine(kb, backend="fast")
+    out: list[PlanRow | None] = []
+    for profile in synthetic_profiles(kb, people, seed=seed):
+        validated, result = engine.diagnose(profile)
+        out.append(plan_row(kb, validated, result) if result.ok else None)
+    return out
+
+
+def made_whole(row: PlanRow, n: int) -> ProgrammeDemand:
+    """Person ``n``'s programme demand made from their whole row, as the plan made
+    each before it made them when read (the reference for _Demands)."""
+    idx = tuple(i for i, need in enumerate(row.needs) if need.kind == "program")
+    return ProgrammeDemand(
+        row.role,
+        row.subjects,
+        row.levels,
+        row.municipality,
+        row.delivery,
+        row.period,
+        row.period_hours,
+        tuple(row.needs[i] for i in idx),
+        idx,
+        (*demand_key(row.needs, idx, row.severities), row.id, n),
+    )
+
+
 def demands_of(kb: KnowledgeBase, people: int, seed: int) -> list[ProgrammeDemand]:
     """A diagnosed synthetic cohort's programme demands, as the plan makes them."""
-    engine = Engine(kb, backend="fast")
-    out = []
-    for n, profile in enumerate(synthetic_profiles(kb, people, seed=seed)):
-        validated, result = engine.diagnose(profile)
-        if not result.ok:
-            continue
-        row = plan_row(kb, validated, result)
-        demand = _demand(row, n)
-        assert demand is not None
-        out.append(demand)
-    return out
+    rows = rows_of(kb, people, seed)
+    return [made_whole(row, n) for n, row in enumerate(rows) if row is not None]
 
 
 def outcome(plan: ProgrammesPlan) -> Any:
@@ -131,3 +155,30 @@ def test_a_cover_less_shut_programmes_is_the_cover_over_the_open_ones(seed: int)
         assert [r.id for r in made] == [pid for pid, _served, _alt in want[0]]
         checked += bool(shut)
     assert checked > 20
+
+
+@pytest.mark.parametrize("table", [False, True])
+def test_demands_made_when_read_are_those_made_whole(table: bool) -> None:
+    """The planner's demands, made from a list of rows or a RowTable when read (twice
+    here), are the demands made from the whole rows: equal field by field, the
+    needs the rows' own objects, the service order that of their keys; and the
+    passes over them plan what the passes over a list of them plan."""
+    kb = scarce_kb(6, 10)
+    rows = rows_of(kb, 900, 21)
+    rows[5] = None  # a person not diagnosed is no demand
+    held: Any = RowTable(rows) if table else rows
+    lazy = _Demands(held)
+    expected = [made_whole(row, n) for n, row in enumerate(rows) if row is not None]
+    assert len(lazy) == len(expected) and len(expected) < len(rows)
+    for k, want in enumerate(expected):
+        first, again = lazy[k], lazy[k]
+        assert first == again == want
+        n = want.key[-1]
+        own = held.needs(n) if table else held[n].needs
+        assert all(a is own[i] for a, i in zip(first.needs, first.idx, strict=True))
+        assert first.idx == tuple(_of_kind(own, "program"))
+    assert list(lazy.order) == sorted(range(len(expected)), key=lambda k: expected[k].key)
+    reference = plan_programmes(kb, expected)
+    assert reference.passes > 1 and reference.closed  # places bind, groups close
+    assert outcome(plan_programmes(kb, lazy, lazy.order)) == outcome(reference)
+    assert outcome(plan_programmes(kb, lazy)) == outcome(reference)

@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 
 from deficit_engine import Engine, synthetic_profiles
-from deficit_engine.models import Need, Resolution, Result
+from deficit_engine.errors import WrongTypeError
+from deficit_engine.models import Need, Resolution, Result, UnaddressedDeficit, Unmet
 from deficit_engine.resolve import resolve
-from deficit_engine.route import build_route, layout
+from deficit_engine.route import build_route, layout, planned, with_plan
 from deficit_engine.route.drafts import format_groups
 from deficit_engine.schema import Profile
 
@@ -119,3 +120,56 @@ def test_one_draft_per_need_gives_the_grouped_routes(
         rules = [s["rules"] for route in fast for s in route["steps"] if s["kind"] == "format"]
         assert any("EXTRA-RULE" in r and len(r) > 1 for r in rules)
         assert ["GENERAL-RULE", "GENERAL-RULE-2"] in rules
+
+
+def _without(resolution: Resolution, competency: str, unmet: bool) -> Resolution:
+    """The resolution with no recommendation for ``competency``, and then (with
+    ``unmet``) one unmet need of it, else none: its deficit is addressed by an
+    unmet need only, or left unaddressed."""
+    kept = tuple(u for u in resolution.unmet if u.competency != competency)
+    if unmet:
+        kept += (Unmet.of(Need("format", competency, (), "TEST-RULE"), "нет в каталоге"),)
+    return dataclasses.replace(
+        resolution,
+        recommendations=tuple(
+            r for r in resolution.recommendations if competency not in r.competencies
+        ),
+        unmet=kept,
+    )
+
+
+@pytest.mark.parametrize("case", ["as_is", "unmet_only", "unaddressed", "no_route"])
+def test_planned_is_with_plan_of_build_route(case: str) -> None:
+    """``route.planned`` (the engine's route stage, its unaddressed deficits found
+    from the competencies the route builder saw) gives what ``with_plan`` of
+    ``build_route`` gives: as resolved, with a deficit's recommendations taken out
+    (its unmet needs kept, or taken out too: then it is unaddressed), and with
+    every recommendation taken out (no steps)."""
+    engine, cohort = _cohort()
+    kb = engine.kb
+    seen_left = 0
+    for p, r, res in cohort:
+        if case != "as_is" and not r.deficits:
+            continue
+        if case == "no_route":
+            res = dataclasses.replace(res, recommendations=())
+        elif case != "as_is":
+            res = _without(res, r.deficits[0].competency, case == "unmet_only")
+        want = with_plan(r, res, build_route(kb, p, r, res))
+        got = planned(kb, p, r, res)
+        assert got.to_json() == want.to_json()
+        assert got.unmet == want.unmet
+        left = {u.competency for u in got.unmet if type(u) is UnaddressedDeficit}
+        if case == "as_is":  # the synthetic cohort's routes address every deficit
+            assert not left
+        elif case != "no_route":  # the deficit taken out: unaddressed unless an unmet need names it
+            assert (r.deficits[0].competency in left) == (case == "unaddressed")
+        seen_left += len(left)
+    assert seen_left or case in ("as_is", "unmet_only")
+
+
+def test_planned_checks_its_arguments() -> None:
+    engine, cohort = _cohort()
+    p, r, _res = cohort[0]
+    with pytest.raises(WrongTypeError, match="needs a Resolution"):
+        planned(engine.kb, p, r, None)  # type: ignore[arg-type]

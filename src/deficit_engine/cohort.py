@@ -48,7 +48,16 @@ from .errors import Issue, SourceError, UsageError
 from .export import render
 from .gcpause import call_without_gc, paused_gc
 from .kb import KnowledgeBase
-from .models import Deficit, Need, Provenance, Result, Route, json_number
+from .models import (
+    Deficit,
+    Need,
+    Provenance,
+    Recommendation,
+    Result,
+    Route,
+    UnmetEntry,
+    json_number,
+)
 from .months import month_index
 from .outputs import DocumentNames, FlatTables, person_record
 from .parts import FORMATS, PartRow, Pieces, check_kept, part_path, write_part
@@ -87,6 +96,7 @@ __all__ = [
     "Digest",
     "PersonKeys",
     "digest",
+    "digests",
     "experience_band",
     "person_keys",
     "read_profiles",
@@ -151,44 +161,98 @@ def digest(result: Result, trace: bool = False, *, line: bool = True) -> Digest:
     Digest
         The JSON line and the figures the summary counts.
     """
-    if not result.ok:
-        return Digest(False, result.profile, result.errors, "", (), (), (), False)
-    route = result.route
-    late = route if route is not None and route.overflow is not None else None
-    # made without the frozen dataclass's __init__ (eleven frozen setattrs), and
-    # its tuples from lists: a worker makes one per person of every part
-    made: Digest = _new_object(Digest)
-    made.__dict__.update(
-        {
-            "ok": True,
-            "profile": result.profile,
-            "errors": (),
-            "line": json.dumps(result.to_dict(trace=trace), ensure_ascii=False) if line else "",
-            "deficits": tuple([(d.competency, d.severity, d.group) for d in result.deficits]),
-            "recommendations": tuple(
-                [
-                    (r.kind, r.id, int(json_number(r.get("hours") or 0)))
-                    for r in result.recommendations
-                ]
-            ),
-            "unmet": tuple(
-                [
-                    (
-                        u.kind,
-                        u.competency or "—",
-                        getattr(u, "cause", "unaddressed"),
-                        tuple(getattr(u, "exhausted", ())),
-                    )
-                    for u in result.unmet
-                ]
-            ),
-            "overflow": late is not None,
-            "overflow_reason": "" if late is None else _overflow_reason(late),
-            "overflow_kinds": () if late is None else _spilled_kinds(late),
-            "overflow_defaulted": late is not None and bool(late.defaults),
-        }
-    )
+    return digests((result,), trace, line=line)[0]
+
+
+def digests(results: Sequence[Result], trace: bool = False, *, line: bool = True) -> list[Digest]:
+    """:func:`digest` of each Result (a part's), the figures of the pieces the
+    people share made once.
+
+    A part's people share most of their recommendations' catalogue attributes
+    (about 150 distinct attribute tuples in 2,900 recommendations) and of their
+    unmet entries (560 distinct in 2,600): a recommendation's hours are read once
+    per attribute tuple, an unmet entry's figures once per entry, both by identity
+    (the Results keep them alive meanwhile, so an id is not taken by another object).
+
+    Parameters
+    ----------
+    results : sequence of Result
+        The people's Results.
+    trace : bool
+        Keep the trace in the JSON lines.
+    line : bool
+        Make the JSON lines.
+
+    Returns
+    -------
+    list of Digest
+        One per Result, in order.
+    """
+    hours_of: dict[int, int] = {}  # id(attrs) -> the recommendation's whole hours
+    unmet_of: dict[int, tuple[str, str, str, tuple[str, ...]]] = {}  # id(entry) -> figures
+    made = []
+    for result in results:
+        if not result.ok:
+            made.append(Digest(False, result.profile, result.errors, "", (), (), (), False))
+            continue
+        route = result.route
+        late = route if route is not None and route.overflow is not None else None
+        recommendations = []
+        for r in result.recommendations:
+            hours = hours_of.get(id(r.attrs))
+            if hours is None:
+                hours = hours_of[id(r.attrs)] = _recommended_hours(r)
+            recommendations.append((r.kind, r.id, hours))
+        unmet = []
+        for u in result.unmet:
+            figures = unmet_of.get(id(u))
+            if figures is None:
+                figures = unmet_of[id(u)] = _unmet_figures(u)
+            unmet.append(figures)
+        # made without the frozen dataclass's __init__ (eleven frozen setattrs), and
+        # its tuples from lists: a worker makes one per person of every part
+        item: Digest = _new_object(Digest)
+        item.__dict__.update(
+            {
+                "ok": True,
+                "profile": result.profile,
+                "errors": (),
+                "line": (
+                    json.dumps(result.to_dict(trace=trace), ensure_ascii=False) if line else ""
+                ),
+                "deficits": tuple(map(_deficit_figures, result.deficits)),
+                "recommendations": tuple(recommendations),
+                "unmet": tuple(unmet),
+                "overflow": late is not None,
+                "overflow_reason": "" if late is None else _overflow_reason(late),
+                "overflow_kinds": () if late is None else _spilled_kinds(late),
+                "overflow_defaulted": late is not None and bool(late.defaults),
+            }
+        )
+        made.append(item)
     return made
+
+
+#: A deficit's figures in a digest: competency, severity, group.
+_deficit_figures = operator.attrgetter("competency", "severity", "group")
+_recommendation_key = operator.attrgetter("kind", "id")
+_recommendation_attrs = operator.attrgetter("attrs")
+
+
+def _recommended_hours(recommendation: Recommendation) -> int:
+    """A recommendation's hours in a digest: whole (the summary adds them as ints)."""
+    return int(json_number(recommendation.get("hours") or 0))
+
+
+def _unmet_figures(entry: UnmetEntry) -> tuple[str, str, str, tuple[str, ...]]:
+    """An unmet entry's figures in a digest: kind, competency, cause and, with cause
+    ``capacity``, the ids whose places ran out."""
+    return (
+        entry.kind,
+        entry.competency or "—",
+        getattr(entry, "cause", "unaddressed"),
+        tuple(getattr(entry, "exhausted", ())),
+    )
 
 
 _new_object = object.__new__
@@ -203,8 +267,11 @@ def _overflow_reason(route: Route) -> str:
     # its list of texts); the steps' hours summed in step order, as before
     first, last = route.period
     months = max(0, month_index(last) - month_index(first) + 1)
-    needed = sum([step[10] for step in route.steps])  # a Step is a tuple: 10 is hours
+    needed = sum(map(_step_hours, route.steps))  # a Step is a tuple: 10 is hours
     return "hours" if needed > months * route.hours_per_month + 1e-9 else "calendar"
+
+
+_step_hours = operator.itemgetter(10)
 
 
 def _spilled_kinds(route: Route) -> tuple[str, ...]:
@@ -430,6 +497,182 @@ class BatchSummary:
             self.overflow_reasons[item.overflow_reason or "unknown"] += 1
             self.overflow_kinds.update(item.overflow_kinds)
             self.overflow_defaulted += item.overflow_defaulted
+
+    def add_results(
+        self, results: Sequence[Result], people: Sequence[PersonKeys | str | None]
+    ) -> None:
+        """Count many people's Results (a part's, in the worker that wrote it): the
+        same figures as :meth:`add` on each one's :func:`digest`, without the digests.
+
+        The recommendations and unmet entries are counted by identity (most are
+        shared between a part's people: 1,800 objects for 2,900 recommendations, 560
+        for 2,600 unmet entries), in C, and each distinct object's figures made once
+        (a recommendation's hours once per attribute tuple: about 150 a part).
+
+        Parameters
+        ----------
+        results : sequence of Result
+            The people's Results.
+        people : sequence of PersonKeys or str or None
+            What the breakdowns file each under (a str: the municipality alone).
+
+        Raises
+        ------
+        ValueError
+            If ``results`` and ``people`` are not as long as each other.
+        """
+        evaluated = self._evaluated(results, people)
+        chain = itertools.chain.from_iterable
+        self._count_people(
+            [(keys, tuple(map(_deficit_figures, result.deficits))) for result, keys in evaluated]
+        )
+        recommendations = list(chain(result.recommendations for result, _ in evaluated))
+        # counted by (kind, id, the identity of its attributes) in C: the hours are
+        # read once per attribute tuple (about 150 in a part's 2,900 recommendations)
+        attributes = list(map(_recommendation_attrs, recommendations))
+        # a recommendation of each attribute tuple (its hours are the tuple's)
+        holding = dict(zip(map(id, attributes), recommendations, strict=True))
+        counted: Counter[tuple[str, str, int]] = Counter()
+        for ((kind, ref), attrs), count in Counter(
+            zip(map(_recommendation_key, recommendations), map(id, attributes), strict=True)
+        ).items():
+            counted[(kind, ref, _recommended_hours(holding[attrs]))] += count
+        self._count_recommendations(counted)
+        entries = list(chain(result.unmet for result, _ in evaluated))
+        short_of: dict[int, tuple[tuple[str, str], ...]] = {}
+        unmet: Counter[tuple[str, str, str, tuple[str, ...]]] = Counter()
+        objects_unmet = dict(zip(map(id, entries), entries, strict=True))
+        for at, count in Counter(map(id, entries)).items():
+            made = _unmet_figures(objects_unmet[at])
+            short_of[at] = tuple([(made[0], ref) for ref in made[3]]) if made[3] else ()
+            unmet[made] += count
+        self._count_unmet(unmet)
+        short_get = short_of.__getitem__
+        short: list[tuple[str, str]] = []  # each person's (kind, item) once
+        late: list[Route] = []
+        for result, _keys in evaluated:
+            if result.unmet:
+                short.extend(set(chain(map(short_get, map(id, result.unmet)))))
+            route = result.route
+            if route is not None and route.overflow is not None:
+                late.append(route)
+        self.shortfall_people.update(short)
+        self.overflow += len(late)
+        self.overflow_reasons.update([_overflow_reason(route) or "unknown" for route in late])
+        self.overflow_kinds.update(chain(map(_spilled_kinds, late)))
+        self.overflow_defaulted += sum([bool(route.defaults) for route in late])
+
+    def _evaluated(
+        self, items: Sequence[Any], people: Sequence[PersonKeys | str | None]
+    ) -> list[tuple[Any, PersonKeys]]:
+        """The people counted as read, set aside or evaluated; the evaluated ones
+        with their breakdown keys."""
+        evaluated = [
+            (item, keys if isinstance(keys, PersonKeys) else PersonKeys(municipality=keys))
+            for item, keys in zip(items, people, strict=True)
+            if item.ok
+        ]
+        self.profiles += len(items)
+        self.set_aside += len(items) - len(evaluated)
+        self.evaluated += len(evaluated)
+        return evaluated
+
+    def _count_people(
+        self, people: Sequence[tuple[PersonKeys, Sequence[tuple[str, str, str | None]]]]
+    ) -> None:
+        """Count evaluated people by their keys and deficits (competency, severity,
+        group): the breakdowns, the groups, the worst severities, the deficits."""
+        # each person's breakdown keys, and for those with a deficit their groups and
+        # competencies, each once, in flat lists with how many each person has: the
+        # breakdowns' (key, group) and (key, competency) pairs are then made and
+        # counted in C (zip of the keys repeated and the values), not per person
+        keyed: list[tuple[str, str, str, str]] = []
+        with_deficit: list[tuple[str, str, str, str]] = []
+        groups: list[str] = []
+        in_groups: list[int] = []
+        competencies: list[str] = []
+        in_competencies: list[int] = []
+        worst: list[str] = []
+        bands: dict[float | None, str] = {}  # years -> band, a few dozen values a part
+        for keys, deficits in people:
+            years = keys.experience_years
+            band = bands.get(years)
+            if band is None:
+                band = bands[years] = experience_band(years)
+            at = (
+                keys.municipality or UNKNOWN,
+                keys.organization or UNKNOWN,
+                keys.role or UNKNOWN,
+                band,
+            )
+            keyed.append(at)
+            if not deficits:
+                continue
+            with_deficit.append(at)
+            named, severities, grouped = zip(*deficits, strict=True)
+            mine = set(grouped)
+            mine.discard(None)
+            mine.discard("")
+            groups.extend(mine)
+            in_groups.append(len(mine))
+            distinct = set(named)
+            competencies.extend(distinct)
+            in_competencies.append(len(distinct))
+            known = set(severities)
+            for severity in SEVERITY_ORDER:  # the most severe (min by _severity_rank)
+                if severity in known:
+                    break
+            else:
+                severity = min(known, key=_severity_rank)
+            worst.append(severity)
+        self.with_deficit += len(worst)
+        self.worst_severity.update(worst)
+        self.groups.update(groups)
+        dimensions = ("municipality", "organization", "role", "experience")
+        # the keys by dimension (a transposed empty list has no columns: four empty)
+        every_key = list(zip(*keyed, strict=True)) or [()] * 4
+        deficient_key = list(zip(*with_deficit, strict=True)) or [()] * 4
+        for n, (name, every, deficient) in enumerate(
+            zip(dimensions, every_key, deficient_key, strict=True)
+        ):
+            breakdown = self.breakdowns[name]
+            breakdown.people.update(every)
+            breakdown.with_deficit.update(deficient)
+            if n == 0:  # the municipalities' own figures
+                self.people_by_municipality.update(every)
+                self.municipalities.update(deficient)
+            repeated = itertools.chain.from_iterable(map(itertools.repeat, deficient, in_groups))
+            breakdown.groups.update(zip(repeated, groups, strict=True))
+            if breakdown.competencies_too:
+                repeated = itertools.chain.from_iterable(
+                    map(itertools.repeat, deficient, in_competencies)
+                )
+                breakdown.competencies.update(zip(repeated, competencies, strict=True))
+        counted = Counter(itertools.chain.from_iterable(d for _keys, d in people))
+        for (competency, severity, _group), count in counted.items():
+            self.deficits[competency] += count
+            self.severities[f"{competency} {severity}"] += count
+
+    def _count_recommendations(self, counted: Counter[tuple[str, str, int]]) -> None:
+        """Add each (kind, id, hours) counted: demand and hours by programme, mentor, format."""
+        for (kind, ref, hours), count in counted.items():
+            if kind == "program":
+                self.programmes[ref] += count
+                self.programme_hours[ref] += hours * count
+            elif kind == "mentor":
+                self.mentors[ref] += count
+            elif kind == "format":
+                self.formats[ref] += count
+
+    def _count_unmet(self, counted: Counter[tuple[str, str, str, tuple[str, ...]]]) -> None:
+        """Add each (kind, competency, cause, exhausted) counted, and the needs each
+        item whose places ran out left unmet (``shortfall_people`` is the caller's)."""
+        for (kind, competency, cause, exhausted), count in counted.items():
+            self.unmet[f"{kind} {competency}"] += count
+            self.unmet_causes[f"{kind} {cause}"] += count
+            self.unmet_by_cause[(kind, cause, competency)] += count
+            for ref in exhausted:
+                self.shortfall_needs[(kind, ref)] += count
 
     def merge(self, other: BatchSummary) -> None:
         """Add the people another summary counted (a part's, counted by the worker
@@ -678,13 +921,21 @@ def _inputs(table: TableReading, keep: tuple[str, ...]) -> Iterator[_Input]:
 
 def _input(source: str, fmt: str, row: Row, keep: tuple[str, ...]) -> _Input:
     """One row of ``source`` (a file of format ``fmt``) as the batch runs it."""
+    made, profile = _input_apart(source, fmt, row, keep)
+    return _Input(made.line, profile, made.person, made.keys, made.place, made.columns)
+
+
+def _input_apart(source: str, fmt: str, row: Row, keep: tuple[str, ...]) -> tuple[_Input, Any]:
+    """:func:`_input` without its profile, and the profile (the dict, or the
+    :class:`_SetAside` naming why the reader set the row aside)."""
     place = f"{source}:{row.line}"
     if row.error is not None:
         error = _SetAside(f"{place}: {row.error}", row.ident)
-        return _Input(row.line, error, person_record(None), PersonKeys(), place)
+        return _Input(row.line, None, person_record(None), PersonKeys(), place), error
     person = person_record(row.profile, keep, row.extra)
     columns = _result_columns(row.profile) if fmt != "jsonl" else None
-    return _Input(row.line, row.profile, person, person_keys(row.profile), place, columns)
+    keys = person_keys(row.profile)
+    return _Input(row.line, None, person, keys, place, columns), row.profile
 
 
 def _warning_records(table: TableReading, keep: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -1385,23 +1636,41 @@ def _diagnose_spilled(
     """
     engine = engine_for(ref)
     kb = engine.kb
-    rows = [
-        (_input(share.source, share.format, row, keep), ident)
-        for row, ident in read_share(share, engine.kb)
-    ]
-    diagnosed = run_chunk(engine, stage, 0, [row.profile for row, _ident in rows])
+    rows: list[_Input] = []
+    profiles: list[Any] = []
+    idents: list[str] = []
+    for read, ident in read_share(share, engine.kb):
+        row, profile = _input_apart(share.source, share.format, read, keep)
+        rows.append(row)
+        profiles.append(profile)
+        idents.append(ident)
+    named = list(map(_own_name, profiles))
+    # the rows' dicts handed over, not kept here: the diagnosis lets each go once it
+    # is validated (a third of what a share holds while its rules run)
+    diagnosed = run_chunk(engine, stage, 0, _handed_over(profiles))
+    lines = [row.line for row in rows]
     kept: list[_Kept] = []
     # the share's plan rows int-coded, each distinct value once: the needs'
     # positions in it are the spill's too, and the parent adds it to its own whole
     table = RowTable()
     codes = _SpillCodes(share.source)
-    for n, ((row, _ident), item) in enumerate(zip(rows, diagnosed, strict=True)):
-        profile, result = _lighter(item, trace)
-        by_index = _labelled_by_index(row.profile, result, n)
+    # each profile and diagnosis let go once coded (popped from the end): when the
+    # spill is written, the codes are all the task holds of its people
+    diagnosed.reverse()
+    for n, row in enumerate(rows):
+        profile, result = _lighter(diagnosed.pop(), trace)
+        by_index = _labelled_by_index(named[n], result, n)
         table.append(plan_row(kb, profile, result) if profile is not None and result.ok else None)
         kept.append(codes.person(row, profile, result, table, n, by_index, slim))
     spill(Path(path), [codes.tables(table.need_values()), *kept])
-    return [row.line for row, _ident in rows], [ident for _row, ident in rows], table
+    return lines, idents, table
+
+
+def _handed_over(items: list[Any]) -> Iterator[Any]:
+    """The items, each dropped from ``items`` as it is taken (the list ends empty)."""
+    items.reverse()
+    while items:
+        yield items.pop()
 
 
 #: The fields of the values a person's spill is made of, in their classes' order.
@@ -1751,14 +2020,22 @@ def _slim(profile: Profile) -> Profile:
     return profile.model_copy(update={"results": []})
 
 
-def _labelled_by_index(profile: Any, result: Result, index: int) -> bool:
-    """Whether ``result`` is labelled ``#index`` because its profile has no id."""
+def _own_name(profile: Any) -> tuple[bool, Any]:
+    """What a row's own data names it: whether the reader set it aside, and then
+    whether it has an id, else the ``id`` its dict holds (None: none)."""
+    if isinstance(profile, Exception):
+        return True, bool(getattr(profile, "profile_id", ""))
+    return False, profile.get("id") if isinstance(profile, dict) else None
+
+
+def _labelled_by_index(named: tuple[bool, Any], result: Result, index: int) -> bool:
+    """Whether ``result`` is labelled ``#index`` because its profile has no id
+    (``named``: what its row names it, :func:`_own_name`)."""
     label = f"#{index}"
     if result.profile != label:
         return False
-    if isinstance(profile, Exception):
-        return not getattr(profile, "profile_id", "")
-    return not (isinstance(profile, dict) and profile.get("id") == label)
+    set_aside, name = named
+    return not name if set_aside else name != label
 
 
 #: The folder, inside the staging folder, of the shares' spill files: each holds a
@@ -1980,14 +2257,19 @@ def _route_spilled(
             (route_planned(kb, profile, result, resolution), row.person)
             for (row, profile, result), resolution in zip(people, resolutions, strict=True)
         ]
-    digests = _write_rows(folder, index, results, options)
+    _write_part_rows(folder, index, results, options)
+    # the part's people counted from their Results at once (BatchSummary.add_results,
+    # the figures of their digests); a digest made only for whom the parent writes
     summary = BatchSummary()
-    kept = []
-    for at, (item, (row, profile, _result)) in enumerate(zip(digests, people, strict=True)):
-        summary.add(item, row.keys)
-        if options.lines or not item.ok:
-            kept.append((at, item, row, profile if options.lines else None))
-    return summary, len(digests), kept
+    routed = [result for result, _person in results]
+    summary.add_results(routed, [row.keys for row, _profile, _result in people])
+    sent = [at for at, result in enumerate(routed) if options.lines or not result.ok]
+    made = digests([routed[at] for at in sent], options.trace, line=options.lines)
+    kept = [
+        (at, item, people[at][0], people[at][1] if options.lines else None)
+        for at, item in zip(sent, made, strict=True)
+    ]
+    return summary, len(routed), kept
 
 
 #: A worker's resolver of the plan it routes for, by (tables file, token): one at a
@@ -2041,11 +2323,20 @@ def _write_rows(
     """Write a chunk's evaluated people to its part; their digests, without the JSON
     line unless the parent records them in a store, are all that goes back to the
     parent (set-aside rows keep their errors)."""
-    # the rows' dicts die with the part, and the digests' tuples make no cycles: no
-    # collection walks the cohort the worker holds. The digests were made after the
-    # pause, and the collections their tuples triggered made them cost more than the
-    # Results' dicts (py-spy, a 3,000-person batch: 6.0 % of its CPU against 4.9 %)
+    # the digests' tuples make no cycles: no collection walks the cohort the worker
+    # holds. The digests were made after the pause, and the collections their tuples
+    # triggered made them cost more than the Results' dicts (py-spy, a 3,000-person
+    # batch: 6.0 % of its CPU against 4.9 %)
     with paused_gc():
+        _write_part_rows(folder, index, results, options)
+        return digests([result for result, _person in results], options.trace, line=options.lines)
+
+
+def _write_part_rows(
+    folder: str, index: int, results: Sequence[tuple[Result, dict[str, Any]]], options: _PartOptions
+) -> None:
+    """Write a chunk's evaluated people (with their person records) to its part."""
+    with paused_gc():  # the rows' dicts die with the part: no collection walks the cohort
         pieces = Pieces()  # the dicts of the part's shared needs and recommendations, made once
         rows = [
             PartRow(result.profile, person, result.json_data(options.trace, each=pieces.each))
@@ -2054,7 +2345,6 @@ def _write_rows(
         ]
         write_part(part_path(Path(folder), index, options.fmt), rows, options.fmt, options.keep)
         del rows, pieces
-        return [digest(result, options.trace, line=options.lines) for result, _person in results]
 
 
 def _route_part(

@@ -36,14 +36,22 @@ from .inference import (
     durable_import_error,
     run,
 )
-from .inference.columnar import DerivedColumns, by_profile, ranks
+from .inference.columnar import ABSENT, BaseColumns, DerivedColumns, by_profile, ranks
 from .loader import KnowledgeBase, load_kb
-from .models import Deficit, Fact, Need, Result, TraceEntry, fact_sort_key
+from .models import Deficit, Fact, Need, Provenance, Result, Scores, TraceEntry, fact_sort_key
 from .planner import CohortPlan, plan_cohort
-from .profile import Normalised, normalise, parse_profile
+from .profile import (
+    Normalised,
+    NormalisedChunk,
+    ScoreRows,
+    normalise,
+    normalise_many,
+    parse_profile,
+)
 from .resolve import resolve
-from .route import build_route, with_plan
+from .route import planned
 from .rules import BASE_TYPES, NEED_KINDS, SEVERITIES, field_kinds
+from .rules.model import NUM, STR
 from .schema import Profile
 from .workers import (
     DASK_WINDOW,
@@ -390,8 +398,7 @@ class Engine:
         """
         prof, diagnosis = self.diagnose(profile)
         resolution = resolve(self.kb, prof, diagnosis.needs, severities=diagnosis.severities)
-        route = build_route(self.kb, prof, diagnosis, resolution)
-        return with_plan(diagnosis, resolution, route)
+        return planned(self.kb, prof, diagnosis, resolution)
 
     def diagnose(self, profile: Mapping[str, Any] | Profile) -> tuple[Profile, Result]:
         """Diagnose one profile, without resolving its needs or planning a route.
@@ -473,54 +480,181 @@ class Engine:
 
     def _diagnosed_columnar(self, items: list[Any], start: int) -> list[Diagnosed]:
         """:meth:`diagnose_many` without a trace: the columnar path, and this engine's
-        backend for what it cannot decide."""
+        backend for what it cannot decide.
+
+        Each profile is validated alone; then each run of :data:`COLUMNAR_RUN` is
+        normalised at once (:func:`.normalise_many`) and its base facts made as
+        tables straight from the scores (:meth:`_chunk_columns`), no dict per fact.
+        """
         out: list[Diagnosed | None] = [None] * len(items)
-        ready: list[tuple[int, Profile, Normalised, list[Fact]]] = []
+        ready: list[tuple[int, Profile]] = []
         for i, profile in enumerate(items):
-            got = _attempt(self._prepare, profile, start + i)
+            got = _attempt(self.parse, profile, start + i)
+            items[i] = None  # the input let go once validated (this list is the caller's copy)
             if isinstance(got, Result):
                 out[i] = (None, got)
             else:
-                ready.append((i, *got))
-        cohort = [facts for *_rest, facts in ready]
-        for at in range(0, len(cohort), COLUMNAR_RUN):
+                ready.append((i, got))
+        for at in range(0, len(ready), COLUMNAR_RUN):
             # in chunks: past a few thousand profiles a run costs more per profile
             # (benchmarks/columnar.py --chunk), and profiles never affect each other
             part = ready[at : at + COLUMNAR_RUN]
-            made = self._columnar_results(part, cohort[at : at + COLUMNAR_RUN])
-            for (i, prof, _norm, _facts), result in zip(part, made, strict=True):
-                if result is None:
-                    out[i] = _diagnose_safely(self, prof, start + i)
-                else:
-                    out[i] = (prof, result)
+            for i, item in self._chunk_diagnosed(part, start):
+                out[i] = item
         return [item for item in out if item is not None]
+
+    def _chunk_diagnosed(
+        self, part: list[tuple[int, Profile]], start: int
+    ) -> list[tuple[int, Diagnosed]]:
+        """The diagnoses of one columnar run of validated profiles (their places in the
+        input), each profile the columnar path leaves given to this engine's backend."""
+        profiles = [prof for _i, prof in part]
+        try:
+            chunk = normalise_many(profiles, self.kb)
+            base = self._chunk_columns(profiles, chunk)
+        except Exception:  # what one profile's normalising raises: each alone, as before
+            return self._prepared_diagnosed(part, start)
+        made = self._columnar_run(
+            base, profiles, list(zip(chunk.scores, chunk.provenance, strict=True))
+        )
+        return [
+            (i, _diagnose_safely(self, prof, start + i) if result is None else (prof, result))
+            for (i, prof), result in zip(part, made, strict=True)
+        ]
+
+    def _prepared_diagnosed(
+        self, part: list[tuple[int, Profile]], start: int
+    ) -> list[tuple[int, Diagnosed]]:
+        """:meth:`_chunk_diagnosed` a profile at a time: normalised and its base facts
+        made alone (a profile that fails there gets its error Result)."""
+        out: list[tuple[int, Diagnosed]] = []
+        ready: list[tuple[int, Profile, Normalised, list[Fact]]] = []
+        for i, prof in part:
+            got = _attempt(self._prepare, prof, start + i)
+            if isinstance(got, Result):
+                out.append((i, (None, got)))
+            else:
+                ready.append((i, *got))
+        made = self._columnar_results(ready, [facts for *_rest, facts in ready])
+        for (i, prof, _norm, _facts), result in zip(ready, made, strict=True):
+            out.append(
+                (i, _diagnose_safely(self, prof, start + i) if result is None else (prof, result))
+            )
+        return sorted(out, key=_sort_key)
 
     def _columnar_results(
         self, ready: list[tuple[int, Profile, Normalised, list[Fact]]], cohort: list[list[Fact]]
     ) -> list[Result | None]:
         """The Results of one columnar run, None for a profile left to this engine's
         backend (every one, if the run failed)."""
-        rules = self.columnar
         try:
-            outcome = rules.derive_columns(rules.base_columns(cohort), self.firing_limit)
+            base = self.columnar.base_columns(cohort)
         except Exception:  # a batch never stops on its columnar path: the reference decides
             return [None] * len(ready)
+        return self._columnar_run(
+            base,
+            [prof for _i, prof, _norm, _facts in ready],
+            [(norm.scores, norm.provenance) for _i, _prof, norm, _facts in ready],
+        )
+
+    def _columnar_run(
+        self,
+        base: BaseColumns,
+        profiles: list[Profile],
+        read: list[tuple[Scores, tuple[Provenance, ...]]],
+    ) -> list[Result | None]:
+        """The Results of one columnar run over ``base``, the profiles' own tables, with
+        what each profile's normalising read (None: left to this engine's backend)."""
+        try:
+            outcome = self.columnar.derive_columns(base, self.firing_limit)
+        except Exception:  # a batch never stops on its columnar path: the reference decides
+            return [None] * len(profiles)
         parts = _Parts.of(self.kb, outcome)
         decided = outcome.decided.tolist()
         return [
-            self._result_of_parts(prof, norm, parts, k) if decided[k] else None
-            for k, (_i, prof, norm, _facts) in enumerate(ready)
+            self._parts_result(prof, scores, provenance, parts, k) if decided[k] else None
+            for k, (prof, (scores, provenance)) in enumerate(zip(profiles, read, strict=True))
         ]
 
     def _result_of_parts(self, prof: Profile, norm: Normalised, parts: _Parts, k: int) -> Result:
         """The Result of the ``k``-th profile of a columnar run from its parts, made
         once for the run (:class:`_Parts`)."""
+        return self._parts_result(prof, norm.scores, norm.provenance, parts, k)
+
+    def _parts_result(
+        self,
+        prof: Profile,
+        scores: Scores,
+        provenance: tuple[Provenance, ...],
+        parts: _Parts,
+        k: int,
+    ) -> Result:
+        """:meth:`_result_of_parts` of what the profile's normalising read."""
         return self._made(
             prof,
-            norm,
+            scores,
+            provenance,
             parts.deficits[k],
             parts.needs[k],
             [dict(fact) for fact in parts.custom[k]],  # a Result's own dicts
+        )
+
+    def _chunk_columns(self, profiles: list[Profile], chunk: NormalisedChunk) -> BaseColumns:
+        """The base facts of a normalised chunk as the rules' tables: what
+        ``columnar.base_columns`` makes of each profile's :func:`base_facts`, made from
+        the chunk's rows without a dict per fact."""
+        group_of = self.kb.ontology.group_of
+        parent = self.kb.ontology.indicator_parent
+        people = [prof.person for prof in profiles]
+        n = len(profiles)
+        person: dict[str, tuple[list[Any], bool]] = {
+            "type": (["person"] * n, False),
+            "role": ([p.role for p in people], False),
+            "experience_years": ([float(round(p.experience_years, 4)) for p in people], False),
+            "subjects": ([list(p.subjects) for p in people], False),
+            "category": ([p.category for p in people], True),
+            "organization": ([p.organization for p in people], True),
+            "municipality": ([p.municipality for p in people], True),
+        }
+        comps = chunk.competencies
+        results = {
+            "type": (["result"] * len(comps.pid), False),
+            "competency": (comps.target, False),
+            "group": ([group_of(c) for c in comps.target], False),
+            **_scored(comps),
+        }
+        inds = chunk.indicators
+        indicator_parent = [parent[i] for i in inds.target]
+        indicators = {
+            "type": (["indicator_result"] * len(inds.pid), False),
+            "indicator": (inds.target, False),
+            "competency": (indicator_parent, False),
+            "group": ([group_of(c) for c in indicator_parent], False),
+            **_scored(inds),
+        }
+        groups = chunk.groups
+        group_rows = {
+            "type": (["group_result"] * len(groups.pid), False),
+            "group": (groups.target, False),
+            **_scored(groups),
+        }
+        asked = [
+            (k, comp) for k, prof in enumerate(profiles) for comp in dict.fromkeys(prof.requests)
+        ]
+        requests = {
+            "type": (["request"] * len(asked), False),
+            "competency": ([comp for _k, comp in asked], False),
+            "group": ([group_of(comp) for _k, comp in asked], False),
+        }
+        return self.columnar.base_columns_of(
+            n,
+            {
+                "person": (range(n), _values(person)),
+                "result": (comps.pid, _values(results)),
+                "indicator_result": (inds.pid, _values(indicators)),
+                "group_result": (groups.pid, _values(group_rows)),
+                "request": ([k for k, _comp in asked], _values(requests)),
+            },
         )
 
     def _prepare(
@@ -764,12 +898,21 @@ class Engine:
         deficits.sort(key=lambda d: key(d.competency, d.severity))
         needs.sort(key=_sort_key)  # stable: equal keys keep the order they were asserted in
         custom.sort(key=fact_sort_key)
-        return self._made(profile, norm, deficits, [need for _key, need in needs], custom, trace)
+        return self._made(
+            profile,
+            norm.scores,
+            norm.provenance,
+            deficits,
+            [need for _key, need in needs],
+            custom,
+            trace,
+        )
 
     def _made(
         self,
         profile: Profile,
-        norm: Normalised,
+        scores: Scores,
+        provenance: tuple[Provenance, ...],
         deficits: list[Deficit],
         needs: list[Need],
         custom: list[Fact],
@@ -782,12 +925,47 @@ class Engine:
             tuple(needs),
             tuple(custom),
             trace,
-            scores=norm.scores,
+            scores=scores,
             # where each score came from, and which KB read it: for audit (docs/provenance.md)
-            provenance=norm.provenance,
+            provenance=provenance,
             kb_hash=self.kb.content_hash,
             kb_version=self.kb.version,
         )
+
+
+#: The fields a ``result`` or ``indicator_result`` fact carries from its provenance.
+_ORIGIN_FIELDS = ("instrument", "source", "date")
+
+
+def _scored(rows: ScoreRows) -> dict[str, tuple[list[Any], bool]]:
+    """The score fields of a chunk's rows as columns (see :meth:`Engine._chunk_columns`),
+    with where each score came from when any row knows it."""
+    columns: dict[str, tuple[list[Any], bool]] = {
+        "score_pct": (rows.pct, False),
+        "level": (rows.level, False),
+    }
+    if rows.origin is not None:
+        for name in _ORIGIN_FIELDS:
+            columns[name] = ([origin.get(name) for origin in rows.origin], True)
+    return columns
+
+
+def _values(columns: dict[str, tuple[list[Any], bool]]) -> Callable[[str, str], list[Any] | None]:
+    """A type's columns as :meth:`ColumnarRules.base_columns_of` reads them: per field
+    its values, each as a fact dict's ``get`` would give it to a column of that kind (a
+    column marked optional holds None where the fact has no such field)."""
+
+    def values(name: str, kind: str) -> list[Any] | None:
+        found = columns.get(name)
+        if found is None:
+            return None
+        raw, optional = found
+        if not optional or kind == STR:
+            return raw
+        absent = np.nan if kind == NUM else ABSENT
+        return [absent if value is None else value for value in raw]
+
+    return values
 
 
 def _deficit(rule: str, fact: Fact) -> Deficit:
@@ -1057,7 +1235,7 @@ def route_planned(
     """
     if profile is None or resolution is None:
         return result
-    return with_plan(result, resolution, build_route(kb, profile, result, resolution))
+    return planned(kb, profile, result, resolution)
 
 
 #: An engine as a worker finds it: (KB folder, backend, firing limit), or the
@@ -1262,7 +1440,7 @@ def _worker_chunk(
         return pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def run_chunk(engine: Engine, stage: str, start: int, chunk: list[Any]) -> list[Any]:
+def run_chunk(engine: Engine, stage: str, start: int, chunk: Iterable[Any]) -> list[Any]:
     """A stage of :func:`evaluate_many` run on a chunk in this process: what its workers run.
 
     The columnar stage diagnoses the chunk at once, the others one profile at a time.
@@ -1275,8 +1453,9 @@ def run_chunk(engine: Engine, stage: str, start: int, chunk: list[Any]) -> list[
         ``"evaluate"``, ``"diagnose"`` or ``"columnar"``.
     start : int
         The input position of the chunk's first profile (it labels a profile without an id).
-    chunk : list
-        Profiles (dicts, Profiles, or an exception for a row the reader set aside).
+    chunk : iterable
+        Profiles (dicts, Profiles, or an exception for a row the reader set aside);
+        the columnar stage holds each dict only until it is validated.
 
     Returns
     -------

@@ -6,15 +6,20 @@ profile's problems are reported together in one :class:`ProfileError`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+import operator
 import re
+import sys
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import numpy as np
+import numpy.typing as npt
 import orjson
 from pydantic import ValidationError
 
@@ -33,15 +38,18 @@ from .folding import person_text
 from .loader import KnowledgeBase, name_key, pydantic_issues, subject_names, suggest_subject
 from .models import Provenance, Scores
 from .models.diagnosis import made_once
-from .ontology import suggest
+from .ontology import Scale, suggest
 from .schema import Instrument, Profile, ProfileResult
 
 __all__ = [
     "STDIN",
     "Normalised",
+    "NormalisedChunk",
+    "ScoreRows",
     "choose_results",
     "instrument_of",
     "normalise",
+    "normalise_many",
     "parse_profile",
     "percent",
     "read_profile_file",
@@ -382,6 +390,396 @@ def normalise(profile: Profile, kb: KnowledgeBase) -> Normalised:
         competency_level={c: scale.level_of(v) for c, v in comp_pct.items()},
         group_level={g: scale.level_of(v) for g, v in group_pct.items()},
     )
+
+
+# --- a chunk of profiles at once (a batch's columnar path) ----------------------------
+
+
+@dataclass(frozen=True)
+class ScoreRows:
+    """Scores of a chunk's profiles, one row each, as the base facts give them.
+
+    Attributes
+    ----------
+    pid : list of int
+        The profile (its place in the chunk) of each row, in order.
+    target : list of str
+        The competency, indicator or group id.
+    pct : list of float
+        The score in percent.
+    level : list of str
+        Its level on the KB's scale.
+    origin : list of dict, optional
+        Where each row's score came from (``Provenance.fact_fields``, an empty dict
+        when nothing is known); None when no row of the chunk knows any.
+    """
+
+    pid: list[int]
+    target: list[str]
+    pct: list[float]
+    level: list[str]
+    origin: list[dict[str, str]] | None = None
+
+
+@dataclass(frozen=True)
+class NormalisedChunk:
+    """What :func:`normalise_many` gives: per profile the parts of :func:`normalise`'s
+    answer a diagnosis keeps (its scores and provenance), and the chunk's scores as
+    rows, in the order of the profiles' base facts.
+
+    Attributes
+    ----------
+    scores : list of Scores
+        Each profile's, equal to ``normalise(profile, kb).scores``.
+    provenance : list of tuple of Provenance
+        Each profile's, equal to ``normalise(profile, kb).provenance``.
+    competencies : ScoreRows
+        Per profile each competency with a score, by id (its ``result`` facts).
+    indicators : ScoreRows
+        Per profile each chosen indicator result, in profile order (its
+        ``indicator_result`` facts).
+    groups : ScoreRows
+        Per profile each group with a score, by id (its ``group_result`` facts).
+    """
+
+    scores: list[Scores]
+    provenance: list[tuple[Provenance, ...]]
+    competencies: ScoreRows
+    indicators: ScoreRows
+    groups: ScoreRows
+
+
+@dataclass(frozen=True)
+class _Codes:
+    """A KB's ids as numbers for :func:`normalise_many`: competencies and groups by
+    their sorted order (a score dict's order), each competency's group, each
+    indicator's parent and weight."""
+
+    competencies: list[str]
+    competency: dict[str, int]
+    indicator: dict[str, int]
+    groups: list[str]
+    group_of: npt.NDArray[np.int64]
+    parent: dict[str, int]
+    weight: dict[str, float]
+
+
+#: Each live KB's codes (a KB never changes).
+_CODES: weakref.WeakKeyDictionary[KnowledgeBase, _Codes] = weakref.WeakKeyDictionary()
+
+
+def _codes_of(kb: KnowledgeBase) -> _Codes:
+    codes = _CODES.get(kb)
+    if codes is None:
+        onto = kb.ontology
+        competencies = sorted(onto.competencies)
+        groups = sorted({onto.group_of(c) for c in competencies})
+        competency = {c: i for i, c in enumerate(competencies)}
+        group = {g: i for i, g in enumerate(groups)}
+        codes = _CODES[kb] = _Codes(
+            competencies,
+            competency,
+            {i: n for n, i in enumerate(sorted(onto.indicators))},
+            groups,
+            np.array([group[onto.group_of(c)] for c in competencies], dtype=np.int64),
+            {i: competency[c] for i, c in onto.indicator_parent.items()},
+            {i: float(ind.weight) for i, ind in onto.indicators.items()},
+        )
+    return codes
+
+
+_COMPETENCY = operator.attrgetter("competency")
+_INDICATOR = operator.attrgetter("indicator")
+_SCORE = operator.attrgetter("score")
+_MAX = operator.attrgetter("max")
+
+
+def normalise_many(profiles: Sequence[Profile], kb: KnowledgeBase) -> NormalisedChunk:
+    """:func:`normalise` of several profiles at once, its arithmetic over the chunk.
+
+    Every value equals what :func:`normalise` gives each profile alone, bit for bit:
+    the percents and roll-ups are the same IEEE operations in the same order (sums
+    in profile order, then competency order), and each is rounded to 2 places as
+    ``round`` rounds it wherever the nearest hundredth is certain, by ``round``
+    itself elsewhere (:func:`_round2`).
+
+    Parameters
+    ----------
+    profiles : sequence of Profile
+        Profiles validated against ``kb`` (:func:`parse_profile`).
+    kb : KnowledgeBase
+        The KB whose ontology and scale they are read with.
+
+    Returns
+    -------
+    NormalisedChunk
+        Each profile's scores and provenance, and the chunk's scores as rows.
+
+    Raises
+    ------
+    KeyError
+        A profile names an id the KB does not have (it was not validated against it).
+    """
+    codes = _codes_of(kb)
+    n, nc, ng = len(profiles), len(codes.competencies), len(codes.groups)
+    scale = kb.scale
+    # the chosen results of every profile, one row each, in profile order
+    pid: list[int] = []
+    is_indicator: list[bool] = []
+    target: list[str] = []
+    chosen: list[ProfileResult] = []
+    provenance: list[tuple[Provenance, ...] | None] = [None] * n
+    given: dict[int, float] = {}  # rows whose percent the policy worked out
+    for k, profile in enumerate(profiles):
+        results = profile.results
+        comps = list(map(_COMPETENCY, results))
+        targets = [
+            c if c is not None else i or ""
+            for c, i in zip(comps, map(_INDICATOR, results), strict=True)
+        ]
+        start = len(pid)
+        if len(set(zip(targets, comps, strict=True))) != len(targets):  # several results for an id
+            picked, pcts, provenance[k] = _choose(profile, kb)
+            given.update(zip(range(start, start + len(picked)), pcts, strict=True))
+            results = list(picked)
+            comps = list(map(_COMPETENCY, results))
+            targets = [
+                c if c is not None else i or ""
+                for c, i in zip(comps, map(_INDICATOR, results), strict=True)
+            ]
+        pid += [k] * len(results)
+        is_indicator += [c is None for c in comps]
+        target += targets
+        chosen += results
+    score = np.array(list(map(_SCORE, chosen)), dtype=np.float64)
+    pct = _percents(score, np.array(list(map(_MAX, chosen)), dtype=np.float64))
+    if given:
+        pct[list(given)] = list(given.values())
+    pcts = pct.tolist()
+    origins = list(map(_ORIGIN, chosen))
+    known = origins.count(_NO_ORIGIN) != len(origins)  # any result names its origin
+    # the provenance of each profile with one result per id (most): by (kind, id),
+    # as _choose gives it, each profile's rows in one sort
+    competency, indicator, parent = codes.competency, codes.indicator, codes.parent
+    rank = [
+        nc + indicator[t] if i else competency[t] for t, i in zip(target, is_indicator, strict=True)
+    ]
+    rows = np.array(pid, dtype=np.int64)
+    alone = ~np.isin(rows, [k for k, p in enumerate(provenance) if p is not None])
+    order = np.flatnonzero(alone)
+    order = order[np.lexsort((np.array(rank, dtype=np.int64)[order], rows[order]))]
+    made_provenance = _provenance_rows(
+        kb, order.tolist(), target, is_indicator, pcts, chosen, origins if known else None
+    )
+    at = 0
+    for k, size in enumerate(np.bincount(rows[order], minlength=n).tolist()):
+        if provenance[k] is None:
+            provenance[k] = made_provenance[at : at + size]
+            at += size
+    code = [parent[t] if i else competency[t] for t, i in zip(target, is_indicator, strict=True)]
+    ind = np.array(is_indicator, dtype=bool)
+    key = rows * nc + np.array(code, dtype=np.int64)
+    # indicators roll up by weighted mean, added in profile order from 0.0
+    ind_key = key[ind]
+    weights = np.array([codes.weight[t] for t, i in zip(target, is_indicator, strict=True) if i])
+    sums = np.bincount(ind_key, weights * pct[ind], minlength=n * nc)
+    total = np.bincount(ind_key, weights, minlength=n * nc)
+    has = np.bincount(ind_key, minlength=n * nc) > 0
+    value = np.zeros(n * nc)
+    with np.errstate(all="ignore"):
+        value[has] = _round2(sums[has] / total[has])
+    # a competency's own result overrides its indicators'
+    own = key[~ind]
+    value[own] = pct[~ind]
+    has[own] = True
+    comp_keys = np.flatnonzero(has)
+    comp_pct = value[comp_keys]
+    # groups by plain mean, their competencies added in id order
+    comp_pid = comp_keys // nc
+    group_key = comp_pid * ng + codes.group_of[comp_keys % nc]
+    group_sums = _sums(group_key, comp_pct, n * ng)
+    count = np.bincount(group_key, minlength=n * ng)
+    group_keys = np.flatnonzero(count)
+    with np.errstate(all="ignore"):
+        group_pct = _round2(group_sums[group_keys] / count[group_keys])
+    competencies = _score_rows(comp_pid, comp_keys % nc, codes.competencies, comp_pct, scale)
+    groups = _score_rows(group_keys // ng, group_keys % ng, codes.groups, group_pct, scale)
+    cut = np.arange(n + 1)
+    comp_at = np.searchsorted(comp_pid, cut).tolist()
+    group_at = np.searchsorted(group_keys // ng, cut).tolist()
+    made: list[Scores] = []
+    for k in range(n):
+        a, b, c, d = comp_at[k], comp_at[k + 1], group_at[k], group_at[k + 1]
+        names, group_names = competencies.target[a:b], groups.target[c:d]
+        made.append(
+            Scores(
+                dict(zip(names, competencies.pct[a:b], strict=True)),
+                dict(zip(group_names, groups.pct[c:d], strict=True)),
+                dict(zip(names, competencies.level[a:b], strict=True)),
+                dict(zip(group_names, groups.level[c:d], strict=True)),
+            )
+        )
+    indicators = _score_rows(rows[ind], np.flatnonzero(ind), target, pct[ind], scale)
+    kept = [p for p in provenance if p is not None]
+    if known and any(_known(p) for prov in kept for p in prov):
+        competencies, indicators = _with_origin(kept, competencies, indicators)
+    return NormalisedChunk(made, kept, competencies, indicators, groups)
+
+
+_ORIGIN = operator.attrgetter("instrument", "source", "date")
+_NO_ORIGIN = (None, None, None)
+
+
+def _provenance_rows(
+    kb: KnowledgeBase,
+    order: list[int],
+    target: list[str],
+    is_indicator: list[bool],
+    pcts: list[float],
+    chosen: list[ProfileResult],
+    origins: list[tuple[Any, Any, Any]] | None,
+) -> tuple[Provenance, ...]:
+    """:func:`_provenance_of` of the rows ``order`` names, each the one result for its
+    id (``origins`` None: no row names its instrument, source or date)."""
+    of = Provenance.of
+    if origins is None:
+        return tuple(
+            [
+                of(target[r], _KINDS[is_indicator[r]], pcts[r], None, None, None, None, 0)
+                for r in order
+            ]
+        )
+    return tuple(
+        [
+            _provenance_of(kb, _KINDS[is_indicator[r]], target[r], chosen[r], pcts[r], 1)
+            for r in order
+        ]
+    )
+
+
+_KINDS = ("competency", "indicator")
+
+
+def _known(p: Provenance) -> bool:
+    return p.instrument is not None or p.source is not None or p.date is not None
+
+
+def _with_origin(
+    provenance: list[tuple[Provenance, ...]], competencies: ScoreRows, indicators: ScoreRows
+) -> tuple[ScoreRows, ScoreRows]:
+    """The rows with where each score came from, as ``engine.base_facts`` adds it."""
+    origin = [
+        {(p.kind, p.target): p.fact_fields() for p in prov if _known(p)} for prov in provenance
+    ]
+    empty: dict[str, str] = {}
+    return (
+        dataclasses.replace(
+            competencies,
+            origin=[
+                origin[k].get(("competency", t), empty)
+                for k, t in zip(competencies.pid, competencies.target, strict=True)
+            ],
+        ),
+        dataclasses.replace(
+            indicators,
+            origin=[
+                origin[k].get(("indicator", t), empty)
+                for k, t in zip(indicators.pid, indicators.target, strict=True)
+            ],
+        ),
+    )
+
+
+def _score_rows(
+    pid: npt.NDArray[np.int64],
+    code: npt.NDArray[np.int64],
+    names: list[str],
+    pct: npt.NDArray[np.float64],
+    scale: Scale,
+) -> ScoreRows:
+    """Rows of scores: each row's profile, its name (``names[code]``), score and level."""
+    return ScoreRows(
+        pid.tolist(),
+        list(map(names.__getitem__, code.tolist())),
+        pct.tolist(),
+        _levels(scale, pct),
+    )
+
+
+def _levels(scale: Scale, pct: npt.NDArray[np.float64]) -> list[str]:
+    """``scale.level_of`` of each score: the first level whose bound is above it, the
+    same comparisons over the whole array."""
+    levels = scale.levels
+    found = np.full(len(pct), len(levels) - 1, dtype=np.int64)
+    open_ = np.ones(len(pct), dtype=bool)
+    for i, level in enumerate(levels):
+        below = level.below
+        hit = open_ if below is None else open_ & (pct < below)
+        found[hit] = i
+        open_ &= ~hit
+    ids = [level.id for level in levels]
+    return list(map(ids.__getitem__, found.tolist()))
+
+
+#: Python's ``sum`` of floats adds in order from 0 up to 3.11; from 3.12 it compensates.
+_PLAIN_SUM = sys.version_info < (3, 12)
+
+
+def _sums(
+    key: npt.NDArray[np.int64], values: npt.NDArray[np.float64], size: int
+) -> npt.NDArray[np.float64]:
+    """Per key the sum of its values (keys in ascending order) as ``sum`` of their list
+    in order gives it."""
+    if _PLAIN_SUM:
+        return np.bincount(key, values, minlength=size).astype(np.float64, copy=False)
+    out = np.zeros(size)
+    cut = np.flatnonzero(np.diff(key)) + 1
+    for part_key, part in zip(np.split(key, cut), np.split(values, cut), strict=True):
+        if len(part_key):
+            out[part_key[0]] = sum(part.tolist())
+    return out
+
+
+def _percents(
+    score: npt.NDArray[np.float64], maximum: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """:func:`percent` of each (score, maximum) pair."""
+    with np.errstate(all="ignore"):
+        raw = 100.0 * score / maximum
+    out = _round2(raw)
+    odd = np.flatnonzero(np.isinf(raw))
+    if len(odd):
+        out[odd] = [
+            percent(s, m) for s, m in zip(score[odd].tolist(), maximum[odd].tolist(), strict=True)
+        ]
+    return out
+
+
+#: Past this a float's hundredths are not all integers below 2**53.
+_HUNDREDTHS = float(2**52)
+
+
+def _round2(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """``round(v, 2)`` of each value, bit for bit.
+
+    ``round`` gives the double nearest to ``k / 100``, ``k`` the integer nearest
+    to ``100 * v`` computed exactly, which is what ``k / 100.0`` gives (IEEE
+    division is correctly rounded). ``100.0 * v`` in floating point is within half
+    a unit of the exact product, so wherever its fraction is further than that from
+    one half, the integer nearest to it is ``k``; elsewhere (a tie, or nearly), and
+    for values negative, huge or not finite, ``round`` itself decides.
+    """
+    with np.errstate(all="ignore"):
+        y = x * 100.0
+        whole = np.floor(y)
+        fraction = y - whole  # exact for 0 <= y < 2**52
+        k = whole + (fraction > 0.5)
+        out = np.copysign(k / 100.0, x)  # round(-0.0, 2) is -0.0
+        sure = (y >= 0) & (y < _HUNDREDTHS) & (np.abs(fraction - 0.5) > 4 * np.spacing(y))
+    odd = np.flatnonzero(~sure)
+    if len(odd):
+        out[odd] = [round(v, 2) for v in x[odd].tolist()]
+    return out
 
 
 # --- several results for one id: the instrument policy (docs/provenance.md) -----------

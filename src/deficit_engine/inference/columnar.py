@@ -45,6 +45,7 @@ from ..rules.model import LIST, NUM, STR, field_kinds, literal_kind
 from .store import fact_key
 
 __all__ = [
+    "ABSENT",
     "BaseColumns",
     "Column",
     "ColumnarRules",
@@ -52,6 +53,7 @@ __all__ = [
     "DerivedColumns",
     "FactBlock",
     "Gathered",
+    "TypeRows",
     "by_profile",
     "ranks",
     "uncompilable_reason",
@@ -451,39 +453,72 @@ class _Builder:
         This reads every field of every base fact, so each column is one list
         comprehension: numbers absent are NaN (no fact holds NaN), strings absent -1.
         """
-        columns = {}
-        for name, kind in self.kinds.items():
-            values: Array
+        facts = self.facts
+
+        def values(name: str, kind: str) -> list[Any]:
             if kind == NUM:
-                values = np.array([f.get(name, np.nan) for f in self.facts], dtype=np.float64)
-                present = ~np.isnan(values)
-                values[~present] = 0.0
-            elif kind == STR:
-                values = self._codes([f.get(name) for f in self.facts])
-                present = values >= 0
-                values[~present] = 0
-            else:
-                raw = [f.get(name, _ABSENT) for f in self.facts]
-                present = np.array([v is not _ABSENT for v in raw], dtype=bool)
-                values = _objects([v if v is not _ABSENT else None for v in raw])
-            columns[name] = Column(values, present)
-        pid = np.array(self.pid, dtype=np.int64)
-        table = _Table(pid, np.full(len(pid), born, dtype=np.int64), columns)
-        table.step = np.zeros(len(pid), dtype=np.int64)
-        return table
+                return [f.get(name, np.nan) for f in facts]
+            if kind == STR:
+                return [f.get(name) for f in facts]
+            return [f.get(name, _ABSENT) for f in facts]
 
-    def _codes(self, raw: list[Any]) -> Ints:
-        """The codes of strings (None: -1), a dict lookup each in the common case."""
-        known: dict[Any, int] = {None: -1, **self.strings.codes}
+        return _table(self.kinds, self.strings, self.pid, values, born)
 
-        def intern(text: str) -> int:
-            known[text] = self.strings.code(text)
-            return known[text]
 
-        return np.array([known[v] if v in known else intern(v) for v in raw], dtype=np.int64)
+def _table(
+    kinds: Mapping[str, str],
+    strings: _Strings,
+    pid: Sequence[int],
+    values: Callable[[str, str], list[Any] | None],
+    born: int,
+) -> _Table:
+    """A table of ``len(pid)`` rows born in stratum ``born``, a column per field of
+    ``kinds`` from ``values(name, kind)``: a value per row, an absent one NaN for a
+    number, None for a string, :data:`ABSENT` otherwise; None when every row lacks
+    the field. Strings are coded in field order, then row order (the codes of a
+    cohort's tables do not depend on how the rows were gathered)."""
+    n = len(pid)
+    columns = {}
+    for name, kind in kinds.items():
+        raw = values(name, kind)
+        column: Array
+        if raw is None:
+            if kind in _SCALAR_KINDS:
+                columns[name] = _empty_column(kind, n)
+                continue
+            raw = [_ABSENT] * n
+        if kind == NUM:
+            column = np.array(raw, dtype=np.float64)
+            present = ~np.isnan(column)
+            column[~present] = 0.0
+        elif kind == STR:
+            column = _codes(strings, raw)
+            present = column >= 0
+            column[~present] = 0
+        else:
+            present = np.array([v is not _ABSENT for v in raw], dtype=bool)
+            column = _objects([v if v is not _ABSENT else None for v in raw])
+        columns[name] = Column(column, present)
+    pids = np.array(pid, dtype=np.int64)
+    table = _Table(pids, np.full(n, born, dtype=np.int64), columns)
+    table.step = np.zeros(n, dtype=np.int64)
+    return table
+
+
+def _codes(strings: _Strings, raw: list[Any]) -> Ints:
+    """The codes of strings (None: -1), a dict lookup each in the common case."""
+    known: dict[Any, int] = {None: -1, **strings.codes}
+
+    def intern(text: str) -> int:
+        known[text] = strings.code(text)
+        return known[text]
+
+    return np.array([known[v] if v in known else intern(v) for v in raw], dtype=np.int64)
 
 
 _ABSENT = object()
+#: What a column of neither numbers nor strings holds for a row without the field.
+ABSENT: Any = _ABSENT
 
 
 @dataclass(frozen=True)
@@ -522,6 +557,11 @@ def _base_columns(
             add_pid(pid)
             add_fact(fact)
     return BaseColumns(len(cohort), {t: b.table(-1) for t, b in builders.items()}, strings)
+
+
+#: A fact type's rows as :meth:`ColumnarRules.base_columns_of` takes them.
+TypeRows = tuple[Sequence[int], Callable[[str, str], "list[Any] | None"]]
+_NO_TYPE_ROWS: TypeRows = ((), lambda _name, _kind: None)
 
 
 def _objects(items: list[Any]) -> Array:
@@ -660,6 +700,42 @@ class ColumnarRules:
             One table per fact type the rules know.
         """
         return _base_columns(self.kinds, cohort)
+
+    def base_columns_of(self, n: int, rows: Mapping[str, TypeRows]) -> BaseColumns:
+        """A cohort's base facts as tables made from their rows, field by field.
+
+        What :meth:`base_columns` makes of each profile's fact dicts, made without
+        them: a batch's normalised chunk gives each type's rows as columns
+        (``engine._chunk_columns``), so no dict is made per fact.
+
+        Parameters
+        ----------
+        n : int
+            The number of profiles.
+        rows : mapping
+            Fact type -> its rows: their profile numbers, in profile order (within a
+            profile in the order ``engine.base_facts`` gives them), and a function of
+            (field, kind) giving the field's value in each row (see :func:`_table`).
+
+        Returns
+        -------
+        BaseColumns
+            The tables :meth:`base_columns` makes of the same facts.
+
+        Raises
+        ------
+        KeyError
+            A type with rows is not one the rules know (as :meth:`base_columns`).
+        """
+        for name, (pid, _values) in rows.items():
+            if len(pid) and name not in self.kinds:
+                raise KeyError(name)
+        strings = _Strings()
+        tables = {
+            name: _table(kinds, strings, *rows.get(name, _NO_TYPE_ROWS), -1)
+            for name, kinds in self.kinds.items()
+        }
+        return BaseColumns(n, tables, strings)
 
     def derive_columns(
         self, base: BaseColumns, limit: int, *, dense: bool = True

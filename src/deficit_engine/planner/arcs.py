@@ -35,7 +35,8 @@ class CohortArcs(NamedTuple):
     ``unit`` indexes the units as given; ``mentor`` the index's mentors in id
     order. The rows keep, for each (unit, need), the mentors who could serve it
     (what an unmet need's reason names); they are sorted by (unit, mentor), a
-    pair's rows in the order of the unit's needs.
+    pair's rows in the order of the unit's needs. Each field is as narrow as its
+    values allow (int32, ``loc`` and ``nosubj`` int8).
     """
 
     unit: np.ndarray
@@ -202,15 +203,17 @@ def cohort_arcs(
         r_unit, r_need = r_unit[keep][order], r_need[keep][order]
         r_mentor, r_weight = r_mentor[keep][order], r_weight[keep][order]
         first = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+        del key
         prio = np.add.reduceat(r_weight, first)
         a_unit, a_mentor = r_unit[first], r_mentor[first]
         a_seeker = unit_seeker[a_unit]
         org_match = (s_org[a_seeker] >= 0) & (m_org[a_mentor] == s_org[a_seeker])
         mun_match = (s_mun[a_seeker] >= 0) & (m_mun[a_mentor] == s_mun[a_seeker])
-        loc = np.where(org_match, 0, np.where(mun_match, 1, 2)).astype(np.int64)
+        loc = np.where(org_match, 0, np.where(mun_match, 1, 2))
         matched = subj_matches[s_subj[a_seeker], a_mentor]
-        nosubj = (s_has_subjects[a_seeker] & ~matched).astype(np.int64)
-        return CohortArcs(a_unit, a_mentor, prio, loc, nosubj, r_unit, r_need, r_mentor)
+        nosubj = s_has_subjects[a_seeker] & ~matched
+        # kept narrow (see _DTYPES): the arcs and rows live to the last resolution
+        return _narrow(a_unit, a_mentor, prio, loc, nosubj, r_unit, r_need, r_mentor)
 
     parts: list[CohortArcs] = []
     for lo in range(0, len(units), _CHUNK_UNITS):
@@ -228,12 +231,27 @@ def cohort_arcs(
     return CohortArcs(*fields)
 
 
+#: The fields' types, narrowest their values fit: indexes of units, needs and
+#: mentors (a national cohort's 2 million units and its colleagues among the
+#: mentors are far below 2**31), a sum of a few severity weights, locality 0-2,
+#: subject match 0-1. As int64 the arcs and rows of a cohort (about 6 and 7 a
+#: person) were some 420 bytes a person, copied narrow again for the resolutions;
+#: now 14 and 12 bytes an arc and a row, read as they are. The flow's solver and
+#: its costs widen what they need (resolve.allocate).
+_DTYPES = (np.int32, np.int32, np.int32, np.int8, np.int8, np.int32, np.int32, np.int32)
+
+
+def _narrow(*fields: np.ndarray) -> CohortArcs:
+    """The fields as :data:`_DTYPES`."""
+    return CohortArcs(*[f.astype(t, copy=False) for f, t in zip(fields, _DTYPES, strict=True)])
+
+
 #: Units per chunk of :func:`cohort_arcs`: the rows of a chunk, before the rules
 #: filter them, are a few times its arcs; a region's 75 000 units at once made
 #: them the peak of the mentor flow.
 _CHUNK_UNITS = 4096
 _NONE = np.empty(0, np.int64)  # a chunk's field already joined
-_EMPTY = CohortArcs(_NONE, _NONE, _NONE, _NONE, _NONE, _NONE, _NONE, _NONE)
+_EMPTY = _narrow(*[_NONE] * len(_DTYPES))
 
 
 class _Found:

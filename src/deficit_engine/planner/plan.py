@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -510,21 +511,17 @@ class _Candidates:
 
     def __init__(self, index: CatalogueIndex, arcs: CohortArcs) -> None:
         # Held until the last resolution is made: each unit's arcs and rows found by
-        # where they start (the unit columns themselves are not kept), in the
-        # narrowest types their values fit (mentor and need indexes, a priority sum,
-        # locality 0-2, subject match 0-1): 10 bytes an arc and 8 a row instead of
-        # 40 and 24. The rows are as cohort_arcs sorted them (by unit and mentor, a
-        # pair's rows in the unit's need order)
+        # where they start (the unit columns themselves are not kept), the arrays
+        # cohort_arcs made (narrow already: 10 bytes an arc and 8 a row). The rows
+        # are as cohort_arcs sorted them (by unit and mentor, a pair's rows in the
+        # unit's need order)
         self.arc_start = _starts_of(arcs.unit)
-        self.mentor = arcs.mentor.astype(np.int32)
-        self.prio = arcs.prio.astype(np.int32)
-        self.loc = arcs.loc.astype(np.int8)
-        self.nosubj = arcs.nosubj.astype(np.int8)
+        self.mentor, self.prio = arcs.mentor, arcs.prio
+        self.loc, self.nosubj = arcs.loc, arcs.nosubj
         # (one search for every unit: serving runs for each unit left without a
         # mentor, most of them where mentors are scarce)
         self.row_start = _starts_of(arcs.row_unit)
-        self.row_mentor = arcs.row_mentor.astype(np.int32)
-        self.row_need = arcs.row_need.astype(np.int32)
+        self.row_mentor, self.row_need = arcs.row_mentor, arcs.row_need
 
     def _rows(self, u: int) -> tuple[int, int]:
         """Unit ``u``'s rows: their slice in the sorted rows."""
@@ -614,7 +611,7 @@ def _mentee_bound(owners: np.ndarray, arcs: CohortArcs, capacity: np.ndarray) ->
     )
     solver.add_arcs_with_capacity(
         owner_nodes[owner_of_unit[arcs.unit]],
-        first_mentor + arcs.mentor,
+        first_mentor + arcs.mentor.astype(np.int64),  # narrow: widened before the sum
         np.ones(len(arcs.unit), np.int64),
     )
     solver.add_arcs_with_capacity(
@@ -873,9 +870,9 @@ class _Work:
             people if isinstance(people, RowTable) else list(people)
         )
         self.n_people = len(self.people)
-        demands = [_demand(p, n) for n, p in enumerate(_lean(self.people))]
-        self.diagnosed = sum(1 for d in demands if d is not None)
-        programmes = plan_programmes(kb, [d for d in demands if d is not None])
+        demands = _Demands(self.people)
+        self.diagnosed = len(demands)
+        programmes = plan_programmes(kb, demands, demands.order)
         del demands  # the passes are done: what follows reads only their outcome
         self.programme_load = dict(sorted(programmes.load().items()))
         # int-coded: about 80 bytes a person until their resolution, not 1.1 KB
@@ -1118,23 +1115,84 @@ class Resolver:
         )
 
 
-def _demand(row: PlanRow | None, n: int) -> ProgrammeDemand | None:
-    if row is None:
-        return None
-    needs = row.needs
-    idx = tuple(_of_kind(needs, "program"))
-    return ProgrammeDemand(
-        row.role,
-        row.subjects,
-        row.levels,
-        row.municipality,
-        row.delivery,
-        row.period,
-        row.period_hours,
-        tuple([needs[i] for i in idx]),
-        idx,
-        (*demand_key(needs, idx, row.severities), row.id, n),
-    )
+class _Demands(Sequence[ProgrammeDemand]):
+    """The diagnosed people's programme demands, in input order, each made from the
+    person's row when read (:func:`plan_programmes` reads each a few times: to sort
+    them, to find what admits them, in the passes that serve them, for their
+    recommendations).
+
+    Held as objects for the whole of the passes (the passes' peak), a demand was
+    about 560 bytes a person (its tuple, its needs', their positions', the service
+    order's); here a person is their row's position, the service order's two
+    weights and the positions of their programme needs among their needs (about
+    30 bytes), found once: the weights read the severities and the positions every
+    need's kind, which nothing else of a demand does. A demand made twice is equal
+    field by field, its needs the same objects (the rows'), so the passes see what
+    a list of them gave.
+    """
+
+    def __init__(self, rows: Sequence[PlanRow | None]) -> None:
+        self.rows = rows
+        self.table = rows if isinstance(rows, RowTable) else None
+        self.at = array("q")  # each demand's row
+        self.weights = array("i")  # each demand's two weights, one after the other
+        self.idx, self.idx_ends = array("i"), array("q", [0])  # programme needs' positions
+        keys = []
+        for n, row in enumerate(_lean(rows)):
+            if row is None:
+                continue
+            self.at.append(n)
+            needs = row.needs
+            idx = _of_kind(needs, "program")
+            weights = demand_key(needs, idx, row.severities)
+            self.weights.extend(weights)
+            self.idx.extend(idx)
+            self.idx_ends.append(len(self.idx))
+            keys.append((*weights, row.id, n))
+        #: the service order (plan_programmes'), found here from the keys while the
+        #: rows are read anyway: sorting the demands themselves made each once more
+        self.order = array("q", sorted(range(len(keys)), key=keys.__getitem__))
+
+    def __len__(self) -> int:
+        return len(self.at)
+
+    @overload
+    def __getitem__(self, k: int) -> ProgrammeDemand: ...
+
+    @overload
+    def __getitem__(self, k: slice) -> Sequence[ProgrammeDemand]: ...
+
+    def __getitem__(self, k: int | slice) -> ProgrammeDemand | Sequence[ProgrammeDemand]:
+        if isinstance(k, slice):
+            return [self[j] for j in range(*k.indices(len(self)))]
+        n = self.at[k]
+        idx = tuple(self.idx[self.idx_ends[k] : self.idx_ends[k + 1]])
+        table = self.table
+        if table is not None:
+            person, role, _o, municipality, subjects, levels, delivery, period, hours, _s = (
+                table.head(n)
+            )
+            values, at = table.need_values(), table.need_positions(n)
+            needs = tuple([values[at[i]] for i in idx])
+        else:
+            row = self.rows[n]
+            assert row is not None  # only rows' positions are kept
+            person, role, municipality, subjects = row.id, row.role, row.municipality, row.subjects
+            levels, delivery, period, hours = row.levels, row.delivery, row.period, row.period_hours
+            needs = tuple([row.needs[i] for i in idx])
+        weights = self.weights
+        return ProgrammeDemand(
+            role,
+            subjects,
+            levels,
+            municipality,
+            delivery,
+            period,
+            hours,
+            needs,
+            idx,
+            (weights[2 * k], weights[2 * k + 1], person, n),
+        )
 
 
 def _of_kind(needs: Sequence[Need], kind: str) -> list[int]:

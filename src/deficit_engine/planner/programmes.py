@@ -321,8 +321,10 @@ class _Person(NamedTuple):
 
     # competency -> the programmes that admit them: the table of every person of
     # their role, subjects and levels (it holds each of their needs' competencies)
+    # (their programme needs are their demand's: not held here, as a caller's
+    # demands may be made when read, see plan_programmes)
     eligible: dict[str, list[Program]]
-    needs: Sequence[Need]  # the programme needs, in order
+    municipality: str | None  # where they work (their demand's: see above)
     # the ids of those programmes that can run out, each once (empty: every pass
     # agrees on this person, whatever the others take)
     limited: tuple[str, ...]
@@ -342,7 +344,7 @@ def _people(
         limited = tuple(
             dict.fromkeys(p.id for comp in comps for p in eligible[comp] if p.id not in unlimited)
         )
-        out.append(_Person(eligible, d.needs, limited))
+        out.append(_Person(eligible, d.municipality, limited))
     return out
 
 
@@ -436,13 +438,13 @@ def _one_pass(
         person = people[k]
         if person is None:
             continue
-        d = demands[k]
-        if newly is not None:
+        if newly is not None:  # (their demand read only if they are served again)
             if not person.limited:  # nothing they take can run out: as last pass
                 continue
-            if not drift.touches(person, d.municipality, newly):
+            if not drift.touches(person, person.municipality, newly):
                 places.replay(plan.places[k])
                 continue
+        d = demands[k]
         key = _shut(places, d, person)
         picks, unmet = _cover(index, d, person, key, covers, k, shared.held)
         taken = [places.take(programs[pid], d.period, d.municipality) for pid, _s, _a in picks]
@@ -535,7 +537,7 @@ def _cover(
     if last is not None and last[0] == key:
         found = last[1]
     else:
-        needs = person.needs
+        needs = d.needs
         # which programmes serve each need is memoised per KB, by the person's
         # kind and the need (admits); the shut ones are left out of those
         made, reasons = programme_cover(
@@ -638,12 +640,16 @@ def _with_place(rec: Recommendation, place: ProgrammePlace) -> Recommendation:
 
 
 def _undersized(
-    kb: KnowledgeBase, demands: Sequence[ProgrammeDemand], plan: ProgrammesPlan
+    kb: KnowledgeBase, people: Sequence[_Person | None], plan: ProgrammesPlan
 ) -> set[tuple[str, str | None]]:
     """(programme, municipality) pairs of in-person places below the minimum group."""
     programs = kb.programs
     counts: Counter[tuple[str, str | None]] = Counter()
-    for k, places in enumerate(plan.places):
+    for places, person in zip(plan.places, people, strict=True):
+        if not places:
+            continue
+        assert person is not None  # somebody without programme needs takes no place
+        municipality = person.municipality
         for place in places:
             p = programs[place.programme]
             delivery = p.delivery
@@ -651,14 +657,16 @@ def _undersized(
                 group = next(g for g in p.groups if g.start == place.group)
                 delivery = group.delivery or p.delivery
             if delivery == "in_person":
-                counts[(p.id, demands[k].municipality)] += 1
+                counts[(p.id, municipality)] += 1
     default = kb.planning.planning.min_group
     return {
         pair for pair, count in counts.items() if count < (programs[pair[0]].min_group or default)
     }
 
 
-def plan_programmes(kb: KnowledgeBase, demands: Sequence[ProgrammeDemand]) -> ProgrammesPlan:
+def plan_programmes(
+    kb: KnowledgeBase, demands: Sequence[ProgrammeDemand], order: Sequence[int] | None = None
+) -> ProgrammesPlan:
     """Share out programme places across a cohort (see the module docstring).
 
     Parameters
@@ -666,14 +674,20 @@ def plan_programmes(kb: KnowledgeBase, demands: Sequence[ProgrammeDemand]) -> Pr
     kb : KnowledgeBase
         The KB (catalogue and ``planning.min_group``).
     demands : sequence of ProgrammeDemand
-        One per person, in input order.
+        One per person, in input order: a list, or a sequence that makes each
+        when read (the planner's: equal demands each time, their needs the same
+        objects), read a few times each and never held all at once here.
+    order : sequence of int, optional
+        The demands' positions sorted by their ``key`` (the service order), if
+        the caller found it already; else it is found here.
 
     Returns
     -------
     ProgrammesPlan
         Per person (input order): recommendations, places and unmet needs.
     """
-    order = sorted(range(len(demands)), key=lambda k: demands[k].key)
+    if order is None:
+        order = sorted(range(len(demands)), key=lambda k: demands[k].key)
     people = _people(kb.index, demands, _unlimited(kb.index.program_by_id))
     covers: list[Cover | None] = [None] * len(demands)
     shared = _Shared(SharedValues(), _Made(), _Held())
@@ -685,7 +699,7 @@ def plan_programmes(kb: KnowledgeBase, demands: Sequence[ProgrammeDemand]) -> Pr
     newly: set[tuple[str, str | None]] | None = None
     while True:
         _one_pass(kb.index, demands, people, order, plan, newly, covers, shared)
-        small = _undersized(kb, demands, plan)
+        small = _undersized(kb, people, plan)
         if not small:
             _recommend(kb.index, demands, covers, plan, shared.made)
             return plan

@@ -665,6 +665,24 @@ class RowTable(Sequence["PlanRow | None"]):
                 strengths,
             )
 
+    def head(self, n: int) -> tuple[Any, ...]:
+        """Person ``n``'s id and the fields of their row that are one value each:
+        what a programme demand reads besides the needs (decoding only those).
+
+        Parameters
+        ----------
+        n : int
+            The position of a person with a row.
+
+        Returns
+        -------
+        tuple
+            (id, role, organization, municipality, subjects, levels, delivery,
+            period, period_hours, strengths), as their row holds them.
+        """
+        at = n * _WIDTH
+        return (self._ids[n], *map(self._values.__getitem__, self._head[at : at + _WIDTH]))
+
     def diagnosed(self, n: int) -> bool:
         """Whether person ``n`` has a row.
 

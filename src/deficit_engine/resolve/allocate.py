@@ -185,13 +185,18 @@ def weights_for(
     return found._replace(tie=0, exact=False)
 
 
-def _positions(owners: Sequence[int]) -> list[int]:
-    """Each unit's position among its owner's units (0 for the first)."""
-    seen: Counter[int] = Counter()
-    out = []
-    for o in owners:
-        out.append(seen[o])
-        seen[o] += 1
+def _positions(owners: np.ndarray) -> np.ndarray:
+    """Each unit's position among its owner's units (0 for the first), as int64.
+
+    Sorted stably by owner, an owner's units are a run in their own order: a
+    unit's position is its place in the run (a Counter over the units, unit by
+    unit, was a Python int and a list entry each)."""
+    order = np.argsort(owners, kind="stable")
+    ranked = owners[order]
+    run_start = np.flatnonzero(np.concatenate(([True], ranked[1:] != ranked[:-1])))
+    lengths = np.diff(np.append(run_start, len(ranked)))
+    out = np.empty(len(owners), np.int64)
+    out[order] = np.arange(len(owners), dtype=np.int64) - np.repeat(run_start, lengths)
     return out
 
 
@@ -239,10 +244,20 @@ def arc_costs(
     numpy.ndarray
         The cost of each arc (int64).
     """
-    position = np.asarray(_positions(owners.tolist()), np.int64)
-    tie = mentor * (most_units(owners) - position[unit])
     w = weights
-    costs: np.ndarray = -prio * w.prio + loc * w.loc + nosubj * w.subj + tie * w.tie
+    # the arcs may come narrow (planner.arcs): the costs are int64, each term widened
+    # before it is weighted (a Python int weight beyond a narrow type's range is an
+    # error), and summed in place: one int64 array besides the costs at a time
+    position = _positions(np.asarray(owners))
+    term = np.subtract(most_units(owners), position[unit], dtype=np.int64)
+    del position
+    term *= mentor
+    costs: np.ndarray = term
+    costs *= w.tie
+    for column, weight in ((prio, -w.prio), (loc, w.loc), (nosubj, w.subj)):
+        term = column.astype(np.int64)
+        term *= weight
+        costs += term
     return costs
 
 
@@ -480,7 +495,8 @@ def allocate_arrays(
     owners : numpy.ndarray
         The owner of each unit (int64).
     unit, mentor, prio, loc, nosubj : numpy.ndarray
-        The arcs, as the fields of :class:`Arc` (int64 each, equal lengths).
+        The arcs, as the fields of :class:`Arc` (integers, equal lengths: int64,
+        or narrower, as ``planner.arcs`` makes them).
     capacity : numpy.ndarray
         Each mentor's free places (int64).
     secondary : collection of int
@@ -548,7 +564,10 @@ def allocate_arrays(
     first_pair = solver.num_arcs()
     costs = arc_costs(owners, unit, mentor, prio, loc, nosubj, w)
     solver.add_arcs_with_capacity_and_unit_cost(
-        first_unit + compact_unit[unit], first_mentor + mentor, np.ones(len(unit), np.int64), costs
+        first_unit + compact_unit[unit],
+        first_mentor + mentor.astype(np.int64, copy=False),
+        np.ones(len(unit), np.int64),
+        costs,
     )
     solver.add_arcs_with_capacity_and_unit_cost(
         np.arange(first_mentor, n_nodes, dtype=np.int64),

@@ -24,7 +24,7 @@ The package, in the order its modules import each other:
 from __future__ import annotations
 
 from ..months import month_range
-from .build import build_route, plan, route_graph, unaddressed_deficits, with_plan
+from .build import build_route, plan, planned, route_graph, unaddressed_deficits, with_plan
 from .drafts import REDIAGNOSIS_FORMAT, SELF_EDUCATION_FORMAT
 from .model import STEP_KINDS, Conflict, Overflow, Route, Step
 from .schedule import DEFAULT_HOURS_PER_MONTH, DEFAULT_PERIOD, school_year
@@ -42,6 +42,7 @@ __all__ = [
     "build_route",
     "month_range",
     "plan",
+    "planned",
     "route_graph",
     "school_year",
     "unaddressed_deficits",

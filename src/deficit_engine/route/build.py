@@ -8,7 +8,7 @@ the resolver and the route builder on a diagnosed Result, as the engine does.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -19,10 +19,17 @@ from ..kb import KnowledgeBase
 from ..models import Deficit, Resolution, Result, UnaddressedDeficit, Unmet
 from ..resolve import resolve
 from ..schema import Profile
-from .layout import layout
+from .layout import layout, layout_held
 from .model import Route
 
-__all__ = ["build_route", "plan", "route_graph", "unaddressed_deficits", "with_plan"]
+__all__ = [
+    "build_route",
+    "plan",
+    "planned",
+    "route_graph",
+    "unaddressed_deficits",
+    "with_plan",
+]
 
 _new_object = object.__new__
 
@@ -62,15 +69,62 @@ def build_route(
     WrongTypeError
         When ``kb``, ``profile`` or ``resolution`` is not of its type.
     """
-    if not isinstance(kb, KnowledgeBase):
-        raise WrongTypeError(f"build_route() needs a KnowledgeBase, not {type(kb).__name__}")
-    if not isinstance(profile, Profile):
-        raise WrongTypeError(
-            f"build_route() needs a validated Profile, not {type(profile).__name__}"
-        )
-    if not isinstance(resolution, Resolution):
-        raise WrongTypeError(f"build_route() needs a Resolution, not {type(resolution).__name__}")
+    _check("build_route", kb, profile, resolution)
     return layout(kb, profile, result, resolution, today)
+
+
+def _check(caller: str, kb: Any, profile: Any, resolution: Any) -> None:
+    """Raise WrongTypeError when ``kb``, ``profile`` or ``resolution`` is not of its type."""
+    if not isinstance(kb, KnowledgeBase):
+        raise WrongTypeError(f"{caller}() needs a KnowledgeBase, not {type(kb).__name__}")
+    if not isinstance(profile, Profile):
+        raise WrongTypeError(f"{caller}() needs a validated Profile, not {type(profile).__name__}")
+    if not isinstance(resolution, Resolution):
+        raise WrongTypeError(f"{caller}() needs a Resolution, not {type(resolution).__name__}")
+
+
+def planned(
+    kb: KnowledgeBase,
+    profile: Profile,
+    result: Result,
+    resolution: Resolution,
+    *,
+    today: date | None = None,
+) -> Result:
+    """``with_plan(result, resolution, build_route(kb, profile, result, resolution))``
+    in one: what the engine does with every person's resolution.
+
+    The route builder knows which competencies its steps work on, so the deficits
+    left unaddressed are found without going over the steps again.
+
+    Parameters
+    ----------
+    kb : KnowledgeBase
+        The knowledge base the resolution was made with.
+    profile : Profile
+        The validated profile.
+    result : Result
+        The person's diagnosis.
+    resolution : Resolution
+        The catalogue items chosen for the person's needs.
+    today : datetime.date, optional
+        As in :func:`build_route`.
+
+    Returns
+    -------
+    Result
+        As :func:`with_plan` gives it.
+
+    Raises
+    ------
+    WrongTypeError
+        When ``kb``, ``profile`` or ``resolution`` is not of its type.
+    """
+    _check("build_route", kb, profile, resolution)
+    route, held = layout_held(kb, profile, result, resolution, today)
+    unmet = resolution.unmet
+    left = _unaddressed(result.deficits, held, unmet)
+    return _planned(result, resolution.recommendations, unmet + left if left else unmet, route)
 
 
 def route_graph(route: Route | Mapping[str, Any]) -> nx.DiGraph:
@@ -128,13 +182,24 @@ def unaddressed_deficits(
     """
     if not deficits:
         return ()
-    covered: set[str] = set()
+    held: set[str] = set()
     for s in route.steps:
         if s.kind != "rediagnosis":
-            covered.update(s.competencies)
-    for u in unmet:  # its need's competency (Unmet.competency, without the property)
-        covered.add(u.need.competency if type(u) is Unmet else u.competency)  # type: ignore[arg-type]
-    return tuple([UnaddressedDeficit(d) for d in deficits if d.competency not in covered])
+            held.update(s.competencies)
+    return _unaddressed(deficits, held, unmet)
+
+
+def _unaddressed(
+    deficits: Sequence[Deficit], held: Container[str], unmet: Sequence[Unmet]
+) -> tuple[UnaddressedDeficit, ...]:
+    """:func:`unaddressed_deficits`, given the competencies the steps besides the
+    closing re-diagnosis hold: the deficits of none of them and of no unmet need."""
+    missing = [d for d in deficits if d.competency not in held]
+    if not missing:
+        return ()
+    # an unmet need's competency (Unmet.competency, without the property)
+    met = {u.need.competency if type(u) is Unmet else u.competency for u in unmet}
+    return tuple([UnaddressedDeficit(d) for d in missing if d.competency not in met])
 
 
 def with_plan(result: Result, resolution: Resolution, route: Route) -> Result:
@@ -156,16 +221,28 @@ def with_plan(result: Result, resolution: Resolution, route: Route) -> Result:
         deficits nothing addresses) and ``route``.
     """
     unmet = resolution.unmet
-    # dataclasses.replace, without its __init__ (thirteen frozen setattrs): a batch
-    # makes one per person. The copy keeps what the Result remembered of its
-    # unchanged fields (its severities, made from the deficits).
-    planned: Result = _new_object(type(result))
-    fields = planned.__dict__
+    return _planned(
+        result,
+        resolution.recommendations,
+        unmet + unaddressed_deficits(result.deficits, route, unmet),
+        route,
+    )
+
+
+def _planned(
+    result: Result, recommendations: tuple[Any, ...], unmet: tuple[Any, ...], route: Route
+) -> Result:
+    """``result`` with these three fields: dataclasses.replace, without its
+    ``__init__`` (thirteen frozen setattrs): a batch makes one per person. The copy
+    keeps what the Result remembered of its unchanged fields (its severities, made
+    from the deficits)."""
+    made: Result = _new_object(type(result))
+    fields = made.__dict__
     fields.update(result.__dict__)
-    fields["recommendations"] = resolution.recommendations
-    fields["unmet"] = unmet + unaddressed_deficits(result.deficits, route, unmet)
+    fields["recommendations"] = recommendations
+    fields["unmet"] = unmet
     fields["route"] = route
-    return planned
+    return made
 
 
 def plan(
@@ -217,4 +294,4 @@ def plan(
         severities=result.severities,
         today=today,
     )
-    return with_plan(result, resolution, build_route(kb, profile, result, resolution, today=today))
+    return planned(kb, profile, result, resolution, today=today)

@@ -50,7 +50,7 @@ from .model import STEP_KINDS, Conflict, Overflow, Route, Step, centi
 from .order import conflicts, drop_cycles, predecessors
 from .schedule import hours_text, keep_texts, month_texts, overflow_of, schedule
 
-__all__ = ["Tables", "layout", "tables"]
+__all__ = ["Tables", "layout", "layout_held", "tables"]
 
 _KIND_RANK = {k: i for i, k in enumerate(STEP_KINDS)}
 _SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
@@ -483,6 +483,29 @@ def layout(
     resolution: Resolution,
     today: date | None,
 ) -> Route:
+    """Order and schedule the steps of one person's route: :func:`layout_held`'s
+    route (the parameters are its).
+
+    Returns
+    -------
+    Route
+        The scheduled steps, the overflow and the conflicts.
+
+    Raises
+    ------
+    UsageError
+        As :func:`layout_held`.
+    """
+    return layout_held(kb, profile, result, resolution, today)[0]
+
+
+def layout_held(
+    kb: KnowledgeBase,
+    profile: Profile,
+    result: Result,
+    resolution: Resolution,
+    today: date | None,
+) -> tuple[Route, dict[str, int]]:
     """Order and schedule the steps of one person's route (see :func:`~.build.build_route`).
 
     Parameters
@@ -502,6 +525,9 @@ def layout(
     -------
     Route
         The scheduled steps, the overflow and the conflicts.
+    dict
+        The competencies the steps besides the closing re-diagnosis work on (as
+        keys; :func:`~.build.unaddressed_deficits` reads them off the steps).
 
     Raises
     ------
@@ -514,7 +540,7 @@ def layout(
     period = (start, end)
     drafts, closing, exact = _drafts(tab, profile, result, resolution, False)
     if closing is None:
-        return _route(period, per_month, defaults, (), None, ())
+        return _route(period, per_month, defaults, (), None, ()), {}
     # number the drafts in priority order (ties by recommendation order: sorted()
     # is stable), the closing step last: the topological order then takes, of
     # the drafts that are ready, the lowest number
@@ -535,7 +561,8 @@ def layout(
         priority = [tuples[i] for i in by_priority]
     drafts.append(closing)
     n = opened + 1
-    preds = predecessors(drafts, opened, tab.prerequisites)
+    holding: dict[str, int] = {}  # competency -> the drafts (the closing one left out) on it
+    preds = predecessors(drafts, opened, tab.prerequisites, holding)
     first, last, budget, holiday, holds = _period(tab, start, end, per_month)
     known = month_texts(first)
     centis = [d[12] for d in drafts]
@@ -623,7 +650,7 @@ def layout(
     clash: tuple[Conflict, ...] = ()
     if dropped:
         clash = conflicts(dropped, dict(enumerate(step_id)), dict(enumerate(position)))
-    return _route(period, per_month, defaults, tuple(steps), spill, clash)
+    return _route(period, per_month, defaults, tuple(steps), spill, clash), holding
 
 
 def _route(

@@ -27,6 +27,7 @@ def predecessors(
     drafts: Sequence[tuple[Any, ...]],
     opened: int,
     prerequisites: Mapping[str, tuple[str, ...]],
+    holding: dict[str, int] | None = None,
 ) -> list[int]:
     """Draft -> the bit set of the drafts the ontology puts before it.
 
@@ -43,13 +44,17 @@ def predecessors(
         How many drafts come before the closing step (which gets no edges).
     prerequisites : mapping of str to tuple of str
         Competency -> its transitive prerequisites.
+    holding : dict, optional
+        An empty dict, filled with competency -> the bit set of the drafts that
+        hold it (so the caller knows which competencies the steps work on).
 
     Returns
     -------
     list of int
         Draft -> the bit set of its predecessors (itself left out).
     """
-    holding: dict[str, int] = {}
+    if holding is None:
+        holding = {}
     in_stage = [0] * (CLOSING_STAGE + 1)
     bit = 1
     for i in range(opened):
