@@ -19,8 +19,14 @@ recommendation's and unmet need's JSON, with the needs served) and then the
 two take turns slice by slice (100 profiles; each slice's best of ``--repeat``
 turns counts), so that their ratio comes from one run.
 
+``--fresh`` (with ``--against``) times people each tree has never resolved: a
+memo kept per KB across people (a need's pick, a shared recommendation) would make
+a pass over the same people again cheaper than a cohort's first sight of them. Each
+tree gets a KB of its own, warmed on another cohort of the same size (seed + 1); then
+the two take turns slice by slice, each slice timed once for each.
+
     python benchmarks/resolve_speed.py [--profiles 3000] [--seed 16] [--repeat 3]
-    python benchmarks/resolve_speed.py --against /work/main/src
+    python benchmarks/resolve_speed.py --against /work/main/src [--fresh]
 """
 
 from __future__ import annotations
@@ -109,6 +115,34 @@ def _alternating(
     return sum(best_mine), sum(best_other)
 
 
+def fresh(n: int, seed: int, against: Path) -> int:
+    """``--fresh``: each tree its own KB, warmed on another cohort; then every slice
+    of this cohort timed once per tree, the trees taking turns."""
+    other = other_package(against, "resolve").resolve
+    kbs = (load_kb(), load_kb())
+    engine = Engine(kbs[0], backend="fast")
+    warm = [engine.diagnose(p) for p in synthetic_profiles(kbs[0], n, seed + 1)]
+    people = [engine.diagnose(p) for p in synthetic_profiles(kbs[0], n, seed)]
+    for resolver, kb in ((resolve, kbs[0]), (other, kbs[1])):
+        _resolve_slice(resolver, kb, warm)
+    spent = [0.0, 0.0]
+    for start in range(0, n, SLICE):
+        part = people[start : start + SLICE]
+        for k, resolver in enumerate((resolve, other)):
+            spent[k] += cpu(functools.partial(_resolve_slice, resolver, kbs[k], part))
+    for profile, result in people:  # again, now from the memos: the same output
+        mine = resolve(kbs[0], profile, result.needs, severities=result.severities)
+        theirs = other(kbs[1], profile, result.needs, severities=result.severities)
+        if _outcome(mine) != _outcome(theirs):
+            raise SystemExit(f"{against}: another resolution for {result.profile}")
+    print(f"python {platform.python_version()} on {platform.machine()}, {n} profiles")
+    print(f"(seed {seed}, warmed on seed {seed + 1}), each met once by each tree")
+    print(f"resolve:                 {spent[0] / n * 1e6:8.1f} µs/profile")
+    print(f"resolve of --against:    {spent[1] / n * 1e6:8.1f} µs/profile (same output)")
+    print(f"against / this tree:     {spent[1] / spent[0]:8.2f} (slices alternating)")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -118,7 +152,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--against", type=Path, help="another tree's src (or its resolve package), timed beside"
     )
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="with --against: time people each tree meets for the first time",
+    )
     args = parser.parse_args(argv)
+    if args.fresh:
+        if args.against is None:
+            parser.error("--fresh needs --against")
+        return fresh(args.profiles, args.seed, args.against)
     kb = load_kb()
     engine = Engine(kb, backend="fast")
     raw = list(synthetic_profiles(kb, args.profiles, args.seed))

@@ -1094,7 +1094,7 @@ class Resolver:
         mine = decoded_choices(index, share.seeker, needs, share.mentors)
         recs, unmet = mentor_recommendations(index, share.seeker, needs, mine, cohort=True)
         formats, unmet_formats = resolve_formats(
-            index, needs, [i for i, kind in enumerate(kinds) if kind == "format"]
+            index, needs, [i for i, kind in enumerate(kinds) if kind == "format"], shared=True
         )
         reasons = self.reasons
         why: dict[int, Why | str] = {}
@@ -1105,12 +1105,14 @@ class Resolver:
         why.update(unmet_formats)
         why.update(unknown)
         # the programme recommendations are one object per value across the plan
-        # already (plan_programmes interns them): only the others are shared here
+        # already (plan_programmes interns them), and the formats' across the KB's
+        # plans (resolve_formats keeps them by their needs' identity, as made() would
+        # share them): only the mentors' are shared here
         return Resolution(
             recommendations=(
                 *map(self.programmes.__getitem__, share.programmes),
                 *map(shared.made, recs),
-                *map(shared.made, formats),
+                *formats,
             ),
             unmet=tuple([shared.unmet(needs[i], why[i]) for i in sorted(why)]),
         )

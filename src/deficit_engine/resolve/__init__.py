@@ -31,8 +31,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date
+from typing import Any
 
-from ..catalogue import MENTORING_FORMAT, CatalogueIndex, mentoring_of
+from ..catalogue import MEMO_LIMIT, MENTORING_FORMAT, CatalogueIndex, mentoring_of
 from ..errors import UsageError, WrongTypeError
 from ..labels import PHASE_ORDER, format_hours
 from ..loader import KnowledgeBase
@@ -243,7 +244,23 @@ def resolve(
     unmet.update(u1)
     unmet.update(u2)
     unmet.update(u3)
+    made = index.memo("unmet needs")
     return Resolution(
         recommendations=(*programs, *mentors, *formats),
-        unmet=tuple(unmet_of(needs[i], unmet[i]) for i in sorted(unmet)),
+        unmet=tuple([_unmet(made, needs[i], unmet[i]) for i in sorted(unmet)]),
     )
+
+
+def _unmet(made: dict[Any, Unmet], need: Need, why: str | Why) -> Unmet:
+    """:func:`unmet_of`, one object for the same need (object) and reason across people:
+    most unmet needs are the same few hundred (no programme for the role, one mentor
+    per form), and a frozen value can serve them all. The memo holds the need, so its
+    id is not reused while its entry is there; it starts afresh when full (needs made
+    afresh per Result would fill it)."""
+    key = (id(need), why)
+    found = made.get(key)
+    if found is None:
+        if len(made) >= MEMO_LIMIT:
+            made.clear()
+        found = made[key] = unmet_of(need, why)
+    return found

@@ -9,7 +9,7 @@ a format already chosen; otherwise it gets the best format by (phase, hours, id)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from ..catalogue import (
     CatalogueIndex,
@@ -26,6 +26,9 @@ from .needinfo import NeedInfo, infos_of
 __all__ = ["resolve_formats"]
 
 _NAMED = "названа правилом"
+#: How many recommendations the per-KB memo keeps before it starts afresh (a
+#: cohort's few thousand distinct ones; more would only hold memory).
+MADE_LIMIT = 1 << 14
 
 
 class _Plan(NamedTuple):
@@ -44,6 +47,8 @@ def resolve_formats(
     needs: Sequence[Need],
     idx: Sequence[int],
     infos: Sequence[NeedInfo] | None = None,
+    *,
+    shared: bool = False,
 ) -> tuple[list[Recommendation], dict[int, str]]:
     """Formats for the needs ``idx`` (indexes into ``needs``) of a person.
 
@@ -56,6 +61,12 @@ def resolve_formats(
     idx : sequence of int
     infos : sequence of NeedInfo, optional
         The needs' infos (found here when not given).
+    shared : bool
+        Whether a recommendation equal to one made before, with the same needs
+        (objects) and chosen the same way, is that one object (kept per KB): a
+        plan's Resolver shares them so, instead of hashing each value; one person's
+        resolve does not (four in ten are met again: their keys cost more than
+        that saves).
 
     Returns
     -------
@@ -101,11 +112,27 @@ def resolve_formats(
             chosen[fid] = [i]
             how[fid] = {plan.how}
     order = sorted(chosen, key=index.format_order.__getitem__) if len(chosen) > 1 else chosen
-    reasons = index.memo("format reasons")
-    recs = [
-        _recommendation(index, needs, infos, fid, chosen[fid], bool(later), how[fid], reasons)
-        for fid in order
-    ]
+    made = index.memo("format recommendations")
+    recs = []
+    for fid in order:
+        served = chosen[fid]
+        if later:  # filter-only needs joined the format after the named ones
+            served.sort()
+        hows = how[fid]
+        # a recommendation is a function of its format, how it was chosen and the
+        # needs it serves (the objects: held by it, so their ids are not reused
+        # while it is here); a cohort repeats four in ten
+        if not shared or len(hows) != 1:
+            recs.append(_recommendation(index, needs, infos, fid, served, hows))
+            continue
+        key = (fid, *hows, *[id(needs[i]) for i in served])
+        rec = made.get(key)
+        if rec is None:
+            rec = _recommendation(index, needs, infos, fid, served, hows)
+            if len(made) >= MADE_LIMIT:  # afresh when full
+                made.clear()
+            made[key] = rec
+        recs.append(rec)
     return recs, unmet
 
 
@@ -174,12 +201,9 @@ def _recommendation(
     infos: Sequence[NeedInfo],
     fid: str,
     served: list[int],
-    joined: bool,
     how: set[str],
-    reasons: dict[Any, str],
 ) -> Recommendation:
-    if joined:  # filter-only needs joined the format after the named ones
-        served = sorted(served)
+    reasons = index.memo("format reasons")
     fmt = index.format_by_id[fid]
     competencies = [infos[i].competency for i in served]
     comps = index.sort([str(c) for c in competencies if c])

@@ -24,7 +24,7 @@ from ..catalogue import CatalogueIndex, exact_key, mismatch, mismatch_text
 from ..labels import FORM_RU, SUBJECT_RU
 from ..models import Need, Recommendation
 from ..schema import Mentor
-from .allocate import Arc, allocate
+from .allocate import Arc, _cached_weights, allocate
 from .needinfo import NeedInfo, form_of, infos_of
 
 __all__ = [
@@ -212,10 +212,11 @@ def unit_arcs(
     # menторство and mentor teams: not a mentor of the seeker's own organisation
     own = seeker.organization if _cross(seeker, unit.form) else None
     weight = {}
+    met = _met_by(index, seeker)
     for i in unit.needs:
         need = needs[i]
         weight[i] = SEVERITY_WEIGHT.get(severities.get(need.competency or "", "low"), 1)
-        for m in _qualified(index, seeker, need, infos[i].token):
+        for m in _qualified(index, seeker, need, infos[i].token, met):
             if free.get(m.id, 0) > 0 and (own is None or m.organization != own):
                 if m.id in served:
                     served[m.id][1].append(i)
@@ -236,17 +237,40 @@ def _cross(seeker: Seeker, form: str | None) -> bool:
     return (seeker.school or form in CROSS_ORGANISATION_FORMS) and seeker.organization is not None
 
 
+def _met_by(index: CatalogueIndex, seeker: Seeker) -> frozenset[str]:
+    """The ids of the mentors restricted to some subjects or levels whose
+    restrictions the seeker meets: with the unrestricted ones, who meet anyone,
+    what :func:`_meets` makes of the seeker's subjects and levels (2,000 synthetic
+    people: 223 (subjects, levels), 52 such sets). Remembered per KB."""
+    memo = index.memo("restricted mentors met")
+    key = (seeker.subjects, seeker.levels)
+    found: frozenset[str] | None = memo.get(key)
+    if found is None:
+        found = index.remember(
+            memo,
+            key,
+            frozenset(
+                [
+                    m.id
+                    for m in index.mentor_by_id.values()
+                    if (m.subjects or m.levels) and _meets(m, seeker)
+                ]
+            ),
+        )
+    return found
+
+
 def _qualified(
-    index: CatalogueIndex, seeker: Seeker, need: Need, token: int | None
+    index: CatalogueIndex, seeker: Seeker, need: Need, token: int | None, met: frozenset[str]
 ) -> tuple[Mentor, ...]:
     """The mentors with ``need``'s competency among their strengths who pass its
     filters and whose subjects and levels (if any) meet the seeker's, in id order.
 
     A function of the index, the need's competency and filters (its ``token``,
-    :class:`~.needinfo.NeedInfo`) and the seeker's subjects and levels, memoised
-    by them (none when the token is None).
+    :class:`~.needinfo.NeedInfo`) and which restricted mentors the seeker meets
+    (``met``, :func:`_met_by`), memoised by them (none when the token is None).
     """
-    key: Any = None if token is None else (token, seeker.subjects, seeker.levels)
+    key: Any = None if token is None else (token, met)
     memo = index.memo("qualified mentors by token")
     found: tuple[Mentor, ...] | None = None if key is None else memo.get(key)
     if found is None:
@@ -300,14 +324,68 @@ def resolve_mentors(
                 free[mid] -= taken
     units = mentor_units(needs, idx, infos)
     cands = [unit_arcs(index, seeker, needs, u, free, severities, infos) for u in units]
-    flat = [(u, c) for u, cs in enumerate(cands) for c in cs]
-    got = _allocate_alone(index, units, flat, free) if flat else (-1,) * len(units)
+    best = _best_alone(index, cands, free, len(units))
+    if best is None:
+        flat = [(u, c) for u, cs in enumerate(cands) for c in cs]
+        got = _allocate_alone(index, units, flat, free) if flat else (-1,) * len(units)
+        best = [None if k < 0 else flat[k][1] for k in got]
     choices = []
-    for u, unit in enumerate(units):
-        chosen = None if got[u] < 0 else flat[got[u]][1]
-        others = tuple(c for c in cands[u] if c is not chosen)
+    for unit, chosen, cs in zip(units, best, cands, strict=True):
+        others = tuple(c for c in cs if c is not chosen)
         choices.append(MentorChoice(unit, chosen, others, free[chosen.mentor.id] if chosen else 0))
     return mentor_recommendations(index, seeker, needs, choices, cohort=False)
+
+
+def _best_alone(
+    index: CatalogueIndex,
+    cands: Sequence[Sequence[Candidate]],
+    free: Mapping[str, int],
+    n_units: int,
+) -> list[Candidate | None] | None:
+    """Each unit's candidate as :func:`_allocate_alone` chooses it, in the usual case
+    where that is plain to see, without the allocation's arcs: one owner whose units'
+    best candidates (by ``Candidate.key``: a unit's keys are unique, its mentors are)
+    ask no mentor beyond their free places, with weights exact and a tie-break
+    (what :func:`.allocate._one_owner` checks; these are then its answer). None
+    otherwise: the caller allocates."""
+    rank = index.mentor_rank
+    best: list[Candidate | None] = []
+    taken: dict[str, int] = {}
+    most = 0
+    placeable = 0
+    for cs in cands:
+        if not cs:
+            best.append(None)
+            continue
+        placeable += 1
+        top = cs[0]
+        if len(cs) > 1:
+            least = (-top.prio, top.loc, top.nosubj, rank[top.mentor.id])
+            for c in cs:
+                key = (-c.prio, c.loc, c.nosubj, rank[c.mentor.id])
+                if key < least:
+                    top, least = c, key
+        best.append(top)
+        mid = top.mentor.id
+        taken[mid] = taken.get(mid, 0) + 1
+        for c in cs:
+            most = max(most, c.prio)
+    if not placeable:
+        return best
+    if any(count > free[mid] for mid, count in taken.items()):
+        return None
+    ids = {c.mentor.id for cs in cands for c in cs}
+    weights = _cached_weights(
+        placeable,
+        1,
+        sum([free[mid] for mid in ids]),
+        len(ids),
+        most,
+        2 + 1 + placeable + len(ids),
+        0,
+        n_units,
+    )
+    return best if weights.exact and weights.tie else None
 
 
 def _allocate_alone(

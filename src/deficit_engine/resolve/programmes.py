@@ -10,6 +10,7 @@ a delivery the profile requests, (3) ФР ДПП, (4) fewer hours, (5) id.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from typing import NamedTuple
 
 from ..catalogue import (
     MEMO_LIMIT,
@@ -150,10 +151,144 @@ def resolve_programmes(
         The recommendations, in the order they were chosen, and need index ->
         why no programme serves it.
     """
+    if admits is not None and by_comp is None:
+        return _alone(index, role, prefs, needs, idx, period_hours, admits, infos)
     picks, unmet = programme_cover(
         index, role, prefs, needs, idx, by_comp, period_hours, admits, infos
     )
     return programme_recommendations(index, prefs, needs, picks, period_hours), unmet
+
+
+def _alone(
+    index: CatalogueIndex,
+    role: str,
+    prefs: Sequence[str],
+    needs: Sequence[Need],
+    idx: Sequence[int],
+    period_hours: float | None,
+    admits: tuple[Collection[str], Collection[str]],
+    infos: Sequence[NeedInfo] | None,
+) -> tuple[list[Recommendation], dict[int, str]]:
+    """:func:`resolve_programmes` for one person and every programme that admits them
+    (what ``resolve`` asks), the cover split where it falls apart.
+
+    The greedy cover is a set of independent covers, one per group of needs that
+    share candidates: a candidate's key reads only the needs of its group, so the
+    picks of each group come in the order the group's cover alone makes them, and
+    since a pick's key only grows round by round, the whole cover's order is every
+    pick sorted by its key when picked (keys are unique). Most needs are a group of
+    one (no candidate of theirs serves another of the person's needs): its pick and
+    recommendation are a function of the need (the object: its rule is printed), its
+    candidates, the deliveries asked and the period, remembered per KB
+    (:class:`_Lone`); only the other needs are covered here.
+    """
+    if infos is None:
+        infos = infos_of(index, needs)
+    subjects, levels = frozenset(admits[0]), frozenset(admits[1])
+    table = _person_table(index, role, subjects, levels)
+    fits: dict[str, int] = {}
+    found: list[tuple[int, tuple[str, ...]]] = []
+    unmet: dict[int, str] = {}
+    for i in idx:
+        key = infos[i].token
+        pids = table.get(key) if key is not None else None
+        if pids is None:
+            pids = _missing_pids(index, table, role, subjects, levels, needs, i, key)
+        if not pids:
+            unmet[i] = _unmet_reason(role, index, needs[i], infos[i])
+            continue
+        found.append((i, pids))
+        bit = 1 << i
+        for pid in pids:
+            fits[pid] = fits.get(pid, 0) | bit
+    picked: list[tuple[tuple[int, int, int], Recommendation]] = []
+    shared = 0  # the needs of groups of more than one
+    lone: dict[tuple[int, tuple[str, ...]], _Lone] | None = None
+    for i, pids in found:
+        bit = 1 << i
+        for pid in pids:
+            if fits[pid] != bit:
+                shared |= bit
+                break
+        else:
+            if lone is None:
+                lone = _lone_memo(index, prefs, period_hours)
+            need = needs[i]
+            got = lone.get((id(need), pids))
+            if got is None:
+                got = _lone(index, prefs, period_hours, need, pids)
+                if infos[i].token is not None:  # (an unhashable filter: not kept)
+                    if len(lone) >= MEMO_LIMIT:  # afresh when full
+                        lone.clear()
+                    lone[id(need), pids] = got
+            picked.append((got.key, got.rec))
+    if shared:
+        tail, names = _tails_for(index, prefs)
+        too_long = _too_long(index, period_hours)
+        rest = {pid: mask for pid, mask in fits.items() if mask & shared}
+        picks = list(ranked_cover(rest, too_long, tail, names))
+        recs = programme_recommendations(index, prefs, needs, picks, period_hours)
+        for (pid, served, _alt), rec in zip(picks, recs, strict=True):
+            picked.append(((too_long[pid], -len(served), tail[pid]), rec))
+    if len(picked) > 1:
+        picked.sort(key=_first)
+    return [rec for _key, rec in picked], unmet
+
+
+class _Lone(NamedTuple):
+    """The cover of a need no other need of the person shares a candidate with:
+    its pick's key when picked, and its recommendation."""
+
+    need: Need  # held: the memo is keyed by its id
+    key: tuple[int, int, int]
+    rec: Recommendation
+
+
+def _lone_memo(
+    index: CatalogueIndex, prefs: Sequence[str], period_hours: float | None
+) -> dict[tuple[int, tuple[str, ...]], _Lone]:
+    """(need id, its candidates) -> :class:`_Lone`, for the deliveries asked and the
+    period (a cohort has a few of each)."""
+    memos = index.memo("programmes of a lone need")
+    hours = None if period_hours is None else repr(period_hours)  # 0.0, -0.0 print apart
+    kind = (tuple(prefs), hours)
+    lone: dict[tuple[int, tuple[str, ...]], _Lone] | None = memos.get(kind)
+    if lone is None:
+        lone = index.remember(memos, kind, {})
+    return lone
+
+
+def _lone(
+    index: CatalogueIndex,
+    prefs: Sequence[str],
+    period_hours: float | None,
+    need: Need,
+    pids: tuple[str, ...],
+) -> _Lone:
+    """A need's :class:`_Lone`: the cover of this need alone by its candidates ``pids``."""
+    tail, names = _tails_for(index, prefs)
+    too_long = _too_long(index, period_hours)
+    pick = next(ranked_cover(dict.fromkeys(pids, 1), too_long, tail, names))  # the one
+    rec = programme_recommendations(index, prefs, [need], [pick], period_hours)[0]
+    pid = pick[0]
+    return _Lone(need, (too_long[pid], -1, tail[pid]), rec)
+
+
+def _first(item: tuple[tuple[int, int, int], Recommendation]) -> tuple[int, int, int]:
+    return item[0]
+
+
+def _too_long(index: CatalogueIndex, period_hours: float | None) -> dict[str, int]:
+    """Programme id -> 1 when it is longer than ``period_hours`` (None: no limit), else
+    0: made once per KB and period."""
+    longest = float("inf") if period_hours is None else period_hours
+    memo = index.memo("programmes too long")
+    too_long: dict[str, int] | None = memo.get(longest)
+    if too_long is None:
+        too_long = index.remember(
+            memo, longest, {pid: int(p.hours > longest) for pid, p in index.program_by_id.items()}
+        )
+    return too_long
 
 
 #: A programme the cover chose: its id, the needs it serves (indexes into the
@@ -215,15 +350,8 @@ def programme_cover(
     # fixed tail is one int per KB and prefs (see _tails_for): the cover is int-keyed.
     # Both parts are read from per-KB tables of every programme: a cohort has a
     # few periods and requested deliveries, and a dozen candidates a person.
-    longest = float("inf") if period_hours is None else period_hours
-    memo = index.memo("programmes too long")
-    too_long: dict[str, int] | None = memo.get(longest)
-    if too_long is None:
-        too_long = index.remember(
-            memo, longest, {pid: int(p.hours > longest) for pid, p in index.program_by_id.items()}
-        )
     tail, names = _tails_for(index, prefs)
-    return list(ranked_cover(fits, too_long, tail, names)), unmet
+    return list(ranked_cover(fits, _too_long(index, period_hours), tail, names)), unmet
 
 
 def programme_recommendations(
@@ -331,25 +459,65 @@ def _admitting_fits(
     hashes in no time; the filters tuple took most of the lookup).
     """
     subjects, levels = frozenset(admits[0]), frozenset(admits[1])
-    memo = index.memo("programmes per need token")
-    person = (role, subjects, levels)
-    table: dict[int | None, tuple[str, ...]] | None = memo.get(person)
-    if table is None:
-        table = index.remember(memo, person, {})
+    table = _person_table(index, role, subjects, levels)
     fits: dict[str, int] = {}
     for i in idx:
         key = infos[i].token
         pids = table.get(key) if key is not None else None
         if pids is None:
-            found = candidates(index, role, subjects, levels, needs, (i,))
-            masks = index.fit_masks("program", needs, (i,), found)
-            pids = tuple(masks)
-            if key is not None and len(table) < MEMO_LIMIT:
-                table[key] = pids
+            pids = _missing_pids(index, table, role, subjects, levels, needs, i, key)
         bit = 1 << i
         for pid in pids:
             fits[pid] = fits.get(pid, 0) | bit
     return fits
+
+
+def _person_table(
+    index: CatalogueIndex, role: str, subjects: frozenset[str], levels: frozenset[str]
+) -> dict[int | None, tuple[str, ...]]:
+    """Need token -> the programmes for the role that admit a person with these
+    subjects and levels and can serve the need (filled as needs are met).
+
+    One table serves every person whom the same programmes admit: a programme
+    open to anyone admits all, so which of the few restricted ones (to some
+    subjects or levels) admit the person is what tells tables apart (2,000
+    synthetic people: 528 (role, subjects, levels), 171 such (role, set) pairs)."""
+    memo = index.memo("programmes per need token")
+    person = (role, subjects, levels)
+    table: dict[int | None, tuple[str, ...]] | None = memo.get(person)
+    if table is None:
+        admitted = frozenset(
+            [
+                p.id
+                for p in index.programs
+                if (p.subjects or p.levels) and serves(p, subjects, levels)
+            ]
+        )
+        shared = index.memo("programmes per need token, by the restricted admitting")
+        table = shared.get((role, admitted))
+        if table is None:
+            table = index.remember(shared, (role, admitted), {})
+        index.remember(memo, person, table)
+    return table
+
+
+def _missing_pids(
+    index: CatalogueIndex,
+    table: dict[int | None, tuple[str, ...]],
+    role: str,
+    subjects: frozenset[str],
+    levels: frozenset[str],
+    needs: Sequence[Need],
+    i: int,
+    token: int | None,
+) -> tuple[str, ...]:
+    """The programmes that can serve need ``i``, not found in the person's ``table``:
+    found, and kept there under its token (when it has one)."""
+    found = candidates(index, role, subjects, levels, needs, (i,))
+    pids = tuple(index.fit_masks("program", needs, (i,), found))
+    if token is not None and len(table) < MEMO_LIMIT:
+        table[token] = pids
+    return pids
 
 
 def _recommendation(
