@@ -7,13 +7,16 @@ The cohort is synthetic (deficit_engine.synthetic): no real person's data.
 
 from __future__ import annotations
 
+import dataclasses
+import pickle
 from typing import Any
 
 import pytest
 
-from deficit_engine.engine import Engine
+from deficit_engine.engine import Engine, run_chunk
 from deficit_engine.models import Need
 from deficit_engine.planner import PlanRow, RowTable, plan_row
+from deficit_engine.planner import rows as rows_module
 from deficit_engine.planner.plan import _demand
 from deficit_engine.planner.programmes import ProgrammeOutcomes, plan_programmes
 from deficit_engine.synthetic import synthetic_profiles
@@ -102,3 +105,34 @@ def test_the_programme_outcomes_coded_are_the_plan_s(engine: Engine, rows: list[
         made = coded.recommendations(slot)
         assert len(made) == len(recs) and all(a is b for a, b in zip(made, recs, strict=True))
         assert list(coded.unmet(slot)) == list(unmet.items())
+
+
+@pytest.mark.parametrize("colleagues", [False, True])
+def test_a_row_added_from_its_diagnosis_is_coded_as_its_plan_row_appended(
+    engine: Engine, colleagues: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the workers' path (RowTable.add) against plan_row + append, on a columnar
+    # chunk (whose equal needs are one object, found by identity), the bound on
+    # the needs found by identity small enough to be cleared often
+    kb = engine.kb
+    if colleagues:
+        settings = kb.planning.planning.model_copy(update={"colleague_mentors": True})
+        kb = dataclasses.replace(kb, planning=kb.planning.model_copy(update={"planning": settings}))
+    monkeypatch.setattr(rows_module, "_RECENT", 40)
+    profiles: list[Any] = list(synthetic_profiles(kb, 120, seed=11))
+    profiles[5] = {"id": "broken"}  # not validated: no row
+    chunk = run_chunk(Engine(kb, backend="fast"), "columnar", 0, profiles)
+    old, new = RowTable(), RowTable()
+    for profile, result in chunk:
+        ok = profile is not None and result.ok
+        old.append(plan_row(kb, profile, result) if ok else None)
+        if ok:
+            new.add(kb, profile, result)
+        else:
+            new.append(None)
+    assert any(row is None for row in new) and len(new) == len(chunk)
+    assert [_printed(new[n]) for n in range(len(new))] == [
+        _printed(old[n]) for n in range(len(old))
+    ]
+    assert pickle.dumps(new) == pickle.dumps(old)
+    assert any(row.strengths for row in new if row) == colleagues

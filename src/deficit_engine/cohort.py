@@ -67,7 +67,6 @@ from .planner import (
     SharedValues,
     StreamedPlan,
     plan_cohort,
-    plan_row,
 )
 from .planner.plan import COLLEAGUE_PREFIX, PlanShare, Resolver
 from .profile import parse_profile
@@ -1660,7 +1659,10 @@ def _diagnose_spilled(
     for n, row in enumerate(rows):
         profile, result = _lighter(diagnosed.pop(), trace)
         by_index = _labelled_by_index(named[n], result, n)
-        table.append(plan_row(kb, profile, result) if profile is not None and result.ok else None)
+        if profile is not None and result.ok:
+            table.add(kb, profile, result)  # plan_row's row, coded without making it
+        else:
+            table.append(None)
         kept.append(codes.person(row, profile, result, table, n, by_index, slim))
     spill(Path(path), [codes.tables(table.need_values()), *kept])
     return lines, idents, table

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple, TypeVar, overload
 
 from ..kb import KnowledgeBase
 from ..models import Need, Recommendation, Result, Unmet
-from ..period import period_hours, settings
+from ..period import period_hours, settings, working_months
 from ..resolve import person_levels
 from ..resolve.mentors import Why
 from ..schema import Profile
@@ -363,6 +363,9 @@ _TEXT_FIELDS = operator.attrgetter(*_HEAD, "strengths")
 _NOT_DIAGNOSED = -1  # a person without a row: their first id
 _FROM_DEFICITS = -1  # severities made from the deficits, as plan_row makes them
 _RECENT = 1024  # the needs a RowTable finds by identity, at most (see its _recent)
+#: A deficit as a row holds it: (group, competency, severity), made at C speed
+_TRIPLE = operator.attrgetter("group", "competency", "severity")
+_FLOATS = frozenset({float})  # group scores coded as a run of floats when all are
 _NO_SCORES: Mapping[str, float] = MappingProxyType({})  # see RowTable.lean
 
 
@@ -399,8 +402,13 @@ class RowTable(Sequence["PlanRow | None"]):
         # the needs seen last by identity: the rows of one share come with their
         # equal needs one object (the worker shares them), and a lookup by
         # identity spares hashing a need field by field (most of append's time).
-        # The entry holds the need, so its id is not reused while it is here
-        self._recent: dict[int, tuple[Need, int]] = {}
+        # _recent_held holds the needs, so their ids are not reused while here
+        self._recent: dict[int, int] = {}
+        self._recent_held: list[Need] = []
+        # what add() keeps between people, dropped when pickled: the KB's working
+        # months of each period
+        self._kb: KnowledgeBase | None = None
+        self._months: dict[tuple[str, str], int] = {}
         self._ids: list[str] = []
         self._head = array("i")  # _WIDTH ids a person
         self._needs, self._need_ends = array("i"), array("q", [0])
@@ -440,12 +448,24 @@ class RowTable(Sequence["PlanRow | None"]):
             self._need_values.append(need)
         return found
 
-    def _recent_need(self, need: Need) -> tuple[Need, int]:
+    def _recent_need(self, need: Need) -> int:
         """A need's position found by identity (see _recent), or added there."""
         hit = self._recent.get(id(need))
         if hit is None:
-            hit = self._recent[id(need)] = (need, self._need(need))
+            hit = self._recent[id(need)] = self._need(need)
+            self._recent_held.append(need)
         return hit
+
+    def _needs_of(self, needs: Sequence[Need]) -> list[int]:
+        """The positions of a row's needs, found by identity (see _recent)."""
+        recent = self._recent
+        if len(recent) > _RECENT:
+            recent.clear()
+            self._recent_held.clear()
+        at = list(map(recent.get, map(id, needs)))
+        if None in at:
+            return [self._recent_need(need) for need in needs]
+        return at  # type: ignore[return-value]
 
     def append(self, row: PlanRow | None) -> None:
         """Add the next person's row (None: a person not diagnosed).
@@ -472,13 +492,7 @@ class RowTable(Sequence["PlanRow | None"]):
             head = list(map(self._id, texts))
         head.insert(-1, self._id(row.period_hours))
         self._head.extend(head)  # type: ignore[arg-type]
-        recent = self._recent
-        if len(recent) > _RECENT:
-            recent.clear()
-        at = list(map(recent.get, map(id, row.needs)))
-        if None in at:
-            at = [self._recent_need(need) for need in row.needs]
-        self._needs.extend([hit[1] for hit in at])  # type: ignore[index]
+        self._needs.extend(self._needs_of(row.needs))
         found = list(map(self._value_ids.get, row.deficits))
         if None in found:
             found = list(map(self._id, row.deficits))
@@ -492,6 +506,67 @@ class RowTable(Sequence["PlanRow | None"]):
         made = {competency: severity for _g, competency, severity in row.deficits}
         same = list(made.items()) == list(row.severities.items())
         self._severities.append(_FROM_DEFICITS if same else -2 - self._held(row.severities))
+        self._close()
+
+    def add(self, kb: KnowledgeBase, profile: Profile, result: Result) -> None:
+        """Add the next person's row as ``plan_row(kb, profile, result)`` makes it,
+        coded without making it: the same table as :meth:`append` of that row.
+
+        A worker codes each person of its share so: the row's tuple and containers
+        are not made, the deficits' (group, competency, severity) are taken at C
+        speed (a share's deficits are mostly distinct objects: finding them by
+        identity paid less), the severities are not made (:func:`plan_row`'s are
+        always made from the deficits, which append then finds equal), and the
+        working months of a period are counted once per KB.
+
+        Parameters
+        ----------
+        kb : KnowledgeBase
+            The KB the person was diagnosed with.
+        profile : Profile
+            The validated profile.
+        result : Result
+            Its diagnosed Result (``ok``).
+        """
+        if kb is not self._kb:
+            self._kb, self._months = kb, {}
+        person = profile.person
+        start, end, hours, _defaults = settings(profile, None)
+        months = self._months.get((start, end))
+        if months is None:
+            calendar = kb.planning.planning.calendar
+            months = self._months[start, end] = working_months(start, end, calendar)
+        self._ids.append(profile.id)
+        # the head's ids in append's order: the text fields, then period_hours
+        texts = (
+            person.role,
+            person.organization,
+            person.municipality,
+            frozenset(person.subjects),
+            person_levels(kb, person),
+            tuple(profile.preferences.delivery),
+            (start, end),
+            _strengths(kb, result),
+        )
+        head = list(map(self._value_ids.get, texts))
+        if None in head:
+            head = list(map(self._id, texts))
+        head.insert(-1, self._id(hours * months))  # period_hours, as it counts them
+        self._head.extend(head)  # type: ignore[arg-type]
+        self._needs.extend(self._needs_of(result.needs))
+        triples = list(map(_TRIPLE, result.deficits))
+        found = list(map(self._value_ids.get, triples))
+        if None in found:
+            found = list(map(self._id, triples))
+        self._deficits.extend(found)  # type: ignore[arg-type]
+        scores = result.scores
+        pct = scores.group_pct if scores is not None else {}
+        if _FLOATS.issuperset(map(type, pct.values())):
+            self._groups.append(self._id(tuple(pct)))
+            self._pct.extend(pct.values())
+        else:
+            self._groups.append(-1 - self._held(dict(pct)))
+        self._severities.append(_FROM_DEFICITS)
         self._close()
 
     def merge(self, other: RowTable, dropped: Collection[int] = ()) -> None:
@@ -568,8 +643,15 @@ class RowTable(Sequence["PlanRow | None"]):
         return self._needs[self._need_ends[n] : self._need_ends[n + 1]]
 
     def __getstate__(self) -> dict[str, Any]:
-        # the needs found by identity mean nothing in another process
-        return {**self.__dict__, "_recent": {}}
+        # the values found by identity mean nothing in another process, and the
+        # rest of what add() keeps is not sent with the rows
+        return {
+            **self.__dict__,
+            "_recent": {},
+            "_recent_held": [],
+            "_kb": None,
+            "_months": {},
+        }
 
     def extend(self, rows: Iterable[PlanRow | None]) -> None:
         """Add the next people's rows, in order (see :meth:`append`).
