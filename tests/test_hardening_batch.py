@@ -407,6 +407,37 @@ def test_sigterm_stops_the_workers_and_leaves_nothing(tmp_path: Path) -> None:
     assert leftovers(tmp_path, "out") == []
 
 
+def _slow_wind_down(real: Callable[[Any], None]) -> Callable[[Any], None]:
+    def wind_down(thread: Any) -> None:
+        time.sleep(0.5)  # a loaded machine: the manager thread closes its pipes late
+        real(thread)
+
+    return wind_down
+
+
+@needs_fork
+def test_a_stopped_pool_has_closed_its_pipes_before_the_command_exits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Python 3.11's exit hook writes to the pool's wake-up pipe without a lock: if
+    # the manager thread were still closing it, the command would end with
+    # "OSError: [Errno 9] Bad file descriptor" after "terminated" (seen in CI)
+    from concurrent.futures import process as pool_module
+
+    from deficit_engine.workers import start_pool, start_worker, stop_pool
+
+    manager_class = pool_module._ExecutorManagerThread
+    real = manager_class.join_executor_internals
+    monkeypatch.setattr(manager_class, "join_executor_internals", _slow_wind_down(real))
+    pool = start_pool(2, start_worker, (os.getpid(),))
+    running = pool.submit(time.sleep, 30)
+    _wait_for(running.running, 30)
+    manager = pool._executor_manager_thread
+    assert manager is not None
+    stop_pool(pool)
+    assert not manager.is_alive()
+
+
 def test_a_killed_runs_staging_folder_is_removed_by_the_next_run(tmp_path: Path) -> None:
     gone = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],

@@ -23,6 +23,7 @@ import pickle
 import signal
 import struct
 import sys
+import threading
 from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -155,6 +156,8 @@ def stop_pool(executor: ProcessPoolExecutor) -> None:
         The pool.
     """
     processes = list((executor._processes or {}).values())
+    # shutdown(wait=False) forgets the manager thread (typeshed types it wrongly)
+    manager: threading.Thread | None = getattr(executor, "_executor_manager_thread", None)
     executor.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         if process.is_alive():
@@ -164,6 +167,21 @@ def stop_pool(executor: ProcessPoolExecutor) -> None:
         if process.is_alive():  # stopped or stuck in the kernel: SIGTERM was not enough
             process.kill()
             process.join(timeout=10)
+    _join_manager(manager)
+
+
+def _join_manager(manager: threading.Thread | None) -> None:
+    """Wait (at most 10 s) for a stopped pool's manager thread to close its pipes.
+
+    With its workers gone it finds the pool broken and winds down. Until then it may
+    be closing its wake-up pipe while the interpreter's exit hook (Python 3.11's
+    ``concurrent.futures.process._python_exit``, which takes no lock) writes to that
+    pipe: under load the command then ended with ``OSError: [Errno 9] Bad file
+    descriptor`` after "terminated" (CPython gh-125451, fixed in later 3.12 and 3.13 releases).
+    Once the thread has ended, the hook finds the pipe closed and writes nothing.
+    """
+    if manager is not None and manager is not threading.current_thread():
+        manager.join(timeout=10)
 
 
 #: A task and its arguments, as :func:`in_order` submits them.
