@@ -283,6 +283,12 @@ class _Places:
             self.seats[p.id] -= 1
         return ProgrammePlace(p.id, None)
 
+    def left(self, place: ProgrammePlace) -> int | None:
+        """What is left of ``place``'s seats or group (None: it never runs out)."""
+        if place.group is not None:
+            return self.groups[(place.programme, place.group)]
+        return self.seats.get(place.programme)
+
     def replay(self, taken: Sequence[ProgrammePlace]) -> None:
         """Take again the places a person took in the last pass (see _Drift)."""
         for place in taken:
@@ -357,33 +363,65 @@ def _unlimited(programs: Mapping[str, Program]) -> frozenset[str]:
 
 class _Drift:
     """Where a pass's places taken so far differ from the last pass's at the same
-    point of the service order: per (programme, group), new takes minus old ones.
+    point of the service order: per (programme, group), new takes minus old ones,
+    and the programmes where that makes a place open now that was not then, or
+    the other way round.
 
-    A person whose limited programmes have no drift, and none of them newly closed
-    in their municipality, finds every one of them exactly as open as in the last
-    pass: their outcome is the last pass's, and the pass only replays their places.
+    A seat or a group is open while what is left of it is above zero (the schema
+    keeps seats from below zero, and a place is taken only while open); what was
+    left at the same point of the last pass is what is left now plus the drift.
+    Only where one of the two is zero does the drift change what a person finds
+    (a programme with hundreds of seats drifted by a few is as open as before).
+    A person none of whose limited programmes differs so, and none of them newly
+    closed in their municipality, finds every one of them exactly as open, and in
+    the same groups, as in the last pass: their outcome is the last pass's, and
+    the pass only replays their places (which keeps the drift as it was).
     """
 
-    def __init__(self) -> None:
-        self.delta: dict[tuple[str, str | None], int] = {}
-        self.off: Counter[str] = Counter()  # programme -> its keys with a non-zero delta
+    def __init__(self, places: _Places) -> None:
+        self.places = places
+        self.delta: dict[ProgrammePlace, int] = {}
+        # programme -> its places open now and not then, or then and not now
+        self.off: dict[str, set[ProgrammePlace]] = {}
 
     def moved(self, places: Sequence[ProgrammePlace], by: int) -> None:
         """Count ``places`` as taken (``by`` 1) in this pass or (-1) in the last."""
-        delta, off = self.delta, self.off
+        delta = self.delta
         for place in places:
-            before = delta.get(place, 0)
-            after = delta[place] = before + by
-            if not before:
-                off[place.programme] += 1
-            elif not after:
-                off[place.programme] -= 1
+            delta[place] = delta.get(place, 0) + by
+
+    def recheck(self, places: Sequence[ProgrammePlace]) -> None:
+        """Note whether each of ``places`` is open now as it was at this point of
+        the last pass: after its drift or what is left of it changed."""
+        delta, off = self.delta, self.off
+        left = self.places.left
+        for place in places:
+            now = left(place)
+            if now is None:  # never runs out: open either way
+                continue
+            then = now + delta.get(place, 0)
+            if (now > 0) != (then > 0):
+                off.setdefault(place.programme, set()).add(place)
+            else:
+                differing = off.get(place.programme)
+                if differing is not None:
+                    differing.discard(place)
+                    if not differing:
+                        del off[place.programme]
+
+    def replayed(self, places: Sequence[ProgrammePlace]) -> None:
+        """Note what a replay of ``places`` left: only a drifted place can change
+        from open to not (or back) against the last pass."""
+        delta = self.delta
+        if any(delta.get(place) for place in places):
+            self.recheck(places)
 
     def touches(self, person: _Person, municipality: str | None, closed: set[Any]) -> bool:
-        """Whether one of the person's limited programmes drifted or was newly closed
-        (``closed``: the pairs closed since the last pass) where they work."""
+        """Whether one of the person's limited programmes is open otherwise than at
+        this point of the last pass, or was newly closed (``closed``: the pairs
+        closed since the last pass) where they work."""
         off = self.off
-        return any(off[pid] or (pid, municipality) in closed for pid in person.limited)
+        return any(pid in off or (pid, municipality) in closed for pid in person.limited)
 
 
 class _Made:
@@ -431,7 +469,7 @@ def _one_pass(
     """
     programs = index.program_by_id
     places = _Places(programs, plan.closed)
-    drift = _Drift()
+    drift = _Drift(places)
     for k in order:
         person = people[k]
         if person is None:
@@ -442,6 +480,7 @@ def _one_pass(
                 continue
             if not drift.touches(person, d.municipality, newly):
                 places.replay(plan.places[k])
+                drift.replayed(plan.places[k])
                 continue
         key = _shut(places, d, person)
         picks, unmet = _cover(index, d, person, key, covers, k, shared.held)
@@ -449,6 +488,8 @@ def _one_pass(
         if newly is not None:
             drift.moved(plan.places[k], -1)
             drift.moved(taken, 1)
+            drift.recheck(plan.places[k])
+            drift.recheck(taken)
         # a person given nothing keeps the empty outcome every person starts with;
         # one given something gets their own, stored whole (tuples, interned: most
         # people's are equal)
