@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -44,7 +44,7 @@ _UNLIMITED = -1
 #: A person without unmet programme needs: one empty mapping for all of them
 #: (nobody writes to it: a pass builds each person's own and stores it whole).
 _NO_UNMET: Mapping[int, tuple[str, tuple[str, ...]]] = MappingProxyType({})
-_NO_REASONS: tuple[tuple[int, str], ...] = ()  # as _NO_UNMET, for a cover
+_NO_REASONS: tuple[tuple[int, UnmetWhy], ...] = ()  # as _NO_UNMET, for a cover
 
 
 class ProgrammeDemand(NamedTuple):
@@ -253,6 +253,7 @@ class _Places:
             for p in programs.values()
             if p.groups
         }
+        self.reasons: dict[tuple[Any, ...], UnmetWhy] = {}  # see blocked
 
     def group_for(
         self, p: Program, period: tuple[str, str], municipality: str | None
@@ -297,6 +298,21 @@ class _Places:
             elif place.programme in self.seats:
                 self.seats[place.programme] -= 1
 
+    def blocked(
+        self, blocked: Sequence[Program], period: tuple[str, str], municipality: str | None
+    ) -> UnmetWhy:
+        """The reason of a need whose admitting programmes ``blocked`` have no place
+        for this person, and their ids: made once a pass for each (``blocked``,
+        period, municipality) (the closed pairs are fixed within a pass), of which
+        a cohort has a few hundred."""
+        ids = tuple([p.id for p in blocked])
+        key = (ids, period, municipality)
+        found = self.reasons.get(key)
+        if found is None:
+            why = "; ".join(self.why_not(p, period, municipality) for p in blocked)
+            found = self.reasons[key] = (f"нехватка мест в программах: {why}", ids)
+        return found
+
     def why_not(self, p: Program, period: tuple[str, str], municipality: str | None) -> str:
         """Why ``p`` has no place for this person (Russian)."""
         if p.groups:
@@ -319,7 +335,7 @@ Eligible = dict[tuple[str, frozenset[str], frozenset[str]], dict[str, list[Progr
 #: A pick held (see _Held): its needs served a tuple, the pick shared by equal ones.
 Held = tuple[str, tuple[int, ...], tuple[str, int] | None]
 #: The unmet reasons held as (position, reason) pairs, each pair shared (see _Held).
-Cover = tuple[tuple[str, ...], tuple[tuple[Held, ...], tuple[tuple[int, str], ...]]]
+Cover = tuple[tuple[str, ...], tuple[tuple[Held, ...], tuple[tuple[int, UnmetWhy], ...]]]
 
 
 class _Person(NamedTuple):
@@ -497,9 +513,7 @@ def _one_pass(
         # without a group the cover's own tuple of recommendations is kept (its
         # recommendations are interned already): a tuple a person less each
         plan.places[k] = shared.values.one(tuple(map(shared.values.one, taken))) if taken else ()
-        plan.unmet[k] = (
-            _unmet(places, d, person, key, unmet, shared.values.one) if unmet else _NO_UNMET
-        )
+        plan.unmet[k] = _unmet(places, d, person, key, unmet) if unmet else _NO_UNMET
 
 
 def _shut(places: _Places, d: ProgrammeDemand, person: _Person) -> tuple[str, ...]:
@@ -519,26 +533,23 @@ def _unmet(
     d: ProgrammeDemand,
     person: _Person,
     shut: tuple[str, ...],
-    unmet: Mapping[int, str],
-    one: Callable[[UnmetWhy], UnmetWhy],
+    unmet: Sequence[tuple[int, UnmetWhy]],
 ) -> dict[int, UnmetWhy]:
     """A person's unmet programme needs with their reasons: when places ran out,
     which programmes were blocked (``shut``: their limited programmes with no place
-    for them, see _shut) and why. Each reason is made one object with the equal
-    ones before it (``one``): most are, and the passes hold one a need."""
+    for them, see _shut) and why. ``unmet`` is the cover's: (the need's position
+    among the programme needs, its reason with no programme run out), each pair
+    held once (see _Held.pair), so that a need no shut programme would serve
+    takes its reason as it is: most do (of 4,000 synthetic people's 25,721 unmet
+    needs with some programme shut, 4,019 had one that admits them)."""
+    idx = d.idx
+    if not shut:  # every programme open: none blocked
+        return {idx[j]: why for j, why in unmet}
     out: dict[int, UnmetWhy] = {}
-    eligible = person.eligible
-    for i, reason in unmet.items():
-        if not shut:  # every programme open: none blocked
-            out[i] = one((reason, ()))
-            continue
-        comp = d.needs[d.idx.index(i)].competency or ""
-        blocked = [p for p in eligible.get(comp, []) if p.id in shut]
-        if blocked:
-            why = "; ".join(places.why_not(p, d.period, d.municipality) for p in blocked)
-            out[i] = one((f"нехватка мест в программах: {why}", tuple(p.id for p in blocked)))
-        else:
-            out[i] = one((reason, ()))
+    eligible, needs = person.eligible, person.needs
+    for j, why in unmet:
+        blocked = [p for p in eligible.get(needs[j].competency or "", ()) if p.id in shut]
+        out[idx[j]] = places.blocked(blocked, d.period, d.municipality) if blocked else why
     return out
 
 
@@ -568,7 +579,7 @@ def _cover(
     covers: list[Cover | None],
     k: int,
     held: _Held,
-) -> tuple[Sequence[Held], Mapping[int, str]]:
+) -> tuple[Sequence[Held], Sequence[tuple[int, UnmetWhy]]]:
     """The person's set cover over the programmes open to them: those that admit
     them less ``key``'s (see Cover); the last pass's, when the same ones are open.
     Only the picks are made: the passes read no recommendation (see _recommend)."""
@@ -596,8 +607,7 @@ def _cover(
             tuple([held.pair(j, reason) for j, reason in reasons.items()]) or _NO_REASONS,
         )
         covers[k] = (held.one(key), found)  # most shut keys are another's too
-    picks, unmet = found
-    return picks, {d.idx[j]: reason for j, reason in unmet}
+    return found
 
 
 class _Held:
@@ -618,10 +628,11 @@ class _Held:
         found: tuple[str, ...] = self.seen.setdefault(key, key)
         return found
 
-    def pair(self, j: int, reason: str) -> tuple[int, str]:
-        """(``j``, ``reason``), the first equal pair."""
-        pair = (j, reason)
-        found: tuple[int, str] = self.seen.setdefault(pair, pair)
+    def pair(self, j: int, reason: str) -> tuple[int, UnmetWhy]:
+        """(``j``, (``reason``, no programme run out)), the first equal pair (see _unmet)."""
+        why = (reason, ())
+        pair = (j, self.seen.setdefault(why, why))
+        found: tuple[int, UnmetWhy] = self.seen.setdefault(pair, pair)
         return found
 
 
