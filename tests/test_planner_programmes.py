@@ -19,7 +19,8 @@ import pytest
 from deficit_engine import Engine, synthetic_profiles
 from deficit_engine.kb import KnowledgeBase
 from deficit_engine.loader import load_kb
-from deficit_engine.planner import plan_row
+from deficit_engine.planner import RowTable, plan_row
+from deficit_engine.planner import plan as plan_module
 from deficit_engine.planner import programmes as programmes_module
 from deficit_engine.planner.plan import _demand
 from deficit_engine.planner.programmes import (
@@ -28,6 +29,7 @@ from deficit_engine.planner.programmes import (
     ProgrammesPlan,
     plan_programmes,
 )
+from deficit_engine.resolve.mentors import Seeker, mentor_units
 from deficit_engine.resolve.programmes import (
     candidates,
     programme_cover,
@@ -178,3 +180,30 @@ def test_the_drift_counts_only_places_open_otherwise_than_in_the_last_pass() -> 
     places.replay(new)
     drift.replayed(new)
     assert places.left(new[0]) == 98 and not drift.off
+
+
+def test_the_rows_read_once_give_the_demands_and_the_seekers_read_apart() -> None:
+    """The plan reads each row once for the programme demands and the mentor
+    seekers (``plan._read``); read apart, as before, they are the same."""
+    kb = load_kb()
+    engine = Engine(kb, backend="fast")
+    rows: list[Any] = []
+    for profile in synthetic_profiles(kb, 150, seed=8):
+        validated, result = engine.diagnose(profile)
+        rows.append(plan_row(kb, validated, result) if result.ok else None)
+    rows.append(None)
+    table = RowTable(rows)
+    for source in (rows, table):
+        demands, seekers = plan_module._read(source)
+        assert demands == [_demand(row, n) for n, row in enumerate(rows)]
+        for n, row in enumerate(rows):
+            if row is None:
+                assert seekers.units[n] == [] and seekers.seekers[n].organization is None
+                continue
+            mentor = plan_module._of_kind(row.needs, "mentor")
+            assert seekers.units[n] == mentor_units(row.needs, mentor)
+            assert seekers.seekers[n] == Seeker(
+                row.organization, row.municipality, row.subjects, row.levels
+            )
+            assert list(seekers.needs[n]) == list(row.needs)
+            assert dict(seekers.severities[n]) == dict(row.severities)
