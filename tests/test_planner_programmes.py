@@ -19,10 +19,17 @@ import pytest
 from deficit_engine import Engine, synthetic_profiles
 from deficit_engine.kb import KnowledgeBase
 from deficit_engine.loader import load_kb
-from deficit_engine.planner import plan_row
+from deficit_engine.planner import RowTable, plan_row
+from deficit_engine.planner import plan as plan_module
 from deficit_engine.planner import programmes as programmes_module
 from deficit_engine.planner.plan import _demand
-from deficit_engine.planner.programmes import ProgrammeDemand, ProgrammesPlan, plan_programmes
+from deficit_engine.planner.programmes import (
+    ProgrammeDemand,
+    ProgrammePlace,
+    ProgrammesPlan,
+    plan_programmes,
+)
+from deficit_engine.resolve.mentors import Seeker, mentor_units
 from deficit_engine.resolve.programmes import (
     candidates,
     programme_cover,
@@ -131,3 +138,72 @@ def test_a_cover_less_shut_programmes_is_the_cover_over_the_open_ones(seed: int)
         assert [r.id for r in made] == [pid for pid, _served, _alt in want[0]]
         checked += bool(shut)
     assert checked > 20
+
+
+def test_the_drift_counts_only_places_open_otherwise_than_in_the_last_pass() -> None:
+    """A place drifted by a few takes is as open as before while both passes
+    leave some of it: only a place one pass has used up and the other not makes
+    its programme's people served again (``_Drift.touches``), until both agree."""
+    kb = load_kb()
+    plain = [p for p in kb.programs.values() if not p.groups][:2]
+    scarce = plain[0].model_copy(update={"seats": 1})
+    ample = plain[1].model_copy(update={"seats": 100})
+    places = programmes_module._Places({scarce.id: scarce, ample.id: ample}, set())
+    drift = programmes_module._Drift(places)
+    period = ("2026-09", "2027-06")
+
+    def person(*limited: str) -> Any:
+        return programmes_module._Person({}, (), limited)
+
+    # the last pass gave someone the ample programme; this one the scarce one
+    old = [ProgrammePlace(ample.id, None)]
+    new = [places.take(scarce, period, None)]
+    drift.moved(old, -1)
+    drift.moved(new, 1)
+    drift.recheck(old)
+    drift.recheck(new)
+    assert drift.delta == {old[0]: -1, new[0]: 1}
+    assert drift.touches(person(scarce.id), None, set())  # used up now, not then
+    assert not drift.touches(person(ample.id), None, set())  # 100 left now, 99 then
+    assert drift.touches(person(ample.id), "M", {(ample.id, "M")})  # newly closed there
+    # the next person had the scarce seat in the last pass and is served again:
+    # now given the ample one, the two passes agree again
+    old, new = new, [places.take(ample, period, None)]
+    drift.moved(old, -1)
+    drift.moved(new, 1)
+    drift.recheck(old)
+    drift.recheck(new)
+    assert not drift.delta[old[0]] and not drift.delta[new[0]]
+    assert not drift.off
+    assert not drift.touches(person(scarce.id, ample.id), None, set())
+    # a replay of a place that has not drifted changes nothing
+    places.replay(new)
+    drift.replayed(new)
+    assert places.left(new[0]) == 98 and not drift.off
+
+
+def test_the_rows_read_once_give_the_demands_and_the_seekers_read_apart() -> None:
+    """The plan reads each row once for the programme demands and the mentor
+    seekers (``plan._read``); read apart, as before, they are the same."""
+    kb = load_kb()
+    engine = Engine(kb, backend="fast")
+    rows: list[Any] = []
+    for profile in synthetic_profiles(kb, 150, seed=8):
+        validated, result = engine.diagnose(profile)
+        rows.append(plan_row(kb, validated, result) if result.ok else None)
+    rows.append(None)
+    table = RowTable(rows)
+    for source in (rows, table):
+        demands, seekers = plan_module._read(source)
+        assert demands == [_demand(row, n) for n, row in enumerate(rows)]
+        for n, row in enumerate(rows):
+            if row is None:
+                assert seekers.units[n] == [] and seekers.seekers[n].organization is None
+                continue
+            mentor = plan_module._of_kind(row.needs, "mentor")
+            assert seekers.units[n] == mentor_units(row.needs, mentor)
+            assert seekers.seekers[n] == Seeker(
+                row.organization, row.municipality, row.subjects, row.levels
+            )
+            assert list(seekers.needs[n]) == list(row.needs)
+            assert dict(seekers.severities[n]) == dict(row.severities)

@@ -257,9 +257,17 @@ def _school_needs(flag: Sequence[SchoolFlag]) -> list[Need]:
     return out
 
 
-def _seekers(
-    rows: Sequence[PlanRow | None], flags: Sequence[SchoolFlag]
-) -> tuple[_Seekers, list[tuple[str, list[SchoolFlag]]]]:
+def _read(
+    rows: Sequence[PlanRow | None],
+) -> tuple[list[ProgrammeDemand | None], _Seekers]:
+    """Each row read once: the programme demands, and the people among the mentor
+    seekers (the flagged schools are added once the school profiles are made: see
+    _add_schools).
+
+    The two were made each from its own reading of the rows, and a RowTable's
+    row is decoded where read (about 9 µs a row, lean); the people's seekers and
+    units are a hundred bytes a person held over the programme passes.
+    """
     # a RowTable's needs and severities are decoded where read (see _Decoded)
     table = rows if isinstance(rows, RowTable) else None
     out = (
@@ -269,25 +277,35 @@ def _seekers(
             [], _Decoded(table.needs, len(table)), _Decoded(table.severities, len(table)), []
         )
     )
+    demands: list[ProgrammeDemand | None] = []
     # equal seekers and units (most people share a school, subjects and levels, and
     # a form's needs often sit at the same places among theirs) held once: they
     # are only read, and live from here to the person's resolution
     one = SharedValues().one
-    for row in _lean(rows):
+    for n, row in enumerate(_lean(rows)):
         if row is None:
+            demands.append(None)
             out.seekers.append(_NOBODY)
             if table is None:
                 out.needs.append(())
                 out.severities.append(_NO_SEVERITIES)
             out.units.append(_NO_UNITS)
             continue
+        programme, mentor = _programme_and_mentor(row.needs)
+        demands.append(_demand(row, n, programme))
         seeker = Seeker(row.organization, row.municipality, row.subjects, row.levels)
         out.seekers.append(one(seeker))
         if table is None:
             out.needs.append(row.needs)
             out.severities.append(row.severities)
-        units = mentor_units(row.needs, _of_kind(row.needs, "mentor"))
+        units = mentor_units(row.needs, mentor)
         out.units.append(list(map(one, units)) if units else _NO_UNITS)
+    return demands, out
+
+
+def _add_schools(out: _Seekers, flags: Sequence[SchoolFlag]) -> list[tuple[str, list[SchoolFlag]]]:
+    """The flagged schools added to the seekers, after the people, by name; and
+    their flags, in that order."""
     by_school: dict[str, list[SchoolFlag]] = {}
     for f in flags:
         by_school.setdefault(f.organization, []).append(f)
@@ -298,7 +316,7 @@ def _seekers(
         out.needs.append(needs)
         out.severities.append({n.competency or "": SCHOOL_SEVERITY for n in needs})
         out.units.append(mentor_units(needs, range(len(needs))))
-    return out, schools
+    return schools
 
 
 #: The forms a colleague of the cohort may mentor in (seed 002: «учитель,
@@ -873,7 +891,8 @@ class _Work:
             people if isinstance(people, RowTable) else list(people)
         )
         self.n_people = len(self.people)
-        demands = [_demand(p, n) for n, p in enumerate(_lean(self.people))]
+        # the people's mentor seekers are read with the demands (see _read)
+        demands, self.seekers = _read(self.people)
         self.diagnosed = sum(1 for d in demands if d is not None)
         programmes = plan_programmes(kb, [d for d in demands if d is not None])
         del demands  # the passes are done: what follows reads only their outcome
@@ -887,7 +906,7 @@ class _Work:
             else school_profiles_of(kb, (p for p in self.people if p is not None))
         )
         flags = flag_schools(kb, self.schools)
-        self.seekers, self.flagged = _seekers(self.people, flags)
+        self.flagged = _add_schools(self.seekers, flags)
         self.choices, self.exact, self.bound = _allocate_mentors(
             self.index, self.seekers, len(people)
         )
@@ -1118,11 +1137,15 @@ class Resolver:
         )
 
 
-def _demand(row: PlanRow | None, n: int) -> ProgrammeDemand | None:
+def _demand(
+    row: PlanRow | None, n: int, idx: Sequence[int] | None = None
+) -> ProgrammeDemand | None:
+    """Person ``n``'s programme demand from their row (``idx``: the positions of
+    their programme needs, when known; None for a person not diagnosed)."""
     if row is None:
         return None
     needs = row.needs
-    idx = tuple(_of_kind(needs, "program"))
+    idx = tuple(_of_kind(needs, "program") if idx is None else idx)
     return ProgrammeDemand(
         row.role,
         row.subjects,
@@ -1142,3 +1165,16 @@ def _of_kind(needs: Sequence[Need], kind: str) -> list[int]:
     for a row's needs (Need objects: plan_row made them), where only one kind is
     read (needs_by_kind sorts every need into its list, and checks its type)."""
     return [i for i, need in enumerate(needs) if need.kind == kind]
+
+
+def _programme_and_mentor(needs: Sequence[Need]) -> tuple[list[int], list[int]]:
+    """``_of_kind(needs, "program")`` and ``_of_kind(needs, "mentor")`` in one reading."""
+    programme: list[int] = []
+    mentor: list[int] = []
+    for i, need in enumerate(needs):
+        kind = need.kind
+        if kind == "program":
+            programme.append(i)
+        elif kind == "mentor":
+            mentor.append(i)
+    return programme, mentor

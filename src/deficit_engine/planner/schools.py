@@ -253,14 +253,17 @@ class SchoolFlag:
 
 
 class _GroupTally:
-    """A group's running counts at one school while the cohort is read."""
+    """A group's running counts at one school while the cohort is read: the
+    scores, and each person's worst severity and deficits' competencies (each
+    once), counted when the school's profile is made (a Counter updated per
+    person and group was about a third of the profiles' time)."""
 
-    __slots__ = ("prevalence", "scores", "severity")
+    __slots__ = ("competencies", "scores", "severities")
 
     def __init__(self) -> None:
         self.scores: list[float] = []
-        self.severity: Counter[str] = Counter()
-        self.prevalence: Counter[str] = Counter()
+        self.severities: list[str] = []
+        self.competencies: list[str] = []
 
 
 class _SchoolTally:
@@ -307,8 +310,8 @@ class _SchoolTally:
                 tally = self.groups[g] = _GroupTally()
             tally.scores.append(group_pct[g])
             if g in worst:
-                tally.severity[worst[g]] += 1
-                tally.prevalence.update(set(competencies[g]))
+                tally.severities.append(worst[g])
+                tally.competencies.extend(set(competencies[g]))
 
 
 def _rank(severity: str) -> int:
@@ -411,10 +414,11 @@ def _group(kb: KnowledgeBase, group_id: str, tally: _GroupTally) -> GroupProfile
     # fsum is exactly rounded, so the mean does not depend on the order people came in
     mean = math.fsum(tally.scores) / len(tally.scores)
     prevalence = sorted(
-        tally.prevalence.items(),
+        Counter(tally.competencies).items(),
         key=lambda item: (order(item[0]) if item[0] in known else 10**9, item[0]),
     )
-    severity = tuple((s, tally.severity[s]) for s in SEVERITY_ORDER)
+    counted = Counter(tally.severities)
+    severity = tuple((s, counted[s]) for s in SEVERITY_ORDER)
     return GroupProfile(group_id, len(tally.scores), severity, mean, tuple(prevalence))
 
 
