@@ -7,6 +7,8 @@ written here the plain way, as the code was before it was made faster:
 - a part (JSONL and Parquet) against the part written from ``str`` columns by
   ``pyarrow.Table.from_pydict`` (the file's bytes), also past the size where the
   JSON texts no longer go to Arrow as bytes;
+- a JSONL part's lines written by ``os.writev`` against the lines joined, with writes
+  cut short and more lines than one call takes;
 - the route's hours in ``Result.to_dict`` against the arithmetic done every time
   (remembered by value now: ``8`` and ``8.0`` are one key);
 - ``Result.severities`` and ``Recommendation.rules`` (made once now) against a fresh
@@ -29,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import json
+import os
 import pickle
 from collections.abc import Sequence
 from pathlib import Path
@@ -175,6 +178,48 @@ def test_jsonl_parts_are_the_records_as_orjson_writes_them(
         for r in chunk
     )
     assert (tmp_path / "p.jsonl").read_bytes() == want
+
+
+@pytest.mark.parametrize("most", [None, 1, 7, 40_000])
+def test_jsonl_lines_written_by_writev_are_the_lines_joined(
+    most: int | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``parts._write_lines`` (``os.writev``, a few lines a call) writes the lines
+    joined, also when each write stops short (``most`` bytes at most: mid-line), with
+    more lines than one call takes, and over a file that was longer."""
+    lines = [f'{{"n": {n}, "t": "Т-{n}"}}\n'.encode() for n in range(2_500)]
+    lines[3] = b"x" * 100_000 + b"\n"
+    writev = os.writev
+    calls: list[int] = []
+
+    def short(fd: int, buffers: Sequence[bytes]) -> int:
+        calls.append(len(buffers))
+        assert len(buffers) <= parts_module._IOV_MAX
+        if most is None:
+            return writev(fd, buffers)
+        return os.write(fd, b"".join(buffers)[:most])
+
+    monkeypatch.setattr(os, "writev", short)
+    path = tmp_path / "p.jsonl"
+    path.write_bytes(b"old" * 1_000_000)
+    parts_module._write_lines(path, list(lines))
+    assert path.read_bytes() == b"".join(lines)
+    assert calls and (most is not None or len(calls) == 3)  # 2,500 lines: 1,024 a call
+
+
+def test_jsonl_lines_without_writev_are_joined(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where ``os.writev`` is missing (Windows), the lines are joined and written."""
+    monkeypatch.delattr(os, "writev")
+    parts_module._write_lines(tmp_path / "p.jsonl", [b"a\n", b"bc\n"])
+    assert (tmp_path / "p.jsonl").read_bytes() == b"a\nbc\n"
+
+
+def test_a_write_that_writes_nothing_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "writev", lambda fd, buffers: 0)
+    with pytest.raises(OSError, match="nothing written"):
+        parts_module._write_lines(tmp_path / "p.jsonl", [b"a\n"])
 
 
 @pytest.mark.parametrize("enabled", [True, False])

@@ -11,6 +11,7 @@ this package. The columns are described in docs/parts.md.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,9 +141,48 @@ def write_part(path: Path, rows: Sequence[PartRow], fmt: str, keep: Sequence[str
         raise UsageError(f"format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "jsonl":
-        path.write_bytes(b"".join(_jsonl_line(row) for row in rows))
+        _write_lines(path, [_jsonl_line(row) for row in rows])
     else:
         _write_parquet(path, rows, keep)
+
+
+def _write_lines(path: Path, lines: list[bytes]) -> None:
+    """Write ``lines`` to ``path`` (made, or emptied first) by ``os.writev``, up to
+    :data:`_IOV_MAX` lines a call: joined into one bytes object first, a part's 9 MB
+    were copied once more before the write copied them again.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be written (a full disk), or a write wrote nothing.
+    """
+    if not hasattr(os, "writev"):  # not on Windows
+        path.write_bytes(b"".join(lines))
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    try:
+        pending = lines
+        while pending:
+            written = os.writev(fd, pending[:_IOV_MAX])
+            if written <= 0:
+                raise OSError(f"{path}: nothing written")
+            pending = _unwritten(pending, written)
+    finally:
+        os.close(fd)
+
+
+def _unwritten(lines: list[bytes], written: int) -> list[bytes]:
+    """What is left of ``lines`` once their first ``written`` bytes are written: a
+    write may stop short (a signal), even in the middle of a line."""
+    for at, line in enumerate(lines):
+        if written < len(line):
+            return [line[written:], *lines[at + 1 :]]
+        written -= len(line)
+    return []
+
+
+#: The most buffers one ``os.writev`` takes (Linux's and macOS's IOV_MAX).
+_IOV_MAX = 1024
 
 
 def check_kept(keep: Sequence[str]) -> None:
