@@ -207,3 +207,40 @@ def test_a_batch_run_in_this_process_keeps_no_resolver(tmp_path: Path) -> None:
         run_batch(engine, source, tmp_path / "out", workers=1, output_format="jsonl")
     assert made and all(r is made[0] for r in made)  # one per batch, read once
     assert cohort_module._RESOLVERS == {}
+
+
+def test_a_worker_reads_each_share_once_and_writes_the_bytes_of_fresh_readers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A share's tables are read at a worker's first part from it and kept for its
+    next parts (``cohort._reader``; parts across shares here): the batch writes
+    the bytes it writes when every part reads its shares afresh, and keeps no
+    reader after it."""
+    engine = Engine.from_path()
+    source = _cohort(engine, tmp_path / "cohort.jsonl", 150)
+    monkeypatch.setattr(cohort_module, "COLUMNAR_CHUNK", 40)
+    monkeypatch.setattr(cohort_module, "PART_CHUNK", 15)
+    read: list[str] = []  # the share files whose tables were read
+    real = cohort_module.unspill
+
+    def counted(path: Path, start: int, stop: int) -> list[object]:
+        if path.name.startswith("share-") and (start, stop) == (0, 1):
+            read.append(path.name)
+        return real(path, start, stop)
+
+    monkeypatch.setattr(cohort_module, "unspill", counted)
+    run_batch(engine, source, tmp_path / "kept", workers=1, output_format="jsonl")
+    assert len(read) == len(set(read)) > 2  # each share's read once
+    assert cohort_module._READERS == {}
+    shares = len(read)
+
+    kept = cohort_module._reader
+
+    def fresh(path: str, token: str) -> cohort_module._SpillReader:
+        cohort_module._READERS.clear()  # as before: every part reads its shares
+        return kept(path, token)
+
+    monkeypatch.setattr(cohort_module, "_reader", fresh)
+    run_batch(engine, source, tmp_path / "fresh", workers=1, output_format="jsonl")
+    assert len(read) > 2 * shares  # each part read its shares again
+    assert _files(tmp_path / "fresh") == _files(tmp_path / "kept")
