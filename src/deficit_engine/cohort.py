@@ -2296,8 +2296,10 @@ def _reader(path: str, token: str) -> _SpillReader:
     found = _READERS.get((path, token))
     if found is None:
         (tables,) = unspill(Path(path), 0, 1)
-        if len(_READERS) >= 2:  # the oldest: its people are routed (parts go in order)
-            del _READERS[next(iter(_READERS))]
+        # all but the newest go: their people are routed (a worker's parts come in
+        # order); a copy of the keys, and pop, as a Dask worker's threads share them
+        for older in list(_READERS)[:-1]:
+            _READERS.pop(older, None)
         found = _READERS[(path, token)] = _SpillReader(tables)
     return found
 
