@@ -22,7 +22,8 @@ from deficit_engine.engine import Engine
 from deficit_engine.errors import UsageError
 from deficit_engine.models import Result, UnaddressedDeficit
 from deficit_engine.planner import SharedValues, StreamedPlan, plan_row
-from deficit_engine.planner.plan import PlanShare, Resolver
+from deficit_engine.planner.plan import PlanShare, Resolver, decoded_choices
+from deficit_engine.resolve.mentors import full_why, why_not
 from deficit_engine.synthetic import synthetic_profiles
 from deficit_engine.tables import TableReading
 from test_batch_stream import _cohort, _files
@@ -59,6 +60,42 @@ def test_shares_resolved_from_pickled_tables_are_the_recorded_plan() -> None:
     got = plan_digests(plan)
     assert got["figures"] == expected["figures"]  # the loads counted from the shares
     assert got["whole"] == expected["whole"]
+
+
+def test_an_unplaced_units_reasons_are_made_from_its_mentors_positions_once() -> None:
+    """A unit left without a mentor: each need's reason is ``full_why`` of the ids of
+    the mentors whose places went to others (kept per index by their positions, so
+    found again, not made again), else ``why_not``; the same with the memo emptied."""
+    people, mentors, seed, colleagues = COHORTS["scarce"]
+    kb = cohort_kb(mentors, seed, colleagues)
+    cohort = diagnosed(kb, people // 4, seed)
+    stream = StreamedPlan(kb, [None if p is None else plan_row(kb, *p) for p in cohort])
+    index = Resolver.of(kb, stream.tables()).index
+    full = index.memo("mentors full, by their positions")
+    reasons = {"capacity": 0, "catalogue": 0}
+    for share, person in zip(stream.take_shares(len(stream)), cohort, strict=True):
+        if share is None or person is None:
+            continue
+        needs = person[1].needs
+        for empty in (False, True):
+            if empty:
+                full.clear()
+            choices = decoded_choices(index, share.seeker, needs, share.mentors)
+            for (unit, a, found), choice in zip(share.mentors, choices, strict=True):
+                if a >= 0:
+                    continue
+                assert choice.why is not None
+                for i in unit.needs:
+                    at = found.get(i)
+                    expected = (
+                        full_why([index.mentors[m].id for m in at], cohort=True)
+                        if at
+                        else why_not(index, share.seeker, needs[i], unit.form)
+                    )
+                    assert choice.why[i] == expected
+                    reasons[expected.cause] += 1
+    assert reasons["capacity"] > 10 * len(full) > 0  # found again far more than made
+    assert reasons["catalogue"] > 0
 
 
 def test_a_batch_with_colleagues_resolved_in_the_workers_writes_the_held_bytes(
@@ -207,3 +244,40 @@ def test_a_batch_run_in_this_process_keeps_no_resolver(tmp_path: Path) -> None:
         run_batch(engine, source, tmp_path / "out", workers=1, output_format="jsonl")
     assert made and all(r is made[0] for r in made)  # one per batch, read once
     assert cohort_module._RESOLVERS == {}
+
+
+def test_a_worker_reads_each_share_once_and_writes_the_bytes_of_fresh_readers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A share's tables are read at a worker's first part from it and kept for its
+    next parts (``cohort._reader``; parts across shares here): the batch writes
+    the bytes it writes when every part reads its shares afresh, and keeps no
+    reader after it."""
+    engine = Engine.from_path()
+    source = _cohort(engine, tmp_path / "cohort.jsonl", 150)
+    monkeypatch.setattr(cohort_module, "COLUMNAR_CHUNK", 40)
+    monkeypatch.setattr(cohort_module, "PART_CHUNK", 15)
+    read: list[str] = []  # the share files whose tables were read
+    real = cohort_module.unspill
+
+    def counted(path: Path, start: int, stop: int) -> list[object]:
+        if path.name.startswith("share-") and (start, stop) == (0, 1):
+            read.append(path.name)
+        return real(path, start, stop)
+
+    monkeypatch.setattr(cohort_module, "unspill", counted)
+    run_batch(engine, source, tmp_path / "kept", workers=1, output_format="jsonl")
+    assert len(read) == len(set(read)) > 2  # each share's read once
+    assert cohort_module._READERS == {}
+    shares = len(read)
+
+    kept = cohort_module._reader
+
+    def fresh(path: str, token: str) -> cohort_module._SpillReader:
+        cohort_module._READERS.clear()  # as before: every part reads its shares
+        return kept(path, token)
+
+    monkeypatch.setattr(cohort_module, "_reader", fresh)
+    run_batch(engine, source, tmp_path / "fresh", workers=1, output_format="jsonl")
+    assert len(read) > 2 * shares  # each part read its shares again
+    assert _files(tmp_path / "fresh") == _files(tmp_path / "kept")

@@ -2208,8 +2208,9 @@ def _route_spilled_parts(
             while share < len(gathered.files) and gathered.starts[share + 1] <= written:
                 Path(gathered.files[share]).unlink()
                 share += 1
-    finally:  # a batch run in this process (one worker) keeps no plan's resolver after it
+    finally:  # a batch run in this process (one worker) keeps no resolver nor reader after it
         _RESOLVERS.clear()
+        _READERS.clear()
 
 
 def _route_spilled(
@@ -2235,8 +2236,7 @@ def _route_spilled(
     resolver = _resolver(kb, *plan_file)
     people: list[tuple[_Input, Profile | None, Result]] = []
     for path, first, last in pieces:
-        (tables,) = unspill(Path(path), 0, 1)  # the share's tables, then its rows
-        reader = _SpillReader(tables)
+        reader = _reader(path, plan_file[1])  # the share's tables: its rows point into them
         for kept_row, kept_profile, kept, positions, by_index in unspill(
             Path(path), first + 1, last + 1
         ):
@@ -2277,6 +2277,31 @@ def _route_spilled(
 #: A worker's resolver of the plan it routes for, by (tables file, token): one at a
 #: time, the last batch's.
 _RESOLVERS: dict[tuple[str, str], Resolver] = {}
+
+
+#: A worker's readers of the shares' spill files it routes from, by (spill file, the
+#: plan's token): the last two (a part's people are in one share or two).
+_READERS: dict[tuple[str, str], _SpillReader] = {}
+
+
+def _reader(path: str, token: str) -> _SpillReader:
+    """The reader of the share whose spill file is ``path``, its tables read at this
+    worker's first part from it in the batch (``token``) and kept for its next parts.
+
+    Read again for each part (16 of a 4,096-person share), the tables cost their
+    unpickling each time, and every part's people had needs of their own objects,
+    so the resolving's memos kept by a need's identity (its info, a format
+    recommendation by the needs it serves) were met afresh every 256 people.
+    """
+    found = _READERS.get((path, token))
+    if found is None:
+        (tables,) = unspill(Path(path), 0, 1)
+        # all but the newest go: their people are routed (a worker's parts come in
+        # order); a copy of the keys, and pop, as a Dask worker's threads share them
+        for older in list(_READERS)[:-1]:
+            _READERS.pop(older, None)
+        found = _READERS[(path, token)] = _SpillReader(tables)
+    return found
 
 
 def _resolver(kb: KnowledgeBase, path: str, token: str) -> Resolver:
