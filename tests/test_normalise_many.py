@@ -156,8 +156,8 @@ def test_zero_scores_keep_their_sign(engine: Engine) -> None:
 
 def test_diagnose_many_equals_the_per_profile_preparation(engine: Engine) -> None:
     profiles = _profiles(engine, 150, 41)
-    part = list(enumerate(profiles))
-    chunked = engine._chunk_diagnosed(part, 0)
+    part = [(i, prof, None) for i, prof in enumerate(profiles)]
+    chunked = engine._chunk_diagnosed(part, 0, False)
     alone = engine._prepared_diagnosed(part, 0)
     assert [i for i, _d in chunked] == [i for i, _d in alone]
     for (_i, (prof_a, result_a)), (_j, (prof_b, result_b)) in zip(chunked, alone, strict=True):

@@ -1646,7 +1646,8 @@ def _diagnose_spilled(
     named = list(map(_own_name, profiles))
     # the rows' dicts handed over, not kept here: the diagnosis lets each go once it
     # is validated (a third of what a share holds while its rules run)
-    diagnosed = run_chunk(engine, stage, 0, _handed_over(profiles))
+    # slim: the profiles come back without their results, most never made into models
+    diagnosed = run_chunk(engine, stage, 0, _handed_over(profiles), slim=slim)
     lines = [row.line for row in rows]
     kept: list[_Kept] = []
     # the share's plan rows int-coded, each distinct value once: the needs'

@@ -47,6 +47,9 @@ from .profile import (
     normalise,
     normalise_many,
     parse_profile,
+    parse_profile_apart,
+    whole_profile,
+    without_results,
 )
 from .resolve import resolve
 from .route import planned
@@ -445,6 +448,7 @@ class Engine:
         *,
         trace: bool = False,
         start: int = 0,
+        slim: bool = False,
     ) -> list[Diagnosed]:
         """Diagnose a cohort at once on the columnar path (docs/rules.md, "Columnar path").
 
@@ -462,55 +466,76 @@ class Engine:
             per-profile engine. Without it the Results' traces are empty.
         start : int
             The position of the first profile in its input, to label unnamed rows.
+        slim : bool
+            Give each validated profile back without its results (``results`` empty;
+            a batch that keeps them so): its results are then never made into
+            models when their shape is the common one (:func:`.parse_profile_apart`).
 
         Returns
         -------
         list of Diagnosed
             One (Profile or None, Result) per profile, in order, as the ``"diagnose"``
-            stage of :func:`evaluate_many` gives them.
+            stage of :func:`evaluate_many` gives them (``slim``: the Profiles without
+            their results).
         """
         items = list(profiles)
         if trace:
-            return [_diagnose_safely(self, p, start + i) for i, p in enumerate(items)]
+            made = [_diagnose_safely(self, p, start + i) for i, p in enumerate(items)]
+            return _slimmed(made) if slim else made
         # The profiles, the cohort's facts, the derived ones and the Results are
         # millions of small containers and make no cycles: collections triggered while
         # they are made would walk them all, again and again (gcpause).
         with paused_gc():
-            return self._diagnosed_columnar(items, start)
+            made = self._diagnosed_columnar(items, start, slim)
+            return _slimmed(made) if slim else made
 
-    def _diagnosed_columnar(self, items: list[Any], start: int) -> list[Diagnosed]:
+    def _diagnosed_columnar(self, items: list[Any], start: int, slim: bool) -> list[Diagnosed]:
         """:meth:`diagnose_many` without a trace: the columnar path, and this engine's
         backend for what it cannot decide.
 
-        Each profile is validated alone; then each run of :data:`COLUMNAR_RUN` is
+        Each profile is validated alone (``slim``: apart from its results, see
+        :func:`.parse_profile_apart`); then each run of :data:`COLUMNAR_RUN` is
         normalised at once (:func:`.normalise_many`) and its base facts made as
         tables straight from the scores (:meth:`_chunk_columns`), no dict per fact.
         """
         out: list[Diagnosed | None] = [None] * len(items)
-        ready: list[tuple[int, Profile]] = []
+        ready: list[_Ready] = []
+        parse = self._parse_apart if slim else self._parse_whole
         for i, profile in enumerate(items):
-            got = _attempt(self.parse, profile, start + i)
+            got = _attempt(parse, profile, start + i)
             items[i] = None  # the input let go once validated (this list is the caller's copy)
             if isinstance(got, Result):
                 out[i] = (None, got)
             else:
-                ready.append((i, got))
+                ready.append((i, *got))
         for at in range(0, len(ready), COLUMNAR_RUN):
             # in chunks: past a few thousand profiles a run costs more per profile
             # (benchmarks/columnar.py --chunk), and profiles never affect each other
             part = ready[at : at + COLUMNAR_RUN]
-            for i, item in self._chunk_diagnosed(part, start):
+            for i, item in self._chunk_diagnosed(part, start, slim):
                 out[i] = item
         return [item for item in out if item is not None]
 
+    def _parse_whole(self, profile: Any) -> tuple[Profile, None]:
+        """A profile validated with its results (:meth:`parse`)."""
+        return self.parse(profile), None
+
+    def _parse_apart(self, profile: Any) -> tuple[Profile, Sequence[Any]]:
+        """A profile validated apart from its results (:func:`.parse_profile_apart`)."""
+        return parse_profile_apart(profile, self.kb)
+
     def _chunk_diagnosed(
-        self, part: list[tuple[int, Profile]], start: int
+        self, part: list[_Ready], start: int, slim: bool
     ) -> list[tuple[int, Diagnosed]]:
         """The diagnoses of one columnar run of validated profiles (their places in the
-        input), each profile the columnar path leaves given to this engine's backend."""
-        profiles = [prof for _i, prof in part]
+        input, and their results when validated apart), each profile the columnar path
+        leaves given to this engine's backend whole."""
+        profiles = [prof for _i, prof, _results in part]
         try:
-            chunk = normalise_many(profiles, self.kb)
+            results = (
+                [prof.results if own is None else own for _i, prof, own in part] if slim else None
+            )
+            chunk = normalise_many(profiles, self.kb, results)
             base = self._chunk_columns(profiles, chunk)
         except Exception:  # what one profile's normalising raises: each alone, as before
             return self._prepared_diagnosed(part, start)
@@ -518,19 +543,25 @@ class Engine:
             base, profiles, list(zip(chunk.scores, chunk.provenance, strict=True))
         )
         return [
-            (i, _diagnose_safely(self, prof, start + i) if result is None else (prof, result))
-            for (i, prof), result in zip(part, made, strict=True)
+            (i, self._left_diagnosed(prof, own, start + i) if result is None else (prof, result))
+            for (i, prof, own), result in zip(part, made, strict=True)
         ]
 
-    def _prepared_diagnosed(
-        self, part: list[tuple[int, Profile]], start: int
-    ) -> list[tuple[int, Diagnosed]]:
+    def _left_diagnosed(
+        self, prof: Profile, results: Sequence[Any] | None, index: int
+    ) -> Diagnosed:
+        """A profile the columnar path leaves, diagnosed by this engine's backend whole."""
+        whole = prof if results is None else whole_profile(prof, results)
+        return _diagnose_safely(self, whole, index)
+
+    def _prepared_diagnosed(self, part: list[_Ready], start: int) -> list[tuple[int, Diagnosed]]:
         """:meth:`_chunk_diagnosed` a profile at a time: normalised and its base facts
         made alone (a profile that fails there gets its error Result)."""
         out: list[tuple[int, Diagnosed]] = []
         ready: list[tuple[int, Profile, Normalised, list[Fact]]] = []
-        for i, prof in part:
-            got = _attempt(self._prepare, prof, start + i)
+        for i, prof, own in part:
+            whole = prof if own is None else whole_profile(prof, own)
+            got = _attempt(self._prepare, whole, start + i)
             if isinstance(got, Result):
                 out.append((i, (None, got)))
             else:
@@ -1155,6 +1186,16 @@ def _diagnose_safely(engine: Engine, profile: Any, index: int) -> Diagnosed:
     return (None, got) if isinstance(got, Result) else got
 
 
+#: A validated profile of a columnar run: its place in the input, the profile, and
+#: its results when it was validated apart from them (:func:`.parse_profile_apart`).
+_Ready = tuple[int, Profile, Sequence[Any] | None]
+
+
+def _slimmed(made: list[Diagnosed]) -> list[Diagnosed]:
+    """The diagnoses with each profile without its results (:func:`.without_results`)."""
+    return [(None if prof is None else without_results(prof), result) for prof, result in made]
+
+
 def _set_aside(stage: str, label: str, reason: str) -> Any:
     """What a stage yields for a profile it could not finish (its worker died, or
     the transform of its Result failed)."""
@@ -1440,7 +1481,9 @@ def _worker_chunk(
         return pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def run_chunk(engine: Engine, stage: str, start: int, chunk: Iterable[Any]) -> list[Any]:
+def run_chunk(
+    engine: Engine, stage: str, start: int, chunk: Iterable[Any], *, slim: bool = False
+) -> list[Any]:
     """A stage of :func:`evaluate_many` run on a chunk in this process: what its workers run.
 
     The columnar stage diagnoses the chunk at once, the others one profile at a time.
@@ -1456,6 +1499,9 @@ def run_chunk(engine: Engine, stage: str, start: int, chunk: Iterable[Any]) -> l
     chunk : iterable
         Profiles (dicts, Profiles, or an exception for a row the reader set aside);
         the columnar stage holds each dict only until it is validated.
+    slim : bool
+        The columnar stage's Profiles without their results
+        (:meth:`Engine.diagnose_many`'s ``slim``).
 
     Returns
     -------
@@ -1470,7 +1516,7 @@ def run_chunk(engine: Engine, stage: str, start: int, chunk: Iterable[Any]) -> l
     if stage not in _STAGES:
         raise UsageError(f"unknown stage {stage!r}: expected one of {', '.join(_STAGES)}")
     if stage == "columnar":
-        return list(engine.diagnose_many(chunk, start=start))
+        return list(engine.diagnose_many(chunk, start=start, slim=slim))
     run_one = _STAGES[stage]
     return [run_one(engine, p, start + i) for i, p in enumerate(chunk)]
 

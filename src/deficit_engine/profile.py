@@ -7,6 +7,7 @@ profile's problems are reported together in one :class:`ProfileError`.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import json
 import math
 import operator
@@ -21,7 +22,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import numpy.typing as npt
 import orjson
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from ._yaml import (
     MAX_DEPTH,
@@ -39,7 +40,7 @@ from .loader import KnowledgeBase, name_key, pydantic_issues, subject_names, sug
 from .models import Provenance, Scores
 from .models.diagnosis import made_once
 from .ontology import Scale, suggest
-from .schema import Instrument, Profile, ProfileResult
+from .schema import RESULT_SOURCES, Instrument, Profile, ProfileResult
 
 __all__ = [
     "STDIN",
@@ -51,10 +52,13 @@ __all__ = [
     "normalise",
     "normalise_many",
     "parse_profile",
+    "parse_profile_apart",
     "percent",
     "read_profile_file",
     "read_profile_stream",
     "subject_id",
+    "whole_profile",
+    "without_results",
 ]
 
 #: How issues name a profile read from standard input.
@@ -174,6 +178,197 @@ def parse_profile(data: Any, kb: KnowledgeBase, source: str = "") -> Profile:
         if issues:
             raise ProfileError(issues, profile.id)
     return _nfc_person(profile)
+
+
+def parse_profile_apart(
+    data: Any, kb: KnowledgeBase, source: str = ""
+) -> tuple[Profile, Sequence[Any]]:
+    """:func:`parse_profile`, the profile given back without its results and they
+    beside it: a batch's diagnosis normalises them and keeps the profile without them.
+
+    A row whose results are all of the shape the model takes as it is (checked here
+    in Python, :func:`_checked_results`) has the rest of it validated by pydantic and
+    its results kept as they are, dicts, never made into models: validation's larger
+    half. Any other row, or one whose rest does not validate, is validated whole by
+    :func:`parse_profile`, which accepts it or raises its errors, the same as ever.
+
+    Parameters
+    ----------
+    data : Any
+        As for :func:`parse_profile`.
+    kb : KnowledgeBase
+        As for :func:`parse_profile`.
+    source : str
+        As for :func:`parse_profile`.
+
+    Returns
+    -------
+    tuple of (Profile, sequence)
+        The validated profile with ``results`` empty, and its results: the row's
+        own checked dicts (one per id, each naming the KB's) or ProfileResults, in
+        the order the row gives them. :func:`whole_profile` puts them back.
+
+    Raises
+    ------
+    ProfileError
+        As :func:`parse_profile` raises it.
+    """
+    if type(data) is dict:
+        results = data.get("results")
+        checked = [] if results is None else _checked_results(results, kb)
+        if checked is not None:
+            apart = _validated_apart(data if results is None else {**data, "results": []}, kb)
+            if apart is not None:
+                return apart, checked
+    profile = parse_profile(data, kb, source)
+    return without_results(profile), profile.results
+
+
+def _validated_apart(data: dict[str, Any], kb: KnowledgeBase) -> Profile | None:
+    """The profile of ``data`` (its results emptied) as :func:`parse_profile` gives it,
+    or None when it has a problem (the whole row is validated again to place it)."""
+    try:
+        profile = Profile.model_validate(data)
+    except Exception:  # whatever it is, parse_profile meets it again and reports it
+        return None
+    return _nfc_person(profile) if _references_known(profile, kb) else None
+
+
+def without_results(profile: Profile) -> Profile:
+    """The profile with ``results`` empty (itself when they are).
+
+    Parameters
+    ----------
+    profile : Profile
+        A validated profile.
+
+    Returns
+    -------
+    Profile
+        Its copy without its results: its fields set as the profile's.
+    """
+    if not profile.results:
+        return profile
+    return profile.model_copy(update={"results": []})
+
+
+def whole_profile(profile: Profile, results: Sequence[Any]) -> Profile:
+    """A profile of :func:`parse_profile_apart` with its results back, as
+    :func:`parse_profile` gives it.
+
+    Parameters
+    ----------
+    profile : Profile
+        The profile without its results.
+    results : sequence
+        Its results as :func:`parse_profile_apart` gave them.
+
+    Returns
+    -------
+    Profile
+        The profile with its results as ProfileResults.
+    """
+    if profile.results or not results:
+        return profile
+    # the checked dicts validate as they did in the whole row (a ProfileResult as itself)
+    return profile.model_copy(update={"results": _RESULTS.validate_python(list(results))})
+
+
+_RESULTS = TypeAdapter(list[ProfileResult])
+
+#: The keys a result may have (the model forbids any other).
+_RESULT_KEYS = frozenset(ProfileResult.model_fields)
+#: A score or max given as an int is checked here only up to this: every int up to it
+#: is a float exactly, so the model's float compares and normalises as the int does.
+_EXACT_INT = 2**53
+_SOURCES = frozenset(RESULT_SOURCES)
+#: ``ShortText``'s length bound (schema.py).
+_SHORT_TEXT = 300
+
+
+def _checked_results(results: Any, kb: KnowledgeBase) -> list[dict[str, Any]] | None:
+    """``results`` if ProfileResult takes each as it is and each names a KB id once:
+    a dict of known keys naming one known competency or indicator, a finite score of
+    at least 0 at most its max, a finite max above 0 (ints up to 2**53), and the
+    text fields as the model bounds them. None otherwise, or when in doubt: the
+    whole row is then validated by pydantic, which reports any problem."""
+    if type(results) is not list:
+        return None
+    onto = kb.ontology
+    competencies, indicators = onto.competencies, onto.indicators
+    isfinite = math.isfinite
+    seen = set()
+    for result in results:
+        if type(result) is not dict:
+            return None
+        competency, indicator = result.get("competency"), result.get("indicator")
+        if competency is not None:
+            # a KB id is an Id already (the KB's models check it)
+            if indicator is not None or type(competency) is not str:
+                return None
+            if competency not in competencies:
+                return None
+            seen.add(competency)
+        elif type(indicator) is str and indicator in indicators:
+            seen.add(indicator)
+        else:
+            return None
+        score: Any = result.get("score")
+        maximum: Any = result.get("max", 100.0)
+        kind, max_kind = type(score), type(maximum)
+        if kind is float:
+            if not (isfinite(score) and score >= 0):
+                return None
+        elif kind is not int or not 0 <= score <= _EXACT_INT:
+            return None
+        if max_kind is float:
+            if not (isfinite(maximum) and maximum > 0):
+                return None
+        elif max_kind is not int or not 0 < maximum <= _EXACT_INT:
+            return None
+        if score > maximum:
+            return None
+        # competency or indicator, score and maybe max: anything more is checked apart
+        if len(result) > 2 + ("max" in result) and not _origin_checked(result):
+            return None
+    return results if len(seen) == len(results) else None
+
+
+def _origin_checked(result: dict[str, Any]) -> bool:
+    """Whether a result's keys are the model's and its optional fields are as the
+    model takes them (see :func:`_checked_results`)."""
+    if not result.keys() <= _RESULT_KEYS:
+        return False
+    for name in ("instrument", "assessor"):
+        text = result.get(name)
+        if text is not None and not _short_text(text):
+            return False
+    date = result.get("date")
+    if date is not None and not (type(date) is str and _iso_date(date)):
+        return False
+    source = result.get("source")
+    return source is None or (type(source) is str and source in _SOURCES)
+
+
+def _short_text(value: Any) -> bool:
+    """Whether ``ShortText`` takes ``value`` as it is (pydantic refuses a lone surrogate)."""
+    if type(value) is not str or not 0 < len(value) <= _SHORT_TEXT:
+        return False
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _iso_date(value: str) -> bool:
+    """Whether ``value`` is a date ``YYYY-MM-DD`` as ProfileResult's check takes it."""
+    try:
+        return datetime.date.fromisoformat(value).isoformat() == value
+    except ValueError:
+        return False
 
 
 def _references_known(profile: Profile, kb: KnowledgeBase) -> bool:
@@ -494,7 +689,11 @@ _SCORE = operator.attrgetter("score")
 _MAX = operator.attrgetter("max")
 
 
-def normalise_many(profiles: Sequence[Profile], kb: KnowledgeBase) -> NormalisedChunk:
+def normalise_many(
+    profiles: Sequence[Profile],
+    kb: KnowledgeBase,
+    results: Sequence[Sequence[Any]] | None = None,
+) -> NormalisedChunk:
     """:func:`normalise` of several profiles at once, its arithmetic over the chunk.
 
     Every value equals what :func:`normalise` gives each profile alone, bit for bit:
@@ -509,6 +708,10 @@ def normalise_many(profiles: Sequence[Profile], kb: KnowledgeBase) -> Normalised
         Profiles validated against ``kb`` (:func:`parse_profile`).
     kb : KnowledgeBase
         The KB whose ontology and scale they are read with.
+    results : sequence of sequences, optional
+        Each profile's results when it was validated without them
+        (:func:`parse_profile_apart`: ProfileResults, or dicts it checked); by
+        default each profile's own.
 
     Returns
     -------
@@ -527,36 +730,50 @@ def normalise_many(profiles: Sequence[Profile], kb: KnowledgeBase) -> Normalised
     pid: list[int] = []
     is_indicator: list[bool] = []
     target: list[str] = []
-    chosen: list[ProfileResult] = []
+    scores: list[float] = []
+    maxima: list[float] = []
+    origins: list[tuple[Any, Any, Any]] = []  # each chosen result's instrument, source, date
     provenance: list[tuple[Provenance, ...] | None] = [None] * n
     given: dict[int, float] = {}  # rows whose percent the policy worked out
     for k, profile in enumerate(profiles):
-        results = profile.results
-        comps = list(map(_COMPETENCY, results))
-        targets = [
-            c if c is not None else i or ""
-            for c, i in zip(comps, map(_INDICATOR, results), strict=True)
-        ]
+        own: Sequence[Any] = profile.results if results is None else results[k]
         start = len(pid)
-        if len(set(zip(targets, comps, strict=True))) != len(targets):  # several results for an id
-            picked, pcts, provenance[k] = _choose(profile, kb)
-            given.update(zip(range(start, start + len(picked)), pcts, strict=True))
-            results = list(picked)
-            comps = list(map(_COMPETENCY, results))
+        if own and type(own[0]) is dict:  # checked by parse_profile_apart: one per id
+            comps = [result.get("competency") for result in own]
+            targets = [
+                c if c is not None else r["indicator"] for c, r in zip(comps, own, strict=True)
+            ]
+            scores += map(_SCORE_KEY, own)
+            maxima += [result.get("max", 100.0) for result in own]
+            # most name none: their keys are the id, score and max alone
+            origins += [_NO_ORIGIN if len(r) == 3 and "max" in r else _origin_of(r) for r in own]
+        else:
+            comps = list(map(_COMPETENCY, own))
             targets = [
                 c if c is not None else i or ""
-                for c, i in zip(comps, map(_INDICATOR, results), strict=True)
+                for c, i in zip(comps, map(_INDICATOR, own), strict=True)
             ]
-        pid += [k] * len(results)
+            if len(set(zip(targets, comps, strict=True))) != len(targets):  # several for an id
+                picked, pcts, provenance[k] = _choose(
+                    profile if results is None else whole_profile(profile, own), kb
+                )
+                given.update(zip(range(start, start + len(picked)), pcts, strict=True))
+                own = list(picked)
+                comps = list(map(_COMPETENCY, own))
+                targets = [
+                    c if c is not None else i or ""
+                    for c, i in zip(comps, map(_INDICATOR, own), strict=True)
+                ]
+            scores += map(_SCORE, own)
+            maxima += map(_MAX, own)
+            origins += map(_ORIGIN, own)
+        pid += [k] * len(targets)
         is_indicator += [c is None for c in comps]
         target += targets
-        chosen += results
-    score = np.array(list(map(_SCORE, chosen)), dtype=np.float64)
-    pct = _percents(score, np.array(list(map(_MAX, chosen)), dtype=np.float64))
+    pct = _percents(np.array(scores, dtype=np.float64), np.array(maxima, dtype=np.float64))
     if given:
         pct[list(given)] = list(given.values())
     pcts = pct.tolist()
-    origins = list(map(_ORIGIN, chosen))
     known = origins.count(_NO_ORIGIN) != len(origins)  # any result names its origin
     # the provenance of each profile with one result per id (most): by (kind, id),
     # as _choose gives it, each profile's rows in one sort
@@ -569,7 +786,7 @@ def normalise_many(profiles: Sequence[Profile], kb: KnowledgeBase) -> Normalised
     order = np.flatnonzero(alone)
     order = order[np.lexsort((np.array(rank, dtype=np.int64)[order], rows[order]))]
     made_provenance = _provenance_rows(
-        kb, order.tolist(), target, is_indicator, pcts, chosen, origins if known else None
+        kb, order.tolist(), target, is_indicator, pcts, origins if known else None
     )
     at = 0
     for k, size in enumerate(np.bincount(rows[order], minlength=n).tolist()):
@@ -628,6 +845,12 @@ def normalise_many(profiles: Sequence[Profile], kb: KnowledgeBase) -> Normalised
 
 _ORIGIN = operator.attrgetter("instrument", "source", "date")
 _NO_ORIGIN = (None, None, None)
+_SCORE_KEY = operator.itemgetter("score")
+
+
+def _origin_of(result: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """A checked result dict's instrument, source and date (:data:`_ORIGIN` of its model)."""
+    return result.get("instrument"), result.get("source"), result.get("date")
 
 
 def _provenance_rows(
@@ -636,11 +859,10 @@ def _provenance_rows(
     target: list[str],
     is_indicator: list[bool],
     pcts: list[float],
-    chosen: list[ProfileResult],
     origins: list[tuple[Any, Any, Any]] | None,
 ) -> tuple[Provenance, ...]:
-    """:func:`_provenance_of` of the rows ``order`` names, each the one result for its
-    id (``origins`` None: no row names its instrument, source or date)."""
+    """The Provenance of the rows ``order`` names, each the one result for its id, of
+    its origin (``origins`` None: no row names its instrument, source or date)."""
     of = Provenance.of
     if origins is None:
         return tuple(
@@ -651,9 +873,33 @@ def _provenance_rows(
         )
     return tuple(
         [
-            _provenance_of(kb, _KINDS[is_indicator[r]], target[r], chosen[r], pcts[r], 1)
+            _origin_provenance(kb, _KINDS[is_indicator[r]], target[r], origins[r], pcts[r])
             for r in order
         ]
+    )
+
+
+def _origin_provenance(
+    kb: KnowledgeBase,
+    kind: str,
+    target: str,
+    origin: tuple[Any, Any, Any],
+    pct: float,
+    set_aside: int = 0,
+) -> Provenance:
+    """The Provenance of a chosen result, of its (instrument, source, date): its
+    instrument as the KB knows it, its source else its instrument's."""
+    instrument, source, date = origin
+    known = None if instrument is None else instrument_of(kb, instrument)
+    return Provenance.of(
+        target,
+        kind,
+        pct,
+        instrument,
+        None if known is None else known.id,
+        source or (None if known is None else known.source),
+        date,
+        set_aside,
     )
 
 
@@ -878,7 +1124,9 @@ def _choose(
         # provenance by (kind, id), as the sort of the winners below gives it
         pcts = [percent(result.score, result.max) for result in results]
         by_id = sorted(range(len(targets)), key=targets.__getitem__)
-        provenance = tuple([_provenance_of(kb, *targets[i], results[i], pcts[i], 1) for i in by_id])
+        provenance = tuple(
+            [_origin_provenance(kb, *targets[i], _ORIGIN(results[i]), pcts[i]) for i in by_id]
+        )
         return tuple(results), tuple(pcts), provenance
     by_target: dict[tuple[str, str], list[int]] = {}
     for index, key in enumerate(targets):
@@ -898,28 +1146,13 @@ def _choose(
     # a list, not a generator (resuming one per result cost more)
     provenance = tuple(
         [
-            _provenance_of(kb, kind, target, results[i], pct[i], len(by_target[(kind, target)]))
+            _origin_provenance(
+                kb, kind, target, _ORIGIN(results[i]), pct[i], len(by_target[(kind, target)]) - 1
+            )
             for (kind, target), i in sorted(winners.items())
         ]
     )
     return tuple([results[i] for i in order]), tuple(pct.values()), provenance
-
-
-def _provenance_of(
-    kb: KnowledgeBase, kind: str, target: str, result: ProfileResult, pct: float, count: int
-) -> Provenance:
-    instrument = result.instrument
-    known = None if instrument is None else instrument_of(kb, instrument)
-    return Provenance.of(
-        target,
-        kind,
-        pct,
-        instrument,
-        None if known is None else known.id,
-        result.source or (None if known is None else known.source),
-        result.date,
-        count - 1,
-    )
 
 
 def read_profile_file(path: Path | str, max_bytes: int = MAX_FILE_BYTES) -> Any:
