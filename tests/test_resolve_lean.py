@@ -8,7 +8,9 @@ recommendations with those of a KB whose needs carry no bits (the sorting path).
 A mentor unit's candidates are read from one table per seeker's subjects and levels
 (``mentors._qualified_table``) and made in one pass (``mentors._candidates``):
 compared with a plain reading of every mentor against every need of the unit, with
-random seekers and free places.
+random seekers and free places. A programme recommendation's reason is found in the
+KB's memo by its pick, the ranking keys made only when it is not there
+(``programme_recommendations``): compared with the reasons made afresh.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from hypothesis import strategies as st
 
 from deficit_engine import Engine, load_kb, synthetic_profiles
 from deficit_engine.catalogue import mismatch
+from deficit_engine.labels import DELIVERY_RU
 from deficit_engine.models import Need, Recommendation
 from deficit_engine.resolve import mentors as mentors_module
 from deficit_engine.resolve import seeker_of
@@ -35,6 +38,7 @@ from deficit_engine.resolve.mentors import (
     unit_arcs,
 )
 from deficit_engine.resolve.needinfo import infos_of, split_by_kind
+from deficit_engine.resolve.programmes import programme_cover, programme_recommendations
 
 KB = load_kb()
 COMPETENCIES = sorted(KB.ontology.competencies)
@@ -154,3 +158,37 @@ def test_unit_candidates_are_the_plain_ones(seed: int) -> None:
                 assert got == _plain_arcs(kb, seeker, needs, unit, free, result.severities)
             checked += len(got)
     assert checked
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_programme_reasons_found_by_pick_are_made_afresh(seed: int) -> None:
+    """A programme recommendation's reason, found in the KB's memo by its pick (the
+    ranking keys made only when it is not there), is the one made afresh: people with
+    random deliveries asked and periods, their picks' recommendations made with the
+    memo filled by everyone before them and again with it emptied."""
+    kb = load_kb()
+    engine = Engine(kb, backend="fast")
+    rng = random.Random(seed)
+    deliveries = sorted(DELIVERY_RU)
+    memo = kb.index.memo("programme reasons")
+    found = 0
+    for profile in synthetic_profiles(kb, 150, seed):
+        prof, result = engine.diagnose(profile)
+        needs = list(result.needs)
+        idx = split_by_kind(infos_of(kb.index, needs))[0]["program"]
+        seeker = seeker_of(kb, prof.person)
+        prefs = rng.sample(deliveries, rng.randint(0, 2))
+        hours = rng.choice([None, 16.0, 24.0, 36.0, 72.0, 144.0, 0.0, -0.0])
+        admits = (seeker.subjects, seeker.levels)
+        picks, _unmet = programme_cover(
+            kb.index, prof.person.role, prefs, needs, idx, None, hours, admits
+        )
+        before = len(memo)
+        got = programme_recommendations(kb.index, prefs, needs, picks, hours)
+        found += len(picks) - (len(memo) - before)
+        kept = dict(memo)
+        memo.clear()
+        want = programme_recommendations(kb.index, prefs, needs, picks, hours)
+        memo.update(kept)
+        assert _printed(got) == _printed(want)
+    assert found  # the memo answered

@@ -18,7 +18,7 @@ units of every person with :func:`mentor_units` and :func:`unit_arcs`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ..catalogue import MEMO_LIMIT, CatalogueIndex, exact_key, mismatch, mismatch_text
 from ..labels import FORM_RU, SUBJECT_RU
@@ -490,6 +490,7 @@ def mentor_recommendations(
     rank = index.mentor_rank
     by_mentor: dict[str, list[MentorChoice]] = {}
     unmet: dict[int, Why] = {}
+    one_per_form: dict[Any, Why] | None = None
     for ch in choices:
         if ch.chosen is None and ch.why is not None:
             unmet.update(ch.why)
@@ -506,12 +507,16 @@ def mentor_recommendations(
         served = ch.chosen.served
         if len(served) == len(ch.unit.needs):  # (served is a subset of the unit's needs)
             continue
+        if one_per_form is None:
+            one_per_form = index.memo("one mentor per form")
         for i in ch.unit.needs:
             if i in served:
                 continue
             for c in ch.others:
                 if i in c.served:
-                    unmet[i] = _one_per_form_why(index, needs[i], ch)
+                    # _one_per_form_why(), its memo read here first
+                    why = one_per_form.get((ch.unit.form, mid, needs[i].competency))
+                    unmet[i] = why or _one_per_form_why(index, needs[i], ch)
                     break
             else:
                 unmet[i] = why_not(index, seeker, needs[i], ch.unit.form)
