@@ -193,6 +193,12 @@ class CatalogueIndex:
         )
         #: A competency's sort key: ontology order; unknown ids last, by id.
         self.comp_key: Callable[[str], tuple[int, str]] = self.comp_keys.__getitem__
+        #: competency -> one bit at its place in ontology order: a set of them is an
+        #: int, sorted by :meth:`comps_of` (the places are distinct: a topological order).
+        self.comp_bits: dict[str, int] = {c: 1 << key[0] for c, key in self.comp_keys.items()}
+        self._comp_at: dict[int, str] = {key[0]: c for c, key in self.comp_keys.items()}
+        #: a set of competency bits -> what :meth:`comps_of` makes of it.
+        self.comps_by_bits: dict[int, tuple[str, ...]] = {}
         #: competency -> its transitive prerequisites.
         self.prerequisites: dict[str, frozenset[str]] = {
             c: frozenset(ontology.prerequisites(c)) for c in ontology.competencies
@@ -314,6 +320,33 @@ class CatalogueIndex:
             found = tuple(sorted(dict.fromkeys(comps), key=self.comp_key))
             if len(self.sorted_comps) < MEMO_LIMIT:
                 self.sorted_comps[key] = found
+        return found
+
+    def comps_of(self, bits: int) -> tuple[str, ...]:
+        """The competencies of a set of :attr:`comp_bits` (OR-ed), in ontology order:
+        what :meth:`sort` makes of their ids, found by an int (a person's recommendations
+        combine their needs' competencies anew, so a tuple of them is rarely met again).
+
+        Parameters
+        ----------
+        bits : int
+            The competencies' bits, OR-ed.
+
+        Returns
+        -------
+        tuple of str
+            Their ids, prerequisites first.
+        """
+        found = self.comps_by_bits.get(bits)
+        if found is None:
+            at, comps, rest = self._comp_at, [], bits
+            while rest:
+                low = rest & -rest
+                comps.append(at[low.bit_length() - 1])
+                rest ^= low
+            found = tuple(comps)
+            if len(self.comps_by_bits) < MEMO_LIMIT:
+                self.comps_by_bits[bits] = found
         return found
 
     def program_text(self, p: Program) -> tuple[str, str, str, Attrs]:

@@ -8,7 +8,7 @@ a format already chosen; otherwise it gets the best format by (phase, hours, id)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from ..catalogue import (
@@ -26,6 +26,9 @@ from .needinfo import NeedInfo, infos_of
 __all__ = ["resolve_formats"]
 
 _NAMED = "названа правилом"
+#: How a format only needs that name it chose was chosen.
+_ONLY_NAMED = frozenset([_NAMED])
+_NAMED_HOWS = (_NAMED,)
 #: How many recommendations the per-KB memo keeps before it starts afresh (a
 #: cohort's few thousand distinct ones; more would only hold memory).
 MADE_LIMIT = 1 << 14
@@ -77,7 +80,8 @@ def resolve_formats(
     if infos is None:
         infos = infos_of(index, needs)
     chosen: dict[str, list[int]] = {}  # format id -> the needs it serves
-    how: dict[str, set[str]] = {}  # format id -> how it was chosen for them
+    # format id -> how it was chosen for them, when not only because a need named it
+    how: dict[str, set[str]] = {}
     unmet: dict[int, str] = {}
     later = []
     for i in idx:  # needs naming a format first ...
@@ -95,7 +99,6 @@ def resolve_formats(
         got = chosen.get(fid)
         if got is None:
             chosen[fid] = [i]
-            how[fid] = {_NAMED}
         else:
             got.append(i)
     for i, plan in later:  # ... so that the others can reuse what they chose
@@ -105,35 +108,81 @@ def resolve_formats(
         for fid in plan.ranked:
             if fid in chosen:
                 chosen[fid].append(i)
-                how[fid].add(plan.how)
+                hows = how.get(fid)
+                if hows is None:  # chosen so far only by needs naming it
+                    how[fid] = {_NAMED, plan.how}
+                else:
+                    hows.add(plan.how)
                 break
         else:
             fid = plan.ranked[0]
             chosen[fid] = [i]
             how[fid] = {plan.how}
     order = sorted(chosen, key=index.format_order.__getitem__) if len(chosen) > 1 else chosen
+    return _recommendations(index, needs, infos, chosen, how, order, bool(later), shared), unmet
+
+
+def _recommendations(
+    index: CatalogueIndex,
+    needs: Sequence[Need],
+    infos: Sequence[NeedInfo],
+    chosen: dict[str, list[int]],
+    how: dict[str, set[str]],
+    order: Iterable[str],
+    resort: bool,
+    shared: bool,
+) -> list[Recommendation]:
+    """The recommendations of the formats ``chosen`` (id -> the needs each serves,
+    chosen as ``how`` says, or only by needs naming it), in ``order``; ``resort``:
+    filter-only needs joined some after the named ones. Each one's reason is kept in
+    the index's memo by what it reads; ``shared``: see :func:`resolve_formats`."""
     made = index.memo("format recommendations")
+    reasons = index.memo("format reasons")
+    heads = index.memo("format recommendation heads")
     recs = []
     for fid in order:
         served = chosen[fid]
-        if later:  # filter-only needs joined the format after the named ones
+        if resort:
             served.sort()
-        hows = how[fid]
+        hows = how.get(fid, _ONLY_NAMED)
         # a recommendation is a function of its format, how it was chosen and the
         # needs it serves (the objects: held by it, so their ids are not reused
         # while it is here); a cohort repeats four in ten
-        if not shared or len(hows) != 1:
-            recs.append(_recommendation(index, needs, infos, fid, served, hows))
-            continue
-        key = (fid, *hows, *[id(needs[i]) for i in served])
-        rec = made.get(key)
-        if rec is None:
-            rec = _recommendation(index, needs, infos, fid, served, hows)
+        key = None
+        if shared and len(hows) == 1:
+            key = (fid, *hows, *[id(needs[i]) for i in served])
+            rec = made.get(key)
+            if rec is not None:
+                recs.append(rec)
+                continue
+        bits = 0
+        for i in served:  # the usual case: each need's competency in the ontology
+            bit = infos[i].bit
+            if not bit:
+                comps, general = _competencies(index, infos, served)
+                break
+            bits |= bit
+        else:
+            comps, general = index.comps_of(bits), False
+        # the reason names the competency when there is one, else only how many
+        ways = _NAMED_HOWS if hows is _ONLY_NAMED else tuple(sorted(hows))
+        about = (fid, ways, comps if len(comps) < 2 else len(comps), general)
+        reason = reasons.get(about)
+        if reason is None:
+            reason = index.remember(reasons, about, _reason(index, fid, ways, comps, general))
+        head = heads.get(fid)
+        if head is None:
+            fmt = index.format_by_id[fid]
+            head = heads[fid] = (fmt.id, fmt.title, index.format_text(fmt)[2])
+        rec = Recommendation.of(
+            "format", head[0], head[1], comps, tuple([needs[i] for i in served]), reason, head[2]
+        )
+        if key is not None:
             if len(made) >= MADE_LIMIT:  # afresh when full
                 made.clear()
             made[key] = rec
         recs.append(rec)
-    return recs, unmet
+    return recs
 
 
 def _plan_of(index: CatalogueIndex, need: Need, info: NeedInfo) -> _Plan:
@@ -195,34 +244,13 @@ def _named(index: CatalogueIndex, need: Need, passing: frozenset[str]) -> _Plan:
     return _Plan(True, None, (fmt.id,), _NAMED)
 
 
-def _recommendation(
-    index: CatalogueIndex,
-    needs: Sequence[Need],
-    infos: Sequence[NeedInfo],
-    fid: str,
-    served: list[int],
-    how: set[str],
-) -> Recommendation:
-    reasons = index.memo("format reasons")
-    fmt = index.format_by_id[fid]
+def _competencies(
+    index: CatalogueIndex, infos: Sequence[NeedInfo], served: list[int]
+) -> tuple[tuple[str, ...], bool]:
+    """The competencies the needs ``served`` name, in ontology order, and whether one
+    names none (what the recommendation's reason says of them)."""
     competencies = [infos[i].competency for i in served]
-    comps = index.sort([str(c) for c in competencies if c])
-    general = None in competencies
-    # the reason names the competency when there is one, else only how many
-    hows = tuple(how) if len(how) == 1 else tuple(sorted(how))
-    key = (fid, hows, comps if len(comps) < 2 else len(comps), general)
-    reason = reasons.get(key)
-    if reason is None:
-        reason = index.remember(reasons, key, _reason(index, fid, hows, comps, general))
-    return Recommendation.of(
-        "format",
-        fmt.id,
-        fmt.title,
-        comps,
-        tuple([needs[i] for i in served]),
-        reason,
-        index.format_text(fmt)[2],
-    )
+    return index.sort([str(c) for c in competencies if c]), None in competencies
 
 
 def _reason(

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from ..catalogue import CatalogueIndex, exact_key, mismatch, mismatch_text
+from ..catalogue import MEMO_LIMIT, CatalogueIndex, exact_key, mismatch, mismatch_text
 from ..labels import FORM_RU, SUBJECT_RU
 from ..models import Need, Recommendation
 from ..schema import Mentor
@@ -84,9 +84,9 @@ class Candidate(NamedTuple):
         return (-self.prio, self.loc, self.nosubj, rank[self.mentor.id])
 
 
-#: A Candidate from a tuple, without the NamedTuple's keyword machinery (a person's
-#: units have half a dozen candidates each).
-_candidate = tuple.__new__
+#: A Candidate (a Unit, a MentorChoice) from a tuple, without the NamedTuple's keyword
+#: machinery (a person's units have half a dozen candidates each).
+_candidate = _unit = _choice = tuple.__new__
 
 
 class Why(NamedTuple):
@@ -131,8 +131,12 @@ def mentor_units(
     grouped: dict[str | None, list[int]] = {}
     for i in idx:
         form = form_of(needs[i]) if infos is None else infos[i].form
-        grouped.setdefault(form, []).append(i)
-    return [Unit(form, tuple(members)) for form, members in grouped.items()]
+        members = grouped.get(form)
+        if members is None:
+            grouped[form] = [i]
+        else:
+            members.append(i)
+    return [_unit(Unit, (form, tuple(members))) for form, members in grouped.items()]
 
 
 def _eligible(m: Mentor, seeker: Seeker, form: str | None) -> bool:
@@ -212,23 +216,44 @@ def unit_arcs(
     # menторство and mentor teams: not a mentor of the seeker's own organisation
     own = seeker.organization if _cross(seeker, unit.form) else None
     weight = {}
-    met = _met_by(index, seeker)
+    table = _qualified_table(index, seeker)
     for i in unit.needs:
-        need = needs[i]
-        weight[i] = SEVERITY_WEIGHT.get(severities.get(need.competency or "", "low"), 1)
-        for m in _qualified(index, seeker, need, infos[i].token, met):
-            if free.get(m.id, 0) > 0 and (own is None or m.organization != own):
-                if m.id in served:
-                    served[m.id][1].append(i)
+        info = infos[i]
+        weight[i] = SEVERITY_WEIGHT.get(severities.get(info.competency or "", "low"), 1)
+        token = info.token
+        found = table.get(token) if token is not None else None
+        if found is None:
+            found = _qualified(index, seeker, needs[i], token, table)
+        for m in found:
+            mid = m.id
+            if free.get(mid, 0) > 0 and (own is None or m.organization != own):
+                got = served.get(mid)
+                if got is None:
+                    served[mid] = (m, [i])
                 else:
-                    served[m.id] = (m, [i])
+                    got[1].append(i)
+    return _candidates(seeker, served, weight)
+
+
+def _candidates(
+    seeker: Seeker, served: dict[str, tuple[Mentor, list[int]]], weight: dict[int, int]
+) -> list[Candidate]:
+    """:func:`unit_arcs`' candidates, in mentor id order, from the needs each serves."""
     out = []
     subjects = seeker.subjects
-    for mid in sorted(served):
+    org, municipality = seeker.organization, seeker.municipality
+    for mid in sorted(served) if len(served) > 1 else served:
         m, got = served[mid]
-        prio = sum([weight[i] for i in got])
+        prio = weight[got[0]] if len(got) == 1 else sum([weight[i] for i in got])
         nosubj = 0 if not subjects or not subjects.isdisjoint(m.subjects) else 1
-        out.append(_candidate(Candidate, (m, tuple(got), prio, locality(m, seeker), nosubj)))
+        # locality(), inline: a person's units have half a dozen candidates
+        if org is not None and m.organization == org:
+            loc = 0
+        elif municipality is not None and m.municipality == municipality:
+            loc = 1
+        else:
+            loc = 2
+        out.append(_candidate(Candidate, (m, tuple(got), prio, loc, nosubj)))
     return out
 
 
@@ -260,25 +285,45 @@ def _met_by(index: CatalogueIndex, seeker: Seeker) -> frozenset[str]:
     return found
 
 
+def _qualified_table(index: CatalogueIndex, seeker: Seeker) -> dict[int, tuple[Mentor, ...]]:
+    """Need token -> :func:`_qualified`'s mentors, for every seeker who meets the same
+    restricted mentors (:func:`_met_by`) as this one: filled as needs are met, found
+    per KB by the seeker's subjects and levels (one lookup a unit, not one a need)."""
+    memo = index.memo("qualified mentors per subjects and levels")
+    key = (seeker.subjects, seeker.levels)
+    table: dict[int, tuple[Mentor, ...]] | None = memo.get(key)
+    if table is None:
+        shared = index.memo("qualified mentors by token, per restricted mentors met")
+        met = _met_by(index, seeker)
+        table = shared.get(met)
+        if table is None:
+            table = index.remember(shared, met, {})
+        index.remember(memo, key, table)
+    return table
+
+
 def _qualified(
-    index: CatalogueIndex, seeker: Seeker, need: Need, token: int | None, met: frozenset[str]
+    index: CatalogueIndex,
+    seeker: Seeker,
+    need: Need,
+    token: int | None,
+    table: dict[int, tuple[Mentor, ...]],
 ) -> tuple[Mentor, ...]:
     """The mentors with ``need``'s competency among their strengths who pass its
     filters and whose subjects and levels (if any) meet the seeker's, in id order.
 
     A function of the index, the need's competency and filters (its ``token``,
     :class:`~.needinfo.NeedInfo`) and which restricted mentors the seeker meets
-    (``met``, :func:`_met_by`), memoised by them (none when the token is None).
+    (:func:`_met_by`): kept in the seeker's ``table`` (:func:`_qualified_table`)
+    under its token (none when the token is None).
     """
-    key: Any = None if token is None else (token, met)
-    memo = index.memo("qualified mentors by token")
-    found: tuple[Mentor, ...] | None = None if key is None else memo.get(key)
-    if found is None:
-        cands = index.mentors_by_strength.get(need.competency or "", ())
-        if cands and need.filters:
-            ok = index.filtered("mentor", need).passing
-            cands = [c for c in cands if c.id in ok]
-        found = index.remember(memo, key, tuple(m for m in cands if _meets(m, seeker)))
+    cands = index.mentors_by_strength.get(need.competency or "", ())
+    if cands and need.filters:
+        ok = index.filtered("mentor", need).passing
+        cands = [c for c in cands if c.id in ok]
+    found = tuple(m for m in cands if _meets(m, seeker))
+    if token is not None and len(table) < MEMO_LIMIT:
+        table[token] = found
     return found
 
 
@@ -331,8 +376,11 @@ def resolve_mentors(
         best = [None if k < 0 else flat[k][1] for k in got]
     choices = []
     for unit, chosen, cs in zip(units, best, cands, strict=True):
-        others = tuple(c for c in cs if c is not chosen)
-        choices.append(MentorChoice(unit, chosen, others, free[chosen.mentor.id] if chosen else 0))
+        if chosen is None:
+            choices.append(_choice(MentorChoice, (unit, None, tuple(cs), 0, None)))
+            continue
+        others = tuple([c for c in cs if c is not chosen]) if len(cs) > 1 else ()
+        choices.append(_choice(MentorChoice, (unit, chosen, others, free[chosen.mentor.id], None)))
     return mentor_recommendations(index, seeker, needs, choices, cohort=False)
 
 
@@ -351,6 +399,7 @@ def _best_alone(
     rank = index.mentor_rank
     best: list[Candidate | None] = []
     taken: dict[str, int] = {}
+    ids: set[str] = set()
     most = 0
     placeable = 0
     for cs in cands:
@@ -360,21 +409,26 @@ def _best_alone(
         placeable += 1
         top = cs[0]
         if len(cs) > 1:
-            least = (-top.prio, top.loc, top.nosubj, rank[top.mentor.id])
+            least = None
             for c in cs:
+                ids.add(c.mentor.id)
+                if c.prio > most:
+                    most = c.prio
                 key = (-c.prio, c.loc, c.nosubj, rank[c.mentor.id])
-                if key < least:
+                if least is None or key < least:
                     top, least = c, key
+        else:
+            ids.add(top.mentor.id)
+            if top.prio > most:
+                most = top.prio
         best.append(top)
         mid = top.mentor.id
         taken[mid] = taken.get(mid, 0) + 1
-        for c in cs:
-            most = max(most, c.prio)
     if not placeable:
         return best
-    if any(count > free[mid] for mid, count in taken.items()):
-        return None
-    ids = {c.mentor.id for cs in cands for c in cs}
+    for mid, count in taken.items():
+        if count > free[mid]:
+            return None
     weights = _cached_weights(
         placeable,
         1,
@@ -436,6 +490,7 @@ def mentor_recommendations(
     rank = index.mentor_rank
     by_mentor: dict[str, list[MentorChoice]] = {}
     unmet: dict[int, Why] = {}
+    one_per_form: dict[Any, Why] | None = None
     for ch in choices:
         if ch.chosen is None and ch.why is not None:
             unmet.update(ch.why)
@@ -444,12 +499,25 @@ def mentor_recommendations(
             for i in ch.unit.needs:
                 unmet[i] = _unplaced_reason(index, seeker, needs[i], i, ch, cohort)
             continue
-        by_mentor.setdefault(ch.chosen.mentor.id, []).append(ch)
+        mid = ch.chosen.mentor.id
+        if mid in by_mentor:
+            by_mentor[mid].append(ch)
+        else:
+            by_mentor[mid] = [ch]
+        served = ch.chosen.served
+        if len(served) == len(ch.unit.needs):  # (served is a subset of the unit's needs)
+            continue
+        if one_per_form is None:
+            one_per_form = index.memo("one mentor per form")
         for i in ch.unit.needs:
-            if i in ch.chosen.served:
+            if i in served:
                 continue
-            if any(i in c.served for c in ch.others):
-                unmet[i] = _one_per_form_why(index, needs[i], ch)
+            for c in ch.others:
+                if i in c.served:
+                    # _one_per_form_why(), its memo read here first
+                    why = one_per_form.get((ch.unit.form, mid, needs[i].competency))
+                    unmet[i] = why or _one_per_form_why(index, needs[i], ch)
+                    break
             else:
                 unmet[i] = why_not(index, seeker, needs[i], ch.unit.form)
     recs = [_recommendation(index, seeker, needs, chs, rank, cohort) for chs in by_mentor.values()]
@@ -467,9 +535,14 @@ def _recommendation(
     best = chs[0].chosen
     assert best is not None
     m = best.mentor
-    served = sorted(i for ch in chs if ch.chosen for i in ch.chosen.served)
-    comps = index.sort([str(needs[i].competency) for i in served])
-    forms = tuple(dict.fromkeys(ch.unit.form for ch in chs if ch.unit.form))
+    if len(chs) == 1:
+        served = sorted(best.served)
+        forms: tuple[str, ...] = (chs[0].unit.form,) if chs[0].unit.form else ()
+    else:
+        served = sorted(i for ch in chs if ch.chosen for i in ch.chosen.served)
+        forms = tuple(dict.fromkeys(ch.unit.form for ch in chs if ch.unit.form))
+    served_needs = tuple([needs[i] for i in served])
+    comps = index.sort([str(n.competency) for n in served_needs])
     parts = [_opening(index, seeker, m, comps, forms, best.loc)]
     free = chs[0].free
     parts.append(
@@ -487,7 +560,7 @@ def _recommendation(
         m.id,
         m.name,
         comps,
-        tuple([needs[i] for i in served]),
+        served_needs,
         "; ".join(parts) + ".",
         (
             ("forms", forms),
@@ -557,8 +630,13 @@ def _versus(
     """Why ``chosen`` and not the best of the others (empty when there are none)."""
     if not others:
         return ""
-    alt = min(others, key=lambda c: c.key(rank))
-    mine, theirs = chosen.key(rank), alt.key(rank)
+    alt, theirs = others[0], None
+    for c in others:  # the least by Candidate.key (the first, as min() finds it)
+        key = (-c.prio, c.loc, c.nosubj, rank[c.mentor.id])
+        if theirs is None or key < theirs:
+            alt, theirs = c, key
+    assert theirs is not None
+    mine = (-chosen.prio, chosen.loc, chosen.nosubj, rank[chosen.mentor.id])
     if theirs < mine:  # only a cohort plan passes over a better mentor: their places went to others
         return (
             f"{alt.mentor.id} подошёл бы лучше, но его места распределены по плану когорты"

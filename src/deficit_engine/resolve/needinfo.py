@@ -47,6 +47,9 @@ class NeedInfo:
     token : int or None
         Stands for (competency, filters) in memos, None when the filters cannot
         key a memo (an unhashable or unusual value).
+    bit : int
+        Its competency's bit in the index's ``comp_bits`` (0: no competency, or
+        one the ontology does not know).
     format_plan : Any
         A format need's plan (``resolve.formats``), filled on first use.
     named_format : str or None
@@ -56,11 +59,21 @@ class NeedInfo:
         their users).
     """
 
-    __slots__ = ("competency", "form", "format_plan", "kind", "lazy", "named_format", "token")
+    __slots__ = (
+        "bit",
+        "competency",
+        "form",
+        "format_plan",
+        "kind",
+        "lazy",
+        "named_format",
+        "token",
+    )
 
-    def __init__(self, need: Need, token: int | None) -> None:
+    def __init__(self, need: Need, token: int | None, bit: int = 0) -> None:
         self.kind = need.kind
         self.competency = need.competency
+        self.bit = bit
         self.form = form_of(need)
         self.token = token
         self.format_plan: Any = None
@@ -126,17 +139,19 @@ def _remember(index: CatalogueIndex, by_id: dict[int, Any], need: Need) -> tuple
     # exact_key: equal filters that print apart (1 and True) are different needs here
     exact = exact_key(need.filters)
     info: NeedInfo | None = None
+    competency = need.competency
+    bit = index.comp_bits.get(competency, 0) if type(competency) is str else 0
     if exact is not None:
         sig = (need.kind, need.competency, exact)
         try:
             signatures = index.memo("need info by signature")
             info = signatures.get(sig)
             if info is None:
-                info = index.remember(signatures, sig, NeedInfo(need, next(_tokens)))
+                info = index.remember(signatures, sig, NeedInfo(need, next(_tokens), bit))
         except TypeError:  # an unhashable value inside a filter
             info = None
     if info is None:
-        info = NeedInfo(need, None)
+        info = NeedInfo(need, None, bit)
     if len(by_id) >= IDENTITY_LIMIT:  # needs made afresh per Result would fill it
         by_id.clear()
     entry = by_id[id(need)] = (need, info)

@@ -9,6 +9,7 @@ a delivery the profile requests, (3) ФР ДПП, (4) fewer hours, (5) id.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Collection, Mapping, Sequence
 from typing import NamedTuple
 
@@ -189,28 +190,31 @@ def _alone(
     fits: dict[str, int] = {}
     found: list[tuple[int, tuple[str, ...]]] = []
     unmet: dict[int, str] = {}
+    shared = 0  # the needs of groups of more than one: a candidate serves two or more
+    why = ("why no programme", role)  # _unmet_reason's key in a need's info
     for i in idx:
-        key = infos[i].token
+        info = infos[i]
+        key = info.token
         pids = table.get(key) if key is not None else None
         if pids is None:
             pids = _missing_pids(index, table, role, subjects, levels, needs, i, key)
         if not pids:
-            unmet[i] = _unmet_reason(role, index, needs[i], infos[i])
+            reason = info.lazy.get(why) if key is not None else None
+            unmet[i] = _unmet_reason(role, index, needs[i], info) if reason is None else reason
             continue
         found.append((i, pids))
         bit = 1 << i
         for pid in pids:
-            fits[pid] = fits.get(pid, 0) | bit
+            mask = fits.get(pid)
+            if mask is None:
+                fits[pid] = bit
+            else:  # the candidate's needs (all of them) are in a group of more than one
+                fits[pid] = mask | bit
+                shared |= mask | bit
     picked: list[tuple[tuple[int, int, int], Recommendation]] = []
-    shared = 0  # the needs of groups of more than one
     lone: dict[tuple[int, tuple[str, ...]], _Lone] | None = None
     for i, pids in found:
-        bit = 1 << i
-        for pid in pids:
-            if fits[pid] != bit:
-                shared |= bit
-                break
-        else:
+        if not shared >> i & 1:
             if lone is None:
                 lone = _lone_memo(index, prefs, period_hours)
             need = needs[i]
@@ -231,7 +235,7 @@ def _alone(
         for (pid, served, _alt), rec in zip(picks, recs, strict=True):
             picked.append(((too_long[pid], -len(served), tail[pid]), rec))
     if len(picked) > 1:
-        picked.sort(key=_first)
+        picked.sort(key=_FIRST)
     return [rec for _key, rec in picked], unmet
 
 
@@ -274,8 +278,8 @@ def _lone(
     return _Lone(need, (too_long[pid], -1, tail[pid]), rec)
 
 
-def _first(item: tuple[tuple[int, int, int], Recommendation]) -> tuple[int, int, int]:
-    return item[0]
+#: A picked (key, recommendation)'s key.
+_FIRST = operator.itemgetter(0)
 
 
 def _too_long(index: CatalogueIndex, period_hours: float | None) -> dict[str, int]:
@@ -384,19 +388,37 @@ def programme_recommendations(
         fixed = asked[pid] if not prefs or p.delivery in prefs else other[pid]
         return (1 if p.hours > longest else 0, -left, *fixed)
 
-    return [
-        _recommendation(
-            index,
-            prefs,
-            needs,
-            key(pid, len(served)),
-            programs[pid],
-            served,
-            None if alt is None else (key(*alt), alt[0]),
-            longest,
+    # A reason is a function of the pick (its programme, how many needs it serves,
+    # their competencies, the runner-up and the needs it covered then), the deliveries
+    # asked and the period's hours (by repr: 0.0 and -0.0 are equal but print apart):
+    # the ranking keys it compares are made only when it is not found.
+    person = (tuple(prefs), repr(longest))
+    memo = index.memo("programme reasons")
+    recs = []
+    for pid, served, alt in picks:
+        best = programs[pid]
+        served_needs = tuple([needs[i] for i in served])
+        comps = index.sort([str(n.competency) for n in served_needs])
+        about = (pid, len(served), comps, alt, person)
+        reason: str | None = memo.get(about)
+        if reason is None:
+            mine = key(pid, len(served))
+            versus = None if alt is None else (key(*alt), alt[0])
+            reason = index.remember(
+                memo, about, _reason(index, prefs, mine, best, len(served), comps, versus, longest)
+            )
+        recs.append(
+            Recommendation.of(
+                "program",
+                best.id,
+                best.title,
+                comps,
+                served_needs,
+                reason,
+                index.program_text(best)[3],
+            )
         )
-        for pid, served, alt in picks
-    ]
+    return recs
 
 
 def _tails_for(index: CatalogueIndex, prefs: Sequence[str]) -> tuple[dict[str, int], list[str]]:
@@ -520,32 +542,6 @@ def _missing_pids(
     return pids
 
 
-def _recommendation(
-    index: CatalogueIndex,
-    prefs: Sequence[str],
-    needs: Sequence[Need],
-    key: Key,
-    best: Program,
-    served: list[int],
-    alt: tuple[Key, str] | None,
-    period_hours: float,
-) -> Recommendation:
-    served_needs = tuple([needs[i] for i in served])
-    comps = index.sort([str(n.competency) for n in served_needs])
-    # the reason is a function of these (the period's hours by repr: 0.0 and -0.0
-    # are equal but print apart)
-    memo_key = (best.id, len(served), comps, tuple(prefs), key, alt, repr(period_hours))
-    memo = index.memo("programme reasons")
-    reason: str | None = memo.get(memo_key)
-    if reason is None:
-        reason = index.remember(
-            memo, memo_key, _reason(index, prefs, key, best, len(served), comps, alt, period_hours)
-        )
-    return Recommendation.of(
-        "program", best.id, best.title, comps, served_needs, reason, index.program_text(best)[3]
-    )
-
-
 def _reason(
     index: CatalogueIndex,
     prefs: Sequence[str],
@@ -607,7 +603,8 @@ def _versus(best: Program, alt: Program, best_key: Key, alt_key: Key, period_hou
 
 def _unmet_reason(role: str, index: CatalogueIndex, need: Need, info: NeedInfo) -> str:
     """Why no programme for the role serves ``need``: memoised by role in the need's
-    info (whose signature tells apart filters printed apart, as the reason prints them)."""
+    info (whose signature tells apart filters printed apart, as the reason prints them),
+    under ``("why no programme", role)`` (``_alone`` reads it there first)."""
     if info.token is None:
         return _why_no_programme(role, index, need)
     key = ("why no programme", role)
