@@ -445,12 +445,13 @@ def _join_source(
         body.append(f"{indent}mine[{pos}].append(s)")
     if join is None:  # three patterns or more: the matcher's join, which spends as it goes
         body.append(f"{indent}join({i}, {pos}, s, out)")
+        body.append(f"{indent}if out:")  # (a comprehension is a call, even over nothing)
         if ordered:  # every activation in `out` is of sub-rule i
-            body.append(f"{indent}agenda[{i}].extend([hs for _hit, hs in out])")
+            body.append(f"{indent}    agenda[{i}].extend([hs for _hit, hs in out])")
         else:
-            body.append(f"{indent}for hit, hs in out:")
-            body.append(f"{indent}    push(agenda, (hit.place, hs, next(counter), hit))")
-        body.append(f"{indent}out.clear()")
+            body.append(f"{indent}    for hit, hs in out:")
+            body.append(f"{indent}        push(agenda, (hit.place, hs, next(counter), hit))")
+        body.append(f"{indent}    out.clear()")
         return
     key, beta = join
     other = 1 - pos

@@ -73,9 +73,9 @@ Seed = Callable[..., None]
 # makes the error of a passed limit) -> the productive firings after the stratum.
 OrderedLoop = Callable[..., int]
 # What a stratum's ordered loop knows of the strata after it, when every stratum is in
-# order (`Firings.forward`): per later stratum, its number, its patterns by fact type
-# and its sub-rules.
-Ahead = Sequence[tuple[int, Mapping[str, TypeIndex], Sequence[SubRule]]]
+# order (`Firings.forward`): per later stratum, its number, its patterns by fact type,
+# its sub-rules and its ordered alpha functions by fact type.
+Ahead = Sequence[tuple[int, Mapping[str, TypeIndex], Sequence[SubRule], Mapping[str, Any]]]
 
 _new = object.__new__
 
@@ -159,7 +159,10 @@ class Firings:
                 self.ordered_admitters[k],
                 negatives,
                 enriched,
-                [(j, compiled.index[j], strata[j]) for j in range(k + 1, len(strata))]
+                [
+                    (j, compiled.index[j], strata[j], self.ordered_admitters[j])
+                    for j in range(k + 1, len(strata))
+                ]
                 if self.forward
                 else (),
                 self.forward and k > 0,
@@ -368,7 +371,7 @@ def _ordered_loop(
         "def loop(store, matcher, enrich, agenda, trace, fired, limit, over, lists, pending):",
         *_BEGIN,
         "    counter = None",  # the alpha functions' argument, unused when ordered
-        *(f"    L{j}, P{j} = lists[{j}], pending[{j}]" for j, _index, _subs in ahead),
+        *(f"    L{j}, P{j} = lists[{j}], pending[{j}]" for j, *_later in ahead),
     ]
     begun = len(lines)
     kept: dict[str, tuple[str, int]] = {}  # see `_kept_source`
@@ -523,7 +526,7 @@ def _fire_source(
                 making,
             )
             fixed = None if enriched is None or ftype in enriched else names
-            _ahead_source(at + "    ", ftype, fixed, known, env, ahead, body)
+            _ahead_source(at + "    ", ftype, fixed, known, env, ahead, body, const)
 
         _action_source(ftype, fields, const, body, finish)
     # the builder's source is indented for a function's body (four spaces)
@@ -610,7 +613,7 @@ def _add_source(
         key = "(shape[0], shape[1](f))"
         unkeyed = f"U{local}" if local is not None else "t in unkeyed"
         lines += [
-            f"{indent}t = f['type']",
+            *([f"{indent}t = f['type']"] if local is None else []),  # else known: ftype
             f"{indent}if {unkeyed}:",
             f"{indent}    s = add(f)",
             *([f"{indent}    U{local} = False"] if local is not None else []),
@@ -739,10 +742,15 @@ def _indexes_source(
     """The loop's first lines that bind each ``not:`` pattern's index of the store's facts
     (``FastMatcher.indexes``, by type and field) to a local: the matcher's own, made
     empty here when it has none yet (``_equal`` fills it)."""
-    return [
-        f"    {ix} = matcher.indexes.setdefault({const(name)}, [0, {{}}, []])"
-        for name, ix in indexes.items()
-    ]
+    lines = []
+    for name, ix in indexes.items():
+        key = const(name)
+        lines += [
+            f"    {ix} = matcher.indexes.get({key})",
+            f"    if {ix} is None:",
+            f"        {ix} = matcher.indexes[{key}] = [0, {{}}, []]",
+        ]
+    return lines
 
 
 def _kept_source(kept: Mapping[str, tuple[str, int]]) -> list[str]:
@@ -762,20 +770,38 @@ def _ahead_source(
     env: Mapping[str, Any],
     ahead: Ahead,
     lines: list[str],
+    const: Callable[[Any], str] | None = None,
 ) -> None:
     """Append the source of what an ordered loop does, in a stratum before others all in
     order, with a new fact ``f`` (number ``s``), for each later stratum: give it to the
     one-pattern sub-rules' lists its alpha function would give it to, when that is
-    known from the action alone (:func:`_admitted`); else note it among the facts the
-    stratum's seed takes (``P``). A one-pattern activation spends no budget and its
-    list is sorted before it is fired; the facts left go to the seed in their order,
-    so the joins and the budget see what they saw, in the same order."""
-    for j, index, subs in ahead:
+    known from the action alone (:func:`_admitted`); else, when every pattern of its
+    type in the later stratum is a one-pattern sub-rule's, give it to that stratum's
+    alpha function now (it appends to those lists and does nothing else: the
+    enriched deficits of the shipped rules, whose later patterns read the group the
+    enricher adds), given ``const``; else note it among the facts the stratum's seed
+    takes (``P``). A one-pattern activation spends no budget and its list is sorted
+    before it is fired; the facts left go to the seed in their order, so the joins and
+    the budget see what they saw, in the same order."""
+    for j, index, subs, admitters in ahead:
         taken = None if names is None else _admitted(ftype, names, known, env, index, subs)
-        if taken is None:
-            lines.append(f"{indent}P{j}.append(s)")
-        else:
+        admit = admitters.get(ftype)
+        if taken is not None:
             lines.extend(f"{indent}L{j}[{i}].append(s)" for i in taken)
+        elif const is not None and admit is not None and _one_pattern(index[ftype], subs):
+            lines.append(
+                f"{indent}{const(admit)}(f, s, None, None, facts, None, None, None, L{j}, None)"
+            )
+        else:
+            lines.append(f"{indent}P{j}.append(s)")
+
+
+def _one_pattern(index: TypeIndex, subs: Sequence[SubRule]) -> bool:
+    """Whether every pattern of a type's index is a one-pattern sub-rule's (its ordered
+    alpha function then only appends the fact's number to those sub-rules' lists)."""
+    _field, keyed, rest = index
+    plans = [*(p for group in keyed.values() for p in group), *rest]
+    return all(len(subs[plan.sub].positives) == 1 for plan in plans)
 
 
 def _admitted(
