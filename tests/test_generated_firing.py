@@ -20,10 +20,12 @@ import pytest
 from conftest import write_kb
 from deficit_engine import Engine, inference, load_kb, synthetic_profiles
 from deficit_engine.engine import _ENRICHED, base_facts
-from deficit_engine.errors import FiringLimitError, MatchBudgetError
-from deficit_engine.inference import FastMatcher, PythonMatcher
-from deficit_engine.inference.generated import _admitted
+from deficit_engine.errors import FiringLimitError, MatchBudgetError, UsageError
+from deficit_engine.inference import FactStore, FastMatcher, PythonMatcher
+from deficit_engine.inference.compiled import _compile_cond, conditions_source
+from deficit_engine.inference.generated import _admitted, closed
 from deficit_engine.profile import normalise
+from deficit_engine.rules import Cond, Ref
 from test_differential_random import random_profile, random_rules_kb
 
 
@@ -294,3 +296,114 @@ def test_two_not_patterns_of_one_type_on_different_fields(tmp_path: Path) -> Non
         assert _same(runs), n
         fired.update(rule for rule, _matched, _asserted in runs[0])
     assert fired == {"LOW", "BYCOMP", "BYGROUP"}
+
+
+# --- the conditions, joins and memories written into the generated code ----------------
+
+_VALUES = [1, 1.0, True, False, 0, "a", "b", None, [1], ["a"], float("nan")]
+
+
+def _random_cond(rnd: random.Random) -> Cond:
+    """A condition of one of the shapes `conditions_source` writes out, or another."""
+    field = rnd.choice("xyz")
+    op = rnd.choice(["eq", "ne", "in", "not_in", "eq_ref", "ne_ref", "lt", "gt", "exists"])
+    if op in ("eq_ref", "ne_ref"):
+        return Cond(field, op[:2], Ref(rnd.choice(["a", "b", "c"]), rnd.choice("xyz")))
+    if op in ("in", "not_in"):
+        return Cond(field, op, rnd.sample([v for v in _VALUES if v == v], rnd.randint(0, 3)))
+    if op in ("lt", "gt"):
+        return Cond(field, op, rnd.choice([0.5, 1.0, 2.0]))
+    if op == "exists":
+        return Cond(field, op, rnd.choice([True, False]))
+    return Cond(field, op, rnd.choice(_VALUES))
+
+
+def _random_fact(rnd: random.Random) -> dict[str, Any]:
+    return {name: rnd.choice(_VALUES) for name in rnd.sample("xyz", rnd.randint(0, 3))}
+
+
+def test_conditions_written_out_answer_as_the_compiled_closures() -> None:
+    """`compiled.conditions_source` (the joins' and `not:` tests in the generated code)
+    answers what the conjunction of `_compile_cond`'s closures answers, on random
+    conditions (literals, lists, references to bound facts, shapes it leaves to the
+    closures) and random facts with values `==` confuses (1, 1.0, True; NaN; lists)."""
+    rnd = random.Random(3116)
+    aliases = {"a": 0, "b": 1, "c": 2}
+    for _ in range(400):
+        conds = [_random_cond(rnd) for _ in range(rnd.randint(0, 3))]
+        bound = rnd.randint(0, 3)
+        env: dict[str, Any] = {"M": object()}
+        const = _binder(env)
+        source = conditions_source(conds, "g", [f"b[{i}]" for i in range(bound)], aliases, const)
+        test = eval(compile(f"lambda g, b: bool({source})", "<test>", "eval"), env)
+        closures = tuple(_compile_cond(c, aliases) for c in conds)
+        for _ in range(10):
+            fact = _random_fact(rnd)
+            binding = tuple(_random_fact(rnd) for _ in range(bound))
+            # a reference to a fact not bound fails alike (IndexError), where it is read
+            assert _outcome(test, fact, binding) == _outcome(_every(closures), fact, binding), (
+                conds,
+                fact,
+                binding,
+            )
+
+
+def _binder(env: dict[str, Any]) -> Any:
+    def const(value: Any) -> str:
+        name = f"c{len(env)}"
+        env[name] = value
+        return name
+
+    return const
+
+
+def _every(closures: tuple[Any, ...]) -> Any:
+    return lambda f, b: all(p(f, b) for p in closures)
+
+
+def _outcome(test: Any, fact: Any, binding: Any) -> Any:
+    try:
+        return test(fact, binding)
+    except IndexError:
+        return IndexError
+
+
+def test_closed_patterns_on_the_shipped_rules(shipped: Engine) -> None:
+    """`generated.closed`: a deficit's patterns joined with the profile's person are not
+    remembered by the ordered loops (no rule asserts a person); a join of two deficits,
+    or of a deficit and a result in the stratum that makes deficits, is."""
+    first = shipped.strata[0]
+    shut = closed(first)
+    by_rule = {sub.rule.id: i for i, sub in enumerate(first)}
+    young = by_rule["ROLE-YOUNG-MENTOR"]  # person, then deficit
+    assert (young, 1) in shut and (young, 0) not in shut
+    conflict = by_rule["WB-CLIMATE-CONFLICT"]  # deficit, then deficit
+    assert (conflict, 0) not in shut and (conflict, 1) not in shut
+    assert all(len(first[i].positives) == 2 for i, _pos in shut)
+
+
+def test_add_distinct_all_is_add_distinct_in_turn() -> None:
+    """`FactStore.add_distinct_all` (one look-up per run of one type) leaves the store as
+    `add_distinct` fact by fact does, and stops at the same fact with the same error
+    when a type is keyed already."""
+    rnd = random.Random(1631)
+    for _ in range(300):
+        facts = [
+            {"type": rnd.choice("abc"), "n": n} for n in range(rnd.randint(0, 12))
+        ]  # runs of a type, and types that come back after others
+        keyed = rnd.choice([None, "a", "b"])
+        stores = []
+        for all_at_once in (False, True):
+            store = FactStore()
+            if keyed is not None:
+                store.add({"type": keyed, "n": -1})
+            try:
+                if all_at_once:
+                    store.add_distinct_all(iter(facts))
+                else:
+                    for fact in facts:
+                        store.add_distinct(fact)
+            except UsageError as exc:
+                stores.append(str(exc))
+            stores.append((store.facts, store.by_type, store.unkeyed, store.keys))
+        assert stores[: len(stores) // 2] == stores[len(stores) // 2 :]

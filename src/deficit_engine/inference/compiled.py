@@ -111,6 +111,48 @@ def _compile_cond(cond: Cond, aliases: dict[str, int]) -> Pred:
     return general
 
 
+def conditions_source(
+    conds: Sequence[Cond],
+    fact: str,
+    bound: Sequence[str],
+    aliases: dict[str, int],
+    const: Callable[[Any], str],
+) -> str:
+    """An expression, true exactly when every condition holds: what
+    ``_all_of([_compile_cond(c, aliases) for c in conds])`` answers (true when there is
+    none), written out so that a join or a ``not:`` test costs no call per condition.
+
+    ``fact`` is the source of the fact tested, ``bound`` the sources of the facts bound
+    so far, by position. The common shapes are written in, as the closures test them
+    (a walrus local, ``w`` or ``u``, holds a value read); any other (an order or a range,
+    a list operand, a reference to a position not in ``bound``) calls its closure, given
+    ``bound`` as a tuple. Constants are bound by name with ``const``, and ``M`` must name
+    :data:`MISSING`."""
+    binding = f"({''.join(f'{b}, ' for b in bound)})"
+    tests = []
+    for cond in conds:
+        op, value = cond.op, cond.value
+        read = f"(w := {fact}.get({const(cond.field)}, M)) is not M"
+        if op == "eq" and _is_literal(value) and not isinstance(value, list):
+            tests.append(f"{fact}.get({const(cond.field)}, M) == {const(value)}")
+        elif op == "ne" and _is_literal(value) and not isinstance(value, list):
+            tests.append(f"({read} and w != {const(value)})")
+        elif op in ("in", "not_in") and _is_literal(value) and isinstance(value, list):
+            found = " or ".join(f"w == {const(item)}" for item in value) or "False"
+            tests.append(f"({read} and {'' if op == 'in' else 'not '}({found}))")
+        elif (
+            op in ("eq", "ne")
+            and isinstance(value, Ref)
+            and value.alias in aliases
+            and aliases[value.alias] < len(bound)
+        ):
+            other = f"(u := {bound[aliases[value.alias]]}.get({const(value.field)}, M)) is not M"
+            tests.append(f"({read} and {other} and w {'==' if op == 'eq' else '!='} u)")
+        else:
+            tests.append(f"{const(_compile_cond(cond, aliases))}({fact}, {binding})")
+    return " and ".join(tests) or "True"
+
+
 def _always(f: Fact, b: Sequence[Fact]) -> bool:
     return True
 
@@ -222,7 +264,11 @@ AdmitJoin = Callable[..., None]
 
 
 def _joining_function(
-    index: TypeIndex, subs: Sequence[SubRule], joins: Joins, ordered: bool = False
+    index: TypeIndex,
+    subs: Sequence[SubRule],
+    joins: Joins,
+    ordered: bool = False,
+    closed: frozenset[tuple[int, int]] = frozenset(),
 ) -> AdmitJoin:
     """One fact type's alpha tests, as :func:`_admit_function` writes them, with each
     two-pattern join written in where the pattern is passed: the partners' loop over
@@ -240,8 +286,13 @@ def _joining_function(
     ``ordered``: for a stratum fired place by place (``generated``'s ordered loops),
     the ``agenda`` is instead the stratum's list of activations per sub-rule, and an
     activation is appended to its sub-rule's list as the facts' number (one pattern)
-    or numbers (a tuple), with no counter and no heap."""
-    return _alpha_function(index, subs, joins, ordered)
+    or numbers (a tuple), with no counter and no heap.
+
+    ``closed``: the patterns (sub-rule, position) of two-pattern sub-rules whose
+    partner's memory can gain no fact while this function runs (no firing of the
+    stratum makes a fact of the partner's type), so that no join will ever read
+    theirs: a fact that passes one is joined with its partners but not remembered."""
+    return _alpha_function(index, subs, joins, ordered, closed)
 
 
 def _alpha_function(
@@ -249,23 +300,23 @@ def _alpha_function(
     subs: Sequence[SubRule] | None,
     joins: Joins | None = None,
     ordered: bool = False,
+    closed: frozenset[tuple[int, int]] = frozenset(),
 ) -> Callable[..., Any]:
     """The generated function of :func:`_hits_function` (``subs`` None), of
     :func:`_admit_function` (``subs``: the stratum's sub-rules) or of
-    :func:`_joining_function` (``joins`` too, and ``ordered``)."""
+    :func:`_joining_function` (``joins`` too, ``ordered`` and ``closed``)."""
     env: dict[str, Any] = {}
-    lines, body = alpha_source(index, subs, joins, env, ordered)
+    lines, body = alpha_source(index, subs, joins, env, ordered, closed)
     if subs is None:
-        head, tail = ["def hits(f):", "    get = f.get", *lines, "    out = []"], "    return out"
+        head, tail = ["def hits(f):", *lines, "    out = []"], "    return out"
     elif joins is not None:
         head = [
             "def hits(f, s, out, memory, facts, equal, budget, join, agenda, counter):",
-            "    get = f.get",
         ]
         head, tail = [*head, *lines], ""
     else:
-        head, tail = ["def hits(f, s, out, memory, joins):", "    get = f.get", *lines], ""
-    source = "\n".join([*head, *body, tail])
+        head, tail = ["def hits(f, s, out, memory, joins):", *lines], ""
+    source = "\n".join([*head, *(body or ["    pass"]), tail])
     exec(compile(source, "<deficit_engine alpha>", "exec"), env)
     return env["hits"]  # type: ignore[no-any-return]
 
@@ -276,13 +327,17 @@ def alpha_source(
     joins: Joins | None,
     env: dict[str, Any],
     ordered: bool = False,
+    closed: frozenset[tuple[int, int]] = frozenset(),
 ) -> tuple[list[str], list[str]]:
     """The source of :func:`_alpha_function`'s body, indented for a function's: the
-    fields read (from ``get``, the fact's ``get``) and the tests with what is done on
-    each pattern passed (the fact is ``f``, its number ``s``). Its constants are put in
+    fields read (each by ``f.get`` called on the fact: binding the method to a local
+    once per fact made a method object, which cost more than the calls it spared) and
+    the tests with what is done on each pattern passed (the fact is ``f``, its number
+    ``s``). Its constants are put in
     ``env``, named after its size, so that bodies for several types can share one
     namespace (``generated``'s seed functions do). ``ordered``: activations appended
-    to the sub-rule's list in ``agenda`` (see :func:`_joining_function`)."""
+    to the sub-rule's list in ``agenda``, and ``closed``: see
+    :func:`_joining_function`."""
     field, keyed, rest = index
     env.setdefault("M", MISSING)
     env.setdefault("KEYS", (str, float, int, bool))
@@ -298,7 +353,7 @@ def alpha_source(
     def var(name: str) -> str:
         if name not in names:
             names[name] = f"x{len(names)}"
-            lines.append(f"    {names[name]} = get({const(name)}, M)")
+            lines.append(f"    {names[name]} = f.get({const(name)}, M)")
         return names[name]
 
     def test(cond: Cond) -> str:
@@ -341,7 +396,10 @@ def alpha_source(
                 body.append(f"{indent}    out.append(({const(subs[plan.sub])}, (s,)))")
             elif joins is not None:
                 join = joins[plan.sub]
-                _join_source(plan, subs[plan.sub], join, indent + "    ", const, body, ordered)
+                kept = (plan.sub, plan.pos) not in closed
+                _join_source(
+                    plan, subs[plan.sub], join, indent + "    ", const, body, ordered, kept
+                )
             else:
                 body.append(f"{indent}    memory[{plan.sub}][{plan.pos}].append(s)")
                 if len(subs[plan.sub].positives) == 2:
@@ -361,6 +419,12 @@ def alpha_source(
     return lines, body
 
 
+# At most this many partners of a two-pattern join are tested one by one rather than
+# looked up in the index by value (``FastMatcher._equal``): its call and upkeep cost
+# more than testing a few.
+_FEW = 4
+
+
 def _join_source(
     plan: PatternPlan,
     sub: SubRule,
@@ -369,22 +433,25 @@ def _join_source(
     const: Callable[[Any], str],
     body: list[str],
     ordered: bool = False,
+    kept: bool = True,
 ) -> None:
     """Append the source of what :func:`_joining_function` does with a fact ``f`` (number
-    ``s``) that passed ``plan``'s pattern: into its memory, then the join (its
-    activations pushed onto the agenda, or appended to the sub-rule's list when
-    ``ordered``)."""
+    ``s``) that passed ``plan``'s pattern: into its memory (unless not ``kept``, for a
+    two-pattern join: see ``closed`` there), then the join (its activations pushed onto
+    the agenda, or appended to the sub-rule's list when ``ordered``)."""
     i, pos = plan.sub, plan.pos
     body.append(f"{indent}mine = memory[{i}]")
-    body.append(f"{indent}mine[{pos}].append(s)")
+    if kept or join is None:  # remembered, unless no join will read it (`closed`)
+        body.append(f"{indent}mine[{pos}].append(s)")
     if join is None:  # three patterns or more: the matcher's join, which spends as it goes
         body.append(f"{indent}join({i}, {pos}, s, out)")
+        body.append(f"{indent}if out:")  # (a comprehension is a call, even over nothing)
         if ordered:  # every activation in `out` is of sub-rule i
-            body.append(f"{indent}agenda[{i}].extend([hs for _hit, hs in out])")
+            body.append(f"{indent}    agenda[{i}].extend([hs for _hit, hs in out])")
         else:
-            body.append(f"{indent}for hit, hs in out:")
-            body.append(f"{indent}    push(agenda, (hit.place, hs, next(counter), hit))")
-        body.append(f"{indent}out.clear()")
+            body.append(f"{indent}    for hit, hs in out:")
+            body.append(f"{indent}        push(agenda, (hit.place, hs, next(counter), hit))")
+        body.append(f"{indent}    out.clear()")
         return
     key, beta = join
     other = 1 - pos
@@ -392,28 +459,36 @@ def _join_source(
     body.append(f"{indent}if partners:")
     at = indent + "    "
     if key is not None:  # only the facts whose field is equal (FastMatcher._join)
+        # a few partners are tested in turn (the test below holds the equality too: a
+        # partner the index would leave out fails it); more are looked up by value
         mine_field, their_field = (key[1], key[0]) if pos == 0 else (key[0], key[1])
-        body.append(f"{at}v = get({const(mine_field)}, M)")
+        body.append(f"{at}v = f.get({const(mine_field)}, M)")
+        body.append(f"{at}if v is M:")
+        body.append(f"{at}    partners = ()")
+        body.append(f"{at}elif len(partners) > {_FEW}:")
         body.append(
-            f"{at}partners = [] if v is M else "
-            f"equal({const((i, other))}, {const(their_field)}, partners, v)"
+            f"{at}    partners = equal({const((i, other))}, {const(their_field)}, partners, v)"
         )
     sub_name = const(sub)
     pair = "(s, t)" if pos == 0 else "(t, s)"
-    if beta is None:
-        test = "t != s"
-    elif pos == 0:
-        test = f"t != s and {const(beta)}(facts[t], (f,))"
-    else:
-        test = f"t != s and {const(beta)}(f, (facts[t],))"
     body.append(f"{at}n = 0")
     body.append(f"{at}for t in partners:")
-    body.append(f"{at}    if {test}:")
+    body.append(f"{at}    if t != s:")
+    inner = at + "        "
+    if beta is not None:  # the second pattern's conditions that read the first (its beta)
+        reading = [c for c in sub.positives[1].conds if not _is_literal(c.value)]
+        if pos == 0:  # the partner ``g`` is the second pattern's fact, this one the first
+            test = conditions_source(reading, "g", ["f"], sub.aliases, const)
+        else:
+            test = conditions_source(reading, "f", ["g"], sub.aliases, const)
+        body.append(f"{inner}g = facts[t]")
+        body.append(f"{inner}if {test}:")
+        inner += "    "
     if ordered:
-        body.append(f"{at}        agenda[{i}].append({pair})")
+        body.append(f"{inner}agenda[{i}].append({pair})")
     else:
-        body.append(f"{at}        push(agenda, ({sub.place}, {pair}, next(counter), {sub_name}))")
-    body.append(f"{at}        n += 1")
+        body.append(f"{inner}push(agenda, ({sub.place}, {pair}, next(counter), {sub_name}))")
+    body.append(f"{inner}n += 1")
     body.append(f"{at}if n:")  # Budget.spend, inline (nothing spent: nothing passed)
     body.append(f"{at}    budget.spent += n")
     body.append(f"{at}    if budget.spent > budget.limit:")

@@ -500,10 +500,16 @@ class FastMatcher:
                 x = facts[seq].get(field, MISSING)
                 if x is MISSING:
                     continue  # the equality cannot hold for it
+                # (not `setdefault(x, []).append`: a list made and a call per fact)
                 try:
-                    buckets.setdefault(x, []).append(seq)
+                    bucket = buckets.get(x)
                 except TypeError:
                     unhashable.append(seq)
+                    continue
+                if bucket is None:
+                    buckets[x] = [seq]
+                else:
+                    bucket.append(seq)
             index[0] = len(seqs)
         # Python's == agrees with hashing on the values a fact holds (str, numbers,
         # bools, None): every fact whose value equals this one is in its bucket

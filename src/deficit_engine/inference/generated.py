@@ -41,9 +41,17 @@ from collections.abc import Callable, Mapping, Sequence
 from heapq import heappop, heappush
 from typing import Any
 
-from ..compiler import SubRule, _action_source
+from ..compiler import Making, SubRule, _action_source
 from ..models import TraceEntry
-from .compiled import AdmitJoin, Compiled, Joins, TypeIndex, _joining_function, alpha_source
+from .compiled import (
+    AdmitJoin,
+    Compiled,
+    Joins,
+    TypeIndex,
+    _joining_function,
+    alpha_source,
+    conditions_source,
+)
 from .semantics import holds
 from .store import _SHAPES, _same_bools, _shape, fact_key
 
@@ -65,9 +73,9 @@ Seed = Callable[..., None]
 # makes the error of a passed limit) -> the productive firings after the stratum.
 OrderedLoop = Callable[..., int]
 # What a stratum's ordered loop knows of the strata after it, when every stratum is in
-# order (`Firings.forward`): per later stratum, its number, its patterns by fact type
-# and its sub-rules.
-Ahead = Sequence[tuple[int, Mapping[str, TypeIndex], Sequence[SubRule]]]
+# order (`Firings.forward`): per later stratum, its number, its patterns by fact type,
+# its sub-rules and its ordered alpha functions by fact type.
+Ahead = Sequence[tuple[int, Mapping[str, TypeIndex], Sequence[SubRule], Mapping[str, Any]]]
 
 _new = object.__new__
 
@@ -131,7 +139,10 @@ class Firings:
         # its action alone (see `_ahead_source`); their seeds skip it
         self.forward = len(strata) > 1 and all(ordered)
         self.ordered_admitters: list[dict[str, AdmitJoin]] = [
-            {t: _joining_function(ix, subs, joins[k], True) for t, ix in compiled.index[k].items()}
+            {
+                t: _joining_function(ix, subs, joins[k], True, closed(subs))
+                for t, ix in compiled.index[k].items()
+            }
             if ordered[k]
             else {}
             for k, subs in enumerate(strata)
@@ -148,10 +159,14 @@ class Firings:
                 self.ordered_admitters[k],
                 negatives,
                 enriched,
-                [(j, compiled.index[j], strata[j]) for j in range(k + 1, len(strata))]
+                [
+                    (j, compiled.index[j], strata[j], self.ordered_admitters[j])
+                    for j in range(k + 1, len(strata))
+                ]
                 if self.forward
                 else (),
                 self.forward and k > 0,
+                compiled.index[k],
             )
             if ordered[k]
             else None
@@ -183,6 +198,23 @@ def in_order(subs: Sequence[SubRule]) -> bool:
                 continue
             return False
     return True
+
+
+def closed(subs: Sequence[SubRule]) -> frozenset[tuple[int, int]]:
+    """The patterns (sub-rule, position) of a stratum in order whose facts an ordered
+    loop's alpha functions need not remember: those of two-pattern sub-rules whose
+    other pattern's type no sub-rule of the stratum asserts. Once the seed is done,
+    the other pattern's memory gains no fact (an ordered loop keeps each fact's type,
+    see :class:`Disordered`), so no join reads this one's again (on the shipped rules,
+    a deficit passes a dozen such patterns, each joined with the profile's person)."""
+    made = {ftype for sub in subs for ftype, _fields in sub.actions}
+    return frozenset(
+        (i, pos)
+        for i, sub in enumerate(subs)
+        if len(sub.positives) == 2
+        for pos in (0, 1)
+        if sub.positives[1 - pos].type not in made
+    )
 
 
 def _lists_maker(subs: Sequence[SubRule]) -> Callable[[], list[list[Any]]]:
@@ -218,7 +250,6 @@ def _seed(
         *(["    for s in pending:", "        f = facts[s]"] if pending else []),
         *([] if pending else ["    for s, f in enumerate(facts):"]),
         "        ty = f['type']",
-        "        get = f.get",
     ]
     for i, (ftype, index) in enumerate(types.items()):
         reads, body = alpha_source(index, subs, joins, env, ordered)
@@ -277,16 +308,29 @@ def _loop(
     lines = [
         "def loop(store, matcher, enrich, agenda, counter, trace, fired, limit, over):",
         *_BEGIN,
-        "    while agenda:",
-        "        place, seqs, _n, sub = pop(agenda)",
     ]
+    begun = len(lines)
+    lines += ["    while agenda:", "        place, seqs, _n, sub = pop(agenda)"]
     by_place = {sub.place: sub for sub in subs}
+    kept: dict[str, tuple[str, int]] = {}  # see `_kept_source`
+    indexes: dict[tuple[str, str], str] = {}  # see `_indexes_source`
 
     def dispatch(places: list[int], indent: str) -> None:
         if len(places) == 1:
             sub = by_place[places[0]]
             negs = negatives.get(sub.key, ())
-            _fire_source(sub, negs, indent, enriched, admitters, const, lines, env)
+            _fire_source(
+                sub,
+                negs,
+                indent,
+                enriched,
+                admitters,
+                const,
+                lines,
+                env,
+                kept=kept,
+                indexes=indexes,
+            )
             return
         mid = len(places) // 2
         lines.append(f"{indent}if place < {places[mid]}:")
@@ -295,6 +339,7 @@ def _loop(
         dispatch(places[mid:], indent + "    ")
 
     dispatch(sorted(by_place), "        ")
+    lines[begun:begun] = [*_kept_source(kept), *_indexes_source(indexes, const)]
     lines.append("    return fired")
     exec(compile("\n".join(lines), "<deficit_engine stratum>", "exec"), env)
     return env["loop"]  # type: ignore[no-any-return]
@@ -307,6 +352,7 @@ def _ordered_loop(
     enriched: frozenset[str] | None,
     ahead: Ahead = (),
     given: bool = False,
+    own: Mapping[str, TypeIndex] | None = None,
 ) -> OrderedLoop:
     """The source of one stratum's ordered loop, compiled (see :data:`OrderedLoop` and
     :func:`in_order`): per sub-rule in place order, a loop over its activations (its
@@ -317,14 +363,20 @@ def _ordered_loop(
     ``ahead``: the later strata, whose lists (``lists``) and facts left to seed
     (``pending``) each new fact goes to (see :func:`_ahead_source`). ``given``: this
     stratum's one-pattern lists may have been given facts so by earlier strata, before
-    its seed gave them the others: they are sorted too."""
+    its seed gave them the others: they are sorted too. ``own``: the stratum's patterns
+    by fact type, when a new fact's admission to the stratum's own lists may be decided
+    from its action's constants (see :func:`_add_source`)."""
     env, const = _namespace(DISORDERED=Disordered)
     lines = [
         "def loop(store, matcher, enrich, agenda, trace, fired, limit, over, lists, pending):",
         *_BEGIN,
         "    counter = None",  # the alpha functions' argument, unused when ordered
-        *(f"    L{j}, P{j} = lists[{j}], pending[{j}]" for j, _index, _subs in ahead),
+        *(f"    L{j}, P{j} = lists[{j}], pending[{j}]" for j, *_later in ahead),
     ]
+    begun = len(lines)
+    kept: dict[str, tuple[str, int]] = {}  # see `_kept_source`
+    indexes: dict[tuple[str, str], str] = {}  # see `_indexes_source`
+    mine = None if own is None else (own, subs)
     for i, sub in sorted(enumerate(subs), key=lambda item: item[1].place):
         if len(sub.positives) == 1 and not given:  # its facts' numbers, in increasing order
             lines.append(f"    for s0 in agenda[{i}]:")
@@ -343,7 +395,22 @@ def _ordered_loop(
                 "    for seqs in q:",
             ]
         negs = negatives.get(sub.key, ())
-        _fire_source(sub, negs, "        ", enriched, admitters, const, lines, env, True, ahead)
+        _fire_source(
+            sub,
+            negs,
+            "        ",
+            enriched,
+            admitters,
+            const,
+            lines,
+            env,
+            True,
+            ahead,
+            kept,
+            mine,
+            indexes,
+        )
+    lines[begun:begun] = [*_kept_source(kept), *_indexes_source(indexes, const)]
     lines.append("    return fired")
     exec(compile("\n".join(lines), "<deficit_engine ordered>", "exec"), env)
     return env["loop"]  # type: ignore[no-any-return]
@@ -360,6 +427,9 @@ def _fire_source(
     env: Mapping[str, Any],
     ordered: bool = False,
     ahead: Ahead = (),
+    kept: dict[str, tuple[str, int]] | None = None,
+    mine: tuple[Mapping[str, TypeIndex], Sequence[SubRule]] | None = None,
+    indexes: dict[tuple[str, str], str] | None = None,
 ) -> None:
     """Append the source of one sub-rule's turn in the loop, its activation's facts'
     numbers in ``seqs``: what the generic loop does for an exact matcher, with what is
@@ -370,8 +440,14 @@ def _fire_source(
     entry (``TraceEntry.of``, inline); the firing counted against the limit.
     ``ordered``: in an ordered loop, where a one-pattern sub-rule's activation is its
     fact's number ``s0`` (else the numbers ``seqs``); ``ahead``, the later strata
-    each new fact goes to (:func:`_ahead_source`)."""
+    each new fact goes to (:func:`_ahead_source`); ``kept`` and ``mine``, as
+    :func:`_add_source` takes them; ``indexes``, the ``not:`` patterns' indexes the
+    loop binds to locals (see :func:`_candidates_source`), by type and field.
+
+    A sub-rule of one action asserts at most one fact: its new facts are a tuple made
+    where the fact is found new (``made``), not a list turned into one."""
     rid = const(sub.rule.id)
+    single = len(sub.actions) == 1
     n = len(sub.positives)
     one = ordered and n == 1
     if sub.alt:
@@ -386,8 +462,9 @@ def _fire_source(
     else:
         lines.append(f"{indent}b = ({''.join(f'facts[seqs[{i}]], ' for i in range(n))})")
     if negatives:
+        bound = [f"b[{i}]" for i in range(n)]
         lines.append(f"{indent}x = False")
-        for i, (ftype, test, field, position, other) in enumerate(negatives):
+        for i, (ftype, _test, field, position, other) in enumerate(negatives):
             at = indent
             if i:
                 lines.append(f"{indent}if not x:")
@@ -399,31 +476,57 @@ def _fire_source(
                 lines.append(f"{at}v = b[{position}].get({const(other)}, M)")
                 lines.append(f"{at}if v is not M:")
                 at += "    "
-                name = const((ftype, field))  # FastMatcher.blocked's index
-                lines.append(f"{at}cands = equal({name}, {const(field)}, cands, v)")
-                lines.append(f"{at}for t in cands:")
-            else:
-                lines.append(f"{at}for t in cands:")
+                name = (ftype, field)  # FastMatcher.blocked's index, kept in a local
+                if indexes is None:
+                    lines.append(f"{at}cands = equal({const(name)}, {const(field)}, cands, v)")
+                else:
+                    ix = indexes.setdefault(name, f"I{len(indexes)}")
+                    lines += _candidates_source(at, ix, const(name), const(field))
+            lines.append(f"{at}for t in cands:")
+            # the pattern's conditions written in (`compiled.conditions_source`), as
+            # its compiled test (`FastMatcher.negatives`) tests them
+            conds = sub.negatives[i].conds
+            test = conditions_source(conds, "g", bound, sub.aliases, const)
             lines += [
-                f"{at}    if {const(test)}(facts[t], b):",
+                f"{at}    g = facts[t]",
+                f"{at}    if {test}:",
                 f"{at}        x = True",
                 f"{at}        break",
             ]
         lines += [f"{indent}if x:", f"{indent}    continue"]
     if sub.alt:
         lines.append(f"{indent}done.add(key)")
-    lines.append(f"{indent}new = []")
+    made = "made" if single else "tuple(new)"  # the firing's new facts
+    lines.append(f"{indent}made = ()" if single else f"{indent}new = []")
     body: list[str] = []
     for ftype, fields in sub.actions:
 
         def finish(
-            at: str, names: tuple[str, ...] | None, known: dict[str, str], ftype: str = ftype
+            at: str,
+            names: tuple[str, ...] | None,
+            known: dict[str, str],
+            making: Making | None,
+            ftype: str = ftype,
         ) -> None:
             _add_source(
-                at, ftype, names, known, enriched, admitters, rid, const, body, env, ordered
+                at,
+                ftype,
+                names,
+                known,
+                enriched,
+                admitters,
+                rid,
+                const,
+                body,
+                env,
+                ordered,
+                "made = (f,)" if single else "new.append(f)",
+                kept,
+                mine,
+                making,
             )
             fixed = None if enriched is None or ftype in enriched else names
-            _ahead_source(at + "    ", ftype, fixed, known, env, ahead, body)
+            _ahead_source(at + "    ", ftype, fixed, known, env, ahead, body, const)
 
         _action_source(ftype, fields, const, body, finish)
     # the builder's source is indented for a function's body (four spaces)
@@ -433,9 +536,9 @@ def _fire_source(
         f"{indent}d = e.__dict__",
         f"{indent}d['rule'] = {rid}",
         f"{indent}d['matched'] = b",
-        f"{indent}d['asserted'] = tuple(new)",
+        f"{indent}d['asserted'] = {made}",
         f"{indent}trace.append(e)",
-        f"{indent}if new:",
+        f"{indent}if {'made' if single else 'new'}:",
         f"{indent}    fired += 1",
         f"{indent}    if fired > limit:",
         f"{indent}        raise over()",
@@ -454,6 +557,10 @@ def _add_source(
     lines: list[str],
     env: Mapping[str, Any],
     ordered: bool = False,
+    note: str = "new.append(f)",
+    kept: dict[str, tuple[str, int]] | None = None,
+    mine: tuple[Mapping[str, TypeIndex], Sequence[SubRule]] | None = None,
+    making: Making | None = None,
 ) -> None:
     """Append the source of what the driver does with a fact ``f`` a firing makes:
     enrich it (if its type may change), add it to the store, and, when it is new,
@@ -470,7 +577,26 @@ def _add_source(
     A fact found already under its key is the same fact unless one of the two holds a
     bool (``_same_bools``); when every value of the fixed-shape fact is a string (a
     string constant, or a value read and found to be a ``str``), the one found has
-    string values too (only a string equals a string), so that test is skipped."""
+    string values too (only a string equals a string), so that test is skipped.
+
+    ``note``: the statement that notes ``f`` among the firing's new facts. ``kept``:
+    the fact types whose facts the loop files in the store's per-type list and checks
+    against ``unkeyed`` through locals bound once (see :func:`_kept_source`), for a
+    type known here (fixed, or kept by the enricher in an ordered loop). ``mine``: in
+    an ordered loop, the stratum's own patterns by type and its sub-rules: a fact whose
+    admission they decide from its action's constants (:func:`_admitted`) is appended
+    to those lists here, without a call to its type's alpha function. ``making``: how
+    to make ``f`` when it is not made yet (a fixed-shape fact, see
+    ``compiler.Making``): it is made only where it is used, so a fact the store holds
+    already (a tenth of the shipped rules' firings) is never made."""
+    fixed = names
+    display = None if making is None else making[0]
+    make = [] if making is None else list(making[1])
+    if making is not None and (
+        enriched is None or ftype in enriched or any(n not in known for n in names or ())
+    ):
+        lines.extend(f"{indent}{line}" for line in make)  # the enricher or the key reads it
+        display, make = None, []
     if enriched is None or ftype in enriched:
         lines.append(f"{indent}f = enrich(f)")
         if ordered:
@@ -478,13 +604,19 @@ def _add_source(
         names = None  # its shape is the enricher's
     # the source of "the fact found under its key is this one" (see above)
     same = "same_bools(facts[found], f)"
+    # the type's locals (see `_kept_source`), when its type is known here
+    local = None
+    if kept is not None and (names is not None or ordered):
+        local = kept.setdefault(ftype, (const(ftype), len(kept)))[1]
     if names is None:  # FactStore.add, inline: the shape looked up by the names
         t = "t"
         key = "(shape[0], shape[1](f))"
+        unkeyed = f"U{local}" if local is not None else "t in unkeyed"
         lines += [
-            f"{indent}t = f['type']",
-            f"{indent}if t in unkeyed:",
+            *([f"{indent}t = f['type']"] if local is None else []),  # else known: ftype
+            f"{indent}if {unkeyed}:",
             f"{indent}    s = add(f)",
+            *([f"{indent}    U{local} = False"] if local is not None else []),
             f"{indent}else:",
             f"{indent}    s = len(facts)",
             f"{indent}    names = tuple(f)",
@@ -500,40 +632,69 @@ def _add_source(
         sources = [known.get(n) for n in names]
         read = [src for src in sources if src is not None and src not in env]
         constants = [env[src] for src in sources if src is not None and src in env]
+        if display is not None:  # the fact made only if the bools' test needs it
+            same = same.replace("facts[found], f)", f"facts[found], (f := {display}))")
         if None not in sources and all(type(c) is str for c in constants):
             strings = " and ".join(f"type({src}) is str" for src in read) or "True"
             same = f"({strings} or {same})" if read else "True"
         t = const(ftype)
         lines += [
-            f"{indent}if {t} in unkeyed:",
+            f"{indent}if {f'U{local}' if local is not None else f'{t} in unkeyed'}:",
+            *(f"{indent}    {line}" for line in make),
             f"{indent}    s = add(f)",
+            *([f"{indent}    U{local} = False"] if local is not None else []),
             f"{indent}else:",
             f"{indent}    s = len(facts)",
         ]
+    if display is None:
+        lines += [
+            f"{indent}    try:",
+            f"{indent}        found = keys.setdefault({key}, s)",
+            f"{indent}    except TypeError:",  # a list among its values
+            f"{indent}        found = exact.setdefault(fact_key(f), s)",
+            f"{indent}    else:",
+            f"{indent}        if found != s and not {same}:",
+            f"{indent}            found = exact.setdefault(fact_key(f), s)",
+        ]
+    else:  # the fact made where it is used: new, or compared by `fact_key`
+        lines += [
+            f"{indent}    try:",
+            f"{indent}        found = keys.setdefault({key}, s)",
+            f"{indent}    except TypeError:",
+            *(f"{indent}        {line}" for line in make),
+            f"{indent}        found = exact.setdefault(fact_key(f), s)",
+            f"{indent}    else:",
+            f"{indent}        if found == s:",
+            *(f"{indent}            {line}" for line in make),
+            f"{indent}        elif not {same}:",
+            f"{indent}            found = exact.setdefault(fact_key(f), s)",
+        ]
     lines += [
-        f"{indent}    try:",
-        f"{indent}        found = keys.setdefault({key}, s)",
-        f"{indent}    except TypeError:",  # a list among its values
-        f"{indent}        found = exact.setdefault(fact_key(f), s)",
-        f"{indent}    else:",
-        f"{indent}        if found != s and not {same}:",
-        f"{indent}            found = exact.setdefault(fact_key(f), s)",
         f"{indent}    if found == s:",
         f"{indent}        facts.append(f)",
-        f"{indent}        of = by_type.get({t})",
-        f"{indent}        if of is None:",
-        f"{indent}            by_type[{t}] = [s]",
-        f"{indent}        else:",
-        f"{indent}            of.append(s)",
+    ]
+    if local is not None:  # the list bound once it exists (never replaced after)
+        lines += [
+            f"{indent}        if B{local} is None:",
+            f"{indent}            B{local} = by_type.setdefault({const(ftype)}, [])",
+            f"{indent}        B{local}.append(s)",
+        ]
+    else:
+        lines += [
+            f"{indent}        of = by_type.get({t})",
+            f"{indent}        if of is None:",
+            f"{indent}            by_type[{t}] = [s]",
+            f"{indent}        else:",
+            f"{indent}            of.append(s)",
+        ]
+    lines += [
         f"{indent}    else:",
         f"{indent}        s = None",
-    ]
-    lines += [
         f"{indent}if s is not None:",
         f"{indent}    budget.spent += 1",
         f"{indent}    if budget.spent > budget.limit:",
         f"{indent}        raise budget.exceeded({rid})",
-        f"{indent}    new.append(f)",
+        f"{indent}    {note}",
     ]
     inner = indent + "    "
     call = "(f, s, out, memory, facts, equal, budget, join, agenda, counter)"
@@ -545,10 +706,60 @@ def _add_source(
             f"{inner}    a{call}",
         ]
         return
+    if mine is not None and fixed is not None and names is not None:
+        taken = _admitted(ftype, names, known, env, *mine)
+        if taken is not None:  # one-pattern activations, decided here
+            lines.extend(f"{inner}agenda[{i}].append(s)" for i in taken)
+            return
     admit = admitters.get(ftype)  # in an ordered loop, the enricher kept the type
     if admit is None:
         return  # no positive pattern of the stratum takes this type
     lines.append(f"{inner}{const(admit)}{call}")
+
+
+def _candidates_source(at: str, ix: str, name: str, field: str) -> list[str]:
+    """The source that narrows ``cands`` (the store's facts of a ``not:`` pattern's type)
+    to those whose ``field`` may equal ``v``, as ``FastMatcher._equal`` does, from its
+    index (``name``), which the loop binds to the local ``ix`` once (``_indexes_source``):
+    read in place when it is up to date, else by ``_equal``, which brings it up to date."""
+    return [
+        f"{at}if {ix}[0] != len(cands):",
+        f"{at}    cands = equal({name}, {field}, cands, v)",
+        f"{at}else:",
+        f"{at}    try:",
+        f"{at}        cands = {ix}[1].get(v, ())",
+        f"{at}    except TypeError:",  # a list: every fact is a candidate
+        f"{at}        pass",
+        f"{at}    else:",
+        f"{at}        if {ix}[2]:",
+        f"{at}            cands = [*cands, *{ix}[2]]",
+    ]
+
+
+def _indexes_source(
+    indexes: Mapping[tuple[str, str], str], const: Callable[[Any], str]
+) -> list[str]:
+    """The loop's first lines that bind each ``not:`` pattern's index of the store's facts
+    (``FastMatcher.indexes``, by type and field) to a local: the matcher's own, made
+    empty here when it has none yet (``_equal`` fills it)."""
+    lines = []
+    for name, ix in indexes.items():
+        key = const(name)
+        lines += [
+            f"    {ix} = matcher.indexes.get({key})",
+            f"    if {ix} is None:",
+            f"        {ix} = matcher.indexes[{key}] = [0, {{}}, []]",
+        ]
+    return lines
+
+
+def _kept_source(kept: Mapping[str, tuple[str, int]]) -> list[str]:
+    """The loop's first lines for the fact types it files through locals: ``U<i>``,
+    whether the type is still unkeyed (it only stops being so, by ``add``, which the
+    loop does then sets it false), and ``B<i>``, the store's list of the type's facts
+    or None until there is one (a list there is never replaced). A set and a dict
+    looked up once per run, not once per fact."""
+    return [f"    U{i}, B{i} = {name} in unkeyed, by_type.get({name})" for name, i in kept.values()]
 
 
 def _ahead_source(
@@ -559,20 +770,38 @@ def _ahead_source(
     env: Mapping[str, Any],
     ahead: Ahead,
     lines: list[str],
+    const: Callable[[Any], str] | None = None,
 ) -> None:
     """Append the source of what an ordered loop does, in a stratum before others all in
     order, with a new fact ``f`` (number ``s``), for each later stratum: give it to the
     one-pattern sub-rules' lists its alpha function would give it to, when that is
-    known from the action alone (:func:`_admitted`); else note it among the facts the
-    stratum's seed takes (``P``). A one-pattern activation spends no budget and its
-    list is sorted before it is fired; the facts left go to the seed in their order,
-    so the joins and the budget see what they saw, in the same order."""
-    for j, index, subs in ahead:
+    known from the action alone (:func:`_admitted`); else, when every pattern of its
+    type in the later stratum is a one-pattern sub-rule's, give it to that stratum's
+    alpha function now (it appends to those lists and does nothing else: the
+    enriched deficits of the shipped rules, whose later patterns read the group the
+    enricher adds), given ``const``; else note it among the facts the stratum's seed
+    takes (``P``). A one-pattern activation spends no budget and its list is sorted
+    before it is fired; the facts left go to the seed in their order, so the joins and
+    the budget see what they saw, in the same order."""
+    for j, index, subs, admitters in ahead:
         taken = None if names is None else _admitted(ftype, names, known, env, index, subs)
-        if taken is None:
-            lines.append(f"{indent}P{j}.append(s)")
-        else:
+        admit = admitters.get(ftype)
+        if taken is not None:
             lines.extend(f"{indent}L{j}[{i}].append(s)" for i in taken)
+        elif const is not None and admit is not None and _one_pattern(index[ftype], subs):
+            lines.append(
+                f"{indent}{const(admit)}(f, s, None, None, facts, None, None, None, L{j}, None)"
+            )
+        else:
+            lines.append(f"{indent}P{j}.append(s)")
+
+
+def _one_pattern(index: TypeIndex, subs: Sequence[SubRule]) -> bool:
+    """Whether every pattern of a type's index is a one-pattern sub-rule's (its ordered
+    alpha function then only appends the fact's number to those sub-rules' lists)."""
+    _field, keyed, rest = index
+    plans = [*(p for group in keyed.values() for p in group), *rest]
+    return all(len(subs[plan.sub].positives) == 1 for plan in plans)
 
 
 def _admitted(

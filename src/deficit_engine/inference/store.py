@@ -156,6 +156,9 @@ class Budget:
         return MatchBudgetError(self.limit, rule)
 
 
+# What `FactStore.add_distinct_all` takes as the type before the first fact's: no type.
+_NO_TYPE = object()
+
 #: No limit: a store made outside a run (a test's, a matcher's placeholder).
 UNLIMITED = 2**62
 
@@ -239,17 +242,21 @@ class FactStore:
             If facts of one of their types have been given to :meth:`add` already.
         """
         mine, by_type, unkeyed = self.facts, self.by_type, self.unkeyed
-        for fact in facts:
-            seq = len(mine)
+        # a profile's base facts come in runs of one type (its results, its groups'...):
+        # the type's list is looked up, and checked unkeyed, once per run
+        last: Any = _NO_TYPE
+        of_type: list[int] = []
+        for seq, fact in enumerate(facts, len(mine)):
             ftype = fact["type"]
-            of_type = by_type.get(ftype)
-            if of_type is None:
-                by_type[ftype] = [seq]
-                unkeyed.add(ftype)
-            elif ftype in unkeyed:
-                of_type.append(seq)
-            else:
-                raise UsageError(f"add_distinct: facts of type {ftype!r} are keyed already")
+            if ftype != last:
+                found = by_type.get(ftype)
+                if found is None:
+                    found = by_type[ftype] = []
+                    unkeyed.add(ftype)
+                elif ftype not in unkeyed:
+                    raise UsageError(f"add_distinct: facts of type {ftype!r} are keyed already")
+                of_type, last = found, ftype
+            of_type.append(seq)
             mine.append(fact)
 
     def _key_unkeyed(self, ftype: str) -> None:
