@@ -70,6 +70,26 @@ class Scale:
             self._level[score_pct] = found
         return found
 
+    def levels_of(self, scores: Mapping[str, float]) -> dict[str, str]:
+        """Each score's level, by its key: ``{k: level_of(v) for k, v in scores.items()}``
+        read from the kept levels where it can (a profile asks for a few dozen, and a
+        call each cost more than the reading).
+
+        Parameters
+        ----------
+        scores : Mapping of str to float
+            Scores in percent, by id.
+
+        Returns
+        -------
+        dict of str to str
+            The level id of each, in ``scores``' order.
+        """
+        kept = self._level.get
+        level_of = self.level_of
+        # a level id is never empty, so a kept one is never taken for a miss
+        return {key: kept(score) or level_of(score) for key, score in scores.items()}
+
     def title(self, level_id: str) -> str:
         """The title of a level, as documents show it.
 
