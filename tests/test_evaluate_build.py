@@ -4,7 +4,7 @@ computation gives.
 ``normalise`` reads a profile with one result per id and no instrument, source or date
 in one pass (``profile._normalised_plain``), keeps ``round(x, 2)`` of the floats it
 rounds, and reads the levels in one call (``Scale.levels_of``); a Result's kept needs are
-found by their rule and competency, and sort by one string. Each is held here to the value
+found by one flat key and sort by one string. Each is held here to the value
 made the plain way, on generated profiles and on the cases the shortcut must tell apart.
 """
 
@@ -159,8 +159,9 @@ def _needs_of(engine: Engine, facts: list[dict[str, Any]]) -> list[dict[str, Any
 
 
 def test_kept_needs_of_one_rule_and_competency_stay_apart(engine: Engine) -> None:
-    """Needs of one rule and competency are kept side by side, each served to the fact
-    it was made of alone: other filters, other values, the same fields in another order."""
+    """Needs of one rule and competency are kept apart, each served to the fact it was
+    made of alone: other filters, other values, the same fields in another order, a
+    field's name where another fact has a value (the kept needs' key is flat)."""
     base = {"type": "need", "kind": "program", "competency": "c"}
     facts = [
         base,
@@ -170,6 +171,7 @@ def test_kept_needs_of_one_rule_and_competency_stay_apart(engine: Engine) -> Non
         {"delivery": "distance", **base, "education": "formal"},
         {**base, "education": 1},
         {**base, "education": True},
+        {**base, "formal": "education"},
     ]
     engine_module._NEEDS.clear()
     first = _needs_of(engine, facts)
@@ -180,16 +182,3 @@ def test_kept_needs_of_one_rule_and_competency_stay_apart(engine: Engine) -> Non
         assert fresh == again
         assert sorted(map(repr, fresh)) == sorted(map(repr, first))
     assert len(first) == len(facts)
-
-
-def test_kept_needs_per_key_stay_bounded(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine_module, "_SAME_KEPT", 3)
-    engine_module._NEEDS.clear()
-    facts = [
-        {"type": "need", "kind": "format", "competency": "c", "delivery": f"d{i}"}
-        for i in range(10)
-    ]
-    for _ in range(2):
-        assert [n["delivery"] for n in _needs_of(engine, facts)] == [f"d{i}" for i in range(10)]
-    assert all(len(kept) <= 3 for kept in engine_module._NEEDS.values())
-    engine_module._NEEDS.clear()

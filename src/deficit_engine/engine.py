@@ -166,15 +166,14 @@ def _keyed_need(rule: str, fact: Fact) -> _KeyedNeed:
     return _need_order(need), need
 
 
-#: The needs made so far, by the rule and the competency, each with the fact it was
-#: made of (its values all ``str``) and that fact's field names in order. A Need is a
-#: frozen value of its rule and fact alone, whatever the KB, so one serves every Result
+#: The needs made so far, by the rule, the fact's field names and its values (values
+#: all ``str``: no ``True`` beside ``1`` to tell apart), with their sort keys. A Need is
+#: a frozen value of its rule and fact alone, whatever the KB, so one serves every Result
 #: that asks for it: a cohort asks for a few thousand distinct needs, and making each
 #: (its filters, the value, the sort key) cost most of building a Result. Emptied when
-#: it holds more than :data:`_NEEDS_KEPT` keys; at most :data:`_SAME_KEPT` needs a key.
-_NEEDS: dict[tuple[Any, ...], list[tuple[Fact, tuple[str, ...], _KeyedNeed]]] = {}
+#: it grows past :data:`_NEEDS_KEPT`.
+_NEEDS: dict[tuple[Any, ...], _KeyedNeed] = {}
 _NEEDS_KEPT = 1 << 16
-_SAME_KEPT = 16
 _STR = frozenset((str,))
 _sort_key = operator.itemgetter(0)
 _new = object.__new__
@@ -948,18 +947,10 @@ class Engine:
                 if ftype == "need":
                     # _cached_need's kept need found here (a call per need cost more)
                     try:
-                        kept = kept_needs((rule, fact.get("competency")))
-                    except TypeError:
-                        kept = None
-                    if kept is not None:
-                        for same, names, keyed in kept:
-                            if fact == same and tuple(fact) == names:
-                                needs.append(keyed)
-                                break
-                        else:
-                            needs.append(_cached_need(rule, fact))
-                    else:
-                        needs.append(_cached_need(rule, fact))
+                        keyed = kept_needs((rule, *fact, *fact.values()))
+                    except TypeError:  # a list among its fields
+                        keyed = None
+                    needs.append(keyed or _cached_need(rule, fact))
                 elif ftype == "deficit":
                     comp = str(fact["competency"])
                     r = rank(str(fact.get("severity")), unknown)
@@ -1091,29 +1082,23 @@ def _deficit_key(kb: KnowledgeBase) -> Callable[[str, str], tuple[int, int, str]
 def _cached_need(rule: str, fact: Fact) -> _KeyedNeed:
     """:func:`_keyed_need`, kept in :data:`_NEEDS` when every value is a ``str``.
 
-    Kept by the rule and the competency (a short key, cheap to make and hash), beside
-    the fact they were made of and its field names in order; a fact is served the
-    kept need whose fact it equals, field for field in the same order. Equal to a kept
-    fact, whose values are all ``str``, its values are ``str`` too: among the values a
-    fact holds (str, numbers, bools, None, lists) only a ``str`` equals a ``str``, so
-    ``True``, ``1`` and ``1.0`` are never taken for one another."""
-    competency = fact.get("competency")
+    The key is the rule, the field names and the values, in one flat tuple (its
+    length tells where the names end): cheaper to make and hash than the items as
+    pairs or the names as a tuple of their own, and one object to read when found.
+    Only a fact that is not found has its values' types checked: a fact found has
+    values equal to a kept fact's, which are all ``str``, and among the values a fact
+    holds (str, numbers, bools, None, lists) only a ``str`` equals a ``str``."""
+    key = (rule, *fact, *fact.values())
     try:
-        kept = _NEEDS.get((rule, competency))
-    except TypeError:  # a list for its competency: made afresh
+        keyed = _NEEDS.get(key)
+    except TypeError:  # a list among its fields: made afresh
         return _keyed_need(rule, fact)
-    if kept is not None:
-        for same, names, keyed in kept:
-            if fact == same and tuple(fact) == names:
-                return keyed
-    keyed = _keyed_need(rule, fact)
-    if _STR.issuperset(map(type, fact.values())):  # else a number among its fields
-        if kept is None:
-            if len(_NEEDS) > _NEEDS_KEPT:
-                _NEEDS.clear()
-            kept = _NEEDS[(rule, competency)] = []
-        if len(kept) < _SAME_KEPT:
-            kept.append((dict(fact), tuple(fact), keyed))
+    if keyed is None:
+        if not _STR.issuperset(map(type, fact.values())):
+            return _keyed_need(rule, fact)  # a number among its fields: made afresh
+        if len(_NEEDS) > _NEEDS_KEPT:
+            _NEEDS.clear()
+        keyed = _NEEDS[key] = _keyed_need(rule, fact)
     return keyed
 
 

@@ -637,9 +637,9 @@ def _normalised_plain(profile: Profile, kb: KnowledgeBase) -> Normalised | None:
             indicators[result.indicator or ""] = pct
     if len(own) + len(indicators) != len(results):
         return None  # an id with several results: the policy chooses (_choose)
-    provenance = [_plain_provenance(c, "competency", own[c]) for c in sorted(own)]
+    provenance = _plain_provenance("competency", own)
     if indicators:
-        provenance += [_plain_provenance(i, "indicator", indicators[i]) for i in sorted(indicators)]
+        provenance += _plain_provenance("indicator", indicators)
         comp_pct = {**kb.ontology.rollup_indicators(indicators), **own}
     else:
         comp_pct = own
@@ -683,24 +683,28 @@ def _round_kept(value: float) -> float:
     return out
 
 
-def _plain_provenance(target: str, kind: str, pct: float) -> Provenance:
-    """``Provenance.of(target, kind, pct, None, None, None, None, 0)``: a result that
-    names no instrument, source or date, the one result for its id."""
-    made = _new(Provenance)
-    _set_attr(
-        made,
-        "__dict__",
-        {
-            "target": target,
-            "kind": kind,
-            "score_pct": pct,
-            "instrument": None,
-            "instrument_id": None,
-            "source": None,
-            "date": None,
-            "set_aside": 0,
-        },
-    )
+def _plain_provenance(kind: str, scores: dict[str, float]) -> list[Provenance]:
+    """The Provenance of each score, by id: ``Provenance.of(target, kind, pct, None,
+    None, None, None, 0)`` of results that name no instrument, source or date, each the
+    one result for its id (made here, a call for them all rather than one each)."""
+    made = []
+    for target in sorted(scores):
+        one = _new(Provenance)
+        _set_attr(
+            one,
+            "__dict__",
+            {
+                "target": target,
+                "kind": kind,
+                "score_pct": scores[target],
+                "instrument": None,
+                "instrument_id": None,
+                "source": None,
+                "date": None,
+                "set_aside": 0,
+            },
+        )
+        made.append(one)
     return made
 
 
