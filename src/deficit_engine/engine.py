@@ -892,18 +892,26 @@ class Engine:
     def _enricher(self, norm: Normalised) -> Any:
         """The run's enricher: it completes a ``deficit`` fact (group, score) and leaves
         any other as it is (``_ENRICHED``, which the fast matcher relies on)."""
-        onto = self.kb.ontology
+        groups = groups_of(self.kb)
+        scores = norm.competency_pct
 
         def enrich(fact: Fact) -> Fact:
             if fact["type"] != "deficit":
                 return fact
             comp = fact.get("competency")
             out: Fact = {"type": "deficit", "competency": comp}
-            if isinstance(comp, str) and comp in onto.competencies:
-                out["group"] = onto.group_of(comp)
+            if not isinstance(comp, str):
+                out["severity"] = fact.get("severity")
+                return out
+            # every competency has a group (a str) and every score is a float: None is
+            # a competency the ontology does not know, or one the profile has no score of
+            group = groups.get(comp)
+            if group is not None:
+                out["group"] = group
             out["severity"] = fact.get("severity")
-            if isinstance(comp, str) and comp in norm.competency_pct:
-                out["score_pct"] = norm.competency_pct[comp]
+            score = scores.get(comp)
+            if score is not None:
+                out["score_pct"] = score
             return out
 
         return enrich
@@ -985,7 +993,12 @@ class Engine:
                 for comp, (r, fact, rule) in best.items()
             ]
         )
-        return [_deficit(rule, fact) for _r, _p, _c, rule, fact in rows]
+        # _deficit's Deficit, its competency the key it is kept by
+        of = Deficit.of
+        return [
+            of(comp, fact.get("group"), str(fact.get("severity")), fact.get("score_pct"), rule)
+            for _r, _p, comp, rule, fact in rows
+        ]
 
     def _made(
         self,

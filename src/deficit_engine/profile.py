@@ -637,13 +637,14 @@ def _normalised_plain(profile: Profile, kb: KnowledgeBase) -> Normalised | None:
             indicators[result.indicator or ""] = pct
     if len(own) + len(indicators) != len(results):
         return None  # an id with several results: the policy chooses (_choose)
-    provenance = _plain_provenance("competency", own)
+    ids = sorted(own)
+    provenance = _plain_provenance("competency", ids, own)
     if indicators:
-        provenance += _plain_provenance("indicator", indicators)
-        comp_pct = {**kb.ontology.rollup_indicators(indicators), **own}
+        provenance += _plain_provenance("indicator", sorted(indicators), indicators)
+        rolled = {**kb.ontology.rollup_indicators(indicators), **own}
+        comp_pct = {c: rolled[c] for c in sorted(rolled)}
     else:
-        comp_pct = own
-    comp_pct = {c: comp_pct[c] for c in sorted(comp_pct)}
+        comp_pct = {c: own[c] for c in ids}
     group_pct = _rollup_groups(groups_of(kb), comp_pct)
     levels_of = kb.scale.levels_of
     return _made(
@@ -683,12 +684,13 @@ def _round_kept(value: float) -> float:
     return out
 
 
-def _plain_provenance(kind: str, scores: dict[str, float]) -> list[Provenance]:
-    """The Provenance of each score, by id: ``Provenance.of(target, kind, pct, None,
-    None, None, None, 0)`` of results that name no instrument, source or date, each the
-    one result for its id (made here, a call for them all rather than one each)."""
+def _plain_provenance(kind: str, ids: list[str], scores: dict[str, float]) -> list[Provenance]:
+    """The Provenance of each score, in the order of ``ids`` (its keys, sorted):
+    ``Provenance.of(target, kind, pct, None, None, None, None, 0)`` of results that name
+    no instrument, source or date, each the one result for its id (made here, a call
+    for them all rather than one each)."""
     made = []
-    for target in sorted(scores):
+    for target in ids:
         one = _new(Provenance)
         _set_attr(
             one,
