@@ -641,7 +641,7 @@ def _normalised_plain(profile: Profile, kb: KnowledgeBase) -> Normalised | None:
     provenance = _plain_provenance("competency", ids, own)
     if indicators:
         provenance += _plain_provenance("indicator", sorted(indicators), indicators)
-        rolled = {**kb.ontology.rollup_indicators(indicators), **own}
+        rolled = {**_rollup_indicators(_parents_of(kb), indicators), **own}
         comp_pct = {c: rolled[c] for c in sorted(rolled)}
     else:
         comp_pct = {c: own[c] for c in ids}
@@ -723,6 +723,42 @@ def _rollup_groups(groups: dict[str, str], scores: dict[str, float]) -> dict[str
     return {
         g: rounded(mean := sum(v) / len(v)) or _round_kept(mean) for g, v in sorted(members.items())
     }
+
+
+def _rollup_indicators(
+    parents: dict[str, tuple[str, float]], scores: dict[str, float]
+) -> dict[str, float]:
+    """``Ontology.rollup_indicators`` with each indicator's competency and weight read
+    from ``parents`` (the same sums in the same order) and the means rounded as
+    :func:`_round_kept` rounds them."""
+    sums: dict[str, float] = {}
+    weights: dict[str, float] = {}
+    for indicator, score in scores.items():
+        comp, weight = parents[indicator]
+        sums[comp] = sums.get(comp, 0.0) + weight * score
+        weights[comp] = weights.get(comp, 0.0) + weight
+    rounded = _ROUNDED.get
+    return {
+        comp: rounded(mean := sums[comp] / weights[comp]) or _round_kept(mean)
+        for comp in sorted(sums)
+    }
+
+
+def _parents_of(kb: KnowledgeBase) -> dict[str, tuple[str, float]]:
+    """Each indicator's competency and weight, by its id (made once per KB)."""
+    parents = _PARENTS.get(kb)
+    if parents is None:
+        onto = kb.ontology
+        parents = _PARENTS[kb] = {
+            i: (onto.indicator_parent[i], ind.weight) for i, ind in onto.indicators.items()
+        }
+    return parents
+
+
+#: Each live KB's indicators' competencies and weights (a KB never changes).
+_PARENTS: weakref.WeakKeyDictionary[KnowledgeBase, dict[str, tuple[str, float]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def groups_of(kb: KnowledgeBase) -> dict[str, str]:
