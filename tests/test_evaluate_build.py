@@ -182,3 +182,14 @@ def test_kept_needs_of_one_rule_and_competency_stay_apart(engine: Engine) -> Non
         assert fresh == again
         assert sorted(map(repr, fresh)) == sorted(map(repr, first))
     assert len(first) == len(facts)
+
+
+def test_kept_folded_person_text_is_person_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    from deficit_engine.folding import person_text
+
+    monkeypatch.setattr(profile_module, "_FOLDED", {})
+    monkeypatch.setattr(profile_module, "_FOLDED_KEPT", 3)
+    texts = ["МБОУ COШ № 38", "Арсеньевский ГO", "Школа", "& Co", "е\u0308лка", "MO", "x"]
+    for text in texts + texts:  # the second time from the kept ones, as far as kept
+        assert profile_module._folded(text) == person_text(text)
+    assert len(profile_module._FOLDED) == 3

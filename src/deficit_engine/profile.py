@@ -437,11 +437,27 @@ def _nfc_person(profile: Profile) -> Profile:
         name: folded
         for name in _PERSON_TEXT
         if isinstance(value := getattr(person, name), str)
-        and (folded := person_text(value)) != value
+        and (folded := _folded(value)) != value
     }
     if not update:
         return profile
     return profile.model_copy(update={"person": person.model_copy(update=update)})
+
+
+def _folded(value: str) -> str:
+    """``person_text(value)``, kept in :data:`_FOLDED` (a cohort names few towns and
+    schools, and folding one costs about as much as a dozen dict reads)."""
+    folded = _FOLDED.get(value)
+    if folded is None:
+        folded = person_text(value)
+        if len(_FOLDED) < _FOLDED_KEPT:
+            _FOLDED[value] = folded
+    return folded
+
+
+#: The person's text fields folded so far (at most :data:`_FOLDED_KEPT`).
+_FOLDED: dict[str, str] = {}
+_FOLDED_KEPT = 1 << 14
 
 
 def _field(item: Any, name: str) -> Any:
