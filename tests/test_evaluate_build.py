@@ -26,8 +26,10 @@ from deficit_engine import profile as profile_module
 from deficit_engine.engine import _need_order, base_facts
 from deficit_engine.models import Need
 from deficit_engine.models.diagnosis import fact_sort_key
+from deficit_engine.ontology import Scale
 from deficit_engine.profile import normalise, parse_profile
 from deficit_engine.rules import NEED_KINDS
+from deficit_engine.schema import Level
 from deficit_engine.synthetic import synthetic_profiles
 
 #: (score, max) pairs at the edges: ties of the rounding, zeros of both signs, a percent
@@ -117,10 +119,20 @@ def test_kept_rounding_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_levels_of_equals_level_of(engine: Engine) -> None:
-    scale = engine.kb.scale
+    """By bisection over the bounds (a loaded KB's scale), or score by score when they
+    do not ascend: each level as level_of finds it, at the bounds and past them."""
+    shipped = engine.kb.scale
+    odd = Scale([Level(id="b", title="B", below=50.0), Level(id="a", title="A", below=20.0)])
+    odd_last = Scale([Level(id="x", title="X"), Level(id="y", title="Y", below=10.0)])
+    one = Scale([Level(id="only", title="Only")])
+    bounds = [level.below for level in shipped.levels if level.below is not None]
     scores = {f"s{i}": i / 10 for i in range(0, 1001, 3)} | {"neg": -0.0, "big": 1e9}
-    for _ in range(2):  # the second time from the kept levels
-        assert scale.levels_of(scores) == {k: scale.level_of(v) for k, v in scores.items()}
+    scores |= {f"b{b}{d}": b + d for b in [*bounds, 10.0, 20.0, 50.0] for d in (-0.01, 0, 0.01)}
+    scores["nan"] = math.nan
+    for scale in (shipped, odd, odd_last, one):
+        for _ in range(2):  # the second time from the kept levels
+            assert scale.levels_of(scores) == {k: scale.level_of(v) for k, v in scores.items()}
+    assert shipped._bounds is not None and odd._bounds is None and odd_last._bounds is None
 
 
 _TEXT = st.text(alphabet=st.sampled_from(["a", "b", ".", "\0", "\1", "é"]), max_size=4)

@@ -436,8 +436,7 @@ def _nfc_person(profile: Profile) -> Profile:
     update = {
         name: folded
         for name in _PERSON_TEXT
-        if isinstance(value := getattr(person, name), str)
-        and (folded := _folded(value)) != value
+        if isinstance(value := getattr(person, name), str) and (folded := _folded(value)) != value
     }
     if not update:
         return profile
