@@ -157,10 +157,12 @@ def parse_profile(data: Any, kb: KnowledgeBase, source: str = "") -> Profile:
         If ``data`` is not a mapping, does not fit the model, or names unknown
         or repeated ids: every problem found, each by its field path.
     """
-    if isinstance(data, Profile):
+    # a dict first (what a reader gives): never a Profile, always a Mapping, and each
+    # isinstance against the ABC is a Python-level call
+    if type(data) is not dict and isinstance(data, Profile):
         profile = data
     else:
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):
             raise ProfileError(
                 [_path_issue(source, (), "wrong-type", "a profile must be a mapping")]
             )
@@ -692,7 +694,9 @@ _ROUNDED_KEPT = 1 << 15
 def _round_kept(value: float) -> float:
     """``round(value, 2)`` as a float (a numpy float's is numpy's: :func:`percent`
     makes it a float too), kept in :data:`_ROUNDED` when ``value`` is positive and
-    finite."""
+    finite. A zero is itself, its sign kept (as ``round`` keeps it), without rounding."""
+    if value == 0.0:
+        return float(value)
     out = float(round(value, 2))
     if 0.0 < value < math.inf and len(_ROUNDED) < _ROUNDED_KEPT:
         _ROUNDED[value] = out
