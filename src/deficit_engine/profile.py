@@ -650,10 +650,12 @@ def _normalised_plain(profile: Profile, kb: KnowledgeBase) -> Normalised | None:
         competency = result.competency
         if competency is not None:
             own[competency] = pct
-        else:
-            indicators[result.indicator or ""] = pct
+        elif result.indicator is not None:
+            indicators[result.indicator] = pct
     if len(own) + len(indicators) != len(results):
-        return None  # an id with several results: the policy chooses (_choose)
+        # an id with several results, for the policy to choose (or a result naming
+        # neither, which only an unvalidated profile has): _choose's way
+        return None
     ids = sorted(own)
     provenance = _plain_provenance("competency", ids, own)
     if indicators:
