@@ -44,6 +44,7 @@ from .profile import (
     Normalised,
     NormalisedChunk,
     ScoreRows,
+    groups_of,
     normalise,
     normalise_many,
     parse_profile,
@@ -137,18 +138,25 @@ def _filters_order(filters: tuple[tuple[str, Any], ...]) -> str:
     return fact_sort_key(dict(filters))
 
 
-def _need_order(need: Need) -> tuple[str, int, str]:
+def _need_order(need: Need) -> str:
     """Needs sort by competency, kind, then their filters as canonical JSON (cached:
-    a rule set asks for few distinct filter combinations)."""
+    a rule set asks for few distinct filter combinations): as one string, which sorts
+    as the tuple of the three would (a Result sorts a few dozen needs; strings compare
+    at half the cost). The competency ends with ``\\0\\0`` and any ``\\0`` within it is
+    written ``\\0\\1``, so a competency sorts before every longer one it begins, as a
+    tuple's would; the kind's rank is one character."""
     try:
         filters = _filters_order(need.filters)
     except TypeError:  # a list among the filters: not hashable, not cached
         filters = fact_sort_key(dict(need.filters))
-    return (need.competency or "", _KIND_RANK.get(need.kind, 9), filters)
+    competency = need.competency or ""
+    if "\0" in competency:
+        competency = competency.replace("\0", "\0\1")
+    return f"{competency}\0\0{chr(_KIND_RANK.get(need.kind, 9))}{filters}"
 
 
 #: A need with its sort key (:func:`_need_order`).
-_KeyedNeed = tuple[tuple[str, int, str], Need]
+_KeyedNeed = tuple[str, Need]
 
 
 def _keyed_need(rule: str, fact: Fact) -> _KeyedNeed:
@@ -158,16 +166,20 @@ def _keyed_need(rule: str, fact: Fact) -> _KeyedNeed:
     return _need_order(need), need
 
 
-#: The needs made so far, by the rule and the fact's items (values all ``str``: no
-#: ``True`` beside ``1`` to tell apart), with their sort keys. A Need is a frozen value
-#: of its rule and fact alone, whatever the KB, so one serves every Result that asks for
-#: it: a cohort asks for a few thousand distinct needs, and making each (its filters,
-#: the value, the sort key) cost most of building a Result. Emptied when it grows past
-#: :data:`_NEEDS_KEPT`.
+#: The needs made so far, by the rule, the fact's field names and its values (values
+#: all ``str``: no ``True`` beside ``1`` to tell apart), with their sort keys. A Need is
+#: a frozen value of its rule and fact alone, whatever the KB, so one serves every Result
+#: that asks for it: a cohort asks for a few thousand distinct needs, and making each
+#: (its filters, the value, the sort key) cost most of building a Result. Emptied when
+#: it grows past :data:`_NEEDS_KEPT`.
 _NEEDS: dict[tuple[Any, ...], _KeyedNeed] = {}
 _NEEDS_KEPT = 1 << 16
 _STR = frozenset((str,))
 _sort_key = operator.itemgetter(0)
+_new = object.__new__
+_set_attr = object.__setattr__
+#: A competency the ontology does not know sorts after every known one (_deficit_key).
+_UNPLACED = 10**6
 
 
 def base_facts(norm: Normalised, kb: KnowledgeBase) -> list[Fact]:
@@ -204,52 +216,52 @@ def base_facts(norm: Normalised, kb: KnowledgeBase) -> list[Fact]:
         pfact["municipality"] = person.municipality
     facts.append(pfact)
     onto = kb.ontology
+    groups = groups_of(kb)
     # where a score came from rides on its fact, so a firing's trace shows it (only
     # the results that name any of it: most name none)
-    origin = {
-        (p.kind, p.target): p.fact_fields()
-        for p in norm.provenance
-        if p.instrument is not None or p.source is not None or p.date is not None
-    }
+    origin = norm.origin
     levels = norm.competency_level
-    for comp, pct in norm.competency_pct.items():
-        fact: Fact = {
+    results: list[Fact] = [
+        {
             "type": "result",
             "competency": comp,
-            "group": onto.group_of(comp),
+            "group": groups[comp],
             "score_pct": pct,
             "level": levels[comp],
         }
-        if origin:
-            fact.update(origin.get(("competency", comp), ()))
-        facts.append(fact)
+        for comp, pct in norm.competency_pct.items()
+    ]
+    if origin:
+        for fact in results:
+            fact.update(origin.get(("competency", fact["competency"]), ()))
+    facts += results
     level_of = kb.scale.level_of
+    parent = onto.indicator_parent
     for result, pct in zip(norm.chosen, norm.chosen_pct, strict=True):
         indicator = result.indicator
         if indicator is not None:
-            comp = onto.indicator_parent[indicator]
+            comp = parent[indicator]
             fact = {
                 "type": "indicator_result",
                 "indicator": indicator,
                 "competency": comp,
-                "group": onto.group_of(comp),
+                "group": groups[comp],
                 "score_pct": pct,
                 "level": level_of(pct),
             }
             if origin:
                 fact.update(origin.get(("indicator", indicator), ()))
             facts.append(fact)
-    for group, pct in norm.group_pct.items():
-        facts.append(
-            {
-                "type": "group_result",
-                "group": group,
-                "score_pct": pct,
-                "level": norm.group_level[group],
-            }
-        )
-    for comp in dict.fromkeys(norm.profile.requests):
-        facts.append({"type": "request", "competency": comp, "group": onto.group_of(comp)})
+    group_level = norm.group_level
+    facts += [
+        {"type": "group_result", "group": group, "score_pct": pct, "level": group_level[group]}
+        for group, pct in norm.group_pct.items()
+    ]
+    if norm.profile.requests:
+        facts += [
+            {"type": "request", "competency": comp, "group": groups[comp]}
+            for comp in dict.fromkeys(norm.profile.requests)
+        ]
     return facts
 
 
@@ -306,6 +318,9 @@ class Engine:
         self.strata = compile_rules(kb.rules)
         self._lock = threading.Lock()
         self._durable = _durable_or_none(self) if backend == "durable" else None
+        # each competency's place in the ontology's order, a Result's deficits' sort key
+        onto = kb.ontology
+        self._places = {c: onto.order_key(c) for c in onto.competencies}
         # compiled once; each evaluation works on a fresh copy with its own memories
         self._fast = (
             FastMatcher(self.strata, enriched=_ENRICHED) if self.backend == "fast" else None
@@ -877,18 +892,26 @@ class Engine:
     def _enricher(self, norm: Normalised) -> Any:
         """The run's enricher: it completes a ``deficit`` fact (group, score) and leaves
         any other as it is (``_ENRICHED``, which the fast matcher relies on)."""
-        onto = self.kb.ontology
+        groups = groups_of(self.kb)
+        scores = norm.competency_pct
 
         def enrich(fact: Fact) -> Fact:
             if fact["type"] != "deficit":
                 return fact
             comp = fact.get("competency")
             out: Fact = {"type": "deficit", "competency": comp}
-            if isinstance(comp, str) and comp in onto.competencies:
-                out["group"] = onto.group_of(comp)
+            if not isinstance(comp, str):
+                out["severity"] = fact.get("severity")
+                return out
+            # every competency has a group (a str) and every score is a float: None is
+            # a competency the ontology does not know, or one the profile has no score of
+            group = groups.get(comp)
+            if group is not None:
+                out["group"] = group
             out["severity"] = fact.get("severity")
-            if isinstance(comp, str) and comp in norm.competency_pct:
-                out["score_pct"] = norm.competency_pct[comp]
+            score = scores.get(comp)
+            if score is not None:
+                out["score_pct"] = score
             return out
 
         return enrich
@@ -896,9 +919,8 @@ class Engine:
     def _result(self, profile: Profile, trace: list[TraceEntry], norm: Normalised) -> Result:
         # Derived facts, in the order they were added to the store, are the trace
         # entries' new facts; each is new in exactly one entry, whose rule made it.
-        # (a list, not a generator: resuming a generator per fact cost more than the list)
-        made = [(entry.rule, fact) for entry in trace for fact in entry.asserted]
-        return self._result_of(profile, made, norm, tuple(trace))
+        trace_ = tuple(trace)
+        return self._result_of_entries(profile, trace_, norm, trace_)
 
     def _result_of(
         self,
@@ -907,37 +929,76 @@ class Engine:
         norm: Normalised,
         trace: tuple[TraceEntry, ...] = (),
     ) -> Result:
-        """The Result of the derived facts, each with the rule that asserted it first
-        (the columnar path gives them so, without a trace to build)."""
-        rank = _SEVERITY_RANK
+        """The Result of the derived facts, each with the rule that asserted it first."""
+        entries = [TraceEntry.of(rule, (), (fact,)) for rule, fact in derived]
+        return self._result_of_entries(profile, entries, norm, trace)
+
+    def _result_of_entries(
+        self,
+        profile: Profile,
+        entries: Iterable[TraceEntry],
+        norm: Normalised,
+        trace: tuple[TraceEntry, ...],
+    ) -> Result:
+        """The Result of the facts the entries asserted, each with its entry's rule
+        (read entry by entry: a list of (rule, fact) pairs made first cost more)."""
+        rank = _SEVERITY_RANK.get
+        unknown = len(_SEVERITY_RANK)
+        kept_needs = _NEEDS.get
         best: dict[str, tuple[int, Fact, str]] = {}
         needs: list[_KeyedNeed] = []
         custom: list[Fact] = []
-        for rule, fact in derived:
-            ftype = fact["type"]
-            if ftype == "deficit":
-                comp = str(fact["competency"])
-                r = rank.get(str(fact.get("severity")), len(rank))
-                if comp not in best or r < best[comp][0]:
-                    best[comp] = (r, fact, rule)
-            elif ftype == "need":
-                needs.append(_cached_need(rule, fact))
-            elif ftype not in _BASE_TYPES:
-                custom.append(fact)
-        deficits = [_deficit(rule, f) for _r, f, rule in best.values()]
-        key = _deficit_key(self.kb)
-        deficits.sort(key=lambda d: key(d.competency, d.severity))
+        for entry in entries:
+            rule = entry.rule
+            for fact in entry.asserted:
+                ftype = fact["type"]
+                if ftype == "need":
+                    # _cached_need's kept need found here (a call per need cost more)
+                    try:
+                        keyed = kept_needs((rule, *fact, *fact.values()))
+                    except TypeError:  # a list among its fields
+                        keyed = None
+                    needs.append(keyed or _cached_need(rule, fact))
+                elif ftype == "deficit":
+                    comp = str(fact["competency"])
+                    r = rank(str(fact.get("severity")), unknown)
+                    found = best.get(comp)
+                    if found is None or r < found[0]:
+                        best[comp] = (r, fact, rule)
+                elif ftype not in _BASE_TYPES:
+                    custom.append(fact)
         needs.sort(key=_sort_key)  # stable: equal keys keep the order they were asserted in
-        custom.sort(key=fact_sort_key)
+        if custom:
+            custom.sort(key=fact_sort_key)
         return self._made(
             profile,
             norm.scores,
             norm.provenance,
-            deficits,
+            self._sorted_deficits(best),
             [need for _key, need in needs],
             custom,
             trace,
         )
+
+    def _sorted_deficits(self, best: dict[str, tuple[int, Fact, str]]) -> list[Deficit]:
+        """The Deficits of each competency's most severe fact (by competency: its
+        severity's rank, the fact, its rule), as :func:`_deficit_key` sorts them: most
+        severe first (an unknown severity's rank, any above the known ones, sorts as
+        99 does), then in ontology order, then by id (a competency is in ``best`` once,
+        so the rows' order is decided before their rule or fact)."""
+        place = self._places.get
+        rows = sorted(
+            [
+                (r, place(comp, _UNPLACED), comp, rule, fact)
+                for comp, (r, fact, rule) in best.items()
+            ]
+        )
+        # _deficit's Deficit, its competency the key it is kept by
+        of = Deficit.of
+        return [
+            of(comp, fact.get("group"), str(fact.get("severity")), fact.get("score_pct"), rule)
+            for _r, _p, comp, rule, fact in rows
+        ]
 
     def _made(
         self,
@@ -949,19 +1010,32 @@ class Engine:
         custom: list[Fact],
         trace: tuple[TraceEntry, ...] = (),
     ) -> Result:
-        """A diagnosis's Result of its sorted parts."""
-        return Result(
-            profile.id,
-            tuple(deficits),
-            tuple(needs),
-            tuple(custom),
-            trace,
-            scores=scores,
-            # where each score came from, and which KB read it: for audit (docs/provenance.md)
-            provenance=provenance,
-            kb_hash=self.kb.content_hash,
-            kb_version=self.kb.version,
+        """A diagnosis's Result of its sorted parts (every field in the class's order,
+        without the frozen dataclass's ``__init__``: thirteen ``object.__setattr__``)."""
+        kb = self.kb
+        made = _new(Result)
+        _set_attr(
+            made,
+            "__dict__",
+            {
+                "profile": profile.id,
+                "deficits": tuple(deficits),
+                "needs": tuple(needs),
+                "facts": tuple(custom),
+                "trace": trace,
+                "recommendations": (),
+                "unmet": (),
+                "route": None,
+                "errors": (),
+                "scores": scores,
+                # where each score came from, and which KB read it: for audit
+                # (docs/provenance.md)
+                "provenance": provenance,
+                "kb_hash": kb.content_hash,
+                "kb_version": kb.version,
+            },
         )
+        return made
 
 
 #: The fields a ``result`` or ``indicator_result`` fact carries from its provenance.
@@ -1021,12 +1095,13 @@ def _deficit_key(kb: KnowledgeBase) -> Callable[[str, str], tuple[int, int, str]
 def _cached_need(rule: str, fact: Fact) -> _KeyedNeed:
     """:func:`_keyed_need`, kept in :data:`_NEEDS` when every value is a ``str``.
 
-    The key is the rule, the field names and the values (cheaper to make and hash
-    than the items as pairs), and only a fact that is not found has its values' types
-    checked: a fact found has values equal to a kept fact's, which are all ``str``,
-    and among the values a fact holds (str, numbers, bools, None, lists) only a
-    ``str`` equals a ``str``."""
-    key = (rule, tuple(fact), *fact.values())
+    The key is the rule, the field names and the values, in one flat tuple (its
+    length tells where the names end): cheaper to make and hash than the items as
+    pairs or the names as a tuple of their own, and one object to read when found.
+    Only a fact that is not found has its values' types checked: a fact found has
+    values equal to a kept fact's, which are all ``str``, and among the values a fact
+    holds (str, numbers, bools, None, lists) only a ``str`` equals a ``str``."""
+    key = (rule, *fact, *fact.values())
     try:
         keyed = _NEEDS.get(key)
     except TypeError:  # a list among its fields: made afresh

@@ -6,6 +6,8 @@ dependent``. Everything here is read-only after construction.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from collections.abc import Mapping, Sequence
 
 import networkx as nx
@@ -41,6 +43,16 @@ class Scale:
     def __init__(self, levels: Sequence[Level]) -> None:
         self.levels = tuple(levels)
         self.ids = tuple(level.id for level in self.levels)
+        # the bounds, when they ascend and only the last level has none (a loaded KB's
+        # always do): a score's level is then found by bisection (levels_of)
+        bounds = [level.below for level in self.levels[:-1] if level.below is not None]
+        ascending = (
+            bool(self.levels)
+            and self.levels[-1].below is None
+            and len(bounds) == len(self.levels) - 1
+            and all(a < b for a, b in itertools.pairwise(bounds))
+        )
+        self._bounds = bounds if ascending else None
         # each score's level once: a profile asks for one per competency, indicator
         # and group, and scores in percent to 2 places take few distinct values
         self._level: dict[float, str] = {}
@@ -69,6 +81,30 @@ class Scale:
         if len(self._level) < _LEVELS_KEPT:
             self._level[score_pct] = found
         return found
+
+    def levels_of(self, scores: Mapping[str, float]) -> dict[str, str]:
+        """Each score's level, by its key: ``{k: level_of(v) for k, v in scores.items()}``
+        read from the kept levels where it can (a profile asks for a few dozen, and a
+        call each cost more than the reading).
+
+        Parameters
+        ----------
+        scores : Mapping of str to float
+            Scores in percent, by id.
+
+        Returns
+        -------
+        dict of str to str
+            The level id of each, in ``scores``' order.
+        """
+        if self._bounds is None:
+            level_of = self.level_of
+            return {key: level_of(score) for key, score in scores.items()}
+        # the first level whose bound is above the score is the one after every bound
+        # at or below it: no kept table to read (a large dict of floats, read cold)
+        find, ids = bisect.bisect_right, self.ids
+        bounds = self._bounds
+        return {key: ids[find(bounds, score)] for key, score in scores.items()}
 
     def title(self, level_id: str) -> str:
         """The title of a level, as documents show it.

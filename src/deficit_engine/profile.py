@@ -38,7 +38,7 @@ from .errors import Issue, ProfileError, format_field_path
 from .folding import person_text
 from .loader import KnowledgeBase, name_key, pydantic_issues, subject_names, suggest_subject
 from .models import Provenance, Scores
-from .models.diagnosis import made_once
+from .models.diagnosis import _made, made_once
 from .ontology import Scale, suggest
 from .schema import RESULT_SOURCES, Instrument, Profile, ProfileResult
 
@@ -48,6 +48,7 @@ __all__ = [
     "NormalisedChunk",
     "ScoreRows",
     "choose_results",
+    "groups_of",
     "instrument_of",
     "normalise",
     "normalise_many",
@@ -60,6 +61,9 @@ __all__ = [
     "whole_profile",
     "without_results",
 ]
+
+_new = object.__new__
+_set_attr = object.__setattr__
 
 #: How issues name a profile read from standard input.
 STDIN = "<stdin>"
@@ -88,6 +92,16 @@ class Normalised(Scores):
         """The scores alone, as a Result keeps them (without the profile): made on
         first use, then the same value (a Result and the evaluation each read it)."""
         return Scores(self.competency_pct, self.group_pct, self.competency_level, self.group_level)
+
+    @made_once
+    def origin(self) -> dict[tuple[str, str], dict[str, str]]:
+        """Where each score came from, by (kind, id), for the chosen results that name
+        any of it (``Provenance.fact_fields``; most name none): the base facts carry it."""
+        return {
+            (p.kind, p.target): p.fact_fields()
+            for p in self.provenance
+            if p.instrument is not None or p.source is not None or p.date is not None
+        }
 
 
 def percent(score: float, maximum: float) -> float:
@@ -143,10 +157,12 @@ def parse_profile(data: Any, kb: KnowledgeBase, source: str = "") -> Profile:
         If ``data`` is not a mapping, does not fit the model, or names unknown
         or repeated ids: every problem found, each by its field path.
     """
-    if isinstance(data, Profile):
+    # a dict first (what a reader gives): never a Profile, always a Mapping, and each
+    # isinstance against the ABC is a Python-level call
+    if type(data) is not dict and isinstance(data, Profile):
         profile = data
     else:
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):
             raise ProfileError(
                 [_path_issue(source, (), "wrong-type", "a profile must be a mapping")]
             )
@@ -422,12 +438,27 @@ def _nfc_person(profile: Profile) -> Profile:
     update = {
         name: folded
         for name in _PERSON_TEXT
-        if isinstance(value := getattr(person, name), str)
-        and (folded := person_text(value)) != value
+        if isinstance(value := getattr(person, name), str) and (folded := _folded(value)) != value
     }
     if not update:
         return profile
     return profile.model_copy(update={"person": person.model_copy(update=update)})
+
+
+def _folded(value: str) -> str:
+    """``person_text(value)``, kept in :data:`_FOLDED` (a cohort names few towns and
+    schools, and folding one costs about as much as a dozen dict reads)."""
+    folded = _FOLDED.get(value)
+    if folded is None:
+        folded = person_text(value)
+        if len(_FOLDED) < _FOLDED_KEPT:
+            _FOLDED[value] = folded
+    return folded
+
+
+#: The person's text fields folded so far (at most :data:`_FOLDED_KEPT`).
+_FOLDED: dict[str, str] = {}
+_FOLDED_KEPT = 1 << 14
 
 
 def _field(item: Any, name: str) -> Any:
@@ -561,6 +592,15 @@ def normalise(profile: Profile, kb: KnowledgeBase) -> Normalised:
         levels on the KB's scale, the profile, and the results they were read from
         (one per competency or indicator, :func:`choose_results`).
     """
+    plain = _normalised_plain(profile, kb)
+    if plain is not None:
+        return plain
+    return _normalised_chosen(profile, kb)
+
+
+def _normalised_chosen(profile: Profile, kb: KnowledgeBase) -> Normalised:
+    """:func:`normalise` of any profile: the results chosen by the policy first
+    (:func:`_normalised_plain` gives the same, in one pass, for most profiles)."""
     chosen, chosen_pct, provenance = _choose(profile, kb)
     own: dict[str, float] = {}
     indicators: dict[str, float] = {}
@@ -585,6 +625,185 @@ def normalise(profile: Profile, kb: KnowledgeBase) -> Normalised:
         competency_level={c: scale.level_of(v) for c, v in comp_pct.items()},
         group_level={g: scale.level_of(v) for g, v in group_pct.items()},
     )
+
+
+def _normalised_plain(profile: Profile, kb: KnowledgeBase) -> Normalised | None:
+    """:func:`normalise` of a profile with one result per id, none naming its
+    instrument, source or date (most profiles), in one pass; None for any other.
+
+    The same values in the same order: the percents as :func:`percent` rounds them,
+    the roll-ups as the ontology's (the same IEEE operations in the same order), the
+    provenance by (kind, id), that is the competencies by id then the indicators."""
+    results = profile.results
+    own: dict[str, float] = {}
+    indicators: dict[str, float] = {}
+    pcts = []
+    rounded = _ROUNDED.get
+    for result in results:
+        if result.instrument is not None or result.source is not None or result.date is not None:
+            return None
+        raw = 100.0 * result.score / result.max
+        pct = rounded(raw)
+        if pct is None:
+            pct = percent(result.score, result.max) if raw in _INFINITE else _round_kept(raw)
+        pcts.append(pct)
+        competency = result.competency
+        if competency is not None:
+            own[competency] = pct
+        elif result.indicator is not None:
+            indicators[result.indicator] = pct
+    if len(own) + len(indicators) != len(results):
+        # an id with several results, for the policy to choose (or a result naming
+        # neither, which only an unvalidated profile has): _choose's way
+        return None
+    ids = sorted(own)
+    provenance = _plain_provenance("competency", ids, own)
+    if indicators:
+        provenance += _plain_provenance("indicator", sorted(indicators), indicators)
+        rolled = {**_rollup_indicators(_parents_of(kb), indicators), **own}
+        comp_pct = {c: rolled[c] for c in sorted(rolled)}
+    else:
+        comp_pct = {c: own[c] for c in ids}
+    group_pct = _rollup_groups(groups_of(kb), comp_pct)
+    levels_of = kb.scale.levels_of
+    return _made(
+        Normalised,
+        {
+            "competency_pct": comp_pct,
+            "group_pct": group_pct,
+            "competency_level": levels_of(comp_pct),
+            "group_level": levels_of(group_pct),
+            "profile": profile,
+            "chosen": tuple(results),
+            "provenance": tuple(provenance),
+            "chosen_pct": tuple(pcts),
+            "origin": {},  # no result names its instrument, source or date
+        },
+    )
+
+
+#: The percents :func:`percent` works out again (100 * score overflowed).
+_INFINITE = frozenset((math.inf, -math.inf))
+
+#: ``round(x, 2)`` of the positive finite floats rounded so far (at most
+#: :data:`_ROUNDED_KEPT`): a float's ``round`` to places costs seven dict reads, and a
+#: cohort's scores and means take few distinct values. Zero is never kept: ``-0.0``
+#: and ``0.0`` are one key but round to themselves.
+_ROUNDED: dict[float, float] = {}
+_ROUNDED_KEPT = 1 << 15
+
+
+def _round_kept(value: float) -> float:
+    """``round(value, 2)`` as a float (a numpy float's is numpy's: :func:`percent`
+    makes it a float too), kept in :data:`_ROUNDED` when ``value`` is positive and
+    finite. A zero is itself, its sign kept (as ``round`` keeps it), without rounding."""
+    if value == 0.0:
+        return float(value)
+    out = float(round(value, 2))
+    if 0.0 < value < math.inf and len(_ROUNDED) < _ROUNDED_KEPT:
+        _ROUNDED[value] = out
+    return out
+
+
+def _plain_provenance(kind: str, ids: list[str], scores: dict[str, float]) -> list[Provenance]:
+    """The Provenance of each score, in the order of ``ids`` (its keys, sorted):
+    ``Provenance.of(target, kind, pct, None, None, None, None, 0)`` of results that name
+    no instrument, source or date, each the one result for its id (made here, a call
+    for them all rather than one each)."""
+    made = []
+    for target in ids:
+        one = _new(Provenance)
+        _set_attr(
+            one,
+            "__dict__",
+            {
+                "target": target,
+                "kind": kind,
+                "score_pct": scores[target],
+                "instrument": None,
+                "instrument_id": None,
+                "source": None,
+                "date": None,
+                "set_aside": 0,
+            },
+        )
+        made.append(one)
+    return made
+
+
+def _rollup_groups(groups: dict[str, str], scores: dict[str, float]) -> dict[str, float]:
+    """``Ontology.rollup_groups`` with each competency's group read from ``groups``."""
+    members: dict[str, list[float]] = {}
+    for comp, score in scores.items():
+        found = members.get(groups[comp])
+        if found is None:
+            members[groups[comp]] = [score]
+        else:
+            found.append(score)
+    rounded = _ROUNDED.get
+    return {
+        g: rounded(mean := sum(v) / len(v)) or _round_kept(mean) for g, v in sorted(members.items())
+    }
+
+
+def _rollup_indicators(
+    parents: dict[str, tuple[str, float]], scores: dict[str, float]
+) -> dict[str, float]:
+    """``Ontology.rollup_indicators`` with each indicator's competency and weight read
+    from ``parents`` (the same sums in the same order) and the means rounded as
+    :func:`_round_kept` rounds them."""
+    sums: dict[str, float] = {}
+    weights: dict[str, float] = {}
+    for indicator, score in scores.items():
+        comp, weight = parents[indicator]
+        sums[comp] = sums.get(comp, 0.0) + weight * score
+        weights[comp] = weights.get(comp, 0.0) + weight
+    rounded = _ROUNDED.get
+    return {
+        comp: rounded(mean := sums[comp] / weights[comp]) or _round_kept(mean)
+        for comp in sorted(sums)
+    }
+
+
+def _parents_of(kb: KnowledgeBase) -> dict[str, tuple[str, float]]:
+    """Each indicator's competency and weight, by its id (made once per KB)."""
+    parents = _PARENTS.get(kb)
+    if parents is None:
+        onto = kb.ontology
+        parents = _PARENTS[kb] = {
+            i: (onto.indicator_parent[i], ind.weight) for i, ind in onto.indicators.items()
+        }
+    return parents
+
+
+#: Each live KB's indicators' competencies and weights (a KB never changes).
+_PARENTS: weakref.WeakKeyDictionary[KnowledgeBase, dict[str, tuple[str, float]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def groups_of(kb: KnowledgeBase) -> dict[str, str]:
+    """Each competency's group, by its id (made once per KB).
+
+    Parameters
+    ----------
+    kb : KnowledgeBase
+        The KB.
+
+    Returns
+    -------
+    dict of str to str
+        ``kb.ontology.group_of`` of each competency, by its id (shared: do not change it).
+    """
+    groups = _GROUPS.get(kb)
+    if groups is None:
+        onto = kb.ontology
+        groups = _GROUPS[kb] = {c: onto.group_of(c) for c in onto.competencies}
+    return groups
+
+
+#: Each live KB's competencies' groups (a KB never changes).
+_GROUPS: weakref.WeakKeyDictionary[KnowledgeBase, dict[str, str]] = weakref.WeakKeyDictionary()
 
 
 # --- a chunk of profiles at once (a batch's columnar path) ----------------------------

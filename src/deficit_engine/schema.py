@@ -427,6 +427,11 @@ class ProfileResult(_Model):
         return self
 
 
+#: A profile id's characters (compiled once: ``re.fullmatch`` looks the pattern up in
+#: its cache at each call, for every profile validated).
+_PRINTABLE = re.compile(r"[^\x00-\x1f]+")
+
+
 class Profile(_Model):
     id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     person: Person
@@ -437,7 +442,7 @@ class Profile(_Model):
     @field_validator("id")
     @classmethod
     def _id_printable(cls, value: str) -> str:
-        if not re.fullmatch(r"[^\x00-\x1f]+", value) or value.strip() != value:
+        if not _PRINTABLE.fullmatch(value) or value.strip() != value:
             raise ValueError("id must be printable text without surrounding spaces")
         return value
 

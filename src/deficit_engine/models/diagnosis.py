@@ -111,8 +111,12 @@ class Deficit(_Value):
         -------
         Deficit
         """
-        return _made(
-            cls,
+        # its own dict set as the instance's, as Provenance.of (not _made's update of
+        # the instance's dict from another: a Result makes a dozen)
+        made = _new(cls)
+        _set_attr(
+            made,
+            "__dict__",
             {
                 "competency": competency,
                 "group": group,
@@ -121,6 +125,7 @@ class Deficit(_Value):
                 "rule": rule,
             },
         )
+        return made
 
 
 #: How many fields a Deficit has (its ``to_dict`` copies its ``__dict__`` when that
@@ -198,9 +203,13 @@ class Need(_Value):
         -------
         Need
         """
-        return _made(
-            cls, {"kind": kind, "competency": competency, "filters": filters, "rule": rule}
+        made = _new(cls)
+        _set_attr(
+            made,
+            "__dict__",
+            {"kind": kind, "competency": competency, "filters": filters, "rule": rule},
         )
+        return made
 
 
 @dataclass(frozen=True)
@@ -256,6 +265,7 @@ class TraceEntry(_Value):
 
 
 _new = object.__new__
+_set_attr = object.__setattr__
 _V = TypeVar("_V")
 _T = TypeVar("_T")
 
