@@ -102,6 +102,10 @@ class Tables:
         index = kb.index
         #: competency -> its ontology sort key (unknown ids last, by id).
         self.comp_keys = index.comp_keys
+        #: competency -> its bit in ontology order, and a set of bits -> the
+        #: competencies in that order (the index's, which resolve's formats share).
+        self.comp_bits = index.comp_bits
+        self.comps_of = index.comps_of
         #: competency -> its transitive prerequisites, as a tuple to iterate.
         self.prerequisites = {c: tuple(p) for c, p in index.prerequisites.items() if p}
         #: (education, phase, hours, hundredths of an hour, stage) of a mentoring step.
@@ -137,11 +141,6 @@ class Tables:
         decide), send a route to the tuples.
         """
         comps = sorted(self.comp_keys, key=self.comp_keys.__getitem__)
-        #: the ontology's competencies in its order; competency -> its bit in that order.
-        self.by_rank = comps
-        self.comp_bit = {c: 1 << i for i, c in enumerate(comps)}
-        #: a set of competencies as bits -> them in ontology order (see _closing_comps).
-        self.closing_comps: dict[int, tuple[str, ...]] = {}
         refs = sorted({"", *kb.programs, *kb.mentors, *kb.formats})
         kinds = len(STEP_KINDS)
         per_comp = kinds * len(refs)
@@ -375,8 +374,9 @@ def _drafts(
 def _closing_comps(tab: Tables, result: Result, asked: Sequence[Recommendation]) -> tuple[str, ...]:
     """The competencies of the closing re-diagnosis: every deficit's and every one a
     re-diagnosis recommendation names, in ontology order. As a bit set over the
-    ontology's competencies, whose tuple is remembered per KB (a cohort repeats sets)."""
-    bit = tab.comp_bit
+    ontology's competencies, whose tuple the KB's index remembers (a cohort repeats
+    sets: :meth:`~deficit_engine.catalogue.CatalogueIndex.comps_of`)."""
+    bit = tab.comp_bits
     mask = 0
     try:
         for c in result.severities:  # the deficits' competencies, each once
@@ -389,19 +389,7 @@ def _closing_comps(tab: Tables, result: Result, asked: Sequence[Recommendation])
         for rec in asked:
             comps.update(rec.competencies)
         return tuple(sorted(comps, key=tab.comp_keys.__getitem__))
-    found = tab.closing_comps.get(mask)
-    if found is None:
-        by_rank = tab.by_rank
-        held = []
-        m = mask
-        while m:
-            low = m & -m
-            held.append(by_rank[low.bit_length() - 1])
-            m ^= low
-        found = tuple(held)
-        if len(tab.closing_comps) < _ITEMS_KEPT:
-            tab.closing_comps[mask] = found
-    return found
+    return tab.comps_of(mask)
 
 
 def _program_piece(tab: Tables, pid: str, attrs: tuple[tuple[str, Any], ...]) -> _ProgramPiece:
