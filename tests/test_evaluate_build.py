@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from deficit_engine import Engine
 from deficit_engine import engine as engine_module
+from deficit_engine import ontology as ontology_module
 from deficit_engine import profile as profile_module
 from deficit_engine.engine import _need_order, base_facts
 from deficit_engine.models import Need
@@ -101,21 +102,21 @@ def test_one_pass_normalise_equals_the_chosen_results_path(engine: Engine) -> No
 
 
 def test_rounded_floats_kept_are_round(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(profile_module, "_ROUNDED", {})
+    monkeypatch.setattr(ontology_module, "_ROUNDED", {})
     values = [0.0, -0.0, 0.004, 0.005, 0.125, 1.005, 2.675, 5e-324, 1e308, math.inf, 33.333333]
     for value in values + values:  # the second time from the kept ones
-        kept = profile_module._ROUNDED.get(value)
-        got = profile_module._round_kept(value) if kept is None else kept
+        kept = ontology_module._ROUNDED.get(value)
+        got = ontology_module.round_kept(value) if kept is None else kept
         assert _same(got, round(value, 2)), value
-    assert 0.0 not in profile_module._ROUNDED and math.inf not in profile_module._ROUNDED
+    assert 0.0 not in ontology_module._ROUNDED and math.inf not in ontology_module._ROUNDED
 
 
 def test_kept_rounding_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(profile_module, "_ROUNDED", {})
-    monkeypatch.setattr(profile_module, "_ROUNDED_KEPT", 5)
+    monkeypatch.setattr(ontology_module, "_ROUNDED", {})
+    monkeypatch.setattr(ontology_module, "_ROUNDED_KEPT", 5)
     for i in range(1, 50):
-        assert profile_module._round_kept(i / 7) == round(i / 7, 2)
-    assert len(profile_module._ROUNDED) == 5
+        assert ontology_module.round_kept(i / 7) == round(i / 7, 2)
+    assert len(ontology_module._ROUNDED) == 5
 
 
 def test_levels_of_equals_level_of(engine: Engine) -> None:

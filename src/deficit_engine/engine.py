@@ -44,7 +44,6 @@ from .profile import (
     Normalised,
     NormalisedChunk,
     ScoreRows,
-    groups_of,
     normalise,
     normalise_many,
     parse_profile,
@@ -216,7 +215,7 @@ def base_facts(norm: Normalised, kb: KnowledgeBase) -> list[Fact]:
         pfact["municipality"] = person.municipality
     facts.append(pfact)
     onto = kb.ontology
-    groups = groups_of(kb)
+    groups = onto.competency_group
     # where a score came from rides on its fact, so a firing's trace shows it (only
     # the results that name any of it: most name none)
     origin = norm.origin
@@ -892,7 +891,7 @@ class Engine:
     def _enricher(self, norm: Normalised) -> Any:
         """The run's enricher: it completes a ``deficit`` fact (group, score) and leaves
         any other as it is (``_ENRICHED``, which the fast matcher relies on)."""
-        groups = groups_of(self.kb)
+        groups = self.kb.ontology.competency_group
         scores = norm.competency_pct
 
         def enrich(fact: Fact) -> Fact:

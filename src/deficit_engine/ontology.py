@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import math
 from collections.abc import Mapping, Sequence
 
 import networkx as nx
@@ -15,6 +16,45 @@ import networkx as nx
 from .errors import UnknownIdError
 from .schema import Competency, Group, Indicator, Level
 from .suggest import suggest  # re-exported: every did-you-mean imports it from here
+
+#: ``round(x, 2)`` of the positive finite floats rounded so far (at most
+#: :data:`_ROUNDED_KEPT`): a float's ``round`` to places costs seven dict reads, and a
+#: cohort's scores and means take few distinct values. Zero is never kept: ``-0.0``
+#: and ``0.0`` are one key but round to themselves.
+_ROUNDED: dict[float, float] = {}
+_ROUNDED_KEPT = 1 << 15
+
+
+def round_kept(value: float) -> float:
+    """``round(value, 2)`` as a float (a numpy float's is numpy's: ``profile.percent``
+    makes it a float too), kept in :data:`_ROUNDED` when ``value`` is positive and
+    finite. A zero is itself, its sign kept (as ``round`` keeps it), without rounding.
+
+    Parameters
+    ----------
+    value : float
+        A percent or a mean of percents.
+
+    Returns
+    -------
+    float
+        ``float(round(value, 2))``.
+    """
+    if value == 0.0:
+        return float(value)
+    out = float(round(value, 2))
+    if 0.0 < value < math.inf and len(_ROUNDED) < _ROUNDED_KEPT:
+        _ROUNDED[value] = out
+    return out
+
+
+def _mean_rounded(mean: float) -> float:
+    """A roll-up's mean to 2 places, as ``round(mean, 2)`` gives it (a float's from
+    :data:`_ROUNDED` when kept; any other number's type is kept)."""
+    if type(mean) is not float:
+        return round(mean, 2)
+    return _ROUNDED.get(mean) or round_kept(mean)
+
 
 __all__ = ["Ontology", "Scale", "suggest"]
 
@@ -147,6 +187,8 @@ class Ontology:
         Each by id.
     indicator_parent : dict of str to str
         Indicator id -> the id of its competency.
+    competency_group : dict of str to str
+        Competency id -> the id of its group (shared: not to be changed).
     graph : networkx.DiGraph
         One node per competency, an edge ``prerequisite -> dependent``.
     """
@@ -156,10 +198,15 @@ class Ontology:
         self.competencies: dict[str, Competency] = {c.id: c for c in competencies}
         self.indicators: dict[str, Indicator] = {}
         self.indicator_parent: dict[str, str] = {}
+        #: competency -> the id of its group (read by the roll-ups and the base facts)
+        self.competency_group: dict[str, str] = {c.id: c.group for c in competencies}
+        # indicator -> (its competency, its weight), what rollup_indicators reads
+        self._weighted_parent: dict[str, tuple[str, float]] = {}
         for comp in competencies:
             for ind in comp.indicators:
                 self.indicators[ind.id] = ind
                 self.indicator_parent[ind.id] = comp.id
+                self._weighted_parent[ind.id] = (comp.id, ind.weight)
         graph: nx.DiGraph = nx.DiGraph()
         graph.add_nodes_from(sorted(self.competencies))
         for comp in competencies:
@@ -287,12 +334,12 @@ class Ontology:
         """
         sums: dict[str, float] = {}
         weights: dict[str, float] = {}
+        parents = self._weighted_parent
         for ind_id, score in indicator_scores.items():
-            comp = self.indicator_parent[ind_id]
-            weight = self.indicators[ind_id].weight
+            comp, weight = parents[ind_id]
             sums[comp] = sums.get(comp, 0.0) + weight * score
             weights[comp] = weights.get(comp, 0.0) + weight
-        return {comp: round(sums[comp] / weights[comp], 2) for comp in sorted(sums)}
+        return {comp: _mean_rounded(sums[comp] / weights[comp]) for comp in sorted(sums)}
 
     def rollup_groups(self, competency_scores: Mapping[str, float]) -> dict[str, float]:
         """Plain mean of each group's competency scores (groups with results only).
@@ -313,6 +360,11 @@ class Ontology:
             If a competency is not in the ontology.
         """
         members: dict[str, list[float]] = {}
+        groups = self.competency_group
         for comp, score in competency_scores.items():
-            members.setdefault(self.group_of(comp), []).append(score)
-        return {g: round(sum(v) / len(v), 2) for g, v in sorted(members.items())}
+            found = members.get(groups[comp])
+            if found is None:
+                members[groups[comp]] = [score]
+            else:
+                found.append(score)
+        return {g: _mean_rounded(sum(v) / len(v)) for g, v in sorted(members.items())}

@@ -24,6 +24,7 @@ import numpy.typing as npt
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
+from . import ontology
 from ._yaml import (
     MAX_DEPTH,
     MAX_FILE_BYTES,
@@ -39,7 +40,7 @@ from .folding import person_text
 from .loader import KnowledgeBase, name_key, pydantic_issues, subject_names, suggest_subject
 from .models import Provenance, Scores
 from .models.diagnosis import _made, made_once
-from .ontology import Scale, suggest
+from .ontology import Scale, round_kept, suggest
 from .schema import RESULT_SOURCES, Instrument, Profile, ProfileResult
 
 __all__ = [
@@ -48,7 +49,6 @@ __all__ = [
     "NormalisedChunk",
     "ScoreRows",
     "choose_results",
-    "groups_of",
     "instrument_of",
     "normalise",
     "normalise_many",
@@ -638,14 +638,14 @@ def _normalised_plain(profile: Profile, kb: KnowledgeBase) -> Normalised | None:
     own: dict[str, float] = {}
     indicators: dict[str, float] = {}
     pcts = []
-    rounded = _ROUNDED.get
+    rounded = ontology._ROUNDED.get  # the kept roundings (see ontology.round_kept)
     for result in results:
         if result.instrument is not None or result.source is not None or result.date is not None:
             return None
         raw = 100.0 * result.score / result.max
         pct = rounded(raw)
         if pct is None:
-            pct = percent(result.score, result.max) if raw in _INFINITE else _round_kept(raw)
+            pct = percent(result.score, result.max) if raw in _INFINITE else round_kept(raw)
         pcts.append(pct)
         competency = result.competency
         if competency is not None:
@@ -658,13 +658,14 @@ def _normalised_plain(profile: Profile, kb: KnowledgeBase) -> Normalised | None:
         return None
     ids = sorted(own)
     provenance = _plain_provenance("competency", ids, own)
+    onto = kb.ontology
     if indicators:
         provenance += _plain_provenance("indicator", sorted(indicators), indicators)
-        rolled = {**_rollup_indicators(_parents_of(kb), indicators), **own}
+        rolled = {**onto.rollup_indicators(indicators), **own}
         comp_pct = {c: rolled[c] for c in sorted(rolled)}
     else:
         comp_pct = {c: own[c] for c in ids}
-    group_pct = _rollup_groups(groups_of(kb), comp_pct)
+    group_pct = onto.rollup_groups(comp_pct)
     levels_of = kb.scale.levels_of
     return _made(
         Normalised,
@@ -684,25 +685,6 @@ def _normalised_plain(profile: Profile, kb: KnowledgeBase) -> Normalised | None:
 
 #: The percents :func:`percent` works out again (100 * score overflowed).
 _INFINITE = frozenset((math.inf, -math.inf))
-
-#: ``round(x, 2)`` of the positive finite floats rounded so far (at most
-#: :data:`_ROUNDED_KEPT`): a float's ``round`` to places costs seven dict reads, and a
-#: cohort's scores and means take few distinct values. Zero is never kept: ``-0.0``
-#: and ``0.0`` are one key but round to themselves.
-_ROUNDED: dict[float, float] = {}
-_ROUNDED_KEPT = 1 << 15
-
-
-def _round_kept(value: float) -> float:
-    """``round(value, 2)`` as a float (a numpy float's is numpy's: :func:`percent`
-    makes it a float too), kept in :data:`_ROUNDED` when ``value`` is positive and
-    finite. A zero is itself, its sign kept (as ``round`` keeps it), without rounding."""
-    if value == 0.0:
-        return float(value)
-    out = float(round(value, 2))
-    if 0.0 < value < math.inf and len(_ROUNDED) < _ROUNDED_KEPT:
-        _ROUNDED[value] = out
-    return out
 
 
 def _plain_provenance(kind: str, ids: list[str], scores: dict[str, float]) -> list[Provenance]:
@@ -729,81 +711,6 @@ def _plain_provenance(kind: str, ids: list[str], scores: dict[str, float]) -> li
         )
         made.append(one)
     return made
-
-
-def _rollup_groups(groups: dict[str, str], scores: dict[str, float]) -> dict[str, float]:
-    """``Ontology.rollup_groups`` with each competency's group read from ``groups``."""
-    members: dict[str, list[float]] = {}
-    for comp, score in scores.items():
-        found = members.get(groups[comp])
-        if found is None:
-            members[groups[comp]] = [score]
-        else:
-            found.append(score)
-    rounded = _ROUNDED.get
-    return {
-        g: rounded(mean := sum(v) / len(v)) or _round_kept(mean) for g, v in sorted(members.items())
-    }
-
-
-def _rollup_indicators(
-    parents: dict[str, tuple[str, float]], scores: dict[str, float]
-) -> dict[str, float]:
-    """``Ontology.rollup_indicators`` with each indicator's competency and weight read
-    from ``parents`` (the same sums in the same order) and the means rounded as
-    :func:`_round_kept` rounds them."""
-    sums: dict[str, float] = {}
-    weights: dict[str, float] = {}
-    for indicator, score in scores.items():
-        comp, weight = parents[indicator]
-        sums[comp] = sums.get(comp, 0.0) + weight * score
-        weights[comp] = weights.get(comp, 0.0) + weight
-    rounded = _ROUNDED.get
-    return {
-        comp: rounded(mean := sums[comp] / weights[comp]) or _round_kept(mean)
-        for comp in sorted(sums)
-    }
-
-
-def _parents_of(kb: KnowledgeBase) -> dict[str, tuple[str, float]]:
-    """Each indicator's competency and weight, by its id (made once per KB)."""
-    parents = _PARENTS.get(kb)
-    if parents is None:
-        onto = kb.ontology
-        parents = _PARENTS[kb] = {
-            i: (onto.indicator_parent[i], ind.weight) for i, ind in onto.indicators.items()
-        }
-    return parents
-
-
-#: Each live KB's indicators' competencies and weights (a KB never changes).
-_PARENTS: weakref.WeakKeyDictionary[KnowledgeBase, dict[str, tuple[str, float]]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def groups_of(kb: KnowledgeBase) -> dict[str, str]:
-    """Each competency's group, by its id (made once per KB).
-
-    Parameters
-    ----------
-    kb : KnowledgeBase
-        The KB.
-
-    Returns
-    -------
-    dict of str to str
-        ``kb.ontology.group_of`` of each competency, by its id (shared: do not change it).
-    """
-    groups = _GROUPS.get(kb)
-    if groups is None:
-        onto = kb.ontology
-        groups = _GROUPS[kb] = {c: onto.group_of(c) for c in onto.competencies}
-    return groups
-
-
-#: Each live KB's competencies' groups (a KB never changes).
-_GROUPS: weakref.WeakKeyDictionary[KnowledgeBase, dict[str, str]] = weakref.WeakKeyDictionary()
 
 
 # --- a chunk of profiles at once (a batch's columnar path) ----------------------------
