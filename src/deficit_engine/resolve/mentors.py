@@ -18,7 +18,7 @@ units of every person with :func:`mentor_units` and :func:`unit_arcs`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from ..catalogue import MEMO_LIMIT, CatalogueIndex, exact_key, mismatch, mismatch_text
 from ..labels import FORM_RU, SUBJECT_RU
@@ -241,19 +241,11 @@ def _candidates(
     """:func:`unit_arcs`' candidates, in mentor id order, from the needs each serves."""
     out = []
     subjects = seeker.subjects
-    org, municipality = seeker.organization, seeker.municipality
     for mid in sorted(served) if len(served) > 1 else served:
         m, got = served[mid]
         prio = weight[got[0]] if len(got) == 1 else sum([weight[i] for i in got])
         nosubj = 0 if not subjects or not subjects.isdisjoint(m.subjects) else 1
-        # locality(), inline: a person's units have half a dozen candidates
-        if org is not None and m.organization == org:
-            loc = 0
-        elif municipality is not None and m.municipality == municipality:
-            loc = 1
-        else:
-            loc = 2
-        out.append(_candidate(Candidate, (m, tuple(got), prio, loc, nosubj)))
+        out.append(_candidate(Candidate, (m, tuple(got), prio, locality(m, seeker), nosubj)))
     return out
 
 
@@ -490,7 +482,6 @@ def mentor_recommendations(
     rank = index.mentor_rank
     by_mentor: dict[str, list[MentorChoice]] = {}
     unmet: dict[int, Why] = {}
-    one_per_form: dict[Any, Why] | None = None
     for ch in choices:
         if ch.chosen is None and ch.why is not None:
             unmet.update(ch.why)
@@ -507,16 +498,12 @@ def mentor_recommendations(
         served = ch.chosen.served
         if len(served) == len(ch.unit.needs):  # (served is a subset of the unit's needs)
             continue
-        if one_per_form is None:
-            one_per_form = index.memo("one mentor per form")
         for i in ch.unit.needs:
             if i in served:
                 continue
             for c in ch.others:
                 if i in c.served:
-                    # _one_per_form_why(), its memo read here first
-                    why = one_per_form.get((ch.unit.form, mid, needs[i].competency))
-                    unmet[i] = why or _one_per_form_why(index, needs[i], ch)
+                    unmet[i] = _one_per_form_why(index, needs[i], ch)
                     break
             else:
                 unmet[i] = why_not(index, seeker, needs[i], ch.unit.form)
