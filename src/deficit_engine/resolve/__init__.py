@@ -245,15 +245,9 @@ def resolve(
     unmet.update(u2)
     unmet.update(u3)
     made = index.memo("unmet needs")
-    get = made.get
-    unmet_needs = []
-    for i in sorted(unmet):  # _unmet() inline: a person has eight or so
-        need, why = needs[i], unmet[i]
-        found = get((id(need), why))
-        unmet_needs.append(_unmet(made, need, why) if found is None else found)
     return Resolution(
         recommendations=(*programs, *mentors, *formats),
-        unmet=tuple(unmet_needs),
+        unmet=tuple([_unmet(made, needs[i], unmet[i]) for i in sorted(unmet)]),
     )
 
 
