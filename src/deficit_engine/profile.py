@@ -24,7 +24,6 @@ import numpy.typing as npt
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
-from . import ontology
 from ._yaml import (
     MAX_DEPTH,
     MAX_FILE_BYTES,
@@ -40,7 +39,7 @@ from .folding import person_text
 from .loader import KnowledgeBase, name_key, pydantic_issues, subject_names, suggest_subject
 from .models import Provenance, Scores
 from .models.diagnosis import _made, made_once
-from .ontology import Scale, round_kept, suggest
+from .ontology import _ROUNDED, Scale, round_kept, suggest
 from .schema import RESULT_SOURCES, Instrument, Profile, ProfileResult
 
 __all__ = [
@@ -638,7 +637,7 @@ def _normalised_plain(profile: Profile, kb: KnowledgeBase) -> Normalised | None:
     own: dict[str, float] = {}
     indicators: dict[str, float] = {}
     pcts = []
-    rounded = ontology._ROUNDED.get  # the kept roundings (see ontology.round_kept)
+    rounded = _ROUNDED.get  # the kept roundings (see ontology.round_kept)
     for result in results:
         if result.instrument is not None or result.source is not None or result.date is not None:
             return None
