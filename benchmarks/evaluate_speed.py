@@ -5,7 +5,8 @@ backend, each profile alone, as ``evaluate`` runs it:
 
 * CPU µs per profile (``time.process_time``, the cyclic GC paused; per slice of
   100 profiles the best of ``--repeat`` passes) of each stage: validation
-  (``Engine.parse``), normalise and base facts, inference (``Engine._infer``),
+  (``Engine.parse``, or ``parsed_apart_or_whole`` in a tree whose ``evaluate``
+  validates a row's results apart), normalise and base facts, inference (``Engine._infer``),
   building the Result, resolve, route;
   and of the same rules hand-coded in plain Python (``benchmarks/handcoded.py``) on
   the same base facts, with the inference's ratio to it;
@@ -84,6 +85,7 @@ class Tree:
 
     def stages(self, start: int, stop: int) -> dict[str, float]:
         """CPU seconds per stage over profiles ``start:stop``, and the hand-coded rules'."""
+        from deficit_engine import profile as read
         from deficit_engine import route as stage
         from deficit_engine.engine import base_facts
         from deficit_engine.profile import normalise
@@ -92,6 +94,9 @@ class Tree:
 
         # the route stage as the tree's evaluate runs it (planned(), where it has one)
         planned = getattr(stage, "planned", None)
+        # validation and normalising as the tree's evaluate runs them: a row's results
+        # checked and normalised as dicts, where the tree does so
+        apart = getattr(read, "parsed_apart_or_whole", None)
 
         engine, kb = self.engine, self.engine.kb
         spent = dict.fromkeys([k for k, _ in STAGES] + ["hand"], 0.0)
@@ -101,9 +106,15 @@ class Tree:
         try:
             for p in self.raw[start:stop]:
                 t0 = clock()
-                prof = engine.parse(p)
+                if apart is not None:
+                    prof, results = apart(p, kb)
+                else:
+                    prof, results = engine.parse(p), None
                 t1 = clock()
-                norm = normalise(prof, kb)
+                if results is None:
+                    norm = normalise(prof, kb)
+                else:
+                    norm = read.normalise_apart(prof, results, kb)
                 facts = base_facts(norm, kb)
                 t2 = clock()
                 trace = engine._infer(norm, facts)

@@ -45,9 +45,11 @@ from .profile import (
     NormalisedChunk,
     ScoreRows,
     normalise,
+    normalise_apart,
     normalise_many,
     parse_profile,
     parse_profile_apart,
+    parsed_apart_or_whole,
     whole_profile,
     without_results,
 )
@@ -236,21 +238,19 @@ def base_facts(norm: Normalised, kb: KnowledgeBase) -> list[Fact]:
     facts += results
     level_of = kb.scale.level_of
     parent = onto.indicator_parent
-    for result, pct in zip(norm.chosen, norm.chosen_pct, strict=True):
-        indicator = result.indicator
-        if indicator is not None:
-            comp = parent[indicator]
-            fact = {
-                "type": "indicator_result",
-                "indicator": indicator,
-                "competency": comp,
-                "group": groups[comp],
-                "score_pct": pct,
-                "level": level_of(pct),
-            }
-            if origin:
-                fact.update(origin.get(("indicator", indicator), ()))
-            facts.append(fact)
+    for indicator, pct in norm.indicator_pct.items():
+        comp = parent[indicator]
+        fact = {
+            "type": "indicator_result",
+            "indicator": indicator,
+            "competency": comp,
+            "group": groups[comp],
+            "score_pct": pct,
+            "level": level_of(pct),
+        }
+        if origin:
+            fact.update(origin.get(("indicator", indicator), ()))
+        facts.append(fact)
     group_level = norm.group_level
     facts += [
         {"type": "group_result", "group": group, "score_pct": pct, "level": group_level[group]}
@@ -413,9 +413,15 @@ class Engine:
         EvaluationError
             If the durable backend refuses a fact.
         """
-        prof, diagnosis = self.diagnose(profile)
-        resolution = resolve(self.kb, prof, diagnosis.needs, severities=diagnosis.severities)
-        return planned(self.kb, prof, diagnosis, resolution)
+        # validated as the batch does: a row's results checked and normalised as they are,
+        # never made into models (validation's larger half); the profile without them
+        # serves resolve and route, which never read them
+        kb = self.kb
+        prof, results = parsed_apart_or_whole(profile, kb)
+        norm = normalise(prof, kb) if results is None else normalise_apart(prof, results, kb)
+        diagnosis = self._diagnosis(prof, norm)
+        resolution = resolve(kb, prof, diagnosis.needs, severities=diagnosis.severities)
+        return planned(kb, prof, diagnosis, resolution)
 
     def diagnose(self, profile: Mapping[str, Any] | Profile) -> tuple[Profile, Result]:
         """Diagnose one profile, without resolving its needs or planning a route.
@@ -444,10 +450,13 @@ class Engine:
             If the durable backend refuses a fact.
         """
         prof = self.parse(profile)
-        norm = normalise(prof, self.kb)
-        facts = base_facts(norm, self.kb)
-        trace = self._infer(norm, facts)
-        return prof, self._result(prof, trace, norm)
+        return prof, self._diagnosis(prof, normalise(prof, self.kb))
+
+    def _diagnosis(self, profile: Profile, norm: Normalised) -> Result:
+        """The diagnosis of a normalised profile: its base facts, the rules' firings on
+        them, and the Result of what they asserted."""
+        trace = self._infer(norm, base_facts(norm, self.kb))
+        return self._result(profile, trace, norm)
 
     @functools.cached_property
     def columnar(self) -> ColumnarRules:

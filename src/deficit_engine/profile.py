@@ -50,9 +50,11 @@ __all__ = [
     "choose_results",
     "instrument_of",
     "normalise",
+    "normalise_apart",
     "normalise_many",
     "parse_profile",
     "parse_profile_apart",
+    "parsed_apart_or_whole",
     "percent",
     "read_profile_file",
     "read_profile_stream",
@@ -76,11 +78,12 @@ class Normalised(Scores):
     ``profile``, the validated profile they were read from; ``chosen``, the results
     the policy used (one per competency or indicator, in profile order);
     ``provenance``, where each chosen result came from; and ``chosen_pct``, each
-    chosen result's score in percent.
+    chosen result's score in percent. What :func:`normalise_apart` returns may hold
+    the profile without its results and, in ``chosen``, the row's checked dicts.
     """
 
     profile: Profile
-    chosen: tuple[ProfileResult, ...] = ()
+    chosen: tuple[ProfileResult | dict[str, Any], ...] = ()
     provenance: tuple[Provenance, ...] = ()
     #: Each chosen result's score in percent, in ``chosen``'s order: computed once here,
     #: read again by the base facts (an ``indicator_result`` carries its own).
@@ -93,6 +96,16 @@ class Normalised(Scores):
         return Scores(self.competency_pct, self.group_pct, self.competency_level, self.group_level)
 
     @made_once
+    def indicator_pct(self) -> dict[str, float]:
+        """Each chosen indicator result's score in percent, by indicator, in profile
+        order (the ``indicator_result`` facts); the one-pass normalising sets it."""
+        return {
+            indicator: pct
+            for result, pct in zip(self.chosen, self.chosen_pct, strict=True)
+            if (indicator := _indicator(result)) is not None
+        }
+
+    @made_once
     def origin(self) -> dict[tuple[str, str], dict[str, str]]:
         """Where each score came from, by (kind, id), for the chosen results that name
         any of it (``Provenance.fact_fields``; most name none): the base facts carry it."""
@@ -101,6 +114,13 @@ class Normalised(Scores):
             for p in self.provenance
             if p.instrument is not None or p.source is not None or p.date is not None
         }
+
+
+def _indicator(result: ProfileResult | dict[str, Any]) -> str | None:
+    """A chosen result's indicator (None for a competency's), a model's or a dict's."""
+    if isinstance(result, dict):
+        return result.get("indicator")
+    return result.indicator
 
 
 def percent(score: float, maximum: float) -> float:
@@ -228,6 +248,36 @@ def parse_profile_apart(
     ProfileError
         As :func:`parse_profile` raises it.
     """
+    profile, checked = parsed_apart_or_whole(data, kb, source)
+    if checked is not None:
+        return profile, checked
+    return without_results(profile), profile.results
+
+
+def parsed_apart_or_whole(
+    data: Any, kb: KnowledgeBase, source: str = ""
+) -> tuple[Profile, list[dict[str, Any]] | None]:
+    """:func:`parse_profile_apart` where it can vouch for the results, else the whole
+    profile as :func:`parse_profile` gives it: ``Engine.evaluate``, which normalises
+    the checked dicts and never gives the profile back, and needs no copy of a profile
+    without its results when it has the whole one.
+
+    Parameters
+    ----------
+    data, kb, source
+        As for :func:`parse_profile`.
+
+    Returns
+    -------
+    tuple of (Profile, list of dict or None)
+        The validated profile with ``results`` empty and the row's own checked result
+        dicts (:func:`_checked_results`); or the whole validated profile and None.
+
+    Raises
+    ------
+    ProfileError
+        As :func:`parse_profile` raises it.
+    """
     if type(data) is dict:
         results = data.get("results")
         checked = [] if results is None else _checked_results(results, kb)
@@ -235,8 +285,7 @@ def parse_profile_apart(
             apart = _validated_apart(data if results is None else {**data, "results": []}, kb)
             if apart is not None:
                 return apart, checked
-    profile = parse_profile(data, kb, source)
-    return without_results(profile), profile.results
+    return parse_profile(data, kb, source), None
 
 
 def _validated_apart(data: dict[str, Any], kb: KnowledgeBase) -> Profile | None:
@@ -626,32 +675,75 @@ def _normalised_chosen(profile: Profile, kb: KnowledgeBase) -> Normalised:
     )
 
 
-def _normalised_plain(profile: Profile, kb: KnowledgeBase) -> Normalised | None:
+def normalise_apart(profile: Profile, results: Sequence[Any], kb: KnowledgeBase) -> Normalised:
+    """:func:`normalise` of a profile validated apart from its results.
+
+    Parameters
+    ----------
+    profile : Profile
+        The profile without its results (:func:`parse_profile_apart`).
+    results : sequence
+        Its results as :func:`parse_profile_apart` gave them: the row's checked
+        dicts, or ProfileResults.
+
+    kb : KnowledgeBase
+        The KB it was validated against.
+
+    Returns
+    -------
+    Normalised
+        The values :func:`normalise` gives the whole profile, bit for bit. Read from
+        the dicts as they are when none names its instrument, source or date (most),
+        ``chosen`` then holding them and ``profile`` the profile without its results;
+        any other from the whole profile (:func:`whole_profile`).
+    """
+    if results and type(results[0]) is dict:
+        plain = _normalised_plain(profile, kb, results)
+        if plain is not None:
+            return plain
+    return normalise(whole_profile(profile, results), kb)
+
+
+def _normalised_plain(
+    profile: Profile, kb: KnowledgeBase, results: Sequence[Any] | None = None
+) -> Normalised | None:
     """:func:`normalise` of a profile with one result per id, none naming its
     instrument, source or date (most profiles), in one pass; None for any other.
+    ``results``, when given, are the profile's (:func:`normalise_apart`).
 
     The same values in the same order: the percents as :func:`percent` rounds them,
     the roll-ups as the ontology's (the same IEEE operations in the same order), the
     provenance by (kind, id), that is the competencies by id then the indicators."""
-    results = profile.results
+    chosen = profile.results if results is None else results
     own: dict[str, float] = {}
     indicators: dict[str, float] = {}
     pcts = []
     rounded = _ROUNDED.get  # the kept roundings (see ontology.round_kept)
-    for result in results:
-        if result.instrument is not None or result.source is not None or result.date is not None:
+    for result in chosen:
+        # a checked dict as it is, a model by its fields' dict (all eight fields): one
+        # reading of both, as fast as the models' attributes
+        fields = result if type(result) is dict else result.__dict__
+        # a checked dict of the id, score and max alone names no origin (most do)
+        if len(fields) > 2 + ("max" in fields) and (
+            fields.get("instrument") is not None
+            or fields.get("source") is not None
+            or fields.get("date") is not None
+        ):
             return None
-        raw = 100.0 * result.score / result.max
+        score, maximum = fields["score"], fields.get("max", 100.0)
+        raw = 100.0 * score / maximum
         pct = rounded(raw)
         if pct is None:
-            pct = percent(result.score, result.max) if raw in _INFINITE else round_kept(raw)
+            pct = percent(score, maximum) if raw in _INFINITE else round_kept(raw)
         pcts.append(pct)
-        competency = result.competency
+        competency = fields.get("competency")
         if competency is not None:
             own[competency] = pct
-        elif result.indicator is not None:
-            indicators[result.indicator] = pct
-    if len(own) + len(indicators) != len(results):
+        else:
+            indicator = fields.get("indicator")
+            if indicator is not None:
+                indicators[indicator] = pct
+    if len(own) + len(indicators) != len(chosen):
         # an id with several results, for the policy to choose (or a result naming
         # neither, which only an unvalidated profile has): _choose's way
         return None
@@ -674,10 +766,11 @@ def _normalised_plain(profile: Profile, kb: KnowledgeBase) -> Normalised | None:
             "competency_level": levels_of(comp_pct),
             "group_level": levels_of(group_pct),
             "profile": profile,
-            "chosen": tuple(results),
+            "chosen": tuple(chosen),
             "provenance": tuple(provenance),
             "chosen_pct": tuple(pcts),
             "origin": {},  # no result names its instrument, source or date
+            "indicator_pct": indicators,
         },
     )
 
