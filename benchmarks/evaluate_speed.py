@@ -107,7 +107,7 @@ class Tree:
             for p in self.raw[start:stop]:
                 t0 = clock()
                 if apart is not None:
-                    prof, results = apart(p, kb)
+                    prof, results = apart(p, kb, fields_set_kept=False)
                 else:
                     prof, results = engine.parse(p), None
                 t1 = clock()

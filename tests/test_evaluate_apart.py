@@ -186,3 +186,18 @@ def test_a_profile_or_a_mapping_is_evaluated_whole(engine: Engine) -> None:
     want = _evaluated_whole(engine, data).to_json()
     assert engine.evaluate(profile).to_json() == want
     assert engine.evaluate(dict(data)).to_json() == want
+
+
+def test_preferences_left_out_validate_as_the_default(engine: Engine) -> None:
+    rows = [d for d in synthetic_profiles(engine.kb, 60, 9) if "preferences" not in d]
+    assert rows
+    for data in rows:
+        kept, _ = profile_module.parsed_apart_or_whole(data, engine.kb)
+        free, _ = profile_module.parsed_apart_or_whole(data, engine.kb, fields_set_kept=False)
+        assert "preferences" not in kept.model_fields_set
+        assert free == kept and free.preferences == kept.preferences
+        assert pickle.dumps(free.preferences.model_dump()) == pickle.dumps(
+            kept.preferences.model_dump()
+        )
+        assert free.preferences.model_fields_set == kept.preferences.model_fields_set
+        assert free.model_fields_set == kept.model_fields_set | {"preferences"}

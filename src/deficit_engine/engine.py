@@ -415,9 +415,9 @@ class Engine:
         """
         # validated as the batch does: a row's results checked and normalised as they are,
         # never made into models (validation's larger half); the profile without them
-        # serves resolve and route, which never read them
+        # serves resolve and route, which never read them (nor its fields set)
         kb = self.kb
-        prof, results = parsed_apart_or_whole(profile, kb)
+        prof, results = parsed_apart_or_whole(profile, kb, fields_set_kept=False)
         norm = normalise(prof, kb) if results is None else normalise_apart(prof, results, kb)
         diagnosis = self._diagnosis(prof, norm)
         resolution = resolve(kb, prof, diagnosis.needs, severities=diagnosis.severities)

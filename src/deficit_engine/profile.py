@@ -255,7 +255,7 @@ def parse_profile_apart(
 
 
 def parsed_apart_or_whole(
-    data: Any, kb: KnowledgeBase, source: str = ""
+    data: Any, kb: KnowledgeBase, source: str = "", *, fields_set_kept: bool = True
 ) -> tuple[Profile, list[dict[str, Any]] | None]:
     """:func:`parse_profile_apart` where it can vouch for the results, else the whole
     profile as :func:`parse_profile` gives it: ``Engine.evaluate``, which normalises
@@ -266,6 +266,12 @@ def parsed_apart_or_whole(
     ----------
     data, kb, source
         As for :func:`parse_profile`.
+    fields_set_kept : bool
+        False: a row without ``preferences`` has them validated from ``{}`` (the same
+        values) rather than copied from the model's default, which pydantic deep-copies
+        (a list within: not hashable) at several times the cost; the profile's
+        ``model_fields_set`` then names ``preferences``, which only a caller that never
+        gives the profile back may allow (a batch's spill pickles it).
 
     Returns
     -------
@@ -282,7 +288,10 @@ def parsed_apart_or_whole(
         results = data.get("results")
         checked = [] if results is None else _checked_results(results, kb)
         if checked is not None:
-            apart = _validated_apart(data if results is None else {**data, "results": []}, kb)
+            rest = data if results is None else {**data, "results": []}
+            if not fields_set_kept and "preferences" not in rest:
+                rest = {**rest, "preferences": {}}
+            apart = _validated_apart(rest, kb)
             if apart is not None:
                 return apart, checked
     return parse_profile(data, kb, source), None
