@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from deficit_engine import Engine, ProfileError, synthetic_profiles
 from deficit_engine import profile as profile_module
 from deficit_engine.engine import base_facts
+from deficit_engine.models import Scores
 from deficit_engine.resolve import resolve
 from deficit_engine.route import planned
 from test_profile_apart import _named
@@ -80,6 +81,9 @@ def _same_normalised(data: dict[str, Any], engine: Engine) -> None:
         # pickled: the same types and signs (-0.0), not only equal values
         assert pickle.dumps(getattr(got, name)) == pickle.dumps(getattr(want, name)), name
     assert base_facts(got, kb) == base_facts(want, kb)
+    # the kept Scores, made without __init__, as the dataclass makes them
+    made = Scores(want.competency_pct, want.group_pct, want.competency_level, want.group_level)
+    assert got.scores == made and pickle.dumps(got.scores) == pickle.dumps(made)
     assert pickle.dumps(base_facts(got, kb)) == pickle.dumps(base_facts(want, kb))
 
 

@@ -92,8 +92,17 @@ class Normalised(Scores):
     @made_once
     def scores(self) -> Scores:
         """The scores alone, as a Result keeps them (without the profile): made on
-        first use, then the same value (a Result and the evaluation each read it)."""
-        return Scores(self.competency_pct, self.group_pct, self.competency_level, self.group_level)
+        first use, then the same value (a Result and the evaluation each read it); made
+        without the frozen dataclass's ``__init__`` (four ``object.__setattr__``)."""
+        return _made(
+            Scores,
+            {
+                "competency_pct": self.competency_pct,
+                "group_pct": self.group_pct,
+                "competency_level": self.competency_level,
+                "group_level": self.group_level,
+            },
+        )
 
     @made_once
     def indicator_pct(self) -> dict[str, float]:
