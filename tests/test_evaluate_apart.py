@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import pickle
 import random
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -189,7 +190,7 @@ def test_a_profile_or_a_mapping_is_evaluated_whole(engine: Engine) -> None:
     assert profile_module.parsed_apart_or_whole(profile, engine.kb) == (profile, None)
     want = _evaluated_whole(engine, data).to_json()
     assert engine.evaluate(profile).to_json() == want
-    assert engine.evaluate(dict(data)).to_json() == want
+    assert engine.evaluate(MappingProxyType(data)).to_json() == want
 
 
 def test_preferences_left_out_validate_as_the_default(engine: Engine) -> None:
