@@ -703,7 +703,6 @@ def normalise_apart(profile: Profile, results: Sequence[Any], kb: KnowledgeBase)
     results : sequence
         Its results as :func:`parse_profile_apart` gave them: the row's checked
         dicts, or ProfileResults.
-
     kb : KnowledgeBase
         The KB it was validated against.
 
