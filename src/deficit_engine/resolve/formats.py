@@ -9,10 +9,9 @@ a format already chosen; otherwise it gets the best format by (phase, hours, id)
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from ..catalogue import (
-    MEMO_LIMIT,
     CatalogueIndex,
     exact_key,
     filters_text,
@@ -138,6 +137,7 @@ def _recommendations(
     filter-only needs joined some after the named ones. Each one's reason is kept in
     the index's memo by what it reads; ``shared``: see :func:`resolve_formats`."""
     made = index.memo("format recommendations")
+    reasons = index.memo("format reasons")
     heads = index.memo("format recommendation heads")
     recs = []
     for fid in order:
@@ -155,21 +155,23 @@ def _recommendations(
             if rec is not None:
                 recs.append(rec)
                 continue
-        head = heads.get(fid) or _head(index, heads, fid)
-        bits = competency_bits(infos, served)  # usually not 0: competencies known
-        # the usual case: chosen only by needs naming it, whose competencies
-        # (their bits) give the competencies and the reason, kept by the format
-        found = head.named.get(bits) if bits and hows is _ONLY_NAMED else None
-        if found is None:
-            found = _parts(index, head, infos, served, hows, bits)
+        bits = competency_bits(infos, served)  # usually: each need's competency known
+        if bits:
+            comps, general = index.comps_of(bits), False
+        else:
+            comps, general = _competencies(index, infos, served)
+        # the reason names the competency when there is one, else only how many
+        ways = _NAMED_HOWS if hows is _ONLY_NAMED else tuple(sorted(hows))
+        about = (fid, ways, comps if len(comps) < 2 else len(comps), general)
+        reason = reasons.get(about)
+        if reason is None:
+            reason = index.remember(reasons, about, _reason(index, fid, ways, comps, general))
+        head = heads.get(fid)
+        if head is None:
+            fmt = index.format_by_id[fid]
+            head = heads[fid] = (fmt.id, fmt.title, index.format_text(fmt)[2])
         rec = Recommendation.of(
-            "format",
-            head.id,
-            head.title,
-            found[0],
-            tuple([needs[i] for i in served]),
-            found[1],
-            head.attrs,
+            "format", head[0], head[1], comps, tuple([needs[i] for i in served]), reason, head[2]
         )
         if key is not None:
             if len(made) >= MADE_LIMIT:  # afresh when full
@@ -177,52 +179,6 @@ def _recommendations(
             made[key] = rec
         recs.append(rec)
     return recs
-
-
-class _Head(NamedTuple):
-    """What every recommendation of a format shows, and the competencies and reason
-    of those chosen only by needs naming it, by the needs' competency bits."""
-
-    id: str
-    title: str
-    attrs: tuple[tuple[str, Any], ...]
-    named: dict[int, tuple[tuple[str, ...], str]]
-
-
-def _head(index: CatalogueIndex, heads: dict[str, _Head], fid: str) -> _Head:
-    """A format's :class:`_Head`, made on first use (kept in ``heads``)."""
-    fmt = index.format_by_id[fid]
-    head = heads[fid] = _Head(fmt.id, fmt.title, index.format_text(fmt)[2], {})
-    return head
-
-
-def _parts(
-    index: CatalogueIndex,
-    head: _Head,
-    infos: Sequence[NeedInfo],
-    served: list[int],
-    hows: set[str] | frozenset[str],
-    bits: int,
-) -> tuple[tuple[str, ...], str]:
-    """A format recommendation's competencies (in ontology order) and reason, for
-    the needs ``served``, chosen as ``hows`` says; ``bits``: their competencies'
-    bits OR-ed, 0 when one names no competency or one the ontology does not know.
-    Kept in the head by the bits when chosen only by needs naming the format."""
-    if bits:
-        comps, general = index.comps_of(bits), False
-    else:
-        comps, general = _competencies(index, infos, served)
-    # the reason names the competency when there is one, else only how many
-    ways = _NAMED_HOWS if hows is _ONLY_NAMED else tuple(sorted(hows))
-    about = (head.id, ways, comps if len(comps) < 2 else len(comps), general)
-    reasons = index.memo("format reasons")
-    reason = reasons.get(about)
-    if reason is None:
-        reason = index.remember(reasons, about, _reason(index, head.id, ways, comps, general))
-    found = (comps, reason)
-    if bits and hows is _ONLY_NAMED and len(head.named) < MEMO_LIMIT:
-        head.named[bits] = found
-    return found
 
 
 def _plan_of(index: CatalogueIndex, need: Need, info: NeedInfo) -> _Plan:
