@@ -31,9 +31,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date
-from typing import Any
 
-from ..catalogue import MEMO_LIMIT, MENTORING_FORMAT, CatalogueIndex, mentoring_of
+from ..catalogue import MENTORING_FORMAT, CatalogueIndex, mentoring_of
 from ..errors import UsageError, WrongTypeError
 from ..labels import PHASE_ORDER, format_hours
 from ..loader import KnowledgeBase
@@ -42,7 +41,7 @@ from ..period import settings, working_months
 from ..schema import Person, Profile
 from .formats import resolve_formats
 from .mentors import Seeker, Why, resolve_mentors
-from .needinfo import infos_of, split_by_kind
+from .needinfo import NeedInfo, infos_of, split_by_kind
 from .programmes import resolve_programmes
 
 # PHASE_ORDER and format_hours live in labels, the value types in models; they
@@ -244,23 +243,28 @@ def resolve(
     unmet.update(u1)
     unmet.update(u2)
     unmet.update(u3)
-    made = index.memo("unmet needs")
     return Resolution(
         recommendations=(*programs, *mentors, *formats),
-        unmet=tuple([_unmet(made, needs[i], unmet[i]) for i in sorted(unmet)]),
+        unmet=tuple([_unmet(infos[i], unmet[i]) for i in sorted(unmet)]),
     )
 
 
-def _unmet(made: dict[Any, Unmet], need: Need, why: str | Why) -> Unmet:
-    """:func:`unmet_of`, one object for the same need (object) and reason across people:
-    most unmet needs are the same few hundred (no programme for the role, one mentor
-    per form), and a frozen value can serve them all. The memo holds the need, so its
-    id is not reused while its entry is there; it starts afresh when full (needs made
-    afresh per Result would fill it)."""
-    key = (id(need), why)
-    found = made.get(key)
+#: The most unmet values one need's info keeps (a need has a reason or two).
+_MADE_LIMIT = 64
+
+
+def _unmet(info: NeedInfo, why: str | Why) -> Unmet:
+    """:func:`unmet_of` of the info's need, one object for the same need (object) and
+    reason across people: most unmet needs are the same few hundred (no programme for
+    the role, one mentor per form), and a frozen value can serve them all. Kept in the
+    need's own info (``made``, by the reason), which :func:`.needinfo.infos_of` has
+    just read: no key to build, no memo of every unmet need to search."""
+    made = info.made
+    if made is None:
+        made = info.made = {}
+    found: Unmet | None = made.get(why)
     if found is None:
-        if len(made) >= MEMO_LIMIT:
+        if len(made) >= _MADE_LIMIT:  # reasons that vary (places with a load given)
             made.clear()
-        found = made[key] = unmet_of(need, why)
+        found = made[why] = unmet_of(info.need, why)
     return found

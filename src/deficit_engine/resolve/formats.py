@@ -21,7 +21,7 @@ from ..catalogue import (
 )
 from ..labels import plural_ru
 from ..models import Need, Recommendation
-from .needinfo import NeedInfo, infos_of
+from .needinfo import NeedInfo, competency_bits, infos_of
 
 __all__ = ["resolve_formats"]
 
@@ -155,15 +155,11 @@ def _recommendations(
             if rec is not None:
                 recs.append(rec)
                 continue
-        bits = 0
-        for i in served:  # the usual case: each need's competency in the ontology
-            bit = infos[i].bit
-            if not bit:
-                comps, general = _competencies(index, infos, served)
-                break
-            bits |= bit
-        else:
+        bits = competency_bits(infos, served)  # usually: each need's competency known
+        if bits:
             comps, general = index.comps_of(bits), False
+        else:
+            comps, general = _competencies(index, infos, served)
         # the reason names the competency when there is one, else only how many
         ways = _NAMED_HOWS if hows is _ONLY_NAMED else tuple(sorted(hows))
         about = (fid, ways, comps if len(comps) < 2 else len(comps), general)

@@ -25,7 +25,7 @@ from ..labels import FORM_RU, SUBJECT_RU
 from ..models import Need, Recommendation
 from ..schema import Mentor
 from .allocate import Arc, _cached_weights, allocate
-from .needinfo import NeedInfo, form_of, infos_of
+from .needinfo import NeedInfo, competency_bits, form_of, infos_of
 
 __all__ = [
     "SEVERITY_WEIGHT",
@@ -185,6 +185,7 @@ def unit_arcs(
     free: Mapping[str, int],
     severities: Mapping[str, str],
     infos: Sequence[NeedInfo] | None = None,
+    table: dict[int, tuple[Mentor, ...]] | None = None,
 ) -> list[Candidate]:
     """The mentors who could take ``unit``, each with the needs they would serve.
 
@@ -204,6 +205,9 @@ def unit_arcs(
         Competency -> the seeker's deficit severity on it.
     infos : sequence of NeedInfo, optional
         The needs' infos (found here when not given).
+    table : dict, optional
+        The seeker's qualified mentors by need token (:func:`_qualified_table`,
+        found here when not given): a caller with several units finds it once.
 
     Returns
     -------
@@ -212,11 +216,12 @@ def unit_arcs(
     """
     if infos is None:
         infos = infos_of(index, needs)
+    if table is None:
+        table = _qualified_table(index, seeker)
     served: dict[str, tuple[Mentor, list[int]]] = {}
     # menторство and mentor teams: not a mentor of the seeker's own organisation
     own = seeker.organization if _cross(seeker, unit.form) else None
     weight = {}
-    table = _qualified_table(index, seeker)
     for i in unit.needs:
         info = infos[i]
         weight[i] = SEVERITY_WEIGHT.get(severities.get(info.competency or "", "low"), 1)
@@ -360,7 +365,8 @@ def resolve_mentors(
             if mid in free:
                 free[mid] -= taken
     units = mentor_units(needs, idx, infos)
-    cands = [unit_arcs(index, seeker, needs, u, free, severities, infos) for u in units]
+    table = _qualified_table(index, seeker)
+    cands = [unit_arcs(index, seeker, needs, u, free, severities, infos, table) for u in units]
     best = _best_alone(index, cands, free, len(units))
     if best is None:
         flat = [(u, c) for u, cs in enumerate(cands) for c in cs]
@@ -373,7 +379,7 @@ def resolve_mentors(
             continue
         others = tuple([c for c in cs if c is not chosen]) if len(cs) > 1 else ()
         choices.append(_choice(MentorChoice, (unit, chosen, others, free[chosen.mentor.id], None)))
-    return mentor_recommendations(index, seeker, needs, choices, cohort=False)
+    return mentor_recommendations(index, seeker, needs, choices, cohort=False, infos=infos)
 
 
 def _best_alone(
@@ -456,6 +462,7 @@ def mentor_recommendations(
     choices: Sequence[MentorChoice],
     *,
     cohort: bool,
+    infos: Sequence[NeedInfo] | None = None,
 ) -> tuple[list[Recommendation], dict[int, Why]]:
     """The recommendations and unmet needs of a seeker's units, as allocated.
 
@@ -473,6 +480,9 @@ def mentor_recommendations(
         Each unit's outcome.
     cohort : bool
         Whether the places were shared out across a cohort (the reasons say so).
+    infos : sequence of NeedInfo, optional
+        The needs' infos, when the caller has them: a recommendation's competencies
+        are then found by their bits, without reading the needs.
 
     Returns
     -------
@@ -507,7 +517,10 @@ def mentor_recommendations(
                     break
             else:
                 unmet[i] = why_not(index, seeker, needs[i], ch.unit.form)
-    recs = [_recommendation(index, seeker, needs, chs, rank, cohort) for chs in by_mentor.values()]
+    recs = [
+        _recommendation(index, seeker, needs, chs, rank, cohort, infos)
+        for chs in by_mentor.values()
+    ]
     return recs, unmet
 
 
@@ -518,6 +531,7 @@ def _recommendation(
     chs: Sequence[MentorChoice],
     rank: Mapping[str, int],
     cohort: bool,
+    infos: Sequence[NeedInfo] | None,
 ) -> Recommendation:
     best = chs[0].chosen
     assert best is not None
@@ -529,7 +543,8 @@ def _recommendation(
         served = sorted(i for ch in chs if ch.chosen for i in ch.chosen.served)
         forms = tuple(dict.fromkeys(ch.unit.form for ch in chs if ch.unit.form))
     served_needs = tuple([needs[i] for i in served])
-    comps = index.sort([str(n.competency) for n in served_needs])
+    bits = 0 if infos is None else competency_bits(infos, served)
+    comps = index.comps_of(bits) if bits else index.sort([str(n.competency) for n in served_needs])
     parts = [_opening(index, seeker, m, comps, forms, best.loc)]
     free = chs[0].free
     parts.append(
