@@ -27,6 +27,16 @@ median little. One tree against an unchanged copy of its route, four runs of
 ×0.989-1.009 (40 of 200 each run), their medians ×0.994-1.004, where the
 whole-cohort passes gave ×0.95-1.00 for ``build_route`` and ×0.99-1.01 for the stage.
 
+``--cold`` (with ``--against``) also times the two trees' route stages as
+``Engine.evaluate`` runs them: per profile, diagnosed and resolved afresh, then
+routed by both trees, the first of the pair alternating from profile to profile and
+from round to round (``--repeat`` rounds; an even number routes each profile first
+once by each tree); only the first of the pair counts, since the second finds the
+person's data, its recommendations' rules and the route's code warm. The ratio
+over all rounds and the median of the rounds'. The other figures route the same
+people again and again, with their data in the cache, and show gains that
+``evaluate`` does not (docs/performance.md, the route sections of issue 16).
+
 mypyc is not shipped (the install must work without a compiler); to measure
 what it would give, compile a copy and time it against the pure-Python tree::
 
@@ -42,6 +52,7 @@ Prints figures and, last, one JSON line of them. No timed assertions.
     python benchmarks/route_speed.py --against /tmp/before/src/deficit_engine/route
     python benchmarks/route_speed.py --against /work/main/src
     python benchmarks/route_speed.py --against /work/main/src --slices 200
+    python benchmarks/route_speed.py --against /work/main/src --cold --repeat 4
 """
 
 from __future__ import annotations
@@ -54,7 +65,7 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -134,8 +145,58 @@ def _slices(
     }
 
 
+def _cold(
+    rounds: int,
+    fresh: Callable[[], Iterable[Any]],
+    theirs: Callable[[Any], None],
+    ours: Callable[[Any], None],
+) -> dict[str, Any]:
+    """``theirs`` and ``ours`` (each routing one person) both on each person that
+    ``fresh()`` gives (made as it is asked for: diagnosed and resolved), the first of
+    each pair alternating, the cyclic GC off, ``rounds`` times: the CPU ratio theirs /
+    ours of the first calls only, over all rounds, and the median of the rounds'.
+
+    Raises
+    ------
+    SystemExit
+        When no round gave a ratio.
+    """
+    ratios = []
+    spent = {"theirs": 0.0, "ours": 0.0}
+    runs = {"theirs": theirs, "ours": ours}
+    gc.collect()
+    gc.disable()
+    try:
+        for turn in range(rounds):
+            first = {"theirs": 0.0, "ours": 0.0}
+            for k, person in enumerate(fresh()):
+                pair = ("theirs", "ours") if (k + turn) % 2 == 0 else ("ours", "theirs")
+                t0 = time.process_time()
+                runs[pair[0]](person)
+                first[pair[0]] += time.process_time() - t0
+                runs[pair[1]](person)  # warm: not counted
+            if first["ours"] > 0:
+                ratios.append(first["theirs"] / first["ours"])
+            for who, value in first.items():
+                spent[who] += value
+    finally:
+        gc.enable()
+    if not ratios:  # every round too quick for the clock
+        raise SystemExit("--cold: no round took measurable CPU time; take more profiles")
+    return {
+        "cold_rounds": len(ratios),
+        "against_to_stage_cold": round(spent["theirs"] / spent["ours"], 3),
+        "against_to_stage_cold_median": round(statistics.median(ratios), 3),
+    }
+
+
 def measure(
-    count: int, seed: int, repeat: int, against: Path | None = None, slices: int = 0
+    count: int,
+    seed: int,
+    repeat: int,
+    against: Path | None = None,
+    slices: int = 0,
+    cold: bool = False,
 ) -> dict[str, Any]:
     """Diagnose, resolve and route ``count`` synthetic profiles; the figures in µs per profile."""
     engine = Engine.from_path(backend="fast")
@@ -219,6 +280,17 @@ def measure(
         }
         if slices > 0:
             extra.update(_slices(slices, repeat, other_stage, stage, work))
+        if cold:
+
+            def fresh() -> Iterable[Any]:  # as evaluate makes them, one after another
+                for p in profiles:
+                    prof, r = engine.diagnose(p)
+                    if r.ok:
+                        yield (prof, r), resolve(kb, prof, r.needs, severities=r.severities)
+
+            extra.update(
+                _cold(repeat, fresh, lambda one: other_stage([one]), lambda one: stage([one]))
+            )
     per = 1e6 / len(people)
     return {
         "profiles": len(people),
@@ -254,11 +326,18 @@ def main() -> None:
         metavar="N",
         help="with --against: also the stages taking turns over slices of N profiles",
     )
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="with --against: also the stages as evaluate runs them (the first of a pair counts)",
+    )
     args = parser.parse_args()
     if args.slices and args.against is None:
         parser.error("--slices needs --against")
+    if args.cold and args.against is None:
+        parser.error("--cold needs --against")
     count = 1000 if args.quick else args.profiles
-    fig = measure(count, args.seed, args.repeat, args.against, args.slices)
+    fig = measure(count, args.seed, args.repeat, args.against, args.slices, args.cold)
     steps = fig["steps_per_route"]
     print(f"profiles            {fig['profiles']} (seed {fig['seed']}), {steps} steps a route")
     print(f"diagnose            {fig['diagnose_us']:8.1f} µs/profile (fast backend)")
@@ -279,6 +358,12 @@ def main() -> None:
             f"against / stage in slices {fig['against_to_stage_slices']:.3f} over "
             f"{fig['slices']} slices of {fig['slice_size']}, median "
             f"{fig['against_to_stage_slices_median']:.3f} (taking turns, GC off)"
+        )
+    if "cold_rounds" in fig:
+        print(
+            f"against / stage cold {fig['against_to_stage_cold']:.3f} over "
+            f"{fig['cold_rounds']} rounds, median {fig['against_to_stage_cold_median']:.3f} "
+            "(each person diagnosed and resolved afresh, then routed by both: the first counts)"
         )
     print(json.dumps(fig))
 

@@ -69,3 +69,45 @@ def test_slices_too_quick_for_the_clock_are_refused(monkeypatch: pytest.MonkeyPa
 
     with pytest.raises(SystemExit, match="no slice took measurable CPU time"):
         route_speed._slices(1, 1, nothing, nothing, [0])
+
+
+def test_cold_pairs_alternate_and_only_the_first_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--cold: each person made afresh is routed by both stages, the first of the
+    pair alternating from person to person and from round to round; only the first
+    call's time is counted (the second finds the person's data warm)."""
+    route_speed = load_benchmark("route_speed")
+    calls: list[tuple[str, int]] = []
+    clock = iter(range(1000))
+    monkeypatch.setattr(route_speed.time, "process_time", lambda: float(next(clock)))
+    made: list[int] = []
+
+    def fresh() -> Any:
+        for person in range(3):
+            made.append(person)
+            yield person
+
+    def theirs(person: Any) -> None:
+        calls.append(("theirs", person))
+
+    def ours(person: Any) -> None:
+        calls.append(("ours", person))
+
+    figures = route_speed._cold(2, fresh, theirs, ours)
+    assert calls == [
+        *(("theirs", 0), ("ours", 0), ("ours", 1), ("theirs", 1), ("theirs", 2), ("ours", 2)),
+        *(("ours", 0), ("theirs", 0), ("theirs", 1), ("ours", 1), ("ours", 2), ("theirs", 2)),
+    ]
+    assert made == [0, 1, 2] * 2  # made afresh each round
+    # the stub clock ticks once a read: every first call takes 1 s, the second none
+    assert figures == {
+        "cold_rounds": 2,
+        "against_to_stage_cold": 1.0,  # 3 first calls each
+        "against_to_stage_cold_median": 1.25,  # rounds of 2 / 1 and 1 / 2
+    }
+
+
+def test_a_small_cold_run_against_this_tree() -> None:
+    """--cold against the tree itself gives its figures."""
+    route_speed = load_benchmark("route_speed")
+    fig = route_speed.measure(30, 16, 2, SRC, cold=True)
+    assert fig["cold_rounds"] >= 1 and fig["against_to_stage_cold"] > 0

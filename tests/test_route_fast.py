@@ -20,10 +20,17 @@ import pytest
 
 from deficit_engine import Engine, synthetic_profiles
 from deficit_engine.errors import WrongTypeError
-from deficit_engine.models import Need, Resolution, Result, UnaddressedDeficit, Unmet
+from deficit_engine.models import (
+    Need,
+    Recommendation,
+    Resolution,
+    Result,
+    UnaddressedDeficit,
+    Unmet,
+)
 from deficit_engine.resolve import resolve
 from deficit_engine.route import build_route, layout, planned, with_plan
-from deficit_engine.route.drafts import format_groups
+from deficit_engine.route.drafts import closing_draft, format_groups
 from deficit_engine.schema import Profile
 
 COMPS = ("c.1", "c.2", "c.3", "c.4", "c.5", "c.6")
@@ -159,6 +166,7 @@ def test_planned_is_with_plan_of_build_route(case: str) -> None:
         got = planned(kb, p, r, res)
         assert got.to_json() == want.to_json()
         assert got.unmet == want.unmet
+        assert got.unmet[len(res.unmet) :] == _plain_unaddressed(r, got.route, res.unmet)
         left = {u.competency for u in got.unmet if type(u) is UnaddressedDeficit}
         if case == "as_is":  # the synthetic cohort's routes address every deficit
             assert not left
@@ -166,6 +174,37 @@ def test_planned_is_with_plan_of_build_route(case: str) -> None:
             assert (r.deficits[0].competency in left) == (case == "unaddressed")
         seen_left += len(left)
     assert seen_left or case in ("as_is", "unmet_only")
+
+
+def _plain_unaddressed(
+    result: Result, route: Any, unmet: tuple[Any, ...]
+) -> tuple[UnaddressedDeficit, ...]:
+    """The deficits no step but the closing one works on and no unmet need names,
+    in the deficits' order (docs/route.md), written plainly."""
+    held = {c for s in route.steps if s.kind != "rediagnosis" for c in s.competencies}
+    named = {u.competency for u in unmet}
+    return tuple(
+        UnaddressedDeficit(d)
+        for d in result.deficits
+        if d.competency not in held and d.competency not in named
+    )
+
+
+@pytest.mark.parametrize("needs", [0, 1, 2, 5])
+def test_rules_are_the_needs_rules_each_once(needs: int) -> None:
+    """A recommendation's rules (one need: its rule, without the dedup) and the
+    closing step's (one re-diagnosis recommendation: its rules as they are; more:
+    theirs each once) are the plain ones."""
+    rng = random.Random(needs)
+    rules = [rng.choice(["R1", "R2", "R3"]) for _ in range(needs)]
+    made = tuple(Need.of("format", "c.1", (), r) for r in rules)
+    rec = Recommendation.of("format", "rediagnosis", "t", ("c.1",), made, "why", ())
+    assert rec.rules == tuple(dict.fromkeys(rules))
+    other = Recommendation.of("format", "rediagnosis", "t", ("c.1",), made[::-1], "why", ())
+    fields = (None, "t", "non_formal", "regional", 200)
+    for asked in ([], [rec], [rec, other]):
+        want = tuple(dict.fromkeys(r for a in asked for n in a.needs for r in [n.rule]))
+        assert closing_draft(fields, ("c.1",), asked)[10] == want
 
 
 def test_planned_checks_its_arguments() -> None:

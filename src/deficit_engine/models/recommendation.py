@@ -115,7 +115,10 @@ class Recommendation:
     def rules(self) -> tuple[str, ...]:
         """The rules of the needs it serves, each once, in need order (made on first
         use: the route's steps and the JSON each ask for them)."""
-        return tuple(dict.fromkeys([n.rule for n in self.needs]))
+        needs = self.needs
+        if len(needs) == 1:  # most programmes and mentors
+            return (needs[0].rule,)
+        return tuple(dict.fromkeys([n.rule for n in needs]))
 
     def get(self, name: str, default: Any = None) -> Any:
         """One catalogue attribute of the item.

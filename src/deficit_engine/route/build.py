@@ -8,7 +8,7 @@ the resolver and the route builder on a diagnosed Result, as the engine does.
 
 from __future__ import annotations
 
-from collections.abc import Container, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -123,7 +123,8 @@ def planned(
     _check("build_route", kb, profile, resolution)
     route, held = layout_held(kb, profile, result, resolution, today)
     unmet = resolution.unmet
-    left = _unaddressed(result.deficits, held, unmet)
+    # the deficits' competencies (the severities' keys, each once) no step holds
+    left = _unaddressed(result.deficits, result.severities.keys() - held.keys(), unmet)
     return _planned(result, resolution.recommendations, unmet + left if left else unmet, route)
 
 
@@ -186,20 +187,26 @@ def unaddressed_deficits(
     for s in route.steps:
         if s.kind != "rediagnosis":
             held.update(s.competencies)
-    return _unaddressed(deficits, held, unmet)
+    return _unaddressed(deficits, {d.competency for d in deficits} - held, unmet)
 
 
 def _unaddressed(
-    deficits: Sequence[Deficit], held: Container[str], unmet: Sequence[Unmet]
+    deficits: Sequence[Deficit], missing: set[str], unmet: Sequence[Unmet]
 ) -> tuple[UnaddressedDeficit, ...]:
-    """:func:`unaddressed_deficits`, given the competencies the steps besides the
-    closing re-diagnosis hold: the deficits of none of them and of no unmet need."""
-    missing = [d for d in deficits if d.competency not in held]
+    """:func:`unaddressed_deficits`, given the deficits' competencies that no step
+    besides the closing re-diagnosis holds (a set this takes apart): the deficits of
+    those competencies that no unmet need names either, in the deficits' order."""
     if not missing:
         return ()
-    # an unmet need's competency (Unmet.competency, without the property)
-    met = {u.need.competency if type(u) is Unmet else u.competency for u in unmet}
-    return tuple([UnaddressedDeficit(d) for d in missing if d.competency not in met])
+    # the unmet needs' competencies taken off until none is left (most routes
+    # that miss a deficit's competency have it among the unmet needs)
+    discard = missing.discard
+    for u in unmet:
+        # an unmet need's competency (Unmet.competency, without the property)
+        discard(u.need.competency if type(u) is Unmet else u.competency)
+        if not missing:
+            return ()
+    return tuple([UnaddressedDeficit(d) for d in deficits if d.competency in missing])
 
 
 def with_plan(result: Result, resolution: Resolution, route: Route) -> Result:

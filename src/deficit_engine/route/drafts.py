@@ -219,8 +219,15 @@ def closing_draft(
         level,
         hours / 100,
         "ЦОПМКП / ЦНППМ",
-        tuple(dict.fromkeys([r for rec in asked for r in rec.rules])) if asked else (),
+        _asked_rules(asked),
         (),
         hours,
         CLOSING_STAGE,
     )
+
+
+def _asked_rules(asked: Sequence[Recommendation]) -> tuple[str, ...]:
+    """The rules of the re-diagnosis recommendations, each once, in their order."""
+    if len(asked) == 1:  # the resolver's one re-diagnosis: its rules are each once already
+        return asked[0].rules
+    return tuple(dict.fromkeys([r for rec in asked for r in rec.rules]))

@@ -147,11 +147,13 @@ class Tables:
         per_stage = per_comp * (len(comps) + 1)
         #: the weight of the worst severity's rank (the most significant digit).
         self.per_severity = per_stage * (CLOSING_STAGE + 1)
-        #: severity -> its rank, weighted; no deficit (or an unknown severity).
+        #: no deficit (or an unknown severity), weighted.
+        self.none_part = 9 * self.per_severity
+        #: severity -> its rank, weighted; None (no deficit) -> :attr:`none_part`.
         self.severity_part: dict[str | None, int] = {
             s: i * self.per_severity for s, i in _SEVERITY_RANK.items()
         }
-        self.none_part = 9 * self.per_severity
+        self.severity_part[None] = self.none_part
         #: competency -> its rank in ontology order, weighted.
         self.comp_part = {c: i * per_comp for i, c in enumerate(comps)}
         #: the part of a draft without competencies (after all of them).
@@ -342,11 +344,14 @@ def _drafts(
                 key = none_part + no_comp + fixed
                 comps = ()
             else:
-                part = comp_part.get(comp)
-                if part is None:
-                    exact = False
-                    part = 0
-                key = sev_part.get(severity.get(comp), none_part) + part + fixed
+                try:  # subscripts, not get(): the KB's competency, a known severity or none
+                    key = sev_part[severity.get(comp)] + comp_part[comp] + fixed
+                except KeyError:
+                    part = comp_part.get(comp)
+                    if part is None:
+                        exact = False
+                        part = 0
+                    key = sev_part.get(severity.get(comp), none_part) + part + fixed
                 comps = (comp,)
             append(
                 (
@@ -572,7 +577,6 @@ def layout_held(
     step_id = [""] * n  # draft -> its step id
     position = [0] * n  # draft -> its place in step order
     steps = []
-    route_end = 0
     for i, t in enumerate(ordered):
         (_key, kind, ref, title, comps, education, phase, level, hours, who, rules, extra,
          _centi, _stage) = drafts[t]  # fmt: skip
@@ -592,9 +596,6 @@ def layout_held(
                 m ^= low
             places.sort()
             after = tuple([ids[p] for p in places])
-        e = ends[t]
-        if e > route_end:
-            route_end = e
         steps.append(
             _new(
                 Step,
@@ -608,7 +609,7 @@ def layout_held(
                     phase,
                     level,
                     texts[starts[t]],
-                    texts[e],
+                    texts[ends[t]],
                     hours,
                     allocations[t],
                     after,
@@ -619,6 +620,7 @@ def layout_held(
             )
         )
     spill = None
+    route_end = max(ends)  # where the closing step ends (it starts where the last step ends)
     if route_end > last:
         late = [t for t in ordered if ends[t] > last]
         too_long = [

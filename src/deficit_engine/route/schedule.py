@@ -206,36 +206,40 @@ def schedule(
             allocations[t] = ((texts[off], need / 100),)
             if off > last:
                 over += need
-        else:
-            here = []
-            while True:
-                if room:
-                    if room > need:
-                        free[off] = room - need
-                        here.append((texts[off], need / 100))
-                        if off > last:
-                            over += need
-                        break
-                    free[off] = 0
-                    here.append((texts[off], room / 100))
-                    if off > last:
-                        over += room
-                    need -= room
-                    if not need:
-                        break
+        else:  # it takes the month's room, then what the next months have
+            free[off] = 0
+            here = [(texts[off], room / 100)]
+            if off > last:
+                over += room
+            need -= room
+            while need:
                 off += 1
                 if off >= size:
                     free.extend(year)
                     size += 12
                     texts = longer(texts, first, size)
                 room = free[off]
+                if not room:  # full, or a holiday
+                    continue
+                if room > need:
+                    free[off] = room - need
+                    here.append((texts[off], need / 100))
+                    if off > last:
+                        over += need
+                    break
+                free[off] = 0
+                here.append((texts[off], room / 100))
+                if off > last:
+                    over += room
+                need -= room
             allocations[t] = tuple(here)
         ends[t] = off
         if lo < size and not free[lo]:
             lo += 1
             while lo < size and not free[lo]:
                 lo += 1
-    return Schedule(starts, ends, allocations, direct, over, texts, order)
+    # Schedule(...) without the NamedTuple's keyword-taking __new__
+    return _new(Schedule, (starts, ends, allocations, direct, over, texts, order))
 
 
 def longer(texts: list[str], first: int, count: int) -> list[str]:
@@ -440,3 +444,4 @@ def hours_text(hours: float) -> str:
 _HOURS_TEXT: dict[float, str] = {}
 _HOURS_KEPT = 4096
 _new_object = object.__new__
+_new = tuple.__new__
