@@ -38,11 +38,13 @@ the ordered loops, the agenda's loops and the generic path to each other.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from heapq import heappop, heappush
 from typing import Any
 
 from ..compiler import Making, SubRule, _action_source
-from ..models import TraceEntry
+from ..errors import UsageError
+from ..models import Fact, TraceEntry
 from .compiled import (
     AdmitJoin,
     Compiled,
@@ -55,7 +57,7 @@ from .compiled import (
 from .semantics import holds
 from .store import _SHAPES, _same_bools, _shape, fact_key
 
-__all__ = ["Disordered", "Firings", "Loop", "Seed"]
+__all__ = ["Completion", "Disordered", "Firings", "Loop", "Seed"]
 
 # A stratum's generated loop: (the store, the fast matcher begun on the stratum, the
 # enricher, the agenda (a heap, seeded), the arrival counter, the trace, the productive
@@ -78,6 +80,104 @@ OrderedLoop = Callable[..., int]
 Ahead = Sequence[tuple[int, Mapping[str, TypeIndex], Sequence[SubRule], Mapping[str, Any]]]
 
 _new = object.__new__
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What a run's enricher does to the facts of one type, declared, so that the
+    ordered loops complete such a fact inline (a copy of a template made once per key
+    value, and the fact's key worked out from it) instead of calling the enricher and
+    looking the shape of what it gave up.
+
+    The declaration is a promise about the enricher the run is given: for a fact ``f``
+    of type ``type`` whose ``key`` value ``k`` is a ``str`` in ``known`` and in the run's
+    table (``FastMatcher.fresh``) with a value that is not None, ``enrich(f)`` is the
+    dict of ``fields``, in that order: ``type``, ``key`` as ``k``, each of ``kept`` as
+    ``f.get(name)`` (None when ``f`` lacks it), ``run`` as the table's value for ``k``,
+    and every other field as ``known[k]`` gives it. Any other fact of the type is
+    given to the enricher (:meth:`complete` is the promise written out, which the
+    tests hold the engine's enricher to).
+
+    Parameters
+    ----------
+    type : str
+        The fact type.
+    key : str
+        The field whose value picks the fact's completion.
+    fields : tuple of str
+        The completed fact's field names, in order (``type`` and ``key`` among them).
+    kept : tuple of str
+        The fields taken from the fact made.
+    run : str
+        The field taken from the run's table, by the key's value.
+    known : Mapping
+        Per key value, the other fields' values (those neither ``type``, ``key``,
+        ``kept`` nor ``run``), fixed for the knowledge base.
+    """
+
+    type: str
+    key: str
+    fields: tuple[str, ...]
+    kept: tuple[str, ...]
+    run: str
+    known: Mapping[str, Mapping[str, Any]]
+
+    def __post_init__(self) -> None:
+        rest = set(self.fields) - {"type", self.key, self.run, *self.kept}
+        named = ["type", self.key, self.run, *self.kept]
+        if len(set(self.fields)) != len(self.fields) or len(set(named)) != len(named):
+            raise UsageError("Completion: a field named twice")
+        if not set(named) <= set(self.fields):
+            raise UsageError("Completion: type, key, run and kept must be among fields")
+        for value, given in self.known.items():
+            if set(given) != rest:
+                raise UsageError(f"Completion: known[{value!r}] must give exactly {sorted(rest)}")
+
+    def complete(self, fact: Fact, table: Mapping[str, Any]) -> Fact | None:
+        """The completed fact the declaration promises for ``fact``, or None when it
+        promises nothing (the enricher decides).
+
+        Parameters
+        ----------
+        fact : Fact
+            A fact of the declared type.
+        table : Mapping
+            The run's table.
+
+        Returns
+        -------
+        dict or None
+        """
+        k = fact.get(self.key)
+        if type(k) is not str or k not in self.known or table.get(k) is None:
+            return None
+        known = self.known[k]
+        out: Fact = {}
+        for name in self.fields:
+            if name == "type":
+                out[name] = self.type
+            elif name == self.key:
+                out[name] = k
+            elif name == self.run:
+                out[name] = table[k]
+            elif name in self.kept:
+                out[name] = fact.get(name)
+            else:
+                out[name] = known[name]
+        return out
+
+    def templates(self) -> dict[str, tuple[Fact, tuple[Any, ...]]]:
+        """Per key value: the completed fact's template (its fields in order, the known
+        values set, the others None) and the known values in sorted field order (what
+        the generated loops build the fact's store key from)."""
+        rest = sorted(set(self.fields) - {"type", self.key, self.run, *self.kept})
+        out = {}
+        for k, given in self.known.items():
+            template: Fact = {}
+            for name in self.fields:
+                template[name] = self.type if name == "type" else given.get(name)
+            out[k] = (template, tuple(given[name] for name in rest))
+        return out
 
 
 class Disordered(Exception):
@@ -105,6 +205,9 @@ class Firings:
     enriched : frozenset of str, optional
         The fact types the caller's enricher may change: a firing calls it only for
         those (every other fact is its own enrichment). None: for every type.
+    completion : Completion, optional
+        What the enricher does to one of those types, declared: the ordered loops
+        complete its facts inline (see :class:`Completion`).
     """
 
     def __init__(
@@ -114,6 +217,7 @@ class Firings:
         joins: Sequence[Joins],
         negatives: Mapping[str, Sequence[Any]],
         enriched: frozenset[str] | None,
+        completion: Completion | None = None,
     ) -> None:
         self.enriched = enriched
         # per stratum and fact type: its alpha tests with the two-pattern joins written in
@@ -167,6 +271,7 @@ class Firings:
                 else (),
                 self.forward and k > 0,
                 compiled.index[k],
+                completion,
             )
             if ordered[k]
             else None
@@ -353,6 +458,7 @@ def _ordered_loop(
     ahead: Ahead = (),
     given: bool = False,
     own: Mapping[str, TypeIndex] | None = None,
+    completion: Completion | None = None,
 ) -> OrderedLoop:
     """The source of one stratum's ordered loop, compiled (see :data:`OrderedLoop` and
     :func:`in_order`): per sub-rule in place order, a loop over its activations (its
@@ -365,12 +471,15 @@ def _ordered_loop(
     stratum's one-pattern lists may have been given facts so by earlier strata, before
     its seed gave them the others: they are sorted too. ``own``: the stratum's patterns
     by fact type, when a new fact's admission to the stratum's own lists may be decided
-    from its action's constants (see :func:`_add_source`)."""
+    from its action's constants (see :func:`_add_source`). ``completion``: what the
+    enricher does to one type, declared (see :func:`_completed_source`); the run's table
+    is the matcher's ``table``."""
     env, const = _namespace(DISORDERED=Disordered)
     lines = [
         "def loop(store, matcher, enrich, agenda, trace, fired, limit, over, lists, pending):",
         *_BEGIN,
         "    counter = None",  # the alpha functions' argument, unused when ordered
+        *(["    RT = matcher.table"] if completion is not None else []),
         *(f"    L{j}, P{j} = lists[{j}], pending[{j}]" for j, *_later in ahead),
     ]
     begun = len(lines)
@@ -409,6 +518,7 @@ def _ordered_loop(
             kept,
             mine,
             indexes,
+            completion,
         )
     lines[begun:begun] = [*_kept_source(kept), *_indexes_source(indexes, const)]
     lines.append("    return fired")
@@ -430,6 +540,7 @@ def _fire_source(
     kept: dict[str, tuple[str, int]] | None = None,
     mine: tuple[Mapping[str, TypeIndex], Sequence[SubRule]] | None = None,
     indexes: dict[tuple[str, str], str] | None = None,
+    completion: Completion | None = None,
 ) -> None:
     """Append the source of one sub-rule's turn in the loop, its activation's facts'
     numbers in ``seqs``: what the generic loop does for an exact matcher, with what is
@@ -442,7 +553,8 @@ def _fire_source(
     fact's number ``s0`` (else the numbers ``seqs``); ``ahead``, the later strata
     each new fact goes to (:func:`_ahead_source`); ``kept`` and ``mine``, as
     :func:`_add_source` takes them; ``indexes``, the ``not:`` patterns' indexes the
-    loop binds to locals (see :func:`_candidates_source`), by type and field.
+    loop binds to locals (see :func:`_candidates_source`), by type and field;
+    ``completion``, as :func:`_add_source` takes it.
 
     A sub-rule of one action asserts at most one fact: its new facts are a tuple made
     where the fact is found new (``made``), not a list turned into one."""
@@ -524,6 +636,7 @@ def _fire_source(
                 kept,
                 mine,
                 making,
+                completion,
             )
             fixed = None if enriched is None or ftype in enriched else names
             _ahead_source(at + "    ", ftype, fixed, known, env, ahead, body, const)
@@ -561,6 +674,7 @@ def _add_source(
     kept: dict[str, tuple[str, int]] | None = None,
     mine: tuple[Mapping[str, TypeIndex], Sequence[SubRule]] | None = None,
     making: Making | None = None,
+    completion: Completion | None = None,
 ) -> None:
     """Append the source of what the driver does with a fact ``f`` a firing makes:
     enrich it (if its type may change), add it to the store, and, when it is new,
@@ -588,8 +702,116 @@ def _add_source(
     to those lists here, without a call to its type's alpha function. ``making``: how
     to make ``f`` when it is not made yet (a fixed-shape fact, see
     ``compiler.Making``): it is made only where it is used, so a fact the store holds
-    already (a tenth of the shipped rules' firings) is never made."""
+    already (a tenth of the shipped rules' firings) is never made. ``completion``: what
+    the enricher does to one type, declared; a fact of that type made in an ordered loop
+    is completed inline when it can be (see :func:`_completed_source`)."""
     fixed = names
+    if (
+        ordered
+        and completion is not None
+        and completion.type == ftype
+        and (enriched is None or ftype in enriched)
+        and making is not None
+        and names is not None
+        and completion.key in names
+    ):
+        _completed_source(indent, ftype, names, known, making, completion, const, lines, kept)
+        names = None  # the store's part below: keyed as _completed_source says
+        local = None if kept is None else kept[ftype][1]
+        key, same, t = "kk", "same_bools(facts[found], f)", const(ftype)
+        display = None
+    else:
+        names, display, local, key, same, t = _store_head(
+            indent, ftype, names, known, enriched, const, lines, env, ordered, kept, making
+        )
+    _store_tail(indent, ftype, names, key, same, t, local, display, making, const, lines)
+    _noted_source(
+        indent, ftype, names, fixed, known, admitters, rid, const, lines, env, ordered, note, mine
+    )
+
+
+def _completed_source(
+    indent: str,
+    ftype: str,
+    names: tuple[str, ...],
+    known: dict[str, str],
+    making: Making,
+    completion: Completion,
+    const: Callable[[Any], str],
+    lines: list[str],
+    kept: dict[str, tuple[str, int]] | None,
+) -> None:
+    """Append the source that makes and keys a fact ``f`` of the completion's type in an
+    ordered loop (``names`` fixed, the completion's key among them, ``RT`` the run's
+    table): when the key's value is a ``str`` with a template and a value in the table,
+    ``f`` is a copy of the template with the key, the kept fields and the table's value
+    set (what the enricher would give, :class:`Completion`), and its store key ``kk``
+    is written out from the same values; else ``f`` is made, enriched and keyed as any
+    enriched fact is (its type checked, its shape looked up). Then the store's part:
+    a type still unkeyed goes to ``add`` (``U<i>``), else ``s`` is the next number."""
+    k = known[completion.key]
+    templates = {value: (tpl, *given) for value, (tpl, given) in completion.templates().items()}
+    local = None
+    if kept is not None:
+        local = kept.setdefault(ftype, (const(ftype), len(kept)))[1]
+    # the completed fact's values, by field: a source in the loop
+    rest = sorted(
+        set(completion.fields) - {"type", completion.key, completion.run, *completion.kept}
+    )
+    source = {"type": const(ftype), completion.key: k, completion.run: "sc"}
+    source.update({n: known.get(n) or const(None) for n in completion.kept if n not in source})
+    source.update({n: f"ct[{1 + i}]" for i, n in enumerate(rest)})
+    by_name = sorted(completion.fields)
+    shape = _SHAPES.get(completion.fields) or _shape(completion.fields)
+    values = ", ".join(source[n] for n in by_name)
+    key = f"({const(shape[0])}, {values if len(by_name) == 1 else f'({values},)'})"
+    sets = [f"f[{const(n)}] = {source[n]}" for n in (completion.key, *completion.kept)]
+    lines += [
+        f"{indent}ct = {const(templates)}.get({k}) if type({k}) is str else None",
+        f"{indent}sc = None if ct is None else RT.get({k})",
+        f"{indent}if sc is None:",
+        *(f"{indent}    {line}" for line in making[1]),
+        f"{indent}    f = enrich(f)",
+        f"{indent}    if f['type'] != {const(ftype)}:",
+        f"{indent}        raise DISORDERED",
+        f"{indent}else:",
+        f"{indent}    f = ct[0].copy()",
+        *(f"{indent}    {line}" for line in sets),
+        f"{indent}    f[{const(completion.run)}] = sc",
+        f"{indent}if {f'U{local}' if local is not None else f'{const(ftype)} in unkeyed'}:",
+        f"{indent}    s = add(f)",
+        *([f"{indent}    U{local} = False"] if local is not None else []),
+        f"{indent}else:",
+        f"{indent}    s = len(facts)",
+        f"{indent}    if sc is None:",
+        f"{indent}        names = tuple(f)",
+        f"{indent}        shape = SHAPES.get(names)",
+        f"{indent}        if shape is None:",
+        f"{indent}            shape = new_shape(names)",
+        f"{indent}        kk = (shape[0], shape[1](f))",
+        f"{indent}    else:",
+        f"{indent}        kk = {key}",
+    ]
+
+
+def _store_head(
+    indent: str,
+    ftype: str,
+    names: tuple[str, ...] | None,
+    known: dict[str, str],
+    enriched: frozenset[str] | None,
+    const: Callable[[Any], str],
+    lines: list[str],
+    env: Mapping[str, Any],
+    ordered: bool,
+    kept: dict[str, tuple[str, int]] | None,
+    making: Making | None,
+) -> tuple[tuple[str, ...] | None, str | None, int | None, str, str, str]:
+    """The first half of :func:`_add_source`'s store part: the fact made (when it must be
+    before it is keyed) and enriched, its key's source. Returns the fact's field names
+    (None when the enricher decides them), its display when it is made only where it is
+    used, the type's local number, the key's source, the source of "the fact found is
+    this one" and the type's source."""
     display = None if making is None else making[0]
     make = [] if making is None else list(making[1])
     if making is not None and (
@@ -646,6 +868,25 @@ def _add_source(
             f"{indent}else:",
             f"{indent}    s = len(facts)",
         ]
+    return names, display, local, key, same, t
+
+
+def _store_tail(
+    indent: str,
+    ftype: str,
+    names: tuple[str, ...] | None,
+    key: str,
+    same: str,
+    t: str,
+    local: int | None,
+    display: str | None,
+    making: Making | None,
+    const: Callable[[Any], str],
+    lines: list[str],
+) -> None:
+    """The second half of :func:`_add_source`'s store part: the fact looked up under its
+    key, appended to the store and its type's list when new, ``s`` None when not."""
+    make = [] if making is None or display is None else list(making[1])
     if display is None:
         lines += [
             f"{indent}    try:",
@@ -690,6 +931,27 @@ def _add_source(
     lines += [
         f"{indent}    else:",
         f"{indent}        s = None",
+    ]
+
+
+def _noted_source(
+    indent: str,
+    ftype: str,
+    names: tuple[str, ...] | None,
+    fixed: tuple[str, ...] | None,
+    known: dict[str, str],
+    admitters: dict[str, Any],
+    rid: str,
+    const: Callable[[Any], str],
+    lines: list[str],
+    env: Mapping[str, Any],
+    ordered: bool,
+    note: str,
+    mine: tuple[Mapping[str, TypeIndex], Sequence[SubRule]] | None,
+) -> None:
+    """The last part of :func:`_add_source`: a new fact's budget spent, the fact noted
+    and given to the stratum's lists or its type's alpha function."""
+    lines += [
         f"{indent}if s is not None:",
         f"{indent}    budget.spent += 1",
         f"{indent}    if budget.spent > budget.limit:",
