@@ -312,15 +312,20 @@ def test_two_not_patterns_of_one_type_on_different_fields(tmp_path: Path) -> Non
 
 # --- the conditions, joins and memories written into the generated code ----------------
 
-_VALUES = [1, 1.0, True, False, 0, "a", "b", None, [1], ["a"], float("nan")]
+_VALUES = [1, 1.0, True, False, 0, "a", "b", None, [1], ["a"], float("nan"), 2.5, "ab"]
 
 
 def _random_cond(rnd: random.Random) -> Cond:
     """A condition of one of the shapes `conditions_source` writes out, or another."""
     field = rnd.choice("xyz")
-    op = rnd.choice(["eq", "ne", "in", "not_in", "eq_ref", "ne_ref", "lt", "gt", "exists"])
+    op = rnd.choice(
+        ["eq", "ne", "in", "not_in", "eq_ref", "ne_ref", "lt", "gt", "exists", "order_ref"]
+    )
     if op in ("eq_ref", "ne_ref"):
         return Cond(field, op[:2], Ref(rnd.choice(["a", "b", "c"]), rnd.choice("xyz")))
+    if op == "order_ref":
+        ref = Ref(rnd.choice(["a", "b", "c"]), rnd.choice("xyz"))
+        return Cond(field, rnd.choice(["lt", "le", "gt", "ge"]), ref)
     if op in ("in", "not_in"):
         return Cond(field, op, rnd.sample([v for v in _VALUES if v == v], rnd.randint(0, 3)))
     if op in ("lt", "gt"):
