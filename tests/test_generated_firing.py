@@ -22,8 +22,8 @@ from deficit_engine import Engine, inference, load_kb, synthetic_profiles
 from deficit_engine.engine import _ENRICHED, _completion, base_facts
 from deficit_engine.errors import FiringLimitError, MatchBudgetError, UsageError
 from deficit_engine.inference import Completion, FactStore, FastMatcher, PythonMatcher
-from deficit_engine.inference.compiled import _compile_cond, conditions_source
-from deficit_engine.inference.generated import _admitted, closed
+from deficit_engine.inference.compiled import PatternPlan, _compile_cond, conditions_source
+from deficit_engine.inference.generated import _admitted, _passed, closed
 from deficit_engine.profile import normalise
 from deficit_engine.rules import Cond, Ref
 from test_differential_random import random_profile, random_rules_kb
@@ -515,3 +515,28 @@ def test_completed_deficits_with_other_tables_give_the_enrichers_run(shipped: En
                 )
             )
         assert _same(runs)
+
+
+def test_the_patterns_a_completed_deficit_passes(shipped: Engine) -> None:
+    """`generated._passed` (the patterns an ordered loop's completed deficit is given
+    to, decided when the loop is made) lists, in order, the plans the type's alpha
+    function passes the completed fact on, whatever its score; and leaves it undecided
+    (None) when a condition reads the score, known only as the loop runs."""
+    compiled = shipped._fast.compiled if shipped._fast is not None else None
+    assert compiled is not None
+    completion = _completion(shipped.kb)
+    for k, index in enumerate(compiled.index):
+        if "deficit" not in index:
+            continue
+        hits = compiled.hitters[k]["deficit"]
+        for comp, (template, _given) in completion.templates().items():
+            for severity in ("critical", "high", "moderate", "low", None):
+                fact = {**template, "competency": comp, "severity": severity}
+                passed = _passed(index["deficit"], (fact, {"score_pct"}))
+                assert passed is not None
+                for score in (0.0, 42.5, 100.0):
+                    assert hits({**fact, "score_pct": score}) == passed
+    reads = Cond("score_pct", "lt", 50.0)
+    plan = PatternPlan(0, 0, None, None, (reads,))
+    assert _passed((None, {}, (plan,)), ({"score_pct": None}, {"score_pct"})) is None
+    assert _passed((None, {}, (plan,)), ({"score_pct": 10.0}, set())) == [plan]

@@ -38,7 +38,7 @@ the ordered loops, the agenda's loops and the generic path to each other.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from heapq import heappop, heappush
 from typing import Any
 
@@ -49,12 +49,13 @@ from .compiled import (
     AdmitJoin,
     Compiled,
     Joins,
+    PatternPlan,
     TypeIndex,
     _joining_function,
     alpha_source,
     conditions_source,
 )
-from .semantics import holds
+from .semantics import MISSING, holds
 from .store import _SHAPES, _same_bools, _shape, fact_key
 
 __all__ = ["Completion", "Disordered", "Firings", "Loop", "Seed"]
@@ -272,6 +273,7 @@ class Firings:
                 self.forward and k > 0,
                 compiled.index[k],
                 completion,
+                _Admissions(compiled.index[k], subs, joins[k]),
             )
             if ordered[k]
             else None
@@ -459,6 +461,7 @@ def _ordered_loop(
     given: bool = False,
     own: Mapping[str, TypeIndex] | None = None,
     completion: Completion | None = None,
+    admissions: _Admissions | None = None,
 ) -> OrderedLoop:
     """The source of one stratum's ordered loop, compiled (see :data:`OrderedLoop` and
     :func:`in_order`): per sub-rule in place order, a loop over its activations (its
@@ -473,7 +476,8 @@ def _ordered_loop(
     by fact type, when a new fact's admission to the stratum's own lists may be decided
     from its action's constants (see :func:`_add_source`). ``completion``: what the
     enricher does to one type, declared (see :func:`_completed_source`); the run's table
-    is the matcher's ``table``."""
+    is the matcher's ``table``; ``admissions``, the stratum's alpha functions made for
+    the patterns a completed fact is known to pass (see :class:`_Admissions`)."""
     env, const = _namespace(DISORDERED=Disordered)
     lines = [
         "def loop(store, matcher, enrich, agenda, trace, fired, limit, over, lists, pending):",
@@ -519,6 +523,7 @@ def _ordered_loop(
             mine,
             indexes,
             completion,
+            admissions,
         )
     lines[begun:begun] = [*_kept_source(kept), *_indexes_source(indexes, const)]
     lines.append("    return fired")
@@ -541,6 +546,7 @@ def _fire_source(
     mine: tuple[Mapping[str, TypeIndex], Sequence[SubRule]] | None = None,
     indexes: dict[tuple[str, str], str] | None = None,
     completion: Completion | None = None,
+    admissions: _Admissions | None = None,
 ) -> None:
     """Append the source of one sub-rule's turn in the loop, its activation's facts'
     numbers in ``seqs``: what the generic loop does for an exact matcher, with what is
@@ -554,7 +560,7 @@ def _fire_source(
     each new fact goes to (:func:`_ahead_source`); ``kept`` and ``mine``, as
     :func:`_add_source` takes them; ``indexes``, the ``not:`` patterns' indexes the
     loop binds to locals (see :func:`_candidates_source`), by type and field;
-    ``completion``, as :func:`_add_source` takes it.
+    ``completion`` and ``admissions``, as :func:`_add_source` takes them.
 
     A sub-rule of one action asserts at most one fact: its new facts are a tuple made
     where the fact is found new (``made``), not a list turned into one."""
@@ -637,6 +643,7 @@ def _fire_source(
                 mine,
                 making,
                 completion,
+                admissions,
             )
             fixed = None if enriched is None or ftype in enriched else names
             _ahead_source(at + "    ", ftype, fixed, known, env, ahead, body, const)
@@ -675,6 +682,7 @@ def _add_source(
     mine: tuple[Mapping[str, TypeIndex], Sequence[SubRule]] | None = None,
     making: Making | None = None,
     completion: Completion | None = None,
+    admissions: _Admissions | None = None,
 ) -> None:
     """Append the source of what the driver does with a fact ``f`` a firing makes:
     enrich it (if its type may change), add it to the store, and, when it is new,
@@ -704,7 +712,9 @@ def _add_source(
     ``compiler.Making``): it is made only where it is used, so a fact the store holds
     already (a tenth of the shipped rules' firings) is never made. ``completion``: what
     the enricher does to one type, declared; a fact of that type made in an ordered loop
-    is completed inline when it can be (see :func:`_completed_source`)."""
+    is completed inline when it can be (see :func:`_completed_source`), and given to
+    the function ``admissions`` makes for the patterns it is known to pass, when its
+    key's value decides them."""
     fixed = names
     if (
         ordered
@@ -715,18 +725,34 @@ def _add_source(
         and names is not None
         and completion.key in names
     ):
-        _completed_source(indent, ftype, names, known, making, completion, const, lines, kept)
+        decided = _completed_source(
+            indent, ftype, names, known, making, completion, const, lines, kept, env, admissions
+        )
         names = None  # the store's part below: keyed as _completed_source says
         local = None if kept is None else kept[ftype][1]
         key, same, t = "kk", "same_bools(facts[found], f)", const(ftype)
         display = None
     else:
+        decided = False
         names, display, local, key, same, t = _store_head(
             indent, ftype, names, known, enriched, const, lines, env, ordered, kept, making
         )
     _store_tail(indent, ftype, names, key, same, t, local, display, making, const, lines)
     _noted_source(
-        indent, ftype, names, fixed, known, admitters, rid, const, lines, env, ordered, note, mine
+        indent,
+        ftype,
+        names,
+        fixed,
+        known,
+        admitters,
+        rid,
+        const,
+        lines,
+        env,
+        ordered,
+        note,
+        mine,
+        decided,
     )
 
 
@@ -740,7 +766,9 @@ def _completed_source(
     const: Callable[[Any], str],
     lines: list[str],
     kept: dict[str, tuple[str, int]] | None,
-) -> None:
+    env: Mapping[str, Any],
+    admissions: _Admissions | None,
+) -> bool:
     """Append the source that makes and keys a fact ``f`` of the completion's type in an
     ordered loop (``names`` fixed, the completion's key among them, ``RT`` the run's
     table): when the key's value is a ``str`` with a template and a value in the table,
@@ -748,9 +776,22 @@ def _completed_source(
     set (what the enricher would give, :class:`Completion`), and its store key ``kk``
     is written out from the same values; else ``f`` is made, enriched and keyed as any
     enriched fact is (its type checked, its shape looked up). Then the store's part:
-    a type still unkeyed goes to ``add`` (``U<i>``), else ``s`` is the next number."""
+    a type still unkeyed goes to ``add`` (``U<i>``), else ``s`` is the next number.
+
+    Given ``admissions``, each key value's entry ends with the stratum's alpha function
+    for the patterns a fact so completed passes (``ct[-1]``), where the key's value and
+    the action's constants decide them (else the type's alpha function): returns
+    whether it does (see :func:`_noted_source`)."""
     k = known[completion.key]
-    templates = {value: (tpl, *given) for value, (tpl, given) in completion.templates().items()}
+    made = completion.templates()
+    templates: dict[str, tuple[Any, ...]] = {
+        value: (tpl, *given) for value, (tpl, given) in made.items()
+    }
+    if admissions is not None:
+        templates = {
+            value: (*entry, admissions.of(ftype, names, known, env, completion, value, entry[0]))
+            for value, entry in templates.items()
+        }
     local = None
     if kept is not None:
         local = kept.setdefault(ftype, (const(ftype), len(kept)))[1]
@@ -792,6 +833,7 @@ def _completed_source(
         f"{indent}    else:",
         f"{indent}        kk = {key}",
     ]
+    return admissions is not None
 
 
 def _store_head(
@@ -948,9 +990,12 @@ def _noted_source(
     ordered: bool,
     note: str,
     mine: tuple[Mapping[str, TypeIndex], Sequence[SubRule]] | None,
+    decided: bool = False,
 ) -> None:
     """The last part of :func:`_add_source`: a new fact's budget spent, the fact noted
-    and given to the stratum's lists or its type's alpha function."""
+    and given to the stratum's lists or its type's alpha function; ``decided``: a
+    completed fact's to the alpha function of the patterns it passes, ``ct[-1]`` (see
+    :func:`_completed_source`), when it was completed inline (``sc`` not None)."""
     lines += [
         f"{indent}if s is not None:",
         f"{indent}    budget.spent += 1",
@@ -976,6 +1021,9 @@ def _noted_source(
     admit = admitters.get(ftype)  # in an ordered loop, the enricher kept the type
     if admit is None:
         return  # no positive pattern of the stratum takes this type
+    if decided:
+        lines.append(f"{inner}({const(admit)} if sc is None else ct[-1]){call}")
+        return
     lines.append(f"{inner}{const(admit)}{call}")
 
 
@@ -1064,6 +1112,106 @@ def _one_pattern(index: TypeIndex, subs: Sequence[SubRule]) -> bool:
     _field, keyed, rest = index
     plans = [*(p for group in keyed.values() for p in group), *rest]
     return all(len(subs[plan.sub].positives) == 1 for plan in plans)
+
+
+class _Admissions:
+    """A stratum's alpha functions (ordered, as its ordered loop's) made for the patterns
+    a completed fact is known to pass: for a fact whose values are known but for the
+    run's (a completed fact of a key value, see :class:`Completion`), the patterns its
+    type's alpha function would pass it on, in the order it would, decided by
+    :func:`~.semantics.holds` as :func:`_admitted` decides them; then a function that
+    does what that alpha function does on those patterns alone (the memories, joins,
+    lists and budget, in the same order), made once per set of patterns."""
+
+    def __init__(
+        self, index: Mapping[str, TypeIndex], subs: Sequence[SubRule], joins: Joins
+    ) -> None:
+        self.index = index
+        self.subs = subs
+        self.joins = joins
+        self.closed = closed(subs)
+        self.made: dict[tuple[str, tuple[tuple[int, int], ...] | None], AdmitJoin] = {}
+
+    def of(
+        self,
+        ftype: str,
+        names: tuple[str, ...],
+        known: dict[str, str],
+        env: Mapping[str, Any],
+        completion: Completion,
+        value: str,
+        template: Fact,
+    ) -> AdmitJoin | None:
+        """The function for a fact of ``completion`` completed for the key's ``value``
+        (from its ``template``), made by an action of field names ``names`` (values
+        from ``known``), or None when no pattern of the stratum takes the type."""
+        index = self.index.get(ftype)
+        if index is None:
+            return None
+        values = self._values(names, known, env, completion, value, template)
+        passed = _passed(index, values)
+        # a pattern reads a value known only as the loop runs: the type's whole function
+        key = (ftype, None if passed is None else tuple((p.sub, p.pos) for p in passed))
+        admit = self.made.get(key)
+        if admit is None:
+            only = index if passed is None else (None, {}, tuple(_untested(passed)))
+            admit = self.made[key] = _joining_function(
+                only, self.subs, self.joins, True, self.closed
+            )
+        return admit
+
+    @staticmethod
+    def _values(
+        names: tuple[str, ...],
+        known: dict[str, str],
+        env: Mapping[str, Any],
+        completion: Completion,
+        value: str,
+        template: Fact,
+    ) -> tuple[dict[str, Any], set[str]]:
+        """The completed fact's values known when the loop is made, and the fields read
+        only as it runs (the run's, and kept fields the action reads from bound facts)."""
+        fact = dict(template)
+        fact[completion.key] = value
+        read = {completion.run}
+        for name in completion.kept:
+            src = known.get(name) if name in names else None
+            if name in names and (src is None or src not in env):
+                read.add(name)
+            else:
+                fact[name] = None if src is None else env[src]
+        return fact, read
+
+
+def _untested(plans: Sequence[PatternPlan]) -> list[PatternPlan]:
+    """The plans with no condition left to test (their facts are known to pass them)."""
+    return [replace(plan, literal=()) for plan in plans]
+
+
+def _passed(index: TypeIndex, values: tuple[dict[str, Any], set[str]]) -> list[PatternPlan] | None:
+    """The plans of a type's index an alpha function passes a fact of known ``values``
+    on, in the order it tests them (the discriminating field's group, then the rest), or
+    None when a plan's conditions read a field known only as the loop runs."""
+    fact, read = values
+    field, keyed, rest = index
+    group: tuple[PatternPlan, ...] = ()
+    if field is not None and keyed:
+        if field in read:
+            return None
+        x = fact.get(field, MISSING)
+        if type(x) in (str, float, int, bool):  # as the alpha function's `KEYS` test
+            group = next((plans for k, plans in keyed.items() if x == k), ())
+    passed = []
+    for plan in (*group, *rest):
+        verdicts = [
+            None if cond.field in read else holds(cond, fact, (), {}) for cond in plan.literal
+        ]
+        if False in verdicts:
+            continue
+        if None in verdicts:
+            return None
+        passed.append(plan)
+    return passed
 
 
 def _admitted(
