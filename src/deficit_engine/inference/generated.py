@@ -626,7 +626,7 @@ def _fire_source(
             making: Making | None,
             ftype: str = ftype,
         ) -> None:
-            _add_source(
+            decided = _add_source(
                 at,
                 ftype,
                 names,
@@ -644,9 +644,10 @@ def _fire_source(
                 making,
                 completion,
                 admissions,
+                ahead,
             )
             fixed = None if enriched is None or ftype in enriched else names
-            _ahead_source(at + "    ", ftype, fixed, known, env, ahead, body, const)
+            _ahead_source(at + "    ", ftype, fixed, known, env, ahead, body, const, decided)
 
         _action_source(ftype, fields, const, body, finish)
     # the builder's source is indented for a function's body (four spaces)
@@ -683,7 +684,8 @@ def _add_source(
     making: Making | None = None,
     completion: Completion | None = None,
     admissions: _Admissions | None = None,
-) -> None:
+    ahead: Ahead = (),
+) -> dict[int, int]:
     """Append the source of what the driver does with a fact ``f`` a firing makes:
     enrich it (if its type may change), add it to the store, and, when it is new,
     count it against the budget, note it as new and give it to the matcher.
@@ -714,7 +716,8 @@ def _add_source(
     the enricher does to one type, declared; a fact of that type made in an ordered loop
     is completed inline when it can be (see :func:`_completed_source`), and given to
     the function ``admissions`` makes for the patterns it is known to pass, when its
-    key's value decides them."""
+    key's value decides them. Returns, per later stratum of ``ahead`` whose lists such a
+    fact's entry decides, where in the entry (see :func:`_ahead_source`)."""
     fixed = names
     if (
         ordered
@@ -725,15 +728,26 @@ def _add_source(
         and names is not None
         and completion.key in names
     ):
-        decided = _completed_source(
-            indent, ftype, names, known, making, completion, const, lines, kept, env, admissions
+        decided, later = _completed_source(
+            indent,
+            ftype,
+            names,
+            known,
+            making,
+            completion,
+            const,
+            lines,
+            kept,
+            env,
+            admissions,
+            ahead,
         )
         names = None  # the store's part below: keyed as _completed_source says
         local = None if kept is None else kept[ftype][1]
         key, same, t = "kk", "same_bools(facts[found], f)", const(ftype)
         display = None
     else:
-        decided = False
+        decided, later = False, {}
         names, display, local, key, same, t = _store_head(
             indent, ftype, names, known, enriched, const, lines, env, ordered, kept, making
         )
@@ -754,6 +768,7 @@ def _add_source(
         mine,
         decided,
     )
+    return later
 
 
 def _completed_source(
@@ -768,7 +783,8 @@ def _completed_source(
     kept: dict[str, tuple[str, int]] | None,
     env: Mapping[str, Any],
     admissions: _Admissions | None,
-) -> bool:
+    ahead: Ahead = (),
+) -> tuple[bool, dict[int, int]]:
     """Append the source that makes and keys a fact ``f`` of the completion's type in an
     ordered loop (``names`` fixed, the completion's key among them, ``RT`` the run's
     table): when the key's value is a ``str`` with a template and a value in the table,
@@ -781,12 +797,24 @@ def _completed_source(
     Given ``admissions``, each key value's entry ends with the stratum's alpha function
     for the patterns a fact so completed passes (``ct[-1]``), where the key's value and
     the action's constants decide them (else the type's alpha function): returns
-    whether it does (see :func:`_noted_source`)."""
+    whether it does (see :func:`_noted_source`). And per later stratum of ``ahead`` whose
+    patterns of the type are all one-pattern: the sub-rules whose lists the fact goes to,
+    decided as much (None where a pattern reads the run's value); returned as their
+    places in the entry, by stratum (see :func:`_ahead_source`)."""
     k = known[completion.key]
     made = completion.templates()
     templates: dict[str, tuple[Any, ...]] = {
         value: (tpl, *given) for value, (tpl, given) in made.items()
     }
+    later: dict[int, int] = {}
+    for j, index, subs, admitters in ahead:
+        if admitters.get(ftype) is None or not _one_pattern(index[ftype], subs):
+            continue
+        later[j] = len(next(iter(templates.values()), ()))
+        templates = {
+            value: (*entry, _taken(index[ftype], names, known, env, completion, value, entry[0]))
+            for value, entry in templates.items()
+        }
     if admissions is not None:
         templates = {
             value: (*entry, admissions.of(ftype, names, known, env, completion, value, entry[0]))
@@ -833,7 +861,25 @@ def _completed_source(
         f"{indent}    else:",
         f"{indent}        kk = {key}",
     ]
-    return admissions is not None
+    return admissions is not None, later
+
+
+def _taken(
+    index: TypeIndex,
+    names: tuple[str, ...],
+    known: dict[str, str],
+    env: Mapping[str, Any],
+    completion: Completion,
+    value: str,
+    template: Fact,
+) -> tuple[int, ...] | None:
+    """The one-pattern sub-rules (by index) of a later stratum whose lists a fact
+    completed for the key's ``value`` (from its ``template``) goes to, decided as
+    :func:`_passed` decides; None when a pattern reads a value known only as the loop
+    runs."""
+    values = _Admissions._values(names, known, env, completion, value, template)
+    passed = _passed(index, values)
+    return None if passed is None else tuple(plan.sub for plan in passed)
 
 
 def _store_head(
@@ -1081,6 +1127,7 @@ def _ahead_source(
     ahead: Ahead,
     lines: list[str],
     const: Callable[[Any], str] | None = None,
+    decided: Mapping[int, int] | None = None,
 ) -> None:
     """Append the source of what an ordered loop does, in a stratum before others all in
     order, with a new fact ``f`` (number ``s``), for each later stratum: give it to the
@@ -1092,16 +1139,26 @@ def _ahead_source(
     enricher adds), given ``const``; else note it among the facts the stratum's seed
     takes (``P``). A one-pattern activation spends no budget and its list is sorted
     before it is fired; the facts left go to the seed in their order, so the joins and
-    the budget see what they saw, in the same order."""
+    the budget see what they saw, in the same order. ``decided``: for a fact completed
+    inline (``sc`` not None), where its entry ``ct`` holds a later stratum's sub-rules
+    whose lists it goes to, by stratum (see :func:`_completed_source`)."""
     for j, index, subs, admitters in ahead:
         taken = None if names is None else _admitted(ftype, names, known, env, index, subs)
         admit = admitters.get(ftype)
-        if taken is not None:
+        call = f"(f, s, None, None, facts, None, None, None, L{j}, None)"
+        if decided and j in decided and const is not None and admit is not None:
+            lines += [
+                f"{indent}taken = None if sc is None else ct[{decided[j]}]",
+                f"{indent}if taken is None:",
+                f"{indent}    {const(admit)}{call}",
+                f"{indent}else:",
+                f"{indent}    for each in taken:",
+                f"{indent}        L{j}[each].append(s)",
+            ]
+        elif taken is not None:
             lines.extend(f"{indent}L{j}[{i}].append(s)" for i in taken)
         elif const is not None and admit is not None and _one_pattern(index[ftype], subs):
-            lines.append(
-                f"{indent}{const(admit)}(f, s, None, None, facts, None, None, None, L{j}, None)"
-            )
+            lines.append(f"{indent}{const(admit)}{call}")
         else:
             lines.append(f"{indent}P{j}.append(s)")
 
