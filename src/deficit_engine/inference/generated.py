@@ -806,18 +806,22 @@ def _completed_source(
     templates: dict[str, tuple[Any, ...]] = {
         value: (tpl, *given) for value, (tpl, given) in made.items()
     }
+    values = {
+        value: _completed_values(names, known, env, completion, value, tpl)
+        for value, (tpl, _given) in made.items()
+    }
     later: dict[int, int] = {}
     for j, index, subs, admitters in ahead:
         if admitters.get(ftype) is None or not _one_pattern(index[ftype], subs):
             continue
         later[j] = len(next(iter(templates.values()), ()))
         templates = {
-            value: (*entry, _taken(index[ftype], names, known, env, completion, value, entry[0]))
+            value: (*entry, _taken(index[ftype], values[value]))
             for value, entry in templates.items()
         }
     if admissions is not None:
         templates = {
-            value: (*entry, admissions.of(ftype, names, known, env, completion, value, entry[0]))
+            value: (*entry, admissions.of(ftype, values[value]))
             for value, entry in templates.items()
         }
     local = None
@@ -832,8 +836,8 @@ def _completed_source(
     source.update({n: f"ct[{1 + i}]" for i, n in enumerate(rest)})
     by_name = sorted(completion.fields)
     shape = _SHAPES.get(completion.fields) or _shape(completion.fields)
-    values = ", ".join(source[n] for n in by_name)
-    key = f"({const(shape[0])}, {values if len(by_name) == 1 else f'({values},)'})"
+    read = ", ".join(source[n] for n in by_name)
+    key = f"({const(shape[0])}, {read if len(by_name) == 1 else f'({read},)'})"
     sets = [f"f[{const(n)}] = {source[n]}" for n in (completion.key, *completion.kept)]
     lines += [
         f"{indent}ct = {const(templates)}.get({k}) if type({k}) is str else None",
@@ -864,20 +868,38 @@ def _completed_source(
     return admissions is not None, later
 
 
-def _taken(
-    index: TypeIndex,
+def _completed_values(
     names: tuple[str, ...],
     known: dict[str, str],
     env: Mapping[str, Any],
     completion: Completion,
     value: str,
     template: Fact,
-) -> tuple[int, ...] | None:
-    """The one-pattern sub-rules (by index) of a later stratum whose lists a fact
-    completed for the key's ``value`` (from its ``template``) goes to, decided as
-    :func:`_passed` decides; None when a pattern reads a value known only as the loop
-    runs."""
-    values = _Admissions._values(names, known, env, completion, value, template)
+) -> _Values:
+    """A fact completed for the key's ``value`` (from its ``template``) by an action of
+    field names ``names`` (values from ``known``, constants in ``env``): its values
+    known when the loop is made, and the fields read only as it runs (the run's, and
+    kept fields the action reads from bound facts)."""
+    fact = dict(template)
+    fact[completion.key] = value
+    read = {completion.run}
+    for name in completion.kept:
+        src = known.get(name) if name in names else None
+        if name in names and (src is None or src not in env):
+            read.add(name)
+        else:
+            fact[name] = None if src is None else env[src]
+    return fact, read
+
+
+# A fact's values known when a loop is made, and the fields known only as it runs.
+_Values = tuple[dict[str, Any], set[str]]
+
+
+def _taken(index: TypeIndex, values: _Values) -> tuple[int, ...] | None:
+    """The one-pattern sub-rules (by index) of a later stratum whose lists a completed
+    fact of ``values`` goes to, decided as :func:`_passed` decides; None when a pattern
+    reads a value known only as the loop runs."""
     passed = _passed(index, values)
     return None if passed is None else tuple(plan.sub for plan in passed)
 
@@ -1189,23 +1211,12 @@ class _Admissions:
         self.closed = closed(subs)
         self.made: dict[tuple[str, tuple[tuple[int, int], ...] | None], AdmitJoin] = {}
 
-    def of(
-        self,
-        ftype: str,
-        names: tuple[str, ...],
-        known: dict[str, str],
-        env: Mapping[str, Any],
-        completion: Completion,
-        value: str,
-        template: Fact,
-    ) -> AdmitJoin | None:
-        """The function for a fact of ``completion`` completed for the key's ``value``
-        (from its ``template``), made by an action of field names ``names`` (values
-        from ``known``), or None when no pattern of the stratum takes the type."""
+    def of(self, ftype: str, values: _Values) -> AdmitJoin | None:
+        """The function for a completed fact of type ``ftype`` and ``values`` (see
+        :func:`_completed_values`), or None when no pattern of the stratum takes it."""
         index = self.index.get(ftype)
         if index is None:
             return None
-        values = self._values(names, known, env, completion, value, template)
         passed = _passed(index, values)
         # a pattern reads a value known only as the loop runs: the type's whole function
         key = (ftype, None if passed is None else tuple((p.sub, p.pos) for p in passed))
@@ -1216,28 +1227,6 @@ class _Admissions:
                 only, self.subs, self.joins, True, self.closed
             )
         return admit
-
-    @staticmethod
-    def _values(
-        names: tuple[str, ...],
-        known: dict[str, str],
-        env: Mapping[str, Any],
-        completion: Completion,
-        value: str,
-        template: Fact,
-    ) -> tuple[dict[str, Any], set[str]]:
-        """The completed fact's values known when the loop is made, and the fields read
-        only as it runs (the run's, and kept fields the action reads from bound facts)."""
-        fact = dict(template)
-        fact[completion.key] = value
-        read = {completion.run}
-        for name in completion.kept:
-            src = known.get(name) if name in names else None
-            if name in names and (src is None or src not in env):
-                read.add(name)
-            else:
-                fact[name] = None if src is None else env[src]
-        return fact, read
 
 
 def _untested(plans: Sequence[PatternPlan]) -> list[PatternPlan]:
