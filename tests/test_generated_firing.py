@@ -19,11 +19,11 @@ import pytest
 
 from conftest import write_kb
 from deficit_engine import Engine, inference, load_kb, synthetic_profiles
-from deficit_engine.engine import _ENRICHED, base_facts
+from deficit_engine.engine import _ENRICHED, _completion, base_facts
 from deficit_engine.errors import FiringLimitError, MatchBudgetError, UsageError
-from deficit_engine.inference import FactStore, FastMatcher, PythonMatcher
-from deficit_engine.inference.compiled import _compile_cond, conditions_source
-from deficit_engine.inference.generated import _admitted, closed
+from deficit_engine.inference import Completion, FactStore, FastMatcher, PythonMatcher
+from deficit_engine.inference.compiled import PatternPlan, _compile_cond, conditions_source
+from deficit_engine.inference.generated import _admitted, _passed, closed
 from deficit_engine.profile import normalise
 from deficit_engine.rules import Cond, Ref
 from test_differential_random import random_profile, random_rules_kb
@@ -31,13 +31,25 @@ from test_differential_random import random_profile, random_rules_kb
 
 def _runs(engine: Engine, profile: Any, **limits: Any) -> list[Any]:
     """One profile's inference by the generated paths (the ordered loops where the
-    strata allow them; the agenda's generated loops only) and the generic path: per
-    path, the store's facts, keys and types and the trace, or the error raised."""
+    strata allow them, with the deficits completed inline as the engine does and
+    without; the agenda's generated loops only) and the generic path: per path, the
+    store's facts, keys and types and the trace, or the error raised."""
     norm = normalise(engine.parse(profile), engine.kb)
     facts = base_facts(norm, engine.kb)
     out = []
-    for generate, in_order in ((True, True), (True, False), (False, True)):
-        matcher = FastMatcher(engine.strata, enriched=_ENRICHED, generate=generate)
+    completion = _completion(engine.kb)
+    for generate, in_order, completed in (
+        (True, True, True),
+        (True, True, False),
+        (True, False, False),
+        (False, True, False),
+    ):
+        matcher = FastMatcher(
+            engine.strata,
+            enriched=_ENRICHED,
+            generate=generate,
+            completion=completion if completed else None,
+        ).fresh(norm.competency_pct if completed else None)
         matcher.in_order = in_order
         try:
             store, trace = inference.run(
@@ -300,15 +312,20 @@ def test_two_not_patterns_of_one_type_on_different_fields(tmp_path: Path) -> Non
 
 # --- the conditions, joins and memories written into the generated code ----------------
 
-_VALUES = [1, 1.0, True, False, 0, "a", "b", None, [1], ["a"], float("nan")]
+_VALUES = [1, 1.0, True, False, 0, "a", "b", None, [1], ["a"], float("nan"), 2.5, "ab"]
 
 
 def _random_cond(rnd: random.Random) -> Cond:
     """A condition of one of the shapes `conditions_source` writes out, or another."""
     field = rnd.choice("xyz")
-    op = rnd.choice(["eq", "ne", "in", "not_in", "eq_ref", "ne_ref", "lt", "gt", "exists"])
+    op = rnd.choice(
+        ["eq", "ne", "in", "not_in", "eq_ref", "ne_ref", "lt", "gt", "exists", "order_ref"]
+    )
     if op in ("eq_ref", "ne_ref"):
         return Cond(field, op[:2], Ref(rnd.choice(["a", "b", "c"]), rnd.choice("xyz")))
+    if op == "order_ref":
+        ref = Ref(rnd.choice(["a", "b", "c"]), rnd.choice("xyz"))
+        return Cond(field, rnd.choice(["lt", "le", "gt", "ge"]), ref)
     if op in ("in", "not_in"):
         return Cond(field, op, rnd.sample([v for v in _VALUES if v == v], rnd.randint(0, 3)))
     if op in ("lt", "gt"):
@@ -407,3 +424,119 @@ def test_add_distinct_all_is_add_distinct_in_turn() -> None:
                 stores.append(str(exc))
             stores.append((store.facts, store.by_type, store.unkeyed, store.keys))
         assert stores[: len(stores) // 2] == stores[len(stores) // 2 :]
+
+
+def _deficits(rnd: random.Random, comps: list[Any]) -> list[dict[str, Any]]:
+    """Deficit facts as rules may make them: a known or unknown competency (or not a
+    str), with or without a severity, with fields the enricher drops."""
+    out = []
+    for _ in range(400):
+        fact: dict[str, Any] = {"type": "deficit", "competency": rnd.choice(comps)}
+        if rnd.random() < 0.8:
+            fact["severity"] = rnd.choice(["critical", "high", "low", 1, True, None, [1]])
+        if rnd.random() < 0.3:
+            fact["note"] = rnd.choice(["x", 2.5])
+        if rnd.random() < 0.3:
+            fact = {k: fact[k] for k in reversed(list(fact))}  # another field order
+        out.append(fact)
+    return out
+
+
+def test_the_deficits_completion_is_what_the_enricher_does(shipped: Engine) -> None:
+    """``engine._completion`` declares what ``Engine._enricher`` does to a deficit of a
+    known competency with a score: wherever it promises a fact (``Completion.complete``),
+    the enricher gives that fact, with its fields in the same order; and the shipped
+    cohort takes the promise for most deficits (else the fast path would be untested)."""
+    completion = _completion(shipped.kb)
+    rnd = random.Random(41)
+    comps: list[Any] = [*shipped.kb.ontology.competencies, "no.such", 3, None, ["x"]]
+    promised = 0
+    for profile in synthetic_profiles(shipped.kb, 30, 12):
+        norm = normalise(shipped.parse(profile), shipped.kb)
+        enrich = shipped._enricher(norm)
+        for fact in _deficits(rnd, comps):
+            made = completion.complete(fact, norm.competency_pct)
+            if made is None:
+                continue
+            promised += 1
+            out = enrich(dict(fact))
+            assert out == made and list(out) == list(made), fact
+    assert promised > 1000
+
+
+def test_a_completion_is_declared_whole() -> None:
+    """A completion must name each field once and give every known field per value."""
+    fields = ("type", "competency", "group", "severity", "score_pct")
+    ok = Completion(
+        "deficit", "competency", fields, ("severity",), "score_pct", {"a": {"group": "g"}}
+    )
+    assert ok.templates() == {
+        "a": ({"type": "deficit", "competency": None, "group": "g", "severity": None,
+               "score_pct": None}, ("g",))
+    }  # fmt: skip
+    with pytest.raises(UsageError):
+        Completion("deficit", "competency", fields, ("severity",), "score_pct", {"a": {}})
+    with pytest.raises(UsageError):
+        Completion("deficit", "competency", fields, ("competency",), "score_pct", {})
+    with pytest.raises(UsageError):
+        Completion("deficit", "competency", fields[:-1], ("severity",), "score_pct", {})
+
+
+def test_completed_deficits_with_other_tables_give_the_enrichers_run(shipped: Engine) -> None:
+    """The ordered loops complete a deficit inline only when the run's table has its
+    score; a table with fewer (some competencies without a score, so the enricher
+    leaves ``score_pct`` out) takes the enricher's path for the rest: the same run as
+    the generic path's, with an enricher that reads the same table."""
+    rnd = random.Random(8)
+    completion = _completion(shipped.kb)
+    for profile in synthetic_profiles(shipped.kb, 40, 9):
+        norm = normalise(shipped.parse(profile), shipped.kb)
+        scores = {c: v for c, v in norm.competency_pct.items() if rnd.random() < 0.6}
+        norm.competency_pct.clear()
+        norm.competency_pct.update(scores)
+        facts = base_facts(norm, shipped.kb)
+        runs = []
+        for generate, completed in ((True, True), (False, False)):
+            matcher = FastMatcher(
+                shipped.strata,
+                enriched=_ENRICHED,
+                generate=generate,
+                completion=completion if completed else None,
+            ).fresh(scores if completed else None)
+            store, trace = inference.run(
+                shipped.strata, facts, matcher, shipped._enricher(norm), distinct=True
+            )
+            runs.append(
+                (
+                    store.facts,
+                    store.keys,
+                    store.by_type,
+                    [(e.rule, e.matched, e.asserted) for e in trace],
+                )
+            )
+        assert _same(runs)
+
+
+def test_the_patterns_a_completed_deficit_passes(shipped: Engine) -> None:
+    """`generated._passed` (the patterns an ordered loop's completed deficit is given
+    to, decided when the loop is made) lists, in order, the plans the type's alpha
+    function passes the completed fact on, whatever its score; and leaves it undecided
+    (None) when a condition reads the score, known only as the loop runs."""
+    compiled = shipped._fast.compiled if shipped._fast is not None else None
+    assert compiled is not None
+    completion = _completion(shipped.kb)
+    for k, index in enumerate(compiled.index):
+        if "deficit" not in index:
+            continue
+        hits = compiled.hitters[k]["deficit"]
+        for comp, (template, _given) in completion.templates().items():
+            for severity in ("critical", "high", "moderate", "low", None):
+                fact = {**template, "competency": comp, "severity": severity}
+                passed = _passed(index["deficit"], (fact, {"score_pct"}))
+                assert passed is not None
+                for score in (0.0, 42.5, 100.0):
+                    assert hits({**fact, "score_pct": score}) == passed
+    reads = Cond("score_pct", "lt", 50.0)
+    plan = PatternPlan(0, 0, None, None, (reads,))
+    assert _passed((None, {}, (plan,)), ({"score_pct": None}, {"score_pct"})) is None
+    assert _passed((None, {}, (plan,)), ({"score_pct": 10.0}, set())) == [plan]

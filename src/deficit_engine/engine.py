@@ -29,6 +29,7 @@ from .gcpause import paused_gc
 from .inference import (
     DEFAULT_FIRING_LIMIT,
     ColumnarRules,
+    Completion,
     DurableMatcher,
     FastMatcher,
     PythonMatcher,
@@ -120,6 +121,22 @@ def _durable_or_none(engine: Engine) -> DurableMatcher | None:
         return None
 
 
+def _completion(kb: KnowledgeBase) -> Completion:
+    """What `Engine._enricher` does to a deficit whose competency the ontology knows (its
+    group) and the profile has a score of, declared for the fast matcher's generated
+    firings (see `Completion`): the fields in its order, the severity kept, the group
+    fixed per competency, the score the run's (``norm.competency_pct``)."""
+    groups = kb.ontology.competency_group
+    return Completion(
+        type="deficit",
+        key="competency",
+        fields=_DEFICIT_FIELDS,
+        kept=("severity",),
+        run="score_pct",
+        known={comp: {"group": group} for comp, group in groups.items() if group is not None},
+    )
+
+
 _T = TypeVar("_T")
 _KIND_RANK = {k: i for i, k in enumerate(NEED_KINDS)}
 _SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
@@ -132,6 +149,8 @@ _BASE_TYPES = frozenset(BASE_TYPES)  # a set: asked of every derived fact
 #: The fact types `Engine._enricher` changes: the fast matcher's generated firings
 #: call it only for these.
 _ENRICHED = frozenset(("deficit",))
+#: The fields of a deficit `Engine._enricher` completes, in its order.
+_DEFICIT_FIELDS = ("type", "competency", "group", "severity", "score_pct")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -322,7 +341,9 @@ class Engine:
         self._places = {c: onto.order_key(c) for c in onto.competencies}
         # compiled once; each evaluation works on a fresh copy with its own memories
         self._fast = (
-            FastMatcher(self.strata, enriched=_ENRICHED) if self.backend == "fast" else None
+            FastMatcher(self.strata, enriched=_ENRICHED, completion=_completion(kb))
+            if self.backend == "fast"
+            else None
         )
 
     @classmethod
@@ -774,7 +795,10 @@ class Engine:
             with self._lock:
                 _store, trace = run(self.strata, facts, self._durable, enrich, self.firing_limit)
         else:
-            matcher = self._fast.fresh() if self._fast else PythonMatcher(self.strata)
+            # the run's table of the deficits' completion: the enricher's scores
+            matcher = (
+                self._fast.fresh(norm.competency_pct) if self._fast else PythonMatcher(self.strata)
+            )
             # base_facts makes each fact once (see FactStore.add_distinct)
             _store, trace = run(
                 self.strata, facts, matcher, enrich, self.firing_limit, distinct=True
@@ -899,7 +923,11 @@ class Engine:
 
     def _enricher(self, norm: Normalised) -> Any:
         """The run's enricher: it completes a ``deficit`` fact (group, score) and leaves
-        any other as it is (``_ENRICHED``, which the fast matcher relies on)."""
+        any other as it is (``_ENRICHED``, which the fast matcher relies on). What it does
+        to a deficit of a known competency with a score is declared to the fast matcher
+        too (``_completion``, with ``norm.competency_pct`` as the run's table), which
+        completes those inline: change both together (tests/test_generated_firing.py
+        holds them to each other)."""
         groups = self.kb.ontology.competency_group
         scores = norm.competency_pct
 

@@ -28,6 +28,7 @@ from .compiled import Compiled
 from .driver import BUDGET_PER_FIRING, DEFAULT_FIRING_LIMIT, Matcher, run
 from .durable import DurableMatcher, durable_available, durable_import_error
 from .fast import FastMatcher
+from .generated import Completion
 from .python import PythonMatcher
 from .semantics import holds, matches, negation_blocks
 from .store import Activation, Budget, FactStore, fact_key
@@ -39,6 +40,7 @@ __all__ = [
     "Budget",
     "ColumnarRules",
     "Compiled",
+    "Completion",
     "DurableMatcher",
     "FactStore",
     "FastMatcher",

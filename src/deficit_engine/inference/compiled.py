@@ -20,7 +20,7 @@ from typing import Any
 from ..compiler import SubRule
 from ..models import Fact
 from ..rules import Cond, Pattern, Ref
-from .semantics import MISSING, holds
+from .semantics import MISSING, _ordered, holds
 from .store import FactStore
 
 __all__ = ["Admit", "AdmitJoin", "Compiled", "Joins", "PatternPlan", "Pred"]
@@ -124,10 +124,12 @@ def conditions_source(
 
     ``fact`` is the source of the fact tested, ``bound`` the sources of the facts bound
     so far, by position. The common shapes are written in, as the closures test them
-    (a walrus local, ``w`` or ``u``, holds a value read); any other (an order or a range,
-    a list operand, a reference to a position not in ``bound``) calls its closure, given
-    ``bound`` as a tuple. Constants are bound by name with ``const``, and ``M`` must name
-    :data:`MISSING`."""
+    (a walrus local, ``w`` or ``u``, holds a value read), an order with a bound fact's
+    field too (``lt: $a.competency``: two strings compare at once, any other pair is
+    asked of ``semantics._ordered``, as ``holds`` asks it); any other (an order with a
+    literal, a range, a list operand, a reference to a position not in ``bound``) calls
+    its closure, given ``bound`` as a tuple. Constants are bound by name with
+    ``const``, and ``M`` must name :data:`MISSING`."""
     binding = f"({''.join(f'{b}, ' for b in bound)})"
     tests = []
     for cond in conds:
@@ -148,9 +150,22 @@ def conditions_source(
         ):
             other = f"(u := {bound[aliases[value.alias]]}.get({const(value.field)}, M)) is not M"
             tests.append(f"({read} and {other} and w {'==' if op == 'eq' else '!='} u)")
+        elif (
+            op in _ORDERS
+            and isinstance(value, Ref)
+            and value.alias in aliases
+            and aliases[value.alias] < len(bound)
+        ):
+            other = f"(u := {bound[aliases[value.alias]]}.get({const(value.field)}, M)) is not M"
+            ordered = f"((type(w) is str and type(u) is str) or {const(_ordered)}(w, u))"
+            tests.append(f"({read} and {other} and {ordered} and w {_ORDERS[op]} u)")
         else:
             tests.append(f"{const(_compile_cond(cond, aliases))}({fact}, {binding})")
     return " and ".join(tests) or "True"
+
+
+# The order operators, as Python writes them (``holds``: the fact's value on the left).
+_ORDERS = {"lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 
 
 def _always(f: Fact, b: Sequence[Fact]) -> bool:

@@ -8,7 +8,7 @@ other patterns, testing just the conditions that read them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from ..compiler import SubRule
@@ -16,7 +16,7 @@ from ..errors import UsageError
 from ..models import Fact
 from ..rules import Pattern, Ref
 from .compiled import Admit, Compiled, PatternPlan, Pred
-from .generated import Firings, Loop, Seed
+from .generated import Completion, Firings, Loop, Seed
 from .semantics import MISSING
 from .store import Activation, FactStore
 
@@ -27,7 +27,21 @@ _new = object.__new__
 
 class FastMatcher:
     """The reference semantics, compiled: per-pattern closures, alpha memories, and
-    joins over the facts that already passed each pattern's own conditions."""
+    joins over the facts that already passed each pattern's own conditions.
+
+    Parameters
+    ----------
+    strata : sequence of sequences of SubRule
+        The compiled sub-rules, stratum by stratum.
+    enriched : frozenset of str, optional
+        The fact types the run's enricher may change (None: any).
+    generate : bool
+        Whether the strata's loops are generated (else the driver's generic loop).
+    completion : Completion, optional
+        What the run's enricher does to one of the ``enriched`` types, declared: the
+        ordered loops complete such facts inline, with the run's table given to
+        :meth:`fresh` (see :class:`~.generated.Completion`).
+    """
 
     exact = True
 
@@ -37,8 +51,12 @@ class FastMatcher:
         *,
         enriched: frozenset[str] | None = None,
         generate: bool = True,
+        completion: Completion | None = None,
     ) -> None:
         self.strata = strata
+        # the run's table of the completion (see `fresh`): none, so every fact of the
+        # completion's type goes to the enricher
+        self.table: Mapping[str, Any] = {}
         self.compiled = Compiled(strata)
         self.subs: Sequence[SubRule] = ()
         self.current: list[list[PatternPlan]] = []
@@ -96,6 +114,7 @@ class FastMatcher:
                 ],
                 self.negatives,
                 enriched,
+                completion,
             )
             if generate
             else None
@@ -118,9 +137,16 @@ class FastMatcher:
                 for k in range(len(strata))
             ]
 
-    def fresh(self) -> FastMatcher:
+    def fresh(self, table: Mapping[str, Any] | None = None) -> FastMatcher:
         """A matcher for one run: the compiled rules shared, its memories its own (what
         ``copy.copy`` gives, without its generic machinery: one per evaluation).
+
+        Parameters
+        ----------
+        table : Mapping, optional
+            The run's table of the matcher's completion (see
+            :class:`~.generated.Completion`): the values its enricher gives the
+            completed facts, by the key's value. None: no completion inline.
 
         Returns
         -------
@@ -128,6 +154,8 @@ class FastMatcher:
         """
         run = _new(FastMatcher)
         run.__dict__.update(self.__dict__)
+        if table is not None:
+            run.table = table
         return run
 
     def loop(self, stratum: int) -> Loop | None:

@@ -38,24 +38,27 @@ the ordered loops, the agenda's loops and the generic path to each other.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from heapq import heappop, heappush
 from typing import Any
 
 from ..compiler import Making, SubRule, _action_source
-from ..models import TraceEntry
+from ..errors import UsageError
+from ..models import Fact, TraceEntry
 from .compiled import (
     AdmitJoin,
     Compiled,
     Joins,
+    PatternPlan,
     TypeIndex,
     _joining_function,
     alpha_source,
     conditions_source,
 )
-from .semantics import holds
+from .semantics import MISSING, holds
 from .store import _SHAPES, _same_bools, _shape, fact_key
 
-__all__ = ["Disordered", "Firings", "Loop", "Seed"]
+__all__ = ["Completion", "Disordered", "Firings", "Loop", "Seed"]
 
 # A stratum's generated loop: (the store, the fast matcher begun on the stratum, the
 # enricher, the agenda (a heap, seeded), the arrival counter, the trace, the productive
@@ -78,6 +81,104 @@ OrderedLoop = Callable[..., int]
 Ahead = Sequence[tuple[int, Mapping[str, TypeIndex], Sequence[SubRule], Mapping[str, Any]]]
 
 _new = object.__new__
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What a run's enricher does to the facts of one type, declared, so that the
+    ordered loops complete such a fact inline (a copy of a template made once per key
+    value, and the fact's key worked out from it) instead of calling the enricher and
+    looking the shape of what it gave up.
+
+    The declaration is a promise about the enricher the run is given: for a fact ``f``
+    of type ``type`` whose ``key`` value ``k`` is a ``str`` in ``known`` and in the run's
+    table (``FastMatcher.fresh``) with a value that is not None, ``enrich(f)`` is the
+    dict of ``fields``, in that order: ``type``, ``key`` as ``k``, each of ``kept`` as
+    ``f.get(name)`` (None when ``f`` lacks it), ``run`` as the table's value for ``k``,
+    and every other field as ``known[k]`` gives it. Any other fact of the type is
+    given to the enricher (:meth:`complete` is the promise written out, which the
+    tests hold the engine's enricher to).
+
+    Parameters
+    ----------
+    type : str
+        The fact type.
+    key : str
+        The field whose value picks the fact's completion.
+    fields : tuple of str
+        The completed fact's field names, in order (``type`` and ``key`` among them).
+    kept : tuple of str
+        The fields taken from the fact made.
+    run : str
+        The field taken from the run's table, by the key's value.
+    known : Mapping
+        Per key value, the other fields' values (those neither ``type``, ``key``,
+        ``kept`` nor ``run``), fixed for the knowledge base.
+    """
+
+    type: str
+    key: str
+    fields: tuple[str, ...]
+    kept: tuple[str, ...]
+    run: str
+    known: Mapping[str, Mapping[str, Any]]
+
+    def __post_init__(self) -> None:
+        rest = set(self.fields) - {"type", self.key, self.run, *self.kept}
+        named = ["type", self.key, self.run, *self.kept]
+        if len(set(self.fields)) != len(self.fields) or len(set(named)) != len(named):
+            raise UsageError("Completion: a field named twice")
+        if not set(named) <= set(self.fields):
+            raise UsageError("Completion: type, key, run and kept must be among fields")
+        for value, given in self.known.items():
+            if set(given) != rest:
+                raise UsageError(f"Completion: known[{value!r}] must give exactly {sorted(rest)}")
+
+    def complete(self, fact: Fact, table: Mapping[str, Any]) -> Fact | None:
+        """The completed fact the declaration promises for ``fact``, or None when it
+        promises nothing (the enricher decides).
+
+        Parameters
+        ----------
+        fact : Fact
+            A fact of the declared type.
+        table : Mapping
+            The run's table.
+
+        Returns
+        -------
+        dict or None
+        """
+        k = fact.get(self.key)
+        if type(k) is not str or k not in self.known or table.get(k) is None:
+            return None
+        known = self.known[k]
+        out: Fact = {}
+        for name in self.fields:
+            if name == "type":
+                out[name] = self.type
+            elif name == self.key:
+                out[name] = k
+            elif name == self.run:
+                out[name] = table[k]
+            elif name in self.kept:
+                out[name] = fact.get(name)
+            else:
+                out[name] = known[name]
+        return out
+
+    def templates(self) -> dict[str, tuple[Fact, tuple[Any, ...]]]:
+        """Per key value: the completed fact's template (its fields in order, the known
+        values set, the others None) and the known values in sorted field order (what
+        the generated loops build the fact's store key from)."""
+        rest = sorted(set(self.fields) - {"type", self.key, self.run, *self.kept})
+        out = {}
+        for k, given in self.known.items():
+            template: Fact = {}
+            for name in self.fields:
+                template[name] = self.type if name == "type" else given.get(name)
+            out[k] = (template, tuple(given[name] for name in rest))
+        return out
 
 
 class Disordered(Exception):
@@ -105,6 +206,9 @@ class Firings:
     enriched : frozenset of str, optional
         The fact types the caller's enricher may change: a firing calls it only for
         those (every other fact is its own enrichment). None: for every type.
+    completion : Completion, optional
+        What the enricher does to one of those types, declared: the ordered loops
+        complete its facts inline (see :class:`Completion`).
     """
 
     def __init__(
@@ -114,6 +218,7 @@ class Firings:
         joins: Sequence[Joins],
         negatives: Mapping[str, Sequence[Any]],
         enriched: frozenset[str] | None,
+        completion: Completion | None = None,
     ) -> None:
         self.enriched = enriched
         # per stratum and fact type: its alpha tests with the two-pattern joins written in
@@ -167,6 +272,8 @@ class Firings:
                 else (),
                 self.forward and k > 0,
                 compiled.index[k],
+                completion,
+                _Admissions(compiled.index[k], subs, joins[k]),
             )
             if ordered[k]
             else None
@@ -353,6 +460,8 @@ def _ordered_loop(
     ahead: Ahead = (),
     given: bool = False,
     own: Mapping[str, TypeIndex] | None = None,
+    completion: Completion | None = None,
+    admissions: _Admissions | None = None,
 ) -> OrderedLoop:
     """The source of one stratum's ordered loop, compiled (see :data:`OrderedLoop` and
     :func:`in_order`): per sub-rule in place order, a loop over its activations (its
@@ -365,12 +474,16 @@ def _ordered_loop(
     stratum's one-pattern lists may have been given facts so by earlier strata, before
     its seed gave them the others: they are sorted too. ``own``: the stratum's patterns
     by fact type, when a new fact's admission to the stratum's own lists may be decided
-    from its action's constants (see :func:`_add_source`)."""
+    from its action's constants (see :func:`_add_source`). ``completion``: what the
+    enricher does to one type, declared (see :func:`_completed_source`); the run's table
+    is the matcher's ``table``; ``admissions``, the stratum's alpha functions made for
+    the patterns a completed fact is known to pass (see :class:`_Admissions`)."""
     env, const = _namespace(DISORDERED=Disordered)
     lines = [
         "def loop(store, matcher, enrich, agenda, trace, fired, limit, over, lists, pending):",
         *_BEGIN,
         "    counter = None",  # the alpha functions' argument, unused when ordered
+        *(["    RT = matcher.table"] if completion is not None else []),
         *(f"    L{j}, P{j} = lists[{j}], pending[{j}]" for j, *_later in ahead),
     ]
     begun = len(lines)
@@ -409,6 +522,8 @@ def _ordered_loop(
             kept,
             mine,
             indexes,
+            completion,
+            admissions,
         )
     lines[begun:begun] = [*_kept_source(kept), *_indexes_source(indexes, const)]
     lines.append("    return fired")
@@ -430,6 +545,8 @@ def _fire_source(
     kept: dict[str, tuple[str, int]] | None = None,
     mine: tuple[Mapping[str, TypeIndex], Sequence[SubRule]] | None = None,
     indexes: dict[tuple[str, str], str] | None = None,
+    completion: Completion | None = None,
+    admissions: _Admissions | None = None,
 ) -> None:
     """Append the source of one sub-rule's turn in the loop, its activation's facts'
     numbers in ``seqs``: what the generic loop does for an exact matcher, with what is
@@ -442,7 +559,8 @@ def _fire_source(
     fact's number ``s0`` (else the numbers ``seqs``); ``ahead``, the later strata
     each new fact goes to (:func:`_ahead_source`); ``kept`` and ``mine``, as
     :func:`_add_source` takes them; ``indexes``, the ``not:`` patterns' indexes the
-    loop binds to locals (see :func:`_candidates_source`), by type and field.
+    loop binds to locals (see :func:`_candidates_source`), by type and field;
+    ``completion`` and ``admissions``, as :func:`_add_source` takes them.
 
     A sub-rule of one action asserts at most one fact: its new facts are a tuple made
     where the fact is found new (``made``), not a list turned into one."""
@@ -508,7 +626,7 @@ def _fire_source(
             making: Making | None,
             ftype: str = ftype,
         ) -> None:
-            _add_source(
+            decided = _add_source(
                 at,
                 ftype,
                 names,
@@ -524,9 +642,12 @@ def _fire_source(
                 kept,
                 mine,
                 making,
+                completion,
+                admissions,
+                ahead,
             )
             fixed = None if enriched is None or ftype in enriched else names
-            _ahead_source(at + "    ", ftype, fixed, known, env, ahead, body, const)
+            _ahead_source(at + "    ", ftype, fixed, known, env, ahead, body, const, decided)
 
         _action_source(ftype, fields, const, body, finish)
     # the builder's source is indented for a function's body (four spaces)
@@ -561,7 +682,10 @@ def _add_source(
     kept: dict[str, tuple[str, int]] | None = None,
     mine: tuple[Mapping[str, TypeIndex], Sequence[SubRule]] | None = None,
     making: Making | None = None,
-) -> None:
+    completion: Completion | None = None,
+    admissions: _Admissions | None = None,
+    ahead: Ahead = (),
+) -> dict[int, int]:
     """Append the source of what the driver does with a fact ``f`` a firing makes:
     enrich it (if its type may change), add it to the store, and, when it is new,
     count it against the budget, note it as new and give it to the matcher.
@@ -588,8 +712,216 @@ def _add_source(
     to those lists here, without a call to its type's alpha function. ``making``: how
     to make ``f`` when it is not made yet (a fixed-shape fact, see
     ``compiler.Making``): it is made only where it is used, so a fact the store holds
-    already (a tenth of the shipped rules' firings) is never made."""
+    already (a tenth of the shipped rules' firings) is never made. ``completion``: what
+    the enricher does to one type, declared; a fact of that type made in an ordered loop
+    is completed inline when it can be (see :func:`_completed_source`), and given to
+    the function ``admissions`` makes for the patterns it is known to pass, when its
+    key's value decides them. Returns, per later stratum of ``ahead`` whose lists such a
+    fact's entry decides, where in the entry (see :func:`_ahead_source`)."""
     fixed = names
+    if (
+        ordered
+        and completion is not None
+        and completion.type == ftype
+        and (enriched is None or ftype in enriched)
+        and making is not None
+        and names is not None
+        and completion.key in names
+    ):
+        decided, later = _completed_source(
+            indent,
+            ftype,
+            names,
+            known,
+            making,
+            completion,
+            const,
+            lines,
+            kept,
+            env,
+            admissions,
+            ahead,
+        )
+        names = None  # the store's part below: keyed as _completed_source says
+        local = None if kept is None else kept[ftype][1]
+        key, same, t = "kk", "same_bools(facts[found], f)", const(ftype)
+        display = None
+    else:
+        decided, later = False, {}
+        names, display, local, key, same, t = _store_head(
+            indent, ftype, names, known, enriched, const, lines, env, ordered, kept, making
+        )
+    _store_tail(indent, ftype, names, key, same, t, local, display, making, const, lines)
+    _noted_source(
+        indent,
+        ftype,
+        names,
+        fixed,
+        known,
+        admitters,
+        rid,
+        const,
+        lines,
+        env,
+        ordered,
+        note,
+        mine,
+        decided,
+    )
+    return later
+
+
+def _completed_source(
+    indent: str,
+    ftype: str,
+    names: tuple[str, ...],
+    known: dict[str, str],
+    making: Making,
+    completion: Completion,
+    const: Callable[[Any], str],
+    lines: list[str],
+    kept: dict[str, tuple[str, int]] | None,
+    env: Mapping[str, Any],
+    admissions: _Admissions | None,
+    ahead: Ahead = (),
+) -> tuple[bool, dict[int, int]]:
+    """Append the source that makes and keys a fact ``f`` of the completion's type in an
+    ordered loop (``names`` fixed, the completion's key among them, ``RT`` the run's
+    table): when the key's value is a ``str`` with a template and a value in the table,
+    ``f`` is a copy of the template with the key, the kept fields and the table's value
+    set (what the enricher would give, :class:`Completion`), and its store key ``kk``
+    is written out from the same values; else ``f`` is made, enriched and keyed as any
+    enriched fact is (its type checked, its shape looked up). Then the store's part:
+    a type still unkeyed goes to ``add`` (``U<i>``), else ``s`` is the next number.
+
+    Given ``admissions``, each key value's entry ends with the stratum's alpha function
+    for the patterns a fact so completed passes (``ct[-1]``), where the key's value and
+    the action's constants decide them (else the type's alpha function): returns
+    whether it does (see :func:`_noted_source`). And per later stratum of ``ahead`` whose
+    patterns of the type are all one-pattern: the sub-rules whose lists the fact goes to,
+    decided as much (None where a pattern reads the run's value); returned as their
+    places in the entry, by stratum (see :func:`_ahead_source`)."""
+    k = known[completion.key]
+    made = completion.templates()
+    templates: dict[str, tuple[Any, ...]] = {
+        value: (tpl, *given) for value, (tpl, given) in made.items()
+    }
+    values = {
+        value: _completed_values(names, known, env, completion, value, tpl)
+        for value, (tpl, _given) in made.items()
+    }
+    later: dict[int, int] = {}
+    for j, index, subs, admitters in ahead:
+        if admitters.get(ftype) is None or not _one_pattern(index[ftype], subs):
+            continue
+        later[j] = len(next(iter(templates.values()), ()))
+        templates = {
+            value: (*entry, _taken(index[ftype], values[value]))
+            for value, entry in templates.items()
+        }
+    if admissions is not None:
+        templates = {
+            value: (*entry, admissions.of(ftype, values[value]))
+            for value, entry in templates.items()
+        }
+    local = None
+    if kept is not None:
+        local = kept.setdefault(ftype, (const(ftype), len(kept)))[1]
+    # the completed fact's values, by field: a source in the loop
+    rest = sorted(
+        set(completion.fields) - {"type", completion.key, completion.run, *completion.kept}
+    )
+    source = {"type": const(ftype), completion.key: k, completion.run: "sc"}
+    source.update({n: known.get(n) or const(None) for n in completion.kept if n not in source})
+    source.update({n: f"ct[{1 + i}]" for i, n in enumerate(rest)})
+    by_name = sorted(completion.fields)
+    shape = _SHAPES.get(completion.fields) or _shape(completion.fields)
+    read = ", ".join(source[n] for n in by_name)
+    key = f"({const(shape[0])}, {read if len(by_name) == 1 else f'({read},)'})"
+    sets = [f"f[{const(n)}] = {source[n]}" for n in (completion.key, *completion.kept)]
+    lines += [
+        f"{indent}ct = {const(templates)}.get({k}) if type({k}) is str else None",
+        f"{indent}sc = None if ct is None else RT.get({k})",
+        f"{indent}if sc is None:",
+        *(f"{indent}    {line}" for line in making[1]),
+        f"{indent}    f = enrich(f)",
+        f"{indent}    if f['type'] != {const(ftype)}:",
+        f"{indent}        raise DISORDERED",
+        f"{indent}else:",
+        f"{indent}    f = ct[0].copy()",
+        *(f"{indent}    {line}" for line in sets),
+        f"{indent}    f[{const(completion.run)}] = sc",
+        f"{indent}if {f'U{local}' if local is not None else f'{const(ftype)} in unkeyed'}:",
+        f"{indent}    s = add(f)",
+        *([f"{indent}    U{local} = False"] if local is not None else []),
+        f"{indent}else:",
+        f"{indent}    s = len(facts)",
+        f"{indent}    if sc is None:",
+        f"{indent}        names = tuple(f)",
+        f"{indent}        shape = SHAPES.get(names)",
+        f"{indent}        if shape is None:",
+        f"{indent}            shape = new_shape(names)",
+        f"{indent}        kk = (shape[0], shape[1](f))",
+        f"{indent}    else:",
+        f"{indent}        kk = {key}",
+    ]
+    return admissions is not None, later
+
+
+def _completed_values(
+    names: tuple[str, ...],
+    known: dict[str, str],
+    env: Mapping[str, Any],
+    completion: Completion,
+    value: str,
+    template: Fact,
+) -> _Values:
+    """A fact completed for the key's ``value`` (from its ``template``) by an action of
+    field names ``names`` (values from ``known``, constants in ``env``): its values
+    known when the loop is made, and the fields read only as it runs (the run's, and
+    kept fields the action reads from bound facts)."""
+    fact = dict(template)
+    fact[completion.key] = value
+    read = {completion.run}
+    for name in completion.kept:
+        src = known.get(name) if name in names else None
+        if name in names and (src is None or src not in env):
+            read.add(name)
+        else:
+            fact[name] = None if src is None else env[src]
+    return fact, read
+
+
+# A fact's values known when a loop is made, and the fields known only as it runs.
+_Values = tuple[dict[str, Any], set[str]]
+
+
+def _taken(index: TypeIndex, values: _Values) -> tuple[int, ...] | None:
+    """The one-pattern sub-rules (by index) of a later stratum whose lists a completed
+    fact of ``values`` goes to, decided as :func:`_passed` decides; None when a pattern
+    reads a value known only as the loop runs."""
+    passed = _passed(index, values)
+    return None if passed is None else tuple(plan.sub for plan in passed)
+
+
+def _store_head(
+    indent: str,
+    ftype: str,
+    names: tuple[str, ...] | None,
+    known: dict[str, str],
+    enriched: frozenset[str] | None,
+    const: Callable[[Any], str],
+    lines: list[str],
+    env: Mapping[str, Any],
+    ordered: bool,
+    kept: dict[str, tuple[str, int]] | None,
+    making: Making | None,
+) -> tuple[tuple[str, ...] | None, str | None, int | None, str, str, str]:
+    """The first half of :func:`_add_source`'s store part: the fact made (when it must be
+    before it is keyed) and enriched, its key's source. Returns the fact's field names
+    (None when the enricher decides them), its display when it is made only where it is
+    used, the type's local number, the key's source, the source of "the fact found is
+    this one" and the type's source."""
     display = None if making is None else making[0]
     make = [] if making is None else list(making[1])
     if making is not None and (
@@ -646,6 +978,25 @@ def _add_source(
             f"{indent}else:",
             f"{indent}    s = len(facts)",
         ]
+    return names, display, local, key, same, t
+
+
+def _store_tail(
+    indent: str,
+    ftype: str,
+    names: tuple[str, ...] | None,
+    key: str,
+    same: str,
+    t: str,
+    local: int | None,
+    display: str | None,
+    making: Making | None,
+    const: Callable[[Any], str],
+    lines: list[str],
+) -> None:
+    """The second half of :func:`_add_source`'s store part: the fact looked up under its
+    key, appended to the store and its type's list when new, ``s`` None when not."""
+    make = [] if making is None or display is None else list(making[1])
     if display is None:
         lines += [
             f"{indent}    try:",
@@ -690,6 +1041,30 @@ def _add_source(
     lines += [
         f"{indent}    else:",
         f"{indent}        s = None",
+    ]
+
+
+def _noted_source(
+    indent: str,
+    ftype: str,
+    names: tuple[str, ...] | None,
+    fixed: tuple[str, ...] | None,
+    known: dict[str, str],
+    admitters: dict[str, Any],
+    rid: str,
+    const: Callable[[Any], str],
+    lines: list[str],
+    env: Mapping[str, Any],
+    ordered: bool,
+    note: str,
+    mine: tuple[Mapping[str, TypeIndex], Sequence[SubRule]] | None,
+    decided: bool = False,
+) -> None:
+    """The last part of :func:`_add_source`: a new fact's budget spent, the fact noted
+    and given to the stratum's lists or its type's alpha function; ``decided``: a
+    completed fact's to the alpha function of the patterns it passes, ``ct[-1]`` (see
+    :func:`_completed_source`), when it was completed inline (``sc`` not None)."""
+    lines += [
         f"{indent}if s is not None:",
         f"{indent}    budget.spent += 1",
         f"{indent}    if budget.spent > budget.limit:",
@@ -714,6 +1089,9 @@ def _add_source(
     admit = admitters.get(ftype)  # in an ordered loop, the enricher kept the type
     if admit is None:
         return  # no positive pattern of the stratum takes this type
+    if decided:
+        lines.append(f"{inner}({const(admit)} if sc is None else ct[-1]){call}")
+        return
     lines.append(f"{inner}{const(admit)}{call}")
 
 
@@ -771,6 +1149,7 @@ def _ahead_source(
     ahead: Ahead,
     lines: list[str],
     const: Callable[[Any], str] | None = None,
+    decided: Mapping[int, int] | None = None,
 ) -> None:
     """Append the source of what an ordered loop does, in a stratum before others all in
     order, with a new fact ``f`` (number ``s``), for each later stratum: give it to the
@@ -782,16 +1161,26 @@ def _ahead_source(
     enricher adds), given ``const``; else note it among the facts the stratum's seed
     takes (``P``). A one-pattern activation spends no budget and its list is sorted
     before it is fired; the facts left go to the seed in their order, so the joins and
-    the budget see what they saw, in the same order."""
+    the budget see what they saw, in the same order. ``decided``: for a fact completed
+    inline (``sc`` not None), where its entry ``ct`` holds a later stratum's sub-rules
+    whose lists it goes to, by stratum (see :func:`_completed_source`)."""
     for j, index, subs, admitters in ahead:
         taken = None if names is None else _admitted(ftype, names, known, env, index, subs)
         admit = admitters.get(ftype)
-        if taken is not None:
+        call = f"(f, s, None, None, facts, None, None, None, L{j}, None)"
+        if decided and j in decided and const is not None and admit is not None:
+            lines += [
+                f"{indent}taken = None if sc is None else ct[{decided[j]}]",
+                f"{indent}if taken is None:",
+                f"{indent}    {const(admit)}{call}",
+                f"{indent}else:",
+                f"{indent}    for each in taken:",
+                f"{indent}        L{j}[each].append(s)",
+            ]
+        elif taken is not None:
             lines.extend(f"{indent}L{j}[{i}].append(s)" for i in taken)
         elif const is not None and admit is not None and _one_pattern(index[ftype], subs):
-            lines.append(
-                f"{indent}{const(admit)}(f, s, None, None, facts, None, None, None, L{j}, None)"
-            )
+            lines.append(f"{indent}{const(admit)}{call}")
         else:
             lines.append(f"{indent}P{j}.append(s)")
 
@@ -802,6 +1191,73 @@ def _one_pattern(index: TypeIndex, subs: Sequence[SubRule]) -> bool:
     _field, keyed, rest = index
     plans = [*(p for group in keyed.values() for p in group), *rest]
     return all(len(subs[plan.sub].positives) == 1 for plan in plans)
+
+
+class _Admissions:
+    """A stratum's alpha functions (ordered, as its ordered loop's) made for the patterns
+    a completed fact is known to pass: for a fact whose values are known but for the
+    run's (a completed fact of a key value, see :class:`Completion`), the patterns its
+    type's alpha function would pass it on, in the order it would, decided by
+    :func:`~.semantics.holds` as :func:`_admitted` decides them; then a function that
+    does what that alpha function does on those patterns alone (the memories, joins,
+    lists and budget, in the same order), made once per set of patterns."""
+
+    def __init__(
+        self, index: Mapping[str, TypeIndex], subs: Sequence[SubRule], joins: Joins
+    ) -> None:
+        self.index = index
+        self.subs = subs
+        self.joins = joins
+        self.closed = closed(subs)
+        self.made: dict[tuple[str, tuple[tuple[int, int], ...] | None], AdmitJoin] = {}
+
+    def of(self, ftype: str, values: _Values) -> AdmitJoin | None:
+        """The function for a completed fact of type ``ftype`` and ``values`` (see
+        :func:`_completed_values`), or None when no pattern of the stratum takes it."""
+        index = self.index.get(ftype)
+        if index is None:
+            return None
+        passed = _passed(index, values)
+        # a pattern reads a value known only as the loop runs: the type's whole function
+        key = (ftype, None if passed is None else tuple((p.sub, p.pos) for p in passed))
+        admit = self.made.get(key)
+        if admit is None:
+            only = index if passed is None else (None, {}, tuple(_untested(passed)))
+            admit = self.made[key] = _joining_function(
+                only, self.subs, self.joins, True, self.closed
+            )
+        return admit
+
+
+def _untested(plans: Sequence[PatternPlan]) -> list[PatternPlan]:
+    """The plans with no condition left to test (their facts are known to pass them)."""
+    return [replace(plan, literal=()) for plan in plans]
+
+
+def _passed(index: TypeIndex, values: tuple[dict[str, Any], set[str]]) -> list[PatternPlan] | None:
+    """The plans of a type's index an alpha function passes a fact of known ``values``
+    on, in the order it tests them (the discriminating field's group, then the rest), or
+    None when a plan's conditions read a field known only as the loop runs."""
+    fact, read = values
+    field, keyed, rest = index
+    group: tuple[PatternPlan, ...] = ()
+    if field is not None and keyed:
+        if field in read:
+            return None
+        x = fact.get(field, MISSING)
+        if type(x) in (str, float, int, bool):  # as the alpha function's `KEYS` test
+            group = next((plans for k, plans in keyed.items() if x == k), ())
+    passed = []
+    for plan in (*group, *rest):
+        verdicts = [
+            None if cond.field in read else holds(cond, fact, (), {}) for cond in plan.literal
+        ]
+        if False in verdicts:
+            continue
+        if None in verdicts:
+            return None
+        passed.append(plan)
+    return passed
 
 
 def _admitted(
