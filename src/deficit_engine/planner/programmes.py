@@ -62,7 +62,9 @@ class ProgrammeDemand(NamedTuple):
     # held whole for the passes were a tuple of dozens a person)
     needs: tuple[Need, ...]
     idx: tuple[int, ...]
-    key: tuple[int, int, str, int]  # the service order (demand_key: the severities)
+    # the service order (demand_key: the severities), or () when the order is
+    # given to plan_programmes apart (a batch's parent does not hold the keys)
+    key: tuple[int, int, str, int] | tuple[()]
 
 
 class ProgrammePlace(NamedTuple):
@@ -710,7 +712,9 @@ def _undersized(
     }
 
 
-def plan_programmes(kb: KnowledgeBase, demands: Sequence[ProgrammeDemand]) -> ProgrammesPlan:
+def plan_programmes(
+    kb: KnowledgeBase, demands: Sequence[ProgrammeDemand], order: list[int] | None = None
+) -> ProgrammesPlan:
     """Share out programme places across a cohort (see the module docstring).
 
     Parameters
@@ -719,13 +723,17 @@ def plan_programmes(kb: KnowledgeBase, demands: Sequence[ProgrammeDemand]) -> Pr
         The KB (catalogue and ``planning.min_group``).
     demands : sequence of ProgrammeDemand
         One per person, in input order.
+    order : list of int, optional
+        The positions of ``demands`` in the order they are served: by their
+        ``key`` when not given (the demands' keys are then not read).
 
     Returns
     -------
     ProgrammesPlan
         Per person (input order): recommendations, places and unmet needs.
     """
-    order = sorted(range(len(demands)), key=lambda k: demands[k].key)
+    if order is None:
+        order = sorted(range(len(demands)), key=lambda k: demands[k].key)
     people = _people(kb.index, demands, _unlimited(kb.index.program_by_id))
     covers: list[Cover | None] = [None] * len(demands)
     shared = _Shared(SharedValues(), _Made(), _Held())
