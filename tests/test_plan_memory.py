@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
+from array import array
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from deficit_engine.engine import Engine, run_chunk
 from deficit_engine.models import Need
@@ -136,3 +139,51 @@ def test_a_row_added_from_its_diagnosis_is_coded_as_its_plan_row_appended(
     ]
     assert pickle.dumps(new) == pickle.dumps(old)
     assert any(row.strengths for row in new if row) == colleagues
+
+
+@given(
+    st.sampled_from(["h", "H"]),
+    st.lists(st.lists(st.integers(-(2**40), 2**40), max_size=6), max_size=6),
+)
+def test_positions_widen_when_one_does_not_fit(start: str, chunks: list[list[int]]) -> None:
+    """A RowTable's positions start 16 bits wide: extended with a value that does not
+    fit, they are widened, and hold every value extended, in order."""
+    items = array(start)
+    fits = [v for chunk in chunks for v in chunk if 0 <= v < 2**15]
+    for chunk in chunks:
+        items = rows_module._extend(items, [v for v in chunk if 0 <= v < 2**15])
+    assert items.typecode == start and items.tolist() == fits
+    items = array(start)
+    for chunk in chunks:
+        items = rows_module._extend(items, chunk)
+    assert items.tolist() == [v for chunk in chunks for v in chunk]
+
+
+def test_a_row_table_past_16_bits_gives_back_each_row(rows: list[PlanRow]) -> None:
+    """More distinct needs and deficits than 16 bits number (and head values past
+    15 bits): the table's positions widen, appended or merged, and every row comes
+    back as given."""
+    first = rows[0]
+    given: list[PlanRow | None] = []
+    for k in range(700):
+        needs = tuple(
+            Need("program", "normative.fgos", (("n", f"{k}.{i}"),), "R") for i in range(100)
+        )
+        deficits = tuple((None, f"c{k}.{i}", "high") for i in range(100))
+        given.append(
+            first._replace(
+                id=f"p{k}",
+                organization=f"school {k}",
+                needs=needs,
+                deficits=deficits,
+                severities={c: s for _g, c, s in deficits},
+            )
+        )
+    given.insert(350, None)
+    table = RowTable(given)
+    assert {a.typecode for a in (table._needs, table._deficits, table._head)} == {"i"}
+    merged = RowTable(given[:300])
+    merged.merge(RowTable(given[300:]))
+    again = pickle.loads(pickle.dumps(merged))
+    for made in (table, merged, again):
+        assert [made[n] for n in range(len(made))] == given

@@ -519,12 +519,12 @@ class RowTable(Sequence["PlanRow | None"]):
         if None in head:
             head = list(map(self._id, texts))
         head.insert(-1, self._id(row.period_hours))
-        self._head = _extend(self._head, head)  # type: ignore[arg-type]
+        self._head = _extend(self._head, head)
         self._needs = _extend(self._needs, self._needs_of(row.needs))
         found = list(map(self._value_ids.get, row.deficits))
         if None in found:
             found = list(map(self._id, row.deficits))
-        self._deficits = _extend(self._deficits, found)  # type: ignore[arg-type]
+        self._deficits = _extend(self._deficits, found)
         pct = row.group_pct
         if all(type(v) is float for v in pct.values()):
             self._groups = _extend(self._groups, [self._id(tuple(pct))])
@@ -581,13 +581,13 @@ class RowTable(Sequence["PlanRow | None"]):
         if None in head:
             head = list(map(self._id, texts))
         head.insert(-1, self._id(hours * months))  # period_hours, as it counts them
-        self._head = _extend(self._head, head)  # type: ignore[arg-type]
+        self._head = _extend(self._head, head)
         self._needs = _extend(self._needs, self._needs_of(result.needs))
         triples = list(map(_TRIPLE, result.deficits))
         found = list(map(self._value_ids.get, triples))
         if None in found:
             found = list(map(self._id, triples))
-        self._deficits = _extend(self._deficits, found)  # type: ignore[arg-type]
+        self._deficits = _extend(self._deficits, found)
         scores = result.scores
         pct = scores.group_pct if scores is not None else {}
         if _FLOATS.issuperset(map(type, pct.values())):
