@@ -107,7 +107,7 @@ def test_the_programme_outcomes_coded_are_the_plan_s(engine: Engine, rows: list[
     for slot, (recs, unmet) in enumerate(zip(plan.recommendations, plan.unmet, strict=True)):
         made = coded.recommendations(slot)
         assert len(made) == len(recs) and all(a is b for a, b in zip(made, recs, strict=True))
-        assert list(coded.unmet(slot)) == list(unmet.items())
+        assert list(coded.unmet(slot)) == list(unmet)
 
 
 @pytest.mark.parametrize("colleagues", [False, True])
