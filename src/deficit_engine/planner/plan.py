@@ -77,7 +77,7 @@ Person = tuple[Profile, Result]
 #: A school's needs weigh as high-severity ones: the school was flagged because
 #: many of its staff have deficits in the group.
 SCHOOL_SEVERITY = "high"
-_NO_UNITS: list[Unit] = []  # a seeker's units once read (never written to)
+_NO_UNITS: tuple[Unit, ...] = ()  # a seeker's units once read
 _NO_SEVERITIES: Mapping[str, str] = MappingProxyType({})  # a seeker's severities once read
 _NOBODY = Seeker(None, None, frozenset(), frozenset())  # a seeker once resolved
 _KINDS = frozenset(("program", "mentor", "format"))  # the kinds needs_by_kind sorts
@@ -249,7 +249,9 @@ class _Seekers(NamedTuple):
     seekers: list[Seeker]
     needs: list[Sequence[Need]] | _Decoded[Sequence[Need]]
     severities: list[Mapping[str, str]] | _Decoded[Mapping[str, str]]
-    units: list[list[Unit]]
+    # a tuple a person (a list of one to three made by map was about 90 bytes, a
+    # tuple 50-60, held from the rows' reading to the person's share)
+    units: list[tuple[Unit, ...]]
 
 
 def _school_needs(flag: Sequence[SchoolFlag]) -> list[Need]:
@@ -315,7 +317,7 @@ def _read(
             out.needs.append(row.needs)
             out.severities.append(row.severities)
         units = mentor_units(row.needs, mentor)
-        out.units.append(list(map(one, units)) if units else _NO_UNITS)
+        out.units.append(tuple(map(one, units)) if units else _NO_UNITS)
     # the key's fourth part, the person's position, only breaks ties of the first
     # three: a stable sort of the kept demands, in input order, does the same
     order = sorted(range(len(ids)), key=lambda j: (most[j], summed[j], ids[j]))
@@ -334,7 +336,7 @@ def _add_schools(out: _Seekers, flags: Sequence[SchoolFlag]) -> list[tuple[str, 
         out.seekers.append(Seeker(org, fl[0].municipality, frozenset(), frozenset(), school=True))
         out.needs.append(needs)
         out.severities.append({n.competency or "": SCHOOL_SEVERITY for n in needs})
-        out.units.append(mentor_units(needs, range(len(needs))))
+        out.units.append(tuple(mentor_units(needs, range(len(needs)))))
     return schools
 
 

@@ -99,9 +99,9 @@ class ProgrammesPlan:
 class ProgrammeOutcomes:
     """A finished :class:`ProgrammesPlan`'s recommendations and unmet needs, int-coded.
 
-    Held as the passes leave them (a tuple of recommendations and of unmet
-    needs' pairs a person, and the places; the unmet needs were a dict then), a cohort's outcome was about 1.1 KB a person
-    from the passes to each person's resolution; here each distinct recommendation
+    Held as the passes leave them (a tuple of recommendations and a dict of unmet
+    needs a person then, and the places), a cohort's outcome was about 1.1 KB a
+    person from the passes to each person's resolution; here each distinct recommendation
     and reason is held once, and a person is their positions in flat arrays (a
     few dozen bytes). The places are not kept: only the load reads them.
 
@@ -360,6 +360,9 @@ def _people(
 ) -> list[_Person | None]:
     memo: Eligible = {}
     out: list[_Person | None] = []
+    # equal tuples of limited ids held once: they are held through the passes, and
+    # most people's equal another's (their kind's programmes for their competencies)
+    seen: dict[tuple[str, ...], tuple[str, ...]] = {}
     for d in demands:
         if not d.idx:
             out.append(None)
@@ -369,7 +372,7 @@ def _people(
         limited = tuple(
             dict.fromkeys(p.id for comp in comps for p in eligible[comp] if p.id not in unlimited)
         )
-        out.append(_Person(eligible, d.needs, limited))
+        out.append(_Person(eligible, d.needs, seen.setdefault(limited, limited)))
     return out
 
 
