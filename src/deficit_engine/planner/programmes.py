@@ -652,7 +652,7 @@ class _Held:
 def _recommend(
     index: CatalogueIndex,
     demands: Sequence[ProgrammeDemand],
-    covers: Sequence[Cover | None],
+    covers: list[Cover | None],
     plan: ProgrammesPlan,
     made_once: _Made,
 ) -> None:
@@ -667,6 +667,8 @@ def _recommend(
     (by identity: ``made_once`` holds them), the runner-up, the requested
     deliveries and the period's hours (by repr, as the reasons print them): on
     3,000 synthetic people, 13,711 picks are 4,892 distinct ones, each made once.
+    Each person's cover is let go once read: the recommendations made after it
+    reuse its memory (this is the passes' peak).
     """
     made: dict[tuple[Any, ...], Recommendation] = {}
     for k, cover in enumerate(covers):
@@ -688,6 +690,7 @@ def _recommend(
                 )
             out.append(rec if place.group is None else made_once(_with_place(rec, place)))
         plan.recommendations[k] = tuple(out)
+        covers[k] = None
 
 
 def _with_place(rec: Recommendation, place: ProgrammePlace) -> Recommendation:
