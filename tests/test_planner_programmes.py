@@ -198,7 +198,7 @@ def test_the_rows_read_once_give_the_demands_and_the_seekers_read_apart() -> Non
         assert demands == [_demand(row, n, keyed=False) for n, row in enumerate(rows)]
         # the service order found apart is the keys' (see _read)
         keyed = [d for d in (_demand(row, n) for n, row in enumerate(rows)) if d is not None]
-        assert order == sorted(range(len(keyed)), key=lambda k: keyed[k].key)
+        assert list(order) == sorted(range(len(keyed)), key=lambda k: keyed[k].key)
         for n, row in enumerate(rows):
             if row is None:
                 assert seekers.units[n] == () and seekers.seekers[n].organization is None

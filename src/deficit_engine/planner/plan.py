@@ -264,7 +264,7 @@ def _school_needs(flag: Sequence[SchoolFlag]) -> list[Need]:
 
 def _read(
     rows: Sequence[PlanRow | None],
-) -> tuple[list[ProgrammeDemand | None], list[int], _Seekers]:
+) -> tuple[list[ProgrammeDemand | None], array[int], _Seekers]:
     """Each row read once: the programme demands, the order the passes serve them
     in (positions among the demands that are not None), and the people among the
     mentor seekers (the flagged schools are added once the school profiles are
@@ -319,8 +319,9 @@ def _read(
         units = mentor_units(row.needs, mentor)
         out.units.append(tuple(map(one, units)) if units else _NO_UNITS)
     # the key's fourth part, the person's position, only breaks ties of the first
-    # three: a stable sort of the kept demands, in input order, does the same
-    order = sorted(range(len(ids)), key=lambda j: (most[j], summed[j], ids[j]))
+    # three: a stable sort of the kept demands, in input order, does the same. Held
+    # in an array through the passes (a list held an int object a person too)
+    order = array("q", sorted(range(len(ids)), key=lambda j: (most[j], summed[j], ids[j])))
     return demands, order, out
 
 

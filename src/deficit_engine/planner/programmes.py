@@ -727,7 +727,7 @@ def _undersized(
 
 
 def plan_programmes(
-    kb: KnowledgeBase, demands: Sequence[ProgrammeDemand], order: list[int] | None = None
+    kb: KnowledgeBase, demands: Sequence[ProgrammeDemand], order: Sequence[int] | None = None
 ) -> ProgrammesPlan:
     """Share out programme places across a cohort (see the module docstring).
 
@@ -737,7 +737,7 @@ def plan_programmes(
         The KB (catalogue and ``planning.min_group``).
     demands : sequence of ProgrammeDemand
         One per person, in input order.
-    order : list of int, optional
+    order : sequence of int, optional
         The positions of ``demands`` in the order they are served: by their
         ``key`` when not given (the demands' keys are then not read).
 
