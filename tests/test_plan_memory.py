@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from deficit_engine.engine import Engine, run_chunk
 from deficit_engine.models import Need
 from deficit_engine.planner import PlanRow, RowTable, plan_row
+from deficit_engine.planner import plan as plan_module
 from deficit_engine.planner import rows as rows_module
 from deficit_engine.planner.plan import _demand
 from deficit_engine.planner.programmes import ProgrammeOutcomes, plan_programmes
@@ -187,3 +188,18 @@ def test_a_row_table_past_16_bits_gives_back_each_row(rows: list[PlanRow]) -> No
     again = pickle.loads(pickle.dumps(merged))
     for made in (table, merged, again):
         assert [made[n] for n in range(len(made))] == given
+
+
+@given(st.lists(st.lists(st.integers(0, 9), max_size=3), max_size=12), st.data())
+def test_a_flow_s_units_read_as_the_pairs_they_were(
+    units: list[list[int]], data: st.DataObject
+) -> None:
+    """A flow's units (``plan._OwnedUnits``: positions in an array, units in a list)
+    read as the list of (seeker, unit) pairs the flow was given before."""
+    first = data.draw(st.integers(0, len(units)))
+    last = data.draw(st.integers(first, len(units)))
+    pairs = [(k, unit) for k in range(first, last) for unit in units[k]]
+    owned: Any = plan_module._OwnedUnits(units, first, last)  # type: ignore[arg-type]
+    assert len(owned) == len(pairs) and list(owned) == pairs
+    assert [owned[u] for u in range(len(owned))] == pairs and owned[1:3] == pairs[1:3]
+    assert list(owned.owners) == [k for k, _unit in pairs]

@@ -24,7 +24,7 @@ import functools
 import time
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Generic, NamedTuple, TypeVar, overload
@@ -408,12 +408,50 @@ def _allocate_mentors(
         for k in range(n_people)
         if f"{COLLEAGUE_PREFIX}{k}" in index.mentor_rank
     }
-    people = [(k, unit) for k in range(n_people) for unit in s.units[k]]
+    people = _OwnedUnits(s.units, 0, n_people)
     flow, left, bound = _pair(index, s, people, capacity, themselves, True)
-    schools = [(k, unit) for k in range(n_people, len(s.units)) for unit in s.units[k]]
+    del people
+    schools = _OwnedUnits(s.units, n_people, len(s.units))
     school_flow, _left, _bound = _pair(index, s, schools, left, {}, False)
     choices = _Choices(index, s, n_people, flow, school_flow)
     return choices, flow.exact and school_flow.exact, bound
+
+
+class _OwnedUnits(Sequence[tuple[int, Unit]]):
+    """The units of seekers ``first:last``, each as (its seeker's position, the
+    unit), in order: what a flow reads them as (``cohort_arcs``).
+
+    Held as a list of those pairs while the flow is built and solved, they were
+    about 100 bytes a unit (the pair and an int object for a position past 256);
+    here the positions are an array and the units a list of the seekers' own
+    (16 bytes a unit), and a pair is made when read.
+    """
+
+    def __init__(self, units: Sequence[Sequence[Unit]], first: int, last: int) -> None:
+        self.owners = array("q")
+        self.units: list[Unit] = []
+        for k in range(first, last):
+            mine = units[k]
+            if mine:
+                self.owners.extend([k] * len(mine))
+                self.units.extend(mine)
+
+    def __len__(self) -> int:
+        return len(self.units)
+
+    @overload
+    def __getitem__(self, u: int) -> tuple[int, Unit]: ...
+
+    @overload
+    def __getitem__(self, u: slice) -> Sequence[tuple[int, Unit]]: ...
+
+    def __getitem__(self, u: int | slice) -> tuple[int, Unit] | Sequence[tuple[int, Unit]]:
+        if isinstance(u, slice):
+            return list(zip(self.owners[u], self.units[u], strict=True))
+        return self.owners[u], self.units[u]
+
+    def __iter__(self) -> Iterator[tuple[int, Unit]]:
+        return zip(self.owners, self.units, strict=True)
 
 
 class _Flow(NamedTuple):
@@ -517,7 +555,7 @@ def _starts(units: Sequence[Sequence[Unit]]) -> np.ndarray:
 def _pair(
     index: CatalogueIndex,
     s: _Seekers,
-    units: list[tuple[int, Unit]],
+    units: _OwnedUnits,
     capacity: np.ndarray,
     themselves: dict[int, int],
     with_bound: bool,
@@ -525,7 +563,7 @@ def _pair(
     """One flow: ``units`` paired within ``capacity``. Returns the flow's outcome,
     the places left and (people only) the max-flow bound."""
     arcs = cohort_arcs(index, s.seekers, s.needs, s.severities, units, capacity, themselves)
-    owners = np.array([k for k, _unit in units], np.int64)
+    owners = np.array(units.owners, np.int64)
     allocation = allocate_arrays(
         owners, arcs.unit, arcs.mentor, arcs.prio, arcs.loc, arcs.nosubj, capacity
     )
