@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
+from array import array
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from deficit_engine.engine import Engine, run_chunk
 from deficit_engine.models import Need
 from deficit_engine.planner import PlanRow, RowTable, plan_row
+from deficit_engine.planner import plan as plan_module
 from deficit_engine.planner import rows as rows_module
 from deficit_engine.planner.plan import _demand
 from deficit_engine.planner.programmes import ProgrammeOutcomes, plan_programmes
@@ -104,7 +108,7 @@ def test_the_programme_outcomes_coded_are_the_plan_s(engine: Engine, rows: list[
     for slot, (recs, unmet) in enumerate(zip(plan.recommendations, plan.unmet, strict=True)):
         made = coded.recommendations(slot)
         assert len(made) == len(recs) and all(a is b for a, b in zip(made, recs, strict=True))
-        assert list(coded.unmet(slot)) == list(unmet.items())
+        assert list(coded.unmet(slot)) == list(unmet)
 
 
 @pytest.mark.parametrize("colleagues", [False, True])
@@ -136,3 +140,66 @@ def test_a_row_added_from_its_diagnosis_is_coded_as_its_plan_row_appended(
     ]
     assert pickle.dumps(new) == pickle.dumps(old)
     assert any(row.strengths for row in new if row) == colleagues
+
+
+@given(
+    st.sampled_from(["h", "H"]),
+    st.lists(st.lists(st.integers(-(2**40), 2**40), max_size=6), max_size=6),
+)
+def test_positions_widen_when_one_does_not_fit(start: str, chunks: list[list[int]]) -> None:
+    """A RowTable's positions start 16 bits wide: extended with a value that does not
+    fit, they are widened, and hold every value extended, in order."""
+    items = array(start)
+    fits = [v for chunk in chunks for v in chunk if 0 <= v < 2**15]
+    for chunk in chunks:
+        items = rows_module._extend(items, [v for v in chunk if 0 <= v < 2**15])
+    assert items.typecode == start and items.tolist() == fits
+    items = array(start)
+    for chunk in chunks:
+        items = rows_module._extend(items, chunk)
+    assert items.tolist() == [v for chunk in chunks for v in chunk]
+
+
+def test_a_row_table_past_16_bits_gives_back_each_row(rows: list[PlanRow]) -> None:
+    """More distinct needs and deficits than 16 bits number (and head values past
+    15 bits): the table's positions widen, appended or merged, and every row comes
+    back as given."""
+    first = rows[0]
+    given: list[PlanRow | None] = []
+    for k in range(700):
+        needs = tuple(
+            Need("program", "normative.fgos", (("n", f"{k}.{i}"),), "R") for i in range(100)
+        )
+        deficits = tuple((None, f"c{k}.{i}", "high") for i in range(100))
+        given.append(
+            first._replace(
+                id=f"p{k}",
+                organization=f"school {k}",
+                needs=needs,
+                deficits=deficits,
+                severities={c: s for _g, c, s in deficits},
+            )
+        )
+    given.insert(350, None)
+    table = RowTable(given)
+    assert {a.typecode for a in (table._needs, table._deficits, table._head)} == {"i"}
+    merged = RowTable(given[:300])
+    merged.merge(RowTable(given[300:]))
+    again = pickle.loads(pickle.dumps(merged))
+    for made in (table, merged, again):
+        assert [made[n] for n in range(len(made))] == given
+
+
+@given(st.lists(st.lists(st.integers(0, 9), max_size=3), max_size=12), st.data())
+def test_a_flow_s_units_read_as_the_pairs_they_were(
+    units: list[list[int]], data: st.DataObject
+) -> None:
+    """A flow's units (``plan._OwnedUnits``: positions in an array, units in a list)
+    read as the list of (seeker, unit) pairs the flow was given before."""
+    first = data.draw(st.integers(0, len(units)))
+    last = data.draw(st.integers(first, len(units)))
+    pairs = [(k, unit) for k in range(first, last) for unit in units[k]]
+    owned: Any = plan_module._OwnedUnits(units, first, last)  # type: ignore[arg-type]
+    assert len(owned) == len(pairs) and list(owned) == pairs
+    assert [owned[u] for u in range(len(owned))] == pairs and owned[1:3] == pairs[1:3]
+    assert list(owned.owners) == [k for k, _unit in pairs]

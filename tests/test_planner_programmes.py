@@ -194,14 +194,17 @@ def test_the_rows_read_once_give_the_demands_and_the_seekers_read_apart() -> Non
     rows.append(None)
     table = RowTable(rows)
     for source in (rows, table):
-        demands, seekers = plan_module._read(source)
-        assert demands == [_demand(row, n) for n, row in enumerate(rows)]
+        demands, order, seekers = plan_module._read(source)
+        assert demands == [_demand(row, n, keyed=False) for n, row in enumerate(rows)]
+        # the service order found apart is the keys' (see _read)
+        keyed = [d for d in (_demand(row, n) for n, row in enumerate(rows)) if d is not None]
+        assert list(order) == sorted(range(len(keyed)), key=lambda k: keyed[k].key)
         for n, row in enumerate(rows):
             if row is None:
-                assert seekers.units[n] == [] and seekers.seekers[n].organization is None
+                assert seekers.units[n] == () and seekers.seekers[n].organization is None
                 continue
             mentor = plan_module._of_kind(row.needs, "mentor")
-            assert seekers.units[n] == mentor_units(row.needs, mentor)
+            assert list(seekers.units[n]) == mentor_units(row.needs, mentor)
             assert seekers.seekers[n] == Seeker(
                 row.organization, row.municipality, row.subjects, row.levels
             )

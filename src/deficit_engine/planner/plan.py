@@ -18,10 +18,13 @@ inputs give the same plan.
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
+import functools
 import time
+from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Generic, NamedTuple, TypeVar, overload
@@ -74,7 +77,7 @@ Person = tuple[Profile, Result]
 #: A school's needs weigh as high-severity ones: the school was flagged because
 #: many of its staff have deficits in the group.
 SCHOOL_SEVERITY = "high"
-_NO_UNITS: list[Unit] = []  # a seeker's units once read (never written to)
+_NO_UNITS: tuple[Unit, ...] = ()  # a seeker's units once read
 _NO_SEVERITIES: Mapping[str, str] = MappingProxyType({})  # a seeker's severities once read
 _NOBODY = Seeker(None, None, frozenset(), frozenset())  # a seeker once resolved
 _KINDS = frozenset(("program", "mentor", "format"))  # the kinds needs_by_kind sorts
@@ -246,7 +249,9 @@ class _Seekers(NamedTuple):
     seekers: list[Seeker]
     needs: list[Sequence[Need]] | _Decoded[Sequence[Need]]
     severities: list[Mapping[str, str]] | _Decoded[Mapping[str, str]]
-    units: list[list[Unit]]
+    # a tuple a person (a list of one to three made by map was about 90 bytes, a
+    # tuple 50-60, held from the rows' reading to the person's share)
+    units: list[tuple[Unit, ...]]
 
 
 def _school_needs(flag: Sequence[SchoolFlag]) -> list[Need]:
@@ -259,10 +264,17 @@ def _school_needs(flag: Sequence[SchoolFlag]) -> list[Need]:
 
 def _read(
     rows: Sequence[PlanRow | None],
-) -> tuple[list[ProgrammeDemand | None], _Seekers]:
-    """Each row read once: the programme demands, and the people among the mentor
-    seekers (the flagged schools are added once the school profiles are made: see
-    _add_schools).
+) -> tuple[list[ProgrammeDemand | None], array[int], _Seekers]:
+    """Each row read once: the programme demands, the order the passes serve them
+    in (positions among the demands that are not None), and the people among the
+    mentor seekers (the flagged schools are added once the school profiles are
+    made: see _add_schools).
+
+    The demands are made without their ``key`` (``_UNKEYED``): the service order
+    is the only reader of the key, so it is found here, from the two weights
+    (held in arrays) and the ids, and the keys (a tuple of two weights, an id and
+    a position, about 180 bytes a person) are not held through the passes, which
+    are the plan's peak.
 
     The two were made each from its own reading of the rows, and a RowTable's
     row is decoded where read (about 9 µs a row, lean); the people's seekers and
@@ -278,6 +290,8 @@ def _read(
         )
     )
     demands: list[ProgrammeDemand | None] = []
+    most, summed = array("q"), array("q")  # the kept demands' two weights (demand_key)
+    ids: list[str] = []
     # equal seekers and units (most people share a school, subjects and levels, and
     # a form's needs often sit at the same places among theirs) held once: they
     # are only read, and live from here to the person's resolution
@@ -292,15 +306,23 @@ def _read(
             out.units.append(_NO_UNITS)
             continue
         programme, mentor = _programme_and_mentor(row.needs)
-        demands.append(_demand(row, n, programme))
+        demands.append(_demand(row, n, programme, keyed=False))
+        weights = demand_key(row.needs, programme, row.severities)
+        most.append(weights[0])
+        summed.append(weights[1])
+        ids.append(row.id)
         seeker = Seeker(row.organization, row.municipality, row.subjects, row.levels)
         out.seekers.append(one(seeker))
         if table is None:
             out.needs.append(row.needs)
             out.severities.append(row.severities)
         units = mentor_units(row.needs, mentor)
-        out.units.append(list(map(one, units)) if units else _NO_UNITS)
-    return demands, out
+        out.units.append(tuple(map(one, units)) if units else _NO_UNITS)
+    # the key's fourth part, the person's position, only breaks ties of the first
+    # three: a stable sort of the kept demands, in input order, does the same. Held
+    # in an array through the passes (a list held an int object a person too)
+    order = array("q", sorted(range(len(ids)), key=lambda j: (most[j], summed[j], ids[j])))
+    return demands, order, out
 
 
 def _add_schools(out: _Seekers, flags: Sequence[SchoolFlag]) -> list[tuple[str, list[SchoolFlag]]]:
@@ -315,7 +337,7 @@ def _add_schools(out: _Seekers, flags: Sequence[SchoolFlag]) -> list[tuple[str, 
         out.seekers.append(Seeker(org, fl[0].municipality, frozenset(), frozenset(), school=True))
         out.needs.append(needs)
         out.severities.append({n.competency or "": SCHOOL_SEVERITY for n in needs})
-        out.units.append(mentor_units(needs, range(len(needs))))
+        out.units.append(tuple(mentor_units(needs, range(len(needs)))))
     return schools
 
 
@@ -386,12 +408,50 @@ def _allocate_mentors(
         for k in range(n_people)
         if f"{COLLEAGUE_PREFIX}{k}" in index.mentor_rank
     }
-    people = [(k, unit) for k in range(n_people) for unit in s.units[k]]
+    people = _OwnedUnits(s.units, 0, n_people)
     flow, left, bound = _pair(index, s, people, capacity, themselves, True)
-    schools = [(k, unit) for k in range(n_people, len(s.units)) for unit in s.units[k]]
+    del people
+    schools = _OwnedUnits(s.units, n_people, len(s.units))
     school_flow, _left, _bound = _pair(index, s, schools, left, {}, False)
     choices = _Choices(index, s, n_people, flow, school_flow)
     return choices, flow.exact and school_flow.exact, bound
+
+
+class _OwnedUnits(Sequence[tuple[int, Unit]]):
+    """The units of seekers ``first:last``, each as (its seeker's position, the
+    unit), in order: what a flow reads them as (``cohort_arcs``).
+
+    Held as a list of those pairs while the flow is built and solved, they were
+    about 100 bytes a unit (the pair and an int object for a position past 256);
+    here the positions are an array and the units a list of the seekers' own
+    (16 bytes a unit), and a pair is made when read.
+    """
+
+    def __init__(self, units: Sequence[Sequence[Unit]], first: int, last: int) -> None:
+        self.owners = array("q")
+        self.units: list[Unit] = []
+        for k in range(first, last):
+            mine = units[k]
+            if mine:
+                self.owners.extend([k] * len(mine))
+                self.units.extend(mine)
+
+    def __len__(self) -> int:
+        return len(self.units)
+
+    @overload
+    def __getitem__(self, u: int) -> tuple[int, Unit]: ...
+
+    @overload
+    def __getitem__(self, u: slice) -> Sequence[tuple[int, Unit]]: ...
+
+    def __getitem__(self, u: int | slice) -> tuple[int, Unit] | Sequence[tuple[int, Unit]]:
+        if isinstance(u, slice):
+            return list(zip(self.owners[u], self.units[u], strict=True))
+        return self.owners[u], self.units[u]
+
+    def __iter__(self) -> Iterator[tuple[int, Unit]]:
+        return zip(self.owners, self.units, strict=True)
 
 
 class _Flow(NamedTuple):
@@ -495,7 +555,7 @@ def _starts(units: Sequence[Sequence[Unit]]) -> np.ndarray:
 def _pair(
     index: CatalogueIndex,
     s: _Seekers,
-    units: list[tuple[int, Unit]],
+    units: _OwnedUnits,
     capacity: np.ndarray,
     themselves: dict[int, int],
     with_bound: bool,
@@ -503,7 +563,7 @@ def _pair(
     """One flow: ``units`` paired within ``capacity``. Returns the flow's outcome,
     the places left and (people only) the max-flow bound."""
     arcs = cohort_arcs(index, s.seekers, s.needs, s.severities, units, capacity, themselves)
-    owners = np.array([k for k, _unit in units], np.int64)
+    owners = np.array(units.owners, np.int64)
     allocation = allocate_arrays(
         owners, arcs.unit, arcs.mentor, arcs.prio, arcs.loc, arcs.nosubj, capacity
     )
@@ -893,10 +953,13 @@ class _Work:
     def __init__(self, kb: KnowledgeBase, people: Sequence[PlanRow | None]) -> None:
         self.colleagues = colleagues = _colleagues(kb, people)
         self.index = _plan_index(kb, colleagues)
-        # programme places first: their passes are the plan's peak, and are made
-        # before the mentors' flows and seekers exist (the two are independent).
-        # Each person's needs are sorted by kind where they are read, not held
-        # sorted for the whole plan (about 1 KB a person)
+        # the mentors' flows first, then the programme places (the two are
+        # independent): the passes' Python objects are the plan's peak, and the
+        # flows' C++ graph (about 1.5 KB a person, outside Python's heap) was
+        # added on top of the heap the passes left resident when the flows ran
+        # after them; run before, it is freed and given back (_give_back_freed)
+        # before the passes start. Each person's needs are sorted by kind where
+        # they are read, not held sorted for the whole plan (about 1 KB a person)
         # a RowTable is kept as it is (a few hundred bytes a person, each row
         # decoded where read); a list of rows is copied, and each row freed from
         # the copy as its person's Resolution is made
@@ -905,14 +968,8 @@ class _Work:
         )
         self.n_people = len(self.people)
         # the people's mentor seekers are read with the demands (see _read)
-        demands, self.seekers = _read(self.people)
+        demands, order, self.seekers = _read(self.people)
         self.diagnosed = sum(1 for d in demands if d is not None)
-        programmes = plan_programmes(kb, [d for d in demands if d is not None])
-        del demands  # the passes are done: what follows reads only their outcome
-        self.programme_load = dict(sorted(programmes.load().items()))
-        # int-coded: about 80 bytes a person until their resolution, not 1.1 KB
-        self.programmes = ProgrammeOutcomes(programmes)
-        del programmes
         self.schools = (
             _school_profiles(kb, self.people.school_entries())
             if isinstance(self.people, RowTable)
@@ -923,6 +980,13 @@ class _Work:
         self.choices, self.exact, self.bound = _allocate_mentors(
             self.index, self.seekers, len(people)
         )
+        _give_back_freed()  # the flows' C++ graph: see _give_back_freed
+        programmes = plan_programmes(kb, [d for d in demands if d is not None], order)
+        del demands  # the passes are done: what follows reads only their outcome
+        self.programme_load = dict(sorted(programmes.load().items()))
+        # int-coded: about 80 bytes a person until their resolution, not 1.1 KB
+        self.programmes = ProgrammeOutcomes(programmes)
+        del programmes
         n_people = len(people)
         self.mentees = sum(1 for n in range(n_people) if self.seekers.units[n])
         self.units = sum(len(u) for u in self.seekers.units[:n_people])
@@ -1021,6 +1085,30 @@ class _Work:
             self.programme_load,
             stats,
         )
+
+
+def _give_back_freed() -> None:
+    """Return the C heap's free memory to the system (glibc's ``malloc_trim``;
+    nothing elsewhere).
+
+    The mentors' min-cost flow (OR-Tools, C++) allocates its graph with ``malloc``
+    (about 1.5 KB a person) and frees it when solved; glibc keeps those pages for
+    later ``malloc`` calls, but the programme passes that follow allocate mostly
+    small Python objects, which come from Python's own arenas: without this, the
+    freed flow stays resident under the passes' peak and the two add up."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, or None where the C library has none."""
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return None
+    return trim
 
 
 def _lean(rows: Sequence[PlanRow | None]) -> Iterable[PlanRow | None]:
@@ -1151,14 +1239,16 @@ class Resolver:
 
 
 def _demand(
-    row: PlanRow | None, n: int, idx: Sequence[int] | None = None
+    row: PlanRow | None, n: int, idx: Sequence[int] | None = None, *, keyed: bool = True
 ) -> ProgrammeDemand | None:
     """Person ``n``'s programme demand from their row (``idx``: the positions of
-    their programme needs, when known; None for a person not diagnosed)."""
+    their programme needs, when known; None for a person not diagnosed; without
+    its key, ``_UNKEYED``, when not ``keyed``: see _read)."""
     if row is None:
         return None
     needs = row.needs
     idx = tuple(_of_kind(needs, "program") if idx is None else idx)
+    key = (*demand_key(needs, idx, row.severities), row.id, n) if keyed else _UNKEYED
     return ProgrammeDemand(
         row.role,
         row.subjects,
@@ -1169,8 +1259,12 @@ def _demand(
         row.period_hours,
         tuple([needs[i] for i in idx]),
         idx,
-        (*demand_key(needs, idx, row.severities), row.id, n),
+        key,
     )
+
+
+#: A demand's key when the service order is found apart (see _read)
+_UNKEYED: tuple[()] = ()
 
 
 def _of_kind(needs: Sequence[Need], kind: str) -> list[int]:

@@ -20,8 +20,7 @@ from array import array
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from ..catalogue import CatalogueIndex
 from ..kb import KnowledgeBase
@@ -43,7 +42,7 @@ __all__ = [
 _UNLIMITED = -1
 #: A person without unmet programme needs: one empty mapping for all of them
 #: (nobody writes to it: a pass builds each person's own and stores it whole).
-_NO_UNMET: Mapping[int, tuple[str, tuple[str, ...]]] = MappingProxyType({})
+_NO_UNMET: tuple[tuple[int, tuple[str, tuple[str, ...]]], ...] = ()
 _NO_REASONS: tuple[tuple[int, UnmetWhy], ...] = ()  # as _NO_UNMET, for a cover
 
 
@@ -62,7 +61,9 @@ class ProgrammeDemand(NamedTuple):
     # held whole for the passes were a tuple of dozens a person)
     needs: tuple[Need, ...]
     idx: tuple[int, ...]
-    key: tuple[int, int, str, int]  # the service order (demand_key: the severities)
+    # the service order (demand_key: the severities), or () when the order is
+    # given to plan_programmes apart (a batch's parent does not hold the keys)
+    key: tuple[int, int, str, int] | tuple[()]
 
 
 class ProgrammePlace(NamedTuple):
@@ -74,6 +75,7 @@ class ProgrammePlace(NamedTuple):
 
 #: Why a programme need is unmet: the reason, and the programmes that ran out.
 UnmetWhy = tuple[str, tuple[str, ...]]
+_K = TypeVar("_K", bound=tuple[Any, ...])  # a tuple held once (see _Held.one)
 
 
 @dataclass
@@ -82,7 +84,10 @@ class ProgrammesPlan:
 
     recommendations: list[Sequence[Recommendation]]
     places: list[Sequence[ProgrammePlace]]
-    unmet: list[Mapping[int, tuple[str, tuple[str, ...]]]]  # need -> (reason, exhausted ids)
+    # per person (need, (reason, exhausted ids)) pairs, needs distinct, in the
+    # cover's order: a tuple of pairs held once each (a dict a person was about
+    # 220 bytes, held from its pass to the outcome's coding)
+    unmet: list[Sequence[tuple[int, tuple[str, tuple[str, ...]]]]]
     closed: set[tuple[str, str | None]] = field(default_factory=set)  # (programme, municipality)
     passes: int = 1
 
@@ -95,8 +100,8 @@ class ProgrammeOutcomes:
     """A finished :class:`ProgrammesPlan`'s recommendations and unmet needs, int-coded.
 
     Held as the passes leave them (a tuple of recommendations and a dict of unmet
-    needs a person, and the places), a cohort's outcome was about 1.1 KB a person
-    from the passes to each person's resolution; here each distinct recommendation
+    needs a person then, and the places), a cohort's outcome was about 1.1 KB a
+    person from the passes to each person's resolution; here each distinct recommendation
     and reason is held once, and a person is their positions in flat arrays (a
     few dozen bytes). The places are not kept: only the load reads them.
 
@@ -125,7 +130,7 @@ class ProgrammeOutcomes:
                     self._recs.append(rec)
                 self._made.append(at)
             self._made_ends.append(len(self._made))
-            for i, why in unmet.items():
+            for i, why in unmet:
                 at = why_at.get(why)
                 if at is None:
                     at = why_at[why] = len(self._whys)
@@ -355,6 +360,9 @@ def _people(
 ) -> list[_Person | None]:
     memo: Eligible = {}
     out: list[_Person | None] = []
+    # equal tuples of limited ids held once: they are held through the passes, and
+    # most people's equal another's (their kind's programmes for their competencies)
+    seen: dict[tuple[str, ...], tuple[str, ...]] = {}
     for d in demands:
         if not d.idx:
             out.append(None)
@@ -364,7 +372,7 @@ def _people(
         limited = tuple(
             dict.fromkeys(p.id for comp in comps for p in eligible[comp] if p.id not in unlimited)
         )
-        out.append(_Person(eligible, d.needs, limited))
+        out.append(_Person(eligible, d.needs, seen.setdefault(limited, limited)))
     return out
 
 
@@ -513,7 +521,7 @@ def _one_pass(
         # without a group the cover's own tuple of recommendations is kept (its
         # recommendations are interned already): a tuple a person less each
         plan.places[k] = shared.values.one(tuple(map(shared.values.one, taken))) if taken else ()
-        plan.unmet[k] = _unmet(places, d, person, key, unmet) if unmet else _NO_UNMET
+        plan.unmet[k] = _unmet(places, d, person, key, unmet, shared.held) if unmet else _NO_UNMET
 
 
 def _shut(places: _Places, d: ProgrammeDemand, person: _Person) -> tuple[str, ...]:
@@ -534,23 +542,27 @@ def _unmet(
     person: _Person,
     shut: tuple[str, ...],
     unmet: Sequence[tuple[int, UnmetWhy]],
-) -> dict[int, UnmetWhy]:
+    held: _Held,
+) -> tuple[tuple[int, UnmetWhy], ...]:
     """A person's unmet programme needs with their reasons: when places ran out,
     which programmes were blocked (``shut``: their limited programmes with no place
     for them, see _shut) and why. ``unmet`` is the cover's: (the need's position
     among the programme needs, its reason with no programme run out), each pair
     held once (see _Held.pair), so that a need no shut programme would serve
     takes its reason as it is: most do (of 4,000 synthetic people's 25,721 unmet
-    needs with some programme shut, 4,019 had one that admits them)."""
+    needs with some programme shut, 4,019 had one that admits them). The pairs
+    returned are each the first equal one (``held``), in the cover's order."""
     idx = d.idx
+    one = held.one
     if not shut:  # every programme open: none blocked
-        return {idx[j]: why for j, why in unmet}
-    out: dict[int, UnmetWhy] = {}
+        return tuple([one((idx[j], why)) for j, why in unmet])
+    out: list[tuple[int, UnmetWhy]] = []
     eligible, needs = person.eligible, person.needs
     for j, why in unmet:
         blocked = [p for p in eligible.get(needs[j].competency or "", ()) if p.id in shut]
-        out[idx[j]] = places.blocked(blocked, d.period, d.municipality) if blocked else why
-    return out
+        reason = places.blocked(blocked, d.period, d.municipality) if blocked else why
+        out.append(one((idx[j], reason)))
+    return tuple(out)
 
 
 def _eligible(
@@ -623,9 +635,10 @@ class _Held:
         found: Held = self.seen.setdefault(held, held)
         return found
 
-    def one(self, key: tuple[str, ...]) -> tuple[str, ...]:
-        """A cover's key (the shut programmes), the first equal one."""
-        found: tuple[str, ...] = self.seen.setdefault(key, key)
+    def one(self, key: _K) -> _K:
+        """A cover's key (the shut programmes), or an unmet (need, reason) pair of
+        the plan's outcome: the first equal one."""
+        found: _K = self.seen.setdefault(key, key)
         return found
 
     def pair(self, j: int, reason: str) -> tuple[int, UnmetWhy]:
@@ -639,7 +652,7 @@ class _Held:
 def _recommend(
     index: CatalogueIndex,
     demands: Sequence[ProgrammeDemand],
-    covers: Sequence[Cover | None],
+    covers: list[Cover | None],
     plan: ProgrammesPlan,
     made_once: _Made,
 ) -> None:
@@ -654,6 +667,8 @@ def _recommend(
     (by identity: ``made_once`` holds them), the runner-up, the requested
     deliveries and the period's hours (by repr, as the reasons print them): on
     3,000 synthetic people, 13,711 picks are 4,892 distinct ones, each made once.
+    Each person's cover is let go once read: the recommendations made after it
+    reuse its memory (this is the passes' peak).
     """
     made: dict[tuple[Any, ...], Recommendation] = {}
     for k, cover in enumerate(covers):
@@ -675,6 +690,7 @@ def _recommend(
                 )
             out.append(rec if place.group is None else made_once(_with_place(rec, place)))
         plan.recommendations[k] = tuple(out)
+        covers[k] = None
 
 
 def _with_place(rec: Recommendation, place: ProgrammePlace) -> Recommendation:
@@ -710,7 +726,9 @@ def _undersized(
     }
 
 
-def plan_programmes(kb: KnowledgeBase, demands: Sequence[ProgrammeDemand]) -> ProgrammesPlan:
+def plan_programmes(
+    kb: KnowledgeBase, demands: Sequence[ProgrammeDemand], order: Sequence[int] | None = None
+) -> ProgrammesPlan:
     """Share out programme places across a cohort (see the module docstring).
 
     Parameters
@@ -719,13 +737,17 @@ def plan_programmes(kb: KnowledgeBase, demands: Sequence[ProgrammeDemand]) -> Pr
         The KB (catalogue and ``planning.min_group``).
     demands : sequence of ProgrammeDemand
         One per person, in input order.
+    order : sequence of int, optional
+        The positions of ``demands`` in the order they are served: by their
+        ``key`` when not given (the demands' keys are then not read).
 
     Returns
     -------
     ProgrammesPlan
         Per person (input order): recommendations, places and unmet needs.
     """
-    order = sorted(range(len(demands)), key=lambda k: demands[k].key)
+    if order is None:
+        order = sorted(range(len(demands)), key=lambda k: demands[k].key)
     people = _people(kb.index, demands, _unlimited(kb.index.program_by_id))
     covers: list[Cover | None] = [None] * len(demands)
     shared = _Shared(SharedValues(), _Made(), _Held())

@@ -370,12 +370,36 @@ _NO_SCORES: Mapping[str, float] = MappingProxyType({})  # see RowTable.lean
 
 
 def _extend_runs(
-    items: array[Any], ends: array[int], more: Iterable[Any], more_ends: array[int]
-) -> None:
-    """Runs of items (``items[ends[n]:ends[n + 1]]``) extended with another table's."""
+    items: array[Any], ends: array[int], more: Sequence[Any], more_ends: array[int]
+) -> array[Any]:
+    """Runs of items (``items[ends[n]:ends[n + 1]]``) extended with another table's:
+    the items, widened if they had to be (see _extend)."""
     base = len(items)
-    items.extend(more)
+    items = _extend(items, more)
     ends.extend([base + end for end in more_ends[1:]])
+    return items
+
+
+#: A positions' array's next wider type: 16 bits, then 32, then 64
+_WIDER = {"h": "i", "H": "i", "i": "q"}
+
+
+def _extend(items: array[Any], more: Sequence[Any]) -> array[Any]:
+    """``items`` extended with ``more``: the same array, or a wider copy of it when
+    a value of ``more`` does not fit its type (positions start 16 bits wide: most
+    tables never need more).
+
+    A list's items are appended one by one, so those before the one that did not
+    fit are taken back before the wider array is extended."""
+    while True:
+        start = len(items)
+        try:
+            items.extend(more)
+        except OverflowError:
+            del items[start:]
+            items = array(_WIDER[items.typecode], items)
+        else:
+            return items
 
 
 class RowTable(Sequence["PlanRow | None"]):
@@ -410,17 +434,21 @@ class RowTable(Sequence["PlanRow | None"]):
         self._kb: KnowledgeBase | None = None
         self._months: dict[tuple[str, str], int] = {}
         self._ids: list[str] = []
-        self._head = array("i")  # _WIDTH ids a person
-        self._needs, self._need_ends = array("i"), array("q", [0])
-        self._deficits, self._deficit_ends = array("i"), array("q", [0])
+        # positions start 16 bits wide and widen when one does not fit (_extend): a
+        # cohort's distinct values and needs are thousands (a few tens of thousands
+        # of needs at 100,000 people), so the needs' run, four dozen a person, takes
+        # 2 bytes a need instead of 4
+        self._head = array("h")  # _WIDTH ids a person
+        self._needs, self._need_ends = array("H"), array("q", [0])
+        self._deficits, self._deficit_ends = array("H"), array("q", [0])
         # the group scores: the id of their groups' tuple, then their floats; a
         # mapping of other values is held whole, by a negative id (-1 - its
         # position in _values)
-        self._groups = array("i")
+        self._groups = array("h")
         self._pct, self._pct_ends = array("d"), array("q", [0])
         # the severities: _FROM_DEFICITS, as plan_row makes them; else held whole
         # (-2 - its position)
-        self._severities = array("i")
+        self._severities = array("h")
         self.extend(rows)
 
     def _id(self, value: Any) -> int:
@@ -491,21 +519,22 @@ class RowTable(Sequence["PlanRow | None"]):
         if None in head:
             head = list(map(self._id, texts))
         head.insert(-1, self._id(row.period_hours))
-        self._head.extend(head)  # type: ignore[arg-type]
-        self._needs.extend(self._needs_of(row.needs))
+        self._head = _extend(self._head, head)
+        self._needs = _extend(self._needs, self._needs_of(row.needs))
         found = list(map(self._value_ids.get, row.deficits))
         if None in found:
             found = list(map(self._id, row.deficits))
-        self._deficits.extend(found)  # type: ignore[arg-type]
+        self._deficits = _extend(self._deficits, found)
         pct = row.group_pct
         if all(type(v) is float for v in pct.values()):
-            self._groups.append(self._id(tuple(pct)))
+            self._groups = _extend(self._groups, [self._id(tuple(pct))])
             self._pct.extend(pct.values())
         else:
-            self._groups.append(-1 - self._held(pct))
+            self._groups = _extend(self._groups, [-1 - self._held(pct)])
         made = {competency: severity for _g, competency, severity in row.deficits}
         same = list(made.items()) == list(row.severities.items())
-        self._severities.append(_FROM_DEFICITS if same else -2 - self._held(row.severities))
+        held = _FROM_DEFICITS if same else -2 - self._held(row.severities)
+        self._severities = _extend(self._severities, [held])
         self._close()
 
     def add(self, kb: KnowledgeBase, profile: Profile, result: Result) -> None:
@@ -552,20 +581,20 @@ class RowTable(Sequence["PlanRow | None"]):
         if None in head:
             head = list(map(self._id, texts))
         head.insert(-1, self._id(hours * months))  # period_hours, as it counts them
-        self._head.extend(head)  # type: ignore[arg-type]
-        self._needs.extend(self._needs_of(result.needs))
+        self._head = _extend(self._head, head)
+        self._needs = _extend(self._needs, self._needs_of(result.needs))
         triples = list(map(_TRIPLE, result.deficits))
         found = list(map(self._value_ids.get, triples))
         if None in found:
             found = list(map(self._id, triples))
-        self._deficits.extend(found)  # type: ignore[arg-type]
+        self._deficits = _extend(self._deficits, found)
         scores = result.scores
         pct = scores.group_pct if scores is not None else {}
         if _FLOATS.issuperset(map(type, pct.values())):
-            self._groups.append(self._id(tuple(pct)))
+            self._groups = _extend(self._groups, [self._id(tuple(pct))])
             self._pct.extend(pct.values())
         else:
-            self._groups.append(-1 - self._held(dict(pct)))
+            self._groups = _extend(self._groups, [-1 - self._held(dict(pct))])
         self._severities.append(_FROM_DEFICITS)
         self._close()
 
@@ -600,21 +629,27 @@ class RowTable(Sequence["PlanRow | None"]):
         # a head id of -1 (_NOT_DIAGNOSED) reads at[-1]: that last item is -1 too
         at.append(_NOT_DIAGNOSED)
         self._ids.extend(other._ids)
-        self._head.extend(map(at.__getitem__, other._head))
+        self._head = _extend(self._head, list(map(at.__getitem__, other._head)))
         needs_at = [self._need(need) for need in other._need_values]
-        _extend_runs(
-            self._needs, self._need_ends, map(needs_at.__getitem__, other._needs), other._need_ends
+        self._needs = _extend_runs(
+            self._needs,
+            self._need_ends,
+            list(map(needs_at.__getitem__, other._needs)),
+            other._need_ends,
         )
-        _extend_runs(
+        self._deficits = _extend_runs(
             self._deficits,
             self._deficit_ends,
-            map(at.__getitem__, other._deficits),
+            list(map(at.__getitem__, other._deficits)),
             other._deficit_ends,
         )
-        _extend_runs(self._pct, self._pct_ends, other._pct, other._pct_ends)
-        self._groups.extend([at[g] if g >= 0 else -1 - at[-1 - g] for g in other._groups])
-        self._severities.extend(
-            [s if s == _FROM_DEFICITS else -2 - at[-2 - s] for s in other._severities]
+        self._pct = _extend_runs(self._pct, self._pct_ends, other._pct, other._pct_ends)
+        self._groups = _extend(
+            self._groups, [at[g] if g >= 0 else -1 - at[-1 - g] for g in other._groups]
+        )
+        self._severities = _extend(
+            self._severities,
+            [s if s == _FROM_DEFICITS else -2 - at[-2 - s] for s in other._severities],
         )
 
     def need_values(self) -> list[Need]:
