@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from deficit_engine import Engine, synthetic_profiles
+from deficit_engine.errors import UsageError
 from deficit_engine.kb import KnowledgeBase
 from deficit_engine.loader import load_kb
 from deficit_engine.planner import RowTable, plan_row
@@ -210,3 +211,24 @@ def test_the_rows_read_once_give_the_demands_and_the_seekers_read_apart() -> Non
             )
             assert list(seekers.needs[n]) == list(row.needs)
             assert dict(seekers.severities[n]) == dict(row.severities)
+
+
+def test_demands_without_keys_are_refused_without_their_order() -> None:
+    """Demands made for a plan that finds the service order apart have no key: sorting
+    by it would serve people in input order, so ``plan_programmes`` asks for the order;
+    given the keys' order, they are planned as the keyed demands are."""
+    kb = load_kb()
+    engine = Engine(kb, backend="fast")
+    keyed, unkeyed = [], []
+    for n, profile in enumerate(synthetic_profiles(kb, 40, seed=9)):
+        validated, result = engine.diagnose(profile)
+        if result.ok:
+            row = plan_row(kb, validated, result)
+            with_key, without = _demand(row, n), _demand(row, n, keyed=False)
+            assert with_key is not None and without is not None
+            keyed.append(with_key)
+            unkeyed.append(without)
+    with pytest.raises(UsageError, match="needs the order given"):
+        plan_programmes(kb, unkeyed)
+    order = sorted(range(len(keyed)), key=lambda k: keyed[k].key)
+    assert outcome(plan_programmes(kb, unkeyed, order)) == outcome(plan_programmes(kb, keyed))

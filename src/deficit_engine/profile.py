@@ -713,6 +713,15 @@ def normalise_apart(profile: Profile, results: Sequence[Any], kb: KnowledgeBase)
         the dicts as they are when none names its instrument, source or date (most),
         ``chosen`` then holding them and ``profile`` the profile without its results;
         any other from the whole profile (:func:`whole_profile`).
+
+    Raises
+    ------
+    pydantic.ValidationError
+        If ``results`` are dicts that :func:`parse_profile_apart` did not give (one
+        the model refuses): the function trusts its caller to have validated them.
+    KeyError
+        If a result names an indicator ``kb`` does not know (as above: the ids are
+        checked by validation, not here).
     """
     if results and type(results[0]) is dict:
         plain = _normalised_plain(profile, kb, results)

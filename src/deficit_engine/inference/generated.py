@@ -114,6 +114,13 @@ class Completion:
     known : Mapping
         Per key value, the other fields' values (those neither ``type``, ``key``,
         ``kept`` nor ``run``), fixed for the knowledge base.
+
+    Raises
+    ------
+    UsageError
+        If a field is named twice, if ``type``, ``key``, ``run`` or a ``kept`` field is
+        not among ``fields``, or if a ``known`` entry does not give exactly the other
+        fields.
     """
 
     type: str

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeVar
 
 from ..catalogue import CatalogueIndex
+from ..errors import UsageError
 from ..kb import KnowledgeBase
 from ..models import Need, Recommendation
 from ..months import month_label
@@ -40,8 +41,8 @@ __all__ = [
 ]
 
 _UNLIMITED = -1
-#: A person without unmet programme needs: one empty mapping for all of them
-#: (nobody writes to it: a pass builds each person's own and stores it whole).
+#: A person without unmet programme needs: one empty tuple of (need, reason) pairs
+#: for all of them (a pass builds each person's own and stores it whole).
 _NO_UNMET: tuple[tuple[int, tuple[str, tuple[str, ...]]], ...] = ()
 _NO_REASONS: tuple[tuple[int, UnmetWhy], ...] = ()  # as _NO_UNMET, for a cover
 
@@ -745,8 +746,17 @@ def plan_programmes(
     -------
     ProgrammesPlan
         Per person (input order): recommendations, places and unmet needs.
+
+    Raises
+    ------
+    UsageError
+        If ``order`` is not given and a demand has no key (one made for a plan that
+        finds the service order apart): sorting by it would serve people in input
+        order without a word.
     """
     if order is None:
+        if any(not demand.key for demand in demands):
+            raise UsageError("plan_programmes: a demand without a key needs the order given")
         order = sorted(range(len(demands)), key=lambda k: demands[k].key)
     people = _people(kb.index, demands, _unlimited(kb.index.program_by_id))
     covers: list[Cover | None] = [None] * len(demands)
