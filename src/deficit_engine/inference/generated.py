@@ -131,7 +131,7 @@ class Completion:
     known: Mapping[str, Mapping[str, Any]]
 
     def __post_init__(self) -> None:
-        rest = set(self.fields) - {"type", self.key, self.run, *self.kept}
+        rest = set(self.others())
         named = ["type", self.key, self.run, *self.kept]
         if len(set(self.fields)) != len(self.fields) or len(set(named)) != len(named):
             raise UsageError("Completion: a field named twice")
@@ -140,6 +140,11 @@ class Completion:
         for value, given in self.known.items():
             if set(given) != rest:
                 raise UsageError(f"Completion: known[{value!r}] must give exactly {sorted(rest)}")
+
+    def others(self) -> tuple[str, ...]:
+        """The fields ``known`` gives (neither ``type``, ``key``, ``run`` nor ``kept``),
+        sorted: the order the generated loops read a template's known values in."""
+        return tuple(sorted(set(self.fields) - {"type", self.key, self.run, *self.kept}))
 
     def complete(self, fact: Fact, table: Mapping[str, Any]) -> Fact | None:
         """The completed fact the declaration promises for ``fact``, or None when it
@@ -178,7 +183,7 @@ class Completion:
         """Per key value: the completed fact's template (its fields in order, the known
         values set, the others None) and the known values in sorted field order (what
         the generated loops build the fact's store key from)."""
-        rest = sorted(set(self.fields) - {"type", self.key, self.run, *self.kept})
+        rest = self.others()
         out = {}
         for k, given in self.known.items():
             template: Fact = {}
@@ -835,9 +840,7 @@ def _completed_source(
     if kept is not None:
         local = kept.setdefault(ftype, (const(ftype), len(kept)))[1]
     # the completed fact's values, by field: a source in the loop
-    rest = sorted(
-        set(completion.fields) - {"type", completion.key, completion.run, *completion.kept}
-    )
+    rest = completion.others()
     source = {"type": const(ftype), completion.key: k, completion.run: "sc"}
     source.update({n: known.get(n) or const(None) for n in completion.kept if n not in source})
     source.update({n: f"ct[{1 + i}]" for i, n in enumerate(rest)})
