@@ -70,6 +70,7 @@ from pathlib import Path
 from typing import Any
 
 from deficit_engine import Engine, synthetic_profiles
+from deficit_engine.gcpause import paused_gc
 from deficit_engine.resolve import resolve
 from deficit_engine.route import build_route, planned, with_plan
 
@@ -120,8 +121,7 @@ def _slices(
     spent = {"theirs": 0.0, "ours": 0.0}
     runs = {"theirs": theirs, "ours": ours}
     gc.collect()
-    gc.disable()
-    try:
+    with paused_gc():
         for turn in range(rounds):
             for k, at in enumerate(range(0, len(work), size)):
                 part = work[at : at + size]
@@ -133,8 +133,6 @@ def _slices(
                     spent[who] += pair[who]
                 if pair["ours"] > 0:
                     ratios.append(pair["theirs"] / pair["ours"])
-    finally:
-        gc.enable()
     if not ratios:  # every slice too quick for the clock
         raise SystemExit(f"--slices {size}: no slice took measurable CPU time; take larger ones")
     return {
@@ -165,8 +163,7 @@ def _cold(
     spent = {"theirs": 0.0, "ours": 0.0}
     runs = {"theirs": theirs, "ours": ours}
     gc.collect()
-    gc.disable()
-    try:
+    with paused_gc():
         for turn in range(rounds):
             first = {"theirs": 0.0, "ours": 0.0}
             for k, person in enumerate(fresh()):
@@ -179,8 +176,6 @@ def _cold(
                 ratios.append(first["theirs"] / first["ours"])
             for who, value in first.items():
                 spent[who] += value
-    finally:
-        gc.enable()
     if not ratios:  # every round too quick for the clock
         raise SystemExit("--cold: no round took measurable CPU time; take more profiles")
     return {
