@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 from ._yaml import MAX_DEPTH
 from .choices import BACKENDS
-from .compiler import compile_rules
+from .compiler import LITERAL, SubRule, compile_rules
 from .errors import BackendLimitError, EvaluationError, SourceError, UsageError
 from .gcpause import paused_gc
 from .inference import (
@@ -339,6 +339,15 @@ class Engine:
         # each competency's place in the ontology's order, a Result's deficits' sort key
         onto = kb.ontology
         self._places = {c: onto.order_key(c) for c in onto.competencies}
+        # more than any place: a deficit's (severity's rank, place) as one int
+        self._span = len(self._places) + 1
+        # the kept needs by the rule and the values alone, where a need fact's rule and
+        # length tell its field names (see _need_names); not for the durable backend,
+        # whose facts are made outside this process
+        self._need_names = _need_names(self.strata)
+        self._needs_by_values: dict[tuple[Any, ...], _KeyedNeed] | None = (
+            {} if backend != "durable" else None
+        )
         # compiled once; each evaluation works on a fresh copy with its own memories
         self._fast = (
             FastMatcher(self.strata, enriched=_ENRICHED, completion=_completion(kb))
@@ -956,7 +965,7 @@ class Engine:
         # Derived facts, in the order they were added to the store, are the trace
         # entries' new facts; each is new in exactly one entry, whose rule made it.
         trace_ = tuple(trace)
-        return self._result_of_entries(profile, trace_, norm, trace_)
+        return self._result_of_entries(profile, trace_, norm, trace_, self._needs_by_values)
 
     def _result_of(
         self,
@@ -975,12 +984,17 @@ class Engine:
         entries: Iterable[TraceEntry],
         norm: Normalised,
         trace: tuple[TraceEntry, ...],
+        by_values: dict[tuple[Any, ...], _KeyedNeed] | None = None,
     ) -> Result:
         """The Result of the facts the entries asserted, each with its entry's rule
-        (read entry by entry: a list of (rule, fact) pairs made first cost more)."""
+        (read entry by entry: a list of (rule, fact) pairs made first cost more).
+        ``by_values``: this engine's kept needs by the rule and the values alone
+        (:meth:`_need_by_values`), for entries of its own run; None looks each need up
+        by its rule, field names and values (:data:`_NEEDS`)."""
         rank = _SEVERITY_RANK.get
         unknown = len(_SEVERITY_RANK)
         kept_needs = _NEEDS.get
+        kept_by_values = by_values.get if by_values is not None else None
         best: dict[str, tuple[int, Fact, str]] = {}
         needs: list[_KeyedNeed] = []
         custom: list[Fact] = []
@@ -989,7 +1003,14 @@ class Engine:
             for fact in entry.asserted:
                 ftype = fact["type"]
                 if ftype == "need":
-                    # _cached_need's kept need found here (a call per need cost more)
+                    # the kept need found here (a call per need cost more)
+                    if kept_by_values is not None:
+                        try:
+                            keyed = kept_by_values((rule, *fact.values()))
+                        except TypeError:  # a list among its fields
+                            keyed = None
+                        needs.append(keyed or self._need_by_values(rule, fact))
+                        continue
                     try:
                         keyed = kept_needs((rule, *fact, *fact.values()))
                     except TypeError:  # a list among its fields
@@ -1004,7 +1025,7 @@ class Engine:
                 elif ftype not in _BASE_TYPES:
                     custom.append(fact)
         needs.sort(key=_sort_key)  # stable: equal keys keep the order they were asserted in
-        if custom:
+        if len(custom) > 1:  # a sort works out every key, a lone fact's too (its JSON)
             custom.sort(key=fact_sort_key)
         return self._made(
             profile,
@@ -1016,12 +1037,70 @@ class Engine:
             trace,
         )
 
+    def _need_by_values(self, rule: str, fact: Fact) -> _KeyedNeed:
+        """:func:`_cached_need`, also kept by the rule and the values alone (the key one
+        third shorter: cheaper to make, hash and read) when the fact's field names are
+        the only ones a need fact of its rule and length can have here
+        (:func:`_need_names`) and every value is a ``str`` (as :data:`_NEEDS`).
+
+        A fact found so is one of the rule's, made by its actions in this process (the
+        fast or python backend: each fact has an action's field names in order, an
+        optional field left out when its bound fact lacks it), of the same length, so
+        of those same names: it equals the fact kept, name for name and value for
+        value, and has its Need."""
+        keyed = _cached_need(rule, fact)
+        table = self._needs_by_values
+        if (
+            table is not None
+            and self._need_names.get((rule, len(fact))) == tuple(fact)
+            and _STR.issuperset(map(type, fact.values()))
+        ):
+            if len(table) > _NEEDS_KEPT:
+                table.clear()
+            table[(rule, *fact.values())] = keyed
+        return keyed
+
     def _sorted_deficits(self, best: dict[str, tuple[int, Fact, str]]) -> list[Deficit]:
         """The Deficits of each competency's most severe fact (by competency: its
         severity's rank, the fact, its rule), as :func:`_deficit_key` sorts them: most
         severe first (an unknown severity's rank, any above the known ones, sorts as
-        99 does), then in ontology order, then by id (a competency is in ``best`` once,
-        so the rows' order is decided before their rule or fact)."""
+        99 does), then in ontology order, then by id.
+
+        Each competency the ontology knows has its own place, so (rank, place) is one
+        int, ``rank * span + place``, unique among a Result's deficits: ints sort at a
+        fraction of the tuples' cost. A competency it does not know (no place) has the
+        rows sorted as tuples instead (:meth:`_sorted_deficits_unplaced`)."""
+        place = self._places.get
+        span = self._span
+        rows: dict[int, tuple[str, str, Fact]] = {}
+        for comp, (r, fact, rule) in best.items():
+            p = place(comp)
+            if p is None:
+                return self._sorted_deficits_unplaced(best)
+            rows[r * span + p] = (comp, rule, fact)
+        made = []
+        # Deficit.of inline (a call each cost more): its own dict set as the instance's
+        for key in sorted(rows):
+            comp, rule, fact = rows[key]
+            one = _new(Deficit)
+            _set_attr(
+                one,
+                "__dict__",
+                {
+                    "competency": comp,
+                    "group": fact.get("group"),
+                    "severity": str(fact.get("severity")),
+                    "score_pct": fact.get("score_pct"),
+                    "rule": rule,
+                },
+            )
+            made.append(one)
+        return made
+
+    def _sorted_deficits_unplaced(self, best: dict[str, tuple[int, Fact, str]]) -> list[Deficit]:
+        """:meth:`_sorted_deficits` where a competency has no place: the rows sorted as
+        (rank, place, competency) tuples (a competency is in ``best`` once, so the rows'
+        order is decided before their rule or fact)."""
         place = self._places.get
         rows = sorted(
             [
@@ -1126,6 +1205,40 @@ def _deficit_key(kb: KnowledgeBase) -> Callable[[str, str], tuple[int, int, str]
         return (_SEVERITY_RANK.get(severity, 99), place, competency)
 
     return key
+
+
+def _need_names(strata: Sequence[Sequence[SubRule]]) -> dict[tuple[str, int], tuple[str, ...]]:
+    """The field names of the need facts each rule's actions can make, by the rule and
+    the fact's length, for the (rule, length) pairs that allow one list of names alone.
+
+    An action makes ``type`` then its fields in order; a field whose value is read
+    (not a literal) and that is not required is left out when the bound fact lacks it
+    (``compiler.templates``, the driver's ``_build`` and the generated builders alike),
+    so an action can make a fact of each subset of those fields. An action with more
+    than eight such fields is not worked out: its rule is left out (looked up by its
+    names as well)."""
+    allowed: dict[tuple[str, int], set[tuple[str, ...]]] = {}
+    unsure: set[str] = set()
+    for subs in strata:
+        for sub in subs:
+            rule = sub.rule.id
+            for ftype, fields in sub.actions:
+                if ftype != "need":
+                    continue
+                optional = [n for n, mode, _p, req in fields if mode != LITERAL and not req]
+                if len(optional) > 8:
+                    unsure.add(rule)
+                    continue
+                names = [n for n, *_rest in fields]
+                for mask in range(1 << len(optional)):
+                    left_out = {n for i, n in enumerate(optional) if mask >> i & 1}
+                    kept = ("type", *[n for n in names if n not in left_out])
+                    allowed.setdefault((rule, len(kept)), set()).add(kept)
+    return {
+        key: next(iter(names))
+        for key, names in allowed.items()
+        if len(names) == 1 and key[0] not in unsure
+    }
 
 
 def _cached_need(rule: str, fact: Fact) -> _KeyedNeed:
