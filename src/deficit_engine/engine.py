@@ -39,6 +39,7 @@ from .inference import (
 )
 from .inference.columnar import ABSENT, BaseColumns, DerivedColumns, by_profile, ranks
 from .loader import KnowledgeBase, load_kb
+from .ontology import round_fast
 from .models import Deficit, Fact, Need, Provenance, Result, Scores, TraceEntry, fact_sort_key
 from .planner import CohortPlan, plan_cohort
 from .profile import (
@@ -225,7 +226,7 @@ def base_facts(norm: Normalised, kb: KnowledgeBase) -> list[Fact]:
     pfact: Fact = {
         "type": "person",
         "role": person.role,
-        "experience_years": float(round(person.experience_years, 4)),
+        "experience_years": round_fast(person.experience_years, 4),
         "subjects": list(person.subjects),
     }
     if person.category is not None:

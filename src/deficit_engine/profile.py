@@ -39,7 +39,7 @@ from .folding import person_text
 from .loader import KnowledgeBase, name_key, pydantic_issues, subject_names, suggest_subject
 from .models import Provenance, Scores
 from .models.diagnosis import _made, made_once
-from .ontology import _ROUNDED, Scale, round_kept, suggest
+from .ontology import _ROUNDED, EXACT_BELOW, Scale, round_kept, suggest
 from .schema import RESULT_SOURCES, Instrument, Profile, ProfileResult
 
 __all__ = [
@@ -758,9 +758,15 @@ def _normalised_plain(
             return None
         score, maximum = fields["score"], fields.get("max", 100.0)
         raw = 100.0 * score / maximum
-        pct = rounded(raw)
-        if pct is None:
-            pct = percent(score, maximum) if raw in _INFINITE else round_kept(raw)
+        # round(raw, 2) by arithmetic, as ontology.round_fast works it out (inline: a
+        # call each cost more), else kept or rounded
+        y = raw * 100.0
+        if 0.0 < y < EXACT_BELOW and -0.49 < y - (n := round(y)) < 0.49:
+            pct = n / 100.0
+        else:
+            pct = rounded(raw)
+            if pct is None:
+                pct = percent(score, maximum) if raw in _INFINITE else round_kept(raw)
         pcts.append(pct)
         competency = fields.get("competency")
         if competency is not None:
@@ -809,26 +815,39 @@ def _plain_provenance(kind: str, ids: list[str], scores: dict[str, float]) -> li
     """The Provenance of each score, in the order of ``ids`` (its keys, sorted):
     ``Provenance.of(target, kind, pct, None, None, None, None, 0)`` of results that name
     no instrument, source or date, each the one result for its id (made here, a call
-    for them all rather than one each)."""
+    for them all rather than one each).
+
+    Each instance's own dict is filled from the kind's fields (:data:`_PLAIN_PROVENANCE`,
+    the class's order) and then given its target and score: no dict of eight made and
+    set as the instance's, which cost about twice as much, and the instance's dict shares
+    its keys with the class's other instances (a smaller object)."""
+    fields = _PLAIN_PROVENANCE[kind]
     made = []
     for target in ids:
         one = _new(Provenance)
-        _set_attr(
-            one,
-            "__dict__",
-            {
-                "target": target,
-                "kind": kind,
-                "score_pct": scores[target],
-                "instrument": None,
-                "instrument_id": None,
-                "source": None,
-                "date": None,
-                "set_aside": 0,
-            },
-        )
+        own = one.__dict__
+        own.update(fields)
+        own["target"] = target
+        own["score_pct"] = scores[target]
         made.append(one)
     return made
+
+
+#: A plain result's Provenance fields by its kind, in the class's order, the target and
+#: the score to be set (see :func:`_plain_provenance`).
+_PLAIN_PROVENANCE = {
+    kind: {
+        "target": "",
+        "kind": kind,
+        "score_pct": 0.0,
+        "instrument": None,
+        "instrument_id": None,
+        "source": None,
+        "date": None,
+        "set_aside": 0,
+    }
+    for kind in ("competency", "indicator")
+}
 
 
 # --- a chunk of profiles at once (a batch's columnar path) ----------------------------
