@@ -6,55 +6,15 @@ dependent``. Everything here is read-only after construction.
 
 from __future__ import annotations
 
-import bisect
 import itertools
-import math
 from collections.abc import Mapping, Sequence
 
 import networkx as nx
 
 from .errors import UnknownIdError
+from .rollups import levels_bisected, rollup_groups, rollup_indicators
 from .schema import Competency, Group, Indicator, Level
 from .suggest import suggest  # re-exported: every did-you-mean imports it from here
-
-#: ``round(x, 2)`` of the positive finite floats rounded so far (at most
-#: :data:`_ROUNDED_KEPT`): a float's ``round`` to places costs seven dict reads, and a
-#: cohort's scores and means take few distinct values. Zero is never kept: ``-0.0``
-#: and ``0.0`` are one key but round to themselves.
-_ROUNDED: dict[float, float] = {}
-_ROUNDED_KEPT = 1 << 15
-
-
-def round_kept(value: float) -> float:
-    """``round(value, 2)`` as a float (a numpy float's is numpy's: ``profile.percent``
-    makes it a float too), kept in :data:`_ROUNDED` when ``value`` is positive and
-    finite. A zero is itself, its sign kept (as ``round`` keeps it), without rounding.
-
-    Parameters
-    ----------
-    value : float
-        A percent or a mean of percents.
-
-    Returns
-    -------
-    float
-        ``float(round(value, 2))``.
-    """
-    if value == 0.0:
-        return float(value)
-    out = float(round(value, 2))
-    if 0.0 < value < math.inf and len(_ROUNDED) < _ROUNDED_KEPT:
-        _ROUNDED[value] = out
-    return out
-
-
-def _mean_rounded(mean: float) -> float:
-    """A roll-up's mean to 2 places, as ``round(mean, 2)`` gives it (a float's from
-    :data:`_ROUNDED` when kept; any other number's type is kept)."""
-    if type(mean) is not float:
-        return round(mean, 2)
-    return _ROUNDED.get(mean) or round_kept(mean)
-
 
 __all__ = ["Ontology", "Scale", "suggest"]
 
@@ -140,11 +100,9 @@ class Scale:
         if self._bounds is None:
             level_of = self.level_of
             return {key: level_of(score) for key, score in scores.items()}
-        # the first level whose bound is above the score is the one after every bound
-        # at or below it: no kept table to read (a large dict of floats, read cold)
-        find, ids = bisect.bisect_right, self.ids
-        bounds = self._bounds
-        return {key: ids[find(bounds, score)] for key, score in scores.items()}
+        # by bisection of the bounds: no kept table to read (a large dict of floats,
+        # read cold)
+        return levels_bisected(scores, self._bounds, self.ids)
 
     def title(self, level_id: str) -> str:
         """The title of a level, as documents show it.
@@ -200,13 +158,13 @@ class Ontology:
         self.indicator_parent: dict[str, str] = {}
         #: competency -> the id of its group (read by the roll-ups and the base facts)
         self.competency_group: dict[str, str] = {c.id: c.group for c in competencies}
-        # indicator -> (its competency, its weight), what rollup_indicators reads
-        self._weighted_parent: dict[str, tuple[str, float]] = {}
+        #: indicator -> (its competency, its weight), what the indicators' roll-up reads
+        self.weighted_parent: dict[str, tuple[str, float]] = {}
         for comp in competencies:
             for ind in comp.indicators:
                 self.indicators[ind.id] = ind
                 self.indicator_parent[ind.id] = comp.id
-                self._weighted_parent[ind.id] = (comp.id, ind.weight)
+                self.weighted_parent[ind.id] = (comp.id, ind.weight)
         graph: nx.DiGraph = nx.DiGraph()
         graph.add_nodes_from(sorted(self.competencies))
         for comp in competencies:
@@ -332,14 +290,7 @@ class Ontology:
         KeyError
             If an indicator is not in the ontology.
         """
-        sums: dict[str, float] = {}
-        weights: dict[str, float] = {}
-        parents = self._weighted_parent
-        for ind_id, score in indicator_scores.items():
-            comp, weight = parents[ind_id]
-            sums[comp] = sums.get(comp, 0.0) + weight * score
-            weights[comp] = weights.get(comp, 0.0) + weight
-        return {comp: _mean_rounded(sums[comp] / weights[comp]) for comp in sorted(sums)}
+        return rollup_indicators(self.weighted_parent, indicator_scores)
 
     def rollup_groups(self, competency_scores: Mapping[str, float]) -> dict[str, float]:
         """Plain mean of each group's competency scores (groups with results only).
@@ -359,12 +310,4 @@ class Ontology:
         KeyError
             If a competency is not in the ontology.
         """
-        members: dict[str, list[float]] = {}
-        groups = self.competency_group
-        for comp, score in competency_scores.items():
-            found = members.get(groups[comp])
-            if found is None:
-                members[groups[comp]] = [score]
-            else:
-                found.append(score)
-        return {g: _mean_rounded(sum(v) / len(v)) for g, v in sorted(members.items())}
+        return rollup_groups(self.competency_group, competency_scores)
