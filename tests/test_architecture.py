@@ -24,11 +24,11 @@ PACKAGE = Path(deficit_engine.__file__).resolve().parent
 # layer -> the units in it; a unit is a top-level module or subpackage of deficit_engine
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "choices", "labels", "months", "_yaml", "folding", "suggest", "gcpause"),
-    ("schema", "ontology"),
+    ("schema", "ontology", "rollups"),
     ("rules", "models"),
     ("catalogue", "period"),
     ("kb",),
-    ("loader", "profile", "compiler"),
+    ("loader", "profile", "profile_plain", "compiler"),
     ("inference", "resolve", "route"),
     ("planner", "tracking"),
     ("workers", "engine", "analysis"),

@@ -1,7 +1,7 @@
 """``Engine.evaluate`` validates a row as the batch does, its results apart.
 
 ``evaluate`` never gives the profile back, so it takes ``profile.parsed_apart_or_whole``:
-a row whose results ``_checked_results`` vouches for keeps them as the row's dicts, never
+a row whose results ``profile_plain.checked_results`` vouches for keeps them as the row's dicts, never
 made into models, and ``normalise_apart`` reads them as they are. Held here to the whole
 path (``parse_profile``, ``normalise``, ``Engine.diagnose``): the same Normalised values
 bit for bit, the same base facts, the same Results (JSON with traces) and the same

@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 
 from deficit_engine import Engine
 from deficit_engine import engine as engine_module
-from deficit_engine import ontology as ontology_module
 from deficit_engine import profile as profile_module
+from deficit_engine import rollups as rollups_module
 from deficit_engine.engine import _need_order, base_facts
 from deficit_engine.models import Need
 from deficit_engine.models.diagnosis import fact_sort_key
@@ -102,21 +102,21 @@ def test_one_pass_normalise_equals_the_chosen_results_path(engine: Engine) -> No
 
 
 def test_rounded_floats_kept_are_round(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ontology_module, "_ROUNDED", {})
+    monkeypatch.setattr(rollups_module, "_ROUNDED", {})
     values = [0.0, -0.0, 0.004, 0.005, 0.125, 1.005, 2.675, 5e-324, 1e308, math.inf, 33.333333]
     for value in values + values:  # the second time from the kept ones
-        kept = ontology_module._ROUNDED.get(value)
-        got = ontology_module.round_kept(value) if kept is None else kept
+        kept = rollups_module._ROUNDED.get(value)
+        got = rollups_module.round_kept(value) if kept is None else kept
         assert _same(got, round(value, 2)), value
-    assert 0.0 not in ontology_module._ROUNDED and math.inf not in ontology_module._ROUNDED
+    assert 0.0 not in rollups_module._ROUNDED and math.inf not in rollups_module._ROUNDED
 
 
 def test_kept_rounding_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ontology_module, "_ROUNDED", {})
-    monkeypatch.setattr(ontology_module, "_ROUNDED_KEPT", 5)
+    monkeypatch.setattr(rollups_module, "_ROUNDED", {})
+    monkeypatch.setattr(rollups_module, "_ROUNDED_KEPT", 5)
     for i in range(1, 50):
-        assert ontology_module.round_kept(i / 7) == round(i / 7, 2)
-    assert len(ontology_module._ROUNDED) == 5
+        assert rollups_module.round_kept(i / 7) == round(i / 7, 2)
+    assert len(rollups_module._ROUNDED) == 5
 
 
 def test_levels_of_equals_level_of(engine: Engine) -> None:
@@ -134,6 +134,43 @@ def test_levels_of_equals_level_of(engine: Engine) -> None:
         for _ in range(2):  # the second time from the kept levels
             assert scale.levels_of(scores) == {k: scale.level_of(v) for k, v in scores.items()}
     assert shipped._bounds is not None and odd._bounds is None and odd_last._bounds is None
+
+
+_PCT = st.floats(min_value=0.0, max_value=100.0, allow_nan=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from([f"i{k}" for k in range(12)]), _PCT, max_size=12),
+    st.lists(st.sampled_from([0.5, 1.0, 1.5, 2.0, 3.0]), min_size=12, max_size=12),
+)
+def test_rollups_are_the_plain_means(scores: dict[str, float], weights: list[float]) -> None:
+    """The roll-ups (rollups.py, compiled in the compiled build) are the weighted and
+    plain means as written out here, in the same order, rounded to 2 places, bit for
+    bit; and the bisected levels are the first level whose bound is above the score."""
+    parents = {f"i{k}": (f"c{k % 4}", weights[k]) for k in range(12)}
+    sums: dict[str, float] = {}
+    total: dict[str, float] = {}
+    for ind, score in scores.items():
+        comp, weight = parents[ind]
+        sums[comp] = sums.get(comp, 0.0) + weight * score
+        total[comp] = total.get(comp, 0.0) + weight
+    want = {c: float(round(sums[c] / total[c], 2)) for c in sorted(sums)}
+    got = rollups_module.rollup_indicators(parents, scores)
+    assert list(got) == list(want) and all(_same(got[c], want[c]) for c in want)
+    groups = {f"c{k}": f"g{k % 2}" for k in range(4)}
+    members: dict[str, list[float]] = {}
+    for comp, pct in got.items():
+        members.setdefault(groups[comp], []).append(pct)
+    plain = {g: float(round(sum(v) / len(v), 2)) for g, v in sorted(members.items())}
+    rolled = rollups_module.rollup_groups(groups, got)
+    assert list(rolled) == list(plain) and all(_same(rolled[g], plain[g]) for g in plain)
+    bounds, ids = [20.0, 50.0, 80.0], ["d", "c", "b", "a"]
+    levels = rollups_module.levels_bisected(scores, bounds, ids)
+    assert levels == {
+        k: next((i for i, b in zip(ids, bounds, strict=False) if v < b), ids[-1])
+        for k, v in scores.items()
+    }
 
 
 _TEXT = st.text(alphabet=st.sampled_from(["a", "b", ".", "\0", "\1", "é"]), max_size=4)

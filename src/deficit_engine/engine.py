@@ -40,7 +40,6 @@ from .inference import (
 from .inference.columnar import ABSENT, BaseColumns, DerivedColumns, by_profile, ranks
 from .loader import KnowledgeBase, load_kb
 from .models import Deficit, Fact, Need, Provenance, Result, Scores, TraceEntry, fact_sort_key
-from .ontology import round_fast
 from .planner import CohortPlan, plan_cohort
 from .profile import (
     Normalised,
@@ -56,6 +55,7 @@ from .profile import (
     without_results,
 )
 from .resolve import resolve
+from .rollups import round_fast
 from .route import planned
 from .rules import BASE_TYPES, NEED_KINDS, SEVERITIES, field_kinds
 from .rules.model import NUM, STR

@@ -6,109 +6,15 @@ dependent``. Everything here is read-only after construction.
 
 from __future__ import annotations
 
-import bisect
 import itertools
-import math
 from collections.abc import Mapping, Sequence
 
 import networkx as nx
 
 from .errors import UnknownIdError
+from .rollups import levels_bisected, rollup_groups, rollup_indicators
 from .schema import Competency, Group, Indicator, Level
 from .suggest import suggest  # re-exported: every did-you-mean imports it from here
-
-#: ``round(x, 2)`` of the positive finite floats rounded so far (at most
-#: :data:`_ROUNDED_KEPT`): a float's ``round`` to places costs seven dict reads, and a
-#: cohort's scores and means take few distinct values. Zero is never kept: ``-0.0``
-#: and ``0.0`` are one key but round to themselves.
-_ROUNDED: dict[float, float] = {}
-_ROUNDED_KEPT = 1 << 15
-
-
-def round_kept(value: float) -> float:
-    """``round(value, 2)`` as a float (a numpy float's is numpy's: ``profile.percent``
-    makes it a float too), kept in :data:`_ROUNDED` when ``value`` is positive and
-    finite. A zero is itself, its sign kept (as ``round`` keeps it), without rounding.
-
-    Parameters
-    ----------
-    value : float
-        A percent or a mean of percents.
-
-    Returns
-    -------
-    float
-        ``float(round(value, 2))``.
-    """
-    if value == 0.0:
-        return float(value)
-    out = float(round(value, 2))
-    if 0.0 < value < math.inf and len(_ROUNDED) < _ROUNDED_KEPT:
-        _ROUNDED[value] = out
-    return out
-
-
-#: Below this, a positive float times a power of ten is within 2**-13 of the exact
-#: product (half its ulp at most), which :func:`round_fast` relies on.
-EXACT_BELOW = float(2**40)
-
-
-def round_fast(value: float, places: int) -> float:
-    """``float(round(value, places))``, by arithmetic where that is exact (most values).
-
-    ``round`` gives the float nearest to the decimal that the exact value times
-    ``10**places`` rounds to, half to even, divided by ``10**places``. Where ``y =
-    value * 10**places`` is positive, below :data:`EXACT_BELOW` (so within 2**-13 of
-    the exact product) and within 0.49 of an integer ``n`` (so no tie is near), that
-    decimal is ``n``, and ``n / 10**places`` (two exact floats, the quotient rounded to
-    nearest by IEEE division) is that nearest float. A float's ``round`` to places
-    costs as much as a dozen dict reads; this a few operations, reading no memory.
-    Anything else (zeros and their signs, ties, negative, huge or not finite values)
-    is left to ``round``.
-
-    Parameters
-    ----------
-    value : float
-        A finite or infinite float, or an int.
-    places : int
-        The decimal places, 0 to 15.
-
-    Returns
-    -------
-    float
-        ``float(round(value, places))``.
-
-    Raises
-    ------
-    KeyError
-        If ``places`` is not 0 to 15.
-    """
-    scale = _POWERS[places]
-    y = value * scale
-    if 0.0 < y < EXACT_BELOW:
-        n = round(y)
-        if -0.49 < y - n < 0.49:
-            return n / scale
-    return float(round(value, places))
-
-
-#: 10.0 ** places, exact floats, for :func:`round_fast`.
-_POWERS = {places: float(10**places) for places in range(16)}
-
-
-def _mean_rounded(mean: float) -> float:
-    """A roll-up's mean to 2 places, as ``round(mean, 2)`` gives it (a float's by
-    :func:`round_fast`'s arithmetic, else from :data:`_ROUNDED` when kept; any other
-    number's type is kept)."""
-    if type(mean) is not float:
-        return round(mean, 2)
-    y = mean * 100.0
-    if 0.0 < y < EXACT_BELOW:
-        n = round(y)
-        if -0.49 < y - n < 0.49:
-            return n / 100.0
-    return _ROUNDED.get(mean) or round_kept(mean)
-
 
 __all__ = ["Ontology", "Scale", "suggest"]
 
@@ -194,11 +100,9 @@ class Scale:
         if self._bounds is None:
             level_of = self.level_of
             return {key: level_of(score) for key, score in scores.items()}
-        # the first level whose bound is above the score is the one after every bound
-        # at or below it: no kept table to read (a large dict of floats, read cold)
-        find, ids = bisect.bisect_right, self.ids
-        bounds = self._bounds
-        return {key: ids[find(bounds, score)] for key, score in scores.items()}
+        # by bisection of the bounds: no kept table to read (a large dict of floats,
+        # read cold)
+        return levels_bisected(scores, self._bounds, self.ids)
 
     def title(self, level_id: str) -> str:
         """The title of a level, as documents show it.
@@ -254,13 +158,13 @@ class Ontology:
         self.indicator_parent: dict[str, str] = {}
         #: competency -> the id of its group (read by the roll-ups and the base facts)
         self.competency_group: dict[str, str] = {c.id: c.group for c in competencies}
-        # indicator -> (its competency, its weight), what rollup_indicators reads
-        self._weighted_parent: dict[str, tuple[str, float]] = {}
+        #: indicator -> (its competency, its weight), what the indicators' roll-up reads
+        self.weighted_parent: dict[str, tuple[str, float]] = {}
         for comp in competencies:
             for ind in comp.indicators:
                 self.indicators[ind.id] = ind
                 self.indicator_parent[ind.id] = comp.id
-                self._weighted_parent[ind.id] = (comp.id, ind.weight)
+                self.weighted_parent[ind.id] = (comp.id, ind.weight)
         graph: nx.DiGraph = nx.DiGraph()
         graph.add_nodes_from(sorted(self.competencies))
         for comp in competencies:
@@ -386,14 +290,7 @@ class Ontology:
         KeyError
             If an indicator is not in the ontology.
         """
-        sums: dict[str, float] = {}
-        weights: dict[str, float] = {}
-        parents = self._weighted_parent
-        for ind_id, score in indicator_scores.items():
-            comp, weight = parents[ind_id]
-            sums[comp] = sums.get(comp, 0.0) + weight * score
-            weights[comp] = weights.get(comp, 0.0) + weight
-        return {comp: _mean_rounded(sums[comp] / weights[comp]) for comp in sorted(sums)}
+        return rollup_indicators(self.weighted_parent, indicator_scores)
 
     def rollup_groups(self, competency_scores: Mapping[str, float]) -> dict[str, float]:
         """Plain mean of each group's competency scores (groups with results only).
@@ -413,12 +310,4 @@ class Ontology:
         KeyError
             If a competency is not in the ontology.
         """
-        members: dict[str, list[float]] = {}
-        groups = self.competency_group
-        for comp, score in competency_scores.items():
-            found = members.get(groups[comp])
-            if found is None:
-                members[groups[comp]] = [score]
-            else:
-                found.append(score)
-        return {g: _mean_rounded(sum(v) / len(v)) for g, v in sorted(members.items())}
+        return rollup_groups(self.competency_group, competency_scores)
