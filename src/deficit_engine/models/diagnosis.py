@@ -21,7 +21,10 @@ Fact = dict[str, Any]
 class _Value:
     """Frozen value types pickle as their constructor call: an order of magnitude
     faster to unpickle than the default path (Results cross process boundaries
-    in cohort runs)."""
+    in cohort runs). Without slots of its own: a subclass that declares none keeps
+    its ``__dict__``, one that does (:class:`Need`) has none."""
+
+    __slots__ = ()
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         names = _FIELD_NAMES.get(type(self))
@@ -150,6 +153,13 @@ class Need(_Value):
         The id of the rule that asked for it.
     """
 
+    # Slots, not a __dict__: one object where a dict and its keys beside it made
+    # three to read (a person's ~50 needs are read by resolve and the route, cold
+    # in evaluate's order). ``_note`` is no field (not compared, hashed, printed or
+    # pickled): the resolver's info of this object (resolve.needinfo), kept on it
+    # so that it is found without a memo keyed by the object's id.
+    __slots__ = ("_note", "competency", "filters", "kind", "rule")
+
     kind: str
     competency: str | None
     filters: tuple[tuple[str, Any], ...]
@@ -204,11 +214,10 @@ class Need(_Value):
         Need
         """
         made = _new(cls)
-        _set_attr(
-            made,
-            "__dict__",
-            {"kind": kind, "competency": competency, "filters": filters, "rule": rule},
-        )
+        _set_attr(made, "kind", kind)
+        _set_attr(made, "competency", competency)
+        _set_attr(made, "filters", filters)
+        _set_attr(made, "rule", rule)
         return made
 
 
