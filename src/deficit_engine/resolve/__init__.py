@@ -245,7 +245,7 @@ def resolve(
     unmet.update(u3)
     return Resolution(
         recommendations=(*programs, *mentors, *formats),
-        unmet=tuple([_unmet(infos[i], unmet[i]) for i in sorted(unmet)]),
+        unmet=tuple([_unmet(infos[i], needs[i], unmet[i]) for i in sorted(unmet)]),
     )
 
 
@@ -253,12 +253,21 @@ def resolve(
 _MADE_LIMIT = 64
 
 
-def _unmet(info: NeedInfo, why: str | Why) -> Unmet:
-    """:func:`unmet_of` of the info's need, one object for the same need (object) and
-    reason across people: most unmet needs are the same few hundred (no programme for
-    the role, one mentor per form), and a frozen value can serve them all. Kept in the
-    need's own info (``made``, by the reason), which :func:`.needinfo.infos_of` has
-    just read: no key to build, no memo of every unmet need to search."""
+def _unmet(info: NeedInfo, need: Need, why: str | Why) -> Unmet:
+    """:func:`unmet_of` of ``need`` (whose info is ``info``), one object for the same
+    need (object) and reason across people: most unmet needs are the same few hundred
+    (no programme for the role, one mentor per form), and a frozen value can serve
+    them all. Kept in the need's own info, which :func:`.needinfo.infos_of` has just
+    read: the first reason and its value in two of its slots (a need object is unmet
+    for one reason, as a rule), the others in a dict (``made``, by the reason); no key
+    to build, no memo of every unmet need to search."""
+    first = info.unmet
+    if first is not None and (info.why is why or info.why == why):
+        return first  # the reason met first (the same object, as a memo hands it out)
+    if first is None:
+        first = info.unmet = unmet_of(need, why)
+        info.why = why
+        return first
     made = info.made
     if made is None:
         made = info.made = {}
@@ -266,5 +275,5 @@ def _unmet(info: NeedInfo, why: str | Why) -> Unmet:
     if found is None:
         if len(made) >= _MADE_LIMIT:  # reasons that vary (places with a load given)
             made.clear()
-        found = made[why] = unmet_of(info.need, why)
+        found = made[why] = unmet_of(need, why)
     return found

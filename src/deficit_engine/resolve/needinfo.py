@@ -8,12 +8,14 @@ memo. Here each need object gets a :class:`NeedInfo` once: its kind, its
 competency, its mentoring form, a ``token`` (an int standing for its competency
 and filters in the per-person memos, the same for equal needs) and, filled on
 first use, what is a function of the need alone (a format need's plan, why no
-programme for a role serves it). A need is found by identity (``id``): its info
-holds it, so no other object can take its id while the info is kept. The info is
-the object's own (equal needs made apart share their token and ``lazy`` values),
-so that it can also hold the need's :class:`~deficit_engine.models.Unmet` values
-(``made``): a person's needs are many, and each one found through one object, not
-a pair and then the info, is less memory read per need.
+programme for a role serves it). The info is kept on the need object itself (its
+``_note`` slot, no field of the value) with the KB index it belongs to: found by
+reading the need, which the engine has just handed over, where a memo keyed by
+the object's id read two more places of a table the other stages had pushed out
+of the cache. The info is the object's own (equal needs made apart share their
+token and ``lazy`` values), so that it can also hold the need's
+:class:`~deficit_engine.models.Unmet` values; it does not hold the need (no cycle
+for the garbage collector to find: a need and its info go when the need goes).
 """
 
 from __future__ import annotations
@@ -24,14 +26,12 @@ from typing import Any
 
 from ..catalogue import CatalogueIndex, exact_key
 from ..errors import WrongTypeError
-from ..models import Need
+from ..models import Need, Unmet
 
 __all__ = ["KINDS", "NeedInfo", "competency_bits", "form_of", "infos_of", "split_by_kind"]
 
 #: The kinds of need the resolver serves, in the order it serves them.
 KINDS = ("program", "mentor", "format")
-#: How many needs the identity memo keeps before it starts afresh.
-IDENTITY_LIMIT = 1 << 16
 #: Tokens are never reused, even when a memo is emptied, so a token in a
 #: per-person memo always stands for the same competency and filters.
 _tokens = itertools.count()
@@ -42,8 +42,9 @@ class NeedInfo:
 
     Attributes
     ----------
-    need : Need
-        The need (held: its info is found by its ``id``).
+    owner : CatalogueIndex
+        The KB index whose memos the info's values belong to (a need object used
+        with another KB gets an info of that KB's instead).
     kind : str
         The need's kind.
     competency : str or None
@@ -63,8 +64,14 @@ class NeedInfo:
     lazy : dict
         Other values that are a function of the need alone, by name (filled by
         their users; one dict for equal needs).
+    why : str or Why or None
+        The first reason the need was unmet for (``resolve``), and ``unmet`` its
+        :class:`~deficit_engine.models.Unmet`: most need objects are unmet for one
+        reason, read here without a dict.
+    unmet : Unmet or None
+        See ``why``.
     made : dict or None
-        The need's unmet values by their reason (``resolve``), made on first use.
+        The need's unmet values for other reasons, by the reason, made on first use.
     """
 
     __slots__ = (
@@ -76,12 +83,14 @@ class NeedInfo:
         "lazy",
         "made",
         "named_format",
-        "need",
+        "owner",
         "token",
+        "unmet",
+        "why",
     )
 
-    def __init__(self, need: Need, token: int | None, bit: int = 0) -> None:
-        self.need = need
+    def __init__(self, need: Need, owner: CatalogueIndex, token: int | None, bit: int = 0) -> None:
+        self.owner = owner
         self.kind = need.kind
         self.competency = need.competency
         self.bit = bit
@@ -90,16 +99,13 @@ class NeedInfo:
         self.format_plan: Any = None
         self.named_format: str | None = None
         self.lazy: dict[Any, Any] = {}
+        self.why: Any = None  # str or mentors.Why (which imports this module)
+        self.unmet: Unmet | None = None
         self.made: dict[Any, Any] | None = None
 
-    def of(self, need: Need) -> NeedInfo:
+    def of(self) -> NeedInfo:
         """This info for another object of the same need (equal filters that print
         alike): its own, sharing the token and the ``lazy`` values.
-
-        Parameters
-        ----------
-        need : Need
-            The other object.
 
         Returns
         -------
@@ -107,7 +113,7 @@ class NeedInfo:
             Its info.
         """
         other = NeedInfo.__new__(NeedInfo)
-        other.need = need
+        other.owner = self.owner
         other.kind = self.kind
         other.competency = self.competency
         other.bit = self.bit
@@ -116,6 +122,8 @@ class NeedInfo:
         other.format_plan = self.format_plan
         other.named_format = self.named_format
         other.lazy = self.lazy
+        other.why = None
+        other.unmet = None
         other.made = None
         return other
 
@@ -172,7 +180,7 @@ def infos_of(index: CatalogueIndex, needs: Iterable[Need]) -> list[NeedInfo]:
     Parameters
     ----------
     index : CatalogueIndex
-        The KB's catalogue index (its memos hold the infos).
+        The KB's catalogue index (its memos hold the values the infos share).
     needs : iterable of Need
         A person's needs.
 
@@ -186,20 +194,20 @@ def infos_of(index: CatalogueIndex, needs: Iterable[Need]) -> list[NeedInfo]:
     WrongTypeError
         If an item is not a Need.
     """
-    by_id = index.memo("need info by identity")
-    get = by_id.get
     out = []
     for need in needs:
-        info = get(id(need))
-        if info is None:
-            info = _remember(index, by_id, need)
+        # the need's own note (a slot of Need that is no field): None until first met
+        info: NeedInfo | None = getattr(need, "_note", None)
+        if info is None or info.owner is not index:
+            info = _remember(index, need)
         out.append(info)
     return out
 
 
-def _remember(index: CatalogueIndex, by_id: dict[int, NeedInfo], need: Need) -> NeedInfo:
-    """A need met for the first time (as this object): its info, made from that of an
-    equal need met before (by its signature) when there is one."""
+def _remember(index: CatalogueIndex, need: Need) -> NeedInfo:
+    """A need met for the first time (as this object, with this KB): its info, made
+    from that of an equal need met before (by its signature) when there is one, and
+    noted on the need."""
     if type(need) is not Need and not isinstance(need, Need):
         raise WrongTypeError(f"resolve() needs Need objects, not {type(need).__name__}")
     # exact_key: equal filters that print apart (1 and True) are different needs here
@@ -213,16 +221,15 @@ def _remember(index: CatalogueIndex, by_id: dict[int, NeedInfo], need: Need) -> 
             signatures = index.memo("need info by signature")
             first = signatures.get(sig)
             if first is None:
-                info = index.remember(signatures, sig, NeedInfo(need, next(_tokens), bit))
+                info = index.remember(signatures, sig, NeedInfo(need, index, next(_tokens), bit))
             else:
-                info = first.of(need)
+                info = first.of()
         except TypeError:  # an unhashable value inside a filter
             info = None
     if info is None:
-        info = NeedInfo(need, None, bit)
-    if len(by_id) >= IDENTITY_LIMIT:  # needs made afresh per Result would fill it
-        by_id.clear()
-    by_id[id(need)] = info
+        info = NeedInfo(need, index, None, bit)
+    # Need is frozen: its note is set as its fields are by Need.of
+    object.__setattr__(need, "_note", info)
     return info
 
 
