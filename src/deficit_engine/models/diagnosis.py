@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, ClassVar, Generic, TypeVar, overload
 
 __all__ = ["Deficit", "Fact", "Need", "Scores", "TraceEntry", "fact_sort_key"]
 
@@ -159,6 +159,9 @@ class Need(_Value):
     # pickled): the resolver's info of this object (resolve.needinfo), kept on it
     # so that it is found without a memo keyed by the object's id.
     __slots__ = ("_note", "competency", "filters", "kind", "rule")
+    # the note's type for the type checker (a ClassVar is no dataclass field); unset
+    # until the resolver sets it, when reading it raises AttributeError
+    _note: ClassVar[Any]
 
     kind: str
     competency: str | None

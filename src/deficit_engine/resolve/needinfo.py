@@ -196,8 +196,10 @@ def infos_of(index: CatalogueIndex, needs: Iterable[Need]) -> list[NeedInfo]:
     """
     out = []
     for need in needs:
-        # the need's own note (a slot of Need that is no field): None until first met
-        info: NeedInfo | None = getattr(need, "_note", None)
+        try:  # the need's own note (a slot of Need that is no field)
+            info: NeedInfo | None = need._note
+        except AttributeError:  # not set until the object is first met
+            info = None
         if info is None or info.owner is not index:
             info = _remember(index, need)
         out.append(info)
