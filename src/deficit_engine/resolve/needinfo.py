@@ -13,9 +13,9 @@ programme for a role serves it). The info is kept on the need object itself (its
 reading the need, which the engine has just handed over, where a memo keyed by
 the object's id read two more places of a table the other stages had pushed out
 of the cache. The info is the object's own (equal needs made apart share their
-token and ``lazy`` values), so that it can also hold the need's
-:class:`~deficit_engine.models.Unmet` values; it does not hold the need (no cycle
-for the garbage collector to find: a need and its info go when the need goes).
+token and ``lazy`` values). It does not hold the need, nor anything that does (an
+``Unmet``): no cycle for the garbage collector to find, a need and its info go
+when the need goes.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 
 from ..catalogue import CatalogueIndex, exact_key
 from ..errors import WrongTypeError
-from ..models import Need, Unmet
+from ..models import Need
 
 __all__ = ["KINDS", "NeedInfo", "competency_bits", "form_of", "infos_of", "split_by_kind"]
 
@@ -42,9 +42,11 @@ class NeedInfo:
 
     Attributes
     ----------
-    owner : CatalogueIndex
-        The KB index whose memos the info's values belong to (a need object used
-        with another KB gets an info of that KB's instead).
+    owner : int
+        The ``serial`` of the KB index whose memos the info's values belong to (a
+        need object used with another KB gets an info of that KB's instead): its
+        number, not the index, so that the index's memos, which hold infos, hold
+        nothing that holds the index.
     kind : str
         The need's kind.
     competency : str or None
@@ -64,14 +66,6 @@ class NeedInfo:
     lazy : dict
         Other values that are a function of the need alone, by name (filled by
         their users; one dict for equal needs).
-    why : str or Why or None
-        The first reason the need was unmet for (``resolve``), and ``unmet`` its
-        :class:`~deficit_engine.models.Unmet`: most need objects are unmet for one
-        reason, read here without a dict.
-    unmet : Unmet or None
-        See ``why``.
-    made : dict or None
-        The need's unmet values for other reasons, by the reason, made on first use.
     """
 
     __slots__ = (
@@ -81,15 +75,12 @@ class NeedInfo:
         "format_plan",
         "kind",
         "lazy",
-        "made",
         "named_format",
         "owner",
         "token",
-        "unmet",
-        "why",
     )
 
-    def __init__(self, need: Need, owner: CatalogueIndex, token: int | None, bit: int = 0) -> None:
+    def __init__(self, need: Need, owner: int, token: int | None, bit: int = 0) -> None:
         self.owner = owner
         self.kind = need.kind
         self.competency = need.competency
@@ -99,9 +90,6 @@ class NeedInfo:
         self.format_plan: Any = None
         self.named_format: str | None = None
         self.lazy: dict[Any, Any] = {}
-        self.why: Any = None  # str or mentors.Why (which imports this module)
-        self.unmet: Unmet | None = None
-        self.made: dict[Any, Any] | None = None
 
     def of(self) -> NeedInfo:
         """This info for another object of the same need (equal filters that print
@@ -122,9 +110,6 @@ class NeedInfo:
         other.format_plan = self.format_plan
         other.named_format = self.named_format
         other.lazy = self.lazy
-        other.why = None
-        other.unmet = None
-        other.made = None
         return other
 
 
@@ -194,13 +179,14 @@ def infos_of(index: CatalogueIndex, needs: Iterable[Need]) -> list[NeedInfo]:
     WrongTypeError
         If an item is not a Need.
     """
+    serial = index.serial
     out = []
     for need in needs:
         try:  # the need's own note (a slot of Need that is no field)
             info: NeedInfo | None = need._note
         except AttributeError:  # not set until the object is first met
             info = None
-        if info is None or info.owner is not index:
+        if info is None or info.owner != serial:
             info = _remember(index, need)
         out.append(info)
     return out
@@ -223,13 +209,15 @@ def _remember(index: CatalogueIndex, need: Need) -> NeedInfo:
             signatures = index.memo("need info by signature")
             first = signatures.get(sig)
             if first is None:
-                info = index.remember(signatures, sig, NeedInfo(need, index, next(_tokens), bit))
+                info = index.remember(
+                    signatures, sig, NeedInfo(need, index.serial, next(_tokens), bit)
+                )
             else:
                 info = first.of()
         except TypeError:  # an unhashable value inside a filter
             info = None
     if info is None:
-        info = NeedInfo(need, index, None, bit)
+        info = NeedInfo(need, index.serial, None, bit)
     # Need is frozen: its note is set as its fields are by Need.of
     object.__setattr__(need, "_note", info)
     return info
