@@ -123,7 +123,7 @@ def test_shared_unmet_needs_are_made_as_alone(monkeypatch: pytest.MonkeyPatch) -
     shared = [_resolution(kb, prof, result, {}) for prof, result in people]
     again = [resolve(kb, p, r.needs, severities=r.severities).unmet for p, r in people[:50]]
     assert any(u is v for one, two in itertools.pairwise(again) for u in one for v in two)
-    monkeypatch.setattr(resolve_module, "_unmet", lambda index, need, why: unmet_of(need, why))
+    monkeypatch.setattr(resolve_module, "_unmet", lambda info, why: unmet_of(info.need, why))
     fresh = load_kb()
     alone = [_resolution(fresh, prof, result, {}) for prof, result in people]
     assert shared == alone

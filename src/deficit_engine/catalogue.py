@@ -9,7 +9,6 @@ module for ``KnowledgeBase.index``, this module imports nothing of the KB's.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -164,10 +163,6 @@ def _grouped(items: Sequence[Any], keys: Callable[[Any], Sequence[str]]) -> dict
     return out
 
 
-#: Serial numbers of the indexes (never reused).
-_SERIALS = itertools.count()
-
-
 class CatalogueIndex:
     """Per-KB lookup tables for the resolver and the route builder.
 
@@ -226,10 +221,6 @@ class CatalogueIndex:
         #: the resolver's memos: name -> key -> a value that is a pure function of
         #: the KB and the key (see :meth:`memo`).
         self.memos: dict[str, dict[Any, Any]] = {}
-        #: a number no other index of this process has: what the resolver's notes on
-        #: need objects tell their index by (resolve.needinfo), without holding it
-        #: (an index held by its memos' values would live until the GC ran).
-        self.serial: int = next(_SERIALS)
         #: competency lists -> what :meth:`sort` makes of them.
         self.sorted_comps: dict[tuple[str, ...], tuple[str, ...]] = {}
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar, Generic, TypeVar, overload
+from typing import Any, Generic, TypeVar, overload
 
 __all__ = ["Deficit", "Fact", "Need", "Scores", "TraceEntry", "fact_sort_key"]
 
@@ -136,7 +136,7 @@ class Deficit(_Value):
 _DEFICIT_FIELDS = len(fields(Deficit))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Need(_Value):
     """What a rule asked for: a programme, a mentor or a format, with its filters.
 
@@ -153,16 +153,9 @@ class Need(_Value):
         The id of the rule that asked for it.
     """
 
-    # Slots, not a __dict__: one object where a dict and its keys beside it made
-    # three to read (a person's ~50 needs are read by resolve and the route, cold
-    # in evaluate's order). ``_note`` is no field (not compared, hashed, printed or
-    # pickled): the resolver's info of this object (resolve.needinfo), kept on it
-    # so that it is found without a memo keyed by the object's id.
-    __slots__ = ("_note", "competency", "filters", "kind", "rule")
-    # the note's type for the type checker (a ClassVar is no dataclass field); unset
-    # until the resolver sets it, when reading it raises AttributeError
-    _note: ClassVar[Any]
-
+    # In slots (no __dict__): one object to read where the instance, its own dict and
+    # that dict's keys were three; resolve and the route read a person's ~50 needs
+    # (shared objects, engine._NEEDS) cold in evaluate's order.
     kind: str
     competency: str | None
     filters: tuple[tuple[str, Any], ...]

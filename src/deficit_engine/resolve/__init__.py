@@ -41,7 +41,7 @@ from ..period import settings, working_months
 from ..schema import Person, Profile
 from .formats import resolve_formats
 from .mentors import Seeker, Why, resolve_mentors
-from .needinfo import infos_of, split_by_kind
+from .needinfo import NeedInfo, infos_of, split_by_kind
 from .programmes import resolve_programmes
 
 # PHASE_ORDER and format_hours live in labels, the value types in models; they
@@ -245,35 +245,26 @@ def resolve(
     unmet.update(u3)
     return Resolution(
         recommendations=(*programs, *mentors, *formats),
-        unmet=tuple([_unmet(index, needs[i], unmet[i]) for i in sorted(unmet)]),
+        unmet=tuple([_unmet(infos[i], unmet[i]) for i in sorted(unmet)]),
     )
 
 
-#: The most unmet values kept for one need object (a need has a reason or two).
+#: The most unmet values one need's info keeps (a need has a reason or two).
 _MADE_LIMIT = 64
-#: The most need objects whose unmet values are kept (needs made afresh per Result,
-#: as the python backend makes them, would fill it).
-_NEEDS_KEPT = 1 << 16
 
 
-def _unmet(index: CatalogueIndex, need: Need, why: str | Why) -> Unmet:
-    """:func:`unmet_of` of ``need``, one object for the same need (object) and reason
-    across people: most unmet needs are the same few hundred (no programme for the
-    role, one mentor per form), and a frozen value can serve them all. Kept in a memo
-    of the index by the need's id, beside the need (held, so that no other object
-    takes its id), by the reason. Not in the need's info: the need notes its info
-    (:func:`.needinfo.infos_of`), and an Unmet holds its need, so the three would be a
-    cycle that only the garbage collector frees (cohort workers pause it)."""
-    memo = index.memo("unmet values by need identity")
-    kept: tuple[Need, dict[str | Why, Unmet]] | None = memo.get(id(need))
-    if kept is None:
-        if len(memo) >= _NEEDS_KEPT:
-            memo.clear()
-        kept = memo[id(need)] = (need, {})
-    made = kept[1]
-    found = made.get(why)
+def _unmet(info: NeedInfo, why: str | Why) -> Unmet:
+    """:func:`unmet_of` of the info's need, one object for the same need (object) and
+    reason across people: most unmet needs are the same few hundred (no programme for
+    the role, one mentor per form), and a frozen value can serve them all. Kept in the
+    need's own info (``made``, by the reason), which :func:`.needinfo.infos_of` has
+    just read: no key to build, no memo of every unmet need to search."""
+    made = info.made
+    if made is None:
+        made = info.made = {}
+    found: Unmet | None = made.get(why)
     if found is None:
         if len(made) >= _MADE_LIMIT:  # reasons that vary (places with a load given)
             made.clear()
-        found = made[why] = unmet_of(need, why)
+        found = made[why] = unmet_of(info.need, why)
     return found

@@ -8,14 +8,12 @@ memo. Here each need object gets a :class:`NeedInfo` once: its kind, its
 competency, its mentoring form, a ``token`` (an int standing for its competency
 and filters in the per-person memos, the same for equal needs) and, filled on
 first use, what is a function of the need alone (a format need's plan, why no
-programme for a role serves it). The info is kept on the need object itself (its
-``_note`` slot, no field of the value) with the KB index it belongs to: found by
-reading the need, which the engine has just handed over, where a memo keyed by
-the object's id read two more places of a table the other stages had pushed out
-of the cache. The info is the object's own (equal needs made apart share their
-token and ``lazy`` values). It does not hold the need, nor anything that does (an
-``Unmet``): no cycle for the garbage collector to find, a need and its info go
-when the need goes.
+programme for a role serves it). A need is found by identity (``id``): its info
+holds it, so no other object can take its id while the info is kept. The info is
+the object's own (equal needs made apart share their token and ``lazy`` values),
+so that it can also hold the need's :class:`~deficit_engine.models.Unmet` values
+(``made``): a person's needs are many, and each one found through one object, not
+a pair and then the info, is less memory read per need.
 """
 
 from __future__ import annotations
@@ -32,6 +30,8 @@ __all__ = ["KINDS", "NeedInfo", "competency_bits", "form_of", "infos_of", "split
 
 #: The kinds of need the resolver serves, in the order it serves them.
 KINDS = ("program", "mentor", "format")
+#: How many needs the identity memo keeps before it starts afresh.
+IDENTITY_LIMIT = 1 << 16
 #: Tokens are never reused, even when a memo is emptied, so a token in a
 #: per-person memo always stands for the same competency and filters.
 _tokens = itertools.count()
@@ -42,11 +42,8 @@ class NeedInfo:
 
     Attributes
     ----------
-    owner : int
-        The ``serial`` of the KB index whose memos the info's values belong to (a
-        need object used with another KB gets an info of that KB's instead): its
-        number, not the index, so that the index's memos, which hold infos, hold
-        nothing that holds the index.
+    need : Need
+        The need (held: its info is found by its ``id``).
     kind : str
         The need's kind.
     competency : str or None
@@ -66,6 +63,8 @@ class NeedInfo:
     lazy : dict
         Other values that are a function of the need alone, by name (filled by
         their users; one dict for equal needs).
+    made : dict or None
+        The need's unmet values by their reason (``resolve``), made on first use.
     """
 
     __slots__ = (
@@ -75,13 +74,14 @@ class NeedInfo:
         "format_plan",
         "kind",
         "lazy",
+        "made",
         "named_format",
-        "owner",
+        "need",
         "token",
     )
 
-    def __init__(self, need: Need, owner: int, token: int | None, bit: int = 0) -> None:
-        self.owner = owner
+    def __init__(self, need: Need, token: int | None, bit: int = 0) -> None:
+        self.need = need
         self.kind = need.kind
         self.competency = need.competency
         self.bit = bit
@@ -90,10 +90,16 @@ class NeedInfo:
         self.format_plan: Any = None
         self.named_format: str | None = None
         self.lazy: dict[Any, Any] = {}
+        self.made: dict[Any, Any] | None = None
 
-    def of(self) -> NeedInfo:
+    def of(self, need: Need) -> NeedInfo:
         """This info for another object of the same need (equal filters that print
         alike): its own, sharing the token and the ``lazy`` values.
+
+        Parameters
+        ----------
+        need : Need
+            The other object.
 
         Returns
         -------
@@ -101,7 +107,7 @@ class NeedInfo:
             Its info.
         """
         other = NeedInfo.__new__(NeedInfo)
-        other.owner = self.owner
+        other.need = need
         other.kind = self.kind
         other.competency = self.competency
         other.bit = self.bit
@@ -110,6 +116,7 @@ class NeedInfo:
         other.format_plan = self.format_plan
         other.named_format = self.named_format
         other.lazy = self.lazy
+        other.made = None
         return other
 
 
@@ -165,7 +172,7 @@ def infos_of(index: CatalogueIndex, needs: Iterable[Need]) -> list[NeedInfo]:
     Parameters
     ----------
     index : CatalogueIndex
-        The KB's catalogue index (its memos hold the values the infos share).
+        The KB's catalogue index (its memos hold the infos).
     needs : iterable of Need
         A person's needs.
 
@@ -179,23 +186,20 @@ def infos_of(index: CatalogueIndex, needs: Iterable[Need]) -> list[NeedInfo]:
     WrongTypeError
         If an item is not a Need.
     """
-    serial = index.serial
+    by_id = index.memo("need info by identity")
+    get = by_id.get
     out = []
     for need in needs:
-        try:  # the need's own note (a slot of Need that is no field)
-            info: NeedInfo | None = need._note
-        except AttributeError:  # not set until the object is first met
-            info = None
-        if info is None or info.owner != serial:
-            info = _remember(index, need)
+        info = get(id(need))
+        if info is None:
+            info = _remember(index, by_id, need)
         out.append(info)
     return out
 
 
-def _remember(index: CatalogueIndex, need: Need) -> NeedInfo:
-    """A need met for the first time (as this object, with this KB): its info, made
-    from that of an equal need met before (by its signature) when there is one, and
-    noted on the need."""
+def _remember(index: CatalogueIndex, by_id: dict[int, NeedInfo], need: Need) -> NeedInfo:
+    """A need met for the first time (as this object): its info, made from that of an
+    equal need met before (by its signature) when there is one."""
     if type(need) is not Need and not isinstance(need, Need):
         raise WrongTypeError(f"resolve() needs Need objects, not {type(need).__name__}")
     # exact_key: equal filters that print apart (1 and True) are different needs here
@@ -209,17 +213,16 @@ def _remember(index: CatalogueIndex, need: Need) -> NeedInfo:
             signatures = index.memo("need info by signature")
             first = signatures.get(sig)
             if first is None:
-                info = index.remember(
-                    signatures, sig, NeedInfo(need, index.serial, next(_tokens), bit)
-                )
+                info = index.remember(signatures, sig, NeedInfo(need, next(_tokens), bit))
             else:
-                info = first.of()
+                info = first.of(need)
         except TypeError:  # an unhashable value inside a filter
             info = None
     if info is None:
-        info = NeedInfo(need, index.serial, None, bit)
-    # Need is frozen: its note is set as its fields are by Need.of
-    object.__setattr__(need, "_note", info)
+        info = NeedInfo(need, None, bit)
+    if len(by_id) >= IDENTITY_LIMIT:  # needs made afresh per Result would fill it
+        by_id.clear()
+    by_id[id(need)] = info
     return info
 
 
