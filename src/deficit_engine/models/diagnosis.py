@@ -21,7 +21,10 @@ Fact = dict[str, Any]
 class _Value:
     """Frozen value types pickle as their constructor call: an order of magnitude
     faster to unpickle than the default path (Results cross process boundaries
-    in cohort runs)."""
+    in cohort runs). Without slots of its own: a subclass that declares none keeps
+    its ``__dict__``, one that does (:class:`Need`) has none."""
+
+    __slots__ = ()
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         names = _FIELD_NAMES.get(type(self))
@@ -133,7 +136,7 @@ class Deficit(_Value):
 _DEFICIT_FIELDS = len(fields(Deficit))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Need(_Value):
     """What a rule asked for: a programme, a mentor or a format, with its filters.
 
@@ -150,6 +153,9 @@ class Need(_Value):
         The id of the rule that asked for it.
     """
 
+    # In slots (no __dict__): one object to read where the instance, its own dict and
+    # that dict's keys were three; resolve and the route read a person's ~50 needs
+    # (shared objects, engine._NEEDS) cold in evaluate's order.
     kind: str
     competency: str | None
     filters: tuple[tuple[str, Any], ...]
@@ -204,11 +210,10 @@ class Need(_Value):
         Need
         """
         made = _new(cls)
-        _set_attr(
-            made,
-            "__dict__",
-            {"kind": kind, "competency": competency, "filters": filters, "rule": rule},
-        )
+        _set_attr(made, "kind", kind)
+        _set_attr(made, "competency", competency)
+        _set_attr(made, "filters", filters)
+        _set_attr(made, "rule", rule)
         return made
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .diagnosis import Deficit, Need, _made, made_once
+from .diagnosis import Deficit, Need, _made, _new, _set_attr, made_once
 
 __all__ = [
     "UNADDRESSED_REASON",
@@ -175,7 +175,7 @@ class Recommendation:
 UNMET_CAUSES = ("catalogue", "capacity", "one_per_form")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Unmet:
     """A need no catalogue item serves, with the reason why.
 
@@ -214,7 +214,14 @@ class Unmet:
         -------
         Unmet
         """
-        return _made(cls, {"need": need, "reason": reason, "cause": cause, "exhausted": exhausted})
+        # slots, one object of a line or so where a dict beside it was three: the
+        # resolver shares an unmet need across people, and the route reads its need
+        made = _new(cls)
+        _set_attr(made, "need", need)
+        _set_attr(made, "reason", reason)
+        _set_attr(made, "cause", cause)
+        _set_attr(made, "exhausted", exhausted)
+        return made
 
     @property
     def kind(self) -> str:

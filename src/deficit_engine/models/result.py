@@ -347,8 +347,8 @@ def _field_names(cls: type) -> tuple[str, ...]:
 
 #: The fields of the values a Result is rebuilt from, in the order ``_flatten`` puts
 #: their values (the classes' own order).
-_DEFICIT, _NEED, _TRACE, _SCORES, _PROVENANCE, _RESULT = map(
-    _field_names, (Deficit, Need, TraceEntry, Scores, Provenance, Result)
+_DEFICIT, _TRACE, _SCORES, _PROVENANCE, _RESULT = map(
+    _field_names, (Deficit, TraceEntry, Scores, Provenance, Result)
 )
 
 
@@ -375,7 +375,7 @@ def _rebuild_result(
     kb_version: str | None = None,
 ) -> Result:
     own_deficits = tuple([_remade(Deficit, _DEFICIT, d) for d in deficits])
-    own_needs = tuple([_remade(Need, _NEED, n) for n in needs])
+    own_needs = tuple([Need.of(*n) for n in needs])  # slots: no __dict__ to fill
     return _remade(
         Result,
         _RESULT,
