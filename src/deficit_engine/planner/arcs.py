@@ -17,16 +17,17 @@ severity weights of the needs it serves summed. The rules are those of
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
 
 from ..catalogue import CatalogueIndex
 from ..models import Need
+from ..resolve.allocate import most_units
 from ..resolve.mentors import CROSS_ORGANISATION_FORMS, SEVERITY_WEIGHT, Seeker, Unit
 
-__all__ = ["CohortArcs", "cohort_arcs"]
+__all__ = ["CohortArcs", "FlowArcs", "cohort_arcs", "cut_arcs", "flow_arcs"]
 
 
 class CohortArcs(NamedTuple):
@@ -120,35 +121,18 @@ def _candidates(
     return out
 
 
-def cohort_arcs(
+def _chunks(
     index: CatalogueIndex,
     seekers: Sequence[Seeker],
     needs: Sequence[Sequence[Need]],
     severities: Sequence[Mapping[str, str]],
     units: Sequence[tuple[int, Unit]],
     capacity: Sequence[int] | np.ndarray,
-    themselves: Mapping[int, int] | None = None,
-) -> CohortArcs:
-    """Every unit's candidate mentors, as arrays (see the module docstring).
-
-    Parameters
-    ----------
-    index : CatalogueIndex
-        The catalogue index whose mentors (in id order) the arcs index.
-    seekers, needs, severities : sequence
-        Per seeker: who they are, their needs, competency -> deficit severity.
-    units : sequence of (int, Unit)
-        The units, each with its seeker's position.
-    capacity : sequence of int
-        Each mentor's free places (a mentor with none gets no arc).
-    themselves : Mapping, optional
-        Seeker position -> the mentor index that is that seeker (a colleague).
-
-    Returns
-    -------
-    CohortArcs
-        The arcs sorted by (unit, mentor), and the rows.
-    """
+    themselves: Mapping[int, int] | None,
+) -> Iterator[CohortArcs]:
+    """The arcs and rows of :func:`cohort_arcs`, ``_CHUNK_UNITS`` units at a time, in
+    the units' order (each chunk sorted by (unit, mentor); a chunk whose needs have
+    no candidates left out, one whose candidates the rules all refuse empty)."""
     mentors = index.mentors
     n_mentors = len(mentors)
     codes = _Codes()
@@ -212,11 +196,47 @@ def cohort_arcs(
         nosubj = (s_has_subjects[a_seeker] & ~matched).astype(np.int64)
         return CohortArcs(a_unit, a_mentor, prio, loc, nosubj, r_unit, r_need, r_mentor)
 
-    parts: list[CohortArcs] = []
     for lo in range(0, len(units), _CHUNK_UNITS):
         entries = found.entries(units, needs, severities, lo, min(lo + _CHUNK_UNITS, len(units)))
         if entries is not None:
-            parts.append(summed(*entries))
+            yield summed(*entries)
+
+
+def cohort_arcs(
+    index: CatalogueIndex,
+    seekers: Sequence[Seeker],
+    needs: Sequence[Sequence[Need]],
+    severities: Sequence[Mapping[str, str]],
+    units: Sequence[tuple[int, Unit]],
+    capacity: Sequence[int] | np.ndarray,
+    themselves: Mapping[int, int] | None = None,
+) -> CohortArcs:
+    """Every unit's candidate mentors, as arrays (see the module docstring).
+
+    Parameters
+    ----------
+    index : CatalogueIndex
+        The catalogue index whose mentors (in id order) the arcs index.
+    seekers, needs, severities : sequence
+        Per seeker: who they are, their needs, competency -> deficit severity.
+    units : sequence of (int, Unit)
+        The units, each with its seeker's position.
+    capacity : sequence of int
+        Each mentor's free places (a mentor with none gets no arc).
+    themselves : Mapping, optional
+        Seeker position -> the mentor index that is that seeker (a colleague).
+
+    Returns
+    -------
+    CohortArcs
+        The arcs sorted by (unit, mentor), and the rows.
+    """
+    parts = list(_chunks(index, seekers, needs, severities, units, capacity, themselves))
+    return _joined(parts)
+
+
+def _joined(parts: list[CohortArcs]) -> CohortArcs:
+    """The chunks' arcs and rows laid end to end (in the chunks' order)."""
     if not parts:
         return _EMPTY
     # one field at a time, each chunk's copy let go as it is joined: the peak is the
@@ -305,3 +325,177 @@ class _Found:
         r_need = np.repeat(np.array(e_need, np.int64), lengths)
         r_weight = np.repeat(np.array(e_weight, np.int64), lengths)
         return r_unit, r_need, r_mentor, r_weight
+
+
+class FlowArcs(NamedTuple):
+    """A flow's network, cut down to the mentors' capacity, and every unit's candidates.
+
+    ``kept`` are the arcs given to the solver (their rows empty), sorted by
+    (unit, mentor); ``full`` their positions among all the arcs; ``candidates``
+    every arc and row (as :func:`cohort_arcs` finds them, in narrow integer types:
+    what a placed unit's candidates and an unplaced one's reasons are read from);
+    ``arcs`` how many arcs in all.
+    """
+
+    kept: CohortArcs
+    full: np.ndarray
+    candidates: CohortArcs
+    arcs: int
+
+
+class _Ranked(NamedTuple):
+    """Arcs with what the cut orders them by: per mentor, by their cost in the flow
+    (``prio`` down, ``loc``, ``nosubj``, ``tie`` up) and then by ``unit``."""
+
+    unit: np.ndarray
+    mentor: np.ndarray
+    prio: np.ndarray
+    loc: np.ndarray
+    nosubj: np.ndarray
+    tie: np.ndarray
+    full: np.ndarray
+
+
+def cut_arcs(
+    owners: np.ndarray,
+    unit: np.ndarray,
+    mentor: np.ndarray,
+    prio: np.ndarray,
+    loc: np.ndarray,
+    nosubj: np.ndarray,
+    places: int,
+) -> np.ndarray:
+    """The arcs the mentors' flow keeps (docs/route.md, "The network cut down to the
+    mentors' capacity"): per mentor, in order of the arc's cost and then of the unit,
+    the arcs up to the one at which the ``places`` + 1-th distinct owner appears.
+
+    Every optimum of the network of these arcs is an optimum of the whole one, of
+    equal cost (:func:`deficit_engine.resolve.allocate.allocate_arrays`' objective,
+    whatever weights it gets), and so is its max flow of owners.
+
+    Parameters
+    ----------
+    owners : numpy.ndarray
+        The owner of each unit (int64, sorted: an owner's units are consecutive).
+    unit, mentor, prio, loc, nosubj : numpy.ndarray
+        The arcs (int64 each), as :func:`cohort_arcs` gives them.
+    places : int
+        The mentors' free places summed (K).
+
+    Returns
+    -------
+    numpy.ndarray
+        The kept arcs' positions, ascending.
+    """
+    ranked = _ranked(owners, most_units(owners), unit, mentor, prio, loc, nosubj, 0)
+    kept: np.ndarray = np.sort(_cut(ranked, owners, places + 1).full)
+    return kept
+
+
+def _ranked(
+    owners: np.ndarray,
+    most: int,
+    unit: np.ndarray,
+    mentor: np.ndarray,
+    prio: np.ndarray,
+    loc: np.ndarray,
+    nosubj: np.ndarray,
+    offset: int,
+) -> _Ranked:
+    """Arcs with their tie-break term (``allocate.arc_costs``' ``tie``: the mentor's
+    rank times the owner's most units less the unit's position among its owner's),
+    numbered from ``offset``."""
+    first = np.searchsorted(owners, owners[unit], "left")
+    tie = mentor * (most - (unit - first))
+    full = offset + np.arange(len(unit), dtype=np.int64)
+    return _Ranked(unit, mentor, prio, loc, nosubj, tie, full)
+
+
+def _cut(arcs: _Ranked, owners: np.ndarray, people: int) -> _Ranked:
+    """Per mentor, ``arcs`` in the cut's order up to the first arc of the
+    ``people``-th distinct owner (all of them where fewer owners have arcs).
+
+    Cutting the arcs found so far and then the next chunk with them keeps what one
+    cut of all of them would: an arc dropped has ``people`` owners before it, and
+    so it would have among more arcs."""
+    if not len(arcs.unit):
+        return arcs
+    order = np.lexsort((arcs.unit, arcs.tie, arcs.nosubj, arcs.loc, -arcs.prio, arcs.mentor))
+    arcs = _Ranked(*(field[order] for field in arcs))
+    owner = owners[arcs.unit]
+    pair = arcs.mentor * (int(owners[-1]) + 1) + owner  # owners are sorted
+    new = np.zeros(len(pair), np.int64)
+    new[np.unique(pair, return_index=True)[1]] = 1  # an owner's first arc to this mentor
+    before = np.cumsum(new) - new  # distinct (mentor, owner) pairs before each arc
+    starts = np.flatnonzero(np.concatenate(([True], arcs.mentor[1:] != arcs.mentor[:-1])))
+    group = np.zeros(len(pair), np.int64)
+    group[starts[1:]] = 1
+    np.cumsum(group, out=group)
+    before -= before[starts][group]  # ... of this arc's mentor
+    keep = before < people
+    return _Ranked(*(field[keep] for field in arcs))
+
+
+def flow_arcs(
+    index: CatalogueIndex,
+    seekers: Sequence[Seeker],
+    needs: Sequence[Sequence[Need]],
+    severities: Sequence[Mapping[str, str]],
+    units: Sequence[tuple[int, Unit]],
+    capacity: Sequence[int] | np.ndarray,
+    owners: np.ndarray,
+    themselves: Mapping[int, int] | None = None,
+) -> FlowArcs:
+    """:func:`cohort_arcs` and :func:`cut_arcs` chunk by chunk: the network's arcs are
+    cut as they are found, so that the arcs held at once for the flow are the pool's
+    (its mentors times K + 1 owners) and one chunk's, not the cohort's.
+
+    Parameters
+    ----------
+    index, seekers, needs, severities, units, capacity, themselves
+        As for :func:`cohort_arcs`.
+    owners : numpy.ndarray
+        Each unit's seeker (int64, sorted).
+
+    Returns
+    -------
+    FlowArcs
+        The kept arcs (sorted by unit and mentor) and every arc and row.
+    """
+    people = int(np.sum(np.asarray(capacity, np.int64))) + 1
+    most = most_units(owners)
+    held: _Ranked | None = None
+    narrow: list[CohortArcs] = []
+    found = 0
+    for chunk in _chunks(index, seekers, needs, severities, units, capacity, themselves):
+        narrow.append(_narrowed(chunk))
+        ranked = _ranked(
+            owners, most, chunk.unit, chunk.mentor, chunk.prio, chunk.loc, chunk.nosubj, found
+        )
+        found += len(chunk.unit)
+        del chunk
+        if held is not None:
+            ranked = _Ranked(*(np.concatenate(pair) for pair in zip(held, ranked, strict=True)))
+        held = _cut(ranked, owners, people)
+    candidates = _joined(narrow)
+    if held is None:
+        return FlowArcs(_EMPTY, _NONE, candidates, 0)
+    order = np.argsort(held.full)
+    kept = CohortArcs(
+        held.unit[order],
+        held.mentor[order],
+        held.prio[order],
+        held.loc[order],
+        held.nosubj[order],
+        _NONE,
+        _NONE,
+        _NONE,
+    )
+    return FlowArcs(kept, held.full[order], candidates, found)
+
+
+def _narrowed(arcs: CohortArcs) -> CohortArcs:
+    """A chunk's arcs and rows in the narrowest types their values fit (indexes and
+    priority sums int32, locality and subject match int8)."""
+    small = (np.int32, np.int32, np.int32, np.int8, np.int8, np.int32, np.int32, np.int32)
+    return CohortArcs(*(f.astype(t) for f, t in zip(arcs, small, strict=True)))
