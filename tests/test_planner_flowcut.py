@@ -202,14 +202,24 @@ def _network(index: Any, s: Any, units: Any, capacity: np.ndarray) -> Network:
     }
 
 
-@pytest.mark.parametrize("chunk", [1, 64, 4096])
+@pytest.mark.parametrize(("chunk", "floor"), [(1, 0), (64, 500), (4096, arcs_module._CUT_FLOOR)])
 def test_a_cohorts_cut_network_found_chunk_by_chunk(
-    scarce: tuple[Any, Any, int], chunk: int, monkeypatch: pytest.MonkeyPatch
+    scarce: tuple[Any, Any, int], chunk: int, floor: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """flow_arcs, cutting as each chunk is found, keeps what one cut of every arc
-    keeps (the rule, written out), and its optimum is the whole network's."""
+    """flow_arcs, cutting again as chunks are found (after every chunk, every few
+    hundred arcs, or once), keeps what one cut of every arc keeps (the rule,
+    written out), and its optimum is the whole network's."""
     index, s, n = scarce
     monkeypatch.setattr(arcs_module, "_CHUNK_UNITS", chunk)
+    monkeypatch.setattr(arcs_module, "_CUT_FLOOR", floor)
+    cuts = []
+    cut = arcs_module._cut
+
+    def counted(*args: Any) -> Any:
+        cuts.append(len(args[0].unit))
+        return cut(*args)
+
+    monkeypatch.setattr(arcs_module, "_cut", counted)
     units = plan._OwnedUnits(s.units, 0, n)
     capacity = np.array([m.capacity for m in index.mentors], np.int64)
     net = _network(index, s, units, capacity)
@@ -226,6 +236,7 @@ def test_a_cohorts_cut_network_found_chunk_by_chunk(
         strict=True,
     ):
         assert np.array_equal(whole, narrow)
+    assert len(cuts) == 1 if chunk == 4096 else len(cuts) > 2, cuts
     if chunk == 4096:
         w, best = _solved(net)
         c, got = _solved(net, np.array(keep, np.int64))

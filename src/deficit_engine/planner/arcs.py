@@ -13,6 +13,11 @@ severity weights of the needs it serves summed. The rules are those of
 - the mentor's subjects and levels, if any, meeting the seeker's;
 - another organisation for ``management`` and for a school's team;
 - nobody paired with themselves (a colleague of the cohort).
+
+The flow itself is given fewer arcs (:func:`flow_arcs`, :func:`cut_arcs`): per
+mentor, those a plan could use, K + 1 distinct seekers' worth for K places in
+all, in order of cost and then of the units' order (docs/route.md, "The network
+cut down to the mentors' capacity"); its optima are the whole network's.
 """
 
 from __future__ import annotations
@@ -413,13 +418,18 @@ def _ranked(
 
 def _cut(arcs: _Ranked, owners: np.ndarray, people: int) -> _Ranked:
     """Per mentor, ``arcs`` in the cut's order up to the first arc of the
-    ``people``-th distinct owner (all of them where fewer owners have arcs).
+    ``people``-th distinct owner (all of them where fewer owners have arcs), in no
+    particular order.
 
-    Cutting the arcs found so far and then the next chunk with them keeps what one
+    Cutting the arcs found so far and then the next ones with them keeps what one
     cut of all of them would: an arc dropped has ``people`` owners before it, and
-    so it would have among more arcs."""
-    if not len(arcs.unit):
+    so it would have among more arcs. Only the mentors with more than ``people``
+    arcs can lose any: the others' are kept without sorting them."""
+    crowded = np.bincount(arcs.mentor)[arcs.mentor] > people
+    if not crowded.any():
         return arcs
+    calm = _Ranked(*(field[~crowded] for field in arcs))
+    arcs = _Ranked(*(field[crowded] for field in arcs))
     order = np.lexsort((arcs.unit, arcs.tie, arcs.nosubj, arcs.loc, -arcs.prio, arcs.mentor))
     arcs = _Ranked(*(field[order] for field in arcs))
     owner = owners[arcs.unit]
@@ -433,7 +443,7 @@ def _cut(arcs: _Ranked, owners: np.ndarray, people: int) -> _Ranked:
     np.cumsum(group, out=group)
     before -= before[starts][group]  # ... of this arc's mentor
     keep = before < people
-    return _Ranked(*(field[keep] for field in arcs))
+    return _Ranked(*(np.concatenate((c, f[keep])) for c, f in zip(calm, arcs, strict=True)))
 
 
 def flow_arcs(
@@ -464,24 +474,31 @@ def flow_arcs(
     """
     people = int(np.sum(np.asarray(capacity, np.int64))) + 1
     most = most_units(owners)
-    held: _Ranked | None = None
+    kept: list[_Ranked] = []  # the last cut's arcs, then the chunks found since
     narrow: list[CohortArcs] = []
-    found = 0
+    found = last = waiting = 0
     for chunk in _chunks(index, seekers, needs, severities, units, capacity, themselves):
         narrow.append(_narrowed(chunk))
-        ranked = _ranked(
-            owners, most, chunk.unit, chunk.mentor, chunk.prio, chunk.loc, chunk.nosubj, found
+        kept.append(
+            _ranked(
+                owners, most, chunk.unit, chunk.mentor, chunk.prio, chunk.loc, chunk.nosubj, found
+            )
         )
         found += len(chunk.unit)
+        waiting += len(chunk.unit)
         del chunk
-        if held is not None:
-            ranked = _Ranked(*(np.concatenate(pair) for pair in zip(held, ranked, strict=True)))
-        held = _cut(ranked, owners, people)
+        # cut again once the arcs waiting outnumber the floor and twice those kept:
+        # each arc is sorted a few times at most, and no more than that is held
+        if waiting > max(_CUT_FLOOR, 2 * last):
+            kept = [_cut(_together(kept), owners, people)]
+            last, waiting = len(kept[0].unit), 0
     candidates = _joined(narrow)
-    if held is None:
+    if not kept:
         return FlowArcs(_EMPTY, _NONE, candidates, 0)
+    held = _cut(_together(kept), owners, people)
+    del kept
     order = np.argsort(held.full)
-    kept = CohortArcs(
+    network = CohortArcs(
         held.unit[order],
         held.mentor[order],
         held.prio[order],
@@ -491,7 +508,19 @@ def flow_arcs(
         _NONE,
         _NONE,
     )
-    return FlowArcs(kept, held.full[order], candidates, found)
+    return FlowArcs(network, held.full[order], candidates, found)
+
+
+#: The arcs found, beyond those kept, before they are cut again (see flow_arcs): a few
+#: chunks' worth, a few MB.
+_CUT_FLOOR = 1 << 16
+
+
+def _together(parts: list[_Ranked]) -> _Ranked:
+    """Ranked arcs laid end to end."""
+    if len(parts) == 1:
+        return parts[0]
+    return _Ranked(*(np.concatenate(field) for field in zip(*parts, strict=True)))
 
 
 def _narrowed(arcs: CohortArcs) -> CohortArcs:

@@ -420,7 +420,7 @@ def _allocate_mentors(
 
 class _OwnedUnits(Sequence[tuple[int, Unit]]):
     """The units of seekers ``first:last``, each as (its seeker's position, the
-    unit), in order: what a flow reads them as (``cohort_arcs``).
+    unit), in order: what a flow reads them as (``flow_arcs``).
 
     Held as a list of those pairs while the flow is built and solved, they were
     about 100 bytes a unit (the pair and an int object for a position past 256);
