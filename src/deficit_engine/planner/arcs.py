@@ -349,15 +349,13 @@ class FlowArcs(NamedTuple):
 
 
 class _Ranked(NamedTuple):
-    """Arcs with what the cut orders them by: per mentor, by their cost in the flow
-    (``prio`` down, ``loc``, ``nosubj``, ``tie`` up) and then by ``unit``."""
+    """Arcs as the cut reads them, each with its position among all the arcs."""
 
     unit: np.ndarray
     mentor: np.ndarray
     prio: np.ndarray
     loc: np.ndarray
     nosubj: np.ndarray
-    tie: np.ndarray
     full: np.ndarray
 
 
@@ -392,31 +390,12 @@ def cut_arcs(
     numpy.ndarray
         The kept arcs' positions, ascending.
     """
-    ranked = _ranked(owners, most_units(owners), unit, mentor, prio, loc, nosubj, 0)
-    kept: np.ndarray = np.sort(_cut(ranked, owners, places + 1).full)
+    ranked = _Ranked(unit, mentor, prio, loc, nosubj, np.arange(len(unit), dtype=np.int64))
+    kept: np.ndarray = np.sort(_cut(ranked, owners, most_units(owners), places + 1).full)
     return kept
 
 
-def _ranked(
-    owners: np.ndarray,
-    most: int,
-    unit: np.ndarray,
-    mentor: np.ndarray,
-    prio: np.ndarray,
-    loc: np.ndarray,
-    nosubj: np.ndarray,
-    offset: int,
-) -> _Ranked:
-    """Arcs with their tie-break term (``allocate.arc_costs``' ``tie``: the mentor's
-    rank times the owner's most units less the unit's position among its owner's),
-    numbered from ``offset``."""
-    first = np.searchsorted(owners, owners[unit], "left")
-    tie = mentor * (most - (unit - first))
-    full = offset + np.arange(len(unit), dtype=np.int64)
-    return _Ranked(unit, mentor, prio, loc, nosubj, tie, full)
-
-
-def _cut(arcs: _Ranked, owners: np.ndarray, people: int) -> _Ranked:
+def _cut(arcs: _Ranked, owners: np.ndarray, most: int, people: int) -> _Ranked:
     """Per mentor, ``arcs`` in the cut's order up to the first arc of the
     ``people``-th distinct owner (all of them where fewer owners have arcs), in no
     particular order.
@@ -424,15 +403,22 @@ def _cut(arcs: _Ranked, owners: np.ndarray, people: int) -> _Ranked:
     Cutting the arcs found so far and then the next ones with them keeps what one
     cut of all of them would: an arc dropped has ``people`` owners before it, and
     so it would have among more arcs. Only the mentors with more than ``people``
-    arcs can lose any: the others' are kept without sorting them."""
+    arcs can lose any: the others' are kept without sorting them.
+
+    The order: per mentor, the arc's cost in the flow (``prio`` down, ``loc``,
+    ``nosubj`` and the tie-break's term up: ``allocate.arc_costs``' ``tie``, the
+    mentor's rank times the owner's ``most`` units less the unit's position among
+    its owner's), then the unit."""
     crowded = np.bincount(arcs.mentor)[arcs.mentor] > people
     if not crowded.any():
         return arcs
     calm = _Ranked(*(field[~crowded] for field in arcs))
     arcs = _Ranked(*(field[crowded] for field in arcs))
-    order = np.lexsort((arcs.unit, arcs.tie, arcs.nosubj, arcs.loc, -arcs.prio, arcs.mentor))
-    arcs = _Ranked(*(field[order] for field in arcs))
     owner = owners[arcs.unit]
+    tie = arcs.mentor * (most - (arcs.unit - np.searchsorted(owners, owner, "left")))
+    order = np.lexsort((arcs.unit, tie, arcs.nosubj, arcs.loc, -arcs.prio, arcs.mentor))
+    arcs = _Ranked(*(field[order] for field in arcs))
+    owner = owner[order]
     pair = arcs.mentor * (int(owners[-1]) + 1) + owner  # owners are sorted
     new = np.zeros(len(pair), np.int64)
     new[np.unique(pair, return_index=True)[1]] = 1  # an owner's first arc to this mentor
@@ -479,24 +465,23 @@ def flow_arcs(
     found = last = waiting = 0
     for chunk in _chunks(index, seekers, needs, severities, units, capacity, themselves):
         narrow.append(_narrowed(chunk))
-        kept.append(
-            _ranked(
-                owners, most, chunk.unit, chunk.mentor, chunk.prio, chunk.loc, chunk.nosubj, found
-            )
-        )
+        numbers = np.arange(found, found + len(chunk.unit), dtype=np.int64)
+        kept.append(_Ranked(*chunk[:5], numbers))
         found += len(chunk.unit)
         waiting += len(chunk.unit)
         del chunk
         # cut again once the arcs waiting outnumber the floor and twice those kept:
         # each arc is sorted a few times at most, and no more than that is held
         if waiting > max(_CUT_FLOOR, 2 * last):
-            kept = [_cut(_together(kept), owners, people)]
+            kept = [_cut(_together(kept), owners, most, people)]
             last, waiting = len(kept[0].unit), 0
     candidates = _joined(narrow)
     if not kept:
         return FlowArcs(_EMPTY, _NONE, candidates, 0)
-    held = _cut(_together(kept), owners, people)
+    held = _cut(_together(kept), owners, most, people)
     del kept
+    if not np.any(held.full[1:] < held.full[:-1]):  # no mentor sorted: still in order
+        return FlowArcs(CohortArcs(*held[:5], _NONE, _NONE, _NONE), held.full, candidates, found)
     order = np.argsort(held.full)
     network = CohortArcs(
         held.unit[order],
