@@ -59,7 +59,7 @@ PARTS = (
     (plan, "_rows"),
     (plan, "school_profiles_of"),
     (plan, "flag_schools"),
-    (plan, "_seekers"),
+    (plan, "_read"),
     (plan, "_allocate_mentors"),
     (plan, "flow_arcs"),
     (plan, "allocate_arrays"),
@@ -72,7 +72,7 @@ PARTS = (
     (plan, "resolve_formats"),
     (programmes, "_one_pass"),
     (programmes, "candidates"),
-    (programmes, "resolve_programmes"),
+    (programmes, "programme_cover"),
     (programmes, "_undersized"),
 )
 
@@ -313,7 +313,7 @@ def parts_of(timers: Timers, total: float) -> dict[str, float]:
     """The parts of one instrumented plan, in seconds; "rest" is what no part covers."""
     s = timers.seconds
     mentors = s["_allocate_mentors"]
-    programmes = s["_demand"] + s["plan_programmes"]
+    programmes = s["plan_programmes"]
     schools = s["school_profiles_of"] + s["flag_schools"]
     out = {
         "mentor_allocation": mentors,
@@ -326,17 +326,17 @@ def parts_of(timers: Timers, total: float) -> dict[str, float]:
             mentors - s["flow_arcs"] - s["allocate_arrays"] - s["_mentee_bound"]
         ),
         "programme_places": programmes,
-        "  demands (_demand)": s["_demand"],
         "  plan_programmes": s["plan_programmes"],
         "    passes (_one_pass)": s["_one_pass"],
         "      candidates (memoised)": s["candidates"],
-        "      resolve_programmes": s["resolve_programmes"],
+        "      programme_cover": s["programme_cover"],
         "    min group check (_undersized)": s["_undersized"],
         "school_profiles_and_flags": schools,
         "rows (plan_row per person)": s["_rows"],
-        "seekers": s["_seekers"],
+        "rows read: demands and seekers (_read)": s["_read"],
+        "  demands (_demand)": s["_demand"],
         "rest (per-person assembly)": (
-            total - s["_rows"] - mentors - programmes - schools - s["_seekers"]
+            total - s["_rows"] - mentors - programmes - schools - s["_read"]
         ),
         "  mentor_recommendations": s["mentor_recommendations"],
         # made per person as their Resolution is (plan._Choices), not in the flows
