@@ -374,7 +374,8 @@ def cut_arcs(
 
     Every optimum of the network of these arcs is an optimum of the whole one, of
     equal cost (:func:`deficit_engine.resolve.allocate.allocate_arrays`' objective,
-    whatever weights it gets), and so is its max flow of owners.
+    whatever weights it gets, when every owner earns the same bonus: no
+    ``secondary`` owners), and so is its max flow of owners.
 
     Parameters
     ----------
