@@ -59,9 +59,9 @@ PARTS = (
     (plan, "_rows"),
     (plan, "school_profiles_of"),
     (plan, "flag_schools"),
-    (plan, "_seekers"),
+    (plan, "_read"),
     (plan, "_allocate_mentors"),
-    (plan, "cohort_arcs"),
+    (plan, "flow_arcs"),
     (plan, "allocate_arrays"),
     (plan._Candidates, "serving"),
     (plan, "_unplaced"),
@@ -72,7 +72,7 @@ PARTS = (
     (plan, "resolve_formats"),
     (programmes, "_one_pass"),
     (programmes, "candidates"),
-    (programmes, "resolve_programmes"),
+    (programmes, "programme_cover"),
     (programmes, "_undersized"),
 )
 
@@ -108,6 +108,7 @@ class Timers:
         self.seconds: defaultdict[str, float] = defaultdict(float)
         self.calls: Counter[str] = Counter()
         self.captured: list[tuple[Any, ...]] = []
+        self.cuts: list[tuple[int, int]] = []  # per flow: (arcs kept, arcs in all)
 
     def wrap(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
@@ -140,6 +141,14 @@ def instrumented(timers: Timers, capture: bool = False) -> Iterator[None]:
 
     for (module, name), fn in saved.items():
         setattr(module, name, timers.wrap(name, fn))
+    timed_arcs = getattr(plan, "flow_arcs")  # noqa: B009 - a private import
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        found = timed_arcs(*args, **kwargs)
+        timers.cuts.append((len(found.full), found.arcs))
+        return found
+
+    setattr(plan, "flow_arcs", counting)  # noqa: B010
     if capture:
         timed_allocate = getattr(plan, "allocate_arrays")  # noqa: B009 - a private import
 
@@ -304,30 +313,30 @@ def parts_of(timers: Timers, total: float) -> dict[str, float]:
     """The parts of one instrumented plan, in seconds; "rest" is what no part covers."""
     s = timers.seconds
     mentors = s["_allocate_mentors"]
-    programmes = s["_demand"] + s["plan_programmes"]
+    programmes = s["plan_programmes"]
     schools = s["school_profiles_of"] + s["flag_schools"]
     out = {
         "mentor_allocation": mentors,
-        "  candidate_arcs (cohort_arcs, numpy)": s["cohort_arcs"],
+        "  candidate_arcs (flow_arcs: found and cut, numpy)": s["flow_arcs"],
         "  allocate_arrays (network + solve)": s["allocate_arrays"],
         "    min_cost_flow.solve": s["min_cost_flow.solve"],
         "  max_flow_bound (_mentee_bound)": s["_mentee_bound"],
         "    max_flow.solve": s["max_flow.solve"],
         "  the rest of the mentor part": (
-            mentors - s["cohort_arcs"] - s["allocate_arrays"] - s["_mentee_bound"]
+            mentors - s["flow_arcs"] - s["allocate_arrays"] - s["_mentee_bound"]
         ),
         "programme_places": programmes,
-        "  demands (_demand)": s["_demand"],
         "  plan_programmes": s["plan_programmes"],
         "    passes (_one_pass)": s["_one_pass"],
         "      candidates (memoised)": s["candidates"],
-        "      resolve_programmes": s["resolve_programmes"],
+        "      programme_cover": s["programme_cover"],
         "    min group check (_undersized)": s["_undersized"],
         "school_profiles_and_flags": schools,
         "rows (plan_row per person)": s["_rows"],
-        "seekers": s["_seekers"],
+        "rows read: demands and seekers (_read)": s["_read"],
+        "  demands (_demand)": s["_demand"],
         "rest (per-person assembly)": (
-            total - s["_rows"] - mentors - programmes - schools - s["_seekers"]
+            total - s["_rows"] - mentors - programmes - schools - s["_read"]
         ),
         "  mentor_recommendations": s["mentor_recommendations"],
         # made per person as their Resolution is (plan._Choices), not in the flows
@@ -416,6 +425,7 @@ def main(argv: list[str] | None = None) -> int:
         "units": len(owners),
         "owners": len(set(owners)),
         "arcs": len(arcs),
+        "arcs_whole": timers.cuts[0][1],
         "mentors": len(capacity),
         "schools_seeking": len(secondary),
     }
@@ -436,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
     net, place, checks = figures["network"], figures["placement"], figures["checks"]
     say(
         f"{'network':<36}{net['units']:,} units of {net['owners']:,} owners, "
-        f"{net['arcs']:,} arcs, {net['mentors']:,} mentors"
+        f"{net['arcs']:,} arcs kept of {net['arcs_whole']:,}, {net['mentors']:,} mentors"
     )
     say(
         f"{'mentees placed / max-flow bound':<36}{place['placed']:,} / {place['bound']:,} "

@@ -13,20 +13,26 @@ severity weights of the needs it serves summed. The rules are those of
 - the mentor's subjects and levels, if any, meeting the seeker's;
 - another organisation for ``management`` and for a school's team;
 - nobody paired with themselves (a colleague of the cohort).
+
+The flow itself is given fewer arcs (:func:`flow_arcs`, :func:`cut_arcs`): per
+mentor, those a plan could use, K + 1 distinct seekers' worth for K places in
+all, in order of cost and then of the units' order (docs/route.md, "The network
+cut down to the mentors' capacity"); its optima are the whole network's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
 
 from ..catalogue import CatalogueIndex
 from ..models import Need
+from ..resolve.allocate import most_units
 from ..resolve.mentors import CROSS_ORGANISATION_FORMS, SEVERITY_WEIGHT, Seeker, Unit
 
-__all__ = ["CohortArcs", "cohort_arcs"]
+__all__ = ["CohortArcs", "FlowArcs", "cohort_arcs", "cut_arcs", "flow_arcs"]
 
 
 class CohortArcs(NamedTuple):
@@ -120,35 +126,18 @@ def _candidates(
     return out
 
 
-def cohort_arcs(
+def _chunks(
     index: CatalogueIndex,
     seekers: Sequence[Seeker],
     needs: Sequence[Sequence[Need]],
     severities: Sequence[Mapping[str, str]],
     units: Sequence[tuple[int, Unit]],
     capacity: Sequence[int] | np.ndarray,
-    themselves: Mapping[int, int] | None = None,
-) -> CohortArcs:
-    """Every unit's candidate mentors, as arrays (see the module docstring).
-
-    Parameters
-    ----------
-    index : CatalogueIndex
-        The catalogue index whose mentors (in id order) the arcs index.
-    seekers, needs, severities : sequence
-        Per seeker: who they are, their needs, competency -> deficit severity.
-    units : sequence of (int, Unit)
-        The units, each with its seeker's position.
-    capacity : sequence of int
-        Each mentor's free places (a mentor with none gets no arc).
-    themselves : Mapping, optional
-        Seeker position -> the mentor index that is that seeker (a colleague).
-
-    Returns
-    -------
-    CohortArcs
-        The arcs sorted by (unit, mentor), and the rows.
-    """
+    themselves: Mapping[int, int] | None,
+) -> Iterator[CohortArcs]:
+    """The arcs and rows of :func:`cohort_arcs`, ``_CHUNK_UNITS`` units at a time, in
+    the units' order (each chunk sorted by (unit, mentor); a chunk whose needs have
+    no candidates left out, one whose candidates the rules all refuse empty)."""
     mentors = index.mentors
     n_mentors = len(mentors)
     codes = _Codes()
@@ -212,11 +201,47 @@ def cohort_arcs(
         nosubj = (s_has_subjects[a_seeker] & ~matched).astype(np.int64)
         return CohortArcs(a_unit, a_mentor, prio, loc, nosubj, r_unit, r_need, r_mentor)
 
-    parts: list[CohortArcs] = []
     for lo in range(0, len(units), _CHUNK_UNITS):
         entries = found.entries(units, needs, severities, lo, min(lo + _CHUNK_UNITS, len(units)))
         if entries is not None:
-            parts.append(summed(*entries))
+            yield summed(*entries)
+
+
+def cohort_arcs(
+    index: CatalogueIndex,
+    seekers: Sequence[Seeker],
+    needs: Sequence[Sequence[Need]],
+    severities: Sequence[Mapping[str, str]],
+    units: Sequence[tuple[int, Unit]],
+    capacity: Sequence[int] | np.ndarray,
+    themselves: Mapping[int, int] | None = None,
+) -> CohortArcs:
+    """Every unit's candidate mentors, as arrays (see the module docstring).
+
+    Parameters
+    ----------
+    index : CatalogueIndex
+        The catalogue index whose mentors (in id order) the arcs index.
+    seekers, needs, severities : sequence
+        Per seeker: who they are, their needs, competency -> deficit severity.
+    units : sequence of (int, Unit)
+        The units, each with its seeker's position.
+    capacity : sequence of int
+        Each mentor's free places (a mentor with none gets no arc).
+    themselves : Mapping, optional
+        Seeker position -> the mentor index that is that seeker (a colleague).
+
+    Returns
+    -------
+    CohortArcs
+        The arcs sorted by (unit, mentor), and the rows.
+    """
+    parts = list(_chunks(index, seekers, needs, severities, units, capacity, themselves))
+    return _joined(parts)
+
+
+def _joined(parts: list[CohortArcs]) -> CohortArcs:
+    """The chunks' arcs and rows laid end to end (in the chunks' order)."""
     if not parts:
         return _EMPTY
     # one field at a time, each chunk's copy let go as it is joined: the peak is the
@@ -305,3 +330,187 @@ class _Found:
         r_need = np.repeat(np.array(e_need, np.int64), lengths)
         r_weight = np.repeat(np.array(e_weight, np.int64), lengths)
         return r_unit, r_need, r_mentor, r_weight
+
+
+class FlowArcs(NamedTuple):
+    """A flow's network, cut down to the mentors' capacity, and every unit's candidates.
+
+    ``kept`` are the arcs given to the solver (their rows empty), sorted by
+    (unit, mentor); ``full`` their positions among all the arcs; ``candidates``
+    every arc and row (as :func:`cohort_arcs` finds them, in narrow integer types:
+    what a placed unit's candidates and an unplaced one's reasons are read from);
+    ``arcs`` how many arcs in all.
+    """
+
+    kept: CohortArcs
+    full: np.ndarray
+    candidates: CohortArcs
+    arcs: int
+
+
+class _Ranked(NamedTuple):
+    """Arcs as the cut reads them, each with its position among all the arcs."""
+
+    unit: np.ndarray
+    mentor: np.ndarray
+    prio: np.ndarray
+    loc: np.ndarray
+    nosubj: np.ndarray
+    full: np.ndarray
+
+
+def cut_arcs(
+    owners: np.ndarray,
+    unit: np.ndarray,
+    mentor: np.ndarray,
+    prio: np.ndarray,
+    loc: np.ndarray,
+    nosubj: np.ndarray,
+    places: int,
+) -> np.ndarray:
+    """The arcs the mentors' flow keeps (docs/route.md, "The network cut down to the
+    mentors' capacity"): per mentor, in order of the arc's cost and then of the unit,
+    the arcs up to the one at which the ``places`` + 1-th distinct owner appears.
+
+    Every optimum of the network of these arcs is an optimum of the whole one, of
+    equal cost (:func:`deficit_engine.resolve.allocate.allocate_arrays`' objective,
+    whatever weights it gets, when every owner earns the same bonus: no
+    ``secondary`` owners), and so is its max flow of owners.
+
+    Parameters
+    ----------
+    owners : numpy.ndarray
+        The owner of each unit (int64, sorted: an owner's units are consecutive).
+    unit, mentor, prio, loc, nosubj : numpy.ndarray
+        The arcs (int64 each), as :func:`cohort_arcs` gives them.
+    places : int
+        The mentors' free places summed (K).
+
+    Returns
+    -------
+    numpy.ndarray
+        The kept arcs' positions, ascending.
+    """
+    ranked = _Ranked(unit, mentor, prio, loc, nosubj, np.arange(len(unit), dtype=np.int64))
+    kept: np.ndarray = np.sort(_cut(ranked, owners, most_units(owners), places + 1).full)
+    return kept
+
+
+def _cut(arcs: _Ranked, owners: np.ndarray, most: int, people: int) -> _Ranked:
+    """Per mentor, ``arcs`` in the cut's order up to the first arc of the
+    ``people``-th distinct owner (all of them where fewer owners have arcs), in no
+    particular order.
+
+    Cutting the arcs found so far and then the next ones with them keeps what one
+    cut of all of them would: an arc dropped has ``people`` owners before it, and
+    so it would have among more arcs. Only the mentors with more than ``people``
+    arcs can lose any: the others' are kept without sorting them.
+
+    The order: per mentor, the arc's cost in the flow (``prio`` down, ``loc``,
+    ``nosubj`` and the tie-break's term up: ``allocate.arc_costs``' ``tie``, the
+    mentor's rank times the owner's ``most`` units less the unit's position among
+    its owner's), then the unit."""
+    crowded = np.bincount(arcs.mentor)[arcs.mentor] > people
+    if not crowded.any():
+        return arcs
+    calm = _Ranked(*(field[~crowded] for field in arcs))
+    arcs = _Ranked(*(field[crowded] for field in arcs))
+    owner = owners[arcs.unit]
+    tie = arcs.mentor * (most - (arcs.unit - np.searchsorted(owners, owner, "left")))
+    order = np.lexsort((arcs.unit, tie, arcs.nosubj, arcs.loc, -arcs.prio, arcs.mentor))
+    arcs = _Ranked(*(field[order] for field in arcs))
+    owner = owner[order]
+    pair = arcs.mentor * (int(owners[-1]) + 1) + owner  # owners are sorted
+    new = np.zeros(len(pair), np.int64)
+    new[np.unique(pair, return_index=True)[1]] = 1  # an owner's first arc to this mentor
+    before = np.cumsum(new) - new  # distinct (mentor, owner) pairs before each arc
+    starts = np.flatnonzero(np.concatenate(([True], arcs.mentor[1:] != arcs.mentor[:-1])))
+    group = np.zeros(len(pair), np.int64)
+    group[starts[1:]] = 1
+    np.cumsum(group, out=group)
+    before -= before[starts][group]  # ... of this arc's mentor
+    keep = before < people
+    return _Ranked(*(np.concatenate((c, f[keep])) for c, f in zip(calm, arcs, strict=True)))
+
+
+def flow_arcs(
+    index: CatalogueIndex,
+    seekers: Sequence[Seeker],
+    needs: Sequence[Sequence[Need]],
+    severities: Sequence[Mapping[str, str]],
+    units: Sequence[tuple[int, Unit]],
+    capacity: Sequence[int] | np.ndarray,
+    owners: np.ndarray,
+    themselves: Mapping[int, int] | None = None,
+) -> FlowArcs:
+    """:func:`cohort_arcs` and :func:`cut_arcs` chunk by chunk: the network's arcs are
+    cut as they are found, so that the arcs held at once for the flow are the pool's
+    (its mentors times K + 1 owners) and one chunk's, not the cohort's.
+
+    Parameters
+    ----------
+    index, seekers, needs, severities, units, capacity, themselves
+        As for :func:`cohort_arcs`.
+    owners : numpy.ndarray
+        Each unit's seeker (int64, sorted).
+
+    Returns
+    -------
+    FlowArcs
+        The kept arcs (sorted by unit and mentor) and every arc and row.
+    """
+    people = int(np.sum(np.asarray(capacity, np.int64))) + 1
+    most = most_units(owners)
+    kept: list[_Ranked] = []  # the last cut's arcs, then the chunks found since
+    narrow: list[CohortArcs] = []
+    found = last = waiting = 0
+    for chunk in _chunks(index, seekers, needs, severities, units, capacity, themselves):
+        narrow.append(_narrowed(chunk))
+        numbers = np.arange(found, found + len(chunk.unit), dtype=np.int64)
+        kept.append(_Ranked(*chunk[:5], numbers))
+        found += len(chunk.unit)
+        waiting += len(chunk.unit)
+        del chunk
+        # cut again once the arcs waiting outnumber the floor and twice those kept:
+        # each arc is sorted a few times at most, and no more than that is held
+        if waiting > max(_CUT_FLOOR, 2 * last):
+            kept = [_cut(_together(kept), owners, most, people)]
+            last, waiting = len(kept[0].unit), 0
+    candidates = _joined(narrow)
+    if not kept:
+        return FlowArcs(_EMPTY, _NONE, candidates, 0)
+    held = _cut(_together(kept), owners, most, people)
+    del kept
+    if not np.any(held.full[1:] < held.full[:-1]):  # no mentor sorted: still in order
+        return FlowArcs(CohortArcs(*held[:5], _NONE, _NONE, _NONE), held.full, candidates, found)
+    order = np.argsort(held.full)
+    network = CohortArcs(
+        held.unit[order],
+        held.mentor[order],
+        held.prio[order],
+        held.loc[order],
+        held.nosubj[order],
+        _NONE,
+        _NONE,
+        _NONE,
+    )
+    return FlowArcs(network, held.full[order], candidates, found)
+
+
+#: The arcs found, beyond those kept, before they are cut again (see flow_arcs): a few
+#: chunks' worth, a few MB.
+_CUT_FLOOR = 1 << 16
+
+
+def _together(parts: list[_Ranked]) -> _Ranked:
+    """Ranked arcs laid end to end."""
+    if len(parts) == 1:
+        return parts[0]
+    return _Ranked(*(np.concatenate(field) for field in zip(*parts, strict=True)))
+
+
+def _narrowed(arcs: CohortArcs) -> CohortArcs:
+    """A chunk's arcs and rows in the narrowest types their values fit (indexes and
+    priority sums int32, locality and subject match int8)."""
+    small = (np.int32, np.int32, np.int32, np.int8, np.int8, np.int32, np.int32, np.int32)
+    return CohortArcs(*(f.astype(t) for f, t in zip(arcs, small, strict=True)))

@@ -51,7 +51,7 @@ from ..resolve.mentors import (
     why_not,
 )
 from ..schema import Mentor, Profile
-from .arcs import CohortArcs, cohort_arcs
+from .arcs import CohortArcs, FlowArcs, cohort_arcs, flow_arcs
 from .programmes import ProgrammeDemand, ProgrammeOutcomes, demand_key, plan_programmes
 from .rows import PlanRow, RowTable, SharedValues, plan_row
 from .schools import SchoolFlag, SchoolProfile, flag_schools, school_profiles_of
@@ -398,10 +398,11 @@ def _colleagues(kb: KnowledgeBase, rows: Sequence[PlanRow | None]) -> dict[str, 
 
 
 def _allocate_mentors(
-    index: CatalogueIndex, s: _Seekers, n_people: int
+    index: CatalogueIndex, s: _Seekers, n_people: int, whole: bool = False
 ) -> tuple[_Choices, bool, int]:
     """Every seeker's units paired with mentors: people first, in one flow for the
-    whole cohort, then the flagged schools with the places people left."""
+    whole cohort, then the flagged schools with the places people left (``whole``:
+    on the whole networks, see ``_pair``)."""
     capacity = np.array([m.capacity for m in index.mentors], np.int64)
     themselves = {
         k: index.mentor_rank[f"{COLLEAGUE_PREFIX}{k}"]
@@ -409,17 +410,17 @@ def _allocate_mentors(
         if f"{COLLEAGUE_PREFIX}{k}" in index.mentor_rank
     }
     people = _OwnedUnits(s.units, 0, n_people)
-    flow, left, bound = _pair(index, s, people, capacity, themselves, True)
+    flow, left, bound = _pair(index, s, people, capacity, themselves, True, whole)
     del people
     schools = _OwnedUnits(s.units, n_people, len(s.units))
-    school_flow, _left, _bound = _pair(index, s, schools, left, {}, False)
+    school_flow, _left, _bound = _pair(index, s, schools, left, {}, False, whole)
     choices = _Choices(index, s, n_people, flow, school_flow)
     return choices, flow.exact and school_flow.exact, bound
 
 
 class _OwnedUnits(Sequence[tuple[int, Unit]]):
     """The units of seekers ``first:last``, each as (its seeker's position, the
-    unit), in order: what a flow reads them as (``cohort_arcs``).
+    unit), in order: what a flow reads them as (``flow_arcs``).
 
     Held as a list of those pairs while the flow is built and solved, they were
     about 100 bytes a unit (the pair and an int object for a position past 256);
@@ -559,19 +560,33 @@ def _pair(
     capacity: np.ndarray,
     themselves: dict[int, int],
     with_bound: bool,
+    whole: bool = False,
 ) -> tuple[_Flow, np.ndarray, int]:
     """One flow: ``units`` paired within ``capacity``. Returns the flow's outcome,
-    the places left and (people only) the max-flow bound."""
-    arcs = cohort_arcs(index, s.seekers, s.needs, s.severities, units, capacity, themselves)
+    the places left and (people only) the max-flow bound.
+
+    The flow is solved on the network cut down to the mentors' capacity
+    (``arcs.flow_arcs``: its optima are the whole network's); ``whole`` solves
+    the whole network instead (the reference the tests hold the cut to)."""
     owners = np.array(units.owners, np.int64)
+    if whole:
+        arcs = cohort_arcs(index, s.seekers, s.needs, s.severities, units, capacity, themselves)
+        net = FlowArcs(arcs, np.arange(len(arcs.unit), dtype=np.int64), arcs, len(arcs.unit))
+    else:
+        net = flow_arcs(
+            index, s.seekers, s.needs, s.severities, units, capacity, owners, themselves
+        )
+    kept = net.kept
     allocation = allocate_arrays(
-        owners, arcs.unit, arcs.mentor, arcs.prio, arcs.loc, arcs.nosubj, capacity
+        owners, kept.unit, kept.mentor, kept.prio, kept.loc, kept.nosubj, capacity
     )
     chosen = np.asarray(allocation.chosen, np.int64)
     placed = chosen[chosen >= 0]
-    taken = np.bincount(arcs.mentor[placed], minlength=len(capacity))
-    bound = _mentee_bound(owners, arcs, capacity) if with_bound else 0
-    flow = _Flow(allocation.exact, chosen, _Candidates(index, arcs))
+    taken = np.bincount(kept.mentor[placed], minlength=len(capacity))
+    bound = _mentee_bound(owners, kept, capacity) if with_bound else 0
+    chosen[chosen >= 0] = net.full[placed]  # as positions among all the unit's arcs
+    del kept, placed
+    flow = _Flow(allocation.exact, chosen, _Candidates(index, net.candidates))
     return flow, capacity - taken, bound
 
 
@@ -593,15 +608,15 @@ class _Candidates:
         # 40 and 24. The rows are as cohort_arcs sorted them (by unit and mentor, a
         # pair's rows in the unit's need order)
         self.arc_start = _starts_of(arcs.unit)
-        self.mentor = arcs.mentor.astype(np.int32)
-        self.prio = arcs.prio.astype(np.int32)
-        self.loc = arcs.loc.astype(np.int8)
-        self.nosubj = arcs.nosubj.astype(np.int8)
+        self.mentor = arcs.mentor.astype(np.int32, copy=False)
+        self.prio = arcs.prio.astype(np.int32, copy=False)
+        self.loc = arcs.loc.astype(np.int8, copy=False)
+        self.nosubj = arcs.nosubj.astype(np.int8, copy=False)
         # (one search for every unit: serving runs for each unit left without a
         # mentor, most of them where mentors are scarce)
         self.row_start = _starts_of(arcs.row_unit)
-        self.row_mentor = arcs.row_mentor.astype(np.int32)
-        self.row_need = arcs.row_need.astype(np.int32)
+        self.row_mentor = arcs.row_mentor.astype(np.int32, copy=False)
+        self.row_need = arcs.row_need.astype(np.int32, copy=False)
 
     def _rows(self, u: int) -> tuple[int, int]:
         """Unit ``u``'s rows: their slice in the sorted rows."""
