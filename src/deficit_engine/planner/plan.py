@@ -55,9 +55,8 @@ from .arcs import CohortArcs, cohort_arcs
 from .programmes import (
     Demands,
     ProgrammeDemand,
-    ProgrammeOutcomes,
     demand_key,
-    plan_programmes,
+    plan_programme_outcomes,
 )
 from .rows import PlanRow, RowTable, SharedValues, plan_row
 from .schools import SchoolFlag, SchoolProfile, flag_schools, school_profiles_of
@@ -1003,12 +1002,11 @@ class _Work:
             self.index, self.seekers, len(people)
         )
         _give_back_freed()  # the flows' C++ graph: see _give_back_freed
-        programmes = plan_programmes(kb, demands, order)
-        del demands  # the passes are done: what follows reads only their outcome
-        self.programme_load = dict(sorted(programmes.load().items()))
-        # int-coded: about 80 bytes a person until their resolution, not 1.1 KB
-        self.programmes = ProgrammeOutcomes(programmes)
-        del programmes
+        # int-coded as made: about 80 bytes a person until their resolution, not
+        # 1.1 KB; the passes are done: what follows reads only their outcome
+        self.programmes, load = plan_programme_outcomes(kb, demands, order)
+        del demands
+        self.programme_load = dict(sorted(load.items()))
         n_people = len(people)
         self.mentees = sum(1 for n in range(n_people) if self.seekers.units[n])
         self.units = sum(len(u) for u in self.seekers.units[:n_people])

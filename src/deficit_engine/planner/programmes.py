@@ -39,6 +39,7 @@ __all__ = [
     "ProgrammeOutcomes",
     "ProgrammePlace",
     "ProgrammesPlan",
+    "plan_programme_outcomes",
     "plan_programmes",
 ]
 
@@ -288,39 +289,71 @@ class ProgrammeOutcomes:
     and reason is held once, and a person is their positions in flat arrays (a
     few dozen bytes). The places are not kept: only the load reads them.
 
+    The planner codes each person's outcome as the plan makes it
+    (:func:`plan_programme_outcomes`): the plan's tuples of recommendations, a
+    person's, are then never held all at once.
+
     Parameters
     ----------
-    plan : ProgrammesPlan
-        The plan, once its passes are done.
+    plan : ProgrammesPlan, optional
+        The plan, once its passes are done; without it, the people are added
+        one by one (:meth:`add`), then :meth:`done` is called.
     """
 
-    def __init__(self, plan: ProgrammesPlan) -> None:
-        self.passes = plan.passes
-        self.closed = len(plan.closed)
+    def __init__(self, plan: ProgrammesPlan | None = None) -> None:
+        self.passes = self.closed = 0
         self._recs: list[Recommendation] = []
         self._whys: list[UnmetWhy] = []
         self._made, self._made_ends = array("i"), array("q", [0])
         self._needs, self._why, self._unmet_ends = array("i"), array("i"), array("q", [0])
         # a recommendation by identity (the passes made each distinct one one
         # object; the list holds them, so an id is not reused), a reason by value
-        rec_at: dict[int, int] = {}
-        why_at: dict[UnmetWhy, int] = {}
-        for recs, unmet in zip(plan.recommendations, plan.unmet, strict=True):
-            for rec in recs:
-                at = rec_at.get(id(rec))
-                if at is None:
-                    at = rec_at[id(rec)] = len(self._recs)
-                    self._recs.append(rec)
-                self._made.append(at)
-            self._made_ends.append(len(self._made))
-            for i, why in unmet:
-                at = why_at.get(why)
-                if at is None:
-                    at = why_at[why] = len(self._whys)
-                    self._whys.append(why)
-                self._needs.append(i)
-                self._why.append(at)
-            self._unmet_ends.append(len(self._needs))
+        self._rec_at: dict[int, int] = {}
+        self._why_at: dict[UnmetWhy, int] = {}
+        if plan is not None:
+            for recs, unmet in zip(plan.recommendations, plan.unmet, strict=True):
+                self.add(recs, unmet)
+            self.done(plan)
+
+    def add(self, recs: Sequence[Recommendation], unmet: Sequence[tuple[int, UnmetWhy]]) -> None:
+        """Code the next person's outcome.
+
+        Parameters
+        ----------
+        recs : sequence of Recommendation
+            Their programme recommendations, in order (equal ones one object).
+        unmet : sequence of (int, (str, tuple of str))
+            Their unmet programme needs, as the plan's ``unmet`` items.
+        """
+        rec_at, why_at = self._rec_at, self._why_at
+        for rec in recs:
+            at = rec_at.get(id(rec))
+            if at is None:
+                at = rec_at[id(rec)] = len(self._recs)
+                self._recs.append(rec)
+            self._made.append(at)
+        self._made_ends.append(len(self._made))
+        for i, why in unmet:
+            at = why_at.get(why)
+            if at is None:
+                at = why_at[why] = len(self._whys)
+                self._whys.append(why)
+            self._needs.append(i)
+            self._why.append(at)
+        self._unmet_ends.append(len(self._needs))
+
+    def done(self, plan: ProgrammesPlan) -> None:
+        """Note the plan's passes and closed pairs once every person is added (the
+        tables that found each distinct value are let go).
+
+        Parameters
+        ----------
+        plan : ProgrammesPlan
+            The plan whose outcomes were added.
+        """
+        self.passes = plan.passes
+        self.closed = len(plan.closed)
+        self._rec_at, self._why_at = {}, {}
 
     def __len__(self) -> int:
         return len(self._made_ends) - 1
@@ -934,6 +967,7 @@ def _recommend(
     covers: _Covers,
     plan: ProgrammesPlan,
     made_once: _Made,
+    into: ProgrammeOutcomes | None = None,
 ) -> None:
     """Each person's recommendations, from their last cover and places, into ``plan``.
 
@@ -947,11 +981,17 @@ def _recommend(
     deliveries and the period's hours (by repr, as the reasons print them): on
     3,000 synthetic people, 13,711 picks are 4,892 distinct ones, each made once.
     The covers are let go once read (the recommendations are the plan's peak).
+    With ``into``, each person's recommendations and unmet needs are coded there
+    in input order instead of stored in ``plan`` (their unmet needs taken out of
+    it): a tuple a person less at the peak.
     """
     made: dict[tuple[Any, ...], Recommendation] = {}
     heads, head_at = demands.heads, demands.head_at
     for k, picks in enumerate(covers.picks):
         if not picks:
+            if into is not None:
+                into.add((), plan.unmet[k])
+                plan.unmet[k] = _NO_UNMET
             continue
         h = heads[head_at[k]]
         needs, prefs, hours = demands.needs(k), h.prefs, h.period_hours
@@ -968,7 +1008,11 @@ def _recommend(
                     )[0]
                 )
             out.append(rec if place.group is None else made_once(_with_place(rec, place)))
-        plan.recommendations[k] = tuple(out)
+        if into is None:
+            plan.recommendations[k] = tuple(out)
+        else:
+            into.add(out, plan.unmet[k])
+            plan.unmet[k] = _NO_UNMET
 
 
 def _with_place(rec: Recommendation, place: ProgrammePlace) -> Recommendation:
@@ -1005,6 +1049,32 @@ def _undersized(
     }
 
 
+def plan_programme_outcomes(
+    kb: KnowledgeBase, demands: Demands, order: Sequence[int]
+) -> tuple[ProgrammeOutcomes, Counter[str]]:
+    """:func:`plan_programmes`' plan, each person's outcome coded as it is made.
+
+    Parameters
+    ----------
+    kb : KnowledgeBase
+        As for :func:`plan_programmes`.
+    demands : Demands
+        The demands, in input order.
+    order : sequence of int
+        Their positions in the order they are served.
+
+    Returns
+    -------
+    tuple
+        The outcomes, as ``ProgrammeOutcomes(plan_programmes(...))`` codes them,
+        and the plan's load (:meth:`ProgrammesPlan.load`).
+    """
+    outcomes = ProgrammeOutcomes()
+    plan = _plan(kb, demands, order, outcomes)
+    outcomes.done(plan)
+    return outcomes, plan.load()
+
+
 def plan_programmes(
     kb: KnowledgeBase, demands: Sequence[ProgrammeDemand], order: Sequence[int] | None = None
 ) -> ProgrammesPlan:
@@ -1037,8 +1107,16 @@ def plan_programmes(
         if any(not demand.key for demand in demands):
             raise UsageError("plan_programmes: a demand without a key needs the order given")
         order = sorted(range(len(demands)), key=lambda k: demands[k].key)
-    if not isinstance(demands, Demands):
-        demands = Demands.of(demands)
+    return _plan(kb, demands if isinstance(demands, Demands) else Demands.of(demands), order)
+
+
+def _plan(
+    kb: KnowledgeBase,
+    demands: Demands,
+    order: Sequence[int],
+    into: ProgrammeOutcomes | None = None,
+) -> ProgrammesPlan:
+    """:func:`plan_programmes` over demands held as positions (``into``: see _recommend)."""
     people = _people(kb.index, demands, _unlimited(kb.index.program_by_id))
     shared = _Shared(SharedValues(), _Made(), _Held())
     covers = _Covers(len(demands), shared.held)
@@ -1053,7 +1131,7 @@ def plan_programmes(
         covers.compact()
         small = _undersized(kb, demands, plan)
         if not small:
-            _recommend(kb.index, demands, covers, plan, shared.made)
+            _recommend(kb.index, demands, covers, plan, shared.made, into)
             return plan
         plan.closed |= small
         plan.passes += 1
