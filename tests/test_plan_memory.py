@@ -229,6 +229,13 @@ def test_demands_held_as_positions_give_back_each_demand(
         assert got == want and all(need in values for need in got.needs)
     with pytest.raises(UsageError, match="table of needs"):
         demands.add_needs(demands.heads[0], made[0].needs, made[0].idx)
+    # equal heads but for the type of their hours (the reasons print them) held apart
+    typed = programmes_module.Demands()
+    first = made[0]._replace(period_hours=12.0)
+    for hours in (12.0, 12, 12.0, 12):
+        typed.add_needs((*made[0][:6], hours), first.needs, first.idx)
+    assert [type(d.period_hours) for d in typed] == [float, int, float, int]
+    assert len(typed.heads) == 2
     # a position past 16 bits: the runs widen, the demands before it unchanged
     wide = programmes_module.Demands([made[0].needs[0]] * 70_000)
     wide.add(demands.heads[0], [0, 69_999], [3, 70_000])

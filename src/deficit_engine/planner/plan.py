@@ -343,6 +343,7 @@ def _read(
     # three: a stable sort of the kept demands, in input order, does the same. Held
     # in an array through the passes (a list held an int object a person too)
     order = array("q", sorted(range(len(ids)), key=lambda j: (most[j], summed[j], ids[j])))
+    demands.close()
     return demands, order, out
 
 

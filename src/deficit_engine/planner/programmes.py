@@ -107,7 +107,9 @@ class Demands(Sequence[ProgrammeDemand]):
 
     def __init__(self, needs: Sequence[Need] | None = None) -> None:
         self.heads: list[DemandHead] = []  # the distinct heads
-        self._head_ids: dict[tuple[tuple[Any, ...], type], int] = {}
+        # a head -> its position: the head found with a tuple of its fields (equal
+        # to it), held only while demands are added (see close)
+        self._head_ids: dict[tuple[Any, ...], int] = {}
         self.head_at = array("i")  # each demand's head
         self.values: Sequence[Need] = [] if needs is None else needs
         self._value_ids: dict[int, int] = {}  # by identity (add_needs)
@@ -135,16 +137,32 @@ class Demands(Sequence[ProgrammeDemand]):
                 d.role, d.subjects, d.levels, d.municipality, d.prefs, d.period, d.period_hours
             )
             out.add_needs(head, d.needs, d.idx)
+        out.close()
         return out
 
     def _head(self, head: tuple[Any, ...]) -> int:
-        # equal hours of another type are another head (the reasons print them)
+        ids = self._head_ids
+        found = ids.get(head)
+        if found is None:  # the head held is its own key (a tuple equal to head)
+            held = DemandHead(*head)
+            found = ids[held] = len(self.heads)
+            self.heads.append(held)
+            return found
+        if type(self.heads[found].period_hours) is type(head[-1]):
+            return found
+        # equal hours of another type are another head (the reasons print them):
+        # keyed with their type, apart
         key = (head, type(head[-1]))
-        found = self._head_ids.get(key)
+        found = ids.get(key)
         if found is None:
-            found = self._head_ids[key] = len(self.heads)
+            found = ids[key] = len(self.heads)
             self.heads.append(DemandHead(*head))
         return found
+
+    def close(self) -> None:
+        """No more demands: let go the table that finds equal heads (held through
+        the passes, it was about 40 bytes a person)."""
+        self._head_ids = {}
 
     def add(self, head: tuple[Any, ...], at: Sequence[int], idx: Sequence[int]) -> None:
         """Add the next demand: its head, and per programme need its position in
