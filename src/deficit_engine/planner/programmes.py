@@ -116,6 +116,9 @@ class Demands(Sequence[ProgrammeDemand]):
         # the programme needs' positions in ``values`` and among the person's
         # needs: 16 bits wide until one does not fit (rows._extend)
         self._at, self._idx, self._ends = array("H"), array("H"), array("q", [0])
+        # the last demand's needs decoded: a pass reads one person's needs for
+        # their cover, then for their unmet needs' blocked programmes
+        self._last: tuple[int, tuple[Need, ...]] = (-1, ())
 
     @classmethod
     def of(cls, demands: Iterable[ProgrammeDemand]) -> Demands:
@@ -226,8 +229,13 @@ class Demands(Sequence[ProgrammeDemand]):
         tuple of Need
             The needs.
         """
+        last = self._last
+        if last[0] == k:
+            return last[1]
         ends = self._ends
-        return tuple(map(self.values.__getitem__, self._at[ends[k] : ends[k + 1]]))
+        needs = tuple(map(self.values.__getitem__, self._at[ends[k] : ends[k + 1]]))
+        self._last = (k, needs)
+        return needs
 
     def idx(self, k: int) -> tuple[int, ...]:
         """Demand ``k``'s programme needs' positions among the person's needs.
