@@ -17,9 +17,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from deficit_engine.engine import Engine, run_chunk
+from deficit_engine.errors import UsageError
 from deficit_engine.models import Need
 from deficit_engine.planner import PlanRow, RowTable, plan_row
 from deficit_engine.planner import plan as plan_module
+from deficit_engine.planner import programmes as programmes_module
 from deficit_engine.planner import rows as rows_module
 from deficit_engine.planner.plan import _demand
 from deficit_engine.planner.programmes import ProgrammeOutcomes, plan_programmes
@@ -203,3 +205,134 @@ def test_a_flow_s_units_read_as_the_pairs_they_were(
     assert len(owned) == len(pairs) and list(owned) == pairs
     assert [owned[u] for u in range(len(owned))] == pairs and owned[1:3] == pairs[1:3]
     assert list(owned.owners) == [k for k, _unit in pairs]
+
+
+def test_demands_held_as_positions_give_back_each_demand(
+    engine: Engine, rows: list[PlanRow]
+) -> None:
+    """``programmes.Demands`` (a head held once per value, runs of positions) gives
+    back each demand added, field by field, its needs the same objects (the passes
+    key recommendations by identity), whether the needs are its own (a list of
+    demands) or a RowTable's; past 16 bits, the positions widen."""
+    made = [d for d in (_demand(row, n, keyed=False) for n, row in enumerate(rows)) if d]
+    held = programmes_module.Demands.of(made)
+    assert len(held) == len(made) and list(held) == made and held[-1] == made[-1]
+    assert len(held.heads) < len(made)  # equal heads held once
+    for d, want in zip(held, made, strict=True):
+        assert all(a is b for a, b in zip(d.needs, want.needs, strict=True))
+    # over a table's needs: their positions in it, the table's objects
+    table = RowTable(rows)
+    demands, _order, _seekers = plan_module._read(table)
+    values = table.need_values()
+    for k, want in enumerate(made):
+        got = demands[k]
+        assert got == want and all(need in values for need in got.needs)
+    with pytest.raises(UsageError, match="table of needs"):
+        demands.add_needs(demands.heads[0], made[0].needs, made[0].idx)
+    # equal heads but for the type of their hours (the reasons print them) held apart
+    typed = programmes_module.Demands()
+    first = made[0]._replace(period_hours=12.0)
+    for hours in (12.0, 12, 12.0, 12):
+        typed.add_needs((*made[0][:6], hours), first.needs, first.idx)
+    assert [type(d.period_hours) for d in typed] == [float, int, float, int]
+    assert len(typed.heads) == 2
+    # a position past 16 bits: the runs widen, the demands before it unchanged
+    wide = programmes_module.Demands([made[0].needs[0]] * 70_000)
+    wide.add(demands.heads[0], [0, 69_999], [3, 70_000])
+    wide.add(demands.heads[0], [5], [1])
+    assert wide.idx(0) == (3, 70_000) and wide.idx(1) == (1,)
+    assert wide.needs(0) == (made[0].needs[0],) * 2
+
+
+@pytest.mark.parametrize(("divisor", "min_group"), [(1, 0), (8, 6)])
+def test_the_outcomes_coded_as_made_are_the_plan_s_coded(
+    engine: Engine, rows: list[PlanRow], divisor: int, min_group: int
+) -> None:
+    """``plan_programme_outcomes`` (each person's outcome coded as the plan makes
+    it) codes what ``ProgrammeOutcomes(plan_programmes(...))`` does: the same
+    tables, in the same order, and the same positions a person; with scarce
+    places too (redone passes, closed pairs)."""
+    kb = scarce_kb(engine.kb, divisor, min_group)
+    keyed = [d for d in (_demand(row, n) for n, row in enumerate(rows)) if d is not None]
+    order = sorted(range(len(keyed)), key=lambda k: keyed[k].key)
+    plan = plan_programmes(kb, keyed)
+    want = ProgrammeOutcomes(plan)
+    got, load = programmes_module.plan_programme_outcomes(
+        kb, programmes_module.Demands.of(keyed), order
+    )
+    assert load == plan.load() and (got.passes, got.closed) == (want.passes, want.closed)
+    assert got.tables() == want.tables() and len(got) == len(want)
+    assert [got.coded(k) for k in range(len(got))] == [want.coded(k) for k in range(len(want))]
+    if divisor > 1:
+        assert plan.passes > 1 and any(plan.unmet)
+
+
+def scarce_kb(kb: Any, divisor: int, min_group: int) -> Any:
+    """``kb`` with every programme's seats (and its groups') divided, at least one
+    left, and a larger minimum in-person group (``min_group`` 0: as it is)."""
+    if divisor == 1 and not min_group:
+        return kb
+    programs = {}
+    for pid, p in kb.programs.items():
+        groups = [g.model_copy(update={"seats": max(1, g.seats // divisor)}) for g in p.groups]
+        seats = None if p.seats is None else max(1, p.seats // divisor)
+        programs[pid] = p.model_copy(update={"seats": seats, "groups": groups})
+    settings = kb.planning.planning.model_copy(update={"min_group": min_group})
+    planning = kb.planning.model_copy(update={"planning": settings})
+    return dataclasses.replace(kb, programs=programs, planning=planning)
+
+
+def test_demands_as_positions_plan_as_the_list_of_demands(
+    engine: Engine, rows: list[PlanRow]
+) -> None:
+    """``plan_programmes`` over ``Demands`` (the planner's) plans as over the list."""
+    keyed = [d for d in (_demand(row, n) for n, row in enumerate(rows)) if d is not None]
+    order = sorted(range(len(keyed)), key=lambda k: keyed[k].key)
+    from_list = plan_programmes(engine.kb, keyed)
+    held = plan_programmes(engine.kb, programmes_module.Demands.of(keyed), order)
+    assert held == from_list and any(held.recommendations)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 5),  # the person
+            st.integers(0, 3),  # their shut key
+            st.lists(st.integers(0, 7), max_size=4),  # picks
+            st.lists(st.integers(0, 7), max_size=3),  # unmet pairs
+        ),
+        max_size=30,
+    ),
+    st.lists(st.integers(0, 30), max_size=4),
+)
+def test_covers_held_as_runs_give_back_each_last_cover(
+    puts: list[tuple[int, int, list[int], list[int]]], compact_after: list[int]
+) -> None:
+    """``programmes._Covers`` gives back each person's last cover (its key, picks
+    and pairs, the held objects), whatever was put before it and whenever the runs
+    left behind were dropped (``compact``)."""
+    held = programmes_module._Held()
+    keys = [held.at(("k", str(j))) for j in range(4)]
+    things = [held.at(("x", (j,), None)) for j in range(8)]
+    covers = programmes_module._Covers(6, held)
+    last: dict[int, tuple[int, list[int], list[int]]] = {}
+    for step, (k, key, picks, pairs) in enumerate(puts):
+        found = covers.put(k, keys[key], [things[j] for j in picks], [things[j] for j in pairs])
+        assert found == covers.found(k)
+        last[k] = (key, picks, pairs)
+        if step in compact_after:
+            covers.compact()
+        for person in range(6):
+            if person not in last:
+                assert covers.key_of(person) is None and covers.picks[person] == 0
+                continue
+            key_, picks_, pairs_ = last[person]
+            assert covers.key_of(person) == ("k", str(key_))
+            assert covers.found(person) == (
+                tuple(held.items[things[j]] for j in picks_),
+                tuple(held.items[things[j]] for j in pairs_),
+            )
+            assert covers.picks_of(person) == covers.found(person)[0]
+    # the runs left behind are dropped once they are more than those in use
+    covers.compact()
+    assert covers.dead * 2 <= len(covers.run)

@@ -52,7 +52,12 @@ from ..resolve.mentors import (
 )
 from ..schema import Mentor, Profile
 from .arcs import CohortArcs, FlowArcs, cohort_arcs, flow_arcs
-from .programmes import ProgrammeDemand, ProgrammeOutcomes, demand_key, plan_programmes
+from .programmes import (
+    Demands,
+    ProgrammeDemand,
+    demand_key,
+    plan_programme_outcomes,
+)
 from .rows import PlanRow, RowTable, SharedValues, plan_row
 from .schools import SchoolFlag, SchoolProfile, flag_schools, school_profiles_of
 from .schools import _profiles as _school_profiles  # from a RowTable's entries
@@ -264,17 +269,17 @@ def _school_needs(flag: Sequence[SchoolFlag]) -> list[Need]:
 
 def _read(
     rows: Sequence[PlanRow | None],
-) -> tuple[list[ProgrammeDemand | None], array[int], _Seekers]:
-    """Each row read once: the programme demands, the order the passes serve them
-    in (positions among the demands that are not None), and the people among the
-    mentor seekers (the flagged schools are added once the school profiles are
-    made: see _add_schools).
+) -> tuple[Demands, array[int], _Seekers]:
+    """Each row read once: the programme demands of the diagnosed people (held as
+    positions: see programmes.Demands), the order the passes serve them in
+    (positions among the demands), and the people among the mentor seekers (the
+    flagged schools are added once the school profiles are made: see
+    _add_schools).
 
-    The demands are made without their ``key`` (``_UNKEYED``): the service order
-    is the only reader of the key, so it is found here, from the two weights
-    (held in arrays) and the ids, and the keys (a tuple of two weights, an id and
-    a position, about 180 bytes a person) are not held through the passes, which
-    are the plan's peak.
+    The demands have no ``key``: the service order is the only reader of the
+    key, so it is found here, from the two weights (held in arrays) and the ids,
+    and the keys (a tuple of two weights, an id and a position, about 180 bytes a
+    person) are not held through the passes, which are the plan's peak.
 
     The two were made each from its own reading of the rows, and a RowTable's
     row is decoded where read (about 9 µs a row, lean); the people's seekers and
@@ -289,7 +294,9 @@ def _read(
             [], _Decoded(table.needs, len(table)), _Decoded(table.severities, len(table)), []
         )
     )
-    demands: list[ProgrammeDemand | None] = []
+    # a RowTable's programme needs as positions in its table of needs; a list's
+    # rows' needs kept by identity (Demands.add_needs)
+    demands = Demands(None if table is None else table.need_values())
     most, summed = array("q"), array("q")  # the kept demands' two weights (demand_key)
     ids: list[str] = []
     # equal seekers and units (most people share a school, subjects and levels, and
@@ -298,7 +305,6 @@ def _read(
     one = SharedValues().one
     for n, row in enumerate(_lean(rows)):
         if row is None:
-            demands.append(None)
             out.seekers.append(_NOBODY)
             if table is None:
                 out.needs.append(())
@@ -306,7 +312,22 @@ def _read(
             out.units.append(_NO_UNITS)
             continue
         programme, mentor = _programme_and_mentor(row.needs)
-        demands.append(_demand(row, n, programme, keyed=False))
+        # DemandHead's fields (made a DemandHead once per value: see Demands)
+        head = (
+            row.role,
+            row.subjects,
+            row.levels,
+            row.municipality,
+            row.delivery,
+            row.period,
+            row.period_hours,
+        )
+        if table is None:
+            needs = row.needs
+            demands.add_needs(head, [needs[i] for i in programme], programme)
+        else:
+            at = table.need_positions(n)
+            demands.add(head, [at[i] for i in programme], programme)
         weights = demand_key(row.needs, programme, row.severities)
         most.append(weights[0])
         summed.append(weights[1])
@@ -322,6 +343,7 @@ def _read(
     # three: a stable sort of the kept demands, in input order, does the same. Held
     # in an array through the passes (a list held an int object a person too)
     order = array("q", sorted(range(len(ids)), key=lambda j: (most[j], summed[j], ids[j])))
+    demands.close()
     return demands, order, out
 
 
@@ -984,7 +1006,7 @@ class _Work:
         self.n_people = len(self.people)
         # the people's mentor seekers are read with the demands (see _read)
         demands, order, self.seekers = _read(self.people)
-        self.diagnosed = sum(1 for d in demands if d is not None)
+        self.diagnosed = len(demands)
         self.schools = (
             _school_profiles(kb, self.people.school_entries())
             if isinstance(self.people, RowTable)
@@ -996,12 +1018,11 @@ class _Work:
             self.index, self.seekers, len(people)
         )
         _give_back_freed()  # the flows' C++ graph: see _give_back_freed
-        programmes = plan_programmes(kb, [d for d in demands if d is not None], order)
-        del demands  # the passes are done: what follows reads only their outcome
-        self.programme_load = dict(sorted(programmes.load().items()))
-        # int-coded: about 80 bytes a person until their resolution, not 1.1 KB
-        self.programmes = ProgrammeOutcomes(programmes)
-        del programmes
+        # int-coded as made: about 80 bytes a person until their resolution, not
+        # 1.1 KB; the passes are done: what follows reads only their outcome
+        self.programmes, load = plan_programme_outcomes(kb, demands, order)
+        del demands
+        self.programme_load = dict(sorted(load.items()))
         n_people = len(people)
         self.mentees = sum(1 for n in range(n_people) if self.seekers.units[n])
         self.units = sum(len(u) for u in self.seekers.units[:n_people])

@@ -18,9 +18,9 @@ from __future__ import annotations
 import dataclasses
 from array import array
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar, overload
 
 from ..catalogue import CatalogueIndex
 from ..errors import UsageError
@@ -30,13 +30,16 @@ from ..months import month_label
 from ..resolve.mentors import SEVERITY_WEIGHT
 from ..resolve.programmes import Pick, candidates, programme_cover, programme_recommendations
 from ..schema import Program
-from .rows import SharedValues
+from .rows import SharedValues, _extend
 
 __all__ = [
+    "DemandHead",
+    "Demands",
     "ProgrammeDemand",
     "ProgrammeOutcomes",
     "ProgrammePlace",
     "ProgrammesPlan",
+    "plan_programme_outcomes",
     "plan_programmes",
 ]
 
@@ -65,6 +68,212 @@ class ProgrammeDemand(NamedTuple):
     # the service order (demand_key: the severities), or () when the order is
     # given to plan_programmes apart (a batch's parent does not hold the keys)
     key: tuple[int, int, str, int] | tuple[()]
+
+
+class DemandHead(NamedTuple):
+    """What a programme demand holds besides its needs: one value each, most
+    people's equal to another's (a cohort has a few thousand), held once."""
+
+    role: str
+    subjects: frozenset[str]
+    levels: frozenset[str]
+    municipality: str | None
+    prefs: tuple[str, ...]
+    period: tuple[str, str]
+    period_hours: float
+
+
+class Demands(Sequence[ProgrammeDemand]):
+    """A cohort's programme demands held as positions: what the passes read.
+
+    Held as :class:`ProgrammeDemand` objects through the passes (the plan's peak),
+    a demand was about 500 bytes a person (its named tuple, its needs' and their
+    positions' tuples) and the passes' per-person record about 200 more. Here a
+    demand is the position of its head (:class:`DemandHead`, equal ones held
+    once) and a run of its programme needs' positions in a table of needs (a
+    :class:`~.rows.RowTable`'s, or the distinct objects added, by identity) with
+    their positions among the person's needs: about 20 bytes a person. The
+    passes decode a person's needs where they read them (their first cover,
+    a cover whose open programmes changed, their recommendations); ``demands[k]``
+    makes the whole demand, equal to the one added, its needs the same objects,
+    without a key (the service order is given apart: see :func:`plan_programmes`).
+
+    Parameters
+    ----------
+    needs : sequence of Need, optional
+        The table the positions given to :meth:`add` point into (not copied);
+        without it, :meth:`add_needs` keeps the needs added, each object once.
+    """
+
+    def __init__(self, needs: Sequence[Need] | None = None) -> None:
+        self.heads: list[DemandHead] = []  # the distinct heads
+        # a head -> its position: the head found with a tuple of its fields (equal
+        # to it), held only while demands are added (see close)
+        self._head_ids: dict[tuple[Any, ...], int] = {}
+        self.head_at = array("i")  # each demand's head
+        self.values: Sequence[Need] = [] if needs is None else needs
+        self._value_ids: dict[int, int] = {}  # by identity (add_needs)
+        # the programme needs' positions in ``values`` and among the person's
+        # needs: 16 bits wide until one does not fit (rows._extend)
+        self._at, self._idx, self._ends = array("H"), array("H"), array("q", [0])
+        # the last demand's needs decoded: a pass reads one person's needs for
+        # their cover, then for their unmet needs' blocked programmes
+        self._last: tuple[int, tuple[Need, ...]] = (-1, ())
+
+    @classmethod
+    def of(cls, demands: Iterable[ProgrammeDemand]) -> Demands:
+        """Demands made objects held as positions (their keys dropped).
+
+        Parameters
+        ----------
+        demands : iterable of ProgrammeDemand
+            The demands, in order.
+
+        Returns
+        -------
+        Demands
+            The same demands, ``out[k]`` equal to the k-th but for its key.
+        """
+        out = cls()
+        for d in demands:
+            head = DemandHead(
+                d.role, d.subjects, d.levels, d.municipality, d.prefs, d.period, d.period_hours
+            )
+            out.add_needs(head, d.needs, d.idx)
+        out.close()
+        return out
+
+    def _head(self, head: tuple[Any, ...]) -> int:
+        ids = self._head_ids
+        found = ids.get(head)
+        if found is None:  # the head held is its own key (a tuple equal to head)
+            held = DemandHead(*head)
+            found = ids[held] = len(self.heads)
+            self.heads.append(held)
+            return found
+        if type(self.heads[found].period_hours) is type(head[-1]):
+            return found
+        # equal hours of another type are another head (the reasons print them):
+        # keyed with their type, apart
+        key = (head, type(head[-1]))
+        found = ids.get(key)
+        if found is None:
+            found = ids[key] = len(self.heads)
+            self.heads.append(DemandHead(*head))
+        return found
+
+    def close(self) -> None:
+        """No more demands: let go the table that finds equal heads (held through
+        the passes, it was about 40 bytes a person)."""
+        self._head_ids = {}
+
+    def add(self, head: tuple[Any, ...], at: Sequence[int], idx: Sequence[int]) -> None:
+        """Add the next demand: its head, and per programme need its position in
+        the table given and among the person's needs.
+
+        Parameters
+        ----------
+        head : tuple
+            The person's :class:`DemandHead`, or a tuple of its fields (held once
+            per value, as a DemandHead).
+        at, idx : sequence of int
+            The programme needs' positions in the table and among the person's
+            needs, in order.
+        """
+        self.head_at.append(self._head(head))
+        self._at = _extend(self._at, at)
+        self._idx = _extend(self._idx, idx)
+        self._ends.append(len(self._at))
+
+    def add_needs(self, head: tuple[Any, ...], needs: Sequence[Need], idx: Sequence[int]) -> None:
+        """Add the next demand with its programme needs themselves (kept here, each
+        object once: see :meth:`add`).
+
+        Parameters
+        ----------
+        head : tuple
+            As for :meth:`add`.
+        needs : sequence of Need
+            The programme needs, in order.
+        idx : sequence of int
+            Their positions among the person's needs.
+
+        Raises
+        ------
+        UsageError
+            If the demands were made over a table of needs (``Demands(needs)``).
+        """
+        values = self.values
+        if not isinstance(values, list) or len(values) != len(self._value_ids):
+            raise UsageError("Demands.add_needs: these demands point into a table of needs")
+        ids = self._value_ids
+        at = []
+        for need in needs:
+            found = ids.get(id(need))
+            if found is None:  # the list holds the need: its id is not reused
+                found = ids[id(need)] = len(values)
+                values.append(need)
+            at.append(found)
+        self.add(head, at, idx)
+
+    def needs(self, k: int) -> tuple[Need, ...]:
+        """Demand ``k``'s programme needs, in order (the objects added).
+
+        Parameters
+        ----------
+        k : int
+            The demand's position.
+
+        Returns
+        -------
+        tuple of Need
+            The needs.
+        """
+        last = self._last
+        if last[0] == k:
+            return last[1]
+        ends = self._ends
+        needs = tuple(map(self.values.__getitem__, self._at[ends[k] : ends[k + 1]]))
+        self._last = (k, needs)
+        return needs
+
+    def idx(self, k: int) -> tuple[int, ...]:
+        """Demand ``k``'s programme needs' positions among the person's needs.
+
+        Parameters
+        ----------
+        k : int
+            The demand's position.
+
+        Returns
+        -------
+        tuple of int
+            The positions, in order.
+        """
+        ends = self._ends
+        return tuple(self._idx[ends[k] : ends[k + 1]])
+
+    def has_needs(self, k: int) -> bool:
+        """Whether demand ``k`` has a programme need."""
+        ends = self._ends
+        return ends[k + 1] > ends[k]
+
+    def __len__(self) -> int:
+        return len(self.head_at)
+
+    @overload
+    def __getitem__(self, k: int) -> ProgrammeDemand: ...
+
+    @overload
+    def __getitem__(self, k: slice) -> Sequence[ProgrammeDemand]: ...
+
+    def __getitem__(self, k: int | slice) -> ProgrammeDemand | Sequence[ProgrammeDemand]:
+        if isinstance(k, slice):
+            return [self[j] for j in range(*k.indices(len(self)))]
+        if k < 0:
+            k += len(self)
+        head = self.heads[self.head_at[k]]
+        return ProgrammeDemand(*head, self.needs(k), self.idx(k), ())
 
 
 class ProgrammePlace(NamedTuple):
@@ -106,39 +315,71 @@ class ProgrammeOutcomes:
     and reason is held once, and a person is their positions in flat arrays (a
     few dozen bytes). The places are not kept: only the load reads them.
 
+    The planner codes each person's outcome as the plan makes it
+    (:func:`plan_programme_outcomes`): the plan's tuples of recommendations, a
+    person's, are then never held all at once.
+
     Parameters
     ----------
-    plan : ProgrammesPlan
-        The plan, once its passes are done.
+    plan : ProgrammesPlan, optional
+        The plan, once its passes are done; without it, the people are added
+        one by one (:meth:`add`), then :meth:`done` is called.
     """
 
-    def __init__(self, plan: ProgrammesPlan) -> None:
-        self.passes = plan.passes
-        self.closed = len(plan.closed)
+    def __init__(self, plan: ProgrammesPlan | None = None) -> None:
+        self.passes = self.closed = 0
         self._recs: list[Recommendation] = []
         self._whys: list[UnmetWhy] = []
         self._made, self._made_ends = array("i"), array("q", [0])
         self._needs, self._why, self._unmet_ends = array("i"), array("i"), array("q", [0])
         # a recommendation by identity (the passes made each distinct one one
         # object; the list holds them, so an id is not reused), a reason by value
-        rec_at: dict[int, int] = {}
-        why_at: dict[UnmetWhy, int] = {}
-        for recs, unmet in zip(plan.recommendations, plan.unmet, strict=True):
-            for rec in recs:
-                at = rec_at.get(id(rec))
-                if at is None:
-                    at = rec_at[id(rec)] = len(self._recs)
-                    self._recs.append(rec)
-                self._made.append(at)
-            self._made_ends.append(len(self._made))
-            for i, why in unmet:
-                at = why_at.get(why)
-                if at is None:
-                    at = why_at[why] = len(self._whys)
-                    self._whys.append(why)
-                self._needs.append(i)
-                self._why.append(at)
-            self._unmet_ends.append(len(self._needs))
+        self._rec_at: dict[int, int] = {}
+        self._why_at: dict[UnmetWhy, int] = {}
+        if plan is not None:
+            for recs, unmet in zip(plan.recommendations, plan.unmet, strict=True):
+                self.add(recs, unmet)
+            self.done(plan)
+
+    def add(self, recs: Sequence[Recommendation], unmet: Sequence[tuple[int, UnmetWhy]]) -> None:
+        """Code the next person's outcome.
+
+        Parameters
+        ----------
+        recs : sequence of Recommendation
+            Their programme recommendations, in order (equal ones one object).
+        unmet : sequence of (int, (str, tuple of str))
+            Their unmet programme needs, as the plan's ``unmet`` items.
+        """
+        rec_at, why_at = self._rec_at, self._why_at
+        for rec in recs:
+            at = rec_at.get(id(rec))
+            if at is None:
+                at = rec_at[id(rec)] = len(self._recs)
+                self._recs.append(rec)
+            self._made.append(at)
+        self._made_ends.append(len(self._made))
+        for i, why in unmet:
+            at = why_at.get(why)
+            if at is None:
+                at = why_at[why] = len(self._whys)
+                self._whys.append(why)
+            self._needs.append(i)
+            self._why.append(at)
+        self._unmet_ends.append(len(self._needs))
+
+    def done(self, plan: ProgrammesPlan) -> None:
+        """Note the plan's passes and closed pairs once every person is added (the
+        tables that found each distinct value are let go).
+
+        Parameters
+        ----------
+        plan : ProgrammesPlan
+            The plan whose outcomes were added.
+        """
+        self.passes = plan.passes
+        self.closed = len(plan.closed)
+        self._rec_at, self._why_at = {}, {}
 
     def __len__(self) -> int:
         return len(self._made_ends) - 1
@@ -341,40 +582,45 @@ Eligible = dict[tuple[str, frozenset[str], frozenset[str]], dict[str, list[Progr
 #: A pick held (see _Held): its needs served a tuple, the pick shared by equal ones.
 Held = tuple[str, tuple[int, ...], tuple[str, int] | None]
 #: The unmet reasons held as (position, reason) pairs, each pair shared (see _Held).
-Cover = tuple[tuple[str, ...], tuple[tuple[Held, ...], tuple[tuple[int, UnmetWhy], ...]]]
+#: A person's cover is held as positions of these in _Held (see _Covers).
+Found = tuple[tuple[Held, ...], tuple[tuple[int, UnmetWhy], ...]]
 
 
-class _Person(NamedTuple):
-    """What every pass reads of one person, found once before the passes."""
+class _People(NamedTuple):
+    """What every pass reads of the people besides their demands, found once
+    before the passes (a named tuple a person, holding their needs, was about 200
+    bytes: here a reference a person)."""
 
-    # competency -> the programmes that admit them: the table of every person of
-    # their role, subjects and levels (it holds each of their needs' competencies)
-    eligible: dict[str, list[Program]]
-    needs: Sequence[Need]  # the programme needs, in order
-    # the ids of those programmes that can run out, each once (empty: every pass
-    # agrees on this person, whatever the others take)
-    limited: tuple[str, ...]
+    # per demand, the ids of the programmes admitting them that can run out, each
+    # once (empty: every pass agrees on this person, whatever the others take;
+    # None: no programme need), equal tuples one object
+    limited: list[tuple[str, ...] | None]
+    # per head (Demands.heads): competency -> the programmes that admit such a
+    # person, the table of every person of their role, subjects and levels (it
+    # holds each of their needs' competencies)
+    eligible: list[dict[str, list[Program]]]
 
 
-def _people(
-    index: CatalogueIndex, demands: Sequence[ProgrammeDemand], unlimited: frozenset[str]
-) -> list[_Person | None]:
+def _people(index: CatalogueIndex, demands: Demands, unlimited: frozenset[str]) -> _People:
     memo: Eligible = {}
-    out: list[_Person | None] = []
+    eligible = [memo.setdefault((h.role, h.subjects, h.levels), {}) for h in demands.heads]
+    limited: list[tuple[str, ...] | None] = []
     # equal tuples of limited ids held once: they are held through the passes, and
     # most people's equal another's (their kind's programmes for their competencies)
     seen: dict[tuple[str, ...], tuple[str, ...]] = {}
-    for d in demands:
-        if not d.idx:
-            out.append(None)
+    heads = demands.heads
+    for k, h in enumerate(demands.head_at):
+        if not demands.has_needs(k):
+            limited.append(None)
             continue
-        eligible = _eligible(index, d, memo)
-        comps = dict.fromkeys(need.competency or "" for need in d.needs)
-        limited = tuple(
-            dict.fromkeys(p.id for comp in comps for p in eligible[comp] if p.id not in unlimited)
+        needs = demands.needs(k)
+        known = _eligible(index, heads[h], needs, eligible[h])
+        comps = dict.fromkeys(need.competency or "" for need in needs)
+        mine = tuple(
+            dict.fromkeys(p.id for comp in comps for p in known[comp] if p.id not in unlimited)
         )
-        out.append(_Person(eligible, d.needs, seen.setdefault(limited, limited)))
-    return out
+        limited.append(seen.setdefault(mine, mine))
+    return _People(limited, eligible)
 
 
 def _unlimited(programs: Mapping[str, Program]) -> frozenset[str]:
@@ -441,12 +687,12 @@ class _Drift:
         if any(delta.get(place) for place in places):
             self.recheck(places)
 
-    def touches(self, person: _Person, municipality: str | None, closed: set[Any]) -> bool:
-        """Whether one of the person's limited programmes is open otherwise than at
-        this point of the last pass, or was newly closed (``closed``: the pairs
+    def touches(self, limited: tuple[str, ...], municipality: str | None, closed: set[Any]) -> bool:
+        """Whether one of the person's ``limited`` programmes is open otherwise than
+        at this point of the last pass, or was newly closed (``closed``: the pairs
         closed since the last pass) where they work."""
         off = self.off
-        return any(pid in off or (pid, municipality) in closed for pid in person.limited)
+        return any(pid in off or (pid, municipality) in closed for pid in limited)
 
 
 class _Made:
@@ -478,12 +724,12 @@ class _Shared(NamedTuple):
 
 def _one_pass(
     index: CatalogueIndex,
-    demands: Sequence[ProgrammeDemand],
-    people: Sequence[_Person | None],
+    demands: Demands,
+    people: _People,
     order: Sequence[int],
     plan: ProgrammesPlan,
     newly: set[tuple[str, str | None]] | None,
-    covers: list[Cover | None],
+    covers: _Covers,
     shared: _Shared,
 ) -> None:
     """One pass in service order, writing each person's outcome into ``plan``.
@@ -495,21 +741,22 @@ def _one_pass(
     programs = index.program_by_id
     places = _Places(programs, plan.closed)
     drift = _Drift(places)
+    heads, head_at, limited_of = demands.heads, demands.head_at, people.limited
     for k in order:
-        person = people[k]
-        if person is None:
+        limited = limited_of[k]
+        if limited is None:
             continue
-        d = demands[k]
+        h = heads[head_at[k]]
         if newly is not None:
-            if not person.limited:  # nothing they take can run out: as last pass
+            if not limited:  # nothing they take can run out: as last pass
                 continue
-            if not drift.touches(person, d.municipality, newly):
+            if not drift.touches(limited, h.municipality, newly):
                 places.replay(plan.places[k])
                 drift.replayed(plan.places[k])
                 continue
-        key = _shut(places, d, person)
-        picks, unmet = _cover(index, d, person, key, covers, k, shared.held)
-        taken = [places.take(programs[pid], d.period, d.municipality) for pid, _s, _a in picks]
+        key = _shut(places, h, limited)
+        picks, unmet = _cover(index, demands, k, h, key, covers)
+        taken = [places.take(programs[pid], h.period, h.municipality) for pid, _s, _a in picks]
         if newly is not None:
             drift.moved(plan.places[k], -1)
             drift.moved(taken, 1)
@@ -522,140 +769,231 @@ def _one_pass(
         # without a group the cover's own tuple of recommendations is kept (its
         # recommendations are interned already): a tuple a person less each
         plan.places[k] = shared.values.one(tuple(map(shared.values.one, taken))) if taken else ()
-        plan.unmet[k] = _unmet(places, d, person, key, unmet, shared.held) if unmet else _NO_UNMET
+        if unmet:
+            eligible = people.eligible[head_at[k]]
+            plan.unmet[k] = _unmet(places, demands, k, h, eligible, key, unmet, shared.held)
+        else:
+            plan.unmet[k] = _NO_UNMET
 
 
-def _shut(places: _Places, d: ProgrammeDemand, person: _Person) -> tuple[str, ...]:
-    """The ids of the person's limited programmes with no place for them now: what
-    tells their cover apart from their other passes' (their eligible lists less
-    those are the programmes open to them)."""
-    if not person.limited:
+def _shut(places: _Places, h: DemandHead, limited: tuple[str, ...]) -> tuple[str, ...]:
+    """The ids of the person's ``limited`` programmes with no place for them now:
+    what tells their cover apart from their other passes' (their eligible lists
+    less those are the programmes open to them)."""
+    if not limited:
         return ()
     programs = places.programs
     is_open = places.open_for
-    period, municipality = d.period, d.municipality
-    return tuple(pid for pid in person.limited if not is_open(programs[pid], period, municipality))
+    period, municipality = h.period, h.municipality
+    return tuple(pid for pid in limited if not is_open(programs[pid], period, municipality))
 
 
 def _unmet(
     places: _Places,
-    d: ProgrammeDemand,
-    person: _Person,
+    demands: Demands,
+    k: int,
+    h: DemandHead,
+    eligible: Mapping[str, Sequence[Program]],
     shut: tuple[str, ...],
     unmet: Sequence[tuple[int, UnmetWhy]],
     held: _Held,
 ) -> tuple[tuple[int, UnmetWhy], ...]:
-    """A person's unmet programme needs with their reasons: when places ran out,
-    which programmes were blocked (``shut``: their limited programmes with no place
-    for them, see _shut) and why. ``unmet`` is the cover's: (the need's position
-    among the programme needs, its reason with no programme run out), each pair
-    held once (see _Held.pair), so that a need no shut programme would serve
-    takes its reason as it is: most do (of 4,000 synthetic people's 25,721 unmet
-    needs with some programme shut, 4,019 had one that admits them). The pairs
-    returned are each the first equal one (``held``), in the cover's order."""
-    idx = d.idx
+    """Person ``k``'s unmet programme needs with their reasons: when places ran
+    out, which programmes were blocked (``shut``: their limited programmes with no
+    place for them, see _shut) and why. ``unmet`` is the cover's: (the need's
+    position among the programme needs, its reason with no programme run out),
+    each pair held once (see _Held.pairs), so that a need no shut programme would
+    serve takes its reason as it is: most do (of 4,000 synthetic people's 25,721
+    unmet needs with some programme shut, 4,019 had one that admits them). The
+    pairs returned are each the first equal one (``held``), in the cover's order."""
+    idx = demands.idx(k)
     one = held.one
     if not shut:  # every programme open: none blocked
         return tuple([one((idx[j], why)) for j, why in unmet])
     out: list[tuple[int, UnmetWhy]] = []
-    eligible, needs = person.eligible, person.needs
+    needs = demands.needs(k)
     for j, why in unmet:
         blocked = [p for p in eligible.get(needs[j].competency or "", ()) if p.id in shut]
-        reason = places.blocked(blocked, d.period, d.municipality) if blocked else why
+        reason = places.blocked(blocked, h.period, h.municipality) if blocked else why
         out.append(one((idx[j], reason)))
     return tuple(out)
 
 
 def _eligible(
-    index: CatalogueIndex, d: ProgrammeDemand, memo: Eligible
+    index: CatalogueIndex,
+    h: DemandHead,
+    needs: Sequence[Need],
+    known: dict[str, list[Program]],
 ) -> dict[str, list[Program]]:
     """Competency -> the programmes that admit the person (people of one role,
     subjects and levels admit the same programmes: found once per competency),
-    for their needs' competencies among others: the table is their kind's, shared
-    by every person of it (a dict of their own was about 300 bytes a person)."""
-    kind = (d.role, d.subjects, d.levels)
-    known = memo.get(kind)
-    if known is None:
-        known = memo[kind] = {}
-    needs = d.needs
+    for their needs' competencies among others: ``known``, the table of their
+    kind, shared by every person of it (a dict of their own was about 300 bytes a
+    person), completed with their needs' competencies."""
     missing = [j for j, need in enumerate(needs) if (need.competency or "") not in known]
     if missing:  # one call for them all: each call copies the subjects and levels
-        known.update(candidates(index, *kind, needs, missing))
+        known.update(candidates(index, h.role, h.subjects, h.levels, needs, missing))
     return known
 
 
 def _cover(
     index: CatalogueIndex,
-    d: ProgrammeDemand,
-    person: _Person,
-    key: tuple[str, ...],
-    covers: list[Cover | None],
+    demands: Demands,
     k: int,
-    held: _Held,
-) -> tuple[Sequence[Held], Sequence[tuple[int, UnmetWhy]]]:
-    """The person's set cover over the programmes open to them: those that admit
+    h: DemandHead,
+    key: tuple[str, ...],
+    covers: _Covers,
+) -> Found:
+    """Person ``k``'s set cover over the programmes open to them: those that admit
     them less ``key``'s (see Cover); the last pass's, when the same ones are open.
     Only the picks are made: the passes read no recommendation (see _recommend)."""
-    last = covers[k]
-    if last is not None and last[0] == key:
-        found = last[1]
-    else:
-        needs = person.needs
-        # which programmes serve each need is memoised per KB, by the person's
-        # kind and the need (admits); the shut ones are left out of those
-        made, reasons = programme_cover(
-            index,
-            d.role,
-            d.prefs,
-            needs,
-            range(len(needs)),
-            period_hours=d.period_hours,
-            admits=(d.subjects, d.levels),
-            shut=key,
-        )
-        # held until the last pass: each pick and reason one object with the equal
-        # ones (about 1 KB a person held as the cover makes them)
-        found = (
-            tuple(map(held.pick, made)),
-            tuple([held.pair(j, reason) for j, reason in reasons.items()]) or _NO_REASONS,
-        )
-        covers[k] = (held.one(key), found)  # most shut keys are another's too
-    return found
+    if covers.key_of(k) == key:
+        return covers.found(k)
+    needs = demands.needs(k)
+    # which programmes serve each need is memoised per KB, by the person's
+    # kind and the need (admits); the shut ones are left out of those
+    made, reasons = programme_cover(
+        index,
+        h.role,
+        h.prefs,
+        needs,
+        range(len(needs)),
+        period_hours=h.period_hours,
+        admits=(h.subjects, h.levels),
+        shut=key,
+    )
+    held = covers.held
+    return covers.put(k, held.at(key), held.picks(made), held.pairs(reasons))
 
 
 class _Held:
-    """Equal picks and unmet reasons of the covers made one object (see _cover)."""
+    """Equal picks, unmet reasons and shut keys of the covers held once, each at
+    its position (see _Covers); and the outcome's unmet pairs held once."""
 
     def __init__(self) -> None:
-        self.seen: dict[Any, Any] = {}
+        self.items: list[Any] = []
+        self.seen: dict[Any, int] = {}
+        self.same: dict[Any, Any] = {}  # value -> the first equal one (see one)
 
-    def pick(self, pick: Pick) -> Held:
-        """``pick`` as held until the passes end: the first equal one, its needs a tuple."""
-        pid, served, alt = pick
-        held = (pid, tuple(served), alt)
-        found: Held = self.seen.setdefault(held, held)
+    def at(self, value: Any) -> int:
+        """The position of ``value``, or of the first equal one."""
+        found = self.seen.get(value)
+        if found is None:
+            found = self.seen[value] = len(self.items)
+            self.items.append(value)
         return found
 
-    def one(self, key: _K) -> _K:
-        """A cover's key (the shut programmes), or an unmet (need, reason) pair of
-        the plan's outcome: the first equal one."""
-        found: _K = self.seen.setdefault(key, key)
+    def picks(self, picks: Sequence[Pick]) -> list[int]:
+        """The positions of ``picks`` as held: their needs a tuple."""
+        seen, items = self.seen, self.items
+        out = []
+        for pid, served, alt in picks:
+            pick = (pid, tuple(served), alt)
+            found = seen.get(pick)
+            if found is None:
+                found = seen[pick] = len(items)
+                items.append(pick)
+            out.append(found)
+        return out
+
+    def one(self, value: _K) -> _K:
+        """An unmet (need, reason) pair of the plan's outcome, or a reason: the
+        first equal one."""
+        found: _K = self.same.setdefault(value, value)
         return found
 
-    def pair(self, j: int, reason: str) -> tuple[int, UnmetWhy]:
-        """(``j``, (``reason``, no programme run out)), the first equal pair (see _unmet)."""
-        why = (reason, ())
-        pair = (j, self.seen.setdefault(why, why))
-        found: tuple[int, UnmetWhy] = self.seen.setdefault(pair, pair)
+    def pairs(self, reasons: Mapping[int, str]) -> list[int]:
+        """The positions of (``j``, (``reason``, no programme run out)) for each
+        item of ``reasons`` (see _unmet)."""
+        seen, items, same = self.seen, self.items, self.same
+        out = []
+        for j, reason in reasons.items():
+            why = (reason, ())
+            pair = (j, same.setdefault(why, why))
+            found = seen.get(pair)
+            if found is None:
+                found = seen[pair] = len(items)
+                items.append(pair)
+            out.append(found)
+        return out
+
+
+class _Covers:
+    """Each person's last cover (see Cover), held from one pass to the next and
+    to their recommendations: the position of its shut key, and a run of its
+    picks' and unmet pairs' positions (see _Held).
+
+    Held as tuples (the key and the cover's, the picks', the pairs'), a cover was
+    about 250 bytes a person at the passes' peak; here it is about 30. A person
+    covered again gets a new run at the end; the runs left behind are dropped
+    when they are more than those in use (:meth:`compact`, between passes).
+    """
+
+    def __init__(self, people: int, held: _Held) -> None:
+        self.held = held
+        self.key = array("i", [-1]) * people  # -1: not covered yet
+        self.start = array("q", [0]) * people
+        self.picks = array("I", [0]) * people
+        self.reasons = array("I", [0]) * people
+        self.run = array("i")
+        self.dead = 0  # items of runs left behind
+
+    def key_of(self, k: int) -> tuple[str, ...] | None:
+        """Person ``k``'s last cover's shut key, or None before their first."""
+        at = self.key[k]
+        if at < 0:
+            return None
+        found: tuple[str, ...] = self.held.items[at]
         return found
+
+    def picks_of(self, k: int) -> tuple[Held, ...]:
+        """Person ``k``'s last picks, the held objects."""
+        first = self.start[k]
+        return tuple(map(self.held.items.__getitem__, self.run[first : first + self.picks[k]]))
+
+    def found(self, k: int) -> Found:
+        """Person ``k``'s last picks and unmet pairs, the held objects."""
+        first = self.start[k]
+        middle = first + self.picks[k]
+        items, run = self.held.items, self.run
+        picks = tuple(map(items.__getitem__, run[first:middle]))
+        if not self.reasons[k]:
+            return picks, _NO_REASONS
+        return picks, tuple(map(items.__getitem__, run[middle : middle + self.reasons[k]]))
+
+    def put(self, k: int, key: int, picks: Sequence[int], reasons: Sequence[int]) -> Found:
+        """Hold person ``k``'s new cover (positions in ``held``) and return it."""
+        if self.key[k] >= 0:
+            self.dead += self.picks[k] + self.reasons[k]
+        run = self.run
+        self.key[k], self.start[k] = key, len(run)
+        self.picks[k], self.reasons[k] = len(picks), len(reasons)
+        run.extend(picks)
+        run.extend(reasons)
+        items = self.held.items
+        found = tuple(map(items.__getitem__, picks))
+        return found, tuple(map(items.__getitem__, reasons)) if reasons else _NO_REASONS
+
+    def compact(self) -> None:
+        """Drop the runs left behind when they are more than those in use."""
+        if self.dead * 2 <= len(self.run):
+            return
+        old, run = self.run, array("i")
+        start, picks, reasons = self.start, self.picks, self.reasons
+        for k in range(len(start)):
+            first = start[k]
+            start[k] = len(run)
+            run.extend(old[first : first + picks[k] + reasons[k]])
+        self.run, self.dead = run, 0
 
 
 def _recommend(
     index: CatalogueIndex,
-    demands: Sequence[ProgrammeDemand],
-    covers: list[Cover | None],
+    demands: Demands,
+    covers: _Covers,
     plan: ProgrammesPlan,
     made_once: _Made,
+    into: ProgrammeOutcomes | None = None,
 ) -> None:
     """Each person's recommendations, from their last cover and places, into ``plan``.
 
@@ -668,18 +1006,24 @@ def _recommend(
     (by identity: ``made_once`` holds them), the runner-up, the requested
     deliveries and the period's hours (by repr, as the reasons print them): on
     3,000 synthetic people, 13,711 picks are 4,892 distinct ones, each made once.
-    Each person's cover is let go once read: the recommendations made after it
-    reuse its memory (this is the passes' peak).
+    The covers are let go once read (the recommendations are the plan's peak).
+    With ``into``, each person's recommendations and unmet needs are coded there
+    in input order instead of stored in ``plan`` (their unmet needs taken out of
+    it): a tuple a person less at the peak.
     """
     made: dict[tuple[Any, ...], Recommendation] = {}
-    for k, cover in enumerate(covers):
-        if cover is None or not cover[1][0]:
+    heads, head_at = demands.heads, demands.head_at
+    for k, picks in enumerate(covers.picks):
+        if not picks:
+            if into is not None:
+                into.add((), plan.unmet[k])
+                plan.unmet[k] = _NO_UNMET
             continue
-        d = demands[k]
-        needs, prefs, hours = d.needs, d.prefs, d.period_hours
+        h = heads[head_at[k]]
+        needs, prefs, hours = demands.needs(k), h.prefs, h.period_hours
         person = (prefs, repr(hours))
         out = []
-        for pick, place in zip(cover[1][0], plan.places[k], strict=True):
+        for pick, place in zip(covers.picks_of(k), plan.places[k], strict=True):
             pid, served, alt = pick
             key = (pid, alt, person, *[id(needs[i]) for i in served])
             rec = made.get(key)
@@ -690,8 +1034,11 @@ def _recommend(
                     )[0]
                 )
             out.append(rec if place.group is None else made_once(_with_place(rec, place)))
-        plan.recommendations[k] = tuple(out)
-        covers[k] = None
+        if into is None:
+            plan.recommendations[k] = tuple(out)
+        else:
+            into.add(out, plan.unmet[k])
+            plan.unmet[k] = _NO_UNMET
 
 
 def _with_place(rec: Recommendation, place: ProgrammePlace) -> Recommendation:
@@ -707,11 +1054,12 @@ def _with_place(rec: Recommendation, place: ProgrammePlace) -> Recommendation:
 
 
 def _undersized(
-    kb: KnowledgeBase, demands: Sequence[ProgrammeDemand], plan: ProgrammesPlan
+    kb: KnowledgeBase, demands: Demands, plan: ProgrammesPlan
 ) -> set[tuple[str, str | None]]:
     """(programme, municipality) pairs of in-person places below the minimum group."""
     programs = kb.programs
     counts: Counter[tuple[str, str | None]] = Counter()
+    heads, head_at = demands.heads, demands.head_at
     for k, places in enumerate(plan.places):
         for place in places:
             p = programs[place.programme]
@@ -720,11 +1068,37 @@ def _undersized(
                 group = next(g for g in p.groups if g.start == place.group)
                 delivery = group.delivery or p.delivery
             if delivery == "in_person":
-                counts[(p.id, demands[k].municipality)] += 1
+                counts[(p.id, heads[head_at[k]].municipality)] += 1
     default = kb.planning.planning.min_group
     return {
         pair for pair, count in counts.items() if count < (programs[pair[0]].min_group or default)
     }
+
+
+def plan_programme_outcomes(
+    kb: KnowledgeBase, demands: Demands, order: Sequence[int]
+) -> tuple[ProgrammeOutcomes, Counter[str]]:
+    """:func:`plan_programmes`' plan, each person's outcome coded as it is made.
+
+    Parameters
+    ----------
+    kb : KnowledgeBase
+        As for :func:`plan_programmes`.
+    demands : Demands
+        The demands, in input order.
+    order : sequence of int
+        Their positions in the order they are served.
+
+    Returns
+    -------
+    tuple
+        The outcomes, as ``ProgrammeOutcomes(plan_programmes(...))`` codes them,
+        and the plan's load (:meth:`ProgrammesPlan.load`).
+    """
+    outcomes = ProgrammeOutcomes()
+    plan = _plan(kb, demands, order, outcomes)
+    outcomes.done(plan)
+    return outcomes, plan.load()
 
 
 def plan_programmes(
@@ -737,7 +1111,8 @@ def plan_programmes(
     kb : KnowledgeBase
         The KB (catalogue and ``planning.min_group``).
     demands : sequence of ProgrammeDemand
-        One per person, in input order.
+        One per person, in input order: a list, or :class:`Demands` (the
+        planner's, held as positions; their demands have no key).
     order : sequence of int, optional
         The positions of ``demands`` in the order they are served: by their
         ``key`` when not given (the demands' keys are then not read).
@@ -758,9 +1133,19 @@ def plan_programmes(
         if any(not demand.key for demand in demands):
             raise UsageError("plan_programmes: a demand without a key needs the order given")
         order = sorted(range(len(demands)), key=lambda k: demands[k].key)
+    return _plan(kb, demands if isinstance(demands, Demands) else Demands.of(demands), order)
+
+
+def _plan(
+    kb: KnowledgeBase,
+    demands: Demands,
+    order: Sequence[int],
+    into: ProgrammeOutcomes | None = None,
+) -> ProgrammesPlan:
+    """:func:`plan_programmes` over demands held as positions (``into``: see _recommend)."""
     people = _people(kb.index, demands, _unlimited(kb.index.program_by_id))
-    covers: list[Cover | None] = [None] * len(demands)
     shared = _Shared(SharedValues(), _Made(), _Held())
+    covers = _Covers(len(demands), shared.held)
     n = len(demands)
     # every person's outcome starts empty and shared (see _one_pass); a redo
     # rewrites only the outcomes that change, in place; the recommendations are
@@ -769,9 +1154,10 @@ def plan_programmes(
     newly: set[tuple[str, str | None]] | None = None
     while True:
         _one_pass(kb.index, demands, people, order, plan, newly, covers, shared)
+        covers.compact()
         small = _undersized(kb, demands, plan)
         if not small:
-            _recommend(kb.index, demands, covers, plan, shared.made)
+            _recommend(kb.index, demands, covers, plan, shared.made, into)
             return plan
         plan.closed |= small
         plan.passes += 1
