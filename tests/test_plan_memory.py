@@ -237,11 +237,18 @@ def test_demands_held_as_positions_give_back_each_demand(
     assert [type(d.period_hours) for d in typed] == [float, int, float, int]
     assert len(typed.heads) == 2
     # a position past 16 bits: the runs widen, the demands before it unchanged
-    wide = programmes_module.Demands([made[0].needs[0]] * 70_000)
+    need = made[0].needs[0]
+    many = [Need.of(need.kind, need.competency, (("n", j),), need.rule) for j in range(70_000)]
+    wide = programmes_module.Demands(many)
     wide.add(demands.heads[0], [0, 69_999], [3, 70_000])
     wide.add(demands.heads[0], [5], [1])
     assert wide.idx(0) == (3, 70_000) and wide.idx(1) == (1,)
-    assert wide.needs(0) == (made[0].needs[0],) * 2
+    assert wide.needs(0)[0] is many[0] and wide.needs(0)[1] is many[69_999]
+    assert wide.needs(1) == (many[5],)
+    with pytest.raises(IndexError):
+        wide[-3]
+    with pytest.raises(UsageError, match="table of needs"):  # an empty table too
+        programmes_module.Demands([]).add_needs(demands.heads[0], [need], [0])
 
 
 @pytest.mark.parametrize(("divisor", "min_group"), [(1, 0), (8, 6)])
@@ -333,6 +340,13 @@ def test_covers_held_as_runs_give_back_each_last_cover(
                 tuple(held.items[things[j]] for j in pairs_),
             )
             assert covers.picks_of(person) == covers.found(person)[0]
-    # the runs left behind are dropped once they are more than those in use
+    # the runs left behind are dropped once they are more than those in use: what
+    # stays is the live runs and at most as many dead positions
+    live = sum(covers.picks[k] + covers.reasons[k] for k in range(6))
+    was_dead = covers.dead
     covers.compact()
-    assert covers.dead * 2 <= len(covers.run)
+    assert len(covers.run) == live + covers.dead
+    if was_dead * 2 > live + was_dead:
+        assert covers.dead == 0 and len(covers.run) == live
+    else:
+        assert covers.dead == was_dead

@@ -292,3 +292,14 @@ def _mentors(flow: Any) -> np.ndarray:
     chosen = flow.chosen
     mentors: np.ndarray = flow.found.mentor[chosen[chosen >= 0]]
     return mentors
+
+
+def test_owners_out_of_order_are_refused() -> None:
+    """The cut reads an owner's units as consecutive and the last owner as the
+    largest: owners out of order are a misuse, refused, not cut wrongly."""
+    from deficit_engine.errors import UsageError
+
+    arcs = [np.array(v, np.int64) for v in ([0, 1, 2], [0, 0, 0], [1, 1, 1], [0, 0, 0], [0, 0, 0])]
+    with pytest.raises(UsageError, match="owners must be sorted"):
+        cut_arcs(np.array([1, 0, 2], np.int64), *arcs, 1)
+    assert list(cut_arcs(np.array([0, 1, 2], np.int64), *arcs, 1)) == [0, 1]

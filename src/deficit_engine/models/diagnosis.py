@@ -21,7 +21,7 @@ Fact = dict[str, Any]
 class _Value:
     """Frozen value types pickle as their constructor call: an order of magnitude
     faster to unpickle than the default path (Results cross process boundaries
-    in cohort runs). Without slots of its own: a subclass that declares none keeps
+    in cohort runs). Its ``__slots__`` is empty: a subclass that declares none keeps
     its ``__dict__``, one that does (:class:`Need`) has none."""
 
     __slots__ = ()

@@ -28,6 +28,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..catalogue import CatalogueIndex
+from ..errors import UsageError
 from ..models import Need
 from ..resolve.allocate import most_units
 from ..resolve.mentors import CROSS_ORGANISATION_FORMS, SEVERITY_WEIGHT, Seeker, Unit
@@ -390,10 +391,23 @@ def cut_arcs(
     -------
     numpy.ndarray
         The kept arcs' positions, ascending.
+
+    Raises
+    ------
+    UsageError
+        If ``owners`` is not sorted (the cut reads the last owner as the largest and
+        an owner's units as consecutive).
     """
+    _check_sorted(owners)
     ranked = _Ranked(unit, mentor, prio, loc, nosubj, np.arange(len(unit), dtype=np.int64))
     kept: np.ndarray = np.sort(_cut(ranked, owners, most_units(owners), places + 1).full)
     return kept
+
+
+def _check_sorted(owners: np.ndarray) -> None:
+    """Refuse owners out of order (see :func:`cut_arcs`' Raises)."""
+    if len(owners) and bool(np.any(owners[1:] < owners[:-1])):
+        raise UsageError("the units' owners must be sorted (an owner's units consecutive)")
 
 
 def _cut(arcs: _Ranked, owners: np.ndarray, most: int, people: int) -> _Ranked:
@@ -445,7 +459,9 @@ def flow_arcs(
 ) -> FlowArcs:
     """:func:`cohort_arcs` and :func:`cut_arcs` chunk by chunk: the network's arcs are
     cut as they are found, so that the arcs held at once for the flow are the pool's
-    (its mentors times K + 1 owners) and one chunk's, not the cohort's.
+    (its mentors times K + 1 owners) and those found since the last cut (up to
+    ``_CUT_FLOOR`` or twice those kept, whichever is more: a few chunks), not the
+    cohort's.
 
     Parameters
     ----------
@@ -458,7 +474,13 @@ def flow_arcs(
     -------
     FlowArcs
         The kept arcs (sorted by unit and mentor) and every arc and row.
+
+    Raises
+    ------
+    UsageError
+        If ``owners`` is not sorted.
     """
+    _check_sorted(owners)
     people = int(np.sum(np.asarray(capacity, np.int64))) + 1
     most = most_units(owners)
     kept: list[_Ranked] = []  # the last cut's arcs, then the chunks found since

@@ -112,6 +112,7 @@ class Demands(Sequence[ProgrammeDemand]):
         self._head_ids: dict[tuple[Any, ...], int] = {}
         self.head_at = array("i")  # each demand's head
         self.values: Sequence[Need] = [] if needs is None else needs
+        self._own_values = needs is None  # add_needs may append to values
         self._value_ids: dict[int, int] = {}  # by identity (add_needs)
         # the programme needs' positions in ``values`` and among the person's
         # needs: 16 bits wide until one does not fit (rows._extend)
@@ -204,7 +205,8 @@ class Demands(Sequence[ProgrammeDemand]):
             If the demands were made over a table of needs (``Demands(needs)``).
         """
         values = self.values
-        if not isinstance(values, list) or len(values) != len(self._value_ids):
+        # a table given (even an empty one) is the caller's: never appended to
+        if not self._own_values or not isinstance(values, list):
             raise UsageError("Demands.add_needs: these demands point into a table of needs")
         ids = self._value_ids
         at = []
@@ -272,6 +274,8 @@ class Demands(Sequence[ProgrammeDemand]):
             return [self[j] for j in range(*k.indices(len(self)))]
         if k < 0:
             k += len(self)
+        if not 0 <= k < len(self):  # the arrays' reads would wrap round, not raise
+            raise IndexError(f"demand index out of range: {k}")
         head = self.heads[self.head_at[k]]
         return ProgrammeDemand(*head, self.needs(k), self.idx(k), ())
 
