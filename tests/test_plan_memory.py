@@ -26,6 +26,7 @@ from deficit_engine.planner import rows as rows_module
 from deficit_engine.planner.plan import _demand
 from deficit_engine.planner.programmes import ProgrammeOutcomes, plan_programmes
 from deficit_engine.synthetic import synthetic_profiles
+from test_planner_programmes import scarce_kb
 
 
 @pytest.fixture(scope="module")
@@ -259,7 +260,7 @@ def test_the_outcomes_coded_as_made_are_the_plan_s_coded(
     it) codes what ``ProgrammeOutcomes(plan_programmes(...))`` does: the same
     tables, in the same order, and the same positions a person; with scarce
     places too (redone passes, closed pairs)."""
-    kb = scarce_kb(engine.kb, divisor, min_group)
+    kb = scarce_kb(divisor, min_group, engine.kb)
     keyed = [d for d in (_demand(row, n) for n, row in enumerate(rows)) if d is not None]
     order = sorted(range(len(keyed)), key=lambda k: keyed[k].key)
     plan = plan_programmes(kb, keyed)
@@ -272,21 +273,6 @@ def test_the_outcomes_coded_as_made_are_the_plan_s_coded(
     assert [got.coded(k) for k in range(len(got))] == [want.coded(k) for k in range(len(want))]
     if divisor > 1:
         assert plan.passes > 1 and any(plan.unmet)
-
-
-def scarce_kb(kb: Any, divisor: int, min_group: int) -> Any:
-    """``kb`` with every programme's seats (and its groups') divided, at least one
-    left, and a larger minimum in-person group (``min_group`` 0: as it is)."""
-    if divisor == 1 and not min_group:
-        return kb
-    programs = {}
-    for pid, p in kb.programs.items():
-        groups = [g.model_copy(update={"seats": max(1, g.seats // divisor)}) for g in p.groups]
-        seats = None if p.seats is None else max(1, p.seats // divisor)
-        programs[pid] = p.model_copy(update={"seats": seats, "groups": groups})
-    settings = kb.planning.planning.model_copy(update={"min_group": min_group})
-    planning = kb.planning.model_copy(update={"planning": settings})
-    return dataclasses.replace(kb, programs=programs, planning=planning)
 
 
 def test_demands_as_positions_plan_as_the_list_of_demands(

@@ -38,10 +38,10 @@ from deficit_engine.resolve.programmes import (
 )
 
 
-def scarce_kb(divisor: int, min_group: int) -> KnowledgeBase:
-    """The shipped KB with every programme's seats (and its groups') divided, at
-    least one left, and a larger minimum in-person group."""
-    kb = load_kb()
+def scarce_kb(divisor: int, min_group: int, kb: KnowledgeBase | None = None) -> KnowledgeBase:
+    """``kb`` (the shipped KB by default) with every programme's seats (and its
+    groups') divided, at least one left, and a larger minimum in-person group."""
+    kb = load_kb() if kb is None else kb
     programs = {}
     for pid, p in kb.programs.items():
         groups = [g.model_copy(update={"seats": max(1, g.seats // divisor)}) for g in p.groups]
