@@ -47,17 +47,29 @@ for profile in synthetic_profiles(engine.kb, int(sys.argv[1]), seed=int(sys.argv
     digest.update(orjson.dumps(engine.evaluate(profile).to_dict(), option=orjson.OPT_SORT_KEYS))
 print(digest.hexdigest())
 print(importlib.import_module(sys.argv[3]).__file__)
+print(orjson.dumps({n: [len(m), sum(len(v) for v in m.values() if type(v) is dict)]
+                   for n, m in engine.kb.index.memos.items()}).decode())
 """
 
 
 def results_digest(n: int, seed: int) -> str:
     """The digest DIGEST prints, of the package this process imports (the tree's own)."""
+    return results_and_memos(n, seed)[0]
+
+
+def results_and_memos(n: int, seed: int) -> tuple[str, dict[str, list[int]]]:
+    """The digest and the catalogue memos' sizes DIGEST prints, of the tree's package."""
     engine = Engine.from_path(backend="fast")
     digest = hashlib.sha256()
     for profile in synthetic_profiles(engine.kb, n, seed=seed):
         result = engine.evaluate(profile).to_dict()
         digest.update(orjson.dumps(result, option=orjson.OPT_SORT_KEYS))
-    return digest.hexdigest()
+    # as DIGEST: each memo's entries, and those of the dicts it holds (per-person tables)
+    memos = {
+        name: [len(memo), sum(len(v) for v in memo.values() if type(v) is dict)]
+        for name, memo in engine.kb.index.memos.items()
+    }
+    return digest.hexdigest(), memos
 
 
 def build(tmp_path: Path, **env: str) -> tuple[subprocess.CompletedProcess[str], Path | None]:
@@ -76,6 +88,14 @@ def build(tmp_path: Path, **env: str) -> tuple[subprocess.CompletedProcess[str],
 
 def run_wheel(wheel: Path, tmp_path: Path, n: int, seed: int) -> tuple[str, str]:
     """The wheel unpacked and run: its Results' digest and COMPILED_MODULE's file."""
+    digest, module_file, _memos = run_wheel_memos(wheel, tmp_path, n, seed)
+    return digest, module_file
+
+
+def run_wheel_memos(
+    wheel: Path, tmp_path: Path, n: int, seed: int
+) -> tuple[str, str, dict[str, list[int]]]:
+    """:func:`run_wheel`, and the sizes of the catalogue memos the run left."""
     package = tmp_path / "unpacked"
     with zipfile.ZipFile(wheel) as archive:
         archive.extractall(package)
@@ -87,9 +107,9 @@ def run_wheel(wheel: Path, tmp_path: Path, n: int, seed: int) -> tuple[str, str]
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    digest, module_file = done.stdout.split()
+    digest, module_file, memos = done.stdout.split("\n", 2)
     assert Path(module_file).is_relative_to(package), module_file
-    return digest, module_file
+    return digest, module_file, orjson.loads(memos)
 
 
 def assert_pure_wheel_built(tmp_path: Path, env: dict[str, str], says: str, n: int) -> None:
@@ -158,6 +178,10 @@ def test_the_compiled_wheel_gives_byte_identical_results(tmp_path: Path) -> None
         assert done.returncode == 0, done.stderr[-2000:]
     assert wheel is not None
     assert not wheel.name.endswith("-none-any.whl"), wheel.name
-    digest, module_file = run_wheel(wheel, tmp_path, 3000, 16)
+    digest, module_file, memos = run_wheel_memos(wheel, tmp_path, 3000, 16)
     assert not module_file.endswith(".py"), module_file
-    assert digest == results_digest(3000, 16)
+    want, want_memos = results_and_memos(3000, 16)
+    assert digest == want
+    # and it memoises as the pure package does: a compiled-only miss (a memo whose key
+    # is never made: NeedInfo.of raised when compiled) gives the same Results, slower
+    assert memos == want_memos

@@ -106,17 +106,18 @@ class NeedInfo:
         NeedInfo
             Its info.
         """
-        other = NeedInfo.__new__(NeedInfo)
-        other.need = need
+        # made by __init__, its fields then set as this info's: compiled (mypyc), the
+        # class's __new__ calls __init__, and without its arguments raised TypeError,
+        # which _remember took for an unhashable filter: every equal need made apart
+        # went without a token, and so past every per-person memo (the compiled build's
+        # resolve a tenth slower than it is). Once per need object: its cost is nothing.
+        other = NeedInfo(need, self.token, self.bit)
         other.kind = self.kind
         other.competency = self.competency
-        other.bit = self.bit
         other.form = self.form
-        other.token = self.token
         other.format_plan = self.format_plan
         other.named_format = self.named_format
         other.lazy = self.lazy
-        other.made = None
         return other
 
 
