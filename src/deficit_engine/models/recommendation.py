@@ -216,7 +216,9 @@ class _Filling(_RulesKept):
     attrs: tuple[tuple[str, Any], ...]
 
 
-if Recommendation.__slots__ != _Filling.__slots__:  # pragma: no cover - a field added apart
+# the dataclass lays its slots out in field order, which the twin copies: checked once,
+# since Recommendation.of's class change needs them alike
+if Recommendation.__slots__ != _Filling.__slots__:  # pragma: no cover
     raise TypeError("Recommendation and its filling twin must have the same slots")
 
 #: Why a need is unmet: see :class:`Unmet`.
