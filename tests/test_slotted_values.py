@@ -1,6 +1,7 @@
-"""``Need`` and ``Unmet`` keep their fields in slots (no ``__dict__``).
+"""``Need``, ``Unmet`` and ``Recommendation`` keep their fields in slots (no ``__dict__``).
 
-Their ``of`` constructors set the slots one by one, and a Result rebuilt from its
+Their ``of`` constructors set the slots one by one (a Recommendation's as a writable
+twin whose class is then set), and a Result rebuilt from its
 pickle makes its needs by ``Need.of``: held here to the values their ``__init__``
 makes (fields, equality, hash, repr, pickling, copies, frozen), and the resolver,
 which keeps per need object what it reads of it, to resolve needs made afresh as
@@ -17,7 +18,7 @@ import pickle
 import pytest
 
 from deficit_engine import Engine, load_kb, synthetic_profiles
-from deficit_engine.models import Need, Unmet
+from deficit_engine.models import Need, Recommendation, Unmet
 from deficit_engine.resolve import resolve
 
 
@@ -42,6 +43,42 @@ def test_slotted_values_keep_their_fields_and_equality() -> None:
     assert Unmet.of(made, "нет") == Unmet(plain, "нет")  # the defaults
     with pytest.raises(dataclasses.FrozenInstanceError):
         unmet.reason = "да"  # type: ignore[misc]
+
+
+def test_a_recommendation_made_by_of_is_the_value_init_makes() -> None:
+    """``Recommendation.of`` fills a writable twin and sets its class: the value that
+    ``__init__`` makes (fields, equality, hash, repr, pickling, copies, replace,
+    frozen), its ``rules`` made on first use from the needs and kept out of all of
+    those."""
+    one = Need.of("program", "c1", (), "R1")
+    two = Need.of("format", "c2", (("format", "mentoring"),), "R2")
+    args = (
+        "program",
+        "p1",
+        "Программа",
+        ("c1", "c2"),
+        (one, two, one),
+        "потому",
+        (("hours", 36.0),),
+    )
+    made = Recommendation.of(*args)
+    plain = Recommendation(*args)
+    assert type(made) is Recommendation and not hasattr(made, "__dict__")
+    assert [f.name for f in dataclasses.fields(Recommendation)] == [
+        "kind", "id", "title", "competencies", "needs", "reason", "attrs"
+    ]  # fmt: skip
+    assert made == plain and hash(made) == hash(plain) and repr(made) == repr(plain)
+    assert made.rules == plain.rules == ("R1", "R2") and made.rules is made.rules
+    assert made.to_dict() == plain.to_dict()
+    for other in (pickle.loads(pickle.dumps(made)), copy.copy(made), copy.deepcopy(made)):
+        assert other == made and type(other) is Recommendation and other.rules == ("R1", "R2")
+    fresh = pickle.loads(pickle.dumps(Recommendation.of(*args)))  # rules not made yet
+    assert fresh.rules == ("R1", "R2")
+    other = dataclasses.replace(made, needs=(two,))
+    assert other.rules == ("R2",) and other == Recommendation(*args[:4], (two,), *args[5:])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.id = "p2"  # type: ignore[misc]
+    assert Recommendation.of(*args[:6], ()) == Recommendation(*args[:6])  # attrs' default
 
 
 def test_a_result_rebuilt_from_its_pickle_has_its_needs() -> None:

@@ -9,10 +9,10 @@ deficits that nothing addresses (:class:`UnaddressedDeficit`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
-from .diagnosis import Deficit, Need, _made, _new, _set_attr, made_once
+from .diagnosis import Deficit, Need, _new, _set_attr
 
 __all__ = [
     "UNADDRESSED_REASON",
@@ -42,8 +42,16 @@ def json_number(value: float) -> float | int:
     return int(value) if float(value).is_integer() else round(float(value), 2)
 
 
-@dataclass(frozen=True)
-class Recommendation:
+class _RulesKept:
+    """The slot where a :class:`Recommendation` keeps its ``rules`` once made: not a
+    field (equality, ``repr``, pickling and ``dataclasses.replace`` ignore it)."""
+
+    __slots__ = ("_rules",)
+    _rules: tuple[str, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation(_RulesKept):
     """One catalogue item chosen for one or more needs of a person.
 
     Attributes
@@ -93,32 +101,50 @@ class Recommendation:
         -------
         Recommendation
         """
-        return _made(
-            cls,
-            {
-                "kind": kind,
-                "id": item_id,
-                "title": title,
-                "competencies": competencies,
-                "needs": needs,
-                "reason": reason,
-                "attrs": attrs,
-            },
-        )
+        # slots, as Need and Unmet: one object to read where a dict beside it was
+        # two more (the route and the JSON read each recommendation's fields). Filled
+        # as its writable twin (plain slot stores), then made a Recommendation: half
+        # the time of the dict it was, where a frozen setattr per field took twice it
+        made = _new(_Filling)
+        made.kind = kind
+        made.id = item_id
+        made.title = title
+        made.competencies = competencies
+        made.needs = needs
+        made.reason = reason
+        made.attrs = attrs
+        made._rules = None
+        _set_attr(made, "__class__", cls)
+        return made  # type: ignore[return-value]  # a Recommendation now
+
+    def __post_init__(self) -> None:
+        _set_attr(self, "_rules", None)  # made on first use (``rules``)
+
+    def __setstate__(self, state: list[Any]) -> None:
+        # as the dataclass's own for slots (the fields' values in order), and the
+        # rules' slot emptied: a pickle carries only the fields
+        for field, value in zip(_FIELDS, state, strict=True):
+            _set_attr(self, field, value)
+        _set_attr(self, "_rules", None)
 
     @property
     def rule(self) -> str:
         """The rule of the first need it serves."""
         return self.needs[0].rule if self.needs else ""
 
-    @made_once
+    @property
     def rules(self) -> tuple[str, ...]:
         """The rules of the needs it serves, each once, in need order (made on first
         use: the route's steps and the JSON each ask for them)."""
-        needs = self.needs
-        if len(needs) == 1:  # most programmes and mentors
-            return (needs[0].rule,)
-        return tuple(dict.fromkeys([n.rule for n in needs]))
+        rules: tuple[str, ...] | None = self._rules
+        if rules is None:
+            needs = self.needs
+            if len(needs) == 1:  # most programmes and mentors
+                rules = (needs[0].rule,)
+            else:
+                rules = tuple(dict.fromkeys([n.rule for n in needs]))
+            _set_attr(self, "_rules", rules)
+        return rules
 
     def get(self, name: str, default: Any = None) -> Any:
         """One catalogue attribute of the item.
@@ -170,6 +196,30 @@ class Recommendation:
         out["reason"] = self.reason
         return out
 
+
+#: Recommendation's fields in order, as its pickled state lists their values.
+_FIELDS = tuple(f.name for f in fields(Recommendation))
+
+
+class _Filling(_RulesKept):
+    """A :class:`Recommendation` being made by :meth:`Recommendation.of`: the same
+    slots in the same order (so that Python lets its ``__class__`` be set to
+    Recommendation's), writable."""
+
+    __slots__ = _FIELDS
+    kind: str
+    id: str
+    title: str
+    competencies: tuple[str, ...]
+    needs: tuple[Need, ...]
+    reason: str
+    attrs: tuple[tuple[str, Any], ...]
+
+
+# the dataclass lays its slots out in field order, which the twin copies: checked once,
+# since Recommendation.of's class change needs them alike
+if Recommendation.__slots__ != _Filling.__slots__:  # pragma: no cover
+    raise TypeError("Recommendation and its filling twin must have the same slots")
 
 #: Why a need is unmet: see :class:`Unmet`.
 UNMET_CAUSES = ("catalogue", "capacity", "one_per_form")
