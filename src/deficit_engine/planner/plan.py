@@ -256,7 +256,8 @@ class _Seekers(NamedTuple):
     needs: list[Sequence[Need]] | _Decoded[Sequence[Need]]
     severities: list[Mapping[str, str]] | _Decoded[Mapping[str, str]]
     # a tuple a person (a list of one to three made by map was about 90 bytes, a
-    # tuple 50-60, held from the rows' reading to the person's share)
+    # tuple 50-60), held from the rows' reading until the flows are solved: then
+    # as runs (_UnitRuns) until the person's share
     units: list[tuple[Unit, ...]]
 
 
@@ -660,7 +661,9 @@ def _pair(
     bound = _mentee_bound(owners, kept, capacity) if with_bound else 0
     chosen[chosen >= 0] = net.full[placed]  # as positions among all the unit's arcs
     del kept, placed
-    flow = _Flow(allocation.exact, chosen, _Candidates(index, net.candidates))
+    # held until the last Resolution: int32 while the arcs are fewer than 2**31
+    held = chosen.astype(np.int32) if net.arcs < 2**31 else chosen
+    flow = _Flow(allocation.exact, held, _Candidates(index, net.candidates))
     return flow, capacity - taken, bound
 
 
