@@ -25,6 +25,7 @@ from deficit_engine.planner import programmes as programmes_module
 from deficit_engine.planner import rows as rows_module
 from deficit_engine.planner.plan import _demand
 from deficit_engine.planner.programmes import ProgrammeOutcomes, plan_programmes
+from deficit_engine.resolve.mentors import Unit
 from deficit_engine.synthetic import synthetic_profiles
 from test_planner_programmes import scarce_kb
 
@@ -206,6 +207,39 @@ def test_a_flow_s_units_read_as_the_pairs_they_were(
     assert len(owned) == len(pairs) and list(owned) == pairs
     assert [owned[u] for u in range(len(owned))] == pairs and owned[1:3] == pairs[1:3]
     assert list(owned.owners) == [k for k, _unit in pairs]
+
+
+_FORMS = st.one_of(st.none(), st.sampled_from(["pair", "group", "school_team"]), st.text())
+_UNITS = st.lists(
+    st.lists(
+        st.builds(
+            Unit,
+            _FORMS,
+            st.lists(st.one_of(st.integers(0, 60), st.integers(0, 70_000)), max_size=4).map(tuple),
+        ),
+        max_size=3,
+    ),
+    max_size=12,
+)
+
+
+@given(_UNITS)
+def test_the_seekers_units_held_as_runs_give_back_each_seekers_units(
+    units: list[list[Unit]],
+) -> None:
+    """The seekers' units held as runs (``plan._UnitRuns``, 16 bits wide until a
+    need's position or a form's code does not fit) give back each seeker's units,
+    equal to those given, and their counts; many forms widen the codes."""
+    runs = plan_module._UnitRuns(units)
+    assert [list(runs[k]) for k in range(len(units))] == units
+    assert [runs.count(k) for k in range(len(units))] == [len(u) for u in units]
+
+
+def test_units_of_more_forms_than_16_bits_hold_widen_their_codes() -> None:
+    many = [[Unit(f"form {j}", (j,))] for j in range(70_000)]
+    held = plan_module._UnitRuns(many)
+    assert held.form.typecode != "H"
+    assert [held[k] for k in (0, 65_535, 69_999)] == [(many[k][0],) for k in (0, 65_535, 69_999)]
 
 
 def test_demands_held_as_positions_give_back_each_demand(

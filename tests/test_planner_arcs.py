@@ -99,3 +99,22 @@ def test_rows_come_in_the_order_unit_arcs_gives(cohort: dict[str, Any]) -> None:
     )
     assert arcs == want_arcs and rows == want_rows
     assert any(u for u, _m, _i in want_rows) and len(want_rows) > len(want_arcs)
+
+
+@pytest.mark.parametrize("largest", [5, 32_767, 32_768, 70_000])
+def test_a_chunk_is_held_as_narrow_as_its_values_fit(largest: int) -> None:
+    """The candidates a plan keeps are held int16 where a chunk's indexes and sums fit,
+    int32 where one does not, and read back the same values; chunks of both widths
+    are joined in the wider."""
+    values = np.array([0, 3, largest], np.int64)
+    arcs = CohortArcs(values, values, values, values % 3, values % 2, values, values, values)
+    narrow = arcs_module._narrowed(arcs)
+    wide = np.int16 if largest <= 32_767 else np.int32
+    for name in ("mentor", "prio", "row_need", "row_mentor"):
+        assert getattr(narrow, name).dtype == wide, name
+    assert narrow.loc.dtype == narrow.nosubj.dtype == np.int8
+    for got, given in zip(narrow, arcs, strict=True):
+        assert got.tolist() == given.tolist()
+    small = arcs_module._narrowed(CohortArcs(*(f[:2] for f in arcs)))
+    joined = arcs_module._joined([small, narrow])
+    assert joined.mentor.tolist() == [0, 3, 0, 3, largest]

@@ -532,7 +532,26 @@ def _together(parts: list[_Ranked]) -> _Ranked:
 
 
 def _narrowed(arcs: CohortArcs) -> CohortArcs:
-    """A chunk's arcs and rows in the narrowest types their values fit (indexes and
-    priority sums int32, locality and subject match int8)."""
-    small = (np.int32, np.int32, np.int32, np.int8, np.int8, np.int32, np.int32, np.int32)
-    return CohortArcs(*(f.astype(t) for f, t in zip(arcs, small, strict=True)))
+    """A chunk's arcs and rows in the narrowest types their values fit: the unit
+    columns int32, locality and subject match int8, the mentor and need indexes and
+    the priority sums int16 where they fit (hundreds of mentors, a few dozen needs
+    a person, sums of a few weights of 1-8), else int32. Chunks of different widths
+    are joined in the wider (numpy's concatenate)."""
+    return CohortArcs(
+        arcs.unit.astype(np.int32),
+        _small(arcs.mentor),
+        _small(arcs.prio),
+        arcs.loc.astype(np.int8),
+        arcs.nosubj.astype(np.int8),
+        arcs.row_unit.astype(np.int32),
+        _small(arcs.row_need),
+        _small(arcs.row_mentor),
+    )
+
+
+def _small(values: np.ndarray) -> np.ndarray:
+    """``values`` as int16 if they all fit, else int32 (they are int32 at most)."""
+    fits = not len(values) or (
+        int(values.min()) >= np.iinfo(np.int16).min and int(values.max()) <= np.iinfo(np.int16).max
+    )
+    return values.astype(np.int16 if fits else np.int32)

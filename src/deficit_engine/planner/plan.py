@@ -45,6 +45,7 @@ from ..resolve.mentors import (
     Seeker,
     Unit,
     Why,
+    _unit,
     full_why,
     mentor_recommendations,
     mentor_units,
@@ -58,7 +59,7 @@ from .programmes import (
     demand_key,
     plan_programme_outcomes,
 )
-from .rows import PlanRow, RowTable, SharedValues, plan_row
+from .rows import PlanRow, RowTable, SharedValues, _extend, plan_row
 from .schools import SchoolFlag, SchoolProfile, flag_schools, school_profiles_of
 from .schools import _profiles as _school_profiles  # from a RowTable's entries
 
@@ -255,7 +256,8 @@ class _Seekers(NamedTuple):
     needs: list[Sequence[Need]] | _Decoded[Sequence[Need]]
     severities: list[Mapping[str, str]] | _Decoded[Mapping[str, str]]
     # a tuple a person (a list of one to three made by map was about 90 bytes, a
-    # tuple 50-60, held from the rows' reading to the person's share)
+    # tuple 50-60), held from the rows' reading until the flows are solved: then
+    # as runs (_UnitRuns) until the person's share
     units: list[tuple[Unit, ...]]
 
 
@@ -477,6 +479,64 @@ class _OwnedUnits(Sequence[tuple[int, Unit]]):
         return zip(self.owners, self.units, strict=True)
 
 
+class _UnitRuns:
+    """Every seeker's units (people, then flagged schools), held as runs of integers
+    from the flows to each seeker's turn: per unit its form's code and the end of its
+    needs' positions (among the seeker's needs) in one array, per seeker where their
+    units start.
+
+    Held as the seekers' tuples of units (a named tuple and a tuple of positions a
+    unit, a tuple a seeker) they were about 160 bytes a person from the rows'
+    reading to the person's Resolution, through the programme passes, the plan's
+    peak; as runs about 20. A seeker's units are made again when read: equal to
+    those given (not the same objects; what reads them reads their values).
+    """
+
+    def __init__(self, units: Sequence[Sequence[Unit]]) -> None:
+        self.forms: list[str | None] = []
+        codes: dict[str | None, int] = {}
+        # 16 and 32 bits wide until a value does not fit (rows._extend widens them)
+        form = array("H")  # per unit, its form's code (in ``forms``)
+        needs = array("H")  # the units' needs' positions, unit after unit
+        ends = array("i")  # per unit, where its positions end
+        starts = array("i", [0])  # per seeker, where their units start; then all
+        for mine in units:
+            if mine:
+                mine_forms, mine_ends = [], []
+                at = len(needs)
+                for unit in mine:
+                    code = codes.get(unit.form)
+                    if code is None:
+                        code = codes[unit.form] = len(self.forms)
+                        self.forms.append(unit.form)
+                    mine_forms.append(code)
+                    at += len(unit.needs)
+                    mine_ends.append(at)
+                form = _extend(form, mine_forms)
+                needs = _extend(needs, [i for unit in mine for i in unit.needs])
+                ends = _extend(ends, mine_ends)
+            starts = _extend(starts, (len(ends),))
+        self.form, self.needs, self.ends, self.starts = form, needs, ends, starts
+
+    def __getitem__(self, k: int) -> tuple[Unit, ...]:
+        """Seeker ``k``'s units."""
+        first, last = self.starts[k], self.starts[k + 1]
+        if first == last:
+            return _NO_UNITS
+        forms, form, needs, ends = self.forms, self.form, self.needs, self.ends
+        begin = ends[first - 1] if first else 0
+        out = []
+        for u in range(first, last):
+            end = ends[u]
+            out.append(_unit(Unit, (forms[form[u]], tuple(needs[begin:end]))))
+            begin = end
+        return tuple(out)
+
+    def count(self, k: int) -> int:
+        """How many units seeker ``k`` has."""
+        return self.starts[k + 1] - self.starts[k]
+
+
 class _Flow(NamedTuple):
     """One flow's outcome, as compact as it was found: per unit the arc chosen
     (-1: none), and the arcs to read each unit's candidates from."""
@@ -493,8 +553,8 @@ class _Choices:
     mentors and, for a unit left without one, the reasons) took about 3 KB a
     person until the last resolution was made; made from the flows' arrays for
     one seeker at a time, they live only while that seeker's resolution is made.
-    A seeker's units are consecutive in its flow, in the seekers' order, so
-    ``first`` (where each seeker's units start) finds them.
+    A seeker's units are consecutive in its flow, in the seekers' order, so where
+    their units start among the seekers' (:class:`_UnitRuns`) finds them.
     """
 
     def __init__(
@@ -502,12 +562,7 @@ class _Choices:
     ) -> None:
         self.index, self.s, self.n_people = index, s, n_people
         self.people, self.schools = people, schools
-        self.first = np.concatenate(
-            (
-                _starts(s.units[:n_people]),
-                _starts(s.units[n_people:]),
-            )
-        )
+        self.units = _UnitRuns(s.units)  # the seekers' own let go by the plan (_Work)
 
     def __getitem__(self, k: int) -> list[MentorChoice]:
         s = self.s
@@ -516,11 +571,15 @@ class _Choices:
     def coded(self, k: int) -> tuple[CodedChoice, ...]:
         """Seeker ``k``'s choices int-coded (see :data:`CodedChoice`): what a worker
         holding the plan's index makes them from (:func:`decoded_choices`)."""
-        flow = self.people if k < self.n_people else self.schools
+        units = self.units
+        if k < self.n_people:
+            flow, first = self.people, units.starts[k]
+        else:  # the schools' flow numbers its units from the first school's
+            flow, first = self.schools, units.starts[k] - units.starts[self.n_people]
         found = flow.found
         chosen = flow.chosen
         out = []
-        for u, unit in enumerate(self.s.units[k], int(self.first[k])):
+        for u, unit in enumerate(units[k], first):
             a = int(chosen[u])
             out.append((unit, -1, found.serving(u)) if a < 0 else (unit, *found.coded(u, a)))
         return tuple(out)
@@ -569,12 +628,6 @@ def decoded_choices(
     return out
 
 
-def _starts(units: Sequence[Sequence[Unit]]) -> np.ndarray:
-    """Where each seeker's units start among the units of their flow."""
-    sizes = np.fromiter(map(len, units), np.int64, count=len(units))
-    return np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
-
-
 def _pair(
     index: CatalogueIndex,
     s: _Seekers,
@@ -608,7 +661,9 @@ def _pair(
     bound = _mentee_bound(owners, kept, capacity) if with_bound else 0
     chosen[chosen >= 0] = net.full[placed]  # as positions among all the unit's arcs
     del kept, placed
-    flow = _Flow(allocation.exact, chosen, _Candidates(index, net.candidates))
+    # held until the last Resolution: int32 while the arcs are fewer than 2**31
+    held = chosen.astype(np.int32) if net.arcs < 2**31 else chosen
+    flow = _Flow(allocation.exact, held, _Candidates(index, net.candidates))
     return flow, capacity - taken, bound
 
 
@@ -625,20 +680,17 @@ class _Candidates:
     def __init__(self, index: CatalogueIndex, arcs: CohortArcs) -> None:
         # Held until the last resolution is made: each unit's arcs and rows found by
         # where they start (the unit columns themselves are not kept), in the
-        # narrowest types their values fit (mentor and need indexes, a priority sum,
-        # locality 0-2, subject match 0-1): 10 bytes an arc and 8 a row instead of
-        # 40 and 24. The rows are as cohort_arcs sorted them (by unit and mentor, a
-        # pair's rows in the unit's need order)
+        # narrowest types their values fit (arcs._narrowed: mentor and need indexes
+        # and a priority sum int16 where they fit, locality 0-2, subject match 0-1;
+        # the starts int32 while the arcs are fewer than 2**31): 6 bytes an arc and
+        # 4 a row, 8 a unit, instead of 40, 24 and 16. The rows are as cohort_arcs
+        # sorted them (by unit and mentor, a pair's rows in the unit's need order)
         self.arc_start = _starts_of(arcs.unit)
-        self.mentor = arcs.mentor.astype(np.int32, copy=False)
-        self.prio = arcs.prio.astype(np.int32, copy=False)
-        self.loc = arcs.loc.astype(np.int8, copy=False)
-        self.nosubj = arcs.nosubj.astype(np.int8, copy=False)
+        self.mentor, self.prio, self.loc, self.nosubj = arcs[1:5]
         # (one search for every unit: serving runs for each unit left without a
         # mentor, most of them where mentors are scarce)
         self.row_start = _starts_of(arcs.row_unit)
-        self.row_mentor = arcs.row_mentor.astype(np.int32, copy=False)
-        self.row_need = arcs.row_need.astype(np.int32, copy=False)
+        self.row_mentor, self.row_need = arcs.row_mentor, arcs.row_need
 
     def _rows(self, u: int) -> tuple[int, int]:
         """Unit ``u``'s rows: their slice in the sorted rows."""
@@ -688,7 +740,8 @@ def _starts_of(units: np.ndarray) -> np.ndarray:
     """Where each unit's entries start in ``units`` (sorted), up to one past the last
     unit with entries: unit ``u``'s are ``starts[u]:starts[u + 1]``."""
     count = int(units.max()) + 2 if len(units) else 1
-    return np.searchsorted(units, np.arange(count, dtype=np.int64))
+    starts = np.searchsorted(units, np.arange(count, dtype=units.dtype))
+    return starts.astype(np.int32) if len(units) < 2**31 else starts
 
 
 def _unplaced(
@@ -1017,15 +1070,17 @@ class _Work:
         self.choices, self.exact, self.bound = _allocate_mentors(
             self.index, self.seekers, len(people)
         )
+        n_people = len(people)
+        self.mentees = sum(1 for n in range(n_people) if self.seekers.units[n])
+        self.units = sum(len(u) for u in self.seekers.units[:n_people])
+        # the choices hold the units as runs (_UnitRuns): the tuples go
+        self.seekers.units.clear()
         _give_back_freed()  # the flows' C++ graph: see _give_back_freed
         # int-coded as made: about 80 bytes a person until their resolution, not
         # 1.1 KB; the passes are done: what follows reads only their outcome
         self.programmes, load = plan_programme_outcomes(kb, demands, order)
         del demands
         self.programme_load = dict(sorted(load.items()))
-        n_people = len(people)
-        self.mentees = sum(1 for n in range(n_people) if self.seekers.units[n])
-        self.units = sum(len(u) for u in self.seekers.units[:n_people])
         self.slot = 0  # the next diagnosed person's place among the programme outcomes
         self.mentor_load: Counter[str] = Counter()
         self.placed = self.units_placed = 0
@@ -1072,7 +1127,6 @@ class _Work:
             people[n] = None
             seekers.needs[n] = ()
             seekers.severities[n] = _NO_SEVERITIES
-        seekers.units[n] = _NO_UNITS
         seekers.seekers[n] = _NOBODY
         return share
 
