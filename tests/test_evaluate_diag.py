@@ -26,6 +26,7 @@ from deficit_engine import rollups as rollups_module
 from deficit_engine.compiler import FIELD, LITERAL
 from deficit_engine.engine import _need_names, base_facts
 from deficit_engine.models import Deficit, Provenance
+from deficit_engine.models.diagnosis import TraceRows
 from deficit_engine.profile import normalise, parse_profile
 from deficit_engine.rollups import round_fast
 from deficit_engine.synthetic import synthetic_profiles
@@ -268,7 +269,7 @@ def _results_both_ways(engine: Engine, profiles: list[dict[str, Any]]) -> None:
             if results is None
             else profile_module.normalise_apart(prof, results, engine.kb)
         )
-        trace = tuple(engine._infer(norm, base_facts(norm, engine.kb)))
+        trace = TraceRows(engine._infer(norm, base_facts(norm, engine.kb)))
         plain = engine._result_of_entries(prof, trace, norm, trace, None)
         for _ in range(2):
             got = engine._result(prof, list(trace), norm)

@@ -14,7 +14,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
-from .diagnosis import Deficit, Fact, Need, Scores, TraceEntry, _made, _Value, made_once
+from .diagnosis import (
+    Deficit,
+    Fact,
+    Need,
+    Scores,
+    TraceEntry,
+    TraceRows,
+    _made,
+    _Value,
+    made_once,
+)
 from .jsontext import dumps_indented
 from .provenance import Provenance
 from .recommendation import Recommendation, UnaddressedDeficit, Unmet, UnmetEntry
@@ -219,7 +229,11 @@ class Result(_Value):
         out["kb_hash"] = self.kb_hash
         out["kb_version"] = self.kb_version
         if trace:
-            out["trace"] = [t.to_dict() for t in self.trace]
+            rows = self.__dict__.get("trace")
+            if type(rows) is TraceRows:  # not read yet: no TraceEntry made for its JSON
+                out["trace"] = rows.dicts()
+            else:
+                out["trace"] = [t.to_dict() for t in self.trace]
         return out
 
     def to_json(self, trace: bool = True, indent: int | None = 2) -> str:
@@ -244,6 +258,32 @@ class Result(_Value):
         if indent == 2:
             return dumps_indented(data)
         return json.dumps(data, ensure_ascii=False, indent=indent)
+
+
+class _Trace:
+    """``Result.trace``: a Result made by the engine holds its trace as the inference's
+    rows (:class:`~.diagnosis.TraceRows`, in its own dict under ``trace``), made into
+    TraceEntries when first read and kept so; any other value is read as it is. A
+    data descriptor (the dict is read through it) set on the class after the dataclass
+    is made, so the field stays required and the frozen ``__init__`` sets it here."""
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            raise AttributeError("trace")
+        own = instance.__dict__
+        try:
+            trace = own["trace"]
+        except KeyError:
+            raise AttributeError("trace") from None
+        if type(trace) is TraceRows:
+            trace = own["trace"] = trace.entries()
+        return trace
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        instance.__dict__["trace"] = value
+
+
+setattr(Result, "trace", _Trace())  # noqa: B010 (a descriptor beside the dataclass's field)
 
 
 def _own_fields(items: Sequence[Any], count: int) -> bool:
@@ -284,7 +324,7 @@ def _flatten(r: Result) -> tuple[Any, ...]:
         tuple([(d.competency, d.group, d.severity, d.score_pct, d.rule) for d in r.deficits]),
         tuple([(n.kind, n.competency, n.filters, n.rule) for n in r.needs]),
         r.facts,
-        tuple([(t.rule, t.matched, t.asserted) for t in r.trace]),
+        _trace_rows(r),
         *_flatten_plan(r),
         r.errors,
         None if s is None else (s.competency_pct, s.group_pct, s.competency_level, s.group_level),
@@ -292,6 +332,15 @@ def _flatten(r: Result) -> tuple[Any, ...]:
         r.kb_hash,
         r.kb_version,
     )
+
+
+def _trace_rows(r: Result) -> tuple[tuple[Any, ...], ...]:
+    """The trace of ``r`` as (rule, matched, asserted) tuples, each made here (as the
+    rows of several Results pickled together must not be one object)."""
+    rows = r.__dict__.get("trace")
+    if type(rows) is TraceRows:
+        return tuple([(rule, matched, asserted) for rule, matched, asserted in rows])
+    return tuple([(t.rule, t.matched, t.asserted) for t in r.trace])
 
 
 def _flatten_plan(r: Result) -> tuple[Any, Any, Any]:
@@ -347,9 +396,7 @@ def _field_names(cls: type) -> tuple[str, ...]:
 
 #: The fields of the values a Result is rebuilt from, in the order ``_flatten`` puts
 #: their values (the classes' own order).
-_DEFICIT, _TRACE, _SCORES, _PROVENANCE, _RESULT = map(
-    _field_names, (Deficit, TraceEntry, Scores, Provenance, Result)
-)
+_DEFICIT, _SCORES, _PROVENANCE, _RESULT = map(_field_names, (Deficit, Scores, Provenance, Result))
 
 
 def _remade(cls: type[_V], names: tuple[str, ...], values: Sequence[Any]) -> _V:
@@ -384,7 +431,7 @@ def _rebuild_result(
             own_deficits,
             own_needs,
             facts,
-            tuple([_remade(TraceEntry, _TRACE, t) for t in trace]),
+            TraceRows(trace),  # made into TraceEntries when read
             tuple(
                 [
                     Recommendation(
