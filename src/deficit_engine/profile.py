@@ -39,7 +39,7 @@ from .loader import KnowledgeBase, name_key, pydantic_issues, subject_names, sug
 from .models import Provenance, Scores
 from .models.diagnosis import _made, made_once
 from .ontology import Scale, suggest
-from .profile_plain import checked_results, plain_fields
+from .profile_plain import checked_profile, checked_results, plain_fields
 from .schema import Instrument, Profile, ProfileResult
 
 __all__ = [
@@ -277,7 +277,9 @@ def parsed_apart_or_whole(
         values) rather than copied from the model's default, which pydantic deep-copies
         (a list within: not hashable) at several times the cost; the profile's
         ``model_fields_set`` then names ``preferences``, which only a caller that never
-        gives the profile back may allow (a batch's spill pickles it).
+        gives the profile back may allow (a batch's spill pickles it). And a row of the
+        common shape has the rest checked and its models made without pydantic
+        (:func:`.checked_profile`: the same values, the same fields set).
 
     Returns
     -------
@@ -294,6 +296,12 @@ def parsed_apart_or_whole(
         results = data.get("results")
         checked = [] if results is None else checked_results(results, kb)
         if checked is not None:
+            if not fields_set_kept:
+                # the rest of a row of the common shape checked and made without pydantic
+                # (validation's larger half once the results were checked apart)
+                plain = checked_profile(data, kb, _folded)
+                if plain is not None:
+                    return plain, checked
             rest = data if results is None else {**data, "results": []}
             if not fields_set_kept and "preferences" not in rest:
                 rest = {**rest, "preferences": {}}
