@@ -16,8 +16,10 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import math
 import pickle
 import random
+import sys
 from typing import Any
 
 import pytest
@@ -354,3 +356,36 @@ def test_the_firing_limit_names_the_rules_from_the_rows(engine: Engine, rows: bo
         errors.append(caught.value)
     assert errors[0].rules and errors[0].rules == errors[1].rules
     assert str(errors[0]) == str(errors[1])
+
+
+# --- a result's score and max checked by comparisons alone ---------------------------
+
+
+def _checked_by_isfinite(score: Any, maximum: Any) -> bool:
+    """``checked_results``' test of a score and max as it was written with isfinite."""
+    for value, above_zero in ((score, False), (maximum, True)):
+        if type(value) is float:
+            if not (math.isfinite(value) and (value > 0 if above_zero else value >= 0)):
+                return False
+        elif (
+            type(value) is not int
+            or not (value > 0 if above_zero else value >= 0)
+            or (value > 2**53)
+        ):
+            return False
+    return bool(score <= maximum)
+
+
+_EDGES = [0.0, -0.0, 5e-324, 1.0, 7, 0, -1, -5e-324, float("nan"), float("inf"), -float("inf")]
+_EDGES += [sys.float_info.max, -sys.float_info.max, 2**53, 2**53 + 1]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    score=st.one_of(st.floats(), st.integers(-5, 2**54), st.sampled_from(_EDGES)),
+    maximum=st.one_of(st.floats(), st.integers(-5, 2**54), st.sampled_from(_EDGES)),
+)
+def test_a_score_and_max_are_checked_as_by_isfinite(score: Any, maximum: Any) -> None:
+    row = [{"competency": "normative.fgos", "score": score, "max": maximum}]
+    got = plain_module.checked_results(row, _shipped().kb) is not None
+    assert got == _checked_by_isfinite(score, maximum)

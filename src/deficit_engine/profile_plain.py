@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime
 import math
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -52,6 +53,8 @@ _EXACT_INT = 2**53
 _SOURCES = frozenset(RESULT_SOURCES)
 #: ``ShortText``'s length bound (schema.py).
 _SHORT_TEXT = 300
+#: The largest finite float: ``0 <= x <= _LARGEST`` is ``isfinite(x) and x >= 0``.
+_LARGEST = sys.float_info.max
 #: The percents ``profile.percent`` works out again (100 * score overflowed).
 _INFINITE = frozenset((math.inf, -math.inf))
 
@@ -80,7 +83,6 @@ def checked_results(results: Any, kb: KnowledgeBase) -> list[dict[str, Any]] | N
         return None
     onto = kb.ontology
     competencies, indicators = onto.competencies, onto.indicators
-    isfinite = math.isfinite
     seen = set()
     for result in results:
         if type(result) is not dict:
@@ -101,12 +103,13 @@ def checked_results(results: Any, kb: KnowledgeBase) -> list[dict[str, Any]] | N
         maximum: Any = result.get("max", 100.0)
         kind, max_kind = type(score), type(maximum)
         if kind is float:
-            if not (isfinite(score) and score >= 0):
+            # finite and at least 0: a NaN fails both comparisons (no isfinite call)
+            if not 0.0 <= score <= _LARGEST:
                 return None
         elif kind is not int or not 0 <= score <= _EXACT_INT:
             return None
         if max_kind is float:
-            if not (isfinite(maximum) and maximum > 0):
+            if not 0.0 < maximum <= _LARGEST:
                 return None
         elif max_kind is not int or not 0 < maximum <= _EXACT_INT:
             return None
