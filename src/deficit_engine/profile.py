@@ -65,6 +65,8 @@ __all__ = [
 
 #: How issues name a profile read from standard input.
 STDIN = "<stdin>"
+_new_object = object.__new__
+_set_object_attr = object.__setattr__
 
 
 @dataclass(frozen=True)
@@ -653,7 +655,13 @@ def _normalised_plain(
     provenance by (kind, id), that is the competencies by id then the indicators."""
     chosen = profile.results if results is None else results
     fields = plain_fields(profile, chosen, kb)
-    return None if fields is None else _made(Normalised, fields)
+    if fields is None:
+        return None
+    # the fields' dict (made for it, in the class's order) set as the instance's own:
+    # _made would copy it into another
+    made = _new_object(Normalised)
+    _set_object_attr(made, "__dict__", fields)
+    return made
 
 
 # --- a chunk of profiles at once (a batch's columnar path) ----------------------------
