@@ -33,6 +33,7 @@ from deficit_engine.engine import base_facts
 from deficit_engine.inference import PythonMatcher, run
 from deficit_engine.models import Result, TraceEntry
 from deficit_engine.models.diagnosis import TraceRows
+from deficit_engine.models.provenance import PlainProvenance
 from deficit_engine.profile import normalise_apart, parsed_apart_or_whole
 
 #: One engine for the module: the shipped KB, the fast backend (hypothesis's test
@@ -389,3 +390,36 @@ def test_a_score_and_max_are_checked_as_by_isfinite(score: Any, maximum: Any) ->
     row = [{"competency": "normative.fgos", "score": score, "max": maximum}]
     got = plain_module.checked_results(row, _shipped().kb) is not None
     assert got == _checked_by_isfinite(score, maximum)
+
+
+# --- the provenance as runs ------------------------------------------------------------
+
+
+def test_the_provenance_is_made_of_its_runs_when_read(engine: Engine) -> None:
+    kb = engine.kb
+    for data in synthetic_profiles(kb, 60, 12):
+        result = engine.evaluate(data)
+        runs = result.__dict__["provenance"]
+        assert type(runs) is PlainProvenance
+        pickled = pickle.dumps(result)
+        # each Provenance's values as the pickle flattens a read one, the same objects
+        made = runs.entries()
+        assert runs.rows() == tuple(tuple(vars(p).values()) for p in made)
+        for row, p in zip(runs.rows(), made, strict=True):
+            assert all(a is b for a, b in zip(row, vars(p).values(), strict=True))
+        read = result.provenance
+        assert type(read) is tuple and read is result.provenance
+        # the whole profile's policy path makes the same Provenances
+        whole = profile_module.normalise(profile_module.parse_profile(copy.deepcopy(data), kb), kb)
+        assert read == whole.provenance
+        assert [list(vars(p).items()) for p in read] == [
+            list(vars(p).items()) for p in whole.provenance
+        ]
+        assert pickle.dumps(result) == pickled
+        assert pickle.loads(pickled) == result
+        prof, results = parsed_apart_or_whole(data, kb, fields_set_kept=False)
+        assert results is not None
+        norm = normalise_apart(prof, results, kb)
+        assert type(norm.__dict__["provenance"]) is PlainProvenance
+        assert norm.provenance == whole.provenance
+        assert norm == dataclasses.replace(norm)

@@ -41,6 +41,7 @@ from .inference.columnar import ABSENT, BaseColumns, DerivedColumns, by_profile,
 from .loader import KnowledgeBase, load_kb
 from .models import Deficit, Fact, Need, Provenance, Result, Scores, TraceEntry, fact_sort_key
 from .models.diagnosis import TraceRow, TraceRows
+from .models.provenance import PlainProvenance
 from .planner import CohortPlan, plan_cohort
 from .profile import (
     Normalised,
@@ -1043,7 +1044,8 @@ class Engine:
         return self._made(
             profile,
             norm.scores,
-            norm.provenance,
+            # as the Normalised holds it: the one pass's runs stay runs until read
+            norm.__dict__["provenance"],
             self._sorted_deficits(best),
             [need for _key, need in needs],
             custom,
@@ -1130,7 +1132,7 @@ class Engine:
         self,
         profile: Profile,
         scores: Scores,
-        provenance: tuple[Provenance, ...],
+        provenance: tuple[Provenance, ...] | PlainProvenance,
         deficits: list[Deficit],
         needs: list[Need],
         custom: list[Fact],

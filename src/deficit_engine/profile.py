@@ -37,7 +37,8 @@ from .errors import Issue, ProfileError, format_field_path
 from .folding import person_text
 from .loader import KnowledgeBase, name_key, pydantic_issues, subject_names, suggest_subject
 from .models import Provenance, Scores
-from .models.diagnosis import _made, made_once
+from .models.diagnosis import _made, made_once, made_when_read
+from .models.provenance import PlainProvenance
 from .ontology import Scale, suggest
 from .profile_plain import checked_profile, checked_results, plain_fields
 from .schema import Instrument, Profile, ProfileResult
@@ -122,6 +123,10 @@ class Normalised(Scores):
             for p in self.provenance
             if p.instrument is not None or p.source is not None or p.date is not None
         }
+
+
+# the one-pass normalising's provenance kept as runs until read (see made_when_read)
+setattr(Normalised, "provenance", made_when_read("provenance", PlainProvenance))  # noqa: B010
 
 
 def _indicator(result: ProfileResult | dict[str, Any]) -> str | None:

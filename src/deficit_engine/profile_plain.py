@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from .loader import KnowledgeBase
-from .models import Provenance
+from .models.provenance import PlainProvenance
 from .months import FIRST_PERIOD_YEAR, LAST_PERIOD_YEAR, MAX_PERIOD_MONTHS
 from .rollups import _ROUNDED, EXACT_BELOW, rollup_groups, rollup_indicators, round_kept
 from .schema import (
@@ -224,12 +224,13 @@ def plain_fields(
         # neither, which only an unvalidated profile has)
         return None
     ids = sorted(own)
-    provenance = _plain_provenance("competency", ids, own)
+    # kept as runs, made into Provenances when read (resolve and route never read them)
+    runs = [("competency", ids, own)]
     onto = kb.ontology
     # the ontology's roll-ups, called here on its tables (compiled, without a call of
     # its pure methods between)
     if indicators:
-        provenance += _plain_provenance("indicator", sorted(indicators), indicators)
+        runs.append(("indicator", sorted(indicators), indicators))
         rolled = {**rollup_indicators(onto.weighted_parent, indicators), **own}
         comp_pct = {c: rolled[c] for c in sorted(rolled)}
     else:
@@ -243,50 +244,11 @@ def plain_fields(
         "group_level": levels_of(group_pct),
         "profile": profile,
         "chosen": tuple(chosen),
-        "provenance": tuple(provenance),
+        "provenance": PlainProvenance(runs),
         "chosen_pct": tuple(pcts),
         "origin": {},  # no result names its instrument, source or date
         "indicator_pct": indicators,
     }
-
-
-def _plain_provenance(kind: str, ids: list[str], scores: dict[str, float]) -> list[Provenance]:
-    """The Provenance of each score, in the order of ``ids`` (its keys, sorted):
-    ``Provenance.of(target, kind, pct, None, None, None, None, 0)`` of results that name
-    no instrument, source or date, each the one result for its id (made here, a call
-    for them all rather than one each).
-
-    Each instance's own dict is filled from the kind's fields (:data:`_PLAIN_PROVENANCE`,
-    the class's order) and then given its target and score: no dict of eight made and
-    set as the instance's, which cost about twice as much, and the instance's dict shares
-    its keys with the class's other instances (a smaller object)."""
-    fields = _PLAIN_PROVENANCE[kind]
-    made = []
-    for target in ids:
-        one = _new(Provenance)
-        own = one.__dict__
-        own.update(fields)
-        own["target"] = target
-        own["score_pct"] = scores[target]
-        made.append(one)
-    return made
-
-
-#: A plain result's Provenance fields by its kind, in the class's order, the target and
-#: the score to be set (see :func:`_plain_provenance`).
-_PLAIN_PROVENANCE = {
-    kind: {
-        "target": "",
-        "kind": kind,
-        "score_pct": 0.0,
-        "instrument": None,
-        "instrument_id": None,
-        "source": None,
-        "date": None,
-        "set_aside": 0,
-    }
-    for kind in ("competency", "indicator")
-}
 
 
 # --- the rest of a row: its id, person, preferences and requests ----------------------

@@ -326,6 +326,45 @@ class TraceRows(tuple[TraceRow, ...]):
         ]
 
 
+class made_when_read:
+    """A field of a frozen dataclass that its instance's own dict may hold in a compact
+    form (an instance of ``compact``, whose ``entries()`` makes the field's value), made
+    into the value when first read and kept so; any other value is read as it is.
+
+    A data descriptor (the dict is read through it), set on the class after the
+    dataclass is made: the field stays as the dataclass declares it, and the frozen
+    ``__init__`` and ``dataclasses.replace`` set it through ``__set__``. Equality,
+    ``repr`` and every reader see the value; only the instance's ``__dict__`` holds the
+    compact form until then (a copy of that dict, as ``route.planned`` makes, keeps it).
+
+    Parameters
+    ----------
+    name : str
+        The field's name.
+    compact : type
+        The compact form's class (a tuple subclass with an ``entries()`` method).
+    """
+
+    def __init__(self, name: str, compact: type[Any]) -> None:
+        self.name = name
+        self.compact = compact
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        own = instance.__dict__
+        try:
+            value = own[self.name]
+        except KeyError:
+            raise AttributeError(self.name) from None
+        if type(value) is self.compact:
+            value = own[self.name] = value.entries()
+        return value
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        instance.__dict__[self.name] = value
+
+
 _new = object.__new__
 _set_attr = object.__setattr__
 _V = TypeVar("_V")

@@ -24,9 +24,10 @@ from .diagnosis import (
     _made,
     _Value,
     made_once,
+    made_when_read,
 )
 from .jsontext import dumps_indented
-from .provenance import Provenance
+from .provenance import PlainProvenance, Provenance
 from .recommendation import Recommendation, UnaddressedDeficit, Unmet, UnmetEntry
 from .route import Conflict, Overflow, Route, Step
 
@@ -260,30 +261,11 @@ class Result(_Value):
         return json.dumps(data, ensure_ascii=False, indent=indent)
 
 
-class _Trace:
-    """``Result.trace``: a Result made by the engine holds its trace as the inference's
-    rows (:class:`~.diagnosis.TraceRows`, in its own dict under ``trace``), made into
-    TraceEntries when first read and kept so; any other value is read as it is. A
-    data descriptor (the dict is read through it) set on the class after the dataclass
-    is made, so the field stays required and the frozen ``__init__`` sets it here."""
-
-    def __get__(self, instance: Any, owner: type | None = None) -> Any:
-        if instance is None:
-            raise AttributeError("trace")
-        own = instance.__dict__
-        try:
-            trace = own["trace"]
-        except KeyError:
-            raise AttributeError("trace") from None
-        if type(trace) is TraceRows:
-            trace = own["trace"] = trace.entries()
-        return trace
-
-    def __set__(self, instance: Any, value: Any) -> None:
-        instance.__dict__["trace"] = value
-
-
-setattr(Result, "trace", _Trace())  # noqa: B010 (a descriptor beside the dataclass's field)
+# a Result made by the engine (or loaded from a pickle) holds its trace as the
+# inference's rows, and its provenance as the one-pass normalising's runs: each made into
+# its values when first read (see diagnosis.made_when_read)
+setattr(Result, "trace", made_when_read("trace", TraceRows))  # noqa: B010
+setattr(Result, "provenance", made_when_read("provenance", PlainProvenance))  # noqa: B010
 
 
 def _own_fields(items: Sequence[Any], count: int) -> bool:
@@ -328,7 +310,7 @@ def _flatten(r: Result) -> tuple[Any, ...]:
         *_flatten_plan(r),
         r.errors,
         None if s is None else (s.competency_pct, s.group_pct, s.competency_level, s.group_level),
-        tuple([tuple(vars(p).values()) for p in r.provenance]),
+        _provenance_rows(r),
         r.kb_hash,
         r.kb_version,
     )
@@ -341,6 +323,14 @@ def _trace_rows(r: Result) -> tuple[tuple[Any, ...], ...]:
     if type(rows) is TraceRows:
         return tuple([(rule, matched, asserted) for rule, matched, asserted in rows])
     return tuple([(t.rule, t.matched, t.asserted) for t in r.trace])
+
+
+def _provenance_rows(r: Result) -> tuple[tuple[Any, ...], ...]:
+    """Each Provenance of ``r`` as its fields' values (of its runs, when not read yet)."""
+    runs = r.__dict__.get("provenance")
+    if type(runs) is PlainProvenance:
+        return runs.rows()
+    return tuple([tuple(vars(p).values()) for p in r.provenance])
 
 
 def _flatten_plan(r: Result) -> tuple[Any, Any, Any]:
