@@ -21,11 +21,13 @@ from conftest import write_kb
 from deficit_engine import Engine, inference
 from deficit_engine import engine as engine_module
 from deficit_engine import profile as profile_module
-from deficit_engine import profile_plain as plain_module
 from deficit_engine import rollups as rollups_module
 from deficit_engine.compiler import FIELD, LITERAL
 from deficit_engine.engine import _need_names, base_facts
 from deficit_engine.models import Deficit, Provenance
+from deficit_engine.models import provenance as provenance_module
+from deficit_engine.models.diagnosis import TraceRows
+from deficit_engine.models.provenance import plain_provenance
 from deficit_engine.profile import normalise, parse_profile
 from deficit_engine.rollups import round_fast
 from deficit_engine.synthetic import synthetic_profiles
@@ -132,14 +134,14 @@ def test_plain_provenance_is_provenance_of() -> None:
     the class's order (its to_dict copies them), pickled alike, to Provenance.of's."""
     scores = {"a.x": 12.5, "b.y": 0.0, "c": -0.0}
     for kind in ("competency", "indicator"):
-        made = plain_module._plain_provenance(kind, list(scores), scores)
+        made = plain_provenance(kind, list(scores), scores)
         want = [Provenance.of(t, kind, p, None, None, None, None, 0) for t, p in scores.items()]
         assert made == want
         assert [list(p.__dict__.items()) for p in made] == [list(p.__dict__.items()) for p in want]
         assert [p.to_dict() for p in made] == [p.to_dict() for p in want]
         assert _same(made, want)
     # the templates are not changed by what is made of them
-    assert plain_module._PLAIN_PROVENANCE["indicator"]["target"] == ""
+    assert provenance_module._PLAIN_PROVENANCE["indicator"]["target"] == ""
 
 
 # --- the deficits sorted by one int -------------------------------------------------
@@ -268,7 +270,7 @@ def _results_both_ways(engine: Engine, profiles: list[dict[str, Any]]) -> None:
             if results is None
             else profile_module.normalise_apart(prof, results, engine.kb)
         )
-        trace = tuple(engine._infer(norm, base_facts(norm, engine.kb)))
+        trace = TraceRows(engine._infer(norm, base_facts(norm, engine.kb)))
         plain = engine._result_of_entries(prof, trace, norm, trace, None)
         for _ in range(2):
             got = engine._result(prof, list(trace), norm)

@@ -40,6 +40,8 @@ from .inference import (
 from .inference.columnar import ABSENT, BaseColumns, DerivedColumns, by_profile, ranks
 from .loader import KnowledgeBase, load_kb
 from .models import Deficit, Fact, Need, Provenance, Result, Scores, TraceEntry, fact_sort_key
+from .models.diagnosis import TraceRow, TraceRows
+from .models.provenance import PlainProvenance
 from .planner import CohortPlan, plan_cohort
 from .profile import (
     Normalised,
@@ -804,12 +806,16 @@ class Engine:
         )
         return plan_diagnosed(self.kb, diagnosed)
 
-    def _infer(self, norm: Normalised, facts: list[Fact]) -> list[TraceEntry]:
-        """Run the rules on the profile's facts; the trace of firings."""
+    def _infer(self, norm: Normalised, facts: list[Fact]) -> list[TraceRow]:
+        """Run the rules on the profile's facts; the trace of firings, as the rows the
+        run recorded (``run(..., rows=True)``: a Result makes TraceEntries of them only
+        when its trace is read)."""
         enrich = self._enricher(norm)
         if self._durable is not None:
             with self._lock:
-                _store, trace = run(self.strata, facts, self._durable, enrich, self.firing_limit)
+                _store, trace = run(
+                    self.strata, facts, self._durable, enrich, self.firing_limit, rows=True
+                )
         else:
             # the run's table of the deficits' completion: the enricher's scores
             matcher = (
@@ -817,7 +823,7 @@ class Engine:
             )
             # base_facts makes each fact once (see FactStore.add_distinct)
             _store, trace = run(
-                self.strata, facts, matcher, enrich, self.firing_limit, distinct=True
+                self.strata, facts, matcher, enrich, self.firing_limit, distinct=True, rows=True
             )
         return trace
 
@@ -968,11 +974,12 @@ class Engine:
 
         return enrich
 
-    def _result(self, profile: Profile, trace: list[TraceEntry], norm: Normalised) -> Result:
+    def _result(self, profile: Profile, trace: list[TraceRow], norm: Normalised) -> Result:
         # Derived facts, in the order they were added to the store, are the trace
-        # entries' new facts; each is new in exactly one entry, whose rule made it.
-        trace_ = tuple(trace)
-        return self._result_of_entries(profile, trace_, norm, trace_, self._needs_by_values)
+        # rows' new facts; each is new in exactly one row, whose rule made it. The
+        # Result keeps the rows (TraceRows), made into TraceEntries when read
+        rows = TraceRows(trace)
+        return self._result_of_entries(profile, rows, norm, rows, self._needs_by_values)
 
     def _result_of(
         self,
@@ -982,19 +989,20 @@ class Engine:
         trace: tuple[TraceEntry, ...] = (),
     ) -> Result:
         """The Result of the derived facts, each with the rule that asserted it first."""
-        entries = [TraceEntry.of(rule, (), (fact,)) for rule, fact in derived]
-        return self._result_of_entries(profile, entries, norm, trace)
+        rows: list[TraceRow] = [(rule, (), (fact,)) for rule, fact in derived]
+        return self._result_of_entries(profile, rows, norm, trace)
 
     def _result_of_entries(
         self,
         profile: Profile,
-        entries: Iterable[TraceEntry],
+        entries: Iterable[TraceRow],
         norm: Normalised,
-        trace: tuple[TraceEntry, ...],
+        trace: tuple[TraceEntry, ...] | TraceRows,
         by_values: dict[tuple[Any, ...], _KeyedNeed] | None = None,
     ) -> Result:
-        """The Result of the facts the entries asserted, each with its entry's rule
-        (read entry by entry: a list of (rule, fact) pairs made first cost more).
+        """The Result of the facts the trace's rows asserted, each with its row's rule
+        (read row by row: a list of (rule, fact) pairs made first cost more); ``trace``,
+        the Result's (TraceRows, or TraceEntries).
         ``by_values``: this engine's kept needs by the rule and the values alone
         (:meth:`_need_by_values`), for entries of its own run; None looks each need up
         by its rule, field names and values (:data:`_NEEDS`)."""
@@ -1005,9 +1013,8 @@ class Engine:
         best: dict[str, tuple[int, Fact, str]] = {}
         needs: list[_KeyedNeed] = []
         custom: list[Fact] = []
-        for entry in entries:
-            rule = entry.rule
-            for fact in entry.asserted:
+        for rule, _matched, asserted in entries:
+            for fact in asserted:
                 ftype = fact["type"]
                 if ftype == "need":
                     # the kept need found here (a call per need cost more)
@@ -1037,7 +1044,8 @@ class Engine:
         return self._made(
             profile,
             norm.scores,
-            norm.provenance,
+            # as the Normalised holds it: the one pass's runs stay runs until read
+            norm.__dict__["provenance"],
             self._sorted_deficits(best),
             [need for _key, need in needs],
             custom,
@@ -1124,11 +1132,11 @@ class Engine:
         self,
         profile: Profile,
         scores: Scores,
-        provenance: tuple[Provenance, ...],
+        provenance: tuple[Provenance, ...] | PlainProvenance,
         deficits: list[Deficit],
         needs: list[Need],
         custom: list[Fact],
-        trace: tuple[TraceEntry, ...] = (),
+        trace: tuple[TraceEntry, ...] | TraceRows = (),
     ) -> Result:
         """A diagnosis's Result of its sorted parts (every field in the class's order,
         without the frozen dataclass's ``__init__``: thirteen ``object.__setattr__``)."""

@@ -37,9 +37,10 @@ from .errors import Issue, ProfileError, format_field_path
 from .folding import person_text
 from .loader import KnowledgeBase, name_key, pydantic_issues, subject_names, suggest_subject
 from .models import Provenance, Scores
-from .models.diagnosis import _made, made_once
+from .models.diagnosis import _made, made_once, made_when_read
+from .models.provenance import PlainProvenance
 from .ontology import Scale, suggest
-from .profile_plain import checked_results, plain_fields
+from .profile_plain import checked_profile, checked_results, plain_fields
 from .schema import Instrument, Profile, ProfileResult
 
 __all__ = [
@@ -65,6 +66,8 @@ __all__ = [
 
 #: How issues name a profile read from standard input.
 STDIN = "<stdin>"
+_new_object = object.__new__
+_set_object_attr = object.__setattr__
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,10 @@ class Normalised(Scores):
             for p in self.provenance
             if p.instrument is not None or p.source is not None or p.date is not None
         }
+
+
+# the one-pass normalising's provenance kept as runs until read (see made_when_read)
+setattr(Normalised, "provenance", made_when_read("provenance", PlainProvenance))  # noqa: B010
 
 
 def _indicator(result: ProfileResult | dict[str, Any]) -> str | None:
@@ -277,7 +284,9 @@ def parsed_apart_or_whole(
         values) rather than copied from the model's default, which pydantic deep-copies
         (a list within: not hashable) at several times the cost; the profile's
         ``model_fields_set`` then names ``preferences``, which only a caller that never
-        gives the profile back may allow (a batch's spill pickles it).
+        gives the profile back may allow (a batch's spill pickles it). And a row of the
+        common shape has the rest checked and its models made without pydantic
+        (:func:`.checked_profile`: the same values, the same fields set).
 
     Returns
     -------
@@ -294,6 +303,12 @@ def parsed_apart_or_whole(
         results = data.get("results")
         checked = [] if results is None else checked_results(results, kb)
         if checked is not None:
+            if not fields_set_kept:
+                # the rest of a row of the common shape checked and made without pydantic
+                # (validation's larger half once the results were checked apart)
+                plain = checked_profile(data, kb, _folded)
+                if plain is not None:
+                    return plain, checked
             rest = data if results is None else {**data, "results": []}
             if not fields_set_kept and "preferences" not in rest:
                 rest = {**rest, "preferences": {}}
@@ -645,7 +660,13 @@ def _normalised_plain(
     provenance by (kind, id), that is the competencies by id then the indicators."""
     chosen = profile.results if results is None else results
     fields = plain_fields(profile, chosen, kb)
-    return None if fields is None else _made(Normalised, fields)
+    if fields is None:
+        return None
+    # the fields' dict (made for it, in the class's order) set as the instance's own:
+    # _made would copy it into another
+    made = _new_object(Normalised)
+    _set_object_attr(made, "__dict__", fields)
+    return made
 
 
 # --- a chunk of profiles at once (a batch's columnar path) ----------------------------

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from ..compiler import FIELD, LITERAL, SubRule
 from ..errors import FiringLimitError
 from ..models import Fact, TraceEntry
+from ..models.diagnosis import TraceRow
 from .generated import Disordered
 from .semantics import MISSING, operand_value
 from .store import Activation, Budget, FactStore
@@ -176,7 +177,7 @@ class _Chaining:
         self.store = store
         self.matcher = matcher
         self.enrich = enrich
-        self.trace: list[TraceEntry] = []
+        self.trace: list[TraceRow] = []  # see `run`
         self.fired = 0
         self.counter = itertools.count()
 
@@ -256,7 +257,6 @@ class _Chaining:
         matcher = self.matcher
         exact, verify, blocked, match = matcher.exact, matcher.verify, matcher.blocked, matcher.add
         fired = self.fired
-        entry = TraceEntry.of
         while agenda:
             _place, seqs, _n, sub = pop(agenda)
             # an exact matcher reports each activation once: only a rule's alternatives
@@ -287,7 +287,7 @@ class _Chaining:
                     if fact["type"] in types:
                         for hit, hit_seqs in match(added):
                             push(agenda, (hit.place, hit_seqs, next(counter), hit))
-            trace.append(entry(sub.rule.id, binding, tuple(new)))
+            trace.append((sub.rule.id, binding, tuple(new)))
             if new:
                 fired += 1
                 if fired > limit:
@@ -314,11 +314,11 @@ def _stratum_types(subs: Sequence[SubRule]) -> frozenset[str]:
     return types
 
 
-def _most_productive(trace: list[TraceEntry]) -> list[str]:
+def _most_productive(trace: list[TraceRow]) -> list[str]:
     """The five rules with the most firings that asserted a new fact, the most first (a
     tie in the order they first did): counted from the trace only when the limit is
     passed, rather than per firing in every run."""
-    counts = Counter(entry.rule for entry in trace if entry.asserted)
+    counts = Counter(rule for rule, _matched, asserted in trace if asserted)
     return [rid for rid, _ in counts.most_common(5)]
 
 
@@ -330,7 +330,8 @@ def run(
     limit: int = DEFAULT_FIRING_LIMIT,
     budget: int | None = None,
     distinct: bool = False,
-) -> tuple[FactStore, list[TraceEntry]]:
+    rows: bool = False,
+) -> tuple[FactStore, list[Any]]:
     """Run the rules to a fixed point, stratum by stratum.
 
     Parameters
@@ -353,12 +354,17 @@ def run(
         Whether the base facts are known to be distinct (a profile's are, by
         construction): then they are added with :meth:`FactStore.add_distinct_all`, which
         keys them only if a rule asserts a fact of their type.
+    rows : bool
+        Whether the trace is given as the firings were recorded, each a
+        :data:`~deficit_engine.models.diagnosis.TraceRow` ``(rule, matched, asserted)``
+        (the engine's, which makes TraceEntries of them only when a Result's trace is
+        read), rather than as TraceEntries.
 
     Returns
     -------
     store : FactStore
         Every fact, base and derived, in insertion order.
-    trace : list of TraceEntry
+    trace : list of TraceEntry, or of TraceRow with ``rows``
         Every firing in order: the rule, the facts bound, the new facts asserted.
 
     Raises
@@ -380,13 +386,13 @@ def run(
     try:
         if getattr(matcher, "ordered_all", None) is not None and whole.ordered_all():
             # every stratum fired by its ordered loop, in one call (FastMatcher.fire_all)
-            trace: list[TraceEntry] = []
+            trace: list[TraceRow] = []
 
             def past() -> FiringLimitError:
                 return FiringLimitError(limit, _most_productive(trace))
 
             whole.fire_all(store, enrich, trace, limit, past)
-            return store, trace
+            return store, trace if rows else _entries(trace)
         chaining = _Chaining(store, matcher, enrich)
         for k, subs in enumerate(strata):
             matcher.begin(k, store)
@@ -400,10 +406,16 @@ def run(
         again: Any = matcher  # a FastMatcher: the one matcher whose loops raise it
         again.in_order = False
         try:
-            return run(strata, store.facts[:based], again, enrich, limit, budget, distinct)
+            return run(strata, store.facts[:based], again, enrich, limit, budget, distinct, rows)
         finally:
             again.in_order = True
     except BaseException:
         matcher.end()
         raise
-    return store, chaining.trace
+    return store, chaining.trace if rows else _entries(chaining.trace)
+
+
+def _entries(trace: list[TraceRow]) -> list[TraceEntry]:
+    """The trace's rows as TraceEntries (see ``run``'s ``rows``)."""
+    of = TraceEntry.of
+    return [of(rule, matched, asserted) for rule, matched, asserted in trace]

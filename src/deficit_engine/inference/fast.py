@@ -208,8 +208,9 @@ class FastMatcher:
         ----------
         enrich : callable
             The run's enricher.
-        trace : list of TraceEntry
-            The run's trace, appended to.
+        trace : list of TraceRow
+            The run's trace, appended to: a ``(rule, matched, asserted)`` tuple a
+            firing (see ``driver.run``).
         fired : int
             The productive firings so far.
         limit : int
@@ -275,8 +276,9 @@ class FastMatcher:
             The run's store, holding its base facts.
         enrich : callable
             The run's enricher.
-        trace : list of TraceEntry
-            The run's trace, appended to.
+        trace : list of TraceRow
+            The run's trace, appended to: a ``(rule, matched, asserted)`` tuple a
+            firing (see ``driver.run``).
         limit : int
             The most productive firings.
         over : callable

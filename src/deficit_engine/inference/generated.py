@@ -12,9 +12,9 @@ the sub-rule picked by its place, its ``not:`` patterns tested inline, its facts
 built as ``SubRule.build`` builds them, the enricher called only for the fact types
 the caller says it changes, a fact of fixed field names keyed from the locals it was
 made of, the alpha function of its type called by name (with the two-pattern joins
-written in, each activation pushed onto the agenda as found), the trace entry made
-inline. The stratum's seed is generated the same way: one loop over the store's
-facts with each type's alpha function written in.
+written in, each activation pushed onto the agenda as found), the trace's row (a
+tuple, see ``driver.run``) made inline. The stratum's seed is generated the same way:
+one loop over the store's facts with each type's alpha function written in.
 
 The answers are the generic path's: the same facts (the same dicts, in the same
 order, keyed alike in the store), the same firings in the same order, the same trace,
@@ -44,7 +44,7 @@ from typing import Any
 
 from ..compiler import Making, SubRule, _action_source
 from ..errors import UsageError
-from ..models import Fact, TraceEntry
+from ..models import Fact
 from .compiled import (
     AdmitJoin,
     Compiled,
@@ -79,8 +79,6 @@ OrderedLoop = Callable[..., int]
 # order (`Firings.forward`): per later stratum, its number, its patterns by fact type,
 # its sub-rules and its ordered alpha functions by fact type.
 Ahead = Sequence[tuple[int, Mapping[str, TypeIndex], Sequence[SubRule], Mapping[str, Any]]]
-
-_new = object.__new__
 
 
 @dataclass(frozen=True)
@@ -395,8 +393,6 @@ def _namespace(**extra: Any) -> tuple[dict[str, Any], Callable[[Any], str]]:
     binds a constant in it under a fresh name, returned."""
     env: dict[str, Any] = {
         "M": object(),
-        "TE": TraceEntry,
-        "new_": _new,
         "fact_key": fact_key,
         "same_bools": _same_bools,
         "SHAPES": _SHAPES,
@@ -565,8 +561,9 @@ def _fire_source(
     known of the sub-rule written in. An alternative of a rule fires once per outer
     binding (``done``); the bound facts ``b``; the ``not:`` patterns tested as
     ``FastMatcher.blocked`` tests them (``negatives``: its compiled ones); its facts made
-    as ``SubRule.build`` makes them, each added as :func:`_add_source` says; the trace
-    entry (``TraceEntry.of``, inline); the firing counted against the limit.
+    as ``SubRule.build`` makes them, each added as :func:`_add_source` says; the trace's
+    row (``(rule, matched, asserted)``, see ``driver.run``); the firing counted against
+    the limit.
     ``ordered``: in an ordered loop, where a one-pattern sub-rule's activation is its
     fact's number ``s0`` (else the numbers ``seqs``); ``ahead``, the later strata
     each new fact goes to (:func:`_ahead_source`); ``kept`` and ``mine``, as
@@ -665,12 +662,9 @@ def _fire_source(
     # the builder's source is indented for a function's body (four spaces)
     lines.extend(indent + line[4:] for line in body)
     lines += [
-        f"{indent}e = new_(TE)",
-        f"{indent}d = e.__dict__",
-        f"{indent}d['rule'] = {rid}",
-        f"{indent}d['matched'] = b",
-        f"{indent}d['asserted'] = {made}",
-        f"{indent}trace.append(e)",
+        # the firing's row (models.diagnosis.TraceRow): a TraceEntry's fields, made into
+        # one only when a Result's trace is read (a fifth of the entry's cost)
+        f"{indent}trace.append(({rid}, b, {made}))",
         f"{indent}if {'made' if single else 'new'}:",
         f"{indent}    fired += 1",
         f"{indent}    if fired > limit:",

@@ -12,7 +12,16 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Generic, TypeVar, overload
 
-__all__ = ["Deficit", "Fact", "Need", "Scores", "TraceEntry", "fact_sort_key"]
+__all__ = [
+    "Deficit",
+    "Fact",
+    "Need",
+    "Scores",
+    "TraceEntry",
+    "TraceRow",
+    "TraceRows",
+    "fact_sort_key",
+]
 
 #: A fact as the rules see it: a ``type`` and its fields.
 Fact = dict[str, Any]
@@ -267,6 +276,93 @@ class TraceEntry(_Value):
         fields["matched"] = matched
         fields["asserted"] = asserted
         return entry
+
+
+#: One firing as the inference records it: the rule, the facts matched, the new facts
+#: asserted (a :class:`TraceEntry`'s fields, in its order). A tuple costs a fifth of a
+#: TraceEntry to make, and a profile's seventy firings are made in every evaluation
+#: whether or not its trace is read.
+TraceRow = tuple[str, tuple[Fact, ...], tuple[Fact, ...]]
+
+
+class TraceRows(tuple[TraceRow, ...]):
+    """A Result's trace as the inference recorded it, its rows made into
+    :class:`TraceEntry` values when the Result's ``trace`` is first read (see
+    ``Result``): what ``Engine.evaluate`` keeps, as most callers never read the trace.
+    Nothing outside a Result's own dict holds one."""
+
+    __slots__ = ()
+
+    def entries(self) -> tuple[TraceEntry, ...]:
+        """The rows as TraceEntries, in order.
+
+        Returns
+        -------
+        tuple of TraceEntry
+            One per row, each ``TraceEntry(rule, matched, asserted)``.
+        """
+        made = []
+        # TraceEntry.of inline: a call each cost a third more
+        for rule, matched, asserted in self:
+            entry = _new(TraceEntry)
+            own = entry.__dict__
+            own["rule"] = rule
+            own["matched"] = matched
+            own["asserted"] = asserted
+            made.append(entry)
+        return tuple(made)
+
+    def dicts(self) -> list[dict[str, Any]]:
+        """Each row as its TraceEntry's ``to_dict()`` gives it (no TraceEntry made).
+
+        Returns
+        -------
+        list of dict
+            ``rule``, ``matched`` and ``asserted`` (the facts as lists) per row.
+        """
+        return [
+            {"rule": rule, "matched": list(matched), "asserted": list(asserted)}
+            for rule, matched, asserted in self
+        ]
+
+
+class made_when_read:
+    """A field of a frozen dataclass that its instance's own dict may hold in a compact
+    form (an instance of ``compact``, whose ``entries()`` makes the field's value), made
+    into the value when first read and kept so; any other value is read as it is.
+
+    A data descriptor (the dict is read through it), set on the class after the
+    dataclass is made: the field stays as the dataclass declares it, and the frozen
+    ``__init__`` and ``dataclasses.replace`` set it through ``__set__``. Equality,
+    ``repr`` and every reader see the value; only the instance's ``__dict__`` holds the
+    compact form until then (a copy of that dict, as ``route.planned`` makes, keeps it).
+
+    Parameters
+    ----------
+    name : str
+        The field's name.
+    compact : type
+        The compact form's class (a tuple subclass with an ``entries()`` method).
+    """
+
+    def __init__(self, name: str, compact: type[Any]) -> None:
+        self.name = name
+        self.compact = compact
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        own = instance.__dict__
+        try:
+            value = own[self.name]
+        except KeyError:
+            raise AttributeError(self.name) from None
+        if type(value) is self.compact:
+            value = own[self.name] = value.entries()
+        return value
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        instance.__dict__[self.name] = value
 
 
 _new = object.__new__

@@ -10,12 +10,13 @@ person's name, and names stay in the profile.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
 from .diagnosis import _Value
 
-__all__ = ["Provenance"]
+__all__ = ["PlainProvenance", "Provenance", "plain_provenance"]
 
 _new = object.__new__
 _set_attr = object.__setattr__
@@ -143,3 +144,96 @@ class Provenance(_Value):
 #: Provenance's fields in the class's order, the order a pickled Result lists their
 #: values in (``vars(p).values()``): each new Provenance's ``__dict__`` is a copy.
 _FIELDS: dict[str, Any] = dict.fromkeys(f.name for f in fields(Provenance))
+
+
+def plain_provenance(
+    kind: str, ids: Sequence[str], scores: Mapping[str, float]
+) -> list[Provenance]:
+    """The Provenance of each score, in the order of ``ids``:
+    ``Provenance.of(target, kind, pct, None, None, None, None, 0)`` of results that name
+    no instrument, source or date, each the one result for its id (a call for them all
+    rather than one each).
+
+    Each instance's own dict is filled from the kind's fields (:data:`_PLAIN_PROVENANCE`,
+    the class's order) and then given its target and score: no dict of eight made and
+    set as the instance's, which cost about twice as much, and the instance's dict shares
+    its keys with the class's other instances (a smaller object).
+
+    Parameters
+    ----------
+    kind : {'competency', 'indicator'}
+        The targets' kind.
+    ids : sequence of str
+        The targets, in order.
+    scores : mapping of str to float
+        Each target's score in percent.
+
+    Returns
+    -------
+    list of Provenance
+    """
+    fields = _PLAIN_PROVENANCE[kind]
+    made = []
+    for target in ids:
+        one = _new(Provenance)
+        own = one.__dict__
+        own.update(fields)
+        own["target"] = target
+        own["score_pct"] = scores[target]
+        made.append(one)
+    return made
+
+
+#: A plain result's Provenance fields by its kind, in the class's order, the target and
+#: the score to be set (see :func:`plain_provenance`).
+_PLAIN_PROVENANCE = {
+    kind: {
+        "target": "",
+        "kind": kind,
+        "score_pct": 0.0,
+        "instrument": None,
+        "instrument_id": None,
+        "source": None,
+        "date": None,
+        "set_aside": 0,
+    }
+    for kind in ("competency", "indicator")
+}
+
+
+class PlainProvenance(tuple[tuple[str, Sequence[str], Mapping[str, float]], ...]):
+    """The provenance of scores read from results that name no instrument, source or
+    date, each the one result for its id, kept as ``(kind, ids, scores)`` runs until
+    read: made into :func:`plain_provenance`'s values when a ``Normalised``'s or a
+    Result's ``provenance`` is first read (``diagnosis.made_when_read``). The one-pass
+    normalising makes one; resolve and route never read a diagnosis's provenance.
+    """
+
+    __slots__ = ()
+
+    def entries(self) -> tuple[Provenance, ...]:
+        """The Provenances, run after run.
+
+        Returns
+        -------
+        tuple of Provenance
+        """
+        made: list[Provenance] = []
+        for kind, ids, scores in self:
+            made += plain_provenance(kind, ids, scores)
+        return tuple(made)
+
+    def rows(self) -> tuple[tuple[Any, ...], ...]:
+        """Each Provenance's fields' values in the class's order, as a Result's pickle
+        flattens a Provenance (``tuple(vars(p).values())``), without making them.
+
+        Returns
+        -------
+        tuple of tuple
+        """
+        out = []
+        for kind, ids, scores in self:
+            f = _PLAIN_PROVENANCE[kind]  # the same objects a Provenance would hold
+            kept = (f["instrument"], f["instrument_id"], f["source"], f["date"], f["set_aside"])
+            out += [(target, f["kind"], scores[target], *kept) for target in ids]
+        return tuple(out)

@@ -14,9 +14,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
-from .diagnosis import Deficit, Fact, Need, Scores, TraceEntry, _made, _Value, made_once
+from .diagnosis import (
+    Deficit,
+    Fact,
+    Need,
+    Scores,
+    TraceEntry,
+    TraceRows,
+    _made,
+    _Value,
+    made_once,
+    made_when_read,
+)
 from .jsontext import dumps_indented
-from .provenance import Provenance
+from .provenance import PlainProvenance, Provenance
 from .recommendation import Recommendation, UnaddressedDeficit, Unmet, UnmetEntry
 from .route import Conflict, Overflow, Route, Step
 
@@ -219,7 +230,11 @@ class Result(_Value):
         out["kb_hash"] = self.kb_hash
         out["kb_version"] = self.kb_version
         if trace:
-            out["trace"] = [t.to_dict() for t in self.trace]
+            rows = self.__dict__.get("trace")
+            if type(rows) is TraceRows:  # not read yet: no TraceEntry made for its JSON
+                out["trace"] = rows.dicts()
+            else:
+                out["trace"] = [t.to_dict() for t in self.trace]
         return out
 
     def to_json(self, trace: bool = True, indent: int | None = 2) -> str:
@@ -244,6 +259,13 @@ class Result(_Value):
         if indent == 2:
             return dumps_indented(data)
         return json.dumps(data, ensure_ascii=False, indent=indent)
+
+
+# a Result made by the engine (or loaded from a pickle) holds its trace as the
+# inference's rows, and its provenance as the one-pass normalising's runs: each made into
+# its values when first read (see diagnosis.made_when_read)
+setattr(Result, "trace", made_when_read("trace", TraceRows))  # noqa: B010
+setattr(Result, "provenance", made_when_read("provenance", PlainProvenance))  # noqa: B010
 
 
 def _own_fields(items: Sequence[Any], count: int) -> bool:
@@ -284,14 +306,31 @@ def _flatten(r: Result) -> tuple[Any, ...]:
         tuple([(d.competency, d.group, d.severity, d.score_pct, d.rule) for d in r.deficits]),
         tuple([(n.kind, n.competency, n.filters, n.rule) for n in r.needs]),
         r.facts,
-        tuple([(t.rule, t.matched, t.asserted) for t in r.trace]),
+        _trace_rows(r),
         *_flatten_plan(r),
         r.errors,
         None if s is None else (s.competency_pct, s.group_pct, s.competency_level, s.group_level),
-        tuple([tuple(vars(p).values()) for p in r.provenance]),
+        _provenance_rows(r),
         r.kb_hash,
         r.kb_version,
     )
+
+
+def _trace_rows(r: Result) -> tuple[tuple[Any, ...], ...]:
+    """The trace of ``r`` as (rule, matched, asserted) tuples, each made here (as the
+    rows of several Results pickled together must not be one object)."""
+    rows = r.__dict__.get("trace")
+    if type(rows) is TraceRows:
+        return tuple([(rule, matched, asserted) for rule, matched, asserted in rows])
+    return tuple([(t.rule, t.matched, t.asserted) for t in r.trace])
+
+
+def _provenance_rows(r: Result) -> tuple[tuple[Any, ...], ...]:
+    """Each Provenance of ``r`` as its fields' values (of its runs, when not read yet)."""
+    runs = r.__dict__.get("provenance")
+    if type(runs) is PlainProvenance:
+        return runs.rows()
+    return tuple([tuple(vars(p).values()) for p in r.provenance])
 
 
 def _flatten_plan(r: Result) -> tuple[Any, Any, Any]:
@@ -347,9 +386,7 @@ def _field_names(cls: type) -> tuple[str, ...]:
 
 #: The fields of the values a Result is rebuilt from, in the order ``_flatten`` puts
 #: their values (the classes' own order).
-_DEFICIT, _TRACE, _SCORES, _PROVENANCE, _RESULT = map(
-    _field_names, (Deficit, TraceEntry, Scores, Provenance, Result)
-)
+_DEFICIT, _SCORES, _PROVENANCE, _RESULT = map(_field_names, (Deficit, Scores, Provenance, Result))
 
 
 def _remade(cls: type[_V], names: tuple[str, ...], values: Sequence[Any]) -> _V:
@@ -384,7 +421,7 @@ def _rebuild_result(
             own_deficits,
             own_needs,
             facts,
-            tuple([_remade(TraceEntry, _TRACE, t) for t in trace]),
+            TraceRows(trace),  # made into TraceEntries when read
             tuple(
                 [
                     Recommendation(
