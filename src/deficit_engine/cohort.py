@@ -2044,6 +2044,8 @@ def _labelled_by_index(named: tuple[bool, Any], result: Result, index: int) -> b
 #: The folder, inside the staging folder, of the shares' spill files: each holds a
 #: share's diagnoses from its diagnosis until its people's routes are written.
 _SPILL = "spill"
+#: The file, in the spill folder, of the parent's plan rows (see _gathered).
+_ROWS = "rows.pickle"
 
 
 @dataclass
@@ -2114,8 +2116,12 @@ def _gathered(
     total: int | None,
     options: _Options,
 ) -> _Gathered:
-    """Every share diagnosed by a worker: here the plan's rows and the duplicates."""
-    out = _Gathered()
+    """Every share diagnosed by a worker: here the plan's rows and the duplicates.
+
+    The rows are written to a file in ``folder`` (the spill folder, removed with
+    it) as they come, and read back where the plan reads them: about 300 bytes
+    a person the parent does not hold (``RowTable``'s ``spill``)."""
+    out = _Gathered(RowTable(spill=folder / _ROWS))
     # the store records the profiles whole: only without one are they kept slim
     slim = options.record is None
 
