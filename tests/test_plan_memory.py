@@ -8,6 +8,7 @@ The cohort is synthetic (deficit_engine.synthetic): no real person's data.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import pickle
 from array import array
 from typing import Any
@@ -197,7 +198,7 @@ def _shares(table: RowTable, given: list[PlanRow | None], cuts: list[int]) -> Ro
     """``given`` merged into ``table`` a share at a time (cut at ``cuts``), each
     third share with its second row dropped (as the batch's duplicates are)."""
     bounds = [0, *cuts, len(given)]
-    for j, (lo, hi) in enumerate(zip(bounds, bounds[1:], strict=False)):
+    for j, (lo, hi) in enumerate(itertools.pairwise(bounds)):
         share = RowTable(given[lo:hi])
         table.merge(share, {1} if j % 3 == 2 and hi - lo > 1 else set())
     return table
@@ -207,7 +208,7 @@ def _dropped(given: list[PlanRow | None], cuts: list[int]) -> list[PlanRow | Non
     """The rows ``_shares`` keeps: its dropped ones None."""
     out = list(given)
     bounds = [0, *cuts, len(given)]
-    for j, (lo, hi) in enumerate(zip(bounds, bounds[1:], strict=False)):
+    for j, (lo, hi) in enumerate(itertools.pairwise(bounds)):
         if j % 3 == 2 and hi - lo > 1:
             out[lo + 1] = None
     return out
