@@ -754,9 +754,14 @@ class RowTable(Sequence["PlanRow | None"]):
         rows : iterable of PlanRow or None
             The rows.
         """
-        for row in rows:
+        if self._spill is None:
+            for row in rows:
+                self.append(row)
+            return
+        for row in rows:  # written a part at a time as they come
             self.append(row)
-        self._spill_if_full()
+            if len(self._ids) >= _SPILL_ROWS:
+                self._write_part()
 
     def _close(self) -> None:
         self._need_ends.append(len(self._needs))
@@ -766,8 +771,12 @@ class RowTable(Sequence["PlanRow | None"]):
     def _spill_if_full(self) -> None:
         """The open rows written to the spill file once they are _SPILL_ROWS or more
         (with one), and let go here: the table keeps only where each part is."""
-        if self._spill is None or len(self._ids) < _SPILL_ROWS:
-            return
+        if self._spill is not None and len(self._ids) >= _SPILL_ROWS:
+            self._write_part()
+
+    def _write_part(self) -> None:
+        """The open rows appended to the spill file as one part, and let go."""
+        assert self._spill is not None  # only a spilled table writes parts
         columns = tuple(getattr(self, name) for name in _COLUMNS)
         blob = pickle.dumps(columns, pickle.HIGHEST_PROTOCOL)
         with open(self._spill, "ab") as out:
