@@ -2051,8 +2051,9 @@ _ROWS = "rows.pickle"
 @dataclass
 class _Gathered:
     """What the parent keeps of a cohort diagnosed in shares: a PlanRow per person
-    (int-coded in a RowTable), each share's spill file and its first person, and the
-    rows set aside here."""
+    (int-coded in a RowTable, whose columns :func:`_gathered` writes to the spill
+    folder), each share's spill file and its first person, and the rows set aside
+    here."""
 
     rows: RowTable = field(default_factory=RowTable)
     files: list[str] = field(default_factory=list)  # per share, its spill file
@@ -2142,8 +2143,9 @@ def _gathered(
             dropped.clear()
 
     first: dict[str, int] = {}  # id -> the line it was first on
-    # the rows int-coded, each distinct value once across shares: about 400 bytes
-    # a person (1.9 KB as shared PlanRows, 27 KB as unpickled)
+    # the rows int-coded, each distinct value once across shares: about 300 bytes
+    # a person (1.9 KB as shared PlanRows, 27 KB as unpickled), written to the
+    # spill folder a share at a time (out.rows' spill file), not held here
     for n, (line, ident) in enumerate(options.progress.track(sent(), "diagnose", total)):
         if ident in first:
             out.duplicates[n] = (ident, first[ident])
