@@ -260,6 +260,8 @@ def test_a_spilled_row_table_reads_back_what_a_held_one_holds(
     assert [_printed(r) for r in spilled.lean()] == [_printed(r) for r in held.lean()]
     assert list(spilled.school_entries()) == list(held.school_entries())
     assert spilled[-1] == kept[-1] and spilled[2:12] == kept[2:12]
+    with pytest.raises(IndexError):
+        spilled.needs(-1)
     assert pickle.dumps(spilled) == pickle.dumps(held)
     again = pickle.loads(pickle.dumps(spilled))
     assert again._spill is None and [again[n] for n in people] == kept

@@ -815,6 +815,8 @@ class RowTable(Sequence["PlanRow | None"]):
         part = self._part
         if part is not None and 0 <= n - part.first < len(part._ids):
             return part, n - part.first
+        if n < 0:  # the callers count from the end themselves (__getitem__)
+            raise IndexError(f"person {n} of a spilled RowTable")
         part = self._load(bisect.bisect_right(self._starts, n) - 1)
         return part, n - part.first
 
