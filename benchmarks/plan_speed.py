@@ -11,9 +11,10 @@ cohort, in CPU time (``time.process_time``), the best of ``--repeat`` passes:
   ``SharedValues`` (equal parts one object), as the planned batch keeps them;
 * ``plan_programmes`` alone (programme places), on the same demands;
 * the streamed batch parent's side (``batch_parent``): the rows kept as the
-  parent keeps them (a ``RowTable``; with a planner that has none, shared again
-  through a ``SharedValues``), then planned with ``StreamedPlan``, 256
-  Resolutions taken at a time.
+  parent keeps them (a ``RowTable``, written to a file where it takes one,
+  ``spill``; with a planner that has none, shared again through a
+  ``SharedValues``), then planned with ``StreamedPlan``, 256 Resolutions taken
+  at a time.
 
 ``--against DIR`` also loads another tree's ``planner`` package (e.g. the
 planner before a change: ``--against /work/main/src/deficit_engine/planner``)
@@ -38,9 +39,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib.util
+import inspect
 import json
 import platform
 import sys
+import tempfile
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -105,15 +108,19 @@ def plan_json(plan: Any) -> str:
 def batch_parent(module: ModuleType, kb: KnowledgeBase, rows: list[Any]) -> Any:
     """The streamed batch parent's side of the plan, with ``module``'s planner: the
     rows kept as it keeps them, planned, every Resolution taken a part at a time."""
-    if hasattr(module, "RowTable"):
-        kept: Any = module.RowTable(rows)
-    else:
-        shared = module.SharedValues()
-        kept = [None if row is None else shared.row(row) for row in rows]
-    stream = module.StreamedPlan(kb, kept)
-    for _start in range(0, len(rows), 256):
-        stream.take(256)
-    return stream.finished()
+    with tempfile.TemporaryDirectory() as folder:
+        if hasattr(module, "RowTable"):
+            spills = "spill" in inspect.signature(module.RowTable).parameters
+            # written to a file as the batch's parent writes them, where it does
+            options = {"spill": Path(folder) / "rows.pickle"} if spills else {}
+            kept: Any = module.RowTable(rows, **options)
+        else:
+            shared = module.SharedValues()
+            kept = [None if row is None else shared.row(row) for row in rows]
+        stream = module.StreamedPlan(kb, kept)
+        for _start in range(0, len(rows), 256):
+            stream.take(256)
+        return stream.finished()
 
 
 def _other_pick(theirs: Any, ours: Any) -> int:

@@ -13,6 +13,7 @@ import os
 import pickle
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,8 @@ from deficit_engine import cohort as cohort_module
 from deficit_engine.cohort import run_batch
 from deficit_engine.engine import Engine
 from deficit_engine.errors import UsageError
-from deficit_engine.planner import PlanRow, SharedValues, plan_row
+from deficit_engine.planner import PlanRow, SharedValues, StreamedPlan, plan_row
+from deficit_engine.planner import rows as rows_module
 from deficit_engine.synthetic import synthetic_profiles
 from deficit_engine.tables import TableReading
 from deficit_engine.workers import spill, unspill
@@ -90,6 +92,16 @@ def test_the_streamed_plan_writes_the_bytes_of_the_held_plan(
     # shares and parts of sizes that do not divide each other: parts across shares
     monkeypatch.setattr(cohort_module, "COLUMNAR_CHUNK", 97)
     monkeypatch.setattr(cohort_module, "PART_CHUNK", 61)
+    # the parent's rows written to its spill folder in parts of 150 or more people
+    # (a share of 97 merged at a time), read back where the plan reads them
+    monkeypatch.setattr(rows_module, "_SPILL_ROWS", 150)
+    planned: list[Any] = []
+
+    def watched(kb: Any, rows: Any) -> Any:
+        planned.append((rows._spill, len(rows._starts) - 1, rows._first))
+        return StreamedPlan(kb, rows)
+
+    monkeypatch.setattr(cohort_module, "StreamedPlan", watched)
     source = _cohort(engine, tmp_path / "cohort.jsonl", 2000)
     options = {"output_format": fmt, "columnar": columnar, "keep_columns": ("name",)}
     with monkeypatch.context() as patch:  # the reference: every diagnosis held here
@@ -104,6 +116,10 @@ def test_the_streamed_plan_writes_the_bytes_of_the_held_plan(
     summary = json.loads(expected["summary.json"])
     assert summary["allocated"] and summary["evaluated"] == held.evaluated
     assert not any(name.startswith(cohort_module._SPILL) for name in expected)
+    [(rows_file, parts, written)] = planned
+    assert Path(rows_file).name == cohort_module._ROWS and not Path(rows_file).exists()
+    assert Path(rows_file).parent.name == cohort_module._SPILL
+    assert parts >= 2000 // (150 + 97) and written >= 2000 - 150 - 97
 
 
 @needs_fork

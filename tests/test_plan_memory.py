@@ -8,6 +8,7 @@ The cohort is synthetic (deficit_engine.synthetic): no real person's data.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import pickle
 from array import array
 from typing import Any
@@ -192,6 +193,91 @@ def test_a_row_table_past_16_bits_gives_back_each_row(rows: list[PlanRow]) -> No
     again = pickle.loads(pickle.dumps(merged))
     for made in (table, merged, again):
         assert [made[n] for n in range(len(made))] == given
+
+
+def _shares(table: RowTable, given: list[PlanRow | None], cuts: list[int]) -> RowTable:
+    """``given`` merged into ``table`` a share at a time (cut at ``cuts``), each
+    third share with its second row dropped (as the batch's duplicates are)."""
+    bounds = [0, *cuts, len(given)]
+    for j, (lo, hi) in enumerate(itertools.pairwise(bounds)):
+        share = RowTable(given[lo:hi])
+        table.merge(share, {1} if j % 3 == 2 and hi - lo > 1 else set())
+    return table
+
+
+def _dropped(given: list[PlanRow | None], cuts: list[int]) -> list[PlanRow | None]:
+    """The rows ``_shares`` keeps: its dropped ones None."""
+    out = list(given)
+    bounds = [0, *cuts, len(given)]
+    for j, (lo, hi) in enumerate(itertools.pairwise(bounds)):
+        if j % 3 == 2 and hi - lo > 1:
+            out[lo + 1] = None
+    return out
+
+
+@pytest.mark.parametrize("wide", [False, True])
+def test_a_spilled_row_table_reads_back_what_a_held_one_holds(
+    engine: Engine,
+    rows: list[PlanRow],
+    wide: bool,
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A RowTable with a spill file (the batch parent's) gives back every row, need,
+    severity, lean row and school entry the same table held in memory gives, read
+    in order or not, its positions widened after some parts were written (``wide``);
+    pickled, it is the held table's state; and the plan made from it is the same."""
+    monkeypatch.setattr(rows_module, "_SPILL_ROWS", 7)
+    given: list[PlanRow | None] = [*rows[:20], None, *rows[20:], None]
+    if wide:  # more distinct needs than 16 bits number, in the last shares
+        first = rows[0]
+        for k in range(40):
+            needs = tuple(
+                Need("program", "normative.fgos", (("n", f"{k}.{i}"),), "R") for i in range(2000)
+            )
+            given.append(first._replace(id=f"wide{k}", needs=needs))
+    cuts = list(range(3, len(given), 9))
+    kept = _dropped(given, cuts)
+    held = _shares(RowTable(), given, cuts)
+    spilled = _shares(RowTable(spill=tmp_path / "rows.pickle"), given, cuts)
+    assert len(spilled) == len(held) == len(given)
+    # most rows were written out: the table holds fewer than a part's worth
+    assert len(spilled._ids) < 7 and spilled._first > len(given) - 7
+    assert (tmp_path / "rows.pickle").stat().st_size > 0
+    if wide:
+        assert spilled._needs.typecode == "i" and spilled._load(0)._needs.typecode == "H"
+    people = range(len(given))
+    for order in (people, people[::-1], [*people[::5], *people[1::5], *people[::-3]]):
+        assert [_printed(spilled[n]) for n in order] == [_printed(kept[n]) for n in order]
+        assert [spilled.needs(n) for n in order] == [held.needs(n) for n in order]
+        assert [spilled.severities(n) for n in order] == [held.severities(n) for n in order]
+        assert [spilled.diagnosed(n) for n in order] == [
+            r is not None for r in map(kept.__getitem__, order)
+        ]
+        values = spilled.need_values()
+        assert [tuple(values[i] for i in spilled.need_positions(n)) for n in order] == [
+            held.needs(n) for n in order
+        ]
+    assert [_printed(r) for r in spilled.lean()] == [_printed(r) for r in held.lean()]
+    assert list(spilled.school_entries()) == list(held.school_entries())
+    assert spilled[-1] == kept[-1] and spilled[2:12] == kept[2:12]
+    with pytest.raises(IndexError):
+        spilled.needs(-1)
+    assert pickle.dumps(spilled) == pickle.dumps(held)
+    again = pickle.loads(pickle.dumps(spilled))
+    assert again._spill is None and [again[n] for n in people] == kept
+    # merged into another table, a spilled one's rows are added as they read
+    into = RowTable()
+    into.merge(spilled)
+    assert [into[n] for n in people] == kept
+    if not wide:
+        kb = scarce_kb(8, 6, engine.kb)
+        plans = [plan_module.plan_rows(kb, table) for table in (spilled, held)]
+        assert plans[0].resolutions and plans[0].teams
+        timeless = [
+            dataclasses.replace(p, stats=dataclasses.replace(p.stats, seconds=0.0)) for p in plans
+        ]
+        assert timeless[0] == timeless[1]
 
 
 @given(st.lists(st.lists(st.integers(0, 9), max_size=3), max_size=12), st.data())

@@ -2044,13 +2044,16 @@ def _labelled_by_index(named: tuple[bool, Any], result: Result, index: int) -> b
 #: The folder, inside the staging folder, of the shares' spill files: each holds a
 #: share's diagnoses from its diagnosis until its people's routes are written.
 _SPILL = "spill"
+#: The file, in the spill folder, of the parent's plan rows (see _gathered).
+_ROWS = "rows.pickle"
 
 
 @dataclass
 class _Gathered:
     """What the parent keeps of a cohort diagnosed in shares: a PlanRow per person
-    (int-coded in a RowTable), each share's spill file and its first person, and the
-    rows set aside here."""
+    (int-coded in a RowTable, whose columns :func:`_gathered` writes to the spill
+    folder), each share's spill file and its first person, and the rows set aside
+    here."""
 
     rows: RowTable = field(default_factory=RowTable)
     files: list[str] = field(default_factory=list)  # per share, its spill file
@@ -2114,8 +2117,12 @@ def _gathered(
     total: int | None,
     options: _Options,
 ) -> _Gathered:
-    """Every share diagnosed by a worker: here the plan's rows and the duplicates."""
-    out = _Gathered()
+    """Every share diagnosed by a worker: here the plan's rows and the duplicates.
+
+    The rows are written to a file in ``folder`` (the spill folder, removed with
+    it) as they come, and read back where the plan reads them: about 300 bytes
+    a person the parent does not hold (``RowTable``'s ``spill``)."""
+    out = _Gathered(RowTable(spill=folder / _ROWS))
     # the store records the profiles whole: only without one are they kept slim
     slim = options.record is None
 
@@ -2136,8 +2143,9 @@ def _gathered(
             dropped.clear()
 
     first: dict[str, int] = {}  # id -> the line it was first on
-    # the rows int-coded, each distinct value once across shares: about 400 bytes
-    # a person (1.9 KB as shared PlanRows, 27 KB as unpickled)
+    # the rows int-coded, each distinct value once across shares: about 300 bytes
+    # a person (1.9 KB as shared PlanRows, 27 KB as unpickled), written to the
+    # spill folder a share at a time (out.rows' spill file), not held here
     for n, (line, ident) in enumerate(options.progress.track(sent(), "diagnose", total)):
         if ident in first:
             out.duplicates[n] = (ident, first[ident])

@@ -16,7 +16,10 @@ it has seen once as a reference).
 
 from __future__ import annotations
 
+import bisect
 import operator
+import os
+import pickle
 from array import array
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
@@ -367,6 +370,23 @@ _RECENT = 1024  # the needs a RowTable finds by identity, at most (see its _rece
 _TRIPLE = operator.attrgetter("group", "competency", "severity")
 _FLOATS = frozenset({float})  # group scores coded as a run of floats when all are
 _NO_SCORES: Mapping[str, float] = MappingProxyType({})  # see RowTable.lean
+#: A spilled RowTable's open rows are written out once they are this many: a
+#: batch's parent merges a share (up to 4,096 people) at a time, and a part read
+#: back is about 300 bytes a person
+_SPILL_ROWS = 1024
+#: A RowTable's columns of people, as a spilled part holds them (see _Part)
+_COLUMNS = (
+    "_ids",
+    "_head",
+    "_needs",
+    "_need_ends",
+    "_deficits",
+    "_deficit_ends",
+    "_groups",
+    "_pct",
+    "_pct_ends",
+    "_severities",
+)
 
 
 def _extend_runs(
@@ -416,9 +436,28 @@ class RowTable(Sequence["PlanRow | None"]):
     field. A row decoded is equal to the row appended, field by field and type
     by type, and its shared parts are the table's (equal needs one object, as
     :meth:`SharedValues.need` shares them).
+
+    With ``spill`` (a file path), the people's columns are not held either: once
+    the rows added but not yet written are ``_SPILL_ROWS`` or more (checked after
+    :meth:`merge` and :meth:`extend`), they are appended to that file as one
+    part and let go, and a part is read back, with plain reads, when a row of
+    it is read; the last part read is kept (the plan reads the rows in order,
+    pass after pass). What stays in memory is the distinct values and needs and
+    where each part is: at a national cohort's size the rows' columns, about
+    300 bytes a person, leave the parent's heap (docs/parts.md). The file is
+    the caller's to remove; the rows read back are the same.
+
+    Parameters
+    ----------
+    rows : iterable of PlanRow or None
+        The first rows (see :meth:`append`).
+    spill : path, optional
+        A file to write the rows to (made anew, emptied if it exists).
     """
 
-    def __init__(self, rows: Iterable[PlanRow | None] = ()) -> None:
+    def __init__(
+        self, rows: Iterable[PlanRow | None] = (), spill: str | os.PathLike[str] | None = None
+    ) -> None:
         self._values: list[Any] = []  # distinct values of the head, strengths, deficits
         self._value_ids: dict[Any, int] = {}
         self._need_values: list[Need] = []
@@ -449,6 +488,17 @@ class RowTable(Sequence["PlanRow | None"]):
         # the severities: _FROM_DEFICITS, as plan_row makes them; else held whole
         # (-2 - its position)
         self._severities = array("h")
+        # the columns above hold the open rows: people _first onwards. With a
+        # spill file, the rows before them were written there, part by part
+        # (_SPILL_ROWS people or more each, at _offsets[c]:_offsets[c + 1], people
+        # _starts[c]:_starts[c + 1]), and are read back a part at a time (_part)
+        self._spill = None if spill is None else os.fspath(spill)
+        self._first = 0
+        self._starts, self._offsets = array("q", [0]), array("q", [0])
+        self._part: _Part | None = None
+        if self._spill is not None:
+            with open(self._spill, "wb"):  # a new file, empty
+                pass
         self.extend(rows)
 
     def _id(self, value: Any) -> int:
@@ -614,7 +664,7 @@ class RowTable(Sequence["PlanRow | None"]):
         dropped : collection of int
             Positions in ``other`` of rows not to keep (duplicates found later).
         """
-        if dropped:  # rare (duplicate ids): row by row
+        if dropped or other._first:  # rare (duplicate ids; a spilled other): row by row
             self.extend(None if k in dropped else other[k] for k in range(len(other)))
             return
         # other's values, each at its position here: found when shared (their key
@@ -651,6 +701,7 @@ class RowTable(Sequence["PlanRow | None"]):
             self._severities,
             [s if s == _FROM_DEFICITS else -2 - at[-2 - s] for s in other._severities],
         )
+        self._spill_if_full()
 
     def need_values(self) -> list[Need]:
         """The distinct needs, each at its position (see :meth:`need_positions`).
@@ -675,18 +726,25 @@ class RowTable(Sequence["PlanRow | None"]):
         array of int
             The positions.
         """
-        return self._needs[self._need_ends[n] : self._need_ends[n + 1]]
+        c, k = self._at(n)
+        return c._needs[c._need_ends[k] : c._need_ends[k + 1]]
 
     def __getstate__(self) -> dict[str, Any]:
         # the values found by identity mean nothing in another process, and the
-        # rest of what add() keeps is not sent with the rows
-        return {
+        # rest of what add() keeps is not sent with the rows; a spilled table is
+        # sent whole (its file is this process's)
+        state = {
             **self.__dict__,
             "_recent": {},
             "_recent_held": [],
             "_kb": None,
             "_months": {},
+            "_part": None,
         }
+        if self._spill is not None:
+            state.update(self._joined(), _spill=None, _first=0)
+            state.update(_starts=array("q", [0]), _offsets=array("q", [0]))
+        return state
 
     def extend(self, rows: Iterable[PlanRow | None]) -> None:
         """Add the next people's rows, in order (see :meth:`append`).
@@ -696,16 +754,98 @@ class RowTable(Sequence["PlanRow | None"]):
         rows : iterable of PlanRow or None
             The rows.
         """
-        for row in rows:
+        if self._spill is None:
+            for row in rows:
+                self.append(row)
+            return
+        for row in rows:  # written a part at a time as they come
             self.append(row)
+            if len(self._ids) >= _SPILL_ROWS:
+                self._write_part()
 
     def _close(self) -> None:
         self._need_ends.append(len(self._needs))
         self._deficit_ends.append(len(self._deficits))
         self._pct_ends.append(len(self._pct))
 
+    def _spill_if_full(self) -> None:
+        """The open rows written to the spill file once they are _SPILL_ROWS or more
+        (with one), and let go here: the table keeps only where each part is."""
+        if self._spill is not None and len(self._ids) >= _SPILL_ROWS:
+            self._write_part()
+
+    def _write_part(self) -> None:
+        """The open rows appended to the spill file as one part, and let go."""
+        assert self._spill is not None  # only a spilled table writes parts
+        columns = tuple(getattr(self, name) for name in _COLUMNS)
+        blob = pickle.dumps(columns, pickle.HIGHEST_PROTOCOL)
+        with open(self._spill, "ab") as out:
+            out.write(blob)
+        self._offsets.append(self._offsets[-1] + len(blob))
+        self._first += len(self._ids)
+        self._starts.append(self._first)
+        # the open rows anew, their positions as wide as they had to be
+        self._ids = []
+        self._head = array(self._head.typecode)
+        self._needs, self._need_ends = array(self._needs.typecode), array("q", [0])
+        self._deficits, self._deficit_ends = array(self._deficits.typecode), array("q", [0])
+        self._groups = array(self._groups.typecode)
+        self._pct, self._pct_ends = array("d"), array("q", [0])
+        self._severities = array(self._severities.typecode)
+
+    def _load(self, c: int) -> _Part:
+        """Spilled part ``c`` read back (kept until another is read)."""
+        part = self._part
+        if part is not None and part.first == self._starts[c]:
+            return part
+        assert self._spill is not None  # only a spilled table has parts
+        start, stop = self._offsets[c], self._offsets[c + 1]
+        with open(self._spill, "rb") as source:
+            source.seek(start)
+            blob = source.read(stop - start)
+        part = self._part = _Part(self._starts[c], pickle.loads(blob))
+        return part
+
+    def _at(self, n: int) -> tuple[RowTable | _Part, int]:
+        """Where person ``n``'s columns are, and their position there: the open
+        rows', or their spilled part's, read back when it is not the last read."""
+        k = n - self._first
+        if k >= 0 or not self._first:
+            return self, k
+        part = self._part
+        if part is not None and 0 <= n - part.first < len(part._ids):
+            return part, n - part.first
+        if n < 0:  # the callers count from the end themselves (__getitem__)
+            raise IndexError(f"person {n} of a spilled RowTable")
+        part = self._load(bisect.bisect_right(self._starts, n) - 1)
+        return part, n - part.first
+
+    def _parts(self) -> Iterator[RowTable | _Part]:
+        """Every person's columns, in order: the spilled parts read back one at a
+        time, then the open rows."""
+        for c in range(len(self._starts) - 1):
+            yield self._load(c)
+        yield self
+
+    def _joined(self) -> dict[str, Any]:
+        """Every person's columns joined, the spilled parts' and the open rows'."""
+        whole = RowTable()
+        for c in self._parts():
+            whole._ids.extend(c._ids)
+            whole._head = _extend(whole._head, c._head.tolist())
+            whole._needs = _extend_runs(
+                whole._needs, whole._need_ends, c._needs.tolist(), c._need_ends
+            )
+            whole._deficits = _extend_runs(
+                whole._deficits, whole._deficit_ends, c._deficits.tolist(), c._deficit_ends
+            )
+            whole._pct = _extend_runs(whole._pct, whole._pct_ends, c._pct, c._pct_ends)
+            whole._groups = _extend(whole._groups, c._groups.tolist())
+            whole._severities = _extend(whole._severities, c._severities.tolist())
+        return {name: getattr(whole, name) for name in _COLUMNS}
+
     def __len__(self) -> int:
-        return len(self._ids)
+        return self._first + len(self._ids)
 
     @overload
     def __getitem__(self, n: int) -> PlanRow | None: ...
@@ -718,17 +858,18 @@ class RowTable(Sequence["PlanRow | None"]):
             return [self[k] for k in range(*n.indices(len(self)))]
         if n < 0:
             n += len(self)
-        at = n * _WIDTH
-        head = self._head[at : at + _WIDTH]
+        c, k = self._at(n)
+        at = k * _WIDTH
+        head = c._head[at : at + _WIDTH]
         if head[0] == _NOT_DIAGNOSED:
             return None
         values = self._values
         role, org, mun, subjects, levels, delivery, period, hours, strengths = map(
             values.__getitem__, head
         )
-        deficits = self._deficits_of(n)
+        deficits = self._deficits_in(c, k)
         return PlanRow(
-            id=self._ids[n],
+            id=c._ids[k],
             role=role,
             organization=org,
             municipality=mun,
@@ -737,9 +878,9 @@ class RowTable(Sequence["PlanRow | None"]):
             delivery=delivery,
             period=period,
             period_hours=hours,
-            needs=self.needs(n),
-            severities=self._severities_of(n, deficits),
-            group_pct=self._group_pct(n),
+            needs=self._needs_in(c, k),
+            severities=self._severities_in(c, k, deficits),
+            group_pct=self._group_pct_in(c, k),
             deficits=deficits,
             strengths=strengths,
         )
@@ -754,33 +895,34 @@ class RowTable(Sequence["PlanRow | None"]):
         PlanRow or None
             Person by person, None for one appended as None.
         """
-        head, values, ids = self._head, self._values, self._ids
-        get = values.__getitem__
-        for n in range(len(ids)):
-            at = n * _WIDTH
-            if head[at] == _NOT_DIAGNOSED:
-                yield None
-                continue
-            role, org, mun, subjects, levels, delivery, period, hours, strengths = map(
-                get, head[at : at + _WIDTH]
-            )
-            deficits = self._deficits_of(n)
-            yield PlanRow(
-                ids[n],
-                role,
-                org,
-                mun,
-                subjects,
-                levels,
-                delivery,
-                period,
-                hours,
-                self.needs(n),
-                self._severities_of(n, deficits),
-                _NO_SCORES,
-                deficits,
-                strengths,
-            )
+        get = self._values.__getitem__
+        for c in self._parts():
+            head, ids = c._head, c._ids
+            for k in range(len(ids)):
+                at = k * _WIDTH
+                if head[at] == _NOT_DIAGNOSED:
+                    yield None
+                    continue
+                role, org, mun, subjects, levels, delivery, period, hours, strengths = map(
+                    get, head[at : at + _WIDTH]
+                )
+                deficits = self._deficits_in(c, k)
+                yield PlanRow(
+                    ids[k],
+                    role,
+                    org,
+                    mun,
+                    subjects,
+                    levels,
+                    delivery,
+                    period,
+                    hours,
+                    self._needs_in(c, k),
+                    self._severities_in(c, k, deficits),
+                    _NO_SCORES,
+                    deficits,
+                    strengths,
+                )
 
     def diagnosed(self, n: int) -> bool:
         """Whether person ``n`` has a row.
@@ -795,7 +937,8 @@ class RowTable(Sequence["PlanRow | None"]):
         bool
             False for a person appended as None.
         """
-        return self._head[n * _WIDTH] != _NOT_DIAGNOSED
+        c, k = self._at(n)
+        return c._head[k * _WIDTH] != _NOT_DIAGNOSED
 
     def school_entries(
         self,
@@ -809,13 +952,15 @@ class RowTable(Sequence["PlanRow | None"]):
         tuple
             (organization, municipality, group_pct, deficits) of a row.
         """
-        head, values = self._head, self._values
-        for n in range(len(self)):
-            if not self.diagnosed(n):
-                continue
-            at = n * _WIDTH
-            organization, municipality = values[head[at + 1]], values[head[at + 2]]
-            yield organization, municipality, self._group_pct(n), self._deficits_of(n)
+        values = self._values
+        for c in self._parts():
+            head = c._head
+            for k in range(len(c._ids)):
+                at = k * _WIDTH
+                if head[at] == _NOT_DIAGNOSED:
+                    continue
+                organization, municipality = values[head[at + 1]], values[head[at + 2]]
+                yield organization, municipality, self._group_pct_in(c, k), self._deficits_in(c, k)
 
     def needs(self, n: int) -> tuple[Need, ...]:
         """Person ``n``'s needs (their row's ``needs``; empty without a row).
@@ -830,12 +975,8 @@ class RowTable(Sequence["PlanRow | None"]):
         tuple of Need
             The needs, in order, the table's objects.
         """
-        return tuple(
-            map(
-                self._need_values.__getitem__,
-                self._needs[self._need_ends[n] : self._need_ends[n + 1]],
-            )
-        )
+        c, k = self._at(n)
+        return self._needs_in(c, k)
 
     def severities(self, n: int) -> Mapping[str, str]:
         """Person ``n``'s severities (their row's ``severities``; empty without a row).
@@ -850,26 +991,56 @@ class RowTable(Sequence["PlanRow | None"]):
         Mapping
             Competency -> severity, in the row's order.
         """
-        return self._severities_of(n, self._deficits_of(n))
+        c, k = self._at(n)
+        return self._severities_in(c, k, self._deficits_in(c, k))
 
-    def _deficits_of(self, n: int) -> tuple[Any, ...]:
-        """Person ``n``'s deficits, decoded: (group, competency, severity) each."""
-        run = self._deficits[self._deficit_ends[n] : self._deficit_ends[n + 1]]
+    def _needs_in(self, c: RowTable | _Part, k: int) -> tuple[Need, ...]:
+        """The needs of the person at ``k`` in columns ``c`` (see _at), decoded."""
+        return tuple(
+            map(self._need_values.__getitem__, c._needs[c._need_ends[k] : c._need_ends[k + 1]])
+        )
+
+    def _deficits_in(self, c: RowTable | _Part, k: int) -> tuple[Any, ...]:
+        """Their deficits, decoded: (group, competency, severity) each."""
+        run = c._deficits[c._deficit_ends[k] : c._deficit_ends[k + 1]]
         return tuple(map(self._values.__getitem__, run))
 
-    def _severities_of(
-        self, n: int, deficits: Sequence[tuple[str | None, str, str]]
+    def _severities_in(
+        self, c: RowTable | _Part, k: int, deficits: Sequence[tuple[str | None, str, str]]
     ) -> Mapping[str, str]:
-        held = self._severities[n]
+        held = c._severities[k]
         if held != _FROM_DEFICITS:
             found: Mapping[str, str] = self._values[-2 - held]
             return found
         return {competency: severity for _g, competency, severity in deficits}
 
-    def _group_pct(self, n: int) -> Mapping[str, float]:
-        groups = self._groups[n]
+    def _group_pct_in(self, c: RowTable | _Part, k: int) -> Mapping[str, float]:
+        groups = c._groups[k]
         if groups < 0:
             found: Mapping[str, float] = self._values[-1 - groups]
             return found
-        values = self._pct[self._pct_ends[n] : self._pct_ends[n + 1]]
+        values = c._pct[c._pct_ends[k] : c._pct_ends[k + 1]]
         return dict(zip(self._values[groups], values, strict=True))
+
+
+class _Part:
+    """A RowTable's spilled part read back: the same columns as its open rows, for
+    the people from ``first`` on."""
+
+    __slots__ = ("first", *_COLUMNS)
+
+    _ids: list[str]
+    _head: array[int]
+    _needs: array[int]
+    _need_ends: array[int]
+    _deficits: array[int]
+    _deficit_ends: array[int]
+    _groups: array[int]
+    _pct: array[float]
+    _pct_ends: array[int]
+    _severities: array[int]
+
+    def __init__(self, first: int, columns: Sequence[Any]) -> None:
+        self.first = first
+        for name, column in zip(_COLUMNS, columns, strict=True):
+            setattr(self, name, column)
