@@ -314,7 +314,7 @@ def _read(
             out.units.append(_NO_UNITS)
             continue
         programme, mentor = _programme_and_mentor(row.needs)
-        # DemandHead's fields (held once per value, as codes: see Demands)
+        # DemandHead's fields (made a DemandHead once per value: see Demands)
         head = (
             row.role,
             row.subjects,

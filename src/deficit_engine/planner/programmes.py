@@ -157,10 +157,9 @@ class Demands(Sequence[ProgrammeDemand]):
     a demand was about 500 bytes a person (its named tuple, its needs' and their
     positions' tuples) and the passes' per-person record about 200 more. Here a
     demand is the position of its head (:class:`DemandHead`, equal ones held
-    once, as codes: :class:`_Heads`) and a run of its programme needs' positions
-    in a table of needs (a :class:`~.rows.RowTable`'s, or the distinct objects
-    added, by identity) with their positions among the person's needs: about
-    20 bytes a person. The
+    once) and a run of its programme needs' positions in a table of needs (a
+    :class:`~.rows.RowTable`'s, or the distinct objects added, by identity) with
+    their positions among the person's needs: about 20 bytes a person. The
     passes decode a person's needs where they read them (their first cover,
     a cover whose open programmes changed, their recommendations); ``demands[k]``
     makes the whole demand, equal to the one added, its needs the same objects,
@@ -215,7 +214,7 @@ class Demands(Sequence[ProgrammeDemand]):
     def _head(self, head: tuple[Any, ...]) -> int:
         ids = self._head_ids
         found = ids.get(head)
-        if found is None:  # keyed by a DemandHead (equal to head) until close()
+        if found is None:  # the head held is its own key (a tuple equal to head)
             held = DemandHead(*head)
             found = ids[held] = len(self.heads)
             self.heads.append(held)
@@ -244,7 +243,7 @@ class Demands(Sequence[ProgrammeDemand]):
         ----------
         head : tuple
             The person's :class:`DemandHead`, or a tuple of its fields (held once
-            per value, as codes: :class:`_Heads`).
+            per value, as a DemandHead).
         at, idx : sequence of int
             The programme needs' positions in the table and among the person's
             needs, in order.
