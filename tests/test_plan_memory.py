@@ -456,32 +456,3 @@ def test_covers_held_as_runs_give_back_each_last_cover(
         assert covers.dead == 0 and len(covers.run) == live
     else:
         assert covers.dead == was_dead
-
-
-_HEAD_FIELD = st.tuples(
-    st.sampled_from(["учитель", "руководитель"]),
-    st.frozensets(st.sampled_from(["математика", "физика", "история"]), max_size=2),
-    st.frozensets(st.sampled_from(["ООО", "СОО"]), max_size=2),
-    st.one_of(st.none(), st.sampled_from(["Северный", "Южный"])),
-    st.lists(st.sampled_from(["очно", "дистанционно"]), max_size=2).map(tuple),
-    st.sampled_from([("2026-09", "2027-05"), ("2027-01", "2027-06")]),
-    st.one_of(st.sampled_from([36, 72]), st.sampled_from([36.0, 72.0, 18.5])),
-)
-
-
-@given(st.lists(_HEAD_FIELD, max_size=40))
-def test_demand_heads_held_as_codes_read_back_as_they_were(heads: list[tuple[Any, ...]]) -> None:
-    # each field's values told apart by type too: 36 and 36.0 hours stay apart
-    table = programmes_module._Heads()
-    for head in heads:
-        table.append(programmes_module.DemandHead(*head))
-    assert len(table) == len(heads)
-    read = list(table)
-    assert read == heads
-    assert [[type(v) for v in h] for h in read] == [[type(v) for v in h] for h in heads]
-    if heads:
-        assert table[-1] == heads[-1] and table[-len(heads)] == heads[0]
-        assert table.hours_type(len(heads) - 1) is type(heads[-1][-1])
-    for outside in (len(heads), -len(heads) - 1):
-        with pytest.raises(IndexError):
-            table[outside]

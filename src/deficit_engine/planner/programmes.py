@@ -83,73 +83,6 @@ class DemandHead(NamedTuple):
     period_hours: float
 
 
-class _Heads(Sequence[DemandHead]):
-    """The distinct demand heads, each held as seven small codes (one per field,
-    into that field's distinct values) and made again, equal, when read.
-
-    A national cohort's heads are mostly distinct (about 0.6 a person: the
-    subjects, levels, municipality, preferences and hours combine), so a head
-    held as a named tuple was about 120 bytes a person through the passes (the
-    plan's peak); as codes it is 28. A field's values are told apart by type as
-    well as value, so a head read back is equal to the one added field by field
-    and type by type (``36`` hours and ``36.0`` stay apart: the reasons print them).
-    """
-
-    def __init__(self) -> None:
-        self._values: tuple[list[Any], ...] = tuple([] for _ in DemandHead._fields)
-        self._ids: tuple[dict[tuple[type, Any], int], ...] = tuple({} for _ in DemandHead._fields)
-        self._codes = tuple(array("i") for _ in DemandHead._fields)
-
-    def append(self, head: DemandHead) -> None:
-        """Hold the next head (equal values of a field held once)."""
-        for value, ids, values, codes in zip(
-            head, self._ids, self._values, self._codes, strict=True
-        ):
-            key = (type(value), value)
-            code = ids.get(key)
-            if code is None:
-                code = ids[key] = len(values)
-                values.append(value)
-            codes.append(code)
-
-    def hours_type(self, k: int) -> type:
-        """The type of head ``k``'s period hours (read without making the head)."""
-        return type(self._values[-1][self._codes[-1][k]])
-
-    def __len__(self) -> int:
-        return len(self._codes[0])
-
-    @overload
-    def __getitem__(self, k: int) -> DemandHead: ...
-
-    @overload
-    def __getitem__(self, k: slice) -> Sequence[DemandHead]: ...
-
-    def __getitem__(self, k: int | slice) -> DemandHead | Sequence[DemandHead]:
-        if isinstance(k, slice):
-            return [self[j] for j in range(*k.indices(len(self)))]
-        if k < 0:  # the arrays' reads would wrap round, not raise
-            k += len(self)
-            if k < 0:
-                raise IndexError(f"head index out of range: {k - len(self)}")
-        # read field by field (the passes read a head a person each pass: a
-        # generator over the fields cost a few µs a person more)
-        role, subjects, levels, municipality, prefs, period, hours = self._codes
-        v_role, v_subjects, v_levels, v_municipality, v_prefs, v_period, v_hours = self._values
-        return DemandHead(
-            v_role[role[k]],
-            v_subjects[subjects[k]],
-            v_levels[levels[k]],
-            v_municipality[municipality[k]],
-            v_prefs[prefs[k]],
-            v_period[period[k]],
-            v_hours[hours[k]],
-        )
-
-    def __iter__(self) -> Iterator[DemandHead]:
-        return (self[k] for k in range(len(self)))
-
-
 class Demands(Sequence[ProgrammeDemand]):
     """A cohort's programme demands held as positions: what the passes read.
 
@@ -173,7 +106,7 @@ class Demands(Sequence[ProgrammeDemand]):
     """
 
     def __init__(self, needs: Sequence[Need] | None = None) -> None:
-        self.heads = _Heads()  # the distinct heads, as codes
+        self.heads: list[DemandHead] = []  # the distinct heads
         # a head -> its position: the head found with a tuple of its fields (equal
         # to it), held only while demands are added (see close)
         self._head_ids: dict[tuple[Any, ...], int] = {}
@@ -219,7 +152,7 @@ class Demands(Sequence[ProgrammeDemand]):
             found = ids[held] = len(self.heads)
             self.heads.append(held)
             return found
-        if self.heads.hours_type(found) is type(head[-1]):
+        if type(self.heads[found].period_hours) is type(head[-1]):
             return found
         # equal hours of another type are another head (the reasons print them):
         # keyed with their type, apart
