@@ -754,14 +754,9 @@ class RowTable(Sequence["PlanRow | None"]):
         rows : iterable of PlanRow or None
             The rows.
         """
-        if self._spill is None:
-            for row in rows:
-                self.append(row)
-            return
-        for row in rows:  # written a part at a time as they come
+        for row in rows:  # a spilled table's written a part at a time as they come
             self.append(row)
-            if len(self._ids) >= _SPILL_ROWS:
-                self._write_part()
+            self._spill_if_full()
 
     def _close(self) -> None:
         self._need_ends.append(len(self._needs))
