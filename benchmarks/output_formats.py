@@ -32,15 +32,11 @@ times on the same people; the summaries must be equal, or the run stops (exit 2)
 
 ``--pieces`` measures instead, in this one process, the part task as the batch runs it
 (``cohort._write_rows``: each shared need's, recommendation's and unmet entry's dict
-made once per part and its JSON text when met again, a need's and a recommendation's
-text kept for the later parts, ``parts.Pieces``, the kept texts dropped before each
-round, as in a new worker) against the same task with each piece's dict made once per
-part and no texts (``part dicts``, as the parts were written before the texts) and
-making every dict (``Result.to_dict()`` alone), taking turns ``--rounds`` times on
-the same cohort, and prints the best and the median of each (one process: the
-machine's load moves them alike, which it does not do to two trees' child
-processes). All must write the same bytes and send the same digests, or the run
-stops (exit 2).
+made once per part, ``parts.Pieces``) against the same task making every dict
+(``Result.to_dict()`` alone), taking turns ``--rounds`` times on the same cohort, and
+prints the best and the median of each (one process: the machine's load moves both
+alike, which it does not do to two trees' child processes). Both must write the same
+bytes and send the same digests, or the run stops (exit 2).
 
     python benchmarks/output_formats.py [--people 2000] [--rounds 3] [--trace]
                                         [--against /tmp/before/src | --pieces
@@ -198,37 +194,6 @@ def _every_dict_made(folder: str, index: int, results: Any, options: Any) -> Any
         return [digest(result, options.trace, line=options.lines) for result, _person in results]
 
 
-class _PartDicts:
-    """``parts.Pieces`` before the texts: each piece's dict made once per part."""
-
-    def __init__(self) -> None:
-        self._made: dict[int, Any] = {}
-        self._kept: list[Any] = []
-
-    def each(self, items: Any) -> list[Any]:
-        made = self._made
-        out = []
-        for item in items:
-            shared = made.get(id(item))
-            if shared is None:
-                shared = made[id(item)] = item.to_dict()
-                self._kept.append(item)
-            out.append(shared)
-        return out
-
-
-def _part_dicts(folder: str, index: int, results: Any, options: Any) -> Any:
-    """The part task with :class:`_PartDicts` for ``parts.Pieces``."""
-    from deficit_engine import cohort
-
-    pieces = cohort.Pieces
-    cohort.Pieces = _PartDicts  # type: ignore[misc, assignment]
-    try:
-        return cohort._write_rows(folder, index, results, options)
-    finally:
-        cohort.Pieces = pieces  # type: ignore[misc]
-
-
 def _parts(write_rows: Any, folder: str, held: Any, options: Any, sent: list[Any]) -> None:
     """The cohort's parts, chunk by chunk, by ``write_rows``; their digests to ``sent``."""
     from deficit_engine.cohort import PART_CHUNK
@@ -240,26 +205,19 @@ def _parts(write_rows: Any, folder: str, held: Any, options: Any, sent: list[Any
 def pieces_in_turn(people: int, rounds: int, trace: bool) -> int:
     """``--pieces``: the part task with and without ``parts.Pieces``, taking turns."""
     from deficit_engine import cohort as cohort_module
-    from deficit_engine.parts import forget_pieces
 
     held = _held(people)
-    tasks = {
-        "pieces": cohort_module._write_rows,
-        "part dicts": _part_dicts,
-        "every dict": _every_dict_made,
-    }
+    tasks = {"pieces": cohort_module._write_rows, "every dict": _every_dict_made}
     times: dict[tuple[str, str], list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="pieces-") as tmp:
         for round_ in range(rounds):
             for fmt in ("jsonl", "parquet"):
                 options = cohort_module._PartOptions(fmt, trace, ())
                 sent: dict[str, list[Any]] = {}
-                turns = list(tasks.items())
-                for name, write_rows in turns[round_ % len(turns) :] + turns[: round_ % len(turns)]:
+                for name, write_rows in tasks.items():
                     folder = str(Path(tmp) / f"{name}-{fmt}-{round_}")
                     sent[name] = []
                     task = partial(_parts, write_rows, folder, held, options, sent[name])
-                    forget_pieces()  # a new worker's: none kept
                     seconds, _collections = _cpu(task, False)
                     times.setdefault((fmt, name), []).append(seconds / people * 1e6)
                 folders = [Path(tmp) / f"{name}-{fmt}-{round_}" for name in tasks]
@@ -267,20 +225,19 @@ def pieces_in_turn(people: int, rounds: int, trace: bool) -> int:
                     len({_folder_digest(f) for f in folders}) != 1
                     or len({repr(v) for v in sent.values()}) != 1
                 ):
-                    print("output_formats: the tasks' parts or digests differ")
+                    print("output_formats: the two tasks' parts or digests differ")
                     return 2
     print(f"the part task, CPU µs per profile, {people:,} synthetic profiles planned,")
     print(f"{rounds} rounds taking turns in one process; same bytes and digests")
-    print(f"  {'format':8}{'task':12}{'best':>8}{'median':>9}   pieces/task: best, medians")
+    print(f"  {'format':8}{'pieces: best':>14}{'median':>9}{'every dict: best':>19}{'median':>9}")
     for fmt in ("jsonl", "parquet"):
-        mine = times[(fmt, "pieces")]
-        for name in tasks:
-            other = times[(fmt, name)]
-            print(
-                f"  {fmt:8}{name:12}{min(other):8.1f}{statistics.median(other):9.1f}"
-                f"   x{min(mine) / min(other):.3f}, x"
-                f"{statistics.median(mine) / statistics.median(other):.3f}"
-            )
+        mine, plain = times[(fmt, "pieces")], times[(fmt, "every dict")]
+        print(
+            f"  {fmt:8}{min(mine):14.1f}{statistics.median(mine):9.1f}"
+            f"{min(plain):19.1f}{statistics.median(plain):9.1f}"
+            f"   x{min(mine) / min(plain):.2f} (medians x"
+            f"{statistics.median(mine) / statistics.median(plain):.2f})"
+        )
     return 0
 
 

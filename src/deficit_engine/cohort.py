@@ -60,7 +60,7 @@ from .models import (
 )
 from .months import month_index
 from .outputs import DocumentNames, FlatTables, person_record
-from .parts import FORMATS, PartRow, Pieces, check_kept, forget_pieces, part_path, write_part
+from .parts import FORMATS, PartRow, Pieces, check_kept, part_path, write_part
 from .planner import (
     CohortPlan,
     RowTable,
@@ -2220,7 +2220,6 @@ def _route_spilled_parts(
     finally:  # a batch run in this process (one worker) keeps no resolver nor reader after it
         _RESOLVERS.clear()
         _READERS.clear()
-        forget_pieces()
 
 
 def _route_spilled(
@@ -2374,10 +2373,9 @@ def _write_part_rows(
 ) -> None:
     """Write a chunk's evaluated people (with their person records) to its part."""
     with paused_gc():  # the rows' dicts die with the part: no collection walks the cohort
-        pieces = Pieces()  # the part's shared needs and recommendations, each made once
-        each = pieces.each
+        pieces = Pieces()  # the dicts of the part's shared needs and recommendations, made once
         rows = [
-            PartRow(result.profile, person, result.json_data(options.trace, each=each), result)
+            PartRow(result.profile, person, result.json_data(options.trace, each=pieces.each))
             for result, person in results
             if result.ok
         ]
@@ -2588,7 +2586,6 @@ def _planned_parts(
         _merge(runner, calls(), read, total, options, writer, "routes")
     finally:
         _PLANNED.clear()
-        forget_pieces()  # the pieces' texts this process kept, when it wrote parts
 
 
 #: The planned cohort's (profile, diagnosis, share of the plan, person record), for
@@ -2622,10 +2619,7 @@ def _streamed_parts(
             part = _PartOptions.of(options)
             yield _evaluate_part, (str(staging.path), index, start, payload, part)
 
-    try:
-        _merge(_Runner(engine, options), calls(), read, total, options, writer, "batch")
-    finally:
-        forget_pieces()  # the pieces' texts this process kept, when it wrote parts
+    _merge(_Runner(engine, options), calls(), read, total, options, writer, "batch")
 
 
 def _merge(

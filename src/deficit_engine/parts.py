@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
-from .models import Deficit, Need, Provenance, Recommendation
+from .models import Deficit, Provenance
 from .outputs import PERSON_FIELDS
 
 __all__ = [
@@ -28,7 +27,6 @@ __all__ = [
     "PartRow",
     "Pieces",
     "check_kept",
-    "forget_pieces",
     "part_path",
     "write_part",
 ]
@@ -44,53 +42,36 @@ class PartRow:
     """One person's row of a part: the profile id, the person record
     (:func:`deficit_engine.outputs.person_record`) and the Result as a dict
     (:meth:`Result.to_dict <deficit_engine.models.Result.to_dict>`, or its
-    :meth:`~deficit_engine.models.Result.json_data`, written as the same JSON).
-
-    ``source``, the Result itself, is needed when the dict holds pieces' texts
-    (:class:`Pieces`): ``json`` does not write an ``orjson.Fragment``, so a record
-    orjson refuses (a lone surrogate) is then written from ``source.to_dict()``."""
+    :meth:`~deficit_engine.models.Result.json_data`, written as the same JSON)."""
 
     profile: str
     person: Mapping[str, Any]
     result: Mapping[str, Any]
-    source: Any = None
 
 
 class Pieces:
-    """A part's shared pieces, each made into its dict once, and into its JSON text
-    when met again: a person's needs, recommendations and unmet entries are mostly
-    the same objects as other people's (the engine interns the needs, the plan its
-    programme recommendations, and a part's Resolutions arrive in one pickle, which
-    keeps them shared), so each one's ``to_dict()`` is made the first time and the
-    same dict is put in the next person's Result dict; met a second time, the piece
-    is given as an ``orjson.Fragment`` of its JSON, which orjson copies instead of
-    writing the dict again (46 needs a person: 2 µs against 7). A need's or a
-    recommendation's fragment is kept for the worker's later parts too
-    (:data:`_SHARED`, bounded): they are the same objects part after part (the
-    spill's needs, the plan's recommendations), so their dict and text are made
-    once per worker, not once per part. Unmet entries are made per part: theirs are
-    kept by the part alone. A piece met once, most of a person's format
-    recommendations, stays a dict: its own ``orjson.dumps`` would cost more than
-    its text saves.
+    """A part's shared pieces, each made into its dict once: a person's needs,
+    recommendations and unmet entries are mostly the same objects as other people's
+    (the engine interns the needs, the plan its programme recommendations, and a
+    part's Resolutions arrive in one pickle, which keeps them shared), so each one's
+    ``to_dict()`` is made the first time and the same dict is put in every later
+    person's Result dict.
 
     Pass :meth:`each` to :meth:`Result.json_data <deficit_engine.models.Result.json_data>`
-    (or ``to_dict``), and the Result as the row's ``source`` (:class:`PartRow`); the
-    dicts are then shared between the part's rows, which the part writer only
+    (or ``to_dict``);
+    the dicts are then shared between the part's rows, which the part writer only
     reads. Items are told apart by identity, never by value (hashing a piece's tuples
     and strings cost as much as making its dict again): each item is kept alive here
-    (and in :data:`_SHARED`) with its dict or text, so its id cannot be taken by
-    another object while they are kept; make one per part, so that they live no
-    longer. Pieces are values, never changed: a piece's text stays its JSON.
+    with its dict, so its id cannot be taken by another object while the Pieces live;
+    make one per part, so that they live no longer.
     """
 
     def __init__(self) -> None:
-        self._made: dict[int, Any] = {}  # id -> the item's dict, then its fragment
+        self._made: dict[int, dict[str, Any]] = {}  # id -> the item's dict
         self._kept: list[Any] = []  # every item in _made, alive while the Pieces live
-        self._plain: set[int] = set()  # ids of items whose text orjson refused
 
-    def each(self, items: Sequence[Any]) -> list[Any]:
-        """Each item's ``to_dict()``, made once per item for the part, or its JSON
-        text (``orjson.Fragment``) once it is met again.
+    def each(self, items: Sequence[Any]) -> list[dict[str, Any]]:
+        """Each item's ``to_dict()``, made once per item for the part.
 
         Parameters
         ----------
@@ -99,71 +80,19 @@ class Pieces:
 
         Returns
         -------
-        list
-            One dict or fragment per item, in order, each written by orjson as the
-            item's ``to_dict()``; an item met before gives the same one.
+        list of dict
+            One dict per item, in order; an item met before gives the same dict.
         """
-        shared = _SHARED.get
         made = self._made
         known = made.get
         out = []
         for item in items:
-            piece = shared(id(item))
-            if piece is None:
-                piece = known(id(item))
-                if piece is None:
-                    piece = made[id(item)] = item.to_dict()
-                    self._kept.append(item)
-                elif type(piece) is dict and id(item) not in self._plain:
-                    piece = self._text(item, piece)
-            out.append(piece)
+            shared = known(id(item))
+            if shared is None:
+                shared = made[id(item)] = item.to_dict()
+                self._kept.append(item)
+            out.append(shared)
         return out
-
-    def _text(self, item: Any, data: dict[str, Any]) -> Any:
-        """The fragment of an item met a second time, kept for the part (and for the
-        worker: a need or a recommendation); its dict when orjson refuses it."""
-        import orjson
-
-        try:
-            text = orjson.Fragment(orjson.dumps(data, default=_listed))
-        except orjson.JSONEncodeError:  # a lone surrogate: json writes its dict
-            self._plain.add(id(item))
-            return data
-        self._made[id(item)] = text
-        if isinstance(item, _KEPT_KINDS):
-            _keep_shared(item, text)
-        return text
-
-
-#: id -> the fragment of a need or recommendation met twice in a part, for this
-#: worker's later parts; the item is kept alive in :data:`_SHARED_ITEMS`, so that its
-#: id is not another's while it is here. At most :data:`_SHARED_KEPT` entries: then
-#: emptied (a few thousand a cohort's parts share; the needs of a spill share that
-#: is done and the recommendations only a few people had are not kept forever).
-_SHARED: dict[int, Any] = {}
-#: id -> the item of each entry of :data:`_SHARED` (every key of it is one here).
-_SHARED_ITEMS: dict[int, Any] = {}
-#: The most pieces kept for a worker's later parts.
-_SHARED_KEPT = 4096
-#: Written under this lock: a Dask worker's threads share the pieces. Read without:
-#: an entry is added after its item is kept, and dropped before it.
-_SHARED_LOCK = threading.Lock()
-
-
-def _keep_shared(item: Any, text: Any) -> None:
-    """Keep ``item``'s fragment for the worker's later parts (emptied when full)."""
-    with _SHARED_LOCK:
-        if len(_SHARED) >= _SHARED_KEPT:
-            forget_pieces()
-        _SHARED_ITEMS[id(item)] = item
-        _SHARED[id(item)] = text
-
-
-def forget_pieces() -> None:
-    """Drop the pieces' texts kept for a worker's later parts (:class:`Pieces`): a
-    batch run in this process calls it when done, so that it keeps none of its people."""
-    _SHARED.clear()  # first: an entry's item is kept while the entry is there
-    _SHARED_ITEMS.clear()
 
 
 def part_path(folder: Path, index: int, fmt: str) -> Path:
@@ -288,20 +217,12 @@ def _jsonl_line(row: PartRow) -> bytes:
     default results.jsonl does."""
     import orjson
 
+    record = _record(row)
     try:
-        return orjson.dumps(_record(row), default=_listed, option=orjson.OPT_APPEND_NEWLINE)
+        return orjson.dumps(record, default=_listed, option=orjson.OPT_APPEND_NEWLINE)
     except orjson.JSONEncodeError:
-        record = _record(_plain_row(row))
         text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=_fields)
         return text.encode("utf-8", errors="backslashreplace") + b"\n"
-
-
-def _plain_row(row: PartRow) -> PartRow:
-    """The row with its Result's dict made again from its ``source`` without pieces'
-    texts (which ``json`` does not write), when it has one."""
-    if row.source is None:
-        return row
-    return PartRow(row.profile, row.person, row.source.to_dict("trace" in row.result))
 
 
 def _listed(value: Any) -> list[Any]:
@@ -351,7 +272,7 @@ def _columns(rows: Sequence[PartRow], keep: Sequence[str]) -> dict[str, list[Any
     deficits = [[_deficit(d) for d in row.result.get("deficits") or ()] for row in rows]
     columns["deficits"] = [_texts([c for c, _s in ds]) for ds in deficits]
     columns["severities"] = [_texts([s for _c, s in ds]) for ds in deficits]
-    columns["result"] = _utf8_column([_result_json(row) for row in rows])
+    columns["result"] = _utf8_column([_result_json(row.result) for row in rows])
     return columns
 
 
@@ -391,20 +312,16 @@ def _texts(values: list[Any]) -> list[Any]:
     return values if ascii_only else [_text(value) for value in values]
 
 
-def _result_json(row: PartRow) -> bytes:
-    """A row's Result dict as compact JSON, UTF-8; a lone surrogate as its escape."""
+def _result_json(result: Mapping[str, Any]) -> bytes:
+    """A Result dict as compact JSON, UTF-8; a lone surrogate as its escape."""
     import orjson
 
     try:
-        return orjson.dumps(row.result, default=_listed)
+        return orjson.dumps(result, default=_listed)
     except orjson.JSONEncodeError:
-        result = _plain_row(row).result
         text = json.dumps(result, ensure_ascii=True, separators=(",", ":"), default=_fields)
         return text.encode("ascii")
 
-
-#: The pieces whose fragments a worker keeps for its later parts (:class:`Pieces`).
-_KEPT_KINDS = (Need, Recommendation)
 
 #: The most bytes a ``string`` column's 32-bit offsets can address.
 _STRING_BYTES = 2**31 - 1
