@@ -652,9 +652,11 @@ def _pair(
             index, s.seekers, s.needs, s.severities, units, capacity, owners, themselves
         )
     kept = net.kept
+    _give_back_freed()  # the chunks' arcs found and cut: see _give_back_freed
     allocation = allocate_arrays(
         owners, kept.unit, kept.mentor, kept.prio, kept.loc, kept.nosubj, capacity
     )
+    _give_back_freed()  # the solver's graph
     chosen = np.asarray(allocation.chosen, np.int64)
     placed = chosen[chosen >= 0]
     taken = np.bincount(kept.mentor[placed], minlength=len(capacity))
@@ -785,7 +787,9 @@ def _mentee_bound(owners: np.ndarray, arcs: CohortArcs, capacity: np.ndarray) ->
     from ortools.graph.python import max_flow
 
     n_mentors = len(capacity)
-    codes, owner_of_unit = np.unique(owners, return_inverse=True)
+    # only the owners of some arc: one without any carries no flow (the network,
+    # with every owner, held a node and an arc for each: tens of bytes a person)
+    codes, owner_of_arc = np.unique(owners[arcs.unit], return_inverse=True)
     n_owners = len(codes)
     first_mentor = 2 + n_owners
     solver = max_flow.SimpleMaxFlow()
@@ -794,7 +798,7 @@ def _mentee_bound(owners: np.ndarray, arcs: CohortArcs, capacity: np.ndarray) ->
         np.zeros(n_owners, np.int64), owner_nodes, np.ones(n_owners, np.int64)
     )
     solver.add_arcs_with_capacity(
-        owner_nodes[owner_of_unit[arcs.unit]],
+        owner_nodes[owner_of_arc.reshape(-1)],
         first_mentor + arcs.mentor,
         np.ones(len(arcs.unit), np.int64),
     )
@@ -1059,6 +1063,7 @@ class _Work:
         self.n_people = len(self.people)
         # the people's mentor seekers are read with the demands (see _read)
         demands, order, self.seekers = _read(self.people)
+        _give_back_freed()  # its sort keys and ids (see _give_back_freed)
         self.diagnosed = len(demands)
         self.schools = (
             _school_profiles(kb, self.people.school_entries())
@@ -1185,7 +1190,10 @@ def _give_back_freed() -> None:
     (about 1.5 KB a person) and frees it when solved; glibc keeps those pages for
     later ``malloc`` calls, but the programme passes that follow allocate mostly
     small Python objects, which come from Python's own arenas: without this, the
-    freed flow stays resident under the passes' peak and the two add up."""
+    freed flow stays resident under the passes' peak and the two add up. Called
+    too where a step has just freed what the next one would not reuse (``_read``'s
+    sort keys, the flow's arcs found and cut): the flows' numpy arrays and graph
+    are then not laid beside them. Each call is a few milliseconds."""
     trim = _malloc_trim()
     if trim is not None:
         trim(0)

@@ -334,11 +334,20 @@ class ProgrammeOutcomes:
         self.passes = self.closed = 0
         self._recs: list[Recommendation] = []
         self._whys: list[UnmetWhy] = []
-        self._made, self._made_ends = array("i"), array("q", [0])
-        self._needs, self._why, self._unmet_ends = array("i"), array("i"), array("q", [0])
-        # a recommendation by identity (the passes made each distinct one one
-        # object; the list holds them, so an id is not reused), a reason by value
+        # each distinct unmet (need, reason) pair once: as given (the passes hold
+        # each one object), and as (need, the reason's position) for coded
+        self._pairs: list[tuple[int, UnmetWhy]] = []
+        self._pair_codes: list[tuple[int, int]] = []
+        # a person's runs' ends 32 bits wide (4 bytes a person each), and an unmet
+        # need a pair's position (4 bytes, not a need's and a reason's 8): about
+        # 30 bytes a person less, made at the plan's peak (_recommend)
+        self._made, self._made_ends = array("i"), array("I", [0])
+        self._unmet, self._unmet_ends = array("i"), array("I", [0])
+        # a recommendation and a pair by identity (the passes made each distinct
+        # one one object; the lists hold them, so an id is not reused), a reason
+        # by value
         self._rec_at: dict[int, int] = {}
+        self._pair_at: dict[int, int] = {}
         self._why_at: dict[UnmetWhy, int] = {}
         if plan is not None:
             for recs, unmet in zip(plan.recommendations, plan.unmet, strict=True):
@@ -363,14 +372,20 @@ class ProgrammeOutcomes:
                 self._recs.append(rec)
             self._made.append(at)
         self._made_ends.append(len(self._made))
-        for i, why in unmet:
-            at = why_at.get(why)
+        pair_at, coded = self._pair_at, self._unmet
+        for pair in unmet:
+            at = pair_at.get(id(pair))
             if at is None:
-                at = why_at[why] = len(self._whys)
-                self._whys.append(why)
-            self._needs.append(i)
-            self._why.append(at)
-        self._unmet_ends.append(len(self._needs))
+                at = pair_at[id(pair)] = len(self._pairs)
+                self._pairs.append(pair)
+                i, why = pair
+                code = why_at.get(why)
+                if code is None:
+                    code = why_at[why] = len(self._whys)
+                    self._whys.append(why)
+                self._pair_codes.append((i, code))
+            coded.append(at)
+        self._unmet_ends.append(len(coded))
 
     def done(self, plan: ProgrammesPlan) -> None:
         """Note the plan's passes and closed pairs once every person is added (the
@@ -383,7 +398,7 @@ class ProgrammeOutcomes:
         """
         self.passes = plan.passes
         self.closed = len(plan.closed)
-        self._rec_at, self._why_at = {}, {}
+        self._rec_at, self._pair_at, self._why_at = {}, {}, {}
 
     def __len__(self) -> int:
         return len(self._made_ends) - 1
@@ -419,9 +434,7 @@ class ProgrammeOutcomes:
             programmes that ran out, in the plan's order.
         """
         first, last = self._unmet_ends[slot], self._unmet_ends[slot + 1]
-        whys = self._whys
-        for k in range(first, last):
-            yield self._needs[k], whys[self._why[k]]
+        yield from map(self._pairs.__getitem__, self._unmet[first:last])
 
     def coded(self, slot: int) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...]]:
         """One person's outcome as positions in :meth:`tables` (sent to a worker
@@ -442,7 +455,7 @@ class ProgrammeOutcomes:
         first, last = unmet_ends[slot], unmet_ends[slot + 1]
         return (
             tuple(self._made[ends[slot] : ends[slot + 1]]),
-            tuple(zip(self._needs[first:last], self._why[first:last], strict=True)),
+            tuple(map(self._pair_codes.__getitem__, self._unmet[first:last])),
         )
 
     def tables(self) -> tuple[list[Recommendation], list[UnmetWhy]]:
@@ -978,6 +991,22 @@ class _Covers:
         found = tuple(map(items.__getitem__, picks))
         return found, tuple(map(items.__getitem__, reasons)) if reasons else _NO_REASONS
 
+    def recommending(self) -> None:
+        """Let go what only the passes read, once they are done: the shut keys
+        (``held``'s items at their positions), which covers have unmet pairs, and
+        ``held``'s tables of what it holds. What is left gives :meth:`picks_of`.
+
+        The recommendations are made after the last pass (``_recommend``), and the
+        outcome they are coded into grows with the cohort: made where the keys and
+        the tables were freed, the plan's peak is lower (at 200,000 people the
+        keys were 45,000 tuples, the tables a few MB)."""
+        items = self.held.items
+        for at in set(self.key):
+            if at >= 0:
+                items[at] = None
+        self.key, self.reasons = array("i"), array("I")
+        self.held.seen, self.held.same = {}, {}
+
     def compact(self) -> None:
         """Drop the runs left behind when they are more than those in use."""
         if self.dead * 2 <= len(self.run):
@@ -1153,14 +1182,20 @@ def _plan(
     n = len(demands)
     # every person's outcome starts empty and shared (see _one_pass); a redo
     # rewrites only the outcomes that change, in place; the recommendations are
-    # made once the passes are done, from each person's last cover
-    plan = ProgrammesPlan([()] * n, [()] * n, [_NO_UNMET] * n)
+    # made once the passes are done, from each person's last cover (coded into
+    # ``into`` when given: the plan's list of them is then left empty, 8 bytes a
+    # person less at the passes' peak)
+    plan = ProgrammesPlan([] if into is not None else [()] * n, [()] * n, [_NO_UNMET] * n)
     newly: set[tuple[str, str | None]] | None = None
     while True:
         _one_pass(kb.index, demands, people, order, plan, newly, covers, shared)
         covers.compact()
         small = _undersized(kb, demands, plan)
         if not small:
+            # what only the passes read is let go before the recommendations are
+            # made: they are the plan's peak (see _Covers.recommending)
+            del people
+            covers.recommending()
             _recommend(kb.index, demands, covers, plan, shared.made, into)
             return plan
         plan.closed |= small

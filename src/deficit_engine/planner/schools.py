@@ -255,9 +255,9 @@ class SchoolFlag:
 
 class _GroupTally:
     """A group's running counts at one school while the cohort is read: the
-    scores, and each person's worst severity and deficits' competencies (each
-    once), counted when the school's profile is made (a Counter updated per
-    person and group was about a third of the profiles' time)."""
+    scores, and how many people had each worst severity and a deficit in each
+    competency (a Counter updated per person and group was about a third of the
+    profiles' time: plain dicts, counted inline)."""
 
     __slots__ = ("competencies", "scores", "severities")
 
@@ -266,8 +266,11 @@ class _GroupTally:
         # bytes a person of them until the profiles were made (seven groups), and
         # the plan's peak that follows reused little of that memory
         self.scores: array[float] = array("d")
-        self.severities: list[str] = []
-        self.competencies: list[str] = []
+        # counts, not a list of each person's: the lists grew about 100 bytes a
+        # person (a reference per deficit's competency and per worst severity),
+        # freed after the profiles into a heap the mentors' flows then grew past
+        self.severities: dict[str, int] = {}
+        self.competencies: dict[str, int] = {}
 
 
 class _SchoolTally:
@@ -314,8 +317,12 @@ class _SchoolTally:
                 tally = self.groups[g] = _GroupTally()
             tally.scores.append(group_pct[g])
             if g in worst:
-                tally.severities.append(worst[g])
-                tally.competencies.extend(set(competencies[g]))
+                severities = tally.severities
+                severity = worst[g]
+                severities[severity] = severities.get(severity, 0) + 1
+                counts = tally.competencies
+                for competency in set(competencies[g]):
+                    counts[competency] = counts.get(competency, 0) + 1
 
 
 def _rank(severity: str) -> int:
@@ -418,11 +425,11 @@ def _group(kb: KnowledgeBase, group_id: str, tally: _GroupTally) -> GroupProfile
     # fsum is exactly rounded, so the mean does not depend on the order people came in
     mean = math.fsum(tally.scores) / len(tally.scores)
     prevalence = sorted(
-        Counter(tally.competencies).items(),
+        tally.competencies.items(),
         key=lambda item: (order(item[0]) if item[0] in known else 10**9, item[0]),
     )
-    counted = Counter(tally.severities)
-    severity = tuple((s, counted[s]) for s in SEVERITY_ORDER)
+    counted = tally.severities
+    severity = tuple((s, counted.get(s, 0)) for s in SEVERITY_ORDER)
     return GroupProfile(group_id, len(tally.scores), severity, mean, tuple(prevalence))
 
 
