@@ -305,3 +305,90 @@ def test_a_kept_column_named_as_a_parquet_column_is_refused(engine: Engine, tmp_
     with pytest.raises(UsageError, match="--keep-columns result"):
         run_batch(engine, table, tmp_path / "out", output_format="parquet", keep_columns=["result"])
     assert [p.name for p in tmp_path.iterdir()] == ["named.csv"]  # no staging folder left
+
+
+#: A fresh interpreter (pandas not loaded) runs a two-worker Parquet batch whose
+#: workers note, after each part, whether pandas is loaded in them.
+_WORKERS_NOTE_PANDAS = """
+import sys
+from pathlib import Path
+from deficit_engine import cohort
+from deficit_engine.engine import Engine
+
+source, out, notes = sys.argv[1:4]
+write_part = cohort.write_part
+
+def noting(*args, **kwargs):  # inherited by the forked workers
+    write_part(*args, **kwargs)
+    with open(notes, "a", encoding="utf-8") as f:
+        f.write(f"{'pandas' in sys.modules}\\n")
+
+cohort.write_part = noting
+cohort.run_batch(Engine.from_path(), Path(source), Path(out), workers=2, output_format="parquet")
+print("pandas" in sys.modules)
+"""
+
+
+@needs_fork
+def test_the_pool_workers_write_parquet_without_loading_pandas(
+    source: Path, tmp_path: Path
+) -> None:
+    """pyarrow loads pandas on its first array made from Python values: 49 MB in
+    each worker, for nothing a part reads (arrow_without_pandas)."""
+    notes = tmp_path / "notes.txt"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _WORKERS_NOTE_PANDAS,
+            str(source),
+            str(tmp_path / "out"),
+            str(notes),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.split() == ["False"]  # the command wrote no part
+    assert notes.read_text(encoding="utf-8").split() == ["False"]  # one part: 61 people
+
+
+#: Writes a Parquet part of synthetic rows, pyarrow kept from pandas or not
+#: (argv[2]), and says whether pandas was loaded.
+_PART_WITH_OR_WITHOUT_PANDAS = """
+import sys
+from pathlib import Path
+from deficit_engine.parts import PartRow, arrow_without_pandas, write_part
+
+if sys.argv[2] == "without":
+    arrow_without_pandas()
+rows = [
+    PartRow(f"P-{n}", {"role": "teacher" if n % 3 else None, "municipality": "Город",
+                       "experience_years": None if n % 4 == 0 else n / 2,
+                       "subjects": None if n % 5 == 0 else ["math", "\\udc80"][: n % 3]},
+            {"profile": f"P-{n}", "ok": True,
+             "deficits": [{"competency": f"C{n % 7}", "severity": "high"}] * (n % 3)})
+    for n in range(40)
+]
+write_part(Path(sys.argv[1]), rows, "parquet", ("extra",))
+print("pandas" in sys.modules)
+"""
+
+
+def test_a_part_written_without_pandas_has_the_same_bytes(tmp_path: Path) -> None:
+    """What pyarrow does with pandas at hand, a part does not need: the file is the
+    same byte for byte, nulls, lists and a lone surrogate included."""
+    loaded = {}
+    for how in ("with", "without"):
+        done = subprocess.run(
+            [sys.executable, "-c", _PART_WITH_OR_WITHOUT_PANDAS, str(tmp_path / how), how],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        loaded[how] = done.stdout.split()
+    assert loaded == {"with": ["True"], "without": ["False"]}
+    assert (tmp_path / "with").read_bytes() == (tmp_path / "without").read_bytes()
+    table = pq.read_table(tmp_path / "without")
+    assert table.num_rows == 40
+    assert table.column("subjects").to_pylist()[:3] == [None, ["math"], ["math", "\\udc80"]]

@@ -92,6 +92,8 @@ def test_the_streamed_plan_writes_the_bytes_of_the_held_plan(
     # shares and parts of sizes that do not divide each other: parts across shares
     monkeypatch.setattr(cohort_module, "COLUMNAR_CHUNK", 97)
     monkeypatch.setattr(cohort_module, "PART_CHUNK", 61)
+    # each share diagnosed by its worker in pieces of 23 people
+    monkeypatch.setattr(cohort_module, "DIAGNOSIS_PIECE", 23)
     # the parent's rows written to its spill folder in parts of 150 or more people
     # (a share of 97 merged at a time), read back where the plan reads them
     monkeypatch.setattr(rows_module, "_SPILL_ROWS", 150)

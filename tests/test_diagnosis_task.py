@@ -67,3 +67,47 @@ def test_diagnose_many_leaves_the_callers_list_whole() -> None:
     diagnosed = engine.diagnose_many(given)
     assert given == profiles and all(a is b for a, b in zip(given, profiles, strict=True))
     assert [result.profile for _p, result in diagnosed] == [p["id"] for p in profiles]
+
+
+def test_a_share_diagnosed_in_pieces_spills_what_it_spilled_at_once(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The task diagnoses its share a piece at a time (DIAGNOSIS_PIECE), so that only
+    a piece's profiles and diagnoses are held at once: the spill file's items, the
+    lines, the ids and the plan rows are those of the share diagnosed whole (value
+    for value, as their reprs print them), rows labelled by their index (no id) and
+    rows set aside in pieces other than the first included. Only which equal
+    values are one object differs (a columnar run shares its own)."""
+    import json
+    from pathlib import Path
+
+    from deficit_engine.tables import read_rows
+    from deficit_engine.workers import unspill
+
+    engine = Engine.from_path()
+    lines = [json.dumps(p, ensure_ascii=False) for p in synthetic_profiles(engine.kb, 60, seed=9)]
+    for n in (0, 13, 41):
+        profile = json.loads(lines[n])
+        del profile["id"]
+        lines[n] = json.dumps(profile, ensure_ascii=False)
+    lines[29] = "{not json"
+    lines[50] = lines[3]  # a duplicate id: the parent sets it aside, not the task
+    source = Path(tmp_path) / "cohort.jsonl"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    def spilled(piece: int) -> tuple[str, ...]:
+        monkeypatch.setattr(cohort_module, "DIAGNOSIS_PIECE", piece)
+        with read_rows(source, engine.kb) as table:
+            shares = table.shares(1000)
+            assert shares is not None
+            [share] = list(shares)
+        path = Path(tmp_path) / f"spill-{piece}.pickle"
+        lines_, idents, rows = cohort_module._diagnose_spilled(
+            engine, share, str(path), "columnar", (), False, True
+        )
+        items = unspill(path, 0, len(lines_) + 1)
+        return repr(items), repr((lines_, idents)), repr(rows.__getstate__())
+
+    whole = spilled(10_000)
+    assert spilled(7) == whole
+    assert spilled(1) == whole

@@ -60,7 +60,15 @@ from .models import (
 )
 from .months import month_index
 from .outputs import DocumentNames, FlatTables, person_record
-from .parts import FORMATS, PartRow, Pieces, check_kept, part_path, write_part
+from .parts import (
+    FORMATS,
+    PartRow,
+    Pieces,
+    arrow_without_pandas,
+    check_kept,
+    part_path,
+    write_part,
+)
 from .planner import (
     CohortPlan,
     RowTable,
@@ -79,6 +87,7 @@ from .workers import (
     forks,
     in_order,
     max_workers,
+    pool_worker,
     spill,
     start_pool,
     start_worker,
@@ -1635,38 +1644,54 @@ def _diagnose_spilled(
     """
     engine = engine_for(ref)
     kb = engine.kb
-    rows: list[_Input] = []
-    profiles: list[Any] = []
+    lines: list[int] = []
     idents: list[str] = []
-    for read, ident in read_share(share, engine.kb):
-        row, profile = _input_apart(share.source, share.format, read, keep)
-        rows.append(row)
-        profiles.append(profile)
-        idents.append(ident)
-    named = list(map(_own_name, profiles))
-    # the rows' dicts handed over, not kept here: the diagnosis lets each go once it
-    # is validated (a third of what a share holds while its rules run)
-    # slim: the profiles come back without their results, most never made into models
-    diagnosed = run_chunk(engine, stage, 0, _handed_over(profiles), slim=slim)
-    lines = [row.line for row in rows]
     kept: list[_Kept] = []
     # the share's plan rows int-coded, each distinct value once: the needs'
     # positions in it are the spill's too, and the parent adds it to its own whole
     table = RowTable()
     codes = _SpillCodes(share.source)
-    # each profile and diagnosis let go once coded (popped from the end): when the
-    # spill is written, the codes are all the task holds of its people
-    diagnosed.reverse()
-    for n, row in enumerate(rows):
-        profile, result = _lighter(diagnosed.pop(), trace)
-        by_index = _labelled_by_index(named[n], result, n)
-        if profile is not None and result.ok:
-            table.add(kb, profile, result)  # plan_row's row, coded without making it
-        else:
-            table.append(None)
-        kept.append(codes.person(row, profile, result, table, n, by_index, slim))
+    read = read_share(share, kb)
+    # a piece at a time: its rows' dicts, profiles and diagnoses are all held at once
+    # while it is diagnosed (about 30 KB a person), its codes only once it is coded
+    while piece := list(itertools.islice(read, DIAGNOSIS_PIECE)):
+        at = len(lines)
+        rows: list[_Input] = []
+        profiles: list[Any] = []
+        for row_read, ident in piece:
+            row, profile = _input_apart(share.source, share.format, row_read, keep)
+            rows.append(row)
+            profiles.append(profile)
+            idents.append(ident)
+        del piece
+        named = list(map(_own_name, profiles))
+        # the rows' dicts handed over, not kept here: the diagnosis lets each go once
+        # it is validated (a third of what a piece holds while its rules run)
+        # slim: the profiles come back without their results, most never made into models
+        diagnosed = run_chunk(engine, stage, at, _handed_over(profiles), slim=slim)
+        lines.extend(row.line for row in rows)
+        # each profile and diagnosis let go once coded (popped from the end): when the
+        # spill is written, the codes are all the task holds of its people
+        diagnosed.reverse()
+        for k, row in enumerate(rows):
+            n = at + k
+            profile, result = _lighter(diagnosed.pop(), trace)
+            by_index = _labelled_by_index(named[k], result, n)
+            if profile is not None and result.ok:
+                table.add(kb, profile, result)  # plan_row's row, coded without making it
+            else:
+                table.append(None)
+            kept.append(codes.person(row, profile, result, table, n, by_index, slim))
     spill(Path(path), [codes.tables(table.need_values()), *kept])
     return lines, idents, table
+
+
+#: People a diagnosis task diagnoses at once, of its share: a piece's profiles and
+#: diagnoses are held together while it is diagnosed, about 30 KB a person (a share
+#: of 4,096 at once peaked at 131 MB, traced), and cut in pieces the worker's heap
+#: stays a quarter of that. The columnar runs cost no more per person below a few
+#: thousand (benchmarks/columnar.py --chunk).
+DIAGNOSIS_PIECE = 1024
 
 
 def _handed_over(items: list[Any]) -> Iterator[Any]:
@@ -2372,6 +2397,8 @@ def _write_part_rows(
     folder: str, index: int, results: Sequence[tuple[Result, dict[str, Any]]], options: _PartOptions
 ) -> None:
     """Write a chunk's evaluated people (with their person records) to its part."""
+    if options.fmt == "parquet" and pool_worker():  # a worker of the batch's own
+        arrow_without_pandas()
     with paused_gc():  # the rows' dicts die with the part: no collection walks the cohort
         pieces = Pieces()  # the dicts of the part's shared needs and recommendations, made once
         rows = [

@@ -41,6 +41,7 @@ __all__ = [
     "forks",
     "in_order",
     "max_workers",
+    "pool_worker",
     "spill",
     "start_pool",
     "start_worker",
@@ -101,8 +102,28 @@ def start_worker(parent: int) -> None:
     parent : int
         The pid of the process that started the pool.
     """
+    global _POOL_WORKER
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     die_with_parent(parent)
+    _POOL_WORKER = True
+
+
+#: Whether this process is a worker of a pool :func:`start_pool` started (set by
+#: :func:`start_worker`): a process of the batch's own, which runs one task at a
+#: time and nothing of a caller's.
+_POOL_WORKER = False
+
+
+def pool_worker() -> bool:
+    """Whether this process is one of :func:`start_pool`'s workers (not the
+    command, nor a Dask worker): process-wide choices there are the batch's own.
+
+    Returns
+    -------
+    bool
+        True in a worker that :func:`start_worker` started.
+    """
+    return _POOL_WORKER
 
 
 def start_pool(
