@@ -23,7 +23,7 @@ from deficit_engine import engine as engine_module
 from deficit_engine import profile as profile_module
 from deficit_engine import rollups as rollups_module
 from deficit_engine.compiler import FIELD, LITERAL
-from deficit_engine.engine import _need_names, _need_slots, base_facts
+from deficit_engine.engine import _need_names, base_facts
 from deficit_engine.models import Deficit, Provenance
 from deficit_engine.models import provenance as provenance_module
 from deficit_engine.models.diagnosis import TraceRows
@@ -220,55 +220,9 @@ def test_need_names_only_where_a_rule_and_length_allow_one() -> None:
     }
 
 
-def test_need_slots_only_where_one_read_value_tells_a_rule_s_facts_apart() -> None:
-    kind = ("kind", LITERAL, "program", True)
-    comp = ("competency", FIELD, (0, "competency"), True)
-    formal = ("education", LITERAL, "formal", False)
-    strata = [
-        [
-            _sub("ONE", ("need", (kind, comp, formal))),
-            # no field read: every fact of its length is the same fact
-            _sub("NONE", ("need", (kind, ("competency", LITERAL, "c1", True)))),
-            # the same names twice with other literals: a read value does not tell them
-            _sub(
-                "LITERALS",
-                ("need", (kind, comp, formal)),
-                ("need", (kind, comp, ("education", LITERAL, "informal", False))),
-            ),
-            # the same action twice: one shape
-            _sub("SAME", ("need", (kind, comp)), ("need", (kind, comp))),
-            # an optional field read: its shorter facts read one value, its longer two
-            _sub("OPT", ("need", (kind, comp, ("delivery", FIELD, (1, "category"), False)))),
-            # two fields read
-            _sub("TWO-READ", ("need", (kind, comp, ("form", FIELD, (1, "category"), True)))),
-            # a literal that is not a str: never kept by its values
-            _sub("NUMBER", ("need", (kind, comp, ("hours", LITERAL, 36, False)))),
-            # the same names in another order: its names are not one list
-            _sub(
-                "ORDER",
-                ("need", (kind, comp, ("a", LITERAL, "x", False), ("b", LITERAL, "y", False))),
-                ("need", (kind, comp, ("b", LITERAL, "y", False), ("a", LITERAL, "x", False))),
-            ),
-            # a list of literals and reads (MIXED) is read
-            _sub("MIXED", ("need", (kind, ("competency", 2, ["a", "b"], True)))),
-        ],
-        [_sub("ONE", ("need", (kind, comp, formal)))],  # another alternative of ONE
-    ]
-    slots = _need_slots(strata, _need_names(strata))
-    assert {rule: slot[:2] for rule, slot in slots.items()} == {
-        "ONE": (4, "competency"),
-        "NONE": (3, "type"),
-        "SAME": (3, "competency"),
-        "OPT": (3, "competency"),
-        "MIXED": (3, "competency"),
-    }
-    assert all(slot[2] == {} for slot in slots.values())
-
-
-#: A rule set's head: a deficit for each critical or low result, which the need rules
-#: of the tests below read.
-_LOW_RULE = """\
-ruleset: t
+#: Need rules whose facts a rule's values alone do not tell apart: two actions of one
+#: length with other names, the same names in another order, an optional field.
+_RULES = """ruleset: t
 rules:
   - id: LOW
     title: low
@@ -276,84 +230,7 @@ rules:
       - result: {level: {in: [critical, low]}}
     then:
       - deficit: {competency: $result.competency, severity: high}
-"""
-
-
-#: Need rules whose facts of one length and rule one read value tells apart, or does
-#: not: two actions of the same names with other literals, literals only, two reads.
-_SLOT_RULES = (
-    _LOW_RULE
-    + """  - id: LITERALS
-    title: literals
-    when:
-      - deficit: {}
-    then:
-      - need: {kind: program, competency: $deficit.competency, education: formal}
-      - need: {kind: program, competency: $deficit.competency, education: informal}
-  - id: CONSTANT
-    title: constant
-    when:
-      - deficit: {}
-    then:
-      - need: {kind: format, format: internship, education: non_formal}
-  - id: TWO-READ
-    title: two read
-    when:
-      - deficit: {}
-      - person: {}
-    then:
-      - need: {kind: mentor, competency: $deficit.competency, form: $person.role}
-  - id: ONE-READ
-    title: one read
-    when:
-      - deficit: {}
-      - person: {}
-    then:
-      - need: {kind: mentor, competency: digital.ai, form: $person.role}
-"""
-)
-
-
-@pytest.mark.parametrize("backend", ["fast", "python"])
-def test_needs_kept_by_one_read_value_are_the_needs_looked_up_by_names(
-    tmp_path: Path, backend: str
-) -> None:
-    """A rule's own table finds the need made by names, never one of another literal."""
-    root = write_kb(tmp_path / "kb")
-    (root / "rules").mkdir()
-    (root / "rules" / "rules.yaml").write_text(_SLOT_RULES, encoding="utf-8")
-    engine = Engine.from_path(root, backend=backend)
-    slots = engine._needs_by_slot
-    assert slots is not None
-    assert {rule: slot[1] for rule, slot in slots.items()} == {
-        "CONSTANT": "type",
-        "ONE-READ": "form",
-        # its facts with the form read two values: those of its facts without it
-        "TWO-READ": "competency",
-    }
-    rnd = random.Random(11)
-    comps = sorted(engine.kb.ontology.competencies)
-    roles = ["teacher", "methodist", "manager"]
-    profiles = []
-    for i in range(60):
-        person: dict[str, Any] = {"role": rnd.choice(roles), "experience_years": 3}
-        results = [{"competency": c, "score": rnd.randint(0, 100)} for c in rnd.sample(comps, 3)]
-        profiles.append({"id": f"P{i}", "person": person, "results": results})
-    _results_both_ways(engine, profiles)
-    assert len(slots["CONSTANT"][2]) == 1 and slots["ONE-READ"][2]
-    assert set(slots["ONE-READ"][2]) <= set(roles)
-    kept = engine._needs_by_values
-    assert kept and {key[0] for key in kept} == {"LITERALS", "TWO-READ"}
-    result = engine.evaluate(profiles[0])
-    both = {n.get("education") for n in result.needs if n.rule == "LITERALS"}
-    assert both == {"formal", "informal"}
-
-
-#: Need rules whose facts a rule's values alone do not tell apart: two actions of one
-#: length with other names, the same names in another order, an optional field.
-_RULES = (
-    _LOW_RULE
-    + """  - id: TWO-NAMES
+  - id: TWO-NAMES
     title: two names
     when:
       - deficit: {}
@@ -381,7 +258,6 @@ _RULES = (
     then:
       - need: {kind: program, competency: $deficit.competency, education: formal}
 """
-)
 
 
 def _results_both_ways(engine: Engine, profiles: list[dict[str, Any]]) -> None:
@@ -408,12 +284,7 @@ def test_kept_needs_by_values_on_the_shipped_rules(backend: str) -> None:
     engine = Engine.from_path(backend=backend)
     assert engine._needs_by_values is not None
     _results_both_ways(engine, list(synthetic_profiles(engine.kb, 150, 1216)))
-    # every shipped need rule tells its facts apart by one read value at most: each need
-    # kept in its rule's own table, none by every value
-    slots = engine._needs_by_slot
-    need_rules = {r.id for r in engine.kb.rules if any(a.fact_type == "need" for a in r.then)}
-    assert slots is not None and set(slots) == need_rules
-    assert any(slot[2] for slot in slots.values()) and not engine._needs_by_values
+    assert engine._needs_by_values  # found by their values
 
 
 @pytest.mark.parametrize("backend", ["fast", "python"])
@@ -458,14 +329,12 @@ def test_kept_needs_by_values_stay_bounded(engine: Engine, monkeypatch: pytest.M
     fresh = Engine(engine.kb, backend="fast")
     _results_both_ways(fresh, list(synthetic_profiles(engine.kb, 20, 4)))
     assert fresh._needs_by_values is not None and len(fresh._needs_by_values) <= 4
-    assert fresh._needs_by_slot is not None
-    assert all(len(slot[2]) <= 4 for slot in fresh._needs_by_slot.values())
 
 
 @pytest.mark.skipif(not inference.durable_available(), reason="durable_rules not importable")
 def test_durable_engine_keeps_no_needs_by_values(engine: Engine) -> None:
     """Its facts are made outside this process: each need is looked up by its names."""
     durable = Engine(engine.kb, backend="durable")
-    assert durable._needs_by_values is None and durable._needs_by_slot is None
+    assert durable._needs_by_values is None
     data = next(iter(synthetic_profiles(engine.kb, 1, 9)))
     assert durable.evaluate(data).to_json() == engine.evaluate(data).to_json()

@@ -357,11 +357,6 @@ class Engine:
         self._needs_by_values: dict[tuple[Any, ...], _KeyedNeed] | None = (
             {} if backend != "durable" else None
         )
-        # and, where a rule's need facts of one length differ by one read value at most,
-        # by that value alone, in a table of the rule's (see _need_slots)
-        self._needs_by_slot: dict[str, _NeedSlot] | None = (
-            _need_slots(self.strata, self._need_names) if backend != "durable" else None
-        )
         # compiled once; each evaluation works on a fresh copy with its own memories
         self._fast = (
             FastMatcher(self.strata, enriched=_ENRICHED, completion=_completion(kb))
@@ -1015,8 +1010,6 @@ class Engine:
         unknown = len(_SEVERITY_RANK)
         kept_needs = _NEEDS.get
         kept_by_values = by_values.get if by_values is not None else None
-        slots = self._needs_by_slot
-        slot_of = slots.get if slots is not None and by_values is not None else _no_slot
         best: dict[str, tuple[int, Fact, str]] = {}
         needs: list[_KeyedNeed] = []
         custom: list[Fact] = []
@@ -1026,14 +1019,8 @@ class Engine:
                 if ftype == "need":
                     # the kept need found here (a call per need cost more)
                     if kept_by_values is not None:
-                        # the rule's own table by its one read value (a key of the
-                        # rule and every value cost four times as much, read cold)
-                        slot = slot_of(rule)
                         try:
-                            if slot is not None and len(fact) == slot[0]:
-                                keyed = slot[2].get(fact[slot[1]])
-                            else:
-                                keyed = kept_by_values((rule, *fact.values()))
+                            keyed = kept_by_values((rule, *fact.values()))
                         except TypeError:  # a list among its fields
                             keyed = None
                         needs.append(keyed or self._need_by_values(rule, fact))
@@ -1083,14 +1070,6 @@ class Engine:
             and self._need_names.get((rule, len(fact))) == tuple(fact)
             and _STR.issuperset(map(type, fact.values()))
         ):
-            slots = self._needs_by_slot
-            slot = slots.get(rule) if slots is not None else None
-            if slot is not None and slot[0] == len(fact):
-                _length, name, own = slot
-                if len(own) > _NEEDS_KEPT:
-                    own.clear()
-                own[fact[name]] = keyed
-                return keyed
             if len(table) > _NEEDS_KEPT:
                 table.clear()
             key = (rule, *fact.values())
@@ -1241,29 +1220,6 @@ def _deficit_key(kb: KnowledgeBase) -> Callable[[str, str], tuple[int, int, str]
     return key
 
 
-def _need_variants(
-    strata: Sequence[Sequence[SubRule]],
-) -> Iterator[tuple[str, Sequence[tuple[str, int, Any, bool]] | None]]:
-    """Each rule's need actions with each subset of their optional read fields left out
-    (a field whose value is read, not a literal, and that is not required is left out
-    when the bound fact lacks it: ``compiler.templates``, the driver's ``_build`` and
-    the generated builders alike): the rule and the fields kept, in order. An action
-    with more than eight such fields is not worked out: the rule and None."""
-    for subs in strata:
-        for sub in subs:
-            rule = sub.rule.id
-            for ftype, fields in sub.actions:
-                if ftype != "need":
-                    continue
-                optional = [n for n, mode, _p, req in fields if mode != LITERAL and not req]
-                if len(optional) > 8:
-                    yield rule, None
-                    continue
-                for mask in range(1 << len(optional)):
-                    left_out = {n for i, n in enumerate(optional) if mask >> i & 1}
-                    yield rule, [f for f in fields if f[0] not in left_out]
-
-
 def _need_names(strata: Sequence[Sequence[SubRule]]) -> dict[tuple[str, int], tuple[str, ...]]:
     """The field names of the need facts each rule's actions can make, by the rule and
     the fact's length, for the (rule, length) pairs that allow one list of names alone.
@@ -1276,76 +1232,26 @@ def _need_names(strata: Sequence[Sequence[SubRule]]) -> dict[tuple[str, int], tu
     names as well)."""
     allowed: dict[tuple[str, int], set[tuple[str, ...]]] = {}
     unsure: set[str] = set()
-    for rule, fields in _need_variants(strata):
-        if fields is None:
-            unsure.add(rule)
-            continue
-        kept = ("type", *[n for n, *_rest in fields])
-        allowed.setdefault((rule, len(kept)), set()).add(kept)
+    for subs in strata:
+        for sub in subs:
+            rule = sub.rule.id
+            for ftype, fields in sub.actions:
+                if ftype != "need":
+                    continue
+                optional = [n for n, mode, _p, req in fields if mode != LITERAL and not req]
+                if len(optional) > 8:
+                    unsure.add(rule)
+                    continue
+                names = [n for n, *_rest in fields]
+                for mask in range(1 << len(optional)):
+                    left_out = {n for i, n in enumerate(optional) if mask >> i & 1}
+                    kept = ("type", *[n for n in names if n not in left_out])
+                    allowed.setdefault((rule, len(kept)), set()).add(kept)
     return {
         key: next(iter(names))
         for key, names in allowed.items()
         if len(names) == 1 and key[0] not in unsure
     }
-
-
-#: A rule's kept needs of one length by their one read value (:func:`_need_slots`): the
-#: length, the field read (``type`` when none is: every fact of that length is one), and
-#: the table.
-_NeedSlot = tuple[int, str, dict[Any, _KeyedNeed]]
-
-
-def _no_slot(_rule: str) -> None:
-    """No rule has a table of its own (the durable backend, or needs looked up by their
-    names)."""
-    return None
-
-
-#: A field whose value a firing reads, and a literal that is not a ``str`` (whose facts
-#: are never kept by their values), in the shapes :func:`_need_slots` compares.
-_READ = object()
-_OTHER = object()
-
-
-def _shape_value(mode: int, payload: Any) -> Any:
-    """An action's field as :func:`_need_slots` compares it: its literal when a ``str``."""
-    if mode != LITERAL:
-        return _READ
-    return payload if type(payload) is str else _OTHER
-
-
-def _need_slots(
-    strata: Sequence[Sequence[SubRule]], names: Mapping[tuple[str, int], tuple[str, ...]]
-) -> dict[str, _NeedSlot]:
-    """The rules whose need facts of one length are told apart by one read value at
-    most, each with that length, the field read and an empty table.
-
-    Such a length has one list of names (``names``, :func:`_need_names`), and every
-    action of the rule that makes a fact of it (an optional read field left out or not)
-    gives each of its literal fields the same ``str`` and reads one field at most. A
-    fact of the rule and that length made by those actions in this process is then
-    its read value (or, when none is read, the fact is always the same): two such
-    facts with equal read values are equal, name for name and value for value. A rule
-    with several such lengths has its longest one; the others are kept by every value
-    (``Engine._needs_by_values``)."""
-    made: dict[tuple[str, int], set[tuple[tuple[str, Any], ...]]] = {}
-    for rule, fields in _need_variants(strata):
-        if fields is not None:  # else not in names either
-            shape = tuple([(n, _shape_value(mode, p)) for n, mode, p, _req in fields])
-            made.setdefault((rule, len(fields) + 1), set()).add(shape)
-    slots: dict[str, _NeedSlot] = {}
-    # the longest length first: an optional field is left out only where its bound fact
-    # lacks it
-    for (rule, length), shapes in sorted(made.items(), key=lambda item: -item[0][1]):
-        if rule in slots or (rule, length) not in names or len(shapes) != 1:
-            continue
-        (shape,) = shapes
-        if any(v is _OTHER for _n, v in shape):  # a literal not a str: never kept
-            continue
-        read = [n for n, v in shape if v is _READ]
-        if len(read) <= 1:
-            slots[rule] = (length, read[0] if read else "type", {})
-    return slots
 
 
 def _cached_need(rule: str, fact: Fact) -> _KeyedNeed:
