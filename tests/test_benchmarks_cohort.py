@@ -8,6 +8,7 @@ or command-line output are wrong must stop instead of printing figures.
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -147,3 +148,40 @@ def test_compared_runs_flip_which_tree_goes_first_each_round(tmp_path: Path) -> 
     this, against = trees["this"], trees["against"]
     assert order == [this, against, against, this, this, against, against, this]
     assert [len(runs[name]) for name in ("this", "against")] == [4, 4]
+
+
+#: Loads batch_cpu.py, has it get pyarrow ready as its child does before any clock
+#: starts, writes a Parquet part as the worker task does, and says whether pandas
+#: was loaded (a process of its own: pyarrow's look for pandas is made once).
+_BATCH_CPU_PANDAS = """
+import subprocess
+import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+from benchmark_scripts import load_benchmark
+from deficit_engine.parts import PartRow, write_part
+
+load_benchmark("batch_cpu")._arrow_as_a_worker()
+rows = [PartRow("P-1", {"role": "teacher", "experience_years": 3}, {"profile": "P-1"})]
+write_part(Path(sys.argv[1]), rows, "parquet")
+print("pandas" in sys.modules)
+"""
+
+
+def test_batch_cpu_times_the_parquet_task_without_pandas_as_a_worker(tmp_path: Path) -> None:
+    """A pool worker writes its Parquet parts without pyarrow loading pandas
+    (parts.arrow_without_pandas); batch_cpu.py's child gets pyarrow so before its
+    clocks, or the Parquet worker task's figure holds pandas' import (0.2-0.3 s)."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _BATCH_CPU_PANDAS,
+            str(tmp_path / "part.parquet"),
+            str(Path(__file__).resolve().parent),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.split() == ["False"]
