@@ -67,7 +67,7 @@ PARTS = (
     (plan, "_unplaced"),
     (plan, "_mentee_bound"),
     (plan, "_demand"),
-    (plan, "plan_programmes"),
+    (plan, "plan_programme_outcomes"),
     (plan, "mentor_recommendations"),
     (plan, "resolve_formats"),
     (programmes, "_one_pass"),
@@ -313,7 +313,7 @@ def parts_of(timers: Timers, total: float) -> dict[str, float]:
     """The parts of one instrumented plan, in seconds; "rest" is what no part covers."""
     s = timers.seconds
     mentors = s["_allocate_mentors"]
-    programmes = s["plan_programmes"]
+    programmes = s["plan_programme_outcomes"]
     schools = s["school_profiles_of"] + s["flag_schools"]
     out = {
         "mentor_allocation": mentors,
@@ -326,7 +326,7 @@ def parts_of(timers: Timers, total: float) -> dict[str, float]:
             mentors - s["flow_arcs"] - s["allocate_arrays"] - s["_mentee_bound"]
         ),
         "programme_places": programmes,
-        "  plan_programmes": s["plan_programmes"],
+        "  plan_programme_outcomes": s["plan_programme_outcomes"],
         "    passes (_one_pass)": s["_one_pass"],
         "      candidates (memoised)": s["candidates"],
         "      programme_cover": s["programme_cover"],
