@@ -235,10 +235,12 @@ def parse_profile_apart(
     beside it: a batch's diagnosis normalises them and keeps the profile without them.
 
     A row whose results are all of the shape the model takes as it is (checked here
-    in Python, :func:`.checked_results`) has the rest of it validated by pydantic and
-    its results kept as they are, dicts, never made into models: validation's larger
-    half. Any other row, or one whose rest does not validate, is validated whole by
-    :func:`parse_profile`, which accepts it or raises its errors, the same as ever.
+    in Python, :func:`.checked_results`) has the rest of it validated (checked and made
+    without pydantic when of the common shape, :func:`.checked_profile`, else by
+    pydantic) and its results kept as they are, dicts, never made into models:
+    validation's larger half. Any other row, or one whose rest does not validate, is
+    validated whole by :func:`parse_profile`, which accepts it or raises its errors,
+    the same as ever.
 
     Parameters
     ----------
@@ -284,9 +286,10 @@ def parsed_apart_or_whole(
         values) rather than copied from the model's default, which pydantic deep-copies
         (a list within: not hashable) at several times the cost; the profile's
         ``model_fields_set`` then names ``preferences``, which only a caller that never
-        gives the profile back may allow (a batch's spill pickles it). And a row of the
-        common shape has the rest checked and its models made without pydantic
-        (:func:`.checked_profile`: the same values, the same fields set).
+        gives the profile back may allow (a batch's spill pickles it). Either way a row
+        of the common shape has the rest checked and its models made without pydantic
+        (:func:`.checked_profile`: the same values, the same fields set as the
+        validation it stands for).
 
     Returns
     -------
@@ -303,12 +306,11 @@ def parsed_apart_or_whole(
         results = data.get("results")
         checked = [] if results is None else checked_results(results, kb)
         if checked is not None:
-            if not fields_set_kept:
-                # the rest of a row of the common shape checked and made without pydantic
-                # (validation's larger half once the results were checked apart)
-                plain = checked_profile(data, kb, _folded)
-                if plain is not None:
-                    return plain, checked
+            # the rest of a row of the common shape checked and made without pydantic
+            # (validation's larger half once the results were checked apart)
+            plain = checked_profile(data, kb, _folded, preferences_set=not fields_set_kept)
+            if plain is not None:
+                return plain, checked
             rest = data if results is None else {**data, "results": []}
             if not fields_set_kept and "preferences" not in rest:
                 rest = {**rest, "preferences": {}}
