@@ -21,6 +21,7 @@ import pytest
 from deficit_engine import Engine
 from deficit_engine import cohort as cohort_module
 from deficit_engine import engine as engine_module
+from deficit_engine import profile as profile_module
 from deficit_engine.inference.columnar import Column, DerivedColumns, FactBlock
 from deficit_engine.models import Result
 from deficit_engine.models.provenance import PlainProvenance
@@ -184,3 +185,20 @@ def test_provenance_runs_read_back_from_the_spill(engine: Engine) -> None:
         back: Result = reader.result(coded, table.need_positions(n))
         assert repr(back.provenance) == repr(result.provenance)
         assert back.to_dict() == result.to_dict()
+
+
+def test_a_text_folding_leaves_is_the_rows_own(engine: Engine) -> None:
+    # as pydantic's way keeps it: the spill then pickles it once with the row's record
+    data = next(iter(synthetic_profiles(engine.kb, 1, 61)))
+    data["person"]["municipality"] = "Арсеньевский ГО"
+    data["person"]["organization"] = "Apceньевская школа"  # Latin look-alikes: folded
+    text = "".join(list(data["person"]["municipality"]))  # equal, another object
+    assert profile_module._folded(text) is not data["person"]["municipality"]  # kept
+    for fields_set_kept in (True, False):
+        profile, _results = profile_module.parsed_apart_or_whole(
+            data, engine.kb, fields_set_kept=fields_set_kept
+        )
+        person = profile.person
+        assert person.municipality is data["person"]["municipality"]
+        assert person.organization == profile_module._folded(data["person"]["organization"])
+        assert person.organization != data["person"]["organization"]

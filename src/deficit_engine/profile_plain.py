@@ -424,7 +424,11 @@ def _checked_person(person: Any, kb: KnowledgeBase, fold: Callable[[str], str]) 
             if name == "last_course" and not _iso_day(text):
                 return None
             if name == "organization" or name == "municipality":
-                text = fold(text)
+                folded = fold(text)
+                # the row's own text when folding leaves it (pydantic's way keeps it): a
+                # batch's spill then pickles it once with the row's person record
+                if folded != text:
+                    text = folded
         fields[name] = text
     return _model(Person, fields, set(person))
 
