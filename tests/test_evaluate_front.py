@@ -58,28 +58,50 @@ def _state(value: Any) -> Any:
     return (type(value).__name__, repr(value))
 
 
-def _by_pydantic(data: dict[str, Any], engine: Engine) -> Any:
-    """What ``parsed_apart_or_whole(..., fields_set_kept=False)`` made of the rest of a
-    row before: pydantic's model of it, or None where it (or the KB's ids) refuse it."""
+def _by_pydantic(data: dict[str, Any], engine: Engine, preferences_set: bool = True) -> Any:
+    """What ``parsed_apart_or_whole(..., fields_set_kept=not preferences_set)`` made of
+    the rest of a row before: pydantic's model of it, or None where it (or the KB's ids)
+    refuse it. ``preferences_set`` False: left out, the model's default is copied (a
+    batch's diagnosis, ``fields_set_kept=True``)."""
     rest = dict(data) if data.get("results") is None else {**data, "results": []}
-    if "preferences" not in rest:
+    if "preferences" not in rest and preferences_set:
         rest["preferences"] = {}
     return profile_module._validated_apart(rest, engine.kb)
 
 
 def _same(data: dict[str, Any], engine: Engine) -> bool:
     """Whether ``checked_profile`` gives pydantic's profile of ``data`` or None, and
-    None wherever pydantic refuses it; whether it made one."""
-    kept = copy.deepcopy(data)
-    got = plain_module.checked_profile(data, engine.kb, profile_module._folded)
-    assert data == kept  # the row is not changed
-    want = _by_pydantic(data, engine)
-    if got is None:
-        return False
-    assert want is not None, data
-    assert _state(got) == _state(want), data
-    assert got == want
-    return True
+    None wherever pydantic refuses it, with ``preferences`` in the fields set and as
+    pydantic sets it; whether it made one."""
+    made = []
+    for preferences_set in (True, False):
+        kept = copy.deepcopy(data)
+        got = plain_module.checked_profile(
+            data, engine.kb, profile_module._folded, preferences_set=preferences_set
+        )
+        assert data == kept  # the row is not changed
+        want = _by_pydantic(data, engine, preferences_set)
+        if got is not None:
+            assert want is not None, data
+            assert _state(got) == _state(want), data
+            assert got == want
+        made.append(got is not None)
+    assert made[0] == made[1]
+    return made[0]
+
+
+def test_a_batchs_rows_are_validated_apart_as_by_pydantic(engine: Engine) -> None:
+    # parse_profile_apart (a batch's diagnosis, its spill pickling the fields set):
+    # the rest's models as pydantic made them, preferences given or left out
+    given = []
+    for data in synthetic_profiles(engine.kb, 200, 35):
+        given.append("preferences" in data)
+        profile, results = profile_module.parse_profile_apart(data, engine.kb)
+        assert results == data["results"]
+        want = _by_pydantic(data, engine, preferences_set=False)
+        assert _state(profile) == _state(want)
+        assert ("preferences" in profile.model_fields_set) == ("preferences" in data)
+    assert any(given) and not all(given)  # both kinds of row
 
 
 #: Values each field of a row is set to, at and past the models' bounds and types.

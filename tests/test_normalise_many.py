@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from deficit_engine import Engine
 from deficit_engine import profile as profile_module
 from deficit_engine.engine import base_facts
+from deficit_engine.models.provenance import PlainProvenance
 from deficit_engine.profile import normalise, normalise_many, parse_profile
 from deficit_engine.schema import Profile
 from deficit_engine.synthetic import synthetic_profiles
@@ -93,12 +94,18 @@ def _same(a: Any, b: Any) -> bool:
     return pickle.dumps(a) == pickle.dumps(b)
 
 
+def _entries(provenance: Any) -> Any:
+    """A chunk's provenance of a profile as its Provenances (its runs made, if kept so)."""
+    return provenance.entries() if type(provenance) is PlainProvenance else provenance
+
+
 def _check_chunk(engine: Engine, profiles: list[Profile]) -> None:
     kb = engine.kb
     alone = [normalise(p, kb) for p in profiles]
     chunk = normalise_many(profiles, kb)
     assert len(chunk.scores) == len(chunk.provenance) == len(profiles)
-    for norm, scores, provenance in zip(alone, chunk.scores, chunk.provenance, strict=True):
+    for norm, scores, kept in zip(alone, chunk.scores, chunk.provenance, strict=True):
+        provenance = _entries(kept)
         assert _same(norm.scores, scores)
         assert all(_same(a, b) for a, b in zip(norm.provenance, provenance, strict=True))
         assert len(norm.provenance) == len(provenance)
@@ -138,6 +145,8 @@ def test_chunk_of_unnamed_results_only(engine: Engine) -> None:
     assert not any(r.instrument or r.date or r.source for p in profiles for r in p.results)
     chunk = normalise_many(profiles, engine.kb)
     assert chunk.competencies.origin is None and chunk.indicators.origin is None
+    # kept as their runs, made into Provenances only when read
+    assert all(type(p) is PlainProvenance for p in chunk.provenance)
     _check_chunk(engine, profiles)
 
 
@@ -149,7 +158,7 @@ def test_zero_scores_keep_their_sign(engine: Engine) -> None:
     negative["results"][0]["score"] = -0.0
     profiles = [parse_profile(d, engine.kb) for d in (base, negative, base, negative)]
     chunk = normalise_many(profiles, engine.kb)
-    signs = [np.signbit(p[0].score_pct) for p in chunk.provenance]
+    signs = [np.signbit(_entries(p)[0].score_pct) for p in chunk.provenance]
     assert signs == [False, True, False, True]
     _check_chunk(engine, profiles)
 

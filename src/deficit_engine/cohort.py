@@ -58,6 +58,7 @@ from .models import (
     UnmetEntry,
     json_number,
 )
+from .models.provenance import PlainProvenance
 from .months import month_index
 from .outputs import DocumentNames, FlatTables, person_record
 from .parts import (
@@ -1768,6 +1769,8 @@ class _SpillCodes:
         self.versions = _Distinct()  # (kb_hash, kb_version)
         self.fields = _Distinct()  # (fields set of a model,)
         self.preferences = _Distinct()  # see profile()
+        # a plain provenance's part's position by its kind and target (see _plain_parts)
+        self._plain: dict[str, dict[str, int]] = {}
 
     def tables(self, needs: Sequence[Need]) -> tuple[Any, ...]:
         """The share's tables, as :class:`_SpillReader` reads them.
@@ -1877,17 +1880,51 @@ class _SpillCodes:
             or result.errors != ()
         ):
             return dataclasses.replace(result, needs=(), scores=None)
-        deficits, provenance = result.deficits, result.provenance
+        deficits = result.deficits
+        # runs not yet read (normalise_many's): coded from the runs, no Provenance made
+        runs = result.__dict__.get("provenance")
+        if type(runs) is PlainProvenance:
+            parts, scores, set_aside = self._plain_parts(runs)
+        else:
+            provenance = result.provenance
+            parts = self.provenance.many(list(map(_PROVENANCE_PART, provenance)))
+            scores = tuple(map(_SCORE, provenance))
+            set_aside = tuple(map(_SET_ASIDE, provenance))
         return (
             result.profile,
             self.deficits.many(list(map(_DEFICIT_PART, deficits))),
             tuple(map(_SCORE, deficits)),
-            self.provenance.many(list(map(_PROVENANCE_PART, provenance))),
-            tuple(map(_SCORE, provenance)),
-            tuple(map(_SET_ASIDE, provenance)),
+            parts,
+            scores,
+            set_aside,
             self.versions((result.kb_hash, result.kb_version)),
             result.facts,
         )
+
+    def _plain_parts(
+        self, runs: PlainProvenance
+    ) -> tuple[tuple[int, ...], tuple[float, ...], tuple[int, ...]]:
+        """What :meth:`result` codes of the Provenances of ``runs`` (their parts'
+        positions, scores and set_aside), read from the runs: a plain Provenance's
+        part is its target and kind, its instrument, instrument_id, source and date
+        None, and it sets none aside (:func:`.plain_provenance`)."""
+        at: list[int] = []
+        scores: list[float] = []
+        for kind, ids, pct in runs:
+            known = self._plain.setdefault(kind, {})
+            found = list(map(known.get, ids))
+            if None in found:
+                found = [self._plain_part(known, kind, target) for target in ids]
+            at += found  # type: ignore[arg-type]  # None is not in found
+            scores += map(pct.__getitem__, ids)
+        return tuple(at), tuple(scores), (0,) * len(at)
+
+    def _plain_part(self, known: dict[str, int], kind: str, target: str) -> int:
+        """The position of a plain Provenance's part (``known``: of its kind)."""
+        found = known.get(target)
+        if found is None:
+            found = known[target] = self.provenance((target, kind, None, None, None, None))
+        return found
 
 
 class _SpillReader:

@@ -654,7 +654,7 @@ class Engine:
         self,
         base: BaseColumns,
         profiles: list[Profile],
-        read: list[tuple[Scores, tuple[Provenance, ...]]],
+        read: list[tuple[Scores, tuple[Provenance, ...] | PlainProvenance]],
     ) -> list[Result | None]:
         """The Results of one columnar run over ``base``, the profiles' own tables, with
         what each profile's normalising read (None: left to this engine's backend)."""
@@ -678,7 +678,7 @@ class Engine:
         self,
         prof: Profile,
         scores: Scores,
-        provenance: tuple[Provenance, ...],
+        provenance: tuple[Provenance, ...] | PlainProvenance,
         parts: _Parts,
         k: int,
     ) -> Result:
@@ -1324,8 +1324,114 @@ def _deficits_by_profile(kb: KnowledgeBase, outcome: DerivedColumns) -> list[lis
     """Per profile its deficits: of each competency's the first most severe (as
     :meth:`Engine._result_of` keeps them), most severe first, then in ontology order.
 
-    A Deficit is frozen, a value of its fact and rule alone: one serves every profile
-    with the same deficit at the same score (as :data:`_NEEDS` serves needs).
+    Read from the deficit blocks' columns (:func:`_deficit_columns`) when their fields
+    are of the kinds the rules give them (every row a competency): only the deficits
+    kept are made. Otherwise from the gathered facts (:func:`_deficits_gathered`).
+    """
+    rows = _deficit_columns(outcome)
+    if rows is None:
+        return _deficits_gathered(kb, outcome)
+    pid, comp, severity, group, score, block = rows
+    names = outcome.strings
+    absent = len(names)
+    # a row's (competency, severity): what groups and sorts it, a few hundred pairs
+    pairs, pair = np.unique(comp * (absent + 1) + severity, return_inverse=True)
+    severity_names = [*names, "None"]  # str(fact.get("severity")) of a fact without one
+    pair_names = [
+        (names[p // (absent + 1)], severity_names[p % (absent + 1)]) for p in pairs.tolist()
+    ]
+    key = _deficit_key(kb)
+    place = ranks([key(c, s) for c, s in pair_names])[pair]
+    unknown = len(_SEVERITY_RANK)
+    rank = np.array([_SEVERITY_RANK.get(s, unknown) for _c, s in pair_names], np.int64)
+    # the first of the most severe of each (profile, competency): lexsort is stable
+    order = np.lexsort((rank[pair], comp, pid))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (np.diff(pid[order]) != 0) | (np.diff(comp[order]) != 0)
+    kept = order[first]
+    # then each profile's by its key (one competency each: no two keys equal)
+    kept = kept[np.lexsort((place[kept], pid[kept]))]
+    group_names = [*names, None]
+    rules = [b.rule for b in outcome.blocks]
+    of = Deficit.of
+    made = [
+        of(names[c], group_names[g], severity_names[s], v, rules[b])
+        for c, g, s, v, b in zip(
+            comp[kept].tolist(),
+            group[kept].tolist(),
+            severity[kept].tolist(),
+            [score[k] for k in kept.tolist()],
+            block[kept].tolist(),
+            strict=True,
+        )
+    ]
+    ends = np.cumsum(np.bincount(pid[kept], minlength=outcome.n)).tolist()
+    return [made[start:end] for start, end in zip([0, *ends], ends, strict=False)]
+
+
+#: The kinds of the fields a Deficit is made of (any other field a rule gives a
+#: deficit is not read).
+_DEFICIT_KINDS = {"competency": STR, "group": STR, "severity": STR, "score_pct": NUM}
+
+
+_Ints = npt.NDArray[np.int64]
+#: The deficit rows' columns (see :func:`_deficit_columns`).
+_DeficitRows = tuple[_Ints, _Ints, _Ints, _Ints, list[Any], _Ints]
+
+
+def _deficit_columns(outcome: DerivedColumns) -> _DeficitRows | None:
+    """The deficit blocks' rows, block by block and row by row (the order the facts
+    are listed in): each row's profile, competency, severity and group (string codes,
+    ``len(outcome.strings)`` where the fact has none), score (a list: the values as
+    a fact holds them, None where absent) and block. None when a field the Deficit
+    reads is of another kind, or a row has no competency (the gathered facts decide
+    what that gives)."""
+    kinds = outcome.kinds.get("deficit", {})
+    if any(kinds.get(name, kind) != kind for name, kind in _DEFICIT_KINDS.items()):
+        return None
+    absent = len(outcome.strings)
+    pids, comps, severities, groups, blocks = [], [], [], [], []
+    scores: list[Any] = []
+    for at, block in enumerate(outcome.blocks):
+        count = len(block.pid)
+        if block.type != "deficit" or not count:
+            continue
+        columns = block.columns
+        if "competency" not in columns or not columns["competency"].present.all():
+            return None
+        codes = [
+            np.where(columns[name].present, columns[name].values, absent)
+            if name in columns
+            else np.full(count, absent, dtype=np.int64)
+            for name in ("competency", "severity", "group")
+        ]
+        comps.append(codes[0])
+        severities.append(codes[1])
+        groups.append(codes[2])
+        pids.append(block.pid)
+        blocks.append(np.full(count, at, dtype=np.int64))
+        if "score_pct" in columns:
+            col = columns["score_pct"]
+            values = col.values.tolist()
+            if not col.present.all():
+                given = zip(values, col.present.tolist(), strict=True)
+                values = [v if p else None for v, p in given]
+            scores += values
+        else:
+            scores += [None] * count
+    if not pids:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty, empty, scores, empty
+    pid, comp, severity, group = (
+        np.concatenate(part).astype(np.int64) for part in (pids, comps, severities, groups)
+    )
+    return pid, comp, severity, group, scores, np.concatenate(blocks)
+
+
+def _deficits_gathered(kb: KnowledgeBase, outcome: DerivedColumns) -> list[list[Deficit]]:
+    """:func:`_deficits_by_profile` from the gathered facts, a Deficit made per
+    distinct fact: one serves every profile with the same deficit at the same score
+    (as :data:`_NEEDS` serves needs).
     """
     rows = outcome.gather(("deficit",))
     deficits = [_deficit(rule, f) for rule, f in rows.facts]

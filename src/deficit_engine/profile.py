@@ -235,10 +235,12 @@ def parse_profile_apart(
     beside it: a batch's diagnosis normalises them and keeps the profile without them.
 
     A row whose results are all of the shape the model takes as it is (checked here
-    in Python, :func:`.checked_results`) has the rest of it validated by pydantic and
-    its results kept as they are, dicts, never made into models: validation's larger
-    half. Any other row, or one whose rest does not validate, is validated whole by
-    :func:`parse_profile`, which accepts it or raises its errors, the same as ever.
+    in Python, :func:`.checked_results`) has the rest of it validated (checked and made
+    without pydantic when of the common shape, :func:`.checked_profile`, else by
+    pydantic) and its results kept as they are, dicts, never made into models:
+    validation's larger half. Any other row, or one whose rest does not validate, is
+    validated whole by :func:`parse_profile`, which accepts it or raises its errors,
+    the same as ever.
 
     Parameters
     ----------
@@ -284,9 +286,10 @@ def parsed_apart_or_whole(
         values) rather than copied from the model's default, which pydantic deep-copies
         (a list within: not hashable) at several times the cost; the profile's
         ``model_fields_set`` then names ``preferences``, which only a caller that never
-        gives the profile back may allow (a batch's spill pickles it). And a row of the
-        common shape has the rest checked and its models made without pydantic
-        (:func:`.checked_profile`: the same values, the same fields set).
+        gives the profile back may allow (a batch's spill pickles it). Either way a row
+        of the common shape has the rest checked and its models made without pydantic
+        (:func:`.checked_profile`: the same values, the same fields set as the
+        validation it stands for).
 
     Returns
     -------
@@ -303,12 +306,11 @@ def parsed_apart_or_whole(
         results = data.get("results")
         checked = [] if results is None else checked_results(results, kb)
         if checked is not None:
-            if not fields_set_kept:
-                # the rest of a row of the common shape checked and made without pydantic
-                # (validation's larger half once the results were checked apart)
-                plain = checked_profile(data, kb, _folded)
-                if plain is not None:
-                    return plain, checked
+            # the rest of a row of the common shape checked and made without pydantic
+            # (validation's larger half once the results were checked apart)
+            plain = checked_profile(data, kb, _folded, preferences_set=not fields_set_kept)
+            if plain is not None:
+                return plain, checked
             rest = data if results is None else {**data, "results": []}
             if not fields_set_kept and "preferences" not in rest:
                 rest = {**rest, "preferences": {}}
@@ -708,8 +710,10 @@ class NormalisedChunk:
     ----------
     scores : list of Scores
         Each profile's, equal to ``normalise(profile, kb).scores``.
-    provenance : list of tuple of Provenance
-        Each profile's, equal to ``normalise(profile, kb).provenance``.
+    provenance : list of tuple of Provenance or PlainProvenance
+        Each profile's, equal to ``normalise(profile, kb).provenance``; as its runs
+        (:class:`~.models.provenance.PlainProvenance`, whose ``entries()`` are those)
+        when no result of the chunk names its instrument, source or date.
     competencies : ScoreRows
         Per profile each competency with a score, by id (its ``result`` facts).
     indicators : ScoreRows
@@ -720,7 +724,7 @@ class NormalisedChunk:
     """
 
     scores: list[Scores]
-    provenance: list[tuple[Provenance, ...]]
+    provenance: list[tuple[Provenance, ...] | PlainProvenance]
     competencies: ScoreRows
     indicators: ScoreRows
     groups: ScoreRows
@@ -815,7 +819,7 @@ def normalise_many(
     scores: list[float] = []
     maxima: list[float] = []
     origins: list[tuple[Any, Any, Any]] = []  # each chosen result's instrument, source, date
-    provenance: list[tuple[Provenance, ...] | None] = [None] * n
+    provenance: list[tuple[Provenance, ...] | PlainProvenance | None] = [None] * n
     given: dict[int, float] = {}  # rows whose percent the policy worked out
     for k, profile in enumerate(profiles):
         own: Sequence[Any] = profile.results if results is None else results[k]
@@ -867,14 +871,22 @@ def normalise_many(
     alone = ~np.isin(rows, [k for k, p in enumerate(provenance) if p is not None])
     order = np.flatnonzero(alone)
     order = order[np.lexsort((np.array(rank, dtype=np.int64)[order], rows[order]))]
-    made_provenance = _provenance_rows(
-        kb, order.tolist(), target, is_indicator, pcts, origins if known else None
-    )
-    at = 0
-    for k, size in enumerate(np.bincount(rows[order], minlength=n).tolist()):
-        if provenance[k] is None:
-            provenance[k] = made_provenance[at : at + size]
-            at += size
+    order_rows = order.tolist()
+    sizes = np.bincount(rows[order], minlength=n).tolist()
+    if known:
+        made_provenance = _provenance_rows(kb, order_rows, target, is_indicator, pcts, origins)
+        at = 0
+        for k, size in enumerate(sizes):
+            if provenance[k] is None:
+                provenance[k] = made_provenance[at : at + size]
+                at += size
+    else:  # none names its origin: each profile's as runs, made when read
+        at = 0
+        for k, size in enumerate(sizes):
+            if provenance[k] is None:
+                own_rows = order_rows[at : at + size]
+                provenance[k] = _plain_runs(own_rows, target, is_indicator, pcts)
+                at += size
     code = [parent[t] if i else competency[t] for t, i in zip(target, is_indicator, strict=True)]
     ind = np.array(is_indicator, dtype=bool)
     key = rows * nc + np.array(code, dtype=np.int64)
@@ -920,8 +932,10 @@ def normalise_many(
         )
     indicators = _score_rows(rows[ind], np.flatnonzero(ind), target, pct[ind], scale)
     kept = [p for p in provenance if p is not None]
-    if known and any(_known(p) for prov in kept for p in prov):
-        competencies, indicators = _with_origin(kept, competencies, indicators)
+    if known:  # then no profile's is kept as runs
+        entries = [prov for prov in kept if not isinstance(prov, PlainProvenance)]
+        if any(_known(p) for prov in entries for p in prov):
+            competencies, indicators = _with_origin(entries, competencies, indicators)
     return NormalisedChunk(made, kept, competencies, indicators, groups)
 
 
@@ -959,6 +973,26 @@ def _provenance_rows(
             for r in order
         ]
     )
+
+
+def _plain_runs(
+    rows: list[int], target: list[str], is_indicator: list[bool], pcts: list[float]
+) -> PlainProvenance:
+    """The provenance of one profile's rows ``rows`` (its competencies, then its
+    indicators, each the one result for its id and naming no origin) as its runs,
+    made into the Provenances :func:`_provenance_rows` makes when first read: a batch's
+    diagnosis never reads them (its spill codes the runs, ``cohort._SpillCodes``)."""
+    ids = [target[r] for r in rows]
+    scores = [pcts[r] for r in rows]
+    split = len(rows) - sum([is_indicator[r] for r in rows])
+    runs = []
+    if split:
+        competencies = ids[:split]
+        runs.append(("competency", competencies, dict(zip(competencies, scores, strict=False))))
+    if split < len(rows):
+        indicators = ids[split:]
+        runs.append(("indicator", indicators, dict(zip(indicators, scores[split:], strict=True))))
+    return PlainProvenance(runs)
 
 
 def _origin_provenance(

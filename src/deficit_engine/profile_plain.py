@@ -294,7 +294,11 @@ _ID_LENGTH = 200
 
 
 def checked_profile(
-    data: dict[str, Any], kb: KnowledgeBase, fold: Callable[[str], str]
+    data: dict[str, Any],
+    kb: KnowledgeBase,
+    fold: Callable[[str], str],
+    *,
+    preferences_set: bool = True,
 ) -> Profile | None:
     """The profile of a row, its results left out, as pydantic validates the rest
     ``parsed_apart_or_whole(..., fields_set_kept=False)`` makes of it (the results
@@ -320,6 +324,11 @@ def checked_profile(
         The KB the profile must name ids of.
     fold : callable
         The person's text folding (``profile._folded``).
+    preferences_set : bool
+        False: the profile's fields set names ``preferences`` only when the row gives
+        them, as pydantic validating the rest without them sets it (the default
+        ``Preferences()`` it deep-copies has the values and fields set ``{}`` gives);
+        ``parsed_apart_or_whole(..., fields_set_kept=True)``, a batch's diagnosis.
 
     Returns
     -------
@@ -356,7 +365,8 @@ def checked_profile(
         if type(request) is not str or request not in competencies:
             return None
     given = set(data)  # and "results" when given (emptied), as the caller's rest names it
-    given.add("preferences")
+    if preferences_set:
+        given.add("preferences")
     return _model(
         Profile,
         {
@@ -414,7 +424,11 @@ def _checked_person(person: Any, kb: KnowledgeBase, fold: Callable[[str], str]) 
             if name == "last_course" and not _iso_day(text):
                 return None
             if name == "organization" or name == "municipality":
-                text = fold(text)
+                folded = fold(text)
+                # the row's own text when folding leaves it (pydantic's way keeps it): a
+                # batch's spill then pickles it once with the row's person record
+                if folded != text:
+                    text = folded
         fields[name] = text
     return _model(Person, fields, set(person))
 
