@@ -255,10 +255,10 @@ class _Seekers(NamedTuple):
     seekers: list[Seeker]
     needs: list[Sequence[Need]] | _Decoded[Sequence[Need]]
     severities: list[Mapping[str, str]] | _Decoded[Mapping[str, str]]
-    # a tuple a person (a list of one to three made by map was about 90 bytes, a
-    # tuple 50-60), held from the rows' reading until the flows are solved: then
-    # as runs (_UnitRuns) until the person's share
-    units: list[tuple[Unit, ...]]
+    # held as runs from the rows' reading (_UnitRuns) until the person's share:
+    # a tuple a person of interned units was about 170 bytes a person of Python's
+    # heap at the reading's end
+    units: _UnitRuns
 
 
 def _school_needs(flag: Sequence[SchoolFlag]) -> list[Need]:
@@ -290,10 +290,13 @@ def _read(
     # a RowTable's needs and severities are decoded where read (see _Decoded)
     table = rows if isinstance(rows, RowTable) else None
     out = (
-        _Seekers([], [], [], [])
+        _Seekers([], [], [], _UnitRuns())
         if table is None
         else _Seekers(
-            [], _Decoded(table.needs, len(table)), _Decoded(table.severities, len(table)), []
+            [],
+            _Decoded(table.needs, len(table)),
+            _Decoded(table.severities, len(table)),
+            _UnitRuns(),
         )
     )
     # a RowTable's programme needs as positions in its table of needs; a list's
@@ -301,9 +304,8 @@ def _read(
     demands = Demands(None if table is None else table.need_values())
     most, summed = array("q"), array("q")  # the kept demands' two weights (demand_key)
     ids: list[str] = []
-    # equal seekers and units (most people share a school, subjects and levels, and
-    # a form's needs often sit at the same places among theirs) held once: they
-    # are only read, and live from here to the person's resolution
+    # equal seekers (most people share a school, subjects and levels) held once:
+    # they are only read, and live from here to the person's resolution
     one = SharedValues().one
     for n, row in enumerate(_lean(rows)):
         if row is None:
@@ -311,7 +313,7 @@ def _read(
             if table is None:
                 out.needs.append(())
                 out.severities.append(_NO_SEVERITIES)
-            out.units.append(_NO_UNITS)
+            out.units.add(_NO_UNITS)
             continue
         programme, mentor = _programme_and_mentor(row.needs)
         # DemandHead's fields (made a DemandHead once per value: see Demands)
@@ -339,8 +341,7 @@ def _read(
         if table is None:
             out.needs.append(row.needs)
             out.severities.append(row.severities)
-        units = mentor_units(row.needs, mentor)
-        out.units.append(tuple(map(one, units)) if units else _NO_UNITS)
+        out.units.add(mentor_units(row.needs, mentor))
     # the key's fourth part, the person's position, only breaks ties of the first
     # three: a stable sort of the kept demands, in input order, does the same. Held
     # in an array through the passes (a list held an int object a person too)
@@ -361,7 +362,7 @@ def _add_schools(out: _Seekers, flags: Sequence[SchoolFlag]) -> list[tuple[str, 
         out.seekers.append(Seeker(org, fl[0].municipality, frozenset(), frozenset(), school=True))
         out.needs.append(needs)
         out.severities.append({n.competency or "": SCHOOL_SEVERITY for n in needs})
-        out.units.append(tuple(mentor_units(needs, range(len(needs)))))
+        out.units.add(mentor_units(needs, range(len(needs))))
     return schools
 
 
@@ -448,13 +449,24 @@ class _OwnedUnits(Sequence[tuple[int, Unit]]):
 
     Held as a list of those pairs while the flow is built and solved, they were
     about 100 bytes a unit (the pair and an int object for a position past 256);
-    here the positions are an array and the units a list of the seekers' own
-    (16 bytes a unit), and a pair is made when read.
+    here the positions are an array and a pair is made when read: its unit read
+    from the seekers' runs (:class:`_UnitRuns`; a flow reads each unit twice), or
+    from a list of the seekers' own units when given tuples (16 bytes a unit).
     """
 
-    def __init__(self, units: Sequence[Sequence[Unit]], first: int, last: int) -> None:
+    def __init__(self, units: Sequence[Sequence[Unit]] | _UnitRuns, first: int, last: int) -> None:
         self.owners = array("q")
+        self.runs = units if isinstance(units, _UnitRuns) else None
         self.units: list[Unit] = []
+        self.first = 0  # the first unit's position among the runs' units
+        if self.runs is not None:
+            starts = self.runs.starts
+            self.first = starts[first]
+            for k in range(first, last):
+                count = starts[k + 1] - starts[k]
+                if count:
+                    self.owners.extend([k] * count)
+            return
         for k in range(first, last):
             mine = units[k]
             if mine:
@@ -462,7 +474,7 @@ class _OwnedUnits(Sequence[tuple[int, Unit]]):
                 self.units.extend(mine)
 
     def __len__(self) -> int:
-        return len(self.units)
+        return len(self.owners)
 
     @overload
     def __getitem__(self, u: int) -> tuple[int, Unit]: ...
@@ -472,65 +484,83 @@ class _OwnedUnits(Sequence[tuple[int, Unit]]):
 
     def __getitem__(self, u: int | slice) -> tuple[int, Unit] | Sequence[tuple[int, Unit]]:
         if isinstance(u, slice):
-            return list(zip(self.owners[u], self.units[u], strict=True))
-        return self.owners[u], self.units[u]
+            return [self[v] for v in range(*u.indices(len(self)))]
+        if self.runs is None:
+            return self.owners[u], self.units[u]
+        if u < 0:
+            u += len(self.owners)
+        return self.owners[u], self.runs.unit(self.first + u)
 
     def __iter__(self) -> Iterator[tuple[int, Unit]]:
-        return zip(self.owners, self.units, strict=True)
+        if self.runs is None:
+            return zip(self.owners, self.units, strict=True)
+        unit, first = self.runs.unit, self.first
+        return ((k, unit(first + u)) for u, k in enumerate(self.owners))
 
 
 class _UnitRuns:
     """Every seeker's units (people, then flagged schools), held as runs of integers
-    from the flows to each seeker's turn: per unit its form's code and the end of its
-    needs' positions (among the seeker's needs) in one array, per seeker where their
-    units start.
+    from the rows' reading to each seeker's turn: per unit its form's code and the
+    end of its needs' positions (among the seeker's needs) in one array, per seeker
+    where their units start.
 
     Held as the seekers' tuples of units (a named tuple and a tuple of positions a
     unit, a tuple a seeker) they were about 160 bytes a person from the rows'
     reading to the person's Resolution, through the programme passes, the plan's
-    peak; as runs about 20. A seeker's units are made again when read: equal to
-    those given (not the same objects; what reads them reads their values).
+    peak; as runs about 20. They are added seeker by seeker as the rows are read
+    (:meth:`add`): made as tuples there and let go after the flows, they were the
+    largest part of what the reading left in Python's heap, whose freed blocks it
+    keeps. A seeker's units are made again when read: equal to those given (not
+    the same objects; what reads them reads their values).
     """
 
-    def __init__(self, units: Sequence[Sequence[Unit]]) -> None:
+    def __init__(self, units: Iterable[Sequence[Unit]] = ()) -> None:
         self.forms: list[str | None] = []
-        codes: dict[str | None, int] = {}
+        self._codes: dict[str | None, int] = {}
         # 16 and 32 bits wide until a value does not fit (rows._extend widens them)
-        form = array("H")  # per unit, its form's code (in ``forms``)
-        needs = array("H")  # the units' needs' positions, unit after unit
-        ends = array("i")  # per unit, where its positions end
-        starts = array("i", [0])  # per seeker, where their units start; then all
+        self.form = array("H")  # per unit, its form's code (in ``forms``)
+        self.needs = array("H")  # the units' needs' positions, unit after unit
+        self.ends = array("i")  # per unit, where its positions end
+        self.starts = array("i", [0])  # per seeker, where their units start; then all
         for mine in units:
-            if mine:
-                mine_forms, mine_ends = [], []
-                at = len(needs)
-                for unit in mine:
-                    code = codes.get(unit.form)
-                    if code is None:
-                        code = codes[unit.form] = len(self.forms)
-                        self.forms.append(unit.form)
-                    mine_forms.append(code)
-                    at += len(unit.needs)
-                    mine_ends.append(at)
-                form = _extend(form, mine_forms)
-                needs = _extend(needs, [i for unit in mine for i in unit.needs])
-                ends = _extend(ends, mine_ends)
-            starts = _extend(starts, (len(ends),))
-        self.form, self.needs, self.ends, self.starts = form, needs, ends, starts
+            self.add(mine)
+
+    def add(self, mine: Sequence[Unit]) -> None:
+        """Add the next seeker's units (none: a seeker without mentor needs)."""
+        if mine:
+            codes, forms = self._codes, self.forms
+            mine_forms, mine_ends = [], []
+            at = len(self.needs)
+            for unit in mine:
+                code = codes.get(unit.form)
+                if code is None:
+                    code = codes[unit.form] = len(forms)
+                    forms.append(unit.form)
+                mine_forms.append(code)
+                at += len(unit.needs)
+                mine_ends.append(at)
+            self.form = _extend(self.form, mine_forms)
+            self.needs = _extend(self.needs, [i for unit in mine for i in unit.needs])
+            self.ends = _extend(self.ends, mine_ends)
+        self.starts = _extend(self.starts, (len(self.ends),))
+
+    def __len__(self) -> int:
+        """How many seekers."""
+        return len(self.starts) - 1
 
     def __getitem__(self, k: int) -> tuple[Unit, ...]:
         """Seeker ``k``'s units."""
         first, last = self.starts[k], self.starts[k + 1]
         if first == last:
             return _NO_UNITS
-        forms, form, needs, ends = self.forms, self.form, self.needs, self.ends
-        begin = ends[first - 1] if first else 0
-        out = []
-        for u in range(first, last):
-            end = ends[u]
-            out.append(_unit(Unit, (forms[form[u]], tuple(needs[begin:end]))))
-            begin = end
-        return tuple(out)
+        return tuple([self.unit(u) for u in range(first, last)])
+
+    def unit(self, u: int) -> Unit:
+        """The ``u``-th unit of all (seekers' units one after another)."""
+        ends = self.ends
+        return _unit(
+            Unit, (self.forms[self.form[u]], tuple(self.needs[ends[u - 1] if u else 0 : ends[u]]))
+        )
 
     def count(self, k: int) -> int:
         """How many units seeker ``k`` has."""
@@ -562,7 +592,7 @@ class _Choices:
     ) -> None:
         self.index, self.s, self.n_people = index, s, n_people
         self.people, self.schools = people, schools
-        self.units = _UnitRuns(s.units)  # the seekers' own let go by the plan (_Work)
+        self.units = s.units  # held as runs from the rows' reading (_read)
 
     def __getitem__(self, k: int) -> list[MentorChoice]:
         s = self.s
@@ -1076,10 +1106,9 @@ class _Work:
             self.index, self.seekers, len(people)
         )
         n_people = len(people)
-        self.mentees = sum(1 for n in range(n_people) if self.seekers.units[n])
-        self.units = sum(len(u) for u in self.seekers.units[:n_people])
-        # the choices hold the units as runs (_UnitRuns): the tuples go
-        self.seekers.units.clear()
+        runs = self.seekers.units
+        self.mentees = sum(1 for n in range(n_people) if runs.count(n))
+        self.units = runs.starts[n_people]
         _give_back_freed()  # the flows' C++ graph: see _give_back_freed
         # int-coded as made: about 80 bytes a person until their resolution, not
         # 1.1 KB; the passes are done: what follows reads only their outcome
