@@ -147,19 +147,21 @@ def test_unmet_needs_coded_as_pairs_are_the_needs_and_reasons_coded_apart(
 def test_covers_let_go_for_the_recommendations_keep_each_person_s_picks(
     puts: list[tuple[int, int, list[int], list[int]]],
 ) -> None:
-    """``_Covers.recommending`` drops the keys and tables only the passes read: each
-    person's last picks (what ``_recommend`` reads) stay as they were."""
+    """``_Covers.recommending`` drops the table only the passes read: each person's
+    last picks, unmet pairs and shut key (what ``_recommend`` reads, the unmet
+    needs made there: see ``_last_unmet``) stay as they were."""
     held = programmes_module._Held()
     keys = [held.at(("k", str(j))) for j in range(4)]
     things = [held.at(("x", (j,), None)) for j in range(8)]
     covers = programmes_module._Covers(6, held)
     for k, key, picks, pairs in puts:
         covers.put(k, keys[key], [things[j] for j in picks], [things[j] for j in pairs])
-    before = [covers.picks_of(k) for k in range(6)]
+    before = [(covers.picks_of(k), covers.key_of(k)) for k in range(6)]
+    found = [covers.found(k) for k in range(6) if covers.key_of(k) is not None]
     covers.recommending()
-    assert [covers.picks_of(k) for k in range(6)] == before
-    last = {k: key for k, key, _picks, _pairs in puts}
-    assert not held.seen and all(held.items[keys[key]] is None for key in last.values())
+    assert [(covers.picks_of(k), covers.key_of(k)) for k in range(6)] == before
+    assert [covers.found(k) for k in range(6) if covers.key_of(k) is not None] == found
+    assert not held.seen
 
 
 def _plain_profiles(

@@ -772,7 +772,7 @@ def _one_pass(
                 drift.replayed(plan.places[k])
                 continue
         key = _shut(places, h, limited)
-        picks, unmet = _cover(index, demands, k, h, key, covers)
+        picks, _unmet_pairs = _cover(index, demands, k, h, key, covers)
         taken = [places.take(programs[pid], h.period, h.municipality) for pid, _s, _a in picks]
         if newly is not None:
             drift.moved(plan.places[k], -1)
@@ -785,12 +785,9 @@ def _one_pass(
         # the places' tuple is interned whole (most people's equal another's), and
         # without a group the cover's own tuple of recommendations is kept (its
         # recommendations are interned already): a tuple a person less each
+        # (the unmet needs' reasons are made from the last cover once the passes
+        # are done: see _last_unmet)
         plan.places[k] = shared.values.one(tuple(map(shared.values.one, taken))) if taken else ()
-        if unmet:
-            eligible = people.eligible[head_at[k]]
-            plan.unmet[k] = _unmet(places, demands, k, h, eligible, key, unmet, shared.held)
-        else:
-            plan.unmet[k] = _NO_UNMET
 
 
 def _shut(places: _Places, h: DemandHead, limited: tuple[str, ...]) -> tuple[str, ...]:
@@ -992,20 +989,15 @@ class _Covers:
         return found, tuple(map(items.__getitem__, reasons)) if reasons else _NO_REASONS
 
     def recommending(self) -> None:
-        """Let go what only the passes read, once they are done: the shut keys
-        (``held``'s items at their positions), which covers have unmet pairs, and
-        ``held``'s tables of what it holds. What is left gives :meth:`picks_of`.
+        """Let go what only the passes read, once they are done: ``held``'s table
+        that finds the position of what it holds (a few MB at 200,000 people).
+        The shut keys, the unmet pairs and the table that holds each pair once
+        are read once more, for the unmet needs (``_last_unmet``).
 
         The recommendations are made after the last pass (``_recommend``), and the
-        outcome they are coded into grows with the cohort: made where the keys and
-        the tables were freed, the plan's peak is lower (at 200,000 people the
-        keys were 45,000 tuples, the tables a few MB)."""
-        items = self.held.items
-        for at in set(self.key):
-            if at >= 0:
-                items[at] = None
-        self.key, self.reasons = array("i"), array("I")
-        self.held.seen, self.held.same = {}, {}
+        outcome they are coded into grows with the cohort: made where the table
+        was freed, the plan's peak is lower."""
+        self.held.seen = {}
 
     def compact(self) -> None:
         """Drop the runs left behind when they are more than those in use."""
@@ -1024,6 +1016,7 @@ def _recommend(
     index: CatalogueIndex,
     demands: Demands,
     covers: _Covers,
+    eligible: Sequence[Mapping[str, Sequence[Program]]],
     plan: ProgrammesPlan,
     made_once: _Made,
     into: ProgrammeOutcomes | None = None,
@@ -1041,16 +1034,20 @@ def _recommend(
     3,000 synthetic people, 13,711 picks are 4,892 distinct ones, each made once.
     The covers are let go once read (the recommendations are the plan's peak).
     With ``into``, each person's recommendations and unmet needs are coded there
-    in input order instead of stored in ``plan`` (their unmet needs taken out of
-    it): a tuple a person less at the peak.
+    in input order instead of stored in ``plan``: a tuple a person less at the peak.
+    Each person's unmet needs are made here, from their last cover
+    (:func:`_last_unmet`), not held from pass to pass.
     """
     made: dict[tuple[Any, ...], Recommendation] = {}
     heads, head_at = demands.heads, demands.head_at
+    places = _Places(index.program_by_id, plan.closed)  # the reasons' (see _last_unmet)
     for k, picks in enumerate(covers.picks):
+        unmet = _last_unmet(places, demands, eligible, covers, k)
+        if into is None and unmet:
+            plan.unmet[k] = unmet
         if not picks:
             if into is not None:
-                into.add((), plan.unmet[k])
-                plan.unmet[k] = _NO_UNMET
+                into.add((), unmet)
             continue
         h = heads[head_at[k]]
         needs, prefs, hours = demands.needs(k), h.prefs, h.period_hours
@@ -1070,8 +1067,37 @@ def _recommend(
         if into is None:
             plan.recommendations[k] = tuple(out)
         else:
-            into.add(out, plan.unmet[k])
-            plan.unmet[k] = _NO_UNMET
+            into.add(out, unmet)
+
+
+def _last_unmet(
+    places: _Places,
+    demands: Demands,
+    eligible: Sequence[Mapping[str, Sequence[Program]]],
+    covers: _Covers,
+    k: int,
+) -> tuple[tuple[int, UnmetWhy], ...]:
+    """Person ``k``'s unmet programme needs with their reasons (see _unmet), made
+    from their last cover once the passes are done, with the plan's closed pairs
+    (``places``: a pass's places, for the reasons alone).
+
+    Held from the pass that made them to the outcome's coding, they were about
+    80 bytes a person at the passes' end, the plan's peak. Made here they are the
+    same: a cover's shut key and unmet pairs are the last pass's that served the
+    person, and a reason reads, of the places, only whether each programme shut
+    for the person is closed in their municipality (see _Places.why_not). A
+    person a later pass did not serve again had none of their limited programmes
+    newly closed where they work (_Drift.touches), so that is what it was when
+    their cover was made; the rest of a reason is the catalogue's."""
+    at = covers.key[k]
+    if at < 0 or not covers.reasons[k]:  # never covered, or nothing unmet
+        return _NO_UNMET
+    held = covers.held
+    first = covers.start[k] + covers.picks[k]
+    unmet = tuple(map(held.items.__getitem__, covers.run[first : first + covers.reasons[k]]))
+    h = demands.heads[demands.head_at[k]]
+    shut: tuple[str, ...] = held.items[at]
+    return _unmet(places, demands, k, h, eligible[demands.head_at[k]], shut, unmet, held)
 
 
 def _with_place(rec: Recommendation, place: ProgrammePlace) -> Recommendation:
@@ -1185,7 +1211,11 @@ def _plan(
     # made once the passes are done, from each person's last cover (coded into
     # ``into`` when given: the plan's list of them is then left empty, 8 bytes a
     # person less at the passes' peak)
-    plan = ProgrammesPlan([] if into is not None else [()] * n, [()] * n, [_NO_UNMET] * n)
+    plan = ProgrammesPlan(
+        [] if into is not None else [()] * n,
+        [()] * n,
+        [] if into is not None else [_NO_UNMET] * n,
+    )
     newly: set[tuple[str, str | None]] | None = None
     while True:
         _one_pass(kb.index, demands, people, order, plan, newly, covers, shared)
@@ -1194,9 +1224,10 @@ def _plan(
         if not small:
             # what only the passes read is let go before the recommendations are
             # made: they are the plan's peak (see _Covers.recommending)
+            eligible = people.eligible
             del people
             covers.recommending()
-            _recommend(kb.index, demands, covers, plan, shared.made, into)
+            _recommend(kb.index, demands, covers, eligible, plan, shared.made, into)
             return plan
         plan.closed |= small
         plan.passes += 1
