@@ -395,6 +395,56 @@ def test_the_outcomes_coded_as_made_are_the_plan_s_coded(
         assert plan.passes > 1 and any(plan.unmet)
 
 
+@pytest.mark.parametrize(("divisor", "min_group"), [(8, 6), (4, 3), (2, 8)])
+def test_the_unmet_needs_made_after_the_passes_are_those_the_passes_made(
+    engine: Engine,
+    rows: list[PlanRow],
+    divisor: int,
+    min_group: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each person's unmet programme needs, made from their last cover once the
+    passes are done (``programmes._last_unmet``), are those the passes made when
+    they covered the person (the plain way: ``_unmet`` right after the cover, with
+    that pass's places), with scarce places: redone passes, closed groups."""
+    kb = scarce_kb(divisor, min_group, engine.kb)
+    keyed = [d for d in (_demand(row, n) for n, row in enumerate(rows)) if d is not None]
+    made: dict[int, Any] = {}
+    seen: dict[str, Any] = {}
+    real_places, real_people = programmes_module._Places, programmes_module._people
+    real_cover = programmes_module._cover
+
+    def places(*args: Any) -> Any:
+        seen["places"] = found = real_places(*args)
+        return found
+
+    def people(*args: Any) -> Any:
+        seen["people"] = found = real_people(*args)
+        return found
+
+    def cover(index: Any, demands: Any, k: int, h: Any, key: Any, covers: Any) -> Any:
+        picks, unmet = real_cover(index, demands, k, h, key, covers)
+        eligible = seen["people"].eligible[demands.head_at[k]]
+        made[k] = (
+            programmes_module._unmet(
+                seen["places"], demands, k, h, eligible, key, unmet, covers.held
+            )
+            if unmet
+            else ()
+        )
+        return picks, unmet
+
+    monkeypatch.setattr(programmes_module, "_Places", places)
+    monkeypatch.setattr(programmes_module, "_people", people)
+    monkeypatch.setattr(programmes_module, "_cover", cover)
+    plan = plan_programmes(kb, keyed)
+    assert plan.passes > 1 and plan.closed
+    assert [tuple(plan.unmet[k]) for k in range(len(keyed))] == [
+        made.get(k, ()) for k in range(len(keyed))
+    ]
+    assert any(why[1] for unmet in plan.unmet for _i, why in unmet)  # programmes ran out
+
+
 def test_demands_as_positions_plan_as_the_list_of_demands(
     engine: Engine, rows: list[PlanRow]
 ) -> None:
