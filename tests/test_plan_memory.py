@@ -321,6 +321,28 @@ def test_the_seekers_units_held_as_runs_give_back_each_seekers_units(
     assert [runs.count(k) for k in range(len(units))] == [len(u) for u in units]
 
 
+@given(_UNITS, st.data())
+def test_a_flow_s_units_read_from_the_runs_are_the_seekers_own(
+    units: list[list[Unit]], data: st.DataObject
+) -> None:
+    """The runs added seeker by seeker as the rows are read (``_UnitRuns.add``) and
+    a flow's units read from them (``_OwnedUnits`` over the runs) give the pairs
+    and owners the seekers' own tuples give, in order, by position and by slice."""
+    runs = plan_module._UnitRuns()
+    for mine in units:
+        runs.add(mine)
+    assert len(runs) == len(units) and runs.starts[-1] == sum(map(len, units))
+    first = data.draw(st.integers(0, len(units)))
+    last = data.draw(st.integers(first, len(units)))
+    pairs = [(k, unit) for k in range(first, last) for unit in units[k]]
+    owned: Any = plan_module._OwnedUnits(runs, first, last)
+    assert len(owned) == len(pairs) and list(owned) == pairs
+    assert [owned[u] for u in range(len(owned))] == pairs and owned[1:3] == pairs[1:3]
+    assert list(owned.owners) == [k for k, _unit in pairs]
+    if pairs:
+        assert owned[-1] == pairs[-1]
+
+
 def test_units_of_more_forms_than_16_bits_hold_widen_their_codes() -> None:
     many = [[Unit(f"form {j}", (j,))] for j in range(70_000)]
     held = plan_module._UnitRuns(many)
