@@ -280,21 +280,6 @@ def test_a_spilled_row_table_reads_back_what_a_held_one_holds(
         assert timeless[0] == timeless[1]
 
 
-@given(st.lists(st.lists(st.integers(0, 9), max_size=3), max_size=12), st.data())
-def test_a_flow_s_units_read_as_the_pairs_they_were(
-    units: list[list[int]], data: st.DataObject
-) -> None:
-    """A flow's units (``plan._OwnedUnits``: positions in an array, units in a list)
-    read as the list of (seeker, unit) pairs the flow was given before."""
-    first = data.draw(st.integers(0, len(units)))
-    last = data.draw(st.integers(first, len(units)))
-    pairs = [(k, unit) for k in range(first, last) for unit in units[k]]
-    owned: Any = plan_module._OwnedUnits(units, first, last)  # type: ignore[arg-type]
-    assert len(owned) == len(pairs) and list(owned) == pairs
-    assert [owned[u] for u in range(len(owned))] == pairs and owned[1:3] == pairs[1:3]
-    assert list(owned.owners) == [k for k, _unit in pairs]
-
-
 _FORMS = st.one_of(st.none(), st.sampled_from(["pair", "group", "school_team"]), st.text())
 _UNITS = st.lists(
     st.lists(

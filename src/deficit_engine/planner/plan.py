@@ -449,29 +449,19 @@ class _OwnedUnits(Sequence[tuple[int, Unit]]):
 
     Held as a list of those pairs while the flow is built and solved, they were
     about 100 bytes a unit (the pair and an int object for a position past 256);
-    here the positions are an array and a pair is made when read: its unit read
-    from the seekers' runs (:class:`_UnitRuns`; a flow reads each unit twice), or
-    from a list of the seekers' own units when given tuples (16 bytes a unit).
+    here the positions are an array and a pair is made when read, its unit read
+    from the seekers' runs (:class:`_UnitRuns`; a flow reads each unit twice).
     """
 
-    def __init__(self, units: Sequence[Sequence[Unit]] | _UnitRuns, first: int, last: int) -> None:
+    def __init__(self, runs: _UnitRuns, first: int, last: int) -> None:
         self.owners = array("q")
-        self.runs = units if isinstance(units, _UnitRuns) else None
-        self.units: list[Unit] = []
-        self.first = 0  # the first unit's position among the runs' units
-        if self.runs is not None:
-            starts = self.runs.starts
-            self.first = starts[first]
-            for k in range(first, last):
-                count = starts[k + 1] - starts[k]
-                if count:
-                    self.owners.extend([k] * count)
-            return
+        self.runs = runs
+        starts = runs.starts
+        self.first = starts[first]  # the first unit's position among the runs' units
         for k in range(first, last):
-            mine = units[k]
-            if mine:
-                self.owners.extend([k] * len(mine))
-                self.units.extend(mine)
+            count = starts[k + 1] - starts[k]
+            if count:
+                self.owners.extend([k] * count)
 
     def __len__(self) -> int:
         return len(self.owners)
@@ -485,15 +475,11 @@ class _OwnedUnits(Sequence[tuple[int, Unit]]):
     def __getitem__(self, u: int | slice) -> tuple[int, Unit] | Sequence[tuple[int, Unit]]:
         if isinstance(u, slice):
             return [self[v] for v in range(*u.indices(len(self)))]
-        if self.runs is None:
-            return self.owners[u], self.units[u]
         if u < 0:
             u += len(self.owners)
         return self.owners[u], self.runs.unit(self.first + u)
 
     def __iter__(self) -> Iterator[tuple[int, Unit]]:
-        if self.runs is None:
-            return zip(self.owners, self.units, strict=True)
         unit, first = self.runs.unit, self.first
         return ((k, unit(first + u)) for u, k in enumerate(self.owners))
 
