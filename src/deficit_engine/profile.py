@@ -872,21 +872,19 @@ def normalise_many(
     order = np.flatnonzero(alone)
     order = order[np.lexsort((np.array(rank, dtype=np.int64)[order], rows[order]))]
     order_rows = order.tolist()
-    sizes = np.bincount(rows[order], minlength=n).tolist()
-    if known:
-        made_provenance = _provenance_rows(kb, order_rows, target, is_indicator, pcts, origins)
-        at = 0
-        for k, size in enumerate(sizes):
-            if provenance[k] is None:
+    # made for the chunk at once when some result names its origin; else, none does:
+    # each profile's as runs, made when read
+    made_provenance = (
+        _provenance_rows(kb, order_rows, target, is_indicator, pcts, origins) if known else None
+    )
+    at = 0
+    for k, size in enumerate(np.bincount(rows[order], minlength=n).tolist()):
+        if provenance[k] is None:
+            if made_provenance is not None:
                 provenance[k] = made_provenance[at : at + size]
-                at += size
-    else:  # none names its origin: each profile's as runs, made when read
-        at = 0
-        for k, size in enumerate(sizes):
-            if provenance[k] is None:
-                own_rows = order_rows[at : at + size]
-                provenance[k] = _plain_runs(own_rows, target, is_indicator, pcts)
-                at += size
+            else:
+                provenance[k] = _plain_runs(order_rows[at : at + size], target, is_indicator, pcts)
+            at += size
     code = [parent[t] if i else competency[t] for t, i in zip(target, is_indicator, strict=True)]
     ind = np.array(is_indicator, dtype=bool)
     key = rows * nc + np.array(code, dtype=np.int64)
@@ -955,18 +953,11 @@ def _provenance_rows(
     target: list[str],
     is_indicator: list[bool],
     pcts: list[float],
-    origins: list[tuple[Any, Any, Any]] | None,
+    origins: list[tuple[Any, Any, Any]],
 ) -> tuple[Provenance, ...]:
     """The Provenance of the rows ``order`` names, each the one result for its id, of
-    its origin (``origins`` None: no row names its instrument, source or date)."""
-    of = Provenance.of
-    if origins is None:
-        return tuple(
-            [
-                of(target[r], _KINDS[is_indicator[r]], pcts[r], None, None, None, None, 0)
-                for r in order
-            ]
-        )
+    its origin (a chunk where no row names its instrument, source or date keeps each
+    profile's as runs instead: :func:`_plain_runs`)."""
     return tuple(
         [
             _origin_provenance(kb, _KINDS[is_indicator[r]], target[r], origins[r], pcts[r])
@@ -980,7 +971,7 @@ def _plain_runs(
 ) -> PlainProvenance:
     """The provenance of one profile's rows ``rows`` (its competencies, then its
     indicators, each the one result for its id and naming no origin) as its runs,
-    made into the Provenances :func:`_provenance_rows` makes when first read: a batch's
+    made into their Provenances (``plain_provenance``'s) when first read: a batch's
     diagnosis never reads them (its spill codes the runs, ``cohort._SpillCodes``)."""
     ids = [target[r] for r in rows]
     scores = [pcts[r] for r in rows]
