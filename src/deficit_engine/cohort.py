@@ -58,7 +58,7 @@ from .models import (
     UnmetEntry,
     json_number,
 )
-from .models.provenance import PlainProvenance
+from .models.provenance import PlainProvenance, plain_provenance
 from .months import month_index
 from .outputs import DocumentNames, FlatTables, person_record
 from .parts import (
@@ -1920,10 +1920,13 @@ class _SpillCodes:
         return tuple(at), tuple(scores), (0,) * len(at)
 
     def _plain_part(self, known: dict[str, int], kind: str, target: str) -> int:
-        """The position of a plain Provenance's part (``known``: of its kind)."""
+        """The position of a plain Provenance's part (``known``: of its kind), its
+        part taken from the Provenance ``plain_provenance`` makes, as :meth:`result`
+        takes it (once per target and kind, so the two codings cannot drift)."""
         found = known.get(target)
         if found is None:
-            found = known[target] = self.provenance((target, kind, None, None, None, None))
+            (made,) = plain_provenance(kind, (target,), {target: 0.0})
+            found = known[target] = self.provenance(_PROVENANCE_PART(made))
         return found
 
 
